@@ -1,0 +1,65 @@
+# takedown: the two commands a fresh Debian machine needs.
+#   make run    install what is missing, build, hash the conformance images
+#   make test   install what is missing, build (release and ASan+UBSan), run every test and a
+#               short fuzz run
+# Other targets: build, asan, fuzz (longer fuzz run), bench, format, lint, clean.
+
+BUILD       ?= build
+ASAN_BUILD  ?= build-asan
+FUZZ_BUILD  ?= build-fuzz
+JOBS        ?= $(shell nproc)
+WERROR      ?= ON
+CONFORMANCE ?= $(abspath $(CURDIR)/../shared/conformance)
+PDQ_DATA     = $(CONFORMANCE)/threatexchange/pdq/data
+RUN_ARGS    ?= $(PDQ_DATA)/bridge-mods $(PDQ_DATA)/misc-images $(PDQ_DATA)/reg-test-input/dih \
+               $(PDQ_DATA)/reg-test-input/exif-rotn $(PDQ_DATA)/reg-test-input/labelme-subset \
+               $(PDQ_DATA)/reg-test-input/pen-and-coaster.png
+FUZZ_SECONDS ?= 300
+SMOKE_SECONDS ?= 8
+BENCH_PHOTOS ?= /usr/share/wallpapers
+
+CMAKE_FLAGS = -DTD_WERROR=$(WERROR) -DTD_CONFORMANCE_DIR=$(CONFORMANCE)
+
+.PHONY: all deps build run test asan fuzz-build fuzz fuzz-smoke bench format lint clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	$(BUILD)/takedown hash $(RUN_ARGS)
+
+asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTD_SANITIZE=ON -DTD_BENCH=OFF $(CMAKE_FLAGS)
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+
+fuzz-build: deps
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTD_FUZZ=ON -DTD_BENCH=OFF $(CMAKE_FLAGS)
+	cmake --build $(FUZZ_BUILD) -j$(JOBS)
+
+test: build asan fuzz-build
+	ctest --test-dir $(BUILD) --output-on-failure
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure
+	fuzz/run.sh $(FUZZ_BUILD) $(SMOKE_SECONDS)
+
+fuzz: fuzz-build
+	fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+bench: build
+	@scripts/install-deps.sh scripts/bench-packages.txt
+	$(BUILD)/bench/bench_pdq $(BENCH_PHOTOS)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+lint:
+	scripts/lint.sh
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,17 @@
+/* The takedown subcommands. Each takes the arguments after its name (argv[0] is the command
+ * name) and returns the process exit status. Output goes to stdout, diagnostics to stderr. */
+#ifndef TD_CLI_COMMANDS_H
+#define TD_CLI_COMMANDS_H
+
+int td_cli_hash(int argc, char **argv);
+int td_cli_compare(int argc, char **argv);
+int td_cli_match(int argc, char **argv);
+int td_cli_index(int argc, char **argv);
+
+/* Usage text of each command, printed by `takedown help COMMAND`. */
+extern const char td_cli_hash_usage[];
+extern const char td_cli_compare_usage[];
+extern const char td_cli_match_usage[];
+extern const char td_cli_index_usage[];
+
+#endif

@@ -1,0 +1,75 @@
+/* The configuration table and its parsing (see include/takedown/config.h). */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "takedown/config.h"
+
+static const td_config_option options[] = {
+    {"max_file_bytes", 1, (int64_t)1 << 40, (int64_t)64 << 20,
+     "largest input file accepted, in bytes"},
+    {"max_pixels", 1, (int64_t)1 << 36, 100000000, "largest decoded image accepted, in pixels"},
+    {"jobs", 0, 1024, 0, "worker threads for hashing (0: one per core)"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+const td_config_option *td_config_options(void) { return options; }
+
+const td_config_option *td_config_find(const char *name)
+{
+    for (const td_config_option *o = options; o->name; o++)
+        if (strcmp(o->name, name) == 0)
+            return o;
+    return NULL;
+}
+
+td_status td_config_parse(const td_config_option *opt, const char *text, int64_t *value,
+                          td_error *err)
+{
+    char *end = NULL;
+    long long v;
+    int64_t scale = 1;
+    errno = 0;
+    if (!text || !*text || isspace((unsigned char)*text))
+        return td__error_set(err, TD_ERR_INVALID, "%s: empty value", opt->name);
+    v = strtoll(text, &end, 10);
+    if (errno || end == text)
+        return td__error_set(err, TD_ERR_INVALID, "%s: '%s' is not a number", opt->name, text);
+    switch (*end) {
+    case 'K': case 'k': scale = (int64_t)1 << 10; end++; break;
+    case 'M': case 'm': scale = (int64_t)1 << 20; end++; break;
+    case 'G': case 'g': scale = (int64_t)1 << 30; end++; break;
+    default: break;
+    }
+    if (*end)
+        return td__error_set(err, TD_ERR_INVALID, "%s: '%s' is not a number", opt->name, text);
+    if (__builtin_mul_overflow((int64_t)v, scale, &v) || v < opt->min || v > opt->max)
+        return td__error_set(err, TD_ERR_LIMIT, "%s: %s is outside %lld..%lld", opt->name, text,
+                             (long long)opt->min, (long long)opt->max);
+    *value = (int64_t)v;
+    return TD_OK;
+}
+
+td_status td_config_get(const char *name, int64_t *value, td_error *err)
+{
+    const td_config_option *opt = td_config_find(name);
+    char env[96] = "TAKEDOWN_";
+    if (!opt)
+        return td__error_set(err, TD_ERR_NOT_FOUND, "unknown option '%s'", name);
+    size_t n = strlen(env);
+    for (const char *p = name; *p && n + 1 < sizeof env; p++)
+        env[n++] = (char)toupper((unsigned char)*p);
+    env[n] = '\0';
+    const char *text = getenv(env);
+    if (!text) {
+        *value = opt->def;
+        return TD_OK;
+    }
+    td_status st = td_config_parse(opt, text, value, err);
+    if (st != TD_OK)
+        td__error_prefix(err, "environment %s: ", env);
+    return st;
+}
