@@ -164,7 +164,9 @@ static int hash_photo(const struct photo *p, uint32_t min_side, td_pdq *hash, in
     opts.min_side = min_side;
     if (td_image_decode(p->data, p->len, &opts, &img, NULL) != TD_OK)
         return -1;
-    td_status st = td_pdq_hash_image(&img, 0, hash, quality, NULL);
+    td_status st = min_side ? td__pdq_hash_reduced(&img, p->width, p->height, 0, hash, quality,
+                                                   NULL)
+                            : td_pdq_hash_image(&img, 0, hash, quality, NULL);
     if (size)
         *size = img;
     td_image_clear(&img);

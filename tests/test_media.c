@@ -87,8 +87,7 @@ static void expect_pixels(const td_image *img, uint32_t w, uint32_t h, uint32_t 
     assert_int_equal(img->channels, ch);
     for (size_t i = 0; i < (size_t)w * h * ch; i++)
         if (img->pixels[i] != want[i])
-            fail_msg("byte %zu (pixel %zu) is %u, expected %u", i, i / ch, img->pixels[i],
-                     want[i]);
+            fail_msg("byte %zu (pixel %zu) is %u, expected %u", i, i / ch, img->pixels[i], want[i]);
 }
 
 static void expect_error(const uint8_t *data, size_t len, td_status want, const char *needle)
@@ -170,8 +169,7 @@ static void test_unknown_and_empty(void **state)
     td_image img;
     assert_int_equal(decode_buf(data, len, &img, &err), TD_ERR_CORRUPT);
     td_free(data);
-    assert_int_equal(td_file_read("/nonexistent/x.jpg", 1000, &data, &len, &err),
-                     TD_ERR_NOT_FOUND);
+    assert_int_equal(td_file_read("/nonexistent/x.jpg", 1000, &data, &len, &err), TD_ERR_NOT_FOUND);
     assert_int_equal(td_file_read("/tmp", 1000, &data, &len, &err), TD_ERR_INVALID);
 }
 
@@ -236,8 +234,8 @@ static void test_same_picture(void **state)
     static const struct {
         const char *name;
         double max;
-    } close[] = {{"original.jpg", 4}, {"CMYK.jpg", 4},  {"YCbCr.jpg", 4}, {"RGBA.png", 4},
-                 {"HSV.webp", 6},     {"LAB.webp", 6}};
+    } close[] = {{"original.jpg", 4}, {"CMYK.jpg", 4}, {"YCbCr.jpg", 4},
+                 {"RGBA.png", 4},     {"HSV.webp", 6}, {"LAB.webp", 6}};
     for (size_t i = 0; i < sizeof close / sizeof close[0]; i++) {
         char rel[256];
         snprintf(rel, sizeof rel, MODES "%s", close[i].name);
@@ -347,8 +345,8 @@ static void test_png_synthetic(void **state)
     td_image img;
     td_error err;
     /* 16-bit grey: clipped, not scaled. */
-    static const uint8_t g16[] = {0x00, 0x00, 0x00, 0x64, 0x00, 0xff, 0x01, 0x00, 0x03, 0xe8,
-                                  0xff, 0xff};
+    static const uint8_t g16[] = {0x00, 0x00, 0x00, 0x64, 0x00, 0xff,
+                                  0x01, 0x00, 0x03, 0xe8, 0xff, 0xff};
     struct buf b = make_png(6, 1, 16, PNG_COLOR_TYPE_GRAY, 0, g16, 12, NULL, 0, NULL, 0);
     assert_int_equal(decode_buf(b.p, b.n, &img, &err), TD_OK);
     expect_pixels(&img, 6, 1, 1, (const uint8_t[]){0, 100, 255, 255, 255, 255});
@@ -385,8 +383,7 @@ static void test_png_synthetic(void **state)
         ga[2 * i + 1] = (uint8_t)(255 - i);
         want[i] = (uint8_t)(i * 3);
     }
-    b = make_png(9, 9, 8, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_INTERLACE_ADAM7, ga, 18, NULL, 0, NULL,
-                 0);
+    b = make_png(9, 9, 8, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_INTERLACE_ADAM7, ga, 18, NULL, 0, NULL, 0);
     assert_int_equal(decode_buf(b.p, b.n, &img, &err), TD_OK);
     expect_pixels(&img, 9, 9, 1, want);
     td_image_clear(&img);
@@ -446,8 +443,9 @@ static void test_bmp_synthetic(void **state)
     /* 24-bit, bottom-up, 3x2, rows padded to 12 bytes. */
     struct buf b = {0};
     bmp_headers(&b, 3, 2, 24, 0, 0, 0);
-    static const uint8_t rows24[] = {/* bottom row: BGR */ 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 0, 0,
-                                     /* top row */ 10, 11, 12, 13, 14, 15, 16, 17, 18, 0, 0, 0};
+    static const uint8_t rows24[] = {
+        /* bottom row: BGR */ 1, 2,  3,  4,  5,  6,  7,  8,  9,  0, 0, 0,
+        /* top row */ 10,        11, 12, 13, 14, 15, 16, 17, 18, 0, 0, 0};
     put(&b, rows24, sizeof rows24);
     assert_int_equal(decode_buf(b.p, b.n, &img, &err), TD_OK);
     expect_pixels(&img, 3, 2, 3,
@@ -527,7 +525,7 @@ static void test_bmp_synthetic(void **state)
     bmp_headers(&b, 4, 2, 8, 1, 2, 8);
     static const uint8_t palr[] = {9, 9, 9, 0, 1, 2, 3, 0};
     put(&b, palr, sizeof palr);
-    static const uint8_t rle[] = {4, 1, 0, 0, /* bottom row: 4 x index 1 */
+    static const uint8_t rle[] = {4, 1, 0, 0,       /* bottom row: 4 x index 1 */
                                   0, 3, 1, 0, 1, 0, /* top: absolute 1 0 1 (padded) */
                                   0, 1};
     put(&b, rle, sizeof rle);
@@ -833,9 +831,9 @@ static void test_jpeg_truncated_and_scaled(void **state)
     data = read_all(conf_path(MODES "original.jpg"), &len); /* 1600x1004 */
     static const struct {
         uint32_t min_side, w, h;
-    } cases[] = {{0, 1600, 1004}, {64, 200, 126}, {126, 200, 126}, {127, 400, 251},
-                 {251, 400, 251}, {300, 800, 502}, {502, 800, 502}, {503, 1600, 1004},
-                 {5000, 1600, 1004}};
+    } cases[] = {{0, 1600, 1004}, {64, 200, 126},    {126, 200, 126},
+                 {127, 400, 251}, {251, 400, 251},   {300, 800, 502},
+                 {502, 800, 502}, {503, 1600, 1004}, {5000, 1600, 1004}};
     td_image full;
     td_error err;
     assert_int_equal(decode_buf(data, len, &full, &err), TD_OK);
@@ -869,9 +867,9 @@ static void test_limits_huge_headers(void **state)
     (void)state;
     struct buf b = {0};
     /* JPEG: SOI, SOF0 65500x65500 with 3 components (libjpeg's largest). */
-    static const uint8_t jpg[] = {0xff, 0xd8, 0xff, 0xc0, 0, 17, 8, 0xff, 0xdc, 0xff, 0xdc, 3,
-                                  1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0, 0xff, 0xda, 0, 12, 3,
-                                  1, 0, 2, 0, 3, 0, 0, 63, 0};
+    static const uint8_t jpg[] = {0xff, 0xd8, 0xff, 0xc0, 0,    17, 8, 0xff, 0xdc, 0xff, 0xdc, 3,
+                                  1,    0x11, 0,    2,    0x11, 0,  3, 0x11, 0,    0xff, 0xda, 0,
+                                  12,   3,    1,    0,    2,    0,  3, 0,    0,    63,   0};
     expect_error(jpg, sizeof jpg, TD_ERR_LIMIT,
                  "image is 65500x65500 (4290250000 pixels), limit is 100000000 (max_pixels)");
 

@@ -22,7 +22,10 @@ struct cursor {
     size_t pos;
 };
 
-static int need(const struct cursor *c, size_t n) { return c->pos <= c->len && n <= c->len - c->pos; }
+static int need(const struct cursor *c, size_t n)
+{
+    return c->pos <= c->len && n <= c->len - c->pos;
+}
 
 static uint32_t get_u32(struct cursor *c)
 {
@@ -80,8 +83,10 @@ struct bmp_info {
 static td_status read_headers(struct cursor *c, struct bmp_info *bi, td_error *err)
 {
     if (!need(c, 18))
-        return td__error_set(err, TD_ERR_CORRUPT, "corrupt BMP: file is %zu bytes, too short "
-                             "for the headers", c->len);
+        return td__error_set(err, TD_ERR_CORRUPT,
+                             "corrupt BMP: file is %zu bytes, too short "
+                             "for the headers",
+                             c->len);
     c->pos = 10;
     bi->pixel_offset = get_u32(c);
     uint32_t header_size = get_u32(c);
@@ -98,8 +103,8 @@ static td_status read_headers(struct cursor *c, struct bmp_info *bi, td_error *e
         return TD_OK;
     }
     if (header_size < 40 || header_size > 4096)
-        return td__error_set(err, TD_ERR_UNSUPPORTED, "unsupported BMP: header of %" PRIu32
-                             " bytes", header_size);
+        return td__error_set(err, TD_ERR_UNSUPPORTED,
+                             "unsupported BMP: header of %" PRIu32 " bytes", header_size);
     if (!need(c, header_size - 4))
         return td__error_set(err, TD_ERR_CORRUPT, "corrupt BMP: truncated info header");
     bi->width = (int32_t)get_u32(c);
@@ -136,8 +141,8 @@ static td_status decode_rle(const uint8_t *p, size_t n, const struct bmp_info *b
     int four = bi->compression == BI_RLE4;
     while (y < h) {
         if (n - pos < 2)
-            return td__error_set(err, TD_ERR_CORRUPT, "corrupt BMP: RLE data ends at row %" PRIu32
-                                 " of %" PRIu32, y, h);
+            return td__error_set(err, TD_ERR_CORRUPT,
+                                 "corrupt BMP: RLE data ends at row %" PRIu32 " of %" PRIu32, y, h);
         uint8_t count = p[pos], value = p[pos + 1];
         pos += 2;
         uint8_t *row = idx + (size_t)(h - 1 - y) * w;
@@ -163,8 +168,7 @@ static td_status decode_rle(const uint8_t *p, size_t n, const struct bmp_info *b
             if (n - pos < padded)
                 return td__error_set(err, TD_ERR_CORRUPT, "corrupt BMP: truncated RLE run");
             for (unsigned i = 0; i < value && x < w; i++, x++)
-                row[x] = four ? (i & 1 ? p[pos + i / 2] & 0x0f : p[pos + i / 2] >> 4)
-                              : p[pos + i];
+                row[x] = four ? (i & 1 ? p[pos + i / 2] & 0x0f : p[pos + i / 2] >> 4) : p[pos + i];
             pos += padded;
         }
     }
@@ -184,8 +188,7 @@ td_status td__decode_bmp(const uint8_t *data, size_t len, const td_decode_option
     int top_down = bi.height < 0;
     int64_t abs_h = top_down ? -bi.height : bi.height;
     if (bi.width < 0)
-        return td__error_set(err, TD_ERR_CORRUPT, "corrupt BMP: negative width %" PRId64,
-                             bi.width);
+        return td__error_set(err, TD_ERR_CORRUPT, "corrupt BMP: negative width %" PRId64, bi.width);
     st = td__image_check_size((uint64_t)bi.width, (uint64_t)abs_h, opts, "BMP image", err);
     if (st != TD_OK)
         return st;
@@ -234,8 +237,8 @@ td_status td__decode_bmp(const uint8_t *data, size_t len, const td_decode_option
     if (bi.bpp <= 8) {
         uint32_t count = bi.colors_used ? bi.colors_used : 1u << bi.bpp;
         if (count > 256)
-            return td__error_set(err, TD_ERR_CORRUPT, "corrupt BMP: palette of %" PRIu32
-                                 " colours", count);
+            return td__error_set(err, TD_ERR_CORRUPT, "corrupt BMP: palette of %" PRIu32 " colours",
+                                 count);
         struct cursor pc = {.data = data, .len = len, .pos = bi.palette_pos};
         if (!need(&pc, (size_t)count * bi.palette_entry))
             return td__error_set(err, TD_ERR_CORRUPT, "corrupt BMP: truncated palette");
@@ -248,8 +251,10 @@ td_status td__decode_bmp(const uint8_t *data, size_t len, const td_decode_option
     }
 
     if (bi.pixel_offset >= len)
-        return td__error_set(err, TD_ERR_CORRUPT, "corrupt BMP: pixel data offset %" PRIu32
-                             " is past the end of the %zu-byte file", bi.pixel_offset, len);
+        return td__error_set(err, TD_ERR_CORRUPT,
+                             "corrupt BMP: pixel data offset %" PRIu32
+                             " is past the end of the %zu-byte file",
+                             bi.pixel_offset, len);
     const uint8_t *pix = data + bi.pixel_offset;
     size_t avail = len - bi.pixel_offset;
     uint8_t *indices = NULL;
@@ -257,8 +262,8 @@ td_status td__decode_bmp(const uint8_t *data, size_t len, const td_decode_option
     if (rle) {
         indices = td__calloc((size_t)w, (size_t)h);
         if (!indices)
-            return td__error_set(err, TD_ERR_NOMEM, "cannot allocate %" PRIu32 "x%" PRIu32
-                                 " BMP indices", w, h);
+            return td__error_set(err, TD_ERR_NOMEM,
+                                 "cannot allocate %" PRIu32 "x%" PRIu32 " BMP indices", w, h);
         st = decode_rle(pix, avail, &bi, w, h, indices, err);
         if (st != TD_OK) {
             td__free(indices);
@@ -269,8 +274,10 @@ td_status td__decode_bmp(const uint8_t *data, size_t len, const td_decode_option
         stride = (size_t)(((row_bits + 31) / 32) * 4);
         size_t needed;
         if (__builtin_mul_overflow(stride, (size_t)h, &needed) || needed > avail)
-            return td__error_set(err, TD_ERR_CORRUPT, "corrupt BMP: pixel data is %zu bytes, "
-                                 "%" PRIu32 " rows of %zu bytes need more", avail, h, stride);
+            return td__error_set(err, TD_ERR_CORRUPT,
+                                 "corrupt BMP: pixel data is %zu bytes, "
+                                 "%" PRIu32 " rows of %zu bytes need more",
+                                 avail, h, stride);
     }
 
     st = td__image_alloc(out, w, h, 3, err);

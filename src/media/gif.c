@@ -95,8 +95,8 @@ static td_status decode_frame(GifFileType *gif, int transparent, const td_decode
 
     uint8_t *indices = td__mallocarray((size_t)cw, (size_t)ch);
     if (!indices)
-        return td__error_set(err, TD_ERR_NOMEM, "cannot allocate a %" PRIu64 "x%" PRIu64
-                             " GIF canvas", cw, ch);
+        return td__error_set(err, TD_ERR_NOMEM,
+                             "cannot allocate a %" PRIu64 "x%" PRIu64 " GIF canvas", cw, ch);
     memset(indices, transparent >= 0 ? transparent : 0, (size_t)cw * (size_t)ch);
 
     /* Interlaced frames store rows in four passes: every 8th from 0, every 8th from 4, every 4th

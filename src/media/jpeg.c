@@ -121,8 +121,7 @@ static td_status run_decoder(struct jpeg_decompress_struct *cinfo, struct jpeg_c
 {
     if (setjmp(ctx->escape)) {
         if (ctx->code == TD_ERR_NOMEM)
-            return td__error_set(err, TD_ERR_NOMEM, "JPEG decoder out of memory: %s",
-                                 ctx->message);
+            return td__error_set(err, TD_ERR_NOMEM, "JPEG decoder out of memory: %s", ctx->message);
         return td__error_set(err, ctx->code, "%s JPEG: %s",
                              ctx->code == TD_ERR_UNSUPPORTED ? "unsupported" : "corrupt",
                              ctx->message);
@@ -132,8 +131,8 @@ static td_status run_decoder(struct jpeg_decompress_struct *cinfo, struct jpeg_c
     jpeg_mem_src(cinfo, data, (unsigned long)len);
     jpeg_read_header(cinfo, TRUE);
 
-    td_status st = td__image_check_size(cinfo->image_width, cinfo->image_height, opts,
-                                        "JPEG image", err);
+    td_status st =
+        td__image_check_size(cinfo->image_width, cinfo->image_height, opts, "JPEG image", err);
     if (st != TD_OK)
         return st;
 

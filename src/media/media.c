@@ -63,17 +63,20 @@ td_status td__image_check_size(uint64_t width, uint64_t height, const td_decode_
                                const char *what, td_error *err)
 {
     if (width == 0 || height == 0)
-        return td__error_set(err, TD_ERR_CORRUPT, "%s has zero width or height (%" PRIu64
-                             "x%" PRIu64 ")", what, width, height);
+        return td__error_set(err, TD_ERR_CORRUPT,
+                             "%s has zero width or height (%" PRIu64 "x%" PRIu64 ")", what, width,
+                             height);
     if (width > MAX_SIDE || height > MAX_SIDE)
         return td__error_set(err, TD_ERR_CORRUPT,
                              "%s is %" PRIu64 "x%" PRIu64 ", sides over %" PRIu64
-                             " are not plausible", what, width, height, MAX_SIDE);
+                             " are not plausible",
+                             what, width, height, MAX_SIDE);
     uint64_t pixels = width * height; /* both <= 2^30: cannot overflow */
     if (pixels > opts->max_pixels)
         return td__error_set(err, TD_ERR_LIMIT,
                              "%s is %" PRIu64 "x%" PRIu64 " (%" PRIu64 " pixels), limit is %" PRIu64
-                             " (max_pixels)", what, width, height, pixels, opts->max_pixels);
+                             " (max_pixels)",
+                             what, width, height, pixels, opts->max_pixels);
     return TD_OK;
 }
 
@@ -83,12 +86,14 @@ td_status td__image_alloc(td_image *img, uint32_t width, uint32_t height, uint32
     size_t row, total;
     if (__builtin_mul_overflow((size_t)width, (size_t)channels, &row) ||
         __builtin_mul_overflow(row, (size_t)height, &total))
-        return td__error_set(err, TD_ERR_LIMIT, "image of %" PRIu32 "x%" PRIu32
-                             " does not fit in memory", width, height);
+        return td__error_set(err, TD_ERR_LIMIT,
+                             "image of %" PRIu32 "x%" PRIu32 " does not fit in memory", width,
+                             height);
     uint8_t *pixels = td__malloc(total);
     if (!pixels)
-        return td__error_set(err, TD_ERR_NOMEM, "cannot allocate %zu bytes for a %" PRIu32
-                             "x%" PRIu32 " image", total, width, height);
+        return td__error_set(err, TD_ERR_NOMEM,
+                             "cannot allocate %zu bytes for a %" PRIu32 "x%" PRIu32 " image", total,
+                             width, height);
     img->width = width;
     img->height = height;
     img->channels = channels;
@@ -119,8 +124,9 @@ td_status td_image_decode(const uint8_t *data, size_t len, const td_decode_optio
         opts = &defaults;
     }
     if ((uint64_t)len > opts->max_file_bytes)
-        return td__error_set(err, TD_ERR_LIMIT, "input is %zu bytes, limit is %" PRIu64
-                             " (max_file_bytes)", len, opts->max_file_bytes);
+        return td__error_set(err, TD_ERR_LIMIT,
+                             "input is %zu bytes, limit is %" PRIu64 " (max_file_bytes)", len,
+                             opts->max_file_bytes);
     if (len == 0)
         return td__error_set(err, TD_ERR_CORRUPT, "input is empty (0 bytes)");
 
@@ -151,8 +157,7 @@ td_status td_image_decode(const uint8_t *data, size_t len, const td_decode_optio
 
 /* Pipes and character devices have no size to check in advance: read them in doubling chunks
  * up to max_bytes + 1, so that an over-long stream is refused without holding more than that. */
-static td_status read_stream(int fd, uint64_t max_bytes, uint8_t **data, size_t *len,
-                             td_error *err)
+static td_status read_stream(int fd, uint64_t max_bytes, uint8_t **data, size_t *len, td_error *err)
 {
     size_t cap = 64 * 1024, used = 0;
     size_t hard_cap = max_bytes >= SIZE_MAX - 1 ? SIZE_MAX - 1 : (size_t)max_bytes + 1;
@@ -189,9 +194,10 @@ static td_status read_stream(int fd, uint64_t max_bytes, uint8_t **data, size_t 
     }
     if ((uint64_t)used > max_bytes) {
         td__free(buf);
-        return td__error_set(err, TD_ERR_LIMIT, "input is over %" PRIu64
-                             " bytes, limit is %" PRIu64 " (max_file_bytes)", max_bytes,
-                             max_bytes);
+        return td__error_set(err, TD_ERR_LIMIT,
+                             "input is over %" PRIu64 " bytes, limit is %" PRIu64
+                             " (max_file_bytes)",
+                             max_bytes, max_bytes);
     }
     *data = buf;
     *len = used;
@@ -254,8 +260,8 @@ td_status td_file_read(const char *path, uint64_t max_bytes, uint8_t **data, siz
         if (size > max_bytes) {
             close(fd);
             return td__error_set(err, TD_ERR_LIMIT,
-                                 "file is %" PRIu64 " bytes, limit is %" PRIu64
-                                 " (max_file_bytes)", size, max_bytes);
+                                 "file is %" PRIu64 " bytes, limit is %" PRIu64 " (max_file_bytes)",
+                                 size, max_bytes);
         }
         status = read_regular(fd, size, data, len, err);
     } else {

@@ -136,22 +136,22 @@ static td_status run_decoder(png_structp png, png_infop info, struct png_ctx *ct
         /* Interlaced rows arrive pass by pass: the whole decoded image must be held. */
         ctx->scratch = td__mallocarray(rowbytes, height);
         if (!ctx->scratch)
-            return td__error_set(err, TD_ERR_NOMEM, "cannot allocate %zu x %" PRIu32
-                                 " bytes for an interlaced PNG", rowbytes, (uint32_t)height);
+            return td__error_set(err, TD_ERR_NOMEM,
+                                 "cannot allocate %zu x %" PRIu32 " bytes for an interlaced PNG",
+                                 rowbytes, (uint32_t)height);
         for (int pass = 0; pass < passes; pass++)
             for (png_uint_32 y = 0; y < height; y++)
                 png_read_row(png, ctx->scratch + (size_t)y * rowbytes, NULL);
         for (png_uint_32 y = 0; y < height; y++)
-            reduce_row(ctx->scratch + (size_t)y * rowbytes, out->pixels + (size_t)y * stride,
-                       width, in_ch, depth, out_ch);
+            reduce_row(ctx->scratch + (size_t)y * rowbytes, out->pixels + (size_t)y * stride, width,
+                       in_ch, depth, out_ch);
     } else {
         ctx->scratch = td__malloc(rowbytes);
         if (!ctx->scratch)
             return td__error_set(err, TD_ERR_NOMEM, "cannot allocate a PNG row");
         for (png_uint_32 y = 0; y < height; y++) {
             png_read_row(png, ctx->scratch, NULL);
-            reduce_row(ctx->scratch, out->pixels + (size_t)y * stride, width, in_ch, depth,
-                       out_ch);
+            reduce_row(ctx->scratch, out->pixels + (size_t)y * stride, width, in_ch, depth, out_ch);
         }
     }
     /* The trailing chunks (IEND, text) are not read: the pixels are all we need. */
@@ -164,8 +164,8 @@ td_status td__decode_png(const uint8_t *data, size_t len, const td_decode_option
     struct png_ctx ctx = {.data = data, .len = len};
     /* IHDR must come first: refuse oversized images before libpng allocates anything for them. */
     if (len >= 24 && memcmp(data + 12, "IHDR", 4) == 0) {
-        td_status st = td__image_check_size(be32(data + 16), be32(data + 20), opts, "PNG image",
-                                            err);
+        td_status st =
+            td__image_check_size(be32(data + 16), be32(data + 20), opts, "PNG image", err);
         if (st != TD_OK)
             return st;
     }
