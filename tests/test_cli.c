@@ -1,0 +1,193 @@
+/* The takedown command line, run as a user would run it. Digests are checked against coreutils'
+ * md5sum and sha256sum, hashes against the conformance expectations. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "support/support.h"
+
+#define OUT_MAX (1 << 20)
+static char out[OUT_MAX];
+
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run(const char *fmt, ...)
+{
+    char args[8192], cmd[9000];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "%s %s", TD_CLI_PATH, args);
+    return run_capture(cmd, out, sizeof out);
+}
+
+#define BRIDGE "threatexchange/pdq/data/bridge-mods/aaa-orig.jpg"
+#define BRIDGE_PDQ "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
+
+static void test_hash_text(void **state)
+{
+    (void)state;
+    const char *path = conf_path(BRIDGE);
+    char expected[4200];
+    assert_int_equal(run("hash '%s'", path), 0);
+    snprintf(expected, sizeof expected, "pdq %s 100 %s\n", BRIDGE_PDQ, path);
+    assert_string_equal(out, expected);
+}
+
+static void test_hash_te_format(void **state)
+{
+    (void)state;
+    assert_int_equal(run("hash --format te '%s'", conf_path(BRIDGE)), 0);
+    assert_string_equal(out, "pdq " BRIDGE_PDQ "\n");
+}
+
+static void coreutils_digest(const char *tool, const char *path, char *hex, size_t cap)
+{
+    char cmd[8400], buf[256];
+    snprintf(cmd, sizeof cmd, "%s '%s'", tool, path);
+    assert_int_equal(run_capture(cmd, buf, sizeof buf), 0);
+    size_t n = strcspn(buf, " ");
+    assert_true(n < cap);
+    memcpy(hex, buf, n);
+    hex[n] = '\0';
+}
+
+static void test_hash_json_and_errors(void **state)
+{
+    (void)state;
+    /* A folder with a good image, a text file and an empty file: two errors, one result. */
+    const char *dir = write_temp("cli-dir", "", 0);
+    char cmd[4400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s/sub' && cp '%s' '%s/sub/a.jpg' && "
+             "echo hello > '%s/b.jpg' && : > '%s/c.png'",
+             dir, dir, conf_path(BRIDGE), dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(run("hash --json --jobs 2 '%s'", dir), 1);
+
+    char md5[64], sha[128], a_path[4200];
+    snprintf(a_path, sizeof a_path, "%s/sub/a.jpg", dir);
+    coreutils_digest("md5sum", a_path, md5, sizeof md5);
+    coreutils_digest("sha256sum", a_path, sha, sizeof sha);
+
+    int lines = 0, errors = 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"), lines++) {
+        json_error_t jerr;
+        json_t *o = json_loads(line, 0, &jerr);
+        if (!o)
+            fail_msg("not JSON: %s", line);
+        const char *path = json_string_value(json_object_get(o, "path"));
+        assert_non_null(path);
+        if (json_object_get(o, "error")) {
+            const char *msg = json_string_value(json_object_get(o, "error"));
+            assert_non_null(strstr(msg, path)); /* the message names the file */
+            errors++;
+        } else {
+            assert_string_equal(path, a_path);
+            assert_string_equal(json_string_value(json_object_get(o, "pdq")), BRIDGE_PDQ);
+            assert_int_equal(json_integer_value(json_object_get(o, "quality")), 100);
+            assert_string_equal(json_string_value(json_object_get(o, "md5")), md5);
+            assert_string_equal(json_string_value(json_object_get(o, "sha256")), sha);
+            assert_null(json_object_get(o, "pdq_dihedral"));
+        }
+        json_decref(o);
+    }
+    assert_int_equal(lines, 3);
+    assert_int_equal(errors, 2);
+}
+
+static void test_hash_dihedral_json(void **state)
+{
+    (void)state;
+    assert_int_equal(run("hash --json --dihedral '%s'", conf_path(BRIDGE)), 0);
+    json_error_t jerr;
+    json_t *o = json_loads(out, 0, &jerr);
+    assert_non_null(o);
+    json_t *list = json_object_get(o, "pdq_dihedral");
+    assert_true(json_is_array(list));
+    assert_int_equal(json_array_size(list), 8);
+    assert_string_equal(json_string_value(json_array_get(list, 0)), BRIDGE_PDQ);
+    for (size_t i = 0; i < 8; i++)
+        assert_int_equal(strlen(json_string_value(json_array_get(list, i))), 64);
+    json_decref(o);
+    /* Text mode: the original line, then one line per other variant. */
+    assert_int_equal(run("hash --dihedral '%s'", conf_path(BRIDGE)), 0);
+    assert_non_null(strstr(out, "pdq:rot90 "));
+    assert_non_null(strstr(out, "pdq:flipminus1 "));
+}
+
+/* The output order is the input order, whatever the number of workers. */
+static void test_jobs_keep_order(void **state)
+{
+    (void)state;
+    static char one[OUT_MAX];
+    const char *dir = conf_path("threatexchange/pdq/data/reg-test-input");
+    run("hash --jobs 1 '%s'", dir);
+    memcpy(one, out, sizeof one);
+    run("hash --jobs 2 '%s'", dir);
+    assert_string_equal(out, one);
+    assert_non_null(strstr(one, "bridge-1-original.jpg"));
+}
+
+static void test_limits(void **state)
+{
+    (void)state;
+    assert_int_equal(run("hash --json --max-pixels 1000 '%s'", conf_path(BRIDGE)), 1);
+    assert_non_null(strstr(out, "max_pixels"));
+    assert_int_equal(run("hash --json --max-file-size 100 '%s'", conf_path(BRIDGE)), 1);
+    assert_non_null(strstr(out, "max_file_bytes"));
+    char cmd[4400];
+    snprintf(cmd, sizeof cmd, "TAKEDOWN_MAX_PIXELS=1000 %s hash --json '%s'", TD_CLI_PATH,
+             conf_path(BRIDGE));
+    assert_int_equal(run_capture(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "max_pixels"));
+    assert_int_equal(run("hash --max-pixels banana '%s' 2>&1", conf_path(BRIDGE)), 2);
+    assert_non_null(strstr(out, "not a number"));
+}
+
+static void test_compare(void **state)
+{
+    (void)state;
+    assert_int_equal(run("compare %s %s", BRIDGE_PDQ,
+                         "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b23"),
+                     0);
+    assert_string_equal(out, "distance 1 match\n");
+    assert_int_equal(run("compare %s %s", BRIDGE_PDQ,
+                         "0707f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"),
+                     0);
+    assert_string_equal(out, "distance 16 match\n");
+    assert_int_equal(run("compare %s %s", BRIDGE_PDQ,
+                         "07070f311f0b57b0f9c8f5ddfc709c0f4c91d12a699de1e2cc194c63b16364dd"),
+                     1);
+    assert_string_equal(out, "distance 256 no-match\n");
+    assert_int_equal(run("compare abc %s 2>&1", BRIDGE_PDQ), 2);
+}
+
+static void test_version_and_help(void **state)
+{
+    (void)state;
+    assert_int_equal(run("--version"), 0);
+    assert_int_equal(strncmp(out, "takedown ", 9), 0);
+    assert_int_equal(run("help hash"), 0);
+    assert_non_null(strstr(out, "Usage: takedown hash"));
+    assert_int_equal(run("help"), 0);
+    assert_non_null(strstr(out, "compare"));
+    assert_int_equal(run("frobnicate 2>&1"), 2);
+    assert_non_null(strstr(out, "unknown command"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hash_text),       cmocka_unit_test(test_hash_te_format),
+        cmocka_unit_test(test_hash_json_and_errors), cmocka_unit_test(test_hash_dihedral_json),
+        cmocka_unit_test(test_jobs_keep_order), cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_compare),         cmocka_unit_test(test_version_and_help),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
