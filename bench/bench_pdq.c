@@ -21,6 +21,7 @@
 #include "support/pdq_oracle.h"
 
 struct photo {
+    char md5[TD_MD5_HEX_LEN + 1];
     char *path;
     uint8_t *data;
     size_t len;
@@ -52,13 +53,19 @@ static void add_file(const char *path)
         td_free(data);
         return;
     }
+    /* Wallpaper packages ship the same picture under several names: keep one copy. */
+    char md5[TD_MD5_HEX_LEN + 1];
+    int duplicate = td_md5_hex(data, len, md5) != TD_OK;
+    for (size_t i = 0; i < n_photos && !duplicate; i++)
+        duplicate = strcmp(photos[i].md5, md5) == 0;
     uint64_t pixels = (uint64_t)img.width * img.height;
-    if (pixels >= 1000000) {
+    if (pixels >= 1000000 && !duplicate) {
         if (n_photos == cap_photos) {
             cap_photos = cap_photos ? 2 * cap_photos : 64;
             photos = realloc(photos, cap_photos * sizeof *photos);
         }
-        photos[n_photos++] = (struct photo){strdup(path), data, len, img.width, img.height};
+        photos[n_photos] = (struct photo){"", strdup(path), data, len, img.width, img.height};
+        memcpy(photos[n_photos++].md5, md5, sizeof md5);
     } else {
         td_free(data);
     }
@@ -162,11 +169,10 @@ static int hash_photo(const struct photo *p, uint32_t min_side, td_pdq *hash, in
     td_decode_options opts;
     td_decode_options_default(&opts);
     opts.min_side = min_side;
+    opts.luma_only = min_side != 0;
     if (td_image_decode(p->data, p->len, &opts, &img, NULL) != TD_OK)
         return -1;
-    td_status st = min_side ? td__pdq_hash_reduced(&img, p->width, p->height, 0, hash, quality,
-                                                   NULL)
-                            : td_pdq_hash_image(&img, 0, hash, quality, NULL);
+    td_status st = td_pdq_hash_image(&img, 0, hash, quality, NULL);
     if (size)
         *size = img;
     td_image_clear(&img);

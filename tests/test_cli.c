@@ -62,7 +62,7 @@ static void test_hash_json_and_errors(void **state)
 {
     (void)state;
     /* A folder with a good image, a text file and an empty file: two errors, one result. */
-    const char *dir = write_temp("cli-dir", "", 0);
+    const char *dir = temp_path("cli-dir");
     char cmd[4400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s/sub' && cp '%s' '%s/sub/a.jpg' && "
              "echo hello > '%s/b.jpg' && : > '%s/c.png'",

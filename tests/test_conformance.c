@@ -129,6 +129,43 @@ static void test_dihedral_matches_rotated_files(void **state)
     }
 }
 
+/* Fast mode (JPEGs decoded at reduced scale, luma only) stays within 10 bits of the exact hash
+ * on the conformance photos of quality >= 80, the reference's criterion for alternative
+ * implementations; on the 12-megapixel EXIF photos it uses 1/8-scale decoding. */
+static void test_fast_mode_close_to_exact(void **state)
+{
+    (void)state;
+    static const char *const files[] = {
+        "pdq/data/reg-test-input/exif-rotn/exif-rotn-1.jpg",
+        "pdq/data/reg-test-input/exif-rotn/exif-rotn-6.jpg",
+        "pdq/data/reg-test-input/dih/bridge-1-original.jpg",
+        "pdq/data/reg-test-input/dih/bridge-4-rotate-270.jpg",
+        "pdq/data/bridge-mods/aaa-orig.jpg",
+        "pdq/data/reg-test-input/labelme-subset/q0122.jpg",
+        "pdq/data/misc-images/modes/CMYK.jpg",
+        "pdq/data/reg-test-input/pen-and-coaster.png",
+    };
+    td_hash_options fast;
+    td_hash_options_default(&fast);
+    fast.fast = 1;
+    int reduced = 0;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char rel[256];
+        td_file_hashes exact, approx;
+        td_error err;
+        snprintf(rel, sizeof rel, "threatexchange/%s", files[i]);
+        assert_int_equal(td_hash_file(conf_path(rel), NULL, &exact, &err), TD_OK);
+        assert_int_equal(td_hash_file(conf_path(rel), &fast, &approx, &err), TD_OK);
+        int d = td_pdq_distance(&exact.pdq[0], &approx.pdq[0]);
+        if (exact.quality >= 80 && d > 10)
+            fail_msg("%s: fast hash is %d bits from the exact one", files[i], d);
+        /* The digests are of the file bytes, whatever the decoding. */
+        assert_string_equal(exact.sha256, approx.sha256);
+        reduced += exact.width >= 1024;
+    }
+    assert_true(reduced >= 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -136,6 +173,7 @@ int main(void)
         cmocka_unit_test(test_python_threatexchange_vectors),
         cmocka_unit_test(test_modes_all_hash),
         cmocka_unit_test(test_dihedral_matches_rotated_files),
+        cmocka_unit_test(test_fast_mode_close_to_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

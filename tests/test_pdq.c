@@ -273,7 +273,7 @@ static void test_dihedral_rules(void **state)
     (void)state;
     uint64_t seed = 1234;
     for (int round = 0; round < 20; round++) {
-        td_image img = {64, 64, 1, malloc(64 * 64)};
+        td_image img = {.width = 64, .height = 64, .channels = 1, .pixels = malloc(64 * 64)};
         for (int k = 0; k < 64 * 64; k++)
             img.pixels[k] = (uint8_t)(test_rand(&seed) % 256);
         td_pdq variants[TD_DIH_COUNT];
@@ -305,7 +305,7 @@ static void test_small_images_hash_to_zero(void **state)
     (void)state;
     uint8_t px[4 * 100 * 3];
     memset(px, 200, sizeof px);
-    td_image img = {100, 4, 3, px};
+    td_image img = {.width = 100, .height = 4, .channels = 3, .pixels = px};
     td_pdq h[TD_DIH_COUNT];
     int q = -1;
     memset(h, 0xff, sizeof h);
@@ -314,6 +314,43 @@ static void test_small_images_hash_to_zero(void **state)
     td_pdq zero = {{0}};
     for (int v = 0; v < TD_DIH_COUNT; v++)
         assert_memory_equal(&h[v], &zero, sizeof zero);
+}
+
+/* Where the picture is flat within each s x s block, the block-weighted downsample of the
+ * reduced image equals the full-size filter (up to float rounding): an exact check of the weights
+ * derived from the reference's window rules, for sizes that are and are not multiples of s. */
+static void test_reduced_downsample_on_flat_blocks(void **state)
+{
+    (void)state;
+    static const int sizes[][3] = {{1024, 768, 8}, {1030, 777, 8}, {900, 1601, 4}, {333, 250, 2}};
+    uint64_t seed = 31;
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        int rows = sizes[k][0], cols = sizes[k][1], s = sizes[k][2];
+        int rr = (rows + s - 1) / s, rc = (cols + s - 1) / s;
+        td_image small = {.width = (uint32_t)rc, .height = (uint32_t)rr, .channels = 1,
+                          .pixels = malloc((size_t)rr * rc),
+                          .full_width = (uint32_t)cols, .full_height = (uint32_t)rows};
+        for (int i = 0; i < rr * rc; i++)
+            small.pixels[i] = (uint8_t)(test_rand(&seed) % 256);
+        float *full = malloc((size_t)rows * cols * sizeof(float));
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+                full[(size_t)r * cols + c] = small.pixels[(r / s) * rc + c / s];
+        float expected[64 * 64], got[64 * 64];
+        oracle_downsample(full, rows, cols, expected);
+        assert_int_equal(td__pdq_reduced_downsample(&small, got), TD_OK);
+        for (int i = 0; i < 64 * 64; i++)
+            if (fabsf(got[i] - expected[i]) > 1e-2f)
+                fail_msg("%dx%d / %d cell %d: %f vs %f", rows, cols, s, i, got[i], expected[i]);
+        free(full);
+        free(small.pixels);
+    }
+    /* Sizes that are no 1/2, 1/4 or 1/8 reduction are refused. */
+    uint8_t px[100 * 100] = {0};
+    td_image odd = {.width = 100, .height = 100, .channels = 1, .pixels = px,
+                    .full_width = 301, .full_height = 300};
+    float out[64 * 64];
+    assert_int_equal(td__pdq_reduced_downsample(&odd, out), TD_ERR_INVALID);
 }
 
 static void test_luma(void **state)
@@ -347,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_quality),
         cmocka_unit_test(test_dihedral_rules),
         cmocka_unit_test(test_small_images_hash_to_zero),
+        cmocka_unit_test(test_reduced_downsample_on_flat_blocks),
         cmocka_unit_test(test_luma),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -255,7 +255,7 @@ static void bench_takedown(const config *cf, const workload *w, const truth *t, 
     int saved = td_index_save(idx, cf->snapshot, &err) == TD_OK;
     double save_s = now() - ts;
     td_index_free(idx);
-    double load_s = -1;
+    double load_s = -1, loaded_imgt = -1;
     if (saved) {
         double m1 = rss_now();
         ts = now();
@@ -263,6 +263,7 @@ static void bench_takedown(const config *cf, const workload *w, const truth *t, 
         if (td_index_load(&back, cf->snapshot, NULL, &err) == TD_OK) {
             load_s = now() - ts;
             (void)m1;
+            loaded_imgt = measure(back, w, cf->radius, 1, cf->threads);
             td_index_free(back);
         } else {
             fprintf(stderr, "bench_index: load failed: %s\n", err.message);
@@ -271,8 +272,9 @@ static void bench_takedown(const config *cf, const workload *w, const truth *t, 
     } else {
         fprintf(stderr, "bench_index: save failed: %s\n", err.message);
     }
-    snprintf(r->note, sizeof r->note, "m=%u chunks, %.0f MiB tables+data, save %.2fs load %.2fs",
-             st.chunks, st.bytes / 1048576.0, save_s, load_s);
+    snprintf(r->note, sizeof r->note,
+             "m=%u chunks, %.0f MiB index; snapshot save %.2fs, load %.2fs, then %.0f img/s_Nt",
+             st.chunks, st.bytes / 1048576.0, save_s, load_s, loaded_imgt);
 }
 
 /* FAISS peer: runs single queries until the budget is spent (they are slow), then batches. */

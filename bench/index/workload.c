@@ -204,7 +204,12 @@ static int crop_hash(const td_image *src, uint64_t *s, int dihedral, td_pdq *out
                 sy = src->height - 1;
             memcpy(px + ((size_t)y * ow + x) * ch, src->pixels + (sy * src->width + sx) * ch, ch);
         }
-    td_image img = {ow, oh, ch, px};
+    td_image img;
+    memset(&img, 0, sizeof img);
+    img.width = ow;
+    img.height = oh;
+    img.channels = ch;
+    img.pixels = px;
     int quality;
     if (td_pdq_hash_image(&img, dihedral, out, &quality, NULL) != TD_OK || quality < 50)
         return -1;

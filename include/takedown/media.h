@@ -34,14 +34,23 @@ typedef struct td_image {
     uint32_t height;
     uint32_t channels; /* 1 (grey) or 3 (RGB) */
     uint8_t *pixels;
+    /* Size of the picture before any reduced-scale decoding (see min_side); equal to
+     * width x height for a full-size decode. */
+    uint32_t full_width;
+    uint32_t full_height;
 } td_image;
 
 typedef struct td_decode_options {
     uint64_t max_file_bytes; /* inputs larger than this are refused */
     uint64_t max_pixels;     /* width * height above this is refused before any large allocation */
-    /* If non-zero, a JPEG may be decoded at a reduced scale (DCT scaling), chosen so that both
-     * sides stay at least this many pixels. 0 decodes at full resolution. */
+    /* If non-zero, a JPEG whose sides stay at least min_side when divided by 8 is decoded at
+     * 1/8 scale: each pixel is the mean of an 8x8 block, computed from the DC coefficients
+     * alone (so a progressive file is read only up to its DC scans). full_width and full_height
+     * of the result give the original size. 0 always decodes at full resolution. */
     uint32_t min_side;
+    /* If non-zero, a YCbCr JPEG may be returned as its luma (Y) channel only, grey. Approximate:
+     * for fast hashing, never for the exact hash. */
+    int luma_only;
 } td_decode_options;
 
 /* Fills opts with the defaults: 64 MiB, 100 megapixels, full resolution. */

@@ -26,8 +26,11 @@ td_status td_hash_bytes(const char *name, const uint8_t *data, size_t len,
         name = "(memory)";
 
     td_decode_options decode = opts->decode;
-    if (opts->fast && decode.min_side == 0)
-        decode.min_side = TD_PDQ_FAST_MIN_SIDE;
+    if (opts->fast) {
+        if (decode.min_side == 0)
+            decode.min_side = TD_PDQ_FAST_MIN_SIDE;
+        decode.luma_only = 1;
+    }
     st = td_image_decode(data, len, &decode, &img, err);
     if (st != TD_OK) {
         td__error_prefix(err, "%s: ", name);

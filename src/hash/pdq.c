@@ -169,9 +169,8 @@ void td__pdq_dihedral(const float dct[16 * 16], td_dihedral variant, float out[1
     }
 }
 
-/* Hashes img with the given filter windows (0: PDQ's own for the image's size). */
-static td_status hash_with_windows(const td_image *img, int row_window, int col_window,
-                                   int dihedral, td_pdq *hashes, int *quality, td_error *err)
+td_status td_pdq_hash_image(const td_image *img, int dihedral, td_pdq *hashes, int *quality,
+                            td_error *err)
 {
     int variants = dihedral ? TD_DIH_COUNT : 1;
     if (!img || !hashes || !quality || !img->pixels || (img->channels != 1 && img->channels != 3))
@@ -180,6 +179,8 @@ static td_status hash_with_windows(const td_image *img, int row_window, int col_
         return td__error_set(err, TD_ERR_LIMIT, "pdq: image side too large (%ux%u)", img->width,
                              img->height);
     int rows = (int)img->height, cols = (int)img->width;
+    int reduced = (img->full_width || img->full_height) &&
+                  (img->full_width != img->width || img->full_height != img->height);
     if (rows < TD__PDQ_MIN_SIDE || cols < TD__PDQ_MIN_SIDE) {
         memset(hashes, 0, (size_t)variants * sizeof *hashes);
         *quality = 0;
@@ -188,13 +189,18 @@ static td_status hash_with_windows(const td_image *img, int row_window, int col_
 
     float small[64 * 64];
     const size_t stride = (size_t)cols * img->channels;
-    if (rows == 64 && cols == 64 && row_window == 0 && col_window == 0) {
+    if (reduced) {
+        if (td__pdq_reduced_downsample(img, small) != TD_OK)
+            return td__error_set(err, TD_ERR_INVALID,
+                                 "pdq: %ux%u is not a 1/2, 1/4 or 1/8 reduction of %ux%u",
+                                 img->width, img->height, img->full_width, img->full_height);
+    } else if (rows == 64 && cols == 64) {
         /* The reference skips the filter for inputs that are already 64x64. */
         for (int r = 0; r < 64; r++)
             td__pdq_luma(img->pixels + (size_t)r * stride, img->channels, 64, small + r * 64);
     } else {
         td__pdq_stream *stream;
-        if (td__pdq_stream_new(NULL, rows, cols, row_window, col_window, &stream) != TD_OK)
+        if (td__pdq_stream_new(NULL, rows, cols, &stream) != TD_OK)
             return td__error_set(err, TD_ERR_NOMEM, "pdq: out of memory for a %ux%u image",
                                  img->width, img->height);
         for (int r = 0; r < rows; r++)
@@ -212,31 +218,4 @@ static td_status hash_with_windows(const td_image *img, int row_window, int col_
         td__pdq_bits(variant, &hashes[v]);
     }
     return TD_OK;
-}
-
-td_status td_pdq_hash_image(const td_image *img, int dihedral, td_pdq *hashes, int *quality,
-                            td_error *err)
-{
-    return hash_with_windows(img, 0, 0, dihedral, hashes, quality, err);
-}
-
-/* The window that covers, in an image reduced from full to side pixels, the same fraction of
- * the picture as PDQ's window does at full size. */
-static int reduced_window(uint32_t full, uint32_t side)
-{
-    double w = (double)td__pdq_window((int)full) * (double)side / (double)full;
-    return w < 1.0 ? 1 : (int)(w + 0.5);
-}
-
-td_status td__pdq_hash_reduced(const td_image *img, uint32_t full_width, uint32_t full_height,
-                               int dihedral, td_pdq *hashes, int *quality, td_error *err)
-{
-    if (!img || full_width == 0 || full_height == 0 || full_width > (uint32_t)INT32_MAX / 4 ||
-        full_height > (uint32_t)INT32_MAX / 4)
-        return td__error_set(err, TD_ERR_INVALID, "pdq: invalid reduced image");
-    if (full_width == img->width && full_height == img->height)
-        return hash_with_windows(img, 0, 0, dihedral, hashes, quality, err);
-    return hash_with_windows(img, reduced_window(full_width, img->width),
-                             reduced_window(full_height, img->height), dihedral, hashes, quality,
-                             err);
 }

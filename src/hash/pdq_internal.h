@@ -51,10 +51,8 @@ const td__pdq_kernels *td__pdq_kernels_best(void);
  * decimate(filter(luma)) of the reference, bit for bit. */
 typedef struct td__pdq_stream td__pdq_stream;
 
-/* row_window and col_window: 0 for PDQ's own, (side + 127) / 128. */
 __attribute__((warn_unused_result)) td_status td__pdq_stream_new(const td__pdq_kernels *kernels,
                                                                  int rows, int cols,
-                                                                 int row_window, int col_window,
                                                                  td__pdq_stream **out);
 /* Pushes the next image row: cols pixels of 1 (grey) or 3 (RGB) bytes, or cols floats. */
 void td__pdq_stream_push_pixels(td__pdq_stream *s, const uint8_t *row, uint32_t channels);
@@ -69,13 +67,10 @@ __attribute__((warn_unused_result)) td_status td__pdq_downsample(const td__pdq_k
                                                                  const float *luma, int rows,
                                                                  int cols, float out[64 * 64]);
 
-/* Approximate PDQ of an image decoded at reduced scale from a full_width x full_height
- * original: the filter windows cover the same fraction of the picture as at full size. */
-__attribute__((warn_unused_result)) td_status td__pdq_hash_reduced(const td_image *img,
-                                                                   uint32_t full_width,
-                                                                   uint32_t full_height,
-                                                                   int dihedral, td_pdq *hashes,
-                                                                   int *quality, td_error *err);
+/* The 64x64 downsample of an image decoded at 1/2, 1/4 or 1/8 scale (img->full_width x
+ * img->full_height being the original size), approximated from block means; fast mode only. */
+__attribute__((warn_unused_result)) td_status td__pdq_reduced_downsample(const td_image *img,
+                                                                         float out[64 * 64]);
 
 /* Quality metric of the 64x64 image, 0..100. */
 int td__pdq_quality(const float in[64 * 64]);

@@ -39,8 +39,8 @@ struct td__pdq_stream {
     void *scratch;
 };
 
-td_status td__pdq_stream_new(const td__pdq_kernels *kernels, int rows, int cols, int row_window,
-                             int col_window, td__pdq_stream **out)
+td_status td__pdq_stream_new(const td__pdq_kernels *kernels, int rows, int cols,
+                             td__pdq_stream **out)
 {
     td__pdq_stream *s = td__calloc(1, sizeof *s);
     *out = NULL;
@@ -49,8 +49,8 @@ td_status td__pdq_stream_new(const td__pdq_kernels *kernels, int rows, int cols,
     s->k = kernels ? kernels : td__pdq_kernels_best();
     s->rows = rows;
     s->cols = cols;
-    s->row_window = row_window > 0 && row_window <= cols ? row_window : td__pdq_window(cols);
-    s->col_window = col_window > 0 && col_window <= rows ? col_window : td__pdq_window(rows);
+    s->row_window = td__pdq_window(cols);
+    s->col_window = td__pdq_window(rows);
     for (int j = 0; j < 64; j++) {
         s->col_sample[j] = td__pdq_sample_index(j, cols);
         s->row_sample[j] = td__pdq_sample_index(j, rows);
@@ -218,7 +218,7 @@ td_status td__pdq_downsample(const td__pdq_kernels *kernels, const float *luma, 
         memcpy(out, luma, 64 * 64 * sizeof(float));
         return TD_OK;
     }
-    td_status st = td__pdq_stream_new(kernels, rows, cols, 0, 0, &s);
+    td_status st = td__pdq_stream_new(kernels, rows, cols, &s);
     if (st != TD_OK)
         return st;
     for (int r = 0; r < rows; r++)

@@ -176,6 +176,8 @@ static td_status build_from_sources(const source *src, size_t nsrc, uint64_t seq
         total += source_len(&src[s]);
     uint64_t *h = td__aligned_array(total ? total : 1, 32);
     uint64_t *ids = td__mallocarray(total ? total : 1, sizeof *ids);
+    if (h)
+        td__advise_huge(h, total * 32);
     if (!h || !ids) {
         td__free(h);
         td__free(ids);
@@ -314,6 +316,8 @@ td_status td_index_build(td_index **out, const td_pdq *hashes, const uint64_t *i
         return td__error_set(err, TD_ERR_INVALID, "index: no hashes given");
     uint64_t *h = td__aligned_array(n ? n : 1, 32);
     uint64_t *id = td__mallocarray(n ? n : 1, sizeof *id);
+    if (h)
+        td__advise_huge(h, n * 32);
     if (!h || !id) {
         td__free(h);
         td__free(id);

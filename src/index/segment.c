@@ -80,8 +80,9 @@ unsigned td__seg_choose_chunks(size_t n)
     if (n < TD__LINEAR_BELOW)
         return 0;
     for (unsigned m = 11; m <= TD__MAX_CHUNKS; m++) {
-        unsigned wmax = (256 + m - 1) / m;
-        if (4.0 * m * ldexp(1.0, (int)wmax) > table_cap)
+        uint8_t start[TD__MAX_CHUNKS], width[TD__MAX_CHUNKS];
+        td__seg_layout(m, start, width);
+        if (4.0 * (double)td__seg_table_words(0, m, width) > table_cap)
             continue;
         double cost = mih_cost(n, m, 31);
         if (cost < best) {
@@ -100,6 +101,17 @@ void td__seg_layout(unsigned m, uint8_t *start, uint8_t *width)
         start[c] = (uint8_t)at;
         at += width[c];
     }
+}
+
+void td__advise_huge(void *p, size_t bytes)
+{
+    /* Queries touch these arrays at random: with 4 KiB pages nearly every access also misses the
+     * TLB. Transparent huge pages, where the system offers them on request, cut that cost. */
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+    uintptr_t hi = ((uintptr_t)p + bytes) & ~(huge - 1);
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
 }
 
 size_t td__seg_table_words(size_t n, unsigned m, const uint8_t *width)
@@ -200,13 +212,15 @@ int td__seg_build(uint64_t *h, uint64_t *ids, size_t n, unsigned chunks, td__seg
         seg->m = td__seg_choose_chunks(n);
     if (seg->m) {
         td__seg_layout(seg->m, seg->start, seg->width);
-        seg->own_tables = td__mallocarray(td__seg_table_words(n, seg->m, seg->width), 4);
+        size_t words = td__seg_table_words(n, seg->m, seg->width);
+        seg->own_tables = td__aligned_array(words, 4);
         if (!seg->own_tables) {
             seg->own_h = NULL;
             seg->own_ids = NULL;
             td__seg_unref(seg);
             goto fail;
         }
+        td__advise_huge(seg->own_tables, words * 4);
         td__seg_fill_tables(h, n, seg->m, seg->start, seg->width, seg->own_tables);
         td__seg_attach_tables(seg, seg->own_tables);
     }

@@ -58,6 +58,9 @@ int td__seg_build(uint64_t *h, uint64_t *ids, size_t n, unsigned chunks, td__seg
 void td__seg_fill_tables(const uint64_t *h, size_t n, unsigned m, const uint8_t *start,
                          const uint8_t *width, uint32_t *tables);
 
+/* Asks for transparent huge pages over the 2 MiB-aligned interior of [p, p + bytes). */
+void td__advise_huge(void *p, size_t bytes);
+
 /* Points off/pos into tables. */
 void td__seg_attach_tables(td__seg *seg, const uint32_t *tables);
 

@@ -1,4 +1,6 @@
-/* Index snapshots: one segment, tables included, so that loading is a mapping plus checks.
+/* Index snapshots: one segment, tables included, so that loading is a read plus checks.
+ *
+ * Loading reads the file into memory (see td__snapshot_open for why not mmap).
  *
  * File layout (little-endian): a 128-byte header, then the hashes (32 bytes each), the ids
  * (8 bytes each) and the multi-index tables (uint32 words, chunk after chunk: offsets then
@@ -10,7 +12,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -322,6 +323,9 @@ static td_status segment_over(const uint8_t *base, size_t len, td__seg **out, td
 
 td_status td__snapshot_open(const char *path, td__seg **out, td_error *err)
 {
+    /* Read into anonymous memory rather than mapping the file: queries hit these pages at random,
+     * and only anonymous memory gets transparent huge pages (several times fewer TLB misses).
+     * It also means a file truncated under a running index cannot fault a query. */
     struct stat sb;
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -333,25 +337,49 @@ td_status td__snapshot_open(const char *path, td__seg **out, td_error *err)
         return td__error_set(err, TD_ERR_IO, "%s is not a regular file", path);
     }
     size_t len = (size_t)sb.st_size;
-    if (len < HEADER_SIZE) {
-        close(fd);
-        return td__error_set(err, TD_ERR_CORRUPT,
-                             "%s: snapshot truncated: %zu bytes, shorter than its header", path,
-                             len);
-    }
-    void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED)
-        return td__error_set(err, TD_ERR_IO, "cannot map %s: %s", path, strerror(errno));
-    td__seg *seg;
-    td_status st = segment_over(map, len, &seg, err);
+    uint8_t hb[HEADER_SIZE];
+    header h;
+    /* header_decode only reads the header bytes when len covers them. */
+    ssize_t got = pread(fd, hb, HEADER_SIZE, 0);
+    td_status st = got < 0 || (size_t)got < (len < HEADER_SIZE ? len : HEADER_SIZE)
+                       ? td__error_set(err, TD_ERR_IO, "cannot read: %s", strerror(errno))
+                       : header_decode(hb, len, &h, err);
     if (st != TD_OK) {
-        munmap(map, len);
+        close(fd);
         td__error_prefix(err, "%s: ", path);
         return st;
     }
-    seg->map = map;
-    seg->map_len = len;
+    uint8_t *buf = td__aligned_array(len, 1);
+    if (!buf) {
+        close(fd);
+        return td__error_set(err, TD_ERR_NOMEM, "%s: no memory for a %zu-byte snapshot", path,
+                             len);
+    }
+    td__advise_huge(buf, len);
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pread(fd, buf + done, len - done > ((size_t)1 << 30) ? (size_t)1 << 30
+                                                                           : len - done,
+                          (off_t)done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            st = n == 0 ? td__error_set(err, TD_ERR_CORRUPT, "snapshot truncated while reading")
+                        : td__error_set(err, TD_ERR_IO, "cannot read: %s", strerror(errno));
+            break;
+        }
+        done += (size_t)n;
+    }
+    close(fd);
+    td__seg *seg = NULL;
+    if (st == TD_OK)
+        st = segment_over(buf, len, &seg, err);
+    if (st != TD_OK) {
+        td__free(buf);
+        td__error_prefix(err, "%s: ", path);
+        return st;
+    }
+    seg->own_tables = (uint32_t *)buf;
     *out = seg;
     return TD_OK;
 }

@@ -99,18 +99,15 @@ static void cmyk_row_to_rgb(const uint8_t *in, uint8_t *out, size_t width)
     }
 }
 
-/* Largest libjpeg reduction 1/2, 1/4 or 1/8 keeping both output sides >= min_side. */
+/* 1/8 scale (each output pixel the mean of an 8x8 block, from the DC coefficient alone) when
+ * both reduced sides stay at least min_side; otherwise full size. The intermediate scales of
+ * libjpeg (1/2, 1/4) are not offered: their pixels are not block means, which fast hashing
+ * relies on. */
 static unsigned int pick_scale(uint32_t width, uint32_t height, uint32_t min_side)
 {
-    static const unsigned int denoms[] = {8, 4, 2};
     if (min_side == 0)
         return 1;
-    for (size_t i = 0; i < sizeof denoms / sizeof denoms[0]; i++) {
-        uint64_t d = denoms[i];
-        if ((width + d - 1) / d >= min_side && (height + d - 1) / d >= min_side)
-            return denoms[i];
-    }
-    return 1;
+    return (width + 7) / 8 >= min_side && (height + 7) / 8 >= min_side ? 8 : 1;
 }
 
 /* Everything between setjmp and the end lives in ctx, cinfo or out: no local is modified
@@ -144,8 +141,14 @@ static td_status run_decoder(struct jpeg_decompress_struct *cinfo, struct jpeg_c
         channels = 1;
         break;
     case 3:
-        cinfo->out_color_space = JCS_RGB;
-        channels = 3;
+        if (opts->luma_only && cinfo->jpeg_color_space == JCS_YCbCr) {
+            /* Fast mode: the Y channel alone, with no chroma decoding or colour conversion. */
+            cinfo->out_color_space = JCS_GRAYSCALE;
+            channels = 1;
+        } else {
+            cinfo->out_color_space = JCS_RGB;
+            channels = 3;
+        }
         break;
     case 4:
         cinfo->out_color_space = JCS_CMYK; /* from YCCK too: libjpeg converts it to CMYK */
@@ -161,13 +164,43 @@ static td_status run_decoder(struct jpeg_decompress_struct *cinfo, struct jpeg_c
     cinfo->scale_num = 1;
     cinfo->scale_denom = pick_scale(cinfo->image_width, cinfo->image_height, opts->min_side);
 
+    /* At 1/8 scale each output pixel depends on its block's DC coefficient only. A progressive
+     * file sends those first: read scans only until the DC of every needed component is known,
+     * and skip the (much larger) AC scans. Encoders commonly send the DC's last bit in a late
+     * refinement scan; without it a block mean is off by at most a few grey levels, which the
+     * approximate hash of fast mode (the only user of 1/8 scale) tolerates. */
+    int dc_only = cinfo->scale_denom == 8 && cinfo->progressive_mode;
+    if (dc_only) {
+        cinfo->buffered_image = TRUE;
+        cinfo->do_block_smoothing = FALSE;
+    }
+
     jpeg_start_decompress(cinfo);
+    if (dc_only) {
+        int needed = cinfo->out_color_space == JCS_GRAYSCALE ? 1 : cinfo->num_components;
+        for (;;) {
+            int complete = 1;
+            for (int c = 0; c < needed; c++)
+                complete &= cinfo->coef_bits[c][0] >= 0 && cinfo->coef_bits[c][0] <= 1;
+            if (complete)
+                break;
+            int r;
+            do {
+                r = jpeg_consume_input(cinfo);
+            } while (r != JPEG_SCAN_COMPLETED && r != JPEG_REACHED_EOI && r != JPEG_SUSPENDED);
+            if (r != JPEG_SCAN_COMPLETED)
+                break; /* end of data: output what the file holds, as libjpeg would */
+        }
+        jpeg_start_output(cinfo, cinfo->input_scan_number);
+    }
     if (cinfo->output_components != (cmyk ? 4 : (int)channels))
         return td__error_set(err, TD_ERR_INTERNAL, "JPEG decoder gave %d components, expected %u",
                              cinfo->output_components, cmyk ? 4u : channels);
     st = td__image_alloc(out, cinfo->output_width, cinfo->output_height, channels, err);
     if (st != TD_OK)
         return st;
+    out->full_width = cinfo->image_width;
+    out->full_height = cinfo->image_height;
     size_t stride = (size_t)out->width * channels;
     if (cmyk) {
         ctx->row = td__mallocarray(out->width, 4);

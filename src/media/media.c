@@ -26,6 +26,7 @@ void td_decode_options_default(td_decode_options *opts)
     opts->max_file_bytes = TD_DEFAULT_MAX_FILE_BYTES;
     opts->max_pixels = TD_DEFAULT_MAX_PIXELS;
     opts->min_side = 0;
+    opts->luma_only = 0;
 }
 
 td_image_format td_image_sniff(const uint8_t *data, size_t len)
@@ -98,6 +99,8 @@ td_status td__image_alloc(td_image *img, uint32_t width, uint32_t height, uint32
     img->height = height;
     img->channels = channels;
     img->pixels = pixels;
+    img->full_width = width;
+    img->full_height = height;
     return TD_OK;
 }
 

@@ -43,11 +43,17 @@ uint8_t *read_all(const char *path, size_t *len)
     return buf;
 }
 
-const char *write_temp(const char *name, const void *data, size_t len)
+const char *temp_path(const char *name)
 {
     const char *dir = getenv("TD_TMPDIR");
     char *slot = next_slot();
     snprintf(slot, 4096, "%s/%s", dir ? dir : "/tmp", name);
+    return slot;
+}
+
+const char *write_temp(const char *name, const void *data, size_t len)
+{
+    const char *slot = temp_path(name);
     FILE *f = fopen(slot, "wb");
     if (!f)
         fail_msg("cannot create %s", slot);

@@ -15,6 +15,9 @@ uint8_t *read_all(const char *path, size_t *len);
  * (static buffer rotation of 8 entries). */
 const char *write_temp(const char *name, const void *data, size_t len);
 
+/* Path of name under the test temporary folder, without creating anything (same rotation). */
+const char *temp_path(const char *name);
+
 /* Runs a shell command, captures stdout (up to cap bytes, NUL-terminated) and returns the exit
  * status (or -1). */
 int run_capture(const char *cmd, char *out, size_t cap);
