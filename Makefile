@@ -16,11 +16,11 @@ RUN_ARGS    ?= $(PDQ_DATA)/bridge-mods $(PDQ_DATA)/misc-images $(PDQ_DATA)/reg-t
                $(PDQ_DATA)/reg-test-input/pen-and-coaster.png
 FUZZ_SECONDS ?= 300
 SMOKE_SECONDS ?= 8
-BENCH_PHOTOS ?= /usr/share/wallpapers
+BENCH_PHOTOS ?= /usr/share/wallpapers /usr/share/backgrounds
 
 CMAKE_FLAGS = -DTD_WERROR=$(WERROR) -DTD_CONFORMANCE_DIR=$(CONFORMANCE)
 
-.PHONY: all deps build run test asan fuzz-build fuzz fuzz-smoke bench format lint clean
+.PHONY: all deps build run test asan fuzz-build fuzz bench-deps bench format lint clean
 
 all: build
 
@@ -43,6 +43,7 @@ fuzz-build: deps
 	cmake --build $(FUZZ_BUILD) -j$(JOBS)
 
 test: build asan fuzz-build
+	scripts/lint.sh
 	ctest --test-dir $(BUILD) --output-on-failure
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure
@@ -51,8 +52,10 @@ test: build asan fuzz-build
 fuzz: fuzz-build
 	fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
-bench: build
+bench-deps: deps
 	@scripts/install-deps.sh scripts/bench-packages.txt
+
+bench: bench-deps build
 	$(BUILD)/bench/bench_pdq $(BENCH_PHOTOS)
 
 format:

@@ -4,7 +4,8 @@
  *   reference  decode + the reference's filter order (row passes, then strided column passes),
  *              the same arithmetic as the reference C++ implementation;
  *   fast       takedown --fast: JPEG decoded at reduced scale + PDQ, and its distance to exact.
- * Usage: bench_pdq [--verbose] [--min-side N] [--limit N] [--repeat N] DIR...   (JPEG files of at least 1 megapixel) */
+ * Usage: bench_pdq [--verbose] [--min-side N] [--limit N] [--repeat N] DIR...   (JPEG files of at
+ * least 1 megapixel) */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -198,13 +199,16 @@ int main(int argc, char **argv)
         else if (strcmp(argv[first], "--repeat") == 0 && first + 1 < argc)
             repeat = atoi(argv[first + 1]);
         else {
-            fprintf(stderr, "usage: bench_pdq [--verbose] [--min-side N] [--limit N] [--repeat N] DIR...\n");
+            fprintf(
+                stderr,
+                "usage: bench_pdq [--verbose] [--min-side N] [--limit N] [--repeat N] DIR...\n");
             return 2;
         }
         first += 2;
     }
     if (first >= argc) {
-        fprintf(stderr, "usage: bench_pdq [--verbose] [--min-side N] [--limit N] [--repeat N] DIR...\n");
+        fprintf(stderr,
+                "usage: bench_pdq [--verbose] [--min-side N] [--limit N] [--repeat N] DIR...\n");
         return 2;
     }
     for (int i = first; i < argc; i++)
@@ -217,7 +221,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n_photos; i++)
         mpix += (double)photos[i].width * photos[i].height / 1e6;
     printf("photos: %zu JPEGs, %.1f megapixels in all (%.1f MP on average), single core, "
-           "%d round(s)\n\n", n_photos, mpix, mpix / (double)n_photos, repeat);
+           "%d round(s)\n\n",
+           n_photos, mpix, mpix / (double)n_photos, repeat);
 
     td_pdq *exact = calloc(n_photos, sizeof *exact), *fast = calloc(n_photos, sizeof *fast);
     int *quality = calloc(n_photos, sizeof *quality);
@@ -238,10 +243,11 @@ int main(int argc, char **argv)
             t_exact += t2 - t1;
             t_fast += t3 - t2;
             if (verbose && r == 0)
-                printf("%5ux%-5u decode %7.1f ms  exact %7.1f ms  fast %7.1f ms  q=%3d  d=%3d  %s\n",
-                       photos[i].width, photos[i].height, 1e3 * (t1 - t0), 1e3 * (t2 - t1),
-                       1e3 * (t3 - t2), quality[i], td_pdq_distance(&exact[i], &fast[i]),
-                       photos[i].path);
+                printf(
+                    "%5ux%-5u decode %7.1f ms  exact %7.1f ms  fast %7.1f ms  q=%3d  d=%3d  %s\n",
+                    photos[i].width, photos[i].height, 1e3 * (t1 - t0), 1e3 * (t2 - t1),
+                    1e3 * (t3 - t2), quality[i], td_pdq_distance(&exact[i], &fast[i]),
+                    photos[i].path);
         }
     }
     /* The reference order once (it is slow), to confirm bit-exactness and show its cost. */

@@ -64,7 +64,8 @@ static void test_hash_json_and_errors(void **state)
     /* A folder with a good image, a text file and an empty file: two errors, one result. */
     const char *dir = temp_path("cli-dir");
     char cmd[4400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s/sub' && cp '%s' '%s/sub/a.jpg' && "
+    snprintf(cmd, sizeof cmd,
+             "rm -rf '%s' && mkdir -p '%s/sub' && cp '%s' '%s/sub/a.jpg' && "
              "echo hello > '%s/b.jpg' && : > '%s/c.png'",
              dir, dir, conf_path(BRIDGE), dir, dir, dir);
     assert_int_equal(system(cmd), 0);
@@ -184,10 +185,14 @@ static void test_version_and_help(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hash_text),       cmocka_unit_test(test_hash_te_format),
-        cmocka_unit_test(test_hash_json_and_errors), cmocka_unit_test(test_hash_dihedral_json),
-        cmocka_unit_test(test_jobs_keep_order), cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_compare),         cmocka_unit_test(test_version_and_help),
+        cmocka_unit_test(test_hash_text),
+        cmocka_unit_test(test_hash_te_format),
+        cmocka_unit_test(test_hash_json_and_errors),
+        cmocka_unit_test(test_hash_dihedral_json),
+        cmocka_unit_test(test_jobs_keep_order),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_compare),
+        cmocka_unit_test(test_version_and_help),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,7 +24,8 @@ static void check_file(const char *relative, const char *expected_hex, int expec
     if (st != TD_OK)
         fail_msg("%s: %s", relative, err.message);
     td_pdq_to_hex(&h.pdq[0], hex);
-    if (strcmp(hex, expected_hex) != 0 || (expected_quality >= 0 && h.quality != expected_quality)) {
+    if (strcmp(hex, expected_hex) != 0 ||
+        (expected_quality >= 0 && h.quality != expected_quality)) {
         td_pdq want;
         assert_int_equal(td_pdq_from_hex(expected_hex, 64, &want), TD_OK);
         fail_msg("%s:\n  got      %s q=%d\n  expected %s q=%d (distance %d)", relative, hex,
@@ -57,7 +58,8 @@ static void test_cpp_fullres(void **state)
 static void test_python_threatexchange_vectors(void **state)
 {
     (void)state;
-    const char *dir = "threatexchange/python-threatexchange/threatexchange/tests/hashing/resources/";
+    const char *dir =
+        "threatexchange/python-threatexchange/threatexchange/tests/hashing/resources/";
     char path[512];
     snprintf(path, sizeof path, "%sLA.png", dir);
     check_file(path, "accb6d39648035f8125c8ce6ba65007de7b54c67a2d93ef7b8f33b0611306715", 100);
@@ -73,9 +75,9 @@ static void test_python_threatexchange_vectors(void **state)
 static void test_modes_all_hash(void **state)
 {
     (void)state;
-    static const char *const files[] = {"1.png",  "CMYK.jpg", "F.webp",   "HSV.webp", "I.webp",
-                                        "L.png",  "LA.png",   "LAB.webp", "P.png",    "PA.webp",
-                                        "RGB.jpg", "RGBA.png", "YCbCr.jpg", "original.jpg"};
+    static const char *const files[] = {
+        "1.png",    "CMYK.jpg", "F.webp",  "HSV.webp", "I.webp",   "L.png",     "LA.png",
+        "LAB.webp", "P.png",    "PA.webp", "RGB.jpg",  "RGBA.png", "YCbCr.jpg", "original.jpg"};
     td_file_hashes original, h;
     td_error err;
     assert_int_equal(td_hash_file(conf_path("threatexchange/pdq/data/misc-images/modes/"
@@ -101,9 +103,9 @@ static void test_modes_all_hash(void **state)
 static void test_dihedral_matches_rotated_files(void **state)
 {
     (void)state;
-    static const char *const files[] = {"bridge-1-original.jpg", "bridge-2-rotate-90.jpg",
-                                        "bridge-3-rotate-180.jpg", "bridge-4-rotate-270.jpg",
-                                        "bridge-5-flipx.jpg", "bridge-6-flipy.jpg",
+    static const char *const files[] = {"bridge-1-original.jpg",    "bridge-2-rotate-90.jpg",
+                                        "bridge-3-rotate-180.jpg",  "bridge-4-rotate-270.jpg",
+                                        "bridge-5-flipx.jpg",       "bridge-6-flipy.jpg",
                                         "bridge-7-flip-plus-1.jpg", "bridge-8-flip-minus-1.jpg"};
     td_hash_options opts;
     td_file_hashes base, rotated;

@@ -382,7 +382,7 @@ static void test_empty_then_add(void **state)
 typedef struct shared {
     td_index *idx;
     td_pdq hashes[PAIRS];
-    volatile int stop;
+    int stop; /* __atomic */
     int violations;
     long queries;
 } shared;
@@ -395,7 +395,7 @@ static void *reader(void *arg)
     td_index_results res;
     uint64_t st = (uint64_t)(uintptr_t)&res;
     td_index_results_init(&res, 0);
-    while (!s->stop) {
+    while (!__atomic_load_n(&s->stop, __ATOMIC_RELAXED)) {
         size_t k = test_rand(&st) % PAIRS;
         res.count = 0;
         if (td_index_query(s->idx, &s->hashes[k], 0, &res, NULL) != TD_OK) {
@@ -440,7 +440,7 @@ static void test_concurrent(void **state)
         assert_int_equal(removed, present[k] ? 2 : 0);
         present[k] = !present[k];
     }
-    s.stop = 1;
+    __atomic_store_n(&s.stop, 1, __ATOMIC_RELAXED);
     for (int i = 0; i < 2; i++)
         pthread_join(th[i], NULL);
     assert_int_equal(s.violations, 0);

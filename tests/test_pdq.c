@@ -65,10 +65,10 @@ static void test_window_and_decimation(void **state)
  * kernels, on sizes around every boundary (lanes of 16, 64 samples, windows). */
 static void check_filter(const td__pdq_kernels *kernels, const char *name)
 {
-    static const int sizes[][2] = {{5, 5},     {5, 300},  {300, 5},  {17, 33},  {63, 65},
+    static const int sizes[][2] = {{5, 5},     {5, 300},  {300, 5},   {17, 33},   {63, 65},
                                    {64, 65},   {65, 64},  {127, 129}, {128, 128}, {200, 311},
                                    {256, 255}, {513, 97}, {1000, 37}, {33, 1500}, {720, 1280},
-                                   {2100, 70}, {3001, 9},  {17, 4001}};
+                                   {2100, 70}, {3001, 9}, {17, 4001}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         int rows = sizes[s][0], cols = sizes[s][1];
         float *luma = random_luma(rows, cols, 100 + s);
@@ -172,7 +172,8 @@ static void test_median(void **state)
             below += v[k] < m;
             at_or_below += v[k] <= m;
         }
-        /* m is the 128th smallest: fewer than 128 values are below it, at least 128 are not above. */
+        /* m is the 128th smallest: fewer than 128 values are below it, at least 128 are not above.
+         */
         assert_true(below <= 127);
         assert_true(at_or_below >= 128);
     }
@@ -198,11 +199,16 @@ static void test_bits_and_hex(void **state)
     assert_string_equal(hex, "8000000000000000000000000000000000000000000000000000000000000001");
     assert_int_equal(td_pdq_from_hex(hex, 64, &back), TD_OK);
     assert_memory_equal(&back, &h, sizeof h);
-    assert_int_equal(td_pdq_from_hex("80000000000000000000000000000000000000000000000000000000000000"
-                                     "0G", 64, &back), TD_ERR_INVALID);
+    assert_int_equal(
+        td_pdq_from_hex("80000000000000000000000000000000000000000000000000000000000000"
+                        "0G",
+                        64, &back),
+        TD_ERR_INVALID);
     assert_int_equal(td_pdq_from_hex(hex, 63, &back), TD_ERR_INVALID);
-    assert_int_equal(td_pdq_from_hex("F8F8F0CEE0F4A84F06370A22038F63F0B36E2ED596621E1D33E6B39C4E9C9B22",
-                                     64, &back), TD_OK);
+    assert_int_equal(
+        td_pdq_from_hex("F8F8F0CEE0F4A84F06370A22038F63F0B36E2ED596621E1D33E6B39C4E9C9B22", 64,
+                        &back),
+        TD_OK);
     td_pdq_to_hex(&back, hex);
     assert_string_equal(hex, "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22");
 }
@@ -254,13 +260,28 @@ static void transform(const float *in, td_dihedral v, float *out)
             int si = i, sj = j;
             switch (v) {
             case TD_DIH_ORIGINAL: break;
-            case TD_DIH_ROT90: si = j; sj = n - 1 - i; break;
-            case TD_DIH_ROT180: si = n - 1 - i; sj = n - 1 - j; break;
-            case TD_DIH_ROT270: si = n - 1 - j; sj = i; break;
+            case TD_DIH_ROT90:
+                si = j;
+                sj = n - 1 - i;
+                break;
+            case TD_DIH_ROT180:
+                si = n - 1 - i;
+                sj = n - 1 - j;
+                break;
+            case TD_DIH_ROT270:
+                si = n - 1 - j;
+                sj = i;
+                break;
             case TD_DIH_FLIPX: si = n - 1 - i; break;
             case TD_DIH_FLIPY: sj = n - 1 - j; break;
-            case TD_DIH_FLIP_PLUS1: si = j; sj = i; break;
-            case TD_DIH_FLIP_MINUS1: si = n - 1 - j; sj = n - 1 - i; break;
+            case TD_DIH_FLIP_PLUS1:
+                si = j;
+                sj = i;
+                break;
+            case TD_DIH_FLIP_MINUS1:
+                si = n - 1 - j;
+                sj = n - 1 - i;
+                break;
             case TD_DIH_COUNT: break;
             }
             out[i * n + j] = in[si * n + sj];
@@ -327,9 +348,12 @@ static void test_reduced_downsample_on_flat_blocks(void **state)
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         int rows = sizes[k][0], cols = sizes[k][1], s = sizes[k][2];
         int rr = (rows + s - 1) / s, rc = (cols + s - 1) / s;
-        td_image small = {.width = (uint32_t)rc, .height = (uint32_t)rr, .channels = 1,
+        td_image small = {.width = (uint32_t)rc,
+                          .height = (uint32_t)rr,
+                          .channels = 1,
                           .pixels = malloc((size_t)rr * rc),
-                          .full_width = (uint32_t)cols, .full_height = (uint32_t)rows};
+                          .full_width = (uint32_t)cols,
+                          .full_height = (uint32_t)rows};
         for (int i = 0; i < rr * rc; i++)
             small.pixels[i] = (uint8_t)(test_rand(&seed) % 256);
         float *full = malloc((size_t)rows * cols * sizeof(float));
@@ -347,8 +371,12 @@ static void test_reduced_downsample_on_flat_blocks(void **state)
     }
     /* Sizes that are no 1/2, 1/4 or 1/8 reduction are refused. */
     uint8_t px[100 * 100] = {0};
-    td_image odd = {.width = 100, .height = 100, .channels = 1, .pixels = px,
-                    .full_width = 301, .full_height = 300};
+    td_image odd = {.width = 100,
+                    .height = 100,
+                    .channels = 1,
+                    .pixels = px,
+                    .full_width = 301,
+                    .full_height = 300};
     float out[64 * 64];
     assert_int_equal(td__pdq_reduced_downsample(&odd, out), TD_ERR_INVALID);
 }

@@ -26,9 +26,8 @@ const td_config_option *td_config_find(const char *name);
 
 /* Parses text as a value of opt: a decimal integer, optionally with a K, M or G suffix
  * (powers of 1024), within [min, max]. */
-__attribute__((warn_unused_result)) td_status td_config_parse(const td_config_option *opt,
-                                                              const char *text, int64_t *value,
-                                                              td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_config_parse(const td_config_option *opt, const char *text, int64_t *value, td_error *err);
 
 /* The value from the environment, or the default; a malformed environment value is an error. */
 __attribute__((warn_unused_result)) td_status td_config_get(const char *name, int64_t *value,

@@ -26,12 +26,12 @@ typedef struct td_pdq {
 /* The eight dihedral variants, in the order used everywhere. */
 typedef enum td_dihedral {
     TD_DIH_ORIGINAL = 0,
-    TD_DIH_ROT90,      /* counter-clockwise */
+    TD_DIH_ROT90, /* counter-clockwise */
     TD_DIH_ROT180,
     TD_DIH_ROT270,
-    TD_DIH_FLIPX,      /* top/bottom */
-    TD_DIH_FLIPY,      /* mirror */
-    TD_DIH_FLIP_PLUS1, /* transpose */
+    TD_DIH_FLIPX,       /* top/bottom */
+    TD_DIH_FLIPY,       /* mirror */
+    TD_DIH_FLIP_PLUS1,  /* transpose */
     TD_DIH_FLIP_MINUS1, /* anti-transpose */
     TD_DIH_COUNT
 } td_dihedral;
@@ -41,9 +41,8 @@ const char *td_dihedral_name(td_dihedral variant);
 
 /* Hashes an image. hashes receives 1 hash, or TD_DIH_COUNT hashes in td_dihedral order when
  * dihedral is non-zero. Images with a side under 5 pixels hash to all zeros with quality 0. */
-__attribute__((warn_unused_result)) td_status td_pdq_hash_image(const td_image *img, int dihedral,
-                                                                td_pdq *hashes, int *quality,
-                                                                td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_pdq_hash_image(const td_image *img, int dihedral, td_pdq *hashes, int *quality, td_error *err);
 
 /* Writes 64 lower-case hex digits and a NUL into out. */
 void td_pdq_to_hex(const td_pdq *hash, char out[TD_PDQ_HEX_LEN + 1]);
@@ -84,14 +83,12 @@ typedef struct td_file_hashes {
 } td_file_hashes;
 
 /* Reads, decodes and hashes one file. Errors name the file and the problem. */
-__attribute__((warn_unused_result)) td_status td_hash_file(const char *path,
-                                                           const td_hash_options *opts,
-                                                           td_file_hashes *out, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_hash_file(const char *path, const td_hash_options *opts, td_file_hashes *out, td_error *err);
 
 /* Same for bytes already in memory; name is used in error messages only. */
 __attribute__((warn_unused_result)) td_status td_hash_bytes(const char *name, const uint8_t *data,
-                                                            size_t len,
-                                                            const td_hash_options *opts,
+                                                            size_t len, const td_hash_options *opts,
                                                             td_file_hashes *out, td_error *err);
 
 #ifdef __cplusplus

@@ -69,9 +69,8 @@ __attribute__((warn_unused_result)) td_status td_image_decode(const uint8_t *dat
                                                               td_image *out, td_error *err);
 
 /* Reads a whole file, refusing files larger than max_bytes. *data is freed with td_free. */
-__attribute__((warn_unused_result)) td_status td_file_read(const char *path, uint64_t max_bytes,
-                                                           uint8_t **data, size_t *len,
-                                                           td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_file_read(const char *path, uint64_t max_bytes, uint8_t **data, size_t *len, td_error *err);
 
 /* Releases the pixels; accepts NULL and an empty image. */
 void td_image_clear(td_image *img);

@@ -69,8 +69,8 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&job->lock);
 
         struct slot result = {0};
-        result.status = td_hash_file(job->files->paths[i], &job->options, &result.hashes,
-                                     &result.error);
+        result.status =
+            td_hash_file(job->files->paths[i], &job->options, &result.hashes, &result.error);
         result.done = 1;
 
         pthread_mutex_lock(&job->lock);
@@ -155,12 +155,15 @@ static int parse_option(const char *name, const char *text, int64_t *value)
 
 int td_cli_hash(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"json", no_argument, NULL, 'j'},          {"format", required_argument, NULL, 'F'},
-        {"dihedral", no_argument, NULL, 'd'},      {"fast", no_argument, NULL, 'f'},
-        {"jobs", required_argument, NULL, 'J'},    {"max-file-size", required_argument, NULL, 'S'},
-        {"max-pixels", required_argument, NULL, 'P'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"json", no_argument, NULL, 'j'},
+                                             {"format", required_argument, NULL, 'F'},
+                                             {"dihedral", no_argument, NULL, 'd'},
+                                             {"fast", no_argument, NULL, 'f'},
+                                             {"jobs", required_argument, NULL, 'J'},
+                                             {"max-file-size", required_argument, NULL, 'S'},
+                                             {"max-pixels", required_argument, NULL, 'P'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     static struct job job; /* large (the result ring): static rather than on the stack */
     int64_t jobs, max_bytes, max_pixels;
     td_error err;
@@ -192,9 +195,18 @@ int td_cli_hash(int argc, char **argv)
             break;
         case 'd': job.options.dihedral = 1; break;
         case 'f': job.options.fast = 1; break;
-        case 'J': if (parse_option("jobs", optarg, &jobs)) return 2; break;
-        case 'S': if (parse_option("max_file_bytes", optarg, &max_bytes)) return 2; break;
-        case 'P': if (parse_option("max_pixels", optarg, &max_pixels)) return 2; break;
+        case 'J':
+            if (parse_option("jobs", optarg, &jobs))
+                return 2;
+            break;
+        case 'S':
+            if (parse_option("max_file_bytes", optarg, &max_bytes))
+                return 2;
+            break;
+        case 'P':
+            if (parse_option("max_pixels", optarg, &max_pixels))
+                return 2;
+            break;
         case 'h': fputs(td_cli_hash_usage, stdout); return 0;
         default: fputs(td_cli_hash_usage, stderr); return 2;
         }

@@ -7,11 +7,15 @@ int td_cli_hash(int argc, char **argv);
 int td_cli_compare(int argc, char **argv);
 int td_cli_match(int argc, char **argv);
 int td_cli_index(int argc, char **argv);
+int td_cli_serve(int argc, char **argv);
+int td_cli_key(int argc, char **argv);
 
 /* Usage text of each command, printed by `takedown help COMMAND`. */
 extern const char td_cli_hash_usage[];
 extern const char td_cli_compare_usage[];
 extern const char td_cli_match_usage[];
 extern const char td_cli_index_usage[];
+extern const char td_cli_serve_usage[];
+extern const char td_cli_key_usage[];
 
 #endif

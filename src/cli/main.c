@@ -18,14 +18,17 @@ static const struct command commands[] = {
     {"compare", td_cli_compare, td_cli_compare_usage, "distance between two PDQ hashes"},
     {"match", td_cli_match, td_cli_match_usage, "find hashes within a distance in a list"},
     {"index", td_cli_index, td_cli_index_usage, "build an index snapshot from a hash list"},
+    {"serve", td_cli_serve, td_cli_serve_usage, "run the matching service (HTTP API)"},
+    {"key", td_cli_key, td_cli_key_usage, "create and list API keys"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
 static void print_overview(FILE *out)
 {
-    fprintf(out, "takedown %s: detect known terrorist content, execute removal orders, keep "
-                 "evidence.\n\nUsage: takedown COMMAND [OPTIONS] [ARGS]\n\nCommands:\n",
+    fprintf(out,
+            "takedown %s: detect known terrorist content, execute removal orders, keep "
+            "evidence.\n\nUsage: takedown COMMAND [OPTIONS] [ARGS]\n\nCommands:\n",
             td_version());
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);

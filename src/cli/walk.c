@@ -63,8 +63,7 @@ static int add_dir(file_list *list, const char *dir, int depth)
             rc = -1;
             break;
         }
-        snprintf(child, n, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/",
-                 names.paths[i]);
+        snprintf(child, n, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", names.paths[i]);
         if (stat(child, &st) == 0 && S_ISDIR(st.st_mode))
             rc = add_dir(list, child, depth + 1);
         else if (stat(child, &st) == 0 && S_ISREG(st.st_mode))

@@ -39,9 +39,21 @@ td_status td_config_parse(const td_config_option *opt, const char *text, int64_t
     if (errno || end == text)
         return td__error_set(err, TD_ERR_INVALID, "%s: '%s' is not a number", opt->name, text);
     switch (*end) {
-    case 'K': case 'k': scale = (int64_t)1 << 10; end++; break;
-    case 'M': case 'm': scale = (int64_t)1 << 20; end++; break;
-    case 'G': case 'g': scale = (int64_t)1 << 30; end++; break;
+    case 'K':
+    case 'k':
+        scale = (int64_t)1 << 10;
+        end++;
+        break;
+    case 'M':
+    case 'm':
+        scale = (int64_t)1 << 20;
+        end++;
+        break;
+    case 'G':
+    case 'g':
+        scale = (int64_t)1 << 30;
+        end++;
+        break;
     default: break;
     }
     if (*end)

@@ -74,17 +74,17 @@ static void store_tile(const float *tile, int n_rows, int width, float *out)
             out[(size_t)k * stride + (size_t)c] = tile[(size_t)c * LANES + (size_t)k];
 }
 
-#define EMIT(pos)                                                                                \
-    do {                                                                                         \
-        __m256 d_ = _mm256_set1_ps((float)count);                                                \
-        __m256 lo_ = _mm256_div_ps(lo, d_), hi_ = _mm256_div_ps(hi, d_);                         \
-        _mm256_store_ps(out + (size_t)(pos) * LANES, lo_);                                       \
-        _mm256_store_ps(out + (size_t)(pos) * LANES + 8, hi_);                                   \
+#define EMIT(pos)                                                                                  \
+    do {                                                                                           \
+        __m256 d_ = _mm256_set1_ps((float)count);                                                  \
+        __m256 lo_ = _mm256_div_ps(lo, d_), hi_ = _mm256_div_ps(hi, d_);                           \
+        _mm256_store_ps(out + (size_t)(pos)*LANES, lo_);                                           \
+        _mm256_store_ps(out + (size_t)(pos)*LANES + 8, hi_);                                       \
     } while (0)
 
-#define LOAD(pos, lo_v, hi_v)                                                                    \
-    __m256 lo_v = _mm256_load_ps(tile + (size_t)(pos) * LANES);                                  \
-    __m256 hi_v = _mm256_load_ps(tile + (size_t)(pos) * LANES + 8)
+#define LOAD(pos, lo_v, hi_v)                                                                      \
+    __m256 lo_v = _mm256_load_ps(tile + (size_t)(pos)*LANES);                                      \
+    __m256 hi_v = _mm256_load_ps(tile + (size_t)(pos)*LANES + 8)
 
 /* The reference's box filter along the tile, every position emitted. */
 static void box_tile_full(const float *tile, int n, int window, float *out)
@@ -212,14 +212,14 @@ static void luma_row(const uint8_t *px, uint32_t channels, size_t n, float *out)
 {
     size_t i = 0;
     if (channels == 3) {
-        const __m256i shuf_r = _mm256_setr_epi8(0, -1, -1, -1, 3, -1, -1, -1, 6, -1, -1, -1, 9,
-                                                -1, -1, -1, 0, -1, -1, -1, 3, -1, -1, -1, 6, -1,
-                                                -1, -1, 9, -1, -1, -1);
+        const __m256i shuf_r =
+            _mm256_setr_epi8(0, -1, -1, -1, 3, -1, -1, -1, 6, -1, -1, -1, 9, -1, -1, -1, 0, -1, -1,
+                             -1, 3, -1, -1, -1, 6, -1, -1, -1, 9, -1, -1, -1);
         const __m256i one = _mm256_set1_epi8(1);
-        const __m256i shuf_g = _mm256_add_epi8(shuf_r, _mm256_and_si256(one, _mm256_cmpgt_epi8(
-                                                            shuf_r, _mm256_set1_epi8(-1))));
-        const __m256i shuf_b = _mm256_add_epi8(shuf_g, _mm256_and_si256(one, _mm256_cmpgt_epi8(
-                                                            shuf_g, _mm256_set1_epi8(-1))));
+        const __m256i shuf_g = _mm256_add_epi8(
+            shuf_r, _mm256_and_si256(one, _mm256_cmpgt_epi8(shuf_r, _mm256_set1_epi8(-1))));
+        const __m256i shuf_b = _mm256_add_epi8(
+            shuf_g, _mm256_and_si256(one, _mm256_cmpgt_epi8(shuf_g, _mm256_set1_epi8(-1))));
         const __m256 kr = _mm256_set1_ps(0.299f), kg = _mm256_set1_ps(0.587f),
                      kb = _mm256_set1_ps(0.114f);
         /* The second half reads 16 bytes from pixel i + 4: stop while that stays in the row. */

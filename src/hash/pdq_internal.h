@@ -34,8 +34,8 @@ typedef struct td__pdq_kernels {
                      float *out, void *scratch);
     /* One step of the column box filter over width columns: sum += enter (if not NULL), then
      * sum -= leave (if not NULL), then, if out is not NULL, out = sum / count. */
-    void (*column_step)(float *sum, const float *enter, const float *leave, float *out,
-                        float count, int width);
+    void (*column_step)(float *sum, const float *enter, const float *leave, float *out, float count,
+                        int width);
     /* td__pdq_luma over one row. */
     void (*luma_row)(const uint8_t *pixels, uint32_t channels, size_t count, float *luma);
 } td__pdq_kernels;
@@ -51,9 +51,8 @@ const td__pdq_kernels *td__pdq_kernels_best(void);
  * decimate(filter(luma)) of the reference, bit for bit. */
 typedef struct td__pdq_stream td__pdq_stream;
 
-__attribute__((warn_unused_result)) td_status td__pdq_stream_new(const td__pdq_kernels *kernels,
-                                                                 int rows, int cols,
-                                                                 td__pdq_stream **out);
+__attribute__((warn_unused_result)) td_status
+td__pdq_stream_new(const td__pdq_kernels *kernels, int rows, int cols, td__pdq_stream **out);
 /* Pushes the next image row: cols pixels of 1 (grey) or 3 (RGB) bytes, or cols floats. */
 void td__pdq_stream_push_pixels(td__pdq_stream *s, const uint8_t *row, uint32_t channels);
 void td__pdq_stream_push_luma(td__pdq_stream *s, const float *row);

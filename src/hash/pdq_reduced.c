@@ -7,7 +7,8 @@
  * window rules. A JPEG decoded at 1/s scale gives (close to) the mean of each s x s block; giving
  * each block the sum of its pixels' weights approximates the full-size result, and is exact
  * wherever the picture is flat within a block. This stays accurate only while the filter spans
- * several blocks, which is why fast mode keeps the reduced image at TD_PDQ_FAST_MIN_SIDE or more. */
+ * several blocks, which is why fast mode keeps the reduced image at TD_PDQ_FAST_MIN_SIDE or more.
+ */
 #include <string.h>
 
 #include "core/alloc.h"

@@ -138,14 +138,13 @@ static void flush_strip(td__pdq_stream *s)
     int first = s->produced, n = s->strip_rows;
     int slot = first % s->ring_rows;
     if (slot + n <= s->ring_rows) {
-        s->k->box_rows(s->strip, n, s->cols, s->row_window, NULL, ring_row(s, first),
-                       s->scratch);
+        s->k->box_rows(s->strip, n, s->cols, s->row_window, NULL, ring_row(s, first), s->scratch);
     } else {
         int head = s->ring_rows - slot;
         s->k->box_rows(s->strip, head, s->cols, s->row_window, NULL, ring_row(s, first),
                        s->scratch);
-        s->k->box_rows(s->strip + (size_t)head * (size_t)s->cols, n - head, s->cols,
-                       s->row_window, NULL, ring_row(s, first + head), s->scratch);
+        s->k->box_rows(s->strip + (size_t)head * (size_t)s->cols, n - head, s->cols, s->row_window,
+                       NULL, ring_row(s, first + head), s->scratch);
     }
     s->produced += n;
     s->strip_rows = 0;
@@ -209,8 +208,8 @@ const td__pdq_kernels *td__pdq_kernels_best(void)
     return k;
 }
 
-td_status td__pdq_downsample(const td__pdq_kernels *kernels, const float *luma, int rows,
-                             int cols, float out[64 * 64])
+td_status td__pdq_downsample(const td__pdq_kernels *kernels, const float *luma, int rows, int cols,
+                             float out[64 * 64])
 {
     td__pdq_stream *s;
     if (rows == 64 && cols == 64) {

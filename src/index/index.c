@@ -108,7 +108,10 @@ static td__view *view_clone(const td__view *v)
     td__view *nv = td__malloc(sizeof *nv);
     if (!nv)
         return NULL;
-    *nv = *v;
+    /* Field by field: v->refs belongs to view_lock. */
+    nv->nseg = v->nseg;
+    memcpy(nv->seg, v->seg, sizeof nv->seg);
+    nv->delta = v->delta;
     nv->refs = 1;
     for (size_t i = 0; i < nv->nseg; i++)
         td__seg_ref(nv->seg[i]);

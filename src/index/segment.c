@@ -300,7 +300,8 @@ static size_t masks_next(masks_it *it, uint32_t *out, size_t cap)
 struct qstate {
     const td__seg *seg;
     const uint64_t *q;
-    unsigned r, t;
+    unsigned r;
+    int tc[TD__MAX_CHUNKS]; /* flips probed in chunk c; -1 skips it */
     uint64_t seq;
     const td__kernels *k;
     td__hit_fn hit;
@@ -321,8 +322,8 @@ static int flush(struct qstate *s, unsigned c)
         const uint64_t *e = seg->h + 4 * (size_t)s->hidx[j];
         unsigned c2 = 0;
         for (; c2 < c; c2++)
-            if ((unsigned)__builtin_popcount(chunk_key(e, seg->start[c2], seg->width[c2]) ^
-                                             s->qkey[c2]) <= s->t)
+            if (__builtin_popcount(chunk_key(e, seg->start[c2], seg->width[c2]) ^ s->qkey[c2]) <=
+                s->tc[c2])
                 break;
         if (c2 < c)
             continue; /* reported from chunk c2 */
@@ -377,7 +378,13 @@ int td__seg_query(const td__seg *seg, const uint64_t *q, unsigned r, uint64_t se
     s.seg = seg;
     s.q = q;
     s.r = r;
-    s.t = r / seg->m;
+    /* Generalised pigeonhole: if every chunk differed in more than tc[c] bits, the distance would
+     * be at least sum(tc[c] + 1); any thresholds with that sum above r are exact. m * (t + 1)
+     * overshoots r + 1 by `slack`, so that many chunks (the widest, which cost the most probes)
+     * can do with one flip less; at r = 0 all chunks but one are skipped. */
+    unsigned t = r / seg->m, slack = seg->m * (t + 1) - (r + 1);
+    for (unsigned c = 0; c < seg->m; c++)
+        s.tc[c] = (int)t - (c < slack ? 1 : 0);
     s.seq = seq;
     s.k = k;
     s.hit = hit;
@@ -391,7 +398,9 @@ int td__seg_query(const td__seg *seg, const uint64_t *q, unsigned r, uint64_t se
         uint32_t keys[KEY_BLOCK], lo[KEY_BLOCK], hi[KEY_BLOCK];
         masks_it it;
         size_t nk;
-        masks_init(&it, seg->width[c], s.t);
+        if (s.tc[c] < 0)
+            continue;
+        masks_init(&it, seg->width[c], (unsigned)s.tc[c]);
         while ((nk = masks_next(&it, keys, KEY_BLOCK)) > 0) {
             for (size_t i = 0; i < nk; i++) {
                 keys[i] ^= s.qkey[c];
