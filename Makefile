@@ -7,6 +7,9 @@
 BUILD       ?= build
 ASAN_BUILD  ?= build-asan
 FUZZ_BUILD  ?= build-fuzz
+TSAN_BUILD  ?= build-tsan
+# The tests whose concurrency is checked under ThreadSanitizer.
+TSAN_TESTS  ?= test_index
 JOBS        ?= $(shell nproc)
 WERROR      ?= ON
 CONFORMANCE ?= $(abspath $(CURDIR)/../shared/conformance)
@@ -20,7 +23,7 @@ BENCH_PHOTOS ?= /usr/share/wallpapers /usr/share/backgrounds
 
 CMAKE_FLAGS = -DTD_WERROR=$(WERROR) -DTD_CONFORMANCE_DIR=$(CONFORMANCE)
 
-.PHONY: all deps build run test asan fuzz-build fuzz bench-deps bench format lint clean
+.PHONY: all deps build run test asan tsan fuzz-build fuzz bench-deps bench format lint clean
 
 all: build
 
@@ -38,15 +41,22 @@ asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTD_SANITIZE=ON -DTD_BENCH=OFF $(CMAKE_FLAGS)
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 
+tsan: deps
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTD_TSAN=ON -DTD_BENCH=OFF $(CMAKE_FLAGS)
+	cmake --build $(TSAN_BUILD) -j$(JOBS) --target $(TSAN_TESTS)
+
 fuzz-build: deps
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTD_FUZZ=ON -DTD_BENCH=OFF $(CMAKE_FLAGS)
 	cmake --build $(FUZZ_BUILD) -j$(JOBS)
 
-test: build asan fuzz-build
+test: build asan tsan fuzz-build
 	scripts/lint.sh
 	ctest --test-dir $(BUILD) --output-on-failure
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure
+	TSAN_OPTIONS=halt_on_error=1 \
+	  ctest --test-dir $(TSAN_BUILD) --output-on-failure -R '^($(subst $(eval) ,|,$(TSAN_TESTS)))$$'
+
 	fuzz/run.sh $(FUZZ_BUILD) $(SMOKE_SECONDS)
 
 fuzz: fuzz-build
@@ -57,6 +67,7 @@ bench-deps: deps
 
 bench: bench-deps build
 	$(BUILD)/bench/bench_pdq $(BENCH_PHOTOS)
+	$(BUILD)/bench/index/bench_index
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
@@ -65,4 +76,4 @@ lint:
 	scripts/lint.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

@@ -22,12 +22,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < size; i++)
             lines += data[i] == '\n';
         for (size_t i = 0; i < list.count; i++)
-            if (list.lines[i] == 0 || list.lines[i] > lines || (i && list.lines[i] <= list.lines[i - 1]))
+            if (list.lines[i] == 0 || list.lines[i] > lines ||
+                (i && list.lines[i] <= list.lines[i - 1]))
                 abort();
         /* What parsed can be indexed and searched. */
         td_index *idx;
-        if (list.count && td_index_build(&idx, list.hashes, list.lines, list.count, NULL, &err) ==
-                              TD_OK) {
+        if (list.count &&
+            td_index_build(&idx, list.hashes, list.lines, list.count, NULL, &err) == TD_OK) {
             td_index_results res;
             td_index_results_init(&res, 0);
             if (td_index_query(idx, &list.hashes[0], 31, &res, &err) != TD_OK || res.count == 0)

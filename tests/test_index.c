@@ -190,7 +190,10 @@ static void run_oracle(uint64_t seed, size_t n, int clustered, unsigned chunks, 
         for (int t = 0; t < 6; t++) {
             td_pdq q;
             /* entries at exactly r, r + 1, r - 1, and far away */
-            int d = t == 0 ? r : t == 1 ? r + 1 : t == 2 ? (r ? r - 1 : 0) : (int)(test_rand(&st) % 64);
+            int d = t == 0   ? r
+                    : t == 1 ? r + 1
+                    : t == 2 ? (r ? r - 1 : 0)
+                             : (int)(test_rand(&st) % 64);
             if (t == 5)
                 rand_hash(&st, &q);
             else
@@ -433,8 +436,9 @@ static void test_concurrent(void **state)
     int present[PAIRS] = {0};
     for (int round = 0; round < 12000; round++) {
         size_t k = test_rand(&st) % PAIRS;
-        td_index_op ops[2] = {{present[k] ? TD_INDEX_REMOVE : TD_INDEX_ADD, s.hashes[k], 2 * k},
-                              {present[k] ? TD_INDEX_REMOVE : TD_INDEX_ADD, s.hashes[k], 2 * k + 1}};
+        td_index_op ops[2] = {
+            {present[k] ? TD_INDEX_REMOVE : TD_INDEX_ADD, s.hashes[k], 2 * k},
+            {present[k] ? TD_INDEX_REMOVE : TD_INDEX_ADD, s.hashes[k], 2 * k + 1}};
         size_t removed;
         assert_int_equal(td_index_update(s.idx, ops, 2, &removed, &err), TD_OK);
         assert_int_equal(removed, present[k] ? 2 : 0);
@@ -578,8 +582,7 @@ static void test_hashlist(void **state)
     td_index_hashlist_clear(&list);
 
     const char *bad = "f162eb9daab170c0567fe3632d9a5548c5612982dd5e374a7424ebbc8a835c95\nxyz\n";
-    assert_int_equal(td_index_hashlist_parse(bad, strlen(bad), NULL, &list, &err),
-                     TD_ERR_INVALID);
+    assert_int_equal(td_index_hashlist_parse(bad, strlen(bad), NULL, &list, &err), TD_ERR_INVALID);
     assert_non_null(strstr(err.message, "line 2"));
     const char *longer = "f162eb9daab170c0567fe3632d9a5548c5612982dd5e374a7424ebbc8a835c95a\n";
     assert_int_equal(td_index_hashlist_parse(longer, strlen(longer), NULL, &list, &err),
@@ -602,10 +605,10 @@ static void test_hashlist(void **state)
     uint8_t *hay = read_all(conf_path("threatexchange/pdq/data/reg-test-input/haystack.txt"), &len);
     td_index_hashlist a, b;
     assert_int_equal(td_index_hashlist_parse((const char *)hay, len, NULL, &a, &err), TD_OK);
-    assert_int_equal(td_index_hashlist_read(
-                         conf_path("threatexchange/pdq/data/reg-test-input/haystack.txt"), NULL,
-                         &b, &err),
-                     TD_OK);
+    assert_int_equal(
+        td_index_hashlist_read(conf_path("threatexchange/pdq/data/reg-test-input/haystack.txt"),
+                               NULL, &b, &err),
+        TD_OK);
     assert_int_equal(a.count, 1350);
     assert_int_equal(b.count, a.count);
     assert_memory_equal(a.hashes, b.hashes, a.count * sizeof *a.hashes);
@@ -636,18 +639,17 @@ static void test_exact_map(void **state)
     assert_int_equal(td_index_map_add_hex(map, "d41d8cd98f00b204e9800998ecf8427e", 1, &err), TD_OK);
     assert_int_equal(td_index_map_add_hex(map, "D41D8CD98F00B204E9800998ECF8427E", 2, &err), TD_OK);
     assert_int_equal(td_index_map_add_hex(map, "d41d8cd98f00b204e9800998ecf8427e", 1, &err), TD_OK);
-    assert_int_equal(td_index_map_find_hex(map, "d41d8cd98f00b204e9800998ecf8427e", ids, 8, &count,
-                                           &err),
-                     TD_OK);
+    assert_int_equal(
+        td_index_map_find_hex(map, "d41d8cd98f00b204e9800998ecf8427e", ids, 8, &count, &err),
+        TD_OK);
     assert_int_equal(count, 2);
     assert_int_equal(td_index_map_add_hex(map, "xyz", 1, &err), TD_ERR_INVALID);
-    assert_int_equal(td_index_map_remove_hex(map, "d41d8cd98f00b204e9800998ecf8427e", 1, &removed,
-                                             &err),
-                     TD_OK);
+    assert_int_equal(
+        td_index_map_remove_hex(map, "d41d8cd98f00b204e9800998ecf8427e", 1, &removed, &err), TD_OK);
     assert_int_equal(removed, 1);
-    assert_int_equal(td_index_map_find_hex(map, "d41d8cd98f00b204e9800998ecf8427e", ids, 8, &count,
-                                           &err),
-                     TD_OK);
+    assert_int_equal(
+        td_index_map_find_hex(map, "d41d8cd98f00b204e9800998ecf8427e", ids, 8, &count, &err),
+        TD_OK);
     assert_int_equal(count, 1);
     assert_int_equal(ids[0], 2);
 
@@ -664,9 +666,8 @@ static void test_exact_map(void **state)
         live[i] = 1;
     }
     for (int i = 0; i < N; i += 3) {
-        assert_int_equal(td_index_map_remove(map, keys[i], strlen(keys[i]), (uint64_t)i, &removed,
-                                             &err),
-                         TD_OK);
+        assert_int_equal(
+            td_index_map_remove(map, keys[i], strlen(keys[i]), (uint64_t)i, &removed, &err), TD_OK);
         assert_int_equal(removed, live[i]);
         live[i] = 0;
     }
@@ -679,7 +680,8 @@ static void test_exact_map(void **state)
             seen |= found[j] == (uint64_t)i;
         assert_int_equal(seen, live[i]);
     }
-    assert_int_equal(td_index_map_add(map, NULL, TD_INDEX_MAP_MAX_KEY + 1, 1, &err), TD_ERR_INVALID);
+    assert_int_equal(td_index_map_add(map, NULL, TD_INDEX_MAP_MAX_KEY + 1, 1, &err),
+                     TD_ERR_INVALID);
     static uint8_t huge[TD_INDEX_MAP_MAX_KEY + 1];
     assert_int_equal(td_index_map_add(map, huge, sizeof huge, 1, &err), TD_ERR_LIMIT);
     assert_int_equal(td_index_map_add(map, "", 0, 5, &err), TD_OK);
@@ -718,11 +720,11 @@ static void test_kernels_agree(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_oracle_small),   cmocka_unit_test(test_oracle_multi_index),
+        cmocka_unit_test(test_oracle_small),     cmocka_unit_test(test_oracle_multi_index),
         cmocka_unit_test(test_oracle_one_entry), cmocka_unit_test(test_dihedral_batch),
-        cmocka_unit_test(test_updates),        cmocka_unit_test(test_empty_then_add),
-        cmocka_unit_test(test_concurrent),     cmocka_unit_test(test_snapshot),
-        cmocka_unit_test(test_hashlist),       cmocka_unit_test(test_exact_map),
+        cmocka_unit_test(test_updates),          cmocka_unit_test(test_empty_then_add),
+        cmocka_unit_test(test_concurrent),       cmocka_unit_test(test_snapshot),
+        cmocka_unit_test(test_hashlist),         cmocka_unit_test(test_exact_map),
         cmocka_unit_test(test_kernels_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,10 +22,7 @@ typedef struct list {
     int n;
 } list;
 
-static int nibble(char c)
-{
-    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-}
+static int nibble(char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; }
 
 static void load(const char *path, list *l)
 {
@@ -177,8 +174,9 @@ static void test_match_json(void **state)
              "98736629670cc19fc9f23862f66cce1f599e32c78e236c78619d202e9e66c157",
              TD_CLI_PATH, hay_path());
     assert_int_equal(run_capture(cmd, out, sizeof out), 0);
-    assert_string_equal(out, "{\"query\":\"98736629670cc19fc9f23862f66cce1f599e32c78e236c78619d20"
-                             "2e9e66c157\",\"line\":1001,\"distance\":0,\"variant\":\"original\"}\n");
+    assert_string_equal(out,
+                        "{\"query\":\"98736629670cc19fc9f23862f66cce1f599e32c78e236c78619d20"
+                        "2e9e66c157\",\"line\":1001,\"distance\":0,\"variant\":\"original\"}\n");
 }
 
 static void test_match_errors(void **state)
@@ -188,8 +186,12 @@ static void test_match_errors(void **state)
 #define ZERO "0000000000000000000000000000000000000000000000000000000000000000"
     /* Each follows "--db HAYSTACK". */
     static const char *const bad[] = {
-        "--radius 64 " ZERO, "--radius x " ZERO, "", "/nonexistent/image.jpg",
-        "--index /nonexistent.snap " ZERO, "--queries /nonexistent.txt",
+        "--radius 64 " ZERO,
+        "--radius x " ZERO,
+        "",
+        "/nonexistent/image.jpg",
+        "--index /nonexistent.snap " ZERO,
+        "--queries /nonexistent.txt",
     };
 #undef ZERO
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -226,7 +228,8 @@ static void test_match_dihedral_image(void **state)
     if (run_capture(cmd, out, sizeof out) != 0 || strlen(out) < 64)
         skip(); /* hashing not available in this build */
     const char *db = write_temp("bridge.txt", out, 65);
-    const char *rot = conf_path("threatexchange/pdq/data/reg-test-input/dih/bridge-2-rotate-90.jpg");
+    const char *rot =
+        conf_path("threatexchange/pdq/data/reg-test-input/dih/bridge-2-rotate-90.jpg");
     snprintf(cmd, sizeof cmd, "%s match --db %s %s", TD_CLI_PATH, db, rot);
     assert_int_equal(run_capture(cmd, out, sizeof out), 1);
     snprintf(cmd, sizeof cmd, "%s match --db %s --dihedral --json %s", TD_CLI_PATH, db, rot);

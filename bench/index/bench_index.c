@@ -151,8 +151,9 @@ static void *run_queries(void *arg)
     td_index_results_init(&res, 0);
     for (size_t i = r->lo; i < r->hi; i++) {
         res.count = 0;
-        td_status st = r->batch ? td_index_query_dihedral(r->idx, r->w->qv[i], r->radius, &res, NULL)
-                                : td_index_query(r->idx, &r->w->qv[i][0], r->radius, &res, NULL);
+        td_status st = r->batch
+                           ? td_index_query_dihedral(r->idx, r->w->qv[i], r->radius, &res, NULL)
+                           : td_index_query(r->idx, &r->w->qv[i][0], r->radius, &res, NULL);
         if (st != TD_OK) {
             fprintf(stderr, "bench_index: query failed: %s\n", td_strerror(st));
             exit(1);
@@ -172,7 +173,8 @@ static double measure(td_index *idx, const workload *w, int radius, int batch, i
         nthreads = 64;
     double t0 = now();
     for (int t = 0; t < nthreads; t++) {
-        rs[t] = (runner){idx, w, w->nq * t / nthreads, w->nq * (t + 1) / nthreads, radius, batch, 0};
+        rs[t] =
+            (runner){idx, w, w->nq * t / nthreads, w->nq * (t + 1) / nthreads, radius, batch, 0};
         pthread_create(&th[t], NULL, run_queries, &rs[t]);
     }
     for (int t = 0; t < nthreads; t++)
@@ -191,7 +193,8 @@ static void print_row(const row *r, int threads)
 {
     char b[32], m[32], q1[32], qt[32], i1[32], it[32], rc[48];
     (void)threads;
-#define FMT(buf, v, fmt) (v) < 0 ? snprintf(buf, sizeof buf, "-") : snprintf(buf, sizeof buf, fmt, v)
+#define FMT(buf, v, fmt)                                                                           \
+    (v) < 0 ? snprintf(buf, sizeof buf, "-") : snprintf(buf, sizeof buf, fmt, v)
     FMT(b, r->build_s, "%.2f");
     FMT(m, r->mem_mib, "%.0f");
     FMT(q1, r->q1, "%.0f");
@@ -208,8 +211,7 @@ static void print_row(const row *r, int threads)
     fflush(stdout);
 }
 
-static void bench_takedown(const config *cf, const workload *w, const truth *t, size_t g,
-                           row *r)
+static void bench_takedown(const config *cf, const workload *w, const truth *t, size_t g, row *r)
 {
     td_index *idx;
     td_error err;
@@ -371,8 +373,8 @@ static void run_workload(const config *cf, workload *w)
            cf->threads, td_index_kernel_name());
     if (w->photos)
         printf("   photos: %zu\n", w->photos);
-    printf("%-12s %8s %8s %10s %10s %10s %10s %14s  %s\n", "engine", "build_s", "mem_MiB",
-           "q/s_1t", "q/s_Nt", "img/s_1t", "img/s_Nt", "recall", "note");
+    printf("%-12s %8s %8s %10s %10s %10s %10s %14s  %s\n", "engine", "build_s", "mem_MiB", "q/s_1t",
+           "q/s_Nt", "img/s_1t", "img/s_Nt", "recall", "note");
     brute_force(cf, w, g, &t, &qps);
     memset(&r, 0, sizeof r);
     r.engine = "brute-force";
@@ -382,8 +384,7 @@ static void run_workload(const config *cf, workload *w)
     r.img1 = qps / TD_DIH_COUNT;
     r.imgt = qps * cf->threads / TD_DIH_COUNT;
     r.recall = -1;
-    snprintf(r.note, sizeof r.note, "%zu queries measured; N-thread and img/s columns derived",
-             g);
+    snprintf(r.note, sizeof r.note, "%zu queries measured; N-thread and img/s columns derived", g);
     size_t pairs = t.lims[g];
     print_row(&r, cf->threads);
 
@@ -412,16 +413,22 @@ static void run_workload(const config *cf, workload *w)
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"n", required_argument, NULL, 'n'},       {"queries", required_argument, NULL, 'q'},
-        {"radius", required_argument, NULL, 'r'},  {"threads", required_argument, NULL, 't'},
-        {"workload", required_argument, NULL, 'w'}, {"truth", required_argument, NULL, 'g'},
-        {"budget", required_argument, NULL, 'b'},  {"no-faiss", no_argument, NULL, 'F'},
-        {"cache", required_argument, NULL, 'c'},   {"seed", required_argument, NULL, 's'},
-        {"snapshot", required_argument, NULL, 'S'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    config cf = {1000000, 10000, 200, 31, 2, 1, 1, 1, 4.0, "/tmp/td-bench-cache",
-                 "/tmp/td-bench-index.snap", 1};
+    static const struct option longopts[] = {{"n", required_argument, NULL, 'n'},
+                                             {"queries", required_argument, NULL, 'q'},
+                                             {"radius", required_argument, NULL, 'r'},
+                                             {"threads", required_argument, NULL, 't'},
+                                             {"workload", required_argument, NULL, 'w'},
+                                             {"truth", required_argument, NULL, 'g'},
+                                             {"budget", required_argument, NULL, 'b'},
+                                             {"no-faiss", no_argument, NULL, 'F'},
+                                             {"cache", required_argument, NULL, 'c'},
+                                             {"seed", required_argument, NULL, 's'},
+                                             {"snapshot", required_argument, NULL, 'S'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    config cf = {
+        1000000, 10000, 200, 31, 2, 1, 1, 1, 4.0, "/tmp/td-bench-cache", "/tmp/td-bench-index.snap",
+        1};
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
@@ -449,8 +456,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_index: bad arguments\n");
         return 2;
     }
-    printf("bench_index: n=%zu queries=%zu radius=%d threads=%d cpus=%ld\n", cf.n, cf.nq,
-           cf.radius, cf.threads, sysconf(_SC_NPROCESSORS_ONLN));
+    printf("bench_index: n=%zu queries=%zu radius=%d threads=%d cpus=%ld\n", cf.n, cf.nq, cf.radius,
+           cf.threads, sysconf(_SC_NPROCESSORS_ONLN));
     workload w;
     if (cf.clustered) {
         if (workload_clustered(&w, cf.n, cf.nq, cf.seed) != 0)

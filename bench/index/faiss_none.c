@@ -18,8 +18,7 @@ int peer_add(peer *p, const uint8_t *codes, size_t n)
     return -1;
 }
 
-int peer_range(peer *p, const uint8_t *queries, size_t nq, int radius, size_t *lims,
-               int64_t **ids)
+int peer_range(peer *p, const uint8_t *queries, size_t nq, int radius, size_t *lims, int64_t **ids)
 {
     (void)p;
     (void)queries;

@@ -20,8 +20,7 @@ const char *peer_name(peer_kind kind);
 int peer_add(peer *p, const uint8_t *codes, size_t n);
 /* Matches with distance <= radius for nq queries: lims has nq + 1 entries (offsets into ids,
  * which the callee allocates with malloc). Returns 0 on success. */
-int peer_range(peer *p, const uint8_t *queries, size_t nq, int radius, size_t *lims,
-               int64_t **ids);
+int peer_range(peer *p, const uint8_t *queries, size_t nq, int radius, size_t *lims, int64_t **ids);
 void peer_threads(int n);
 void peer_free(peer *p);
 

@@ -141,7 +141,8 @@ static int shrink(td_image *img)
                 unsigned sum = 0;
                 for (uint32_t dy = 0; dy < f; dy++)
                     for (uint32_t dx = 0; dx < f; dx++)
-                        sum += img->pixels[((size_t)(y * f + dy) * img->width + x * f + dx) * ch + c];
+                        sum +=
+                            img->pixels[((size_t)(y * f + dy) * img->width + x * f + dx) * ch + c];
                 px[((size_t)y * w + x) * ch + c] = (uint8_t)(sum / (f * f));
             }
     free(img->pixels);
@@ -153,9 +154,10 @@ static int shrink(td_image *img)
 
 static int load_photos(photos *ph)
 {
-    static const char *const patterns[] = {
-        "/usr/share/wallpapers/*/contents/images/*", "/usr/share/wallpapers/*/contents/images_dark/*",
-        "/usr/share/backgrounds/*", "/usr/share/lomiri*/*/*", "/usr/share/lomiri*/*/*/*"};
+    static const char *const patterns[] = {"/usr/share/wallpapers/*/contents/images/*",
+                                           "/usr/share/wallpapers/*/contents/images_dark/*",
+                                           "/usr/share/backgrounds/*", "/usr/share/lomiri*/*/*",
+                                           "/usr/share/lomiri*/*/*/*"};
     glob_t g;
     int flags = 0;
     memset(&g, 0, sizeof g);
@@ -271,7 +273,8 @@ static int cache_io(const char *path, workload *w, int write)
     if (!f)
         return -1;
     size_t a = write ? fwrite(w->db, sizeof *w->db, w->n, f) : fread(w->db, sizeof *w->db, w->n, f);
-    size_t b = write ? fwrite(w->qv, sizeof *w->qv, w->nq, f) : fread(w->qv, sizeof *w->qv, w->nq, f);
+    size_t b =
+        write ? fwrite(w->qv, sizeof *w->qv, w->nq, f) : fread(w->qv, sizeof *w->qv, w->nq, f);
     int rc = a == w->n && b == w->nq ? 0 : -1;
     if (fclose(f) != 0)
         rc = -1;
@@ -308,8 +311,12 @@ int workload_realistic(workload *w, size_t n, size_t nq, uint64_t seed, const ch
         pthread_t th[16];
         gen_job jobs[16];
         for (int t = 0; t < threads; t++) {
-            jobs[t] = (gen_job){&ph, w, n * t / threads, n * (t + 1) / threads,
-                                nq * t / threads, nq * (t + 1) / threads,
+            jobs[t] = (gen_job){&ph,
+                                w,
+                                n * t / threads,
+                                n * (t + 1) / threads,
+                                nq * t / threads,
+                                nq * (t + 1) / threads,
                                 seed * 0x9E3779B97F4A7C15ULL + (uint64_t)t + 1};
             pthread_create(&th[t], NULL, gen_worker, &jobs[t]);
         }

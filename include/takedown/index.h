@@ -24,7 +24,7 @@ extern "C" {
 
 #define TD_INDEX_MAX_RADIUS 63
 #define TD_INDEX_DEFAULT_RADIUS 31
-#define TD_INDEX_MAX_BATCH 255               /* queries per td_index_query_batch call */
+#define TD_INDEX_MAX_BATCH 255                 /* queries per td_index_query_batch call */
 #define TD_INDEX_MAX_ENTRIES ((size_t)1 << 31) /* per index */
 #define TD_INDEX_DEFAULT_MAX_RESULTS ((size_t)1 << 20)
 
@@ -61,9 +61,8 @@ void td_index_results_init(td_index_results *res, size_t max);
 void td_index_results_clear(td_index_results *res);
 
 /* An empty index. */
-__attribute__((warn_unused_result)) td_status td_index_new(td_index **out,
-                                                           const td_index_options *opts,
-                                                           td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_index_new(td_index **out, const td_index_options *opts, td_error *err);
 
 /* An index holding n entries (ids may be NULL: ids are then 0..n-1). */
 __attribute__((warn_unused_result)) td_status td_index_build(td_index **out, const td_pdq *hashes,
@@ -84,10 +83,10 @@ typedef struct td_index_op {
 
 /* Applies a batch atomically: a query sees all of it or none of it. REMOVE disables every live
  * entry with exactly this hash and id (absent entries are ignored); removed_count (may be NULL)
- * receives how many entries were disabled. Writers are serialised. */
-__attribute__((warn_unused_result)) td_status td_index_update(td_index *idx,
-                                                              const td_index_op *ops, size_t n,
-                                                              size_t *removed_count,
+ * receives how many entries were disabled. Writers are serialised. If the call fails for lack of
+ * memory, the operations before the failing one are applied (and published together). */
+__attribute__((warn_unused_result)) td_status td_index_update(td_index *idx, const td_index_op *ops,
+                                                              size_t n, size_t *removed_count,
                                                               td_error *err);
 
 /* Shorthands for a batch of one. */
@@ -105,16 +104,14 @@ __attribute__((warn_unused_result)) td_status td_index_query(td_index *idx, cons
 
 /* Same for nq queries (1..TD_INDEX_MAX_BATCH) against one consistent state; variant is the
  * position of the query. */
-__attribute__((warn_unused_result)) td_status td_index_query_batch(td_index *idx,
-                                                                   const td_pdq *queries,
-                                                                   size_t nq, int radius,
-                                                                   td_index_results *res,
-                                                                   td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_index_query_batch(td_index *idx, const td_pdq *queries, size_t nq, int radius,
+                     td_index_results *res, td_error *err);
 
 /* The eight dihedral variants of one image (td_dihedral order); variant is the td_dihedral. */
-__attribute__((warn_unused_result)) td_status td_index_query_dihedral(
-    td_index *idx, const td_pdq variants[TD_DIH_COUNT], int radius, td_index_results *res,
-    td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_index_query_dihedral(td_index *idx, const td_pdq variants[TD_DIH_COUNT], int radius,
+                        td_index_results *res, td_error *err);
 
 /* Runs pending segment merges now (useful without background_merge). */
 __attribute__((warn_unused_result)) td_status td_index_maintain(td_index *idx, td_error *err);
@@ -140,13 +137,12 @@ __attribute__((warn_unused_result)) td_status td_index_save(td_index *idx, const
 /* Loads a snapshot (memory-mapped; the file must not be truncated while the index lives).
  * The format version, sizes, checksum and internal offsets are verified first: a truncated or
  * corrupt file fails with TD_ERR_CORRUPT and says what is wrong. */
-__attribute__((warn_unused_result)) td_status td_index_load(td_index **out, const char *path,
-                                                            const td_index_options *opts,
-                                                            td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_index_load(td_index **out, const char *path, const td_index_options *opts, td_error *err);
 
 /* Same from bytes in memory (copied). */
-__attribute__((warn_unused_result)) td_status td_index_load_memory(td_index **out,
-                                                                   const void *data, size_t len,
+__attribute__((warn_unused_result)) td_status td_index_load_memory(td_index **out, const void *data,
+                                                                   size_t len,
                                                                    const td_index_options *opts,
                                                                    td_error *err);
 
@@ -170,12 +166,12 @@ typedef struct td_index_hashlist {
     size_t capacity;
 } td_index_hashlist;
 
-__attribute__((warn_unused_result)) td_status td_index_hashlist_parse(
-    const char *data, size_t len, const td_index_hashlist_limits *limits, td_index_hashlist *out,
-    td_error *err);
-__attribute__((warn_unused_result)) td_status td_index_hashlist_read(
-    const char *path, const td_index_hashlist_limits *limits, td_index_hashlist *out,
-    td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_index_hashlist_parse(const char *data, size_t len, const td_index_hashlist_limits *limits,
+                        td_index_hashlist *out, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_index_hashlist_read(const char *path, const td_index_hashlist_limits *limits,
+                       td_index_hashlist *out, td_error *err);
 void td_index_hashlist_clear(td_index_hashlist *list);
 
 /* ---- exact-match maps ---- */
@@ -184,14 +180,12 @@ void td_index_hashlist_clear(td_index_hashlist *list);
 
 typedef struct td_index_map td_index_map;
 
-__attribute__((warn_unused_result)) td_status td_index_map_new(td_index_map **out,
-                                                               td_error *err);
+__attribute__((warn_unused_result)) td_status td_index_map_new(td_index_map **out, td_error *err);
 void td_index_map_free(td_index_map *map);
 
 /* Adds (key, id); adding a pair that is already present does nothing. */
-__attribute__((warn_unused_result)) td_status td_index_map_add(td_index_map *map,
-                                                               const void *key, size_t len,
-                                                               uint64_t id, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_index_map_add(td_index_map *map, const void *key, size_t len, uint64_t id, td_error *err);
 /* Removes (key, id); *removed (may be NULL) is 1 if it was present, else 0. */
 __attribute__((warn_unused_result)) td_status td_index_map_remove(td_index_map *map,
                                                                   const void *key, size_t len,
@@ -199,25 +193,22 @@ __attribute__((warn_unused_result)) td_status td_index_map_remove(td_index_map *
                                                                   td_error *err);
 /* Writes up to cap ids stored under key into ids; *count receives the total number (which may
  * exceed cap). */
-__attribute__((warn_unused_result)) td_status td_index_map_find(td_index_map *map,
-                                                                const void *key, size_t len,
-                                                                uint64_t *ids, size_t cap,
-                                                                size_t *count, td_error *err);
+__attribute__((warn_unused_result)) td_status td_index_map_find(td_index_map *map, const void *key,
+                                                                size_t len, uint64_t *ids,
+                                                                size_t cap, size_t *count,
+                                                                td_error *err);
 size_t td_index_map_size(td_index_map *map);
 
 /* Hex digests (md5: 32 digits, sha256: 64) as keys: the hex is decoded to bytes first, so that
  * upper and lower case agree. */
-__attribute__((warn_unused_result)) td_status td_index_map_add_hex(td_index_map *map,
-                                                                   const char *hex, uint64_t id,
-                                                                   td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_index_map_add_hex(td_index_map *map, const char *hex, uint64_t id, td_error *err);
 __attribute__((warn_unused_result)) td_status td_index_map_remove_hex(td_index_map *map,
-                                                                      const char *hex,
-                                                                      uint64_t id, int *removed,
-                                                                      td_error *err);
+                                                                      const char *hex, uint64_t id,
+                                                                      int *removed, td_error *err);
 __attribute__((warn_unused_result)) td_status td_index_map_find_hex(td_index_map *map,
-                                                                    const char *hex,
-                                                                    uint64_t *ids, size_t cap,
-                                                                    size_t *count,
+                                                                    const char *hex, uint64_t *ids,
+                                                                    size_t cap, size_t *count,
                                                                     td_error *err);
 
 #ifdef __cplusplus

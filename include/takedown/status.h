@@ -15,7 +15,8 @@ typedef enum td_status {
     TD_ERR_CORRUPT = -5,     /* input is truncated or corrupt */
     TD_ERR_UNSUPPORTED = -6, /* input format or feature not supported */
     TD_ERR_NOT_FOUND = -7,   /* no such file, key or entry */
-    TD_ERR_INTERNAL = -8     /* a bug: an invariant did not hold */
+    TD_ERR_INTERNAL = -8,    /* a bug: an invariant did not hold */
+    TD_ERR_CONFLICT = -9     /* conflicts with existing state (name taken, claimed by another) */
 } td_status;
 
 #define TD_ERROR_MESSAGE_MAX 512

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "hash.h"
+#include "index.h"
 #include "media.h"
 #include "status.h"
 

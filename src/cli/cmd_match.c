@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cli/commands.h"
+#include "core/alloc.h"
 #include "takedown/index.h"
 #include "takedown/takedown.h"
 
@@ -121,7 +122,7 @@ static int collect_queries(char **args, int nargs, const char *qfile, int dihedr
         return -1;
     }
     size_t total = (size_t)nargs + qlist.count;
-    query *qs = calloc(total ? total : 1, sizeof *qs);
+    query *qs = td__calloc(total ? total : 1, sizeof *qs);
     if (!qs) {
         td_index_hashlist_clear(&qlist);
         fprintf(stderr, "takedown match: out of memory\n");
@@ -166,7 +167,7 @@ static int collect_queries(char **args, int nargs, const char *qfile, int dihedr
     for (size_t i = 0; i < qlist.count && rc == 0; i++) {
         char hex[TD_PDQ_HEX_LEN + 1];
         td_pdq_to_hex(&qlist.hashes[i], hex);
-        qs[n].label = strdup(hex);
+        qs[n].label = td__strdup(hex);
         qs[n].hashes[0] = qlist.hashes[i];
         qs[n].n = 1;
         if (!qs[n].label) {
@@ -183,12 +184,15 @@ static int collect_queries(char **args, int nargs, const char *qfile, int dihedr
 
 int td_cli_match(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"db", required_argument, NULL, 'd'},     {"index", required_argument, NULL, 'i'},
-        {"radius", required_argument, NULL, 'r'}, {"dihedral", no_argument, NULL, 'D'},
-        {"json", no_argument, NULL, 'j'},         {"queries", required_argument, NULL, 'q'},
-        {"stats", no_argument, NULL, 's'},        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"db", required_argument, NULL, 'd'},
+                                             {"index", required_argument, NULL, 'i'},
+                                             {"radius", required_argument, NULL, 'r'},
+                                             {"dihedral", no_argument, NULL, 'D'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"queries", required_argument, NULL, 'q'},
+                                             {"stats", no_argument, NULL, 's'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     const char *db = NULL, *snapshot = NULL, *qfile = NULL;
     int radius = TD_INDEX_DEFAULT_RADIUS, dihedral = 0, json = 0, stats = 0, c;
     optind = 1;
@@ -239,8 +243,7 @@ int td_cli_match(int argc, char **argv)
     for (size_t i = 0; i < nq && rc != 2; i++) {
         double a = now_ms();
         res.count = 0;
-        if (td_index_query_batch(idx, qs[i].hashes, (size_t)qs[i].n, radius, &res, &err) !=
-            TD_OK) {
+        if (td_index_query_batch(idx, qs[i].hashes, (size_t)qs[i].n, radius, &res, &err) != TD_OK) {
             fprintf(stderr, "takedown match: %s: %s\n", qs[i].label, err.message);
             rc = 2;
             break;
@@ -270,14 +273,13 @@ int td_cli_match(int argc, char **argv)
         fprintf(stderr,
                 "load: %.1f ms (%zu entries, %s, kernel %s)\nhash queries: %.1f ms\n"
                 "query: %.3f ms for %zu queries (%.0f/s), radius %d, %zu matches\n",
-                t1 - t0, entries, snapshot ? "snapshot" : "built from list",
-                td_index_kernel_name(), t2 - t1, tq, nq, tq > 0 ? nq / (tq / 1e3) : 0.0, radius,
-                matches);
+                t1 - t0, entries, snapshot ? "snapshot" : "built from list", td_index_kernel_name(),
+                t2 - t1, tq, nq, tq > 0 ? nq / (tq / 1e3) : 0.0, radius, matches);
     td_index_results_clear(&res);
     for (size_t i = 0; i < nq; i++)
         if (qs[i].label && (i >= (size_t)(argc - optind)))
-            free(qs[i].label);
-    free(qs);
+            td__free(qs[i].label);
+    td__free(qs);
     td_index_free(idx);
     fflush(stdout);
     return rc;

@@ -13,6 +13,14 @@ static const td_config_option options[] = {
      "largest input file accepted, in bytes"},
     {"max_pixels", 1, (int64_t)1 << 36, 100000000, "largest decoded image accepted, in pixels"},
     {"jobs", 0, 1024, 0, "worker threads for hashing (0: one per core)"},
+    {"recheck_window_ms", 0, (int64_t)366 * 86400000, 86400000,
+     "content received this recently is re-checked against newly added signals (0: never)"},
+    {"webhook_timeout_ms", 100, 600000, 5000, "time limit of one webhook delivery attempt"},
+    {"webhook_backoff_base_ms", 1, 86400000, 1000, "first webhook retry delay (doubled per try)"},
+    {"webhook_backoff_max_ms", 1, 7 * (int64_t)86400000, 3600000, "largest webhook retry delay"},
+    {"webhook_max_attempts", 1, 1000, 12, "webhook delivery attempts before giving up"},
+    {"import_max_lines", 1, (int64_t)1 << 32, 20000000, "lines per imported hash list"},
+    {"import_max_line_bytes", 64, 1 << 20, 4096, "bytes per line of an imported hash list"},
     {NULL, 0, 0, 0, NULL},
 };
 

@@ -17,6 +17,7 @@ const char *td_strerror(td_status status)
     case TD_ERR_UNSUPPORTED: return "unsupported format";
     case TD_ERR_NOT_FOUND: return "not found";
     case TD_ERR_INTERNAL: return "internal error";
+    case TD_ERR_CONFLICT: return "conflict";
     }
     return "unknown status";
 }

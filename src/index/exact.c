@@ -143,8 +143,7 @@ td_status td_index_map_add(td_index_map *map, const void *key, size_t len, uint6
     }
     if (map->count >= TD_INDEX_MAX_ENTRIES) {
         pthread_rwlock_unlock(&map->lock);
-        return td__error_set(err, TD_ERR_LIMIT, "map: more than %zu entries",
-                             TD_INDEX_MAX_ENTRIES);
+        return td__error_set(err, TD_ERR_LIMIT, "map: more than %zu entries", TD_INDEX_MAX_ENTRIES);
     }
     slot s = {h, id, (uint32_t)len, {{0}}};
     if (len > INLINE_KEY) {

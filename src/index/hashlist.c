@@ -154,7 +154,8 @@ td_status td_index_hashlist_read(const char *path, const td_index_hashlist_limit
     if (!f)
         return td__error_set(err, errno == ENOENT ? TD_ERR_NOT_FOUND : TD_ERR_IO,
                              "cannot open %s: %s", path, strerror(errno));
-    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && (uint64_t)sb.st_size > lim->max_bytes) {
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) &&
+        (uint64_t)sb.st_size > lim->max_bytes) {
         fclose(f);
         return td__error_set(err, TD_ERR_LIMIT, "%s: %lld bytes exceed the limit of %llu", path,
                              (long long)sb.st_size, (unsigned long long)lim->max_bytes);

@@ -19,10 +19,7 @@
 #define SOFT_MAX_SEGS 16
 #define SCAN_BLOCK 1024
 
-void td_index_options_default(td_index_options *opts)
-{
-    memset(opts, 0, sizeof *opts);
-}
+void td_index_options_default(td_index_options *opts) { memset(opts, 0, sizeof *opts); }
 
 void td_index_results_init(td_index_results *res, size_t max)
 {
@@ -171,8 +168,8 @@ static int source_keeps(const source *s, size_t i, uint64_t seq)
 }
 
 /* Builds one segment from the entries of the sources visible at seq, in source order. */
-static td_status build_from_sources(const source *src, size_t nsrc, uint64_t seq,
-                                    unsigned chunks, td__seg **out, td_error *err)
+static td_status build_from_sources(const source *src, size_t nsrc, uint64_t seq, unsigned chunks,
+                                    td__seg **out, td_error *err)
 {
     size_t total = 0, n = 0;
     for (size_t s = 0; s < nsrc; s++)
@@ -561,7 +558,7 @@ td_status td_index_update(td_index *idx, const td_index_op *ops, size_t n, size_
 {
     td_status st = TD_OK;
     size_t removed = 0, added = 0, applied = 0;
-    int merge_due;
+    int merge_due, merge_now;
     if (removed_count)
         *removed_count = 0;
     if (n && !ops)
@@ -608,6 +605,7 @@ td_status td_index_update(td_index *idx, const td_index_op *ops, size_t n, size_
     publish(idx, NULL, seq);
     idx->live = idx->live + applied - removed;
     merge_due = large_merge_due(idx->cur) && !idx->merging;
+    merge_now = merge_due && !idx->bg_started && idx->cur->nseg > SOFT_MAX_SEGS;
     pthread_mutex_unlock(&idx->write_lock);
     if (removed_count)
         *removed_count = removed;
@@ -617,7 +615,7 @@ td_status td_index_update(td_index *idx, const td_index_op *ops, size_t n, size_
             idx->bg_wake = 1;
             pthread_cond_signal(&idx->bg_cond);
             pthread_mutex_unlock(&idx->bg_lock);
-        } else if (idx->cur->nseg > SOFT_MAX_SEGS) {
+        } else if (merge_now) {
             st = td_index_maintain(idx, err);
         }
     }

@@ -43,8 +43,8 @@ struct td_index {
     size_t live;  /* under write_lock */
     td_index_options opts;
     const td__kernels *k;
-    int merging;        /* a large merge is being built outside the lock */
-    size_t merge_hi;    /* segments <= merge_hi belong to it */
+    int merging;     /* a large merge is being built outside the lock */
+    size_t merge_hi; /* segments <= merge_hi belong to it */
     pthread_mutex_t bg_lock;
     pthread_cond_t bg_cond;
     pthread_t bg_thread;

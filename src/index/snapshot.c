@@ -259,8 +259,8 @@ td_status td__snapshot_write(const td__seg *seg, const char *path, td_error *err
     if (fclose(f) != 0 && st == TD_OK)
         st = td__error_set(err, TD_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
     if (st == TD_OK && rename(tmp, path) != 0)
-        st = td__error_set(err, TD_ERR_IO, "cannot rename %s to %s: %s", tmp, path,
-                           strerror(errno));
+        st =
+            td__error_set(err, TD_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
     if (st != TD_OK)
         unlink(tmp);
     td__free(tmp);
@@ -352,15 +352,14 @@ td_status td__snapshot_open(const char *path, td__seg **out, td_error *err)
     uint8_t *buf = td__aligned_array(len, 1);
     if (!buf) {
         close(fd);
-        return td__error_set(err, TD_ERR_NOMEM, "%s: no memory for a %zu-byte snapshot", path,
-                             len);
+        return td__error_set(err, TD_ERR_NOMEM, "%s: no memory for a %zu-byte snapshot", path, len);
     }
     td__advise_huge(buf, len);
     size_t done = 0;
     while (done < len) {
-        ssize_t n = pread(fd, buf + done, len - done > ((size_t)1 << 30) ? (size_t)1 << 30
-                                                                           : len - done,
-                          (off_t)done);
+        ssize_t n =
+            pread(fd, buf + done, len - done > ((size_t)1 << 30) ? (size_t)1 << 30 : len - done,
+                  (off_t)done);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {

@@ -1,0 +1,68 @@
+/* The HTTP API of the matching service (libmicrohttpd, thread-pool mode).
+ *
+ * The server is a thin layer over td_service: it authenticates the caller, checks the route's
+ * roles, parses the request, calls the library and writes JSON. It can start before the service
+ * is open, so that liveness answers at once while readiness (GET /readyz) answers 503 until
+ * td_server_set_service hands it an open service with its indexes loaded. */
+#ifndef TAKEDOWN_SERVER_H
+#define TAKEDOWN_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "casework.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct td_server td_server;
+
+typedef struct td_server_options {
+    const char *address;        /* IPv4 or IPv6 literal to bind, default "127.0.0.1" */
+    uint16_t port;              /* 0 picks a free port (see td_server_port) */
+    unsigned threads;           /* polling threads; 0: one per core */
+    uint64_t max_body_bytes;    /* JSON bodies (default 1 MiB) */
+    uint64_t max_media_bytes;   /* media bodies of check, content and signals (default 64 MiB) */
+    uint64_t max_import_bytes;  /* list imports (default 1 GiB) */
+    unsigned timeout_seconds;   /* idle connection timeout (default 60) */
+    unsigned max_connections;   /* default 1024 */
+    int metrics_public;         /* /metrics without a key (default 1: scraped from the network) */
+} td_server_options;
+
+void td_server_options_default(td_server_options *opts);
+
+/* Binds and starts serving. The service may be NULL here and set later. */
+__attribute__((warn_unused_result)) td_status td_server_start(const td_server_options *opts,
+                                                             td_service *svc, td_server **out,
+                                                             td_error *err);
+
+/* Hands the server its (open) service and marks it ready. */
+void td_server_set_service(td_server *srv, td_service *svc);
+
+/* The bound port (useful after asking for port 0). */
+uint16_t td_server_port(const td_server *srv);
+
+/* Stops accepting connections, waits up to drain_ms for requests in flight to complete, then
+ * stops every thread and frees the server; accepts NULL. The service is not closed. */
+void td_server_stop(td_server *srv, unsigned drain_ms);
+
+/* The route table, for documentation and tests. */
+typedef struct td_server_route_info {
+    const char *method;  /* "GET", "POST", ... */
+    const char *pattern; /* "/v1/banks/{name}" (OpenAPI path syntax) */
+    const char *summary;
+    int requires_key;
+} td_server_route_info;
+
+const td_server_route_info *td_server_routes(size_t *count);
+
+/* The OpenAPI document served at /v1/openapi.yaml. */
+const char *td_server_openapi(size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,280 @@
+/* Banks: named sets of signals with their labels and match policy (threshold, action, allow).
+ * Every change is followed by a "banks" change-log entry so that every node reloads its bank
+ * views (what the check path reads) from the store. */
+#include <string.h>
+
+#include "casework/service_int.h"
+#include "core/alloc.h"
+#include "core/error.h"
+
+void td_bank_init(td_bank *b)
+{
+    memset(b, 0, sizeof *b);
+    b->enabled = 1;
+    b->threshold = TD_DEFAULT_THRESHOLD;
+    b->action = TD_ACTION_REVIEW;
+    b->kind = TD_BANK_NORMAL;
+}
+
+int td_bank_name_valid(const char *name)
+{
+    size_t n = name ? strnlen(name, TD_NAME_MAX + 1) : 0;
+    if (n == 0 || n > TD_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'A' && c <= 'Z') || c == '_' || (i > 0 && c >= '0' && c <= '9')))
+            return 0;
+    }
+    return 1;
+}
+
+static td_status validate(const td_bank *b, unsigned fields, td_error *err)
+{
+    if ((fields & TD_BANK_SET_NAME) && !td_bank_name_valid(b->name))
+        return td__error_set(err, TD_ERR_INVALID,
+                             "bank name must match [A-Z_][A-Z0-9_]* (at most %d characters)",
+                             TD_NAME_MAX);
+    if ((fields & TD_BANK_SET_THRESHOLD) && (b->threshold < 0 || b->threshold > 63))
+        return td__error_set(err, TD_ERR_INVALID, "threshold must be 0..63, not %d",
+                             b->threshold);
+    if ((fields & TD_BANK_SET_ACTION) && (b->action < TD_ACTION_LOG || b->action > TD_ACTION_BLOCK))
+        return td__error_set(err, TD_ERR_INVALID, "unknown action");
+    if ((fields & TD_BANK_SET_KIND) && b->kind != TD_BANK_NORMAL && b->kind != TD_BANK_ALLOW)
+        return td__error_set(err, TD_ERR_INVALID, "unknown bank kind");
+    if ((fields & TD_BANK_SET_LABELS) && (b->labels.count < 0 || b->labels.count > TD_LABELS_MAX))
+        return td__error_set(err, TD_ERR_LIMIT, "more than %d labels", TD_LABELS_MAX);
+    return TD_OK;
+}
+
+#define BANK_COLUMNS                                                                           \
+    "b.id, b.name, b.labels, b.enabled, b.threshold, b.action, b.kind, b.created_ms,"          \
+    " b.updated_ms, (SELECT COUNT(*) FROM signals s WHERE s.bank_id = b.id)"
+
+static void bank_row(td_stmt *q, td_bank *b)
+{
+    memset(b, 0, sizeof *b);
+    b->id = td_stmt_column_int64(q, 0);
+    td__copy_trunc(b->name, sizeof b->name, td_stmt_column_text(q, 1));
+    td__labels_load(&b->labels, td_stmt_column_text(q, 2));
+    b->enabled = (int)td_stmt_column_int64(q, 3);
+    b->threshold = (int)td_stmt_column_int64(q, 4);
+    b->action = (td_action)td_stmt_column_int64(q, 5);
+    b->kind = (td_bank_kind)td_stmt_column_int64(q, 6);
+    b->created_ms = td_stmt_column_int64(q, 7);
+    b->updated_ms = td_stmt_column_int64(q, 8);
+    b->signal_count = td_stmt_column_int64(q, 9);
+}
+
+static td_status get_on(td_store_conn *c, const char *name, td_bank *out, td_error *err)
+{
+    td_stmt *q;
+    int row;
+    td_status st =
+        td_store_prepare(c, "SELECT " BANK_COLUMNS " FROM banks b WHERE b.name = $1", &q, err);
+    if (st || (st = td_stmt_bind_text(q, 1, name, (size_t)-1, err)) ||
+        (st = td_stmt_step(q, &row, err)))
+        return st;
+    if (!row)
+        return td__error_set(err, TD_ERR_NOT_FOUND, "no bank named '%s'", name);
+    bank_row(q, out);
+    td_stmt_reset(q);
+    return TD_OK;
+}
+
+td_status td__bank_id(td_store_conn *c, const char *name, int64_t *id, td_error *err)
+{
+    td_stmt *q;
+    int row;
+    if (!name || !td_bank_name_valid(name))
+        return td__error_set(err, TD_ERR_NOT_FOUND, "no bank named '%.64s'", name ? name : "");
+    td_status st = td_store_prepare(c, "SELECT id FROM banks WHERE name = $1", &q, err);
+    if (st || (st = td_stmt_bind_text(q, 1, name, (size_t)-1, err)) ||
+        (st = td_stmt_step(q, &row, err)))
+        return st;
+    if (!row)
+        return td__error_set(err, TD_ERR_NOT_FOUND, "no bank named '%s'", name);
+    *id = td_stmt_column_int64(q, 0);
+    td_stmt_reset(q);
+    return TD_OK;
+}
+
+/* Commits the writer's transaction with a "banks" log entry, then follows the log. */
+static td_status commit_banks(td_service *svc, td_store_conn *c, td_error *err)
+{
+    td_status st = td__log_change(c, TD__CHANGE_BANKS, 0, 0, "", td__now(svc), err);
+    if (st == TD_OK)
+        st = td_store_commit(c, err);
+    if (st == TD_OK)
+        st = td__follow(svc, NULL, err);
+    return st;
+}
+
+td_status td_bank_create(td_service *svc, const td_bank *b, td_bank *out, td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    char labels[TD_LABELS_MAX * (TD_LABEL_MAX + 1) + 1];
+    td_status st = validate(b, ~0u, err);
+    if (st)
+        return st;
+    td__labels_join(&b->labels, labels, sizeof labels);
+    int64_t now = td__now(svc);
+    if ((st = td_store_acquire(svc->store, 1, &c, err)))
+        return st;
+    if ((st = td_store_begin(c, err)) ||
+        (st = td_store_prepare(c,
+                               "INSERT INTO banks (name, labels, enabled, threshold, action, kind,"
+                               " created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                               &q, err)) ||
+        (st = td_stmt_bind_text(q, 1, b->name, (size_t)-1, err)) ||
+        (st = td_stmt_bind_text(q, 2, labels, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 3, b->enabled ? 1 : 0, err)) ||
+        (st = td_stmt_bind_int64(q, 4, b->threshold, err)) ||
+        (st = td_stmt_bind_int64(q, 5, b->action, err)) ||
+        (st = td_stmt_bind_int64(q, 6, b->kind, err)) ||
+        (st = td_stmt_bind_int64(q, 7, now, err)))
+        goto out;
+    if ((st = td_stmt_run(q, NULL, err))) {
+        if (st == TD_ERR_CONFLICT)
+            td__error_set(err, TD_ERR_CONFLICT, "bank '%s' exists", b->name);
+        goto out;
+    }
+    if ((st = commit_banks(svc, c, err)))
+        goto out;
+    if (out)
+        st = get_on(c, b->name, out, err);
+out:
+    td_store_release(svc->store, c);
+    return st;
+}
+
+td_status td_bank_get(td_service *svc, const char *name, td_bank *out, td_error *err)
+{
+    td_store_conn *c;
+    if (!name || !td_bank_name_valid(name))
+        return td__error_set(err, TD_ERR_NOT_FOUND, "no bank named '%.64s'", name ? name : "");
+    td_status st = td_store_acquire(svc->store, 0, &c, err);
+    if (st)
+        return st;
+    st = get_on(c, name, out, err);
+    td_store_release(svc->store, c);
+    return st;
+}
+
+td_status td_bank_list(td_service *svc, td_bank **out, size_t *count, td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    int row;
+    td_bank *list = NULL;
+    size_t n = 0, cap = 0;
+    *out = NULL;
+    *count = 0;
+    td_status st = td_store_acquire(svc->store, 0, &c, err);
+    if (st)
+        return st;
+    st = td_store_prepare(c, "SELECT " BANK_COLUMNS " FROM banks b ORDER BY b.name", &q, err);
+    while (st == TD_OK && (st = td_stmt_step(q, &row, err)) == TD_OK && row) {
+        if ((st = td__grow((void **)&list, &cap, n + 1, sizeof *list, err)))
+            break;
+        bank_row(q, &list[n++]);
+    }
+    td_store_release(svc->store, c);
+    if (st) {
+        td__free(list);
+        return st;
+    }
+    *out = list;
+    *count = n;
+    return TD_OK;
+}
+
+td_status td_bank_update(td_service *svc, const char *name, unsigned fields, const td_bank *v,
+                         td_bank *out, td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    td_bank cur;
+    char labels[TD_LABELS_MAX * (TD_LABEL_MAX + 1) + 1];
+    td_status st = validate(v, fields, err);
+    if (st)
+        return st;
+    if (!name || !td_bank_name_valid(name))
+        return td__error_set(err, TD_ERR_NOT_FOUND, "no bank named '%.64s'", name ? name : "");
+    if ((st = td_store_acquire(svc->store, 1, &c, err)))
+        return st;
+    if ((st = td_store_begin(c, err)) || (st = get_on(c, name, &cur, err)))
+        goto out;
+    if (fields & TD_BANK_SET_NAME)
+        memcpy(cur.name, v->name, sizeof cur.name);
+    if (fields & TD_BANK_SET_LABELS)
+        cur.labels = v->labels;
+    if (fields & TD_BANK_SET_ENABLED)
+        cur.enabled = v->enabled ? 1 : 0;
+    if (fields & TD_BANK_SET_THRESHOLD)
+        cur.threshold = v->threshold;
+    if (fields & TD_BANK_SET_ACTION)
+        cur.action = v->action;
+    if (fields & TD_BANK_SET_KIND)
+        cur.kind = v->kind;
+    td__labels_join(&cur.labels, labels, sizeof labels);
+    if ((st = td_store_prepare(c,
+                               "UPDATE banks SET name = $1, labels = $2, enabled = $3,"
+                               " threshold = $4, action = $5, kind = $6, updated_ms = $7"
+                               " WHERE id = $8",
+                               &q, err)) ||
+        (st = td_stmt_bind_text(q, 1, cur.name, (size_t)-1, err)) ||
+        (st = td_stmt_bind_text(q, 2, labels, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 3, cur.enabled, err)) ||
+        (st = td_stmt_bind_int64(q, 4, cur.threshold, err)) ||
+        (st = td_stmt_bind_int64(q, 5, cur.action, err)) ||
+        (st = td_stmt_bind_int64(q, 6, cur.kind, err)) ||
+        (st = td_stmt_bind_int64(q, 7, td__now(svc), err)) ||
+        (st = td_stmt_bind_int64(q, 8, cur.id, err)))
+        goto out;
+    if ((st = td_stmt_run(q, NULL, err))) {
+        if (st == TD_ERR_CONFLICT)
+            td__error_set(err, TD_ERR_CONFLICT, "bank '%s' exists", cur.name);
+        goto out;
+    }
+    if ((st = commit_banks(svc, c, err)))
+        goto out;
+    if (out)
+        st = get_on(c, cur.name, out, err);
+out:
+    td_store_release(svc->store, c);
+    return st;
+}
+
+td_status td_bank_delete(td_service *svc, const char *name, td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    int64_t id;
+    td_status st = td_store_acquire(svc->store, 1, &c, err);
+    if (st)
+        return st;
+    int64_t now = td__now(svc);
+    if ((st = td_store_begin(c, err)) || (st = td__bank_id(c, name, &id, err)))
+        goto out;
+    /* The signals leave the indexes through the log like any other removal. */
+    if ((st = td_store_prepare(c,
+                               "INSERT INTO changes (kind, signal_id, type, value, at_ms)"
+                               " SELECT $1, id, type, value, $2 FROM signals"
+                               " WHERE bank_id = $3 AND enabled = 1",
+                               &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, TD__CHANGE_REMOVE, err)) ||
+        (st = td_stmt_bind_int64(q, 2, now, err)) ||
+        (st = td_stmt_bind_int64(q, 3, id, err)) || (st = td_stmt_run(q, NULL, err)))
+        goto out;
+    if ((st = td_store_prepare(c, "DELETE FROM signals WHERE bank_id = $1", &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_run(q, NULL, err)) ||
+        (st = td_store_prepare(c, "DELETE FROM banks WHERE id = $1", &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_run(q, NULL, err)))
+        goto out;
+    st = commit_banks(svc, c, err);
+out:
+    td_store_release(svc->store, c);
+    return st;
+}

@@ -1,0 +1,252 @@
+/* The in-memory indexes follow the store's change log: every committed change to signals is a
+ * row (seq, add/remove, signal id, type, value) and td__follow applies the rows past the last
+ * applied seq in batches. The same mechanism serves a single node (called right after each local
+ * commit) and several nodes sharing one database (called periodically by the follower thread).
+ * Bank settings are small and reloaded whole when a "banks" entry passes by. */
+#include <string.h>
+
+#include "casework/service_int.h"
+#include "core/alloc.h"
+#include "core/error.h"
+
+#define FOLLOW_BATCH 16384
+
+static td_status reload_banks(td_service *svc, td_store_conn *c, td_error *err)
+{
+    td_stmt *q;
+    int row;
+    td__bank_view *views = NULL;
+    size_t n = 0, cap = 0;
+    int max_threshold = -1;
+    td_status st = td_store_prepare(c,
+                                    "SELECT id, name, labels, enabled, threshold, action, kind"
+                                    " FROM banks ORDER BY id",
+                                    &q, err);
+    while (st == TD_OK && (st = td_stmt_step(q, &row, err)) == TD_OK && row) {
+        if ((st = td__grow((void **)&views, &cap, n + 1, sizeof *views, err)))
+            break;
+        td__bank_view *v = &views[n++];
+        memset(v, 0, sizeof *v);
+        v->id = td_stmt_column_int64(q, 0);
+        td__copy_trunc(v->name, sizeof v->name, td_stmt_column_text(q, 1));
+        td__labels_load(&v->labels, td_stmt_column_text(q, 2));
+        v->enabled = (int)td_stmt_column_int64(q, 3);
+        v->threshold = (int)td_stmt_column_int64(q, 4);
+        v->action = (td_action)td_stmt_column_int64(q, 5);
+        v->kind = (td_bank_kind)td_stmt_column_int64(q, 6);
+        if (v->enabled && v->threshold > max_threshold)
+            max_threshold = v->threshold;
+    }
+    if (st) {
+        td__free(views);
+        return st;
+    }
+    pthread_rwlock_wrlock(&svc->banks_lock);
+    td__free(svc->banks);
+    svc->banks = views;
+    svc->n_banks = n;
+    svc->max_threshold = max_threshold;
+    pthread_rwlock_unlock(&svc->banks_lock);
+    return TD_OK;
+}
+
+int td__bank_view_get(td_service *svc, int64_t id, td__bank_view *out)
+{
+    int found = 0;
+    pthread_rwlock_rdlock(&svc->banks_lock);
+    /* Views are sorted by id. */
+    size_t lo = 0, hi = svc->n_banks;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (svc->banks[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < svc->n_banks && svc->banks[lo].id == id) {
+        *out = svc->banks[lo];
+        found = 1;
+    }
+    pthread_rwlock_unlock(&svc->banks_lock);
+    return found;
+}
+
+static td_status apply_map(td_index_map *map, int kind, const char *hex, uint64_t id,
+                           td_error *err)
+{
+    if (kind == TD__CHANGE_ADD)
+        return td_index_map_add_hex(map, hex, id, err);
+    return td_index_map_remove_hex(map, hex, id, NULL, err);
+}
+
+/* One batch of log rows past svc->applied_seq; *n receives how many were read. */
+static td_status follow_batch(td_service *svc, td_store_conn *c, td_index_op *ops, size_t *n,
+                              td_error *err)
+{
+    td_stmt *q;
+    int row, banks = 0;
+    size_t nops = 0, rows = 0;
+    uint64_t last = svc->applied_seq;
+    td_status st = td_store_prepare(c,
+                                    "SELECT seq, kind, signal_id, type, value FROM changes"
+                                    " WHERE seq > $1 ORDER BY seq LIMIT $2",
+                                    &q, err);
+    if (st || (st = td_stmt_bind_int64(q, 1, (int64_t)svc->applied_seq, err)) ||
+        (st = td_stmt_bind_int64(q, 2, FOLLOW_BATCH, err)))
+        return st;
+    while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
+        rows++;
+        last = (uint64_t)td_stmt_column_int64(q, 0);
+        int kind = (int)td_stmt_column_int64(q, 1);
+        uint64_t id = (uint64_t)td_stmt_column_int64(q, 2);
+        td_signal_type type = (td_signal_type)td_stmt_column_int64(q, 3);
+        const char *value = td_stmt_column_text(q, 4);
+        if (kind == TD__CHANGE_BANKS) {
+            banks = 1;
+            continue;
+        }
+        if (kind != TD__CHANGE_ADD && kind != TD__CHANGE_REMOVE)
+            continue;
+        if (type == TD_SIGNAL_PDQ) {
+            /* Index updates are batched; they must keep their order relative to each other,
+             * which one td_index_update call does. */
+            if (td_pdq_from_hex(value, strlen(value), &ops[nops].hash) != TD_OK)
+                continue;
+            ops[nops].kind = kind == TD__CHANGE_ADD ? TD_INDEX_ADD : TD_INDEX_REMOVE;
+            ops[nops].id = id;
+            nops++;
+        } else if (type == TD_SIGNAL_MD5 || type == TD_SIGNAL_SHA256) {
+            st = apply_map(type == TD_SIGNAL_MD5 ? svc->md5 : svc->sha256, kind, value, id, err);
+            if (st)
+                break;
+        }
+    }
+    td_stmt_reset(q);
+    if (st)
+        return st;
+    if (nops && (st = td_index_update(svc->pdq, ops, nops, NULL, err)))
+        return st;
+    if (banks && (st = reload_banks(svc, c, err)))
+        return st;
+    svc->applied_seq = last;
+    atomic_store(&svc->applied_seq_pub, last);
+    *n = rows;
+    return TD_OK;
+}
+
+td_status td__follow(td_service *svc, uint64_t *applied, td_error *err)
+{
+    td_store_conn *c = NULL;
+    uint64_t total = 0;
+    td_index_op *ops = td__mallocarray(FOLLOW_BATCH, sizeof *ops);
+    if (!ops)
+        return td__error_set(err, TD_ERR_NOMEM, "follow: out of memory");
+    pthread_mutex_lock(&svc->follow_lock);
+    td_status st = td_store_acquire(svc->store, 0, &c, err);
+    while (st == TD_OK) {
+        size_t n = 0;
+        st = follow_batch(svc, c, ops, &n, err);
+        total += n;
+        if (n < FOLLOW_BATCH)
+            break;
+    }
+    td_store_release(svc->store, c);
+    pthread_mutex_unlock(&svc->follow_lock);
+    td__free(ops);
+    if (applied)
+        *applied = total;
+    if (st)
+        td__error_prefix(err, "follow: ");
+    return st;
+}
+
+td_status td_service_follow(td_service *svc, uint64_t *applied, td_error *err)
+{
+    return td__follow(svc, applied, err);
+}
+
+/* At open: one read transaction sees the signals and the log position together, so the state
+ * loaded plus the log entries after that position is exactly the current state. */
+td_status td__load(td_service *svc, td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    int row;
+    td_pdq *hashes = NULL;
+    uint64_t *ids = NULL;
+    size_t n = 0, cap = 0, cap_ids = 0;
+    td_index_options iopts;
+    td_status st = td_store_acquire(svc->store, 0, &c, err);
+    if (st)
+        return st;
+    if ((st = td_store_begin(c, err)))
+        goto out;
+    if ((st = td_store_prepare(c, "SELECT COALESCE(MAX(seq), 0) FROM changes", &q, err)) ||
+        (st = td_stmt_step(q, &row, err)))
+        goto out;
+    svc->applied_seq = row ? (uint64_t)td_stmt_column_int64(q, 0) : 0;
+    td_stmt_reset(q);
+    if ((st = td_store_prepare(c,
+                               "SELECT id, type, value, quality FROM signals WHERE enabled = 1",
+                               &q, err)))
+        goto out;
+    while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
+        uint64_t id = (uint64_t)td_stmt_column_int64(q, 0);
+        td_signal_type type = (td_signal_type)td_stmt_column_int64(q, 1);
+        const char *value = td_stmt_column_text(q, 2);
+        int quality = (int)td_stmt_column_int64(q, 3);
+        if (!td__signal_indexable(type, quality, 1))
+            continue;
+        if (type == TD_SIGNAL_PDQ) {
+            if ((st = td__grow((void **)&hashes, &cap, n + 1, sizeof *hashes, err)) ||
+                (st = td__grow((void **)&ids, &cap_ids, n + 1, sizeof *ids, err)))
+                break;
+            if (td_pdq_from_hex(value, strlen(value), &hashes[n]) != TD_OK)
+                continue;
+            ids[n++] = id;
+        } else if (type == TD_SIGNAL_MD5 || type == TD_SIGNAL_SHA256) {
+            if ((st = td_index_map_add_hex(type == TD_SIGNAL_MD5 ? svc->md5 : svc->sha256, value,
+                                           id, err)))
+                break;
+        }
+    }
+    td_stmt_reset(q);
+    if (st)
+        goto out;
+    if ((st = reload_banks(svc, c, err)))
+        goto out;
+    td_store_rollback(c);
+    td_index_options_default(&iopts);
+    if (n) {
+        td_index *idx = NULL;
+        if ((st = td_index_build(&idx, hashes, ids, n, &iopts, err)))
+            goto out;
+        td_index_free(svc->pdq);
+        svc->pdq = idx;
+    }
+    atomic_store(&svc->applied_seq_pub, svc->applied_seq);
+out:
+    td_store_release(svc->store, c);
+    td__free(hashes);
+    td__free(ids);
+    if (st)
+        td__error_prefix(err, "loading the indexes: ");
+    return st;
+}
+
+td_status td__log_change(td_store_conn *c, int kind, int64_t signal_id, td_signal_type type,
+                         const char *value, int64_t now, td_error *err)
+{
+    td_stmt *q;
+    td_status st = td_store_prepare(c,
+                                    "INSERT INTO changes (kind, signal_id, type, value, at_ms)"
+                                    " VALUES ($1, $2, $3, $4, $5)",
+                                    &q, err);
+    if (st || (st = td_stmt_bind_int64(q, 1, kind, err)) ||
+        (st = td_stmt_bind_int64(q, 2, signal_id, err)) ||
+        (st = td_stmt_bind_int64(q, 3, (int64_t)type, err)) ||
+        (st = td_stmt_bind_text(q, 4, value ? value : "", (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 5, now, err)))
+        return st;
+    return td_stmt_run(q, NULL, err);
+}

@@ -1,0 +1,74 @@
+/* The service's schema, as versioned migrations. Portable SQL where possible: the PostgreSQL
+ * variant (sql_postgres, to come with that backend) only changes identity columns and BYTEA. Times
+ * are integer milliseconds since the epoch; labels are space-separated tokens. */
+#include "casework/schema.h"
+
+static const char v1[] =
+    "CREATE TABLE banks ("
+    " id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, labels TEXT NOT NULL DEFAULT '',"
+    " enabled INTEGER NOT NULL, threshold INTEGER NOT NULL, action INTEGER NOT NULL,"
+    " kind INTEGER NOT NULL, created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL);"
+    "CREATE TABLE signals ("
+    " id INTEGER PRIMARY KEY, bank_id INTEGER NOT NULL REFERENCES banks(id) ON DELETE CASCADE,"
+    " type INTEGER NOT NULL, value TEXT NOT NULL, quality INTEGER NOT NULL,"
+    " labels TEXT NOT NULL DEFAULT '', source TEXT NOT NULL, confidence INTEGER NOT NULL,"
+    " enabled INTEGER NOT NULL, added_ms BIGINT NOT NULL, UNIQUE (bank_id, type, value));"
+    /* The change log the in-memory indexes follow. */
+    "CREATE TABLE changes ("
+    " seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL, signal_id BIGINT NOT NULL,"
+    " type INTEGER NOT NULL, value TEXT NOT NULL, at_ms BIGINT NOT NULL);"
+    "CREATE TABLE content ("
+    " id INTEGER PRIMARY KEY, content_id TEXT NOT NULL UNIQUE, uploader TEXT NOT NULL,"
+    " url TEXT NOT NULL, time_ms BIGINT NOT NULL, received_ms BIGINT NOT NULL,"
+    " metadata TEXT NOT NULL, pdq TEXT NOT NULL, quality INTEGER NOT NULL, md5 TEXT NOT NULL,"
+    " sha256 TEXT NOT NULL, verdict INTEGER NOT NULL);"
+    "CREATE INDEX content_received ON content (received_ms);"
+    "CREATE INDEX content_md5 ON content (md5);"
+    "CREATE INDEX content_sha256 ON content (sha256);"
+    "CREATE TABLE matches ("
+    " id INTEGER PRIMARY KEY, content_ref INTEGER NOT NULL REFERENCES content(id),"
+    " bank_id BIGINT NOT NULL, bank TEXT NOT NULL, signal_id BIGINT NOT NULL,"
+    " type INTEGER NOT NULL, distance INTEGER NOT NULL, variant INTEGER NOT NULL,"
+    " labels TEXT NOT NULL, action INTEGER NOT NULL, kind INTEGER NOT NULL,"
+    " confidence INTEGER NOT NULL, suppressed INTEGER NOT NULL, matched_ms BIGINT NOT NULL,"
+    " UNIQUE (content_ref, signal_id));"
+    "CREATE TABLE cases ("
+    " id INTEGER PRIMARY KEY, content_ref INTEGER NOT NULL REFERENCES content(id),"
+    " state INTEGER NOT NULL, priority INTEGER NOT NULL, labels TEXT NOT NULL,"
+    " opened_by TEXT NOT NULL, opened_ms BIGINT NOT NULL, claimed_by BIGINT NOT NULL,"
+    " claimed_by_name TEXT NOT NULL, claimed_ms BIGINT NOT NULL, closed_ms BIGINT NOT NULL,"
+    " outcome INTEGER NOT NULL);"
+    "CREATE INDEX cases_queue ON cases (state, priority, opened_ms);"
+    "CREATE INDEX cases_content ON cases (content_ref);"
+    "CREATE TABLE decisions ("
+    " id INTEGER PRIMARY KEY, case_id INTEGER NOT NULL REFERENCES cases(id),"
+    " kind INTEGER NOT NULL, reason TEXT NOT NULL, principal_id BIGINT NOT NULL,"
+    " principal_name TEXT NOT NULL, decided_ms BIGINT NOT NULL);"
+    "CREATE INDEX decisions_case ON decisions (case_id);"
+    "CREATE TABLE api_keys ("
+    " id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, prefix TEXT NOT NULL,"
+    " role INTEGER NOT NULL, name TEXT NOT NULL, created_ms BIGINT NOT NULL,"
+    " revoked_ms BIGINT NOT NULL DEFAULT 0);"
+    "CREATE TABLE webhooks ("
+    " id INTEGER PRIMARY KEY, url TEXT NOT NULL, secret TEXT NOT NULL, events INTEGER NOT NULL,"
+    " enabled INTEGER NOT NULL, created_ms BIGINT NOT NULL);"
+    "CREATE TABLE deliveries ("
+    " id INTEGER PRIMARY KEY,"
+    " webhook_id INTEGER NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,"
+    " event TEXT NOT NULL, idem TEXT NOT NULL, body TEXT NOT NULL, state INTEGER NOT NULL,"
+    " attempts INTEGER NOT NULL, last_status INTEGER NOT NULL, last_error TEXT NOT NULL,"
+    " created_ms BIGINT NOT NULL, next_attempt_ms BIGINT NOT NULL,"
+    " delivered_ms BIGINT NOT NULL, UNIQUE (webhook_id, idem));"
+    "CREATE INDEX deliveries_due ON deliveries (state, next_attempt_ms);"
+    "CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);"
+    "INSERT INTO counters (name, value) VALUES ('webhook_failures', 0);";
+
+static const td_store_migration migrations[] = {
+    {1, "service schema", v1, NULL},
+};
+
+const td_store_migration *td__schema(size_t *count)
+{
+    *count = sizeof migrations / sizeof migrations[0];
+    return migrations;
+}

@@ -1,0 +1,232 @@
+/* Opening and closing the service: the data directory, the store and its migrations, the
+ * indexes loaded from the signals, and the two background threads (the change-log follower and
+ * the webhook worker). */
+#include <curl/curl.h>
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "casework/schema.h"
+#include "casework/service_int.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "takedown/config.h"
+
+void td_service_options_default(td_service_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->readers = 4;
+    o->recheck_window_ms = 86400000;
+    o->follow_interval_ms = 500;
+    o->webhook_worker = 1;
+    o->webhook_timeout_ms = 5000;
+    o->webhook_backoff_base_ms = 1000;
+    o->webhook_backoff_max_ms = 3600000;
+    o->webhook_max_attempts = 12;
+    o->webhook_max_response = 64 * 1024;
+    o->import_max_line = 4096;
+    o->import_max_lines = 20000000;
+    o->import_max_errors = 100;
+    td_hash_options_default(&o->hash);
+}
+
+td_status td_service_options_from_config(td_service_options *o, td_error *err)
+{
+    int64_t v;
+    td_status st;
+    td_service_options_default(o);
+#define GET(name, field, type)                                                                 \
+    do {                                                                                       \
+        if ((st = td_config_get(name, &v, err)) != TD_OK)                                      \
+            return st;                                                                         \
+        o->field = (type)v;                                                                    \
+    } while (0)
+    GET("recheck_window_ms", recheck_window_ms, int64_t);
+    GET("webhook_timeout_ms", webhook_timeout_ms, int64_t);
+    GET("webhook_backoff_base_ms", webhook_backoff_base_ms, int64_t);
+    GET("webhook_backoff_max_ms", webhook_backoff_max_ms, int64_t);
+    GET("webhook_max_attempts", webhook_max_attempts, int);
+    GET("import_max_lines", import_max_lines, uint64_t);
+    GET("import_max_line_bytes", import_max_line, size_t);
+    GET("max_file_bytes", hash.decode.max_file_bytes, uint64_t);
+    GET("max_pixels", hash.decode.max_pixels, uint64_t);
+#undef GET
+    return TD_OK;
+}
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static int global_ok;
+
+static void global_init(void)
+{
+    global_ok = sodium_init() >= 0 && curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+}
+
+static void *follower_main(void *arg)
+{
+    td_service *svc = arg;
+    pthread_mutex_lock(&svc->thread_lock);
+    while (!svc->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t ns = ts.tv_nsec + (svc->opts.follow_interval_ms % 1000) * 1000000;
+        ts.tv_sec += (time_t)(svc->opts.follow_interval_ms / 1000 + ns / 1000000000);
+        ts.tv_nsec = (long)(ns % 1000000000);
+        pthread_cond_timedwait(&svc->wake, &svc->thread_lock, &ts);
+        if (svc->stopping)
+            break;
+        pthread_mutex_unlock(&svc->thread_lock);
+        /* A failure (a locked database, say) is retried at the next period. */
+        (void)td__follow(svc, NULL, NULL);
+        pthread_mutex_lock(&svc->thread_lock);
+    }
+    pthread_mutex_unlock(&svc->thread_lock);
+    return NULL;
+}
+
+td_status td_service_open(const char *dir, const td_service_options *opts, td_service **out,
+                          td_error *err)
+{
+    td_status st;
+    td_store_options sopts;
+    *out = NULL;
+    pthread_once(&global_once, global_init);
+    if (!global_ok)
+        return td__error_set(err, TD_ERR_INTERNAL, "service: libsodium or libcurl failed to start");
+    if (!dir || !*dir)
+        return td__error_set(err, TD_ERR_INVALID, "service: no data directory");
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return td__error_set(err, TD_ERR_IO, "service: cannot create %s: %s", dir,
+                             strerror(errno));
+    td_service *svc = td__calloc(1, sizeof *svc);
+    if (!svc)
+        return td__error_set(err, TD_ERR_NOMEM, "service: out of memory");
+    if (opts)
+        svc->opts = *opts;
+    else
+        td_service_options_default(&svc->opts);
+    svc->opts.hash.dihedral = 1;
+    pthread_mutex_init(&svc->follow_lock, NULL);
+    pthread_rwlock_init(&svc->banks_lock, NULL);
+    pthread_mutex_init(&svc->thread_lock, NULL);
+    pthread_cond_init(&svc->wake, NULL);
+    svc->max_threshold = -1;
+    size_t plen = strlen(dir) + sizeof "/takedown.db";
+    char *path = td__malloc(plen);
+    svc->dir = td__strdup(dir);
+    if (!path || !svc->dir) {
+        td__free(path);
+        st = td__error_set(err, TD_ERR_NOMEM, "service: out of memory");
+        goto fail;
+    }
+    snprintf(path, plen, "%s/takedown.db", dir);
+    td_store_options_default(&sopts);
+    sopts.readers = svc->opts.readers ? svc->opts.readers : 4;
+    st = td_store_open(path, &sopts, &svc->store, err);
+    td__free(path);
+    if (st)
+        goto fail;
+    size_t nmig;
+    const td_store_migration *mig = td__schema(&nmig);
+    td_index_options iopts;
+    td_index_options_default(&iopts);
+    if ((st = td_store_migrate(svc->store, mig, nmig, NULL, err)) ||
+        (st = td_index_new(&svc->pdq, &iopts, err)) ||
+        (st = td_index_map_new(&svc->md5, err)) || (st = td_index_map_new(&svc->sha256, err)) ||
+        (st = td__load(svc, err)))
+        goto fail;
+    atomic_store(&svc->ready, 1);
+    if (svc->opts.follow_interval_ms > 0) {
+        if (pthread_create(&svc->follower, NULL, follower_main, svc) != 0) {
+            st = td__error_set(err, TD_ERR_INTERNAL, "service: cannot start the follower");
+            goto fail;
+        }
+        svc->follower_started = 1;
+    }
+    if (svc->opts.webhook_worker && (st = td__webhook_worker_start(svc, err)))
+        goto fail;
+    *out = svc;
+    return TD_OK;
+fail:
+    td__error_prefix(err, "opening %s: ", dir);
+    td_service_close(svc);
+    return st;
+}
+
+void td_service_close(td_service *svc)
+{
+    if (!svc)
+        return;
+    pthread_mutex_lock(&svc->thread_lock);
+    svc->stopping = 1;
+    pthread_cond_broadcast(&svc->wake);
+    pthread_mutex_unlock(&svc->thread_lock);
+    if (svc->follower_started)
+        pthread_join(svc->follower, NULL);
+    if (svc->worker_started)
+        pthread_join(svc->worker, NULL);
+    td_store_close(svc->store);
+    td_index_free(svc->pdq);
+    td_index_map_free(svc->md5);
+    td_index_map_free(svc->sha256);
+    td__free(svc->banks);
+    td__free(svc->dir);
+    pthread_cond_destroy(&svc->wake);
+    pthread_mutex_destroy(&svc->thread_lock);
+    pthread_rwlock_destroy(&svc->banks_lock);
+    pthread_mutex_destroy(&svc->follow_lock);
+    td__free(svc);
+}
+
+int td_service_ready(td_service *svc) { return svc && atomic_load(&svc->ready); }
+
+void td_webhook_kick(td_service *svc)
+{
+    pthread_mutex_lock(&svc->thread_lock);
+    svc->kicked = 1;
+    pthread_cond_broadcast(&svc->wake);
+    pthread_mutex_unlock(&svc->thread_lock);
+}
+
+static td_status count(td_store_conn *c, const char *sql, int64_t *out, td_error *err)
+{
+    td_stmt *q;
+    int row;
+    td_status st = td_store_prepare(c, sql, &q, err);
+    if (st || (st = td_stmt_step(q, &row, err)))
+        return st;
+    *out = row ? td_stmt_column_int64(q, 0) : 0;
+    td_stmt_reset(q);
+    return TD_OK;
+}
+
+td_status td_service_get_stats(td_service *svc, td_service_stats *out, td_error *err)
+{
+    td_store_conn *c;
+    td_index_stats is;
+    memset(out, 0, sizeof *out);
+    td_index_get_stats(svc->pdq, &is);
+    out->pdq_indexed = is.live;
+    out->md5_indexed = td_index_map_size(svc->md5);
+    out->sha256_indexed = td_index_map_size(svc->sha256);
+    out->log_sequence = atomic_load(&svc->applied_seq_pub);
+    td_status st = td_store_acquire(svc->store, 0, &c, err);
+    if (st)
+        return st;
+    (void)((st = count(c, "SELECT COUNT(*) FROM banks", &out->banks, err)) ||
+           (st = count(c, "SELECT COUNT(*) FROM signals", &out->signals, err)) ||
+           (st = count(c, "SELECT COUNT(*) FROM cases WHERE state <> 4", &out->cases_open,
+                       err)) ||
+           (st = count(c, "SELECT COUNT(*) FROM deliveries WHERE state = 1", &out->queue_depth,
+                       err)) ||
+           (st = count(c, "SELECT value FROM counters WHERE name = 'webhook_failures'",
+                       &out->webhook_failures, err)) ||
+           (st = count(c, "SELECT COUNT(*) FROM deliveries WHERE state = 3", &out->webhook_dead,
+                       err)) ||
+           (st = count(c, "SELECT COUNT(*) FROM content", &out->content, err)));
+    td_store_release(svc->store, c);
+    return st;
+}

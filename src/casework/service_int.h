@@ -1,0 +1,124 @@
+/* Inside the service: the td_service structure and the helpers its modules share. */
+#ifndef TD_CASEWORK_SERVICE_INT_H
+#define TD_CASEWORK_SERVICE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "takedown/casework.h"
+#include "takedown/index.h"
+#include "takedown/store.h"
+
+/* Kinds of change-log entries (table changes). */
+enum { TD__CHANGE_ADD = 1, TD__CHANGE_REMOVE = 2, TD__CHANGE_BANKS = 3 };
+
+/* What the check path needs of a bank, copied out of the store by the follower. */
+typedef struct td__bank_view {
+    int64_t id;
+    char name[TD_NAME_MAX + 1];
+    td_labels labels;
+    int enabled, threshold;
+    td_action action;
+    td_bank_kind kind;
+} td__bank_view;
+
+struct td_service {
+    td_store *store;
+    td_service_options opts;
+    char *dir;
+
+    /* Live indexes; they follow the change log. */
+    td_index *pdq;
+    td_index_map *md5, *sha256;
+    pthread_mutex_t follow_lock;
+    uint64_t applied_seq; /* under follow_lock */
+    _Atomic uint64_t applied_seq_pub;
+    atomic_int ready;
+
+    /* Bank views (small), replaced as a whole under banks_lock. */
+    pthread_rwlock_t banks_lock;
+    td__bank_view *banks;
+    size_t n_banks;
+    int max_threshold; /* largest threshold of an enabled bank, -1 if none */
+
+    /* Background threads. */
+    pthread_mutex_t thread_lock;
+    pthread_cond_t wake;
+    int stopping;
+    int kicked;
+    int follower_started, worker_started;
+    pthread_t follower, worker;
+};
+
+int64_t td__now(td_service *svc);
+
+/* Bounded copy that always terminates dst (dst_size > 0); returns TD_ERR_LIMIT if src was
+ * longer than dst_size - 1 (dst then holds nothing useful). */
+td_status td__copy(char *dst, size_t dst_size, const char *src, const char *what, td_error *err);
+void td__copy_trunc(char *dst, size_t dst_size, const char *src);
+
+/* Labels as stored: space-separated. */
+void td__labels_join(const td_labels *labels, char *out, size_t cap);
+void td__labels_merge(td_labels *into, const td_labels *from);
+void td__labels_load(td_labels *labels, const char *text);
+
+/* Signals usable by the index: enabled, and not a PDQ of known quality below 50. */
+int td__signal_indexable(td_signal_type type, int quality, int enabled);
+
+/* Reads a signal row selected with TD__SIGNAL_COLUMNS from s.id. */
+#define TD__SIGNAL_COLUMNS                                                                     \
+    "s.id, s.bank_id, b.name, s.type, s.value, s.quality, s.labels, s.source, s.confidence, "   \
+    "s.enabled, s.added_ms"
+void td__signal_row(td_stmt *q, td_signal *out);
+
+/* Inserts one signal in the writer's open transaction (with its change-log entry); a duplicate
+ * fails with TD_ERR_CONFLICT and *id receives the existing signal. Shared with the import. */
+td_status td__signal_insert(td_service *svc, td_store_conn *c, int64_t bank_id,
+                            td_signal_type type, const char *value, int quality,
+                            const char *labels, const char *source, int confidence, int enabled,
+                            int64_t now, int64_t *id, td_error *err);
+
+/* Appends one change-log entry (inside the caller's transaction). */
+td_status td__log_change(td_store_conn *c, int kind, int64_t signal_id, td_signal_type type,
+                         const char *value, int64_t now, td_error *err);
+
+/* Follows the change log; the caller may hold the writer connection. */
+td_status td__follow(td_service *svc, uint64_t *applied, td_error *err);
+/* Loads the indexes and banks at open. */
+td_status td__load(td_service *svc, td_error *err);
+/* A copy of the bank view with this id; 0 if unknown. */
+int td__bank_view_get(td_service *svc, int64_t id, td__bank_view *out);
+/* Looks a bank up by name on connection c; TD_ERR_NOT_FOUND names it. */
+td_status td__bank_id(td_store_conn *c, const char *name, int64_t *id, td_error *err);
+
+/* The check on already computed hashes, with the store connection c used for signal rows (a
+ * reader or the writer held by the caller; NULL: one is acquired when needed). */
+td_status td__check(td_service *svc, td_store_conn *c, const td_hashes *hashes,
+                    const td_check_options *opts, td_check_result *out, td_error *err);
+/* Verdict and suppression over matches (sets suppressed flags). */
+td_verdict td__verdict(td_match *matches, size_t n);
+
+/* Content: record matches for content_ref (inserting new ones, recomputing verdict, opening a
+ * case and enqueuing events as needed). Inside the caller's write transaction. */
+td_status td__content_apply(td_service *svc, td_store_conn *c, int64_t content_ref,
+                            const td_match *matches, size_t n, td_error *err);
+/* Re-checks content received within the window against bank's signals with id >= first_id.
+ * Takes its own transaction on the writer c (which the caller holds, outside a transaction). */
+td_status td__recheck(td_service *svc, td_store_conn *c, int64_t bank_id, int64_t first_id,
+                      td_error *err);
+
+/* Webhook events: enqueues a delivery for every subscribed webhook (inside the caller's
+ * transaction). subject makes the idempotency key (same event + subject = same key). body is a
+ * JSON object (serialised here, with "id" and "event" added). */
+struct json_t;
+td_status td__event_enqueue(td_service *svc, td_store_conn *c, unsigned event,
+                            const char *subject, struct json_t *payload, td_error *err);
+td_status td__webhook_worker_start(td_service *svc, td_error *err);
+void td__json_add_match(struct json_t *arr, const td_match *m);
+
+td_status td__keys_init(td_error *err);
+
+/* Shared helpers for owning lists. */
+td_status td__grow(void **items, size_t *cap, size_t need, size_t size, td_error *err);
+
+#endif

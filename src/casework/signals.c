@@ -1,0 +1,400 @@
+/* Signals in banks: add (by hash or from media), list, enable/disable, relabel, delete. Each
+ * change that affects matching appends a change-log entry in the same transaction, and the
+ * indexes follow right after the commit: a new or disabled signal counts by the time the call
+ * returns. A new signal is then matched against recently received content (td__recheck). */
+#include <string.h>
+
+#include "casework/service_int.h"
+#include "core/alloc.h"
+#include "core/error.h"
+
+void td_signal_input_init(td_signal_input *in)
+{
+    memset(in, 0, sizeof *in);
+    in->type = TD_SIGNAL_PDQ;
+    in->quality = -1;
+    in->confidence = -1;
+}
+
+void td__signal_row(td_stmt *q, td_signal *out)
+{
+    memset(out, 0, sizeof *out);
+    out->id = td_stmt_column_int64(q, 0);
+    out->bank_id = td_stmt_column_int64(q, 1);
+    td__copy_trunc(out->bank, sizeof out->bank, td_stmt_column_text(q, 2));
+    out->type = (td_signal_type)td_stmt_column_int64(q, 3);
+    td__copy_trunc(out->value, sizeof out->value, td_stmt_column_text(q, 4));
+    out->quality = (int)td_stmt_column_int64(q, 5);
+    td__labels_load(&out->labels, td_stmt_column_text(q, 6));
+    td__copy_trunc(out->source, sizeof out->source, td_stmt_column_text(q, 7));
+    out->confidence = (int)td_stmt_column_int64(q, 8);
+    out->enabled = (int)td_stmt_column_int64(q, 9);
+    out->added_ms = td_stmt_column_int64(q, 10);
+    out->indexed = td__signal_indexable(out->type, out->quality, out->enabled);
+}
+
+static td_status check_source(const char *source, td_error *err)
+{
+    size_t n = strnlen(source, TD_SOURCE_MAX + 1);
+    if (n == 0 || n > TD_SOURCE_MAX)
+        return td__error_set(err, n ? TD_ERR_LIMIT : TD_ERR_INVALID,
+                             "source must be 1..%d bytes", TD_SOURCE_MAX);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)source[i] < 0x20 || (unsigned char)source[i] > 0x7e)
+            return td__error_set(err, TD_ERR_INVALID, "source has a non-printable character");
+    return TD_OK;
+}
+
+static td_status get_on(td_store_conn *c, int64_t bank_id, int64_t id, td_signal *out,
+                        td_error *err)
+{
+    td_stmt *q;
+    int row;
+    td_status st = td_store_prepare(c,
+                                    "SELECT " TD__SIGNAL_COLUMNS " FROM signals s"
+                                    " JOIN banks b ON b.id = s.bank_id WHERE s.id = $1",
+                                    &q, err);
+    if (st || (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_step(q, &row, err)))
+        return st;
+    if (row) {
+        td__signal_row(q, out);
+        td_stmt_reset(q);
+    }
+    if (!row || (bank_id && out->bank_id != bank_id))
+        return td__error_set(err, TD_ERR_NOT_FOUND, "no signal %lld%s", (long long)id,
+                             bank_id ? " in this bank" : "");
+    return TD_OK;
+}
+
+/* Inserts one signal inside the writer's transaction. On a duplicate, *existing receives the id
+ * of the signal already there and TD_ERR_CONFLICT is returned. */
+static td_status insert(td_service *svc, td_store_conn *c, int64_t bank_id, td_signal_type type,
+                        const char *value, int quality, const char *labels, const char *source,
+                        int confidence, int enabled, int64_t now, int64_t *id, td_error *err)
+{
+    td_stmt *q;
+    int row;
+    td_status st = td_store_prepare(c,
+                                    "INSERT INTO signals (bank_id, type, value, quality, labels,"
+                                    " source, confidence, enabled, added_ms)"
+                                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                                    " ON CONFLICT (bank_id, type, value) DO NOTHING RETURNING id",
+                                    &q, err);
+    (void)svc;
+    if (st || (st = td_stmt_bind_int64(q, 1, bank_id, err)) ||
+        (st = td_stmt_bind_int64(q, 2, type, err)) ||
+        (st = td_stmt_bind_text(q, 3, value, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 4, quality, err)) ||
+        (st = td_stmt_bind_text(q, 5, labels, (size_t)-1, err)) ||
+        (st = td_stmt_bind_text(q, 6, source, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 7, confidence, err)) ||
+        (st = td_stmt_bind_int64(q, 8, enabled, err)) ||
+        (st = td_stmt_bind_int64(q, 9, now, err)) || (st = td_stmt_step(q, &row, err)))
+        return st;
+    if (row) {
+        *id = td_stmt_column_int64(q, 0);
+        td_stmt_reset(q);
+        if (td__signal_indexable(type, quality, enabled))
+            return td__log_change(c, TD__CHANGE_ADD, *id, type, value, now, err);
+        return TD_OK;
+    }
+    td_stmt_reset(q);
+    if ((st = td_store_prepare(c,
+                               "SELECT id FROM signals WHERE bank_id = $1 AND type = $2"
+                               " AND value = $3",
+                               &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, bank_id, err)) ||
+        (st = td_stmt_bind_int64(q, 2, type, err)) ||
+        (st = td_stmt_bind_text(q, 3, value, (size_t)-1, err)) ||
+        (st = td_stmt_step(q, &row, err)))
+        return st;
+    *id = row ? td_stmt_column_int64(q, 0) : 0;
+    td_stmt_reset(q);
+    return td__error_set(err, TD_ERR_CONFLICT, "the bank already holds this %s signal (id %lld)",
+                         td_signal_type_name(type), (long long)*id);
+}
+
+td_status td__signal_insert(td_service *svc, td_store_conn *c, int64_t bank_id,
+                            td_signal_type type, const char *value, int quality,
+                            const char *labels, const char *source, int confidence, int enabled,
+                            int64_t now, int64_t *id, td_error *err)
+{
+    return insert(svc, c, bank_id, type, value, quality, labels, source, confidence, enabled,
+                  now, id, err);
+}
+
+static td_status validate_input(const td_signal_input *in, char value[65], td_error *err)
+{
+    td_status st;
+    if (in->type != TD_SIGNAL_PDQ && in->type != TD_SIGNAL_MD5 && in->type != TD_SIGNAL_SHA256)
+        return td__error_set(err, TD_ERR_INVALID, "unknown signal type");
+    if (in->value && (st = td_signal_value_normalize(in->type, in->value,
+                                                     strnlen(in->value, 65), value, err)))
+        return st;
+    if (in->quality < -1 || in->quality > 100)
+        return td__error_set(err, TD_ERR_INVALID, "quality must be 0..100");
+    if (in->confidence < -1 || in->confidence > 100)
+        return td__error_set(err, TD_ERR_INVALID, "confidence must be 0..100");
+    if (in->labels.count < 0 || in->labels.count > TD_LABELS_MAX)
+        return td__error_set(err, TD_ERR_LIMIT, "more than %d labels", TD_LABELS_MAX);
+    if (in->source && (st = check_source(in->source, err)))
+        return st;
+    return TD_OK;
+}
+
+/* Adds n (type, value, quality) triples to bank in one transaction; out[i] receives each
+ * signal; with tolerate_dup a duplicate returns the existing signal. */
+static td_status add_many(td_service *svc, const char *bank, const td_signal_input *in,
+                          const td_signal_type *types, char (*values)[65], const int *qualities,
+                          size_t n, int tolerate_dup, td_signal *out, td_error *err)
+{
+    td_store_conn *c;
+    int64_t bank_id, ids[3] = {0, 0, 0}, first_new = 0;
+    char labels[TD_LABELS_MAX * (TD_LABEL_MAX + 1) + 1];
+    int confidence = in->confidence < 0 ? TD_CONFIDENCE_DEFAULT : in->confidence;
+    const char *source = in->source ? in->source : "manual";
+    td__labels_join(&in->labels, labels, sizeof labels);
+    int64_t now = td__now(svc);
+    td_status st = td_store_acquire(svc->store, 1, &c, err);
+    if (st)
+        return st;
+    if ((st = td_store_begin(c, err)) || (st = td__bank_id(c, bank, &bank_id, err)))
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        st = insert(svc, c, bank_id, types[i], values[i], qualities[i], labels, source,
+                    confidence, 1, now, &ids[i], err);
+        if (st == TD_ERR_CONFLICT && tolerate_dup) {
+            td_error_clear(err);
+            st = TD_OK;
+            continue;
+        }
+        if (st) {
+            if (st == TD_ERR_CONFLICT && out)
+                out[i].id = ids[i];
+            goto out;
+        }
+        if (!first_new || ids[i] < first_new)
+            first_new = ids[i];
+    }
+    if ((st = td_store_commit(c, err)) || (st = td__follow(svc, NULL, err)))
+        goto out;
+    /* The signal is committed: a failed re-check does not undo it (nor fail the call). */
+    if (first_new)
+        (void)td__recheck(svc, c, bank_id, first_new, NULL);
+    for (size_t i = 0; out && i < n; i++)
+        if ((st = get_on(c, bank_id, ids[i], &out[i], err)))
+            break;
+out:
+    td_store_release(svc->store, c);
+    return st;
+}
+
+td_status td_signal_add(td_service *svc, const char *bank, const td_signal_input *in,
+                        td_signal *out, td_error *err)
+{
+    char value[1][65];
+    td_signal tmp;
+    if (!in->value)
+        return td__error_set(err, TD_ERR_INVALID, "signal value missing");
+    td_status st = validate_input(in, value[0], err);
+    if (st)
+        return st;
+    if (!out)
+        out = &tmp;
+    memset(out, 0, sizeof *out);
+    return add_many(svc, bank, in, &in->type, value, &in->quality, 1, 0, out, err);
+}
+
+td_status td_signal_add_media(td_service *svc, const char *bank, const uint8_t *data, size_t len,
+                              const td_signal_input *in, td_signal out[3], size_t *count,
+                              td_error *err)
+{
+    td_file_hashes h;
+    td_signal_input base = *in;
+    char values[3][65];
+    td_signal_type types[3] = {TD_SIGNAL_PDQ, TD_SIGNAL_MD5, TD_SIGNAL_SHA256};
+    int qualities[3];
+    td_hash_options ho = svc->opts.hash;
+    *count = 0;
+    base.value = NULL;
+    td_status st = validate_input(&base, values[0], err);
+    if (st)
+        return st;
+    if (!base.source)
+        base.source = "upload";
+    ho.dihedral = 0;
+    if ((st = td_hash_bytes("media", data, len, &ho, &h, err)))
+        return st;
+    td_pdq_to_hex(&h.pdq[0], values[0]);
+    memcpy(values[1], h.md5, sizeof h.md5);
+    memcpy(values[2], h.sha256, sizeof h.sha256);
+    qualities[0] = h.quality;
+    qualities[1] = qualities[2] = -1;
+    st = add_many(svc, bank, &base, types, values, qualities, 3, 1, out, err);
+    if (st == TD_OK)
+        *count = 3;
+    return st;
+}
+
+td_status td_signal_list(td_service *svc, const char *bank, int64_t after_id, size_t limit,
+                         td_signal **out, size_t *count, td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    int row;
+    int64_t bank_id;
+    td_signal *list = NULL;
+    size_t n = 0;
+    *out = NULL;
+    *count = 0;
+    if (limit == 0)
+        limit = 100;
+    if (limit > TD_PAGE_MAX)
+        return td__error_set(err, TD_ERR_LIMIT, "at most %d signals per page", TD_PAGE_MAX);
+    td_status st = td_store_acquire(svc->store, 0, &c, err);
+    if (st)
+        return st;
+    if ((st = td__bank_id(c, bank, &bank_id, err)))
+        goto out;
+    list = td__mallocarray(limit, sizeof *list);
+    if (!list) {
+        st = td__error_set(err, TD_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if ((st = td_store_prepare(c,
+                               "SELECT " TD__SIGNAL_COLUMNS " FROM signals s"
+                               " JOIN banks b ON b.id = s.bank_id"
+                               " WHERE s.bank_id = $1 AND s.id > $2 ORDER BY s.id LIMIT $3",
+                               &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, bank_id, err)) ||
+        (st = td_stmt_bind_int64(q, 2, after_id, err)) ||
+        (st = td_stmt_bind_int64(q, 3, (int64_t)limit, err)))
+        goto out;
+    while ((st = td_stmt_step(q, &row, err)) == TD_OK && row && n < limit)
+        td__signal_row(q, &list[n++]);
+    td_stmt_reset(q);
+out:
+    td_store_release(svc->store, c);
+    if (st) {
+        td__free(list);
+        return st;
+    }
+    *out = list;
+    *count = n;
+    return TD_OK;
+}
+
+td_status td_signal_get(td_service *svc, const char *bank, int64_t id, td_signal *out,
+                        td_error *err)
+{
+    td_store_conn *c;
+    int64_t bank_id = 0;
+    td_status st = td_store_acquire(svc->store, 0, &c, err);
+    if (st)
+        return st;
+    if (!bank || (st = td__bank_id(c, bank, &bank_id, err)) == TD_OK)
+        st = get_on(c, bank_id, id, out, err);
+    td_store_release(svc->store, c);
+    return st;
+}
+
+/* Loads the signal in a write transaction for a change; fills bank_id and cur. */
+static td_status begin_change(td_service *svc, td_store_conn *c, const char *bank, int64_t id,
+                              td_signal *cur, td_error *err)
+{
+    int64_t bank_id = 0;
+    td_status st;
+    (void)svc;
+    if ((st = td_store_begin(c, err)))
+        return st;
+    if (bank && (st = td__bank_id(c, bank, &bank_id, err)))
+        return st;
+    return get_on(c, bank_id, id, cur, err);
+}
+
+td_status td_signal_set_enabled(td_service *svc, const char *bank, int64_t id, int enabled,
+                                td_signal *out, td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    td_signal cur;
+    enabled = enabled ? 1 : 0;
+    td_status st = td_store_acquire(svc->store, 1, &c, err);
+    if (st)
+        return st;
+    int64_t now = td__now(svc);
+    if ((st = begin_change(svc, c, bank, id, &cur, err)))
+        goto out;
+    if (cur.enabled != enabled) {
+        int was = td__signal_indexable(cur.type, cur.quality, cur.enabled);
+        int will = td__signal_indexable(cur.type, cur.quality, enabled);
+        if ((st = td_store_prepare(c, "UPDATE signals SET enabled = $1 WHERE id = $2", &q,
+                                   err)) ||
+            (st = td_stmt_bind_int64(q, 1, enabled, err)) ||
+            (st = td_stmt_bind_int64(q, 2, id, err)) || (st = td_stmt_run(q, NULL, err)))
+            goto out;
+        if (was != will &&
+            (st = td__log_change(c, will ? TD__CHANGE_ADD : TD__CHANGE_REMOVE, id, cur.type,
+                                 cur.value, now, err)))
+            goto out;
+    }
+    if ((st = td_store_commit(c, err)) || (st = td__follow(svc, NULL, err)))
+        goto out;
+    if (enabled && !cur.enabled)
+        (void)td__recheck(svc, c, cur.bank_id, id, NULL);
+    if (out)
+        st = get_on(c, 0, id, out, err);
+out:
+    td_store_release(svc->store, c);
+    return st;
+}
+
+td_status td_signal_set_labels(td_service *svc, const char *bank, int64_t id,
+                               const td_labels *labels, td_signal *out, td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    td_signal cur;
+    char text[TD_LABELS_MAX * (TD_LABEL_MAX + 1) + 1];
+    if (labels->count < 0 || labels->count > TD_LABELS_MAX)
+        return td__error_set(err, TD_ERR_LIMIT, "more than %d labels", TD_LABELS_MAX);
+    td__labels_join(labels, text, sizeof text);
+    td_status st = td_store_acquire(svc->store, 1, &c, err);
+    if (st)
+        return st;
+    if ((st = begin_change(svc, c, bank, id, &cur, err)) ||
+        (st = td_store_prepare(c, "UPDATE signals SET labels = $1 WHERE id = $2", &q, err)) ||
+        (st = td_stmt_bind_text(q, 1, text, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 2, id, err)) || (st = td_stmt_run(q, NULL, err)) ||
+        (st = td_store_commit(c, err)))
+        goto out;
+    if (out)
+        st = get_on(c, 0, id, out, err);
+out:
+    td_store_release(svc->store, c);
+    return st;
+}
+
+td_status td_signal_delete(td_service *svc, const char *bank, int64_t id, td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    td_signal cur;
+    td_status st = td_store_acquire(svc->store, 1, &c, err);
+    if (st)
+        return st;
+    int64_t now = td__now(svc);
+    if ((st = begin_change(svc, c, bank, id, &cur, err)))
+        goto out;
+    if (cur.indexed &&
+        (st = td__log_change(c, TD__CHANGE_REMOVE, id, cur.type, cur.value, now, err)))
+        goto out;
+    if ((st = td_store_prepare(c, "DELETE FROM signals WHERE id = $1", &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_run(q, NULL, err)) ||
+        (st = td_store_commit(c, err)))
+        goto out;
+    st = td__follow(svc, NULL, err);
+out:
+    td_store_release(svc->store, c);
+    return st;
+}

@@ -1,0 +1,292 @@
+/* Request parsing and response writing shared by every handler: one error shape
+ * ({"error": {"code", "message"}}), one mapping from library status to HTTP status, typed
+ * accessors that answer 400 on a wrong type, and the per-request arena. Bad input must always end
+ * as a 4xx here, never as a 500 or a crash. */
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "server/server_int.h"
+
+/* ---- arena ---- */
+
+struct td__arena_block {
+    td__arena_block *next;
+    size_t used, cap;
+    _Alignas(16) unsigned char data[];
+};
+
+#define ARENA_BLOCK 4096
+
+void *td__arena_alloc(td__arena *a, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    td__arena_block *b = a->head;
+    if (!b || b->cap - b->used < n) {
+        size_t cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
+        if (cap > SIZE_MAX - sizeof *b)
+            return NULL;
+        b = td__malloc(sizeof *b + cap);
+        if (!b)
+            return NULL;
+        b->used = 0;
+        b->cap = cap;
+        b->next = a->head;
+        a->head = b;
+    }
+    void *p = b->data + b->used;
+    b->used += n;
+    return p;
+}
+
+char *td__arena_strndup(td__arena *a, const char *s, size_t n)
+{
+    char *p = td__arena_alloc(a, n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+void td__arena_free(td__arena *a)
+{
+    td__arena_block *b = a->head;
+    while (b) {
+        td__arena_block *next = b->next;
+        td__free(b);
+        b = next;
+    }
+    a->head = NULL;
+}
+
+/* ---- responses ---- */
+
+static void set_response(td__req *r, unsigned status, const char *type, char *data, size_t len,
+                         int is_static)
+{
+    if (r->resp && !r->resp_static)
+        td__free(r->resp);
+    r->status = status;
+    r->resp_type = type;
+    r->resp = data;
+    r->resp_len = len;
+    r->resp_static = is_static;
+    r->handled = 1;
+}
+
+static void reply_oom(td__req *r)
+{
+    static const char oom[] = "{\"error\":{\"code\":\"out_of_memory\",\"message\":\"out of "
+                              "memory\"}}";
+    set_response(r, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json", (char *)oom,
+                 sizeof oom - 1, 1);
+}
+
+void td__reply_json(td__req *r, unsigned status, json_t *obj)
+{
+    if (!obj) {
+        reply_oom(r);
+        return;
+    }
+    char *text = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(obj);
+    if (!text) {
+        reply_oom(r);
+        return;
+    }
+    size_t n = strlen(text);
+    /* jansson allocated it: copy into our allocator so one free path handles every body. */
+    char *copy = td__malloc(n + 1);
+    if (!copy) {
+        free(text);
+        reply_oom(r);
+        return;
+    }
+    memcpy(copy, text, n);
+    copy[n] = '\n';
+    free(text);
+    set_response(r, status, "application/json", copy, n + 1, 0);
+}
+
+void td__reply_error(td__req *r, unsigned status, const char *code, const char *fmt, ...)
+{
+    char msg[TD_ERROR_MESSAGE_MAX + 64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    td__reply_json(r, status,
+                   json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
+}
+
+void td__reply_status(td__req *r, td_status st, const td_error *err)
+{
+    const char *msg = err && err->message[0] ? err->message : td_strerror(st);
+    switch (st) {
+    case TD_OK: td__reply_error(r, 500, "internal", "no error"); return;
+    case TD_ERR_INVALID: td__reply_error(r, 400, "invalid", "%s", msg); return;
+    case TD_ERR_LIMIT: td__reply_error(r, 413, "limit", "%s", msg); return;
+    case TD_ERR_CORRUPT:
+    case TD_ERR_UNSUPPORTED: td__reply_error(r, 422, "undecodable", "%s", msg); return;
+    case TD_ERR_NOT_FOUND: td__reply_error(r, 404, "not_found", "%s", msg); return;
+    case TD_ERR_CONFLICT: td__reply_error(r, 409, "conflict", "%s", msg); return;
+    case TD_ERR_NOMEM: td__reply_error(r, 503, "out_of_memory", "%s", msg); return;
+    default: td__reply_error(r, 500, "internal", "%s", msg); return;
+    }
+}
+
+void td__reply_text(td__req *r, unsigned status, const char *type, const char *text, size_t len)
+{
+    char *copy = td__malloc(len ? len : 1);
+    if (!copy) {
+        reply_oom(r);
+        return;
+    }
+    memcpy(copy, text, len);
+    set_response(r, status, type, copy, len, 0);
+}
+
+void td__reply_take(td__req *r, unsigned status, const char *type, char *data, size_t len)
+{
+    set_response(r, status, type, data, len, 0);
+}
+
+/* ---- request helpers ---- */
+
+int td__body_is_json(const td__req *r)
+{
+    const char *ct = r->content_type;
+    if (ct && *ct) {
+        size_t n = strcspn(ct, ";");
+        while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+            n--;
+        static const char json_type[] = "application/json";
+        return n == sizeof json_type - 1 && strncasecmp(ct, json_type, n) == 0;
+    }
+    for (size_t i = 0; i < r->body_len; i++) {
+        unsigned char c = r->body[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+            continue;
+        return c == '{' || c == '[';
+    }
+    return 0;
+}
+
+json_t *td__body_object(td__req *r)
+{
+    json_error_t jerr;
+    if (r->body_len == 0) {
+        td__reply_error(r, 400, "invalid_json", "a JSON object body is required");
+        return NULL;
+    }
+    json_t *obj = json_loadb((const char *)r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!obj) {
+        td__reply_error(r, 400, "invalid_json", "malformed JSON at line %d column %d: %s",
+                        jerr.line, jerr.column, jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(obj)) {
+        json_decref(obj);
+        td__reply_error(r, 400, "invalid_json", "the body must be a JSON object");
+        return NULL;
+    }
+    return obj;
+}
+
+const char *td__query(td__req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    char *end = NULL;
+    if (!s || !*s || !((*s >= '0' && *s <= '9') || *s == '-'))
+        return 0;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+int64_t td__param_id(td__req *r, int index)
+{
+    int64_t v;
+    if (index >= r->n_params || !parse_i64(r->params[index], 1, INT64_MAX, &v)) {
+        td__reply_error(r, 400, "invalid_id", "'%s' is not a valid id",
+                        index < r->n_params ? r->params[index] : "");
+        return -1;
+    }
+    return v;
+}
+
+int td__get_string(td__req *r, json_t *obj, const char *name, const char **out)
+{
+    json_t *v = json_object_get(obj, name);
+    if (!v || json_is_null(v))
+        return 1;
+    if (!json_is_string(v)) {
+        td__reply_error(r, 400, "invalid_type", "'%s' must be a string", name);
+        return 0;
+    }
+    if (strlen(json_string_value(v)) != json_string_length(v)) {
+        td__reply_error(r, 400, "invalid_value", "'%s' must not contain NUL", name);
+        return 0;
+    }
+    *out = json_string_value(v);
+    return 1;
+}
+
+int td__get_int(td__req *r, json_t *obj, const char *name, int64_t lo, int64_t hi, int64_t *out)
+{
+    json_t *v = json_object_get(obj, name);
+    if (!v || json_is_null(v))
+        return 1;
+    if (!json_is_integer(v)) {
+        td__reply_error(r, 400, "invalid_type", "'%s' must be an integer", name);
+        return 0;
+    }
+    json_int_t x = json_integer_value(v);
+    if (x < lo || x > hi) {
+        td__reply_error(r, 400, "invalid_value", "'%s' must be within %lld..%lld", name,
+                        (long long)lo, (long long)hi);
+        return 0;
+    }
+    *out = x;
+    return 1;
+}
+
+int td__get_bool(td__req *r, json_t *obj, const char *name, int *out)
+{
+    json_t *v = json_object_get(obj, name);
+    if (!v || json_is_null(v))
+        return 1;
+    if (!json_is_boolean(v)) {
+        td__reply_error(r, 400, "invalid_type", "'%s' must be a boolean", name);
+        return 0;
+    }
+    *out = json_is_true(v);
+    return 1;
+}
+
+int td__query_int(td__req *r, const char *name, int64_t lo, int64_t hi, int64_t def, int64_t *out)
+{
+    const char *s = td__query(r, name);
+    if (!s) {
+        *out = def;
+        return 1;
+    }
+    if (!parse_i64(s, lo, hi, out)) {
+        td__reply_error(r, 400, "invalid_query", "'%s' must be an integer within %lld..%lld",
+                        name, (long long)lo, (long long)hi);
+        return 0;
+    }
+    return 1;
+}

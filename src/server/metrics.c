@@ -1,0 +1,189 @@
+/* Prometheus metrics. Requests are counted per route pattern (never per raw path, which would let
+ * clients grow the series without bound) and status class, with a latency histogram per route.
+ * Counters are lock-free atomics: the upload path pays a few atomic adds per request. Gauges of
+ * the service (index sizes, queue depth, webhook failures) are read when scraped. */
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "server/server_int.h"
+
+static const double bucket_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                       0.05,   0.1,   0.25,   0.5,   1.0,  2.5,  10.0};
+#define N_BUCKETS (sizeof bucket_bounds / sizeof bucket_bounds[0])
+#define N_CLASSES 6 /* 1xx-5xx by first digit, plus "aborted" (client went away) */
+
+typedef struct route_metrics {
+    atomic_ullong by_class[N_CLASSES];
+    atomic_ullong buckets[N_BUCKETS + 1]; /* last: +Inf */
+    atomic_ullong sum_us;
+    atomic_ullong count;
+} route_metrics;
+
+struct td__metrics {
+    size_t n_routes;
+    route_metrics routes[]; /* n_routes + 1: the last one for requests no route matched */
+};
+
+td__metrics *td__metrics_new(size_t n_routes)
+{
+    td__metrics *m = td__calloc(1, sizeof *m + (n_routes + 1) * sizeof(route_metrics));
+    if (m)
+        m->n_routes = n_routes;
+    return m;
+}
+
+void td__metrics_free(td__metrics *m) { td__free(m); }
+
+void td__metrics_observe(td__metrics *m, int route_index, unsigned status, double seconds)
+{
+    route_metrics *rm = &m->routes[route_index >= 0 ? (size_t)route_index : m->n_routes];
+    unsigned cls = status >= 100 && status < 600 && status != 499 ? status / 100 - 1 : 5;
+    atomic_fetch_add_explicit(&rm->by_class[cls], 1, memory_order_relaxed);
+    size_t b = 0;
+    while (b < N_BUCKETS && seconds > bucket_bounds[b])
+        b++;
+    atomic_fetch_add_explicit(&rm->buckets[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&rm->sum_us, (unsigned long long)(seconds * 1e6),
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&rm->count, 1, memory_order_relaxed);
+}
+
+/* A capped growable text buffer. */
+typedef struct out {
+    char *p;
+    size_t len, cap;
+    int failed;
+} out;
+
+static void put(out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(out *o, const char *fmt, ...)
+{
+    if (o->failed)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            o->failed = 1;
+            return;
+        }
+        if ((size_t)n < o->cap - o->len) {
+            o->len += (size_t)n;
+            return;
+        }
+        size_t cap = o->cap * 2;
+        if (cap > ((size_t)64 << 20)) {
+            o->failed = 1;
+            return;
+        }
+        char *np = td__realloc(o->p, cap);
+        if (!np) {
+            o->failed = 1;
+            return;
+        }
+        o->p = np;
+        o->cap = cap;
+    }
+}
+
+static const char *const class_names[N_CLASSES] = {"1xx", "2xx", "3xx", "4xx", "5xx", "aborted"};
+
+char *td__metrics_render(td_server *srv, size_t *len)
+{
+    td__metrics *m = srv->metrics;
+    size_t n;
+    const td__route *routes = td__routes(&n);
+    out o = {td__malloc(16384), 0, 16384, 0};
+    if (!o.p)
+        return NULL;
+    put(&o, "# HELP takedown_http_requests_total HTTP requests by route and status class.\n"
+            "# TYPE takedown_http_requests_total counter\n");
+    for (size_t i = 0; i <= m->n_routes; i++) {
+        const char *method = i < n ? routes[i].method : "";
+        const char *pattern = i < n ? routes[i].pattern : "unmatched";
+        for (int c = 0; c < N_CLASSES; c++) {
+            unsigned long long v = atomic_load(&m->routes[i].by_class[c]);
+            if (v)
+                put(&o, "takedown_http_requests_total{method=\"%s\",route=\"%s\",code=\"%s\"} "
+                        "%llu\n", method, pattern, class_names[c], v);
+        }
+    }
+    put(&o, "# HELP takedown_http_request_duration_seconds Time from the first byte of a "
+            "request to the last byte of its response.\n"
+            "# TYPE takedown_http_request_duration_seconds histogram\n");
+    for (size_t i = 0; i <= m->n_routes; i++) {
+        route_metrics *rm = &m->routes[i];
+        unsigned long long count = atomic_load(&rm->count);
+        if (!count)
+            continue;
+        const char *method = i < n ? routes[i].method : "";
+        const char *pattern = i < n ? routes[i].pattern : "unmatched";
+        unsigned long long cum = 0;
+        for (size_t b = 0; b <= N_BUCKETS; b++) {
+            cum += atomic_load(&rm->buckets[b]);
+            if (b < N_BUCKETS)
+                put(&o, "takedown_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\","
+                        "le=\"%g\"} %llu\n", method, pattern, bucket_bounds[b], cum);
+            else
+                put(&o, "takedown_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\","
+                        "le=\"+Inf\"} %llu\n", method, pattern, cum);
+        }
+        put(&o, "takedown_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} %.6f\n",
+            method, pattern, (double)atomic_load(&rm->sum_us) / 1e6);
+        put(&o, "takedown_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %llu\n",
+            method, pattern, count);
+    }
+    put(&o, "# HELP takedown_http_requests_in_flight Requests being received, handled or sent.\n"
+            "# TYPE takedown_http_requests_in_flight gauge\ntakedown_http_requests_in_flight %ld\n",
+        atomic_load(&srv->in_flight));
+    put(&o, "# HELP takedown_uptime_seconds Seconds since the server started.\n"
+            "# TYPE takedown_uptime_seconds gauge\ntakedown_uptime_seconds %.0f\n",
+        td__now() - srv->started);
+    put(&o, "# HELP takedown_ready Whether the indexes are loaded.\n"
+            "# TYPE takedown_ready gauge\ntakedown_ready %d\n", atomic_load(&srv->ready));
+
+    td_service *svc = atomic_load(&srv->svc);
+    td_service_stats st;
+    if (svc && atomic_load(&srv->ready) && td_service_get_stats(svc, &st, NULL) == TD_OK) {
+        put(&o, "# HELP takedown_index_entries Entries in the in-memory indexes.\n"
+                "# TYPE takedown_index_entries gauge\n"
+                "takedown_index_entries{type=\"pdq\"} %llu\n"
+                "takedown_index_entries{type=\"md5\"} %llu\n"
+                "takedown_index_entries{type=\"sha256\"} %llu\n",
+            (unsigned long long)st.pdq_indexed, (unsigned long long)st.md5_indexed,
+            (unsigned long long)st.sha256_indexed);
+        put(&o, "# HELP takedown_index_log_sequence Last change-log entry applied to the "
+                "indexes.\n# TYPE takedown_index_log_sequence gauge\n"
+                "takedown_index_log_sequence %llu\n", (unsigned long long)st.log_sequence);
+        put(&o, "# HELP takedown_banks Banks.\n# TYPE takedown_banks gauge\ntakedown_banks %lld\n",
+            (long long)st.banks);
+        put(&o, "# HELP takedown_signals Signals stored, enabled or not.\n"
+                "# TYPE takedown_signals gauge\ntakedown_signals %lld\n", (long long)st.signals);
+        put(&o, "# HELP takedown_cases_open Cases open, claimed or escalated (review queue).\n"
+                "# TYPE takedown_cases_open gauge\ntakedown_cases_open %lld\n",
+            (long long)st.cases_open);
+        put(&o, "# HELP takedown_webhook_queue_depth Webhook deliveries waiting.\n"
+                "# TYPE takedown_webhook_queue_depth gauge\ntakedown_webhook_queue_depth %lld\n",
+            (long long)st.queue_depth);
+        put(&o, "# HELP takedown_webhook_failures_total Failed delivery attempts.\n"
+                "# TYPE takedown_webhook_failures_total counter\n"
+                "takedown_webhook_failures_total %lld\n", (long long)st.webhook_failures);
+        put(&o, "# HELP takedown_webhook_dead_total Deliveries given up.\n"
+                "# TYPE takedown_webhook_dead_total counter\ntakedown_webhook_dead_total %lld\n",
+            (long long)st.webhook_dead);
+        put(&o, "# HELP takedown_content_total Content items received.\n"
+                "# TYPE takedown_content_total counter\ntakedown_content_total %lld\n",
+            (long long)st.content);
+    }
+    if (o.failed) {
+        td__free(o.p);
+        return NULL;
+    }
+    *len = o.len;
+    return o.p;
+}

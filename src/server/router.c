@@ -1,0 +1,189 @@
+/* The route table: every HTTP route of the service in one place, with the roles allowed to call
+ * it. Keeping it a table (rather than if-chains in the handlers) lets the OpenAPI test compare
+ * the document with what the server really answers, and lets metrics label requests by pattern
+ * instead of by raw path (which would grow without bound). */
+#include <string.h>
+
+#include "core/alloc.h"
+#include "server/server_int.h"
+
+#define MOD (TD__R_ADMIN | TD__R_MODERATOR)
+#define READ (TD__R_ADMIN | TD__R_MODERATOR | TD__R_AUDITOR)
+#define CHECK (TD__R_ADMIN | TD__R_MODERATOR | TD__R_PLATFORM)
+#define ADMIN TD__R_ADMIN
+#define ANY TD__R_ANY
+#define PUB (TD__R_PUBLIC)
+
+static const td__route routes[] = {
+    {"GET", "/healthz", td__h_healthz, PUB, TD__F_NO_READY, "liveness"},
+    {"GET", "/readyz", td__h_readyz, PUB, TD__F_NO_READY, "readiness"},
+    {"GET", "/metrics", td__h_metrics, PUB, TD__F_NO_READY, "Prometheus metrics"},
+    {"GET", "/v1/openapi.yaml", td__h_openapi, PUB, TD__F_NO_READY, "this API's document"},
+
+    {"GET", "/v1/banks", td__h_banks_list, READ | TD__R_PLATFORM, 0, "list banks"},
+    {"POST", "/v1/banks", td__h_banks_create, MOD, 0, "create a bank"},
+    {"GET", "/v1/banks/{name}", td__h_bank_get, READ | TD__R_PLATFORM, 0, "one bank"},
+    {"PATCH", "/v1/banks/{name}", td__h_bank_update, MOD, 0, "update a bank"},
+    {"DELETE", "/v1/banks/{name}", td__h_bank_delete, ADMIN, 0, "delete a bank"},
+    {"GET", "/v1/banks/{name}/signals", td__h_signals_list, READ, 0, "list a bank's signals"},
+    {"POST", "/v1/banks/{name}/signals", td__h_signals_add, MOD, TD__F_MEDIA, "add a signal"},
+    {"PATCH", "/v1/banks/{name}/signals/{id}", td__h_signal_update, MOD, 0, "update a signal"},
+    {"DELETE", "/v1/banks/{name}/signals/{id}", td__h_signal_delete, MOD, 0, "delete a signal"},
+    {"POST", "/v1/banks/{name}/import", td__h_bank_import, MOD, TD__F_IMPORT, "import a list"},
+    {"GET", "/v1/banks/{name}/export", td__h_bank_export, READ, 0, "export a list"},
+
+    {"POST", "/v1/check", td__h_check, CHECK, TD__F_MEDIA, "check media or hashes"},
+    {"POST", "/v1/content", td__h_content_submit, CHECK, TD__F_MEDIA, "submit content"},
+    {"GET", "/v1/content/{id}", td__h_content_get, READ | TD__R_PLATFORM, 0, "one content"},
+
+    {"GET", "/v1/cases", td__h_cases_list, READ, 0, "the review queue"},
+    {"GET", "/v1/cases/{id}", td__h_case_get, READ, 0, "one case with its decisions"},
+    {"POST", "/v1/cases/{id}/claim", td__h_case_claim, MOD, 0, "claim a case"},
+    {"POST", "/v1/cases/{id}/release", td__h_case_release, MOD, 0, "release a claim"},
+    {"POST", "/v1/cases/{id}/decision", td__h_case_decision, MOD, 0, "decide a case"},
+
+    {"GET", "/v1/webhooks", td__h_webhooks_list, ADMIN | TD__R_AUDITOR, 0, "list webhooks"},
+    {"POST", "/v1/webhooks", td__h_webhooks_create, ADMIN, 0, "create a webhook"},
+    {"DELETE", "/v1/webhooks/{id}", td__h_webhook_delete, ADMIN, 0, "delete a webhook"},
+    {"GET", "/v1/webhooks/{id}/deliveries", td__h_webhook_deliveries, ADMIN | TD__R_AUDITOR, 0,
+     "a webhook's delivery log"},
+
+    {"GET", "/v1/keys", td__h_keys_list, ADMIN, 0, "list API keys"},
+    {"POST", "/v1/keys", td__h_keys_create, ADMIN, 0, "create an API key"},
+    {"DELETE", "/v1/keys/{id}", td__h_key_delete, ADMIN, 0, "revoke an API key"},
+
+    {"GET", "/v1/stats", td__h_stats, READ, 0, "counts"},
+
+    /* Meta's HMA API, so that an HMA client switches by changing its base URL. */
+    {"GET", "/status", td__h_hma_status, PUB, TD__F_NO_READY, "HMA liveness"},
+    {"GET", "/h/hash", td__h_hma_hash, CHECK, 0, "HMA: hash a URL"},
+    {"GET", "/m/lookup", td__h_hma_lookup, CHECK, 0, "HMA: lookup"},
+    {"GET", "/m/raw_lookup", td__h_hma_raw_lookup, CHECK, 0, "HMA: raw lookup"},
+    {"POST", "/m/compare", td__h_hma_compare, ANY, 0, "HMA: compare hashes"},
+    {"GET", "/c/banks", td__h_hma_banks_list, READ | TD__R_PLATFORM, 0, "HMA: list banks"},
+    {"POST", "/c/banks", td__h_hma_banks_create, MOD, 0, "HMA: create a bank"},
+    {"GET", "/c/bank/{name}", td__h_hma_bank_get, READ | TD__R_PLATFORM, 0, "HMA: one bank"},
+    {"PUT", "/c/bank/{name}", td__h_hma_bank_update, MOD, 0, "HMA: update a bank"},
+    {"DELETE", "/c/bank/{name}", td__h_hma_bank_delete, ADMIN, 0, "HMA: delete a bank"},
+    {"POST", "/c/bank/{name}/signal", td__h_hma_signal_add, MOD, 0, "HMA: add a signal"},
+    {"GET", "/c/bank/{name}/content/{id}", td__h_hma_content_get, READ, 0, "HMA: one signal"},
+    {"PUT", "/c/bank/{name}/content/{id}", td__h_hma_content_update, MOD, 0,
+     "HMA: update a signal"},
+    {"DELETE", "/c/bank/{name}/content/{id}", td__h_hma_content_delete, MOD, 0,
+     "HMA: delete a signal"},
+};
+
+#define N_ROUTES (sizeof routes / sizeof routes[0])
+
+const td__route *td__routes(size_t *count)
+{
+    *count = N_ROUTES;
+    return routes;
+}
+
+/* The public view of the table (for tests and documentation). */
+static td_server_route_info route_info[N_ROUTES];
+static atomic_int route_info_ready;
+
+const td_server_route_info *td_server_routes(size_t *count)
+{
+    if (!atomic_load(&route_info_ready)) {
+        for (size_t i = 0; i < N_ROUTES; i++) {
+            route_info[i].method = routes[i].method;
+            route_info[i].pattern = routes[i].pattern;
+            route_info[i].summary = routes[i].summary;
+            route_info[i].requires_key = !(routes[i].roles & TD__R_PUBLIC);
+        }
+        atomic_store(&route_info_ready, 1);
+    }
+    *count = N_ROUTES;
+    return route_info;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes one path segment into the arena; NULL on a malformed escape, an embedded NUL
+ * or a segment longer than TD__MAX_PARAM_LEN. */
+static char *decode_segment(td__arena *a, const char *s, size_t n)
+{
+    if (n > TD__MAX_PARAM_LEN * 3)
+        return NULL;
+    char *out = td__arena_alloc(a, n + 1);
+    size_t o = 0;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '%') {
+            if (i + 2 >= n)
+                return NULL;
+            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+                return NULL;
+            out[o++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    return o <= TD__MAX_PARAM_LEN ? out : NULL;
+}
+
+/* Matches path against one pattern; on success stores the parameters in r. */
+static int match_pattern(td__req *r, const char *pattern, const char *path, int store)
+{
+    const char *p = pattern, *s = path;
+    int n = 0;
+    while (*p && *s) {
+        if (*p != '/' || *s != '/')
+            return 0;
+        p++;
+        s++;
+        size_t plen = strcspn(p, "/"), slen = strcspn(s, "/");
+        if (plen > 2 && p[0] == '{' && p[plen - 1] == '}') {
+            if (slen == 0 || n >= TD__MAX_PARAMS)
+                return 0;
+            if (store) {
+                char *v = decode_segment(&r->arena, s, slen);
+                if (!v)
+                    return 0;
+                r->params[n] = v;
+            }
+            n++;
+        } else if (plen != slen || memcmp(p, s, plen) != 0) {
+            return 0;
+        }
+        p += plen;
+        s += slen;
+    }
+    if (*p || *s)
+        return 0;
+    if (store)
+        r->n_params = n;
+    return 1;
+}
+
+int td__route_match(td__req *r, const char *method, const char *path)
+{
+    int path_matched = 0;
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        if (!match_pattern(r, routes[i].pattern, path, 0))
+            continue;
+        path_matched = 1;
+        if (strcmp(routes[i].method, method) != 0)
+            continue;
+        if (!match_pattern(r, routes[i].pattern, path, 1))
+            return -1; /* a malformed escape in a parameter */
+        return (int)i;
+    }
+    return path_matched ? -2 : -1;
+}

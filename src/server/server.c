@@ -1,0 +1,388 @@
+/* The HTTP transport: libmicrohttpd in thread-pool mode, one request context per request.
+ *
+ * Life of a request: the first call of the access handler matches the route, authenticates the
+ * caller and checks the body size announced by Content-Length, so that 401/403/404/413 are
+ * answered before any body byte is read. Later calls append body bytes to a buffer that never
+ * grows past the route's limit (a chunked body that goes over is discarded and answered 413),
+ * or feed them straight to a streaming import. The last call runs the handler. The completion
+ * callback records metrics and frees everything the request allocated, whatever happened to the
+ * connection. */
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "server/auth.h"
+#include "server/server_int.h"
+
+/* A chunked body over the limit is read and dropped up to this much before the connection is
+ * closed without an answer. */
+#define DISCARD_MAX ((uint64_t)16 << 20)
+
+double td__now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void td_server_options_default(td_server_options *opts)
+{
+    memset(opts, 0, sizeof *opts);
+    opts->address = "127.0.0.1";
+    opts->port = 8080;
+    opts->threads = 0;
+    opts->max_body_bytes = (uint64_t)1 << 20;
+    opts->max_media_bytes = (uint64_t)64 << 20;
+    opts->max_import_bytes = (uint64_t)1 << 30;
+    opts->timeout_seconds = 60;
+    opts->max_connections = 1024;
+    opts->metrics_public = 1;
+}
+
+const char *td_server_openapi(size_t *len)
+{
+    *len = td__openapi_yaml_len;
+    return (const char *)td__openapi_yaml;
+}
+
+static uint64_t body_limit(const td_server *srv, const td__route *route)
+{
+    if (route && (route->flags & TD__F_IMPORT))
+        return srv->opts.max_import_bytes;
+    if (route && (route->flags & TD__F_MEDIA))
+        return srv->opts.max_media_bytes;
+    return srv->opts.max_body_bytes;
+}
+
+static enum MHD_Result send_response(td__req *r)
+{
+    struct MHD_Response *resp;
+    if (!r->handled)
+        td__reply_error(r, 500, "internal", "the handler gave no answer");
+    if (r->resp_static) {
+        resp = MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_PERSISTENT);
+    } else {
+        /* The response takes the buffer; it is freed with td__free when sent. */
+        resp = MHD_create_response_from_buffer_with_free_callback(r->resp_len, r->resp,
+                                                                  td__free);
+        if (resp)
+            r->resp = NULL;
+    }
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            r->resp_type ? r->resp_type : "application/json");
+    if (r->status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (r->status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "see /v1/openapi.yaml");
+    enum MHD_Result ret = MHD_queue_response(r->conn, r->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static td__req *request_new(td_server *srv, struct MHD_Connection *conn, const char *method,
+                            const char *url)
+{
+    td__req *r = td__calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->srv = srv;
+    r->conn = conn;
+    r->t_start = td__now();
+    r->route_index = -1;
+    r->method = td__arena_strndup(&r->arena, method, strlen(method));
+    r->path = td__arena_strndup(&r->arena, url, strlen(url));
+    r->svc = atomic_load(&srv->svc);
+    if (!r->method || !r->path) {
+        td__arena_free(&r->arena);
+        td__free(r);
+        return NULL;
+    }
+    atomic_fetch_add(&srv->in_flight, 1);
+    return r;
+}
+
+static void request_free(td__req *r)
+{
+    if (r->imp)
+        td_import_abort(r->imp);
+    if (r->resp && !r->resp_static)
+        td__free(r->resp);
+    td__free(r->body);
+    td__arena_free(&r->arena);
+    atomic_fetch_sub(&r->srv->in_flight, 1);
+    td__free(r);
+}
+
+/* The first call: route, authenticate, check the announced size. Returns 1 when the request was
+ * answered already. */
+static int request_start(td__req *r)
+{
+    td_server *srv = r->srv;
+    int idx = td__route_match(r, r->method, r->path);
+    if (idx == -2) {
+        td__reply_error(r, 405, "method_not_allowed", "%s is not allowed on %s", r->method,
+                        r->path);
+        return 1;
+    }
+    if (idx < 0) {
+        td__reply_error(r, 404, "no_route", "no route for %s %s", r->method, r->path);
+        return 1;
+    }
+    size_t n;
+    const td__route *routes = td__routes(&n);
+    r->route = &routes[idx];
+    r->route_index = idx;
+    r->max_body = body_limit(srv, r->route);
+    r->content_type =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+
+    unsigned roles = r->route->roles;
+    if (r->route->pattern[1] == 'm' && strcmp(r->route->pattern, "/metrics") == 0 &&
+        !srv->opts.metrics_public)
+        roles = TD__R_ADMIN | TD__R_AUDITOR;
+    if (!(roles & TD__R_PUBLIC) || !(r->route->flags & TD__F_NO_READY)) {
+        if (!r->svc || !atomic_load(&srv->ready)) {
+            td__reply_error(r, 503, "not_ready", "the service is starting");
+            return 1;
+        }
+    }
+    if (!(roles & TD__R_PUBLIC)) {
+        const char *auth =
+            MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        if (!td__authenticate(r, auth))
+            return 1;
+        if (!(roles & r->role_bit)) {
+            td__reply_error(r, 403, "forbidden", "role '%s' may not call %s %s",
+                            td_role_name(r->who.role), r->route->method, r->route->pattern);
+            return 1;
+        }
+    }
+    const char *cl =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end = NULL;
+        unsigned long long len = strtoull(cl, &end, 10);
+        if (end != cl && len > r->max_body) {
+            td__reply_error(r, 413, "body_too_large",
+                            "the body (%llu bytes) is over this route's limit of %llu bytes",
+                            len, (unsigned long long)r->max_body);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int body_append(td__req *r, const char *data, size_t size)
+{
+    if (r->too_large || (uint64_t)r->body_len + size > r->max_body) {
+        r->too_large = 1;
+        r->discarded += size;
+        return r->discarded <= DISCARD_MAX;
+    }
+    if (r->body_len + size > r->body_cap) {
+        size_t cap = r->body_cap ? r->body_cap : 16384;
+        while (cap < r->body_len + size)
+            cap *= 2;
+        if (cap > r->max_body)
+            cap = (size_t)r->max_body;
+        uint8_t *nb = td__realloc(r->body, cap + 1);
+        if (!nb)
+            return 0;
+        r->body = nb;
+        r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, data, size);
+    r->body_len += size;
+    return 1;
+}
+
+/* Streaming import: the import begins with the first bytes, so the list is never held whole. */
+static int import_feed(td__req *r, const char *data, size_t size)
+{
+    r->streamed += size;
+    if (r->streamed > r->max_body) {
+        r->too_large = 1;
+        r->discarded += size;
+        if (r->imp) {
+            td_import_abort(r->imp);
+            r->imp = NULL;
+        }
+        return r->discarded <= DISCARD_MAX;
+    }
+    if (r->stream_st != TD_OK)
+        return 1; /* already failed: drop the rest, answer at the end */
+    if (!r->imp) {
+        r->stream_st = td__import_start(r);
+        if (r->stream_st != TD_OK)
+            return 1;
+    }
+    r->stream_st = td_import_feed(r->imp, data, size, &r->stream_err);
+    if (r->stream_st != TD_OK) {
+        td_import_abort(r->imp);
+        r->imp = NULL;
+    }
+    return 1;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    (void)version;
+    td_server *srv = cls;
+    td__req *r = *con_cls;
+    if (!r) {
+        r = request_new(srv, conn, method, url);
+        if (!r)
+            return MHD_NO;
+        *con_cls = r;
+        if (request_start(r))
+            return send_response(r);
+        return MHD_YES;
+    }
+    if (r->handled)
+        return MHD_YES; /* answered early; MHD drops the rest of the body */
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        int ok = (r->route->flags & TD__F_IMPORT) ? import_feed(r, upload_data, n)
+                                                   : body_append(r, upload_data, n);
+        return ok ? MHD_YES : MHD_NO;
+    }
+    if (r->too_large) {
+        td__reply_error(r, 413, "body_too_large", "the body is over this route's limit of %llu "
+                        "bytes", (unsigned long long)r->max_body);
+        return send_response(r);
+    }
+    if (r->body)
+        r->body[r->body_len] = '\0';
+    r->route->handler(r);
+    return send_response(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    td_server *srv = cls;
+    td__req *r = *con_cls;
+    if (!r)
+        return;
+    unsigned status = r->handled ? r->status : 0;
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && status == 0)
+        status = 499; /* the client went away */
+    td__metrics_observe(srv->metrics, r->route_index, status, td__now() - r->t_start);
+    request_free(r);
+    *con_cls = NULL;
+}
+
+static unsigned core_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 && n < 256 ? (unsigned)n : 1;
+}
+
+td_status td_server_start(const td_server_options *opts, td_service *svc, td_server **out,
+                          td_error *err)
+{
+    td_server_options defaults;
+    if (!opts) {
+        td_server_options_default(&defaults);
+        opts = &defaults;
+    }
+    *out = NULL;
+    union {
+        struct sockaddr_in v4;
+        struct sockaddr_in6 v6;
+    } addr;
+    memset(&addr, 0, sizeof addr);
+    const char *host = opts->address && *opts->address ? opts->address : "127.0.0.1";
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    if (inet_pton(AF_INET, host, &addr.v4.sin_addr) == 1) {
+        addr.v4.sin_family = AF_INET;
+        addr.v4.sin_port = htons(opts->port);
+    } else if (inet_pton(AF_INET6, host, &addr.v6.sin6_addr) == 1) {
+        addr.v6.sin6_family = AF_INET6;
+        addr.v6.sin6_port = htons(opts->port);
+        flags |= MHD_USE_IPv6;
+    } else {
+        return td__error_set(err, TD_ERR_INVALID, "listen address '%s' is not an IP address",
+                             host);
+    }
+    td_server *srv = td__calloc(1, sizeof *srv);
+    if (!srv)
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    srv->opts = *opts;
+    srv->opts.address = NULL;
+    snprintf(srv->listen_addr, sizeof srv->listen_addr, "%s", host);
+    size_t n_routes;
+    td__routes(&n_routes);
+    srv->metrics = td__metrics_new(n_routes);
+    srv->auth = td__auth_cache_new();
+    if (!srv->metrics || !srv->auth) {
+        td__metrics_free(srv->metrics);
+        td__auth_cache_free(srv->auth);
+        td__free(srv);
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    }
+    srv->started = td__now();
+    atomic_store(&srv->svc, svc);
+    atomic_store(&srv->ready, svc && td_service_ready(svc) ? 1 : 0);
+    unsigned threads = opts->threads ? opts->threads : core_count();
+    srv->daemon = MHD_start_daemon(
+        flags, opts->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT,
+        opts->timeout_seconds ? opts->timeout_seconds : 60u, MHD_OPTION_CONNECTION_LIMIT,
+        opts->max_connections ? opts->max_connections : 1024u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)256 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+    if (!srv->daemon) {
+        td__metrics_free(srv->metrics);
+        td__auth_cache_free(srv->auth);
+        td__free(srv);
+        return td__error_set(err, TD_ERR_IO, "cannot listen on %s port %u (in use, or no "
+                             "permission?)", host, (unsigned)opts->port);
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = info ? info->port : opts->port;
+    *out = srv;
+    return TD_OK;
+}
+
+void td_server_set_service(td_server *srv, td_service *svc)
+{
+    atomic_store(&srv->svc, svc);
+    atomic_store(&srv->ready, svc && td_service_ready(svc) ? 1 : 0);
+}
+
+uint16_t td_server_port(const td_server *srv) { return srv->port; }
+
+void td_server_stop(td_server *srv, unsigned drain_ms)
+{
+    if (!srv)
+        return;
+    /* Stop accepting: the listening socket is closed, open connections keep being served. */
+    MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    double deadline = td__now() + drain_ms / 1000.0;
+    while (atomic_load(&srv->in_flight) > 0 && td__now() < deadline) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    MHD_stop_daemon(srv->daemon);
+    td__metrics_free(srv->metrics);
+    td__auth_cache_free(srv->auth);
+    td__free(srv);
+}

@@ -1,0 +1,223 @@
+/* Internals shared by the HTTP server's modules: the per-request context every handler receives,
+ * the response helpers, and the route table's shape. Handlers never talk to libmicrohttpd; they
+ * read the request from td__req and leave a response in it, so that they stay small and the
+ * transport can change without touching them. */
+#ifndef TD_SERVER_INT_H
+#define TD_SERVER_INT_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "takedown/server.h"
+
+#define TD__MAX_PARAMS 4
+#define TD__MAX_PARAM_LEN 256
+
+typedef struct td__req td__req;
+typedef void (*td__handler)(td__req *r);
+
+/* Role bits: a route lists the roles allowed to call it. */
+enum {
+    TD__R_ADMIN = 1u << 0,
+    TD__R_MODERATOR = 1u << 1,
+    TD__R_PLATFORM = 1u << 2,
+    TD__R_AUDITOR = 1u << 3,
+    TD__R_PUBLIC = 1u << 15 /* no key needed */
+};
+#define TD__R_ANY (TD__R_ADMIN | TD__R_MODERATOR | TD__R_PLATFORM | TD__R_AUDITOR)
+
+/* Route flags. */
+enum {
+    TD__F_MEDIA = 1u << 0,   /* body may be media bytes: uses the larger media limit */
+    TD__F_IMPORT = 1u << 1,  /* body is a list: uses the import limit */
+    TD__F_NO_READY = 1u << 2 /* answers before the service is open (probes, metrics) */
+};
+
+typedef struct td__route {
+    const char *method;
+    const char *pattern; /* "/v1/banks/{name}": literal segments and {param} segments */
+    td__handler handler;
+    unsigned roles;
+    unsigned flags;
+    const char *summary;
+} td__route;
+
+/* An arena for one request: everything allocated from it is freed in one go at completion. */
+typedef struct td__arena_block td__arena_block;
+typedef struct td__arena {
+    td__arena_block *head;
+} td__arena;
+
+void *td__arena_alloc(td__arena *a, size_t n);
+char *td__arena_strndup(td__arena *a, const char *s, size_t n);
+void td__arena_free(td__arena *a);
+
+struct td_server;
+
+struct td__req {
+    struct td_server *srv;
+    td_service *svc;
+    const td__route *route;
+    int route_index; /* -1: no route matched */
+    const char *method;
+    const char *path;
+    struct MHD_Connection *conn;
+    char *params[TD__MAX_PARAMS];
+    int n_params;
+    /* The authenticated caller (role_bit 0 on public routes). */
+    td_principal who;
+    unsigned role_bit;
+    /* The body, never longer than max_body. */
+    uint8_t *body;
+    size_t body_len, body_cap;
+    uint64_t max_body;
+    int too_large;
+    uint64_t discarded;
+    const char *content_type;
+    double t_start;
+    td__arena arena;
+    /* A streaming import (TD__F_IMPORT routes): fed as the body arrives, never buffered. */
+    td_import *imp;
+    td_status stream_st;
+    td_error stream_err;
+    uint64_t streamed;
+    /* The response a handler leaves. */
+    unsigned status;
+    char *resp; /* td__malloc'ed */
+    size_t resp_len;
+    const char *resp_type;
+    int resp_static; /* resp points to static data: do not free */
+    int handled;
+};
+
+/* ---- responses (json_util.c) ---- */
+
+/* Serialises obj (reference stolen) as the response. */
+void td__reply_json(td__req *r, unsigned status, json_t *obj);
+/* {"error": {"code": code, "message": ...}} with status. */
+void td__reply_error(td__req *r, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Maps a library status to an HTTP error (4xx for bad input, 404 for not found, 500 otherwise). */
+void td__reply_status(td__req *r, td_status st, const td_error *err);
+/* Plain bytes (copied) with a content type. */
+void td__reply_text(td__req *r, unsigned status, const char *type, const char *text, size_t len);
+/* Bytes the response takes ownership of (td__malloc'ed). */
+void td__reply_take(td__req *r, unsigned status, const char *type, char *data, size_t len);
+
+/* ---- request helpers (json_util.c) ---- */
+
+/* Parses the body as a JSON object; on failure replies 400 and returns NULL. */
+json_t *td__body_object(td__req *r);
+/* Whether the body is JSON (by Content-Type, or by its first byte when no type is given). */
+int td__body_is_json(const td__req *r);
+/* A query-string argument, or NULL. */
+const char *td__query(td__req *r, const char *name);
+/* Parses a non-negative decimal id from a path parameter; replies 400/404 and returns -1 on
+ * failure. */
+int64_t td__param_id(td__req *r, int index);
+/* Optional typed members: return 0 and reply 400 when the member exists with the wrong type. */
+int td__get_string(td__req *r, json_t *obj, const char *name, const char **out);
+int td__get_int(td__req *r, json_t *obj, const char *name, int64_t lo, int64_t hi, int64_t *out);
+int td__get_bool(td__req *r, json_t *obj, const char *name, int *out);
+/* A query-string integer within [lo, hi] (def when absent); replies 400 on a bad value. */
+int td__query_int(td__req *r, const char *name, int64_t lo, int64_t hi, int64_t def, int64_t *out);
+
+/* ---- router (router.c) ---- */
+
+const td__route *td__routes(size_t *count);
+/* Finds the route for method and path; fills params (arena copies, percent-decoded).
+ * Returns the index, -1 if no pattern matches the path (404), -2 if a pattern matches but not
+ * the method (405). */
+int td__route_match(td__req *r, const char *method, const char *path);
+
+/* ---- metrics (metrics.c) ---- */
+
+typedef struct td__metrics td__metrics;
+td__metrics *td__metrics_new(size_t n_routes);
+void td__metrics_free(td__metrics *m);
+void td__metrics_observe(td__metrics *m, int route_index, unsigned status, double seconds);
+/* Prometheus text exposition of everything; td__malloc'ed. */
+char *td__metrics_render(struct td_server *srv, size_t *len);
+
+/* ---- the server (server.c) ---- */
+
+struct td_server {
+    struct MHD_Daemon *daemon;
+    _Atomic(td_service *) svc;
+    atomic_int ready;
+    atomic_long in_flight;
+    td__metrics *metrics;
+    struct td__auth_cache *auth;
+    td_server_options opts;
+    char listen_addr[64];
+    uint16_t port;
+    double started;
+};
+
+double td__now(void);
+
+/* Begins the streaming import of r (handlers_banks.c): options from the query string. */
+td_status td__import_start(td__req *r);
+
+/* ---- handlers ---- */
+
+void td__h_healthz(td__req *r);
+void td__h_readyz(td__req *r);
+void td__h_metrics(td__req *r);
+void td__h_openapi(td__req *r);
+
+void td__h_banks_list(td__req *r);
+void td__h_banks_create(td__req *r);
+void td__h_bank_get(td__req *r);
+void td__h_bank_update(td__req *r);
+void td__h_bank_delete(td__req *r);
+void td__h_signals_list(td__req *r);
+void td__h_signals_add(td__req *r);
+void td__h_signal_update(td__req *r);
+void td__h_signal_delete(td__req *r);
+void td__h_bank_import(td__req *r);
+void td__h_bank_export(td__req *r);
+
+void td__h_check(td__req *r);
+void td__h_content_submit(td__req *r);
+void td__h_content_get(td__req *r);
+
+void td__h_cases_list(td__req *r);
+void td__h_case_get(td__req *r);
+void td__h_case_claim(td__req *r);
+void td__h_case_release(td__req *r);
+void td__h_case_decision(td__req *r);
+
+void td__h_webhooks_list(td__req *r);
+void td__h_webhooks_create(td__req *r);
+void td__h_webhook_delete(td__req *r);
+void td__h_webhook_deliveries(td__req *r);
+
+void td__h_keys_list(td__req *r);
+void td__h_keys_create(td__req *r);
+void td__h_key_delete(td__req *r);
+
+void td__h_stats(td__req *r);
+
+void td__h_hma_status(td__req *r);
+void td__h_hma_hash(td__req *r);
+void td__h_hma_lookup(td__req *r);
+void td__h_hma_raw_lookup(td__req *r);
+void td__h_hma_compare(td__req *r);
+void td__h_hma_banks_list(td__req *r);
+void td__h_hma_banks_create(td__req *r);
+void td__h_hma_bank_get(td__req *r);
+void td__h_hma_bank_update(td__req *r);
+void td__h_hma_bank_delete(td__req *r);
+void td__h_hma_signal_add(td__req *r);
+void td__h_hma_content_get(td__req *r);
+void td__h_hma_content_update(td__req *r);
+void td__h_hma_content_delete(td__req *r);
+
+/* The embedded OpenAPI document (generated at build time from docs/openapi.yaml). */
+extern const unsigned char td__openapi_yaml[];
+extern const size_t td__openapi_yaml_len;
+
+#endif

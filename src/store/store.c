@@ -1,0 +1,363 @@
+/* The store's connection pool, statement cache and migrations (see include/takedown/store.h).
+ * Engine specifics live in the backend files; this file is the same for every engine. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "store/store_int.h"
+
+void td_store_options_default(td_store_options *opts)
+{
+    memset(opts, 0, sizeof *opts);
+    opts->readers = 4;
+    opts->busy_timeout_ms = 5000;
+    opts->create = 1;
+}
+
+static void conn_close(td_store_conn *c)
+{
+    if (!c->db)
+        return;
+    for (size_t i = 0; i < c->n_cache; i++) {
+        c->store->be->finalize(c->cache[i]->engine);
+        td__free(c->cache[i]->sql);
+        td__free(c->cache[i]);
+    }
+    td__free(c->cache);
+    c->cache = NULL;
+    c->n_cache = c->cap_cache = 0;
+    c->store->be->disconnect(c->db);
+    c->db = NULL;
+}
+
+td_status td_store_open(const char *location, const td_store_options *opts, td_store **out,
+                        td_error *err)
+{
+    td_store_options def;
+    td_status st;
+    *out = NULL;
+    if (!location || !*location)
+        return td__error_set(err, TD_ERR_INVALID, "store: empty location");
+    if (strncmp(location, "postgresql://", 13) == 0 || strncmp(location, "postgres://", 11) == 0)
+        return td__error_set(err, TD_ERR_UNSUPPORTED,
+                             "store: the PostgreSQL backend is not in this build");
+    if (!opts) {
+        td_store_options_default(&def);
+        opts = &def;
+    }
+    if (opts->readers < 1 || opts->readers > TD_STORE_MAX_READERS)
+        return td__error_set(err, TD_ERR_INVALID, "store: readers must be 1..%d",
+                             TD_STORE_MAX_READERS);
+    td_store *s = td__calloc(1, sizeof *s);
+    if (!s)
+        return td__error_set(err, TD_ERR_NOMEM, "store: out of memory");
+    s->be = &td__sqlite_backend;
+    s->opts = *opts;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->freed, NULL);
+    s->writer.store = s;
+    s->writer.write = 1;
+    /* The writer connects first: it creates the file and switches it to WAL. */
+    st = s->be->connect(location, opts, 1, &s->writer.db, err);
+    if (st != TD_OK)
+        goto fail;
+    s->readers = td__calloc(opts->readers, sizeof *s->readers);
+    if (!s->readers) {
+        st = td__error_set(err, TD_ERR_NOMEM, "store: out of memory");
+        goto fail;
+    }
+    s->n_readers = opts->readers;
+    for (unsigned i = 0; i < s->n_readers; i++) {
+        s->readers[i].store = s;
+        st = s->be->connect(location, opts, 0, &s->readers[i].db, err);
+        if (st != TD_OK)
+            goto fail;
+    }
+    *out = s;
+    return TD_OK;
+fail:
+    td_store_close(s);
+    return st;
+}
+
+void td_store_close(td_store *s)
+{
+    if (!s)
+        return;
+    for (unsigned i = 0; s->readers && i < s->n_readers; i++)
+        conn_close(&s->readers[i]);
+    td__free(s->readers);
+    conn_close(&s->writer);
+    pthread_cond_destroy(&s->freed);
+    pthread_mutex_destroy(&s->lock);
+    td__free(s);
+}
+
+const char *td_store_backend(const td_store *store) { return store->be->name; }
+
+td_status td_store_acquire(td_store *s, int write, td_store_conn **out, td_error *err)
+{
+    (void)err;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        if (write) {
+            if (!s->writer.busy) {
+                s->writer.busy = 1;
+                *out = &s->writer;
+                break;
+            }
+        } else {
+            td_store_conn *found = NULL;
+            for (unsigned i = 0; i < s->n_readers && !found; i++) {
+                td_store_conn *c = &s->readers[(s->next_reader + i) % s->n_readers];
+                if (!c->busy)
+                    found = c;
+            }
+            if (found) {
+                found->busy = 1;
+                s->next_reader = (s->next_reader + 1) % s->n_readers;
+                *out = found;
+                break;
+            }
+        }
+        pthread_cond_wait(&s->freed, &s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return TD_OK;
+}
+
+void td_store_release(td_store *s, td_store_conn *conn)
+{
+    if (!conn)
+        return;
+    if (conn->in_tx)
+        td_store_rollback(conn);
+    for (size_t i = 0; i < conn->n_cache; i++)
+        s->be->reset(conn->cache[i]->engine);
+    pthread_mutex_lock(&s->lock);
+    conn->busy = 0;
+    pthread_cond_broadcast(&s->freed);
+    pthread_mutex_unlock(&s->lock);
+}
+
+td_status td_store_begin(td_store_conn *conn, td_error *err)
+{
+    if (conn->in_tx)
+        return td__error_set(err, TD_ERR_INTERNAL, "store: transaction already open");
+    td_status st = conn->store->be->exec(conn->db, conn->write ? "BEGIN IMMEDIATE" : "BEGIN", err);
+    if (st == TD_OK)
+        conn->in_tx = 1;
+    return st;
+}
+
+td_status td_store_commit(td_store_conn *conn, td_error *err)
+{
+    if (!conn->in_tx)
+        return td__error_set(err, TD_ERR_INTERNAL, "store: no transaction to commit");
+    /* Statements still stepping would make COMMIT fail in SQLite: reset them first. */
+    for (size_t i = 0; i < conn->n_cache; i++)
+        conn->store->be->reset(conn->cache[i]->engine);
+    td_status st = conn->store->be->exec(conn->db, "COMMIT", err);
+    if (st != TD_OK) {
+        td_store_rollback(conn);
+        return st;
+    }
+    conn->in_tx = 0;
+    return TD_OK;
+}
+
+void td_store_rollback(td_store_conn *conn)
+{
+    if (!conn->in_tx)
+        return;
+    for (size_t i = 0; i < conn->n_cache; i++)
+        conn->store->be->reset(conn->cache[i]->engine);
+    (void)conn->store->be->exec(conn->db, "ROLLBACK", NULL);
+    conn->in_tx = 0;
+}
+
+int td_store_in_transaction(const td_store_conn *conn) { return conn->in_tx; }
+
+td_status td_store_exec(td_store_conn *conn, const char *sql, td_error *err)
+{
+    return conn->store->be->exec(conn->db, sql, err);
+}
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+td_status td_store_prepare(td_store_conn *conn, const char *sql, td_stmt **out, td_error *err)
+{
+    uint64_t h = fnv1a(sql);
+    const td__store_backend *be = conn->store->be;
+    for (size_t i = 0; i < conn->n_cache; i++) {
+        td_stmt *s = conn->cache[i];
+        if (s->hash == h && strcmp(s->sql, sql) == 0) {
+            be->reset(s->engine);
+            *out = s;
+            return TD_OK;
+        }
+    }
+    if (conn->n_cache == conn->cap_cache) {
+        size_t cap = conn->cap_cache ? conn->cap_cache * 2 : 32;
+        td_stmt **grown = td__realloc(conn->cache, cap * sizeof *grown);
+        if (!grown)
+            return td__error_set(err, TD_ERR_NOMEM, "store: out of memory");
+        conn->cache = grown;
+        conn->cap_cache = cap;
+    }
+    td_stmt *s = td__calloc(1, sizeof *s);
+    if (!s || !(s->sql = td__strdup(sql))) {
+        td__free(s);
+        return td__error_set(err, TD_ERR_NOMEM, "store: out of memory");
+    }
+    s->conn = conn;
+    s->hash = h;
+    td_status st = be->prepare(conn->db, sql, &s->engine, s->param_map, TD__STMT_MAX_PARAMS, err);
+    if (st != TD_OK) {
+        td__free(s->sql);
+        td__free(s);
+        return st;
+    }
+    conn->cache[conn->n_cache++] = s;
+    *out = s;
+    return TD_OK;
+}
+
+static td_status param(td_stmt *s, int index, int *engine_index, td_error *err)
+{
+    if (index < 1 || index > TD__STMT_MAX_PARAMS || !s->param_map[index])
+        return td__error_set(err, TD_ERR_INTERNAL, "store: statement has no parameter $%d",
+                             index);
+    *engine_index = s->param_map[index];
+    return TD_OK;
+}
+
+td_status td_stmt_bind_int64(td_stmt *s, int index, int64_t v, td_error *err)
+{
+    int i;
+    td_status st = param(s, index, &i, err);
+    return st ? st : s->conn->store->be->bind_int64(s->conn->db, s->engine, i, v, err);
+}
+
+td_status td_stmt_bind_text(td_stmt *s, int index, const char *text, size_t len, td_error *err)
+{
+    int i;
+    td_status st = param(s, index, &i, err);
+    if (st)
+        return st;
+    if (!text)
+        return s->conn->store->be->bind_null(s->conn->db, s->engine, i, err);
+    if (len == (size_t)-1)
+        len = strlen(text);
+    return s->conn->store->be->bind_text(s->conn->db, s->engine, i, text, len, err);
+}
+
+td_status td_stmt_bind_blob(td_stmt *s, int index, const void *data, size_t len, td_error *err)
+{
+    int i;
+    td_status st = param(s, index, &i, err);
+    return st ? st : s->conn->store->be->bind_blob(s->conn->db, s->engine, i, data, len, err);
+}
+
+td_status td_stmt_bind_null(td_stmt *s, int index, td_error *err)
+{
+    int i;
+    td_status st = param(s, index, &i, err);
+    return st ? st : s->conn->store->be->bind_null(s->conn->db, s->engine, i, err);
+}
+
+td_status td_stmt_step(td_stmt *s, int *row, td_error *err)
+{
+    return s->conn->store->be->step(s->conn->db, s->engine, row, err);
+}
+
+td_status td_stmt_run(td_stmt *s, int64_t *changes, td_error *err)
+{
+    int row = 1;
+    td_status st;
+    while (row)
+        if ((st = td_stmt_step(s, &row, err)) != TD_OK)
+            return st;
+    if (changes)
+        *changes = s->conn->store->be->changes(s->conn->db);
+    s->conn->store->be->reset(s->engine);
+    return TD_OK;
+}
+
+void td_stmt_reset(td_stmt *s) { s->conn->store->be->reset(s->engine); }
+
+int64_t td_stmt_column_int64(td_stmt *s, int col) { return s->conn->store->be->col_int64(s->engine, col); }
+const char *td_stmt_column_text(td_stmt *s, int col) { return s->conn->store->be->col_text(s->engine, col); }
+const void *td_stmt_column_blob(td_stmt *s, int col) { return s->conn->store->be->col_blob(s->engine, col); }
+size_t td_stmt_column_bytes(td_stmt *s, int col) { return s->conn->store->be->col_bytes(s->engine, col); }
+int td_stmt_column_is_null(td_stmt *s, int col) { return s->conn->store->be->col_is_null(s->engine, col); }
+
+td_status td_store_migrate(td_store *store, const td_store_migration *list, size_t n,
+                           int *version, td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    int row, current = 0;
+    td_status st = td_store_acquire(store, 1, &c, err);
+    if (st)
+        return st;
+    st = td_store_exec(c,
+                       "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+                       " name TEXT NOT NULL, applied_ms BIGINT NOT NULL)",
+                       err);
+    if (st)
+        goto out;
+    if ((st = td_store_prepare(c, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &q,
+                               err)) ||
+        (st = td_stmt_step(q, &row, err)))
+        goto out;
+    current = row ? (int)td_stmt_column_int64(q, 0) : 0;
+    td_stmt_reset(q);
+    int newest = 0;
+    for (size_t i = 0; i < n; i++)
+        newest = list[i].version > newest ? list[i].version : newest;
+    if (current > newest) {
+        st = td__error_set(err, TD_ERR_UNSUPPORTED,
+                           "store: database schema version %d is newer than this build (%d)",
+                           current, newest);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const td_store_migration *m = &list[i];
+        if (m->version <= current)
+            continue;
+        const char *sql = m->sql;
+        if (strcmp(store->be->name, "postgresql") == 0 && m->sql_postgres)
+            sql = m->sql_postgres;
+        if ((st = td_store_begin(c, err)) || (st = td_store_exec(c, sql, err)))
+            goto fail_one;
+        if ((st = td_store_prepare(c,
+                                   "INSERT INTO schema_migrations (version, name, applied_ms)"
+                                   " VALUES ($1, $2, $3)",
+                                   &q, err)) ||
+            (st = td_stmt_bind_int64(q, 1, m->version, err)) ||
+            (st = td_stmt_bind_text(q, 2, m->name, (size_t)-1, err)) ||
+            (st = td_stmt_bind_int64(q, 3, (int64_t)time(NULL) * 1000, err)) ||
+            (st = td_stmt_run(q, NULL, err)) || (st = td_store_commit(c, err)))
+            goto fail_one;
+        current = m->version;
+        continue;
+    fail_one:
+        td_store_rollback(c);
+        td__error_prefix(err, "store: migration %d (%s): ", m->version, m->name);
+        goto out;
+    }
+    if (version)
+        *version = current;
+out:
+    td_store_release(store, c);
+    return st;
+}

@@ -1,0 +1,71 @@
+/* Inside the store: the backend operations a database engine provides. store.c owns the
+ * connection pool, the statement cache and migrations; a backend (sqlite.c, later postgres.c)
+ * only talks to its engine. */
+#ifndef TD_STORE_INT_H
+#define TD_STORE_INT_H
+
+#include <pthread.h>
+
+#include "takedown/store.h"
+
+#define TD__STMT_MAX_PARAMS 99
+
+typedef struct td__store_backend {
+    const char *name;
+    td_status (*connect)(const char *location, const td_store_options *opts, int write,
+                         void **db, td_error *err);
+    void (*disconnect)(void *db);
+    td_status (*exec)(void *db, const char *sql, td_error *err);
+    /* Compiles sql; param_map[n] receives the engine's index of $n (0 when unused). */
+    td_status (*prepare)(void *db, const char *sql, void **stmt, int *param_map, int max_param,
+                         td_error *err);
+    void (*finalize)(void *stmt);
+    void (*reset)(void *stmt);
+    td_status (*bind_int64)(void *db, void *stmt, int index, int64_t v, td_error *err);
+    td_status (*bind_text)(void *db, void *stmt, int index, const char *s, size_t len,
+                           td_error *err);
+    td_status (*bind_blob)(void *db, void *stmt, int index, const void *p, size_t len,
+                           td_error *err);
+    td_status (*bind_null)(void *db, void *stmt, int index, td_error *err);
+    td_status (*step)(void *db, void *stmt, int *row, td_error *err);
+    int64_t (*changes)(void *db);
+    int64_t (*col_int64)(void *stmt, int col);
+    const char *(*col_text)(void *stmt, int col);
+    const void *(*col_blob)(void *stmt, int col);
+    size_t (*col_bytes)(void *stmt, int col);
+    int (*col_is_null)(void *stmt, int col);
+} td__store_backend;
+
+extern const td__store_backend td__sqlite_backend;
+
+struct td_stmt {
+    td_store_conn *conn;
+    char *sql;
+    uint64_t hash;
+    void *engine;
+    int param_map[TD__STMT_MAX_PARAMS + 1];
+};
+
+struct td_store_conn {
+    td_store *store;
+    void *db;
+    int write;
+    int in_tx;
+    int busy; /* handed out */
+    /* Statements by SQL text; never evicted (the library has a bounded set of statements). */
+    td_stmt **cache;
+    size_t n_cache, cap_cache;
+};
+
+struct td_store {
+    const td__store_backend *be;
+    td_store_options opts;
+    pthread_mutex_t lock;
+    pthread_cond_t freed;
+    td_store_conn writer;
+    td_store_conn *readers;
+    unsigned n_readers;
+    unsigned next_reader;
+};
+
+#endif
