@@ -53,6 +53,7 @@ typedef struct td_server_route_info {
     const char *method;  /* "GET", "POST", ... */
     const char *pattern; /* "/v1/banks/{name}" (OpenAPI path syntax) */
     const char *summary;
+    const char *roles; /* "admin,moderator,..." or "public" */
     int requires_key;
 } td_server_route_info;
 

@@ -55,9 +55,8 @@ __attribute__((warn_unused_result)) td_status td_video_open_memory(const uint8_t
                                                                    td_video **out, td_error *err);
 
 /* Opens a video file (read through the library's I/O layer, size checked first). */
-__attribute__((warn_unused_result)) td_status td_video_open_file(const char *path,
-                                                                 const td_video_limits *limits,
-                                                                 td_video **out, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_video_open_file(const char *path, const td_video_limits *limits, td_video **out, td_error *err);
 
 /* Accepts NULL. */
 void td_video_free(td_video *video);

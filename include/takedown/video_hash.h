@@ -54,9 +54,8 @@ __attribute__((warn_unused_result)) td_status td_vpdq_to_text(const td_vpdq *v, 
 
 /* Parses a hash file (blank lines skipped; at most max_frames lines, 0: 10 million). Errors give
  * the line number. */
-__attribute__((warn_unused_result)) td_status td_vpdq_parse(const char *text, size_t len,
-                                                            size_t max_frames, td_vpdq *out,
-                                                            td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_vpdq_parse(const char *text, size_t len, size_t max_frames, td_vpdq *out, td_error *err);
 
 typedef struct td_vpdq_match_options {
     int distance;            /* frame match: Hamming distance <= distance (default 31) */
@@ -155,15 +154,13 @@ __attribute__((warn_unused_result)) td_status td_video_hash_file(const char *pat
  * sharing no frame at all; those are not returned). */
 typedef struct td_vpdq_index td_vpdq_index;
 
-__attribute__((warn_unused_result)) td_status td_vpdq_index_new(td_vpdq_index **out,
-                                                                td_error *err);
+__attribute__((warn_unused_result)) td_status td_vpdq_index_new(td_vpdq_index **out, td_error *err);
 void td_vpdq_index_free(td_vpdq_index *idx);
 
 /* Adds a video under a caller id (ids need not be unique: each add is its own video). Frames
  * below min_quality (50) are not indexed; identical frame hashes are stored once. */
-__attribute__((warn_unused_result)) td_status td_vpdq_index_add(td_vpdq_index *idx, uint64_t id,
-                                                                const td_vpdq *video,
-                                                                td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_vpdq_index_add(td_vpdq_index *idx, uint64_t id, const td_vpdq *video, td_error *err);
 
 /* Number of videos and of indexed frame hashes. */
 size_t td_vpdq_index_videos(const td_vpdq_index *idx);

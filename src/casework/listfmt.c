@@ -116,7 +116,9 @@ void td__list_line_error(td_import_result *res, size_t max_errors, uint64_t line
         return;
     res->error_list = grown;
     grown[cap].line = line;
-    td__copy_trunc(grown[cap].message, sizeof grown[cap].message, message);
+    size_t n = strnlen(message, sizeof grown[cap].message - 1);
+    memcpy(grown[cap].message, message, n);
+    grown[cap].message[n] = '\0';
     res->error_count++;
 }
 
@@ -293,7 +295,7 @@ static int parse_line(td__list_parser *p, const char *s, size_t n, uint64_t line
             }
             if (ok && nf > 4 && td_labels_parse(&e.tags, f[4], fl[4], &err) != TD_OK) {
                 ok = 0;
-                snprintf(msg, sizeof msg, "tags: %s", err.message);
+                snprintf(msg, sizeof msg, "tags: %.140s", err.message);
                 td__list_line_error(p->res, p->max_errors, line_no, msg);
             }
             if (ok) {

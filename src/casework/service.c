@@ -113,6 +113,7 @@ td_status td_service_open(const char *dir, const td_service_options *opts, td_se
     pthread_rwlock_init(&svc->banks_lock, NULL);
     pthread_mutex_init(&svc->thread_lock, NULL);
     pthread_cond_init(&svc->wake, NULL);
+    pthread_mutex_init(&svc->deliver_lock, NULL);
     svc->max_threshold = -1;
     size_t plen = strlen(dir) + sizeof "/takedown.db";
     char *path = td__malloc(plen);
@@ -175,6 +176,7 @@ void td_service_close(td_service *svc)
     td__free(svc->banks);
     td__free(svc->dir);
     pthread_cond_destroy(&svc->wake);
+    pthread_mutex_destroy(&svc->deliver_lock);
     pthread_mutex_destroy(&svc->thread_lock);
     pthread_rwlock_destroy(&svc->banks_lock);
     pthread_mutex_destroy(&svc->follow_lock);

@@ -48,6 +48,7 @@ struct td_service {
     int kicked;
     int follower_started, worker_started;
     pthread_t follower, worker;
+    pthread_mutex_t deliver_lock; /* one delivery round at a time */
 };
 
 int64_t td__now(td_service *svc);
@@ -95,6 +96,9 @@ td_status td__bank_id(td_store_conn *c, const char *name, int64_t *id, td_error 
  * reader or the writer held by the caller; NULL: one is acquired when needed). */
 td_status td__check(td_service *svc, td_store_conn *c, const td_hashes *hashes,
                     const td_check_options *opts, td_check_result *out, td_error *err);
+/* Hashes media with the service's options (PDQ with its dihedral variants, MD5, SHA-256). */
+td_status td__hash_media(td_service *svc, const uint8_t *data, size_t len, td_hashes *out,
+                         td_error *err);
 /* Verdict and suppression over matches (sets suppressed flags). */
 td_verdict td__verdict(td_match *matches, size_t n);
 
@@ -116,7 +120,12 @@ td_status td__event_enqueue(td_service *svc, td_store_conn *c, unsigned event,
 td_status td__webhook_worker_start(td_service *svc, td_error *err);
 void td__json_add_match(struct json_t *arr, const td_match *m);
 
-td_status td__keys_init(td_error *err);
+/* Cases (cases.c): the first case row matching "WHERE <where>" with $1 = arg (*found 0 if
+ * none); decisions of a content item (content_ref) or of one case (case_id), oldest first. */
+td_status td__case_load(td_store_conn *c, const char *where, int64_t arg, td_case *out,
+                        int *found, td_error *err);
+td_status td__decisions_load(td_store_conn *c, int64_t content_ref, int64_t case_id,
+                             td_decision **out, size_t *count, td_error *err);
 
 /* Shared helpers for owning lists. */
 td_status td__grow(void **items, size_t *cap, size_t need, size_t size, td_error *err);

@@ -1,15 +1,137 @@
-/* takedown serve: placeholder until the service lands (issue 4). */
+/* takedown serve: the matching service over HTTP.
+ *
+ * Configuration comes from one table (src/core/config.c) plus two strings (listen, data), with
+ * the precedence flags > environment (TAKEDOWN_*) > config file > defaults. The file and the
+ * flags are applied by setting the environment (the file without overwriting, flags
+ * overwriting), so that every reader of the table, the service's included, sees one answer.
+ *
+ * Signals: SIGTERM and SIGINT are blocked before any thread starts and awaited with sigwait, so
+ * no handler runs on a random thread; on either the server stops accepting, lets requests in
+ * flight finish (shutdown_grace_ms), and the service closes the store. */
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/commands.h"
+#include "cli/serve_config.h"
+#include "takedown/casework.h"
+#include "takedown/config.h"
+#include "takedown/server.h"
 
-const char td_cli_serve_usage[] = "Usage: takedown serve [--config FILE] [--listen ADDR:PORT] "
-                                  "[--data DIR]\n";
+const char td_cli_serve_usage[] =
+    "Usage: takedown serve [--config FILE] [--listen ADDR:PORT] [--data DIR] [--NAME VALUE]...\n"
+    "\n"
+    "Runs the HTTP API (see docs/api.md) on a data directory (created if missing; SQLite in\n"
+    "DIR/takedown.db). At first start an admin API key is created and printed once.\n"
+    "\n"
+    "  --config FILE      'name = value' lines ('#' comments) for any option below\n"
+    "  --listen ADDR:PORT address to bind (default 127.0.0.1:8080; port 0 picks a free port;\n"
+    "                     IPv6 as [::1]:8080); environment TAKEDOWN_LISTEN\n"
+    "  --data DIR         data directory (default ./takedown-data); environment TAKEDOWN_DATA\n"
+    "  --NAME VALUE       any option of the configuration table, e.g. --max-body-bytes 2M\n"
+    "                     (environment TAKEDOWN_NAME); 'takedown serve --options' lists them\n"
+    "\n"
+    "Prints 'takedown: listening on http://ADDR:PORT' when ready. SIGTERM or SIGINT: stop\n"
+    "accepting, finish requests in flight, close the store, exit 0.\n";
+
+static int get_int(const char *name, int64_t *v)
+{
+    td_error err;
+    if (td_config_get(name, v, &err) != TD_OK) {
+        fprintf(stderr, "takedown serve: %s\n", err.message);
+        return 0;
+    }
+    return 1;
+}
 
 int td_cli_serve(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fputs("takedown serve: not available in this build\n", stderr);
-    return 2;
+    int rc = td__cli_apply_config(argc, argv, "serve", td_cli_serve_usage);
+    if (rc >= 0)
+        return rc;
+    const char *listen = td__cli_config_string("listen");
+    const char *data = td__cli_config_string("data");
+    char host[64];
+    unsigned port;
+    if (!td__cli_parse_listen(listen, host, sizeof host, &port)) {
+        fprintf(stderr, "takedown serve: listen address '%s' is not ADDR:PORT\n", listen);
+        return 2;
+    }
+    td_server_options sopts;
+    td_server_options_default(&sopts);
+    int64_t threads, max_body, max_media, max_import, timeout_s, max_conn, metrics_public, grace,
+        allow_private;
+    if (!get_int("http_threads", &threads) || !get_int("max_body_bytes", &max_body) ||
+        !get_int("max_media_bytes", &max_media) || !get_int("max_import_bytes", &max_import) ||
+        !get_int("http_timeout_s", &timeout_s) || !get_int("max_connections", &max_conn) ||
+        !get_int("metrics_public", &metrics_public) || !get_int("shutdown_grace_ms", &grace) ||
+        !get_int("webhook_allow_private", &allow_private))
+        return 2;
+    sopts.address = host;
+    sopts.port = (uint16_t)port;
+    sopts.threads = (unsigned)threads;
+    sopts.max_body_bytes = (uint64_t)max_body;
+    sopts.max_media_bytes = (uint64_t)max_media;
+    sopts.max_import_bytes = (uint64_t)max_import;
+    sopts.timeout_seconds = (unsigned)timeout_s;
+    sopts.max_connections = (unsigned)max_conn;
+    sopts.metrics_public = (int)metrics_public;
+
+    td_service_options vopts;
+    td_error err;
+    if (td_service_options_from_config(&vopts, &err) != TD_OK) {
+        fprintf(stderr, "takedown serve: %s\n", err.message);
+        return 2;
+    }
+    vopts.webhook_allow_private = (int)allow_private;
+
+    /* Block the signals before any thread exists: every thread inherits the mask. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    /* Liveness answers while the indexes load; readiness once the service is open. */
+    td_server *srv = NULL;
+    if (td_server_start(&sopts, NULL, &srv, &err) != TD_OK) {
+        fprintf(stderr, "takedown serve: %s\n", err.message);
+        return 1;
+    }
+    td_service *svc = NULL;
+    if (td_service_open(data, &vopts, &svc, &err) != TD_OK) {
+        fprintf(stderr, "takedown serve: %s: %s\n", data, err.message);
+        td_server_stop(srv, 0);
+        return 1;
+    }
+    char key[TD_KEY_TEXT_MAX];
+    int created = 0;
+    if (td_key_ensure_admin(svc, key, &created, &err) != TD_OK) {
+        fprintf(stderr, "takedown serve: %s\n", err.message);
+        td_server_stop(srv, 0);
+        td_service_close(svc);
+        return 1;
+    }
+    if (created)
+        printf("takedown: admin key (shown once): %s\n", key);
+    memset(key, 0, sizeof key);
+    td_server_set_service(srv, svc);
+    if (strchr(host, ':'))
+        printf("takedown: listening on http://[%s]:%u\n", host, (unsigned)td_server_port(srv));
+    else
+        printf("takedown: listening on http://%s:%u\n", host, (unsigned)td_server_port(srv));
+    fflush(stdout);
+
+    int sig = 0;
+    while (sigwait(&sigs, &sig) != 0)
+        ;
+    fprintf(stderr, "takedown: %s received, finishing requests in flight\n",
+            sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    td_server_stop(srv, (unsigned)grace);
+    td_service_close(svc);
+    fprintf(stderr, "takedown: stopped\n");
+    return 0;
 }

@@ -64,7 +64,7 @@ static void l2_normalize(float *u, int n)
 /* ---- building ---- */
 
 struct td__tmk_builder {
-    td_tmk *tmk;      /* sums while building */
+    td_tmk *tmk; /* sums while building */
     float last[TD_TMK_DIM];
     int have_last;
     double cos_arg[TD_TMK_PERIODS][TD_TMK_COEFFS];
@@ -240,8 +240,7 @@ td_status td_tmk_read(const uint8_t *data, size_t len, td_tmk **out, td_error *e
                              "TMK layout P=%d m=%d d=%d (only 4, 32, 256 are supported)", np, nc,
                              dim);
     if (fps <= 0 || count < 0)
-        return td__error_set(err, TD_ERR_CORRUPT, "bad TMK header (fps %d, frames %d)", fps,
-                             count);
+        return td__error_set(err, TD_ERR_CORRUPT, "bad TMK header (fps %d, frames %d)", fps, count);
     td_tmk *t = td__malloc(sizeof *t);
     if (!t)
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");

@@ -2,6 +2,7 @@
  * bytes, vPDQ (PDQ of every frameMod-th frame, converted at native size with the area filter, as
  * vpdq/cpp does) and TMK+PDQF (64x64 bicubic pictures resampled to 15 fps, as the ffmpeg command
  * of tmk/cpp produces them: each output instant k/15 s takes the input frame nearest to it). */
+#include <math.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -18,9 +19,9 @@ struct run {
     double fps;
     int64_t frame_mod;
     float fps_f;
-    uint64_t next_tmk; /* next 15 fps output instant to fill */
+    uint64_t next_tmk;   /* output frames emitted so far (ffmpeg's sync_opts) */
+    double tmk_duration; /* an input frame's duration in output frames */
     unsigned tmk_copies;
-    double last_time;
 };
 
 void td_video_hash_options_default(td_video_hash_options *opts)
@@ -40,16 +41,34 @@ void td_video_hashes_clear(td_video_hashes *h)
     memset(h, 0, sizeof *h);
 }
 
-/* How many 15 fps instants the frame at `time` is the nearest frame for. */
-static unsigned tmk_copies(struct run *r, double time)
+/* How many 15 fps output frames the input frame at `time` becomes, the way the ffmpeg 4 command
+ * of tmk/cpp decides it (-r 15 with constant-frame-rate sync): the frame's position and duration in
+ * output frames give a drift; a frame is dropped only when the output is more than 1.1 frames
+ * ahead, and repeated when it falls more than 1.1 frames behind. Frames copied before the current
+ * one (a gap) repeat the previous picture. This reproduces the frame counts of the sample .tmk
+ * files (e.g. 564 frames at 30 fps give 284: frames 0, 1, 2, 3, then every other one). */
+static void tmk_resample(struct run *r, double time, unsigned *previous, unsigned *current)
 {
-    double until = time + 0.5 / r->fps;
-    unsigned n = 0;
-    while ((double)r->next_tmk / TD_TMK_FPS < until && n < 100000) {
-        r->next_tmk++;
-        n++;
+    double sync_ipts = time * TD_TMK_FPS;
+    double delta0 = sync_ipts - (double)r->next_tmk;
+    double delta = delta0 + r->tmk_duration;
+    long nb = 1, nb0 = 0;
+    if (delta0 < 0 && delta > 0)
+        delta0 = 0; /* a late frame still counts once (delta is unchanged, as in ffmpeg) */
+    if (delta < -1.1) {
+        nb = 0;
+    } else if (delta > 1.1) {
+        nb = lrint(delta);
+        if (nb > 100000)
+            nb = 100000;
+        if (delta0 > 1.1)
+            nb0 = lrint(delta0 - 0.6);
     }
-    return n;
+    if (nb0 > nb)
+        nb0 = nb;
+    r->next_tmk += (uint64_t)nb;
+    *previous = (unsigned)nb0;
+    *current = (unsigned)(nb - nb0);
 }
 
 static unsigned want(void *ctx, uint64_t number, double time)
@@ -60,11 +79,12 @@ static unsigned want(void *ctx, uint64_t number, double time)
         bits |= 1u << OUT_VPDQ;
     r->tmk_copies = 0;
     if (r->tmk) {
-        r->tmk_copies = tmk_copies(r, time);
+        unsigned previous;
+        tmk_resample(r, time, &previous, &r->tmk_copies);
+        td__tmk_builder_repeat_last(r->tmk, previous);
         if (r->tmk_copies)
             bits |= 1u << OUT_TMK;
     }
-    r->last_time = time;
     return bits;
 }
 
@@ -121,8 +141,13 @@ td_status td_video_hash_bytes(const char *name, const uint8_t *data, size_t len,
     r.fps_f = (float)r.fps;
     double mod = opts->seconds_per_hash * r.fps;
     r.frame_mod = mod >= 1.0 && mod < 1e12 ? (int64_t)mod : 1;
-    if (opts->tmk)
+    if (opts->tmk) {
+        /* ffmpeg 4's duration: the rounded frame duration if it rounds to a positive number of
+         * output frames, else the exact one capped at one output frame. */
+        double d = TD_TMK_FPS / r.fps;
+        r.tmk_duration = lrint(d) > 0 ? (double)lrint(d) : (d < 1.0 ? d : 1.0);
         s = td__tmk_builder_new(&r.tmk, err);
+    }
 
     td_video_sink sink = {.n_outputs = 2, .want = want, .frame = on_frame, .ctx = &r};
     sink.outputs[OUT_VPDQ] = (td_video_output){0, 0, TD_VIDEO_SCALE_AREA};
@@ -131,14 +156,6 @@ td_status td_video_hash_bytes(const char *name, const uint8_t *data, size_t len,
         s = td_video_decode(video, &sink, &out->frames, err);
     td_video_free(video);
     if (s == TD_OK && r.tmk) {
-        /* The last frame also stands for the instants up to the end of its display time. */
-        double end = r.last_time + 1.0 / r.fps;
-        unsigned extra = 0;
-        while ((double)r.next_tmk / TD_TMK_FPS < end - 1e-9 && extra < 100000) {
-            r.next_tmk++;
-            extra++;
-        }
-        td__tmk_builder_repeat_last(r.tmk, extra);
         out->tmk = td__tmk_builder_finish(r.tmk);
         r.tmk = NULL;
     }
@@ -158,9 +175,8 @@ td_status td_video_hash_file(const char *path, const td_video_hash_options *opts
     uint8_t *data;
     size_t len;
     memset(out, 0, sizeof *out);
-    td_status s =
-        td_file_read(path, opts ? opts->limits.max_file_bytes : limits.max_file_bytes, &data, &len,
-                     err);
+    td_status s = td_file_read(path, opts ? opts->limits.max_file_bytes : limits.max_file_bytes,
+                               &data, &len, err);
     if (s != TD_OK) {
         td__error_prefix(err, "%s: ", path);
         return s;

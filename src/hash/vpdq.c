@@ -153,10 +153,7 @@ void td_vpdq_match_options_default(td_vpdq_match_options *opts)
     opts->compared_percent = TD_VPDQ_DEFAULT_COMPARED_PERCENT;
 }
 
-static int compare_pdq(const void *a, const void *b)
-{
-    return memcmp(a, b, sizeof(td_pdq));
-}
+static int compare_pdq(const void *a, const void *b) { return memcmp(a, b, sizeof(td_pdq)); }
 
 td_status td__vpdq_unique(const td_vpdq *v, int min_quality, td_pdq **out, size_t *count,
                           td_error *err)

@@ -48,10 +48,7 @@ struct td_video {
 
 static pthread_once_t log_once = PTHREAD_ONCE_INIT;
 
-static void silence_ffmpeg(void)
-{
-    av_log_set_level(AV_LOG_QUIET);
-}
+static void silence_ffmpeg(void) { av_log_set_level(AV_LOG_QUIET); }
 
 void td_video_limits_default(td_video_limits *limits)
 {
@@ -140,12 +137,11 @@ static td_status check_size(td_video *v, uint32_t w, uint32_t h, const char *wha
     if (w == 0 || h == 0)
         return td__error_set(err, TD_ERR_CORRUPT, "%s has no picture size", what);
     if (w > l->max_width || h > l->max_height)
-        return td__error_set(err, TD_ERR_LIMIT,
-                             "%s is %ux%u, over the resolution limit %ux%u", what, w, h,
-                             l->max_width, l->max_height);
+        return td__error_set(err, TD_ERR_LIMIT, "%s is %ux%u, over the resolution limit %ux%u",
+                             what, w, h, l->max_width, l->max_height);
     if ((uint64_t)w * h > l->max_pixels)
-        return td__error_set(err, TD_ERR_LIMIT, "%s is %ux%u, over the limit of %llu pixels",
-                             what, w, h, (unsigned long long)l->max_pixels);
+        return td__error_set(err, TD_ERR_LIMIT, "%s is %ux%u, over the limit of %llu pixels", what,
+                             w, h, (unsigned long long)l->max_pixels);
     return TD_OK;
 }
 
@@ -336,10 +332,7 @@ void td_video_free(td_video *v)
     td__free(v);
 }
 
-void td_video_get_info(const td_video *v, td_video_info *info)
-{
-    *info = v->info;
-}
+void td_video_get_info(const td_video *v, td_video_info *info) { *info = v->info; }
 
 int td_video_sniff(const uint8_t *d, size_t n)
 {
@@ -393,8 +386,8 @@ static td_status convert(td_video *v, const td_video_output *o, int i, const AVF
     img->channels = 3;
     uint8_t *dst[4] = {img->pixels, NULL, NULL, NULL};
     int stride[4] = {(int)(w * 3), 0, 0, 0};
-    int rows = sws_scale(v->sws[i], (const uint8_t *const *)f->data, f->linesize, 0, f->height,
-                         dst, stride);
+    int rows = sws_scale(v->sws[i], (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst,
+                         stride);
     if (rows <= 0)
         return td__error_set(err, TD_ERR_CORRUPT, "frame conversion failed");
     return TD_OK;

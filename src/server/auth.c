@@ -65,7 +65,7 @@ static int cache_get(td__auth_cache *c, const unsigned char *digest, td_principa
     int hit = 0;
     slot *s = &c->slots[digest[0] % CACHE_SLOTS];
     pthread_mutex_lock(&c->lock);
-    if (s->used && s->expires > td__now() && CRYPTO_memcmp(s->digest, digest, sizeof s->digest) == 0) {
+    if (s->used && s->expires > td__srv_now() && CRYPTO_memcmp(s->digest, digest, sizeof s->digest) == 0) {
         *out = s->who;
         hit = 1;
     }
@@ -79,7 +79,7 @@ static void cache_put(td__auth_cache *c, const unsigned char *digest, const td_p
     pthread_mutex_lock(&c->lock);
     memcpy(s->digest, digest, sizeof s->digest);
     s->who = *who;
-    s->expires = td__now() + TD__AUTH_CACHE_SECONDS;
+    s->expires = td__srv_now() + TD__AUTH_CACHE_SECONDS;
     s->used = 1;
     pthread_mutex_unlock(&c->lock);
 }

@@ -158,6 +158,18 @@ void td__reply_take(td__req *r, unsigned status, const char *type, char *data, s
 
 /* ---- request helpers ---- */
 
+/* Media types a client sends media bytes with. */
+static int is_media_type(const char *ct, size_t n)
+{
+    static const char *const prefixes[] = {"image/", "video/", "application/octet-stream"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        size_t k = strlen(prefixes[i]);
+        if (n >= k && strncasecmp(ct, prefixes[i], k) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 int td__body_is_json(const td__req *r)
 {
     const char *ct = r->content_type;
@@ -166,8 +178,15 @@ int td__body_is_json(const td__req *r)
         while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
             n--;
         static const char json_type[] = "application/json";
-        return n == sizeof json_type - 1 && strncasecmp(ct, json_type, n) == 0;
+        if (n == sizeof json_type - 1 && strncasecmp(ct, json_type, n) == 0)
+            return 1;
+        if (n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0)
+            return 1;
+        if (is_media_type(ct, n))
+            return 0;
     }
+    /* No type, or a generic one (curl -d sends a form type): a body starting with '{' is JSON
+     * (no supported media format starts with it). */
     for (size_t i = 0; i < r->body_len; i++) {
         unsigned char c = r->body[i];
         if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
@@ -200,7 +219,27 @@ json_t *td__body_object(td__req *r)
 
 const char *td__query(td__req *r, const char *name)
 {
-    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    if (!v || !strchr(v, '%'))
+        return v;
+    /* The server's unescaper left "%2F" and "%25" encoded (see server.c): decode them now. */
+    size_t n = strlen(v);
+    char *out = td__arena_alloc(&r->arena, n + 1), *w = out;
+    if (!out)
+        return NULL;
+    for (const char *p = v; *p; p++) {
+        if (p[0] == '%' && p[1] == '2' && (p[2] == 'F' || p[2] == 'f')) {
+            *w++ = '/';
+            p += 2;
+        } else if (p[0] == '%' && p[1] == '2' && p[2] == '5') {
+            *w++ = '%';
+            p += 2;
+        } else {
+            *w++ = *p;
+        }
+    }
+    *w = '\0';
+    return out;
 }
 
 static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)

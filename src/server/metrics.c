@@ -143,7 +143,7 @@ char *td__metrics_render(td_server *srv, size_t *len)
         atomic_load(&srv->in_flight));
     put(&o, "# HELP takedown_uptime_seconds Seconds since the server started.\n"
             "# TYPE takedown_uptime_seconds gauge\ntakedown_uptime_seconds %.0f\n",
-        td__now() - srv->started);
+        td__srv_now() - srv->started);
     put(&o, "# HELP takedown_ready Whether the indexes are loaded.\n"
             "# TYPE takedown_ready gauge\ntakedown_ready %d\n", atomic_load(&srv->ready));
 

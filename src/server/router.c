@@ -2,6 +2,8 @@
  * it. Keeping it a table (rather than if-chains in the handlers) lets the OpenAPI test compare
  * the document with what the server really answers, and lets metrics label requests by pattern
  * instead of by raw path (which would grow without bound). */
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -83,19 +85,44 @@ const td__route *td__routes(size_t *count)
 
 /* The public view of the table (for tests and documentation). */
 static td_server_route_info route_info[N_ROUTES];
-static atomic_int route_info_ready;
+static char route_roles[N_ROUTES][64];
+static pthread_once_t route_info_once = PTHREAD_ONCE_INIT;
+
+static void roles_text(unsigned roles, char *out, size_t cap)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {{TD__R_ADMIN, "admin"},       {TD__R_MODERATOR, "moderator"},
+                 {TD__R_PLATFORM, "platform"}, {TD__R_AUDITOR, "auditor"},
+                 {TD__R_PUBLIC, "public"}};
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (!(roles & names[i].bit))
+            continue;
+        int w = snprintf(out + n, cap - n, "%s%s", n ? "," : "", names[i].name);
+        if (w < 0 || (size_t)w >= cap - n)
+            return;
+        n += (size_t)w;
+    }
+}
+
+static void route_info_init(void)
+{
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        route_info[i].method = routes[i].method;
+        route_info[i].pattern = routes[i].pattern;
+        route_info[i].summary = routes[i].summary;
+        route_info[i].requires_key = !(routes[i].roles & TD__R_PUBLIC);
+        roles_text(routes[i].roles, route_roles[i], sizeof route_roles[i]);
+        route_info[i].roles = route_roles[i];
+    }
+}
 
 const td_server_route_info *td_server_routes(size_t *count)
 {
-    if (!atomic_load(&route_info_ready)) {
-        for (size_t i = 0; i < N_ROUTES; i++) {
-            route_info[i].method = routes[i].method;
-            route_info[i].pattern = routes[i].pattern;
-            route_info[i].summary = routes[i].summary;
-            route_info[i].requires_key = !(routes[i].roles & TD__R_PUBLIC);
-        }
-        atomic_store(&route_info_ready, 1);
-    }
+    pthread_once(&route_info_once, route_info_init);
     *count = N_ROUTES;
     return route_info;
 }
@@ -182,7 +209,7 @@ int td__route_match(td__req *r, const char *method, const char *path)
         if (strcmp(routes[i].method, method) != 0)
             continue;
         if (!match_pattern(r, routes[i].pattern, path, 1))
-            return -1; /* a malformed escape in a parameter */
+            return -3; /* a malformed escape in a parameter */
         return (int)i;
     }
     return path_matched ? -2 : -1;

@@ -26,7 +26,7 @@
  * closed without an answer. */
 #define DISCARD_MAX ((uint64_t)16 << 20)
 
-double td__now(void)
+double td__srv_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -97,7 +97,7 @@ static td__req *request_new(td_server *srv, struct MHD_Connection *conn, const c
         return NULL;
     r->srv = srv;
     r->conn = conn;
-    r->t_start = td__now();
+    r->t_start = td__srv_now();
     r->route_index = -1;
     r->method = td__arena_strndup(&r->arena, method, strlen(method));
     r->path = td__arena_strndup(&r->arena, url, strlen(url));
@@ -132,6 +132,10 @@ static int request_start(td__req *r)
     if (idx == -2) {
         td__reply_error(r, 405, "method_not_allowed", "%s is not allowed on %s", r->method,
                         r->path);
+        return 1;
+    }
+    if (idx == -3) {
+        td__reply_error(r, 400, "invalid_path", "malformed percent-escape in %s", r->path);
         return 1;
     }
     if (idx < 0) {
@@ -282,9 +286,47 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     unsigned status = r->handled ? r->status : 0;
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && status == 0)
         status = 499; /* the client went away */
-    td__metrics_observe(srv->metrics, r->route_index, status, td__now() - r->t_start);
+    td__metrics_observe(srv->metrics, r->route_index, status, td__srv_now() - r->t_start);
     request_free(r);
     *con_cls = NULL;
+}
+
+static int hex_digit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* libmicrohttpd percent-decodes the path before routing, which would turn a content id
+ * "post%2F1" into two path segments. This decoder, used for the path and for query arguments,
+ * keeps "%2F" and "%25" encoded (and malformed escapes as they are): the router decodes path
+ * segments itself, td__query decodes the two escapes left in arguments. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    char *w = s;
+    for (const char *r = s; *r; r++) {
+        int hi, lo;
+        if (r[0] == '%' && (hi = hex_digit((unsigned char)r[1])) >= 0 &&
+            (lo = hex_digit((unsigned char)r[2])) >= 0) {
+            int c = hi * 16 + lo;
+            if (c == '/' || c == '%' || c == 0) {
+                *w++ = r[0];
+                *w++ = r[1];
+                *w++ = r[2];
+            } else {
+                *w++ = (char)c;
+            }
+            r += 2;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
 }
 
 static unsigned core_count(void)
@@ -336,7 +378,7 @@ td_status td_server_start(const td_server_options *opts, td_service *svc, td_ser
         td__free(srv);
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
     }
-    srv->started = td__now();
+    srv->started = td__srv_now();
     atomic_store(&srv->svc, svc);
     atomic_store(&srv->ready, svc && td_service_ready(svc) ? 1 : 0);
     unsigned threads = opts->threads ? opts->threads : core_count();
@@ -346,7 +388,8 @@ td_status td_server_start(const td_server_options *opts, td_service *svc, td_ser
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT,
         opts->timeout_seconds ? opts->timeout_seconds : 60u, MHD_OPTION_CONNECTION_LIMIT,
         opts->max_connections ? opts->max_connections : 1024u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)256 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+        (size_t)256 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+        MHD_OPTION_END);
     if (!srv->daemon) {
         td__metrics_free(srv->metrics);
         td__auth_cache_free(srv->auth);
@@ -376,8 +419,8 @@ void td_server_stop(td_server *srv, unsigned drain_ms)
     MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
-    double deadline = td__now() + drain_ms / 1000.0;
-    while (atomic_load(&srv->in_flight) > 0 && td__now() < deadline) {
+    double deadline = td__srv_now() + drain_ms / 1000.0;
+    while (atomic_load(&srv->in_flight) > 0 && td__srv_now() < deadline) {
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }

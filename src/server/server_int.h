@@ -156,7 +156,7 @@ struct td_server {
     double started;
 };
 
-double td__now(void);
+double td__srv_now(void);
 
 /* Begins the streaming import of r (handlers_banks.c): options from the query string. */
 td_status td__import_start(td__req *r);

@@ -242,14 +242,14 @@ static td_status param(td_stmt *s, int index, int *engine_index, td_error *err)
 
 td_status td_stmt_bind_int64(td_stmt *s, int index, int64_t v, td_error *err)
 {
-    int i;
+    int i = 0;
     td_status st = param(s, index, &i, err);
     return st ? st : s->conn->store->be->bind_int64(s->conn->db, s->engine, i, v, err);
 }
 
 td_status td_stmt_bind_text(td_stmt *s, int index, const char *text, size_t len, td_error *err)
 {
-    int i;
+    int i = 0;
     td_status st = param(s, index, &i, err);
     if (st)
         return st;
@@ -262,14 +262,14 @@ td_status td_stmt_bind_text(td_stmt *s, int index, const char *text, size_t len,
 
 td_status td_stmt_bind_blob(td_stmt *s, int index, const void *data, size_t len, td_error *err)
 {
-    int i;
+    int i = 0;
     td_status st = param(s, index, &i, err);
     return st ? st : s->conn->store->be->bind_blob(s->conn->db, s->engine, i, data, len, err);
 }
 
 td_status td_stmt_bind_null(td_stmt *s, int index, td_error *err)
 {
-    int i;
+    int i = 0;
     td_status st = param(s, index, &i, err);
     return st ? st : s->conn->store->be->bind_null(s->conn->db, s->engine, i, err);
 }

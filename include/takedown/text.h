@@ -1,0 +1,81 @@
+/* The raw_text signal: python-threatexchange's normalisation and Levenshtein rule, exactly, and a
+ * candidate index that finds every known document the rule could match without comparing the
+ * query with each of them.
+ *
+ * Normalisation (common.normalize_string): Unicode lower case, NFKD, combining marks removed,
+ * the reference's "(.)(\1)+" substitution (a non-raw Python string, so \1 is U+0001: a character
+ * followed by U+0001 is removed), then everything but letters and digits removed.
+ * Match: with a = normalised known text, b = normalised query, both in code points,
+ * match iff Levenshtein(a, b) <= len(a) - len(a) * 95 / 100 (5%, as a float).
+ *
+ * Index (docs/text_url.md): pigeonhole filter, exact by construction. If a needs at most k edits,
+ * one of k + 1 disjoint pieces of a is untouched and appears in b within k positions of where it
+ * sits in a; the index stores a 1..16 code-point prefix of each piece, a query looks up every
+ * window of b, keeps documents whose length is compatible and whose piece lies within k
+ * positions, then verifies them with a banded edit distance. Recall against the rule is 100%. */
+#ifndef TAKEDOWN_TEXT_H
+#define TAKEDOWN_TEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TD_TEXT_MAX_BYTES ((size_t)16 << 20) /* input text, UTF-8 */
+#define TD_TEXT_DEFAULT_PERCENT 5
+
+/* Normalised text as UTF-8 (NUL-terminated, freed with td_free). Fails with TD_ERR_INVALID on
+ * bytes that are not UTF-8 and TD_ERR_LIMIT over TD_TEXT_MAX_BYTES. */
+__attribute__((warn_unused_result)) td_status
+td_text_normalize(const char *utf8, size_t len, char **out, size_t *out_len, td_error *err);
+
+/* The raw_text rule between a known text (signal) and a query (haystack); *distance receives the
+ * edit distance when it is within the threshold, else a lower bound above it. */
+__attribute__((warn_unused_result)) td_status
+td_text_raw_match(const char *signal, size_t signal_len, const char *haystack, size_t haystack_len,
+                  int *match, size_t *distance, td_error *err);
+
+/* Levenshtein distance of two code-point strings if it is <= max, else max + 1 (diagonal
+ * transitions, O((n + m) + d^2) for similar strings). */
+size_t td_text_levenshtein_bounded(const uint32_t *a, size_t n, const uint32_t *b, size_t m,
+                                   size_t max);
+
+typedef struct td_text_index td_text_index;
+
+__attribute__((warn_unused_result)) td_status td_text_index_new(td_text_index **out, td_error *err);
+void td_text_index_free(td_text_index *idx);
+
+/* Adds a known text under id (normalised and kept in memory). */
+__attribute__((warn_unused_result)) td_status
+td_text_index_add(td_text_index *idx, uint64_t id, const char *utf8, size_t len, td_error *err);
+size_t td_text_index_size(const td_text_index *idx);
+
+typedef struct td_text_match {
+    uint64_t id;
+    size_t distance;
+} td_text_match;
+
+typedef struct td_text_query_stats {
+    size_t candidates; /* documents that passed the filter and were verified */
+} td_text_query_stats;
+
+/* Every known text the raw_text rule matches against the query. *matches freed with td_free;
+ * stats may be NULL. Not safe to run concurrently with td_text_index_add. */
+__attribute__((warn_unused_result)) td_status
+td_text_index_query(td_text_index *idx, const char *utf8, size_t len, td_text_match **matches,
+                    size_t *count, td_text_query_stats *stats, td_error *err);
+
+/* The same by checking every known text (for tests and the benchmark's recall figure). */
+__attribute__((warn_unused_result)) td_status
+td_text_index_query_brute(td_text_index *idx, const char *utf8, size_t len, td_text_match **matches,
+                          size_t *count, td_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,375 @@
+/* Cases and the review queue. A case is opened for a content item when a bank says "review";
+ * moderators claim cases exclusively (until released or decided) and decide remove, keep or
+ * escalate with a reason; every decision is a row with who and when, committed before the call
+ * returns, and fires its webhook events in the same transaction. */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "casework/service_int.h"
+#include "core/alloc.h"
+#include "core/error.h"
+
+#define CASE_COLUMNS                                                                           \
+    "k.id, k.content_ref, c.content_id, k.state, k.priority, k.labels, k.opened_by,"           \
+    " k.opened_ms, k.claimed_by, k.claimed_by_name, k.claimed_ms, k.closed_ms, k.outcome"
+
+static void case_row(td_stmt *q, td_case *k)
+{
+    memset(k, 0, sizeof *k);
+    k->id = td_stmt_column_int64(q, 0);
+    k->content_ref = td_stmt_column_int64(q, 1);
+    td__copy_trunc(k->content_id, sizeof k->content_id, td_stmt_column_text(q, 2));
+    k->state = (td_case_state)td_stmt_column_int64(q, 3);
+    k->priority = (int)td_stmt_column_int64(q, 4);
+    td__labels_load(&k->labels, td_stmt_column_text(q, 5));
+    td__copy_trunc(k->opened_by, sizeof k->opened_by, td_stmt_column_text(q, 6));
+    k->opened_ms = td_stmt_column_int64(q, 7);
+    k->claimed_by = td_stmt_column_int64(q, 8);
+    td__copy_trunc(k->claimed_by_name, sizeof k->claimed_by_name, td_stmt_column_text(q, 9));
+    k->claimed_ms = td_stmt_column_int64(q, 10);
+    k->closed_ms = td_stmt_column_int64(q, 11);
+    k->outcome = (td_decision_kind)td_stmt_column_int64(q, 12);
+}
+
+td_status td__case_load(td_store_conn *c, const char *where, int64_t arg, td_case *out,
+                        int *found, td_error *err)
+{
+    char sql[512];
+    td_stmt *q;
+    int row;
+    snprintf(sql, sizeof sql,
+             "SELECT " CASE_COLUMNS " FROM cases k JOIN content c ON c.id = k.content_ref"
+             " WHERE k.%s LIMIT 1",
+             where);
+    td_status st = td_store_prepare(c, sql, &q, err);
+    if (st || (st = td_stmt_bind_int64(q, 1, arg, err)) || (st = td_stmt_step(q, &row, err)))
+        return st;
+    *found = row;
+    if (row)
+        case_row(q, out);
+    td_stmt_reset(q);
+    return TD_OK;
+}
+
+static void decision_row(td_stmt *q, td_decision *d)
+{
+    memset(d, 0, sizeof *d);
+    d->id = td_stmt_column_int64(q, 0);
+    d->case_id = td_stmt_column_int64(q, 1);
+    d->kind = (td_decision_kind)td_stmt_column_int64(q, 2);
+    td__copy_trunc(d->reason, sizeof d->reason, td_stmt_column_text(q, 3));
+    d->principal_id = td_stmt_column_int64(q, 4);
+    td__copy_trunc(d->principal_name, sizeof d->principal_name, td_stmt_column_text(q, 5));
+    d->decided_ms = td_stmt_column_int64(q, 6);
+}
+
+td_status td__decisions_load(td_store_conn *c, int64_t content_ref, int64_t case_id,
+                             td_decision **out, size_t *count, td_error *err)
+{
+    td_stmt *q;
+    int row;
+    td_decision *list = NULL;
+    size_t n = 0, cap = 0;
+    *out = NULL;
+    *count = 0;
+    td_status st = td_store_prepare(
+        c,
+        content_ref ? "SELECT d.id, d.case_id, d.kind, d.reason, d.principal_id,"
+                      " d.principal_name, d.decided_ms FROM decisions d"
+                      " JOIN cases k ON k.id = d.case_id WHERE k.content_ref = $1 ORDER BY d.id"
+                    : "SELECT d.id, d.case_id, d.kind, d.reason, d.principal_id,"
+                      " d.principal_name, d.decided_ms FROM decisions d WHERE d.case_id = $1"
+                      " ORDER BY d.id",
+        &q, err);
+    if (st || (st = td_stmt_bind_int64(q, 1, content_ref ? content_ref : case_id, err)))
+        return st;
+    while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
+        if ((st = td__grow((void **)&list, &cap, n + 1, sizeof *list, err)))
+            break;
+        decision_row(q, &list[n++]);
+    }
+    td_stmt_reset(q);
+    if (st) {
+        td__free(list);
+        return st;
+    }
+    *out = list;
+    *count = n;
+    return TD_OK;
+}
+
+td_status td_case_list(td_service *svc, const td_case_filter *f, td_case **out, size_t *count,
+                       td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    int row;
+    td_case_filter def = {0, 0, 0, 0};
+    td_case *list = NULL;
+    size_t n = 0;
+    *out = NULL;
+    *count = 0;
+    if (!f)
+        f = &def;
+    size_t limit = f->limit ? f->limit : 100;
+    if (limit > TD_PAGE_MAX)
+        return td__error_set(err, TD_ERR_LIMIT, "at most %d cases per page", TD_PAGE_MAX);
+    unsigned states = f->states ? f->states
+                                : (1u << TD_CASE_OPEN) | (1u << TD_CASE_CLAIMED) |
+                                      (1u << TD_CASE_ESCALATED);
+    td_status st = td_store_acquire(svc->store, 0, &c, err);
+    if (st)
+        return st;
+    list = td__mallocarray(limit, sizeof *list);
+    if (!list) {
+        st = td__error_set(err, TD_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    /* States as a bit mask: ($1 >> state) & 1, portable integer arithmetic. */
+    if ((st = td_store_prepare(c,
+                               "SELECT " CASE_COLUMNS " FROM cases k"
+                               " JOIN content c ON c.id = k.content_ref"
+                               " WHERE (($1 / (1 << k.state)) % 2) = 1"
+                               " AND ($2 = 0 OR k.claimed_by = $2)"
+                               " ORDER BY k.priority DESC, k.opened_ms, k.id LIMIT $3 OFFSET $4",
+                               &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, states, err)) ||
+        (st = td_stmt_bind_int64(q, 2, f->claimed_by, err)) ||
+        (st = td_stmt_bind_int64(q, 3, (int64_t)limit, err)) ||
+        (st = td_stmt_bind_int64(q, 4, (int64_t)f->offset, err)))
+        goto out;
+    while ((st = td_stmt_step(q, &row, err)) == TD_OK && row && n < limit)
+        case_row(q, &list[n++]);
+    td_stmt_reset(q);
+out:
+    td_store_release(svc->store, c);
+    if (st) {
+        td__free(list);
+        return st;
+    }
+    *out = list;
+    *count = n;
+    return TD_OK;
+}
+
+static td_status get_on(td_store_conn *c, int64_t id, td_case *out, td_error *err)
+{
+    int found = 0;
+    td_status st = td__case_load(c, "id = $1", id, out, &found, err);
+    if (st == TD_OK && !found)
+        st = td__error_set(err, TD_ERR_NOT_FOUND, "no case %lld", (long long)id);
+    return st;
+}
+
+td_status td_case_get(td_service *svc, int64_t id, td_case *out, td_error *err)
+{
+    td_store_conn *c;
+    td_status st = td_store_acquire(svc->store, 0, &c, err);
+    if (st)
+        return st;
+    st = get_on(c, id, out, err);
+    td_store_release(svc->store, c);
+    return st;
+}
+
+static td_status set_claim(td_store_conn *c, int64_t id, td_case_state state, int64_t who,
+                           const char *name, int64_t now, td_error *err)
+{
+    td_stmt *q;
+    td_status st = td_store_prepare(c,
+                                    "UPDATE cases SET state = $1, claimed_by = $2,"
+                                    " claimed_by_name = $3, claimed_ms = $4 WHERE id = $5",
+                                    &q, err);
+    if (st || (st = td_stmt_bind_int64(q, 1, state, err)) ||
+        (st = td_stmt_bind_int64(q, 2, who, err)) ||
+        (st = td_stmt_bind_text(q, 3, name, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 4, now, err)) || (st = td_stmt_bind_int64(q, 5, id, err)))
+        return st;
+    return td_stmt_run(q, NULL, err);
+}
+
+td_status td_case_claim(td_service *svc, int64_t id, const td_principal *who, td_case *out,
+                        td_error *err)
+{
+    td_store_conn *c;
+    td_case k;
+    td_status st = td_store_acquire(svc->store, 1, &c, err);
+    if (st)
+        return st;
+    if ((st = td_store_begin(c, err)) || (st = get_on(c, id, &k, err)))
+        goto out;
+    if (k.state == TD_CASE_CLOSED) {
+        st = td__error_set(err, TD_ERR_CONFLICT, "case %lld is closed", (long long)id);
+        goto out;
+    }
+    if (k.state == TD_CASE_CLAIMED && k.claimed_by != who->id) {
+        st = td__error_set(err, TD_ERR_CONFLICT, "case %lld is claimed by %s", (long long)id,
+                           k.claimed_by_name);
+        goto out;
+    }
+    if (k.state != TD_CASE_CLAIMED &&
+        (st = set_claim(c, id, TD_CASE_CLAIMED, who->id, who->name, td__now(svc), err)))
+        goto out;
+    if ((st = td_store_commit(c, err)))
+        goto out;
+    if (out)
+        st = get_on(c, id, out, err);
+out:
+    td_store_release(svc->store, c);
+    return st;
+}
+
+td_status td_case_release(td_service *svc, int64_t id, const td_principal *who, int force,
+                          td_case *out, td_error *err)
+{
+    td_store_conn *c;
+    td_case k;
+    td_status st = td_store_acquire(svc->store, 1, &c, err);
+    if (st)
+        return st;
+    if ((st = td_store_begin(c, err)) || (st = get_on(c, id, &k, err)))
+        goto out;
+    if (k.state != TD_CASE_CLAIMED) {
+        st = td__error_set(err, TD_ERR_CONFLICT, "case %lld is not claimed", (long long)id);
+        goto out;
+    }
+    if (k.claimed_by != who->id && !force) {
+        st = td__error_set(err, TD_ERR_CONFLICT, "case %lld is claimed by %s", (long long)id,
+                           k.claimed_by_name);
+        goto out;
+    }
+    /* A case that had been escalated goes back to the escalated queue. */
+    td_case_state back = TD_CASE_OPEN;
+    td_decision *ds = NULL;
+    size_t nd = 0;
+    if ((st = td__decisions_load(c, 0, id, &ds, &nd, err)))
+        goto out;
+    if (nd && ds[nd - 1].kind == TD_DECISION_ESCALATE)
+        back = TD_CASE_ESCALATED;
+    td__free(ds);
+    if ((st = set_claim(c, id, back, 0, "", 0, err)) || (st = td_store_commit(c, err)))
+        goto out;
+    if (out)
+        st = get_on(c, id, out, err);
+out:
+    td_store_release(svc->store, c);
+    return st;
+}
+
+td_status td_case_decide(td_service *svc, int64_t id, const td_principal *who,
+                         td_decision_kind kind, const char *reason, td_decision *out,
+                         td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    int row;
+    td_case k;
+    size_t rlen = reason ? strnlen(reason, TD_REASON_MAX + 1) : 0;
+    if (kind < TD_DECISION_REMOVE || kind > TD_DECISION_ESCALATE)
+        return td__error_set(err, TD_ERR_INVALID, "decision must be remove, keep or escalate");
+    if (rlen == 0)
+        return td__error_set(err, TD_ERR_INVALID, "a decision needs a reason");
+    if (rlen > TD_REASON_MAX)
+        return td__error_set(err, TD_ERR_LIMIT, "reason longer than %d bytes", TD_REASON_MAX);
+    td_status st = td_store_acquire(svc->store, 1, &c, err);
+    if (st)
+        return st;
+    int64_t now = td__now(svc), did = 0;
+    if ((st = td_store_begin(c, err)) || (st = get_on(c, id, &k, err)))
+        goto out;
+    if (k.state == TD_CASE_CLOSED) {
+        st = td__error_set(err, TD_ERR_CONFLICT, "case %lld is already decided", (long long)id);
+        goto out;
+    }
+    if (k.state == TD_CASE_CLAIMED && k.claimed_by != who->id) {
+        st = td__error_set(err, TD_ERR_CONFLICT, "case %lld is claimed by %s", (long long)id,
+                           k.claimed_by_name);
+        goto out;
+    }
+    if ((st = td_store_prepare(c,
+                               "INSERT INTO decisions (case_id, kind, reason, principal_id,"
+                               " principal_name, decided_ms) VALUES ($1, $2, $3, $4, $5, $6)"
+                               " RETURNING id",
+                               &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_bind_int64(q, 2, kind, err)) ||
+        (st = td_stmt_bind_text(q, 3, reason, rlen, err)) ||
+        (st = td_stmt_bind_int64(q, 4, who->id, err)) ||
+        (st = td_stmt_bind_text(q, 5, who->name, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 6, now, err)) || (st = td_stmt_step(q, &row, err)))
+        goto out;
+    did = row ? td_stmt_column_int64(q, 0) : 0;
+    td_stmt_reset(q);
+    if (kind == TD_DECISION_ESCALATE) {
+        /* Back in the queue, above everything that was not escalated. */
+        st = td_store_prepare(c,
+                              "UPDATE cases SET state = 3, claimed_by = 0, claimed_by_name = '',"
+                              " claimed_ms = 0, priority = priority + 100000, outcome = $1"
+                              " WHERE id = $2",
+                              &q, err);
+    } else {
+        st = td_store_prepare(c,
+                              "UPDATE cases SET state = 4, claimed_by = $3, claimed_by_name = $4,"
+                              " closed_ms = $5, outcome = $1 WHERE id = $2",
+                              &q, err);
+        if (st == TD_OK && ((st = td_stmt_bind_int64(q, 3, who->id, err)) ||
+                            (st = td_stmt_bind_text(q, 4, who->name, (size_t)-1, err)) ||
+                            (st = td_stmt_bind_int64(q, 5, now, err))))
+            goto out;
+    }
+    if (st || (st = td_stmt_bind_int64(q, 1, kind, err)) ||
+        (st = td_stmt_bind_int64(q, 2, id, err)) || (st = td_stmt_run(q, NULL, err)))
+        goto out;
+    /* Events: case.decided always; remove / restore for the platform to act on. */
+    char subject[64];
+    json_t *payload = json_object(), *content = json_object(), *kase = json_object(),
+           *decision = json_object();
+    json_object_set_new(content, "id", json_string(k.content_id));
+    json_object_set_new(kase, "id", json_integer(id));
+    json_object_set_new(decision, "id", json_integer(did));
+    json_object_set_new(decision, "decision", json_string(td_decision_name(kind)));
+    json_object_set_new(decision, "reason", json_stringn(reason, rlen));
+    json_object_set_new(decision, "by", json_string(who->name));
+    json_object_set_new(decision, "decided_ms", json_integer(now));
+    json_object_set_new(payload, "content", content);
+    json_object_set_new(payload, "case", kase);
+    json_object_set_new(payload, "decision", decision);
+    snprintf(subject, sizeof subject, "decision:%lld", (long long)did);
+    st = td__event_enqueue(svc, c, TD_EVENT_CASE_DECIDED, subject, payload, err);
+    if (st == TD_OK && kind != TD_DECISION_ESCALATE)
+        st = td__event_enqueue(svc, c,
+                               kind == TD_DECISION_REMOVE ? TD_EVENT_REMOVE : TD_EVENT_RESTORE,
+                               subject, payload, err);
+    json_decref(payload);
+    if (st || (st = td_store_commit(c, err)))
+        goto out;
+    td_webhook_kick(svc);
+    if (out) {
+        memset(out, 0, sizeof *out);
+        out->id = did;
+        out->case_id = id;
+        out->kind = kind;
+        memcpy(out->reason, reason, rlen);
+        out->reason[rlen] = '\0';
+        out->principal_id = who->id;
+        td__copy_trunc(out->principal_name, sizeof out->principal_name, who->name);
+        out->decided_ms = now;
+    }
+out:
+    td_store_release(svc->store, c);
+    return st;
+}
+
+td_status td_case_decisions(td_service *svc, int64_t id, td_decision **out, size_t *count,
+                            td_error *err)
+{
+    td_store_conn *c;
+    td_case k;
+    td_status st = td_store_acquire(svc->store, 0, &c, err);
+    if (st)
+        return st;
+    if ((st = get_on(c, id, &k, err)) == TD_OK)
+        st = td__decisions_load(c, 0, id, out, count, err);
+    td_store_release(svc->store, c);
+    return st;
+}

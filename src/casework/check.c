@@ -1,0 +1,276 @@
+/* The upload-time check: hashes in, verdict out. The PDQ index is queried once at the largest
+ * threshold of any enabled bank (with the eight dihedral variants when available); exact maps
+ * answer MD5 and SHA-256. Candidates are then filtered per bank (enabled, its own threshold) and
+ * per signal (still enabled), which needs the signal's row: only for hits, which are rare, so a
+ * check without a match never touches the store. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "casework/service_int.h"
+#include "core/alloc.h"
+#include "core/error.h"
+
+#define MAX_EXACT 256
+
+void td_check_options_init(td_check_options *o)
+{
+    o->dihedral = 1;
+    o->min_quality = TD_PDQ_MIN_QUALITY;
+    o->max_matches = 100;
+}
+
+void td_check_result_clear(td_check_result *res)
+{
+    if (!res)
+        return;
+    td__free(res->matches);
+    memset(res, 0, sizeof *res);
+}
+
+typedef struct cand {
+    uint64_t sid;
+    int distance;
+    int variant;
+    td_signal_type type;
+} cand;
+
+static int cand_cmp(const void *a, const void *b)
+{
+    const cand *x = a, *y = b;
+    if (x->sid != y->sid)
+        return x->sid < y->sid ? -1 : 1;
+    return x->distance - y->distance;
+}
+
+static int match_cmp(const void *a, const void *b)
+{
+    const td_match *x = a, *y = b;
+    if (x->suppressed != y->suppressed)
+        return x->suppressed - y->suppressed;
+    if (x->distance != y->distance)
+        return x->distance - y->distance;
+    if (x->action != y->action)
+        return (int)y->action - (int)x->action;
+    return x->signal_id < y->signal_id ? -1 : x->signal_id > y->signal_id;
+}
+
+td_verdict td__verdict(td_match *m, size_t n)
+{
+    int allow = 0;
+    td_verdict v = TD_VERDICT_ALLOW;
+    for (size_t i = 0; i < n; i++)
+        if (m[i].kind == TD_BANK_ALLOW)
+            allow = 1;
+    for (size_t i = 0; i < n; i++) {
+        m[i].suppressed = allow && m[i].kind != TD_BANK_ALLOW;
+        if (m[i].suppressed || m[i].kind == TD_BANK_ALLOW)
+            continue;
+        if (m[i].action == TD_ACTION_BLOCK)
+            v = TD_VERDICT_BLOCK;
+        else if (m[i].action == TD_ACTION_REVIEW && v == TD_VERDICT_ALLOW)
+            v = TD_VERDICT_REVIEW;
+    }
+    return v;
+}
+
+static td_status add_exact(td_index_map *map, const char *hex, td_signal_type type, cand **cands,
+                           size_t *n, size_t *cap, td_error *err)
+{
+    uint64_t ids[MAX_EXACT];
+    size_t count = 0;
+    td_status st = td_index_map_find_hex(map, hex, ids, MAX_EXACT, &count, err);
+    if (st)
+        return st;
+    if (count > MAX_EXACT)
+        count = MAX_EXACT;
+    if ((st = td__grow((void **)cands, cap, *n + count, sizeof **cands, err)))
+        return st;
+    for (size_t i = 0; i < count; i++)
+        (*cands)[(*n)++] = (cand){ids[i], 0, TD_DIH_ORIGINAL, type};
+    return TD_OK;
+}
+
+/* Turns a candidate into a match, or returns 0 when it does not count. */
+static int resolve(td_service *svc, td_store_conn *c, const cand *k, td_match *m, td_error *err,
+                   td_status *st)
+{
+    td_stmt *q;
+    int row;
+    td__bank_view bank;
+    *st = td_store_prepare(c,
+                           "SELECT bank_id, labels, confidence, enabled FROM signals"
+                           " WHERE id = $1",
+                           &q, err);
+    if (*st || (*st = td_stmt_bind_int64(q, 1, (int64_t)k->sid, err)) ||
+        (*st = td_stmt_step(q, &row, err)) || !row)
+        return 0;
+    int64_t bank_id = td_stmt_column_int64(q, 0);
+    int enabled = (int)td_stmt_column_int64(q, 3);
+    td_labels labels;
+    td__labels_load(&labels, td_stmt_column_text(q, 1));
+    int confidence = (int)td_stmt_column_int64(q, 2);
+    td_stmt_reset(q);
+    if (!enabled || !td__bank_view_get(svc, bank_id, &bank) || !bank.enabled)
+        return 0;
+    if (k->type == TD_SIGNAL_PDQ && k->distance > bank.threshold)
+        return 0;
+    memset(m, 0, sizeof *m);
+    m->bank_id = bank_id;
+    memcpy(m->bank, bank.name, sizeof m->bank);
+    m->signal_id = (int64_t)k->sid;
+    m->type = k->type;
+    m->distance = k->distance;
+    m->variant = (td_dihedral)k->variant;
+    m->labels = bank.labels;
+    td__labels_merge(&m->labels, &labels);
+    m->action = bank.action;
+    m->kind = bank.kind;
+    m->confidence = confidence;
+    return 1;
+}
+
+td_status td__check(td_service *svc, td_store_conn *c, const td_hashes *h,
+                    const td_check_options *opts, td_check_result *out, td_error *err)
+{
+    td_check_options def;
+    cand *cands = NULL;
+    size_t n = 0, cap = 0;
+    td_status st = TD_OK;
+    td_store_conn *own = NULL;
+    if (!opts) {
+        td_check_options_init(&def);
+        opts = &def;
+    }
+    memset(out, 0, sizeof *out);
+    out->hashes = *h;
+    if (h->n_pdq != 0 && h->n_pdq != 1 && h->n_pdq != TD_DIH_COUNT)
+        return td__error_set(err, TD_ERR_INVALID, "n_pdq must be 0, 1 or 8");
+    if (h->n_pdq) {
+        if (h->quality >= 0 && h->quality < opts->min_quality) {
+            out->low_quality = 1;
+        } else {
+            pthread_rwlock_rdlock(&svc->banks_lock);
+            int radius = svc->max_threshold;
+            pthread_rwlock_unlock(&svc->banks_lock);
+            if (radius >= 0) {
+                td_index_results res;
+                td_index_results_init(&res, 0);
+                if (opts->dihedral && h->n_pdq == TD_DIH_COUNT)
+                    st = td_index_query_dihedral(svc->pdq, h->pdq, radius, &res, err);
+                else
+                    st = td_index_query(svc->pdq, &h->pdq[0], radius, &res, err);
+                if (st == TD_OK)
+                    st = td__grow((void **)&cands, &cap, res.count, sizeof *cands, err);
+                for (size_t i = 0; st == TD_OK && i < res.count; i++)
+                    cands[n++] = (cand){res.items[i].id, res.items[i].distance,
+                                        res.items[i].variant, TD_SIGNAL_PDQ};
+                td_index_results_clear(&res);
+            }
+        }
+    }
+    if (st == TD_OK && h->md5[0])
+        st = add_exact(svc->md5, h->md5, TD_SIGNAL_MD5, &cands, &n, &cap, err);
+    if (st == TD_OK && h->sha256[0])
+        st = add_exact(svc->sha256, h->sha256, TD_SIGNAL_SHA256, &cands, &n, &cap, err);
+    if (st || n == 0)
+        goto out;
+    /* One candidate per signal: the best variant. */
+    qsort(cands, n, sizeof *cands, cand_cmp);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++)
+        if (u == 0 || cands[u - 1].sid != cands[i].sid)
+            cands[u++] = cands[i];
+    n = u;
+    if (!c) {
+        if ((st = td_store_acquire(svc->store, 0, &own, err)))
+            goto out;
+        c = own;
+    }
+    out->matches = td__mallocarray(n, sizeof *out->matches);
+    if (!out->matches) {
+        st = td__error_set(err, TD_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (resolve(svc, c, &cands[i], &out->matches[out->match_count], err, &st))
+            out->match_count++;
+        if (st)
+            goto out;
+    }
+    out->verdict = td__verdict(out->matches, out->match_count);
+    qsort(out->matches, out->match_count, sizeof *out->matches, match_cmp);
+    out->total_matches = out->match_count;
+    if (opts->max_matches && out->match_count > opts->max_matches)
+        out->match_count = opts->max_matches;
+out:
+    td_store_release(svc->store, own);
+    td__free(cands);
+    if (st) {
+        td_check_result_clear(out);
+        out->hashes = *h;
+    }
+    return st;
+}
+
+td_status td_check_hashes(td_service *svc, const td_hashes *hashes, const td_check_options *opts,
+                          td_check_result *out, td_error *err)
+{
+    return td__check(svc, NULL, hashes, opts, out, err);
+}
+
+td_status td__hash_media(td_service *svc, const uint8_t *data, size_t len, td_hashes *out,
+                         td_error *err)
+{
+    td_file_hashes fh;
+    td_status st = td_hash_bytes("media", data, len, &svc->opts.hash, &fh, err);
+    if (st)
+        return st;
+    td_hashes_init(out);
+    out->n_pdq = fh.n_pdq;
+    memcpy(out->pdq, fh.pdq, sizeof out->pdq);
+    out->quality = fh.quality;
+    memcpy(out->md5, fh.md5, sizeof out->md5);
+    memcpy(out->sha256, fh.sha256, sizeof out->sha256);
+    return TD_OK;
+}
+
+td_status td_check_media(td_service *svc, const uint8_t *data, size_t len,
+                         const td_check_options *opts, td_check_result *out, td_error *err)
+{
+    td_hashes h;
+    memset(out, 0, sizeof *out);
+    td_status st = td__hash_media(svc, data, len, &h, err);
+    if (st)
+        return st;
+    return td__check(svc, NULL, &h, opts, out, err);
+}
+
+td_status td_lookup_signal(td_service *svc, const char *type, const char *value,
+                           td_check_result *out, td_error *err)
+{
+    td_signal_type t;
+    td_hashes h;
+    char norm[65];
+    td_check_options o;
+    memset(out, 0, sizeof *out);
+    if (!type || td_signal_type_parse(type, strlen(type), &t) != TD_OK)
+        return td__error_set(err, TD_ERR_INVALID, "unknown signal type '%.32s'",
+                             type ? type : "");
+    td_status st = td_signal_value_normalize(t, value, value ? strnlen(value, 65) : 0, norm, err);
+    if (st)
+        return st;
+    td_hashes_init(&h);
+    if (t == TD_SIGNAL_PDQ) {
+        if ((st = td_pdq_from_hex(norm, 64, &h.pdq[0])))
+            return td__error_set(err, st, "malformed pdq hash");
+        h.n_pdq = 1;
+    } else if (t == TD_SIGNAL_MD5) {
+        memcpy(h.md5, norm, sizeof h.md5);
+    } else {
+        memcpy(h.sha256, norm, sizeof h.sha256);
+    }
+    td_check_options_init(&o);
+    o.dihedral = 0;
+    o.max_matches = TD_PAGE_MAX;
+    return td__check(svc, NULL, &h, &o, out, err);
+}

@@ -1,0 +1,621 @@
+/* Content intake: a platform hands over an item (its id, uploader, URL, time, metadata and the
+ * media or its hashes); it is hashed, checked, stored with its matches, and what the matching
+ * banks ask for follows in the same transaction: a case for "review", the remove action for
+ * "block". The same bookkeeping (td__content_apply) runs when a newly added signal matches
+ * content received recently (td__recheck). */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "casework/service_int.h"
+#include "core/alloc.h"
+#include "core/error.h"
+
+void td_content_clear(td_content *c)
+{
+    if (!c)
+        return;
+    td__free(c->metadata_json);
+    td__free(c->matches);
+    td__free(c->decisions);
+    memset(c, 0, sizeof *c);
+}
+
+static td_status check_text(const char *s, size_t max, const char *what, int required,
+                            td_error *err)
+{
+    size_t n = s ? strnlen(s, max + 1) : 0;
+    if (required && n == 0)
+        return td__error_set(err, TD_ERR_INVALID, "%s is required", what);
+    if (n > max)
+        return td__error_set(err, TD_ERR_LIMIT, "%s longer than %zu bytes", what, max);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return td__error_set(err, TD_ERR_INVALID, "%s has a control character", what);
+    return TD_OK;
+}
+
+static void pdq_text(const td_hashes *h, char *out /* 8 * 64 + 1 */)
+{
+    out[0] = '\0';
+    for (int i = 0; i < h->n_pdq; i++)
+        td_pdq_to_hex(&h->pdq[i], out + 64 * i);
+}
+
+static void pdq_parse(const char *text, td_hashes *h)
+{
+    size_t n = strlen(text) / 64;
+    h->n_pdq = 0;
+    if (n != 1 && n != TD_DIH_COUNT)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (td_pdq_from_hex(text + 64 * i, 64, &h->pdq[i]) != TD_OK)
+            return;
+    h->n_pdq = (int)n;
+}
+
+void td__json_add_match(json_t *arr, const td_match *m)
+{
+    json_t *o = json_object();
+    json_t *labels = json_array();
+    for (int i = 0; i < m->labels.count; i++)
+        json_array_append_new(labels, json_string(m->labels.v[i]));
+    json_object_set_new(o, "bank", json_string(m->bank));
+    json_object_set_new(o, "signal_id", json_integer(m->signal_id));
+    json_object_set_new(o, "signal_type", json_string(td_signal_type_name(m->type)));
+    json_object_set_new(o, "distance", json_integer(m->distance));
+    json_object_set_new(o, "variant", json_string(td_dihedral_name(m->variant)));
+    json_object_set_new(o, "action", json_string(td_action_name(m->action)));
+    json_object_set_new(o, "suppressed", json_boolean(m->suppressed));
+    json_object_set_new(o, "labels", labels);
+    json_array_append_new(arr, o);
+}
+
+/* The payload shared by content events. */
+static json_t *content_payload(td_store_conn *c, int64_t ref, const td_match *m, size_t n,
+                               td_verdict verdict)
+{
+    td_stmt *q;
+    int row;
+    json_t *o = json_object(), *content = json_object(), *matches = json_array();
+    if (td_store_prepare(c, "SELECT content_id, uploader, url, time_ms FROM content WHERE id = $1",
+                         &q, NULL) == TD_OK &&
+        td_stmt_bind_int64(q, 1, ref, NULL) == TD_OK && td_stmt_step(q, &row, NULL) == TD_OK &&
+        row) {
+        json_object_set_new(content, "id", json_string(td_stmt_column_text(q, 0)));
+        json_object_set_new(content, "uploader", json_string(td_stmt_column_text(q, 1)));
+        json_object_set_new(content, "url", json_string(td_stmt_column_text(q, 2)));
+        json_object_set_new(content, "time_ms", json_integer(td_stmt_column_int64(q, 3)));
+        td_stmt_reset(q);
+    }
+    for (size_t i = 0; i < n; i++)
+        td__json_add_match(matches, &m[i]);
+    json_object_set_new(o, "content", content);
+    json_object_set_new(o, "verdict", json_string(td_verdict_name(verdict)));
+    json_object_set_new(o, "matches", matches);
+    return o;
+}
+
+static td_status load_matches(td_store_conn *c, int64_t ref, td_match **out, size_t *count,
+                              td_error *err)
+{
+    td_stmt *q;
+    int row;
+    td_match *list = NULL;
+    size_t n = 0, cap = 0;
+    td_status st = td_store_prepare(c,
+                                    "SELECT bank_id, bank, signal_id, type, distance, variant,"
+                                    " labels, action, kind, confidence, suppressed FROM matches"
+                                    " WHERE content_ref = $1 ORDER BY distance, id",
+                                    &q, err);
+    if (st || (st = td_stmt_bind_int64(q, 1, ref, err)))
+        return st;
+    while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
+        if ((st = td__grow((void **)&list, &cap, n + 1, sizeof *list, err)))
+            break;
+        td_match *m = &list[n++];
+        memset(m, 0, sizeof *m);
+        m->bank_id = td_stmt_column_int64(q, 0);
+        td__copy_trunc(m->bank, sizeof m->bank, td_stmt_column_text(q, 1));
+        m->signal_id = td_stmt_column_int64(q, 2);
+        m->type = (td_signal_type)td_stmt_column_int64(q, 3);
+        m->distance = (int)td_stmt_column_int64(q, 4);
+        m->variant = (td_dihedral)td_stmt_column_int64(q, 5);
+        td__labels_load(&m->labels, td_stmt_column_text(q, 6));
+        m->action = (td_action)td_stmt_column_int64(q, 7);
+        m->kind = (td_bank_kind)td_stmt_column_int64(q, 8);
+        m->confidence = (int)td_stmt_column_int64(q, 9);
+        m->suppressed = (int)td_stmt_column_int64(q, 10);
+    }
+    td_stmt_reset(q);
+    if (st) {
+        td__free(list);
+        return st;
+    }
+    *out = list;
+    *count = n;
+    return TD_OK;
+}
+
+static td_status open_case(td_service *svc, td_store_conn *c, int64_t ref, const td_match *m,
+                           size_t n, td_verdict verdict, td_error *err)
+{
+    td_stmt *q;
+    int row;
+    int priority = 0;
+    td_labels labels;
+    const char *opened_by = "";
+    char text[TD_LABELS_MAX * (TD_LABEL_MAX + 1) + 1];
+    /* One open case per content item. */
+    td_status st = td_store_prepare(c,
+                                    "SELECT id FROM cases WHERE content_ref = $1 AND state <> 4",
+                                    &q, err);
+    if (st || (st = td_stmt_bind_int64(q, 1, ref, err)) || (st = td_stmt_step(q, &row, err)))
+        return st;
+    td_stmt_reset(q);
+    if (row)
+        return TD_OK;
+    memset(&labels, 0, sizeof labels);
+    for (size_t i = 0; i < n; i++) {
+        if (m[i].suppressed || m[i].kind == TD_BANK_ALLOW || m[i].action == TD_ACTION_LOG)
+            continue;
+        int p = td_labels_severity(&m[i].labels) * 100 + m[i].confidence;
+        if (p > priority || !*opened_by) {
+            priority = p > priority ? p : priority;
+            opened_by = m[i].bank;
+        }
+        td__labels_merge(&labels, &m[i].labels);
+    }
+    td__labels_join(&labels, text, sizeof text);
+    int64_t now = td__now(svc), case_id = 0;
+    if ((st = td_store_prepare(c,
+                               "INSERT INTO cases (content_ref, state, priority, labels,"
+                               " opened_by, opened_ms, claimed_by, claimed_by_name, claimed_ms,"
+                               " closed_ms, outcome) VALUES ($1, 1, $2, $3, $4, $5, 0, '', 0, 0,"
+                               " 0) RETURNING id",
+                               &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, ref, err)) ||
+        (st = td_stmt_bind_int64(q, 2, priority, err)) ||
+        (st = td_stmt_bind_text(q, 3, text, (size_t)-1, err)) ||
+        (st = td_stmt_bind_text(q, 4, opened_by, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 5, now, err)) || (st = td_stmt_step(q, &row, err)))
+        return st;
+    if (row)
+        case_id = td_stmt_column_int64(q, 0);
+    td_stmt_reset(q);
+    char subject[64];
+    snprintf(subject, sizeof subject, "case:%lld", (long long)case_id);
+    json_t *payload = content_payload(c, ref, m, n, verdict);
+    json_t *kase = json_object();
+    json_object_set_new(kase, "id", json_integer(case_id));
+    json_object_set_new(kase, "priority", json_integer(priority));
+    json_object_set_new(payload, "case", kase);
+    st = td__event_enqueue(svc, c, TD_EVENT_CASE_OPENED, subject, payload, err);
+    json_decref(payload);
+    return st;
+}
+
+td_status td__content_apply(td_service *svc, td_store_conn *c, int64_t ref,
+                            const td_match *matches, size_t n, td_error *err)
+{
+    td_stmt *q;
+    int row;
+    int64_t added = 0, changed, newest = 0;
+    char labels[TD_LABELS_MAX * (TD_LABEL_MAX + 1) + 1];
+    int64_t now = td__now(svc);
+    td_status st;
+    for (size_t i = 0; i < n; i++) {
+        const td_match *m = &matches[i];
+        td__labels_join(&m->labels, labels, sizeof labels);
+        if ((st = td_store_prepare(c,
+                                   "INSERT INTO matches (content_ref, bank_id, bank, signal_id,"
+                                   " type, distance, variant, labels, action, kind, confidence,"
+                                   " suppressed, matched_ms) VALUES ($1, $2, $3, $4, $5, $6, $7,"
+                                   " $8, $9, $10, $11, 0, $12)"
+                                   " ON CONFLICT (content_ref, signal_id) DO NOTHING",
+                                   &q, err)) ||
+            (st = td_stmt_bind_int64(q, 1, ref, err)) ||
+            (st = td_stmt_bind_int64(q, 2, m->bank_id, err)) ||
+            (st = td_stmt_bind_text(q, 3, m->bank, (size_t)-1, err)) ||
+            (st = td_stmt_bind_int64(q, 4, m->signal_id, err)) ||
+            (st = td_stmt_bind_int64(q, 5, m->type, err)) ||
+            (st = td_stmt_bind_int64(q, 6, m->distance, err)) ||
+            (st = td_stmt_bind_int64(q, 7, m->variant, err)) ||
+            (st = td_stmt_bind_text(q, 8, labels, (size_t)-1, err)) ||
+            (st = td_stmt_bind_int64(q, 9, m->action, err)) ||
+            (st = td_stmt_bind_int64(q, 10, m->kind, err)) ||
+            (st = td_stmt_bind_int64(q, 11, m->confidence, err)) ||
+            (st = td_stmt_bind_int64(q, 12, now, err)) || (st = td_stmt_run(q, &changed, err)))
+            return st;
+        if (changed) {
+            added++;
+            newest = m->signal_id > newest ? m->signal_id : newest;
+        }
+    }
+    if (!added)
+        return TD_OK;
+    /* Verdict over every match the item has now (an allow match may suppress older ones). */
+    td_match *all = NULL;
+    size_t na = 0;
+    if ((st = load_matches(c, ref, &all, &na, err)))
+        return st;
+    td_verdict v = td__verdict(all, na);
+    td_verdict old = TD_VERDICT_ALLOW;
+    if ((st = td_store_prepare(c, "SELECT verdict FROM content WHERE id = $1", &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, ref, err)) || (st = td_stmt_step(q, &row, err)))
+        goto out;
+    old = row ? (td_verdict)td_stmt_column_int64(q, 0) : TD_VERDICT_ALLOW;
+    td_stmt_reset(q);
+    for (size_t i = 0; i < na; i++)
+        if ((st = td_store_prepare(c,
+                                   "UPDATE matches SET suppressed = $1 WHERE content_ref = $2"
+                                   " AND signal_id = $3",
+                                   &q, err)) ||
+            (st = td_stmt_bind_int64(q, 1, all[i].suppressed, err)) ||
+            (st = td_stmt_bind_int64(q, 2, ref, err)) ||
+            (st = td_stmt_bind_int64(q, 3, all[i].signal_id, err)) ||
+            (st = td_stmt_run(q, NULL, err)))
+            goto out;
+    if ((st = td_store_prepare(c, "UPDATE content SET verdict = $1 WHERE id = $2", &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, v, err)) || (st = td_stmt_bind_int64(q, 2, ref, err)) ||
+        (st = td_stmt_run(q, NULL, err)))
+        goto out;
+    char subject[64];
+    snprintf(subject, sizeof subject, "content:%lld:%lld", (long long)ref, (long long)newest);
+    json_t *payload = content_payload(c, ref, all, na, v);
+    st = td__event_enqueue(svc, c, TD_EVENT_MATCH, subject, payload, err);
+    if (st == TD_OK && v == TD_VERDICT_BLOCK && old != TD_VERDICT_BLOCK) {
+        snprintf(subject, sizeof subject, "content:%lld", (long long)ref);
+        json_object_set_new(payload, "reason", json_string("match"));
+        st = td__event_enqueue(svc, c, TD_EVENT_REMOVE, subject, payload, err);
+    }
+    json_decref(payload);
+    if (st == TD_OK && v == TD_VERDICT_REVIEW)
+        st = open_case(svc, c, ref, all, na, v, err);
+out:
+    td__free(all);
+    return st;
+}
+
+td_status td_content_submit(td_service *svc, const td_content_input *in, td_content *out,
+                            td_error *err)
+{
+    td_hashes h;
+    td_check_result res;
+    td_store_conn *c = NULL;
+    td_stmt *q;
+    int row;
+    char pdq[TD_DIH_COUNT * 64 + 1];
+    char *meta = NULL;
+    td_status st;
+    if (out)
+        memset(out, 0, sizeof *out);
+    memset(&res, 0, sizeof res);
+    if ((st = check_text(in->content_id, TD_CONTENT_ID_MAX, "content id", 1, err)) ||
+        (st = check_text(in->uploader, TD_UPLOADER_MAX, "uploader", 0, err)) ||
+        (st = check_text(in->url, TD_URL_MAX, "url", 0, err)))
+        return st;
+    if (in->metadata_json) {
+        size_t n = strnlen(in->metadata_json, TD_METADATA_MAX + 1);
+        json_error_t je;
+        if (n > TD_METADATA_MAX)
+            return td__error_set(err, TD_ERR_LIMIT, "metadata longer than %d bytes",
+                                 TD_METADATA_MAX);
+        json_t *j = json_loadb(in->metadata_json, n, JSON_REJECT_DUPLICATES, &je);
+        if (!j || !json_is_object(j)) {
+            json_decref(j);
+            return td__error_set(err, TD_ERR_INVALID, "metadata must be a JSON object%s%s",
+                                 j ? "" : ": ", j ? "" : je.text);
+        }
+        meta = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+        if (!meta)
+            return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    }
+    if (in->media) {
+        st = td__hash_media(svc, in->media, in->media_len, &h, err);
+    } else if (in->hashes) {
+        h = *in->hashes;
+        st = TD_OK;
+    } else {
+        st = td__error_set(err, TD_ERR_INVALID, "content needs media or hashes");
+    }
+    if (st)
+        goto out;
+    pdq_text(&h, pdq);
+    int64_t now = td__now(svc);
+    if ((st = td_store_acquire(svc->store, 1, &c, err)) || (st = td_store_begin(c, err)))
+        goto out;
+    /* Checked under the writer so that a signal added concurrently is seen either here or by
+     * its re-check of recent content. */
+    if ((st = td__check(svc, c, &h, NULL, &res, err)))
+        goto out;
+    if ((st = td_store_prepare(c,
+                               "INSERT INTO content (content_id, uploader, url, time_ms,"
+                               " received_ms, metadata, pdq, quality, md5, sha256, verdict)"
+                               " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0)"
+                               " ON CONFLICT (content_id) DO NOTHING RETURNING id",
+                               &q, err)) ||
+        (st = td_stmt_bind_text(q, 1, in->content_id, (size_t)-1, err)) ||
+        (st = td_stmt_bind_text(q, 2, in->uploader ? in->uploader : "", (size_t)-1, err)) ||
+        (st = td_stmt_bind_text(q, 3, in->url ? in->url : "", (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 4, in->time_ms ? in->time_ms : now, err)) ||
+        (st = td_stmt_bind_int64(q, 5, now, err)) ||
+        (st = td_stmt_bind_text(q, 6, meta ? meta : "{}", (size_t)-1, err)) ||
+        (st = td_stmt_bind_text(q, 7, pdq, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 8, h.quality, err)) ||
+        (st = td_stmt_bind_text(q, 9, h.md5, (size_t)-1, err)) ||
+        (st = td_stmt_bind_text(q, 10, h.sha256, (size_t)-1, err)) ||
+        (st = td_stmt_step(q, &row, err)))
+        goto out;
+    if (!row) {
+        st = td__error_set(err, TD_ERR_CONFLICT, "content '%s' was already received",
+                           in->content_id);
+        goto out;
+    }
+    int64_t ref = td_stmt_column_int64(q, 0);
+    td_stmt_reset(q);
+    if ((st = td__content_apply(svc, c, ref, res.matches, res.match_count, err)) ||
+        (st = td_store_commit(c, err)))
+        goto out;
+    td_store_release(svc->store, c);
+    c = NULL;
+    td_webhook_kick(svc);
+    if (out)
+        st = td_content_get(svc, in->content_id, out, err);
+out:
+    td_store_release(svc->store, c);
+    td_check_result_clear(&res);
+    free(meta); /* from jansson */
+    return st;
+}
+
+td_status td_content_get(td_service *svc, const char *content_id, td_content *out,
+                         td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    int row;
+    memset(out, 0, sizeof *out);
+    if (!content_id || strnlen(content_id, TD_CONTENT_ID_MAX + 1) > TD_CONTENT_ID_MAX)
+        return td__error_set(err, TD_ERR_NOT_FOUND, "no such content");
+    td_status st = td_store_acquire(svc->store, 0, &c, err);
+    if (st)
+        return st;
+    if ((st = td_store_prepare(c,
+                               "SELECT id, content_id, uploader, url, time_ms, received_ms,"
+                               " metadata, pdq, quality, md5, sha256, verdict FROM content"
+                               " WHERE content_id = $1",
+                               &q, err)) ||
+        (st = td_stmt_bind_text(q, 1, content_id, (size_t)-1, err)) ||
+        (st = td_stmt_step(q, &row, err)))
+        goto out;
+    if (!row) {
+        st = td__error_set(err, TD_ERR_NOT_FOUND, "no content '%s'", content_id);
+        goto out;
+    }
+    out->id = td_stmt_column_int64(q, 0);
+    td__copy_trunc(out->content_id, sizeof out->content_id, td_stmt_column_text(q, 1));
+    td__copy_trunc(out->uploader, sizeof out->uploader, td_stmt_column_text(q, 2));
+    td__copy_trunc(out->url, sizeof out->url, td_stmt_column_text(q, 3));
+    out->time_ms = td_stmt_column_int64(q, 4);
+    out->received_ms = td_stmt_column_int64(q, 5);
+    out->metadata_json = td__strdup(td_stmt_column_text(q, 6));
+    td_hashes_init(&out->hashes);
+    pdq_parse(td_stmt_column_text(q, 7), &out->hashes);
+    out->hashes.quality = (int)td_stmt_column_int64(q, 8);
+    td__copy_trunc(out->hashes.md5, sizeof out->hashes.md5, td_stmt_column_text(q, 9));
+    td__copy_trunc(out->hashes.sha256, sizeof out->hashes.sha256, td_stmt_column_text(q, 10));
+    out->verdict = (td_verdict)td_stmt_column_int64(q, 11);
+    td_stmt_reset(q);
+    if (!out->metadata_json) {
+        st = td__error_set(err, TD_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if ((st = load_matches(c, out->id, &out->matches, &out->match_count, err)) ||
+        (st = td__case_load(c, "content_ref = $1 ORDER BY k.id DESC", out->id, &out->kase,
+                            &out->has_case, err)) ||
+        (st = td__decisions_load(c, out->id, 0, &out->decisions, &out->decision_count, err)))
+        goto out;
+out:
+    td_store_release(svc->store, c);
+    if (st)
+        td_content_clear(out);
+    return st;
+}
+
+/* ---- re-check of recent content against new signals ---- */
+
+typedef struct hit {
+    int64_t ref;
+    uint64_t sid;
+    int distance, variant;
+    td_signal_type type;
+} hit;
+
+static int hit_cmp(const void *a, const void *b)
+{
+    const hit *x = a, *y = b;
+    if (x->ref != y->ref)
+        return x->ref < y->ref ? -1 : 1;
+    if (x->sid != y->sid)
+        return x->sid < y->sid ? -1 : 1;
+    return x->distance - y->distance;
+}
+
+static td_status add_hit(hit **hits, size_t *n, size_t *cap, hit h, td_error *err)
+{
+    td_status st = td__grow((void **)hits, cap, *n + 1, sizeof **hits, err);
+    if (st == TD_OK)
+        (*hits)[(*n)++] = h;
+    return st;
+}
+
+static td_status exact_hits(td_index_map *map, int64_t ref, const char *hex, td_signal_type type,
+                            hit **hits, size_t *n, size_t *cap, td_error *err)
+{
+    uint64_t ids[64];
+    size_t count = 0;
+    if (!hex[0] || td_index_map_size(map) == 0)
+        return TD_OK;
+    td_status st = td_index_map_find_hex(map, hex, ids, 64, &count, err);
+    for (size_t i = 0; st == TD_OK && i < count && i < 64; i++)
+        st = add_hit(hits, n, cap, (hit){ref, ids[i], 0, 0, type}, err);
+    return st;
+}
+
+td_status td__recheck(td_service *svc, td_store_conn *c, int64_t bank_id, int64_t first_id,
+                      td_error *err)
+{
+    td__bank_view bank;
+    td_stmt *q;
+    int row;
+    td_pdq *hashes = NULL;
+    uint64_t *ids = NULL;
+    size_t n = 0, cap = 0, cap_ids = 0, nh = 0, caph = 0;
+    hit *hits = NULL;
+    td_index *idx = NULL;
+    td_index_map *md5 = NULL, *sha = NULL;
+    td_match *ms = NULL;
+    td_index_results res;
+    td_status st;
+    if (svc->opts.recheck_window_ms <= 0 || !td__bank_view_get(svc, bank_id, &bank) ||
+        !bank.enabled)
+        return TD_OK;
+    td_index_results_init(&res, 0);
+    int64_t since = td__now(svc) - svc->opts.recheck_window_ms;
+    if ((st = td_store_begin(c, err)))
+        return st;
+    /* Anything recent at all? Most calls stop here. */
+    if ((st = td_store_prepare(c, "SELECT id FROM content WHERE received_ms >= $1 LIMIT 1", &q,
+                               err)) ||
+        (st = td_stmt_bind_int64(q, 1, since, err)) || (st = td_stmt_step(q, &row, err)))
+        goto out;
+    td_stmt_reset(q);
+    if (!row)
+        goto out;
+    if ((st = td_index_map_new(&md5, err)) || (st = td_index_map_new(&sha, err)) ||
+        (st = td_store_prepare(c,
+                               "SELECT id, type, value, quality FROM signals WHERE bank_id = $1"
+                               " AND id >= $2 AND enabled = 1",
+                               &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, bank_id, err)) ||
+        (st = td_stmt_bind_int64(q, 2, first_id, err)))
+        goto out;
+    while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
+        uint64_t id = (uint64_t)td_stmt_column_int64(q, 0);
+        td_signal_type type = (td_signal_type)td_stmt_column_int64(q, 1);
+        const char *value = td_stmt_column_text(q, 2);
+        if (!td__signal_indexable(type, (int)td_stmt_column_int64(q, 3), 1))
+            continue;
+        if (type == TD_SIGNAL_PDQ) {
+            if ((st = td__grow((void **)&hashes, &cap, n + 1, sizeof *hashes, err)) ||
+                (st = td__grow((void **)&ids, &cap_ids, n + 1, sizeof *ids, err)))
+                break;
+            if (td_pdq_from_hex(value, strlen(value), &hashes[n]) == TD_OK)
+                ids[n++] = id;
+        } else if ((st = td_index_map_add_hex(type == TD_SIGNAL_MD5 ? md5 : sha, value, id,
+                                              err))) {
+            break;
+        }
+    }
+    td_stmt_reset(q);
+    if (st)
+        goto out;
+    td_index_options iopts;
+    td_index_options_default(&iopts);
+    if (n && (st = td_index_build(&idx, hashes, ids, n, &iopts, err)))
+        goto out;
+    if ((st = td_store_prepare(c,
+                               "SELECT id, pdq, quality, md5, sha256 FROM content"
+                               " WHERE received_ms >= $1",
+                               &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, since, err)))
+        goto out;
+    while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
+        int64_t ref = td_stmt_column_int64(q, 0);
+        td_hashes h;
+        td_hashes_init(&h);
+        pdq_parse(td_stmt_column_text(q, 1), &h);
+        int quality = (int)td_stmt_column_int64(q, 2);
+        if (idx && h.n_pdq && !(quality >= 0 && quality < TD_PDQ_MIN_QUALITY)) {
+            res.count = 0;
+            st = h.n_pdq == TD_DIH_COUNT
+                     ? td_index_query_dihedral(idx, h.pdq, bank.threshold, &res, err)
+                     : td_index_query(idx, &h.pdq[0], bank.threshold, &res, err);
+            for (size_t i = 0; st == TD_OK && i < res.count; i++)
+                st = add_hit(&hits, &nh, &caph,
+                             (hit){ref, res.items[i].id, res.items[i].distance,
+                                   res.items[i].variant, TD_SIGNAL_PDQ},
+                             err);
+        }
+        if (st == TD_OK)
+            st = exact_hits(md5, ref, td_stmt_column_text(q, 3), TD_SIGNAL_MD5, &hits, &nh, &caph,
+                            err);
+        if (st == TD_OK)
+            st = exact_hits(sha, ref, td_stmt_column_text(q, 4), TD_SIGNAL_SHA256, &hits, &nh,
+                            &caph, err);
+        if (st)
+            break;
+    }
+    td_stmt_reset(q);
+    if (st || nh == 0)
+        goto out;
+    qsort(hits, nh, sizeof *hits, hit_cmp);
+    ms = td__mallocarray(nh, sizeof *ms);
+    if (!ms) {
+        st = td__error_set(err, TD_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < nh && st == TD_OK;) {
+        size_t nm = 0, j = i;
+        for (; j < nh && hits[j].ref == hits[i].ref; j++) {
+            if (j > i && hits[j].sid == hits[j - 1].sid)
+                continue; /* a worse variant of the same signal */
+            td_match *m = &ms[nm];
+            memset(m, 0, sizeof *m);
+            if ((st = td_store_prepare(c,
+                                       "SELECT labels, confidence FROM signals WHERE id = $1",
+                                       &q, err)) ||
+                (st = td_stmt_bind_int64(q, 1, (int64_t)hits[j].sid, err)) ||
+                (st = td_stmt_step(q, &row, err)))
+                break;
+            if (!row)
+                continue;
+            td_labels sl;
+            td__labels_load(&sl, td_stmt_column_text(q, 0));
+            m->confidence = (int)td_stmt_column_int64(q, 1);
+            td_stmt_reset(q);
+            m->bank_id = bank_id;
+            memcpy(m->bank, bank.name, sizeof m->bank);
+            m->signal_id = (int64_t)hits[j].sid;
+            m->type = hits[j].type;
+            m->distance = hits[j].distance;
+            m->variant = (td_dihedral)hits[j].variant;
+            m->labels = bank.labels;
+            td__labels_merge(&m->labels, &sl);
+            m->action = bank.action;
+            m->kind = bank.kind;
+            nm++;
+        }
+        if (st == TD_OK)
+            st = td__content_apply(svc, c, hits[i].ref, ms, nm, err);
+        i = j;
+    }
+    if (st == TD_OK)
+        st = td_store_commit(c, err);
+    if (st == TD_OK)
+        td_webhook_kick(svc);
+out:
+    td_store_rollback(c);
+    td_index_results_clear(&res);
+    td_index_free(idx);
+    td_index_map_free(md5);
+    td_index_map_free(sha);
+    td__free(hashes);
+    td__free(ids);
+    td__free(hits);
+    td__free(ms);
+    return st;
+}

@@ -1,0 +1,323 @@
+/* Bulk import and export of hash lists. An import is one write transaction: every line goes
+ * through the same prepared insert (and change-log entry), malformed lines are counted and
+ * reported with their numbers, and the indexes follow the log once, in large batches, after the
+ * commit. Export pages through the bank by id so that no read transaction stays open while a
+ * slow consumer drains the output. */
+#include <stdio.h>
+#include <string.h>
+
+#include "casework/listfmt.h"
+#include "casework/service_int.h"
+#include "core/alloc.h"
+#include "core/error.h"
+
+void td_import_options_init(td_import_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->format = TD_LIST_AUTO;
+    o->confidence = -1;
+}
+
+struct td_import {
+    td_service *svc;
+    td_store_conn *conn;
+    int64_t bank_id;
+    td__list_parser parser;
+    td_import_result res;
+    td_labels labels;
+    char source[TD_SOURCE_MAX + 1];
+    int confidence;
+    int atomic;
+    int64_t now;
+    int64_t first_new;
+    td_status failure; /* a store error inside the line callback */
+    td_error failure_err;
+};
+
+static int on_entry(void *ctx, const td_list_entry *e)
+{
+    td_import *imp = ctx;
+    td_labels labels = imp->labels;
+    char text[TD_LABELS_MAX * (TD_LABEL_MAX + 1) + 1];
+    char source[TD_SOURCE_MAX + 1];
+    int64_t id = 0;
+    td__labels_merge(&labels, &e->tags);
+    td__labels_join(&labels, text, sizeof text);
+    if (e->collab_len) {
+        for (size_t i = 0; i < e->collab_len; i++)
+            if ((unsigned char)e->collab[i] < 0x20 || (unsigned char)e->collab[i] > 0x7e) {
+                td__list_line_error(&imp->res, imp->parser.max_errors, e->line,
+                                    "collab has a non-printable character");
+                return 0;
+            }
+        memcpy(source, e->collab, e->collab_len);
+        source[e->collab_len] = '\0';
+    } else {
+        memcpy(source, imp->source, sizeof source);
+    }
+    td_status st = td__signal_insert(imp->svc, imp->conn, imp->bank_id, e->type, e->value, -1,
+                                     text, source, imp->confidence, !e->negative, imp->now, &id,
+                                     &imp->failure_err);
+    if (st == TD_ERR_CONFLICT) {
+        imp->res.duplicates++;
+        return 0;
+    }
+    if (st) {
+        imp->failure = st;
+        return 1;
+    }
+    imp->res.added++;
+    if (e->negative)
+        imp->res.disabled++;
+    if (!imp->first_new || id < imp->first_new)
+        imp->first_new = id;
+    return 0;
+}
+
+static void import_free(td_import *imp)
+{
+    td_store_release(imp->svc->store, imp->conn);
+    td__list_free(&imp->parser);
+    td_import_result_clear(&imp->res);
+    td__free(imp);
+}
+
+td_status td_import_begin(td_service *svc, const char *bank, const td_import_options *opts,
+                          td_import **out, td_error *err)
+{
+    td_import_options def;
+    td_status st;
+    *out = NULL;
+    if (!opts) {
+        td_import_options_init(&def);
+        opts = &def;
+    }
+    if (opts->confidence < -1 || opts->confidence > 100)
+        return td__error_set(err, TD_ERR_INVALID, "confidence must be 0..100");
+    if (opts->format < TD_LIST_AUTO || opts->format > TD_LIST_CSV)
+        return td__error_set(err, TD_ERR_INVALID, "unknown list format");
+    if (opts->labels.count < 0 || opts->labels.count > TD_LABELS_MAX)
+        return td__error_set(err, TD_ERR_LIMIT, "more than %d labels", TD_LABELS_MAX);
+    td_import *imp = td__calloc(1, sizeof *imp);
+    if (!imp)
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    imp->svc = svc;
+    imp->labels = opts->labels;
+    imp->confidence = opts->confidence < 0 ? TD_CONFIDENCE_DEFAULT : opts->confidence;
+    imp->atomic = opts->atomic;
+    imp->now = td__now(svc);
+    if ((st = td__copy(imp->source, sizeof imp->source, opts->source ? opts->source : "import",
+                       "source", err)))
+        goto fail;
+    size_t max_line = opts->max_line ? opts->max_line : svc->opts.import_max_line;
+    uint64_t max_lines = opts->max_lines ? opts->max_lines : svc->opts.import_max_lines;
+    if ((st = td__list_init(&imp->parser, opts->format, max_line ? max_line : 4096,
+                            max_lines ? max_lines : 20000000, svc->opts.import_max_errors,
+                            on_entry, imp, &imp->res, err)) ||
+        (st = td_store_acquire(svc->store, 1, &imp->conn, err)) ||
+        (st = td_store_begin(imp->conn, err)) ||
+        (st = td__bank_id(imp->conn, bank, &imp->bank_id, err)))
+        goto fail;
+    *out = imp;
+    return TD_OK;
+fail:
+    import_free(imp);
+    return st;
+}
+
+td_status td_import_feed(td_import *imp, const void *data, size_t len, td_error *err)
+{
+    td_status st = td__list_feed(&imp->parser, data, len, err);
+    if (st && imp->failure) {
+        if (err)
+            *err = imp->failure_err;
+        return imp->failure;
+    }
+    return st;
+}
+
+td_status td_import_finish(td_import *imp, td_import_result *res, td_error *err)
+{
+    td_service *svc = imp->svc;
+    td_status st = td__list_end(&imp->parser, err);
+    memset(res, 0, sizeof *res);
+    if (st && imp->failure) {
+        if (err)
+            *err = imp->failure_err;
+        st = imp->failure;
+    }
+    if (st == TD_OK && imp->atomic && imp->res.errors)
+        st = td__error_set(err, TD_ERR_INVALID,
+                           "%llu malformed lines (first at line %llu): nothing imported",
+                           (unsigned long long)imp->res.errors,
+                           (unsigned long long)(imp->res.error_count
+                                                    ? imp->res.error_list[0].line
+                                                    : 0));
+    if (st == TD_OK)
+        st = td_store_commit(imp->conn, err);
+    if (st == TD_OK) {
+        st = td__follow(svc, NULL, err);
+        if (imp->first_new)
+            (void)td__recheck(svc, imp->conn, imp->bank_id, imp->first_new, NULL);
+    }
+    /* The counts (and line errors) are handed over even when the import failed. */
+    *res = imp->res;
+    memset(&imp->res, 0, sizeof imp->res);
+    if (st && !imp->atomic) {
+        /* Nothing was committed: the counts must not claim otherwise. */
+        res->added = res->duplicates = res->disabled = 0;
+    } else if (st) {
+        res->added = res->duplicates = res->disabled = 0;
+    }
+    import_free(imp);
+    return st;
+}
+
+void td_import_abort(td_import *imp)
+{
+    if (imp)
+        import_free(imp);
+}
+
+td_status td_import_buffer(td_service *svc, const char *bank, const void *data, size_t len,
+                           const td_import_options *opts, td_import_result *res, td_error *err)
+{
+    td_import *imp;
+    memset(res, 0, sizeof *res);
+    td_status st = td_import_begin(svc, bank, opts, &imp, err);
+    if (st)
+        return st;
+    if ((st = td_import_feed(imp, data, len, err))) {
+        *res = imp->res;
+        memset(&imp->res, 0, sizeof imp->res);
+        res->added = res->duplicates = res->disabled = 0;
+        td_import_abort(imp);
+        return st;
+    }
+    return td_import_finish(imp, res, err);
+}
+
+/* ---- export ---- */
+
+#define EXPORT_PAGE 8192
+#define EXPORT_BUF 65536
+
+typedef struct outbuf {
+    char data[EXPORT_BUF];
+    size_t len;
+    int (*write)(void *ctx, const char *data, size_t len);
+    void *ctx;
+    int failed;
+} outbuf;
+
+static void flush(outbuf *b)
+{
+    if (b->len && !b->failed && b->write(b->ctx, b->data, b->len) != 0)
+        b->failed = 1;
+    b->len = 0;
+}
+
+static void put(outbuf *b, const char *s, size_t n)
+{
+    if (b->len + n > sizeof b->data)
+        flush(b);
+    if (n > sizeof b->data) { /* cannot happen with bounded fields; stay safe */
+        if (!b->failed && b->write(b->ctx, s, n) != 0)
+            b->failed = 1;
+        return;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+}
+
+static void put_s(outbuf *b, const char *s) { put(b, s, strlen(s)); }
+
+static void put_csv_field(outbuf *b, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        put_s(b, s);
+        return;
+    }
+    put(b, "\"", 1);
+    for (; *s; s++) {
+        if (*s == '"')
+            put(b, "\"", 1);
+        put(b, s, 1);
+    }
+    put(b, "\"", 1);
+}
+
+td_status td_export(td_service *svc, const char *bank, td_list_format format,
+                    int include_disabled, int (*write)(void *ctx, const char *data, size_t len),
+                    void *ctx, td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    int row;
+    int64_t bank_id, after = 0;
+    if (format != TD_LIST_LINES && format != TD_LIST_CSV)
+        return td__error_set(err, TD_ERR_INVALID, "export format must be te or csv");
+    outbuf *b = td__malloc(sizeof *b);
+    if (!b)
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    b->len = 0;
+    b->write = write;
+    b->ctx = ctx;
+    b->failed = 0;
+    td_status st = td_store_acquire(svc->store, 0, &c, err);
+    if (st)
+        goto done;
+    st = td__bank_id(c, bank, &bank_id, err);
+    td_store_release(svc->store, c);
+    if (st)
+        goto done;
+    if (format == TD_LIST_CSV)
+        put_s(b, "signal_type,signal_str,collab,category,tags\n");
+    for (;;) {
+        size_t got = 0;
+        if ((st = td_store_acquire(svc->store, 0, &c, err)))
+            break;
+        if ((st = td_store_prepare(c,
+                                   "SELECT id, type, value, source, enabled, labels FROM signals"
+                                   " WHERE bank_id = $1 AND id > $2 AND ($3 = 1 OR enabled = 1)"
+                                   " ORDER BY id LIMIT $4",
+                                   &q, err)) ||
+            (st = td_stmt_bind_int64(q, 1, bank_id, err)) ||
+            (st = td_stmt_bind_int64(q, 2, after, err)) ||
+            (st = td_stmt_bind_int64(q, 3, include_disabled ? 1 : 0, err)) ||
+            (st = td_stmt_bind_int64(q, 4, EXPORT_PAGE, err))) {
+            td_store_release(svc->store, c);
+            break;
+        }
+        while ((st = td_stmt_step(q, &row, err)) == TD_OK && row && !b->failed) {
+            got++;
+            after = td_stmt_column_int64(q, 0);
+            td_signal_type type = (td_signal_type)td_stmt_column_int64(q, 1);
+            put_s(b, td_signal_type_te_name(type));
+            if (format == TD_LIST_LINES) {
+                put(b, " ", 1);
+                put_s(b, td_stmt_column_text(q, 2));
+            } else {
+                put(b, ",", 1);
+                put_s(b, td_stmt_column_text(q, 2));
+                put(b, ",", 1);
+                put_csv_field(b, td_stmt_column_text(q, 3));
+                put_s(b, td_stmt_column_int64(q, 4) ? ",POSITIVE_CLASS," : ",NEGATIVE_CLASS,");
+                put_s(b, td_stmt_column_text(q, 5));
+            }
+            put(b, "\n", 1);
+        }
+        td_stmt_reset(q);
+        td_store_release(svc->store, c);
+        if (st || b->failed || got < EXPORT_PAGE)
+            break;
+    }
+    if (st == TD_OK) {
+        flush(b);
+        if (b->failed)
+            st = td__error_set(err, TD_ERR_IO, "export: the writer stopped");
+    }
+done:
+    td__free(b);
+    return st;
+}

@@ -1,0 +1,225 @@
+/* API keys: 32 random bytes from libsodium, shown once as "tdk_" + 64 hex digits; only the
+ * SHA-256 of the key text is stored. A presented key is hashed and looked up by that hash, and
+ * the stored hash is compared again in constant time before the key counts. */
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "casework/service_int.h"
+#include "core/alloc.h"
+#include "core/error.h"
+
+static void key_hash(const char *key, size_t len, unsigned char out[crypto_hash_sha256_BYTES])
+{
+    crypto_hash_sha256(out, (const unsigned char *)key, len);
+}
+
+static void info_row(td_stmt *q, td_key_info *k)
+{
+    memset(k, 0, sizeof *k);
+    k->id = td_stmt_column_int64(q, 0);
+    k->role = (td_role)td_stmt_column_int64(q, 1);
+    td__copy_trunc(k->name, sizeof k->name, td_stmt_column_text(q, 2));
+    td__copy_trunc(k->prefix, sizeof k->prefix, td_stmt_column_text(q, 3));
+    k->created_ms = td_stmt_column_int64(q, 4);
+    k->revoked_ms = td_stmt_column_int64(q, 5);
+}
+
+static td_status create_on(td_service *svc, td_store_conn *c, td_role role, const char *name,
+                           char key_out[TD_KEY_TEXT_MAX], td_key_info *out, td_error *err)
+{
+    unsigned char raw[32], hash[crypto_hash_sha256_BYTES];
+    char key[TD_KEY_TEXT_MAX], prefix[13];
+    td_stmt *q;
+    int row;
+    memcpy(key, "tdk_", 4);
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(key + 4, sizeof key - 4, raw, sizeof raw);
+    sodium_memzero(raw, sizeof raw);
+    key_hash(key, TD_KEY_TEXT_LEN, hash);
+    memcpy(prefix, key, 12);
+    prefix[12] = '\0';
+    int64_t now = td__now(svc);
+    td_status st = td_store_prepare(c,
+                                    "INSERT INTO api_keys (hash, prefix, role, name, created_ms)"
+                                    " VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                                    &q, err);
+    if (st || (st = td_stmt_bind_blob(q, 1, hash, sizeof hash, err)) ||
+        (st = td_stmt_bind_text(q, 2, prefix, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 3, role, err)) ||
+        (st = td_stmt_bind_text(q, 4, name ? name : "", (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 5, now, err)) || (st = td_stmt_step(q, &row, err)))
+        goto out;
+    int64_t id = row ? td_stmt_column_int64(q, 0) : 0;
+    td_stmt_reset(q);
+    char def[TD_NAME_MAX + 1];
+    if (!name || !*name) {
+        snprintf(def, sizeof def, "key-%lld", (long long)id);
+        if ((st = td_store_prepare(c, "UPDATE api_keys SET name = $1 WHERE id = $2", &q, err)) ||
+            (st = td_stmt_bind_text(q, 1, def, (size_t)-1, err)) ||
+            (st = td_stmt_bind_int64(q, 2, id, err)) || (st = td_stmt_run(q, NULL, err)))
+            goto out;
+        name = def;
+    }
+    memcpy(key_out, key, TD_KEY_TEXT_MAX);
+    if (out) {
+        memset(out, 0, sizeof *out);
+        out->id = id;
+        out->role = role;
+        td__copy_trunc(out->name, sizeof out->name, name);
+        memcpy(out->prefix, prefix, sizeof out->prefix);
+        out->created_ms = now;
+    }
+out:
+    sodium_memzero(key, sizeof key);
+    return st;
+}
+
+static td_status check_name(const char *name, td_error *err)
+{
+    size_t n = name ? strnlen(name, TD_NAME_MAX + 1) : 0;
+    if (n > TD_NAME_MAX)
+        return td__error_set(err, TD_ERR_LIMIT, "key name longer than %d bytes", TD_NAME_MAX);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+            return td__error_set(err, TD_ERR_INVALID, "key name has a control character");
+    return TD_OK;
+}
+
+td_status td_key_create(td_service *svc, td_role role, const char *name,
+                        char key_out[TD_KEY_TEXT_MAX], td_key_info *out, td_error *err)
+{
+    td_store_conn *c;
+    key_out[0] = '\0';
+    if (role < TD_ROLE_ADMIN || role > TD_ROLE_CUSTODIAN)
+        return td__error_set(err, TD_ERR_INVALID, "unknown role");
+    td_status st = check_name(name, err);
+    if (st || (st = td_store_acquire(svc->store, 1, &c, err)))
+        return st;
+    if ((st = td_store_begin(c, err)) || (st = create_on(svc, c, role, name, key_out, out, err)) ||
+        (st = td_store_commit(c, err)))
+        key_out[0] = '\0';
+    td_store_release(svc->store, c);
+    return st;
+}
+
+td_status td_key_verify(td_service *svc, const char *key, td_principal *out, td_error *err)
+{
+    unsigned char hash[crypto_hash_sha256_BYTES];
+    td_store_conn *c;
+    td_stmt *q;
+    int row;
+    size_t n = key ? strnlen(key, TD_KEY_TEXT_LEN + 1) : 0;
+    if (n != TD_KEY_TEXT_LEN || memcmp(key, "tdk_", 4) != 0)
+        return td__error_set(err, TD_ERR_NOT_FOUND, "unknown API key");
+    key_hash(key, n, hash);
+    td_status st = td_store_acquire(svc->store, 0, &c, err);
+    if (st)
+        return st;
+    if ((st = td_store_prepare(c,
+                               "SELECT id, role, name, revoked_ms, hash FROM api_keys"
+                               " WHERE hash = $1",
+                               &q, err)) ||
+        (st = td_stmt_bind_blob(q, 1, hash, sizeof hash, err)) ||
+        (st = td_stmt_step(q, &row, err)))
+        goto out;
+    if (!row || td_stmt_column_bytes(q, 4) != sizeof hash ||
+        sodium_memcmp(td_stmt_column_blob(q, 4), hash, sizeof hash) != 0 ||
+        td_stmt_column_int64(q, 3) != 0) {
+        st = td__error_set(err, TD_ERR_NOT_FOUND, "unknown or revoked API key");
+        goto out;
+    }
+    memset(out, 0, sizeof *out);
+    out->id = td_stmt_column_int64(q, 0);
+    out->role = (td_role)td_stmt_column_int64(q, 1);
+    td__copy_trunc(out->name, sizeof out->name, td_stmt_column_text(q, 2));
+out:
+    td_store_release(svc->store, c);
+    return st;
+}
+
+td_status td_key_list(td_service *svc, td_key_info **out, size_t *count, td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    int row;
+    td_key_info *list = NULL;
+    size_t n = 0, cap = 0;
+    *out = NULL;
+    *count = 0;
+    td_status st = td_store_acquire(svc->store, 0, &c, err);
+    if (st)
+        return st;
+    st = td_store_prepare(c,
+                          "SELECT id, role, name, prefix, created_ms, revoked_ms FROM api_keys"
+                          " ORDER BY id",
+                          &q, err);
+    while (st == TD_OK && (st = td_stmt_step(q, &row, err)) == TD_OK && row) {
+        if ((st = td__grow((void **)&list, &cap, n + 1, sizeof *list, err)))
+            break;
+        info_row(q, &list[n++]);
+    }
+    td_store_release(svc->store, c);
+    if (st) {
+        td__free(list);
+        return st;
+    }
+    *out = list;
+    *count = n;
+    return TD_OK;
+}
+
+td_status td_key_revoke(td_service *svc, int64_t id, td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    int64_t changed = 0;
+    td_status st = td_store_acquire(svc->store, 1, &c, err);
+    if (st)
+        return st;
+    if ((st = td_store_prepare(c,
+                               "UPDATE api_keys SET revoked_ms = $1 WHERE id = $2"
+                               " AND revoked_ms = 0",
+                               &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, td__now(svc), err)) ||
+        (st = td_stmt_bind_int64(q, 2, id, err)) || (st = td_stmt_run(q, &changed, err)))
+        goto out;
+    if (!changed)
+        st = td__error_set(err, TD_ERR_NOT_FOUND, "no valid key %lld", (long long)id);
+out:
+    td_store_release(svc->store, c);
+    return st;
+}
+
+td_status td_key_ensure_admin(td_service *svc, char key_out[TD_KEY_TEXT_MAX], int *created,
+                              td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    int row;
+    key_out[0] = '\0';
+    *created = 0;
+    td_status st = td_store_acquire(svc->store, 1, &c, err);
+    if (st)
+        return st;
+    /* Check and create in one write transaction: two servers starting together make one key. */
+    if ((st = td_store_begin(c, err)) ||
+        (st = td_store_prepare(c,
+                               "SELECT id FROM api_keys WHERE role = $1 AND revoked_ms = 0"
+                               " LIMIT 1",
+                               &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, TD_ROLE_ADMIN, err)) || (st = td_stmt_step(q, &row, err)))
+        goto out;
+    td_stmt_reset(q);
+    if (row)
+        goto out;
+    if ((st = create_on(svc, c, TD_ROLE_ADMIN, "admin", key_out, NULL, err)) ||
+        (st = td_store_commit(c, err))) {
+        key_out[0] = '\0';
+        goto out;
+    }
+    *created = 1;
+out:
+    td_store_release(svc->store, c);
+    return st;
+}

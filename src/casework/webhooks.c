@@ -1,0 +1,612 @@
+/* Webhooks: the platform's receivers for actions (remove, restore) and notifications. Events are
+ * enqueued as delivery rows inside the transaction that caused them, so an action exists exactly
+ * when its cause was committed; a worker thread delivers them with libcurl, outside any lock,
+ * at least once: retries with exponential backoff until a 2xx or webhook_max_attempts. Each
+ * delivery carries an idempotency key derived from the event and its subject (stable across
+ * retries and re-enqueues) and an HMAC-SHA256 signature of the exact body. A slow or dead
+ * receiver only delays its own deliveries, never a request. */
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "casework/service_int.h"
+#include "core/alloc.h"
+#include "core/error.h"
+
+#define ROUND 16 /* deliveries attempted per round */
+
+static const char *const event_names[] = {"remove", "restore", "case.opened", "case.decided",
+                                          "match"};
+#define N_EVENTS 5
+
+const char *td_event_name(unsigned event)
+{
+    for (int i = 0; i < N_EVENTS; i++)
+        if (event == (1u << i))
+            return event_names[i];
+    return "?";
+}
+
+td_status td_event_parse(const char *names, unsigned *mask, td_error *err)
+{
+    *mask = 0;
+    const char *p = names ? names : "";
+    while (*p) {
+        while (*p == ',' || *p == ' ')
+            p++;
+        size_t n = strcspn(p, ", ");
+        if (!n)
+            break;
+        int found = 0;
+        if (n == 1 && *p == '*') {
+            *mask = TD_EVENT_ALL;
+            found = 1;
+        }
+        for (int i = 0; !found && i < N_EVENTS; i++)
+            if (strlen(event_names[i]) == n && strncmp(event_names[i], p, n) == 0) {
+                *mask |= 1u << i;
+                found = 1;
+            }
+        if (!found)
+            return td__error_set(err, TD_ERR_INVALID, "unknown event '%.*s'",
+                                 (int)(n > 32 ? 32 : n), p);
+        p += n;
+    }
+    if (!*mask)
+        return td__error_set(err, TD_ERR_INVALID, "no events");
+    return TD_OK;
+}
+
+static td_status check_url(const char *url, td_error *err)
+{
+    size_t n = url ? strnlen(url, TD_URL_MAX + 1) : 0;
+    if (n == 0)
+        return td__error_set(err, TD_ERR_INVALID, "webhook URL is required");
+    if (n > TD_URL_MAX)
+        return td__error_set(err, TD_ERR_LIMIT, "webhook URL longer than %d bytes", TD_URL_MAX);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f)
+            return td__error_set(err, TD_ERR_INVALID, "webhook URL has a space or control byte");
+    CURLU *u = curl_url();
+    char *scheme = NULL;
+    td_status st = TD_OK;
+    if (!u)
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
+        st = td__error_set(err, TD_ERR_INVALID, "webhook URL is malformed");
+    else if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
+        st = td__error_set(err, TD_ERR_INVALID, "webhook URL must be http or https");
+    curl_free(scheme);
+    curl_url_cleanup(u);
+    return st;
+}
+
+td_status td_webhook_create(td_service *svc, const char *url, const char *secret,
+                            unsigned events, td_webhook *out, td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    int row;
+    td_status st = check_url(url, err);
+    if (st)
+        return st;
+    size_t sn = secret ? strnlen(secret, TD_SECRET_MAX + 1) : 0;
+    if (sn < 16)
+        return td__error_set(err, TD_ERR_INVALID, "webhook secret must have at least 16 bytes");
+    if (sn > TD_SECRET_MAX)
+        return td__error_set(err, TD_ERR_LIMIT, "webhook secret longer than %d bytes",
+                             TD_SECRET_MAX);
+    if (!events || (events & ~(unsigned)TD_EVENT_ALL))
+        return td__error_set(err, TD_ERR_INVALID, "unknown or no events");
+    int64_t now = td__now(svc);
+    if ((st = td_store_acquire(svc->store, 1, &c, err)))
+        return st;
+    if ((st = td_store_prepare(c,
+                               "INSERT INTO webhooks (url, secret, events, enabled, created_ms)"
+                               " VALUES ($1, $2, $3, 1, $4) RETURNING id",
+                               &q, err)) ||
+        (st = td_stmt_bind_text(q, 1, url, (size_t)-1, err)) ||
+        (st = td_stmt_bind_text(q, 2, secret, sn, err)) ||
+        (st = td_stmt_bind_int64(q, 3, events, err)) ||
+        (st = td_stmt_bind_int64(q, 4, now, err)) || (st = td_stmt_step(q, &row, err)))
+        goto out;
+    if (out) {
+        memset(out, 0, sizeof *out);
+        out->id = row ? td_stmt_column_int64(q, 0) : 0;
+        td__copy_trunc(out->url, sizeof out->url, url);
+        out->events = events;
+        out->enabled = 1;
+        out->created_ms = now;
+    }
+    td_stmt_reset(q);
+out:
+    td_store_release(svc->store, c);
+    return st;
+}
+
+td_status td_webhook_list(td_service *svc, td_webhook **out, size_t *count, td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    int row;
+    td_webhook *list = NULL;
+    size_t n = 0, cap = 0;
+    *out = NULL;
+    *count = 0;
+    td_status st = td_store_acquire(svc->store, 0, &c, err);
+    if (st)
+        return st;
+    st = td_store_prepare(c,
+                          "SELECT id, url, events, enabled, created_ms FROM webhooks ORDER BY id",
+                          &q, err);
+    while (st == TD_OK && (st = td_stmt_step(q, &row, err)) == TD_OK && row) {
+        if ((st = td__grow((void **)&list, &cap, n + 1, sizeof *list, err)))
+            break;
+        td_webhook *w = &list[n++];
+        memset(w, 0, sizeof *w);
+        w->id = td_stmt_column_int64(q, 0);
+        td__copy_trunc(w->url, sizeof w->url, td_stmt_column_text(q, 1));
+        w->events = (unsigned)td_stmt_column_int64(q, 2);
+        w->enabled = (int)td_stmt_column_int64(q, 3);
+        w->created_ms = td_stmt_column_int64(q, 4);
+    }
+    td_store_release(svc->store, c);
+    if (st) {
+        td__free(list);
+        return st;
+    }
+    *out = list;
+    *count = n;
+    return TD_OK;
+}
+
+td_status td_webhook_delete(td_service *svc, int64_t id, td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    int64_t changed = 0;
+    td_status st = td_store_acquire(svc->store, 1, &c, err);
+    if (st)
+        return st;
+    if ((st = td_store_prepare(c, "DELETE FROM webhooks WHERE id = $1", &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_run(q, &changed, err)))
+        goto out;
+    if (!changed)
+        st = td__error_set(err, TD_ERR_NOT_FOUND, "no webhook %lld", (long long)id);
+out:
+    td_store_release(svc->store, c);
+    return st;
+}
+
+static void sha256_hex(const char *text, char out[65])
+{
+    unsigned char md[32];
+    unsigned int len = 0;
+    static const char hex[] = "0123456789abcdef";
+    EVP_Digest(text, strlen(text), md, &len, EVP_sha256(), NULL);
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+td_status td__event_enqueue(td_service *svc, td_store_conn *c, unsigned event,
+                            const char *subject, json_t *payload, td_error *err)
+{
+    td_stmt *q;
+    int row;
+    int64_t hooks[64];
+    size_t n = 0;
+    char key_text[160], idem[65];
+    const char *name = td_event_name(event);
+    td_status st = td_store_prepare(c, "SELECT id, events FROM webhooks WHERE enabled = 1", &q,
+                                    err);
+    if (st)
+        return st;
+    while ((st = td_stmt_step(q, &row, err)) == TD_OK && row)
+        if (((unsigned)td_stmt_column_int64(q, 1) & event) &&
+            n < sizeof hooks / sizeof hooks[0])
+            hooks[n++] = td_stmt_column_int64(q, 0);
+    td_stmt_reset(q);
+    if (st || n == 0)
+        return st;
+    snprintf(key_text, sizeof key_text, "%s:%s", name, subject);
+    sha256_hex(key_text, idem);
+    int64_t now = td__now(svc);
+    json_object_set_new(payload, "id", json_string(idem));
+    json_object_set_new(payload, "event", json_string(name));
+    json_object_set_new(payload, "created_ms", json_integer(now));
+    char *body = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!body)
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n && st == TD_OK; i++) {
+        if ((st = td_store_prepare(c,
+                                   "INSERT INTO deliveries (webhook_id, event, idem, body, state,"
+                                   " attempts, last_status, last_error, created_ms,"
+                                   " next_attempt_ms, delivered_ms) VALUES ($1, $2, $3, $4, 1,"
+                                   " 0, 0, '', $5, $5, 0)"
+                                   " ON CONFLICT (webhook_id, idem) DO NOTHING",
+                                   &q, err)) ||
+            (st = td_stmt_bind_int64(q, 1, hooks[i], err)) ||
+            (st = td_stmt_bind_text(q, 2, name, (size_t)-1, err)) ||
+            (st = td_stmt_bind_text(q, 3, idem, (size_t)-1, err)) ||
+            (st = td_stmt_bind_text(q, 4, body, (size_t)-1, err)) ||
+            (st = td_stmt_bind_int64(q, 5, now, err)))
+            break;
+        st = td_stmt_run(q, NULL, err);
+    }
+    free(body); /* jansson's */
+    return st;
+}
+
+/* ---- delivery ---- */
+
+typedef struct job {
+    int64_t id;
+    int attempts;
+    char event[32];
+    char idem[65];
+    char url[TD_URL_MAX + 1];
+    char secret[TD_SECRET_MAX + 1];
+    char *body;
+    /* result */
+    int ok;
+    long status;
+    char error[TD_ERROR_TEXT_MAX + 1];
+} job;
+
+typedef struct sink {
+    size_t got, max;
+} sink;
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
+{
+    sink *s = ctx;
+    size_t n = size * nmemb;
+    (void)data;
+    if (s->got + n > s->max)
+        return 0; /* over the cap: abort the transfer */
+    s->got += n;
+    return n;
+}
+
+static int private_v4(uint32_t a)
+{
+    return (a >> 24) == 0 || (a >> 24) == 10 || (a >> 24) == 127 || (a >> 16) == 0xa9fe ||
+           (a >> 20) == 0xac1 || (a >> 16) == 0xc0a8 || (a >> 22) == (0x64400000u >> 22) ||
+           (a >> 28) >= 0xe;
+}
+
+/* Refuses loopback, private, link-local and multicast peers unless allowed: checked on the
+ * address actually connected to, after DNS resolution. */
+static curl_socket_t open_socket(void *ctx, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+    td_service *svc = ctx;
+    (void)purpose;
+    if (!svc->opts.webhook_allow_private) {
+        if (addr->family == AF_INET) {
+            const struct sockaddr_in *in = (const struct sockaddr_in *)&addr->addr;
+            if (private_v4(ntohl(in->sin_addr.s_addr)))
+                return CURL_SOCKET_BAD;
+        } else if (addr->family == AF_INET6) {
+            const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&addr->addr;
+            const uint8_t *b = in6->sin6_addr.s6_addr;
+            static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+            if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) || IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr) ||
+                (b[0] & 0xfe) == 0xfc || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || b[0] == 0xff)
+                return CURL_SOCKET_BAD;
+            if (memcmp(b, mapped, 12) == 0 &&
+                private_v4((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 |
+                           b[15]))
+                return CURL_SOCKET_BAD;
+        } else {
+            return CURL_SOCKET_BAD;
+        }
+    }
+    return socket(addr->family, addr->socktype, addr->protocol);
+}
+
+static void deliver(td_service *svc, job *j)
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    char sig[2 * EVP_MAX_MD_SIZE + 64], h_event[80], h_idem[100], h_id[64];
+    static const char hex[] = "0123456789abcdef";
+    size_t body_len = strlen(j->body);
+    HMAC(EVP_sha256(), j->secret, (int)strlen(j->secret), (const unsigned char *)j->body,
+         body_len, mac, &mac_len);
+    size_t o = (size_t)snprintf(sig, sizeof sig, "X-Takedown-Signature: sha256=");
+    for (unsigned i = 0; i < mac_len && o + 2 < sizeof sig; i++) {
+        sig[o++] = hex[mac[i] >> 4];
+        sig[o++] = hex[mac[i] & 15];
+    }
+    sig[o] = '\0';
+    snprintf(h_event, sizeof h_event, "X-Takedown-Event: %s", j->event);
+    snprintf(h_idem, sizeof h_idem, "Idempotency-Key: %s", j->idem);
+    snprintf(h_id, sizeof h_id, "X-Takedown-Delivery: %lld", (long long)j->id);
+    CURL *curl = curl_easy_init();
+    struct curl_slist *headers = NULL;
+    if (!curl) {
+        td__copy_trunc(j->error, sizeof j->error, "cannot start libcurl");
+        return;
+    }
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    headers = curl_slist_append(headers, sig);
+    headers = curl_slist_append(headers, h_event);
+    headers = curl_slist_append(headers, h_idem);
+    headers = curl_slist_append(headers, h_id);
+    headers = curl_slist_append(headers, "Expect:");
+    sink s = {0, svc->opts.webhook_max_response ? svc->opts.webhook_max_response : 65536};
+    char errbuf[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(curl, CURLOPT_URL, j->url);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)svc->opts.webhook_timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)svc->opts.webhook_timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, j->body);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, svc);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "takedown-webhook/1");
+    CURLcode rc = curl_easy_perform(curl);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &j->status);
+    if (j->status >= 200 && j->status < 300 && (rc == CURLE_OK || rc == CURLE_WRITE_ERROR)) {
+        j->ok = 1;
+    } else if (rc != CURLE_OK) {
+        snprintf(j->error, sizeof j->error, "%s%s%s", curl_easy_strerror(rc), errbuf[0] ? ": " : "",
+                 errbuf);
+        if (rc == CURLE_COULDNT_CONNECT && !svc->opts.webhook_allow_private)
+            snprintf(j->error + strlen(j->error), sizeof j->error - strlen(j->error),
+                     " (private addresses are refused)");
+    } else {
+        snprintf(j->error, sizeof j->error, "HTTP status %ld", j->status);
+    }
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+}
+
+static int64_t backoff(td_service *svc, int attempts)
+{
+    int64_t d = svc->opts.webhook_backoff_base_ms > 0 ? svc->opts.webhook_backoff_base_ms : 1;
+    int64_t max = svc->opts.webhook_backoff_max_ms > 0 ? svc->opts.webhook_backoff_max_ms : d;
+    for (int i = 1; i < attempts && d < max; i++)
+        d *= 2;
+    return d < max ? d : max;
+}
+
+static td_status record(td_service *svc, job *j, td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    int attempts = j->attempts + 1;
+    int max = svc->opts.webhook_max_attempts > 0 ? svc->opts.webhook_max_attempts : 1;
+    int64_t now = td__now(svc);
+    td_delivery_state state = j->ok ? TD_DELIVERY_DELIVERED
+                                    : attempts >= max ? TD_DELIVERY_DEAD : TD_DELIVERY_PENDING;
+    td_status st = td_store_acquire(svc->store, 1, &c, err);
+    if (st)
+        return st;
+    if ((st = td_store_begin(c, err)) ||
+        (st = td_store_prepare(c,
+                               "UPDATE deliveries SET state = $1, attempts = $2,"
+                               " last_status = $3, last_error = $4, next_attempt_ms = $5,"
+                               " delivered_ms = $6 WHERE id = $7",
+                               &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, state, err)) ||
+        (st = td_stmt_bind_int64(q, 2, attempts, err)) ||
+        (st = td_stmt_bind_int64(q, 3, j->status, err)) ||
+        (st = td_stmt_bind_text(q, 4, j->error, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 5, j->ok ? now : now + backoff(svc, attempts), err)) ||
+        (st = td_stmt_bind_int64(q, 6, j->ok ? now : 0, err)) ||
+        (st = td_stmt_bind_int64(q, 7, j->id, err)) || (st = td_stmt_run(q, NULL, err)))
+        goto out;
+    if (!j->ok && ((st = td_store_prepare(c,
+                                          "UPDATE counters SET value = value + 1"
+                                          " WHERE name = 'webhook_failures'",
+                                          &q, err)) ||
+                   (st = td_stmt_run(q, NULL, err))))
+        goto out;
+    st = td_store_commit(c, err);
+out:
+    td_store_release(svc->store, c);
+    return st;
+}
+
+static td_status due(td_service *svc, job *jobs, size_t *n, int64_t *next_due, td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    int row;
+    *n = 0;
+    *next_due = 0;
+    td_status st = td_store_acquire(svc->store, 0, &c, err);
+    if (st)
+        return st;
+    if ((st = td_store_prepare(c,
+                               "SELECT d.id, d.attempts, d.event, d.idem, d.body, w.url, w.secret"
+                               " FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id"
+                               " WHERE d.state = 1 AND d.next_attempt_ms <= $1 AND w.enabled = 1"
+                               " ORDER BY d.next_attempt_ms, d.id LIMIT $2",
+                               &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, td__now(svc), err)) ||
+        (st = td_stmt_bind_int64(q, 2, ROUND, err)))
+        goto out;
+    while ((st = td_stmt_step(q, &row, err)) == TD_OK && row && *n < ROUND) {
+        job *j = &jobs[*n];
+        memset(j, 0, sizeof *j);
+        j->id = td_stmt_column_int64(q, 0);
+        j->attempts = (int)td_stmt_column_int64(q, 1);
+        td__copy_trunc(j->event, sizeof j->event, td_stmt_column_text(q, 2));
+        td__copy_trunc(j->idem, sizeof j->idem, td_stmt_column_text(q, 3));
+        j->body = td__strdup(td_stmt_column_text(q, 4));
+        td__copy_trunc(j->url, sizeof j->url, td_stmt_column_text(q, 5));
+        td__copy_trunc(j->secret, sizeof j->secret, td_stmt_column_text(q, 6));
+        if (!j->body) {
+            st = td__error_set(err, TD_ERR_NOMEM, "out of memory");
+            break;
+        }
+        (*n)++;
+    }
+    td_stmt_reset(q);
+    if (st == TD_OK &&
+        (st = td_store_prepare(c,
+                               "SELECT COALESCE(MIN(next_attempt_ms), 0) FROM deliveries"
+                               " WHERE state = 1",
+                               &q, err)) == TD_OK &&
+        (st = td_stmt_step(q, &row, err)) == TD_OK && row) {
+        *next_due = td_stmt_column_int64(q, 0);
+        td_stmt_reset(q);
+    }
+out:
+    td_store_release(svc->store, c);
+    return st;
+}
+
+static td_status run_round(td_service *svc, size_t *attempted, int64_t *next_due, td_error *err)
+{
+    job *jobs = td__calloc(ROUND, sizeof *jobs);
+    size_t n = 0;
+    if (!jobs)
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    pthread_mutex_lock(&svc->deliver_lock);
+    td_status st = due(svc, jobs, &n, next_due, err);
+    for (size_t i = 0; st == TD_OK && i < n; i++) {
+        deliver(svc, &jobs[i]);
+        st = record(svc, &jobs[i], err);
+    }
+    pthread_mutex_unlock(&svc->deliver_lock);
+    for (size_t i = 0; i < n; i++)
+        td__free(jobs[i].body);
+    td__free(jobs);
+    if (attempted)
+        *attempted = n;
+    return st;
+}
+
+td_status td_webhook_run_due(td_service *svc, size_t *attempted, td_error *err)
+{
+    size_t total = 0, n;
+    int64_t next;
+    td_status st;
+    do {
+        st = run_round(svc, &n, &next, err);
+        total += n;
+    } while (st == TD_OK && n == ROUND);
+    if (attempted)
+        *attempted = total;
+    return st;
+}
+
+static void *worker_main(void *arg)
+{
+    td_service *svc = arg;
+    pthread_mutex_lock(&svc->thread_lock);
+    while (!svc->stopping) {
+        size_t n = 0;
+        int64_t next = 0;
+        svc->kicked = 0;
+        pthread_mutex_unlock(&svc->thread_lock);
+        td_status st = run_round(svc, &n, &next, NULL);
+        pthread_mutex_lock(&svc->thread_lock);
+        if (svc->stopping)
+            break;
+        if ((st == TD_OK && n == ROUND) || svc->kicked)
+            continue;
+        /* Sleep until the next delivery is due, at most a second (other nodes may enqueue). */
+        int64_t wait = 1000;
+        if (st == TD_OK && next > 0) {
+            int64_t d = next - td__now(svc);
+            wait = d < 10 ? 10 : d > 1000 ? 1000 : d;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t ns = ts.tv_nsec + wait % 1000 * 1000000;
+        ts.tv_sec += (time_t)(wait / 1000 + ns / 1000000000);
+        ts.tv_nsec = (long)(ns % 1000000000);
+        if (!svc->kicked)
+            pthread_cond_timedwait(&svc->wake, &svc->thread_lock, &ts);
+    }
+    pthread_mutex_unlock(&svc->thread_lock);
+    return NULL;
+}
+
+td_status td__webhook_worker_start(td_service *svc, td_error *err)
+{
+    if (pthread_create(&svc->worker, NULL, worker_main, svc) != 0)
+        return td__error_set(err, TD_ERR_INTERNAL, "cannot start the webhook worker");
+    svc->worker_started = 1;
+    return TD_OK;
+}
+
+td_status td_delivery_list(td_service *svc, int64_t webhook_id, size_t limit, td_delivery **out,
+                           size_t *count, td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    int row;
+    td_delivery *list = NULL;
+    size_t n = 0;
+    *out = NULL;
+    *count = 0;
+    if (limit == 0)
+        limit = 100;
+    if (limit > TD_PAGE_MAX)
+        return td__error_set(err, TD_ERR_LIMIT, "at most %d deliveries per page", TD_PAGE_MAX);
+    td_status st = td_store_acquire(svc->store, 0, &c, err);
+    if (st)
+        return st;
+    list = td__mallocarray(limit, sizeof *list);
+    if (!list) {
+        st = td__error_set(err, TD_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if ((st = td_store_prepare(c,
+                               "SELECT id, webhook_id, event, idem, state, attempts, last_status,"
+                               " last_error, created_ms, next_attempt_ms, delivered_ms"
+                               " FROM deliveries WHERE ($1 = 0 OR webhook_id = $1)"
+                               " ORDER BY id DESC LIMIT $2",
+                               &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, webhook_id, err)) ||
+        (st = td_stmt_bind_int64(q, 2, (int64_t)limit, err)))
+        goto out;
+    while ((st = td_stmt_step(q, &row, err)) == TD_OK && row && n < limit) {
+        td_delivery *d = &list[n++];
+        memset(d, 0, sizeof *d);
+        d->id = td_stmt_column_int64(q, 0);
+        d->webhook_id = td_stmt_column_int64(q, 1);
+        td__copy_trunc(d->event, sizeof d->event, td_stmt_column_text(q, 2));
+        td__copy_trunc(d->idempotency_key, sizeof d->idempotency_key, td_stmt_column_text(q, 3));
+        d->state = (td_delivery_state)td_stmt_column_int64(q, 4);
+        d->attempts = (int)td_stmt_column_int64(q, 5);
+        d->last_status = (int)td_stmt_column_int64(q, 6);
+        td__copy_trunc(d->last_error, sizeof d->last_error, td_stmt_column_text(q, 7));
+        d->created_ms = td_stmt_column_int64(q, 8);
+        d->next_attempt_ms = td_stmt_column_int64(q, 9);
+        d->delivered_ms = td_stmt_column_int64(q, 10);
+    }
+    td_stmt_reset(q);
+out:
+    td_store_release(svc->store, c);
+    if (st) {
+        td__free(list);
+        return st;
+    }
+    *out = list;
+    *count = n;
+    return TD_OK;
+}

@@ -1,0 +1,945 @@
+/* The matching service end to end on a real SQLite store in a temporary directory: banks,
+ * signals and their effect on checks, allow banks, thresholds, dihedral variants, quality,
+ * import/export, content intake and cases, re-checks, keys, webhooks against a local receiver,
+ * restart, a second node following the change log, and concurrent checks. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "support/support.h"
+#include "takedown/casework.h"
+
+#define DIH "threatexchange/pdq/data/reg-test-input/dih/"
+
+static _Atomic int64_t fake_now = 1700000000000LL;
+static int64_t fake_clock(void *ctx)
+{
+    (void)ctx;
+    return atomic_load(&fake_now);
+}
+
+static const char *fresh_dir(void)
+{
+    static char dir[4096];
+    snprintf(dir, sizeof dir, "%s", temp_path("cw-XXXXXX"));
+    assert_non_null(mkdtemp(dir));
+    return dir;
+}
+
+static td_service *open_svc(const char *dir, int fake)
+{
+    td_service_options o;
+    td_service *svc = NULL;
+    td_error err;
+    td_service_options_default(&o);
+    o.webhook_worker = 0;
+    o.follow_interval_ms = 0;
+    if (fake)
+        o.clock.now_ms = fake_clock;
+    td_status st = td_service_open(dir, &o, &svc, &err);
+    if (st)
+        fail_msg("open: %s", err.message);
+    assert_true(td_service_ready(svc));
+    return svc;
+}
+
+static void make_bank(td_service *svc, const char *name, td_action action, td_bank_kind kind,
+                      int threshold)
+{
+    td_bank b;
+    td_error err;
+    td_bank_init(&b);
+    snprintf(b.name, sizeof b.name, "%s", name);
+    b.action = action;
+    b.kind = kind;
+    b.threshold = threshold;
+    if (td_bank_create(svc, &b, NULL, &err))
+        fail_msg("bank %s: %s", name, err.message);
+}
+
+static td_pdq random_pdq(uint64_t *seed)
+{
+    td_pdq p;
+    for (int i = 0; i < 16; i++)
+        p.w[i] = (uint16_t)test_rand(seed);
+    return p;
+}
+
+/* p with its first `bits` bits flipped. */
+static td_pdq flip(td_pdq p, int bits)
+{
+    for (int k = 0; k < bits; k++)
+        p.w[k >> 4] ^= (uint16_t)(1u << (k & 15));
+    return p;
+}
+
+static int64_t add_pdq(td_service *svc, const char *bank, const td_pdq *p, const char *labels)
+{
+    td_signal_input in;
+    td_signal out;
+    td_error err;
+    char hex[65];
+    td_signal_input_init(&in);
+    td_pdq_to_hex(p, hex);
+    in.value = hex;
+    if (labels)
+        assert_int_equal(td_labels_parse(&in.labels, labels, strlen(labels), &err), TD_OK);
+    if (td_signal_add(svc, bank, &in, &out, &err))
+        fail_msg("add: %s", err.message);
+    return out.id;
+}
+
+static td_verdict check_pdq(td_service *svc, const td_pdq *p, td_check_result *res)
+{
+    td_hashes h;
+    td_error err;
+    td_hashes_init(&h);
+    h.pdq[0] = *p;
+    h.n_pdq = 1;
+    if (td_check_hashes(svc, &h, NULL, res, &err))
+        fail_msg("check: %s", err.message);
+    return res->verdict;
+}
+
+static size_t count_matches(td_service *svc, const td_pdq *p)
+{
+    td_check_result res;
+    check_pdq(svc, p, &res);
+    size_t n = res.match_count;
+    td_check_result_clear(&res);
+    return n;
+}
+
+static void test_banks(void **state)
+{
+    (void)state;
+    td_service *svc = open_svc(fresh_dir(), 0);
+    td_bank b, got;
+    td_error err;
+    td_bank_init(&b);
+    strcpy(b.name, "bad-name");
+    assert_int_equal(td_bank_create(svc, &b, NULL, &err), TD_ERR_INVALID);
+    strcpy(b.name, "9START");
+    assert_int_equal(td_bank_create(svc, &b, NULL, &err), TD_ERR_INVALID);
+    strcpy(b.name, "TERROR_V1");
+    b.threshold = 64;
+    assert_int_equal(td_bank_create(svc, &b, NULL, &err), TD_ERR_INVALID);
+    b.threshold = 20;
+    assert_int_equal(td_labels_add(&b.labels, "entity:group_a", &err), TD_OK);
+    assert_int_equal(td_labels_add(&b.labels, "bad label", &err), TD_ERR_INVALID);
+    assert_int_equal(td_bank_create(svc, &b, &got, &err), TD_OK);
+    assert_int_equal(got.threshold, 20);
+    assert_int_equal(got.action, TD_ACTION_REVIEW);
+    assert_int_equal(got.labels.count, 1);
+    assert_int_equal(td_bank_create(svc, &b, NULL, &err), TD_ERR_CONFLICT);
+    td_bank v;
+    td_bank_init(&v);
+    strcpy(v.name, "TERROR_V2");
+    v.action = TD_ACTION_BLOCK;
+    assert_int_equal(td_bank_update(svc, "TERROR_V1", TD_BANK_SET_NAME | TD_BANK_SET_ACTION, &v,
+                                    &got, &err),
+                     TD_OK);
+    assert_string_equal(got.name, "TERROR_V2");
+    assert_int_equal(got.action, TD_ACTION_BLOCK);
+    assert_int_equal(got.threshold, 20);
+    assert_int_equal(td_bank_get(svc, "TERROR_V1", &got, &err), TD_ERR_NOT_FOUND);
+    make_bank(svc, "OTHER", TD_ACTION_LOG, TD_BANK_NORMAL, 31);
+    strcpy(v.name, "OTHER");
+    assert_int_equal(td_bank_update(svc, "TERROR_V2", TD_BANK_SET_NAME, &v, NULL, &err),
+                     TD_ERR_CONFLICT);
+    td_bank *list;
+    size_t n;
+    assert_int_equal(td_bank_list(svc, &list, &n, &err), TD_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].name, "OTHER");
+    td_free(list);
+    assert_int_equal(td_bank_delete(svc, "OTHER", &err), TD_OK);
+    assert_int_equal(td_bank_delete(svc, "OTHER", &err), TD_ERR_NOT_FOUND);
+    td_service_close(svc);
+}
+
+static void test_signals_and_check(void **state)
+{
+    (void)state;
+    uint64_t seed = 11;
+    td_service *svc = open_svc(fresh_dir(), 0);
+    td_error err;
+    td_check_result res;
+    make_bank(svc, "BLOCKED", TD_ACTION_BLOCK, TD_BANK_NORMAL, 31);
+    make_bank(svc, "STRICT", TD_ACTION_REVIEW, TD_BANK_NORMAL, 10);
+    td_pdq a = random_pdq(&seed), b = random_pdq(&seed);
+    int64_t ida = add_pdq(svc, "BLOCKED", &a, "behaviour:glorification");
+    int64_t idb = add_pdq(svc, "STRICT", &b, NULL);
+    /* Distance 20: inside BLOCKED's threshold, outside STRICT's. */
+    td_pdq a20 = flip(a, 20), b20 = flip(b, 20);
+    assert_int_equal(check_pdq(svc, &a20, &res), TD_VERDICT_BLOCK);
+    assert_int_equal(res.match_count, 1);
+    assert_int_equal(res.matches[0].signal_id, ida);
+    assert_int_equal(res.matches[0].distance, 20);
+    assert_string_equal(res.matches[0].bank, "BLOCKED");
+    assert_string_equal(res.matches[0].labels.v[0], "behaviour:glorification");
+    td_check_result_clear(&res);
+    assert_int_equal(check_pdq(svc, &b20, &res), TD_VERDICT_ALLOW);
+    assert_int_equal(res.match_count, 0);
+    td_check_result_clear(&res);
+    td_pdq b5 = flip(b, 5);
+    assert_int_equal(check_pdq(svc, &b5, &res), TD_VERDICT_REVIEW);
+    td_check_result_clear(&res);
+    /* Threshold raised: b20 matches now. */
+    td_bank v;
+    v.threshold = 31;
+    assert_int_equal(td_bank_update(svc, "STRICT", TD_BANK_SET_THRESHOLD, &v, NULL, &err), TD_OK);
+    assert_int_equal(count_matches(svc, &b20), 1);
+    /* Disable, enable, delete a signal: effective at once. */
+    assert_int_equal(td_signal_set_enabled(svc, "BLOCKED", ida, 0, NULL, &err), TD_OK);
+    assert_int_equal(count_matches(svc, &a), 0);
+    assert_int_equal(td_signal_set_enabled(svc, "BLOCKED", ida, 1, NULL, &err), TD_OK);
+    assert_int_equal(count_matches(svc, &a), 1);
+    assert_int_equal(td_signal_set_enabled(svc, "STRICT", ida, 0, NULL, &err), TD_ERR_NOT_FOUND);
+    /* A disabled bank does not match. */
+    v.enabled = 0;
+    assert_int_equal(td_bank_update(svc, "STRICT", TD_BANK_SET_ENABLED, &v, NULL, &err), TD_OK);
+    assert_int_equal(count_matches(svc, &b), 0);
+    assert_int_equal(td_signal_delete(svc, "BLOCKED", ida, &err), TD_OK);
+    assert_int_equal(count_matches(svc, &a), 0);
+    assert_int_equal(td_signal_get(svc, NULL, ida, NULL == NULL ? &(td_signal){0} : NULL, &err),
+                     TD_ERR_NOT_FOUND);
+    /* Duplicates, malformed values, md5 and sha256. */
+    td_signal_input in;
+    td_signal s;
+    char hex[65];
+    td_signal_input_init(&in);
+    td_pdq_to_hex(&b, hex);
+    in.value = hex;
+    assert_int_equal(td_signal_add(svc, "STRICT", &in, &s, &err), TD_ERR_CONFLICT);
+    assert_int_equal(s.id, idb);
+    in.value = "12345";
+    assert_int_equal(td_signal_add(svc, "STRICT", &in, &s, &err), TD_ERR_INVALID);
+    in.type = TD_SIGNAL_MD5;
+    in.value = "D41D8CD98F00B204E9800998ECF8427E";
+    assert_int_equal(td_signal_add(svc, "BLOCKED", &in, &s, &err), TD_OK);
+    assert_string_equal(s.value, "d41d8cd98f00b204e9800998ecf8427e");
+    assert_int_equal(td_signal_add(svc, "NO_SUCH", &in, &s, &err), TD_ERR_NOT_FOUND);
+    assert_int_equal(td_lookup_signal(svc, "video_md5", "d41d8cd98f00b204e9800998ecf8427e", &res,
+                                      &err),
+                     TD_OK);
+    assert_int_equal(res.match_count, 1);
+    assert_int_equal(res.verdict, TD_VERDICT_BLOCK);
+    td_check_result_clear(&res);
+    /* Paging. */
+    for (int i = 0; i < 5; i++) {
+        td_pdq p = random_pdq(&seed);
+        add_pdq(svc, "STRICT", &p, NULL);
+    }
+    td_signal *page;
+    size_t n;
+    assert_int_equal(td_signal_list(svc, "STRICT", 0, 4, &page, &n, &err), TD_OK);
+    assert_int_equal(n, 4);
+    int64_t last = page[3].id;
+    assert_int_equal(page[0].id, idb);
+    assert_string_equal(page[0].source, "manual");
+    assert_true(page[0].added_ms > 0);
+    td_free(page);
+    assert_int_equal(td_signal_list(svc, "STRICT", last, 4, &page, &n, &err), TD_OK);
+    assert_int_equal(n, 2);
+    td_free(page);
+    td_service_close(svc);
+}
+
+static void test_allow_bank(void **state)
+{
+    (void)state;
+    uint64_t seed = 12;
+    td_service *svc = open_svc(fresh_dir(), 0);
+    td_check_result res;
+    make_bank(svc, "TERROR", TD_ACTION_BLOCK, TD_BANK_NORMAL, 31);
+    make_bank(svc, "NEWS", TD_ACTION_LOG, TD_BANK_ALLOW, 31);
+    td_pdq a = random_pdq(&seed);
+    add_pdq(svc, "TERROR", &a, NULL);
+    assert_int_equal(check_pdq(svc, &a, &res), TD_VERDICT_BLOCK);
+    td_check_result_clear(&res);
+    td_pdq a3 = flip(a, 3);
+    add_pdq(svc, "NEWS", &a3, NULL);
+    assert_int_equal(check_pdq(svc, &a, &res), TD_VERDICT_ALLOW);
+    assert_int_equal(res.match_count, 2);
+    int suppressed = 0, allow = 0;
+    for (size_t i = 0; i < res.match_count; i++) {
+        if (res.matches[i].kind == TD_BANK_ALLOW)
+            allow++;
+        else
+            suppressed += res.matches[i].suppressed;
+    }
+    assert_int_equal(allow, 1);
+    assert_int_equal(suppressed, 1);
+    td_check_result_clear(&res);
+    td_service_close(svc);
+}
+
+static void test_dihedral_and_quality(void **state)
+{
+    (void)state;
+    td_service *svc = open_svc(fresh_dir(), 0);
+    td_error err;
+    td_check_result res;
+    td_signal_input in;
+    td_signal sigs[3];
+    size_t n, len;
+    make_bank(svc, "BRIDGES", TD_ACTION_REVIEW, TD_BANK_NORMAL, 31);
+    uint8_t *img = read_all(conf_path(DIH "bridge-1-original.jpg"), &len);
+    td_signal_input_init(&in);
+    assert_int_equal(td_signal_add_media(svc, "BRIDGES", img, len, &in, sigs, &n, &err), TD_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(sigs[0].type, TD_SIGNAL_PDQ);
+    assert_true(sigs[0].quality >= 50);
+    assert_string_equal(sigs[0].source, "upload");
+    free(img);
+    img = read_all(conf_path(DIH "bridge-2-rotate-90.jpg"), &len);
+    assert_int_equal(td_check_media(svc, img, len, NULL, &res, &err), TD_OK);
+    assert_int_equal(res.verdict, TD_VERDICT_REVIEW);
+    assert_true(res.match_count >= 1);
+    assert_int_equal(res.matches[0].signal_id, sigs[0].id);
+    assert_int_not_equal(res.matches[0].variant, TD_DIH_ORIGINAL);
+    td_check_result_clear(&res);
+    /* Without the variants, the rotated image does not match. */
+    td_check_options o;
+    td_check_options_init(&o);
+    o.dihedral = 0;
+    assert_int_equal(td_check_media(svc, img, len, &o, &res, &err), TD_OK);
+    assert_int_equal(res.match_count, 0);
+    td_check_result_clear(&res);
+    free(img);
+    /* Quality 3: reported, not matched, even though its own hash is in a bank. */
+    img = read_all(conf_path("threatexchange/pdq/data/reg-test-input/labelme-subset/q0003.jpg"),
+                   &len);
+    assert_int_equal(td_check_media(svc, img, len, NULL, &res, &err), TD_OK);
+    assert_true(res.low_quality);
+    assert_true(res.hashes.quality < 50);
+    td_pdq low = res.hashes.pdq[0];
+    td_check_result_clear(&res);
+    add_pdq(svc, "BRIDGES", &low, NULL);
+    assert_int_equal(td_check_media(svc, img, len, NULL, &res, &err), TD_OK);
+    assert_true(res.low_quality);
+    assert_int_equal(res.match_count, 0);
+    td_check_result_clear(&res);
+    free(img);
+    td_service_close(svc);
+}
+
+static int collect(void *ctx, const char *data, size_t len)
+{
+    char **buf = ctx;
+    size_t old = *buf ? strlen(*buf) : 0;
+    *buf = realloc(*buf, old + len + 1);
+    memcpy(*buf + old, data, len);
+    (*buf)[old + len] = '\0';
+    return 0;
+}
+
+static void test_import_export(void **state)
+{
+    (void)state;
+    td_service *svc = open_svc(fresh_dir(), 0);
+    td_error err;
+    td_import_result res;
+    td_import_options o;
+    make_bank(svc, "LIST", TD_ACTION_REVIEW, TD_BANK_NORMAL, 31);
+    const char *lines =
+        "# a comment\n"
+        "pdq f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22\n"
+        "pdq 0000000000000000000000000000000000000000000000000000000000000001\r\n"
+        "video_md5 D41D8CD98F00B204E9800998ECF8427E\n"
+        "pdq nothex\n"
+        "frobnicate 1234\n"
+        "url https://example.com/x\n"
+        "\n"
+        "pdq f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22\n"
+        "video_sha256 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    td_import_options_init(&o);
+    assert_int_equal(td_import_buffer(svc, "LIST", lines, strlen(lines), &o, &res, &err), TD_OK);
+    assert_int_equal(res.added, 4);
+    assert_int_equal(res.duplicates, 1);
+    assert_int_equal(res.errors, 2);
+    assert_int_equal(res.unsupported, 1);
+    assert_int_equal(res.error_count, 2);
+    assert_int_equal(res.error_list[0].line, 5);
+    assert_int_equal(res.error_list[1].line, 6);
+    td_import_result_clear(&res);
+    /* Atomic import: one bad line, nothing kept. */
+    o.atomic = 1;
+    const char *bad = "pdq 1111111111111111111111111111111111111111111111111111111111111111\npdq x\n";
+    assert_int_equal(td_import_buffer(svc, "LIST", bad, strlen(bad), &o, &res, &err),
+                     TD_ERR_INVALID);
+    td_import_result_clear(&res);
+    /* Streamed in tiny chunks, CSV with quoting, tags, a negative class and an over-long line. */
+    const char *csv =
+        "signal_type,signal_str,collab,category,tags\n"
+        "pdq,2222222222222222222222222222222222222222222222222222222222222222,\"GIFCT, shared\","
+        "POSITIVE_CLASS,behaviour:instruction type:video\n"
+        "pdq,3333333333333333333333333333333333333333333333333333333333333333,,NEGATIVE_CLASS,\n"
+        "pdq,4444,x,POSITIVE_CLASS,\n"
+        "pdq,5555555555555555555555555555555555555555555555555555555555555555,x,MAYBE,\n"
+        "\"pdq,6666666666666666666666666666666666666666666666666666666666666666\n";
+    td_import *imp;
+    td_import_options_init(&o);
+    o.source = "feed";
+    assert_int_equal(td_import_begin(svc, "LIST", &o, &imp, &err), TD_OK);
+    for (size_t i = 0; i < strlen(csv); i += 7)
+        assert_int_equal(td_import_feed(imp, csv + i, strlen(csv) - i < 7 ? strlen(csv) - i : 7,
+                                        &err),
+                         TD_OK);
+    assert_int_equal(td_import_finish(imp, &res, &err), TD_OK);
+    assert_int_equal(res.added, 2);
+    assert_int_equal(res.disabled, 1);
+    assert_int_equal(res.errors, 3);
+    td_import_result_clear(&res);
+    td_signal *page;
+    size_t n;
+    assert_int_equal(td_signal_list(svc, "LIST", 0, 100, &page, &n, &err), TD_OK);
+    assert_int_equal(n, 6);
+    assert_string_equal(page[4].source, "GIFCT, shared");
+    assert_int_equal(page[4].labels.count, 2);
+    assert_int_equal(page[5].enabled, 0);
+    assert_string_equal(page[5].source, "feed");
+    td_free(page);
+    /* Limits. */
+    td_import_options_init(&o);
+    o.max_line = 100;
+    char longline[300];
+    memset(longline, 'a', sizeof longline);
+    assert_int_equal(td_import_buffer(svc, "LIST", longline, sizeof longline, &o, &res, &err),
+                     TD_ERR_LIMIT);
+    td_import_result_clear(&res);
+    /* Export both formats and import them into a fresh bank: same signals. */
+    char *te = NULL, *csv_out = NULL;
+    assert_int_equal(td_export(svc, "LIST", TD_LIST_LINES, 0, collect, &te, &err), TD_OK);
+    assert_int_equal(td_export(svc, "LIST", TD_LIST_CSV, 1, collect, &csv_out, &err), TD_OK);
+    assert_non_null(strstr(te, "video_md5 d41d8cd98f00b204e9800998ecf8427e\n"));
+    assert_null(strstr(te, "3333")); /* disabled: not exported by default */
+    assert_non_null(strstr(csv_out, "\"GIFCT, shared\",POSITIVE_CLASS,behaviour:instruction "
+                                    "type:video\n"));
+    make_bank(svc, "COPY_TE", TD_ACTION_REVIEW, TD_BANK_NORMAL, 31);
+    make_bank(svc, "COPY_CSV", TD_ACTION_REVIEW, TD_BANK_NORMAL, 31);
+    td_import_options_init(&o);
+    assert_int_equal(td_import_buffer(svc, "COPY_TE", te, strlen(te), &o, &res, &err), TD_OK);
+    assert_int_equal(res.added, 5);
+    assert_int_equal(res.errors, 0);
+    td_import_result_clear(&res);
+    assert_int_equal(td_import_buffer(svc, "COPY_CSV", csv_out, strlen(csv_out), &o, &res, &err),
+                     TD_OK);
+    assert_int_equal(res.added, 6);
+    assert_int_equal(res.disabled, 1);
+    td_import_result_clear(&res);
+    char *again = NULL;
+    assert_int_equal(td_export(svc, "COPY_CSV", TD_LIST_CSV, 1, collect, &again, &err), TD_OK);
+    assert_string_equal(again, csv_out);
+    free(te);
+    free(csv_out);
+    free(again);
+    td_service_close(svc);
+}
+
+static void test_content_cases(void **state)
+{
+    (void)state;
+    uint64_t seed = 13;
+    td_service *svc = open_svc(fresh_dir(), 1);
+    td_error err;
+    td_content c;
+    td_content_input in;
+    td_hashes h;
+    make_bank(svc, "REVIEW_ME", TD_ACTION_REVIEW, TD_BANK_NORMAL, 31);
+    td_pdq low = random_pdq(&seed), high = random_pdq(&seed);
+    add_pdq(svc, "REVIEW_ME", &low, "behaviour:glorification");
+    add_pdq(svc, "REVIEW_ME", &high, "behaviour:imminent_threat");
+    memset(&in, 0, sizeof in);
+    td_hashes_init(&h);
+    h.n_pdq = 1;
+    in.hashes = &h;
+    in.uploader = "user-1";
+    in.url = "https://platform.example/p/1";
+    in.metadata_json = "{\"lang\": \"en\"}";
+    h.pdq[0] = low;
+    in.content_id = "c-low";
+    if (td_content_submit(svc, &in, &c, &err))
+        fail_msg("submit: %s", err.message);
+    assert_int_equal(c.verdict, TD_VERDICT_REVIEW);
+    assert_true(c.has_case);
+    assert_int_equal(c.kase.state, TD_CASE_OPEN);
+    assert_string_equal(c.metadata_json, "{\"lang\":\"en\"}");
+    td_content_clear(&c);
+    assert_int_equal(td_content_submit(svc, &in, NULL, &err), TD_ERR_CONFLICT);
+    in.metadata_json = "[1]";
+    in.content_id = "c-bad";
+    assert_int_equal(td_content_submit(svc, &in, NULL, &err), TD_ERR_INVALID);
+    in.metadata_json = NULL;
+    atomic_fetch_add(&fake_now, 1000);
+    h.pdq[0] = high;
+    in.content_id = "c-high";
+    assert_int_equal(td_content_submit(svc, &in, NULL, &err), TD_OK);
+    /* The queue: the imminent threat first although it came later. */
+    td_case *cases;
+    size_t n;
+    assert_int_equal(td_case_list(svc, NULL, &cases, &n, &err), TD_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(cases[0].content_id, "c-high");
+    assert_true(cases[0].priority > cases[1].priority);
+    int64_t case_id = cases[0].id;
+    td_free(cases);
+    td_principal alice = {101, TD_ROLE_MODERATOR, "alice"}, bob = {102, TD_ROLE_MODERATOR, "bob"};
+    td_case k;
+    assert_int_equal(td_case_claim(svc, case_id, &alice, &k, &err), TD_OK);
+    assert_int_equal(k.state, TD_CASE_CLAIMED);
+    assert_int_equal(td_case_claim(svc, case_id, &alice, &k, &err), TD_OK);
+    assert_int_equal(td_case_claim(svc, case_id, &bob, &k, &err), TD_ERR_CONFLICT);
+    td_decision d;
+    assert_int_equal(td_case_decide(svc, case_id, &bob, TD_DECISION_REMOVE, "no", &d, &err),
+                     TD_ERR_CONFLICT);
+    assert_int_equal(td_case_decide(svc, case_id, &alice, TD_DECISION_REMOVE, "", &d, &err),
+                     TD_ERR_INVALID);
+    assert_int_equal(td_case_decide(svc, case_id, &alice, TD_DECISION_ESCALATE, "unsure", &d,
+                                    &err),
+                     TD_OK);
+    assert_int_equal(td_case_get(svc, case_id, &k, &err), TD_OK);
+    assert_int_equal(k.state, TD_CASE_ESCALATED);
+    assert_int_equal(td_case_claim(svc, case_id, &bob, &k, &err), TD_OK);
+    assert_int_equal(td_case_decide(svc, case_id, &bob, TD_DECISION_REMOVE, "threat to life", &d,
+                                    &err),
+                     TD_OK);
+    assert_int_equal(td_case_claim(svc, case_id, &alice, &k, &err), TD_ERR_CONFLICT);
+    assert_int_equal(td_content_get(svc, "c-high", &c, &err), TD_OK);
+    assert_int_equal(c.kase.state, TD_CASE_CLOSED);
+    assert_int_equal(c.kase.outcome, TD_DECISION_REMOVE);
+    assert_int_equal(c.decision_count, 2);
+    assert_string_equal(c.decisions[0].principal_name, "alice");
+    assert_int_equal(c.decisions[1].kind, TD_DECISION_REMOVE);
+    assert_string_equal(c.decisions[1].reason, "threat to life");
+    assert_int_equal(c.decisions[1].decided_ms, atomic_load(&fake_now));
+    assert_int_equal(c.match_count, 1);
+    assert_string_equal(c.url, "https://platform.example/p/1");
+    td_content_clear(&c);
+    td_case_filter f = {1u << TD_CASE_CLOSED, 0, 0, 0};
+    assert_int_equal(td_case_list(svc, &f, &cases, &n, &err), TD_OK);
+    assert_int_equal(n, 1);
+    td_free(cases);
+    assert_int_equal(td_content_get(svc, "nope", &c, &err), TD_ERR_NOT_FOUND);
+    td_service_close(svc);
+}
+
+static void test_recheck(void **state)
+{
+    (void)state;
+    uint64_t seed = 14;
+    td_service *svc = open_svc(fresh_dir(), 1);
+    td_error err;
+    td_content c;
+    td_content_input in;
+    td_hashes h;
+    make_bank(svc, "LATE", TD_ACTION_REVIEW, TD_BANK_NORMAL, 31);
+    td_pdq old = random_pdq(&seed), recent = random_pdq(&seed);
+    memset(&in, 0, sizeof in);
+    td_hashes_init(&h);
+    h.n_pdq = 1;
+    in.hashes = &h;
+    h.pdq[0] = old;
+    in.content_id = "old";
+    assert_int_equal(td_content_submit(svc, &in, NULL, &err), TD_OK);
+    atomic_fetch_add(&fake_now, 25LL * 3600 * 1000);
+    h.pdq[0] = recent;
+    in.content_id = "recent";
+    assert_int_equal(td_content_submit(svc, &in, &c, &err), TD_OK);
+    assert_int_equal(c.verdict, TD_VERDICT_ALLOW);
+    assert_false(c.has_case);
+    td_content_clear(&c);
+    atomic_fetch_add(&fake_now, 3600 * 1000);
+    td_pdq r = flip(recent, 4), o = flip(old, 4);
+    add_pdq(svc, "LATE", &r, NULL);
+    add_pdq(svc, "LATE", &o, NULL);
+    assert_int_equal(td_content_get(svc, "recent", &c, &err), TD_OK);
+    assert_int_equal(c.verdict, TD_VERDICT_REVIEW);
+    assert_int_equal(c.match_count, 1);
+    assert_int_equal(c.matches[0].distance, 4);
+    assert_true(c.has_case);
+    td_content_clear(&c);
+    assert_int_equal(td_content_get(svc, "old", &c, &err), TD_OK);
+    assert_int_equal(c.match_count, 0); /* outside the 24 h window */
+    td_content_clear(&c);
+    td_service_close(svc);
+}
+
+static void test_keys(void **state)
+{
+    (void)state;
+    td_service *svc = open_svc(fresh_dir(), 0);
+    td_error err;
+    char key[TD_KEY_TEXT_MAX], admin[TD_KEY_TEXT_MAX];
+    int created;
+    td_principal p;
+    td_key_info info;
+    assert_int_equal(td_key_ensure_admin(svc, admin, &created, &err), TD_OK);
+    assert_int_equal(created, 1);
+    assert_int_equal(strlen(admin), TD_KEY_TEXT_LEN);
+    assert_int_equal(td_key_ensure_admin(svc, key, &created, &err), TD_OK);
+    assert_int_equal(created, 0);
+    assert_string_equal(key, "");
+    assert_int_equal(td_key_verify(svc, admin, &p, &err), TD_OK);
+    assert_int_equal(p.role, TD_ROLE_ADMIN);
+    assert_int_equal(td_key_create(svc, TD_ROLE_MODERATOR, "mod-1", key, &info, &err), TD_OK);
+    assert_int_equal(td_key_verify(svc, key, &p, &err), TD_OK);
+    assert_int_equal(p.role, TD_ROLE_MODERATOR);
+    assert_string_equal(p.name, "mod-1");
+    assert_int_equal(p.id, info.id);
+    char wrong[TD_KEY_TEXT_MAX];
+    memcpy(wrong, key, sizeof wrong);
+    wrong[10] = wrong[10] == 'a' ? 'b' : 'a';
+    assert_int_equal(td_key_verify(svc, wrong, &p, &err), TD_ERR_NOT_FOUND);
+    assert_int_equal(td_key_verify(svc, "short", &p, &err), TD_ERR_NOT_FOUND);
+    assert_int_equal(td_key_revoke(svc, info.id, &err), TD_OK);
+    assert_int_equal(td_key_verify(svc, key, &p, &err), TD_ERR_NOT_FOUND);
+    assert_int_equal(td_key_revoke(svc, info.id, &err), TD_ERR_NOT_FOUND);
+    td_role r;
+    assert_int_equal(td_role_parse("auditor", &r), TD_OK);
+    assert_int_equal(r, TD_ROLE_AUDITOR);
+    assert_int_equal(td_role_parse("root", &r), TD_ERR_INVALID);
+    td_key_info *list;
+    size_t n;
+    assert_int_equal(td_key_list(svc, &list, &n, &err), TD_OK);
+    assert_int_equal(n, 2);
+    assert_true(list[1].revoked_ms > 0);
+    assert_memory_equal(list[1].prefix, key, 12);
+    td_free(list);
+    td_service_close(svc);
+}
+
+/* ---- a small HTTP receiver: answers 500 to the first `fail` requests, then 200 ---- */
+
+typedef struct receiver {
+    int fd, port, fail, count;
+    char sig[8][200], idem[8][100], body[8][4096];
+    pthread_t th;
+} receiver;
+
+static void header(const char *req, const char *name, char *out, size_t cap)
+{
+    const char *p = strcasestr(req, name);
+    out[0] = '\0';
+    if (!p)
+        return;
+    p += strlen(name);
+    while (*p == ' ')
+        p++;
+    size_t n = strcspn(p, "\r\n");
+    snprintf(out, cap, "%.*s", (int)n, p);
+}
+
+static void *receive(void *arg)
+{
+    receiver *r = arg;
+    for (;;) {
+        int c = accept(r->fd, NULL, NULL);
+        if (c < 0)
+            return NULL;
+        char req[8192];
+        size_t got = 0;
+        char *end = NULL;
+        while (got < sizeof req - 1) {
+            ssize_t k = read(c, req + got, sizeof req - 1 - got);
+            if (k <= 0)
+                break;
+            got += (size_t)k;
+            req[got] = '\0';
+            if ((end = strstr(req, "\r\n\r\n"))) {
+                char cl[32];
+                header(req, "Content-Length:", cl, sizeof cl);
+                size_t want = (size_t)(end + 4 - req) + (size_t)strtoul(cl, NULL, 10);
+                if (got >= want)
+                    break;
+            }
+        }
+        int i = r->count < 8 ? r->count : 7;
+        header(req, "X-Takedown-Signature:", r->sig[i], sizeof r->sig[i]);
+        header(req, "Idempotency-Key:", r->idem[i], sizeof r->idem[i]);
+        snprintf(r->body[i], sizeof r->body[i], "%s", end ? end + 4 : "");
+        const char *resp = r->count < r->fail
+                               ? "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                               : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+        r->count++;
+        ssize_t w = write(c, resp, strlen(resp));
+        (void)w;
+        close(c);
+    }
+}
+
+static void receiver_start(receiver *r, int fail)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof a;
+    memset(r, 0, sizeof *r);
+    r->fail = fail;
+    r->fd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(r->fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(r->fd, 8), 0);
+    getsockname(r->fd, (struct sockaddr *)&a, &len);
+    r->port = ntohs(a.sin_port);
+    pthread_create(&r->th, NULL, receive, r);
+}
+
+static void receiver_stop(receiver *r)
+{
+    shutdown(r->fd, SHUT_RDWR);
+    close(r->fd);
+    pthread_join(r->th, NULL);
+}
+
+static void test_webhooks(void **state)
+{
+    (void)state;
+    uint64_t seed = 15;
+    const char *secret = "0123456789abcdef-secret";
+    receiver r;
+    td_service_options o;
+    td_service *svc;
+    td_error err;
+    td_webhook w;
+    receiver_start(&r, 1);
+    td_service_options_default(&o);
+    o.follow_interval_ms = 0;
+    o.webhook_allow_private = 1;
+    o.webhook_backoff_base_ms = 50;
+    o.webhook_backoff_max_ms = 200;
+    o.webhook_timeout_ms = 2000;
+    assert_int_equal(td_service_open(fresh_dir(), &o, &svc, &err), TD_OK);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", r.port);
+    assert_int_equal(td_webhook_create(svc, "ftp://x/", secret, TD_EVENT_REMOVE, &w, &err),
+                     TD_ERR_INVALID);
+    assert_int_equal(td_webhook_create(svc, url, "short", TD_EVENT_REMOVE, &w, &err),
+                     TD_ERR_INVALID);
+    unsigned events;
+    assert_int_equal(td_event_parse("remove,restore", &events, &err), TD_OK);
+    assert_int_equal(events, TD_EVENT_REMOVE | TD_EVENT_RESTORE);
+    assert_int_equal(td_event_parse("remove,bogus", &events, &err), TD_ERR_INVALID);
+    assert_int_equal(td_webhook_create(svc, url, secret, TD_EVENT_REMOVE, &w, &err), TD_OK);
+    make_bank(svc, "BLOCK", TD_ACTION_BLOCK, TD_BANK_NORMAL, 31);
+    td_pdq a = random_pdq(&seed);
+    add_pdq(svc, "BLOCK", &a, NULL);
+    td_content_input in;
+    td_hashes h;
+    memset(&in, 0, sizeof in);
+    td_hashes_init(&h);
+    h.n_pdq = 1;
+    h.pdq[0] = a;
+    in.hashes = &h;
+    in.content_id = "upload-77";
+    assert_int_equal(td_content_submit(svc, &in, NULL, &err), TD_OK);
+    td_delivery *d = NULL;
+    size_t n = 0;
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(td_delivery_list(svc, w.id, 10, &d, &n, &err), TD_OK);
+        if (n == 1 && d[0].state == TD_DELIVERY_DELIVERED)
+            break;
+        td_free(d);
+        d = NULL;
+        usleep(50000);
+    }
+    assert_non_null(d);
+    assert_int_equal(d[0].state, TD_DELIVERY_DELIVERED);
+    assert_int_equal(d[0].attempts, 2);
+    assert_int_equal(d[0].last_status, 200);
+    assert_string_equal(d[0].event, "remove");
+    assert_int_equal(r.count, 2);
+    assert_string_equal(r.idem[0], r.idem[1]);
+    assert_string_equal(r.idem[0], d[0].idempotency_key);
+    assert_string_equal(r.body[0], r.body[1]);
+    assert_non_null(strstr(r.body[1], "\"upload-77\""));
+    /* The signature, recomputed independently. */
+    unsigned char mac[32];
+    unsigned mac_len = 0;
+    char expect[80] = "sha256=";
+    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)r.body[1],
+         strlen(r.body[1]), mac, &mac_len);
+    for (unsigned i = 0; i < mac_len; i++)
+        snprintf(expect + 7 + 2 * i, 3, "%02x", mac[i]);
+    assert_string_equal(r.sig[1], expect);
+    td_free(d);
+    td_service_stats st;
+    assert_int_equal(td_service_get_stats(svc, &st, &err), TD_OK);
+    assert_int_equal(st.webhook_failures, 1);
+    assert_int_equal(st.queue_depth, 0);
+    assert_int_equal(st.pdq_indexed, 1);
+    td_service_close(svc);
+    receiver_stop(&r);
+}
+
+static void test_private_refused(void **state)
+{
+    (void)state;
+    receiver r;
+    td_service *svc;
+    td_error err;
+    td_webhook w;
+    uint64_t seed = 16;
+    receiver_start(&r, 0);
+    svc = open_svc(fresh_dir(), 0);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", r.port);
+    assert_int_equal(td_webhook_create(svc, url, "0123456789abcdefXYZ", TD_EVENT_ALL, &w, &err),
+                     TD_OK);
+    make_bank(svc, "BLOCK", TD_ACTION_BLOCK, TD_BANK_NORMAL, 31);
+    td_pdq a = random_pdq(&seed);
+    add_pdq(svc, "BLOCK", &a, NULL);
+    td_content_input in;
+    td_hashes h;
+    memset(&in, 0, sizeof in);
+    td_hashes_init(&h);
+    h.n_pdq = 1;
+    h.pdq[0] = a;
+    in.hashes = &h;
+    in.content_id = "x";
+    assert_int_equal(td_content_submit(svc, &in, NULL, &err), TD_OK);
+    size_t attempted = 0, n;
+    assert_int_equal(td_webhook_run_due(svc, &attempted, &err), TD_OK);
+    assert_int_equal(attempted, 2); /* match + remove */
+    td_delivery *d;
+    assert_int_equal(td_delivery_list(svc, 0, 10, &d, &n, &err), TD_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(d[0].state, TD_DELIVERY_PENDING);
+    assert_non_null(strstr(d[0].last_error, "private"));
+    td_free(d);
+    assert_int_equal(r.count, 0);
+    td_service_close(svc);
+    receiver_stop(&r);
+}
+
+static void test_restart_and_follow(void **state)
+{
+    (void)state;
+    uint64_t seed = 17;
+    const char *dir = fresh_dir();
+    td_error err;
+    td_service *svc = open_svc(dir, 0);
+    make_bank(svc, "KEEP", TD_ACTION_BLOCK, TD_BANK_NORMAL, 31);
+    td_pdq a = random_pdq(&seed), b = random_pdq(&seed);
+    add_pdq(svc, "KEEP", &a, NULL);
+    int64_t idb = add_pdq(svc, "KEEP", &b, NULL);
+    assert_int_equal(td_signal_set_enabled(svc, "KEEP", idb, 0, NULL, &err), TD_OK);
+    td_service_close(svc);
+    svc = open_svc(dir, 0);
+    assert_int_equal(count_matches(svc, &a), 1);
+    assert_int_equal(count_matches(svc, &b), 0);
+    /* A second node on the same database follows the change log. */
+    td_service *other = open_svc(dir, 0);
+    td_pdq c = random_pdq(&seed);
+    add_pdq(svc, "KEEP", &c, NULL);
+    assert_int_equal(count_matches(other, &c), 0);
+    uint64_t applied = 0;
+    assert_int_equal(td_service_follow(other, &applied, &err), TD_OK);
+    assert_int_equal(applied, 1);
+    assert_int_equal(count_matches(other, &c), 1);
+    td_bank v;
+    v.enabled = 0;
+    assert_int_equal(td_bank_update(svc, "KEEP", TD_BANK_SET_ENABLED, &v, NULL, &err), TD_OK);
+    assert_int_equal(td_service_follow(other, &applied, &err), TD_OK);
+    assert_int_equal(count_matches(other, &c), 0);
+    td_service_close(other);
+    td_service_close(svc);
+}
+
+typedef struct checker {
+    td_service *svc;
+    td_pdq stable;
+    atomic_int *stop;
+    int checks, misses;
+} checker;
+
+static void *check_loop(void *arg)
+{
+    checker *k = arg;
+    while (!atomic_load(k->stop)) {
+        td_hashes h;
+        td_check_result res;
+        td_hashes_init(&h);
+        h.n_pdq = 1;
+        h.pdq[0] = k->stable;
+        if (td_check_hashes(k->svc, &h, NULL, &res, NULL) != TD_OK || res.match_count != 1)
+            k->misses++;
+        td_check_result_clear(&res);
+        k->checks++;
+    }
+    return NULL;
+}
+
+static void test_concurrent(void **state)
+{
+    (void)state;
+    uint64_t seed = 18;
+    td_service_options o;
+    td_service *svc;
+    td_error err;
+    td_service_options_default(&o);
+    o.webhook_worker = 0;
+    o.follow_interval_ms = 50; /* the follower thread runs too */
+    assert_int_equal(td_service_open(fresh_dir(), &o, &svc, &err), TD_OK);
+    make_bank(svc, "BUSY", TD_ACTION_BLOCK, TD_BANK_NORMAL, 31);
+    td_pdq stable = random_pdq(&seed);
+    add_pdq(svc, "BUSY", &stable, NULL);
+    atomic_int stop = 0;
+    checker k[3];
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) {
+        k[i] = (checker){svc, stable, &stop, 0, 0};
+        pthread_create(&th[i], NULL, check_loop, &k[i]);
+    }
+    for (int i = 0; i < 40; i++) {
+        td_pdq p = random_pdq(&seed);
+        int64_t id = add_pdq(svc, "BUSY", &p, NULL);
+        assert_int_equal(count_matches(svc, &p), 1);
+        if (i % 2) {
+            assert_int_equal(td_signal_set_enabled(svc, "BUSY", id, 0, NULL, &err), TD_OK);
+            assert_int_equal(count_matches(svc, &p), 0);
+        }
+    }
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        assert_true(k[i].checks > 0);
+        assert_int_equal(k[i].misses, 0);
+    }
+    td_service_stats st;
+    assert_int_equal(td_service_get_stats(svc, &st, &err), TD_OK);
+    assert_int_equal(st.pdq_indexed, 21);
+    td_service_close(svc);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_banks),
+        cmocka_unit_test(test_signals_and_check),
+        cmocka_unit_test(test_allow_bank),
+        cmocka_unit_test(test_dihedral_and_quality),
+        cmocka_unit_test(test_import_export),
+        cmocka_unit_test(test_content_cases),
+        cmocka_unit_test(test_recheck),
+        cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_webhooks),
+        cmocka_unit_test(test_private_refused),
+        cmocka_unit_test(test_restart_and_follow),
+        cmocka_unit_test(test_concurrent),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
