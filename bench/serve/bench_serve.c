@@ -334,7 +334,8 @@ static void run_load(const char *name, int jpeg, int conns, double seconds)
            total ? all[total - 1] * 1e3 : 0, errors);
     if (jpeg)
         printf("jpeg   %.1f images/s (%zu photos, decoded, PDQ + 8 dihedral variants, MD5, "
-               "SHA-256, checked)\n", total / seconds, n_photos);
+               "SHA-256, checked)\n",
+               total / seconds, n_photos);
     free(all);
 }
 
@@ -357,7 +358,8 @@ static void load_photos(const char *dir, size_t max)
             continue;
         }
         size_t n = strlen(e->d_name);
-        if (n < 4 || (strcasecmp(e->d_name + n - 4, ".jpg") && strcasecmp(e->d_name + n - 5, ".jpeg")))
+        if (n < 4 ||
+            (strcasecmp(e->d_name + n - 4, ".jpg") && strcasecmp(e->d_name + n - 5, ".jpeg")))
             continue;
         FILE *f = fopen(path, "rb");
         if (!f)
@@ -403,8 +405,7 @@ int main(int argc, char **argv)
     if (conns < 1 || conns > 256)
         conns = 8;
     if (!dir) {
-        snprintf(dir_buf, sizeof dir_buf, "/tmp/takedown-bench-serve-%llu",
-                 (unsigned long long)n);
+        snprintf(dir_buf, sizeof dir_buf, "/tmp/takedown-bench-serve-%llu", (unsigned long long)n);
         dir = dir_buf;
     }
     if (!setup(dir, n, api_key, sizeof api_key))

@@ -20,23 +20,22 @@ extern "C" {
 typedef struct td_server td_server;
 
 typedef struct td_server_options {
-    const char *address;        /* IPv4 or IPv6 literal to bind, default "127.0.0.1" */
-    uint16_t port;              /* 0 picks a free port (see td_server_port) */
-    unsigned threads;           /* polling threads; 0: one per core */
-    uint64_t max_body_bytes;    /* JSON bodies (default 1 MiB) */
-    uint64_t max_media_bytes;   /* media bodies of check, content and signals (default 64 MiB) */
-    uint64_t max_import_bytes;  /* list imports (default 1 GiB) */
-    unsigned timeout_seconds;   /* idle connection timeout (default 60) */
-    unsigned max_connections;   /* default 1024 */
-    int metrics_public;         /* /metrics without a key (default 1: scraped from the network) */
+    const char *address;       /* IPv4 or IPv6 literal to bind, default "127.0.0.1" */
+    uint16_t port;             /* 0 picks a free port (see td_server_port) */
+    unsigned threads;          /* polling threads; 0: one per core */
+    uint64_t max_body_bytes;   /* JSON bodies (default 1 MiB) */
+    uint64_t max_media_bytes;  /* media bodies of check, content and signals (default 64 MiB) */
+    uint64_t max_import_bytes; /* list imports (default 1 GiB) */
+    unsigned timeout_seconds;  /* idle connection timeout (default 60) */
+    unsigned max_connections;  /* default 1024 */
+    int metrics_public;        /* /metrics without a key (default 1: scraped from the network) */
 } td_server_options;
 
 void td_server_options_default(td_server_options *opts);
 
 /* Binds and starts serving. The service may be NULL here and set later. */
-__attribute__((warn_unused_result)) td_status td_server_start(const td_server_options *opts,
-                                                             td_service *svc, td_server **out,
-                                                             td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_server_start(const td_server_options *opts, td_service *svc, td_server **out, td_error *err);
 
 /* Hands the server its (open) service and marks it ready. */
 void td_server_set_service(td_server *srv, td_service *svc);

@@ -65,7 +65,8 @@ static int cache_get(td__auth_cache *c, const unsigned char *digest, td_principa
     int hit = 0;
     slot *s = &c->slots[digest[0] % CACHE_SLOTS];
     pthread_mutex_lock(&c->lock);
-    if (s->used && s->expires > td__srv_now() && CRYPTO_memcmp(s->digest, digest, sizeof s->digest) == 0) {
+    if (s->used && s->expires > td__srv_now() &&
+        CRYPTO_memcmp(s->digest, digest, sizeof s->digest) == 0) {
         *out = s->who;
         hit = 1;
     }
@@ -88,12 +89,14 @@ int td__authenticate(td__req *r, const char *header)
 {
     static const char bearer[] = "Bearer ";
     if (!header || !*header) {
-        td__reply_error(r, 401, "unauthenticated", "an 'Authorization: Bearer <key>' header is "
+        td__reply_error(r, 401, "unauthenticated",
+                        "an 'Authorization: Bearer <key>' header is "
                         "required");
         return 0;
     }
     if (strncasecmp(header, bearer, sizeof bearer - 1) != 0) {
-        td__reply_error(r, 401, "unauthenticated", "the Authorization header must be "
+        td__reply_error(r, 401, "unauthenticated",
+                        "the Authorization header must be "
                         "'Bearer <key>'");
         return 0;
     }

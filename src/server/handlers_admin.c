@@ -220,11 +220,11 @@ void td__h_stats(td__req *r)
     }
     td__reply_json(r, 200,
                    json_pack("{s:{s:I,s:I,s:I,s:I},s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "index", "pdq",
-                             (json_int_t)s.pdq_indexed, "md5", (json_int_t)s.md5_indexed,
-                             "sha256", (json_int_t)s.sha256_indexed, "log_sequence",
+                             (json_int_t)s.pdq_indexed, "md5", (json_int_t)s.md5_indexed, "sha256",
+                             (json_int_t)s.sha256_indexed, "log_sequence",
                              (json_int_t)s.log_sequence, "banks", (json_int_t)s.banks, "signals",
                              (json_int_t)s.signals, "cases_open", (json_int_t)s.cases_open,
-                             "webhook_queue_depth", (json_int_t)s.queue_depth,
-                             "webhook_failures", (json_int_t)s.webhook_failures, "webhook_dead",
+                             "webhook_queue_depth", (json_int_t)s.queue_depth, "webhook_failures",
+                             (json_int_t)s.webhook_failures, "webhook_dead",
                              (json_int_t)s.webhook_dead, "content", (json_int_t)s.content));
 }

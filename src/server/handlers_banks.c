@@ -187,14 +187,12 @@ static void add_media_signal(td__req *r)
     td_signal_input in;
     td_signal_input_init(&in);
     int64_t confidence;
-    if (!query_labels(r, &in.labels) ||
-        !td__query_int(r, "confidence", 0, 100, -1, &confidence))
+    if (!query_labels(r, &in.labels) || !td__query_int(r, "confidence", 0, 100, -1, &confidence))
         return;
     in.confidence = (int)confidence;
     in.source = td__query(r, "source");
     if (in.source && strlen(in.source) > TD_SOURCE_MAX) {
-        td__reply_error(r, 400, "invalid_value", "'source' is longer than %d bytes",
-                        TD_SOURCE_MAX);
+        td__reply_error(r, 400, "invalid_value", "'source' is longer than %d bytes", TD_SOURCE_MAX);
         return;
     }
     if (!in.source)
@@ -252,8 +250,7 @@ void td__h_signals_add(td__req *r)
     }
     if (source && strlen(source) > TD_SOURCE_MAX) {
         json_decref(obj);
-        td__reply_error(r, 400, "invalid_value", "'source' is longer than %d bytes",
-                        TD_SOURCE_MAX);
+        td__reply_error(r, 400, "invalid_value", "'source' is longer than %d bytes", TD_SOURCE_MAX);
         return;
     }
     in.value = value;
@@ -381,14 +378,14 @@ void td__h_bank_import(td__req *r)
     }
     json_t *errors = json_array();
     for (size_t i = 0; errors && i < res.error_count; i++)
-        json_array_append_new(errors, json_pack("{s:I,s:s}", "line",
-                                                (json_int_t)res.error_list[i].line, "message",
-                                                res.error_list[i].message));
-    json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "lines", (json_int_t)res.lines,
-                          "added", (json_int_t)res.added, "duplicates",
-                          (json_int_t)res.duplicates, "disabled", (json_int_t)res.disabled,
-                          "unsupported", (json_int_t)res.unsupported, "errors",
-                          (json_int_t)res.errors, "error_list", errors);
+        json_array_append_new(errors,
+                              json_pack("{s:I,s:s}", "line", (json_int_t)res.error_list[i].line,
+                                        "message", res.error_list[i].message));
+    json_t *o =
+        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "lines", (json_int_t)res.lines, "added",
+                  (json_int_t)res.added, "duplicates", (json_int_t)res.duplicates, "disabled",
+                  (json_int_t)res.disabled, "unsupported", (json_int_t)res.unsupported, "errors",
+                  (json_int_t)res.errors, "error_list", errors);
     td_import_result_clear(&res);
     td__reply_json(r, 200, o);
 }
@@ -431,8 +428,8 @@ void td__h_bank_export(td__req *r)
         return;
     export_buf b = {NULL, 0, 0};
     td_error err;
-    td_status st = td_export(r->svc, r->params[0], format, (int)include_disabled, export_write,
-                             &b, &err);
+    td_status st =
+        td_export(r->svc, r->params[0], format, (int)include_disabled, export_write, &b, &err);
     if (st != TD_OK) {
         td__free(b.p);
         td__reply_status(r, st, &err);

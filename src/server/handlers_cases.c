@@ -16,15 +16,16 @@ static int parse_states(td__req *r, unsigned *states)
         char name[32];
         td_case_state st;
         if (n == 0 || n >= sizeof name) {
-            td__reply_error(r, 400, "invalid_query", "'state' is a comma-separated list of "
+            td__reply_error(r, 400, "invalid_query",
+                            "'state' is a comma-separated list of "
                             "open, claimed, escalated, closed");
             return 0;
         }
         memcpy(name, q, n);
         name[n] = '\0';
         if (strcmp(name, "all") == 0) {
-            *states |= (1u << TD_CASE_OPEN) | (1u << TD_CASE_CLAIMED) |
-                       (1u << TD_CASE_ESCALATED) | (1u << TD_CASE_CLOSED);
+            *states |= (1u << TD_CASE_OPEN) | (1u << TD_CASE_CLAIMED) | (1u << TD_CASE_ESCALATED) |
+                       (1u << TD_CASE_CLOSED);
         } else if (td_case_state_parse(name, &st) == TD_OK) {
             *states |= 1u << st;
         } else {
@@ -119,8 +120,7 @@ void td__h_case_release(td__req *r)
         return;
     td_case c;
     td_error err;
-    td_status st =
-        td_case_release(r->svc, id, &r->who, r->who.role == TD_ROLE_ADMIN, &c, &err);
+    td_status st = td_case_release(r->svc, id, &r->who, r->who.role == TD_ROLE_ADMIN, &c, &err);
     if (st != TD_OK) {
         td__reply_status(r, st, &err);
         return;

@@ -9,8 +9,7 @@
 #include "server/server_int.h"
 
 /* Reads one hex hash member into out (normalised); 0 and a 400 when malformed. */
-static int parse_digest(td__req *r, json_t *obj, const char *name, td_signal_type type,
-                        char *out)
+static int parse_digest(td__req *r, json_t *obj, const char *name, td_signal_type type, char *out)
 {
     const char *v = NULL;
     if (!td__get_string(r, obj, name, &v))
@@ -49,8 +48,10 @@ static int parse_hashes(td__req *r, json_t *obj, td_hashes *h)
     } else if (pdq && json_is_array(pdq)) {
         size_t n = json_array_size(pdq);
         if (n != 1 && n != TD_DIH_COUNT) {
-            td__reply_error(r, 400, "invalid_hash", "'pdq' must be one hash or the %d dihedral "
-                            "variants in order", TD_DIH_COUNT);
+            td__reply_error(r, 400, "invalid_hash",
+                            "'pdq' must be one hash or the %d dihedral "
+                            "variants in order",
+                            TD_DIH_COUNT);
             return 0;
         }
         for (size_t i = 0; i < n; i++)
@@ -121,7 +122,8 @@ void td__h_check(td__req *r)
                            &max_matches))
             return;
         if (r->body_len == 0) {
-            td__reply_error(r, 400, "empty_body", "the body must be media bytes or a JSON "
+            td__reply_error(r, 400, "empty_body",
+                            "the body must be media bytes or a JSON "
                             "object with hashes");
             return;
         }
@@ -168,12 +170,14 @@ void td__h_content_submit(td__req *r)
         in.url = td__query(r, "url");
         in.time_ms = time_ms;
         if (!in.content_id || !*in.content_id) {
-            td__reply_error(r, 400, "missing_field", "the query argument 'content_id' is "
+            td__reply_error(r, 400, "missing_field",
+                            "the query argument 'content_id' is "
                             "required with a media body");
             return;
         }
         if (r->body_len == 0) {
-            td__reply_error(r, 400, "empty_body", "the body must be media bytes or a JSON "
+            td__reply_error(r, 400, "empty_body",
+                            "the body must be media bytes or a JSON "
                             "object");
             return;
         }

@@ -68,9 +68,9 @@ void td__h_hma_lookup(td__req *r)
             list = json_array();
             json_object_set_new(o, m->bank, list);
         }
-        json_array_append_new(list, json_pack("{s:I,s:o}", "bank_content_id",
-                                              (json_int_t)m->signal_id, "distance",
-                                              distance_string(m->distance)));
+        json_array_append_new(list,
+                              json_pack("{s:I,s:o}", "bank_content_id", (json_int_t)m->signal_id,
+                                        "distance", distance_string(m->distance)));
     }
     td_check_result_clear(&res);
     td__reply_json(r, 200, o);
@@ -115,8 +115,7 @@ void td__h_hma_compare(td__req *r)
         }
         if (!json_is_array(pair) || json_array_size(pair) != 2 ||
             !json_is_string(json_array_get(pair, 0)) || !json_is_string(json_array_get(pair, 1))) {
-            td__reply_error(r, 400, "invalid_type", "'%.64s' must be an array of two hashes",
-                            key);
+            td__reply_error(r, 400, "invalid_type", "'%.64s' must be an array of two hashes", key);
             goto fail;
         }
         char a[65], b[65];
@@ -142,8 +141,7 @@ void td__h_hma_compare(td__req *r)
             match = strcmp(a, b) == 0;
             distance = match ? 0 : 1;
         }
-        json_object_set_new(out, key, json_pack("{s:b,s:i}", "match", match, "distance",
-                                                distance));
+        json_object_set_new(out, key, json_pack("{s:b,s:i}", "match", match, "distance", distance));
     }
     json_decref(obj);
     td__reply_json(r, 200, out);
@@ -285,8 +283,8 @@ void td__h_hma_bank_delete(td__req *r)
 
 static json_t *hma_content(const td_signal *s)
 {
-    return json_pack("{s:I,s:s,s:b,s:{s:s}}", "id", (json_int_t)s->id, "bank", s->bank,
-                     "enabled", s->enabled, "signals", td_signal_type_te_name(s->type), s->value);
+    return json_pack("{s:I,s:s,s:b,s:{s:s}}", "id", (json_int_t)s->id, "bank", s->bank, "enabled",
+                     s->enabled, "signals", td_signal_type_te_name(s->type), s->value);
 }
 
 /* {"pdq": "<hex>"} (or another signal type) -> {"id": 1, "signals": {"pdq": "<hex>"}}. */
@@ -332,8 +330,7 @@ void td__h_hma_signal_add(td__req *r)
         goto fail;
     }
     json_decref(obj);
-    td__reply_json(r, 200, json_pack("{s:I,s:o}", "id", (json_int_t)first_id, "signals",
-                                     signals));
+    td__reply_json(r, 200, json_pack("{s:I,s:o}", "id", (json_int_t)first_id, "signals", signals));
     return;
 fail:
     json_decref(obj);
@@ -374,9 +371,8 @@ void td__h_hma_content_update(td__req *r)
     json_decref(obj);
     td_signal s;
     td_error err;
-    td_status st = enabled >= 0
-                       ? td_signal_set_enabled(r->svc, r->params[0], id, enabled, &s, &err)
-                       : td_signal_get(r->svc, r->params[0], id, &s, &err);
+    td_status st = enabled >= 0 ? td_signal_set_enabled(r->svc, r->params[0], id, enabled, &s, &err)
+                                : td_signal_get(r->svc, r->params[0], id, &s, &err);
     if (st != TD_OK) {
         td__reply_status(r, st, &err);
         return;

@@ -83,8 +83,8 @@ static void reply_oom(td__req *r)
 {
     static const char oom[] = "{\"error\":{\"code\":\"out_of_memory\",\"message\":\"out of "
                               "memory\"}}";
-    set_response(r, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json", (char *)oom,
-                 sizeof oom - 1, 1);
+    set_response(r, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json", (char *)oom, sizeof oom - 1,
+                 1);
 }
 
 void td__reply_json(td__req *r, unsigned status, json_t *obj)
@@ -120,8 +120,7 @@ void td__reply_error(td__req *r, unsigned status, const char *code, const char *
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    td__reply_json(r, status,
-                   json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
+    td__reply_json(r, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
 }
 
 void td__reply_status(td__req *r, td_status st, const td_error *err)
@@ -323,8 +322,8 @@ int td__query_int(td__req *r, const char *name, int64_t lo, int64_t hi, int64_t 
         return 1;
     }
     if (!parse_i64(s, lo, hi, out)) {
-        td__reply_error(r, 400, "invalid_query", "'%s' must be an integer within %lld..%lld",
-                        name, (long long)lo, (long long)hi);
+        td__reply_error(r, 400, "invalid_query", "'%s' must be an integer within %lld..%lld", name,
+                        (long long)lo, (long long)hi);
         return 0;
     }
     return 1;

@@ -10,8 +10,8 @@
 #include "core/alloc.h"
 #include "server/server_int.h"
 
-static const double bucket_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                       0.05,   0.1,   0.25,   0.5,   1.0,  2.5,  10.0};
+static const double bucket_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                       0.1,    0.25,  0.5,    1.0,   2.5,  10.0};
 #define N_BUCKETS (sizeof bucket_bounds / sizeof bucket_bounds[0])
 #define N_CLASSES 6 /* 1xx-5xx by first digit, plus "aborted" (client went away) */
 
@@ -109,8 +109,10 @@ char *td__metrics_render(td_server *srv, size_t *len)
         for (int c = 0; c < N_CLASSES; c++) {
             unsigned long long v = atomic_load(&m->routes[i].by_class[c]);
             if (v)
-                put(&o, "takedown_http_requests_total{method=\"%s\",route=\"%s\",code=\"%s\"} "
-                        "%llu\n", method, pattern, class_names[c], v);
+                put(&o,
+                    "takedown_http_requests_total{method=\"%s\",route=\"%s\",code=\"%s\"} "
+                    "%llu\n",
+                    method, pattern, class_names[c], v);
         }
     }
     put(&o, "# HELP takedown_http_request_duration_seconds Time from the first byte of a "
@@ -127,57 +129,76 @@ char *td__metrics_render(td_server *srv, size_t *len)
         for (size_t b = 0; b <= N_BUCKETS; b++) {
             cum += atomic_load(&rm->buckets[b]);
             if (b < N_BUCKETS)
-                put(&o, "takedown_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\","
-                        "le=\"%g\"} %llu\n", method, pattern, bucket_bounds[b], cum);
+                put(&o,
+                    "takedown_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\","
+                    "le=\"%g\"} %llu\n",
+                    method, pattern, bucket_bounds[b], cum);
             else
-                put(&o, "takedown_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\","
-                        "le=\"+Inf\"} %llu\n", method, pattern, cum);
+                put(&o,
+                    "takedown_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\","
+                    "le=\"+Inf\"} %llu\n",
+                    method, pattern, cum);
         }
         put(&o, "takedown_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} %.6f\n",
             method, pattern, (double)atomic_load(&rm->sum_us) / 1e6);
         put(&o, "takedown_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %llu\n",
             method, pattern, count);
     }
-    put(&o, "# HELP takedown_http_requests_in_flight Requests being received, handled or sent.\n"
-            "# TYPE takedown_http_requests_in_flight gauge\ntakedown_http_requests_in_flight %ld\n",
+    put(&o,
+        "# HELP takedown_http_requests_in_flight Requests being received, handled or sent.\n"
+        "# TYPE takedown_http_requests_in_flight gauge\ntakedown_http_requests_in_flight %ld\n",
         atomic_load(&srv->in_flight));
-    put(&o, "# HELP takedown_uptime_seconds Seconds since the server started.\n"
-            "# TYPE takedown_uptime_seconds gauge\ntakedown_uptime_seconds %.0f\n",
+    put(&o,
+        "# HELP takedown_uptime_seconds Seconds since the server started.\n"
+        "# TYPE takedown_uptime_seconds gauge\ntakedown_uptime_seconds %.0f\n",
         td__srv_now() - srv->started);
-    put(&o, "# HELP takedown_ready Whether the indexes are loaded.\n"
-            "# TYPE takedown_ready gauge\ntakedown_ready %d\n", atomic_load(&srv->ready));
+    put(&o,
+        "# HELP takedown_ready Whether the indexes are loaded.\n"
+        "# TYPE takedown_ready gauge\ntakedown_ready %d\n",
+        atomic_load(&srv->ready));
 
     td_service *svc = atomic_load(&srv->svc);
     td_service_stats st;
     if (svc && atomic_load(&srv->ready) && td_service_get_stats(svc, &st, NULL) == TD_OK) {
-        put(&o, "# HELP takedown_index_entries Entries in the in-memory indexes.\n"
-                "# TYPE takedown_index_entries gauge\n"
-                "takedown_index_entries{type=\"pdq\"} %llu\n"
-                "takedown_index_entries{type=\"md5\"} %llu\n"
-                "takedown_index_entries{type=\"sha256\"} %llu\n",
+        put(&o,
+            "# HELP takedown_index_entries Entries in the in-memory indexes.\n"
+            "# TYPE takedown_index_entries gauge\n"
+            "takedown_index_entries{type=\"pdq\"} %llu\n"
+            "takedown_index_entries{type=\"md5\"} %llu\n"
+            "takedown_index_entries{type=\"sha256\"} %llu\n",
             (unsigned long long)st.pdq_indexed, (unsigned long long)st.md5_indexed,
             (unsigned long long)st.sha256_indexed);
-        put(&o, "# HELP takedown_index_log_sequence Last change-log entry applied to the "
-                "indexes.\n# TYPE takedown_index_log_sequence gauge\n"
-                "takedown_index_log_sequence %llu\n", (unsigned long long)st.log_sequence);
+        put(&o,
+            "# HELP takedown_index_log_sequence Last change-log entry applied to the "
+            "indexes.\n# TYPE takedown_index_log_sequence gauge\n"
+            "takedown_index_log_sequence %llu\n",
+            (unsigned long long)st.log_sequence);
         put(&o, "# HELP takedown_banks Banks.\n# TYPE takedown_banks gauge\ntakedown_banks %lld\n",
             (long long)st.banks);
-        put(&o, "# HELP takedown_signals Signals stored, enabled or not.\n"
-                "# TYPE takedown_signals gauge\ntakedown_signals %lld\n", (long long)st.signals);
-        put(&o, "# HELP takedown_cases_open Cases open, claimed or escalated (review queue).\n"
-                "# TYPE takedown_cases_open gauge\ntakedown_cases_open %lld\n",
+        put(&o,
+            "# HELP takedown_signals Signals stored, enabled or not.\n"
+            "# TYPE takedown_signals gauge\ntakedown_signals %lld\n",
+            (long long)st.signals);
+        put(&o,
+            "# HELP takedown_cases_open Cases open, claimed or escalated (review queue).\n"
+            "# TYPE takedown_cases_open gauge\ntakedown_cases_open %lld\n",
             (long long)st.cases_open);
-        put(&o, "# HELP takedown_webhook_queue_depth Webhook deliveries waiting.\n"
-                "# TYPE takedown_webhook_queue_depth gauge\ntakedown_webhook_queue_depth %lld\n",
+        put(&o,
+            "# HELP takedown_webhook_queue_depth Webhook deliveries waiting.\n"
+            "# TYPE takedown_webhook_queue_depth gauge\ntakedown_webhook_queue_depth %lld\n",
             (long long)st.queue_depth);
-        put(&o, "# HELP takedown_webhook_failures_total Failed delivery attempts.\n"
-                "# TYPE takedown_webhook_failures_total counter\n"
-                "takedown_webhook_failures_total %lld\n", (long long)st.webhook_failures);
-        put(&o, "# HELP takedown_webhook_dead_total Deliveries given up.\n"
-                "# TYPE takedown_webhook_dead_total counter\ntakedown_webhook_dead_total %lld\n",
+        put(&o,
+            "# HELP takedown_webhook_failures_total Failed delivery attempts.\n"
+            "# TYPE takedown_webhook_failures_total counter\n"
+            "takedown_webhook_failures_total %lld\n",
+            (long long)st.webhook_failures);
+        put(&o,
+            "# HELP takedown_webhook_dead_total Deliveries given up.\n"
+            "# TYPE takedown_webhook_dead_total counter\ntakedown_webhook_dead_total %lld\n",
             (long long)st.webhook_dead);
-        put(&o, "# HELP takedown_content_total Content items received.\n"
-                "# TYPE takedown_content_total counter\ntakedown_content_total %lld\n",
+        put(&o,
+            "# HELP takedown_content_total Content items received.\n"
+            "# TYPE takedown_content_total counter\ntakedown_content_total %lld\n",
             (long long)st.content);
     }
     if (o.failed) {

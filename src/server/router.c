@@ -93,8 +93,10 @@ static void roles_text(unsigned roles, char *out, size_t cap)
     static const struct {
         unsigned bit;
         const char *name;
-    } names[] = {{TD__R_ADMIN, "admin"},       {TD__R_MODERATOR, "moderator"},
-                 {TD__R_PLATFORM, "platform"}, {TD__R_AUDITOR, "auditor"},
+    } names[] = {{TD__R_ADMIN, "admin"},
+                 {TD__R_MODERATOR, "moderator"},
+                 {TD__R_PLATFORM, "platform"},
+                 {TD__R_AUDITOR, "auditor"},
                  {TD__R_PUBLIC, "public"}};
     size_t n = 0;
     out[0] = '\0';

@@ -44,21 +44,21 @@ int td__parse_labels(td__req *r, json_t *obj, const char *name, td_labels *out, 
 
 json_t *td__json_bank(const td_bank *b)
 {
-    return json_pack("{s:I,s:s,s:o,s:b,s:i,s:s,s:s,s:I,s:I,s:I}", "id", (json_int_t)b->id,
-                     "name", b->name, "labels", td__json_labels(&b->labels), "enabled",
-                     b->enabled, "threshold", b->threshold, "action", td_action_name(b->action),
-                     "kind", td_bank_kind_name(b->kind), "signal_count",
-                     (json_int_t)b->signal_count, "created_ms", (json_int_t)b->created_ms,
-                     "updated_ms", (json_int_t)b->updated_ms);
+    return json_pack("{s:I,s:s,s:o,s:b,s:i,s:s,s:s,s:I,s:I,s:I}", "id", (json_int_t)b->id, "name",
+                     b->name, "labels", td__json_labels(&b->labels), "enabled", b->enabled,
+                     "threshold", b->threshold, "action", td_action_name(b->action), "kind",
+                     td_bank_kind_name(b->kind), "signal_count", (json_int_t)b->signal_count,
+                     "created_ms", (json_int_t)b->created_ms, "updated_ms",
+                     (json_int_t)b->updated_ms);
 }
 
 json_t *td__json_signal(const td_signal *s)
 {
     json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:o,s:s,s:i,s:b,s:b,s:I}", "id", (json_int_t)s->id,
-                          "bank", s->bank, "type", td_signal_type_name(s->type), "value",
-                          s->value, "labels", td__json_labels(&s->labels), "source", s->source,
-                          "confidence", s->confidence, "enabled", s->enabled, "indexed",
-                          s->indexed, "added_ms", (json_int_t)s->added_ms);
+                          "bank", s->bank, "type", td_signal_type_name(s->type), "value", s->value,
+                          "labels", td__json_labels(&s->labels), "source", s->source, "confidence",
+                          s->confidence, "enabled", s->enabled, "indexed", s->indexed, "added_ms",
+                          (json_int_t)s->added_ms);
     if (o)
         json_object_set_new(o, "quality", s->quality >= 0 ? json_integer(s->quality) : json_null());
     return o;
@@ -95,8 +95,8 @@ json_t *td__json_match(const td_match *m)
     return json_pack("{s:s,s:I,s:I,s:s,s:i,s:s,s:o,s:s,s:s,s:i,s:b}", "bank", m->bank, "bank_id",
                      (json_int_t)m->bank_id, "signal_id", (json_int_t)m->signal_id, "type",
                      td_signal_type_name(m->type), "distance", m->distance, "variant",
-                     td_dihedral_name(m->variant), "labels", td__json_labels(&m->labels),
-                     "action", td_action_name(m->action), "bank_kind", td_bank_kind_name(m->kind),
+                     td_dihedral_name(m->variant), "labels", td__json_labels(&m->labels), "action",
+                     td_action_name(m->action), "bank_kind", td_bank_kind_name(m->kind),
                      "confidence", m->confidence, "suppressed", m->suppressed);
 }
 
@@ -111,9 +111,9 @@ json_t *td__json_matches(const td_match *m, size_t n)
 json_t *td__json_check(const td_check_result *res)
 {
     return json_pack("{s:s,s:o,s:I,s:o,s:o,s:b}", "verdict", td_verdict_name(res->verdict),
-                     "matches", td__json_matches(res->matches, res->match_count),
-                     "total_matches", (json_int_t)res->total_matches, "hashes",
-                     td__json_hashes(&res->hashes), "quality",
+                     "matches", td__json_matches(res->matches, res->match_count), "total_matches",
+                     (json_int_t)res->total_matches, "hashes", td__json_hashes(&res->hashes),
+                     "quality",
                      res->hashes.quality >= 0 ? json_integer(res->hashes.quality) : json_null(),
                      "low_quality", res->low_quality);
 }
@@ -122,17 +122,16 @@ static json_t *opt_int(int64_t v) { return v ? json_integer((json_int_t)v) : jso
 
 json_t *td__json_case(const td_case *c)
 {
-    json_t *o = json_pack("{s:I,s:s,s:s,s:i,s:o,s:s,s:I}", "id", (json_int_t)c->id,
-                          "content_id", c->content_id, "state", td_case_state_name(c->state),
-                          "priority", c->priority, "labels", td__json_labels(&c->labels),
-                          "opened_by", c->opened_by, "opened_ms", (json_int_t)c->opened_ms);
+    json_t *o = json_pack("{s:I,s:s,s:s,s:i,s:o,s:s,s:I}", "id", (json_int_t)c->id, "content_id",
+                          c->content_id, "state", td_case_state_name(c->state), "priority",
+                          c->priority, "labels", td__json_labels(&c->labels), "opened_by",
+                          c->opened_by, "opened_ms", (json_int_t)c->opened_ms);
     if (!o)
         return NULL;
-    json_object_set_new(o, "claimed_by", c->claimed_by
-                                             ? json_pack("{s:I,s:s}", "id",
-                                                         (json_int_t)c->claimed_by, "name",
-                                                         c->claimed_by_name)
-                                             : json_null());
+    json_object_set_new(o, "claimed_by",
+                        c->claimed_by ? json_pack("{s:I,s:s}", "id", (json_int_t)c->claimed_by,
+                                                  "name", c->claimed_by_name)
+                                      : json_null());
     json_object_set_new(o, "claimed_ms", opt_int(c->claimed_ms));
     json_object_set_new(o, "closed_ms", opt_int(c->closed_ms));
     json_object_set_new(o, "outcome",
@@ -144,21 +143,20 @@ json_t *td__json_decision(const td_decision *d)
 {
     return json_pack("{s:I,s:I,s:s,s:s,s:{s:I,s:s},s:I}", "id", (json_int_t)d->id, "case_id",
                      (json_int_t)d->case_id, "decision", td_decision_name(d->kind), "reason",
-                     d->reason, "by", "id", (json_int_t)d->principal_id, "name",
-                     d->principal_name, "decided_ms", (json_int_t)d->decided_ms);
+                     d->reason, "by", "id", (json_int_t)d->principal_id, "name", d->principal_name,
+                     "decided_ms", (json_int_t)d->decided_ms);
 }
 
 json_t *td__json_content(const td_content *c)
 {
     json_error_t jerr;
     json_t *meta = json_loads(c->metadata_json ? c->metadata_json : "{}", 0, &jerr);
-    json_t *o = json_pack("{s:s,s:s*,s:s*,s:I,s:I,s:o,s:o,s:s,s:o}", "content_id",
-                          c->content_id, "uploader", c->uploader[0] ? c->uploader : NULL, "url",
-                          c->url[0] ? c->url : NULL, "time_ms", (json_int_t)c->time_ms,
-                          "received_ms", (json_int_t)c->received_ms, "metadata",
-                          meta ? meta : json_object(), "hashes", td__json_hashes(&c->hashes),
-                          "verdict", td_verdict_name(c->verdict), "matches",
-                          td__json_matches(c->matches, c->match_count));
+    json_t *o = json_pack(
+        "{s:s,s:s*,s:s*,s:I,s:I,s:o,s:o,s:s,s:o}", "content_id", c->content_id, "uploader",
+        c->uploader[0] ? c->uploader : NULL, "url", c->url[0] ? c->url : NULL, "time_ms",
+        (json_int_t)c->time_ms, "received_ms", (json_int_t)c->received_ms, "metadata",
+        meta ? meta : json_object(), "hashes", td__json_hashes(&c->hashes), "verdict",
+        td_verdict_name(c->verdict), "matches", td__json_matches(c->matches, c->match_count));
     if (!o)
         return NULL;
     json_object_set_new(o, "case", c->has_case ? td__json_case(&c->kase) : json_null());
@@ -175,23 +173,22 @@ json_t *td__json_webhook(const td_webhook *w)
     for (unsigned bit = 1; ev && bit < TD_EVENT_ALL + 1u; bit <<= 1)
         if (w->events & bit)
             json_array_append_new(ev, json_string(td_event_name(bit)));
-    return json_pack("{s:I,s:s,s:o,s:b,s:I}", "id", (json_int_t)w->id, "url", w->url, "events",
-                     ev, "enabled", w->enabled, "created_ms", (json_int_t)w->created_ms);
+    return json_pack("{s:I,s:s,s:o,s:b,s:I}", "id", (json_int_t)w->id, "url", w->url, "events", ev,
+                     "enabled", w->enabled, "created_ms", (json_int_t)w->created_ms);
 }
 
 json_t *td__json_delivery(const td_delivery *d)
 {
-    json_t *o = json_pack("{s:I,s:I,s:s,s:s,s:s,s:i,s:I}", "id", (json_int_t)d->id,
-                          "webhook_id", (json_int_t)d->webhook_id, "event", d->event,
-                          "idempotency_key", d->idempotency_key, "state",
-                          td_delivery_state_name(d->state), "attempts", d->attempts,
-                          "created_ms", (json_int_t)d->created_ms);
+    json_t *o = json_pack("{s:I,s:I,s:s,s:s,s:s,s:i,s:I}", "id", (json_int_t)d->id, "webhook_id",
+                          (json_int_t)d->webhook_id, "event", d->event, "idempotency_key",
+                          d->idempotency_key, "state", td_delivery_state_name(d->state), "attempts",
+                          d->attempts, "created_ms", (json_int_t)d->created_ms);
     if (!o)
         return NULL;
-    json_object_set_new(o, "last_status", d->last_status ? json_integer(d->last_status)
-                                                         : json_null());
-    json_object_set_new(o, "last_error", d->last_error[0] ? json_string(d->last_error)
-                                                          : json_null());
+    json_object_set_new(o, "last_status",
+                        d->last_status ? json_integer(d->last_status) : json_null());
+    json_object_set_new(o, "last_error",
+                        d->last_error[0] ? json_string(d->last_error) : json_null());
     json_object_set_new(o, "next_attempt_ms",
                         d->state == TD_DELIVERY_PENDING ? json_integer(d->next_attempt_ms)
                                                         : json_null());
@@ -201,9 +198,9 @@ json_t *td__json_delivery(const td_delivery *d)
 
 json_t *td__json_key(const td_key_info *k)
 {
-    json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:I}", "id", (json_int_t)k->id, "role",
-                          td_role_name(k->role), "name", k->name, "prefix", k->prefix,
-                          "created_ms", (json_int_t)k->created_ms);
+    json_t *o =
+        json_pack("{s:I,s:s,s:s,s:s,s:I}", "id", (json_int_t)k->id, "role", td_role_name(k->role),
+                  "name", k->name, "prefix", k->prefix, "created_ms", (json_int_t)k->created_ms);
     if (o)
         json_object_set_new(o, "revoked_ms", opt_int(k->revoked_ms));
     return o;

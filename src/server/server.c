@@ -71,8 +71,7 @@ static enum MHD_Result send_response(td__req *r)
         resp = MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_PERSISTENT);
     } else {
         /* The response takes the buffer; it is freed with td__free when sent. */
-        resp = MHD_create_response_from_buffer_with_free_callback(r->resp_len, r->resp,
-                                                                  td__free);
+        resp = MHD_create_response_from_buffer_with_free_callback(r->resp_len, r->resp, td__free);
         if (resp)
             r->resp = NULL;
     }
@@ -178,8 +177,8 @@ static int request_start(td__req *r)
         unsigned long long len = strtoull(cl, &end, 10);
         if (end != cl && len > r->max_body) {
             td__reply_error(r, 413, "body_too_large",
-                            "the body (%llu bytes) is over this route's limit of %llu bytes",
-                            len, (unsigned long long)r->max_body);
+                            "the body (%llu bytes) is over this route's limit of %llu bytes", len,
+                            (unsigned long long)r->max_body);
             return 1;
         }
     }
@@ -239,9 +238,8 @@ static int import_feed(td__req *r, const char *data, size_t size)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     td_server *srv = cls;
@@ -255,18 +253,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return send_response(r);
         return MHD_YES;
     }
-    if (r->handled)
-        return MHD_YES; /* answered early; MHD drops the rest of the body */
+    if (r->handled) {
+        *upload_data_size = 0; /* answered early: the rest of the body is dropped */
+        return MHD_YES;
+    }
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         int ok = (r->route->flags & TD__F_IMPORT) ? import_feed(r, upload_data, n)
-                                                   : body_append(r, upload_data, n);
+                                                  : body_append(r, upload_data, n);
         return ok ? MHD_YES : MHD_NO;
     }
     if (r->too_large) {
-        td__reply_error(r, 413, "body_too_large", "the body is over this route's limit of %llu "
-                        "bytes", (unsigned long long)r->max_body);
+        td__reply_error(r, 413, "body_too_large",
+                        "the body is over this route's limit of %llu "
+                        "bytes",
+                        (unsigned long long)r->max_body);
         return send_response(r);
     }
     if (r->body)
@@ -359,8 +361,7 @@ td_status td_server_start(const td_server_options *opts, td_service *svc, td_ser
         addr.v6.sin6_port = htons(opts->port);
         flags |= MHD_USE_IPv6;
     } else {
-        return td__error_set(err, TD_ERR_INVALID, "listen address '%s' is not an IP address",
-                             host);
+        return td__error_set(err, TD_ERR_INVALID, "listen address '%s' is not an IP address", host);
     }
     td_server *srv = td__calloc(1, sizeof *srv);
     if (!srv)
@@ -384,18 +385,20 @@ td_status td_server_start(const td_server_options *opts, td_service *svc, td_ser
     unsigned threads = opts->threads ? opts->threads : core_count();
     srv->daemon = MHD_start_daemon(
         flags, opts->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT,
+        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT,
         opts->timeout_seconds ? opts->timeout_seconds : 60u, MHD_OPTION_CONNECTION_LIMIT,
         opts->max_connections ? opts->max_connections : 1024u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)256 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
-        MHD_OPTION_END);
+        (size_t)256 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_UNESCAPE_CALLBACK,
+        unescape, NULL, MHD_OPTION_END);
     if (!srv->daemon) {
         td__metrics_free(srv->metrics);
         td__auth_cache_free(srv->auth);
         td__free(srv);
-        return td__error_set(err, TD_ERR_IO, "cannot listen on %s port %u (in use, or no "
-                             "permission?)", host, (unsigned)opts->port);
+        return td__error_set(err, TD_ERR_IO,
+                             "cannot listen on %s port %u (in use, or no "
+                             "permission?)",
+                             host, (unsigned)opts->port);
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = info ? info->port : opts->port;
