@@ -242,9 +242,9 @@ static void test_known_vectors(void **state)
     td__frontier_init(&f);
     uint8_t root[32], want[32];
     td__frontier_root(&f, root);
-    assert_int_equal(td__unhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-                               64, want, 32),
-                     0);
+    assert_int_equal(
+        td__unhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", 64, want, 32),
+        0);
     assert_memory_equal(root, want, 32);
     for (int i = 0; i < 8; i++) {
         uint8_t bytes[16];
@@ -300,14 +300,12 @@ static void check_inclusion(fixture *fx, size_t m, size_t n)
     /* A flipped bit anywhere, another leaf, another index: refused. */
     if (p.n_path) {
         p.path[m % p.n_path][m % 32] ^= 1;
-        assert_int_equal(td_audit_verify_inclusion(&p, fx->leaves[m], root, NULL),
-                         TD_ERR_CORRUPT);
+        assert_int_equal(td_audit_verify_inclusion(&p, fx->leaves[m], root, NULL), TD_ERR_CORRUPT);
         p.path[m % p.n_path][m % 32] ^= 1;
         assert_int_equal(td_audit_verify_inclusion(&p, fx->leaves[(m + 1) % n], root, NULL),
                          TD_ERR_CORRUPT);
         p.index = (m + 1) % n;
-        assert_int_equal(td_audit_verify_inclusion(&p, fx->leaves[m], root, NULL),
-                         TD_ERR_CORRUPT);
+        assert_int_equal(td_audit_verify_inclusion(&p, fx->leaves[m], root, NULL), TD_ERR_CORRUPT);
     }
 }
 
@@ -515,7 +513,6 @@ static void test_tamper(void **state)
                   "DELETE FROM audit_nodes WHERE ((idx + 1) << level) > 12");
     expect_verify(&fx, 0, 12);
     fx_free(&fx);
-
 }
 
 /* A rewrite that also rebuilds every stored node: only the signed checkpoints catch it. */
@@ -641,8 +638,8 @@ static void test_entry_canonical(void **state)
                            "\"object\":\"o\\n\\u0001\",\"details\":\"\"}");
     assert_int_equal(n, strlen(t));
     td_free(t);
-    assert_int_equal(td_audit_entry_canonical(0, 0, "\xc3\xa9t\xc3\xa9", "a", "", "\xf0\x9f\x98\x80",
-                                              &t, &n, NULL),
+    assert_int_equal(td_audit_entry_canonical(0, 0, "\xc3\xa9t\xc3\xa9", "a", "",
+                                              "\xf0\x9f\x98\x80", &t, &n, NULL),
                      TD_OK);
     td_free(t);
     assert_int_equal(td_audit_entry_canonical(0, 0, "\xc3", "a", "o", "", &t, &n, &err),
@@ -790,16 +787,11 @@ int main(void)
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_known_vectors),
-        cmocka_unit_test(test_entry_canonical),
-        cmocka_unit_test(test_proofs_exhaustive),
-        cmocka_unit_test(test_proofs_random_large),
-        cmocka_unit_test(test_persistence_and_key),
-        cmocka_unit_test(test_tamper),
-        cmocka_unit_test(test_tamper_rebuilt_tree),
-        cmocka_unit_test(test_checkpoints_auto),
-        cmocka_unit_test(test_documents),
-        cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_known_vectors),       cmocka_unit_test(test_entry_canonical),
+        cmocka_unit_test(test_proofs_exhaustive),   cmocka_unit_test(test_proofs_random_large),
+        cmocka_unit_test(test_persistence_and_key), cmocka_unit_test(test_tamper),
+        cmocka_unit_test(test_tamper_rebuilt_tree), cmocka_unit_test(test_checkpoints_auto),
+        cmocka_unit_test(test_documents),           cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

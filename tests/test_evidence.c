@@ -224,7 +224,8 @@ static int collect(void *ctx, int64_t id, const char *label, const char *related
     assert_true(g->calls < 8);
     g->ids[g->calls] = id;
     g->content[g->calls] = malloc(len ? len : 1);
-    memcpy(g->content[g->calls], content, len);
+    if (len)
+        memcpy(g->content[g->calls], content, len);
     g->len[g->calls] = len;
     snprintf(g->related[g->calls], sizeof g->related[0], "%s", related);
     g->calls++;
@@ -242,8 +243,8 @@ static void approve(fixture *fx, int64_t req, int who, unsigned expect_have)
 {
     unsigned have = 0, need = 0;
     td_error err;
-    td_status st = td_evidence_approve(fx->ev, req, names[who], fx->shares[who], &have, &need,
-                                       &err);
+    td_status st =
+        td_evidence_approve(fx->ev, req, names[who], fx->shares[who], &have, &need, &err);
     if (st)
         fail_msg("approve by %s: %s", names[who], err.message);
     assert_int_equal(need, 3);
@@ -289,9 +290,9 @@ static void test_seal_release(void **state)
     assert_int_equal(td_evidence_seal(fx.ev, "system", "case-1", "post.txt",
                                       (const uint8_t *)"hello", 5, NULL, removal, &id2, &err),
                      TD_OK);
-    assert_int_equal(td_evidence_seal(fx.ev, "system", "case-1", "empty", NULL, 0, "{}", removal,
-                                      &id3, &err),
-                     TD_OK);
+    assert_int_equal(
+        td_evidence_seal(fx.ev, "system", "case-1", "empty", NULL, 0, "{}", removal, &id3, &err),
+        TD_OK);
     td_evidence_case_info info;
     assert_int_equal(td_evidence_case(fx.ev, "case-1", &info, NULL), TD_OK);
     assert_int_equal(info.items, 3);
@@ -326,8 +327,7 @@ static void test_seal_release(void **state)
                      TD_ERR_CONFLICT);
     assert_non_null(strstr(err.message, "2 of the 3"));
     /* A custodian with someone else's share, or a forged share with a valid checksum. */
-    assert_int_equal(td_evidence_approve(fx.ev, req, "privacy", fx.shares[1 + 1], NULL, NULL,
-                                         &err),
+    assert_int_equal(td_evidence_approve(fx.ev, req, "privacy", fx.shares[1 + 1], NULL, NULL, &err),
                      TD_ERR_INVALID);
     {
         td_share s;
@@ -340,8 +340,7 @@ static void test_seal_release(void **state)
         forged[50] = forged[50] == 'a' ? 'b' : 'a';
         assert_int_equal(td_evidence_approve(fx.ev, req, "privacy", forged, NULL, NULL, &err),
                          TD_ERR_CORRUPT);
-        assert_int_equal(td_evidence_approve(fx.ev, req, "nobody", fx.shares[1], NULL, NULL,
-                                             &err),
+        assert_int_equal(td_evidence_approve(fx.ev, req, "nobody", fx.shares[1], NULL, NULL, &err),
                          TD_ERR_NOT_FOUND);
     }
     approve(&fx, req, 1, 3);
@@ -417,35 +416,33 @@ static void test_tamper(void **state)
     assert_int_equal(fseek(f, 100000, SEEK_SET), 0);
     fputc(c ^ 0x01, f);
     fclose(f);
-    assert_int_equal(td_evidence_request(fx.ev, "officer", "order 1", "test", "case-t", &id, 1,
-                                         &req, &err),
-                     TD_OK);
+    assert_int_equal(
+        td_evidence_request(fx.ev, "officer", "order 1", "test", "case-t", &id, 1, &req, &err),
+        TD_OK);
     approve(&fx, req, 0, 1);
     approve(&fx, req, 1, 2);
     approve(&fx, req, 2, 3);
     got g = {0};
-    assert_int_equal(td_evidence_release(fx.ev, req, "officer", collect, &g, &err),
-                     TD_ERR_CORRUPT);
+    assert_int_equal(td_evidence_release(fx.ev, req, "officer", collect, &g, &err), TD_ERR_CORRUPT);
     assert_non_null(strstr(err.message, "authentication failed"));
     assert_int_equal(g.calls, 0);
     assert_int_equal(audit_count(&fx, "evidence.release_failed", "case-t"), 1);
     /* Truncation is caught too. */
     assert_int_equal(truncate(path, 1000), 0);
     int64_t req2;
-    assert_int_equal(td_evidence_request(fx.ev, "officer", "order 2", "test", "case-t", NULL, 0,
-                                         &req2, &err),
-                     TD_OK);
+    assert_int_equal(
+        td_evidence_request(fx.ev, "officer", "order 2", "test", "case-t", NULL, 0, &req2, &err),
+        TD_OK);
     approve(&fx, req2, 0, 1);
     approve(&fx, req2, 1, 2);
     approve(&fx, req2, 2, 3);
     assert_int_equal(td_evidence_release(fx.ev, req2, "officer", collect, &g, &err),
                      TD_ERR_CORRUPT);
     /* A request for an item of another case is refused. */
-    assert_int_equal(td_evidence_seal(fx.ev, "system", "case-u", "img", data, 10, NULL, fake_now,
-                                      &id, &err),
-                     TD_OK);
-    assert_int_equal(td_evidence_request(fx.ev, "officer", "o", "p", "case-t", &id, 1, &req,
-                                         &err),
+    assert_int_equal(
+        td_evidence_seal(fx.ev, "system", "case-u", "img", data, 10, NULL, fake_now, &id, &err),
+        TD_OK);
+    assert_int_equal(td_evidence_request(fx.ev, "officer", "o", "p", "case-t", &id, 1, &req, &err),
                      TD_ERR_NOT_FOUND);
     fx_close(&fx);
 }
@@ -468,9 +465,9 @@ static void test_retention(void **state)
                                       NULL, t0 + 10 * DAY, NULL, &err),
                      TD_OK);
     /* A request approved before the purge. */
-    assert_int_equal(td_evidence_request(fx.ev, "officer", "order", "review", "case-a", NULL, 0,
-                                         &req, &err),
-                     TD_OK);
+    assert_int_equal(
+        td_evidence_request(fx.ev, "officer", "order", "review", "case-a", NULL, 0, &req, &err),
+        TD_OK);
     approve(&fx, req, 0, 1);
     approve(&fx, req, 1, 2);
     approve(&fx, req, 2, 3);
@@ -482,9 +479,9 @@ static void test_retention(void **state)
     /* A review holds case-b; an authority extends case-c... no, case-c is later anyway. */
     assert_int_equal(td_evidence_hold(fx.ev, "legal", "case-b", 1, "complaint review", &err),
                      TD_OK);
-    assert_int_equal(td_evidence_extend(fx.ev, "legal", "case-c", t0 + 400 * DAY,
-                                        "authority request", &err),
-                     TD_OK);
+    assert_int_equal(
+        td_evidence_extend(fx.ev, "legal", "case-c", t0 + 400 * DAY, "authority request", &err),
+        TD_OK);
     /* An extension never shortens. */
     assert_int_equal(td_evidence_extend(fx.ev, "legal", "case-c", t0, "typo", &err), TD_OK);
     td_evidence_case_info info;
@@ -520,14 +517,12 @@ static void test_retention(void **state)
         assert_int_equal(td_stmt_column_int64(q, 0), 1);
         td_store_release(fx.store, c);
     }
-    assert_int_equal(td_evidence_request(fx.ev, "officer", "o", "p", "case-a", NULL, 0, &req,
-                                         &err),
+    assert_int_equal(td_evidence_request(fx.ev, "officer", "o", "p", "case-a", NULL, 0, &req, &err),
                      TD_ERR_NOT_FOUND);
     assert_int_equal(td_evidence_seal(fx.ev, "system", "case-a", "again", (const uint8_t *)"x", 1,
                                       NULL, fake_now, NULL, &err),
                      TD_ERR_CONFLICT);
-    assert_int_equal(td_evidence_hold(fx.ev, "legal", "case-a", 1, "late", &err),
-                     TD_ERR_CONFLICT);
+    assert_int_equal(td_evidence_hold(fx.ev, "legal", "case-a", 1, "late", &err), TD_ERR_CONFLICT);
 
     /* Held: kept past its deadline, purged once the hold is lifted. */
     fake_now = t0 + 300 * DAY;
@@ -560,9 +555,9 @@ static void test_limits(void **state)
                      TD_ERR_INVALID);
     assert_int_equal(td_evidence_seal(fx.ev, "system", "c", "l", NULL, 5, NULL, 0, NULL, &err),
                      TD_ERR_INVALID);
-    assert_int_equal(td_evidence_seal(fx.ev, "system", "c", "l", &b, (size_t)17 << 20, NULL, 0,
-                                      NULL, &err),
-                     TD_ERR_LIMIT);
+    assert_int_equal(
+        td_evidence_seal(fx.ev, "system", "c", "l", &b, (size_t)17 << 20, NULL, 0, NULL, &err),
+        TD_ERR_LIMIT);
     assert_int_equal(td_evidence_release(fx.ev, 999, "x", collect, NULL, &err), TD_ERR_CONFLICT);
     assert_int_equal(td_evidence_approve(fx.ev, 999, "legal", fx.shares[0], NULL, NULL, &err),
                      TD_ERR_NOT_FOUND);
@@ -574,9 +569,12 @@ int main(void)
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gf256),         cmocka_unit_test(test_shamir_subsets),
-        cmocka_unit_test(test_shamir_bad_shares), cmocka_unit_test(test_seal_release),
-        cmocka_unit_test(test_tamper),        cmocka_unit_test(test_retention),
+        cmocka_unit_test(test_gf256),
+        cmocka_unit_test(test_shamir_subsets),
+        cmocka_unit_test(test_shamir_bad_shares),
+        cmocka_unit_test(test_seal_release),
+        cmocka_unit_test(test_tamper),
+        cmocka_unit_test(test_retention),
         cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

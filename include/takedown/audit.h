@@ -33,8 +33,8 @@ extern "C" {
  * hashes; parsers refuse longer paths. */
 #define TD_AUDIT_MAX_PATH 64
 /* Limits of the fields of an entry, in bytes (UTF-8, no NUL). */
-#define TD_AUDIT_MAX_NAME 256       /* actor, action, object */
-#define TD_AUDIT_MAX_DETAILS 65536  /* details (free text, usually JSON) */
+#define TD_AUDIT_MAX_NAME 256      /* actor, action, object */
+#define TD_AUDIT_MAX_DETAILS 65536 /* details (free text, usually JSON) */
 /* Largest canonical entry (all fields at their limits, every byte escaped as \u00XX). */
 #define TD_AUDIT_MAX_ENTRY (6 * (3 * TD_AUDIT_MAX_NAME + TD_AUDIT_MAX_DETAILS) + 256)
 /* Largest proof document accepted by td_audit_doc_parse. */
@@ -100,11 +100,9 @@ void td_audit_public_key(const td_audit *log, uint8_t pub[TD_AUDIT_PUBKEY_LEN]);
 
 /* Appends an entry and commits it; *seq (may be NULL) receives its number (0, 1, 2...).
  * details may be NULL (empty). Fields longer than their limits, or not UTF-8, are refused. */
-__attribute__((warn_unused_result)) td_status td_audit_append(td_audit *log, const char *actor,
-                                                              const char *action,
-                                                              const char *object,
-                                                              const char *details, uint64_t *seq,
-                                                              td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_audit_append(td_audit *log, const char *actor, const char *action, const char *object,
+                const char *details, uint64_t *seq, td_error *err);
 /* The same inside the caller's open write transaction on conn (a writer connection of the same
  * store), so that an entry commits or rolls back with the change it records. */
 __attribute__((warn_unused_result)) td_status
@@ -118,39 +116,30 @@ __attribute__((warn_unused_result)) td_status td_audit_size(td_audit *log, uint6
 __attribute__((warn_unused_result)) td_status td_audit_get(td_audit *log, uint64_t seq,
                                                            td_audit_entry *out, td_error *err);
 /* The canonical bytes of entry seq (what its leaf hashes); free with td_free. */
-__attribute__((warn_unused_result)) td_status td_audit_get_canonical(td_audit *log, uint64_t seq,
-                                                                     char **text, size_t *len,
-                                                                     td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_audit_get_canonical(td_audit *log, uint64_t seq, char **text, size_t *len, td_error *err);
 /* The Merkle root of the first size entries (size <= the log's size). */
-__attribute__((warn_unused_result)) td_status td_audit_root(td_audit *log, uint64_t size,
-                                                            uint8_t root[TD_AUDIT_HASH_LEN],
-                                                            td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_audit_root(td_audit *log, uint64_t size, uint8_t root[TD_AUDIT_HASH_LEN], td_error *err);
 
 /* Signs and stores a checkpoint of the whole log now. */
-__attribute__((warn_unused_result)) td_status td_audit_sign_checkpoint(td_audit *log,
-                                                                  td_audit_checkpoint *out,
-                                                                  td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_audit_sign_checkpoint(td_audit *log, td_audit_checkpoint *out, td_error *err);
 /* A stored checkpoint of exactly size entries, or a newly signed (and stored) one. */
 __attribute__((warn_unused_result)) td_status
-td_audit_checkpoint_for_size(td_audit *log, uint64_t size, td_audit_checkpoint *out,
-                             td_error *err);
+td_audit_checkpoint_for_size(td_audit *log, uint64_t size, td_audit_checkpoint *out, td_error *err);
 /* The newest stored checkpoint (TD_ERR_NOT_FOUND when there is none). */
-__attribute__((warn_unused_result)) td_status td_audit_latest_checkpoint(td_audit *log,
-                                                                         td_audit_checkpoint *out,
-                                                                         td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_audit_latest_checkpoint(td_audit *log, td_audit_checkpoint *out, td_error *err);
 
 /* Proofs per RFC 9162 §2.1.3.1 (inclusion of leaf index in the tree of size leaves) and §2.1.4.1
  * (consistency of the tree of first leaves with the tree of size leaves). */
-__attribute__((warn_unused_result)) td_status td_audit_prove_inclusion(td_audit *log,
-                                                                       uint64_t index,
-                                                                       uint64_t size,
-                                                                       td_audit_proof *out,
-                                                                       td_error *err);
-__attribute__((warn_unused_result)) td_status td_audit_prove_consistency(td_audit *log,
-                                                                         uint64_t first,
-                                                                         uint64_t size,
-                                                                         td_audit_proof *out,
-                                                                         td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_audit_prove_inclusion(td_audit *log, uint64_t index, uint64_t size, td_audit_proof *out,
+                         td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_audit_prove_consistency(td_audit *log, uint64_t first, uint64_t size, td_audit_proof *out,
+                           td_error *err);
 
 /* What td_audit_verify_log found. */
 typedef struct td_audit_report {
@@ -165,9 +154,8 @@ typedef struct td_audit_report {
 /* Recomputes every leaf and stored tree node from the stored entries and checks every stored
  * checkpoint (root and signature). A tampered log is reported in *report (ok = 0) with TD_OK;
  * a failure to read the log is an error. O(n) time, O(log n) memory. */
-__attribute__((warn_unused_result)) td_status td_audit_verify_log(td_audit *log,
-                                                                  td_audit_report *report,
-                                                                  td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_audit_verify_log(td_audit *log, td_audit_report *report, td_error *err);
 
 /* ---- standalone (offline) verification ---- */
 
@@ -228,19 +216,16 @@ typedef struct td_audit_doc {
 void td_audit_doc_clear(td_audit_doc *doc);
 
 /* Writes doc as JSON (one line, no trailing newline); free with td_free. */
-__attribute__((warn_unused_result)) td_status td_audit_doc_format(const td_audit_doc *doc,
-                                                                  char **text, size_t *len,
-                                                                  td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_audit_doc_format(const td_audit_doc *doc, char **text, size_t *len, td_error *err);
 /* Parses an untrusted document (at most TD_AUDIT_MAX_DOC bytes; paths of at most
  * TD_AUDIT_MAX_PATH hashes; hex of exact lengths). On error doc is left cleared. */
 __attribute__((warn_unused_result)) td_status td_audit_doc_parse(const char *text, size_t len,
-                                                                 td_audit_doc *doc,
-                                                                 td_error *err);
+                                                                 td_audit_doc *doc, td_error *err);
 /* Checks a parsed document offline: checkpoint signatures with pub, the entry's leaf hash (when
  * the entry is present), and the proof against the checkpoint roots. */
-__attribute__((warn_unused_result)) td_status td_audit_doc_verify(const td_audit_doc *doc,
-                                                                  const uint8_t pub[TD_AUDIT_PUBKEY_LEN],
-                                                                  td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_audit_doc_verify(const td_audit_doc *doc, const uint8_t pub[TD_AUDIT_PUBKEY_LEN], td_error *err);
 
 #ifdef __cplusplus
 }

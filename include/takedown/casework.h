@@ -36,7 +36,7 @@ extern "C" {
 #define TD_SOURCE_MAX 128        /* a signal's source */
 #define TD_CONTENT_ID_MAX 256    /* the platform's content id */
 #define TD_UPLOADER_MAX 256
-#define TD_URL_MAX 2048          /* content URLs and webhook URLs */
+#define TD_CASE_URL_MAX 2048          /* content URLs and webhook URLs */
 #define TD_REASON_MAX 1024       /* decision reasons */
 #define TD_SECRET_MAX 256        /* webhook secrets */
 #define TD_METADATA_MAX 65536    /* content metadata JSON, bytes */
@@ -590,7 +590,7 @@ typedef struct td_content {
     int64_t id; /* internal */
     char content_id[TD_CONTENT_ID_MAX + 1];
     char uploader[TD_UPLOADER_MAX + 1];
-    char url[TD_URL_MAX + 1];
+    char url[TD_CASE_URL_MAX + 1];
     int64_t time_ms;
     int64_t received_ms;
     char *metadata_json;  /* owned; "{}" when none */
@@ -677,7 +677,7 @@ __attribute__((warn_unused_result)) td_status td_event_parse(const char *names, 
 
 typedef struct td_webhook {
     int64_t id;
-    char url[TD_URL_MAX + 1]; /* http:// or https:// only */
+    char url[TD_CASE_URL_MAX + 1]; /* http:// or https:// only */
     unsigned events;
     int enabled;
     int64_t created_ms;

@@ -89,12 +89,9 @@ void td_evidence_close(td_evidence *ev);
  * bytes), threshold k. shares (n entries, caller's memory, best sodium_malloc'd) receive one share
  * per custodian, in the order of names: hand each out once, then wipe. Once only:
  * TD_ERR_CONFLICT if a master key exists. */
-__attribute__((warn_unused_result)) td_status td_evidence_init_master(td_evidence *ev,
-                                                                      const char *actor,
-                                                                      unsigned k, unsigned n,
-                                                                      const char *const *names,
-                                                                      td_share *shares,
-                                                                      td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_evidence_init_master(td_evidence *ev, const char *actor, unsigned k, unsigned n,
+                        const char *const *names, td_share *shares, td_error *err);
 
 /* Seals one item into case case_ref (created on first use with its own key): content and
  * related_json (account, IP, times... any text; may be NULL) encrypted and authenticated
@@ -113,26 +110,20 @@ typedef struct td_evidence_case_info {
     int64_t items;
 } td_evidence_case_info;
 
-__attribute__((warn_unused_result)) td_status td_evidence_case(td_evidence *ev,
-                                                               const char *case_ref,
-                                                               td_evidence_case_info *out,
-                                                               td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_evidence_case(td_evidence *ev, const char *case_ref, td_evidence_case_info *out, td_error *err);
 /* Keeps the case at least until until_ms (an authority's request; never shortens). */
-__attribute__((warn_unused_result)) td_status td_evidence_extend(td_evidence *ev,
-                                                                 const char *actor,
+__attribute__((warn_unused_result)) td_status td_evidence_extend(td_evidence *ev, const char *actor,
                                                                  const char *case_ref,
                                                                  int64_t until_ms,
-                                                                 const char *reason,
-                                                                 td_error *err);
+                                                                 const char *reason, td_error *err);
 /* Sets (on non-zero) or lifts a review hold: a held case outlives its retention deadline. */
 __attribute__((warn_unused_result)) td_status td_evidence_hold(td_evidence *ev, const char *actor,
                                                                const char *case_ref, int on,
-                                                               const char *reason,
-                                                               td_error *err);
+                                                               const char *reason, td_error *err);
 /* Destroys every case whose retention has ended and that is not held: its case key (so nothing
  * sealed in it can ever be decrypted) and its files. *purged (may be NULL) counts the cases. */
-__attribute__((warn_unused_result)) td_status td_evidence_purge(td_evidence *ev,
-                                                                const char *actor,
+__attribute__((warn_unused_result)) td_status td_evidence_purge(td_evidence *ev, const char *actor,
                                                                 int64_t *purged, td_error *err);
 
 /* A release request: who asks, on what legal basis (e.g. a production order reference), for
@@ -145,25 +136,19 @@ td_evidence_request(td_evidence *ev, const char *requester, const char *legal_ba
  * against the custodian's commitment (a wrong, corrupted or someone else's share is refused:
  * TD_ERR_CORRUPT / TD_ERR_INVALID) and held in guarded memory of this handle only (never
  * stored); the approval is recorded. *have and *need (may be NULL) tell the progress. */
-__attribute__((warn_unused_result)) td_status td_evidence_approve(td_evidence *ev,
-                                                                  int64_t request_id,
-                                                                  const char *custodian,
-                                                                  const char *share_text,
-                                                                  unsigned *have, unsigned *need,
-                                                                  td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_evidence_approve(td_evidence *ev, int64_t request_id, const char *custodian,
+                    const char *share_text, unsigned *have, unsigned *need, td_error *err);
 /* Called once per released item; the buffers are wiped after it returns. Non-zero stops. */
 typedef int (*td_evidence_release_fn)(void *ctx, int64_t item_id, const char *label,
-                                      const char *related_json, const uint8_t *content,
-                                      size_t len);
+                                      const char *related_json, const uint8_t *content, size_t len);
 /* Releases an approved request: with shares of k distinct custodians held, rebuilds the master
  * key (guarded memory, wiped right after), logs the release, decrypts each item and hands it to
  * fn. Too few approvals: TD_ERR_CONFLICT; tampered ciphertext: TD_ERR_CORRUPT. A request is
  * released once; the shares held for it are wiped either way. */
-__attribute__((warn_unused_result)) td_status td_evidence_release(td_evidence *ev,
-                                                                  int64_t request_id,
-                                                                  const char *actor,
-                                                                  td_evidence_release_fn fn,
-                                                                  void *ctx, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_evidence_release(td_evidence *ev, int64_t request_id, const char *actor,
+                    td_evidence_release_fn fn, void *ctx, td_error *err);
 
 #ifdef __cplusplus
 }

@@ -4,11 +4,20 @@
 
 #define TD_VERSION "0.1.0"
 
+#include "audit.h"
+#include "casework.h"
 #include "config.h"
+#include "evidence.h"
 #include "hash.h"
 #include "index.h"
 #include "media.h"
+#include "server.h"
 #include "status.h"
+#include "store.h"
+#include "text.h"
+#include "url.h"
+#include "video.h"
+#include "video_hash.h"
 
 #ifdef __cplusplus
 extern "C" {

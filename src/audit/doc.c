@@ -134,16 +134,14 @@ static td_status get_hex(json_t *o, const char *key, uint8_t *out, size_t n, td_
     return TD_OK;
 }
 
-static td_status get_checkpoint(json_t *o, const char *key, td_audit_checkpoint *cp,
-                                td_error *err)
+static td_status get_checkpoint(json_t *o, const char *key, td_audit_checkpoint *cp, td_error *err)
 {
     static const char *const keys[] = {"size", "time_ms", "root", "signature", NULL};
     json_t *c = json_object_get(o, key);
     uint64_t t = 0;
     td_status st;
     if (!json_is_object(c))
-        return td__error_set(err, TD_ERR_INVALID, "proof document: '%s' must be a checkpoint",
-                             key);
+        return td__error_set(err, TD_ERR_INVALID, "proof document: '%s' must be a checkpoint", key);
     if ((st = only_keys(c, keys, key, err)) || (st = get_u64(c, "size", &cp->size, err)) ||
         (st = get_u64(c, "time_ms", &t, err)) ||
         (st = get_hex(c, "root", cp->root, TD_AUDIT_HASH_LEN, err)) ||
@@ -235,9 +233,9 @@ td_status td_audit_doc_parse(const char *text, size_t len, td_audit_doc *doc, td
     if (!o)
         return td__error_set(err, TD_ERR_INVALID, "proof document: line %d: %.200s", jerr.line,
                              jerr.text);
-    td_status st = json_is_object(o) ? parse_obj(o, doc, err)
-                                     : td__error_set(err, TD_ERR_INVALID,
-                                                     "proof document: not a JSON object");
+    td_status st = json_is_object(o)
+                       ? parse_obj(o, doc, err)
+                       : td__error_set(err, TD_ERR_INVALID, "proof document: not a JSON object");
     json_decref(o);
     if (st)
         td_audit_doc_clear(doc);
@@ -264,8 +262,8 @@ td_status td_audit_doc_verify(const td_audit_doc *doc, const uint8_t pub[TD_AUDI
                                      "inclusion proof: the entry does not hash to leaf_hash");
             /* The entry names its own position: it must be the one proven. */
             char head[40];
-            int hn = snprintf(head, sizeof head, "{\"seq\":%llu,",
-                              (unsigned long long)doc->proof.index);
+            int hn =
+                snprintf(head, sizeof head, "{\"seq\":%llu,", (unsigned long long)doc->proof.index);
             if (hn <= 0 || doc->entry_len < (size_t)hn || memcmp(doc->entry, head, (size_t)hn))
                 return td__error_set(err, TD_ERR_CORRUPT,
                                      "inclusion proof: the entry's seq is not the proven one");
@@ -277,8 +275,7 @@ td_status td_audit_doc_verify(const td_audit_doc *doc, const uint8_t pub[TD_AUDI
         if (doc->proof.index != doc->first.size || doc->proof.size != doc->checkpoint.size)
             return td__error_set(err, TD_ERR_CORRUPT,
                                  "consistency proof: sizes differ from the checkpoints'");
-        return td_audit_verify_consistency(&doc->proof, doc->first.root, doc->checkpoint.root,
-                                           err);
+        return td_audit_verify_consistency(&doc->proof, doc->first.root, doc->checkpoint.root, err);
     }
     return td__error_set(err, TD_ERR_INVALID, "proof document: unknown type");
 }

@@ -68,11 +68,26 @@ static char *put_escaped(char *o, const char *s)
     *o++ = '"';
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         switch (*p) {
-        case '"': *o++ = '\\'; *o++ = '"'; break;
-        case '\\': *o++ = '\\'; *o++ = '\\'; break;
-        case '\n': *o++ = '\\'; *o++ = 'n'; break;
-        case '\r': *o++ = '\\'; *o++ = 'r'; break;
-        case '\t': *o++ = '\\'; *o++ = 't'; break;
+        case '"':
+            *o++ = '\\';
+            *o++ = '"';
+            break;
+        case '\\':
+            *o++ = '\\';
+            *o++ = '\\';
+            break;
+        case '\n':
+            *o++ = '\\';
+            *o++ = 'n';
+            break;
+        case '\r':
+            *o++ = '\\';
+            *o++ = 'r';
+            break;
+        case '\t':
+            *o++ = '\\';
+            *o++ = 't';
+            break;
         default:
             if (*p < 0x20) {
                 static const char digits[] = "0123456789abcdef";
@@ -93,8 +108,7 @@ static td_status check_field(const char *name, const char *s, size_t max, td_err
 {
     size_t len = strlen(s);
     if (len > max)
-        return td__error_set(err, TD_ERR_LIMIT, "audit entry: %s longer than %zu bytes", name,
-                             max);
+        return td__error_set(err, TD_ERR_LIMIT, "audit entry: %s longer than %zu bytes", name, max);
     if (!utf8_valid((const unsigned char *)s, len))
         return td__error_set(err, TD_ERR_INVALID, "audit entry: %s is not UTF-8", name);
     return TD_OK;
@@ -119,8 +133,9 @@ td_status td_audit_entry_canonical(uint64_t seq, int64_t time_ms, const char *ac
         (st = check_field("details", details, TD_AUDIT_MAX_DETAILS, err)))
         return st;
     char head[96];
-    int hn = snprintf(head, sizeof head, "{\"seq\":%llu,\"time_ms\":%lld,\"actor\":",
-                      (unsigned long long)seq, (long long)time_ms);
+    int hn = snprintf(head, sizeof head,
+                      "{\"seq\":%llu,\"time_ms\":%lld,\"actor\":", (unsigned long long)seq,
+                      (long long)time_ms);
     if (hn < 0 || (size_t)hn >= sizeof head)
         return td__error_set(err, TD_ERR_INTERNAL, "audit entry: header overflow");
     size_t total = (size_t)hn + escaped_len(actor) + escaped_len(action) + escaped_len(object) +

@@ -23,8 +23,7 @@ static td_status write_all(int fd, const char *buf, size_t len, const char *path
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
-            return td__error_set(err, TD_ERR_IO, "audit key %s: write: %s", path,
-                                 strerror(errno));
+            return td__error_set(err, TD_ERR_IO, "audit key %s: write: %s", path, strerror(errno));
         buf += w;
         len -= (size_t)w;
     }
@@ -71,8 +70,8 @@ static td_status read_key(const char *path, uint8_t *seed, td_error *err)
         while (len && (hex[len - 1] == '\n' || hex[len - 1] == '\r'))
             len--;
         if (n < 0 || td__unhex(hex, len, seed, crypto_sign_SEEDBYTES) != 0)
-            st = td__error_set(err, TD_ERR_CORRUPT, "audit key %s: not a %d-digit hex seed",
-                               path, SEED_HEX);
+            st = td__error_set(err, TD_ERR_CORRUPT, "audit key %s: not a %d-digit hex seed", path,
+                               SEED_HEX);
     }
     close(fd);
     sodium_memzero(hex, sizeof hex);

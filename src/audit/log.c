@@ -135,8 +135,8 @@ static td_status count_entries(td_store_conn *c, uint64_t *size, td_error *err)
 {
     td_stmt *q;
     int row;
-    td_status st = td_store_prepare(c, "SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_entries", &q,
-                                    err);
+    td_status st =
+        td_store_prepare(c, "SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_entries", &q, err);
     if (st || (st = td_stmt_step(q, &row, err)))
         return st;
     *size = row ? (uint64_t)td_stmt_column_int64(q, 0) : 0;
@@ -166,12 +166,11 @@ static td_status get_node(td_store_conn *c, int level, uint64_t index,
         st = td_store_prepare(c, "SELECT hash FROM audit_nodes WHERE level = $2 AND idx = $1", &q,
                               err);
     if (st || (st = td_stmt_bind_int64(q, 1, (int64_t)index, err)) ||
-        (level && (st = td_stmt_bind_int64(q, 2, level, err))) ||
-        (st = td_stmt_step(q, &row, err)))
+        (level && (st = td_stmt_bind_int64(q, 2, level, err))) || (st = td_stmt_step(q, &row, err)))
         return st;
     if (!row)
-        return td__error_set(err, TD_ERR_CORRUPT, "audit: tree node (%d, %llu) is missing",
-                             level, (unsigned long long)index);
+        return td__error_set(err, TD_ERR_CORRUPT, "audit: tree node (%d, %llu) is missing", level,
+                             (unsigned long long)index);
     st = read_hash(q, 0, out, "tree node", err);
     td_stmt_reset(q);
     return st;
@@ -291,8 +290,8 @@ static td_status append_locked(td_audit *log, td_store_conn *c, const char *acto
     uint8_t h[TD_AUDIT_HASH_LEN];
     int64_t t = now_ms(log);
     td_status st = count_entries(c, &seq, err);
-    if (st || (st = td_audit_entry_canonical(seq, t, actor, action, object, details, &text, &len,
-                                             err)))
+    if (st ||
+        (st = td_audit_entry_canonical(seq, t, actor, action, object, details, &text, &len, err)))
         return st;
     td_audit_leaf_hash(text, len, h);
     td__free(text);
@@ -317,9 +316,8 @@ static td_status append_locked(td_audit *log, td_store_conn *c, const char *acto
         if ((st = get_node(c, level, idx - 1, left, err)))
             return st;
         td_audit_node_hash(left, h, h);
-        if ((st = td_store_prepare(c,
-                                   "INSERT INTO audit_nodes (level, idx, hash) VALUES ($1, $2, $3)",
-                                   &q, err)) ||
+        if ((st = td_store_prepare(
+                 c, "INSERT INTO audit_nodes (level, idx, hash) VALUES ($1, $2, $3)", &q, err)) ||
             (st = td_stmt_bind_int64(q, 1, level + 1, err)) ||
             (st = td_stmt_bind_int64(q, 2, (int64_t)(idx >> 1), err)) ||
             (st = td_stmt_bind_blob(q, 3, h, TD_AUDIT_HASH_LEN, err)) ||
@@ -333,10 +331,10 @@ static td_status append_locked(td_audit *log, td_store_conn *c, const char *acto
         if ((st = latest_checkpoint(c, &last, &found, err)))
             return st;
         uint64_t since = seq + 1 - (found ? last.size : 0);
-        int due = (log->opts.checkpoint_entries > 0 &&
-                   since >= (uint64_t)log->opts.checkpoint_entries) ||
-                  (log->opts.checkpoint_interval_ms > 0 &&
-                   (!found || t - last.time_ms >= log->opts.checkpoint_interval_ms));
+        int due =
+            (log->opts.checkpoint_entries > 0 && since >= (uint64_t)log->opts.checkpoint_entries) ||
+            (log->opts.checkpoint_interval_ms > 0 &&
+             (!found || t - last.time_ms >= log->opts.checkpoint_interval_ms));
         if (due && (st = make_checkpoint(log, c, seq + 1, &cp, err)))
             return st;
     }
@@ -357,8 +355,8 @@ td_status td_audit_append_in(td_audit *log, td_store_conn *conn, const char *act
     return st;
 }
 
-td_status td_audit_append(td_audit *log, const char *actor, const char *action,
-                          const char *object, const char *details, uint64_t *seq, td_error *err)
+td_status td_audit_append(td_audit *log, const char *actor, const char *action, const char *object,
+                          const char *details, uint64_t *seq, td_error *err)
 {
     td_store_conn *c;
     td_status st = td_store_acquire(log->store, 1, &c, err);
@@ -377,14 +375,14 @@ td_status td_audit_append(td_audit *log, const char *actor, const char *action,
 /* ---- reading ---- */
 
 /* Runs fn on a reader connection. */
-#define WITH_READER(log, c, err, body)                                                          \
-    do {                                                                                       \
-        td_status st_ = td_store_acquire((log)->store, 0, &(c), (err));                        \
-        if (st_)                                                                               \
-            return st_;                                                                        \
-        st_ = (body);                                                                          \
-        td_store_release((log)->store, (c));                                                   \
-        return st_;                                                                            \
+#define WITH_READER(log, c, err, body)                                                             \
+    do {                                                                                           \
+        td_status st_ = td_store_acquire((log)->store, 0, &(c), (err));                            \
+        if (st_)                                                                                   \
+            return st_;                                                                            \
+        st_ = (body);                                                                              \
+        td_store_release((log)->store, (c));                                                       \
+        return st_;                                                                                \
     } while (0)
 
 td_status td_audit_size(td_audit *log, uint64_t *size, td_error *err)
@@ -405,10 +403,7 @@ static td_status check_size(td_store_conn *c, uint64_t size, td_error *err)
     return TD_OK;
 }
 
-static char *dup_col(td_stmt *q, int col)
-{
-    return td__strdup(td_stmt_column_text(q, col));
-}
+static char *dup_col(td_stmt *q, int col) { return td__strdup(td_stmt_column_text(q, col)); }
 
 static td_status get_entry(td_store_conn *c, uint64_t seq, td_audit_entry *e, td_error *err)
 {
@@ -504,8 +499,7 @@ static td_status checkpoint_locked(td_audit *log, td_store_conn *c, int64_t want
     return make_checkpoint(log, c, size, out, err);
 }
 
-static td_status checkpoint_tx(td_audit *log, int64_t want, td_audit_checkpoint *out,
-                               td_error *err)
+static td_status checkpoint_tx(td_audit *log, int64_t want, td_audit_checkpoint *out, td_error *err)
 {
     td_store_conn *c;
     td_status st = td_store_acquire(log->store, 1, &c, err);
@@ -592,8 +586,7 @@ static td_status subproof(td_store_conn *c, uint64_t m, uint64_t start, uint64_t
     }
     uint64_t k = split_point(n);
     if (m <= k) {
-        if ((st = subproof(c, m, start, k, b, p, err)) ||
-            (st = mth(c, start + k, n - k, h, err)))
+        if ((st = subproof(c, m, start, k, b, p, err)) || (st = mth(c, start + k, n - k, h, err)))
             return st;
     } else {
         if ((st = subproof(c, m - k, start + k, n - k, 0, p, err)) ||
@@ -725,8 +718,7 @@ static int check_checkpoints(td_audit *log, verify_ctx *v, td_stmt *q, int *cp_r
     return 0;
 }
 
-static td_status verify_locked(td_audit *log, td_store_conn *c, td_audit_report *rep,
-                               td_error *err)
+static td_status verify_locked(td_audit *log, td_store_conn *c, td_audit_report *rep, td_error *err)
 {
     td_stmt *entries, *cps;
     int row, cp_row;
@@ -759,11 +751,10 @@ static td_status verify_locked(td_audit *log, td_store_conn *c, td_audit_report 
             problem(rep, (int64_t)f.size, "entries are missing (gap in the sequence numbers)");
             return TD_OK;
         }
-        st = td_audit_entry_canonical(seq, td_stmt_column_int64(entries, 1),
-                                      td_stmt_column_text(entries, 2),
-                                      td_stmt_column_text(entries, 3),
-                                      td_stmt_column_text(entries, 4),
-                                      td_stmt_column_text(entries, 5), &text, &len, err);
+        st = td_audit_entry_canonical(
+            seq, td_stmt_column_int64(entries, 1), td_stmt_column_text(entries, 2),
+            td_stmt_column_text(entries, 3), td_stmt_column_text(entries, 4),
+            td_stmt_column_text(entries, 5), &text, &len, err);
         if (st == TD_ERR_NOMEM)
             return st;
         if (st) {

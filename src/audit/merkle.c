@@ -15,15 +15,14 @@
 
 /* SHA-256 of a one-byte prefix followed by two byte strings. OpenSSL does the work; if it cannot
  * allocate its context, libsodium's SHA-256 (the same function) does, so hashing never fails. */
-static void sha256_prefixed(uint8_t prefix, const void *a, size_t alen, const void *b,
-                            size_t blen, uint8_t out[TD_AUDIT_HASH_LEN])
+static void sha256_prefixed(uint8_t prefix, const void *a, size_t alen, const void *b, size_t blen,
+                            uint8_t out[TD_AUDIT_HASH_LEN])
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned int outlen = 0;
-    if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
-        EVP_DigestUpdate(ctx, &prefix, 1) && EVP_DigestUpdate(ctx, a, alen) &&
-        (blen == 0 || EVP_DigestUpdate(ctx, b, blen)) && EVP_DigestFinal_ex(ctx, out, &outlen) &&
-        outlen == TD_AUDIT_HASH_LEN) {
+    if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) && EVP_DigestUpdate(ctx, &prefix, 1) &&
+        EVP_DigestUpdate(ctx, a, alen) && (blen == 0 || EVP_DigestUpdate(ctx, b, blen)) &&
+        EVP_DigestFinal_ex(ctx, out, &outlen) && outlen == TD_AUDIT_HASH_LEN) {
         EVP_MD_CTX_free(ctx);
         return;
     }

@@ -39,8 +39,8 @@ td_status td__component_migrate(td_store *store, const char *component,
         newest = list[i].version > newest ? list[i].version : newest;
     if (current > newest) {
         st = td__error_set(err, TD_ERR_UNSUPPORTED,
-                           "%s schema version %d is newer than this build (%d)", component,
-                           current, newest);
+                           "%s schema version %d is newer than this build (%d)", component, current,
+                           newest);
         goto out;
     }
     for (size_t i = 0; i < n; i++) {

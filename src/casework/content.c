@@ -294,7 +294,7 @@ td_status td_content_submit(td_service *svc, const td_content_input *in, td_cont
     memset(&res, 0, sizeof res);
     if ((st = check_text(in->content_id, TD_CONTENT_ID_MAX, "content id", 1, err)) ||
         (st = check_text(in->uploader, TD_UPLOADER_MAX, "uploader", 0, err)) ||
-        (st = check_text(in->url, TD_URL_MAX, "url", 0, err)))
+        (st = check_text(in->url, TD_CASE_URL_MAX, "url", 0, err)))
         return st;
     if (in->metadata_json) {
         size_t n = strnlen(in->metadata_json, TD_METADATA_MAX + 1);

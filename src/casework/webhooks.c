@@ -67,11 +67,11 @@ td_status td_event_parse(const char *names, unsigned *mask, td_error *err)
 
 static td_status check_url(const char *url, td_error *err)
 {
-    size_t n = url ? strnlen(url, TD_URL_MAX + 1) : 0;
+    size_t n = url ? strnlen(url, TD_CASE_URL_MAX + 1) : 0;
     if (n == 0)
         return td__error_set(err, TD_ERR_INVALID, "webhook URL is required");
-    if (n > TD_URL_MAX)
-        return td__error_set(err, TD_ERR_LIMIT, "webhook URL longer than %d bytes", TD_URL_MAX);
+    if (n > TD_CASE_URL_MAX)
+        return td__error_set(err, TD_ERR_LIMIT, "webhook URL longer than %d bytes", TD_CASE_URL_MAX);
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f)
             return td__error_set(err, TD_ERR_INVALID, "webhook URL has a space or control byte");
@@ -256,7 +256,7 @@ typedef struct job {
     int attempts;
     char event[32];
     char idem[65];
-    char url[TD_URL_MAX + 1];
+    char url[TD_CASE_URL_MAX + 1];
     char secret[TD_SECRET_MAX + 1];
     char *body;
     /* result */

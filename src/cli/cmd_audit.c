@@ -224,8 +224,8 @@ static int cmd_prove(const opts *o)
     if (open_log(o->data, &s))
         return 2;
     td_status st = o->has_size ? TD_OK : td_audit_size(s.log, &size, &err);
-    if (st == TD_OK && (st = td_audit_checkpoint_for_size(s.log, size, &doc.checkpoint, &err)) ==
-                           TD_OK &&
+    if (st == TD_OK &&
+        (st = td_audit_checkpoint_for_size(s.log, size, &doc.checkpoint, &err)) == TD_OK &&
         (st = td_audit_prove_inclusion(s.log, o->seq, size, &doc.proof, &err)) == TD_OK &&
         (st = td_audit_get_canonical(s.log, o->seq, &doc.entry, &doc.entry_len, &err)) == TD_OK) {
         td_audit_leaf_hash(doc.entry, doc.entry_len, doc.leaf_hash);

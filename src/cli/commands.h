@@ -9,6 +9,7 @@ int td_cli_match(int argc, char **argv);
 int td_cli_index(int argc, char **argv);
 int td_cli_serve(int argc, char **argv);
 int td_cli_key(int argc, char **argv);
+int td_cli_audit(int argc, char **argv);
 
 /* Usage text of each command, printed by `takedown help COMMAND`. */
 extern const char td_cli_hash_usage[];
@@ -17,5 +18,6 @@ extern const char td_cli_match_usage[];
 extern const char td_cli_index_usage[];
 extern const char td_cli_serve_usage[];
 extern const char td_cli_key_usage[];
+extern const char td_cli_audit_usage[];
 
 #endif

@@ -20,6 +20,7 @@ static const struct command commands[] = {
     {"index", td_cli_index, td_cli_index_usage, "build an index snapshot from a hash list"},
     {"serve", td_cli_serve, td_cli_serve_usage, "run the matching service (HTTP API)"},
     {"key", td_cli_key, td_cli_key_usage, "create and list API keys"},
+    {"audit", td_cli_audit, td_cli_audit_usage, "verify the audit log, checkpoints and proofs"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -203,9 +203,8 @@ static td_status load_master(td_store_conn *c, master *m, td_error *err)
 {
     td_stmt *q;
     int row;
-    td_status st =
-        td_store_prepare(c, "SELECT set_id, k, n, public_key FROM evidence_master WHERE id = 1",
-                         &q, err);
+    td_status st = td_store_prepare(
+        c, "SELECT set_id, k, n, public_key FROM evidence_master WHERE id = 1", &q, err);
     if (st || (st = td_stmt_step(q, &row, err)))
         return st;
     if (!row)
@@ -289,12 +288,12 @@ static td_status init_body(td_evidence *ev, td_store_conn *c, void *arg, td_erro
         }
         json_array_append_new(names, json_string(a->names[i]));
     }
-    char *details = dump(json_pack("{s:i,s:i,s:o}", "k", (int)a->k, "n", (int)a->n,
-                                   "custodians", names));
+    char *details =
+        dump(json_pack("{s:i,s:i,s:o}", "k", (int)a->k, "n", (int)a->n, "custodians", names));
     if (!details)
         return td__error_set(err, TD_ERR_NOMEM, "evidence: out of memory");
-    st = td_audit_append_in(ev->log, c, a->actor, "evidence.master.create", "master", details,
-                            NULL, err);
+    st = td_audit_append_in(ev->log, c, a->actor, "evidence.master.create", "master", details, NULL,
+                            err);
     td__free(details);
     return st;
 }
@@ -445,8 +444,7 @@ static td_status seal_body(td_evidence *ev, td_store_conn *c, void *arg, td_erro
         (st = td_stmt_bind_int64(q, 3, (int64_t)a->len, err)) ||
         (st = td_stmt_bind_blob(q, 4, wrapped, sizeof wrapped, err)) ||
         (st = td_stmt_bind_int64(q, 5, t, err)) ||
-        (st = td_stmt_bind_int64(q, 6, a->removal_ms, err)) ||
-        (st = td_stmt_step(q, &row, err))) {
+        (st = td_stmt_bind_int64(q, 6, a->removal_ms, err)) || (st = td_stmt_step(q, &row, err))) {
         sodium_free(key);
         return st;
     }
@@ -454,11 +452,11 @@ static td_status seal_body(td_evidence *ev, td_store_conn *c, void *arg, td_erro
     td_stmt_reset(q);
     crypto_hash_sha256(digest, a->content ? a->content : (const uint8_t *)"", a->len);
     td__hex(digest, 32, hex);
-    char *meta = dump(json_pack("{s:s,s:I,s:s,s:I,s:I,s:I,s:s,s:s}", "case", a->case_ref, "item",
-                                (json_int_t)a->item_id, "label", a->label, "sealed_ms",
-                                (json_int_t)t, "removal_ms", (json_int_t)a->removal_ms,
-                                "content_bytes", (json_int_t)a->len, "content_sha256", hex,
-                                "related", a->related ? a->related : ""));
+    char *meta =
+        dump(json_pack("{s:s,s:I,s:s,s:I,s:I,s:I,s:s,s:s}", "case", a->case_ref, "item",
+                       (json_int_t)a->item_id, "label", a->label, "sealed_ms", (json_int_t)t,
+                       "removal_ms", (json_int_t)a->removal_ms, "content_bytes", (json_int_t)a->len,
+                       "content_sha256", hex, "related", a->related ? a->related : ""));
     if (!meta) {
         sodium_free(key);
         return td__error_set(err, TD_ERR_NOMEM, "evidence: out of memory");
@@ -473,19 +471,17 @@ static td_status seal_body(td_evidence *ev, td_store_conn *c, void *arg, td_erro
         return st;
     a->wrote = 1;
     const char *file = strrchr(a->path, '/') + 1;
-    if ((st = td_store_prepare(c, "UPDATE evidence_items SET file = $2 WHERE id = $1", &q,
-                               err)) ||
+    if ((st = td_store_prepare(c, "UPDATE evidence_items SET file = $2 WHERE id = $1", &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, a->item_id, err)) ||
         (st = td_stmt_bind_text(q, 2, file, (size_t)-1, err)) || (st = td_stmt_run(q, NULL, err)))
         return st;
-    char *details = dump(json_pack("{s:I,s:s,s:I,s:s,s:I,s:I}", "item", (json_int_t)a->item_id,
-                                   "label", a->label, "bytes", (json_int_t)a->len, "sha256", hex,
-                                   "removal_ms", (json_int_t)a->removal_ms, "retain_until_ms",
-                                   (json_int_t)retain));
+    char *details =
+        dump(json_pack("{s:I,s:s,s:I,s:s,s:I,s:I}", "item", (json_int_t)a->item_id, "label",
+                       a->label, "bytes", (json_int_t)a->len, "sha256", hex, "removal_ms",
+                       (json_int_t)a->removal_ms, "retain_until_ms", (json_int_t)retain));
     if (!details)
         return td__error_set(err, TD_ERR_NOMEM, "evidence: out of memory");
-    st = td_audit_append_in(ev->log, c, a->actor, "evidence.seal", a->case_ref, details, NULL,
-                            err);
+    st = td_audit_append_in(ev->log, c, a->actor, "evidence.seal", a->case_ref, details, NULL, err);
     td__free(details);
     return st;
 }
@@ -587,8 +583,8 @@ static td_status change_body(td_evidence *ev, td_store_conn *c, void *arg, td_er
         details = dump(json_pack("{s:I,s:I,s:s}", "requested_until_ms", (json_int_t)a->until_ms,
                                  "retain_until_ms", (json_int_t)until, "reason", a->reason));
     } else {
-        if ((st = td_store_prepare(c, "UPDATE evidence_cases SET hold = $2 WHERE case_ref = $1",
-                                   &q, err)) ||
+        if ((st = td_store_prepare(c, "UPDATE evidence_cases SET hold = $2 WHERE case_ref = $1", &q,
+                                   err)) ||
             (st = td_stmt_bind_text(q, 1, a->case_ref, (size_t)-1, err)) ||
             (st = td_stmt_bind_int64(q, 2, a->hold ? 1 : 0, err)) ||
             (st = td_stmt_run(q, NULL, err)))
@@ -699,8 +695,7 @@ static td_status unlink_items(td_evidence *ev, const char *ref, td_error *err)
     td_status st = td_store_acquire(ev->store, 0, &c, err);
     if (st)
         return st;
-    if ((st = td_store_prepare(c, "SELECT id FROM evidence_items WHERE case_ref = $1", &q,
-                               err)) ||
+    if ((st = td_store_prepare(c, "SELECT id FROM evidence_items WHERE case_ref = $1", &q, err)) ||
         (st = td_stmt_bind_text(q, 1, ref, (size_t)-1, err)))
         goto out;
     for (;;) {
@@ -719,7 +714,10 @@ out:
     return st;
 }
 
-static int is_sqlite(const td_evidence *ev) { return strcmp(td_store_backend(ev->store), "sqlite") == 0; }
+static int is_sqlite(const td_evidence *ev)
+{
+    return strcmp(td_store_backend(ev->store), "sqlite") == 0;
+}
 
 td_status td_evidence_purge(td_evidence *ev, const char *actor, int64_t *purged, td_error *err)
 {
@@ -779,9 +777,8 @@ static td_status request_body(td_evidence *ev, td_store_conn *c, void *arg, td_e
     size_t off = 0;
     list[0] = '\0';
     for (size_t i = 0; i < a->n_items; i++) {
-        if ((st = td_store_prepare(c,
-                                   "SELECT 1 FROM evidence_items WHERE id = $1 AND case_ref = $2",
-                                   &q, err)) ||
+        if ((st = td_store_prepare(
+                 c, "SELECT 1 FROM evidence_items WHERE id = $1 AND case_ref = $2", &q, err)) ||
             (st = td_stmt_bind_int64(q, 1, a->items[i], err)) ||
             (st = td_stmt_bind_text(q, 2, a->case_ref, (size_t)-1, err)) ||
             (st = td_stmt_step(q, &row, err))) {
@@ -814,9 +811,8 @@ static td_status request_body(td_evidence *ev, td_store_conn *c, void *arg, td_e
     }
     a->id = row ? td_stmt_column_int64(q, 0) : 0;
     td_stmt_reset(q);
-    char *details = dump(json_pack("{s:I,s:s,s:s,s:o}", "request", (json_int_t)a->id,
-                                   "legal_basis", a->legal_basis, "purpose", a->purpose, "items",
-                                   items));
+    char *details = dump(json_pack("{s:I,s:s,s:s,s:o}", "request", (json_int_t)a->id, "legal_basis",
+                                   a->legal_basis, "purpose", a->purpose, "items", items));
     if (!details)
         return td__error_set(err, TD_ERR_NOMEM, "evidence: out of memory");
     st = td_audit_append_in(ev->log, c, a->requester, "evidence.request", a->case_ref, details,
@@ -858,8 +854,8 @@ static td_status request_state(td_store_conn *c, int64_t id, int *state, td_erro
 {
     td_stmt *q;
     int row;
-    td_status st = td_store_prepare(c, "SELECT state FROM evidence_requests WHERE id = $1", &q,
-                                    err);
+    td_status st =
+        td_store_prepare(c, "SELECT state FROM evidence_requests WHERE id = $1", &q, err);
     if (st || (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_step(q, &row, err)))
         return st;
     if (!row)
@@ -899,8 +895,7 @@ static td_status approve_body(td_evidence *ev, td_store_conn *c, void *arg, td_e
         return td__error_set(err, TD_ERR_INVALID,
                              "evidence: the share belongs to another master key");
     if (a->share->x != x)
-        return td__error_set(err, TD_ERR_INVALID, "evidence: this is not %s's share",
-                             a->custodian);
+        return td__error_set(err, TD_ERR_INVALID, "evidence: this is not %s's share", a->custodian);
     td_share_commitment(a->share, got);
     if (!com_ok || sodium_memcmp(want, got, 32) != 0)
         return td__error_set(err, TD_ERR_CORRUPT,
@@ -914,8 +909,8 @@ static td_status approve_body(td_evidence *ev, td_store_conn *c, void *arg, td_e
         (st = td_stmt_bind_text(q, 2, a->custodian, (size_t)-1, err)) ||
         (st = td_stmt_bind_int64(q, 3, now_ms(ev), err)) || (st = td_stmt_run(q, &changes, err)))
         return st;
-    char *details = dump(json_pack("{s:I,s:b}", "request", (json_int_t)a->request_id,
-                                   "resubmitted", changes == 0));
+    char *details = dump(
+        json_pack("{s:I,s:b}", "request", (json_int_t)a->request_id, "resubmitted", changes == 0));
     char object[48];
     snprintf(object, sizeof object, "request/%lld", (long long)a->request_id);
     if (!details)
@@ -935,8 +930,7 @@ static pending *pending_find(td_evidence *ev, int64_t request_id)
 }
 
 td_status td_evidence_approve(td_evidence *ev, int64_t request_id, const char *custodian,
-                              const char *share_text, unsigned *have, unsigned *need,
-                              td_error *err)
+                              const char *share_text, unsigned *have, unsigned *need, td_error *err)
 {
     td_status st;
     if ((st = check_text("custodian", custodian, MAX_NAME, err)))
@@ -1014,9 +1008,8 @@ static td_status release_body(td_evidence *ev, td_store_conn *c, void *arg, td_e
     snprintf(a->items, sizeof a->items, "%s", td_stmt_column_text(q, 1));
     snprintf(a->legal_basis, sizeof a->legal_basis, "%s", td_stmt_column_text(q, 2));
     td_stmt_reset(q);
-    char *details = dump(json_pack("{s:I,s:s,s:s}", "request", (json_int_t)a->request_id,
-                                   "items", a->items[0] ? a->items : "all", "legal_basis",
-                                   a->legal_basis));
+    char *details = dump(json_pack("{s:I,s:s,s:s}", "request", (json_int_t)a->request_id, "items",
+                                   a->items[0] ? a->items : "all", "legal_basis", a->legal_basis));
     if (!details)
         return td__error_set(err, TD_ERR_NOMEM, "evidence: out of memory");
     st = td_audit_append_in(ev->log, c, a->actor, "evidence.release", a->case_ref, details, NULL,
@@ -1110,12 +1103,11 @@ static td_status release_items(td_evidence *ev, const release_args *a, const uin
         (st = td_stmt_step(q, &row, err)))
         goto out;
     if (!row) {
-        st = td__error_set(err, TD_ERR_NOT_FOUND, "evidence: case %s is gone (purged)",
-                           a->case_ref);
+        st =
+            td__error_set(err, TD_ERR_NOT_FOUND, "evidence: case %s is gone (purged)", a->case_ref);
         goto out;
     }
-    if (td_stmt_column_bytes(q, 0) != sizeof case_pk ||
-        td_stmt_column_bytes(q, 1) != WRAPPED_LEN ||
+    if (td_stmt_column_bytes(q, 0) != sizeof case_pk || td_stmt_column_bytes(q, 1) != WRAPPED_LEN ||
         crypto_box_seal_open(case_sk, td_stmt_column_blob(q, 1), WRAPPED_LEN, master_pk,
                              master_sk) != 0) {
         st = td__error_set(err, TD_ERR_CORRUPT, "evidence: case %s: its key does not open",
@@ -1136,8 +1128,8 @@ static td_status release_items(td_evidence *ev, const release_args *a, const uin
         int64_t id = td_stmt_column_int64(q, 0);
         if (!item_wanted(a->items, id))
             continue;
-        if ((st = deliver(ev, a, id, td_stmt_column_blob(q, 1), td_stmt_column_bytes(q, 1),
-                          case_pk, case_sk, fn, ctx, err)))
+        if ((st = deliver(ev, a, id, td_stmt_column_blob(q, 1), td_stmt_column_bytes(q, 1), case_pk,
+                          case_sk, fn, ctx, err)))
             break;
     }
 out:

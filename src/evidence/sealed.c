@@ -94,8 +94,7 @@ td_status td__sealed_write(const char *path, const uint8_t key[TD__ITEM_KEY_LEN]
     size_t ad_len = 0, tmp_len = strlen(path) + 5;
     td_status st = TD_OK;
     if (meta_len > MAX_META)
-        return td__error_set(err, TD_ERR_LIMIT, "evidence: related data over %zu bytes",
-                             MAX_META);
+        return td__error_set(err, TD_ERR_LIMIT, "evidence: related data over %zu bytes", MAX_META);
     memcpy(head, MAGIC, 8);
     put64(head + 8, len);
     put32(head + 16, (uint32_t)meta_len);
@@ -113,20 +112,19 @@ td_status td__sealed_write(const char *path, const uint8_t key[TD__ITEM_KEY_LEN]
     if (!f) {
         if (fd >= 0)
             close(fd);
-        st = td__error_set(err, TD_ERR_IO, "evidence: cannot create %s: %s", tmp,
-                           strerror(errno));
+        st = td__error_set(err, TD_ERR_IO, "evidence: cannot create %s: %s", tmp, strerror(errno));
         goto out;
     }
     int bad = fwrite(head, 1, HEAD_LEN, f) != HEAD_LEN;
-    crypto_secretstream_xchacha20poly1305_push(&ss, buf, NULL, (const uint8_t *)meta, meta_len,
-                                               ad, ad_len, 0);
+    crypto_secretstream_xchacha20poly1305_push(&ss, buf, NULL, (const uint8_t *)meta, meta_len, ad,
+                                               ad_len, 0);
     bad = bad || write_frame(f, buf, meta_len + ABYTES);
     size_t off = 0;
     do {
         size_t n = len - off < CHUNK ? len - off : CHUNK;
         uint8_t tag = off + n == len ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : 0;
-        crypto_secretstream_xchacha20poly1305_push(&ss, buf, NULL, content + off, n, NULL, 0,
-                                                   tag);
+        crypto_secretstream_xchacha20poly1305_push(&ss, buf, NULL, n ? content + off : NULL, n,
+                                                   NULL, 0, tag);
         bad = bad || write_frame(f, buf, n + ABYTES);
         off += n;
     } while (off < len && !bad);
@@ -137,8 +135,7 @@ td_status td__sealed_write(const char *path, const uint8_t key[TD__ITEM_KEY_LEN]
         goto out;
     }
     if (rename(tmp, path) != 0) {
-        st = td__error_set(err, TD_ERR_IO, "evidence: renaming to %s: %s", path,
-                           strerror(errno));
+        st = td__error_set(err, TD_ERR_IO, "evidence: renaming to %s: %s", path, strerror(errno));
         unlink(tmp);
         goto out;
     }
@@ -172,8 +169,8 @@ static td_status pull_frame(FILE *f, crypto_secretstream_xchacha20poly1305_state
                              path, index);
     if ((st = read_exact(f, buf, plain_len + ABYTES, path, err)))
         return st;
-    if (crypto_secretstream_xchacha20poly1305_pull(ss, out, NULL, &tag, buf, plain_len + ABYTES,
-                                                   ad, ad_len) != 0)
+    if (crypto_secretstream_xchacha20poly1305_pull(ss, out, NULL, &tag, buf, plain_len + ABYTES, ad,
+                                                   ad_len) != 0)
         return td__error_set(err, TD_ERR_CORRUPT,
                              "evidence: %s: authentication failed at frame %zu (altered or "
                              "wrong key)",
@@ -234,8 +231,8 @@ td_status td__sealed_read(const char *path, const uint8_t key[TD__ITEM_KEY_LEN],
     do {
         size_t n = clen - off < CHUNK ? (size_t)clen - off : CHUNK;
         uint8_t tag = off + n == clen ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : 0;
-        if ((st = pull_frame(f, &ss, buf, data ? data + off : buf, n, NULL, 0, tag, path,
-                             frame++, err)))
+        if ((st = pull_frame(f, &ss, buf, data ? data + off : buf, n, NULL, 0, tag, path, frame++,
+                             err)))
             goto out;
         off += n;
     } while (off < clen);

@@ -21,7 +21,7 @@ td__sealed_write(const char *path, const uint8_t key[TD__ITEM_KEY_LEN], const ch
  * any change to the file: TD_ERR_CORRUPT. */
 __attribute__((warn_unused_result)) td_status
 td__sealed_read(const char *path, const uint8_t key[TD__ITEM_KEY_LEN], const char *ad,
-                uint64_t max_bytes, char **meta, size_t *meta_len, uint8_t **content,
-                size_t *len, td_error *err);
+                uint64_t max_bytes, char **meta, size_t *meta_len, uint8_t **content, size_t *len,
+                td_error *err);
 
 #endif

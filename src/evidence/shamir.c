@@ -24,8 +24,8 @@ td_status td_shamir_split(const uint8_t secret[TD_SHAMIR_SECRET_LEN], unsigned k
     if (st)
         return st;
     if (k < 2 || k > n || n > TD_SHAMIR_MAX_SHARES)
-        return td__error_set(err, TD_ERR_INVALID, "shamir: need 2 <= k <= n <= 255 (k %u, n %u)",
-                             k, n);
+        return td__error_set(err, TD_ERR_INVALID, "shamir: need 2 <= k <= n <= 255 (k %u, n %u)", k,
+                             n);
     uint8_t *coef = sodium_malloc(TD_SHAMIR_MAX_SHARES);
     if (!coef)
         return td__error_set(err, TD_ERR_NOMEM, "shamir: out of memory");

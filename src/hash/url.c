@@ -82,6 +82,24 @@ static size_t normalise_escapes(const char *s, size_t n, int in_query, char *out
 }
 
 /* Restores defanged forms into out (same size or smaller); returns the length. */
+/* Has the path (or query, fragment) begun in out[0..o)? It begins at the first '/', '?', '#' or
+ * '\\' after "scheme://" (or after a leading "//", or from the start without either). */
+static int path_began(const char *out, size_t o)
+{
+    size_t from = 0;
+    const char *sep = memmem(out, o, "://", 3);
+    if (sep)
+        from = (size_t)(sep - out) + 3;
+    else if (o >= 2 && out[0] == '/' && out[1] == '/')
+        from = 2;
+    for (size_t k = from; k < o; k++)
+        if (out[k] == '/' || out[k] == '?' || out[k] == '#' || out[k] == '\\')
+            return 1;
+    return 0;
+}
+
+/* Restores defanged forms. "(.)" and "(dot)" only count before the path: parentheses are legal
+ * in paths and queries (and kept there by the canonical form, which must stay a fixed point). */
 static size_t refang(const char *s, size_t n, char *out)
 {
     static const struct {
@@ -89,6 +107,7 @@ static size_t refang(const char *s, size_t n, char *out)
     } subs[] = {{"[://]", "://"}, {"[:]", ":"},   {"[.]", "."}, {"(.)", "."}, {"{.}", "."},
                 {"[dot]", "."},   {"(dot)", "."}, {"[/]", "/"}, {"[h]", "h"}};
     size_t o = 0, i = 0;
+    int in_path = 0;
     /* hxxp, hxxps, h**p at the start */
     if (n >= 4 && lower(s[0]) == 'h' &&
         ((lower(s[1]) == 'x' && lower(s[2]) == 'x') || (s[1] == '*' && s[2] == '*')) &&
@@ -102,6 +121,8 @@ static size_t refang(const char *s, size_t n, char *out)
         for (size_t k = 0; k < sizeof subs / sizeof subs[0]; k++) {
             size_t len = strlen(subs[k].from);
             if (n - i >= len && strncasecmp(s + i, subs[k].from, len) == 0) {
+                if (subs[k].from[0] == '(' && (in_path || (in_path = path_began(out, o))))
+                    continue;
                 size_t tl = strlen(subs[k].to);
                 memcpy(out + o, subs[k].to, tl);
                 o += tl;
@@ -217,9 +238,20 @@ static td_status parse(const char *url, size_t len, struct url_parts *u, char *w
         if (!close)
             return td__error_set(err, TD_ERR_INVALID, "unterminated IPv6 address in URL");
         hlen = (size_t)(close - auth) + 1;
+        size_t colons = 0;
+        for (size_t k = 1; k + 1 < hlen; k++) {
+            unsigned char c = (unsigned char)auth[k];
+            colons += c == ':';
+            if (!(c == ':' || c == '.' || hexval(c) >= 0))
+                return td__error_set(err, TD_ERR_INVALID, "bad IPv6 address in URL");
+        }
+        if (colons < 2)
+            return td__error_set(err, TD_ERR_INVALID, "bad IPv6 address in URL");
         if (hlen < alen && auth[hlen] == ':') {
             port = auth + hlen + 1;
             plen = alen - hlen - 1;
+        } else if (hlen < alen) {
+            return td__error_set(err, TD_ERR_INVALID, "unexpected text after the IPv6 address");
         }
     } else {
         const char *c = memchr(auth, ':', alen);
@@ -459,6 +491,14 @@ void td_url_rules_free(td_url_rules *r)
     td__free(r);
 }
 
+/* The host without its port ("[v6]" kept with its brackets): domain rules ignore ports. */
+static void strip_port(char *host)
+{
+    char *sep = host[0] == '[' ? strstr(host, "]:") : strchr(host, ':');
+    if (sep)
+        sep[host[0] == '[' ? 1 : 0] = '\0';
+}
+
 /* Builds "<tag><host><path>" into key (path may be NULL); returns the length or 0 if too long. */
 static size_t make_key(char *key, size_t cap, char tag, const char *host, const char *path,
                        size_t path_len)
@@ -484,6 +524,7 @@ td_status td_url_rules_add(td_url_rules *r, td_url_rule_kind kind, const char *p
     char key[TD_INDEX_MAP_MAX_KEY];
     size_t kl;
     if (kind == TD_URL_RULE_DOMAIN) {
+        strip_port(u.host);
         kl = make_key(key, sizeof key, 'D', u.host, NULL, 0);
     } else if (kind == TD_URL_RULE_PREFIX) {
         size_t pl = strlen(u.path);
@@ -523,9 +564,7 @@ td_status td_url_rules_match(const td_url_rules *r, const char *url, size_t len,
     /* domain rules: the host without port, then each parent domain */
     char host[sizeof u.host];
     snprintf(host, sizeof host, "%s", u.host);
-    char *portsep = host[0] == '[' ? strstr(host, "]:") : strchr(host, ':');
-    if (portsep)
-        portsep[host[0] == '[' ? 1 : 0] = '\0';
+    strip_port(host);
     for (const char *h = host; s == TD_OK && h && *h;) {
         size_t kl = make_key(key, sizeof key, 'D', h, NULL, 0);
         if (kl)
