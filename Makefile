@@ -1,5 +1,5 @@
 # takedown: the two commands a fresh Debian machine needs.
-#   make run    install what is missing, build, hash the conformance images
+#   make run    install what is missing, build, start the service (SQLite) on a fresh data dir
 #   make test   install what is missing, build (release and ASan+UBSan), run every test and a
 #               short fuzz run
 # Other targets: build, asan, fuzz (longer fuzz run), bench, format, lint, clean.
@@ -13,10 +13,8 @@ TSAN_TESTS  ?= test_index
 JOBS        ?= $(shell nproc)
 WERROR      ?= ON
 CONFORMANCE ?= $(abspath $(CURDIR)/../shared/conformance)
-PDQ_DATA     = $(CONFORMANCE)/threatexchange/pdq/data
-RUN_ARGS    ?= $(PDQ_DATA)/bridge-mods $(PDQ_DATA)/misc-images $(PDQ_DATA)/reg-test-input/dih \
-               $(PDQ_DATA)/reg-test-input/exif-rotn $(PDQ_DATA)/reg-test-input/labelme-subset \
-               $(PDQ_DATA)/reg-test-input/pen-and-coaster.png
+RUN_DATA    ?= $(BUILD)/run-data
+RUN_LISTEN  ?= 127.0.0.1:8080
 FUZZ_SECONDS ?= 300
 SMOKE_SECONDS ?= 8
 BENCH_PHOTOS ?= /usr/share/wallpapers /usr/share/backgrounds
@@ -34,8 +32,10 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j$(JOBS)
 
+# A fresh data directory each time: the server prints its URL and the admin key it creates.
 run: build
-	$(BUILD)/takedown hash $(RUN_ARGS)
+	rm -rf $(RUN_DATA)
+	$(BUILD)/takedown serve --data $(RUN_DATA) --listen $(RUN_LISTEN)
 
 asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTD_SANITIZE=ON -DTD_BENCH=OFF $(CMAKE_FLAGS)
@@ -68,6 +68,7 @@ bench-deps: deps
 bench: bench-deps build
 	$(BUILD)/bench/bench_pdq $(BENCH_PHOTOS)
 	$(BUILD)/bench/index/bench_index
+	$(BUILD)/bench/serve/bench_serve --signals 1000000 $(BENCH_PHOTOS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

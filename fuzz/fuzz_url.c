@@ -74,8 +74,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     int self_domain = 0, self_prefix = 0;
     if (canon) {
-        self_domain = td_url_rules_add(rules, TD_URL_RULE_DOMAIN, canon, SELF_DOMAIN, &err) == TD_OK;
-        self_prefix = td_url_rules_add(rules, TD_URL_RULE_PREFIX, canon, SELF_PREFIX, &err) == TD_OK;
+        self_domain =
+            td_url_rules_add(rules, TD_URL_RULE_DOMAIN, canon, SELF_DOMAIN, &err) == TD_OK;
+        self_prefix =
+            td_url_rules_add(rules, TD_URL_RULE_PREFIX, canon, SELF_PREFIX, &err) == TD_OK;
     }
     uint64_t ids[MAX_RULES + 4];
     size_t count = 0;

@@ -218,6 +218,105 @@ static void test_text_index(void **state)
     td_text_index_free(idx);
 }
 
+/* Long documents (both first stages: compatible lengths directly for long queries, the piece
+ * table for short ones), the q-gram count filter, code points stored in 1, 2 and 4 bytes, and
+ * the bounded distance on long strings with large thresholds; all against brute force. */
+static void test_text_index_long(void **state)
+{
+    (void)state;
+    /* ASCII words, a Greek one and one of two U+20000-plane letters */
+    static const char *const words[] = {"alpha",
+                                        "beta",
+                                        "gamma",
+                                        "delta",
+                                        "omega",
+                                        "\xce\xbb\xcf\x8c\xce\xb3\xce\xbf\xcf\x82",
+                                        "\xf0\xa0\x80\x80\xf0\xa0\x80\x81",
+                                        "kappa",
+                                        "sigma"};
+    enum { DOCS = 400 };
+    uint64_t seed = 77;
+    td_text_index *idx;
+    td_error err;
+    assert_int_equal(td_text_index_new(&idx, &err), TD_OK);
+    char **docs = calloc(DOCS, sizeof *docs);
+    for (int i = 0; i < DOCS; i++) {
+        size_t len = i % 8 == 0 ? 10000 + test_rand(&seed) % 2000 : 50 + test_rand(&seed) % 3000;
+        /* a third ASCII only, a third with Greek, a third with supplementary-plane letters */
+        size_t vocab = i % 3 == 0 ? 5 : i % 3 == 1 ? 6 : 7;
+        char *d = malloc(len + 16);
+        size_t n = 0;
+        while (n < len) {
+            const char *w = words[test_rand(&seed) % vocab];
+            memcpy(d + n, w, strlen(w));
+            n += strlen(w);
+            d[n++] = ' ';
+        }
+        d[n] = '\0';
+        if (i % 8 == 4) { /* a near-duplicate of the previous long document */
+            free(d);
+            d = strdup(docs[i - 4]);
+            mutate(d, &seed, 3);
+        }
+        docs[i] = d;
+        assert_int_equal(td_text_index_add(idx, (uint64_t)i, d, strlen(d), &err), TD_OK);
+    }
+    size_t matches = 0, filtered = 0;
+    for (int q = 0; q < 60; q++) {
+        char *query = strdup(docs[q % 2 ? test_rand(&seed) % DOCS : test_rand(&seed) % 50 * 8]);
+        mutate(query, &seed, (unsigned)(test_rand(&seed) % 8));
+        td_text_match *got, *want;
+        size_t n_got, n_want;
+        td_text_query_stats st;
+        assert_int_equal(td_text_index_query(idx, query, strlen(query), &got, &n_got, &st, &err),
+                         TD_OK);
+        assert_int_equal(td_text_index_query_brute(idx, query, strlen(query), &want, &n_want, &err),
+                         TD_OK);
+        assert_int_equal(n_got, n_want);
+        for (size_t i = 0; i < n_want; i++) {
+            int found = 0;
+            for (size_t j = 0; j < n_got; j++)
+                if (got[j].id == want[i].id && got[j].distance == want[i].distance)
+                    found = 1;
+            assert_true(found);
+        }
+        assert_true(st.verified <= st.candidates);
+        matches += n_want;
+        filtered += st.candidates - st.verified;
+        td_free(got);
+        td_free(want);
+        free(query);
+    }
+    assert_true(matches > 20);
+    assert_true(filtered > 0); /* the q-gram filter rejected some candidates */
+    for (int i = 0; i < DOCS; i++)
+        free(docs[i]);
+    free(docs);
+    td_text_index_free(idx);
+
+    /* the bounded distance on 300..1500 code points with thresholds up to 300 */
+    enum { LONG = 1600 };
+    uint32_t *a = malloc(LONG * sizeof *a), *b = malloc(LONG * sizeof *b);
+    for (int t = 0; t < 40; t++) {
+        size_t n = 300 + test_rand(&seed) % 1200, m = 0;
+        for (size_t i = 0; i < n; i++)
+            a[i] = (uint32_t)(test_rand(&seed) % 3);
+        for (size_t i = 0; i < n && m < LONG - 2; i++) {
+            unsigned r = (unsigned)(test_rand(&seed) % 40);
+            if (r == 0)
+                continue;
+            if (r == 1)
+                b[m++] = (uint32_t)(test_rand(&seed) % 3);
+            b[m++] = r == 2 ? (uint32_t)(test_rand(&seed) % 3) : a[i];
+        }
+        size_t exact = dp_distance(a, n, b, m), max = test_rand(&seed) % 300;
+        size_t got = td_text_levenshtein_bounded(a, n, b, m, max);
+        assert_int_equal(got, exact <= max ? exact : max + 1);
+    }
+    free(a);
+    free(b);
+}
+
 static void check_url(const char *in, const char *expected)
 {
     char *out;
@@ -245,9 +344,26 @@ static void test_url_canonical(void **state)
     check_url("http://a.b/caf\xc3\xa9", "http://a.b/caf%C3%A9");
     check_url("http://a.b/?utm_medium=x", "http://a.b/");
     check_url("http://a.b./p", "http://a.b/p");
+    check_url("hxxp://evil(.)com/wiki/Foo_(.)_(dot)", "http://evil.com/wiki/Foo_(.)_(dot)");
+    check_url("http://[2001:DB8::1]:8080/x", "http://[2001:db8::1]:8080/x");
     char *out;
     td_error err;
     assert_int_equal(td_url_canonicalize("http:///x", 9, &out, &err), TD_ERR_INVALID);
+    /* found by fuzz/fuzz_url.c: text after an IPv6 literal, or a literal that is not one */
+    assert_int_equal(td_url_canonicalize("[[[dot]]1t[],t", 14, &out, &err), TD_ERR_INVALID);
+    assert_int_equal(td_url_canonicalize("http://[::1]x/", 14, &out, &err), TD_ERR_INVALID);
+    assert_int_equal(td_url_canonicalize("http://[zz]/", 12, &out, &err), TD_ERR_INVALID);
+    /* the canonical form is a fixed point */
+    const char *fixed[] = {"HTTPS://Ex.com:8080/a(.)b/%7e?x=(dot)&utm_id=1", "http://[::1]/",
+                           "h**p://a[.]b/[.]/(.)"};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        char *again;
+        assert_int_equal(td_url_canonicalize(fixed[i], strlen(fixed[i]), &out, &err), TD_OK);
+        assert_int_equal(td_url_canonicalize(out, strlen(out), &again, &err), TD_OK);
+        assert_string_equal(out, again);
+        td_free(out);
+        td_free(again);
+    }
     assert_int_equal(td_url_canonicalize("http://a.b:99999/", 17, &out, &err), TD_ERR_INVALID);
     assert_int_equal(td_url_canonicalize("", 0, &out, &err), TD_ERR_INVALID);
     char *big = malloc(TD_URL_MAX + 10);
@@ -301,6 +417,13 @@ static void test_url_rules(void **state)
     u = "https://video.example/channel/abc";
     assert_int_equal(td_url_rules_match(r, u, strlen(u), ids, 8, &n, &err), TD_OK);
     assert_int_equal(n, 1);
+    /* found by fuzz/fuzz_url.c: a domain rule given as a URL with a port still covers it */
+    assert_int_equal(
+        td_url_rules_add(r, TD_URL_RULE_DOMAIN, "https://ported.example:8080/", 4, &err), TD_OK);
+    u = "http://www.ported.example:9090/z";
+    assert_int_equal(td_url_rules_match(r, u, strlen(u), ids, 8, &n, &err), TD_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], 4);
     u = "http://files.example/share/f1/doc.pdf";
     assert_int_equal(td_url_rules_match(r, u, strlen(u), ids, 8, &n, &err), TD_OK);
     assert_int_equal(n, 1);
@@ -311,10 +434,10 @@ static void test_url_rules(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_normalize),     cmocka_unit_test(test_levenshtein),
-        cmocka_unit_test(test_raw_rule),      cmocka_unit_test(test_text_index),
-        cmocka_unit_test(test_url_canonical), cmocka_unit_test(test_url_md5),
-        cmocka_unit_test(test_url_rules),
+        cmocka_unit_test(test_normalize),       cmocka_unit_test(test_levenshtein),
+        cmocka_unit_test(test_raw_rule),        cmocka_unit_test(test_text_index),
+        cmocka_unit_test(test_text_index_long), cmocka_unit_test(test_url_canonical),
+        cmocka_unit_test(test_url_md5),         cmocka_unit_test(test_url_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -383,7 +383,10 @@ static void test_index_equals_brute_force(void **state)
     for (int qn = 0; qn < 40; qn++) {
         td_vpdq query;
         size_t base = test_rand(&seed) % (SCENES - 6);
-        make_video(&query, &seed, scenes + base, 6, 10 + test_rand(&seed) % 50);
+        /* every fourth query long enough to be split across threads (1 to 4 of them) */
+        size_t frames = qn % 4 == 0 ? 300 + test_rand(&seed) % 300 : 10 + test_rand(&seed) % 50;
+        make_video(&query, &seed, scenes + base, 6, frames);
+        td_vpdq_index_set_threads(idx, (unsigned)(qn / 4 % 4) + 1);
         for (size_t p = 0; p < sizeof percents / sizeof percents[0]; p++) {
             td_vpdq_match_options o;
             td_vpdq_match_options_default(&o);

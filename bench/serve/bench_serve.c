@@ -378,7 +378,7 @@ int main(int argc, char **argv)
 {
     uint64_t n = 1000000;
     double seconds = 10;
-    int conns = 8, threads = 2;
+    int conns = 4, threads = 2;
     const char *dir = NULL;
     char dir_buf[256];
     const char *photo_dirs[16];
@@ -403,7 +403,7 @@ int main(int argc, char **argv)
         }
     }
     if (conns < 1 || conns > 256)
-        conns = 8;
+        conns = 4;
     if (!dir) {
         snprintf(dir_buf, sizeof dir_buf, "/tmp/takedown-bench-serve-%llu", (unsigned long long)n);
         dir = dir_buf;

@@ -60,7 +60,11 @@ typedef struct td_text_match {
 } td_text_match;
 
 typedef struct td_text_query_stats {
-    size_t candidates; /* documents that passed the filter and were verified */
+    size_t candidates;     /* documents found by the first stage (length and pieces) */
+    size_t verified;       /* of those, passed the q-gram count filter and verified exactly */
+    uint64_t normalize_ns; /* normalising the query */
+    uint64_t candidate_ns; /* the candidate stages: pieces or lengths, then q-gram counts */
+    uint64_t verify_ns;    /* the exact rule on the survivors */
 } td_text_query_stats;
 
 /* Every known text the raw_text rule matches against the query. *matches freed with td_free;

@@ -162,6 +162,11 @@ void td_vpdq_index_free(td_vpdq_index *idx);
 __attribute__((warn_unused_result)) td_status
 td_vpdq_index_add(td_vpdq_index *idx, uint64_t id, const td_vpdq *video, td_error *err);
 
+/* Threads a query uses: 0 (default) the online cores, at most 16; 1 the calling thread only.
+ * A query's unique frames are split into equal shares, looked up concurrently; the result does
+ * not depend on the thread count. Not to be called while a query runs. */
+void td_vpdq_index_set_threads(td_vpdq_index *idx, unsigned threads);
+
 /* Number of videos and of indexed frame hashes. */
 size_t td_vpdq_index_videos(const td_vpdq_index *idx);
 size_t td_vpdq_index_frames(const td_vpdq_index *idx);

@@ -71,12 +71,19 @@ int td__bank_view_get(td_service *svc, int64_t id, td__bank_view *out)
     return found;
 }
 
-static td_status apply_map(td_index_map *map, int kind, const char *hex, uint64_t id,
-                           td_error *err)
+static td_status apply_map(td_index_map *map, int kind, const uint8_t *key, size_t len,
+                           uint64_t id, td_error *err)
 {
     if (kind == TD__CHANGE_ADD)
-        return td_index_map_add_hex(map, hex, id, err);
-    return td_index_map_remove_hex(map, hex, id, NULL, err);
+        return td_index_map_add(map, key, len, id, err);
+    return td_index_map_remove(map, key, len, id, NULL, err);
+}
+
+/* The 32 bytes of a PDQ in hex order (td_pdq_from_hex: the first four digits are w[15]). */
+void td__pdq_from_raw(const uint8_t raw[32], td_pdq *out)
+{
+    for (int k = 0; k < 16; k++)
+        out->w[15 - k] = (uint16_t)(raw[2 * k] << 8 | raw[2 * k + 1]);
 }
 
 /* One batch of log rows past svc->applied_seq; *n receives how many were read. */
@@ -100,23 +107,35 @@ static td_status follow_batch(td_service *svc, td_store_conn *c, td_index_op *op
         int kind = (int)td_stmt_column_int64(q, 1);
         uint64_t id = (uint64_t)td_stmt_column_int64(q, 2);
         td_signal_type type = (td_signal_type)td_stmt_column_int64(q, 3);
-        const char *value = td_stmt_column_text(q, 4);
+        const void *value = td_stmt_column_blob(q, 4);
+        size_t value_len = td_stmt_column_bytes(q, 4);
+        size_t raw_len = td__signal_raw_len(type);
+        uint8_t raw[32];
         if (kind == TD__CHANGE_BANKS) {
             banks = 1;
             continue;
         }
-        if (kind != TD__CHANGE_ADD && kind != TD__CHANGE_REMOVE)
+        if (kind != TD__CHANGE_ADD && kind != TD__CHANGE_REMOVE || !raw_len)
             continue;
+        /* Raw bytes, or hex text of twice the length (see td__log_change). */
+        if (value_len == 2 * raw_len) {
+            if (!value || td__hex_decode(value, value_len, raw) != 0)
+                continue;
+        } else if (value_len == raw_len && value) {
+            memcpy(raw, value, raw_len);
+        } else {
+            continue;
+        }
         if (type == TD_SIGNAL_PDQ) {
             /* Index updates are batched; they must keep their order relative to each other,
              * which one td_index_update call does. */
-            if (td_pdq_from_hex(value, strlen(value), &ops[nops].hash) != TD_OK)
-                continue;
+            td__pdq_from_raw(raw, &ops[nops].hash);
             ops[nops].kind = kind == TD__CHANGE_ADD ? TD_INDEX_ADD : TD_INDEX_REMOVE;
             ops[nops].id = id;
             nops++;
-        } else if (type == TD_SIGNAL_MD5 || type == TD_SIGNAL_SHA256) {
-            st = apply_map(type == TD_SIGNAL_MD5 ? svc->md5 : svc->sha256, kind, value, id, err);
+        } else {
+            st = apply_map(type == TD_SIGNAL_MD5 ? svc->md5 : svc->sha256, kind, raw, raw_len,
+                           id, err);
             if (st)
                 break;
         }
@@ -234,10 +253,46 @@ out:
     return st;
 }
 
+int td__hex_decode(const char *hex, size_t n, uint8_t *out)
+{
+    /* Table-driven: the bulk paths decode millions of values. */
+    static const signed char v[256] = {
+        ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
+        ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
+        ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12,
+        ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+    };
+    if (n % 2)
+        return -1;
+    for (size_t i = 0; i < n; i += 2) {
+        int hi = v[(unsigned char)hex[i]], lo = v[(unsigned char)hex[i + 1]];
+        if (!hi || !lo)
+            return -1;
+        out[i / 2] = (uint8_t)((hi - 1) << 4 | (lo - 1));
+    }
+    return 0;
+}
+
+size_t td__signal_raw_len(td_signal_type type)
+{
+    switch (type) {
+    case TD_SIGNAL_PDQ: return 32;
+    case TD_SIGNAL_MD5: return 16;
+    case TD_SIGNAL_SHA256: return 32;
+    }
+    return 0;
+}
+
+/* The log carries hash values as raw bytes (half the size of hex: a bulk import writes one entry
+ * per signal, and the size of the transaction decides whether it stays in the page cache).
+ * Entries written as hex text (older databases, bank deletions copying signals.value) are read
+ * as well: the length tells the two apart. */
 td_status td__log_change(td_store_conn *c, int kind, int64_t signal_id, td_signal_type type,
                          const char *value, int64_t now, td_error *err)
 {
     td_stmt *q;
+    uint8_t raw[32];
+    size_t raw_len = value ? td__signal_raw_len(type) : 0;
     td_status st = td_store_prepare(c,
                                     "INSERT INTO changes (kind, signal_id, type, value, at_ms)"
                                     " VALUES ($1, $2, $3, $4, $5)",
@@ -245,8 +300,11 @@ td_status td__log_change(td_store_conn *c, int kind, int64_t signal_id, td_signa
     if (st || (st = td_stmt_bind_int64(q, 1, kind, err)) ||
         (st = td_stmt_bind_int64(q, 2, signal_id, err)) ||
         (st = td_stmt_bind_int64(q, 3, (int64_t)type, err)) ||
-        (st = td_stmt_bind_text(q, 4, value ? value : "", (size_t)-1, err)) ||
         (st = td_stmt_bind_int64(q, 5, now, err)))
         return st;
-    return td_stmt_run(q, NULL, err);
+    if (raw_len && strlen(value) == 2 * raw_len && td__hex_decode(value, 2 * raw_len, raw) == 0)
+        st = td_stmt_bind_blob(q, 4, raw, raw_len, err);
+    else
+        st = td_stmt_bind_text(q, 4, value ? value : "", (size_t)-1, err);
+    return st ? st : td_stmt_run(q, NULL, err);
 }

@@ -79,7 +79,15 @@ td_status td__signal_insert(td_service *svc, td_store_conn *c, int64_t bank_id,
                             const char *labels, const char *source, int confidence, int enabled,
                             int64_t now, int64_t *id, td_error *err);
 
-/* Appends one change-log entry (inside the caller's transaction). */
+/* Decodes n hex digits (either case) into n / 2 bytes; -1 on a bad digit or odd n. */
+int td__hex_decode(const char *hex, size_t n, uint8_t *out);
+/* Bytes of a hash value: 32 (pdq, sha256), 16 (md5), 0 for an unknown type. */
+size_t td__signal_raw_len(td_signal_type type);
+/* A PDQ from its 32 bytes in hex order (as td_pdq_from_hex reads the digits). */
+void td__pdq_from_raw(const uint8_t raw[32], td_pdq *out);
+
+/* Appends one change-log entry (inside the caller's transaction). The value (hex) is stored as
+ * raw bytes when it is a valid hash of the type; followers read either form. */
 td_status td__log_change(td_store_conn *c, int kind, int64_t signal_id, td_signal_type type,
                          const char *value, int64_t now, td_error *err);
 

@@ -47,6 +47,12 @@ static const td_config_option options[] = {
      "preserved evidence is kept this long after removal (default 183 days, TCO Art. 6)"},
     {"evidence_max_item_bytes", 1, (int64_t)1 << 40, (int64_t)1 << 30,
      "largest item sealed or opened as evidence, in bytes"},
+    {"order_deadline_ms", 60000, 7 * (int64_t)86400000, 3600000,
+     "time from the receipt of a removal order to its deadline (TCO: one hour)"},
+    {"order_escalation_step_ms", 0, 86400000, 900000,
+     "escalate open orders to moderators at every multiple of this before the deadline (0: never)"},
+    {"order_first_contact_ms", 0, 7 * (int64_t)86400000, 12 * (int64_t)3600000,
+     "an authority's first order this soon after it announced itself is flagged (TCO: 12 h)"},
     {NULL, 0, 0, 0, NULL},
 };
 

@@ -4,6 +4,7 @@
  * Levenshtein.distance count in. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unicase.h>
 #include <unictype.h>
 #include <uninorm.h>
@@ -98,20 +99,15 @@ static double max_distance(size_t n)
     return (double)n - (double)(n * (100 - TD_TEXT_DEFAULT_PERCENT)) / 100.0;
 }
 
-size_t td_text_levenshtein_bounded(const uint32_t *a, size_t n, const uint32_t *b, size_t m,
-                                   size_t max)
+/* Diagonal transitions (Ukkonen, Landau-Vishkin) on strings without a common prefix or suffix:
+ * fr[d] = furthest row i on diagonal d = j - i reachable with e edits; e grows until diagonal
+ * m - n reaches row n. Returns the distance if <= max, else max + 1. A state (e, d) can lie on a
+ * path of cost <= max only if e + |d - target| <= max (each diagonal step costs an edit), so
+ * other diagonals are skipped; band further limits |d - target| (SIZE_MAX: no limit), which
+ * makes the result an upper bound of the distance instead of the distance. */
+static size_t diagonal_distance(const uint32_t *a, size_t n, const uint32_t *b, size_t m,
+                                size_t max, size_t band)
 {
-    while (n > 0 && m > 0 && a[0] == b[0])
-        a++, b++, n--, m--;
-    while (n > 0 && m > 0 && a[n - 1] == b[m - 1])
-        n--, m--;
-    size_t diff = n > m ? n - m : m - n;
-    if (diff > max)
-        return max + 1;
-    if (n == 0 || m == 0)
-        return diff;
-    /* Diagonal transitions (Ukkonen): fr[d] = furthest row i on diagonal d = j - i reachable
-     * with e edits; e grows until diagonal m - n reaches row n. */
     const int64_t none = INT64_MIN / 4;
     size_t width = 2 * max + 3;
     int64_t *prev = td__mallocarray(width, sizeof *prev);
@@ -122,8 +118,19 @@ size_t td_text_levenshtein_bounded(const uint32_t *a, size_t n, const uint32_t *
     for (size_t i = 0; i < width; i++)
         prev[i] = cur[i] = none;
     int64_t off = (int64_t)max + 1, N = (int64_t)n, M = (int64_t)m, target = M - N;
+    int64_t bw = band < max ? (int64_t)band : (int64_t)max;
     for (int64_t e = 0; e <= (int64_t)max; e++) {
+        int64_t reach = (int64_t)max - e < bw ? (int64_t)max - e : bw;
         int64_t lo = -e > -N ? -e : -N, hi = e < M ? e : M;
+        if (lo < target - reach)
+            lo = target - reach;
+        if (hi > target + reach)
+            hi = target + reach;
+        /* diagonals that just left the range must not feed the next level stale values */
+        if (lo - 1 >= -off)
+            cur[lo - 1 + off] = none;
+        if (hi + 1 + off < (int64_t)width)
+            cur[hi + 1 + off] = none;
         for (int64_t d = lo; d <= hi; d++) {
             int64_t i;
             if (e == 0) {
@@ -143,9 +150,11 @@ size_t td_text_levenshtein_bounded(const uint32_t *a, size_t n, const uint32_t *
                 i = N;
             if (i + d > M)
                 i = M - d;
-            while (i < N && i + d < M && a[i] == b[i + d])
-                i++;
-            cur[d + off] = i;
+            const uint32_t *pa = a + i, *pb = b + i + d;
+            int64_t stop = N - i < M - i - d ? N - i : M - i - d, k = 0;
+            while (k < stop && pa[k] == pb[k])
+                k++;
+            cur[d + off] = i + k;
         }
         if (target >= lo && target <= hi && cur[target + off] >= N) {
             result = (size_t)e;
@@ -159,6 +168,28 @@ done:
     td__free(prev);
     td__free(cur);
     return result;
+}
+
+size_t td_text_levenshtein_bounded(const uint32_t *a, size_t n, const uint32_t *b, size_t m,
+                                   size_t max)
+{
+    while (n > 0 && m > 0 && a[0] == b[0])
+        a++, b++, n--, m--;
+    while (n > 0 && m > 0 && a[n - 1] == b[m - 1])
+        n--, m--;
+    size_t diff = n > m ? n - m : m - n;
+    if (diff > max)
+        return max + 1;
+    if (n == 0 || m == 0)
+        return diff;
+    /* The exact search costs about max^2 / 2 diagonal steps: first an upper bound from a narrow
+     * band (cheap: 65 diagonals), then the exact search bounded by it. */
+    if (max > 256) {
+        size_t upper = diagonal_distance(a, n, b, m, max, 32);
+        if (upper <= max)
+            max = upper;
+    }
+    return diagonal_distance(a, n, b, m, max, SIZE_MAX);
 }
 
 static int rule(const uint32_t *a, size_t n, const uint32_t *b, size_t m, size_t *distance)
@@ -197,16 +228,31 @@ td_status td_text_raw_match(const char *signal, size_t signal_len, const char *h
 
 /* ---- candidate index ---- */
 
+/* Documents are bucketed by length class (the top four significant bits of the length: classes
+ * differ by at most 1/8), so that a query only looks at documents whose length the rule allows. */
+#define N_CLASSES 256
+/* The q-gram count filter: blocks of QGRAM code points. */
+#define QGRAM 8
+#define QGRAM_MIN_K 4 /* below, verifying directly is cheaper than counting */
+
 struct doc {
     uint64_t id;
-    uint32_t *text;
-    size_t len;
+    void *text; /* code points of `width` bytes each */
+    uint32_t len;
+    uint8_t width;
 };
 
 struct entry {
     uint32_t doc;
     uint32_t pos;
     uint32_t next; /* entry index + 1, 0 ends the chain */
+};
+
+struct length_class {
+    uint32_t *docs;
+    size_t n, cap;
+    uint64_t code_points;   /* sum of the lengths, for the query's cost estimate */
+    unsigned piece_lengths; /* bit l: some document indexes pieces of l code points */
 };
 
 struct td_text_index {
@@ -217,16 +263,22 @@ struct td_text_index {
     uint64_t *keys; /* open addressing, 0 = empty */
     uint32_t *heads;
     size_t slots, used;
-    size_t len_min[MAX_PIECE + 1], len_max[MAX_PIECE + 1]; /* per piece length L */
+    struct length_class classes[N_CLASSES];
 };
+
+static unsigned length_class(size_t n)
+{
+    if (n < 16)
+        return (unsigned)n;
+    unsigned lg = 63u - (unsigned)__builtin_clzll((unsigned long long)n);
+    return 16 + (lg - 4) * 8 + (unsigned)((n >> (lg - 3)) & 7);
+}
 
 td_status td_text_index_new(td_text_index **out, td_error *err)
 {
     *out = td__calloc(1, sizeof **out);
     if (!*out)
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
-    for (int l = 0; l <= MAX_PIECE; l++)
-        (*out)->len_min[l] = SIZE_MAX;
     return TD_OK;
 }
 
@@ -236,6 +288,8 @@ void td_text_index_free(td_text_index *x)
         return;
     for (size_t i = 0; i < x->n_docs; i++)
         td__free(x->docs[i].text);
+    for (size_t c = 0; c < N_CLASSES; c++)
+        td__free(x->classes[c].docs);
     td__free(x->docs);
     td__free(x->entries);
     td__free(x->keys);
@@ -245,9 +299,9 @@ void td_text_index_free(td_text_index *x)
 
 size_t td_text_index_size(const td_text_index *x) { return x->n_docs; }
 
-static uint64_t window_key(uint64_t h, size_t l)
+static uint64_t window_key(uint64_t h, size_t l, unsigned cls)
 {
-    h ^= (uint64_t)l * UINT64_C(0x9e3779b97f4a7c15);
+    h ^= ((uint64_t)l << 8 | cls) * UINT64_C(0x9e3779b97f4a7c15);
     h ^= h >> 31;
     h *= UINT64_C(0xbf58476d1ce4e5b9);
     h ^= h >> 29;
@@ -309,15 +363,19 @@ static size_t find_slot(const td_text_index *x, uint64_t key)
     return j;
 }
 
-static td_status insert(td_text_index *x, uint64_t key, uint32_t doc, uint32_t pos, td_error *err)
+/* Room for `more` entries and keys, before anything is inserted (so that a document is either
+ * fully indexed or not at all). */
+static td_status reserve(td_text_index *x, size_t more, td_error *err)
 {
-    if ((x->used + 1) * 4 > x->slots * 3) {
+    while ((x->used + more) * 4 > x->slots * 3) {
         td_status s = grow_table(x, err);
         if (s != TD_OK)
             return s;
     }
-    if (x->n_entries == x->cap_entries) {
-        size_t cap = x->cap_entries ? x->cap_entries * 2 : 4096;
+    if (x->n_entries + more > x->cap_entries) {
+        size_t cap = x->cap_entries ? x->cap_entries : 4096;
+        while (cap < x->n_entries + more)
+            cap *= 2;
         if (cap > UINT32_MAX - 1)
             return td__error_set(err, TD_ERR_LIMIT, "text index full");
         struct entry *grown = td__realloc(x->entries, cap * sizeof *grown);
@@ -326,6 +384,11 @@ static td_status insert(td_text_index *x, uint64_t key, uint32_t doc, uint32_t p
         x->entries = grown;
         x->cap_entries = cap;
     }
+    return TD_OK;
+}
+
+static void insert(td_text_index *x, uint64_t key, uint32_t doc, uint32_t pos)
+{
     size_t j = find_slot(x, key);
     if (!x->keys[j]) {
         x->keys[j] = key;
@@ -336,7 +399,45 @@ static td_status insert(td_text_index *x, uint64_t key, uint32_t doc, uint32_t p
     e->pos = pos;
     e->next = x->heads[j];
     x->heads[j] = (uint32_t)(++x->n_entries);
+}
+
+/* Code points stored in 1, 2 or 4 bytes each, whichever holds the largest. */
+static td_status pack_text(const uint32_t *cp, size_t n, struct doc *d, td_error *err)
+{
+    uint32_t top = 0;
+    for (size_t i = 0; i < n; i++)
+        top |= cp[i];
+    d->width = top < 0x100 ? 1 : top < 0x10000 ? 2 : 4;
+    d->text = td__mallocarray(n ? n : 1, d->width);
+    if (!d->text)
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    if (d->width == 1) {
+        uint8_t *t = d->text;
+        for (size_t i = 0; i < n; i++)
+            t[i] = (uint8_t)cp[i];
+    } else if (d->width == 2) {
+        uint16_t *t = d->text;
+        for (size_t i = 0; i < n; i++)
+            t[i] = (uint16_t)cp[i];
+    } else {
+        memcpy(d->text, cp, n * sizeof *cp);
+    }
     return TD_OK;
+}
+
+static void unpack_text(const struct doc *d, uint32_t *out)
+{
+    if (d->width == 1) {
+        const uint8_t *t = d->text;
+        for (size_t i = 0; i < d->len; i++)
+            out[i] = t[i];
+    } else if (d->width == 2) {
+        const uint16_t *t = d->text;
+        for (size_t i = 0; i < d->len; i++)
+            out[i] = t[i];
+    } else {
+        memcpy(out, d->text, (size_t)d->len * sizeof *out);
+    }
 }
 
 td_status td_text_index_add(td_text_index *x, uint64_t id, const char *utf8, size_t len,
@@ -352,28 +453,40 @@ td_status td_text_index_add(td_text_index *x, uint64_t id, const char *utf8, siz
         x->docs = grown;
         x->cap_docs = cap;
     }
-    struct doc d = {.id = id};
-    td_status s = normalize_u32(utf8, len, &d.text, &d.len, err);
+    uint32_t *cp;
+    size_t n;
+    td_status s = normalize_u32(utf8, len, &cp, &n, err);
     if (s != TD_OK)
         return s;
-    uint32_t di = (uint32_t)x->n_docs;
+    struct doc d = {.id = id, .len = (uint32_t)n};
     size_t k, step, l;
-    layout(d.len, &k, &step, &l);
-    for (size_t p = 0; l && p <= k && s == TD_OK; p++) {
-        size_t pos = p * step;
-        s = insert(x, window_key(hash_window(d.text + pos, l), l), di, (uint32_t)pos, err);
+    layout(n, &k, &step, &l);
+    unsigned cls = length_class(n);
+    struct length_class *c = &x->classes[cls];
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        uint32_t *grown = td__realloc(c->docs, cap * sizeof *grown);
+        if (!grown)
+            s = td__error_set(err, TD_ERR_NOMEM, "out of memory");
+        else
+            c->docs = grown, c->cap = cap;
     }
+    if (s == TD_OK && l)
+        s = reserve(x, k + 1, err);
+    if (s == TD_OK)
+        s = pack_text(cp, n, &d, err);
     if (s != TD_OK) {
-        /* entries already inserted point at di: keep the document so they stay valid */
-        x->docs[x->n_docs++] = d;
+        td__free(cp);
         return s;
     }
-    if (l) {
-        if (d.len < x->len_min[l])
-            x->len_min[l] = d.len;
-        if (d.len > x->len_max[l])
-            x->len_max[l] = d.len;
-    }
+    uint32_t di = (uint32_t)x->n_docs;
+    for (size_t p = 0; l && p <= k; p++)
+        insert(x, window_key(hash_window(cp + p * step, l), l, cls), di, (uint32_t)(p * step));
+    td__free(cp);
+    if (l)
+        c->piece_lengths |= 1u << l;
+    c->docs[c->n++] = di;
+    c->code_points += n;
     x->docs[x->n_docs++] = d;
     return TD_OK;
 }
@@ -399,6 +512,190 @@ static td_status add_found(struct found *f, uint64_t id, size_t distance, td_err
     return TD_OK;
 }
 
+/* Can a document of n code points match a query of m under the rule's length test alone? */
+static int length_ok(size_t n, size_t m)
+{
+    size_t diff = n > m ? n - m : m - n;
+    return (double)diff <= max_distance(n);
+}
+
+/* The query's q-grams with their multiplicities, for the count filter: if ed(a, b) <= k, at
+ * least floor(n / q) - k of the n / q disjoint q-grams ("blocks") of a are untouched (an edit
+ * touches at most one block) and each appears in b, at distinct positions of b. So a document
+ * whose blocks find fewer than that among b's q-grams (each q-gram of b used at most once)
+ * cannot match. Q-grams are compared by a 32-bit hash: a collision only lets a block find a
+ * partner it should not, so the test stays exact. Both sides are sorted hash lists (radix sort)
+ * and counted by one merge: sequential memory access instead of a probe per block. */
+struct grams {
+    uint32_t *b; /* the query's q-gram hashes, sorted */
+    size_t nb;
+    uint32_t *a, *tmp; /* a document's block hashes, and scratch for sorting */
+    size_t cap;
+};
+
+static uint32_t gram_hash(const uint32_t *s)
+{
+    uint64_t h = hash_window(s, QGRAM);
+    h ^= h >> 33;
+    h *= UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 33;
+    return (uint32_t)h;
+}
+
+/* LSD radix sort, 4 passes of 8 bits; the result ends in v. */
+static void radix_sort(uint32_t *v, uint32_t *tmp, size_t n)
+{
+    size_t count[256];
+    for (unsigned shift = 0; shift < 32; shift += 8) {
+        memset(count, 0, sizeof count);
+        for (size_t i = 0; i < n; i++)
+            count[(v[i] >> shift) & 255]++;
+        size_t sum = 0;
+        for (int c = 0; c < 256; c++) {
+            size_t t = count[c];
+            count[c] = sum;
+            sum += t;
+        }
+        for (size_t i = 0; i < n; i++)
+            tmp[count[(v[i] >> shift) & 255]++] = v[i];
+        uint32_t *t = v;
+        v = tmp;
+        tmp = t;
+    }
+    /* four passes: the sorted data is back in the original v */
+}
+
+static td_status grams_build(struct grams *g, const uint32_t *b, size_t m, td_error *err)
+{
+    g->nb = m >= QGRAM ? m - QGRAM + 1 : 0;
+    g->b = td__mallocarray(g->nb ? g->nb : 1, sizeof *g->b);
+    uint32_t *tmp = td__mallocarray(g->nb ? g->nb : 1, sizeof *tmp);
+    if (!g->b || !tmp) {
+        td__free(tmp);
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < g->nb; i++)
+        g->b[i] = gram_hash(b + i);
+    radix_sort(g->b, tmp, g->nb);
+    td__free(tmp);
+    return TD_OK;
+}
+
+static void grams_free(struct grams *g)
+{
+    td__free(g->b);
+    td__free(g->a);
+    td__free(g->tmp);
+}
+
+/* 0 when the count filter proves that a (n code points, threshold k) cannot match; -1 when out
+ * of memory. */
+static int grams_pass(struct grams *g, const uint32_t *a, size_t n, size_t k)
+{
+    size_t blocks = n / QGRAM;
+    if (blocks <= k)
+        return 1; /* the bound says nothing */
+    size_t need = blocks - k;
+    if (blocks > g->cap) {
+        td__free(g->a);
+        td__free(g->tmp);
+        g->a = td__mallocarray(blocks, sizeof *g->a);
+        g->tmp = td__mallocarray(blocks, sizeof *g->tmp);
+        g->cap = g->a && g->tmp ? blocks : 0;
+        if (!g->cap)
+            return -1;
+    }
+    for (size_t i = 0; i < blocks; i++)
+        g->a[i] = gram_hash(a + i * QGRAM);
+    radix_sort(g->a, g->tmp, blocks);
+    /* sum over hashes of min(count in a, count in b) */
+    size_t hits = 0, i = 0, j = 0;
+    while (i < blocks && j < g->nb) {
+        if (g->a[i] < g->b[j]) {
+            i++;
+        } else if (g->a[i] > g->b[j]) {
+            j++;
+        } else {
+            hits++;
+            i++;
+            j++;
+        }
+    }
+    return hits >= need;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+struct candidates {
+    uint32_t *v;
+    size_t n, cap;
+};
+
+static int push_candidate(struct candidates *c, uint32_t doc)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        uint32_t *grown = td__realloc(c->v, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        c->v = grown;
+        c->cap = cap;
+    }
+    c->v[c->n++] = doc;
+    return 0;
+}
+
+/* Stage 1 by the piece table: every window of b against the pieces of the documents in classes
+ * lo..hi; keeps each document with a piece within its threshold of its own position. */
+static td_status probe_pieces(const td_text_index *x, const uint32_t *b, size_t m, unsigned lo,
+                              unsigned hi, uint8_t *seen, struct candidates *cand, td_error *err)
+{
+    for (size_t l = 1; l <= MAX_PIECE; l *= 2) {
+        unsigned first = N_CLASSES, last = 0;
+        for (unsigned c = lo; c <= hi; c++)
+            if (x->classes[c].piece_lengths & (1u << l)) {
+                if (first == N_CLASSES)
+                    first = c;
+                last = c;
+            }
+        if (first == N_CLASSES || l > m)
+            continue;
+        uint64_t pw = 1;
+        for (size_t i = 0; i < l; i++)
+            pw *= HASH_BASE;
+        uint64_t h = hash_window(b, l);
+        for (size_t p = 0; p + l <= m; p++) {
+            if (p > 0)
+                h = h * HASH_BASE + b[p + l - 1] + 1 - pw * (b[p - 1] + 1);
+            for (unsigned c = first; c <= last; c++) {
+                if (!(x->classes[c].piece_lengths & (1u << l)))
+                    continue;
+                size_t slot = find_slot(x, window_key(h, l, c));
+                if (!x->keys[slot])
+                    continue;
+                for (uint32_t e = x->heads[slot]; e; e = x->entries[e - 1].next) {
+                    const struct entry *en = &x->entries[e - 1];
+                    if (seen[en->doc >> 3] & (1u << (en->doc & 7)))
+                        continue;
+                    size_t n = x->docs[en->doc].len;
+                    size_t shift = p > en->pos ? p - en->pos : en->pos - p;
+                    if (!length_ok(n, m) || (double)shift > max_distance(n))
+                        continue;
+                    seen[en->doc >> 3] |= (uint8_t)(1u << (en->doc & 7));
+                    if (push_candidate(cand, en->doc))
+                        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+                }
+            }
+        }
+    }
+    return TD_OK;
+}
+
 td_status td_text_index_query(td_text_index *x, const char *utf8, size_t len,
                               td_text_match **matches, size_t *count, td_text_query_stats *stats,
                               td_error *err)
@@ -407,76 +704,109 @@ td_status td_text_index_query(td_text_index *x, const char *utf8, size_t len,
     size_t m;
     *matches = NULL;
     *count = 0;
+    td_text_query_stats st = {0};
     if (stats)
         memset(stats, 0, sizeof *stats);
+    uint64_t t0 = now_ns();
     td_status s = normalize_u32(utf8, len, &b, &m, err);
     if (s != TD_OK)
         return s;
-    uint8_t *seen = td__calloc(x->n_docs / 8 + 1, 1);
-    uint32_t *cand = NULL;
-    size_t n_cand = 0, cap_cand = 0;
+    uint64_t t1 = now_ns();
+    struct candidates cand = {0};
     struct found f = {0};
-    if (!seen) {
-        td__free(b);
-        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
-    }
-    /* Documents whose pieces are empty (fewer code points than pieces) are checked directly:
-     * only the empty text has none, and it matches only an empty query. */
+    struct grams g = {0};
+    uint32_t *a = NULL;
+    size_t a_cap = 0;
+    int have_grams = 0;
+
+    /* Only the empty text matches the empty query (its threshold is 0). */
     if (m == 0) {
-        for (size_t i = 0; i < x->n_docs && s == TD_OK; i++)
-            if (x->docs[i].len == 0)
-                s = add_found(&f, x->docs[i].id, 0, err);
+        for (size_t i = 0; i < x->classes[0].n && s == TD_OK; i++)
+            s = add_found(&f, x->docs[x->classes[0].docs[i]].id, 0, err);
+        goto finish;
     }
-    for (size_t l = 1; l <= MAX_PIECE && m > 0 && s == TD_OK; l *= 2) {
-        if (x->len_min[l] == SIZE_MAX || l > m)
-            continue;
-        /* n can only match if |n - m| <= 5% of n: n in about [m / 1.05, m / 0.95]. */
-        if ((double)x->len_max[l] < (double)m / 1.06 || (double)x->len_min[l] > (double)m / 0.94)
-            continue;
-        uint64_t pw = 1;
-        for (size_t i = 0; i < l; i++)
-            pw *= HASH_BASE;
-        uint64_t h = hash_window(b, l);
-        for (size_t p = 0; p + l <= m && s == TD_OK; p++) {
-            if (p > 0)
-                h = h * HASH_BASE + b[p + l - 1] + 1 - pw * (b[p - 1] + 1);
-            uint64_t key = window_key(h, l);
-            size_t slot = find_slot(x, key);
-            for (uint32_t e = x->heads[slot]; x->keys[slot] && e; e = x->entries[e - 1].next) {
-                const struct entry *en = &x->entries[e - 1];
-                if (seen[en->doc >> 3] & (1u << (en->doc & 7)))
-                    continue;
-                size_t n = x->docs[en->doc].len;
-                double md = max_distance(n);
-                size_t diff = n > m ? n - m : m - n;
-                size_t shift = p > en->pos ? p - en->pos : en->pos - p;
-                if ((double)diff > md || (double)shift > md)
-                    continue;
-                seen[en->doc >> 3] |= (uint8_t)(1u << (en->doc & 7));
-                if (n_cand == cap_cand) {
-                    size_t cap = cap_cand ? cap_cand * 2 : 64;
-                    uint32_t *grown = td__realloc(cand, cap * sizeof *grown);
-                    if (!grown) {
-                        s = td__error_set(err, TD_ERR_NOMEM, "out of memory");
-                        break;
-                    }
-                    cand = grown;
-                    cap_cand = cap;
+    /* Length classes the rule allows: n in [m / 1.05, m / 0.95] (with margin). */
+    unsigned lo = length_class((size_t)((double)m / 1.06)),
+             hi = length_class((size_t)((double)m / 0.94) + 2);
+    if (hi >= N_CLASSES)
+        hi = N_CLASSES - 1;
+    /* Stage 1, whichever is cheaper: every compatible document directly (long queries, where few
+     * documents have a compatible length), or every window of the query against the piece table
+     * (random probes into a large table, one per window and length class). */
+    uint64_t direct = 0, probes = 0;
+    for (unsigned c = lo; c <= hi; c++) {
+        direct += x->classes[c].code_points;
+        probes += (uint64_t)__builtin_popcount(x->classes[c].piece_lengths) * m;
+    }
+    if (direct <= 32 * probes) {
+        for (unsigned c = lo; c <= hi; c++)
+            for (size_t i = 0; i < x->classes[c].n; i++) {
+                uint32_t di = x->classes[c].docs[i];
+                if (length_ok(x->docs[di].len, m) && push_candidate(&cand, di)) {
+                    s = td__error_set(err, TD_ERR_NOMEM, "out of memory");
+                    goto finish;
                 }
-                cand[n_cand++] = en->doc;
+            }
+    } else {
+        uint8_t *seen = td__calloc(x->n_docs / 8 + 1, 1);
+        if (!seen) {
+            s = td__error_set(err, TD_ERR_NOMEM, "out of memory");
+            goto finish;
+        }
+        s = probe_pieces(x, b, m, lo, hi, seen, &cand, err);
+        td__free(seen);
+        if (s != TD_OK)
+            goto finish;
+    }
+    st.candidates = cand.n;
+    /* Stage 2: the q-gram count filter; stage 3: the exact rule. */
+    uint64_t t2 = now_ns();
+    uint64_t verify_ns = 0;
+    for (size_t i = 0; i < cand.n && s == TD_OK; i++) {
+        const struct doc *d = &x->docs[cand.v[i]];
+        if (d->len > a_cap) {
+            td__free(a);
+            a_cap = d->len;
+            a = td__mallocarray(a_cap, sizeof *a);
+            if (!a) {
+                s = td__error_set(err, TD_ERR_NOMEM, "out of memory");
+                break;
             }
         }
-    }
-    for (size_t i = 0; i < n_cand && s == TD_OK; i++) {
-        const struct doc *d = &x->docs[cand[i]];
+        unpack_text(d, a);
+        size_t k = (size_t)max_distance(d->len);
+        if (k >= QGRAM_MIN_K) {
+            if (!have_grams) {
+                s = grams_build(&g, b, m, err);
+                if (s != TD_OK)
+                    break;
+                have_grams = 1;
+            }
+            int pass = grams_pass(&g, a, d->len, k);
+            if (pass < 0) {
+                s = td__error_set(err, TD_ERR_NOMEM, "out of memory");
+                break;
+            }
+            if (!pass)
+                continue;
+        }
+        st.verified++;
+        uint64_t v0 = now_ns();
         size_t distance;
-        if (rule(d->text, d->len, b, m, &distance))
+        if (rule(a, d->len, b, m, &distance))
             s = add_found(&f, d->id, distance, err);
+        verify_ns += now_ns() - v0;
     }
-    if (stats)
-        stats->candidates = n_cand;
-    td__free(cand);
-    td__free(seen);
+    uint64_t t3 = now_ns();
+    st.normalize_ns = t1 - t0;
+    st.candidate_ns = (t2 - t1) + (t3 - t2 - verify_ns);
+    st.verify_ns = verify_ns;
+finish:
+    if (stats && s == TD_OK)
+        *stats = st;
+    grams_free(&g);
+    td__free(a);
+    td__free(cand.v);
     td__free(b);
     if (s != TD_OK) {
         td__free(f.v);
@@ -498,11 +828,25 @@ td_status td_text_index_query_brute(td_text_index *x, const char *utf8, size_t l
     if (s != TD_OK)
         return s;
     struct found f = {0};
+    uint32_t *a = NULL;
+    size_t a_cap = 0;
     for (size_t i = 0; i < x->n_docs && s == TD_OK; i++) {
+        const struct doc *d = &x->docs[i];
+        if (d->len > a_cap || !a) {
+            td__free(a);
+            a_cap = d->len;
+            a = td__mallocarray(a_cap ? a_cap : 1, sizeof *a);
+            if (!a) {
+                s = td__error_set(err, TD_ERR_NOMEM, "out of memory");
+                break;
+            }
+        }
+        unpack_text(d, a);
         size_t distance;
-        if (rule(x->docs[i].text, x->docs[i].len, b, m, &distance))
-            s = add_found(&f, x->docs[i].id, distance, err);
+        if (rule(a, d->len, b, m, &distance))
+            s = add_found(&f, d->id, distance, err);
     }
+    td__free(a);
     td__free(b);
     if (s != TD_OK) {
         td__free(f.v);

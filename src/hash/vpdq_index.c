@@ -3,8 +3,10 @@
  * up in batches; each hit marks (video, query frame) and (video, indexed frame); sorting the marks
  * and counting distinct pairs per video gives exactly the counts brute force would find, so the
  * two-percentage rule is applied with the same result (td__vpdq_decide is shared). */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -15,6 +17,7 @@
 #define FRAME_BITS 24
 #define FRAME_MASK ((UINT64_C(1) << FRAME_BITS) - 1)
 #define MAX_SLOTS (UINT64_C(1) << (64 - FRAME_BITS))
+#define MAX_THREADS 16
 
 struct video {
     uint64_t id;
@@ -27,6 +30,7 @@ struct td_vpdq_index {
     size_t count, capacity;
     size_t frames;
     int min_quality;
+    unsigned threads; /* 0: the online cores, at most MAX_THREADS */
 };
 
 td_status td_vpdq_index_new(td_vpdq_index **out, td_error *err)
@@ -57,6 +61,11 @@ void td_vpdq_index_free(td_vpdq_index *x)
 }
 
 size_t td_vpdq_index_videos(const td_vpdq_index *x) { return x->count; }
+
+void td_vpdq_index_set_threads(td_vpdq_index *x, unsigned threads)
+{
+    x->threads = threads > MAX_THREADS ? MAX_THREADS : threads;
+}
 
 size_t td_vpdq_index_frames(const td_vpdq_index *x) { return x->frames; }
 
@@ -153,6 +162,73 @@ static void sort_unique(struct marks *m)
     m->n = u;
 }
 
+/* One thread's share of the query: frames [from, to) looked up in batches; hits become marks. */
+struct lookup {
+    td_index *index;
+    const td_pdq *q;
+    size_t from, to;
+    int distance;
+    struct marks qm, cm;
+    td_status status;
+    td_error err;
+};
+
+static void *lookup_run(void *arg)
+{
+    struct lookup *w = arg;
+    td_index_results res;
+    td_index_results_init(&res, 0);
+    w->status = TD_OK;
+    size_t total = w->to - w->from;
+    /* equal batches of at most TD_INDEX_MAX_BATCH */
+    size_t batches = (total + TD_INDEX_MAX_BATCH - 1) / TD_INDEX_MAX_BATCH;
+    size_t per = batches ? (total + batches - 1) / batches : 0;
+    for (size_t off = w->from; off < w->to && w->status == TD_OK; off += per) {
+        size_t n = w->to - off < per ? w->to - off : per;
+        res.count = 0;
+        w->status = td_index_query_batch(w->index, w->q + off, n, w->distance, &res, &w->err);
+        for (size_t i = 0; w->status == TD_OK && i < res.count; i++) {
+            uint64_t slot = res.items[i].id >> FRAME_BITS;
+            uint64_t qi = off + res.items[i].variant;
+            if (push(&w->qm, slot << FRAME_BITS | qi) || push(&w->cm, res.items[i].id))
+                w->status = td__error_set(&w->err, TD_ERR_NOMEM, "out of memory for query hits");
+        }
+    }
+    td_index_results_clear(&res);
+    return NULL;
+}
+
+/* Appends src's marks to dst (src is freed). */
+static int absorb(struct marks *dst, struct marks *src)
+{
+    if (dst->n + src->n > dst->cap) {
+        uint64_t *grown = td__realloc(dst->v, (dst->n + src->n) * sizeof *grown);
+        if (!grown)
+            return -1;
+        dst->v = grown;
+        dst->cap = dst->n + src->n;
+    }
+    if (src->n)
+        memcpy(dst->v + dst->n, src->v, src->n * sizeof *src->v);
+    dst->n += src->n;
+    td__free(src->v);
+    src->v = NULL;
+    src->n = src->cap = 0;
+    return 0;
+}
+
+static unsigned thread_count(const td_vpdq_index *x, size_t frames)
+{
+    unsigned t = x->threads;
+    if (t == 0) {
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        t = online > 0 ? (unsigned)(online < MAX_THREADS ? online : MAX_THREADS) : 1;
+    }
+    /* a thread is worth its start-up only with a fair share of frames */
+    size_t most = frames / 64 ? frames / 64 : 1;
+    return t > most ? (unsigned)most : t;
+}
+
 td_status td_vpdq_index_query(td_vpdq_index *x, const td_vpdq *query,
                               const td_vpdq_match_options *opts, td_vpdq_index_match **matches,
                               size_t *count, td_error *err)
@@ -179,21 +255,41 @@ td_status td_vpdq_index_query(td_vpdq_index *x, const td_vpdq *query,
         td__free(q);
         return td__error_set(err, TD_ERR_LIMIT, "query has too many frames");
     }
-    struct marks qm = {0}, cm = {0};
-    td_index_results res;
-    td_index_results_init(&res, 0);
-    for (size_t off = 0; off < nq && s == TD_OK; off += TD_INDEX_MAX_BATCH) {
-        size_t n = nq - off < TD_INDEX_MAX_BATCH ? nq - off : TD_INDEX_MAX_BATCH;
-        res.count = 0;
-        s = td_index_query_batch(x->index, q + off, n, opts->distance, &res, err);
-        for (size_t i = 0; s == TD_OK && i < res.count; i++) {
-            uint64_t slot = res.items[i].id >> FRAME_BITS;
-            uint64_t qi = off + res.items[i].variant;
-            if (push(&qm, slot << FRAME_BITS | qi) || push(&cm, res.items[i].id))
-                s = td__error_set(err, TD_ERR_NOMEM, "out of memory for query hits");
-        }
+    /* The query's frames split into equal contiguous shares, one per thread (td_index queries
+     * run concurrently); the calling thread takes the first share. */
+    unsigned nt = thread_count(x, nq);
+    struct lookup work[MAX_THREADS];
+    pthread_t tid[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    memset(work, 0, sizeof work);
+    for (unsigned t = 0; t < nt; t++) {
+        work[t].index = x->index;
+        work[t].q = q;
+        work[t].from = nq * t / nt;
+        work[t].to = nq * (t + 1) / nt;
+        work[t].distance = opts->distance;
     }
-    td_index_results_clear(&res);
+    for (unsigned t = 1; t < nt; t++)
+        started[t] = pthread_create(&tid[t], NULL, lookup_run, &work[t]) == 0;
+    lookup_run(&work[0]);
+    for (unsigned t = 1; t < nt; t++) {
+        if (started[t])
+            pthread_join(tid[t], NULL);
+        else
+            lookup_run(&work[t]); /* no thread: do its share here */
+    }
+    struct marks qm = {0}, cm = {0};
+    for (unsigned t = 0; t < nt; t++) {
+        if (s == TD_OK && work[t].status != TD_OK) {
+            s = work[t].status;
+            if (err)
+                *err = work[t].err;
+        }
+        if (s == TD_OK && (absorb(&qm, &work[t].qm) || absorb(&cm, &work[t].cm)))
+            s = td__error_set(err, TD_ERR_NOMEM, "out of memory for query hits");
+        td__free(work[t].qm.v);
+        td__free(work[t].cm.v);
+    }
     td__free(q);
 
     td_vpdq_index_match *out = NULL;

@@ -1,0 +1,473 @@
+/* Removal orders (EU Regulation 2021/784, "TCO"), referrals, user notices, complaints and the
+ * transparency report, on top of the casework service (casework.h), the audit log (audit.h) and
+ * the evidence store (evidence.h).
+ *
+ * Why a module of its own rather than more casework: an order is not a case. It arrives signed
+ * from an outside authority, carries a legal clock (one hour from receipt) that keeps running
+ * whether or not a moderator looks at it, and every step must be provable afterwards (the audit
+ * log) and countable (the Art. 7 report). Orders therefore live in their own tables (component
+ * "orders") and use casework only to locate content and to fire the platform's "remove" and
+ * "restore" webhooks.
+ *
+ * Durability: every function that records something (a receipt, a confirmation, a decision)
+ * commits it, together with its audit entry, before it returns. Times are milliseconds since the
+ * epoch (UTC) read from the service's injectable clock; nothing here sleeps: the server calls
+ * td_orders_tick periodically, tests call it after moving their clock.
+ *
+ * Errors: as in casework.h (TD_ERR_INVALID / _LIMIT / _NOT_FOUND / _CONFLICT with a message that
+ * names the field). Intake additionally says why an order was refused in td_order_rejection, so
+ * that the HTTP layer can answer 401 / 403 / 413 / 422 precisely. */
+#ifndef TAKEDOWN_ORDERS_H
+#define TAKEDOWN_ORDERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "audit.h"
+#include "casework.h"
+#include "evidence.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- limits (bytes) ---- */
+
+#define TD_ORDER_MAX_BODY 65536     /* a signed order or referral */
+#define TD_ORDER_MAX_TARGETS 16     /* URLs / content ids per order */
+#define TD_ORDER_REF_MAX 128        /* the authority's reference */
+#define TD_ORDER_ADDRESSEE_MAX 256
+#define TD_ORDER_CONTACT_MAX 512    /* authority contact, follow-up contact */
+#define TD_ORDER_STATEMENT_MAX 4096 /* statement of reasons, explanations, complaint text */
+#define TD_ORDER_REDRESS_MAX 2048
+#define TD_ORDER_MAX_DNI_DAYS 42    /* do-not-inform period: at most six weeks (Art. 11(3)) */
+#define TD_ORDER_MAX_MARKS 8        /* escalation marks */
+#define TD_ED25519_PUBKEY_LEN 32
+
+/* ---- the handle ---- */
+
+typedef struct td_orders td_orders;
+
+typedef struct td_orders_options {
+    int64_t deadline_ms;        /* receipt (or clarification) to deadline (default 1 h) */
+    int64_t marks_ms[TD_ORDER_MAX_MARKS]; /* escalation marks after the clock start, increasing
+                                             (default 15, 30, 45 min) */
+    size_t n_marks;
+    int64_t first_contact_ms;   /* notice an authority owes before its first order (12 h) */
+    int64_t challenge_window_ms; /* cross-border review may be asked this long (48 h) */
+    int64_t review_decision_ms; /* and is decided within this (72 h) */
+    int64_t complaint_answer_ms; /* complaints are answered within this (14 days) */
+    int64_t max_skew_ms;        /* a platform's confirmation time may be this far ahead (5 min) */
+    int auto_execute;           /* execute an order as soon as it is received (default 1) */
+    td_audit *log;              /* NULL: td_orders_open opens the log in the service's store */
+    td_evidence *evidence;      /* NULL: td_orders_open opens the evidence store likewise */
+} td_orders_options;
+
+void td_orders_options_default(td_orders_options *opts);
+/* Defaults overridden by the configuration table (order_deadline_ms, order_escalation_step_ms,
+ * order_first_contact_ms). */
+__attribute__((warn_unused_result)) td_status td_orders_options_from_config(td_orders_options *opts,
+                                                                            td_error *err);
+
+/* Opens the orders component on an open service (tables created on first use). log and evidence
+ * given in opts are used, not owned; when NULL they are opened on the service's store and data
+ * directory with the service's clock and owned by the handle. opts may be NULL. */
+__attribute__((warn_unused_result)) td_status td_orders_open(td_service *svc,
+                                                             const td_orders_options *opts,
+                                                             td_orders **out, td_error *err);
+/* Accepts NULL. Close it before the service. */
+void td_orders_close(td_orders *orders);
+
+/* The audit log and evidence store in use (e.g. for the log endpoints, or to create the
+ * evidence master key). */
+td_audit *td_orders_audit(td_orders *orders);
+td_evidence *td_orders_evidence(td_orders *orders);
+
+/* ---- authorities ---- */
+
+typedef enum td_authority_kind {
+    TD_AUTHORITY_COMPETENT = 1,   /* issues removal orders (a Member State's competent authority) */
+    TD_AUTHORITY_REFERRAL_UNIT = 2 /* sends referrals (EU IRU, UK CTIRU): no legal clock */
+} td_authority_kind;
+
+typedef struct td_authority {
+    int64_t id;
+    td_authority_kind kind;
+    char name[TD_NAME_MAX + 1];  /* as written in its orders' issuing_authority.name */
+    char member_state[3];        /* ISO 3166 alpha-2 ("EL" for Greece); "EU" for Europol */
+    char contact[TD_ORDER_CONTACT_MAX + 1];
+    uint8_t public_key[TD_ED25519_PUBKEY_LEN];
+    int64_t announced_ms;        /* when it announced itself (first-contact notice) */
+    int64_t created_ms;
+} td_authority;
+
+typedef struct td_authority_input {
+    td_authority_kind kind;      /* 0: competent */
+    const char *name;
+    const char *member_state;    /* competent authorities: an EU Member State */
+    const char *contact;
+    const char *public_key;      /* 64 hex digits or base64 of 32 bytes */
+    int64_t announced_ms;        /* 0: now */
+} td_authority_input;
+
+__attribute__((warn_unused_result)) td_status
+td_authority_register(td_orders *orders, const char *actor, const td_authority_input *in,
+                      td_authority *out, td_error *err);
+__attribute__((warn_unused_result)) td_status td_authority_get(td_orders *orders, int64_t id,
+                                                               td_authority *out, td_error *err);
+/* By name; free *out with td_free. */
+__attribute__((warn_unused_result)) td_status td_authority_list(td_orders *orders,
+                                                                td_authority **out,
+                                                                size_t *count, td_error *err);
+/* Links an API key of role `authority` to an authority: orders sent with that key must be
+ * issued by it. A key is linked to one authority at most (TD_ERR_CONFLICT). */
+__attribute__((warn_unused_result)) td_status td_authority_link_key(td_orders *orders,
+                                                                    const char *actor,
+                                                                    int64_t authority_id,
+                                                                    int64_t key_id,
+                                                                    td_error *err);
+/* The authority linked to key_id (TD_ERR_NOT_FOUND when none). */
+__attribute__((warn_unused_result)) td_status td_authority_for_key(td_orders *orders,
+                                                                   int64_t key_id,
+                                                                   int64_t *authority_id,
+                                                                   td_error *err);
+
+/* ---- the order document (parsing only; no store) ----
+ * JSON object, unknown members refused:
+ *   "type": "removal_order" | "referral"                           required
+ *   "issuing_member_state": "DE"                                   required for orders
+ *   "addressee": text                                              required for orders
+ *   "reference": text (printable, <= TD_ORDER_REF_MAX)             required
+ *   "issued_at": "YYYY-MM-DDTHH:MM:SS[.fff]Z"                      required
+ *   "content": [{"url": text} | {"content_id": text} | both], 1..TD_ORDER_MAX_TARGETS
+ *   "reason": {"category": "a".."e", "statement": text}            category required for orders
+ *   "do_not_inform": bool, "do_not_inform_days": 1..42 (when true) required for orders
+ *   "cross_border": bool                                           required for orders
+ *   "emergency": bool                                              optional (false)
+ *   "issuing_authority": {"name": text, "contact": text}           name required
+ *   "follow_up_contact": text                                      required for orders
+ *   "redress": text                                                required for orders */
+
+typedef enum td_order_kind { TD_ORDER_REMOVAL = 1, TD_ORDER_REFERRAL = 2 } td_order_kind;
+
+typedef struct td_order_target {
+    char url[TD_CASE_URL_MAX + 1];           /* as sent ("" when none) */
+    char canonical_url[TD_CASE_URL_MAX + 1]; /* td_url_canonicalize of url ("" when none) */
+    char content_id[TD_CONTENT_ID_MAX + 1];  /* as sent, or as located ("" when unknown) */
+    int located;                             /* stored orders: matched to received content */
+    int removed;                             /* stored orders: removal confirmed */
+    int64_t evidence_item;                   /* stored orders: sealed item id, 0 when none */
+} td_order_target;
+
+typedef struct td_order_doc {
+    td_order_kind kind;
+    char member_state[3];
+    char addressee[TD_ORDER_ADDRESSEE_MAX + 1];
+    char reference[TD_ORDER_REF_MAX + 1];
+    int64_t issued_ms;
+    size_t n_targets;
+    td_order_target targets[TD_ORDER_MAX_TARGETS];
+    char category;                          /* 'a'..'e', or 0 (referrals may omit it) */
+    char statement[TD_ORDER_STATEMENT_MAX + 1];
+    int do_not_inform;
+    int do_not_inform_days;
+    int cross_border;
+    int emergency;
+    char authority_name[TD_NAME_MAX + 1];
+    char authority_contact[TD_ORDER_CONTACT_MAX + 1];
+    char follow_up[TD_ORDER_CONTACT_MAX + 1];
+    char redress[TD_ORDER_REDRESS_MAX + 1];
+} td_order_doc;
+
+/* Why intake refused an order. */
+typedef enum td_order_problem {
+    TD_ORDER_ACCEPTED = 0,
+    TD_ORDER_TOO_LARGE = 1,         /* body over TD_ORDER_MAX_BODY (413) */
+    TD_ORDER_UNSIGNED = 2,          /* no signature header (401) */
+    TD_ORDER_BAD_SIGNATURE = 3,     /* malformed header or signature does not verify (401) */
+    TD_ORDER_UNKNOWN_AUTHORITY = 4, /* issuing_authority.name not registered (403) */
+    TD_ORDER_WRONG_AUTHORITY = 5,   /* the caller's key belongs to another authority, or the
+                                       authority's kind does not send this type (403) */
+    TD_ORDER_MALFORMED = 6,         /* not a JSON object (400) */
+    TD_ORDER_MISSING_FIELD = 7,     /* a required field is absent (422) */
+    TD_ORDER_INVALID_FIELD = 8      /* a field has a wrong type, value or length (422) */
+} td_order_problem;
+
+const char *td_order_problem_name(td_order_problem problem); /* "unsigned", "bad_signature"... */
+
+typedef struct td_order_rejection {
+    td_order_problem problem;
+    char field[64]; /* the field concerned, e.g. "reason.category", "content[2].url" */
+} td_order_rejection;
+
+/* Parses an untrusted order document (no signature check, no store). why (may be NULL) says
+ * what was wrong; the status is TD_ERR_LIMIT for a too large body, TD_ERR_INVALID otherwise. */
+__attribute__((warn_unused_result)) td_status td_order_parse(const char *body, size_t len,
+                                                             td_order_doc *out,
+                                                             td_order_rejection *why,
+                                                             td_error *err);
+
+/* "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z" (UTC only) to milliseconds; -1 if malformed. */
+int64_t td_order_time_parse(const char *text, size_t len);
+/* Milliseconds to "YYYY-MM-DDTHH:MM:SS.mmmZ". */
+void td_order_time_format(int64_t ms, char out[32]);
+
+/* ---- intake ---- */
+
+typedef struct td_order_receipt {
+    int64_t id;
+    td_order_kind kind;
+    int64_t received_ms;
+    int64_t deadline_ms;     /* 0 for referrals */
+    int duplicate;           /* same authority and reference seen before: the stored order */
+    int first_contact_early; /* first order less than first_contact_ms after the announcement,
+                                not an emergency */
+    int executed;            /* the remove action was fired (auto_execute) */
+} td_order_receipt;
+
+/* Receives a signed order (kind TD_ORDER_REMOVAL) or referral (TD_ORDER_REFERRAL): checks size,
+ * the signature header (`ed25519=<base64 of 64 bytes>`), the issuing authority (and, when
+ * caller_key_id > 0, that the key is linked to it), the Ed25519 signature over the exact body
+ * bytes, then every field; commits the order with its exact receipt time and audit entry, then
+ * (auto_execute, orders only) executes it. Refusals fill why: TD_ERR_NOT_FOUND for an unknown
+ * authority, TD_ERR_LIMIT for a too large body, TD_ERR_INVALID otherwise. */
+__attribute__((warn_unused_result)) td_status
+td_order_receive(td_orders *orders, td_order_kind kind, const uint8_t *body, size_t len,
+                 const char *signature_header, int64_t caller_key_id, td_order_receipt *out,
+                 td_order_rejection *why, td_error *err);
+
+/* ---- stored orders ---- */
+
+typedef enum td_order_state {
+    TD_ORDER_RECEIVED = 1,     /* clock running, content not yet removed */
+    TD_ORDER_EXECUTED = 2,     /* remove action fired, waiting for the platform's confirmation */
+    TD_ORDER_CONFIRMED = 3,    /* the platform confirmed the measure: clock stopped */
+    TD_ORDER_PAUSED = 4,       /* cannot comply (Annex III): clock paused until clarified */
+    TD_ORDER_REINSTATED = 5,   /* reinstated after a cross-border review */
+    TD_ORDER_DECIDED = 6       /* referral: decided against the platform's terms */
+} td_order_state;
+
+const char *td_order_state_name(td_order_state state);
+
+typedef enum td_cannot_comply {
+    TD_CC_FORCE_MAJEURE = 1,   /* force majeure or de facto impossibility */
+    TD_CC_MANIFEST_ERROR = 2,
+    TD_CC_MISSING_INFO = 3     /* the order lacks information needed to execute it */
+} td_cannot_comply;
+
+const char *td_cannot_comply_name(td_cannot_comply ground); /* "force_majeure", ... */
+__attribute__((warn_unused_result)) td_status td_cannot_comply_parse(const char *name,
+                                                                     td_cannot_comply *out);
+
+typedef enum td_review_state {
+    TD_REVIEW_NONE = 0,
+    TD_REVIEW_OPEN = 1,
+    TD_REVIEW_CONFIRMED = 2,   /* the order stands */
+    TD_REVIEW_REINSTATE = 3    /* the order infringes: content reinstated */
+} td_review_state;
+
+typedef struct td_order {
+    int64_t id;
+    int64_t authority_id;
+    char authority[TD_NAME_MAX + 1];
+    td_order_doc doc;             /* the parsed document; targets with their location */
+    td_order_state state;
+    int64_t received_ms;
+    int64_t clock_start_ms;       /* receipt or last clarification */
+    int64_t deadline_ms;          /* 0 for referrals and while paused */
+    int escalation;               /* marks passed (0..n_marks) */
+    int first_contact_early;
+    int64_t executed_ms, confirmed_ms; /* confirmed_ms: the platform's time of the measure */
+    char measure[16];             /* "removed", "disabled", "" */
+    int64_t breached_ms;          /* 0: no breach */
+    int64_t paused_ms;
+    td_cannot_comply ground;      /* 0 unless cannot-comply was declared */
+    char explanation[TD_ORDER_STATEMENT_MAX + 1];
+    int64_t clarified_ms;
+    int64_t feedback_ms;          /* Annex II feedback first sent */
+    td_review_state review;
+    int64_t review_opened_ms, review_due_ms, review_decided_ms;
+    int64_t reinstated_ms;
+    int referral_remove;          /* referrals: 1 removed, 0 kept (when decided) */
+    char decision_reason[TD_ORDER_STATEMENT_MAX + 1];
+    int64_t decided_ms;
+    int preserved;                /* every removed target sealed as evidence */
+} td_order;
+
+__attribute__((warn_unused_result)) td_status td_order_get(td_orders *orders, int64_t id,
+                                                           td_order *out, td_error *err);
+
+typedef struct td_order_summary {
+    int64_t id;
+    td_order_kind kind;
+    char authority[TD_NAME_MAX + 1];
+    char reference[TD_ORDER_REF_MAX + 1];
+    td_order_state state;
+    int64_t received_ms, deadline_ms;
+    int escalation;
+    int emergency;
+    int64_t breached_ms;
+} td_order_summary;
+
+/* The moderators' queue (open_only: received, executed or paused), most escalated first, then
+ * earliest deadline; otherwise every order, newest first. At most limit (0: 100, max
+ * TD_PAGE_MAX). Free *out with td_free. */
+__attribute__((warn_unused_result)) td_status td_order_list(td_orders *orders, int open_only,
+                                                            size_t limit,
+                                                            td_order_summary **out,
+                                                            size_t *count, td_error *err);
+
+/* ---- execution ---- */
+
+/* Locates each target (platform content id, else URL exact or canonical) among received
+ * content and fires the "remove" webhook for every located one not yet fired. TD_ERR_NOT_FOUND
+ * when no target is located (the order stays open for a moderator). */
+__attribute__((warn_unused_result)) td_status td_order_execute(td_orders *orders, int64_t id,
+                                                               const char *actor, size_t *fired,
+                                                               td_error *err);
+/* A moderator tells where target `index` is when it could not be located automatically. */
+__attribute__((warn_unused_result)) td_status td_order_locate(td_orders *orders, int64_t id,
+                                                              size_t index,
+                                                              const char *content_id,
+                                                              const char *actor, td_error *err);
+
+/* The platform confirms the measure ("removed" or "disabled") taken at measure_ms (not before
+ * receipt, not after now + max_skew). Stops the clock (a confirmation after the deadline records
+ * the breach), records user notices, then preserves the removed content (td_order_preserve).
+ * Confirming again is accepted and changes nothing. A preservation failure does not undo the
+ * confirmation: the order says preserved = 0 and td_order_preserve retries. */
+__attribute__((warn_unused_result)) td_status td_order_confirm(td_orders *orders, int64_t id,
+                                                               int64_t measure_ms,
+                                                               const char *measure,
+                                                               const char *actor, td_error *err);
+/* Seals every removed target not yet sealed: the content record (ids, URL, hashes, uploader,
+ * metadata, times) with the order as related data, into evidence case "order-<id>", retained
+ * until the time of removal + the evidence retention (6 months). */
+__attribute__((warn_unused_result)) td_status td_order_preserve(td_orders *orders, int64_t id,
+                                                                const char *actor, td_error *err);
+
+/* The Annex II feedback (or the referral's answer) as JSON: receipt time, measure, time of the
+ * measure, or the Annex III ground and explanation. With record non-zero the first call records
+ * that it was sent (audit "order.feedback_sent"). Free *json with td_free. */
+__attribute__((warn_unused_result)) td_status td_order_feedback(td_orders *orders, int64_t id,
+                                                                int record, const char *actor,
+                                                                char **json, td_error *err);
+
+/* ---- clocks ---- */
+
+/* Annex III: pauses the clock with a ground and an explanation (required). */
+__attribute__((warn_unused_result)) td_status
+td_order_cannot_comply(td_orders *orders, int64_t id, td_cannot_comply ground,
+                       const char *explanation, const char *actor, td_error *err);
+/* The clarification arrived or the obstacle ended: the full hour restarts now, escalations
+ * restart, and (auto_execute) the order is executed again. */
+__attribute__((warn_unused_result)) td_status td_order_clarify(td_orders *orders, int64_t id,
+                                                               const char *text,
+                                                               const char *actor, td_error *err);
+
+typedef struct td_orders_tick_result {
+    size_t escalations;      /* marks newly passed */
+    size_t breaches;         /* deadlines newly passed without confirmation */
+    size_t notices_released; /* do-not-inform periods that ended */
+    size_t complaints_overdue;
+    size_t reviews_overdue;
+} td_orders_tick_result;
+
+/* Raises escalation marks, records breaches, releases user notices whose do-not-inform period
+ * ended, flags complaints and reviews past their deadlines, each once, with audit entries.
+ * Call it periodically (the server does every second). out may be NULL. */
+__attribute__((warn_unused_result)) td_status td_orders_tick(td_orders *orders,
+                                                             td_orders_tick_result *out,
+                                                             td_error *err);
+
+/* ---- cross-border review (Art. 4) ---- */
+
+/* A review of a cross-border order was asked (within challenge_window_ms of receipt); the
+ * evidence of the order is put on hold until the decision (due within review_decision_ms). */
+__attribute__((warn_unused_result)) td_status td_order_review_open(td_orders *orders, int64_t id,
+                                                                   const char *reason,
+                                                                   const char *actor,
+                                                                   td_error *err);
+/* The decision: reinstate non-zero when the order infringes; then "restore" is fired for every
+ * removed target and the order is reinstated. The evidence hold is lifted. */
+__attribute__((warn_unused_result)) td_status td_order_review_decide(td_orders *orders, int64_t id,
+                                                                     int reinstate,
+                                                                     const char *reason,
+                                                                     const char *actor,
+                                                                     td_error *err);
+
+/* ---- referrals ---- */
+
+/* Decides a referral against the platform's terms: remove non-zero fires "remove" for the
+ * located targets. The answer (decision, reason, time) is what td_order_feedback returns. */
+__attribute__((warn_unused_result)) td_status td_referral_decide(td_orders *orders, int64_t id,
+                                                                 int remove, const char *reason,
+                                                                 const char *actor,
+                                                                 td_error *err);
+
+/* ---- user notices (Art. 11) ---- */
+
+typedef struct td_user_notice {
+    int64_t id;
+    int64_t order_id;
+    char content_id[TD_CONTENT_ID_MAX + 1];
+    int64_t created_ms;
+    int64_t hold_until_ms; /* 0: no do-not-inform period */
+    int64_t released_ms;   /* 0 while held */
+} td_user_notice;
+
+/* The notices of an order (order_id > 0) or all, oldest first. Free *out with td_free. */
+__attribute__((warn_unused_result)) td_status td_notice_list(td_orders *orders, int64_t order_id,
+                                                             td_user_notice **out, size_t *count,
+                                                             td_error *err);
+
+/* ---- complaints ---- */
+
+typedef enum td_complaint_state {
+    TD_COMPLAINT_OPEN = 1,
+    TD_COMPLAINT_UPHELD = 2,  /* the removal was unjustified: reinstated */
+    TD_COMPLAINT_REJECTED = 3
+} td_complaint_state;
+
+const char *td_complaint_state_name(td_complaint_state state);
+
+typedef struct td_complaint {
+    int64_t id;
+    char content_id[TD_CONTENT_ID_MAX + 1];
+    int64_t order_id; /* the order that removed it, 0: the platform's own measure */
+    char text[TD_ORDER_STATEMENT_MAX + 1];
+    td_complaint_state state;
+    int64_t received_ms, due_ms, decided_ms, overdue_ms, reinstated_ms;
+    char reasons[TD_ORDER_STATEMENT_MAX + 1];
+} td_complaint;
+
+/* A user complains against the removal of content_id (which must be known content). */
+__attribute__((warn_unused_result)) td_status td_complaint_file(td_orders *orders,
+                                                                const char *content_id,
+                                                                const char *text,
+                                                                const char *actor,
+                                                                td_complaint *out, td_error *err);
+/* Decides an open complaint with reasons (required); upheld fires "restore". */
+__attribute__((warn_unused_result)) td_status td_complaint_decide(td_orders *orders, int64_t id,
+                                                                  int upheld, const char *reasons,
+                                                                  const char *actor,
+                                                                  td_complaint *out,
+                                                                  td_error *err);
+__attribute__((warn_unused_result)) td_status td_complaint_get(td_orders *orders, int64_t id,
+                                                               td_complaint *out, td_error *err);
+
+/* ---- transparency report (Art. 7) ---- */
+
+/* Every figure for [from_ms, to_ms), computed from the stored records, with the audit log size
+ * and root it was computed at, as one JSON object (docs/orders.md). Free *json with td_free. */
+__attribute__((warn_unused_result)) td_status td_report_transparency(td_orders *orders,
+                                                                     int64_t from_ms,
+                                                                     int64_t to_ms, char **json,
+                                                                     td_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,59 @@
+/* Inside the orders component: the handle and the helpers its files (orders*.c, complaints.c,
+ * report.c) share. */
+#ifndef TD_CASEWORK_ORDERS_INT_H
+#define TD_CASEWORK_ORDERS_INT_H
+
+#include <jansson.h>
+
+#include "casework/service_int.h"
+#include "takedown/orders.h"
+
+struct td_orders {
+    td_service *svc;
+    td_orders_options opts;
+    td_audit *log;
+    td_evidence *evidence;
+    int own_log, own_evidence;
+};
+
+#define TD__HOUR ((int64_t)3600000)
+#define TD__DAY ((int64_t)86400000)
+
+/* Runs fn(ctx, conn) inside one write transaction on the service's writer, committing when it
+ * returns TD_OK and rolling back otherwise. */
+typedef td_status (*td__orders_tx_fn)(td_orders *o, td_store_conn *c, void *ctx, td_error *err);
+td_status td__orders_tx(td_orders *o, td__orders_tx_fn fn, void *ctx, td_error *err);
+
+/* Appends an audit entry inside the transaction; details is a JSON object (stolen). */
+td_status td__orders_audit(td_orders *o, td_store_conn *c, const char *actor, const char *action,
+                           const char *object, json_t *details, td_error *err);
+
+/* Checks an optional caller text: at most max bytes, valid UTF-8 is left to the audit log;
+ * required non-zero refuses NULL or "". */
+td_status td__orders_text(const char *text, size_t max, const char *what, int required,
+                          td_error *err);
+
+/* Loads an order row (with its targets) on connection c. */
+td_status td__order_load(td_store_conn *c, int64_t id, td_order *out, td_error *err);
+
+/* Fires the "remove" or "restore" webhook (TD_EVENT_REMOVE / TD_EVENT_RESTORE) for one content
+ * item because of what (e.g. "order:12"), inside the transaction. */
+td_status td__orders_fire(td_orders *o, td_store_conn *c, unsigned event, const char *what,
+                          const char *content_id, const char *url, json_t *extra, td_error *err);
+
+/* The order that removed content_id (confirmed, not reinstated), 0 if none. */
+td_status td__order_for_content(td_store_conn *c, const char *content_id, int64_t *order_id,
+                                td_error *err);
+
+/* Non-zero for the code of an EU Member State ("EL" and "GR" both for Greece). */
+int td__eu_member_state(const char *code);
+
+/* An authority by name on connection c (the intake's lookup); *found 0 when unknown. */
+td_status td__authority_by_name(td_store_conn *c, const char *name, td_authority *out, int *found,
+                                td_error *err);
+
+/* Complaints (complaints.c): marks open complaints past their due time (tick). */
+td_status td__complaints_tick(td_orders *o, td_store_conn *c, int64_t now, size_t *overdue,
+                              td_error *err);
+
+#endif

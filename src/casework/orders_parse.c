@@ -1,0 +1,412 @@
+/* Parsing a removal order or referral (Annex I fields) from untrusted JSON, with no store and no
+ * signature: the part a fuzzer drives (fuzz/fuzz_order.c).
+ *
+ * Why strict: an order is a legal instrument. A member we do not know may carry a meaning we
+ * would silently ignore, so unknown members are refused; every error names the field, so an
+ * authority can correct its order without a phone call. Limits are fixed (orders.h) and checked
+ * before copying; jansson refuses duplicate keys and NUL bytes in strings for us. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "casework/orders_int.h"
+#include "core/error.h"
+#include "takedown/url.h"
+
+const char *td_order_problem_name(td_order_problem p)
+{
+    switch (p) {
+    case TD_ORDER_ACCEPTED: return "accepted";
+    case TD_ORDER_TOO_LARGE: return "too_large";
+    case TD_ORDER_UNSIGNED: return "unsigned";
+    case TD_ORDER_BAD_SIGNATURE: return "bad_signature";
+    case TD_ORDER_UNKNOWN_AUTHORITY: return "unknown_authority";
+    case TD_ORDER_WRONG_AUTHORITY: return "wrong_authority";
+    case TD_ORDER_MALFORMED: return "malformed";
+    case TD_ORDER_MISSING_FIELD: return "missing_field";
+    case TD_ORDER_INVALID_FIELD: return "invalid_field";
+    }
+    return "unknown";
+}
+
+/* ---- times ---- */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+/* n decimal digits at *p (a moving cursor), at most max in value; -1 if not. */
+static int64_t digits(const char **p, const char *end, int n, int64_t max)
+{
+    int64_t v = 0;
+    if (end - *p < n)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        char ch = (*p)[i];
+        if (ch < '0' || ch > '9')
+            return -1;
+        v = v * 10 + (ch - '0');
+    }
+    *p += n;
+    return v <= max ? v : -1;
+}
+
+static int expect(const char **p, const char *end, char ch)
+{
+    if (*p >= end || **p != ch)
+        return 0;
+    (*p)++;
+    return 1;
+}
+
+int64_t td_order_time_parse(const char *text, size_t len)
+{
+    static const unsigned mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (!text || len > 40)
+        return -1;
+    const char *p = text, *end = text + len;
+    int64_t y = digits(&p, end, 4, 9999), mo, d, h, mi, s, ms = 0;
+    if (y < 1970 || !expect(&p, end, '-') || (mo = digits(&p, end, 2, 12)) < 1 ||
+        !expect(&p, end, '-') || (d = digits(&p, end, 2, 31)) < 1 || !expect(&p, end, 'T') ||
+        (h = digits(&p, end, 2, 23)) < 0 || !expect(&p, end, ':') ||
+        (mi = digits(&p, end, 2, 59)) < 0 || !expect(&p, end, ':') ||
+        (s = digits(&p, end, 2, 59)) < 0)
+        return -1;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if ((unsigned)d > mdays[mo - 1] + (mo == 2 && leap))
+        return -1;
+    if (expect(&p, end, '.')) {
+        int n = 0;
+        int64_t scale = 100;
+        while (p < end && *p >= '0' && *p <= '9') {
+            if (++n > 9)
+                return -1;
+            ms += (*p - '0') * scale;
+            scale /= 10;
+            p++;
+        }
+        if (n == 0)
+            return -1;
+    }
+    if (!expect(&p, end, 'Z') || p != end)
+        return -1;
+    return ((days_from_civil(y, (unsigned)mo, (unsigned)d) * 24 + h) * 60 + mi) * 60000 +
+           s * 1000 + ms;
+}
+
+void td_order_time_format(int64_t ms, char out[32])
+{
+    int64_t days = ms >= 0 ? ms / TD__DAY : -((-ms + TD__DAY - 1) / TD__DAY);
+    int64_t rem = ms - days * TD__DAY, y;
+    unsigned m, d;
+    char buf[96];
+    civil_from_days(days, &y, &m, &d);
+    int n = snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, m,
+                     d, (int)(rem / 3600000), (int)(rem / 60000 % 60), (int)(rem / 1000 % 60),
+                     (int)(rem % 1000));
+    /* Years beyond 9999 do not fit: such times are never produced by a sane clock. */
+    size_t len = n > 0 && n < 32 ? (size_t)n : 0;
+    memcpy(out, buf, len);
+    out[len] = '\0';
+}
+
+/* ---- the document ---- */
+
+static td_status reject(td_order_rejection *why, td_order_problem problem, const char *field,
+                        td_error *err, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static td_status reject(td_order_rejection *why, td_order_problem problem, const char *field,
+                        td_error *err, const char *fmt, ...)
+{
+    char msg[TD_ERROR_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (why) {
+        why->problem = problem;
+        snprintf(why->field, sizeof why->field, "%s", field);
+    }
+    return td__error_set(err, problem == TD_ORDER_TOO_LARGE ? TD_ERR_LIMIT : TD_ERR_INVALID,
+                         "%s: %s", field, msg);
+}
+
+enum { ONE_LINE = 0, MULTI_LINE = 1 };
+
+/* Control characters are refused (tab and line breaks too, unless multi-line). */
+static int clean_text(const char *s, size_t n, int multi)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == 0x7f || (ch < 0x20 && !(multi && (ch == '\n' || ch == '\r' || ch == '\t'))))
+            return 0;
+    }
+    return 1;
+}
+
+/* Copies string member key of obj (path names it in errors) into dst[cap]. Absent: an error when
+ * required, else dst is "". */
+static td_status get_text(json_t *obj, const char *key, const char *path, char *dst, size_t cap,
+                          int required, int multi, td_order_rejection *why, td_error *err)
+{
+    json_t *v = json_object_get(obj, key);
+    dst[0] = '\0';
+    if (!v)
+        return required ? reject(why, TD_ORDER_MISSING_FIELD, path, err, "required") : TD_OK;
+    if (!json_is_string(v))
+        return reject(why, TD_ORDER_INVALID_FIELD, path, err, "expected a string");
+    size_t n = json_string_length(v);
+    if (n == 0)
+        return required ? reject(why, TD_ORDER_MISSING_FIELD, path, err, "empty") : TD_OK;
+    if (n >= cap)
+        return reject(why, TD_ORDER_INVALID_FIELD, path, err, "longer than %zu bytes", cap - 1);
+    if (!clean_text(json_string_value(v), n, multi))
+        return reject(why, TD_ORDER_INVALID_FIELD, path, err, "control characters");
+    memcpy(dst, json_string_value(v), n);
+    dst[n] = '\0';
+    return TD_OK;
+}
+
+static td_status get_bool(json_t *obj, const char *key, int *out, int required,
+                          td_order_rejection *why, td_error *err)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = 0;
+    if (!v)
+        return required ? reject(why, TD_ORDER_MISSING_FIELD, key, err, "required") : TD_OK;
+    if (!json_is_boolean(v))
+        return reject(why, TD_ORDER_INVALID_FIELD, key, err, "expected true or false");
+    *out = json_is_true(v);
+    return TD_OK;
+}
+
+/* Refuses members of obj not in names (NULL-terminated). */
+static td_status only_known(json_t *obj, const char *const *names, const char *prefix,
+                            td_order_rejection *why, td_error *err)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) {
+        int known = 0;
+        for (const char *const *n = names; *n && !known; n++)
+            known = strcmp(key, *n) == 0;
+        if (!known) {
+            char path[64];
+            snprintf(path, sizeof path, "%s%.40s", prefix, key);
+            return reject(why, TD_ORDER_INVALID_FIELD, path, err, "unknown member");
+        }
+    }
+    return TD_OK;
+}
+
+static td_status parse_targets(json_t *arr, td_order_doc *out, td_order_rejection *why,
+                               td_error *err)
+{
+    static const char *const names[] = {"url", "content_id", NULL};
+    char path[64];
+    td_status st;
+    if (!arr)
+        return reject(why, TD_ORDER_MISSING_FIELD, "content", err, "required");
+    if (!json_is_array(arr))
+        return reject(why, TD_ORDER_INVALID_FIELD, "content", err, "expected an array");
+    size_t n = json_array_size(arr);
+    if (n == 0)
+        return reject(why, TD_ORDER_MISSING_FIELD, "content", err, "no URL or content id");
+    if (n > TD_ORDER_MAX_TARGETS)
+        return reject(why, TD_ORDER_INVALID_FIELD, "content", err, "more than %d items",
+                      TD_ORDER_MAX_TARGETS);
+    for (size_t i = 0; i < n; i++) {
+        json_t *item = json_array_get(arr, i);
+        td_order_target *t = &out->targets[i];
+        snprintf(path, sizeof path, "content[%zu]", i);
+        if (!json_is_object(item))
+            return reject(why, TD_ORDER_INVALID_FIELD, path, err, "expected an object");
+        snprintf(path, sizeof path, "content[%zu].", i);
+        if ((st = only_known(item, names, path, why, err)))
+            return st;
+        snprintf(path, sizeof path, "content[%zu].url", i);
+        if ((st = get_text(item, "url", path, t->url, sizeof t->url, 0, ONE_LINE, why, err)))
+            return st;
+        if (t->url[0]) {
+            char *canon = NULL;
+            if (td_url_canonicalize(t->url, strlen(t->url), &canon, NULL) != TD_OK ||
+                strlen(canon) >= sizeof t->canonical_url) {
+                td_free(canon);
+                return reject(why, TD_ORDER_INVALID_FIELD, path, err, "not a usable URL");
+            }
+            memcpy(t->canonical_url, canon, strlen(canon) + 1);
+            td_free(canon);
+        }
+        snprintf(path, sizeof path, "content[%zu].content_id", i);
+        if ((st = get_text(item, "content_id", path, t->content_id, sizeof t->content_id, 0,
+                           ONE_LINE, why, err)))
+            return st;
+        if (!t->url[0] && !t->content_id[0]) {
+            snprintf(path, sizeof path, "content[%zu]", i);
+            return reject(why, TD_ORDER_MISSING_FIELD, path, err, "needs a url or a content_id");
+        }
+    }
+    out->n_targets = n;
+    return TD_OK;
+}
+
+static td_status parse_doc(json_t *root, td_order_doc *out, td_order_rejection *why,
+                           td_error *err)
+{
+    static const char *const names[] = {"type",         "issuing_member_state",
+                                        "addressee",    "reference",
+                                        "issued_at",    "content",
+                                        "reason",       "do_not_inform",
+                                        "do_not_inform_days",
+                                        "cross_border", "emergency",
+                                        "issuing_authority",
+                                        "follow_up_contact",
+                                        "redress",      NULL};
+    static const char *const reason_names[] = {"category", "statement", NULL};
+    static const char *const auth_names[] = {"name", "contact", NULL};
+    char buf[32];
+    td_status st;
+    if ((st = only_known(root, names, "", why, err)))
+        return st;
+    if ((st = get_text(root, "type", "type", buf, sizeof buf, 1, ONE_LINE, why, err)))
+        return st;
+    if (strcmp(buf, "removal_order") == 0)
+        out->kind = TD_ORDER_REMOVAL;
+    else if (strcmp(buf, "referral") == 0)
+        out->kind = TD_ORDER_REFERRAL;
+    else
+        return reject(why, TD_ORDER_INVALID_FIELD, "type", err,
+                      "expected \"removal_order\" or \"referral\"");
+    int order = out->kind == TD_ORDER_REMOVAL;
+
+    /* The issuing authority first: intake needs it to find the signing key. */
+    json_t *auth = json_object_get(root, "issuing_authority");
+    if (!auth)
+        return reject(why, TD_ORDER_MISSING_FIELD, "issuing_authority", err, "required");
+    if (!json_is_object(auth))
+        return reject(why, TD_ORDER_INVALID_FIELD, "issuing_authority", err,
+                      "expected an object");
+    if ((st = only_known(auth, auth_names, "issuing_authority.", why, err)) ||
+        (st = get_text(auth, "name", "issuing_authority.name", out->authority_name,
+                       sizeof out->authority_name, 1, ONE_LINE, why, err)) ||
+        (st = get_text(auth, "contact", "issuing_authority.contact", out->authority_contact,
+                       sizeof out->authority_contact, 0, MULTI_LINE, why, err)))
+        return st;
+
+    if ((st = get_text(root, "reference", "reference", out->reference, sizeof out->reference, 1,
+                       ONE_LINE, why, err)) ||
+        (st = get_text(root, "issuing_member_state", "issuing_member_state", buf, sizeof buf,
+                       order, ONE_LINE, why, err)))
+        return st;
+    if (buf[0]) {
+        if (strlen(buf) != 2 || (order && !td__eu_member_state(buf)) || buf[0] < 'A' ||
+            buf[0] > 'Z' || buf[1] < 'A' || buf[1] > 'Z')
+            return reject(why, TD_ORDER_INVALID_FIELD, "issuing_member_state", err,
+                          "not an EU Member State code");
+        memcpy(out->member_state, buf, 3);
+    }
+    if ((st = get_text(root, "addressee", "addressee", out->addressee, sizeof out->addressee,
+                       order, MULTI_LINE, why, err)) ||
+        (st = get_text(root, "issued_at", "issued_at", buf, sizeof buf, 1, ONE_LINE, why, err)))
+        return st;
+    if ((out->issued_ms = td_order_time_parse(buf, strlen(buf))) < 0)
+        return reject(why, TD_ORDER_INVALID_FIELD, "issued_at", err,
+                      "expected YYYY-MM-DDTHH:MM:SSZ (UTC)");
+    if ((st = parse_targets(json_object_get(root, "content"), out, why, err)))
+        return st;
+
+    json_t *reason = json_object_get(root, "reason");
+    if (!reason)
+        return reject(why, TD_ORDER_MISSING_FIELD, "reason", err, "required");
+    if (!json_is_object(reason))
+        return reject(why, TD_ORDER_INVALID_FIELD, "reason", err, "expected an object");
+    if ((st = only_known(reason, reason_names, "reason.", why, err)) ||
+        (st = get_text(reason, "category", "reason.category", buf, sizeof buf, order, ONE_LINE,
+                       why, err)))
+        return st;
+    if (buf[0]) {
+        if (buf[1] || buf[0] < 'a' || buf[0] > 'e')
+            return reject(why, TD_ORDER_INVALID_FIELD, "reason.category", err,
+                          "expected one of a, b, c, d, e");
+        out->category = buf[0];
+    }
+    if ((st = get_text(reason, "statement", "reason.statement", out->statement,
+                       sizeof out->statement, 1, MULTI_LINE, why, err)))
+        return st;
+
+    if ((st = get_bool(root, "do_not_inform", &out->do_not_inform, order, why, err)))
+        return st;
+    json_t *days = json_object_get(root, "do_not_inform_days");
+    if (out->do_not_inform && !days)
+        return reject(why, TD_ORDER_MISSING_FIELD, "do_not_inform_days", err,
+                      "required when do_not_inform is true");
+    if (days) {
+        if (!json_is_integer(days) || json_integer_value(days) < 1 ||
+            json_integer_value(days) > TD_ORDER_MAX_DNI_DAYS)
+            return reject(why, TD_ORDER_INVALID_FIELD, "do_not_inform_days", err,
+                          "expected an integer 1..%d", TD_ORDER_MAX_DNI_DAYS);
+        if (!out->do_not_inform)
+            return reject(why, TD_ORDER_INVALID_FIELD, "do_not_inform_days", err,
+                          "given while do_not_inform is false");
+        out->do_not_inform_days = (int)json_integer_value(days);
+    }
+    if ((st = get_bool(root, "cross_border", &out->cross_border, order, why, err)) ||
+        (st = get_bool(root, "emergency", &out->emergency, 0, why, err)) ||
+        (st = get_text(root, "follow_up_contact", "follow_up_contact", out->follow_up,
+                       sizeof out->follow_up, order, MULTI_LINE, why, err)) ||
+        (st = get_text(root, "redress", "redress", out->redress, sizeof out->redress, order,
+                       MULTI_LINE, why, err)))
+        return st;
+    return TD_OK;
+}
+
+td_status td_order_parse(const char *body, size_t len, td_order_doc *out,
+                         td_order_rejection *why, td_error *err)
+{
+    json_error_t jerr;
+    memset(out, 0, sizeof *out);
+    if (why)
+        memset(why, 0, sizeof *why);
+    if (len > TD_ORDER_MAX_BODY)
+        return reject(why, TD_ORDER_TOO_LARGE, "body", err, "%zu bytes, over the limit of %d",
+                      len, TD_ORDER_MAX_BODY);
+    if (!body || len == 0)
+        return reject(why, TD_ORDER_MALFORMED, "body", err, "empty");
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return reject(why, TD_ORDER_MALFORMED, "body", err, "not JSON (line %d: %.200s)",
+                      jerr.line, jerr.text);
+    td_status st = json_is_object(root)
+                       ? parse_doc(root, out, why, err)
+                       : reject(why, TD_ORDER_MALFORMED, "body", err, "expected a JSON object");
+    json_decref(root);
+    if (st) {
+        td_order_rejection keep = why ? *why : (td_order_rejection){0};
+        memset(out, 0, sizeof *out);
+        if (why)
+            *why = keep;
+    }
+    return st;
+}

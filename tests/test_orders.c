@@ -1,0 +1,1053 @@
+/* Removal orders end to end on a real store in a temporary directory with an injected clock (no
+ * sleeping): signed intake (good, tampered, wrong key, unsigned, unknown authority, missing and
+ * invalid fields, replay), the receipt committed before the reply, deadline, escalations, breach,
+ * Annex III pause and clarification, execution through the webhook queue, confirmation and the
+ * Annex II feedback, preservation with its retention, user notices, cross-border review and
+ * reinstatement, referrals, complaints, the transparency report against a hand-counted scenario,
+ * and the audit log verifying after all of it. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "support/support.h"
+#include "takedown/orders.h"
+#include "takedown/store.h"
+
+#define MIN ((int64_t)60000)
+#define HOUR (60 * MIN)
+#define DAY (24 * HOUR)
+#define T0 ((int64_t)1717200000000LL) /* 2024-06-01T00:00:00Z */
+
+static _Atomic int64_t fake_now = T0;
+static int64_t fake_clock(void *ctx)
+{
+    (void)ctx;
+    return atomic_load(&fake_now);
+}
+static void set_now(int64_t t) { atomic_store(&fake_now, t); }
+static void advance(int64_t d) { atomic_fetch_add(&fake_now, d); }
+
+typedef struct fixture {
+    char dir[4096];
+    td_service *svc;
+    td_orders *orders;
+    uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+    uint8_t ru_pk[crypto_sign_PUBLICKEYBYTES], ru_sk[crypto_sign_SECRETKEYBYTES];
+    int64_t authority_id, unit_id;
+} fixture;
+
+static void check(td_status st, const td_error *err)
+{
+    if (st)
+        fail_msg("%s: %s", td_strerror(st), err->message);
+}
+
+static void open_all(fixture *f)
+{
+    td_service_options so;
+    td_error err;
+    td_service_options_default(&so);
+    so.webhook_worker = 0;
+    so.follow_interval_ms = 0;
+    so.webhook_allow_private = 1;
+    so.clock.now_ms = fake_clock;
+    check(td_service_open(f->dir, &so, &f->svc, &err), &err);
+    check(td_orders_open(f->svc, NULL, &f->orders, &err), &err);
+}
+
+static void close_all(fixture *f)
+{
+    td_orders_close(f->orders);
+    td_service_close(f->svc);
+    f->orders = NULL;
+    f->svc = NULL;
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    td_error err;
+    td_webhook hook;
+    assert_non_null(f);
+    assert_true(sodium_init() >= 0);
+    set_now(T0 - 2 * DAY);
+    snprintf(f->dir, sizeof f->dir, "%s", temp_path("orders-XXXXXX"));
+    assert_non_null(mkdtemp(f->dir));
+    open_all(f);
+    /* A receiver nobody listens to: deliveries stay queued for inspection. */
+    check(td_webhook_create(f->svc, "http://127.0.0.1:9/hook", "0123456789abcdef0123",
+                            TD_EVENT_REMOVE | TD_EVENT_RESTORE, &hook, &err),
+          &err);
+    const char *names[] = {"legal", "privacy", "auditor"};
+    td_share shares[3];
+    check(td_evidence_init_master(td_orders_evidence(f->orders), "admin", 2, 3, names, shares,
+                                  &err),
+          &err);
+    sodium_memzero(shares, sizeof shares);
+
+    char hex[2 * crypto_sign_PUBLICKEYBYTES + 1], b64[64];
+    td_authority a;
+    crypto_sign_keypair(f->pk, f->sk);
+    sodium_bin2hex(hex, sizeof hex, f->pk, sizeof f->pk);
+    td_authority_input in = {TD_AUTHORITY_COMPETENT, "BKA", "DE", "ops@bka.example", hex, 0};
+    check(td_authority_register(f->orders, "admin", &in, &a, &err), &err);
+    f->authority_id = a.id;
+    assert_int_equal(a.announced_ms, T0 - 2 * DAY);
+    assert_memory_equal(a.public_key, f->pk, 32);
+
+    crypto_sign_keypair(f->ru_pk, f->ru_sk);
+    sodium_bin2base64(b64, sizeof b64, f->ru_pk, sizeof f->ru_pk,
+                      sodium_base64_VARIANT_ORIGINAL);
+    td_authority_input ru = {TD_AUTHORITY_REFERRAL_UNIT, "EU IRU", "EU", "iru@europol.example",
+                             b64, 0};
+    check(td_authority_register(f->orders, "admin", &ru, &a, &err), &err);
+    f->unit_id = a.id;
+    set_now(T0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    close_all(f);
+    free(f);
+    return 0;
+}
+
+static void add_content(fixture *f, const char *id, const char *url, const char *md5)
+{
+    td_content_input in;
+    td_hashes h;
+    td_error err;
+    memset(&in, 0, sizeof in);
+    td_hashes_init(&h);
+    snprintf(h.md5, sizeof h.md5, "%s", md5);
+    in.content_id = id;
+    in.url = url;
+    in.uploader = "user-42";
+    in.hashes = &h;
+    in.metadata_json = "{\"ip\":\"192.0.2.7\"}";
+    check(td_content_submit(f->svc, &in, NULL, &err), &err);
+}
+
+typedef struct order_opts {
+    const char *type, *authority, *reference, *content;
+    int cross_border, emergency, dni_days;
+    const char *drop; /* a member to leave out */
+} order_opts;
+
+static char *order_json(const order_opts *o)
+{
+    static char buf[8192];
+    char dni[64];
+    if (o->dni_days)
+        snprintf(dni, sizeof dni, "true,\"do_not_inform_days\":%d", o->dni_days);
+    else
+        snprintf(dni, sizeof dni, "false");
+    int n = snprintf(buf, sizeof buf,
+                     "{\"type\":\"%s\",\"issuing_member_state\":\"DE\","
+                     "\"addressee\":\"Example Platform Ltd\",\"reference\":\"%s\","
+                     "\"issued_at\":\"2024-06-01T09:59:00Z\",\"content\":%s,"
+                     "\"reason\":{\"category\":\"a\",\"statement\":\"Incitement to commit a"
+                     " terrorist offence\"},\"do_not_inform\":%s,\"cross_border\":%s,"
+                     "\"emergency\":%s,\"issuing_authority\":{\"name\":\"%s\","
+                     "\"contact\":\"ops@bka.example\"},\"follow_up_contact\":\"desk@example\"%s}",
+                     o->type ? o->type : "removal_order", o->reference, o->content, dni,
+                     o->cross_border ? "true" : "false", o->emergency ? "true" : "false",
+                     o->authority ? o->authority : "BKA",
+                     o->drop && strcmp(o->drop, "redress") == 0
+                         ? ""
+                         : ",\"redress\":\"Verwaltungsgericht Wiesbaden\"");
+    assert_true(n > 0 && (size_t)n < sizeof buf);
+    return buf;
+}
+
+static void sign(const char *body, size_t len, const uint8_t *sk, char *header, size_t cap)
+{
+    uint8_t sig[crypto_sign_BYTES];
+    char b64[128];
+    crypto_sign_detached(sig, NULL, (const uint8_t *)body, len, sk);
+    sodium_bin2base64(b64, sizeof b64, sig, sizeof sig, sodium_base64_VARIANT_ORIGINAL);
+    snprintf(header, cap, "ed25519=%s", b64);
+}
+
+static td_status receive(fixture *f, td_order_kind kind, const order_opts *o, const uint8_t *sk,
+                         td_order_receipt *r, td_order_rejection *why, td_error *err)
+{
+    char header[160];
+    const char *body = order_json(o);
+    sign(body, strlen(body), sk ? sk : f->sk, header, sizeof header);
+    return td_order_receive(f->orders, kind, (const uint8_t *)body, strlen(body), header, 0, r,
+                            why, err);
+}
+
+static int64_t must_receive(fixture *f, const order_opts *o, td_order_receipt *r)
+{
+    td_error err;
+    td_order_rejection why;
+    check(receive(f, TD_ORDER_REMOVAL, o, NULL, r, &why, &err), &err);
+    return r->id;
+}
+
+/* The events queued for the webhook, oldest first, as "event content_id cause" lines. */
+static void deliveries(fixture *f, char *out, size_t cap)
+{
+    char path[4200];
+    td_store *s;
+    td_store_conn *c;
+    td_stmt *q;
+    td_error err;
+    int row;
+    size_t n = 0;
+    snprintf(path, sizeof path, "%s/takedown.db", f->dir);
+    check(td_store_open(path, NULL, &s, &err), &err);
+    check(td_store_acquire(s, 0, &c, &err), &err);
+    check(td_store_prepare(c, "SELECT event, body FROM deliveries ORDER BY id", &q, &err), &err);
+    out[0] = '\0';
+    while (td_stmt_step(q, &row, &err) == TD_OK && row) {
+        json_t *b = json_loads(td_stmt_column_text(q, 1), 0, NULL);
+        assert_non_null(b);
+        int w = snprintf(out + n, cap - n, "%s %s %s\n", td_stmt_column_text(q, 0),
+                         json_string_value(json_object_get(b, "content_id")),
+                         json_string_value(json_object_get(b, "cause")));
+        json_decref(b);
+        assert_true(w > 0 && (size_t)w < cap - n);
+        n += (size_t)w;
+    }
+    td_store_release(s, c);
+    td_store_close(s);
+}
+
+/* Number of audit entries with this action. */
+static int audit_count(fixture *f, const char *action)
+{
+    td_audit *log = td_orders_audit(f->orders);
+    uint64_t size;
+    td_error err;
+    int n = 0;
+    check(td_audit_size(log, &size, &err), &err);
+    for (uint64_t i = 0; i < size; i++) {
+        td_audit_entry e;
+        check(td_audit_get(log, i, &e, &err), &err);
+        n += strcmp(e.action, action) == 0;
+        td_audit_entry_clear(&e);
+    }
+    return n;
+}
+
+static void log_verifies(fixture *f)
+{
+    td_audit_report rep;
+    td_error err;
+    check(td_audit_verify_log(td_orders_audit(f->orders), &rep, &err), &err);
+    if (!rep.ok)
+        fail_msg("audit log: %s", rep.problem);
+}
+
+/* ---- parsing ---- */
+
+static void test_parse(void **state)
+{
+    (void)state;
+    td_order_doc *d = malloc(sizeof *d);
+    td_order_rejection why;
+    td_error err;
+    order_opts o = {NULL, NULL, "R-1", "[{\"url\":\"hxxps://Example.com/a/../v?utm_source=x\"},"
+                                       "{\"content_id\":\"c9\"}]",
+                    0, 0, 14, NULL};
+    const char *body = order_json(&o);
+    check(td_order_parse(body, strlen(body), d, &why, &err), &err);
+    assert_int_equal(d->kind, TD_ORDER_REMOVAL);
+    assert_string_equal(d->reference, "R-1");
+    assert_int_equal(d->n_targets, 2);
+    assert_string_equal(d->targets[0].canonical_url, "https://example.com/v");
+    assert_string_equal(d->targets[1].content_id, "c9");
+    assert_int_equal(d->category, 'a');
+    assert_int_equal(d->do_not_inform_days, 14);
+    assert_int_equal(d->issued_ms, T0 + 9 * HOUR + 59 * MIN);
+
+    o.drop = "redress";
+    body = order_json(&o);
+    assert_int_equal(td_order_parse(body, strlen(body), d, &why, &err), TD_ERR_INVALID);
+    assert_int_equal(why.problem, TD_ORDER_MISSING_FIELD);
+    assert_string_equal(why.field, "redress");
+
+    static const struct {
+        const char *text, *field;
+        td_order_problem problem;
+    } bad[] = {
+        {"[1,2]", "body", TD_ORDER_MALFORMED},
+        {"{\"type\":\"removal_order\",\"type\":\"referral\"}", "body", TD_ORDER_MALFORMED},
+        {"{\"type\":\"x\"}", "type", TD_ORDER_INVALID_FIELD},
+        {"{\"type\":\"referral\",\"extra\":1}", "extra", TD_ORDER_INVALID_FIELD},
+        {"{\"type\":\"referral\"}", "issuing_authority", TD_ORDER_MISSING_FIELD},
+        {"{\"type\":\"referral\",\"issuing_authority\":{\"name\":\"X\"},\"reference\":\"r\","
+         "\"issued_at\":\"2024-02-30T00:00:00Z\"}",
+         "issued_at", TD_ORDER_INVALID_FIELD},
+        {"{\"type\":\"referral\",\"issuing_authority\":{\"name\":\"X\"},\"reference\":\"r\","
+         "\"issued_at\":\"2024-02-29T00:00:00Z\",\"content\":[]}",
+         "content", TD_ORDER_MISSING_FIELD},
+        {"{\"type\":\"referral\",\"issuing_authority\":{\"name\":\"X\"},\"reference\":\"r\","
+         "\"issued_at\":\"2024-02-29T00:00:00Z\",\"content\":[{}]}",
+         "content[0]", TD_ORDER_MISSING_FIELD},
+        {"{\"type\":\"referral\",\"issuing_authority\":{\"name\":\"X\"},\"reference\":\"r\","
+         "\"issued_at\":\"2024-02-29T00:00:00Z\",\"content\":[{\"content_id\":\"a\"}],"
+         "\"reason\":{\"category\":\"f\",\"statement\":\"s\"}}",
+         "reason.category", TD_ORDER_INVALID_FIELD},
+        {"{\"type\":\"referral\",\"issuing_authority\":{\"name\":\"X\"},\"reference\":\"a\\nb\"}",
+         "reference", TD_ORDER_INVALID_FIELD},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_not_equal(td_order_parse(bad[i].text, strlen(bad[i].text), d, &why, &err),
+                             TD_OK);
+        if (why.problem != bad[i].problem || strcmp(why.field, bad[i].field) != 0)
+            fail_msg("case %zu: %s %s (%s)", i, td_order_problem_name(why.problem), why.field,
+                     err.message);
+    }
+    char *big = malloc(TD_ORDER_MAX_BODY + 2);
+    memset(big, ' ', TD_ORDER_MAX_BODY + 1);
+    big[TD_ORDER_MAX_BODY + 1] = '\0';
+    assert_int_equal(td_order_parse(big, TD_ORDER_MAX_BODY + 1, d, &why, &err), TD_ERR_LIMIT);
+    assert_int_equal(why.problem, TD_ORDER_TOO_LARGE);
+    free(big);
+    free(d);
+
+    char t[32];
+    td_order_time_format(T0 + 1234, t);
+    assert_string_equal(t, "2024-06-01T00:00:01.234Z");
+    assert_int_equal(td_order_time_parse(t, strlen(t)), T0 + 1234);
+    assert_int_equal(td_order_time_parse("2024-06-01T00:00:00+02:00", 25), -1);
+}
+
+/* ---- signatures and intake ---- */
+
+static void test_signatures(void **state)
+{
+    fixture *f = *state;
+    td_order_receipt r;
+    td_order_rejection why;
+    td_error err;
+    char header[160];
+    order_opts o = {NULL, NULL, "SIG-1", "[{\"content_id\":\"nowhere\"}]", 0, 0, 0, NULL};
+
+    /* Unsigned. */
+    char *body = strdup(order_json(&o));
+    size_t len = strlen(body);
+    assert_int_equal(td_order_receive(f->orders, TD_ORDER_REMOVAL, (uint8_t *)body, len, NULL, 0,
+                                      &r, &why, &err),
+                     TD_ERR_INVALID);
+    assert_int_equal(why.problem, TD_ORDER_UNSIGNED);
+    assert_int_equal(td_order_receive(f->orders, TD_ORDER_REMOVAL, (uint8_t *)body, len,
+                                      "ed25519=!!!", 0, &r, &why, &err),
+                     TD_ERR_INVALID);
+    assert_int_equal(why.problem, TD_ORDER_BAD_SIGNATURE);
+
+    /* Wrong key. */
+    sign(body, len, f->ru_sk, header, sizeof header);
+    assert_int_equal(td_order_receive(f->orders, TD_ORDER_REMOVAL, (uint8_t *)body, len, header,
+                                      0, &r, &why, &err),
+                     TD_ERR_INVALID);
+    assert_int_equal(why.problem, TD_ORDER_BAD_SIGNATURE);
+
+    /* Tampered body: signed, then one byte of the reference changed. */
+    sign(body, len, f->sk, header, sizeof header);
+    char *p = strstr(body, "SIG-1");
+    p[4] = '2';
+    assert_int_equal(td_order_receive(f->orders, TD_ORDER_REMOVAL, (uint8_t *)body, len, header,
+                                      0, &r, &why, &err),
+                     TD_ERR_INVALID);
+    assert_int_equal(why.problem, TD_ORDER_BAD_SIGNATURE);
+    /* Whitespace added at the end: still not the signed bytes. */
+    p[4] = '1';
+    char *padded = malloc(len + 2);
+    memcpy(padded, body, len);
+    padded[len] = ' ';
+    assert_int_equal(td_order_receive(f->orders, TD_ORDER_REMOVAL, (uint8_t *)padded, len + 1,
+                                      header, 0, &r, &why, &err),
+                     TD_ERR_INVALID);
+    assert_int_equal(why.problem, TD_ORDER_BAD_SIGNATURE);
+    free(padded);
+
+    /* Unknown authority. */
+    o.authority = "Nobody";
+    assert_int_equal(receive(f, TD_ORDER_REMOVAL, &o, NULL, &r, &why, &err), TD_ERR_NOT_FOUND);
+    assert_int_equal(why.problem, TD_ORDER_UNKNOWN_AUTHORITY);
+    o.authority = NULL;
+
+    /* Signed but incomplete. */
+    o.drop = "redress";
+    assert_int_equal(receive(f, TD_ORDER_REMOVAL, &o, NULL, &r, &why, &err), TD_ERR_INVALID);
+    assert_int_equal(why.problem, TD_ORDER_MISSING_FIELD);
+    assert_string_equal(why.field, "redress");
+    o.drop = NULL;
+
+    /* A removal order sent as a referral, and a referral unit issuing a removal order. */
+    assert_int_equal(receive(f, TD_ORDER_REFERRAL, &o, NULL, &r, &why, &err), TD_ERR_INVALID);
+    assert_string_equal(why.field, "type");
+    o.authority = "EU IRU";
+    assert_int_equal(receive(f, TD_ORDER_REMOVAL, &o, f->ru_sk, &r, &why, &err), TD_ERR_INVALID);
+    assert_int_equal(why.problem, TD_ORDER_WRONG_AUTHORITY);
+    o.authority = NULL;
+
+    /* An API key linked to the authority; another key is refused. */
+    char key[TD_KEY_TEXT_MAX];
+    td_key_info k1, k2;
+    check(td_key_create(f->svc, TD_ROLE_AUTHORITY, "bka-key", key, &k1, &err), &err);
+    check(td_key_create(f->svc, TD_ROLE_AUTHORITY, "other", key, &k2, &err), &err);
+    check(td_authority_link_key(f->orders, "admin", f->authority_id, k1.id, &err), &err);
+    assert_int_equal(td_authority_link_key(f->orders, "admin", f->unit_id, k1.id, &err),
+                     TD_ERR_CONFLICT);
+    int64_t linked;
+    check(td_authority_for_key(f->orders, k1.id, &linked, &err), &err);
+    assert_int_equal(linked, f->authority_id);
+    assert_int_equal(td_order_receive(f->orders, TD_ORDER_REMOVAL, (uint8_t *)body, len, header,
+                                      k2.id, &r, &why, &err),
+                     TD_ERR_INVALID);
+    assert_int_equal(why.problem, TD_ORDER_WRONG_AUTHORITY);
+
+    /* Good: nothing of the refusals was stored. */
+    check(td_order_receive(f->orders, TD_ORDER_REMOVAL, (uint8_t *)body, len, header, k1.id, &r,
+                           &why, &err),
+          &err);
+    assert_int_equal(why.problem, TD_ORDER_ACCEPTED);
+    assert_int_equal(r.id, 1);
+    assert_int_equal(audit_count(f, "order.received"), 1);
+    free(body);
+}
+
+static void test_receipt_duplicate_deadline(void **state)
+{
+    fixture *f = *state;
+    td_order_receipt r, r2;
+    td_order *ord = malloc(sizeof *ord);
+    td_error err;
+    order_opts o = {NULL, NULL, "DUP-1", "[{\"url\":\"https://example.com/x\"}]", 0, 0, 0, NULL};
+    int64_t id = must_receive(f, &o, &r);
+    assert_int_equal(r.received_ms, T0);
+    assert_int_equal(r.deadline_ms, T0 + HOUR);
+    assert_false(r.duplicate);
+    assert_false(r.first_contact_early); /* announced two days before */
+    assert_false(r.executed);            /* nothing at that URL */
+
+    /* Committed: a fresh process (service and orders reopened) sees the exact receipt. */
+    close_all(f);
+    open_all(f);
+    check(td_order_get(f->orders, id, ord, &err), &err);
+    assert_int_equal(ord->received_ms, T0);
+    assert_int_equal(ord->deadline_ms, T0 + HOUR);
+    assert_int_equal(ord->state, TD_ORDER_RECEIVED);
+    assert_string_equal(ord->doc.reference, "DUP-1");
+    assert_string_equal(ord->authority, "BKA");
+
+    /* Replay later: the stored order, not a new one, and not a new clock. */
+    advance(5 * MIN);
+    must_receive(f, &o, &r2);
+    assert_true(r2.duplicate);
+    assert_int_equal(r2.id, id);
+    assert_int_equal(r2.received_ms, T0);
+    assert_int_equal(r2.deadline_ms, T0 + HOUR);
+    assert_int_equal(audit_count(f, "order.received"), 1);
+    free(ord);
+}
+
+static void test_first_contact(void **state)
+{
+    fixture *f = *state;
+    td_order_receipt r;
+    td_authority a;
+    td_error err;
+    char hex[65];
+    uint8_t pk[32], sk[64];
+    crypto_sign_keypair(pk, sk);
+    sodium_bin2hex(hex, sizeof hex, pk, sizeof pk);
+    td_authority_input in = {0, "DGSI", "FR", "dgsi@example", hex, 0};
+    check(td_authority_register(f->orders, "admin", &in, &a, &err), &err);
+    advance(2 * HOUR);
+    order_opts o = {NULL, "DGSI", "FR-1", "[{\"content_id\":\"zz\"}]", 0, 0, 0, NULL};
+    td_order_rejection why;
+    check(receive(f, TD_ORDER_REMOVAL, &o, sk, &r, &why, &err), &err);
+    assert_true(r.first_contact_early);
+    /* Only the first order is concerned. */
+    o.reference = "FR-2";
+    check(receive(f, TD_ORDER_REMOVAL, &o, sk, &r, &why, &err), &err);
+    assert_false(r.first_contact_early);
+
+    /* An emergency is not flagged. */
+    in.name = "CNCT";
+    crypto_sign_keypair(pk, sk);
+    sodium_bin2hex(hex, sizeof hex, pk, sizeof pk);
+    in.public_key = hex;
+    check(td_authority_register(f->orders, "admin", &in, &a, &err), &err);
+    o.authority = "CNCT";
+    o.emergency = 1;
+    check(receive(f, TD_ORDER_REMOVAL, &o, sk, &r, &why, &err), &err);
+    assert_false(r.first_contact_early);
+}
+
+/* ---- execution, confirmation, feedback, preservation, notices ---- */
+
+static void test_execute_confirm(void **state)
+{
+    fixture *f = *state;
+    td_order_receipt r;
+    td_order *ord = malloc(sizeof *ord);
+    td_error err;
+    char q[4096];
+    add_content(f, "vid-1", "https://video.example/watch/1", "00000000000000000000000000000001");
+    add_content(f, "vid-2", "https://video.example/watch/2", "00000000000000000000000000000002");
+    advance(10 * 1000);
+    /* One target by content id, one by a non-canonical spelling of the stored URL. */
+    order_opts o = {NULL, NULL, "EXE-1",
+                    "[{\"content_id\":\"vid-1\"},"
+                    "{\"url\":\"HTTPS://Video.Example/watch/2?utm_source=share#t=1\"}]",
+                    0, 0, 0, NULL};
+    int64_t id = must_receive(f, &o, &r);
+    int64_t received = r.received_ms;
+    assert_true(r.executed);
+    deliveries(f, q, sizeof q);
+    char want[256];
+    snprintf(want, sizeof want, "remove vid-1 order:%lld\nremove vid-2 order:%lld\n",
+             (long long)id, (long long)id);
+    assert_string_equal(q, want);
+    check(td_order_get(f->orders, id, ord, &err), &err);
+    assert_int_equal(ord->state, TD_ORDER_EXECUTED);
+    assert_true(ord->doc.targets[1].located);
+    assert_string_equal(ord->doc.targets[1].content_id, "vid-2");
+    /* Executing again fires nothing new. */
+    size_t fired = 9;
+    check(td_order_execute(f->orders, id, "mod", &fired, &err), &err);
+    assert_int_equal(fired, 0);
+
+    /* The platform removes 40 s after receipt and tells us 5 s later. */
+    advance(45 * 1000);
+    assert_int_equal(td_order_confirm(f->orders, id, received - 1, "removed", "platform", &err),
+                     TD_ERR_INVALID);
+    assert_int_equal(td_order_confirm(f->orders, id, received + 40000, "deleted", "platform",
+                                      &err),
+                     TD_ERR_INVALID);
+    check(td_order_confirm(f->orders, id, received + 40000, "removed", "platform", &err), &err);
+    check(td_order_confirm(f->orders, id, received + 41000, "removed", "platform", &err), &err);
+    check(td_order_get(f->orders, id, ord, &err), &err);
+    assert_int_equal(ord->state, TD_ORDER_CONFIRMED);
+    assert_int_equal(ord->confirmed_ms, received + 40000);
+    assert_string_equal(ord->measure, "removed");
+    assert_int_equal(ord->breached_ms, 0);
+    assert_true(ord->preserved);
+    assert_true(ord->doc.targets[0].removed && ord->doc.targets[1].removed);
+    assert_true(ord->doc.targets[0].evidence_item > 0);
+
+    /* Preservation: case order-<id>, retained until removal + 183 days. */
+    char ref[32];
+    td_evidence_case_info info;
+    snprintf(ref, sizeof ref, "order-%lld", (long long)id);
+    check(td_evidence_case(td_orders_evidence(f->orders), ref, &info, &err), &err);
+    assert_int_equal(info.items, 2);
+    assert_int_equal(info.retain_until_ms, received + 40000 + 183 * DAY);
+
+    /* Annex II. */
+    char *fb;
+    check(td_order_feedback(f->orders, id, 1, "BKA", &fb, &err), &err);
+    json_t *j = json_loads(fb, 0, NULL);
+    assert_non_null(j);
+    char t[32];
+    td_order_time_format(received, t);
+    assert_string_equal(json_string_value(json_object_get(j, "time_of_receipt")), t);
+    td_order_time_format(received + 40000, t);
+    assert_string_equal(json_string_value(json_object_get(j, "time_of_measure")), t);
+    assert_string_equal(json_string_value(json_object_get(j, "measure")), "removed");
+    assert_true(json_is_true(json_object_get(j, "within_deadline")));
+    json_decref(j);
+    td_free(fb);
+    check(td_order_feedback(f->orders, id, 1, "BKA", &fb, &err), &err);
+    td_free(fb);
+    assert_int_equal(audit_count(f, "order.feedback_sent"), 1);
+
+    /* User notices: no do-not-inform period, released at once. */
+    td_user_notice *n;
+    size_t nn;
+    check(td_notice_list(f->orders, id, &n, &nn, &err), &err);
+    assert_int_equal(nn, 2);
+    assert_int_equal(n[0].hold_until_ms, 0);
+    assert_true(n[0].released_ms > 0);
+    td_free(n);
+
+    assert_int_equal(audit_count(f, "order.executed"), 1);
+    assert_int_equal(audit_count(f, "order.confirmed"), 1);
+    assert_int_equal(audit_count(f, "evidence.seal") + audit_count(f, "evidence.sealed") > 0, 1);
+    log_verifies(f);
+    free(ord);
+}
+
+static void test_notice_withheld(void **state)
+{
+    fixture *f = *state;
+    td_order_receipt r;
+    td_orders_tick_result t;
+    td_user_notice *n;
+    size_t nn;
+    td_error err;
+    add_content(f, "dni-1", "https://video.example/dni", "00000000000000000000000000000003");
+    order_opts o = {NULL, NULL, "DNI-1", "[{\"content_id\":\"dni-1\"}]", 0, 0, 7, NULL};
+    int64_t id = must_receive(f, &o, &r);
+    check(td_order_confirm(f->orders, id, T0 + MIN, "disabled", "platform", &err), &err);
+    check(td_notice_list(f->orders, id, &n, &nn, &err), &err);
+    assert_int_equal(nn, 1);
+    assert_int_equal(n[0].hold_until_ms, T0 + 7 * DAY);
+    assert_int_equal(n[0].released_ms, 0);
+    td_free(n);
+    set_now(T0 + 7 * DAY - 1);
+    check(td_orders_tick(f->orders, &t, &err), &err);
+    assert_int_equal(t.notices_released, 0);
+    set_now(T0 + 7 * DAY);
+    check(td_orders_tick(f->orders, &t, &err), &err);
+    assert_int_equal(t.notices_released, 1);
+    check(td_orders_tick(f->orders, &t, &err), &err);
+    assert_int_equal(t.notices_released, 0);
+    check(td_notice_list(f->orders, id, &n, &nn, &err), &err);
+    assert_int_equal(n[0].released_ms, T0 + 7 * DAY);
+    td_free(n);
+}
+
+/* ---- clocks ---- */
+
+static void test_escalation_breach(void **state)
+{
+    fixture *f = *state;
+    td_order_receipt r;
+    td_orders_tick_result t;
+    td_order_summary *list;
+    size_t n;
+    td_error err;
+    order_opts o = {NULL, NULL, "CLK-1", "[{\"url\":\"https://unknown.example/a\"}]", 0, 0, 0,
+                    NULL};
+    int64_t id = must_receive(f, &o, &r);
+    set_now(T0 + 15 * MIN - 1);
+    check(td_orders_tick(f->orders, &t, &err), &err);
+    assert_int_equal(t.escalations, 0);
+    /* A second, newer order: the escalated one must come first in the queue. */
+    o.reference = "CLK-2";
+    int64_t id2 = must_receive(f, &o, &r);
+    set_now(T0 + 15 * MIN);
+    check(td_orders_tick(f->orders, &t, &err), &err);
+    assert_int_equal(t.escalations, 1);
+    check(td_orders_tick(f->orders, &t, &err), &err);
+    assert_int_equal(t.escalations, 0);
+    check(td_order_list(f->orders, 1, 0, &list, &n, &err), &err);
+    assert_int_equal(n, 2);
+    assert_int_equal(list[0].id, id);
+    assert_int_equal(list[0].escalation, 1);
+    assert_int_equal(list[1].id, id2);
+    td_free(list);
+    /* A late tick raises both remaining marks, each on the log. */
+    set_now(T0 + 46 * MIN);
+    check(td_orders_tick(f->orders, &t, &err), &err);
+    /* Marks 2 and 3 of the first, 1 and 2 of the second (received 15 min - 1 ms later). */
+    assert_int_equal(t.escalations, 4);
+    assert_int_equal(t.breaches, 0);
+    set_now(T0 + HOUR - 1);
+    check(td_orders_tick(f->orders, &t, &err), &err);
+    assert_int_equal(t.breaches, 0);
+    assert_int_equal(t.escalations, 1); /* the second's last mark */
+    set_now(T0 + HOUR);
+    check(td_orders_tick(f->orders, &t, &err), &err);
+    assert_int_equal(t.breaches, 1);
+    check(td_orders_tick(f->orders, &t, &err), &err);
+    assert_int_equal(t.breaches, 0);
+    td_order *ord = malloc(sizeof *ord);
+    check(td_order_get(f->orders, id, ord, &err), &err);
+    assert_int_equal(ord->escalation, 3);
+    assert_int_equal(ord->breached_ms, T0 + HOUR);
+    free(ord);
+    assert_int_equal(audit_count(f, "order.escalated"), 6);
+    assert_int_equal(audit_count(f, "order.breached"), 1);
+    log_verifies(f);
+}
+
+static void test_cannot_comply_clarify(void **state)
+{
+    fixture *f = *state;
+    td_order_receipt r;
+    td_orders_tick_result t;
+    td_order *ord = malloc(sizeof *ord);
+    td_error err;
+    order_opts o = {NULL, NULL, "CC-1", "[{\"url\":\"https://unknown.example/b\"}]", 0, 0, 0,
+                    NULL};
+    int64_t id = must_receive(f, &o, &r);
+    set_now(T0 + 20 * MIN);
+    assert_int_equal(td_order_cannot_comply(f->orders, id, TD_CC_MISSING_INFO, "", "mod", &err),
+                     TD_ERR_INVALID);
+    check(td_order_cannot_comply(f->orders, id, TD_CC_MISSING_INFO,
+                                 "The URL does not exist on our service", "mod", &err),
+          &err);
+    check(td_order_get(f->orders, id, ord, &err), &err);
+    assert_int_equal(ord->state, TD_ORDER_PAUSED);
+    assert_int_equal(ord->deadline_ms, 0);
+    /* Paused: hours pass, no escalation, no breach. */
+    set_now(T0 + 5 * HOUR);
+    check(td_orders_tick(f->orders, &t, &err), &err);
+    assert_int_equal(t.breaches + t.escalations, 0);
+    /* Annex III goes out with the feedback. */
+    char *fb;
+    check(td_order_feedback(f->orders, id, 0, NULL, &fb, &err), &err);
+    assert_non_null(strstr(fb, "\"ground\":\"missing_information\""));
+    td_free(fb);
+    /* The clarification restarts the full hour from now. */
+    check(td_order_clarify(f->orders, id, "Correct URL: https://video.example/c", "BKA", &err),
+          &err);
+    check(td_order_get(f->orders, id, ord, &err), &err);
+    assert_int_equal(ord->state, TD_ORDER_RECEIVED);
+    assert_int_equal(ord->clock_start_ms, T0 + 5 * HOUR);
+    assert_int_equal(ord->deadline_ms, T0 + 6 * HOUR);
+    assert_int_equal(ord->escalation, 0);
+    assert_int_equal(td_order_clarify(f->orders, id, "again", "BKA", &err), TD_ERR_CONFLICT);
+    set_now(T0 + 6 * HOUR - 1);
+    check(td_orders_tick(f->orders, &t, &err), &err);
+    assert_int_equal(t.breaches, 0);
+    assert_int_equal(t.escalations, 3);
+    set_now(T0 + 6 * HOUR);
+    check(td_orders_tick(f->orders, &t, &err), &err);
+    assert_int_equal(t.breaches, 1);
+    /* A moderator locates the content; confirmed late, the breach stays. */
+    add_content(f, "vid-c", "https://video.example/c", "00000000000000000000000000000004");
+    check(td_order_locate(f->orders, id, 0, "vid-c", "mod", &err), &err);
+    check(td_order_execute(f->orders, id, "mod", NULL, &err), &err);
+    check(td_order_confirm(f->orders, id, T0 + 6 * HOUR + MIN, "removed", "platform", &err),
+          &err);
+    check(td_order_get(f->orders, id, ord, &err), &err);
+    assert_int_equal(ord->breached_ms, T0 + 6 * HOUR);
+    assert_int_equal(audit_count(f, "order.cannot_comply"), 1);
+    assert_int_equal(audit_count(f, "order.clarified"), 1);
+    free(ord);
+}
+
+/* ---- cross-border review ---- */
+
+static void test_review_reinstate(void **state)
+{
+    fixture *f = *state;
+    td_order_receipt r;
+    td_order *ord = malloc(sizeof *ord);
+    td_error err;
+    char q[4096];
+    add_content(f, "xb-1", "https://video.example/xb", "00000000000000000000000000000005");
+    order_opts o = {NULL, NULL, "XB-1", "[{\"content_id\":\"xb-1\"}]", 1, 0, 0, NULL};
+    int64_t id = must_receive(f, &o, &r);
+    check(td_order_confirm(f->orders, id, T0 + MIN, "removed", "platform", &err), &err);
+    o.reference = "XB-2";
+    o.cross_border = 0;
+    int64_t plain = must_receive(f, &o, &r);
+    assert_int_equal(td_order_review_open(f->orders, plain, "why", "legal", &err),
+                     TD_ERR_INVALID);
+    set_now(T0 + 47 * HOUR);
+    check(td_order_review_open(f->orders, id, "Content provider challenges the order", "legal",
+                               &err),
+          &err);
+    char ref[32];
+    td_evidence_case_info info;
+    snprintf(ref, sizeof ref, "order-%lld", (long long)id);
+    check(td_evidence_case(td_orders_evidence(f->orders), ref, &info, &err), &err);
+    assert_true(info.hold);
+    check(td_order_get(f->orders, id, ord, &err), &err);
+    assert_int_equal(ord->review, TD_REVIEW_OPEN);
+    assert_int_equal(ord->review_due_ms, T0 + 47 * HOUR + 72 * HOUR);
+    set_now(T0 + 100 * HOUR);
+    check(td_order_review_decide(f->orders, id, 1, "The order infringes the Regulation", "legal",
+                                 &err),
+          &err);
+    check(td_order_get(f->orders, id, ord, &err), &err);
+    assert_int_equal(ord->state, TD_ORDER_REINSTATED);
+    assert_int_equal(ord->reinstated_ms, T0 + 100 * HOUR);
+    deliveries(f, q, sizeof q);
+    char want[128];
+    snprintf(want, sizeof want, "restore xb-1 reinstate-order:%lld\n", (long long)id);
+    assert_non_null(strstr(q, want));
+    check(td_evidence_case(td_orders_evidence(f->orders), ref, &info, &err), &err);
+    assert_false(info.hold);
+    assert_int_equal(audit_count(f, "order.reinstated"), 1);
+
+    /* Too late to ask. */
+    o.reference = "XB-3";
+    o.cross_border = 1;
+    int64_t late = must_receive(f, &o, &r);
+    set_now(T0 + 100 * HOUR + 48 * HOUR + 1);
+    assert_int_equal(td_order_review_open(f->orders, late, "why", "legal", &err),
+                     TD_ERR_CONFLICT);
+    free(ord);
+}
+
+/* ---- referrals ---- */
+
+static void test_referral(void **state)
+{
+    fixture *f = *state;
+    td_order_receipt r;
+    td_order_rejection why;
+    td_orders_tick_result t;
+    td_error err;
+    char q[4096];
+    add_content(f, "ref-1", "https://video.example/ref", "00000000000000000000000000000006");
+    order_opts o = {"referral", "EU IRU", "IRU-77", "[{\"url\":\"https://video.example/ref\"}]",
+                    0, 0, 0, NULL};
+    check(receive(f, TD_ORDER_REFERRAL, &o, f->ru_sk, &r, &why, &err), &err);
+    assert_int_equal(r.kind, TD_ORDER_REFERRAL);
+    assert_int_equal(r.deadline_ms, 0);
+    assert_false(r.executed);
+    /* No legal clock. */
+    set_now(T0 + 10 * HOUR);
+    check(td_orders_tick(f->orders, &t, &err), &err);
+    assert_int_equal(t.escalations + t.breaches, 0);
+    assert_int_equal(td_order_confirm(f->orders, r.id, T0 + HOUR, "removed", "p", &err),
+                     TD_ERR_INVALID);
+    check(td_referral_decide(f->orders, r.id, 1, "Violates our terms on violent extremism",
+                             "mod", &err),
+          &err);
+    assert_int_equal(td_referral_decide(f->orders, r.id, 0, "again", "mod", &err),
+                     TD_ERR_CONFLICT);
+    deliveries(f, q, sizeof q);
+    char want[128];
+    snprintf(want, sizeof want, "remove ref-1 referral:%lld\n", (long long)r.id);
+    assert_string_equal(q, want);
+    char *fb;
+    check(td_order_feedback(f->orders, r.id, 1, "EU IRU", &fb, &err), &err);
+    json_t *j = json_loads(fb, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(j, "decision")), "removed");
+    assert_string_equal(json_string_value(json_object_get(j, "decision_reason")),
+                        "Violates our terms on violent extremism");
+    json_decref(j);
+    td_free(fb);
+    assert_int_equal(audit_count(f, "referral.decided"), 1);
+}
+
+/* ---- complaints ---- */
+
+static void test_complaint(void **state)
+{
+    fixture *f = *state;
+    td_complaint c;
+    td_orders_tick_result t;
+    td_error err;
+    char q[4096];
+    add_content(f, "cmp-1", "https://video.example/cmp", "00000000000000000000000000000007");
+    assert_int_equal(td_complaint_file(f->orders, "nope", "mine", "user", &c, &err),
+                     TD_ERR_NOT_FOUND);
+    check(td_complaint_file(f->orders, "cmp-1", "This was a news report", "user-42", &c, &err),
+          &err);
+    assert_int_equal(c.state, TD_COMPLAINT_OPEN);
+    assert_int_equal(c.received_ms, T0);
+    assert_int_equal(c.due_ms, T0 + 14 * DAY);
+    assert_int_equal(c.order_id, 0);
+    set_now(T0 + 14 * DAY - 1);
+    check(td_orders_tick(f->orders, &t, &err), &err);
+    assert_int_equal(t.complaints_overdue, 0);
+    set_now(T0 + 14 * DAY);
+    check(td_orders_tick(f->orders, &t, &err), &err);
+    assert_int_equal(t.complaints_overdue, 1);
+    check(td_orders_tick(f->orders, &t, &err), &err);
+    assert_int_equal(t.complaints_overdue, 0);
+    assert_int_equal(td_complaint_decide(f->orders, c.id, 1, "", "mod", &c, &err),
+                     TD_ERR_INVALID);
+    check(td_complaint_decide(f->orders, c.id, 1, "Journalistic context", "mod", &c, &err),
+          &err);
+    assert_int_equal(c.state, TD_COMPLAINT_UPHELD);
+    assert_int_equal(c.reinstated_ms, T0 + 14 * DAY);
+    assert_int_equal(td_complaint_decide(f->orders, c.id, 0, "x", "mod", &c, &err),
+                     TD_ERR_CONFLICT);
+    deliveries(f, q, sizeof q);
+    char want[128];
+    snprintf(want, sizeof want, "restore cmp-1 complaint:%lld\n", (long long)c.id);
+    assert_string_equal(q, want);
+    assert_int_equal(audit_count(f, "complaint.overdue"), 1);
+    assert_int_equal(audit_count(f, "content.reinstated"), 1);
+}
+
+/* ---- the transparency report ---- */
+
+static json_int_t at(json_t *root, const char *a, const char *b, const char *c)
+{
+    json_t *v = json_object_get(root, a);
+    if (b)
+        v = json_object_get(v, b);
+    if (c)
+        v = json_object_get(v, c);
+    if (!json_is_integer(v))
+        fail_msg("report: no integer at %s.%s.%s", a, b ? b : "", c ? c : "");
+    return json_integer_value(v);
+}
+
+static void test_report(void **state)
+{
+    fixture *f = *state;
+    td_order_receipt r;
+    td_order_rejection why;
+    td_orders_tick_result t;
+    td_complaint c;
+    td_error err;
+    td_bank bank;
+    td_signal_input si;
+    td_signal sig;
+
+    /* Before the period: order Z (pending, breached before the period starts). */
+    set_now(T0 - DAY);
+    order_opts oz = {NULL, NULL, "Z", "[{\"content_id\":\"none\"}]", 0, 0, 0, NULL};
+    must_receive(f, &oz, &r);
+    set_now(T0);
+    check(td_orders_tick(f->orders, &t, &err), &err);
+    assert_int_equal(t.breaches, 1);
+
+    /* Own measures: one upload blocked by a hash, one moderator removal. */
+    td_bank_init(&bank);
+    snprintf(bank.name, sizeof bank.name, "TCO_BLOCK");
+    bank.action = TD_ACTION_BLOCK;
+    check(td_bank_create(f->svc, &bank, NULL, &err), &err);
+    snprintf(bank.name, sizeof bank.name, "TCO_REVIEW");
+    bank.action = TD_ACTION_REVIEW;
+    check(td_bank_create(f->svc, &bank, NULL, &err), &err);
+    td_signal_input_init(&si);
+    si.type = TD_SIGNAL_MD5;
+    si.value = "b10cb10cb10cb10cb10cb10cb10cb10c";
+    check(td_signal_add(f->svc, "TCO_BLOCK", &si, &sig, &err), &err);
+    si.value = "5eed5eed5eed5eed5eed5eed5eed5eed";
+    check(td_signal_add(f->svc, "TCO_REVIEW", &si, &sig, &err), &err);
+    add_content(f, "blk", "https://video.example/blk", "b10cb10cb10cb10cb10cb10cb10cb10c");
+    add_content(f, "rev", "https://video.example/rev", "5eed5eed5eed5eed5eed5eed5eed5eed");
+    td_content ct;
+    check(td_content_get(f->svc, "rev", &ct, &err), &err);
+    assert_true(ct.has_case);
+    int64_t case_id = ct.kase.id;
+    td_content_clear(&ct);
+    td_principal mod = {1, TD_ROLE_MODERATOR, "mod"};
+    td_decision dec;
+    check(td_case_decide(f->svc, case_id, &mod, TD_DECISION_REMOVE, "Glorification", &dec,
+                         &err),
+          &err);
+
+    add_content(f, "a1", "https://video.example/a1", "000000000000000000000000000000a1");
+    add_content(f, "b1", "https://video.example/b1", "000000000000000000000000000000b1");
+    add_content(f, "b2", "https://video.example/b2", "000000000000000000000000000000b2");
+    add_content(f, "r1", "https://video.example/r1", "000000000000000000000000000000c1");
+    add_content(f, "r2", "https://video.example/r2", "000000000000000000000000000000c2");
+
+    /* A: removed in 2 minutes. B: two items, cross-border, removed late, then annulled on review.
+     * C: cannot comply (manifest error). D: never located, breached. */
+    order_opts o = {NULL, NULL, "A", "[{\"content_id\":\"a1\"}]", 0, 0, 0, NULL};
+    int64_t a = must_receive(f, &o, &r);
+    check(td_order_confirm(f->orders, a, T0 + 2 * MIN, "removed", "platform", &err), &err);
+    o = (order_opts){NULL, NULL, "B", "[{\"content_id\":\"b1\"},{\"content_id\":\"b2\"}]", 1, 0,
+                     0, NULL};
+    int64_t b = must_receive(f, &o, &r);
+    o = (order_opts){NULL, NULL, "C", "[{\"content_id\":\"none\"}]", 0, 0, 0, NULL};
+    int64_t cc = must_receive(f, &o, &r);
+    check(td_order_cannot_comply(f->orders, cc, TD_CC_MANIFEST_ERROR, "Lawful news item", "mod",
+                                 &err),
+          &err);
+    o = (order_opts){NULL, NULL, "D", "[{\"url\":\"https://elsewhere.example/d\"}]", 0, 0, 0,
+                     NULL};
+    must_receive(f, &o, &r);
+    set_now(T0 + 70 * MIN);
+    check(td_order_confirm(f->orders, b, T0 + 65 * MIN, "removed", "platform", &err), &err);
+    check(td_orders_tick(f->orders, &t, &err), &err);
+    assert_int_equal(t.breaches, 1); /* D; B's breach was recorded by its confirmation */
+    check(td_order_review_open(f->orders, b, "challenged by the content provider", "legal",
+                               &err),
+          &err);
+    set_now(T0 + 2 * DAY);
+    check(td_order_review_decide(f->orders, b, 1, "annulled", "legal", &err), &err);
+
+    /* Referrals: one removed, one kept. */
+    o = (order_opts){"referral", "EU IRU", "R1", "[{\"content_id\":\"r1\"}]", 0, 0, 0, NULL};
+    check(receive(f, TD_ORDER_REFERRAL, &o, f->ru_sk, &r, &why, &err), &err);
+    check(td_referral_decide(f->orders, r.id, 1, "terms 4.2", "mod", &err), &err);
+    o.reference = "R2";
+    o.content = "[{\"content_id\":\"r2\"}]";
+    check(receive(f, TD_ORDER_REFERRAL, &o, f->ru_sk, &r, &why, &err), &err);
+    check(td_referral_decide(f->orders, r.id, 0, "within our terms", "mod", &err), &err);
+
+    /* Complaints: against A's removal (upheld), against the blocked upload (rejected, late),
+     * one still open. */
+    check(td_complaint_file(f->orders, "a1", "satire", "user", &c, &err), &err);
+    assert_int_equal(c.order_id, a);
+    check(td_complaint_decide(f->orders, c.id, 1, "satire", "mod", &c, &err), &err);
+    check(td_complaint_file(f->orders, "blk", "mine", "user", &c, &err), &err);
+    set_now(T0 + 20 * DAY);
+    check(td_complaint_decide(f->orders, c.id, 0, "matches known content", "mod", &c, &err),
+          &err);
+    check(td_complaint_file(f->orders, "rev", "why", "user", &c, &err), &err);
+
+    /* Outside the period: something after it. */
+    set_now(T0 + 31 * DAY);
+    o = (order_opts){NULL, NULL, "LATE", "[{\"content_id\":\"none\"}]", 0, 0, 0, NULL};
+    must_receive(f, &o, &r);
+
+    char *text;
+    check(td_report_transparency(f->orders, T0, T0 + 30 * DAY, &text, &err), &err);
+    json_t *j = json_loads(text, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(at(j, "orders", "received", NULL), 4);
+    assert_int_equal(at(j, "orders", "executed_within_deadline", NULL), 1);
+    assert_int_equal(at(j, "orders", "executed_late", NULL), 1);
+    assert_int_equal(at(j, "orders", "not_executed", "manifest_error"), 1);
+    assert_int_equal(at(j, "orders", "not_executed", "force_majeure"), 0);
+    assert_int_equal(at(j, "orders", "not_executed", "pending"), 1);
+    assert_int_equal(at(j, "orders", "not_executed", "total"), 2);
+    assert_int_equal(at(j, "orders", "breaches", NULL), 2);
+    assert_int_equal(at(j, "orders", "cross_border", NULL), 1);
+    assert_int_equal(at(j, "orders", "receipt_to_measure_ms", "max"), 65 * MIN);
+    assert_int_equal(at(j, "orders", "receipt_to_measure_ms", "average"),
+                     (2 * MIN + 65 * MIN) / 2);
+    assert_int_equal(at(j, "items_removed", "after_orders", NULL), 3);
+    assert_int_equal(at(j, "items_removed", "after_own_measures", "review_decisions"), 1);
+    assert_int_equal(at(j, "items_removed", "after_own_measures", "upload_blocks"), 1);
+    assert_int_equal(at(j, "items_removed", "after_own_measures", "referrals"), 1);
+    assert_int_equal(at(j, "items_removed", "after_own_measures", "total"), 3);
+    assert_int_equal(at(j, "referrals", "received", NULL), 2);
+    assert_int_equal(at(j, "referrals", "removed", NULL), 1);
+    assert_int_equal(at(j, "referrals", "kept", NULL), 1);
+    assert_int_equal(at(j, "complaints", "received", NULL), 3);
+    assert_int_equal(at(j, "complaints", "upheld", NULL), 1);
+    assert_int_equal(at(j, "complaints", "rejected", NULL), 1);
+    assert_int_equal(at(j, "complaints", "answered_late", NULL), 1);
+    assert_int_equal(at(j, "complaints", "open_at_end", NULL), 1);
+    assert_int_equal(at(j, "complaints", "against_orders", NULL), 1);
+    assert_int_equal(at(j, "proceedings", "review_requested", NULL), 1);
+    assert_int_equal(at(j, "proceedings", "order_annulled", NULL), 1);
+    assert_int_equal(at(j, "reinstatements", "after_proceedings", NULL), 2);
+    assert_int_equal(at(j, "reinstatements", "after_complaints", NULL), 1);
+    assert_int_equal(at(j, "anti_reupload", "blocked_uploads", NULL), 1);
+    uint64_t size;
+    check(td_audit_size(td_orders_audit(f->orders), &size, &err), &err);
+    assert_int_equal(at(j, "audit_log", "size", NULL), (json_int_t)size);
+    json_decref(j);
+    td_free(text);
+    assert_int_equal(td_report_transparency(f->orders, T0, T0, &text, &err), TD_ERR_INVALID);
+    log_verifies(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse),
+        cmocka_unit_test_setup_teardown(test_signatures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_receipt_duplicate_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_contact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_execute_confirm, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_notice_withheld, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_escalation_breach, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cannot_comply_clarify, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_review_reinstate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_referral, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_complaint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
