@@ -30,8 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < doc.n_targets; i++)
             if (!doc.targets[i].url[0] && !doc.targets[i].content_id[0])
                 abort();
-    } else if (why.problem == TD_ORDER_ACCEPTED || why.field[0] == '\0' ||
-               err.message[0] == '\0') {
+    } else if (why.problem == TD_ORDER_ACCEPTED || why.field[0] == '\0' || err.message[0] == '\0') {
         abort();
     }
     int64_t t = td_order_time_parse((const char *)data, size);

@@ -90,9 +90,9 @@ static int setup(void **state)
           &err);
     const char *names[] = {"legal", "privacy", "auditor"};
     td_share shares[3];
-    check(td_evidence_init_master(td_orders_evidence(f->orders), "admin", 2, 3, names, shares,
-                                  &err),
-          &err);
+    check(
+        td_evidence_init_master(td_orders_evidence(f->orders), "admin", 2, 3, names, shares, &err),
+        &err);
     sodium_memzero(shares, sizeof shares);
 
     char hex[2 * crypto_sign_PUBLICKEYBYTES + 1], b64[64];
@@ -106,10 +106,9 @@ static int setup(void **state)
     assert_memory_equal(a.public_key, f->pk, 32);
 
     crypto_sign_keypair(f->ru_pk, f->ru_sk);
-    sodium_bin2base64(b64, sizeof b64, f->ru_pk, sizeof f->ru_pk,
-                      sodium_base64_VARIANT_ORIGINAL);
-    td_authority_input ru = {TD_AUTHORITY_REFERRAL_UNIT, "EU IRU", "EU", "iru@europol.example",
-                             b64, 0};
+    sodium_bin2base64(b64, sizeof b64, f->ru_pk, sizeof f->ru_pk, sodium_base64_VARIANT_ORIGINAL);
+    td_authority_input ru = {TD_AUTHORITY_REFERRAL_UNIT, "EU IRU", "EU",
+                             "iru@europol.example",      b64,      0};
     check(td_authority_register(f->orders, "admin", &ru, &a, &err), &err);
     f->unit_id = a.id;
     set_now(T0);
@@ -188,8 +187,8 @@ static td_status receive(fixture *f, td_order_kind kind, const order_opts *o, co
     char header[160];
     const char *body = order_json(o);
     sign(body, strlen(body), sk ? sk : f->sk, header, sizeof header);
-    return td_order_receive(f->orders, kind, (const uint8_t *)body, strlen(body), header, 0, r,
-                            why, err);
+    return td_order_receive(f->orders, kind, (const uint8_t *)body, strlen(body), header, 0, r, why,
+                            err);
 }
 
 static int64_t must_receive(fixture *f, const order_opts *o, td_order_receipt *r)
@@ -263,9 +262,15 @@ static void test_parse(void **state)
     td_order_doc *d = malloc(sizeof *d);
     td_order_rejection why;
     td_error err;
-    order_opts o = {NULL, NULL, "R-1", "[{\"url\":\"hxxps://Example.com/a/../v?utm_source=x\"},"
-                                       "{\"content_id\":\"c9\"}]",
-                    0, 0, 14, NULL};
+    order_opts o = {NULL,
+                    NULL,
+                    "R-1",
+                    "[{\"url\":\"hxxps://Example.com/a/../v?utm_source=x\"},"
+                    "{\"content_id\":\"c9\"}]",
+                    0,
+                    0,
+                    14,
+                    NULL};
     const char *body = order_json(&o);
     check(td_order_parse(body, strlen(body), d, &why, &err), &err);
     assert_int_equal(d->kind, TD_ORDER_REMOVAL);
@@ -355,8 +360,8 @@ static void test_signatures(void **state)
 
     /* Wrong key. */
     sign(body, len, f->ru_sk, header, sizeof header);
-    assert_int_equal(td_order_receive(f->orders, TD_ORDER_REMOVAL, (uint8_t *)body, len, header,
-                                      0, &r, &why, &err),
+    assert_int_equal(td_order_receive(f->orders, TD_ORDER_REMOVAL, (uint8_t *)body, len, header, 0,
+                                      &r, &why, &err),
                      TD_ERR_INVALID);
     assert_int_equal(why.problem, TD_ORDER_BAD_SIGNATURE);
 
@@ -364,8 +369,8 @@ static void test_signatures(void **state)
     sign(body, len, f->sk, header, sizeof header);
     char *p = strstr(body, "SIG-1");
     p[4] = '2';
-    assert_int_equal(td_order_receive(f->orders, TD_ORDER_REMOVAL, (uint8_t *)body, len, header,
-                                      0, &r, &why, &err),
+    assert_int_equal(td_order_receive(f->orders, TD_ORDER_REMOVAL, (uint8_t *)body, len, header, 0,
+                                      &r, &why, &err),
                      TD_ERR_INVALID);
     assert_int_equal(why.problem, TD_ORDER_BAD_SIGNATURE);
     /* Whitespace added at the end: still not the signed bytes. */
@@ -508,17 +513,22 @@ static void test_execute_confirm(void **state)
     add_content(f, "vid-2", "https://video.example/watch/2", "00000000000000000000000000000002");
     advance(10 * 1000);
     /* One target by content id, one by a non-canonical spelling of the stored URL. */
-    order_opts o = {NULL, NULL, "EXE-1",
+    order_opts o = {NULL,
+                    NULL,
+                    "EXE-1",
                     "[{\"content_id\":\"vid-1\"},"
                     "{\"url\":\"HTTPS://Video.Example/watch/2?utm_source=share#t=1\"}]",
-                    0, 0, 0, NULL};
+                    0,
+                    0,
+                    0,
+                    NULL};
     int64_t id = must_receive(f, &o, &r);
     int64_t received = r.received_ms;
     assert_true(r.executed);
     deliveries(f, q, sizeof q);
     char want[256];
-    snprintf(want, sizeof want, "remove vid-1 order:%lld\nremove vid-2 order:%lld\n",
-             (long long)id, (long long)id);
+    snprintf(want, sizeof want, "remove vid-1 order:%lld\nremove vid-2 order:%lld\n", (long long)id,
+             (long long)id);
     assert_string_equal(q, want);
     check(td_order_get(f->orders, id, ord, &err), &err);
     assert_int_equal(ord->state, TD_ORDER_EXECUTED);
@@ -533,8 +543,7 @@ static void test_execute_confirm(void **state)
     advance(45 * 1000);
     assert_int_equal(td_order_confirm(f->orders, id, received - 1, "removed", "platform", &err),
                      TD_ERR_INVALID);
-    assert_int_equal(td_order_confirm(f->orders, id, received + 40000, "deleted", "platform",
-                                      &err),
+    assert_int_equal(td_order_confirm(f->orders, id, received + 40000, "deleted", "platform", &err),
                      TD_ERR_INVALID);
     check(td_order_confirm(f->orders, id, received + 40000, "removed", "platform", &err), &err);
     check(td_order_confirm(f->orders, id, received + 41000, "removed", "platform", &err), &err);
@@ -629,8 +638,8 @@ static void test_escalation_breach(void **state)
     td_order_summary *list;
     size_t n;
     td_error err;
-    order_opts o = {NULL, NULL, "CLK-1", "[{\"url\":\"https://unknown.example/a\"}]", 0, 0, 0,
-                    NULL};
+    order_opts o = {NULL, NULL, "CLK-1", "[{\"url\":\"https://unknown.example/a\"}]",
+                    0,    0,    0,       NULL};
     int64_t id = must_receive(f, &o, &r);
     set_now(T0 + 15 * MIN - 1);
     check(td_orders_tick(f->orders, &t, &err), &err);
@@ -681,8 +690,7 @@ static void test_cannot_comply_clarify(void **state)
     td_orders_tick_result t;
     td_order *ord = malloc(sizeof *ord);
     td_error err;
-    order_opts o = {NULL, NULL, "CC-1", "[{\"url\":\"https://unknown.example/b\"}]", 0, 0, 0,
-                    NULL};
+    order_opts o = {NULL, NULL, "CC-1", "[{\"url\":\"https://unknown.example/b\"}]", 0, 0, 0, NULL};
     int64_t id = must_receive(f, &o, &r);
     set_now(T0 + 20 * MIN);
     assert_int_equal(td_order_cannot_comply(f->orders, id, TD_CC_MISSING_INFO, "", "mod", &err),
@@ -722,8 +730,7 @@ static void test_cannot_comply_clarify(void **state)
     add_content(f, "vid-c", "https://video.example/c", "00000000000000000000000000000004");
     check(td_order_locate(f->orders, id, 0, "vid-c", "mod", &err), &err);
     check(td_order_execute(f->orders, id, "mod", NULL, &err), &err);
-    check(td_order_confirm(f->orders, id, T0 + 6 * HOUR + MIN, "removed", "platform", &err),
-          &err);
+    check(td_order_confirm(f->orders, id, T0 + 6 * HOUR + MIN, "removed", "platform", &err), &err);
     check(td_order_get(f->orders, id, ord, &err), &err);
     assert_int_equal(ord->breached_ms, T0 + 6 * HOUR);
     assert_int_equal(audit_count(f, "order.cannot_comply"), 1);
@@ -747,12 +754,11 @@ static void test_review_reinstate(void **state)
     o.reference = "XB-2";
     o.cross_border = 0;
     int64_t plain = must_receive(f, &o, &r);
-    assert_int_equal(td_order_review_open(f->orders, plain, "why", "legal", &err),
-                     TD_ERR_INVALID);
+    assert_int_equal(td_order_review_open(f->orders, plain, "why", "legal", &err), TD_ERR_INVALID);
     set_now(T0 + 47 * HOUR);
-    check(td_order_review_open(f->orders, id, "Content provider challenges the order", "legal",
-                               &err),
-          &err);
+    check(
+        td_order_review_open(f->orders, id, "Content provider challenges the order", "legal", &err),
+        &err);
     char ref[32];
     td_evidence_case_info info;
     snprintf(ref, sizeof ref, "order-%lld", (long long)id);
@@ -781,8 +787,7 @@ static void test_review_reinstate(void **state)
     o.cross_border = 1;
     int64_t late = must_receive(f, &o, &r);
     set_now(T0 + 100 * HOUR + 48 * HOUR + 1);
-    assert_int_equal(td_order_review_open(f->orders, late, "why", "legal", &err),
-                     TD_ERR_CONFLICT);
+    assert_int_equal(td_order_review_open(f->orders, late, "why", "legal", &err), TD_ERR_CONFLICT);
     free(ord);
 }
 
@@ -798,7 +803,7 @@ static void test_referral(void **state)
     char q[4096];
     add_content(f, "ref-1", "https://video.example/ref", "00000000000000000000000000000006");
     order_opts o = {"referral", "EU IRU", "IRU-77", "[{\"url\":\"https://video.example/ref\"}]",
-                    0, 0, 0, NULL};
+                    0,          0,        0,        NULL};
     check(receive(f, TD_ORDER_REFERRAL, &o, f->ru_sk, &r, &why, &err), &err);
     assert_int_equal(r.kind, TD_ORDER_REFERRAL);
     assert_int_equal(r.deadline_ms, 0);
@@ -809,11 +814,10 @@ static void test_referral(void **state)
     assert_int_equal(t.escalations + t.breaches, 0);
     assert_int_equal(td_order_confirm(f->orders, r.id, T0 + HOUR, "removed", "p", &err),
                      TD_ERR_INVALID);
-    check(td_referral_decide(f->orders, r.id, 1, "Violates our terms on violent extremism",
-                             "mod", &err),
+    check(td_referral_decide(f->orders, r.id, 1, "Violates our terms on violent extremism", "mod",
+                             &err),
           &err);
-    assert_int_equal(td_referral_decide(f->orders, r.id, 0, "again", "mod", &err),
-                     TD_ERR_CONFLICT);
+    assert_int_equal(td_referral_decide(f->orders, r.id, 0, "again", "mod", &err), TD_ERR_CONFLICT);
     deliveries(f, q, sizeof q);
     char want[128];
     snprintf(want, sizeof want, "remove ref-1 referral:%lld\n", (long long)r.id);
@@ -855,10 +859,8 @@ static void test_complaint(void **state)
     assert_int_equal(t.complaints_overdue, 1);
     check(td_orders_tick(f->orders, &t, &err), &err);
     assert_int_equal(t.complaints_overdue, 0);
-    assert_int_equal(td_complaint_decide(f->orders, c.id, 1, "", "mod", &c, &err),
-                     TD_ERR_INVALID);
-    check(td_complaint_decide(f->orders, c.id, 1, "Journalistic context", "mod", &c, &err),
-          &err);
+    assert_int_equal(td_complaint_decide(f->orders, c.id, 1, "", "mod", &c, &err), TD_ERR_INVALID);
+    check(td_complaint_decide(f->orders, c.id, 1, "Journalistic context", "mod", &c, &err), &err);
     assert_int_equal(c.state, TD_COMPLAINT_UPHELD);
     assert_int_equal(c.reinstated_ms, T0 + 14 * DAY);
     assert_int_equal(td_complaint_decide(f->orders, c.id, 0, "x", "mod", &c, &err),
@@ -928,8 +930,7 @@ static void test_report(void **state)
     td_content_clear(&ct);
     td_principal mod = {1, TD_ROLE_MODERATOR, "mod"};
     td_decision dec;
-    check(td_case_decide(f->svc, case_id, &mod, TD_DECISION_REMOVE, "Glorification", &dec,
-                         &err),
+    check(td_case_decide(f->svc, case_id, &mod, TD_DECISION_REMOVE, "Glorification", &dec, &err),
           &err);
 
     add_content(f, "a1", "https://video.example/a1", "000000000000000000000000000000a1");
@@ -943,23 +944,21 @@ static void test_report(void **state)
     order_opts o = {NULL, NULL, "A", "[{\"content_id\":\"a1\"}]", 0, 0, 0, NULL};
     int64_t a = must_receive(f, &o, &r);
     check(td_order_confirm(f->orders, a, T0 + 2 * MIN, "removed", "platform", &err), &err);
-    o = (order_opts){NULL, NULL, "B", "[{\"content_id\":\"b1\"},{\"content_id\":\"b2\"}]", 1, 0,
-                     0, NULL};
+    o = (order_opts){NULL, NULL, "B", "[{\"content_id\":\"b1\"},{\"content_id\":\"b2\"}]",
+                     1,    0,    0,   NULL};
     int64_t b = must_receive(f, &o, &r);
     o = (order_opts){NULL, NULL, "C", "[{\"content_id\":\"none\"}]", 0, 0, 0, NULL};
     int64_t cc = must_receive(f, &o, &r);
     check(td_order_cannot_comply(f->orders, cc, TD_CC_MANIFEST_ERROR, "Lawful news item", "mod",
                                  &err),
           &err);
-    o = (order_opts){NULL, NULL, "D", "[{\"url\":\"https://elsewhere.example/d\"}]", 0, 0, 0,
-                     NULL};
+    o = (order_opts){NULL, NULL, "D", "[{\"url\":\"https://elsewhere.example/d\"}]", 0, 0, 0, NULL};
     must_receive(f, &o, &r);
     set_now(T0 + 70 * MIN);
     check(td_order_confirm(f->orders, b, T0 + 65 * MIN, "removed", "platform", &err), &err);
     check(td_orders_tick(f->orders, &t, &err), &err);
     assert_int_equal(t.breaches, 1); /* D; B's breach was recorded by its confirmation */
-    check(td_order_review_open(f->orders, b, "challenged by the content provider", "legal",
-                               &err),
+    check(td_order_review_open(f->orders, b, "challenged by the content provider", "legal", &err),
           &err);
     set_now(T0 + 2 * DAY);
     check(td_order_review_decide(f->orders, b, 1, "annulled", "legal", &err), &err);
@@ -980,8 +979,7 @@ static void test_report(void **state)
     check(td_complaint_decide(f->orders, c.id, 1, "satire", "mod", &c, &err), &err);
     check(td_complaint_file(f->orders, "blk", "mine", "user", &c, &err), &err);
     set_now(T0 + 20 * DAY);
-    check(td_complaint_decide(f->orders, c.id, 0, "matches known content", "mod", &c, &err),
-          &err);
+    check(td_complaint_decide(f->orders, c.id, 0, "matches known content", "mod", &c, &err), &err);
     check(td_complaint_file(f->orders, "rev", "why", "user", &c, &err), &err);
 
     /* Outside the period: something after it. */
@@ -1003,8 +1001,7 @@ static void test_report(void **state)
     assert_int_equal(at(j, "orders", "breaches", NULL), 2);
     assert_int_equal(at(j, "orders", "cross_border", NULL), 1);
     assert_int_equal(at(j, "orders", "receipt_to_measure_ms", "max"), 65 * MIN);
-    assert_int_equal(at(j, "orders", "receipt_to_measure_ms", "average"),
-                     (2 * MIN + 65 * MIN) / 2);
+    assert_int_equal(at(j, "orders", "receipt_to_measure_ms", "average"), (2 * MIN + 65 * MIN) / 2);
     assert_int_equal(at(j, "items_removed", "after_orders", NULL), 3);
     assert_int_equal(at(j, "items_removed", "after_own_measures", "review_decisions"), 1);
     assert_int_equal(at(j, "items_removed", "after_own_measures", "upload_blocks"), 1);

@@ -34,15 +34,15 @@ extern "C" {
 
 /* ---- limits (bytes) ---- */
 
-#define TD_ORDER_MAX_BODY 65536     /* a signed order or referral */
-#define TD_ORDER_MAX_TARGETS 16     /* URLs / content ids per order */
-#define TD_ORDER_REF_MAX 128        /* the authority's reference */
+#define TD_ORDER_MAX_BODY 65536 /* a signed order or referral */
+#define TD_ORDER_MAX_TARGETS 16 /* URLs / content ids per order */
+#define TD_ORDER_REF_MAX 128    /* the authority's reference */
 #define TD_ORDER_ADDRESSEE_MAX 256
 #define TD_ORDER_CONTACT_MAX 512    /* authority contact, follow-up contact */
 #define TD_ORDER_STATEMENT_MAX 4096 /* statement of reasons, explanations, complaint text */
 #define TD_ORDER_REDRESS_MAX 2048
-#define TD_ORDER_MAX_DNI_DAYS 42    /* do-not-inform period: at most six weeks (Art. 11(3)) */
-#define TD_ORDER_MAX_MARKS 8        /* escalation marks */
+#define TD_ORDER_MAX_DNI_DAYS 42 /* do-not-inform period: at most six weeks (Art. 11(3)) */
+#define TD_ORDER_MAX_MARKS 8     /* escalation marks */
 #define TD_ED25519_PUBKEY_LEN 32
 
 /* ---- the handle ---- */
@@ -50,18 +50,18 @@ extern "C" {
 typedef struct td_orders td_orders;
 
 typedef struct td_orders_options {
-    int64_t deadline_ms;        /* receipt (or clarification) to deadline (default 1 h) */
+    int64_t deadline_ms;                  /* receipt (or clarification) to deadline (default 1 h) */
     int64_t marks_ms[TD_ORDER_MAX_MARKS]; /* escalation marks after the clock start, increasing
                                              (default 15, 30, 45 min) */
     size_t n_marks;
-    int64_t first_contact_ms;   /* notice an authority owes before its first order (12 h) */
+    int64_t first_contact_ms;    /* notice an authority owes before its first order (12 h) */
     int64_t challenge_window_ms; /* cross-border review may be asked this long (48 h) */
-    int64_t review_decision_ms; /* and is decided within this (72 h) */
+    int64_t review_decision_ms;  /* and is decided within this (72 h) */
     int64_t complaint_answer_ms; /* complaints are answered within this (14 days) */
-    int64_t max_skew_ms;        /* a platform's confirmation time may be this far ahead (5 min) */
-    int auto_execute;           /* execute an order as soon as it is received (default 1) */
-    td_audit *log;              /* NULL: td_orders_open opens the log in the service's store */
-    td_evidence *evidence;      /* NULL: td_orders_open opens the evidence store likewise */
+    int64_t max_skew_ms;         /* a platform's confirmation time may be this far ahead (5 min) */
+    int auto_execute;            /* execute an order as soon as it is received (default 1) */
+    td_audit *log;               /* NULL: td_orders_open opens the log in the service's store */
+    td_evidence *evidence;       /* NULL: td_orders_open opens the evidence store likewise */
 } td_orders_options;
 
 void td_orders_options_default(td_orders_options *opts);
@@ -73,9 +73,8 @@ __attribute__((warn_unused_result)) td_status td_orders_options_from_config(td_o
 /* Opens the orders component on an open service (tables created on first use). log and evidence
  * given in opts are used, not owned; when NULL they are opened on the service's store and data
  * directory with the service's clock and owned by the handle. opts may be NULL. */
-__attribute__((warn_unused_result)) td_status td_orders_open(td_service *svc,
-                                                             const td_orders_options *opts,
-                                                             td_orders **out, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_orders_open(td_service *svc, const td_orders_options *opts, td_orders **out, td_error *err);
 /* Accepts NULL. Close it before the service. */
 void td_orders_close(td_orders *orders);
 
@@ -87,28 +86,28 @@ td_evidence *td_orders_evidence(td_orders *orders);
 /* ---- authorities ---- */
 
 typedef enum td_authority_kind {
-    TD_AUTHORITY_COMPETENT = 1,   /* issues removal orders (a Member State's competent authority) */
+    TD_AUTHORITY_COMPETENT = 1, /* issues removal orders (a Member State's competent authority) */
     TD_AUTHORITY_REFERRAL_UNIT = 2 /* sends referrals (EU IRU, UK CTIRU): no legal clock */
 } td_authority_kind;
 
 typedef struct td_authority {
     int64_t id;
     td_authority_kind kind;
-    char name[TD_NAME_MAX + 1];  /* as written in its orders' issuing_authority.name */
-    char member_state[3];        /* ISO 3166 alpha-2 ("EL" for Greece); "EU" for Europol */
+    char name[TD_NAME_MAX + 1]; /* as written in its orders' issuing_authority.name */
+    char member_state[3];       /* ISO 3166 alpha-2 ("EL" for Greece); "EU" for Europol */
     char contact[TD_ORDER_CONTACT_MAX + 1];
     uint8_t public_key[TD_ED25519_PUBKEY_LEN];
-    int64_t announced_ms;        /* when it announced itself (first-contact notice) */
+    int64_t announced_ms; /* when it announced itself (first-contact notice) */
     int64_t created_ms;
 } td_authority;
 
 typedef struct td_authority_input {
-    td_authority_kind kind;      /* 0: competent */
+    td_authority_kind kind; /* 0: competent */
     const char *name;
-    const char *member_state;    /* competent authorities: an EU Member State */
+    const char *member_state; /* competent authorities: an EU Member State */
     const char *contact;
-    const char *public_key;      /* 64 hex digits or base64 of 32 bytes */
-    int64_t announced_ms;        /* 0: now */
+    const char *public_key; /* 64 hex digits or base64 of 32 bytes */
+    int64_t announced_ms;   /* 0: now */
 } td_authority_input;
 
 __attribute__((warn_unused_result)) td_status
@@ -117,21 +116,17 @@ td_authority_register(td_orders *orders, const char *actor, const td_authority_i
 __attribute__((warn_unused_result)) td_status td_authority_get(td_orders *orders, int64_t id,
                                                                td_authority *out, td_error *err);
 /* By name; free *out with td_free. */
-__attribute__((warn_unused_result)) td_status td_authority_list(td_orders *orders,
-                                                                td_authority **out,
-                                                                size_t *count, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_authority_list(td_orders *orders, td_authority **out, size_t *count, td_error *err);
 /* Links an API key of role `authority` to an authority: orders sent with that key must be
  * issued by it. A key is linked to one authority at most (TD_ERR_CONFLICT). */
 __attribute__((warn_unused_result)) td_status td_authority_link_key(td_orders *orders,
                                                                     const char *actor,
                                                                     int64_t authority_id,
-                                                                    int64_t key_id,
-                                                                    td_error *err);
+                                                                    int64_t key_id, td_error *err);
 /* The authority linked to key_id (TD_ERR_NOT_FOUND when none). */
-__attribute__((warn_unused_result)) td_status td_authority_for_key(td_orders *orders,
-                                                                   int64_t key_id,
-                                                                   int64_t *authority_id,
-                                                                   td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_authority_for_key(td_orders *orders, int64_t key_id, int64_t *authority_id, td_error *err);
 
 /* ---- the order document (parsing only; no store) ----
  * JSON object, unknown members refused:
@@ -168,7 +163,7 @@ typedef struct td_order_doc {
     int64_t issued_ms;
     size_t n_targets;
     td_order_target targets[TD_ORDER_MAX_TARGETS];
-    char category;                          /* 'a'..'e', or 0 (referrals may omit it) */
+    char category; /* 'a'..'e', or 0 (referrals may omit it) */
     char statement[TD_ORDER_STATEMENT_MAX + 1];
     int do_not_inform;
     int do_not_inform_days;
@@ -240,20 +235,20 @@ td_order_receive(td_orders *orders, td_order_kind kind, const uint8_t *body, siz
 /* ---- stored orders ---- */
 
 typedef enum td_order_state {
-    TD_ORDER_RECEIVED = 1,     /* clock running, content not yet removed */
-    TD_ORDER_EXECUTED = 2,     /* remove action fired, waiting for the platform's confirmation */
-    TD_ORDER_CONFIRMED = 3,    /* the platform confirmed the measure: clock stopped */
-    TD_ORDER_PAUSED = 4,       /* cannot comply (Annex III): clock paused until clarified */
-    TD_ORDER_REINSTATED = 5,   /* reinstated after a cross-border review */
-    TD_ORDER_DECIDED = 6       /* referral: decided against the platform's terms */
+    TD_ORDER_RECEIVED = 1,   /* clock running, content not yet removed */
+    TD_ORDER_EXECUTED = 2,   /* remove action fired, waiting for the platform's confirmation */
+    TD_ORDER_CONFIRMED = 3,  /* the platform confirmed the measure: clock stopped */
+    TD_ORDER_PAUSED = 4,     /* cannot comply (Annex III): clock paused until clarified */
+    TD_ORDER_REINSTATED = 5, /* reinstated after a cross-border review */
+    TD_ORDER_DECIDED = 6     /* referral: decided against the platform's terms */
 } td_order_state;
 
 const char *td_order_state_name(td_order_state state);
 
 typedef enum td_cannot_comply {
-    TD_CC_FORCE_MAJEURE = 1,   /* force majeure or de facto impossibility */
+    TD_CC_FORCE_MAJEURE = 1, /* force majeure or de facto impossibility */
     TD_CC_MANIFEST_ERROR = 2,
-    TD_CC_MISSING_INFO = 3     /* the order lacks information needed to execute it */
+    TD_CC_MISSING_INFO = 3 /* the order lacks information needed to execute it */
 } td_cannot_comply;
 
 const char *td_cannot_comply_name(td_cannot_comply ground); /* "force_majeure", ... */
@@ -263,36 +258,36 @@ __attribute__((warn_unused_result)) td_status td_cannot_comply_parse(const char 
 typedef enum td_review_state {
     TD_REVIEW_NONE = 0,
     TD_REVIEW_OPEN = 1,
-    TD_REVIEW_CONFIRMED = 2,   /* the order stands */
-    TD_REVIEW_REINSTATE = 3    /* the order infringes: content reinstated */
+    TD_REVIEW_CONFIRMED = 2, /* the order stands */
+    TD_REVIEW_REINSTATE = 3  /* the order infringes: content reinstated */
 } td_review_state;
 
 typedef struct td_order {
     int64_t id;
     int64_t authority_id;
     char authority[TD_NAME_MAX + 1];
-    td_order_doc doc;             /* the parsed document; targets with their location */
+    td_order_doc doc; /* the parsed document; targets with their location */
     td_order_state state;
     int64_t received_ms;
-    int64_t clock_start_ms;       /* receipt or last clarification */
-    int64_t deadline_ms;          /* 0 for referrals and while paused */
-    int escalation;               /* marks passed (0..n_marks) */
+    int64_t clock_start_ms; /* receipt or last clarification */
+    int64_t deadline_ms;    /* 0 for referrals and while paused */
+    int escalation;         /* marks passed (0..n_marks) */
     int first_contact_early;
     int64_t executed_ms, confirmed_ms; /* confirmed_ms: the platform's time of the measure */
-    char measure[16];             /* "removed", "disabled", "" */
-    int64_t breached_ms;          /* 0: no breach */
+    char measure[16];                  /* "removed", "disabled", "" */
+    int64_t breached_ms;               /* 0: no breach */
     int64_t paused_ms;
-    td_cannot_comply ground;      /* 0 unless cannot-comply was declared */
+    td_cannot_comply ground; /* 0 unless cannot-comply was declared */
     char explanation[TD_ORDER_STATEMENT_MAX + 1];
     int64_t clarified_ms;
-    int64_t feedback_ms;          /* Annex II feedback first sent */
+    int64_t feedback_ms; /* Annex II feedback first sent */
     td_review_state review;
     int64_t review_opened_ms, review_due_ms, review_decided_ms;
     int64_t reinstated_ms;
-    int referral_remove;          /* referrals: 1 removed, 0 kept (when decided) */
+    int referral_remove; /* referrals: 1 removed, 0 kept (when decided) */
     char decision_reason[TD_ORDER_STATEMENT_MAX + 1];
     int64_t decided_ms;
-    int preserved;                /* every removed target sealed as evidence */
+    int preserved; /* every removed target sealed as evidence */
 } td_order;
 
 __attribute__((warn_unused_result)) td_status td_order_get(td_orders *orders, int64_t id,
@@ -314,8 +309,7 @@ typedef struct td_order_summary {
  * earliest deadline; otherwise every order, newest first. At most limit (0: 100, max
  * TD_PAGE_MAX). Free *out with td_free. */
 __attribute__((warn_unused_result)) td_status td_order_list(td_orders *orders, int open_only,
-                                                            size_t limit,
-                                                            td_order_summary **out,
+                                                            size_t limit, td_order_summary **out,
                                                             size_t *count, td_error *err);
 
 /* ---- execution ---- */
@@ -323,13 +317,11 @@ __attribute__((warn_unused_result)) td_status td_order_list(td_orders *orders, i
 /* Locates each target (platform content id, else URL exact or canonical) among received
  * content and fires the "remove" webhook for every located one not yet fired. TD_ERR_NOT_FOUND
  * when no target is located (the order stays open for a moderator). */
-__attribute__((warn_unused_result)) td_status td_order_execute(td_orders *orders, int64_t id,
-                                                               const char *actor, size_t *fired,
-                                                               td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_order_execute(td_orders *orders, int64_t id, const char *actor, size_t *fired, td_error *err);
 /* A moderator tells where target `index` is when it could not be located automatically. */
 __attribute__((warn_unused_result)) td_status td_order_locate(td_orders *orders, int64_t id,
-                                                              size_t index,
-                                                              const char *content_id,
+                                                              size_t index, const char *content_id,
                                                               const char *actor, td_error *err);
 
 /* The platform confirms the measure ("removed" or "disabled") taken at measure_ms (not before
@@ -362,9 +354,8 @@ td_order_cannot_comply(td_orders *orders, int64_t id, td_cannot_comply ground,
                        const char *explanation, const char *actor, td_error *err);
 /* The clarification arrived or the obstacle ended: the full hour restarts now, escalations
  * restart, and (auto_execute) the order is executed again. */
-__attribute__((warn_unused_result)) td_status td_order_clarify(td_orders *orders, int64_t id,
-                                                               const char *text,
-                                                               const char *actor, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_order_clarify(td_orders *orders, int64_t id, const char *text, const char *actor, td_error *err);
 
 typedef struct td_orders_tick_result {
     size_t escalations;      /* marks newly passed */
@@ -377,9 +368,8 @@ typedef struct td_orders_tick_result {
 /* Raises escalation marks, records breaches, releases user notices whose do-not-inform period
  * ended, flags complaints and reviews past their deadlines, each once, with audit entries.
  * Call it periodically (the server does every second). out may be NULL. */
-__attribute__((warn_unused_result)) td_status td_orders_tick(td_orders *orders,
-                                                             td_orders_tick_result *out,
-                                                             td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_orders_tick(td_orders *orders, td_orders_tick_result *out, td_error *err);
 
 /* ---- cross-border review (Art. 4) ---- */
 
@@ -391,11 +381,9 @@ __attribute__((warn_unused_result)) td_status td_order_review_open(td_orders *or
                                                                    td_error *err);
 /* The decision: reinstate non-zero when the order infringes; then "restore" is fired for every
  * removed target and the order is reinstated. The evidence hold is lifted. */
-__attribute__((warn_unused_result)) td_status td_order_review_decide(td_orders *orders, int64_t id,
-                                                                     int reinstate,
-                                                                     const char *reason,
-                                                                     const char *actor,
-                                                                     td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_order_review_decide(td_orders *orders, int64_t id, int reinstate, const char *reason,
+                       const char *actor, td_error *err);
 
 /* ---- referrals ---- */
 
@@ -403,8 +391,7 @@ __attribute__((warn_unused_result)) td_status td_order_review_decide(td_orders *
  * located targets. The answer (decision, reason, time) is what td_order_feedback returns. */
 __attribute__((warn_unused_result)) td_status td_referral_decide(td_orders *orders, int64_t id,
                                                                  int remove, const char *reason,
-                                                                 const char *actor,
-                                                                 td_error *err);
+                                                                 const char *actor, td_error *err);
 
 /* ---- user notices (Art. 11) ---- */
 
@@ -426,7 +413,7 @@ __attribute__((warn_unused_result)) td_status td_notice_list(td_orders *orders, 
 
 typedef enum td_complaint_state {
     TD_COMPLAINT_OPEN = 1,
-    TD_COMPLAINT_UPHELD = 2,  /* the removal was unjustified: reinstated */
+    TD_COMPLAINT_UPHELD = 2, /* the removal was unjustified: reinstated */
     TD_COMPLAINT_REJECTED = 3
 } td_complaint_state;
 
@@ -445,15 +432,13 @@ typedef struct td_complaint {
 /* A user complains against the removal of content_id (which must be known content). */
 __attribute__((warn_unused_result)) td_status td_complaint_file(td_orders *orders,
                                                                 const char *content_id,
-                                                                const char *text,
-                                                                const char *actor,
+                                                                const char *text, const char *actor,
                                                                 td_complaint *out, td_error *err);
 /* Decides an open complaint with reasons (required); upheld fires "restore". */
 __attribute__((warn_unused_result)) td_status td_complaint_decide(td_orders *orders, int64_t id,
                                                                   int upheld, const char *reasons,
                                                                   const char *actor,
-                                                                  td_complaint *out,
-                                                                  td_error *err);
+                                                                  td_complaint *out, td_error *err);
 __attribute__((warn_unused_result)) td_status td_complaint_get(td_orders *orders, int64_t id,
                                                                td_complaint *out, td_error *err);
 
@@ -462,9 +447,8 @@ __attribute__((warn_unused_result)) td_status td_complaint_get(td_orders *orders
 /* Every figure for [from_ms, to_ms), computed from the stored records, with the audit log size
  * and root it was computed at, as one JSON object (docs/orders.md). Free *json with td_free. */
 __attribute__((warn_unused_result)) td_status td_report_transparency(td_orders *orders,
-                                                                     int64_t from_ms,
-                                                                     int64_t to_ms, char **json,
-                                                                     td_error *err);
+                                                                     int64_t from_ms, int64_t to_ms,
+                                                                     char **json, td_error *err);
 
 #ifdef __cplusplus
 }

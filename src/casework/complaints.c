@@ -87,8 +87,8 @@ static td_status file_body(td_orders *o, td_store_conn *c, void *ctx, td_error *
         (st = td_stmt_bind_text(q, 1, a->content_id, (size_t)-1, err)) ||
         (st = td_stmt_bind_int64(q, 2, order_id, err)) ||
         (st = td_stmt_bind_text(q, 3, a->text, (size_t)-1, err)) ||
-        (st = td_stmt_bind_int64(q, 4, now, err)) ||
-        (st = td_stmt_bind_int64(q, 5, due, err)) || (st = td_stmt_step(q, &row, err)))
+        (st = td_stmt_bind_int64(q, 4, now, err)) || (st = td_stmt_bind_int64(q, 5, due, err)) ||
+        (st = td_stmt_step(q, &row, err)))
         return st;
     a->id = row ? td_stmt_column_int64(q, 0) : 0;
     td_stmt_reset(q);

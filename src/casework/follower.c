@@ -115,7 +115,7 @@ static td_status follow_batch(td_service *svc, td_store_conn *c, td_index_op *op
             banks = 1;
             continue;
         }
-        if (kind != TD__CHANGE_ADD && kind != TD__CHANGE_REMOVE || !raw_len)
+        if ((kind != TD__CHANGE_ADD && kind != TD__CHANGE_REMOVE) || !raw_len)
             continue;
         /* Raw bytes, or hex text of twice the length (see td__log_change). */
         if (value_len == 2 * raw_len) {

@@ -207,8 +207,8 @@ td_status td__orders_audit(td_orders *o, td_store_conn *c, const char *actor, co
     json_decref(details);
     if (details && !text)
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
-    td_status st = td_audit_append_in(o->log, c, actor && *actor ? actor : "system", action,
-                                      object, text, NULL, err);
+    td_status st = td_audit_append_in(o->log, c, actor && *actor ? actor : "system", action, object,
+                                      text, NULL, err);
     free(text); /* jansson's */
     return st;
 }
@@ -248,10 +248,9 @@ td_status td__orders_fire(td_orders *o, td_store_conn *c, unsigned event, const 
 
 /* ---- authorities ---- */
 
-static const char *const eu_states[] = {"AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI",
-                                        "FR", "DE", "EL", "GR", "HU", "IE", "IT", "LV", "LT",
-                                        "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES",
-                                        "SE"};
+static const char *const eu_states[] = {"AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR",
+                                        "DE", "EL", "GR", "HU", "IE", "IT", "LV", "LT", "LU", "MT",
+                                        "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"};
 
 int td__eu_member_state(const char *code)
 {
@@ -326,10 +325,9 @@ static td_status reg_body(td_orders *o, td_store_conn *c, void *ctx, td_error *e
     char hex[2 * TD_ED25519_PUBKEY_LEN + 1], obj[48];
     td__hex(a->pk, sizeof a->pk, hex);
     snprintf(obj, sizeof obj, "authority:%lld", (long long)a->id);
-    json_t *d = json_pack("{s:s, s:s, s:s, s:s}", "name", in->name, "member_state",
-                          in->member_state, "kind",
-                          kind == TD_AUTHORITY_COMPETENT ? "competent" : "referral_unit",
-                          "public_key", hex);
+    json_t *d = json_pack(
+        "{s:s, s:s, s:s, s:s}", "name", in->name, "member_state", in->member_state, "kind",
+        kind == TD_AUTHORITY_COMPETENT ? "competent" : "referral_unit", "public_key", hex);
     return td__orders_audit(o, c, a->actor, "authority.registered", obj, d, err);
 }
 
@@ -349,8 +347,7 @@ td_status td_authority_register(td_orders *o, const char *actor, const td_author
     if (!ms || strlen(ms) != 2 || ms[0] < 'A' || ms[0] > 'Z' || ms[1] < 'A' || ms[1] > 'Z')
         return td__error_set(err, TD_ERR_INVALID, "member_state: expected two capital letters");
     if (in->kind != TD_AUTHORITY_REFERRAL_UNIT && !td__eu_member_state(ms))
-        return td__error_set(err, TD_ERR_INVALID, "member_state: %s is not an EU Member State",
-                             ms);
+        return td__error_set(err, TD_ERR_INVALID, "member_state: %s is not an EU Member State", ms);
     if ((st = parse_pubkey(in->public_key, a.pk, err)))
         return st;
     if ((st = td__orders_tx(o, reg_body, &a, err)))
@@ -387,11 +384,9 @@ td_status td__authority_by_name(td_store_conn *c, const char *name, td_authority
     int row = 0;
     td_status st;
     *found = 0;
-    if ((st = td_store_prepare(c,
-                               "SELECT " AUTH_COLUMNS " FROM order_authorities WHERE name = $1",
+    if ((st = td_store_prepare(c, "SELECT " AUTH_COLUMNS " FROM order_authorities WHERE name = $1",
                                &q, err)) ||
-        (st = td_stmt_bind_text(q, 1, name, (size_t)-1, err)) ||
-        (st = td_stmt_step(q, &row, err)))
+        (st = td_stmt_bind_text(q, 1, name, (size_t)-1, err)) || (st = td_stmt_step(q, &row, err)))
         return st;
     if (row) {
         authority_row(q, out);
@@ -441,22 +436,20 @@ static td_status link_body(td_orders *o, td_store_conn *c, void *ctx, td_error *
     td_stmt *q;
     int row = 0;
     td_status st;
-    if ((st = td_store_prepare(c, "SELECT role, revoked_ms FROM api_keys WHERE id = $1", &q,
-                               err)) ||
+    if ((st =
+             td_store_prepare(c, "SELECT role, revoked_ms FROM api_keys WHERE id = $1", &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, a->key_id, err)) || (st = td_stmt_step(q, &row, err)))
         return st;
     int64_t role = row ? td_stmt_column_int64(q, 0) : 0,
             revoked = row ? td_stmt_column_int64(q, 1) : 0;
     td_stmt_reset(q);
     if (!row || revoked)
-        return td__error_set(err, TD_ERR_NOT_FOUND, "no valid API key %lld",
-                             (long long)a->key_id);
+        return td__error_set(err, TD_ERR_NOT_FOUND, "no valid API key %lld", (long long)a->key_id);
     if (role != TD_ROLE_AUTHORITY)
         return td__error_set(err, TD_ERR_INVALID, "API key %lld does not have the authority role",
                              (long long)a->key_id);
     if ((st = td_store_prepare(c, "SELECT 1 FROM order_authorities WHERE id = $1", &q, err)) ||
-        (st = td_stmt_bind_int64(q, 1, a->authority_id, err)) ||
-        (st = td_stmt_step(q, &row, err)))
+        (st = td_stmt_bind_int64(q, 1, a->authority_id, err)) || (st = td_stmt_step(q, &row, err)))
         return st;
     td_stmt_reset(q);
     if (!row)
@@ -469,10 +462,10 @@ static td_status link_body(td_orders *o, td_store_conn *c, void *ctx, td_error *
         (st = td_stmt_bind_int64(q, 1, a->key_id, err)) ||
         (st = td_stmt_bind_int64(q, 2, a->authority_id, err)) ||
         (st = td_stmt_bind_int64(q, 3, a->now, err)) || (st = td_stmt_run(q, NULL, err)))
-        return st == TD_ERR_CONFLICT ? td__error_set(err, TD_ERR_CONFLICT,
-                                                     "API key %lld is linked already",
-                                                     (long long)a->key_id)
-                                     : st;
+        return st == TD_ERR_CONFLICT
+                   ? td__error_set(err, TD_ERR_CONFLICT, "API key %lld is linked already",
+                                   (long long)a->key_id)
+                   : st;
     char obj[48];
     snprintf(obj, sizeof obj, "authority:%lld", (long long)a->authority_id);
     return td__orders_audit(o, c, a->actor, "authority.key_linked", obj,
@@ -486,8 +479,7 @@ td_status td_authority_link_key(td_orders *o, const char *actor, int64_t authori
     return td__orders_tx(o, link_body, &a, err);
 }
 
-td_status td_authority_for_key(td_orders *o, int64_t key_id, int64_t *authority_id,
-                               td_error *err)
+td_status td_authority_for_key(td_orders *o, int64_t key_id, int64_t *authority_id, td_error *err)
 {
     td_store_conn *c;
     td_stmt *q;
@@ -496,8 +488,7 @@ td_status td_authority_for_key(td_orders *o, int64_t key_id, int64_t *authority_
     td_status st = td_store_acquire(o->svc->store, 0, &c, err);
     if (st)
         return st;
-    if ((st = td_store_prepare(c,
-                               "SELECT authority_id FROM order_authority_keys WHERE key_id = $1",
+    if ((st = td_store_prepare(c, "SELECT authority_id FROM order_authority_keys WHERE key_id = $1",
                                &q, err)) == TD_OK &&
         (st = td_stmt_bind_int64(q, 1, key_id, err)) == TD_OK &&
         (st = td_stmt_step(q, &row, err)) == TD_OK) {

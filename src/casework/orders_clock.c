@@ -81,18 +81,17 @@ static td_status cc_body(td_orders *o, td_store_conn *c, void *ctx, td_error *er
                                "UPDATE orders SET state = 4, paused_ms = $2, ground = $3,"
                                " explanation = $4, deadline_ms = 0 WHERE id = $1",
                                &q, err)) ||
-        (st = td_stmt_bind_int64(q, 1, a->id, err)) ||
-        (st = td_stmt_bind_int64(q, 2, now, err)) ||
+        (st = td_stmt_bind_int64(q, 1, a->id, err)) || (st = td_stmt_bind_int64(q, 2, now, err)) ||
         (st = td_stmt_bind_int64(q, 3, a->ground, err)) ||
         (st = td_stmt_bind_text(q, 4, a->text, (size_t)-1, err)) ||
         (st = td_stmt_run(q, NULL, err)))
         return st;
     char obj[48];
     obj_name(obj, sizeof obj, a->id);
-    return td__orders_audit(o, c, a->actor, "order.cannot_comply", obj,
-                            json_pack("{s:s, s:s}", "ground", td_cannot_comply_name(a->ground),
-                                      "explanation", a->text),
-                            err);
+    return td__orders_audit(
+        o, c, a->actor, "order.cannot_comply", obj,
+        json_pack("{s:s, s:s}", "ground", td_cannot_comply_name(a->ground), "explanation", a->text),
+        err);
 }
 
 td_status td_order_cannot_comply(td_orders *o, int64_t id, td_cannot_comply ground,
@@ -121,8 +120,8 @@ static td_status clarify_body(td_orders *o, td_store_conn *c, void *ctx, td_erro
     if (st)
         return st;
     if (state != TD_ORDER_PAUSED)
-        return td__error_set(err, TD_ERR_CONFLICT, "order %lld is %s, not paused",
-                             (long long)a->id, td_order_state_name(state));
+        return td__error_set(err, TD_ERR_CONFLICT, "order %lld is %s, not paused", (long long)a->id,
+                             td_order_state_name(state));
     if ((st = td_store_prepare(c, "SELECT executed_ms FROM orders WHERE id = $1", &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, a->id, err)) || (st = td_stmt_step(q, &row, err)))
         return st;
@@ -229,8 +228,8 @@ static td_status tick_body(td_orders *o, td_store_conn *c, void *ctx, td_error *
         /* One entry per mark passed, so the log shows each mark even after a late tick. */
         for (int m = t->escalation; m < level; m++) {
             json_t *d = json_pack("{s:i, s:I, s:I}", "mark", m + 1, "mark_ms",
-                                  (json_int_t)(t->clock_start + o->opts.marks_ms[m]),
-                                  "deadline_ms", (json_int_t)t->deadline);
+                                  (json_int_t)(t->clock_start + o->opts.marks_ms[m]), "deadline_ms",
+                                  (json_int_t)t->deadline);
             if ((st = td__orders_audit(o, c, "system", "order.escalated", obj, d, err)))
                 goto out;
             r->escalations++;
@@ -262,8 +261,8 @@ static td_status tick_body(td_orders *o, td_store_conn *c, void *ctx, td_error *
         goto out;
     for (size_t i = 0; i < n; i++) {
         obj_name(obj, sizeof obj, items[i].clock_start);
-        if ((st = td_store_prepare(c, "UPDATE order_notices SET released_ms = $2 WHERE id = $1",
-                                   &q, err)) ||
+        if ((st = td_store_prepare(c, "UPDATE order_notices SET released_ms = $2 WHERE id = $1", &q,
+                                   err)) ||
             (st = td_stmt_bind_int64(q, 1, items[i].id, err)) ||
             (st = td_stmt_bind_int64(q, 2, now, err)) || (st = td_stmt_run(q, NULL, err)) ||
             (st = td__orders_audit(o, c, "system", "notice.released", obj,
@@ -290,8 +289,7 @@ static td_status tick_body(td_orders *o, td_store_conn *c, void *ctx, td_error *
         obj_name(obj, sizeof obj, items[i].id);
         if ((st = td_store_prepare(c, "UPDATE orders SET review_overdue = 1 WHERE id = $1", &q,
                                    err)) ||
-            (st = td_stmt_bind_int64(q, 1, items[i].id, err)) ||
-            (st = td_stmt_run(q, NULL, err)) ||
+            (st = td_stmt_bind_int64(q, 1, items[i].id, err)) || (st = td_stmt_run(q, NULL, err)) ||
             (st = td__orders_audit(o, c, "system", "order.review_overdue", obj, NULL, err)))
             goto out;
         r->reviews_overdue++;
@@ -356,15 +354,13 @@ static td_status review_open_body(td_orders *o, td_store_conn *c, void *ctx, td_
                                "UPDATE orders SET review = 1, review_opened_ms = $2,"
                                " review_due_ms = $3 WHERE id = $1",
                                &q, err)) ||
-        (st = td_stmt_bind_int64(q, 1, a->id, err)) ||
-        (st = td_stmt_bind_int64(q, 2, now, err)) ||
+        (st = td_stmt_bind_int64(q, 1, a->id, err)) || (st = td_stmt_bind_int64(q, 2, now, err)) ||
         (st = td_stmt_bind_int64(q, 3, due, err)) || (st = td_stmt_run(q, NULL, err)))
         return st;
     char obj[48];
     obj_name(obj, sizeof obj, a->id);
     return td__orders_audit(o, c, a->actor, "order.review_requested", obj,
-                            json_pack("{s:s, s:I}", "reason", a->reason, "due_ms",
-                                      (json_int_t)due),
+                            json_pack("{s:s, s:I}", "reason", a->reason, "due_ms", (json_int_t)due),
                             err);
 }
 

@@ -160,8 +160,8 @@ static td_status locate_and_fire(td_orders *o, td_store_conn *c, int64_t id, con
         (*located)++;
         if (t->fired_ms)
             continue;
-        json_t *extra = json_pack("{s:{s:I, s:s, s:s}}", "order", "id", (json_int_t)id,
-                                  "reference", h->reference, "type",
+        json_t *extra = json_pack("{s:{s:I, s:s, s:s}}", "order", "id", (json_int_t)id, "reference",
+                                  h->reference, "type",
                                   h->kind == TD_ORDER_REMOVAL ? "removal_order" : "referral");
         if (extra && h->deadline_ms)
             json_object_set_new(json_object_get(extra, "order"), "deadline_ms",
@@ -230,10 +230,9 @@ static td_status exec_body(td_orders *o, td_store_conn *c, void *ctx, td_error *
             (st = td_stmt_bind_int64(q, 2, now, err)) || (st = td_stmt_run(q, NULL, err)))
             goto out;
         obj_name(obj, sizeof obj, "order", a->id);
-        st = td__orders_audit(o, c, a->actor, "order.executed", obj,
-                              json_pack("{s:O, s:I}", "remove_fired", list, "at_ms",
-                                        (json_int_t)now),
-                              err);
+        st = td__orders_audit(
+            o, c, a->actor, "order.executed", obj,
+            json_pack("{s:O, s:I}", "remove_fired", list, "at_ms", (json_int_t)now), err);
     }
 out:
     json_decref(list);
@@ -290,14 +289,13 @@ static td_status locate_body(td_orders *o, td_store_conn *c, void *ctx, td_error
         return st;
     if (changes == 0)
         return td__error_set(err, TD_ERR_CONFLICT,
-                             "order %lld has no target %zu still to be located",
-                             (long long)a->id, a->index);
+                             "order %lld has no target %zu still to be located", (long long)a->id,
+                             a->index);
     char obj[48];
     obj_name(obj, sizeof obj, "order", a->id);
-    return td__orders_audit(o, c, a->actor, "order.located", obj,
-                            json_pack("{s:I, s:s}", "target", (json_int_t)a->index,
-                                      "content_id", a->content_id),
-                            err);
+    return td__orders_audit(
+        o, c, a->actor, "order.located", obj,
+        json_pack("{s:I, s:s}", "target", (json_int_t)a->index, "content_id", a->content_id), err);
 }
 
 td_status td_order_locate(td_orders *o, int64_t id, size_t index, const char *content_id,
@@ -356,10 +354,10 @@ static td_status add_notices(td_orders *o, td_store_conn *c, int64_t id, const h
             (st = td_stmt_bind_int64(q, 5, hold ? 0 : now, err)) ||
             (st = td_stmt_run(q, NULL, err)))
             goto out;
-        json_t *d = json_pack("{s:s, s:I}", "content_id", ids[i], "hold_until_ms",
-                              (json_int_t)hold);
-        if ((st = td__orders_audit(o, c, actor, hold ? "notice.withheld" : "notice.released",
-                                   obj, d, err)))
+        json_t *d =
+            json_pack("{s:s, s:I}", "content_id", ids[i], "hold_until_ms", (json_int_t)hold);
+        if ((st = td__orders_audit(o, c, actor, hold ? "notice.withheld" : "notice.released", obj,
+                                   d, err)))
             goto out;
     }
 out:
@@ -397,7 +395,10 @@ static td_status confirm_body(td_orders *o, td_store_conn *c, void *ctx, td_erro
         (st = td_stmt_bind_int64(q, 1, a->id, err)) ||
         (st = td_stmt_bind_int64(q, 2, a->measure_ms, err)) ||
         (st = td_stmt_bind_text(q, 3, a->measure, (size_t)-1, err)) ||
-        (st = td_stmt_bind_int64(q, 4, h.breached_ms ? h.breached_ms : late ? h.deadline_ms : 0,
+        (st = td_stmt_bind_int64(q, 4,
+                                 h.breached_ms ? h.breached_ms
+                                 : late        ? h.deadline_ms
+                                               : 0,
                                  err)) ||
         (st = td_stmt_run(q, NULL, err)))
         return st;
@@ -471,19 +472,17 @@ static td_status seal_one(td_orders *o, const td_order *ord, const td_order_targ
     if (st)
         return st;
     json_t *meta = json_loads(content.metadata_json ? content.metadata_json : "{}", 0, NULL);
-    json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:o}", "content_id",
-                            content.content_id, "url", content.url, "md5", content.hashes.md5,
-                            "sha256", content.hashes.sha256, "verdict",
-                            td_verdict_name(content.verdict), "quality",
-                            content.hashes.quality, "uploader", content.uploader, "metadata",
-                            meta ? meta : json_object());
+    json_t *rec =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:o}", "content_id", content.content_id,
+                  "url", content.url, "md5", content.hashes.md5, "sha256", content.hashes.sha256,
+                  "verdict", td_verdict_name(content.verdict), "quality", content.hashes.quality,
+                  "uploader", content.uploader, "metadata", meta ? meta : json_object());
     json_t *rel = json_pack("{s:s, s:I, s:I, s:{s:I, s:s, s:s, s:I, s:I, s:s}}", "uploader",
                             content.uploader, "uploaded_ms", (json_int_t)content.time_ms,
                             "received_ms", (json_int_t)content.received_ms, "order", "id",
                             (json_int_t)ord->id, "reference", ord->doc.reference, "authority",
                             ord->authority, "received_ms", (json_int_t)ord->received_ms,
-                            "measure_ms", (json_int_t)ord->confirmed_ms, "measure",
-                            ord->measure);
+                            "measure_ms", (json_int_t)ord->confirmed_ms, "measure", ord->measure);
     char *rec_text = rec ? json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     char *rel_text = rel ? json_dumps(rel, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(rec);
@@ -498,8 +497,8 @@ static td_status seal_one(td_orders *o, const td_order *ord, const td_order_targ
     obj_name(ref, sizeof ref, "order", ord->id);
     ref[5] = '-'; /* evidence case references: "order-<id>" */
     st = td_evidence_seal(o->evidence, actor && *actor ? actor : "system", ref, t->content_id,
-                          (const uint8_t *)rec_text, strlen(rec_text), rel_text,
-                          ord->confirmed_ms, item, err);
+                          (const uint8_t *)rec_text, strlen(rec_text), rel_text, ord->confirmed_ms,
+                          item, err);
     free(rec_text); /* jansson's */
     free(rel_text);
     return st;
@@ -540,8 +539,8 @@ static td_status fb_body(td_orders *o, td_store_conn *c, void *ctx, td_error *er
         return st;
     int64_t now = td__now(o->svc);
     if ((st = td_store_prepare(c, "UPDATE orders SET feedback_ms = $2 WHERE id = $1", &q, err)) ||
-        (st = td_stmt_bind_int64(q, 1, a->id, err)) ||
-        (st = td_stmt_bind_int64(q, 2, now, err)) || (st = td_stmt_run(q, NULL, err)))
+        (st = td_stmt_bind_int64(q, 1, a->id, err)) || (st = td_stmt_bind_int64(q, 2, now, err)) ||
+        (st = td_stmt_run(q, NULL, err)))
         return st;
     char obj[48];
     obj_name(obj, sizeof obj, "order", a->id);
@@ -560,8 +559,8 @@ static json_t *time_or_null(int64_t ms)
     return json_string(buf);
 }
 
-td_status td_order_feedback(td_orders *o, int64_t id, int record, const char *actor,
-                            char **json, td_error *err)
+td_status td_order_feedback(td_orders *o, int64_t id, int record, const char *actor, char **json,
+                            td_error *err)
 {
     *json = NULL;
     td_status st;
@@ -587,8 +586,8 @@ td_status td_order_feedback(td_orders *o, int64_t id, int record, const char *ac
     json_object_set_new(f, "time_of_receipt", time_or_null(ord->received_ms));
     json_object_set_new(f, "received_ms", json_integer(ord->received_ms));
     if (order) {
-        json_object_set_new(f, "measure", ord->measure[0] ? json_string(ord->measure)
-                                                          : json_null());
+        json_object_set_new(f, "measure",
+                            ord->measure[0] ? json_string(ord->measure) : json_null());
         json_object_set_new(f, "time_of_measure", time_or_null(ord->confirmed_ms));
         json_object_set_new(f, "measure_ms", json_integer(ord->confirmed_ms));
         json_object_set_new(f, "deadline", time_or_null(ord->deadline_ms));
@@ -598,8 +597,7 @@ td_status td_order_feedback(td_orders *o, int64_t id, int record, const char *ac
             json_object_set_new(f, "cannot_comply",
                                 json_pack("{s:s, s:s, s:o}", "ground",
                                           td_cannot_comply_name(ord->ground), "explanation",
-                                          ord->explanation, "since",
-                                          time_or_null(ord->paused_ms)));
+                                          ord->explanation, "since", time_or_null(ord->paused_ms)));
         if (ord->reinstated_ms)
             json_object_set_new(f, "reinstated_at", time_or_null(ord->reinstated_ms));
     } else {
@@ -611,9 +609,8 @@ td_status td_order_feedback(td_orders *o, int64_t id, int record, const char *ac
     }
     for (size_t i = 0; i < ord->doc.n_targets; i++) {
         const td_order_target *t = &ord->doc.targets[i];
-        json_array_append_new(targets, json_pack("{s:s, s:s, s:b}", "url", t->url,
-                                                 "content_id", t->content_id, "removed",
-                                                 t->removed));
+        json_array_append_new(targets, json_pack("{s:s, s:s, s:b}", "url", t->url, "content_id",
+                                                 t->content_id, "removed", t->removed));
     }
     json_object_set_new(f, "content", targets);
     td__free(ord);
@@ -677,10 +674,10 @@ static td_status ref_body(td_orders *o, td_store_conn *c, void *ctx, td_error *e
         return st;
     char obj[48];
     obj_name(obj, sizeof obj, "referral", a->id);
-    return td__orders_audit(o, c, a->actor, "referral.decided", obj,
-                            json_pack("{s:s, s:s}", "decision", a->remove ? "remove" : "keep",
-                                      "reason", a->reason),
-                            err);
+    return td__orders_audit(
+        o, c, a->actor, "referral.decided", obj,
+        json_pack("{s:s, s:s}", "decision", a->remove ? "remove" : "keep", "reason", a->reason),
+        err);
 }
 
 td_status td_referral_decide(td_orders *o, int64_t id, int remove, const char *reason,

@@ -121,8 +121,8 @@ static td_status recv_body(td_orders *o, td_store_conn *c, void *ctx, td_error *
     int order = d->kind == TD_ORDER_REMOVAL;
     /* First contact: the authority's first order, too soon after it announced itself. */
     int64_t previous = 0;
-    if ((st = td_store_prepare(c, "SELECT COUNT(*) FROM orders WHERE authority_id = $1", &q,
-                               err)) ||
+    if ((st =
+             td_store_prepare(c, "SELECT COUNT(*) FROM orders WHERE authority_id = $1", &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, a->auth->id, err)) || (st = td_stmt_step(q, &row, err)))
         return st;
     previous = row ? td_stmt_column_int64(q, 0) : 0;
@@ -191,8 +191,7 @@ static td_status recv_body(td_orders *o, td_store_conn *c, void *ctx, td_error *
                             a->auth->name, "reference", d->reference, "received_ms",
                             (json_int_t)now, "deadline_ms", (json_int_t)deadline, "body_sha256",
                             hex, "emergency", d->emergency, "first_contact_early", early,
-                            "cross_border", d->cross_border, "targets",
-                            (json_int_t)d->n_targets);
+                            "cross_border", d->cross_border, "targets", (json_int_t)d->n_targets);
     return td__orders_audit(o, c, a->auth->name, order ? "order.received" : "referral.received",
                             obj, det, err);
 }
@@ -265,8 +264,8 @@ td_status td_order_receive(td_orders *o, td_order_kind kind, const uint8_t *body
                              name);
     }
     if (caller_key_id > 0 && (!key_linked || linked != auth.id))
-        return refuse(why, TD_ORDER_WRONG_AUTHORITY, "issuing_authority.name", TD_ERR_INVALID,
-                      err, "issuing_authority.name: the API key does not belong to it");
+        return refuse(why, TD_ORDER_WRONG_AUTHORITY, "issuing_authority.name", TD_ERR_INVALID, err,
+                      "issuing_authority.name: the API key does not belong to it");
     if (crypto_sign_verify_detached(sig, body, len, auth.public_key) != 0)
         return refuse(why, TD_ORDER_BAD_SIGNATURE, "Takedown-Signature", TD_ERR_INVALID, err,
                       "Takedown-Signature: the signature does not verify with the authority's"
@@ -308,13 +307,13 @@ out:
 
 /* ---- reading back ---- */
 
-#define ORDER_COLUMNS                                                                          \
-    "o.id, o.kind, o.authority_id, a.name, o.reference, o.member_state, o.addressee,"          \
-    " o.issued_ms, o.category, o.statement, o.dni, o.dni_days, o.cross_border, o.emergency,"   \
-    " o.authority_contact, o.follow_up, o.redress, o.first_contact_early, o.received_ms,"      \
-    " o.state, o.clock_start_ms, o.deadline_ms, o.escalation, o.executed_ms, o.confirmed_ms,"  \
-    " o.measure, o.breached_ms, o.paused_ms, o.ground, o.explanation, o.clarified_ms,"         \
-    " o.feedback_ms, o.review, o.review_opened_ms, o.review_due_ms, o.review_decided_ms,"      \
+#define ORDER_COLUMNS                                                                              \
+    "o.id, o.kind, o.authority_id, a.name, o.reference, o.member_state, o.addressee,"              \
+    " o.issued_ms, o.category, o.statement, o.dni, o.dni_days, o.cross_border, o.emergency,"       \
+    " o.authority_contact, o.follow_up, o.redress, o.first_contact_early, o.received_ms,"          \
+    " o.state, o.clock_start_ms, o.deadline_ms, o.escalation, o.executed_ms, o.confirmed_ms,"      \
+    " o.measure, o.breached_ms, o.paused_ms, o.ground, o.explanation, o.clarified_ms,"             \
+    " o.feedback_ms, o.review, o.review_opened_ms, o.review_due_ms, o.review_decided_ms,"          \
     " o.reinstated_ms, o.referral_remove, o.decision_reason, o.decided_ms"
 
 td_status td__order_load(td_store_conn *c, int64_t id, td_order *out, td_error *err)

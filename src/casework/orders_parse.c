@@ -112,8 +112,8 @@ int64_t td_order_time_parse(const char *text, size_t len)
     }
     if (!expect(&p, end, 'Z') || p != end)
         return -1;
-    return ((days_from_civil(y, (unsigned)mo, (unsigned)d) * 24 + h) * 60 + mi) * 60000 +
-           s * 1000 + ms;
+    return ((days_from_civil(y, (unsigned)mo, (unsigned)d) * 24 + h) * 60 + mi) * 60000 + s * 1000 +
+           ms;
 }
 
 void td_order_time_format(int64_t ms, char out[32])
@@ -123,8 +123,8 @@ void td_order_time_format(int64_t ms, char out[32])
     unsigned m, d;
     char buf[96];
     civil_from_days(days, &y, &m, &d);
-    int n = snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, m,
-                     d, (int)(rem / 3600000), (int)(rem / 60000 % 60), (int)(rem / 1000 % 60),
+    int n = snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
+                     (int)(rem / 3600000), (int)(rem / 60000 % 60), (int)(rem / 1000 % 60),
                      (int)(rem % 1000));
     /* Years beyond 9999 do not fit: such times are never produced by a sane clock. */
     size_t len = n > 0 && n < 32 ? (size_t)n : 0;
@@ -208,13 +208,14 @@ static td_status only_known(json_t *obj, const char *const *names, const char *p
 {
     const char *key;
     json_t *v;
-    json_object_foreach(obj, key, v) {
+    json_object_foreach(obj, key, v)
+    {
         int known = 0;
         for (const char *const *n = names; *n && !known; n++)
             known = strcmp(key, *n) == 0;
         if (!known) {
             char path[64];
-            snprintf(path, sizeof path, "%s%.40s", prefix, key);
+            snprintf(path, sizeof path, "%s%.40s", prefix, *key ? key : "\"\"");
             return reject(why, TD_ORDER_INVALID_FIELD, path, err, "unknown member");
         }
     }
@@ -272,18 +273,23 @@ static td_status parse_targets(json_t *arr, td_order_doc *out, td_order_rejectio
     return TD_OK;
 }
 
-static td_status parse_doc(json_t *root, td_order_doc *out, td_order_rejection *why,
-                           td_error *err)
+static td_status parse_doc(json_t *root, td_order_doc *out, td_order_rejection *why, td_error *err)
 {
-    static const char *const names[] = {"type",         "issuing_member_state",
-                                        "addressee",    "reference",
-                                        "issued_at",    "content",
-                                        "reason",       "do_not_inform",
+    static const char *const names[] = {"type",
+                                        "issuing_member_state",
+                                        "addressee",
+                                        "reference",
+                                        "issued_at",
+                                        "content",
+                                        "reason",
+                                        "do_not_inform",
                                         "do_not_inform_days",
-                                        "cross_border", "emergency",
+                                        "cross_border",
+                                        "emergency",
                                         "issuing_authority",
                                         "follow_up_contact",
-                                        "redress",      NULL};
+                                        "redress",
+                                        NULL};
     static const char *const reason_names[] = {"category", "statement", NULL};
     static const char *const auth_names[] = {"name", "contact", NULL};
     char buf[32];
@@ -306,8 +312,7 @@ static td_status parse_doc(json_t *root, td_order_doc *out, td_order_rejection *
     if (!auth)
         return reject(why, TD_ORDER_MISSING_FIELD, "issuing_authority", err, "required");
     if (!json_is_object(auth))
-        return reject(why, TD_ORDER_INVALID_FIELD, "issuing_authority", err,
-                      "expected an object");
+        return reject(why, TD_ORDER_INVALID_FIELD, "issuing_authority", err, "expected an object");
     if ((st = only_known(auth, auth_names, "issuing_authority.", why, err)) ||
         (st = get_text(auth, "name", "issuing_authority.name", out->authority_name,
                        sizeof out->authority_name, 1, ONE_LINE, why, err)) ||
@@ -317,8 +322,8 @@ static td_status parse_doc(json_t *root, td_order_doc *out, td_order_rejection *
 
     if ((st = get_text(root, "reference", "reference", out->reference, sizeof out->reference, 1,
                        ONE_LINE, why, err)) ||
-        (st = get_text(root, "issuing_member_state", "issuing_member_state", buf, sizeof buf,
-                       order, ONE_LINE, why, err)))
+        (st = get_text(root, "issuing_member_state", "issuing_member_state", buf, sizeof buf, order,
+                       ONE_LINE, why, err)))
         return st;
     if (buf[0]) {
         if (strlen(buf) != 2 || (order && !td__eu_member_state(buf)) || buf[0] < 'A' ||
@@ -327,8 +332,8 @@ static td_status parse_doc(json_t *root, td_order_doc *out, td_order_rejection *
                           "not an EU Member State code");
         memcpy(out->member_state, buf, 3);
     }
-    if ((st = get_text(root, "addressee", "addressee", out->addressee, sizeof out->addressee,
-                       order, MULTI_LINE, why, err)) ||
+    if ((st = get_text(root, "addressee", "addressee", out->addressee, sizeof out->addressee, order,
+                       MULTI_LINE, why, err)) ||
         (st = get_text(root, "issued_at", "issued_at", buf, sizeof buf, 1, ONE_LINE, why, err)))
         return st;
     if ((out->issued_ms = td_order_time_parse(buf, strlen(buf))) < 0)
@@ -343,8 +348,8 @@ static td_status parse_doc(json_t *root, td_order_doc *out, td_order_rejection *
     if (!json_is_object(reason))
         return reject(why, TD_ORDER_INVALID_FIELD, "reason", err, "expected an object");
     if ((st = only_known(reason, reason_names, "reason.", why, err)) ||
-        (st = get_text(reason, "category", "reason.category", buf, sizeof buf, order, ONE_LINE,
-                       why, err)))
+        (st = get_text(reason, "category", "reason.category", buf, sizeof buf, order, ONE_LINE, why,
+                       err)))
         return st;
     if (buf[0]) {
         if (buf[1] || buf[0] < 'a' || buf[0] > 'e')
@@ -382,22 +387,22 @@ static td_status parse_doc(json_t *root, td_order_doc *out, td_order_rejection *
     return TD_OK;
 }
 
-td_status td_order_parse(const char *body, size_t len, td_order_doc *out,
-                         td_order_rejection *why, td_error *err)
+td_status td_order_parse(const char *body, size_t len, td_order_doc *out, td_order_rejection *why,
+                         td_error *err)
 {
     json_error_t jerr;
     memset(out, 0, sizeof *out);
     if (why)
         memset(why, 0, sizeof *why);
     if (len > TD_ORDER_MAX_BODY)
-        return reject(why, TD_ORDER_TOO_LARGE, "body", err, "%zu bytes, over the limit of %d",
-                      len, TD_ORDER_MAX_BODY);
+        return reject(why, TD_ORDER_TOO_LARGE, "body", err, "%zu bytes, over the limit of %d", len,
+                      TD_ORDER_MAX_BODY);
     if (!body || len == 0)
         return reject(why, TD_ORDER_MALFORMED, "body", err, "empty");
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
-        return reject(why, TD_ORDER_MALFORMED, "body", err, "not JSON (line %d: %.200s)",
-                      jerr.line, jerr.text);
+        return reject(why, TD_ORDER_MALFORMED, "body", err, "not JSON (line %d: %.200s)", jerr.line,
+                      jerr.text);
     td_status st = json_is_object(root)
                        ? parse_doc(root, out, why, err)
                        : reject(why, TD_ORDER_MALFORMED, "body", err, "expected a JSON object");

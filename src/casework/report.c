@@ -58,8 +58,7 @@ static json_t *orders_part(counter *k)
                               "SELECT COUNT(*) FROM orders WHERE kind = 1 AND" RECEIVED
                               " AND confirmed_ms = 0 AND ground = $3",
                               g, 1);
-        json_object_set_new(not_exec, td_cannot_comply_name((td_cannot_comply)g),
-                            json_integer(n));
+        json_object_set_new(not_exec, td_cannot_comply_name((td_cannot_comply)g), json_integer(n));
         total_not += n;
     }
     json_int_t pending = count(k, "SELECT COUNT(*) FROM orders WHERE kind = 1 AND" RECEIVED
@@ -77,17 +76,18 @@ static json_t *orders_part(counter *k)
         "breaches",
         count(k, "SELECT COUNT(*) FROM orders WHERE kind = 1 AND breached_ms >= $1"
                  " AND breached_ms < $2"),
-        "emergency", count(k, "SELECT COUNT(*) FROM orders WHERE kind = 1 AND emergency = 1 AND"
-                              RECEIVED),
-        "cross_border", count(k, "SELECT COUNT(*) FROM orders WHERE kind = 1 AND"
-                                 " cross_border = 1 AND" RECEIVED),
-        "first_contact_early", count(k, "SELECT COUNT(*) FROM orders WHERE kind = 1 AND"
-                                        " first_contact_early = 1 AND" RECEIVED),
+        "emergency",
+        count(k, "SELECT COUNT(*) FROM orders WHERE kind = 1 AND emergency = 1 AND" RECEIVED),
+        "cross_border",
+        count(k, "SELECT COUNT(*) FROM orders WHERE kind = 1 AND"
+                 " cross_border = 1 AND" RECEIVED),
+        "first_contact_early",
+        count(k, "SELECT COUNT(*) FROM orders WHERE kind = 1 AND"
+                 " first_contact_early = 1 AND" RECEIVED),
         "receipt_to_measure_ms", "average", avg, "max", max);
 }
 
-td_status td_report_transparency(td_orders *o, int64_t from, int64_t to, char **json,
-                                 td_error *err)
+td_status td_report_transparency(td_orders *o, int64_t from, int64_t to, char **json, td_error *err)
 {
     td_store_conn *c;
     uint64_t size = 0;
@@ -120,34 +120,34 @@ td_status td_report_transparency(td_orders *o, int64_t from, int64_t to, char **
         count(&k, "SELECT COUNT(*) FROM order_targets t JOIN orders o ON o.id = t.order_id"
                   " WHERE o.kind = 1 AND t.removed = 1 AND o.confirmed_ms >= $1"
                   " AND o.confirmed_ms < $2");
-    json_t *items = json_pack(
-        "{s:I, s:{s:I, s:I, s:I, s:I}}", "after_orders", order_items, "after_own_measures",
-        "review_decisions", decisions, "upload_blocks", blocks, "referrals", referral_items,
-        "total", decisions + blocks + referral_items);
-    json_t *referrals = json_pack(
-        "{s:I, s:I, s:I}", "received",
-        count(&k, "SELECT COUNT(*) FROM orders WHERE kind = 2 AND" RECEIVED), "removed",
-        count(&k, "SELECT COUNT(*) FROM orders WHERE kind = 2 AND referral_remove = 1"
-                  " AND decided_ms >= $1 AND decided_ms < $2"),
-        "kept",
-        count(&k, "SELECT COUNT(*) FROM orders WHERE kind = 2 AND state = 6 AND"
-                  " referral_remove = 0 AND decided_ms >= $1 AND decided_ms < $2"));
-    json_t *complaints = json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:I}", "received",
-        count(&k, "SELECT COUNT(*) FROM complaints WHERE" RECEIVED), "upheld",
-        count(&k, "SELECT COUNT(*) FROM complaints WHERE state = 2 AND decided_ms >= $1"
-                  " AND decided_ms < $2"),
-        "rejected",
-        count(&k, "SELECT COUNT(*) FROM complaints WHERE state = 3 AND decided_ms >= $1"
-                  " AND decided_ms < $2"),
-        "answered_late",
-        count(&k, "SELECT COUNT(*) FROM complaints WHERE state <> 1 AND decided_ms >= $1"
-                  " AND decided_ms < $2 AND decided_ms > due_ms"),
-        "open_at_end",
-        count(&k, "SELECT COUNT(*) FROM complaints WHERE received_ms < $2 AND"
-                  " (state = 1 OR decided_ms >= $2) AND $1 <= $2"),
-        "against_orders",
-        count(&k, "SELECT COUNT(*) FROM complaints WHERE order_id <> 0 AND" RECEIVED));
+    json_t *items =
+        json_pack("{s:I, s:{s:I, s:I, s:I, s:I}}", "after_orders", order_items,
+                  "after_own_measures", "review_decisions", decisions, "upload_blocks", blocks,
+                  "referrals", referral_items, "total", decisions + blocks + referral_items);
+    json_t *referrals =
+        json_pack("{s:I, s:I, s:I}", "received",
+                  count(&k, "SELECT COUNT(*) FROM orders WHERE kind = 2 AND" RECEIVED), "removed",
+                  count(&k, "SELECT COUNT(*) FROM orders WHERE kind = 2 AND referral_remove = 1"
+                            " AND decided_ms >= $1 AND decided_ms < $2"),
+                  "kept",
+                  count(&k, "SELECT COUNT(*) FROM orders WHERE kind = 2 AND state = 6 AND"
+                            " referral_remove = 0 AND decided_ms >= $1 AND decided_ms < $2"));
+    json_t *complaints =
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "received",
+                  count(&k, "SELECT COUNT(*) FROM complaints WHERE" RECEIVED), "upheld",
+                  count(&k, "SELECT COUNT(*) FROM complaints WHERE state = 2 AND decided_ms >= $1"
+                            " AND decided_ms < $2"),
+                  "rejected",
+                  count(&k, "SELECT COUNT(*) FROM complaints WHERE state = 3 AND decided_ms >= $1"
+                            " AND decided_ms < $2"),
+                  "answered_late",
+                  count(&k, "SELECT COUNT(*) FROM complaints WHERE state <> 1 AND decided_ms >= $1"
+                            " AND decided_ms < $2 AND decided_ms > due_ms"),
+                  "open_at_end",
+                  count(&k, "SELECT COUNT(*) FROM complaints WHERE received_ms < $2 AND"
+                            " (state = 1 OR decided_ms >= $2) AND $1 <= $2"),
+                  "against_orders",
+                  count(&k, "SELECT COUNT(*) FROM complaints WHERE order_id <> 0 AND" RECEIVED));
     json_t *proceedings = json_pack(
         "{s:I, s:I, s:I}", "review_requested",
         count(&k, "SELECT COUNT(*) FROM orders WHERE review_opened_ms >= $1"
@@ -168,14 +168,14 @@ td_status td_report_transparency(td_orders *o, int64_t from, int64_t to, char **
     td_store_release(o->svc->store, c);
     td_order_time_format(from, from_text);
     td_order_time_format(to, to_text);
-    json_t *r = json_pack("{s:{s:s, s:s, s:I, s:I}, s:o, s:o, s:o, s:o, s:o, s:o,"
-                          " s:{s:I}, s:{s:I, s:s}}",
-                          "period", "from", from_text, "to", to_text, "from_ms",
-                          (json_int_t)from, "to_ms", (json_int_t)to, "orders", orders,
-                          "items_removed", items, "referrals", referrals, "complaints",
-                          complaints, "proceedings", proceedings, "reinstatements", reinstated,
-                          "anti_reupload", "blocked_uploads", blocks, "audit_log", "size",
-                          (json_int_t)size, "root", root_hex);
+    json_t *r =
+        json_pack("{s:{s:s, s:s, s:I, s:I}, s:o, s:o, s:o, s:o, s:o, s:o,"
+                  " s:{s:I}, s:{s:I, s:s}}",
+                  "period", "from", from_text, "to", to_text, "from_ms", (json_int_t)from, "to_ms",
+                  (json_int_t)to, "orders", orders, "items_removed", items, "referrals", referrals,
+                  "complaints", complaints, "proceedings", proceedings, "reinstatements",
+                  reinstated, "anti_reupload", "blocked_uploads", blocks, "audit_log", "size",
+                  (json_int_t)size, "root", root_hex);
     if (k.st) {
         json_decref(r);
         return k.st;

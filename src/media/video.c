@@ -420,7 +420,9 @@ static td_status deliver(struct decode_state *ds, const AVFrame *f, td_error *er
             ds->first_pts = pts;
             ds->have_first = 1;
         }
-        frame.time = (double)(pts - ds->first_pts) * av_q2d(v->fmt->streams[v->stream]->time_base);
+        /* in double: hostile timestamps far apart would overflow an int64 subtraction */
+        frame.time = ((double)pts - (double)ds->first_pts) *
+                     av_q2d(v->fmt->streams[v->stream]->time_base);
     } else {
         frame.time = (double)frame.number / v->fps;
     }

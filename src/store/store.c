@@ -195,12 +195,24 @@ static uint64_t fnv1a(const char *s)
 
 td_status td_store_prepare(td_store_conn *conn, const char *sql, td_stmt **out, td_error *err)
 {
-    uint64_t h = fnv1a(sql);
     const td__store_backend *be = conn->store->be;
+    /* Fast path: callers pass string literals, so the pointer usually finds the statement without
+     * hashing the text (a bulk import prepares a few statements per line). The text is still
+     * compared: a pointer may be reused for other SQL. */
+    for (size_t i = 0; i < conn->n_cache; i++) {
+        td_stmt *s = conn->cache[i];
+        if (s->key == sql && strcmp(s->sql, sql) == 0) {
+            be->reset(s->engine);
+            *out = s;
+            return TD_OK;
+        }
+    }
+    uint64_t h = fnv1a(sql);
     for (size_t i = 0; i < conn->n_cache; i++) {
         td_stmt *s = conn->cache[i];
         if (s->hash == h && strcmp(s->sql, sql) == 0) {
             be->reset(s->engine);
+            s->key = sql;
             *out = s;
             return TD_OK;
         }
@@ -220,6 +232,7 @@ td_status td_store_prepare(td_store_conn *conn, const char *sql, td_stmt **out, 
     }
     s->conn = conn;
     s->hash = h;
+    s->key = sql;
     td_status st = be->prepare(conn->db, sql, &s->engine, s->param_map, TD__STMT_MAX_PARAMS, err);
     if (st != TD_OK) {
         td__free(s->sql);

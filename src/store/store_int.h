@@ -41,6 +41,7 @@ extern const td__store_backend td__sqlite_backend;
 struct td_stmt {
     td_store_conn *conn;
     char *sql;
+    const char *key; /* the caller's pointer at the last lookup (usually a string literal) */
     uint64_t hash;
     void *engine;
     int param_map[TD__STMT_MAX_PARAMS + 1];

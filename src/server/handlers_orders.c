@@ -1,0 +1,568 @@
+/* HTTP handlers for authorities, removal orders, referrals, complaints and the transparency
+ * report: thin translations between JSON and include/takedown/orders.h.
+ *
+ * Why intake reads the raw body: the signature covers the exact bytes the authority sent, so the
+ * body is handed to td_order_receive untouched (never re-serialised), with the
+ * `Takedown-Signature` header and the caller's key id (which must be linked to the issuing
+ * authority). Refusals map to distinct statuses: 401 unsigned / bad signature, 403 unknown or
+ * wrong authority, 413 too large, 400 not JSON, 422 missing or invalid field (named). */
+#include <microhttpd.h>
+#include <string.h>
+
+#include "server/handlers_orders.h"
+
+__attribute__((weak)) td_orders *td__req_orders(td__req *r)
+{
+    (void)r;
+    return NULL;
+}
+
+static td_orders *orders_or_503(td__req *r)
+{
+    td_orders *o = td__req_orders(r);
+    if (!o)
+        td__reply_error(r, 503, "unavailable", "orders are not enabled on this server");
+    return o;
+}
+
+static json_t *time_json(int64_t ms)
+{
+    char t[32];
+    if (!ms)
+        return json_null();
+    td_order_time_format(ms, t);
+    return json_string(t);
+}
+
+static json_t *authority_json(const td_authority *a)
+{
+    char hex[2 * TD_ED25519_PUBKEY_LEN + 1];
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < TD_ED25519_PUBKEY_LEN; i++) {
+        hex[2 * i] = digits[a->public_key[i] >> 4];
+        hex[2 * i + 1] = digits[a->public_key[i] & 15];
+    }
+    hex[2 * TD_ED25519_PUBKEY_LEN] = '\0';
+    return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "id", (json_int_t)a->id, "kind",
+                     a->kind == TD_AUTHORITY_REFERRAL_UNIT ? "referral_unit" : "competent", "name",
+                     a->name, "member_state", a->member_state, "contact", a->contact, "public_key",
+                     hex, "announced_at", time_json(a->announced_ms), "created_at",
+                     time_json(a->created_ms));
+}
+
+/* ---- authorities ---- */
+
+void td__h_authorities_list(td__req *r)
+{
+    td_orders *o = orders_or_503(r);
+    td_authority *list = NULL;
+    size_t n = 0;
+    td_error err;
+    if (!o)
+        return;
+    td_status st = td_authority_list(o, &list, &n, &err);
+    if (st) {
+        td__reply_status(r, st, &err);
+        return;
+    }
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(a, authority_json(&list[i]));
+    td_free(list);
+    td__reply_json(r, 200, json_pack("{s:o}", "authorities", a));
+}
+
+void td__h_authorities_create(td__req *r)
+{
+    td_orders *o = orders_or_503(r);
+    json_t *b;
+    if (!o || !(b = td__body_object(r)))
+        return;
+    td_authority_input in;
+    const char *kind = NULL, *announced = NULL;
+    memset(&in, 0, sizeof in);
+    if (!td__get_string(r, b, "name", &in.name) || !td__get_string(r, b, "kind", &kind) ||
+        !td__get_string(r, b, "member_state", &in.member_state) ||
+        !td__get_string(r, b, "contact", &in.contact) ||
+        !td__get_string(r, b, "public_key", &in.public_key) ||
+        !td__get_string(r, b, "announced_at", &announced))
+        goto out;
+    if (kind && strcmp(kind, "referral_unit") == 0)
+        in.kind = TD_AUTHORITY_REFERRAL_UNIT;
+    else if (kind && strcmp(kind, "competent") != 0) {
+        td__reply_error(r, 400, "invalid", "kind: expected competent or referral_unit");
+        goto out;
+    }
+    if (announced && (in.announced_ms = td_order_time_parse(announced, strlen(announced))) <= 0) {
+        td__reply_error(r, 400, "invalid", "announced_at: expected YYYY-MM-DDTHH:MM:SSZ");
+        goto out;
+    }
+    td_authority a;
+    td_error err;
+    td_status st = td_authority_register(o, r->who.name, &in, &a, &err);
+    if (st)
+        td__reply_status(r, st, &err);
+    else
+        td__reply_json(r, 201, authority_json(&a));
+out:
+    json_decref(b);
+}
+
+void td__h_authority_get(td__req *r)
+{
+    td_orders *o = orders_or_503(r);
+    int64_t id;
+    if (!o || (id = td__param_id(r, 0)) < 0)
+        return;
+    td_authority a;
+    td_error err;
+    td_status st = td_authority_get(o, id, &a, &err);
+    if (st)
+        td__reply_status(r, st, &err);
+    else
+        td__reply_json(r, 200, authority_json(&a));
+}
+
+void td__h_authority_link_key(td__req *r)
+{
+    td_orders *o = orders_or_503(r);
+    int64_t id, key_id = 0;
+    json_t *b;
+    if (!o || (id = td__param_id(r, 0)) < 0 || !(b = td__body_object(r)))
+        return;
+    if (td__get_int(r, b, "key_id", 1, INT64_MAX, &key_id)) {
+        td_error err;
+        td_status st = td_authority_link_key(o, r->who.name, id, key_id, &err);
+        if (st)
+            td__reply_status(r, st, &err);
+        else
+            td__reply_json(r, 201,
+                           json_pack("{s:I, s:I}", "authority_id", (json_int_t)id, "key_id",
+                                     (json_int_t)key_id));
+    }
+    json_decref(b);
+}
+
+/* ---- intake ---- */
+
+static void receive(td__req *r, td_order_kind kind)
+{
+    static const unsigned codes[] = {
+        [TD_ORDER_TOO_LARGE] = 413,       [TD_ORDER_UNSIGNED] = 401,
+        [TD_ORDER_BAD_SIGNATURE] = 401,   [TD_ORDER_UNKNOWN_AUTHORITY] = 403,
+        [TD_ORDER_WRONG_AUTHORITY] = 403, [TD_ORDER_MALFORMED] = 400,
+        [TD_ORDER_MISSING_FIELD] = 422,   [TD_ORDER_INVALID_FIELD] = 422,
+    };
+    td_orders *o = orders_or_503(r);
+    if (!o)
+        return;
+    if (r->who.role != TD_ROLE_AUTHORITY) {
+        td__reply_error(r, 403, "forbidden", "orders are sent with an authority's key");
+        return;
+    }
+    const char *sig = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Takedown-Signature");
+    td_order_receipt rc;
+    td_order_rejection why;
+    td_error err;
+    td_status st = td_order_receive(o, kind, r->body, r->body_len, sig, r->who.id, &rc, &why, &err);
+    if (st) {
+        if (why.problem == TD_ORDER_ACCEPTED) {
+            td__reply_status(r, st, &err);
+            return;
+        }
+        td__reply_json(r, codes[why.problem],
+                       json_pack("{s:{s:s, s:s, s:s}}", "error", "code",
+                                 td_order_problem_name(why.problem), "field", why.field, "message",
+                                 err.message));
+        return;
+    }
+    json_t *j = json_pack("{s:I, s:s, s:o, s:I, s:b, s:b, s:b}", "id", (json_int_t)rc.id, "type",
+                          kind == TD_ORDER_REMOVAL ? "removal_order" : "referral", "received_at",
+                          time_json(rc.received_ms), "received_ms", (json_int_t)rc.received_ms,
+                          "duplicate", rc.duplicate, "first_contact_early", rc.first_contact_early,
+                          "executed", rc.executed);
+    if (j && kind == TD_ORDER_REMOVAL) {
+        json_object_set_new(j, "deadline", time_json(rc.deadline_ms));
+        json_object_set_new(j, "deadline_ms", json_integer(rc.deadline_ms));
+    }
+    td__reply_json(r, rc.duplicate ? 200 : 201, j);
+}
+
+void td__h_orders_receive(td__req *r) { receive(r, TD_ORDER_REMOVAL); }
+void td__h_referrals_receive(td__req *r) { receive(r, TD_ORDER_REFERRAL); }
+
+/* ---- orders ---- */
+
+static const char *review_name(td_review_state s)
+{
+    switch (s) {
+    case TD_REVIEW_OPEN: return "open";
+    case TD_REVIEW_CONFIRMED: return "order_upheld";
+    case TD_REVIEW_REINSTATE: return "reinstate";
+    default: return "none";
+    }
+}
+
+static json_t *order_json(const td_order *ord)
+{
+    const td_order_doc *d = &ord->doc;
+    char cat[2] = {d->category, 0};
+    json_t *targets = json_array();
+    for (size_t i = 0; targets && i < d->n_targets; i++) {
+        const td_order_target *t = &d->targets[i];
+        json_array_append_new(targets,
+                              json_pack("{s:s, s:s, s:b, s:b, s:I}", "url", t->url, "content_id",
+                                        t->content_id, "located", t->located, "removed", t->removed,
+                                        "evidence_item", (json_int_t)t->evidence_item));
+    }
+    json_t *j = json_pack(
+        "{s:I, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:b, s:i, s:b, s:b, s:s, s:o, s:o, s:o, s:i,"
+        " s:b, s:o, s:o, s:s, s:o, s:s, s:o}",
+        "id", (json_int_t)ord->id, "type",
+        d->kind == TD_ORDER_REMOVAL ? "removal_order" : "referral", "issuing_authority",
+        ord->authority, "reference", d->reference, "issuing_member_state", d->member_state,
+        "issued_at", time_json(d->issued_ms), "reason_category", cat, "statement_of_reasons",
+        d->statement, "do_not_inform", d->do_not_inform, "do_not_inform_days",
+        d->do_not_inform_days, "cross_border", d->cross_border, "emergency", d->emergency, "state",
+        td_order_state_name(ord->state), "received_at", time_json(ord->received_ms), "deadline",
+        time_json(ord->deadline_ms), "breached_at", time_json(ord->breached_ms), "escalation",
+        ord->escalation, "first_contact_early", ord->first_contact_early, "executed_at",
+        time_json(ord->executed_ms), "measure_at", time_json(ord->confirmed_ms), "measure",
+        ord->measure, "cannot_comply",
+        ord->ground ? json_pack("{s:s, s:s}", "ground", td_cannot_comply_name(ord->ground),
+                                "explanation", ord->explanation)
+                    : json_null(),
+        "review", review_name(ord->review), "content", targets);
+    if (j)
+        json_object_set_new(j, "preserved", json_boolean(ord->preserved));
+    return j;
+}
+
+void td__h_orders_list(td__req *r)
+{
+    td_orders *o = orders_or_503(r);
+    int64_t open, limit;
+    if (!o || !td__query_int(r, "open", 0, 1, 1, &open) ||
+        !td__query_int(r, "limit", 1, TD_PAGE_MAX, 100, &limit))
+        return;
+    td_order_summary *list = NULL;
+    size_t n = 0;
+    td_error err;
+    td_status st = td_order_list(o, (int)open, (size_t)limit, &list, &n, &err);
+    if (st) {
+        td__reply_status(r, st, &err);
+        return;
+    }
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++) {
+        const td_order_summary *s = &list[i];
+        json_array_append_new(
+            a,
+            json_pack("{s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:i, s:b, s:o}", "id", (json_int_t)s->id,
+                      "type", s->kind == TD_ORDER_REMOVAL ? "removal_order" : "referral",
+                      "issuing_authority", s->authority, "reference", s->reference, "state",
+                      td_order_state_name(s->state), "received_at", time_json(s->received_ms),
+                      "deadline", time_json(s->deadline_ms), "escalation", s->escalation,
+                      "emergency", s->emergency, "breached_at", time_json(s->breached_ms)));
+    }
+    td_free(list);
+    td__reply_json(r, 200, json_pack("{s:o}", "orders", a));
+}
+
+static void reply_order(td__req *r, td_orders *o, int64_t id, unsigned status)
+{
+    td_order *ord = td__arena_alloc(&r->arena, sizeof *ord);
+    td_error err;
+    td_status st;
+    if (!ord) {
+        td__reply_error(r, 503, "out_of_memory", "out of memory");
+        return;
+    }
+    if ((st = td_order_get(o, id, ord, &err)))
+        td__reply_status(r, st, &err);
+    else
+        td__reply_json(r, status, order_json(ord));
+}
+
+void td__h_order_get(td__req *r)
+{
+    td_orders *o = orders_or_503(r);
+    int64_t id;
+    if (o && (id = td__param_id(r, 0)) >= 0)
+        reply_order(r, o, id, 200);
+}
+
+void td__h_order_execute(td__req *r)
+{
+    td_orders *o = orders_or_503(r);
+    int64_t id;
+    if (!o || (id = td__param_id(r, 0)) < 0)
+        return;
+    td_error err;
+    td_status st = td_order_execute(o, id, r->who.name, NULL, &err);
+    if (st)
+        td__reply_status(r, st, &err);
+    else
+        reply_order(r, o, id, 200);
+}
+
+void td__h_order_locate(td__req *r)
+{
+    td_orders *o = orders_or_503(r);
+    int64_t id, target = 0;
+    const char *content_id = NULL;
+    json_t *b;
+    if (!o || (id = td__param_id(r, 0)) < 0 || !(b = td__body_object(r)))
+        return;
+    if (td__get_int(r, b, "target", 0, TD_ORDER_MAX_TARGETS - 1, &target) &&
+        td__get_string(r, b, "content_id", &content_id)) {
+        td_error err;
+        td_status st = td_order_locate(o, id, (size_t)target, content_id, r->who.name, &err);
+        if (st)
+            td__reply_status(r, st, &err);
+        else
+            reply_order(r, o, id, 200);
+    }
+    json_decref(b);
+}
+
+void td__h_order_confirm(td__req *r)
+{
+    td_orders *o = orders_or_503(r);
+    int64_t id, at_ms = 0;
+    const char *measure = NULL, *at = NULL;
+    json_t *b;
+    if (!o || (id = td__param_id(r, 0)) < 0 || !(b = td__body_object(r)))
+        return;
+    if (td__get_string(r, b, "measure", &measure) && td__get_string(r, b, "time", &at)) {
+        /* The platform's own time of the measure is what Annex II reports: required. */
+        if (!at || (at_ms = td_order_time_parse(at, strlen(at))) < 0) {
+            td__reply_error(r, 400, "invalid", "time: required, YYYY-MM-DDTHH:MM:SS[.fff]Z");
+        } else {
+            td_error err;
+            td_status st;
+            if ((st = td_order_confirm(o, id, at_ms, measure, r->who.name, &err)))
+                td__reply_status(r, st, &err);
+            else
+                reply_order(r, o, id, 200);
+        }
+    }
+    json_decref(b);
+}
+
+void td__h_order_feedback(td__req *r)
+{
+    td_orders *o = orders_or_503(r);
+    int64_t id;
+    if (!o || (id = td__param_id(r, 0)) < 0)
+        return;
+    char *text = NULL;
+    td_error err;
+    /* Fetched by the authority: that is the feedback being sent. */
+    int record = r->who.role == TD_ROLE_AUTHORITY;
+    td_status st = td_order_feedback(o, id, record, r->who.name, &text, &err);
+    if (st) {
+        td__reply_status(r, st, &err);
+        return;
+    }
+    td__reply_text(r, 200, "application/json", text, strlen(text));
+    td_free(text);
+}
+
+void td__h_order_cannot_comply(td__req *r)
+{
+    td_orders *o = orders_or_503(r);
+    int64_t id;
+    const char *ground = NULL, *explanation = NULL;
+    json_t *b;
+    if (!o || (id = td__param_id(r, 0)) < 0 || !(b = td__body_object(r)))
+        return;
+    if (td__get_string(r, b, "ground", &ground) &&
+        td__get_string(r, b, "explanation", &explanation)) {
+        td_cannot_comply g;
+        td_error err;
+        td_status st;
+        if (td_cannot_comply_parse(ground, &g) != TD_OK)
+            td__reply_error(r, 400, "invalid",
+                            "ground: expected force_majeure, manifest_error or "
+                            "missing_information");
+        else if ((st = td_order_cannot_comply(o, id, g, explanation, r->who.name, &err)))
+            td__reply_status(r, st, &err);
+        else
+            reply_order(r, o, id, 200);
+    }
+    json_decref(b);
+}
+
+void td__h_order_clarify(td__req *r)
+{
+    td_orders *o = orders_or_503(r);
+    int64_t id;
+    const char *text = NULL;
+    json_t *b;
+    if (!o || (id = td__param_id(r, 0)) < 0 || !(b = td__body_object(r)))
+        return;
+    if (td__get_string(r, b, "text", &text)) {
+        td_error err;
+        td_status st = td_order_clarify(o, id, text, r->who.name, &err);
+        if (st)
+            td__reply_status(r, st, &err);
+        else
+            reply_order(r, o, id, 200);
+    }
+    json_decref(b);
+}
+
+void td__h_order_review_open(td__req *r)
+{
+    td_orders *o = orders_or_503(r);
+    int64_t id;
+    const char *reason = NULL;
+    json_t *b;
+    if (!o || (id = td__param_id(r, 0)) < 0 || !(b = td__body_object(r)))
+        return;
+    if (td__get_string(r, b, "reason", &reason)) {
+        td_error err;
+        td_status st = td_order_review_open(o, id, reason, r->who.name, &err);
+        if (st)
+            td__reply_status(r, st, &err);
+        else
+            reply_order(r, o, id, 200);
+    }
+    json_decref(b);
+}
+
+void td__h_order_review_decide(td__req *r)
+{
+    td_orders *o = orders_or_503(r);
+    int64_t id;
+    int reinstate = 0;
+    const char *reason = NULL;
+    json_t *b;
+    if (!o || (id = td__param_id(r, 0)) < 0 || !(b = td__body_object(r)))
+        return;
+    if (td__get_bool(r, b, "reinstate", &reinstate) && td__get_string(r, b, "reason", &reason)) {
+        td_error err;
+        td_status st = td_order_review_decide(o, id, reinstate, reason, r->who.name, &err);
+        if (st)
+            td__reply_status(r, st, &err);
+        else
+            reply_order(r, o, id, 200);
+    }
+    json_decref(b);
+}
+
+void td__h_referral_decide(td__req *r)
+{
+    td_orders *o = orders_or_503(r);
+    int64_t id;
+    const char *decision = NULL, *reason = NULL;
+    json_t *b;
+    if (!o || (id = td__param_id(r, 0)) < 0 || !(b = td__body_object(r)))
+        return;
+    if (td__get_string(r, b, "decision", &decision) && td__get_string(r, b, "reason", &reason)) {
+        td_error err;
+        td_status st;
+        if (!decision || (strcmp(decision, "remove") != 0 && strcmp(decision, "keep") != 0))
+            td__reply_error(r, 400, "invalid", "decision: expected remove or keep");
+        else if ((st = td_referral_decide(o, id, strcmp(decision, "remove") == 0, reason,
+                                          r->who.name, &err)))
+            td__reply_status(r, st, &err);
+        else
+            reply_order(r, o, id, 200);
+    }
+    json_decref(b);
+}
+
+/* ---- complaints ---- */
+
+static json_t *complaint_json(const td_complaint *c)
+{
+    return json_pack("{s:I, s:s, s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:s}", "id", (json_int_t)c->id,
+                     "content_id", c->content_id, "order_id", (json_int_t)c->order_id, "text",
+                     c->text, "state", td_complaint_state_name(c->state), "received_at",
+                     time_json(c->received_ms), "due", time_json(c->due_ms), "decided_at",
+                     time_json(c->decided_ms), "reinstated_at", time_json(c->reinstated_ms),
+                     "reasons", c->reasons);
+}
+
+void td__h_complaints_file(td__req *r)
+{
+    td_orders *o = orders_or_503(r);
+    const char *content_id = NULL, *text = NULL;
+    json_t *b;
+    if (!o || !(b = td__body_object(r)))
+        return;
+    if (td__get_string(r, b, "content_id", &content_id) && td__get_string(r, b, "text", &text)) {
+        td_complaint c;
+        td_error err;
+        td_status st = td_complaint_file(o, content_id, text, r->who.name, &c, &err);
+        if (st)
+            td__reply_status(r, st, &err);
+        else
+            td__reply_json(r, 201, complaint_json(&c));
+    }
+    json_decref(b);
+}
+
+void td__h_complaint_get(td__req *r)
+{
+    td_orders *o = orders_or_503(r);
+    int64_t id;
+    if (!o || (id = td__param_id(r, 0)) < 0)
+        return;
+    td_complaint c;
+    td_error err;
+    td_status st = td_complaint_get(o, id, &c, &err);
+    if (st)
+        td__reply_status(r, st, &err);
+    else
+        td__reply_json(r, 200, complaint_json(&c));
+}
+
+void td__h_complaint_decide(td__req *r)
+{
+    td_orders *o = orders_or_503(r);
+    int64_t id;
+    int upheld = 0;
+    const char *reasons = NULL;
+    json_t *b;
+    if (!o || (id = td__param_id(r, 0)) < 0 || !(b = td__body_object(r)))
+        return;
+    if (td__get_bool(r, b, "upheld", &upheld) && td__get_string(r, b, "reasons", &reasons)) {
+        td_complaint c;
+        td_error err;
+        td_status st = td_complaint_decide(o, id, upheld, reasons, r->who.name, &c, &err);
+        if (st)
+            td__reply_status(r, st, &err);
+        else
+            td__reply_json(r, 200, complaint_json(&c));
+    }
+    json_decref(b);
+}
+
+/* ---- report ---- */
+
+void td__h_report_transparency(td__req *r)
+{
+    td_orders *o = orders_or_503(r);
+    if (!o)
+        return;
+    const char *from = td__query(r, "from"), *to = td__query(r, "to");
+    int64_t f = from ? td_order_time_parse(from, strlen(from)) : -1;
+    int64_t t = to ? td_order_time_parse(to, strlen(to)) : -1;
+    if (f < 0 || t < 0) {
+        td__reply_error(r, 400, "invalid_query",
+                        "from and to are required, as YYYY-MM-DDTHH:MM:SSZ");
+        return;
+    }
+    char *text = NULL;
+    td_error err;
+    td_status st = td_report_transparency(o, f, t, &text, &err);
+    if (st) {
+        td__reply_status(r, st, &err);
+        return;
+    }
+    td__reply_text(r, 200, "application/json", text, strlen(text));
+    td_free(text);
+}

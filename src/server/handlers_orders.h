@@ -1,0 +1,34 @@
+/* HTTP handlers of the orders component (handlers_orders.c), for the route table in router.c. */
+#ifndef TD_SERVER_HANDLERS_ORDERS_H
+#define TD_SERVER_HANDLERS_ORDERS_H
+
+#include "server/server_int.h"
+#include "takedown/orders.h"
+
+/* The server's orders handle. The server defines it (a td_orders opened next to the service);
+ * until then a weak default returns NULL and these routes answer 503. */
+td_orders *td__req_orders(td__req *r);
+
+void td__h_authorities_list(td__req *r);
+void td__h_authorities_create(td__req *r);
+void td__h_authority_get(td__req *r);
+void td__h_authority_link_key(td__req *r);
+void td__h_orders_receive(td__req *r);
+void td__h_referrals_receive(td__req *r);
+void td__h_orders_list(td__req *r);
+void td__h_order_get(td__req *r);
+void td__h_order_execute(td__req *r);
+void td__h_order_locate(td__req *r);
+void td__h_order_confirm(td__req *r);
+void td__h_order_feedback(td__req *r);
+void td__h_order_cannot_comply(td__req *r);
+void td__h_order_clarify(td__req *r);
+void td__h_order_review_open(td__req *r);
+void td__h_order_review_decide(td__req *r);
+void td__h_referral_decide(td__req *r);
+void td__h_complaints_file(td__req *r);
+void td__h_complaint_get(td__req *r);
+void td__h_complaint_decide(td__req *r);
+void td__h_report_transparency(td__req *r);
+
+#endif
