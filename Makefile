@@ -16,7 +16,7 @@ CONFORMANCE ?= $(abspath $(CURDIR)/../shared/conformance)
 RUN_DATA    ?= $(BUILD)/run-data
 RUN_LISTEN  ?= 127.0.0.1:8080
 FUZZ_SECONDS ?= 300
-SMOKE_SECONDS ?= 8
+SMOKE_SECONDS ?= 5
 BENCH_PHOTOS ?= /usr/share/wallpapers /usr/share/backgrounds
 
 CMAKE_FLAGS = -DTD_WERROR=$(WERROR) -DTD_CONFORMANCE_DIR=$(CONFORMANCE)

@@ -421,8 +421,8 @@ static td_status deliver(struct decode_state *ds, const AVFrame *f, td_error *er
             ds->have_first = 1;
         }
         /* in double: hostile timestamps far apart would overflow an int64 subtraction */
-        frame.time = ((double)pts - (double)ds->first_pts) *
-                     av_q2d(v->fmt->streams[v->stream]->time_base);
+        frame.time =
+            ((double)pts - (double)ds->first_pts) * av_q2d(v->fmt->streams[v->stream]->time_base);
     } else {
         frame.time = (double)frame.number / v->fps;
     }

@@ -6,10 +6,12 @@
 #define TD_SERVER_INT_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "takedown/orders.h"
 #include "takedown/server.h"
 
 #define TD__MAX_PARAMS 4
@@ -24,8 +26,10 @@ enum {
     TD__R_MODERATOR = 1u << 1,
     TD__R_PLATFORM = 1u << 2,
     TD__R_AUDITOR = 1u << 3,
-    TD__R_PUBLIC = 1u << 15 /* no key needed */
+    TD__R_AUTHORITY = 1u << 4, /* sends signed removal orders and referrals (orders.h) */
+    TD__R_PUBLIC = 1u << 15    /* no key needed */
 };
+/* The platform's own roles. Authorities are outsiders: routes name them explicitly. */
 #define TD__R_ANY (TD__R_ADMIN | TD__R_MODERATOR | TD__R_PLATFORM | TD__R_AUDITOR)
 
 /* Route flags. */
@@ -146,6 +150,14 @@ char *td__metrics_render(struct td_server *srv, size_t *len);
 struct td_server {
     struct MHD_Daemon *daemon;
     _Atomic(td_service *) svc;
+    /* Removal orders, opened on the service by td_server_set_service (NULL: the order routes
+     * answer 503), and the thread that runs their clocks (td_orders_tick) once a second. */
+    _Atomic(td_orders *) orders;
+    pthread_t ticker;
+    int ticker_running;
+    pthread_mutex_t tick_lock;
+    pthread_cond_t tick_cond;
+    int tick_stop; /* under tick_lock */
     atomic_int ready;
     atomic_long in_flight;
     td__metrics *metrics;
