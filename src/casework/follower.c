@@ -71,8 +71,8 @@ int td__bank_view_get(td_service *svc, int64_t id, td__bank_view *out)
     return found;
 }
 
-static td_status apply_map(td_index_map *map, int kind, const uint8_t *key, size_t len,
-                           uint64_t id, td_error *err)
+static td_status apply_map(td_index_map *map, int kind, const uint8_t *key, size_t len, uint64_t id,
+                           td_error *err)
 {
     if (kind == TD__CHANGE_ADD)
         return td_index_map_add(map, key, len, id, err);
@@ -134,8 +134,8 @@ static td_status follow_batch(td_service *svc, td_store_conn *c, td_index_op *op
             ops[nops].id = id;
             nops++;
         } else {
-            st = apply_map(type == TD_SIGNAL_MD5 ? svc->md5 : svc->sha256, kind, raw, raw_len,
-                           id, err);
+            st = apply_map(type == TD_SIGNAL_MD5 ? svc->md5 : svc->sha256, kind, raw, raw_len, id,
+                           err);
             if (st)
                 break;
         }

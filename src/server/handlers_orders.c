@@ -11,18 +11,43 @@
 
 #include "server/handlers_orders.h"
 
-__attribute__((weak)) td_orders *td__req_orders(td__req *r)
-{
-    (void)r;
-    return NULL;
-}
-
 static td_orders *orders_or_503(td__req *r)
 {
     td_orders *o = td__req_orders(r);
     if (!o)
         td__reply_error(r, 503, "unavailable", "orders are not enabled on this server");
     return o;
+}
+
+/* An authority reads, and clarifies, only its own orders; another authority's order answers 404
+ * as if it did not exist. Other roles pass. */
+static int authority_may_access(td__req *r, td_orders *o, int64_t id)
+{
+    if (r->who.role != TD_ROLE_AUTHORITY)
+        return 1;
+    int64_t mine = 0;
+    td_error err;
+    td_status st = td_authority_for_key(o, r->who.id, &mine, &err);
+    if (st == TD_ERR_NOT_FOUND) {
+        td__reply_error(r, 403, "forbidden", "this key is not linked to an authority");
+        return 0;
+    }
+    td_order *ord = st ? NULL : td__arena_alloc(&r->arena, sizeof *ord);
+    if (!st && !ord) {
+        td__reply_error(r, 503, "out_of_memory", "out of memory");
+        return 0;
+    }
+    if (!st)
+        st = td_order_get(o, id, ord, &err);
+    if (st) {
+        td__reply_status(r, st, &err);
+        return 0;
+    }
+    if (ord->authority_id != mine) {
+        td__reply_error(r, 404, "not_found", "no order %lld", (long long)id);
+        return 0;
+    }
+    return 1;
 }
 
 static json_t *time_json(int64_t ms)
@@ -288,7 +313,7 @@ void td__h_order_get(td__req *r)
 {
     td_orders *o = orders_or_503(r);
     int64_t id;
-    if (o && (id = td__param_id(r, 0)) >= 0)
+    if (o && (id = td__param_id(r, 0)) >= 0 && authority_may_access(r, o, id))
         reply_order(r, o, id, 200);
 }
 
@@ -354,7 +379,7 @@ void td__h_order_feedback(td__req *r)
 {
     td_orders *o = orders_or_503(r);
     int64_t id;
-    if (!o || (id = td__param_id(r, 0)) < 0)
+    if (!o || (id = td__param_id(r, 0)) < 0 || !authority_may_access(r, o, id))
         return;
     char *text = NULL;
     td_error err;
@@ -400,7 +425,8 @@ void td__h_order_clarify(td__req *r)
     int64_t id;
     const char *text = NULL;
     json_t *b;
-    if (!o || (id = td__param_id(r, 0)) < 0 || !(b = td__body_object(r)))
+    if (!o || (id = td__param_id(r, 0)) < 0 || !authority_may_access(r, o, id) ||
+        !(b = td__body_object(r)))
         return;
     if (td__get_string(r, b, "text", &text)) {
         td_error err;
@@ -565,4 +591,113 @@ void td__h_report_transparency(td__req *r)
     }
     td__reply_text(r, 200, "application/json", text, strlen(text));
     td_free(text);
+}
+
+/* ---- the audit log ---- */
+
+static void reply_doc(td__req *r, const td_audit_doc *doc)
+{
+    char *text = NULL;
+    size_t len = 0;
+    td_error err;
+    td_status st = td_audit_doc_format(doc, &text, &len, &err);
+    if (st) {
+        td__reply_status(r, st, &err);
+        return;
+    }
+    td__reply_text(r, 200, "application/json", text, len);
+    td_free(text);
+}
+
+/* Public (DESIGN.md: log checkpoints need no key): a signed checkpoint of the whole log. One is
+ * signed when entries were appended since the last one, at most once per log size (a stored
+ * checkpoint of that size is returned afterwards), so callers without a key cannot make the
+ * server sign more than the log grows. */
+void td__h_audit_checkpoint(td__req *r)
+{
+    td_orders *o = orders_or_503(r);
+    if (!o)
+        return;
+    td_audit *log = td_orders_audit(o);
+    td_audit_doc doc;
+    memset(&doc, 0, sizeof doc);
+    doc.type = TD_AUDIT_DOC_CHECKPOINT;
+    uint64_t size = 0;
+    td_error err;
+    td_status st = td_audit_size(log, &size, &err);
+    if (st == TD_OK)
+        st = td_audit_checkpoint_for_size(log, size, &doc.checkpoint, &err);
+    if (st)
+        td__reply_status(r, st, &err);
+    else
+        reply_doc(r, &doc);
+}
+
+/* ?seq=N[&size=M]: entry N (canonical text), its leaf hash and path in the tree of M entries
+ * (default: the whole log), with a signed checkpoint of size M. */
+void td__h_audit_inclusion(td__req *r)
+{
+    td_orders *o = orders_or_503(r);
+    int64_t seq, size;
+    if (!o || !td__query_int(r, "seq", 0, INT64_MAX - 1, -1, &seq) ||
+        !td__query_int(r, "size", 1, INT64_MAX, -1, &size))
+        return;
+    if (seq < 0) {
+        td__reply_error(r, 400, "invalid_query", "'seq' is required");
+        return;
+    }
+    td_audit *log = td_orders_audit(o);
+    td_audit_doc doc;
+    memset(&doc, 0, sizeof doc);
+    doc.type = TD_AUDIT_DOC_INCLUSION;
+    td_error err;
+    td_status st = TD_OK;
+    uint64_t n = (uint64_t)size;
+    if (size < 0)
+        st = td_audit_size(log, &n, &err);
+    if (st == TD_OK && (uint64_t)seq >= n) {
+        td__reply_error(r, 404, "not_found", "entry %lld is not in a log of %llu entries",
+                        (long long)seq, (unsigned long long)n);
+        return;
+    }
+    if (st == TD_OK)
+        st = td_audit_checkpoint_for_size(log, n, &doc.checkpoint, &err);
+    if (st == TD_OK)
+        st = td_audit_prove_inclusion(log, (uint64_t)seq, n, &doc.proof, &err);
+    if (st == TD_OK)
+        st = td_audit_get_canonical(log, (uint64_t)seq, &doc.entry, &doc.entry_len, &err);
+    if (st == TD_OK) {
+        td_audit_leaf_hash(doc.entry, doc.entry_len, doc.leaf_hash);
+        reply_doc(r, &doc);
+    } else {
+        td__reply_status(r, st, &err);
+    }
+    td_audit_doc_clear(&doc);
+}
+
+/* ?from=N&to=M (1 <= N <= M <= the log's size): the tree of N entries is a prefix of the tree
+ * of M, with signed checkpoints of both sizes. */
+void td__h_audit_consistency(td__req *r)
+{
+    td_orders *o = orders_or_503(r);
+    int64_t from, to;
+    if (!o || !td__query_int(r, "from", 1, INT64_MAX, -1, &from) ||
+        !td__query_int(r, "to", 1, INT64_MAX, -1, &to))
+        return;
+    if (from < 0 || to < 0 || from > to) {
+        td__reply_error(r, 400, "invalid_query", "'from' and 'to' are required, 1 <= from <= to");
+        return;
+    }
+    td_audit *log = td_orders_audit(o);
+    td_audit_doc doc;
+    memset(&doc, 0, sizeof doc);
+    doc.type = TD_AUDIT_DOC_CONSISTENCY;
+    td_error err;
+    td_status st;
+    if ((st = td_audit_checkpoint_for_size(log, (uint64_t)from, &doc.first, &err)) ||
+        (st = td_audit_checkpoint_for_size(log, (uint64_t)to, &doc.checkpoint, &err)) ||
+        (st = td_audit_prove_consistency(log, (uint64_t)from, (uint64_t)to, &doc.proof, &err)))
+        td__reply_status(r, st, &err);
+    else
+        reply_doc(r, &doc);
 }

@@ -5,8 +5,8 @@
 #include "server/server_int.h"
 #include "takedown/orders.h"
 
-/* The server's orders handle. The server defines it (a td_orders opened next to the service);
- * until then a weak default returns NULL and these routes answer 503. */
+/* The server's orders handle (server.c: opened on the service by td_server_set_service), or
+ * NULL when orders could not be opened: these routes then answer 503. */
 td_orders *td__req_orders(td__req *r);
 
 void td__h_authorities_list(td__req *r);
@@ -30,5 +30,11 @@ void td__h_complaints_file(td__req *r);
 void td__h_complaint_get(td__req *r);
 void td__h_complaint_decide(td__req *r);
 void td__h_report_transparency(td__req *r);
+
+/* The audit log of the orders (td_orders_audit): proof documents in the format of
+ * td_audit_doc_format, as `takedown audit prove` prints them. */
+void td__h_audit_checkpoint(td__req *r);
+void td__h_audit_inclusion(td__req *r);
+void td__h_audit_consistency(td__req *r);
 
 #endif

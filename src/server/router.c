@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "server/handlers_orders.h"
 #include "server/server_int.h"
 
 #define MOD (TD__R_ADMIN | TD__R_MODERATOR)
@@ -15,6 +16,8 @@
 #define ADMIN TD__R_ADMIN
 #define ANY TD__R_ANY
 #define PUB (TD__R_PUBLIC)
+#define AUTH TD__R_AUTHORITY
+#define PLAT TD__R_PLATFORM
 
 static const td__route routes[] = {
     {"GET", "/healthz", td__h_healthz, PUB, TD__F_NO_READY, "liveness"},
@@ -55,6 +58,47 @@ static const td__route routes[] = {
     {"DELETE", "/v1/keys/{id}", td__h_key_delete, ADMIN, 0, "revoke an API key"},
 
     {"GET", "/v1/stats", td__h_stats, READ, 0, "counts"},
+
+    /* Removal orders (docs/orders.md). Authorities only send orders and referrals, and read and
+     * clarify their own orders (the handlers check that the order is theirs). */
+    {"GET", "/v1/authorities", td__h_authorities_list, READ, 0, "list authorities"},
+    {"POST", "/v1/authorities", td__h_authorities_create, ADMIN, 0, "register an authority"},
+    {"GET", "/v1/authorities/{id}", td__h_authority_get, READ, 0, "one authority"},
+    {"POST", "/v1/authorities/{id}/keys", td__h_authority_link_key, ADMIN, 0,
+     "link an authority API key"},
+    {"POST", "/v1/orders", td__h_orders_receive, AUTH, 0, "receive a signed removal order"},
+    {"GET", "/v1/orders", td__h_orders_list, READ, 0, "the orders queue"},
+    {"GET", "/v1/orders/{id}", td__h_order_get, READ | AUTH, 0, "one order"},
+    {"POST", "/v1/orders/{id}/execute", td__h_order_execute, MOD | PLAT, 0,
+     "fire the remove action"},
+    {"POST", "/v1/orders/{id}/locate", td__h_order_locate, MOD | PLAT, 0, "locate a target"},
+    {"POST", "/v1/orders/{id}/confirm", td__h_order_confirm, MOD | PLAT, 0,
+     "confirm the measure"},
+    {"GET", "/v1/orders/{id}/feedback", td__h_order_feedback, READ | AUTH, 0,
+     "the Annex II feedback"},
+    {"POST", "/v1/orders/{id}/cannot-comply", td__h_order_cannot_comply, MOD, 0,
+     "cannot comply (Annex III)"},
+    {"POST", "/v1/orders/{id}/clarification", td__h_order_clarify, MOD | AUTH, 0,
+     "clarification: the clock restarts"},
+    {"POST", "/v1/orders/{id}/review", td__h_order_review_open, MOD, 0,
+     "cross-border review requested"},
+    {"POST", "/v1/orders/{id}/review/decision", td__h_order_review_decide, MOD, 0,
+     "cross-border review decision"},
+    {"POST", "/v1/referrals", td__h_referrals_receive, AUTH, 0, "receive a signed referral"},
+    {"POST", "/v1/referrals/{id}/decision", td__h_referral_decide, MOD, 0, "decide a referral"},
+    {"POST", "/v1/complaints", td__h_complaints_file, CHECK, 0, "file a complaint"},
+    {"GET", "/v1/complaints/{id}", td__h_complaint_get, READ | PLAT, 0, "one complaint"},
+    {"POST", "/v1/complaints/{id}/decision", td__h_complaint_decide, MOD, 0,
+     "decide a complaint"},
+    {"GET", "/v1/reports/transparency", td__h_report_transparency, READ, 0,
+     "the transparency report"},
+
+    /* The audit log (docs/audit.md): checkpoints are public (DESIGN.md), proofs need a key. */
+    {"GET", "/v1/audit/checkpoint", td__h_audit_checkpoint, PUB, 0, "the latest checkpoint"},
+    {"GET", "/v1/audit/proof/inclusion", td__h_audit_inclusion, ADMIN | TD__R_AUDITOR, 0,
+     "an inclusion proof"},
+    {"GET", "/v1/audit/proof/consistency", td__h_audit_consistency, ADMIN | TD__R_AUDITOR, 0,
+     "a consistency proof"},
 
     /* Meta's HMA API, so that an HMA client switches by changing its base URL. */
     {"GET", "/status", td__h_hma_status, PUB, TD__F_NO_READY, "HMA liveness"},
@@ -97,6 +141,7 @@ static void roles_text(unsigned roles, char *out, size_t cap)
                  {TD__R_MODERATOR, "moderator"},
                  {TD__R_PLATFORM, "platform"},
                  {TD__R_AUDITOR, "auditor"},
+                 {TD__R_AUTHORITY, "authority"},
                  {TD__R_PUBLIC, "public"}};
     size_t n = 0;
     out[0] = '\0';

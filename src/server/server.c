@@ -8,6 +8,7 @@
  * callback records metrics and frees everything the request allocated, whatever happened to the
  * connection. */
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "server/auth.h"
+#include "server/handlers_orders.h"
 #include "server/server_int.h"
 
 /* A chunked body over the limit is read and dropped up to this much before the connection is
@@ -31,6 +33,92 @@ double td__srv_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+td_orders *td__req_orders(td__req *r) { return atomic_load(&r->srv->orders); }
+
+/* ---- the order clocks ----
+ * td_orders_tick records escalations, breaches, notice releases and overdue complaints and
+ * reviews; nothing in the library sleeps, so a thread of the server calls it once a second. It
+ * waits on a condition variable (monotonic clock) rather than sleeping, so that shutdown wakes
+ * it at once. */
+
+#define TICK_INTERVAL_MS 1000
+#define TICK_ERROR_REPEAT_S 60.0
+
+static void *ticker_main(void *arg)
+{
+    td_server *srv = arg;
+    td_orders *orders = atomic_load(&srv->orders);
+    double last_error = -TICK_ERROR_REPEAT_S;
+    pthread_mutex_lock(&srv->tick_lock);
+    while (!srv->tick_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += (long)TICK_INTERVAL_MS * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        while (!srv->tick_stop &&
+               pthread_cond_timedwait(&srv->tick_cond, &srv->tick_lock, &ts) == 0)
+            ; /* woken early without a stop request: keep waiting until the time */
+        if (srv->tick_stop)
+            break;
+        pthread_mutex_unlock(&srv->tick_lock);
+        td_orders_tick_result res;
+        td_error err;
+        td_status st = td_orders_tick(orders, &res, &err);
+        if (st != TD_OK) {
+            /* A busy or failing store: retried on the next tick, reported once a minute. */
+            double now = td__srv_now();
+            if (now - last_error >= TICK_ERROR_REPEAT_S) {
+                fprintf(stderr, "takedown: order clocks: %s\n", err.message);
+                last_error = now;
+            }
+        } else if (res.breaches || res.escalations) {
+            fprintf(stderr, "takedown: order clocks: %zu escalation(s), %zu breach(es)\n",
+                    res.escalations, res.breaches);
+        }
+        pthread_mutex_lock(&srv->tick_lock);
+    }
+    pthread_mutex_unlock(&srv->tick_lock);
+    return NULL;
+}
+
+/* Stops the ticker (waiting for a tick in progress) and closes the orders handle. */
+static void orders_stop(td_server *srv)
+{
+    if (srv->ticker_running) {
+        pthread_mutex_lock(&srv->tick_lock);
+        srv->tick_stop = 1;
+        pthread_cond_signal(&srv->tick_cond);
+        pthread_mutex_unlock(&srv->tick_lock);
+        pthread_join(srv->ticker, NULL);
+        srv->ticker_running = 0;
+        srv->tick_stop = 0;
+    }
+    td_orders_close(atomic_exchange(&srv->orders, NULL));
+}
+
+/* Opens the orders component on svc and starts its clocks. A failure leaves the server without
+ * orders (their routes answer 503) and is reported on stderr: matching keeps working. */
+static void orders_start(td_server *srv, td_service *svc)
+{
+    td_orders_options oo;
+    td_orders *orders = NULL;
+    td_error err;
+    if (td_orders_options_from_config(&oo, &err) != TD_OK ||
+        td_orders_open(svc, &oo, &orders, &err) != TD_OK) {
+        fprintf(stderr, "takedown: removal orders are disabled: %s\n", err.message);
+        return;
+    }
+    atomic_store(&srv->orders, orders);
+    srv->tick_stop = 0;
+    if (pthread_create(&srv->ticker, NULL, ticker_main, srv) != 0) {
+        fprintf(stderr, "takedown: removal orders are disabled: cannot start the clock thread\n");
+        td_orders_close(atomic_exchange(&srv->orders, NULL));
+        return;
+    }
+    srv->ticker_running = 1;
 }
 
 void td_server_options_default(td_server_options *opts)
@@ -380,6 +468,14 @@ td_status td_server_start(const td_server_options *opts, td_service *svc, td_ser
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
     }
     srv->started = td__srv_now();
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&srv->tick_lock, NULL);
+    pthread_cond_init(&srv->tick_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    if (svc)
+        orders_start(srv, svc);
     atomic_store(&srv->svc, svc);
     atomic_store(&srv->ready, svc && td_service_ready(svc) ? 1 : 0);
     unsigned threads = opts->threads ? opts->threads : core_count();
@@ -392,6 +488,9 @@ td_status td_server_start(const td_server_options *opts, td_service *svc, td_ser
         (size_t)256 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_UNESCAPE_CALLBACK,
         unescape, NULL, MHD_OPTION_END);
     if (!srv->daemon) {
+        orders_stop(srv);
+        pthread_cond_destroy(&srv->tick_cond);
+        pthread_mutex_destroy(&srv->tick_lock);
         td__metrics_free(srv->metrics);
         td__auth_cache_free(srv->auth);
         td__free(srv);
@@ -408,6 +507,13 @@ td_status td_server_start(const td_server_options *opts, td_service *svc, td_ser
 
 void td_server_set_service(td_server *srv, td_service *svc)
 {
+    /* Orders first, so that the server is never ready without them. */
+    if (svc != atomic_load(&srv->svc)) {
+        atomic_store(&srv->ready, 0);
+        orders_stop(srv);
+        if (svc)
+            orders_start(srv, svc);
+    }
     atomic_store(&srv->svc, svc);
     atomic_store(&srv->ready, svc && td_service_ready(svc) ? 1 : 0);
 }
@@ -428,6 +534,11 @@ void td_server_stop(td_server *srv, unsigned drain_ms)
         nanosleep(&ts, NULL);
     }
     MHD_stop_daemon(srv->daemon);
+    /* No request runs any more: stop the clocks, then close the orders (before the caller
+     * closes the service). */
+    orders_stop(srv);
+    pthread_cond_destroy(&srv->tick_cond);
+    pthread_mutex_destroy(&srv->tick_lock);
     td__metrics_free(srv->metrics);
     td__auth_cache_free(srv->auth);
     td__free(srv);
