@@ -489,8 +489,8 @@ static double wait_event(const char *event, const char *cause, const char *conte
 
 static void create_keys(void)
 {
-    static const char *const names[N_KEYS] = {"admin",    "moderator-1", "upload-service",
-                                              "auditor",  "bka-desk",    "politie-desk",
+    static const char *const names[N_KEYS] = {"admin",   "moderator-1", "upload-service",
+                                              "auditor", "bka-desk",    "politie-desk",
                                               "iru-desk"};
     for (int i = 1; i < N_KEYS; i++) {
         char body[128];
@@ -561,8 +561,9 @@ static void test_setup_authorities(void **state)
         snprintf(body, sizeof body,
                  "{\"name\": \"%s\", \"kind\": \"%s\", \"member_state\": \"%s\", \"contact\": "
                  "\"ops@%d.example\", \"public_key\": \"%s\"%s%s%s}",
-                 names[a], kinds[a], states[a], a, hex, a == A_POLITIE ? "" : ", \"announced_at\": \"",
-                 a == A_POLITIE ? "" : announced, a == A_POLITIE ? "" : "\"");
+                 names[a], kinds[a], states[a], a, hex,
+                 a == A_POLITIE ? "" : ", \"announced_at\": \"", a == A_POLITIE ? "" : announced,
+                 a == A_POLITIE ? "" : "\"");
         json_t *j = call(201, "POST", "/v1/authorities", A, body);
         S.auth_ids[a] = jint(j, "id");
         assert_string_equal(jstr(j, "name"), names[a]);
@@ -622,13 +623,14 @@ static void test_roles(void **state)
     sign_header(S.sk[A_BKA], body, strlen(body), sig, sizeof sig);
     /* Only an authority's key sends orders, even with a valid signature. */
     for (int k = ADMIN; k <= AUDITOR; k++)
-        expect_error_ex(403, "forbidden", NULL, "POST", "/v1/orders", S.keys[k], body,
-                        strlen(body), sig);
+        expect_error_ex(403, "forbidden", NULL, "POST", "/v1/orders", S.keys[k], body, strlen(body),
+                        sig);
     expect_error_ex(401, "unauthenticated", NULL, "POST", "/v1/orders", NULL, body, strlen(body),
                     sig);
     /* An authority reads nothing of the platform's matching, nor other orders. */
     expect_error(403, "forbidden", "GET", "/v1/banks", S.keys[BKA], NULL);
-    expect_error(403, "forbidden", "POST", "/v1/check", S.keys[BKA], "{\"pdq\": \"" CONTENT_PDQ "\"}");
+    expect_error(403, "forbidden", "POST", "/v1/check", S.keys[BKA],
+                 "{\"pdq\": \"" CONTENT_PDQ "\"}");
     expect_error(403, "forbidden", "GET", "/v1/orders", S.keys[BKA], NULL);
     expect_error(403, "forbidden", "GET", "/v1/reports/transparency", S.keys[BKA], NULL);
     expect_error(403, "forbidden", "POST", "/v1/orders/1/confirm", S.keys[BKA], "{}");
@@ -686,8 +688,8 @@ static void test_intake_refusals(void **state)
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
         order_doc(body, sizeof body, "BKA", "BKA-MISSING", "vid-1", NULL, required[i]);
         sign_header(S.sk[A_BKA], body, strlen(body), sig, sizeof sig);
-        expect_error_ex(422, "missing_field", required[i], "POST", "/v1/orders", S.keys[BKA],
-                        body, strlen(body), sig);
+        expect_error_ex(422, "missing_field", required[i], "POST", "/v1/orders", S.keys[BKA], body,
+                        strlen(body), sig);
     }
     /* Not JSON. */
     static const char junk[] = "not json";
@@ -817,8 +819,7 @@ static void test_cannot_comply_then_clarification(void **state)
     /* The feedback says why. */
     snprintf(path, sizeof path, "/v1/orders/%lld/feedback", S.order_paused);
     j = call(200, "GET", path, S.keys[BKA], NULL);
-    assert_string_equal(jstr(json_object_get(j, "cannot_comply"), "ground"),
-                        "missing_information");
+    assert_string_equal(jstr(json_object_get(j, "cannot_comply"), "ground"), "missing_information");
     json_decref(j);
 
     /* The clarification, by the issuing authority only. */
@@ -840,8 +841,8 @@ static void test_cannot_comply_then_clarification(void **state)
     snprintf(path, sizeof path, "/v1/orders/%lld/locate", S.order_paused);
     expect_error(404, "not_found", "POST", path, S.keys[PLATFORM],
                  "{\"target\": 0, \"content_id\": \"no-such-content\"}");
-    json_decref(call(200, "POST", path, S.keys[PLATFORM],
-                     "{\"target\": 0, \"content_id\": \"vid-2\"}"));
+    json_decref(
+        call(200, "POST", path, S.keys[PLATFORM], "{\"target\": 0, \"content_id\": \"vid-2\"}"));
     snprintf(path, sizeof path, "/v1/orders/%lld/execute", S.order_paused);
     j = call(200, "POST", path, S.keys[MODERATOR], NULL);
     assert_string_equal(jstr(j, "state"), "executed");

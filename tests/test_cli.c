@@ -182,6 +182,33 @@ static void test_version_and_help(void **state)
     assert_non_null(strstr(out, "unknown command"));
 }
 
+/* The transparency report of a fresh data directory: every figure present, all zero. */
+static void test_report_transparency(void **state)
+{
+    (void)state;
+    const char *dir = temp_path("cli-report");
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(run("report transparency --data '%s' --from 2026-01-01 --to 2027-01-01", dir),
+                     0);
+    json_error_t jerr;
+    json_t *o = json_loads(out, 0, &jerr);
+    if (!o)
+        fail_msg("not JSON: %s", out);
+    json_t *orders = json_object_get(o, "orders");
+    assert_true(json_is_object(orders));
+    assert_int_equal(json_integer_value(json_object_get(orders, "received")), 0);
+    json_decref(o);
+    assert_int_equal(run("report transparency --data '%s' --from 2026-01-01 --to 2027-01-01 "
+                         "--format md",
+                         dir),
+                     0);
+    assert_non_null(strstr(out, "| orders.received | 0 |"));
+    assert_int_equal(
+        run("report transparency --data '%s' --from 2027-01-01 --to 2026-01-01 2>&1", dir), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -193,6 +220,7 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_compare),
         cmocka_unit_test(test_version_and_help),
+        cmocka_unit_test(test_report_transparency),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

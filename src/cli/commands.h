@@ -10,6 +10,7 @@ int td_cli_index(int argc, char **argv);
 int td_cli_serve(int argc, char **argv);
 int td_cli_key(int argc, char **argv);
 int td_cli_audit(int argc, char **argv);
+int td_cli_report(int argc, char **argv);
 
 /* Usage text of each command, printed by `takedown help COMMAND`. */
 extern const char td_cli_hash_usage[];
@@ -19,5 +20,6 @@ extern const char td_cli_index_usage[];
 extern const char td_cli_serve_usage[];
 extern const char td_cli_key_usage[];
 extern const char td_cli_audit_usage[];
+extern const char td_cli_report_usage[];
 
 #endif

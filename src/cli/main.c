@@ -21,6 +21,7 @@ static const struct command commands[] = {
     {"serve", td_cli_serve, td_cli_serve_usage, "run the matching service (HTTP API)"},
     {"key", td_cli_key, td_cli_key_usage, "create and list API keys"},
     {"audit", td_cli_audit, td_cli_audit_usage, "verify the audit log, checkpoints and proofs"},
+    {"report", td_cli_report, td_cli_report_usage, "transparency report of a period (Art. 7)"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -72,8 +72,7 @@ static const td__route routes[] = {
     {"POST", "/v1/orders/{id}/execute", td__h_order_execute, MOD | PLAT, 0,
      "fire the remove action"},
     {"POST", "/v1/orders/{id}/locate", td__h_order_locate, MOD | PLAT, 0, "locate a target"},
-    {"POST", "/v1/orders/{id}/confirm", td__h_order_confirm, MOD | PLAT, 0,
-     "confirm the measure"},
+    {"POST", "/v1/orders/{id}/confirm", td__h_order_confirm, MOD | PLAT, 0, "confirm the measure"},
     {"GET", "/v1/orders/{id}/feedback", td__h_order_feedback, READ | AUTH, 0,
      "the Annex II feedback"},
     {"POST", "/v1/orders/{id}/cannot-comply", td__h_order_cannot_comply, MOD, 0,
@@ -88,8 +87,7 @@ static const td__route routes[] = {
     {"POST", "/v1/referrals/{id}/decision", td__h_referral_decide, MOD, 0, "decide a referral"},
     {"POST", "/v1/complaints", td__h_complaints_file, CHECK, 0, "file a complaint"},
     {"GET", "/v1/complaints/{id}", td__h_complaint_get, READ | PLAT, 0, "one complaint"},
-    {"POST", "/v1/complaints/{id}/decision", td__h_complaint_decide, MOD, 0,
-     "decide a complaint"},
+    {"POST", "/v1/complaints/{id}/decision", td__h_complaint_decide, MOD, 0, "decide a complaint"},
     {"GET", "/v1/reports/transparency", td__h_report_transparency, READ, 0,
      "the transparency report"},
 
@@ -137,12 +135,9 @@ static void roles_text(unsigned roles, char *out, size_t cap)
     static const struct {
         unsigned bit;
         const char *name;
-    } names[] = {{TD__R_ADMIN, "admin"},
-                 {TD__R_MODERATOR, "moderator"},
-                 {TD__R_PLATFORM, "platform"},
-                 {TD__R_AUDITOR, "auditor"},
-                 {TD__R_AUTHORITY, "authority"},
-                 {TD__R_PUBLIC, "public"}};
+    } names[] = {{TD__R_ADMIN, "admin"},         {TD__R_MODERATOR, "moderator"},
+                 {TD__R_PLATFORM, "platform"},   {TD__R_AUDITOR, "auditor"},
+                 {TD__R_AUTHORITY, "authority"}, {TD__R_PUBLIC, "public"}};
     size_t n = 0;
     out[0] = '\0';
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
