@@ -713,8 +713,8 @@ static void test_documents(void **state)
         "",
         "[]",
         "{\"type\":\"inclusion\"}",
-        "{\"type\":\"checkpoint\",\"checkpoint\":{\"size\":1,\"time_ms\":1,\"root\":\"00\","
-        "\"signature\":\"00\"}}",
+        ("{\"type\":\"checkpoint\",\"checkpoint\":{\"size\":1,\"time_ms\":1,\"root\":\"00\","
+         "\"signature\":\"00\"}}"),
         "{\"type\":\"checkpoint\",\"checkpoint\":{},\"x\":1}",
         "{\"type\":\"nope\"}",
         "{\"type\":\"consistency\",\"type\":\"consistency\"}",

@@ -146,7 +146,8 @@ int td__cli_apply_config(int argc, char **argv, const char *command, const char 
             i++;
         }
     }
-    for (int i = 1; i < argc; i++) {
+    /* Every remaining argument is a --NAME VALUE pair. */
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(usage, stdout);
@@ -170,7 +171,6 @@ int td__cli_apply_config(int argc, char **argv, const char *command, const char 
             if (!set_option(a + 2, argv[i + 1], 1, where))
                 return 2;
         }
-        i++;
     }
     return -1;
 }

@@ -37,6 +37,40 @@ static td_status sq_exec(void *db, const char *sql, td_error *err)
     return rc == SQLITE_OK ? TD_OK : fail(db, rc, err, "exec");
 }
 
+/* unhex(text): the bytes of a hex string (either case), NULL for NULL, an odd length or a
+ * non-hex digit. SQLite has it built in from 3.41 only (PostgreSQL: decode(x, 'hex')); callers
+ * use it to turn hex values into raw bytes inside one INSERT ... SELECT. */
+static void sq_unhex(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const unsigned char *s = sqlite3_value_text(argv[0]);
+    int n = sqlite3_value_bytes(argv[0]);
+    unsigned char small[64], *out = small;
+    if (!s || n % 2)
+        return; /* NULL */
+    if (n / 2 > (int)sizeof small && !(out = sqlite3_malloc(n / 2))) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    for (int i = 0; i < n; i += 2) {
+        int d[2];
+        for (int k = 0; k < 2; k++) {
+            unsigned c = s[i + k];
+            d[k] = c >= '0' && c <= '9'   ? (int)(c - '0')
+                   : c >= 'a' && c <= 'f' ? (int)(c - 'a' + 10)
+                   : c >= 'A' && c <= 'F' ? (int)(c - 'A' + 10)
+                                          : -1;
+        }
+        if (d[0] < 0 || d[1] < 0) {
+            if (out != small)
+                sqlite3_free(out);
+            return; /* NULL */
+        }
+        out[i / 2] = (unsigned char)(d[0] << 4 | d[1]);
+    }
+    sqlite3_result_blob(ctx, out, n / 2, out == small ? SQLITE_TRANSIENT : sqlite3_free);
+}
+
 static td_status sq_connect(const char *location, const td_store_options *opts, int write,
                             void **out, td_error *err)
 {
@@ -62,6 +96,11 @@ static td_status sq_connect(const char *location, const td_store_options *opts, 
              opts->synchronous_full ? "FULL" : "NORMAL", write ? -262144 : -16384,
              write ? " PRAGMA journal_mode=WAL;" : "");
     td_status st = sq_exec(db, sql, err);
+    if (st == TD_OK &&
+        (rc = sqlite3_create_function_v2(db, "unhex", 1,
+                                         SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                                         NULL, sq_unhex, NULL, NULL, NULL)) != SQLITE_OK)
+        st = fail(db, rc, err, "unhex");
     if (st != TD_OK) {
         sqlite3_close(db);
         return st;
