@@ -6,6 +6,9 @@
  * pages through the bank by id so that no read transaction stays open while a slow consumer
  * drains the output. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+static double tnow(void){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec+t.tv_nsec/1e9;}
 #include <string.h>
 
 #include "casework/listfmt.h"
@@ -318,14 +321,19 @@ td_status td_import_finish(td_import *imp, td_import_result *res, td_error *err)
                            (unsigned long long)(imp->res.error_count
                                                     ? imp->res.error_list[0].line
                                                     : 0));
+    double T0=tnow();
     if (st == TD_OK)
         st = import_complete(imp, err);
+    double T1=tnow();
     if (st == TD_OK)
         st = td_store_commit(imp->conn, err);
+    double T2=tnow();
     if (st == TD_OK) {
         st = td__follow(svc, NULL, err);
+    double T3=tnow();
         if (imp->res.added)
             (void)td__recheck(svc, imp->conn, imp->bank_id, imp->last_id + 1, NULL);
+    if (getenv("TD_TRACE")) fprintf(stderr,"complete %.3f commit %.3f follow %.3f recheck %.3f\n",T1-T0,T2-T1,T3-T2,tnow()-T3);
     }
     /* The counts (and line errors) are handed over even when the import failed. */
     *res = imp->res;
