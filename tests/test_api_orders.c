@@ -634,8 +634,8 @@ static void test_roles(void **state)
     expect_error(403, "forbidden", "GET", "/v1/orders", S.keys[BKA], NULL);
     expect_error(403, "forbidden", "GET", "/v1/reports/transparency", S.keys[BKA], NULL);
     expect_error(403, "forbidden", "POST", "/v1/orders/1/confirm", S.keys[BKA], "{}");
-    expect_error(403, "forbidden", "GET", "/v1/audit/proof/inclusion?seq=0", S.keys[BKA], NULL);
-    expect_error(403, "forbidden", "GET", "/v1/audit/proof/inclusion?seq=0", S.keys[PLATFORM],
+    expect_error(403, "forbidden", "GET", "/v1/log/proof/inclusion?seq=0", S.keys[BKA], NULL);
+    expect_error(403, "forbidden", "GET", "/v1/log/proof/inclusion?seq=0", S.keys[PLATFORM],
                  NULL);
     /* Nothing was recorded by the refusals. */
     json_t *j = call(200, "GET", "/v1/orders?open=0", S.keys[AUDITOR], NULL);
@@ -1026,7 +1026,7 @@ static void test_audit_log(void **state)
     resp r;
 
     /* The checkpoint is public. */
-    assert_int_equal(http_ex("GET", "/v1/audit/checkpoint", NULL, NULL, 0, NULL, &r), 200);
+    assert_int_equal(http_ex("GET", "/v1/log/checkpoint", NULL, NULL, 0, NULL, &r), 200);
     td_audit_doc cp;
     parse_doc(&r, &cp);
     resp_free(&r);
@@ -1050,7 +1050,7 @@ static void test_audit_log(void **state)
     td_audit_doc inc;
     memset(&inc, 0, sizeof inc);
     for (uint64_t seq = 0; seq < size && found < 0; seq++) {
-        snprintf(path, sizeof path, "/v1/audit/proof/inclusion?seq=%llu&size=%llu",
+        snprintf(path, sizeof path, "/v1/log/proof/inclusion?seq=%llu&size=%llu",
                  (unsigned long long)seq, (unsigned long long)size);
         assert_int_equal(http_ex("GET", path, S.keys[AUDITOR], NULL, 0, NULL, &r), 200);
         parse_doc(&r, &inc);
@@ -1086,7 +1086,7 @@ static void test_audit_log(void **state)
     td_audit_doc_clear(&inc);
 
     /* Consistency of an early tree with today's. */
-    snprintf(path, sizeof path, "/v1/audit/proof/consistency?from=%llu&to=%llu",
+    snprintf(path, sizeof path, "/v1/log/proof/consistency?from=%llu&to=%llu",
              (unsigned long long)(size / 2 ? size / 2 : 1), (unsigned long long)size);
     assert_int_equal(http_ex("GET", path, S.keys[ADMIN], NULL, 0, NULL, &r), 200);
     td_audit_doc con;
@@ -1098,19 +1098,19 @@ static void test_audit_log(void **state)
     td_audit_doc_clear(&con);
 
     /* Errors and roles. */
-    expect_error(400, "invalid_query", "GET", "/v1/audit/proof/inclusion", S.keys[AUDITOR], NULL);
-    expect_error(400, "invalid_query", "GET", "/v1/audit/proof/inclusion?seq=x", S.keys[AUDITOR],
+    expect_error(400, "invalid_query", "GET", "/v1/log/proof/inclusion", S.keys[AUDITOR], NULL);
+    expect_error(400, "invalid_query", "GET", "/v1/log/proof/inclusion?seq=x", S.keys[AUDITOR],
                  NULL);
-    snprintf(path, sizeof path, "/v1/audit/proof/inclusion?seq=%llu&size=%llu",
+    snprintf(path, sizeof path, "/v1/log/proof/inclusion?seq=%llu&size=%llu",
              (unsigned long long)size, (unsigned long long)size);
     expect_error(404, "not_found", "GET", path, S.keys[AUDITOR], NULL);
-    expect_error(400, "invalid_query", "GET", "/v1/audit/proof/consistency?from=5&to=2",
+    expect_error(400, "invalid_query", "GET", "/v1/log/proof/consistency?from=5&to=2",
                  S.keys[AUDITOR], NULL);
-    snprintf(path, sizeof path, "/v1/audit/proof/consistency?from=1&to=%llu",
+    snprintf(path, sizeof path, "/v1/log/proof/consistency?from=1&to=%llu",
              (unsigned long long)size + 1000000);
     expect_error(404, "not_found", "GET", path, S.keys[AUDITOR], NULL);
-    expect_error(401, "unauthenticated", "GET", "/v1/audit/proof/inclusion?seq=0", NULL, NULL);
-    expect_error(403, "forbidden", "GET", "/v1/audit/proof/consistency?from=1&to=2",
+    expect_error(401, "unauthenticated", "GET", "/v1/log/proof/inclusion?seq=0", NULL, NULL);
+    expect_error(403, "forbidden", "GET", "/v1/log/proof/consistency?from=1&to=2",
                  S.keys[MODERATOR], NULL);
 }
 
@@ -1155,7 +1155,7 @@ static void test_restart_and_clocks(void **state)
     assert_int_equal(jint(json_array_get(json_object_get(j, "orders"), 0), "id"), id);
     json_decref(j);
     resp r;
-    assert_int_equal(http_ex("GET", "/v1/audit/checkpoint", NULL, NULL, 0, NULL, &r), 200);
+    assert_int_equal(http_ex("GET", "/v1/log/checkpoint", NULL, NULL, 0, NULL, &r), 200);
     resp_free(&r);
 }
 

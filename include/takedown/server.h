@@ -29,6 +29,11 @@ typedef struct td_server_options {
     unsigned timeout_seconds;  /* idle connection timeout (default 60) */
     unsigned max_connections;  /* default 1024 */
     int metrics_public;        /* /metrics without a key (default 1: scraped from the network) */
+    /* Where the server reports events that concern the operator (order clocks escalating or
+     * breaching, a component that could not start). NULL: not reported. The library never
+     * prints: the caller decides (takedown serve writes them to stderr). */
+    void (*log)(void *ctx, const char *message);
+    void *log_ctx;
 } td_server_options;
 
 void td_server_options_default(td_server_options *opts);

@@ -46,6 +46,13 @@ static int get_int(const char *name, int64_t *v)
     return 1;
 }
 
+/* The server's operator-facing events, on stderr. */
+static void log_to_stderr(void *ctx, const char *message)
+{
+    (void)ctx;
+    fprintf(stderr, "takedown: %s\n", message);
+}
+
 int td_cli_serve(int argc, char **argv)
 {
     int rc = td__cli_apply_config(argc, argv, "serve", td_cli_serve_usage);
@@ -61,6 +68,7 @@ int td_cli_serve(int argc, char **argv)
     }
     td_server_options sopts;
     td_server_options_default(&sopts);
+    sopts.log = log_to_stderr;
     int64_t threads, max_body, max_media, max_import, timeout_s, max_conn, metrics_public, grace,
         allow_private;
     if (!get_int("http_threads", &threads) || !get_int("max_body_bytes", &max_body) ||

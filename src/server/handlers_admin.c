@@ -171,7 +171,7 @@ void td__h_keys_create(td__req *r)
     if (!role || td_role_parse(role, &rl) != TD_OK || !td__role_bit(rl)) {
         json_decref(obj);
         td__reply_error(r, 400, role ? "invalid_value" : "missing_field",
-                        "'role' must be admin, moderator, platform or auditor");
+                        "'role' must be admin, moderator, platform, auditor or authority");
         return;
     }
     if (name && strlen(name) > TD_NAME_MAX) {

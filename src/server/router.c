@@ -92,10 +92,10 @@ static const td__route routes[] = {
      "the transparency report"},
 
     /* The audit log (docs/audit.md): checkpoints are public (DESIGN.md), proofs need a key. */
-    {"GET", "/v1/audit/checkpoint", td__h_audit_checkpoint, PUB, 0, "the latest checkpoint"},
-    {"GET", "/v1/audit/proof/inclusion", td__h_audit_inclusion, ADMIN | TD__R_AUDITOR, 0,
+    {"GET", "/v1/log/checkpoint", td__h_audit_checkpoint, PUB, 0, "the latest checkpoint"},
+    {"GET", "/v1/log/proof/inclusion", td__h_audit_inclusion, ADMIN | TD__R_AUDITOR, 0,
      "an inclusion proof"},
-    {"GET", "/v1/audit/proof/consistency", td__h_audit_consistency, ADMIN | TD__R_AUDITOR, 0,
+    {"GET", "/v1/log/proof/consistency", td__h_audit_consistency, ADMIN | TD__R_AUDITOR, 0,
      "a consistency proof"},
 
     /* Meta's HMA API, so that an HMA client switches by changing its base URL. */

@@ -46,6 +46,20 @@ td_orders *td__req_orders(td__req *r) { return atomic_load(&r->srv->orders); }
 #define TICK_INTERVAL_MS 1000
 #define TICK_ERROR_REPEAT_S 60.0
 
+/* Hands an operator-facing event to the caller's log callback, if any. */
+static void server_log(td_server *srv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void server_log(td_server *srv, const char *fmt, ...)
+{
+    char message[TD_ERROR_MESSAGE_MAX];
+    va_list ap;
+    if (!srv->opts.log)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    srv->opts.log(srv->opts.log_ctx, message);
+}
+
 static void *ticker_main(void *arg)
 {
     td_server *srv = arg;
@@ -71,12 +85,12 @@ static void *ticker_main(void *arg)
             /* A busy or failing store: retried on the next tick, reported once a minute. */
             double now = td__srv_now();
             if (now - last_error >= TICK_ERROR_REPEAT_S) {
-                fprintf(stderr, "takedown: order clocks: %s\n", err.message);
+                server_log(srv, "order clocks: %s", err.message);
                 last_error = now;
             }
         } else if (res.breaches || res.escalations) {
-            fprintf(stderr, "takedown: order clocks: %zu escalation(s), %zu breach(es)\n",
-                    res.escalations, res.breaches);
+            server_log(srv, "order clocks: %zu escalation(s), %zu breach(es)", res.escalations,
+                       res.breaches);
         }
         pthread_mutex_lock(&srv->tick_lock);
     }
@@ -108,13 +122,13 @@ static void orders_start(td_server *srv, td_service *svc)
     td_error err;
     if (td_orders_options_from_config(&oo, &err) != TD_OK ||
         td_orders_open(svc, &oo, &orders, &err) != TD_OK) {
-        fprintf(stderr, "takedown: removal orders are disabled: %s\n", err.message);
+        server_log(srv, "removal orders are disabled: %s", err.message);
         return;
     }
     atomic_store(&srv->orders, orders);
     srv->tick_stop = 0;
     if (pthread_create(&srv->ticker, NULL, ticker_main, srv) != 0) {
-        fprintf(stderr, "takedown: removal orders are disabled: cannot start the clock thread\n");
+        server_log(srv, "removal orders are disabled: cannot start the clock thread");
         td_orders_close(atomic_exchange(&srv->orders, NULL));
         return;
     }
