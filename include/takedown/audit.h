@@ -157,6 +157,25 @@ typedef struct td_audit_report {
 __attribute__((warn_unused_result)) td_status
 td_audit_verify_log(td_audit *log, td_audit_report *report, td_error *err);
 
+/* ---- export ----
+ * A log export is JSON lines (docs/audit.md):
+ *   {"type":"header","format":"takedown-audit-export","version":1,"public_key":"<hex>",
+ *    "size":N,"time_ms":T}
+ *   {"type":"entry","seq":S,"time_ms":..,"actor":..,"action":..,"object":..,"details":..,
+ *    "leaf_hash":"<hex>"}                                   one per entry, seq 0..N-1 in order
+ *   {"type":"checkpoint","checkpoint":CP}                   right after the entry that makes
+ *                                                            the log CP.size entries long
+ * The last line is a checkpoint of all N entries (signed at export time when none existed). */
+
+/* Receives one line of an export (without its newline); non-zero stops the export. */
+typedef int (*td_audit_line_fn)(void *ctx, const char *line, size_t len);
+
+/* Writes the whole log (a consistent snapshot) with every stored checkpoint. *entries and
+ * *checkpoints (may be NULL) count what was written. A receiver that stops: TD_ERR_IO. */
+__attribute__((warn_unused_result)) td_status td_audit_export(td_audit *log, td_audit_line_fn fn,
+                                                              void *ctx, uint64_t *entries,
+                                                              uint64_t *checkpoints, td_error *err);
+
 /* ---- standalone (offline) verification ---- */
 
 /* The canonical encoding of an entry (what a leaf hashes): JSON with a fixed key order
@@ -188,6 +207,25 @@ td_audit_verify_consistency(const td_audit_proof *proof,
 __attribute__((warn_unused_result)) td_status
 td_audit_checkpoint_verify(const td_audit_checkpoint *cp, const uint8_t pub[TD_AUDIT_PUBKEY_LEN],
                            td_error *err);
+
+/* Offline verification of an export, line by line, with only the log's public key (obtained
+ * out of band): recomputes every entry's canonical form and leaf hash, the Merkle tree, and
+ * every checkpoint's root and signature. Findings go to the report (ok = 0 with the first
+ * problem: an edited entry, an edited leaf hash, a forged or misplaced checkpoint, a gap,
+ * missing or extra lines, a log key other than pub); errors are for memory only. */
+typedef struct td_audit_export_check td_audit_export_check;
+
+__attribute__((warn_unused_result)) td_status
+td_audit_export_check_new(const uint8_t pub[TD_AUDIT_PUBKEY_LEN], td_audit_export_check **out,
+                          td_error *err);
+/* Feeds one line (without its newline; a trailing '\r' is ignored). */
+__attribute__((warn_unused_result)) td_status
+td_audit_export_check_line(td_audit_export_check *x, const char *line, size_t len, td_error *err);
+/* The verdict once every line was fed: the whole export must be covered by a checkpoint and
+ * hold as many entries as its header says. */
+void td_audit_export_check_finish(td_audit_export_check *x, td_audit_report *report);
+/* Accepts NULL. */
+void td_audit_export_check_free(td_audit_export_check *x);
 
 /* ---- text forms ----
  * A proof document is JSON, one of

@@ -150,6 +150,80 @@ __attribute__((warn_unused_result)) td_status
 td_evidence_release(td_evidence *ev, int64_t request_id, const char *actor,
                     td_evidence_release_fn fn, void *ctx, td_error *err);
 
+/* ---- reading: metadata only (never content, keys or shares) ---- */
+
+#define TD_EVIDENCE_NAME_MAX 128  /* custodian names */
+#define TD_EVIDENCE_REF_MAX 256   /* case references, labels, requesters */
+#define TD_EVIDENCE_TEXT_MAX 4096 /* legal basis, purpose, reasons */
+
+typedef struct td_evidence_status {
+    int has_master; /* the master key exists (sealing works) */
+    unsigned k, n;  /* threshold and custodians */
+    int64_t master_created_ms;
+    int64_t cases;        /* cases not purged */
+    int64_t cases_held;   /* of which on hold */
+    int64_t cases_purged; /* cases whose key was destroyed */
+    int64_t items;        /* items of cases not purged */
+    int64_t requests_open;
+} td_evidence_status;
+
+__attribute__((warn_unused_result)) td_status
+td_evidence_get_status(td_evidence *ev, td_evidence_status *out, td_error *err);
+
+typedef struct td_evidence_custodian {
+    unsigned x; /* the share's x coordinate */
+    char name[TD_EVIDENCE_NAME_MAX + 1];
+} td_evidence_custodian;
+
+/* The custodians in the order of their shares; none before the master key exists. Free *out
+ * with td_free. */
+__attribute__((warn_unused_result)) td_status
+td_evidence_custodians(td_evidence *ev, td_evidence_custodian **out, size_t *count, td_error *err);
+
+typedef struct td_evidence_case_summary {
+    char case_ref[TD_EVIDENCE_REF_MAX + 1];
+    td_evidence_case_info info;
+} td_evidence_case_summary;
+
+/* Cases, newest first, skipping offset, at most limit (0: 100; at most 1000). Free *out with
+ * td_free. */
+__attribute__((warn_unused_result)) td_status td_evidence_case_list(td_evidence *ev, size_t limit,
+                                                                    size_t offset,
+                                                                    td_evidence_case_summary **out,
+                                                                    size_t *count, td_error *err);
+
+typedef struct td_evidence_item_info {
+    int64_t id;
+    char label[TD_EVIDENCE_REF_MAX + 1];
+    int64_t bytes; /* content length */
+    int64_t sealed_ms, removal_ms;
+    int destroyed; /* its key was destroyed with the case's */
+} td_evidence_item_info;
+
+/* The items of a case by id (TD_ERR_NOT_FOUND: no such case). Free *out with td_free. */
+__attribute__((warn_unused_result)) td_status td_evidence_item_list(td_evidence *ev,
+                                                                    const char *case_ref,
+                                                                    td_evidence_item_info **out,
+                                                                    size_t *count, td_error *err);
+
+typedef struct td_evidence_request_info {
+    int64_t id;
+    char requester[TD_EVIDENCE_REF_MAX + 1];
+    char legal_basis[TD_EVIDENCE_TEXT_MAX + 1];
+    char purpose[TD_EVIDENCE_TEXT_MAX + 1];
+    char case_ref[TD_EVIDENCE_REF_MAX + 1];
+    int released;
+    int64_t created_ms, released_ms;
+    unsigned approvals; /* distinct custodians who approved (recorded in the store) */
+    unsigned held;      /* shares held in this process's memory for it */
+    unsigned need;      /* k */
+} td_evidence_request_info;
+
+__attribute__((warn_unused_result)) td_status td_evidence_request_get(td_evidence *ev,
+                                                                      int64_t request_id,
+                                                                      td_evidence_request_info *out,
+                                                                      td_error *err);
+
 #ifdef __cplusplus
 }
 #endif

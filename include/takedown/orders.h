@@ -450,6 +450,33 @@ __attribute__((warn_unused_result)) td_status td_report_transparency(td_orders *
                                                                      int64_t from_ms, int64_t to_ms,
                                                                      char **json, td_error *err);
 
+/* ---- metrics ---- */
+
+/* Upper bounds (milliseconds) of the buckets of the receipt-to-removal histogram. */
+#define TD_ORDERS_METRIC_BUCKETS 10
+extern const int64_t td_orders_metric_bounds_ms[TD_ORDERS_METRIC_BUCKETS];
+
+/* Figures for monitoring (the server's /metrics), each one query over the stored records. */
+typedef struct td_orders_metrics {
+    /* Removal orders whose measure was confirmed: time from receipt to the platform's time of
+     * the measure. buckets[i] counts those within td_orders_metric_bounds_ms[i] (cumulative,
+     * as Prometheus wants them); count and sum_ms cover all. */
+    uint64_t removal_buckets[TD_ORDERS_METRIC_BUCKETS];
+    uint64_t removal_count;
+    int64_t removal_sum_ms;
+    int64_t open_received, open_executed, open_paused; /* removal orders by open state */
+    int64_t open_escalated;   /* open removal orders with at least one escalation mark passed */
+    int64_t escalation_marks; /* marks passed, summed over all removal orders (a clarification
+                                 restarts an order's marks) */
+    int64_t breaches;         /* removal orders with a breach recorded */
+    int64_t referrals_open;   /* referrals not decided */
+    int64_t complaints_open, complaints_overdue; /* open; of which past their due time */
+    int64_t unpreserved; /* confirmed removal orders with removed content not sealed yet */
+} td_orders_metrics;
+
+__attribute__((warn_unused_result)) td_status
+td_orders_metrics_get(td_orders *orders, td_orders_metrics *out, td_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,8 +7,10 @@
  * append costs O(log n) reads and writes; any root or proof needs O(log^2 n) node reads, since
  * every subtree the RFC's recursion visits decomposes into aligned perfect ones. Leaves
  * (level 0) are kept beside their entries. */
+#include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -802,4 +804,139 @@ td_status td_audit_verify_log(td_audit *log, td_audit_report *rep, td_error *err
     rep->ok = 1;
     rep->first_bad_seq = -1;
     WITH_READER(log, c, err, verify_tx(log, c, rep, err));
+}
+
+/* ---- export ---- */
+
+typedef struct export_ctx {
+    td_audit_line_fn fn;
+    void *ctx;
+    uint64_t entries, checkpoints;
+    td_error *err;
+} export_ctx;
+
+/* Writes obj (stolen) as one compact line. */
+static td_status export_line(export_ctx *x, json_t *obj)
+{
+    char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(obj);
+    if (!text)
+        return td__error_set(x->err, TD_ERR_NOMEM, "audit: out of memory");
+    int rc = x->fn(x->ctx, text, strlen(text));
+    free(text); /* jansson's */
+    return rc ? td__error_set(x->err, TD_ERR_IO, "audit: the export was not written") : TD_OK;
+}
+
+static td_status export_checkpoint(export_ctx *x, const td_audit_checkpoint *cp)
+{
+    char root[2 * TD_AUDIT_HASH_LEN + 1], sig[2 * TD_AUDIT_SIG_LEN + 1];
+    td__hex(cp->root, TD_AUDIT_HASH_LEN, root);
+    td__hex(cp->signature, TD_AUDIT_SIG_LEN, sig);
+    x->checkpoints++;
+    return export_line(x, json_pack("{s:s, s:{s:I, s:I, s:s, s:s}}", "type", "checkpoint",
+                                    "checkpoint", "size", (json_int_t)cp->size, "time_ms",
+                                    (json_int_t)cp->time_ms, "root", root, "signature", sig));
+}
+
+/* Emits the stored checkpoints of exactly size entries (cursor q, *row: on a row). */
+static td_status export_checkpoints(export_ctx *x, td_stmt *q, int *row, uint64_t size)
+{
+    td_status st;
+    while (*row) {
+        td_audit_checkpoint cp;
+        if ((st = read_checkpoint_row(q, &cp, x->err)))
+            return st;
+        if (cp.size > size)
+            return TD_OK;
+        if (cp.size == size && (st = export_checkpoint(x, &cp)))
+            return st;
+        if ((st = td_stmt_step(q, row, x->err)))
+            return st;
+    }
+    return TD_OK;
+}
+
+static td_status export_locked(td_audit *log, td_store_conn *c, uint64_t size, export_ctx *x)
+{
+    td_stmt *entries, *cps;
+    int row, cp_row;
+    char hex[2 * TD_AUDIT_PUBKEY_LEN + 1];
+    td_status st;
+    td__hex(log->pk, TD_AUDIT_PUBKEY_LEN, hex);
+    if ((st = export_line(x,
+                          json_pack("{s:s, s:s, s:i, s:s, s:I, s:I}", "type", "header", "format",
+                                    "takedown-audit-export", "version", 1, "public_key", hex,
+                                    "size", (json_int_t)size, "time_ms", (json_int_t)now_ms(log)))))
+        return st;
+    if ((st = td_store_prepare(c,
+                               "SELECT size, time_ms, root, signature FROM audit_checkpoints"
+                               " WHERE size <= $1 ORDER BY size, id",
+                               &cps, x->err)) ||
+        (st = td_stmt_bind_int64(cps, 1, (int64_t)size, x->err)) ||
+        (st = td_stmt_step(cps, &cp_row, x->err)) ||
+        (st = export_checkpoints(x, cps, &cp_row, 0)) ||
+        (st = td_store_prepare(c,
+                               "SELECT seq, time_ms, actor, action, object, details, leaf"
+                               " FROM audit_entries WHERE seq < $1 ORDER BY seq",
+                               &entries, x->err)) ||
+        (st = td_stmt_bind_int64(entries, 1, (int64_t)size, x->err)))
+        return st;
+    for (;;) {
+        if ((st = td_stmt_step(entries, &row, x->err)))
+            break;
+        if (!row)
+            break;
+        uint64_t seq = (uint64_t)td_stmt_column_int64(entries, 0);
+        char leaf[2 * TD_AUDIT_HASH_LEN + 1] = "";
+        if (td_stmt_column_bytes(entries, 6) == TD_AUDIT_HASH_LEN)
+            td__hex(td_stmt_column_blob(entries, 6), TD_AUDIT_HASH_LEN, leaf);
+        /* Exported as stored: a stored entry already altered shows in the export's check. */
+        if ((st = export_line(x, json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s}", "type",
+                                           "entry", "seq", (json_int_t)seq, "time_ms",
+                                           (json_int_t)td_stmt_column_int64(entries, 1), "actor",
+                                           td_stmt_column_text(entries, 2), "action",
+                                           td_stmt_column_text(entries, 3), "object",
+                                           td_stmt_column_text(entries, 4), "details",
+                                           td_stmt_column_text(entries, 5), "leaf_hash", leaf))))
+            break;
+        x->entries++;
+        if ((st = export_checkpoints(x, cps, &cp_row, seq + 1)))
+            break;
+    }
+    td_stmt_reset(entries);
+    td_stmt_reset(cps);
+    return st;
+}
+
+static td_status export_tx(td_audit *log, td_store_conn *c, uint64_t size, export_ctx *x)
+{
+    /* One read transaction: the entries and checkpoints of one moment. */
+    td_status st = td_store_begin(c, x->err);
+    if (st)
+        return st;
+    st = export_locked(log, c, size, x);
+    td_store_rollback(c);
+    return st;
+}
+
+td_status td_audit_export(td_audit *log, td_audit_line_fn fn, void *ctx, uint64_t *entries,
+                          uint64_t *checkpoints, td_error *err)
+{
+    td_store_conn *c;
+    uint64_t size = 0;
+    td_audit_checkpoint cp;
+    export_ctx x = {fn, ctx, 0, 0, err};
+    /* Every exported entry is covered by a signed checkpoint: one of the whole log now. */
+    td_status st = td_audit_size(log, &size, err);
+    if (st || (st = td_audit_checkpoint_for_size(log, size, &cp, err)))
+        return st;
+    if ((st = td_store_acquire(log->store, 0, &c, err)))
+        return st;
+    st = export_tx(log, c, size, &x);
+    td_store_release(log->store, c);
+    if (entries)
+        *entries = x.entries;
+    if (checkpoints)
+        *checkpoints = x.checkpoints;
+    return st;
 }

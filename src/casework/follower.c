@@ -86,17 +86,74 @@ void td__pdq_from_raw(const uint8_t raw[32], td_pdq *out)
         out->w[15 - k] = (uint16_t)(raw[2 * k] << 8 | raw[2 * k + 1]);
 }
 
+/* An ADD_RANGE entry from the signals table: the signals of the range that are indexable now
+ * (read in the same read transaction as the log batch). ops is free scratch. */
+static td_status expand_range(td_service *svc, td_store_conn *c, td_index_op *ops,
+                              int64_t first_id, int64_t last_id, td_error *err)
+{
+    td_stmt *q;
+    int row;
+    size_t nops = 0;
+    td_status st = td_store_prepare(c,
+                                    "SELECT id, type, value, quality FROM signals"
+                                    " WHERE id >= $1 AND id <= $2 AND enabled = 1 ORDER BY id",
+                                    &q, err);
+    if (st || (st = td_stmt_bind_int64(q, 1, first_id, err)) ||
+        (st = td_stmt_bind_int64(q, 2, last_id, err)))
+        return st;
+    while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
+        uint64_t id = (uint64_t)td_stmt_column_int64(q, 0);
+        td_signal_type type = (td_signal_type)td_stmt_column_int64(q, 1);
+        const char *value = td_stmt_column_text(q, 2);
+        size_t raw_len = td__signal_raw_len(type);
+        uint8_t raw[32];
+        if (!raw_len || !td__signal_indexable(type, (int)td_stmt_column_int64(q, 3), 1) ||
+            strlen(value) != 2 * raw_len || td__hex_decode(value, 2 * raw_len, raw) != 0)
+            continue;
+        if (type != TD_SIGNAL_PDQ) {
+            if ((st = td_index_map_add(type == TD_SIGNAL_MD5 ? svc->md5 : svc->sha256, raw,
+                                       raw_len, id, err)))
+                break;
+            continue;
+        }
+        td__pdq_from_raw(raw, &ops[nops].hash);
+        ops[nops].kind = TD_INDEX_ADD;
+        ops[nops].id = id;
+        if (++nops == FOLLOW_BATCH) {
+            if ((st = td_index_update(svc->pdq, ops, nops, NULL, err)))
+                break;
+            nops = 0;
+        }
+    }
+    td_stmt_reset(q);
+    if (st == TD_OK && nops)
+        st = td_index_update(svc->pdq, ops, nops, NULL, err);
+    return st;
+}
+
+static td_status apply_hint(td_service *svc, const td__range_hint *h, td_error *err)
+{
+    td_status st = TD_OK;
+    for (size_t i = 0; st == TD_OK && i < h->n_keys; i++)
+        st = td_index_map_add(h->keys[i].type == TD_SIGNAL_MD5 ? svc->md5 : svc->sha256,
+                              h->keys[i].raw, td__signal_raw_len(h->keys[i].type),
+                              h->keys[i].id, err);
+    if (st == TD_OK && h->n_pdq)
+        st = td_index_update(svc->pdq, h->pdq, h->n_pdq, NULL, err);
+    return st;
+}
+
 /* One batch of log rows past svc->applied_seq; *n receives how many were read. */
-static td_status follow_batch(td_service *svc, td_store_conn *c, td_index_op *ops, size_t *n,
-                              td_error *err)
+static td_status follow_batch(td_service *svc, td_store_conn *c, const td__range_hint *hint,
+                              td_index_op *ops, size_t *n, td_error *err)
 {
     td_stmt *q;
     int row, banks = 0;
     size_t nops = 0, rows = 0;
     uint64_t last = svc->applied_seq;
     td_status st = td_store_prepare(c,
-                                    "SELECT seq, kind, signal_id, type, value FROM changes"
-                                    " WHERE seq > $1 ORDER BY seq LIMIT $2",
+                                    "SELECT seq, kind, signal_id, type, value, last_id"
+                                    " FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2",
                                     &q, err);
     if (st || (st = td_stmt_bind_int64(q, 1, (int64_t)svc->applied_seq, err)) ||
         (st = td_stmt_bind_int64(q, 2, FOLLOW_BATCH, err)))
@@ -113,6 +170,21 @@ static td_status follow_batch(td_service *svc, td_store_conn *c, td_index_op *op
         uint8_t raw[32];
         if (kind == TD__CHANGE_BANKS) {
             banks = 1;
+            continue;
+        }
+        if (kind == TD__CHANGE_ADD_RANGE) {
+            /* The updates before it first: the order of updates is kept. */
+            int64_t last_id = td_stmt_column_int64(q, 5);
+            if (nops && (st = td_index_update(svc->pdq, ops, nops, NULL, err)))
+                break;
+            nops = 0;
+            if (hint && hint->seq == last && hint->first_id == (int64_t)id &&
+                hint->last_id == last_id)
+                st = apply_hint(svc, hint, err);
+            else
+                st = expand_range(svc, c, ops, (int64_t)id, last_id, err);
+            if (st)
+                break;
             continue;
         }
         if ((kind != TD__CHANGE_ADD && kind != TD__CHANGE_REMOVE) || !raw_len)
@@ -155,6 +227,12 @@ static td_status follow_batch(td_service *svc, td_store_conn *c, td_index_op *op
 
 td_status td__follow(td_service *svc, uint64_t *applied, td_error *err)
 {
+    return td__follow_hint(svc, NULL, applied, err);
+}
+
+td_status td__follow_hint(td_service *svc, const td__range_hint *hint, uint64_t *applied,
+                          td_error *err)
+{
     td_store_conn *c = NULL;
     uint64_t total = 0;
     td_index_op *ops = td__mallocarray(FOLLOW_BATCH, sizeof *ops);
@@ -164,7 +242,7 @@ td_status td__follow(td_service *svc, uint64_t *applied, td_error *err)
     td_status st = td_store_acquire(svc->store, 0, &c, err);
     while (st == TD_OK) {
         size_t n = 0;
-        st = follow_batch(svc, c, ops, &n, err);
+        st = follow_batch(svc, c, hint, ops, &n, err);
         total += n;
         if (n < FOLLOW_BATCH)
             break;
@@ -307,4 +385,25 @@ td_status td__log_change(td_store_conn *c, int kind, int64_t signal_id, td_signa
     else
         st = td_stmt_bind_text(q, 4, value ? value : "", (size_t)-1, err);
     return st ? st : td_stmt_run(q, NULL, err);
+}
+
+td_status td__log_range(td_store_conn *c, int64_t first_id, int64_t last_id, int64_t now,
+                        uint64_t *seq, td_error *err)
+{
+    td_stmt *q;
+    int row;
+    td_status st = td_store_prepare(c,
+                                    "INSERT INTO changes (kind, signal_id, type, value, at_ms,"
+                                    " last_id) VALUES ($1, $2, 0, '', $3, $4)",
+                                    &q, err);
+    if (st || (st = td_stmt_bind_int64(q, 1, TD__CHANGE_ADD_RANGE, err)) ||
+        (st = td_stmt_bind_int64(q, 2, first_id, err)) ||
+        (st = td_stmt_bind_int64(q, 3, now, err)) ||
+        (st = td_stmt_bind_int64(q, 4, last_id, err)) || (st = td_stmt_run(q, NULL, err)) ||
+        (st = td_store_prepare(c, "SELECT MAX(seq) FROM changes", &q, err)) ||
+        (st = td_stmt_step(q, &row, err)))
+        return st;
+    *seq = row ? (uint64_t)td_stmt_column_int64(q, 0) : 0;
+    td_stmt_reset(q);
+    return TD_OK;
 }

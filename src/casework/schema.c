@@ -69,9 +69,14 @@ static const char v1[] =
  * which serves that range in order; imports append to it (ids grow), so it costs them little. */
 static const char v2[] = "CREATE INDEX signals_bank ON signals (bank_id);";
 
+/* The end of an ADD_RANGE change-log entry (a bulk import logs one entry for its id range
+ * instead of one per signal; see service_int.h). Adding a column with a default is cheap. */
+static const char v3[] = "ALTER TABLE changes ADD COLUMN last_id BIGINT NOT NULL DEFAULT 0;";
+
 static const td_store_migration migrations[] = {
     {1, "service schema", v1, NULL},
     {2, "signals by bank in id order", v2, NULL},
+    {3, "change-log id ranges", v3, NULL},
 };
 
 const td_store_migration *td__schema(size_t *count)

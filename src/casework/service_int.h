@@ -9,8 +9,36 @@
 #include "takedown/index.h"
 #include "takedown/store.h"
 
-/* Kinds of change-log entries (table changes). */
-enum { TD__CHANGE_ADD = 1, TD__CHANGE_REMOVE = 2, TD__CHANGE_BANKS = 3 };
+/* Kinds of change-log entries (table changes). ADD_RANGE (a bulk import, migration 3) stands for
+ * an ADD of every signal with signal_id <= id <= last_id: all of them were indexable when it was
+ * written, and nothing else has ids in that range. Followers expand it from the signals table
+ * (those still indexable when read: later changes of those signals are in the log after it, so
+ * the result is the same as replaying one ADD per signal). */
+enum {
+    TD__CHANGE_ADD = 1,
+    TD__CHANGE_REMOVE = 2,
+    TD__CHANGE_BANKS = 3,
+    TD__CHANGE_ADD_RANGE = 4
+};
+
+/* One MD5 or SHA-256 signal of a range hint. */
+typedef struct td__range_key {
+    td_signal_type type;
+    uint8_t raw[32];
+    uint64_t id;
+} td__range_key;
+
+/* What an import already holds in memory of its ADD_RANGE entry: every signal of the range (its
+ * PDQ ops and MD5/SHA-256 keys). The local follower applies it instead of reading the range back
+ * from the signals table; the entry is recognised by seq and range. */
+typedef struct td__range_hint {
+    uint64_t seq;
+    int64_t first_id, last_id;
+    td_index_op *pdq;
+    size_t n_pdq, cap_pdq;
+    td__range_key *keys;
+    size_t n_keys, cap_keys;
+} td__range_hint;
 
 /* What the check path needs of a bank, copied out of the store by the follower. */
 typedef struct td__bank_view {
@@ -93,6 +121,12 @@ td_status td__log_change(td_store_conn *c, int kind, int64_t signal_id, td_signa
 
 /* Follows the change log; the caller may hold the writer connection. */
 td_status td__follow(td_service *svc, uint64_t *applied, td_error *err);
+/* The same with the contents of one ADD_RANGE entry at hand (hint may be NULL). */
+td_status td__follow_hint(td_service *svc, const td__range_hint *hint, uint64_t *applied,
+                          td_error *err);
+/* Appends an ADD_RANGE entry (inside the caller's transaction); *seq receives its position. */
+td_status td__log_range(td_store_conn *c, int64_t first_id, int64_t last_id, int64_t now,
+                        uint64_t *seq, td_error *err);
 /* Loads the indexes and banks at open. */
 td_status td__load(td_service *svc, td_error *err);
 /* A copy of the bank view with this id; 0 if unknown. */

@@ -3,6 +3,7 @@
  * key (what an external auditor runs). All the work is in libtakedown (include/takedown/audit.h).
  */
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,8 @@ extern const char td_cli_audit_usage[];
 
 const char td_cli_audit_usage[] =
     "Usage: takedown audit verify --data DIR\n"
+    "       takedown audit verify --export FILE --pubkey HEX\n"
+    "       takedown audit export --data DIR -o FILE\n"
     "       takedown audit checkpoint --data DIR\n"
     "       takedown audit pubkey --data DIR\n"
     "       takedown audit prove --data DIR --seq N [--size M]\n"
@@ -28,6 +31,11 @@ const char td_cli_audit_usage[] =
     "\n"
     "verify       recompute every entry, tree node and signed checkpoint of the log in\n"
     "             DIR/takedown.db; exit 1 and name the first altered entry if any\n"
+    "verify --export  check an export offline with the log's public key only: every entry,\n"
+    "             the tree, every checkpoint's root and signature; exit 1 and name the first\n"
+    "             problem (an edited entry, a forged checkpoint, lines missing or added)\n"
+    "export       write the whole log and its signed checkpoints as JSON lines to FILE ('-':\n"
+    "             stdout), with a checkpoint of the whole log signed now (docs/audit.md)\n"
     "checkpoint   sign a checkpoint of the whole log now and print it (JSON)\n"
     "pubkey       print the log's Ed25519 public key (hex) for auditors\n"
     "prove        inclusion proof of entry N in the tree of M entries (default: all), with the\n"
@@ -38,7 +46,7 @@ const char td_cli_audit_usage[] =
     "             the public key; exit 0 when it holds, 1 when it does not\n";
 
 typedef struct opts {
-    const char *data, *pubkey, *file;
+    const char *data, *pubkey, *file, *export_file, *output;
     uint64_t seq, size, from, to;
     int has_seq, has_size, has_from, has_to;
 } opts;
@@ -70,6 +78,10 @@ static int parse_args(int argc, char **argv, opts *o)
             o->data = v;
         } else if (strcmp(a, "--pubkey") == 0 && v) {
             o->pubkey = v;
+        } else if (strcmp(a, "--export") == 0 && v) {
+            o->export_file = v;
+        } else if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && v) {
+            o->output = v;
         } else if (strcmp(a, "--seq") == 0) {
             if (parse_u64(a, v, &o->seq))
                 return -1;
@@ -154,8 +166,13 @@ static int print_doc(const td_audit_doc *doc)
     return 0;
 }
 
+static int unhex32(const char *s, uint8_t out[32]);
+static int cmd_verify_export(const opts *o);
+
 static int cmd_verify(const opts *o)
 {
+    if (o->export_file)
+        return cmd_verify_export(o);
     session s;
     td_audit_report rep;
     td_error err;
@@ -315,6 +332,103 @@ static int cmd_check_proof(const opts *o)
     return st == TD_OK ? 0 : 1;
 }
 
+static void print_report(const td_audit_report *rep)
+{
+    json_t *j = json_pack("{s:b, s:I, s:I, s:I}", "ok", rep->ok, "entries",
+                          (json_int_t)rep->entries, "checkpoints", (json_int_t)rep->checkpoints,
+                          "unsigned_entries", (json_int_t)rep->uncovered);
+    if (j && !rep->ok) {
+        json_object_set_new(j, "first_bad_seq", json_integer(rep->first_bad_seq));
+        json_object_set_new(j, "problem", json_string(rep->problem));
+    }
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(j);
+    if (text)
+        puts(text);
+    free(text);
+}
+
+/* Offline: the export file and the public key, nothing else. */
+static int cmd_verify_export(const opts *o)
+{
+    uint8_t pub[TD_AUDIT_PUBKEY_LEN];
+    td_error err;
+    if (unhex32(o->pubkey, pub)) {
+        fputs("takedown audit verify: --export FILE needs --pubkey HEX (64 digits)\n", stderr);
+        return 2;
+    }
+    FILE *in = strcmp(o->export_file, "-") == 0 ? stdin : fopen(o->export_file, "r");
+    if (!in) {
+        fprintf(stderr, "takedown audit verify: %s: %s\n", o->export_file, strerror(errno));
+        return 2;
+    }
+    td_audit_export_check *x = NULL;
+    td_status st = td_audit_export_check_new(pub, &x, &err);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while (st == TD_OK && (n = getline(&line, &cap, in)) >= 0) {
+        if (n && line[n - 1] == '\n')
+            n--;
+        st = td_audit_export_check_line(x, line, (size_t)n, &err);
+    }
+    int read_error = ferror(in);
+    free(line);
+    if (in != stdin)
+        fclose(in);
+    if (st || read_error) {
+        fprintf(stderr, "takedown audit verify: %s\n", st ? err.message : "cannot read the export");
+        td_audit_export_check_free(x);
+        return 2;
+    }
+    td_audit_report rep;
+    td_audit_export_check_finish(x, &rep);
+    td_audit_export_check_free(x);
+    print_report(&rep);
+    if (!rep.ok)
+        fprintf(stderr, "takedown audit verify: TAMPERED: %s\n", rep.problem);
+    return rep.ok ? 0 : 1;
+}
+
+static int write_line(void *ctx, const char *line, size_t len)
+{
+    FILE *out = ctx;
+    return fwrite(line, 1, len, out) != len || fputc('\n', out) == EOF;
+}
+
+static int cmd_export(const opts *o)
+{
+    session s;
+    td_error err;
+    uint64_t entries = 0, checkpoints = 0;
+    if (!o->output) {
+        fputs("takedown audit export: -o FILE is required ('-' for stdout)\n", stderr);
+        return 2;
+    }
+    if (open_log(o->data, &s))
+        return 2;
+    int to_stdout = strcmp(o->output, "-") == 0;
+    FILE *out = to_stdout ? stdout : fopen(o->output, "w");
+    if (!out) {
+        fprintf(stderr, "takedown audit export: %s: %s\n", o->output, strerror(errno));
+        close_log(&s);
+        return 2;
+    }
+    td_status st = td_audit_export(s.log, write_line, out, &entries, &checkpoints, &err);
+    close_log(&s);
+    int bad = fflush(out) != 0 || ferror(out);
+    if (!to_stdout)
+        bad |= fclose(out) != 0;
+    if (st || bad) {
+        fprintf(stderr, "takedown audit export: %s\n",
+                st ? err.message : "cannot write the export");
+        return 2;
+    }
+    fprintf(stderr, "takedown audit export: %llu entries, %llu checkpoints\n",
+            (unsigned long long)entries, (unsigned long long)checkpoints);
+    return 0;
+}
+
 int td_cli_audit(int argc, char **argv)
 {
     opts o;
@@ -327,6 +441,8 @@ int td_cli_audit(int argc, char **argv)
     const char *sub = argv[1];
     if (strcmp(sub, "verify") == 0)
         return cmd_verify(&o);
+    if (strcmp(sub, "export") == 0)
+        return cmd_export(&o);
     if (strcmp(sub, "checkpoint") == 0)
         return cmd_checkpoint(&o);
     if (strcmp(sub, "pubkey") == 0)

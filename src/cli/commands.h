@@ -11,6 +11,7 @@ int td_cli_serve(int argc, char **argv);
 int td_cli_key(int argc, char **argv);
 int td_cli_audit(int argc, char **argv);
 int td_cli_report(int argc, char **argv);
+int td_cli_evidence(int argc, char **argv);
 
 /* Usage text of each command, printed by `takedown help COMMAND`. */
 extern const char td_cli_hash_usage[];
@@ -21,5 +22,6 @@ extern const char td_cli_serve_usage[];
 extern const char td_cli_key_usage[];
 extern const char td_cli_audit_usage[];
 extern const char td_cli_report_usage[];
+extern const char td_cli_evidence_usage[];
 
 #endif

@@ -22,6 +22,8 @@ static const struct command commands[] = {
     {"key", td_cli_key, td_cli_key_usage, "create and list API keys"},
     {"audit", td_cli_audit, td_cli_audit_usage, "verify the audit log, checkpoints and proofs"},
     {"report", td_cli_report, td_cli_report_usage, "transparency report of a period (Art. 7)"},
+    {"evidence", td_cli_evidence, td_cli_evidence_usage,
+     "evidence master key and custodians, store status"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

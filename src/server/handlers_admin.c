@@ -170,8 +170,9 @@ void td__h_keys_create(td__req *r)
     td_role rl;
     if (!role || td_role_parse(role, &rl) != TD_OK || !td__role_bit(rl)) {
         json_decref(obj);
-        td__reply_error(r, 400, role ? "invalid_value" : "missing_field",
-                        "'role' must be admin, moderator, platform, auditor or authority");
+        td__reply_error(
+            r, 400, role ? "invalid_value" : "missing_field",
+            "'role' must be admin, moderator, platform, auditor, authority or custodian");
         return;
     }
     if (name && strlen(name) > TD_NAME_MAX) {

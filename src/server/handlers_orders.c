@@ -7,6 +7,7 @@
  * authority). Refusals map to distinct statuses: 401 unsigned / bad signature, 403 unknown or
  * wrong authority, 413 too large, 400 not JSON, 422 missing or invalid field (named). */
 #include <microhttpd.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "server/handlers_orders.h"
@@ -366,7 +367,12 @@ void td__h_order_confirm(td__req *r)
         } else {
             td_error err;
             td_status st;
-            if ((st = td_order_confirm(o, id, at_ms, measure, r->who.name, &err)))
+            /* Sealing follows the confirmation: never at the same time as the clock
+             * thread's retry of preservation (server.c). */
+            pthread_mutex_lock(&r->srv->preserve_lock);
+            st = td_order_confirm(o, id, at_ms, measure, r->who.name, &err);
+            pthread_mutex_unlock(&r->srv->preserve_lock);
+            if (st)
                 td__reply_status(r, st, &err);
             else
                 reply_order(r, o, id, 200);

@@ -91,6 +91,92 @@ static void put(out *o, const char *fmt, ...)
     }
 }
 
+/* Removal orders, complaints and evidence: counted from the stored records at each scrape
+ * (td_orders_metrics_get, td_evidence_get_status), so they survive restarts. */
+static void render_orders(out *o, td_server *srv, td_orders *orders)
+{
+    td_orders_metrics om;
+    td_evidence_status es;
+    td_error err;
+    if (td_orders_metrics_get(orders, &om, &err) == TD_OK) {
+        put(o, "# HELP takedown_order_receipt_to_removal_seconds Removal orders: time from "
+               "receipt to the platform's confirmed measure.\n"
+               "# TYPE takedown_order_receipt_to_removal_seconds histogram\n");
+        for (int i = 0; i < TD_ORDERS_METRIC_BUCKETS; i++)
+            put(o, "takedown_order_receipt_to_removal_seconds_bucket{le=\"%g\"} %llu\n",
+                (double)td_orders_metric_bounds_ms[i] / 1000.0,
+                (unsigned long long)om.removal_buckets[i]);
+        put(o,
+            "takedown_order_receipt_to_removal_seconds_bucket{le=\"+Inf\"} %llu\n"
+            "takedown_order_receipt_to_removal_seconds_sum %.3f\n"
+            "takedown_order_receipt_to_removal_seconds_count %llu\n",
+            (unsigned long long)om.removal_count, (double)om.removal_sum_ms / 1000.0,
+            (unsigned long long)om.removal_count);
+        put(o,
+            "# HELP takedown_orders_open Removal orders not yet confirmed, by state.\n"
+            "# TYPE takedown_orders_open gauge\n"
+            "takedown_orders_open{state=\"received\"} %lld\n"
+            "takedown_orders_open{state=\"executed\"} %lld\n"
+            "takedown_orders_open{state=\"paused\"} %lld\n",
+            (long long)om.open_received, (long long)om.open_executed, (long long)om.open_paused);
+        put(o,
+            "# HELP takedown_orders_open_escalated Open removal orders past an escalation mark.\n"
+            "# TYPE takedown_orders_open_escalated gauge\ntakedown_orders_open_escalated %lld\n",
+            (long long)om.open_escalated);
+        put(o,
+            "# HELP takedown_order_escalations Escalation marks passed, summed over removal "
+            "orders (a clarification restarts an order's marks).\n"
+            "# TYPE takedown_order_escalations gauge\ntakedown_order_escalations %lld\n",
+            (long long)om.escalation_marks);
+        put(o,
+            "# HELP takedown_order_breaches_total Removal orders whose deadline passed "
+            "without a confirmed measure.\n"
+            "# TYPE takedown_order_breaches_total counter\ntakedown_order_breaches_total %lld\n",
+            (long long)om.breaches);
+        put(o,
+            "# HELP takedown_referrals_open Referrals not decided.\n"
+            "# TYPE takedown_referrals_open gauge\ntakedown_referrals_open %lld\n",
+            (long long)om.referrals_open);
+        put(o,
+            "# HELP takedown_complaints_open Complaints not decided.\n"
+            "# TYPE takedown_complaints_open gauge\ntakedown_complaints_open %lld\n"
+            "# HELP takedown_complaints_overdue Open complaints past their 14-day answer time.\n"
+            "# TYPE takedown_complaints_overdue gauge\ntakedown_complaints_overdue %lld\n",
+            (long long)om.complaints_open, (long long)om.complaints_overdue);
+        put(o,
+            "# HELP takedown_orders_unpreserved Confirmed removal orders whose removed content "
+            "is not sealed as evidence yet.\n"
+            "# TYPE takedown_orders_unpreserved gauge\ntakedown_orders_unpreserved %lld\n",
+            (long long)om.unpreserved);
+    }
+    td_evidence *ev = td_orders_evidence(orders);
+    if (ev && td_evidence_get_status(ev, &es, &err) == TD_OK) {
+        put(o,
+            "# HELP takedown_evidence_master Whether the evidence master key exists.\n"
+            "# TYPE takedown_evidence_master gauge\ntakedown_evidence_master %d\n"
+            "# HELP takedown_evidence_cases Evidence cases by state.\n"
+            "# TYPE takedown_evidence_cases gauge\n"
+            "takedown_evidence_cases{state=\"retained\"} %lld\n"
+            "takedown_evidence_cases{state=\"held\"} %lld\n"
+            "takedown_evidence_cases{state=\"purged\"} %lld\n"
+            "# HELP takedown_evidence_items Sealed items of cases not purged.\n"
+            "# TYPE takedown_evidence_items gauge\ntakedown_evidence_items %lld\n"
+            "# HELP takedown_evidence_requests_open Release requests not released.\n"
+            "# TYPE takedown_evidence_requests_open gauge\ntakedown_evidence_requests_open %lld\n",
+            es.has_master, (long long)(es.cases - es.cases_held), (long long)es.cases_held,
+            (long long)es.cases_purged, (long long)es.items, (long long)es.requests_open);
+    }
+    put(o,
+        "# HELP takedown_evidence_preservation_retries_total Preservations of confirmed orders "
+        "retried by the clock since start.\n"
+        "# TYPE takedown_evidence_preservation_retries_total counter\n"
+        "takedown_evidence_preservation_retries_total %llu\n"
+        "# HELP takedown_evidence_purged_total Evidence cases purged by the clock since start.\n"
+        "# TYPE takedown_evidence_purged_total counter\ntakedown_evidence_purged_total %llu\n",
+        (unsigned long long)atomic_load(&srv->preserve_retries_total),
+        (unsigned long long)atomic_load(&srv->evidence_purged_total));
+}
+
 static const char *const class_names[N_CLASSES] = {"1xx", "2xx", "3xx", "4xx", "5xx", "aborted"};
 
 char *td__metrics_render(td_server *srv, size_t *len)
@@ -201,6 +287,9 @@ char *td__metrics_render(td_server *srv, size_t *len)
             "# TYPE takedown_content_total counter\ntakedown_content_total %lld\n",
             (long long)st.content);
     }
+    td_orders *orders = atomic_load(&srv->orders);
+    if (orders && svc && atomic_load(&srv->ready))
+        render_orders(&o, srv, orders);
     if (o.failed) {
         td__free(o.p);
         return NULL;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "server/handlers_evidence.h"
 #include "server/handlers_orders.h"
 #include "server/server_int.h"
 
@@ -18,6 +19,7 @@
 #define PUB (TD__R_PUBLIC)
 #define AUTH TD__R_AUTHORITY
 #define PLAT TD__R_PLATFORM
+#define CUST TD__R_CUSTODIAN
 
 static const td__route routes[] = {
     {"GET", "/healthz", td__h_healthz, PUB, TD__F_NO_READY, "liveness"},
@@ -98,6 +100,23 @@ static const td__route routes[] = {
     {"GET", "/v1/log/proof/consistency", td__h_audit_consistency, ADMIN | TD__R_AUDITOR, 0,
      "a consistency proof"},
 
+    /* Evidence (docs/evidence.md): metadata for admins and auditors, never content; a release
+     * needs k custodians' approvals (each submits its share with its own key). */
+    {"GET", "/v1/evidence/cases", td__h_evidence_cases_list, ADMIN | TD__R_AUDITOR, 0,
+     "evidence cases (metadata)"},
+    {"GET", "/v1/evidence/cases/{id}", td__h_evidence_case_get, ADMIN | TD__R_AUDITOR, 0,
+     "one evidence case with its items (metadata)"},
+    {"POST", "/v1/evidence/cases/{id}/extend", td__h_evidence_case_extend, ADMIN, 0,
+     "extend a case's retention"},
+    {"POST", "/v1/evidence/cases/{id}/hold", td__h_evidence_case_hold, ADMIN, 0,
+     "set or lift a review hold"},
+    {"POST", "/v1/evidence/releases", td__h_evidence_release_request, ADMIN, 0,
+     "request the release of evidence"},
+    {"POST", "/v1/evidence/releases/{id}/approvals", td__h_evidence_release_approve, CUST, 0,
+     "a custodian approves with its share"},
+    {"POST", "/v1/evidence/releases/{id}/release", td__h_evidence_release, ADMIN, 0,
+     "release the decrypted items"},
+
     /* Meta's HMA API, so that an HMA client switches by changing its base URL. */
     {"GET", "/status", td__h_hma_status, PUB, TD__F_NO_READY, "HMA liveness"},
     {"GET", "/h/hash", td__h_hma_hash, CHECK, 0, "HMA: hash a URL"},
@@ -137,7 +156,8 @@ static void roles_text(unsigned roles, char *out, size_t cap)
         const char *name;
     } names[] = {{TD__R_ADMIN, "admin"},         {TD__R_MODERATOR, "moderator"},
                  {TD__R_PLATFORM, "platform"},   {TD__R_AUDITOR, "auditor"},
-                 {TD__R_AUTHORITY, "authority"}, {TD__R_PUBLIC, "public"}};
+                 {TD__R_AUTHORITY, "authority"}, {TD__R_CUSTODIAN, "custodian"},
+                 {TD__R_PUBLIC, "public"}};
     size_t n = 0;
     out[0] = '\0';
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {

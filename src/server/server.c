@@ -60,10 +60,78 @@ static void server_log(td_server *srv, const char *fmt, ...)
     srv->opts.log(srv->opts.log_ctx, message);
 }
 
+/* ---- evidence on the clock ----
+ * An order confirmed while the evidence master key did not exist (it is created with the
+ * custodians, `takedown evidence init`, possibly next to a running server) shows preserved = 0.
+ * Once the master key exists the clock thread retries td_order_preserve for every confirmed
+ * order not yet preserved: at the first tick that sees the key, then every
+ * EVIDENCE_SWEEP_S. The same sweep purges evidence whose retention ended (td_evidence_purge).
+ * orders.h lists orders, newest first, up to TD_PAGE_MAX: the sweep covers the newest
+ * TD_PAGE_MAX orders. */
+
+#define EVIDENCE_SWEEP_S 60.0
+
+typedef struct evidence_clock {
+    int had_master;
+    double last_sweep;
+} evidence_clock;
+
+/* Preserves order id if it is confirmed and not preserved yet; 1 when it tried. */
+static int preserve_one(td_server *srv, td_orders *orders, td_order *ord, int64_t id)
+{
+    td_error err;
+    int tried = 0;
+    pthread_mutex_lock(&srv->preserve_lock);
+    if (td_order_get(orders, id, ord, &err) == TD_OK && ord->state == TD_ORDER_CONFIRMED &&
+        !ord->preserved) {
+        tried = 1;
+        atomic_fetch_add(&srv->preserve_retries_total, 1);
+        if (td_order_preserve(orders, id, "system", &err) != TD_OK)
+            server_log(srv, "evidence: order %lld not preserved yet: %s", (long long)id,
+                       err.message);
+    }
+    pthread_mutex_unlock(&srv->preserve_lock);
+    return tried;
+}
+
+static void evidence_tick(td_server *srv, td_orders *orders, evidence_clock *ec)
+{
+    td_evidence *ev = td_orders_evidence(orders);
+    td_evidence_status es;
+    td_error err;
+    double now = td__srv_now();
+    if (!ev || (ec->had_master && now - ec->last_sweep < EVIDENCE_SWEEP_S))
+        return;
+    if (td_evidence_get_status(ev, &es, &err) != TD_OK || !es.has_master)
+        return;
+    ec->had_master = 1;
+    ec->last_sweep = now;
+    td_order_summary *list = NULL;
+    size_t n = 0, tried = 0;
+    td_order *ord = td__malloc(sizeof *ord);
+    if (ord && td_order_list(orders, 0, TD_PAGE_MAX, &list, &n, &err) == TD_OK) {
+        for (size_t i = 0; i < n; i++)
+            if (list[i].kind == TD_ORDER_REMOVAL && list[i].state == TD_ORDER_CONFIRMED)
+                tried += (size_t)preserve_one(srv, orders, ord, list[i].id);
+        td_free(list);
+    }
+    td__free(ord);
+    if (tried)
+        server_log(srv, "evidence: retried the preservation of %zu confirmed order(s)", tried);
+    int64_t purged = 0;
+    if (td_evidence_purge(ev, "system", &purged, &err) != TD_OK)
+        server_log(srv, "evidence: purge: %s", err.message);
+    else if (purged)
+        server_log(srv, "evidence: %lld case(s) purged at the end of retention", (long long)purged);
+    if (purged > 0)
+        atomic_fetch_add(&srv->evidence_purged_total, (unsigned long long)purged);
+}
+
 static void *ticker_main(void *arg)
 {
     td_server *srv = arg;
     td_orders *orders = atomic_load(&srv->orders);
+    evidence_clock ec = {0, 0.0};
     double last_error = -TICK_ERROR_REPEAT_S;
     pthread_mutex_lock(&srv->tick_lock);
     while (!srv->tick_stop) {
@@ -92,6 +160,7 @@ static void *ticker_main(void *arg)
             server_log(srv, "order clocks: %zu escalation(s), %zu breach(es)", res.escalations,
                        res.breaches);
         }
+        evidence_tick(srv, orders, &ec);
         pthread_mutex_lock(&srv->tick_lock);
     }
     pthread_mutex_unlock(&srv->tick_lock);
@@ -486,6 +555,7 @@ td_status td_server_start(const td_server_options *opts, td_service *svc, td_ser
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&srv->tick_lock, NULL);
+    pthread_mutex_init(&srv->preserve_lock, NULL);
     pthread_cond_init(&srv->tick_cond, &ca);
     pthread_condattr_destroy(&ca);
     if (svc)
@@ -505,6 +575,7 @@ td_status td_server_start(const td_server_options *opts, td_service *svc, td_ser
         orders_stop(srv);
         pthread_cond_destroy(&srv->tick_cond);
         pthread_mutex_destroy(&srv->tick_lock);
+        pthread_mutex_destroy(&srv->preserve_lock);
         td__metrics_free(srv->metrics);
         td__auth_cache_free(srv->auth);
         td__free(srv);
@@ -553,6 +624,7 @@ void td_server_stop(td_server *srv, unsigned drain_ms)
     orders_stop(srv);
     pthread_cond_destroy(&srv->tick_cond);
     pthread_mutex_destroy(&srv->tick_lock);
+    pthread_mutex_destroy(&srv->preserve_lock);
     td__metrics_free(srv->metrics);
     td__auth_cache_free(srv->auth);
     td__free(srv);

@@ -27,9 +27,11 @@ enum {
     TD__R_PLATFORM = 1u << 2,
     TD__R_AUDITOR = 1u << 3,
     TD__R_AUTHORITY = 1u << 4, /* sends signed removal orders and referrals (orders.h) */
+    TD__R_CUSTODIAN = 1u << 5, /* holds a share of the evidence master key (evidence.h) */
     TD__R_PUBLIC = 1u << 15    /* no key needed */
 };
-/* The platform's own roles. Authorities are outsiders: routes name them explicitly. */
+/* The platform's own roles. Authorities and custodians are outside them: routes name them
+ * explicitly. */
 #define TD__R_ANY (TD__R_ADMIN | TD__R_MODERATOR | TD__R_PLATFORM | TD__R_AUDITOR)
 
 /* Route flags. */
@@ -158,6 +160,12 @@ struct td_server {
     pthread_mutex_t tick_lock;
     pthread_cond_t tick_cond;
     int tick_stop; /* under tick_lock */
+    /* Serialises the sealing of an order's content between a confirmation (which preserves at
+     * once) and the clock thread's retry of preservation (td_order_preserve), so that an item
+     * is never sealed twice. */
+    pthread_mutex_t preserve_lock;
+    /* Figures of the clock thread's evidence sweep for /metrics. */
+    atomic_ullong preserve_retries_total, evidence_purged_total;
     atomic_int ready;
     atomic_long in_flight;
     td__metrics *metrics;
