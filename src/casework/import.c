@@ -1,14 +1,11 @@
 /* Bulk import and export of hash lists. An import is one write transaction: parsed lines are
- * buffered and inserted IMPORT_ROWS at a time through one multi-row INSERT ... ON CONFLICT DO
- * NOTHING (its change count tells the duplicates), the change log of the new signals is written
- * by one INSERT ... SELECT before the commit, and the indexes follow the log once, in large
- * batches, after the commit. Malformed lines are counted and reported with their numbers. Export
- * pages through the bank by id so that no read transaction stays open while a slow consumer
- * drains the output. */
+ * staged in a temporary table and moved into the bank in large chunks by one INSERT ... SELECT
+ * each (duplicates from its change count), the change log of the new signals is one ADD_RANGE
+ * entry (or, with NEGATIVE_CLASS lines, one INSERT ... SELECT of per-signal entries) written
+ * before the commit, and the local indexes take the new signals from memory after the commit.
+ * Malformed lines are counted and reported with their numbers. Export pages through the bank by
+ * id so that no read transaction stays open while a slow consumer drains the output. */
 #include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
-static double tnow(void){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec+t.tv_nsec/1e9;}
 #include <string.h>
 
 #include "casework/listfmt.h"
@@ -23,20 +20,22 @@ void td_import_options_init(td_import_options *o)
     o->confidence = -1;
 }
 
-/* Rows per multi-row INSERT: 4 parameters shared by the rows ($1..$4) and 5 per row, within the
- * store's 99. One statement execution per 19 lines instead of three per line (the next id, the
- * insert, the change-log entry) took most of SQLite's per-line overhead away. */
+/* Lines are staged in a temporary table, IMPORT_ROWS at a time through one multi-row INSERT (5
+ * parameters per row within the store's 99), and moved into the bank STAGE_ROWS at a time by one
+ * INSERT ... SELECT ... ON CONFLICT DO NOTHING, whose change count tells the duplicates. SQLite
+ * then runs one statement per chunk instead of three per line (the next id, the insert, the
+ * change-log entry): per-statement costs (savepoints, allocations) were most of the time. */
 #define IMPORT_ROWS 19
-#define IMPORT_SHARED 4
 #define IMPORT_PER_ROW 5
+#define STAGE_ROWS 65536
 #define LABELS_TEXT_MAX (TD_LABELS_MAX * (TD_LABEL_MAX + 1) + 1)
 
 typedef struct import_row {
     td_signal_type type;
     int enabled;
     char value[65];
-    const char *labels; /* imp->labels_text or labels_buf */
-    const char *source; /* imp->source or source_buf */
+    const char *labels; /* NULL: the import's labels; else labels_buf */
+    const char *source; /* NULL: the import's source; else source_buf */
     char labels_buf[LABELS_TEXT_MAX];
     char source_buf[TD_SOURCE_MAX + 1];
 } import_row;
@@ -55,45 +54,37 @@ struct td_import {
     int negatives; /* a NEGATIVE_CLASS line was seen */
     int64_t now;
     int64_t last_id; /* the largest signal id before the import */
+    int64_t next_id; /* the id the next signal added gets */
+    size_t staged;   /* rows in the staging table */
+    td__range_hint hint;
+    int use_hint;            /* hint holds every signal added (and staged) so far */
+    size_t mark_pdq, mark_keys; /* hint sizes before the staged rows */
     import_row rows[IMPORT_ROWS];
     size_t n_rows;
-    char *sql_many; /* the IMPORT_ROWS-row INSERT */
+    char *sql_many; /* the IMPORT_ROWS-row staging INSERT */
     td_status failure; /* a store error inside the line callback */
     td_error failure_err;
 };
 
-static const char insert_one[] =
-    "INSERT INTO signals (bank_id, confidence, added_ms, quality, type, value, labels, source,"
-    " enabled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-    " ON CONFLICT (bank_id, type, value) DO NOTHING";
+static const char stage_one[] =
+    "INSERT INTO temp.import_stage (type, value, labels, source, enabled)"
+    " VALUES ($1, $2, $3, $4, $5)";
 
-static char *build_insert_many(void)
+static char *build_stage_many(void)
 {
-    const char head[] = "INSERT INTO signals (bank_id, confidence, added_ms, quality, type, value,"
-                        " labels, source, enabled) VALUES ";
-    const char tail[] = " ON CONFLICT (bank_id, type, value) DO NOTHING";
-    size_t cap = sizeof head + sizeof tail + IMPORT_ROWS * 64;
+    const char head[] = "INSERT INTO temp.import_stage (type, value, labels, source, enabled)"
+                        " VALUES ";
+    size_t cap = sizeof head + IMPORT_ROWS * 48;
     char *sql = td__malloc(cap);
     if (!sql)
         return NULL;
     size_t n = (size_t)snprintf(sql, cap, "%s", head);
     for (int i = 0; i < IMPORT_ROWS; i++) {
-        int p = IMPORT_SHARED + 1 + i * IMPORT_PER_ROW;
-        n += (size_t)snprintf(sql + n, cap - n, "%s($1, $2, $3, $4, $%d, $%d, $%d, $%d, $%d)",
-                              i ? ", " : "", p, p + 1, p + 2, p + 3, p + 4);
+        int p = 1 + i * IMPORT_PER_ROW;
+        n += (size_t)snprintf(sql + n, cap - n, "%s($%d, $%d, $%d, $%d, $%d)", i ? ", " : "", p,
+                              p + 1, p + 2, p + 3, p + 4);
     }
-    snprintf(sql + n, cap - n, "%s", tail);
     return sql;
-}
-
-static td_status bind_shared(td_import *imp, td_stmt *q, td_error *err)
-{
-    td_status st;
-    if ((st = td_stmt_bind_int64(q, 1, imp->bank_id, err)) ||
-        (st = td_stmt_bind_int64(q, 2, imp->confidence, err)) ||
-        (st = td_stmt_bind_int64(q, 3, imp->now, err)))
-        return st;
-    return td_stmt_bind_int64(q, 4, -1, err); /* quality: unknown */
 }
 
 static td_status bind_row(td_stmt *q, int first, const import_row *r, td_error *err)
@@ -107,38 +98,128 @@ static td_status bind_row(td_stmt *q, int first, const import_row *r, td_error *
     return td_stmt_bind_int64(q, first + 4, r->enabled, err);
 }
 
-/* Inserts the buffered rows: one multi-row statement when the buffer is full, else one
- * statement per row (the end of the list). Rows that changed nothing were duplicates. */
+static void hint_drop(td_import *imp)
+{
+    td__free(imp->hint.pdq);
+    td__free(imp->hint.keys);
+    memset(&imp->hint, 0, sizeof imp->hint);
+    imp->use_hint = 0;
+}
+
+/* Remembers a signal for the local follower (see td__range_hint); gives up (the follower then
+ * reads the range back from the table) past IMPORT_HINT_MAX signals or when memory is short. */
+#define IMPORT_HINT_MAX ((size_t)1 << 21)
+
+static void hint_add(td_import *imp, td_signal_type type, const char *value, int64_t id)
+{
+    td__range_hint *h = &imp->hint;
+    uint8_t raw[32];
+    size_t raw_len = td__signal_raw_len(type);
+    if (!imp->use_hint)
+        return;
+    if (h->n_pdq + h->n_keys >= IMPORT_HINT_MAX || !raw_len ||
+        td__hex_decode(value, 2 * raw_len, raw) != 0) {
+        hint_drop(imp);
+        return;
+    }
+    if (type == TD_SIGNAL_PDQ) {
+        if (td__grow((void **)&h->pdq, &h->cap_pdq, h->n_pdq + 1, sizeof *h->pdq, NULL)) {
+            hint_drop(imp);
+            return;
+        }
+        td_index_op *op = &h->pdq[h->n_pdq++];
+        td__pdq_from_raw(raw, &op->hash);
+        op->kind = TD_INDEX_ADD;
+        op->id = (uint64_t)id;
+    } else {
+        if (td__grow((void **)&h->keys, &h->cap_keys, h->n_keys + 1, sizeof *h->keys, NULL)) {
+            hint_drop(imp);
+            return;
+        }
+        td__range_key *k = &h->keys[h->n_keys++];
+        memcpy(k->raw, raw, raw_len);
+        k->type = type;
+        k->id = (uint64_t)id;
+    }
+}
+
+/* Stages the buffered rows: one multi-row statement when the buffer is full, else one statement
+ * per row. The hint takes them with the ids they get if none is a duplicate. */
 static td_status flush_rows(td_import *imp, td_error *err)
 {
     td_stmt *q;
     td_status st = TD_OK;
-    int64_t changes = 0;
     size_t n = imp->n_rows;
     imp->n_rows = 0;
     if (n == IMPORT_ROWS) {
-        if ((st = td_store_prepare(imp->conn, imp->sql_many, &q, err)) ||
-            (st = bind_shared(imp, q, err)))
+        if ((st = td_store_prepare(imp->conn, imp->sql_many, &q, err)))
             return st;
         for (size_t i = 0; i < n; i++)
-            if ((st = bind_row(q, IMPORT_SHARED + 1 + (int)i * IMPORT_PER_ROW, &imp->rows[i],
-                               err)))
+            if ((st = bind_row(q, 1 + (int)i * IMPORT_PER_ROW, &imp->rows[i], err)))
                 return st;
-        if ((st = td_stmt_run(q, &changes, err)))
+        if ((st = td_stmt_run(q, NULL, err)))
             return st;
     } else {
-        for (size_t i = 0; i < n; i++) {
-            int64_t one = 0;
-            if ((st = td_store_prepare(imp->conn, insert_one, &q, err)) ||
-                (st = bind_shared(imp, q, err)) ||
-                (st = bind_row(q, IMPORT_SHARED + 1, &imp->rows[i], err)) ||
-                (st = td_stmt_run(q, &one, err)))
+        for (size_t i = 0; i < n; i++)
+            if ((st = td_store_prepare(imp->conn, stage_one, &q, err)) ||
+                (st = bind_row(q, 1, &imp->rows[i], err)) || (st = td_stmt_run(q, NULL, err)))
                 return st;
-            changes += one;
-        }
+    }
+    for (size_t i = 0; i < n; i++)
+        hint_add(imp, imp->rows[i].type, imp->rows[i].value,
+                 imp->next_id + (int64_t)(imp->staged + i));
+    imp->staged += n;
+    return TD_OK;
+}
+
+/* Moves the staged rows into the bank, in line order. When some were duplicates, the hint of
+ * this chunk is taken again from the new rows (ids from next_id, all this chunk's). */
+static td_status flush_stage(td_import *imp, td_error *err)
+{
+    td_stmt *q;
+    int row;
+    int64_t changes = 0;
+    td_status st = flush_rows(imp, err);
+    if (st || imp->staged == 0)
+        return st;
+    if ((st = td_store_prepare(imp->conn,
+                               "INSERT INTO signals (bank_id, type, value, quality, labels,"
+                               " source, confidence, enabled, added_ms)"
+                               " SELECT $1, type, value, -1, COALESCE(labels, $2),"
+                               " COALESCE(source, $3), $4, enabled, $5"
+                               " FROM temp.import_stage WHERE 1 ORDER BY rowid"
+                               " ON CONFLICT (bank_id, type, value) DO NOTHING",
+                               &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, imp->bank_id, err)) ||
+        (st = td_stmt_bind_text(q, 2, imp->labels_text, (size_t)-1, err)) ||
+        (st = td_stmt_bind_text(q, 3, imp->source, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 4, imp->confidence, err)) ||
+        (st = td_stmt_bind_int64(q, 5, imp->now, err)) ||
+        (st = td_stmt_run(q, &changes, err)) ||
+        (st = td_store_exec(imp->conn, "DELETE FROM temp.import_stage", err)))
+        return st;
+    if ((size_t)changes != imp->staged && imp->use_hint) {
+        imp->hint.n_pdq = imp->mark_pdq;
+        imp->hint.n_keys = imp->mark_keys;
+        if ((st = td_store_prepare(imp->conn,
+                                   "SELECT id, type, value FROM signals WHERE id >= $1"
+                                   " ORDER BY id",
+                                   &q, err)) ||
+            (st = td_stmt_bind_int64(q, 1, imp->next_id, err)))
+            return st;
+        while (imp->use_hint && (st = td_stmt_step(q, &row, err)) == TD_OK && row)
+            hint_add(imp, (td_signal_type)td_stmt_column_int64(q, 1), td_stmt_column_text(q, 2),
+                     td_stmt_column_int64(q, 0));
+        td_stmt_reset(q);
+        if (st)
+            return st;
     }
     imp->res.added += (uint64_t)changes;
-    imp->res.duplicates += n - (uint64_t)changes;
+    imp->res.duplicates += imp->staged - (uint64_t)changes;
+    imp->next_id += changes;
+    imp->staged = 0;
+    imp->mark_pdq = imp->hint.n_pdq;
+    imp->mark_keys = imp->hint.n_keys;
     return TD_OK;
 }
 
@@ -157,7 +238,7 @@ static int on_entry(void *ctx, const td_list_entry *e)
         r->source_buf[e->collab_len] = '\0';
         r->source = r->source_buf;
     } else {
-        r->source = imp->source;
+        r->source = NULL;
     }
     if (e->tags.count) {
         td_labels labels = imp->labels;
@@ -165,62 +246,24 @@ static int on_entry(void *ctx, const td_list_entry *e)
         td__labels_join(&labels, r->labels_buf, sizeof r->labels_buf);
         r->labels = r->labels_buf;
     } else {
-        r->labels = imp->labels_text;
+        r->labels = NULL;
     }
     r->type = e->type;
     r->enabled = !e->negative;
     memcpy(r->value, e->value, sizeof r->value);
-    if (e->negative)
+    if (e->negative) {
         imp->negatives = 1;
-    if (++imp->n_rows == IMPORT_ROWS) {
-        td_status st = flush_rows(imp, &imp->failure_err);
-        if (st) {
-            imp->failure = st;
-            return 1;
-        }
+        hint_drop(imp);
+    }
+    td_status st = TD_OK;
+    if (++imp->n_rows == IMPORT_ROWS)
+        st = imp->staged + IMPORT_ROWS >= STAGE_ROWS ? flush_stage(imp, &imp->failure_err)
+                                                      : flush_rows(imp, &imp->failure_err);
+    if (st) {
+        imp->failure = st;
+        return 1;
     }
     return 0;
-}
-
-/* Before the commit: the last rows, the change-log entries of every new indexable signal (in id
- * order, as the per-signal path writes them; values as raw bytes, see td__log_change) and the
- * count of signals added disabled. Every signal with an id above last_id is this import's: the
- * writer has been held since it was read. */
-static td_status import_complete(td_import *imp, td_error *err)
-{
-    td_stmt *q;
-    int row;
-    td_status st = flush_rows(imp, err);
-    if (st || imp->res.added == 0)
-        return st;
-    /* Imported signals have no known quality: indexable means enabled (td__signal_indexable). */
-    if ((st = td_store_prepare(imp->conn,
-                               "INSERT INTO changes (kind, signal_id, type, value, at_ms)"
-                               " SELECT $1, id, type, COALESCE(unhex(value), value), $2"
-                               " FROM signals WHERE bank_id = $3 AND id > $4 AND enabled = 1"
-                               " AND NOT (type = $5 AND quality >= 0 AND quality < $6)"
-                               " ORDER BY id",
-                               &q, err)) ||
-        (st = td_stmt_bind_int64(q, 1, TD__CHANGE_ADD, err)) ||
-        (st = td_stmt_bind_int64(q, 2, imp->now, err)) ||
-        (st = td_stmt_bind_int64(q, 3, imp->bank_id, err)) ||
-        (st = td_stmt_bind_int64(q, 4, imp->last_id, err)) ||
-        (st = td_stmt_bind_int64(q, 5, TD_SIGNAL_PDQ, err)) ||
-        (st = td_stmt_bind_int64(q, 6, TD_PDQ_MIN_QUALITY, err)) ||
-        (st = td_stmt_run(q, NULL, err)))
-        return st;
-    if (!imp->negatives)
-        return TD_OK;
-    if ((st = td_store_prepare(imp->conn,
-                               "SELECT COUNT(*) FROM signals WHERE bank_id = $1 AND id > $2"
-                               " AND enabled = 0",
-                               &q, err)) ||
-        (st = td_stmt_bind_int64(q, 1, imp->bank_id, err)) ||
-        (st = td_stmt_bind_int64(q, 2, imp->last_id, err)) || (st = td_stmt_step(q, &row, err)))
-        return st;
-    imp->res.disabled = row ? (uint64_t)td_stmt_column_int64(q, 0) : 0;
-    td_stmt_reset(q);
-    return TD_OK;
 }
 
 static td_status last_signal_id(td_store_conn *c, int64_t *out, td_error *err)
@@ -235,12 +278,66 @@ static td_status last_signal_id(td_store_conn *c, int64_t *out, td_error *err)
     return TD_OK;
 }
 
+/* Before the commit: the last rows, then the change log of the new signals, in id order like the
+ * per-signal path. Every signal with an id above last_id is this import's (the writer has been
+ * held since it was read) and, without NEGATIVE_CLASS lines, every one is indexable (imported
+ * signals have no known quality): one ADD_RANGE entry stands for all of them. Otherwise one ADD
+ * per indexable signal, written by one INSERT ... SELECT (values as raw bytes, as
+ * td__log_change writes them), and a count of the signals added disabled. */
+static td_status import_complete(td_import *imp, td_error *err)
+{
+    td_stmt *q;
+    int row;
+    td_status st = flush_stage(imp, err);
+    if (st || imp->res.added == 0)
+        return st;
+    if (!imp->negatives) {
+        int64_t max_id = 0;
+        if ((st = last_signal_id(imp->conn, &max_id, err)) ||
+            (st = td__log_range(imp->conn, imp->last_id + 1, max_id, imp->now, &imp->hint.seq,
+                                err)))
+            return st;
+        imp->hint.first_id = imp->last_id + 1;
+        imp->hint.last_id = max_id;
+        /* The hint is only used when the ids are the ones it recorded. */
+        if (max_id != imp->next_id - 1 || (uint64_t)(max_id - imp->last_id) != imp->res.added ||
+            imp->hint.n_pdq + imp->hint.n_keys != imp->res.added)
+            hint_drop(imp);
+        return TD_OK;
+    }
+    if ((st = td_store_prepare(imp->conn,
+                               "INSERT INTO changes (kind, signal_id, type, value, at_ms)"
+                               " SELECT $1, id, type, COALESCE(unhex(value), value), $2"
+                               " FROM signals WHERE bank_id = $3 AND id > $4 AND enabled = 1"
+                               " AND NOT (type = $5 AND quality >= 0 AND quality < $6)"
+                               " ORDER BY id",
+                               &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, TD__CHANGE_ADD, err)) ||
+        (st = td_stmt_bind_int64(q, 2, imp->now, err)) ||
+        (st = td_stmt_bind_int64(q, 3, imp->bank_id, err)) ||
+        (st = td_stmt_bind_int64(q, 4, imp->last_id, err)) ||
+        (st = td_stmt_bind_int64(q, 5, TD_SIGNAL_PDQ, err)) ||
+        (st = td_stmt_bind_int64(q, 6, TD_PDQ_MIN_QUALITY, err)) ||
+        (st = td_stmt_run(q, NULL, err)) ||
+        (st = td_store_prepare(imp->conn,
+                               "SELECT COUNT(*) FROM signals WHERE bank_id = $1 AND id > $2"
+                               " AND enabled = 0",
+                               &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, imp->bank_id, err)) ||
+        (st = td_stmt_bind_int64(q, 2, imp->last_id, err)) || (st = td_stmt_step(q, &row, err)))
+        return st;
+    imp->res.disabled = row ? (uint64_t)td_stmt_column_int64(q, 0) : 0;
+    td_stmt_reset(q);
+    return TD_OK;
+}
+
 static void import_free(td_import *imp)
 {
     td_store_release(imp->svc->store, imp->conn);
     td__list_free(&imp->parser);
     td_import_result_clear(&imp->res);
     td__free(imp->sql_many);
+    hint_drop(imp);
     td__free(imp);
 }
 
@@ -269,7 +366,7 @@ td_status td_import_begin(td_service *svc, const char *bank, const td_import_opt
     imp->atomic = opts->atomic;
     imp->now = td__now(svc);
     td__labels_join(&imp->labels, imp->labels_text, sizeof imp->labels_text);
-    if (!(imp->sql_many = build_insert_many())) {
+    if (!(imp->sql_many = build_stage_many())) {
         st = td__error_set(err, TD_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -285,6 +382,16 @@ td_status td_import_begin(td_service *svc, const char *bank, const td_import_opt
         (st = td_store_begin(imp->conn, err)) ||
         (st = td__bank_id(imp->conn, bank, &imp->bank_id, err)) ||
         (st = last_signal_id(imp->conn, &imp->last_id, err)))
+        goto fail;
+    imp->next_id = imp->last_id + 1;
+    imp->use_hint = 1;
+    /* The staging table lives with the writer connection (TEMP: never logged, never seen by
+     * other connections); it is empty between imports. */
+    if ((st = td_store_exec(imp->conn,
+                            "CREATE TEMP TABLE IF NOT EXISTS import_stage (type INTEGER NOT NULL,"
+                            " value TEXT NOT NULL, labels TEXT, source TEXT,"
+                            " enabled INTEGER NOT NULL); DELETE FROM temp.import_stage",
+                            err)))
         goto fail;
     *out = imp;
     return TD_OK;
@@ -321,19 +428,14 @@ td_status td_import_finish(td_import *imp, td_import_result *res, td_error *err)
                            (unsigned long long)(imp->res.error_count
                                                     ? imp->res.error_list[0].line
                                                     : 0));
-    double T0=tnow();
     if (st == TD_OK)
         st = import_complete(imp, err);
-    double T1=tnow();
     if (st == TD_OK)
         st = td_store_commit(imp->conn, err);
-    double T2=tnow();
     if (st == TD_OK) {
-        st = td__follow(svc, NULL, err);
-    double T3=tnow();
+        st = td__follow_hint(svc, imp->use_hint ? &imp->hint : NULL, NULL, err);
         if (imp->res.added)
             (void)td__recheck(svc, imp->conn, imp->bank_id, imp->last_id + 1, NULL);
-    if (getenv("TD_TRACE")) fprintf(stderr,"complete %.3f commit %.3f follow %.3f recheck %.3f\n",T1-T0,T2-T1,T3-T2,tnow()-T3);
     }
     /* The counts (and line errors) are handed over even when the import failed. */
     *res = imp->res;
