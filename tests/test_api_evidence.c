@@ -481,7 +481,8 @@ static void test_init_then_preserved(void **state)
         assert_string_equal(name, names[lines]);
         assert_int_equal(strlen(share), 100);
         assert_memory_equal(share, "tdss1-", 6);
-        snprintf(S.shares[lines], sizeof S.shares[lines], "%s", share);
+        assert_true(strlen(share) < sizeof S.shares[lines]);
+        memcpy(S.shares[lines], share, strlen(share) + 1);
         lines++;
     }
     assert_int_equal(lines, 3);
