@@ -1130,7 +1130,7 @@ static void test_hma(void **state)
     json_decref(j);
     json_decref(call(200, "DELETE", "/c/bank/HMA_BANK", A, NULL));
     expect_error(404, "not_found", "GET", "/c/bank/HMA_BANK", A, NULL, NULL, 0);
-    expect_error(501, "not_implemented", "GET", "/h/hash?url=http://x/", P, NULL, NULL, 0);
+    expect_error(403, "fetch_disabled", "GET", "/h/hash?url=http://x/", P, NULL, NULL, 0);
 }
 
 /* ---- concurrency ---- */

@@ -29,6 +29,15 @@ typedef struct td_server_options {
     unsigned timeout_seconds;  /* idle connection timeout (default 60) */
     unsigned max_connections;  /* default 1024 */
     int metrics_public;        /* /metrics without a key (default 1: scraped from the network) */
+    /* Fetching media by URL (GET /h/hash?url=): off unless fetch_enabled; then only to hosts on
+     * fetch_allow (comma-separated host suffixes, "*" for any; copied at start), never to
+     * loopback, private, link-local or CGNAT addresses unless fetch_allow_private, within the
+     * two time limits (0: 3000 and 10000 ms) and max_media_bytes. */
+    int fetch_enabled;
+    const char *fetch_allow;
+    int fetch_allow_private;
+    unsigned fetch_connect_timeout_ms;
+    unsigned fetch_timeout_ms;
     /* Where the server reports events that concern the operator (order clocks escalating or
      * breaching, a component that could not start). NULL: not reported. The library never
      * prints: the caller decides (takedown serve writes them to stderr). */

@@ -41,6 +41,10 @@ td_status td__order_load(td_store_conn *c, int64_t id, td_order *out, td_error *
 td_status td__orders_fire(td_orders *o, td_store_conn *c, unsigned event, const char *what,
                           const char *content_id, const char *url, json_t *extra, td_error *err);
 
+/* Enqueues the "notice" webhook (TD_EVENT_NOTICE) of user notice notice_id, released, inside the
+ * transaction: the removed item, the reasons and the order, how to seek redress. */
+td_status td__notice_fire(td_orders *o, td_store_conn *c, int64_t notice_id, td_error *err);
+
 /* The order that removed content_id (confirmed, not reinstated), 0 if none. */
 td_status td__order_for_content(td_store_conn *c, const char *content_id, int64_t *order_id,
                                 td_error *err);

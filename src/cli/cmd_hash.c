@@ -416,22 +416,22 @@ int td_cli_hash(int argc, char **argv)
                 job.format = OUT_TEXT;
             } else {
                 fprintf(stderr, "takedown hash: unknown format '%s' (text, json, te)\n", optarg);
-                return 2;
+                goto usage_error;
             }
             break;
         case 'd': job.options.dihedral = 1; break;
         case 'f': job.options.fast = 1; break;
         case 'J':
             if (parse_option("jobs", optarg, &jobs))
-                return 2;
+                goto usage_error;
             break;
         case 'S':
             if (parse_option("max_file_bytes", optarg, &max_bytes))
-                return 2;
+                goto usage_error;
             break;
         case 'P':
             if (parse_option("max_pixels", optarg, &max_pixels))
-                return 2;
+                goto usage_error;
             break;
         case 's': {
             char *end;

@@ -1,9 +1,10 @@
 /* takedown serve: the matching service over HTTP.
  *
- * Configuration comes from one table (src/core/config.c) plus two strings (listen, data), with
- * the precedence flags > environment (TAKEDOWN_*) > config file > defaults. The file and the
- * flags are applied by setting the environment (the file without overwriting, flags
- * overwriting), so that every reader of the table, the service's included, sees one answer.
+ * Configuration comes from one table (src/core/config.c) plus three strings (listen, data,
+ * fetch_allow), with the precedence flags > environment (TAKEDOWN_*) > config file > defaults.
+ * The file and the flags are applied by setting the environment (the file without overwriting,
+ * flags overwriting), so that every reader of the table, the service's included, sees one
+ * answer.
  *
  * Signals: SIGTERM and SIGINT are blocked before any thread starts and awaited with sigwait, so
  * no handler runs on a random thread; on either the server stops accepting, lets requests in
@@ -30,6 +31,8 @@ const char td_cli_serve_usage[] =
     "  --listen ADDR:PORT address to bind (default 127.0.0.1:8080; port 0 picks a free port;\n"
     "                     IPv6 as [::1]:8080); environment TAKEDOWN_LISTEN\n"
     "  --data DIR         data directory (default ./takedown-data); environment TAKEDOWN_DATA\n"
+    "  --fetch-allow LIST hosts GET /h/hash?url= may fetch from when --fetch-enabled 1:\n"
+    "                     comma-separated host suffixes ('*': any); TAKEDOWN_FETCH_ALLOW\n"
     "  --NAME VALUE       any option of the configuration table, e.g. --max-body-bytes 2M\n"
     "                     (environment TAKEDOWN_NAME); 'takedown serve --options' lists them\n"
     "\n"
@@ -70,12 +73,16 @@ int td_cli_serve(int argc, char **argv)
     td_server_options_default(&sopts);
     sopts.log = log_to_stderr;
     int64_t threads, max_body, max_media, max_import, timeout_s, max_conn, metrics_public, grace,
-        allow_private;
+        allow_private, fetch_enabled, fetch_private, fetch_connect_ms, fetch_ms;
     if (!get_int("http_threads", &threads) || !get_int("max_body_bytes", &max_body) ||
         !get_int("max_media_bytes", &max_media) || !get_int("max_import_bytes", &max_import) ||
         !get_int("http_timeout_s", &timeout_s) || !get_int("max_connections", &max_conn) ||
         !get_int("metrics_public", &metrics_public) || !get_int("shutdown_grace_ms", &grace) ||
-        !get_int("webhook_allow_private", &allow_private))
+        !get_int("webhook_allow_private", &allow_private) ||
+        !get_int("fetch_enabled", &fetch_enabled) ||
+        !get_int("fetch_allow_private", &fetch_private) ||
+        !get_int("fetch_connect_timeout_ms", &fetch_connect_ms) ||
+        !get_int("fetch_timeout_ms", &fetch_ms))
         return 2;
     sopts.address = host;
     sopts.port = (uint16_t)port;
@@ -86,6 +93,11 @@ int td_cli_serve(int argc, char **argv)
     sopts.timeout_seconds = (unsigned)timeout_s;
     sopts.max_connections = (unsigned)max_conn;
     sopts.metrics_public = (int)metrics_public;
+    sopts.fetch_enabled = (int)fetch_enabled;
+    sopts.fetch_allow = td__cli_config_string("fetch_allow");
+    sopts.fetch_allow_private = (int)fetch_private;
+    sopts.fetch_connect_timeout_ms = (unsigned)fetch_connect_ms;
+    sopts.fetch_timeout_ms = (unsigned)fetch_ms;
 
     td_service_options vopts;
     td_error err;

@@ -1,5 +1,5 @@
-/* Configuration of the service commands (serve, key): config file, flags and the two string
- * options (listen, data) that the integer table of src/core/config.c cannot hold. */
+/* Configuration of the service commands (serve, key): config file, flags and the string
+ * options (listen, data, fetch_allow) that the integer table of src/core/config.c cannot hold. */
 #ifndef TD_CLI_SERVE_CONFIG_H
 #define TD_CLI_SERVE_CONFIG_H
 
@@ -11,7 +11,8 @@
  * that are not options are refused. */
 int td__cli_apply_config(int argc, char **argv, const char *command, const char *usage);
 
-/* The value of a string option ("listen", "data"): environment, else its default. */
+/* The value of a string option ("listen", "data", "fetch_allow"): environment, else its
+ * default. */
 const char *td__cli_config_string(const char *name);
 
 /* Splits "ADDR:PORT" or "[V6]:PORT"; host receives ADDR without brackets. */

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/alloc.h"
+#include "server/fetch.h"
 #include "server/serialize.h"
 #include "server/server_int.h"
 
@@ -20,11 +22,59 @@ void td__h_hma_status(td__req *r)
     td__reply_text(r, 503, "text/plain", no, sizeof no - 1);
 }
 
+/* GET /h/hash?url=: fetches the media (server/fetch.c: opt-in, allow list, no private
+ * addresses, no redirects, time and size limits) and answers its hashes keyed by HMA signal type
+ * names: {"pdq": hex, "pdq_quality": n, "md5": hex, "sha256": hex}. */
 void td__h_hma_hash(td__req *r)
 {
-    td__reply_error(r, 501, "not_implemented",
-                    "fetching media by URL is not enabled on this server; POST the bytes to "
-                    "/v1/check instead");
+    const char *url = td__query(r, "url");
+    if (!url || !*url) {
+        td__reply_error(r, 400, "missing_query", "'url' is required");
+        return;
+    }
+    const td_server_options *o = &r->srv->opts;
+    td__fetch_policy policy = {o->fetch_enabled,       o->fetch_allow,
+                               o->fetch_allow_private, o->fetch_connect_timeout_ms,
+                               o->fetch_timeout_ms,    o->max_media_bytes};
+    uint8_t *data = NULL;
+    size_t len = 0;
+    long upstream = 0;
+    td_error err;
+    switch (td__fetch(&policy, url, &data, &len, &upstream, &err)) {
+    case TD__FETCH_OK: break;
+    case TD__FETCH_BAD_URL: td__reply_error(r, 400, "invalid_url", "%s", err.message); return;
+    case TD__FETCH_DISABLED: td__reply_error(r, 403, "fetch_disabled", "%s", err.message); return;
+    case TD__FETCH_NOT_ALLOWED:
+        td__reply_error(r, 403, "host_not_allowed", "%s", err.message);
+        return;
+    case TD__FETCH_PRIVATE: td__reply_error(r, 403, "private_address", "%s", err.message); return;
+    case TD__FETCH_TIMEOUT: td__reply_error(r, 504, "upstream_timeout", "%s", err.message); return;
+    case TD__FETCH_TOO_LARGE: td__reply_error(r, 413, "too_large", "%s", err.message); return;
+    case TD__FETCH_UPSTREAM: td__reply_error(r, 502, "upstream_error", "%s", err.message); return;
+    default: td__reply_status(r, TD_ERR_NOMEM, &err); return;
+    }
+    td_hash_options hopts;
+    td_hash_options_default(&hopts);
+    td_file_hashes h;
+    td_status st = td_hash_bytes("fetched media", data, len, &hopts, &h, &err);
+    td__free(data);
+    if (st == TD_ERR_NOMEM || st == TD_ERR_INTERNAL) {
+        td__reply_status(r, st, &err);
+        return;
+    }
+    if (st == TD_ERR_LIMIT) {
+        td__reply_error(r, 413, "too_large", "%s", err.message);
+        return;
+    }
+    if (st != TD_OK) { /* not an image, or a broken one */
+        td__reply_error(r, 422, "undecodable", "%s", err.message);
+        return;
+    }
+    char pdq[TD_PDQ_HEX_LEN + 1];
+    td_pdq_to_hex(&h.pdq[0], pdq);
+    td__reply_json(r, 200,
+                   json_pack("{s:s,s:i,s:s,s:s}", "pdq", pdq, "pdq_quality", h.quality, "md5",
+                             h.md5, "sha256", h.sha256));
 }
 
 static int lookup(td__req *r, td_check_result *res)

@@ -539,6 +539,12 @@ td_status td_server_start(const td_server_options *opts, td_service *svc, td_ser
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
     srv->opts = *opts;
     srv->opts.address = NULL;
+    srv->opts.fetch_allow = NULL;
+    if (opts->fetch_allow && !(srv->fetch_allow = td__strdup(opts->fetch_allow))) {
+        td__free(srv);
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    }
+    srv->opts.fetch_allow = srv->fetch_allow;
     snprintf(srv->listen_addr, sizeof srv->listen_addr, "%s", host);
     size_t n_routes;
     td__routes(&n_routes);
@@ -547,6 +553,7 @@ td_status td_server_start(const td_server_options *opts, td_service *svc, td_ser
     if (!srv->metrics || !srv->auth) {
         td__metrics_free(srv->metrics);
         td__auth_cache_free(srv->auth);
+        td__free(srv->fetch_allow);
         td__free(srv);
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
     }
@@ -578,6 +585,7 @@ td_status td_server_start(const td_server_options *opts, td_service *svc, td_ser
         pthread_mutex_destroy(&srv->preserve_lock);
         td__metrics_free(srv->metrics);
         td__auth_cache_free(srv->auth);
+        td__free(srv->fetch_allow);
         td__free(srv);
         return td__error_set(err, TD_ERR_IO,
                              "cannot listen on %s port %u (in use, or no "
@@ -627,5 +635,6 @@ void td_server_stop(td_server *srv, unsigned drain_ms)
     pthread_mutex_destroy(&srv->preserve_lock);
     td__metrics_free(srv->metrics);
     td__auth_cache_free(srv->auth);
+    td__free(srv->fetch_allow);
     td__free(srv);
 }

@@ -171,6 +171,7 @@ struct td_server {
     td__metrics *metrics;
     struct td__auth_cache *auth;
     td_server_options opts;
+    char *fetch_allow; /* the server's copy of opts.fetch_allow (td__malloc'ed) */
     char listen_addr[64];
     uint16_t port;
     double started;

@@ -1,0 +1,485 @@
+/* GET /h/hash?url= (HMA's "hash a URL"): the allow list and the private ranges on their own,
+ * then the real `takedown serve` fetching from a small origin server that runs inside this test
+ * on loopback. Covered: fetching disabled (the default), the allow list, loopback refused as a
+ * private address (by literal and by name) unless fetch_allow_private, a body over
+ * max_media_bytes (with and without Content-Length), a slow origin (504), upstream 404 and
+ * redirects (502, never followed), a non-image (422) and a JPEG whose hashes must be the
+ * reference ones. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/fetch.h"
+#include "support/support.h"
+
+#define BRIDGE_JPG "threatexchange/pdq/data/bridge-mods/aaa-orig.jpg"
+#define BRIDGE_PDQ "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
+#define BIG_BYTES (1536 * 1024) /* over the 1M max_media_bytes the server runs with */
+#define SLOW_MS 2500            /* over the 1000 ms fetch_timeout_ms */
+
+static struct {
+    pid_t pid;
+    int out_fd;
+    char base[128];
+    char dir[4096];
+    char admin[128];
+    /* The origin. */
+    struct MHD_Daemon *origin;
+    unsigned origin_port;
+    uint8_t *jpg;
+    size_t jpg_len;
+} S;
+
+/* ---- the server process ---- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Starts `takedown serve` with the extra NULL-terminated flags; remembers the admin key that
+ * the first start prints. */
+static void server_start(const char *const *extra)
+{
+    const char *argv[40];
+    int n = 0;
+    argv[n++] = TD_CLI_PATH;
+    argv[n++] = "serve";
+    argv[n++] = "--listen";
+    argv[n++] = "127.0.0.1:0";
+    argv[n++] = "--data";
+    argv[n++] = S.dir;
+    argv[n++] = "--http-threads";
+    argv[n++] = "4";
+    for (int i = 0; extra && extra[i] && n < 38; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execv(TD_CLI_PATH, (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    S.pid = pid;
+    S.out_fd = fds[0];
+    char line[512];
+    size_t len = 0;
+    double deadline = now_s() + 30;
+    while (now_s() < deadline) {
+        struct pollfd p = {fds[0], POLLIN, 0};
+        if (poll(&p, 1, 1000) <= 0)
+            continue;
+        char c;
+        if (read(fds[0], &c, 1) != 1)
+            fail_msg("the server exited before listening");
+        if (c != '\n') {
+            if (len + 1 < sizeof line)
+                line[len++] = c;
+            continue;
+        }
+        line[len] = '\0';
+        len = 0;
+        const char *k = "takedown: admin key (shown once): ", *l = "takedown: listening on ";
+        if (strncmp(line, k, strlen(k)) == 0)
+            snprintf(S.admin, sizeof S.admin, "%.120s", line + strlen(k));
+        if (strncmp(line, l, strlen(l)) == 0) {
+            snprintf(S.base, sizeof S.base, "%.100s", line + strlen(l));
+            return;
+        }
+    }
+    fail_msg("the server did not print its address within 30 s");
+}
+
+static void server_stop(void)
+{
+    assert_int_equal(kill(S.pid, SIGTERM), 0);
+    int status = -1;
+    double deadline = now_s() + 20;
+    while (now_s() < deadline) {
+        if (waitpid(S.pid, &status, WNOHANG) == S.pid)
+            break;
+        sleep_ms(20);
+    }
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    close(S.out_fd);
+    S.out_fd = -1;
+    S.pid = 0;
+}
+
+/* ---- HTTP to takedown ---- */
+
+typedef struct resp {
+    long status;
+    char *body;
+    size_t len;
+} resp;
+
+static size_t on_body(char *p, size_t size, size_t n, void *ctx)
+{
+    resp *r = ctx;
+    size_t len = size * n;
+    char *nb = realloc(r->body, r->len + len + 1);
+    assert_non_null(nb);
+    memcpy(nb + r->len, p, len);
+    r->body = nb;
+    r->len += len;
+    r->body[r->len] = '\0';
+    return len;
+}
+
+/* GET path with the admin key; returns the parsed body. */
+static json_t *get_json(const char *path, long *status)
+{
+    char url[4096], auth[256];
+    resp r = {0, NULL, 0};
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    snprintf(url, sizeof url, "%s%s", S.base, path);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", S.admin);
+    struct curl_slist *h = curl_slist_append(NULL, auth);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    CURLcode rc = curl_easy_perform(c);
+    if (rc != CURLE_OK)
+        fail_msg("GET %s: %s", url, curl_easy_strerror(rc));
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    json_error_t e;
+    json_t *j = json_loadb(r.body ? r.body : "", r.len, 0, &e);
+    if (!j)
+        fail_msg("GET %s: not JSON: %s", url, r.body ? r.body : "");
+    free(r.body);
+    return j;
+}
+
+/* GET /h/hash?url=<target, percent-encoded>. */
+static json_t *hash_url(const char *target, long *status)
+{
+    char path[4096];
+    char *q = curl_easy_escape(NULL, target, 0);
+    assert_non_null(q);
+    snprintf(path, sizeof path, "/h/hash?url=%s", q);
+    curl_free(q);
+    return get_json(path, status);
+}
+
+/* A path on the origin (or any URL, when target has a scheme) must answer expect with code. */
+static void expect_error(long expect, const char *code, const char *target)
+{
+    char full[512];
+    if (strstr(target, "://"))
+        snprintf(full, sizeof full, "%s", target);
+    else
+        snprintf(full, sizeof full, "http://127.0.0.1:%u%s", S.origin_port, target);
+    long st = 0;
+    json_t *j = hash_url(full, &st);
+    json_t *err = json_object_get(j, "error");
+    const char *got = json_string_value(json_object_get(err, "code"));
+    if (st != expect || !got || strcmp(got, code) != 0)
+        fail_msg("%s: status %ld code %s, expected %ld %s (%s)", full, st, got ? got : "(none)",
+                 expect, code, json_string_value(json_object_get(err, "message")));
+    assert_true(json_is_string(json_object_get(err, "message")));
+    json_decref(j);
+}
+
+/* ---- the origin ---- */
+
+typedef struct stream {
+    size_t left;
+} stream;
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    stream *s = cls;
+    (void)pos;
+    if (s->left == 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    size_t n = max < s->left ? max : s->left;
+    if (n > 4096)
+        n = 4096;
+    memset(buf, 'x', n);
+    s->left -= n;
+    return (ssize_t)n;
+}
+
+static void stream_free(void *cls) { free(cls); }
+
+static enum MHD_Result on_origin(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *data,
+                                 size_t *size, void **ctx)
+{
+    (void)cls, (void)method, (void)version, (void)data, (void)size;
+    static int first;
+    if (*ctx == NULL) { /* headers only: wait for the (empty) body */
+        *ctx = &first;
+        return MHD_YES;
+    }
+    struct MHD_Response *r = NULL;
+    unsigned status = 200;
+    const char *type = "image/jpeg";
+    static const char text[] = "hello, this is not an image\n";
+    static const char missing[] = "not found";
+    if (strcmp(url, "/img.jpg") == 0) {
+        r = MHD_create_response_from_buffer(S.jpg_len, S.jpg, MHD_RESPMEM_PERSISTENT);
+    } else if (strcmp(url, "/slow.jpg") == 0) {
+        sleep_ms(SLOW_MS);
+        r = MHD_create_response_from_buffer(S.jpg_len, S.jpg, MHD_RESPMEM_PERSISTENT);
+    } else if (strcmp(url, "/big") == 0) {
+        char *big = malloc(BIG_BYTES);
+        assert_non_null(big);
+        memset(big, 'x', BIG_BYTES);
+        r = MHD_create_response_from_buffer(BIG_BYTES, big, MHD_RESPMEM_MUST_FREE);
+    } else if (strcmp(url, "/big-chunked") == 0) {
+        stream *s = malloc(sizeof *s);
+        assert_non_null(s);
+        s->left = BIG_BYTES;
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s, stream_free);
+    } else if (strcmp(url, "/text") == 0) {
+        type = "text/plain";
+        r = MHD_create_response_from_buffer(sizeof text - 1, (void *)text, MHD_RESPMEM_PERSISTENT);
+    } else if (strcmp(url, "/redirect") == 0) {
+        status = 302;
+        type = "text/plain";
+        r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(r, "Location", "/img.jpg");
+    } else {
+        status = 404;
+        type = "text/plain";
+        r = MHD_create_response_from_buffer(sizeof missing - 1, (void *)missing,
+                                            MHD_RESPMEM_PERSISTENT);
+    }
+    MHD_add_response_header(r, "Content-Type", type);
+    enum MHD_Result ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    signal(SIGPIPE, SIG_IGN);
+    S.jpg = read_all(conf_path(BRIDGE_JPG), &S.jpg_len);
+    snprintf(S.dir, sizeof S.dir, "%s", temp_path("api-fetch-data"));
+    char cmd[8400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", S.dir);
+    if (system(cmd) != 0)
+        return -1;
+    S.origin = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
+                                NULL, NULL, on_origin, NULL, MHD_OPTION_END);
+    if (!S.origin)
+        return -1;
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(S.origin, MHD_DAEMON_INFO_BIND_PORT);
+    S.origin_port = info ? info->port : 0;
+    return S.origin_port ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    if (S.pid)
+        server_stop();
+    if (S.origin)
+        MHD_stop_daemon(S.origin);
+    free(S.jpg);
+    curl_global_cleanup();
+    return 0;
+}
+
+/* ---- tests ---- */
+
+/* The allow list and the address ranges, without a network. */
+static void test_policy(void **state)
+{
+    (void)state;
+    assert_true(td__fetch_host_allowed("example.com", "example.com"));
+    assert_true(td__fetch_host_allowed("example.com", "CDN.Example.COM."));
+    assert_true(td__fetch_host_allowed(" a.org, .example.com ", "x.example.com"));
+    assert_false(td__fetch_host_allowed("example.com", "badexample.com"));
+    assert_false(td__fetch_host_allowed("example.com", "example.com.evil.net"));
+    assert_false(td__fetch_host_allowed("", "example.com"));
+    assert_false(td__fetch_host_allowed(NULL, "example.com"));
+    assert_true(td__fetch_host_allowed("*", "anything.net"));
+    assert_true(td__fetch_host_allowed("127.0.0.1", "127.0.0.1"));
+    assert_false(td__fetch_host_allowed("0.0.1", "127.0.0.1")); /* addresses match whole */
+    assert_true(td__fetch_host_allowed("::1", "::1"));
+
+    static const struct {
+        const char *addr;
+        int private_;
+    } v4[] = {{"127.0.0.1", 1},       {"10.1.2.3", 1},   {"172.16.0.1", 1},
+              {"172.31.255.255", 1},  {"172.32.0.1", 0}, {"192.168.1.1", 1},
+              {"169.254.169.254", 1}, {"100.64.0.1", 1}, {"100.127.255.255", 1},
+              {"100.128.0.1", 0},     {"0.0.0.0", 1},    {"224.0.0.1", 1},
+              {"255.255.255.255", 1}, {"8.8.8.8", 0},    {"93.184.216.34", 0}};
+    for (size_t i = 0; i < sizeof v4 / sizeof v4[0]; i++) {
+        struct in_addr a;
+        assert_int_equal(inet_pton(AF_INET, v4[i].addr, &a), 1);
+        if (td__fetch_private_v4(ntohl(a.s_addr)) != v4[i].private_)
+            fail_msg("%s: expected private=%d", v4[i].addr, v4[i].private_);
+    }
+    static const struct {
+        const char *addr;
+        int private_;
+    } v6[] = {{"::1", 1},
+              {"::", 1},
+              {"fd00::1", 1},
+              {"fc00::1", 1},
+              {"fe80::1", 1},
+              {"ff02::1", 1},
+              {"::ffff:10.0.0.1", 1},
+              {"::ffff:8.8.8.8", 0},
+              {"64:ff9b::7f00:1", 1},
+              {"2002:c0a8:101::1", 1},
+              {"2001:4860:4860::8888", 0}};
+    for (size_t i = 0; i < sizeof v6 / sizeof v6[0]; i++) {
+        struct in6_addr a;
+        assert_int_equal(inet_pton(AF_INET6, v6[i].addr, &a), 1);
+        if (td__fetch_private_v6(a.s6_addr) != v6[i].private_)
+            fail_msg("%s: expected private=%d", v6[i].addr, v6[i].private_);
+    }
+}
+
+/* The default: fetching is off. The first start also creates the admin key. */
+static void test_disabled_by_default(void **state)
+{
+    (void)state;
+    server_start(NULL);
+    assert_true(strncmp(S.admin, "tdk_", 4) == 0);
+    expect_error(403, "fetch_disabled", "/img.jpg");
+    long st = 0;
+    json_t *j = get_json("/h/hash", &st);
+    assert_int_equal(st, 400);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "code")),
+                        "missing_query");
+    json_decref(j);
+    server_stop();
+}
+
+/* Enabled with an allow list, private addresses refused: loopback by literal and by name. */
+static void test_private_refused(void **state)
+{
+    (void)state;
+    static const char *const flags[] = {"--fetch-enabled", "1", "--fetch-allow",
+                                        "localhost, 127.0.0.1", NULL};
+    server_start(flags);
+    char url[256];
+    expect_error(403, "private_address", "/img.jpg");
+    snprintf(url, sizeof url, "http://localhost:%u/img.jpg", S.origin_port);
+    expect_error(403, "private_address", url);
+    snprintf(url, sizeof url, "http://127.0.0.2:%u/img.jpg", S.origin_port);
+    expect_error(403, "host_not_allowed", url);
+    snprintf(url, sizeof url, "http://[::1]:%u/img.jpg", S.origin_port);
+    expect_error(403, "host_not_allowed", url);
+    expect_error(400, "invalid_url", "ftp://127.0.0.1/img.jpg");
+    expect_error(400, "invalid_url", "file:///etc/passwd");
+    expect_error(400, "invalid_url", "not a url");
+    server_stop();
+}
+
+static void sha256_hex(const uint8_t *data, size_t len, char out[65])
+{
+    unsigned char md[32];
+    unsigned int n = 0;
+    EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* Loopback allowed (as in a test or an internal deployment): every outcome of a fetch. */
+static void test_fetch_outcomes(void **state)
+{
+    (void)state;
+    static const char *const flags[] = {"--fetch-enabled",
+                                        "1",
+                                        "--fetch-allow",
+                                        "127.0.0.1",
+                                        "--fetch-allow-private",
+                                        "1",
+                                        "--fetch-timeout-ms",
+                                        "1000",
+                                        "--fetch-connect-timeout-ms",
+                                        "1000",
+                                        "--max-media-bytes",
+                                        "1M",
+                                        NULL};
+    server_start(flags);
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/img.jpg", S.origin_port);
+    long st = 0;
+    json_t *j = hash_url(url, &st);
+    if (st != 200)
+        fail_msg("status %ld: %s", st, json_dumps(j, 0));
+    assert_string_equal(json_string_value(json_object_get(j, "pdq")), BRIDGE_PDQ);
+    json_int_t q = json_integer_value(json_object_get(j, "pdq_quality"));
+    assert_true(q > 0 && q <= 100);
+    char sha[65];
+    sha256_hex(S.jpg, S.jpg_len, sha);
+    assert_string_equal(json_string_value(json_object_get(j, "sha256")), sha);
+    assert_int_equal(strlen(json_string_value(json_object_get(j, "md5"))), 32);
+    json_decref(j);
+
+    snprintf(url, sizeof url, "http://localhost:%u/img.jpg", S.origin_port);
+    expect_error(403, "host_not_allowed", url);
+    expect_error(413, "too_large", "/big");
+    expect_error(413, "too_large", "/big-chunked");
+    double t0 = now_s();
+    expect_error(504, "upstream_timeout", "/slow.jpg");
+    assert_true(now_s() - t0 < SLOW_MS / 1000.0);
+    expect_error(502, "upstream_error", "/missing");
+    expect_error(502, "upstream_error", "/redirect");
+    expect_error(422, "undecodable", "/text");
+    /* Nothing listens on port 1: refused, not a private-address refusal. */
+    expect_error(502, "upstream_error", "http://127.0.0.1:1/img.jpg");
+    /* The server still serves after all of that. */
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/img.jpg", S.origin_port);
+    j = hash_url(url, &st);
+    assert_int_equal(st, 200);
+    json_decref(j);
+    server_stop();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_policy),
+        cmocka_unit_test(test_disabled_by_default),
+        cmocka_unit_test(test_private_refused),
+        cmocka_unit_test(test_fetch_outcomes),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
