@@ -454,8 +454,10 @@ static void on_hook_done(void *cls, struct MHD_Connection *c, void **ctx,
 }
 
 /* Waits (up to 20 s) for a delivery of `event` with `cause` (NULL: any) about content_id;
- * returns its arrival time and checks its HMAC. */
-static double wait_event(const char *event, const char *cause, const char *content_id)
+ * returns its arrival time and checks its HMAC; *body (when not NULL) receives the parsed body
+ * (json_decref it). */
+static double wait_event_body(const char *event, const char *cause, const char *content_id,
+                              json_t **body)
 {
     char e[64], c[96] = "", id[160];
     snprintf(e, sizeof e, "\"event\":\"%s\"", event);
@@ -471,7 +473,11 @@ static double wait_event(const char *event, const char *cause, const char *conte
             if (strstr(W.bodies[i], e) && strstr(W.bodies[i], c) && strstr(W.bodies[i], id)) {
                 int ok = W.sig_ok[i];
                 double at = W.at[i];
+                if (body)
+                    *body = json_loads(W.bodies[i], 0, NULL);
                 pthread_mutex_unlock(&W.lock);
+                if (body && !*body)
+                    fail_msg("delivery '%s': not JSON", W.bodies[i]);
                 if (!ok)
                     fail_msg("delivery '%s': bad HMAC signature", W.bodies[i]);
                 return at;
@@ -483,6 +489,11 @@ static double wait_event(const char *event, const char *cause, const char *conte
     pthread_mutex_unlock(&W.lock);
     fail_msg("no '%s' delivery for %s (%s) within 20 s", event, content_id, cause ? cause : "");
     return 0;
+}
+
+static double wait_event(const char *event, const char *cause, const char *content_id)
+{
+    return wait_event_body(event, cause, content_id, NULL);
 }
 
 /* ---- fixtures ---- */
@@ -523,7 +534,7 @@ static int group_setup(void **state)
         crypto_sign_keypair(S.pk[a], S.sk[a]);
     unsigned char stray_pk[crypto_sign_PUBLICKEYBYTES];
     crypto_sign_keypair(stray_pk, S.stray_sk);
-    /* The platform's receiver for remove and restore. */
+    /* The platform's receiver for remove, restore, notices and answers. */
     S.hook = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_hook, NULL,
                               MHD_OPTION_NOTIFY_COMPLETED, on_hook_done, NULL, MHD_OPTION_END);
     if (!S.hook)
@@ -598,7 +609,8 @@ static void test_setup_authorities(void **state)
     char body[512];
     snprintf(body, sizeof body,
              "{\"url\": \"http://127.0.0.1:%u/hook\", \"secret\": \"" WEBHOOK_SECRET
-             "\", \"events\": [\"remove\", \"restore\"]}",
+             "\", \"events\": [\"remove\", \"restore\", \"notice\", \"order_feedback\", "
+             "\"referral_answer\"]}",
              port);
     json_decref(call(201, "POST", "/v1/webhooks", A, body));
     static const char *const items[][2] = {{"vid-1", "https://video.example/watch/1"},
@@ -745,6 +757,22 @@ static void test_order_automatic(void **state)
                   "%lld ms\n",
                   (t_confirmed - t0) * 1e3, (t_receipt - t0) * 1e3, (t_hook - t0) * 1e3,
                   (t_confirmed - t0) * 1e3, (long long)(measure_ms - received_ms));
+    /* No do-not-inform period: the user notice is pushed to the platform at once (HMAC
+     * checked), naming the order, its reasons and the redress. */
+    json_t *notice = NULL;
+    wait_event_body("notice", cause, "vid-1", &notice);
+    assert_string_equal(jstr(notice, "event"), "notice");
+    assert_string_equal(jstr(notice, "measure"), "removed");
+    assert_int_equal(jint(notice, "measure_ms"), measure_ms);
+    assert_int_equal(jint(notice, "withheld_until_ms"), 0);
+    assert_string_equal(jstr(notice, "uploader"), "user-0");
+    assert_string_equal(jstr(json_object_get(notice, "order"), "reference"), "BKA-2024-0001");
+    assert_int_equal(jint(json_object_get(notice, "order"), "id"), S.order_auto);
+    assert_string_equal(jstr(json_object_get(notice, "reasons"), "category"), "a");
+    assert_string_equal(jstr(json_object_get(notice, "redress"), "judicial"),
+                        "Verwaltungsgericht Wiesbaden");
+    assert_int_equal(strlen(jstr(notice, "id")), 64);
+    json_decref(notice);
     /* Confirming again is accepted and changes nothing. */
     j = call(200, "POST", path, S.keys[PLATFORM],
              "{\"measure\": \"disabled\", \"time\": \"2001-01-01T00:00:00Z\"}");
@@ -770,6 +798,14 @@ static void test_order_automatic(void **state)
     assert_true(json_is_true(json_object_get(j, "within_deadline")));
     assert_true(measure_ms - received_ms < HOUR_MS);
     json_decref(j);
+    /* Read by the authority, so recorded as sent: pushed to the platform to relay. */
+    json_t *fb = NULL;
+    wait_event_body("order_feedback", cause, "vid-1", &fb);
+    assert_int_equal(jint(fb, "order_id"), S.order_auto);
+    assert_string_equal(jstr(fb, "reference"), "BKA-2024-0001");
+    assert_int_equal(jint(fb, "measure_ms"), measure_ms);
+    assert_string_equal(jstr(fb, "authority_contact"), "ops@authority.example");
+    json_decref(fb);
     /* Another authority sees neither the order nor its feedback. */
     expect_error(404, "not_found", "GET", path, S.keys[POLITIE], NULL);
     snprintf(path, sizeof path, "/v1/orders/%lld", S.order_auto);
@@ -905,6 +941,12 @@ static void test_referral(void **state)
     char cause[64];
     snprintf(cause, sizeof cause, "referral:%lld", S.referral);
     wait_event("remove", cause, "vid-3");
+    /* The answer, pushed to the platform for the referring unit. */
+    json_t *answer = NULL;
+    wait_event_body("referral_answer", cause, "vid-3", &answer);
+    assert_string_equal(jstr(answer, "decision"), "removed");
+    assert_string_equal(jstr(answer, "reference"), "IRU-2024-77");
+    json_decref(answer);
     /* The answer returned to the referring unit. */
     snprintf(path, sizeof path, "/v1/orders/%lld/feedback", S.referral);
     j = call(200, "GET", path, S.keys[IRU], NULL);

@@ -628,6 +628,325 @@ static void test_notice_withheld(void **state)
     td_free(n);
 }
 
+/* ---- notices, feedback and referral answers as webhooks ---- */
+
+#define NOTICE_EVENTS (TD_EVENT_NOTICE | TD_EVENT_ORDER_FEEDBACK | TD_EVENT_REFERRAL_ANSWER)
+
+/* A second receiver for the order events (the fixture's one takes remove and restore only). */
+static int64_t notice_hook(fixture *f)
+{
+    td_webhook hook;
+    td_error err;
+    check(td_webhook_create(f->svc, "http://127.0.0.1:9/notices", "notices-secret-0123456789",
+                            NOTICE_EVENTS, &hook, &err),
+          &err);
+    return hook.id;
+}
+
+/* The deliveries of `event`, oldest first, as an array of {webhook_id, idem, body}. */
+static json_t *event_deliveries(fixture *f, const char *event)
+{
+    char path[4200];
+    td_store *s;
+    td_store_conn *c;
+    td_stmt *q;
+    td_error err;
+    int row;
+    json_t *out = json_array();
+    snprintf(path, sizeof path, "%s/takedown.db", f->dir);
+    check(td_store_open(path, NULL, &s, &err), &err);
+    check(td_store_acquire(s, 0, &c, &err), &err);
+    check(td_store_prepare(c,
+                           "SELECT webhook_id, idem, body FROM deliveries WHERE event = $1"
+                           " ORDER BY id",
+                           &q, &err),
+          &err);
+    check(td_stmt_bind_text(q, 1, event, (size_t)-1, &err), &err);
+    while (td_stmt_step(q, &row, &err) == TD_OK && row) {
+        json_t *b = json_loads(td_stmt_column_text(q, 2), 0, NULL);
+        assert_non_null(b);
+        json_array_append_new(out, json_pack("{s:I, s:s, s:o}", "webhook_id",
+                                             (json_int_t)td_stmt_column_int64(q, 0), "idem",
+                                             td_stmt_column_text(q, 1), "body", b));
+    }
+    td_store_release(s, c);
+    td_store_close(s);
+    return out;
+}
+
+static const char *jget(json_t *o, const char *a, const char *b)
+{
+    json_t *v = json_object_get(o, a);
+    if (b)
+        v = json_object_get(v, b);
+    return json_string_value(v);
+}
+
+static json_int_t iget(json_t *o, const char *a, const char *b)
+{
+    json_t *v = json_object_get(o, a);
+    if (b)
+        v = json_object_get(v, b);
+    assert_true(json_is_integer(v));
+    return json_integer_value(v);
+}
+
+/* SHA-256 hex of "<event>:<subject>": the idempotency key webhooks.c derives. */
+static void idem_of(const char *event, const char *subject, char out[65])
+{
+    char text[512];
+    uint8_t md[crypto_hash_sha256_BYTES];
+    snprintf(text, sizeof text, "%s:%s", event, subject);
+    crypto_hash_sha256(md, (const uint8_t *)text, strlen(text));
+    sodium_bin2hex(out, 65, md, sizeof md);
+}
+
+static void test_event_names(void **state)
+{
+    (void)state;
+    unsigned mask;
+    td_error err;
+    check(td_event_parse("notice, order_feedback,referral_answer", &mask, &err), &err);
+    assert_int_equal(mask, NOTICE_EVENTS);
+    check(td_event_parse("*", &mask, &err), &err);
+    assert_int_equal(mask, TD_EVENT_ALL);
+    assert_true((mask & NOTICE_EVENTS) == NOTICE_EVENTS);
+    assert_string_equal(td_event_name(TD_EVENT_NOTICE), "notice");
+    assert_string_equal(td_event_name(TD_EVENT_ORDER_FEEDBACK), "order_feedback");
+    assert_string_equal(td_event_name(TD_EVENT_REFERRAL_ANSWER), "referral_answer");
+    assert_string_equal(td_event_name(TD_EVENT_MATCH), "match");
+    assert_int_equal(td_event_parse("notices", &mask, &err), TD_ERR_INVALID);
+}
+
+/* No do-not-inform period: the confirmation enqueues one notice per removed item, to the
+ * receivers that asked for notices only, with the reasons, the order and redress. */
+static void test_notice_webhook(void **state)
+{
+    fixture *f = *state;
+    td_order_receipt r;
+    td_orders_tick_result t;
+    td_error err;
+    int64_t hook = notice_hook(f);
+    add_content(f, "ntc-1", "https://video.example/ntc", "00000000000000000000000000000011");
+    order_opts o = {NULL, NULL, "NTC-1", "[{\"content_id\":\"ntc-1\"}]", 0, 0, 0, NULL};
+    int64_t id = must_receive(f, &o, &r);
+    json_t *d = event_deliveries(f, "notice");
+    assert_int_equal(json_array_size(d), 0); /* nothing before the removal is confirmed */
+    json_decref(d);
+    advance(30 * 1000);
+    check(td_order_confirm(f->orders, id, T0 + 20 * 1000, "removed", "platform", &err), &err);
+    check(td_order_confirm(f->orders, id, T0 + 21 * 1000, "removed", "platform", &err), &err);
+    set_now(T0 + 60 * DAY);
+    check(td_orders_tick(f->orders, &t, &err), &err);
+    assert_int_equal(t.notices_released, 0);
+
+    d = event_deliveries(f, "notice");
+    assert_int_equal(json_array_size(d), 1);
+    json_t *e = json_array_get(d, 0);
+    json_t *b = json_object_get(e, "body");
+    assert_int_equal(iget(e, "webhook_id", NULL), hook);
+    char subject[96], idem[65], cause[48];
+    snprintf(cause, sizeof cause, "order:%lld", (long long)id);
+    snprintf(subject, sizeof subject, "order:%lld:ntc-1", (long long)id);
+    idem_of("notice", subject, idem);
+    assert_string_equal(jget(e, "idem", NULL), idem);
+    assert_string_equal(jget(b, "id", NULL), idem);
+    assert_string_equal(jget(b, "event", NULL), "notice");
+    assert_string_equal(jget(b, "content_id", NULL), "ntc-1");
+    assert_string_equal(jget(b, "url", NULL), "https://video.example/ntc");
+    assert_string_equal(jget(b, "uploader", NULL), "user-42");
+    assert_string_equal(jget(b, "cause", NULL), cause);
+    assert_string_equal(jget(b, "measure", NULL), "removed");
+    assert_int_equal(iget(b, "measure_ms", NULL), T0 + 20 * 1000);
+    assert_string_equal(jget(b, "time_of_measure", NULL), "2024-06-01T00:00:20.000Z");
+    assert_int_equal(iget(b, "withheld_until_ms", NULL), 0);
+    assert_int_equal(iget(b, "released_ms", NULL), T0 + 30 * 1000);
+    assert_true(iget(b, "notice_id", NULL) > 0);
+    assert_string_equal(jget(b, "reasons", "category"), "a");
+    assert_string_equal(jget(b, "reasons", "statement"),
+                        "Incitement to commit a terrorist offence");
+    assert_true(strlen(jget(b, "reasons", "category_text")) > 10);
+    assert_int_equal(iget(b, "order", "id"), id);
+    assert_string_equal(jget(b, "order", "reference"), "NTC-1");
+    assert_string_equal(jget(b, "order", "issuing_authority"), "BKA");
+    assert_string_equal(jget(b, "order", "issuing_member_state"), "DE");
+    assert_string_equal(jget(b, "order", "issued_at"), "2024-06-01T09:59:00.000Z");
+    assert_string_equal(jget(b, "redress", "judicial"), "Verwaltungsgericht Wiesbaden");
+    assert_true(strlen(jget(b, "redress", "complaint")) > 10);
+    assert_int_equal(iget(b, "redress", "complaint_answer_days"), 14);
+    json_decref(d);
+
+    /* The delivery log shows it with the same key; the remove-only receiver got none. */
+    td_delivery *list;
+    size_t n, notices = 0;
+    check(td_delivery_list(f->svc, 0, 100, &list, &n, &err), &err);
+    for (size_t i = 0; i < n; i++) {
+        assert_true(strcmp(list[i].event, "notice") != 0 || list[i].webhook_id == hook);
+        if (strcmp(list[i].event, "notice") == 0) {
+            assert_string_equal(list[i].idempotency_key, idem);
+            assert_int_equal(list[i].state, TD_DELIVERY_PENDING);
+            notices++;
+        }
+    }
+    td_free(list);
+    assert_int_equal(notices, 1);
+    /* Nor did order_feedback or referral_answer fire yet. */
+    d = event_deliveries(f, "order_feedback");
+    assert_int_equal(json_array_size(d), 0);
+    json_decref(d);
+
+    /* The Annex II answer recorded as sent: one order_feedback, however often it is read. */
+    char *fb;
+    check(td_order_feedback(f->orders, id, 0, "BKA", &fb, &err), &err);
+    td_free(fb);
+    d = event_deliveries(f, "order_feedback");
+    assert_int_equal(json_array_size(d), 0); /* reading without recording sends nothing */
+    json_decref(d);
+    check(td_order_feedback(f->orders, id, 1, "BKA", &fb, &err), &err);
+    td_free(fb);
+    check(td_order_feedback(f->orders, id, 1, "BKA", &fb, &err), &err);
+    td_free(fb);
+    d = event_deliveries(f, "order_feedback");
+    assert_int_equal(json_array_size(d), 1);
+    e = json_array_get(d, 0);
+    b = json_object_get(e, "body");
+    idem_of("order_feedback", cause, idem);
+    assert_string_equal(jget(e, "idem", NULL), idem);
+    assert_int_equal(iget(e, "webhook_id", NULL), hook);
+    assert_int_equal(iget(b, "order_id", NULL), id);
+    assert_string_equal(jget(b, "type", NULL), "removal_order");
+    assert_string_equal(jget(b, "reference", NULL), "NTC-1");
+    assert_string_equal(jget(b, "measure", NULL), "removed");
+    assert_string_equal(jget(b, "time_of_measure", NULL), "2024-06-01T00:00:20.000Z");
+    assert_true(json_is_true(json_object_get(b, "within_deadline")));
+    assert_string_equal(jget(b, "authority_contact", NULL), "ops@bka.example");
+    assert_string_equal(jget(b, "follow_up_contact", NULL), "desk@example");
+    assert_string_equal(jget(b, "cause", NULL), cause);
+    json_decref(d);
+    log_verifies(f);
+}
+
+/* A six-week do-not-inform period: nothing is pushed until the tick passes its end, then
+ * exactly one notice. */
+static void test_notice_webhook_withheld(void **state)
+{
+    fixture *f = *state;
+    td_order_receipt r;
+    td_orders_tick_result t;
+    td_error err;
+    int64_t hook = notice_hook(f);
+    add_content(f, "ntc-2", "https://video.example/ntc2", "00000000000000000000000000000012");
+    order_opts o = {NULL, NULL, "NTC-2", "[{\"url\":\"https://video.example/ntc2\"}]",
+                    0,    0,    42,      NULL};
+    int64_t id = must_receive(f, &o, &r);
+    check(td_order_confirm(f->orders, id, T0 + MIN, "disabled", "platform", &err), &err);
+    int64_t end = T0 + 42 * DAY;
+    json_t *d = event_deliveries(f, "notice");
+    assert_int_equal(json_array_size(d), 0);
+    json_decref(d);
+    set_now(T0 + 41 * DAY);
+    check(td_orders_tick(f->orders, &t, &err), &err);
+    set_now(end - 1);
+    check(td_orders_tick(f->orders, &t, &err), &err);
+    assert_int_equal(t.notices_released, 0);
+    d = event_deliveries(f, "notice");
+    assert_int_equal(json_array_size(d), 0);
+    json_decref(d);
+
+    set_now(end + 5 * 1000); /* a late tick */
+    check(td_orders_tick(f->orders, &t, &err), &err);
+    assert_int_equal(t.notices_released, 1);
+    check(td_orders_tick(f->orders, &t, &err), &err);
+    assert_int_equal(t.notices_released, 0);
+    d = event_deliveries(f, "notice");
+    assert_int_equal(json_array_size(d), 1);
+    json_t *e = json_array_get(d, 0);
+    json_t *b = json_object_get(e, "body");
+    char subject[96], idem[65];
+    snprintf(subject, sizeof subject, "order:%lld:ntc-2", (long long)id);
+    idem_of("notice", subject, idem);
+    assert_string_equal(jget(e, "idem", NULL), idem);
+    assert_int_equal(iget(e, "webhook_id", NULL), hook);
+    assert_string_equal(jget(b, "content_id", NULL), "ntc-2");
+    assert_string_equal(jget(b, "url", NULL), "https://video.example/ntc2");
+    assert_string_equal(jget(b, "measure", NULL), "disabled");
+    assert_int_equal(iget(b, "withheld_until_ms", NULL), end);
+    assert_int_equal(iget(b, "released_ms", NULL), end + 5 * 1000);
+    assert_string_equal(jget(b, "order", "reference"), "NTC-2");
+    assert_string_equal(jget(b, "redress", "judicial"), "Verwaltungsgericht Wiesbaden");
+    json_decref(d);
+
+    /* Every delivery: the remove action (fixture's receiver), then the notice (only to the
+     * receiver that asked for notices). */
+    char q[1024], want[128];
+    deliveries(f, q, sizeof q);
+    snprintf(want, sizeof want, "remove ntc-2 order:%lld\nnotice ntc-2 order:%lld\n", (long long)id,
+             (long long)id);
+    assert_string_equal(q, want);
+    td_delivery *list;
+    size_t n;
+    check(td_delivery_list(f->svc, 0, 100, &list, &n, &err), &err);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(list[i].webhook_id == hook, strcmp(list[i].event, "notice") == 0);
+    td_free(list);
+    log_verifies(f);
+}
+
+/* A referral decided: its answer goes out as referral_answer (kept or removed). */
+static void test_referral_answer_webhook(void **state)
+{
+    fixture *f = *state;
+    td_order_receipt r, r2;
+    td_order_rejection why;
+    td_error err;
+    int64_t hook = notice_hook(f);
+    add_content(f, "ref-a", "https://video.example/ref-a", "00000000000000000000000000000013");
+    order_opts o = {"referral", "EU IRU", "IRU-90", "[{\"content_id\":\"ref-a\"}]", 0, 0, 0, NULL};
+    check(receive(f, TD_ORDER_REFERRAL, &o, f->ru_sk, &r, &why, &err), &err);
+    order_opts o2 = {"referral", "EU IRU", "IRU-91", "[{\"content_id\":\"ref-a\"}]", 0, 0, 0, NULL};
+    check(receive(f, TD_ORDER_REFERRAL, &o2, f->ru_sk, &r2, &why, &err), &err);
+    json_t *d = event_deliveries(f, "referral_answer");
+    assert_int_equal(json_array_size(d), 0);
+    json_decref(d);
+    advance(HOUR);
+    check(td_referral_decide(f->orders, r.id, 1, "Violates our terms", "mod", &err), &err);
+    advance(MIN);
+    check(td_referral_decide(f->orders, r2.id, 0, "News reporting", "mod", &err), &err);
+    d = event_deliveries(f, "referral_answer");
+    assert_int_equal(json_array_size(d), 2);
+    json_t *e = json_array_get(d, 0), *b = json_object_get(e, "body");
+    char cause[48], idem[65];
+    snprintf(cause, sizeof cause, "referral:%lld", (long long)r.id);
+    idem_of("referral_answer", cause, idem);
+    assert_string_equal(jget(e, "idem", NULL), idem);
+    assert_int_equal(iget(e, "webhook_id", NULL), hook);
+    assert_string_equal(jget(b, "cause", NULL), cause);
+    assert_int_equal(iget(b, "order_id", NULL), r.id);
+    assert_string_equal(jget(b, "type", NULL), "referral");
+    assert_string_equal(jget(b, "reference", NULL), "IRU-90");
+    assert_string_equal(jget(b, "issuing_authority", NULL), "EU IRU");
+    assert_string_equal(jget(b, "decision", NULL), "removed");
+    assert_string_equal(jget(b, "decision_reason", NULL), "Violates our terms");
+    assert_string_equal(jget(b, "time_of_decision", NULL), "2024-06-01T01:00:00.000Z");
+    assert_string_equal(jget(b, "authority_contact", NULL), "ops@bka.example");
+    b = json_object_get(json_array_get(d, 1), "body");
+    assert_string_equal(jget(b, "reference", NULL), "IRU-91");
+    assert_string_equal(jget(b, "decision", NULL), "kept");
+    json_decref(d);
+    /* Recording the feedback of a referral sends no order_feedback: the answer went out. */
+    char *fb;
+    check(td_order_feedback(f->orders, r.id, 1, "EU IRU", &fb, &err), &err);
+    td_free(fb);
+    d = event_deliveries(f, "order_feedback");
+    assert_int_equal(json_array_size(d), 0);
+    json_decref(d);
+    /* No notices for referrals (the platform's own measure under its terms). */
+    d = event_deliveries(f, "notice");
+    assert_int_equal(json_array_size(d), 0);
+    json_decref(d);
+}
+
 /* ---- clocks ---- */
 
 static void test_escalation_breach(void **state)
@@ -1039,6 +1358,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_first_contact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_execute_confirm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notice_withheld, setup, teardown),
+        cmocka_unit_test(test_event_names),
+        cmocka_unit_test_setup_teardown(test_notice_webhook, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_notice_webhook_withheld, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_referral_answer_webhook, setup, teardown),
         cmocka_unit_test_setup_teardown(test_escalation_breach, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cannot_comply_clarify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_review_reinstate, setup, teardown),

@@ -666,7 +666,12 @@ enum {
     TD_EVENT_CASE_OPENED = 1 << 2,   /* "case.opened" */
     TD_EVENT_CASE_DECIDED = 1 << 3,  /* "case.decided" (every decision, escalate included) */
     TD_EVENT_MATCH = 1 << 4,         /* "match": content matched any bank (log banks too) */
-    TD_EVENT_ALL = (1 << 5) - 1
+    TD_EVENT_NOTICE = 1 << 5,          /* "notice": a user notice (orders.h) to deliver to the
+                                          uploader: reasons, order, redress */
+    TD_EVENT_ORDER_FEEDBACK = 1 << 6,  /* "order_feedback": the Annex II answer, recorded as sent,
+                                          for the platform to relay to the authority */
+    TD_EVENT_REFERRAL_ANSWER = 1 << 7, /* "referral_answer": a referral decided */
+    TD_EVENT_ALL = (1 << 8) - 1
 };
 
 /* The name of one event bit. */

@@ -1,5 +1,6 @@
 /* The order clocks: escalation marks, breaches, the Annex III pause and its restart, the release
- * of withheld user notices, and the cross-border review (48 h to ask, 72 h to decide).
+ * of withheld user notices (with their "notice" webhook), and the cross-border review (48 h to
+ * ask, 72 h to decide).
  *
  * Why a tick rather than timers: the clocks must survive restarts and run on whichever node is
  * up, so every deadline is a stored time and td_orders_tick compares them with the clock. Each
@@ -266,7 +267,8 @@ static td_status tick_body(td_orders *o, td_store_conn *c, void *ctx, td_error *
             (st = td_stmt_bind_int64(q, 1, items[i].id, err)) ||
             (st = td_stmt_bind_int64(q, 2, now, err)) || (st = td_stmt_run(q, NULL, err)) ||
             (st = td__orders_audit(o, c, "system", "notice.released", obj,
-                                   json_pack("{s:I}", "notice", (json_int_t)items[i].id), err)))
+                                   json_pack("{s:I}", "notice", (json_int_t)items[i].id), err)) ||
+            (st = td__notice_fire(o, c, items[i].id, err)))
             goto out;
         r->notices_released++;
     }
@@ -305,6 +307,8 @@ td_status td_orders_tick(td_orders *o, td_orders_tick_result *out, td_error *err
     td_orders_tick_result r;
     memset(&r, 0, sizeof r);
     td_status st = td__orders_tx(o, tick_body, &r, err);
+    if (st == TD_OK && r.notices_released)
+        td_webhook_kick(o->svc); /* their notice events */
     if (out)
         *out = st ? (td_orders_tick_result){0} : r;
     return st;

@@ -314,10 +314,11 @@ typedef struct confirm_args {
     int64_t id, measure_ms;
     const char *measure, *actor;
     int already;
+    size_t fired; /* notice events enqueued */
 } confirm_args;
 
 static td_status add_notices(td_orders *o, td_store_conn *c, int64_t id, const head *h,
-                             const char *actor, td_error *err)
+                             const char *actor, size_t *fired, td_error *err)
 {
     td_stmt *q;
     int row;
@@ -342,23 +343,35 @@ static td_status add_notices(td_orders *o, td_store_conn *c, int64_t id, const h
         goto out;
     obj_name(obj, sizeof obj, "order", id);
     for (size_t i = 0; i < n; i++) {
+        int64_t notice = 0;
         if ((st = td_store_prepare(c,
                                    "INSERT INTO order_notices (order_id, content_id, created_ms,"
                                    " hold_until_ms, released_ms) VALUES ($1, $2, $3, $4, $5)"
-                                   " ON CONFLICT (order_id, content_id) DO NOTHING",
+                                   " ON CONFLICT (order_id, content_id) DO NOTHING RETURNING id",
                                    &q, err)) ||
             (st = td_stmt_bind_int64(q, 1, id, err)) ||
             (st = td_stmt_bind_text(q, 2, ids[i], (size_t)-1, err)) ||
             (st = td_stmt_bind_int64(q, 3, now, err)) ||
             (st = td_stmt_bind_int64(q, 4, hold, err)) ||
             (st = td_stmt_bind_int64(q, 5, hold ? 0 : now, err)) ||
-            (st = td_stmt_run(q, NULL, err)))
+            (st = td_stmt_step(q, &row, err)))
             goto out;
+        if (row)
+            notice = td_stmt_column_int64(q, 0);
+        td_stmt_reset(q);
+        if (!notice)
+            continue; /* recorded before */
         json_t *d =
             json_pack("{s:s, s:I}", "content_id", ids[i], "hold_until_ms", (json_int_t)hold);
         if ((st = td__orders_audit(o, c, actor, hold ? "notice.withheld" : "notice.released", obj,
                                    d, err)))
             goto out;
+        /* Released at once: the platform delivers it now. A withheld one is pushed by the tick
+         * that releases it. */
+        if (!hold && (st = td__notice_fire(o, c, notice, err)))
+            goto out;
+        if (!hold && fired)
+            (*fired)++;
     }
 out:
     td__free(ids);
@@ -420,7 +433,7 @@ static td_status confirm_body(td_orders *o, td_store_conn *c, void *ctx, td_erro
                           (json_int_t)(a->measure_ms - h.received_ms));
     if ((st = td__orders_audit(o, c, a->actor, "order.confirmed", obj, d, err)))
         return st;
-    return add_notices(o, c, a->id, &h, a->actor, err);
+    return add_notices(o, c, a->id, &h, a->actor, &a->fired, err);
 }
 
 td_status td_order_confirm(td_orders *o, int64_t id, int64_t measure_ms, const char *measure,
@@ -428,10 +441,12 @@ td_status td_order_confirm(td_orders *o, int64_t id, int64_t measure_ms, const c
 {
     if (!measure || (strcmp(measure, "removed") != 0 && strcmp(measure, "disabled") != 0))
         return td__error_set(err, TD_ERR_INVALID, "measure: expected \"removed\" or \"disabled\"");
-    confirm_args a = {id, measure_ms, measure, actor, 0};
+    confirm_args a = {id, measure_ms, measure, actor, 0, 0};
     td_status st = td__orders_tx(o, confirm_body, &a, err);
     if (st)
         return st;
+    if (a.fired)
+        td_webhook_kick(o->svc);
     /* The confirmation is committed; a sealing failure shows as preserved = 0 (retry). */
     td_error ignored;
     td_status sealed = td_order_preserve(o, id, actor, &ignored);
@@ -524,32 +539,6 @@ td_status td_order_preserve(td_orders *o, int64_t id, const char *actor, td_erro
 
 /* ---- Annex II feedback and the referral's answer ---- */
 
-typedef struct fb_args {
-    int64_t id;
-    const char *actor;
-} fb_args;
-
-static td_status fb_body(td_orders *o, td_store_conn *c, void *ctx, td_error *err)
-{
-    fb_args *a = ctx;
-    head h;
-    td_stmt *q;
-    td_status st = load_head(c, a->id, &h, err);
-    if (st || h.feedback_ms)
-        return st;
-    int64_t now = td__now(o->svc);
-    if ((st = td_store_prepare(c, "UPDATE orders SET feedback_ms = $2 WHERE id = $1", &q, err)) ||
-        (st = td_stmt_bind_int64(q, 1, a->id, err)) || (st = td_stmt_bind_int64(q, 2, now, err)) ||
-        (st = td_stmt_run(q, NULL, err)))
-        return st;
-    char obj[48];
-    obj_name(obj, sizeof obj, "order", a->id);
-    return td__orders_audit(o, c, a->actor, "order.feedback_sent", obj,
-                            json_pack("{s:s, s:I}", "state", td_order_state_name(h.state),
-                                      "measure_ms", (json_int_t)h.confirmed_ms),
-                            err);
-}
-
 static json_t *time_or_null(int64_t ms)
 {
     char buf[32];
@@ -559,25 +548,18 @@ static json_t *time_or_null(int64_t ms)
     return json_string(buf);
 }
 
-td_status td_order_feedback(td_orders *o, int64_t id, int record, const char *actor, char **json,
-                            td_error *err)
+/* The Annex II feedback of an order, or the answer to a referral, as a JSON object (NULL when
+ * out of memory): what td_order_feedback returns and the order_feedback / referral_answer
+ * events carry. */
+static json_t *feedback_object(const td_order *ord)
 {
-    *json = NULL;
-    td_status st;
-    if (record) {
-        fb_args a = {id, actor};
-        if ((st = td__orders_tx(o, fb_body, &a, err)))
-            return st;
-    }
-    td_order *ord = td__malloc(sizeof *ord);
-    if (!ord)
-        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
-    if ((st = td_order_get(o, id, ord, err))) {
-        td__free(ord);
-        return st;
-    }
     int order = ord->doc.kind == TD_ORDER_REMOVAL;
     json_t *f = json_object(), *targets = json_array();
+    if (!f || !targets) {
+        json_decref(f);
+        json_decref(targets);
+        return NULL;
+    }
     json_object_set_new(f, "order_id", json_integer(ord->id));
     json_object_set_new(f, "type", json_string(order ? "removal_order" : "referral"));
     json_object_set_new(f, "reference", json_string(ord->doc.reference));
@@ -613,14 +595,188 @@ td_status td_order_feedback(td_orders *o, int64_t id, int record, const char *ac
                                                  t->content_id, "removed", t->removed));
     }
     json_object_set_new(f, "content", targets);
+    return f;
+}
+
+/* Enqueues `event` (TD_EVENT_ORDER_FEEDBACK or TD_EVENT_REFERRAL_ANSWER) with the answer of
+ * order id as it stands inside the transaction, addressed to the authority's contacts. One per
+ * order (the idempotency key is the event and "order:<id>" / "referral:<id>"). */
+static td_status fire_answer(td_orders *o, td_store_conn *c, unsigned event, int64_t id,
+                             td_error *err)
+{
+    char subject[48];
+    td_order *ord = td__malloc(sizeof *ord);
+    if (!ord)
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    td_status st = td__order_load(c, id, ord, err);
+    if (st) {
+        td__free(ord);
+        return st;
+    }
+    json_t *p = feedback_object(ord);
+    if (p) {
+        json_object_set_new(p, "authority_contact", json_string(ord->doc.authority_contact));
+        json_object_set_new(p, "follow_up_contact", json_string(ord->doc.follow_up));
+    }
+    obj_name(subject, sizeof subject, ord->doc.kind == TD_ORDER_REMOVAL ? "order" : "referral", id);
     td__free(ord);
-    char *text = json_dumps(f, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!p)
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    json_object_set_new(p, "cause", json_string(subject));
+    st = td__event_enqueue(o->svc, c, event, subject, p, err);
+    json_decref(p);
+    return st;
+}
+
+typedef struct fb_args {
+    int64_t id;
+    const char *actor;
+    int fired;
+} fb_args;
+
+static td_status fb_body(td_orders *o, td_store_conn *c, void *ctx, td_error *err)
+{
+    fb_args *a = ctx;
+    head h;
+    td_stmt *q;
+    td_status st = load_head(c, a->id, &h, err);
+    if (st || h.feedback_ms)
+        return st;
+    int64_t now = td__now(o->svc);
+    if ((st = td_store_prepare(c, "UPDATE orders SET feedback_ms = $2 WHERE id = $1", &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, a->id, err)) || (st = td_stmt_bind_int64(q, 2, now, err)) ||
+        (st = td_stmt_run(q, NULL, err)))
+        return st;
+    char obj[48];
+    obj_name(obj, sizeof obj, "order", a->id);
+    if ((st = td__orders_audit(o, c, a->actor, "order.feedback_sent", obj,
+                               json_pack("{s:s, s:I}", "state", td_order_state_name(h.state),
+                                         "measure_ms", (json_int_t)h.confirmed_ms),
+                               err)))
+        return st;
+    /* The platform may relay the Annex II answer to the authority (referrals have their answer
+     * pushed when decided). */
+    if (h.kind != TD_ORDER_REMOVAL)
+        return TD_OK;
+    a->fired = 1;
+    return fire_answer(o, c, TD_EVENT_ORDER_FEEDBACK, a->id, err);
+}
+
+td_status td_order_feedback(td_orders *o, int64_t id, int record, const char *actor, char **json,
+                            td_error *err)
+{
+    *json = NULL;
+    td_status st;
+    if (record) {
+        fb_args a = {id, actor, 0};
+        if ((st = td__orders_tx(o, fb_body, &a, err)))
+            return st;
+        if (a.fired)
+            td_webhook_kick(o->svc);
+    }
+    td_order *ord = td__malloc(sizeof *ord);
+    if (!ord)
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    if ((st = td_order_get(o, id, ord, err))) {
+        td__free(ord);
+        return st;
+    }
+    json_t *f = feedback_object(ord);
+    td__free(ord);
+    char *text = f ? json_dumps(f, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(f);
     if (!text)
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
     *json = td__strdup(text);
     free(text); /* jansson's */
     return *json ? TD_OK : td__error_set(err, TD_ERR_NOMEM, "out of memory");
+}
+
+/* ---- user notices as webhooks ---- */
+
+/* Art. 2(7) TCO: what each reason category of an order means, for the uploader. */
+static const char *category_text(char category)
+{
+    switch (category) {
+    case 'a': return "incites the commission of terrorist offences";
+    case 'b': return "solicits the commission of, or contribution to, terrorist offences";
+    case 'c': return "solicits participation in the activities of a terrorist group";
+    case 'd':
+        return "instructs on making or using weapons or hazardous substances, or on other "
+               "methods or techniques, for terrorist offences";
+    case 'e': return "threatens to commit a terrorist offence";
+    }
+    return "";
+}
+
+td_status td__notice_fire(td_orders *o, td_store_conn *c, int64_t notice_id, td_error *err)
+{
+    td_stmt *q;
+    int row = 0;
+    char content_id[TD_CONTENT_ID_MAX + 1], cause[48];
+    char url[TD_CASE_URL_MAX + 1] = "", uploader[TD_UPLOADER_MAX + 1] = "";
+    int64_t order_id, hold, released;
+    td_status st;
+    if ((st = td_store_prepare(c,
+                               "SELECT order_id, content_id, hold_until_ms, released_ms"
+                               " FROM order_notices WHERE id = $1",
+                               &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, notice_id, err)) || (st = td_stmt_step(q, &row, err)))
+        return st;
+    if (!row) {
+        td_stmt_reset(q);
+        return td__error_set(err, TD_ERR_NOT_FOUND, "no notice %lld", (long long)notice_id);
+    }
+    order_id = td_stmt_column_int64(q, 0);
+    td__copy_trunc(content_id, sizeof content_id, td_stmt_column_text(q, 1));
+    hold = td_stmt_column_int64(q, 2);
+    released = td_stmt_column_int64(q, 3);
+    td_stmt_reset(q);
+    if ((st = td_store_prepare(c, "SELECT url, uploader FROM content WHERE content_id = $1", &q,
+                               err)) ||
+        (st = td_stmt_bind_text(q, 1, content_id, (size_t)-1, err)) ||
+        (st = td_stmt_step(q, &row, err)))
+        return st;
+    if (row) {
+        td__copy_trunc(url, sizeof url, td_stmt_column_text(q, 0));
+        td__copy_trunc(uploader, sizeof uploader, td_stmt_column_text(q, 1));
+    }
+    td_stmt_reset(q);
+    td_order *ord = td__malloc(sizeof *ord);
+    if (!ord)
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    if ((st = td__order_load(c, order_id, ord, err))) {
+        td__free(ord);
+        return st;
+    }
+    for (size_t i = 0; i < ord->doc.n_targets; i++)
+        if (strcmp(ord->doc.targets[i].content_id, content_id) == 0 && ord->doc.targets[i].url[0])
+            td__copy_trunc(url, sizeof url, ord->doc.targets[i].url);
+    char cat[2] = {ord->doc.category, '\0'};
+    /* A notice is only pushed once disclosure is allowed (no do-not-inform period, or it
+     * ended), so it names the order. */
+    json_t *extra = json_pack(
+        "{s:I, s:s, s:s, s:o, s:I, s:I, s:I,"
+        " s:{s:s, s:s, s:s},"
+        " s:{s:I, s:s, s:s, s:s, s:o},"
+        " s:{s:s, s:s, s:I}}",
+        "notice_id", (json_int_t)notice_id, "uploader", uploader, "measure", ord->measure,
+        "time_of_measure", time_or_null(ord->confirmed_ms), "measure_ms",
+        (json_int_t)ord->confirmed_ms, "withheld_until_ms", (json_int_t)hold, "released_ms",
+        (json_int_t)released, "reasons", "category", cat, "category_text",
+        category_text(ord->doc.category), "statement", ord->doc.statement, "order", "id",
+        (json_int_t)ord->id, "reference", ord->doc.reference, "issuing_authority", ord->authority,
+        "issuing_member_state", ord->doc.member_state, "issued_at",
+        time_or_null(ord->doc.issued_ms), "redress", "judicial", ord->doc.redress, "complaint",
+        "The uploader may complain to the platform against the removal; the complaint is "
+        "answered with reasons, and the content reinstated if the removal was unjustified.",
+        "complaint_answer_days", (json_int_t)(o->opts.complaint_answer_ms / TD__DAY));
+    td__free(ord);
+    if (!extra)
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    obj_name(cause, sizeof cause, "order", order_id);
+    /* Subject "order:<id>:<content_id>": one notice event per removal. */
+    return td__orders_fire(o, c, TD_EVENT_NOTICE, cause, content_id, url, extra, err);
 }
 
 /* ---- referrals ---- */
@@ -674,10 +830,14 @@ static td_status ref_body(td_orders *o, td_store_conn *c, void *ctx, td_error *e
         return st;
     char obj[48];
     obj_name(obj, sizeof obj, "referral", a->id);
-    return td__orders_audit(
-        o, c, a->actor, "referral.decided", obj,
-        json_pack("{s:s, s:s}", "decision", a->remove ? "remove" : "keep", "reason", a->reason),
-        err);
+    if ((st = td__orders_audit(o, c, a->actor, "referral.decided", obj,
+                               json_pack("{s:s, s:s}", "decision", a->remove ? "remove" : "keep",
+                                         "reason", a->reason),
+                               err)))
+        return st;
+    /* The answer to the referring unit, for the platform to send back. */
+    a->fired++;
+    return fire_answer(o, c, TD_EVENT_REFERRAL_ANSWER, a->id, err);
 }
 
 td_status td_referral_decide(td_orders *o, int64_t id, int remove, const char *reason,
