@@ -15,16 +15,13 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "support/api_client.h"
 #include "support/support.h"
 #include "takedown/server.h"
 
@@ -39,258 +36,32 @@ static const char *const role_names[N_KEYS] = {"admin", "moderator", "platform",
                                                "moderator"};
 
 static struct {
-    pid_t pid;
-    int out_fd;
-    char base[128];
+    api_server srv;
     char dir[4096];
     char keys[N_KEYS][128];
 } S;
 
 /* ---- the server process ---- */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Starts the server; *admin receives the admin key when this start created one. */
 static void server_start(char *admin, size_t cap)
 {
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        execl(TD_CLI_PATH, TD_CLI_PATH, "serve", "--listen", "127.0.0.1:0", "--data", S.dir,
-              "--webhook-allow-private", "1", "--webhook-backoff-base-ms", "100",
-              "--max-body-bytes", "65536", "--max-media-bytes", "8M", "--max-import-bytes", "16M",
-              "--http-threads", "4", (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    S.pid = pid;
-    S.out_fd = fds[0];
+    static const char *const flags[] = {"--webhook-allow-private",
+                                        "1",
+                                        "--webhook-backoff-base-ms",
+                                        "100",
+                                        "--max-body-bytes",
+                                        "65536",
+                                        "--max-media-bytes",
+                                        "8M",
+                                        "--max-import-bytes",
+                                        "16M",
+                                        "--http-threads",
+                                        "4",
+                                        NULL};
+    api_server_start(&S.srv, S.dir, flags);
     if (admin)
-        admin[0] = '\0';
-    /* Read the raw pipe byte by byte: a FILE buffer would hide lines from poll(). */
-    char line[512];
-    size_t n = 0;
-    double deadline = now_s() + 30;
-    while (now_s() < deadline) {
-        struct pollfd p = {fds[0], POLLIN, 0};
-        if (poll(&p, 1, 1000) <= 0)
-            continue;
-        char c;
-        if (read(fds[0], &c, 1) != 1)
-            fail_msg("the server exited before listening");
-        if (c != '\n') {
-            if (n + 1 < sizeof line)
-                line[n++] = c;
-            continue;
-        }
-        line[n] = '\0';
-        n = 0;
-        const char *k = "takedown: admin key (shown once): ", *l = "takedown: listening on ";
-        if (strncmp(line, k, strlen(k)) == 0 && admin)
-            snprintf(admin, cap, "%.*s", (int)(cap - 1), line + strlen(k));
-        if (strncmp(line, l, strlen(l)) == 0) {
-            snprintf(S.base, sizeof S.base, "%.100s", line + strlen(l));
-            return;
-        }
-    }
-    fail_msg("the server did not print its address within 30 s");
-}
-
-/* SIGTERM, then the exit status must be 0 within 20 s. */
-static void server_stop(void)
-{
-    assert_int_equal(kill(S.pid, SIGTERM), 0);
-    int status = -1;
-    double deadline = now_s() + 20;
-    while (now_s() < deadline) {
-        pid_t w = waitpid(S.pid, &status, WNOHANG);
-        if (w == S.pid)
-            break;
-        sleep_ms(20);
-    }
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
-    close(S.out_fd);
-    S.out_fd = -1;
-    S.pid = 0;
-}
-
-/* ---- HTTP ---- */
-
-typedef struct resp {
-    long status;
-    char *body;
-    size_t len;
-    char ctype[128];
-} resp;
-
-static size_t on_body(char *p, size_t size, size_t n, void *ctx)
-{
-    resp *r = ctx;
-    size_t len = size * n;
-    char *nb = realloc(r->body, r->len + len + 1);
-    assert_non_null(nb);
-    memcpy(nb + r->len, p, len);
-    r->body = nb;
-    r->len += len;
-    r->body[r->len] = '\0';
-    return len;
-}
-
-typedef struct chunked_src {
-    const char *data;
-    size_t len, pos;
-} chunked_src;
-
-static size_t on_read(char *buf, size_t size, size_t n, void *ctx)
-{
-    chunked_src *src = ctx;
-    size_t len = size * n;
-    if (len > src->len - src->pos)
-        len = src->len - src->pos;
-    if (len > 4096)
-        len = 4096;
-    memcpy(buf, src->data + src->pos, len);
-    src->pos += len;
-    return len;
-}
-
-/* One request. len < 0 with body: strlen(body). chunked: send the body with chunked encoding. */
-static long http_ex(const char *method, const char *path, const char *key, const char *ctype,
-                    const void *body, long len, int chunked, resp *out)
-{
-    char url[4096], auth[256], ct[160];
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = NULL;
-    chunked_src src;
-    assert_non_null(c);
-    memset(out, 0, sizeof *out);
-    snprintf(url, sizeof url, "%s%s", S.base, path);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    if (key) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
-        h = curl_slist_append(h, auth);
-    }
-    if (ctype) {
-        snprintf(ct, sizeof ct, "Content-Type: %s", ctype);
-        h = curl_slist_append(h, ct);
-    }
-    if (body) {
-        size_t n = len < 0 ? strlen(body) : (size_t)len;
-        if (chunked) {
-            src = (chunked_src){body, n, 0};
-            curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-            curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-            curl_easy_setopt(c, CURLOPT_READDATA, &src);
-            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-            h = curl_slist_append(h, "Transfer-Encoding: chunked");
-        } else {
-            curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
-        }
-    }
-    /* Small bodies go at once; large ones wait for 100-continue, as real clients do, so that
-     * an early 413 is read rather than lost in a reset while the body is still being sent. */
-    if (!body || len < (1 << 20))
-        h = curl_slist_append(h, "Expect:");
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    CURLcode rc = curl_easy_perform(c);
-    if (rc == CURLE_OK) {
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
-        char *t = NULL;
-        curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &t);
-        if (t)
-            snprintf(out->ctype, sizeof out->ctype, "%s", t);
-    } else {
-        out->status = -(long)rc;
-    }
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    return out->status;
-}
-
-static long http(const char *method, const char *path, const char *key, const char *json, resp *out)
-{
-    return http_ex(method, path, key, json ? "application/json" : NULL, json, -1, 0, out);
-}
-
-static void resp_free(resp *r)
-{
-    free(r->body);
-    r->body = NULL;
-}
-
-/* A JSON call that must answer `expect`; returns the parsed body (NULL if empty). */
-static json_t *call(long expect, const char *method, const char *path, const char *key,
-                    const char *json)
-{
-    resp r;
-    long st = http(method, path, key, json, &r);
-    if (st != expect)
-        fail_msg("%s %s: status %ld, expected %ld; body: %s", method, path, st, expect,
-                 r.body ? r.body : "");
-    json_t *j = NULL;
-    if (r.len) {
-        json_error_t e;
-        j = json_loadb(r.body, r.len, 0, &e);
-        if (!j)
-            fail_msg("%s %s: not JSON: %s", method, path, r.body);
-    }
-    resp_free(&r);
-    return j;
-}
-
-/* An error answer: status and the error code in the JSON error shape. */
-static void expect_error(long expect, const char *code, const char *method, const char *path,
-                         const char *key, const char *ctype, const void *body, long len)
-{
-    resp r;
-    long st = http_ex(method, path, key, ctype, body, len, 0, &r);
-    if (st != expect)
-        fail_msg("%s %s: status %ld, expected %ld; body: %s", method, path, st, expect,
-                 r.body ? r.body : "");
-    json_error_t e;
-    json_t *j = json_loadb(r.body ? r.body : "", r.len, 0, &e);
-    if (!j)
-        fail_msg("%s %s: error body is not JSON: %s", method, path, r.body ? r.body : "");
-    json_t *err = json_object_get(j, "error");
-    assert_true(json_is_object(err));
-    assert_true(json_is_string(json_object_get(err, "message")));
-    if (code && strcmp(json_string_value(json_object_get(err, "code")), code) != 0)
-        fail_msg("%s %s: error code %s, expected %s", method, path,
-                 json_string_value(json_object_get(err, "code")), code);
-    json_decref(j);
-    resp_free(&r);
-}
-
-static const char *jstr(json_t *o, const char *k)
-{
-    return json_string_value(json_object_get(o, k));
-}
-static json_int_t jint(json_t *o, const char *k)
-{
-    return json_integer_value(json_object_get(o, k));
+        snprintf(admin, cap, "%s", S.srv.admin);
 }
 
 /* ---- fixtures ---- */
@@ -301,9 +72,9 @@ static void create_keys(void)
         char body[128];
         snprintf(body, sizeof body, "{\"role\": \"%s\", \"name\": \"%s-%d\"}", role_names[i],
                  role_names[i], i);
-        json_t *j = call(201, "POST", "/v1/keys", S.keys[ADMIN], body);
-        snprintf(S.keys[i], sizeof S.keys[i], "%s", jstr(j, "key"));
-        assert_string_equal(jstr(j, "role"), role_names[i]);
+        json_t *j = api_call(&S.srv, 201, "POST", "/v1/keys", S.keys[ADMIN], body);
+        snprintf(S.keys[i], sizeof S.keys[i], "%s", api_jstr(j, "key"));
+        assert_string_equal(api_jstr(j, "role"), role_names[i]);
         json_decref(j);
     }
 }
@@ -327,8 +98,8 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    if (S.pid)
-        server_stop();
+    if (S.srv.pid)
+        api_server_stop(&S.srv);
     curl_global_cleanup();
     return 0;
 }
@@ -338,30 +109,30 @@ static int group_teardown(void **state)
 static void test_probes(void **state)
 {
     (void)state;
-    json_t *j = call(200, "GET", "/healthz", NULL, NULL);
+    json_t *j = api_call(&S.srv, 200, "GET", "/healthz", NULL, NULL);
     json_decref(j);
-    j = call(200, "GET", "/readyz", NULL, NULL);
-    assert_string_equal(jstr(j, "status"), "ready");
+    j = api_call(&S.srv, 200, "GET", "/readyz", NULL, NULL);
+    assert_string_equal(api_jstr(j, "status"), "ready");
     json_decref(j);
-    resp r;
-    assert_int_equal(http("GET", "/status", NULL, NULL, &r), 200);
+    api_resp r;
+    assert_int_equal(api_http(&S.srv, "GET", "/status", NULL, NULL, &r), 200);
     assert_string_equal(r.body, "I-AM-ALIVE");
-    resp_free(&r);
-    assert_int_equal(http("GET", "/metrics", NULL, NULL, &r), 200);
+    api_resp_free(&r);
+    assert_int_equal(api_http(&S.srv, "GET", "/metrics", NULL, NULL, &r), 200);
     assert_non_null(
         strstr(r.body, "takedown_http_requests_total{method=\"GET\",route=\"/healthz\""));
     assert_non_null(strstr(r.body, "takedown_index_entries{type=\"pdq\"}"));
     assert_non_null(strstr(r.body, "takedown_webhook_queue_depth"));
     assert_non_null(strstr(r.body, "takedown_http_request_duration_seconds_bucket"));
-    resp_free(&r);
+    api_resp_free(&r);
     /* The served document is the one in the tree. */
     size_t len;
     uint8_t *doc = read_all(TD_SOURCE_DIR "/docs/openapi.yaml", &len);
-    assert_int_equal(http("GET", "/v1/openapi.yaml", NULL, NULL, &r), 200);
+    assert_int_equal(api_http(&S.srv, "GET", "/v1/openapi.yaml", NULL, NULL, &r), 200);
     assert_int_equal(r.len, len);
     assert_memory_equal(r.body, doc, len);
     free(doc);
-    resp_free(&r);
+    api_resp_free(&r);
 }
 
 /* Roles of an operation: the x-roles line after the method line. */
@@ -476,7 +247,7 @@ static void test_openapi_matches_router(void **state)
 static void test_auth_matrix(void **state)
 {
     (void)state;
-    json_decref(call(201, "POST", "/v1/banks", S.keys[ADMIN], "{\"name\": \"AUTHZ\"}"));
+    json_decref(api_call(&S.srv, 201, "POST", "/v1/banks", S.keys[ADMIN], "{\"name\": \"AUTHZ\"}"));
     size_t n;
     const td_server_route_info *routes = td_server_routes(&n);
     for (size_t i = 0; i < n; i++) {
@@ -493,17 +264,17 @@ static void test_auth_matrix(void **state)
                 p++;
             }
         }
-        resp r;
+        api_resp r;
         if (!routes[i].requires_key) {
-            http(routes[i].method, path, NULL, NULL, &r);
+            api_http(&S.srv, routes[i].method, path, NULL, NULL, &r);
             assert_true(r.status == 200 || r.status == 503);
-            resp_free(&r);
+            api_resp_free(&r);
             continue;
         }
-        assert_int_equal(http(routes[i].method, path, NULL, NULL, &r), 401);
-        resp_free(&r);
-        assert_int_equal(http(routes[i].method, path, "tdk_0000", NULL, &r), 401);
-        resp_free(&r);
+        assert_int_equal(api_http(&S.srv, routes[i].method, path, NULL, NULL, &r), 401);
+        api_resp_free(&r);
+        assert_int_equal(api_http(&S.srv, routes[i].method, path, "tdk_0000", NULL, &r), 401);
+        api_resp_free(&r);
         for (int k = ADMIN; k <= AUDITOR; k++) {
             char want[40];
             snprintf(want, sizeof want, ",%s,", role_names[k]);
@@ -513,80 +284,85 @@ static void test_auth_matrix(void **state)
             /* Deleting the bank would spoil the other probes: only check the forbidden. */
             if (allowed && strcmp(routes[i].method, "DELETE") == 0)
                 continue;
-            long st = http(routes[i].method, path, S.keys[k], NULL, &r);
+            long st = api_http(&S.srv, routes[i].method, path, S.keys[k], NULL, &r);
             if (allowed && (st == 401 || st == 403))
                 fail_msg("%s %s as %s: %ld (%s)", routes[i].method, path, role_names[k], st,
                          r.body);
             if (!allowed && st != 403)
                 fail_msg("%s %s as %s: %ld, expected 403", routes[i].method, path, role_names[k],
                          st);
-            resp_free(&r);
+            api_resp_free(&r);
         }
     }
     /* Header forms. */
-    expect_error(401, "unauthenticated", "GET", "/v1/banks", NULL, NULL, NULL, 0);
+    api_expect_error_body(&S.srv, 401, "unauthenticated", "GET", "/v1/banks", NULL, NULL, NULL, 0);
 }
 
 static void test_banks(void **state)
 {
     (void)state;
     const char *A = S.keys[ADMIN], *M = S.keys[MODERATOR];
-    json_t *j = call(201, "POST", "/v1/banks", M,
-                     "{\"name\": \"TERROR_A\", \"labels\": [\"entity:group-a\", "
-                     "\"behaviour:glorification\"], \"action\": \"block\", \"threshold\": 20}");
-    assert_string_equal(jstr(j, "name"), "TERROR_A");
-    assert_string_equal(jstr(j, "action"), "block");
-    assert_int_equal(jint(j, "threshold"), 20);
+    json_t *j = api_call(&S.srv, 201, "POST", "/v1/banks", M,
+                         "{\"name\": \"TERROR_A\", \"labels\": [\"entity:group-a\", "
+                         "\"behaviour:glorification\"], \"action\": \"block\", \"threshold\": 20}");
+    assert_string_equal(api_jstr(j, "name"), "TERROR_A");
+    assert_string_equal(api_jstr(j, "action"), "block");
+    assert_int_equal(api_jint(j, "threshold"), 20);
     assert_true(json_is_true(json_object_get(j, "enabled")));
     assert_int_equal(json_array_size(json_object_get(j, "labels")), 2);
     json_decref(j);
-    expect_error(409, "conflict", "POST", "/v1/banks", M, "application/json",
-                 "{\"name\": \"TERROR_A\"}", -1);
-    expect_error(400, NULL, "POST", "/v1/banks", M, "application/json", "{\"name\": \"bad name\"}",
-                 -1);
-    expect_error(400, "missing_field", "POST", "/v1/banks", M, "application/json", "{}", -1);
-    expect_error(400, "invalid_type", "POST", "/v1/banks", M, "application/json",
-                 "{\"name\": \"X\", \"threshold\": \"31\"}", -1);
-    expect_error(400, "invalid_value", "POST", "/v1/banks", M, "application/json",
-                 "{\"name\": \"X\", \"threshold\": 64}", -1);
-    expect_error(400, "invalid_value", "POST", "/v1/banks", M, "application/json",
-                 "{\"name\": \"X\", \"action\": \"explode\"}", -1);
-    expect_error(400, "invalid_type", "POST", "/v1/banks", M, "application/json",
-                 "{\"name\": \"X\", \"labels\": \"a\"}", -1);
-    expect_error(400, "invalid_json", "POST", "/v1/banks", M, "application/json",
-                 "{\"name\": ", -1);
-    expect_error(400, "invalid_json", "POST", "/v1/banks", M, "application/json", "[1, 2]", -1);
-    expect_error(400, "invalid_json", "POST", "/v1/banks", M, "application/json",
-                 "{\"name\": \"A\", \"name\": \"B\"}", -1);
-    expect_error(404, "not_found", "GET", "/v1/banks/NO_SUCH_BANK", A, NULL, NULL, 0);
-    expect_error(404, "not_found", "PATCH", "/v1/banks/NO_SUCH_BANK", A, "application/json",
-                 "{\"enabled\": false}", -1);
-    expect_error(404, "no_route", "GET", "/v1/nothing-here", A, NULL, NULL, 0);
-    expect_error(405, "method_not_allowed", "PUT", "/v1/banks", A, NULL, NULL, 0);
+    api_expect_error_body(&S.srv, 409, "conflict", "POST", "/v1/banks", M, "application/json",
+                          "{\"name\": \"TERROR_A\"}", -1);
+    api_expect_error_body(&S.srv, 400, NULL, "POST", "/v1/banks", M, "application/json",
+                          "{\"name\": \"bad name\"}", -1);
+    api_expect_error_body(&S.srv, 400, "missing_field", "POST", "/v1/banks", M, "application/json",
+                          "{}", -1);
+    api_expect_error_body(&S.srv, 400, "invalid_type", "POST", "/v1/banks", M, "application/json",
+                          "{\"name\": \"X\", \"threshold\": \"31\"}", -1);
+    api_expect_error_body(&S.srv, 400, "invalid_value", "POST", "/v1/banks", M, "application/json",
+                          "{\"name\": \"X\", \"threshold\": 64}", -1);
+    api_expect_error_body(&S.srv, 400, "invalid_value", "POST", "/v1/banks", M, "application/json",
+                          "{\"name\": \"X\", \"action\": \"explode\"}", -1);
+    api_expect_error_body(&S.srv, 400, "invalid_type", "POST", "/v1/banks", M, "application/json",
+                          "{\"name\": \"X\", \"labels\": \"a\"}", -1);
+    api_expect_error_body(&S.srv, 400, "invalid_json", "POST", "/v1/banks", M, "application/json",
+                          "{\"name\": ", -1);
+    api_expect_error_body(&S.srv, 400, "invalid_json", "POST", "/v1/banks", M, "application/json",
+                          "[1, 2]", -1);
+    api_expect_error_body(&S.srv, 400, "invalid_json", "POST", "/v1/banks", M, "application/json",
+                          "{\"name\": \"A\", \"name\": \"B\"}", -1);
+    api_expect_error_body(&S.srv, 404, "not_found", "GET", "/v1/banks/NO_SUCH_BANK", A, NULL, NULL,
+                          0);
+    api_expect_error_body(&S.srv, 404, "not_found", "PATCH", "/v1/banks/NO_SUCH_BANK", A,
+                          "application/json", "{\"enabled\": false}", -1);
+    api_expect_error_body(&S.srv, 404, "no_route", "GET", "/v1/nothing-here", A, NULL, NULL, 0);
+    api_expect_error_body(&S.srv, 405, "method_not_allowed", "PUT", "/v1/banks", A, NULL, NULL, 0);
 
-    j = call(201, "POST", "/v1/banks", A, "{\"name\": \"REVIEW_B\", \"action\": \"review\"}");
+    j = api_call(&S.srv, 201, "POST", "/v1/banks", A,
+                 "{\"name\": \"REVIEW_B\", \"action\": \"review\"}");
     json_decref(j);
-    j = call(200, "PATCH", "/v1/banks/REVIEW_B", M,
-             "{\"labels\": [\"behaviour:imminent_threat\"], \"threshold\": 31}");
-    assert_string_equal(jstr(j, "action"), "review");
+    j = api_call(&S.srv, 200, "PATCH", "/v1/banks/REVIEW_B", M,
+                 "{\"labels\": [\"behaviour:imminent_threat\"], \"threshold\": 31}");
+    assert_string_equal(api_jstr(j, "action"), "review");
     assert_int_equal(json_array_size(json_object_get(j, "labels")), 1);
     json_decref(j);
-    j = call(200, "GET", "/v1/banks/TERROR_A", S.keys[PLATFORM], NULL);
-    assert_int_equal(jint(j, "threshold"), 20);
+    j = api_call(&S.srv, 200, "GET", "/v1/banks/TERROR_A", S.keys[PLATFORM], NULL);
+    assert_int_equal(api_jint(j, "threshold"), 20);
     json_decref(j);
-    j = call(200, "GET", "/v1/banks", S.keys[AUDITOR], NULL);
+    j = api_call(&S.srv, 200, "GET", "/v1/banks", S.keys[AUDITOR], NULL);
     assert_true(json_array_size(json_object_get(j, "banks")) >= 2);
     json_decref(j);
-    json_decref(call(201, "POST", "/v1/banks", A, "{\"name\": \"TO_DELETE\"}"));
-    assert_null(call(204, "DELETE", "/v1/banks/TO_DELETE", A, NULL));
-    expect_error(404, "not_found", "DELETE", "/v1/banks/TO_DELETE", A, NULL, NULL, 0);
+    json_decref(api_call(&S.srv, 201, "POST", "/v1/banks", A, "{\"name\": \"TO_DELETE\"}"));
+    assert_null(api_call(&S.srv, 204, "DELETE", "/v1/banks/TO_DELETE", A, NULL));
+    api_expect_error_body(&S.srv, 404, "not_found", "DELETE", "/v1/banks/TO_DELETE", A, NULL, NULL,
+                          0);
 }
 
 static json_t *check_hash(const char *pdq, const char *key)
 {
     char body[256];
     snprintf(body, sizeof body, "{\"pdq\": \"%s\"}", pdq);
-    return call(200, "POST", "/v1/check", key, body);
+    return api_call(&S.srv, 200, "POST", "/v1/check", key, body);
 }
 
 static void test_signals_and_check(void **state)
@@ -594,124 +370,130 @@ static void test_signals_and_check(void **state)
     (void)state;
     const char *M = S.keys[MODERATOR], *P = S.keys[PLATFORM];
     json_t *j =
-        call(201, "POST", "/v1/banks/TERROR_A/signals", M,
-             "{\"type\": \"pdq\", \"value\": \"" BLOCK_PDQ
-             "\", \"labels\": [\"type:image\"], \"source\": \"gifct\", \"confidence\": 90}");
-    json_int_t sig_id = jint(j, "id");
+        api_call(&S.srv, 201, "POST", "/v1/banks/TERROR_A/signals", M,
+                 "{\"type\": \"pdq\", \"value\": \"" BLOCK_PDQ
+                 "\", \"labels\": [\"type:image\"], \"source\": \"gifct\", \"confidence\": 90}");
+    json_int_t sig_id = api_jint(j, "id");
     assert_true(sig_id > 0);
-    assert_string_equal(jstr(j, "value"), BLOCK_PDQ);
-    assert_string_equal(jstr(j, "source"), "gifct");
+    assert_string_equal(api_jstr(j, "value"), BLOCK_PDQ);
+    assert_string_equal(api_jstr(j, "source"), "gifct");
     json_decref(j);
     /* The same hash again: 409 naming the existing signal. */
-    resp r;
-    assert_int_equal(http("POST", "/v1/banks/TERROR_A/signals", M,
-                          "{\"type\": \"pdq\", \"value\": \"" BLOCK_PDQ "\"}", &r),
+    api_resp r;
+    assert_int_equal(api_http(&S.srv, "POST", "/v1/banks/TERROR_A/signals", M,
+                              "{\"type\": \"pdq\", \"value\": \"" BLOCK_PDQ "\"}", &r),
                      409);
     json_t *e = json_loads(r.body, 0, NULL);
-    assert_int_equal(jint(json_object_get(e, "error"), "existing_id"), sig_id);
+    assert_int_equal(api_jint(json_object_get(e, "error"), "existing_id"), sig_id);
     json_decref(e);
-    resp_free(&r);
-    expect_error(400, "invalid_hash", "POST", "/v1/check", P, "application/json",
-                 "{\"pdq\": \"abc\"}", -1);
-    expect_error(400, NULL, "POST", "/v1/banks/TERROR_A/signals", M, "application/json",
-                 "{\"type\": \"pdq\", \"value\": \"zz\"}", -1);
-    expect_error(400, NULL, "POST", "/v1/banks/TERROR_A/signals", M, "application/json",
-                 "{\"type\": \"md5\", \"value\": \"1234\"}", -1);
-    expect_error(400, "invalid_type", "POST", "/v1/banks/TERROR_A/signals", M, "application/json",
-                 "{\"type\": \"tmk\", \"value\": \"00\"}", -1);
-    expect_error(400, "invalid_type", "POST", "/v1/banks/TERROR_A/signals", M, "application/json",
-                 "{\"type\": \"pdq\", \"value\": 7}", -1);
-    expect_error(404, "not_found", "POST", "/v1/banks/NOPE/signals", M, "application/json",
-                 "{\"type\": \"pdq\", \"value\": \"" BLOCK_PDQ "\"}", -1);
-    json_decref(call(201, "POST", "/v1/banks/TERROR_A/signals", M,
-                     "{\"type\": \"md5\", \"value\": \"D41D8CD98F00B204E9800998ECF8427E\"}"));
+    api_resp_free(&r);
+    api_expect_error_body(&S.srv, 400, "invalid_hash", "POST", "/v1/check", P, "application/json",
+                          "{\"pdq\": \"abc\"}", -1);
+    api_expect_error_body(&S.srv, 400, NULL, "POST", "/v1/banks/TERROR_A/signals", M,
+                          "application/json", "{\"type\": \"pdq\", \"value\": \"zz\"}", -1);
+    api_expect_error_body(&S.srv, 400, NULL, "POST", "/v1/banks/TERROR_A/signals", M,
+                          "application/json", "{\"type\": \"md5\", \"value\": \"1234\"}", -1);
+    api_expect_error_body(&S.srv, 400, "invalid_type", "POST", "/v1/banks/TERROR_A/signals", M,
+                          "application/json", "{\"type\": \"tmk\", \"value\": \"00\"}", -1);
+    api_expect_error_body(&S.srv, 400, "invalid_type", "POST", "/v1/banks/TERROR_A/signals", M,
+                          "application/json", "{\"type\": \"pdq\", \"value\": 7}", -1);
+    api_expect_error_body(&S.srv, 404, "not_found", "POST", "/v1/banks/NOPE/signals", M,
+                          "application/json", "{\"type\": \"pdq\", \"value\": \"" BLOCK_PDQ "\"}",
+                          -1);
+    json_decref(api_call(&S.srv, 201, "POST", "/v1/banks/TERROR_A/signals", M,
+                         "{\"type\": \"md5\", \"value\": \"D41D8CD98F00B204E9800998ECF8427E\"}"));
 
     /* A precomputed hash: block, with the match explained. */
     j = check_hash(BLOCK_PDQ, P);
-    assert_string_equal(jstr(j, "verdict"), "block");
+    assert_string_equal(api_jstr(j, "verdict"), "block");
     json_t *m = json_array_get(json_object_get(j, "matches"), 0);
-    assert_string_equal(jstr(m, "bank"), "TERROR_A");
-    assert_int_equal(jint(m, "signal_id"), sig_id);
-    assert_int_equal(jint(m, "distance"), 0);
-    assert_string_equal(jstr(m, "variant"), "original");
+    assert_string_equal(api_jstr(m, "bank"), "TERROR_A");
+    assert_int_equal(api_jint(m, "signal_id"), sig_id);
+    assert_int_equal(api_jint(m, "distance"), 0);
+    assert_string_equal(api_jstr(m, "variant"), "original");
     json_decref(j);
-    j = call(200, "POST", "/v1/check", P,
-             "{\"hashes\": {\"md5\": \"d41d8cd98f00b204e9800998ecf8427e\"}}");
-    assert_string_equal(jstr(j, "verdict"), "block");
+    j = api_call(&S.srv, 200, "POST", "/v1/check", P,
+                 "{\"hashes\": {\"md5\": \"d41d8cd98f00b204e9800998ecf8427e\"}}");
+    assert_string_equal(api_jstr(j, "verdict"), "block");
     json_decref(j);
     j = check_hash("0000000000000000000000000000000000000000000000000000000000000000", P);
-    assert_string_equal(jstr(j, "verdict"), "allow");
+    assert_string_equal(api_jstr(j, "verdict"), "allow");
     json_decref(j);
 
     /* Media: the rotated bridge matches through its dihedral variant. */
     size_t len;
     uint8_t *img = read_all(conf_path(DIH "bridge-1-original.jpg"), &len);
-    resp r2;
-    assert_int_equal(http_ex("POST", "/v1/banks/REVIEW_B/signals?labels=type:image,entity:x", M,
-                             "image/jpeg", img, (long)len, 0, &r2),
+    api_resp r2;
+    assert_int_equal(api_http_ex(&S.srv, "POST",
+                                 "/v1/banks/REVIEW_B/signals?labels=type:image,entity:x", M,
+                                 "image/jpeg", img, (long)len, 0, &r2),
                      201);
     j = json_loads(r2.body, 0, NULL);
     assert_int_equal(json_array_size(json_object_get(j, "signals")), 3);
     json_decref(j);
-    resp_free(&r2);
+    api_resp_free(&r2);
     free(img);
     img = read_all(conf_path(DIH "bridge-2-rotate-90.jpg"), &len);
-    assert_int_equal(http_ex("POST", "/v1/check", P, "image/jpeg", img, (long)len, 0, &r2), 200);
+    assert_int_equal(
+        api_http_ex(&S.srv, "POST", "/v1/check", P, "image/jpeg", img, (long)len, 0, &r2), 200);
     j = json_loads(r2.body, 0, NULL);
-    assert_string_equal(jstr(j, "verdict"), "review");
+    assert_string_equal(api_jstr(j, "verdict"), "review");
     m = json_array_get(json_object_get(j, "matches"), 0);
-    assert_string_equal(jstr(m, "bank"), "REVIEW_B");
-    assert_string_not_equal(jstr(m, "variant"), "original");
-    assert_non_null(jstr(json_object_get(j, "hashes"), "pdq"));
+    assert_string_equal(api_jstr(m, "bank"), "REVIEW_B");
+    assert_string_not_equal(api_jstr(m, "variant"), "original");
+    assert_non_null(api_jstr(json_object_get(j, "hashes"), "pdq"));
     assert_true(json_is_integer(json_object_get(j, "quality")));
     json_decref(j);
-    resp_free(&r2);
+    api_resp_free(&r2);
     /* Without dihedral matching the rotation is not found. */
-    assert_int_equal(
-        http_ex("POST", "/v1/check?dihedral=0", P, "image/jpeg", img, (long)len, 0, &r2), 200);
+    assert_int_equal(api_http_ex(&S.srv, "POST", "/v1/check?dihedral=0", P, "image/jpeg", img,
+                                 (long)len, 0, &r2),
+                     200);
     j = json_loads(r2.body, 0, NULL);
-    assert_string_equal(jstr(j, "verdict"), "allow");
+    assert_string_equal(api_jstr(j, "verdict"), "allow");
     json_decref(j);
-    resp_free(&r2);
+    api_resp_free(&r2);
     free(img);
-    expect_error(422, "undecodable", "POST", "/v1/check", P, "image/jpeg", "not an image", -1);
-    expect_error(422, "undecodable", "POST", "/v1/banks/REVIEW_B/signals", M,
-                 "application/octet-stream", "\xff\xd8\xff\xe0 truncated", -1);
-    expect_error(400, "empty_body", "POST", "/v1/check", P, "image/jpeg", "", 0);
+    api_expect_error_body(&S.srv, 422, "undecodable", "POST", "/v1/check", P, "image/jpeg",
+                          "not an image", -1);
+    api_expect_error_body(&S.srv, 422, "undecodable", "POST", "/v1/banks/REVIEW_B/signals", M,
+                          "application/octet-stream", "\xff\xd8\xff\xe0 truncated", -1);
+    api_expect_error_body(&S.srv, 400, "empty_body", "POST", "/v1/check", P, "image/jpeg", "", 0);
 
     /* Disable, list, patch labels, delete. */
     char path[128];
     snprintf(path, sizeof path, "/v1/banks/TERROR_A/signals/%lld", (long long)sig_id);
-    j = call(200, "PATCH", path, M, "{\"enabled\": false}");
+    j = api_call(&S.srv, 200, "PATCH", path, M, "{\"enabled\": false}");
     assert_true(json_is_false(json_object_get(j, "enabled")));
     json_decref(j);
     j = check_hash(BLOCK_PDQ, P);
-    assert_string_equal(jstr(j, "verdict"), "allow");
+    assert_string_equal(api_jstr(j, "verdict"), "allow");
     json_decref(j);
-    j = call(200, "PATCH", path, M, "{\"enabled\": true, \"labels\": [\"type:photo\"]}");
+    j = api_call(&S.srv, 200, "PATCH", path, M,
+                 "{\"enabled\": true, \"labels\": [\"type:photo\"]}");
     assert_true(json_is_true(json_object_get(j, "enabled")));
     assert_string_equal(json_string_value(json_array_get(json_object_get(j, "labels"), 0)),
                         "type:photo");
     json_decref(j);
     j = check_hash(BLOCK_PDQ, P);
-    assert_string_equal(jstr(j, "verdict"), "block");
+    assert_string_equal(api_jstr(j, "verdict"), "block");
     json_decref(j);
-    expect_error(400, "invalid_type", "PATCH", path, M, "application/json", "{\"enabled\": \"no\"}",
-                 -1);
-    expect_error(400, "invalid_id", "PATCH", "/v1/banks/TERROR_A/signals/abc", M,
-                 "application/json", "{\"enabled\": true}", -1);
-    expect_error(404, "not_found", "PATCH", "/v1/banks/TERROR_A/signals/999999", M,
-                 "application/json", "{\"enabled\": true}", -1);
-    j = call(200, "GET", "/v1/banks/TERROR_A/signals?limit=1", S.keys[AUDITOR], NULL);
+    api_expect_error_body(&S.srv, 400, "invalid_type", "PATCH", path, M, "application/json",
+                          "{\"enabled\": \"no\"}", -1);
+    api_expect_error_body(&S.srv, 400, "invalid_id", "PATCH", "/v1/banks/TERROR_A/signals/abc", M,
+                          "application/json", "{\"enabled\": true}", -1);
+    api_expect_error_body(&S.srv, 404, "not_found", "PATCH", "/v1/banks/TERROR_A/signals/999999", M,
+                          "application/json", "{\"enabled\": true}", -1);
+    j = api_call(&S.srv, 200, "GET", "/v1/banks/TERROR_A/signals?limit=1", S.keys[AUDITOR], NULL);
     assert_int_equal(json_array_size(json_object_get(j, "signals")), 1);
-    json_int_t next = jint(j, "next_after");
+    json_int_t next = api_jint(j, "next_after");
     json_decref(j);
     snprintf(path, sizeof path, "/v1/banks/TERROR_A/signals?after=%lld", (long long)next);
-    j = call(200, "GET", path, S.keys[AUDITOR], NULL);
+    j = api_call(&S.srv, 200, "GET", path, S.keys[AUDITOR], NULL);
     assert_int_equal(json_array_size(json_object_get(j, "signals")), 1);
     json_decref(j);
-    expect_error(400, "invalid_query", "GET", "/v1/banks/TERROR_A/signals?limit=0", S.keys[AUDITOR],
-                 NULL, NULL, 0);
+    api_expect_error_body(&S.srv, 400, "invalid_query", "GET", "/v1/banks/TERROR_A/signals?limit=0",
+                          S.keys[AUDITOR], NULL, NULL, 0);
 }
 
 static void test_body_limits(void **state)
@@ -725,30 +507,33 @@ static void test_body_limits(void **state)
     body[big] = '\0';
     body[0] = '{';
     body[big - 1] = '}';
-    expect_error(413, "body_too_large", "POST", "/v1/banks", S.keys[ADMIN], "application/json",
-                 body, (long)big);
+    api_expect_error_body(&S.srv, 413, "body_too_large", "POST", "/v1/banks", S.keys[ADMIN],
+                          "application/json", body, (long)big);
     /* Chunked: no Content-Length, refused while receiving. */
-    resp r;
-    assert_int_equal(
-        http_ex("POST", "/v1/banks", S.keys[ADMIN], "application/json", body, (long)big, 1, &r),
-        413);
-    resp_free(&r);
+    api_resp r;
+    assert_int_equal(api_http_ex(&S.srv, "POST", "/v1/banks", S.keys[ADMIN], "application/json",
+                                 body, (long)big, 1, &r),
+                     413);
+    api_resp_free(&r);
     free(body);
     size_t huge = 9u << 20;
     body = calloc(1, huge);
-    expect_error(413, "body_too_large", "POST", "/v1/check", P, "image/jpeg", body, (long)huge);
-    assert_int_equal(http_ex("POST", "/v1/check", P, "image/jpeg", body, (long)huge, 1, &r), 413);
-    resp_free(&r);
+    api_expect_error_body(&S.srv, 413, "body_too_large", "POST", "/v1/check", P, "image/jpeg", body,
+                          (long)huge);
+    assert_int_equal(
+        api_http_ex(&S.srv, "POST", "/v1/check", P, "image/jpeg", body, (long)huge, 1, &r), 413);
+    api_resp_free(&r);
     free(body);
     /* Still serving. */
-    json_decref(call(200, "GET", "/healthz", NULL, NULL));
+    json_decref(api_call(&S.srv, 200, "GET", "/healthz", NULL, NULL));
 }
 
 static void test_import_export(void **state)
 {
     (void)state;
     const char *M = S.keys[MODERATOR];
-    json_decref(call(201, "POST", "/v1/banks", M, "{\"name\": \"IMPORTED\", \"action\": \"log\"}"));
+    json_decref(api_call(&S.srv, 201, "POST", "/v1/banks", M,
+                         "{\"name\": \"IMPORTED\", \"action\": \"log\"}"));
     /* 2000 te lines, one bad line, one comment. */
     size_t cap = 200000, n = 0;
     char *list = malloc(cap);
@@ -762,49 +547,55 @@ static void test_import_export(void **state)
         n += (size_t)snprintf(list + n, cap - n, "\n");
     }
     n += (size_t)snprintf(list + n, cap - n, "pdq not-a-hash\n");
-    resp r;
-    assert_int_equal(http_ex("POST", "/v1/banks/IMPORTED/import?format=te&labels=src:test", M,
-                             "text/plain", list, (long)n, 1, &r),
+    api_resp r;
+    assert_int_equal(api_http_ex(&S.srv, "POST",
+                                 "/v1/banks/IMPORTED/import?format=te&labels=src:test", M,
+                                 "text/plain", list, (long)n, 1, &r),
                      200);
     json_t *j = json_loads(r.body, 0, NULL);
-    assert_int_equal(jint(j, "added"), 2000);
-    assert_int_equal(jint(j, "errors"), 1);
-    assert_int_equal(jint(json_array_get(json_object_get(j, "error_list"), 0), "line"), 2002);
+    assert_int_equal(api_jint(j, "added"), 2000);
+    assert_int_equal(api_jint(j, "errors"), 1);
+    assert_int_equal(api_jint(json_array_get(json_object_get(j, "error_list"), 0), "line"), 2002);
     json_decref(j);
-    resp_free(&r);
+    api_resp_free(&r);
     /* CSV, with a duplicate of the first list. */
     const char *csv = "signal_type,signal_str,collab,category,tags\n"
                       "pdq," BRIDGE_PDQ ",gifct,POSITIVE_CLASS,type:image behaviour:instruction\n"
                       "video_md5,0123456789abcdef0123456789abcdef,gifct,NEGATIVE_CLASS,\n";
-    assert_int_equal(http_ex("POST", "/v1/banks/IMPORTED/import", M, "text/csv", csv, -1, 0, &r),
-                     200);
+    assert_int_equal(
+        api_http_ex(&S.srv, "POST", "/v1/banks/IMPORTED/import", M, "text/csv", csv, -1, 0, &r),
+        200);
     j = json_loads(r.body, 0, NULL);
-    assert_int_equal(jint(j, "added"), 2);
-    assert_int_equal(jint(j, "disabled"), 1);
+    assert_int_equal(api_jint(j, "added"), 2);
+    assert_int_equal(api_jint(j, "disabled"), 1);
     json_decref(j);
-    resp_free(&r);
-    expect_error(404, "not_found", "POST", "/v1/banks/NOPE/import", M, "text/plain", list, (long)n);
-    expect_error(400, NULL, "POST", "/v1/banks/IMPORTED/import?format=xml", M, "text/plain", list,
-                 (long)n);
+    api_resp_free(&r);
+    api_expect_error_body(&S.srv, 404, "not_found", "POST", "/v1/banks/NOPE/import", M,
+                          "text/plain", list, (long)n);
+    api_expect_error_body(&S.srv, 400, NULL, "POST", "/v1/banks/IMPORTED/import?format=xml", M,
+                          "text/plain", list, (long)n);
     free(list);
 
-    assert_int_equal(http("GET", "/v1/banks/IMPORTED/export?format=te", S.keys[AUDITOR], NULL, &r),
-                     200);
+    assert_int_equal(
+        api_http(&S.srv, "GET", "/v1/banks/IMPORTED/export?format=te", S.keys[AUDITOR], NULL, &r),
+        200);
     size_t lines = 0;
     for (size_t i = 0; i < r.len; i++)
         lines += r.body[i] == '\n';
     assert_int_equal(lines, 2001); /* the NEGATIVE_CLASS signal is disabled */
     assert_non_null(strstr(r.body, "pdq " BRIDGE_PDQ));
-    resp_free(&r);
-    assert_int_equal(http("GET", "/v1/banks/IMPORTED/export?format=csv&include_disabled=1",
-                          S.keys[AUDITOR], NULL, &r),
+    api_resp_free(&r);
+    assert_int_equal(api_http(&S.srv, "GET",
+                              "/v1/banks/IMPORTED/export?format=csv&include_disabled=1",
+                              S.keys[AUDITOR], NULL, &r),
                      200);
     assert_int_equal(strncmp(r.body, "signal_type,signal_str,collab,category,tags\n", 44), 0);
     assert_non_null(strstr(r.body, "0123456789abcdef0123456789abcdef"));
-    resp_free(&r);
-    expect_error(400, "invalid_query", "GET", "/v1/banks/IMPORTED/export?format=pdf",
-                 S.keys[AUDITOR], NULL, NULL, 0);
-    expect_error(404, "not_found", "GET", "/v1/banks/NOPE/export", S.keys[AUDITOR], NULL, NULL, 0);
+    api_resp_free(&r);
+    api_expect_error_body(&S.srv, 400, "invalid_query", "GET",
+                          "/v1/banks/IMPORTED/export?format=pdf", S.keys[AUDITOR], NULL, NULL, 0);
+    api_expect_error_body(&S.srv, 404, "not_found", "GET", "/v1/banks/NOPE/export", S.keys[AUDITOR],
+                          NULL, NULL, 0);
 }
 
 /* ---- webhook receiver ---- */
@@ -897,107 +688,113 @@ static void test_content_cases_webhooks(void **state)
              "{\"url\": \"http://127.0.0.1:%u/hook\", \"secret\": \"" WEBHOOK_SECRET
              "\", \"events\": [\"remove\", \"case.opened\"]}",
              port);
-    json_t *j = call(201, "POST", "/v1/webhooks", A, body);
-    json_int_t hook_id = jint(j, "id");
+    json_t *j = api_call(&S.srv, 201, "POST", "/v1/webhooks", A, body);
+    json_int_t hook_id = api_jint(j, "id");
     json_decref(j);
-    expect_error(400, NULL, "POST", "/v1/webhooks", A, "application/json",
-                 "{\"url\": \"ftp://x\", \"secret\": \"0123456789abcdefg\"}", -1);
-    expect_error(400, "missing_field", "POST", "/v1/webhooks", A, "application/json",
-                 "{\"url\": \"http://127.0.0.1:1/\"}", -1);
-    expect_error(400, "invalid_value", "POST", "/v1/webhooks", A, "application/json",
-                 "{\"url\": \"http://127.0.0.1:1/\", \"secret\": \"0123456789abcdefg\", "
-                 "\"events\": [\"nope\"]}",
-                 -1);
-    j = call(200, "GET", "/v1/webhooks", S.keys[AUDITOR], NULL);
+    api_expect_error_body(&S.srv, 400, NULL, "POST", "/v1/webhooks", A, "application/json",
+                          "{\"url\": \"ftp://x\", \"secret\": \"0123456789abcdefg\"}", -1);
+    api_expect_error_body(&S.srv, 400, "missing_field", "POST", "/v1/webhooks", A,
+                          "application/json", "{\"url\": \"http://127.0.0.1:1/\"}", -1);
+    api_expect_error_body(&S.srv, 400, "invalid_value", "POST", "/v1/webhooks", A,
+                          "application/json",
+                          "{\"url\": \"http://127.0.0.1:1/\", \"secret\": \"0123456789abcdefg\", "
+                          "\"events\": [\"nope\"]}",
+                          -1);
+    j = api_call(&S.srv, 200, "GET", "/v1/webhooks", S.keys[AUDITOR], NULL);
     assert_true(json_array_size(json_object_get(j, "webhooks")) >= 1);
     json_decref(j);
 
     /* Content matching the block bank: verdict block, a remove event. */
-    j = call(201, "POST", "/v1/content", P,
-             "{\"content_id\": \"post/1\", \"uploader\": \"u1\", \"url\": "
-             "\"https://example.org/p/1\", \"metadata\": {\"lang\": \"en\"}, \"hashes\": "
-             "{\"pdq\": \"" BLOCK_PDQ "\"}}");
-    assert_string_equal(jstr(j, "verdict"), "block");
+    j = api_call(&S.srv, 201, "POST", "/v1/content", P,
+                 "{\"content_id\": \"post/1\", \"uploader\": \"u1\", \"url\": "
+                 "\"https://example.org/p/1\", \"metadata\": {\"lang\": \"en\"}, \"hashes\": "
+                 "{\"pdq\": \"" BLOCK_PDQ "\"}}");
+    assert_string_equal(api_jstr(j, "verdict"), "block");
     json_decref(j);
-    expect_error(409, "conflict", "POST", "/v1/content", P, "application/json",
-                 "{\"content_id\": \"post/1\", \"hashes\": {\"pdq\": \"" BLOCK_PDQ "\"}}", -1);
-    expect_error(400, "missing_field", "POST", "/v1/content", P, "application/json",
-                 "{\"hashes\": {\"pdq\": \"" BLOCK_PDQ "\"}}", -1);
-    expect_error(400, "invalid_hash", "POST", "/v1/content", P, "application/json",
-                 "{\"content_id\": \"x\", \"hashes\": {\"pdq\": \"00\"}}", -1);
-    expect_error(
-        400, "invalid_type", "POST", "/v1/content", P, "application/json",
+    api_expect_error_body(&S.srv, 409, "conflict", "POST", "/v1/content", P, "application/json",
+                          "{\"content_id\": \"post/1\", \"hashes\": {\"pdq\": \"" BLOCK_PDQ "\"}}",
+                          -1);
+    api_expect_error_body(&S.srv, 400, "missing_field", "POST", "/v1/content", P,
+                          "application/json", "{\"hashes\": {\"pdq\": \"" BLOCK_PDQ "\"}}", -1);
+    api_expect_error_body(&S.srv, 400, "invalid_hash", "POST", "/v1/content", P, "application/json",
+                          "{\"content_id\": \"x\", \"hashes\": {\"pdq\": \"00\"}}", -1);
+    api_expect_error_body(
+        &S.srv, 400, "invalid_type", "POST", "/v1/content", P, "application/json",
         "{\"content_id\": \"x\", \"metadata\": [], \"hashes\": {\"pdq\": \"" BLOCK_PDQ "\"}}", -1);
     /* Content for the review bank, as media: a case opens. */
     size_t len;
     uint8_t *img = read_all(conf_path(DIH "bridge-5-flipx.jpg"), &len);
-    resp r;
-    assert_int_equal(http_ex("POST", "/v1/content?content_id=post%2F2&uploader=u2", P, "image/jpeg",
-                             img, (long)len, 0, &r),
+    api_resp r;
+    assert_int_equal(api_http_ex(&S.srv, "POST", "/v1/content?content_id=post%2F2&uploader=u2", P,
+                                 "image/jpeg", img, (long)len, 0, &r),
                      201);
     free(img);
     j = json_loads(r.body, 0, NULL);
-    assert_string_equal(jstr(j, "verdict"), "review");
+    assert_string_equal(api_jstr(j, "verdict"), "review");
     json_t *kase = json_object_get(j, "case");
     assert_true(json_is_object(kase));
-    json_int_t case_id = jint(kase, "id");
+    json_int_t case_id = api_jint(kase, "id");
     json_decref(j);
-    resp_free(&r);
-    j = call(200, "GET", "/v1/content/post%2F2", S.keys[AUDITOR], NULL);
-    assert_string_equal(jstr(j, "content_id"), "post/2");
-    assert_string_equal(jstr(j, "uploader"), "u2");
+    api_resp_free(&r);
+    j = api_call(&S.srv, 200, "GET", "/v1/content/post%2F2", S.keys[AUDITOR], NULL);
+    assert_string_equal(api_jstr(j, "content_id"), "post/2");
+    assert_string_equal(api_jstr(j, "uploader"), "u2");
     json_decref(j);
-    expect_error(404, "not_found", "GET", "/v1/content/nope", P, NULL, NULL, 0);
+    api_expect_error_body(&S.srv, 404, "not_found", "GET", "/v1/content/nope", P, NULL, NULL, 0);
 
-    j = call(200, "GET", "/v1/cases", M, NULL);
+    j = api_call(&S.srv, 200, "GET", "/v1/cases", M, NULL);
     json_t *cases = json_object_get(j, "cases");
     int found = 0;
     for (size_t i = 0; i < json_array_size(cases); i++)
-        found |= jint(json_array_get(cases, i), "id") == case_id;
+        found |= api_jint(json_array_get(cases, i), "id") == case_id;
     assert_true(found);
     json_decref(j);
-    expect_error(400, "invalid_query", "GET", "/v1/cases?state=bogus", M, NULL, NULL, 0);
+    api_expect_error_body(&S.srv, 400, "invalid_query", "GET", "/v1/cases?state=bogus", M, NULL,
+                          NULL, 0);
 
     char path[128];
     snprintf(path, sizeof path, "/v1/cases/%lld/claim", (long long)case_id);
-    j = call(200, "POST", path, M, NULL);
-    assert_string_equal(jstr(j, "state"), "claimed");
+    j = api_call(&S.srv, 200, "POST", path, M, NULL);
+    assert_string_equal(api_jstr(j, "state"), "claimed");
     json_decref(j);
-    expect_error(409, "conflict", "POST", path, S.keys[MODERATOR2], NULL, NULL, 0);
-    expect_error(404, "not_found", "POST", "/v1/cases/999999/claim", M, NULL, NULL, 0);
+    api_expect_error_body(&S.srv, 409, "conflict", "POST", path, S.keys[MODERATOR2], NULL, NULL, 0);
+    api_expect_error_body(&S.srv, 404, "not_found", "POST", "/v1/cases/999999/claim", M, NULL, NULL,
+                          0);
     snprintf(path, sizeof path, "/v1/cases/%lld/decision", (long long)case_id);
-    expect_error(400, "missing_field", "POST", path, M, "application/json",
-                 "{\"decision\": \"remove\"}", -1);
-    expect_error(400, "invalid_value", "POST", path, M, "application/json",
-                 "{\"decision\": \"burn\", \"reason\": \"x\"}", -1);
-    expect_error(409, "conflict", "POST", path, S.keys[MODERATOR2], "application/json",
-                 "{\"decision\": \"keep\", \"reason\": \"not mine\"}", -1);
-    j = call(201, "POST", path, M, "{\"decision\": \"remove\", \"reason\": \"glorification\"}");
-    assert_string_equal(jstr(j, "decision"), "remove");
-    assert_string_equal(jstr(json_object_get(j, "by"), "name"), "moderator-1");
+    api_expect_error_body(&S.srv, 400, "missing_field", "POST", path, M, "application/json",
+                          "{\"decision\": \"remove\"}", -1);
+    api_expect_error_body(&S.srv, 400, "invalid_value", "POST", path, M, "application/json",
+                          "{\"decision\": \"burn\", \"reason\": \"x\"}", -1);
+    api_expect_error_body(&S.srv, 409, "conflict", "POST", path, S.keys[MODERATOR2],
+                          "application/json", "{\"decision\": \"keep\", \"reason\": \"not mine\"}",
+                          -1);
+    j = api_call(&S.srv, 201, "POST", path, M,
+                 "{\"decision\": \"remove\", \"reason\": \"glorification\"}");
+    assert_string_equal(api_jstr(j, "decision"), "remove");
+    assert_string_equal(api_jstr(json_object_get(j, "by"), "name"), "moderator-1");
     json_decref(j);
     snprintf(path, sizeof path, "/v1/cases/%lld", (long long)case_id);
-    j = call(200, "GET", path, S.keys[AUDITOR], NULL);
-    assert_string_equal(jstr(j, "state"), "closed");
+    j = api_call(&S.srv, 200, "GET", path, S.keys[AUDITOR], NULL);
+    assert_string_equal(api_jstr(j, "state"), "closed");
     assert_int_equal(json_array_size(json_object_get(j, "decisions")), 1);
     json_decref(j);
-    j = call(200, "GET", "/v1/content/post%2F2", S.keys[AUDITOR], NULL);
+    j = api_call(&S.srv, 200, "GET", "/v1/content/post%2F2", S.keys[AUDITOR], NULL);
     assert_int_equal(json_array_size(json_object_get(j, "decisions")), 1);
     json_decref(j);
 
     /* Deliveries: the receiver failed twice, then accepted; same idempotency key; signed. */
-    double deadline = now_s() + 20;
+    double deadline = api_now_s() + 20;
     int delivered = 0;
-    while (now_s() < deadline && !delivered) {
+    while (api_now_s() < deadline && !delivered) {
         snprintf(path, sizeof path, "/v1/webhooks/%lld/deliveries", (long long)hook_id);
-        j = call(200, "GET", path, A, NULL);
+        j = api_call(&S.srv, 200, "GET", path, A, NULL);
         json_t *ds = json_object_get(j, "deliveries");
         delivered = json_array_size(ds) >= 3;
         for (size_t i = 0; i < json_array_size(ds); i++)
-            delivered &= strcmp(jstr(json_array_get(ds, i), "state"), "delivered") == 0;
+            delivered &= strcmp(api_jstr(json_array_get(ds, i), "state"), "delivered") == 0;
         json_decref(j);
         if (!delivered)
-            sleep_ms(100);
+            api_sleep_ms(100);
     }
     assert_true(delivered);
     pthread_mutex_lock(&W.lock);
@@ -1019,21 +816,22 @@ static void test_content_cases_webhooks(void **state)
     }
     pthread_mutex_unlock(&W.lock);
     snprintf(path, sizeof path, "/v1/webhooks/%lld/deliveries", (long long)hook_id);
-    j = call(200, "GET", path, S.keys[AUDITOR], NULL);
+    j = api_call(&S.srv, 200, "GET", path, S.keys[AUDITOR], NULL);
     json_t *ds = json_object_get(j, "deliveries");
     int attempts = 0;
     for (size_t i = 0; i < json_array_size(ds); i++)
-        attempts += (int)jint(json_array_get(ds, i), "attempts");
+        attempts += (int)api_jint(json_array_get(ds, i), "attempts");
     assert_int_equal(attempts, received);
     json_decref(j);
-    expect_error(404, "not_found", "GET", "/v1/webhooks/999999/deliveries", A, NULL, NULL, 0);
-    resp mr;
-    assert_int_equal(http("GET", "/metrics", NULL, NULL, &mr), 200);
+    api_expect_error_body(&S.srv, 404, "not_found", "GET", "/v1/webhooks/999999/deliveries", A,
+                          NULL, NULL, 0);
+    api_resp mr;
+    assert_int_equal(api_http(&S.srv, "GET", "/metrics", NULL, NULL, &mr), 200);
     assert_non_null(strstr(mr.body, "takedown_webhook_failures_total 2"));
-    resp_free(&mr);
+    api_resp_free(&mr);
     snprintf(path, sizeof path, "/v1/webhooks/%lld", (long long)hook_id);
-    assert_null(call(204, "DELETE", path, A, NULL));
-    expect_error(404, "not_found", "DELETE", path, A, NULL, NULL, 0);
+    assert_null(api_call(&S.srv, 204, "DELETE", path, A, NULL));
+    api_expect_error_body(&S.srv, 404, "not_found", "DELETE", path, A, NULL, NULL, 0);
     MHD_stop_daemon(d);
 }
 
@@ -1041,24 +839,26 @@ static void test_keys(void **state)
 {
     (void)state;
     const char *A = S.keys[ADMIN];
-    json_t *j = call(201, "POST", "/v1/keys", A, "{\"role\": \"platform\", \"name\": \"temp\"}");
+    json_t *j = api_call(&S.srv, 201, "POST", "/v1/keys", A,
+                         "{\"role\": \"platform\", \"name\": \"temp\"}");
     char key[128];
-    snprintf(key, sizeof key, "%s", jstr(j, "key"));
-    json_int_t id = jint(j, "id");
+    snprintf(key, sizeof key, "%s", api_jstr(j, "key"));
+    json_int_t id = api_jint(j, "id");
     json_decref(j);
-    json_decref(call(200, "GET", "/v1/banks", key, NULL));
-    j = call(200, "GET", "/v1/keys", A, NULL);
+    json_decref(api_call(&S.srv, 200, "GET", "/v1/banks", key, NULL));
+    j = api_call(&S.srv, 200, "GET", "/v1/keys", A, NULL);
     json_t *keys = json_object_get(j, "keys");
     assert_true(json_array_size(keys) >= N_KEYS + 1);
     for (size_t i = 0; i < json_array_size(keys); i++)
         assert_null(json_object_get(json_array_get(keys, i), "key"));
     json_decref(j);
-    expect_error(400, NULL, "POST", "/v1/keys", A, "application/json", "{\"role\": \"king\"}", -1);
+    api_expect_error_body(&S.srv, 400, NULL, "POST", "/v1/keys", A, "application/json",
+                          "{\"role\": \"king\"}", -1);
     char path[64];
     snprintf(path, sizeof path, "/v1/keys/%lld", (long long)id);
-    assert_null(call(204, "DELETE", path, A, NULL));
-    expect_error(401, "unauthenticated", "GET", "/v1/banks", key, NULL, NULL, 0);
-    expect_error(404, "not_found", "DELETE", "/v1/keys/999999", A, NULL, NULL, 0);
+    assert_null(api_call(&S.srv, 204, "DELETE", path, A, NULL));
+    api_expect_error_body(&S.srv, 401, "unauthenticated", "GET", "/v1/banks", key, NULL, NULL, 0);
+    api_expect_error_body(&S.srv, 404, "not_found", "DELETE", "/v1/keys/999999", A, NULL, NULL, 0);
 
     /* The CLI creates keys next to the running server. */
     char cmd[8400], out[256];
@@ -1067,15 +867,15 @@ static void test_keys(void **state)
     assert_int_equal(run_capture(cmd, out, sizeof out), 0);
     out[strcspn(out, "\n")] = '\0';
     assert_int_equal(strncmp(out, "tdk_", 4), 0);
-    json_decref(call(200, "GET", "/v1/cases", out, NULL));
-    expect_error(403, "forbidden", "POST", "/v1/banks", out, "application/json",
-                 "{\"name\": \"NO\"}", -1);
+    json_decref(api_call(&S.srv, 200, "GET", "/v1/cases", out, NULL));
+    api_expect_error_body(&S.srv, 403, "forbidden", "POST", "/v1/banks", out, "application/json",
+                          "{\"name\": \"NO\"}", -1);
     snprintf(cmd, sizeof cmd, "'%s' key list --data '%s'", TD_CLI_PATH, S.dir);
     char listing[8192];
     assert_int_equal(run_capture(cmd, listing, sizeof listing), 0);
     assert_non_null(strstr(listing, "cli"));
-    j = call(200, "GET", "/v1/stats", S.keys[AUDITOR], NULL);
-    assert_true(jint(json_object_get(j, "index"), "pdq") > 0);
+    j = api_call(&S.srv, 200, "GET", "/v1/stats", S.keys[AUDITOR], NULL);
+    assert_true(api_jint(json_object_get(j, "index"), "pdq") > 0);
     json_decref(j);
 }
 
@@ -1083,54 +883,58 @@ static void test_hma(void **state)
 {
     (void)state;
     const char *A = S.keys[ADMIN], *P = S.keys[PLATFORM];
-    json_t *j = call(201, "POST", "/c/banks", A, "{\"name\": \"HMA_BANK\"}");
-    assert_string_equal(jstr(j, "name"), "HMA_BANK");
+    json_t *j = api_call(&S.srv, 201, "POST", "/c/banks", A, "{\"name\": \"HMA_BANK\"}");
+    assert_string_equal(api_jstr(j, "name"), "HMA_BANK");
     json_decref(j);
-    j = call(200, "POST", "/c/bank/HMA_BANK/signal", A, "{\"pdq\": \"" BRIDGE_PDQ "\"}");
-    json_int_t id = jint(j, "id");
-    assert_string_equal(jstr(json_object_get(j, "signals"), "pdq"), BRIDGE_PDQ);
+    j = api_call(&S.srv, 200, "POST", "/c/bank/HMA_BANK/signal", A,
+                 "{\"pdq\": \"" BRIDGE_PDQ "\"}");
+    json_int_t id = api_jint(j, "id");
+    assert_string_equal(api_jstr(json_object_get(j, "signals"), "pdq"), BRIDGE_PDQ);
     json_decref(j);
-    j = call(200, "GET", "/m/lookup?signal_type=pdq&signal=" BRIDGE_PDQ, P, NULL);
+    j = api_call(&S.srv, 200, "GET", "/m/lookup?signal_type=pdq&signal=" BRIDGE_PDQ, P, NULL);
     json_t *list = json_object_get(j, "HMA_BANK");
     assert_int_equal(json_array_size(list), 1);
-    assert_int_equal(jint(json_array_get(list, 0), "bank_content_id"), id);
-    assert_string_equal(jstr(json_array_get(list, 0), "distance"), "0");
+    assert_int_equal(api_jint(json_array_get(list, 0), "bank_content_id"), id);
+    assert_string_equal(api_jstr(json_array_get(list, 0), "distance"), "0");
     assert_non_null(json_object_get(j, "IMPORTED"));
     json_decref(j);
-    j = call(200, "GET", "/m/raw_lookup?signal_type=pdq&signal=" BRIDGE_PDQ, P, NULL);
+    j = api_call(&S.srv, 200, "GET", "/m/raw_lookup?signal_type=pdq&signal=" BRIDGE_PDQ, P, NULL);
     assert_true(json_array_size(json_object_get(j, "matches")) >= 2);
     json_decref(j);
-    expect_error(400, NULL, "GET", "/m/lookup?signal_type=pdq&signal=zz", P, NULL, NULL, 0);
-    expect_error(400, "missing_query", "GET", "/m/lookup", P, NULL, NULL, 0);
-    j = call(200, "POST", "/m/compare", P,
-             "{\"pdq\": [\"" BRIDGE_PDQ "\", "
-             "\"f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b23\"]}");
+    api_expect_error_body(&S.srv, 400, NULL, "GET", "/m/lookup?signal_type=pdq&signal=zz", P, NULL,
+                          NULL, 0);
+    api_expect_error_body(&S.srv, 400, "missing_query", "GET", "/m/lookup", P, NULL, NULL, 0);
+    j = api_call(&S.srv, 200, "POST", "/m/compare", P,
+                 "{\"pdq\": [\"" BRIDGE_PDQ "\", "
+                 "\"f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b23\"]}");
     assert_true(json_is_true(json_object_get(json_object_get(j, "pdq"), "match")));
-    assert_int_equal(jint(json_object_get(j, "pdq"), "distance"), 1);
+    assert_int_equal(api_jint(json_object_get(j, "pdq"), "distance"), 1);
     json_decref(j);
-    expect_error(400, NULL, "POST", "/m/compare", P, "application/json", "{\"pdq\": [\"a\"]}", -1);
-    j = call(200, "GET", "/c/banks", P, NULL);
+    api_expect_error_body(&S.srv, 400, NULL, "POST", "/m/compare", P, "application/json",
+                          "{\"pdq\": [\"a\"]}", -1);
+    j = api_call(&S.srv, 200, "GET", "/c/banks", P, NULL);
     assert_true(json_is_array(j));
     json_decref(j);
     char path[128];
     snprintf(path, sizeof path, "/c/bank/HMA_BANK/content/%lld", (long long)id);
-    j = call(200, "GET", path, A, NULL);
+    j = api_call(&S.srv, 200, "GET", path, A, NULL);
     assert_true(json_is_true(json_object_get(j, "enabled")));
     json_decref(j);
-    j = call(200, "PUT", path, A, "{\"enabled\": false}");
+    j = api_call(&S.srv, 200, "PUT", path, A, "{\"enabled\": false}");
     assert_true(json_is_false(json_object_get(j, "enabled")));
     json_decref(j);
-    j = call(200, "GET", "/m/lookup?signal_type=pdq&signal=" BRIDGE_PDQ, P, NULL);
+    j = api_call(&S.srv, 200, "GET", "/m/lookup?signal_type=pdq&signal=" BRIDGE_PDQ, P, NULL);
     assert_null(json_object_get(j, "HMA_BANK"));
     json_decref(j);
-    json_decref(call(200, "DELETE", path, A, NULL));
-    expect_error(404, "not_found", "GET", path, A, NULL, NULL, 0);
-    j = call(200, "PUT", "/c/bank/HMA_BANK", A, "{\"matching_enabled_ratio\": 0}");
+    json_decref(api_call(&S.srv, 200, "DELETE", path, A, NULL));
+    api_expect_error_body(&S.srv, 404, "not_found", "GET", path, A, NULL, NULL, 0);
+    j = api_call(&S.srv, 200, "PUT", "/c/bank/HMA_BANK", A, "{\"matching_enabled_ratio\": 0}");
     assert_true(json_real_value(json_object_get(j, "matching_enabled_ratio")) == 0.0);
     json_decref(j);
-    json_decref(call(200, "DELETE", "/c/bank/HMA_BANK", A, NULL));
-    expect_error(404, "not_found", "GET", "/c/bank/HMA_BANK", A, NULL, NULL, 0);
-    expect_error(403, "fetch_disabled", "GET", "/h/hash?url=http://x/", P, NULL, NULL, 0);
+    json_decref(api_call(&S.srv, 200, "DELETE", "/c/bank/HMA_BANK", A, NULL));
+    api_expect_error_body(&S.srv, 404, "not_found", "GET", "/c/bank/HMA_BANK", A, NULL, NULL, 0);
+    api_expect_error_body(&S.srv, 403, "fetch_disabled", "GET", "/h/hash?url=http://x/", P, NULL,
+                          NULL, 0);
 }
 
 /* ---- concurrency ---- */
@@ -1151,11 +955,11 @@ static void *check_loop(void *arg)
         for (int k = 0; k < 4; k++)
             snprintf(hex + 16 * k, 17, "%016llx", (unsigned long long)test_rand(&rng));
         snprintf(body, sizeof body, "{\"pdq\": \"%s\"}", c->requests % 2 ? BRIDGE_PDQ : hex);
-        resp r;
-        long st = http("POST", "/v1/check", c->key, body, &r);
+        api_resp r;
+        long st = api_http(&S.srv, "POST", "/v1/check", c->key, body, &r);
         if (st != 200 || !strstr(r.body, "\"verdict\""))
             c->failures++;
-        resp_free(&r);
+        api_resp_free(&r);
         c->requests++;
     }
     return NULL;
@@ -1165,7 +969,8 @@ static void test_concurrent_checks(void **state)
 {
     (void)state;
     const char *M = S.keys[MODERATOR];
-    json_decref(call(201, "POST", "/v1/banks", M, "{\"name\": \"CHURN\", \"action\": \"log\"}"));
+    json_decref(api_call(&S.srv, 201, "POST", "/v1/banks", M,
+                         "{\"name\": \"CHURN\", \"action\": \"log\"}"));
     enum { THREADS = 4 };
     pthread_t th[THREADS];
     checker cs[THREADS];
@@ -1181,18 +986,18 @@ static void test_concurrent_checks(void **state)
         for (int k = 0; k < 4; k++)
             snprintf(hex + 16 * k, 17, "%016llx", (unsigned long long)test_rand(&rng));
         snprintf(body, sizeof body, "{\"type\": \"pdq\", \"value\": \"%s\"}", hex);
-        json_t *j = call(201, "POST", "/v1/banks/CHURN/signals", M, body);
+        json_t *j = api_call(&S.srv, 201, "POST", "/v1/banks/CHURN/signals", M, body);
         char path[128];
-        snprintf(path, sizeof path, "/v1/banks/CHURN/signals/%lld", (long long)jint(j, "id"));
+        snprintf(path, sizeof path, "/v1/banks/CHURN/signals/%lld", (long long)api_jint(j, "id"));
         json_decref(j);
         /* A new signal is live at once; disabled, it is gone at once. */
         snprintf(body, sizeof body, "{\"pdq\": \"%s\", \"dihedral\": false}", hex);
-        j = call(200, "POST", "/v1/check", S.keys[PLATFORM], body);
+        j = api_call(&S.srv, 200, "POST", "/v1/check", S.keys[PLATFORM], body);
         assert_true(json_array_size(json_object_get(j, "matches")) >= 1);
         json_decref(j);
         if (i % 2) {
-            json_decref(call(200, "PATCH", path, M, "{\"enabled\": false}"));
-            j = call(200, "POST", "/v1/check", S.keys[PLATFORM], body);
+            json_decref(api_call(&S.srv, 200, "PATCH", path, M, "{\"enabled\": false}"));
+            j = api_call(&S.srv, 200, "POST", "/v1/check", S.keys[PLATFORM], body);
             assert_int_equal(json_array_size(json_object_get(j, "matches")), 0);
             json_decref(j);
         }
@@ -1223,11 +1028,12 @@ static void test_garbage_keeps_serving(void **state)
                                          "{\"sha256\": \"00\"}",
                                          "{\"pdq\": \"" BRIDGE_PDQ "\", \"dihedral\": 3}"};
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
-        resp r;
-        long st = http_ex("POST", "/v1/check", P, "application/json", bodies[i], -1, 0, &r);
+        api_resp r;
+        long st =
+            api_http_ex(&S.srv, "POST", "/v1/check", P, "application/json", bodies[i], -1, 0, &r);
         if (st < 400 || st >= 500)
             fail_msg("body %s: status %ld", bodies[i], st);
-        resp_free(&r);
+        api_resp_free(&r);
     }
     uint64_t rng = 99;
     for (int i = 0; i < 50; i++) {
@@ -1235,40 +1041,40 @@ static void test_garbage_keeps_serving(void **state)
         size_t n = 1 + test_rand(&rng) % sizeof junk;
         for (size_t k = 0; k < n; k++)
             junk[k] = (char)test_rand(&rng);
-        resp r;
-        long st = http_ex("POST", i % 2 ? "/v1/check" : "/v1/banks", S.keys[ADMIN],
-                          i % 3 ? "application/json" : "image/png", junk, (long)n, 0, &r);
+        api_resp r;
+        long st = api_http_ex(&S.srv, "POST", i % 2 ? "/v1/check" : "/v1/banks", S.keys[ADMIN],
+                              i % 3 ? "application/json" : "image/png", junk, (long)n, 0, &r);
         if (st < 400 || st >= 500)
             fail_msg("junk %d: status %ld", i, st);
-        resp_free(&r);
+        api_resp_free(&r);
     }
-    expect_error(400, NULL, "GET", "/v1/banks/%zz", S.keys[ADMIN], NULL, NULL, 0);
-    json_decref(call(200, "GET", "/healthz", NULL, NULL));
+    api_expect_error_body(&S.srv, 400, NULL, "GET", "/v1/banks/%zz", S.keys[ADMIN], NULL, NULL, 0);
+    json_decref(api_call(&S.srv, 200, "GET", "/healthz", NULL, NULL));
 }
 
 static void test_restart(void **state)
 {
     (void)state;
-    server_stop();
+    api_server_stop(&S.srv);
     char admin[128];
     server_start(admin, sizeof admin);
     assert_string_equal(admin, ""); /* not shown twice */
-    double deadline = now_s() + 20;
-    resp r;
-    while (http("GET", "/readyz", NULL, NULL, &r) != 200 && now_s() < deadline) {
-        resp_free(&r);
-        sleep_ms(50);
+    double deadline = api_now_s() + 20;
+    api_resp r;
+    while (api_http(&S.srv, "GET", "/readyz", NULL, NULL, &r) != 200 && api_now_s() < deadline) {
+        api_resp_free(&r);
+        api_sleep_ms(50);
     }
     assert_int_equal(r.status, 200);
-    resp_free(&r);
-    json_t *j = call(200, "GET", "/v1/banks/TERROR_A", S.keys[ADMIN], NULL);
-    assert_true(jint(j, "signal_count") >= 2);
+    api_resp_free(&r);
+    json_t *j = api_call(&S.srv, 200, "GET", "/v1/banks/TERROR_A", S.keys[ADMIN], NULL);
+    assert_true(api_jint(j, "signal_count") >= 2);
     json_decref(j);
     j = check_hash(BLOCK_PDQ, S.keys[PLATFORM]);
-    assert_string_equal(jstr(j, "verdict"), "block");
+    assert_string_equal(api_jstr(j, "verdict"), "block");
     json_decref(j);
-    j = call(200, "GET", "/v1/content/post%2F1", S.keys[AUDITOR], NULL);
-    assert_string_equal(jstr(j, "verdict"), "block");
+    j = api_call(&S.srv, 200, "GET", "/v1/content/post%2F1", S.keys[AUDITOR], NULL);
+    assert_string_equal(api_jstr(j, "verdict"), "block");
     json_decref(j);
 }
 

@@ -14,16 +14,13 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <jansson.h>
-#include <poll.h>
-#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "support/api_client.h"
 #include "support/support.h"
 #include "takedown/orders.h"
 
@@ -39,9 +36,7 @@ static const char *const key_names[N_KEYS] = {
     "admin", "upload-service", "auditor", "bka-desk", "alice", "bob", "carol", "mallory"};
 
 static struct {
-    pid_t pid;
-    int out_fd;
-    char base[128];
+    api_server srv;
     char dir[4096];
     char keys[N_KEYS][128];
     long long key_ids[N_KEYS];
@@ -53,224 +48,16 @@ static struct {
     long long request;      /* the release request */
 } S;
 
-/* ---- clocks ---- */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* ---- the server process ---- */
 
 /* Starts the server on a free port; admin receives the admin key printed at first start. */
 static void server_start(char *admin, size_t cap)
 {
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        execl(TD_CLI_PATH, TD_CLI_PATH, "serve", "--listen", "127.0.0.1:0", "--data", S.dir,
-              "--http-threads", "4", (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    S.pid = pid;
-    S.out_fd = fds[0];
-    admin[0] = '\0';
-    /* The raw pipe byte by byte: a FILE buffer would hide lines from poll(). */
-    char line[512];
-    size_t n = 0;
-    double deadline = now_s() + 30;
-    while (now_s() < deadline) {
-        struct pollfd p = {fds[0], POLLIN, 0};
-        if (poll(&p, 1, 1000) <= 0)
-            continue;
-        char c;
-        if (read(fds[0], &c, 1) != 1)
-            fail_msg("the server exited before listening");
-        if (c != '\n') {
-            if (n + 1 < sizeof line)
-                line[n++] = c;
-            continue;
-        }
-        line[n] = '\0';
-        n = 0;
-        const char *k = "takedown: admin key (shown once): ", *l = "takedown: listening on ";
-        if (strncmp(line, k, strlen(k)) == 0)
-            snprintf(admin, cap, "%.*s", (int)(cap - 1), line + strlen(k));
-        if (strncmp(line, l, strlen(l)) == 0) {
-            snprintf(S.base, sizeof S.base, "%.100s", line + strlen(l));
-            return;
-        }
-    }
-    fail_msg("the server did not print its address within 30 s");
+    static const char *const flags[] = {"--http-threads", "4", NULL};
+    api_server_start(&S.srv, S.dir, flags);
+    snprintf(admin, cap, "%s", S.srv.admin);
 }
 
-/* SIGTERM: the exit status must be 0 within 20 s (the order clocks stop cleanly too). */
-static void server_stop(void)
-{
-    assert_int_equal(kill(S.pid, SIGTERM), 0);
-    int status = -1;
-    double deadline = now_s() + 20;
-    while (now_s() < deadline) {
-        if (waitpid(S.pid, &status, WNOHANG) == S.pid)
-            break;
-        sleep_ms(20);
-    }
-    S.pid = 0;
-    close(S.out_fd);
-    S.out_fd = -1;
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
-}
-
-/* ---- HTTP ---- */
-
-typedef struct resp {
-    long status;
-    char *body;
-    size_t len;
-} resp;
-
-static size_t on_body(char *p, size_t size, size_t n, void *ctx)
-{
-    resp *r = ctx;
-    size_t len = size * n;
-    char *nb = realloc(r->body, r->len + len + 1);
-    assert_non_null(nb);
-    memcpy(nb + r->len, p, len);
-    r->body = nb;
-    r->len += len;
-    r->body[r->len] = '\0';
-    return len;
-}
-
-/* One request; extra is one more header line (or NULL). */
-static long http_ex(const char *method, const char *path, const char *key, const char *body,
-                    size_t len, const char *extra, resp *out)
-{
-    char url[4096], auth[256];
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = NULL;
-    assert_non_null(c);
-    memset(out, 0, sizeof *out);
-    snprintf(url, sizeof url, "%s%s", S.base, path);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    if (key) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
-        h = curl_slist_append(h, auth);
-    }
-    if (extra)
-        h = curl_slist_append(h, extra);
-    if (body) {
-        h = curl_slist_append(h, "Content-Type: application/json");
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    }
-    h = curl_slist_append(h, "Expect:");
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    CURLcode rc = curl_easy_perform(c);
-    if (rc == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
-    else
-        out->status = -(long)rc;
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    return out->status;
-}
-
-static void resp_free(resp *r)
-{
-    free(r->body);
-    r->body = NULL;
-}
-
-static json_t *parse_or_fail(const char *method, const char *path, const resp *r)
-{
-    json_error_t e;
-    json_t *j = json_loadb(r->body ? r->body : "", r->len, 0, &e);
-    if (!j)
-        fail_msg("%s %s: not JSON: %s", method, path, r->body ? r->body : "");
-    return j;
-}
-
-/* A JSON call that must answer `expect`; returns the parsed body (NULL if empty). */
-static json_t *call_ex(long expect, const char *method, const char *path, const char *key,
-                       const char *body, size_t len, const char *extra)
-{
-    resp r;
-    long st = http_ex(method, path, key, body, len, extra, &r);
-    if (st != expect)
-        fail_msg("%s %s: status %ld, expected %ld; body: %s", method, path, st, expect,
-                 r.body ? r.body : "");
-    json_t *j = r.len ? parse_or_fail(method, path, &r) : NULL;
-    resp_free(&r);
-    return j;
-}
-
-static json_t *call(long expect, const char *method, const char *path, const char *key,
-                    const char *json)
-{
-    return call_ex(expect, method, path, key, json, json ? strlen(json) : 0, NULL);
-}
-
-/* An error answer with its code (and the field, when given). */
-static void expect_error_ex(long expect, const char *code, const char *field, const char *method,
-                            const char *path, const char *key, const char *body, size_t len,
-                            const char *extra)
-{
-    json_t *j = call_ex(expect, method, path, key, body, len, extra);
-    assert_non_null(j);
-    json_t *err = json_object_get(j, "error");
-    assert_true(json_is_object(err));
-    assert_true(json_is_string(json_object_get(err, "message")));
-    const char *got = json_string_value(json_object_get(err, "code"));
-    if (code && (!got || strcmp(got, code) != 0))
-        fail_msg("%s %s: error code %s, expected %s", method, path, got ? got : "(none)", code);
-    const char *f = json_string_value(json_object_get(err, "field"));
-    if (field && (!f || strcmp(f, field) != 0))
-        fail_msg("%s %s: error field %s, expected %s", method, path, f ? f : "(none)", field);
-    json_decref(j);
-}
-
-static void expect_error(long expect, const char *code, const char *method, const char *path,
-                         const char *key, const char *json)
-{
-    expect_error_ex(expect, code, NULL, method, path, key, json, json ? strlen(json) : 0, NULL);
-}
-
-static const char *jstr(json_t *o, const char *k)
-{
-    return json_string_value(json_object_get(o, k));
-}
-static json_int_t jint(json_t *o, const char *k)
-{
-    return json_integer_value(json_object_get(o, k));
-}
 /* ---- signed documents ---- */
 
 /* The Takedown-Signature header line for body signed with sk. */
@@ -290,7 +77,7 @@ static void order_doc(char *out, size_t cap, const char *authority, const char *
                       const char *content_id, const char *url, const char *omit)
 {
     char issued[32], target[512];
-    td_order_time_format(wall_ms() - 60000, issued);
+    td_order_time_format(api_wall_ms() - 60000, issued);
     if (content_id && url)
         snprintf(target, sizeof target, "{\"content_id\": \"%s\", \"url\": \"%s\"}", content_id,
                  url);
@@ -343,7 +130,7 @@ static json_t *send_signed(long expect, const char *path, int key, const unsigne
 {
     char sig[200];
     sign_header(sk, body, strlen(body), sig, sizeof sig);
-    return call_ex(expect, "POST", path, S.keys[key], body, strlen(body), sig);
+    return api_call_ex(&S.srv, expect, "POST", path, S.keys[key], body, strlen(body), sig);
 }
 
 /* ---- fixtures ---- */
@@ -354,10 +141,10 @@ static void create_keys(void)
         char body[128];
         snprintf(body, sizeof body, "{\"role\": \"%s\", \"name\": \"%s\"}", key_roles[i],
                  key_names[i]);
-        json_t *j = call(201, "POST", "/v1/keys", S.keys[ADMIN], body);
-        snprintf(S.keys[i], sizeof S.keys[i], "%s", jstr(j, "key"));
-        assert_string_equal(jstr(j, "role"), key_roles[i]);
-        S.key_ids[i] = jint(j, "id");
+        json_t *j = api_call(&S.srv, 201, "POST", "/v1/keys", S.keys[ADMIN], body);
+        snprintf(S.keys[i], sizeof S.keys[i], "%s", api_jstr(j, "key"));
+        assert_string_equal(api_jstr(j, "role"), key_roles[i]);
+        S.key_ids[i] = api_jint(j, "id");
         json_decref(j);
     }
 }
@@ -384,8 +171,8 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    if (S.pid)
-        server_stop();
+    if (S.srv.pid)
+        api_server_stop(&S.srv);
     curl_global_cleanup();
     return 0;
 }
@@ -396,13 +183,13 @@ static long long order_confirmed(const char *reference, const char *content_id, 
     char body[4096], path[128], confirm[256], at[32];
     order_doc(body, sizeof body, "BKA", reference, content_id, NULL, NULL);
     json_t *j = send_signed(201, "/v1/orders", BKA, S.sk, body);
-    long long id = jint(j, "id");
+    long long id = api_jint(j, "id");
     json_decref(j);
-    td_order_time_format(wall_ms(), at);
+    td_order_time_format(api_wall_ms(), at);
     snprintf(path, sizeof path, "/v1/orders/%lld/confirm", id);
     snprintf(confirm, sizeof confirm, "{\"measure\": \"removed\", \"time\": \"%s\"}", at);
-    j = call(200, "POST", path, S.keys[PLATFORM], confirm);
-    assert_string_equal(jstr(j, "state"), "confirmed");
+    j = api_call(&S.srv, 200, "POST", path, S.keys[PLATFORM], confirm);
+    assert_string_equal(api_jstr(j, "state"), "confirmed");
     *order = j;
     return id;
 }
@@ -411,7 +198,7 @@ static int order_preserved(long long id)
 {
     char path[64];
     snprintf(path, sizeof path, "/v1/orders/%lld", id);
-    json_t *j = call(200, "GET", path, S.keys[AUDITOR], NULL);
+    json_t *j = api_call(&S.srv, 200, "GET", path, S.keys[AUDITOR], NULL);
     int preserved = json_is_true(json_object_get(j, "preserved"));
     json_decref(j);
     return preserved;
@@ -426,34 +213,35 @@ static void test_before_master(void **state)
     (void)state;
     char hex[2 * crypto_sign_PUBLICKEYBYTES + 1], body[1024], announced[32];
     sodium_bin2hex(hex, sizeof hex, S.pk, sizeof S.pk);
-    td_order_time_format(wall_ms() - 2 * DAY_MS, announced);
+    td_order_time_format(api_wall_ms() - 2 * DAY_MS, announced);
     snprintf(body, sizeof body,
              "{\"name\": \"BKA\", \"member_state\": \"DE\", \"contact\": \"ops@bka.example\", "
              "\"public_key\": \"%s\", \"announced_at\": \"%s\"}",
              hex, announced);
-    json_t *j = call(201, "POST", "/v1/authorities", S.keys[ADMIN], body);
+    json_t *j = api_call(&S.srv, 201, "POST", "/v1/authorities", S.keys[ADMIN], body);
     char path[128];
-    snprintf(path, sizeof path, "/v1/authorities/%lld/keys", (long long)jint(j, "id"));
+    snprintf(path, sizeof path, "/v1/authorities/%lld/keys", (long long)api_jint(j, "id"));
     json_decref(j);
     snprintf(body, sizeof body, "{\"key_id\": %lld}", S.key_ids[BKA]);
-    json_decref(call(201, "POST", path, S.keys[ADMIN], body));
+    json_decref(api_call(&S.srv, 201, "POST", path, S.keys[ADMIN], body));
     for (int i = 1; i <= 2; i++) {
         snprintf(body, sizeof body,
                  "{\"content_id\": \"vid-%d\", \"uploader\": \"user-%d\", \"url\": "
                  "\"https://video.example/watch/%d\", \"hashes\": {\"pdq\": \"" CONTENT_PDQ "\"}}",
                  i, i, i);
-        json_decref(call(201, "POST", "/v1/content", S.keys[PLATFORM], body));
+        json_decref(api_call(&S.srv, 201, "POST", "/v1/content", S.keys[PLATFORM], body));
     }
 
     S.order_before = order_confirmed("BKA-EV-1", "vid-1", &j);
     assert_true(json_is_false(json_object_get(j, "preserved")));
     json_decref(j);
-    j = call(200, "GET", "/v1/evidence/cases", S.keys[AUDITOR], NULL);
+    j = api_call(&S.srv, 200, "GET", "/v1/evidence/cases", S.keys[AUDITOR], NULL);
     assert_true(json_is_false(json_object_get(json_object_get(j, "master"), "exists")));
     assert_int_equal(json_array_size(json_object_get(j, "cases")), 0);
     json_decref(j);
     /* Nothing to approve or release without a master key and a request. */
-    expect_error(404, "not_found", "POST", "/v1/evidence/releases/1/release", S.keys[ADMIN], NULL);
+    api_expect_error(&S.srv, 404, "not_found", "POST", "/v1/evidence/releases/1/release",
+                     S.keys[ADMIN], NULL);
 }
 
 /* `takedown evidence init` before the next start: one line per custodian with its share, a
@@ -462,7 +250,7 @@ static void test_before_master(void **state)
 static void test_init_then_preserved(void **state)
 {
     (void)state;
-    server_stop();
+    api_server_stop(&S.srv);
     char cmd[8400], out[8192];
     snprintf(cmd, sizeof cmd,
              "'%s' evidence init --data '%s' --threshold 2 --custodians alice,bob,carol "
@@ -498,7 +286,7 @@ static void test_init_then_preserved(void **state)
     json_t *st = json_loads(out, 0, NULL);
     assert_non_null(st);
     assert_true(json_is_true(json_object_get(st, "master")));
-    assert_int_equal(jint(st, "threshold"), 2);
+    assert_int_equal(api_jint(st, "threshold"), 2);
     assert_int_equal(json_array_size(json_object_get(st, "custodians")), 3);
     assert_null(strstr(out, "tdss1-"));
     json_decref(st);
@@ -506,9 +294,9 @@ static void test_init_then_preserved(void **state)
     char admin[128];
     server_start(admin, sizeof admin);
     assert_string_equal(admin, "");
-    double deadline = now_s() + 15;
-    while (!order_preserved(S.order_before) && now_s() < deadline)
-        sleep_ms(100);
+    double deadline = api_now_s() + 15;
+    while (!order_preserved(S.order_before) && api_now_s() < deadline)
+        api_sleep_ms(100);
     if (!order_preserved(S.order_before))
         fail_msg("order %lld not preserved by the clock within 15 s", S.order_before);
 
@@ -524,63 +312,65 @@ static void test_cases_metadata(void **state)
     (void)state;
     char path[128], ref[64], body[512], until[32];
     snprintf(ref, sizeof ref, "order-%lld", S.order_before);
-    json_t *j = call(200, "GET", "/v1/evidence/cases", S.keys[AUDITOR], NULL);
+    json_t *j = api_call(&S.srv, 200, "GET", "/v1/evidence/cases", S.keys[AUDITOR], NULL);
     json_t *m = json_object_get(j, "master");
     assert_true(json_is_true(json_object_get(m, "exists")));
-    assert_int_equal(jint(m, "threshold"), 2);
-    assert_int_equal(jint(m, "custodians"), 3);
+    assert_int_equal(api_jint(m, "threshold"), 2);
+    assert_int_equal(api_jint(m, "custodians"), 3);
     assert_int_equal(json_array_size(json_object_get(j, "cases")), 2);
-    assert_int_equal(jint(json_object_get(j, "counts"), "items"), 2);
+    assert_int_equal(api_jint(json_object_get(j, "counts"), "items"), 2);
     json_decref(j);
-    expect_error(403, "forbidden", "GET", "/v1/evidence/cases", S.keys[PLATFORM], NULL);
-    expect_error(403, "forbidden", "GET", "/v1/evidence/cases", S.keys[ALICE], NULL);
+    api_expect_error(&S.srv, 403, "forbidden", "GET", "/v1/evidence/cases", S.keys[PLATFORM], NULL);
+    api_expect_error(&S.srv, 403, "forbidden", "GET", "/v1/evidence/cases", S.keys[ALICE], NULL);
 
     snprintf(path, sizeof path, "/v1/evidence/cases/%s", ref);
-    resp r;
-    assert_int_equal(http_ex("GET", path, S.keys[AUDITOR], NULL, 0, NULL, &r), 200);
+    api_resp r;
+    assert_int_equal(api_http(&S.srv, "GET", path, S.keys[AUDITOR], NULL, &r), 200);
     /* Never the content: not the uploader, not the record. */
     assert_null(strstr(r.body, "user-1"));
     assert_null(strstr(r.body, "content_base64"));
-    j = parse_or_fail("GET", path, &r);
-    resp_free(&r);
-    assert_string_equal(jstr(j, "case"), ref);
+    j = api_parse_or_fail("GET", path, &r);
+    api_resp_free(&r);
+    assert_string_equal(api_jstr(j, "case"), ref);
     assert_true(json_is_false(json_object_get(j, "hold")));
     assert_true(json_is_null(json_object_get(j, "purged_at")));
     json_t *items = json_object_get(j, "items");
     assert_int_equal(json_array_size(items), 1);
-    assert_string_equal(jstr(json_array_get(items, 0), "label"), "vid-1");
-    assert_true(jint(json_array_get(items, 0), "bytes") > 0);
+    assert_string_equal(api_jstr(json_array_get(items, 0), "label"), "vid-1");
+    assert_true(api_jint(json_array_get(items, 0), "bytes") > 0);
     /* Six months after the removal. */
-    json_int_t retain = jint(j, "retain_until_ms");
-    assert_true(retain > wall_ms() + 180 * DAY_MS && retain < wall_ms() + 190 * DAY_MS);
+    json_int_t retain = api_jint(j, "retain_until_ms");
+    assert_true(retain > api_wall_ms() + 180 * DAY_MS && retain < api_wall_ms() + 190 * DAY_MS);
     json_decref(j);
-    expect_error(404, "not_found", "GET", "/v1/evidence/cases/order-999999", S.keys[ADMIN], NULL);
+    api_expect_error(&S.srv, 404, "not_found", "GET", "/v1/evidence/cases/order-999999",
+                     S.keys[ADMIN], NULL);
 
     /* An authority asks for a longer retention: never shortened. */
     snprintf(path, sizeof path, "/v1/evidence/cases/%s/extend", ref);
-    td_order_time_format(wall_ms() + 400 * DAY_MS, until);
+    td_order_time_format(api_wall_ms() + 400 * DAY_MS, until);
     snprintf(body, sizeof body, "{\"until\": \"%s\", \"reason\": \"BKA request 2024-77\"}", until);
-    expect_error(403, "forbidden", "POST", path, S.keys[AUDITOR], body);
-    j = call(200, "POST", path, S.keys[ADMIN], body);
-    json_int_t extended = jint(j, "retain_until_ms");
-    assert_true(extended >= wall_ms() + 399 * DAY_MS);
+    api_expect_error(&S.srv, 403, "forbidden", "POST", path, S.keys[AUDITOR], body);
+    j = api_call(&S.srv, 200, "POST", path, S.keys[ADMIN], body);
+    json_int_t extended = api_jint(j, "retain_until_ms");
+    assert_true(extended >= api_wall_ms() + 399 * DAY_MS);
     json_decref(j);
-    td_order_time_format(wall_ms() + DAY_MS, until);
+    td_order_time_format(api_wall_ms() + DAY_MS, until);
     snprintf(body, sizeof body, "{\"until\": \"%s\", \"reason\": \"shorter\"}", until);
-    j = call(200, "POST", path, S.keys[ADMIN], body);
-    assert_int_equal(jint(j, "retain_until_ms"), extended);
+    j = api_call(&S.srv, 200, "POST", path, S.keys[ADMIN], body);
+    assert_int_equal(api_jint(j, "retain_until_ms"), extended);
     json_decref(j);
-    expect_error(400, "missing_field", "POST", path, S.keys[ADMIN],
-                 "{\"until\": \"2030-01-01T00:00:00Z\"}");
+    api_expect_error(&S.srv, 400, "missing_field", "POST", path, S.keys[ADMIN],
+                     "{\"until\": \"2030-01-01T00:00:00Z\"}");
 
     snprintf(path, sizeof path, "/v1/evidence/cases/%s/hold", ref);
-    j = call(200, "POST", path, S.keys[ADMIN], "{\"reason\": \"proceedings pending\"}");
+    j = api_call(&S.srv, 200, "POST", path, S.keys[ADMIN], "{\"reason\": \"proceedings pending\"}");
     assert_true(json_is_true(json_object_get(j, "hold")));
     json_decref(j);
-    j = call(200, "POST", path, S.keys[ADMIN], "{\"hold\": false, \"reason\": \"closed\"}");
+    j = api_call(&S.srv, 200, "POST", path, S.keys[ADMIN],
+                 "{\"hold\": false, \"reason\": \"closed\"}");
     assert_true(json_is_false(json_object_get(j, "hold")));
     json_decref(j);
-    expect_error(403, "forbidden", "POST", path, S.keys[BOB], "{\"reason\": \"x\"}");
+    api_expect_error(&S.srv, 403, "forbidden", "POST", path, S.keys[BOB], "{\"reason\": \"x\"}");
 }
 
 static void approve(long expect, const char *code, int key, const char *share)
@@ -589,9 +379,9 @@ static void approve(long expect, const char *code, int key, const char *share)
     snprintf(path, sizeof path, "/v1/evidence/releases/%lld/approvals", S.request);
     snprintf(body, sizeof body, "{\"share\": \"%s\"}", share);
     if (code) {
-        expect_error(expect, code, "POST", path, S.keys[key], body);
+        api_expect_error(&S.srv, expect, code, "POST", path, S.keys[key], body);
     } else {
-        json_t *j = call(expect, "POST", path, S.keys[key], body);
+        json_t *j = api_call(&S.srv, expect, "POST", path, S.keys[key], body);
         json_decref(j);
     }
 }
@@ -608,21 +398,23 @@ static void test_release(void **state)
              "Production Order EPOC-2024-17\", \"purpose\": \"criminal investigation of the "
              "uploader\", \"case\": \"%s\"}",
              ref);
-    expect_error(403, "forbidden", "POST", "/v1/evidence/releases", S.keys[AUDITOR], body);
-    expect_error(403, "forbidden", "POST", "/v1/evidence/releases", S.keys[ALICE], body);
-    expect_error(400, "missing_field", "POST", "/v1/evidence/releases", S.keys[ADMIN],
-                 "{\"requester\": \"x\", \"case\": \"order-1\"}");
-    json_t *j = call(201, "POST", "/v1/evidence/releases", S.keys[ADMIN], body);
-    S.request = jint(j, "id");
+    api_expect_error(&S.srv, 403, "forbidden", "POST", "/v1/evidence/releases", S.keys[AUDITOR],
+                     body);
+    api_expect_error(&S.srv, 403, "forbidden", "POST", "/v1/evidence/releases", S.keys[ALICE],
+                     body);
+    api_expect_error(&S.srv, 400, "missing_field", "POST", "/v1/evidence/releases", S.keys[ADMIN],
+                     "{\"requester\": \"x\", \"case\": \"order-1\"}");
+    json_t *j = api_call(&S.srv, 201, "POST", "/v1/evidence/releases", S.keys[ADMIN], body);
+    S.request = api_jint(j, "id");
     assert_true(S.request > 0);
-    assert_string_equal(jstr(j, "state"), "open");
-    assert_int_equal(jint(j, "needed"), 2);
-    assert_int_equal(jint(j, "approvals"), 0);
+    assert_string_equal(api_jstr(j, "state"), "open");
+    assert_int_equal(api_jint(j, "needed"), 2);
+    assert_int_equal(api_jint(j, "approvals"), 0);
     json_decref(j);
     snprintf(path, sizeof path, "/v1/evidence/releases/%lld/release", S.request);
 
     /* No approval yet. */
-    expect_error(409, "not_approved", "POST", path, S.keys[ADMIN], NULL);
+    api_expect_error(&S.srv, 409, "not_approved", "POST", path, S.keys[ADMIN], NULL);
     /* Refusals: another custodian's share, a mistyped share, a custodian key that is nobody's,
      * roles that do not approve. */
     approve(403, "share_refused", ALICE, S.shares[1]);
@@ -639,77 +431,77 @@ static void test_release(void **state)
     char apath[128];
     snprintf(apath, sizeof apath, "/v1/evidence/releases/%lld/approvals", S.request);
     snprintf(body, sizeof body, "{\"share\": \"%s\"}", S.shares[0]);
-    j = call(200, "POST", apath, S.keys[ALICE], body);
-    assert_int_equal(jint(j, "approvals"), 1);
-    assert_int_equal(jint(j, "needed"), 2);
+    j = api_call(&S.srv, 200, "POST", apath, S.keys[ALICE], body);
+    assert_int_equal(api_jint(j, "approvals"), 1);
+    assert_int_equal(api_jint(j, "needed"), 2);
     assert_true(json_is_false(json_object_get(j, "ready")));
-    assert_string_equal(jstr(j, "custodian"), "alice");
+    assert_string_equal(api_jstr(j, "custodian"), "alice");
     json_decref(j);
-    j = call(200, "POST", apath, S.keys[ALICE], body);
-    assert_int_equal(jint(j, "approvals"), 1);
+    j = api_call(&S.srv, 200, "POST", apath, S.keys[ALICE], body);
+    assert_int_equal(api_jint(j, "approvals"), 1);
     json_decref(j);
-    j = call(409, "POST", path, S.keys[ADMIN], NULL);
-    assert_int_equal(jint(j, "approvals"), 1);
-    assert_int_equal(jint(j, "needed"), 2);
+    j = api_call(&S.srv, 409, "POST", path, S.keys[ADMIN], NULL);
+    assert_int_equal(api_jint(j, "approvals"), 1);
+    assert_int_equal(api_jint(j, "needed"), 2);
     json_decref(j);
     /* The release itself is an admin's. */
-    expect_error(403, "forbidden", "POST", path, S.keys[BOB], NULL);
+    api_expect_error(&S.srv, 403, "forbidden", "POST", path, S.keys[BOB], NULL);
 
     /* The second custodian: k approvals. */
     snprintf(body, sizeof body, "{\"share\": \"%s\"}", S.shares[2]);
-    j = call(200, "POST", apath, S.keys[CAROL], body);
-    assert_int_equal(jint(j, "approvals"), 2);
+    j = api_call(&S.srv, 200, "POST", apath, S.keys[CAROL], body);
+    assert_int_equal(api_jint(j, "approvals"), 2);
     assert_true(json_is_true(json_object_get(j, "ready")));
     json_decref(j);
 
-    j = call(200, "POST", path, S.keys[ADMIN], NULL);
-    assert_string_equal(jstr(j, "case"), ref);
-    assert_non_null(strstr(jstr(j, "legal_basis"), "EPOC-2024-17"));
-    assert_non_null(strstr(jstr(j, "purpose"), "criminal investigation"));
+    j = api_call(&S.srv, 200, "POST", path, S.keys[ADMIN], NULL);
+    assert_string_equal(api_jstr(j, "case"), ref);
+    assert_non_null(strstr(api_jstr(j, "legal_basis"), "EPOC-2024-17"));
+    assert_non_null(strstr(api_jstr(j, "purpose"), "criminal investigation"));
     json_t *items = json_object_get(j, "items");
     assert_int_equal(json_array_size(items), 1);
     json_t *item = json_array_get(items, 0);
-    assert_string_equal(jstr(item, "label"), "vid-1");
-    const char *b64 = jstr(item, "content_base64");
+    assert_string_equal(api_jstr(item, "label"), "vid-1");
+    const char *b64 = api_jstr(item, "content_base64");
     assert_non_null(b64);
     unsigned char content[8192];
     size_t len = 0;
     assert_int_equal(sodium_base642bin(content, sizeof content - 1, b64, strlen(b64), NULL, &len,
                                        NULL, sodium_base64_VARIANT_ORIGINAL),
                      0);
-    assert_int_equal((json_int_t)len, jint(item, "bytes"));
+    assert_int_equal((json_int_t)len, api_jint(item, "bytes"));
     content[len] = '\0';
     /* The content record of what was removed. */
     json_t *rec = json_loads((const char *)content, 0, NULL);
     assert_non_null(rec);
-    assert_string_equal(jstr(rec, "content_id"), "vid-1");
-    assert_string_equal(jstr(rec, "url"), "https://video.example/watch/1");
-    assert_string_equal(jstr(rec, "uploader"), "user-1");
+    assert_string_equal(api_jstr(rec, "content_id"), "vid-1");
+    assert_string_equal(api_jstr(rec, "url"), "https://video.example/watch/1");
+    assert_string_equal(api_jstr(rec, "uploader"), "user-1");
     json_decref(rec);
     unsigned char digest[crypto_hash_sha256_BYTES];
     char hex[2 * crypto_hash_sha256_BYTES + 1];
     crypto_hash_sha256(digest, content, len);
     sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
-    assert_string_equal(jstr(item, "sha256"), hex);
+    assert_string_equal(api_jstr(item, "sha256"), hex);
     /* The related data: the order. */
     json_t *rel = json_object_get(item, "related");
-    assert_int_equal(jint(json_object_get(rel, "order"), "id"), S.order_before);
+    assert_int_equal(api_jint(json_object_get(rel, "order"), "id"), S.order_before);
     json_decref(j);
 
     /* Once only. */
-    expect_error(409, "conflict", "POST", path, S.keys[ADMIN], NULL);
+    api_expect_error(&S.srv, 409, "conflict", "POST", path, S.keys[ADMIN], NULL);
     approve(409, "conflict", BOB, S.shares[1]);
     snprintf(body, sizeof body, "{\"share\": \"%s\"}", S.shares[1]);
-    expect_error(404, "not_found", "POST", "/v1/evidence/releases/999999/approvals", S.keys[BOB],
-                 body);
+    api_expect_error(&S.srv, 404, "not_found", "POST", "/v1/evidence/releases/999999/approvals",
+                     S.keys[BOB], body);
 }
 
 /* Every step is an entry of the audit log (read back through inclusion proofs). */
 static void test_audit_entries(void **state)
 {
     (void)state;
-    json_t *j = call(200, "GET", "/v1/log/checkpoint", NULL, NULL);
-    json_int_t size = jint(json_object_get(j, "checkpoint"), "size");
+    json_t *j = api_call(&S.srv, 200, "GET", "/v1/log/checkpoint", NULL, NULL);
+    json_int_t size = api_jint(json_object_get(j, "checkpoint"), "size");
     json_decref(j);
     assert_true(size > 10);
     static const char *const wanted[] = {
@@ -720,19 +512,19 @@ static void test_audit_entries(void **state)
         char path[128];
         snprintf(path, sizeof path, "/v1/log/proof/inclusion?seq=%lld&size=%lld", (long long)seq,
                  (long long)size);
-        j = call(200, "GET", path, S.keys[AUDITOR], NULL);
-        json_t *entry = json_loads(jstr(j, "entry"), 0, NULL);
+        j = api_call(&S.srv, 200, "GET", path, S.keys[AUDITOR], NULL);
+        json_t *entry = json_loads(api_jstr(j, "entry"), 0, NULL);
         assert_non_null(entry);
-        const char *action = jstr(entry, "action");
+        const char *action = api_jstr(entry, "action");
         for (size_t w = 0; w < sizeof wanted / sizeof wanted[0]; w++)
             if (strcmp(action, wanted[w]) == 0)
                 count[w]++;
         if (strcmp(action, "evidence.release") == 0) {
-            assert_string_equal(jstr(entry, "actor"), "admin");
-            assert_non_null(strstr(jstr(entry, "details"), "EPOC-2024-17"));
+            assert_string_equal(api_jstr(entry, "actor"), "admin");
+            assert_non_null(strstr(api_jstr(entry, "details"), "EPOC-2024-17"));
         }
         if (strcmp(action, "evidence.request") == 0)
-            assert_non_null(strstr(jstr(entry, "details"), "criminal investigation"));
+            assert_non_null(strstr(api_jstr(entry, "details"), "criminal investigation"));
         json_decref(entry);
         json_decref(j);
     }
@@ -760,10 +552,10 @@ static void test_metrics(void **state)
     char body[4096];
     order_doc(body, sizeof body, "BKA", "BKA-EV-3", "vid-unknown", NULL, NULL);
     json_decref(send_signed(201, "/v1/orders", BKA, S.sk, body));
-    json_decref(call(201, "POST", "/v1/complaints", S.keys[PLATFORM],
-                     "{\"content_id\": \"vid-2\", \"text\": \"this was satire\"}"));
-    resp r;
-    assert_int_equal(http_ex("GET", "/metrics", NULL, NULL, 0, NULL, &r), 200);
+    json_decref(api_call(&S.srv, 201, "POST", "/v1/complaints", S.keys[PLATFORM],
+                         "{\"content_id\": \"vid-2\", \"text\": \"this was satire\"}"));
+    api_resp r;
+    assert_int_equal(api_http(&S.srv, "GET", "/metrics", NULL, NULL, &r), 200);
     const char *m = r.body;
     const char *h = "takedown_order_receipt_to_removal_seconds";
     char series[160];
@@ -794,7 +586,7 @@ static void test_metrics(void **state)
     assert_true(metric(m, "takedown_evidence_items") == 2);
     assert_true(metric(m, "takedown_evidence_requests_open") == 0);
     assert_true(metric(m, "takedown_evidence_preservation_retries_total") >= 1);
-    resp_free(&r);
+    api_resp_free(&r);
 }
 
 int main(void)

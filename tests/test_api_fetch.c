@@ -14,16 +14,14 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <openssl/evp.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "server/fetch.h"
+#include "support/api_client.h"
 #include "support/support.h"
 
 #define BRIDGE_JPG "threatexchange/pdq/data/bridge-mods/aaa-orig.jpg"
@@ -32,9 +30,7 @@
 #define SLOW_MS 2500            /* over the 1000 ms fetch_timeout_ms */
 
 static struct {
-    pid_t pid;
-    int out_fd;
-    char base[128];
+    api_server srv;
     char dir[4096];
     char admin[128];
     /* The origin. */
@@ -46,143 +42,34 @@ static struct {
 
 /* ---- the server process ---- */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Starts `takedown serve` with the extra NULL-terminated flags; remembers the admin key that
  * the first start prints. */
 static void server_start(const char *const *extra)
 {
-    const char *argv[40];
+    const char *flags[40];
     int n = 0;
-    argv[n++] = TD_CLI_PATH;
-    argv[n++] = "serve";
-    argv[n++] = "--listen";
-    argv[n++] = "127.0.0.1:0";
-    argv[n++] = "--data";
-    argv[n++] = S.dir;
-    argv[n++] = "--http-threads";
-    argv[n++] = "4";
+    flags[n++] = "--http-threads";
+    flags[n++] = "4";
     for (int i = 0; extra && extra[i] && n < 38; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        execv(TD_CLI_PATH, (char *const *)argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    S.pid = pid;
-    S.out_fd = fds[0];
-    char line[512];
-    size_t len = 0;
-    double deadline = now_s() + 30;
-    while (now_s() < deadline) {
-        struct pollfd p = {fds[0], POLLIN, 0};
-        if (poll(&p, 1, 1000) <= 0)
-            continue;
-        char c;
-        if (read(fds[0], &c, 1) != 1)
-            fail_msg("the server exited before listening");
-        if (c != '\n') {
-            if (len + 1 < sizeof line)
-                line[len++] = c;
-            continue;
-        }
-        line[len] = '\0';
-        len = 0;
-        const char *k = "takedown: admin key (shown once): ", *l = "takedown: listening on ";
-        if (strncmp(line, k, strlen(k)) == 0)
-            snprintf(S.admin, sizeof S.admin, "%.120s", line + strlen(k));
-        if (strncmp(line, l, strlen(l)) == 0) {
-            snprintf(S.base, sizeof S.base, "%.100s", line + strlen(l));
-            return;
-        }
-    }
-    fail_msg("the server did not print its address within 30 s");
-}
-
-static void server_stop(void)
-{
-    assert_int_equal(kill(S.pid, SIGTERM), 0);
-    int status = -1;
-    double deadline = now_s() + 20;
-    while (now_s() < deadline) {
-        if (waitpid(S.pid, &status, WNOHANG) == S.pid)
-            break;
-        sleep_ms(20);
-    }
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
-    close(S.out_fd);
-    S.out_fd = -1;
-    S.pid = 0;
+        flags[n++] = extra[i];
+    flags[n] = NULL;
+    api_server_start(&S.srv, S.dir, flags);
+    if (S.srv.admin[0])
+        snprintf(S.admin, sizeof S.admin, "%.120s", S.srv.admin);
 }
 
 /* ---- HTTP to takedown ---- */
 
-typedef struct resp {
-    long status;
-    char *body;
-    size_t len;
-} resp;
-
-static size_t on_body(char *p, size_t size, size_t n, void *ctx)
-{
-    resp *r = ctx;
-    size_t len = size * n;
-    char *nb = realloc(r->body, r->len + len + 1);
-    assert_non_null(nb);
-    memcpy(nb + r->len, p, len);
-    r->body = nb;
-    r->len += len;
-    r->body[r->len] = '\0';
-    return len;
-}
-
 /* GET path with the admin key; returns the parsed body. */
 static json_t *get_json(const char *path, long *status)
 {
-    char url[4096], auth[256];
-    resp r = {0, NULL, 0};
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    snprintf(url, sizeof url, "%s%s", S.base, path);
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", S.admin);
-    struct curl_slist *h = curl_slist_append(NULL, auth);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK)
-        fail_msg("GET %s: %s", url, curl_easy_strerror(rc));
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    json_error_t e;
-    json_t *j = json_loadb(r.body ? r.body : "", r.len, 0, &e);
-    if (!j)
-        fail_msg("GET %s: not JSON: %s", url, r.body ? r.body : "");
-    free(r.body);
+    api_resp r;
+    long st = api_http(&S.srv, "GET", path, S.admin, NULL, &r);
+    if (st < 0)
+        fail_msg("GET %s%s: %s", S.srv.base, path, curl_easy_strerror((CURLcode)-st));
+    *status = st;
+    json_t *j = api_parse_or_fail("GET", path, &r);
+    api_resp_free(&r);
     return j;
 }
 
@@ -256,7 +143,7 @@ static enum MHD_Result on_origin(void *cls, struct MHD_Connection *conn, const c
     if (strcmp(url, "/img.jpg") == 0) {
         r = MHD_create_response_from_buffer(S.jpg_len, S.jpg, MHD_RESPMEM_PERSISTENT);
     } else if (strcmp(url, "/slow.jpg") == 0) {
-        sleep_ms(SLOW_MS);
+        api_sleep_ms(SLOW_MS);
         r = MHD_create_response_from_buffer(S.jpg_len, S.jpg, MHD_RESPMEM_PERSISTENT);
     } else if (strcmp(url, "/big") == 0) {
         char *big = malloc(BIG_BYTES);
@@ -311,8 +198,8 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    if (S.pid)
-        server_stop();
+    if (S.srv.pid)
+        api_server_stop(&S.srv);
     if (S.origin)
         MHD_stop_daemon(S.origin);
     free(S.jpg);
@@ -387,7 +274,7 @@ static void test_disabled_by_default(void **state)
     assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "code")),
                         "missing_query");
     json_decref(j);
-    server_stop();
+    api_server_stop(&S.srv);
 }
 
 /* Enabled with an allow list, private addresses refused: loopback by literal and by name. */
@@ -408,7 +295,7 @@ static void test_private_refused(void **state)
     expect_error(400, "invalid_url", "ftp://127.0.0.1/img.jpg");
     expect_error(400, "invalid_url", "file:///etc/passwd");
     expect_error(400, "invalid_url", "not a url");
-    server_stop();
+    api_server_stop(&S.srv);
 }
 
 static void sha256_hex(const uint8_t *data, size_t len, char out[65])
@@ -457,9 +344,9 @@ static void test_fetch_outcomes(void **state)
     expect_error(403, "host_not_allowed", url);
     expect_error(413, "too_large", "/big");
     expect_error(413, "too_large", "/big-chunked");
-    double t0 = now_s();
+    double t0 = api_now_s();
     expect_error(504, "upstream_timeout", "/slow.jpg");
-    assert_true(now_s() - t0 < SLOW_MS / 1000.0);
+    assert_true(api_now_s() - t0 < SLOW_MS / 1000.0);
     expect_error(502, "upstream_error", "/missing");
     expect_error(502, "upstream_error", "/redirect");
     expect_error(422, "undecodable", "/text");
@@ -470,7 +357,7 @@ static void test_fetch_outcomes(void **state)
     j = hash_url(url, &st);
     assert_int_equal(st, 200);
     json_decref(j);
-    server_stop();
+    api_server_stop(&S.srv);
 }
 
 int main(void)
