@@ -60,76 +60,12 @@ static void server_start(char *admin, size_t cap)
 
 /* ---- signed documents ---- */
 
-/* The Takedown-Signature header line for body signed with sk. */
-static void sign_header(const unsigned char *sk, const char *body, size_t len, char *out,
-                        size_t cap)
-{
-    unsigned char sig[crypto_sign_BYTES];
-    char b64[sodium_base64_ENCODED_LEN(crypto_sign_BYTES, sodium_base64_VARIANT_ORIGINAL)];
-    crypto_sign_detached(sig, NULL, (const unsigned char *)body, len, sk);
-    sodium_bin2base64(b64, sizeof b64, sig, sizeof sig, sodium_base64_VARIANT_ORIGINAL);
-    snprintf(out, cap, "Takedown-Signature: ed25519=%s", b64);
-}
-
-/* A removal order of `authority` with one target (content id and URL, either may be NULL);
- * omit names a member left out. */
-static void order_doc(char *out, size_t cap, const char *authority, const char *reference,
-                      const char *content_id, const char *url, const char *omit)
-{
-    char issued[32], target[512];
-    td_order_time_format(api_wall_ms() - 60000, issued);
-    if (content_id && url)
-        snprintf(target, sizeof target, "{\"content_id\": \"%s\", \"url\": \"%s\"}", content_id,
-                 url);
-    else if (content_id)
-        snprintf(target, sizeof target, "{\"content_id\": \"%s\"}", content_id);
-    else
-        snprintf(target, sizeof target, "{\"url\": \"%s\"}", url);
-    size_t n = 0;
-    struct {
-        const char *name;
-        char value[640];
-    } m[12];
-    int k = 0;
-#define MEMBER(nm, ...)                                                                            \
-    do {                                                                                           \
-        m[k].name = nm;                                                                            \
-        snprintf(m[k].value, sizeof m[k].value, __VA_ARGS__);                                      \
-        k++;                                                                                       \
-    } while (0)
-    MEMBER("type", "\"removal_order\"");
-    MEMBER("issuing_member_state", "\"DE\"");
-    MEMBER("addressee", "\"Example Platform Ltd\"");
-    MEMBER("reference", "\"%s\"", reference);
-    MEMBER("issued_at", "\"%s\"", issued);
-    MEMBER("content", "[%s]", target);
-    MEMBER("reason", "{\"category\": \"a\", \"statement\": \"Incitement to commit a terrorist "
-                     "offence\"}");
-    MEMBER("do_not_inform", "false");
-    MEMBER("cross_border", "false");
-    MEMBER("issuing_authority", "{\"name\": \"%s\", \"contact\": \"ops@authority.example\"}",
-           authority);
-    MEMBER("follow_up_contact", "\"desk@authority.example\"");
-    MEMBER("redress", "\"Verwaltungsgericht Wiesbaden\"");
-#undef MEMBER
-    n += (size_t)snprintf(out + n, cap - n, "{");
-    int first = 1;
-    for (int i = 0; i < k; i++) {
-        if (omit && strcmp(omit, m[i].name) == 0)
-            continue;
-        n += (size_t)snprintf(out + n, cap - n, "%s\"%s\": %s", first ? "" : ", ", m[i].name,
-                              m[i].value);
-        first = 0;
-    }
-    snprintf(out + n, cap - n, "}");
-}
-
 /* Sends body signed with sk as the key `key`; returns the parsed answer. */
 static json_t *send_signed(long expect, const char *path, int key, const unsigned char *sk,
                            const char *body)
 {
     char sig[200];
-    sign_header(sk, body, strlen(body), sig, sizeof sig);
+    api_sign_header(sk, body, strlen(body), sig, sizeof sig);
     return api_call_ex(&S.srv, expect, "POST", path, S.keys[key], body, strlen(body), sig);
 }
 
@@ -181,7 +117,7 @@ static int group_teardown(void **state)
 static long long order_confirmed(const char *reference, const char *content_id, json_t **order)
 {
     char body[4096], path[128], confirm[256], at[32];
-    order_doc(body, sizeof body, "BKA", reference, content_id, NULL, NULL);
+    api_order_doc(body, sizeof body, "BKA", reference, content_id, NULL, NULL);
     json_t *j = send_signed(201, "/v1/orders", BKA, S.sk, body);
     long long id = api_jint(j, "id");
     json_decref(j);
@@ -550,7 +486,7 @@ static void test_metrics(void **state)
 {
     (void)state;
     char body[4096];
-    order_doc(body, sizeof body, "BKA", "BKA-EV-3", "vid-unknown", NULL, NULL);
+    api_order_doc(body, sizeof body, "BKA", "BKA-EV-3", "vid-unknown", NULL, NULL);
     json_decref(send_signed(201, "/v1/orders", BKA, S.sk, body));
     json_decref(api_call(&S.srv, 201, "POST", "/v1/complaints", S.keys[PLATFORM],
                          "{\"content_id\": \"vid-2\", \"text\": \"this was satire\"}"));

@@ -104,76 +104,12 @@ static json_int_t jpath(json_t *o, const char *path)
 
 /* ---- signed documents ---- */
 
-/* The Takedown-Signature header line for body signed with sk. */
-static void sign_header(const unsigned char *sk, const char *body, size_t len, char *out,
-                        size_t cap)
-{
-    unsigned char sig[crypto_sign_BYTES];
-    char b64[sodium_base64_ENCODED_LEN(crypto_sign_BYTES, sodium_base64_VARIANT_ORIGINAL)];
-    crypto_sign_detached(sig, NULL, (const unsigned char *)body, len, sk);
-    sodium_bin2base64(b64, sizeof b64, sig, sizeof sig, sodium_base64_VARIANT_ORIGINAL);
-    snprintf(out, cap, "Takedown-Signature: ed25519=%s", b64);
-}
-
-/* A removal order of `authority` with one target (content id and URL, either may be NULL);
- * omit names a member left out. */
-static void order_doc(char *out, size_t cap, const char *authority, const char *reference,
-                      const char *content_id, const char *url, const char *omit)
-{
-    char issued[32], target[512];
-    td_order_time_format(api_wall_ms() - 60000, issued);
-    if (content_id && url)
-        snprintf(target, sizeof target, "{\"content_id\": \"%s\", \"url\": \"%s\"}", content_id,
-                 url);
-    else if (content_id)
-        snprintf(target, sizeof target, "{\"content_id\": \"%s\"}", content_id);
-    else
-        snprintf(target, sizeof target, "{\"url\": \"%s\"}", url);
-    size_t n = 0;
-    struct {
-        const char *name;
-        char value[640];
-    } m[12];
-    int k = 0;
-#define MEMBER(nm, ...)                                                                            \
-    do {                                                                                           \
-        m[k].name = nm;                                                                            \
-        snprintf(m[k].value, sizeof m[k].value, __VA_ARGS__);                                      \
-        k++;                                                                                       \
-    } while (0)
-    MEMBER("type", "\"removal_order\"");
-    MEMBER("issuing_member_state", "\"DE\"");
-    MEMBER("addressee", "\"Example Platform Ltd\"");
-    MEMBER("reference", "\"%s\"", reference);
-    MEMBER("issued_at", "\"%s\"", issued);
-    MEMBER("content", "[%s]", target);
-    MEMBER("reason", "{\"category\": \"a\", \"statement\": \"Incitement to commit a terrorist "
-                     "offence\"}");
-    MEMBER("do_not_inform", "false");
-    MEMBER("cross_border", "false");
-    MEMBER("issuing_authority", "{\"name\": \"%s\", \"contact\": \"ops@authority.example\"}",
-           authority);
-    MEMBER("follow_up_contact", "\"desk@authority.example\"");
-    MEMBER("redress", "\"Verwaltungsgericht Wiesbaden\"");
-#undef MEMBER
-    n += (size_t)snprintf(out + n, cap - n, "{");
-    int first = 1;
-    for (int i = 0; i < k; i++) {
-        if (omit && strcmp(omit, m[i].name) == 0)
-            continue;
-        n += (size_t)snprintf(out + n, cap - n, "%s\"%s\": %s", first ? "" : ", ", m[i].name,
-                              m[i].value);
-        first = 0;
-    }
-    snprintf(out + n, cap - n, "}");
-}
-
 /* Sends body signed with sk as the key `key`; returns the parsed answer. */
 static json_t *send_signed(long expect, const char *path, int key, const unsigned char *sk,
                            const char *body)
 {
     char sig[200];
-    sign_header(sk, body, strlen(body), sig, sizeof sig);
+    api_sign_header(sk, body, strlen(body), sig, sizeof sig);
     return api_call_ex(&S.srv, expect, "POST", path, S.keys[key], body, strlen(body), sig);
 }
 
@@ -431,9 +367,9 @@ static void test_roles(void **state)
 {
     (void)state;
     char body[4096];
-    order_doc(body, sizeof body, "BKA", "BKA-ROLES-1", "vid-1", NULL, NULL);
+    api_order_doc(body, sizeof body, "BKA", "BKA-ROLES-1", "vid-1", NULL, NULL);
     char sig[200];
-    sign_header(S.sk[A_BKA], body, strlen(body), sig, sizeof sig);
+    api_sign_header(S.sk[A_BKA], body, strlen(body), sig, sizeof sig);
     /* Only an authority's key sends orders, even with a valid signature. */
     for (int k = ADMIN; k <= AUDITOR; k++)
         api_expect_error_ex(&S.srv, 403, "forbidden", NULL, "POST", "/v1/orders", S.keys[k], body,
@@ -463,7 +399,7 @@ static void test_intake_refusals(void **state)
 {
     (void)state;
     char body[4096], sig[200];
-    order_doc(body, sizeof body, "BKA", "BKA-BAD-1", "vid-1", NULL, NULL);
+    api_order_doc(body, sizeof body, "BKA", "BKA-BAD-1", "vid-1", NULL, NULL);
     size_t len = strlen(body);
     /* Unsigned. */
     api_expect_error_ex(&S.srv, 401, "unsigned", "Takedown-Signature", "POST", "/v1/orders",
@@ -472,46 +408,46 @@ static void test_intake_refusals(void **state)
     api_expect_error_ex(&S.srv, 401, "bad_signature", NULL, "POST", "/v1/orders", S.keys[BKA], body,
                         len, "Takedown-Signature: rsa=AAAA");
     /* Signed by a key nobody registered. */
-    sign_header(S.stray_sk, body, len, sig, sizeof sig);
+    api_sign_header(S.stray_sk, body, len, sig, sizeof sig);
     api_expect_error_ex(&S.srv, 401, "bad_signature", NULL, "POST", "/v1/orders", S.keys[BKA], body,
                         len, sig);
     /* Signed by another authority's key. */
-    sign_header(S.sk[A_POLITIE], body, len, sig, sizeof sig);
+    api_sign_header(S.sk[A_POLITIE], body, len, sig, sizeof sig);
     api_expect_error_ex(&S.srv, 401, "bad_signature", NULL, "POST", "/v1/orders", S.keys[BKA], body,
                         len, sig);
     /* Tampered after signing: one character of the reference changed. */
-    sign_header(S.sk[A_BKA], body, len, sig, sizeof sig);
+    api_sign_header(S.sk[A_BKA], body, len, sig, sizeof sig);
     char *ref = strstr(body, "BKA-BAD-1");
     assert_non_null(ref);
     ref[8] = '2';
     api_expect_error_ex(&S.srv, 401, "bad_signature", NULL, "POST", "/v1/orders", S.keys[BKA], body,
                         len, sig);
     /* Unknown authority. */
-    order_doc(body, sizeof body, "Nobody", "N-1", "vid-1", NULL, NULL);
-    sign_header(S.stray_sk, body, strlen(body), sig, sizeof sig);
+    api_order_doc(body, sizeof body, "Nobody", "N-1", "vid-1", NULL, NULL);
+    api_sign_header(S.stray_sk, body, strlen(body), sig, sizeof sig);
     api_expect_error_ex(&S.srv, 403, "unknown_authority", "issuing_authority.name", "POST",
                         "/v1/orders", S.keys[BKA], body, strlen(body), sig);
     /* The BKA's key sending a Dutch order, even signed with the Dutch key. */
-    order_doc(body, sizeof body, "Politie NL", "NL-1", "vid-1", NULL, NULL);
-    sign_header(S.sk[A_POLITIE], body, strlen(body), sig, sizeof sig);
+    api_order_doc(body, sizeof body, "Politie NL", "NL-1", "vid-1", NULL, NULL);
+    api_sign_header(S.sk[A_POLITIE], body, strlen(body), sig, sizeof sig);
     api_expect_error_ex(&S.srv, 403, "wrong_authority", NULL, "POST", "/v1/orders", S.keys[BKA],
                         body, strlen(body), sig);
     /* A referral unit does not send removal orders. */
-    order_doc(body, sizeof body, "EU IRU", "IRU-X", "vid-1", NULL, NULL);
-    sign_header(S.sk[A_IRU], body, strlen(body), sig, sizeof sig);
+    api_order_doc(body, sizeof body, "EU IRU", "IRU-X", "vid-1", NULL, NULL);
+    api_sign_header(S.sk[A_IRU], body, strlen(body), sig, sizeof sig);
     api_expect_error_ex(&S.srv, 403, "wrong_authority", NULL, "POST", "/v1/orders", S.keys[IRU],
                         body, strlen(body), sig);
     /* Missing fields are named. */
     static const char *const required[] = {"redress", "reference", "content", "cross_border"};
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
-        order_doc(body, sizeof body, "BKA", "BKA-MISSING", "vid-1", NULL, required[i]);
-        sign_header(S.sk[A_BKA], body, strlen(body), sig, sizeof sig);
+        api_order_doc(body, sizeof body, "BKA", "BKA-MISSING", "vid-1", NULL, required[i]);
+        api_sign_header(S.sk[A_BKA], body, strlen(body), sig, sizeof sig);
         api_expect_error_ex(&S.srv, 422, "missing_field", required[i], "POST", "/v1/orders",
                             S.keys[BKA], body, strlen(body), sig);
     }
     /* Not JSON. */
     static const char junk[] = "not json";
-    sign_header(S.sk[A_BKA], junk, strlen(junk), sig, sizeof sig);
+    api_sign_header(S.sk[A_BKA], junk, strlen(junk), sig, sizeof sig);
     api_expect_error_ex(&S.srv, 400, "malformed", NULL, "POST", "/v1/orders", S.keys[BKA], junk,
                         strlen(junk), sig);
     json_t *j = api_call(&S.srv, 200, "GET", "/v1/orders?open=0", S.keys[AUDITOR], NULL);
@@ -525,8 +461,8 @@ static void test_order_automatic(void **state)
 {
     (void)state;
     char body[4096], path[128], confirm[256], measure_at[32];
-    order_doc(body, sizeof body, "BKA", "BKA-2024-0001", "vid-1", "https://video.example/watch/1",
-              NULL);
+    api_order_doc(body, sizeof body, "BKA", "BKA-2024-0001", "vid-1",
+                  "https://video.example/watch/1", NULL);
     double t0 = api_now_s();
     json_t *j = send_signed(201, "/v1/orders", BKA, S.sk[A_BKA], body);
     double t_receipt = api_now_s();
@@ -632,8 +568,8 @@ static void test_cannot_comply_then_clarification(void **state)
 {
     (void)state;
     char body[4096], path[128];
-    order_doc(body, sizeof body, "BKA", "BKA-2024-0002", NULL, "https://elsewhere.example/x/42",
-              NULL);
+    api_order_doc(body, sizeof body, "BKA", "BKA-2024-0002", NULL, "https://elsewhere.example/x/42",
+                  NULL);
     json_t *j = send_signed(201, "/v1/orders", BKA, S.sk[A_BKA], body);
     S.order_paused = api_jint(j, "id");
     assert_true(json_is_false(json_object_get(j, "executed")));
@@ -728,7 +664,7 @@ static void test_referral(void **state)
              issued);
     /* Not through the orders route (the type is wrong there). */
     char sig[200];
-    sign_header(S.sk[A_IRU], body, strlen(body), sig, sizeof sig);
+    api_sign_header(S.sk[A_IRU], body, strlen(body), sig, sizeof sig);
     api_expect_error_ex(&S.srv, 422, "invalid_field", "type", "POST", "/v1/orders", S.keys[IRU],
                         body, strlen(body), sig);
     json_t *j = send_signed(201, "/v1/referrals", IRU, S.sk[A_IRU], body);
@@ -986,8 +922,8 @@ static void test_restart_and_clocks(void **state)
     json_decref(j);
 
     /* The Dutch authority announced itself at setup, less than 12 h ago: first contact. */
-    order_doc(body, sizeof body, "Politie NL", "NL-2024-9", NULL, "https://elsewhere.example/nl",
-              NULL);
+    api_order_doc(body, sizeof body, "Politie NL", "NL-2024-9", NULL,
+                  "https://elsewhere.example/nl", NULL);
     j = send_signed(201, "/v1/orders", POLITIE, S.sk[A_POLITIE], body);
     long long id = api_jint(j, "id");
     assert_int_equal(api_jint(j, "deadline_ms"), api_jint(j, "received_ms") + 60000);

@@ -1,6 +1,8 @@
 /* A client for the HTTP API tests: see api_client.h. */
 #include "api_client.h"
 
+#include "takedown/orders.h"
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -8,6 +10,7 @@
 #include <curl/curl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,3 +314,68 @@ void api_expect_error_body(const api_server *srv, long expect, const char *code,
 const char *api_jstr(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
 
 json_int_t api_jint(json_t *o, const char *k) { return json_integer_value(json_object_get(o, k)); }
+
+/* ---- signed documents ---- */
+
+/* The Takedown-Signature header line for body signed with sk. */
+void api_sign_header(const unsigned char *sk, const char *body, size_t len, char *out, size_t cap)
+{
+    unsigned char sig[crypto_sign_BYTES];
+    char b64[sodium_base64_ENCODED_LEN(crypto_sign_BYTES, sodium_base64_VARIANT_ORIGINAL)];
+    crypto_sign_detached(sig, NULL, (const unsigned char *)body, len, sk);
+    sodium_bin2base64(b64, sizeof b64, sig, sizeof sig, sodium_base64_VARIANT_ORIGINAL);
+    snprintf(out, cap, "Takedown-Signature: ed25519=%s", b64);
+}
+
+/* A removal order of `authority` with one target (content id and URL, either may be NULL);
+ * omit names a member left out. */
+void api_order_doc(char *out, size_t cap, const char *authority, const char *reference,
+                   const char *content_id, const char *url, const char *omit)
+{
+    char issued[32], target[512];
+    td_order_time_format(api_wall_ms() - 60000, issued);
+    if (content_id && url)
+        snprintf(target, sizeof target, "{\"content_id\": \"%s\", \"url\": \"%s\"}", content_id,
+                 url);
+    else if (content_id)
+        snprintf(target, sizeof target, "{\"content_id\": \"%s\"}", content_id);
+    else
+        snprintf(target, sizeof target, "{\"url\": \"%s\"}", url);
+    size_t n = 0;
+    struct {
+        const char *name;
+        char value[640];
+    } m[12];
+    int k = 0;
+#define MEMBER(nm, ...)                                                                            \
+    do {                                                                                           \
+        m[k].name = nm;                                                                            \
+        snprintf(m[k].value, sizeof m[k].value, __VA_ARGS__);                                      \
+        k++;                                                                                       \
+    } while (0)
+    MEMBER("type", "\"removal_order\"");
+    MEMBER("issuing_member_state", "\"DE\"");
+    MEMBER("addressee", "\"Example Platform Ltd\"");
+    MEMBER("reference", "\"%s\"", reference);
+    MEMBER("issued_at", "\"%s\"", issued);
+    MEMBER("content", "[%s]", target);
+    MEMBER("reason", "{\"category\": \"a\", \"statement\": \"Incitement to commit a terrorist "
+                     "offence\"}");
+    MEMBER("do_not_inform", "false");
+    MEMBER("cross_border", "false");
+    MEMBER("issuing_authority", "{\"name\": \"%s\", \"contact\": \"ops@authority.example\"}",
+           authority);
+    MEMBER("follow_up_contact", "\"desk@authority.example\"");
+    MEMBER("redress", "\"Verwaltungsgericht Wiesbaden\"");
+#undef MEMBER
+    n += (size_t)snprintf(out + n, cap - n, "{");
+    int first = 1;
+    for (int i = 0; i < k; i++) {
+        if (omit && strcmp(omit, m[i].name) == 0)
+            continue;
+        n += (size_t)snprintf(out + n, cap - n, "%s\"%s\": %s", first ? "" : ", ", m[i].name,
+                              m[i].value);
+        first = 0;
+    }
+    snprintf(out + n, cap - n, "}");
+}

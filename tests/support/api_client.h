@@ -99,4 +99,13 @@ double api_now_s(void);
 int64_t api_wall_ms(void);
 void api_sleep_ms(int ms);
 
+/* The Takedown-Signature header line ("Takedown-Signature: ed25519=<base64>") for body signed
+ * with the Ed25519 secret key sk. */
+void api_sign_header(const unsigned char *sk, const char *body, size_t len, char *out, size_t cap);
+
+/* A removal order of `authority` with one target (content id and URL, either may be NULL);
+ * omit names a member left out. */
+void api_order_doc(char *out, size_t cap, const char *authority, const char *reference,
+                   const char *content_id, const char *url, const char *omit);
+
 #endif
