@@ -192,6 +192,14 @@ static td_status parse(const char *url, size_t len, struct url_parts *u, char *w
             return td__error_set(err, TD_ERR_INVALID, "URL contains a NUL byte");
     char *s = work; /* refanged copy, len + 1 bytes */
     size_t n = refang(url, len, s);
+    /* Refanging can uncover another defanged form ("((.))" gives "(.)"): repeat until nothing
+     * changes, so that the canonical form is a fixed point. Every substitution shortens the text
+     * (hxxp only at the start), and refang may work in place since it never writes ahead of
+     * where it reads. */
+    for (size_t prev = 0; prev != n;) {
+        prev = n;
+        n = refang(s, n, s);
+    }
     s[n] = '\0';
 
     /* scheme */
