@@ -57,7 +57,7 @@ test: build asan tsan fuzz-build
 	TSAN_OPTIONS=halt_on_error=1 \
 	  ctest --test-dir $(TSAN_BUILD) --output-on-failure -R '^($(subst $(eval) ,|,$(TSAN_TESTS)))$$'
 
-	fuzz/run.sh $(FUZZ_BUILD) $(SMOKE_SECONDS)
+	FUZZ_SEED=1 fuzz/run.sh $(FUZZ_BUILD) $(SMOKE_SECONDS)
 
 fuzz: fuzz-build
 	fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)

@@ -3,6 +3,8 @@
 # each, on a scratch copy of its seed corpus fuzz/corpus/<name>/ (new inputs and crash files stay
 # out of the tree). Exits non-zero if any harness is missing or fails.
 # Usage: fuzz/run.sh BUILD_DIR SECONDS
+# FUZZ_SEED=N makes the runs repeatable (the smoke run of make test uses it); unset, each run
+# explores from a fresh random seed (make fuzz).
 set -u
 if [ $# -ne 2 ]; then
     echo "usage: $0 BUILD_DIR SECONDS" >&2
@@ -28,7 +30,7 @@ for src in "$here"/fuzz_*.c; do
     mkdir -p "$work/$name/corpus" "$work/$name/artifacts"
     cp "$here/corpus/$name/"* "$work/$name/corpus/" 2>/dev/null || true
     echo "fuzz: $name for ${seconds}s"
-    if ! "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=262144 \
+    if ! "$bin" ${FUZZ_SEED:+-seed="$FUZZ_SEED"} -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=262144 \
         -print_final_stats=1 -artifact_prefix="$work/$name/artifacts/" "$work/$name/corpus" \
         >"$work/$name/log" 2>&1; then
         echo "fuzz: $name FAILED; last lines of its log:" >&2
