@@ -7,7 +7,8 @@
  * retention extended and a hold set and lifted; a release request needs k distinct custodians'
  * approvals (k - 1: 409; a wrong or mistyped share, a key that is no custodian's, or another
  * role: refused) and then returns the sealed content record once; every step is on the audit
- * log; /metrics carries the orders and evidence figures. */
+ * log; /metrics carries the orders and evidence figures; the platform uploads a removed item's
+ * bytes (checked against its SHA-256), which are sealed with the order's case and released. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -525,12 +526,175 @@ static void test_metrics(void **state)
     api_resp_free(&r);
 }
 
+/* ---- the removed media ---- */
+
+/* PUT one target's media bytes; returns the parsed answer (expect: its status). */
+static json_t *put_media(long expect, long long order, int target, int key, const void *bytes,
+                         size_t len)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/orders/%lld/targets/%d/media", order, target);
+    api_request rq = {"PUT", path,      S.keys[key], "application/octet-stream",
+                      bytes, (long)len, 0,           NULL};
+    return api_call_req(&S.srv, expect, &rq);
+}
+
+/* The platform uploads the removed bytes (before its confirmation), checked against the
+ * content's SHA-256; they are sealed with the order's case, listed as an item, released with
+ * k of n custodians (base64) and on the audit log. */
+static void test_media(void **state)
+{
+    (void)state;
+    static const unsigned char media[] = "\x00\x01\x02 the removed video's bytes \xff\xfe";
+    static const unsigned char other[] = "not the same bytes at all";
+    const size_t len = sizeof media - 1;
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    char sha[2 * crypto_hash_sha256_BYTES + 1], other_sha[2 * crypto_hash_sha256_BYTES + 1];
+    crypto_hash_sha256(digest, media, len);
+    sodium_bin2hex(sha, sizeof sha, digest, sizeof digest);
+    crypto_hash_sha256(digest, other, sizeof other - 1);
+    sodium_bin2hex(other_sha, sizeof other_sha, digest, sizeof digest);
+    char body[4096], path[160];
+    snprintf(body, sizeof body,
+             "{\"content_id\": \"vid-m\", \"uploader\": \"user-m\", \"url\": "
+             "\"https://video.example/watch/m\", \"hashes\": {\"sha256\": \"%s\"}}",
+             sha);
+    json_decref(api_call(&S.srv, 201, "POST", "/v1/content", S.keys[PLATFORM], body));
+    api_order_doc(body, sizeof body, "BKA", "BKA-EV-M", "vid-m", NULL, NULL);
+    json_t *j = send_signed(201, "/v1/orders", BKA, S.sk, body);
+    long long id = api_jint(j, "id");
+    assert_true(json_is_true(json_object_get(j, "executed")));
+    json_decref(j);
+
+    /* Not the content: 422 naming both hashes; nothing sealed. */
+    snprintf(path, sizeof path, "/v1/orders/%lld/targets/0/media", id);
+    j = put_media(422, id, 0, PLATFORM, other, sizeof other - 1);
+    json_t *e = json_object_get(j, "error");
+    assert_string_equal(api_jstr(e, "code"), "hash_mismatch");
+    assert_string_equal(api_jstr(e, "algorithm"), "sha256");
+    assert_string_equal(api_jstr(e, "received"), other_sha);
+    assert_string_equal(api_jstr(e, "expected"), sha);
+    assert_non_null(strstr(api_jstr(e, "message"), sha));
+    assert_non_null(strstr(api_jstr(e, "message"), other_sha));
+    json_decref(j);
+    /* Roles, a target that does not exist, an empty body. */
+    api_request rq = {"PUT", path, S.keys[AUDITOR], "application/octet-stream", media, (long)len,
+                      0,     NULL};
+    api_expect_error_req(&S.srv, 403, "forbidden", NULL, &rq);
+    rq.key = S.keys[BKA];
+    api_expect_error_req(&S.srv, 403, "forbidden", NULL, &rq);
+    rq.key = S.keys[ALICE];
+    api_expect_error_req(&S.srv, 403, "forbidden", NULL, &rq);
+    json_decref(put_media(404, id, 5, PLATFORM, media, len));
+    json_decref(put_media(404, 999999, 0, PLATFORM, media, len));
+    rq.key = S.keys[PLATFORM];
+    rq.body = NULL;
+    rq.len = 0;
+    api_expect_error_req(&S.srv, 400, "empty_body", NULL, &rq);
+
+    /* Before the confirmation: sealed. Again: 200, the same item. */
+    j = put_media(201, id, 0, PLATFORM, media, len);
+    assert_int_equal(api_jint(j, "order_id"), id);
+    assert_int_equal(api_jint(j, "target"), 0);
+    assert_string_equal(api_jstr(j, "content_id"), "vid-m");
+    assert_string_equal(api_jstr(j, "sha256"), sha);
+    assert_string_equal(api_jstr(j, "verified"), "sha256");
+    assert_int_equal(api_jint(j, "bytes"), (json_int_t)len);
+    assert_true(json_is_false(json_object_get(j, "duplicate")));
+    json_int_t item = api_jint(j, "evidence_item");
+    char ref[64];
+    snprintf(ref, sizeof ref, "order-%lld", id);
+    assert_string_equal(api_jstr(j, "evidence_case"), ref);
+    json_decref(j);
+    j = put_media(200, id, 0, PLATFORM, media, len);
+    assert_true(json_is_true(json_object_get(j, "duplicate")));
+    assert_int_equal(api_jint(j, "evidence_item"), item);
+    json_decref(j);
+
+    /* The platform confirms; the order shows the media next to the sealed record. */
+    char confirm[256], at[32];
+    td_order_time_format(api_wall_ms(), at);
+    snprintf(path, sizeof path, "/v1/orders/%lld/confirm", id);
+    snprintf(confirm, sizeof confirm, "{\"measure\": \"removed\", \"time\": \"%s\"}", at);
+    j = api_call(&S.srv, 200, "POST", path, S.keys[PLATFORM], confirm);
+    assert_true(json_is_true(json_object_get(j, "preserved")));
+    json_t *t0 = json_array_get(json_object_get(j, "content"), 0);
+    assert_int_equal(api_jint(t0, "media_item"), item);
+    assert_string_equal(api_jstr(t0, "media_sha256"), sha);
+    json_decref(j);
+    snprintf(path, sizeof path, "/v1/evidence/cases/%s", ref);
+    j = api_call(&S.srv, 200, "GET", path, S.keys[AUDITOR], NULL);
+    json_t *items = json_object_get(j, "items");
+    assert_int_equal(json_array_size(items), 2);
+    assert_int_equal(api_jint(json_array_get(items, 0), "id"), item);
+    assert_string_equal(api_jstr(json_array_get(items, 0), "label"), "media:vid-m");
+    assert_int_equal(api_jint(json_array_get(items, 0), "bytes"), (json_int_t)len);
+    assert_string_equal(api_jstr(json_array_get(items, 1), "label"), "vid-m");
+    json_decref(j);
+
+    /* Released with k of n custodians: the bytes themselves, in base64. */
+    snprintf(body, sizeof body,
+             "{\"requester\": \"BKA\", \"legal_basis\": \"EPOC-2024-18\", \"purpose\": "
+             "\"the video itself\", \"case\": \"%s\", \"items\": [%lld]}",
+             ref, (long long)item);
+    j = api_call(&S.srv, 201, "POST", "/v1/evidence/releases", S.keys[ADMIN], body);
+    long long req = api_jint(j, "id");
+    json_decref(j);
+    snprintf(path, sizeof path, "/v1/evidence/releases/%lld/approvals", req);
+    for (int c = 0; c < 2; c++) {
+        snprintf(body, sizeof body, "{\"share\": \"%s\"}", S.shares[c]);
+        json_decref(api_call(&S.srv, 200, "POST", path, S.keys[ALICE + c], body));
+    }
+    snprintf(path, sizeof path, "/v1/evidence/releases/%lld/release", req);
+    j = api_call(&S.srv, 200, "POST", path, S.keys[ADMIN], NULL);
+    items = json_object_get(j, "items");
+    assert_int_equal(json_array_size(items), 1);
+    json_t *it = json_array_get(items, 0);
+    assert_string_equal(api_jstr(it, "label"), "media:vid-m");
+    assert_string_equal(api_jstr(it, "sha256"), sha);
+    const char *b64 = api_jstr(it, "content_base64");
+    unsigned char got[256];
+    size_t got_len = 0;
+    assert_int_equal(sodium_base642bin(got, sizeof got, b64, strlen(b64), NULL, &got_len, NULL,
+                                       sodium_base64_VARIANT_ORIGINAL),
+                     0);
+    assert_int_equal(got_len, len);
+    assert_memory_equal(got, media, len);
+    json_t *rel = json_object_get(it, "related");
+    assert_string_equal(api_jstr(rel, "kind"), "media");
+    assert_string_equal(api_jstr(rel, "content_type"), "application/octet-stream");
+    assert_string_equal(api_jstr(rel, "uploaded_by"), "upload-service");
+    assert_string_equal(api_jstr(rel, "verified"), "sha256");
+    json_decref(j);
+
+    /* On the audit log: the sealing and the upload. */
+    j = api_call(&S.srv, 200, "GET", "/v1/log/checkpoint", NULL, NULL);
+    json_int_t size = api_jint(json_object_get(j, "checkpoint"), "size");
+    json_decref(j);
+    int uploads = 0;
+    for (json_int_t seq = size - 1; seq >= 0 && seq >= size - 40; seq--) {
+        snprintf(path, sizeof path, "/v1/log/proof/inclusion?seq=%lld&size=%lld", (long long)seq,
+                 (long long)size);
+        j = api_call(&S.srv, 200, "GET", path, S.keys[AUDITOR], NULL);
+        json_t *entry = json_loads(api_jstr(j, "entry"), 0, NULL);
+        if (strcmp(api_jstr(entry, "action"), "order.media_preserved") == 0) {
+            uploads++;
+            assert_string_equal(api_jstr(entry, "actor"), "upload-service");
+            assert_non_null(strstr(api_jstr(entry, "details"), sha));
+        }
+        json_decref(entry);
+        json_decref(j);
+    }
+    assert_int_equal(uploads, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_before_master),  cmocka_unit_test(test_init_then_preserved),
         cmocka_unit_test(test_cases_metadata), cmocka_unit_test(test_release),
         cmocka_unit_test(test_audit_entries),  cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_media),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

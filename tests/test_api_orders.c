@@ -481,7 +481,13 @@ static void test_order_automatic(void **state)
     /* The platform's receiver gets `remove` (HMAC checked), and the platform confirms. */
     char cause[64];
     snprintf(cause, sizeof cause, "order:%lld", S.order_auto);
-    double t_hook = wait_event("remove", cause, "vid-1");
+    json_t *removal = NULL;
+    double t_hook = wait_event_body("remove", cause, "vid-1", &removal);
+    /* It says where the platform uploads the removed bytes for preservation. */
+    snprintf(path, sizeof path, "/v1/orders/%lld/targets/0/media", S.order_auto);
+    assert_string_equal(api_jstr(json_object_get(removal, "media_upload"), "path"), path);
+    assert_string_equal(api_jstr(json_object_get(removal, "media_upload"), "method"), "PUT");
+    json_decref(removal);
     td_order_time_format(api_wall_ms(), measure_at);
     snprintf(path, sizeof path, "/v1/orders/%lld/confirm", S.order_auto);
     snprintf(confirm, sizeof confirm, "{\"measure\": \"removed\", \"time\": \"%s\"}", measure_at);
@@ -905,6 +911,155 @@ static void test_audit_log(void **state)
                      S.keys[MODERATOR], NULL);
 }
 
+/* ---- user notice templates ---- */
+
+/* A removal order of the BKA for content_id, in `language` (NULL: none). */
+static void order_doc_lang(char *out, size_t cap, const char *reference, const char *content_id,
+                           const char *language)
+{
+    api_order_doc(out, cap, "BKA", reference, content_id, NULL, NULL);
+    char *end = strrchr(out, '}');
+    assert_non_null(end);
+    if (language)
+        snprintf(end, cap - (size_t)(end - out), ", \"language\": \"%s\"}", language);
+}
+
+/* Sends the order, confirms it, returns the notice pushed to the platform (json_decref it). */
+static json_t *notice_of(const char *reference, const char *content_id, const char *language)
+{
+    char body[4096], path[128], confirm[256], at[32], cause[64];
+    order_doc_lang(body, sizeof body, reference, content_id, language);
+    json_t *j = send_signed(201, "/v1/orders", BKA, S.sk[A_BKA], body);
+    long long id = api_jint(j, "id");
+    json_decref(j);
+    td_order_time_format(api_wall_ms(), at);
+    snprintf(path, sizeof path, "/v1/orders/%lld/confirm", id);
+    snprintf(confirm, sizeof confirm, "{\"measure\": \"removed\", \"time\": \"%s\"}", at);
+    j = api_call(&S.srv, 200, "POST", path, S.keys[PLATFORM], confirm);
+    if (language)
+        assert_string_equal(api_jstr(j, "language"), language);
+    else
+        assert_true(json_is_null(json_object_get(j, "language")));
+    json_decref(j);
+    snprintf(cause, sizeof cause, "order:%lld", id);
+    json_t *notice = NULL;
+    wait_event_body("notice", cause, content_id, &notice);
+    return notice;
+}
+
+static const char *complaint_text(json_t *notice)
+{
+    return api_jstr(json_object_get(notice, "redress"), "complaint");
+}
+
+/* The operator writes what notices say, per language, over the API; refusals name the problem;
+ * a change applies to the next notice of the running server. */
+static void test_notice_templates(void **state)
+{
+    (void)state;
+    const char *A = S.keys[ADMIN];
+    const char *path = "/v1/settings/notice-templates/de";
+    /* Roles: admins write, auditors read. */
+    api_expect_error(&S.srv, 403, "forbidden", "PUT", path, S.keys[MODERATOR], "{\"text\": \"x\"}");
+    api_expect_error(&S.srv, 403, "forbidden", "PUT", path, S.keys[PLATFORM], "{\"text\": \"x\"}");
+    api_expect_error(&S.srv, 403, "forbidden", "GET", "/v1/settings/notice-templates",
+                     S.keys[PLATFORM], NULL);
+    api_expect_error(&S.srv, 403, "forbidden", "DELETE", path, S.keys[AUDITOR], NULL);
+    /* Refusals. */
+    json_t *j = api_call(&S.srv, 422, "PUT", path, A,
+                         "{\"text\": \"Entfernt: {{grund}} {{reason}} {{aktenzeichen}}\"}");
+    json_t *e = json_object_get(j, "error");
+    assert_string_equal(api_jstr(e, "code"), "unknown_placeholder");
+    json_t *names = json_object_get(e, "placeholders");
+    assert_int_equal(json_array_size(names), 2);
+    assert_string_equal(json_string_value(json_array_get(names, 0)), "grund");
+    assert_string_equal(json_string_value(json_array_get(names, 1)), "aktenzeichen");
+    assert_non_null(strstr(api_jstr(e, "message"), "grund"));
+    assert_non_null(strstr(api_jstr(e, "message"), "aktenzeichen"));
+    json_decref(j);
+    j = api_call(&S.srv, 422, "PUT", path, A, "{\"text\": \"offen {{ reason\"}");
+    assert_string_equal(api_jstr(json_object_get(j, "error"), "code"), "invalid_template");
+    assert_int_equal(api_jint(json_object_get(j, "error"), "offset"), 6);
+    json_decref(j);
+    api_expect_error(&S.srv, 422, "invalid_url", "PUT", path, A,
+                     "{\"text\": \"ok\", \"complaint_url\": \"javascript:alert(1)\"}");
+    api_expect_error(&S.srv, 400, "invalid_language", "PUT", "/v1/settings/notice-templates/d1", A,
+                     "{\"text\": \"ok\"}");
+    api_expect_error(&S.srv, 400, "missing_field", "PUT", path, A, "{}");
+    char *big = malloc(TD_NOTICE_TEMPLATE_MAX + 64);
+    assert_non_null(big);
+    snprintf(big, 16, "{\"text\": \"");
+    memset(big + strlen(big), 'x', TD_NOTICE_TEMPLATE_MAX + 1);
+    snprintf(big + 10 + TD_NOTICE_TEMPLATE_MAX + 1, 8, "\"}");
+    api_expect_error(&S.srv, 413, "too_large", "PUT", path, A, big);
+    free(big);
+    api_expect_error(&S.srv, 404, "not_found", "DELETE", path, A, NULL);
+
+    /* The content the orders will remove. */
+    for (int i = 1; i <= 4; i++) {
+        char body[512];
+        snprintf(body, sizeof body,
+                 "{\"content_id\": \"tpl-%d\", \"uploader\": \"u\", \"url\": "
+                 "\"https://video.example/tpl/%d\", \"hashes\": {\"pdq\": \"" CONTENT_PDQ "\"}}",
+                 i, i);
+        json_decref(api_call(&S.srv, 201, "POST", "/v1/content", S.keys[PLATFORM], body));
+    }
+
+    /* A German template (the language of the path in any case) and a default one. */
+    j = api_call(&S.srv, 200, "PUT", "/v1/settings/notice-templates/DE", A,
+                 "{\"text\": \"Ihr Inhalt {{url}} wurde entfernt: Anordnung {{reference}} der "
+                 "{{authority}} ({{member_state}}). Gr\\u00fcnde: {{reason}}. Beschwerde: "
+                 "{{complaint_url}}\", \"complaint_url\": \"https://platform.example/de/b\"}");
+    assert_string_equal(api_jstr(j, "language"), "de");
+    assert_string_equal(api_jstr(j, "updated_by"), "admin");
+    assert_string_equal(api_jstr(j, "complaint_url"), "https://platform.example/de/b");
+    json_decref(j);
+    json_decref(api_call(&S.srv, 200, "PUT", "/v1/settings/notice-templates/default", A,
+                         "{\"text\": \"Removed under order {{reference}}.\"}"));
+    j = api_call(&S.srv, 200, "GET", "/v1/settings/notice-templates", S.keys[AUDITOR], NULL);
+    assert_int_equal(json_array_size(json_object_get(j, "templates")), 2);
+    assert_string_equal(api_jstr(json_array_get(json_object_get(j, "templates"), 0), "language"),
+                        "de");
+    assert_string_equal(api_jstr(j, "builtin"), td_notice_builtin_text());
+    assert_int_equal(json_array_size(json_object_get(j, "placeholders")), 14);
+    json_decref(j);
+
+    /* The order's language picks it. */
+    json_t *n = notice_of("BKA-TPL-1", "tpl-1", "de");
+    assert_string_equal(api_jstr(n, "template"), "de");
+    assert_string_equal(complaint_text(n),
+                        "Ihr Inhalt https://video.example/tpl/1 wurde entfernt: Anordnung "
+                        "BKA-TPL-1 der BKA (DE). Gr\xc3\xbcnde: Incitement to commit a terrorist "
+                        "offence. Beschwerde: https://platform.example/de/b");
+    assert_string_equal(api_jstr(json_object_get(n, "redress"), "complaint_url"),
+                        "https://platform.example/de/b");
+    json_decref(n);
+    /* No language: the default template. */
+    n = notice_of("BKA-TPL-2", "tpl-2", NULL);
+    assert_string_equal(api_jstr(n, "template"), "default");
+    assert_string_equal(complaint_text(n), "Removed under order BKA-TPL-2.");
+    json_decref(n);
+    /* Changed on the running server: the next notice says the new text. */
+    json_decref(api_call(&S.srv, 200, "PUT", "/v1/settings/notice-templates/default", A,
+                         "{\"text\": \"Second wording, {{content_id}}.\"}"));
+    n = notice_of("BKA-TPL-3", "tpl-3", "fr");
+    assert_string_equal(api_jstr(n, "template"), "default");
+    assert_string_equal(complaint_text(n), "Second wording, tpl-3.");
+    json_decref(n);
+    /* Both removed: the built-in text. */
+    j = api_call(&S.srv, 200, "DELETE", "/v1/settings/notice-templates/default", A, NULL);
+    assert_string_equal(api_jstr(j, "deleted"), "default");
+    json_decref(j);
+    json_decref(api_call(&S.srv, 200, "DELETE", path, A, NULL));
+    n = notice_of("BKA-TPL-4", "tpl-4", "de");
+    assert_string_equal(api_jstr(n, "template"), "builtin");
+    assert_string_equal(complaint_text(n), td_notice_builtin_text());
+    json_decref(n);
+    j = api_call(&S.srv, 200, "GET", "/v1/settings/notice-templates", A, NULL);
+    assert_int_equal(json_array_size(json_object_get(j, "templates")), 0);
+    json_decref(j);
+}
+
 /* The server stops cleanly (exit 0 on SIGTERM, checked in api_server_stop, with the clock thread
  * running), the data survives, and the clocks run on the server by themselves: restarted with
  * escalation marks every second, an order nobody executes escalates without any request. */
@@ -962,6 +1117,7 @@ int main(void)
         cmocka_unit_test(test_complaint),
         cmocka_unit_test(test_transparency),
         cmocka_unit_test(test_audit_log),
+        cmocka_unit_test(test_notice_templates),
         cmocka_unit_test(test_restart_and_clocks),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -44,6 +44,7 @@ typedef struct fixture {
     uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
     uint8_t ru_pk[crypto_sign_PUBLICKEYBYTES], ru_sk[crypto_sign_SECRETKEYBYTES];
     int64_t authority_id, unit_id;
+    char shares[3][TD_SHARE_TEXT_LEN + 1]; /* the custodians' (legal, privacy, auditor) */
 } fixture;
 
 static void check(td_status st, const td_error *err)
@@ -73,7 +74,7 @@ static void close_all(fixture *f)
     f->svc = NULL;
 }
 
-static int setup(void **state)
+static int setup_common(void **state, int with_master)
 {
     fixture *f = calloc(1, sizeof *f);
     td_error err;
@@ -90,10 +91,14 @@ static int setup(void **state)
           &err);
     const char *names[] = {"legal", "privacy", "auditor"};
     td_share shares[3];
-    check(
-        td_evidence_init_master(td_orders_evidence(f->orders), "admin", 2, 3, names, shares, &err),
-        &err);
-    sodium_memzero(shares, sizeof shares);
+    if (with_master) {
+        check(td_evidence_init_master(td_orders_evidence(f->orders), "admin", 2, 3, names, shares,
+                                      &err),
+              &err);
+        for (int i = 0; i < 3; i++)
+            td_share_format(&shares[i], f->shares[i]);
+        sodium_memzero(shares, sizeof shares);
+    }
 
     char hex[2 * crypto_sign_PUBLICKEYBYTES + 1], b64[64];
     td_authority a;
@@ -115,6 +120,9 @@ static int setup(void **state)
     *state = f;
     return 0;
 }
+
+static int setup(void **state) { return setup_common(state, 1); }
+static int setup_no_master(void **state) { return setup_common(state, 0); }
 
 static int teardown(void **state)
 {
@@ -146,10 +154,15 @@ typedef struct order_opts {
     const char *drop; /* a member to leave out */
 } order_opts;
 
+/* The "language" member of the next documents when not NULL (tests of notice templates). */
+static const char *order_language;
+
 static char *order_json(const order_opts *o)
 {
     static char buf[8192];
-    char dni[64];
+    char dni[64], lang[64] = "";
+    if (order_language)
+        snprintf(lang, sizeof lang, ",\"language\":\"%s\"", order_language);
     if (o->dni_days)
         snprintf(dni, sizeof dni, "true,\"do_not_inform_days\":%d", o->dni_days);
     else
@@ -161,13 +174,14 @@ static char *order_json(const order_opts *o)
                      "\"reason\":{\"category\":\"a\",\"statement\":\"Incitement to commit a"
                      " terrorist offence\"},\"do_not_inform\":%s,\"cross_border\":%s,"
                      "\"emergency\":%s,\"issuing_authority\":{\"name\":\"%s\","
-                     "\"contact\":\"ops@bka.example\"},\"follow_up_contact\":\"desk@example\"%s}",
+                     "\"contact\":\"ops@bka.example\"},\"follow_up_contact\":\"desk@example\"%s%s}",
                      o->type ? o->type : "removal_order", o->reference, o->content, dni,
                      o->cross_border ? "true" : "false", o->emergency ? "true" : "false",
                      o->authority ? o->authority : "BKA",
                      o->drop && strcmp(o->drop, "redress") == 0
                          ? ""
-                         : ",\"redress\":\"Verwaltungsgericht Wiesbaden\"");
+                         : ",\"redress\":\"Verwaltungsgericht Wiesbaden\"",
+                     lang);
     assert_true(n > 0 && (size_t)n < sizeof buf);
     return buf;
 }
@@ -1349,6 +1363,569 @@ static void test_report(void **state)
     log_verifies(f);
 }
 
+/* ---- the order's language ---- */
+
+static void test_parse_language(void **state)
+{
+    (void)state;
+    td_order_doc *doc = malloc(sizeof *doc);
+    td_order_rejection why;
+    td_error err;
+    order_opts o = {NULL, NULL, "LANG-1", "[{\"content_id\":\"x\"}]", 0, 0, 0, NULL};
+    order_language = "DE";
+    const char *body = order_json(&o);
+    check(td_order_parse(body, strlen(body), doc, &why, &err), &err);
+    assert_string_equal(doc->language, "de");
+    order_language = "fra";
+    body = order_json(&o);
+    check(td_order_parse(body, strlen(body), doc, &why, &err), &err);
+    assert_string_equal(doc->language, "fra");
+    order_language = NULL;
+    body = order_json(&o);
+    check(td_order_parse(body, strlen(body), doc, &why, &err), &err);
+    assert_string_equal(doc->language, "");
+    static const char *const bad[] = {"d", "deut", "d1", "de-AT", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        order_language = bad[i];
+        body = order_json(&o);
+        td_status st = td_order_parse(body, strlen(body), doc, &why, &err);
+        if (!bad[i][0]) {
+            check(st, &err); /* empty: as if absent */
+            continue;
+        }
+        assert_int_equal(st, TD_ERR_INVALID);
+        assert_string_equal(why.field, "language");
+        assert_int_equal(why.problem, TD_ORDER_INVALID_FIELD);
+    }
+    order_language = NULL;
+    free(doc);
+}
+
+/* ---- user notice templates ---- */
+
+static void expect_template(const char *text, td_status want, td_template_problem problem,
+                            const char *names)
+{
+    td_template_rejection why;
+    td_error err;
+    td_status st = td_notice_template_check(text, strlen(text), &why, &err);
+    if (st != want)
+        fail_msg("template '%.60s': %s, expected %s (%s)", text, td_strerror(st), td_strerror(want),
+                 err.message);
+    assert_int_equal(why.problem, problem);
+    if (names)
+        assert_string_equal(why.names, names);
+}
+
+static void test_template_check(void **state)
+{
+    (void)state;
+    td_template_rejection why;
+    td_error err;
+    expect_template("Removed: {{reason}} ({{ reference }}, {{authority}})", TD_OK, TD_TEMPLATE_OK,
+                    NULL);
+    expect_template("no placeholder at all, } and { alone", TD_OK, TD_TEMPLATE_OK, NULL);
+    expect_template("Zeilen\n\tund Umlaute \xc3\xa4\xc3\xb6 \xe2\x82\xac \xf0\x9f\x98\x80", TD_OK,
+                    TD_TEMPLATE_OK, NULL);
+    /* Unknown names are listed, each once, in the order met. */
+    expect_template("{{foo}} {{reason}} {{Reason}} {{foo}} {{bar_2}}", TD_ERR_INVALID,
+                    TD_TEMPLATE_UNKNOWN_PLACEHOLDER, "foo,Reason,bar_2");
+    assert_int_equal(td_notice_template_check("x {{nope}}", 10, &why, &err), TD_ERR_INVALID);
+    assert_non_null(strstr(err.message, "nope"));
+    /* Malformed: where. */
+    expect_template("abc {{ reason", TD_ERR_INVALID, TD_TEMPLATE_MALFORMED, NULL);
+    assert_int_equal(td_notice_template_check("abc {{ reason", 13, &why, &err), TD_ERR_INVALID);
+    assert_int_equal(why.offset, 4);
+    expect_template("{{}}", TD_ERR_INVALID, TD_TEMPLATE_MALFORMED, NULL);
+    expect_template("{{{reason}}}", TD_ERR_INVALID, TD_TEMPLATE_MALFORMED, NULL);
+    expect_template("{{a b}}", TD_ERR_INVALID, TD_TEMPLATE_MALFORMED, NULL);
+    expect_template("bell \x07", TD_ERR_INVALID, TD_TEMPLATE_MALFORMED, NULL);
+    expect_template("overlong \xc0\xaf", TD_ERR_INVALID, TD_TEMPLATE_MALFORMED, NULL);
+    expect_template("surrogate \xed\xa0\x80", TD_ERR_INVALID, TD_TEMPLATE_MALFORMED, NULL);
+    expect_template("cut \xe2\x82", TD_ERR_INVALID, TD_TEMPLATE_MALFORMED, NULL);
+    assert_int_equal(td_notice_template_check("", 0, &why, &err), TD_ERR_INVALID);
+    assert_int_equal(why.problem, TD_TEMPLATE_MALFORMED);
+    assert_int_equal(td_notice_template_check("a\0b", 3, &why, &err), TD_ERR_INVALID);
+    /* Limits: the text, the placeholders, the rendered size at worst. */
+    char *big = malloc(TD_NOTICE_TEMPLATE_MAX + 2);
+    memset(big, 'x', TD_NOTICE_TEMPLATE_MAX + 1);
+    big[TD_NOTICE_TEMPLATE_MAX + 1] = '\0';
+    expect_template(big, TD_ERR_LIMIT, TD_TEMPLATE_TOO_LARGE, NULL);
+    big[TD_NOTICE_TEMPLATE_MAX] = '\0';
+    expect_template(big, TD_OK, TD_TEMPLATE_OK, NULL);
+    big[0] = '\0';
+    for (int i = 0; i < 65; i++)
+        strcat(big, "{{category}}");
+    expect_template(big, TD_ERR_LIMIT, TD_TEMPLATE_TOO_LARGE, NULL);
+    big[0] = '\0';
+    for (int i = 0; i < 16; i++)
+        strcat(big, "{{reason}}");
+    expect_template(big, TD_OK, TD_TEMPLATE_OK, NULL); /* 16 x 4096 = 65536: just fits */
+    strcat(big, "!");
+    expect_template(big, TD_ERR_LIMIT, TD_TEMPLATE_TOO_LARGE, NULL);
+    free(big);
+
+    char lang[TD_NOTICE_LANG_MAX + 1];
+    assert_true(td_notice_language_normalize("DE", lang));
+    assert_string_equal(lang, "de");
+    assert_true(td_notice_language_normalize("Default", lang));
+    assert_string_equal(lang, "default");
+    assert_false(td_notice_language_normalize("d", lang));
+    assert_false(td_notice_language_normalize("deut", lang));
+    assert_false(td_notice_language_normalize("de-AT", lang));
+    assert_false(td_notice_language_normalize(NULL, lang));
+    size_t n;
+    const char *const *names = td_notice_placeholders(&n);
+    assert_int_equal(n, 14);
+    assert_string_equal(names[0], "reason");
+    assert_string_equal(td_template_problem_name(TD_TEMPLATE_UNKNOWN_PLACEHOLDER),
+                        "unknown_placeholder");
+}
+
+/* The body of the last "notice" delivery. */
+static json_t *last_notice(fixture *f)
+{
+    json_t *d = event_deliveries(f, "notice");
+    size_t n = json_array_size(d);
+    assert_true(n > 0);
+    json_t *b = json_incref(json_object_get(json_array_get(d, n - 1), "body"));
+    json_decref(d);
+    return b;
+}
+
+static int64_t confirmed_order(fixture *f, const char *ref, const char *content_id,
+                               const char *language)
+{
+    td_order_receipt r;
+    td_error err;
+    char content[512];
+    snprintf(content, sizeof content, "[{\"content_id\":\"%s\"}]", content_id);
+    order_opts o = {NULL, NULL, ref, content, 0, 0, 0, NULL};
+    order_language = language;
+    int64_t id = must_receive(f, &o, &r);
+    order_language = NULL;
+    check(td_order_confirm(f->orders, id, td_clock_now(&(td_clock){fake_clock, NULL}), "removed",
+                           "platform", &err),
+          &err);
+    return id;
+}
+
+static void test_notice_templates(void **state)
+{
+    fixture *f = *state;
+    td_template_rejection why;
+    td_notice_template t, *list;
+    size_t n;
+    td_error err;
+    notice_hook(f);
+
+    /* Refusals name the problem; nothing is stored. */
+    assert_int_equal(td_notice_template_set(f->orders, "admin", "deutsch", "x", NULL, &why, &err),
+                     TD_ERR_INVALID);
+    assert_int_equal(why.problem, TD_TEMPLATE_BAD_LANGUAGE);
+    assert_int_equal(
+        td_notice_template_set(f->orders, "admin", "de", "{{grund}} {{ref}}", NULL, &why, &err),
+        TD_ERR_INVALID);
+    assert_int_equal(why.problem, TD_TEMPLATE_UNKNOWN_PLACEHOLDER);
+    assert_string_equal(why.names, "grund,ref");
+    assert_int_equal(td_notice_template_set(f->orders, "admin", "de", "ok", "ftp://x", &why, &err),
+                     TD_ERR_INVALID);
+    assert_int_equal(why.problem, TD_TEMPLATE_BAD_URL);
+    assert_int_equal(
+        td_notice_template_set(f->orders, "admin", "de", "ok", "https://a b", &why, &err),
+        TD_ERR_INVALID);
+    assert_int_equal(why.problem, TD_TEMPLATE_BAD_URL);
+    assert_int_equal(td_notice_template_get(f->orders, "de", &t, &err), TD_ERR_NOT_FOUND);
+    assert_int_equal(td_notice_template_delete(f->orders, "admin", "de", &err), TD_ERR_NOT_FOUND);
+
+    /* No template: the built-in text, as before templates existed. */
+    add_content(f, "tpl-0", "https://video.example/tpl0", "00000000000000000000000000000020");
+    int64_t id0 = confirmed_order(f, "TPL-0", "tpl-0", "de");
+    json_t *b = last_notice(f);
+    assert_string_equal(jget(b, "redress", "complaint"), td_notice_builtin_text());
+    assert_string_equal(jget(b, "redress", "complaint_url"), "");
+    assert_string_equal(jget(b, "template", NULL), "builtin");
+    assert_string_equal(jget(b, "language", NULL), "de");
+    assert_int_equal(iget(b, "order", "id"), id0);
+    json_decref(b);
+
+    /* A German and a default template. */
+    check(td_notice_template_set(f->orders, "admin", "DE",
+                                 "Ihr Inhalt {{url}} wurde am {{time_of_measure}} entfernt "
+                                 "(Anordnung {{reference}} von {{authority}}, {{member_state}}). "
+                                 "Begr\xc3\xbcndung: {{reason}} [{{category}}]. Rechtsbehelf: "
+                                 "{{redress}}. Beschwerde binnen {{complaint_days}} Tagen: "
+                                 "{{complaint_url}}",
+                                 "https://platform.example/de/beschwerde", &why, &err),
+          &err);
+    check(td_notice_template_set(f->orders, "admin", "default",
+                                 "Removed under order {{reference}} ({{category_text}}). "
+                                 "Complain: {{complaint_url}}",
+                                 "https://platform.example/appeal", &why, &err),
+          &err);
+    check(td_notice_template_get(f->orders, "de", &t, &err), &err);
+    assert_string_equal(t.language, "de");
+    assert_string_equal(t.complaint_url, "https://platform.example/de/beschwerde");
+    assert_string_equal(t.updated_by, "admin");
+    check(td_notice_template_list(f->orders, &list, &n, &err), &err);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].language, "de");
+    assert_string_equal(list[1].language, "default");
+    td_free(list);
+
+    /* The order's language picks the template; the values fill it. */
+    add_content(f, "tpl-1", "https://video.example/tpl1", "00000000000000000000000000000021");
+    set_now(T0 + 10 * MIN);
+    confirmed_order(f, "TPL-1", "tpl-1", "de");
+    b = last_notice(f);
+    assert_string_equal(jget(b, "template", NULL), "de");
+    assert_string_equal(
+        jget(b, "redress", "complaint"),
+        "Ihr Inhalt https://video.example/tpl1 wurde am 2024-06-01T00:10:00.000Z entfernt "
+        "(Anordnung TPL-1 von BKA, DE). Begr\xc3\xbcndung: Incitement to commit a terrorist "
+        "offence [a]. Rechtsbehelf: Verwaltungsgericht Wiesbaden. Beschwerde binnen 14 Tagen: "
+        "https://platform.example/de/beschwerde");
+    assert_string_equal(jget(b, "redress", "complaint_url"),
+                        "https://platform.example/de/beschwerde");
+    assert_string_equal(jget(b, "redress", "judicial"), "Verwaltungsgericht Wiesbaden");
+    json_decref(b);
+
+    /* No language, or one without a template: "default". */
+    add_content(f, "tpl-2", "https://video.example/tpl2", "00000000000000000000000000000022");
+    confirmed_order(f, "TPL-2", "tpl-2", "fr");
+    b = last_notice(f);
+    assert_string_equal(jget(b, "template", NULL), "default");
+    assert_string_equal(jget(b, "redress", "complaint"),
+                        "Removed under order TPL-2 (incites the commission of terrorist "
+                        "offences). Complain: https://platform.example/appeal");
+    json_decref(b);
+
+    /* Changed without a restart: the next notice speaks the new text. */
+    check(td_notice_template_set(f->orders, "admin", "default", "New wording for {{content_id}}.",
+                                 NULL, &why, &err),
+          &err);
+    add_content(f, "tpl-3", "https://video.example/tpl3", "00000000000000000000000000000023");
+    confirmed_order(f, "TPL-3", "tpl-3", NULL);
+    b = last_notice(f);
+    assert_string_equal(jget(b, "template", NULL), "default");
+    assert_string_equal(jget(b, "language", NULL), "");
+    assert_string_equal(jget(b, "redress", "complaint"), "New wording for tpl-3.");
+    assert_string_equal(jget(b, "redress", "complaint_url"), "");
+    json_decref(b);
+
+    /* Removed: back to the built-in text. */
+    check(td_notice_template_delete(f->orders, "admin", "default", &err), &err);
+    add_content(f, "tpl-4", "https://video.example/tpl4", "00000000000000000000000000000024");
+    confirmed_order(f, "TPL-4", "tpl-4", NULL);
+    b = last_notice(f);
+    assert_string_equal(jget(b, "template", NULL), "builtin");
+    assert_string_equal(jget(b, "redress", "complaint"), td_notice_builtin_text());
+    json_decref(b);
+
+    /* A withheld notice speaks with the template of the day it is released. */
+    add_content(f, "tpl-5", "https://video.example/tpl5", "00000000000000000000000000000025");
+    td_order_receipt r;
+    order_opts o = {NULL, NULL, "TPL-5", "[{\"content_id\":\"tpl-5\"}]", 0, 0, 3, NULL};
+    order_language = "de";
+    int64_t id5 = must_receive(f, &o, &r);
+    order_language = NULL;
+    check(td_order_confirm(f->orders, id5, T0 + 11 * MIN, "removed", "platform", &err), &err);
+    check(td_notice_template_set(f->orders, "admin", "de", "Neu: {{reference}}", NULL, &why, &err),
+          &err);
+    td_orders_tick_result tick;
+    set_now(T0 + 10 * MIN + 3 * DAY);
+    check(td_orders_tick(f->orders, &tick, &err), &err);
+    assert_int_equal(tick.notices_released, 1);
+    b = last_notice(f);
+    assert_string_equal(jget(b, "redress", "complaint"), "Neu: TPL-5");
+    json_decref(b);
+
+    assert_int_equal(audit_count(f, "notice.template_set"), 4);
+    assert_int_equal(audit_count(f, "notice.template_deleted"), 1);
+    log_verifies(f);
+}
+
+/* ---- the removed media as evidence ---- */
+
+static void add_content_hashes(fixture *f, const char *id, const char *url, const char *md5,
+                               const char *sha256)
+{
+    td_content_input in;
+    td_hashes h;
+    td_error err;
+    memset(&in, 0, sizeof in);
+    td_hashes_init(&h);
+    if (md5)
+        snprintf(h.md5, sizeof h.md5, "%.32s", md5);
+    if (sha256)
+        snprintf(h.sha256, sizeof h.sha256, "%.64s", sha256);
+    in.content_id = id;
+    in.url = url;
+    in.uploader = "user-7";
+    in.hashes = &h;
+    check(td_content_submit(f->svc, &in, NULL, &err), &err);
+}
+
+static void hex_of(const char *what, const uint8_t *data, size_t len, char out[65])
+{
+    if (strcmp(what, "md5") == 0)
+        assert_int_equal(td_md5_hex(data, len, out), TD_OK);
+    else
+        assert_int_equal(td_sha256_hex(data, len, out), TD_OK);
+}
+
+typedef struct released {
+    int n;
+    int64_t ids[8];
+    char labels[8][300];
+    char related[8][2048];
+    uint8_t content[8][256];
+    size_t len[8];
+} released;
+
+static int on_released(void *ctx, int64_t item_id, const char *label, const char *related,
+                       const uint8_t *content, size_t len)
+{
+    released *r = ctx;
+    assert_true(r->n < 8);
+    r->ids[r->n] = item_id;
+    snprintf(r->labels[r->n], sizeof r->labels[0], "%s", label);
+    snprintf(r->related[r->n], sizeof r->related[0], "%s", related);
+    r->len[r->n] = len < sizeof r->content[0] ? len : sizeof r->content[0];
+    memcpy(r->content[r->n], content, r->len[r->n]);
+    r->n++;
+    return 0;
+}
+
+static const uint8_t MEDIA_A[] = "\x89PNG fake media bytes of item A";
+static const uint8_t MEDIA_B[] = "GIF89a other bytes of item B";
+
+static void test_media(void **state)
+{
+    fixture *f = *state;
+    td_order_receipt r;
+    td_order_media m;
+    td_error err;
+    char sha_a[65], md5_b[65], sha_b[65], q[4096];
+    hex_of("sha256", MEDIA_A, sizeof MEDIA_A - 1, sha_a);
+    hex_of("md5", MEDIA_B, sizeof MEDIA_B - 1, md5_b);
+    hex_of("sha256", MEDIA_B, sizeof MEDIA_B - 1, sha_b);
+    add_content_hashes(f, "med-a", "https://video.example/med-a", NULL, sha_a);
+    add_content_hashes(f, "med-b", "https://video.example/med-b", md5_b, NULL);
+    add_content_hashes(f, "med-c", "https://video.example/med-c", NULL, NULL);
+    order_opts o = {NULL,
+                    NULL,
+                    "MED-1",
+                    "[{\"content_id\":\"med-a\"},{\"url\":\"https://video.example/med-b\"},"
+                    "{\"content_id\":\"med-c\"},{\"url\":\"https://nowhere.example/x\"}]",
+                    0,
+                    0,
+                    0,
+                    NULL};
+    int64_t id = must_receive(f, &o, &r);
+    assert_true(r.executed);
+
+    /* The remove webhook says where to upload each target's bytes. */
+    deliveries(f, q, sizeof q);
+    json_t *d = event_deliveries(f, "remove");
+    assert_int_equal(json_array_size(d), 3);
+    for (size_t i = 0; i < 3; i++) {
+        json_t *b = json_object_get(json_array_get(d, i), "body");
+        char path[96];
+        snprintf(path, sizeof path, "/v1/orders/%lld/targets/%zu/media", (long long)id, i);
+        assert_string_equal(jget(b, "media_upload", "path"), path);
+        assert_string_equal(jget(b, "media_upload", "method"), "PUT");
+        assert_int_equal(iget(b, "media_upload", "target"), (json_int_t)i);
+    }
+    json_decref(d);
+
+    /* Before the confirmation: checked against the content's SHA-256, sealed. */
+    set_now(T0 + 2 * MIN);
+    check(td_order_preserve_media(f->orders, id, 0, MEDIA_A, sizeof MEDIA_A - 1,
+                                  "application/octet-stream", "upload-service", &m, &err),
+          &err);
+    assert_string_equal(m.verified, "sha256");
+    assert_string_equal(m.sha256, sha_a);
+    assert_string_equal(m.content_id, "med-a");
+    assert_false(m.duplicate);
+    assert_true(m.evidence_item > 0);
+    assert_int_equal(m.preserved_ms, T0 + 2 * MIN);
+    int64_t item_a = m.evidence_item;
+    /* The same bytes again: nothing new. */
+    check(
+        td_order_preserve_media(f->orders, id, 0, MEDIA_A, sizeof MEDIA_A - 1, NULL, "x", &m, &err),
+        &err);
+    assert_true(m.duplicate);
+    assert_int_equal(m.evidence_item, item_a);
+    /* Other bytes: they are not the content (both hashes named). */
+    assert_int_equal(
+        td_order_preserve_media(f->orders, id, 0, MEDIA_B, sizeof MEDIA_B - 1, NULL, "x", &m, &err),
+        TD_ERR_INVALID);
+    assert_true(m.mismatch);
+    assert_string_equal(m.expected_sha256, sha_a);
+    assert_string_equal(m.sha256, sha_b);
+    assert_non_null(strstr(err.message, sha_a));
+    assert_non_null(strstr(err.message, sha_b));
+    /* Only the MD5 is known: compared with it. */
+    assert_int_equal(
+        td_order_preserve_media(f->orders, id, 1, MEDIA_A, sizeof MEDIA_A - 1, NULL, "x", &m, &err),
+        TD_ERR_INVALID);
+    assert_true(m.mismatch);
+    assert_string_equal(m.verified, "md5");
+    assert_string_equal(m.expected_md5, md5_b);
+    check(td_order_preserve_media(f->orders, id, 1, MEDIA_B, sizeof MEDIA_B - 1, "image/gif",
+                                  "upload-service", &m, &err),
+          &err);
+    assert_string_equal(m.verified, "md5");
+    /* No hash known: accepted as sent; other bytes later are a conflict. */
+    check(td_order_preserve_media(f->orders, id, 2, MEDIA_B, sizeof MEDIA_B - 1, NULL,
+                                  "upload-service", &m, &err),
+          &err);
+    assert_string_equal(m.verified, "none");
+    assert_int_equal(
+        td_order_preserve_media(f->orders, id, 2, MEDIA_A, sizeof MEDIA_A - 1, NULL, "x", &m, &err),
+        TD_ERR_CONFLICT);
+    assert_false(m.mismatch);
+    /* A target not located, one that does not exist, no bytes, another order. */
+    assert_int_equal(td_order_preserve_media(f->orders, id, 3, MEDIA_A, 4, NULL, "x", &m, &err),
+                     TD_ERR_CONFLICT);
+    assert_int_equal(td_order_preserve_media(f->orders, id, 4, MEDIA_A, 4, NULL, "x", &m, &err),
+                     TD_ERR_NOT_FOUND);
+    assert_int_equal(td_order_preserve_media(f->orders, id, 99, MEDIA_A, 4, NULL, "x", &m, &err),
+                     TD_ERR_NOT_FOUND);
+    assert_int_equal(td_order_preserve_media(f->orders, id, 0, MEDIA_A, 0, NULL, "x", &m, &err),
+                     TD_ERR_INVALID);
+    assert_int_equal(td_order_preserve_media(f->orders, 9999, 0, MEDIA_A, 4, NULL, "x", &m, &err),
+                     TD_ERR_NOT_FOUND);
+    assert_int_equal(
+        td_order_preserve_media(f->orders, id, 0, MEDIA_A, 4, "text/\x01", "x", &m, &err),
+        TD_ERR_INVALID);
+    assert_int_equal(audit_count(f, "order.media_preserved"), 3);
+
+    /* The confirmation seals the content records next to the media: one case, one key. */
+    set_now(T0 + 5 * MIN);
+    check(td_order_confirm(f->orders, id, T0 + 4 * MIN, "removed", "platform", &err), &err);
+    td_order *ord = malloc(sizeof *ord);
+    check(td_order_get(f->orders, id, ord, &err), &err);
+    assert_true(ord->preserved);
+    assert_int_equal(ord->doc.targets[0].media_item, item_a);
+    assert_string_equal(ord->doc.targets[0].media_sha256, sha_a);
+    assert_true(ord->doc.targets[1].media_item > 0);
+    assert_int_equal(ord->doc.targets[3].media_item, 0);
+    free(ord);
+    char ref[32];
+    snprintf(ref, sizeof ref, "order-%lld", (long long)id);
+    td_evidence *ev = td_orders_evidence(f->orders);
+    td_evidence_item_info *items;
+    size_t n;
+    check(td_evidence_item_list(ev, ref, &items, &n, &err), &err);
+    assert_int_equal(n, 6); /* three media, three records */
+    assert_string_equal(items[0].label, "media:med-a");
+    assert_int_equal(items[0].bytes, (int64_t)(sizeof MEDIA_A - 1));
+    int64_t media_file_item = items[0].id;
+    td_free(items);
+    td_evidence_case_info info;
+    check(td_evidence_case(ev, ref, &info, &err), &err);
+    assert_int_equal(info.retain_until_ms, T0 + 4 * MIN + 183 * DAY);
+
+    /* k of n custodians release the media bytes themselves. */
+    int64_t req;
+    int64_t want[1] = {item_a};
+    check(td_evidence_request(ev, "BKA", "EPOC-7", "investigation", ref, want, 1, &req, &err),
+          &err);
+    check(td_evidence_approve(ev, req, "legal", f->shares[0], NULL, NULL, &err), &err);
+    check(td_evidence_approve(ev, req, "auditor", f->shares[2], NULL, NULL, &err), &err);
+    released rel;
+    memset(&rel, 0, sizeof rel);
+    check(td_evidence_release(ev, req, "admin", on_released, &rel, &err), &err);
+    assert_int_equal(rel.n, 1);
+    assert_string_equal(rel.labels[0], "media:med-a");
+    assert_int_equal(rel.len[0], sizeof MEDIA_A - 1);
+    assert_memory_equal(rel.content[0], MEDIA_A, sizeof MEDIA_A - 1);
+    json_t *related = json_loads(rel.related[0], 0, NULL);
+    assert_non_null(related);
+    assert_string_equal(jget(related, "kind", NULL), "media");
+    assert_string_equal(jget(related, "sha256", NULL), sha_a);
+    assert_string_equal(jget(related, "verified", NULL), "sha256");
+    assert_string_equal(jget(related, "content_type", NULL), "application/octet-stream");
+    assert_string_equal(jget(related, "uploaded_by", NULL), "upload-service");
+    assert_int_equal(iget(related, "order", "id"), id);
+    json_decref(related);
+
+    /* The end of retention destroys the media with the case key. */
+    char path[4300];
+    snprintf(path, sizeof path, "%s/evidence/%lld.seal", f->dir, (long long)media_file_item);
+    assert_int_equal(access(path, F_OK), 0);
+    set_now(T0 + 4 * MIN + 183 * DAY + 1);
+    int64_t purged = 0;
+    check(td_evidence_purge(ev, "system", &purged, &err), &err);
+    assert_int_equal(purged, 1);
+    assert_int_not_equal(access(path, F_OK), 0);
+    check(td_evidence_item_list(ev, ref, &items, &n, &err), &err);
+    for (size_t i = 0; i < n; i++)
+        assert_true(items[i].destroyed);
+    td_free(items);
+    assert_int_not_equal(
+        td_evidence_request(ev, "BKA", "EPOC-8", "again", ref, NULL, 0, &req, &err), TD_OK);
+    /* Nor does the same upload again pretend it is kept. */
+    assert_int_equal(
+        td_order_preserve_media(f->orders, id, 0, MEDIA_A, sizeof MEDIA_A - 1, NULL, "x", &m, &err),
+        TD_ERR_CONFLICT);
+    assert_non_null(strstr(err.message, "purged"));
+    log_verifies(f);
+}
+
+/* Referrals are not preserved; nor is a reinstated order's content. */
+static void test_media_refused(void **state)
+{
+    fixture *f = *state;
+    td_order_receipt r;
+    td_order_rejection why;
+    td_order_media m;
+    td_error err;
+    add_content(f, "mr-1", "https://video.example/mr1", "00000000000000000000000000000031");
+    add_content(f, "mr-2", "https://video.example/mr2", "00000000000000000000000000000032");
+    order_opts o = {"referral", "EU IRU", "IRU-M", "[{\"content_id\":\"mr-1\"}]", 0, 0, 0, NULL};
+    check(receive(f, TD_ORDER_REFERRAL, &o, f->ru_sk, &r, &why, &err), &err);
+    check(td_referral_decide(f->orders, r.id, 1, "terms", "mod", &err), &err);
+    assert_int_equal(td_order_preserve_media(f->orders, r.id, 0, MEDIA_A, 4, NULL, "x", &m, &err),
+                     TD_ERR_CONFLICT);
+    assert_non_null(strstr(err.message, "referral"));
+    /* The referral's remove event names no upload. */
+    json_t *d = event_deliveries(f, "remove");
+    assert_int_equal(json_array_size(d), 1);
+    assert_null(json_object_get(json_object_get(json_array_get(d, 0), "body"), "media_upload"));
+    json_decref(d);
+
+    order_opts x = {NULL, NULL, "XB-M", "[{\"content_id\":\"mr-2\"}]", 1, 0, 0, NULL};
+    int64_t id = must_receive(f, &x, &r);
+    check(td_order_confirm(f->orders, id, T0 + MIN, "removed", "platform", &err), &err);
+    check(td_order_review_open(f->orders, id, "challenged", "legal", &err), &err);
+    check(td_order_review_decide(f->orders, id, 1, "infringes", "legal", &err), &err);
+    assert_int_equal(td_order_preserve_media(f->orders, id, 0, MEDIA_A, 4, NULL, "x", &m, &err),
+                     TD_ERR_CONFLICT);
+    assert_int_equal(audit_count(f, "order.media_preserved"), 0);
+}
+
+/* No master key yet: nothing can be sealed; the platform is told to come back. */
+static void test_media_no_master(void **state)
+{
+    fixture *f = *state;
+    td_order_receipt r;
+    td_order_media m;
+    td_error err;
+    add_content_hashes(f, "nm-1", "https://video.example/nm1", NULL, NULL);
+    order_opts o = {NULL, NULL, "NM-1", "[{\"content_id\":\"nm-1\"}]", 0, 0, 0, NULL};
+    int64_t id = must_receive(f, &o, &r);
+    assert_int_equal(td_order_preserve_media(f->orders, id, 0, MEDIA_A, 4, NULL, "x", &m, &err),
+                     TD_ERR_CONFLICT);
+    assert_non_null(strstr(err.message, "master key"));
+    td_order *ord = malloc(sizeof *ord);
+    check(td_order_get(f->orders, id, ord, &err), &err);
+    assert_int_equal(ord->doc.targets[0].media_item, 0);
+    free(ord);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1368,6 +1945,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_referral, setup, teardown),
         cmocka_unit_test_setup_teardown(test_complaint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report, setup, teardown),
+        cmocka_unit_test(test_parse_language),
+        cmocka_unit_test(test_template_check),
+        cmocka_unit_test_setup_teardown(test_notice_templates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_media, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_media_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_media_no_master, setup_no_master, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

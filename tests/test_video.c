@@ -380,7 +380,18 @@ static void test_index_equals_brute_force(void **state)
     assert_int_equal(td_vpdq_index_videos(idx), VIDEOS);
 
     const double percents[][2] = {{80, 0}, {50, 30}, {10, 0}, {100, 100}};
-    for (int qn = 0; qn < 40; qn++) {
+    int removed[VIDEOS] = {0};
+    size_t live_frames = td_vpdq_index_frames(idx);
+    for (int qn = 0; qn < 60; qn++) {
+        if (qn == 40) {
+            /* then every third video removed: never returned, the others unchanged */
+            for (int v = 0; v < VIDEOS; v += 3) {
+                assert_int_equal(td_vpdq_index_remove(idx, 1000 + (uint64_t)v), 1);
+                removed[v] = 1;
+            }
+            assert_int_equal(td_vpdq_index_remove(idx, 999), 0);
+            assert_true(td_vpdq_index_frames(idx) < live_frames);
+        }
         td_vpdq query;
         size_t base = test_rand(&seed) % (SCENES - 6);
         /* every fourth query long enough to be split across threads (1 to 4 of them) */
@@ -401,7 +412,7 @@ static void test_index_equals_brute_force(void **state)
             for (int v = 0; v < VIDEOS; v++) {
                 td_vpdq_match_result r;
                 assert_int_equal(td_vpdq_match(&query, &videos[v], &o, &r, &err), TD_OK);
-                if (!r.match)
+                if (!r.match || removed[v])
                     continue;
                 assert_true(k < n_got);
                 assert_int_equal(got[k].id, 1000 + (uint64_t)v);

@@ -23,6 +23,7 @@
 
 #include "hash.h"
 #include "status.h"
+#include "video_hash.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -30,21 +31,24 @@ extern "C" {
 
 /* ---- limits ---- */
 
-#define TD_NAME_MAX 64           /* bank names, key names */
-#define TD_LABELS_MAX 16         /* labels per bank or signal */
-#define TD_LABEL_MAX 64          /* bytes per label */
-#define TD_SOURCE_MAX 128        /* a signal's source */
-#define TD_CONTENT_ID_MAX 256    /* the platform's content id */
+#define TD_NAME_MAX 64        /* bank names, key names */
+#define TD_LABELS_MAX 16      /* labels per bank or signal */
+#define TD_LABEL_MAX 64       /* bytes per label */
+#define TD_SOURCE_MAX 128     /* a signal's source */
+#define TD_CONTENT_ID_MAX 256 /* the platform's content id */
 #define TD_UPLOADER_MAX 256
-#define TD_CASE_URL_MAX 2048          /* content URLs and webhook URLs */
-#define TD_REASON_MAX 1024       /* decision reasons */
-#define TD_SECRET_MAX 256        /* webhook secrets */
-#define TD_METADATA_MAX 65536    /* content metadata JSON, bytes */
-#define TD_ERROR_TEXT_MAX 256    /* a delivery's last error */
-#define TD_KEY_TEXT_LEN 68       /* "tdk_" + 64 hex digits */
+#define TD_CASE_URL_MAX 2048  /* content URLs and webhook URLs */
+#define TD_REASON_MAX 1024    /* decision reasons */
+#define TD_SECRET_MAX 256     /* webhook secrets */
+#define TD_METADATA_MAX 65536 /* content metadata JSON, bytes */
+#define TD_ERROR_TEXT_MAX 256 /* a delivery's last error */
+#define TD_KEY_TEXT_LEN 68    /* "tdk_" + 64 hex digits */
 #define TD_KEY_TEXT_MAX (TD_KEY_TEXT_LEN + 1)
-#define TD_PAGE_MAX 1000         /* items per list call */
-#define TD_DEFAULT_THRESHOLD 31  /* PDQ distance threshold of a new bank */
+#define TD_PAGE_MAX 1000                     /* items per list call */
+#define TD_DEFAULT_THRESHOLD 31              /* PDQ distance threshold of a new bank */
+#define TD_SIGNAL_DISPLAY_MAX 256            /* the readable start of a signal's body */
+#define TD_SIGNAL_BODY_MAX ((size_t)4 << 20) /* a signal's body (text, vPDQ file, URL) */
+#define TD_CHECK_URLS_MAX 256                /* URLs in one check */
 
 /* ---- clock ---- */
 
@@ -63,37 +67,38 @@ typedef struct td_service td_service;
 
 typedef struct td_service_options {
     td_clock clock;
-    unsigned readers;               /* store reader connections (default 4) */
-    int64_t recheck_window_ms;      /* content received this recently is re-checked against
-                                       newly added signals (default 24 h; 0 disables) */
-    int64_t follow_interval_ms;     /* follower thread period (default 500; 0: no thread, call
-                                       td_service_follow yourself) */
-    int webhook_worker;             /* start the delivery thread (default 1) */
-    int64_t webhook_timeout_ms;     /* per delivery attempt (default 5000) */
+    unsigned readers;                /* store reader connections (default 4) */
+    int64_t recheck_window_ms;       /* content received this recently is re-checked against
+                                        newly added signals (default 24 h; 0 disables) */
+    int64_t follow_interval_ms;      /* follower thread period (default 500; 0: no thread, call
+                                        td_service_follow yourself) */
+    int webhook_worker;              /* start the delivery thread (default 1) */
+    int64_t webhook_timeout_ms;      /* per delivery attempt (default 5000) */
     int64_t webhook_backoff_base_ms; /* first retry delay, doubled per attempt (default 1000) */
-    int64_t webhook_backoff_max_ms; /* largest retry delay (default 1 h) */
-    int webhook_max_attempts;       /* then the delivery is marked dead (default 12) */
-    size_t webhook_max_response;    /* response bytes read at most (default 64 KiB) */
-    int webhook_allow_private;      /* allow loopback and private addresses (default 0; tests) */
-    size_t import_max_line;         /* bytes per list line (default 4096) */
-    uint64_t import_max_lines;      /* lines per import (default 20 million) */
-    size_t import_max_errors;       /* line errors reported in detail (default 100) */
-    td_hash_options hash;           /* how media bytes are hashed (dihedral is forced on) */
+    int64_t webhook_backoff_max_ms;  /* largest retry delay (default 1 h) */
+    int webhook_max_attempts;        /* then the delivery is marked dead (default 12) */
+    size_t webhook_max_response;     /* response bytes read at most (default 64 KiB) */
+    int webhook_allow_private;       /* allow loopback and private addresses (default 0; tests) */
+    size_t import_max_line;          /* bytes per list line (default 4096) */
+    uint64_t import_max_lines;       /* lines per import (default 20 million) */
+    size_t import_max_errors;        /* line errors reported in detail (default 100) */
+    td_hash_options hash;            /* how media bytes are hashed (dihedral is forced on) */
+    td_video_hash_options video;     /* how video bytes are hashed (vPDQ; TMK is not used) */
+    td_vpdq_match_options vpdq;      /* the vPDQ rule for video signals (distance, percentages) */
 } td_service_options;
 
 /* Built-in defaults. */
 void td_service_options_default(td_service_options *opts);
 /* Defaults overridden by the configuration table (environment TAKEDOWN_RECHECK_WINDOW_MS,
  * TAKEDOWN_WEBHOOK_TIMEOUT_MS, ...; see config.h). */
-__attribute__((warn_unused_result)) td_status td_service_options_from_config(
-    td_service_options *opts, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_service_options_from_config(td_service_options *opts, td_error *err);
 
 /* Opens (creating if needed) the service on a data directory: DIR/takedown.db, migrations, the
  * in-memory indexes loaded from every enabled signal, the follower and webhook threads. opts may
  * be NULL (defaults). */
-__attribute__((warn_unused_result)) td_status td_service_open(const char *dir,
-                                                             const td_service_options *opts,
-                                                             td_service **out, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_service_open(const char *dir, const td_service_options *opts, td_service **out, td_error *err);
 
 /* Stops the threads (a delivery in flight is finished or abandoned to be retried later), closes
  * the store; accepts NULL. No other call may be running. */
@@ -105,26 +110,30 @@ int td_service_ready(td_service *svc);
 /* Applies change-log entries committed since the last follow (by this or another node) to the
  * in-memory indexes. Called by the follower thread and after every local change; safe to call
  * from any thread at any time. *applied (may be NULL) receives the number of entries applied. */
-__attribute__((warn_unused_result)) td_status td_service_follow(td_service *svc,
-                                                               uint64_t *applied, td_error *err);
+__attribute__((warn_unused_result)) td_status td_service_follow(td_service *svc, uint64_t *applied,
+                                                                td_error *err);
 
 typedef struct td_service_stats {
-    uint64_t pdq_indexed;      /* PDQ entries in the live index */
+    uint64_t pdq_indexed; /* PDQ entries in the live index */
     uint64_t md5_indexed;
     uint64_t sha256_indexed;
-    uint64_t log_sequence;     /* last change-log sequence applied to the indexes */
+    uint64_t vpdq_videos;  /* live video signals in the vPDQ index */
+    uint64_t vpdq_frames;  /* their unique frame hashes */
+    uint64_t text_indexed; /* raw_text signals */
+    uint64_t url_indexed;  /* url and url_md5 signals */
+    uint64_t url_rules;    /* url_domain and url_prefix signals */
+    uint64_t log_sequence; /* last change-log sequence applied to the indexes */
     int64_t banks;
-    int64_t signals;           /* rows, enabled or not */
-    int64_t cases_open;        /* open, claimed or escalated */
-    int64_t queue_depth;       /* webhook deliveries not yet delivered or dead */
-    int64_t webhook_failures;  /* failed delivery attempts since the store was created */
-    int64_t webhook_dead;      /* deliveries given up */
-    int64_t content;           /* content items received */
+    int64_t signals;          /* rows, enabled or not */
+    int64_t cases_open;       /* open, claimed or escalated */
+    int64_t queue_depth;      /* webhook deliveries not yet delivered or dead */
+    int64_t webhook_failures; /* failed delivery attempts since the store was created */
+    int64_t webhook_dead;     /* deliveries given up */
+    int64_t content;          /* content items received */
 } td_service_stats;
 
-__attribute__((warn_unused_result)) td_status td_service_get_stats(td_service *svc,
-                                                                  td_service_stats *out,
-                                                                  td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_service_get_stats(td_service *svc, td_service_stats *out, td_error *err);
 
 /* ---- labels ---- */
 
@@ -140,10 +149,10 @@ typedef struct td_labels {
 
 /* Appends one label (validated; a duplicate is ignored). */
 __attribute__((warn_unused_result)) td_status td_labels_add(td_labels *labels, const char *label,
-                                                           td_error *err);
+                                                            td_error *err);
 /* Parses labels separated by spaces or commas (CSV tags). */
 __attribute__((warn_unused_result)) td_status td_labels_parse(td_labels *labels, const char *text,
-                                                             size_t len, td_error *err);
+                                                              size_t len, td_error *err);
 /* Severity 0..100 of the most severe behaviour label (0 when none is known). */
 int td_labels_severity(const td_labels *labels);
 
@@ -165,7 +174,7 @@ const char *td_action_name(td_action action); /* "log", "review", "block" */
 __attribute__((warn_unused_result)) td_status td_action_parse(const char *name, td_action *out);
 const char *td_bank_kind_name(td_bank_kind kind); /* "normal", "allow" */
 __attribute__((warn_unused_result)) td_status td_bank_kind_parse(const char *name,
-                                                                td_bank_kind *out);
+                                                                 td_bank_kind *out);
 
 typedef struct td_bank {
     int64_t id;
@@ -186,12 +195,12 @@ int td_bank_name_valid(const char *name);
 
 /* Creates bank->name with bank's settings; out (may be NULL) receives the stored bank. */
 __attribute__((warn_unused_result)) td_status td_bank_create(td_service *svc, const td_bank *bank,
-                                                            td_bank *out, td_error *err);
+                                                             td_bank *out, td_error *err);
 __attribute__((warn_unused_result)) td_status td_bank_get(td_service *svc, const char *name,
-                                                         td_bank *out, td_error *err);
+                                                          td_bank *out, td_error *err);
 /* All banks by name; free *out with td_free. */
 __attribute__((warn_unused_result)) td_status td_bank_list(td_service *svc, td_bank **out,
-                                                          size_t *count, td_error *err);
+                                                           size_t *count, td_error *err);
 
 /* Fields of td_bank_update to change. */
 enum {
@@ -205,35 +214,53 @@ enum {
 
 /* Changes the fields named in `fields` (TD_BANK_SET_*) to the values in `values`. */
 __attribute__((warn_unused_result)) td_status td_bank_update(td_service *svc, const char *name,
-                                                            unsigned fields,
-                                                            const td_bank *values, td_bank *out,
-                                                            td_error *err);
+                                                             unsigned fields, const td_bank *values,
+                                                             td_bank *out, td_error *err);
 /* Deletes the bank and its signals (they leave the index at once). Cases and matches already
  * recorded keep the bank's name. */
 __attribute__((warn_unused_result)) td_status td_bank_delete(td_service *svc, const char *name,
-                                                            td_error *err);
+                                                             td_error *err);
 
 /* ---- signals ---- */
 
 typedef enum td_signal_type {
     TD_SIGNAL_PDQ = 1,
-    TD_SIGNAL_MD5 = 2,   /* MD5 of the file bytes */
-    TD_SIGNAL_SHA256 = 3 /* SHA-256 of the file bytes */
+    TD_SIGNAL_MD5 = 2,        /* MD5 of the file bytes (image or video) */
+    TD_SIGNAL_SHA256 = 3,     /* SHA-256 of the file bytes */
+    TD_SIGNAL_VPDQ = 4,       /* a video's vPDQ frame hashes; the service's vPDQ rule */
+    TD_SIGNAL_TEXT = 5,       /* a known document; python-threatexchange's raw_text rule */
+    TD_SIGNAL_URL = 6,        /* one URL, compared in canonical form */
+    TD_SIGNAL_URL_MD5 = 7,    /* url_md5 of a URL (python-threatexchange) */
+    TD_SIGNAL_URL_DOMAIN = 8, /* every URL on a host and its subdomains */
+    TD_SIGNAL_URL_PREFIX = 9  /* every URL on one host at or below a path (segment boundary) */
 } td_signal_type;
 
-/* "pdq", "md5", "sha256". */
+#define TD_SIGNAL_TYPE_MAX 9
+
+/* "pdq", "md5", "sha256", "vpdq", "raw_text", "url", "url_md5", "url_domain", "url_prefix". */
 const char *td_signal_type_name(td_signal_type type);
-/* The python-threatexchange name used in exported lists: "pdq", "video_md5", "video_sha256". */
+/* The python-threatexchange name used in exported lists: "pdq", "video_md5", "video_sha256",
+ * "vpdq", "raw_text", "url", "url_md5" (and takedown's own names for the two rule types). */
 const char *td_signal_type_te_name(td_signal_type type);
-/* Accepts both spellings (and photo_md5 / photo_sha256), case-insensitive. */
+/* Accepts both spellings (and photo_md5 / photo_sha256, text for raw_text), case-insensitive. */
 __attribute__((warn_unused_result)) td_status td_signal_type_parse(const char *name, size_t len,
-                                                                  td_signal_type *out);
+                                                                   td_signal_type *out);
+/* Non-zero for the types whose value is a body rather than a hash: vpdq (the hash file),
+ * raw_text, url, url_domain, url_prefix. The body is kept whole; the signal's value is the
+ * SHA-256 of its canonical form (which makes it unique in a bank). */
+int td_signal_type_has_body(td_signal_type type);
+/* Checks a body for type and returns its canonical form (*out freed with td_free): vpdq parsed
+ * and written back as a hash file; raw_text checked as UTF-8 and kept as given; url
+ * canonicalised; url_domain the canonical host; url_prefix the canonical URL without query. */
+__attribute__((warn_unused_result)) td_status td_signal_body_normalize(td_signal_type type,
+                                                                       const char *body, size_t len,
+                                                                       char **out, size_t *out_len,
+                                                                       td_error *err);
 /* Checks value for type and writes its canonical lower-case form (up to 64 hex digits + NUL). */
 __attribute__((warn_unused_result)) td_status td_signal_value_normalize(td_signal_type type,
-                                                                       const char *value,
-                                                                       size_t len,
-                                                                       char out[65],
-                                                                       td_error *err);
+                                                                        const char *value,
+                                                                        size_t len, char out[65],
+                                                                        td_error *err);
 
 #define TD_CONFIDENCE_DEFAULT 50
 
@@ -242,23 +269,26 @@ typedef struct td_signal {
     int64_t bank_id;
     char bank[TD_NAME_MAX + 1];
     td_signal_type type;
-    char value[65];  /* canonical lower-case hex */
-    int quality;     /* PDQ quality 0..100, or -1 when unknown */
+    char value[65]; /* canonical lower-case hex (a body type: the SHA-256 of the body) */
+    int quality;    /* PDQ quality 0..100, or -1 when unknown */
     td_labels labels;
     char source[TD_SOURCE_MAX + 1]; /* e.g. "manual", "upload", "import", a collaboration name */
-    int confidence;  /* 0..100: how much the source is trusted; weighs case priority */
+    int confidence; /* 0..100: how much the source is trusted; weighs case priority */
     int enabled;
-    int indexed;     /* enabled and usable (a PDQ signal of known quality < 50 is not) */
+    int indexed; /* enabled and usable (a PDQ signal of known quality < 50 is not) */
     int64_t added_ms;
+    size_t body_len; /* a body type: the body's bytes, its start in display */
+    char display[TD_SIGNAL_DISPLAY_MAX + 1]; /* the URL or rule, the text's start, "N frames" */
 } td_signal;
 
 typedef struct td_signal_input {
     td_signal_type type;
-    const char *value;   /* hex */
-    int quality;         /* -1 when unknown */
+    const char *value; /* hex; for a body type, the body (NUL-terminated unless body_len) */
+    size_t body_len;   /* a body type: bytes of value (0: strlen) */
+    int quality;       /* -1 when unknown */
     td_labels labels;
-    const char *source;  /* NULL: "manual" */
-    int confidence;      /* 0..100; -1: TD_CONFIDENCE_DEFAULT */
+    const char *source; /* NULL: "manual" */
+    int confidence;     /* 0..100; -1: TD_CONFIDENCE_DEFAULT */
 } td_signal_input;
 
 void td_signal_input_init(td_signal_input *in);
@@ -267,41 +297,42 @@ void td_signal_input_init(td_signal_input *in);
  * and out->id receives the existing signal's id. Content received within the recheck window is
  * re-checked against the new signal (cases opened, actions fired) before the call returns. */
 __attribute__((warn_unused_result)) td_status td_signal_add(td_service *svc, const char *bank,
-                                                           const td_signal_input *in,
-                                                           td_signal *out, td_error *err);
+                                                            const td_signal_input *in,
+                                                            td_signal *out, td_error *err);
 
-/* Hashes media bytes and adds their PDQ, MD5 and SHA-256 signals (labels, source, confidence
- * from `in`, whose type and value are ignored). out receives up to 3 signals, *count how many;
+/* Hashes media bytes and adds their PDQ (a video: vPDQ), MD5 and SHA-256 signals (labels,
+ * source, confidence from `in`, whose type and value are ignored). out receives 3 signals;
  * a signal already present in the bank is returned as it is rather than failing. Undecodable
  * media fail with the decoder's status (TD_ERR_UNSUPPORTED, TD_ERR_CORRUPT, ...). */
-__attribute__((warn_unused_result)) td_status td_signal_add_media(td_service *svc,
-                                                                 const char *bank,
-                                                                 const uint8_t *data, size_t len,
-                                                                 const td_signal_input *in,
-                                                                 td_signal out[3], size_t *count,
-                                                                 td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_signal_add_media(td_service *svc, const char *bank, const uint8_t *data, size_t len,
+                    const td_signal_input *in, td_signal out[3], size_t *count, td_error *err);
 
 /* The bank's signals with id > after_id, by id, at most limit (1..TD_PAGE_MAX; 0 means 100).
  * Page on with the last id. Free *out with td_free. */
 __attribute__((warn_unused_result)) td_status td_signal_list(td_service *svc, const char *bank,
-                                                            int64_t after_id, size_t limit,
-                                                            td_signal **out, size_t *count,
-                                                            td_error *err);
+                                                             int64_t after_id, size_t limit,
+                                                             td_signal **out, size_t *count,
+                                                             td_error *err);
 /* bank may be NULL (any bank); otherwise a signal of another bank is TD_ERR_NOT_FOUND. */
-__attribute__((warn_unused_result)) td_status td_signal_get(td_service *svc, const char *bank,
-                                                           int64_t id, td_signal *out,
-                                                           td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_signal_get(td_service *svc, const char *bank, int64_t id, td_signal *out, td_error *err);
 __attribute__((warn_unused_result)) td_status td_signal_set_enabled(td_service *svc,
-                                                                   const char *bank, int64_t id,
-                                                                   int enabled, td_signal *out,
-                                                                   td_error *err);
+                                                                    const char *bank, int64_t id,
+                                                                    int enabled, td_signal *out,
+                                                                    td_error *err);
 /* Replaces a signal's labels. */
 __attribute__((warn_unused_result)) td_status td_signal_set_labels(td_service *svc,
-                                                                  const char *bank, int64_t id,
-                                                                  const td_labels *labels,
-                                                                  td_signal *out, td_error *err);
+                                                                   const char *bank, int64_t id,
+                                                                   const td_labels *labels,
+                                                                   td_signal *out, td_error *err);
 __attribute__((warn_unused_result)) td_status td_signal_delete(td_service *svc, const char *bank,
-                                                              int64_t id, td_error *err);
+                                                               int64_t id, td_error *err);
+/* The body of a body-type signal (see td_signal_type_has_body), *body freed with td_free
+ * (NUL-terminated); another type is TD_ERR_INVALID. bank may be NULL. */
+__attribute__((warn_unused_result)) td_status td_signal_get_body(td_service *svc, const char *bank,
+                                                                 int64_t id, char **body,
+                                                                 size_t *len, td_error *err);
 
 /* ---- list import and export (ALGORITHMS.md: "<type> <value>" lines, or CSV
  * signal_type,signal_str,collab,category,tags) ---- */
@@ -314,17 +345,17 @@ typedef enum td_list_format {
 
 const char *td_list_format_name(td_list_format format); /* "auto", "te", "csv" */
 __attribute__((warn_unused_result)) td_status td_list_format_parse(const char *name,
-                                                                  td_list_format *out);
+                                                                   td_list_format *out);
 
 typedef struct td_import_options {
     td_list_format format;
-    const char *source;  /* NULL: "import"; a CSV line's collab column overrides it */
-    td_labels labels;    /* added to every signal (CSV tags are added too) */
-    int confidence;      /* -1: TD_CONFIDENCE_DEFAULT */
-    int atomic;          /* non-zero: any malformed line fails the whole import (nothing kept);
-                            zero (default): malformed lines are reported and skipped */
-    size_t max_line;     /* 0: the service's import_max_line */
-    uint64_t max_lines;  /* 0: the service's import_max_lines */
+    const char *source; /* NULL: "import"; a CSV line's collab column overrides it */
+    td_labels labels;   /* added to every signal (CSV tags are added too) */
+    int confidence;     /* -1: TD_CONFIDENCE_DEFAULT */
+    int atomic;         /* non-zero: any malformed line fails the whole import (nothing kept);
+                           zero (default): malformed lines are reported and skipped */
+    size_t max_line;    /* 0: the service's import_max_line */
+    uint64_t max_lines; /* 0: the service's import_max_lines */
 } td_import_options;
 
 void td_import_options_init(td_import_options *opts);
@@ -335,12 +366,13 @@ typedef struct td_import_line_error {
 } td_import_line_error;
 
 typedef struct td_import_result {
-    uint64_t lines;      /* lines read (including blank lines, comments and the CSV header) */
+    uint64_t lines; /* lines read (including blank lines, comments and the CSV header) */
     uint64_t added;
     uint64_t duplicates; /* already in the bank: left unchanged */
     uint64_t disabled;   /* added disabled (CSV category NEGATIVE_CLASS) */
-    uint64_t unsupported;/* valid lines of a signal type this service does not hold (url, vpdq..) */
-    uint64_t errors;     /* malformed lines */
+    uint64_t
+        unsupported; /* valid lines of a signal type this service does not hold (url, vpdq..) */
+    uint64_t errors; /* malformed lines */
     td_import_line_error *error_list; /* the first import_max_errors of them */
     size_t error_count;
 } td_import_result;
@@ -354,23 +386,20 @@ typedef struct td_import td_import;
  * begin to finish or abort: feed promptly. Over max_line or max_lines fails with TD_ERR_LIMIT
  * and the import must be aborted. */
 __attribute__((warn_unused_result)) td_status td_import_begin(td_service *svc, const char *bank,
-                                                             const td_import_options *opts,
-                                                             td_import **out, td_error *err);
+                                                              const td_import_options *opts,
+                                                              td_import **out, td_error *err);
 __attribute__((warn_unused_result)) td_status td_import_feed(td_import *imp, const void *data,
-                                                            size_t len, td_error *err);
+                                                             size_t len, td_error *err);
 /* Commits and frees imp (also on failure). res receives the counts; clear it afterwards. */
-__attribute__((warn_unused_result)) td_status td_import_finish(td_import *imp,
-                                                              td_import_result *res,
-                                                              td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_import_finish(td_import *imp, td_import_result *res, td_error *err);
 /* Rolls back and frees; accepts NULL. */
 void td_import_abort(td_import *imp);
 
 /* Begin + one feed + finish. */
-__attribute__((warn_unused_result)) td_status td_import_buffer(td_service *svc, const char *bank,
-                                                              const void *data, size_t len,
-                                                              const td_import_options *opts,
-                                                              td_import_result *res,
-                                                              td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_import_buffer(td_service *svc, const char *bank, const void *data, size_t len,
+                 const td_import_options *opts, td_import_result *res, td_error *err);
 
 /* The import parser alone (no store), for validation and fuzzing: calls line_fn for each parsed
  * signal. Errors in lines are counted in res, not returned; the return value is the stream's
@@ -381,33 +410,38 @@ typedef struct td_list_entry {
     char value[65];
     const char *collab; /* CSV only, may be "" */
     size_t collab_len;
-    int negative;       /* CSV category NEGATIVE_CLASS */
-    td_labels tags;     /* CSV tags */
+    int negative;   /* CSV category NEGATIVE_CLASS */
+    td_labels tags; /* CSV tags */
 } td_list_entry;
 
-__attribute__((warn_unused_result)) td_status td_list_parse(
-    const void *data, size_t len, td_list_format format, size_t max_line, uint64_t max_lines,
-    size_t max_errors, int (*line_fn)(void *ctx, const td_list_entry *entry), void *ctx,
-    td_import_result *res, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_list_parse(const void *data, size_t len, td_list_format format, size_t max_line,
+              uint64_t max_lines, size_t max_errors,
+              int (*line_fn)(void *ctx, const td_list_entry *entry), void *ctx,
+              td_import_result *res, td_error *err);
 
 /* Streams the bank's signals (enabled ones, or all when include_disabled) in format (LINES or
  * CSV) to write; a non-zero return from write stops with TD_ERR_IO. */
-__attribute__((warn_unused_result)) td_status td_export(td_service *svc, const char *bank,
-                                                       td_list_format format,
-                                                       int include_disabled,
-                                                       int (*write)(void *ctx, const char *data,
-                                                                    size_t len),
-                                                       void *ctx, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_export(td_service *svc, const char *bank, td_list_format format, int include_disabled,
+          int (*write)(void *ctx, const char *data, size_t len), void *ctx, td_error *err);
 
 /* ---- check ---- */
 
 /* Hashes of one piece of content, computed here from media or supplied by the caller. */
 typedef struct td_hashes {
-    td_pdq pdq[TD_DIH_COUNT]; /* pdq[0] the original; all 8 variants when n_pdq is 8 */
-    int n_pdq;                /* 0: no PDQ; 1; or TD_DIH_COUNT */
-    int quality;              /* 0..100, or -1 when unknown (a supplied hash: matched) */
+    td_pdq pdq[TD_DIH_COUNT];           /* pdq[0] the original; all 8 variants when n_pdq is 8 */
+    int n_pdq;                          /* 0: no PDQ; 1; or TD_DIH_COUNT */
+    int quality;                        /* 0..100, or -1 when unknown (a supplied hash: matched) */
     char md5[TD_MD5_HEX_LEN + 1];       /* "" when absent */
     char sha256[TD_SHA256_HEX_LEN + 1]; /* "" when absent */
+    /* Borrowed from the caller for the duration of a call, never stored: a video's frames, the
+     * content's text (UTF-8), URLs it contains. Results hold NULL here. */
+    const td_vpdq *vpdq;
+    const char *text;
+    size_t text_len;
+    const char *const *urls;
+    size_t n_urls;
 } td_hashes;
 
 void td_hashes_init(td_hashes *h);
@@ -425,30 +459,37 @@ typedef struct td_match {
     char bank[TD_NAME_MAX + 1];
     int64_t signal_id;
     td_signal_type type;
-    int distance;       /* 0 for md5 / sha256 */
-    td_dihedral variant;/* which variant of the query matched (TD_DIH_ORIGINAL for exact) */
-    td_labels labels;   /* the bank's labels, then the signal's */
-    td_action action;   /* the bank's */
+    int distance;        /* PDQ: Hamming distance; raw_text: edit distance; otherwise 0 */
+    td_dihedral variant; /* which variant of the query matched (TD_DIH_ORIGINAL for exact) */
+    td_labels labels;    /* the bank's labels, then the signal's */
+    td_action action;    /* the bank's */
     td_bank_kind kind;
     int confidence;
-    int suppressed;     /* an allow bank matched too: this match does not count */
+    int suppressed;          /* an allow bank matched too: this match does not count */
+    double query_percent;    /* vpdq: share of the query's good frames matched */
+    double compared_percent; /* vpdq: share of the signal video's good frames matched */
+    int url_index;           /* url types: which of the checked URLs matched */
 } td_match;
 
 typedef struct td_check_options {
-    int dihedral;      /* match the dihedral variants (default 1) */
-    int min_quality;   /* PDQ of lower known quality is not matched (default 50) */
-    size_t max_matches;/* matches returned at most, best first (default 100) */
+    int dihedral;       /* match the dihedral variants (default 1) */
+    int min_quality;    /* PDQ of lower known quality is not matched (default 50) */
+    size_t max_matches; /* matches returned at most, best first (default 100) */
 } td_check_options;
 
 void td_check_options_init(td_check_options *opts);
 
 typedef struct td_check_result {
     td_verdict verdict;
-    td_hashes hashes;    /* the hashes used (computed from media, or as supplied) */
-    int low_quality;     /* PDQ quality known and below min_quality: PDQ was not matched */
-    td_match *matches;   /* best (lowest distance) first; allow-bank matches included */
+    td_hashes hashes;   /* the hashes used (computed from media, or as supplied) */
+    int low_quality;    /* PDQ quality known and below min_quality: PDQ was not matched */
+    const char *media;  /* what media bytes were: "image", "video"; NULL for supplied hashes */
+    size_t vpdq_frames; /* frames of the video checked (hashed or supplied) */
+    size_t text_bytes;  /* bytes of text checked */
+    size_t urls;        /* URLs checked */
+    td_match *matches;  /* best (lowest distance) first; allow-bank matches included */
     size_t match_count;
-    size_t total_matches;/* before max_matches truncation */
+    size_t total_matches; /* before max_matches truncation */
 } td_check_result;
 
 void td_check_result_clear(td_check_result *res);
@@ -456,24 +497,22 @@ void td_check_result_clear(td_check_result *res);
 /* Checks supplied hashes. Only enabled signals of enabled banks match, each PDQ within its
  * bank's threshold. opts may be NULL. */
 __attribute__((warn_unused_result)) td_status td_check_hashes(td_service *svc,
-                                                             const td_hashes *hashes,
+                                                              const td_hashes *hashes,
+                                                              const td_check_options *opts,
+                                                              td_check_result *out, td_error *err);
+/* Hashes media bytes and checks them: an image gives PDQ with its dihedral variants, MD5 and
+ * SHA-256; a video (any container FFmpeg reads, within the service's video limits) gives MD5,
+ * SHA-256 and its vPDQ frames. */
+__attribute__((warn_unused_result)) td_status td_check_media(td_service *svc, const uint8_t *data,
+                                                             size_t len,
                                                              const td_check_options *opts,
-                                                             td_check_result *out,
-                                                             td_error *err);
-/* Hashes media bytes (PDQ with its dihedral variants, MD5, SHA-256) and checks them. */
-__attribute__((warn_unused_result)) td_status td_check_media(td_service *svc,
-                                                            const uint8_t *data, size_t len,
-                                                            const td_check_options *opts,
-                                                            td_check_result *out,
-                                                            td_error *err);
+                                                             td_check_result *out, td_error *err);
 
 /* HMA-style lookup of one signal ("pdq" / "video_md5" / ...; original variant only, quality not
  * considered), e.g. for GET /m/lookup: matches as in td_check_hashes. */
-__attribute__((warn_unused_result)) td_status td_lookup_signal(td_service *svc,
-                                                              const char *type,
-                                                              const char *value,
-                                                              td_check_result *out,
-                                                              td_error *err);
+__attribute__((warn_unused_result)) td_status td_lookup_signal(td_service *svc, const char *type,
+                                                               const char *value,
+                                                               td_check_result *out, td_error *err);
 
 /* ---- principals and API keys ---- */
 
@@ -508,23 +547,22 @@ typedef struct td_key_info {
 /* Creates a key; key_out receives the key text (shown once: only its SHA-256 is stored). name
  * may be NULL or "" ("key-<id>"). out (may be NULL) receives the key's record. */
 __attribute__((warn_unused_result)) td_status td_key_create(td_service *svc, td_role role,
-                                                           const char *name,
-                                                           char key_out[TD_KEY_TEXT_MAX],
-                                                           td_key_info *out, td_error *err);
+                                                            const char *name,
+                                                            char key_out[TD_KEY_TEXT_MAX],
+                                                            td_key_info *out, td_error *err);
 /* Looks a presented key up (constant-time comparison of hashes). Unknown, malformed or revoked
  * keys fail with TD_ERR_NOT_FOUND (the server answers 401). */
 __attribute__((warn_unused_result)) td_status td_key_verify(td_service *svc, const char *key,
-                                                           td_principal *out, td_error *err);
+                                                            td_principal *out, td_error *err);
 /* All keys, revoked ones included; free *out with td_free. */
 __attribute__((warn_unused_result)) td_status td_key_list(td_service *svc, td_key_info **out,
-                                                         size_t *count, td_error *err);
+                                                          size_t *count, td_error *err);
 __attribute__((warn_unused_result)) td_status td_key_revoke(td_service *svc, int64_t id,
-                                                           td_error *err);
+                                                            td_error *err);
 /* At first start: if no valid admin key exists, creates one named "admin", writes it to key_out
  * and sets *created; otherwise *created is 0 and key_out is "". */
-__attribute__((warn_unused_result)) td_status td_key_ensure_admin(td_service *svc,
-                                                                 char key_out[TD_KEY_TEXT_MAX],
-                                                                 int *created, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_key_ensure_admin(td_service *svc, char key_out[TD_KEY_TEXT_MAX], int *created, td_error *err);
 
 /* ---- content intake ---- */
 
@@ -537,7 +575,7 @@ typedef enum td_case_state {
 
 const char *td_case_state_name(td_case_state state); /* "open", "claimed", "escalated", "closed" */
 __attribute__((warn_unused_result)) td_status td_case_state_parse(const char *name,
-                                                                 td_case_state *out);
+                                                                  td_case_state *out);
 
 typedef enum td_decision_kind {
     TD_DECISION_REMOVE = 1,
@@ -547,7 +585,7 @@ typedef enum td_decision_kind {
 
 const char *td_decision_name(td_decision_kind kind); /* "remove", "keep", "escalate" */
 __attribute__((warn_unused_result)) td_status td_decision_parse(const char *name,
-                                                               td_decision_kind *out);
+                                                                td_decision_kind *out);
 
 typedef struct td_decision {
     int64_t id;
@@ -564,11 +602,11 @@ typedef struct td_case {
     int64_t content_ref; /* internal id of the content row */
     char content_id[TD_CONTENT_ID_MAX + 1];
     td_case_state state;
-    int priority;        /* higher first: severity * 100 + source confidence */
-    td_labels labels;    /* union of the matched banks' and signals' labels (first 16) */
+    int priority;     /* higher first: severity * 100 + source confidence */
+    td_labels labels; /* union of the matched banks' and signals' labels (first 16) */
     char opened_by[TD_NAME_MAX + 1]; /* the bank whose review match opened it */
     int64_t opened_ms;
-    int64_t claimed_by;  /* principal id, 0 when unclaimed */
+    int64_t claimed_by; /* principal id, 0 when unclaimed */
     char claimed_by_name[TD_NAME_MAX + 1];
     int64_t claimed_ms;
     int64_t closed_ms;
@@ -583,7 +621,7 @@ typedef struct td_content_input {
     const char *metadata_json; /* may be NULL; must be a JSON object of <= TD_METADATA_MAX */
     const uint8_t *media;      /* media bytes, or NULL when hashes are supplied */
     size_t media_len;
-    const td_hashes *hashes;   /* used when media is NULL */
+    const td_hashes *hashes; /* used when media is NULL */
 } td_content_input;
 
 typedef struct td_content {
@@ -593,13 +631,13 @@ typedef struct td_content {
     char url[TD_CASE_URL_MAX + 1];
     int64_t time_ms;
     int64_t received_ms;
-    char *metadata_json;  /* owned; "{}" when none */
+    char *metadata_json; /* owned; "{}" when none */
     td_hashes hashes;
-    td_verdict verdict;   /* as of the last match (re-checks may raise it) */
-    td_match *matches;    /* owned */
+    td_verdict verdict; /* as of the last match (re-checks may raise it) */
+    td_match *matches;  /* owned */
     size_t match_count;
     int has_case;
-    td_case kase;         /* the latest case when has_case */
+    td_case kase;           /* the latest case when has_case */
     td_decision *decisions; /* owned, oldest first */
     size_t decision_count;
 } td_content;
@@ -610,13 +648,11 @@ void td_content_clear(td_content *content);
  * (priority from labels and confidence), and enqueues the actions (webhook events) of block
  * matches; all committed before it returns. A content_id already received fails with
  * TD_ERR_CONFLICT. out (may be NULL) receives the stored record. */
-__attribute__((warn_unused_result)) td_status td_content_submit(td_service *svc,
-                                                               const td_content_input *in,
-                                                               td_content *out, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_content_submit(td_service *svc, const td_content_input *in, td_content *out, td_error *err);
 /* The content with hashes, matches, its case and decisions. */
-__attribute__((warn_unused_result)) td_status td_content_get(td_service *svc,
-                                                            const char *content_id,
-                                                            td_content *out, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_content_get(td_service *svc, const char *content_id, td_content *out, td_error *err);
 
 /* ---- cases and the review queue ---- */
 
@@ -629,43 +665,39 @@ typedef struct td_case_filter {
 
 /* The queue order: priority (highest first), then oldest first. Free *out with td_free. */
 __attribute__((warn_unused_result)) td_status td_case_list(td_service *svc,
-                                                          const td_case_filter *filter,
-                                                          td_case **out, size_t *count,
+                                                           const td_case_filter *filter,
+                                                           td_case **out, size_t *count,
+                                                           td_error *err);
+__attribute__((warn_unused_result)) td_status td_case_get(td_service *svc, int64_t id, td_case *out,
                                                           td_error *err);
-__attribute__((warn_unused_result)) td_status td_case_get(td_service *svc, int64_t id,
-                                                         td_case *out, td_error *err);
 /* Claims an open or escalated case for who. Claiming one's own claim again succeeds; a case
  * claimed by someone else fails with TD_ERR_CONFLICT; a closed case with TD_ERR_CONFLICT. */
-__attribute__((warn_unused_result)) td_status td_case_claim(td_service *svc, int64_t id,
-                                                           const td_principal *who, td_case *out,
-                                                           td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_case_claim(td_service *svc, int64_t id, const td_principal *who, td_case *out, td_error *err);
 /* Releases who's claim (admins may release anyone's: pass force non-zero). */
 __attribute__((warn_unused_result)) td_status td_case_release(td_service *svc, int64_t id,
-                                                             const td_principal *who, int force,
-                                                             td_case *out, td_error *err);
+                                                              const td_principal *who, int force,
+                                                              td_case *out, td_error *err);
 /* Records a decision by who with a reason (required, <= TD_REASON_MAX). The case must be claimed
  * by who, or unclaimed (then it is claimed implicitly); claimed by another: TD_ERR_CONFLICT.
  * remove and keep close the case and fire the "remove" / "restore" actions; escalate releases
  * the claim, raises the priority and puts the case back in the queue. */
-__attribute__((warn_unused_result)) td_status td_case_decide(td_service *svc, int64_t id,
-                                                            const td_principal *who,
-                                                            td_decision_kind kind,
-                                                            const char *reason,
-                                                            td_decision *out, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_case_decide(td_service *svc, int64_t id, const td_principal *who, td_decision_kind kind,
+               const char *reason, td_decision *out, td_error *err);
 /* Decisions of a case, oldest first; free *out with td_free. */
-__attribute__((warn_unused_result)) td_status td_case_decisions(td_service *svc, int64_t id,
-                                                               td_decision **out,
-                                                               size_t *count, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_case_decisions(td_service *svc, int64_t id, td_decision **out, size_t *count, td_error *err);
 
 /* ---- webhooks and deliveries ---- */
 
 /* Events a webhook subscribes to (bit mask). */
 enum {
-    TD_EVENT_REMOVE = 1 << 0,        /* "remove": a block match or a remove decision */
-    TD_EVENT_RESTORE = 1 << 1,       /* "restore": a keep decision */
-    TD_EVENT_CASE_OPENED = 1 << 2,   /* "case.opened" */
-    TD_EVENT_CASE_DECIDED = 1 << 3,  /* "case.decided" (every decision, escalate included) */
-    TD_EVENT_MATCH = 1 << 4,         /* "match": content matched any bank (log banks too) */
+    TD_EVENT_REMOVE = 1 << 0,          /* "remove": a block match or a remove decision */
+    TD_EVENT_RESTORE = 1 << 1,         /* "restore": a keep decision */
+    TD_EVENT_CASE_OPENED = 1 << 2,     /* "case.opened" */
+    TD_EVENT_CASE_DECIDED = 1 << 3,    /* "case.decided" (every decision, escalate included) */
+    TD_EVENT_MATCH = 1 << 4,           /* "match": content matched any bank (log banks too) */
     TD_EVENT_NOTICE = 1 << 5,          /* "notice": a user notice (orders.h) to deliver to the
                                           uploader: reasons, order, redress */
     TD_EVENT_ORDER_FEEDBACK = 1 << 6,  /* "order_feedback": the Annex II answer, recorded as sent,
@@ -678,7 +710,7 @@ enum {
 const char *td_event_name(unsigned event);
 /* Parses a comma-separated list of event names ("*" for all) into a mask. */
 __attribute__((warn_unused_result)) td_status td_event_parse(const char *names, unsigned *mask,
-                                                            td_error *err);
+                                                             td_error *err);
 
 typedef struct td_webhook {
     int64_t id;
@@ -691,14 +723,13 @@ typedef struct td_webhook {
 /* Registers a receiver. secret (>= 16 bytes, <= TD_SECRET_MAX) keys the HMAC-SHA256 signature
  * of every delivery: header `X-Takedown-Signature: sha256=<hex>` over the exact body. */
 __attribute__((warn_unused_result)) td_status td_webhook_create(td_service *svc, const char *url,
-                                                               const char *secret,
-                                                               unsigned events, td_webhook *out,
-                                                               td_error *err);
+                                                                const char *secret, unsigned events,
+                                                                td_webhook *out, td_error *err);
 /* Free *out with td_free. */
 __attribute__((warn_unused_result)) td_status td_webhook_list(td_service *svc, td_webhook **out,
-                                                             size_t *count, td_error *err);
+                                                              size_t *count, td_error *err);
 __attribute__((warn_unused_result)) td_status td_webhook_delete(td_service *svc, int64_t id,
-                                                               td_error *err);
+                                                                td_error *err);
 
 typedef enum td_delivery_state {
     TD_DELIVERY_PENDING = 1,   /* waiting for its next attempt */
@@ -715,7 +746,7 @@ typedef struct td_delivery {
     char idempotency_key[65]; /* also sent as header Idempotency-Key, stable across retries */
     td_delivery_state state;
     int attempts;
-    int last_status;          /* HTTP status of the last attempt, 0 if none arrived */
+    int last_status; /* HTTP status of the last attempt, 0 if none arrived */
     char last_error[TD_ERROR_TEXT_MAX + 1];
     int64_t created_ms;
     int64_t next_attempt_ms;
@@ -723,16 +754,14 @@ typedef struct td_delivery {
 } td_delivery;
 
 /* The delivery log, newest first; webhook_id 0 for all. Free *out with td_free. */
-__attribute__((warn_unused_result)) td_status td_delivery_list(td_service *svc,
-                                                              int64_t webhook_id, size_t limit,
-                                                              td_delivery **out, size_t *count,
-                                                              td_error *err);
+__attribute__((warn_unused_result)) td_status td_delivery_list(td_service *svc, int64_t webhook_id,
+                                                               size_t limit, td_delivery **out,
+                                                               size_t *count, td_error *err);
 
 /* Attempts every delivery that is due now, on the calling thread (what the worker thread does;
  * useful when webhook_worker is 0). *attempted (may be NULL) receives the number of attempts. */
-__attribute__((warn_unused_result)) td_status td_webhook_run_due(td_service *svc,
-                                                                size_t *attempted,
-                                                                td_error *err);
+__attribute__((warn_unused_result)) td_status td_webhook_run_due(td_service *svc, size_t *attempted,
+                                                                 td_error *err);
 
 /* Wakes the worker thread (e.g. after a clock change in tests). */
 void td_webhook_kick(td_service *svc);

@@ -44,6 +44,7 @@ extern "C" {
 #define TD_ORDER_MAX_DNI_DAYS 42 /* do-not-inform period: at most six weeks (Art. 11(3)) */
 #define TD_ORDER_MAX_MARKS 8     /* escalation marks */
 #define TD_ED25519_PUBKEY_LEN 32
+#define TD_ORDER_LANG_MAX 3 /* an ISO 639 language code: "de", "fra" */
 
 /* ---- the handle ---- */
 
@@ -142,7 +143,9 @@ td_authority_for_key(td_orders *orders, int64_t key_id, int64_t *authority_id, t
  *   "emergency": bool                                              optional (false)
  *   "issuing_authority": {"name": text, "contact": text}           name required
  *   "follow_up_contact": text                                      required for orders
- *   "redress": text                                                required for orders */
+ *   "redress": text                                                required for orders
+ *   "language": "de" (ISO 639-1 or -2 code, any case; stored lower) optional: picks the user
+ *                                                                  notice template */
 
 typedef enum td_order_kind { TD_ORDER_REMOVAL = 1, TD_ORDER_REFERRAL = 2 } td_order_kind;
 
@@ -153,6 +156,9 @@ typedef struct td_order_target {
     int located;                             /* stored orders: matched to received content */
     int removed;                             /* stored orders: removal confirmed */
     int64_t evidence_item;                   /* stored orders: sealed item id, 0 when none */
+    int64_t media_item; /* stored orders: the removed media's sealed item (td_order_preserve_media),
+                           0 until the platform uploaded it */
+    char media_sha256[65]; /* SHA-256 (hex) of those media bytes, "" when none */
 } td_order_target;
 
 typedef struct td_order_doc {
@@ -173,6 +179,7 @@ typedef struct td_order_doc {
     char authority_contact[TD_ORDER_CONTACT_MAX + 1];
     char follow_up[TD_ORDER_CONTACT_MAX + 1];
     char redress[TD_ORDER_REDRESS_MAX + 1];
+    char language[TD_ORDER_LANG_MAX + 1]; /* "" when not given */
 } td_order_doc;
 
 /* Why intake refused an order. */
@@ -339,6 +346,44 @@ __attribute__((warn_unused_result)) td_status td_order_confirm(td_orders *orders
 __attribute__((warn_unused_result)) td_status td_order_preserve(td_orders *orders, int64_t id,
                                                                 const char *actor, td_error *err);
 
+/* ---- the removed media (Art. 6: the content itself, not only its record) ----
+ * takedown hashes uploads and does not keep them, so the platform uploads the removed bytes of
+ * each target (the "remove" webhook names the route). They are sealed, like the content record,
+ * into the order's evidence case "order-<id>" under its case key: released with k of n
+ * custodians, destroyed with the case key at the end of retention. */
+
+#define TD_ORDER_MEDIA_TYPE_MAX 128 /* the Content-Type kept with the bytes */
+
+typedef struct td_order_media {
+    int64_t order_id;
+    size_t target;
+    char content_id[TD_CONTENT_ID_MAX + 1];
+    int64_t evidence_item; /* the sealed item */
+    int64_t bytes;
+    char sha256[65];          /* of the bytes received (hex) */
+    char md5[33];             /* likewise */
+    char expected_sha256[65]; /* the located content's SHA-256, "" when takedown does not know it */
+    char expected_md5[33];    /* its MD5, "" when unknown (compared when the SHA-256 is unknown) */
+    const char *verified;     /* "sha256", "md5" or "none": what the bytes were compared with */
+    int mismatch;             /* refused: the bytes are not the located content */
+    int duplicate;            /* the same bytes were sealed before: nothing new recorded */
+    int64_t preserved_ms;
+} td_order_media;
+
+/* Seals the removed media of target `target` (0-based, as in the order's content) of removal
+ * order id: before or after the confirmation, once per target. The target must be located. The
+ * bytes' SHA-256 must equal the located content's when takedown knows it (else its MD5, when
+ * known): otherwise TD_ERR_INVALID with out->mismatch set and both hashes in out. The same
+ * bytes again: TD_OK with out->duplicate (nothing recorded); other bytes for a target already
+ * preserved: TD_ERR_CONFLICT. No evidence master key yet: TD_ERR_CONFLICT (upload again once
+ * the custodians created it). Referrals (decided on the platform's terms, not preserved) and
+ * reinstated orders: TD_ERR_CONFLICT. Committed (file synced, evidence.seal and
+ * order.media_preserved on the audit log) before it returns. content_type may be NULL. */
+__attribute__((warn_unused_result)) td_status
+td_order_preserve_media(td_orders *orders, int64_t id, size_t target, const uint8_t *data,
+                        size_t len, const char *content_type, const char *actor,
+                        td_order_media *out, td_error *err);
+
 /* The Annex II feedback (or the referral's answer) as JSON: receipt time, measure, time of the
  * measure, or the Annex III ground and explanation. With record non-zero the first call records
  * that it was sent (audit "order.feedback_sent"). Free *json with td_free. */
@@ -408,6 +453,93 @@ typedef struct td_user_notice {
 __attribute__((warn_unused_result)) td_status td_notice_list(td_orders *orders, int64_t order_id,
                                                              td_user_notice **out, size_t *count,
                                                              td_error *err);
+
+/* ---- user notice templates ----
+ * What a notice tells the uploader is the operator's text, per language, stored in the database
+ * (component "orders") and read each time a notice is sent: a change applies to the next notice
+ * without a restart. A notice uses the template of its order's language ("language" of the
+ * order document), else the "default" template, else the built-in English text
+ * (td_notice_builtin_text). The rendered text is the notice's redress.complaint.
+ *
+ * A template is text (UTF-8, line breaks and tabs allowed, no other control characters) with
+ * placeholders written {{name}}: "{{" always opens one, "}}" closes it, the name is one of
+ * td_notice_placeholders(). Limits: TD_NOTICE_TEMPLATE_MAX bytes, TD_NOTICE_PLACEHOLDERS_MAX
+ * placeholders, and the text with every placeholder at its longest value must fit in
+ * TD_NOTICE_TEXT_MAX (so that a notice never fails to render). */
+
+#define TD_NOTICE_LANG_MAX 7 /* "de", "fra" or "default" */
+#define TD_NOTICE_TEMPLATE_MAX 8192
+#define TD_NOTICE_TEXT_MAX 65536
+#define TD_NOTICE_PLACEHOLDERS_MAX 64
+
+typedef enum td_template_problem {
+    TD_TEMPLATE_OK = 0,
+    TD_TEMPLATE_TOO_LARGE = 1,           /* a limit above (413) */
+    TD_TEMPLATE_UNKNOWN_PLACEHOLDER = 2, /* names listed in td_template_rejection.names (422) */
+    TD_TEMPLATE_MALFORMED = 3,    /* empty; "{{" not closed or not a name; control characters or
+                                     invalid UTF-8; offset says where (422) */
+    TD_TEMPLATE_BAD_LANGUAGE = 4, /* not 2-3 letters (ISO 639) nor "default" (400) */
+    TD_TEMPLATE_BAD_URL = 5       /* complaint_url not http(s):// printable text (422) */
+} td_template_problem;
+
+const char *td_template_problem_name(td_template_problem problem); /* "unknown_placeholder"... */
+
+typedef struct td_template_rejection {
+    td_template_problem problem;
+    char names[256]; /* unknown placeholders, comma-separated, each once (as many as fit) */
+    size_t offset;   /* byte offset of the malformed part */
+} td_template_rejection;
+
+/* The placeholder names, for documentation and the settings API:
+ *   reason           the order's statement of reasons
+ *   category         its reason category, a..e
+ *   category_text    what the category means (built-in English, Art. 2(7))
+ *   reference, authority, member_state, issued_at   the order
+ *   redress          the order's redress information (judicial remedy)
+ *   complaint_url    the template's complaint URL
+ *   complaint_days   the days the platform takes to answer a complaint
+ *   content_id, url, measure, time_of_measure       the removed item */
+const char *const *td_notice_placeholders(size_t *count);
+
+/* The built-in English text, used when no template applies. */
+const char *td_notice_builtin_text(void);
+
+/* Writes the normal form of a template language ("DE" -> "de", "default") to out; non-zero when
+ * valid. */
+int td_notice_language_normalize(const char *lang, char out[TD_NOTICE_LANG_MAX + 1]);
+
+/* Checks an untrusted template text (no store): the part a fuzzer drives
+ * (fuzz/fuzz_notice_template.c). why (may be NULL) says what is wrong; TD_ERR_LIMIT for a limit,
+ * TD_ERR_INVALID otherwise. */
+__attribute__((warn_unused_result)) td_status
+td_notice_template_check(const char *text, size_t len, td_template_rejection *why, td_error *err);
+
+typedef struct td_notice_template {
+    char language[TD_NOTICE_LANG_MAX + 1];
+    char text[TD_NOTICE_TEMPLATE_MAX + 1];
+    char complaint_url[TD_CASE_URL_MAX + 1]; /* "" when none */
+    int64_t updated_ms;
+    char updated_by[TD_NAME_MAX + 1];
+} td_notice_template;
+
+/* Creates or replaces the template of language (audit "notice.template_set", with the text's
+ * SHA-256). complaint_url may be NULL. Refusals fill why as td_notice_template_check does. */
+__attribute__((warn_unused_result)) td_status
+td_notice_template_set(td_orders *orders, const char *actor, const char *language, const char *text,
+                       const char *complaint_url, td_template_rejection *why, td_error *err);
+/* TD_ERR_NOT_FOUND when language has no template. */
+__attribute__((warn_unused_result)) td_status td_notice_template_get(td_orders *orders,
+                                                                     const char *language,
+                                                                     td_notice_template *out,
+                                                                     td_error *err);
+/* Every stored template by language. Free *out with td_free. */
+__attribute__((warn_unused_result)) td_status
+td_notice_template_list(td_orders *orders, td_notice_template **out, size_t *count, td_error *err);
+/* Removes the template of language (audit "notice.template_deleted"); notices fall back. */
+__attribute__((warn_unused_result)) td_status td_notice_template_delete(td_orders *orders,
+                                                                        const char *actor,
+                                                                        const char *language,
+                                                                        td_error *err);
 
 /* ---- complaints ---- */
 

@@ -11,8 +11,13 @@
  * Index (docs/text_url.md): pigeonhole filter, exact by construction. If a needs at most k edits,
  * one of k + 1 disjoint pieces of a is untouched and appears in b within k positions of where it
  * sits in a; the index stores a 1..16 code-point prefix of each piece, a query looks up every
- * window of b, keeps documents whose length is compatible and whose piece lies within k
- * positions, then verifies them with a banded edit distance. Recall against the rule is 100%. */
+ * window of b (or, for long queries, takes every document of a compatible length), drops
+ * documents whose 8-code-point blocks are too rarely found in b (an edit touches one block), and
+ * computes the exact distance of the rest. Results always equal td_text_index_query_brute's.
+ *
+ * Threads: td_text_index_query and td_text_index_query_brute only read the index and keep their
+ * scratch memory per call, so any number of them may run at once on one index; add, remove and
+ * free must not run at the same time as anything else on it (a read-write lock fits). */
 #ifndef TAKEDOWN_TEXT_H
 #define TAKEDOWN_TEXT_H
 
@@ -40,7 +45,8 @@ td_text_raw_match(const char *signal, size_t signal_len, const char *haystack, s
                   int *match, size_t *distance, td_error *err);
 
 /* Levenshtein distance of two code-point strings if it is <= max, else max + 1 (diagonal
- * transitions, O((n + m) + d^2) for similar strings). */
+ * transitions pruned by a q-gram lower bound; about O(n + m + d^2) at worst for similar
+ * strings, much less for near-duplicates). Out of memory gives max + 1. */
 size_t td_text_levenshtein_bounded(const uint32_t *a, size_t n, const uint32_t *b, size_t m,
                                    size_t max);
 
@@ -49,9 +55,14 @@ typedef struct td_text_index td_text_index;
 __attribute__((warn_unused_result)) td_status td_text_index_new(td_text_index **out, td_error *err);
 void td_text_index_free(td_text_index *idx);
 
-/* Adds a known text under id (normalised and kept in memory). */
+/* Adds a known text under id (normalised and kept in memory). Several texts may share an id. On
+ * failure the index is unchanged. */
 __attribute__((warn_unused_result)) td_status
 td_text_index_add(td_text_index *idx, uint64_t id, const char *utf8, size_t len, td_error *err);
+/* Removes every text added under id (queries no longer return it; its memory is reused).
+ * Returns how many were removed. Cannot fail. */
+size_t td_text_index_remove(td_text_index *idx, uint64_t id);
+/* Number of texts in the index. */
 size_t td_text_index_size(const td_text_index *idx);
 
 typedef struct td_text_match {
@@ -67,15 +78,17 @@ typedef struct td_text_query_stats {
     uint64_t verify_ns;    /* the exact rule on the survivors */
 } td_text_query_stats;
 
-/* Every known text the raw_text rule matches against the query. *matches freed with td_free;
- * stats may be NULL. Not safe to run concurrently with td_text_index_add. */
+/* Every known text the raw_text rule matches against the query, in no particular order.
+ * *matches freed with td_free; stats may be NULL. May run concurrently with other queries on the
+ * same index, not with td_text_index_add or td_text_index_remove. */
 __attribute__((warn_unused_result)) td_status
-td_text_index_query(td_text_index *idx, const char *utf8, size_t len, td_text_match **matches,
+td_text_index_query(const td_text_index *idx, const char *utf8, size_t len, td_text_match **matches,
                     size_t *count, td_text_query_stats *stats, td_error *err);
 
-/* The same by checking every known text (for tests and the benchmark's recall figure). */
+/* The same by applying the rule to every known text (for tests and the benchmark's recall
+ * figure); same threading rules. */
 __attribute__((warn_unused_result)) td_status
-td_text_index_query_brute(td_text_index *idx, const char *utf8, size_t len, td_text_match **matches,
+td_text_index_query_brute(const td_text_index *idx, const char *utf8, size_t len, td_text_match **matches,
                           size_t *count, td_error *err);
 
 #ifdef __cplusplus

@@ -50,6 +50,11 @@ __attribute__((warn_unused_result)) td_status td_url_rules_add(td_url_rules *rul
                                                                const char *pattern, uint64_t id,
                                                                td_error *err);
 
+/* Removes every rule added under id; returns how many. */
+size_t td_url_rules_remove(td_url_rules *rules, uint64_t id);
+/* Rules held. */
+size_t td_url_rules_count(const td_url_rules *rules);
+
 /* Ids of the rules covering url (canonicalised first): up to cap into ids, *count the total.
  * Cost: one map lookup per host label and per path segment. */
 __attribute__((warn_unused_result)) td_status td_url_rules_match(const td_url_rules *rules,

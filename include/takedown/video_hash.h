@@ -162,12 +162,17 @@ void td_vpdq_index_free(td_vpdq_index *idx);
 __attribute__((warn_unused_result)) td_status
 td_vpdq_index_add(td_vpdq_index *idx, uint64_t id, const td_vpdq *video, td_error *err);
 
+/* Removes every video added under id: queries no longer return it. Its frame hashes stay in the
+ * Hamming index (they are skipped when hits are counted) until the index is rebuilt. Returns how
+ * many videos were removed. Not to be called while a query runs. */
+size_t td_vpdq_index_remove(td_vpdq_index *idx, uint64_t id);
+
 /* Threads a query uses: 0 (default) the online cores, at most 16; 1 the calling thread only.
  * A query's unique frames are split into equal shares, looked up concurrently; the result does
  * not depend on the thread count. Not to be called while a query runs. */
 void td_vpdq_index_set_threads(td_vpdq_index *idx, unsigned threads);
 
-/* Number of videos and of indexed frame hashes. */
+/* Number of videos added (removed ones included) and of frame hashes of live videos. */
 size_t td_vpdq_index_videos(const td_vpdq_index *idx);
 size_t td_vpdq_index_frames(const td_vpdq_index *idx);
 

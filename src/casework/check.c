@@ -27,12 +27,7 @@ void td_check_result_clear(td_check_result *res)
     memset(res, 0, sizeof *res);
 }
 
-typedef struct cand {
-    uint64_t sid;
-    int distance;
-    int variant;
-    td_signal_type type;
-} cand;
+typedef td__cand cand;
 
 static int cand_cmp(const void *a, const void *b)
 {
@@ -86,7 +81,7 @@ static td_status add_exact(td_index_map *map, const char *hex, td_signal_type ty
     if ((st = td__grow((void **)cands, cap, *n + count, sizeof **cands, err)))
         return st;
     for (size_t i = 0; i < count; i++)
-        (*cands)[(*n)++] = (cand){ids[i], 0, TD_DIH_ORIGINAL, type};
+        (*cands)[(*n)++] = (cand){ids[i], 0, TD_DIH_ORIGINAL, type, 0, 0, 0};
     return TD_OK;
 }
 
@@ -98,7 +93,7 @@ static int resolve(td_service *svc, td_store_conn *c, const cand *k, td_match *m
     int row;
     td__bank_view bank;
     *st = td_store_prepare(c,
-                           "SELECT bank_id, labels, confidence, enabled FROM signals"
+                           "SELECT bank_id, labels, confidence, enabled, type FROM signals"
                            " WHERE id = $1",
                            &q, err);
     if (*st || (*st = td_stmt_bind_int64(q, 1, (int64_t)k->sid, err)) ||
@@ -109,6 +104,7 @@ static int resolve(td_service *svc, td_store_conn *c, const cand *k, td_match *m
     td_labels labels;
     td__labels_load(&labels, td_stmt_column_text(q, 1));
     int confidence = (int)td_stmt_column_int64(q, 2);
+    td_signal_type type = (td_signal_type)td_stmt_column_int64(q, 4);
     td_stmt_reset(q);
     if (!enabled || !td__bank_view_get(svc, bank_id, &bank) || !bank.enabled)
         return 0;
@@ -118,8 +114,11 @@ static int resolve(td_service *svc, td_store_conn *c, const cand *k, td_match *m
     m->bank_id = bank_id;
     memcpy(m->bank, bank.name, sizeof m->bank);
     m->signal_id = (int64_t)k->sid;
-    m->type = k->type;
+    m->type = type; /* a URL rule candidate does not know whether it is a domain or a prefix */
     m->distance = k->distance;
+    m->query_percent = k->query_percent;
+    m->compared_percent = k->compared_percent;
+    m->url_index = k->url_index;
     m->variant = (td_dihedral)k->variant;
     m->labels = bank.labels;
     td__labels_merge(&m->labels, &labels);
@@ -143,6 +142,12 @@ td_status td__check(td_service *svc, td_store_conn *c, const td_hashes *h,
     }
     memset(out, 0, sizeof *out);
     out->hashes = *h;
+    /* borrowed inputs are not kept in the result */
+    out->hashes.vpdq = NULL;
+    out->hashes.text = NULL;
+    out->hashes.urls = NULL;
+    out->hashes.n_urls = 0;
+    out->hashes.text_len = 0;
     if (h->n_pdq != 0 && h->n_pdq != 1 && h->n_pdq != TD_DIH_COUNT)
         return td__error_set(err, TD_ERR_INVALID, "n_pdq must be 0, 1 or 8");
     if (h->n_pdq) {
@@ -162,8 +167,13 @@ td_status td__check(td_service *svc, td_store_conn *c, const td_hashes *h,
                 if (st == TD_OK)
                     st = td__grow((void **)&cands, &cap, res.count, sizeof *cands, err);
                 for (size_t i = 0; st == TD_OK && i < res.count; i++)
-                    cands[n++] = (cand){res.items[i].id, res.items[i].distance,
-                                        res.items[i].variant, TD_SIGNAL_PDQ};
+                    cands[n++] = (cand){res.items[i].id,
+                                        res.items[i].distance,
+                                        res.items[i].variant,
+                                        TD_SIGNAL_PDQ,
+                                        0,
+                                        0,
+                                        0};
                 td_index_results_clear(&res);
             }
         }
@@ -172,6 +182,11 @@ td_status td__check(td_service *svc, td_store_conn *c, const td_hashes *h,
         st = add_exact(svc->md5, h->md5, TD_SIGNAL_MD5, &cands, &n, &cap, err);
     if (st == TD_OK && h->sha256[0])
         st = add_exact(svc->sha256, h->sha256, TD_SIGNAL_SHA256, &cands, &n, &cap, err);
+    if (st == TD_OK)
+        st = td__check_bodies(svc, h, &cands, &n, &cap, err);
+    out->vpdq_frames = h->vpdq ? h->vpdq->count : 0;
+    out->text_bytes = h->text ? h->text_len : 0;
+    out->urls = h->n_urls;
     if (st || n == 0)
         goto out;
     /* One candidate per signal: the best variant. */
@@ -208,6 +223,11 @@ out:
     if (st) {
         td_check_result_clear(out);
         out->hashes = *h;
+        out->hashes.vpdq = NULL;
+        out->hashes.text = NULL;
+        out->hashes.urls = NULL;
+        out->hashes.n_urls = 0;
+        out->hashes.text_len = 0;
     }
     return st;
 }
@@ -218,31 +238,18 @@ td_status td_check_hashes(td_service *svc, const td_hashes *hashes, const td_che
     return td__check(svc, NULL, hashes, opts, out, err);
 }
 
-td_status td__hash_media(td_service *svc, const uint8_t *data, size_t len, td_hashes *out,
-                         td_error *err)
-{
-    td_file_hashes fh;
-    td_status st = td_hash_bytes("media", data, len, &svc->opts.hash, &fh, err);
-    if (st)
-        return st;
-    td_hashes_init(out);
-    out->n_pdq = fh.n_pdq;
-    memcpy(out->pdq, fh.pdq, sizeof out->pdq);
-    out->quality = fh.quality;
-    memcpy(out->md5, fh.md5, sizeof out->md5);
-    memcpy(out->sha256, fh.sha256, sizeof out->sha256);
-    return TD_OK;
-}
-
 td_status td_check_media(td_service *svc, const uint8_t *data, size_t len,
                          const td_check_options *opts, td_check_result *out, td_error *err)
 {
-    td_hashes h;
+    td__media_hashes mh;
     memset(out, 0, sizeof *out);
-    td_status st = td__hash_media(svc, data, len, &h, err);
+    td_status st = td__hash_media(svc, data, len, &mh, err);
     if (st)
         return st;
-    return td__check(svc, NULL, &h, opts, out, err);
+    st = td__check(svc, NULL, &mh.h, opts, out, err);
+    out->media = mh.kind;
+    td__media_hashes_clear(&mh);
+    return st;
 }
 
 td_status td_lookup_signal(td_service *svc, const char *type, const char *value,
@@ -254,12 +261,31 @@ td_status td_lookup_signal(td_service *svc, const char *type, const char *value,
     td_check_options o;
     memset(out, 0, sizeof *out);
     if (!type || td_signal_type_parse(type, strlen(type), &t) != TD_OK)
-        return td__error_set(err, TD_ERR_INVALID, "unknown signal type '%.32s'",
-                             type ? type : "");
+        return td__error_set(err, TD_ERR_INVALID, "unknown signal type '%.32s'", type ? type : "");
+    td_hashes_init(&h);
+    td_check_options_init(&o);
+    o.dihedral = 0;
+    o.max_matches = TD_PAGE_MAX;
+    if (t == TD_SIGNAL_TEXT || t == TD_SIGNAL_URL) {
+        const char *one[1] = {value};
+        if (!value || !*value)
+            return td__error_set(err, TD_ERR_INVALID, "empty %s value", td_signal_type_name(t));
+        if (t == TD_SIGNAL_TEXT) {
+            h.text = value;
+            h.text_len = strlen(value);
+        } else {
+            h.urls = one;
+            h.n_urls = 1;
+        }
+        return td__check(svc, NULL, &h, &o, out, err);
+    }
+    if (t != TD_SIGNAL_PDQ && t != TD_SIGNAL_MD5 && t != TD_SIGNAL_SHA256)
+        return td__error_set(err, TD_ERR_INVALID,
+                             "lookup takes pdq, md5, sha256, raw_text or url values, not %s",
+                             td_signal_type_name(t));
     td_status st = td_signal_value_normalize(t, value, value ? strnlen(value, 65) : 0, norm, err);
     if (st)
         return st;
-    td_hashes_init(&h);
     if (t == TD_SIGNAL_PDQ) {
         if ((st = td_pdq_from_hex(norm, 64, &h.pdq[0])))
             return td__error_set(err, st, "malformed pdq hash");
@@ -269,8 +295,5 @@ td_status td_lookup_signal(td_service *svc, const char *type, const char *value,
     } else {
         memcpy(h.sha256, norm, sizeof h.sha256);
     }
-    td_check_options_init(&o);
-    o.dihedral = 0;
-    o.max_matches = TD_PAGE_MAX;
     return td__check(svc, NULL, &h, &o, out, err);
 }

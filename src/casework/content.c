@@ -148,9 +148,8 @@ static td_status open_case(td_service *svc, td_store_conn *c, int64_t ref, const
     const char *opened_by = "";
     char text[TD_LABELS_MAX * (TD_LABEL_MAX + 1) + 1];
     /* One open case per content item. */
-    td_status st = td_store_prepare(c,
-                                    "SELECT id FROM cases WHERE content_ref = $1 AND state <> 4",
-                                    &q, err);
+    td_status st =
+        td_store_prepare(c, "SELECT id FROM cases WHERE content_ref = $1 AND state <> 4", &q, err);
     if (st || (st = td_stmt_bind_int64(q, 1, ref, err)) || (st = td_stmt_step(q, &row, err)))
         return st;
     td_stmt_reset(q);
@@ -196,8 +195,8 @@ static td_status open_case(td_service *svc, td_store_conn *c, int64_t ref, const
     return st;
 }
 
-td_status td__content_apply(td_service *svc, td_store_conn *c, int64_t ref,
-                            const td_match *matches, size_t n, td_error *err)
+td_status td__content_apply(td_service *svc, td_store_conn *c, int64_t ref, const td_match *matches,
+                            size_t n, td_error *err)
 {
     td_stmt *q;
     int row;
@@ -282,6 +281,7 @@ td_status td_content_submit(td_service *svc, const td_content_input *in, td_cont
                             td_error *err)
 {
     td_hashes h;
+    td__media_hashes mh;
     td_check_result res;
     td_store_conn *c = NULL;
     td_stmt *q;
@@ -292,6 +292,7 @@ td_status td_content_submit(td_service *svc, const td_content_input *in, td_cont
     if (out)
         memset(out, 0, sizeof *out);
     memset(&res, 0, sizeof res);
+    memset(&mh, 0, sizeof mh);
     if ((st = check_text(in->content_id, TD_CONTENT_ID_MAX, "content id", 1, err)) ||
         (st = check_text(in->uploader, TD_UPLOADER_MAX, "uploader", 0, err)) ||
         (st = check_text(in->url, TD_CASE_URL_MAX, "url", 0, err)))
@@ -314,7 +315,8 @@ td_status td_content_submit(td_service *svc, const td_content_input *in, td_cont
             return td__error_set(err, TD_ERR_NOMEM, "out of memory");
     }
     if (in->media) {
-        st = td__hash_media(svc, in->media, in->media_len, &h, err);
+        st = td__hash_media(svc, in->media, in->media_len, &mh, err);
+        h = mh.h;
     } else if (in->hashes) {
         h = *in->hashes;
         st = TD_OK;
@@ -367,12 +369,12 @@ td_status td_content_submit(td_service *svc, const td_content_input *in, td_cont
 out:
     td_store_release(svc->store, c);
     td_check_result_clear(&res);
+    td__media_hashes_clear(&mh);
     free(meta); /* from jansson */
     return st;
 }
 
-td_status td_content_get(td_service *svc, const char *content_id, td_content *out,
-                         td_error *err)
+td_status td_content_get(td_service *svc, const char *content_id, td_content *out, td_error *err)
 {
     td_store_conn *c;
     td_stmt *q;
@@ -515,8 +517,10 @@ td_status td__recheck(td_service *svc, td_store_conn *c, int64_t bank_id, int64_
                 break;
             if (td_pdq_from_hex(value, strlen(value), &hashes[n]) == TD_OK)
                 ids[n++] = id;
-        } else if ((st = td_index_map_add_hex(type == TD_SIGNAL_MD5 ? md5 : sha, value, id,
-                                              err))) {
+        } else if ((type == TD_SIGNAL_MD5 || type == TD_SIGNAL_SHA256) &&
+                   (st = td_index_map_add_hex(type == TD_SIGNAL_MD5 ? md5 : sha, value, id, err))) {
+            /* body signals (video, text, URLs) are matched at intake only: the content's
+             * frames, text and links are not kept */
             break;
         }
     }
@@ -575,8 +579,7 @@ td_status td__recheck(td_service *svc, td_store_conn *c, int64_t bank_id, int64_
                 continue; /* a worse variant of the same signal */
             td_match *m = &ms[nm];
             memset(m, 0, sizeof *m);
-            if ((st = td_store_prepare(c,
-                                       "SELECT labels, confidence FROM signals WHERE id = $1",
+            if ((st = td_store_prepare(c, "SELECT labels, confidence FROM signals WHERE id = $1",
                                        &q, err)) ||
                 (st = td_stmt_bind_int64(q, 1, (int64_t)hits[j].sid, err)) ||
                 (st = td_stmt_step(q, &row, err)))

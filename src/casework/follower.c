@@ -88,8 +88,8 @@ void td__pdq_from_raw(const uint8_t raw[32], td_pdq *out)
 
 /* An ADD_RANGE entry from the signals table: the signals of the range that are indexable now
  * (read in the same read transaction as the log batch). ops is free scratch. */
-static td_status expand_range(td_service *svc, td_store_conn *c, td_index_op *ops,
-                              int64_t first_id, int64_t last_id, td_error *err)
+static td_status expand_range(td_service *svc, td_store_conn *c, td_index_op *ops, int64_t first_id,
+                              int64_t last_id, td_error *err)
 {
     td_stmt *q;
     int row;
@@ -111,8 +111,8 @@ static td_status expand_range(td_service *svc, td_store_conn *c, td_index_op *op
             strlen(value) != 2 * raw_len || td__hex_decode(value, 2 * raw_len, raw) != 0)
             continue;
         if (type != TD_SIGNAL_PDQ) {
-            if ((st = td_index_map_add(type == TD_SIGNAL_MD5 ? svc->md5 : svc->sha256, raw,
-                                       raw_len, id, err)))
+            td_index_map *map = td__map_for(svc, type);
+            if (map && (st = td_index_map_add(map, raw, raw_len, id, err)))
                 break;
             continue;
         }
@@ -135,11 +135,28 @@ static td_status apply_hint(td_service *svc, const td__range_hint *h, td_error *
 {
     td_status st = TD_OK;
     for (size_t i = 0; st == TD_OK && i < h->n_keys; i++)
-        st = td_index_map_add(h->keys[i].type == TD_SIGNAL_MD5 ? svc->md5 : svc->sha256,
-                              h->keys[i].raw, td__signal_raw_len(h->keys[i].type),
-                              h->keys[i].id, err);
+        st = td_index_map_add(td__map_for(svc, h->keys[i].type), h->keys[i].raw,
+                              td__signal_raw_len(h->keys[i].type), h->keys[i].id, err);
     if (st == TD_OK && h->n_pdq)
         st = td_index_update(svc->pdq, h->pdq, h->n_pdq, NULL, err);
+    return st;
+}
+
+/* A body signal's log entry: an add reads the body (a signal deleted since has none: its
+ * removal follows in the log), a removal goes by id. */
+static td_status apply_body(td_service *svc, td_store_conn *c, int kind, uint64_t id,
+                            td_signal_type type, td_error *err)
+{
+    if (kind == TD__CHANGE_REMOVE) {
+        td__body_index_remove(svc, id, type);
+        return TD_OK;
+    }
+    char *body;
+    size_t len;
+    td_status st = td__body_read(c, (int64_t)id, &body, &len, err);
+    if (st == TD_OK && body)
+        st = td__body_index_add(svc, id, type, body, len, err);
+    td__free(body);
     return st;
 }
 
@@ -187,6 +204,11 @@ static td_status follow_batch(td_service *svc, td_store_conn *c, const td__range
                 break;
             continue;
         }
+        if ((kind == TD__CHANGE_ADD || kind == TD__CHANGE_REMOVE) && td__body_indexed(type)) {
+            if ((st = apply_body(svc, c, kind, id, type, err)))
+                break;
+            continue;
+        }
         if ((kind != TD__CHANGE_ADD && kind != TD__CHANGE_REMOVE) || !raw_len)
             continue;
         /* Raw bytes, or hex text of twice the length (see td__log_change). */
@@ -206,8 +228,7 @@ static td_status follow_batch(td_service *svc, td_store_conn *c, const td__range
             ops[nops].id = id;
             nops++;
         } else {
-            st = apply_map(type == TD_SIGNAL_MD5 ? svc->md5 : svc->sha256, kind, raw, raw_len, id,
-                           err);
+            st = apply_map(td__map_for(svc, type), kind, raw, raw_len, id, err);
             if (st)
                 break;
         }
@@ -271,7 +292,11 @@ td_status td__load(td_service *svc, td_error *err)
     int row;
     td_pdq *hashes = NULL;
     uint64_t *ids = NULL;
-    size_t n = 0, cap = 0, cap_ids = 0;
+    size_t n = 0, cap = 0, cap_ids = 0, n_bodies = 0, cap_bodies = 0;
+    struct body_ref {
+        uint64_t id;
+        td_signal_type type;
+    } *bodies = NULL;
     td_index_options iopts;
     td_status st = td_store_acquire(svc->store, 0, &c, err);
     if (st)
@@ -283,8 +308,7 @@ td_status td__load(td_service *svc, td_error *err)
         goto out;
     svc->applied_seq = row ? (uint64_t)td_stmt_column_int64(q, 0) : 0;
     td_stmt_reset(q);
-    if ((st = td_store_prepare(c,
-                               "SELECT id, type, value, quality FROM signals WHERE enabled = 1",
+    if ((st = td_store_prepare(c, "SELECT id, type, value, quality FROM signals WHERE enabled = 1",
                                &q, err)))
         goto out;
     while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
@@ -301,13 +325,22 @@ td_status td__load(td_service *svc, td_error *err)
             if (td_pdq_from_hex(value, strlen(value), &hashes[n]) != TD_OK)
                 continue;
             ids[n++] = id;
-        } else if (type == TD_SIGNAL_MD5 || type == TD_SIGNAL_SHA256) {
-            if ((st = td_index_map_add_hex(type == TD_SIGNAL_MD5 ? svc->md5 : svc->sha256, value,
-                                           id, err)))
+        } else if (td__body_indexed(type)) {
+            if ((st = td__grow((void **)&bodies, &cap_bodies, n_bodies + 1, sizeof *bodies, err)))
+                break;
+            bodies[n_bodies].id = id;
+            bodies[n_bodies++].type = type;
+        } else if (td__map_for(svc, type)) {
+            if ((st = td_index_map_add_hex(td__map_for(svc, type), value, id, err)))
                 break;
         }
     }
     td_stmt_reset(q);
+    if (st)
+        goto out;
+    /* bodies read after the scan: one statement at a time on this connection */
+    for (size_t i = 0; i < n_bodies && st == TD_OK; i++)
+        st = apply_body(svc, c, TD__CHANGE_ADD, bodies[i].id, bodies[i].type, err);
     if (st)
         goto out;
     if ((st = reload_banks(svc, c, err)))
@@ -326,6 +359,7 @@ out:
     td_store_release(svc->store, c);
     td__free(hashes);
     td__free(ids);
+    td__free(bodies);
     if (st)
         td__error_prefix(err, "loading the indexes: ");
     return st;
@@ -357,8 +391,10 @@ size_t td__signal_raw_len(td_signal_type type)
     case TD_SIGNAL_PDQ: return 32;
     case TD_SIGNAL_MD5: return 16;
     case TD_SIGNAL_SHA256: return 32;
+    case TD_SIGNAL_URL: return 32; /* the SHA-256 of the canonical URL */
+    case TD_SIGNAL_URL_MD5: return 16;
+    default: return 0;
     }
-    return 0;
 }
 
 /* The log carries hash values as raw bytes (half the size of hex: a bulk import writes one entry

@@ -15,6 +15,12 @@ const char *td_signal_type_name(td_signal_type t)
     case TD_SIGNAL_PDQ: return "pdq";
     case TD_SIGNAL_MD5: return "md5";
     case TD_SIGNAL_SHA256: return "sha256";
+    case TD_SIGNAL_VPDQ: return "vpdq";
+    case TD_SIGNAL_TEXT: return "raw_text";
+    case TD_SIGNAL_URL: return "url";
+    case TD_SIGNAL_URL_MD5: return "url_md5";
+    case TD_SIGNAL_URL_DOMAIN: return "url_domain";
+    case TD_SIGNAL_URL_PREFIX: return "url_prefix";
     }
     return "?";
 }
@@ -25,23 +31,41 @@ const char *td_signal_type_te_name(td_signal_type t)
     case TD_SIGNAL_PDQ: return "pdq";
     case TD_SIGNAL_MD5: return "video_md5";
     case TD_SIGNAL_SHA256: return "video_sha256";
+    default: return td_signal_type_name(t);
     }
-    return "?";
 }
 
 static const struct {
     const char *name;
     td_signal_type type;
 } type_names[] = {
-    {"pdq", TD_SIGNAL_PDQ},           {"md5", TD_SIGNAL_MD5},
-    {"video_md5", TD_SIGNAL_MD5},     {"photo_md5", TD_SIGNAL_MD5},
-    {"sha256", TD_SIGNAL_SHA256},     {"video_sha256", TD_SIGNAL_SHA256},
+    {"pdq", TD_SIGNAL_PDQ},
+    {"md5", TD_SIGNAL_MD5},
+    {"video_md5", TD_SIGNAL_MD5},
+    {"photo_md5", TD_SIGNAL_MD5},
+    {"sha256", TD_SIGNAL_SHA256},
+    {"video_sha256", TD_SIGNAL_SHA256},
     {"photo_sha256", TD_SIGNAL_SHA256},
+    {"vpdq", TD_SIGNAL_VPDQ},
+    {"raw_text", TD_SIGNAL_TEXT},
+    {"text", TD_SIGNAL_TEXT},
+    {"url", TD_SIGNAL_URL},
+    {"url_md5", TD_SIGNAL_URL_MD5},
+    {"url_domain", TD_SIGNAL_URL_DOMAIN},
+    {"url_prefix", TD_SIGNAL_URL_PREFIX},
 };
 
-/* python-threatexchange types this service does not hold (yet): valid lines, not errors. */
-static const char *const other_types[] = {"url",  "url_md5",        "raw_text",   "vpdq",
-                                          "text", "video_tmk_pdqf", "trend_query", "tmk"};
+/* Types a hash list may hold that its import does not take (the list importer takes hash
+ * values; bodies are added one by one through td_signal_add): valid lines, not errors. */
+static const char *const other_types[] = {"url",        "url_md5",        "raw_text",    "vpdq",
+                                          "text",       "video_tmk_pdqf", "trend_query", "tmk",
+                                          "url_domain", "url_prefix"};
+
+int td_signal_type_has_body(td_signal_type t)
+{
+    return t == TD_SIGNAL_VPDQ || t == TD_SIGNAL_TEXT || t == TD_SIGNAL_URL ||
+           t == TD_SIGNAL_URL_DOMAIN || t == TD_SIGNAL_URL_PREFIX;
+}
 
 td_status td_signal_type_parse(const char *name, size_t len, td_signal_type *out)
 {
@@ -51,6 +75,12 @@ td_status td_signal_type_parse(const char *name, size_t len, td_signal_type *out
             return TD_OK;
         }
     return TD_ERR_INVALID;
+}
+
+/* The types a list import takes: hash values of images and files. */
+static int list_type(td_signal_type t)
+{
+    return t == TD_SIGNAL_PDQ || t == TD_SIGNAL_MD5 || t == TD_SIGNAL_SHA256;
 }
 
 static int other_type(const char *name, size_t len)
@@ -64,8 +94,12 @@ static int other_type(const char *name, size_t len)
 td_status td_signal_value_normalize(td_signal_type type, const char *value, size_t len,
                                     char out[65], td_error *err)
 {
-    size_t want = type == TD_SIGNAL_MD5 ? 32 : 64;
-    if (type != TD_SIGNAL_PDQ && type != TD_SIGNAL_MD5 && type != TD_SIGNAL_SHA256)
+    size_t want = type == TD_SIGNAL_MD5 || type == TD_SIGNAL_URL_MD5 ? 32 : 64;
+    if (td_signal_type_has_body(type))
+        return td__error_set(err, TD_ERR_INVALID, "a %s signal's value is its body, not a hash",
+                             td_signal_type_name(type));
+    if (type != TD_SIGNAL_PDQ && type != TD_SIGNAL_MD5 && type != TD_SIGNAL_SHA256 &&
+        type != TD_SIGNAL_URL_MD5)
         return td__error_set(err, TD_ERR_INVALID, "unknown signal type");
     if (!value || len != want)
         return td__error_set(err, TD_ERR_INVALID, "%s value must be %zu hex digits, not %zu",
@@ -115,8 +149,7 @@ void td__list_line_error(td_import_result *res, size_t max_errors, uint64_t line
     if (res->error_count >= max_errors)
         return;
     size_t cap = res->error_count; /* the list grows one by one; max_errors bounds it */
-    td_import_line_error *grown =
-        td__realloc(res->error_list, (cap + 1) * sizeof *res->error_list);
+    td_import_line_error *grown = td__realloc(res->error_list, (cap + 1) * sizeof *res->error_list);
     if (!grown)
         return;
     res->error_list = grown;
@@ -276,7 +309,7 @@ static int parse_line(td__list_parser *p, const char *s, size_t n, uint64_t line
         } else {
             td_signal_type t;
             int ok = 1;
-            if (td_signal_type_parse(f[0], fl[0], &t) != TD_OK) {
+            if (td_signal_type_parse(f[0], fl[0], &t) != TD_OK || !list_type(t)) {
                 ok = 0;
                 if (other_type(f[0], fl[0]))
                     p->res->unsupported++;
@@ -337,7 +370,7 @@ static int parse_line(td__list_parser *p, const char *s, size_t n, uint64_t line
         td__list_line_error(p->res, p->max_errors, line_no, "expected '<signal_type> <signal>'");
         return 0;
     }
-    if (td_signal_type_parse(type_s, type_n, &e.type) != TD_OK) {
+    if (td_signal_type_parse(type_s, type_n, &e.type) != TD_OK || !list_type(e.type)) {
         if (other_type(type_s, type_n)) {
             p->res->unsupported++;
         } else {
@@ -421,9 +454,9 @@ td_status td_list_parse(const void *data, size_t len, td_list_format format, siz
 {
     td__list_parser p;
     memset(res, 0, sizeof *res);
-    td_status st = td__list_init(&p, format, max_line ? max_line : 4096,
-                                 max_lines ? max_lines : 20000000, max_errors, line_fn, ctx, res,
-                                 err);
+    td_status st =
+        td__list_init(&p, format, max_line ? max_line : 4096, max_lines ? max_lines : 20000000,
+                      max_errors, line_fn, ctx, res, err);
     if (st)
         return st;
     st = td__list_feed(&p, data, len, err);

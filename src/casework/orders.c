@@ -65,8 +65,21 @@ static const char schema_v1[] =
     " reasons TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX complaints_open ON complaints (state, due_ms);";
 
+/* v2: the order's language (which notice template), the removed media sealed per target, and
+ * the operator's notice templates. */
+static const char schema_v2[] =
+    "ALTER TABLE orders ADD COLUMN language TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE order_targets ADD COLUMN media_item BIGINT NOT NULL DEFAULT 0;"
+    "ALTER TABLE order_targets ADD COLUMN media_sha256 TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE order_targets ADD COLUMN media_bytes BIGINT NOT NULL DEFAULT 0;"
+    "ALTER TABLE order_targets ADD COLUMN media_ms BIGINT NOT NULL DEFAULT 0;"
+    "CREATE TABLE notice_templates ("
+    " language TEXT PRIMARY KEY, text TEXT NOT NULL, complaint_url TEXT NOT NULL,"
+    " updated_ms BIGINT NOT NULL, updated_by TEXT NOT NULL);";
+
 static const td_store_migration migrations[] = {
     {1, "orders, authorities, notices, complaints", schema_v1, NULL},
+    {2, "order language, removed media, notice templates", schema_v2, NULL},
 };
 
 /* ---- options and handle ---- */
@@ -121,16 +134,19 @@ td_status td_orders_open(td_service *svc, const td_orders_options *opts, td_orde
     if (!o)
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
     o->svc = svc;
+    pthread_mutex_init(&o->media_lock, NULL);
     if (opts)
         o->opts = *opts;
     else
         td_orders_options_default(&o->opts);
     if (o->opts.deadline_ms <= 0 || o->opts.n_marks > TD_ORDER_MAX_MARKS) {
+        pthread_mutex_destroy(&o->media_lock);
         td__free(o);
         return td__error_set(err, TD_ERR_INVALID, "orders: deadline or marks out of range");
     }
     for (size_t i = 0; i < o->opts.n_marks; i++)
         if (o->opts.marks_ms[i] <= 0 || (i && o->opts.marks_ms[i] <= o->opts.marks_ms[i - 1])) {
+            pthread_mutex_destroy(&o->media_lock);
             td__free(o);
             return td__error_set(err, TD_ERR_INVALID, "orders: marks must increase from > 0");
         }
@@ -175,6 +191,7 @@ void td_orders_close(td_orders *o)
         td_evidence_close(o->evidence);
     if (o->own_log)
         td_audit_close(o->log);
+    pthread_mutex_destroy(&o->media_lock);
     td__free(o);
 }
 
@@ -244,6 +261,11 @@ td_status td__orders_fire(td_orders *o, td_store_conn *c, unsigned event, const 
     td_status st = td__event_enqueue(o->svc, c, event, subject, p, err);
     json_decref(p);
     return st;
+}
+
+void td__order_case_ref(char *out, size_t cap, int64_t id)
+{
+    snprintf(out, cap, "order-%lld", (long long)id);
 }
 
 /* ---- authorities ---- */

@@ -166,6 +166,16 @@ static td_status locate_and_fire(td_orders *o, td_store_conn *c, int64_t id, con
         if (extra && h->deadline_ms)
             json_object_set_new(json_object_get(extra, "order"), "deadline_ms",
                                 json_integer(h->deadline_ms));
+        /* Where the platform uploads the removed bytes to be preserved (removal orders only:
+         * referral removals are the platform's own measure). */
+        if (extra && h->kind == TD_ORDER_REMOVAL) {
+            char upload[96];
+            snprintf(upload, sizeof upload, "/v1/orders/%lld/targets/%lld/media", (long long)id,
+                     (long long)t->idx);
+            json_object_set_new(extra, "media_upload",
+                                json_pack("{s:s, s:s, s:I}", "method", "PUT", "path", upload,
+                                          "target", (json_int_t)t->idx));
+        }
         if ((st = td__orders_fire(o, c, TD_EVENT_REMOVE, cause, t->content_id, t->url, extra,
                                   err)) ||
             (st = td_store_prepare(c,
@@ -509,8 +519,7 @@ static td_status seal_one(td_orders *o, const td_order *ord, const td_order_targ
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
     }
     char ref[48];
-    obj_name(ref, sizeof ref, "order", ord->id);
-    ref[5] = '-'; /* evidence case references: "order-<id>" */
+    td__order_case_ref(ref, sizeof ref, ord->id);
     st = td_evidence_seal(o->evidence, actor && *actor ? actor : "system", ref, t->content_id,
                           (const uint8_t *)rec_text, strlen(rec_text), rel_text, ord->confirmed_ms,
                           item, err);
@@ -575,6 +584,12 @@ static json_t *feedback_object(const td_order *ord)
         json_object_set_new(f, "deadline", time_or_null(ord->deadline_ms));
         json_object_set_new(f, "within_deadline",
                             json_boolean(ord->confirmed_ms && !ord->breached_ms));
+        /* A breach is stated, not only implied: when the hour passed without the measure. */
+        json_object_set_new(f, "breached_at", time_or_null(ord->breached_ms));
+        if (ord->breached_ms && ord->confirmed_ms && ord->deadline_ms &&
+            ord->confirmed_ms > ord->deadline_ms)
+            json_object_set_new(f, "late_by_ms",
+                                json_integer(ord->confirmed_ms - ord->deadline_ms));
         if (ord->ground)
             json_object_set_new(f, "cannot_comply",
                                 json_pack("{s:s, s:s, s:o}", "ground",
@@ -690,93 +705,6 @@ td_status td_order_feedback(td_orders *o, int64_t id, int record, const char *ac
     *json = td__strdup(text);
     free(text); /* jansson's */
     return *json ? TD_OK : td__error_set(err, TD_ERR_NOMEM, "out of memory");
-}
-
-/* ---- user notices as webhooks ---- */
-
-/* Art. 2(7) TCO: what each reason category of an order means, for the uploader. */
-static const char *category_text(char category)
-{
-    switch (category) {
-    case 'a': return "incites the commission of terrorist offences";
-    case 'b': return "solicits the commission of, or contribution to, terrorist offences";
-    case 'c': return "solicits participation in the activities of a terrorist group";
-    case 'd':
-        return "instructs on making or using weapons or hazardous substances, or on other "
-               "methods or techniques, for terrorist offences";
-    case 'e': return "threatens to commit a terrorist offence";
-    }
-    return "";
-}
-
-td_status td__notice_fire(td_orders *o, td_store_conn *c, int64_t notice_id, td_error *err)
-{
-    td_stmt *q;
-    int row = 0;
-    char content_id[TD_CONTENT_ID_MAX + 1], cause[48];
-    char url[TD_CASE_URL_MAX + 1] = "", uploader[TD_UPLOADER_MAX + 1] = "";
-    int64_t order_id, hold, released;
-    td_status st;
-    if ((st = td_store_prepare(c,
-                               "SELECT order_id, content_id, hold_until_ms, released_ms"
-                               " FROM order_notices WHERE id = $1",
-                               &q, err)) ||
-        (st = td_stmt_bind_int64(q, 1, notice_id, err)) || (st = td_stmt_step(q, &row, err)))
-        return st;
-    if (!row) {
-        td_stmt_reset(q);
-        return td__error_set(err, TD_ERR_NOT_FOUND, "no notice %lld", (long long)notice_id);
-    }
-    order_id = td_stmt_column_int64(q, 0);
-    td__copy_trunc(content_id, sizeof content_id, td_stmt_column_text(q, 1));
-    hold = td_stmt_column_int64(q, 2);
-    released = td_stmt_column_int64(q, 3);
-    td_stmt_reset(q);
-    if ((st = td_store_prepare(c, "SELECT url, uploader FROM content WHERE content_id = $1", &q,
-                               err)) ||
-        (st = td_stmt_bind_text(q, 1, content_id, (size_t)-1, err)) ||
-        (st = td_stmt_step(q, &row, err)))
-        return st;
-    if (row) {
-        td__copy_trunc(url, sizeof url, td_stmt_column_text(q, 0));
-        td__copy_trunc(uploader, sizeof uploader, td_stmt_column_text(q, 1));
-    }
-    td_stmt_reset(q);
-    td_order *ord = td__malloc(sizeof *ord);
-    if (!ord)
-        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
-    if ((st = td__order_load(c, order_id, ord, err))) {
-        td__free(ord);
-        return st;
-    }
-    for (size_t i = 0; i < ord->doc.n_targets; i++)
-        if (strcmp(ord->doc.targets[i].content_id, content_id) == 0 && ord->doc.targets[i].url[0])
-            td__copy_trunc(url, sizeof url, ord->doc.targets[i].url);
-    char cat[2] = {ord->doc.category, '\0'};
-    /* A notice is only pushed once disclosure is allowed (no do-not-inform period, or it
-     * ended), so it names the order. */
-    json_t *extra = json_pack(
-        "{s:I, s:s, s:s, s:o, s:I, s:I, s:I,"
-        " s:{s:s, s:s, s:s},"
-        " s:{s:I, s:s, s:s, s:s, s:o},"
-        " s:{s:s, s:s, s:I}}",
-        "notice_id", (json_int_t)notice_id, "uploader", uploader, "measure", ord->measure,
-        "time_of_measure", time_or_null(ord->confirmed_ms), "measure_ms",
-        (json_int_t)ord->confirmed_ms, "withheld_until_ms", (json_int_t)hold, "released_ms",
-        (json_int_t)released, "reasons", "category", cat, "category_text",
-        category_text(ord->doc.category), "statement", ord->doc.statement, "order", "id",
-        (json_int_t)ord->id, "reference", ord->doc.reference, "issuing_authority", ord->authority,
-        "issuing_member_state", ord->doc.member_state, "issued_at",
-        time_or_null(ord->doc.issued_ms), "redress", "judicial", ord->doc.redress, "complaint",
-        "The uploader may complain to the platform against the removal; the complaint is "
-        "answered with reasons, and the content reinstated if the removal was unjustified.",
-        "complaint_answer_days", (json_int_t)(o->opts.complaint_answer_ms / TD__DAY));
-    td__free(ord);
-    if (!extra)
-        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
-    obj_name(cause, sizeof cause, "order", order_id);
-    /* Subject "order:<id>:<content_id>": one notice event per removal. */
-    return td__orders_fire(o, c, TD_EVENT_NOTICE, cause, content_id, url, extra, err);
 }
 
 /* ---- referrals ---- */

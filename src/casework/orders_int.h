@@ -4,6 +4,7 @@
 #define TD_CASEWORK_ORDERS_INT_H
 
 #include <jansson.h>
+#include <pthread.h>
 
 #include "casework/service_int.h"
 #include "takedown/orders.h"
@@ -14,6 +15,8 @@ struct td_orders {
     td_audit *log;
     td_evidence *evidence;
     int own_log, own_evidence;
+    /* Serialises td_order_preserve_media: two uploads for one target never both seal. */
+    pthread_mutex_t media_lock;
 };
 
 #define TD__HOUR ((int64_t)3600000)
@@ -42,7 +45,8 @@ td_status td__orders_fire(td_orders *o, td_store_conn *c, unsigned event, const 
                           const char *content_id, const char *url, json_t *extra, td_error *err);
 
 /* Enqueues the "notice" webhook (TD_EVENT_NOTICE) of user notice notice_id, released, inside the
- * transaction: the removed item, the reasons and the order, how to seek redress. */
+ * transaction: the removed item, the reasons and the order, how to seek redress, in the words of
+ * the operator's notice template for the order's language (orders_notices.c). */
 td_status td__notice_fire(td_orders *o, td_store_conn *c, int64_t notice_id, td_error *err);
 
 /* The order that removed content_id (confirmed, not reinstated), 0 if none. */
@@ -55,6 +59,9 @@ int td__eu_member_state(const char *code);
 /* An authority by name on connection c (the intake's lookup); *found 0 when unknown. */
 td_status td__authority_by_name(td_store_conn *c, const char *name, td_authority *out, int *found,
                                 td_error *err);
+
+/* The evidence case of an order: "order-<id>". */
+void td__order_case_ref(char *out, size_t cap, int64_t id);
 
 /* Complaints (complaints.c): marks open complaints past their due time (tick). */
 td_status td__complaints_tick(td_orders *o, td_store_conn *c, int64_t now, size_t *overdue,

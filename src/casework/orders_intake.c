@@ -136,8 +136,9 @@ static td_status recv_body(td_orders *o, td_store_conn *c, void *ctx, td_error *
              "INSERT INTO orders (kind, authority_id, reference, body, signature, member_state,"
              " addressee, issued_ms, category, statement, dni, dni_days, cross_border, emergency,"
              " authority_contact, follow_up, redress, first_contact_early, received_ms, state,"
-             " clock_start_ms, deadline_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
-             " $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $19, $21) RETURNING id",
+             " clock_start_ms, deadline_ms, language) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
+             " $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $19, $21, $22)"
+             " RETURNING id",
              &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, d->kind, err)) ||
         (st = td_stmt_bind_int64(q, 2, a->auth->id, err)) ||
@@ -159,7 +160,9 @@ static td_status recv_body(td_orders *o, td_store_conn *c, void *ctx, td_error *
         (st = td_stmt_bind_int64(q, 18, early, err)) ||
         (st = td_stmt_bind_int64(q, 19, now, err)) ||
         (st = td_stmt_bind_int64(q, 20, order ? TD_ORDER_RECEIVED : TD_ORDER_RECEIVED, err)) ||
-        (st = td_stmt_bind_int64(q, 21, deadline, err)) || (st = td_stmt_step(q, &row, err)))
+        (st = td_stmt_bind_int64(q, 21, deadline, err)) ||
+        (st = td_stmt_bind_text(q, 22, d->language, (size_t)-1, err)) ||
+        (st = td_stmt_step(q, &row, err)))
         return st;
     r->id = row ? td_stmt_column_int64(q, 0) : 0;
     td_stmt_reset(q);
@@ -314,7 +317,7 @@ out:
     " o.state, o.clock_start_ms, o.deadline_ms, o.escalation, o.executed_ms, o.confirmed_ms,"      \
     " o.measure, o.breached_ms, o.paused_ms, o.ground, o.explanation, o.clarified_ms,"             \
     " o.feedback_ms, o.review, o.review_opened_ms, o.review_due_ms, o.review_decided_ms,"          \
-    " o.reinstated_ms, o.referral_remove, o.decision_reason, o.decided_ms"
+    " o.reinstated_ms, o.referral_remove, o.decision_reason, o.decided_ms, o.language"
 
 td_status td__order_load(td_store_conn *c, int64_t id, td_order *out, td_error *err)
 {
@@ -376,13 +379,14 @@ td_status td__order_load(td_store_conn *c, int64_t id, td_order *out, td_error *
     out->referral_remove = (int)I64();
     TXT(out->decision_reason);
     out->decided_ms = I64();
+    TXT(d->language);
 #undef I64
 #undef TXT
     td_stmt_reset(q);
     if ((st = td_store_prepare(c,
                                "SELECT url, canonical_url, content_id, located, removed,"
-                               " evidence_item FROM order_targets WHERE order_id = $1"
-                               " ORDER BY idx",
+                               " evidence_item, media_item, media_sha256 FROM order_targets"
+                               " WHERE order_id = $1 ORDER BY idx",
                                &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, id, err)))
         return st;
@@ -396,6 +400,8 @@ td_status td__order_load(td_store_conn *c, int64_t id, td_order *out, td_error *
         t->located = (int)td_stmt_column_int64(q, 3);
         t->removed = (int)td_stmt_column_int64(q, 4);
         t->evidence_item = td_stmt_column_int64(q, 5);
+        t->media_item = td_stmt_column_int64(q, 6);
+        td__copy_trunc(t->media_sha256, sizeof t->media_sha256, td_stmt_column_text(q, 7));
         removed += t->removed;
         sealed += t->removed && t->evidence_item;
     }

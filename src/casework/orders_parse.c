@@ -289,6 +289,7 @@ static td_status parse_doc(json_t *root, td_order_doc *out, td_order_rejection *
                                         "issuing_authority",
                                         "follow_up_contact",
                                         "redress",
+                                        "language",
                                         NULL};
     static const char *const reason_names[] = {"category", "statement", NULL};
     static const char *const auth_names[] = {"name", "contact", NULL};
@@ -384,6 +385,25 @@ static td_status parse_doc(json_t *root, td_order_doc *out, td_order_rejection *
         (st = get_text(root, "redress", "redress", out->redress, sizeof out->redress, order,
                        MULTI_LINE, why, err)))
         return st;
+    /* The language the uploader is told in (the notice template): an ISO 639-1 or 639-2 code. */
+    if ((st = get_text(root, "language", "language", buf, sizeof buf, 0, ONE_LINE, why, err)))
+        return st;
+    if (buf[0]) {
+        size_t n = strlen(buf);
+        if (n < 2 || n > TD_ORDER_LANG_MAX)
+            return reject(why, TD_ORDER_INVALID_FIELD, "language", err,
+                          "expected an ISO 639 code of 2 or 3 letters");
+        for (size_t i = 0; i < n; i++) {
+            char ch = buf[i];
+            if (ch >= 'A' && ch <= 'Z')
+                ch = (char)(ch - 'A' + 'a');
+            if (ch < 'a' || ch > 'z')
+                return reject(why, TD_ORDER_INVALID_FIELD, "language", err,
+                              "expected an ISO 639 code of 2 or 3 letters");
+            out->language[i] = ch;
+        }
+        out->language[n] = '\0';
+    }
     return TD_OK;
 }
 

@@ -73,10 +73,19 @@ static const char v2[] = "CREATE INDEX signals_bank ON signals (bank_id);";
  * instead of one per signal; see service_int.h). Adding a column with a default is cheap. */
 static const char v3[] = "ALTER TABLE changes ADD COLUMN last_id BIGINT NOT NULL DEFAULT 0;";
 
+/* Bodies of the signals that are not hashes (vPDQ hash files, raw_text documents, URLs and URL
+ * rules; see td_signal_type_has_body). signals.value holds the body's SHA-256, which keeps the
+ * (bank, type, value) uniqueness cheap; the body is read when the indexes load or follow, and
+ * display is its readable start for listings. */
+static const char v4[] = "CREATE TABLE signal_bodies ("
+                         " signal_id INTEGER PRIMARY KEY REFERENCES signals(id) ON DELETE CASCADE,"
+                         " body BLOB NOT NULL, display TEXT NOT NULL);";
+
 static const td_store_migration migrations[] = {
     {1, "service schema", v1, NULL},
     {2, "signals by bank in id order", v2, NULL},
     {3, "change-log id ranges", v3, NULL},
+    {4, "signal bodies", v4, NULL},
 };
 
 const td_store_migration *td__schema(size_t *count)

@@ -31,6 +31,8 @@ void td_service_options_default(td_service_options *o)
     o->import_max_lines = 20000000;
     o->import_max_errors = 100;
     td_hash_options_default(&o->hash);
+    td_video_hash_options_default(&o->video);
+    td_vpdq_match_options_default(&o->vpdq);
 }
 
 td_status td_service_options_from_config(td_service_options *o, td_error *err)
@@ -38,11 +40,11 @@ td_status td_service_options_from_config(td_service_options *o, td_error *err)
     int64_t v;
     td_status st;
     td_service_options_default(o);
-#define GET(name, field, type)                                                                 \
-    do {                                                                                       \
-        if ((st = td_config_get(name, &v, err)) != TD_OK)                                      \
-            return st;                                                                         \
-        o->field = (type)v;                                                                    \
+#define GET(name, field, type)                                                                     \
+    do {                                                                                           \
+        if ((st = td_config_get(name, &v, err)) != TD_OK)                                          \
+            return st;                                                                             \
+        o->field = (type)v;                                                                        \
     } while (0)
     GET("recheck_window_ms", recheck_window_ms, int64_t);
     GET("webhook_timeout_ms", webhook_timeout_ms, int64_t);
@@ -53,6 +55,15 @@ td_status td_service_options_from_config(td_service_options *o, td_error *err)
     GET("import_max_line_bytes", import_max_line, size_t);
     GET("max_file_bytes", hash.decode.max_file_bytes, uint64_t);
     GET("max_pixels", hash.decode.max_pixels, uint64_t);
+    GET("video_max_seconds", video.limits.max_duration, double);
+    GET("vpdq_distance", vpdq.distance, int);
+    GET("vpdq_query_percent", vpdq.query_percent, double);
+    GET("vpdq_compared_percent", vpdq.compared_percent, double);
+    if ((st = td_config_get("vpdq_ms_per_hash", &v, err)) != TD_OK)
+        return st;
+    o->video.seconds_per_hash = (double)v / 1000.0;
+    /* a video upload obeys the same byte limit as an image */
+    o->video.limits.max_file_bytes = o->hash.decode.max_file_bytes;
 #undef GET
     return TD_OK;
 }
@@ -99,8 +110,7 @@ td_status td_service_open(const char *dir, const td_service_options *opts, td_se
     if (!dir || !*dir)
         return td__error_set(err, TD_ERR_INVALID, "service: no data directory");
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return td__error_set(err, TD_ERR_IO, "service: cannot create %s: %s", dir,
-                             strerror(errno));
+        return td__error_set(err, TD_ERR_IO, "service: cannot create %s: %s", dir, strerror(errno));
     td_service *svc = td__calloc(1, sizeof *svc);
     if (!svc)
         return td__error_set(err, TD_ERR_NOMEM, "service: out of memory");
@@ -111,6 +121,7 @@ td_status td_service_open(const char *dir, const td_service_options *opts, td_se
     svc->opts.hash.dihedral = 1;
     pthread_mutex_init(&svc->follow_lock, NULL);
     pthread_rwlock_init(&svc->banks_lock, NULL);
+    pthread_rwlock_init(&svc->body_lock, NULL);
     pthread_mutex_init(&svc->thread_lock, NULL);
     pthread_cond_init(&svc->wake, NULL);
     pthread_mutex_init(&svc->deliver_lock, NULL);
@@ -135,8 +146,10 @@ td_status td_service_open(const char *dir, const td_service_options *opts, td_se
     td_index_options iopts;
     td_index_options_default(&iopts);
     if ((st = td_store_migrate(svc->store, mig, nmig, NULL, err)) ||
-        (st = td_index_new(&svc->pdq, &iopts, err)) ||
-        (st = td_index_map_new(&svc->md5, err)) || (st = td_index_map_new(&svc->sha256, err)) ||
+        (st = td_index_new(&svc->pdq, &iopts, err)) || (st = td_index_map_new(&svc->md5, err)) ||
+        (st = td_index_map_new(&svc->sha256, err)) || (st = td_index_map_new(&svc->url, err)) ||
+        (st = td_index_map_new(&svc->url_md5, err)) || (st = td_vpdq_index_new(&svc->vpdq, err)) ||
+        (st = td_text_index_new(&svc->text, err)) || (st = td_url_rules_new(&svc->rules, err)) ||
         (st = td__load(svc, err)))
         goto fail;
     atomic_store(&svc->ready, 1);
@@ -173,12 +186,18 @@ void td_service_close(td_service *svc)
     td_index_free(svc->pdq);
     td_index_map_free(svc->md5);
     td_index_map_free(svc->sha256);
+    td_index_map_free(svc->url);
+    td_index_map_free(svc->url_md5);
+    td_vpdq_index_free(svc->vpdq);
+    td_text_index_free(svc->text);
+    td_url_rules_free(svc->rules);
     td__free(svc->banks);
     td__free(svc->dir);
     pthread_cond_destroy(&svc->wake);
     pthread_mutex_destroy(&svc->deliver_lock);
     pthread_mutex_destroy(&svc->thread_lock);
     pthread_rwlock_destroy(&svc->banks_lock);
+    pthread_rwlock_destroy(&svc->body_lock);
     pthread_mutex_destroy(&svc->follow_lock);
     td__free(svc);
 }
@@ -214,14 +233,20 @@ td_status td_service_get_stats(td_service *svc, td_service_stats *out, td_error 
     out->pdq_indexed = is.live;
     out->md5_indexed = td_index_map_size(svc->md5);
     out->sha256_indexed = td_index_map_size(svc->sha256);
+    out->url_indexed = td_index_map_size(svc->url) + td_index_map_size(svc->url_md5);
+    pthread_rwlock_rdlock(&svc->body_lock);
+    out->vpdq_videos = td_vpdq_index_videos(svc->vpdq) - svc->vpdq_removed;
+    out->vpdq_frames = td_vpdq_index_frames(svc->vpdq);
+    out->text_indexed = td_text_index_size(svc->text);
+    out->url_rules = td_url_rules_count(svc->rules);
+    pthread_rwlock_unlock(&svc->body_lock);
     out->log_sequence = atomic_load(&svc->applied_seq_pub);
     td_status st = td_store_acquire(svc->store, 0, &c, err);
     if (st)
         return st;
     (void)((st = count(c, "SELECT COUNT(*) FROM banks", &out->banks, err)) ||
            (st = count(c, "SELECT COUNT(*) FROM signals", &out->signals, err)) ||
-           (st = count(c, "SELECT COUNT(*) FROM cases WHERE state <> 4", &out->cases_open,
-                       err)) ||
+           (st = count(c, "SELECT COUNT(*) FROM cases WHERE state <> 4", &out->cases_open, err)) ||
            (st = count(c, "SELECT COUNT(*) FROM deliveries WHERE state = 1", &out->queue_depth,
                        err)) ||
            (st = count(c, "SELECT value FROM counters WHERE name = 'webhook_failures'",

@@ -8,18 +8,15 @@
 #include "takedown/casework.h"
 #include "takedown/index.h"
 #include "takedown/store.h"
+#include "takedown/text.h"
+#include "takedown/url.h"
 
 /* Kinds of change-log entries (table changes). ADD_RANGE (a bulk import, migration 3) stands for
  * an ADD of every signal with signal_id <= id <= last_id: all of them were indexable when it was
  * written, and nothing else has ids in that range. Followers expand it from the signals table
  * (those still indexable when read: later changes of those signals are in the log after it, so
  * the result is the same as replaying one ADD per signal). */
-enum {
-    TD__CHANGE_ADD = 1,
-    TD__CHANGE_REMOVE = 2,
-    TD__CHANGE_BANKS = 3,
-    TD__CHANGE_ADD_RANGE = 4
-};
+enum { TD__CHANGE_ADD = 1, TD__CHANGE_REMOVE = 2, TD__CHANGE_BANKS = 3, TD__CHANGE_ADD_RANGE = 4 };
 
 /* One MD5 or SHA-256 signal of a range hint. */
 typedef struct td__range_key {
@@ -58,6 +55,14 @@ struct td_service {
     /* Live indexes; they follow the change log. */
     td_index *pdq;
     td_index_map *md5, *sha256;
+    td_index_map *url, *url_md5; /* SHA-256 of a canonical URL; url_md5 */
+    /* Body signals: the vPDQ index, the raw_text index, domain and prefix rules. Queries hold
+     * body_lock shared, the follower exclusive while it adds or removes. */
+    pthread_rwlock_t body_lock;
+    td_vpdq_index *vpdq;
+    td_text_index *text;
+    td_url_rules *rules;
+    size_t vpdq_removed; /* videos removed from the vPDQ index (they stay counted there) */
     pthread_mutex_t follow_lock;
     uint64_t applied_seq; /* under follow_lock */
     _Atomic uint64_t applied_seq_pub;
@@ -95,17 +100,60 @@ void td__labels_load(td_labels *labels, const char *text);
 int td__signal_indexable(td_signal_type type, int quality, int enabled);
 
 /* Reads a signal row selected with TD__SIGNAL_COLUMNS from s.id. */
-#define TD__SIGNAL_COLUMNS                                                                     \
-    "s.id, s.bank_id, b.name, s.type, s.value, s.quality, s.labels, s.source, s.confidence, "   \
-    "s.enabled, s.added_ms"
+#define TD__SIGNAL_COLUMNS                                                                         \
+    "s.id, s.bank_id, b.name, s.type, s.value, s.quality, s.labels, s.source, s.confidence, "      \
+    "s.enabled, s.added_ms, COALESCE(LENGTH(sb.body), 0), COALESCE(sb.display, '')"
+/* The tables TD__SIGNAL_COLUMNS reads. */
+#define TD__SIGNAL_FROM                                                                            \
+    " FROM signals s JOIN banks b ON b.id = s.bank_id"                                             \
+    " LEFT JOIN signal_bodies sb ON sb.signal_id = s.id"
 void td__signal_row(td_stmt *q, td_signal *out);
 
 /* Inserts one signal in the writer's open transaction (with its change-log entry); a duplicate
  * fails with TD_ERR_CONFLICT and *id receives the existing signal. Shared with the import. */
-td_status td__signal_insert(td_service *svc, td_store_conn *c, int64_t bank_id,
-                            td_signal_type type, const char *value, int quality,
-                            const char *labels, const char *source, int confidence, int enabled,
-                            int64_t now, int64_t *id, td_error *err);
+td_status td__signal_insert(td_service *svc, td_store_conn *c, int64_t bank_id, td_signal_type type,
+                            const char *value, int quality, const char *labels, const char *source,
+                            int confidence, int enabled, int64_t now, int64_t *id, td_error *err);
+
+/* ---- body signals (bodies.c) ---- */
+
+/* The exact-match map of a hash type (md5, sha256, url, url_md5); NULL for others. */
+td_index_map *td__map_for(td_service *svc, td_signal_type type);
+/* Types the follower puts in the body indexes (vpdq, raw_text, url_domain, url_prefix). */
+int td__body_indexed(td_signal_type type);
+/* Adds or removes one body signal in its index (takes body_lock). A body that no longer
+ * parses is skipped (it was checked when added). */
+td_status td__body_index_add(td_service *svc, uint64_t id, td_signal_type type, const char *body,
+                             size_t len, td_error *err);
+void td__body_index_remove(td_service *svc, uint64_t id, td_signal_type type);
+/* Reads a signal's body on c (NULL when missing; *body freed with td_free). */
+td_status td__body_read(td_store_conn *c, int64_t id, char **body, size_t *len, td_error *err);
+/* The readable start of a body into display. */
+void td__body_display(td_signal_type type, const char *body, size_t len,
+                      char display[TD_SIGNAL_DISPLAY_MAX + 1]);
+
+/* A match candidate before the bank and signal are resolved. */
+typedef struct td__cand {
+    uint64_t sid;
+    int distance;
+    int variant;
+    td_signal_type type;
+    double query_percent, compared_percent;
+    int url_index;
+} td__cand;
+
+/* Candidates from the body indexes and URL maps for h (vpdq, text, urls). */
+td_status td__check_bodies(td_service *svc, const td_hashes *h, td__cand **cands, size_t *n,
+                           size_t *cap, td_error *err);
+
+/* Media bytes hashed by the service: an image (PDQ + variants, digests) or a video (digests and
+ * vPDQ, owned here: h.vpdq points into vpdq). */
+typedef struct td__media_hashes {
+    td_hashes h;
+    td_vpdq vpdq;
+    const char *kind; /* "image" or "video" */
+} td__media_hashes;
+void td__media_hashes_clear(td__media_hashes *m);
 
 /* Decodes n hex digits (either case) into n / 2 bytes; -1 on a bad digit or odd n. */
 int td__hex_decode(const char *hex, size_t n, uint8_t *out);
@@ -138,8 +186,9 @@ td_status td__bank_id(td_store_conn *c, const char *name, int64_t *id, td_error 
  * reader or the writer held by the caller; NULL: one is acquired when needed). */
 td_status td__check(td_service *svc, td_store_conn *c, const td_hashes *hashes,
                     const td_check_options *opts, td_check_result *out, td_error *err);
-/* Hashes media with the service's options (PDQ with its dihedral variants, MD5, SHA-256). */
-td_status td__hash_media(td_service *svc, const uint8_t *data, size_t len, td_hashes *out,
+/* Hashes media with the service's options: an image (PDQ with its dihedral variants, MD5,
+ * SHA-256) or a video (MD5, SHA-256, vPDQ). Clear out afterwards. */
+td_status td__hash_media(td_service *svc, const uint8_t *data, size_t len, td__media_hashes *out,
                          td_error *err);
 /* Verdict and suppression over matches (sets suppressed flags). */
 td_verdict td__verdict(td_match *matches, size_t n);
@@ -157,15 +206,15 @@ td_status td__recheck(td_service *svc, td_store_conn *c, int64_t bank_id, int64_
  * transaction). subject makes the idempotency key (same event + subject = same key). body is a
  * JSON object (serialised here, with "id" and "event" added). */
 struct json_t;
-td_status td__event_enqueue(td_service *svc, td_store_conn *c, unsigned event,
-                            const char *subject, struct json_t *payload, td_error *err);
+td_status td__event_enqueue(td_service *svc, td_store_conn *c, unsigned event, const char *subject,
+                            struct json_t *payload, td_error *err);
 td_status td__webhook_worker_start(td_service *svc, td_error *err);
 void td__json_add_match(struct json_t *arr, const td_match *m);
 
 /* Cases (cases.c): the first case row matching "WHERE <where>" with $1 = arg (*found 0 if
  * none); decisions of a content item (content_ref) or of one case (case_id), oldest first. */
-td_status td__case_load(td_store_conn *c, const char *where, int64_t arg, td_case *out,
-                        int *found, td_error *err);
+td_status td__case_load(td_store_conn *c, const char *where, int64_t arg, td_case *out, int *found,
+                        td_error *err);
 td_status td__decisions_load(td_store_conn *c, int64_t content_ref, int64_t case_id,
                              td_decision **out, size_t *count, td_error *err);
 

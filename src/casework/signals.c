@@ -30,6 +30,8 @@ void td__signal_row(td_stmt *q, td_signal *out)
     out->confidence = (int)td_stmt_column_int64(q, 8);
     out->enabled = (int)td_stmt_column_int64(q, 9);
     out->added_ms = td_stmt_column_int64(q, 10);
+    out->body_len = (size_t)td_stmt_column_int64(q, 11);
+    td__copy_trunc(out->display, sizeof out->display, td_stmt_column_text(q, 12));
     out->indexed = td__signal_indexable(out->type, out->quality, out->enabled);
 }
 
@@ -37,8 +39,8 @@ static td_status check_source(const char *source, td_error *err)
 {
     size_t n = strnlen(source, TD_SOURCE_MAX + 1);
     if (n == 0 || n > TD_SOURCE_MAX)
-        return td__error_set(err, n ? TD_ERR_LIMIT : TD_ERR_INVALID,
-                             "source must be 1..%d bytes", TD_SOURCE_MAX);
+        return td__error_set(err, n ? TD_ERR_LIMIT : TD_ERR_INVALID, "source must be 1..%d bytes",
+                             TD_SOURCE_MAX);
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)source[i] < 0x20 || (unsigned char)source[i] > 0x7e)
             return td__error_set(err, TD_ERR_INVALID, "source has a non-printable character");
@@ -50,10 +52,8 @@ static td_status get_on(td_store_conn *c, int64_t bank_id, int64_t id, td_signal
 {
     td_stmt *q;
     int row;
-    td_status st = td_store_prepare(c,
-                                    "SELECT " TD__SIGNAL_COLUMNS " FROM signals s"
-                                    " JOIN banks b ON b.id = s.bank_id WHERE s.id = $1",
-                                    &q, err);
+    td_status st = td_store_prepare(
+        c, "SELECT " TD__SIGNAL_COLUMNS TD__SIGNAL_FROM " WHERE s.id = $1", &q, err);
     if (st || (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_step(q, &row, err)))
         return st;
     if (row) {
@@ -101,8 +101,8 @@ static td_status insert(td_service *svc, td_store_conn *c, int64_t bank_id, td_s
         (st = td_stmt_bind_text(q, 6, source, (size_t)-1, err)) ||
         (st = td_stmt_bind_int64(q, 7, confidence, err)) ||
         (st = td_stmt_bind_int64(q, 8, enabled, err)) ||
-        (st = td_stmt_bind_int64(q, 9, now, err)) ||
-        (st = td_stmt_bind_int64(q, 10, next, err)) || (st = td_stmt_run(q, &changes, err)))
+        (st = td_stmt_bind_int64(q, 9, now, err)) || (st = td_stmt_bind_int64(q, 10, next, err)) ||
+        (st = td_stmt_run(q, &changes, err)))
         return st;
     if (changes) {
         *id = next;
@@ -116,8 +116,7 @@ static td_status insert(td_service *svc, td_store_conn *c, int64_t bank_id, td_s
                                &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, bank_id, err)) ||
         (st = td_stmt_bind_int64(q, 2, type, err)) ||
-        (st = td_stmt_bind_text(q, 3, value, (size_t)-1, err)) ||
-        (st = td_stmt_step(q, &row, err)))
+        (st = td_stmt_bind_text(q, 3, value, (size_t)-1, err)) || (st = td_stmt_step(q, &row, err)))
         return st;
     *id = row ? td_stmt_column_int64(q, 0) : 0;
     td_stmt_reset(q);
@@ -125,22 +124,35 @@ static td_status insert(td_service *svc, td_store_conn *c, int64_t bank_id, td_s
                          td_signal_type_name(type), (long long)*id);
 }
 
-td_status td__signal_insert(td_service *svc, td_store_conn *c, int64_t bank_id,
-                            td_signal_type type, const char *value, int quality,
-                            const char *labels, const char *source, int confidence, int enabled,
-                            int64_t now, int64_t *id, td_error *err)
+td_status td__signal_insert(td_service *svc, td_store_conn *c, int64_t bank_id, td_signal_type type,
+                            const char *value, int quality, const char *labels, const char *source,
+                            int confidence, int enabled, int64_t now, int64_t *id, td_error *err)
 {
-    return insert(svc, c, bank_id, type, value, quality, labels, source, confidence, enabled,
-                  now, id, err);
+    return insert(svc, c, bank_id, type, value, quality, labels, source, confidence, enabled, now,
+                  id, err);
+}
+
+/* A body's canonical form and its SHA-256 (the signal's value). */
+static td_status body_input(const td_signal_input *in, char value[65], char **body,
+                            size_t *body_len, td_error *err)
+{
+    size_t len = in->body_len ? in->body_len : strnlen(in->value, TD_SIGNAL_BODY_MAX + 1);
+    td_status st = td_signal_body_normalize(in->type, in->value, len, body, body_len, err);
+    if (st == TD_OK && td_sha256_hex((const uint8_t *)*body, *body_len, value) != TD_OK) {
+        st = td__error_set(err, TD_ERR_INTERNAL, "SHA-256 failed");
+        td__free(*body);
+        *body = NULL;
+    }
+    return st;
 }
 
 static td_status validate_input(const td_signal_input *in, char value[65], td_error *err)
 {
     td_status st;
-    if (in->type != TD_SIGNAL_PDQ && in->type != TD_SIGNAL_MD5 && in->type != TD_SIGNAL_SHA256)
+    if (in->type < TD_SIGNAL_PDQ || in->type > TD_SIGNAL_TYPE_MAX)
         return td__error_set(err, TD_ERR_INVALID, "unknown signal type");
-    if (in->value && (st = td_signal_value_normalize(in->type, in->value,
-                                                     strnlen(in->value, 65), value, err)))
+    if (in->value && !td_signal_type_has_body(in->type) &&
+        (st = td_signal_value_normalize(in->type, in->value, strnlen(in->value, 65), value, err)))
         return st;
     if (in->quality < -1 || in->quality > 100)
         return td__error_set(err, TD_ERR_INVALID, "quality must be 0..100");
@@ -153,11 +165,30 @@ static td_status validate_input(const td_signal_input *in, char value[65], td_er
     return TD_OK;
 }
 
-/* Adds n (type, value, quality) triples to bank in one transaction; out[i] receives each
- * signal; with tolerate_dup a duplicate returns the existing signal. */
+static td_status insert_body(td_store_conn *c, int64_t id, td_signal_type type, const char *body,
+                             size_t len, td_error *err)
+{
+    td_stmt *q;
+    char display[TD_SIGNAL_DISPLAY_MAX + 1];
+    td__body_display(type, body, len, display);
+    td_status st = td_store_prepare(c,
+                                    "INSERT INTO signal_bodies (signal_id, body, display)"
+                                    " VALUES ($1, $2, $3)",
+                                    &q, err);
+    if (st || (st = td_stmt_bind_int64(q, 1, id, err)) ||
+        (st = td_stmt_bind_blob(q, 2, body, len, err)) ||
+        (st = td_stmt_bind_text(q, 3, display, (size_t)-1, err)))
+        return st;
+    return td_stmt_run(q, NULL, err);
+}
+
+/* Adds n (type, value, quality) triples to bank in one transaction, with their bodies when
+ * bodies is not NULL (bodies[i] NULL for a hash); out[i] receives each signal; with
+ * tolerate_dup a duplicate returns the existing signal. */
 static td_status add_many(td_service *svc, const char *bank, const td_signal_input *in,
                           const td_signal_type *types, char (*values)[65], const int *qualities,
-                          size_t n, int tolerate_dup, td_signal *out, td_error *err)
+                          char *const *bodies, const size_t *body_lens, size_t n, int tolerate_dup,
+                          td_signal *out, td_error *err)
 {
     td_store_conn *c;
     int64_t bank_id, ids[3] = {0, 0, 0}, first_new = 0;
@@ -172,8 +203,8 @@ static td_status add_many(td_service *svc, const char *bank, const td_signal_inp
     if ((st = td_store_begin(c, err)) || (st = td__bank_id(c, bank, &bank_id, err)))
         goto out;
     for (size_t i = 0; i < n; i++) {
-        st = insert(svc, c, bank_id, types[i], values[i], qualities[i], labels, source,
-                    confidence, 1, now, &ids[i], err);
+        st = insert(svc, c, bank_id, types[i], values[i], qualities[i], labels, source, confidence,
+                    1, now, &ids[i], err);
         if (st == TD_ERR_CONFLICT && tolerate_dup) {
             td_error_clear(err);
             st = TD_OK;
@@ -184,6 +215,9 @@ static td_status add_many(td_service *svc, const char *bank, const td_signal_inp
                 out[i].id = ids[i];
             goto out;
         }
+        if (bodies && bodies[i] &&
+            (st = insert_body(c, ids[i], types[i], bodies[i], body_lens[i], err)))
+            goto out;
         if (!first_new || ids[i] < first_new)
             first_new = ids[i];
     }
@@ -204,46 +238,100 @@ td_status td_signal_add(td_service *svc, const char *bank, const td_signal_input
                         td_signal *out, td_error *err)
 {
     char value[1][65];
+    char *body[1] = {NULL};
+    size_t body_len[1] = {0};
+    int quality = in->quality;
     td_signal tmp;
     if (!in->value)
         return td__error_set(err, TD_ERR_INVALID, "signal value missing");
     td_status st = validate_input(in, value[0], err);
     if (st)
         return st;
+    if (td_signal_type_has_body(in->type)) {
+        if ((st = body_input(in, value[0], &body[0], &body_len[0], err)))
+            return st;
+        quality = -1;
+    }
     if (!out)
         out = &tmp;
     memset(out, 0, sizeof *out);
-    return add_many(svc, bank, in, &in->type, value, &in->quality, 1, 0, out, err);
+    st = add_many(svc, bank, in, &in->type, value, &quality, body, body_len, 1, 0, out, err);
+    td__free(body[0]);
+    return st;
 }
 
 td_status td_signal_add_media(td_service *svc, const char *bank, const uint8_t *data, size_t len,
                               const td_signal_input *in, td_signal out[3], size_t *count,
                               td_error *err)
 {
-    td_file_hashes h;
+    td__media_hashes mh;
     td_signal_input base = *in;
     char values[3][65];
     td_signal_type types[3] = {TD_SIGNAL_PDQ, TD_SIGNAL_MD5, TD_SIGNAL_SHA256};
-    int qualities[3];
-    td_hash_options ho = svc->opts.hash;
+    int qualities[3] = {-1, -1, -1};
+    char *bodies[3] = {NULL, NULL, NULL};
+    size_t body_lens[3] = {0, 0, 0};
     *count = 0;
+    base.type = TD_SIGNAL_PDQ;
     base.value = NULL;
     td_status st = validate_input(&base, values[0], err);
     if (st)
         return st;
     if (!base.source)
         base.source = "upload";
-    ho.dihedral = 0;
-    if ((st = td_hash_bytes("media", data, len, &ho, &h, err)))
+    if ((st = td__hash_media(svc, data, len, &mh, err)))
         return st;
-    td_pdq_to_hex(&h.pdq[0], values[0]);
-    memcpy(values[1], h.md5, sizeof h.md5);
-    memcpy(values[2], h.sha256, sizeof h.sha256);
-    qualities[0] = h.quality;
-    qualities[1] = qualities[2] = -1;
-    st = add_many(svc, bank, &base, types, values, qualities, 3, 1, out, err);
+    if (mh.vpdq.count) {
+        /* a video: its vPDQ frames (the hash file is the body), MD5 and SHA-256 */
+        types[0] = TD_SIGNAL_VPDQ;
+        if ((st = td_vpdq_to_text(&mh.vpdq, &bodies[0], &body_lens[0], err)))
+            goto out;
+        if (td_sha256_hex((const uint8_t *)bodies[0], body_lens[0], values[0]) != TD_OK) {
+            st = td__error_set(err, TD_ERR_INTERNAL, "SHA-256 failed");
+            goto out;
+        }
+    } else if (mh.h.n_pdq) {
+        td_pdq_to_hex(&mh.h.pdq[0], values[0]);
+        qualities[0] = mh.h.quality;
+    } else {
+        st = td__error_set(err, TD_ERR_UNSUPPORTED, "the video has no frame to hash");
+        goto out;
+    }
+    memcpy(values[1], mh.h.md5, sizeof mh.h.md5);
+    memcpy(values[2], mh.h.sha256, sizeof mh.h.sha256);
+    st = add_many(svc, bank, &base, types, values, qualities, bodies, body_lens, 3, 1, out, err);
     if (st == TD_OK)
         *count = 3;
+out:
+    td__free(bodies[0]);
+    td__media_hashes_clear(&mh);
+    return st;
+}
+
+td_status td_signal_get_body(td_service *svc, const char *bank, int64_t id, char **body,
+                             size_t *len, td_error *err)
+{
+    td_store_conn *c;
+    td_signal sig;
+    int64_t bank_id = 0;
+    *body = NULL;
+    *len = 0;
+    td_status st = td_store_acquire(svc->store, 0, &c, err);
+    if (st)
+        return st;
+    if ((bank && (st = td__bank_id(c, bank, &bank_id, err))) ||
+        (st = get_on(c, bank_id, id, &sig, err)))
+        goto out;
+    if (!td_signal_type_has_body(sig.type)) {
+        st = td__error_set(err, TD_ERR_INVALID,
+                           "signal %lld is a %s hash: its value is all there is", (long long)id,
+                           td_signal_type_name(sig.type));
+        goto out;
+    }
+    if ((st = td__body_read(c, id, body, len, err)) == TD_OK && !*body)
+        st = td__error_set(err, TD_ERR_NOT_FOUND, "signal %lld has no body", (long long)id);
+out:
+    td_store_release(svc->store, c);
     return st;
 }
 
@@ -273,8 +361,7 @@ td_status td_signal_list(td_service *svc, const char *bank, int64_t after_id, si
         goto out;
     }
     if ((st = td_store_prepare(c,
-                               "SELECT " TD__SIGNAL_COLUMNS " FROM signals s"
-                               " JOIN banks b ON b.id = s.bank_id"
+                               "SELECT " TD__SIGNAL_COLUMNS TD__SIGNAL_FROM
                                " WHERE s.bank_id = $1 AND s.id > $2 ORDER BY s.id LIMIT $3",
                                &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, bank_id, err)) ||
@@ -339,14 +426,12 @@ td_status td_signal_set_enabled(td_service *svc, const char *bank, int64_t id, i
     if (cur.enabled != enabled) {
         int was = td__signal_indexable(cur.type, cur.quality, cur.enabled);
         int will = td__signal_indexable(cur.type, cur.quality, enabled);
-        if ((st = td_store_prepare(c, "UPDATE signals SET enabled = $1 WHERE id = $2", &q,
-                                   err)) ||
+        if ((st = td_store_prepare(c, "UPDATE signals SET enabled = $1 WHERE id = $2", &q, err)) ||
             (st = td_stmt_bind_int64(q, 1, enabled, err)) ||
             (st = td_stmt_bind_int64(q, 2, id, err)) || (st = td_stmt_run(q, NULL, err)))
             goto out;
-        if (was != will &&
-            (st = td__log_change(c, will ? TD__CHANGE_ADD : TD__CHANGE_REMOVE, id, cur.type,
-                                 cur.value, now, err)))
+        if (was != will && (st = td__log_change(c, will ? TD__CHANGE_ADD : TD__CHANGE_REMOVE, id,
+                                                cur.type, cur.value, now, err)))
             goto out;
     }
     if ((st = td_store_commit(c, err)) || (st = td__follow(svc, NULL, err)))

@@ -1,268 +1,62 @@
-/* raw_text: normalisation with libunistring (case mapping, NFKD, combining classes, general
- * categories), the 5% Levenshtein rule, and the pigeonhole candidate index (see text.h for why it
- * is exact). Texts are handled as arrays of code points, the unit Python's len() and
- * Levenshtein.distance count in. */
-#include <stdlib.h>
+/* raw_text candidate index: the pigeonhole piece table and length classes (see text.h for why
+ * it is exact), the q-gram count filter and the exact rule on the survivors. The rule,
+ * normalisation and distance live in text_distance.c and text_normalize.c.
+ *
+ * Queries only read the index: every scratch buffer belongs to the call, so queries may run
+ * concurrently with each other (not with add or remove). */
 #include <string.h>
 #include <time.h>
-#include <unicase.h>
-#include <unictype.h>
-#include <uninorm.h>
-#include <unistr.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "takedown/text.h"
+#include "hash/text_internal.h"
 
 #define MAX_PIECE 16
 #define HASH_BASE UINT64_C(0x100000001b3)
-
-/* ---- normalisation ---- */
-
-static td_status normalize_u32(const char *utf8, size_t len, uint32_t **out, size_t *out_len,
-                               td_error *err)
-{
-    *out = NULL;
-    *out_len = 0;
-    if (len > TD_TEXT_MAX_BYTES)
-        return td__error_set(err, TD_ERR_LIMIT, "text of %zu bytes, over the limit of %zu", len,
-                             TD_TEXT_MAX_BYTES);
-    if (u8_check((const uint8_t *)utf8, len) != NULL)
-        return td__error_set(err, TD_ERR_INVALID, "text is not valid UTF-8");
-    size_t ln = 0;
-    /* Locale-independent full lower-casing (final sigma included), then NFKD. */
-    uint8_t *lower = u8_tolower((const uint8_t *)utf8, len, NULL, UNINORM_NFKD, NULL, &ln);
-    if (!lower && len > 0)
-        return td__error_set(err, TD_ERR_NOMEM, "out of memory normalising text");
-    uint32_t *cp = td__mallocarray(ln + 1, sizeof *cp);
-    if (!cp) {
-        free(lower);
-        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
-    }
-    size_t n = 0;
-    for (size_t i = 0; i < ln;) {
-        ucs4_t c;
-        int k = u8_mbtouc(&c, lower + i, ln - i);
-        i += (size_t)(k > 0 ? k : 1);
-        if (uc_combining_class(c) != 0)
-            continue;
-        cp[n++] = c;
-    }
-    free(lower);
-    /* The reference's re.sub("(.)(\1)+", ...) with \1 = U+0001: a character followed by U+0001
-     * goes (the U+0001 themselves go with the non-alphanumerics below). */
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (i + 1 < n && cp[i + 1] == 1 && cp[i] != '\n')
-            continue;
-        uint32_t c = cp[i];
-        if (uc_is_general_category(c, UC_CATEGORY_L) || uc_is_general_category(c, UC_CATEGORY_N))
-            cp[o++] = c;
-    }
-    *out = cp;
-    *out_len = o;
-    return TD_OK;
-}
-
-td_status td_text_normalize(const char *utf8, size_t len, char **out, size_t *out_len,
-                            td_error *err)
-{
-    uint32_t *cp;
-    size_t n;
-    *out = NULL;
-    *out_len = 0;
-    td_status s = normalize_u32(utf8, len, &cp, &n, err);
-    if (s != TD_OK)
-        return s;
-    char *r = td__mallocarray(n * 4 + 1, 1);
-    if (!r) {
-        td__free(cp);
-        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
-    }
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        int k = u8_uctomb((uint8_t *)r + o, cp[i], 4);
-        o += (size_t)(k > 0 ? k : 0);
-    }
-    r[o] = '\0';
-    td__free(cp);
-    *out = r;
-    *out_len = o;
-    return TD_OK;
-}
-
-/* ---- the rule ---- */
-
-/* len(a) - len(a) * 95 / 100 in Python's arithmetic (int * int, true division, int - float). */
-static double max_distance(size_t n)
-{
-    return (double)n - (double)(n * (100 - TD_TEXT_DEFAULT_PERCENT)) / 100.0;
-}
-
-/* Diagonal transitions (Ukkonen, Landau-Vishkin) on strings without a common prefix or suffix:
- * fr[d] = furthest row i on diagonal d = j - i reachable with e edits; e grows until diagonal
- * m - n reaches row n. Returns the distance if <= max, else max + 1. A state (e, d) can lie on a
- * path of cost <= max only if e + |d - target| <= max (each diagonal step costs an edit), so
- * other diagonals are skipped; band further limits |d - target| (SIZE_MAX: no limit), which
- * makes the result an upper bound of the distance instead of the distance. */
-static size_t diagonal_distance(const uint32_t *a, size_t n, const uint32_t *b, size_t m,
-                                size_t max, size_t band)
-{
-    const int64_t none = INT64_MIN / 4;
-    size_t width = 2 * max + 3;
-    int64_t *prev = td__mallocarray(width, sizeof *prev);
-    int64_t *cur = td__mallocarray(width, sizeof *cur);
-    size_t result = max + 1;
-    if (!prev || !cur)
-        goto done; /* out of memory: report "no match" conservatively */
-    for (size_t i = 0; i < width; i++)
-        prev[i] = cur[i] = none;
-    int64_t off = (int64_t)max + 1, N = (int64_t)n, M = (int64_t)m, target = M - N;
-    int64_t bw = band < max ? (int64_t)band : (int64_t)max;
-    for (int64_t e = 0; e <= (int64_t)max; e++) {
-        int64_t reach = (int64_t)max - e < bw ? (int64_t)max - e : bw;
-        int64_t lo = -e > -N ? -e : -N, hi = e < M ? e : M;
-        if (lo < target - reach)
-            lo = target - reach;
-        if (hi > target + reach)
-            hi = target + reach;
-        /* diagonals that just left the range must not feed the next level stale values */
-        if (lo - 1 >= -off)
-            cur[lo - 1 + off] = none;
-        if (hi + 1 + off < (int64_t)width)
-            cur[hi + 1 + off] = none;
-        for (int64_t d = lo; d <= hi; d++) {
-            int64_t i;
-            if (e == 0) {
-                i = 0;
-            } else {
-                i = prev[d + off] + 1;
-                if (prev[d + 1 + off] + 1 > i)
-                    i = prev[d + 1 + off] + 1;
-                if (prev[d - 1 + off] > i)
-                    i = prev[d - 1 + off];
-                if (i < 0) {
-                    cur[d + off] = none;
-                    continue;
-                }
-            }
-            if (i > N)
-                i = N;
-            if (i + d > M)
-                i = M - d;
-            const uint32_t *pa = a + i, *pb = b + i + d;
-            int64_t stop = N - i < M - i - d ? N - i : M - i - d, k = 0;
-            while (k < stop && pa[k] == pb[k])
-                k++;
-            cur[d + off] = i + k;
-        }
-        if (target >= lo && target <= hi && cur[target + off] >= N) {
-            result = (size_t)e;
-            break;
-        }
-        int64_t *t = prev;
-        prev = cur;
-        cur = t;
-    }
-done:
-    td__free(prev);
-    td__free(cur);
-    return result;
-}
-
-size_t td_text_levenshtein_bounded(const uint32_t *a, size_t n, const uint32_t *b, size_t m,
-                                   size_t max)
-{
-    while (n > 0 && m > 0 && a[0] == b[0])
-        a++, b++, n--, m--;
-    while (n > 0 && m > 0 && a[n - 1] == b[m - 1])
-        n--, m--;
-    size_t diff = n > m ? n - m : m - n;
-    if (diff > max)
-        return max + 1;
-    if (n == 0 || m == 0)
-        return diff;
-    /* The exact search costs about max^2 / 2 diagonal steps: first an upper bound from a narrow
-     * band (cheap: 65 diagonals), then the exact search bounded by it. */
-    if (max > 256) {
-        size_t upper = diagonal_distance(a, n, b, m, max, 32);
-        if (upper <= max)
-            max = upper;
-    }
-    return diagonal_distance(a, n, b, m, max, SIZE_MAX);
-}
-
-static int rule(const uint32_t *a, size_t n, const uint32_t *b, size_t m, size_t *distance)
-{
-    double md = max_distance(n);
-    size_t diff = n > m ? n - m : m - n;
-    if ((double)diff > md) {
-        *distance = diff;
-        return 0;
-    }
-    size_t k = (size_t)md;
-    *distance = td_text_levenshtein_bounded(a, n, b, m, k);
-    return (double)*distance <= md;
-}
-
-td_status td_text_raw_match(const char *signal, size_t signal_len, const char *haystack,
-                            size_t haystack_len, int *match, size_t *distance, td_error *err)
-{
-    uint32_t *a, *b;
-    size_t n, m;
-    *match = 0;
-    *distance = 0;
-    td_status s = normalize_u32(signal, signal_len, &a, &n, err);
-    if (s != TD_OK)
-        return s;
-    s = normalize_u32(haystack, haystack_len, &b, &m, err);
-    if (s != TD_OK) {
-        td__free(a);
-        return s;
-    }
-    *match = rule(a, n, b, m, distance);
-    td__free(a);
-    td__free(b);
-    return TD_OK;
-}
-
-/* ---- candidate index ---- */
-
 /* Documents are bucketed by length class (the top four significant bits of the length: classes
  * differ by at most 1/8), so that a query only looks at documents whose length the rule allows. */
 #define N_CLASSES 256
-/* The q-gram count filter: blocks of QGRAM code points. */
-#define QGRAM 8
-#define QGRAM_MIN_K 4 /* below, verifying directly is cheaper than counting */
+#define N_PIECE_LENGTHS 5 /* 1, 2, 4, 8, 16 */
+#define QGRAM_MIN_K 4     /* below, verifying directly is cheaper than counting q-grams */
 
 struct doc {
     uint64_t id;
-    void *text; /* code points of `width` bytes each */
+    void *text;         /* code points of `width` bytes each; NULL for a free slot */
     uint32_t len;
+    uint32_t class_pos; /* index in its length class's list */
+    uint32_t next;      /* next document under the same id (or next free slot), + 1; 0 ends */
     uint8_t width;
 };
 
 struct entry {
     uint32_t doc;
     uint32_t pos;
-    uint32_t next; /* entry index + 1, 0 ends the chain */
+    uint32_t next; /* entry index + 1, 0 ends the chain (or the free list) */
 };
 
 struct length_class {
     uint32_t *docs;
     size_t n, cap;
-    uint64_t code_points;   /* sum of the lengths, for the query's cost estimate */
-    unsigned piece_lengths; /* bit l: some document indexes pieces of l code points */
+    uint64_t code_points;                 /* sum of the lengths, for the query's cost estimate */
+    uint32_t with_pieces[N_PIECE_LENGTHS]; /* documents indexing pieces of 1 << i code points */
+    unsigned piece_lengths;               /* bit l: some document indexes pieces of l code points */
 };
 
 struct td_text_index {
-    struct doc *docs;
-    size_t n_docs, cap_docs;
+    struct doc *docs; /* slots; removed documents leave free slots, reused first */
+    size_t n_slots, cap_docs, n_docs;
+    uint32_t free_doc; /* first free slot + 1 */
     struct entry *entries;
-    size_t n_entries, cap_entries;
-    uint64_t *keys; /* open addressing, 0 = empty */
+    size_t n_entries, cap_entries, n_free_entries;
+    uint32_t free_entry;
+    /* the piece table: open addressing, linear probing, key 0 = empty */
+    uint64_t *keys;
     uint32_t *heads;
     size_t slots, used;
+    /* id -> its documents: open addressing, head 0 = empty */
+    uint64_t *id_keys;
+    uint32_t *id_heads;
+    size_t id_slots, id_used;
     struct length_class classes[N_CLASSES];
 };
 
@@ -273,6 +67,8 @@ static unsigned length_class(size_t n)
     unsigned lg = 63u - (unsigned)__builtin_clzll((unsigned long long)n);
     return 16 + (lg - 4) * 8 + (unsigned)((n >> (lg - 3)) & 7);
 }
+
+static unsigned piece_index(size_t l) { return (unsigned)__builtin_ctzll((unsigned long long)l); }
 
 td_status td_text_index_new(td_text_index **out, td_error *err)
 {
@@ -286,7 +82,7 @@ void td_text_index_free(td_text_index *x)
 {
     if (!x)
         return;
-    for (size_t i = 0; i < x->n_docs; i++)
+    for (size_t i = 0; i < x->n_slots; i++)
         td__free(x->docs[i].text);
     for (size_t c = 0; c < N_CLASSES; c++)
         td__free(x->classes[c].docs);
@@ -294,18 +90,24 @@ void td_text_index_free(td_text_index *x)
     td__free(x->entries);
     td__free(x->keys);
     td__free(x->heads);
+    td__free(x->id_keys);
+    td__free(x->id_heads);
     td__free(x);
 }
 
 size_t td_text_index_size(const td_text_index *x) { return x->n_docs; }
 
-static uint64_t window_key(uint64_t h, size_t l, unsigned cls)
+static uint64_t mix64(uint64_t h)
 {
-    h ^= ((uint64_t)l << 8 | cls) * UINT64_C(0x9e3779b97f4a7c15);
     h ^= h >> 31;
     h *= UINT64_C(0xbf58476d1ce4e5b9);
     h ^= h >> 29;
-    return h | 1;
+    return h;
+}
+
+static uint64_t window_key(uint64_t h, size_t l, unsigned cls)
+{
+    return mix64(h ^ ((uint64_t)l << 8 | cls) * UINT64_C(0x9e3779b97f4a7c15)) | 1;
 }
 
 static uint64_t hash_window(const uint32_t *s, size_t l)
@@ -316,16 +118,36 @@ static uint64_t hash_window(const uint32_t *s, size_t l)
     return h;
 }
 
+/* hash_window of a stored text's code points [from, from + l). */
+static uint64_t hash_stored(const struct doc *d, size_t from, size_t l)
+{
+    uint64_t h = 0;
+    for (size_t i = from; i < from + l; i++) {
+        uint32_t c = d->width == 1   ? ((const uint8_t *)d->text)[i]
+                     : d->width == 2 ? ((const uint16_t *)d->text)[i]
+                                     : ((const uint32_t *)d->text)[i];
+        h = h * HASH_BASE + c + 1;
+    }
+    return h;
+}
+
 /* The piece layout of a text of n code points: k + 1 pieces of `step`, indexed by their first
  * `l` code points (a power of two, at most MAX_PIECE). */
 static void layout(size_t n, size_t *k, size_t *step, size_t *l)
 {
-    *k = (size_t)max_distance(n);
+    *k = (size_t)td__text_max_distance(n);
     *step = n / (*k + 1);
     size_t p = 1;
     while (p * 2 <= *step && p * 2 <= MAX_PIECE)
         p *= 2;
     *l = *step ? p : 0;
+}
+
+/* ---- the piece table ---- */
+
+static size_t home_slot(const td_text_index *x, uint64_t key)
+{
+    return (size_t)(key >> 7) & (x->slots - 1);
 }
 
 static td_status grow_table(td_text_index *x, td_error *err)
@@ -357,24 +179,49 @@ static td_status grow_table(td_text_index *x, td_error *err)
 
 static size_t find_slot(const td_text_index *x, uint64_t key)
 {
-    size_t j = (size_t)(key >> 7) & (x->slots - 1);
+    size_t j = home_slot(x, key);
     while (x->keys[j] && x->keys[j] != key)
         j = (j + 1) & (x->slots - 1);
     return j;
 }
 
+/* Empties slot j of the piece table, moving later keys of the probe sequence back into the hole
+ * (linear probing without tombstones). */
+static void delete_slot(td_text_index *x, size_t j)
+{
+    size_t mask = x->slots - 1;
+    x->used--;
+    for (;;) {
+        x->keys[j] = 0;
+        x->heads[j] = 0;
+        size_t k = j;
+        for (;;) {
+            k = (k + 1) & mask;
+            if (!x->keys[k])
+                return;
+            size_t home = home_slot(x, x->keys[k]);
+            if (((k - home) & mask) >= ((k - j) & mask))
+                break; /* the key at k may move back to j */
+        }
+        x->keys[j] = x->keys[k];
+        x->heads[j] = x->heads[k];
+        j = k;
+    }
+}
+
 /* Room for `more` entries and keys, before anything is inserted (so that a document is either
  * fully indexed or not at all). */
-static td_status reserve(td_text_index *x, size_t more, td_error *err)
+static td_status reserve_pieces(td_text_index *x, size_t more, td_error *err)
 {
     while ((x->used + more) * 4 > x->slots * 3) {
         td_status s = grow_table(x, err);
         if (s != TD_OK)
             return s;
     }
-    if (x->n_entries + more > x->cap_entries) {
+    size_t fresh = more > x->n_free_entries ? more - x->n_free_entries : 0;
+    if (x->n_entries + fresh > x->cap_entries) {
         size_t cap = x->cap_entries ? x->cap_entries : 4096;
-        while (cap < x->n_entries + more)
+        while (cap < x->n_entries + fresh)
             cap *= 2;
         if (cap > UINT32_MAX - 1)
             return td__error_set(err, TD_ERR_LIMIT, "text index full");
@@ -387,109 +234,274 @@ static td_status reserve(td_text_index *x, size_t more, td_error *err)
     return TD_OK;
 }
 
-static void insert(td_text_index *x, uint64_t key, uint32_t doc, uint32_t pos)
+static void insert_piece(td_text_index *x, uint64_t key, uint32_t doc, uint32_t pos)
 {
     size_t j = find_slot(x, key);
     if (!x->keys[j]) {
         x->keys[j] = key;
         x->used++;
     }
-    struct entry *e = &x->entries[x->n_entries];
+    uint32_t ei;
+    if (x->free_entry) {
+        ei = x->free_entry - 1;
+        x->free_entry = x->entries[ei].next;
+        x->n_free_entries--;
+    } else {
+        ei = (uint32_t)x->n_entries++;
+    }
+    struct entry *e = &x->entries[ei];
     e->doc = doc;
     e->pos = pos;
     e->next = x->heads[j];
-    x->heads[j] = (uint32_t)(++x->n_entries);
+    x->heads[j] = ei + 1;
 }
 
+/* Unlinks every entry of doc from the chain of key (to the free list). */
+static void remove_pieces(td_text_index *x, uint64_t key, uint32_t doc)
+{
+    size_t j = find_slot(x, key);
+    if (!x->keys[j])
+        return; /* already done: two pieces of doc had the same key */
+    uint32_t *link = &x->heads[j];
+    while (*link) {
+        uint32_t ei = *link - 1;
+        struct entry *e = &x->entries[ei];
+        if (e->doc != doc) {
+            link = &e->next;
+            continue;
+        }
+        *link = e->next;
+        e->next = x->free_entry;
+        x->free_entry = ei + 1;
+        x->n_free_entries++;
+    }
+    if (!x->heads[j])
+        delete_slot(x, j);
+}
+
+/* ---- id -> documents ---- */
+
+static size_t id_home(const td_text_index *x, uint64_t id)
+{
+    return (size_t)(mix64(id * UINT64_C(0x9e3779b97f4a7c15)) & (x->id_slots - 1));
+}
+
+/* The slot of id, or the empty slot where it would go. id_slots must be non-zero. */
+static size_t id_find(const td_text_index *x, uint64_t id)
+{
+    size_t j = id_home(x, id);
+    while (x->id_heads[j] && x->id_keys[j] != id)
+        j = (j + 1) & (x->id_slots - 1);
+    return j;
+}
+
+static td_status id_reserve(td_text_index *x, td_error *err)
+{
+    if ((x->id_used + 1) * 4 <= x->id_slots * 3)
+        return TD_OK;
+    size_t slots = x->id_slots ? x->id_slots * 2 : 256;
+    uint64_t *keys = td__mallocarray(slots, sizeof *keys);
+    uint32_t *heads = td__calloc(slots, sizeof *heads);
+    if (!keys || !heads) {
+        td__free(keys);
+        td__free(heads);
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory for the text index");
+    }
+    uint64_t *old_keys = x->id_keys;
+    uint32_t *old_heads = x->id_heads;
+    size_t old_slots = x->id_slots;
+    x->id_keys = keys;
+    x->id_heads = heads;
+    x->id_slots = slots;
+    for (size_t i = 0; i < old_slots; i++) {
+        if (!old_heads[i])
+            continue;
+        size_t j = id_find(x, old_keys[i]);
+        keys[j] = old_keys[i];
+        heads[j] = old_heads[i];
+    }
+    td__free(old_keys);
+    td__free(old_heads);
+    return TD_OK;
+}
+
+static void id_delete(td_text_index *x, size_t j)
+{
+    size_t mask = x->id_slots - 1;
+    x->id_used--;
+    for (;;) {
+        x->id_heads[j] = 0;
+        size_t k = j;
+        for (;;) {
+            k = (k + 1) & mask;
+            if (!x->id_heads[k])
+                return;
+            size_t home = id_home(x, x->id_keys[k]);
+            if (((k - home) & mask) >= ((k - j) & mask))
+                break;
+        }
+        x->id_keys[j] = x->id_keys[k];
+        x->id_heads[j] = x->id_heads[k];
+        j = k;
+    }
+}
+
+/* ---- adding and removing ---- */
+
 /* Code points stored in 1, 2 or 4 bytes each, whichever holds the largest. */
-static td_status pack_text(const uint32_t *cp, size_t n, struct doc *d, td_error *err)
+static void *pack_text(const uint32_t *cp, size_t n, unsigned width)
+{
+    void *text = td__mallocarray(n ? n : 1, width);
+    if (!text)
+        return NULL;
+    if (width == 1) {
+        uint8_t *t = text;
+        for (size_t i = 0; i < n; i++)
+            t[i] = (uint8_t)cp[i];
+    } else if (width == 2) {
+        uint16_t *t = text;
+        for (size_t i = 0; i < n; i++)
+            t[i] = (uint16_t)cp[i];
+    } else {
+        memcpy(text, cp, n * sizeof *cp);
+    }
+    return text;
+}
+
+static unsigned width_of(const uint32_t *cp, size_t n)
 {
     uint32_t top = 0;
     for (size_t i = 0; i < n; i++)
         top |= cp[i];
-    d->width = top < 0x100 ? 1 : top < 0x10000 ? 2 : 4;
-    d->text = td__mallocarray(n ? n : 1, d->width);
-    if (!d->text)
-        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
-    if (d->width == 1) {
-        uint8_t *t = d->text;
-        for (size_t i = 0; i < n; i++)
-            t[i] = (uint8_t)cp[i];
-    } else if (d->width == 2) {
-        uint16_t *t = d->text;
-        for (size_t i = 0; i < n; i++)
-            t[i] = (uint16_t)cp[i];
-    } else {
-        memcpy(d->text, cp, n * sizeof *cp);
-    }
-    return TD_OK;
+    return top < 0x100 ? 1 : top < 0x10000 ? 2 : 4;
 }
 
-static void unpack_text(const struct doc *d, uint32_t *out)
+static int grow_u32(uint32_t **v, size_t *cap, size_t n)
 {
-    if (d->width == 1) {
-        const uint8_t *t = d->text;
-        for (size_t i = 0; i < d->len; i++)
-            out[i] = t[i];
-    } else if (d->width == 2) {
-        const uint16_t *t = d->text;
-        for (size_t i = 0; i < d->len; i++)
-            out[i] = t[i];
-    } else {
-        memcpy(out, d->text, (size_t)d->len * sizeof *out);
-    }
+    if (n < *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 16;
+    uint32_t *grown = td__realloc(*v, c * sizeof *grown);
+    if (!grown)
+        return -1;
+    *v = grown;
+    *cap = c;
+    return 0;
 }
 
 td_status td_text_index_add(td_text_index *x, uint64_t id, const char *utf8, size_t len,
                             td_error *err)
 {
-    if (x->n_docs >= UINT32_MAX)
+    if (!x->free_doc && x->n_slots >= UINT32_MAX - 1)
         return td__error_set(err, TD_ERR_LIMIT, "text index full");
-    if (x->n_docs == x->cap_docs) {
-        size_t cap = x->cap_docs ? x->cap_docs * 2 : 256;
-        struct doc *grown = td__realloc(x->docs, cap * sizeof *grown);
-        if (!grown)
-            return td__error_set(err, TD_ERR_NOMEM, "out of memory");
-        x->docs = grown;
-        x->cap_docs = cap;
-    }
     uint32_t *cp;
     size_t n;
-    td_status s = normalize_u32(utf8, len, &cp, &n, err);
+    td_status s = td__text_normalize_u32(utf8, len, &cp, &n, err);
     if (s != TD_OK)
         return s;
-    struct doc d = {.id = id, .len = (uint32_t)n};
+    if (n > UINT32_MAX) {
+        td__free(cp);
+        return td__error_set(err, TD_ERR_LIMIT, "text of %zu code points, too long", n);
+    }
     size_t k, step, l;
     layout(n, &k, &step, &l);
     unsigned cls = length_class(n);
     struct length_class *c = &x->classes[cls];
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 16;
-        uint32_t *grown = td__realloc(c->docs, cap * sizeof *grown);
+    /* every allocation first, so that a failure leaves the index as it was */
+    if (!x->free_doc && x->n_slots == x->cap_docs) {
+        size_t cap = x->cap_docs ? x->cap_docs * 2 : 256;
+        struct doc *grown = td__realloc(x->docs, cap * sizeof *grown);
         if (!grown)
             s = td__error_set(err, TD_ERR_NOMEM, "out of memory");
         else
-            c->docs = grown, c->cap = cap;
+            x->docs = grown, x->cap_docs = cap;
     }
-    if (s == TD_OK && l)
-        s = reserve(x, k + 1, err);
+    if (s == TD_OK && grow_u32(&c->docs, &c->cap, c->n))
+        s = td__error_set(err, TD_ERR_NOMEM, "out of memory");
     if (s == TD_OK)
-        s = pack_text(cp, n, &d, err);
+        s = id_reserve(x, err);
+    if (s == TD_OK && l)
+        s = reserve_pieces(x, k + 1, err);
+    unsigned width = width_of(cp, n);
+    void *text = s == TD_OK ? pack_text(cp, n, width) : NULL;
+    if (s == TD_OK && !text)
+        s = td__error_set(err, TD_ERR_NOMEM, "out of memory");
     if (s != TD_OK) {
         td__free(cp);
         return s;
     }
-    uint32_t di = (uint32_t)x->n_docs;
+    uint32_t di;
+    if (x->free_doc) {
+        di = x->free_doc - 1;
+        x->free_doc = x->docs[di].next;
+    } else {
+        di = (uint32_t)x->n_slots++;
+    }
     for (size_t p = 0; l && p <= k; p++)
-        insert(x, window_key(hash_window(cp + p * step, l), l, cls), di, (uint32_t)(p * step));
+        insert_piece(x, window_key(hash_window(cp + p * step, l), l, cls), di,
+                     (uint32_t)(p * step));
     td__free(cp);
-    if (l)
+    if (l) {
+        c->with_pieces[piece_index(l)]++;
         c->piece_lengths |= 1u << l;
-    c->docs[c->n++] = di;
+    }
     c->code_points += n;
-    x->docs[x->n_docs++] = d;
+    size_t j = id_find(x, id);
+    if (!x->id_heads[j]) {
+        x->id_keys[j] = id;
+        x->id_used++;
+    }
+    x->docs[di] = (struct doc){.id = id,
+                               .text = text,
+                               .len = (uint32_t)n,
+                               .class_pos = (uint32_t)c->n,
+                               .next = x->id_heads[j],
+                               .width = (uint8_t)width};
+    x->id_heads[j] = di + 1;
+    c->docs[c->n++] = di;
+    x->n_docs++;
     return TD_OK;
 }
+
+static void drop_doc(td_text_index *x, uint32_t di)
+{
+    struct doc *d = &x->docs[di];
+    size_t k, step, l;
+    layout(d->len, &k, &step, &l);
+    unsigned cls = length_class(d->len);
+    for (size_t p = 0; l && p <= k; p++)
+        remove_pieces(x, window_key(hash_stored(d, p * step, l), l, cls), di);
+    struct length_class *c = &x->classes[cls];
+    uint32_t last = c->docs[--c->n];
+    c->docs[d->class_pos] = last;
+    x->docs[last].class_pos = d->class_pos;
+    c->code_points -= d->len;
+    if (l && --c->with_pieces[piece_index(l)] == 0)
+        c->piece_lengths &= ~(1u << l);
+    td__free(d->text);
+    d->text = NULL;
+    d->next = x->free_doc;
+    x->free_doc = di + 1;
+    x->n_docs--;
+}
+
+size_t td_text_index_remove(td_text_index *x, uint64_t id)
+{
+    if (!x->id_slots)
+        return 0;
+    size_t j = id_find(x, id), removed = 0;
+    if (!x->id_heads[j])
+        return 0;
+    for (uint32_t di = x->id_heads[j]; di; removed++) {
+        uint32_t next = x->docs[di - 1].next;
+        drop_doc(x, di - 1);
+        di = next;
+    }
+    id_delete(x, j);
+    return removed;
+}
+
+/* ---- queries ---- */
 
 struct found {
     td_text_match *v;
@@ -516,112 +528,7 @@ static td_status add_found(struct found *f, uint64_t id, size_t distance, td_err
 static int length_ok(size_t n, size_t m)
 {
     size_t diff = n > m ? n - m : m - n;
-    return (double)diff <= max_distance(n);
-}
-
-/* The query's q-grams with their multiplicities, for the count filter: if ed(a, b) <= k, at
- * least floor(n / q) - k of the n / q disjoint q-grams ("blocks") of a are untouched (an edit
- * touches at most one block) and each appears in b, at distinct positions of b. So a document
- * whose blocks find fewer than that among b's q-grams (each q-gram of b used at most once)
- * cannot match. Q-grams are compared by a 32-bit hash: a collision only lets a block find a
- * partner it should not, so the test stays exact. Both sides are sorted hash lists (radix sort)
- * and counted by one merge: sequential memory access instead of a probe per block. */
-struct grams {
-    uint32_t *b; /* the query's q-gram hashes, sorted */
-    size_t nb;
-    uint32_t *a, *tmp; /* a document's block hashes, and scratch for sorting */
-    size_t cap;
-};
-
-static uint32_t gram_hash(const uint32_t *s)
-{
-    uint64_t h = hash_window(s, QGRAM);
-    h ^= h >> 33;
-    h *= UINT64_C(0xff51afd7ed558ccd);
-    h ^= h >> 33;
-    return (uint32_t)h;
-}
-
-/* LSD radix sort, 4 passes of 8 bits; the result ends in v. */
-static void radix_sort(uint32_t *v, uint32_t *tmp, size_t n)
-{
-    size_t count[256];
-    for (unsigned shift = 0; shift < 32; shift += 8) {
-        memset(count, 0, sizeof count);
-        for (size_t i = 0; i < n; i++)
-            count[(v[i] >> shift) & 255]++;
-        size_t sum = 0;
-        for (int c = 0; c < 256; c++) {
-            size_t t = count[c];
-            count[c] = sum;
-            sum += t;
-        }
-        for (size_t i = 0; i < n; i++)
-            tmp[count[(v[i] >> shift) & 255]++] = v[i];
-        uint32_t *t = v;
-        v = tmp;
-        tmp = t;
-    }
-    /* four passes: the sorted data is back in the original v */
-}
-
-static td_status grams_build(struct grams *g, const uint32_t *b, size_t m, td_error *err)
-{
-    g->nb = m >= QGRAM ? m - QGRAM + 1 : 0;
-    g->b = td__mallocarray(g->nb ? g->nb : 1, sizeof *g->b);
-    uint32_t *tmp = td__mallocarray(g->nb ? g->nb : 1, sizeof *tmp);
-    if (!g->b || !tmp) {
-        td__free(tmp);
-        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < g->nb; i++)
-        g->b[i] = gram_hash(b + i);
-    radix_sort(g->b, tmp, g->nb);
-    td__free(tmp);
-    return TD_OK;
-}
-
-static void grams_free(struct grams *g)
-{
-    td__free(g->b);
-    td__free(g->a);
-    td__free(g->tmp);
-}
-
-/* 0 when the count filter proves that a (n code points, threshold k) cannot match; -1 when out
- * of memory. */
-static int grams_pass(struct grams *g, const uint32_t *a, size_t n, size_t k)
-{
-    size_t blocks = n / QGRAM;
-    if (blocks <= k)
-        return 1; /* the bound says nothing */
-    size_t need = blocks - k;
-    if (blocks > g->cap) {
-        td__free(g->a);
-        td__free(g->tmp);
-        g->a = td__mallocarray(blocks, sizeof *g->a);
-        g->tmp = td__mallocarray(blocks, sizeof *g->tmp);
-        g->cap = g->a && g->tmp ? blocks : 0;
-        if (!g->cap)
-            return -1;
-    }
-    for (size_t i = 0; i < blocks; i++)
-        g->a[i] = gram_hash(a + i * QGRAM);
-    radix_sort(g->a, g->tmp, blocks);
-    /* sum over hashes of min(count in a, count in b) */
-    size_t hits = 0, i = 0, j = 0;
-    while (i < blocks && j < g->nb) {
-        if (g->a[i] < g->b[j]) {
-            i++;
-        } else if (g->a[i] > g->b[j]) {
-            j++;
-        } else {
-            hits++;
-            i++;
-            j++;
-        }
-    }
-    return hits >= need;
+    return (double)diff <= td__text_max_distance(n);
 }
 
 static uint64_t now_ns(void)
@@ -631,24 +538,85 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The query's text in each width the verification needs (a document and the query are
+ * compared in the wider of their two widths), and the widened document. All owned by the
+ * query's call. */
+struct query_text {
+    const uint32_t *cp; /* normalised, 4 bytes per code point */
+    size_t m;
+    unsigned width;     /* the narrowest that holds the query */
+    void *in[3];        /* the query in 1 and 2 bytes, when needed (in[2] unused) */
+    void *doc;          /* a document widened */
+    size_t doc_cap;     /* bytes */
+};
+
+static void *widen(const td__text_view *v, unsigned width, void *out)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        uint32_t c = v->width == 1   ? ((const uint8_t *)v->s)[i]
+                     : v->width == 2 ? ((const uint16_t *)v->s)[i]
+                                     : ((const uint32_t *)v->s)[i];
+        if (width == 2)
+            ((uint16_t *)out)[i] = (uint16_t)c;
+        else
+            ((uint32_t *)out)[i] = c;
+    }
+    return out;
+}
+
+/* The query in `width` bytes per code point (at least its own width). */
+static td_status query_view(struct query_text *q, unsigned width, td__text_view *out,
+                            td_error *err)
+{
+    out->n = q->m;
+    out->width = width;
+    if (width == 4) {
+        out->s = q->cp;
+        return TD_OK;
+    }
+    unsigned i = width / 2;
+    if (!q->in[i]) {
+        q->in[i] = pack_text(q->cp, q->m, width);
+        if (!q->in[i])
+            return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    }
+    out->s = q->in[i];
+    return TD_OK;
+}
+
+/* A document and the query in a common width. */
+static td_status pair_views(struct query_text *q, const struct doc *d, td__text_view *a,
+                            td__text_view *b, td_error *err)
+{
+    unsigned width = d->width > q->width ? d->width : q->width;
+    *a = (td__text_view){d->text, d->len, d->width};
+    if (d->width < width) {
+        size_t bytes = (size_t)d->len * width;
+        if (bytes > q->doc_cap) {
+            void *grown = td__mallocarray(bytes, 1);
+            if (!grown)
+                return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+            td__free(q->doc);
+            q->doc = grown;
+            q->doc_cap = bytes;
+        }
+        a->s = widen(a, width, q->doc);
+        a->width = width;
+    }
+    return query_view(q, width, b, err);
+}
+
+static void query_text_free(struct query_text *q)
+{
+    td__free(q->in[0]);
+    td__free(q->in[1]);
+    td__free(q->doc);
+}
+
 struct candidates {
     uint32_t *v;
     size_t n, cap;
 };
-
-static int push_candidate(struct candidates *c, uint32_t doc)
-{
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 64;
-        uint32_t *grown = td__realloc(c->v, cap * sizeof *grown);
-        if (!grown)
-            return -1;
-        c->v = grown;
-        c->cap = cap;
-    }
-    c->v[c->n++] = doc;
-    return 0;
-}
 
 /* Stage 1 by the piece table: every window of b against the pieces of the documents in classes
  * lo..hi; keeps each document with a piece within its threshold of its own position. */
@@ -684,11 +652,12 @@ static td_status probe_pieces(const td_text_index *x, const uint32_t *b, size_t 
                         continue;
                     size_t n = x->docs[en->doc].len;
                     size_t shift = p > en->pos ? p - en->pos : en->pos - p;
-                    if (!length_ok(n, m) || (double)shift > max_distance(n))
+                    if (!length_ok(n, m) || (double)shift > td__text_max_distance(n))
                         continue;
                     seen[en->doc >> 3] |= (uint8_t)(1u << (en->doc & 7));
-                    if (push_candidate(cand, en->doc))
+                    if (grow_u32(&cand->v, &cand->cap, cand->n))
                         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+                    cand->v[cand->n++] = en->doc;
                 }
             }
         }
@@ -696,41 +665,16 @@ static td_status probe_pieces(const td_text_index *x, const uint32_t *b, size_t 
     return TD_OK;
 }
 
-td_status td_text_index_query(td_text_index *x, const char *utf8, size_t len,
-                              td_text_match **matches, size_t *count, td_text_query_stats *stats,
-                              td_error *err)
+/* Stage 1: the documents that may match a query of m code points (m > 0). */
+static td_status first_stage(const td_text_index *x, const uint32_t *b, size_t m,
+                             struct candidates *cand, td_error *err)
 {
-    uint32_t *b;
-    size_t m;
-    *matches = NULL;
-    *count = 0;
-    td_text_query_stats st = {0};
-    if (stats)
-        memset(stats, 0, sizeof *stats);
-    uint64_t t0 = now_ns();
-    td_status s = normalize_u32(utf8, len, &b, &m, err);
-    if (s != TD_OK)
-        return s;
-    uint64_t t1 = now_ns();
-    struct candidates cand = {0};
-    struct found f = {0};
-    struct grams g = {0};
-    uint32_t *a = NULL;
-    size_t a_cap = 0;
-    int have_grams = 0;
-
-    /* Only the empty text matches the empty query (its threshold is 0). */
-    if (m == 0) {
-        for (size_t i = 0; i < x->classes[0].n && s == TD_OK; i++)
-            s = add_found(&f, x->docs[x->classes[0].docs[i]].id, 0, err);
-        goto finish;
-    }
     /* Length classes the rule allows: n in [m / 1.05, m / 0.95] (with margin). */
     unsigned lo = length_class((size_t)((double)m / 1.06)),
              hi = length_class((size_t)((double)m / 0.94) + 2);
     if (hi >= N_CLASSES)
         hi = N_CLASSES - 1;
-    /* Stage 1, whichever is cheaper: every compatible document directly (long queries, where few
+    /* Whichever is cheaper: every compatible document directly (long queries, where few
      * documents have a compatible length), or every window of the query against the piece table
      * (random probes into a large table, one per window and length class). */
     uint64_t direct = 0, probes = 0;
@@ -742,58 +686,79 @@ td_status td_text_index_query(td_text_index *x, const char *utf8, size_t len,
         for (unsigned c = lo; c <= hi; c++)
             for (size_t i = 0; i < x->classes[c].n; i++) {
                 uint32_t di = x->classes[c].docs[i];
-                if (length_ok(x->docs[di].len, m) && push_candidate(&cand, di)) {
-                    s = td__error_set(err, TD_ERR_NOMEM, "out of memory");
-                    goto finish;
-                }
+                if (!length_ok(x->docs[di].len, m))
+                    continue;
+                if (grow_u32(&cand->v, &cand->cap, cand->n))
+                    return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+                cand->v[cand->n++] = di;
             }
-    } else {
-        uint8_t *seen = td__calloc(x->n_docs / 8 + 1, 1);
-        if (!seen) {
-            s = td__error_set(err, TD_ERR_NOMEM, "out of memory");
-            goto finish;
-        }
-        s = probe_pieces(x, b, m, lo, hi, seen, &cand, err);
-        td__free(seen);
-        if (s != TD_OK)
-            goto finish;
+        return TD_OK;
     }
+    uint8_t *seen = td__calloc(x->n_slots / 8 + 1, 1);
+    if (!seen)
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    td_status s = probe_pieces(x, b, m, lo, hi, seen, cand, err);
+    td__free(seen);
+    return s;
+}
+
+td_status td_text_index_query(const td_text_index *x, const char *utf8, size_t len,
+                              td_text_match **matches, size_t *count, td_text_query_stats *stats,
+                              td_error *err)
+{
+    uint32_t *b;
+    size_t m;
+    *matches = NULL;
+    *count = 0;
+    td_text_query_stats st = {0};
+    if (stats)
+        memset(stats, 0, sizeof *stats);
+    uint64_t t0 = now_ns();
+    td_status s = td__text_normalize_u32(utf8, len, &b, &m, err);
+    if (s != TD_OK)
+        return s;
+    uint64_t t1 = now_ns();
+    struct candidates cand = {0};
+    struct found f = {0};
+    td__text_grams *g = NULL;
+    td__text_scratch sc = {0};
+    struct query_text q = {.cp = b, .m = m, .width = width_of(b, m)};
+
+    /* Only the empty text matches the empty query (its threshold is 0). */
+    if (m == 0) {
+        for (size_t i = 0; i < x->classes[0].n && s == TD_OK; i++)
+            s = add_found(&f, x->docs[x->classes[0].docs[i]].id, 0, err);
+        goto finish;
+    }
+    s = first_stage(x, b, m, &cand, err);
+    if (s != TD_OK)
+        goto finish;
     st.candidates = cand.n;
     /* Stage 2: the q-gram count filter; stage 3: the exact rule. */
     uint64_t t2 = now_ns();
     uint64_t verify_ns = 0;
     for (size_t i = 0; i < cand.n && s == TD_OK; i++) {
         const struct doc *d = &x->docs[cand.v[i]];
-        if (d->len > a_cap) {
-            td__free(a);
-            a_cap = d->len;
-            a = td__mallocarray(a_cap, sizeof *a);
-            if (!a) {
-                s = td__error_set(err, TD_ERR_NOMEM, "out of memory");
-                break;
-            }
-        }
-        unpack_text(d, a);
-        size_t k = (size_t)max_distance(d->len);
+        size_t k = (size_t)td__text_max_distance(d->len);
         if (k >= QGRAM_MIN_K) {
-            if (!have_grams) {
-                s = grams_build(&g, b, m, err);
-                if (s != TD_OK)
+            if (!g) {
+                td__text_view bv;
+                if ((s = query_view(&q, q.width, &bv, err)) != TD_OK ||
+                    (s = td__text_grams_new(&g, bv, err)) != TD_OK)
                     break;
-                have_grams = 1;
             }
-            int pass = grams_pass(&g, a, d->len, k);
-            if (pass < 0) {
-                s = td__error_set(err, TD_ERR_NOMEM, "out of memory");
-                break;
-            }
-            if (!pass)
+            if (!td__text_grams_pass(g, (td__text_view){d->text, d->len, d->width}, k))
                 continue;
         }
         st.verified++;
         uint64_t v0 = now_ns();
+        td__text_view av, bv;
+        int match;
         size_t distance;
-        if (rule(a, d->len, b, m, &distance))
+        s = pair_views(&q, d, &av, &bv, err);
+        if (s == TD_OK)
+            s = td__text_rule(av, bv, g, &sc, &match, &distance, err);
+        if (s == TD_OK && match)
             s = add_found(&f, d->id, distance, err);
         verify_ns += now_ns() - v0;
     }
@@ -804,8 +769,9 @@ td_status td_text_index_query(td_text_index *x, const char *utf8, size_t len,
 finish:
     if (stats && s == TD_OK)
         *stats = st;
-    grams_free(&g);
-    td__free(a);
+    td__text_grams_free(g);
+    td__text_scratch_free(&sc);
+    query_text_free(&q);
     td__free(cand.v);
     td__free(b);
     if (s != TD_OK) {
@@ -817,36 +783,34 @@ finish:
     return TD_OK;
 }
 
-td_status td_text_index_query_brute(td_text_index *x, const char *utf8, size_t len,
+td_status td_text_index_query_brute(const td_text_index *x, const char *utf8, size_t len,
                                     td_text_match **matches, size_t *count, td_error *err)
 {
     uint32_t *b;
     size_t m;
     *matches = NULL;
     *count = 0;
-    td_status s = normalize_u32(utf8, len, &b, &m, err);
+    td_status s = td__text_normalize_u32(utf8, len, &b, &m, err);
     if (s != TD_OK)
         return s;
     struct found f = {0};
-    uint32_t *a = NULL;
-    size_t a_cap = 0;
-    for (size_t i = 0; i < x->n_docs && s == TD_OK; i++) {
+    td__text_scratch sc = {0};
+    struct query_text q = {.cp = b, .m = m, .width = width_of(b, m)};
+    for (size_t i = 0; i < x->n_slots && s == TD_OK; i++) {
         const struct doc *d = &x->docs[i];
-        if (d->len > a_cap || !a) {
-            td__free(a);
-            a_cap = d->len;
-            a = td__mallocarray(a_cap ? a_cap : 1, sizeof *a);
-            if (!a) {
-                s = td__error_set(err, TD_ERR_NOMEM, "out of memory");
-                break;
-            }
-        }
-        unpack_text(d, a);
+        if (!d->text)
+            continue;
+        td__text_view av, bv;
+        int match;
         size_t distance;
-        if (rule(a, d->len, b, m, &distance))
+        s = pair_views(&q, d, &av, &bv, err);
+        if (s == TD_OK)
+            s = td__text_rule(av, bv, NULL, &sc, &match, &distance, err);
+        if (s == TD_OK && match)
             s = add_found(&f, d->id, distance, err);
     }
-    td__free(a);
+    td__text_scratch_free(&sc);
+    query_text_free(&q);
     td__free(b);
     if (s != TD_OK) {
         td__free(f.v);

@@ -472,8 +472,17 @@ td_status td_url_md5(const char *url, size_t len, char out[TD_MD5_HEX_LEN + 1], 
 
 /* ---- rules ---- */
 
+/* What td_url_rules_remove needs to find a rule's key again. */
+struct rule_entry {
+    uint64_t id;
+    size_t key_len;
+    char key[TD_INDEX_MAP_MAX_KEY];
+};
+
 struct td_url_rules {
     td_index_map *map;
+    struct rule_entry *entries;
+    size_t count, capacity;
 };
 
 td_status td_url_rules_new(td_url_rules **out, td_error *err)
@@ -496,6 +505,7 @@ void td_url_rules_free(td_url_rules *r)
     if (!r)
         return;
     td_index_map_free(r->map);
+    td__free(r->entries);
     td__free(r);
 }
 
@@ -545,7 +555,44 @@ td_status td_url_rules_add(td_url_rules *r, td_url_rule_kind kind, const char *p
     if (kl == 0)
         return td__error_set(err, TD_ERR_LIMIT, "URL rule longer than %d bytes",
                              TD_INDEX_MAP_MAX_KEY);
-    return td_index_map_add(r->map, key, kl, id, err);
+    if (r->count == r->capacity) {
+        size_t cap = r->capacity ? r->capacity * 2 : 16;
+        struct rule_entry *grown = td__realloc(r->entries, cap * sizeof *grown);
+        if (!grown)
+            return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+        r->entries = grown;
+        r->capacity = cap;
+    }
+    s = td_index_map_add(r->map, key, kl, id, err);
+    if (s != TD_OK)
+        return s;
+    struct rule_entry *e = &r->entries[r->count++];
+    e->id = id;
+    e->key_len = kl;
+    memcpy(e->key, key, kl);
+    return TD_OK;
+}
+
+size_t td_url_rules_count(const td_url_rules *r) { return r->count; }
+
+size_t td_url_rules_remove(td_url_rules *r, uint64_t id)
+{
+    size_t removed = 0, kept = 0;
+    for (size_t i = 0; i < r->count; i++) {
+        struct rule_entry *e = &r->entries[i];
+        if (e->id != id) {
+            if (kept != i)
+                r->entries[kept] = *e;
+            kept++;
+            continue;
+        }
+        /* the key was added under this id, so it is there to remove (nothing to allocate) */
+        td_status ignored = td_index_map_remove(r->map, e->key, e->key_len, id, NULL, NULL);
+        (void)ignored;
+        removed++;
+    }
+    r->count = kept;
+    return removed;
 }
 
 static td_status collect(const td_url_rules *r, const char *key, size_t kl, uint64_t *ids,

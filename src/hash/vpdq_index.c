@@ -22,6 +22,7 @@
 struct video {
     uint64_t id;
     uint32_t frames; /* unique good frames */
+    int removed;     /* td_vpdq_index_remove: its frames stay in the index but never count */
 };
 
 struct td_vpdq_index {
@@ -110,9 +111,22 @@ td_status td_vpdq_index_add(td_vpdq_index *x, uint64_t id, const td_vpdq *video,
         return s;
     x->videos[x->count].id = id;
     x->videos[x->count].frames = (uint32_t)n;
+    x->videos[x->count].removed = 0;
     x->count++;
     x->frames += n;
     return TD_OK;
+}
+
+size_t td_vpdq_index_remove(td_vpdq_index *x, uint64_t id)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < x->count; i++)
+        if (x->videos[i].id == id && !x->videos[i].removed) {
+            x->videos[i].removed = 1;
+            x->frames -= x->videos[i].frames;
+            n++;
+        }
+    return n;
 }
 
 /* A growable array of 64-bit marks with a cap. */
@@ -309,6 +323,8 @@ td_status td_vpdq_index_query(td_vpdq_index *x, const td_vpdq *query,
             while (j < cm.n && cm.v[j] >> FRAME_BITS == slot)
                 j++, c_matched++;
             double qp, cp;
+            if (x->videos[slot].removed)
+                continue;
             if (!td__vpdq_decide(opts, q_matched, nq, c_matched, x->videos[slot].frames, &qp, &cp))
                 continue;
             td_vpdq_index_match *grown = td__realloc(out, (n_out + 1) * sizeof *grown);

@@ -219,13 +219,17 @@ void td__h_stats(td__req *r)
         td__reply_status(r, st, &err);
         return;
     }
-    td__reply_json(r, 200,
-                   json_pack("{s:{s:I,s:I,s:I,s:I},s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "index", "pdq",
-                             (json_int_t)s.pdq_indexed, "md5", (json_int_t)s.md5_indexed, "sha256",
-                             (json_int_t)s.sha256_indexed, "log_sequence",
-                             (json_int_t)s.log_sequence, "banks", (json_int_t)s.banks, "signals",
-                             (json_int_t)s.signals, "cases_open", (json_int_t)s.cases_open,
-                             "webhook_queue_depth", (json_int_t)s.queue_depth, "webhook_failures",
-                             (json_int_t)s.webhook_failures, "webhook_dead",
-                             (json_int_t)s.webhook_dead, "content", (json_int_t)s.content));
+    td__reply_json(
+        r, 200,
+        json_pack("{s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:I,s:I,s:I,s:I,s:I,s:I,"
+                  "s:I}",
+                  "index", "pdq", (json_int_t)s.pdq_indexed, "md5", (json_int_t)s.md5_indexed,
+                  "sha256", (json_int_t)s.sha256_indexed, "vpdq_videos", (json_int_t)s.vpdq_videos,
+                  "vpdq_frames", (json_int_t)s.vpdq_frames, "raw_text", (json_int_t)s.text_indexed,
+                  "url", (json_int_t)s.url_indexed, "url_rules", (json_int_t)s.url_rules,
+                  "log_sequence", (json_int_t)s.log_sequence, "banks", (json_int_t)s.banks,
+                  "signals", (json_int_t)s.signals, "cases_open", (json_int_t)s.cases_open,
+                  "webhook_queue_depth", (json_int_t)s.queue_depth, "webhook_failures",
+                  (json_int_t)s.webhook_failures, "webhook_dead", (json_int_t)s.webhook_dead,
+                  "content", (json_int_t)s.content));
 }

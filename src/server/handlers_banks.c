@@ -216,6 +216,42 @@ static void add_media_signal(td__req *r)
     td__reply_json(r, 201, json_pack("{s:o}", "signals", a));
 }
 
+/* "value": a string (a hash, or a body: text, URL, vPDQ hash file), or for vpdq an array of
+ * frame objects {"frame", "quality", "pdq", "timestamp"}, turned into a hash file in *frames. */
+static int signal_value(td__req *r, json_t *obj, const char **value, size_t *len, char **frames)
+{
+    json_t *v = json_object_get(obj, "value");
+    td_error err;
+    *value = NULL;
+    *len = 0;
+    *frames = NULL;
+    if (!v || json_is_null(v))
+        return 1;
+    if (json_is_string(v)) {
+        *value = json_string_value(v);
+        *len = json_string_length(v);
+        return 1;
+    }
+    if (!json_is_array(v)) {
+        td__reply_error(r, 400, "invalid_type",
+                        "'value' must be a string (or, for vpdq, an array of frames)");
+        return 0;
+    }
+    td_vpdq vp = {0};
+    if (!td__parse_vpdq(r, v, "value", &vp)) {
+        td_vpdq_clear(&vp);
+        return 0;
+    }
+    td_status st = td_vpdq_to_text(&vp, frames, len, &err);
+    td_vpdq_clear(&vp);
+    if (st != TD_OK) {
+        td__reply_status(r, st, &err);
+        return 0;
+    }
+    *value = *frames;
+    return 1;
+}
+
 void td__h_signals_add(td__req *r)
 {
     if (!td__body_is_json(r)) {
@@ -228,8 +264,11 @@ void td__h_signals_add(td__req *r)
     td_signal_input in;
     td_signal_input_init(&in);
     const char *type = NULL, *value = NULL, *source = NULL;
+    char *frames = NULL; /* a vPDQ value given as frame objects, as a hash file */
+    size_t value_len = 0;
     int64_t confidence = -1, quality = -1;
-    if (!td__get_string(r, obj, "type", &type) || !td__get_string(r, obj, "value", &value) ||
+    if (!td__get_string(r, obj, "type", &type) ||
+        !signal_value(r, obj, &value, &value_len, &frames) ||
         !td__get_string(r, obj, "source", &source) ||
         !td__get_int(r, obj, "confidence", 0, 100, &confidence) ||
         !td__get_int(r, obj, "quality", 0, 100, &quality) ||
@@ -243,8 +282,17 @@ void td__h_signals_add(td__req *r)
         return;
     }
     if (td_signal_type_parse(type, strlen(type), &in.type) != TD_OK) {
-        td__reply_error(r, 400, "invalid_type", "unknown signal type '%.64s' (pdq, md5, sha256)",
+        td__reply_error(r, 400, "invalid_type",
+                        "unknown signal type '%.64s' (pdq, md5, sha256, vpdq, raw_text, url, "
+                        "url_md5, url_domain, url_prefix)",
                         type);
+        td_free(frames);
+        json_decref(obj);
+        return;
+    }
+    if (frames && in.type != TD_SIGNAL_VPDQ) {
+        td__reply_error(r, 400, "invalid_type", "only a vpdq value may be an array of frames");
+        td_free(frames);
         json_decref(obj);
         return;
     }
@@ -254,12 +302,14 @@ void td__h_signals_add(td__req *r)
         return;
     }
     in.value = value;
+    in.body_len = value_len;
     in.source = source;
     in.confidence = (int)confidence;
     in.quality = (int)quality;
     td_signal out;
     td_error err;
     td_status st = td_signal_add(r->svc, r->params[0], &in, &out, &err);
+    td_free(frames);
     json_decref(obj);
     if (st == TD_ERR_CONFLICT) {
         td__reply_json(r, 409,
@@ -305,6 +355,22 @@ void td__h_signal_update(td__req *r)
         return;
     }
     td__reply_json(r, 200, td__json_signal(&out));
+}
+
+void td__h_signal_body(td__req *r)
+{
+    int64_t id = td__param_id(r, 1);
+    if (id < 0)
+        return;
+    char *body;
+    size_t len;
+    td_error err;
+    td_status st = td_signal_get_body(r->svc, r->params[0], id, &body, &len, &err);
+    if (st != TD_OK) {
+        td__reply_status(r, st, &err);
+        return;
+    }
+    td__reply_take(r, 200, "text/plain; charset=utf-8", body, len);
 }
 
 void td__h_signal_delete(td__req *r)

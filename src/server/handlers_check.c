@@ -1,12 +1,17 @@
 /* The upload path (POST /v1/check) and asynchronous intake (POST /v1/content). Both accept either
- * the media bytes themselves (any Content-Type but application/json; hashed by the server) or a
- * JSON object with hashes the platform computed. A hash that does not parse is a 400 naming the
- * field; media that does not decode is a 422. */
+ * the media bytes themselves (any Content-Type but application/json; hashed by the server: an
+ * image or a video), text (text/plain: checked against raw_text signals), or a JSON object with
+ * what the platform computed: hashes, a video's vPDQ frames, the content's text and the URLs it
+ * contains. A hash that does not parse is a 400 naming the field; media that does not decode is
+ * a 422. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "server/serialize.h"
 #include "server/server_int.h"
+#include "takedown/text.h"
+#include "takedown/url.h"
 
 /* Reads one hex hash member into out (normalised); 0 and a 400 when malformed. */
 static int parse_digest(td__req *r, json_t *obj, const char *name, td_signal_type type, char *out)
@@ -36,8 +41,55 @@ static int parse_pdq(td__req *r, json_t *v, td_pdq *out)
     return 1;
 }
 
-/* {"pdq": "<hex>" | ["<hex>" x1 or x8], "md5", "sha256", "quality"} into h. */
-static int parse_hashes(td__req *r, json_t *obj, td_hashes *h)
+/* What a JSON check borrows into td_hashes: the vPDQ frames and the URL pointers (strings stay
+ * in the JSON object, which must outlive the check). */
+typedef struct body_inputs {
+    td_vpdq vpdq;
+    const char *urls[TD_CHECK_URLS_MAX];
+} body_inputs;
+
+/* "text" and "urls" into h (borrowed from obj). */
+static int parse_text_urls(td__req *r, json_t *obj, td_hashes *h, body_inputs *b)
+{
+    json_t *text = json_object_get(obj, "text"), *urls = json_object_get(obj, "urls");
+    if (text && !json_is_null(text)) {
+        if (!json_is_string(text)) {
+            td__reply_error(r, 400, "invalid_type", "'text' must be a string");
+            return 0;
+        }
+        if (json_string_length(text) > TD_TEXT_MAX_BYTES) {
+            td__reply_error(r, 413, "too_large", "'text' is longer than %zu bytes",
+                            TD_TEXT_MAX_BYTES);
+            return 0;
+        }
+        h->text = json_string_value(text);
+        h->text_len = json_string_length(text);
+    }
+    if (urls && !json_is_null(urls)) {
+        if (!json_is_array(urls) || json_array_size(urls) > TD_CHECK_URLS_MAX) {
+            td__reply_error(r, 400, "invalid_type", "'urls' must be an array of at most %d strings",
+                            TD_CHECK_URLS_MAX);
+            return 0;
+        }
+        for (size_t i = 0; i < json_array_size(urls); i++) {
+            json_t *u = json_array_get(urls, i);
+            if (!json_is_string(u) || json_string_length(u) == 0 ||
+                json_string_length(u) > TD_URL_MAX) {
+                td__reply_error(r, 400, "invalid_url", "'urls'[%zu] must be a URL of 1..%d bytes",
+                                i, TD_URL_MAX);
+                return 0;
+            }
+            b->urls[i] = json_string_value(u);
+        }
+        h->urls = b->urls;
+        h->n_urls = json_array_size(urls);
+    }
+    return 1;
+}
+
+/* {"pdq": "<hex>" | ["<hex>" x1 or x8], "md5", "sha256", "quality", "vpdq", "text", "urls"}
+ * into h; b holds what h borrows. */
+static int parse_hashes(td__req *r, json_t *obj, td_hashes *h, body_inputs *b)
 {
     td_hashes_init(h);
     json_t *pdq = json_object_get(obj, "pdq");
@@ -68,11 +120,27 @@ static int parse_hashes(td__req *r, json_t *obj, td_hashes *h)
         !parse_digest(r, obj, "sha256", TD_SIGNAL_SHA256, h->sha256))
         return 0;
     h->quality = (int)quality;
-    if (h->n_pdq == 0 && !h->md5[0] && !h->sha256[0]) {
-        td__reply_error(r, 400, "missing_field", "give at least one of 'pdq', 'md5', 'sha256'");
+    json_t *vpdq = json_object_get(obj, "vpdq");
+    if (vpdq && !json_is_null(vpdq)) {
+        if (!td__parse_vpdq(r, vpdq, "vpdq", &b->vpdq))
+            return 0;
+        h->vpdq = &b->vpdq;
+    }
+    if (!parse_text_urls(r, obj, h, b))
+        return 0;
+    if (h->n_pdq == 0 && !h->md5[0] && !h->sha256[0] && !h->vpdq && !h->text && !h->n_urls) {
+        td__reply_error(r, 400, "missing_field",
+                        "give at least one of 'pdq', 'md5', 'sha256', 'vpdq', 'text', 'urls'");
         return 0;
     }
     return 1;
+}
+
+/* A text/plain body: the content's text. */
+static int body_is_text(const td__req *r)
+{
+    const char *ct = r->content_type;
+    return ct && strncasecmp(ct, "text/plain", 10) == 0 && (ct[10] == '\0' || ct[10] == ';');
 }
 
 /* The hashes object of a JSON body: obj["hashes"] when present, else obj itself. */
@@ -104,16 +172,27 @@ void td__h_check(td__req *r)
         int dihedral = opts.dihedral;
         int64_t max_matches = (int64_t)opts.max_matches, min_quality = opts.min_quality;
         td_hashes h;
-        if (!hobj || !parse_hashes(r, hobj, &h) || !td__get_bool(r, obj, "dihedral", &dihedral) ||
+        body_inputs b;
+        memset(&b, 0, sizeof b);
+        if (!hobj || !parse_hashes(r, hobj, &h, &b) ||
+            !td__get_bool(r, obj, "dihedral", &dihedral) ||
             !td__get_int(r, obj, "max_matches", 1, TD_PAGE_MAX, &max_matches) ||
             !td__get_int(r, obj, "min_quality", 0, 100, &min_quality)) {
+            td_vpdq_clear(&b.vpdq);
             json_decref(obj);
             return;
         }
-        json_decref(obj);
         opts.dihedral = dihedral;
         opts.max_matches = (size_t)max_matches;
         opts.min_quality = (int)min_quality;
+        st = td_check_hashes(r->svc, &h, &opts, &res, &err);
+        td_vpdq_clear(&b.vpdq);
+        json_decref(obj);
+    } else if (body_is_text(r)) {
+        td_hashes h;
+        td_hashes_init(&h);
+        h.text = (const char *)r->body;
+        h.text_len = r->body_len;
         st = td_check_hashes(r->svc, &h, &opts, &res, &err);
     } else {
         int64_t dihedral, max_matches;
@@ -191,7 +270,9 @@ void td__h_content_submit(td__req *r)
         return;
     int64_t time_ms = 0;
     td_hashes h;
+    body_inputs b;
     char *meta = NULL;
+    memset(&b, 0, sizeof b);
     json_t *hobj = json_object_get(obj, "hashes"), *mobj = json_object_get(obj, "metadata");
     if (!td__get_string(r, obj, "content_id", &in.content_id) ||
         !td__get_string(r, obj, "uploader", &in.uploader) ||
@@ -208,7 +289,7 @@ void td__h_content_submit(td__req *r)
                         "with ?content_id= otherwise");
         goto done;
     }
-    if (!parse_hashes(r, hobj, &h))
+    if (!parse_hashes(r, hobj, &h, &b))
         goto done;
     if (mobj && !json_is_null(mobj)) {
         if (!json_is_object(mobj)) {
@@ -227,6 +308,7 @@ void td__h_content_submit(td__req *r)
     content_reply(r, &in);
 done:
     free(meta); /* allocated by jansson */
+    td_vpdq_clear(&b.vpdq);
     json_decref(obj);
 }
 

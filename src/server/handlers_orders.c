@@ -236,10 +236,12 @@ static json_t *order_json(const td_order *ord)
     json_t *targets = json_array();
     for (size_t i = 0; targets && i < d->n_targets; i++) {
         const td_order_target *t = &d->targets[i];
-        json_array_append_new(targets,
-                              json_pack("{s:s, s:s, s:b, s:b, s:I}", "url", t->url, "content_id",
-                                        t->content_id, "located", t->located, "removed", t->removed,
-                                        "evidence_item", (json_int_t)t->evidence_item));
+        json_array_append_new(
+            targets, json_pack("{s:s, s:s, s:b, s:b, s:I, s:I, s:o}", "url", t->url, "content_id",
+                               t->content_id, "located", t->located, "removed", t->removed,
+                               "evidence_item", (json_int_t)t->evidence_item, "media_item",
+                               (json_int_t)t->media_item, "media_sha256",
+                               t->media_sha256[0] ? json_string(t->media_sha256) : json_null()));
     }
     json_t *j = json_pack(
         "{s:I, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:b, s:i, s:b, s:b, s:s, s:o, s:o, s:o, s:i,"
@@ -259,8 +261,10 @@ static json_t *order_json(const td_order *ord)
                                 "explanation", ord->explanation)
                     : json_null(),
         "review", review_name(ord->review), "content", targets);
-    if (j)
+    if (j) {
         json_object_set_new(j, "preserved", json_boolean(ord->preserved));
+        json_object_set_new(j, "language", d->language[0] ? json_string(d->language) : json_null());
+    }
     return j;
 }
 
@@ -379,6 +383,62 @@ void td__h_order_confirm(td__req *r)
         }
     }
     json_decref(b);
+}
+
+/* PUT .../targets/{n}/media: the raw bytes of what was removed, sealed as evidence. The body
+ * limit is the media limit (max_media_bytes); the library checks the bytes against the located
+ * content's hash and serialises uploads. */
+/* A target index (0-based) from the path: digits only; past the last target is 404 later. */
+static int64_t param_target(td__req *r, int index)
+{
+    const char *s = index < r->n_params ? r->params[index] : "";
+    int64_t v = 0;
+    size_t n = strlen(s);
+    if (n == 0 || n > 6 || strspn(s, "0123456789") != n) {
+        td__reply_error(r, 400, "invalid_id", "'%s' is not a target index (0, 1, ...)", s);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
+void td__h_order_target_media(td__req *r)
+{
+    td_orders *o = orders_or_503(r);
+    int64_t id, target;
+    if (!o || (id = td__param_id(r, 0)) < 0 || (target = param_target(r, 1)) < 0)
+        return;
+    if (!r->body || r->body_len == 0) {
+        td__reply_error(r, 400, "empty_body", "the body is the removed media's bytes");
+        return;
+    }
+    td_order_media m;
+    td_error err;
+    td_status st = td_order_preserve_media(o, id, (size_t)target, r->body, r->body_len,
+                                           r->content_type, r->who.name, &m, &err);
+    if (st && m.mismatch) {
+        int sha = strcmp(m.verified, "sha256") == 0;
+        td__reply_json(r, 422,
+                       json_pack("{s:{s:s, s:s, s:s, s:s, s:s}}", "error", "code", "hash_mismatch",
+                                 "message", err.message, "algorithm", m.verified, "received",
+                                 sha ? m.sha256 : m.md5, "expected",
+                                 sha ? m.expected_sha256 : m.expected_md5));
+        return;
+    }
+    if (st) {
+        td__reply_status(r, st, &err);
+        return;
+    }
+    char ref[48];
+    snprintf(ref, sizeof ref, "order-%lld", (long long)id);
+    td__reply_json(r, m.duplicate ? 200 : 201,
+                   json_pack("{s:I, s:I, s:s, s:s, s:I, s:I, s:s, s:s, s:b, s:o}", "order_id",
+                             (json_int_t)id, "target", (json_int_t)target, "content_id",
+                             m.content_id, "evidence_case", ref, "evidence_item",
+                             (json_int_t)m.evidence_item, "bytes", (json_int_t)m.bytes, "sha256",
+                             m.sha256, "verified", m.verified, "duplicate", m.duplicate,
+                             "preserved_at", time_json(m.preserved_ms)));
 }
 
 void td__h_order_feedback(td__req *r)

@@ -20,6 +20,7 @@ void td__h_order_get(td__req *r);
 void td__h_order_execute(td__req *r);
 void td__h_order_locate(td__req *r);
 void td__h_order_confirm(td__req *r);
+void td__h_order_target_media(td__req *r);
 void td__h_order_feedback(td__req *r);
 void td__h_order_cannot_comply(td__req *r);
 void td__h_order_clarify(td__req *r);
@@ -30,6 +31,11 @@ void td__h_complaints_file(td__req *r);
 void td__h_complaint_get(td__req *r);
 void td__h_complaint_decide(td__req *r);
 void td__h_report_transparency(td__req *r);
+
+/* User notice templates (handlers_notices.c). */
+void td__h_notice_templates_list(td__req *r);
+void td__h_notice_template_put(td__req *r);
+void td__h_notice_template_delete(td__req *r);
 
 /* The audit log of the orders (td_orders_audit): proof documents in the format of
  * td_audit_doc_format, as `takedown audit prove` prints them. */

@@ -328,3 +328,59 @@ int td__query_int(td__req *r, const char *name, int64_t lo, int64_t hi, int64_t 
     }
     return 1;
 }
+
+/* ---- vPDQ frames ---- */
+
+/* One vPDQ frame object {"frame", "quality", "pdq", "timestamp"} (what takedown hash --json
+ * prints). */
+static int parse_frame(td__req *r, json_t *f, const char *name, size_t i, td_vpdq_frame *out)
+{
+    json_t *frame = json_object_get(f, "frame"), *quality = json_object_get(f, "quality"),
+           *pdq = json_object_get(f, "pdq"), *ts = json_object_get(f, "timestamp");
+    if (!json_is_object(f) || !json_is_integer(frame) || !json_is_integer(quality) ||
+        !json_is_string(pdq) || !json_is_number(ts) || json_integer_value(frame) < 0 ||
+        json_integer_value(frame) > UINT32_MAX || json_integer_value(quality) < 0 ||
+        json_integer_value(quality) > 100 || json_number_value(ts) < 0) {
+        td__reply_error(r, 400, "invalid_hash",
+                        "'%s' frame %zu must be {\"frame\": n, \"quality\": 0..100, \"pdq\": "
+                        "hex, \"timestamp\": seconds}",
+                        name, i);
+        return 0;
+    }
+    if (td_pdq_from_hex(json_string_value(pdq), json_string_length(pdq), &out->hash) != TD_OK) {
+        td__reply_error(r, 400, "invalid_hash", "'%s' frame %zu: 'pdq' must be 64 hex digits", name,
+                        i);
+        return 0;
+    }
+    out->frame = (uint32_t)json_integer_value(frame);
+    out->quality = (int)json_integer_value(quality);
+    out->timestamp = json_number_value(ts);
+    return 1;
+}
+
+int td__parse_vpdq(td__req *r, json_t *v, const char *name, td_vpdq *out)
+{
+    td_error err;
+    if (json_is_string(v)) {
+        if (td_vpdq_parse(json_string_value(v), json_string_length(v), 0, out, &err) != TD_OK) {
+            td__reply_error(r, 400, "invalid_hash", "'%s': %s", name, err.message);
+            return 0;
+        }
+        return 1;
+    }
+    if (!json_is_array(v)) {
+        td__reply_error(r, 400, "invalid_type",
+                        "'%s' must be a hash file (string) or an array of frames", name);
+        return 0;
+    }
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        td_vpdq_frame f;
+        if (!parse_frame(r, json_array_get(v, i), name, i, &f))
+            return 0;
+        if (td_vpdq_append(out, &f, &err) != TD_OK) {
+            td__reply_status(r, TD_ERR_NOMEM, &err);
+            return 0;
+        }
+    }
+    return 1;
+}

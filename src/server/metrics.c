@@ -251,9 +251,16 @@ char *td__metrics_render(td_server *srv, size_t *len)
             "# TYPE takedown_index_entries gauge\n"
             "takedown_index_entries{type=\"pdq\"} %llu\n"
             "takedown_index_entries{type=\"md5\"} %llu\n"
-            "takedown_index_entries{type=\"sha256\"} %llu\n",
+            "takedown_index_entries{type=\"sha256\"} %llu\n"
+            "takedown_index_entries{type=\"vpdq_videos\"} %llu\n"
+            "takedown_index_entries{type=\"vpdq_frames\"} %llu\n"
+            "takedown_index_entries{type=\"raw_text\"} %llu\n"
+            "takedown_index_entries{type=\"url\"} %llu\n"
+            "takedown_index_entries{type=\"url_rule\"} %llu\n",
             (unsigned long long)st.pdq_indexed, (unsigned long long)st.md5_indexed,
-            (unsigned long long)st.sha256_indexed);
+            (unsigned long long)st.sha256_indexed, (unsigned long long)st.vpdq_videos,
+            (unsigned long long)st.vpdq_frames, (unsigned long long)st.text_indexed,
+            (unsigned long long)st.url_indexed, (unsigned long long)st.url_rules);
         put(&o,
             "# HELP takedown_index_log_sequence Last change-log entry applied to the "
             "indexes.\n# TYPE takedown_index_log_sequence gauge\n"

@@ -36,6 +36,8 @@ static const td__route routes[] = {
     {"POST", "/v1/banks/{name}/signals", td__h_signals_add, MOD, TD__F_MEDIA, "add a signal"},
     {"PATCH", "/v1/banks/{name}/signals/{id}", td__h_signal_update, MOD, 0, "update a signal"},
     {"DELETE", "/v1/banks/{name}/signals/{id}", td__h_signal_delete, MOD, 0, "delete a signal"},
+    {"GET", "/v1/banks/{name}/signals/{id}/body", td__h_signal_body, READ, 0,
+     "a body signal's text, URL or vPDQ hash file"},
     {"POST", "/v1/banks/{name}/import", td__h_bank_import, MOD, TD__F_IMPORT, "import a list"},
     {"GET", "/v1/banks/{name}/export", td__h_bank_export, READ, 0, "export a list"},
 
@@ -75,6 +77,8 @@ static const td__route routes[] = {
      "fire the remove action"},
     {"POST", "/v1/orders/{id}/locate", td__h_order_locate, MOD | PLAT, 0, "locate a target"},
     {"POST", "/v1/orders/{id}/confirm", td__h_order_confirm, MOD | PLAT, 0, "confirm the measure"},
+    {"PUT", "/v1/orders/{id}/targets/{n}/media", td__h_order_target_media, MOD | PLAT, TD__F_MEDIA,
+     "upload a target's removed media (sealed as evidence)"},
     {"GET", "/v1/orders/{id}/feedback", td__h_order_feedback, READ | AUTH, 0,
      "the Annex II feedback"},
     {"POST", "/v1/orders/{id}/cannot-comply", td__h_order_cannot_comply, MOD, 0,
@@ -92,6 +96,12 @@ static const td__route routes[] = {
     {"POST", "/v1/complaints/{id}/decision", td__h_complaint_decide, MOD, 0, "decide a complaint"},
     {"GET", "/v1/reports/transparency", td__h_report_transparency, READ, 0,
      "the transparency report"},
+    {"GET", "/v1/settings/notice-templates", td__h_notice_templates_list, ADMIN | TD__R_AUDITOR, 0,
+     "user notice templates"},
+    {"PUT", "/v1/settings/notice-templates/{lang}", td__h_notice_template_put, ADMIN, 0,
+     "set a language's user notice template"},
+    {"DELETE", "/v1/settings/notice-templates/{lang}", td__h_notice_template_delete, ADMIN, 0,
+     "remove a user notice template"},
 
     /* The audit log (docs/audit.md): checkpoints are public (DESIGN.md), proofs need a key. */
     {"GET", "/v1/log/checkpoint", td__h_audit_checkpoint, PUB, 0, "the latest checkpoint"},

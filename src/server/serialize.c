@@ -61,6 +61,11 @@ json_t *td__json_signal(const td_signal *s)
                           (json_int_t)s->added_ms);
     if (o)
         json_object_set_new(o, "quality", s->quality >= 0 ? json_integer(s->quality) : json_null());
+    if (o && td_signal_type_has_body(s->type)) {
+        /* value is the body's SHA-256; the body is at .../signals/{id}/body */
+        json_object_set_new(o, "body_bytes", json_integer((json_int_t)s->body_len));
+        json_object_set_new(o, "display", json_string(s->display));
+    }
     return o;
 }
 
@@ -92,12 +97,21 @@ json_t *td__json_hashes(const td_hashes *h)
 
 json_t *td__json_match(const td_match *m)
 {
-    return json_pack("{s:s,s:I,s:I,s:s,s:i,s:s,s:o,s:s,s:s,s:i,s:b}", "bank", m->bank, "bank_id",
-                     (json_int_t)m->bank_id, "signal_id", (json_int_t)m->signal_id, "type",
-                     td_signal_type_name(m->type), "distance", m->distance, "variant",
-                     td_dihedral_name(m->variant), "labels", td__json_labels(&m->labels), "action",
-                     td_action_name(m->action), "bank_kind", td_bank_kind_name(m->kind),
-                     "confidence", m->confidence, "suppressed", m->suppressed);
+    json_t *o =
+        json_pack("{s:s,s:I,s:I,s:s,s:i,s:s,s:o,s:s,s:s,s:i,s:b}", "bank", m->bank, "bank_id",
+                  (json_int_t)m->bank_id, "signal_id", (json_int_t)m->signal_id, "type",
+                  td_signal_type_name(m->type), "distance", m->distance, "variant",
+                  td_dihedral_name(m->variant), "labels", td__json_labels(&m->labels), "action",
+                  td_action_name(m->action), "bank_kind", td_bank_kind_name(m->kind), "confidence",
+                  m->confidence, "suppressed", m->suppressed);
+    if (o && m->type == TD_SIGNAL_VPDQ) {
+        json_object_set_new(o, "query_percent", json_real(m->query_percent));
+        json_object_set_new(o, "compared_percent", json_real(m->compared_percent));
+    }
+    if (o && (m->type == TD_SIGNAL_URL || m->type == TD_SIGNAL_URL_MD5 ||
+              m->type == TD_SIGNAL_URL_DOMAIN || m->type == TD_SIGNAL_URL_PREFIX))
+        json_object_set_new(o, "url_index", json_integer(m->url_index));
+    return o;
 }
 
 json_t *td__json_matches(const td_match *m, size_t n)
@@ -110,12 +124,23 @@ json_t *td__json_matches(const td_match *m, size_t n)
 
 json_t *td__json_check(const td_check_result *res)
 {
-    return json_pack("{s:s,s:o,s:I,s:o,s:o,s:b}", "verdict", td_verdict_name(res->verdict),
-                     "matches", td__json_matches(res->matches, res->match_count), "total_matches",
-                     (json_int_t)res->total_matches, "hashes", td__json_hashes(&res->hashes),
-                     "quality",
-                     res->hashes.quality >= 0 ? json_integer(res->hashes.quality) : json_null(),
-                     "low_quality", res->low_quality);
+    json_t *o = json_pack(
+        "{s:s,s:o,s:I,s:o,s:o,s:b}", "verdict", td_verdict_name(res->verdict), "matches",
+        td__json_matches(res->matches, res->match_count), "total_matches",
+        (json_int_t)res->total_matches, "hashes", td__json_hashes(&res->hashes), "quality",
+        res->hashes.quality >= 0 ? json_integer(res->hashes.quality) : json_null(), "low_quality",
+        res->low_quality);
+    if (!o)
+        return NULL;
+    if (res->media)
+        json_object_set_new(o, "media", json_string(res->media));
+    if (res->vpdq_frames)
+        json_object_set_new(o, "vpdq_frames", json_integer((json_int_t)res->vpdq_frames));
+    if (res->text_bytes)
+        json_object_set_new(o, "text_bytes", json_integer((json_int_t)res->text_bytes));
+    if (res->urls)
+        json_object_set_new(o, "urls", json_integer((json_int_t)res->urls));
+    return o;
 }
 
 static json_t *opt_int(int64_t v) { return v ? json_integer((json_int_t)v) : json_null(); }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "takedown/orders.h"
+#include "takedown/video_hash.h"
 #include "takedown/server.h"
 
 #define TD__MAX_PARAMS 4
@@ -127,6 +128,10 @@ int64_t td__param_id(td__req *r, int index);
 int td__get_string(td__req *r, json_t *obj, const char *name, const char **out);
 int td__get_int(td__req *r, json_t *obj, const char *name, int64_t lo, int64_t hi, int64_t *out);
 int td__get_bool(td__req *r, json_t *obj, const char *name, int *out);
+/* A vPDQ value (member name for errors): a hash file's text, or an array of frame objects
+ * {"frame", "quality", "pdq", "timestamp"} as `takedown hash --json` prints them. Replies 400
+ * and returns 0 when malformed; out is appended to (clear it either way). */
+int td__parse_vpdq(td__req *r, json_t *v, const char *name, td_vpdq *out);
 /* A query-string integer within [lo, hi] (def when absent); replies 400 on a bad value. */
 int td__query_int(td__req *r, const char *name, int64_t lo, int64_t hi, int64_t def, int64_t *out);
 
@@ -198,6 +203,7 @@ void td__h_signals_list(td__req *r);
 void td__h_signals_add(td__req *r);
 void td__h_signal_update(td__req *r);
 void td__h_signal_delete(td__req *r);
+void td__h_signal_body(td__req *r);
 void td__h_bank_import(td__req *r);
 void td__h_bank_export(td__req *r);
 
