@@ -513,6 +513,11 @@ static void test_url_signals(void **state)
     in.type = TD_SIGNAL_URL;
     in.value = "http://";
     assert_int_equal(td_signal_add(svc, "LINKS", &in, NULL, &err), TD_ERR_INVALID);
+    /* a "host" that reads back as another one (the defanged scheme form) */
+    in.type = TD_SIGNAL_URL_DOMAIN;
+    in.value = "@hxxp\xff\xff/259648fb7d6 \xc3s://linow"; /* found by fuzz_signal_body */
+    assert_int_equal(td_signal_add(svc, "LINKS", &in, NULL, &err), TD_ERR_INVALID);
+    assert_non_null(strstr(err.message, "not a host name"));
     const char *bad[] = {"http://"};
     h.urls = bad;
     h.n_urls = 1;

@@ -101,6 +101,18 @@ td_status td_signal_body_normalize(td_signal_type type, const char *body, size_t
         return td__error_prefix(err, "%s: ", td_signal_type_name(type)), st;
     if (type == TD_SIGNAL_URL_DOMAIN) {
         st = canonical_host(canon, out, out_len, err);
+        /* the host alone must read back as the same host (not, say, "hxxp..." refanged) */
+        char *again = NULL;
+        if (st == TD_OK &&
+            (td_url_canonicalize(*out, *out_len, &again, err) != TD_OK ||
+             strncmp(again, "http://", 7) != 0 || strncmp(again + 7, *out, *out_len) != 0 ||
+             (again[7 + *out_len] != '\0' && again[7 + *out_len] != '/'))) {
+            td__free(*out);
+            *out = NULL;
+            *out_len = 0;
+            st = td__error_set(err, TD_ERR_INVALID, "url_domain: not a host name");
+        }
+        td__free(again);
     } else {
         /* url keeps the query; a prefix rule covers paths, so its query is dropped */
         size_t n = type == TD_SIGNAL_URL_PREFIX ? strcspn(canon, "?#") : strlen(canon);
