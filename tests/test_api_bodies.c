@@ -161,7 +161,7 @@ static void test_video(void **state)
     json_decref(res);
 
     /* a signal from frame objects; a video upload as a signal */
-    sig = add_signal("VIDEO", "vpdq", frames, 201);
+    sig = add_signal("VIDEO", "vpdq", json_incref(frames), 201);
     json_int_t from_frames = api_jint(sig, "id");
     json_decref(sig);
     size_t plen;

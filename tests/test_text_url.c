@@ -1,14 +1,18 @@
 /* Text and URL signals: normalisation against values from python-threatexchange's
- * normalize_string (computed with CPython), the bounded Levenshtein against a plain dynamic
- * programme, the text index against brute force, URL canonical forms, url_md5 and rules. */
+ * normalize_string (computed with CPython) and its ASCII fast path against the whole-text
+ * Unicode path, the bounded Levenshtein (every search method) against a plain dynamic
+ * programme, the text index against brute force (also after removals and from several threads
+ * at once), URL canonical forms, url_md5 and rules. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash/text_internal.h"
 #include "support/support.h"
 #include "takedown/text.h"
 #include "takedown/url.h"
@@ -317,6 +321,486 @@ static void test_text_index_long(void **state)
     free(b);
 }
 
+/* ---- removal and concurrent queries ---- */
+
+static int by_id(const void *x, const void *y)
+{
+    const td_text_match *a = x, *b = y;
+    if (a->id != b->id)
+        return a->id < b->id ? -1 : 1;
+    return a->distance < b->distance ? -1 : a->distance > b->distance;
+}
+
+/* Same ids and distances, in any order. */
+static int same_matches(td_text_match *got, size_t n_got, td_text_match *want, size_t n_want)
+{
+    if (n_got != n_want)
+        return 0;
+    if (n_got == 0)
+        return 1; /* both may be NULL */
+    qsort(got, n_got, sizeof *got, by_id);
+    qsort(want, n_want, sizeof *want, by_id);
+    for (size_t i = 0; i < n_got; i++)
+        if (got[i].id != want[i].id || got[i].distance != want[i].distance)
+            return 0;
+    return 1;
+}
+
+/* Documents of every length class under shared ids (three per id), short ones found through the
+ * piece table and long ones directly; ids removed and re-added in rounds. After each round:
+ * the index against brute force, no removed id returned, and every document still there found
+ * by its own text at distance 0. */
+static void test_text_index_remove(void **state)
+{
+    (void)state;
+    enum { DOCS = 450, IDS = 150 };
+    uint64_t seed = 99;
+    td_text_index *idx;
+    td_error err;
+    assert_int_equal(td_text_index_new(&idx, &err), TD_OK);
+    char **docs = calloc(DOCS, sizeof *docs);
+    int *live = calloc(IDS, sizeof *live); /* documents present under each id */
+    for (int i = 0; i < DOCS; i++) {
+        size_t len = i % 30 == 0 ? 3000 + test_rand(&seed) % 3000 : 1 + test_rand(&seed) % 700;
+        docs[i] = random_doc(&seed, len);
+        if (i % 7 == 3) { /* a near-duplicate of another document */
+            free(docs[i]);
+            docs[i] = strdup(docs[i - 3]);
+            mutate(docs[i], &seed, 3);
+        }
+        assert_int_equal(
+            td_text_index_add(idx, (uint64_t)(i % IDS), docs[i], strlen(docs[i]), &err), TD_OK);
+        live[i % IDS]++;
+    }
+    assert_int_equal(td_text_index_size(idx), DOCS);
+    assert_int_equal(td_text_index_remove(idx, 1000000), 0); /* never added */
+    size_t present = DOCS;
+    for (int round = 0; round < 6; round++) {
+        /* remove some ids, re-add documents under some removed ones */
+        for (int r = 0; r < 25; r++) {
+            uint64_t id = test_rand(&seed) % IDS;
+            assert_int_equal(td_text_index_remove(idx, id), live[id]);
+            present -= (size_t)live[id];
+            live[id] = 0;
+            assert_int_equal(td_text_index_remove(idx, id), 0);
+        }
+        for (int r = 0; r < 10; r++) {
+            int i = (int)(test_rand(&seed) % DOCS);
+            uint64_t id = (uint64_t)(i % IDS);
+            if (live[id])
+                continue;
+            for (int j = i % IDS; j < DOCS; j += IDS) { /* the id's documents come back */
+                assert_int_equal(td_text_index_add(idx, id, docs[j], strlen(docs[j]), &err), TD_OK);
+                live[id]++;
+                present++;
+            }
+        }
+        assert_int_equal(td_text_index_size(idx), present);
+        for (int q = 0; q < 40; q++) {
+            int i = (int)(test_rand(&seed) % DOCS);
+            char *query = strdup(docs[i]);
+            int exact = q % 2;
+            if (!exact)
+                mutate(query, &seed, (unsigned)(test_rand(&seed) % 6));
+            td_text_match *got, *want;
+            size_t n_got, n_want;
+            assert_int_equal(
+                td_text_index_query(idx, query, strlen(query), &got, &n_got, NULL, &err), TD_OK);
+            assert_int_equal(
+                td_text_index_query_brute(idx, query, strlen(query), &want, &n_want, &err), TD_OK);
+            int own = 0;
+            for (size_t j = 0; j < n_got; j++) {
+                assert_true(live[got[j].id] > 0); /* never a removed id */
+                own |= got[j].id == (uint64_t)(i % IDS) && got[j].distance == 0;
+            }
+            if (exact)
+                assert_int_equal(own, live[i % IDS] > 0);
+            assert_true(same_matches(got, n_got, want, n_want));
+            td_free(got);
+            td_free(want);
+            free(query);
+        }
+    }
+    /* everything out, then the index works again from empty */
+    for (uint64_t id = 0; id < IDS; id++)
+        assert_int_equal(td_text_index_remove(idx, id), live[id]);
+    assert_int_equal(td_text_index_size(idx), 0);
+    td_text_match *got;
+    size_t n_got;
+    assert_int_equal(td_text_index_query(idx, docs[0], strlen(docs[0]), &got, &n_got, NULL, &err),
+                     TD_OK);
+    assert_int_equal(n_got, 0);
+    td_free(got);
+    assert_int_equal(td_text_index_add(idx, 7, docs[5], strlen(docs[5]), &err), TD_OK);
+    assert_int_equal(td_text_index_query(idx, docs[5], strlen(docs[5]), &got, &n_got, NULL, &err),
+                     TD_OK);
+    assert_int_equal(n_got, 1);
+    assert_int_equal(got[0].id, 7);
+    assert_int_equal(got[0].distance, 0);
+    td_free(got);
+    for (int i = 0; i < DOCS; i++)
+        free(docs[i]);
+    free(docs);
+    free(live);
+    td_text_index_free(idx);
+}
+
+struct query_job {
+    const td_text_index *idx;
+    char **queries;
+    td_text_match **want;
+    size_t *n_want;
+    int n, failures;
+};
+
+static void *run_queries(void *arg)
+{
+    struct query_job *job = arg;
+    for (int round = 0; round < 3; round++)
+        for (int q = 0; q < job->n; q++) {
+            td_text_match *got;
+            size_t n_got;
+            td_error err;
+            int i = (q + round * 7) % job->n;
+            if (td_text_index_query(job->idx, job->queries[i], strlen(job->queries[i]), &got,
+                                    &n_got, NULL, &err) != TD_OK) {
+                job->failures++;
+                continue;
+            }
+            td_text_match *want = malloc((job->n_want[i] + 1) * sizeof *want);
+            if (job->n_want[i])
+                memcpy(want, job->want[i], job->n_want[i] * sizeof *want);
+            if (!same_matches(got, n_got, want, job->n_want[i]))
+                job->failures++;
+            free(want);
+            td_free(got);
+        }
+    return NULL;
+}
+
+/* Four threads query one index at once (short queries through the piece table, long ones
+ * through the q-gram filter and the bit-parallel search): every answer equals the one brute
+ * force gave beforehand. */
+static void test_text_index_threads(void **state)
+{
+    (void)state;
+    enum { DOCS = 300, QUERIES = 40, THREADS = 4 };
+    uint64_t seed = 5150;
+    td_text_index *idx;
+    td_error err;
+    assert_int_equal(td_text_index_new(&idx, &err), TD_OK);
+    char **docs = calloc(DOCS, sizeof *docs);
+    for (int i = 0; i < DOCS; i++) {
+        size_t len = i % 10 == 0 ? 4000 + test_rand(&seed) % 4000 : 1 + test_rand(&seed) % 600;
+        docs[i] = random_doc(&seed, len);
+        if (i % 10 == 5) {
+            free(docs[i]);
+            docs[i] = strdup(docs[i - 5]);
+            mutate(docs[i], &seed, 2);
+        }
+        assert_int_equal(td_text_index_add(idx, (uint64_t)i, docs[i], strlen(docs[i]), &err),
+                         TD_OK);
+    }
+    char *queries[QUERIES];
+    td_text_match *want[QUERIES];
+    size_t n_want[QUERIES], total = 0;
+    for (int q = 0; q < QUERIES; q++) {
+        queries[q] = strdup(docs[q % 2 ? test_rand(&seed) % DOCS : test_rand(&seed) % 30 * 10]);
+        mutate(queries[q], &seed, (unsigned)(test_rand(&seed) % 5));
+        assert_int_equal(td_text_index_query_brute(idx, queries[q], strlen(queries[q]), &want[q],
+                                                   &n_want[q], &err),
+                         TD_OK);
+        total += n_want[q];
+    }
+    assert_true(total > QUERIES / 2);
+    struct query_job jobs[THREADS];
+    pthread_t threads[THREADS];
+    for (int t = 0; t < THREADS; t++) {
+        jobs[t] = (struct query_job){idx, queries, want, n_want, QUERIES, 0};
+        assert_int_equal(pthread_create(&threads[t], NULL, run_queries, &jobs[t]), 0);
+    }
+    for (int t = 0; t < THREADS; t++) {
+        assert_int_equal(pthread_join(threads[t], NULL), 0);
+        assert_int_equal(jobs[t].failures, 0);
+    }
+    for (int q = 0; q < QUERIES; q++) {
+        td_free(want[q]);
+        free(queries[q]);
+    }
+    for (int i = 0; i < DOCS; i++)
+        free(docs[i]);
+    free(docs);
+    td_text_index_free(idx);
+}
+
+/* ---- the ASCII fast path ---- */
+
+static void check_same_normalisation(const char *s, size_t len)
+{
+    uint32_t *fast = NULL, *slow = NULL;
+    size_t nf = 0, ns = 0;
+    td_error err;
+    td_status a = td__text_normalize_u32(s, len, &fast, &nf, &err);
+    td_status b = td__text_normalize_u32_unicode(s, len, &slow, &ns, &err);
+    assert_int_equal(a, b);
+    assert_int_equal(nf, ns);
+    if (nf)
+        assert_memory_equal(fast, slow, nf * sizeof *fast);
+    td_free(fast);
+    td_free(slow);
+}
+
+/* Random mixes of ASCII and the characters where normalisation is subtle (context-dependent
+ * sigma, case-ignorable ASCII, marks after ASCII letters, U+0001, expansions, NFKD giving an
+ * upper-case ASCII letter), with ASCII runs long enough for the fast path to cut the text. */
+static void test_normalize_fast_path(void **state)
+{
+    (void)state;
+    static const char *const pieces[] = {
+        "a",
+        "Z",
+        "q",
+        "7",
+        " ",
+        "  ",
+        "\n",
+        "\x01",
+        "'",
+        ".",
+        ":",
+        "^",
+        "`",
+        "-",
+        "_",
+        "!",
+        "\t",
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        "the quick brown fox",
+        "''''''''''''''''''''",
+        "\xce\xa3",         /* Σ */
+        "\xcf\x83",         /* σ */
+        "\xcf\x82",         /* ς */
+        "\xcc\x81",         /* combining acute */
+        "\xcc\x88",         /* combining diaeresis */
+        "\xef\xac\x81",     /* ﬁ */
+        "\xc2\xb2",         /* ² */
+        "\xe2\x91\xa0",     /* ① */
+        "\xc4\xb0",         /* İ */
+        "\xe1\xba\x9e",     /* ẞ */
+        "\xe2\x84\xaa",     /* Kelvin sign */
+        "\xea\xb0\x80",     /* 가 */
+        "\xe4\xb8\xad",     /* 中 */
+        "\xf0\x9f\x98\x80", /* emoji */
+        "\xef\xb7\xba",     /* U+FDFA, 18 code points in NFKD */
+        "\xce\x86",         /* Ά */
+        "\xd0\x94",         /* Д */
+        "\xd8\xa8\xd9\x8e", /* Arabic letter and mark */
+        "\xe2\x80\x8d",     /* zero-width joiner */
+        "\xc2\xad",         /* soft hyphen */
+        "\xc2\xa0",         /* no-break space */
+        "\xcd\x85",         /* U+0345 */
+        "\xc7\x85",         /* ǅ */
+        "\xf0\x9d\x90\x80", /* U+1D400: NFKD gives 'A', after lower-casing */
+        "\xef\xbc\xa1",     /* fullwidth A */
+        "\xe2\x92\xb6",     /* circled A */
+        "\xc3\x89",
+        "e\xcc\x81",
+        "x\x01\xcc\x81",
+        "\xce\xa3\x01"};
+    uint64_t seed = 21;
+    char buf[2048];
+    for (int t = 0; t < 4000; t++) {
+        size_t len = 0, parts = test_rand(&seed) % 48;
+        for (size_t i = 0; i < parts; i++) {
+            const char *p = pieces[test_rand(&seed) % (sizeof pieces / sizeof pieces[0])];
+            size_t l = strlen(p);
+            if (len + l > sizeof buf)
+                break;
+            memcpy(buf + len, p, l);
+            len += l;
+        }
+        check_same_normalisation(buf, len);
+    }
+    /* final sigma decided across long ASCII runs, which the fast path handles ('.' is
+     * case-ignorable for both libunistring and CPython; the apostrophe only for CPython) */
+    check_norm("A..............................\xce\xa3 b", "a\xcf\x82"
+                                                            "b"); /* aςb */
+    check_norm("\xce\xa3..............................A", "\xcf\x83"
+                                                          "a"); /* σa */
+    check_norm("\xf0\x9d\x90\x80 x", "Ax"); /* upper case kept: NFKD comes after lower case */
+    check_norm("0123456789012345678901234567890\x01\xc3\xa9", "012345678901234567890123456789e");
+    check_same_normalisation("\xff", 1);
+    check_same_normalisation("abc\xc3", 4);
+}
+
+/* ---- the bounded distance, every method, against the plain dynamic programme ---- */
+
+static void *pack_width(const uint32_t *s, size_t n, unsigned width)
+{
+    uint8_t *out = malloc(n * width + 1);
+    for (size_t i = 0; i < n; i++) {
+        if (width == 1) {
+            out[i] = (uint8_t)s[i];
+        } else if (width == 2) {
+            uint16_t c = (uint16_t)s[i];
+            memcpy(out + 2 * i, &c, 2);
+        } else {
+            memcpy(out + 4 * i, &s[i], 4);
+        }
+    }
+    return out;
+}
+
+/* b: a with about rate per thousand edits (substitutions, insertions, deletions), sometimes
+ * with a long insertion or two blocks swapped, or an unrelated text. */
+static size_t mutate_cp(uint64_t *seed, const uint32_t *a, size_t n, uint32_t *b, size_t cap,
+                        unsigned rate, uint32_t alphabet, uint32_t base)
+{
+    size_t m = 0;
+    unsigned kind = (unsigned)(test_rand(seed) % 8);
+    if (kind == 0) { /* unrelated */
+        size_t len = n + test_rand(seed) % 40;
+        for (; m < len && m < cap; m++)
+            b[m] = base + (uint32_t)(test_rand(seed) % alphabet);
+        return m;
+    }
+    size_t insert_at = kind == 1 ? test_rand(seed) % (n + 1) : SIZE_MAX;
+    for (size_t i = 0; i <= n && m < cap; i++) {
+        if (i == insert_at)
+            for (size_t j = test_rand(seed) % 300; j > 0 && m < cap; j--)
+                b[m++] = base + (uint32_t)(test_rand(seed) % alphabet);
+        if (i == n)
+            break;
+        unsigned r = (unsigned)(test_rand(seed) % 1000);
+        if (r < rate / 3)
+            continue; /* deletion */
+        if (r < 2 * rate / 3 && m < cap)
+            b[m++] = base + (uint32_t)(test_rand(seed) % alphabet); /* insertion */
+        if (m < cap)
+            b[m++] = r < rate ? base + (uint32_t)(test_rand(seed) % alphabet) : a[i];
+    }
+    if (kind == 2 && m > 400) { /* two blocks swapped */
+        size_t len = 20 + test_rand(seed) % 60, x = test_rand(seed) % (m / 2 - len);
+        size_t y = m / 2 + test_rand(seed) % (m / 2 - len);
+        for (size_t i = 0; i < len; i++) {
+            uint32_t t = b[x + i];
+            b[x + i] = b[y + i];
+            b[y + i] = t;
+        }
+    }
+    return m;
+}
+
+static void check_distance(const uint32_t *a, size_t n, const uint32_t *b, size_t m, size_t max,
+                           size_t exact, unsigned width)
+{
+    void *pa = pack_width(a, n, width), *pb = pack_width(b, m, width);
+    td__text_view av = {pa, n, width}, bv = {pb, m, width};
+    td__text_scratch sc = {0};
+    td__text_grams *g = NULL;
+    td_error err;
+    size_t d1, d2;
+    /* without and with the caller's q-gram table of b */
+    assert_int_equal(td__text_distance(av, bv, max, NULL, &sc, &d1, &err), TD_OK);
+    assert_int_equal(td__text_grams_new(&g, bv, &err), TD_OK);
+    assert_int_equal(td__text_distance(av, bv, max, g, &sc, &d2, &err), TD_OK);
+    size_t want = exact <= max ? exact : max + 1;
+    if (d1 != want || d2 != want)
+        fprintf(stderr, "n=%zu m=%zu width=%u max=%zu: exact %zu, got %zu and %zu\n", n, m, width,
+                max, exact, d1, d2);
+    assert_int_equal(d1, want);
+    assert_int_equal(d2, want);
+    td__text_grams_free(g);
+    td__text_scratch_free(&sc);
+    free(pa);
+    free(pb);
+}
+
+/* Lengths up to 2,400 code points, alphabets from 2 symbols (chance q-gram matches everywhere)
+ * to 3,000 (too many for the bit-parallel table), bounds at the distance, just below, above
+ * and far from it, code points in 1, 2 and 4 bytes: the diagonal transitions, the bit-parallel
+ * passes, the anchors and the lower bound must all give the exact answer. */
+static void test_distance_methods(void **state)
+{
+    (void)state;
+    enum { CAP = 3000 };
+    static const uint32_t alphabets[] = {2, 4, 26, 300, 3000};
+    uint32_t *a = malloc(CAP * sizeof *a), *b = malloc(CAP * sizeof *b);
+    uint64_t seed = 1234;
+    for (int t = 0; t < 300; t++) {
+        uint32_t alphabet = alphabets[test_rand(&seed) % 5];
+        uint32_t base = alphabet == 3000 ? 0x4e00 : test_rand(&seed) % 2 ? 'a' : 0x10400;
+        size_t n = t % 4 == 0 ? test_rand(&seed) % 200 : 300 + test_rand(&seed) % 2100;
+        for (size_t i = 0; i < n; i++)
+            a[i] = base + (uint32_t)(test_rand(&seed) % alphabet);
+        unsigned rate = (unsigned)(test_rand(&seed) % 80);
+        size_t m = mutate_cp(&seed, a, n, b, CAP, rate, alphabet, base);
+        size_t exact = dp_distance(a, n, b, m);
+        size_t max, choice = test_rand(&seed) % 5;
+        if (choice == 0)
+            max = exact;
+        else if (choice == 1)
+            max = exact ? exact - 1 : 0;
+        else if (choice == 2)
+            max = exact + 1 + test_rand(&seed) % 50;
+        else if (choice == 3)
+            max = (size_t)td__text_max_distance(n);
+        else
+            max = test_rand(&seed) % (exact * 2 + 2);
+        uint32_t top = base + alphabet - 1;
+        for (unsigned width = top < 0x100 ? 1 : top < 0x10000 ? 2 : 4; width <= 4; width *= 2)
+            check_distance(a, n, b, m, max, exact, width);
+    }
+    free(a);
+    free(b);
+}
+
+/* Periodic texts (every q-gram recurs all along: the lower bound's "occurs everywhere" case,
+ * anchors that can lock on the wrong period) and bursts of edits with loose bounds for the
+ * bit-parallel search alone (no lower bound: its band grows, then shrinks at the burst). */
+static void test_distance_repetitive(void **state)
+{
+    (void)state;
+    enum { CAP = 3000 };
+    uint32_t *a = malloc(CAP * sizeof *a), *b = malloc(CAP * sizeof *b);
+    uint64_t seed = 77;
+    for (int t = 0; t < 120; t++) {
+        size_t period = 1 + test_rand(&seed) % 5, n = 500 + test_rand(&seed) % 2000;
+        for (size_t i = 0; i < n; i++)
+            a[i] = 'a' + (uint32_t)(i % period);
+        unsigned rate = (unsigned)(test_rand(&seed) % 60);
+        size_t m = mutate_cp(&seed, a, n, b, CAP, rate, 3, 'a');
+        size_t exact = dp_distance(a, n, b, m);
+        size_t max = t % 2 ? (size_t)td__text_max_distance(n) : exact + test_rand(&seed) % 300;
+        check_distance(a, n, b, m, max, exact, 1);
+    }
+    for (int t = 0; t < 60; t++) {
+        size_t n = 600 + test_rand(&seed) % 1800, m = 0;
+        for (size_t i = 0; i < n; i++)
+            a[i] = 'a' + (uint32_t)(test_rand(&seed) % 20);
+        size_t from = test_rand(&seed) % n, len = 20 + test_rand(&seed) % 200;
+        for (size_t i = 0; i < n; i++) /* a burst of substitutions and insertions */
+            if (i >= from && i < from + len && test_rand(&seed) % 2)
+                b[m++] = 'a' + (uint32_t)(test_rand(&seed) % 20);
+            else
+                b[m++] = a[i];
+        size_t exact = dp_distance(a, n, b, m), bound = exact + 50 + test_rand(&seed) % 400;
+        td__text_scratch sc = {0};
+        uint8_t *pa = pack_width(a, n, 1), *pb = pack_width(b, m, 1);
+        assert_int_equal(td__text_blocks_prepare(&sc, pb, m, pa, n, 0), 0);
+        assert_int_equal(td__text_blocks_exact(&sc, m, n, bound, NULL, 0), exact);
+        assert_int_equal(td__text_blocks_exact(&sc, m, n, exact, NULL, 0), exact);
+        if (exact)
+            assert_int_equal(td__text_blocks_exact(&sc, m, n, exact - 1, NULL, 0), exact);
+        assert_true(td__text_blocks_band(&sc, m, n, 1) >= exact);
+        td__text_scratch_free(&sc);
+        free(pa);
+        free(pb);
+    }
+    free(a);
+    free(b);
+}
+
 static void check_url(const char *in, const char *expected)
 {
     char *out;
@@ -436,10 +920,13 @@ static void test_url_rules(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_normalize),       cmocka_unit_test(test_levenshtein),
-        cmocka_unit_test(test_raw_rule),        cmocka_unit_test(test_text_index),
-        cmocka_unit_test(test_text_index_long), cmocka_unit_test(test_url_canonical),
-        cmocka_unit_test(test_url_md5),         cmocka_unit_test(test_url_rules),
+        cmocka_unit_test(test_normalize),           cmocka_unit_test(test_normalize_fast_path),
+        cmocka_unit_test(test_levenshtein),         cmocka_unit_test(test_distance_methods),
+        cmocka_unit_test(test_distance_repetitive), cmocka_unit_test(test_raw_rule),
+        cmocka_unit_test(test_text_index),          cmocka_unit_test(test_text_index_long),
+        cmocka_unit_test(test_text_index_remove),   cmocka_unit_test(test_text_index_threads),
+        cmocka_unit_test(test_url_canonical),       cmocka_unit_test(test_url_md5),
+        cmocka_unit_test(test_url_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -229,7 +229,7 @@ static char *words_doc(uint64_t *seed, size_t bytes)
 /* raw_text: DOCS documents (short posts of SHORT_MIN..SHORT_MAX bytes, and every
  * (DOCS / QUERIES)-th a long document of QUERY_BYTES), then QUERIES queries, each a long document
  * with about 3% of its letters changed. Reports the index build time, the candidate stages (the
- * first stage by lengths or pieces, then the q-gram count filter) and the exact verification
+ * first stage by lengths or pieces, then the q-gram filter) and the exact verification
  * separately, and the candidate stage's recall against brute force: every document brute force
  * matches must be among the verified candidates (verification is exact, so the recall of the
  * final answer is the recall of the candidate stage). */
@@ -320,7 +320,7 @@ static int bench_text(size_t docs, size_t query_bytes, size_t queries, size_t sh
            "candidate stages %.2f ms + exact verification %.1f ms\n",
            queries, query_bytes, 1000 * sum / nq, 1000 * worst, 1000 * sum_norm / nq,
            1000 * sum_cand / nq, 1000 * sum_verify / nq);
-    printf("text: per query %.1f first-stage candidates, %.1f after the q-gram count filter, "
+    printf("text: per query %.1f first-stage candidates, %.1f after the q-gram filter, "
            "%.1f matches\n",
            (double)candidates / nq, (double)verified / nq, (double)matched / nq);
     if (brute)

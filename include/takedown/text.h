@@ -12,8 +12,10 @@
  * one of k + 1 disjoint pieces of a is untouched and appears in b within k positions of where it
  * sits in a; the index stores a 1..16 code-point prefix of each piece, a query looks up every
  * window of b (or, for long queries, takes every document of a compatible length), drops
- * documents whose 8-code-point blocks are too rarely found in b (an edit touches one block), and
- * computes the exact distance of the rest. Results always equal td_text_index_query_brute's.
+ * documents whose 8-code-point blocks are too rarely found near their place in b (an edit
+ * touches at most one block), and computes the exact distance of the rest with a bit-parallel
+ * search confined by an upper bound and a q-gram lower bound of the remaining cost. Results
+ * always equal td_text_index_query_brute's.
  *
  * Threads: td_text_index_query and td_text_index_query_brute only read the index and keep their
  * scratch memory per call, so any number of them may run at once on one index; add, remove and
@@ -44,9 +46,9 @@ __attribute__((warn_unused_result)) td_status
 td_text_raw_match(const char *signal, size_t signal_len, const char *haystack, size_t haystack_len,
                   int *match, size_t *distance, td_error *err);
 
-/* Levenshtein distance of two code-point strings if it is <= max, else max + 1 (diagonal
- * transitions pruned by a q-gram lower bound; about O(n + m + d^2) at worst for similar
- * strings, much less for near-duplicates). Out of memory gives max + 1. */
+/* Levenshtein distance of two code-point strings if it is <= max, else max + 1. Exact; fast for
+ * near-duplicates (the search only visits alignments that a q-gram lower bound leaves within an
+ * upper bound). Out of memory gives max + 1. */
 size_t td_text_levenshtein_bounded(const uint32_t *a, size_t n, const uint32_t *b, size_t m,
                                    size_t max);
 
@@ -72,9 +74,9 @@ typedef struct td_text_match {
 
 typedef struct td_text_query_stats {
     size_t candidates;     /* documents found by the first stage (length and pieces) */
-    size_t verified;       /* of those, passed the q-gram count filter and verified exactly */
+    size_t verified;       /* of those, passed the q-gram filter and verified exactly */
     uint64_t normalize_ns; /* normalising the query */
-    uint64_t candidate_ns; /* the candidate stages: pieces or lengths, then q-gram counts */
+    uint64_t candidate_ns; /* the candidate stages: pieces or lengths, then the q-gram filter */
     uint64_t verify_ns;    /* the exact rule on the survivors */
 } td_text_query_stats;
 
@@ -88,8 +90,8 @@ td_text_index_query(const td_text_index *idx, const char *utf8, size_t len, td_t
 /* The same by applying the rule to every known text (for tests and the benchmark's recall
  * figure); same threading rules. */
 __attribute__((warn_unused_result)) td_status
-td_text_index_query_brute(const td_text_index *idx, const char *utf8, size_t len, td_text_match **matches,
-                          size_t *count, td_error *err);
+td_text_index_query_brute(const td_text_index *idx, const char *utf8, size_t len,
+                          td_text_match **matches, size_t *count, td_error *err);
 
 #ifdef __cplusplus
 }

@@ -255,9 +255,11 @@ static td_status preserve_locked(td_orders *o, int64_t id, size_t idx, const uin
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
     char ref[48], label[TD_EVIDENCE_REF_MAX + 1];
     td__order_case_ref(ref, sizeof ref, id);
-    if (strlen(t->content_id) + 6 <= TD_EVIDENCE_REF_MAX)
-        snprintf(label, sizeof label, "media:%s", t->content_id);
-    else
+    size_t id_len = strlen(t->content_id);
+    if (id_len + 6 <= TD_EVIDENCE_REF_MAX) {
+        memcpy(label, "media:", 6);
+        memcpy(label + 6, t->content_id, id_len + 1);
+    } else
         snprintf(label, sizeof label, "media:target-%zu", idx);
     /* Retained from the removal: the platform's time of the measure, or now when the bytes come
      * first (the content record sealed at the confirmation then extends the case). */

@@ -18,10 +18,11 @@
 #define N_CLASSES 256
 #define N_PIECE_LENGTHS 5 /* 1, 2, 4, 8, 16 */
 #define QGRAM_MIN_K 4     /* below, verifying directly is cheaper than counting q-grams */
+#define PROBE_AHEAD 8     /* windows between a prefetch of the piece table and its lookup */
 
 struct doc {
     uint64_t id;
-    void *text;         /* code points of `width` bytes each; NULL for a free slot */
+    void *text; /* code points of `width` bytes each; NULL for a free slot */
     uint32_t len;
     uint32_t class_pos; /* index in its length class's list */
     uint32_t next;      /* next document under the same id (or next free slot), + 1; 0 ends */
@@ -37,9 +38,9 @@ struct entry {
 struct length_class {
     uint32_t *docs;
     size_t n, cap;
-    uint64_t code_points;                 /* sum of the lengths, for the query's cost estimate */
+    uint64_t code_points;                  /* sum of the lengths, for the query's cost estimate */
     uint32_t with_pieces[N_PIECE_LENGTHS]; /* documents indexing pieces of 1 << i code points */
-    unsigned piece_lengths;               /* bit l: some document indexes pieces of l code points */
+    unsigned piece_lengths; /* bit l: some document indexes pieces of l code points */
 };
 
 struct td_text_index {
@@ -544,10 +545,10 @@ static uint64_t now_ns(void)
 struct query_text {
     const uint32_t *cp; /* normalised, 4 bytes per code point */
     size_t m;
-    unsigned width;     /* the narrowest that holds the query */
-    void *in[3];        /* the query in 1 and 2 bytes, when needed (in[2] unused) */
-    void *doc;          /* a document widened */
-    size_t doc_cap;     /* bytes */
+    unsigned width; /* the narrowest that holds the query */
+    void *in[2];    /* the query in 1 and 2 bytes (in[width / 2]), when needed */
+    void *doc;      /* a document widened */
+    size_t doc_cap; /* bytes */
 };
 
 static void *widen(const td__text_view *v, unsigned width, void *out)
@@ -565,8 +566,7 @@ static void *widen(const td__text_view *v, unsigned width, void *out)
 }
 
 /* The query in `width` bytes per code point (at least its own width). */
-static td_status query_view(struct query_text *q, unsigned width, td__text_view *out,
-                            td_error *err)
+static td_status query_view(struct query_text *q, unsigned width, td__text_view *out, td_error *err)
 {
     out->n = q->m;
     out->width = width;
@@ -636,10 +636,23 @@ static td_status probe_pieces(const td_text_index *x, const uint32_t *b, size_t 
         uint64_t pw = 1;
         for (size_t i = 0; i < l; i++)
             pw *= HASH_BASE;
-        uint64_t h = hash_window(b, l);
+        /* the table is large: the slots of the window PROBE_AHEAD positions on are fetched
+         * while this one is looked up */
+        uint64_t h = hash_window(b, l), ha = h;
         for (size_t p = 0; p + l <= m; p++) {
             if (p > 0)
                 h = h * HASH_BASE + b[p + l - 1] + 1 - pw * (b[p - 1] + 1);
+            size_t pa = p + PROBE_AHEAD;
+            if (pa + l <= m) {
+                ha = pa == PROBE_AHEAD ? hash_window(b + pa, l)
+                                       : ha * HASH_BASE + b[pa + l - 1] + 1 - pw * (b[pa - 1] + 1);
+                for (unsigned c = first; c <= last; c++)
+                    if (x->classes[c].piece_lengths & (1u << l)) {
+                        size_t j = home_slot(x, window_key(ha, l, c));
+                        __builtin_prefetch(&x->keys[j]);
+                        __builtin_prefetch(&x->heads[j]);
+                    }
+            }
             for (unsigned c = first; c <= last; c++) {
                 if (!(x->classes[c].piece_lengths & (1u << l)))
                     continue;
@@ -721,6 +734,7 @@ td_status td_text_index_query(const td_text_index *x, const char *utf8, size_t l
     struct candidates cand = {0};
     struct found f = {0};
     td__text_grams *g = NULL;
+    td__text_sketch *sk = NULL;
     td__text_scratch sc = {0};
     struct query_text q = {.cp = b, .m = m, .width = width_of(b, m)};
 
@@ -741,14 +755,17 @@ td_status td_text_index_query(const td_text_index *x, const char *utf8, size_t l
         const struct doc *d = &x->docs[cand.v[i]];
         size_t k = (size_t)td__text_max_distance(d->len);
         if (k >= QGRAM_MIN_K) {
-            if (!g) {
-                td__text_view bv;
-                if ((s = query_view(&q, q.width, &bv, err)) != TD_OK ||
-                    (s = td__text_grams_new(&g, bv, err)) != TD_OK)
-                    break;
-            }
-            if (!td__text_grams_pass(g, (td__text_view){d->text, d->len, d->width}, k))
+            /* The sketch: cheap, and it rejects unrelated texts. The survivors are nearly always
+             * near-duplicates; the verification's own lower bound (from the exact q-gram table)
+             * rejects the rest as quickly as another filter would. */
+            td__text_view av = {d->text, d->len, d->width}, bv;
+            if ((s = query_view(&q, q.width, &bv, err)) != TD_OK ||
+                (!sk && (s = td__text_sketch_new(&sk, bv, err)) != TD_OK))
+                break;
+            if (!td__text_sketch_pass(sk, av, k))
                 continue;
+            if (!g && (s = td__text_grams_new(&g, bv, err)) != TD_OK)
+                break;
         }
         st.verified++;
         uint64_t v0 = now_ns();
@@ -770,6 +787,7 @@ finish:
     if (stats && s == TD_OK)
         *stats = st;
     td__text_grams_free(g);
+    td__text_sketch_free(sk);
     td__text_scratch_free(&sc);
     query_text_free(&q);
     td__free(cand.v);

@@ -22,6 +22,8 @@
 #define FIRST_BAND 32      /* diagonal transitions' first pass: diagonals around the target */
 #define FIRST_PASS_MIN 256 /* bounds above which that first pass pays */
 #define BLOCK_REACH 1      /* the bit-parallel first pass: blocks around the cheapest one */
+#define RESYNC 64          /* the chain of anchors looks this far off its diagonal */
+#define LONG_GAP 1024      /* gaps between anchors aligned exactly up to this length */
 
 double td__text_max_distance(size_t n)
 {
@@ -182,9 +184,74 @@ static size_t diagonal_distance(const uint8_t *a, size_t n, const uint8_t *b, si
     return max + 1;
 }
 
-td_status td__text_distance(td__text_view av, td__text_view bv, size_t max,
-                            const td__text_grams *g, td__text_scratch *sc, size_t *distance,
-                            td_error *err)
+/* Is a[p..p + QGRAM) equal to b[x..x + QGRAM), with eb <= x <= last? */
+static int matches(const uint8_t *a, size_t p, const uint8_t *b, int64_t x, size_t eb, int64_t last,
+                   unsigned shift)
+{
+    return x >= (int64_t)eb && x <= last &&
+           common_run(a + (p << shift), b + ((size_t)x << shift), QGRAM, shift) == QGRAM;
+}
+
+/* An upper bound of ed(a, b), usually the distance itself for near-duplicates: a greedy chain of
+ * a's blocks found in b (at the current diagonal, else at the nearest occurrence within
+ * RESYNC diagonals that the next block confirms), the gaps between them aligned exactly. The
+ * cost of a real alignment, or bound + 1 once it exceeds bound. g: b's q-grams, positions
+ * counted from gpre before b's start. fr: 2 * (2 * bound + 3) entries. */
+static size_t anchored_upper(const uint8_t *a, size_t n, const uint8_t *b, size_t m, unsigned shift,
+                             const td__text_grams *g, size_t gpre, size_t bound, int64_t *fr,
+                             size_t *anchors)
+{
+    td__text_view av = {a, n, 1u << shift};
+    size_t cost = 0, ea = 0, eb = 0, blocks = n / QGRAM;
+    *anchors = 0;
+    int64_t d = 0, last = (int64_t)m - QGRAM;
+    for (size_t q = 0; q <= blocks; q++) {
+        size_t p = q * QGRAM;
+        int64_t x = (int64_t)p + d;
+        if (q < blocks) {
+            int here = matches(a, p, b, x, eb, last, shift);
+            /* a block that differs while the next one matches: an edit, stay on the diagonal;
+             * both differ: perhaps a shift, look for the block nearby */
+            if (!here &&
+                (q + 1 == blocks || !matches(a, p + QGRAM, b, x + QGRAM, eb, last, shift))) {
+                int64_t lo = x - RESYNC > (int64_t)eb ? x - RESYNC : (int64_t)eb;
+                int64_t hi = x + RESYNC < last ? x + RESYNC : last;
+                int64_t y = td__text_grams_near(g, av, p, lo + (int64_t)gpre, hi + (int64_t)gpre,
+                                                x + (int64_t)gpre);
+                y -= y >= 0 ? (int64_t)gpre : 0;
+                here = y >= 0 && matches(a, p, b, y, eb, last, shift) &&
+                       (q + 1 == blocks || matches(a, p + QGRAM, b, y + QGRAM, eb, last, shift));
+                if (here) {
+                    x = y;
+                    d = y - (int64_t)p;
+                }
+            }
+            if (!here)
+                continue;
+            ++*anchors;
+        } else { /* the end closes the last gap */
+            p = n;
+            x = (int64_t)m;
+        }
+        size_t la = p - ea, lb = (size_t)x - eb, gap = la > lb ? la : lb;
+        /* a long gap (the chain lost its way, or unrelated texts): replacing it all is an
+         * alignment too, and costs nothing to find */
+        if (la && lb && gap <= LONG_GAP) {
+            size_t room = bound - cost < gap ? bound - cost : gap;
+            gap = diagonal_distance(a + (ea << shift), la, b + (eb << shift), lb, shift, room,
+                                    SIZE_MAX, NULL, fr, fr + 2 * room + 3);
+        }
+        cost += gap;
+        if (cost > bound)
+            return bound + 1;
+        ea = p + QGRAM;
+        eb = (size_t)x + QGRAM;
+    }
+    return cost;
+}
+
+td_status td__text_distance(td__text_view av, td__text_view bv, size_t max, const td__text_grams *g,
+                            td__text_scratch *sc, size_t *distance, td_error *err)
 {
     unsigned shift = av.width >> 1; /* 1, 2, 4 bytes */
     const uint8_t *a = av.s, *b = bv.s;
@@ -205,60 +272,72 @@ td_status td__text_distance(td__text_view av, td__text_view bv, size_t max,
     /* the distance is at most max(n, m): a larger bound changes nothing */
     size_t top = n > m ? n : m;
     size_t bound = max < top ? max : top;
+    if (td__text_scratch_grow((void **)&sc->fr, &sc->fr_cap, 2 * (2 * bound + 3), sizeof *sc->fr))
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    int64_t *prev = sc->fr, *cur = sc->fr + 2 * bound + 3;
+    if (bound <= SMALL_BOUND || n < 2 * QGRAM || n > UINT32_MAX || m > UINT32_MAX) {
+        /* short (at most about 2,000 states), or too long for 32-bit positions: plainly */
+        size_t upper = bound + 1;
+        if (bound > FIRST_PASS_MIN)
+            upper = diagonal_distance(a, n, b, m, shift, bound, FIRST_BAND, NULL, prev, cur);
+        if (upper < bound)
+            bound = upper;
+        size_t d = diagonal_distance(a, n, b, m, shift, bound, SIZE_MAX, NULL, prev, cur);
+        *distance = d <= bound ? d : upper <= max ? upper : max + 1;
+        return TD_OK;
+    }
     td__text_view as = {a, n, av.width}, bs = {b, m, av.width};
     td__text_grams *local = NULL;
-    td_status st = TD_OK;
-    size_t upper = bound + 1, d;
+    size_t gpre = pre;
+    td_status st;
+    if (!g) { /* the q-grams of b after the common prefix */
+        if ((st = td__text_grams_new(&local, bs, err)) != TD_OK)
+            return st;
+        g = local;
+        gpre = 0;
+    }
+    /* an upper bound first (the search below costs about its square, or the text's length
+     * times it over 64), then the lower bound of the remaining cost for it */
+    size_t anchors;
+    size_t upper = anchored_upper(a, n, b, m, shift, g, gpre, bound, prev, &anchors);
+    if (upper < bound)
+        bound = upper;
+    st = td__text_hint(g, gpre, as, m, bound, sc, err);
+    td__text_grams_free(local);
+    if (st != TD_OK)
+        return st;
+    const uint32_t *hint = sc->hint;
+    size_t lower = hint[0] > diff ? hint[0] : diff;
+    if (lower > bound) { /* only when no alignment of cost <= max was found */
+        *distance = max + 1;
+        return TD_OK;
+    }
+    /* A chain that lost its way gives a poor upper bound, and the search grows with it: then
+     * try a band too. */
+    int poor = upper > bound || anchors < n / QGRAM / 2;
+    size_t d;
     int blocks = 1; /* 0: bit-parallel */
-    if (bound > SMALL_BOUND && n <= UINT32_MAX && m <= UINT32_MAX) {
+    if (lower < upper) {
         blocks = td__text_blocks_prepare(sc, b, m, a, n, shift);
         if (blocks < 0)
             return td__error_set(err, TD_ERR_NOMEM, "out of memory");
     }
-    if (blocks == 0) {
-        upper = td__text_blocks_band(sc, m, n, BLOCK_REACH);
-    } else if (bound > FIRST_PASS_MIN) {
-        if (td__text_scratch_grow((void **)&sc->fr, &sc->fr_cap, 2 * (2 * bound + 3),
-                                  sizeof *sc->fr))
-            return td__error_set(err, TD_ERR_NOMEM, "out of memory");
-        upper = diagonal_distance(a, n, b, m, shift, bound, FIRST_BAND, NULL, sc->fr,
-                                  sc->fr + 2 * bound + 3);
-    }
-    if (upper < bound)
-        bound = upper;
-    /* the lower bound of the remaining cost, from the q-grams of b (after the prefix) */
-    const uint32_t *hint = NULL;
-    if (bound > SMALL_BOUND && n >= 2 * QGRAM) {
-        size_t gpre = pre;
-        if (!g) {
-            if ((st = td__text_grams_new(&local, bs, err)) != TD_OK)
-                return st;
-            g = local;
-            gpre = 0;
+    if (lower == upper) {
+        d = upper;
+    } else if (blocks == 0) {
+        if (poor) {
+            size_t band = td__text_blocks_band(sc, m, n, BLOCK_REACH);
+            if (band < upper)
+                upper = bound = band;
         }
-        st = td__text_hint(g, gpre, as, m, bound, sc, err);
-        td__text_grams_free(local);
-        if (st != TD_OK)
-            return st;
-        hint = sc->hint;
-        size_t lower = hint[0] > diff ? hint[0] : diff;
-        if (lower > bound) { /* only when no alignment of cost <= max was found */
-            *distance = max + 1;
-            return TD_OK;
-        }
-        if (lower == upper) {
-            *distance = upper;
-            return TD_OK;
-        }
-    }
-    if (blocks == 0) {
         d = td__text_blocks_exact(sc, m, n, bound, hint, n / QGRAM + 1);
     } else {
-        if (td__text_scratch_grow((void **)&sc->fr, &sc->fr_cap, 2 * (2 * bound + 3),
-                                  sizeof *sc->fr))
-            return td__error_set(err, TD_ERR_NOMEM, "out of memory");
-        d = diagonal_distance(a, n, b, m, shift, bound, SIZE_MAX, hint, sc->fr,
-                              sc->fr + 2 * bound + 3);
+        if (poor && bound > FIRST_PASS_MIN) {
+            size_t band = diagonal_distance(a, n, b, m, shift, bound, FIRST_BAND, NULL, prev, cur);
+            if (band < upper)
+                upper = bound = band;
+        }
+        d = diagonal_distance(a, n, b, m, shift, bound, SIZE_MAX, hint, prev, cur);
     }
     /* when bound == upper, upper is the cost of a real alignment and the search finds one */
     *distance = d <= bound ? d : upper <= max ? upper : max + 1;

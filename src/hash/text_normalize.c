@@ -166,9 +166,9 @@ static td_status unicode_run(struct sink *k, const uint8_t *s, size_t len, size_
 {
     uint8_t buf[1024];
     size_t ln = sizeof buf;
-    uint8_t *lower = u8_ct_tolower(s + from, to - from, u8_casing_prefix_context(s, from),
-                                   u8_casing_suffix_context(s + to, len - to), NULL,
-                                   UNINORM_NFKD, buf, &ln);
+    uint8_t *lower =
+        u8_ct_tolower(s + from, to - from, u8_casing_prefix_context(s, from),
+                      u8_casing_suffix_context(s + to, len - to), NULL, UNINORM_NFKD, buf, &ln);
     if (!lower)
         return td__error_set(err, TD_ERR_NOMEM, "out of memory normalising text");
     td_status st = TD_OK;
@@ -182,8 +182,8 @@ static td_status unicode_run(struct sink *k, const uint8_t *s, size_t len, size_
             i += (size_t)(m > 0 ? m : 1);
             if (c == 1)
                 sink_push(k, 1, 0);
-            else if (c < 0x80)
-                sink_push(k, ascii_keep[c], ascii_keep[c] != 0);
+            else if (c < 0x80) /* as it is: NFKD may give 'A' (from U+1D400) after lower case */
+                sink_push(k, c, ascii_keep[c] != 0);
             else if (uc_combining_class(c) == 0)
                 sink_push(k, c, is_letter_or_number(c));
         }
