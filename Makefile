@@ -1,8 +1,10 @@
 # takedown: the two commands a fresh Debian machine needs.
 #   make run    install what is missing, build, start the service (SQLite) on a fresh data dir
-#   make test   install what is missing, build (release and ASan+UBSan), run every test and a
-#               short fuzz run
-# Other targets: build, asan, fuzz (longer fuzz run), bench, format, lint, clean.
+#   make test   install what is missing, build (release and ASan+UBSan), run every test (the
+#               store and service tests also on a throwaway PostgreSQL server) and a short
+#               fuzz run
+# Other targets: build, asan, pg (the PostgreSQL tests alone), fuzz (longer fuzz run), bench,
+# format, lint, clean.
 
 BUILD       ?= build
 ASAN_BUILD  ?= build-asan
@@ -21,7 +23,7 @@ BENCH_PHOTOS ?= /usr/share/wallpapers /usr/share/backgrounds
 
 CMAKE_FLAGS = -DTD_WERROR=$(WERROR) -DTD_CONFORMANCE_DIR=$(CONFORMANCE)
 
-.PHONY: all deps build run test asan tsan fuzz-build fuzz bench-deps bench format lint clean
+.PHONY: all deps build run test asan tsan pg fuzz-build fuzz bench-deps bench format lint clean
 
 all: build
 
@@ -56,8 +58,18 @@ test: build asan tsan fuzz-build
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure
 	TSAN_OPTIONS=halt_on_error=1 \
 	  ctest --test-dir $(TSAN_BUILD) --output-on-failure -R '^($(subst $(eval) ,|,$(TSAN_TESTS)))$$'
+	$(PG_RUN)
 
 	FUZZ_SEED=1 fuzz/run.sh $(FUZZ_BUILD) $(SMOKE_SECONDS)
+
+# PostgreSQL: scripts/pg-test.sh starts a server of its own (temporary directory, 127.0.0.1, a
+# free port), registers the *_pg tests in both builds (cmake -DTD_TEST_PG_URL=...), runs them and
+# stops the server whatever the outcome (a trap).
+PG_RUN = ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  scripts/pg-test.sh run $(BUILD) $(ASAN_BUILD)
+
+pg: build asan
+	$(PG_RUN)
 
 fuzz: fuzz-build
 	fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)

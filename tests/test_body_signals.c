@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "support/support.h"
+#include "support/store_url.h"
 #include "takedown/casework.h"
 #include "takedown/text.h"
 #include "takedown/url.h"
@@ -36,6 +37,7 @@ static td_service *open_svc(const char *dir)
     td_service_options_default(&o);
     o.webhook_worker = 0;
     o.follow_interval_ms = 0;
+    o.store_url = td_test_store_url(dir);
     if (td_service_open(dir, &o, &svc, &err))
         fail_msg("open: %s", err.message);
     return svc;

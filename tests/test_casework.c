@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "support/support.h"
+#include "support/store_url.h"
 #include "takedown/casework.h"
 
 #define DIH "threatexchange/pdq/data/reg-test-input/dih/"
@@ -49,6 +50,7 @@ static td_service *open_svc(const char *dir, int fake)
     o.follow_interval_ms = 0;
     if (fake)
         o.clock.now_ms = fake_clock;
+    o.store_url = td_test_store_url(dir);
     td_status st = td_service_open(dir, &o, &svc, &err);
     if (st)
         fail_msg("open: %s", err.message);

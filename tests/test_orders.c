@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "support/support.h"
+#include "support/store_url.h"
 #include "takedown/orders.h"
 #include "takedown/store.h"
 
@@ -62,6 +63,7 @@ static void open_all(fixture *f)
     so.follow_interval_ms = 0;
     so.webhook_allow_private = 1;
     so.clock.now_ms = fake_clock;
+    so.store_url = td_test_store_url(f->dir);
     check(td_service_open(f->dir, &so, &f->svc, &err), &err);
     check(td_orders_open(f->svc, NULL, &f->orders, &err), &err);
 }
@@ -224,7 +226,8 @@ static void deliveries(fixture *f, char *out, size_t cap)
     int row;
     size_t n = 0;
     snprintf(path, sizeof path, "%s/takedown.db", f->dir);
-    check(td_store_open(path, NULL, &s, &err), &err);
+    const char *url = td_test_store_url(f->dir);
+    check(td_store_open(url ? url : path, NULL, &s, &err), &err);
     check(td_store_acquire(s, 0, &c, &err), &err);
     check(td_store_prepare(c, "SELECT event, body FROM deliveries ORDER BY id", &q, &err), &err);
     out[0] = '\0';
@@ -668,7 +671,8 @@ static json_t *event_deliveries(fixture *f, const char *event)
     int row;
     json_t *out = json_array();
     snprintf(path, sizeof path, "%s/takedown.db", f->dir);
-    check(td_store_open(path, NULL, &s, &err), &err);
+    const char *url = td_test_store_url(f->dir);
+    check(td_store_open(url ? url : path, NULL, &s, &err), &err);
     check(td_store_acquire(s, 0, &c, &err), &err);
     check(td_store_prepare(c,
                            "SELECT webhook_id, idem, body FROM deliveries WHERE event = $1"

@@ -85,6 +85,9 @@ typedef struct td_service_options {
     td_hash_options hash;            /* how media bytes are hashed (dihedral is forced on) */
     td_video_hash_options video;     /* how video bytes are hashed (vPDQ; TMK is not used) */
     td_vpdq_match_options vpdq;      /* the vPDQ rule for video signals (distance, percentages) */
+    const char *store_url;           /* NULL or "": DIR/takedown.db (SQLite); or a postgresql://
+                                        URL of a database several nodes share. Read by
+                                        td_service_open only. */
 } td_service_options;
 
 /* Built-in defaults. */

@@ -1,5 +1,5 @@
 /* The store: one small SQL interface the rest of the library talks to, with an embedded SQLite
- * backend today and room for a PostgreSQL (libpq) backend later.
+ * backend (the default) and a PostgreSQL (libpq) backend for several nodes sharing one database.
  *
  * Why an interface of its own rather than sqlite3_* calls everywhere: the service must run on
  * SQLite for a single node and on PostgreSQL for several nodes sharing state. Callers therefore
@@ -41,9 +41,10 @@ typedef struct td_store_options {
 
 void td_store_options_default(td_store_options *opts);
 
-/* Opens a store. location is a file path (SQLite); a "postgresql://" URL is reserved for the
- * libpq backend and fails with TD_ERR_UNSUPPORTED in this build. The SQLite backend turns on
- * WAL, foreign keys and the busy timeout on every connection. */
+/* Opens a store. location is a file path (SQLite) or a "postgresql://" / "postgres://" URL
+ * (a libpq connection URI: PostgreSQL). The SQLite backend turns on WAL, foreign keys and the
+ * busy timeout on every connection; the PostgreSQL backend sets lock_timeout to the busy
+ * timeout. Every connection (the writer and the readers) is opened here. */
 __attribute__((warn_unused_result)) td_status td_store_open(const char *location,
                                                            const td_store_options *opts,
                                                            td_store **out, td_error *err);
@@ -51,7 +52,7 @@ __attribute__((warn_unused_result)) td_status td_store_open(const char *location
 /* Closes every connection; accepts NULL. No connection may be acquired. */
 void td_store_close(td_store *store);
 
-/* "sqlite" (or "postgresql" later). */
+/* "sqlite" or "postgresql". */
 const char *td_store_backend(const td_store *store);
 
 /* Takes the writer connection (write non-zero; blocks while another thread holds it) or a reader
@@ -63,7 +64,9 @@ __attribute__((warn_unused_result)) td_status td_store_acquire(td_store *store, 
 void td_store_release(td_store *store, td_store_conn *conn);
 
 /* Transactions. A writer's td_store_begin takes the database write lock at once (SQLite
- * BEGIN IMMEDIATE) so that a transaction never fails half-way on a lock upgrade. */
+ * BEGIN IMMEDIATE; PostgreSQL: a transaction-level advisory lock shared by every node) so that a
+ * transaction never fails half-way on a lock upgrade and writers commit one after the other. A
+ * reader's transaction reads one snapshot (PostgreSQL: REPEATABLE READ). */
 __attribute__((warn_unused_result)) td_status td_store_begin(td_store_conn *conn, td_error *err);
 __attribute__((warn_unused_result)) td_status td_store_commit(td_store_conn *conn, td_error *err);
 /* Rolls back if a transaction is open; never fails. */
@@ -114,8 +117,9 @@ int td_stmt_column_is_null(td_stmt *stmt, int col);
 
 /* A versioned schema migration. Versions are applied once, in increasing order, each in its own
  * transaction together with its row in the schema_migrations table. sql_postgres, when set, is
- * used instead of sql by the PostgreSQL backend (for the few places where the dialects differ,
- * e.g. INTEGER PRIMARY KEY vs BIGSERIAL). */
+ * used instead of sql by the PostgreSQL backend, for what its mechanical translation of sql
+ * (INTEGER PRIMARY KEY -> identity, INTEGER -> BIGINT, BLOB -> BYTEA; docs/store.md) cannot
+ * express. */
 typedef struct td_store_migration {
     int version;
     const char *name;

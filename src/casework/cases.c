@@ -126,11 +126,12 @@ td_status td_case_list(td_service *svc, const td_case_filter *f, td_case **out, 
         st = td__error_set(err, TD_ERR_NOMEM, "out of memory");
         goto out;
     }
-    /* States as a bit mask: ($1 >> state) & 1, portable integer arithmetic. */
+    /* States as a bit mask: ($1 >> state) & 1, portable integer arithmetic (PostgreSQL has
+     * << for (int, int) and (bigint, int): the state is cast to INT). */
     if ((st = td_store_prepare(c,
                                "SELECT " CASE_COLUMNS " FROM cases k"
                                " JOIN content c ON c.id = k.content_ref"
-                               " WHERE (($1 / (1 << k.state)) % 2) = 1"
+                               " WHERE (($1 / (1 << CAST(k.state AS INT))) % 2) = 1"
                                " AND ($2 = 0 OR k.claimed_by = $2)"
                                " ORDER BY k.priority DESC, k.opened_ms, k.id LIMIT $3 OFFSET $4",
                                &q, err)) ||

@@ -67,12 +67,12 @@ struct td_import {
 };
 
 static const char stage_one[] =
-    "INSERT INTO temp.import_stage (type, value, labels, source, enabled)"
+    "INSERT INTO import_stage (type, value, labels, source, enabled)"
     " VALUES ($1, $2, $3, $4, $5)";
 
 static char *build_stage_many(void)
 {
-    const char head[] = "INSERT INTO temp.import_stage (type, value, labels, source, enabled)"
+    const char head[] = "INSERT INTO import_stage (type, value, labels, source, enabled)"
                         " VALUES ";
     size_t cap = sizeof head + IMPORT_ROWS * 48;
     char *sql = td__malloc(cap);
@@ -187,7 +187,7 @@ static td_status flush_stage(td_import *imp, td_error *err)
                                " source, confidence, enabled, added_ms)"
                                " SELECT $1, type, value, -1, COALESCE(labels, $2),"
                                " COALESCE(source, $3), $4, enabled, $5"
-                               " FROM temp.import_stage WHERE 1 ORDER BY rowid"
+                               " FROM import_stage WHERE 1 = 1 ORDER BY n"
                                " ON CONFLICT (bank_id, type, value) DO NOTHING",
                                &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, imp->bank_id, err)) ||
@@ -196,7 +196,7 @@ static td_status flush_stage(td_import *imp, td_error *err)
         (st = td_stmt_bind_int64(q, 4, imp->confidence, err)) ||
         (st = td_stmt_bind_int64(q, 5, imp->now, err)) ||
         (st = td_stmt_run(q, &changes, err)) ||
-        (st = td_store_exec(imp->conn, "DELETE FROM temp.import_stage", err)))
+        (st = td_store_exec(imp->conn, "DELETE FROM import_stage", err)))
         return st;
     if ((size_t)changes != imp->staged && imp->use_hint) {
         imp->hint.n_pdq = imp->mark_pdq;
@@ -388,9 +388,9 @@ td_status td_import_begin(td_service *svc, const char *bank, const td_import_opt
     /* The staging table lives with the writer connection (TEMP: never logged, never seen by
      * other connections); it is empty between imports. */
     if ((st = td_store_exec(imp->conn,
-                            "CREATE TEMP TABLE IF NOT EXISTS import_stage (type INTEGER NOT NULL,"
-                            " value TEXT NOT NULL, labels TEXT, source TEXT,"
-                            " enabled INTEGER NOT NULL); DELETE FROM temp.import_stage",
+                            "CREATE TEMP TABLE IF NOT EXISTS import_stage (n INTEGER PRIMARY KEY,"
+                            " type INTEGER NOT NULL, value TEXT NOT NULL, labels TEXT,"
+                            " source TEXT, enabled INTEGER NOT NULL); DELETE FROM import_stage",
                             err)))
         goto fail;
     *out = imp;

@@ -137,7 +137,12 @@ td_status td_service_open(const char *dir, const td_service_options *opts, td_se
     snprintf(path, plen, "%s/takedown.db", dir);
     td_store_options_default(&sopts);
     sopts.readers = svc->opts.readers ? svc->opts.readers : 4;
-    st = td_store_open(path, &sopts, &svc->store, err);
+    /* A store URL (PostgreSQL, shared by several nodes) replaces DIR/takedown.db; the data
+     * directory still holds the keys and the evidence files. */
+    const char *location =
+        svc->opts.store_url && *svc->opts.store_url ? svc->opts.store_url : path;
+    st = td_store_open(location, &sopts, &svc->store, err);
+    svc->opts.store_url = NULL; /* the caller's string: not kept */
     td__free(path);
     if (st)
         goto fail;

@@ -22,7 +22,8 @@
 #include "takedown/server.h"
 
 const char td_cli_serve_usage[] =
-    "Usage: takedown serve [--config FILE] [--listen ADDR:PORT] [--data DIR] [--NAME VALUE]...\n"
+    "Usage: takedown serve [--config FILE] [--listen ADDR:PORT] [--data DIR] [--store URL]\n"
+    "                      [--NAME VALUE]...\n"
     "\n"
     "Runs the HTTP API (see docs/api.md) on a data directory (created if missing; SQLite in\n"
     "DIR/takedown.db). At first start an admin API key is created and printed once.\n"
@@ -31,6 +32,9 @@ const char td_cli_serve_usage[] =
     "  --listen ADDR:PORT address to bind (default 127.0.0.1:8080; port 0 picks a free port;\n"
     "                     IPv6 as [::1]:8080); environment TAKEDOWN_LISTEN\n"
     "  --data DIR         data directory (default ./takedown-data); environment TAKEDOWN_DATA\n"
+    "  --store URL        keep the state in PostgreSQL (postgresql://user@host/db; several\n"
+    "                     nodes may share it) instead of DIR/takedown.db; the data directory\n"
+    "                     still holds the keys and evidence files; environment TAKEDOWN_STORE\n"
     "  --fetch-allow LIST hosts GET /h/hash?url= may fetch from when --fetch-enabled 1:\n"
     "                     comma-separated host suffixes ('*': any); TAKEDOWN_FETCH_ALLOW\n"
     "  --NAME VALUE       any option of the configuration table, e.g. --max-body-bytes 2M\n"
@@ -106,6 +110,7 @@ int td_cli_serve(int argc, char **argv)
         return 2;
     }
     vopts.webhook_allow_private = (int)allow_private;
+    vopts.store_url = td__cli_config_string("store");
 
     /* Block the signals before any thread exists: every thread inherits the mask. */
     sigset_t sigs;

@@ -20,6 +20,7 @@ typedef struct string_option {
 static const string_option string_options[] = {
     {"listen", "127.0.0.1:8080", "address and port to bind (port 0: any free port)"},
     {"data", "takedown-data", "data directory (SQLite database, snapshots)"},
+    {"store", "", "postgresql:// URL of a database nodes share (empty: DATA/takedown.db)"},
     {"fetch_allow", "", "hosts media may be fetched from: comma-separated suffixes, '*': any"},
 };
 #define N_STRINGS (sizeof string_options / sizeof string_options[0])

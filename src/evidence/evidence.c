@@ -657,14 +657,17 @@ static td_status purge_body(td_evidence *ev, td_store_conn *c, void *arg, td_err
         const char *ref = a->cases[i];
         int64_t items = 0;
         /* Overwrite, then drop: with secure_delete the old bytes do not linger in free space. */
+        /* The zeros are bound ($2): zeroblob() is SQLite's alone. */
+        static const unsigned char zeros[80];
         static const char *const sql[] = {
-            "UPDATE evidence_cases SET wrapped_secret = zeroblob(80) WHERE case_ref = $1",
-            "UPDATE evidence_items SET wrapped_key = zeroblob(80) WHERE case_ref = $1",
+            "UPDATE evidence_cases SET wrapped_secret = $2 WHERE case_ref = $1",
+            "UPDATE evidence_items SET wrapped_key = $2 WHERE case_ref = $1",
             "UPDATE evidence_items SET wrapped_key = NULL WHERE case_ref = $1",
         };
         for (size_t s = 0; s < sizeof sql / sizeof sql[0]; s++)
             if ((st = td_store_prepare(c, sql[s], &q, err)) ||
                 (st = td_stmt_bind_text(q, 1, ref, (size_t)-1, err)) ||
+                (s < 2 && (st = td_stmt_bind_blob(q, 2, zeros, sizeof zeros, err))) ||
                 (st = td_stmt_run(q, s == 2 ? &items : NULL, err)))
                 return st;
         if ((st = td_store_prepare(c,

@@ -199,4 +199,6 @@ const td__store_backend td__sqlite_backend = {
     "sqlite",      sq_connect,    sq_disconnect, sq_exec,      sq_prepare,   sq_finalize,
     sq_reset,      sq_bind_int64, sq_bind_text,  sq_bind_blob, sq_bind_null, sq_step,
     sq_changes,    sq_col_int64,  sq_col_text,   sq_col_blob,  sq_col_bytes, sq_col_is_null,
+    /* BEGIN IMMEDIATE takes the write lock at once: no failure half-way on a lock upgrade. */
+    "BEGIN",       "BEGIN IMMEDIATE",
 };

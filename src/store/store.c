@@ -40,9 +40,9 @@ td_status td_store_open(const char *location, const td_store_options *opts, td_s
     *out = NULL;
     if (!location || !*location)
         return td__error_set(err, TD_ERR_INVALID, "store: empty location");
+    const td__store_backend *be = &td__sqlite_backend;
     if (strncmp(location, "postgresql://", 13) == 0 || strncmp(location, "postgres://", 11) == 0)
-        return td__error_set(err, TD_ERR_UNSUPPORTED,
-                             "store: the PostgreSQL backend is not in this build");
+        be = &td__postgres_backend;
     if (!opts) {
         td_store_options_default(&def);
         opts = &def;
@@ -53,13 +53,13 @@ td_status td_store_open(const char *location, const td_store_options *opts, td_s
     td_store *s = td__calloc(1, sizeof *s);
     if (!s)
         return td__error_set(err, TD_ERR_NOMEM, "store: out of memory");
-    s->be = &td__sqlite_backend;
+    s->be = be;
     s->opts = *opts;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->freed, NULL);
     s->writer.store = s;
     s->writer.write = 1;
-    /* The writer connects first: it creates the file and switches it to WAL. */
+    /* The writer connects first: SQLite's creates the file and switches it to WAL. */
     st = s->be->connect(location, opts, 1, &s->writer.db, err);
     if (st != TD_OK)
         goto fail;
@@ -146,9 +146,12 @@ td_status td_store_begin(td_store_conn *conn, td_error *err)
 {
     if (conn->in_tx)
         return td__error_set(err, TD_ERR_INTERNAL, "store: transaction already open");
-    td_status st = conn->store->be->exec(conn->db, conn->write ? "BEGIN IMMEDIATE" : "BEGIN", err);
+    const td__store_backend *be = conn->store->be;
+    td_status st = be->exec(conn->db, conn->write ? be->begin_write : be->begin_read, err);
     if (st == TD_OK)
         conn->in_tx = 1;
+    else /* PostgreSQL: BEGIN went through, then the writer lock timed out */
+        (void)be->exec(conn->db, "ROLLBACK", NULL);
     return st;
 }
 

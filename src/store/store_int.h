@@ -1,5 +1,5 @@
 /* Inside the store: the backend operations a database engine provides. store.c owns the
- * connection pool, the statement cache and migrations; a backend (sqlite.c, later postgres.c)
+ * connection pool, the statement cache and migrations; a backend (sqlite.c, postgres.c)
  * only talks to its engine. */
 #ifndef TD_STORE_INT_H
 #define TD_STORE_INT_H
@@ -34,9 +34,19 @@ typedef struct td__store_backend {
     const void *(*col_blob)(void *stmt, int col);
     size_t (*col_bytes)(void *stmt, int col);
     int (*col_is_null)(void *stmt, int col);
+    /* What td_store_begin runs on a reader and on the writer connection. */
+    const char *begin_read;
+    const char *begin_write;
 } td__store_backend;
 
+/* The key of the transaction-level advisory lock every PostgreSQL writer transaction takes
+ * first: writers are serialised across all the nodes sharing the database, as SQLite's single
+ * writer is, so that the change log's seq values are handed out in commit order (see
+ * docs/store.md). The bytes spell "takedown". */
+#define TD__PG_WRITER_LOCK "8386102064361469806"
+
 extern const td__store_backend td__sqlite_backend;
+extern const td__store_backend td__postgres_backend;
 
 struct td_stmt {
     td_store_conn *conn;
