@@ -914,6 +914,19 @@ static void test_url_rules(void **state)
     assert_int_equal(td_url_rules_match(r, u, strlen(u), ids, 8, &n, &err), TD_OK);
     assert_int_equal(n, 1);
     assert_int_equal(ids[0], 3);
+    /* removal by id: that rule only, whichever of its keys; the others still cover their URLs */
+    assert_int_equal(td_url_rules_count(r), 4);
+    assert_int_equal(
+        td_url_rules_add(r, TD_URL_RULE_DOMAIN, "files.example", 3, &err), TD_OK); /* 2nd key */
+    assert_int_equal(td_url_rules_remove(r, 3), 2);
+    assert_int_equal(td_url_rules_remove(r, 3), 0);
+    assert_int_equal(td_url_rules_count(r), 3);
+    assert_int_equal(td_url_rules_match(r, u, strlen(u), ids, 8, &n, &err), TD_OK);
+    assert_int_equal(n, 0);
+    u = "http://www.ported.example:9090/z";
+    assert_int_equal(td_url_rules_match(r, u, strlen(u), ids, 8, &n, &err), TD_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], 4);
     td_url_rules_free(r);
 }
 
