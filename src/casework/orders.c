@@ -418,33 +418,13 @@ td_status td__authority_by_name(td_store_conn *c, const char *name, td_authority
     return TD_OK;
 }
 
+static void authority_item(td_stmt *q, void *item) { authority_row(q, item); }
+
 td_status td_authority_list(td_orders *o, td_authority **out, size_t *count, td_error *err)
 {
-    td_store_conn *c;
-    td_stmt *q;
-    int row;
-    size_t cap = 0;
-    *out = NULL;
-    *count = 0;
-    td_status st = td_store_acquire(o->svc->store, 0, &c, err);
-    if (st)
-        return st;
-    if ((st = td_store_prepare(c, "SELECT " AUTH_COLUMNS " FROM order_authorities ORDER BY name",
-                               &q, err)) == TD_OK) {
-        while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
-            if ((st = td__grow((void **)out, &cap, *count + 1, sizeof **out, err)))
-                break;
-            authority_row(q, &(*out)[(*count)++]);
-        }
-        td_stmt_reset(q);
-    }
-    td_store_release(o->svc->store, c);
-    if (st) {
-        td__free(*out);
-        *out = NULL;
-        *count = 0;
-    }
-    return st;
+    return td__read_rows(o->svc->store,
+                         "SELECT " AUTH_COLUMNS " FROM order_authorities ORDER BY name", NULL, 0,
+                         sizeof **out, authority_item, (void **)out, count, err);
 }
 
 typedef struct link_args {

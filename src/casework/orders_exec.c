@@ -782,45 +782,25 @@ td_status td_referral_decide(td_orders *o, int64_t id, int remove, const char *r
 
 /* ---- notices and lookups ---- */
 
+static void notice_item(td_stmt *q, void *item)
+{
+    td_user_notice *n = item;
+    n->id = td_stmt_column_int64(q, 0);
+    n->order_id = td_stmt_column_int64(q, 1);
+    td__copy_trunc(n->content_id, sizeof n->content_id, td_stmt_column_text(q, 2));
+    n->created_ms = td_stmt_column_int64(q, 3);
+    n->hold_until_ms = td_stmt_column_int64(q, 4);
+    n->released_ms = td_stmt_column_int64(q, 5);
+}
+
 td_status td_notice_list(td_orders *o, int64_t order_id, td_user_notice **out, size_t *count,
                          td_error *err)
 {
-    td_store_conn *c;
-    td_stmt *q;
-    int row;
-    size_t cap = 0;
-    *out = NULL;
-    *count = 0;
-    td_status st = td_store_acquire(o->svc->store, 0, &c, err);
-    if (st)
-        return st;
-    if ((st = td_store_prepare(c,
-                               "SELECT id, order_id, content_id, created_ms, hold_until_ms,"
-                               " released_ms FROM order_notices WHERE $1 = 0 OR order_id = $1"
-                               " ORDER BY id",
-                               &q, err)) == TD_OK &&
-        (st = td_stmt_bind_int64(q, 1, order_id, err)) == TD_OK) {
-        while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
-            if ((st = td__grow((void **)out, &cap, *count + 1, sizeof **out, err)))
-                break;
-            td_user_notice *n = &(*out)[(*count)++];
-            memset(n, 0, sizeof *n);
-            n->id = td_stmt_column_int64(q, 0);
-            n->order_id = td_stmt_column_int64(q, 1);
-            td__copy_trunc(n->content_id, sizeof n->content_id, td_stmt_column_text(q, 2));
-            n->created_ms = td_stmt_column_int64(q, 3);
-            n->hold_until_ms = td_stmt_column_int64(q, 4);
-            n->released_ms = td_stmt_column_int64(q, 5);
-        }
-        td_stmt_reset(q);
-    }
-    td_store_release(o->svc->store, c);
-    if (st) {
-        td__free(*out);
-        *out = NULL;
-        *count = 0;
-    }
-    return st;
+    return td__read_rows(o->svc->store,
+                         "SELECT id, order_id, content_id, created_ms, hold_until_ms,"
+                         " released_ms FROM order_notices WHERE $1 = 0 OR order_id = $1"
+                         " ORDER BY id",
+                         &order_id, 1, sizeof **out, notice_item, (void **)out, count, err);
 }
 
 td_status td__order_for_content(td_store_conn *c, const char *content_id, int64_t *order_id,

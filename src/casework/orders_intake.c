@@ -421,13 +421,24 @@ td_status td_order_get(td_orders *o, int64_t id, td_order *out, td_error *err)
     return st;
 }
 
+static void summary_item(td_stmt *q, void *item)
+{
+    td_order_summary *s = item;
+    s->id = td_stmt_column_int64(q, 0);
+    s->kind = (td_order_kind)td_stmt_column_int64(q, 1);
+    td__copy_trunc(s->authority, sizeof s->authority, td_stmt_column_text(q, 2));
+    td__copy_trunc(s->reference, sizeof s->reference, td_stmt_column_text(q, 3));
+    s->state = (td_order_state)td_stmt_column_int64(q, 4);
+    s->received_ms = td_stmt_column_int64(q, 5);
+    s->deadline_ms = td_stmt_column_int64(q, 6);
+    s->escalation = (int)td_stmt_column_int64(q, 7);
+    s->emergency = (int)td_stmt_column_int64(q, 8);
+    s->breached_ms = td_stmt_column_int64(q, 9);
+}
+
 td_status td_order_list(td_orders *o, int open_only, size_t limit, td_order_summary **out,
                         size_t *count, td_error *err)
 {
-    td_store_conn *c;
-    td_stmt *q;
-    int row;
-    size_t cap = 0;
     *out = NULL;
     *count = 0;
     if (limit == 0)
@@ -445,34 +456,7 @@ td_status td_order_list(td_orders *o, int open_only, size_t limit, td_order_summ
             : "SELECT o.id, o.kind, a.name, o.reference, o.state, o.received_ms, o.deadline_ms,"
               " o.escalation, o.emergency, o.breached_ms FROM orders o JOIN order_authorities a"
               " ON a.id = o.authority_id ORDER BY o.id DESC LIMIT $1";
-    td_status st = td_store_acquire(o->svc->store, 0, &c, err);
-    if (st)
-        return st;
-    if ((st = td_store_prepare(c, sql, &q, err)) == TD_OK &&
-        (st = td_stmt_bind_int64(q, 1, (int64_t)limit, err)) == TD_OK) {
-        while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
-            if ((st = td__grow((void **)out, &cap, *count + 1, sizeof **out, err)))
-                break;
-            td_order_summary *s = &(*out)[(*count)++];
-            memset(s, 0, sizeof *s);
-            s->id = td_stmt_column_int64(q, 0);
-            s->kind = (td_order_kind)td_stmt_column_int64(q, 1);
-            td__copy_trunc(s->authority, sizeof s->authority, td_stmt_column_text(q, 2));
-            td__copy_trunc(s->reference, sizeof s->reference, td_stmt_column_text(q, 3));
-            s->state = (td_order_state)td_stmt_column_int64(q, 4);
-            s->received_ms = td_stmt_column_int64(q, 5);
-            s->deadline_ms = td_stmt_column_int64(q, 6);
-            s->escalation = (int)td_stmt_column_int64(q, 7);
-            s->emergency = (int)td_stmt_column_int64(q, 8);
-            s->breached_ms = td_stmt_column_int64(q, 9);
-        }
-        td_stmt_reset(q);
-    }
-    td_store_release(o->svc->store, c);
-    if (st) {
-        td__free(*out);
-        *out = NULL;
-        *count = 0;
-    }
-    return st;
+    int64_t bind = (int64_t)limit;
+    return td__read_rows(o->svc->store, sql, &bind, 1, sizeof **out, summary_item, (void **)out,
+                         count, err);
 }

@@ -181,34 +181,14 @@ td_status td_notice_template_get(td_orders *o, const char *language, td_notice_t
     return st;
 }
 
+static void template_item(td_stmt *q, void *item) { template_row(q, item); }
+
 td_status td_notice_template_list(td_orders *o, td_notice_template **out, size_t *count,
                                   td_error *err)
 {
-    td_store_conn *c;
-    td_stmt *q;
-    int row;
-    size_t cap = 0;
-    *out = NULL;
-    *count = 0;
-    td_status st = td_store_acquire(o->svc->store, 0, &c, err);
-    if (st)
-        return st;
-    if ((st = td_store_prepare(c, "SELECT " TPL_COLUMNS " FROM notice_templates ORDER BY language",
-                               &q, err)) == TD_OK) {
-        while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
-            if ((st = td__grow((void **)out, &cap, *count + 1, sizeof **out, err)))
-                break;
-            template_row(q, &(*out)[(*count)++]);
-        }
-        td_stmt_reset(q);
-    }
-    td_store_release(o->svc->store, c);
-    if (st) {
-        td__free(*out);
-        *out = NULL;
-        *count = 0;
-    }
-    return st;
+    return td__read_rows(o->svc->store,
+                         "SELECT " TPL_COLUMNS " FROM notice_templates ORDER BY language", NULL, 0,
+                         sizeof **out, template_item, (void **)out, count, err);
 }
 
 static td_status delete_body(td_orders *o, td_store_conn *c, void *ctx, td_error *err)
