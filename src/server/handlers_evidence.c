@@ -24,21 +24,13 @@ static td_evidence *evidence_or_503(td__req *r)
     return ev;
 }
 
-static json_t *time_json(int64_t ms)
-{
-    char t[32];
-    if (!ms)
-        return json_null();
-    td_order_time_format(ms, t);
-    return json_string(t);
-}
-
 static json_t *case_json(const char *ref, const td_evidence_case_info *c)
 {
     return json_pack("{s:s, s:o, s:o, s:I, s:b, s:o, s:I}", "case", ref, "created_at",
-                     time_json(c->created_ms), "retain_until", time_json(c->retain_until_ms),
-                     "retain_until_ms", (json_int_t)c->retain_until_ms, "hold", c->hold,
-                     "purged_at", time_json(c->purged_ms), "item_count", (json_int_t)c->items);
+                     td__time_json(c->created_ms), "retain_until",
+                     td__time_json(c->retain_until_ms), "retain_until_ms",
+                     (json_int_t)c->retain_until_ms, "hold", c->hold, "purged_at",
+                     td__time_json(c->purged_ms), "item_count", (json_int_t)c->items);
 }
 
 /* A required string member: replies 400 and returns NULL when absent or empty. */
@@ -86,7 +78,7 @@ void td__h_evidence_cases_list(td__req *r)
     json_t *master =
         es.has_master ? json_pack("{s:b, s:i, s:i, s:o, s:o}", "exists", 1, "threshold", (int)es.k,
                                   "custodians", (int)es.n, "names", names ? names : json_array(),
-                                  "created_at", time_json(es.master_created_ms))
+                                  "created_at", td__time_json(es.master_created_ms))
                       : json_pack("{s:b}", "exists", 0);
     if (!es.has_master)
         json_decref(names);
@@ -115,8 +107,8 @@ static void reply_case(td__req *r, td_evidence *ev, const char *ref, unsigned st
         json_array_append_new(
             a, json_pack("{s:I, s:s, s:I, s:o, s:o, s:b}", "id", (json_int_t)items[i].id, "label",
                          items[i].label, "bytes", (json_int_t)items[i].bytes, "sealed_at",
-                         time_json(items[i].sealed_ms), "removal_at",
-                         time_json(items[i].removal_ms), "destroyed", items[i].destroyed));
+                         td__time_json(items[i].sealed_ms), "removal_at",
+                         td__time_json(items[i].removal_ms), "destroyed", items[i].destroyed));
     td_free(items);
     if (j)
         json_object_set_new(j, "items", a ? a : json_array());
@@ -182,8 +174,8 @@ static json_t *request_json(const td_evidence_request_info *q)
     return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:i, s:i, s:i}", "id",
                      (json_int_t)q->id, "requester", q->requester, "legal_basis", q->legal_basis,
                      "purpose", q->purpose, "case", q->case_ref, "state",
-                     q->released ? "released" : "open", "created_at", time_json(q->created_ms),
-                     "released_at", time_json(q->released_ms), "approvals", (int)q->approvals,
+                     q->released ? "released" : "open", "created_at", td__time_json(q->created_ms),
+                     "released_at", td__time_json(q->released_ms), "approvals", (int)q->approvals,
                      "shares_held", (int)q->held, "needed", (int)q->need);
 }
 

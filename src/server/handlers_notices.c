@@ -9,34 +9,17 @@
 #include "core/alloc.h"
 #include "server/handlers_orders.h"
 
-static td_orders *orders_or_503(td__req *r)
-{
-    td_orders *o = td__req_orders(r);
-    if (!o)
-        td__reply_error(r, 503, "unavailable", "orders are not enabled on this server");
-    return o;
-}
-
-static json_t *time_json(int64_t ms)
-{
-    char t[32];
-    if (!ms)
-        return json_null();
-    td_order_time_format(ms, t);
-    return json_string(t);
-}
-
 static json_t *template_json(const td_notice_template *t)
 {
     return json_pack("{s:s, s:s, s:s, s:o, s:s}", "language", t->language, "text", t->text,
-                     "complaint_url", t->complaint_url, "updated_at", time_json(t->updated_ms),
+                     "complaint_url", t->complaint_url, "updated_at", td__time_json(t->updated_ms),
                      "updated_by", t->updated_by);
 }
 
 /* GET: the stored templates, the built-in text and the placeholders an operator may use. */
 void td__h_notice_templates_list(td__req *r)
 {
-    td_orders *o = orders_or_503(r);
+    td_orders *o = td__orders_or_503(r);
     if (!o)
         return;
     td_notice_template *list = NULL;
@@ -89,7 +72,7 @@ static void reply_rejection(td__req *r, const td_template_rejection *why, const 
 /* PUT {lang} {"text": ..., "complaint_url": ...}: creates or replaces. */
 void td__h_notice_template_put(td__req *r)
 {
-    td_orders *o = orders_or_503(r);
+    td_orders *o = td__orders_or_503(r);
     json_t *b;
     if (!o || !(b = td__body_object(r)))
         return;
@@ -126,7 +109,7 @@ out:
 
 void td__h_notice_template_delete(td__req *r)
 {
-    td_orders *o = orders_or_503(r);
+    td_orders *o = td__orders_or_503(r);
     if (!o)
         return;
     char lang[TD_NOTICE_LANG_MAX + 1];

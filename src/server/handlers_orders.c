@@ -12,7 +12,7 @@
 
 #include "server/handlers_orders.h"
 
-static td_orders *orders_or_503(td__req *r)
+td_orders *td__orders_or_503(td__req *r)
 {
     td_orders *o = td__req_orders(r);
     if (!o)
@@ -51,7 +51,7 @@ static int authority_may_access(td__req *r, td_orders *o, int64_t id)
     return 1;
 }
 
-static json_t *time_json(int64_t ms)
+json_t *td__time_json(int64_t ms)
 {
     char t[32];
     if (!ms)
@@ -72,15 +72,15 @@ static json_t *authority_json(const td_authority *a)
     return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "id", (json_int_t)a->id, "kind",
                      a->kind == TD_AUTHORITY_REFERRAL_UNIT ? "referral_unit" : "competent", "name",
                      a->name, "member_state", a->member_state, "contact", a->contact, "public_key",
-                     hex, "announced_at", time_json(a->announced_ms), "created_at",
-                     time_json(a->created_ms));
+                     hex, "announced_at", td__time_json(a->announced_ms), "created_at",
+                     td__time_json(a->created_ms));
 }
 
 /* ---- authorities ---- */
 
 void td__h_authorities_list(td__req *r)
 {
-    td_orders *o = orders_or_503(r);
+    td_orders *o = td__orders_or_503(r);
     td_authority *list = NULL;
     size_t n = 0;
     td_error err;
@@ -100,7 +100,7 @@ void td__h_authorities_list(td__req *r)
 
 void td__h_authorities_create(td__req *r)
 {
-    td_orders *o = orders_or_503(r);
+    td_orders *o = td__orders_or_503(r);
     json_t *b;
     if (!o || !(b = td__body_object(r)))
         return;
@@ -136,7 +136,7 @@ out:
 
 void td__h_authority_get(td__req *r)
 {
-    td_orders *o = orders_or_503(r);
+    td_orders *o = td__orders_or_503(r);
     int64_t id;
     if (!o || (id = td__param_id(r, 0)) < 0)
         return;
@@ -151,7 +151,7 @@ void td__h_authority_get(td__req *r)
 
 void td__h_authority_link_key(td__req *r)
 {
-    td_orders *o = orders_or_503(r);
+    td_orders *o = td__orders_or_503(r);
     int64_t id, key_id = 0;
     json_t *b;
     if (!o || (id = td__param_id(r, 0)) < 0 || !(b = td__body_object(r)))
@@ -179,7 +179,7 @@ static void receive(td__req *r, td_order_kind kind)
         [TD_ORDER_WRONG_AUTHORITY] = 403, [TD_ORDER_MALFORMED] = 400,
         [TD_ORDER_MISSING_FIELD] = 422,   [TD_ORDER_INVALID_FIELD] = 422,
     };
-    td_orders *o = orders_or_503(r);
+    td_orders *o = td__orders_or_503(r);
     if (!o)
         return;
     if (r->who.role != TD_ROLE_AUTHORITY) {
@@ -204,11 +204,11 @@ static void receive(td__req *r, td_order_kind kind)
     }
     json_t *j = json_pack("{s:I, s:s, s:o, s:I, s:b, s:b, s:b}", "id", (json_int_t)rc.id, "type",
                           kind == TD_ORDER_REMOVAL ? "removal_order" : "referral", "received_at",
-                          time_json(rc.received_ms), "received_ms", (json_int_t)rc.received_ms,
+                          td__time_json(rc.received_ms), "received_ms", (json_int_t)rc.received_ms,
                           "duplicate", rc.duplicate, "first_contact_early", rc.first_contact_early,
                           "executed", rc.executed);
     if (j && kind == TD_ORDER_REMOVAL) {
-        json_object_set_new(j, "deadline", time_json(rc.deadline_ms));
+        json_object_set_new(j, "deadline", td__time_json(rc.deadline_ms));
         json_object_set_new(j, "deadline_ms", json_integer(rc.deadline_ms));
     }
     td__reply_json(r, rc.duplicate ? 200 : 201, j);
@@ -249,14 +249,14 @@ static json_t *order_json(const td_order *ord)
         "id", (json_int_t)ord->id, "type",
         d->kind == TD_ORDER_REMOVAL ? "removal_order" : "referral", "issuing_authority",
         ord->authority, "reference", d->reference, "issuing_member_state", d->member_state,
-        "issued_at", time_json(d->issued_ms), "reason_category", cat, "statement_of_reasons",
+        "issued_at", td__time_json(d->issued_ms), "reason_category", cat, "statement_of_reasons",
         d->statement, "do_not_inform", d->do_not_inform, "do_not_inform_days",
         d->do_not_inform_days, "cross_border", d->cross_border, "emergency", d->emergency, "state",
-        td_order_state_name(ord->state), "received_at", time_json(ord->received_ms), "deadline",
-        time_json(ord->deadline_ms), "breached_at", time_json(ord->breached_ms), "escalation",
-        ord->escalation, "first_contact_early", ord->first_contact_early, "executed_at",
-        time_json(ord->executed_ms), "measure_at", time_json(ord->confirmed_ms), "measure",
-        ord->measure, "cannot_comply",
+        td_order_state_name(ord->state), "received_at", td__time_json(ord->received_ms), "deadline",
+        td__time_json(ord->deadline_ms), "breached_at", td__time_json(ord->breached_ms),
+        "escalation", ord->escalation, "first_contact_early", ord->first_contact_early,
+        "executed_at", td__time_json(ord->executed_ms), "measure_at",
+        td__time_json(ord->confirmed_ms), "measure", ord->measure, "cannot_comply",
         ord->ground ? json_pack("{s:s, s:s}", "ground", td_cannot_comply_name(ord->ground),
                                 "explanation", ord->explanation)
                     : json_null(),
@@ -270,7 +270,7 @@ static json_t *order_json(const td_order *ord)
 
 void td__h_orders_list(td__req *r)
 {
-    td_orders *o = orders_or_503(r);
+    td_orders *o = td__orders_or_503(r);
     int64_t open, limit;
     if (!o || !td__query_int(r, "open", 0, 1, 1, &open) ||
         !td__query_int(r, "limit", 1, TD_PAGE_MAX, 100, &limit))
@@ -291,9 +291,9 @@ void td__h_orders_list(td__req *r)
             json_pack("{s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:i, s:b, s:o}", "id", (json_int_t)s->id,
                       "type", s->kind == TD_ORDER_REMOVAL ? "removal_order" : "referral",
                       "issuing_authority", s->authority, "reference", s->reference, "state",
-                      td_order_state_name(s->state), "received_at", time_json(s->received_ms),
-                      "deadline", time_json(s->deadline_ms), "escalation", s->escalation,
-                      "emergency", s->emergency, "breached_at", time_json(s->breached_ms)));
+                      td_order_state_name(s->state), "received_at", td__time_json(s->received_ms),
+                      "deadline", td__time_json(s->deadline_ms), "escalation", s->escalation,
+                      "emergency", s->emergency, "breached_at", td__time_json(s->breached_ms)));
     }
     td_free(list);
     td__reply_json(r, 200, json_pack("{s:o}", "orders", a));
@@ -316,7 +316,7 @@ static void reply_order(td__req *r, td_orders *o, int64_t id, unsigned status)
 
 void td__h_order_get(td__req *r)
 {
-    td_orders *o = orders_or_503(r);
+    td_orders *o = td__orders_or_503(r);
     int64_t id;
     if (o && (id = td__param_id(r, 0)) >= 0 && authority_may_access(r, o, id))
         reply_order(r, o, id, 200);
@@ -324,7 +324,7 @@ void td__h_order_get(td__req *r)
 
 void td__h_order_execute(td__req *r)
 {
-    td_orders *o = orders_or_503(r);
+    td_orders *o = td__orders_or_503(r);
     int64_t id;
     if (!o || (id = td__param_id(r, 0)) < 0)
         return;
@@ -338,7 +338,7 @@ void td__h_order_execute(td__req *r)
 
 void td__h_order_locate(td__req *r)
 {
-    td_orders *o = orders_or_503(r);
+    td_orders *o = td__orders_or_503(r);
     int64_t id, target = 0;
     const char *content_id = NULL;
     json_t *b;
@@ -358,7 +358,7 @@ void td__h_order_locate(td__req *r)
 
 void td__h_order_confirm(td__req *r)
 {
-    td_orders *o = orders_or_503(r);
+    td_orders *o = td__orders_or_503(r);
     int64_t id, at_ms = 0;
     const char *measure = NULL, *at = NULL;
     json_t *b;
@@ -405,7 +405,7 @@ static int64_t param_target(td__req *r, int index)
 
 void td__h_order_target_media(td__req *r)
 {
-    td_orders *o = orders_or_503(r);
+    td_orders *o = td__orders_or_503(r);
     int64_t id, target;
     if (!o || (id = td__param_id(r, 0)) < 0 || (target = param_target(r, 1)) < 0)
         return;
@@ -438,12 +438,12 @@ void td__h_order_target_media(td__req *r)
                              m.content_id, "evidence_case", ref, "evidence_item",
                              (json_int_t)m.evidence_item, "bytes", (json_int_t)m.bytes, "sha256",
                              m.sha256, "verified", m.verified, "duplicate", m.duplicate,
-                             "preserved_at", time_json(m.preserved_ms)));
+                             "preserved_at", td__time_json(m.preserved_ms)));
 }
 
 void td__h_order_feedback(td__req *r)
 {
-    td_orders *o = orders_or_503(r);
+    td_orders *o = td__orders_or_503(r);
     int64_t id;
     if (!o || (id = td__param_id(r, 0)) < 0 || !authority_may_access(r, o, id))
         return;
@@ -462,7 +462,7 @@ void td__h_order_feedback(td__req *r)
 
 void td__h_order_cannot_comply(td__req *r)
 {
-    td_orders *o = orders_or_503(r);
+    td_orders *o = td__orders_or_503(r);
     int64_t id;
     const char *ground = NULL, *explanation = NULL;
     json_t *b;
@@ -487,7 +487,7 @@ void td__h_order_cannot_comply(td__req *r)
 
 void td__h_order_clarify(td__req *r)
 {
-    td_orders *o = orders_or_503(r);
+    td_orders *o = td__orders_or_503(r);
     int64_t id;
     const char *text = NULL;
     json_t *b;
@@ -507,7 +507,7 @@ void td__h_order_clarify(td__req *r)
 
 void td__h_order_review_open(td__req *r)
 {
-    td_orders *o = orders_or_503(r);
+    td_orders *o = td__orders_or_503(r);
     int64_t id;
     const char *reason = NULL;
     json_t *b;
@@ -526,7 +526,7 @@ void td__h_order_review_open(td__req *r)
 
 void td__h_order_review_decide(td__req *r)
 {
-    td_orders *o = orders_or_503(r);
+    td_orders *o = td__orders_or_503(r);
     int64_t id;
     int reinstate = 0;
     const char *reason = NULL;
@@ -546,7 +546,7 @@ void td__h_order_review_decide(td__req *r)
 
 void td__h_referral_decide(td__req *r)
 {
-    td_orders *o = orders_or_503(r);
+    td_orders *o = td__orders_or_503(r);
     int64_t id;
     const char *decision = NULL, *reason = NULL;
     json_t *b;
@@ -573,14 +573,14 @@ static json_t *complaint_json(const td_complaint *c)
     return json_pack("{s:I, s:s, s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:s}", "id", (json_int_t)c->id,
                      "content_id", c->content_id, "order_id", (json_int_t)c->order_id, "text",
                      c->text, "state", td_complaint_state_name(c->state), "received_at",
-                     time_json(c->received_ms), "due", time_json(c->due_ms), "decided_at",
-                     time_json(c->decided_ms), "reinstated_at", time_json(c->reinstated_ms),
+                     td__time_json(c->received_ms), "due", td__time_json(c->due_ms), "decided_at",
+                     td__time_json(c->decided_ms), "reinstated_at", td__time_json(c->reinstated_ms),
                      "reasons", c->reasons);
 }
 
 void td__h_complaints_file(td__req *r)
 {
-    td_orders *o = orders_or_503(r);
+    td_orders *o = td__orders_or_503(r);
     const char *content_id = NULL, *text = NULL;
     json_t *b;
     if (!o || !(b = td__body_object(r)))
@@ -599,7 +599,7 @@ void td__h_complaints_file(td__req *r)
 
 void td__h_complaint_get(td__req *r)
 {
-    td_orders *o = orders_or_503(r);
+    td_orders *o = td__orders_or_503(r);
     int64_t id;
     if (!o || (id = td__param_id(r, 0)) < 0)
         return;
@@ -614,7 +614,7 @@ void td__h_complaint_get(td__req *r)
 
 void td__h_complaint_decide(td__req *r)
 {
-    td_orders *o = orders_or_503(r);
+    td_orders *o = td__orders_or_503(r);
     int64_t id;
     int upheld = 0;
     const char *reasons = NULL;
@@ -637,7 +637,7 @@ void td__h_complaint_decide(td__req *r)
 
 void td__h_report_transparency(td__req *r)
 {
-    td_orders *o = orders_or_503(r);
+    td_orders *o = td__orders_or_503(r);
     if (!o)
         return;
     const char *from = td__query(r, "from"), *to = td__query(r, "to");
@@ -681,7 +681,7 @@ static void reply_doc(td__req *r, const td_audit_doc *doc)
  * server sign more than the log grows. */
 void td__h_audit_checkpoint(td__req *r)
 {
-    td_orders *o = orders_or_503(r);
+    td_orders *o = td__orders_or_503(r);
     if (!o)
         return;
     td_audit *log = td_orders_audit(o);
@@ -703,7 +703,7 @@ void td__h_audit_checkpoint(td__req *r)
  * (default: the whole log), with a signed checkpoint of size M. */
 void td__h_audit_inclusion(td__req *r)
 {
-    td_orders *o = orders_or_503(r);
+    td_orders *o = td__orders_or_503(r);
     int64_t seq, size;
     if (!o || !td__query_int(r, "seq", 0, INT64_MAX - 1, -1, &seq) ||
         !td__query_int(r, "size", 1, INT64_MAX, -1, &size))
@@ -745,7 +745,7 @@ void td__h_audit_inclusion(td__req *r)
  * of M, with signed checkpoints of both sizes. */
 void td__h_audit_consistency(td__req *r)
 {
-    td_orders *o = orders_or_503(r);
+    td_orders *o = td__orders_or_503(r);
     int64_t from, to;
     if (!o || !td__query_int(r, "from", 1, INT64_MAX, -1, &from) ||
         !td__query_int(r, "to", 1, INT64_MAX, -1, &to))

@@ -8,6 +8,10 @@
 /* The server's orders handle (server.c: opened on the service by td_server_set_service), or
  * NULL when orders could not be opened: these routes then answer 503. */
 td_orders *td__req_orders(td__req *r);
+/* td__req_orders, or NULL after answering 503. */
+td_orders *td__orders_or_503(td__req *r);
+/* An order time as "YYYY-MM-DDTHH:MM:SS.fffZ", or JSON null for 0. */
+json_t *td__time_json(int64_t ms);
 
 void td__h_authorities_list(td__req *r);
 void td__h_authorities_create(td__req *r);
