@@ -2,9 +2,9 @@
 #   make run    install what is missing, build, start the service (SQLite) on a fresh data dir
 #   make test   install what is missing, build (release and ASan+UBSan), run every test (the
 #               store and service tests also on a throwaway PostgreSQL server) and a short
-#               fuzz run
-# Other targets: build, asan, pg (the PostgreSQL tests alone), fuzz (longer fuzz run), bench,
-# format, lint, clean.
+#               fuzz run, and the web console's browser test (Chromium)
+# Other targets: build, asan, pg (the PostgreSQL tests alone), browser (the console's browser
+# test alone), fuzz (longer fuzz run), bench, format, lint, clean.
 
 BUILD       ?= build
 ASAN_BUILD  ?= build-asan
@@ -23,7 +23,7 @@ BENCH_PHOTOS ?= /usr/share/wallpapers /usr/share/backgrounds
 
 CMAKE_FLAGS = -DTD_WERROR=$(WERROR) -DTD_CONFORMANCE_DIR=$(CONFORMANCE)
 
-.PHONY: all deps build run test asan tsan pg fuzz-build fuzz bench-deps bench format lint clean
+.PHONY: all deps build run test asan tsan pg browser fuzz-build fuzz bench-deps bench format lint clean
 
 all: build
 
@@ -59,7 +59,7 @@ test: build asan tsan fuzz-build
 	TSAN_OPTIONS=halt_on_error=1 \
 	  ctest --test-dir $(TSAN_BUILD) --output-on-failure -R '^($(subst $(eval) ,|,$(TSAN_TESTS)))$$'
 	$(PG_RUN)
-
+	$(BROWSER_RUN)
 	FUZZ_SEED=1 fuzz/run.sh $(FUZZ_BUILD) $(SMOKE_SECONDS)
 
 # PostgreSQL: scripts/pg-test.sh starts a server of its own (temporary directory, 127.0.0.1, a
@@ -70,6 +70,20 @@ PG_RUN = ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 
 pg: build asan
 	$(PG_RUN)
+
+# The web console in Chromium (tests/browser/console_test.js, docs/console.md): npm ci installs
+# playwright-core from tests/browser/package-lock.json into $(BROWSER_DIR) (not the checkout),
+# the test drives Debian's /usr/bin/chromium against a `takedown serve` of its own. npm comes
+# with NodeSource's nodejs (which conflicts with Debian's npm package): installed only if missing.
+BROWSER_DIR = $(BUILD)/browser-test
+BROWSER_RUN = { command -v npm >/dev/null 2>&1 || echo npm | scripts/install-deps.sh /dev/stdin; } && \
+	  mkdir -p $(BROWSER_DIR) && \
+	  cp tests/browser/package.json tests/browser/package-lock.json $(BROWSER_DIR)/ && \
+	  (cd $(BROWSER_DIR) && npm ci --ignore-scripts --no-audit --no-fund) && \
+	  NODE_PATH=$(abspath $(BROWSER_DIR))/node_modules node tests/browser/console_test.js $(BUILD)/takedown
+
+browser: build
+	$(BROWSER_RUN)
 
 fuzz: fuzz-build
 	fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)

@@ -1,13 +1,25 @@
-# Embeds docs/openapi.yaml in the library as td__openapi_yaml / td__openapi_yaml_len, so that
-# the binary serves the document it was built with (GET /v1/openapi.yaml) and the API test can
-# compare it with the router. Pure CMake (file(READ ... HEX)): no xxd needed.
-set(TD_OPENAPI_YAML ${CMAKE_SOURCE_DIR}/docs/openapi.yaml)
-set(TD_OPENAPI_C ${CMAKE_BINARY_DIR}/generated/openapi_yaml.c)
-add_custom_command(
-  OUTPUT ${TD_OPENAPI_C}
-  COMMAND ${CMAKE_COMMAND} -DIN=${TD_OPENAPI_YAML} -DOUT=${TD_OPENAPI_C}
-          -P ${CMAKE_SOURCE_DIR}/src/server/embed_file.cmake
-  DEPENDS ${TD_OPENAPI_YAML} ${CMAKE_SOURCE_DIR}/src/server/embed_file.cmake
-  COMMENT "Embedding docs/openapi.yaml"
-  VERBATIM)
-target_sources(takedown PRIVATE ${TD_OPENAPI_C})
+# Embeds files in the library as C arrays, so that the binary serves what it was built with.
+# Pure CMake (file(READ ... HEX)): no xxd needed.
+#  - docs/openapi.yaml as td__openapi_yaml / td__openapi_yaml_len (GET /v1/openapi.yaml; the
+#    API test compares it with the router);
+#  - the web console, web/<file> as td__web_<file with non-alphanumerics as _> / ..._len
+#    (GET / and GET /console/<file>, src/server/handlers_web.c; docs/console.md).
+function(td_embed_file in symbol)
+  set(out ${CMAKE_BINARY_DIR}/generated/${symbol}.c)
+  file(RELATIVE_PATH rel ${CMAKE_SOURCE_DIR} ${in})
+  add_custom_command(
+    OUTPUT ${out}
+    COMMAND ${CMAKE_COMMAND} -DIN=${in} -DOUT=${out} -DSYMBOL=${symbol} -DNAME=${rel}
+            -P ${CMAKE_SOURCE_DIR}/src/server/embed_file.cmake
+    DEPENDS ${in} ${CMAKE_SOURCE_DIR}/src/server/embed_file.cmake
+    COMMENT "Embedding ${rel}"
+    VERBATIM)
+  target_sources(takedown PRIVATE ${out})
+endfunction()
+
+td_embed_file(${CMAKE_SOURCE_DIR}/docs/openapi.yaml td__openapi_yaml)
+# The console's files: each one has its row in src/server/router.c and docs/openapi.yaml.
+foreach(f index.html console.css console.js)
+  string(MAKE_C_IDENTIFIER "td__web_${f}" sym)
+  td_embed_file(${CMAKE_SOURCE_DIR}/web/${f} ${sym})
+endforeach()

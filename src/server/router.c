@@ -27,6 +27,14 @@ static const td__route routes[] = {
     {"GET", "/metrics", td__h_metrics, PUB, TD__F_NO_READY, "Prometheus metrics"},
     {"GET", "/v1/openapi.yaml", td__h_openapi, PUB, TD__F_NO_READY, "this API's document"},
 
+    /* The web console (docs/console.md): static files, no key (the console asks for one and
+     * sends it to the API routes below). One row per file: other names are 404. */
+    {"GET", "/", td__h_web_index, PUB, TD__F_NO_READY | TD__F_CONSOLE, "the web console"},
+    {"GET", "/console/console.css", td__h_web_css, PUB, TD__F_NO_READY | TD__F_CONSOLE,
+     "the web console's style sheet"},
+    {"GET", "/console/console.js", td__h_web_js, PUB, TD__F_NO_READY | TD__F_CONSOLE,
+     "the web console's script"},
+
     {"GET", "/v1/banks", td__h_banks_list, READ | TD__R_PLATFORM, 0, "list banks"},
     {"POST", "/v1/banks", td__h_banks_create, MOD, 0, "create a bank"},
     {"GET", "/v1/banks/{name}", td__h_bank_get, READ | TD__R_PLATFORM, 0, "one bank"},

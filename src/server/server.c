@@ -28,6 +28,13 @@
  * closed without an answer. */
 #define DISCARD_MAX ((uint64_t)16 << 20)
 
+/* The web console's Content-Security-Policy (docs/console.md): its own scripts, styles and API
+ * only; no inline code, no frames, no plugins. */
+#define TD__CONSOLE_CSP                                                                            \
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "                    \
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "                 \
+    "frame-ancestors 'none'"
+
 double td__srv_now(void)
 {
     struct timespec ts;
@@ -250,6 +257,14 @@ static enum MHD_Result send_response(td__req *r)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                             r->resp_type ? r->resp_type : "application/json");
+    if (r->route && (r->route->flags & TD__F_CONSOLE)) {
+        /* The console loads only its own files and talks only to this origin's API. */
+        MHD_add_response_header(resp, "Content-Security-Policy", TD__CONSOLE_CSP);
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    }
     if (r->status == MHD_HTTP_UNAUTHORIZED)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (r->status == MHD_HTTP_METHOD_NOT_ALLOWED)

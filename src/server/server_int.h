@@ -37,9 +37,10 @@ enum {
 
 /* Route flags. */
 enum {
-    TD__F_MEDIA = 1u << 0,   /* body may be media bytes: uses the larger media limit */
-    TD__F_IMPORT = 1u << 1,  /* body is a list: uses the import limit */
-    TD__F_NO_READY = 1u << 2 /* answers before the service is open (probes, metrics) */
+    TD__F_MEDIA = 1u << 0,    /* body may be media bytes: uses the larger media limit */
+    TD__F_IMPORT = 1u << 1,   /* body is a list: uses the import limit */
+    TD__F_NO_READY = 1u << 2, /* answers before the service is open (probes, metrics) */
+    TD__F_CONSOLE = 1u << 3   /* a web console file: strict CSP and nosniff headers */
 };
 
 typedef struct td__route {
@@ -194,6 +195,11 @@ void td__h_readyz(td__req *r);
 void td__h_metrics(td__req *r);
 void td__h_openapi(td__req *r);
 
+/* The web console (handlers_web.c). */
+void td__h_web_index(td__req *r);
+void td__h_web_css(td__req *r);
+void td__h_web_js(td__req *r);
+
 void td__h_banks_list(td__req *r);
 void td__h_banks_create(td__req *r);
 void td__h_bank_get(td__req *r);
@@ -246,5 +252,12 @@ void td__h_hma_content_delete(td__req *r);
 /* The embedded OpenAPI document (generated at build time from docs/openapi.yaml). */
 extern const unsigned char td__openapi_yaml[];
 extern const size_t td__openapi_yaml_len;
+/* The web console's files (generated at build time from web/). */
+extern const unsigned char td__web_index_html[];
+extern const size_t td__web_index_html_len;
+extern const unsigned char td__web_console_css[];
+extern const size_t td__web_console_css_len;
+extern const unsigned char td__web_console_js[];
+extern const size_t td__web_console_js_len;
 
 #endif
