@@ -253,6 +253,17 @@ static void test_text(void **state)
     res = check_json(json_pack("{s:s}", "text", edited));
     assert_true(matched(res, id, NULL));
     json_decref(res);
+    /* content intake of a post's text */
+    api_request rq = {.method = "POST",
+                      .path = "/v1/content?content_id=post-7",
+                      .key = S.admin,
+                      .ctype = "text/plain",
+                      .body = edited,
+                      .len = -1};
+    json_t *content = api_call_req(&S.srv, 201, &rq);
+    assert_string_equal(api_jstr(content, "verdict"), "review");
+    assert_true(matched(content, id, NULL));
+    json_decref(content);
     /* a different text */
     res = check_bytes("text/plain", "The weather in the city is fine and the market is open.", -1);
     assert_false(matched(res, id, NULL));

@@ -260,8 +260,17 @@ void td__h_content_submit(td__req *r)
                             "object");
             return;
         }
-        in.media = r->body;
-        in.media_len = r->body_len;
+        td_hashes text;
+        if (body_is_text(r)) {
+            /* a post's text: checked against raw_text signals */
+            td_hashes_init(&text);
+            text.text = (const char *)r->body;
+            text.text_len = r->body_len;
+            in.hashes = &text;
+        } else {
+            in.media = r->body;
+            in.media_len = r->body_len;
+        }
         content_reply(r, &in);
         return;
     }
