@@ -89,13 +89,7 @@ static void create_keys(void)
 static int group_setup(void **state)
 {
     (void)state;
-    if (sodium_init() < 0)
-        return -1;
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    snprintf(S.dir, sizeof S.dir, "%s", temp_path("api-evidence-data"));
-    char cmd[8400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", S.dir);
-    if (system(cmd) != 0)
+    if (api_group_init(S.dir, sizeof S.dir, "api-evidence-data") != 0)
         return -1;
     server_start(S.keys[ADMIN], sizeof S.keys[ADMIN]);
     if (strncmp(S.keys[ADMIN], "tdk_", 4) != 0)

@@ -253,13 +253,7 @@ static void create_keys(void)
 static int group_setup(void **state)
 {
     (void)state;
-    if (sodium_init() < 0)
-        return -1;
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    snprintf(S.dir, sizeof S.dir, "%s", temp_path("api-orders-data"));
-    char cmd[8400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", S.dir);
-    if (system(cmd) != 0)
+    if (api_group_init(S.dir, sizeof S.dir, "api-orders-data") != 0)
         return -1;
     S.t_start_ms = api_wall_ms() - 1000;
     server_start(S.keys[ADMIN], sizeof S.keys[ADMIN], 0);

@@ -88,13 +88,7 @@ static int group_setup(void **state)
     static const char *const names[N_KEYS] = {"admin", "moderator-1", "upload-service", "auditor",
                                               "bka-desk"};
     td_error err;
-    if (sodium_init() < 0)
-        return -1;
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    snprintf(S.dir, sizeof S.dir, "%s", temp_path("api-orders-breach-data"));
-    char cmd[8400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", S.dir);
-    if (system(cmd) != 0)
+    if (api_group_init(S.dir, sizeof S.dir, "api-orders-breach-data") != 0)
         return -1;
     set_now(T0 - 2 * DAY_MS);
     td_service_options so;

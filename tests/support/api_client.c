@@ -1,5 +1,6 @@
 /* A client for the HTTP API tests: see api_client.h. */
 #include "api_client.h"
+#include "support.h"
 
 #include "takedown/orders.h"
 
@@ -378,4 +379,14 @@ void api_order_doc(char *out, size_t cap, const char *authority, const char *ref
         first = 0;
     }
     snprintf(out + n, cap - n, "}");
+}
+
+int api_group_init(char *dir, size_t cap, const char *name)
+{
+    char cmd[8400];
+    if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return -1;
+    snprintf(dir, cap, "%s", temp_path(name));
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
 }

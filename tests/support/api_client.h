@@ -16,6 +16,10 @@ typedef struct api_server {
     char admin[128]; /* the admin key when this start printed one, else "" */
 } api_server;
 
+/* A group set-up's common part: libsodium and libcurl initialised, dir (cap bytes) set to the
+ * test temporary folder's `name`, emptied. Returns 0, or -1 on failure. */
+int api_group_init(char *dir, size_t cap, const char *name);
+
 /* Starts `takedown serve --listen 127.0.0.1:0 --data dir` followed by the NULL-terminated flags
  * (flags may be NULL) and waits up to 30 s for the address it listens on. */
 void api_server_start(api_server *srv, const char *dir, const char *const *flags);
