@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -568,12 +570,108 @@ static void test_malformed_bodies(void **state)
     td_service_close(svc);
 }
 
+/* Checks of text, URLs and frames on 3 threads while signals of each kind are added, disabled
+ * and deleted: every check answers, and afterwards the service matches exactly what is left. */
+struct checker {
+    td_service *svc;
+    const char *text;
+    const td_vpdq *frames;
+    _Atomic int *stop;
+    int failures, checks;
+};
+
+static void *check_loop(void *arg)
+{
+    struct checker *k = arg;
+    const char *urls[] = {"https://media.example/v/1", "http://sub.rules.example/x"};
+    while (!atomic_load(k->stop)) {
+        td_hashes h;
+        td_check_result res;
+        td_error err;
+        td_hashes_init(&h);
+        h.text = k->text;
+        h.text_len = strlen(k->text);
+        h.urls = urls;
+        h.n_urls = 2;
+        h.vpdq = k->frames;
+        if (td_check_hashes(k->svc, &h, NULL, &res, &err) != TD_OK)
+            k->failures++;
+        td_check_result_clear(&res);
+        k->checks++;
+    }
+    return NULL;
+}
+
+static void test_concurrent_checks(void **state)
+{
+    (void)state;
+    td_service *svc = open_svc(fresh_dir());
+    td_error err;
+    uint64_t seed = 11;
+    make_bank(svc, "MIXED", TD_ACTION_BLOCK);
+    char *doc = words(&seed, 800);
+    td_vpdq frames;
+    char *file;
+    size_t len;
+    load_vpdq(VPDQ_HASHES "pattern-sd-grey-bar.txt", &frames, &file, &len);
+    _Atomic int stop = 0;
+    struct checker k[3];
+    pthread_t th[3];
+    for (int t = 0; t < 3; t++) {
+        k[t] = (struct checker){svc, doc, &frames, &stop, 0, 0};
+        assert_int_equal(pthread_create(&th[t], NULL, check_loop, &k[t]), 0);
+    }
+    int64_t text_id = 0, url_id = 0, rule_id = 0, video_id = 0;
+    for (int round = 0; round < 6; round++) {
+        text_id = add_body(svc, "MIXED", TD_SIGNAL_TEXT, doc, 0);
+        url_id = add_body(svc, "MIXED", TD_SIGNAL_URL, "https://media.example/v/1", 0);
+        rule_id = add_body(svc, "MIXED", TD_SIGNAL_URL_DOMAIN, "rules.example", 0);
+        video_id = add_body(svc, "MIXED", TD_SIGNAL_VPDQ, file, len);
+        assert_int_equal(td_signal_set_enabled(svc, "MIXED", text_id, 0, NULL, &err), TD_OK);
+        assert_int_equal(td_signal_set_enabled(svc, "MIXED", text_id, 1, NULL, &err), TD_OK);
+        if (round < 5) {
+            assert_int_equal(td_signal_delete(svc, "MIXED", text_id, &err), TD_OK);
+            assert_int_equal(td_signal_delete(svc, "MIXED", url_id, &err), TD_OK);
+            assert_int_equal(td_signal_delete(svc, "MIXED", rule_id, &err), TD_OK);
+            assert_int_equal(td_signal_delete(svc, "MIXED", video_id, &err), TD_OK);
+        }
+    }
+    atomic_store(&stop, 1);
+    for (int t = 0; t < 3; t++) {
+        assert_int_equal(pthread_join(th[t], NULL), 0);
+        assert_int_equal(k[t].failures, 0);
+        assert_true(k[t].checks > 0);
+    }
+    /* what is left: the last round's four signals, each matched once */
+    struct checker last = {svc, doc, &frames, &stop, 0, 0};
+    const char *urls[] = {"https://media.example/v/1", "http://sub.rules.example/x"};
+    td_hashes h;
+    td_check_result res;
+    td_hashes_init(&h);
+    h.text = last.text;
+    h.text_len = strlen(doc);
+    h.urls = urls;
+    h.n_urls = 2;
+    h.vpdq = &frames;
+    assert_int_equal(td_check_hashes(svc, &h, NULL, &res, &err), TD_OK);
+    assert_int_equal(res.match_count, 4);
+    assert_non_null(find(&res, text_id));
+    assert_non_null(find(&res, url_id));
+    assert_non_null(find(&res, rule_id));
+    assert_non_null(find(&res, video_id));
+    td_check_result_clear(&res);
+    td_vpdq_clear(&frames);
+    free(file);
+    free(doc);
+    td_service_close(svc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vpdq_reference_hashes), cmocka_unit_test(test_video_media),
         cmocka_unit_test(test_text_signals),          cmocka_unit_test(test_url_signals),
-        cmocka_unit_test(test_malformed_bodies),
+        cmocka_unit_test(test_malformed_bodies),      cmocka_unit_test(test_concurrent_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -121,7 +121,13 @@ td_status td_service_open(const char *dir, const td_service_options *opts, td_se
     svc->opts.hash.dihedral = 1;
     pthread_mutex_init(&svc->follow_lock, NULL);
     pthread_rwlock_init(&svc->banks_lock, NULL);
-    pthread_rwlock_init(&svc->body_lock, NULL);
+    /* Checks hold body_lock shared for up to a video lookup; under steady traffic a
+     * reader-preferring lock could keep the follower (new and disabled signals) out for ever. */
+    pthread_rwlockattr_t body_attr;
+    pthread_rwlockattr_init(&body_attr);
+    pthread_rwlockattr_setkind_np(&body_attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&svc->body_lock, &body_attr);
+    pthread_rwlockattr_destroy(&body_attr);
     pthread_mutex_init(&svc->thread_lock, NULL);
     pthread_cond_init(&svc->wake, NULL);
     pthread_mutex_init(&svc->deliver_lock, NULL);
