@@ -20,6 +20,7 @@ const binary = args[0];
 const chromiumPath = args.includes('--chromium') ? args[args.indexOf('--chromium') + 1]
   : process.env.CHROMIUM || '/usr/bin/chromium';
 const STEP_MS = 15000;
+const DEADLINE_MS = 60000; // removal orders' deadline on the test server (its minimum)
 
 let checks = 0;
 function ok(what) {
@@ -34,7 +35,9 @@ function assert(cond, what) {
 
 function startServer(dataDir) {
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0'],
+    // The shortest legal deadline the server accepts (60 s), so that the test sees a breach.
+    const child = spawn(binary, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0',
+      '--order-deadline-ms', String(DEADLINE_MS)],
       { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '', key = null;
     const timer = setTimeout(() => reject(new Error('the server did not start in 30 s:\n' + out + err)), 30000);
@@ -159,6 +162,7 @@ async function main() {
     await must(201, 'POST', '/v1/authorities/' + auth.id + '/keys', A, { key_id: authKey.id });
     const doc = orderDoc('BKA', 'BKA-2026-CONSOLE', contentId, 'https://platform.example/post/console-1');
     const signature = crypto.sign(null, Buffer.from(doc), privateKey).toString('base64');
+    const receivedAt = Date.now();
     const receipt = await must(201, 'POST', '/v1/orders', authKey.key, doc,
       { 'Takedown-Signature': 'ed25519=' + signature });
     const orderId = receipt.id || receipt.order_id;
@@ -278,6 +282,20 @@ async function main() {
     const msg2 = (await page.textContent('#message')).trim();
     assert(/404/.test(msg2) && msg2.length > 10, 'a 404 is shown in words: ' + msg2);
     ok('an API error while signed in is shown: "' + msg2 + '"');
+
+    // The deadline passes: the server records the breach, the console shows the row in red.
+    const wait = receivedAt + DEADLINE_MS + 2500 - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const late = await must(200, 'GET', '/v1/orders/' + orderId, A);
+    assert(late.breached_at, 'API: the order is breached: ' + JSON.stringify(late));
+    await page.click('nav button[data-view="orders"]');
+    await page.click('#orders-refresh');
+    await page.waitForSelector('tr[data-order-id="' + orderId + '"].breached');
+    const redRow = page.locator('tr[data-order-id="' + orderId + '"]');
+    assert((await redRow.textContent()).includes('BREACHED'), 'the row says BREACHED');
+    const colour = await redRow.evaluate((el) => getComputedStyle(el).backgroundColor);
+    assert(colour !== 'rgba(0, 0, 0, 0)' && colour !== 'rgb(255, 255, 255)', 'the breached row is coloured: ' + colour);
+    ok('after the deadline: API breached_at ' + late.breached_at + ', the row marked BREACHED (' + colour + ')');
 
     const csp = problems.filter((p) => /Content Security Policy|Refused to/.test(p));
     assert(csp.length === 0, 'no CSP violation: ' + csp.join('; '));
