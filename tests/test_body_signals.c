@@ -443,6 +443,22 @@ static int has(const int64_t *ids, size_t n, int64_t id)
     return 0;
 }
 
+struct sink {
+    char text[4096];
+    size_t len;
+};
+
+static int collect(void *ctx, const char *data, size_t len)
+{
+    struct sink *s = ctx;
+    if (s->len + len >= sizeof s->text)
+        return 1;
+    memcpy(s->text + s->len, data, len);
+    s->len += len;
+    s->text[s->len] = '\0';
+    return 0;
+}
+
 static void test_url_signals(void **state)
 {
     (void)state;
@@ -501,6 +517,31 @@ static void test_url_signals(void **state)
     assert_int_equal(find(&res, domain)->url_index, 2);
     assert_int_equal(find(&res, domain)->type, TD_SIGNAL_URL_DOMAIN);
     td_check_result_clear(&res);
+
+    /* url_md5 in a hash list: imported (the url and raw_text lines are not list entries, counted
+     * as unsupported), matched, exported; the body signals stay out of the export */
+    char list[512], md5b[TD_MD5_HEX_LEN + 1];
+    const char *listed = "https://leaks.example/drop/1";
+    assert_int_equal(td_url_md5(listed, strlen(listed), md5b, &err), TD_OK);
+    snprintf(list, sizeof list, "url_md5 %s\nurl https://x.example/\nraw_text some words\n", md5b);
+    td_import_result ir;
+    memset(&ir, 0, sizeof ir);
+    assert_int_equal(td_import_buffer(svc, "LINKS", list, strlen(list), NULL, &ir, &err), TD_OK);
+    assert_int_equal(ir.added, 1);
+    assert_int_equal(ir.unsupported, 2);
+    assert_int_equal(ir.errors, 0);
+    td_import_result_clear(&ir);
+    const char *u7[] = {"HTTPS://leaks.example/drop/1?utm_campaign=z"};
+    assert_int_equal(check_urls(svc, u7, 1, ids), 1);
+    struct sink out = {{0}, 0};
+    assert_int_equal(td_export(svc, "LINKS", TD_LIST_LINES, 1, collect, &out, &err), TD_OK);
+    char want_line[64];
+    snprintf(want_line, sizeof want_line, "url_md5 %s\n", md5b);
+    assert_non_null(strstr(out.text, want_line));
+    assert_non_null(strstr(out.text, md5));
+    assert_null(strstr(out.text, "url_domain"));
+    assert_null(strstr(out.text, "url_prefix"));
+    assert_null(strstr(out.text, "url "));
 
     /* deleting the domain rule and disabling the prefix rule */
     assert_int_equal(td_signal_delete(svc, "LINKS", domain, &err), TD_OK);

@@ -423,8 +423,8 @@ td_list_parse(const void *data, size_t len, td_list_format format, size_t max_li
               int (*line_fn)(void *ctx, const td_list_entry *entry), void *ctx,
               td_import_result *res, td_error *err);
 
-/* Streams the bank's signals (enabled ones, or all when include_disabled) in format (LINES or
- * CSV) to write; a non-zero return from write stops with TD_ERR_IO. */
+/* Streams the bank's hash signals (pdq, md5, sha256, url_md5: enabled ones, or all when
+ * include_disabled; body signals are not list entries) in format (LINES or CSV) to write; a non-zero return from write stops with TD_ERR_IO. */
 __attribute__((warn_unused_result)) td_status
 td_export(td_service *svc, const char *bank, td_list_format format, int include_disabled,
           int (*write)(void *ctx, const char *data, size_t len), void *ctx, td_error *err);

@@ -57,18 +57,17 @@ struct td_import {
     int64_t next_id; /* the id the next signal added gets */
     size_t staged;   /* rows in the staging table */
     td__range_hint hint;
-    int use_hint;            /* hint holds every signal added (and staged) so far */
+    int use_hint;               /* hint holds every signal added (and staged) so far */
     size_t mark_pdq, mark_keys; /* hint sizes before the staged rows */
     import_row rows[IMPORT_ROWS];
     size_t n_rows;
-    char *sql_many; /* the IMPORT_ROWS-row staging INSERT */
+    char *sql_many;    /* the IMPORT_ROWS-row staging INSERT */
     td_status failure; /* a store error inside the line callback */
     td_error failure_err;
 };
 
-static const char stage_one[] =
-    "INSERT INTO import_stage (type, value, labels, source, enabled)"
-    " VALUES ($1, $2, $3, $4, $5)";
+static const char stage_one[] = "INSERT INTO import_stage (type, value, labels, source, enabled)"
+                                " VALUES ($1, $2, $3, $4, $5)";
 
 static char *build_stage_many(void)
 {
@@ -194,8 +193,7 @@ static td_status flush_stage(td_import *imp, td_error *err)
         (st = td_stmt_bind_text(q, 2, imp->labels_text, (size_t)-1, err)) ||
         (st = td_stmt_bind_text(q, 3, imp->source, (size_t)-1, err)) ||
         (st = td_stmt_bind_int64(q, 4, imp->confidence, err)) ||
-        (st = td_stmt_bind_int64(q, 5, imp->now, err)) ||
-        (st = td_stmt_run(q, &changes, err)) ||
+        (st = td_stmt_bind_int64(q, 5, imp->now, err)) || (st = td_stmt_run(q, &changes, err)) ||
         (st = td_store_exec(imp->conn, "DELETE FROM import_stage", err)))
         return st;
     if ((size_t)changes != imp->staged && imp->use_hint) {
@@ -258,7 +256,7 @@ static int on_entry(void *ctx, const td_list_entry *e)
     td_status st = TD_OK;
     if (++imp->n_rows == IMPORT_ROWS)
         st = imp->staged + IMPORT_ROWS >= STAGE_ROWS ? flush_stage(imp, &imp->failure_err)
-                                                      : flush_rows(imp, &imp->failure_err);
+                                                     : flush_rows(imp, &imp->failure_err);
     if (st) {
         imp->failure = st;
         return 1;
@@ -294,8 +292,8 @@ static td_status import_complete(td_import *imp, td_error *err)
     if (!imp->negatives) {
         int64_t max_id = 0;
         if ((st = last_signal_id(imp->conn, &max_id, err)) ||
-            (st = td__log_range(imp->conn, imp->last_id + 1, max_id, imp->now, &imp->hint.seq,
-                                err)))
+            (st =
+                 td__log_range(imp->conn, imp->last_id + 1, max_id, imp->now, &imp->hint.seq, err)))
             return st;
         imp->hint.first_id = imp->last_id + 1;
         imp->hint.last_id = max_id;
@@ -376,8 +374,8 @@ td_status td_import_begin(td_service *svc, const char *bank, const td_import_opt
     size_t max_line = opts->max_line ? opts->max_line : svc->opts.import_max_line;
     uint64_t max_lines = opts->max_lines ? opts->max_lines : svc->opts.import_max_lines;
     if ((st = td__list_init(&imp->parser, opts->format, max_line ? max_line : 4096,
-                            max_lines ? max_lines : 20000000, svc->opts.import_max_errors,
-                            on_entry, imp, &imp->res, err)) ||
+                            max_lines ? max_lines : 20000000, svc->opts.import_max_errors, on_entry,
+                            imp, &imp->res, err)) ||
         (st = td_store_acquire(svc->store, 1, &imp->conn, err)) ||
         (st = td_store_begin(imp->conn, err)) ||
         (st = td__bank_id(imp->conn, bank, &imp->bank_id, err)) ||
@@ -422,12 +420,10 @@ td_status td_import_finish(td_import *imp, td_import_result *res, td_error *err)
         st = imp->failure;
     }
     if (st == TD_OK && imp->atomic && imp->res.errors)
-        st = td__error_set(err, TD_ERR_INVALID,
-                           "%llu malformed lines (first at line %llu): nothing imported",
-                           (unsigned long long)imp->res.errors,
-                           (unsigned long long)(imp->res.error_count
-                                                    ? imp->res.error_list[0].line
-                                                    : 0));
+        st = td__error_set(
+            err, TD_ERR_INVALID, "%llu malformed lines (first at line %llu): nothing imported",
+            (unsigned long long)imp->res.errors,
+            (unsigned long long)(imp->res.error_count ? imp->res.error_list[0].line : 0));
     if (st == TD_OK)
         st = import_complete(imp, err);
     if (st == TD_OK)
@@ -524,9 +520,8 @@ static void put_csv_field(outbuf *b, const char *s)
     put(b, "\"", 1);
 }
 
-td_status td_export(td_service *svc, const char *bank, td_list_format format,
-                    int include_disabled, int (*write)(void *ctx, const char *data, size_t len),
-                    void *ctx, td_error *err)
+td_status td_export(td_service *svc, const char *bank, td_list_format format, int include_disabled,
+                    int (*write)(void *ctx, const char *data, size_t len), void *ctx, td_error *err)
 {
     td_store_conn *c;
     td_stmt *q;
@@ -557,7 +552,9 @@ td_status td_export(td_service *svc, const char *bank, td_list_format format,
         if ((st = td_store_prepare(c,
                                    "SELECT id, type, value, source, enabled, labels FROM signals"
                                    " WHERE bank_id = $1 AND id > $2 AND ($3 = 1 OR enabled = 1)"
-                                   " ORDER BY id LIMIT $4",
+                                   /* hash types only (pdq, md5, sha256, url_md5): a body
+                                      signal's value is a digest, not a list entry */
+                                   " AND type IN (1, 2, 3, 7) ORDER BY id LIMIT $4",
                                    &q, err)) ||
             (st = td_stmt_bind_int64(q, 1, bank_id, err)) ||
             (st = td_stmt_bind_int64(q, 2, after, err)) ||

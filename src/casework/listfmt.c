@@ -77,10 +77,11 @@ td_status td_signal_type_parse(const char *name, size_t len, td_signal_type *out
     return TD_ERR_INVALID;
 }
 
-/* The types a list import takes: hash values of images and files. */
+/* The types a list import takes: hash values (of images, files and URLs). */
 static int list_type(td_signal_type t)
 {
-    return t == TD_SIGNAL_PDQ || t == TD_SIGNAL_MD5 || t == TD_SIGNAL_SHA256;
+    return t == TD_SIGNAL_PDQ || t == TD_SIGNAL_MD5 || t == TD_SIGNAL_SHA256 ||
+           t == TD_SIGNAL_URL_MD5;
 }
 
 static int other_type(const char *name, size_t len)
