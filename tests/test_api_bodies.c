@@ -311,6 +311,12 @@ static void test_urls(void **state)
     assert_string_equal(api_jstr(res, "verdict"), "allow");
     json_decref(res);
 
+    /* HMA's signal add: a URL answers with its canonical form, not the digest */
+    json_t *hma = api_call(&S.srv, 200, "POST", "/c/bank/LINKS/signal", S.admin,
+                           "{\"url\": \"HTTP://Hma.Example:80/a/../b\"}");
+    assert_string_equal(api_jstr(json_object_get(hma, "signals"), "url"), "http://hma.example/b");
+    json_decref(hma);
+
     /* HMA-style lookup of a URL */
     api_resp r;
     assert_int_equal(

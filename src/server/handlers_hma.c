@@ -331,10 +331,17 @@ void td__h_hma_bank_delete(td__req *r)
     td__reply_json(r, 200, json_object());
 }
 
+/* What HMA shows as a signal's string: the hash, or for a body signal (a URL, a rule, a text,
+ * a video's frames) its readable form rather than the digest takedown keys it by. */
+static const char *hma_value(const td_signal *s)
+{
+    return td_signal_type_has_body(s->type) ? s->display : s->value;
+}
+
 static json_t *hma_content(const td_signal *s)
 {
     return json_pack("{s:I,s:s,s:b,s:{s:s}}", "id", (json_int_t)s->id, "bank", s->bank, "enabled",
-                     s->enabled, "signals", td_signal_type_te_name(s->type), s->value);
+                     s->enabled, "signals", td_signal_type_te_name(s->type), hma_value(s));
 }
 
 /* {"pdq": "<hex>"} (or another signal type) -> {"id": 1, "signals": {"pdq": "<hex>"}}. */
@@ -373,7 +380,7 @@ void td__h_hma_signal_add(td__req *r)
         }
         if (!first_id)
             first_id = out.id;
-        json_object_set_new(signals, key, json_string(out.value));
+        json_object_set_new(signals, key, json_string(hma_value(&out)));
     }
     if (!first_id) {
         td__reply_error(r, 400, "missing_field", "give a signal, e.g. {\"pdq\": \"<hex>\"}");
