@@ -317,14 +317,14 @@ static void test_urls(void **state)
     assert_string_equal(api_jstr(json_object_get(hma, "signals"), "url"), "http://hma.example/b");
     json_decref(hma);
 
-    /* HMA-style lookup of a URL */
-    api_resp r;
-    assert_int_equal(
-        api_http(&S.srv, "GET",
-                 "/m/lookup?signal_type=url&signal=https%3A%2F%2Fmedia.example%2Fv%2F123", S.admin,
-                 NULL, &r),
-        200);
-    api_resp_free(&r);
+    /* HMA-style lookup of a URL: the exact signal, keyed by its bank */
+    json_t *found = api_call(
+        &S.srv, 200, "GET",
+        "/m/lookup?signal_type=url&signal=https%3A%2F%2Fmedia.example%2Fv%2F123", S.admin, NULL);
+    json_t *in_bank = json_object_get(found, "LINKS");
+    assert_int_equal(json_array_size(in_bank), 1);
+    assert_int_equal(api_jint(json_array_get(in_bank, 0), "bank_content_id"), exact);
+    json_decref(found);
 
     api_expect_error(&S.srv, 400, "invalid_url", "POST", "/v1/check", S.admin, "{\"urls\":[\"\"]}");
     api_expect_error(&S.srv, 400, NULL, "POST", "/v1/check", S.admin, "{\"urls\":[\"http://\"]}");

@@ -390,6 +390,7 @@ static void test_index_equals_brute_force(void **state)
                 removed[v] = 1;
             }
             assert_int_equal(td_vpdq_index_remove(idx, 999), 0);
+            assert_int_equal(td_vpdq_index_videos(idx), VIDEOS - (VIDEOS + 2) / 3);
             assert_true(td_vpdq_index_frames(idx) < live_frames);
         }
         td_vpdq query;

@@ -172,7 +172,7 @@ size_t td_vpdq_index_remove(td_vpdq_index *idx, uint64_t id);
  * not depend on the thread count. Not to be called while a query runs. */
 void td_vpdq_index_set_threads(td_vpdq_index *idx, unsigned threads);
 
-/* Number of videos added (removed ones included) and of frame hashes of live videos. */
+/* Number of videos and of their frame hashes (removed videos not counted). */
 size_t td_vpdq_index_videos(const td_vpdq_index *idx);
 size_t td_vpdq_index_frames(const td_vpdq_index *idx);
 

@@ -203,7 +203,7 @@ void td__body_index_remove(td_service *svc, uint64_t id, td_signal_type type)
 {
     pthread_rwlock_wrlock(&svc->body_lock);
     if (type == TD_SIGNAL_VPDQ)
-        svc->vpdq_removed += td_vpdq_index_remove(svc->vpdq, id);
+        (void)td_vpdq_index_remove(svc->vpdq, id);
     else if (type == TD_SIGNAL_TEXT)
         td_text_index_remove(svc->text, id);
     else if (type == TD_SIGNAL_URL_DOMAIN || type == TD_SIGNAL_URL_PREFIX)

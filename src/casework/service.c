@@ -246,7 +246,7 @@ td_status td_service_get_stats(td_service *svc, td_service_stats *out, td_error 
     out->sha256_indexed = td_index_map_size(svc->sha256);
     out->url_indexed = td_index_map_size(svc->url) + td_index_map_size(svc->url_md5);
     pthread_rwlock_rdlock(&svc->body_lock);
-    out->vpdq_videos = td_vpdq_index_videos(svc->vpdq) - svc->vpdq_removed;
+    out->vpdq_videos = td_vpdq_index_videos(svc->vpdq);
     out->vpdq_frames = td_vpdq_index_frames(svc->vpdq);
     out->text_indexed = td_text_index_size(svc->text);
     out->url_rules = td_url_rules_count(svc->rules);

@@ -62,7 +62,6 @@ struct td_service {
     td_vpdq_index *vpdq;
     td_text_index *text;
     td_url_rules *rules;
-    size_t vpdq_removed; /* videos removed from the vPDQ index (they stay counted there) */
     pthread_mutex_t follow_lock;
     uint64_t applied_seq; /* under follow_lock */
     _Atomic uint64_t applied_seq_pub;

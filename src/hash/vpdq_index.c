@@ -28,7 +28,8 @@ struct video {
 struct td_vpdq_index {
     td_index *index;
     struct video *videos;
-    size_t count, capacity;
+    size_t count, capacity; /* video slots, removed ones included */
+    size_t live;            /* videos not removed */
     size_t frames;
     int min_quality;
     unsigned threads; /* 0: the online cores, at most MAX_THREADS */
@@ -61,7 +62,7 @@ void td_vpdq_index_free(td_vpdq_index *x)
     td__free(x);
 }
 
-size_t td_vpdq_index_videos(const td_vpdq_index *x) { return x->count; }
+size_t td_vpdq_index_videos(const td_vpdq_index *x) { return x->live; }
 
 void td_vpdq_index_set_threads(td_vpdq_index *x, unsigned threads)
 {
@@ -113,6 +114,7 @@ td_status td_vpdq_index_add(td_vpdq_index *x, uint64_t id, const td_vpdq *video,
     x->videos[x->count].frames = (uint32_t)n;
     x->videos[x->count].removed = 0;
     x->count++;
+    x->live++;
     x->frames += n;
     return TD_OK;
 }
@@ -124,6 +126,7 @@ size_t td_vpdq_index_remove(td_vpdq_index *x, uint64_t id)
         if (x->videos[i].id == id && !x->videos[i].removed) {
             x->videos[i].removed = 1;
             x->frames -= x->videos[i].frames;
+            x->live--;
             n++;
         }
     return n;
