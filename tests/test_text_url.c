@@ -164,6 +164,44 @@ static void mutate(char *s, uint64_t *seed, unsigned percent)
             s[i] = (char)('a' + test_rand(seed) % 26);
 }
 
+static int by_id(const void *x, const void *y)
+{
+    const td_text_match *a = x, *b = y;
+    if (a->id != b->id)
+        return a->id < b->id ? -1 : 1;
+    return a->distance < b->distance ? -1 : a->distance > b->distance;
+}
+
+static int same_matches(td_text_match *got, size_t n_got, td_text_match *want, size_t n_want)
+{
+    if (n_got != n_want)
+        return 0;
+    if (n_got == 0)
+        return 1; /* both may be NULL */
+    qsort(got, n_got, sizeof *got, by_id);
+    qsort(want, n_want, sizeof *want, by_id);
+    for (size_t i = 0; i < n_got; i++)
+        if (got[i].id != want[i].id || got[i].distance != want[i].distance)
+            return 0;
+    return 1;
+}
+
+/* The index's answer to query against brute force (same ids and distances); returns the number
+ * of matches. st (may be NULL) receives the query's statistics. */
+static size_t check_against_brute(td_text_index *idx, const char *query, td_text_query_stats *st)
+{
+    td_text_match *got, *want;
+    size_t n_got, n_want;
+    td_error err;
+    assert_int_equal(td_text_index_query(idx, query, strlen(query), &got, &n_got, st, &err), TD_OK);
+    assert_int_equal(td_text_index_query_brute(idx, query, strlen(query), &want, &n_want, &err),
+                     TD_OK);
+    assert_true(same_matches(got, n_got, want, n_want));
+    td_free(got);
+    td_free(want);
+    return n_want;
+}
+
 static void test_text_index(void **state)
 {
     (void)state;
@@ -189,24 +227,7 @@ static void test_text_index(void **state)
     for (int q = 0; q < 300; q++) {
         char *query = strdup(docs[test_rand(&seed) % DOCS]);
         mutate(query, &seed, (unsigned)(test_rand(&seed) % 9));
-        td_text_match *got, *want;
-        size_t n_got, n_want;
-        td_text_query_stats st;
-        assert_int_equal(td_text_index_query(idx, query, strlen(query), &got, &n_got, &st, &err),
-                         TD_OK);
-        assert_int_equal(td_text_index_query_brute(idx, query, strlen(query), &want, &n_want, &err),
-                         TD_OK);
-        assert_int_equal(n_got, n_want);
-        for (size_t i = 0; i < n_want; i++) {
-            int found = 0;
-            for (size_t j = 0; j < n_got; j++)
-                if (got[j].id == want[i].id && got[j].distance == want[i].distance)
-                    found = 1;
-            assert_true(found);
-        }
-        total_matches += n_want;
-        td_free(got);
-        td_free(want);
+        total_matches += check_against_brute(idx, query, NULL);
         free(query);
     }
     assert_true(total_matches > 100);
@@ -269,26 +290,11 @@ static void test_text_index_long(void **state)
     for (int q = 0; q < 60; q++) {
         char *query = strdup(docs[q % 2 ? test_rand(&seed) % DOCS : test_rand(&seed) % 50 * 8]);
         mutate(query, &seed, (unsigned)(test_rand(&seed) % 8));
-        td_text_match *got, *want;
-        size_t n_got, n_want;
         td_text_query_stats st;
-        assert_int_equal(td_text_index_query(idx, query, strlen(query), &got, &n_got, &st, &err),
-                         TD_OK);
-        assert_int_equal(td_text_index_query_brute(idx, query, strlen(query), &want, &n_want, &err),
-                         TD_OK);
-        assert_int_equal(n_got, n_want);
-        for (size_t i = 0; i < n_want; i++) {
-            int found = 0;
-            for (size_t j = 0; j < n_got; j++)
-                if (got[j].id == want[i].id && got[j].distance == want[i].distance)
-                    found = 1;
-            assert_true(found);
-        }
+        size_t n_want = check_against_brute(idx, query, &st);
         assert_true(st.verified <= st.candidates);
         matches += n_want;
         filtered += st.candidates - st.verified;
-        td_free(got);
-        td_free(want);
         free(query);
     }
     assert_true(matches > 20);
@@ -323,28 +329,7 @@ static void test_text_index_long(void **state)
 
 /* ---- removal and concurrent queries ---- */
 
-static int by_id(const void *x, const void *y)
-{
-    const td_text_match *a = x, *b = y;
-    if (a->id != b->id)
-        return a->id < b->id ? -1 : 1;
-    return a->distance < b->distance ? -1 : a->distance > b->distance;
-}
-
 /* Same ids and distances, in any order. */
-static int same_matches(td_text_match *got, size_t n_got, td_text_match *want, size_t n_want)
-{
-    if (n_got != n_want)
-        return 0;
-    if (n_got == 0)
-        return 1; /* both may be NULL */
-    qsort(got, n_got, sizeof *got, by_id);
-    qsort(want, n_want, sizeof *want, by_id);
-    for (size_t i = 0; i < n_got; i++)
-        if (got[i].id != want[i].id || got[i].distance != want[i].distance)
-            return 0;
-    return 1;
-}
 
 /* Documents of every length class under shared ids (three per id), short ones found through the
  * piece table and long ones directly; ids removed and re-added in rounds. After each round:
@@ -916,8 +901,8 @@ static void test_url_rules(void **state)
     assert_int_equal(ids[0], 3);
     /* removal by id: that rule only, whichever of its keys; the others still cover their URLs */
     assert_int_equal(td_url_rules_count(r), 4);
-    assert_int_equal(
-        td_url_rules_add(r, TD_URL_RULE_DOMAIN, "files.example", 3, &err), TD_OK); /* 2nd key */
+    assert_int_equal(td_url_rules_add(r, TD_URL_RULE_DOMAIN, "files.example", 3, &err),
+                     TD_OK); /* 2nd key */
     assert_int_equal(td_url_rules_remove(r, 3), 2);
     assert_int_equal(td_url_rules_remove(r, 3), 0);
     assert_int_equal(td_url_rules_count(r), 3);
