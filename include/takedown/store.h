@@ -32,11 +32,11 @@ typedef struct td_stmt td_stmt;
 #define TD_STORE_MAX_READERS 64
 
 typedef struct td_store_options {
-    unsigned readers;      /* reader connections, 1..TD_STORE_MAX_READERS (default 4) */
+    unsigned readers;        /* reader connections, 1..TD_STORE_MAX_READERS (default 4) */
     int64_t busy_timeout_ms; /* how long a connection waits for a lock (default 5000) */
-    int create;            /* create the database if missing (default 1) */
-    int synchronous_full;  /* fsync on every commit (default 0: WAL + NORMAL, durable except on
-                              power loss of the last transactions; 1: FULL) */
+    int create;              /* create the database if missing (default 1) */
+    int synchronous_full;    /* fsync on every commit (default 0: WAL + NORMAL, durable except on
+                                power loss of the last transactions; 1: FULL) */
 } td_store_options;
 
 void td_store_options_default(td_store_options *opts);
@@ -45,9 +45,8 @@ void td_store_options_default(td_store_options *opts);
  * (a libpq connection URI: PostgreSQL). The SQLite backend turns on WAL, foreign keys and the
  * busy timeout on every connection; the PostgreSQL backend sets lock_timeout to the busy
  * timeout. Every connection (the writer and the readers) is opened here. */
-__attribute__((warn_unused_result)) td_status td_store_open(const char *location,
-                                                           const td_store_options *opts,
-                                                           td_store **out, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_store_open(const char *location, const td_store_options *opts, td_store **out, td_error *err);
 
 /* Closes every connection; accepts NULL. No connection may be acquired. */
 void td_store_close(td_store *store);
@@ -58,8 +57,7 @@ const char *td_store_backend(const td_store *store);
 /* Takes the writer connection (write non-zero; blocks while another thread holds it) or a reader
  * connection (write zero). Release it with td_store_release, on the same thread or another. */
 __attribute__((warn_unused_result)) td_status td_store_acquire(td_store *store, int write,
-                                                              td_store_conn **out,
-                                                              td_error *err);
+                                                               td_store_conn **out, td_error *err);
 /* Returns a connection to the pool, rolling back a transaction left open; accepts NULL. */
 void td_store_release(td_store *store, td_store_conn *conn);
 
@@ -75,35 +73,31 @@ int td_store_in_transaction(const td_store_conn *conn);
 
 /* Runs SQL without parameters (may hold several statements). */
 __attribute__((warn_unused_result)) td_status td_store_exec(td_store_conn *conn, const char *sql,
-                                                           td_error *err);
+                                                            td_error *err);
 
 /* Returns the connection's cached prepared statement for sql, reset and with its bindings
  * cleared. The statement belongs to the connection: do not free it; it stays valid until the
  * connection is released. Parameters are written $1..$99. */
-__attribute__((warn_unused_result)) td_status td_store_prepare(td_store_conn *conn,
-                                                              const char *sql, td_stmt **out,
-                                                              td_error *err);
+__attribute__((warn_unused_result)) td_status td_store_prepare(td_store_conn *conn, const char *sql,
+                                                               td_stmt **out, td_error *err);
 
 /* Binding parameter $index (1-based). text with len (size_t)-1 means NUL-terminated; text NULL
  * binds SQL NULL. A parameter number the statement does not use is an error. */
 __attribute__((warn_unused_result)) td_status td_stmt_bind_int64(td_stmt *stmt, int index,
-                                                                int64_t value, td_error *err);
-__attribute__((warn_unused_result)) td_status td_stmt_bind_text(td_stmt *stmt, int index,
-                                                               const char *text, size_t len,
-                                                               td_error *err);
-__attribute__((warn_unused_result)) td_status td_stmt_bind_blob(td_stmt *stmt, int index,
-                                                               const void *data, size_t len,
-                                                               td_error *err);
+                                                                 int64_t value, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_stmt_bind_text(td_stmt *stmt, int index, const char *text, size_t len, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_stmt_bind_blob(td_stmt *stmt, int index, const void *data, size_t len, td_error *err);
 __attribute__((warn_unused_result)) td_status td_stmt_bind_null(td_stmt *stmt, int index,
-                                                               td_error *err);
+                                                                td_error *err);
 
 /* Runs the statement one step: *row is 1 when a row is available, 0 when done. A unique or
  * foreign-key violation fails with TD_ERR_CONFLICT. */
-__attribute__((warn_unused_result)) td_status td_stmt_step(td_stmt *stmt, int *row,
-                                                          td_error *err);
+__attribute__((warn_unused_result)) td_status td_stmt_step(td_stmt *stmt, int *row, td_error *err);
 /* Steps to completion, discarding rows; *changes (may be NULL) receives the rows changed. */
 __attribute__((warn_unused_result)) td_status td_stmt_run(td_stmt *stmt, int64_t *changes,
-                                                         td_error *err);
+                                                          td_error *err);
 /* Resets the statement for reuse with new bindings (done by td_store_prepare as well). */
 void td_stmt_reset(td_stmt *stmt);
 
@@ -114,6 +108,14 @@ const char *td_stmt_column_text(td_stmt *stmt, int col);
 const void *td_stmt_column_blob(td_stmt *stmt, int col);
 size_t td_stmt_column_bytes(td_stmt *stmt, int col);
 int td_stmt_column_is_null(td_stmt *stmt, int col);
+
+/* Reads every row of sql (binds[0..n_binds) as $1..) on a reader connection into a new array of
+ * items of size bytes, each zeroed then filled by row(stmt, item); *out is freed with td_free.
+ * On failure *out is NULL and *count 0. */
+__attribute__((warn_unused_result)) td_status
+td_store_read_rows(td_store *store, const char *sql, const int64_t *binds, int n_binds, size_t size,
+                   void (*row)(td_stmt *stmt, void *item), void **out, size_t *count,
+                   td_error *err);
 
 /* A versioned schema migration. Versions are applied once, in increasing order, each in its own
  * transaction together with its row in the schema_migrations table. sql_postgres, when set, is
@@ -130,9 +132,9 @@ typedef struct td_store_migration {
 /* Applies the migrations newer than the database's version; *version (may be NULL) receives the
  * version reached. A database newer than the newest migration fails with TD_ERR_UNSUPPORTED. */
 __attribute__((warn_unused_result)) td_status td_store_migrate(td_store *store,
-                                                              const td_store_migration *list,
-                                                              size_t n, int *version,
-                                                              td_error *err);
+                                                               const td_store_migration *list,
+                                                               size_t n, int *version,
+                                                               td_error *err);
 
 #ifdef __cplusplus
 }

@@ -220,11 +220,4 @@ td_status td__decisions_load(td_store_conn *c, int64_t content_ref, int64_t case
 /* Shared helpers for owning lists. */
 td_status td__grow(void **items, size_t *cap, size_t need, size_t size, td_error *err);
 
-/* Reads every row of sql (binds[0..n_binds) as $1..) on a reader connection into a new array of
- * items of size bytes, each zeroed then filled by row(q, item); *out freed with td__free. On
- * failure *out is NULL and *count 0. */
-td_status td__read_rows(td_store *store, const char *sql, const int64_t *binds, int n_binds,
-                        size_t size, void (*row)(td_stmt *q, void *item), void **out, size_t *count,
-                        td_error *err);
-
 #endif

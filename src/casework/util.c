@@ -59,42 +59,6 @@ td_status td__grow(void **items, size_t *cap, size_t need, size_t size, td_error
     return TD_OK;
 }
 
-td_status td__read_rows(td_store *store, const char *sql, const int64_t *binds, int n_binds,
-                        size_t size, void (*row)(td_stmt *q, void *item), void **out, size_t *count,
-                        td_error *err)
-{
-    td_store_conn *c;
-    td_stmt *q;
-    int more;
-    size_t cap = 0;
-    *out = NULL;
-    *count = 0;
-    td_status st = td_store_acquire(store, 0, &c, err);
-    if (st)
-        return st;
-    st = td_store_prepare(c, sql, &q, err);
-    for (int i = 0; st == TD_OK && i < n_binds; i++)
-        st = td_stmt_bind_int64(q, i + 1, binds[i], err);
-    if (st == TD_OK) {
-        while ((st = td_stmt_step(q, &more, err)) == TD_OK && more) {
-            if ((st = td__grow(out, &cap, *count + 1, size, err)))
-                break;
-            void *item = (char *)*out + *count * size;
-            memset(item, 0, size);
-            row(q, item);
-            (*count)++;
-        }
-        td_stmt_reset(q);
-    }
-    td_store_release(store, c);
-    if (st) {
-        td__free(*out);
-        *out = NULL;
-        *count = 0;
-    }
-    return st;
-}
-
 static int lookup(const char *const *names, int n, const char *name)
 {
     for (int i = 0; name && i < n; i++)

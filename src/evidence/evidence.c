@@ -1272,92 +1272,49 @@ td_status td_evidence_get_status(td_evidence *ev, td_evidence_status *out, td_er
     return st;
 }
 
+static void custodian_item(td_stmt *q, void *item)
+{
+    td_evidence_custodian *k = item;
+    k->x = (unsigned)td_stmt_column_int64(q, 0);
+    snprintf(k->name, sizeof k->name, "%s", td_stmt_column_text(q, 1));
+}
+
 td_status td_evidence_custodians(td_evidence *ev, td_evidence_custodian **out, size_t *count,
                                  td_error *err)
 {
-    td_store_conn *c;
-    td_stmt *q;
-    int row;
-    size_t n = 0;
-    *out = NULL;
-    *count = 0;
-    td_evidence_custodian *list =
-        td__mallocarray(TD_SHAMIR_MAX_SHARES, sizeof(td_evidence_custodian));
-    if (!list)
-        return td__error_set(err, TD_ERR_NOMEM, "evidence: out of memory");
-    td_status st = td_store_acquire(ev->store, 0, &c, err);
-    if (st) {
-        td__free(list);
-        return st;
-    }
-    if ((st = td_store_prepare(c, "SELECT x, name FROM evidence_custodians ORDER BY x", &q, err)) ==
-        TD_OK) {
-        while (n < TD_SHAMIR_MAX_SHARES && (st = td_stmt_step(q, &row, err)) == TD_OK && row) {
-            list[n].x = (unsigned)td_stmt_column_int64(q, 0);
-            snprintf(list[n].name, sizeof list[n].name, "%s", td_stmt_column_text(q, 1));
-            n++;
-        }
-        td_stmt_reset(q);
-    }
-    td_store_release(ev->store, c);
-    if (st) {
-        td__free(list);
-        return st;
-    }
-    *out = list;
-    *count = n;
-    return TD_OK;
+    /* at most TD_SHAMIR_MAX_SHARES rows: one per share, written by the key ceremony */
+    return td_store_read_rows(ev->store, "SELECT x, name FROM evidence_custodians ORDER BY x", NULL,
+                              0, sizeof **out, custodian_item, (void **)out, count, err);
+}
+
+static void case_item(td_stmt *q, void *item)
+{
+    td_evidence_case_summary *s = item;
+    snprintf(s->case_ref, sizeof s->case_ref, "%s", td_stmt_column_text(q, 0));
+    s->info.created_ms = td_stmt_column_int64(q, 1);
+    s->info.retain_until_ms = td_stmt_column_int64(q, 2);
+    s->info.hold = (int)td_stmt_column_int64(q, 3);
+    s->info.purged_ms = td_stmt_column_int64(q, 4);
+    s->info.items = td_stmt_column_int64(q, 5);
 }
 
 td_status td_evidence_case_list(td_evidence *ev, size_t limit, size_t offset,
                                 td_evidence_case_summary **out, size_t *count, td_error *err)
 {
-    td_store_conn *c;
-    td_stmt *q;
-    int row;
-    size_t n = 0;
     *out = NULL;
     *count = 0;
     if (limit == 0)
         limit = 100;
     if (limit > 1000 || offset > (size_t)INT64_MAX)
         return td__error_set(err, TD_ERR_INVALID, "evidence: at most 1000 cases per page");
-    td_evidence_case_summary *list = td__mallocarray(limit, sizeof *list);
-    if (!list)
-        return td__error_set(err, TD_ERR_NOMEM, "evidence: out of memory");
-    td_status st = td_store_acquire(ev->store, 0, &c, err);
-    if (st) {
-        td__free(list);
-        return st;
-    }
-    if ((st = td_store_prepare(c,
-                               "SELECT case_ref, created_ms, retain_until_ms, hold, purged_ms,"
-                               " (SELECT COUNT(*) FROM evidence_items i"
-                               "  WHERE i.case_ref = evidence_cases.case_ref)"
-                               " FROM evidence_cases ORDER BY created_ms DESC, case_ref"
-                               " LIMIT $1 OFFSET $2",
-                               &q, err)) == TD_OK &&
-        (st = td_stmt_bind_int64(q, 1, (int64_t)limit, err)) == TD_OK &&
-        (st = td_stmt_bind_int64(q, 2, (int64_t)offset, err)) == TD_OK) {
-        while (n < limit && (st = td_stmt_step(q, &row, err)) == TD_OK && row) {
-            td_evidence_case_summary *s = &list[n++];
-            snprintf(s->case_ref, sizeof s->case_ref, "%s", td_stmt_column_text(q, 0));
-            s->info.created_ms = td_stmt_column_int64(q, 1);
-            s->info.retain_until_ms = td_stmt_column_int64(q, 2);
-            s->info.hold = (int)td_stmt_column_int64(q, 3);
-            s->info.purged_ms = td_stmt_column_int64(q, 4);
-            s->info.items = td_stmt_column_int64(q, 5);
-        }
-        td_stmt_reset(q);
-    }
-    td_store_release(ev->store, c);
-    if (st) {
-        td__free(list);
-        return st;
-    }
-    *out = list;
-    *count = n;
-    return TD_OK;
+    const int64_t binds[2] = {(int64_t)limit, (int64_t)offset};
+    return td_store_read_rows(ev->store,
+                              "SELECT case_ref, created_ms, retain_until_ms, hold, purged_ms,"
+                              " (SELECT COUNT(*) FROM evidence_items i"
+                              "  WHERE i.case_ref = evidence_cases.case_ref)"
+                              " FROM evidence_cases ORDER BY created_ms DESC, case_ref"
+                              " LIMIT $1 OFFSET $2",
+                              binds, 2, sizeof **out, case_item, (void **)out, count, err);
 }
 
 td_status td_evidence_item_list(td_evidence *ev, const char *case_ref, td_evidence_item_info **out,

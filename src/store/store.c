@@ -250,8 +250,7 @@ td_status td_store_prepare(td_store_conn *conn, const char *sql, td_stmt **out, 
 static td_status param(td_stmt *s, int index, int *engine_index, td_error *err)
 {
     if (index < 1 || index > TD__STMT_MAX_PARAMS || !s->param_map[index])
-        return td__error_set(err, TD_ERR_INTERNAL, "store: statement has no parameter $%d",
-                             index);
+        return td__error_set(err, TD_ERR_INTERNAL, "store: statement has no parameter $%d", index);
     *engine_index = s->param_map[index];
     return TD_OK;
 }
@@ -310,14 +309,29 @@ td_status td_stmt_run(td_stmt *s, int64_t *changes, td_error *err)
 
 void td_stmt_reset(td_stmt *s) { s->conn->store->be->reset(s->engine); }
 
-int64_t td_stmt_column_int64(td_stmt *s, int col) { return s->conn->store->be->col_int64(s->engine, col); }
-const char *td_stmt_column_text(td_stmt *s, int col) { return s->conn->store->be->col_text(s->engine, col); }
-const void *td_stmt_column_blob(td_stmt *s, int col) { return s->conn->store->be->col_blob(s->engine, col); }
-size_t td_stmt_column_bytes(td_stmt *s, int col) { return s->conn->store->be->col_bytes(s->engine, col); }
-int td_stmt_column_is_null(td_stmt *s, int col) { return s->conn->store->be->col_is_null(s->engine, col); }
+int64_t td_stmt_column_int64(td_stmt *s, int col)
+{
+    return s->conn->store->be->col_int64(s->engine, col);
+}
+const char *td_stmt_column_text(td_stmt *s, int col)
+{
+    return s->conn->store->be->col_text(s->engine, col);
+}
+const void *td_stmt_column_blob(td_stmt *s, int col)
+{
+    return s->conn->store->be->col_blob(s->engine, col);
+}
+size_t td_stmt_column_bytes(td_stmt *s, int col)
+{
+    return s->conn->store->be->col_bytes(s->engine, col);
+}
+int td_stmt_column_is_null(td_stmt *s, int col)
+{
+    return s->conn->store->be->col_is_null(s->engine, col);
+}
 
-td_status td_store_migrate(td_store *store, const td_store_migration *list, size_t n,
-                           int *version, td_error *err)
+td_status td_store_migrate(td_store *store, const td_store_migration *list, size_t n, int *version,
+                           td_error *err)
 {
     td_store_conn *c;
     td_stmt *q;
@@ -375,5 +389,50 @@ td_status td_store_migrate(td_store *store, const td_store_migration *list, size
         *version = current;
 out:
     td_store_release(store, c);
+    return st;
+}
+
+td_status td_store_read_rows(td_store *store, const char *sql, const int64_t *binds, int n_binds,
+                             size_t size, void (*row)(td_stmt *q, void *item), void **out,
+                             size_t *count, td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    int more;
+    size_t cap = 0;
+    *out = NULL;
+    *count = 0;
+    td_status st = td_store_acquire(store, 0, &c, err);
+    if (st)
+        return st;
+    st = td_store_prepare(c, sql, &q, err);
+    for (int i = 0; st == TD_OK && i < n_binds; i++)
+        st = td_stmt_bind_int64(q, i + 1, binds[i], err);
+    if (st == TD_OK) {
+        while ((st = td_stmt_step(q, &more, err)) == TD_OK && more) {
+            if (*count == cap) {
+                size_t grown = cap ? cap * 2 : 16, bytes;
+                void *p =
+                    __builtin_mul_overflow(grown, size, &bytes) ? NULL : td__realloc(*out, bytes);
+                if (!p) {
+                    st = td__error_set(err, TD_ERR_NOMEM, "out of memory reading rows");
+                    break;
+                }
+                *out = p;
+                cap = grown;
+            }
+            void *item = (char *)*out + *count * size;
+            memset(item, 0, size);
+            row(q, item);
+            (*count)++;
+        }
+        td_stmt_reset(q);
+    }
+    td_store_release(store, c);
+    if (st) {
+        td__free(*out);
+        *out = NULL;
+        *count = 0;
+    }
     return st;
 }
