@@ -110,6 +110,12 @@ void td_service_close(td_service *svc);
 /* Non-zero once the indexes are loaded (for /readyz and HMA's /status). */
 int td_service_ready(td_service *svc);
 
+/* Non-zero while writes are refused for lack of space (TD_ERR_NOSPACE): 1 when the service
+ * opened read-only on a full disk (checks answer from the signals already stored; the follower
+ * reopens for writing once space returns, as does the next write when nothing else holds the
+ * store), 2 when the last write failed for lack of space (until a write succeeds). */
+int td_service_read_only(td_service *svc);
+
 /* Applies change-log entries committed since the last follow (by this or another node) to the
  * in-memory indexes. Called by the follower thread and after every local change; safe to call
  * from any thread at any time. *applied (may be NULL) receives the number of entries applied. */
@@ -424,7 +430,8 @@ td_list_parse(const void *data, size_t len, td_list_format format, size_t max_li
               td_import_result *res, td_error *err);
 
 /* Streams the bank's hash signals (pdq, md5, sha256, url_md5: enabled ones, or all when
- * include_disabled; body signals are not list entries) in format (LINES or CSV) to write; a non-zero return from write stops with TD_ERR_IO. */
+ * include_disabled; body signals are not list entries) in format (LINES or CSV) to write; a
+ * non-zero return from write stops with TD_ERR_IO. */
 __attribute__((warn_unused_result)) td_status
 td_export(td_service *svc, const char *bank, td_list_format format, int include_disabled,
           int (*write)(void *ctx, const char *data, size_t len), void *ctx, td_error *err);
@@ -538,6 +545,12 @@ typedef struct td_principal {
     char name[TD_NAME_MAX + 1];
 } td_principal;
 
+/* The platform scope of a principal: a platform key's id, 0 for every other role. Content a
+ * platform key submits is recorded with this id (td_content.platform_key) and that key reads only
+ * such content; other roles submit content without an owner and read all content. who may be
+ * NULL (0). */
+int64_t td_principal_platform(const td_principal *who);
+
 typedef struct td_key_info {
     int64_t id;
     td_role role;
@@ -625,11 +638,14 @@ typedef struct td_content_input {
     const uint8_t *media;      /* media bytes, or NULL when hashes are supplied */
     size_t media_len;
     const td_hashes *hashes; /* used when media is NULL */
+    int64_t platform_key;    /* the submitting platform key (td_principal_platform), 0: none */
 } td_content_input;
 
 typedef struct td_content {
     int64_t id; /* internal */
     char content_id[TD_CONTENT_ID_MAX + 1];
+    int64_t platform_key; /* the platform key that submitted it, 0: none (another role, or
+                             received before content had owners) */
     char uploader[TD_UPLOADER_MAX + 1];
     char url[TD_CASE_URL_MAX + 1];
     int64_t time_ms;
@@ -649,13 +665,29 @@ void td_content_clear(td_content *content);
 
 /* Stores the content with its hashes and matches, opens a case when a matching bank says review
  * (priority from labels and confidence), and enqueues the actions (webhook events) of block
- * matches; all committed before it returns. A content_id already received fails with
- * TD_ERR_CONFLICT. out (may be NULL) receives the stored record. */
+ * matches; all committed before it returns. Content ids are one namespace for the whole service:
+ * a content_id already received, by this platform key or another, fails with TD_ERR_CONFLICT
+ * (the message never says by whom). out (may be NULL) receives the stored record. */
 __attribute__((warn_unused_result)) td_status
 td_content_submit(td_service *svc, const td_content_input *in, td_content *out, td_error *err);
 /* The content with hashes, matches, its case and decisions. */
 __attribute__((warn_unused_result)) td_status
 td_content_get(td_service *svc, const char *content_id, td_content *out, td_error *err);
+/* td_content_get as who sees it: a platform principal reads only the content it submitted;
+ * another platform's content fails with TD_ERR_NOT_FOUND and the same message as content that
+ * does not exist. Other roles (and who NULL) read everything. */
+__attribute__((warn_unused_result)) td_status td_content_get_as(td_service *svc,
+                                                                const td_principal *who,
+                                                                const char *content_id,
+                                                                td_content *out, td_error *err);
+/* Whether who may see or act on content_id (complaints, order targets): TD_OK, or
+ * TD_ERR_NOT_FOUND ("no content '<id>'") both when it does not exist and when it belongs to
+ * another platform key. */
+__attribute__((warn_unused_result)) td_status
+td_content_visible(td_service *svc, const td_principal *who, const char *content_id, td_error *err);
+/* The platform key that submitted content_id (0: none); TD_ERR_NOT_FOUND when unknown. */
+__attribute__((warn_unused_result)) td_status
+td_content_owner(td_service *svc, const char *content_id, int64_t *platform_key, td_error *err);
 
 /* ---- cases and the review queue ---- */
 
@@ -719,6 +751,7 @@ typedef struct td_webhook {
     int64_t id;
     char url[TD_CASE_URL_MAX + 1]; /* http:// or https:// only */
     unsigned events;
+    int64_t platform_key; /* the platform key it belongs to, 0: none (see td_webhook_create_for) */
     int enabled;
     int64_t created_ms;
 } td_webhook;
@@ -728,6 +761,16 @@ typedef struct td_webhook {
 __attribute__((warn_unused_result)) td_status td_webhook_create(td_service *svc, const char *url,
                                                                 const char *secret, unsigned events,
                                                                 td_webhook *out, td_error *err);
+/* A webhook that belongs to one platform key (platform_key: the id of a valid key of role
+ * platform, else TD_ERR_INVALID; 0 is td_webhook_create). Content events (match, case.opened,
+ * case.decided, and remove / restore decided on content) go to the webhooks without a platform
+ * key and to those of the platform key that submitted the content; content without an owner only
+ * to the former. Order events (remove, restore, notice, order_feedback, referral_answer of
+ * orders, referrals and complaints) go to every webhook when no target is a platform's content,
+ * else like content events (targets of several platform keys: webhooks without a key only). */
+__attribute__((warn_unused_result)) td_status
+td_webhook_create_for(td_service *svc, const char *url, const char *secret, unsigned events,
+                      int64_t platform_key, td_webhook *out, td_error *err);
 /* Free *out with td_free. */
 __attribute__((warn_unused_result)) td_status td_webhook_list(td_service *svc, td_webhook **out,
                                                               size_t *count, td_error *err);

@@ -10,8 +10,8 @@
 #include "core/alloc.h"
 #include "core/error.h"
 
-#define CASE_COLUMNS                                                                           \
-    "k.id, k.content_ref, c.content_id, k.state, k.priority, k.labels, k.opened_by,"           \
+#define CASE_COLUMNS                                                                               \
+    "k.id, k.content_ref, c.content_id, k.state, k.priority, k.labels, k.opened_by,"               \
     " k.opened_ms, k.claimed_by, k.claimed_by_name, k.claimed_ms, k.closed_ms, k.outcome"
 
 static void case_row(td_stmt *q, td_case *k)
@@ -32,8 +32,8 @@ static void case_row(td_stmt *q, td_case *k)
     k->outcome = (td_decision_kind)td_stmt_column_int64(q, 12);
 }
 
-td_status td__case_load(td_store_conn *c, const char *where, int64_t arg, td_case *out,
-                        int *found, td_error *err)
+td_status td__case_load(td_store_conn *c, const char *where, int64_t arg, td_case *out, int *found,
+                        td_error *err)
 {
     char sql[512];
     td_stmt *q;
@@ -115,9 +115,9 @@ td_status td_case_list(td_service *svc, const td_case_filter *f, td_case **out, 
     size_t limit = f->limit ? f->limit : 100;
     if (limit > TD_PAGE_MAX)
         return td__error_set(err, TD_ERR_LIMIT, "at most %d cases per page", TD_PAGE_MAX);
-    unsigned states = f->states ? f->states
-                                : (1u << TD_CASE_OPEN) | (1u << TD_CASE_CLAIMED) |
-                                      (1u << TD_CASE_ESCALATED);
+    unsigned states =
+        f->states ? f->states
+                  : (1u << TD_CASE_OPEN) | (1u << TD_CASE_CLAIMED) | (1u << TD_CASE_ESCALATED);
     td_status st = td_store_acquire(svc->store, 0, &c, err);
     if (st)
         return st;
@@ -259,8 +259,7 @@ out:
 }
 
 td_status td_case_decide(td_service *svc, int64_t id, const td_principal *who,
-                         td_decision_kind kind, const char *reason, td_decision *out,
-                         td_error *err)
+                         td_decision_kind kind, const char *reason, td_decision *out, td_error *err)
 {
     td_store_conn *c;
     td_stmt *q;
@@ -336,11 +335,14 @@ td_status td_case_decide(td_service *svc, int64_t id, const td_principal *who,
     json_object_set_new(payload, "case", kase);
     json_object_set_new(payload, "decision", decision);
     snprintf(subject, sizeof subject, "decision:%lld", (long long)did);
-    st = td__event_enqueue(svc, c, TD_EVENT_CASE_DECIDED, subject, payload, err);
+    int64_t owner = 0;
+    st = td__content_ref_owner(c, k.content_ref, &owner, err);
+    if (st == TD_OK)
+        st = td__event_enqueue_for(svc, c, TD_EVENT_CASE_DECIDED, subject, payload, owner, err);
     if (st == TD_OK && kind != TD_DECISION_ESCALATE)
-        st = td__event_enqueue(svc, c,
-                               kind == TD_DECISION_REMOVE ? TD_EVENT_REMOVE : TD_EVENT_RESTORE,
-                               subject, payload, err);
+        st = td__event_enqueue_for(svc, c,
+                                   kind == TD_DECISION_REMOVE ? TD_EVENT_REMOVE : TD_EVENT_RESTORE,
+                                   subject, payload, owner, err);
     json_decref(payload);
     if (st || (st = td_store_commit(c, err)))
         goto out;

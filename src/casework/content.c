@@ -138,8 +138,8 @@ static td_status load_matches(td_store_conn *c, int64_t ref, td_match **out, siz
     return TD_OK;
 }
 
-static td_status open_case(td_service *svc, td_store_conn *c, int64_t ref, const td_match *m,
-                           size_t n, td_verdict verdict, td_error *err)
+static td_status open_case(td_service *svc, td_store_conn *c, int64_t ref, int64_t owner,
+                           const td_match *m, size_t n, td_verdict verdict, td_error *err)
 {
     td_stmt *q;
     int row;
@@ -190,7 +190,7 @@ static td_status open_case(td_service *svc, td_store_conn *c, int64_t ref, const
     json_object_set_new(kase, "id", json_integer(case_id));
     json_object_set_new(kase, "priority", json_integer(priority));
     json_object_set_new(payload, "case", kase);
-    st = td__event_enqueue(svc, c, TD_EVENT_CASE_OPENED, subject, payload, err);
+    st = td__event_enqueue_for(svc, c, TD_EVENT_CASE_OPENED, subject, payload, owner, err);
     json_decref(payload);
     return st;
 }
@@ -241,10 +241,15 @@ td_status td__content_apply(td_service *svc, td_store_conn *c, int64_t ref, cons
         return st;
     td_verdict v = td__verdict(all, na);
     td_verdict old = TD_VERDICT_ALLOW;
-    if ((st = td_store_prepare(c, "SELECT verdict FROM content WHERE id = $1", &q, err)) ||
+    int64_t owner = 0;
+    if ((st = td_store_prepare(c, "SELECT verdict, platform_key FROM content WHERE id = $1", &q,
+                               err)) ||
         (st = td_stmt_bind_int64(q, 1, ref, err)) || (st = td_stmt_step(q, &row, err)))
         goto out;
-    old = row ? (td_verdict)td_stmt_column_int64(q, 0) : TD_VERDICT_ALLOW;
+    if (row) {
+        old = (td_verdict)td_stmt_column_int64(q, 0);
+        owner = td_stmt_column_int64(q, 1);
+    }
     td_stmt_reset(q);
     for (size_t i = 0; i < na; i++)
         if ((st = td_store_prepare(c,
@@ -263,15 +268,15 @@ td_status td__content_apply(td_service *svc, td_store_conn *c, int64_t ref, cons
     char subject[64];
     snprintf(subject, sizeof subject, "content:%lld:%lld", (long long)ref, (long long)newest);
     json_t *payload = content_payload(c, ref, all, na, v);
-    st = td__event_enqueue(svc, c, TD_EVENT_MATCH, subject, payload, err);
+    st = td__event_enqueue_for(svc, c, TD_EVENT_MATCH, subject, payload, owner, err);
     if (st == TD_OK && v == TD_VERDICT_BLOCK && old != TD_VERDICT_BLOCK) {
         snprintf(subject, sizeof subject, "content:%lld", (long long)ref);
         json_object_set_new(payload, "reason", json_string("match"));
-        st = td__event_enqueue(svc, c, TD_EVENT_REMOVE, subject, payload, err);
+        st = td__event_enqueue_for(svc, c, TD_EVENT_REMOVE, subject, payload, owner, err);
     }
     json_decref(payload);
     if (st == TD_OK && v == TD_VERDICT_REVIEW)
-        st = open_case(svc, c, ref, all, na, v, err);
+        st = open_case(svc, c, ref, owner, all, na, v, err);
 out:
     td__free(all);
     return st;
@@ -335,8 +340,9 @@ td_status td_content_submit(td_service *svc, const td_content_input *in, td_cont
         goto out;
     if ((st = td_store_prepare(c,
                                "INSERT INTO content (content_id, uploader, url, time_ms,"
-                               " received_ms, metadata, pdq, quality, md5, sha256, verdict)"
-                               " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0)"
+                               " received_ms, metadata, pdq, quality, md5, sha256, verdict,"
+                               " platform_key)"
+                               " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11)"
                                " ON CONFLICT (content_id) DO NOTHING RETURNING id",
                                &q, err)) ||
         (st = td_stmt_bind_text(q, 1, in->content_id, (size_t)-1, err)) ||
@@ -349,10 +355,13 @@ td_status td_content_submit(td_service *svc, const td_content_input *in, td_cont
         (st = td_stmt_bind_int64(q, 8, h.quality, err)) ||
         (st = td_stmt_bind_text(q, 9, h.md5, (size_t)-1, err)) ||
         (st = td_stmt_bind_text(q, 10, h.sha256, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 11, in->platform_key > 0 ? in->platform_key : 0, err)) ||
         (st = td_stmt_step(q, &row, err)))
         goto out;
     if (!row) {
-        st = td__error_set(err, TD_ERR_CONFLICT, "content '%s' was already received",
+        /* The same answer whoever sent the first one: it tells that the id is taken, never by
+         * whom nor anything of that record. */
+        st = td__error_set(err, TD_ERR_CONFLICT, "content id '%s' was already received",
                            in->content_id);
         goto out;
     }
@@ -387,8 +396,8 @@ td_status td_content_get(td_service *svc, const char *content_id, td_content *ou
         return st;
     if ((st = td_store_prepare(c,
                                "SELECT id, content_id, uploader, url, time_ms, received_ms,"
-                               " metadata, pdq, quality, md5, sha256, verdict FROM content"
-                               " WHERE content_id = $1",
+                               " metadata, pdq, quality, md5, sha256, verdict, platform_key"
+                               " FROM content WHERE content_id = $1",
                                &q, err)) ||
         (st = td_stmt_bind_text(q, 1, content_id, (size_t)-1, err)) ||
         (st = td_stmt_step(q, &row, err)))
@@ -410,6 +419,7 @@ td_status td_content_get(td_service *svc, const char *content_id, td_content *ou
     td__copy_trunc(out->hashes.md5, sizeof out->hashes.md5, td_stmt_column_text(q, 9));
     td__copy_trunc(out->hashes.sha256, sizeof out->hashes.sha256, td_stmt_column_text(q, 10));
     out->verdict = (td_verdict)td_stmt_column_int64(q, 11);
+    out->platform_key = td_stmt_column_int64(q, 12);
     td_stmt_reset(q);
     if (!out->metadata_json) {
         st = td__error_set(err, TD_ERR_NOMEM, "out of memory");
@@ -424,6 +434,92 @@ out:
     td_store_release(svc->store, c);
     if (st)
         td_content_clear(out);
+    return st;
+}
+
+/* ---- scoping by platform key ---- */
+
+int64_t td_principal_platform(const td_principal *who)
+{
+    return who && who->role == TD_ROLE_PLATFORM ? who->id : 0;
+}
+
+td_status td__content_ref_owner(td_store_conn *c, int64_t ref, int64_t *owner, td_error *err)
+{
+    td_stmt *q;
+    int row;
+    td_status st;
+    *owner = 0;
+    if ((st = td_store_prepare(c, "SELECT platform_key FROM content WHERE id = $1", &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, ref, err)) || (st = td_stmt_step(q, &row, err)))
+        return st;
+    if (row)
+        *owner = td_stmt_column_int64(q, 0);
+    td_stmt_reset(q);
+    return TD_OK;
+}
+
+td_status td__content_id_owner(td_store_conn *c, const char *content_id, int64_t *owner, int *found,
+                               td_error *err)
+{
+    td_stmt *q;
+    int row = 0;
+    td_status st;
+    *owner = 0;
+    *found = 0;
+    if (!content_id || !*content_id ||
+        strnlen(content_id, TD_CONTENT_ID_MAX + 1) > TD_CONTENT_ID_MAX)
+        return TD_OK;
+    if ((st = td_store_prepare(c, "SELECT platform_key FROM content WHERE content_id = $1", &q,
+                               err)) ||
+        (st = td_stmt_bind_text(q, 1, content_id, (size_t)-1, err)) ||
+        (st = td_stmt_step(q, &row, err)))
+        return st;
+    if (row) {
+        *owner = td_stmt_column_int64(q, 0);
+        *found = 1;
+    }
+    td_stmt_reset(q);
+    return TD_OK;
+}
+
+td_status td_content_owner(td_service *svc, const char *content_id, int64_t *platform_key,
+                           td_error *err)
+{
+    td_store_conn *c;
+    int found = 0;
+    td_status st = td_store_acquire(svc->store, 0, &c, err);
+    if (st)
+        return st;
+    st = td__content_id_owner(c, content_id, platform_key, &found, err);
+    td_store_release(svc->store, c);
+    if (st == TD_OK && !found)
+        st = content_id && strnlen(content_id, TD_CONTENT_ID_MAX + 1) <= TD_CONTENT_ID_MAX
+                 ? td__error_set(err, TD_ERR_NOT_FOUND, "no content '%s'", content_id)
+                 : td__error_set(err, TD_ERR_NOT_FOUND, "no such content");
+    return st;
+}
+
+td_status td_content_visible(td_service *svc, const td_principal *who, const char *content_id,
+                             td_error *err)
+{
+    int64_t owner = 0;
+    td_status st = td_content_owner(svc, content_id, &owner, err);
+    int64_t scope = td_principal_platform(who);
+    if (st == TD_OK && scope && owner != scope)
+        st = td__error_set(err, TD_ERR_NOT_FOUND, "no content '%s'", content_id);
+    return st;
+}
+
+td_status td_content_get_as(td_service *svc, const td_principal *who, const char *content_id,
+                            td_content *out, td_error *err)
+{
+    td_status st = td_content_get(svc, content_id, out, err);
+    int64_t scope = td_principal_platform(who);
+    if (st == TD_OK && scope && out->platform_key != scope) {
+        td_content_clear(out);
+        st = td__error_set(err, TD_ERR_NOT_FOUND, "no content '%s'", content_id);
+    }
     return st;
 }
 

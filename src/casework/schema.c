@@ -81,11 +81,18 @@ static const char v4[] = "CREATE TABLE signal_bodies ("
                          " signal_id INTEGER PRIMARY KEY REFERENCES signals(id) ON DELETE CASCADE,"
                          " body BLOB NOT NULL, display TEXT NOT NULL);";
 
+/* Owners: the platform key that submitted a content item, and the platform key a webhook belongs
+ * to (0: none; content received before this migration has none). A platform key reads only its
+ * own content and its webhooks receive only its content's events (docs/api.md, "Scoping"). */
+static const char v5[] = "ALTER TABLE content ADD COLUMN platform_key BIGINT NOT NULL DEFAULT 0;"
+                         "ALTER TABLE webhooks ADD COLUMN platform_key BIGINT NOT NULL DEFAULT 0;";
+
 static const td_store_migration migrations[] = {
     {1, "service schema", v1, NULL},
     {2, "signals by bank in id order", v2, NULL},
     {3, "change-log id ranges", v3, NULL},
     {4, "signal bodies", v4, NULL},
+    {5, "content and webhook owners", v5, NULL},
 };
 
 const td_store_migration *td__schema(size_t *count)

@@ -207,6 +207,19 @@ td_status td__recheck(td_service *svc, td_store_conn *c, int64_t bank_id, int64_
 struct json_t;
 td_status td__event_enqueue(td_service *svc, td_store_conn *c, unsigned event, const char *subject,
                             struct json_t *payload, td_error *err);
+/* The same with the platform scope given: TD__SCOPE_ALL every subscribed webhook; 0 those without
+ * a platform key; a key id those and the key's own. td__event_enqueue (order events) derives it
+ * from the content ids its payload names ("content_id", "content": {"id"} or [{"content_id"}]):
+ * TD__SCOPE_ALL when none is a platform's, the owner when one platform's, else 0. */
+#define TD__SCOPE_ALL (-1)
+td_status td__event_enqueue_for(td_service *svc, td_store_conn *c, unsigned event,
+                                const char *subject, struct json_t *payload, int64_t scope,
+                                td_error *err);
+/* The platform key of content row ref (0: none or no such row). */
+td_status td__content_ref_owner(td_store_conn *c, int64_t ref, int64_t *owner, td_error *err);
+/* The platform key of content_id; *found 0 when no such content. */
+td_status td__content_id_owner(td_store_conn *c, const char *content_id, int64_t *owner, int *found,
+                               td_error *err);
 td_status td__webhook_worker_start(td_service *svc, td_error *err);
 void td__json_add_match(struct json_t *arr, const td_match *m);
 

@@ -73,7 +73,8 @@ static td_status check_url(const char *url, td_error *err)
     if (n == 0)
         return td__error_set(err, TD_ERR_INVALID, "webhook URL is required");
     if (n > TD_CASE_URL_MAX)
-        return td__error_set(err, TD_ERR_LIMIT, "webhook URL longer than %d bytes", TD_CASE_URL_MAX);
+        return td__error_set(err, TD_ERR_LIMIT, "webhook URL longer than %d bytes",
+                             TD_CASE_URL_MAX);
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f)
             return td__error_set(err, TD_ERR_INVALID, "webhook URL has a space or control byte");
@@ -92,8 +93,33 @@ static td_status check_url(const char *url, td_error *err)
     return st;
 }
 
-td_status td_webhook_create(td_service *svc, const char *url, const char *secret,
-                            unsigned events, td_webhook *out, td_error *err)
+/* Whether id is a valid (not revoked) key of role platform, on connection c. */
+static td_status platform_key_check(td_store_conn *c, int64_t id, td_error *err)
+{
+    td_stmt *q;
+    int row = 0, ok = 0;
+    td_status st;
+    if ((st =
+             td_store_prepare(c, "SELECT role, revoked_ms FROM api_keys WHERE id = $1", &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_step(q, &row, err)))
+        return st;
+    if (row)
+        ok = td_stmt_column_int64(q, 0) == TD_ROLE_PLATFORM && td_stmt_column_int64(q, 1) == 0;
+    td_stmt_reset(q);
+    return ok ? TD_OK
+              : td__error_set(err, TD_ERR_INVALID, "platform_key: %lld is not a valid platform key",
+                              (long long)id);
+}
+
+td_status td_webhook_create(td_service *svc, const char *url, const char *secret, unsigned events,
+                            td_webhook *out, td_error *err)
+{
+    return td_webhook_create_for(svc, url, secret, events, 0, out, err);
+}
+
+td_status td_webhook_create_for(td_service *svc, const char *url, const char *secret,
+                                unsigned events, int64_t platform_key, td_webhook *out,
+                                td_error *err)
 {
     td_store_conn *c;
     td_stmt *q;
@@ -109,23 +135,30 @@ td_status td_webhook_create(td_service *svc, const char *url, const char *secret
                              TD_SECRET_MAX);
     if (!events || (events & ~(unsigned)TD_EVENT_ALL))
         return td__error_set(err, TD_ERR_INVALID, "unknown or no events");
+    if (platform_key < 0)
+        return td__error_set(err, TD_ERR_INVALID, "platform_key: not a key id");
     int64_t now = td__now(svc);
     if ((st = td_store_acquire(svc->store, 1, &c, err)))
         return st;
+    /* No transaction around check and insert: a key revoked in between leaves a webhook that
+     * only ever receives that key's content events, which stop with the key. */
+    if (platform_key && (st = platform_key_check(c, platform_key, err)))
+        goto out;
     if ((st = td_store_prepare(c,
-                               "INSERT INTO webhooks (url, secret, events, enabled, created_ms)"
-                               " VALUES ($1, $2, $3, 1, $4) RETURNING id",
+                               "INSERT INTO webhooks (url, secret, events, enabled, created_ms,"
+                               " platform_key) VALUES ($1, $2, $3, 1, $4, $5) RETURNING id",
                                &q, err)) ||
         (st = td_stmt_bind_text(q, 1, url, (size_t)-1, err)) ||
         (st = td_stmt_bind_text(q, 2, secret, sn, err)) ||
-        (st = td_stmt_bind_int64(q, 3, events, err)) ||
-        (st = td_stmt_bind_int64(q, 4, now, err)) || (st = td_stmt_step(q, &row, err)))
+        (st = td_stmt_bind_int64(q, 3, events, err)) || (st = td_stmt_bind_int64(q, 4, now, err)) ||
+        (st = td_stmt_bind_int64(q, 5, platform_key, err)) || (st = td_stmt_step(q, &row, err)))
         goto out;
     if (out) {
         memset(out, 0, sizeof *out);
         out->id = row ? td_stmt_column_int64(q, 0) : 0;
         td__copy_trunc(out->url, sizeof out->url, url);
         out->events = events;
+        out->platform_key = platform_key;
         out->enabled = 1;
         out->created_ms = now;
     }
@@ -148,7 +181,8 @@ td_status td_webhook_list(td_service *svc, td_webhook **out, size_t *count, td_e
     if (st)
         return st;
     st = td_store_prepare(c,
-                          "SELECT id, url, events, enabled, created_ms FROM webhooks ORDER BY id",
+                          "SELECT id, url, events, enabled, created_ms, platform_key FROM webhooks"
+                          " ORDER BY id",
                           &q, err);
     while (st == TD_OK && (st = td_stmt_step(q, &row, err)) == TD_OK && row) {
         if ((st = td__grow((void **)&list, &cap, n + 1, sizeof *list, err)))
@@ -160,6 +194,7 @@ td_status td_webhook_list(td_service *svc, td_webhook **out, size_t *count, td_e
         w->events = (unsigned)td_stmt_column_int64(q, 2);
         w->enabled = (int)td_stmt_column_int64(q, 3);
         w->created_ms = td_stmt_column_int64(q, 4);
+        w->platform_key = td_stmt_column_int64(q, 5);
     }
     td_store_release(svc->store, c);
     if (st) {
@@ -202,8 +237,51 @@ static void sha256_hex(const char *text, char out[65])
     out[64] = '\0';
 }
 
-td_status td__event_enqueue(td_service *svc, td_store_conn *c, unsigned event,
-                            const char *subject, json_t *payload, td_error *err)
+/* Folds the owner of content_id into *scope (see td__event_enqueue): unknown and unowned content
+ * leave it; the first platform key sets it; a second, different one narrows it to 0. */
+static td_status scope_add(td_store_conn *c, const char *content_id, int64_t *scope, td_error *err)
+{
+    int64_t owner = 0;
+    int found = 0;
+    td_status st = td__content_id_owner(c, content_id, &owner, &found, err);
+    if (st || !found || owner == 0)
+        return st;
+    if (*scope == TD__SCOPE_ALL)
+        *scope = owner;
+    else if (*scope != owner)
+        *scope = 0;
+    return TD_OK;
+}
+
+/* The scope of an event from the content its payload names (order, referral, complaint and
+ * notice events carry content ids rather than an owner). */
+static td_status payload_scope(td_store_conn *c, json_t *payload, int64_t *scope, td_error *err)
+{
+    json_t *content = json_object_get(payload, "content");
+    td_status st = TD_OK;
+    *scope = TD__SCOPE_ALL;
+    if (json_is_string(json_object_get(payload, "content_id")))
+        st = scope_add(c, json_string_value(json_object_get(payload, "content_id")), scope, err);
+    if (st == TD_OK && json_is_object(content) && json_is_string(json_object_get(content, "id")))
+        st = scope_add(c, json_string_value(json_object_get(content, "id")), scope, err);
+    for (size_t i = 0; st == TD_OK && json_is_array(content) && i < json_array_size(content); i++) {
+        json_t *id = json_object_get(json_array_get(content, i), "content_id");
+        if (json_is_string(id))
+            st = scope_add(c, json_string_value(id), scope, err);
+    }
+    return st;
+}
+
+td_status td__event_enqueue(td_service *svc, td_store_conn *c, unsigned event, const char *subject,
+                            json_t *payload, td_error *err)
+{
+    int64_t scope;
+    td_status st = payload_scope(c, payload, &scope, err);
+    return st ? st : td__event_enqueue_for(svc, c, event, subject, payload, scope, err);
+}
+
+td_status td__event_enqueue_for(td_service *svc, td_store_conn *c, unsigned event,
+                                const char *subject, json_t *payload, int64_t scope, td_error *err)
 {
     td_stmt *q;
     int row;
@@ -211,14 +289,19 @@ td_status td__event_enqueue(td_service *svc, td_store_conn *c, unsigned event,
     size_t n = 0;
     char key_text[160], idem[65];
     const char *name = td_event_name(event);
-    td_status st = td_store_prepare(c, "SELECT id, events FROM webhooks WHERE enabled = 1", &q,
-                                    err);
+    td_status st = td_store_prepare(
+        c, "SELECT id, events, platform_key FROM webhooks WHERE enabled = 1", &q, err);
     if (st)
         return st;
-    while ((st = td_stmt_step(q, &row, err)) == TD_OK && row)
-        if (((unsigned)td_stmt_column_int64(q, 1) & event) &&
-            n < sizeof hooks / sizeof hooks[0])
+    while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
+        int64_t owner = td_stmt_column_int64(q, 2);
+        /* A platform's webhook hears only about its own content (and, for order events, about
+         * content no platform submitted). */
+        if (owner && scope != TD__SCOPE_ALL && owner != scope)
+            continue;
+        if (((unsigned)td_stmt_column_int64(q, 1) & event) && n < sizeof hooks / sizeof hooks[0])
             hooks[n++] = td_stmt_column_int64(q, 0);
+    }
     td_stmt_reset(q);
     if (st || n == 0)
         return st;
@@ -325,8 +408,8 @@ static void deliver(td_service *svc, job *j)
     char sig[2 * EVP_MAX_MD_SIZE + 64], h_event[80], h_idem[100], h_id[64];
     static const char hex[] = "0123456789abcdef";
     size_t body_len = strlen(j->body);
-    HMAC(EVP_sha256(), j->secret, (int)strlen(j->secret), (const unsigned char *)j->body,
-         body_len, mac, &mac_len);
+    HMAC(EVP_sha256(), j->secret, (int)strlen(j->secret), (const unsigned char *)j->body, body_len,
+         mac, &mac_len);
     size_t o = (size_t)snprintf(sig, sizeof sig, "X-Takedown-Signature: sha256=");
     for (unsigned i = 0; i < mac_len && o + 2 < sizeof sig; i++) {
         sig[o++] = hex[mac[i] >> 4];
@@ -398,8 +481,9 @@ static td_status record(td_service *svc, job *j, td_error *err)
     int attempts = j->attempts + 1;
     int max = svc->opts.webhook_max_attempts > 0 ? svc->opts.webhook_max_attempts : 1;
     int64_t now = td__now(svc);
-    td_delivery_state state = j->ok ? TD_DELIVERY_DELIVERED
-                                    : attempts >= max ? TD_DELIVERY_DEAD : TD_DELIVERY_PENDING;
+    td_delivery_state state = j->ok             ? TD_DELIVERY_DELIVERED
+                              : attempts >= max ? TD_DELIVERY_DEAD
+                                                : TD_DELIVERY_PENDING;
     td_status st = td_store_acquire(svc->store, 1, &c, err);
     if (st)
         return st;

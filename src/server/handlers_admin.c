@@ -72,7 +72,9 @@ void td__h_webhooks_create(td__req *r)
         return;
     const char *url = NULL, *secret = NULL;
     unsigned events;
+    int64_t platform_key = 0;
     if (!td__get_string(r, obj, "url", &url) || !td__get_string(r, obj, "secret", &secret) ||
+        !td__get_int(r, obj, "platform_key", 0, INT64_MAX, &platform_key) ||
         !parse_events(r, obj, &events)) {
         json_decref(obj);
         return;
@@ -84,7 +86,7 @@ void td__h_webhooks_create(td__req *r)
     }
     td_webhook w;
     td_error err;
-    td_status st = td_webhook_create(r->svc, url, secret, events, &w, &err);
+    td_status st = td_webhook_create_for(r->svc, url, secret, events, platform_key, &w, &err);
     json_decref(obj);
     if (st != TD_OK) {
         td__reply_status(r, st, &err);

@@ -220,11 +220,13 @@ void td__h_check(td__req *r)
     td__reply_json(r, 200, o);
 }
 
-static void content_reply(td__req *r, const td_content_input *in)
+static void content_reply(td__req *r, td_content_input *in)
 {
     td_content out;
     td_error err;
     memset(&out, 0, sizeof out);
+    /* A platform key owns what it submits (docs/api.md, "Scoping"). */
+    in->platform_key = td_principal_platform(&r->who);
     td_status st = td_content_submit(r->svc, in, &out, &err);
     if (st != TD_OK) {
         td_content_clear(&out);
@@ -326,7 +328,7 @@ void td__h_content_get(td__req *r)
     td_content c;
     td_error err;
     memset(&c, 0, sizeof c);
-    td_status st = td_content_get(r->svc, r->params[0], &c, &err);
+    td_status st = td_content_get_as(r->svc, &r->who, r->params[0], &c, &err);
     if (st != TD_OK) {
         td_content_clear(&c);
         td__reply_status(r, st, &err);

@@ -51,6 +51,45 @@ static int authority_may_access(td__req *r, td_orders *o, int64_t id)
     return 1;
 }
 
+/* A platform key acts on an order (execute, locate, confirm, upload media) only when none of its
+ * targets is another platform key's content; otherwise the order does not exist for it (404, the
+ * same answer as an unknown id). Targets without an owner (content an admin or moderator
+ * submitted, or not received) do not restrict it. */
+static int platform_may_access(td__req *r, td_orders *o, int64_t id)
+{
+    int64_t mine = td_principal_platform(&r->who);
+    if (!mine)
+        return 1;
+    td_order *ord = td__arena_alloc(&r->arena, sizeof *ord);
+    td_error err;
+    if (!ord) {
+        td__reply_error(r, 503, "out_of_memory", "out of memory");
+        return 0;
+    }
+    td_status st = td_order_get(o, id, ord, &err);
+    int foreign = 0;
+    for (size_t i = 0; st == TD_OK && !foreign && i < ord->doc.n_targets; i++) {
+        int64_t owner = 0;
+        const char *cid = ord->doc.targets[i].content_id;
+        if (!cid[0])
+            continue;
+        st = td_content_owner(r->svc, cid, &owner, &err);
+        if (st == TD_ERR_NOT_FOUND)
+            st = TD_OK; /* a target not received here */
+        else if (st == TD_OK)
+            foreign = owner && owner != mine;
+    }
+    if (st) {
+        td__reply_status(r, st, &err);
+        return 0;
+    }
+    if (foreign) {
+        td__reply_error(r, 404, "not_found", "no order %lld", (long long)id);
+        return 0;
+    }
+    return 1;
+}
+
 json_t *td__time_json(int64_t ms)
 {
     char t[32];
@@ -326,7 +365,7 @@ void td__h_order_execute(td__req *r)
 {
     td_orders *o = td__orders_or_503(r);
     int64_t id;
-    if (!o || (id = td__param_id(r, 0)) < 0)
+    if (!o || (id = td__param_id(r, 0)) < 0 || !platform_may_access(r, o, id))
         return;
     td_error err;
     td_status st = td_order_execute(o, id, r->who.name, NULL, &err);
@@ -342,12 +381,18 @@ void td__h_order_locate(td__req *r)
     int64_t id, target = 0;
     const char *content_id = NULL;
     json_t *b;
-    if (!o || (id = td__param_id(r, 0)) < 0 || !(b = td__body_object(r)))
+    if (!o || (id = td__param_id(r, 0)) < 0 || !platform_may_access(r, o, id) ||
+        !(b = td__body_object(r)))
         return;
     if (td__get_int(r, b, "target", 0, TD_ORDER_MAX_TARGETS - 1, &target) &&
         td__get_string(r, b, "content_id", &content_id)) {
         td_error err;
-        td_status st = td_order_locate(o, id, (size_t)target, content_id, r->who.name, &err);
+        /* A platform points a target only at its own content. */
+        td_status st = content_id && td_principal_platform(&r->who)
+                           ? td_content_visible(r->svc, &r->who, content_id, &err)
+                           : TD_OK;
+        if (st == TD_OK)
+            st = td_order_locate(o, id, (size_t)target, content_id, r->who.name, &err);
         if (st)
             td__reply_status(r, st, &err);
         else
@@ -362,7 +407,8 @@ void td__h_order_confirm(td__req *r)
     int64_t id, at_ms = 0;
     const char *measure = NULL, *at = NULL;
     json_t *b;
-    if (!o || (id = td__param_id(r, 0)) < 0 || !(b = td__body_object(r)))
+    if (!o || (id = td__param_id(r, 0)) < 0 || !platform_may_access(r, o, id) ||
+        !(b = td__body_object(r)))
         return;
     if (td__get_string(r, b, "measure", &measure) && td__get_string(r, b, "time", &at)) {
         /* The platform's own time of the measure is what Annex II reports: required. */
@@ -407,7 +453,8 @@ void td__h_order_target_media(td__req *r)
 {
     td_orders *o = td__orders_or_503(r);
     int64_t id, target;
-    if (!o || (id = td__param_id(r, 0)) < 0 || (target = param_target(r, 1)) < 0)
+    if (!o || (id = td__param_id(r, 0)) < 0 || (target = param_target(r, 1)) < 0 ||
+        !platform_may_access(r, o, id))
         return;
     if (!r->body || r->body_len == 0) {
         td__reply_error(r, 400, "empty_body", "the body is the removed media's bytes");
@@ -588,7 +635,12 @@ void td__h_complaints_file(td__req *r)
     if (td__get_string(r, b, "content_id", &content_id) && td__get_string(r, b, "text", &text)) {
         td_complaint c;
         td_error err;
-        td_status st = td_complaint_file(o, content_id, text, r->who.name, &c, &err);
+        /* A platform files complaints about its own content only. */
+        td_status st = content_id && td_principal_platform(&r->who)
+                           ? td_content_visible(r->svc, &r->who, content_id, &err)
+                           : TD_OK;
+        if (st == TD_OK)
+            st = td_complaint_file(o, content_id, text, r->who.name, &c, &err);
         if (st)
             td__reply_status(r, st, &err);
         else
@@ -606,6 +658,12 @@ void td__h_complaint_get(td__req *r)
     td_complaint c;
     td_error err;
     td_status st = td_complaint_get(o, id, &c, &err);
+    /* A platform reads the complaints about its own content; others do not exist for it. */
+    if (st == TD_OK && td_principal_platform(&r->who) &&
+        td_content_visible(r->svc, &r->who, c.content_id, &err) != TD_OK) {
+        td__reply_error(r, 404, "not_found", "no complaint %lld", (long long)id);
+        return;
+    }
     if (st)
         td__reply_status(r, st, &err);
     else

@@ -184,6 +184,7 @@ json_t *td__json_content(const td_content *c)
         td_verdict_name(c->verdict), "matches", td__json_matches(c->matches, c->match_count));
     if (!o)
         return NULL;
+    json_object_set_new(o, "platform_key", opt_int(c->platform_key));
     json_object_set_new(o, "case", c->has_case ? td__json_case(&c->kase) : json_null());
     json_t *d = json_array();
     for (size_t i = 0; d && i < c->decision_count; i++)
@@ -198,8 +199,11 @@ json_t *td__json_webhook(const td_webhook *w)
     for (unsigned bit = 1; ev && bit < TD_EVENT_ALL + 1u; bit <<= 1)
         if (w->events & bit)
             json_array_append_new(ev, json_string(td_event_name(bit)));
-    return json_pack("{s:I,s:s,s:o,s:b,s:I}", "id", (json_int_t)w->id, "url", w->url, "events", ev,
-                     "enabled", w->enabled, "created_ms", (json_int_t)w->created_ms);
+    json_t *o = json_pack("{s:I,s:s,s:o,s:b,s:I}", "id", (json_int_t)w->id, "url", w->url, "events",
+                          ev, "enabled", w->enabled, "created_ms", (json_int_t)w->created_ms);
+    if (o)
+        json_object_set_new(o, "platform_key", opt_int(w->platform_key));
+    return o;
 }
 
 json_t *td__json_delivery(const td_delivery *d)
