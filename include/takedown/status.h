@@ -16,7 +16,8 @@ typedef enum td_status {
     TD_ERR_UNSUPPORTED = -6, /* input format or feature not supported */
     TD_ERR_NOT_FOUND = -7,   /* no such file, key or entry */
     TD_ERR_INTERNAL = -8,    /* a bug: an invariant did not hold */
-    TD_ERR_CONFLICT = -9     /* conflicts with existing state (name taken, claimed by another) */
+    TD_ERR_CONFLICT = -9,    /* conflicts with existing state (name taken, claimed by another) */
+    TD_ERR_NOSPACE = -10     /* no space left to write (disk or database full): retry later */
 } td_status;
 
 #define TD_ERROR_MESSAGE_MAX 512

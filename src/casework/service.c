@@ -1,6 +1,10 @@
 /* Opening and closing the service: the data directory, the store and its migrations, the
  * indexes loaded from the signals, and the two background threads (the change-log follower and
- * the webhook worker). */
+ * the webhook worker).
+ *
+ * On a full disk the store opens read-only (store.c): the indexes load from what is stored,
+ * checks answer, every write fails with TD_ERR_NOSPACE, and the follower tries to reopen for
+ * writing at each period. A schema that still needs a migration cannot open that way. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <sodium.h>
@@ -13,6 +17,7 @@
 #include "casework/service_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "store/store_int.h"
 #include "takedown/config.h"
 
 void td_service_options_default(td_service_options *o)
@@ -90,6 +95,10 @@ static void *follower_main(void *arg)
         if (svc->stopping)
             break;
         pthread_mutex_unlock(&svc->thread_lock);
+        /* Opened read-only on a full disk: try writing again (this thread holds no connection,
+         * so it may wait a moment for the others to come back). */
+        if (td__store_write_state(svc->store) == TD__STORE_READ_ONLY)
+            (void)td__store_try_writable(svc->store, 1000, NULL);
         /* A failure (a locked database, say) is retried at the next period. */
         (void)td__follow(svc, NULL, NULL);
         pthread_mutex_lock(&svc->thread_lock);
@@ -145,8 +154,7 @@ td_status td_service_open(const char *dir, const td_service_options *opts, td_se
     sopts.readers = svc->opts.readers ? svc->opts.readers : 4;
     /* A store URL (PostgreSQL, shared by several nodes) replaces DIR/takedown.db; the data
      * directory still holds the keys and the evidence files. */
-    const char *location =
-        svc->opts.store_url && *svc->opts.store_url ? svc->opts.store_url : path;
+    const char *location = svc->opts.store_url && *svc->opts.store_url ? svc->opts.store_url : path;
     st = td_store_open(location, &sopts, &svc->store, err);
     svc->opts.store_url = NULL; /* the caller's string: not kept */
     td__free(path);
@@ -214,6 +222,17 @@ void td_service_close(td_service *svc)
 }
 
 int td_service_ready(td_service *svc) { return svc && atomic_load(&svc->ready); }
+
+int td_service_read_only(td_service *svc)
+{
+    if (!svc || !svc->store)
+        return 0;
+    switch (td__store_write_state(svc->store)) {
+    case TD__STORE_READ_ONLY: return 1;
+    case TD__STORE_SPACE_SHORT: return 2;
+    default: return 0;
+    }
+}
 
 void td_webhook_kick(td_service *svc)
 {

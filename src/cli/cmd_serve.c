@@ -132,6 +132,11 @@ int td_cli_serve(int argc, char **argv)
         td_server_stop(srv, 0);
         return 1;
     }
+    if (td_service_read_only(svc))
+        fprintf(stderr,
+                "takedown: %s: the disk is full: serving read-only (checks answer, writes get"
+                " 507) until space is freed\n",
+                data);
     char key[TD_KEY_TEXT_MAX];
     int created = 0;
     if (td_key_ensure_admin(svc, key, &created, &err) != TD_OK) {

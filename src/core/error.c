@@ -18,6 +18,7 @@ const char *td_strerror(td_status status)
     case TD_ERR_NOT_FOUND: return "not found";
     case TD_ERR_INTERNAL: return "internal error";
     case TD_ERR_CONFLICT: return "conflict";
+    case TD_ERR_NOSPACE: return "no space left on device";
     }
     return "unknown status";
 }

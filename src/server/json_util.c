@@ -135,6 +135,7 @@ void td__reply_status(td__req *r, td_status st, const td_error *err)
     case TD_ERR_NOT_FOUND: td__reply_error(r, 404, "not_found", "%s", msg); return;
     case TD_ERR_CONFLICT: td__reply_error(r, 409, "conflict", "%s", msg); return;
     case TD_ERR_NOMEM: td__reply_error(r, 503, "out_of_memory", "%s", msg); return;
+    case TD_ERR_NOSPACE: td__reply_error(r, 507, "insufficient_storage", "%s", msg); return;
     default: td__reply_error(r, 500, "internal", "%s", msg); return;
     }
 }

@@ -72,6 +72,8 @@ static td_status fail(pg_db *db, const PGresult *res, td_error *err, const char 
             code = TD_ERR_INVALID; /* other constraints, data exceptions */
         else if (strncmp(state, "42", 2) == 0)
             code = TD_ERR_INTERNAL; /* syntax or undefined object: a bug in the SQL */
+        else if (strcmp(state, "53100") == 0)
+            code = TD_ERR_NOSPACE; /* disk_full */
         else if (strncmp(state, "53", 2) == 0)
             code = strcmp(state, "53200") == 0 ? TD_ERR_NOMEM : TD_ERR_LIMIT;
     }
@@ -562,4 +564,6 @@ const td__store_backend td__postgres_backend = {
     pg_col_is_null,
     "BEGIN ISOLATION LEVEL REPEATABLE READ",
     "BEGIN; SELECT pg_advisory_xact_lock(" TD__PG_WRITER_LOCK ")",
+    NULL, /* no read-only mode: a full disk is the database server's (SQLSTATE 53100) */
+    NULL,
 };

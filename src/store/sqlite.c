@@ -1,8 +1,19 @@
 /* The SQLite backend of the store: WAL journal (readers never block the writer), a busy timeout,
- * foreign keys on, `$n` parameters resolved to SQLite's indexes once at prepare time. */
+ * foreign keys on, `$n` parameters resolved to SQLite's indexes once at prepare time.
+ *
+ * A full disk: SQLITE_FULL, or an I/O error whose errno is ENOSPC or EDQUOT, is TD_ERR_NOSPACE.
+ * Opening a WAL database needs a few pages for its -shm index (SQLite recreates it when the last
+ * connection closes), so on a full disk even reading fails; connect_read_only then opens the file
+ * with readonly_shm, where SQLite keeps the index in memory and reads the WAL itself, writing
+ * nothing (store.c decides when). */
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "store/store_int.h"
@@ -23,6 +34,12 @@ static td_status fail(sqlite3 *db, int rc, td_error *err, const char *what)
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB: code = TD_ERR_CORRUPT; break;
     case SQLITE_TOOBIG: code = TD_ERR_LIMIT; break;
+    case SQLITE_FULL: code = TD_ERR_NOSPACE; break;
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+        if (db && (sqlite3_system_errno(db) == ENOSPC || sqlite3_system_errno(db) == EDQUOT))
+            code = TD_ERR_NOSPACE;
+        break;
     case SQLITE_ERROR:
     case SQLITE_MISUSE:
     case SQLITE_RANGE: code = TD_ERR_INTERNAL; break;
@@ -85,8 +102,8 @@ static td_status sq_connect(const char *location, const td_store_options *opts, 
         return st;
     }
     sqlite3_extended_result_codes(db, 1);
-    sqlite3_busy_timeout(db, (int)(opts->busy_timeout_ms > 0x7fffffff ? 0x7fffffff
-                                                                      : opts->busy_timeout_ms));
+    sqlite3_busy_timeout(
+        db, (int)(opts->busy_timeout_ms > 0x7fffffff ? 0x7fffffff : opts->busy_timeout_ms));
     /* The writer gets a large page cache: a bulk import in one transaction otherwise spills
      * pages to the WAL and reads them back, which made a million-row import I/O bound. */
     char sql[200];
@@ -96,10 +113,9 @@ static td_status sq_connect(const char *location, const td_store_options *opts, 
              opts->synchronous_full ? "FULL" : "NORMAL", write ? -262144 : -16384,
              write ? " PRAGMA journal_mode=WAL;" : "");
     td_status st = sq_exec(db, sql, err);
-    if (st == TD_OK &&
-        (rc = sqlite3_create_function_v2(db, "unhex", 1,
-                                         SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
-                                         NULL, sq_unhex, NULL, NULL, NULL)) != SQLITE_OK)
+    if (st == TD_OK && (rc = sqlite3_create_function_v2(
+                            db, "unhex", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                            NULL, sq_unhex, NULL, NULL, NULL)) != SQLITE_OK)
         st = fail(db, rc, err, "unhex");
     if (st != TD_OK) {
         sqlite3_close(db);
@@ -107,6 +123,109 @@ static td_status sq_connect(const char *location, const td_store_options *opts, 
     }
     *out = db;
     return TD_OK;
+}
+
+/* The URI of a file path (percent-escapes all but unreserved characters and '/'). */
+static int file_uri(const char *path, const char *query, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    if (cap < sizeof "file:")
+        return 0;
+    memcpy(out, "file:", 5);
+    o = 5;
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        int plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                    (*p >= '0' && *p <= '9') || strchr("/-._~", *p);
+        if (o + 4 >= cap)
+            return 0;
+        if (plain) {
+            out[o++] = (char)*p;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[*p >> 4];
+            out[o++] = hex[*p & 15];
+        }
+    }
+    int n = snprintf(out + o, cap - o, "%s", query);
+    return n >= 0 && (size_t)n < cap - o;
+}
+
+/* Creates path empty, with mode, when missing; costs an inode, not a block. */
+static int touch(const char *path, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, mode);
+    if (fd < 0)
+        return 0;
+    close(fd);
+    return 1;
+}
+
+static td_status sq_connect_read_only(const char *location, const td_store_options *opts,
+                                      void **out, td_error *err)
+{
+    struct stat sb;
+    char side[4096], uri[3 * 4096 + 64];
+    if (stat(location, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return td__error_set(err, TD_ERR_NOT_FOUND, "sqlite: %s: no database to read", location);
+    /* readonly_shm opens the -shm file without creating it, and a read-only connection to a WAL
+     * database needs its -wal: both are left empty after a clean stop, so make them. */
+    static const char *const suffixes[] = {"-wal", "-shm"};
+    for (size_t i = 0; i < 2; i++) {
+        int n = snprintf(side, sizeof side, "%s%s", location, suffixes[i]);
+        if (n < 0 || (size_t)n >= sizeof side || !touch(side, sb.st_mode & 0666))
+            return td__error_set(err, TD_ERR_IO, "sqlite: cannot create %s%s: %s", location,
+                                 suffixes[i], n < 0 ? "path too long" : strerror(errno));
+    }
+    if (!file_uri(location, "?mode=ro&readonly_shm=1", uri, sizeof uri))
+        return td__error_set(err, TD_ERR_LIMIT, "sqlite: path too long: %s", location);
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
+                             NULL);
+    if (rc != SQLITE_OK) {
+        td_status st = fail(db, rc, err, location);
+        sqlite3_close(db);
+        return st;
+    }
+    sqlite3_extended_result_codes(db, 1);
+    sqlite3_busy_timeout(
+        db, (int)(opts->busy_timeout_ms > 0x7fffffff ? 0x7fffffff : opts->busy_timeout_ms));
+    td_status st = sq_exec(db,
+                           "PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384;"
+                           " PRAGMA temp_store=MEMORY; SELECT COUNT(*) FROM sqlite_master;",
+                           err);
+    if (st == TD_OK && (rc = sqlite3_create_function_v2(
+                            db, "unhex", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                            NULL, sq_unhex, NULL, NULL, NULL)) != SQLITE_OK)
+        st = fail(db, rc, err, "unhex");
+    if (st != TD_OK) {
+        sqlite3_close(db);
+        return st;
+    }
+    *out = db;
+    return TD_OK;
+}
+
+/* Room to reopen for writing: 1 MiB free where the database lives (the -shm index, the first WAL
+ * pages). An unknown answer says yes: the attempt decides. */
+static int sq_has_room(const char *location)
+{
+    char dir[4096];
+    struct statvfs vs;
+    const char *slash = strrchr(location, '/');
+    size_t n = 1;
+    if (!slash) {
+        dir[0] = '.';
+    } else {
+        n = slash == location ? 1 : (size_t)(slash - location);
+        if (n >= sizeof dir)
+            return 1;
+        memcpy(dir, location, n);
+    }
+    dir[n] = '\0';
+    if (statvfs(dir, &vs) != 0)
+        return 1;
+    return (uint64_t)vs.f_bavail * vs.f_frsize >= (uint64_t)1 << 20;
 }
 
 static void sq_disconnect(void *db) { sqlite3_close(db); }
@@ -141,15 +260,13 @@ static td_status sq_bind_int64(void *db, void *stmt, int i, int64_t v, td_error 
     return rc == SQLITE_OK ? TD_OK : fail(db, rc, err, "bind");
 }
 
-static td_status sq_bind_text(void *db, void *stmt, int i, const char *s, size_t len,
-                              td_error *err)
+static td_status sq_bind_text(void *db, void *stmt, int i, const char *s, size_t len, td_error *err)
 {
     int rc = sqlite3_bind_text64(stmt, i, s, len, SQLITE_TRANSIENT, SQLITE_UTF8);
     return rc == SQLITE_OK ? TD_OK : fail(db, rc, err, "bind");
 }
 
-static td_status sq_bind_blob(void *db, void *stmt, int i, const void *p, size_t len,
-                              td_error *err)
+static td_status sq_bind_blob(void *db, void *stmt, int i, const void *p, size_t len, td_error *err)
 {
     int rc = sqlite3_bind_blob64(stmt, i, p, len, SQLITE_TRANSIENT);
     return rc == SQLITE_OK ? TD_OK : fail(db, rc, err, "bind");
@@ -196,9 +313,27 @@ static int sq_col_is_null(void *stmt, int col)
 }
 
 const td__store_backend td__sqlite_backend = {
-    "sqlite",      sq_connect,    sq_disconnect, sq_exec,      sq_prepare,   sq_finalize,
-    sq_reset,      sq_bind_int64, sq_bind_text,  sq_bind_blob, sq_bind_null, sq_step,
-    sq_changes,    sq_col_int64,  sq_col_text,   sq_col_blob,  sq_col_bytes, sq_col_is_null,
+    "sqlite",
+    sq_connect,
+    sq_disconnect,
+    sq_exec,
+    sq_prepare,
+    sq_finalize,
+    sq_reset,
+    sq_bind_int64,
+    sq_bind_text,
+    sq_bind_blob,
+    sq_bind_null,
+    sq_step,
+    sq_changes,
+    sq_col_int64,
+    sq_col_text,
+    sq_col_blob,
+    sq_col_bytes,
+    sq_col_is_null,
     /* BEGIN IMMEDIATE takes the write lock at once: no failure half-way on a lock upgrade. */
-    "BEGIN",       "BEGIN IMMEDIATE",
+    "BEGIN",
+    "BEGIN IMMEDIATE",
+    sq_connect_read_only,
+    sq_has_room,
 };

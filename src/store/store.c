@@ -1,5 +1,14 @@
 /* The store's connection pool, statement cache and migrations (see include/takedown/store.h).
- * Engine specifics live in the backend files; this file is the same for every engine. */
+ * Engine specifics live in the backend files; this file is the same for every engine.
+ *
+ * Read-only mode. When the writer cannot connect for lack of space (SQLite on a full disk), the
+ * store opens every connection read-only instead, the writer's slot included: reads and read-only
+ * transactions work, and a write fails with TD_ERR_NOSPACE. td__store_try_writable (the
+ * service's follower calls it, and acquiring the writer tries it when no connection is in use)
+ * reopens the connections for writing once the backend sees room. All of them at once, with none
+ * in use: in one process, SQLite shares a file's -shm index between connections, and a read-only
+ * one would keep a new writer from using it. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -32,6 +41,28 @@ static void conn_close(td_store_conn *c)
     c->db = NULL;
 }
 
+/* Connects c as the store's mode says (read-only, or the writer / a reader). */
+static td_status conn_open(td_store *s, td_store_conn *c, td_error *err)
+{
+    c->read_only = s->read_only;
+    if (s->read_only)
+        return s->be->connect_read_only(s->location, &s->opts, &c->db, err);
+    return s->be->connect(s->location, &s->opts, c->write, &c->db, err);
+}
+
+/* Writes refused in read-only mode (a read-only connection says "readonly database") and a full
+ * disk while writable (remembered until a commit succeeds) are both TD_ERR_NOSPACE. */
+static td_status write_status(td_store_conn *c, td_status st, td_error *err)
+{
+    if (st == TD_ERR_IO && c->read_only && c->write)
+        return td__error_set(err, TD_ERR_NOSPACE,
+                             "store: read-only: the disk was full when the service started;"
+                             " writes resume when space is freed");
+    if (st == TD_ERR_NOSPACE && c->write)
+        atomic_store(&c->store->space_short, 1);
+    return st;
+}
+
 td_status td_store_open(const char *location, const td_store_options *opts, td_store **out,
                         td_error *err)
 {
@@ -59,8 +90,23 @@ td_status td_store_open(const char *location, const td_store_options *opts, td_s
     pthread_cond_init(&s->freed, NULL);
     s->writer.store = s;
     s->writer.write = 1;
+    if (!(s->location = td__strdup(location))) {
+        st = td__error_set(err, TD_ERR_NOMEM, "store: out of memory");
+        goto fail;
+    }
     /* The writer connects first: SQLite's creates the file and switches it to WAL. */
-    st = s->be->connect(location, opts, 1, &s->writer.db, err);
+    st = conn_open(s, &s->writer, err);
+    if (st == TD_ERR_NOSPACE && s->be->connect_read_only) {
+        td_error ro_err;
+        td_error_clear(&ro_err);
+        s->read_only = 1;
+        if (conn_open(s, &s->writer, &ro_err) != TD_OK) {
+            td__error_prefix(err, "read-only fallback failed (%s); ", ro_err.message);
+            goto fail;
+        }
+        atomic_store(&s->read_only_pub, 1);
+        st = TD_OK;
+    }
     if (st != TD_OK)
         goto fail;
     s->readers = td__calloc(opts->readers, sizeof *s->readers);
@@ -71,7 +117,7 @@ td_status td_store_open(const char *location, const td_store_options *opts, td_s
     s->n_readers = opts->readers;
     for (unsigned i = 0; i < s->n_readers; i++) {
         s->readers[i].store = s;
-        st = s->be->connect(location, opts, 0, &s->readers[i].db, err);
+        st = conn_open(s, &s->readers[i], err);
         if (st != TD_OK)
             goto fail;
     }
@@ -92,16 +138,93 @@ void td_store_close(td_store *s)
     conn_close(&s->writer);
     pthread_cond_destroy(&s->freed);
     pthread_mutex_destroy(&s->lock);
+    td__free(s->location);
     td__free(s);
+}
+
+int td__store_write_state(td_store *s)
+{
+    if (atomic_load(&s->read_only_pub))
+        return TD__STORE_READ_ONLY;
+    return atomic_load(&s->space_short) ? TD__STORE_SPACE_SHORT : 0;
+}
+
+static int any_busy(const td_store *s)
+{
+    if (s->writer.busy)
+        return 1;
+    for (unsigned i = 0; i < s->n_readers; i++)
+        if (s->readers[i].busy)
+            return 1;
+    return 0;
+}
+
+/* Under s->lock with no connection in use: closes them all and connects the writer for writing.
+ * On success the readers connect (for reading) when next handed out; on failure every connection
+ * stays read-only, also connected when next handed out. */
+static td_status reopen_locked(td_store *s, td_error *err)
+{
+    conn_close(&s->writer);
+    for (unsigned i = 0; i < s->n_readers; i++)
+        conn_close(&s->readers[i]);
+    s->read_only = 0;
+    td_status st = conn_open(s, &s->writer, err);
+    if (st != TD_OK) {
+        s->read_only = 1;
+        if (st != TD_ERR_NOSPACE)
+            td__error_prefix(err, "store: still read-only: ");
+        return TD_ERR_NOSPACE;
+    }
+    atomic_store(&s->read_only_pub, 0);
+    atomic_store(&s->space_short, 0);
+    return TD_OK;
+}
+
+td_status td__store_try_writable(td_store *s, int64_t wait_ms, td_error *err)
+{
+    td_status st = TD_OK;
+    pthread_mutex_lock(&s->lock);
+    if (!s->read_only)
+        goto out;
+    st = td__error_set(err, TD_ERR_NOSPACE, "store: read-only: no room on the disk yet");
+    if (s->draining || (s->be->has_room && !s->be->has_room(s->location)))
+        goto out;
+    s->draining = 1;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    int64_t ns = until.tv_nsec + (wait_ms % 1000) * 1000000;
+    until.tv_sec += (time_t)(wait_ms / 1000 + ns / 1000000000);
+    until.tv_nsec = (long)(ns % 1000000000);
+    while (any_busy(s))
+        if (pthread_cond_timedwait(&s->freed, &s->lock, &until) == ETIMEDOUT)
+            break;
+    if (any_busy(s))
+        st = td__error_set(err, TD_ERR_NOSPACE,
+                           "store: read-only: connections in use, reopening later");
+    else
+        st = reopen_locked(s, err);
+    s->draining = 0;
+    pthread_cond_broadcast(&s->freed);
+out:
+    pthread_mutex_unlock(&s->lock);
+    return st;
 }
 
 const char *td_store_backend(const td_store *store) { return store->be->name; }
 
 td_status td_store_acquire(td_store *s, int write, td_store_conn **out, td_error *err)
 {
-    (void)err;
     pthread_mutex_lock(&s->lock);
+    /* A write in read-only mode: reopen for writing first if nothing is in use and there seems to
+     * be room (a refusal is the write's own failure, later). */
+    if (write && s->read_only && !s->draining && !any_busy(s) &&
+        (!s->be->has_room || s->be->has_room(s->location)))
+        (void)reopen_locked(s, NULL);
     for (;;) {
+        if (s->draining) {
+            pthread_cond_wait(&s->freed, &s->lock);
+            continue;
+        }
         if (write) {
             if (!s->writer.busy) {
                 s->writer.busy = 1;
@@ -125,7 +248,15 @@ td_status td_store_acquire(td_store *s, int write, td_store_conn **out, td_error
         pthread_cond_wait(&s->freed, &s->lock);
     }
     pthread_mutex_unlock(&s->lock);
-    return TD_OK;
+    if ((*out)->db)
+        return TD_OK;
+    /* Closed by a change of mode: connect now, outside the lock (the connection is ours). */
+    td_status st = conn_open(s, *out, err);
+    if (st != TD_OK) {
+        td_store_release(s, *out);
+        *out = NULL;
+    }
+    return st;
 }
 
 void td_store_release(td_store *s, td_store_conn *conn)
@@ -152,7 +283,7 @@ td_status td_store_begin(td_store_conn *conn, td_error *err)
         conn->in_tx = 1;
     else /* PostgreSQL: BEGIN went through, then the writer lock timed out */
         (void)be->exec(conn->db, "ROLLBACK", NULL);
-    return st;
+    return write_status(conn, st, err);
 }
 
 td_status td_store_commit(td_store_conn *conn, td_error *err)
@@ -165,9 +296,11 @@ td_status td_store_commit(td_store_conn *conn, td_error *err)
     td_status st = conn->store->be->exec(conn->db, "COMMIT", err);
     if (st != TD_OK) {
         td_store_rollback(conn);
-        return st;
+        return write_status(conn, st, err);
     }
     conn->in_tx = 0;
+    if (conn->write && !conn->read_only)
+        atomic_store(&conn->store->space_short, 0);
     return TD_OK;
 }
 
@@ -185,7 +318,7 @@ int td_store_in_transaction(const td_store_conn *conn) { return conn->in_tx; }
 
 td_status td_store_exec(td_store_conn *conn, const char *sql, td_error *err)
 {
-    return conn->store->be->exec(conn->db, sql, err);
+    return write_status(conn, conn->store->be->exec(conn->db, sql, err), err);
 }
 
 static uint64_t fnv1a(const char *s)
@@ -291,7 +424,7 @@ td_status td_stmt_bind_null(td_stmt *s, int index, td_error *err)
 
 td_status td_stmt_step(td_stmt *s, int *row, td_error *err)
 {
-    return s->conn->store->be->step(s->conn->db, s->engine, row, err);
+    return write_status(s->conn, s->conn->store->be->step(s->conn->db, s->engine, row, err), err);
 }
 
 td_status td_stmt_run(td_stmt *s, int64_t *changes, td_error *err)

@@ -5,6 +5,7 @@
 #define TD_STORE_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "takedown/store.h"
 
@@ -12,8 +13,8 @@
 
 typedef struct td__store_backend {
     const char *name;
-    td_status (*connect)(const char *location, const td_store_options *opts, int write,
-                         void **db, td_error *err);
+    td_status (*connect)(const char *location, const td_store_options *opts, int write, void **db,
+                         td_error *err);
     void (*disconnect)(void *db);
     td_status (*exec)(void *db, const char *sql, td_error *err);
     /* Compiles sql; param_map[n] receives the engine's index of $n (0 when unused). */
@@ -37,6 +38,11 @@ typedef struct td__store_backend {
     /* What td_store_begin runs on a reader and on the writer connection. */
     const char *begin_read;
     const char *begin_write;
+    /* Read-only mode, for an engine whose files may sit on a full disk (NULL otherwise): a
+     * connection that reads without writing a byte, and whether there seems to be room again. */
+    td_status (*connect_read_only)(const char *location, const td_store_options *opts, void **db,
+                                   td_error *err);
+    int (*has_room)(const char *location);
 } td__store_backend;
 
 /* The key of the transaction-level advisory lock every PostgreSQL writer transaction takes
@@ -59,8 +65,9 @@ struct td_stmt {
 
 struct td_store_conn {
     td_store *store;
-    void *db;
+    void *db; /* NULL: connected when next handed out */
     int write;
+    int read_only; /* connected read-only (the store's read-only mode) */
     int in_tx;
     int busy; /* handed out */
     /* Statements by SQL text; never evicted (the library has a bounded set of statements). */
@@ -77,6 +84,26 @@ struct td_store {
     td_store_conn *readers;
     unsigned n_readers;
     unsigned next_reader;
+    /* Read-only mode (see store.c): every connection reads only, until space returns. Under
+     * lock; the atomic copies are for lock-free questions. */
+    char *location;
+    int read_only;
+    int draining; /* connections are being reopened: acquire waits */
+    atomic_int read_only_pub;
+    atomic_int space_short; /* the writer's last write failed for lack of space */
 };
+
+/* The store's write state: 0 writable; TD__STORE_READ_ONLY opened read-only because the disk was
+ * full (every write fails with TD_ERR_NOSPACE until td__store_try_writable succeeds);
+ * TD__STORE_SPACE_SHORT writable, but the last write failed for lack of space (cleared by the
+ * next commit that succeeds). */
+enum { TD__STORE_READ_ONLY = 1, TD__STORE_SPACE_SHORT = 2 };
+int td__store_write_state(td_store *s);
+
+/* In read-only mode: if the backend sees room again, reopens every connection for writing.
+ * Waits up to wait_ms for connections in use to be released (acquire waits meanwhile), and gives
+ * up rather than wait longer: the caller must hold no connection of s, or pass 0. TD_OK when the
+ * store is writable (already or now), TD_ERR_NOSPACE when it stays read-only. */
+td_status td__store_try_writable(td_store *s, int64_t wait_ms, td_error *err);
 
 #endif
