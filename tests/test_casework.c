@@ -1,8 +1,8 @@
 /* The matching service end to end on a real SQLite store in a temporary directory: banks,
  * signals and their effect on checks, allow banks, thresholds, dihedral variants, quality,
  * import/export, content intake and cases, re-checks, keys, webhooks against a local receiver,
- * restart, a second node following the change log, a 50k-line bulk import, followers of an
- * import's range log entry, and concurrent checks. */
+ * content and webhook owners (platform keys), restart, a second node following the change log, a
+ * 50k-line bulk import, followers of an import's range log entry, and concurrent checks. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -151,9 +151,9 @@ static void test_banks(void **state)
     td_bank_init(&v);
     strcpy(v.name, "TERROR_V2");
     v.action = TD_ACTION_BLOCK;
-    assert_int_equal(td_bank_update(svc, "TERROR_V1", TD_BANK_SET_NAME | TD_BANK_SET_ACTION, &v,
-                                    &got, &err),
-                     TD_OK);
+    assert_int_equal(
+        td_bank_update(svc, "TERROR_V1", TD_BANK_SET_NAME | TD_BANK_SET_ACTION, &v, &got, &err),
+        TD_OK);
     assert_string_equal(got.name, "TERROR_V2");
     assert_int_equal(got.action, TD_ACTION_BLOCK);
     assert_int_equal(got.threshold, 20);
@@ -235,9 +235,8 @@ static void test_signals_and_check(void **state)
     assert_int_equal(td_signal_add(svc, "BLOCKED", &in, &s, &err), TD_OK);
     assert_string_equal(s.value, "d41d8cd98f00b204e9800998ecf8427e");
     assert_int_equal(td_signal_add(svc, "NO_SUCH", &in, &s, &err), TD_ERR_NOT_FOUND);
-    assert_int_equal(td_lookup_signal(svc, "video_md5", "d41d8cd98f00b204e9800998ecf8427e", &res,
-                                      &err),
-                     TD_OK);
+    assert_int_equal(
+        td_lookup_signal(svc, "video_md5", "d41d8cd98f00b204e9800998ecf8427e", &res, &err), TD_OK);
     assert_int_equal(res.match_count, 1);
     assert_int_equal(res.verdict, TD_VERDICT_BLOCK);
     td_check_result_clear(&res);
@@ -381,7 +380,8 @@ static void test_import_export(void **state)
     td_import_result_clear(&res);
     /* Atomic import: one bad line, nothing kept. */
     o.atomic = 1;
-    const char *bad = "pdq 1111111111111111111111111111111111111111111111111111111111111111\npdq x\n";
+    const char *bad =
+        "pdq 1111111111111111111111111111111111111111111111111111111111111111\npdq x\n";
     assert_int_equal(td_import_buffer(svc, "LIST", bad, strlen(bad), &o, &res, &err),
                      TD_ERR_INVALID);
     td_import_result_clear(&res);
@@ -399,9 +399,8 @@ static void test_import_export(void **state)
     o.source = "feed";
     assert_int_equal(td_import_begin(svc, "LIST", &o, &imp, &err), TD_OK);
     for (size_t i = 0; i < strlen(csv); i += 7)
-        assert_int_equal(td_import_feed(imp, csv + i, strlen(csv) - i < 7 ? strlen(csv) - i : 7,
-                                        &err),
-                         TD_OK);
+        assert_int_equal(
+            td_import_feed(imp, csv + i, strlen(csv) - i < 7 ? strlen(csv) - i : 7, &err), TD_OK);
     assert_int_equal(td_import_finish(imp, &res, &err), TD_OK);
     assert_int_equal(res.added, 2);
     assert_int_equal(res.disabled, 1);
@@ -489,9 +488,8 @@ static void test_bulk_import(void **state)
     len += (size_t)snprintf(list + len, cap - len, "pdq %s\n", hex0); /* a duplicate */
     assert_int_equal(td_import_begin(svc, "BULK", NULL, &imp, &err), TD_OK);
     for (size_t off = 0; off < len; off += 65536)
-        assert_int_equal(td_import_feed(imp, list + off, len - off < 65536 ? len - off : 65536,
-                                        &err),
-                         TD_OK);
+        assert_int_equal(
+            td_import_feed(imp, list + off, len - off < 65536 ? len - off : 65536, &err), TD_OK);
     assert_int_equal(td_import_finish(imp, &res, &err), TD_OK);
     assert_int_equal(res.added, N + 2);
     assert_int_equal(res.duplicates, 1);
@@ -693,15 +691,13 @@ static void test_content_cases(void **state)
                      TD_ERR_CONFLICT);
     assert_int_equal(td_case_decide(svc, case_id, &alice, TD_DECISION_REMOVE, "", &d, &err),
                      TD_ERR_INVALID);
-    assert_int_equal(td_case_decide(svc, case_id, &alice, TD_DECISION_ESCALATE, "unsure", &d,
-                                    &err),
+    assert_int_equal(td_case_decide(svc, case_id, &alice, TD_DECISION_ESCALATE, "unsure", &d, &err),
                      TD_OK);
     assert_int_equal(td_case_get(svc, case_id, &k, &err), TD_OK);
     assert_int_equal(k.state, TD_CASE_ESCALATED);
     assert_int_equal(td_case_claim(svc, case_id, &bob, &k, &err), TD_OK);
-    assert_int_equal(td_case_decide(svc, case_id, &bob, TD_DECISION_REMOVE, "threat to life", &d,
-                                    &err),
-                     TD_OK);
+    assert_int_equal(
+        td_case_decide(svc, case_id, &bob, TD_DECISION_REMOVE, "threat to life", &d, &err), TD_OK);
     assert_int_equal(td_case_claim(svc, case_id, &alice, &k, &err), TD_ERR_CONFLICT);
     assert_int_equal(td_content_get(svc, "c-high", &c, &err), TD_OK);
     assert_int_equal(c.kase.state, TD_CASE_CLOSED);
@@ -856,9 +852,10 @@ static void *receive(void *arg)
         header(req, "X-Takedown-Signature:", r->sig[i], sizeof r->sig[i]);
         header(req, "Idempotency-Key:", r->idem[i], sizeof r->idem[i]);
         snprintf(r->body[i], sizeof r->body[i], "%s", end ? end + 4 : "");
-        const char *resp = r->count < r->fail
-                               ? "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                               : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+        const char *resp =
+            r->count < r->fail
+                ? "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
         r->count++;
         ssize_t w = write(c, resp, strlen(resp));
         (void)w;
@@ -968,6 +965,141 @@ static void test_webhooks(void **state)
     assert_int_equal(st.pdq_indexed, 1);
     td_service_close(svc);
     receiver_stop(&r);
+}
+
+/* Owners: content records the platform key that submitted it; a platform principal reads and
+ * names only its own content (others answer as unknown ids); webhooks of a platform key get only
+ * that key's content events. */
+static size_t deliveries_of(td_service *svc, int64_t webhook)
+{
+    td_delivery *d = NULL;
+    size_t n = 0;
+    td_error err;
+    assert_int_equal(td_delivery_list(svc, webhook, 100, &d, &n, &err), TD_OK);
+    td_free(d);
+    return n;
+}
+
+static void test_content_owners(void **state)
+{
+    (void)state;
+    uint64_t seed = 21;
+    td_service *svc = open_svc(fresh_dir(), 0);
+    td_error err, err2;
+    char key[TD_KEY_TEXT_MAX];
+    td_key_info ka, kb, km, kr;
+    assert_int_equal(td_key_create(svc, TD_ROLE_PLATFORM, "plat-a", key, &ka, &err), TD_OK);
+    assert_int_equal(td_key_create(svc, TD_ROLE_PLATFORM, "plat-b", key, &kb, &err), TD_OK);
+    assert_int_equal(td_key_create(svc, TD_ROLE_MODERATOR, "mod", key, &km, &err), TD_OK);
+    assert_int_equal(td_key_create(svc, TD_ROLE_PLATFORM, "gone", key, &kr, &err), TD_OK);
+    assert_int_equal(td_key_revoke(svc, kr.id, &err), TD_OK);
+    td_principal pa = {ka.id, TD_ROLE_PLATFORM, "plat-a"}, pb = {kb.id, TD_ROLE_PLATFORM, "plat-b"},
+                 pm = {km.id, TD_ROLE_MODERATOR, "mod"};
+    assert_int_equal(td_principal_platform(&pa), ka.id);
+    assert_int_equal(td_principal_platform(&pm), 0);
+    assert_int_equal(td_principal_platform(NULL), 0);
+
+    /* Webhooks: the operator's, A's and B's; the owner must be a valid platform key. */
+    const char *url = "http://127.0.0.1:9/hook", *secret = "0123456789abcdef-owners";
+    td_webhook w_all, w_a, w_b, w;
+    assert_int_equal(td_webhook_create_for(svc, url, secret, TD_EVENT_ALL, km.id, &w, &err),
+                     TD_ERR_INVALID);
+    assert_int_equal(td_webhook_create_for(svc, url, secret, TD_EVENT_ALL, kr.id, &w, &err),
+                     TD_ERR_INVALID);
+    assert_int_equal(td_webhook_create_for(svc, url, secret, TD_EVENT_ALL, 999999, &w, &err),
+                     TD_ERR_INVALID);
+    assert_int_equal(td_webhook_create_for(svc, url, secret, TD_EVENT_ALL, -1, &w, &err),
+                     TD_ERR_INVALID);
+    assert_int_equal(td_webhook_create(svc, url, secret, TD_EVENT_ALL, &w_all, &err), TD_OK);
+    assert_int_equal(td_webhook_create_for(svc, url, secret, TD_EVENT_ALL, ka.id, &w_a, &err),
+                     TD_OK);
+    assert_int_equal(td_webhook_create_for(svc, url, secret, TD_EVENT_ALL, kb.id, &w_b, &err),
+                     TD_OK);
+    assert_int_equal(w_all.platform_key, 0);
+    assert_int_equal(w_a.platform_key, ka.id);
+    td_webhook *list = NULL;
+    size_t nl = 0;
+    assert_int_equal(td_webhook_list(svc, &list, &nl, &err), TD_OK);
+    assert_int_equal(nl, 3);
+    assert_int_equal(list[2].platform_key, kb.id);
+    td_free(list);
+
+    /* Content of A, B and the moderator (no owner), each opening a case. */
+    make_bank(svc, "REVIEW", TD_ACTION_REVIEW, TD_BANK_NORMAL, 31);
+    td_pdq p = random_pdq(&seed);
+    add_pdq(svc, "REVIEW", &p, NULL);
+    td_content_input in;
+    td_hashes h;
+    td_content c;
+    memset(&in, 0, sizeof in);
+    td_hashes_init(&h);
+    h.n_pdq = 1;
+    h.pdq[0] = p;
+    in.hashes = &h;
+    in.content_id = "a1";
+    in.uploader = "alice";
+    in.platform_key = td_principal_platform(&pa);
+    assert_int_equal(td_content_submit(svc, &in, &c, &err), TD_OK);
+    assert_int_equal(c.platform_key, ka.id);
+    assert_true(c.has_case);
+    int64_t case_a = c.kase.id;
+    td_content_clear(&c);
+    in.content_id = "b1";
+    in.uploader = "bob";
+    in.platform_key = td_principal_platform(&pb);
+    assert_int_equal(td_content_submit(svc, &in, NULL, &err), TD_OK);
+    in.content_id = "m1";
+    in.platform_key = td_principal_platform(&pm);
+    assert_int_equal(td_content_submit(svc, &in, NULL, &err), TD_OK);
+    /* B cannot take A's id; the answer is the one A gets for a repeat, and A's record stays. */
+    in.content_id = "a1";
+    in.uploader = "mallory";
+    in.platform_key = kb.id;
+    assert_int_equal(td_content_submit(svc, &in, NULL, &err), TD_ERR_CONFLICT);
+    in.platform_key = ka.id;
+    assert_int_equal(td_content_submit(svc, &in, NULL, &err2), TD_ERR_CONFLICT);
+    assert_string_equal(err.message, err2.message);
+
+    /* Reads: B does not see A's content, with the message of an unknown id. */
+    assert_int_equal(td_content_get_as(svc, &pb, "a1", &c, &err), TD_ERR_NOT_FOUND);
+    assert_int_equal(td_content_get_as(svc, &pb, "zz", &c, &err2), TD_ERR_NOT_FOUND);
+    assert_string_equal(err.message, "no content 'a1'");
+    assert_string_equal(err2.message, "no content 'zz'");
+    assert_int_equal(td_content_get_as(svc, &pa, "m1", &c, &err), TD_ERR_NOT_FOUND);
+    assert_int_equal(td_content_get_as(svc, &pa, "a1", &c, &err), TD_OK);
+    assert_string_equal(c.uploader, "alice");
+    assert_int_equal(c.platform_key, ka.id);
+    td_content_clear(&c);
+    assert_int_equal(td_content_get_as(svc, &pm, "b1", &c, &err), TD_OK);
+    assert_int_equal(c.platform_key, kb.id);
+    td_content_clear(&c);
+    assert_int_equal(td_content_get_as(svc, NULL, "m1", &c, &err), TD_OK);
+    assert_int_equal(c.platform_key, 0);
+    td_content_clear(&c);
+    assert_int_equal(td_content_visible(svc, &pb, "a1", &err), TD_ERR_NOT_FOUND);
+    assert_string_equal(err.message, "no content 'a1'");
+    assert_int_equal(td_content_visible(svc, &pb, "b1", &err), TD_OK);
+    assert_int_equal(td_content_visible(svc, &pm, "a1", &err), TD_OK);
+    assert_int_equal(td_content_visible(svc, &pa, "zz", &err), TD_ERR_NOT_FOUND);
+    int64_t owner = -1;
+    assert_int_equal(td_content_owner(svc, "b1", &owner, &err), TD_OK);
+    assert_int_equal(owner, kb.id);
+    assert_int_equal(td_content_owner(svc, "m1", &owner, &err), TD_OK);
+    assert_int_equal(owner, 0);
+    assert_int_equal(td_content_owner(svc, "zz", &owner, &err), TD_ERR_NOT_FOUND);
+
+    /* Events: match and case.opened of all three to the operator's webhook, of A's and B's
+     * content to their own webhooks only. */
+    assert_int_equal(deliveries_of(svc, w_all.id), 6);
+    assert_int_equal(deliveries_of(svc, w_a.id), 2);
+    assert_int_equal(deliveries_of(svc, w_b.id), 2);
+    /* A decision on A's content: case.decided and remove, not to B. */
+    assert_int_equal(td_case_decide(svc, case_a, &pm, TD_DECISION_REMOVE, "propaganda", NULL, &err),
+                     TD_OK);
+    assert_int_equal(deliveries_of(svc, w_all.id), 8);
+    assert_int_equal(deliveries_of(svc, w_a.id), 4);
+    assert_int_equal(deliveries_of(svc, w_b.id), 2);
+    td_service_close(svc);
 }
 
 static void test_private_refused(void **state)
@@ -1113,19 +1245,13 @@ static void test_concurrent(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_banks),
-        cmocka_unit_test(test_signals_and_check),
-        cmocka_unit_test(test_allow_bank),
-        cmocka_unit_test(test_dihedral_and_quality),
-        cmocka_unit_test(test_import_export),
-        cmocka_unit_test(test_bulk_import),
-        cmocka_unit_test(test_import_log),
-        cmocka_unit_test(test_content_cases),
-        cmocka_unit_test(test_recheck),
-        cmocka_unit_test(test_keys),
-        cmocka_unit_test(test_webhooks),
-        cmocka_unit_test(test_private_refused),
-        cmocka_unit_test(test_restart_and_follow),
+        cmocka_unit_test(test_banks),          cmocka_unit_test(test_signals_and_check),
+        cmocka_unit_test(test_allow_bank),     cmocka_unit_test(test_dihedral_and_quality),
+        cmocka_unit_test(test_import_export),  cmocka_unit_test(test_bulk_import),
+        cmocka_unit_test(test_import_log),     cmocka_unit_test(test_content_cases),
+        cmocka_unit_test(test_recheck),        cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_webhooks),       cmocka_unit_test(test_private_refused),
+        cmocka_unit_test(test_content_owners), cmocka_unit_test(test_restart_and_follow),
         cmocka_unit_test(test_concurrent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
