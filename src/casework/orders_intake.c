@@ -3,7 +3,11 @@
  * Order of checks, and why: size first (cheap, and bounds everything after); then the signature
  * header's presence and shape; then only the issuing authority's name is read from the body, to
  * find its key; then the Ed25519 signature over the exact body bytes; only a genuine document is
- * parsed in full. An unsigned or forged body thus never gets its fields examined (nor reflected in
+ * parsed in full. The name is read from the leading JSON object with whatever follows it ignored,
+ * and when no name can be read at all (a truncated or garbled body) the key is the one of the
+ * authority the caller's API key is linked to, else each registered authority's in turn: so a
+ * signed body with a byte appended, flipped or cut off answers "bad signature", never
+ * "malformed". An unsigned or forged body thus never gets its fields examined (nor reflected in
  * error messages beyond the authority's name), and the receipt time is taken and committed in
  * the same transaction as the order and its audit entry, before anything is acknowledged. */
 #include <sodium.h>
@@ -59,22 +63,58 @@ static int parse_signature(const char *h, uint8_t sig[crypto_sign_BYTES])
     return 0;
 }
 
-/* Only issuing_authority.name, from a body not yet known to be genuine. */
+/* Only issuing_authority.name, from a body not yet known to be genuine: 0 with the name, -1 when
+ * no name can be read. The leading object is read and anything after it ignored, so that a byte
+ * appended to a signed body is caught by the signature, not taken for a malformed document. */
 static int authority_name(const uint8_t *body, size_t len, char out[TD_NAME_MAX + 1])
 {
     json_error_t jerr;
-    json_t *root = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root =
+        json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &jerr);
     json_t *name = json_object_get(json_object_get(root, "issuing_authority"), "name");
     int rc = -1;
     if (json_is_string(name) && json_string_length(name) > 0 &&
         json_string_length(name) <= TD_NAME_MAX) {
         memcpy(out, json_string_value(name), json_string_length(name) + 1);
         rc = 0;
-    } else if (root && json_is_object(root)) {
-        rc = -2;
     }
     json_decref(root);
     return rc;
+}
+
+static int signed_by(const uint8_t sig[crypto_sign_BYTES], const uint8_t *body, size_t len,
+                     const td_authority *a)
+{
+    static const uint8_t none[1];
+    return crypto_sign_verify_detached(sig, len ? body : none, len, a->public_key) == 0;
+}
+
+/* With no authority name to go by: the authority whose key verifies the body, among the one the
+ * caller's key is linked to (linked > 0) or else every registered authority. *found 0: none. */
+static td_status find_signer(td_orders *o, const uint8_t sig[crypto_sign_BYTES],
+                             const uint8_t *body, size_t len, int64_t linked, td_authority *out,
+                             int *found, td_error *err)
+{
+    td_status st;
+    *found = 0;
+    if (linked > 0) {
+        if ((st = td_authority_get(o, linked, out, err)) != TD_OK)
+            return st == TD_ERR_NOT_FOUND ? TD_OK : st;
+        *found = signed_by(sig, body, len, out);
+        return TD_OK;
+    }
+    td_authority *all = NULL;
+    size_t n = 0;
+    if ((st = td_authority_list(o, &all, &n, err)) != TD_OK)
+        return st;
+    for (size_t i = 0; i < n && !*found; i++) {
+        if (signed_by(sig, body, len, &all[i])) {
+            *out = all[i];
+            *found = 1;
+        }
+    }
+    td_free(all);
+    return TD_OK;
 }
 
 typedef struct recv_args {
@@ -224,23 +264,16 @@ td_status td_order_receive(td_orders *o, td_order_kind kind, const uint8_t *body
     if (parse_signature(sig_header, sig))
         return refuse(why, TD_ORDER_BAD_SIGNATURE, "Takedown-Signature", TD_ERR_INVALID, err,
                       "Takedown-Signature: expected ed25519=<base64 of 64 bytes>");
-    if (!body || len == 0)
-        return refuse(why, TD_ORDER_MALFORMED, "body", TD_ERR_INVALID, err, "body: empty");
-    int rc = authority_name(body, len, name);
-    if (rc == -1)
-        return refuse(why, TD_ORDER_MALFORMED, "body", TD_ERR_INVALID, err,
-                      "body: not a JSON object");
-    if (rc == -2)
-        return refuse(why, TD_ORDER_MISSING_FIELD, "issuing_authority.name", TD_ERR_INVALID, err,
-                      "issuing_authority.name: required (a string of at most 64 bytes)");
+    int named = authority_name(body, len, name) == 0;
 
     td_store_conn *c;
     if ((st = td_store_acquire(o->svc->store, 0, &c, err)))
         return st;
-    st = td__authority_by_name(c, name, &auth, &found, err);
+    if (named)
+        st = td__authority_by_name(c, name, &auth, &found, err);
     int64_t linked = 0;
     int key_linked = 0;
-    if (st == TD_OK && found && caller_key_id > 0) {
+    if (st == TD_OK && caller_key_id > 0) {
         td_stmt *q;
         int row = 0;
         if ((st = td_store_prepare(c,
@@ -257,7 +290,7 @@ td_status td_order_receive(td_orders *o, td_order_kind kind, const uint8_t *body
     td_store_release(o->svc->store, c);
     if (st)
         return st;
-    if (!found) {
+    if (named && !found) {
         if (why) {
             why->problem = TD_ORDER_UNKNOWN_AUTHORITY;
             snprintf(why->field, sizeof why->field, "issuing_authority.name");
@@ -266,19 +299,38 @@ td_status td_order_receive(td_orders *o, td_order_kind kind, const uint8_t *body
                              "issuing_authority.name: no authority named \"%s\" is registered",
                              name);
     }
+    if (named) {
+        if (!signed_by(sig, body, len, &auth))
+            return refuse(why, TD_ORDER_BAD_SIGNATURE, "Takedown-Signature", TD_ERR_INVALID, err,
+                          "Takedown-Signature: the signature does not verify with the"
+                          " authority's key");
+    } else {
+        /* Nothing names the signer: the body is not a document, or not the one signed. */
+        if ((st = find_signer(o, sig, body, len, key_linked ? linked : 0, &auth, &found, err)))
+            return st;
+        if (!found)
+            return refuse(why, TD_ORDER_BAD_SIGNATURE, "Takedown-Signature", TD_ERR_INVALID, err,
+                          key_linked ? "Takedown-Signature: the signature does not verify with"
+                                       " the key's authority's key"
+                                     : "Takedown-Signature: the signature does not verify with"
+                                       " any registered authority's key");
+    }
     if (caller_key_id > 0 && (!key_linked || linked != auth.id))
         return refuse(why, TD_ORDER_WRONG_AUTHORITY, "issuing_authority.name", TD_ERR_INVALID, err,
                       "issuing_authority.name: the API key does not belong to it");
-    if (crypto_sign_verify_detached(sig, body, len, auth.public_key) != 0)
-        return refuse(why, TD_ORDER_BAD_SIGNATURE, "Takedown-Signature", TD_ERR_INVALID, err,
-                      "Takedown-Signature: the signature does not verify with the authority's"
-                      " key");
+    if (!body || len == 0)
+        return refuse(why, TD_ORDER_MALFORMED, "body", TD_ERR_INVALID, err, "body: empty");
 
     td_order_doc *doc = td__malloc(sizeof *doc);
     if (!doc)
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
     if ((st = td_order_parse((const char *)body, len, doc, why, err)))
         goto out;
+    if (strcmp(doc->authority_name, auth.name) != 0) {
+        st = refuse(why, TD_ORDER_WRONG_AUTHORITY, "issuing_authority.name", TD_ERR_INVALID, err,
+                    "issuing_authority.name: signed with another authority's key");
+        goto out;
+    }
     if (doc->kind != kind) {
         st = refuse(why, TD_ORDER_INVALID_FIELD, "type", TD_ERR_INVALID, err,
                     kind == TD_ORDER_REMOVAL ? "type: expected \"removal_order\""

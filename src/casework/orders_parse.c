@@ -13,6 +13,7 @@
 
 #include "casework/orders_int.h"
 #include "core/error.h"
+#include "core/utf8.h"
 #include "takedown/url.h"
 
 const char *td_order_problem_name(td_order_problem p)
@@ -222,6 +223,84 @@ static td_status only_known(json_t *obj, const char *const *names, const char *p
     return TD_OK;
 }
 
+/* Why a target URL, as sent, is refused, or NULL. A target names one item for an operator to take
+ * down, so it must read as what it is: an explicit scheme (defanged forms such as "hxxps://" or
+ * "https[:]//" are fine, "//host" and bare words are not: no scheme is guessed), and no spaces,
+ * controls or invisible formatting characters (a bidirectional override would show an operator
+ * another address than the one acted on). */
+static const char *url_text_problem(const char *url, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)url;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t k = td__utf8_next(u + i, n - i, &cp);
+        if (k == 0)
+            return "not UTF-8";
+        if (td__unicode_is_control(cp))
+            return "a control character";
+        if (td__unicode_is_invisible(cp))
+            return "an invisible formatting character (bidirectional control, zero-width)";
+        if (cp == ' ' || cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) ||
+            cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000)
+            return "a space (percent-encode it)";
+        i += k;
+    }
+    size_t k = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ[]");
+    if (k == 0 || k > 10 || (strncmp(url + k, "://", 3) != 0 && strncmp(url + k, "[:]//", 5) != 0))
+        return "not an absolute URL (http:// or https://)";
+    return NULL;
+}
+
+/* Why a canonical target URL is refused, or NULL: http or https, with a well-formed host. */
+static const char *url_canonical_problem(const char *canon)
+{
+    size_t skip;
+    if (strncmp(canon, "http://", 7) == 0)
+        skip = 7;
+    else if (strncmp(canon, "https://", 8) == 0)
+        skip = 8;
+    else
+        return "not an http or https URL";
+    const char *auth = canon + skip;
+    size_t alen = strcspn(auth, "/?#");
+    const char *host = auth, *hend = auth + alen;
+    const char *at = memchr(host, '@', alen);
+    if (at)
+        host = at + 1;
+    if (host < hend && *host == '[') {
+        const char *close = memchr(host, ']', (size_t)(hend - host));
+        if (!close || close == host + 1)
+            return "a malformed IPv6 host";
+        hend = close + 1;
+    } else {
+        const char *colon = memchr(host, ':', (size_t)(hend - host));
+        if (colon)
+            hend = colon;
+        int label = 0;
+        for (const unsigned char *p = (const unsigned char *)host; p < (const unsigned char *)hend;
+             p++) {
+            if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                *p >= 0x80)
+                label = 1;
+            else if (*p != '-' && *p != '.' && *p != '_' && *p != '%')
+                return "a malformed host";
+        }
+        if (!label)
+            return "no host";
+    }
+    if (hend < auth + alen) {
+        size_t plen = (size_t)(auth + alen - hend - 1);
+        long v = 0;
+        if (*hend != ':' || plen > 5 || strspn(hend + 1, "0123456789") < plen)
+            return "a malformed port";
+        for (size_t i = 0; i < plen; i++)
+            v = v * 10 + (hend[1 + i] - '0');
+        if (v > 65535)
+            return "a malformed port";
+    }
+    return NULL;
+}
+
 static td_status parse_targets(json_t *arr, td_order_doc *out, td_order_rejection *why,
                                td_error *err)
 {
@@ -251,11 +330,18 @@ static td_status parse_targets(json_t *arr, td_order_doc *out, td_order_rejectio
         if ((st = get_text(item, "url", path, t->url, sizeof t->url, 0, ONE_LINE, why, err)))
             return st;
         if (t->url[0]) {
+            const char *bad = url_text_problem(t->url, strlen(t->url));
+            if (bad)
+                return reject(why, TD_ORDER_INVALID_FIELD, path, err, "%s", bad);
             char *canon = NULL;
             if (td_url_canonicalize(t->url, strlen(t->url), &canon, NULL) != TD_OK ||
                 strlen(canon) >= sizeof t->canonical_url) {
                 td_free(canon);
                 return reject(why, TD_ORDER_INVALID_FIELD, path, err, "not a usable URL");
+            }
+            if ((bad = url_canonical_problem(canon))) {
+                td_free(canon);
+                return reject(why, TD_ORDER_INVALID_FIELD, path, err, "%s", bad);
             }
             memcpy(t->canonical_url, canon, strlen(canon) + 1);
             td_free(canon);

@@ -235,10 +235,16 @@ static void receive(td__req *r, td_order_kind kind)
             td__reply_status(r, st, &err);
             return;
         }
-        td__reply_json(r, codes[why.problem],
-                       json_pack("{s:{s:s, s:s, s:s}}", "error", "code",
-                                 td_order_problem_name(why.problem), "field", why.field, "message",
-                                 err.message));
+        /* The message may quote the document (a target URL): made safe to echo. */
+        char msg[TD__ERROR_TEXT_MAX], field[sizeof why.field];
+        td__safe_text(msg, sizeof msg, err.message, strnlen(err.message, sizeof err.message));
+        td__safe_text(field, sizeof field, why.field, strnlen(why.field, sizeof why.field));
+        json_t *j = json_pack("{s:{s:s, s:s, s:s}}", "error", "code",
+                              td_order_problem_name(why.problem), "field", field, "message", msg);
+        if (j)
+            td__reply_json(r, codes[why.problem], j);
+        else
+            td__reply_error(r, codes[why.problem], td_order_problem_name(why.problem), "%s", msg);
         return;
     }
     json_t *j = json_pack("{s:I, s:s, s:o, s:I, s:b, s:b, s:b}", "id", (json_int_t)rc.id, "type",

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/utf8.h"
 #include "server/server_int.h"
 
 /* ---- arena ---- */
@@ -113,14 +114,91 @@ void td__reply_json(td__req *r, unsigned status, json_t *obj)
     set_response(r, status, "application/json", copy, n + 1, 0);
 }
 
+/* Writes s[0..n) into out[cap] (cap >= 8) as text that is safe to show and to put in JSON:
+ * well-formed UTF-8 stays, a control character or a byte that is not part of well-formed UTF-8
+ * becomes "\xNN", an invisible formatting character (a bidirectional override, a zero-width
+ * space) becomes "<U+NNNN>"; what does not fit ends in "...". Returns the length written. */
+size_t td__safe_text(char *out, size_t cap, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t o = 0, room = cap - 4; /* keeps space for "..." and the NUL */
+    for (size_t i = 0; i < n;) {
+        uint32_t cp = 0;
+        size_t k = td__utf8_next(p + i, n - i, &cp);
+        char esc[16];
+        const char *src;
+        size_t len;
+        if (k == 0 || td__unicode_is_control(cp)) {
+            if (k == 0 || cp < 0x80) {
+                snprintf(esc, sizeof esc, "\\x%02X", p[i]);
+                k = 1;
+            } else {
+                snprintf(esc, sizeof esc, "<U+%04X>", (unsigned)cp);
+            }
+            src = esc;
+            len = strlen(esc);
+        } else if (td__unicode_is_invisible(cp)) {
+            snprintf(esc, sizeof esc, "<U+%04X>", (unsigned)cp);
+            src = esc;
+            len = strlen(esc);
+        } else {
+            src = s + i;
+            len = k;
+        }
+        if (len > room - o) {
+            memcpy(out + o, "...", 3);
+            o += 3;
+            break;
+        }
+        memcpy(out + o, src, len);
+        o += len;
+        i += k;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* The answer when even the error could not be built (memory short inside jansson): the status
+ * and code stand, with a fixed message. */
+static void reply_error_fallback(td__req *r, unsigned status, const char *code)
+{
+    char body[160];
+    size_t k = strspn(code, "abcdefghijklmnopqrstuvwxyz0123456789_");
+    if (code[k] != '\0' || k == 0 || k > 64)
+        code = "error";
+    int n = snprintf(body, sizeof body,
+                     "{\"error\":{\"code\":\"%s\",\"message\":\"the error could not be "
+                     "described\"}}\n",
+                     code);
+    char *copy = n > 0 && (size_t)n < sizeof body ? td__malloc((size_t)n) : NULL;
+    if (!copy) {
+        reply_oom(r);
+        return;
+    }
+    memcpy(copy, body, (size_t)n);
+    set_response(r, status, "application/json", copy, (size_t)n, 0);
+}
+
 void td__reply_error(td__req *r, unsigned status, const char *code, const char *fmt, ...)
 {
-    char msg[TD_ERROR_MESSAGE_MAX + 64];
+    char msg[TD_ERROR_MESSAGE_MAX + 64], safe[TD__ERROR_TEXT_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    td__reply_json(r, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
+    if (n < 0)
+        msg[0] = '\0';
+    /* Messages quote request bytes (a path, a method, a parameter): never echo them raw. */
+    td__safe_text(safe, sizeof safe, msg, strnlen(msg, sizeof msg));
+    json_t *obj = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", safe);
+    if (!obj) {
+        reply_error_fallback(r, status, code);
+        return;
+    }
+    td__reply_json(r, status, obj);
+    if (r->status == MHD_HTTP_SERVICE_UNAVAILABLE && status != MHD_HTTP_SERVICE_UNAVAILABLE &&
+        r->resp_static)
+        reply_error_fallback(r, status, code);
 }
 
 void td__reply_status(td__req *r, td_status st, const td_error *err)
@@ -217,14 +295,85 @@ json_t *td__body_object(td__req *r)
     return obj;
 }
 
-const char *td__query(td__req *r, const char *name)
+const char *td__query_problem(const char *v)
 {
-    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    /* The server's unescaper decoded every escape but "%2F", "%25" and "%00" (see server.c), so
+     * any other '%' left is an escape that was malformed in the request. */
+    for (const char *p = v; *p; p++) {
+        if (*p != '%')
+            continue;
+        if (p[1] == '0' && p[2] == '0')
+            return "a NUL byte (%00)";
+        if (p[1] != '2' || (p[2] != 'F' && p[2] != 'f' && p[2] != '5'))
+            return "a malformed percent-escape";
+        p += 2;
+    }
+    const unsigned char *u = (const unsigned char *)v;
+    size_t n = strlen(v);
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t k = td__utf8_next(u + i, n - i, &cp);
+        if (k == 0)
+            return "bytes that are not UTF-8";
+        if (td__unicode_is_control(cp))
+            return "a control character";
+        i += k;
+    }
+    return NULL;
+}
+
+int td__check_query_arg(td__req *r, const char *key, const char *value)
+{
+    const char *why = td__query_problem(key);
+    if (why) {
+        td__reply_error(r, 400, "invalid_query", "a query parameter name holds %s: '%s'", why, key);
+        return 0;
+    }
+    if (value && (why = td__query_problem(value))) {
+        td__reply_error(r, 400, "invalid_query", "query parameter '%s' holds %s", key, why);
+        return 0;
+    }
+    return 1;
+}
+
+static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    (void)kind;
+    return td__check_query_arg(cls, key, value) ? MHD_YES : MHD_NO;
+}
+
+/* A header value a handler reads: printable ASCII, spaces and tabs. */
+static int header_ok(const char *v)
+{
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if ((*p < 0x20 && *p != '\t') || *p >= 0x7f)
+            return 0;
+    return 1;
+}
+
+int td__check_request(td__req *r)
+{
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_arg, r);
+    if (r->handled)
+        return 0;
+    const char *ct =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (ct && !header_ok(ct)) {
+        td__reply_error(r, 400, "invalid_header",
+                        "the Content-Type header holds bytes that are not printable ASCII");
+        return 0;
+    }
+    return 1;
+}
+
+const char *td__query_decode(td__arena *a, const char *v)
+{
     if (!v || !strchr(v, '%'))
         return v;
     /* The server's unescaper left "%2F" and "%25" encoded (see server.c): decode them now. */
     size_t n = strlen(v);
-    char *out = td__arena_alloc(&r->arena, n + 1), *w = out;
+    char *out = td__arena_alloc(a, n + 1), *w = out;
     if (!out)
         return NULL;
     for (const char *p = v; *p; p++) {
@@ -240,6 +389,16 @@ const char *td__query(td__req *r, const char *name)
     }
     *w = '\0';
     return out;
+}
+
+const char *td__query(td__req *r, const char *name)
+{
+    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    /* td__check_request refused the request already when an argument was malformed; this keeps
+     * a handler safe even if it runs without that check. */
+    if (v && td__query_problem(v))
+        return NULL;
+    return td__query_decode(&r->arena, v);
 }
 
 static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/utf8.h"
 #include "server/handlers_evidence.h"
 #include "server/handlers_orders.h"
 #include "server/server_int.h"
@@ -218,8 +219,22 @@ static int hexval(int c)
     return -1;
 }
 
-/* Percent-decodes one path segment into the arena; NULL on a malformed escape, an embedded NUL
- * or a segment longer than TD__MAX_PARAM_LEN. */
+/* 1 when s[0..n) is UTF-8 without control characters: what a handler may put in JSON. */
+static int clean_text(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t k = td__utf8_next(u + i, n - i, &cp);
+        if (k == 0 || td__unicode_is_control(cp))
+            return 0;
+        i += k;
+    }
+    return 1;
+}
+
+/* Percent-decodes one path segment into the arena; NULL on a malformed escape, an embedded NUL,
+ * a segment longer than TD__MAX_PARAM_LEN, or one that is not clean text once decoded. */
 static char *decode_segment(td__arena *a, const char *s, size_t n)
 {
     if (n > TD__MAX_PARAM_LEN * 3)
@@ -242,7 +257,7 @@ static char *decode_segment(td__arena *a, const char *s, size_t n)
         }
     }
     out[o] = '\0';
-    return o <= TD__MAX_PARAM_LEN ? out : NULL;
+    return o <= TD__MAX_PARAM_LEN && clean_text(out, o) ? out : NULL;
 }
 
 /* Matches path against one pattern; on success stores the parameters in r. */
@@ -282,6 +297,8 @@ static int match_pattern(td__req *r, const char *pattern, const char *path, int 
 int td__route_match(td__req *r, const char *method, const char *path)
 {
     int path_matched = 0;
+    if (!clean_text(path, strlen(path)))
+        return -3;
     for (size_t i = 0; i < N_ROUTES; i++) {
         if (!match_pattern(r, routes[i].pattern, path, 0))
             continue;

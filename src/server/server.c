@@ -320,7 +320,10 @@ static int request_start(td__req *r)
         return 1;
     }
     if (idx == -3) {
-        td__reply_error(r, 400, "invalid_path", "malformed percent-escape in %s", r->path);
+        td__reply_error(r, 400, "invalid_path",
+                        "malformed path %s (a bad percent-escape, a NUL, bytes that are not "
+                        "UTF-8 or a control character)",
+                        r->path);
         return 1;
     }
     if (idx < 0) {
@@ -366,6 +369,8 @@ static int request_start(td__req *r)
                             "the body (%llu bytes) is over this route's limit of %llu bytes", len,
                             (unsigned long long)r->max_body);
             return 1;
+    if (!td__check_request(r))
+        return 1;
         }
     }
     return 0;

@@ -112,6 +112,12 @@ void td__reply_status(td__req *r, td_status st, const td_error *err);
 /* Plain bytes (copied) with a content type. */
 void td__reply_text(td__req *r, unsigned status, const char *type, const char *text, size_t len);
 /* Bytes the response takes ownership of (td__malloc'ed). */
+/* Bytes (NUL included) of an error message once made safe: messages that quote request bytes are
+ * cut there. */
+#define TD__ERROR_TEXT_MAX 768
+/* s[0..n) as text safe to show and to put in JSON (json_util.c explains the escapes), cut to
+ * fit out[cap] (cap >= 8); returns the length written. */
+size_t td__safe_text(char *out, size_t cap, const char *s, size_t n);
 void td__reply_take(td__req *r, unsigned status, const char *type, char *data, size_t len);
 
 /* ---- request helpers (json_util.c) ---- */
@@ -125,6 +131,16 @@ const char *td__query(td__req *r, const char *name);
 /* Parses a non-negative decimal id from a path parameter; replies 400/404 and returns -1 on
  * failure. */
 int64_t td__param_id(td__req *r, int index);
+/* Why a query-string name or value, as the server's unescaper left it, is refused (a malformed
+ * percent-escape, a NUL, bytes that are not UTF-8, a control character), or NULL. */
+const char *td__query_problem(const char *v);
+/* Replies 400 invalid_query naming the parameter and returns 0 when key or value is refused. */
+int td__check_query_arg(td__req *r, const char *key, const char *value);
+/* The request's query arguments and the headers handlers read (Content-Type): replies 400 and
+ * returns 0 when one is malformed, so that no handler sees bytes it could not put in JSON. */
+int td__check_request(td__req *r);
+/* Decodes the "%2F" and "%25" the server's unescaper left in a query value (arena copy). */
+const char *td__query_decode(td__arena *a, const char *v);
 /* Optional typed members: return 0 and reply 400 when the member exists with the wrong type. */
 int td__get_string(td__req *r, json_t *obj, const char *name, const char **out);
 int td__get_int(td__req *r, json_t *obj, const char *name, int64_t lo, int64_t hi, int64_t *out);
@@ -141,7 +157,8 @@ int td__query_int(td__req *r, const char *name, int64_t lo, int64_t hi, int64_t 
 const td__route *td__routes(size_t *count);
 /* Finds the route for method and path; fills params (arena copies, percent-decoded).
  * Returns the index, -1 if no pattern matches the path (404), -2 if a pattern matches but not
- * the method (405). */
+ * the method (405), -3 if the path is malformed (400): invalid UTF-8, a control character, or a
+ * parameter with a bad percent-escape, a NUL, or that is not UTF-8 once decoded. */
 int td__route_match(td__req *r, const char *method, const char *path);
 
 /* ---- metrics (metrics.c) ---- */
