@@ -27,8 +27,18 @@ typedef struct td_server_options {
     uint64_t max_media_bytes;  /* media bodies of check, content and signals (default 64 MiB) */
     uint64_t max_import_bytes; /* list imports (default 1 GiB) */
     unsigned timeout_seconds;  /* idle connection timeout (default 60) */
-    unsigned max_connections;  /* default 1024 */
-    int metrics_public;        /* /metrics without a key (default 1: scraped from the network) */
+    unsigned max_connections;  /* default 1024, kept by closing idle keyless connections first */
+    /* Hostile clients (docs/api.md, "Connection and rate limits"). Each 0 turns its limit off,
+     * except header_timeout_seconds (0: the default). */
+    unsigned max_connections_per_address; /* per client address, IPv6 by /64 (default 256) */
+    unsigned header_timeout_seconds;      /* complete request headers within this of the accept or
+                                             of the previous response; also a body's grace (10) */
+    unsigned min_receive_rate;            /* bytes/s a request body must average (default 1024) */
+    unsigned rate_per_address;            /* requests/s per client address (default 0) */
+    unsigned rate_per_key;                /* requests/s per API key (default 0) */
+    unsigned rate_unauthenticated;        /* requests/s per address without a valid key (100) */
+    unsigned rate_burst_seconds;          /* a bucket holds this many seconds of its rate (2) */
+    int metrics_public; /* /metrics without a key (default 1: scraped from the network) */
     /* Fetching media by URL (GET /h/hash?url=): off unless fetch_enabled; then only to hosts on
      * fetch_allow (comma-separated host suffixes, "*" for any; copied at start), never to
      * loopback, private, link-local or CGNAT addresses unless fetch_allow_private, within the

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cli/commands.h"
 #include "cli/serve_config.h"
@@ -60,6 +61,44 @@ static void log_to_stderr(void *ctx, const char *message)
     fprintf(stderr, "takedown: %s\n", message);
 }
 
+/* Each connection is a descriptor, and connections being shed still hold theirs until closed:
+ * raise the soft limit towards the hard one so that max_connections can be reached. */
+static void raise_file_limit(unsigned max_connections)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)max_connections * 2 + 256;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+        fprintf(stderr,
+                "takedown serve: the open-file limit (%llu) is below %llu: raise it (ulimit -n) "
+                "for max_connections %u\n",
+                (unsigned long long)rl.rlim_cur, (unsigned long long)want, max_connections);
+}
+
+/* The connection and rate limits (docs/api.md, "Connection and rate limits"). */
+static int serve_guard_options(td_server_options *sopts)
+{
+    int64_t per_addr, header_s, min_rate, rate_addr, rate_key, rate_unauth, burst;
+    if (!get_int("max_connections_per_address", &per_addr) ||
+        !get_int("http_header_timeout_s", &header_s) ||
+        !get_int("http_min_receive_rate", &min_rate) ||
+        !get_int("rate_limit_per_address", &rate_addr) ||
+        !get_int("rate_limit_per_key", &rate_key) ||
+        !get_int("rate_limit_unauthenticated", &rate_unauth) ||
+        !get_int("rate_limit_burst_s", &burst))
+        return 0;
+    sopts->max_connections_per_address = (unsigned)per_addr;
+    sopts->header_timeout_seconds = (unsigned)header_s;
+    sopts->min_receive_rate = (unsigned)min_rate;
+    sopts->rate_per_address = (unsigned)rate_addr;
+    sopts->rate_per_key = (unsigned)rate_key;
+    sopts->rate_unauthenticated = (unsigned)rate_unauth;
+    sopts->rate_burst_seconds = (unsigned)burst;
+    return 1;
+}
+
 int td_cli_serve(int argc, char **argv)
 {
     int rc = td__cli_apply_config(argc, argv, "serve", td_cli_serve_usage);
@@ -87,6 +126,8 @@ int td_cli_serve(int argc, char **argv)
         !get_int("fetch_allow_private", &fetch_private) ||
         !get_int("fetch_connect_timeout_ms", &fetch_connect_ms) ||
         !get_int("fetch_timeout_ms", &fetch_ms))
+        return 2;
+    if (!serve_guard_options(&sopts))
         return 2;
     sopts.address = host;
     sopts.port = (uint16_t)port;
@@ -119,6 +160,7 @@ int td_cli_serve(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    raise_file_limit(sopts.max_connections);
 
     /* Liveness answers while the indexes load; readiness once the service is open. */
     td_server *srv = NULL;

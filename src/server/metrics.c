@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "server/guard.h"
 #include "server/server_int.h"
 
 static const double bucket_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -179,6 +180,35 @@ static void render_orders(out *o, td_server *srv, td_orders *orders)
 
 static const char *const class_names[N_CLASSES] = {"1xx", "2xx", "3xx", "4xx", "5xx", "aborted"};
 
+/* The connection guard's figures (guard.h, docs/api.md "Connection and rate limits"). */
+static void render_guard(out *o, td_server *srv)
+{
+    td__guard_stats g;
+    td__guard_get_stats(srv->guard, &g);
+    put(o,
+        "# HELP takedown_http_connections Open connections, and those that presented a valid "
+        "key.\n# TYPE takedown_http_connections gauge\n"
+        "takedown_http_connections{state=\"open\"} %llu\n"
+        "takedown_http_connections{state=\"authenticated\"} %llu\n",
+        g.open, g.authenticated);
+    put(o,
+        "# HELP takedown_http_connections_shed_total Connections closed by the guard, by "
+        "reason.\n# TYPE takedown_http_connections_shed_total counter\n"
+        "takedown_http_connections_shed_total{reason=\"header_deadline\"} %llu\n"
+        "takedown_http_connections_shed_total{reason=\"idle_deadline\"} %llu\n"
+        "takedown_http_connections_shed_total{reason=\"slow_body\"} %llu\n"
+        "takedown_http_connections_shed_total{reason=\"address_limit\"} %llu\n"
+        "takedown_http_connections_shed_total{reason=\"connection_limit\"} %llu\n",
+        g.shed_header, g.shed_idle, g.shed_body, g.refused_address, g.shed_overload);
+    put(o,
+        "# HELP takedown_http_rate_limited_total Requests answered 429, by limit.\n"
+        "# TYPE takedown_http_rate_limited_total counter\n"
+        "takedown_http_rate_limited_total{limit=\"address\"} %llu\n"
+        "takedown_http_rate_limited_total{limit=\"key\"} %llu\n"
+        "takedown_http_rate_limited_total{limit=\"unauthenticated\"} %llu\n",
+        g.limited_address, g.limited_key, g.limited_unauthenticated);
+}
+
 char *td__metrics_render(td_server *srv, size_t *len)
 {
     td__metrics *m = srv->metrics;
@@ -234,6 +264,7 @@ char *td__metrics_render(td_server *srv, size_t *len)
         "# HELP takedown_http_requests_in_flight Requests being received, handled or sent.\n"
         "# TYPE takedown_http_requests_in_flight gauge\ntakedown_http_requests_in_flight %ld\n",
         atomic_load(&srv->in_flight));
+    render_guard(&o, srv);
     put(&o,
         "# HELP takedown_uptime_seconds Seconds since the server started.\n"
         "# TYPE takedown_uptime_seconds gauge\ntakedown_uptime_seconds %.0f\n",

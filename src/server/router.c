@@ -23,8 +23,8 @@
 #define CUST TD__R_CUSTODIAN
 
 static const td__route routes[] = {
-    {"GET", "/healthz", td__h_healthz, PUB, TD__F_NO_READY, "liveness"},
-    {"GET", "/readyz", td__h_readyz, PUB, TD__F_NO_READY, "readiness"},
+    {"GET", "/healthz", td__h_healthz, PUB, TD__F_NO_READY | TD__F_PROBE, "liveness"},
+    {"GET", "/readyz", td__h_readyz, PUB, TD__F_NO_READY | TD__F_PROBE, "readiness"},
     {"GET", "/metrics", td__h_metrics, PUB, TD__F_NO_READY, "Prometheus metrics"},
     {"GET", "/v1/openapi.yaml", td__h_openapi, PUB, TD__F_NO_READY, "this API's document"},
 
@@ -137,7 +137,7 @@ static const td__route routes[] = {
      "release the decrypted items"},
 
     /* Meta's HMA API, so that an HMA client switches by changing its base URL. */
-    {"GET", "/status", td__h_hma_status, PUB, TD__F_NO_READY, "HMA liveness"},
+    {"GET", "/status", td__h_hma_status, PUB, TD__F_NO_READY | TD__F_PROBE, "HMA liveness"},
     {"GET", "/h/hash", td__h_hma_hash, CHECK, 0, "HMA: hash a URL"},
     {"GET", "/m/lookup", td__h_hma_lookup, CHECK, 0, "HMA: lookup"},
     {"GET", "/m/raw_lookup", td__h_hma_raw_lookup, CHECK, 0, "HMA: raw lookup"},

@@ -21,6 +21,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "server/auth.h"
+#include "server/guard.h"
 #include "server/handlers_orders.h"
 #include "server/server_int.h"
 
@@ -222,6 +223,11 @@ void td_server_options_default(td_server_options *opts)
     opts->max_import_bytes = (uint64_t)1 << 30;
     opts->timeout_seconds = 60;
     opts->max_connections = 1024;
+    opts->max_connections_per_address = 256;
+    opts->header_timeout_seconds = 10;
+    opts->min_receive_rate = 1024;
+    opts->rate_unauthenticated = 100;
+    opts->rate_burst_seconds = 2;
     opts->metrics_public = 1;
 }
 
@@ -265,6 +271,11 @@ static enum MHD_Result send_response(td__req *r)
         MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     }
+    if (r->retry_after) {
+        char secs[16];
+        snprintf(secs, sizeof secs, "%u", r->retry_after);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+    }
     if (r->status == MHD_HTTP_UNAUTHORIZED)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (r->status == MHD_HTTP_METHOD_NOT_ALLOWED)
@@ -287,6 +298,10 @@ static td__req *request_new(td_server *srv, struct MHD_Connection *conn, const c
     r->method = td__arena_strndup(&r->arena, method, strlen(method));
     r->path = td__arena_strndup(&r->arena, url, strlen(url));
     r->svc = atomic_load(&srv->svc);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    r->gconn = ci ? ci->socket_context : NULL;
+    td__guard_request_begin(srv->guard, r->gconn);
     if (!r->method || !r->path) {
         td__arena_free(&r->arena);
         td__free(r);
@@ -310,10 +325,32 @@ static void request_free(td__req *r)
 
 /* The first call: route, authenticate, check the announced size. Returns 1 when the request was
  * answered already. */
+/* Answers 429 with Retry-After when wait (seconds) is non-zero; returns whether it did. */
+static int rate_limited(td__req *r, unsigned wait, const char *what)
+{
+    if (!wait)
+        return 0;
+    td__reply_error(r, 429, "rate_limited", "too many requests %s: retry in %u s", what, wait);
+    r->retry_after = wait;
+    return 1;
+}
+
 static int request_start(td__req *r)
 {
     td_server *srv = r->srv;
     int idx = td__route_match(r, r->method, r->path);
+    size_t n_routes;
+    const td__route *table = td__routes(&n_routes);
+    /* Probes stay answerable whatever a client at the same address does. */
+    int probe = idx >= 0 && (table[idx].flags & TD__F_PROBE);
+    if (!probe) {
+        if (rate_limited(r, td__guard_rate_address(srv->guard, r->gconn), "from this address"))
+            return 1;
+        int keyless = idx < 0 || (table[idx].roles & TD__R_PUBLIC);
+        if (keyless && rate_limited(r, td__guard_rate_unauthenticated(srv->guard, r->gconn),
+                                    "without an API key from this address"))
+            return 1;
+    }
     if (idx == -2) {
         td__reply_error(r, 405, "method_not_allowed", "%s is not allowed on %s", r->method,
                         r->path);
@@ -330,10 +367,10 @@ static int request_start(td__req *r)
         td__reply_error(r, 404, "no_route", "no route for %s %s", r->method, r->path);
         return 1;
     }
-    size_t n;
-    const td__route *routes = td__routes(&n);
-    r->route = &routes[idx];
+    r->route = &table[idx];
     r->route_index = idx;
+    if (!td__check_request(r))
+        return 1;
     r->max_body = body_limit(srv, r->route);
     r->content_type =
         MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -351,7 +388,14 @@ static int request_start(td__req *r)
     if (!(roles & TD__R_PUBLIC)) {
         const char *auth =
             MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-        if (!td__authenticate(r, auth))
+        if (!td__authenticate(r, auth)) {
+            /* A wrong key is charged to the address, so that keys cannot be guessed fast. */
+            rate_limited(r, td__guard_rate_unauthenticated(srv->guard, r->gconn),
+                         "without a valid API key from this address");
+            return 1;
+        }
+        td__guard_authenticated(srv->guard, r->gconn);
+        if (rate_limited(r, td__guard_rate_key(srv->guard, r->who.id), "with this API key"))
             return 1;
         if (!(roles & r->role_bit)) {
             td__reply_error(r, 403, "forbidden", "role '%s' may not call %s %s",
@@ -369,8 +413,6 @@ static int request_start(td__req *r)
                             "the body (%llu bytes) is over this route's limit of %llu bytes", len,
                             (unsigned long long)r->max_body);
             return 1;
-    if (!td__check_request(r))
-        return 1;
         }
     }
     return 0;
@@ -445,16 +487,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (r->handled) {
-        *upload_data_size = 0; /* answered early: the rest of the body is dropped */
+        /* Answered early: the rest of the body is dropped, still at the minimum rate. */
+        td__guard_body(srv->guard, r->gconn, *upload_data_size);
+        *upload_data_size = 0;
         return MHD_YES;
     }
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
+        td__guard_body(srv->guard, r->gconn, n);
         int ok = (r->route->flags & TD__F_IMPORT) ? import_feed(r, upload_data, n)
                                                   : body_append(r, upload_data, n);
         return ok ? MHD_YES : MHD_NO;
     }
+    td__guard_handling(srv->guard, r->gconn);
     if (r->too_large) {
         td__reply_error(r, 413, "body_too_large",
                         "the body is over this route's limit of %llu "
@@ -480,8 +526,27 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && status == 0)
         status = 499; /* the client went away */
     td__metrics_observe(srv->metrics, r->route_index, status, td__srv_now() - r->t_start);
+    td__guard_request_end(srv->guard, r->gconn);
     request_free(r);
     *con_cls = NULL;
+}
+
+/* Connections from accept to close, for the guard (guard.h). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    td_server *srv = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *fd =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *addr =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        *socket_context =
+            fd ? td__guard_open(srv->guard, fd->connect_fd, addr ? addr->client_addr : NULL) : NULL;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        td__guard_close(srv->guard, *socket_context);
+        *socket_context = NULL;
+    }
 }
 
 static int hex_digit(int c)
@@ -570,9 +635,23 @@ td_status td_server_start(const td_server_options *opts, td_service *svc, td_ser
     td__routes(&n_routes);
     srv->metrics = td__metrics_new(n_routes);
     srv->auth = td__auth_cache_new();
-    if (!srv->metrics || !srv->auth) {
+    unsigned max_conn = opts->max_connections ? opts->max_connections : 1024u;
+    td__guard_limits gl = {
+        .max_connections = max_conn,
+        .per_address = opts->max_connections_per_address,
+        .header_timeout_s = opts->header_timeout_seconds ? opts->header_timeout_seconds : 10u,
+        .idle_timeout_s = opts->timeout_seconds ? opts->timeout_seconds : 60u,
+        .min_receive_rate = opts->min_receive_rate,
+        .rate_per_address = opts->rate_per_address,
+        .rate_per_key = opts->rate_per_key,
+        .rate_unauthenticated = opts->rate_unauthenticated,
+        .rate_burst_s = opts->rate_burst_seconds ? opts->rate_burst_seconds : 1u,
+    };
+    srv->guard = td__guard_new(&gl);
+    if (!srv->metrics || !srv->auth || !srv->guard) {
         td__metrics_free(srv->metrics);
         td__auth_cache_free(srv->auth);
+        td__guard_free(srv->guard);
         td__free(srv->fetch_allow);
         td__free(srv);
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
@@ -590,13 +669,16 @@ td_status td_server_start(const td_server_options *opts, td_service *svc, td_ser
     atomic_store(&srv->svc, svc);
     atomic_store(&srv->ready, svc && td_service_ready(svc) ? 1 : 0);
     unsigned threads = opts->threads ? opts->threads : core_count();
+    /* libmicrohttpd's own limit (split between its threads) sits well above the guard's, which
+     * keeps max_connections by shedding: connections being shed still count until closed. */
+    unsigned mhd_limit = max_conn > 100000u ? 200000u : max_conn * 2u + 64u;
     srv->daemon = MHD_start_daemon(
         flags, opts->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT,
-        opts->timeout_seconds ? opts->timeout_seconds : 60u, MHD_OPTION_CONNECTION_LIMIT,
-        opts->max_connections ? opts->max_connections : 1024u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)256 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_UNESCAPE_CALLBACK,
+        on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+        MHD_OPTION_CONNECTION_TIMEOUT, opts->timeout_seconds ? opts->timeout_seconds : 60u,
+        MHD_OPTION_CONNECTION_LIMIT, mhd_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)32 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_UNESCAPE_CALLBACK,
         unescape, NULL, MHD_OPTION_END);
     if (!srv->daemon) {
         orders_stop(srv);
@@ -605,6 +687,7 @@ td_status td_server_start(const td_server_options *opts, td_service *svc, td_ser
         pthread_mutex_destroy(&srv->preserve_lock);
         td__metrics_free(srv->metrics);
         td__auth_cache_free(srv->auth);
+        td__guard_free(srv->guard);
         td__free(srv->fetch_allow);
         td__free(srv);
         return td__error_set(err, TD_ERR_IO,
@@ -647,6 +730,7 @@ void td_server_stop(td_server *srv, unsigned drain_ms)
         nanosleep(&ts, NULL);
     }
     MHD_stop_daemon(srv->daemon);
+    td__guard_free(srv->guard);
     /* No request runs any more: stop the clocks, then close the orders (before the caller
      * closes the service). */
     orders_stop(srv);

@@ -40,7 +40,8 @@ enum {
     TD__F_MEDIA = 1u << 0,    /* body may be media bytes: uses the larger media limit */
     TD__F_IMPORT = 1u << 1,   /* body is a list: uses the import limit */
     TD__F_NO_READY = 1u << 2, /* answers before the service is open (probes, metrics) */
-    TD__F_CONSOLE = 1u << 3   /* a web console file: strict CSP and nosniff headers */
+    TD__F_CONSOLE = 1u << 3,  /* a web console file: strict CSP and nosniff headers */
+    TD__F_PROBE = 1u << 4     /* a health probe: exempt from the request rate limits */
 };
 
 typedef struct td__route {
@@ -72,6 +73,8 @@ struct td__req {
     const char *method;
     const char *path;
     struct MHD_Connection *conn;
+    struct td__conn *gconn; /* the connection guard's record of conn (guard.h), or NULL */
+    unsigned retry_after;   /* seconds, sent as Retry-After when non-zero (429) */
     char *params[TD__MAX_PARAMS];
     int n_params;
     /* The authenticated caller (role_bit 0 on public routes). */
@@ -109,15 +112,15 @@ void td__reply_error(td__req *r, unsigned status, const char *code, const char *
     __attribute__((format(printf, 4, 5)));
 /* Maps a library status to an HTTP error (4xx for bad input, 404 for not found, 500 otherwise). */
 void td__reply_status(td__req *r, td_status st, const td_error *err);
-/* Plain bytes (copied) with a content type. */
-void td__reply_text(td__req *r, unsigned status, const char *type, const char *text, size_t len);
-/* Bytes the response takes ownership of (td__malloc'ed). */
 /* Bytes (NUL included) of an error message once made safe: messages that quote request bytes are
  * cut there. */
 #define TD__ERROR_TEXT_MAX 768
 /* s[0..n) as text safe to show and to put in JSON (json_util.c explains the escapes), cut to
  * fit out[cap] (cap >= 8); returns the length written. */
 size_t td__safe_text(char *out, size_t cap, const char *s, size_t n);
+/* Plain bytes (copied) with a content type. */
+void td__reply_text(td__req *r, unsigned status, const char *type, const char *text, size_t len);
+/* Bytes the response takes ownership of (td__malloc'ed). */
 void td__reply_take(td__req *r, unsigned status, const char *type, char *data, size_t len);
 
 /* ---- request helpers (json_util.c) ---- */
@@ -128,9 +131,6 @@ json_t *td__body_object(td__req *r);
 int td__body_is_json(const td__req *r);
 /* A query-string argument, or NULL. */
 const char *td__query(td__req *r, const char *name);
-/* Parses a non-negative decimal id from a path parameter; replies 400/404 and returns -1 on
- * failure. */
-int64_t td__param_id(td__req *r, int index);
 /* Why a query-string name or value, as the server's unescaper left it, is refused (a malformed
  * percent-escape, a NUL, bytes that are not UTF-8, a control character), or NULL. */
 const char *td__query_problem(const char *v);
@@ -141,6 +141,9 @@ int td__check_query_arg(td__req *r, const char *key, const char *value);
 int td__check_request(td__req *r);
 /* Decodes the "%2F" and "%25" the server's unescaper left in a query value (arena copy). */
 const char *td__query_decode(td__arena *a, const char *v);
+/* Parses a non-negative decimal id from a path parameter; replies 400/404 and returns -1 on
+ * failure. */
+int64_t td__param_id(td__req *r, int index);
 /* Optional typed members: return 0 and reply 400 when the member exists with the wrong type. */
 int td__get_string(td__req *r, json_t *obj, const char *name, const char **out);
 int td__get_int(td__req *r, json_t *obj, const char *name, int64_t lo, int64_t hi, int64_t *out);
@@ -192,6 +195,7 @@ struct td_server {
     atomic_int ready;
     atomic_long in_flight;
     td__metrics *metrics;
+    struct td__guard *guard; /* connection deadlines, limits and request rates (guard.h) */
     struct td__auth_cache *auth;
     td_server_options opts;
     char *fetch_allow; /* the server's copy of opts.fetch_allow (td__malloc'ed) */
