@@ -35,9 +35,10 @@
 #define A_NOTE "a-private-note"
 static const char *const a_markers[] = {A_ID, A_UPLOADER, "a-platform.example", A_NOTE};
 
-enum { ADMIN, PLAT_A, PLAT_B, MODERATOR, AUDITOR, AUTHORITY, N_KEYS };
-static const char *const key_roles[N_KEYS] = {"admin",     "platform", "platform",
-                                              "moderator", "auditor",  "authority"};
+/* PLAT_A2 is a second key of platform A (created with "platform_key": A's id). */
+enum { ADMIN, PLAT_A, PLAT_B, MODERATOR, AUDITOR, AUTHORITY, PLAT_A2, N_KEYS };
+static const char *const key_roles[N_KEYS] = {"admin",   "platform",  "platform", "moderator",
+                                              "auditor", "authority", "platform"};
 
 static struct {
     api_server srv;
@@ -123,12 +124,16 @@ static int group_setup(void **state)
     if (strncmp(S.keys[ADMIN], "tdk_", 4) != 0)
         return -1;
     for (int i = 1; i < N_KEYS; i++) {
-        char body[128];
-        snprintf(body, sizeof body, "{\"role\": \"%s\", \"name\": \"%s-%d\"}", key_roles[i],
-                 key_roles[i], i);
+        char body[160], platform[48] = "";
+        if (i == PLAT_A2)
+            snprintf(platform, sizeof platform, ", \"platform_key\": %lld", S.key_ids[PLAT_A]);
+        snprintf(body, sizeof body, "{\"role\": \"%s\", \"name\": \"%s-%d\"%s}", key_roles[i],
+                 key_roles[i], i, platform);
         json_t *j = api_call(&S.srv, 201, "POST", "/v1/keys", S.keys[ADMIN], body);
         snprintf(S.keys[i], sizeof S.keys[i], "%s", api_jstr(j, "key"));
         S.key_ids[i] = api_jint(j, "id");
+        if (i == PLAT_A2 && api_jint(j, "platform_key") != S.key_ids[PLAT_A])
+            return -1;
         json_decref(j);
     }
     const char *A = S.keys[ADMIN];
@@ -228,6 +233,17 @@ static void probe_content_get(void)
     assert_true(json_is_object(json_object_get(j, "case")));
     json_decref(j);
     json_decref(api_call(&S.srv, 200, "GET", "/v1/content/b-own-1", S.keys[PLAT_B], NULL));
+    /* A's second key acts for platform A; B's content stays hidden from it. */
+    json_decref(api_call(&S.srv, 200, "GET", "/v1/content/" A_ID, S.keys[PLAT_A2], NULL));
+    expect_hidden("GET", "/v1/content/b-own-1", PLAT_A2, NULL, "no content 'b-own-1'");
+    /* Only platform keys belong to a platform. */
+    char body[128];
+    snprintf(body, sizeof body, "{\"role\": \"moderator\", \"platform_key\": %lld}",
+             S.key_ids[PLAT_A]);
+    api_expect_error(&S.srv, 400, NULL, "POST", "/v1/keys", S.keys[ADMIN], body);
+    snprintf(body, sizeof body, "{\"role\": \"platform\", \"platform_key\": %lld}",
+             S.key_ids[MODERATOR]);
+    api_expect_error(&S.srv, 400, NULL, "POST", "/v1/keys", S.keys[ADMIN], body);
     /* Admins, moderators and auditors read everything. */
     for (int k = ADMIN; k <= AUDITOR; k++) {
         if (k == PLAT_A || k == PLAT_B)

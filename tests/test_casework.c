@@ -680,7 +680,8 @@ static void test_content_cases(void **state)
     assert_true(cases[0].priority > cases[1].priority);
     int64_t case_id = cases[0].id;
     td_free(cases);
-    td_principal alice = {101, TD_ROLE_MODERATOR, "alice"}, bob = {102, TD_ROLE_MODERATOR, "bob"};
+    td_principal alice = {.id = 101, .role = TD_ROLE_MODERATOR, .name = "alice"},
+                 bob = {.id = 102, .role = TD_ROLE_MODERATOR, .name = "bob"};
     td_case k;
     assert_int_equal(td_case_claim(svc, case_id, &alice, &k, &err), TD_OK);
     assert_int_equal(k.state, TD_CASE_CLAIMED);
@@ -993,8 +994,9 @@ static void test_content_owners(void **state)
     assert_int_equal(td_key_create(svc, TD_ROLE_MODERATOR, "mod", key, &km, &err), TD_OK);
     assert_int_equal(td_key_create(svc, TD_ROLE_PLATFORM, "gone", key, &kr, &err), TD_OK);
     assert_int_equal(td_key_revoke(svc, kr.id, &err), TD_OK);
-    td_principal pa = {ka.id, TD_ROLE_PLATFORM, "plat-a"}, pb = {kb.id, TD_ROLE_PLATFORM, "plat-b"},
-                 pm = {km.id, TD_ROLE_MODERATOR, "mod"};
+    td_principal pa = {.id = ka.id, .role = TD_ROLE_PLATFORM, .name = "plat-a"},
+                 pb = {.id = kb.id, .role = TD_ROLE_PLATFORM, .name = "plat-b"},
+                 pm = {.id = km.id, .role = TD_ROLE_MODERATOR, .name = "mod"};
     assert_int_equal(td_principal_platform(&pa), ka.id);
     assert_int_equal(td_principal_platform(&pm), 0);
     assert_int_equal(td_principal_platform(NULL), 0);
@@ -1004,8 +1006,9 @@ static void test_content_owners(void **state)
     td_webhook w_all, w_a, w_b, w;
     assert_int_equal(td_webhook_create_for(svc, url, secret, TD_EVENT_ALL, km.id, &w, &err),
                      TD_ERR_INVALID);
-    assert_int_equal(td_webhook_create_for(svc, url, secret, TD_EVENT_ALL, kr.id, &w, &err),
-                     TD_ERR_INVALID);
+    /* A revoked key still names its platform (other keys of it may be valid). */
+    assert_int_equal(td_webhook_create_for(svc, url, secret, TD_EVENT_ALL, kr.id, &w, &err), TD_OK);
+    assert_int_equal(td_webhook_delete(svc, w.id, &err), TD_OK);
     assert_int_equal(td_webhook_create_for(svc, url, secret, TD_EVENT_ALL, 999999, &w, &err),
                      TD_ERR_INVALID);
     assert_int_equal(td_webhook_create_for(svc, url, secret, TD_EVENT_ALL, -1, &w, &err),
@@ -1088,16 +1091,59 @@ static void test_content_owners(void **state)
     assert_int_equal(owner, 0);
     assert_int_equal(td_content_owner(svc, "zz", &owner, &err), TD_ERR_NOT_FOUND);
 
+    /* A second key of platform A (rotation): it acts for A, also once A's first key is revoked. */
+    td_key_info ka2, ka3;
+    char key_a2[TD_KEY_TEXT_MAX];
+    assert_int_equal(td_key_create_for(svc, TD_ROLE_MODERATOR, "x", ka.id, key, &kr, &err),
+                     TD_ERR_INVALID);
+    assert_int_equal(td_key_create_for(svc, TD_ROLE_PLATFORM, "x", km.id, key, &kr, &err),
+                     TD_ERR_INVALID);
+    assert_int_equal(td_key_create_for(svc, TD_ROLE_PLATFORM, "x", 999999, key, &kr, &err),
+                     TD_ERR_INVALID);
+    assert_int_equal(td_key_create_for(svc, TD_ROLE_PLATFORM, "plat-a2", ka.id, key_a2, &ka2, &err),
+                     TD_OK);
+    assert_int_equal(ka2.platform_key, ka.id);
+    td_principal pa2;
+    assert_int_equal(td_key_verify(svc, key_a2, &pa2, &err), TD_OK);
+    assert_int_equal(pa2.id, ka2.id);
+    assert_int_equal(td_principal_platform(&pa2), ka.id);
+    assert_int_equal(td_key_revoke(svc, ka.id, &err), TD_OK);
+    assert_int_equal(td_key_create_for(svc, TD_ROLE_PLATFORM, "plat-a3", ka2.id, key, &ka3, &err),
+                     TD_OK);
+    assert_int_equal(ka3.platform_key, ka.id);
+    assert_int_equal(td_content_get_as(svc, &pa2, "a1", &c, &err), TD_OK);
+    td_content_clear(&c);
+    assert_int_equal(td_content_visible(svc, &pa2, "b1", &err), TD_ERR_NOT_FOUND);
+    in.content_id = "a2";
+    in.platform_key = td_principal_platform(&pa2);
+    assert_int_equal(td_content_submit(svc, &in, NULL, &err), TD_OK);
+    assert_int_equal(td_content_owner(svc, "a2", &owner, &err), TD_OK);
+    assert_int_equal(owner, ka.id);
+    /* A webhook named by the second key belongs to platform A. */
+    assert_int_equal(td_webhook_create_for(svc, url, secret, TD_EVENT_ALL, ka2.id, &w, &err),
+                     TD_OK);
+    assert_int_equal(w.platform_key, ka.id);
+    assert_int_equal(td_webhook_delete(svc, w.id, &err), TD_OK);
+    td_key_info *keys = NULL;
+    size_t nk = 0;
+    assert_int_equal(td_key_list(svc, &keys, &nk, &err), TD_OK);
+    for (size_t i = 0; i < nk; i++)
+        if (keys[i].id == ka2.id || keys[i].id == ka3.id)
+            assert_int_equal(keys[i].platform_key, ka.id);
+        else
+            assert_int_equal(keys[i].platform_key, 0);
+    td_free(keys);
+
     /* Events: match and case.opened of all three to the operator's webhook, of A's and B's
      * content to their own webhooks only. */
-    assert_int_equal(deliveries_of(svc, w_all.id), 6);
-    assert_int_equal(deliveries_of(svc, w_a.id), 2);
+    assert_int_equal(deliveries_of(svc, w_all.id), 8);
+    assert_int_equal(deliveries_of(svc, w_a.id), 4); /* a1 and a2 */
     assert_int_equal(deliveries_of(svc, w_b.id), 2);
     /* A decision on A's content: case.decided and remove, not to B. */
     assert_int_equal(td_case_decide(svc, case_a, &pm, TD_DECISION_REMOVE, "propaganda", NULL, &err),
                      TD_OK);
-    assert_int_equal(deliveries_of(svc, w_all.id), 8);
-    assert_int_equal(deliveries_of(svc, w_a.id), 4);
+    assert_int_equal(deliveries_of(svc, w_all.id), 10);
+    assert_int_equal(deliveries_of(svc, w_a.id), 6);
     assert_int_equal(deliveries_of(svc, w_b.id), 2);
     td_service_close(svc);
 }

@@ -1265,7 +1265,7 @@ static void test_report(void **state)
     assert_true(ct.has_case);
     int64_t case_id = ct.kase.id;
     td_content_clear(&ct);
-    td_principal mod = {1, TD_ROLE_MODERATOR, "mod"};
+    td_principal mod = {.id = 1, .role = TD_ROLE_MODERATOR, .name = "mod"};
     td_decision dec;
     check(td_case_decide(f->svc, case_id, &mod, TD_DECISION_REMOVE, "Glorification", &dec, &err),
           &err);

@@ -543,12 +543,15 @@ typedef struct td_principal {
     int64_t id; /* the key's id */
     td_role role;
     char name[TD_NAME_MAX + 1];
+    int64_t platform; /* role platform: the first key of its platform when the key was created for
+                         an existing platform (td_key_create_for), else 0 (the key itself) */
 } td_principal;
 
-/* The platform scope of a principal: a platform key's id, 0 for every other role. Content a
- * platform key submits is recorded with this id (td_content.platform_key) and that key reads only
- * such content; other roles submit content without an owner and read all content. who may be
- * NULL (0). */
+/* The platform scope of a principal: for a platform key, the id of its platform's first key (the
+ * key's own id unless it was created for an existing platform); 0 for every other role. Content a
+ * platform key submits is recorded with this id (td_content.platform_key) and the keys of that
+ * platform read only such content; other roles submit content without an owner and read all
+ * content. who may be NULL (0). */
 int64_t td_principal_platform(const td_principal *who);
 
 typedef struct td_key_info {
@@ -557,7 +560,8 @@ typedef struct td_key_info {
     char name[TD_NAME_MAX + 1];
     char prefix[13]; /* the key's first 12 characters, to recognise it */
     int64_t created_ms;
-    int64_t revoked_ms; /* 0 while valid */
+    int64_t revoked_ms;   /* 0 while valid */
+    int64_t platform_key; /* role platform: its platform's first key, 0 when it is that key */
 } td_key_info;
 
 /* Creates a key; key_out receives the key text (shown once: only its SHA-256 is stored). name
@@ -566,6 +570,13 @@ __attribute__((warn_unused_result)) td_status td_key_create(td_service *svc, td_
                                                             const char *name,
                                                             char key_out[TD_KEY_TEXT_MAX],
                                                             td_key_info *out, td_error *err);
+/* td_key_create for a platform that has a key already (key rotation, several services of one
+ * platform): platform_key is the id of any key of role platform, revoked or not (else
+ * TD_ERR_INVALID), and the new key, of role platform, reads and owns what that platform's keys
+ * submitted. platform_key 0 is td_key_create. */
+__attribute__((warn_unused_result)) td_status
+td_key_create_for(td_service *svc, td_role role, const char *name, int64_t platform_key,
+                  char key_out[TD_KEY_TEXT_MAX], td_key_info *out, td_error *err);
 /* Looks a presented key up (constant-time comparison of hashes). Unknown, malformed or revoked
  * keys fail with TD_ERR_NOT_FOUND (the server answers 401). */
 __attribute__((warn_unused_result)) td_status td_key_verify(td_service *svc, const char *key,
@@ -761,13 +772,14 @@ typedef struct td_webhook {
 __attribute__((warn_unused_result)) td_status td_webhook_create(td_service *svc, const char *url,
                                                                 const char *secret, unsigned events,
                                                                 td_webhook *out, td_error *err);
-/* A webhook that belongs to one platform key (platform_key: the id of a valid key of role
- * platform, else TD_ERR_INVALID; 0 is td_webhook_create). Content events (match, case.opened,
- * case.decided, and remove / restore decided on content) go to the webhooks without a platform
- * key and to those of the platform key that submitted the content; content without an owner only
- * to the former. Order events (remove, restore, notice, order_feedback, referral_answer of
- * orders, referrals and complaints) go to every webhook when no target is a platform's content,
- * else like content events (targets of several platform keys: webhooks without a key only). */
+/* A webhook that belongs to one platform (platform_key: the id of a key of role platform, else
+ * TD_ERR_INVALID; stored as its platform's first key; 0 is td_webhook_create). Content events
+ * (match, case.opened, case.decided, and remove / restore decided on content) go to the webhooks
+ * without a platform key and to those of the platform key that submitted the content; content
+ * without an owner only to the former. Order events (remove, restore, notice, order_feedback,
+ * referral_answer of orders, referrals and complaints) go to every webhook when no target is a
+ * platform's content, else like content events (targets of several platform keys: webhooks without
+ * a key only). */
 __attribute__((warn_unused_result)) td_status
 td_webhook_create_for(td_service *svc, const char *url, const char *secret, unsigned events,
                       int64_t platform_key, td_webhook *out, td_error *err);

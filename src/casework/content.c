@@ -441,7 +441,9 @@ out:
 
 int64_t td_principal_platform(const td_principal *who)
 {
-    return who && who->role == TD_ROLE_PLATFORM ? who->id : 0;
+    if (!who || who->role != TD_ROLE_PLATFORM)
+        return 0;
+    return who->platform > 0 ? who->platform : who->id;
 }
 
 td_status td__content_ref_owner(td_store_conn *c, int64_t ref, int64_t *owner, td_error *err)

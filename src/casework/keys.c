@@ -23,10 +23,34 @@ static void info_row(td_stmt *q, td_key_info *k)
     td__copy_trunc(k->prefix, sizeof k->prefix, td_stmt_column_text(q, 3));
     k->created_ms = td_stmt_column_int64(q, 4);
     k->revoked_ms = td_stmt_column_int64(q, 5);
+    k->platform_key = td_stmt_column_int64(q, 6);
+}
+
+/* The platform (its first key's id) of platform key id, on connection c. */
+td_status td__key_platform(td_store_conn *c, int64_t id, int64_t *platform, td_error *err)
+{
+    td_stmt *q;
+    int row = 0, ok = 0;
+    td_status st;
+    *platform = 0;
+    if ((st = td_store_prepare(c, "SELECT role, platform_key FROM api_keys WHERE id = $1", &q,
+                               err)) ||
+        (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_step(q, &row, err)))
+        return st;
+    if (row && td_stmt_column_int64(q, 0) == TD_ROLE_PLATFORM) {
+        int64_t first = td_stmt_column_int64(q, 1);
+        *platform = first > 0 ? first : id;
+        ok = 1;
+    }
+    td_stmt_reset(q);
+    return ok ? TD_OK
+              : td__error_set(err, TD_ERR_INVALID, "platform_key: %lld is not a platform key",
+                              (long long)id);
 }
 
 static td_status create_on(td_service *svc, td_store_conn *c, td_role role, const char *name,
-                           char key_out[TD_KEY_TEXT_MAX], td_key_info *out, td_error *err)
+                           int64_t platform, char key_out[TD_KEY_TEXT_MAX], td_key_info *out,
+                           td_error *err)
 {
     unsigned char raw[32], hash[crypto_hash_sha256_BYTES];
     char key[TD_KEY_TEXT_MAX], prefix[13];
@@ -41,14 +65,15 @@ static td_status create_on(td_service *svc, td_store_conn *c, td_role role, cons
     prefix[12] = '\0';
     int64_t now = td__now(svc);
     td_status st = td_store_prepare(c,
-                                    "INSERT INTO api_keys (hash, prefix, role, name, created_ms)"
-                                    " VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                                    "INSERT INTO api_keys (hash, prefix, role, name, created_ms,"
+                                    " platform_key) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
                                     &q, err);
     if (st || (st = td_stmt_bind_blob(q, 1, hash, sizeof hash, err)) ||
         (st = td_stmt_bind_text(q, 2, prefix, (size_t)-1, err)) ||
         (st = td_stmt_bind_int64(q, 3, role, err)) ||
         (st = td_stmt_bind_text(q, 4, name ? name : "", (size_t)-1, err)) ||
-        (st = td_stmt_bind_int64(q, 5, now, err)) || (st = td_stmt_step(q, &row, err)))
+        (st = td_stmt_bind_int64(q, 5, now, err)) ||
+        (st = td_stmt_bind_int64(q, 6, platform, err)) || (st = td_stmt_step(q, &row, err)))
         goto out;
     int64_t id = row ? td_stmt_column_int64(q, 0) : 0;
     td_stmt_reset(q);
@@ -69,6 +94,7 @@ static td_status create_on(td_service *svc, td_store_conn *c, td_role role, cons
         td__copy_trunc(out->name, sizeof out->name, name);
         memcpy(out->prefix, prefix, sizeof out->prefix);
         out->created_ms = now;
+        out->platform_key = platform;
     }
 out:
     sodium_memzero(key, sizeof key);
@@ -89,14 +115,27 @@ static td_status check_name(const char *name, td_error *err)
 td_status td_key_create(td_service *svc, td_role role, const char *name,
                         char key_out[TD_KEY_TEXT_MAX], td_key_info *out, td_error *err)
 {
+    return td_key_create_for(svc, role, name, 0, key_out, out, err);
+}
+
+td_status td_key_create_for(td_service *svc, td_role role, const char *name, int64_t platform_key,
+                            char key_out[TD_KEY_TEXT_MAX], td_key_info *out, td_error *err)
+{
     td_store_conn *c;
+    int64_t platform = 0;
     key_out[0] = '\0';
     if (role < TD_ROLE_ADMIN || role > TD_ROLE_CUSTODIAN)
         return td__error_set(err, TD_ERR_INVALID, "unknown role");
+    if (platform_key && role != TD_ROLE_PLATFORM)
+        return td__error_set(err, TD_ERR_INVALID, "platform_key: only for keys of role platform");
+    if (platform_key < 0)
+        return td__error_set(err, TD_ERR_INVALID, "platform_key: not a key id");
     td_status st = check_name(name, err);
     if (st || (st = td_store_acquire(svc->store, 1, &c, err)))
         return st;
-    if ((st = td_store_begin(c, err)) || (st = create_on(svc, c, role, name, key_out, out, err)) ||
+    if ((st = td_store_begin(c, err)) ||
+        (platform_key && (st = td__key_platform(c, platform_key, &platform, err))) ||
+        (st = create_on(svc, c, role, name, platform, key_out, out, err)) ||
         (st = td_store_commit(c, err)))
         key_out[0] = '\0';
     td_store_release(svc->store, c);
@@ -117,11 +156,10 @@ td_status td_key_verify(td_service *svc, const char *key, td_principal *out, td_
     if (st)
         return st;
     if ((st = td_store_prepare(c,
-                               "SELECT id, role, name, revoked_ms, hash FROM api_keys"
-                               " WHERE hash = $1",
+                               "SELECT id, role, name, revoked_ms, hash, platform_key"
+                               " FROM api_keys WHERE hash = $1",
                                &q, err)) ||
-        (st = td_stmt_bind_blob(q, 1, hash, sizeof hash, err)) ||
-        (st = td_stmt_step(q, &row, err)))
+        (st = td_stmt_bind_blob(q, 1, hash, sizeof hash, err)) || (st = td_stmt_step(q, &row, err)))
         goto out;
     if (!row || td_stmt_column_bytes(q, 4) != sizeof hash ||
         sodium_memcmp(td_stmt_column_blob(q, 4), hash, sizeof hash) != 0 ||
@@ -133,6 +171,7 @@ td_status td_key_verify(td_service *svc, const char *key, td_principal *out, td_
     out->id = td_stmt_column_int64(q, 0);
     out->role = (td_role)td_stmt_column_int64(q, 1);
     td__copy_trunc(out->name, sizeof out->name, td_stmt_column_text(q, 2));
+    out->platform = td_stmt_column_int64(q, 5);
 out:
     td_store_release(svc->store, c);
     return st;
@@ -151,8 +190,8 @@ td_status td_key_list(td_service *svc, td_key_info **out, size_t *count, td_erro
     if (st)
         return st;
     st = td_store_prepare(c,
-                          "SELECT id, role, name, prefix, created_ms, revoked_ms FROM api_keys"
-                          " ORDER BY id",
+                          "SELECT id, role, name, prefix, created_ms, revoked_ms, platform_key"
+                          " FROM api_keys ORDER BY id",
                           &q, err);
     while (st == TD_OK && (st = td_stmt_step(q, &row, err)) == TD_OK && row) {
         if ((st = td__grow((void **)&list, &cap, n + 1, sizeof *list, err)))
@@ -213,7 +252,7 @@ td_status td_key_ensure_admin(td_service *svc, char key_out[TD_KEY_TEXT_MAX], in
     td_stmt_reset(q);
     if (row)
         goto out;
-    if ((st = create_on(svc, c, TD_ROLE_ADMIN, "admin", key_out, NULL, err)) ||
+    if ((st = create_on(svc, c, TD_ROLE_ADMIN, "admin", 0, key_out, NULL, err)) ||
         (st = td_store_commit(c, err))) {
         key_out[0] = '\0';
         goto out;

@@ -87,12 +87,17 @@ static const char v4[] = "CREATE TABLE signal_bodies ("
 static const char v5[] = "ALTER TABLE content ADD COLUMN platform_key BIGINT NOT NULL DEFAULT 0;"
                          "ALTER TABLE webhooks ADD COLUMN platform_key BIGINT NOT NULL DEFAULT 0;";
 
+/* Keys of one platform: a platform key created for an existing platform (rotation, several
+ * services) points at that platform's first key, whose id scopes content and webhooks. */
+static const char v6[] = "ALTER TABLE api_keys ADD COLUMN platform_key BIGINT NOT NULL DEFAULT 0;";
+
 static const td_store_migration migrations[] = {
     {1, "service schema", v1, NULL},
     {2, "signals by bank in id order", v2, NULL},
     {3, "change-log id ranges", v3, NULL},
     {4, "signal bodies", v4, NULL},
     {5, "content and webhook owners", v5, NULL},
+    {6, "platform keys of one platform", v6, NULL},
 };
 
 const td_store_migration *td__schema(size_t *count)

@@ -215,6 +215,9 @@ td_status td__event_enqueue(td_service *svc, td_store_conn *c, unsigned event, c
 td_status td__event_enqueue_for(td_service *svc, td_store_conn *c, unsigned event,
                                 const char *subject, struct json_t *payload, int64_t scope,
                                 td_error *err);
+/* The platform (its first key's id) of platform key id; TD_ERR_INVALID for another role or an
+ * unknown id. */
+td_status td__key_platform(td_store_conn *c, int64_t id, int64_t *platform, td_error *err);
 /* The platform key of content row ref (0: none or no such row). */
 td_status td__content_ref_owner(td_store_conn *c, int64_t ref, int64_t *owner, td_error *err);
 /* The platform key of content_id; *found 0 when no such content. */

@@ -93,24 +93,6 @@ static td_status check_url(const char *url, td_error *err)
     return st;
 }
 
-/* Whether id is a valid (not revoked) key of role platform, on connection c. */
-static td_status platform_key_check(td_store_conn *c, int64_t id, td_error *err)
-{
-    td_stmt *q;
-    int row = 0, ok = 0;
-    td_status st;
-    if ((st =
-             td_store_prepare(c, "SELECT role, revoked_ms FROM api_keys WHERE id = $1", &q, err)) ||
-        (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_step(q, &row, err)))
-        return st;
-    if (row)
-        ok = td_stmt_column_int64(q, 0) == TD_ROLE_PLATFORM && td_stmt_column_int64(q, 1) == 0;
-    td_stmt_reset(q);
-    return ok ? TD_OK
-              : td__error_set(err, TD_ERR_INVALID, "platform_key: %lld is not a valid platform key",
-                              (long long)id);
-}
-
 td_status td_webhook_create(td_service *svc, const char *url, const char *secret, unsigned events,
                             td_webhook *out, td_error *err)
 {
@@ -140,9 +122,9 @@ td_status td_webhook_create_for(td_service *svc, const char *url, const char *se
     int64_t now = td__now(svc);
     if ((st = td_store_acquire(svc->store, 1, &c, err)))
         return st;
-    /* No transaction around check and insert: a key revoked in between leaves a webhook that
-     * only ever receives that key's content events, which stop with the key. */
-    if (platform_key && (st = platform_key_check(c, platform_key, err)))
+    /* The owner is the platform (its first key): the events of every key of the platform. */
+    int64_t platform = 0;
+    if (platform_key && (st = td__key_platform(c, platform_key, &platform, err)))
         goto out;
     if ((st = td_store_prepare(c,
                                "INSERT INTO webhooks (url, secret, events, enabled, created_ms,"
@@ -151,14 +133,14 @@ td_status td_webhook_create_for(td_service *svc, const char *url, const char *se
         (st = td_stmt_bind_text(q, 1, url, (size_t)-1, err)) ||
         (st = td_stmt_bind_text(q, 2, secret, sn, err)) ||
         (st = td_stmt_bind_int64(q, 3, events, err)) || (st = td_stmt_bind_int64(q, 4, now, err)) ||
-        (st = td_stmt_bind_int64(q, 5, platform_key, err)) || (st = td_stmt_step(q, &row, err)))
+        (st = td_stmt_bind_int64(q, 5, platform, err)) || (st = td_stmt_step(q, &row, err)))
         goto out;
     if (out) {
         memset(out, 0, sizeof *out);
         out->id = row ? td_stmt_column_int64(q, 0) : 0;
         td__copy_trunc(out->url, sizeof out->url, url);
         out->events = events;
-        out->platform_key = platform_key;
+        out->platform_key = platform;
         out->enabled = 1;
         out->created_ms = now;
     }

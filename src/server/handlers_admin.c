@@ -165,7 +165,9 @@ void td__h_keys_create(td__req *r)
     if (!obj)
         return;
     const char *role = NULL, *name = NULL;
-    if (!td__get_string(r, obj, "role", &role) || !td__get_string(r, obj, "name", &name)) {
+    int64_t platform_key = 0;
+    if (!td__get_string(r, obj, "role", &role) || !td__get_string(r, obj, "name", &name) ||
+        !td__get_int(r, obj, "platform_key", 0, INT64_MAX, &platform_key)) {
         json_decref(obj);
         return;
     }
@@ -185,7 +187,7 @@ void td__h_keys_create(td__req *r)
     char key[TD_KEY_TEXT_MAX];
     td_key_info info;
     td_error err;
-    td_status st = td_key_create(r->svc, rl, name, key, &info, &err);
+    td_status st = td_key_create_for(r->svc, rl, name, platform_key, key, &info, &err);
     json_decref(obj);
     if (st != TD_OK) {
         td__reply_status(r, st, &err);

@@ -230,7 +230,9 @@ json_t *td__json_key(const td_key_info *k)
     json_t *o =
         json_pack("{s:I,s:s,s:s,s:s,s:I}", "id", (json_int_t)k->id, "role", td_role_name(k->role),
                   "name", k->name, "prefix", k->prefix, "created_ms", (json_int_t)k->created_ms);
-    if (o)
+    if (o) {
         json_object_set_new(o, "revoked_ms", opt_int(k->revoked_ms));
+        json_object_set_new(o, "platform_key", opt_int(k->platform_key));
+    }
     return o;
 }
