@@ -649,14 +649,15 @@ typedef struct td_content_input {
     const uint8_t *media;      /* media bytes, or NULL when hashes are supplied */
     size_t media_len;
     const td_hashes *hashes; /* used when media is NULL */
-    int64_t platform_key;    /* the submitting platform key (td_principal_platform), 0: none */
+    int64_t platform_key;    /* td_principal_platform of the submitter, 0: none */
 } td_content_input;
 
 typedef struct td_content {
     int64_t id; /* internal */
     char content_id[TD_CONTENT_ID_MAX + 1];
-    int64_t platform_key; /* the platform key that submitted it, 0: none (another role, or
-                             received before content had owners) */
+    int64_t platform_key; /* the platform that submitted it (td_principal_platform of the
+                             submitting key), 0: none (another role, or received before content
+                             had owners) */
     char uploader[TD_UPLOADER_MAX + 1];
     char url[TD_CASE_URL_MAX + 1];
     int64_t time_ms;
@@ -762,7 +763,7 @@ typedef struct td_webhook {
     int64_t id;
     char url[TD_CASE_URL_MAX + 1]; /* http:// or https:// only */
     unsigned events;
-    int64_t platform_key; /* the platform key it belongs to, 0: none (see td_webhook_create_for) */
+    int64_t platform_key; /* its platform (first key id), 0: none (td_webhook_create_for) */
     int enabled;
     int64_t created_ms;
 } td_webhook;
