@@ -1,12 +1,14 @@
 /* libFuzzer harness for the removal order parser (td_order_parse) and its time parser: any input
  * gives an answer without a crash; an accepted document satisfies the invariants intake relies on
- * (limits, a reason category a..e, at least one target, each with a URL or a content id), a
- * refusal always names a problem and a field, and a parsed time formats back to itself. */
+ * (limits, a reason category a..e, at least one target, each with a URL or a content id, every
+ * URL an http or https one with no control or invisible formatting character), a refusal always
+ * names a problem and a field, and a parsed time formats back to itself. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/utf8.h"
 #include "takedown/orders.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -27,9 +29,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         if (doc.do_not_inform_days < 0 || doc.do_not_inform_days > TD_ORDER_MAX_DNI_DAYS)
             abort();
-        for (size_t i = 0; i < doc.n_targets; i++)
-            if (!doc.targets[i].url[0] && !doc.targets[i].content_id[0])
+        for (size_t i = 0; i < doc.n_targets; i++) {
+            const td_order_target *t = &doc.targets[i];
+            if (!t->url[0] && !t->content_id[0])
                 abort();
+            if (t->url[0] && strncmp(t->canonical_url, "http://", 7) != 0 &&
+                strncmp(t->canonical_url, "https://", 8) != 0)
+                abort();
+            const unsigned char *u = (const unsigned char *)t->url;
+            size_t n = strlen(t->url);
+            for (size_t k = 0, step; k < n; k += step) {
+                uint32_t cp;
+                step = td__utf8_next(u + k, n - k, &cp);
+                if (step == 0 || td__unicode_is_control(cp) || td__unicode_is_invisible(cp))
+                    abort();
+            }
+        }
     } else if (why.problem == TD_ORDER_ACCEPTED || why.field[0] == '\0' || err.message[0] == '\0') {
         abort();
     }

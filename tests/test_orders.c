@@ -354,6 +354,161 @@ static void test_parse(void **state)
 
 /* ---- signatures and intake ---- */
 
+/* Target URLs that could mislead whoever acts on them are refused, naming the target. */
+static void test_parse_target_urls(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *url, *why;
+    } bad[] = {
+        {"\xc3\xbf\xc3\xbe", "not an absolute URL"},
+        {"//no-scheme.example/x", "not an absolute URL"},
+        {"video.example/watch/1", "not an absolute URL"},
+        {"javascript:alert(1)", "not an absolute URL"},
+        {"ftp://video.example/x", "not an http or https URL"},
+        {"https://video.example/\xe2\x80\xae"
+         "4pm.exe",
+         "invisible formatting character"},
+        {"https://video.example/\xe2\x81\xa6x", "invisible formatting character"},
+        {"https://vi\xe2\x80\x8b"
+         "deo.example/",
+         "invisible formatting character"},
+        {"\xef\xbb\xbfhttps://video.example/", "invisible formatting character"},
+        {"https://video.example/\xc2\x85", "control character"},
+        {"https://video example/", "a space"},
+        {"https://video.example/\xc2\xa0", "a space"},
+        {"https://video.example:99999/", NULL},
+        {"https://:80/x", NULL},
+        {"https:///x", NULL},
+    };
+    td_order_doc *d = malloc(sizeof *d);
+    td_order_rejection why;
+    td_error err;
+    char content[4300];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(content, sizeof content, "[{\"content_id\":\"c1\"},{\"url\":\"%s\"}]", bad[i].url);
+        order_opts o = {NULL, NULL, "U-1", content, 0, 0, 0, NULL};
+        const char *body = order_json(&o);
+        assert_int_equal(td_order_parse(body, strlen(body), d, &why, &err), TD_ERR_INVALID);
+        assert_int_equal(why.problem, TD_ORDER_INVALID_FIELD);
+        assert_string_equal(why.field, "content[1].url");
+        if (bad[i].why && !strstr(err.message, bad[i].why))
+            fail_msg("%zu: %s", i, err.message);
+    }
+    /* Over the length limit. */
+    char long_url[TD_CASE_URL_MAX + 16];
+    memcpy(long_url, "https://video.example/", 22);
+    memset(long_url + 22, 'a', sizeof long_url - 23);
+    long_url[sizeof long_url - 1] = '\0';
+    snprintf(content, sizeof content, "[{\"url\":\"%s\"}]", long_url);
+    order_opts lo = {NULL, NULL, "U-2", content, 0, 0, 0, NULL};
+    const char *body = order_json(&lo);
+    assert_int_equal(td_order_parse(body, strlen(body), d, &why, &err), TD_ERR_INVALID);
+    assert_string_equal(why.field, "content[0].url");
+    /* Explicit schemes, defanged forms, ports, IPv6 and international names pass. */
+    static const char *const good[] = {"https://video.example/watch/1",
+                                       "HTTP://Video.Example/a",
+                                       "hxxps://video[.]example/x",
+                                       "https[:]//video.example/y",
+                                       "http://video.example:8080/z",
+                                       "http://[2001:db8::1]/v",
+                                       "https://b\xc3\xbc"
+                                       "cher.example/\xc3\xa9t\xc3\xa9"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        snprintf(content, sizeof content, "[{\"url\":\"%s\"}]", good[i]);
+        order_opts o = {NULL, NULL, "U-3", content, 0, 0, 0, NULL};
+        body = order_json(&o);
+        if (td_order_parse(body, strlen(body), d, &why, &err) != TD_OK)
+            fail_msg("%s: %s", good[i], err.message);
+        assert_true(strncmp(d->targets[0].canonical_url, "http", 4) == 0);
+    }
+    free(d);
+}
+
+/* The signature covers the raw bytes and is checked before the document is parsed: a signed body
+ * changed in any way is a bad signature, whatever it now looks like; only a genuine body can be
+ * malformed. */
+static void test_signature_before_parse(void **state)
+{
+    fixture *f = *state;
+    td_order_receipt r;
+    td_order_rejection why;
+    td_error err;
+    char header[160];
+    order_opts o = {NULL, NULL, "SIGP-1", "[{\"content_id\":\"nowhere\"}]", 0, 0, 0, NULL};
+    char *doc = strdup(order_json(&o));
+    size_t len = strlen(doc);
+    char *body = malloc(len + 2);
+    sign(doc, len, f->sk, header, sizeof header);
+    /* Byte appended, flipped (first, middle, last), cut short. */
+    struct {
+        size_t len;
+        long flip;
+        int append;
+    } changes[] = {{len + 1, -1, 'x'},
+                   {len + 1, -1, '}'},
+                   {len, 0, 0},
+                   {len, (long)len / 2, 0},
+                   {len, (long)len - 1, 0},
+                   {len - 1, -1, 0},
+                   {len / 2, -1, 0},
+                   {1, -1, 0},
+                   {0, -1, 0}};
+    for (size_t i = 0; i < sizeof changes / sizeof changes[0]; i++) {
+        memcpy(body, doc, len);
+        if (changes[i].append)
+            body[len] = (char)changes[i].append;
+        if (changes[i].flip >= 0)
+            body[changes[i].flip] ^= 0x01;
+        for (int linked = 0; linked < 2; linked++) {
+            memset(&why, 0, sizeof why);
+            td_status st = td_order_receive(f->orders, TD_ORDER_REMOVAL, (uint8_t *)body,
+                                            changes[i].len, header, 0, &r, &why, &err);
+            if (st != TD_ERR_INVALID || why.problem != TD_ORDER_BAD_SIGNATURE)
+                fail_msg("change %zu: %s (%s)", i, td_order_problem_name(why.problem), err.message);
+            assert_string_equal(why.field, "Takedown-Signature");
+        }
+    }
+    /* Genuine bytes that are not a document: malformed. */
+    memcpy(body, doc, len);
+    body[len] = '}';
+    sign(body, len + 1, f->sk, header, sizeof header);
+    assert_int_equal(td_order_receive(f->orders, TD_ORDER_REMOVAL, (uint8_t *)body, len + 1, header,
+                                      0, &r, &why, &err),
+                     TD_ERR_INVALID);
+    assert_int_equal(why.problem, TD_ORDER_MALFORMED);
+    sign(doc, len / 2, f->sk, header, sizeof header);
+    assert_int_equal(td_order_receive(f->orders, TD_ORDER_REMOVAL, (uint8_t *)doc, len / 2, header,
+                                      0, &r, &why, &err),
+                     TD_ERR_INVALID);
+    assert_int_equal(why.problem, TD_ORDER_MALFORMED);
+    /* Signed by the referral unit: its key is found too, and the document then speaks. */
+    sign(doc, len / 2, f->ru_sk, header, sizeof header);
+    assert_int_equal(td_order_receive(f->orders, TD_ORDER_REMOVAL, (uint8_t *)doc, len / 2, header,
+                                      0, &r, &why, &err),
+                     TD_ERR_INVALID);
+    assert_int_equal(why.problem, TD_ORDER_MALFORMED);
+    /* A genuine object without the authority's name: the field is named. */
+    static const char noname[] = "{\"type\":\"removal_order\"}";
+    sign(noname, strlen(noname), f->sk, header, sizeof header);
+    assert_int_equal(td_order_receive(f->orders, TD_ORDER_REMOVAL, (const uint8_t *)noname,
+                                      strlen(noname), header, 0, &r, &why, &err),
+                     TD_ERR_INVALID);
+    assert_int_equal(why.problem, TD_ORDER_MISSING_FIELD);
+    /* The same object, forged: a bad signature, not a missing field. */
+    assert_int_equal(td_order_receive(f->orders, TD_ORDER_REMOVAL, (const uint8_t *)"{}", 2, header,
+                                      0, &r, &why, &err),
+                     TD_ERR_INVALID);
+    assert_int_equal(why.problem, TD_ORDER_BAD_SIGNATURE);
+    /* The unchanged body is received. */
+    sign(doc, len, f->sk, header, sizeof header);
+    check(td_order_receive(f->orders, TD_ORDER_REMOVAL, (uint8_t *)doc, len, header, 0, &r, &why,
+                           &err),
+          &err);
+    free(body);
+    free(doc);
+}
+
 static void test_signatures(void **state)
 {
     fixture *f = *state;
@@ -1934,7 +2089,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_parse_target_urls),
         cmocka_unit_test_setup_teardown(test_signatures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_signature_before_parse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_receipt_duplicate_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_first_contact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_execute_confirm, setup, teardown),

@@ -246,7 +246,9 @@ static const char *url_text_problem(const char *url, size_t n)
         i += k;
     }
     size_t k = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ[]");
-    if (k == 0 || k > 10 || (strncmp(url + k, "://", 3) != 0 && strncmp(url + k, "[:]//", 5) != 0))
+    int colon = strncmp(url + k, "://", 3) == 0 ||
+                (k > 1 && url[k - 1] == '[' && strncmp(url + k, ":]//", 4) == 0);
+    if (k == 0 || k > 10 || !colon)
         return "not an absolute URL (http:// or https://)";
     return NULL;
 }
