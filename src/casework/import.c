@@ -1,11 +1,19 @@
-/* Bulk import and export of hash lists. An import is one write transaction: parsed lines are
- * staged in a temporary table and moved into the bank in large chunks by one INSERT ... SELECT
- * each (duplicates from its change count), the change log of the new signals is one ADD_RANGE
- * entry (or, with NEGATIVE_CLASS lines, one INSERT ... SELECT of per-signal entries) written
- * before the commit, and the local indexes take the new signals from memory after the commit.
- * Malformed lines are counted and reported with their numbers. Export pages through the bank by
- * id so that no read transaction stays open while a slow consumer drains the output. */
+/* Bulk import and export of hash lists. An import is one write transaction. Parsed lines are
+ * kept in memory (32 raw bytes and a few fields each) until the list ends; then they are sorted
+ * by (type, value), duplicates are found in memory (within the list: the first line wins; against
+ * the bank: one indexed lookup per line for a short list, else the bank's keys read once and
+ * merged), and the new signals are inserted in that order by multi-row INSERTs. Their ids
+ * therefore follow the order of the values, which makes every B-tree SQLite maintains for them
+ * (the table by id, the unique index on (bank_id, type, value), signals_bank) grow at one place:
+ * inserted in line order, the unique index took the keys in random order, and at 10M signals
+ * the index no longer fitted the page cache (minutes of page splits and re-reads). The change
+ * log of the new signals is one ADD_RANGE entry (or, with NEGATIVE_CLASS lines, one INSERT ...
+ * SELECT of per-signal entries) written before the commit, and the local indexes take the new
+ * signals from memory after the commit. Malformed lines are counted and reported with their
+ * numbers. Export pages through the bank by id so that no read transaction stays open while a
+ * slow consumer drains the output. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "casework/listfmt.h"
@@ -20,24 +28,28 @@ void td_import_options_init(td_import_options *o)
     o->confidence = -1;
 }
 
-/* Lines are staged in a temporary table, IMPORT_ROWS at a time through one multi-row INSERT (5
- * parameters per row within the store's 99), and moved into the bank STAGE_ROWS at a time by one
- * INSERT ... SELECT ... ON CONFLICT DO NOTHING, whose change count tells the duplicates. SQLite
- * then runs one statement per chunk instead of three per line (the next id, the insert, the
- * change-log entry): per-statement costs (savepoints, allocations) were most of the time. */
-#define IMPORT_ROWS 19
-#define IMPORT_PER_ROW 5
-#define STAGE_ROWS 65536
+/* Rows per multi-row INSERT: 3 parameters shared by all rows (bank, confidence, time) and 5 per
+ * row, within the store's 99. */
+#define INSERT_ROWS 19
+#define INSERT_SHARED 3
+#define INSERT_PER_ROW 5
+/* A list with fewer new values than this is checked against the bank one lookup at a time;
+ * a longer one reads the bank's keys once (a bank of millions costs a few seconds to read, which
+ * a short list into a large bank should not pay). */
+#define LOOKUP_MAX 65536
+/* Sorting: one qsort below this many rows, else a bucket pass on (type, first 16 bits) first. */
+#define SORT_SMALL 65536
+#define SORT_BUCKETS ((size_t)16 << 16)
 #define LABELS_TEXT_MAX (TD_LABELS_MAX * (TD_LABEL_MAX + 1) + 1)
 
 typedef struct import_row {
-    td_signal_type type;
-    int enabled;
-    char value[65];
-    const char *labels; /* NULL: the import's labels; else labels_buf */
-    const char *source; /* NULL: the import's source; else source_buf */
-    char labels_buf[LABELS_TEXT_MAX];
-    char source_buf[TD_SOURCE_MAX + 1];
+    uint8_t raw[32]; /* the value's bytes (16 for MD5, the rest zero) */
+    uint64_t extra;  /* 0: the import's labels and source; else 1 + offset of the row's own
+                        "labels\0source\0" in the import's text */
+    uint32_t pos;    /* position in the list: of equal values, the first is kept */
+    uint8_t type;
+    uint8_t enabled;
+    uint8_t dup; /* a duplicate, within the list or of a signal of the bank: not added */
 } import_row;
 
 struct td_import {
@@ -54,47 +66,73 @@ struct td_import {
     int negatives; /* a NEGATIVE_CLASS line was seen */
     int64_t now;
     int64_t last_id; /* the largest signal id before the import */
-    int64_t next_id; /* the id the next signal added gets */
-    size_t staged;   /* rows in the staging table */
+    import_row *rows;
+    size_t n_rows, cap_rows;
+    char *text; /* labels and sources of the rows that have their own */
+    size_t n_text, cap_text;
+    uint64_t last_extra; /* the previous such row's, reused when equal */
     td__range_hint hint;
-    int use_hint;               /* hint holds every signal added (and staged) so far */
-    size_t mark_pdq, mark_keys; /* hint sizes before the staged rows */
-    import_row rows[IMPORT_ROWS];
-    size_t n_rows;
-    char *sql_many;    /* the IMPORT_ROWS-row staging INSERT */
-    td_status failure; /* a store error inside the line callback */
+    char *sql_many;    /* the INSERT_ROWS-row INSERT */
+    td_status failure; /* an error inside the line callback */
     td_error failure_err;
 };
 
-static const char stage_one[] = "INSERT INTO import_stage (type, value, labels, source, enabled)"
-                                " VALUES ($1, $2, $3, $4, $5)";
+static const char insert_one[] = "INSERT INTO signals (bank_id, type, value, quality, labels,"
+                                 " source, confidence, enabled, added_ms)"
+                                 " VALUES ($1, $4, $5, -1, $6, $7, $2, $8, $3)";
 
-static char *build_stage_many(void)
+static char *build_insert_many(void)
 {
-    const char head[] = "INSERT INTO import_stage (type, value, labels, source, enabled)"
-                        " VALUES ";
-    size_t cap = sizeof head + IMPORT_ROWS * 48;
+    const char head[] = "INSERT INTO signals (bank_id, type, value, quality, labels, source,"
+                        " confidence, enabled, added_ms) VALUES ";
+    size_t cap = sizeof head + INSERT_ROWS * 64;
     char *sql = td__malloc(cap);
     if (!sql)
         return NULL;
     size_t n = (size_t)snprintf(sql, cap, "%s", head);
-    for (int i = 0; i < IMPORT_ROWS; i++) {
-        int p = 1 + i * IMPORT_PER_ROW;
-        n += (size_t)snprintf(sql + n, cap - n, "%s($%d, $%d, $%d, $%d, $%d)", i ? ", " : "", p,
-                              p + 1, p + 2, p + 3, p + 4);
+    for (int i = 0; i < INSERT_ROWS; i++) {
+        int p = 1 + INSERT_SHARED + i * INSERT_PER_ROW;
+        n += (size_t)snprintf(sql + n, cap - n, "%s($1, $%d, $%d, -1, $%d, $%d, $2, $%d, $3)",
+                              i ? ", " : "", p, p + 1, p + 2, p + 3, p + 4);
     }
     return sql;
 }
 
-static td_status bind_row(td_stmt *q, int first, const import_row *r, td_error *err)
+static void to_hex(const uint8_t *raw, size_t n, char *out)
 {
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[raw[i] >> 4];
+        out[2 * i + 1] = digits[raw[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static td_status bind_row(td_import *imp, td_stmt *q, int first, const import_row *r, td_error *err)
+{
+    char hex[65];
+    const char *labels = imp->labels_text, *source = imp->source;
     td_status st;
+    if (r->extra) {
+        labels = imp->text + r->extra - 1;
+        source = labels + strlen(labels) + 1;
+    }
+    to_hex(r->raw, td__signal_raw_len((td_signal_type)r->type), hex);
     if ((st = td_stmt_bind_int64(q, first, r->type, err)) ||
-        (st = td_stmt_bind_text(q, first + 1, r->value, (size_t)-1, err)) ||
-        (st = td_stmt_bind_text(q, first + 2, r->labels, (size_t)-1, err)) ||
-        (st = td_stmt_bind_text(q, first + 3, r->source, (size_t)-1, err)))
+        (st = td_stmt_bind_text(q, first + 1, hex, (size_t)-1, err)) ||
+        (st = td_stmt_bind_text(q, first + 2, labels, (size_t)-1, err)) ||
+        (st = td_stmt_bind_text(q, first + 3, source, (size_t)-1, err)))
         return st;
     return td_stmt_bind_int64(q, first + 4, r->enabled, err);
+}
+
+static td_status bind_shared(td_import *imp, td_stmt *q, td_error *err)
+{
+    td_status st;
+    if ((st = td_stmt_bind_int64(q, 1, imp->bank_id, err)) ||
+        (st = td_stmt_bind_int64(q, 2, imp->confidence, err)))
+        return st;
+    return td_stmt_bind_int64(q, 3, imp->now, err);
 }
 
 static void hint_drop(td_import *imp)
@@ -102,129 +140,44 @@ static void hint_drop(td_import *imp)
     td__free(imp->hint.pdq);
     td__free(imp->hint.keys);
     memset(&imp->hint, 0, sizeof imp->hint);
-    imp->use_hint = 0;
 }
 
-/* Remembers a signal for the local follower (see td__range_hint); gives up (the follower then
- * reads the range back from the table) past IMPORT_HINT_MAX signals or when memory is short. */
-#define IMPORT_HINT_MAX ((size_t)1 << 21)
-
-static void hint_add(td_import *imp, td_signal_type type, const char *value, int64_t id)
+/* The row's own labels and source, kept once for a run of rows that share them (a CSV list
+ * usually names one collaboration on every line). */
+static td_status keep_extra(td_import *imp, const char *labels, const char *source, uint64_t *out,
+                            td_error *err)
 {
-    td__range_hint *h = &imp->hint;
-    uint8_t raw[32];
-    size_t raw_len = td__signal_raw_len(type);
-    if (!imp->use_hint)
-        return;
-    if (h->n_pdq + h->n_keys >= IMPORT_HINT_MAX || !raw_len ||
-        td__hex_decode(value, 2 * raw_len, raw) != 0) {
-        hint_drop(imp);
-        return;
-    }
-    if (type == TD_SIGNAL_PDQ) {
-        if (td__grow((void **)&h->pdq, &h->cap_pdq, h->n_pdq + 1, sizeof *h->pdq, NULL)) {
-            hint_drop(imp);
-            return;
+    size_t ll = strlen(labels), sl = strlen(source);
+    if (imp->last_extra) {
+        const char *l = imp->text + imp->last_extra - 1;
+        if (strcmp(l, labels) == 0 && strcmp(l + ll + 1, source) == 0) {
+            *out = imp->last_extra;
+            return TD_OK;
         }
-        td_index_op *op = &h->pdq[h->n_pdq++];
-        td__pdq_from_raw(raw, &op->hash);
-        op->kind = TD_INDEX_ADD;
-        op->id = (uint64_t)id;
-    } else {
-        if (td__grow((void **)&h->keys, &h->cap_keys, h->n_keys + 1, sizeof *h->keys, NULL)) {
-            hint_drop(imp);
-            return;
-        }
-        td__range_key *k = &h->keys[h->n_keys++];
-        memcpy(k->raw, raw, raw_len);
-        k->type = type;
-        k->id = (uint64_t)id;
     }
-}
-
-/* Stages the buffered rows: one multi-row statement when the buffer is full, else one statement
- * per row. The hint takes them with the ids they get if none is a duplicate. */
-static td_status flush_rows(td_import *imp, td_error *err)
-{
-    td_stmt *q;
-    td_status st = TD_OK;
-    size_t n = imp->n_rows;
-    imp->n_rows = 0;
-    if (n == IMPORT_ROWS) {
-        if ((st = td_store_prepare(imp->conn, imp->sql_many, &q, err)))
-            return st;
-        for (size_t i = 0; i < n; i++)
-            if ((st = bind_row(q, 1 + (int)i * IMPORT_PER_ROW, &imp->rows[i], err)))
-                return st;
-        if ((st = td_stmt_run(q, NULL, err)))
-            return st;
-    } else {
-        for (size_t i = 0; i < n; i++)
-            if ((st = td_store_prepare(imp->conn, stage_one, &q, err)) ||
-                (st = bind_row(q, 1, &imp->rows[i], err)) || (st = td_stmt_run(q, NULL, err)))
-                return st;
-    }
-    for (size_t i = 0; i < n; i++)
-        hint_add(imp, imp->rows[i].type, imp->rows[i].value,
-                 imp->next_id + (int64_t)(imp->staged + i));
-    imp->staged += n;
-    return TD_OK;
-}
-
-/* Moves the staged rows into the bank, in line order. When some were duplicates, the hint of
- * this chunk is taken again from the new rows (ids from next_id, all this chunk's). */
-static td_status flush_stage(td_import *imp, td_error *err)
-{
-    td_stmt *q;
-    int row;
-    int64_t changes = 0;
-    td_status st = flush_rows(imp, err);
-    if (st || imp->staged == 0)
+    td_status st = td__grow((void **)&imp->text, &imp->cap_text, imp->n_text + ll + sl + 2, 1, err);
+    if (st)
         return st;
-    if ((st = td_store_prepare(imp->conn,
-                               "INSERT INTO signals (bank_id, type, value, quality, labels,"
-                               " source, confidence, enabled, added_ms)"
-                               " SELECT $1, type, value, -1, COALESCE(labels, $2),"
-                               " COALESCE(source, $3), $4, enabled, $5"
-                               " FROM import_stage WHERE 1 = 1 ORDER BY n"
-                               " ON CONFLICT (bank_id, type, value) DO NOTHING",
-                               &q, err)) ||
-        (st = td_stmt_bind_int64(q, 1, imp->bank_id, err)) ||
-        (st = td_stmt_bind_text(q, 2, imp->labels_text, (size_t)-1, err)) ||
-        (st = td_stmt_bind_text(q, 3, imp->source, (size_t)-1, err)) ||
-        (st = td_stmt_bind_int64(q, 4, imp->confidence, err)) ||
-        (st = td_stmt_bind_int64(q, 5, imp->now, err)) || (st = td_stmt_run(q, &changes, err)) ||
-        (st = td_store_exec(imp->conn, "DELETE FROM import_stage", err)))
-        return st;
-    if ((size_t)changes != imp->staged && imp->use_hint) {
-        imp->hint.n_pdq = imp->mark_pdq;
-        imp->hint.n_keys = imp->mark_keys;
-        if ((st = td_store_prepare(imp->conn,
-                                   "SELECT id, type, value FROM signals WHERE id >= $1"
-                                   " ORDER BY id",
-                                   &q, err)) ||
-            (st = td_stmt_bind_int64(q, 1, imp->next_id, err)))
-            return st;
-        while (imp->use_hint && (st = td_stmt_step(q, &row, err)) == TD_OK && row)
-            hint_add(imp, (td_signal_type)td_stmt_column_int64(q, 1), td_stmt_column_text(q, 2),
-                     td_stmt_column_int64(q, 0));
-        td_stmt_reset(q);
-        if (st)
-            return st;
-    }
-    imp->res.added += (uint64_t)changes;
-    imp->res.duplicates += imp->staged - (uint64_t)changes;
-    imp->next_id += changes;
-    imp->staged = 0;
-    imp->mark_pdq = imp->hint.n_pdq;
-    imp->mark_keys = imp->hint.n_keys;
+    memcpy(imp->text + imp->n_text, labels, ll + 1);
+    memcpy(imp->text + imp->n_text + ll + 1, source, sl + 1);
+    *out = imp->last_extra = imp->n_text + 1;
+    imp->n_text += ll + sl + 2;
     return TD_OK;
 }
 
 static int on_entry(void *ctx, const td_list_entry *e)
 {
     td_import *imp = ctx;
-    import_row *r = &imp->rows[imp->n_rows];
+    char labels[LABELS_TEXT_MAX], source[TD_SOURCE_MAX + 1];
+    size_t raw_len = td__signal_raw_len(e->type);
+    import_row r;
+    td_status st;
+    memset(&r, 0, sizeof r);
+    if (!raw_len || strlen(e->value) != 2 * raw_len ||
+        td__hex_decode(e->value, 2 * raw_len, r.raw) != 0) {
+        td__list_line_error(&imp->res, imp->parser.max_errors, e->line, "not a hash value");
+        return 0;
+    }
     if (e->collab_len) {
         for (size_t i = 0; i < e->collab_len; i++)
             if ((unsigned char)e->collab[i] < 0x20 || (unsigned char)e->collab[i] > 0x7e) {
@@ -232,36 +185,283 @@ static int on_entry(void *ctx, const td_list_entry *e)
                                     "collab has a non-printable character");
                 return 0;
             }
-        memcpy(r->source_buf, e->collab, e->collab_len);
-        r->source_buf[e->collab_len] = '\0';
-        r->source = r->source_buf;
-    } else {
-        r->source = NULL;
     }
-    if (e->tags.count) {
-        td_labels labels = imp->labels;
-        td__labels_merge(&labels, &e->tags);
-        td__labels_join(&labels, r->labels_buf, sizeof r->labels_buf);
-        r->labels = r->labels_buf;
-    } else {
-        r->labels = NULL;
+    if (e->collab_len || e->tags.count) {
+        size_t cl = e->collab_len < TD_SOURCE_MAX ? e->collab_len : TD_SOURCE_MAX;
+        if (cl) {
+            memcpy(source, e->collab, cl);
+            source[cl] = '\0';
+        } else {
+            memcpy(source, imp->source, sizeof source);
+        }
+        if (e->tags.count) {
+            td_labels merged = imp->labels;
+            td__labels_merge(&merged, &e->tags);
+            td__labels_join(&merged, labels, sizeof labels);
+        } else {
+            memcpy(labels, imp->labels_text, sizeof labels);
+        }
+        if ((st = keep_extra(imp, labels, source, &r.extra, &imp->failure_err)))
+            goto fail;
     }
-    r->type = e->type;
-    r->enabled = !e->negative;
-    memcpy(r->value, e->value, sizeof r->value);
-    if (e->negative) {
+    if (imp->n_rows >= UINT32_MAX) {
+        st = td__error_set(&imp->failure_err, TD_ERR_LIMIT, "more than %u list entries",
+                           (unsigned)UINT32_MAX);
+        goto fail;
+    }
+    if ((st = td__grow((void **)&imp->rows, &imp->cap_rows, imp->n_rows + 1, sizeof r,
+                       &imp->failure_err)))
+        goto fail;
+    r.pos = (uint32_t)imp->n_rows;
+    r.type = (uint8_t)e->type;
+    r.enabled = !e->negative;
+    imp->rows[imp->n_rows++] = r;
+    if (e->negative)
         imp->negatives = 1;
-        hint_drop(imp);
-    }
-    td_status st = TD_OK;
-    if (++imp->n_rows == IMPORT_ROWS)
-        st = imp->staged + IMPORT_ROWS >= STAGE_ROWS ? flush_stage(imp, &imp->failure_err)
-                                                     : flush_rows(imp, &imp->failure_err);
-    if (st) {
-        imp->failure = st;
-        return 1;
-    }
     return 0;
+fail:
+    imp->failure = st;
+    return 1;
+}
+
+/* ---- sorting and duplicates ---- */
+
+static int key_cmp(const import_row *x, const import_row *y)
+{
+    if (x->type != y->type)
+        return x->type < y->type ? -1 : 1;
+    return memcmp(x->raw, y->raw, sizeof x->raw);
+}
+
+static int row_cmp(const void *a, const void *b)
+{
+    const import_row *x = a, *y = b;
+    int c = key_cmp(x, y);
+    if (c)
+        return c;
+    return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+static size_t bucket_of(const import_row *r, unsigned shift)
+{
+    return ((size_t)(r->type & 15) << 16 | (size_t)r->raw[0] << 8 | r->raw[1]) >> shift;
+}
+
+/* Sorts rows by (type, value, position). Large arrays: an in-place bucket pass on the type and
+ * the leading bits (values are hashes: evenly spread; about 16 rows a bucket), then each small
+ * bucket by qsort. */
+static td_status sort_rows(import_row *rows, size_t n, td_error *err)
+{
+    if (n < SORT_SMALL) {
+        qsort(rows, n, sizeof *rows, row_cmp);
+        return TD_OK;
+    }
+    unsigned shift = 0;
+    while (shift < 16 && (SORT_BUCKETS >> shift) * 16 > n)
+        shift++;
+    size_t nb = SORT_BUCKETS >> shift;
+    size_t *start = td__calloc(nb + 1, sizeof *start);
+    size_t *next = td__mallocarray(nb, sizeof *next);
+    if (!start || !next) {
+        td__free(start);
+        td__free(next);
+        return td__error_set(err, TD_ERR_NOMEM, "import: out of memory sorting %zu values", n);
+    }
+    for (size_t i = 0; i < n; i++)
+        start[bucket_of(&rows[i], shift) + 1]++;
+    for (size_t b = 0; b < nb; b++)
+        start[b + 1] += start[b];
+    memcpy(next, start, nb * sizeof *next);
+    for (size_t b = 0; b < nb; b++) {
+        while (next[b] < start[b + 1]) {
+            size_t k = bucket_of(&rows[next[b]], shift);
+            if (k == b) {
+                next[b]++;
+                continue;
+            }
+            import_row t = rows[next[k]];
+            rows[next[k]++] = rows[next[b]];
+            rows[next[b]] = t;
+        }
+    }
+    for (size_t b = 0; b < nb; b++)
+        if (start[b + 1] - start[b] > 1)
+            qsort(rows + start[b], start[b + 1] - start[b], sizeof *rows, row_cmp);
+    td__free(start);
+    td__free(next);
+    return TD_OK;
+}
+
+/* Marks the rows of the bank's existing values, by one indexed lookup each. */
+static td_status dup_lookup(td_import *imp, td_error *err)
+{
+    td_stmt *q;
+    int row;
+    char hex[65];
+    td_status st = TD_OK;
+    for (size_t i = 0; i < imp->n_rows && st == TD_OK; i++) {
+        import_row *r = &imp->rows[i];
+        if (r->dup)
+            continue;
+        to_hex(r->raw, td__signal_raw_len((td_signal_type)r->type), hex);
+        if ((st = td_store_prepare(imp->conn,
+                                   "SELECT 1 FROM signals WHERE bank_id = $1 AND type = $2"
+                                   " AND value = $3",
+                                   &q, err)) ||
+            (st = td_stmt_bind_int64(q, 1, imp->bank_id, err)) ||
+            (st = td_stmt_bind_int64(q, 2, r->type, err)) ||
+            (st = td_stmt_bind_text(q, 3, hex, (size_t)-1, err)) ||
+            (st = td_stmt_step(q, &row, err)))
+            break;
+        r->dup = (uint8_t)(row != 0);
+        td_stmt_reset(q);
+    }
+    return st;
+}
+
+/* Marks the rows of the bank's existing values: the bank's hash values are read once, sorted
+ * like the rows, and merged with them. */
+static td_status dup_merge(td_import *imp, td_error *err)
+{
+    td_stmt *q;
+    int row;
+    import_row *have = NULL;
+    size_t n = 0, cap = 0;
+    td_status st =
+        td_store_prepare(imp->conn, "SELECT type, value FROM signals WHERE bank_id = $1", &q, err);
+    if (st || (st = td_stmt_bind_int64(q, 1, imp->bank_id, err)))
+        return st;
+    while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
+        td_signal_type type = (td_signal_type)td_stmt_column_int64(q, 0);
+        const char *value = td_stmt_column_text(q, 1);
+        size_t raw_len = td__signal_raw_len(type);
+        import_row h;
+        memset(&h, 0, sizeof h);
+        if (!raw_len || type < 0 || type > 255 || strlen(value) != 2 * raw_len ||
+            td__hex_decode(value, 2 * raw_len, h.raw) != 0)
+            continue;
+        h.type = (uint8_t)type;
+        if ((st = td__grow((void **)&have, &cap, n + 1, sizeof h, err)))
+            break;
+        have[n++] = h;
+    }
+    td_stmt_reset(q);
+    if (st == TD_OK)
+        st = sort_rows(have, n, err);
+    for (size_t i = 0, j = 0; st == TD_OK && i < imp->n_rows && j < n; i++) {
+        import_row *r = &imp->rows[i];
+        while (j < n && key_cmp(&have[j], r) < 0)
+            j++;
+        if (j < n && key_cmp(&have[j], r) == 0)
+            r->dup = 1;
+    }
+    td__free(have);
+    return st;
+}
+
+/* Sorts the rows and marks the duplicates; returns the count of new ones in *fresh. */
+static td_status find_duplicates(td_import *imp, size_t *fresh, td_error *err)
+{
+    td_stmt *q;
+    int row;
+    size_t n = 0;
+    td_status st = sort_rows(imp->rows, imp->n_rows, err);
+    if (st)
+        return st;
+    for (size_t i = 0; i < imp->n_rows; i++) {
+        import_row *r = &imp->rows[i];
+        r->dup = (uint8_t)(i && key_cmp(&imp->rows[i - 1], r) == 0);
+        n += !r->dup;
+    }
+    if ((st = td_store_prepare(imp->conn, "SELECT 1 FROM signals WHERE bank_id = $1 LIMIT 1", &q,
+                               err)) ||
+        (st = td_stmt_bind_int64(q, 1, imp->bank_id, err)) || (st = td_stmt_step(q, &row, err)))
+        return st;
+    td_stmt_reset(q);
+    if (row && n)
+        st = n < LOOKUP_MAX ? dup_lookup(imp, err) : dup_merge(imp, err);
+    if (st)
+        return st;
+    *fresh = 0;
+    for (size_t i = 0; i < imp->n_rows; i++)
+        *fresh += !imp->rows[i].dup;
+    return TD_OK;
+}
+
+/* Inserts the new rows in sorted order. No conflict is possible: the writer has been held since
+ * the bank was read, so a unique violation here is an error, not a duplicate. */
+static td_status insert_rows(td_import *imp, td_error *err)
+{
+    td_stmt *q;
+    const import_row *batch[INSERT_ROWS];
+    size_t k = 0;
+    td_status st = TD_OK;
+    for (size_t i = 0; i < imp->n_rows && st == TD_OK; i++) {
+        if (imp->rows[i].dup)
+            continue;
+        batch[k++] = &imp->rows[i];
+        if (k < INSERT_ROWS)
+            continue;
+        if ((st = td_store_prepare(imp->conn, imp->sql_many, &q, err)) ||
+            (st = bind_shared(imp, q, err)))
+            break;
+        for (size_t j = 0; j < k && st == TD_OK; j++)
+            st = bind_row(imp, q, 1 + INSERT_SHARED + (int)j * INSERT_PER_ROW, batch[j], err);
+        if (st || (st = td_stmt_run(q, NULL, err)))
+            break;
+        k = 0;
+    }
+    for (size_t j = 0; j < k && st == TD_OK; j++)
+        if ((st = td_store_prepare(imp->conn, insert_one, &q, err)) ||
+            (st = bind_shared(imp, q, err)) ||
+            (st = bind_row(imp, q, 1 + INSERT_SHARED, batch[j], err)))
+            break;
+        else
+            st = td_stmt_run(q, NULL, err);
+    return st;
+}
+
+/* What the local follower applies for the range (see td__range_hint): the new rows with the ids
+ * they got, in insertion order. Without memory for it, the follower reads the range back. */
+static void hint_build(td_import *imp)
+{
+    td__range_hint *h = &imp->hint;
+    size_t n_pdq = 0, n_keys = 0;
+    for (size_t i = 0; i < imp->n_rows; i++)
+        if (!imp->rows[i].dup)
+            *(imp->rows[i].type == TD_SIGNAL_PDQ ? &n_pdq : &n_keys) += 1;
+    if ((n_pdq && !(h->pdq = td__mallocarray(n_pdq, sizeof *h->pdq))) ||
+        (n_keys && !(h->keys = td__mallocarray(n_keys, sizeof *h->keys)))) {
+        hint_drop(imp);
+        return;
+    }
+    h->cap_pdq = n_pdq;
+    h->cap_keys = n_keys;
+    int64_t id = imp->last_id + 1;
+    for (size_t i = 0; i < imp->n_rows; i++) {
+        const import_row *r = &imp->rows[i];
+        if (r->dup)
+            continue;
+        if (r->type == TD_SIGNAL_PDQ) {
+            td_index_op *op = &h->pdq[h->n_pdq++];
+            td__pdq_from_raw(r->raw, &op->hash);
+            op->kind = TD_INDEX_ADD;
+            op->id = (uint64_t)id++;
+        } else {
+            td__range_key *key = &h->keys[h->n_keys++];
+            memcpy(key->raw, r->raw, sizeof key->raw);
+            key->type = (td_signal_type)r->type;
+            key->id = (uint64_t)id++;
+        }
+    }
+}
+
+/* The rows are not needed past the inserts: freed before the commit and the index update. */
+static void rows_free(td_import *imp)
+{
+    td__free(imp->rows);
+    imp->rows = NULL;
+    imp->n_rows = imp->cap_rows = 0;
 }
 
 static td_status last_signal_id(td_store_conn *c, int64_t *out, td_error *err)
@@ -276,18 +476,24 @@ static td_status last_signal_id(td_store_conn *c, int64_t *out, td_error *err)
     return TD_OK;
 }
 
-/* Before the commit: the last rows, then the change log of the new signals, in id order like the
- * per-signal path. Every signal with an id above last_id is this import's (the writer has been
- * held since it was read) and, without NEGATIVE_CLASS lines, every one is indexable (imported
- * signals have no known quality): one ADD_RANGE entry stands for all of them. Otherwise one ADD
- * per indexable signal, written by one INSERT ... SELECT (values as raw bytes, as
- * td__log_change writes them), and a count of the signals added disabled. */
+/* Before the commit: the new signals, then their change log. Every signal with an id above
+ * last_id is this import's (the writer has been held since it was read) and, without
+ * NEGATIVE_CLASS lines, every one is indexable (imported signals have no known quality): one
+ * ADD_RANGE entry stands for all of them. Otherwise one ADD per indexable signal, written by one
+ * INSERT ... SELECT (values as raw bytes, as td__log_change writes them). */
 static td_status import_complete(td_import *imp, td_error *err)
 {
     td_stmt *q;
-    int row;
-    td_status st = flush_stage(imp, err);
-    if (st || imp->res.added == 0)
+    size_t fresh = 0;
+    td_status st = find_duplicates(imp, &fresh, err);
+    if (st)
+        return st;
+    imp->res.added = fresh;
+    imp->res.duplicates = imp->n_rows - fresh;
+    imp->res.disabled = 0;
+    for (size_t i = 0; i < imp->n_rows; i++)
+        imp->res.disabled += !imp->rows[i].dup && !imp->rows[i].enabled;
+    if (fresh == 0 || (st = insert_rows(imp, err)))
         return st;
     if (!imp->negatives) {
         int64_t max_id = 0;
@@ -295,14 +501,17 @@ static td_status import_complete(td_import *imp, td_error *err)
             (st =
                  td__log_range(imp->conn, imp->last_id + 1, max_id, imp->now, &imp->hint.seq, err)))
             return st;
-        imp->hint.first_id = imp->last_id + 1;
-        imp->hint.last_id = max_id;
-        /* The hint is only used when the ids are the ones it recorded. */
-        if (max_id != imp->next_id - 1 || (uint64_t)(max_id - imp->last_id) != imp->res.added ||
-            imp->hint.n_pdq + imp->hint.n_keys != imp->res.added)
-            hint_drop(imp);
+        /* The hint holds ids last_id + 1 ... in insertion order: only when no id was skipped
+         * (a PostgreSQL sequence may have moved on without commit). */
+        if ((uint64_t)(max_id - imp->last_id) == fresh) {
+            hint_build(imp);
+            imp->hint.first_id = imp->last_id + 1;
+            imp->hint.last_id = max_id;
+        }
+        rows_free(imp);
         return TD_OK;
     }
+    rows_free(imp);
     if ((st = td_store_prepare(imp->conn,
                                "INSERT INTO changes (kind, signal_id, type, value, at_ms)"
                                " SELECT $1, id, type, COALESCE(unhex(value), value), $2"
@@ -315,18 +524,9 @@ static td_status import_complete(td_import *imp, td_error *err)
         (st = td_stmt_bind_int64(q, 3, imp->bank_id, err)) ||
         (st = td_stmt_bind_int64(q, 4, imp->last_id, err)) ||
         (st = td_stmt_bind_int64(q, 5, TD_SIGNAL_PDQ, err)) ||
-        (st = td_stmt_bind_int64(q, 6, TD_PDQ_MIN_QUALITY, err)) ||
-        (st = td_stmt_run(q, NULL, err)) ||
-        (st = td_store_prepare(imp->conn,
-                               "SELECT COUNT(*) FROM signals WHERE bank_id = $1 AND id > $2"
-                               " AND enabled = 0",
-                               &q, err)) ||
-        (st = td_stmt_bind_int64(q, 1, imp->bank_id, err)) ||
-        (st = td_stmt_bind_int64(q, 2, imp->last_id, err)) || (st = td_stmt_step(q, &row, err)))
+        (st = td_stmt_bind_int64(q, 6, TD_PDQ_MIN_QUALITY, err)))
         return st;
-    imp->res.disabled = row ? (uint64_t)td_stmt_column_int64(q, 0) : 0;
-    td_stmt_reset(q);
-    return TD_OK;
+    return td_stmt_run(q, NULL, err);
 }
 
 static void import_free(td_import *imp)
@@ -335,6 +535,8 @@ static void import_free(td_import *imp)
     td__list_free(&imp->parser);
     td_import_result_clear(&imp->res);
     td__free(imp->sql_many);
+    td__free(imp->rows);
+    td__free(imp->text);
     hint_drop(imp);
     td__free(imp);
 }
@@ -364,7 +566,7 @@ td_status td_import_begin(td_service *svc, const char *bank, const td_import_opt
     imp->atomic = opts->atomic;
     imp->now = td__now(svc);
     td__labels_join(&imp->labels, imp->labels_text, sizeof imp->labels_text);
-    if (!(imp->sql_many = build_stage_many())) {
+    if (!(imp->sql_many = build_insert_many())) {
         st = td__error_set(err, TD_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -380,16 +582,6 @@ td_status td_import_begin(td_service *svc, const char *bank, const td_import_opt
         (st = td_store_begin(imp->conn, err)) ||
         (st = td__bank_id(imp->conn, bank, &imp->bank_id, err)) ||
         (st = last_signal_id(imp->conn, &imp->last_id, err)))
-        goto fail;
-    imp->next_id = imp->last_id + 1;
-    imp->use_hint = 1;
-    /* The staging table lives with the writer connection (TEMP: never logged, never seen by
-     * other connections); it is empty between imports. */
-    if ((st = td_store_exec(imp->conn,
-                            "CREATE TEMP TABLE IF NOT EXISTS import_stage (n INTEGER PRIMARY KEY,"
-                            " type INTEGER NOT NULL, value TEXT NOT NULL, labels TEXT,"
-                            " source TEXT, enabled INTEGER NOT NULL); DELETE FROM import_stage",
-                            err)))
         goto fail;
     *out = imp;
     return TD_OK;
@@ -429,7 +621,7 @@ td_status td_import_finish(td_import *imp, td_import_result *res, td_error *err)
     if (st == TD_OK)
         st = td_store_commit(imp->conn, err);
     if (st == TD_OK) {
-        st = td__follow_hint(svc, imp->use_hint ? &imp->hint : NULL, NULL, err);
+        st = td__follow_hint(svc, imp->hint.first_id ? &imp->hint : NULL, NULL, err);
         if (imp->res.added)
             (void)td__recheck(svc, imp->conn, imp->bank_id, imp->last_id + 1, NULL);
     }

@@ -18,6 +18,7 @@
 #define INLINE_MERGE_MAX ((size_t)1 << 17)
 #define SOFT_MAX_SEGS 16
 #define SCAN_BLOCK 1024
+#define BULK_MIN ((size_t)1 << 16) /* adds in one batch that make a segment of their own */
 
 void td_index_options_default(td_index_options *opts) { memset(opts, 0, sizeof *opts); }
 
@@ -553,6 +554,40 @@ static int large_merge_due(const td__view *v)
     return b->n * 2 >= a->n || v->nseg > SOFT_MAX_SEGS;
 }
 
+/* Writer only. A large batch of adds becomes one segment of its own, built once, instead of
+ * going through the append buffer: queries would scan the buffer linearly until the next batch
+ * froze it, and a buffer of millions grows by copying. Non-zero if it was not done (too many
+ * segments, or no memory: the caller then takes the ordinary path). */
+static int add_segment(td_index *idx, const td_index_op *ops, size_t n, uint64_t seq)
+{
+    if (idx->cur->nseg >= TD__MAX_SEGS)
+        return -1;
+    uint64_t *h = td__aligned_array(n, 32);
+    uint64_t *ids = td__mallocarray(n, sizeof *ids);
+    if (h)
+        td__advise_huge(h, n * 32);
+    if (!h || !ids) {
+        td__free(h);
+        td__free(ids);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        td__pdq_to_words(&ops[i].hash, h + 4 * i);
+        ids[i] = ops[i].id;
+    }
+    td__seg *seg;
+    if (td__seg_build(h, ids, n, 0, &seg) != 0)
+        return -1;
+    td__view *nv = view_clone(idx->cur);
+    if (!nv) {
+        td__seg_unref(seg);
+        return -1;
+    }
+    nv->seg[nv->nseg++] = seg;
+    publish(idx, nv, seq);
+    return 0;
+}
+
 td_status td_index_update(td_index *idx, const td_index_op *ops, size_t n, size_t *removed_count,
                           td_error *err)
 {
@@ -582,7 +617,9 @@ td_status td_index_update(td_index *idx, const td_index_op *ops, size_t n, size_
         return st;
     }
     uint64_t seq = idx->seq + 1;
-    for (size_t i = 0; i < n && st == TD_OK; i++) {
+    if (added == n && n >= BULK_MIN && add_segment(idx, ops, n, seq) == 0)
+        applied = n;
+    for (size_t i = applied; i < n && st == TD_OK; i++) {
         uint64_t q[4];
         td__pdq_to_words(&ops[i].hash, q);
         if (ops[i].kind == TD_INDEX_REMOVE) {
