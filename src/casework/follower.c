@@ -87,20 +87,31 @@ void td__pdq_from_raw(const uint8_t raw[32], td_pdq *out)
 }
 
 /* An ADD_RANGE entry from the signals table: the signals of the range that are indexable now
- * (read in the same read transaction as the log batch). ops is free scratch. */
+ * (read in the same read transaction as the log batch). The PDQ hashes are gathered and given
+ * to the index in one batch, which it turns into one segment when large (a bulk import of
+ * millions); ops is the fallback scratch when memory for that is short. */
 static td_status expand_range(td_service *svc, td_store_conn *c, td_index_op *ops, int64_t first_id,
                               int64_t last_id, td_error *err)
 {
     td_stmt *q;
     int row;
-    size_t nops = 0;
+    size_t nops = 0, cap = FOLLOW_BATCH;
+    td_index_op *all = NULL;
+    uint64_t span = (uint64_t)(last_id - first_id) + 1;
+    if (last_id >= first_id && span > FOLLOW_BATCH && span <= TD_INDEX_MAX_ENTRIES &&
+        (all = td__mallocarray((size_t)span, sizeof *all)) != NULL) {
+        ops = all;
+        cap = (size_t)span;
+    }
     td_status st = td_store_prepare(c,
                                     "SELECT id, type, value, quality FROM signals"
                                     " WHERE id >= $1 AND id <= $2 AND enabled = 1 ORDER BY id",
                                     &q, err);
     if (st || (st = td_stmt_bind_int64(q, 1, first_id, err)) ||
-        (st = td_stmt_bind_int64(q, 2, last_id, err)))
+        (st = td_stmt_bind_int64(q, 2, last_id, err))) {
+        td__free(all);
         return st;
+    }
     while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
         uint64_t id = (uint64_t)td_stmt_column_int64(q, 0);
         td_signal_type type = (td_signal_type)td_stmt_column_int64(q, 1);
@@ -119,7 +130,7 @@ static td_status expand_range(td_service *svc, td_store_conn *c, td_index_op *op
         td__pdq_from_raw(raw, &ops[nops].hash);
         ops[nops].kind = TD_INDEX_ADD;
         ops[nops].id = id;
-        if (++nops == FOLLOW_BATCH) {
+        if (++nops == cap) {
             if ((st = td_index_update(svc->pdq, ops, nops, NULL, err)))
                 break;
             nops = 0;
@@ -128,6 +139,7 @@ static td_status expand_range(td_service *svc, td_store_conn *c, td_index_op *op
     td_stmt_reset(q);
     if (st == TD_OK && nops)
         st = td_index_update(svc->pdq, ops, nops, NULL, err);
+    td__free(all);
     return st;
 }
 
