@@ -98,11 +98,12 @@ static void route(const char *method, const char *path)
 {
     td__req r;
     req_init(&r);
+    r.path = path;
     int idx = td__route_match(&r, method, path);
     if (idx == -2)
         td__reply_error(&r, 405, "method_not_allowed", "%s is not allowed on %s", method, path);
     else if (idx == -3)
-        td__reply_error(&r, 400, "invalid_path", "malformed path %s", path);
+        td__reply_bad_path(&r);
     else if (idx < 0)
         td__reply_error(&r, 404, "no_route", "no route for %s %s", method, path);
     if (idx < 0) {

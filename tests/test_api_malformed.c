@@ -213,6 +213,7 @@ static void test_paths(void **state)
     expect_json_error(&r, 400, "invalid_path", "\xed\xa0\x80");
     raw_request(&r, "GET /v1/banks/%%ff%%fe HTTP/1.1\r\n");
     expect_json_error(&r, 400, "invalid_path", "\xff\xfe");
+    assert_non_null(strstr(r.body, "'name'")); /* the parameter is named */
     /* Raw bytes in the request line, not escaped. */
     raw_request(&r, "GET /\xff\xfe\xc0\xae HTTP/1.1\r\n");
     if (r.status)

@@ -311,3 +311,28 @@ int td__route_match(td__req *r, const char *method, const char *path)
     }
     return path_matched ? -2 : -1;
 }
+
+void td__reply_bad_path(td__req *r)
+{
+    static const char why[] = "a bad percent-escape, a NUL, bytes that are not UTF-8 or a control "
+                              "character";
+    /* Names the parameter at fault when the path has the shape of a route. */
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        if (!match_pattern(r, routes[i].pattern, r->path, 0))
+            continue;
+        const char *p = routes[i].pattern, *s = r->path;
+        while (*p && *s) {
+            p++;
+            s++;
+            size_t plen = strcspn(p, "/"), slen = strcspn(s, "/");
+            if (plen > 2 && p[0] == '{' && !decode_segment(&r->arena, s, slen)) {
+                td__reply_error(r, 400, "invalid_path", "path parameter '%.*s' holds %s",
+                                (int)(plen - 2), p + 1, why);
+                return;
+            }
+            p += plen;
+            s += slen;
+        }
+    }
+    td__reply_error(r, 400, "invalid_path", "malformed path %s (%s)", r->path, why);
+}

@@ -357,10 +357,7 @@ static int request_start(td__req *r)
         return 1;
     }
     if (idx == -3) {
-        td__reply_error(r, 400, "invalid_path",
-                        "malformed path %s (a bad percent-escape, a NUL, bytes that are not "
-                        "UTF-8 or a control character)",
-                        r->path);
+        td__reply_bad_path(r);
         return 1;
     }
     if (idx < 0) {

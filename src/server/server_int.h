@@ -163,6 +163,9 @@ const td__route *td__routes(size_t *count);
  * the method (405), -3 if the path is malformed (400): invalid UTF-8, a control character, or a
  * parameter with a bad percent-escape, a NUL, or that is not UTF-8 once decoded. */
 int td__route_match(td__req *r, const char *method, const char *path);
+/* The 400 invalid_path answer for a path td__route_match found malformed, naming the parameter
+ * at fault when there is one. */
+void td__reply_bad_path(td__req *r);
 
 /* ---- metrics (metrics.c) ---- */
 
