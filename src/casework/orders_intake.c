@@ -264,7 +264,7 @@ td_status td_order_receive(td_orders *o, td_order_kind kind, const uint8_t *body
     if (parse_signature(sig_header, sig))
         return refuse(why, TD_ORDER_BAD_SIGNATURE, "Takedown-Signature", TD_ERR_INVALID, err,
                       "Takedown-Signature: expected ed25519=<base64 of 64 bytes>");
-    int named = authority_name(body, len, name) == 0;
+    int named = body && len && authority_name(body, len, name) == 0;
 
     td_store_conn *c;
     if ((st = td_store_acquire(o->svc->store, 0, &c, err)))
