@@ -252,6 +252,8 @@ static size_t bucket_of(const import_row *r, unsigned shift)
  * bucket by qsort. */
 static td_status sort_rows(import_row *rows, size_t n, td_error *err)
 {
+    if (n < 2)
+        return TD_OK;
     if (n < SORT_SMALL) {
         qsort(rows, n, sizeof *rows, row_cmp);
         return TD_OK;
