@@ -378,6 +378,60 @@ static void test_empty_then_add(void **state)
     td_index_free(idx);
 }
 
+/* A batch of 65536 adds or more becomes a segment of its own: after a few single adds (append
+ * buffer), one clustered batch of 70k, then removals in both and more adds, every query agrees
+ * with brute force. */
+static void test_large_batch(void **state)
+{
+    (void)state;
+    td_index *idx;
+    td_error err;
+    oracle o = {0};
+    uint64_t st = 77;
+    enum { BIG = 70000 };
+    assert_int_equal(td_index_new(&idx, NULL, &err), TD_OK);
+    for (int i = 0; i < 10; i++) {
+        td_pdq h;
+        rand_hash(&st, &h);
+        oracle_add(&o, &h, 10 + (uint64_t)i);
+        assert_int_equal(td_index_add(idx, &h, 10 + (uint64_t)i, &err), TD_OK);
+    }
+    size_t first = o.n;
+    fill_data(&st, &o, BIG, 1);
+    size_t n_ops = o.n - first;
+    td_index_op *ops = calloc(n_ops, sizeof *ops);
+    assert_non_null(ops);
+    for (size_t i = 0; i < n_ops; i++)
+        ops[i] = (td_index_op){TD_INDEX_ADD, o.h[first + i], o.id[first + i]};
+    assert_int_equal(td_index_update(idx, ops, n_ops, NULL, &err), TD_OK);
+    td_index_stats stats;
+    td_index_get_stats(idx, &stats);
+    assert_int_equal(stats.live, o.n);
+    assert_true(stats.delta <= 10); /* the batch is not in the append buffer */
+    assert_true(stats.segments >= 1);
+    for (size_t i = 0; i < 200; i++) {
+        size_t j = (size_t)(test_rand(&st) % o.n);
+        size_t removed;
+        assert_int_equal(td_index_remove(idx, &o.h[j], o.id[j], &removed, &err), TD_OK);
+        assert_int_equal(removed, oracle_remove(&o, &o.h[j], o.id[j]));
+    }
+    for (int i = 0; i < 5; i++) {
+        td_pdq h;
+        rand_hash(&st, &h);
+        oracle_add(&o, &h, 9000000 + (uint64_t)i);
+        assert_int_equal(td_index_add(idx, &h, 9000000 + (uint64_t)i, &err), TD_OK);
+    }
+    for (size_t r = 0; r < sizeof radii / sizeof radii[0]; r += 3) {
+        td_pdq q[8];
+        for (int k = 0; k < 8; k++)
+            near_query(&st, &o, (int)(test_rand(&st) % 40), &q[k]);
+        check_batch(idx, &o, q, 8, radii[r]);
+    }
+    free(ops);
+    oracle_free(&o);
+    td_index_free(idx);
+}
+
 /* ---- concurrency: batches are seen whole ---- */
 
 #define PAIRS 3000
@@ -725,7 +779,7 @@ int main(void)
         cmocka_unit_test(test_updates),          cmocka_unit_test(test_empty_then_add),
         cmocka_unit_test(test_concurrent),       cmocka_unit_test(test_snapshot),
         cmocka_unit_test(test_hashlist),         cmocka_unit_test(test_exact_map),
-        cmocka_unit_test(test_kernels_agree),
+        cmocka_unit_test(test_kernels_agree),    cmocka_unit_test(test_large_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
