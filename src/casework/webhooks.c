@@ -5,21 +5,18 @@
  * delivery carries an idempotency key derived from the event and its subject (stable across
  * retries and re-enqueues) and an HMAC-SHA256 signature of the exact body. A slow or dead
  * receiver only delays its own deliveries, never a request. */
-#include <arpa/inet.h>
-#include <curl/curl.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include "casework/service_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "net/http_client.h"
 
 #define ROUND 16 /* deliveries attempted per round */
 
@@ -67,30 +64,13 @@ td_status td_event_parse(const char *names, unsigned *mask, td_error *err)
     return TD_OK;
 }
 
+/* The URL itself; where it may lead is decided at delivery, by the outbound client's address
+ * policy (a name can resolve elsewhere later). */
 static td_status check_url(const char *url, td_error *err)
 {
-    size_t n = url ? strnlen(url, TD_CASE_URL_MAX + 1) : 0;
-    if (n == 0)
+    if (!url || !*url)
         return td__error_set(err, TD_ERR_INVALID, "webhook URL is required");
-    if (n > TD_CASE_URL_MAX)
-        return td__error_set(err, TD_ERR_LIMIT, "webhook URL longer than %d bytes",
-                             TD_CASE_URL_MAX);
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f)
-            return td__error_set(err, TD_ERR_INVALID, "webhook URL has a space or control byte");
-    CURLU *u = curl_url();
-    char *scheme = NULL;
-    td_status st = TD_OK;
-    if (!u)
-        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
-    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
-        st = td__error_set(err, TD_ERR_INVALID, "webhook URL is malformed");
-    else if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
-        st = td__error_set(err, TD_ERR_INVALID, "webhook URL must be http or https");
-    curl_free(scheme);
-    curl_url_cleanup(u);
-    return st;
+    return td__http_url_check("webhook URL", url, TD_CASE_URL_MAX, NULL, 0, err);
 }
 
 td_status td_webhook_create(td_service *svc, const char *url, const char *secret, unsigned events,
@@ -332,57 +312,6 @@ typedef struct job {
     char error[TD_ERROR_TEXT_MAX + 1];
 } job;
 
-typedef struct sink {
-    size_t got, max;
-} sink;
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
-{
-    sink *s = ctx;
-    size_t n = size * nmemb;
-    (void)data;
-    if (s->got + n > s->max)
-        return 0; /* over the cap: abort the transfer */
-    s->got += n;
-    return n;
-}
-
-static int private_v4(uint32_t a)
-{
-    return (a >> 24) == 0 || (a >> 24) == 10 || (a >> 24) == 127 || (a >> 16) == 0xa9fe ||
-           (a >> 20) == 0xac1 || (a >> 16) == 0xc0a8 || (a >> 22) == (0x64400000u >> 22) ||
-           (a >> 28) >= 0xe;
-}
-
-/* Refuses loopback, private, link-local and multicast peers unless allowed: checked on the
- * address actually connected to, after DNS resolution. */
-static curl_socket_t open_socket(void *ctx, curlsocktype purpose, struct curl_sockaddr *addr)
-{
-    td_service *svc = ctx;
-    (void)purpose;
-    if (!svc->opts.webhook_allow_private) {
-        if (addr->family == AF_INET) {
-            const struct sockaddr_in *in = (const struct sockaddr_in *)&addr->addr;
-            if (private_v4(ntohl(in->sin_addr.s_addr)))
-                return CURL_SOCKET_BAD;
-        } else if (addr->family == AF_INET6) {
-            const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&addr->addr;
-            const uint8_t *b = in6->sin6_addr.s6_addr;
-            static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-            if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) || IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr) ||
-                (b[0] & 0xfe) == 0xfc || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || b[0] == 0xff)
-                return CURL_SOCKET_BAD;
-            if (memcmp(b, mapped, 12) == 0 &&
-                private_v4((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 |
-                           b[15]))
-                return CURL_SOCKET_BAD;
-        } else {
-            return CURL_SOCKET_BAD;
-        }
-    }
-    return socket(addr->family, addr->socktype, addr->protocol);
-}
-
 static void deliver(td_service *svc, job *j)
 {
     unsigned char mac[EVP_MAX_MD_SIZE];
@@ -401,50 +330,36 @@ static void deliver(td_service *svc, job *j)
     snprintf(h_event, sizeof h_event, "X-Takedown-Event: %s", j->event);
     snprintf(h_idem, sizeof h_idem, "Idempotency-Key: %s", j->idem);
     snprintf(h_id, sizeof h_id, "X-Takedown-Delivery: %lld", (long long)j->id);
-    CURL *curl = curl_easy_init();
-    struct curl_slist *headers = NULL;
-    if (!curl) {
-        td__copy_trunc(j->error, sizeof j->error, "cannot start libcurl");
-        return;
-    }
-    headers = curl_slist_append(headers, "Content-Type: application/json");
-    headers = curl_slist_append(headers, sig);
-    headers = curl_slist_append(headers, h_event);
-    headers = curl_slist_append(headers, h_idem);
-    headers = curl_slist_append(headers, h_id);
-    headers = curl_slist_append(headers, "Expect:");
-    sink s = {0, svc->opts.webhook_max_response ? svc->opts.webhook_max_response : 65536};
-    char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(curl, CURLOPT_URL, j->url);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)svc->opts.webhook_timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)svc->opts.webhook_timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, j->body);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-    curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, svc);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "takedown-webhook/1");
-    CURLcode rc = curl_easy_perform(curl);
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &j->status);
-    if (j->status >= 200 && j->status < 300 && (rc == CURLE_OK || rc == CURLE_WRITE_ERROR)) {
+    const char *const headers[] = {"Content-Type: application/json",
+                                   sig,
+                                   h_event,
+                                   h_idem,
+                                   h_id,
+                                   "Expect:",
+                                   NULL};
+    /* The receiver's answer is only its status: its body is counted up to the cap, not kept. */
+    td__http_options opts = {
+        .allow_private = svc->opts.webhook_allow_private,
+        .connect_timeout_ms = (unsigned)svc->opts.webhook_timeout_ms,
+        .timeout_ms = (unsigned)svc->opts.webhook_timeout_ms,
+        .max_bytes = svc->opts.webhook_max_response ? svc->opts.webhook_max_response : 65536,
+        .user_agent = "takedown-webhook/1",
+    };
+    td__http_request req = {"POST", j->url, headers, j->body, body_len};
+    td__http_response resp;
+    td_error err;
+    td__http_result r = td__http_send(&opts, &req, &resp, &err);
+    j->status = resp.status;
+    td__http_response_free(&resp);
+    /* A 2xx whose body runs over the cap was still received. */
+    if (j->status >= 200 && j->status < 300 && (r == TD__HTTP_OK || r == TD__HTTP_TOO_LARGE))
         j->ok = 1;
-    } else if (rc != CURLE_OK) {
-        snprintf(j->error, sizeof j->error, "%s%s%s", curl_easy_strerror(rc), errbuf[0] ? ": " : "",
-                 errbuf);
-        if (rc == CURLE_COULDNT_CONNECT && !svc->opts.webhook_allow_private)
-            snprintf(j->error + strlen(j->error), sizeof j->error - strlen(j->error),
-                     " (private addresses are refused)");
-    } else {
+    else if (r == TD__HTTP_REFUSED)
+        snprintf(j->error, sizeof j->error, "%.200s (webhook_allow_private)", err.message);
+    else if (r != TD__HTTP_OK)
+        td__copy_trunc(j->error, sizeof j->error, err.message);
+    else
         snprintf(j->error, sizeof j->error, "HTTP status %ld", j->status);
-    }
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
 }
 
 static int64_t backoff(td_service *svc, int attempts)

@@ -1,9 +1,8 @@
 /* Fetching media by URL for the server (GET /h/hash?url=), under the security model of
- * DESIGN.md: outbound HTTP is off unless enabled, goes only to hosts on an allow list, only
- * over http or https, never follows redirects, is bounded in time and in size, and never
- * connects to a loopback, private, link-local, CGNAT or multicast address unless allowed. The
- * address check runs on every address libcurl is about to connect to, after resolution, so a
- * name that resolves (or re-resolves) to a private address is refused too. */
+ * DESIGN.md: outbound HTTP is off unless enabled and goes only to hosts on an allow list. The
+ * rest (http or https only, no redirects, time and size limits, the address policy checked on
+ * every connection after resolution) is the library's one outbound client, net/http_client.h,
+ * which webhooks use too. */
 #ifndef TD_SERVER_FETCH_H
 #define TD_SERVER_FETCH_H
 
@@ -27,7 +26,7 @@ typedef enum td__fetch_fail {
     TD__FETCH_BAD_URL,     /* malformed, not http(s), or too long: 400 */
     TD__FETCH_DISABLED,    /* fetching is not enabled: 403 */
     TD__FETCH_NOT_ALLOWED, /* host not on the allow list: 403 */
-    TD__FETCH_PRIVATE,     /* every address of the host is private: 403 */
+    TD__FETCH_PRIVATE,     /* every address of the host is refused by the policy: 403 */
     TD__FETCH_TIMEOUT,     /* connect or transfer timed out: 504 */
     TD__FETCH_TOO_LARGE,   /* body over max_bytes: 413 */
     TD__FETCH_UPSTREAM,    /* status not 2xx, unresolvable, refused, TLS error: 502 */
@@ -38,10 +37,6 @@ typedef enum td__fetch_fail {
  * the host itself and, for names, its subdomains ("example.com" matches "cdn.example.com");
  * "*" matches any host. Case-insensitive; a trailing dot on the host is ignored. */
 int td__fetch_host_allowed(const char *allow, const char *host);
-
-/* Whether an IPv4 (host order) or IPv6 address is in a range refused without allow_private. */
-int td__fetch_private_v4(uint32_t a);
-int td__fetch_private_v6(const uint8_t b[16]);
 
 /* GETs url under policy. On success *data (td__malloc'ed, free with td__free) holds *len bytes
  * and the answer is TD__FETCH_OK; otherwise err says what happened. *http_status receives the
