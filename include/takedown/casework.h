@@ -64,6 +64,8 @@ int64_t td_clock_now(const td_clock *clock);
 /* ---- the service ---- */
 
 typedef struct td_service td_service;
+/* Who calls (an API key's principal); defined with the keys below. */
+typedef struct td_principal td_principal;
 
 typedef struct td_service_options {
     td_clock clock;
@@ -106,6 +108,11 @@ td_service_open(const char *dir, const td_service_options *opts, td_service **ou
 /* Stops the threads (a delivery in flight is finished or abandoned to be retried later), closes
  * the store; accepts NULL. No other call may be running. */
 void td_service_close(td_service *svc);
+
+/* The service's audit log (docs/audit.md): opened by td_service_open, closed by
+ * td_service_close; the orders and evidence components append to this one log. */
+struct td_audit;
+struct td_audit *td_service_audit(td_service *svc);
 
 /* Non-zero once the indexes are loaded (for /readyz and HMA's /status). */
 int td_service_ready(td_service *svc);
@@ -229,6 +236,17 @@ __attribute__((warn_unused_result)) td_status td_bank_update(td_service *svc, co
  * recorded keep the bank's name. */
 __attribute__((warn_unused_result)) td_status td_bank_delete(td_service *svc, const char *name,
                                                              td_error *err);
+/* The same calls on behalf of who (recorded as the actor of their audit entries, docs/audit.md);
+ * who NULL, as in the calls without _as, records "system". */
+__attribute__((warn_unused_result)) td_status td_bank_create_as(td_service *svc,
+                                                                const td_principal *who,
+                                                                const td_bank *bank, td_bank *out,
+                                                                td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_bank_update_as(td_service *svc, const td_principal *who, const char *name, unsigned fields,
+                  const td_bank *values, td_bank *out, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_bank_delete_as(td_service *svc, const td_principal *who, const char *name, td_error *err);
 
 /* ---- signals ---- */
 
@@ -337,6 +355,24 @@ __attribute__((warn_unused_result)) td_status td_signal_set_labels(td_service *s
                                                                    td_signal *out, td_error *err);
 __attribute__((warn_unused_result)) td_status td_signal_delete(td_service *svc, const char *bank,
                                                                int64_t id, td_error *err);
+/* The signal calls on behalf of who (the actor of their audit entries; NULL: "system"). */
+__attribute__((warn_unused_result)) td_status
+td_signal_add_as(td_service *svc, const td_principal *who, const char *bank,
+                 const td_signal_input *in, td_signal *out, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_signal_add_media_as(td_service *svc, const td_principal *who, const char *bank,
+                       const uint8_t *data, size_t len, const td_signal_input *in, td_signal out[3],
+                       size_t *count, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_signal_set_enabled_as(td_service *svc, const td_principal *who, const char *bank, int64_t id,
+                         int enabled, td_signal *out, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_signal_set_labels_as(td_service *svc, const td_principal *who, const char *bank, int64_t id,
+                        const td_labels *labels, td_signal *out, td_error *err);
+__attribute__((warn_unused_result)) td_status td_signal_delete_as(td_service *svc,
+                                                                  const td_principal *who,
+                                                                  const char *bank, int64_t id,
+                                                                  td_error *err);
 /* The body of a body-type signal (see td_signal_type_has_body), *body freed with td_free
  * (NUL-terminated); another type is TD_ERR_INVALID. bank may be NULL. */
 __attribute__((warn_unused_result)) td_status td_signal_get_body(td_service *svc, const char *bank,
@@ -399,6 +435,10 @@ __attribute__((warn_unused_result)) td_status td_import_begin(td_service *svc, c
                                                               td_import **out, td_error *err);
 __attribute__((warn_unused_result)) td_status td_import_feed(td_import *imp, const void *data,
                                                              size_t len, td_error *err);
+/* td_import_begin on behalf of who (the actor of the import's audit entry; NULL: "system"). */
+__attribute__((warn_unused_result)) td_status
+td_import_begin_as(td_service *svc, const td_principal *who, const char *bank,
+                   const td_import_options *opts, td_import **out, td_error *err);
 /* Commits and frees imp (also on failure). res receives the counts; clear it afterwards. */
 __attribute__((warn_unused_result)) td_status
 td_import_finish(td_import *imp, td_import_result *res, td_error *err);
@@ -586,6 +626,14 @@ __attribute__((warn_unused_result)) td_status td_key_list(td_service *svc, td_ke
                                                           size_t *count, td_error *err);
 __attribute__((warn_unused_result)) td_status td_key_revoke(td_service *svc, int64_t id,
                                                             td_error *err);
+/* td_key_create_for and td_key_revoke on behalf of who (the actor of their audit entries, which
+ * never hold the key text; NULL: "system"). */
+__attribute__((warn_unused_result)) td_status
+td_key_create_as(td_service *svc, const td_principal *who, td_role role, const char *name,
+                 int64_t platform_key, char key_out[TD_KEY_TEXT_MAX], td_key_info *out,
+                 td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_key_revoke_as(td_service *svc, const td_principal *who, int64_t id, td_error *err);
 /* At first start: if no valid admin key exists, creates one named "admin", writes it to key_out
  * and sets *created; otherwise *created is 0 and key_out is "". */
 __attribute__((warn_unused_result)) td_status
@@ -789,6 +837,13 @@ __attribute__((warn_unused_result)) td_status td_webhook_list(td_service *svc, t
                                                               size_t *count, td_error *err);
 __attribute__((warn_unused_result)) td_status td_webhook_delete(td_service *svc, int64_t id,
                                                                 td_error *err);
+/* td_webhook_create_for and td_webhook_delete on behalf of who (the actor of their audit entries,
+ * which never hold the secret; NULL: "system"). */
+__attribute__((warn_unused_result)) td_status
+td_webhook_create_as(td_service *svc, const td_principal *who, const char *url, const char *secret,
+                     unsigned events, int64_t platform_key, td_webhook *out, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_webhook_delete_as(td_service *svc, const td_principal *who, int64_t id, td_error *err);
 
 typedef enum td_delivery_state {
     TD_DELIVERY_PENDING = 1,   /* waiting for its next attempt */

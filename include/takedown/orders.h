@@ -61,8 +61,8 @@ typedef struct td_orders_options {
     int64_t complaint_answer_ms; /* complaints are answered within this (14 days) */
     int64_t max_skew_ms;         /* a platform's confirmation time may be this far ahead (5 min) */
     int auto_execute;            /* execute an order as soon as it is received (default 1) */
-    td_audit *log;               /* NULL: td_orders_open opens the log in the service's store */
-    td_evidence *evidence;       /* NULL: td_orders_open opens the evidence store likewise */
+    td_audit *log;               /* NULL: the service's log (td_service_audit), borrowed */
+    td_evidence *evidence;       /* NULL: td_orders_open opens the evidence store on that log */
 } td_orders_options;
 
 void td_orders_options_default(td_orders_options *opts);

@@ -1,6 +1,9 @@
 /* Banks: named sets of signals with their labels and match policy (threshold, action, allow).
  * Every change is followed by a "banks" change-log entry so that every node reloads its bank
- * views (what the check path reads) from the store. */
+ * views (what the check path reads) from the store, and is recorded in the audit log in the same
+ * transaction (bank.create, bank.update, bank.delete). */
+#include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "casework/service_int.h"
@@ -36,8 +39,7 @@ static td_status validate(const td_bank *b, unsigned fields, td_error *err)
                              "bank name must match [A-Z_][A-Z0-9_]* (at most %d characters)",
                              TD_NAME_MAX);
     if ((fields & TD_BANK_SET_THRESHOLD) && (b->threshold < 0 || b->threshold > 63))
-        return td__error_set(err, TD_ERR_INVALID, "threshold must be 0..63, not %d",
-                             b->threshold);
+        return td__error_set(err, TD_ERR_INVALID, "threshold must be 0..63, not %d", b->threshold);
     if ((fields & TD_BANK_SET_ACTION) && (b->action < TD_ACTION_LOG || b->action > TD_ACTION_BLOCK))
         return td__error_set(err, TD_ERR_INVALID, "unknown action");
     if ((fields & TD_BANK_SET_KIND) && b->kind != TD_BANK_NORMAL && b->kind != TD_BANK_ALLOW)
@@ -47,8 +49,8 @@ static td_status validate(const td_bank *b, unsigned fields, td_error *err)
     return TD_OK;
 }
 
-#define BANK_COLUMNS                                                                           \
-    "b.id, b.name, b.labels, b.enabled, b.threshold, b.action, b.kind, b.created_ms,"          \
+#define BANK_COLUMNS                                                                               \
+    "b.id, b.name, b.labels, b.enabled, b.threshold, b.action, b.kind, b.created_ms,"              \
     " b.updated_ms, (SELECT COUNT(*) FROM signals s WHERE s.bank_id = b.id)"
 
 static void bank_row(td_stmt *q, td_bank *b)
@@ -99,6 +101,24 @@ td_status td__bank_id(td_store_conn *c, const char *name, int64_t *id, td_error 
     return TD_OK;
 }
 
+/* The settings of a bank as its audit entries record them. */
+static json_t *bank_json(const td_bank *b)
+{
+    char labels[TD_LABELS_MAX * (TD_LABEL_MAX + 1) + 1];
+    td__labels_join(&b->labels, labels, sizeof labels);
+    return json_pack("{s:s, s:s, s:b, s:i, s:s, s:s}", "name", b->name, "labels", labels, "enabled",
+                     b->enabled, "threshold", b->threshold, "action", td_action_name(b->action),
+                     "kind", td_bank_kind_name(b->kind));
+}
+
+static td_status audit_bank(td_service *svc, td_store_conn *c, const td_principal *who,
+                            const char *action, const char *name, json_t *details, td_error *err)
+{
+    char object[TD_NAME_MAX + 8];
+    snprintf(object, sizeof object, "bank:%s", name);
+    return td__audit(svc, c, who, action, object, details, err);
+}
+
 /* Commits the writer's transaction with a "banks" log entry, then follows the log. */
 static td_status commit_banks(td_service *svc, td_store_conn *c, td_error *err)
 {
@@ -111,6 +131,12 @@ static td_status commit_banks(td_service *svc, td_store_conn *c, td_error *err)
 }
 
 td_status td_bank_create(td_service *svc, const td_bank *b, td_bank *out, td_error *err)
+{
+    return td_bank_create_as(svc, NULL, b, out, err);
+}
+
+td_status td_bank_create_as(td_service *svc, const td_principal *who, const td_bank *b,
+                            td_bank *out, td_error *err)
 {
     td_store_conn *c;
     td_stmt *q;
@@ -132,15 +158,16 @@ td_status td_bank_create(td_service *svc, const td_bank *b, td_bank *out, td_err
         (st = td_stmt_bind_int64(q, 3, b->enabled ? 1 : 0, err)) ||
         (st = td_stmt_bind_int64(q, 4, b->threshold, err)) ||
         (st = td_stmt_bind_int64(q, 5, b->action, err)) ||
-        (st = td_stmt_bind_int64(q, 6, b->kind, err)) ||
-        (st = td_stmt_bind_int64(q, 7, now, err)))
+        (st = td_stmt_bind_int64(q, 6, b->kind, err)) || (st = td_stmt_bind_int64(q, 7, now, err)))
         goto out;
     if ((st = td_stmt_run(q, NULL, err))) {
         if (st == TD_ERR_CONFLICT)
             td__error_set(err, TD_ERR_CONFLICT, "bank '%s' exists", b->name);
         goto out;
     }
-    if ((st = commit_banks(svc, c, err)))
+    if ((st = audit_bank(svc, c, who, "bank.create", b->name,
+                         json_pack("{s:o}", "bank", bank_json(b)), err)) ||
+        (st = commit_banks(svc, c, err)))
         goto out;
     if (out)
         st = get_on(c, b->name, out, err);
@@ -193,9 +220,16 @@ td_status td_bank_list(td_service *svc, td_bank **out, size_t *count, td_error *
 td_status td_bank_update(td_service *svc, const char *name, unsigned fields, const td_bank *v,
                          td_bank *out, td_error *err)
 {
+    return td_bank_update_as(svc, NULL, name, fields, v, out, err);
+}
+
+td_status td_bank_update_as(td_service *svc, const td_principal *who, const char *name,
+                            unsigned fields, const td_bank *v, td_bank *out, td_error *err)
+{
     td_store_conn *c;
     td_stmt *q;
     td_bank cur;
+    json_t *before = NULL;
     char labels[TD_LABELS_MAX * (TD_LABEL_MAX + 1) + 1];
     td_status st = validate(v, fields, err);
     if (st)
@@ -206,6 +240,7 @@ td_status td_bank_update(td_service *svc, const char *name, unsigned fields, con
         return st;
     if ((st = td_store_begin(c, err)) || (st = get_on(c, name, &cur, err)))
         goto out;
+    before = bank_json(&cur);
     if (fields & TD_BANK_SET_NAME)
         memcpy(cur.name, v->name, sizeof cur.name);
     if (fields & TD_BANK_SET_LABELS)
@@ -238,20 +273,30 @@ td_status td_bank_update(td_service *svc, const char *name, unsigned fields, con
             td__error_set(err, TD_ERR_CONFLICT, "bank '%s' exists", cur.name);
         goto out;
     }
-    if ((st = commit_banks(svc, c, err)))
+    json_t *details = json_pack("{s:I, s:O, s:o}", "bank_id", (json_int_t)cur.id, "before", before,
+                                "after", bank_json(&cur));
+    if ((st = audit_bank(svc, c, who, "bank.update", name, details, err)) ||
+        (st = commit_banks(svc, c, err)))
         goto out;
     if (out)
         st = get_on(c, cur.name, out, err);
 out:
+    json_decref(before);
     td_store_release(svc->store, c);
     return st;
 }
 
 td_status td_bank_delete(td_service *svc, const char *name, td_error *err)
 {
+    return td_bank_delete_as(svc, NULL, name, err);
+}
+
+td_status td_bank_delete_as(td_service *svc, const td_principal *who, const char *name,
+                            td_error *err)
+{
     td_store_conn *c;
     td_stmt *q;
-    int64_t id;
+    int64_t id, removed = 0;
     td_status st = td_store_acquire(svc->store, 1, &c, err);
     if (st)
         return st;
@@ -265,13 +310,18 @@ td_status td_bank_delete(td_service *svc, const char *name, td_error *err)
                                " WHERE bank_id = $3 AND enabled = 1",
                                &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, TD__CHANGE_REMOVE, err)) ||
-        (st = td_stmt_bind_int64(q, 2, now, err)) ||
-        (st = td_stmt_bind_int64(q, 3, id, err)) || (st = td_stmt_run(q, NULL, err)))
+        (st = td_stmt_bind_int64(q, 2, now, err)) || (st = td_stmt_bind_int64(q, 3, id, err)) ||
+        (st = td_stmt_run(q, NULL, err)))
         goto out;
     if ((st = td_store_prepare(c, "DELETE FROM signals WHERE bank_id = $1", &q, err)) ||
-        (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_run(q, NULL, err)) ||
+        (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_run(q, &removed, err)) ||
         (st = td_store_prepare(c, "DELETE FROM banks WHERE id = $1", &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_run(q, NULL, err)))
+        goto out;
+    if ((st = audit_bank(svc, c, who, "bank.delete", name,
+                         json_pack("{s:I, s:I}", "bank_id", (json_int_t)id, "signals_deleted",
+                                   (json_int_t)removed),
+                         err)))
         goto out;
     st = commit_banks(svc, c, err);
 out:

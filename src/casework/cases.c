@@ -1,7 +1,9 @@
 /* Cases and the review queue. A case is opened for a content item when a bank says "review";
  * moderators claim cases exclusively (until released or decided) and decide remove, keep or
  * escalate with a reason; every decision is a row with who and when, committed before the call
- * returns, and fires its webhook events in the same transaction. */
+ * returns, and fires its webhook events in the same transaction. Claims, releases and decisions
+ * (with the reason) are audit entries in that transaction too (case.claim, case.release,
+ * case.decide). */
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -210,7 +212,9 @@ td_status td_case_claim(td_service *svc, int64_t id, const td_principal *who, td
         goto out;
     }
     if (k.state != TD_CASE_CLAIMED &&
-        (st = set_claim(c, id, TD_CASE_CLAIMED, who->id, who->name, td__now(svc), err)))
+        ((st = set_claim(c, id, TD_CASE_CLAIMED, who->id, who->name, td__now(svc), err)) ||
+         (st = td__audit_id(svc, c, who, "case.claim", "case", id,
+                            json_pack("{s:s}", "content_id", k.content_id), err))))
         goto out;
     if ((st = td_store_commit(c, err)))
         goto out;
@@ -249,7 +253,13 @@ td_status td_case_release(td_service *svc, int64_t id, const td_principal *who, 
     if (nd && ds[nd - 1].kind == TD_DECISION_ESCALATE)
         back = TD_CASE_ESCALATED;
     td__free(ds);
-    if ((st = set_claim(c, id, back, 0, "", 0, err)) || (st = td_store_commit(c, err)))
+    if ((st = set_claim(c, id, back, 0, "", 0, err)) ||
+        (st = td__audit_id(svc, c, who, "case.release", "case", id,
+                           json_pack("{s:s, s:I, s:s, s:b}", "content_id", k.content_id,
+                                     "claimed_by", (json_int_t)k.claimed_by, "claimed_by_name",
+                                     k.claimed_by_name, "forced", k.claimed_by != who->id),
+                           err)) ||
+        (st = td_store_commit(c, err)))
         goto out;
     if (out)
         st = get_on(c, id, out, err);
@@ -344,7 +354,13 @@ td_status td_case_decide(td_service *svc, int64_t id, const td_principal *who,
                                    kind == TD_DECISION_REMOVE ? TD_EVENT_REMOVE : TD_EVENT_RESTORE,
                                    subject, payload, owner, err);
     json_decref(payload);
-    if (st || (st = td_store_commit(c, err)))
+    if (st ||
+        (st = td__audit_id(svc, c, who, "case.decide", "case", id,
+                           json_pack("{s:I, s:s, s:s%, s:s}", "decision_id", (json_int_t)did,
+                                     "decision", td_decision_name(kind), "reason", reason, rlen,
+                                     "content_id", k.content_id),
+                           err)) ||
+        (st = td_store_commit(c, err)))
         goto out;
     td_webhook_kick(svc);
     if (out) {

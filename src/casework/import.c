@@ -11,7 +11,10 @@
  * SELECT of per-signal entries) written before the commit, and the local indexes take the new
  * signals from memory after the commit. Malformed lines are counted and reported with their
  * numbers. Export pages through the bank by id so that no read transaction stays open while a
- * slow consumer drains the output. */
+ * slow consumer drains the output. An import is one audit entry (bank.import: counts, id range
+ * and the SHA-256 of the bytes fed), written before the commit; never one per line. */
+#include <jansson.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +59,9 @@ struct td_import {
     td_service *svc;
     td_store_conn *conn;
     int64_t bank_id;
+    char bank[TD_NAME_MAX + 1];
+    td_principal who;   /* the actor of the audit entry (id 0: "system") */
+    EVP_MD_CTX *digest; /* SHA-256 of the list's bytes, for the audit entry */
     td__list_parser parser;
     td_import_result res;
     td_labels labels;
@@ -531,8 +537,31 @@ static td_status import_complete(td_import *imp, td_error *err)
     return td_stmt_run(q, NULL, err);
 }
 
+/* The import's audit entry, before the commit (the rows are freed by then: counts only). */
+static td_status import_audit(td_import *imp, td_error *err)
+{
+    uint8_t md[32];
+    char hex[65];
+    unsigned int len = 0;
+    if (EVP_DigestFinal_ex(imp->digest, md, &len) != 1 || len != sizeof md)
+        return td__error_set(err, TD_ERR_INTERNAL, "import: SHA-256 failed");
+    to_hex(md, sizeof md, hex);
+    char object[TD_NAME_MAX + 8];
+    snprintf(object, sizeof object, "bank:%s", imp->bank);
+    const td_import_result *r = &imp->res;
+    json_t *d = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:s}", "bank_id",
+                          (json_int_t)imp->bank_id, "lines", (json_int_t)r->lines, "added",
+                          (json_int_t)r->added, "duplicates", (json_int_t)r->duplicates, "disabled",
+                          (json_int_t)r->disabled, "unsupported", (json_int_t)r->unsupported,
+                          "errors", (json_int_t)r->errors, "after_id", (json_int_t)imp->last_id,
+                          "sha256", hex, "source", imp->source, "labels", imp->labels_text);
+    return td__audit(imp->svc, imp->conn, imp->who.id || imp->who.name[0] ? &imp->who : NULL,
+                     "bank.import", object, d, err);
+}
+
 static void import_free(td_import *imp)
 {
+    EVP_MD_CTX_free(imp->digest);
     td_store_release(imp->svc->store, imp->conn);
     td__list_free(&imp->parser);
     td_import_result_clear(&imp->res);
@@ -545,6 +574,12 @@ static void import_free(td_import *imp)
 
 td_status td_import_begin(td_service *svc, const char *bank, const td_import_options *opts,
                           td_import **out, td_error *err)
+{
+    return td_import_begin_as(svc, NULL, bank, opts, out, err);
+}
+
+td_status td_import_begin_as(td_service *svc, const td_principal *who, const char *bank,
+                             const td_import_options *opts, td_import **out, td_error *err)
 {
     td_import_options def;
     td_status st;
@@ -563,6 +598,13 @@ td_status td_import_begin(td_service *svc, const char *bank, const td_import_opt
     if (!imp)
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
     imp->svc = svc;
+    if (who)
+        imp->who = *who;
+    if (!(imp->digest = EVP_MD_CTX_new()) ||
+        EVP_DigestInit_ex(imp->digest, EVP_sha256(), NULL) != 1) {
+        st = td__error_set(err, TD_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
     imp->labels = opts->labels;
     imp->confidence = opts->confidence < 0 ? TD_CONFIDENCE_DEFAULT : opts->confidence;
     imp->atomic = opts->atomic;
@@ -583,7 +625,8 @@ td_status td_import_begin(td_service *svc, const char *bank, const td_import_opt
         (st = td_store_acquire(svc->store, 1, &imp->conn, err)) ||
         (st = td_store_begin(imp->conn, err)) ||
         (st = td__bank_id(imp->conn, bank, &imp->bank_id, err)) ||
-        (st = last_signal_id(imp->conn, &imp->last_id, err)))
+        (st = last_signal_id(imp->conn, &imp->last_id, err)) ||
+        (st = td__copy(imp->bank, sizeof imp->bank, bank, "bank", err)))
         goto fail;
     *out = imp;
     return TD_OK;
@@ -594,6 +637,8 @@ fail:
 
 td_status td_import_feed(td_import *imp, const void *data, size_t len, td_error *err)
 {
+    if (len && EVP_DigestUpdate(imp->digest, data, len) != 1)
+        return td__error_set(err, TD_ERR_INTERNAL, "import: SHA-256 failed");
     td_status st = td__list_feed(&imp->parser, data, len, err);
     if (st && imp->failure) {
         if (err)
@@ -620,6 +665,8 @@ td_status td_import_finish(td_import *imp, td_import_result *res, td_error *err)
             (unsigned long long)(imp->res.error_count ? imp->res.error_list[0].line : 0));
     if (st == TD_OK)
         st = import_complete(imp, err);
+    if (st == TD_OK)
+        st = import_audit(imp, err);
     if (st == TD_OK)
         st = td_store_commit(imp->conn, err);
     if (st == TD_OK) {

@@ -1,6 +1,9 @@
 /* API keys: 32 random bytes from libsodium, shown once as "tdk_" + 64 hex digits; only the
  * SHA-256 of the key text is stored. A presented key is hashed and looked up by that hash, and
- * the stored hash is compared again in constant time before the key counts. */
+ * the stored hash is compared again in constant time before the key counts. Creating and
+ * revoking a key are audit entries (key.create, key.revoke) that name the key by id, role and
+ * name, never by its text. */
+#include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,9 +51,9 @@ td_status td__key_platform(td_store_conn *c, int64_t id, int64_t *platform, td_e
                               (long long)id);
 }
 
-static td_status create_on(td_service *svc, td_store_conn *c, td_role role, const char *name,
-                           int64_t platform, char key_out[TD_KEY_TEXT_MAX], td_key_info *out,
-                           td_error *err)
+static td_status create_on(td_service *svc, td_store_conn *c, const td_principal *who, td_role role,
+                           const char *name, int64_t platform, char key_out[TD_KEY_TEXT_MAX],
+                           td_key_info *out, td_error *err)
 {
     unsigned char raw[32], hash[crypto_hash_sha256_BYTES];
     char key[TD_KEY_TEXT_MAX], prefix[13];
@@ -86,6 +89,11 @@ static td_status create_on(td_service *svc, td_store_conn *c, td_role role, cons
             goto out;
         name = def;
     }
+    if ((st = td__audit_id(svc, c, who, "key.create", "key", id,
+                           json_pack("{s:s, s:s, s:I}", "role", td_role_name(role), "name", name,
+                                     "platform_key", (json_int_t)platform),
+                           err)))
+        goto out;
     memcpy(key_out, key, TD_KEY_TEXT_MAX);
     if (out) {
         memset(out, 0, sizeof *out);
@@ -121,6 +129,13 @@ td_status td_key_create(td_service *svc, td_role role, const char *name,
 td_status td_key_create_for(td_service *svc, td_role role, const char *name, int64_t platform_key,
                             char key_out[TD_KEY_TEXT_MAX], td_key_info *out, td_error *err)
 {
+    return td_key_create_as(svc, NULL, role, name, platform_key, key_out, out, err);
+}
+
+td_status td_key_create_as(td_service *svc, const td_principal *who, td_role role, const char *name,
+                           int64_t platform_key, char key_out[TD_KEY_TEXT_MAX], td_key_info *out,
+                           td_error *err)
+{
     td_store_conn *c;
     int64_t platform = 0;
     key_out[0] = '\0';
@@ -135,7 +150,7 @@ td_status td_key_create_for(td_service *svc, td_role role, const char *name, int
         return st;
     if ((st = td_store_begin(c, err)) ||
         (platform_key && (st = td__key_platform(c, platform_key, &platform, err))) ||
-        (st = create_on(svc, c, role, name, platform, key_out, out, err)) ||
+        (st = create_on(svc, c, who, role, name, platform, key_out, out, err)) ||
         (st = td_store_commit(c, err)))
         key_out[0] = '\0';
     td_store_release(svc->store, c);
@@ -210,21 +225,32 @@ td_status td_key_list(td_service *svc, td_key_info **out, size_t *count, td_erro
 
 td_status td_key_revoke(td_service *svc, int64_t id, td_error *err)
 {
+    return td_key_revoke_as(svc, NULL, id, err);
+}
+
+td_status td_key_revoke_as(td_service *svc, const td_principal *who, int64_t id, td_error *err)
+{
     td_store_conn *c;
     td_stmt *q;
     int64_t changed = 0;
     td_status st = td_store_acquire(svc->store, 1, &c, err);
     if (st)
         return st;
-    if ((st = td_store_prepare(c,
+    if ((st = td_store_begin(c, err)) ||
+        (st = td_store_prepare(c,
                                "UPDATE api_keys SET revoked_ms = $1 WHERE id = $2"
                                " AND revoked_ms = 0",
                                &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, td__now(svc), err)) ||
         (st = td_stmt_bind_int64(q, 2, id, err)) || (st = td_stmt_run(q, &changed, err)))
         goto out;
-    if (!changed)
+    if (!changed) {
         st = td__error_set(err, TD_ERR_NOT_FOUND, "no valid key %lld", (long long)id);
+        goto out;
+    }
+    st = td__audit_id(svc, c, who, "key.revoke", "key", id, NULL, err);
+    if (st == TD_OK)
+        st = td_store_commit(c, err);
 out:
     td_store_release(svc->store, c);
     return st;
@@ -252,7 +278,7 @@ td_status td_key_ensure_admin(td_service *svc, char key_out[TD_KEY_TEXT_MAX], in
     td_stmt_reset(q);
     if (row)
         goto out;
-    if ((st = create_on(svc, c, TD_ROLE_ADMIN, "admin", 0, key_out, NULL, err)) ||
+    if ((st = create_on(svc, c, NULL, TD_ROLE_ADMIN, "admin", 0, key_out, NULL, err)) ||
         (st = td_store_commit(c, err))) {
         key_out[0] = '\0';
         goto out;

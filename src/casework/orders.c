@@ -152,17 +152,9 @@ td_status td_orders_open(td_service *svc, const td_orders_options *opts, td_orde
         }
     if ((st = td__sodium_ready(err)))
         goto fail;
-    o->log = o->opts.log;
+    /* The service's one log, unless the caller lends another; never a second open. */
+    o->log = o->opts.log ? o->opts.log : svc->audit;
     o->evidence = o->opts.evidence;
-    if (!o->log) {
-        td_audit_options ao;
-        td_audit_options_default(&ao);
-        ao.now_ms = svc_clock;
-        ao.clock_ctx = svc;
-        if ((st = td_audit_open(svc->store, svc->dir, &ao, &o->log, err)))
-            goto fail;
-        o->own_log = 1;
-    }
     if (!o->evidence) {
         td_evidence_options eo;
         if ((st = td_evidence_options_from_config(&eo, err)))
@@ -189,8 +181,6 @@ void td_orders_close(td_orders *o)
         return;
     if (o->own_evidence)
         td_evidence_close(o->evidence);
-    if (o->own_log)
-        td_audit_close(o->log);
     pthread_mutex_destroy(&o->media_lock);
     td__free(o);
 }

@@ -12,9 +12,9 @@
 struct td_orders {
     td_service *svc;
     td_orders_options opts;
-    td_audit *log;
+    td_audit *log; /* borrowed: the service's (or the caller's) */
     td_evidence *evidence;
-    int own_log, own_evidence;
+    int own_evidence;
     /* Serialises td_order_preserve_media: two uploads for one target never both seal. */
     pthread_mutex_t media_lock;
 };

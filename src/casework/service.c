@@ -1,4 +1,5 @@
-/* Opening and closing the service: the data directory, the store and its migrations, the
+/* Opening and closing the service: the data directory, the store and its migrations, the audit
+ * log (one per data directory, owned here and lent to the orders and evidence components), the
  * indexes loaded from the signals, and the two background threads (the change-log follower and
  * the webhook worker).
  *
@@ -7,6 +8,7 @@
  * writing at each period. A schema that still needs a migration cannot open that way. */
 #include <curl/curl.h>
 #include <errno.h>
+#include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -79,6 +81,39 @@ static int global_ok;
 static void global_init(void)
 {
     global_ok = sodium_init() >= 0 && curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+}
+
+static int64_t audit_clock(void *ctx) { return td__now(ctx); }
+
+td_audit *td_service_audit(td_service *svc) { return svc ? svc->audit : NULL; }
+
+td_status td__audit(td_service *svc, td_store_conn *c, const td_principal *who, const char *action,
+                    const char *object, json_t *details, td_error *err)
+{
+    if (!details)
+        details = json_object();
+    if (!details)
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    json_object_set_new(details, "actor_id", json_integer(who ? who->id : 0));
+    json_object_set_new(details, "actor_role",
+                        json_string(who ? td_role_name(who->role) : "system"));
+    char *text = json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(details);
+    if (!text)
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    const char *actor = who && who->name[0] ? who->name : "system";
+    td_status st = td_audit_append_in(svc->audit, c, actor, action, object, text, NULL, err);
+    free(text); /* jansson's */
+    return st;
+}
+
+td_status td__audit_id(td_service *svc, td_store_conn *c, const td_principal *who,
+                       const char *action, const char *kind, int64_t id, json_t *details,
+                       td_error *err)
+{
+    char object[64];
+    snprintf(object, sizeof object, "%s:%lld", kind, (long long)id);
+    return td__audit(svc, c, who, action, object, details, err);
 }
 
 static void *follower_main(void *arg)
@@ -164,7 +199,12 @@ td_status td_service_open(const char *dir, const td_service_options *opts, td_se
     const td_store_migration *mig = td__schema(&nmig);
     td_index_options iopts;
     td_index_options_default(&iopts);
+    td_audit_options aopts;
+    td_audit_options_default(&aopts);
+    aopts.now_ms = audit_clock;
+    aopts.clock_ctx = svc;
     if ((st = td_store_migrate(svc->store, mig, nmig, NULL, err)) ||
+        (st = td_audit_open(svc->store, svc->dir, &aopts, &svc->audit, err)) ||
         (st = td_index_new(&svc->pdq, &iopts, err)) || (st = td_index_map_new(&svc->md5, err)) ||
         (st = td_index_map_new(&svc->sha256, err)) || (st = td_index_map_new(&svc->url, err)) ||
         (st = td_index_map_new(&svc->url_md5, err)) || (st = td_vpdq_index_new(&svc->vpdq, err)) ||
@@ -201,6 +241,7 @@ void td_service_close(td_service *svc)
         pthread_join(svc->follower, NULL);
     if (svc->worker_started)
         pthread_join(svc->worker, NULL);
+    td_audit_close(svc->audit);
     td_store_close(svc->store);
     td_index_free(svc->pdq);
     td_index_map_free(svc->md5);

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "takedown/audit.h"
 #include "takedown/casework.h"
 #include "takedown/index.h"
 #include "takedown/store.h"
@@ -51,6 +52,9 @@ struct td_service {
     td_store *store;
     td_service_options opts;
     char *dir;
+    /* The one audit log of the data directory, opened here and borrowed by every component
+     * (orders, evidence): every state change appends to it in its own transaction. */
+    td_audit *audit;
 
     /* Live indexes; they follow the change log. */
     td_index *pdq;
@@ -84,6 +88,17 @@ struct td_service {
 };
 
 int64_t td__now(td_service *svc);
+
+/* Appends an audit entry for who (NULL: "system") inside c's open write transaction, so that it
+ * commits or rolls back with the change it records. The actor is who's name; details (a JSON
+ * object, stolen; NULL: an empty one) receive "actor_id" and "actor_role". */
+struct json_t;
+td_status td__audit(td_service *svc, td_store_conn *c, const td_principal *who, const char *action,
+                    const char *object, struct json_t *details, td_error *err);
+/* The same for an object named by a number ("bank:12"). */
+td_status td__audit_id(td_service *svc, td_store_conn *c, const td_principal *who,
+                       const char *action, const char *kind, int64_t id, struct json_t *details,
+                       td_error *err);
 
 /* Bounded copy that always terminates dst (dst_size > 0); returns TD_ERR_LIMIT if src was
  * longer than dst_size - 1 (dst then holds nothing useful). */
@@ -204,7 +219,6 @@ td_status td__recheck(td_service *svc, td_store_conn *c, int64_t bank_id, int64_
 /* Webhook events: enqueues a delivery for every subscribed webhook (inside the caller's
  * transaction). subject makes the idempotency key (same event + subject = same key). body is a
  * JSON object (serialised here, with "id" and "event" added). */
-struct json_t;
 td_status td__event_enqueue(td_service *svc, td_store_conn *c, unsigned event, const char *subject,
                             struct json_t *payload, td_error *err);
 /* The same with the platform scope given: TD__SCOPE_ALL every subscribed webhook; 0 those without

@@ -1,7 +1,10 @@
 /* Signals in banks: add (by hash or from media), list, enable/disable, relabel, delete. Each
  * change that affects matching appends a change-log entry in the same transaction, and the
  * indexes follow right after the commit: a new or disabled signal counts by the time the call
- * returns. A new signal is then matched against recently received content (td__recheck). */
+ * returns. A new signal is then matched against recently received content (td__recheck).
+ * Every change is an audit entry in the same transaction (signal.add, signal.enable,
+ * signal.disable, signal.labels, signal.delete). */
+#include <jansson.h>
 #include <string.h>
 
 #include "casework/service_int.h"
@@ -181,10 +184,25 @@ static td_status insert_body(td_store_conn *c, int64_t id, td_signal_type type, 
 /* Adds n (type, value, quality) triples to bank in one transaction, with their bodies when
  * bodies is not NULL (bodies[i] NULL for a hash); out[i] receives each signal; with
  * tolerate_dup a duplicate returns the existing signal. */
-static td_status add_many(td_service *svc, const char *bank, const td_signal_input *in,
-                          const td_signal_type *types, char (*values)[65], const int *qualities,
-                          char *const *bodies, const size_t *body_lens, size_t n, int tolerate_dup,
-                          td_signal *out, td_error *err)
+/* The audit entry of one signal change: the signal's bank, type and value (a body's digest). */
+static td_status audit_signal(td_service *svc, td_store_conn *c, const td_principal *who,
+                              const char *action, int64_t id, const char *bank, int64_t bank_id,
+                              td_signal_type type, const char *value, json_t *extra, td_error *err)
+{
+    json_t *d =
+        json_pack("{s:s, s:I, s:s, s:s}", "bank", bank ? bank : "", "bank_id", (json_int_t)bank_id,
+                  "type", td_signal_type_name(type), "value", value ? value : "");
+    if (d && extra)
+        json_object_update(d, extra);
+    json_decref(extra);
+    return td__audit_id(svc, c, who, action, "signal", id, d, err);
+}
+
+static td_status add_many(td_service *svc, const td_principal *who, const char *bank,
+                          const td_signal_input *in, const td_signal_type *types,
+                          char (*values)[65], const int *qualities, char *const *bodies,
+                          const size_t *body_lens, size_t n, int tolerate_dup, td_signal *out,
+                          td_error *err)
 {
     td_store_conn *c;
     int64_t bank_id, ids[3] = {0, 0, 0}, first_new = 0;
@@ -214,6 +232,10 @@ static td_status add_many(td_service *svc, const char *bank, const td_signal_inp
         if (bodies && bodies[i] &&
             (st = insert_body(c, ids[i], types[i], bodies[i], body_lens[i], err)))
             goto out;
+        if ((st =
+                 audit_signal(svc, c, who, "signal.add", ids[i], bank, bank_id, types[i], values[i],
+                              json_pack("{s:s, s:s}", "source", source, "labels", labels), err)))
+            goto out;
         if (!first_new || ids[i] < first_new)
             first_new = ids[i];
     }
@@ -233,6 +255,12 @@ out:
 td_status td_signal_add(td_service *svc, const char *bank, const td_signal_input *in,
                         td_signal *out, td_error *err)
 {
+    return td_signal_add_as(svc, NULL, bank, in, out, err);
+}
+
+td_status td_signal_add_as(td_service *svc, const td_principal *who, const char *bank,
+                           const td_signal_input *in, td_signal *out, td_error *err)
+{
     char value[1][65];
     char *body[1] = {NULL};
     size_t body_len[1] = {0};
@@ -251,7 +279,7 @@ td_status td_signal_add(td_service *svc, const char *bank, const td_signal_input
     if (!out)
         out = &tmp;
     memset(out, 0, sizeof *out);
-    st = add_many(svc, bank, in, &in->type, value, &quality, body, body_len, 1, 0, out, err);
+    st = add_many(svc, who, bank, in, &in->type, value, &quality, body, body_len, 1, 0, out, err);
     td__free(body[0]);
     return st;
 }
@@ -259,6 +287,13 @@ td_status td_signal_add(td_service *svc, const char *bank, const td_signal_input
 td_status td_signal_add_media(td_service *svc, const char *bank, const uint8_t *data, size_t len,
                               const td_signal_input *in, td_signal out[3], size_t *count,
                               td_error *err)
+{
+    return td_signal_add_media_as(svc, NULL, bank, data, len, in, out, count, err);
+}
+
+td_status td_signal_add_media_as(td_service *svc, const td_principal *who, const char *bank,
+                                 const uint8_t *data, size_t len, const td_signal_input *in,
+                                 td_signal out[3], size_t *count, td_error *err)
 {
     td__media_hashes mh;
     td_signal_input base = *in;
@@ -295,7 +330,8 @@ td_status td_signal_add_media(td_service *svc, const char *bank, const uint8_t *
     }
     memcpy(values[1], mh.h.md5, sizeof mh.h.md5);
     memcpy(values[2], mh.h.sha256, sizeof mh.h.sha256);
-    st = add_many(svc, bank, &base, types, values, qualities, bodies, body_lens, 3, 1, out, err);
+    st = add_many(svc, who, bank, &base, types, values, qualities, bodies, body_lens, 3, 1, out,
+                  err);
     if (st == TD_OK)
         *count = 3;
 out:
@@ -409,6 +445,12 @@ static td_status begin_change(td_service *svc, td_store_conn *c, const char *ban
 td_status td_signal_set_enabled(td_service *svc, const char *bank, int64_t id, int enabled,
                                 td_signal *out, td_error *err)
 {
+    return td_signal_set_enabled_as(svc, NULL, bank, id, enabled, out, err);
+}
+
+td_status td_signal_set_enabled_as(td_service *svc, const td_principal *who, const char *bank,
+                                   int64_t id, int enabled, td_signal *out, td_error *err)
+{
     td_store_conn *c;
     td_stmt *q;
     td_signal cur;
@@ -429,6 +471,9 @@ td_status td_signal_set_enabled(td_service *svc, const char *bank, int64_t id, i
         if (was != will && (st = td__log_change(c, will ? TD__CHANGE_ADD : TD__CHANGE_REMOVE, id,
                                                 cur.type, cur.value, now, err)))
             goto out;
+        if ((st = audit_signal(svc, c, who, enabled ? "signal.enable" : "signal.disable", id,
+                               cur.bank, cur.bank_id, cur.type, cur.value, NULL, err)))
+            goto out;
     }
     if ((st = td_store_commit(c, err)) || (st = td__follow(svc, NULL, err)))
         goto out;
@@ -444,6 +489,13 @@ out:
 td_status td_signal_set_labels(td_service *svc, const char *bank, int64_t id,
                                const td_labels *labels, td_signal *out, td_error *err)
 {
+    return td_signal_set_labels_as(svc, NULL, bank, id, labels, out, err);
+}
+
+td_status td_signal_set_labels_as(td_service *svc, const td_principal *who, const char *bank,
+                                  int64_t id, const td_labels *labels, td_signal *out,
+                                  td_error *err)
+{
     td_store_conn *c;
     td_stmt *q;
     td_signal cur;
@@ -458,6 +510,8 @@ td_status td_signal_set_labels(td_service *svc, const char *bank, int64_t id,
         (st = td_store_prepare(c, "UPDATE signals SET labels = $1 WHERE id = $2", &q, err)) ||
         (st = td_stmt_bind_text(q, 1, text, (size_t)-1, err)) ||
         (st = td_stmt_bind_int64(q, 2, id, err)) || (st = td_stmt_run(q, NULL, err)) ||
+        (st = audit_signal(svc, c, who, "signal.labels", id, cur.bank, cur.bank_id, cur.type,
+                           cur.value, json_pack("{s:s}", "labels", text), err)) ||
         (st = td_store_commit(c, err)))
         goto out;
     if (out)
@@ -468,6 +522,12 @@ out:
 }
 
 td_status td_signal_delete(td_service *svc, const char *bank, int64_t id, td_error *err)
+{
+    return td_signal_delete_as(svc, NULL, bank, id, err);
+}
+
+td_status td_signal_delete_as(td_service *svc, const td_principal *who, const char *bank,
+                              int64_t id, td_error *err)
 {
     td_store_conn *c;
     td_stmt *q;
@@ -483,6 +543,8 @@ td_status td_signal_delete(td_service *svc, const char *bank, int64_t id, td_err
         goto out;
     if ((st = td_store_prepare(c, "DELETE FROM signals WHERE id = $1", &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_run(q, NULL, err)) ||
+        (st = audit_signal(svc, c, who, "signal.delete", id, cur.bank, cur.bank_id, cur.type,
+                           cur.value, NULL, err)) ||
         (st = td_store_commit(c, err)))
         goto out;
     st = td__follow(svc, NULL, err);

@@ -83,6 +83,15 @@ td_status td_webhook_create_for(td_service *svc, const char *url, const char *se
                                 unsigned events, int64_t platform_key, td_webhook *out,
                                 td_error *err)
 {
+    return td_webhook_create_as(svc, NULL, url, secret, events, platform_key, out, err);
+}
+
+/* Registers the webhook and its audit entry (url, events, platform; never the secret) in one
+ * transaction. */
+td_status td_webhook_create_as(td_service *svc, const td_principal *who, const char *url,
+                               const char *secret, unsigned events, int64_t platform_key,
+                               td_webhook *out, td_error *err)
+{
     td_store_conn *c;
     td_stmt *q;
     int row;
@@ -104,7 +113,8 @@ td_status td_webhook_create_for(td_service *svc, const char *url, const char *se
         return st;
     /* The owner is the platform (its first key): the events of every key of the platform. */
     int64_t platform = 0;
-    if (platform_key && (st = td__key_platform(c, platform_key, &platform, err)))
+    if ((st = td_store_begin(c, err)) ||
+        (platform_key && (st = td__key_platform(c, platform_key, &platform, err))))
         goto out;
     if ((st = td_store_prepare(c,
                                "INSERT INTO webhooks (url, secret, events, enabled, created_ms,"
@@ -115,16 +125,23 @@ td_status td_webhook_create_for(td_service *svc, const char *url, const char *se
         (st = td_stmt_bind_int64(q, 3, events, err)) || (st = td_stmt_bind_int64(q, 4, now, err)) ||
         (st = td_stmt_bind_int64(q, 5, platform, err)) || (st = td_stmt_step(q, &row, err)))
         goto out;
+    int64_t id = row ? td_stmt_column_int64(q, 0) : 0;
+    td_stmt_reset(q);
+    if ((st = td__audit_id(svc, c, who, "webhook.create", "webhook", id,
+                           json_pack("{s:s, s:I, s:I}", "url", url, "events", (json_int_t)events,
+                                     "platform_key", (json_int_t)platform),
+                           err)) ||
+        (st = td_store_commit(c, err)))
+        goto out;
     if (out) {
         memset(out, 0, sizeof *out);
-        out->id = row ? td_stmt_column_int64(q, 0) : 0;
+        out->id = id;
         td__copy_trunc(out->url, sizeof out->url, url);
         out->events = events;
         out->platform_key = platform;
         out->enabled = 1;
         out->created_ms = now;
     }
-    td_stmt_reset(q);
 out:
     td_store_release(svc->store, c);
     return st;
@@ -170,17 +187,28 @@ td_status td_webhook_list(td_service *svc, td_webhook **out, size_t *count, td_e
 
 td_status td_webhook_delete(td_service *svc, int64_t id, td_error *err)
 {
+    return td_webhook_delete_as(svc, NULL, id, err);
+}
+
+td_status td_webhook_delete_as(td_service *svc, const td_principal *who, int64_t id, td_error *err)
+{
     td_store_conn *c;
     td_stmt *q;
     int64_t changed = 0;
     td_status st = td_store_acquire(svc->store, 1, &c, err);
     if (st)
         return st;
-    if ((st = td_store_prepare(c, "DELETE FROM webhooks WHERE id = $1", &q, err)) ||
+    if ((st = td_store_begin(c, err)) ||
+        (st = td_store_prepare(c, "DELETE FROM webhooks WHERE id = $1", &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_run(q, &changed, err)))
         goto out;
-    if (!changed)
+    if (!changed) {
         st = td__error_set(err, TD_ERR_NOT_FOUND, "no webhook %lld", (long long)id);
+        goto out;
+    }
+    if ((st = td__audit_id(svc, c, who, "webhook.delete", "webhook", id, NULL, err)))
+        goto out;
+    st = td_store_commit(c, err);
 out:
     td_store_release(svc->store, c);
     return st;

@@ -990,6 +990,27 @@ typedef struct release_args {
     char legal_basis[MAX_TEXT + 1];
 } release_args;
 
+static int item_wanted(const char *list, int64_t id);
+
+/* The ids of the items a release will decrypt (those of the case the request names), for its
+ * audit entry: the log says which sealed items were read, not only that some were. */
+static td_status release_item_ids(td_store_conn *c, const release_args *a, json_t *ids,
+                                  td_error *err)
+{
+    td_stmt *q;
+    int row;
+    td_status st = td_store_prepare(
+        c, "SELECT id FROM evidence_items WHERE case_ref = $1 ORDER BY id", &q, err);
+    if (st || (st = td_stmt_bind_text(q, 1, a->case_ref, (size_t)-1, err)))
+        return st;
+    while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
+        int64_t id = td_stmt_column_int64(q, 0);
+        if (item_wanted(a->items, id))
+            json_array_append_new(ids, json_integer(id));
+    }
+    return st;
+}
+
 static td_status release_body(td_evidence *ev, td_store_conn *c, void *arg, td_error *err)
 {
     release_args *a = arg;
@@ -1011,8 +1032,16 @@ static td_status release_body(td_evidence *ev, td_store_conn *c, void *arg, td_e
     snprintf(a->items, sizeof a->items, "%s", td_stmt_column_text(q, 1));
     snprintf(a->legal_basis, sizeof a->legal_basis, "%s", td_stmt_column_text(q, 2));
     td_stmt_reset(q);
-    char *details = dump(json_pack("{s:I,s:s,s:s}", "request", (json_int_t)a->request_id, "items",
-                                   a->items[0] ? a->items : "all", "legal_basis", a->legal_basis));
+    json_t *ids = json_array();
+    if (!ids)
+        return td__error_set(err, TD_ERR_NOMEM, "evidence: out of memory");
+    if ((st = release_item_ids(c, a, ids, err))) {
+        json_decref(ids);
+        return st;
+    }
+    char *details = dump(json_pack("{s:I,s:s,s:o,s:s}", "request", (json_int_t)a->request_id,
+                                   "items", a->items[0] ? a->items : "all", "item_ids", ids,
+                                   "legal_basis", a->legal_basis));
     if (!details)
         return td__error_set(err, TD_ERR_NOMEM, "evidence: out of memory");
     st = td_audit_append_in(ev->log, c, a->actor, "evidence.release", a->case_ref, details, NULL,
