@@ -209,6 +209,43 @@ static void test_report_transparency(void **state)
         run("report transparency --data '%s' --from 2027-01-01 --to 2026-01-01 2>&1", dir), 2);
 }
 
+/* Keys of every role the server admits, as docs/cli.md and `takedown help evidence` say to create
+ * them; the reserved role 'peer' is refused. */
+static void test_key_roles(void **state)
+{
+    (void)state;
+    const char *dir = temp_path("cli-keys");
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    static const char *const roles[] = {"admin",   "moderator", "platform",
+                                        "auditor", "authority", "custodian"};
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
+        assert_int_equal(run("key create --data '%s' --role %s --name %s-key 2>/dev/null", dir,
+                             roles[i], roles[i]),
+                         0);
+        assert_int_equal(strncmp(out, "tdk_", 4), 0);
+    }
+    assert_int_equal(run("key create --data '%s' --role peer --name p 2>&1", dir), 2);
+    assert_non_null(strstr(out, "authority or custodian"));
+    assert_int_equal(run("key create --data '%s' --role nobody 2>&1", dir), 2);
+
+    /* `takedown help evidence` names the command a custodian's key is made with: run it as
+     * written, the data directory from the environment. */
+    assert_int_equal(run("help evidence"), 0);
+    const char *howto = "takedown key create --role custodian --name NAME";
+    assert_non_null(strstr(out, howto));
+    snprintf(cmd, sizeof cmd, "TAKEDOWN_DATA='%s' %s key create --role custodian --name alice", dir,
+             TD_CLI_PATH);
+    assert_int_equal(run_capture(cmd, out, sizeof out), 0);
+    assert_int_equal(strncmp(out, "tdk_", 4), 0);
+
+    assert_int_equal(run("key list --data '%s'", dir), 0);
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+        assert_non_null(strstr(out, roles[i]));
+    assert_non_null(strstr(out, "alice"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -221,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_compare),
         cmocka_unit_test(test_version_and_help),
         cmocka_unit_test(test_report_transparency),
+        cmocka_unit_test(test_key_roles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,8 +14,15 @@ const char td_cli_key_usage[] =
     "       takedown key list --data DIR\n"
     "       takedown key revoke --data DIR ID\n"
     "\n"
-    "ROLE: admin, moderator, platform or auditor. 'create' prints the new key on stdout (shown\n"
-    "once). DIR defaults to $TAKEDOWN_DATA, then ./takedown-data.\n";
+    "ROLE: admin, moderator, platform, auditor, authority or custodian (the roles the server\n"
+    "admits). An authority's key is then linked to its authority over HTTP\n"
+    "(POST /v1/authorities/{id}/keys); a custodian's key is named as the custodian (--name,\n"
+    "as in 'takedown evidence init'). 'create' prints the new key on stdout (shown once).\n"
+    "DIR defaults to $TAKEDOWN_DATA, then ./takedown-data.\n";
+
+/* The roles a key may be created with: those POST /v1/keys admits. 'peer' is reserved and has no
+ * route yet, so a key of that role could do nothing. */
+static int creatable(td_role role) { return role != TD_ROLE_PEER; }
 
 static td_service *open_service(const char *dir)
 {
@@ -91,9 +98,9 @@ int td_cli_key(int argc, char **argv)
         fprintf(stderr, "takedown key: unknown subcommand '%s'\n%s", sub, td_cli_key_usage);
         return 2;
     }
-    if (create && (!role || td_role_parse(role, &rl) != TD_OK || rl > TD_ROLE_AUDITOR)) {
-        fprintf(stderr, "takedown key create: --role must be admin, moderator, platform or "
-                        "auditor\n");
+    if (create && (!role || td_role_parse(role, &rl) != TD_OK || !creatable(rl))) {
+        fprintf(stderr, "takedown key create: --role must be admin, moderator, platform, auditor, "
+                        "authority or custodian\n");
         return 2;
     }
     if (revoke) {

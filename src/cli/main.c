@@ -19,7 +19,7 @@ static const struct command commands[] = {
     {"match", td_cli_match, td_cli_match_usage, "find hashes within a distance in a list"},
     {"index", td_cli_index, td_cli_index_usage, "build an index snapshot from a hash list"},
     {"serve", td_cli_serve, td_cli_serve_usage, "run the matching service (HTTP API)"},
-    {"key", td_cli_key, td_cli_key_usage, "create and list API keys"},
+    {"key", td_cli_key, td_cli_key_usage, "create, list and revoke API keys"},
     {"audit", td_cli_audit, td_cli_audit_usage, "verify the audit log, checkpoints and proofs"},
     {"report", td_cli_report, td_cli_report_usage, "transparency report of a period (Art. 7)"},
     {"evidence", td_cli_evidence, td_cli_evidence_usage,
