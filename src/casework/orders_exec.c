@@ -406,6 +406,13 @@ static td_status confirm_body(td_orders *o, td_store_conn *c, void *ctx, td_erro
     if (h.state == TD_ORDER_REINSTATED)
         return td__error_set(err, TD_ERR_CONFLICT, "order %lld is reinstated", (long long)a->id);
     int64_t now = td__now(o->svc);
+    /* Platforms often state times in whole seconds (as the docs' examples do) while the receipt
+     * is kept to the millisecond: a measure taken within the second of the receipt then reads
+     * as up to 999 ms before it. A time on a whole second stands for that whole second, so when
+     * the receipt lies inside it the measure is recorded at the receipt. */
+    if (a->measure_ms < h.received_ms && a->measure_ms >= 0 && a->measure_ms % 1000 == 0 &&
+        a->measure_ms / 1000 == h.received_ms / 1000)
+        a->measure_ms = h.received_ms;
     if (a->measure_ms < h.received_ms || a->measure_ms > now + o->opts.max_skew_ms)
         return td__error_set(err, TD_ERR_INVALID,
                              "time: the measure must be taken between the receipt and now");

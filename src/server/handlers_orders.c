@@ -417,9 +417,14 @@ void td__h_order_confirm(td__req *r)
         !(b = td__body_object(r)))
         return;
     if (td__get_string(r, b, "measure", &measure) && td__get_string(r, b, "time", &at)) {
-        /* The platform's own time of the measure is what Annex II reports: required. */
-        if (!at || (at_ms = td_order_time_parse(at, strlen(at))) < 0) {
-            td__reply_error(r, 400, "invalid", "time: required, YYYY-MM-DDTHH:MM:SS[.fff]Z");
+        /* The platform's own time of the measure is what Annex II reports: required. Whole
+         * seconds are fine (the library reads them as that second). */
+        if (!measure) {
+            td__reply_error(r, 400, "missing_field", "measure: required, removed or disabled");
+        } else if (!at) {
+            td__reply_error(r, 400, "missing_field", "time: required, YYYY-MM-DDTHH:MM:SS[.fff]Z");
+        } else if ((at_ms = td_order_time_parse(at, strlen(at))) < 0) {
+            td__reply_error(r, 400, "invalid_value", "time: expected YYYY-MM-DDTHH:MM:SS[.fff]Z");
         } else {
             td_error err;
             td_status st;
@@ -428,7 +433,9 @@ void td__h_order_confirm(td__req *r)
             pthread_mutex_lock(&r->srv->preserve_lock);
             st = td_order_confirm(o, id, at_ms, measure, r->who.name, &err);
             pthread_mutex_unlock(&r->srv->preserve_lock);
-            if (st)
+            if (st == TD_ERR_INVALID) /* the measure, the time's range, a referral */
+                td__reply_error(r, 400, "invalid_value", "%s", err.message);
+            else if (st)
                 td__reply_status(r, st, &err);
             else
                 reply_order(r, o, id, 200);
