@@ -358,13 +358,8 @@ static void deliver(td_service *svc, job *j)
     snprintf(h_event, sizeof h_event, "X-Takedown-Event: %s", j->event);
     snprintf(h_idem, sizeof h_idem, "Idempotency-Key: %s", j->idem);
     snprintf(h_id, sizeof h_id, "X-Takedown-Delivery: %lld", (long long)j->id);
-    const char *const headers[] = {"Content-Type: application/json",
-                                   sig,
-                                   h_event,
-                                   h_idem,
-                                   h_id,
-                                   "Expect:",
-                                   NULL};
+    const char *const headers[] = {
+        "Content-Type: application/json", sig, h_event, h_idem, h_id, "Expect:", NULL};
     /* The receiver's answer is only its status: its body is counted up to the cap, not kept. */
     td__http_options opts = {
         .allow_private = svc->opts.webhook_allow_private,
