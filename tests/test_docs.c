@@ -3,8 +3,9 @@
  * tree, so an edit to them is tested as it is:
  *
  * - the shell examples of README.md, docs/api.md and docs/orders.md that call the HTTP API (curl
- *   commands with `$KEY` or `$ADMIN`) are cut out of the markdown, tokenised as a shell would,
- *   and replayed with the test's key and port; they must succeed (2xx);
+ *   commands with `$KEY`, `$ADMIN` or `$AUTHORITY_KEY`) are cut out of the markdown, tokenised
+ *   as a shell would, and replayed with the test's keys and port (an `order.json` is the
+ *   OpenAPI example of an order, signed); they must succeed (2xx);
  * - every operation of docs/openapi.yaml with an `example` request body is sent with it (ids in
  *   the path are those of records the test created, a `public_key` or `key_id` member is the
  *   test's own, a `time` member is now in whole seconds, intake bodies are signed) and must not
@@ -191,206 +192,6 @@ static void create_fixtures(void)
                      "{\"content_id\": \"vid-1\", \"url\": \"https://video.example/watch/1\", "
                      "\"uploader\": \"user-42\", \"hashes\": {\"pdq\": \"" BRIDGE_PDQ "\"}}",
                      NULL));
-}
-
-/* ---- (a) the shell examples ---- */
-
-/* A curl command cut into words as the shell would: quotes, backslash-newline, $KEY / $ADMIN
- * (the only variables the replayed examples use). Returns the number of words, or -1 when the
- * command uses something else of the shell ($(...), another variable). */
-static int shell_words(const char *cmd, char **words, int cap)
-{
-    int n = 0;
-    const char *p = cmd;
-    while (*p) {
-        while (*p == ' ' || *p == '\t' || *p == '\n' || (p[0] == '\\' && p[1] == '\n'))
-            p += *p == '\\' ? 2 : 1;
-        if (!*p)
-            break;
-        char word[16384];
-        size_t w = 0;
-        char quote = 0;
-        while (*p && (quote || (*p != ' ' && *p != '\t' && *p != '\n'))) {
-            if (!quote && (*p == '\'' || *p == '"')) {
-                quote = *p++;
-                continue;
-            }
-            if (quote && *p == quote) {
-                quote = 0;
-                p++;
-                continue;
-            }
-            if (quote != '\'' && *p == '\\' && p[1] == '\n') {
-                p += 2;
-                continue;
-            }
-            if (quote != '\'' && *p == '$') {
-                const char *value = NULL;
-                size_t skip = 0;
-                if (strncmp(p, "$KEY", 4) == 0 || strncmp(p, "$ADMIN", 6) == 0) {
-                    value = S.admin;
-                    skip = p[1] == 'K' ? 4 : 6;
-                }
-                if (!value || p[skip] == '_' || (p[skip] >= 'A' && p[skip] <= 'Z'))
-                    return -1;
-                for (size_t i = 0; value[i] && w + 1 < sizeof word; i++)
-                    word[w++] = value[i];
-                p += skip;
-                continue;
-            }
-            if (w + 1 < sizeof word)
-                word[w++] = *p;
-            p++;
-        }
-        if (quote || n >= cap)
-            return -1;
-        word[w] = '\0';
-        words[n++] = strdup(word);
-    }
-    return n;
-}
-
-/* The bytes of a file an example uploads: the sample files the examples name, from the
- * conformance set or written here. */
-static char *example_file(const char *name, size_t *len)
-{
-    static const struct {
-        const char *name, *conformance;
-    } files[] = {
-        {"upload.jpg", "threatexchange/pdq/data/bridge-mods/aaa-orig.jpg"},
-        {"photo.jpg", "threatexchange/pdq/data/bridge-mods/aaa-orig.jpg"},
-        {"upload.mp4", "threatexchange/tmk/sample-videos/test-padded-dimensions.mp4"},
-    };
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
-        if (strcmp(name, files[i].name) == 0) {
-            char *b = (char *)read_all(conf_path(files[i].conformance), len);
-            return b;
-        }
-    if (strcmp(name, "post.txt") == 0) {
-        static const char text[] = "Join the live stream tonight: hxxps://channel[.]example/live\n";
-        char *b = strdup(text);
-        *len = strlen(text);
-        return b;
-    }
-    fail_msg("an example uploads '%s', a file this test does not know", name);
-    return NULL;
-}
-
-/* Replays one curl command; `where` names it in failures. */
-static void replay(const char *cmd, const char *where)
-{
-    char *words[64];
-    int n = shell_words(cmd, words, 64);
-    if (n < 0)
-        fail_msg("%s: the example cannot be replayed (shell syntax): %s", where, cmd);
-    const char *method = NULL, *url = NULL, *ctype = NULL, *extra = NULL, *data = NULL;
-    char *file = NULL, path[8192];
-    size_t len = 0;
-    for (int i = 1; i < n; i++) {
-        const char *opt = words[i], *val = i + 1 < n ? words[i + 1] : NULL;
-        if (strcmp(opt, "-X") == 0 && val) {
-            method = val;
-            i++;
-        } else if (strcmp(opt, "-H") == 0 && val) {
-            if (strncasecmp(val, "Content-Type:", 13) == 0)
-                ctype = val + 13 + strspn(val + 13, " ");
-            else if (strncasecmp(val, "Authorization:", 14) != 0)
-                extra = val;
-            i++;
-        } else if ((strcmp(opt, "-d") == 0 || strcmp(opt, "--data") == 0 ||
-                    strcmp(opt, "--data-binary") == 0) &&
-                   val) {
-            if (val[0] == '@')
-                data = file = example_file(val + 1, &len);
-            else
-                len = strlen(data = val);
-            i++;
-        } else if (strncmp(opt, "http", 4) == 0) {
-            url = opt;
-        } else {
-            fail_msg("%s: curl option '%s' is not replayed by this test", where, opt);
-        }
-    }
-    if (!url || strncmp(url, DOC_HOST "/", strlen(DOC_HOST) + 1) != 0)
-        fail_msg("%s: no URL on %s: %s", where, DOC_HOST, cmd);
-    snprintf(path, sizeof path, "%s", url + strlen(DOC_HOST));
-    if (!method)
-        method = data ? "POST" : "GET";
-    /* curl's default type for -d without a Content-Type header */
-    if (data && !ctype)
-        ctype = "application/x-www-form-urlencoded";
-    api_request rq = {method, path, S.admin, ctype, data, (long)len, 0, extra};
-    api_resp r;
-    long st = send_req(&rq, &r);
-    if (st < 200 || st > 299)
-        fail_msg("%s: %s %s answered %ld: %s", where, method, path, st, r.body ? r.body : "");
-    api_resp_free(&r);
-    free(file);
-    for (int i = 0; i < n; i++)
-        free(words[i]);
-}
-
-/* The curl commands of a markdown file's sh blocks that use $KEY or $ADMIN; returns how many
- * were replayed. */
-static int replay_markdown(const char *rel)
-{
-    size_t len;
-    char *md = source_file(rel, &len);
-    int replayed = 0, in_sh = 0, line_no = 0;
-    char *p = md;
-    while (*p) {
-        char *eol = strchr(p, '\n');
-        size_t n = eol ? (size_t)(eol - p) : strlen(p);
-        line_no++;
-        if (strncmp(p, "```", 3) == 0) {
-            in_sh = !in_sh && (strncmp(p, "```sh", 5) == 0 || strncmp(p, "```bash", 7) == 0);
-            p += n + (eol ? 1 : 0);
-            continue;
-        }
-        const char *start = p + strspn(p, " ");
-        if (!in_sh || strncmp(start, "curl ", 5) != 0) {
-            p += n + (eol ? 1 : 0);
-            continue;
-        }
-        /* The command runs to a newline outside quotes and not escaped. */
-        char quote = 0;
-        const char *q = start;
-        int first_line = line_no;
-        for (; *q; q++) {
-            if (quote) {
-                if (*q == quote)
-                    quote = 0;
-            } else if (*q == '\'' || *q == '"') {
-                quote = *q;
-            } else if (*q == '\\' && q[1] == '\n') {
-                q++;
-            } else if (*q == '\n') {
-                break;
-            }
-            if (*q == '\n')
-                line_no++;
-        }
-        char *cmd = strndup(start, (size_t)(q - start));
-        if ((strstr(cmd, "$KEY") || strstr(cmd, "$ADMIN")) && strstr(cmd, DOC_HOST "/")) {
-            char where[256];
-            snprintf(where, sizeof where, "%s:%d", rel, first_line);
-            replay(cmd, where);
-            replayed++;
-        }
-        free(cmd);
-        p = *q ? (char *)q + 1 : (char *)q;
-    }
-    free(md);
-    return replayed;
-}
-
-static void test_markdown_examples(void **state)
-{
-    (void)state;
-    /* README first: its bank is the one the other examples' checks run against. */
-    assert_true(replay_markdown("README.md") >= 2);
-    assert_true(replay_markdown("docs/api.md") >= 5);
-    assert_true(replay_markdown("docs/orders.md") >= 3);
 }
 
 /* ---- docs/openapi.yaml ---- */
@@ -629,6 +430,253 @@ static void test_openapi_examples(void **state)
         }
     /* The routes that had examples when this test was written, at least. */
     assert_true(sent >= 12);
+}
+
+/* ---- (a) the shell examples ---- */
+
+/* The signed order an intake example sends (`--data-binary @order.json`) and its signature
+ * (`$(base64 -w0 order.sig)`): the document's own example of POST /v1/orders. */
+static char order_json[16384], order_sig[128];
+
+/* What the examples' variables stand for. */
+static const char *variable(const char *p, size_t *skip)
+{
+    const struct {
+        const char *text;
+        const char *value;
+    } vars[] = {
+        {"$(base64 -w0 order.sig)", order_sig},
+        {"$AUTHORITY_KEY", S.auth_key[BKA]},
+        {"$ADMIN", S.admin},
+        {"$KEY", S.admin},
+    };
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        size_t n = strlen(vars[i].text);
+        char next = p[n];
+        if (strncmp(p, vars[i].text, n) == 0 &&
+            (vars[i].text[1] == '(' || !(next == '_' || (next >= 'A' && next <= 'Z')))) {
+            *skip = n;
+            return vars[i].value;
+        }
+    }
+    return NULL;
+}
+
+/* A curl command cut into words as the shell would: quotes, backslash-newline, the variables
+ * above. Returns the number of words, or -1 when the command uses something else of the shell
+ * (another variable or command substitution). */
+static int shell_words(const char *cmd, char **words, int cap)
+{
+    int n = 0;
+    const char *p = cmd;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || (p[0] == '\\' && p[1] == '\n'))
+            p += *p == '\\' ? 2 : 1;
+        if (!*p)
+            break;
+        char word[16384];
+        size_t w = 0;
+        char quote = 0;
+        while (*p && (quote || (*p != ' ' && *p != '\t' && *p != '\n'))) {
+            if (!quote && (*p == '\'' || *p == '"')) {
+                quote = *p++;
+                continue;
+            }
+            if (quote && *p == quote) {
+                quote = 0;
+                p++;
+                continue;
+            }
+            if (quote != '\'' && *p == '\\' && p[1] == '\n') {
+                p += 2;
+                continue;
+            }
+            if (quote != '\'' && *p == '$') {
+                size_t skip = 0;
+                const char *value = variable(p, &skip);
+                if (!value)
+                    return -1;
+                for (size_t i = 0; value[i] && w + 1 < sizeof word; i++)
+                    word[w++] = value[i];
+                p += skip;
+                continue;
+            }
+            if (w + 1 < sizeof word)
+                word[w++] = *p;
+            p++;
+        }
+        if (quote || n >= cap)
+            return -1;
+        word[w] = '\0';
+        words[n++] = strdup(word);
+    }
+    return n;
+}
+
+/* The bytes of a file an example uploads: the sample files the examples name, from the
+ * conformance set or written here. */
+static char *example_file(const char *name, size_t *len)
+{
+    static const struct {
+        const char *name, *conformance;
+    } files[] = {
+        {"upload.jpg", "threatexchange/pdq/data/bridge-mods/aaa-orig.jpg"},
+        {"photo.jpg", "threatexchange/pdq/data/bridge-mods/aaa-orig.jpg"},
+        {"upload.mp4", "threatexchange/tmk/sample-videos/test-padded-dimensions.mp4"},
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        if (strcmp(name, files[i].name) == 0) {
+            char *b = (char *)read_all(conf_path(files[i].conformance), len);
+            return b;
+        }
+    if (strcmp(name, "order.json") == 0) {
+        *len = strlen(order_json);
+        return strdup(order_json);
+    }
+    if (strcmp(name, "post.txt") == 0) {
+        static const char text[] = "Join the live stream tonight: hxxps://channel[.]example/live\n";
+        char *b = strdup(text);
+        *len = strlen(text);
+        return b;
+    }
+    fail_msg("an example uploads '%s', a file this test does not know", name);
+    return NULL;
+}
+
+/* Replays one curl command; `where` names it in failures. */
+static void replay(const char *cmd, const char *where)
+{
+    if (strstr(cmd, "order.json")) {
+        doc_op *op = find_op("POST", "/v1/orders");
+        assert_non_null(op);
+        json_t *doc = example_json(op);
+        char ref[64];
+        snprintf(ref, sizeof ref, "DOCS-CURL-%u", ++S.serial);
+        json_object_set_new(doc, "reference", json_string(ref));
+        char *body = json_dumps(doc, JSON_COMPACT), header[256];
+        snprintf(order_json, sizeof order_json, "%s", body);
+        api_sign_header(S.sk[BKA], order_json, strlen(order_json), header, sizeof header);
+        snprintf(order_sig, sizeof order_sig, "%s", strchr(header, '=') + 1);
+        free(body);
+        json_decref(doc);
+    }
+    char *words[64];
+    int n = shell_words(cmd, words, 64);
+    if (n < 0)
+        fail_msg("%s: the example cannot be replayed (shell syntax): %s", where, cmd);
+    const char *method = NULL, *url = NULL, *ctype = NULL, *extra = NULL, *data = NULL, *key = NULL;
+    char *file = NULL, path[8192];
+    size_t len = 0;
+    for (int i = 1; i < n; i++) {
+        const char *opt = words[i], *val = i + 1 < n ? words[i + 1] : NULL;
+        if (strcmp(opt, "-X") == 0 && val) {
+            method = val;
+            i++;
+        } else if (strcmp(opt, "-H") == 0 && val) {
+            if (strncasecmp(val, "Content-Type:", 13) == 0)
+                ctype = val + 13 + strspn(val + 13, " ");
+            else if (strncasecmp(val, "Authorization: Bearer ", 22) == 0)
+                key = val + 22;
+            else
+                extra = val;
+            i++;
+        } else if ((strcmp(opt, "-d") == 0 || strcmp(opt, "--data") == 0 ||
+                    strcmp(opt, "--data-binary") == 0) &&
+                   val) {
+            if (val[0] == '@')
+                data = file = example_file(val + 1, &len);
+            else
+                len = strlen(data = val);
+            i++;
+        } else if (strncmp(opt, "http", 4) == 0) {
+            url = opt;
+        } else {
+            fail_msg("%s: curl option '%s' is not replayed by this test", where, opt);
+        }
+    }
+    if (!url || strncmp(url, DOC_HOST "/", strlen(DOC_HOST) + 1) != 0)
+        fail_msg("%s: no URL on %s: %s", where, DOC_HOST, cmd);
+    snprintf(path, sizeof path, "%s", url + strlen(DOC_HOST));
+    if (!method)
+        method = data ? "POST" : "GET";
+    /* curl's default type for -d without a Content-Type header */
+    if (data && !ctype)
+        ctype = "application/x-www-form-urlencoded";
+    api_request rq = {method, path, key, ctype, data, (long)len, 0, extra};
+    api_resp r;
+    long st = send_req(&rq, &r);
+    if (st < 200 || st > 299)
+        fail_msg("%s: %s %s answered %ld: %s", where, method, path, st, r.body ? r.body : "");
+    api_resp_free(&r);
+    free(file);
+    for (int i = 0; i < n; i++)
+        free(words[i]);
+}
+
+/* The curl commands of a markdown file's sh blocks that use $KEY, $ADMIN or $AUTHORITY_KEY;
+ * returns how many were replayed. */
+static int replay_markdown(const char *rel)
+{
+    size_t len;
+    char *md = source_file(rel, &len);
+    int replayed = 0, in_sh = 0, line_no = 0;
+    char *p = md;
+    while (*p) {
+        char *eol = strchr(p, '\n');
+        size_t n = eol ? (size_t)(eol - p) : strlen(p);
+        line_no++;
+        if (strncmp(p, "```", 3) == 0) {
+            in_sh = !in_sh && (strncmp(p, "```sh", 5) == 0 || strncmp(p, "```bash", 7) == 0);
+            p += n + (eol ? 1 : 0);
+            continue;
+        }
+        const char *start = p + strspn(p, " ");
+        if (!in_sh || strncmp(start, "curl ", 5) != 0) {
+            p += n + (eol ? 1 : 0);
+            continue;
+        }
+        /* The command runs to a newline outside quotes and not escaped. */
+        char quote = 0;
+        const char *q = start;
+        int first_line = line_no;
+        for (; *q; q++) {
+            if (quote) {
+                if (*q == quote)
+                    quote = 0;
+            } else if (*q == '\'' || *q == '"') {
+                quote = *q;
+            } else if (*q == '\\' && q[1] == '\n') {
+                q++;
+            } else if (*q == '\n') {
+                break;
+            }
+            if (*q == '\n')
+                line_no++;
+        }
+        char *cmd = strndup(start, (size_t)(q - start));
+        if ((strstr(cmd, "$KEY") || strstr(cmd, "$ADMIN") || strstr(cmd, "$AUTHORITY_KEY")) &&
+            strstr(cmd, DOC_HOST "/")) {
+            char where[256];
+            snprintf(where, sizeof where, "%s:%d", rel, first_line);
+            replay(cmd, where);
+            replayed++;
+        }
+        free(cmd);
+        p = *q ? (char *)q + 1 : (char *)q;
+    }
+    free(md);
+    return replayed;
+}
+
+static void test_markdown_examples(void **state)
+{
+    (void)state;
+    if (!S.order_id)
+        fail_msg("needs the examples of docs/openapi.yaml sent first (test_openapi_examples)");
+    /* README first: its bank is the one the other examples' checks run against. */
+    assert_true(replay_markdown("README.md") >= 2);
+    assert_true(replay_markdown("docs/api.md") >= 6);
+    assert_true(replay_markdown("docs/orders.md") >= 3);
 }
 
 /* ---- the order schemas' required lists ---- */
@@ -878,8 +926,8 @@ static void test_codes_documented(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_markdown_examples),      cmocka_unit_test(test_openapi_examples),
-        cmocka_unit_test(test_order_schemas_required), cmocka_unit_test(test_confirm_whole_seconds),
+        cmocka_unit_test(test_openapi_examples),      cmocka_unit_test(test_order_schemas_required),
+        cmocka_unit_test(test_confirm_whole_seconds), cmocka_unit_test(test_markdown_examples),
         cmocka_unit_test(test_codes_documented),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
