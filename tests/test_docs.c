@@ -746,8 +746,13 @@ static size_t schema_fields(const char *schema, schema_field *out, size_t cap)
         } else if (at(line, 12, "") && sub_len && line[12 + sub_len] == ':' &&
                    strcmp(level10, "properties") == 0) {
             assert_true(n < cap);
-            snprintf(out[n].name, sizeof out[n].name, "%s.%.*s", parent,
-                     (int)strcspn(line + 12, ":"), line + 12);
+            size_t pl = strlen(parent), sl = strcspn(line + 12, ":");
+            if (pl + 1 + sl >= sizeof out[n].name)
+                fail_msg("%s: a member name too long for this test", schema);
+            memcpy(out[n].name, parent, pl);
+            out[n].name[pl] = '.';
+            memcpy(out[n].name + pl + 1, line + 12, sl);
+            out[n].name[pl + 1 + sl] = '\0';
             out[n].required = in_list(sub_required, strchr(out[n].name, '.') + 1);
             n++;
         }
