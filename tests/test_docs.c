@@ -12,6 +12,7 @@
  *   be refused for its shape (400, 422) nor for its role;
  * - the `required` lists of the order schemas against intake: each required member left out of
  *   the example is 422 `missing_field` naming it, each optional member left out is accepted;
+ * - the order document of docs/orders.md, signed, is received;
  * - the confirmation of a measure stated in whole seconds within the receipt's second;
  * - every error code the server answered during the test is listed in docs/api.md. */
 #include <stdarg.h>
@@ -910,6 +911,43 @@ static void test_confirm_whole_seconds(void **state)
     }
 }
 
+/* ---- the order document of docs/orders.md ---- */
+
+/* The JSON block under "## The order document" is an order a competent authority may send. */
+static void test_orders_md_document(void **state)
+{
+    (void)state;
+    if (!S.order_id)
+        fail_msg("needs the examples of docs/openapi.yaml sent first (test_openapi_examples)");
+    size_t len;
+    char *md = source_file("docs/orders.md", &len);
+    const char *sec = strstr(md, "\n## The order document\n");
+    assert_non_null(sec);
+    const char *open = strstr(sec, "\n```json\n");
+    assert_non_null(open);
+    open += strlen("\n```json\n");
+    const char *close = strstr(open, "\n```");
+    assert_non_null(close);
+    json_error_t jerr;
+    json_t *doc = json_loadb(open, (size_t)(close - open), 0, &jerr);
+    if (!doc)
+        fail_msg("docs/orders.md: the order document is not JSON: %s", jerr.text);
+    json_t *auth = json_object_get(doc, "issuing_authority");
+    assert_string_equal(json_string_value(json_object_get(auth, "name")), auth_names[BKA]);
+    char ref[64];
+    snprintf(ref, sizeof ref, "DOCS-MD-%u", ++S.serial);
+    json_object_set_new(doc, "reference", json_string(ref));
+    char *body = json_dumps(doc, JSON_COMPACT);
+    api_resp r;
+    long st = send_signed("/v1/orders", BKA, body, &r);
+    if (st != 201)
+        fail_msg("docs/orders.md: the order document answered %ld: %s", st, r.body ? r.body : "");
+    api_resp_free(&r);
+    free(body);
+    json_decref(doc);
+    free(md);
+}
+
 /* ---- the error table ---- */
 
 static void test_codes_documented(void **state)
@@ -933,7 +971,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_openapi_examples),      cmocka_unit_test(test_order_schemas_required),
         cmocka_unit_test(test_confirm_whole_seconds), cmocka_unit_test(test_markdown_examples),
-        cmocka_unit_test(test_codes_documented),
+        cmocka_unit_test(test_orders_md_document),    cmocka_unit_test(test_codes_documented),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
