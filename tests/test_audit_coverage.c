@@ -9,7 +9,8 @@
  *   test_every_change_is_an_entry   keys, webhooks, banks, signals, import, cases, notice
  *                                   templates, evidence release; actors; CLI verify
  *   test_report_from_export         orders, referrals, complaints, decisions: figures recomputed
- *                                   from the exported entries */
+ *                                   from the exported entries
+ *   test_http_actor                 over HTTP (`takedown serve`): the calling key is the actor */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +24,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "support/api_client.h"
 #include "support/store_url.h"
 #include "support/support.h"
 #include "takedown/audit.h"
@@ -745,11 +747,51 @@ static void test_report_from_export(void **state)
     free(x.leaf);
 }
 
+/* Over HTTP the entries name the key that called, not "system". */
+static void test_http_actor(void **state)
+{
+    (void)state;
+    char dir[4096];
+    api_server srv;
+    assert_int_equal(api_group_init(dir, sizeof dir, "audit-coverage-http"), 0);
+    api_server_start(&srv, dir, NULL);
+    assert_true(strncmp(srv.admin, "tdk_", 4) == 0);
+    json_t *j = api_call(&srv, 201, "POST", "/v1/keys", srv.admin,
+                         "{\"role\": \"moderator\", \"name\": \"http-mod\"}");
+    char mod_key[128];
+    snprintf(mod_key, sizeof mod_key, "%s", json_string_value(json_object_get(j, "key")));
+    json_int_t mod_id = json_integer_value(json_object_get(j, "id"));
+    json_decref(j);
+    json_decref(api_call(&srv, 201, "POST", "/v1/banks", mod_key, "{\"name\": \"HTTP_BANK\"}"));
+    j = api_call(&srv, 201, "POST", "/v1/banks/HTTP_BANK/signals", mod_key,
+                 "{\"type\": \"md5\", \"value\": \"0123456789abcdef0123456789abcdef\"}");
+    json_int_t sid = json_integer_value(json_object_get(j, "id"));
+    json_decref(j);
+    api_server_stop(&srv);
+
+    fixture f;
+    memset(&f, 0, sizeof f);
+    snprintf(f.dir, sizeof f.dir, "%s", dir);
+    open_all(&f);
+    td_principal mod = {.id = mod_id, .role = TD_ROLE_MODERATOR, .name = "http-mod"};
+    td_principal admin;
+    td_error err;
+    check(td_key_verify(f.svc, srv.admin, &admin, &err), &err);
+    json_t *d = expect_entry(&f, "key.create", &admin, obj("key", mod_id));
+    assert_string_equal(json_string_value(json_object_get(d, "actor_role")), "admin");
+    json_decref(d);
+    expect_entry_done(&f, "bank.create", &mod, "bank:HTTP_BANK");
+    expect_entry_done(&f, "signal.add", &mod, obj("signal", sid));
+    assert_false(log_contains(&f, mod_key + 4));
+    close_all(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_every_change_is_an_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_from_export, setup, teardown),
+        cmocka_unit_test(test_http_actor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

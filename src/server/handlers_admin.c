@@ -86,7 +86,8 @@ void td__h_webhooks_create(td__req *r)
     }
     td_webhook w;
     td_error err;
-    td_status st = td_webhook_create_for(r->svc, url, secret, events, platform_key, &w, &err);
+    td_status st =
+        td_webhook_create_as(r->svc, &r->who, url, secret, events, platform_key, &w, &err);
     json_decref(obj);
     if (st != TD_OK) {
         td__reply_status(r, st, &err);
@@ -101,7 +102,7 @@ void td__h_webhook_delete(td__req *r)
     if (id < 0)
         return;
     td_error err;
-    td_status st = td_webhook_delete(r->svc, id, &err);
+    td_status st = td_webhook_delete_as(r->svc, &r->who, id, &err);
     if (st != TD_OK) {
         td__reply_status(r, st, &err);
         return;
@@ -187,7 +188,7 @@ void td__h_keys_create(td__req *r)
     char key[TD_KEY_TEXT_MAX];
     td_key_info info;
     td_error err;
-    td_status st = td_key_create_for(r->svc, rl, name, platform_key, key, &info, &err);
+    td_status st = td_key_create_as(r->svc, &r->who, rl, name, platform_key, key, &info, &err);
     json_decref(obj);
     if (st != TD_OK) {
         td__reply_status(r, st, &err);
@@ -205,7 +206,7 @@ void td__h_key_delete(td__req *r)
     if (id < 0)
         return;
     td_error err;
-    td_status st = td_key_revoke(r->svc, id, &err);
+    td_status st = td_key_revoke_as(r->svc, &r->who, id, &err);
     td__auth_cache_clear(r->srv->auth);
     if (st != TD_OK) {
         td__reply_status(r, st, &err);

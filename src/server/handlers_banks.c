@@ -96,7 +96,7 @@ void td__h_banks_create(td__req *r)
         return;
     }
     td_error err;
-    td_status st = td_bank_create(r->svc, &b, &out, &err);
+    td_status st = td_bank_create_as(r->svc, &r->who, &b, &out, &err);
     if (st != TD_OK) {
         td__reply_status(r, st, &err);
         return;
@@ -129,7 +129,7 @@ void td__h_bank_update(td__req *r)
     if (!ok)
         return;
     td_error err;
-    td_status st = td_bank_update(r->svc, r->params[0], fields, &b, &out, &err);
+    td_status st = td_bank_update_as(r->svc, &r->who, r->params[0], fields, &b, &out, &err);
     if (st != TD_OK) {
         td__reply_status(r, st, &err);
         return;
@@ -140,7 +140,7 @@ void td__h_bank_update(td__req *r)
 void td__h_bank_delete(td__req *r)
 {
     td_error err;
-    td_status st = td_bank_delete(r->svc, r->params[0], &err);
+    td_status st = td_bank_delete_as(r->svc, &r->who, r->params[0], &err);
     if (st != TD_OK) {
         td__reply_status(r, st, &err);
         return;
@@ -204,8 +204,8 @@ static void add_media_signal(td__req *r)
     td_signal out[3];
     size_t n = 0;
     td_error err;
-    td_status st =
-        td_signal_add_media(r->svc, r->params[0], r->body, r->body_len, &in, out, &n, &err);
+    td_status st = td_signal_add_media_as(r->svc, &r->who, r->params[0], r->body, r->body_len, &in,
+                                          out, &n, &err);
     if (st != TD_OK) {
         td__reply_status(r, st, &err);
         return;
@@ -308,7 +308,7 @@ void td__h_signals_add(td__req *r)
     in.quality = (int)quality;
     td_signal out;
     td_error err;
-    td_status st = td_signal_add(r->svc, r->params[0], &in, &out, &err);
+    td_status st = td_signal_add_as(r->svc, &r->who, r->params[0], &in, &out, &err);
     td_free(frames);
     json_decref(obj);
     if (st == TD_ERR_CONFLICT) {
@@ -345,9 +345,9 @@ void td__h_signal_update(td__req *r)
     td_error err;
     td_status st = TD_OK;
     if (enabled >= 0)
-        st = td_signal_set_enabled(r->svc, r->params[0], id, enabled, &out, &err);
+        st = td_signal_set_enabled_as(r->svc, &r->who, r->params[0], id, enabled, &out, &err);
     if (st == TD_OK && labels_present)
-        st = td_signal_set_labels(r->svc, r->params[0], id, &labels, &out, &err);
+        st = td_signal_set_labels_as(r->svc, &r->who, r->params[0], id, &labels, &out, &err);
     if (st == TD_OK && enabled < 0 && !labels_present)
         st = td_signal_get(r->svc, r->params[0], id, &out, &err);
     if (st != TD_OK) {
@@ -379,7 +379,7 @@ void td__h_signal_delete(td__req *r)
     if (id < 0)
         return;
     td_error err;
-    td_status st = td_signal_delete(r->svc, r->params[0], id, &err);
+    td_status st = td_signal_delete_as(r->svc, &r->who, r->params[0], id, &err);
     if (st != TD_OK) {
         td__reply_status(r, st, &err);
         return;
@@ -420,7 +420,7 @@ td_status td__import_start(td__req *r)
                  TD_SOURCE_MAX);
         return err->code = TD_ERR_INVALID;
     }
-    return td_import_begin(r->svc, r->params[0], &opts, &r->imp, err);
+    return td_import_begin_as(r->svc, &r->who, r->params[0], &opts, &r->imp, err);
 }
 
 void td__h_bank_import(td__req *r)

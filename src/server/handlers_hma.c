@@ -263,7 +263,7 @@ void td__h_hma_banks_create(td__req *r)
     b.enabled = enabled;
     json_decref(obj);
     td_error err;
-    td_status st = td_bank_create(r->svc, &b, &out, &err);
+    td_status st = td_bank_create_as(r->svc, &r->who, &b, &out, &err);
     if (st != TD_OK) {
         td__reply_status(r, st, &err);
         return;
@@ -312,7 +312,7 @@ void td__h_hma_bank_update(td__req *r)
     }
     json_decref(obj);
     td_error err;
-    td_status st = td_bank_update(r->svc, r->params[0], fields, &b, &out, &err);
+    td_status st = td_bank_update_as(r->svc, &r->who, r->params[0], fields, &b, &out, &err);
     if (st != TD_OK) {
         td__reply_status(r, st, &err);
         return;
@@ -323,7 +323,7 @@ void td__h_hma_bank_update(td__req *r)
 void td__h_hma_bank_delete(td__req *r)
 {
     td_error err;
-    td_status st = td_bank_delete(r->svc, r->params[0], &err);
+    td_status st = td_bank_delete_as(r->svc, &r->who, r->params[0], &err);
     if (st != TD_OK) {
         td__reply_status(r, st, &err);
         return;
@@ -370,7 +370,7 @@ void td__h_hma_signal_add(td__req *r)
         in.source = "hma";
         td_signal out;
         td_error err;
-        td_status st = td_signal_add(r->svc, r->params[0], &in, &out, &err);
+        td_status st = td_signal_add_as(r->svc, &r->who, r->params[0], &in, &out, &err);
         if (st == TD_ERR_CONFLICT) {
             st = td_signal_get(r->svc, r->params[0], out.id, &out, &err);
         }
@@ -428,7 +428,8 @@ void td__h_hma_content_update(td__req *r)
     json_decref(obj);
     td_signal s;
     td_error err;
-    td_status st = enabled >= 0 ? td_signal_set_enabled(r->svc, r->params[0], id, enabled, &s, &err)
+    td_status st = enabled >= 0 ? td_signal_set_enabled_as(r->svc, &r->who, r->params[0], id,
+                                                           enabled, &s, &err)
                                 : td_signal_get(r->svc, r->params[0], id, &s, &err);
     if (st != TD_OK) {
         td__reply_status(r, st, &err);
@@ -443,7 +444,7 @@ void td__h_hma_content_delete(td__req *r)
     if (id < 0)
         return;
     td_error err;
-    td_status st = td_signal_delete(r->svc, r->params[0], id, &err);
+    td_status st = td_signal_delete_as(r->svc, &r->who, r->params[0], id, &err);
     if (st != TD_OK) {
         td__reply_status(r, st, &err);
         return;
