@@ -287,9 +287,6 @@ static enum MHD_Result on_origin(void *cls, struct MHD_Connection *conn, const c
     } else if (strcmp(url, "/redirect-ftp") == 0) {
         status = 302;
         snprintf(loc, sizeof loc, "ftp://127.0.0.1:%u/ok", S.port);
-    } else if (strcmp(url, "/redirect-nat64") == 0) {
-        status = 302;
-        snprintf(loc, sizeof loc, "http://[64:ff9b::7f00:1]:%u/ok", S.port);
     } else if (strcmp(url, "/loop") == 0) {
         status = 302;
         snprintf(loc, sizeof loc, "/loop");
