@@ -387,9 +387,10 @@ static void test_flood_one_address(void **state)
                   f.opened, f.closed_by_server, f.longest_trickle_s);
     assert_true(f.opened >= 1100);
     /* Over the address limit (256) each newcomer closed the address's oldest idle connection:
-     * the attacker churns through its own connections and never holds more than 256. */
-    assert_true(metric("takedown_http_connections_shed_total{reason=\"address_limit\"} ") >
-                (double)(f.opened - 256 - 1));
+     * the attacker churns through its own connections and never holds more than 256. The first
+     * burst alone is 1,100 at once, none of which can finish a request. */
+    assert_true(metric("takedown_http_connections_shed_total{reason=\"address_limit\"} ") >=
+                1100 - 256);
 }
 
 /* Under the address limit, idle and trickling connections alike are closed at the header
