@@ -199,8 +199,10 @@ td_status td_service_open(const char *dir, const td_service_options *opts, td_se
     const td_store_migration *mig = td__schema(&nmig);
     td_index_options iopts;
     td_index_options_default(&iopts);
+    /* Checkpoint cadence from the configuration (audit_checkpoint_entries, _interval_ms). */
     td_audit_options aopts;
-    td_audit_options_default(&aopts);
+    if ((st = td_audit_options_from_config(&aopts, err)))
+        goto fail;
     aopts.now_ms = audit_clock;
     aopts.clock_ctx = svc;
     if ((st = td_store_migrate(svc->store, mig, nmig, NULL, err)) ||
