@@ -58,7 +58,8 @@ static void check(td_status st, const td_error *err)
         fail_msg("%s: %s", td_strerror(st), err->message);
 }
 
-static void open_all(fixture *f)
+/* sqlite_only: the store `takedown serve` wrote in the directory, whatever the test store. */
+static void open_on(fixture *f, int sqlite_only)
 {
     td_service_options so;
     td_error err;
@@ -66,10 +67,12 @@ static void open_all(fixture *f)
     so.webhook_worker = 0;
     so.follow_interval_ms = 0;
     so.clock.now_ms = fake_clock;
-    so.store_url = td_test_store_url(f->dir);
+    so.store_url = sqlite_only ? NULL : td_test_store_url(f->dir);
     check(td_service_open(f->dir, &so, &f->svc, &err), &err);
     check(td_orders_open(f->svc, NULL, &f->orders, &err), &err);
 }
+
+static void open_all(fixture *f) { open_on(f, 0); }
 
 static void close_all(fixture *f)
 {
@@ -772,7 +775,7 @@ static void test_http_actor(void **state)
     fixture f;
     memset(&f, 0, sizeof f);
     snprintf(f.dir, sizeof f.dir, "%s", dir);
-    open_all(&f);
+    open_on(&f, 1);
     td_principal mod = {.id = mod_id, .role = TD_ROLE_MODERATOR, .name = "http-mod"};
     td_principal admin;
     td_error err;
