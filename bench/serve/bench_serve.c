@@ -7,9 +7,15 @@
  * thread each, raw sockets so the client costs little CPU next to the server):
  *   hash  JSON bodies with one precomputed PDQ hash (1 in 10 is in the bank)
  *   jpeg  photo bytes (wallpapers): the server decodes, hashes with dihedral variants, checks.
- * Usage: bench_serve [--signals N] [--seconds S] [--connections C] [--server-threads T]
- *                    [--data DIR] [PHOTO_DIR...]
- * An existing DIR holding the bank is reused (the import is skipped). */
+ * Usage: bench_serve [--signals N] [--seconds S] [--connections C[,C...]] [--server-threads T]
+ *                    [--server PATH] [--compare PATH] [--data DIR] [PHOTO_DIR...]
+ * --compare runs the hash workload against a second `takedown` binary (an earlier build),
+ * alternating with the first at each connection count, and prints the ratio of their request
+ * rates. An earlier build may not open a data directory migrated by this one: give it its own
+ * (--compare-data, prepared by that build's bench_serve with the same --signals, so it holds the
+ * same hashes) and a platform key made by that build (--compare-key). The servers are told not to
+ * limit connections per address (TAKEDOWN_MAX_CONNECTIONS_PER_ADDRESS=0: every client connection
+ * comes from 127.0.0.1). An existing DIR holding the bank is reused (the import is skipped). */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -125,6 +131,7 @@ static int setup(const char *dir, uint64_t n, char *key, size_t key_cap)
 /* ---- the server ---- */
 
 static pid_t server_pid;
+static const char *server_path = TD_CLI_PATH;
 
 static int start_server(const char *dir, int threads, int *port)
 {
@@ -137,7 +144,8 @@ static int start_server(const char *dir, int threads, int *port)
     if (server_pid == 0) {
         dup2(fds[1], 1);
         close(fds[0]);
-        execl(TD_CLI_PATH, TD_CLI_PATH, "serve", "--listen", "127.0.0.1:0", "--data", dir,
+        setenv("TAKEDOWN_MAX_CONNECTIONS_PER_ADDRESS", "0", 1);
+        execl(server_path, server_path, "serve", "--listen", "127.0.0.1:0", "--data", dir,
               "--http-threads", t, (char *)NULL);
         _exit(127);
     }
@@ -296,10 +304,13 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void run_load(const char *name, int jpeg, int conns, double seconds)
+#define MAX_CONNS 1024
+
+/* Runs one workload; returns the request rate. */
+static double run_load(const char *name, int jpeg, int conns, double seconds)
 {
-    pthread_t th[256];
-    worker ws[256];
+    static pthread_t th[MAX_CONNS];
+    static worker ws[MAX_CONNS];
     double warmup = 1.0;
     running = 1;
     double start = now_s();
@@ -337,6 +348,7 @@ static void run_load(const char *name, int jpeg, int conns, double seconds)
                "SHA-256, checked)\n",
                total / seconds, n_photos);
     free(all);
+    return total / seconds;
 }
 
 static void load_photos(const char *dir, size_t max)
@@ -374,12 +386,36 @@ static void load_photos(const char *dir, size_t max)
     closedir(d);
 }
 
+static void stop_server(void)
+{
+    int status;
+    kill(server_pid, SIGTERM);
+    waitpid(server_pid, &status, 0);
+}
+
+/* "4,64,300" into list (at most cap entries, each 1..MAX_CONNS); the count, 0 if malformed. */
+static int parse_conns(const char *text, int *list, int cap)
+{
+    int n = 0;
+    char *end;
+    while (*text && n < cap) {
+        long v = strtol(text, &end, 10);
+        if (end == text || v < 1 || v > MAX_CONNS)
+            return 0;
+        list[n++] = (int)v;
+        text = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',')
+            return 0;
+    }
+    return n;
+}
+
 int main(int argc, char **argv)
 {
     uint64_t n = 1000000;
     double seconds = 10;
-    int conns = 4, threads = 2;
-    const char *dir = NULL;
+    int conns[8] = {4}, n_conns = 1, threads = 2;
+    const char *dir = NULL, *compare = NULL, *compare_dir = NULL, *compare_key = NULL;
     char dir_buf[256];
     const char *photo_dirs[16];
     int n_dirs = 0;
@@ -389,21 +425,31 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
             seconds = strtod(argv[++i], NULL);
         else if (strcmp(argv[i], "--connections") == 0 && i + 1 < argc)
-            conns = (int)strtol(argv[++i], NULL, 10);
+            n_conns = parse_conns(argv[++i], conns, 8);
         else if (strcmp(argv[i], "--server-threads") == 0 && i + 1 < argc)
             threads = (int)strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc)
+            server_path = argv[++i];
+        else if (strcmp(argv[i], "--compare") == 0 && i + 1 < argc)
+            compare = argv[++i];
+        else if (strcmp(argv[i], "--compare-data") == 0 && i + 1 < argc)
+            compare_dir = argv[++i];
+        else if (strcmp(argv[i], "--compare-key") == 0 && i + 1 < argc)
+            compare_key = argv[++i];
         else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
             dir = argv[++i];
         else if (argv[i][0] != '-' && n_dirs < 16)
             photo_dirs[n_dirs++] = argv[i];
-        else {
-            fprintf(stderr, "usage: bench_serve [--signals N] [--seconds S] [--connections C] "
-                            "[--server-threads T] [--data DIR] [PHOTO_DIR...]\n");
+        else
+            n_conns = 0;
+        if (n_conns == 0) {
+            fprintf(stderr,
+                    "usage: bench_serve [--signals N] [--seconds S] [--connections C[,C...]] "
+                    "[--server-threads T] [--server PATH] [--compare PATH [--compare-data DIR "
+                    "--compare-key KEY]] [--data DIR] [PHOTO_DIR...]\n");
             return 2;
         }
     }
-    if (conns < 1 || conns > 256)
-        conns = 4;
     if (!dir) {
         snprintf(dir_buf, sizeof dir_buf, "/tmp/takedown-bench-serve-%llu", (unsigned long long)n);
         dir = dir_buf;
@@ -411,21 +457,42 @@ int main(int argc, char **argv)
     if (!setup(dir, n, api_key, sizeof api_key))
         return 1;
     signal(SIGPIPE, SIG_IGN);
-    if (!start_server(dir, threads, &server_port)) {
-        fprintf(stderr, "bench_serve: the server did not start\n");
-        return 1;
+    char own_key[sizeof api_key];
+    snprintf(own_key, sizeof own_key, "%s", api_key);
+    const char *servers[2] = {server_path, compare};
+    const char *dirs[2] = {dir, compare_dir ? compare_dir : dir};
+    const char *keys[2] = {own_key, compare_key ? compare_key : own_key};
+    int n_servers = compare ? 2 : 1;
+    for (int c = 0; c < n_conns; c++) {
+        double rate[2] = {0, 0};
+        for (int k = 0; k < n_servers; k++) {
+            server_path = servers[k];
+            snprintf(api_key, sizeof api_key, "%s", keys[k]);
+            if (!start_server(dirs[k], threads, &server_port)) {
+                fprintf(stderr, "bench_serve: %s did not start\n", server_path);
+                return 1;
+            }
+            printf("server %s; index: %llu PDQ hashes; client: %d keep-alive connections on the "
+                   "same machine\n",
+                   server_path, (unsigned long long)n, conns[c]);
+            rate[k] = run_load("hash", 0, conns[c], seconds);
+            stop_server();
+        }
+        if (compare)
+            printf("ratio  %d connections: %.2f (%s over %s)\n", conns[c],
+                   rate[1] > 0 ? rate[0] / rate[1] : 0.0, servers[0], servers[1]);
     }
-    printf("index: %llu PDQ hashes; client: %d keep-alive connections on the same machine\n",
-           (unsigned long long)n, conns);
-    run_load("hash", 0, conns, seconds);
+    server_path = servers[0];
+    snprintf(api_key, sizeof api_key, "%s", own_key);
     for (int i = 0; i < n_dirs; i++)
         load_photos(photo_dirs[i], 40);
-    if (n_photos)
+    if (n_photos) {
+        if (!start_server(dir, threads, &server_port))
+            return 1;
         run_load("jpeg", 1, threads > 2 ? threads : 2, seconds);
-    else
+        stop_server();
+    } else {
         printf("jpeg   skipped (no photo folder given)\n");
-    kill(server_pid, SIGTERM);
-    int status;
-    waitpid(server_pid, &status, 0);
+    }
     return 0;
 }
