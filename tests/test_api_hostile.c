@@ -296,21 +296,9 @@ static int group_setup(void **state)
     j = api_call(&S.srv, 201, "POST", "/v1/keys", A,
                  "{\"role\": \"authority\", \"name\": \"bka-desk\"}");
     snprintf(S.authority, sizeof S.authority, "%s", api_jstr(j, "key"));
-    json_int_t authority_key = api_jint(j, "id");
+    long long authority_key = (long long)api_jint(j, "id");
     json_decref(j);
-    crypto_sign_keypair(S.pk, S.sk);
-    char hex[2 * crypto_sign_PUBLICKEYBYTES + 1], body[1024], path[128];
-    sodium_bin2hex(hex, sizeof hex, S.pk, sizeof S.pk);
-    snprintf(body, sizeof body,
-             "{\"name\": \"BKA\", \"kind\": \"competent\", \"member_state\": \"DE\", "
-             "\"contact\": \"ops@bka.example\", \"public_key\": \"%s\", "
-             "\"announced_at\": \"2020-01-01T00:00:00.000Z\"}",
-             hex);
-    j = api_call(&S.srv, 201, "POST", "/v1/authorities", A, body);
-    snprintf(path, sizeof path, "/v1/authorities/%lld/keys", (long long)api_jint(j, "id"));
-    json_decref(j);
-    snprintf(body, sizeof body, "{\"key_id\": %lld}", (long long)authority_key);
-    json_decref(api_call(&S.srv, 201, "POST", path, A, body));
+    api_register_authority(&S.srv, A, "BKA", "2020-01-01T00:00:00.000Z", authority_key, S.pk, S.sk);
     return 0;
 }
 

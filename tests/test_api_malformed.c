@@ -168,24 +168,12 @@ static int group_setup(void **state)
     const char *colon = strrchr(S.srv.base, ':');
     S.port = (uint16_t)atoi(colon + 1);
     /* An authority: its API key, its Ed25519 key, the two linked. */
-    crypto_sign_keypair(S.pk, S.sk);
     json_t *j = api_call(&S.srv, 201, "POST", "/v1/keys", S.admin,
                          "{\"role\": \"authority\", \"name\": \"bka-key\"}");
     snprintf(S.authority, sizeof S.authority, "%s", api_jstr(j, "key"));
-    json_int_t key_id = api_jint(j, "id");
+    long long key_id = (long long)api_jint(j, "id");
     json_decref(j);
-    char hex[2 * crypto_sign_PUBLICKEYBYTES + 1], body[512], path[64];
-    sodium_bin2hex(hex, sizeof hex, S.pk, sizeof S.pk);
-    snprintf(body, sizeof body,
-             "{\"name\": \"BKA\", \"kind\": \"competent\", \"member_state\": \"DE\", "
-             "\"contact\": \"ops@bka.example\", \"public_key\": \"%s\", "
-             "\"announced_at\": \"2020-01-01T00:00:00Z\"}",
-             hex);
-    j = api_call(&S.srv, 201, "POST", "/v1/authorities", S.admin, body);
-    snprintf(path, sizeof path, "/v1/authorities/%lld/keys", (long long)api_jint(j, "id"));
-    json_decref(j);
-    snprintf(body, sizeof body, "{\"key_id\": %lld}", (long long)key_id);
-    json_decref(api_call(&S.srv, 201, "POST", path, S.admin, body));
+    api_register_authority(&S.srv, S.admin, "BKA", "2020-01-01T00:00:00Z", key_id, S.pk, S.sk);
     return 0;
 }
 

@@ -142,26 +142,15 @@ static int group_setup(void **state)
     json_decref(api_call(&S.srv, 201, "POST", "/v1/banks/SCOPE_REVIEW/signals", S.keys[MODERATOR],
                          "{\"type\": \"pdq\", \"value\": \"" PDQ "\"}"));
     /* The authority, its Ed25519 key and its API key. */
-    char hex[2 * crypto_sign_PUBLICKEYBYTES + 1], body[512], path[96];
-    crypto_sign_keypair(S.pk, S.sk);
-    sodium_bin2hex(hex, sizeof hex, S.pk, sizeof S.pk);
-    snprintf(body, sizeof body,
-             "{\"name\": \"BKA\", \"kind\": \"competent\", \"member_state\": \"DE\", "
-             "\"contact\": \"ops@bka.example\", \"public_key\": \"%s\"}",
-             hex);
-    json_t *j = api_call(&S.srv, 201, "POST", "/v1/authorities", A, body);
-    snprintf(path, sizeof path, "/v1/authorities/%lld/keys", (long long)api_jint(j, "id"));
-    json_decref(j);
-    snprintf(body, sizeof body, "{\"key_id\": %lld}", S.key_ids[AUTHORITY]);
-    json_decref(api_call(&S.srv, 201, "POST", path, A, body));
+    api_register_authority(&S.srv, A, "BKA", NULL, S.key_ids[AUTHORITY], S.pk, S.sk);
     /* The content of both platforms and of the admin. */
     json_decref(submit(PLAT_A, A_ID, A_UPLOADER, A_URL, A_NOTE));
     json_decref(submit(PLAT_B, "b-own-1", "uploader-b", "https://b-platform.example/1", "b-note"));
     json_decref(submit(ADMIN, "adm-1", "uploader-adm", "https://adm.example/1", "adm-note"));
     S.order_a = send_order("BKA-SCOPE-A", A_ID, NULL);
     S.order_free = send_order("BKA-SCOPE-FREE", NULL, "https://elsewhere.example/nothing");
-    j = api_call(&S.srv, 201, "POST", "/v1/complaints", S.keys[PLAT_A],
-                 "{\"content_id\": \"" A_ID "\", \"text\": \"my post was legal\"}");
+    json_t *j = api_call(&S.srv, 201, "POST", "/v1/complaints", S.keys[PLAT_A],
+                         "{\"content_id\": \"" A_ID "\", \"text\": \"my post was legal\"}");
     S.complaint_a = api_jint(j, "id");
     json_decref(j);
     return 0;

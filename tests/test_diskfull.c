@@ -211,7 +211,6 @@ static int group_setup(void **state)
         return 0;
     }
     S.mounted = 1;
-    crypto_sign_keypair(S.pk, S.sk);
     return 0;
 }
 
@@ -246,19 +245,9 @@ static void test_first_start(void **state)
     j = api_call(&S.srv, 201, "POST", "/v1/keys", S.admin,
                  "{\"role\": \"authority\", \"name\": \"authority\"}");
     snprintf(S.authority, sizeof S.authority, "%s", api_jstr(j, "key"));
-    json_int_t key_id = api_jint(j, "id");
+    long long key_id = (long long)api_jint(j, "id");
     json_decref(j);
-    char hex[2 * crypto_sign_PUBLICKEYBYTES + 1], body[1024], path[128];
-    sodium_bin2hex(hex, sizeof hex, S.pk, sizeof S.pk);
-    snprintf(body, sizeof body,
-             "{\"name\": \"Disk Authority\", \"kind\": \"competent\", \"member_state\": \"DE\","
-             " \"contact\": \"ops@disk.example\", \"public_key\": \"%s\"}",
-             hex);
-    j = api_call(&S.srv, 201, "POST", "/v1/authorities", S.admin, body);
-    snprintf(path, sizeof path, "/v1/authorities/%lld/keys", (long long)api_jint(j, "id"));
-    json_decref(j);
-    snprintf(body, sizeof body, "{\"key_id\": %lld}", (long long)key_id);
-    json_decref(api_call(&S.srv, 201, "POST", path, S.admin, body));
+    api_register_authority(&S.srv, S.admin, "Disk Authority", NULL, key_id, S.pk, S.sk);
     json_decref(api_call(&S.srv, 201, "POST", "/v1/banks", S.admin, "{\"name\": \"DISK\"}"));
     for (int i = 0; i < N_START_SIGNALS; i++)
         assert_int_equal(add_signal(), 201);

@@ -390,3 +390,25 @@ int api_group_init(char *dir, size_t cap, const char *name)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     return system(cmd) == 0 ? 0 : -1;
 }
+
+long long api_register_authority(const api_server *srv, const char *admin, const char *name,
+                                 const char *announced_at, long long key_id, unsigned char *pk,
+                                 unsigned char *sk)
+{
+    char hex[2 * crypto_sign_PUBLICKEYBYTES + 1], announced[96] = "", body[1024], path[96];
+    crypto_sign_keypair(pk, sk);
+    sodium_bin2hex(hex, sizeof hex, pk, crypto_sign_PUBLICKEYBYTES);
+    if (announced_at)
+        snprintf(announced, sizeof announced, ", \"announced_at\": \"%s\"", announced_at);
+    snprintf(body, sizeof body,
+             "{\"name\": \"%s\", \"kind\": \"competent\", \"member_state\": \"DE\", "
+             "\"contact\": \"ops@authority.example\", \"public_key\": \"%s\"%s}",
+             name, hex, announced);
+    json_t *j = api_call(srv, 201, "POST", "/v1/authorities", admin, body);
+    long long id = (long long)api_jint(j, "id");
+    json_decref(j);
+    snprintf(path, sizeof path, "/v1/authorities/%lld/keys", id);
+    snprintf(body, sizeof body, "{\"key_id\": %lld}", key_id);
+    json_decref(api_call(srv, 201, "POST", path, admin, body));
+    return id;
+}

@@ -107,6 +107,13 @@ void api_sleep_ms(int ms);
  * with the Ed25519 secret key sk. */
 void api_sign_header(const unsigned char *sk, const char *body, size_t len, char *out, size_t cap);
 
+/* Registers authority `name` (member state DE, announced at announced_at, or not announced when
+ * NULL) with a new Ed25519 key pair (pk: 32 bytes, sk: 64 bytes, filled) and links the API key
+ * key_id to it, as admin. Returns the authority's id. */
+long long api_register_authority(const api_server *srv, const char *admin, const char *name,
+                                 const char *announced_at, long long key_id, unsigned char *pk,
+                                 unsigned char *sk);
+
 /* A removal order of `authority` with one target (content id and URL, either may be NULL);
  * omit names a member left out. */
 void api_order_doc(char *out, size_t cap, const char *authority, const char *reference,
