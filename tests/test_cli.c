@@ -246,6 +246,54 @@ static void test_key_roles(void **state)
     assert_non_null(strstr(out, "alice"));
 }
 
+/* takedown serve's configuration: every option listed from the one table, bad values refused
+ * with the limit named, and flags over the environment over the config file for a string option
+ * (the listen address it refuses shows which source won). */
+static void test_serve_config(void **state)
+{
+    (void)state;
+    char cmd[2048];
+    assert_int_equal(run("serve --options"), 0);
+    assert_non_null(strstr(out, "listen                   127.0.0.1:8080"));
+    assert_non_null(strstr(out, "fetch_allow"));
+    assert_non_null(strstr(out, "max_body_bytes           1048576"));
+    assert_non_null(strstr(out, "order_first_contact_ms"));
+
+    assert_int_equal(run("serve --max_body_bytes x 2>&1"), 2);
+    assert_string_equal(out,
+                        "takedown: flag --max_body_bytes: max_body_bytes: 'x' is not a number\n");
+    assert_int_equal(run("serve --max-body-bytes 5 2>&1"), 2);
+    assert_string_equal(out, "takedown: flag --max-body-bytes: max_body_bytes: 5 is outside "
+                             "1024..1073741824\n");
+    assert_int_equal(run("serve --no-such-option 1 2>&1"), 2);
+    assert_string_equal(out,
+                        "takedown: flag --no-such-option: unknown option 'no-such-option' (see "
+                        "--options)\n");
+    snprintf(cmd, sizeof cmd, "TAKEDOWN_HTTP_THREADS=many %s serve 2>&1", TD_CLI_PATH);
+    assert_int_equal(run_capture(cmd, out, sizeof out), 2);
+    assert_string_equal(out, "takedown serve: environment TAKEDOWN_HTTP_THREADS: http_threads: "
+                             "'many' is not a number\n");
+
+    static const char conf[] = "listen = from-file\nmax_body_bytes = 2M\n";
+    const char *path = write_temp("serve.conf", conf, sizeof conf - 1);
+    assert_int_equal(run("serve --config '%s' 2>&1", path), 2);
+    assert_string_equal(out, "takedown serve: listen address 'from-file' is not ADDR:PORT\n");
+    snprintf(cmd, sizeof cmd, "TAKEDOWN_LISTEN=from-env %s serve --config '%s' 2>&1", TD_CLI_PATH,
+             path);
+    assert_int_equal(run_capture(cmd, out, sizeof out), 2);
+    assert_string_equal(out, "takedown serve: listen address 'from-env' is not ADDR:PORT\n");
+    snprintf(cmd, sizeof cmd,
+             "TAKEDOWN_LISTEN=from-env %s serve --config '%s' --listen from-flag 2>&1", TD_CLI_PATH,
+             path);
+    assert_int_equal(run_capture(cmd, out, sizeof out), 2);
+    assert_string_equal(out, "takedown serve: listen address 'from-flag' is not ADDR:PORT\n");
+
+    static const char bad[] = "# limits\nmax_connections = 0\n";
+    path = write_temp("serve-bad.conf", bad, sizeof bad - 1);
+    assert_int_equal(run("serve --config '%s' 2>&1", path), 2);
+    assert_non_null(strstr(out, "line 2: max_connections: 0 is outside 1..100000"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -259,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_version_and_help),
         cmocka_unit_test(test_report_transparency),
         cmocka_unit_test(test_key_roles),
+        cmocka_unit_test(test_serve_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

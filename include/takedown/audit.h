@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "status.h"
 #include "store.h"
 
@@ -54,9 +55,9 @@ typedef struct td_audit_options {
 } td_audit_options;
 
 void td_audit_options_default(td_audit_options *opts);
-/* Defaults overridden by the configuration table (environment TAKEDOWN_AUDIT_*). */
-__attribute__((warn_unused_result)) td_status td_audit_options_from_config(td_audit_options *opts,
-                                                                           td_error *err);
+/* Defaults overridden by cfg (audit_checkpoint_*; NULL: the table's defaults). */
+__attribute__((warn_unused_result)) td_status
+td_audit_options_from_config(td_audit_options *opts, const td_config *cfg, td_error *err);
 
 /* A signed tree head: the log says that its first `size` entries have Merkle root `root`. */
 typedef struct td_audit_checkpoint {

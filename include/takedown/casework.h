@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "hash.h"
 #include "status.h"
 #include "video_hash.h"
@@ -90,14 +91,17 @@ typedef struct td_service_options {
     const char *store_url;           /* NULL or "": DIR/takedown.db (SQLite); or a postgresql://
                                         URL of a database several nodes share. Read by
                                         td_service_open only. */
+    const td_config *config;         /* the configuration the audit log (checkpoints) and the
+                                        orders' evidence store read; borrowed, must outlive
+                                        the service. NULL: the table's defaults. */
 } td_service_options;
 
 /* Built-in defaults. */
 void td_service_options_default(td_service_options *opts);
-/* Defaults overridden by the configuration table (environment TAKEDOWN_RECHECK_WINDOW_MS,
- * TAKEDOWN_WEBHOOK_TIMEOUT_MS, ...; see config.h). */
+/* Defaults overridden by cfg (recheck_window_ms, webhook_timeout_ms, ...; see config.h; NULL:
+ * the table's defaults); opts->config is set to cfg. */
 __attribute__((warn_unused_result)) td_status
-td_service_options_from_config(td_service_options *opts, td_error *err);
+td_service_options_from_config(td_service_options *opts, const td_config *cfg, td_error *err);
 
 /* Opens (creating if needed) the service on a data directory: DIR/takedown.db, migrations, the
  * in-memory indexes loaded from every enabled signal, the follower and webhook threads. opts may

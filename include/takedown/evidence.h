@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "audit.h"
+#include "config.h"
 #include "status.h"
 #include "store.h"
 
@@ -73,8 +74,10 @@ typedef struct td_evidence_options {
 } td_evidence_options;
 
 void td_evidence_options_default(td_evidence_options *opts);
+/* Defaults overridden by cfg (evidence_retention_ms, evidence_max_item_bytes; NULL: the table's
+ * defaults). */
 __attribute__((warn_unused_result)) td_status
-td_evidence_options_from_config(td_evidence_options *opts, td_error *err);
+td_evidence_options_from_config(td_evidence_options *opts, const td_config *cfg, td_error *err);
 
 /* Opens the evidence store: tables in store, files under data_dir/evidence/ (created, 0700),
  * every step appended to log (which must use the same store). Neither is owned. */

@@ -25,6 +25,7 @@
 
 #include "audit.h"
 #include "casework.h"
+#include "config.h"
 #include "evidence.h"
 #include "status.h"
 
@@ -66,10 +67,10 @@ typedef struct td_orders_options {
 } td_orders_options;
 
 void td_orders_options_default(td_orders_options *opts);
-/* Defaults overridden by the configuration table (order_deadline_ms, order_escalation_step_ms,
- * order_first_contact_ms). */
-__attribute__((warn_unused_result)) td_status td_orders_options_from_config(td_orders_options *opts,
-                                                                            td_error *err);
+/* Defaults overridden by cfg (order_deadline_ms, order_escalation_step_ms,
+ * order_first_contact_ms; NULL: the table's defaults). */
+__attribute__((warn_unused_result)) td_status
+td_orders_options_from_config(td_orders_options *opts, const td_config *cfg, td_error *err);
 
 /* Opens the orders component on an open service (tables created on first use). log and evidence
  * given in opts are used, not owned; when NULL they are opened on the service's store and data

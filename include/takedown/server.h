@@ -53,6 +53,9 @@ typedef struct td_server_options {
      * prints: the caller decides (takedown serve writes them to stderr). */
     void (*log)(void *ctx, const char *message);
     void *log_ctx;
+    /* The configuration the orders component reads (order_*; evidence_*); borrowed, must
+     * outlive the server. NULL: the table's defaults. */
+    const td_config *config;
 } td_server_options;
 
 void td_server_options_default(td_server_options *opts);

@@ -51,15 +51,15 @@ void td_audit_options_default(td_audit_options *o)
     o->checkpoint_interval_ms = 60000;
 }
 
-td_status td_audit_options_from_config(td_audit_options *o, td_error *err)
+td_status td_audit_options_from_config(td_audit_options *o, const td_config *cfg, td_error *err)
 {
     int64_t v;
     td_status st;
     td_audit_options_default(o);
-    if ((st = td_config_get("audit_checkpoint_entries", &v, err)))
+    if ((st = td_config_int(cfg, "audit_checkpoint_entries", &v, err)))
         return st;
     o->checkpoint_entries = v;
-    if ((st = td_config_get("audit_checkpoint_interval_ms", &v, err)))
+    if ((st = td_config_int(cfg, "audit_checkpoint_interval_ms", &v, err)))
         return st;
     o->checkpoint_interval_ms = v;
     return TD_OK;

@@ -100,22 +100,22 @@ void td_orders_options_default(td_orders_options *o)
     o->auto_execute = 1;
 }
 
-td_status td_orders_options_from_config(td_orders_options *o, td_error *err)
+td_status td_orders_options_from_config(td_orders_options *o, const td_config *cfg, td_error *err)
 {
     int64_t v, step;
     td_status st;
     td_orders_options_default(o);
-    if ((st = td_config_get("order_deadline_ms", &v, err)))
+    if ((st = td_config_int(cfg, "order_deadline_ms", &v, err)))
         return st;
     o->deadline_ms = v;
-    if ((st = td_config_get("order_escalation_step_ms", &step, err)))
+    if ((st = td_config_int(cfg, "order_escalation_step_ms", &step, err)))
         return st;
     o->n_marks = 0;
     /* Marks every step before the deadline: 15, 30, 45 with the defaults. */
     for (int64_t m = step; step > 0 && m < o->deadline_ms && o->n_marks < TD_ORDER_MAX_MARKS;
          m += step)
         o->marks_ms[o->n_marks++] = m;
-    if ((st = td_config_get("order_first_contact_ms", &v, err)))
+    if ((st = td_config_int(cfg, "order_first_contact_ms", &v, err)))
         return st;
     o->first_contact_ms = v;
     return TD_OK;
@@ -157,7 +157,7 @@ td_status td_orders_open(td_service *svc, const td_orders_options *opts, td_orde
     o->evidence = o->opts.evidence;
     if (!o->evidence) {
         td_evidence_options eo;
-        if ((st = td_evidence_options_from_config(&eo, err)))
+        if ((st = td_evidence_options_from_config(&eo, svc->opts.config, err)))
             goto fail;
         eo.now_ms = svc_clock;
         eo.clock_ctx = svc;

@@ -42,14 +42,14 @@ void td_service_options_default(td_service_options *o)
     td_vpdq_match_options_default(&o->vpdq);
 }
 
-td_status td_service_options_from_config(td_service_options *o, td_error *err)
+td_status td_service_options_from_config(td_service_options *o, const td_config *cfg, td_error *err)
 {
     int64_t v;
     td_status st;
     td_service_options_default(o);
 #define GET(name, field, type)                                                                     \
     do {                                                                                           \
-        if ((st = td_config_get(name, &v, err)) != TD_OK)                                          \
+        if ((st = td_config_int(cfg, name, &v, err)) != TD_OK)                                     \
             return st;                                                                             \
         o->field = (type)v;                                                                        \
     } while (0)
@@ -66,11 +66,12 @@ td_status td_service_options_from_config(td_service_options *o, td_error *err)
     GET("vpdq_distance", vpdq.distance, int);
     GET("vpdq_query_percent", vpdq.query_percent, double);
     GET("vpdq_compared_percent", vpdq.compared_percent, double);
-    if ((st = td_config_get("vpdq_ms_per_hash", &v, err)) != TD_OK)
+    if ((st = td_config_int(cfg, "vpdq_ms_per_hash", &v, err)) != TD_OK)
         return st;
     o->video.seconds_per_hash = (double)v / 1000.0;
     /* a video upload obeys the same byte limit as an image */
     o->video.limits.max_file_bytes = o->hash.decode.max_file_bytes;
+    o->config = cfg;
 #undef GET
     return TD_OK;
 }
@@ -201,7 +202,7 @@ td_status td_service_open(const char *dir, const td_service_options *opts, td_se
     td_index_options_default(&iopts);
     /* Checkpoint cadence from the configuration (audit_checkpoint_entries, _interval_ms). */
     td_audit_options aopts;
-    if ((st = td_audit_options_from_config(&aopts, err)))
+    if ((st = td_audit_options_from_config(&aopts, svc->opts.config, err)))
         goto fail;
     aopts.now_ms = audit_clock;
     aopts.clock_ctx = svc;

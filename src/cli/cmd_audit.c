@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "cli/commands.h"
+#include "cli/serve_config.h"
 #include "takedown/audit.h"
 #include "takedown/media.h"
 #include "takedown/store.h"
@@ -135,7 +136,16 @@ static int open_log(const char *data, session *s)
     td_store_options_default(&so);
     so.readers = 1;
     td_status st = td_store_open(path, &so, &s->store, &err);
-    if (st == TD_OK && (st = td_audit_options_from_config(&ao, &err)) == TD_OK)
+    if (st == TD_OK) {
+        td_config *cfg = td__cli_config_env("audit");
+        if (!cfg) {
+            td_store_close(s->store);
+            return -1;
+        }
+        st = td_audit_options_from_config(&ao, cfg, &err);
+        td_config_free(cfg);
+    }
+    if (st == TD_OK)
         st = td_audit_open(s->store, data, &ao, &s->log, &err);
     if (st) {
         fprintf(stderr, "takedown audit: %s\n", err.message);

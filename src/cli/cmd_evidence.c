@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/serve_config.h"
 #include "core/alloc.h"
 #include "takedown/orders.h"
 
@@ -33,6 +34,7 @@ const char td_cli_evidence_usage[] =
 #define MAX_NAME 128
 
 typedef struct session {
+    td_config *cfg; /* borrowed by the service: freed after it */
     td_service *svc;
     td_orders *orders;
 } session;
@@ -47,30 +49,37 @@ static int open_session(const char *dir, session *s)
         fputs("takedown evidence: --data DIR is required\n", stderr);
         return -1;
     }
-    if (td_service_options_from_config(&so, &err) != TD_OK) {
-        fprintf(stderr, "takedown evidence: %s\n", err.message);
+    if (!(s->cfg = td__cli_config_env("evidence")))
         return -1;
+    if (td_service_options_from_config(&so, s->cfg, &err) != TD_OK) {
+        fprintf(stderr, "takedown evidence: %s\n", err.message);
+        goto fail;
     }
     so.webhook_worker = 0;
     so.follow_interval_ms = 0;
     if (td_service_open(dir, &so, &s->svc, &err) != TD_OK) {
         fprintf(stderr, "takedown evidence: %s: %s\n", dir, err.message);
-        return -1;
+        goto fail;
     }
-    if (td_orders_options_from_config(&oo, &err) != TD_OK ||
+    if (td_orders_options_from_config(&oo, s->cfg, &err) != TD_OK ||
         td_orders_open(s->svc, &oo, &s->orders, &err) != TD_OK) {
         fprintf(stderr, "takedown evidence: %s\n", err.message);
-        td_service_close(s->svc);
-        s->svc = NULL;
-        return -1;
+        goto fail;
     }
     return 0;
+fail:
+    td_service_close(s->svc);
+    s->svc = NULL;
+    td_config_free(s->cfg);
+    s->cfg = NULL;
+    return -1;
 }
 
 static void close_session(session *s)
 {
     td_orders_close(s->orders);
     td_service_close(s->svc);
+    td_config_free(s->cfg);
 }
 
 /* Splits "a, b,c" into trimmed names (in place); returns the count or -1. */

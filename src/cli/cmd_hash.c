@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/serve_config.h"
 #include "cli/walk.h"
 #include "core/alloc.h"
 #include "takedown/takedown.h"
@@ -382,15 +383,20 @@ int td_cli_hash(int argc, char **argv)
 
     memset(&job, 0, sizeof job);
     td_hash_options_default(&job.options);
-    if (td_config_get("jobs", &jobs, &err) != TD_OK ||
-        td_config_get("max_file_bytes", &max_bytes, &err) != TD_OK ||
-        td_config_get("max_pixels", &max_pixels, &err) != TD_OK ||
-        td_config_get("video_max_bytes", &video_bytes, &err) != TD_OK ||
-        td_config_get("video_max_duration_s", &video_seconds, &err) != TD_OK ||
-        td_config_get("video_max_frames", &video_frames, &err) != TD_OK) {
+    td_config *cfg = td__cli_config_env("hash");
+    if (!cfg)
+        return 2;
+    if (td_config_int(cfg, "jobs", &jobs, &err) != TD_OK ||
+        td_config_int(cfg, "max_file_bytes", &max_bytes, &err) != TD_OK ||
+        td_config_int(cfg, "max_pixels", &max_pixels, &err) != TD_OK ||
+        td_config_int(cfg, "video_max_bytes", &video_bytes, &err) != TD_OK ||
+        td_config_int(cfg, "video_max_duration_s", &video_seconds, &err) != TD_OK ||
+        td_config_int(cfg, "video_max_frames", &video_frames, &err) != TD_OK) {
         fprintf(stderr, "takedown hash: %s\n", err.message);
+        td_config_free(cfg);
         return 2;
     }
+    td_config_free(cfg);
     td_video_hash_options_default(&job.video);
     job.video.limits.max_file_bytes = (uint64_t)video_bytes;
     job.video.limits.max_duration = (double)video_seconds;

@@ -24,12 +24,12 @@ const char td_cli_key_usage[] =
  * route yet, so a key of that role could do nothing. */
 static int creatable(td_role role) { return role != TD_ROLE_PEER; }
 
-static td_service *open_service(const char *dir)
+static td_service *open_service(const char *dir, const td_config *cfg)
 {
     td_service_options opts;
     td_error err;
     td_service *svc = NULL;
-    if (td_service_options_from_config(&opts, &err) != TD_OK) {
+    if (td_service_options_from_config(&opts, cfg, &err) != TD_OK) {
         fprintf(stderr, "takedown key: %s\n", err.message);
         return NULL;
     }
@@ -88,8 +88,6 @@ int td_cli_key(int argc, char **argv)
             return 2;
         }
     }
-    if (!data)
-        data = td__cli_config_string("data");
     int create = strcmp(sub, "create") == 0, list = strcmp(sub, "list") == 0,
         revoke = strcmp(sub, "revoke") == 0;
     td_role rl = TD_ROLE_ADMIN;
@@ -114,9 +112,16 @@ int td_cli_key(int argc, char **argv)
         fprintf(stderr, "takedown key: unexpected argument '%s'\n", id_text);
         return 2;
     }
-    td_service *svc = open_service(data);
-    if (!svc)
+    td_config *cfg = td__cli_config_env("key");
+    if (!cfg)
         return 1;
+    if (!data)
+        data = td_config_string(cfg, "data");
+    td_service *svc = open_service(data, cfg);
+    if (!svc) {
+        td_config_free(cfg);
+        return 1;
+    }
     int rc = 0;
     td_error err;
     if (create) {
@@ -138,5 +143,6 @@ int td_cli_key(int argc, char **argv)
         rc = 1;
     }
     td_service_close(svc);
+    td_config_free(cfg);
     return rc;
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cli/commands.h"
+#include "cli/serve_config.h"
 #include "core/alloc.h"
 #include "takedown/takedown.h"
 #include "takedown/orders.h"
@@ -84,11 +85,14 @@ static int transparency(int argc, char **argv)
 
     td_error err;
     td_service_options so;
+    td_config *cfg = NULL;
     td_service *svc = NULL;
     td_orders *orders = NULL;
     char *json = NULL;
     int rc = 1;
-    if (td_service_options_from_config(&so, &err) != TD_OK ||
+    if (!(cfg = td__cli_config_env("report")))
+        goto done;
+    if (td_service_options_from_config(&so, cfg, &err) != TD_OK ||
         td_service_open(dir, &so, &svc, &err) != TD_OK ||
         td_orders_open(svc, NULL, &orders, &err) != TD_OK ||
         td_report_transparency(orders, from, to, &json, &err) != TD_OK) {
@@ -114,6 +118,7 @@ done:
     td_free(json);
     td_orders_close(orders);
     td_service_close(svc);
+    td_config_free(cfg);
     return rc;
 }
 

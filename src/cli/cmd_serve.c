@@ -1,10 +1,8 @@
 /* takedown serve: the matching service over HTTP.
  *
- * Configuration comes from one table (src/core/config.c) plus three strings (listen, data,
- * fetch_allow), with the precedence flags > environment (TAKEDOWN_*) > config file > defaults.
- * The file and the flags are applied by setting the environment (the file without overwriting,
- * flags overwriting), so that every reader of the table, the service's included, sees one
- * answer.
+ * Configuration comes from one table (src/core/config.c), integer and string options alike,
+ * with the precedence flags > environment (TAKEDOWN_*) > config file > defaults. One td_config
+ * is built from those sources (serve_config.c) and handed to the server and the service.
  *
  * Signals: SIGTERM and SIGINT are blocked before any thread starts and awaited with sigwait, so
  * no handler runs on a random thread; on either the server stops accepting, lets requests in
@@ -44,10 +42,10 @@ const char td_cli_serve_usage[] =
     "Prints 'takedown: listening on http://ADDR:PORT' when ready. SIGTERM or SIGINT: stop\n"
     "accepting, finish requests in flight, close the store, exit 0.\n";
 
-static int get_int(const char *name, int64_t *v)
+static int get_int(const td_config *cfg, const char *name, int64_t *v)
 {
     td_error err;
-    if (td_config_get(name, v, &err) != TD_OK) {
+    if (td_config_int(cfg, name, v, &err) != TD_OK) {
         fprintf(stderr, "takedown serve: %s\n", err.message);
         return 0;
     }
@@ -78,16 +76,16 @@ static void raise_file_limit(unsigned max_connections)
 }
 
 /* The connection and rate limits (docs/api.md, "Connection and rate limits"). */
-static int serve_guard_options(td_server_options *sopts)
+static int serve_guard_options(const td_config *cfg, td_server_options *sopts)
 {
     int64_t per_addr, header_s, min_rate, rate_addr, rate_key, rate_unauth, burst;
-    if (!get_int("max_connections_per_address", &per_addr) ||
-        !get_int("http_header_timeout_s", &header_s) ||
-        !get_int("http_min_receive_rate", &min_rate) ||
-        !get_int("rate_limit_per_address", &rate_addr) ||
-        !get_int("rate_limit_per_key", &rate_key) ||
-        !get_int("rate_limit_unauthenticated", &rate_unauth) ||
-        !get_int("rate_limit_burst_s", &burst))
+    if (!get_int(cfg, "max_connections_per_address", &per_addr) ||
+        !get_int(cfg, "http_header_timeout_s", &header_s) ||
+        !get_int(cfg, "http_min_receive_rate", &min_rate) ||
+        !get_int(cfg, "rate_limit_per_address", &rate_addr) ||
+        !get_int(cfg, "rate_limit_per_key", &rate_key) ||
+        !get_int(cfg, "rate_limit_unauthenticated", &rate_unauth) ||
+        !get_int(cfg, "rate_limit_burst_s", &burst))
         return 0;
     sopts->max_connections_per_address = (unsigned)per_addr;
     sopts->header_timeout_seconds = (unsigned)header_s;
@@ -99,13 +97,10 @@ static int serve_guard_options(td_server_options *sopts)
     return 1;
 }
 
-int td_cli_serve(int argc, char **argv)
+static int serve(const td_config *cfg)
 {
-    int rc = td__cli_apply_config(argc, argv, "serve", td_cli_serve_usage);
-    if (rc >= 0)
-        return rc;
-    const char *listen = td__cli_config_string("listen");
-    const char *data = td__cli_config_string("data");
+    const char *listen = td_config_string(cfg, "listen");
+    const char *data = td_config_string(cfg, "data");
     char host[64];
     unsigned port;
     if (!td__cli_parse_listen(listen, host, sizeof host, &port)) {
@@ -117,17 +112,20 @@ int td_cli_serve(int argc, char **argv)
     sopts.log = log_to_stderr;
     int64_t threads, max_body, max_media, max_import, timeout_s, max_conn, metrics_public, grace,
         allow_private, fetch_enabled, fetch_private, fetch_connect_ms, fetch_ms;
-    if (!get_int("http_threads", &threads) || !get_int("max_body_bytes", &max_body) ||
-        !get_int("max_media_bytes", &max_media) || !get_int("max_import_bytes", &max_import) ||
-        !get_int("http_timeout_s", &timeout_s) || !get_int("max_connections", &max_conn) ||
-        !get_int("metrics_public", &metrics_public) || !get_int("shutdown_grace_ms", &grace) ||
-        !get_int("webhook_allow_private", &allow_private) ||
-        !get_int("fetch_enabled", &fetch_enabled) ||
-        !get_int("fetch_allow_private", &fetch_private) ||
-        !get_int("fetch_connect_timeout_ms", &fetch_connect_ms) ||
-        !get_int("fetch_timeout_ms", &fetch_ms))
+    if (!get_int(cfg, "http_threads", &threads) || !get_int(cfg, "max_body_bytes", &max_body) ||
+        !get_int(cfg, "max_media_bytes", &max_media) ||
+        !get_int(cfg, "max_import_bytes", &max_import) ||
+        !get_int(cfg, "http_timeout_s", &timeout_s) ||
+        !get_int(cfg, "max_connections", &max_conn) ||
+        !get_int(cfg, "metrics_public", &metrics_public) ||
+        !get_int(cfg, "shutdown_grace_ms", &grace) ||
+        !get_int(cfg, "webhook_allow_private", &allow_private) ||
+        !get_int(cfg, "fetch_enabled", &fetch_enabled) ||
+        !get_int(cfg, "fetch_allow_private", &fetch_private) ||
+        !get_int(cfg, "fetch_connect_timeout_ms", &fetch_connect_ms) ||
+        !get_int(cfg, "fetch_timeout_ms", &fetch_ms))
         return 2;
-    if (!serve_guard_options(&sopts))
+    if (!serve_guard_options(cfg, &sopts))
         return 2;
     sopts.address = host;
     sopts.port = (uint16_t)port;
@@ -139,19 +137,20 @@ int td_cli_serve(int argc, char **argv)
     sopts.max_connections = (unsigned)max_conn;
     sopts.metrics_public = (int)metrics_public;
     sopts.fetch_enabled = (int)fetch_enabled;
-    sopts.fetch_allow = td__cli_config_string("fetch_allow");
+    sopts.fetch_allow = td_config_string(cfg, "fetch_allow");
+    sopts.config = cfg;
     sopts.fetch_allow_private = (int)fetch_private;
     sopts.fetch_connect_timeout_ms = (unsigned)fetch_connect_ms;
     sopts.fetch_timeout_ms = (unsigned)fetch_ms;
 
     td_service_options vopts;
     td_error err;
-    if (td_service_options_from_config(&vopts, &err) != TD_OK) {
+    if (td_service_options_from_config(&vopts, cfg, &err) != TD_OK) {
         fprintf(stderr, "takedown serve: %s\n", err.message);
         return 2;
     }
     vopts.webhook_allow_private = (int)allow_private;
-    vopts.store_url = td__cli_config_string("store");
+    vopts.store_url = td_config_string(cfg, "store");
 
     /* Block the signals before any thread exists: every thread inherits the mask. */
     sigset_t sigs;
@@ -206,4 +205,15 @@ int td_cli_serve(int argc, char **argv)
     td_service_close(svc);
     fprintf(stderr, "takedown: stopped\n");
     return 0;
+}
+
+int td_cli_serve(int argc, char **argv)
+{
+    int rc;
+    td_config *cfg = td__cli_config(argc, argv, "serve", td_cli_serve_usage, &rc);
+    if (!cfg)
+        return rc;
+    rc = serve(cfg);
+    td_config_free(cfg);
+    return rc;
 }

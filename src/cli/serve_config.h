@@ -1,19 +1,21 @@
-/* Configuration of the service commands (serve, key): config file, flags and the string
- * options (listen, data, fetch_allow) that the integer table of src/core/config.c cannot hold. */
+/* Configuration of the CLI commands: builds the td_config the library reads, from the table's
+ * defaults, then --config FILE, then the environment (TAKEDOWN_*), then --NAME VALUE flags. */
 #ifndef TD_CLI_SERVE_CONFIG_H
 #define TD_CLI_SERVE_CONFIG_H
 
 #include <stddef.h>
 
-/* Applies --config FILE (environment entries not already set), then --listen, --data and
- * --NAME VALUE flags (overwriting), all as TAKEDOWN_* environment variables. Returns -1 to go
- * on, or an exit status (0 after --help / --options, 2 on a usage error, printed). Arguments
- * that are not options are refused. */
-int td__cli_apply_config(int argc, char **argv, const char *command, const char *usage);
+#include "takedown/config.h"
 
-/* The value of a string option ("listen", "data", "fetch_allow"): environment, else its
- * default. */
-const char *td__cli_config_string(const char *name);
+/* The configuration of a service command (serve): defaults, --config FILE, the environment,
+ * then every --NAME VALUE pair (--listen, --data, any option of the table). On NULL *rc holds
+ * the exit status (0 after --help / --options, 2 on a usage or configuration error, printed).
+ * Arguments that are not options are refused. */
+td_config *td__cli_config(int argc, char **argv, const char *command, const char *usage, int *rc);
+
+/* Defaults overridden by the environment, for commands without configuration flags; NULL on
+ * error (printed, prefixed "takedown COMMAND: "). */
+td_config *td__cli_config_env(const char *command);
 
 /* Splits "ADDR:PORT" or "[V6]:PORT"; host receives ADDR without brackets. */
 int td__cli_parse_listen(const char *text, char *host, size_t cap, unsigned *port);

@@ -91,15 +91,16 @@ void td_evidence_options_default(td_evidence_options *o)
     o->max_item_bytes = (int64_t)1 << 30;
 }
 
-td_status td_evidence_options_from_config(td_evidence_options *o, td_error *err)
+td_status td_evidence_options_from_config(td_evidence_options *o, const td_config *cfg,
+                                          td_error *err)
 {
     int64_t v;
     td_status st;
     td_evidence_options_default(o);
-    if ((st = td_config_get("evidence_retention_ms", &v, err)))
+    if ((st = td_config_int(cfg, "evidence_retention_ms", &v, err)))
         return st;
     o->retention_ms = v;
-    if ((st = td_config_get("evidence_max_item_bytes", &v, err)))
+    if ((st = td_config_int(cfg, "evidence_max_item_bytes", &v, err)))
         return st;
     o->max_item_bytes = v;
     return TD_OK;

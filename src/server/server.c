@@ -197,7 +197,7 @@ static void orders_start(td_server *srv, td_service *svc)
     td_orders_options oo;
     td_orders *orders = NULL;
     td_error err;
-    if (td_orders_options_from_config(&oo, &err) != TD_OK ||
+    if (td_orders_options_from_config(&oo, srv->opts.config, &err) != TD_OK ||
         td_orders_open(svc, &oo, &orders, &err) != TD_OK) {
         server_log(srv, "removal orders are disabled: %s", err.message);
         return;
