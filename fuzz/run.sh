@@ -1,7 +1,9 @@
 #!/bin/sh
-# Runs every fuzz harness (fuzz/fuzz_<name>.c, built as BUILD_DIR/fuzz/fuzz_<name>) for SECONDS
-# each, on a scratch copy of its seed corpus fuzz/corpus/<name>/ (new inputs and crash files stay
-# out of the tree). Exits non-zero if any harness is missing or fails.
+# Runs every fuzz harness (built as BUILD_DIR/fuzz/fuzz_<name>) for SECONDS each, on a scratch
+# copy of its seed corpus fuzz/corpus/<name>/ (new inputs and crash files stay out of the tree).
+# The harnesses are the fuzz/fuzz_<name>.c sources and the corpus directories (the image harnesses
+# share fuzz/image_driver.c, so only their corpus names them). Exits non-zero if any harness is
+# missing or fails.
 # Usage: fuzz/run.sh BUILD_DIR SECONDS
 # FUZZ_SEED=N makes the runs repeatable (the smoke run of make test uses it); unset, each run
 # explores from a fresh random seed (make fuzz).
@@ -17,9 +19,17 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/takedown-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 status=0
 count=0
-for src in "$here"/fuzz_*.c; do
-    name=$(basename "$src" .c)
-    name=${name#fuzz_}
+names=$(
+    for src in "$here"/fuzz_*.c; do
+        name=$(basename "$src" .c)
+        echo "${name#fuzz_}"
+    done
+    for dir in "$here"/corpus/*/; do
+        basename "$dir"
+    done
+)
+names=$(echo "$names" | sort -u)
+for name in $names; do
     bin=$build/fuzz/fuzz_$name
     if [ ! -x "$bin" ]; then
         echo "fuzz: $bin not built (configure with CC=clang -DTD_FUZZ=ON)" >&2
