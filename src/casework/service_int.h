@@ -123,12 +123,6 @@ int td__signal_indexable(td_signal_type type, int quality, int enabled);
     " LEFT JOIN signal_bodies sb ON sb.signal_id = s.id"
 void td__signal_row(td_stmt *q, td_signal *out);
 
-/* Inserts one signal in the writer's open transaction (with its change-log entry); a duplicate
- * fails with TD_ERR_CONFLICT and *id receives the existing signal. Shared with the import. */
-td_status td__signal_insert(td_service *svc, td_store_conn *c, int64_t bank_id, td_signal_type type,
-                            const char *value, int quality, const char *labels, const char *source,
-                            int confidence, int enabled, int64_t now, int64_t *id, td_error *err);
-
 /* ---- body signals (bodies.c) ---- */
 
 /* The exact-match map of a hash type (md5, sha256, url, url_md5); NULL for others. */

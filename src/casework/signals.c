@@ -69,7 +69,7 @@ static td_status get_on(td_store_conn *c, int64_t bank_id, int64_t id, td_signal
     return TD_OK;
 }
 
-/* Inserts one signal inside the writer's transaction. On a duplicate, *existing receives the id
+/* Inserts one signal inside the writer's transaction. On a duplicate, *id receives the id
  * of the signal already there and TD_ERR_CONFLICT is returned.
  *
  * Two cheap statements: a plain insert with ON CONFLICT DO NOTHING whose change count tells a
@@ -123,14 +123,6 @@ static td_status insert(td_service *svc, td_store_conn *c, int64_t bank_id, td_s
                          td_signal_type_name(type), (long long)*id);
 }
 
-td_status td__signal_insert(td_service *svc, td_store_conn *c, int64_t bank_id, td_signal_type type,
-                            const char *value, int quality, const char *labels, const char *source,
-                            int confidence, int enabled, int64_t now, int64_t *id, td_error *err)
-{
-    return insert(svc, c, bank_id, type, value, quality, labels, source, confidence, enabled, now,
-                  id, err);
-}
-
 /* A body's canonical form and its SHA-256 (the signal's value). */
 static td_status body_input(const td_signal_input *in, char value[65], char **body,
                             size_t *body_len, td_error *err)
@@ -181,9 +173,6 @@ static td_status insert_body(td_store_conn *c, int64_t id, td_signal_type type, 
     return td_stmt_run(q, NULL, err);
 }
 
-/* Adds n (type, value, quality) triples to bank in one transaction, with their bodies when
- * bodies is not NULL (bodies[i] NULL for a hash); out[i] receives each signal; with
- * tolerate_dup a duplicate returns the existing signal. */
 /* The audit entry of one signal change: the signal's bank, type and value (a body's digest). */
 static td_status audit_signal(td_service *svc, td_store_conn *c, const td_principal *who,
                               const char *action, int64_t id, const char *bank, int64_t bank_id,
@@ -198,6 +187,9 @@ static td_status audit_signal(td_service *svc, td_store_conn *c, const td_princi
     return td__audit_id(svc, c, who, action, "signal", id, d, err);
 }
 
+/* Adds n (type, value, quality) triples to bank in one transaction, with their bodies when
+ * bodies is not NULL (bodies[i] NULL for a hash); out[i] receives each signal; with
+ * tolerate_dup a duplicate returns the existing signal. */
 static td_status add_many(td_service *svc, const td_principal *who, const char *bank,
                           const td_signal_input *in, const td_signal_type *types,
                           char (*values)[65], const int *qualities, char *const *bodies,

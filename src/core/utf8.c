@@ -40,20 +40,6 @@ size_t td__utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
     return len;
 }
 
-int td__utf8_valid(const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < n) {
-        uint32_t cp;
-        size_t k = td__utf8_next(p + i, n - i, &cp);
-        if (k == 0)
-            return 0;
-        i += k;
-    }
-    return 1;
-}
-
 int td__unicode_is_control(uint32_t cp) { return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f); }
 
 int td__unicode_is_invisible(uint32_t cp)

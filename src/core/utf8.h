@@ -12,9 +12,6 @@
  * not well-formed (stray continuation, truncated, overlong, surrogate, over U+10FFFF). */
 size_t td__utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
 
-/* 1 when s[0..n) is well-formed UTF-8. */
-int td__utf8_valid(const char *s, size_t n);
-
 /* C0 controls, DEL and the C1 controls. */
 int td__unicode_is_control(uint32_t cp);
 

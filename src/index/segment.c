@@ -39,13 +39,6 @@ void td__pdq_to_words(const void *pdq, uint64_t *words)
                    (uint64_t)p->w[4 * j + 2] << 32 | (uint64_t)p->w[4 * j + 3] << 48;
 }
 
-void td__words_to_pdq(const uint64_t *words, void *pdq)
-{
-    td_pdq *p = pdq;
-    for (int j = 0; j < 16; j++)
-        p->w[j] = (uint16_t)(words[j >> 2] >> (16 * (j & 3)));
-}
-
 /* sum_{i <= t} C(w, i) for a possibly fractional average width. */
 static double ball_size(double w, unsigned t)
 {

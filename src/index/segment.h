@@ -81,8 +81,7 @@ void td__seg_ref(td__seg *seg);
 void td__seg_unref(td__seg *seg);
 size_t td__seg_bytes(const td__seg *seg);
 
-/* The PDQ layout (bit k of w[k >> 4]) as four little words and back. */
+/* The PDQ layout (bit k of w[k >> 4]) as four little words. */
 void td__pdq_to_words(const void *pdq, uint64_t *words);
-void td__words_to_pdq(const uint64_t *words, void *pdq);
 
 #endif
