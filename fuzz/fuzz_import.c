@@ -44,8 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < size; i++)
         s.lines += data[i] == '\n';
     td_status st = td_list_parse(data, size, format, 512, 10000, 8, on_entry, &s, &res, &err);
-    if (st == TD_OK && (res.error_count > 8 || res.error_count > res.errors ||
-                        res.lines > s.lines))
+    if (st == TD_OK && (res.error_count > 8 || res.error_count > res.errors || res.lines > s.lines))
         abort();
     td_import_result_clear(&res);
     return 0;

@@ -833,8 +833,8 @@ static void test_jpeg_truncated_and_scaled(void **state)
     data = read_all(conf_path(MODES "original.jpg"), &len); /* 1600x1004 */
     static const struct {
         uint32_t min_side, w, h;
-    } cases[] = {{0, 1600, 1004}, {64, 200, 126}, {126, 200, 126}, {127, 1600, 1004},
-                 {5000, 1600, 1004}};
+    } cases[] = {
+        {0, 1600, 1004}, {64, 200, 126}, {126, 200, 126}, {127, 1600, 1004}, {5000, 1600, 1004}};
     td_image full;
     td_error err;
     assert_int_equal(decode_buf(data, len, &full, &err), TD_OK);
@@ -930,7 +930,8 @@ static void test_jpeg_fast_block_means(void **state)
                 double sum = 0;
                 for (uint32_t y = 0; y < 8; y++) {
                     for (uint32_t x = 0; x < 8; x++) {
-                        const uint8_t *p = full.pixels + (((size_t)(by * 8 + y)) * 1600 + bx * 8 + x) * 3;
+                        const uint8_t *p =
+                            full.pixels + (((size_t)(by * 8 + y)) * 1600 + bx * 8 + x) * 3;
                         sum += 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2];
                     }
                 }

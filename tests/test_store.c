@@ -51,9 +51,9 @@ static void test_migrate_and_params(void **state)
     assert_string_equal(td_store_backend(s), "sqlite");
     assert_int_equal(td_store_acquire(s, 1, &c, &err), TD_OK);
     /* $2 before $1 in the text: the numbers, not the order, decide. */
-    assert_int_equal(td_store_prepare(c, "INSERT INTO t (n, name) VALUES ($2, $1) RETURNING id", &q,
-                                      &err),
-                     TD_OK);
+    assert_int_equal(
+        td_store_prepare(c, "INSERT INTO t (n, name) VALUES ($2, $1) RETURNING id", &q, &err),
+        TD_OK);
     assert_int_equal(td_stmt_bind_text(q, 1, "alpha", (size_t)-1, &err), TD_OK);
     assert_int_equal(td_stmt_bind_int64(q, 2, 42, &err), TD_OK);
     assert_int_equal(td_stmt_bind_int64(q, 3, 1, &err), TD_ERR_INTERNAL);
@@ -63,9 +63,9 @@ static void test_migrate_and_params(void **state)
     td_stmt_reset(q);
     /* Same SQL again: the cached statement, and a unique violation is a conflict. */
     td_stmt *again;
-    assert_int_equal(td_store_prepare(c, "INSERT INTO t (n, name) VALUES ($2, $1) RETURNING id",
-                                      &again, &err),
-                     TD_OK);
+    assert_int_equal(
+        td_store_prepare(c, "INSERT INTO t (n, name) VALUES ($2, $1) RETURNING id", &again, &err),
+        TD_OK);
     assert_ptr_equal(again, q);
     assert_int_equal(td_stmt_bind_text(q, 1, "alpha", (size_t)-1, &err), TD_OK);
     assert_int_equal(td_stmt_bind_int64(q, 2, 7, &err), TD_OK);

@@ -7,8 +7,8 @@
 
 static int label_char(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == ':' || c == '/' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == ':' || c == '/' || c == '-';
 }
 
 static td_status add_n(td_labels *labels, const char *s, size_t n, td_error *err)
@@ -64,10 +64,12 @@ static const struct {
     const char *name;
     int severity;
 } severities[] = {
-    {"imminent_threat", 100},  {"imminent_credible_threat", 100}, {"threat", 90},
-    {"graphic_violence", 80},  {"violence", 75},                   {"instruction", 60},
-    {"recruitment", 50},       {"radicalisation", 50},             {"radicalization", 50},
-    {"incitement", 50},        {"glorification", 40},              {"propaganda", 30},
+    {"imminent_threat", 100}, {"imminent_credible_threat", 100},
+    {"threat", 90},           {"graphic_violence", 80},
+    {"violence", 75},         {"instruction", 60},
+    {"recruitment", 50},      {"radicalisation", 50},
+    {"radicalization", 50},   {"incitement", 50},
+    {"glorification", 40},    {"propaganda", 30},
 };
 
 int td_labels_severity(const td_labels *labels)

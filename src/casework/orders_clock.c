@@ -309,8 +309,10 @@ td_status td_orders_tick(td_orders *o, td_orders_tick_result *out, td_error *err
     td_status st = td__orders_tx(o, tick_body, &r, err);
     if (st == TD_OK && r.notices_released)
         td_webhook_kick(o->svc); /* their notice events */
+    if (st)
+        memset(&r, 0, sizeof r); /* a failed tick reports nothing */
     if (out)
-        *out = st ? (td_orders_tick_result){0} : r;
+        *out = r;
     return st;
 }
 
