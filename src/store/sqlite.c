@@ -88,6 +88,28 @@ static void sq_unhex(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_blob(ctx, out, n / 2, out == small ? SQLITE_TRANSIENT : sqlite3_free);
 }
 
+/* What every connection gets once open: extended codes, the busy timeout, the pragmas and the
+ * unhex function. Closes db on failure. */
+static td_status sq_setup(sqlite3 *db, const td_store_options *opts, const char *pragmas,
+                          void **out, td_error *err)
+{
+    int rc;
+    sqlite3_extended_result_codes(db, 1);
+    sqlite3_busy_timeout(
+        db, (int)(opts->busy_timeout_ms > 0x7fffffff ? 0x7fffffff : opts->busy_timeout_ms));
+    td_status st = sq_exec(db, pragmas, err);
+    if (st == TD_OK && (rc = sqlite3_create_function_v2(
+                            db, "unhex", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                            NULL, sq_unhex, NULL, NULL, NULL)) != SQLITE_OK)
+        st = fail(db, rc, err, "unhex");
+    if (st != TD_OK) {
+        sqlite3_close(db);
+        return st;
+    }
+    *out = db;
+    return TD_OK;
+}
+
 static td_status sq_connect(const char *location, const td_store_options *opts, int write,
                             void **out, td_error *err)
 {
@@ -101,9 +123,6 @@ static td_status sq_connect(const char *location, const td_store_options *opts, 
         sqlite3_close(db);
         return st;
     }
-    sqlite3_extended_result_codes(db, 1);
-    sqlite3_busy_timeout(
-        db, (int)(opts->busy_timeout_ms > 0x7fffffff ? 0x7fffffff : opts->busy_timeout_ms));
     /* The writer gets a large page cache: a bulk import in one transaction otherwise spills
      * pages to the WAL and reads them back, which made a million-row import I/O bound. */
     char sql[200];
@@ -112,17 +131,7 @@ static td_status sq_connect(const char *location, const td_store_options *opts, 
              " PRAGMA temp_store=MEMORY;%s",
              opts->synchronous_full ? "FULL" : "NORMAL", write ? -262144 : -16384,
              write ? " PRAGMA journal_mode=WAL;" : "");
-    td_status st = sq_exec(db, sql, err);
-    if (st == TD_OK && (rc = sqlite3_create_function_v2(
-                            db, "unhex", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
-                            NULL, sq_unhex, NULL, NULL, NULL)) != SQLITE_OK)
-        st = fail(db, rc, err, "unhex");
-    if (st != TD_OK) {
-        sqlite3_close(db);
-        return st;
-    }
-    *out = db;
-    return TD_OK;
+    return sq_setup(db, opts, sql, out, err);
 }
 
 /* The URI of a file path (percent-escapes all but unreserved characters and '/'). */
@@ -187,23 +196,10 @@ static td_status sq_connect_read_only(const char *location, const td_store_optio
         sqlite3_close(db);
         return st;
     }
-    sqlite3_extended_result_codes(db, 1);
-    sqlite3_busy_timeout(
-        db, (int)(opts->busy_timeout_ms > 0x7fffffff ? 0x7fffffff : opts->busy_timeout_ms));
-    td_status st = sq_exec(db,
-                           "PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384;"
-                           " PRAGMA temp_store=MEMORY; SELECT COUNT(*) FROM sqlite_master;",
-                           err);
-    if (st == TD_OK && (rc = sqlite3_create_function_v2(
-                            db, "unhex", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
-                            NULL, sq_unhex, NULL, NULL, NULL)) != SQLITE_OK)
-        st = fail(db, rc, err, "unhex");
-    if (st != TD_OK) {
-        sqlite3_close(db);
-        return st;
-    }
-    *out = db;
-    return TD_OK;
+    return sq_setup(db, opts,
+                    "PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384;"
+                    " PRAGMA temp_store=MEMORY; SELECT COUNT(*) FROM sqlite_master;",
+                    out, err);
 }
 
 /* Room to reopen for writing: 1 MiB free where the database lives (the -shm index, the first WAL
