@@ -41,7 +41,8 @@ typedef struct td_server_options {
     int metrics_public; /* /metrics without a key (default 1: scraped from the network) */
     /* Fetching media by URL (GET /h/hash?url=): off unless fetch_enabled; then only to hosts on
      * fetch_allow (comma-separated host suffixes, "*" for any; copied at start), never to
-     * loopback, private, link-local or CGNAT addresses unless fetch_allow_private, within the
+     * the addresses the outbound policy refuses (src/net: loopback, private, link-local, CGNAT,
+     * reserved, and IPv6 forms embedding them) unless fetch_allow_private, within the
      * two time limits (0: 3000 and 10000 ms) and max_media_bytes. */
     int fetch_enabled;
     const char *fetch_allow;
