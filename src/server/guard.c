@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/wait.h"
 #include "server/guard.h"
 #include "server/server_int.h"
 
@@ -229,14 +230,7 @@ static void *sweeper_main(void *arg)
     td__guard *g = arg;
     pthread_mutex_lock(&g->stop_lock);
     while (!g->stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += (long)SWEEP_INTERVAL_MS * 1000000L;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
-        while (!g->stop && pthread_cond_timedwait(&g->stop_cond, &g->stop_lock, &ts) == 0)
-            ;
-        if (g->stop)
+        if (td__wait_interval(&g->stop_cond, &g->stop_lock, &g->stop, SWEEP_INTERVAL_MS))
             break;
         pthread_mutex_unlock(&g->stop_lock);
         td__guard_sweep(g, td__srv_now());
@@ -259,11 +253,7 @@ td__guard *td__guard_new(const td__guard_limits *limits)
         td__free(g);
         return NULL;
     }
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&g->stop_cond, &ca);
-    pthread_condattr_destroy(&ca);
+    td__cond_init_monotonic(&g->stop_cond);
     pthread_mutex_init(&g->lock, NULL);
     pthread_mutex_init(&g->rate_lock, NULL);
     pthread_mutex_init(&g->stop_lock, NULL);

@@ -20,6 +20,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/wait.h"
 #include "server/auth.h"
 #include "server/guard.h"
 #include "server/handlers_orders.h"
@@ -143,15 +144,7 @@ static void *ticker_main(void *arg)
     double last_error = -TICK_ERROR_REPEAT_S;
     pthread_mutex_lock(&srv->tick_lock);
     while (!srv->tick_stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += (long)TICK_INTERVAL_MS * 1000000L;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
-        while (!srv->tick_stop &&
-               pthread_cond_timedwait(&srv->tick_cond, &srv->tick_lock, &ts) == 0)
-            ; /* woken early without a stop request: keep waiting until the time */
-        if (srv->tick_stop)
+        if (td__wait_interval(&srv->tick_cond, &srv->tick_lock, &srv->tick_stop, TICK_INTERVAL_MS))
             break;
         pthread_mutex_unlock(&srv->tick_lock);
         td_orders_tick_result res;
@@ -654,13 +647,9 @@ td_status td_server_start(const td_server_options *opts, td_service *svc, td_ser
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
     }
     srv->started = td__srv_now();
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&srv->tick_lock, NULL);
     pthread_mutex_init(&srv->preserve_lock, NULL);
-    pthread_cond_init(&srv->tick_cond, &ca);
-    pthread_condattr_destroy(&ca);
+    td__cond_init_monotonic(&srv->tick_cond);
     if (svc)
         orders_start(srv, svc);
     atomic_store(&srv->svc, svc);
