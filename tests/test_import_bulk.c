@@ -17,27 +17,9 @@
 
 enum { N = 200000, THRESHOLD = 31, SAMPLE = 40 };
 
-static const char *fresh_dir(void)
-{
-    static char dir[4096];
-    snprintf(dir, sizeof dir, "%s", temp_path("ib-XXXXXX"));
-    assert_non_null(mkdtemp(dir));
-    return dir;
-}
+static const char *fresh_dir(void) { return test_fresh_dir("ib-XXXXXX"); }
 
-static td_service *open_svc(const char *dir)
-{
-    td_service_options o;
-    td_service *svc = NULL;
-    td_error err;
-    td_service_options_default(&o);
-    o.webhook_worker = 0;
-    o.follow_interval_ms = 0;
-    o.store_url = td_test_store_url(dir);
-    if (td_service_open(dir, &o, &svc, &err))
-        fail_msg("open: %s", err.message);
-    return svc;
-}
+static td_service *open_svc(const char *dir) { return test_open_service(dir); }
 
 static td_pdq random_pdq(uint64_t *seed)
 {

@@ -1,5 +1,7 @@
 /* Helpers shared by the test programs. */
 #include "support.h"
+#include "store_url.h"
+#include "takedown/casework.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -88,4 +90,26 @@ uint64_t test_rand(uint64_t *state)
     x ^= x >> 27;
     *state = x;
     return x * 0x2545F4914F6CDD1DULL;
+}
+
+const char *test_fresh_dir(const char *prefix)
+{
+    static char dir[4096];
+    snprintf(dir, sizeof dir, "%s", temp_path(prefix));
+    assert_non_null(mkdtemp(dir));
+    return dir;
+}
+
+td_service *test_open_service(const char *dir)
+{
+    td_service_options o;
+    td_service *svc = NULL;
+    td_error err;
+    td_service_options_default(&o);
+    o.webhook_worker = 0;
+    o.follow_interval_ms = 0;
+    o.store_url = td_test_store_url(dir);
+    if (td_service_open(dir, &o, &svc, &err))
+        fail_msg("open: %s", err.message);
+    return svc;
 }
