@@ -432,7 +432,8 @@ static int body_append(td__req *r, const char *data, size_t size)
     return 1;
 }
 
-/* Streaming import: the import begins with the first bytes, so the list is never held whole. */
+/* Streaming import: the import begins with the first bytes, so the list's text is never held
+ * whole (its parsed lines are: import.c). */
 static int import_feed(td__req *r, const char *data, size_t size)
 {
     r->streamed += size;
