@@ -16,7 +16,7 @@
 
 #include <jpeglib.h> /* after stdio.h, which it needs */
 
-#include "hash/pdq_internal.h"
+#include "hash/pdq_int.h"
 #include "takedown/takedown.h"
 
 #include "support/pdq_oracle.h"

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash/pdq_internal.h"
+#include "hash/pdq_int.h"
 #include "support/pdq_oracle.h"
 #include "support/support.h"
 #include "takedown/takedown.h"

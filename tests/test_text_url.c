@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash/text_internal.h"
+#include "hash/text_int.h"
 #include "support/support.h"
 #include "takedown/text.h"
 #include "takedown/url.h"

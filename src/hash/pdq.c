@@ -9,7 +9,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "hash/pdq_internal.h"
+#include "hash/pdq_int.h"
 
 void td__pdq_luma(const uint8_t *pixels, uint32_t channels, size_t count, float *luma)
 {

@@ -1,4 +1,4 @@
-/* AVX2 kernels of the PDQ filter (see td__pdq_kernels in pdq_internal.h and the portable
+/* AVX2 kernels of the PDQ filter (see td__pdq_kernels in pdq_int.h and the portable
  * pdq_filter_generic.c for the plain statement of what each computes). Chosen at run time.
  *
  * The row filter moves a strip of 16 rows into a column-major tile with 8x8 register
@@ -8,7 +8,7 @@
 #include <immintrin.h>
 #include <string.h>
 
-#include "hash/pdq_internal.h"
+#include "hash/pdq_int.h"
 
 #define LANES TD__PDQ_LANES
 

@@ -1,4 +1,4 @@
-/* Portable kernels of the PDQ filter (see td__pdq_kernels in pdq_internal.h), written with
+/* Portable kernels of the PDQ filter (see td__pdq_kernels in pdq_int.h), written with
  * GCC/Clang vector extensions so that any target gets what vector units it has.
  *
  * Bit-exactness: the reference runs, for every row and then every column, a running float sum
@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "hash/pdq_internal.h"
+#include "hash/pdq_int.h"
 
 typedef float vlane __attribute__((vector_size(TD__PDQ_LANES * sizeof(float))));
 

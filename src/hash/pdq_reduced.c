@@ -13,7 +13,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "hash/pdq_internal.h"
+#include "hash/pdq_int.h"
 
 /* Per-axis weights: for each of the 64 outputs, the weight of each reduced sample, non-zero in
  * [lo, hi). */

@@ -1,4 +1,4 @@
-/* The PDQ filter as a stream of rows (see td__pdq_stream in pdq_internal.h).
+/* The PDQ filter as a stream of rows (see td__pdq_stream in pdq_int.h).
  *
  * The reference filters the whole image four times: rows, columns, rows, columns, then keeps
  * 64x64 samples. Here the four passes run as a pipeline:
@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "hash/pdq_internal.h"
+#include "hash/pdq_int.h"
 
 struct td__pdq_stream {
     const td__pdq_kernels *k;

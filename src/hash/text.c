@@ -9,7 +9,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "hash/text_internal.h"
+#include "hash/text_int.h"
 
 #define MAX_PIECE 16
 #define HASH_BASE UINT64_C(0x100000001b3)

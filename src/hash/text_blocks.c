@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "hash/text_internal.h"
+#include "hash/text_int.h"
 
 #define WORD 64
 #define MAX_SYMBOLS 1024                /* distinct code points of the vertical text */

@@ -16,7 +16,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "hash/text_internal.h"
+#include "hash/text_int.h"
 
 #define SMALL_BOUND 64     /* bounds up to which plain diagonal transitions are cheapest */
 #define FIRST_BAND 32      /* diagonal transitions' first pass: diagonals around the target */

@@ -17,7 +17,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "hash/text_internal.h"
+#include "hash/text_int.h"
 
 #define HASH_BASE UINT64_C(0x100000001b3)
 #define OCC_CAP 32   /* a block occurring more often within reach counts as everywhere */

@@ -17,7 +17,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "hash/text_internal.h"
+#include "hash/text_int.h"
 
 /* A non-ASCII run ends at the first run of this many ASCII bytes (shorter ones, such as the
  * spaces between words of a Cyrillic text, stay inside it: one library call per run). */

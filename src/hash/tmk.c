@@ -11,8 +11,8 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "hash/pdq_internal.h"
-#include "hash/vpdq_internal.h"
+#include "hash/pdq_int.h"
+#include "hash/vpdq_int.h"
 #include "takedown/media.h"
 #include "takedown/video_hash.h"
 

@@ -7,7 +7,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "hash/vpdq_internal.h"
+#include "hash/vpdq_int.h"
 #include "takedown/video_hash.h"
 
 #define DEFAULT_MAX_FRAMES ((size_t)10000000)

@@ -10,7 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "hash/vpdq_internal.h"
+#include "hash/vpdq_int.h"
 #include "takedown/index.h"
 #include "takedown/video_hash.h"
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash/pdq_internal.h"
+#include "hash/pdq_int.h"
 
 void oracle_downsample(const float *luma, int rows, int cols, float out[64 * 64])
 {

@@ -1,7 +1,7 @@
 /* PDQ stages, exposed inside the library so that each can be tested on its own.
  * Every stage keeps the reference's float order of operations: the hash must be bit-exact. */
-#ifndef TD_HASH_PDQ_INTERNAL_H
-#define TD_HASH_PDQ_INTERNAL_H
+#ifndef TD_HASH_PDQ_INT_H
+#define TD_HASH_PDQ_INT_H
 
 #include <stdint.h>
 

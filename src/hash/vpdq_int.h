@@ -1,6 +1,6 @@
 /* Pieces shared by the vPDQ matcher, the vPDQ index and the TMK accumulator. */
-#ifndef TD_HASH_VPDQ_INTERNAL_H
-#define TD_HASH_VPDQ_INTERNAL_H
+#ifndef TD_HASH_VPDQ_INT_H
+#define TD_HASH_VPDQ_INT_H
 
 #include <stddef.h>
 

@@ -1,8 +1,8 @@
 /* Internals of the raw_text signal shared by text.c (the index), text_normalize.c,
  * text_grams.c (the query's q-grams: filter, lower bound, anchors), text_distance.c (the rule
  * and the bounded edit distance) and text_blocks.c (its bit-parallel search). */
-#ifndef TD_HASH_TEXT_INTERNAL_H
-#define TD_HASH_TEXT_INTERNAL_H
+#ifndef TD_HASH_TEXT_INT_H
+#define TD_HASH_TEXT_INT_H
 
 #include <stddef.h>
 #include <stdint.h>
