@@ -16,12 +16,12 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <sodium.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "support/api_client.h"
+#include "support/fake_clock.h"
 #include "support/support.h"
 #include "takedown/orders.h"
 #include "takedown/server.h"
@@ -32,15 +32,6 @@
 #define T0 ((int64_t)1717236000000LL) /* 2024-06-01T10:00:00Z */
 #define CONTENT_PDQ "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 #define POLL_S 10.0 /* the clock thread ticks every second: ample */
-
-/* The injected clock, read by the service, the orders, the audit log and the evidence store. */
-static _Atomic int64_t fake_now = T0;
-static int64_t fake_clock(void *ctx)
-{
-    (void)ctx;
-    return atomic_load(&fake_now);
-}
-static void set_now(int64_t t) { atomic_store(&fake_now, t); }
 
 enum { ADMIN, MODERATOR, PLATFORM, AUDITOR, BKA, N_KEYS };
 
@@ -90,7 +81,7 @@ static int group_setup(void **state)
     td_error err;
     if (api_group_init(S.dir, sizeof S.dir, "api-orders-breach-data") != 0)
         return -1;
-    set_now(T0 - 2 * DAY_MS);
+    fake_clock_set(T0 - 2 * DAY_MS);
     td_service_options so;
     td_service_options_default(&so);
     so.clock.now_ms = fake_clock;
@@ -236,7 +227,7 @@ static void test_escalations_and_breach(void **state)
 {
     (void)state;
     char body[4096], sig[200], deadline[32];
-    set_now(T0);
+    fake_clock_set(T0);
     api_order_doc(body, sizeof body, "BKA", "BKA-BREACH-1", "brx-1", NULL, NULL);
     api_sign_header(S.sk, body, strlen(body), sig, sizeof sig);
     json_t *j =
@@ -257,7 +248,7 @@ static void test_escalations_and_breach(void **state)
 
     for (int mark = 1; mark <= 3; mark++) {
         char want[64];
-        set_now(T0 + mark * 15 * MIN_MS);
+        fake_clock_set(T0 + mark * 15 * MIN_MS);
         j = wait_escalation(mark);
         if (api_jint(j, "escalation") != mark)
             fail_msg("order %lld: escalation %lld after moving the clock to +%d min, expected %d",
@@ -279,7 +270,7 @@ static void test_escalations_and_breach(void **state)
     }
 
     /* The deadline: the breach is recorded by the server itself, at the deadline. */
-    set_now(T0 + HOUR_MS);
+    fake_clock_set(T0 + HOUR_MS);
     double until = api_now_s() + POLL_S;
     for (;;) {
         j = get_order();
@@ -309,7 +300,7 @@ static void test_late_confirmation(void **state)
 {
     (void)state;
     char path[128], body[256], measure[32], deadline[32], received[32];
-    set_now(T0 + HOUR_MS + 2 * MIN_MS);
+    fake_clock_set(T0 + HOUR_MS + 2 * MIN_MS);
     time_text(T0 + HOUR_MS + MIN_MS, measure);
     time_text(T0 + HOUR_MS, deadline);
     time_text(T0, received);
@@ -363,7 +354,7 @@ static void test_audit_entries(void **state)
     /* Later ticks change nothing. To know that the clock thread ticked after the breach and
      * the confirmation, a second order is left to escalate: once it has, a tick ran. */
     char body[4096], sig[200];
-    set_now(T0 + 3 * HOUR_MS);
+    fake_clock_set(T0 + 3 * HOUR_MS);
     api_order_doc(body, sizeof body, "BKA", "BKA-BREACH-2", NULL, "https://elsewhere.example/2",
                   NULL);
     api_sign_header(S.sk, body, strlen(body), sig, sizeof sig);
@@ -371,7 +362,7 @@ static void test_audit_entries(void **state)
         api_call_ex(&S.srv, 201, "POST", "/v1/orders", S.keys[BKA], body, strlen(body), sig);
     long long second = api_jint(j, "id");
     json_decref(j);
-    set_now(T0 + 3 * HOUR_MS + 15 * MIN_MS);
+    fake_clock_set(T0 + 3 * HOUR_MS + 15 * MIN_MS);
     j = wait_escalation_of(second, 1);
     assert_int_equal(api_jint(j, "escalation"), 1);
     json_decref(j);
@@ -415,6 +406,8 @@ static void test_audit_entries(void **state)
 
 int main(void)
 {
+    /* The injected clock, read by the service, the orders, the audit log and the evidence store. */
+    fake_clock_set(T0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_setup),
         cmocka_unit_test(test_escalations_and_breach),

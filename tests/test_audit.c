@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "audit/audit_int.h"
+#include "support/fake_clock.h"
 #include "support/support.h"
 #include "takedown/audit.h"
 #include "takedown/store.h"
@@ -102,13 +103,6 @@ static void o_sub(const hash32 *leaves, size_t m, size_t n, int b, hash32 *out, 
 
 /* ---- fixtures ---- */
 
-static int64_t fake_now = 1700000000000;
-static int64_t fake_clock(void *ctx)
-{
-    (void)ctx;
-    return fake_now;
-}
-
 typedef struct fixture {
     char dir[512];
     td_store *store;
@@ -167,7 +161,7 @@ static void fx_append(fixture *fx)
     snprintf(actor, sizeof actor, "user%zu", i % 7);
     snprintf(object, sizeof object, "case/%zu", i / 3);
     snprintf(details, sizeof details, "{\"n\":%zu,\"q\":\"a\\\"b\"}", i);
-    fake_now += 1000;
+    fake_clock_advance(1000);
     td_status st = td_audit_append(fx->log, actor, "order.receive", object, details, &seq, &err);
     if (st)
         fail_msg("append: %s", err.message);
@@ -178,7 +172,7 @@ static void fx_append(fixture *fx)
                        "{\"seq\":%zu,\"time_ms\":%lld,\"actor\":\"%s\",\"action\":"
                        "\"order.receive\",\"object\":\"%s\",\"details\":\"{\\\"n\\\":%zu,"
                        "\\\"q\\\":\\\"a\\\\\\\"b\\\"}\"}",
-                       i, (long long)fake_now, actor, object, i);
+                       i, (long long)fake_clock_get(), actor, object, i);
     fx->leaves = realloc(fx->leaves, (fx->n + 1) * sizeof *fx->leaves);
     assert_non_null(fx->leaves);
     o_leaf(canon, (size_t)len, fx->leaves[fx->n]);
@@ -606,7 +600,7 @@ static void test_checkpoints_auto(void **state)
     fx_append(&fx); /* 6 s after the first */
     assert_int_equal(td_audit_latest_checkpoint(fx.log, &cp, NULL), TD_OK);
     assert_int_equal(cp.size, 7);
-    assert_int_equal(cp.time_ms, fake_now);
+    assert_int_equal(cp.time_ms, fake_clock_get());
     uint8_t pub[32], root[32];
     td_audit_public_key(fx.log, pub);
     assert_int_equal(td_audit_checkpoint_verify(&cp, pub, NULL), TD_OK);
@@ -617,7 +611,7 @@ static void test_checkpoints_auto(void **state)
     /* checkpoint_for_size reuses a stored one, or signs a past size on demand. */
     td_audit_checkpoint a, b;
     assert_int_equal(td_audit_checkpoint_for_size(fx.log, 7, &a, NULL), TD_OK);
-    assert_int_equal(a.time_ms, fake_now);
+    assert_int_equal(a.time_ms, fake_clock_get());
     assert_int_equal(td_audit_checkpoint_for_size(fx.log, 3, &b, NULL), TD_OK);
     o_mth(fx.leaves, 3, root);
     assert_memory_equal(b.root, root, 32);
@@ -784,6 +778,7 @@ static void test_cli(void **state)
 
 int main(void)
 {
+    fake_clock_set(1700000000000);
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {

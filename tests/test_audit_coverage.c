@@ -14,7 +14,6 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +25,7 @@
 
 #include "support/api_client.h"
 #include "support/store_url.h"
+#include "support/fake_clock.h"
 #include "support/support.h"
 #include "takedown/audit.h"
 #include "takedown/casework.h"
@@ -36,15 +36,6 @@
 #define HOUR (60 * MIN)
 #define DAY (24 * HOUR)
 #define T0 ((int64_t)1717200000000LL) /* 2024-06-01T00:00:00Z */
-
-/* A clock that moves only when told: an entry's time is then the time its record holds. */
-static _Atomic int64_t fake_now = T0;
-static int64_t fake_clock(void *ctx)
-{
-    (void)ctx;
-    return atomic_load(&fake_now);
-}
-static void set_now(int64_t t) { atomic_store(&fake_now, t); }
 
 typedef struct fixture {
     char dir[4096];
@@ -87,7 +78,7 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
     assert_true(sodium_init() >= 0);
-    set_now(T0 - DAY);
+    fake_clock_set(T0 - DAY);
     snprintf(f->dir, sizeof f->dir, "%s", temp_path("audit-coverage-XXXXXX"));
     assert_non_null(mkdtemp(f->dir));
     open_all(f);
@@ -563,7 +554,7 @@ static void test_report_from_export(void **state)
     td_authority_input ru = {TD_AUTHORITY_REFERRAL_UNIT, "EU IRU", "EU",
                              "iru@europol.example",      b64,      0};
     check(td_authority_register(f->orders, "admin", &ru, &a, &err), &err);
-    set_now(T0);
+    fake_clock_set(T0);
 
     /* A review bank, a case decided remove by a moderator. */
     td_bank b;
@@ -597,7 +588,7 @@ static void test_report_from_export(void **state)
     o = (order_opts){NULL, NULL, "B", "[{\"content_id\":\"b1\"}]", 1, 1};
     receive(f, TD_ORDER_REMOVAL, &o, sk, &r);
     int64_t order_b = r.id;
-    set_now(T0 + 70 * MIN);
+    fake_clock_set(T0 + 70 * MIN);
     check(td_order_confirm(f->orders, order_b, T0 + 65 * MIN, "removed", "platform", &err), &err);
     /* Referrals: one removed, one kept. */
     o = (order_opts){"referral", "EU IRU", "R1", "[{\"content_id\":\"r1\"}]", 0, 0};
@@ -611,11 +602,11 @@ static void test_report_from_export(void **state)
     check(td_complaint_file(f->orders, "a1", "satire", "user", &c, &err), &err);
     check(td_complaint_decide(f->orders, c.id, 1, "satire", "mod", &c, &err), &err);
     check(td_complaint_file(f->orders, "rev", "mine", "user", &c, &err), &err);
-    set_now(T0 + 20 * DAY);
+    fake_clock_set(T0 + 20 * DAY);
     check(td_complaint_decide(f->orders, c.id, 0, "matches known content", "mod", &c, &err), &err);
     check(td_complaint_file(f->orders, "b1", "why", "user", &c, &err), &err);
     /* After the period. */
-    set_now(T0 + 31 * DAY);
+    fake_clock_set(T0 + 31 * DAY);
     o = (order_opts){NULL, NULL, "LATE", "[{\"content_id\":\"none\"}]", 0, 0};
     receive(f, TD_ORDER_REMOVAL, &o, sk, &r);
 
@@ -791,6 +782,8 @@ static void test_http_actor(void **state)
 
 int main(void)
 {
+    /* A clock that moves only when told: an entry's time is then the time its record holds. */
+    fake_clock_set(T0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_every_change_is_an_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_from_export, setup, teardown),

@@ -16,19 +16,13 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "support/fake_clock.h"
 #include "support/support.h"
 #include "takedown/audit.h"
 #include "takedown/store.h"
 
 #define N_ENTRIES 350
 #define MAX_LINES 512
-
-static int64_t fake_now = 1700000000000;
-static int64_t fake_clock(void *ctx)
-{
-    (void)ctx;
-    return fake_now += 7;
-}
 
 /* An export held as lines. */
 typedef struct lines {
@@ -338,6 +332,8 @@ static void test_cli_export_verify(void **state)
 
 int main(void)
 {
+    fake_clock_set(1700000000000);
+    fake_clock_step(7); /* every entry a little later than the one before */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_export_verifies),
         cmocka_unit_test(test_export_tampered),

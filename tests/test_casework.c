@@ -19,18 +19,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "support/fake_clock.h"
 #include "support/support.h"
 #include "support/store_url.h"
 #include "takedown/casework.h"
 
 #define DIH "threatexchange/pdq/data/reg-test-input/dih/"
-
-static _Atomic int64_t fake_now = 1700000000000LL;
-static int64_t fake_clock(void *ctx)
-{
-    (void)ctx;
-    return atomic_load(&fake_now);
-}
 
 static const char *fresh_dir(void)
 {
@@ -706,7 +700,7 @@ static void test_content_cases(void **state)
     in.content_id = "c-bad";
     assert_int_equal(td_content_submit(svc, &in, NULL, &err), TD_ERR_INVALID);
     in.metadata_json = NULL;
-    atomic_fetch_add(&fake_now, 1000);
+    fake_clock_advance(1000);
     h.pdq[0] = high;
     in.content_id = "c-high";
     assert_int_equal(td_content_submit(svc, &in, NULL, &err), TD_OK);
@@ -746,7 +740,7 @@ static void test_content_cases(void **state)
     assert_string_equal(c.decisions[0].principal_name, "alice");
     assert_int_equal(c.decisions[1].kind, TD_DECISION_REMOVE);
     assert_string_equal(c.decisions[1].reason, "threat to life");
-    assert_int_equal(c.decisions[1].decided_ms, atomic_load(&fake_now));
+    assert_int_equal(c.decisions[1].decided_ms, fake_clock_get());
     assert_int_equal(c.match_count, 1);
     assert_string_equal(c.url, "https://platform.example/p/1");
     td_content_clear(&c);
@@ -776,14 +770,14 @@ static void test_recheck(void **state)
     h.pdq[0] = old;
     in.content_id = "old";
     assert_int_equal(td_content_submit(svc, &in, NULL, &err), TD_OK);
-    atomic_fetch_add(&fake_now, 25LL * 3600 * 1000);
+    fake_clock_advance(25LL * 3600 * 1000);
     h.pdq[0] = recent;
     in.content_id = "recent";
     assert_int_equal(td_content_submit(svc, &in, &c, &err), TD_OK);
     assert_int_equal(c.verdict, TD_VERDICT_ALLOW);
     assert_false(c.has_case);
     td_content_clear(&c);
-    atomic_fetch_add(&fake_now, 3600 * 1000);
+    fake_clock_advance(3600 * 1000);
     td_pdq r = flip(recent, 4), o = flip(old, 4);
     add_pdq(svc, "LATE", &r, NULL);
     add_pdq(svc, "LATE", &o, NULL);
@@ -1329,6 +1323,7 @@ static void test_concurrent(void **state)
 
 int main(void)
 {
+    fake_clock_set(1700000000000LL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_banks),          cmocka_unit_test(test_signals_and_check),
         cmocka_unit_test(test_allow_bank),     cmocka_unit_test(test_dihedral_and_quality),

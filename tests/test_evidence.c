@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "evidence/gf256.h"
+#include "support/fake_clock.h"
 #include "support/support.h"
 #include "takedown/audit.h"
 #include "takedown/evidence.h"
@@ -146,13 +147,6 @@ static void test_shamir_bad_shares(void **state)
 
 /* ---- the evidence store ---- */
 
-static int64_t fake_now = 1750000000000;
-static int64_t fake_clock(void *ctx)
-{
-    (void)ctx;
-    return fake_now;
-}
-
 typedef struct fixture {
     char dir[1024];
     td_store *store;
@@ -282,7 +276,7 @@ static void test_seal_release(void **state)
     uint8_t *big = malloc(big_len);
     for (size_t i = 0; i < big_len; i++)
         big[i] = (uint8_t)(i * 2654435761u >> 13);
-    int64_t removal = fake_now, id1, id2, id3;
+    int64_t removal = fake_clock_get(), id1, id2, id3;
     assert_int_equal(td_evidence_seal(fx.ev, "system", "case-1", "video.mp4", big, big_len,
                                       "{\"account\":\"u42\",\"ip\":\"192.0.2.7\"}", removal, &id1,
                                       &err),
@@ -405,7 +399,7 @@ static void test_tamper(void **state)
     for (size_t i = 0; i < sizeof data; i++)
         data[i] = (uint8_t)i;
     assert_int_equal(td_evidence_seal(fx.ev, "system", "case-t", "img", data, sizeof data,
-                                      "{\"ip\":\"x\"}", fake_now, &id, &err),
+                                      "{\"ip\":\"x\"}", fake_clock_get(), &id, &err),
                      TD_OK);
     char path[1200];
     snprintf(path, sizeof path, "%s/evidence/%lld.seal", fx.dir, (long long)id);
@@ -439,9 +433,9 @@ static void test_tamper(void **state)
     assert_int_equal(td_evidence_release(fx.ev, req2, "officer", collect, &g, &err),
                      TD_ERR_CORRUPT);
     /* A request for an item of another case is refused. */
-    assert_int_equal(
-        td_evidence_seal(fx.ev, "system", "case-u", "img", data, 10, NULL, fake_now, &id, &err),
-        TD_OK);
+    assert_int_equal(td_evidence_seal(fx.ev, "system", "case-u", "img", data, 10, NULL,
+                                      fake_clock_get(), &id, &err),
+                     TD_OK);
     assert_int_equal(td_evidence_request(fx.ev, "officer", "o", "p", "case-t", &id, 1, &req, &err),
                      TD_ERR_NOT_FOUND);
     fx_close(&fx);
@@ -454,7 +448,7 @@ static void test_retention(void **state)
     td_error err;
     int64_t purged, id, req;
     fx_init(&fx, "evidence_retention");
-    int64_t t0 = fake_now;
+    int64_t t0 = fake_clock_get();
     assert_int_equal(td_evidence_seal(fx.ev, "system", "case-a", "a", (const uint8_t *)"AAAA", 4,
                                       NULL, t0, &id, &err),
                      TD_OK);
@@ -473,7 +467,7 @@ static void test_retention(void **state)
     approve(&fx, req, 2, 3);
 
     /* One millisecond before the deadline: nothing goes. */
-    fake_now = t0 + 183 * DAY - 1;
+    fake_clock_set(t0 + 183 * DAY - 1);
     assert_int_equal(td_evidence_purge(fx.ev, "retention", &purged, &err), TD_OK);
     assert_int_equal(purged, 0);
     /* A review holds case-b; an authority extends case-c... no, case-c is later anyway. */
@@ -488,11 +482,11 @@ static void test_retention(void **state)
     assert_int_equal(td_evidence_case(fx.ev, "case-c", &info, NULL), TD_OK);
     assert_int_equal(info.retain_until_ms, t0 + 400 * DAY);
 
-    fake_now = t0 + 183 * DAY;
+    fake_clock_set(t0 + 183 * DAY);
     assert_int_equal(td_evidence_purge(fx.ev, "retention", &purged, &err), TD_OK);
     assert_int_equal(purged, 1); /* case-a */
     assert_int_equal(td_evidence_case(fx.ev, "case-a", &info, NULL), TD_OK);
-    assert_int_equal(info.purged_ms, fake_now);
+    assert_int_equal(info.purged_ms, fake_clock_get());
     char path[1200];
     snprintf(path, sizeof path, "%s/evidence/%lld.seal", fx.dir, (long long)id);
     assert_int_not_equal(access(path, F_OK), 0);
@@ -520,18 +514,18 @@ static void test_retention(void **state)
     assert_int_equal(td_evidence_request(fx.ev, "officer", "o", "p", "case-a", NULL, 0, &req, &err),
                      TD_ERR_NOT_FOUND);
     assert_int_equal(td_evidence_seal(fx.ev, "system", "case-a", "again", (const uint8_t *)"x", 1,
-                                      NULL, fake_now, NULL, &err),
+                                      NULL, fake_clock_get(), NULL, &err),
                      TD_ERR_CONFLICT);
     assert_int_equal(td_evidence_hold(fx.ev, "legal", "case-a", 1, "late", &err), TD_ERR_CONFLICT);
 
     /* Held: kept past its deadline, purged once the hold is lifted. */
-    fake_now = t0 + 300 * DAY;
+    fake_clock_set(t0 + 300 * DAY);
     assert_int_equal(td_evidence_purge(fx.ev, "retention", &purged, &err), TD_OK);
     assert_int_equal(purged, 0);
     assert_int_equal(td_evidence_hold(fx.ev, "legal", "case-b", 0, "review closed", &err), TD_OK);
     assert_int_equal(td_evidence_purge(fx.ev, "retention", &purged, &err), TD_OK);
     assert_int_equal(purged, 1);
-    fake_now = t0 + 400 * DAY;
+    fake_clock_set(t0 + 400 * DAY);
     assert_int_equal(td_evidence_purge(fx.ev, "retention", &purged, &err), TD_OK);
     assert_int_equal(purged, 1);
     assert_int_equal(audit_count(&fx, "evidence.purge", NULL), 3);
@@ -566,6 +560,7 @@ static void test_limits(void **state)
 
 int main(void)
 {
+    fake_clock_set(1750000000000);
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {

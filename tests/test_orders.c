@@ -7,7 +7,6 @@
  * and the audit log verifying after all of it. */
 #include <setjmp.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "support/fake_clock.h"
 #include "support/support.h"
 #include "support/store_url.h"
 #include "takedown/orders.h"
@@ -28,15 +28,6 @@
 #define HOUR (60 * MIN)
 #define DAY (24 * HOUR)
 #define T0 ((int64_t)1717200000000LL) /* 2024-06-01T00:00:00Z */
-
-static _Atomic int64_t fake_now = T0;
-static int64_t fake_clock(void *ctx)
-{
-    (void)ctx;
-    return atomic_load(&fake_now);
-}
-static void set_now(int64_t t) { atomic_store(&fake_now, t); }
-static void advance(int64_t d) { atomic_fetch_add(&fake_now, d); }
 
 typedef struct fixture {
     char dir[4096];
@@ -83,7 +74,7 @@ static int setup_common(void **state, int with_master)
     td_webhook hook;
     assert_non_null(f);
     assert_true(sodium_init() >= 0);
-    set_now(T0 - 2 * DAY);
+    fake_clock_set(T0 - 2 * DAY);
     snprintf(f->dir, sizeof f->dir, "%s", temp_path("orders-XXXXXX"));
     assert_non_null(mkdtemp(f->dir));
     open_all(f);
@@ -118,7 +109,7 @@ static int setup_common(void **state, int with_master)
                              "iru@europol.example",      b64,      0};
     check(td_authority_register(f->orders, "admin", &ru, &a, &err), &err);
     f->unit_id = a.id;
-    set_now(T0);
+    fake_clock_set(T0);
     *state = f;
     return 0;
 }
@@ -628,7 +619,7 @@ static void test_receipt_duplicate_deadline(void **state)
     assert_string_equal(ord->authority, "BKA");
 
     /* Replay later: the stored order, not a new one, and not a new clock. */
-    advance(5 * MIN);
+    fake_clock_advance(5 * MIN);
     must_receive(f, &o, &r2);
     assert_true(r2.duplicate);
     assert_int_equal(r2.id, id);
@@ -650,7 +641,7 @@ static void test_first_contact(void **state)
     sodium_bin2hex(hex, sizeof hex, pk, sizeof pk);
     td_authority_input in = {0, "DGSI", "FR", "dgsi@example", hex, 0};
     check(td_authority_register(f->orders, "admin", &in, &a, &err), &err);
-    advance(2 * HOUR);
+    fake_clock_advance(2 * HOUR);
     order_opts o = {NULL, "DGSI", "FR-1", "[{\"content_id\":\"zz\"}]", 0, 0, 0, NULL};
     td_order_rejection why;
     check(receive(f, TD_ORDER_REMOVAL, &o, sk, &r, &why, &err), &err);
@@ -683,7 +674,7 @@ static void test_execute_confirm(void **state)
     char q[4096];
     add_content(f, "vid-1", "https://video.example/watch/1", "00000000000000000000000000000001");
     add_content(f, "vid-2", "https://video.example/watch/2", "00000000000000000000000000000002");
-    advance(10 * 1000);
+    fake_clock_advance(10 * 1000);
     /* One target by content id, one by a non-canonical spelling of the stored URL. */
     order_opts o = {NULL,
                     NULL,
@@ -712,7 +703,7 @@ static void test_execute_confirm(void **state)
     assert_int_equal(fired, 0);
 
     /* The platform removes 40 s after receipt and tells us 5 s later. */
-    advance(45 * 1000);
+    fake_clock_advance(45 * 1000);
     assert_int_equal(td_order_confirm(f->orders, id, received - 1, "removed", "platform", &err),
                      TD_ERR_INVALID);
     assert_int_equal(td_order_confirm(f->orders, id, received + 40000, "deleted", "platform", &err),
@@ -787,10 +778,10 @@ static void test_notice_withheld(void **state)
     assert_int_equal(n[0].hold_until_ms, T0 + 7 * DAY);
     assert_int_equal(n[0].released_ms, 0);
     td_free(n);
-    set_now(T0 + 7 * DAY - 1);
+    fake_clock_set(T0 + 7 * DAY - 1);
     check(td_orders_tick(f->orders, &t, &err), &err);
     assert_int_equal(t.notices_released, 0);
-    set_now(T0 + 7 * DAY);
+    fake_clock_set(T0 + 7 * DAY);
     check(td_orders_tick(f->orders, &t, &err), &err);
     assert_int_equal(t.notices_released, 1);
     check(td_orders_tick(f->orders, &t, &err), &err);
@@ -906,10 +897,10 @@ static void test_notice_webhook(void **state)
     json_t *d = event_deliveries(f, "notice");
     assert_int_equal(json_array_size(d), 0); /* nothing before the removal is confirmed */
     json_decref(d);
-    advance(30 * 1000);
+    fake_clock_advance(30 * 1000);
     check(td_order_confirm(f->orders, id, T0 + 20 * 1000, "removed", "platform", &err), &err);
     check(td_order_confirm(f->orders, id, T0 + 21 * 1000, "removed", "platform", &err), &err);
-    set_now(T0 + 60 * DAY);
+    fake_clock_set(T0 + 60 * DAY);
     check(td_orders_tick(f->orders, &t, &err), &err);
     assert_int_equal(t.notices_released, 0);
 
@@ -1017,16 +1008,16 @@ static void test_notice_webhook_withheld(void **state)
     json_t *d = event_deliveries(f, "notice");
     assert_int_equal(json_array_size(d), 0);
     json_decref(d);
-    set_now(T0 + 41 * DAY);
+    fake_clock_set(T0 + 41 * DAY);
     check(td_orders_tick(f->orders, &t, &err), &err);
-    set_now(end - 1);
+    fake_clock_set(end - 1);
     check(td_orders_tick(f->orders, &t, &err), &err);
     assert_int_equal(t.notices_released, 0);
     d = event_deliveries(f, "notice");
     assert_int_equal(json_array_size(d), 0);
     json_decref(d);
 
-    set_now(end + 5 * 1000); /* a late tick */
+    fake_clock_set(end + 5 * 1000); /* a late tick */
     check(td_orders_tick(f->orders, &t, &err), &err);
     assert_int_equal(t.notices_released, 1);
     check(td_orders_tick(f->orders, &t, &err), &err);
@@ -1082,9 +1073,9 @@ static void test_referral_answer_webhook(void **state)
     json_t *d = event_deliveries(f, "referral_answer");
     assert_int_equal(json_array_size(d), 0);
     json_decref(d);
-    advance(HOUR);
+    fake_clock_advance(HOUR);
     check(td_referral_decide(f->orders, r.id, 1, "Violates our terms", "mod", &err), &err);
-    advance(MIN);
+    fake_clock_advance(MIN);
     check(td_referral_decide(f->orders, r2.id, 0, "News reporting", "mod", &err), &err);
     d = event_deliveries(f, "referral_answer");
     assert_int_equal(json_array_size(d), 2);
@@ -1133,13 +1124,13 @@ static void test_escalation_breach(void **state)
     order_opts o = {NULL, NULL, "CLK-1", "[{\"url\":\"https://unknown.example/a\"}]",
                     0,    0,    0,       NULL};
     int64_t id = must_receive(f, &o, &r);
-    set_now(T0 + 15 * MIN - 1);
+    fake_clock_set(T0 + 15 * MIN - 1);
     check(td_orders_tick(f->orders, &t, &err), &err);
     assert_int_equal(t.escalations, 0);
     /* A second, newer order: the escalated one must come first in the queue. */
     o.reference = "CLK-2";
     int64_t id2 = must_receive(f, &o, &r);
-    set_now(T0 + 15 * MIN);
+    fake_clock_set(T0 + 15 * MIN);
     check(td_orders_tick(f->orders, &t, &err), &err);
     assert_int_equal(t.escalations, 1);
     check(td_orders_tick(f->orders, &t, &err), &err);
@@ -1151,16 +1142,16 @@ static void test_escalation_breach(void **state)
     assert_int_equal(list[1].id, id2);
     td_free(list);
     /* A late tick raises both remaining marks, each on the log. */
-    set_now(T0 + 46 * MIN);
+    fake_clock_set(T0 + 46 * MIN);
     check(td_orders_tick(f->orders, &t, &err), &err);
     /* Marks 2 and 3 of the first, 1 and 2 of the second (received 15 min - 1 ms later). */
     assert_int_equal(t.escalations, 4);
     assert_int_equal(t.breaches, 0);
-    set_now(T0 + HOUR - 1);
+    fake_clock_set(T0 + HOUR - 1);
     check(td_orders_tick(f->orders, &t, &err), &err);
     assert_int_equal(t.breaches, 0);
     assert_int_equal(t.escalations, 1); /* the second's last mark */
-    set_now(T0 + HOUR);
+    fake_clock_set(T0 + HOUR);
     check(td_orders_tick(f->orders, &t, &err), &err);
     assert_int_equal(t.breaches, 1);
     check(td_orders_tick(f->orders, &t, &err), &err);
@@ -1184,7 +1175,7 @@ static void test_cannot_comply_clarify(void **state)
     td_error err;
     order_opts o = {NULL, NULL, "CC-1", "[{\"url\":\"https://unknown.example/b\"}]", 0, 0, 0, NULL};
     int64_t id = must_receive(f, &o, &r);
-    set_now(T0 + 20 * MIN);
+    fake_clock_set(T0 + 20 * MIN);
     assert_int_equal(td_order_cannot_comply(f->orders, id, TD_CC_MISSING_INFO, "", "mod", &err),
                      TD_ERR_INVALID);
     check(td_order_cannot_comply(f->orders, id, TD_CC_MISSING_INFO,
@@ -1194,7 +1185,7 @@ static void test_cannot_comply_clarify(void **state)
     assert_int_equal(ord->state, TD_ORDER_PAUSED);
     assert_int_equal(ord->deadline_ms, 0);
     /* Paused: hours pass, no escalation, no breach. */
-    set_now(T0 + 5 * HOUR);
+    fake_clock_set(T0 + 5 * HOUR);
     check(td_orders_tick(f->orders, &t, &err), &err);
     assert_int_equal(t.breaches + t.escalations, 0);
     /* Annex III goes out with the feedback. */
@@ -1211,11 +1202,11 @@ static void test_cannot_comply_clarify(void **state)
     assert_int_equal(ord->deadline_ms, T0 + 6 * HOUR);
     assert_int_equal(ord->escalation, 0);
     assert_int_equal(td_order_clarify(f->orders, id, "again", "BKA", &err), TD_ERR_CONFLICT);
-    set_now(T0 + 6 * HOUR - 1);
+    fake_clock_set(T0 + 6 * HOUR - 1);
     check(td_orders_tick(f->orders, &t, &err), &err);
     assert_int_equal(t.breaches, 0);
     assert_int_equal(t.escalations, 3);
-    set_now(T0 + 6 * HOUR);
+    fake_clock_set(T0 + 6 * HOUR);
     check(td_orders_tick(f->orders, &t, &err), &err);
     assert_int_equal(t.breaches, 1);
     /* A moderator locates the content; confirmed late, the breach stays. */
@@ -1247,7 +1238,7 @@ static void test_review_reinstate(void **state)
     o.cross_border = 0;
     int64_t plain = must_receive(f, &o, &r);
     assert_int_equal(td_order_review_open(f->orders, plain, "why", "legal", &err), TD_ERR_INVALID);
-    set_now(T0 + 47 * HOUR);
+    fake_clock_set(T0 + 47 * HOUR);
     check(
         td_order_review_open(f->orders, id, "Content provider challenges the order", "legal", &err),
         &err);
@@ -1259,7 +1250,7 @@ static void test_review_reinstate(void **state)
     check(td_order_get(f->orders, id, ord, &err), &err);
     assert_int_equal(ord->review, TD_REVIEW_OPEN);
     assert_int_equal(ord->review_due_ms, T0 + 47 * HOUR + 72 * HOUR);
-    set_now(T0 + 100 * HOUR);
+    fake_clock_set(T0 + 100 * HOUR);
     check(td_order_review_decide(f->orders, id, 1, "The order infringes the Regulation", "legal",
                                  &err),
           &err);
@@ -1278,7 +1269,7 @@ static void test_review_reinstate(void **state)
     o.reference = "XB-3";
     o.cross_border = 1;
     int64_t late = must_receive(f, &o, &r);
-    set_now(T0 + 100 * HOUR + 48 * HOUR + 1);
+    fake_clock_set(T0 + 100 * HOUR + 48 * HOUR + 1);
     assert_int_equal(td_order_review_open(f->orders, late, "why", "legal", &err), TD_ERR_CONFLICT);
     free(ord);
 }
@@ -1301,7 +1292,7 @@ static void test_referral(void **state)
     assert_int_equal(r.deadline_ms, 0);
     assert_false(r.executed);
     /* No legal clock. */
-    set_now(T0 + 10 * HOUR);
+    fake_clock_set(T0 + 10 * HOUR);
     check(td_orders_tick(f->orders, &t, &err), &err);
     assert_int_equal(t.escalations + t.breaches, 0);
     assert_int_equal(td_order_confirm(f->orders, r.id, T0 + HOUR, "removed", "p", &err),
@@ -1343,10 +1334,10 @@ static void test_complaint(void **state)
     assert_int_equal(c.received_ms, T0);
     assert_int_equal(c.due_ms, T0 + 14 * DAY);
     assert_int_equal(c.order_id, 0);
-    set_now(T0 + 14 * DAY - 1);
+    fake_clock_set(T0 + 14 * DAY - 1);
     check(td_orders_tick(f->orders, &t, &err), &err);
     assert_int_equal(t.complaints_overdue, 0);
-    set_now(T0 + 14 * DAY);
+    fake_clock_set(T0 + 14 * DAY);
     check(td_orders_tick(f->orders, &t, &err), &err);
     assert_int_equal(t.complaints_overdue, 1);
     check(td_orders_tick(f->orders, &t, &err), &err);
@@ -1392,10 +1383,10 @@ static void test_report(void **state)
     td_signal sig;
 
     /* Before the period: order Z (pending, breached before the period starts). */
-    set_now(T0 - DAY);
+    fake_clock_set(T0 - DAY);
     order_opts oz = {NULL, NULL, "Z", "[{\"content_id\":\"none\"}]", 0, 0, 0, NULL};
     must_receive(f, &oz, &r);
-    set_now(T0);
+    fake_clock_set(T0);
     check(td_orders_tick(f->orders, &t, &err), &err);
     assert_int_equal(t.breaches, 1);
 
@@ -1446,13 +1437,13 @@ static void test_report(void **state)
           &err);
     o = (order_opts){NULL, NULL, "D", "[{\"url\":\"https://elsewhere.example/d\"}]", 0, 0, 0, NULL};
     must_receive(f, &o, &r);
-    set_now(T0 + 70 * MIN);
+    fake_clock_set(T0 + 70 * MIN);
     check(td_order_confirm(f->orders, b, T0 + 65 * MIN, "removed", "platform", &err), &err);
     check(td_orders_tick(f->orders, &t, &err), &err);
     assert_int_equal(t.breaches, 1); /* D; B's breach was recorded by its confirmation */
     check(td_order_review_open(f->orders, b, "challenged by the content provider", "legal", &err),
           &err);
-    set_now(T0 + 2 * DAY);
+    fake_clock_set(T0 + 2 * DAY);
     check(td_order_review_decide(f->orders, b, 1, "annulled", "legal", &err), &err);
 
     /* Referrals: one removed, one kept. */
@@ -1470,12 +1461,12 @@ static void test_report(void **state)
     assert_int_equal(c.order_id, a);
     check(td_complaint_decide(f->orders, c.id, 1, "satire", "mod", &c, &err), &err);
     check(td_complaint_file(f->orders, "blk", "mine", "user", &c, &err), &err);
-    set_now(T0 + 20 * DAY);
+    fake_clock_set(T0 + 20 * DAY);
     check(td_complaint_decide(f->orders, c.id, 0, "matches known content", "mod", &c, &err), &err);
     check(td_complaint_file(f->orders, "rev", "why", "user", &c, &err), &err);
 
     /* Outside the period: something after it. */
-    set_now(T0 + 31 * DAY);
+    fake_clock_set(T0 + 31 * DAY);
     o = (order_opts){NULL, NULL, "LATE", "[{\"content_id\":\"none\"}]", 0, 0, 0, NULL};
     must_receive(f, &o, &r);
 
@@ -1734,7 +1725,7 @@ static void test_notice_templates(void **state)
 
     /* The order's language picks the template; the values fill it. */
     add_content(f, "tpl-1", "https://video.example/tpl1", "00000000000000000000000000000021");
-    set_now(T0 + 10 * MIN);
+    fake_clock_set(T0 + 10 * MIN);
     confirmed_order(f, "TPL-1", "tpl-1", "de");
     b = last_notice(f);
     assert_string_equal(jget(b, "template", NULL), "de");
@@ -1792,7 +1783,7 @@ static void test_notice_templates(void **state)
     check(td_notice_template_set(f->orders, "admin", "de", "Neu: {{reference}}", NULL, &why, &err),
           &err);
     td_orders_tick_result tick;
-    set_now(T0 + 10 * MIN + 3 * DAY);
+    fake_clock_set(T0 + 10 * MIN + 3 * DAY);
     check(td_orders_tick(f->orders, &tick, &err), &err);
     assert_int_equal(tick.notices_released, 1);
     b = last_notice(f);
@@ -1899,7 +1890,7 @@ static void test_media(void **state)
     json_decref(d);
 
     /* Before the confirmation: checked against the content's SHA-256, sealed. */
-    set_now(T0 + 2 * MIN);
+    fake_clock_set(T0 + 2 * MIN);
     check(td_order_preserve_media(f->orders, id, 0, MEDIA_A, sizeof MEDIA_A - 1,
                                   "application/octet-stream", "upload-service", &m, &err),
           &err);
@@ -1962,7 +1953,7 @@ static void test_media(void **state)
     assert_int_equal(audit_count(f, "order.media_preserved"), 3);
 
     /* The confirmation seals the content records next to the media: one case, one key. */
-    set_now(T0 + 5 * MIN);
+    fake_clock_set(T0 + 5 * MIN);
     check(td_order_confirm(f->orders, id, T0 + 4 * MIN, "removed", "platform", &err), &err);
     td_order *ord = malloc(sizeof *ord);
     check(td_order_get(f->orders, id, ord, &err), &err);
@@ -2015,7 +2006,7 @@ static void test_media(void **state)
     char path[4300];
     snprintf(path, sizeof path, "%s/evidence/%lld.seal", f->dir, (long long)media_file_item);
     assert_int_equal(access(path, F_OK), 0);
-    set_now(T0 + 4 * MIN + 183 * DAY + 1);
+    fake_clock_set(T0 + 4 * MIN + 183 * DAY + 1);
     int64_t purged = 0;
     check(td_evidence_purge(ev, "system", &purged, &err), &err);
     assert_int_equal(purged, 1);
@@ -2087,6 +2078,7 @@ static void test_media_no_master(void **state)
 
 int main(void)
 {
+    fake_clock_set(T0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_parse_target_urls),
