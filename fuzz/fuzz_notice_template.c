@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "casework/orders_template.h"
+#include "orders/orders_template_int.h"
 #include "core/alloc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -457,7 +457,7 @@ static void test_signature_before_parse(void **state)
                                             changes[i].len, header, 0, &r, &why, &err);
             if (st != TD_ERR_INVALID || why.problem != TD_ORDER_BAD_SIGNATURE)
                 fail_msg("change %zu: %s (%s)", i, td_order_problem_name(why.problem), err.message);
-            assert_string_equal(why.field, "Takedown-Signature");
+            assert_string_equal(why.field, "signature");
         }
     }
     /* Genuine bytes that are not a document: malformed. */

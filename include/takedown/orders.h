@@ -11,8 +11,10 @@
  *
  * Durability: every function that records something (a receipt, a confirmation, a decision)
  * commits it, together with its audit entry, before it returns. Times are milliseconds since the
- * epoch (UTC) read from the service's injectable clock; nothing here sleeps: the server calls
- * td_orders_tick periodically, tests call it after moving their clock.
+ * epoch (UTC) read from the service's injectable clock. The clocks advance in td_orders_tick:
+ * a handle opened with opts.clock runs it on a thread of its own (with the retried
+ * preservation of confirmed orders and the evidence purge), as the service runs its change-log
+ * follower; without it (the default) the caller ticks, as tests do after moving their clock.
  *
  * Errors: as in casework.h (TD_ERR_INVALID / _LIMIT / _NOT_FOUND / _CONFLICT with a message that
  * names the field). Intake additionally says why an order was refused in td_order_rejection, so
@@ -64,6 +66,18 @@ typedef struct td_orders_options {
     int auto_execute;            /* execute an order as soon as it is received (default 1) */
     td_audit *log;               /* NULL: the service's log (td_service_audit), borrowed */
     td_evidence *evidence;       /* NULL: td_orders_open opens the evidence store on that log */
+    /* Background duties, on a thread started by td_orders_open and stopped by td_orders_close
+     * (0, the default: none, the caller calls td_orders_tick). Every clock_interval_ms the
+     * thread ticks; once the evidence master key exists (at the first tick that sees it, then
+     * every evidence_sweep_ms) it retries the preservation of confirmed orders not yet
+     * preserved (the newest TD_PAGE_MAX orders) and purges evidence whose retention ended. */
+    int clock;
+    int64_t clock_interval_ms; /* default 1 s */
+    int64_t evidence_sweep_ms; /* default 60 s */
+    /* What the thread has to tell an operator (a failing tick, at most once a minute; marks and
+     * breaches; retries and purges), one line per call; NULL: nothing. Called on the thread. */
+    void (*log_message)(void *ctx, const char *message);
+    void *log_ctx;
 } td_orders_options;
 
 void td_orders_options_default(td_orders_options *opts);
@@ -74,11 +88,23 @@ td_orders_options_from_config(td_orders_options *opts, const td_config *cfg, td_
 
 /* Opens the orders component on an open service (tables created on first use). log and evidence
  * given in opts are used, not owned; when NULL they are opened on the service's store and data
- * directory with the service's clock and owned by the handle. opts may be NULL. */
+ * directory with the service's clock and owned by the handle. opts may be NULL. With opts.clock
+ * the background thread is started (TD_ERR_INTERNAL when it cannot be). */
 __attribute__((warn_unused_result)) td_status
 td_orders_open(td_service *svc, const td_orders_options *opts, td_orders **out, td_error *err);
-/* Accepts NULL. Close it before the service. */
+/* Stops the background thread (waiting for a tick in progress), then frees. Accepts NULL.
+ * Close it before the service. */
 void td_orders_close(td_orders *orders);
+
+/* Figures of the background thread since td_orders_open (all 0 without opts.clock). */
+typedef struct td_orders_clock_stats {
+    int running;                   /* the thread runs */
+    uint64_t ticks, tick_failures; /* td_orders_tick calls, of which failed */
+    uint64_t preservation_retries; /* confirmed orders whose preservation was retried */
+    uint64_t evidence_purged;      /* evidence cases purged at the end of retention */
+} td_orders_clock_stats;
+
+void td_orders_clock_get_stats(td_orders *orders, td_orders_clock_stats *out);
 
 /* The audit log and evidence store in use (e.g. for the log endpoints, or to create the
  * evidence master key). */
@@ -187,8 +213,8 @@ typedef struct td_order_doc {
 typedef enum td_order_problem {
     TD_ORDER_ACCEPTED = 0,
     TD_ORDER_TOO_LARGE = 1,         /* body over TD_ORDER_MAX_BODY (413) */
-    TD_ORDER_UNSIGNED = 2,          /* no signature header (401) */
-    TD_ORDER_BAD_SIGNATURE = 3,     /* malformed header or signature does not verify (401) */
+    TD_ORDER_UNSIGNED = 2,          /* no signature (401) */
+    TD_ORDER_BAD_SIGNATURE = 3,     /* malformed signature, or it does not verify (401) */
     TD_ORDER_UNKNOWN_AUTHORITY = 4, /* issuing_authority.name not registered (403) */
     TD_ORDER_WRONG_AUTHORITY = 5,   /* the caller's key belongs to another authority, or the
                                        authority's kind does not send this type (403) */
@@ -230,14 +256,15 @@ typedef struct td_order_receipt {
 } td_order_receipt;
 
 /* Receives a signed order (kind TD_ORDER_REMOVAL) or referral (TD_ORDER_REFERRAL): checks size,
- * the signature header (`ed25519=<base64 of 64 bytes>`), the issuing authority (and, when
+ * the signature (`ed25519=<base64 of 64 bytes>`, NULL or "": unsigned; refusals name the field
+ * "signature"), the issuing authority (and, when
  * caller_key_id > 0, that the key is linked to it), the Ed25519 signature over the exact body
  * bytes, then every field; commits the order with its exact receipt time and audit entry, then
  * (auto_execute, orders only) executes it. Refusals fill why: TD_ERR_NOT_FOUND for an unknown
  * authority, TD_ERR_LIMIT for a too large body, TD_ERR_INVALID otherwise. */
 __attribute__((warn_unused_result)) td_status
 td_order_receive(td_orders *orders, td_order_kind kind, const uint8_t *body, size_t len,
-                 const char *signature_header, int64_t caller_key_id, td_order_receipt *out,
+                 const char *signature, int64_t caller_key_id, td_order_receipt *out,
                  td_order_rejection *why, td_error *err);
 
 /* ---- stored orders ---- */
@@ -343,7 +370,8 @@ __attribute__((warn_unused_result)) td_status td_order_confirm(td_orders *orders
                                                                const char *actor, td_error *err);
 /* Seals every removed target not yet sealed: the content record (ids, URL, hashes, uploader,
  * metadata, times) with the order as related data, into evidence case "order-<id>", retained
- * until the time of removal + the evidence retention (6 months). */
+ * until the time of removal + the evidence retention (6 months). Calls on one handle (a
+ * confirmation's, the clock thread's retry) take turns, so no target is ever sealed twice. */
 __attribute__((warn_unused_result)) td_status td_order_preserve(td_orders *orders, int64_t id,
                                                                 const char *actor, td_error *err);
 
@@ -353,7 +381,7 @@ __attribute__((warn_unused_result)) td_status td_order_preserve(td_orders *order
  * into the order's evidence case "order-<id>" under its case key: released with k of n
  * custodians, destroyed with the case key at the end of retention. */
 
-#define TD_ORDER_MEDIA_TYPE_MAX 128 /* the Content-Type kept with the bytes */
+#define TD_ORDER_MEDIA_TYPE_MAX 128 /* the media type (MIME) kept with the bytes */
 
 typedef struct td_order_media {
     int64_t order_id;
@@ -379,11 +407,12 @@ typedef struct td_order_media {
  * preserved: TD_ERR_CONFLICT. No evidence master key yet: TD_ERR_CONFLICT (upload again once
  * the custodians created it). Referrals (decided on the platform's terms, not preserved) and
  * reinstated orders: TD_ERR_CONFLICT. Committed (file synced, evidence.seal and
- * order.media_preserved on the audit log) before it returns. content_type may be NULL. */
+ * order.media_preserved on the audit log) before it returns. media_type (MIME, may be NULL) is kept
+ * with the bytes. */
 __attribute__((warn_unused_result)) td_status
 td_order_preserve_media(td_orders *orders, int64_t id, size_t target, const uint8_t *data,
-                        size_t len, const char *content_type, const char *actor,
-                        td_order_media *out, td_error *err);
+                        size_t len, const char *media_type, const char *actor, td_order_media *out,
+                        td_error *err);
 
 /* The Annex II feedback (or the referral's answer) as JSON: receipt time, measure, time of the
  * measure, or the Annex III ground and explanation. With record non-zero the first call records
@@ -413,7 +442,7 @@ typedef struct td_orders_tick_result {
 
 /* Raises escalation marks, records breaches, releases user notices whose do-not-inform period
  * ended, flags complaints and reviews past their deadlines, each once, with audit entries.
- * Call it periodically (the server does every second). out may be NULL. */
+ * Call it periodically (opts.clock does, every clock_interval_ms). out may be NULL. */
 __attribute__((warn_unused_result)) td_status
 td_orders_tick(td_orders *orders, td_orders_tick_result *out, td_error *err);
 

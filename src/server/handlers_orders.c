@@ -2,12 +2,14 @@
  * report: thin translations between JSON and include/takedown/orders.h.
  *
  * Why intake reads the raw body: the signature covers the exact bytes the authority sent, so the
- * body is handed to td_order_receive untouched (never re-serialised), with the
+ * body is handed to td_order_receive untouched (never re-serialised), with the value of the
  * `Takedown-Signature` header and the caller's key id (which must be linked to the issuing
  * authority). Refusals map to distinct statuses: 401 unsigned / bad signature, 403 unknown or
- * wrong authority, 413 too large, 400 not JSON, 422 missing or invalid field (named). */
+ * wrong authority, 413 too large, 400 not JSON, 422 missing or invalid field (named). The
+ * library knows the signature as a field named "signature"; the header's name is known here
+ * only, and answers name the header. */
 #include <microhttpd.h>
-#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "server/handlers_orders.h"
@@ -210,6 +212,9 @@ void td__h_authority_link_key(td__req *r)
 
 /* ---- intake ---- */
 
+#define SIGNATURE_HEADER "Takedown-Signature"
+#define SIGNATURE_FIELD "signature" /* as the library names it */
+
 static void receive(td__req *r, td_order_kind kind)
 {
     static const unsigned codes[] = {
@@ -225,7 +230,7 @@ static void receive(td__req *r, td_order_kind kind)
         td__reply_error(r, 403, "forbidden", "orders are sent with an authority's key");
         return;
     }
-    const char *sig = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Takedown-Signature");
+    const char *sig = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, SIGNATURE_HEADER);
     td_order_receipt rc;
     td_order_rejection why;
     td_error err;
@@ -239,6 +244,17 @@ static void receive(td__req *r, td_order_kind kind)
         char msg[TD__ERROR_TEXT_MAX], field[sizeof why.field];
         td__safe_text(msg, sizeof msg, err.message, strnlen(err.message, sizeof err.message));
         td__safe_text(field, sizeof field, why.field, strnlen(why.field, sizeof why.field));
+        if (strcmp(field, SIGNATURE_FIELD) == 0) {
+            /* The signature came in the header: say so ("signature: ..." names the field). */
+            const char *prefix = SIGNATURE_FIELD ": ";
+            const size_t n = strlen(prefix);
+            char said[sizeof SIGNATURE_HEADER + 2 + sizeof msg];
+            snprintf(said, sizeof said, "%s: %s", SIGNATURE_HEADER,
+                     strncmp(msg, prefix, n) == 0 ? msg + n : msg);
+            memcpy(msg, said, sizeof msg - 1);
+            msg[sizeof msg - 1] = '\0';
+            snprintf(field, sizeof field, "%s", SIGNATURE_HEADER);
+        }
         json_t *j = json_pack("{s:{s:s, s:s, s:s}}", "error", "code",
                               td_order_problem_name(why.problem), "field", field, "message", msg);
         if (j)
@@ -427,12 +443,9 @@ void td__h_order_confirm(td__req *r)
             td__reply_error(r, 400, "invalid_value", "time: expected YYYY-MM-DDTHH:MM:SS[.fff]Z");
         } else {
             td_error err;
-            td_status st;
-            /* Sealing follows the confirmation: never at the same time as the clock
-             * thread's retry of preservation (server.c). */
-            pthread_mutex_lock(&r->srv->preserve_lock);
-            st = td_order_confirm(o, id, at_ms, measure, r->who.name, &err);
-            pthread_mutex_unlock(&r->srv->preserve_lock);
+            /* Sealing follows the confirmation; the library keeps it apart from its clock
+             * thread's retry of preservation. */
+            td_status st = td_order_confirm(o, id, at_ms, measure, r->who.name, &err);
             if (st == TD_ERR_INVALID) /* the measure, the time's range, a referral */
                 td__reply_error(r, 400, "invalid_value", "%s", err.message);
             else if (st)

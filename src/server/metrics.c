@@ -167,6 +167,8 @@ static void render_orders(out *o, td_server *srv, td_orders *orders)
             es.has_master, (long long)(es.cases - es.cases_held), (long long)es.cases_held,
             (long long)es.cases_purged, (long long)es.items, (long long)es.requests_open);
     }
+    unsigned long long retries, purged;
+    td__srv_clock_figures(srv, &retries, &purged);
     put(o,
         "# HELP takedown_evidence_preservation_retries_total Preservations of confirmed orders "
         "retried by the clock since start.\n"
@@ -174,8 +176,7 @@ static void render_orders(out *o, td_server *srv, td_orders *orders)
         "takedown_evidence_preservation_retries_total %llu\n"
         "# HELP takedown_evidence_purged_total Evidence cases purged by the clock since start.\n"
         "# TYPE takedown_evidence_purged_total counter\ntakedown_evidence_purged_total %llu\n",
-        (unsigned long long)atomic_load(&srv->preserve_retries_total),
-        (unsigned long long)atomic_load(&srv->evidence_purged_total));
+        retries, purged);
 }
 
 static const char *const class_names[N_CLASSES] = {"1xx", "2xx", "3xx", "4xx", "5xx", "aborted"};

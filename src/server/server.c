@@ -8,7 +8,6 @@
  * callback records metrics and frees everything the request allocated, whatever happened to the
  * connection. */
 #include <microhttpd.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,7 +19,6 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "core/wait.h"
 #include "server/auth.h"
 #include "server/guard.h"
 #include "server/handlers_orders.h"
@@ -46,15 +44,6 @@ double td__srv_now(void)
 
 td_orders *td__req_orders(td__req *r) { return atomic_load(&r->srv->orders); }
 
-/* ---- the order clocks ----
- * td_orders_tick records escalations, breaches, notice releases and overdue complaints and
- * reviews; nothing in the library sleeps, so a thread of the server calls it once a second. It
- * waits on a condition variable (monotonic clock) rather than sleeping, so that shutdown wakes
- * it at once. */
-
-#define TICK_INTERVAL_MS 1000
-#define TICK_ERROR_REPEAT_S 60.0
-
 /* Hands an operator-facing event to the caller's log callback, if any. */
 static void server_log(td_server *srv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void server_log(td_server *srv, const char *fmt, ...)
@@ -69,140 +58,53 @@ static void server_log(td_server *srv, const char *fmt, ...)
     srv->opts.log(srv->opts.log_ctx, message);
 }
 
-/* ---- evidence on the clock ----
- * An order confirmed while the evidence master key did not exist (it is created with the
- * custodians, `takedown evidence init`, possibly next to a running server) shows preserved = 0.
- * Once the master key exists the clock thread retries td_order_preserve for every confirmed
- * order not yet preserved: at the first tick that sees the key, then every
- * EVIDENCE_SWEEP_S. The same sweep purges evidence whose retention ended (td_evidence_purge).
- * orders.h lists orders, newest first, up to TD_PAGE_MAX: the sweep covers the newest
- * TD_PAGE_MAX orders. */
+/* ---- removal orders ----
+ * The order clocks, the retried preservation of confirmed orders and the evidence purge run on
+ * the orders handle's own thread (src/orders/orders_duties.c): the server asks for it when it
+ * opens the handle, passes its log on, and reports the thread's figures (/metrics). */
 
-#define EVIDENCE_SWEEP_S 60.0
-
-typedef struct evidence_clock {
-    int had_master;
-    double last_sweep;
-} evidence_clock;
-
-/* Preserves order id if it is confirmed and not preserved yet; 1 when it tried. */
-static int preserve_one(td_server *srv, td_orders *orders, td_order *ord, int64_t id)
-{
-    td_error err;
-    int tried = 0;
-    pthread_mutex_lock(&srv->preserve_lock);
-    if (td_order_get(orders, id, ord, &err) == TD_OK && ord->state == TD_ORDER_CONFIRMED &&
-        !ord->preserved) {
-        tried = 1;
-        atomic_fetch_add(&srv->preserve_retries_total, 1);
-        if (td_order_preserve(orders, id, "system", &err) != TD_OK)
-            server_log(srv, "evidence: order %lld not preserved yet: %s", (long long)id,
-                       err.message);
-    }
-    pthread_mutex_unlock(&srv->preserve_lock);
-    return tried;
-}
-
-static void evidence_tick(td_server *srv, td_orders *orders, evidence_clock *ec)
-{
-    td_evidence *ev = td_orders_evidence(orders);
-    td_evidence_status es;
-    td_error err;
-    double now = td__srv_now();
-    if (!ev || (ec->had_master && now - ec->last_sweep < EVIDENCE_SWEEP_S))
-        return;
-    if (td_evidence_get_status(ev, &es, &err) != TD_OK || !es.has_master)
-        return;
-    ec->had_master = 1;
-    ec->last_sweep = now;
-    td_order_summary *list = NULL;
-    size_t n = 0, tried = 0;
-    td_order *ord = td__malloc(sizeof *ord);
-    if (ord && td_order_list(orders, 0, TD_PAGE_MAX, &list, &n, &err) == TD_OK) {
-        for (size_t i = 0; i < n; i++)
-            if (list[i].kind == TD_ORDER_REMOVAL && list[i].state == TD_ORDER_CONFIRMED)
-                tried += (size_t)preserve_one(srv, orders, ord, list[i].id);
-        td_free(list);
-    }
-    td__free(ord);
-    if (tried)
-        server_log(srv, "evidence: retried the preservation of %zu confirmed order(s)", tried);
-    int64_t purged = 0;
-    if (td_evidence_purge(ev, "system", &purged, &err) != TD_OK)
-        server_log(srv, "evidence: purge: %s", err.message);
-    else if (purged)
-        server_log(srv, "evidence: %lld case(s) purged at the end of retention", (long long)purged);
-    if (purged > 0)
-        atomic_fetch_add(&srv->evidence_purged_total, (unsigned long long)purged);
-}
-
-static void *ticker_main(void *arg)
-{
-    td_server *srv = arg;
-    td_orders *orders = atomic_load(&srv->orders);
-    evidence_clock ec = {0, 0.0};
-    double last_error = -TICK_ERROR_REPEAT_S;
-    pthread_mutex_lock(&srv->tick_lock);
-    while (!srv->tick_stop) {
-        if (td__wait_interval(&srv->tick_cond, &srv->tick_lock, &srv->tick_stop, TICK_INTERVAL_MS))
-            break;
-        pthread_mutex_unlock(&srv->tick_lock);
-        td_orders_tick_result res;
-        td_error err;
-        td_status st = td_orders_tick(orders, &res, &err);
-        if (st != TD_OK) {
-            /* A busy or failing store: retried on the next tick, reported once a minute. */
-            double now = td__srv_now();
-            if (now - last_error >= TICK_ERROR_REPEAT_S) {
-                server_log(srv, "order clocks: %s", err.message);
-                last_error = now;
-            }
-        } else if (res.breaches || res.escalations) {
-            server_log(srv, "order clocks: %zu escalation(s), %zu breach(es)", res.escalations,
-                       res.breaches);
-        }
-        evidence_tick(srv, orders, &ec);
-        pthread_mutex_lock(&srv->tick_lock);
-    }
-    pthread_mutex_unlock(&srv->tick_lock);
-    return NULL;
-}
-
-/* Stops the ticker (waiting for a tick in progress) and closes the orders handle. */
+/* Closes the orders handle (which stops its thread, waiting for a tick in progress), keeping
+ * its figures so that the metrics count since the server started. */
 static void orders_stop(td_server *srv)
 {
-    if (srv->ticker_running) {
-        pthread_mutex_lock(&srv->tick_lock);
-        srv->tick_stop = 1;
-        pthread_cond_signal(&srv->tick_cond);
-        pthread_mutex_unlock(&srv->tick_lock);
-        pthread_join(srv->ticker, NULL);
-        srv->ticker_running = 0;
-        srv->tick_stop = 0;
-    }
-    td_orders_close(atomic_exchange(&srv->orders, NULL));
+    td_orders *orders = atomic_exchange(&srv->orders, NULL);
+    td_orders_clock_stats cs;
+    if (!orders)
+        return;
+    td_orders_clock_get_stats(orders, &cs);
+    td_orders_close(orders);
+    atomic_fetch_add(&srv->preserve_retries_closed, cs.preservation_retries);
+    atomic_fetch_add(&srv->evidence_purged_closed, cs.evidence_purged);
 }
 
-/* Opens the orders component on svc and starts its clocks. A failure leaves the server without
- * orders (their routes answer 503) and is reported on stderr: matching keeps working. */
+/* Opens the orders component on svc with its clock thread. A failure leaves the server without
+ * orders (their routes answer 503) and is reported to the log: matching keeps working. */
 static void orders_start(td_server *srv, td_service *svc)
 {
     td_orders_options oo;
     td_orders *orders = NULL;
     td_error err;
-    if (td_orders_options_from_config(&oo, srv->opts.config, &err) != TD_OK ||
-        td_orders_open(svc, &oo, &orders, &err) != TD_OK) {
+    if (td_orders_options_from_config(&oo, srv->opts.config, &err) != TD_OK) {
+        server_log(srv, "removal orders are disabled: %s", err.message);
+        return;
+    }
+    oo.clock = 1;
+    oo.log_message = srv->opts.log;
+    oo.log_ctx = srv->opts.log_ctx;
+    if (td_orders_open(svc, &oo, &orders, &err) != TD_OK) {
         server_log(srv, "removal orders are disabled: %s", err.message);
         return;
     }
     atomic_store(&srv->orders, orders);
-    srv->tick_stop = 0;
-    if (pthread_create(&srv->ticker, NULL, ticker_main, srv) != 0) {
-        server_log(srv, "removal orders are disabled: cannot start the clock thread");
-        td_orders_close(atomic_exchange(&srv->orders, NULL));
-        return;
-    }
-    srv->ticker_running = 1;
+}
+
+void td__srv_clock_figures(td_server *srv, unsigned long long *preserve_retries,
+                           unsigned long long *evidence_purged)
+{
+    td_orders_clock_stats cs;
+    td_orders_clock_get_stats(atomic_load(&srv->orders), &cs);
+    *preserve_retries = atomic_load(&srv->preserve_retries_closed) + cs.preservation_retries;
+    *evidence_purged = atomic_load(&srv->evidence_purged_closed) + cs.evidence_purged;
 }
 
 void td_server_options_default(td_server_options *opts)
@@ -648,9 +550,6 @@ td_status td_server_start(const td_server_options *opts, td_service *svc, td_ser
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
     }
     srv->started = td__srv_now();
-    pthread_mutex_init(&srv->tick_lock, NULL);
-    pthread_mutex_init(&srv->preserve_lock, NULL);
-    td__cond_init_monotonic(&srv->tick_cond);
     if (svc)
         orders_start(srv, svc);
     atomic_store(&srv->svc, svc);
@@ -669,9 +568,6 @@ td_status td_server_start(const td_server_options *opts, td_service *svc, td_ser
         unescape, NULL, MHD_OPTION_END);
     if (!srv->daemon) {
         orders_stop(srv);
-        pthread_cond_destroy(&srv->tick_cond);
-        pthread_mutex_destroy(&srv->tick_lock);
-        pthread_mutex_destroy(&srv->preserve_lock);
         td__metrics_free(srv->metrics);
         td__auth_cache_free(srv->auth);
         td__guard_free(srv->guard);
@@ -721,9 +617,6 @@ void td_server_stop(td_server *srv, unsigned drain_ms)
     /* No request runs any more: stop the clocks, then close the orders (before the caller
      * closes the service). */
     orders_stop(srv);
-    pthread_cond_destroy(&srv->tick_cond);
-    pthread_mutex_destroy(&srv->tick_lock);
-    pthread_mutex_destroy(&srv->preserve_lock);
     td__metrics_free(srv->metrics);
     td__auth_cache_free(srv->auth);
     td__free(srv->fetch_allow);

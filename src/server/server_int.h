@@ -182,19 +182,11 @@ struct td_server {
     struct MHD_Daemon *daemon;
     _Atomic(td_service *) svc;
     /* Removal orders, opened on the service by td_server_set_service (NULL: the order routes
-     * answer 503), and the thread that runs their clocks (td_orders_tick) once a second. */
+     * answer 503), with the handle's clock thread (td_orders_options.clock). */
     _Atomic(td_orders *) orders;
-    pthread_t ticker;
-    int ticker_running;
-    pthread_mutex_t tick_lock;
-    pthread_cond_t tick_cond;
-    int tick_stop; /* under tick_lock */
-    /* Serialises the sealing of an order's content between a confirmation (which preserves at
-     * once) and the clock thread's retry of preservation (td_order_preserve), so that an item
-     * is never sealed twice. */
-    pthread_mutex_t preserve_lock;
-    /* Figures of the clock thread's evidence sweep for /metrics. */
-    atomic_ullong preserve_retries_total, evidence_purged_total;
+    /* The clock threads' figures of handles already closed (td_server_set_service replaces
+     * them), so that /metrics counts since the server started. */
+    atomic_ullong preserve_retries_closed, evidence_purged_closed;
     atomic_int ready;
     atomic_long in_flight;
     td__metrics *metrics;
@@ -208,6 +200,10 @@ struct td_server {
 };
 
 double td__srv_now(void);
+/* The orders clock threads' figures since the server started: preservations retried and
+ * evidence cases purged. */
+void td__srv_clock_figures(td_server *srv, unsigned long long *preserve_retries,
+                           unsigned long long *evidence_purged);
 
 /* Begins the streaming import of r (handlers_banks.c): options from the query string. */
 td_status td__import_start(td__req *r);

@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "casework/orders_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "orders/orders_int.h"
 
 const char *td_cannot_comply_name(td_cannot_comply g)
 {

@@ -9,9 +9,9 @@
 #include <string.h>
 
 #include "audit/audit_int.h"
-#include "casework/orders_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "orders/orders_int.h"
 
 typedef struct counter {
     td_store_conn *c;

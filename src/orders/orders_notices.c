@@ -12,10 +12,10 @@
 #include <strings.h>
 
 #include "audit/audit_int.h"
-#include "casework/orders_int.h"
-#include "casework/orders_template.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "orders/orders_int.h"
+#include "orders/orders_template_int.h"
 
 static json_t *time_or_null(int64_t ms)
 {

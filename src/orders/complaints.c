@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "casework/orders_int.h"
 #include "core/error.h"
+#include "orders/orders_int.h"
 
 const char *td_complaint_state_name(td_complaint_state s)
 {

@@ -1,10 +1,11 @@
-/* Inside the orders component: the handle and the helpers its files (orders*.c, complaints.c,
- * report.c) share. */
-#ifndef TD_CASEWORK_ORDERS_INT_H
-#define TD_CASEWORK_ORDERS_INT_H
+/* Inside the orders component (src/orders/, above casework, evidence and audit): the handle and
+ * the helpers its files (orders*.c, complaints.c, report.c) share. */
+#ifndef TD_ORDERS_ORDERS_INT_H
+#define TD_ORDERS_ORDERS_INT_H
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "casework/service_int.h"
 #include "takedown/orders.h"
@@ -17,6 +18,19 @@ struct td_orders {
     int own_evidence;
     /* Serialises td_order_preserve_media: two uploads for one target never both seal. */
     pthread_mutex_t media_lock;
+    /* Serialises td_order_preserve (a confirmation's sealing, the clock thread's retry): each
+     * reads which targets are sealed and seals the others, so two at once would seal a target
+     * twice. Held around sealing only, never inside a store transaction. */
+    pthread_mutex_t preserve_lock;
+
+    /* The background thread (orders_duties.c, opts.clock): stop flag and wake-up under
+     * duty_lock (cond on the monotonic clock), figures read by td_orders_clock_get_stats. */
+    pthread_t duty;
+    int duty_started;
+    pthread_mutex_t duty_lock;
+    pthread_cond_t duty_wake;
+    int duty_stop;
+    _Atomic uint64_t ticks, tick_failures, preservation_retries, evidence_purged;
 };
 
 #define TD__HOUR ((int64_t)3600000)
@@ -62,6 +76,16 @@ td_status td__authority_by_name(td_store_conn *c, const char *name, td_authority
 
 /* The evidence case of an order: "order-<id>". */
 void td__order_case_ref(char *out, size_t cap, int64_t id);
+
+/* Preserves order id (as td_order_preserve) if it is a confirmed removal order not yet fully
+ * preserved, checking and sealing under the same lock; *tried says whether it had to. The clock
+ * thread's retry (orders_duties.c). */
+td_status td__order_preserve_retry(td_orders *o, int64_t id, int *tried, td_error *err);
+
+/* The background thread: started by td_orders_open (opts.clock), stopped by td_orders_close;
+ * stopping a thread never started does nothing. */
+td_status td__orders_duties_start(td_orders *o, td_error *err);
+void td__orders_duties_stop(td_orders *o);
 
 /* Complaints (complaints.c): marks open complaints past their due time (tick). */
 td_status td__complaints_tick(td_orders *o, td_store_conn *c, int64_t now, size_t *overdue,

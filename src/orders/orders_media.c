@@ -16,9 +16,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "casework/orders_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "orders/orders_int.h"
 
 /* What the upload is checked against, read before sealing. */
 typedef struct media_target {
@@ -111,7 +111,7 @@ typedef struct record_args {
     size_t idx;
     const char *actor;
     const td_order_media *m;
-    const char *content_type;
+    const char *media_type;
 } record_args;
 
 static td_status record_body(td_orders *o, td_store_conn *c, void *ctx, td_error *err)
@@ -144,14 +144,14 @@ static td_status record_body(td_orders *o, td_store_conn *c, void *ctx, td_error
                                       (json_int_t)a->idx, "content_id", a->m->content_id, "case",
                                       ref, "item", (json_int_t)a->m->evidence_item, "sha256",
                                       a->m->sha256, "bytes", (json_int_t)a->m->bytes, "verified",
-                                      a->m->verified, "content_type", a->content_type),
+                                      a->m->verified, "content_type", a->media_type),
                             err);
 }
 
 /* The related data sealed with the bytes: what they are, where they were removed, who sent
  * them, what they were checked against. jansson's memory (free()). */
 static char *related_json(const media_target *t, const td_order_media *m, int64_t id,
-                          const char *content_type, const char *actor)
+                          const char *media_type, const char *actor)
 {
     json_t *rel =
         json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I,"
@@ -159,7 +159,7 @@ static char *related_json(const media_target *t, const td_order_media *m, int64_
                   "kind", "media", "content_id", t->content_id, "url", t->url, "uploader",
                   t->uploader, "target", (json_int_t)m->target, "sha256", m->sha256,
                   "content_sha256", t->sha256, "content_md5", t->md5, "verified", m->verified,
-                  "bytes", (json_int_t)m->bytes, "content_type", content_type, "uploaded_by", actor,
+                  "bytes", (json_int_t)m->bytes, "content_type", media_type, "uploaded_by", actor,
                   "uploaded_ms", (json_int_t)m->preserved_ms, "order", "id", (json_int_t)id,
                   "reference", t->reference, "authority", t->authority, "received_ms",
                   (json_int_t)t->received_ms, "measure_ms", (json_int_t)t->confirmed_ms);
@@ -178,7 +178,7 @@ static int printable(const char *s)
 
 /* Checks and seals, under the handle's media lock. */
 static td_status preserve_locked(td_orders *o, int64_t id, size_t idx, const uint8_t *data,
-                                 size_t len, const char *content_type, const char *actor,
+                                 size_t len, const char *media_type, const char *actor,
                                  td_order_media *out, media_target *t, td_error *err)
 {
     td_status st = load_target(o, id, idx, t, err);
@@ -250,7 +250,7 @@ static td_status preserve_locked(td_orders *o, int64_t id, size_t idx, const uin
                              "no evidence master key yet (takedown evidence init): nothing can "
                              "be sealed; upload again once the custodians created it");
     out->preserved_ms = td__now(o->svc);
-    char *rel = related_json(t, out, id, content_type, actor);
+    char *rel = related_json(t, out, id, media_type, actor);
     if (!rel)
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
     char ref[48], label[TD_EVIDENCE_REF_MAX + 1];
@@ -269,12 +269,12 @@ static td_status preserve_locked(td_orders *o, int64_t id, size_t idx, const uin
     free(rel); /* jansson's */
     if (st)
         return st;
-    record_args a = {id, idx, actor, out, content_type};
+    record_args a = {id, idx, actor, out, media_type};
     return td__orders_tx(o, record_body, &a, err);
 }
 
 td_status td_order_preserve_media(td_orders *o, int64_t id, size_t target, const uint8_t *data,
-                                  size_t len, const char *content_type, const char *actor,
+                                  size_t len, const char *media_type, const char *actor,
                                   td_order_media *out, td_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -284,22 +284,22 @@ td_status td_order_preserve_media(td_orders *o, int64_t id, size_t target, const
     out->bytes = (int64_t)len;
     if (!actor || !*actor)
         actor = "system";
-    if (!content_type)
-        content_type = "";
+    if (!media_type)
+        media_type = "";
     if (!data || len == 0)
         return td__error_set(err, TD_ERR_INVALID, "media: no bytes");
     if (target >= TD_ORDER_MAX_TARGETS)
         return td__error_set(err, TD_ERR_NOT_FOUND, "order %lld has no target %zu", (long long)id,
                              target);
-    if (strnlen(content_type, TD_ORDER_MEDIA_TYPE_MAX + 1) > TD_ORDER_MEDIA_TYPE_MAX ||
-        !printable(content_type))
-        return td__error_set(err, TD_ERR_INVALID, "content type: printable, at most %d bytes",
+    if (strnlen(media_type, TD_ORDER_MEDIA_TYPE_MAX + 1) > TD_ORDER_MEDIA_TYPE_MAX ||
+        !printable(media_type))
+        return td__error_set(err, TD_ERR_INVALID, "media type: printable, at most %d bytes",
                              TD_ORDER_MEDIA_TYPE_MAX);
     media_target *t = td__malloc(sizeof *t);
     if (!t)
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
     pthread_mutex_lock(&o->media_lock);
-    td_status st = preserve_locked(o, id, target, data, len, content_type, actor, out, t, err);
+    td_status st = preserve_locked(o, id, target, data, len, media_type, actor, out, t, err);
     pthread_mutex_unlock(&o->media_lock);
     td__free(t);
     return st;

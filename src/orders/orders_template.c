@@ -11,9 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "casework/orders_template.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "orders/orders_template_int.h"
 
 #define NAME_MAX_LEN 48 /* a placeholder name as written, known or not */
 

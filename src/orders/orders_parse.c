@@ -11,9 +11,9 @@
 
 #include <jansson.h>
 
-#include "casework/orders_int.h"
 #include "core/error.h"
 #include "core/utf8.h"
+#include "orders/orders_int.h"
 #include "takedown/url.h"
 
 const char *td_order_problem_name(td_order_problem p)

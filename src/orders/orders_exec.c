@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "casework/orders_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "orders/orders_int.h"
 
 static void obj_name(char *out, size_t cap, const char *prefix, int64_t id)
 {
@@ -535,20 +535,50 @@ static td_status seal_one(td_orders *o, const td_order *ord, const td_order_targ
     return st;
 }
 
+/* Seals the targets of ord (read under preserve_lock, which the caller holds) not sealed yet. */
+static td_status preserve_locked(td_orders *o, const td_order *ord, const char *actor,
+                                 td_error *err)
+{
+    td_status st = TD_OK;
+    for (size_t i = 0; st == TD_OK && i < ord->doc.n_targets; i++) {
+        const td_order_target *t = &ord->doc.targets[i];
+        if (!t->removed || t->evidence_item || !t->located)
+            continue;
+        sealed_args a = {ord->id, (int64_t)i, 0};
+        if ((st = seal_one(o, ord, t, actor, &a.item, err)) == TD_OK)
+            st = td__orders_tx(o, sealed_body, &a, err);
+    }
+    return st;
+}
+
 td_status td_order_preserve(td_orders *o, int64_t id, const char *actor, td_error *err)
 {
     td_order *ord = td__malloc(sizeof *ord);
     if (!ord)
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    pthread_mutex_lock(&o->preserve_lock);
     td_status st = td_order_get(o, id, ord, err);
-    for (size_t i = 0; st == TD_OK && i < ord->doc.n_targets; i++) {
-        const td_order_target *t = &ord->doc.targets[i];
-        if (!t->removed || t->evidence_item || !t->located)
-            continue;
-        sealed_args a = {id, (int64_t)i, 0};
-        if ((st = seal_one(o, ord, t, actor, &a.item, err)) == TD_OK)
-            st = td__orders_tx(o, sealed_body, &a, err);
+    if (st == TD_OK)
+        st = preserve_locked(o, ord, actor, err);
+    pthread_mutex_unlock(&o->preserve_lock);
+    td__free(ord);
+    return st;
+}
+
+td_status td__order_preserve_retry(td_orders *o, int64_t id, int *tried, td_error *err)
+{
+    td_order *ord = td__malloc(sizeof *ord);
+    *tried = 0;
+    if (!ord)
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    pthread_mutex_lock(&o->preserve_lock);
+    td_status st = td_order_get(o, id, ord, err);
+    if (st == TD_OK && ord->doc.kind == TD_ORDER_REMOVAL && ord->state == TD_ORDER_CONFIRMED &&
+        !ord->preserved) {
+        *tried = 1;
+        st = preserve_locked(o, ord, "system", err);
     }
+    pthread_mutex_unlock(&o->preserve_lock);
     td__free(ord);
     return st;
 }

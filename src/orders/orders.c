@@ -9,9 +9,10 @@
 #include <string.h>
 
 #include "audit/audit_int.h"
-#include "casework/orders_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/wait.h"
+#include "orders/orders_int.h"
 #include "takedown/config.h"
 
 static const char schema_v1[] =
@@ -98,6 +99,8 @@ void td_orders_options_default(td_orders_options *o)
     o->complaint_answer_ms = 14 * TD__DAY;
     o->max_skew_ms = 5 * 60000;
     o->auto_execute = 1;
+    o->clock_interval_ms = 1000;
+    o->evidence_sweep_ms = 60000;
 }
 
 td_status td_orders_options_from_config(td_orders_options *o, const td_config *cfg, td_error *err)
@@ -135,21 +138,27 @@ td_status td_orders_open(td_service *svc, const td_orders_options *opts, td_orde
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
     o->svc = svc;
     pthread_mutex_init(&o->media_lock, NULL);
+    pthread_mutex_init(&o->preserve_lock, NULL);
+    pthread_mutex_init(&o->duty_lock, NULL);
+    td__cond_init_monotonic(&o->duty_wake);
     if (opts)
         o->opts = *opts;
     else
         td_orders_options_default(&o->opts);
     if (o->opts.deadline_ms <= 0 || o->opts.n_marks > TD_ORDER_MAX_MARKS) {
-        pthread_mutex_destroy(&o->media_lock);
-        td__free(o);
-        return td__error_set(err, TD_ERR_INVALID, "orders: deadline or marks out of range");
+        st = td__error_set(err, TD_ERR_INVALID, "orders: deadline or marks out of range");
+        goto fail;
     }
     for (size_t i = 0; i < o->opts.n_marks; i++)
         if (o->opts.marks_ms[i] <= 0 || (i && o->opts.marks_ms[i] <= o->opts.marks_ms[i - 1])) {
-            pthread_mutex_destroy(&o->media_lock);
-            td__free(o);
-            return td__error_set(err, TD_ERR_INVALID, "orders: marks must increase from > 0");
+            st = td__error_set(err, TD_ERR_INVALID, "orders: marks must increase from > 0");
+            goto fail;
         }
+    if (o->opts.clock && (o->opts.clock_interval_ms <= 0 || o->opts.clock_interval_ms > 3600000 ||
+                          o->opts.evidence_sweep_ms < 0)) {
+        st = td__error_set(err, TD_ERR_INVALID, "orders: clock interval out of range");
+        goto fail;
+    }
     if ((st = td__sodium_ready(err)))
         goto fail;
     /* The service's one log, unless the caller lends another; never a second open. */
@@ -168,6 +177,9 @@ td_status td_orders_open(td_service *svc, const td_orders_options *opts, td_orde
     if ((st = td__component_migrate(svc->store, "orders", migrations,
                                     sizeof migrations / sizeof migrations[0], err)))
         goto fail;
+    /* Last, on a complete handle: the thread uses all of it. */
+    if (o->opts.clock && (st = td__orders_duties_start(o, err)))
+        goto fail;
     *out = o;
     return TD_OK;
 fail:
@@ -179,8 +191,12 @@ void td_orders_close(td_orders *o)
 {
     if (!o)
         return;
+    td__orders_duties_stop(o); /* first: it uses the evidence store */
     if (o->own_evidence)
         td_evidence_close(o->evidence);
+    pthread_cond_destroy(&o->duty_wake);
+    pthread_mutex_destroy(&o->duty_lock);
+    pthread_mutex_destroy(&o->preserve_lock);
     pthread_mutex_destroy(&o->media_lock);
     td__free(o);
 }

@@ -1,7 +1,7 @@
 /* User notice templates inside the orders component: the placeholders, and rendering a checked
  * template (orders_template.c, no store: the fuzzer links it alone). */
-#ifndef TD_CASEWORK_ORDERS_TEMPLATE_H
-#define TD_CASEWORK_ORDERS_TEMPLATE_H
+#ifndef TD_ORDERS_ORDERS_TEMPLATE_INT_H
+#define TD_ORDERS_ORDERS_TEMPLATE_INT_H
 
 #include <stddef.h>
 

@@ -1,7 +1,7 @@
 /* Intake of signed orders and referrals, and reading stored orders back.
  *
- * Order of checks, and why: size first (cheap, and bounds everything after); then the signature
- * header's presence and shape; then only the issuing authority's name is read from the body, to
+ * Order of checks, and why: size first (cheap, and bounds everything after); then the
+ * signature's presence and shape; then only the issuing authority's name is read from the body, to
  * find its key; then the Ed25519 signature over the exact body bytes; only a genuine document is
  * parsed in full. The name is read from the leading JSON object with whatever follows it ignored,
  * and when no name can be read at all (a truncated or garbled body) the key is the one of the
@@ -15,9 +15,9 @@
 #include <string.h>
 
 #include "audit/audit_int.h"
-#include "casework/orders_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "orders/orders_int.h"
 
 const char *td_order_state_name(td_order_state s)
 {
@@ -240,7 +240,7 @@ static td_status recv_body(td_orders *o, td_store_conn *c, void *ctx, td_error *
 }
 
 td_status td_order_receive(td_orders *o, td_order_kind kind, const uint8_t *body, size_t len,
-                           const char *sig_header, int64_t caller_key_id, td_order_receipt *out,
+                           const char *signature, int64_t caller_key_id, td_order_receipt *out,
                            td_order_rejection *why, td_error *err)
 {
     uint8_t sig[crypto_sign_BYTES];
@@ -258,12 +258,12 @@ td_status td_order_receive(td_orders *o, td_order_kind kind, const uint8_t *body
     if (len > TD_ORDER_MAX_BODY)
         return refuse(why, TD_ORDER_TOO_LARGE, "body", TD_ERR_LIMIT, err,
                       "body: over the limit of 65536 bytes");
-    if (!sig_header || !*sig_header)
-        return refuse(why, TD_ORDER_UNSIGNED, "Takedown-Signature", TD_ERR_INVALID, err,
-                      "Takedown-Signature: the order is not signed");
-    if (parse_signature(sig_header, sig))
-        return refuse(why, TD_ORDER_BAD_SIGNATURE, "Takedown-Signature", TD_ERR_INVALID, err,
-                      "Takedown-Signature: expected ed25519=<base64 of 64 bytes>");
+    if (!signature || !*signature)
+        return refuse(why, TD_ORDER_UNSIGNED, "signature", TD_ERR_INVALID, err,
+                      "signature: the order is not signed");
+    if (parse_signature(signature, sig))
+        return refuse(why, TD_ORDER_BAD_SIGNATURE, "signature", TD_ERR_INVALID, err,
+                      "signature: expected ed25519=<base64 of 64 bytes>");
     int named = body && len && authority_name(body, len, name) == 0;
 
     td_store_conn *c;
@@ -301,18 +301,18 @@ td_status td_order_receive(td_orders *o, td_order_kind kind, const uint8_t *body
     }
     if (named) {
         if (!signed_by(sig, body, len, &auth))
-            return refuse(why, TD_ORDER_BAD_SIGNATURE, "Takedown-Signature", TD_ERR_INVALID, err,
-                          "Takedown-Signature: the signature does not verify with the"
+            return refuse(why, TD_ORDER_BAD_SIGNATURE, "signature", TD_ERR_INVALID, err,
+                          "signature: the signature does not verify with the"
                           " authority's key");
     } else {
         /* Nothing names the signer: the body is not a document, or not the one signed. */
         if ((st = find_signer(o, sig, body, len, key_linked ? linked : 0, &auth, &found, err)))
             return st;
         if (!found)
-            return refuse(why, TD_ORDER_BAD_SIGNATURE, "Takedown-Signature", TD_ERR_INVALID, err,
-                          key_linked ? "Takedown-Signature: the signature does not verify with"
+            return refuse(why, TD_ORDER_BAD_SIGNATURE, "signature", TD_ERR_INVALID, err,
+                          key_linked ? "signature: the signature does not verify with"
                                        " the key's authority's key"
-                                     : "Takedown-Signature: the signature does not verify with"
+                                     : "signature: the signature does not verify with"
                                        " any registered authority's key");
     }
     if (caller_key_id > 0 && (!key_linked || linked != auth.id))

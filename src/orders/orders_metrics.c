@@ -4,8 +4,8 @@
  * process). The server renders them in /metrics. */
 #include <string.h>
 
-#include "casework/orders_int.h"
 #include "core/error.h"
+#include "orders/orders_int.h"
 
 const int64_t td_orders_metric_bounds_ms[TD_ORDERS_METRIC_BUCKETS] = {
     10000, 30000, 60000, 300000, 900000, 1800000, 2700000, 3600000, 7200000, 86400000};
