@@ -12,13 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <jpeglib.h> /* after stdio.h, which it needs */
 
 #include "hash/pdq_int.h"
 #include "takedown/takedown.h"
 
+#include "support/bench.h"
 #include "support/pdq_oracle.h"
 
 struct photo {
@@ -31,13 +31,6 @@ struct photo {
 
 static struct photo *photos;
 static size_t n_photos, cap_photos, limit = 1000;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void add_file(const char *path)
 {
@@ -231,14 +224,14 @@ int main(int argc, char **argv)
     for (int r = 0; r < repeat; r++) {
         /* Interleave the contenders per photo so that machine noise hits them alike. */
         for (size_t i = 0; i < n_photos; i++) {
-            double t0 = now();
+            double t0 = bench_now();
             free(decode_only(&photos[i]));
-            double t1 = now();
+            double t1 = bench_now();
             hash_photo(&photos[i], 0, &exact[i], &quality[i], NULL);
-            double t2 = now();
+            double t2 = bench_now();
             int q;
             hash_photo(&photos[i], min_side, &fast[i], &q, NULL);
-            double t3 = now();
+            double t3 = bench_now();
             t_decode += t1 - t0;
             t_exact += t2 - t1;
             t_fast += t3 - t2;
@@ -254,9 +247,9 @@ int main(int argc, char **argv)
     size_t n_ref = n_photos < 12 ? n_photos : 12;
     for (size_t i = 0; i < n_ref; i++) {
         td_pdq ref;
-        double t0 = now();
+        double t0 = bench_now();
         reference_hash(&photos[i], &ref);
-        t_ref += now() - t0;
+        t_ref += bench_now() - t0;
         mismatches += td_pdq_distance(&ref, &exact[i]) != 0;
     }
     double n = (double)n_photos * repeat;

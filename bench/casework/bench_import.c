@@ -14,17 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "support/bench.h"
 #include "takedown/casework.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* CPU time of the whole process (all threads), to read figures on a busy machine. */
 static double cpu_s(void)
@@ -168,7 +161,7 @@ int main(int argc, char **argv)
     td_import_options io;
     td_import_result res;
     td_import_options_init(&io);
-    double t0 = now_s(), c0 = cpu_s();
+    double t0 = bench_now(), c0 = cpu_s();
     if (td_import_begin(svc, "BENCH", &io, &imp, &err))
         return die("import begin", &err);
     for (size_t off = 0; off < list_len; off += 65536) {
@@ -180,7 +173,7 @@ int main(int argc, char **argv)
     }
     if (td_import_finish(imp, &res, &err))
         return die("import finish", &err);
-    double t_import = now_s() - t0, c_import = cpu_s() - c0;
+    double t_import = bench_now() - t0, c_import = cpu_s() - c0;
     if (res.added != n || res.errors) {
         fprintf(stderr, "bench_import: added %llu of %zu (%llu errors)\n",
                 (unsigned long long)res.added, n, (unsigned long long)res.errors);
@@ -199,16 +192,16 @@ int main(int argc, char **argv)
 
     /* Export, both formats. */
     sink te = {0, 0, 0, 1469598103934665603ULL}, cs = te, in = te;
-    t0 = now_s();
+    t0 = bench_now();
     c0 = cpu_s();
     if (td_export(svc, "BENCH", TD_LIST_LINES, 0, count_out, &te, &err))
         return die("export", &err);
-    double t_export = now_s() - t0, c_export = cpu_s() - c0;
-    t0 = now_s();
+    double t_export = bench_now() - t0, c_export = cpu_s() - c0;
+    t0 = bench_now();
     c0 = cpu_s();
     if (td_export(svc, "BENCH", TD_LIST_CSV, 1, count_out, &cs, &err))
         return die("export csv", &err);
-    double t_export_csv = now_s() - t0, c_export_csv = cpu_s() - c0;
+    double t_export_csv = bench_now() - t0, c_export_csv = cpu_s() - c0;
     if (!csv) {
         (void)count_out(&in, list, list_len);
         if (te.lines != n || te.sum != in.sum) {
@@ -236,11 +229,11 @@ int main(int argc, char **argv)
 
     /* Reopen: loads N signals into the index. */
     td_service_close(svc);
-    t0 = now_s();
+    t0 = bench_now();
     c0 = cpu_s();
     if (open_service(dir, &svc, &err))
         return die("reopen", &err);
-    double t_reopen = now_s() - t0, c_reopen = cpu_s() - c0;
+    double t_reopen = bench_now() - t0, c_reopen = cpu_s() - c0;
     td_service_stats stats;
     if (td_service_get_stats(svc, &stats, &err))
         return die("stats", &err);

@@ -11,25 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "support/bench.h"
 #include "takedown/casework.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t rnd(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return *s * UINT64_C(2685821657736338717);
-}
 
 /* F frames: random scenes held for a few frames each (as sampled video is), or, with base, each
  * frame of base with 8 bits flipped. */
@@ -42,17 +27,13 @@ static void make_video(td_vpdq *v, uint64_t *seed, const td_vpdq *base, size_t f
         td_vpdq_frame f = {.quality = 100, .frame = (uint32_t)i, .timestamp = (double)i};
         if (base) {
             f.hash = base->frames[i].hash;
-            for (int k = 0; k < 8; k++) {
-                unsigned bit = (unsigned)(rnd(seed) % 256);
-                f.hash.w[bit >> 4] ^= (uint16_t)(1u << (bit & 15));
-            }
+            for (int k = 0; k < 8; k++)
+                bench_flip_bit(seed, &f.hash);
         } else {
             if (i % 4 == 0)
-                for (int w = 0; w < 16; w++)
-                    scene.w[w] = (uint16_t)rnd(seed);
+                bench_random_pdq(seed, &scene);
             f.hash = scene;
-            unsigned bit = (unsigned)(rnd(seed) % 256);
-            f.hash.w[bit >> 4] ^= (uint16_t)(1u << (bit & 15));
+            bench_flip_bit(seed, &f.hash);
         }
         if (td_vpdq_append(v, &f, &err) != TD_OK)
             exit(1);
@@ -120,7 +101,7 @@ int main(int argc, char **argv)
     uint64_t seed = 42;
     td_vpdq *all = calloc(videos, sizeof *all);
     int64_t *ids = calloc(videos, sizeof *ids);
-    double t0 = now();
+    double t0 = bench_now();
     for (size_t v = 0; v < videos; v++) {
         char *text;
         size_t len;
@@ -140,11 +121,11 @@ int main(int argc, char **argv)
         ids[v] = out.id;
         td_free(text);
     }
-    double t1 = now();
+    double t1 = bench_now();
     td_service_close(svc);
-    double t2 = now();
+    double t2 = bench_now();
     svc = open_service(dir);
-    double t3 = now();
+    double t3 = bench_now();
     td_service_stats stats;
     if (td_service_get_stats(svc, &stats, &err) != TD_OK)
         return 1;
@@ -166,12 +147,12 @@ int main(int argc, char **argv)
         td_check_result res;
         td_hashes_init(&h);
         h.vpdq = &query;
-        double a = now();
+        double a = bench_now();
         if (td_check_hashes(svc, &h, NULL, &res, &err) != TD_OK) {
             fprintf(stderr, "check: %s\n", err.message);
             return 1;
         }
-        double b = now();
+        double b = bench_now();
         sum += b - a;
         if (b - a > worst)
             worst = b - a;
@@ -185,7 +166,7 @@ int main(int argc, char **argv)
         if (brute_done < brute) {
             /* the peer: the rule against every video, one by one */
             size_t n = 0;
-            double c = now();
+            double c = bench_now();
             for (size_t v = 0; v < videos; v++) {
                 td_vpdq_match_result r;
                 if (td_vpdq_match(&query, &all[v], &rule, &r, &err) != TD_OK)
@@ -204,7 +185,7 @@ int main(int argc, char **argv)
                     return 1;
                 }
             }
-            brute_sum += now() - c;
+            brute_sum += bench_now() - c;
             brute_done++;
             if (n != res.match_count) {
                 fprintf(stderr, "check %zu: %zu matches, brute force %zu\n", q, res.match_count, n);

@@ -12,11 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "index/kernels.h"
 #include "peer.h"
+#include "support/bench.h"
 #include "takedown/index.h"
 #include "workload.h"
 
@@ -27,13 +27,6 @@ typedef struct config {
     const char *cache, *snapshot;
     uint64_t seed;
 } config;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* VmRSS and VmHWM in MiB. */
 static void memory(double *rss, double *hwm)
@@ -109,14 +102,14 @@ static void brute_force(const config *cf, const workload *w, size_t g, truth *t,
     size_t cap = 1024, used = 0;
     t->lims = malloc((g + 1) * sizeof *t->lims);
     t->ids = malloc(cap * sizeof *t->ids);
-    double t0 = now();
+    double t0 = bench_now();
     for (size_t i = 0; i < g; i++) {
         t->lims[i] = used;
         used = brute_one(k, w, &w->qv[i][0], cf->radius, &t->ids, &cap, used);
         qsort(t->ids + t->lims[i], used - t->lims[i], sizeof *t->ids, cmp_u32);
     }
     t->lims[g] = used;
-    *qps = g / (now() - t0);
+    *qps = g / (bench_now() - t0);
 }
 
 /* Counts the pairs of the truth for query i found in got (sorted ids). */
@@ -171,7 +164,7 @@ static double measure(td_index *idx, const workload *w, int radius, int batch, i
     runner rs[64];
     if (nthreads > 64)
         nthreads = 64;
-    double t0 = now();
+    double t0 = bench_now();
     for (int t = 0; t < nthreads; t++) {
         rs[t] =
             (runner){idx, w, w->nq * t / nthreads, w->nq * (t + 1) / nthreads, radius, batch, 0};
@@ -179,7 +172,7 @@ static double measure(td_index *idx, const workload *w, int radius, int batch, i
     }
     for (int t = 0; t < nthreads; t++)
         pthread_join(th[t], NULL);
-    return w->nq / (now() - t0);
+    return w->nq / (bench_now() - t0);
 }
 
 typedef struct row {
@@ -217,12 +210,12 @@ static void bench_takedown(const config *cf, const workload *w, const truth *t, 
     td_error err;
     memset(r, 0, sizeof *r);
     r->engine = "takedown";
-    double m0 = rss_now(), t0 = now();
+    double m0 = rss_now(), t0 = bench_now();
     if (td_index_build(&idx, w->db, NULL, w->n, NULL, &err) != TD_OK) {
         fprintf(stderr, "bench_index: build failed: %s\n", err.message);
         exit(1);
     }
-    r->build_s = now() - t0;
+    r->build_s = bench_now() - t0;
     r->mem_mib = rss_now() - m0;
     td_index_stats st;
     td_index_get_stats(idx, &st);
@@ -253,17 +246,17 @@ static void bench_takedown(const config *cf, const workload *w, const truth *t, 
     r->imgt = measure(idx, w, cf->radius, 1, cf->threads);
 
     /* Snapshot save and load. */
-    double ts = now();
+    double ts = bench_now();
     int saved = td_index_save(idx, cf->snapshot, &err) == TD_OK;
-    double save_s = now() - ts;
+    double save_s = bench_now() - ts;
     td_index_free(idx);
     double load_s = -1, loaded_imgt = -1;
     if (saved) {
         double m1 = rss_now();
-        ts = now();
+        ts = bench_now();
         td_index *back;
         if (td_index_load(&back, cf->snapshot, NULL, &err) == TD_OK) {
-            load_s = now() - ts;
+            load_s = bench_now() - ts;
             (void)m1;
             loaded_imgt = measure(back, w, cf->radius, 1, cf->threads);
             td_index_free(back);
@@ -286,7 +279,7 @@ static void bench_peer(const config *cf, const workload *w, const truth *t, size
     memset(r, 0, sizeof *r);
     r->engine = peer_name(kind);
     r->q1 = r->qt = r->img1 = r->imgt = r->build_s = r->mem_mib = -1;
-    double m0 = rss_now(), t0 = now();
+    double m0 = rss_now(), t0 = bench_now();
     peer *p = peer_new(kind, cf->radius / 16);
     if (!p) {
         snprintf(r->note, sizeof r->note, "not available");
@@ -298,15 +291,15 @@ static void bench_peer(const config *cf, const workload *w, const truth *t, size
         peer_free(p);
         return;
     }
-    r->build_s = now() - t0;
+    r->build_s = bench_now() - t0;
     r->mem_mib = rss_now() - m0;
 
     size_t lims[TD_DIH_COUNT + 1];
     int64_t *ids;
     size_t want = 0, hit = 0, done = 0;
     peer_threads(1);
-    t0 = now();
-    for (size_t i = 0; i < g && (done < 3 || now() - t0 < cf->budget); i++, done++) {
+    t0 = bench_now();
+    for (size_t i = 0; i < g && (done < 3 || bench_now() - t0 < cf->budget); i++, done++) {
         if (peer_range(p, (const uint8_t *)&w->qv[i][0], 1, cf->radius, lims, &ids) != 0)
             break;
         uint64_t *got = (uint64_t *)ids; /* non-negative labels */
@@ -314,19 +307,19 @@ static void bench_peer(const config *cf, const workload *w, const truth *t, size
         want += t->lims[i + 1] - t->lims[i];
         free(ids);
     }
-    r->q1 = done / (now() - t0);
+    r->q1 = done / (bench_now() - t0);
     r->recall = want ? (double)hit / want : 1.0;
     r->checked = done;
 
     /* 8-variant batches: one range_search of 8 queries per image. */
     size_t imgs = 0;
-    t0 = now();
-    for (size_t i = 0; i < w->nq && (imgs < 2 || now() - t0 < cf->budget); i++, imgs++) {
+    t0 = bench_now();
+    for (size_t i = 0; i < w->nq && (imgs < 2 || bench_now() - t0 < cf->budget); i++, imgs++) {
         if (peer_range(p, (const uint8_t *)w->qv[i], TD_DIH_COUNT, cf->radius, lims, &ids) != 0)
             break;
         free(ids);
     }
-    r->img1 = imgs / (now() - t0);
+    r->img1 = imgs / (bench_now() - t0);
 
     /* Many queries at once, parallelised by FAISS over --threads (its OpenMP). */
     peer_threads(cf->threads);
@@ -337,19 +330,19 @@ static void bench_peer(const config *cf, const workload *w, const truth *t, size
     size_t *l2 = malloc((chunk + 1) * sizeof *l2);
     for (size_t i = 0; i < chunk; i++)
         qs[i] = w->qv[i][0];
-    t0 = now();
+    t0 = bench_now();
     if (peer_range(p, (const uint8_t *)qs, chunk, cf->radius, l2, &ids) == 0) {
-        r->qt = chunk / (now() - t0);
+        r->qt = chunk / (bench_now() - t0);
         free(ids);
     }
     size_t ichunk = chunk / TD_DIH_COUNT + 1;
     if (ichunk > w->nq)
         ichunk = w->nq;
-    t0 = now();
+    t0 = bench_now();
     free(l2);
     l2 = malloc((ichunk * TD_DIH_COUNT + 1) * sizeof *l2);
     if (peer_range(p, (const uint8_t *)w->qv, ichunk * TD_DIH_COUNT, cf->radius, l2, &ids) == 0) {
-        r->imgt = ichunk / (now() - t0);
+        r->imgt = ichunk / (bench_now() - t0);
         free(ids);
     }
     free(l2);

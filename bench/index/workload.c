@@ -11,19 +11,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "support/bench.h"
 #include "takedown/media.h"
 
 #define MAX_SIDE 640
-
-uint64_t bench_rand(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
 
 static double unit(uint64_t *s) { return (bench_rand(s) >> 11) * (1.0 / 9007199254740992.0); }
 

@@ -16,8 +16,6 @@ typedef struct workload {
     size_t photos; /* realistic only */
 } workload;
 
-uint64_t bench_rand(uint64_t *state);
-
 /* Random hashes, 20% of them near duplicates (5-25 bits) of earlier ones; queries half near an
  * entry (0-30 bits), half random; variants 1..7 random. */
 int workload_clustered(workload *w, size_t n, size_t nq, uint64_t seed);

@@ -15,26 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "support/bench.h"
 #include "takedown/takedown.h"
 #include "takedown/text.h"
 #include "takedown/video_hash.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t rnd(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return *s * UINT64_C(2685821657736338717);
-}
 
 static int bench_video(int argc, char **argv)
 {
@@ -48,7 +33,7 @@ static int bench_video(int argc, char **argv)
             return 1;
         }
         /* decode only: every frame decoded and counted, nothing converted */
-        double t0 = now();
+        double t0 = bench_now();
         td_video *v;
         uint64_t frames = 0;
         td_video_info info;
@@ -58,7 +43,7 @@ static int bench_video(int argc, char **argv)
             return 1;
         }
         td_video_free(v);
-        double t1 = now();
+        double t1 = bench_now();
         td_video_hash_options o;
         td_video_hash_options_default(&o);
         td_video_hashes h;
@@ -66,7 +51,7 @@ static int bench_video(int argc, char **argv)
             fprintf(stderr, "%s\n", err.message);
             return 1;
         }
-        double t2 = now();
+        double t2 = bench_now();
         double seconds = (double)frames / info.fps;
         printf("%-40s %5llu frames %4ux%-4u decode %6.1fx  vpdq@1fps %6.1fx  ratio %.2f\n",
                strrchr(argv[i], '/') ? strrchr(argv[i], '/') + 1 : argv[i],
@@ -93,13 +78,10 @@ static void random_video(td_vpdq *v, uint64_t *seed, const td_pdq *base, size_t 
         td_vpdq_frame f = {.quality = 100, .frame = (uint32_t)i};
         if (base) {
             f.hash = base[i];
-            for (int k = 0; k < 8; k++) {
-                unsigned bit = (unsigned)(rnd(seed) % 256);
-                f.hash.w[bit >> 4] ^= (uint16_t)(1u << (bit & 15));
-            }
+            for (int k = 0; k < 8; k++)
+                bench_flip_bit(seed, &f.hash);
         } else {
-            for (int w = 0; w < 16; w++)
-                f.hash.w[w] = (uint16_t)rnd(seed);
+            bench_random_pdq(seed, &f.hash);
         }
         if (td_vpdq_append(v, &f, &err) != TD_OK)
             exit(1);
@@ -126,7 +108,7 @@ static int bench_lookup(size_t videos, size_t frames, size_t queries, unsigned t
     td_vpdq *kept = calloc(queries, sizeof *kept);
     if (td_vpdq_index_new(&idx, &err) != TD_OK)
         return 1;
-    double t0 = now();
+    double t0 = bench_now();
     for (size_t v = 0; v < videos; v++) {
         td_vpdq video;
         random_video(&video, &seed, NULL, frames);
@@ -139,7 +121,7 @@ static int bench_lookup(size_t videos, size_t frames, size_t queries, unsigned t
         else
             td_vpdq_clear(&video);
     }
-    double t1 = now();
+    double t1 = bench_now();
     printf("lookup: %zu videos, %zu frame hashes indexed in %.1f s\n", td_vpdq_index_videos(idx),
            td_vpdq_index_frames(idx), t1 - t0);
     double worst = 0, sum = 0, sum1 = 0;
@@ -154,12 +136,12 @@ static int bench_lookup(size_t videos, size_t frames, size_t queries, unsigned t
         free(base);
         td_vpdq_index_match *m;
         size_t n;
-        double a = now();
+        double a = bench_now();
         if (td_vpdq_index_query(idx, &query, NULL, &m, &n, &err) != TD_OK) {
             fprintf(stderr, "%s\n", err.message);
             return 1;
         }
-        double b = now();
+        double b = bench_now();
         sum += b - a;
         if (b - a > worst)
             worst = b - a;
@@ -167,12 +149,12 @@ static int bench_lookup(size_t videos, size_t frames, size_t queries, unsigned t
         td_vpdq_index_match *m1;
         size_t n1;
         td_vpdq_index_set_threads(idx, 1);
-        double c = now();
+        double c = bench_now();
         if (td_vpdq_index_query(idx, &query, NULL, &m1, &n1, &err) != TD_OK) {
             fprintf(stderr, "%s\n", err.message);
             return 1;
         }
-        sum1 += now() - c;
+        sum1 += bench_now() - c;
         td_vpdq_index_set_threads(idx, threads);
         if (!same_matches(m, n, m1, n1)) {
             fprintf(stderr, "lookup: query %zu differs between thread counts\n", q);
@@ -211,7 +193,7 @@ static char *words_doc(uint64_t *seed, size_t bytes)
     char *s = malloc(bytes + 64);
     size_t n = 0;
     while (n < bytes) {
-        uint64_t r = rnd(seed);
+        uint64_t r = bench_rand(seed);
         /* half of the words come from a small common set */
         size_t count = 2 + r % 3, pick = (r >> 8) % 2 ? (r >> 16) % 8 : (r >> 16);
         for (size_t k = 0; k < count; k++, pick /= 40) {
@@ -245,15 +227,15 @@ static int bench_text(size_t docs, size_t query_bytes, size_t queries, size_t sh
     }
     if (td_text_index_new(&idx, &err) != TD_OK)
         return 1;
-    double t0 = now(), gen = 0;
+    double t0 = bench_now(), gen = 0;
     char **kept = calloc(queries, sizeof *kept);
     size_t every = docs / queries, total_bytes = 0;
     for (size_t d = 0; d < docs; d++) {
-        size_t bytes =
-            d % every == 0 ? query_bytes : short_min + rnd(&seed) % (short_max - short_min + 1);
-        double g0 = now();
+        size_t bytes = d % every == 0 ? query_bytes
+                                      : short_min + bench_rand(&seed) % (short_max - short_min + 1);
+        double g0 = bench_now();
         char *text = words_doc(&seed, bytes);
-        gen += now() - g0;
+        gen += bench_now() - g0;
         total_bytes += strlen(text);
         if (td_text_index_add(idx, d, text, strlen(text), &err) != TD_OK) {
             fprintf(stderr, "%s\n", err.message);
@@ -264,7 +246,7 @@ static int bench_text(size_t docs, size_t query_bytes, size_t queries, size_t sh
         else
             free(text);
     }
-    double t1 = now();
+    double t1 = bench_now();
     printf("text: %zu documents (%.1f MB) indexed in %.1f s (%.1f s without generating them)\n",
            td_text_index_size(idx), (double)total_bytes / 1e6, t1 - t0, t1 - t0 - gen);
     size_t found = 0, expected = 0, candidates = 0, verified = 0, matched = 0;
@@ -273,19 +255,19 @@ static int bench_text(size_t docs, size_t query_bytes, size_t queries, size_t sh
         /* the known document with about 3% of its letters changed */
         char *query = kept[q];
         for (char *p = query; *p; p++)
-            if (*p >= 'a' && *p <= 'z' && rnd(&seed) % 100 < 3)
-                *p = (char)('a' + rnd(&seed) % 26);
+            if (*p >= 'a' && *p <= 'z' && bench_rand(&seed) % 100 < 3)
+                *p = (char)('a' + bench_rand(&seed) % 26);
         td_text_match *m, *b = NULL;
         size_t n, nb = 0;
         td_text_query_stats st;
-        double a = now();
+        double a = bench_now();
         if (td_text_index_query(idx, query, strlen(query), &m, &n, &st, &err) != TD_OK)
             return 1;
-        double e = now();
+        double e = bench_now();
         if (brute) {
             if (td_text_index_query_brute(idx, query, strlen(query), &b, &nb, &err) != TD_OK)
                 return 1;
-            sum_brute += now() - e;
+            sum_brute += bench_now() - e;
             for (size_t i = 0; i < nb; i++)
                 for (size_t j = 0; j < n; j++)
                     if (m[j].id == b[i].id) {
