@@ -614,8 +614,8 @@ void td_server_stop(td_server *srv, unsigned drain_ms)
     }
     MHD_stop_daemon(srv->daemon);
     td__guard_free(srv->guard);
-    /* No request runs any more: stop the clocks, then close the orders (before the caller
-     * closes the service). */
+    /* No request runs any more: close the orders, which stops their clock thread (before the
+     * caller closes the service). */
     orders_stop(srv);
     td__metrics_free(srv->metrics);
     td__auth_cache_free(srv->auth);
