@@ -104,28 +104,17 @@ static char *build_insert_many(void)
     return sql;
 }
 
-static void to_hex(const uint8_t *raw, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[raw[i] >> 4];
-        out[2 * i + 1] = digits[raw[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 static td_status bind_row(td_import *imp, td_stmt *q, int first, const import_row *r, td_error *err)
 {
-    char hex[65];
     const char *labels = imp->labels_text, *source = imp->source;
     td_status st;
     if (r->extra) {
         labels = imp->text + r->extra - 1;
         source = labels + strlen(labels) + 1;
     }
-    to_hex(r->raw, td__signal_raw_len((td_signal_type)r->type), hex);
     if ((st = td_stmt_bind_int64(q, first, r->type, err)) ||
-        (st = td_stmt_bind_text(q, first + 1, hex, (size_t)-1, err)) ||
+        (st = td_stmt_bind_blob(q, first + 1, r->raw, td__signal_raw_len((td_signal_type)r->type),
+                                err)) ||
         (st = td_stmt_bind_text(q, first + 2, labels, (size_t)-1, err)) ||
         (st = td_stmt_bind_text(q, first + 3, source, (size_t)-1, err)))
         return st;
@@ -305,20 +294,19 @@ static td_status dup_lookup(td_import *imp, td_error *err)
 {
     td_stmt *q;
     int row;
-    char hex[65];
     td_status st = TD_OK;
     for (size_t i = 0; i < imp->n_rows && st == TD_OK; i++) {
         import_row *r = &imp->rows[i];
         if (r->dup)
             continue;
-        to_hex(r->raw, td__signal_raw_len((td_signal_type)r->type), hex);
         if ((st = td_store_prepare(imp->conn,
                                    "SELECT 1 FROM signals WHERE bank_id = $1 AND type = $2"
                                    " AND value = $3",
                                    &q, err)) ||
             (st = td_stmt_bind_int64(q, 1, imp->bank_id, err)) ||
             (st = td_stmt_bind_int64(q, 2, r->type, err)) ||
-            (st = td_stmt_bind_text(q, 3, hex, (size_t)-1, err)) ||
+            (st = td_stmt_bind_blob(q, 3, r->raw, td__signal_raw_len((td_signal_type)r->type),
+                                    err)) ||
             (st = td_stmt_step(q, &row, err)))
             break;
         r->dup = (uint8_t)(row != 0);
@@ -341,12 +329,10 @@ static td_status dup_merge(td_import *imp, td_error *err)
         return st;
     while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
         td_signal_type type = (td_signal_type)td_stmt_column_int64(q, 0);
-        const char *value = td_stmt_column_text(q, 1);
-        size_t raw_len = td__signal_raw_len(type);
         import_row h;
         memset(&h, 0, sizeof h);
-        if (!raw_len || type < 0 || type > 255 || strlen(value) != 2 * raw_len ||
-            td__hex_decode(value, 2 * raw_len, h.raw) != 0)
+        if (!td__signal_raw_len(type) || type < 0 || type > 255 ||
+            td__value_column(q, 1, type, h.raw) != 0)
             continue;
         h.type = (uint8_t)type;
         if ((st = td__grow((void **)&have, &cap, n + 1, sizeof h, err)))
@@ -522,7 +508,7 @@ static td_status import_complete(td_import *imp, td_error *err)
     rows_free(imp);
     if ((st = td_store_prepare(imp->conn,
                                "INSERT INTO changes (kind, signal_id, type, value, at_ms)"
-                               " SELECT $1, id, type, COALESCE(unhex(value), value), $2"
+                               " SELECT $1, id, type, value, $2"
                                " FROM signals WHERE bank_id = $3 AND id > $4 AND enabled = 1"
                                " AND NOT (type = $5 AND quality >= 0 AND quality < $6)"
                                " ORDER BY id",
@@ -545,7 +531,7 @@ static td_status import_audit(td_import *imp, td_error *err)
     unsigned int len = 0;
     if (EVP_DigestFinal_ex(imp->digest, md, &len) != 1 || len != sizeof md)
         return td__error_set(err, TD_ERR_INTERNAL, "import: SHA-256 failed");
-    to_hex(md, sizeof md, hex);
+    td__hex_encode(md, sizeof md, hex);
     char object[TD_NAME_MAX + 8];
     snprintf(object, sizeof object, "bank:%s", imp->bank);
     const td_import_result *r = &imp->res;
@@ -808,13 +794,15 @@ td_status td_export(td_service *svc, const char *bank, td_list_format format, in
             got++;
             after = td_stmt_column_int64(q, 0);
             td_signal_type type = (td_signal_type)td_stmt_column_int64(q, 1);
+            char hex[65];
+            (void)td__value_column_hex(q, 2, type, hex);
             put_s(b, td_signal_type_te_name(type));
             if (format == TD_LIST_LINES) {
                 put(b, " ", 1);
-                put_s(b, td_stmt_column_text(q, 2));
+                put_s(b, hex);
             } else {
                 put(b, ",", 1);
-                put_s(b, td_stmt_column_text(q, 2));
+                put_s(b, hex);
                 put(b, ",", 1);
                 put_csv_field(b, td_stmt_column_text(q, 3));
                 put_s(b, td_stmt_column_int64(q, 4) ? ",POSITIVE_CLASS," : ",NEGATIVE_CLASS,");

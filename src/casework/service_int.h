@@ -169,6 +169,17 @@ int td__hex_decode(const char *hex, size_t n, uint8_t *out);
 size_t td__signal_raw_len(td_signal_type type);
 /* A PDQ from its 32 bytes in hex order (as td_pdq_from_hex reads the digits). */
 void td__pdq_from_raw(const uint8_t raw[32], td_pdq *out);
+/* Lowercase hex of n bytes into out (2n + 1 bytes). */
+void td__hex_encode(const uint8_t *raw, size_t n, char *out);
+
+/* Stored signal values (signal_value.c): bytes of a value of the type (td__signal_raw_len, or
+ * 32 for a body signal's SHA-256); column col of q read as raw bytes (stored raw or as hex;
+ * -1 for neither), or as lowercase hex; a hex value bound in its stored form. */
+size_t td__signal_value_len(td_signal_type type);
+int td__value_column(td_stmt *q, int col, td_signal_type type, uint8_t raw[32]);
+int td__value_column_hex(td_stmt *q, int col, td_signal_type type, char out[65]);
+td_status td__value_bind(td_stmt *q, int index, td_signal_type type, const char *hex,
+                         td_error *err);
 
 /* Appends one change-log entry (inside the caller's transaction). The value (hex) is stored as
  * raw bytes when it is a valid hash of the type; followers read either form. */
