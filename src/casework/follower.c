@@ -136,12 +136,20 @@ static td_status expand_range(td_service *svc, td_store_conn *c, td_index_op *op
     return st;
 }
 
-static td_status apply_hint(td_service *svc, const td__range_hint *h, td_error *err)
+static td_status apply_hint(td_service *svc, td__range_hint *h, td_error *err)
 {
     td_status st = TD_OK;
     for (size_t i = 0; st == TD_OK && i < h->n_keys; i++)
         st = td_index_map_add(td__map_for(svc, h->keys[i].type), h->keys[i].raw,
                               td__signal_raw_len(h->keys[i].type), h->keys[i].id, err);
+    if (st == TD_OK && h->built) {
+        td_index_prebuilt *built = h->built;
+        h->built = NULL;
+        st = td_index_add_prebuilt(svc->pdq, built, err);
+        if (st != TD_ERR_LIMIT)
+            return st;
+        st = TD_OK; /* the index cannot take one more segment now: the batch itself */
+    }
     if (st == TD_OK && h->n_pdq)
         st = td_index_update(svc->pdq, h->pdq, h->n_pdq, NULL, err);
     return st;
@@ -166,7 +174,7 @@ static td_status apply_body(td_service *svc, td_store_conn *c, int kind, uint64_
 }
 
 /* One batch of log rows past svc->applied_seq; *n receives how many were read. */
-static td_status follow_batch(td_service *svc, td_store_conn *c, const td__range_hint *hint,
+static td_status follow_batch(td_service *svc, td_store_conn *c, td__range_hint *hint,
                               td_index_op *ops, size_t *n, td_error *err)
 {
     td_stmt *q;
@@ -256,8 +264,7 @@ td_status td__follow(td_service *svc, uint64_t *applied, td_error *err)
     return td__follow_hint(svc, NULL, applied, err);
 }
 
-td_status td__follow_hint(td_service *svc, const td__range_hint *hint, uint64_t *applied,
-                          td_error *err)
+td_status td__follow_hint(td_service *svc, td__range_hint *hint, uint64_t *applied, td_error *err)
 {
     td_store_conn *c = NULL;
     uint64_t total = 0;

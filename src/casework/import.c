@@ -15,6 +15,7 @@
  * and the SHA-256 of the bytes fed), written before the commit; never one per line. */
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,11 @@ struct td_import {
     size_t n_text, cap_text;
     uint64_t last_extra; /* the previous such row's, reused when equal */
     td__range_hint hint;
+    /* The hint's PDQ additions built into an index segment by a second thread while the rows
+     * are written (prebuilt: its result, taken by prebuild_join). */
+    pthread_t prebuild_thread;
+    int prebuilding;
+    td_index_prebuilt *prebuilt;
     char *sql_many;    /* the INSERT_ROWS-row INSERT */
     td_status failure; /* an error inside the line callback */
     td_error failure_err;
@@ -130,8 +136,21 @@ static td_status bind_shared(td_import *imp, td_stmt *q, td_error *err)
     return td_stmt_bind_int64(q, 3, imp->now, err);
 }
 
+/* Waits for the index segment being built ahead, which the hint then carries. */
+static void prebuild_join(td_import *imp)
+{
+    if (!imp->prebuilding)
+        return;
+    pthread_join(imp->prebuild_thread, NULL);
+    imp->prebuilding = 0;
+    imp->hint.built = imp->prebuilt;
+    imp->prebuilt = NULL;
+}
+
 static void hint_drop(td_import *imp)
 {
+    prebuild_join(imp);
+    td_index_prebuilt_free(imp->hint.built);
     td__free(imp->hint.pdq);
     td__free(imp->hint.keys);
     memset(&imp->hint, 0, sizeof imp->hint);
@@ -450,6 +469,31 @@ static void hint_build(td_import *imp)
     }
 }
 
+static void *prebuild_main(void *arg)
+{
+    td_import *imp = arg;
+    td_error err;
+    if (td_index_prebuild(imp->hint.pdq, imp->hint.n_pdq, &imp->prebuilt, &err) != TD_OK)
+        imp->prebuilt = NULL; /* the follower builds it then, as for any batch */
+    return NULL;
+}
+
+/* Below this many PDQ additions the segment is built when the index takes them (the index's
+ * own threshold for a segment of their own). */
+#define PREBUILD_MIN ((size_t)1 << 16)
+
+/* Without NEGATIVE_CLASS lines every new signal is indexable and, the writer being held, they
+ * take the ids after last_id in insertion order (checked after the inserts; the hint is dropped
+ * if not). The hint is built before the inserts and its index segment while they run: at 10M
+ * signals that segment takes seconds of the import, on the otherwise idle second core. */
+static void prebuild_start(td_import *imp)
+{
+    hint_build(imp);
+    if (imp->hint.n_pdq >= PREBUILD_MIN &&
+        pthread_create(&imp->prebuild_thread, NULL, prebuild_main, imp) == 0)
+        imp->prebuilding = 1;
+}
+
 /* The rows are not needed past the inserts: freed before the commit and the index update. */
 static void rows_free(td_import *imp)
 {
@@ -487,7 +531,11 @@ static td_status import_complete(td_import *imp, td_error *err)
     imp->res.disabled = 0;
     for (size_t i = 0; i < imp->n_rows; i++)
         imp->res.disabled += !imp->rows[i].dup && !imp->rows[i].enabled;
-    if (fresh == 0 || (st = insert_rows(imp, err)))
+    if (fresh == 0)
+        return TD_OK;
+    if (!imp->negatives)
+        prebuild_start(imp);
+    if ((st = insert_rows(imp, err)))
         return st;
     if (!imp->negatives) {
         int64_t max_id = 0;
@@ -498,9 +546,10 @@ static td_status import_complete(td_import *imp, td_error *err)
         /* The hint holds ids last_id + 1 ... in insertion order: only when no id was skipped
          * (a PostgreSQL sequence may have moved on without commit). */
         if ((uint64_t)(max_id - imp->last_id) == fresh) {
-            hint_build(imp);
             imp->hint.first_id = imp->last_id + 1;
             imp->hint.last_id = max_id;
+        } else {
+            hint_drop(imp);
         }
         rows_free(imp);
         return TD_OK;
@@ -656,6 +705,7 @@ td_status td_import_finish(td_import *imp, td_import_result *res, td_error *err)
     if (st == TD_OK)
         st = td_store_commit(imp->conn, err);
     if (st == TD_OK) {
+        prebuild_join(imp);
         st = td__follow_hint(svc, imp->hint.first_id ? &imp->hint : NULL, NULL, err);
         if (imp->res.added)
             (void)td__recheck(svc, imp->conn, imp->bank_id, imp->last_id + 1, NULL);

@@ -36,6 +36,9 @@ typedef struct td__range_hint {
     size_t n_pdq, cap_pdq;
     td__range_key *keys;
     size_t n_keys, cap_keys;
+    /* The PDQ additions built into an index segment ahead (may be NULL): the follower
+     * publishes it and takes it over (sets it to NULL). */
+    td_index_prebuilt *built;
 } td__range_hint;
 
 /* What the check path needs of a bank, copied out of the store by the follower. */
@@ -189,8 +192,7 @@ td_status td__log_change(td_store_conn *c, int kind, int64_t signal_id, td_signa
 /* Follows the change log; the caller may hold the writer connection. */
 td_status td__follow(td_service *svc, uint64_t *applied, td_error *err);
 /* The same with the contents of one ADD_RANGE entry at hand (hint may be NULL). */
-td_status td__follow_hint(td_service *svc, const td__range_hint *hint, uint64_t *applied,
-                          td_error *err);
+td_status td__follow_hint(td_service *svc, td__range_hint *hint, uint64_t *applied, td_error *err);
 /* Appends an ADD_RANGE entry (inside the caller's transaction); *seq receives its position. */
 td_status td__log_range(td_store_conn *c, int64_t first_id, int64_t last_id, int64_t now,
                         uint64_t *seq, td_error *err);
