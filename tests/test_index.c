@@ -432,6 +432,62 @@ static void test_large_batch(void **state)
     td_index_free(idx);
 }
 
+/* A batch built ahead (td_index_prebuild) and published later answers as the oracle does;
+ * entries added meanwhile stay; removals reach it; a batch with a removal is refused; one built
+ * and never published is freed. */
+static void test_prebuilt_batch(void **state)
+{
+    (void)state;
+    td_index *idx;
+    td_index_prebuilt *built;
+    td_error err;
+    oracle o = {0};
+    uint64_t st = 78;
+    enum { BIG = 70000 };
+    assert_int_equal(td_index_new(&idx, NULL, &err), TD_OK);
+    fill_data(&st, &o, BIG, 1);
+    td_index_op *ops = calloc(o.n, sizeof *ops);
+    assert_non_null(ops);
+    for (size_t i = 0; i < o.n; i++)
+        ops[i] = (td_index_op){TD_INDEX_ADD, o.h[i], o.id[i]};
+    assert_int_equal(td_index_prebuild(ops, o.n, &built, &err), TD_OK);
+    for (int i = 0; i < 5; i++) { /* while it waits: ordinary additions */
+        td_pdq h;
+        rand_hash(&st, &h);
+        oracle_add(&o, &h, 8000000 + (uint64_t)i);
+        assert_int_equal(td_index_add(idx, &h, 8000000 + (uint64_t)i, &err), TD_OK);
+    }
+    td_index_stats stats;
+    td_index_get_stats(idx, &stats);
+    assert_int_equal(stats.live, 5);
+    assert_int_equal(td_index_add_prebuilt(idx, built, &err), TD_OK);
+    td_index_get_stats(idx, &stats);
+    assert_int_equal(stats.live, o.n);
+    assert_true(stats.segments >= 1);
+    for (size_t i = 0; i < 100; i++) {
+        size_t j = (size_t)(test_rand(&st) % o.n);
+        size_t removed;
+        assert_int_equal(td_index_remove(idx, &o.h[j], o.id[j], &removed, &err), TD_OK);
+        assert_int_equal(removed, oracle_remove(&o, &o.h[j], o.id[j]));
+    }
+    for (size_t r = 0; r < sizeof radii / sizeof radii[0]; r += 3) {
+        td_pdq q[8];
+        for (int k = 0; k < 8; k++)
+            near_query(&st, &o, (int)(test_rand(&st) % 40), &q[k]);
+        check_batch(idx, &o, q, 8, radii[r]);
+    }
+    ops[3].kind = TD_INDEX_REMOVE;
+    assert_int_equal(td_index_prebuild(ops, 100, &built, &err), TD_ERR_INVALID);
+    assert_null(built);
+    assert_int_equal(td_index_prebuild(ops, 0, &built, &err), TD_ERR_INVALID);
+    assert_int_equal(td_index_prebuild(ops + 4, 1000, &built, &err), TD_OK);
+    td_index_prebuilt_free(built);
+    td_index_prebuilt_free(NULL);
+    free(ops);
+    oracle_free(&o);
+    td_index_free(idx);
+}
+
 /* ---- concurrency: batches are seen whole ---- */
 
 #define PAIRS 3000
@@ -780,6 +836,7 @@ int main(void)
         cmocka_unit_test(test_concurrent),       cmocka_unit_test(test_snapshot),
         cmocka_unit_test(test_hashlist),         cmocka_unit_test(test_exact_map),
         cmocka_unit_test(test_kernels_agree),    cmocka_unit_test(test_large_batch),
+        cmocka_unit_test(test_prebuilt_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

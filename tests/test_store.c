@@ -8,8 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "support/support.h"
+#include "store/store_int.h"
 #include "takedown/store.h"
 
 static char *fresh_db(void)
@@ -101,6 +104,62 @@ typedef struct reader_arg {
     int ok;
 } reader_arg;
 
+/* A commit that leaves more than TD__WAL_CHECKPOINT_PAGES in the log wakes the checkpointer:
+ * the rows reach the database file while the store stays open (closing would checkpoint too),
+ * and read back whole. A new database has 16 KiB pages. */
+static void test_background_checkpoint(void **state)
+{
+    (void)state;
+    const char *path = fresh_db();
+    td_store *s = open_store(path);
+    td_store_conn *c;
+    td_stmt *q;
+    td_error err;
+    int row;
+    static unsigned char blob[16384];
+    const int n = 3 * TD__WAL_CHECKPOINT_PAGES / 2;
+    assert_int_equal(td_store_acquire(s, 0, &c, &err), TD_OK);
+    assert_int_equal(td_store_prepare(c, "PRAGMA page_size", &q, &err), TD_OK);
+    assert_int_equal(td_stmt_step(q, &row, &err), TD_OK);
+    assert_int_equal(td_stmt_column_int64(q, 0), 16384);
+    td_stmt_reset(q);
+    td_store_release(s, c);
+
+    int64_t before = td__store_checkpoints(s);
+    assert_int_equal(td_store_acquire(s, 1, &c, &err), TD_OK);
+    assert_int_equal(td_store_begin(c, &err), TD_OK);
+    assert_int_equal(td_store_exec(c, "CREATE TABLE b (i INTEGER PRIMARY KEY, x BLOB)", &err),
+                     TD_OK);
+    for (int i = 0; i < n; i++) {
+        memset(blob, i & 0xff, sizeof blob);
+        assert_int_equal(td_store_prepare(c, "INSERT INTO b (x) VALUES ($1)", &q, &err), TD_OK);
+        assert_int_equal(td_stmt_bind_blob(q, 1, blob, sizeof blob, &err), TD_OK);
+        assert_int_equal(td_stmt_run(q, NULL, &err), TD_OK);
+    }
+    assert_int_equal(td_store_commit(c, &err), TD_OK);
+    td_store_release(s, c);
+
+    struct stat sb;
+    int copied = 0;
+    for (int waited = 0; waited < 30000 && !copied; waited += 10) {
+        copied = td__store_checkpoints(s) > before && stat(path, &sb) == 0 &&
+                 sb.st_size >= (off_t)n * (off_t)sizeof blob;
+        if (!copied)
+            usleep(10000);
+    }
+    assert_true(copied);
+
+    assert_int_equal(td_store_acquire(s, 0, &c, &err), TD_OK);
+    assert_int_equal(td_store_prepare(c, "SELECT COUNT(*), SUM(LENGTH(x)) FROM b", &q, &err),
+                     TD_OK);
+    assert_int_equal(td_stmt_step(q, &row, &err), TD_OK);
+    assert_int_equal(td_stmt_column_int64(q, 0), n);
+    assert_int_equal(td_stmt_column_int64(q, 1), (int64_t)n * (int64_t)sizeof blob);
+    td_stmt_reset(q);
+    td_store_release(s, c);
+    td_store_close(s);
+}
+
 static void *reader(void *p)
 {
     reader_arg *a = p;
@@ -156,6 +215,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_migrate_and_params),
         cmocka_unit_test(test_concurrent_readers),
+        cmocka_unit_test(test_background_checkpoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -89,6 +89,20 @@ __attribute__((warn_unused_result)) td_status td_index_update(td_index *idx, con
                                                               size_t n, size_t *removed_count,
                                                               td_error *err);
 
+/* A large batch of additions built ahead, outside the index (no lock held, no index needed):
+ * the work td_index_update would do under its writer lock for such a batch, done for example
+ * while the same entries are being written to a store, then published at once by
+ * td_index_add_prebuilt, which takes ownership of built (also on failure). Publishing fails with
+ * TD_ERR_LIMIT when the index cannot take another segment now; the caller then applies the
+ * batch with td_index_update. Every op must be an ADD. */
+typedef struct td_index_prebuilt td_index_prebuilt;
+__attribute__((warn_unused_result)) td_status
+td_index_prebuild(const td_index_op *ops, size_t n, td_index_prebuilt **out, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_index_add_prebuilt(td_index *idx, td_index_prebuilt *built, td_error *err);
+/* Frees a batch built ahead and not published; accepts NULL. */
+void td_index_prebuilt_free(td_index_prebuilt *built);
+
 /* Shorthands for a batch of one. */
 __attribute__((warn_unused_result)) td_status td_index_add(td_index *idx, const td_pdq *hash,
                                                            uint64_t id, td_error *err);

@@ -606,17 +606,19 @@ td_status td__recheck(td_service *svc, td_store_conn *c, int64_t bank_id, int64_
     while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
         uint64_t id = (uint64_t)td_stmt_column_int64(q, 0);
         td_signal_type type = (td_signal_type)td_stmt_column_int64(q, 1);
-        const char *value = td_stmt_column_text(q, 2);
-        if (!td__signal_indexable(type, (int)td_stmt_column_int64(q, 3), 1))
+        uint8_t raw[32];
+        if (!td__signal_indexable(type, (int)td_stmt_column_int64(q, 3), 1) ||
+            td__value_column(q, 2, type, raw) != 0)
             continue;
         if (type == TD_SIGNAL_PDQ) {
             if ((st = td__grow((void **)&hashes, &cap, n + 1, sizeof *hashes, err)) ||
                 (st = td__grow((void **)&ids, &cap_ids, n + 1, sizeof *ids, err)))
                 break;
-            if (td_pdq_from_hex(value, strlen(value), &hashes[n]) == TD_OK)
-                ids[n++] = id;
+            td__pdq_from_raw(raw, &hashes[n]);
+            ids[n++] = id;
         } else if ((type == TD_SIGNAL_MD5 || type == TD_SIGNAL_SHA256) &&
-                   (st = td_index_map_add_hex(type == TD_SIGNAL_MD5 ? md5 : sha, value, id, err))) {
+                   (st = td_index_map_add(type == TD_SIGNAL_MD5 ? md5 : sha, raw,
+                                          td__signal_raw_len(type), id, err))) {
             /* body signals (video, text, URLs) are matched at intake only: the content's
              * frames, text and links are not kept */
             break;

@@ -80,12 +80,6 @@ static td_status apply_map(td_index_map *map, int kind, const uint8_t *key, size
 }
 
 /* The 32 bytes of a PDQ in hex order (td_pdq_from_hex: the first four digits are w[15]). */
-void td__pdq_from_raw(const uint8_t raw[32], td_pdq *out)
-{
-    for (int k = 0; k < 16; k++)
-        out->w[15 - k] = (uint16_t)(raw[2 * k] << 8 | raw[2 * k + 1]);
-}
-
 /* An ADD_RANGE entry from the signals table: the signals of the range that are indexable now
  * (read in the same read transaction as the log batch). The PDQ hashes are gathered and given
  * to the index in one batch, which it turns into one segment when large (a bulk import of
@@ -115,11 +109,10 @@ static td_status expand_range(td_service *svc, td_store_conn *c, td_index_op *op
     while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
         uint64_t id = (uint64_t)td_stmt_column_int64(q, 0);
         td_signal_type type = (td_signal_type)td_stmt_column_int64(q, 1);
-        const char *value = td_stmt_column_text(q, 2);
         size_t raw_len = td__signal_raw_len(type);
         uint8_t raw[32];
         if (!raw_len || !td__signal_indexable(type, (int)td_stmt_column_int64(q, 3), 1) ||
-            strlen(value) != 2 * raw_len || td__hex_decode(value, 2 * raw_len, raw) != 0)
+            td__value_column(q, 2, type, raw) != 0)
             continue;
         if (type != TD_SIGNAL_PDQ) {
             td_index_map *map = td__map_for(svc, type);
@@ -143,12 +136,20 @@ static td_status expand_range(td_service *svc, td_store_conn *c, td_index_op *op
     return st;
 }
 
-static td_status apply_hint(td_service *svc, const td__range_hint *h, td_error *err)
+static td_status apply_hint(td_service *svc, td__range_hint *h, td_error *err)
 {
     td_status st = TD_OK;
     for (size_t i = 0; st == TD_OK && i < h->n_keys; i++)
         st = td_index_map_add(td__map_for(svc, h->keys[i].type), h->keys[i].raw,
                               td__signal_raw_len(h->keys[i].type), h->keys[i].id, err);
+    if (st == TD_OK && h->built) {
+        td_index_prebuilt *built = h->built;
+        h->built = NULL;
+        st = td_index_add_prebuilt(svc->pdq, built, err);
+        if (st != TD_ERR_LIMIT)
+            return st;
+        st = TD_OK; /* the index cannot take one more segment now: the batch itself */
+    }
     if (st == TD_OK && h->n_pdq)
         st = td_index_update(svc->pdq, h->pdq, h->n_pdq, NULL, err);
     return st;
@@ -173,7 +174,7 @@ static td_status apply_body(td_service *svc, td_store_conn *c, int kind, uint64_
 }
 
 /* One batch of log rows past svc->applied_seq; *n receives how many were read. */
-static td_status follow_batch(td_service *svc, td_store_conn *c, const td__range_hint *hint,
+static td_status follow_batch(td_service *svc, td_store_conn *c, td__range_hint *hint,
                               td_index_op *ops, size_t *n, td_error *err)
 {
     td_stmt *q;
@@ -263,8 +264,7 @@ td_status td__follow(td_service *svc, uint64_t *applied, td_error *err)
     return td__follow_hint(svc, NULL, applied, err);
 }
 
-td_status td__follow_hint(td_service *svc, const td__range_hint *hint, uint64_t *applied,
-                          td_error *err)
+td_status td__follow_hint(td_service *svc, td__range_hint *hint, uint64_t *applied, td_error *err)
 {
     td_store_conn *c = NULL;
     uint64_t total = 0;
@@ -326,24 +326,26 @@ td_status td__load(td_service *svc, td_error *err)
     while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
         uint64_t id = (uint64_t)td_stmt_column_int64(q, 0);
         td_signal_type type = (td_signal_type)td_stmt_column_int64(q, 1);
-        const char *value = td_stmt_column_text(q, 2);
         int quality = (int)td_stmt_column_int64(q, 3);
+        uint8_t raw[32];
         if (!td__signal_indexable(type, quality, 1))
             continue;
         if (type == TD_SIGNAL_PDQ) {
             if ((st = td__grow((void **)&hashes, &cap, n + 1, sizeof *hashes, err)) ||
                 (st = td__grow((void **)&ids, &cap_ids, n + 1, sizeof *ids, err)))
                 break;
-            if (td_pdq_from_hex(value, strlen(value), &hashes[n]) != TD_OK)
+            if (td__value_column(q, 2, type, raw) != 0)
                 continue;
+            td__pdq_from_raw(raw, &hashes[n]);
             ids[n++] = id;
         } else if (td__body_indexed(type)) {
             if ((st = td__grow((void **)&bodies, &cap_bodies, n_bodies + 1, sizeof *bodies, err)))
                 break;
             bodies[n_bodies].id = id;
             bodies[n_bodies++].type = type;
-        } else if (td__map_for(svc, type)) {
-            if ((st = td_index_map_add_hex(td__map_for(svc, type), value, id, err)))
+        } else if (td__map_for(svc, type) && td__value_column(q, 2, type, raw) == 0) {
+            if ((st = td_index_map_add(td__map_for(svc, type), raw, td__signal_raw_len(type), id,
+                                       err)))
                 break;
         }
     }
@@ -375,38 +377,6 @@ out:
     if (st)
         td__error_prefix(err, "loading the indexes: ");
     return st;
-}
-
-int td__hex_decode(const char *hex, size_t n, uint8_t *out)
-{
-    /* Table-driven: the bulk paths decode millions of values. */
-    static const signed char v[256] = {
-        ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
-        ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
-        ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12,
-        ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
-    };
-    if (n % 2)
-        return -1;
-    for (size_t i = 0; i < n; i += 2) {
-        int hi = v[(unsigned char)hex[i]], lo = v[(unsigned char)hex[i + 1]];
-        if (!hi || !lo)
-            return -1;
-        out[i / 2] = (uint8_t)((hi - 1) << 4 | (lo - 1));
-    }
-    return 0;
-}
-
-size_t td__signal_raw_len(td_signal_type type)
-{
-    switch (type) {
-    case TD_SIGNAL_PDQ: return 32;
-    case TD_SIGNAL_MD5: return 16;
-    case TD_SIGNAL_SHA256: return 32;
-    case TD_SIGNAL_URL: return 32; /* the SHA-256 of the canonical URL */
-    case TD_SIGNAL_URL_MD5: return 16;
-    default: return 0;
-    }
 }
 
 /* The log carries hash values as raw bytes (half the size of hex: a bulk import writes one entry

@@ -15,6 +15,7 @@
  * and the SHA-256 of the bytes fed), written before the commit; never one per line. */
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,11 @@ struct td_import {
     size_t n_text, cap_text;
     uint64_t last_extra; /* the previous such row's, reused when equal */
     td__range_hint hint;
+    /* The hint's PDQ additions built into an index segment by a second thread while the rows
+     * are written (prebuilt: its result, taken by prebuild_join). */
+    pthread_t prebuild_thread;
+    int prebuilding;
+    td_index_prebuilt *prebuilt;
     char *sql_many;    /* the INSERT_ROWS-row INSERT */
     td_status failure; /* an error inside the line callback */
     td_error failure_err;
@@ -104,28 +110,17 @@ static char *build_insert_many(void)
     return sql;
 }
 
-static void to_hex(const uint8_t *raw, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[raw[i] >> 4];
-        out[2 * i + 1] = digits[raw[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 static td_status bind_row(td_import *imp, td_stmt *q, int first, const import_row *r, td_error *err)
 {
-    char hex[65];
     const char *labels = imp->labels_text, *source = imp->source;
     td_status st;
     if (r->extra) {
         labels = imp->text + r->extra - 1;
         source = labels + strlen(labels) + 1;
     }
-    to_hex(r->raw, td__signal_raw_len((td_signal_type)r->type), hex);
     if ((st = td_stmt_bind_int64(q, first, r->type, err)) ||
-        (st = td_stmt_bind_text(q, first + 1, hex, (size_t)-1, err)) ||
+        (st = td_stmt_bind_blob(q, first + 1, r->raw, td__signal_raw_len((td_signal_type)r->type),
+                                err)) ||
         (st = td_stmt_bind_text(q, first + 2, labels, (size_t)-1, err)) ||
         (st = td_stmt_bind_text(q, first + 3, source, (size_t)-1, err)))
         return st;
@@ -141,8 +136,21 @@ static td_status bind_shared(td_import *imp, td_stmt *q, td_error *err)
     return td_stmt_bind_int64(q, 3, imp->now, err);
 }
 
+/* Waits for the index segment being built ahead, which the hint then carries. */
+static void prebuild_join(td_import *imp)
+{
+    if (!imp->prebuilding)
+        return;
+    pthread_join(imp->prebuild_thread, NULL);
+    imp->prebuilding = 0;
+    imp->hint.built = imp->prebuilt;
+    imp->prebuilt = NULL;
+}
+
 static void hint_drop(td_import *imp)
 {
+    prebuild_join(imp);
+    td_index_prebuilt_free(imp->hint.built);
     td__free(imp->hint.pdq);
     td__free(imp->hint.keys);
     memset(&imp->hint, 0, sizeof imp->hint);
@@ -305,20 +313,19 @@ static td_status dup_lookup(td_import *imp, td_error *err)
 {
     td_stmt *q;
     int row;
-    char hex[65];
     td_status st = TD_OK;
     for (size_t i = 0; i < imp->n_rows && st == TD_OK; i++) {
         import_row *r = &imp->rows[i];
         if (r->dup)
             continue;
-        to_hex(r->raw, td__signal_raw_len((td_signal_type)r->type), hex);
         if ((st = td_store_prepare(imp->conn,
                                    "SELECT 1 FROM signals WHERE bank_id = $1 AND type = $2"
                                    " AND value = $3",
                                    &q, err)) ||
             (st = td_stmt_bind_int64(q, 1, imp->bank_id, err)) ||
             (st = td_stmt_bind_int64(q, 2, r->type, err)) ||
-            (st = td_stmt_bind_text(q, 3, hex, (size_t)-1, err)) ||
+            (st = td_stmt_bind_blob(q, 3, r->raw, td__signal_raw_len((td_signal_type)r->type),
+                                    err)) ||
             (st = td_stmt_step(q, &row, err)))
             break;
         r->dup = (uint8_t)(row != 0);
@@ -341,12 +348,10 @@ static td_status dup_merge(td_import *imp, td_error *err)
         return st;
     while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
         td_signal_type type = (td_signal_type)td_stmt_column_int64(q, 0);
-        const char *value = td_stmt_column_text(q, 1);
-        size_t raw_len = td__signal_raw_len(type);
         import_row h;
         memset(&h, 0, sizeof h);
-        if (!raw_len || type < 0 || type > 255 || strlen(value) != 2 * raw_len ||
-            td__hex_decode(value, 2 * raw_len, h.raw) != 0)
+        if (!td__signal_raw_len(type) || type < 0 || type > 255 ||
+            td__value_column(q, 1, type, h.raw) != 0)
             continue;
         h.type = (uint8_t)type;
         if ((st = td__grow((void **)&have, &cap, n + 1, sizeof h, err)))
@@ -464,6 +469,31 @@ static void hint_build(td_import *imp)
     }
 }
 
+static void *prebuild_main(void *arg)
+{
+    td_import *imp = arg;
+    td_error err;
+    if (td_index_prebuild(imp->hint.pdq, imp->hint.n_pdq, &imp->prebuilt, &err) != TD_OK)
+        imp->prebuilt = NULL; /* the follower builds it then, as for any batch */
+    return NULL;
+}
+
+/* Below this many PDQ additions the segment is built when the index takes them (the index's
+ * own threshold for a segment of their own). */
+#define PREBUILD_MIN ((size_t)1 << 16)
+
+/* Without NEGATIVE_CLASS lines every new signal is indexable and, the writer being held, they
+ * take the ids after last_id in insertion order (checked after the inserts; the hint is dropped
+ * if not). The hint is built before the inserts and its index segment while they run: at 10M
+ * signals that segment takes seconds of the import, on the otherwise idle second core. */
+static void prebuild_start(td_import *imp)
+{
+    hint_build(imp);
+    if (imp->hint.n_pdq >= PREBUILD_MIN &&
+        pthread_create(&imp->prebuild_thread, NULL, prebuild_main, imp) == 0)
+        imp->prebuilding = 1;
+}
+
 /* The rows are not needed past the inserts: freed before the commit and the index update. */
 static void rows_free(td_import *imp)
 {
@@ -501,7 +531,11 @@ static td_status import_complete(td_import *imp, td_error *err)
     imp->res.disabled = 0;
     for (size_t i = 0; i < imp->n_rows; i++)
         imp->res.disabled += !imp->rows[i].dup && !imp->rows[i].enabled;
-    if (fresh == 0 || (st = insert_rows(imp, err)))
+    if (fresh == 0)
+        return TD_OK;
+    if (!imp->negatives)
+        prebuild_start(imp);
+    if ((st = insert_rows(imp, err)))
         return st;
     if (!imp->negatives) {
         int64_t max_id = 0;
@@ -512,9 +546,10 @@ static td_status import_complete(td_import *imp, td_error *err)
         /* The hint holds ids last_id + 1 ... in insertion order: only when no id was skipped
          * (a PostgreSQL sequence may have moved on without commit). */
         if ((uint64_t)(max_id - imp->last_id) == fresh) {
-            hint_build(imp);
             imp->hint.first_id = imp->last_id + 1;
             imp->hint.last_id = max_id;
+        } else {
+            hint_drop(imp);
         }
         rows_free(imp);
         return TD_OK;
@@ -522,7 +557,7 @@ static td_status import_complete(td_import *imp, td_error *err)
     rows_free(imp);
     if ((st = td_store_prepare(imp->conn,
                                "INSERT INTO changes (kind, signal_id, type, value, at_ms)"
-                               " SELECT $1, id, type, COALESCE(unhex(value), value), $2"
+                               " SELECT $1, id, type, value, $2"
                                " FROM signals WHERE bank_id = $3 AND id > $4 AND enabled = 1"
                                " AND NOT (type = $5 AND quality >= 0 AND quality < $6)"
                                " ORDER BY id",
@@ -545,7 +580,7 @@ static td_status import_audit(td_import *imp, td_error *err)
     unsigned int len = 0;
     if (EVP_DigestFinal_ex(imp->digest, md, &len) != 1 || len != sizeof md)
         return td__error_set(err, TD_ERR_INTERNAL, "import: SHA-256 failed");
-    to_hex(md, sizeof md, hex);
+    td__hex_encode(md, sizeof md, hex);
     char object[TD_NAME_MAX + 8];
     snprintf(object, sizeof object, "bank:%s", imp->bank);
     const td_import_result *r = &imp->res;
@@ -670,6 +705,7 @@ td_status td_import_finish(td_import *imp, td_import_result *res, td_error *err)
     if (st == TD_OK)
         st = td_store_commit(imp->conn, err);
     if (st == TD_OK) {
+        prebuild_join(imp);
         st = td__follow_hint(svc, imp->hint.first_id ? &imp->hint : NULL, NULL, err);
         if (imp->res.added)
             (void)td__recheck(svc, imp->conn, imp->bank_id, imp->last_id + 1, NULL);
@@ -808,13 +844,15 @@ td_status td_export(td_service *svc, const char *bank, td_list_format format, in
             got++;
             after = td_stmt_column_int64(q, 0);
             td_signal_type type = (td_signal_type)td_stmt_column_int64(q, 1);
+            char hex[65];
+            (void)td__value_column_hex(q, 2, type, hex);
             put_s(b, td_signal_type_te_name(type));
             if (format == TD_LIST_LINES) {
                 put(b, " ", 1);
-                put_s(b, td_stmt_column_text(q, 2));
+                put_s(b, hex);
             } else {
                 put(b, ",", 1);
-                put_s(b, td_stmt_column_text(q, 2));
+                put_s(b, hex);
                 put(b, ",", 1);
                 put_csv_field(b, td_stmt_column_text(q, 3));
                 put_s(b, td_stmt_column_int64(q, 4) ? ",POSITIVE_CLASS," : ",NEGATIVE_CLASS,");

@@ -91,6 +91,12 @@ static const char v5[] = "ALTER TABLE content ADD COLUMN platform_key BIGINT NOT
  * services) points at that platform's first key, whose id scopes content and webhooks. */
 static const char v6[] = "ALTER TABLE api_keys ADD COLUMN platform_key BIGINT NOT NULL DEFAULT 0;";
 
+/* Signal values as raw bytes in SQLite (see signal_value.c): a bulk import writes about 40% less.
+ * unhex is the store's own function; a value that is not hex (none should be) stays as it was.
+ * PostgreSQL keeps its text column: nothing to do there. */
+static const char v7[] =
+    "UPDATE signals SET value = COALESCE(unhex(value), value) WHERE typeof(value) = 'text';";
+
 static const td_store_migration migrations[] = {
     {1, "service schema", v1, NULL},
     {2, "signals by bank in id order", v2, NULL},
@@ -98,6 +104,7 @@ static const td_store_migration migrations[] = {
     {4, "signal bodies", v4, NULL},
     {5, "content and webhook owners", v5, NULL},
     {6, "platform keys of one platform", v6, NULL},
+    {7, "signal values as bytes", v7, "SELECT 1"},
 };
 
 const td_store_migration *td__schema(size_t *count)

@@ -36,6 +36,9 @@ typedef struct td__range_hint {
     size_t n_pdq, cap_pdq;
     td__range_key *keys;
     size_t n_keys, cap_keys;
+    /* The PDQ additions built into an index segment ahead (may be NULL): the follower
+     * publishes it and takes it over (sets it to NULL). */
+    td_index_prebuilt *built;
 } td__range_hint;
 
 /* What the check path needs of a bank, copied out of the store by the follower. */
@@ -169,6 +172,17 @@ int td__hex_decode(const char *hex, size_t n, uint8_t *out);
 size_t td__signal_raw_len(td_signal_type type);
 /* A PDQ from its 32 bytes in hex order (as td_pdq_from_hex reads the digits). */
 void td__pdq_from_raw(const uint8_t raw[32], td_pdq *out);
+/* Lowercase hex of n bytes into out (2n + 1 bytes). */
+void td__hex_encode(const uint8_t *raw, size_t n, char *out);
+
+/* Stored signal values (signal_value.c): bytes of a value of the type (td__signal_raw_len, or
+ * 32 for a body signal's SHA-256); column col of q read as raw bytes (stored raw or as hex;
+ * -1 for neither), or as lowercase hex; a hex value bound in its stored form. */
+size_t td__signal_value_len(td_signal_type type);
+int td__value_column(td_stmt *q, int col, td_signal_type type, uint8_t raw[32]);
+int td__value_column_hex(td_stmt *q, int col, td_signal_type type, char out[65]);
+td_status td__value_bind(td_stmt *q, int index, td_signal_type type, const char *hex,
+                         td_error *err);
 
 /* Appends one change-log entry (inside the caller's transaction). The value (hex) is stored as
  * raw bytes when it is a valid hash of the type; followers read either form. */
@@ -178,8 +192,7 @@ td_status td__log_change(td_store_conn *c, int kind, int64_t signal_id, td_signa
 /* Follows the change log; the caller may hold the writer connection. */
 td_status td__follow(td_service *svc, uint64_t *applied, td_error *err);
 /* The same with the contents of one ADD_RANGE entry at hand (hint may be NULL). */
-td_status td__follow_hint(td_service *svc, const td__range_hint *hint, uint64_t *applied,
-                          td_error *err);
+td_status td__follow_hint(td_service *svc, td__range_hint *hint, uint64_t *applied, td_error *err);
 /* Appends an ADD_RANGE entry (inside the caller's transaction); *seq receives its position. */
 td_status td__log_range(td_store_conn *c, int64_t first_id, int64_t last_id, int64_t now,
                         uint64_t *seq, td_error *err);

@@ -26,7 +26,7 @@ void td__signal_row(td_stmt *q, td_signal *out)
     out->bank_id = td_stmt_column_int64(q, 1);
     td__copy_trunc(out->bank, sizeof out->bank, td_stmt_column_text(q, 2));
     out->type = (td_signal_type)td_stmt_column_int64(q, 3);
-    td__copy_trunc(out->value, sizeof out->value, td_stmt_column_text(q, 4));
+    (void)td__value_column_hex(q, 4, out->type, out->value);
     out->quality = (int)td_stmt_column_int64(q, 5);
     td__labels_load(&out->labels, td_stmt_column_text(q, 6));
     td__copy_trunc(out->source, sizeof out->source, td_stmt_column_text(q, 7));
@@ -94,7 +94,7 @@ static td_status insert(td_service *svc, td_store_conn *c, int64_t bank_id, td_s
                                &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, bank_id, err)) ||
         (st = td_stmt_bind_int64(q, 2, type, err)) ||
-        (st = td_stmt_bind_text(q, 3, value, (size_t)-1, err)) ||
+        (st = td__value_bind(q, 3, type, value, err)) ||
         (st = td_stmt_bind_int64(q, 4, quality, err)) ||
         (st = td_stmt_bind_text(q, 5, labels, (size_t)-1, err)) ||
         (st = td_stmt_bind_text(q, 6, source, (size_t)-1, err)) ||
@@ -108,7 +108,7 @@ static td_status insert(td_service *svc, td_store_conn *c, int64_t bank_id, td_s
                                &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, bank_id, err)) ||
         (st = td_stmt_bind_int64(q, 2, type, err)) ||
-        (st = td_stmt_bind_text(q, 3, value, (size_t)-1, err)) || (st = td_stmt_step(q, &row, err)))
+        (st = td__value_bind(q, 3, type, value, err)) || (st = td_stmt_step(q, &row, err)))
         return st;
     *id = row ? td_stmt_column_int64(q, 0) : 0;
     td_stmt_reset(q);

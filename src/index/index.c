@@ -558,10 +558,9 @@ static int large_merge_due(const td__view *v)
  * going through the append buffer: queries would scan the buffer linearly until the next batch
  * froze it, and a buffer of millions grows by copying. Non-zero if it was not done (too many
  * segments, or no memory: the caller then takes the ordinary path). */
-static int add_segment(td_index *idx, const td_index_op *ops, size_t n, uint64_t seq)
+/* The segment of n additions; NULL without memory. */
+static td__seg *build_segment(const td_index_op *ops, size_t n)
 {
-    if (idx->cur->nseg >= TD__MAX_SEGS)
-        return -1;
     uint64_t *h = td__aligned_array(n, 32);
     uint64_t *ids = td__mallocarray(n, sizeof *ids);
     if (h)
@@ -569,14 +568,22 @@ static int add_segment(td_index *idx, const td_index_op *ops, size_t n, uint64_t
     if (!h || !ids) {
         td__free(h);
         td__free(ids);
-        return -1;
+        return NULL;
     }
     for (size_t i = 0; i < n; i++) {
         td__pdq_to_words(&ops[i].hash, h + 4 * i);
         ids[i] = ops[i].id;
     }
     td__seg *seg;
-    if (td__seg_build(h, ids, n, 0, &seg) != 0)
+    return td__seg_build(h, ids, n, 0, &seg) == 0 ? seg : NULL;
+}
+
+static int add_segment(td_index *idx, const td_index_op *ops, size_t n, uint64_t seq)
+{
+    if (idx->cur->nseg >= TD__MAX_SEGS)
+        return -1;
+    td__seg *seg = build_segment(ops, n);
+    if (!seg)
         return -1;
     td__view *nv = view_clone(idx->cur);
     if (!nv) {
@@ -588,12 +595,13 @@ static int add_segment(td_index *idx, const td_index_op *ops, size_t n, uint64_t
     return 0;
 }
 
+static td_status after_batch(td_index *idx, td_status st, td_error *err);
+
 td_status td_index_update(td_index *idx, const td_index_op *ops, size_t n, size_t *removed_count,
                           td_error *err)
 {
     td_status st = TD_OK;
     size_t removed = 0, added = 0, applied = 0;
-    int merge_due, merge_now;
     if (removed_count)
         *removed_count = 0;
     if (n && !ops)
@@ -641,11 +649,18 @@ td_status td_index_update(td_index *idx, const td_index_op *ops, size_t n, size_
      * this sequence, and leaving them unpublished would let the next batch publish them. */
     publish(idx, NULL, seq);
     idx->live = idx->live + applied - removed;
-    merge_due = large_merge_due(idx->cur) && !idx->merging;
-    merge_now = merge_due && !idx->bg_started && idx->cur->nseg > SOFT_MAX_SEGS;
-    pthread_mutex_unlock(&idx->write_lock);
     if (removed_count)
         *removed_count = removed;
+    return after_batch(idx, st, err);
+}
+
+/* With the writer lock held, after a batch was published: releases the lock and starts the
+ * large merge the batch made due (in the background thread if there is one). */
+static td_status after_batch(td_index *idx, td_status st, td_error *err)
+{
+    int merge_due = large_merge_due(idx->cur) && !idx->merging;
+    int merge_now = merge_due && !idx->bg_started && idx->cur->nseg > SOFT_MAX_SEGS;
+    pthread_mutex_unlock(&idx->write_lock);
     if (merge_due && st == TD_OK) {
         if (idx->bg_started) {
             pthread_mutex_lock(&idx->bg_lock);
@@ -657,6 +672,73 @@ td_status td_index_update(td_index *idx, const td_index_op *ops, size_t n, size_
         }
     }
     return st;
+}
+
+struct td_index_prebuilt {
+    td__seg *seg;
+    size_t n;
+};
+
+td_status td_index_prebuild(const td_index_op *ops, size_t n, td_index_prebuilt **out,
+                            td_error *err)
+{
+    *out = NULL;
+    if (!n || !ops)
+        return td__error_set(err, TD_ERR_INVALID, "index: no additions to build");
+    if (n > TD_INDEX_MAX_ENTRIES)
+        return td__error_set(err, TD_ERR_LIMIT, "index: more than %zu entries",
+                             TD_INDEX_MAX_ENTRIES);
+    for (size_t i = 0; i < n; i++)
+        if (ops[i].kind != TD_INDEX_ADD)
+            return td__error_set(err, TD_ERR_INVALID, "index: operation %zu is not an addition", i);
+    td_index_prebuilt *b = td__calloc(1, sizeof *b);
+    if (!b || !(b->seg = build_segment(ops, n))) {
+        td__free(b);
+        return td__error_set(err, TD_ERR_NOMEM, "index: out of memory building %zu entries", n);
+    }
+    b->n = n;
+    *out = b;
+    return TD_OK;
+}
+
+void td_index_prebuilt_free(td_index_prebuilt *b)
+{
+    if (!b)
+        return;
+    if (b->seg)
+        td__seg_unref(b->seg);
+    td__free(b);
+}
+
+td_status td_index_add_prebuilt(td_index *idx, td_index_prebuilt *b, td_error *err)
+{
+    td_status st;
+    pthread_mutex_lock(&idx->write_lock);
+    if (b->n > TD_INDEX_MAX_ENTRIES - idx->live) {
+        pthread_mutex_unlock(&idx->write_lock);
+        td_index_prebuilt_free(b);
+        return td__error_set(err, TD_ERR_LIMIT, "index: more than %zu entries",
+                             TD_INDEX_MAX_ENTRIES);
+    }
+    if ((st = freeze(idx, err)) != TD_OK) {
+        pthread_mutex_unlock(&idx->write_lock);
+        td_index_prebuilt_free(b);
+        return st;
+    }
+    td__view *nv = idx->cur->nseg < TD__MAX_SEGS ? view_clone(idx->cur) : NULL;
+    if (!nv) {
+        int full = idx->cur->nseg >= TD__MAX_SEGS;
+        pthread_mutex_unlock(&idx->write_lock);
+        td_index_prebuilt_free(b);
+        return full ? td__error_set(err, TD_ERR_LIMIT, "index: no room for another segment now")
+                    : td__error_set(err, TD_ERR_NOMEM, "index: out of memory");
+    }
+    nv->seg[nv->nseg++] = b->seg;
+    b->seg = NULL;
+    publish(idx, nv, idx->seq + 1);
+    idx->live += b->n;
+    td_index_prebuilt_free(b);
+    return after_batch(idx, TD_OK, err);
 }
 
 td_status td_index_add(td_index *idx, const td_pdq *hash, uint64_t id, td_error *err)

@@ -566,4 +566,6 @@ const td__store_backend td__postgres_backend = {
     "BEGIN; SELECT pg_advisory_xact_lock(" TD__PG_WRITER_LOCK ")",
     NULL, /* no read-only mode: a full disk is the database server's (SQLSTATE 53100) */
     NULL,
+    NULL, /* the server checkpoints its own log */
+    NULL,
 };

@@ -124,13 +124,19 @@ static td_status sq_connect(const char *location, const td_store_options *opts, 
         return st;
     }
     /* The writer gets a large page cache: a bulk import in one transaction otherwise spills
-     * pages to the WAL and reads them back, which made a million-row import I/O bound. */
-    char sql[200];
+     * pages to the WAL and reads them back, which made a million-row import I/O bound. A new
+     * database gets 16 KiB pages (page_size only takes effect before the file's first write,
+     * so it comes before journal_mode): a quarter of the pages to allocate, link and write for
+     * a bulk import, measured about 20% less CPU for 2M signals than 4 KiB pages. The log file
+     * is cut back to 64 MiB once checkpointed, rather than keeping the size of the largest
+     * transaction. */
+    char sql[300];
     snprintf(sql, sizeof sql,
-             "PRAGMA foreign_keys=ON; PRAGMA synchronous=%s; PRAGMA cache_size=%d;"
+             "%sPRAGMA foreign_keys=ON; PRAGMA synchronous=%s; PRAGMA cache_size=%d;"
              " PRAGMA temp_store=MEMORY;%s",
-             opts->synchronous_full ? "FULL" : "NORMAL", write ? -262144 : -16384,
-             write ? " PRAGMA journal_mode=WAL;" : "");
+             write ? "PRAGMA page_size=16384; " : "", opts->synchronous_full ? "FULL" : "NORMAL",
+             write ? -262144 : -16384,
+             write ? " PRAGMA journal_mode=WAL; PRAGMA journal_size_limit=67108864;" : "");
     return sq_setup(db, opts, sql, out, err);
 }
 
@@ -225,6 +231,24 @@ static int sq_has_room(const char *location)
 }
 
 static void sq_disconnect(void *db) { sqlite3_close(db); }
+
+static int sq_wal_hook(void *arg, sqlite3 *db, const char *schema, int pages)
+{
+    (void)db;
+    (void)schema;
+    td__store_wal_grew(arg, pages);
+    return SQLITE_OK;
+}
+
+/* Replaces SQLite's inline checkpoint (which makes the commit that crosses the threshold copy the
+ * whole log: seconds after a bulk import) by the store's checkpointer. */
+static void sq_watch_wal(void *db, td_store *store) { sqlite3_wal_hook(db, sq_wal_hook, store); }
+
+static td_status sq_checkpoint(void *db, td_error *err)
+{
+    int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return rc == SQLITE_OK || rc == SQLITE_BUSY ? TD_OK : fail(db, rc, err, "checkpoint");
+}
 
 static td_status sq_prepare(void *db, const char *sql, void **out, int *map, int max_param,
                             td_error *err)
@@ -332,4 +356,6 @@ const td__store_backend td__sqlite_backend = {
     "BEGIN IMMEDIATE",
     sq_connect_read_only,
     sq_has_room,
+    sq_watch_wal,
+    sq_checkpoint,
 };

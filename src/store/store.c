@@ -47,7 +47,56 @@ static td_status conn_open(td_store *s, td_store_conn *c, td_error *err)
     c->read_only = s->read_only;
     if (s->read_only)
         return s->be->connect_read_only(s->location, &s->opts, &c->db, err);
-    return s->be->connect(s->location, &s->opts, c->write, &c->db, err);
+    td_status st = s->be->connect(s->location, &s->opts, c->write, &c->db, err);
+    if (st == TD_OK && c->write && s->be->watch_wal)
+        s->be->watch_wal(c->db, s);
+    return st;
+}
+
+void td__store_wal_grew(td_store *s, int pages)
+{
+    if (pages < TD__WAL_CHECKPOINT_PAGES)
+        return;
+    pthread_mutex_lock(&s->ckpt_lock);
+    s->ckpt_pending = 1;
+    pthread_cond_signal(&s->ckpt_wake);
+    pthread_mutex_unlock(&s->ckpt_lock);
+}
+
+int64_t td__store_checkpoints(td_store *s) { return atomic_load(&s->checkpoints); }
+
+/* The checkpointer: copies the log into the database when a commit has left it long, on its own
+ * connection (connected at the first wake-up, again after a failure such as a full disk), so the
+ * commit that crossed the threshold returns at once. A checkpoint that fails is retried at the
+ * next wake-up; the log keeps every committed transaction meanwhile. */
+static void *checkpointer_main(void *arg)
+{
+    td_store *s = arg;
+    void *db = NULL;
+    pthread_mutex_lock(&s->ckpt_lock);
+    for (;;) {
+        while (!s->ckpt_stop && !s->ckpt_pending)
+            pthread_cond_wait(&s->ckpt_wake, &s->ckpt_lock);
+        if (s->ckpt_stop)
+            break;
+        s->ckpt_pending = 0;
+        pthread_mutex_unlock(&s->ckpt_lock);
+        td_error err;
+        td_error_clear(&err);
+        if (!db && s->be->connect(s->location, &s->opts, 1, &db, &err) != TD_OK)
+            db = NULL;
+        if (db && s->be->checkpoint(db, &err) == TD_OK)
+            atomic_fetch_add(&s->checkpoints, 1);
+        else if (db) {
+            s->be->disconnect(db);
+            db = NULL;
+        }
+        pthread_mutex_lock(&s->ckpt_lock);
+    }
+    pthread_mutex_unlock(&s->ckpt_lock);
+    if (db)
+        s->be->disconnect(db);
+    return NULL;
 }
 
 /* Writes refused in read-only mode (a read-only connection says "readonly database") and a full
@@ -88,6 +137,8 @@ td_status td_store_open(const char *location, const td_store_options *opts, td_s
     s->opts = *opts;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->freed, NULL);
+    pthread_mutex_init(&s->ckpt_lock, NULL);
+    pthread_cond_init(&s->ckpt_wake, NULL);
     s->writer.store = s;
     s->writer.write = 1;
     if (!(s->location = td__strdup(location))) {
@@ -121,6 +172,13 @@ td_status td_store_open(const char *location, const td_store_options *opts, td_s
         if (st != TD_OK)
             goto fail;
     }
+    if (s->be->checkpoint) {
+        if (pthread_create(&s->ckpt_thread, NULL, checkpointer_main, s) != 0) {
+            st = td__error_set(err, TD_ERR_INTERNAL, "store: cannot start the checkpointer");
+            goto fail;
+        }
+        s->ckpt_started = 1;
+    }
     *out = s;
     return TD_OK;
 fail:
@@ -132,12 +190,21 @@ void td_store_close(td_store *s)
 {
     if (!s)
         return;
+    if (s->ckpt_started) {
+        pthread_mutex_lock(&s->ckpt_lock);
+        s->ckpt_stop = 1;
+        pthread_cond_signal(&s->ckpt_wake);
+        pthread_mutex_unlock(&s->ckpt_lock);
+        pthread_join(s->ckpt_thread, NULL);
+    }
     for (unsigned i = 0; s->readers && i < s->n_readers; i++)
         conn_close(&s->readers[i]);
     td__free(s->readers);
     conn_close(&s->writer);
     pthread_cond_destroy(&s->freed);
     pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->ckpt_wake);
+    pthread_mutex_destroy(&s->ckpt_lock);
     td__free(s->location);
     td__free(s);
 }

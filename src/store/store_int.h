@@ -43,6 +43,11 @@ typedef struct td__store_backend {
     td_status (*connect_read_only)(const char *location, const td_store_options *opts, void **db,
                                    td_error *err);
     int (*has_room)(const char *location);
+    /* An engine whose commits leave a write-ahead log to copy into the database (NULL
+     * otherwise): watch_wal makes the writer connection db call td__store_wal_grew after each
+     * commit, and checkpoint copies what it can without waiting for readers or the writer. */
+    void (*watch_wal)(void *db, td_store *store);
+    td_status (*checkpoint)(void *db, td_error *err);
 } td__store_backend;
 
 /* The key of the transaction-level advisory lock every PostgreSQL writer transaction takes
@@ -91,7 +96,25 @@ struct td_store {
     int draining; /* connections are being reopened: acquire waits */
     atomic_int read_only_pub;
     atomic_int space_short; /* the writer's last write failed for lack of space */
+    /* The checkpointer (engines with watch_wal): a thread with its own connection, woken when
+     * the log has grown past TD__WAL_CHECKPOINT_PAGES, so that no commit copies it inline. */
+    pthread_t ckpt_thread;
+    int ckpt_started;
+    pthread_mutex_t ckpt_lock;
+    pthread_cond_t ckpt_wake;
+    int ckpt_pending, ckpt_stop;
+    atomic_llong checkpoints; /* completed, for tests and figures */
 };
+
+/* Pages in the write-ahead log past which the checkpointer is woken (SQLite's own default for
+ * its inline checkpoint). */
+#define TD__WAL_CHECKPOINT_PAGES 1000
+
+/* Called by the backend after a commit of the writer: the log now holds pages pages. */
+void td__store_wal_grew(td_store *s, int pages);
+
+/* Checkpoints the checkpointer has completed since the store opened. */
+int64_t td__store_checkpoints(td_store *s);
 
 /* The store's write state: 0 writable; TD__STORE_READ_ONLY opened read-only because the disk was
  * full (every write fails with TD_ERR_NOSPACE until td__store_try_writable succeeds);
