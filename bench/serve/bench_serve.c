@@ -11,7 +11,9 @@
  *                    [--server PATH] [--compare PATH] [--data DIR] [PHOTO_DIR...]
  * --compare runs the hash workload against a second `takedown` binary (an earlier build),
  * alternating with the first at each connection count, and prints the ratio of their request
- * rates. An earlier build may not open a data directory migrated by this one: give it its own
+ * rates and of the server CPU time each request cost (read from /proc: on a shared machine it
+ * varies much less than the rate). An earlier build may not open a data directory migrated by this
+ * one: give it its own
  * (--compare-data, prepared by that build's bench_serve with the same --signals, so it holds the
  * same hashes) and a platform key made by that build (--compare-key). The servers are told not to
  * limit connections per address (TAKEDOWN_MAX_CONNECTIONS_PER_ADDRESS=0: every client connection
@@ -306,8 +308,31 @@ static int cmp_double(const void *a, const void *b)
 
 #define MAX_CONNS 1024
 
-/* Runs one workload; returns the request rate. */
-static double run_load(const char *name, int jpeg, int conns, double seconds)
+/* CPU seconds (user + system) a process has used so far, from /proc (0 if unreadable). The
+ * machine is shared and noisy: the server's CPU time per request varies much less from run to
+ * run than the request rate does. */
+static double proc_cpu_s(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* Fields after the command name (which may hold spaces): state is field 3, utime 14,
+     * stime 15. */
+    const char *p = strrchr(buf, ')');
+    unsigned long long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Runs one workload; returns the request rate and, in *us_per_req (may be NULL), the server's CPU
+ * microseconds per request. */
+static double run_load(const char *name, int jpeg, int conns, double seconds, double *us_per_req)
 {
     static pthread_t th[MAX_CONNS];
     static worker ws[MAX_CONNS];
@@ -321,8 +346,13 @@ static double run_load(const char *name, int jpeg, int conns, double seconds)
         ws[i].measure_from = start + warmup;
         pthread_create(&th[i], NULL, worker_main, &ws[i]);
     }
-    struct timespec ts = {(time_t)(warmup + seconds), 0};
+    struct timespec ts = {(time_t)warmup, 0};
     nanosleep(&ts, NULL);
+    double srv0 = proc_cpu_s(server_pid), cli0 = proc_cpu_s(getpid());
+    ts.tv_sec = (time_t)seconds;
+    ts.tv_nsec = (long)((seconds - (double)(time_t)seconds) * 1e9);
+    nanosleep(&ts, NULL);
+    double srv_cpu = proc_cpu_s(server_pid) - srv0, cli_cpu = proc_cpu_s(getpid()) - cli0;
     running = 0;
     size_t total = 0, errors = 0;
     for (int i = 0; i < conns; i++) {
@@ -343,6 +373,11 @@ static double run_load(const char *name, int jpeg, int conns, double seconds)
            "max %.2f ms, errors %zu\n",
            name, conns, seconds, total, total / seconds, p50 * 1e3, p99 * 1e3,
            total ? all[total - 1] * 1e3 : 0, errors);
+    double us = total ? srv_cpu / (double)total * 1e6 : 0.0;
+    printf("cpu    server %.2f s (%.0f us per request), client %.2f s, in the %.0f s measured\n",
+           srv_cpu, us, cli_cpu, seconds);
+    if (us_per_req)
+        *us_per_req = us;
     if (jpeg)
         printf("jpeg   %.1f images/s (%zu photos, decoded, PDQ + 8 dihedral variants, MD5, "
                "SHA-256, checked)\n",
@@ -464,7 +499,7 @@ int main(int argc, char **argv)
     const char *keys[2] = {own_key, compare_key ? compare_key : own_key};
     int n_servers = compare ? 2 : 1;
     for (int c = 0; c < n_conns; c++) {
-        double rate[2] = {0, 0};
+        double rate[2] = {0, 0}, us[2] = {0, 0};
         for (int k = 0; k < n_servers; k++) {
             server_path = servers[k];
             snprintf(api_key, sizeof api_key, "%s", keys[k]);
@@ -475,12 +510,13 @@ int main(int argc, char **argv)
             printf("server %s; index: %llu PDQ hashes; client: %d keep-alive connections on the "
                    "same machine\n",
                    server_path, (unsigned long long)n, conns[c]);
-            rate[k] = run_load("hash", 0, conns[c], seconds);
+            rate[k] = run_load("hash", 0, conns[c], seconds, &us[k]);
             stop_server();
         }
         if (compare)
-            printf("ratio  %d connections: %.2f (%s over %s)\n", conns[c],
-                   rate[1] > 0 ? rate[0] / rate[1] : 0.0, servers[0], servers[1]);
+            printf("ratio  %d connections: %.2f req/s, %.2f server CPU per request (%s over %s)\n",
+                   conns[c], rate[1] > 0 ? rate[0] / rate[1] : 0.0, us[1] > 0 ? us[0] / us[1] : 0.0,
+                   servers[0], servers[1]);
     }
     server_path = servers[0];
     snprintf(api_key, sizeof api_key, "%s", own_key);
@@ -489,7 +525,7 @@ int main(int argc, char **argv)
     if (n_photos) {
         if (!start_server(dir, threads, &server_port))
             return 1;
-        run_load("jpeg", 1, threads > 2 ? threads : 2, seconds);
+        run_load("jpeg", 1, threads > 2 ? threads : 2, seconds, NULL);
         stop_server();
     } else {
         printf("jpeg   skipped (no photo folder given)\n");

@@ -88,30 +88,40 @@ static void reply_oom(td__req *r)
                  1);
 }
 
+/* The usual answer fits here; a larger one is dumped a second time at its exact size. */
+#define JSON_FIRST_GUESS 1024
+
 void td__reply_json(td__req *r, unsigned status, json_t *obj)
 {
+    const size_t flags = JSON_COMPACT | JSON_ENSURE_ASCII;
     if (!obj) {
         reply_oom(r);
         return;
     }
-    char *text = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII);
+    /* Dumped straight into a buffer of our allocator (json_dumps would allocate through jansson
+     * and need a copy): room for the text and the final newline. */
+    size_t cap = JSON_FIRST_GUESS;
+    char *text = td__malloc(cap);
+    size_t n = text ? json_dumpb(obj, text, cap - 1, flags) : 0;
+    if (text && n > cap - 1) {
+        cap = n + 1;
+        char *bigger = td__realloc(text, cap);
+        if (!bigger) {
+            td__free(text);
+            text = NULL;
+        } else {
+            text = bigger;
+            n = json_dumpb(obj, text, cap - 1, flags);
+        }
+    }
     json_decref(obj);
-    if (!text) {
+    if (!text || n == 0 || n > cap - 1) {
+        td__free(text);
         reply_oom(r);
         return;
     }
-    size_t n = strlen(text);
-    /* jansson allocated it: copy into our allocator so one free path handles every body. */
-    char *copy = td__malloc(n + 1);
-    if (!copy) {
-        free(text);
-        reply_oom(r);
-        return;
-    }
-    memcpy(copy, text, n);
-    copy[n] = '\n';
-    free(text);
-    set_response(r, status, "application/json", copy, n + 1, 0);
+    text[n] = '\n';
+    set_response(r, status, "application/json", text, n + 1, 0);
 }
 
 /* Writes s[0..n) into out[cap] (cap >= 8) as text that is safe to show and to put in JSON:
