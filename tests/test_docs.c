@@ -14,17 +14,23 @@
  *   the example is 422 `missing_field` naming it, each optional member left out is accepted;
  * - the order document of docs/orders.md, signed, is received;
  * - the confirmation of a measure stated in whole seconds within the receipt's second;
- * - every error code the server answered during the test is listed in docs/api.md. */
+ * - every error code the server answered during the test is listed in docs/api.md;
+ * - the documents name the tree, so that they cannot drift from it: docs/architecture.md names
+ *   every folder of src/ and every header (the .h files of each src/<folder>/ and of
+ *   include/takedown/); docs/testing.md every test program, fuzz harness and benchmark;
+ *   README.md every command `takedown help` lists and every target of the Makefile's .PHONY. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <dirent.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "support/api_client.h"
 #include "support/support.h"
@@ -966,12 +972,171 @@ static void test_codes_documented(void **state)
     free(api);
 }
 
+/* ---- the documents name the tree ---- */
+
+#define MAX_NAMES 256
+
+typedef char name_buf[256];
+
+/* The entries of the source tree's folder rel whose names start with prefix and end with suffix:
+ * the folders among them when dirs, else the regular files. Returns how many (at most
+ * MAX_NAMES; more fails). */
+static size_t tree_names(const char *rel, const char *prefix, const char *suffix, int dirs,
+                         name_buf *out)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", TD_SOURCE_DIR, rel);
+    DIR *d = opendir(path);
+    if (!d)
+        fail_msg("cannot open the folder %s", path);
+    size_t n = 0, pl = strlen(prefix), sl = strlen(suffix);
+    for (struct dirent *e = readdir(d); e; e = readdir(d)) {
+        size_t len = strlen(e->d_name);
+        if (e->d_name[0] == '.' || len < pl + sl || strncmp(e->d_name, prefix, pl) != 0 ||
+            strcmp(e->d_name + len - sl, suffix) != 0)
+            continue;
+        char full[sizeof path + sizeof e->d_name + 1];
+        struct stat st;
+        snprintf(full, sizeof full, "%s/%s", path, e->d_name);
+        if (stat(full, &st) != 0 || (dirs ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)))
+            continue;
+        if (n == MAX_NAMES)
+            fail_msg("%s: more than %d entries, over this test's table", rel, MAX_NAMES);
+        snprintf(out[n++], sizeof out[0], "%s", e->d_name);
+    }
+    closedir(d);
+    return n;
+}
+
+/* Fails unless the document's text holds want. */
+static void must_name(const char *text, const char *doc, const char *want, const char *what)
+{
+    if (!strstr(text, want))
+        fail_msg("%s does not name %s (%s): add a line for it", doc, want, what);
+}
+
+static void test_architecture_names_the_tree(void **state)
+{
+    (void)state;
+    static name_buf folders[MAX_NAMES], headers[MAX_NAMES];
+    char want[600], rel[300];
+    size_t len;
+    char *md = source_file("docs/architecture.md", &len);
+    size_t nf = tree_names("src", "", "", 1, folders);
+    assert_true(nf >= 10);
+    for (size_t i = 0; i < nf; i++) {
+        snprintf(want, sizeof want, "`src/%s/`", folders[i]);
+        must_name(md, "docs/architecture.md", want, "a folder of src/, in the layer table");
+        snprintf(rel, sizeof rel, "src/%s", folders[i]);
+        size_t nh = tree_names(rel, "", ".h", 0, headers);
+        for (size_t k = 0; k < nh; k++) {
+            snprintf(want, sizeof want, "`src/%s/%s`", folders[i], headers[k]);
+            must_name(md, "docs/architecture.md", want, "an internal header");
+        }
+    }
+    size_t np = tree_names("include/takedown", "", ".h", 0, headers);
+    assert_true(np >= 10);
+    for (size_t k = 0; k < np; k++) {
+        snprintf(want, sizeof want, "`include/takedown/%s`", headers[k]);
+        must_name(md, "docs/architecture.md", want, "a public header");
+    }
+    free(md);
+}
+
+/* Every program a file of folder rel named prefix*.c (or .cpp) makes: `name` in the text. */
+static size_t must_name_programs(const char *text, const char *rel, const char *prefix,
+                                 const char *what)
+{
+    static name_buf files[MAX_NAMES];
+    char want[300];
+    size_t n = tree_names(rel, prefix, ".c", 0, files);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(want, sizeof want, "`%.*s`", (int)(strlen(files[i]) - 2), files[i]);
+        must_name(text, "docs/testing.md", want, what);
+    }
+    return n;
+}
+
+static void test_testing_names_every_program(void **state)
+{
+    (void)state;
+    static name_buf names[MAX_NAMES];
+    char want[300], rel[300];
+    size_t len;
+    char *md = source_file("docs/testing.md", &len);
+    assert_true(must_name_programs(md, "tests", "test_", "a test program") >= 20);
+    assert_true(must_name_programs(md, "fuzz", "fuzz_", "a fuzz harness") >= 5);
+    /* The image harnesses: one driver, named by their corpus folders. */
+    must_name(md, "docs/testing.md", "`fuzz/image_driver.c`", "the image fuzz driver");
+    size_t nc = tree_names("fuzz/corpus", "", "", 1, names);
+    for (size_t i = 0; i < nc; i++) {
+        snprintf(want, sizeof want, "`fuzz_%s`", names[i]);
+        must_name(md, "docs/testing.md", want, "a fuzz harness (its corpus folder)");
+    }
+    size_t nb = must_name_programs(md, "bench", "bench_", "a benchmark");
+    size_t nd = tree_names("bench", "", "", 1, names);
+    for (size_t i = 0; i < nd; i++) {
+        snprintf(rel, sizeof rel, "bench/%s", names[i]);
+        nb += must_name_programs(md, rel, "bench_", "a benchmark");
+    }
+    assert_true(nb >= 3);
+    free(md);
+}
+
+static void test_readme_names_every_command(void **state)
+{
+    (void)state;
+    size_t len;
+    char *md = source_file("README.md", &len);
+    char want[300], help[8192];
+    /* The commands of `takedown help`: the lines after "Commands:" up to a blank one. */
+    assert_int_equal(run_capture(TD_CLI_PATH " help", help, sizeof help), 0);
+    const char *list = strstr(help, "\nCommands:\n");
+    assert_non_null(list);
+    int commands = 0;
+    for (const char *l = list + strlen("\nCommands:\n"); strncmp(l, "  ", 2) == 0;) {
+        snprintf(want, sizeof want, "takedown %.*s", (int)strcspn(l + 2, " \n"), l + 2);
+        must_name(md, "README.md", want, "a command of `takedown help`");
+        commands++;
+        const char *eol = strchr(l, '\n');
+        if (!eol)
+            break;
+        l = eol + 1;
+    }
+    assert_true(commands >= 8);
+    /* The Makefile's targets: its .PHONY line. */
+    char *mk = source_file("Makefile", &len);
+    const char *phony = strstr(mk, "\n.PHONY:");
+    assert_non_null(phony);
+    phony += strlen("\n.PHONY:");
+    int targets = 0;
+    for (const char *t = phony; *t && *t != '\n';) {
+        t += strspn(t, " \t");
+        size_t n = strcspn(t, " \t\n");
+        if (!n)
+            break;
+        snprintf(want, sizeof want, "`make %.*s`", (int)n, t);
+        must_name(md, "README.md", want, "a target of the Makefile");
+        targets++;
+        t += n;
+    }
+    assert_true(targets >= 10);
+    free(mk);
+    free(md);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_openapi_examples),      cmocka_unit_test(test_order_schemas_required),
-        cmocka_unit_test(test_confirm_whole_seconds), cmocka_unit_test(test_markdown_examples),
-        cmocka_unit_test(test_orders_md_document),    cmocka_unit_test(test_codes_documented),
+        cmocka_unit_test(test_openapi_examples),
+        cmocka_unit_test(test_order_schemas_required),
+        cmocka_unit_test(test_confirm_whole_seconds),
+        cmocka_unit_test(test_markdown_examples),
+        cmocka_unit_test(test_orders_md_document),
+        cmocka_unit_test(test_codes_documented),
+        cmocka_unit_test(test_architecture_names_the_tree),
+        cmocka_unit_test(test_testing_names_every_program),
+        cmocka_unit_test(test_readme_names_every_command),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

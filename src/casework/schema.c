@@ -1,6 +1,7 @@
-/* The service's schema, as versioned migrations. Portable SQL where possible: the PostgreSQL
- * variant (sql_postgres, to come with that backend) only changes identity columns and BYTEA. Times
- * are integer milliseconds since the epoch; labels are space-separated tokens. */
+/* The service's schema, as versioned migrations. Portable SQL: the PostgreSQL backend translates
+ * it mechanically (identity columns, BIGINT, BYTEA; docs/store.md), and a migration's
+ * sql_postgres replaces it only where that translation cannot say it (v7). Times are integer
+ * milliseconds since the epoch; labels are space-separated tokens. */
 #include "casework/schema.h"
 
 static const char v1[] =

@@ -5,7 +5,8 @@
  * Why the confirmation and the sealing are two transactions: the evidence store commits its own
  * (it writes a file, then rows and an audit entry). The confirmation is what the legal clock
  * depends on, so it commits first and never waits on, or is undone by, a sealing problem; an
- * order whose content is not yet sealed says so (preserved = 0) and td_order_preserve retries. */
+ * order whose content is not yet sealed says so (preserved = 0) and the orders thread retries
+ * (td__order_preserve_retry, from orders_duties.c). */
 #include <stdio.h>
 #include <string.h>
 

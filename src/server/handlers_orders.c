@@ -457,9 +457,6 @@ void td__h_order_confirm(td__req *r)
     json_decref(b);
 }
 
-/* PUT .../targets/{n}/media: the raw bytes of what was removed, sealed as evidence. The body
- * limit is the media limit (max_media_bytes); the library checks the bytes against the located
- * content's hash and serialises uploads. */
 /* A target index (0-based) from the path: digits only; past the last target is 404 later. */
 static int64_t param_target(td__req *r, int index)
 {
@@ -475,6 +472,9 @@ static int64_t param_target(td__req *r, int index)
     return v;
 }
 
+/* PUT .../targets/{n}/media: the raw bytes of what was removed, sealed as evidence. The body
+ * limit is the media limit (max_media_bytes); the library checks the bytes against the located
+ * content's hash and serialises uploads. */
 void td__h_order_target_media(td__req *r)
 {
     td_orders *o = td__orders_or_503(r);

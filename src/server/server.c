@@ -61,7 +61,8 @@ static void server_log(td_server *srv, const char *fmt, ...)
 /* ---- removal orders ----
  * The order clocks, the retried preservation of confirmed orders and the evidence purge run on
  * the orders handle's own thread (src/orders/orders_duties.c): the server asks for it when it
- * opens the handle, passes its log on, and reports the thread's figures (/metrics). */
+ * opens the handle, passes its operator log callback on, and reports the thread's figures
+ * (/metrics). */
 
 /* Closes the orders handle (which stops its thread, waiting for a tick in progress), keeping
  * its figures so that the metrics count since the server started. */
@@ -218,8 +219,6 @@ static void request_free(td__req *r)
     td__free(r);
 }
 
-/* The first call: route, authenticate, check the announced size. Returns 1 when the request was
- * answered already. */
 /* Answers 429 with Retry-After when wait (seconds) is non-zero; returns whether it did. */
 static int rate_limited(td__req *r, unsigned wait, const char *what)
 {
@@ -230,6 +229,8 @@ static int rate_limited(td__req *r, unsigned wait, const char *what)
     return 1;
 }
 
+/* The first call: route, rate limits, readiness, authenticate, check the announced size.
+ * Returns 1 when the request was answered already. */
 static int request_start(td__req *r)
 {
     td_server *srv = r->srv;
