@@ -1,4 +1,4 @@
 /* The library version. */
-#include "takedown/takedown.h"
+#include "takedown/version.h"
 
 const char *td_version(void) { return TD_VERSION; }
