@@ -34,29 +34,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "support/bench.h"
 #include "takedown/casework.h"
 
 #define KNOWN 1000
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static uint64_t rng_next(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return *s * 2685821657736338717ULL;
-}
-
 static void random_hex(uint64_t *rng, char out[65])
 {
     for (int k = 0; k < 4; k++)
-        snprintf(out + 16 * k, 17, "%016llx", (unsigned long long)rng_next(rng));
+        snprintf(out + 16 * k, 17, "%016llx", (unsigned long long)bench_rand(rng));
 }
 
 static char known[KNOWN][65];
@@ -73,7 +59,7 @@ static int setup(const char *dir, uint64_t n, char *key, size_t key_cap)
     opts.follow_interval_ms = 0;
     opts.import_max_lines = n + 10;
     mkdir(dir, 0700);
-    double t0 = now_s();
+    double t0 = bench_now();
     if (td_service_open(dir, &opts, &svc, &err) != TD_OK) {
         fprintf(stderr, "bench_serve: %s: %s\n", dir, err.message);
         return 0;
@@ -116,7 +102,7 @@ static int setup(const char *dir, uint64_t n, char *key, size_t key_cap)
             st = td_import_finish(imp, &res, &err);
         else
             td_import_abort(imp);
-        printf("imported %llu in %.1f s\n", (unsigned long long)res.added, now_s() - t0);
+        printf("imported %llu in %.1f s\n", (unsigned long long)res.added, bench_now() - t0);
         td_import_result_clear(&res);
     }
     if (st == TD_OK) {
@@ -154,12 +140,12 @@ static int start_server(const char *dir, int threads, int *port)
     close(fds[1]);
     FILE *f = fdopen(fds[0], "r");
     char line[512];
-    double t0 = now_s();
+    double t0 = bench_now();
     while (fgets(line, sizeof line, f)) {
         const char *l = "takedown: listening on http://127.0.0.1:";
         if (strncmp(line, l, strlen(l)) == 0) {
             *port = (int)strtol(line + strlen(l), NULL, 10);
-            printf("server ready in %.1f s (index loaded), port %d, %d threads\n", now_s() - t0,
+            printf("server ready in %.1f s (index loaded), port %d, %d threads\n", bench_now() - t0,
                    *port, threads);
             return 1;
         }
@@ -264,8 +250,8 @@ static void *worker_main(void *arg)
             ctype = "image/jpeg";
         } else {
             char hex[65];
-            if (rng_next(&rng) % 10 == 0)
-                memcpy(hex, known[rng_next(&rng) % KNOWN], 65);
+            if (bench_rand(&rng) % 10 == 0)
+                memcpy(hex, known[bench_rand(&rng) % KNOWN], 65);
             else
                 random_hex(&rng, hex);
             plen = (size_t)snprintf(body, sizeof body, "{\"pdq\": \"%s\"}", hex);
@@ -276,11 +262,11 @@ static void *worker_main(void *arg)
                           "POST /v1/check HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
                           "%s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n\r\n",
                           api_key, ctype, plen);
-        double t0 = now_s();
+        double t0 = bench_now();
         int status = 0;
         if (send_all(fd, head, (size_t)hl) && send_all(fd, payload, plen))
             status = read_response(fd, resp, sizeof resp);
-        double t1 = now_s();
+        double t1 = bench_now();
         if (status == 0) {
             close(fd);
             fd = connect_server();
@@ -338,7 +324,7 @@ static double run_load(const char *name, int jpeg, int conns, double seconds, do
     static worker ws[MAX_CONNS];
     double warmup = 1.0;
     running = 1;
-    double start = now_s();
+    double start = bench_now();
     for (int i = 0; i < conns; i++) {
         memset(&ws[i], 0, sizeof ws[i]);
         ws[i].jpeg = jpeg;
