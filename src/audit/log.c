@@ -18,6 +18,7 @@
 #include "audit/key.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/hex.h"
 #include "takedown/config.h"
 
 struct td_audit {
@@ -830,8 +831,8 @@ static td_status export_line(export_ctx *x, json_t *obj)
 static td_status export_checkpoint(export_ctx *x, const td_audit_checkpoint *cp)
 {
     char root[2 * TD_AUDIT_HASH_LEN + 1], sig[2 * TD_AUDIT_SIG_LEN + 1];
-    td__hex(cp->root, TD_AUDIT_HASH_LEN, root);
-    td__hex(cp->signature, TD_AUDIT_SIG_LEN, sig);
+    td__hex_encode(cp->root, TD_AUDIT_HASH_LEN, root);
+    td__hex_encode(cp->signature, TD_AUDIT_SIG_LEN, sig);
     x->checkpoints++;
     return export_line(x, json_pack("{s:s, s:{s:I, s:I, s:s, s:s}}", "type", "checkpoint",
                                     "checkpoint", "size", (json_int_t)cp->size, "time_ms",
@@ -862,7 +863,7 @@ static td_status export_locked(td_audit *log, td_store_conn *c, uint64_t size, e
     int row, cp_row;
     char hex[2 * TD_AUDIT_PUBKEY_LEN + 1];
     td_status st;
-    td__hex(log->pk, TD_AUDIT_PUBKEY_LEN, hex);
+    td__hex_encode(log->pk, TD_AUDIT_PUBKEY_LEN, hex);
     if ((st = export_line(x,
                           json_pack("{s:s, s:s, s:i, s:s, s:I, s:I}", "type", "header", "format",
                                     "takedown-audit-export", "version", 1, "public_key", hex,
@@ -889,7 +890,7 @@ static td_status export_locked(td_audit *log, td_store_conn *c, uint64_t size, e
         uint64_t seq = (uint64_t)td_stmt_column_int64(entries, 0);
         char leaf[2 * TD_AUDIT_HASH_LEN + 1] = "";
         if (td_stmt_column_bytes(entries, 6) == TD_AUDIT_HASH_LEN)
-            td__hex(td_stmt_column_blob(entries, 6), TD_AUDIT_HASH_LEN, leaf);
+            td__hex_encode(td_stmt_column_blob(entries, 6), TD_AUDIT_HASH_LEN, leaf);
         /* Exported as stored: a stored entry already altered shows in the export's check. */
         if ((st = export_line(x, json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s}", "type",
                                            "entry", "seq", (json_int_t)seq, "time_ms",
