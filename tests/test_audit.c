@@ -122,7 +122,7 @@ static void fx_open(fixture *fx, const td_audit_options *opts)
     td_audit_options_default(&o);
     if (opts)
         o = *opts;
-    o.now_ms = fake_clock;
+    o.clock.now_ms = fake_clock;
     td_status st = td_audit_open(fx->store, fx->dir, &o, &fx->log, &err);
     if (st)
         fail_msg("td_audit_open: %s", err.message);
@@ -238,7 +238,8 @@ static void test_known_vectors(void **state)
     uint8_t root[32], want[32];
     td__frontier_root(&f, root);
     assert_int_equal(
-        td__hex_decode_exact("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", 64, want, 32),
+        td__hex_decode_exact("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", 64,
+                             want, 32),
         0);
     assert_memory_equal(root, want, 32);
     for (int i = 0; i < 8; i++) {

@@ -1,5 +1,5 @@
 /* The core's small things: the hex codec checked against snprintf("%02x") and sscanf on random
- * bytes, and the capped growable buffer (growth, the cap, printf, take, reset). */
+ * bytes, the capped growable buffer (growth, the cap, printf, take, reset), and the clocks. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/hex.h"
 
 /* A fixed-seed xorshift: the same "random" bytes on every run. */
@@ -191,12 +193,38 @@ static void test_buf_cap(void **state)
     td__buf_free(&b);
 }
 
+static int64_t fixed_clock(void *ctx) { return *(const int64_t *)ctx; }
+
+static void test_clock(void **state)
+{
+    (void)state;
+    /* The system clock agrees with time() (whole seconds, either side of a tick). */
+    int64_t before = (int64_t)time(NULL) * 1000;
+    int64_t now = td_clock_now(NULL);
+    int64_t after = (int64_t)time(NULL) * 1000 + 1000;
+    assert_true(now >= before && now <= after);
+    td_clock sys = {NULL, NULL};
+    int64_t t = td_clock_now(&sys);
+    assert_true(t >= now && t <= after);
+    assert_true(td__wall_ms() >= t);
+    /* An injected clock is what the library reads. */
+    int64_t at = 1700000000123;
+    td_clock fake = {fixed_clock, &at};
+    assert_int_equal(td_clock_now(&fake), 1700000000123);
+    at += 5;
+    assert_int_equal(td_clock_now(&fake), 1700000000128);
+    /* The monotonic clock does not go back, and ns and ms agree. */
+    int64_t m0 = td__monotonic_ms(), n0 = td__monotonic_ns(), m1 = td__monotonic_ms();
+    assert_true(m1 >= m0);
+    assert_true(n0 / 1000000 >= m0 && n0 / 1000000 <= m1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hex_round_trip), cmocka_unit_test(test_hex_upper_case),
         cmocka_unit_test(test_hex_refused),    cmocka_unit_test(test_buf_grows),
-        cmocka_unit_test(test_buf_cap),
+        cmocka_unit_test(test_buf_cap),        cmocka_unit_test(test_clock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "audit/audit_int.h"
 #include "audit/key.h"
@@ -66,14 +65,7 @@ td_status td_audit_options_from_config(td_audit_options *o, const td_config *cfg
     return TD_OK;
 }
 
-static int64_t now_ms(const td_audit *log)
-{
-    if (log->opts.now_ms)
-        return log->opts.now_ms(log->opts.clock_ctx);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+static int64_t now_ms(const td_audit *log) { return td_clock_now(&log->opts.clock); }
 
 td_status td_audit_open(td_store *store, const char *key_dir, const td_audit_options *opts,
                         td_audit **out, td_error *err)

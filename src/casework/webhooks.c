@@ -17,6 +17,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/hex.h"
+#include "core/wait.h"
 #include "net/http_client.h"
 
 #define ROUND 16 /* deliveries attempted per round */
@@ -531,10 +532,7 @@ static void *worker_main(void *arg)
             wait = d < 10 ? 10 : d > 1000 ? 1000 : d;
         }
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ns = ts.tv_nsec + wait % 1000 * 1000000;
-        ts.tv_sec += (time_t)(wait / 1000 + ns / 1000000000);
-        ts.tv_nsec = (long)(ns % 1000000000);
+        td__deadline_after(&ts, wait);
         if (!svc->kicked)
             pthread_cond_timedwait(&svc->wake, &svc->thread_lock, &ts);
     }

@@ -6,9 +6,9 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/hex.h"
 #include "takedown/index.h"
@@ -78,7 +78,7 @@ td_status td_index_map_new(td_index_map **out, td_error *err)
     }
     map->mask = MIN_SLOTS - 1;
     if (getrandom(&map->seed, sizeof map->seed, GRND_NONBLOCK) != sizeof map->seed)
-        map->seed = mix((uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)map);
+        map->seed = mix((uint64_t)td__wall_ms() ^ (uint64_t)(uintptr_t)map);
     pthread_rwlock_init(&map->lock, NULL);
     *out = map;
     return TD_OK;

@@ -125,8 +125,6 @@ td_status td_orders_options_from_config(td_orders_options *o, const td_config *c
     return TD_OK;
 }
 
-static int64_t svc_clock(void *ctx) { return td__now(ctx); }
-
 td_status td_orders_open(td_service *svc, const td_orders_options *opts, td_orders **out,
                          td_error *err)
 {
@@ -169,8 +167,7 @@ td_status td_orders_open(td_service *svc, const td_orders_options *opts, td_orde
         td_evidence_options eo;
         if ((st = td_evidence_options_from_config(&eo, svc->opts.config, err)))
             goto fail;
-        eo.now_ms = svc_clock;
-        eo.clock_ctx = svc;
+        eo.clock = svc->opts.clock;
         if ((st = td_evidence_open(svc->store, o->log, svc->dir, &eo, &o->evidence, err)))
             goto fail;
         o->own_evidence = 1;
@@ -292,7 +289,8 @@ int td__eu_member_state(const char *code)
 static td_status parse_pubkey(const char *text, uint8_t pk[TD_ED25519_PUBKEY_LEN], td_error *err)
 {
     size_t len = text ? strlen(text) : 0, got = 0;
-    if (len == 2 * TD_ED25519_PUBKEY_LEN && td__hex_decode_exact(text, len, pk, TD_ED25519_PUBKEY_LEN) == 0)
+    if (len == 2 * TD_ED25519_PUBKEY_LEN &&
+        td__hex_decode_exact(text, len, pk, TD_ED25519_PUBKEY_LEN) == 0)
         return TD_OK;
     if (len > 0 && len < 64 &&
         sodium_base642bin(pk, TD_ED25519_PUBKEY_LEN, text, len, NULL, &got, NULL,

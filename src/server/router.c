@@ -237,7 +237,8 @@ static char *decode_segment(td__arena *a, const char *s, size_t n)
         if (s[i] == '%') {
             if (i + 2 >= n)
                 return NULL;
-            int hi = td__hex_digit((unsigned char)s[i + 1]), lo = td__hex_digit((unsigned char)s[i + 2]);
+            int hi = td__hex_digit((unsigned char)s[i + 1]),
+                lo = td__hex_digit((unsigned char)s[i + 2]);
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
                 return NULL;
             out[o++] = (char)(hi * 16 + lo);

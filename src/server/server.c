@@ -19,6 +19,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/hex.h"
 #include "server/auth.h"
@@ -37,12 +38,7 @@
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "                 \
     "frame-ancestors 'none'"
 
-double td__srv_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+double td__srv_now(void) { return (double)td__monotonic_ns() * 1e-9; }
 
 td_orders *td__req_orders(td__req *r) { return atomic_load(&r->srv->orders); }
 
