@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "audit/audit_int.h"
+#include "core/hex.h"
 #include "support/fake_clock.h"
 #include "support/support.h"
 #include "takedown/audit.h"
@@ -121,7 +122,7 @@ static void fx_open(fixture *fx, const td_audit_options *opts)
     td_audit_options_default(&o);
     if (opts)
         o = *opts;
-    o.now_ms = fake_clock;
+    o.clock.now_ms = fake_clock;
     td_status st = td_audit_open(fx->store, fx->dir, &o, &fx->log, &err);
     if (st)
         fail_msg("td_audit_open: %s", err.message);
@@ -237,20 +238,21 @@ static void test_known_vectors(void **state)
     uint8_t root[32], want[32];
     td__frontier_root(&f, root);
     assert_int_equal(
-        td__unhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", 64, want, 32),
+        td__hex_decode_exact("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", 64,
+                             want, 32),
         0);
     assert_memory_equal(root, want, 32);
     for (int i = 0; i < 8; i++) {
         uint8_t bytes[16];
         size_t n = strlen(leaves[i]) / 2;
-        assert_int_equal(td__unhex(leaves[i], 2 * n, bytes, n), 0);
+        assert_int_equal(td__hex_decode_exact(leaves[i], 2 * n, bytes, n), 0);
         td_audit_leaf_hash(bytes, n, hs[i]);
         uint8_t o[32];
         o_leaf(bytes, n, o);
         assert_memory_equal(o, hs[i], 32);
         td__frontier_push(&f, hs[i], NULL, NULL);
         td__frontier_root(&f, root);
-        assert_int_equal(td__unhex(roots[i], 64, want, 32), 0);
+        assert_int_equal(td__hex_decode_exact(roots[i], 64, want, 32), 0);
         assert_memory_equal(root, want, 32);
         o_mth(hs, (size_t)i + 1, root);
         assert_memory_equal(root, want, 32);
@@ -475,7 +477,7 @@ static void test_tamper(void **state)
         td_audit_entry_clear(&e);
         td_audit_leaf_hash(text, len, h);
         td_free(text);
-        td__hex(h, 32, hex);
+        td__hex_encode(h, 32, hex);
         snprintf(sql, sizeof sql, "UPDATE audit_entries SET leaf = x'%s' WHERE seq = 5", hex);
         exec_sql(&fx, sql);
         expect_verify(&fx, 0, 4); /* node (1, 2) covers leaves 4 and 5 */
@@ -518,7 +520,7 @@ static int insert_node(void *ctx, int level, uint64_t index, const uint8_t hash[
 {
     node_sink *s = ctx;
     char sql[256], hex[65];
-    td__hex(hash, 32, hex);
+    td__hex_encode(hash, 32, hex);
     snprintf(sql, sizeof sql, "INSERT INTO audit_nodes (level, idx, hash) VALUES (%d, %llu, x'%s')",
              level, (unsigned long long)index, hex);
     exec_sql(s->fx, sql);
@@ -553,7 +555,7 @@ static void test_tamper_rebuilt_tree(void **state)
         td_audit_entry_clear(&e);
         td_audit_leaf_hash(text, len, leaf);
         td_free(text);
-        td__hex(leaf, 32, hex);
+        td__hex_encode(leaf, 32, hex);
         snprintf(sql, sizeof sql, "UPDATE audit_entries SET leaf = x'%s' WHERE seq = %llu", hex,
                  (unsigned long long)i);
         exec_sql(&fx, sql);

@@ -153,7 +153,7 @@ static int setup(void **state)
     td_audit *log;
     td_audit_options o;
     td_audit_options_default(&o);
-    o.now_ms = fake_clock;
+    o.clock.now_ms = fake_clock;
     o.checkpoint_entries = 100;
     o.checkpoint_interval_ms = 0;
     if (td_store_open(db, NULL, &store, NULL) != TD_OK ||

@@ -166,10 +166,10 @@ static void fx_open(fixture *fx)
     snprintf(db, sizeof db, "%s/takedown.db", fx->dir);
     assert_int_equal(td_store_open(db, NULL, &fx->store, &err), TD_OK);
     td_audit_options_default(&ao);
-    ao.now_ms = fake_clock;
+    ao.clock.now_ms = fake_clock;
     assert_int_equal(td_audit_open(fx->store, fx->dir, &ao, &fx->log, &err), TD_OK);
     td_evidence_options_default(&eo);
-    eo.now_ms = fake_clock;
+    eo.clock.now_ms = fake_clock;
     eo.max_item_bytes = 16 << 20;
     td_status st = td_evidence_open(fx->store, fx->log, fx->dir, &eo, &fx->ev, &err);
     if (st)

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "config.h"
 #include "status.h"
 #include "store.h"
@@ -44,9 +45,8 @@ extern "C" {
 typedef struct td_audit td_audit;
 
 typedef struct td_audit_options {
-    /* Milliseconds since the epoch; NULL is the system clock. Injectable for tests. */
-    int64_t (*now_ms)(void *ctx);
-    void *clock_ctx;
+    /* The time of entries and checkpoints (clock.h); {NULL} is the system clock. */
+    td_clock clock;
     /* A checkpoint is signed automatically by the append that makes the log this many entries
      * longer than the last checkpoint (0: never), or the first append at least this many
      * milliseconds after it (0: never). Config: audit_checkpoint_entries, _interval_ms. */

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "config.h"
 #include "hash.h"
 #include "status.h"
@@ -50,17 +51,6 @@ extern "C" {
 #define TD_SIGNAL_DISPLAY_MAX 256            /* the readable start of a signal's body */
 #define TD_SIGNAL_BODY_MAX ((size_t)4 << 20) /* a signal's body (text, vPDQ file, URL) */
 #define TD_CHECK_URLS_MAX 256                /* URLs in one check */
-
-/* ---- clock ---- */
-
-/* Milliseconds since the epoch (UTC). Injectable so that windows, backoff and ages are testable
- * without sleeping. A clock with now_ms NULL is the system clock. */
-typedef struct td_clock {
-    int64_t (*now_ms)(void *ctx);
-    void *ctx;
-} td_clock;
-
-int64_t td_clock_now(const td_clock *clock);
 
 /* ---- the service ---- */
 

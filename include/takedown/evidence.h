@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "audit.h"
+#include "clock.h"
 #include "config.h"
 #include "status.h"
 #include "store.h"
@@ -67,8 +68,7 @@ void td_share_commitment(const td_share *share, uint8_t out[32]);
 typedef struct td_evidence td_evidence;
 
 typedef struct td_evidence_options {
-    int64_t (*now_ms)(void *ctx); /* NULL: the system clock */
-    void *clock_ctx;
+    td_clock clock;         /* clock.h; {NULL}: the system clock */
     int64_t retention_ms;   /* after removal (config evidence_retention_ms, default 183 days) */
     int64_t max_item_bytes; /* largest item sealed or opened (config evidence_max_item_bytes) */
 } td_evidence_options;

@@ -4,6 +4,7 @@
 
 #include "audit.h"
 #include "casework.h"
+#include "clock.h"
 #include "config.h"
 #include "evidence.h"
 #include "hash.h"

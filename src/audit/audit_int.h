@@ -32,11 +32,6 @@ void td__frontier_root(const td__frontier *f, uint8_t root[TD_AUDIT_HASH_LEN]);
 #define TD__CHECKPOINT_MSG_LEN (28 + 8 + 8 + TD_AUDIT_HASH_LEN)
 void td__checkpoint_message(const td_audit_checkpoint *cp, uint8_t msg[TD__CHECKPOINT_MSG_LEN]);
 
-/* Lowercase hex of n bytes into out (2n + 1 bytes with the NUL). */
-void td__hex(const uint8_t *in, size_t n, char *out);
-/* Exactly 2n hex digits (either case) into n bytes; -1 otherwise. */
-int td__unhex(const char *in, size_t len, uint8_t *out, size_t n);
-
 /* sodium_init once per process; TD_ERR_INTERNAL if it fails. */
 td_status td__sodium_ready(td_error *err);
 

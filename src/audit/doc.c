@@ -10,6 +10,7 @@
 #include "audit/audit_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/hex.h"
 
 void td_audit_doc_clear(td_audit_doc *doc)
 {
@@ -24,7 +25,7 @@ void td_audit_doc_clear(td_audit_doc *doc)
 static json_t *hex_json(const uint8_t *b, size_t n)
 {
     char buf[2 * TD_AUDIT_SIG_LEN + 1];
-    td__hex(b, n, buf);
+    td__hex_encode(b, n, buf);
     return json_string(buf);
 }
 
@@ -128,7 +129,8 @@ static td_status get_u64(json_t *o, const char *key, uint64_t *out, td_error *er
 static td_status get_hex(json_t *o, const char *key, uint8_t *out, size_t n, td_error *err)
 {
     json_t *v = json_object_get(o, key);
-    if (!json_is_string(v) || td__unhex(json_string_value(v), json_string_length(v), out, n))
+    if (!json_is_string(v) ||
+        td__hex_decode_exact(json_string_value(v), json_string_length(v), out, n))
         return td__error_set(err, TD_ERR_INVALID, "proof document: '%s' must be %zu hex digits",
                              key, 2 * n);
     return TD_OK;
@@ -162,8 +164,8 @@ static td_status get_path(json_t *o, td_audit_proof *p, td_error *err)
     p->n_path = json_array_size(a);
     for (size_t i = 0; i < p->n_path; i++) {
         json_t *v = json_array_get(a, i);
-        if (!json_is_string(v) ||
-            td__unhex(json_string_value(v), json_string_length(v), p->path[i], TD_AUDIT_HASH_LEN))
+        if (!json_is_string(v) || td__hex_decode_exact(json_string_value(v), json_string_length(v),
+                                                       p->path[i], TD_AUDIT_HASH_LEN))
             return td__error_set(err, TD_ERR_INVALID,
                                  "proof document: path[%zu] must be 64 hex digits", i);
     }

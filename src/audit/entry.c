@@ -8,6 +8,7 @@
 #include "audit/audit_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/hex.h"
 
 /* 1 when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 static int utf8_valid(const unsigned char *s, size_t len)
@@ -90,10 +91,8 @@ static char *put_escaped(char *o, const char *s)
             break;
         default:
             if (*p < 0x20) {
-                static const char digits[] = "0123456789abcdef";
                 memcpy(o, "\\u00", 4);
-                o[4] = digits[*p >> 4];
-                o[5] = digits[*p & 15];
+                td__hex_encode(p, 1, o + 4); /* its NUL is overwritten next */
                 o += 6;
             } else {
                 *o++ = (char)*p;

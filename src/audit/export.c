@@ -19,6 +19,7 @@
 #include "audit/audit_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/hex.h"
 
 struct td_audit_export_check {
     uint8_t pub[TD_AUDIT_PUBKEY_LEN];
@@ -97,7 +98,7 @@ static void check_header(td_audit_export_check *x, json_t *o)
         problem(x, -1, "not a takedown audit export header (format 1)");
         return;
     }
-    if (td__unhex(key, strlen(key), pub, sizeof pub) != 0 ||
+    if (td__hex_decode_exact(key, strlen(key), pub, sizeof pub) != 0 ||
         sodium_memcmp(pub, x->pub, sizeof pub) != 0) {
         problem(x, -1, "the export is of a log with another public key");
         return;
@@ -143,7 +144,7 @@ static void check_entry(td_audit_export_check *x, json_t *o, td_error *err, td_s
     }
     td_audit_leaf_hash(text, len, leaf);
     td__free(text);
-    if (td__unhex(leaf_hex, strlen(leaf_hex), want, sizeof want) != 0 ||
+    if (td__hex_decode_exact(leaf_hex, strlen(leaf_hex), want, sizeof want) != 0 ||
         sodium_memcmp(leaf, want, sizeof leaf) != 0) {
         problem(x, (int64_t)seq, "entry %llu does not match its leaf hash (edited)",
                 (unsigned long long)seq);

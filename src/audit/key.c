@@ -13,6 +13,7 @@
 #include "audit/audit_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/hex.h"
 
 #define SEED_HEX (2 * crypto_sign_SEEDBYTES)
 
@@ -38,7 +39,7 @@ static td_status create_key(const char *path, uint8_t *seed, td_error *err)
         return td__error_set(err, errno == EEXIST ? TD_ERR_CONFLICT : TD_ERR_IO,
                              "audit key %s: create: %s", path, strerror(errno));
     randombytes_buf(seed, crypto_sign_SEEDBYTES);
-    td__hex(seed, crypto_sign_SEEDBYTES, hex);
+    td__hex_encode(seed, crypto_sign_SEEDBYTES, hex);
     hex[SEED_HEX] = '\n';
     td_status st = write_all(fd, hex, SEED_HEX + 1, path, err);
     if (st == TD_OK && fsync(fd) != 0)
@@ -69,7 +70,7 @@ static td_status read_key(const char *path, uint8_t *seed, td_error *err)
         size_t len = n > 0 ? (size_t)n : 0;
         while (len && (hex[len - 1] == '\n' || hex[len - 1] == '\r'))
             len--;
-        if (n < 0 || td__unhex(hex, len, seed, crypto_sign_SEEDBYTES) != 0)
+        if (n < 0 || td__hex_decode_exact(hex, len, seed, crypto_sign_SEEDBYTES) != 0)
             st = td__error_set(err, TD_ERR_CORRUPT, "audit key %s: not a %d-digit hex seed", path,
                                SEED_HEX);
     }

@@ -12,12 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "audit/audit_int.h"
 #include "audit/key.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/hex.h"
 #include "takedown/config.h"
 
 struct td_audit {
@@ -65,14 +65,7 @@ td_status td_audit_options_from_config(td_audit_options *o, const td_config *cfg
     return TD_OK;
 }
 
-static int64_t now_ms(const td_audit *log)
-{
-    if (log->opts.now_ms)
-        return log->opts.now_ms(log->opts.clock_ctx);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+static int64_t now_ms(const td_audit *log) { return td_clock_now(&log->opts.clock); }
 
 td_status td_audit_open(td_store *store, const char *key_dir, const td_audit_options *opts,
                         td_audit **out, td_error *err)
@@ -830,8 +823,8 @@ static td_status export_line(export_ctx *x, json_t *obj)
 static td_status export_checkpoint(export_ctx *x, const td_audit_checkpoint *cp)
 {
     char root[2 * TD_AUDIT_HASH_LEN + 1], sig[2 * TD_AUDIT_SIG_LEN + 1];
-    td__hex(cp->root, TD_AUDIT_HASH_LEN, root);
-    td__hex(cp->signature, TD_AUDIT_SIG_LEN, sig);
+    td__hex_encode(cp->root, TD_AUDIT_HASH_LEN, root);
+    td__hex_encode(cp->signature, TD_AUDIT_SIG_LEN, sig);
     x->checkpoints++;
     return export_line(x, json_pack("{s:s, s:{s:I, s:I, s:s, s:s}}", "type", "checkpoint",
                                     "checkpoint", "size", (json_int_t)cp->size, "time_ms",
@@ -862,7 +855,7 @@ static td_status export_locked(td_audit *log, td_store_conn *c, uint64_t size, e
     int row, cp_row;
     char hex[2 * TD_AUDIT_PUBKEY_LEN + 1];
     td_status st;
-    td__hex(log->pk, TD_AUDIT_PUBKEY_LEN, hex);
+    td__hex_encode(log->pk, TD_AUDIT_PUBKEY_LEN, hex);
     if ((st = export_line(x,
                           json_pack("{s:s, s:s, s:i, s:s, s:I, s:I}", "type", "header", "format",
                                     "takedown-audit-export", "version", 1, "public_key", hex,
@@ -889,7 +882,7 @@ static td_status export_locked(td_audit *log, td_store_conn *c, uint64_t size, e
         uint64_t seq = (uint64_t)td_stmt_column_int64(entries, 0);
         char leaf[2 * TD_AUDIT_HASH_LEN + 1] = "";
         if (td_stmt_column_bytes(entries, 6) == TD_AUDIT_HASH_LEN)
-            td__hex(td_stmt_column_blob(entries, 6), TD_AUDIT_HASH_LEN, leaf);
+            td__hex_encode(td_stmt_column_blob(entries, 6), TD_AUDIT_HASH_LEN, leaf);
         /* Exported as stored: a stored entry already altered shows in the export's check. */
         if ((st = export_line(x, json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s}", "type",
                                            "entry", "seq", (json_int_t)seq, "time_ms",

@@ -3,9 +3,9 @@
  * log and the evidence store instead record (component, version) pairs in a table of their own
  * and can evolve independently. Each migration runs in one transaction with its record. */
 #include <string.h>
-#include <time.h>
 
 #include "audit/audit_int.h"
+#include "core/clock.h"
 #include "core/error.h"
 
 td_status td__component_migrate(td_store *store, const char *component,
@@ -59,7 +59,7 @@ td_status td__component_migrate(td_store *store, const char *component,
             (st = td_stmt_bind_text(q, 1, component, (size_t)-1, err)) ||
             (st = td_stmt_bind_int64(q, 2, m->version, err)) ||
             (st = td_stmt_bind_text(q, 3, m->name, (size_t)-1, err)) ||
-            (st = td_stmt_bind_int64(q, 4, (int64_t)time(NULL) * 1000, err)) ||
+            (st = td_stmt_bind_int64(q, 4, td__wall_ms(), err)) ||
             (st = td_stmt_run(q, NULL, err)) || (st = td_store_commit(c, err))) {
             td_store_rollback(c);
             td__error_prefix(err, "%s migration %d (%s): ", component, m->version, m->name);

@@ -8,6 +8,7 @@
 #include "casework/service_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/hex.h"
 
 #define FOLLOW_BATCH 16384
 

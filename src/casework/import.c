@@ -24,6 +24,7 @@
 #include "casework/service_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/hex.h"
 
 void td_import_options_init(td_import_options *o)
 {

@@ -19,6 +19,7 @@
 #include "casework/service_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/wait.h"
 #include "store/store_int.h"
 #include "takedown/config.h"
 
@@ -84,8 +85,6 @@ static void global_init(void)
     global_ok = sodium_init() >= 0 && curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
 }
 
-static int64_t audit_clock(void *ctx) { return td__now(ctx); }
-
 td_audit *td_service_audit(td_service *svc) { return svc ? svc->audit : NULL; }
 
 td_status td__audit(td_service *svc, td_store_conn *c, const td_principal *who, const char *action,
@@ -123,10 +122,7 @@ static void *follower_main(void *arg)
     pthread_mutex_lock(&svc->thread_lock);
     while (!svc->stopping) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ns = ts.tv_nsec + (svc->opts.follow_interval_ms % 1000) * 1000000;
-        ts.tv_sec += (time_t)(svc->opts.follow_interval_ms / 1000 + ns / 1000000000);
-        ts.tv_nsec = (long)(ns % 1000000000);
+        td__deadline_after(&ts, svc->opts.follow_interval_ms);
         pthread_cond_timedwait(&svc->wake, &svc->thread_lock, &ts);
         if (svc->stopping)
             break;
@@ -174,7 +170,7 @@ td_status td_service_open(const char *dir, const td_service_options *opts, td_se
     pthread_rwlock_init(&svc->body_lock, &body_attr);
     pthread_rwlockattr_destroy(&body_attr);
     pthread_mutex_init(&svc->thread_lock, NULL);
-    pthread_cond_init(&svc->wake, NULL);
+    td__cond_init_monotonic(&svc->wake);
     pthread_mutex_init(&svc->deliver_lock, NULL);
     svc->max_threshold = -1;
     size_t plen = strlen(dir) + sizeof "/takedown.db";
@@ -204,8 +200,7 @@ td_status td_service_open(const char *dir, const td_service_options *opts, td_se
     td_audit_options aopts;
     if ((st = td_audit_options_from_config(&aopts, svc->opts.config, err)))
         goto fail;
-    aopts.now_ms = audit_clock;
-    aopts.clock_ctx = svc;
+    aopts.clock = svc->opts.clock;
     if ((st = td_store_migrate(svc->store, mig, nmig, NULL, err)) ||
         (st = td_audit_open(svc->store, svc->dir, &aopts, &svc->audit, err)) ||
         (st = td_index_new(&svc->pdq, &iopts, err)) || (st = td_index_map_new(&svc->md5, err)) ||

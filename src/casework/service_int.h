@@ -166,14 +166,10 @@ typedef struct td__media_hashes {
 } td__media_hashes;
 void td__media_hashes_clear(td__media_hashes *m);
 
-/* Decodes n hex digits (either case) into n / 2 bytes; -1 on a bad digit or odd n. */
-int td__hex_decode(const char *hex, size_t n, uint8_t *out);
 /* Bytes of a hash value: 32 (pdq, sha256), 16 (md5), 0 for an unknown type. */
 size_t td__signal_raw_len(td_signal_type type);
 /* A PDQ from its 32 bytes in hex order (as td_pdq_from_hex reads the digits). */
 void td__pdq_from_raw(const uint8_t raw[32], td_pdq *out);
-/* Lowercase hex of n bytes into out (2n + 1 bytes). */
-void td__hex_encode(const uint8_t *raw, size_t n, char *out);
 
 /* Stored signal values (signal_value.c): bytes of a value of the type (td__signal_raw_len, or
  * 32 for a body signal's SHA-256); column col of q read as raw bytes (stored raw or as hex;

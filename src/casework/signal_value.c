@@ -8,31 +8,12 @@
 
 #include "casework/service_int.h"
 #include "core/error.h"
+#include "core/hex.h"
 
 void td__pdq_from_raw(const uint8_t raw[32], td_pdq *out)
 {
     for (int k = 0; k < 16; k++)
         out->w[15 - k] = (uint16_t)(raw[2 * k] << 8 | raw[2 * k + 1]);
-}
-
-int td__hex_decode(const char *hex, size_t n, uint8_t *out)
-{
-    /* Table-driven: the bulk paths decode millions of values. */
-    static const signed char v[256] = {
-        ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
-        ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
-        ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12,
-        ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
-    };
-    if (n % 2)
-        return -1;
-    for (size_t i = 0; i < n; i += 2) {
-        int hi = v[(unsigned char)hex[i]], lo = v[(unsigned char)hex[i + 1]];
-        if (!hi || !lo)
-            return -1;
-        out[i / 2] = (uint8_t)((hi - 1) << 4 | (lo - 1));
-    }
-    return 0;
 }
 
 size_t td__signal_raw_len(td_signal_type type)
@@ -64,16 +45,6 @@ int td__value_column(td_stmt *q, int col, td_signal_type type, uint8_t raw[32])
         return 0;
     }
     return n == 2 * want ? td__hex_decode(p, n, raw) : -1;
-}
-
-void td__hex_encode(const uint8_t *raw, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[raw[i] >> 4];
-        out[2 * i + 1] = digits[raw[i] & 15];
-    }
-    out[2 * n] = '\0';
 }
 
 int td__value_column_hex(td_stmt *q, int col, td_signal_type type, char out[65])

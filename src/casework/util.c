@@ -1,20 +1,10 @@
 /* Small shared pieces of the service: the clock, bounded copies, names of enumerations. */
 #include <strings.h>
 #include <string.h>
-#include <time.h>
 
 #include "casework/service_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
-
-int64_t td_clock_now(const td_clock *clock)
-{
-    if (clock && clock->now_ms)
-        return clock->now_ms(clock->ctx);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int64_t td__now(td_service *svc) { return td_clock_now(&svc->opts.clock); }
 

@@ -16,6 +16,8 @@
 #include "casework/service_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/hex.h"
+#include "core/wait.h"
 #include "net/http_client.h"
 
 #define ROUND 16 /* deliveries attempted per round */
@@ -218,13 +220,8 @@ static void sha256_hex(const char *text, char out[65])
 {
     unsigned char md[32];
     unsigned int len = 0;
-    static const char hex[] = "0123456789abcdef";
     EVP_Digest(text, strlen(text), md, &len, EVP_sha256(), NULL);
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[64] = '\0';
+    td__hex_encode(md, sizeof md, out);
 }
 
 /* Folds the owner of content_id into *scope (see td__event_enqueue): unknown and unowned content
@@ -345,16 +342,11 @@ static void deliver(td_service *svc, job *j)
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int mac_len = 0;
     char sig[2 * EVP_MAX_MD_SIZE + 64], h_event[80], h_idem[100], h_id[64];
-    static const char hex[] = "0123456789abcdef";
     size_t body_len = strlen(j->body);
     HMAC(EVP_sha256(), j->secret, (int)strlen(j->secret), (const unsigned char *)j->body, body_len,
          mac, &mac_len);
     size_t o = (size_t)snprintf(sig, sizeof sig, "X-Takedown-Signature: sha256=");
-    for (unsigned i = 0; i < mac_len && o + 2 < sizeof sig; i++) {
-        sig[o++] = hex[mac[i] >> 4];
-        sig[o++] = hex[mac[i] & 15];
-    }
-    sig[o] = '\0';
+    td__hex_encode(mac, mac_len, sig + o); /* sig has room for 2 * EVP_MAX_MD_SIZE digits */
     snprintf(h_event, sizeof h_event, "X-Takedown-Event: %s", j->event);
     snprintf(h_idem, sizeof h_idem, "Idempotency-Key: %s", j->idem);
     snprintf(h_id, sizeof h_id, "X-Takedown-Delivery: %lld", (long long)j->id);
@@ -540,10 +532,7 @@ static void *worker_main(void *arg)
             wait = d < 10 ? 10 : d > 1000 ? 1000 : d;
         }
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ns = ts.tv_nsec + wait % 1000 * 1000000;
-        ts.tv_sec += (time_t)(wait / 1000 + ns / 1000000000);
-        ts.tv_nsec = (long)(ns % 1000000000);
+        td__deadline_after(&ts, wait);
         if (!svc->kicked)
             pthread_cond_timedwait(&svc->wake, &svc->thread_lock, &ts);
     }

@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/serve_config.h"
+#include "core/hex.h"
 #include "takedown/audit.h"
 #include "takedown/media.h"
 #include "takedown/store.h"
@@ -231,9 +232,9 @@ static int cmd_pubkey(const opts *o)
         return 2;
     td_audit_public_key(s.log, pub);
     close_log(&s);
-    for (int i = 0; i < TD_AUDIT_PUBKEY_LEN; i++)
-        printf("%02x", pub[i]);
-    printf("\n");
+    char hex[2 * TD_AUDIT_PUBKEY_LEN + 1];
+    td__hex_encode(pub, sizeof pub, hex);
+    printf("%s\n", hex);
     return 0;
 }
 
@@ -290,15 +291,7 @@ static int cmd_consistency(const opts *o)
 
 static int unhex32(const char *s, uint8_t out[32])
 {
-    if (!s || strlen(s) != 64)
-        return -1;
-    for (int i = 0; i < 32; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1)
-            return -1;
-        out[i] = (uint8_t)v;
-    }
-    return 0;
+    return s ? td__hex_decode_exact(s, strlen(s), out, 32) : -1;
 }
 
 static int cmd_check_proof(const opts *o)

@@ -2,9 +2,9 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/commands.h"
+#include "core/clock.h"
 #include "takedown/index.h"
 
 const char td_cli_index_usage[] =
@@ -15,12 +15,7 @@ const char td_cli_index_usage[] =
     "snapshot that 'takedown match --index SNAPSHOT' loads without rebuilding; matches report\n"
     "the line numbers of FILE. info: checks a snapshot and prints its size and layout.\n";
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
+static double now_ms(void) { return (double)td__monotonic_ns() / 1e6; }
 
 static int index_build(int argc, char **argv)
 {

@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/commands.h"
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "takedown/index.h"
 #include "takedown/takedown.h"
 
@@ -37,12 +37,7 @@ typedef struct query {
     int n;
 } query;
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
+static double now_ms(void) { return (double)td__monotonic_ns() / 1e6; }
 
 static int is_hex64(const char *s)
 {

@@ -6,8 +6,15 @@
 
 #include <pthread.h>
 
+#include <stdint.h>
+#include <time.h>
+
 /* Initialises cond on CLOCK_MONOTONIC. */
 void td__cond_init_monotonic(pthread_cond_t *cond);
+
+/* The monotonic time ms milliseconds from now, for pthread_cond_timedwait on a condition
+ * variable initialised by td__cond_init_monotonic. */
+void td__deadline_after(struct timespec *ts, int64_t ms);
 
 /* With lock held: waits interval_ms on cond (re-waiting after wake-ups that are not a stop)
  * unless *stop is or becomes non-zero. Returns *stop. */

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "audit/audit_int.h"
 #include "core/alloc.h"
@@ -65,14 +64,7 @@ td_status td_evidence_options_from_config(td_evidence_options *o, const td_confi
     return TD_OK;
 }
 
-int64_t td__evidence_now(const td_evidence *ev)
-{
-    if (ev->opts.now_ms)
-        return ev->opts.now_ms(ev->opts.clock_ctx);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+int64_t td__evidence_now(const td_evidence *ev) { return td_clock_now(&ev->opts.clock); }
 
 char *td__evidence_dump(json_t *o)
 {

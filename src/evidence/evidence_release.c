@@ -12,6 +12,7 @@
 #include "audit/audit_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/hex.h"
 #include "evidence/evidence_int.h"
 #include "evidence/sealed.h"
 
@@ -389,7 +390,7 @@ static td_status deliver(td_evidence *ev, const release_args *a, int64_t id, con
     const char *related = json_string_value(json_object_get(m, "related"));
     const char *sum = json_string_value(json_object_get(m, "content_sha256"));
     crypto_hash_sha256(digest, content ? content : (const uint8_t *)"", len);
-    if (!label || !related || !sum || td__unhex(sum, strlen(sum), want, 32) ||
+    if (!label || !related || !sum || td__hex_decode_exact(sum, strlen(sum), want, 32) ||
         sodium_memcmp(digest, want, 32) != 0) {
         st = td__error_set(err, TD_ERR_CORRUPT, "evidence: item %lld: content digest mismatch",
                            (long long)id);

@@ -10,6 +10,7 @@
 #include "audit/audit_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/hex.h"
 #include "evidence/evidence_int.h"
 #include "evidence/sealed.h"
 
@@ -132,7 +133,7 @@ static td_status seal_body(td_evidence *ev, td_store_conn *c, void *arg, td_erro
     a->item_id = row ? td_stmt_column_int64(q, 0) : 0;
     td_stmt_reset(q);
     crypto_hash_sha256(digest, a->content ? a->content : (const uint8_t *)"", a->len);
-    td__hex(digest, 32, hex);
+    td__hex_encode(digest, 32, hex);
     char *meta = td__evidence_dump(
         json_pack("{s:s,s:I,s:s,s:I,s:I,s:I,s:s,s:s}", "case", a->case_ref, "item",
                   (json_int_t)a->item_id, "label", a->label, "sealed_ms", (json_int_t)t,

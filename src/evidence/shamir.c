@@ -10,6 +10,7 @@
 
 #include "audit/audit_int.h"
 #include "core/error.h"
+#include "core/hex.h"
 #include "evidence/gf256.h"
 #include "takedown/evidence.h"
 
@@ -117,8 +118,8 @@ void td_share_format(const td_share *s, char out[TD_SHARE_TEXT_LEN + 1])
     share_bin(s, bin);
     checksum(bin, sum);
     memcpy(out, SHARE_PREFIX, 6);
-    td__hex(bin, SHARE_BIN_LEN, out + 6);
-    td__hex(sum, 4, out + 6 + 2 * SHARE_BIN_LEN);
+    td__hex_encode(bin, SHARE_BIN_LEN, out + 6);
+    td__hex_encode(sum, 4, out + 6 + 2 * SHARE_BIN_LEN);
     sodium_memzero(bin, sizeof bin);
 }
 
@@ -137,8 +138,8 @@ td_status td_share_parse(const char *text, size_t len, td_share *out, td_error *
         return td__error_set(err, TD_ERR_INVALID,
                              "share: expected '" SHARE_PREFIX "' and %d more characters",
                              TD_SHARE_TEXT_LEN - 6);
-    if (td__unhex(text + 6, 2 * SHARE_BIN_LEN, bin, SHARE_BIN_LEN) ||
-        td__unhex(text + 6 + 2 * SHARE_BIN_LEN, 8, sum, 4))
+    if (td__hex_decode_exact(text + 6, 2 * SHARE_BIN_LEN, bin, SHARE_BIN_LEN) ||
+        td__hex_decode_exact(text + 6 + 2 * SHARE_BIN_LEN, 8, sum, 4))
         return td__error_set(err, TD_ERR_INVALID, "share: not hexadecimal");
     checksum(bin, want);
     if (sodium_memcmp(sum, want, 4) != 0) {

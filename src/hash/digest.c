@@ -1,21 +1,17 @@
 /* MD5 and SHA-256 of byte buffers, via OpenSSL libcrypto's EVP interface. */
 #include <openssl/evp.h>
 
+#include "core/hex.h"
 #include "takedown/hash.h"
 
 static td_status digest_hex(const EVP_MD *md, const uint8_t *data, size_t len, char *out,
                             size_t hex_len)
 {
-    static const char digits[] = "0123456789abcdef";
     unsigned char raw[EVP_MAX_MD_SIZE];
     unsigned int raw_len = 0;
     if (!EVP_Digest(data, len, raw, &raw_len, md, NULL) || (size_t)raw_len * 2 != hex_len)
         return TD_ERR_INTERNAL;
-    for (unsigned int i = 0; i < raw_len; i++) {
-        out[2 * i] = digits[raw[i] >> 4];
-        out[2 * i + 1] = digits[raw[i] & 15];
-    }
-    out[hex_len] = '\0';
+    td__hex_encode(raw, raw_len, out);
     return TD_OK;
 }
 

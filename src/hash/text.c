@@ -5,9 +5,9 @@
  * Queries only read the index: every scratch buffer belongs to the call, so queries may run
  * concurrently with each other (not with add or remove). */
 #include <string.h>
-#include <time.h>
 
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "hash/text_int.h"
 
@@ -532,12 +532,7 @@ static int length_ok(size_t n, size_t m)
     return (double)diff <= td__text_max_distance(n);
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+static uint64_t now_ns(void) { return (uint64_t)td__monotonic_ns(); }
 
 /* The query's text in each width the verification needs (a document and the query are
  * compared in the wider of their two widths), and the widened document. All owned by the

@@ -11,6 +11,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/hex.h"
 #include "takedown/index.h"
 #include "takedown/url.h"
 
@@ -33,17 +34,6 @@ static int is_unreserved(unsigned char c)
            c == '.' || c == '_' || c == '~';
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static char lower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c; }
 
 /* Bytes allowed as they are in a path or query besides unreserved ones. */
@@ -60,10 +50,10 @@ static size_t normalise_escapes(const char *s, size_t n, int in_query, char *out
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
-            hexval((unsigned char)s[i + 2]) >= 0) {
-            unsigned char v = (unsigned char)(hexval((unsigned char)s[i + 1]) * 16 +
-                                              hexval((unsigned char)s[i + 2]));
+        if (c == '%' && i + 2 < n && td__hex_digit((unsigned char)s[i + 1]) >= 0 &&
+            td__hex_digit((unsigned char)s[i + 2]) >= 0) {
+            unsigned char v = (unsigned char)(td__hex_digit((unsigned char)s[i + 1]) * 16 +
+                                              td__hex_digit((unsigned char)s[i + 2]));
             i += 2;
             if (is_unreserved(v)) {
                 out[o++] = (char)v;
@@ -250,7 +240,7 @@ static td_status parse(const char *url, size_t len, struct url_parts *u, char *w
         for (size_t k = 1; k + 1 < hlen; k++) {
             unsigned char c = (unsigned char)auth[k];
             colons += c == ':';
-            if (!(c == ':' || c == '.' || hexval(c) >= 0))
+            if (!(c == ':' || c == '.' || td__hex_digit(c) >= 0))
                 return td__error_set(err, TD_ERR_INVALID, "bad IPv6 address in URL");
         }
         if (colons < 2)

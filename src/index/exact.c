@@ -6,10 +6,11 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/error.h"
+#include "core/hex.h"
 #include "takedown/index.h"
 
 #define INLINE_KEY 32
@@ -77,7 +78,7 @@ td_status td_index_map_new(td_index_map **out, td_error *err)
     }
     map->mask = MIN_SLOTS - 1;
     if (getrandom(&map->seed, sizeof map->seed, GRND_NONBLOCK) != sizeof map->seed)
-        map->seed = mix((uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)map);
+        map->seed = mix((uint64_t)td__wall_ms() ^ (uint64_t)(uintptr_t)map);
     pthread_rwlock_init(&map->lock, NULL);
     *out = map;
     return TD_OK;
@@ -242,29 +243,15 @@ size_t td_index_map_size(td_index_map *map)
     return n;
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static td_status decode_hex(const char *hex, uint8_t *out, size_t *len, td_error *err)
 {
     size_t n = hex ? strlen(hex) : 0;
+    *len = 0;
     if (n != TD_MD5_HEX_LEN && n != TD_SHA256_HEX_LEN)
         return td__error_set(err, TD_ERR_INVALID,
                              "map: a digest has 32 (md5) or 64 (sha256) hex digits, not %zu", n);
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = hexval((unsigned char)hex[2 * i]), lo = hexval((unsigned char)hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return td__error_set(err, TD_ERR_INVALID, "map: '%.*s' is not hex", (int)n, hex);
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
+    if (td__hex_decode(hex, n, out) != 0)
+        return td__error_set(err, TD_ERR_INVALID, "map: '%.*s' is not hex", (int)n, hex);
     *len = n / 2;
     return TD_OK;
 }

@@ -8,6 +8,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/hex.h"
 #include "takedown/index.h"
 
 #define READ_BLOCK 65536
@@ -28,17 +29,6 @@ void td_index_hashlist_clear(td_index_hashlist *list)
     memset(list, 0, sizeof *list);
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
 
 /* The PDQ text form: 64 digits, most significant word first (w[15] .. w[0]). */
@@ -47,7 +37,7 @@ static int parse_hex64(const char *p, td_pdq *out)
     for (int i = 0; i < 16; i++) {
         unsigned v = 0;
         for (int j = 0; j < 4; j++) {
-            int d = hexval((unsigned char)p[4 * i + j]);
+            int d = td__hex_digit((unsigned char)p[4 * i + j]);
             if (d < 0)
                 return -1;
             v = v << 4 | (unsigned)d;
@@ -103,7 +93,7 @@ static td_status parse_line(const char *p, size_t len, uint64_t line,
     }
     td_pdq h;
     if (end - p < TD_PDQ_HEX_LEN || parse_hex64(p, &h) != 0 ||
-        (end - p > TD_PDQ_HEX_LEN && hexval((unsigned char)p[TD_PDQ_HEX_LEN]) >= 0))
+        (end - p > TD_PDQ_HEX_LEN && td__hex_digit((unsigned char)p[TD_PDQ_HEX_LEN]) >= 0))
         return td__error_set(err, TD_ERR_INVALID, "line %llu: expected 64 hex digits",
                              (unsigned long long)line);
     return push(list, &h, line, lim, err);

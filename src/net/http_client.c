@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/error.h"
 #include "net/http_client.h"
 
@@ -170,7 +171,7 @@ typedef struct xfer {
     CURL *curl;
     const td__http_options *opts;
     td__http_response *resp;
-    size_t cap;
+    td__buf body; /* keep_body: the body as it arrives, capped at max */
     uint64_t max;
     int too_large, error_status, nomem;
     /* Connection attempts since the last response header: those refused, those opened. */
@@ -205,22 +206,10 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
         x->too_large = 1;
         return 0;
     }
-    if (x->opts->keep_body && r->len + n > x->cap) {
-        size_t cap = x->cap ? x->cap : 16 * 1024;
-        while (cap < r->len + n)
-            cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
-        if (cap > x->max)
-            cap = (size_t)x->max;
-        uint8_t *p = td__realloc(r->body, cap);
-        if (!p) {
-            x->nomem = 1;
-            return 0;
-        }
-        r->body = p;
-        x->cap = cap;
+    if (x->opts->keep_body && td__buf_add(&x->body, data, n) != TD_OK) {
+        x->nomem = 1;
+        return 0;
     }
-    if (x->opts->keep_body)
-        memcpy(r->body + r->len, data, n);
     r->len += n;
     return n;
 }
@@ -315,10 +304,11 @@ td__http_result td__http_send(const td__http_options *opts, const td__http_reque
         }
         headers = h;
     }
-    xfer x = {curl, opts, resp, 0, 0, 0, 0, 0, 0, 0};
+    xfer x = {.curl = curl, .opts = opts, .resp = resp};
     x.max = opts->max_bytes ? opts->max_bytes : DEFAULT_MAX_BYTES;
     if (x.max > SIZE_MAX - 1)
         x.max = SIZE_MAX - 1;
+    td__buf_init(&x.body, (size_t)x.max);
     long total_ms = (long)(opts->timeout_ms ? opts->timeout_ms : DEFAULT_TOTAL_MS);
     long connect_ms =
         (long)(opts->connect_timeout_ms ? opts->connect_timeout_ms : DEFAULT_CONNECT_MS);
@@ -354,6 +344,7 @@ td__http_result td__http_send(const td__http_options *opts, const td__http_reque
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
     curl_easy_getinfo(curl, CURLINFO_REDIRECT_COUNT, &redirects);
     resp->redirects = (int)redirects;
+    resp->body = (uint8_t *)td__buf_take(&x.body, NULL);
     res = classify(&x, rc, errbuf[0] ? errbuf : curl_easy_strerror(rc), err);
     if (res == TD__HTTP_OK && opts->keep_body && !resp->body && !(resp->body = td__malloc(1))) {
         td__error_set(err, TD_ERR_NOMEM, "out of memory");

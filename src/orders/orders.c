@@ -11,6 +11,7 @@
 #include "audit/audit_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/hex.h"
 #include "core/wait.h"
 #include "orders/orders_int.h"
 #include "takedown/config.h"
@@ -124,8 +125,6 @@ td_status td_orders_options_from_config(td_orders_options *o, const td_config *c
     return TD_OK;
 }
 
-static int64_t svc_clock(void *ctx) { return td__now(ctx); }
-
 td_status td_orders_open(td_service *svc, const td_orders_options *opts, td_orders **out,
                          td_error *err)
 {
@@ -168,8 +167,7 @@ td_status td_orders_open(td_service *svc, const td_orders_options *opts, td_orde
         td_evidence_options eo;
         if ((st = td_evidence_options_from_config(&eo, svc->opts.config, err)))
             goto fail;
-        eo.now_ms = svc_clock;
-        eo.clock_ctx = svc;
+        eo.clock = svc->opts.clock;
         if ((st = td_evidence_open(svc->store, o->log, svc->dir, &eo, &o->evidence, err)))
             goto fail;
         o->own_evidence = 1;
@@ -291,7 +289,8 @@ int td__eu_member_state(const char *code)
 static td_status parse_pubkey(const char *text, uint8_t pk[TD_ED25519_PUBKEY_LEN], td_error *err)
 {
     size_t len = text ? strlen(text) : 0, got = 0;
-    if (len == 2 * TD_ED25519_PUBKEY_LEN && td__unhex(text, len, pk, TD_ED25519_PUBKEY_LEN) == 0)
+    if (len == 2 * TD_ED25519_PUBKEY_LEN &&
+        td__hex_decode_exact(text, len, pk, TD_ED25519_PUBKEY_LEN) == 0)
         return TD_OK;
     if (len > 0 && len < 64 &&
         sodium_base642bin(pk, TD_ED25519_PUBKEY_LEN, text, len, NULL, &got, NULL,
@@ -351,7 +350,7 @@ static td_status reg_body(td_orders *o, td_store_conn *c, void *ctx, td_error *e
     a->id = row ? td_stmt_column_int64(q, 0) : 0;
     td_stmt_reset(q);
     char hex[2 * TD_ED25519_PUBKEY_LEN + 1], obj[48];
-    td__hex(a->pk, sizeof a->pk, hex);
+    td__hex_encode(a->pk, sizeof a->pk, hex);
     snprintf(obj, sizeof obj, "authority:%lld", (long long)a->id);
     json_t *d = json_pack(
         "{s:s, s:s, s:s, s:s}", "name", in->name, "member_state", in->member_state, "kind",

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/wait.h"
 #include "orders/orders_int.h"
@@ -31,12 +32,7 @@
 #define ERROR_REPEAT_MS 60000
 
 /* Elapsed time for the thread's own cadence: not the service's clock, which tests move. */
-static int64_t elapsed_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+static int64_t elapsed_ms(void) { return td__monotonic_ms(); }
 
 static void tell(td_orders *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void tell(td_orders *o, const char *fmt, ...)

@@ -17,6 +17,7 @@
 #include "audit/audit_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/hex.h"
 #include "orders/orders_int.h"
 
 const char *td_order_state_name(td_order_state s)
@@ -228,7 +229,7 @@ static td_status recv_body(td_orders *o, td_store_conn *c, void *ctx, td_error *
     uint8_t digest[32];
     char hex[65], obj[48];
     crypto_hash_sha256(digest, a->body, a->len);
-    td__hex(digest, sizeof digest, hex);
+    td__hex_encode(digest, sizeof digest, hex);
     snprintf(obj, sizeof obj, "order:%lld", (long long)r->id);
     json_t *det = json_pack("{s:s, s:s, s:I, s:I, s:s, s:b, s:b, s:b, s:I}", "authority",
                             a->auth->name, "reference", d->reference, "received_ms",

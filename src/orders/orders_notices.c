@@ -14,6 +14,7 @@
 #include "audit/audit_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/hex.h"
 #include "orders/orders_int.h"
 #include "orders/orders_template_int.h"
 
@@ -129,7 +130,7 @@ static td_status set_body(td_orders *o, td_store_conn *c, void *ctx, td_error *e
         return st;
     /* The log keeps what the uploader was told in the form of the text's digest. */
     crypto_hash_sha256(digest, (const uint8_t *)a->text, strlen(a->text));
-    td__hex(digest, sizeof digest, hex);
+    td__hex_encode(digest, sizeof digest, hex);
     template_object(obj, sizeof obj, a->language);
     return td__orders_audit(o, c, a->actor, "notice.template_set", obj,
                             json_pack("{s:s, s:I, s:s, s:s, s:b}", "language", a->language, "bytes",

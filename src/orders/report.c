@@ -11,6 +11,7 @@
 #include "audit/audit_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/hex.h"
 #include "orders/orders_int.h"
 
 typedef struct counter {
@@ -101,7 +102,7 @@ td_status td_report_transparency(td_orders *o, int64_t from, int64_t to, char **
      * size is counted; records committed while the report runs may be counted too. */
     if ((st = td_audit_size(o->log, &size, err)) || (st = td_audit_root(o->log, size, root, err)))
         return st;
-    td__hex(root, sizeof root, root_hex);
+    td__hex_encode(root, sizeof root, root_hex);
     if ((st = td_store_acquire(o->svc->store, 0, &c, err)))
         return st;
     counter k = {c, from, to, TD_OK, err};

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "server/serialize.h"
 #include "server/server_int.h"
 
@@ -456,29 +457,10 @@ void td__h_bank_import(td__req *r)
     td__reply_json(r, 200, o);
 }
 
-typedef struct export_buf {
-    char *p;
-    size_t len, cap;
-} export_buf;
-
+/* Appends to the export's text, at most EXPORT_MAX bytes. */
 static int export_write(void *ctx, const char *data, size_t len)
 {
-    export_buf *b = ctx;
-    if (len > EXPORT_MAX - b->len)
-        return 1;
-    if (b->len + len > b->cap) {
-        size_t cap = b->cap ? b->cap : 65536;
-        while (cap < b->len + len)
-            cap *= 2;
-        char *np = td__realloc(b->p, cap);
-        if (!np)
-            return 1;
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, data, len);
-    b->len += len;
-    return 0;
+    return td__buf_add(ctx, data, len) != TD_OK;
 }
 
 void td__h_bank_export(td__req *r)
@@ -492,12 +474,13 @@ void td__h_bank_export(td__req *r)
     }
     if (!td__query_int(r, "include_disabled", 0, 1, 0, &include_disabled))
         return;
-    export_buf b = {NULL, 0, 0};
+    td__buf b;
     td_error err;
+    td__buf_init(&b, EXPORT_MAX);
     td_status st =
         td_export(r->svc, r->params[0], format, (int)include_disabled, export_write, &b, &err);
     if (st != TD_OK) {
-        td__free(b.p);
+        td__buf_free(&b);
         td__reply_status(r, st, &err);
         return;
     }

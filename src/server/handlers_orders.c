@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/hex.h"
 #include "server/handlers_orders.h"
 
 td_orders *td__orders_or_503(td__req *r)
@@ -104,12 +105,7 @@ json_t *td__time_json(int64_t ms)
 static json_t *authority_json(const td_authority *a)
 {
     char hex[2 * TD_ED25519_PUBKEY_LEN + 1];
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < TD_ED25519_PUBKEY_LEN; i++) {
-        hex[2 * i] = digits[a->public_key[i] >> 4];
-        hex[2 * i + 1] = digits[a->public_key[i] & 15];
-    }
-    hex[2 * TD_ED25519_PUBKEY_LEN] = '\0';
+    td__hex_encode(a->public_key, TD_ED25519_PUBKEY_LEN, hex);
     return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "id", (json_int_t)a->id, "kind",
                      a->kind == TD_AUTHORITY_REFERRAL_UNIT ? "referral_unit" : "competent", "name",
                      a->name, "member_state", a->member_state, "contact", a->contact, "public_key",

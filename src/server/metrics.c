@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "server/guard.h"
 #include "server/server_int.h"
 
@@ -52,10 +53,10 @@ void td__metrics_observe(td__metrics *m, int route_index, unsigned status, doubl
     atomic_fetch_add_explicit(&rm->count, 1, memory_order_relaxed);
 }
 
-/* A capped growable text buffer. */
+/* The rendered text, at most 64 MiB; failed once anything did not fit. */
+#define METRICS_MAX (((size_t)64 << 20) - 1)
 typedef struct out {
-    char *p;
-    size_t len, cap;
+    td__buf b;
     int failed;
 } out;
 
@@ -64,32 +65,11 @@ static void put(out *o, const char *fmt, ...)
 {
     if (o->failed)
         return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            o->failed = 1;
-            return;
-        }
-        if ((size_t)n < o->cap - o->len) {
-            o->len += (size_t)n;
-            return;
-        }
-        size_t cap = o->cap * 2;
-        if (cap > ((size_t)64 << 20)) {
-            o->failed = 1;
-            return;
-        }
-        char *np = td__realloc(o->p, cap);
-        if (!np) {
-            o->failed = 1;
-            return;
-        }
-        o->p = np;
-        o->cap = cap;
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    if (td__buf_vprintf(&o->b, fmt, ap) != TD_OK)
+        o->failed = 1;
+    va_end(ap);
 }
 
 /* Removal orders, complaints and evidence: counted from the stored records at each scrape
@@ -215,9 +195,8 @@ char *td__metrics_render(td_server *srv, size_t *len)
     td__metrics *m = srv->metrics;
     size_t n;
     const td__route *routes = td__routes(&n);
-    out o = {td__malloc(16384), 0, 16384, 0};
-    if (!o.p)
-        return NULL;
+    out o = {.failed = 0};
+    td__buf_init(&o.b, METRICS_MAX);
     put(&o, "# HELP takedown_http_requests_total HTTP requests by route and status class.\n"
             "# TYPE takedown_http_requests_total counter\n");
     for (size_t i = 0; i <= m->n_routes; i++) {
@@ -329,10 +308,9 @@ char *td__metrics_render(td_server *srv, size_t *len)
     td_orders *orders = atomic_load(&srv->orders);
     if (orders && svc && atomic_load(&srv->ready))
         render_orders(&o, srv, orders);
-    if (o.failed) {
-        td__free(o.p);
+    if (o.failed || !o.b.p) {
+        td__buf_free(&o.b);
         return NULL;
     }
-    *len = o.len;
-    return o.p;
+    return td__buf_take(&o.b, len);
 }

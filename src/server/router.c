@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/hex.h"
 #include "core/utf8.h"
 #include "server/handlers_evidence.h"
 #include "server/handlers_orders.h"
@@ -208,17 +209,6 @@ const td_server_route_info *td_server_routes(size_t *count)
     return route_info;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* 1 when s[0..n) is UTF-8 without control characters: what a handler may put in JSON. */
 static int clean_text(const char *s, size_t n)
 {
@@ -247,7 +237,8 @@ static char *decode_segment(td__arena *a, const char *s, size_t n)
         if (s[i] == '%') {
             if (i + 2 >= n)
                 return NULL;
-            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+            int hi = td__hex_digit((unsigned char)s[i + 1]),
+                lo = td__hex_digit((unsigned char)s[i + 2]);
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
                 return NULL;
             out[o++] = (char)(hi * 16 + lo);

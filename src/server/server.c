@@ -18,7 +18,10 @@
 #include <netinet/in.h>
 
 #include "core/alloc.h"
+#include "core/buf.h"
+#include "core/clock.h"
 #include "core/error.h"
+#include "core/hex.h"
 #include "server/auth.h"
 #include "server/guard.h"
 #include "server/handlers_orders.h"
@@ -35,12 +38,7 @@
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "                 \
     "frame-ancestors 'none'"
 
-double td__srv_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+double td__srv_now(void) { return (double)td__monotonic_ns() * 1e-9; }
 
 td_orders *td__req_orders(td__req *r) { return atomic_load(&r->srv->orders); }
 
@@ -213,7 +211,7 @@ static void request_free(td__req *r)
         td_import_abort(r->imp);
     if (r->resp && !r->resp_static)
         td__free(r->resp);
-    td__free(r->body);
+    td__buf_free(&r->body_buf);
     td__arena_free(&r->arena);
     atomic_fetch_sub(&r->srv->in_flight, 1);
     td__free(r);
@@ -265,6 +263,7 @@ static int request_start(td__req *r)
     if (!td__check_request(r))
         return 1;
     r->max_body = body_limit(srv, r->route);
+    td__buf_init(&r->body_buf, r->max_body < SIZE_MAX ? (size_t)r->max_body : SIZE_MAX);
     r->content_type =
         MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 
@@ -313,26 +312,12 @@ static int request_start(td__req *r)
 
 static int body_append(td__req *r, const char *data, size_t size)
 {
-    if (r->too_large || (uint64_t)r->body_len + size > r->max_body) {
+    if (r->too_large || (uint64_t)r->body_buf.len + size > r->max_body) {
         r->too_large = 1;
         r->discarded += size;
         return r->discarded <= DISCARD_MAX;
     }
-    if (r->body_len + size > r->body_cap) {
-        size_t cap = r->body_cap ? r->body_cap : 16384;
-        while (cap < r->body_len + size)
-            cap *= 2;
-        if (cap > r->max_body)
-            cap = (size_t)r->max_body;
-        uint8_t *nb = td__realloc(r->body, cap + 1);
-        if (!nb)
-            return 0;
-        r->body = nb;
-        r->body_cap = cap;
-    }
-    memcpy(r->body + r->body_len, data, size);
-    r->body_len += size;
-    return 1;
+    return td__buf_add(&r->body_buf, data, size) == TD_OK;
 }
 
 /* Streaming import: the import begins with the first bytes, so the list's text is never held
@@ -402,8 +387,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         (unsigned long long)r->max_body);
         return send_response(r);
     }
-    if (r->body)
-        r->body[r->body_len] = '\0';
+    /* The handler's view of the body (NUL-terminated by the buffer). */
+    r->body = (uint8_t *)r->body_buf.p;
+    r->body_len = r->body_buf.len;
     r->route->handler(r);
     return send_response(r);
 }
@@ -443,14 +429,6 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     }
 }
 
-static int hex_digit(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* libmicrohttpd percent-decodes the path before routing, which would turn a content id
  * "post%2F1" into two path segments. This decoder, used for the path and for query arguments,
  * keeps "%2F" and "%25" encoded (and malformed escapes as they are): the router decodes path
@@ -462,8 +440,8 @@ static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
     char *w = s;
     for (const char *r = s; *r; r++) {
         int hi, lo;
-        if (r[0] == '%' && (hi = hex_digit((unsigned char)r[1])) >= 0 &&
-            (lo = hex_digit((unsigned char)r[2])) >= 0) {
+        if (r[0] == '%' && (hi = td__hex_digit((unsigned char)r[1])) >= 0 &&
+            (lo = td__hex_digit((unsigned char)r[2])) >= 0) {
             int c = hi * 16 + lo;
             if (c == '/' || c == '%' || c == 0) {
                 *w++ = r[0];

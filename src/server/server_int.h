@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "takedown/orders.h"
 #include "takedown/video_hash.h"
 #include "takedown/server.h"
@@ -80,9 +81,11 @@ struct td__req {
     /* The authenticated caller (role_bit 0 on public routes). */
     td_principal who;
     unsigned role_bit;
-    /* The body, never longer than max_body. */
+    /* The body as it arrives, never longer than max_body; body and body_len view it once it is
+     * complete (what the handler reads; NULL and 0 without a body). */
+    td__buf body_buf;
     uint8_t *body;
-    size_t body_len, body_cap;
+    size_t body_len;
     uint64_t max_body;
     int too_large;
     uint64_t discarded;

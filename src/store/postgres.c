@@ -14,6 +14,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/hex.h"
 #include "store/store_int.h"
 
 /* Type oids from the server's catalog (pg_type.dat); stable across versions. */
@@ -387,17 +388,12 @@ static td_status pg_bind_blob(void *db, void *vs, int i, const void *p, size_t l
     if (s->types[i - 1] == OID_BYTEA || s->types[i - 1] == 0)
         return set_param(s, i, p, len, 1, err);
     /* Bytes for a text column (the change log's hash values): lowercase hex. */
-    static const char digits[] = "0123456789abcdef";
     if (len > 0x3fffffff)
         return td__error_set(err, TD_ERR_LIMIT, "postgresql: parameter $%d over 1 GiB", i);
     char *hex = td__malloc(2 * len + 1);
     if (!hex)
         return td__error_set(err, TD_ERR_NOMEM, "postgresql: out of memory");
-    for (size_t k = 0; k < len; k++) {
-        hex[2 * k] = digits[((const unsigned char *)p)[k] >> 4];
-        hex[2 * k + 1] = digits[((const unsigned char *)p)[k] & 15];
-    }
-    hex[2 * len] = '\0';
+    td__hex_encode(p, len, hex);
     td__free(s->values[i - 1]);
     s->values[i - 1] = hex;
     s->lengths[i - 1] = (int)(2 * len);
@@ -458,11 +454,6 @@ static int valid(const pg_stmt *s, int col)
     return s->res && col >= 0 && col < s->ncols && s->row >= 0 && s->row < PQntuples(s->res);
 }
 
-static int hexval(unsigned char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c - 'A' + 10;
-}
-
 /* The bytes of a BYTEA column ("\x..." in the hex output format), decoded once per row. */
 static const unsigned char *bytea(pg_stmt *s, int col, size_t *len)
 {
@@ -477,13 +468,11 @@ static const unsigned char *bytea(pg_stmt *s, int col, size_t *len)
         n -= 2;
     }
     unsigned char *b = td__malloc(n / 2 + 1);
-    if (!b) {
+    if (!b || td__hex_decode(t, n / 2 * 2, b) != 0) {
+        td__free(b);
         *len = 0;
         return NULL;
     }
-    for (size_t k = 0; k + 1 < n; k += 2)
-        b[k / 2] =
-            (unsigned char)(hexval((unsigned char)t[k]) << 4 | hexval((unsigned char)t[k + 1]));
     b[n / 2] = '\0';
     s->dec[col] = b;
     s->dec_len[col] = n / 2;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/hex.h"
 #include "store/store_int.h"
 
 static td_status fail(sqlite3 *db, int rc, td_error *err, const char *what)
@@ -69,21 +70,10 @@ static void sq_unhex(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         sqlite3_result_error_nomem(ctx);
         return;
     }
-    for (int i = 0; i < n; i += 2) {
-        int d[2];
-        for (int k = 0; k < 2; k++) {
-            unsigned c = s[i + k];
-            d[k] = c >= '0' && c <= '9'   ? (int)(c - '0')
-                   : c >= 'a' && c <= 'f' ? (int)(c - 'a' + 10)
-                   : c >= 'A' && c <= 'F' ? (int)(c - 'A' + 10)
-                                          : -1;
-        }
-        if (d[0] < 0 || d[1] < 0) {
-            if (out != small)
-                sqlite3_free(out);
-            return; /* NULL */
-        }
-        out[i / 2] = (unsigned char)(d[0] << 4 | d[1]);
+    if (td__hex_decode((const char *)s, (size_t)n, out) != 0) {
+        if (out != small)
+            sqlite3_free(out);
+        return; /* NULL */
     }
     sqlite3_result_blob(ctx, out, n / 2, out == small ? SQLITE_TRANSIENT : sqlite3_free);
 }

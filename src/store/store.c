@@ -14,7 +14,9 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/error.h"
+#include "core/wait.h"
 #include "store/store_int.h"
 
 void td_store_options_default(td_store_options *opts)
@@ -136,7 +138,7 @@ td_status td_store_open(const char *location, const td_store_options *opts, td_s
     s->be = be;
     s->opts = *opts;
     pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->freed, NULL);
+    td__cond_init_monotonic(&s->freed);
     pthread_mutex_init(&s->ckpt_lock, NULL);
     pthread_cond_init(&s->ckpt_wake, NULL);
     s->writer.store = s;
@@ -258,10 +260,7 @@ td_status td__store_try_writable(td_store *s, int64_t wait_ms, td_error *err)
         goto out;
     s->draining = 1;
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    int64_t ns = until.tv_nsec + (wait_ms % 1000) * 1000000;
-    until.tv_sec += (time_t)(wait_ms / 1000 + ns / 1000000000);
-    until.tv_nsec = (long)(ns % 1000000000);
+    td__deadline_after(&until, wait_ms);
     while (any_busy(s))
         if (pthread_cond_timedwait(&s->freed, &s->lock, &until) == ETIMEDOUT)
             break;
@@ -575,7 +574,7 @@ td_status td_store_migrate(td_store *store, const td_store_migration *list, size
                                    &q, err)) ||
             (st = td_stmt_bind_int64(q, 1, m->version, err)) ||
             (st = td_stmt_bind_text(q, 2, m->name, (size_t)-1, err)) ||
-            (st = td_stmt_bind_int64(q, 3, (int64_t)time(NULL) * 1000, err)) ||
+            (st = td_stmt_bind_int64(q, 3, td__wall_ms(), err)) ||
             (st = td_stmt_run(q, NULL, err)) || (st = td_store_commit(c, err)))
             goto fail_one;
         current = m->version;

@@ -1,7 +1,7 @@
-/* One settable clock per test program, for the library's injectable clocks (td_clock.now_ms,
- * td_audit_options.now_ms, td_evidence_options.now_ms): deadline and retention logic is tested by
- * setting the time, never by sleeping. The test sets or advances it; library threads (order
- * clocks, workers) may read it meanwhile, so every access is atomic. It starts at 0: a test
+/* One settable clock per test program, for the library's injectable clock (td_clock.now_ms, in
+ * td_service_options, td_audit_options and td_evidence_options): deadline and retention logic is
+ * tested by setting the time, never by sleeping. The test sets or advances it; library threads
+ * (order clocks, workers) may read it meanwhile, so every access is atomic. It starts at 0: a test
  * program sets its start time in main, before the first test. */
 #ifndef TD_TEST_FAKE_CLOCK_H
 #define TD_TEST_FAKE_CLOCK_H
