@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hash_types.h"
 #include "media.h"
 #include "status.h"
 
@@ -12,29 +13,10 @@
 extern "C" {
 #endif
 
-#define TD_PDQ_HEX_LEN 64
+/* td_pdq, td_dihedral and the hex sizes TD_PDQ_HEX_LEN, TD_MD5_HEX_LEN, TD_SHA256_HEX_LEN are in
+ * hash_types.h. */
 #define TD_PDQ_MATCH_DISTANCE 31 /* distance <= 31 is a match */
 #define TD_PDQ_MIN_QUALITY 50    /* hashes below this quality are not indexed or queried */
-#define TD_MD5_HEX_LEN 32
-#define TD_SHA256_HEX_LEN 64
-
-/* A 256-bit PDQ hash: bit k is bit (k & 15) of w[k >> 4]. */
-typedef struct td_pdq {
-    uint16_t w[16];
-} td_pdq;
-
-/* The eight dihedral variants, in the order used everywhere. */
-typedef enum td_dihedral {
-    TD_DIH_ORIGINAL = 0,
-    TD_DIH_ROT90, /* counter-clockwise */
-    TD_DIH_ROT180,
-    TD_DIH_ROT270,
-    TD_DIH_FLIPX,       /* top/bottom */
-    TD_DIH_FLIPY,       /* mirror */
-    TD_DIH_FLIP_PLUS1,  /* transpose */
-    TD_DIH_FLIP_MINUS1, /* anti-transpose */
-    TD_DIH_COUNT
-} td_dihedral;
 
 /* "original", "rot90", "rot180", "rot270", "flipx", "flipy", "flipplus1", "flipminus1". */
 const char *td_dihedral_name(td_dihedral variant);

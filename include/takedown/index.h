@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hash.h"
+#include "hash_types.h"
 #include "status.h"
 
 #ifdef __cplusplus

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "evidence.h"
 #include "hash.h"
+#include "hash_types.h"
 #include "index.h"
 #include "media.h"
 #include "orders.h"

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
-#include "takedown/hash.h"
+#include "takedown/hash_types.h"
 
 #define KEY_BLOCK 32
 #define CAND_MAX 1024
