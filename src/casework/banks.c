@@ -189,32 +189,13 @@ td_status td_bank_get(td_service *svc, const char *name, td_bank *out, td_error 
     return st;
 }
 
+static void bank_item(td_stmt *q, void *item) { bank_row(q, item); }
+
 td_status td_bank_list(td_service *svc, td_bank **out, size_t *count, td_error *err)
 {
-    td_store_conn *c;
-    td_stmt *q;
-    int row;
-    td_bank *list = NULL;
-    size_t n = 0, cap = 0;
-    *out = NULL;
-    *count = 0;
-    td_status st = td_store_acquire(svc->store, 0, &c, err);
-    if (st)
-        return st;
-    st = td_store_prepare(c, "SELECT " BANK_COLUMNS " FROM banks b ORDER BY b.name", &q, err);
-    while (st == TD_OK && (st = td_stmt_step(q, &row, err)) == TD_OK && row) {
-        if ((st = td__grow((void **)&list, &cap, n + 1, sizeof *list, err)))
-            break;
-        bank_row(q, &list[n++]);
-    }
-    td_store_release(svc->store, c);
-    if (st) {
-        td__free(list);
-        return st;
-    }
-    *out = list;
-    *count = n;
-    return TD_OK;
+    return td_store_read_rows(svc->store, "SELECT " BANK_COLUMNS " FROM banks b ORDER BY b.name",
+                              NULL, 0, TD_BANKS_MAX, sizeof **out, bank_item, (void **)out, count,
+                              err);
 }
 
 td_status td_bank_update(td_service *svc, const char *name, unsigned fields, const td_bank *v,

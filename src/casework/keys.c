@@ -192,35 +192,15 @@ out:
     return st;
 }
 
+static void info_item(td_stmt *q, void *item) { info_row(q, item); }
+
 td_status td_key_list(td_service *svc, td_key_info **out, size_t *count, td_error *err)
 {
-    td_store_conn *c;
-    td_stmt *q;
-    int row;
-    td_key_info *list = NULL;
-    size_t n = 0, cap = 0;
-    *out = NULL;
-    *count = 0;
-    td_status st = td_store_acquire(svc->store, 0, &c, err);
-    if (st)
-        return st;
-    st = td_store_prepare(c,
-                          "SELECT id, role, name, prefix, created_ms, revoked_ms, platform_key"
-                          " FROM api_keys ORDER BY id",
-                          &q, err);
-    while (st == TD_OK && (st = td_stmt_step(q, &row, err)) == TD_OK && row) {
-        if ((st = td__grow((void **)&list, &cap, n + 1, sizeof *list, err)))
-            break;
-        info_row(q, &list[n++]);
-    }
-    td_store_release(svc->store, c);
-    if (st) {
-        td__free(list);
-        return st;
-    }
-    *out = list;
-    *count = n;
-    return TD_OK;
+    return td_store_read_rows(svc->store,
+                              "SELECT id, role, name, prefix, created_ms, revoked_ms, platform_key"
+                              " FROM api_keys ORDER BY id",
+                              NULL, 0, TD_KEY_LIST_MAX, sizeof **out, info_item, (void **)out,
+                              count, err);
 }
 
 td_status td_key_revoke(td_service *svc, int64_t id, td_error *err)

@@ -147,42 +147,24 @@ out:
     return st;
 }
 
+static void webhook_item(td_stmt *q, void *item)
+{
+    td_webhook *w = item;
+    w->id = td_stmt_column_int64(q, 0);
+    td__copy_trunc(w->url, sizeof w->url, td_stmt_column_text(q, 1));
+    w->events = (unsigned)td_stmt_column_int64(q, 2);
+    w->enabled = (int)td_stmt_column_int64(q, 3);
+    w->created_ms = td_stmt_column_int64(q, 4);
+    w->platform_key = td_stmt_column_int64(q, 5);
+}
+
 td_status td_webhook_list(td_service *svc, td_webhook **out, size_t *count, td_error *err)
 {
-    td_store_conn *c;
-    td_stmt *q;
-    int row;
-    td_webhook *list = NULL;
-    size_t n = 0, cap = 0;
-    *out = NULL;
-    *count = 0;
-    td_status st = td_store_acquire(svc->store, 0, &c, err);
-    if (st)
-        return st;
-    st = td_store_prepare(c,
-                          "SELECT id, url, events, enabled, created_ms, platform_key FROM webhooks"
-                          " ORDER BY id",
-                          &q, err);
-    while (st == TD_OK && (st = td_stmt_step(q, &row, err)) == TD_OK && row) {
-        if ((st = td__grow((void **)&list, &cap, n + 1, sizeof *list, err)))
-            break;
-        td_webhook *w = &list[n++];
-        memset(w, 0, sizeof *w);
-        w->id = td_stmt_column_int64(q, 0);
-        td__copy_trunc(w->url, sizeof w->url, td_stmt_column_text(q, 1));
-        w->events = (unsigned)td_stmt_column_int64(q, 2);
-        w->enabled = (int)td_stmt_column_int64(q, 3);
-        w->created_ms = td_stmt_column_int64(q, 4);
-        w->platform_key = td_stmt_column_int64(q, 5);
-    }
-    td_store_release(svc->store, c);
-    if (st) {
-        td__free(list);
-        return st;
-    }
-    *out = list;
-    *count = n;
-    return TD_OK;
+    return td_store_read_rows(svc->store,
+                              "SELECT id, url, events, enabled, created_ms, platform_key FROM webhooks"
+                              " ORDER BY id",
+                              NULL, 0, TD_WEBHOOKS_MAX, sizeof **out, webhook_item, (void **)out,
+                              count, err);
 }
 
 td_status td_webhook_delete(td_service *svc, int64_t id, td_error *err)

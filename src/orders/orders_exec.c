@@ -837,7 +837,8 @@ td_status td_notice_list(td_orders *o, int64_t order_id, td_user_notice **out, s
                               "SELECT id, order_id, content_id, created_ms, hold_until_ms,"
                               " released_ms FROM order_notices WHERE $1 = 0 OR order_id = $1"
                               " ORDER BY id",
-                              &order_id, 1, sizeof **out, notice_item, (void **)out, count, err);
+                              &order_id, 1, TD_NOTICE_LIST_MAX, sizeof **out, notice_item,
+                              (void **)out, count, err);
 }
 
 td_status td__order_for_content(td_store_conn *c, const char *content_id, int64_t *order_id,

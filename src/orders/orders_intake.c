@@ -509,6 +509,6 @@ td_status td_order_list(td_orders *o, int open_only, size_t limit, td_order_summ
               " o.escalation, o.emergency, o.breached_ms FROM orders o JOIN order_authorities a"
               " ON a.id = o.authority_id ORDER BY o.id DESC LIMIT $1";
     int64_t bind = (int64_t)limit;
-    return td_store_read_rows(o->svc->store, sql, &bind, 1, sizeof **out, summary_item,
+    return td_store_read_rows(o->svc->store, sql, &bind, 1, limit, sizeof **out, summary_item,
                               (void **)out, count, err);
 }
