@@ -313,16 +313,19 @@ td_status td_case_decide(td_service *svc, int64_t id, const td_principal *who,
     if (kind == TD_DECISION_ESCALATE) {
         /* Back in the queue, above everything that was not escalated. */
         st = td_store_prepare(c,
-                              "UPDATE cases SET state = 3, claimed_by = 0, claimed_by_name = '',"
+                              "UPDATE cases SET state = $3, claimed_by = 0, claimed_by_name = '',"
                               " claimed_ms = 0, priority = priority + 100000, outcome = $1"
                               " WHERE id = $2",
                               &q, err);
+        if (st == TD_OK && (st = td_stmt_bind_int64(q, 3, TD_CASE_ESCALATED, err)))
+            goto out;
     } else {
         st = td_store_prepare(c,
-                              "UPDATE cases SET state = 4, claimed_by = $3, claimed_by_name = $4,"
+                              "UPDATE cases SET state = $6, claimed_by = $3, claimed_by_name = $4,"
                               " closed_ms = $5, outcome = $1 WHERE id = $2",
                               &q, err);
-        if (st == TD_OK && ((st = td_stmt_bind_int64(q, 3, who->id, err)) ||
+        if (st == TD_OK && ((st = td_stmt_bind_int64(q, 6, TD_CASE_CLOSED, err)) ||
+                            (st = td_stmt_bind_int64(q, 3, who->id, err)) ||
                             (st = td_stmt_bind_text(q, 4, who->name, (size_t)-1, err)) ||
                             (st = td_stmt_bind_int64(q, 5, now, err))))
             goto out;

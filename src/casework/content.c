@@ -149,8 +149,9 @@ static td_status open_case(td_service *svc, td_store_conn *c, int64_t ref, int64
     char text[TD_LABELS_MAX * (TD_LABEL_MAX + 1) + 1];
     /* One open case per content item. */
     td_status st =
-        td_store_prepare(c, "SELECT id FROM cases WHERE content_ref = $1 AND state <> 4", &q, err);
-    if (st || (st = td_stmt_bind_int64(q, 1, ref, err)) || (st = td_stmt_step(q, &row, err)))
+        td_store_prepare(c, "SELECT id FROM cases WHERE content_ref = $1 AND state <> $2", &q, err);
+    if (st || (st = td_stmt_bind_int64(q, 1, ref, err)) ||
+        (st = td_stmt_bind_int64(q, 2, TD_CASE_CLOSED, err)) || (st = td_stmt_step(q, &row, err)))
         return st;
     td_stmt_reset(q);
     if (row)
@@ -171,10 +172,11 @@ static td_status open_case(td_service *svc, td_store_conn *c, int64_t ref, int64
     if ((st = td_store_prepare(c,
                                "INSERT INTO cases (content_ref, state, priority, labels,"
                                " opened_by, opened_ms, claimed_by, claimed_by_name, claimed_ms,"
-                               " closed_ms, outcome) VALUES ($1, 1, $2, $3, $4, $5, 0, '', 0, 0,"
+                               " closed_ms, outcome) VALUES ($1, $6, $2, $3, $4, $5, 0, '', 0, 0,"
                                " 0) RETURNING id",
                                &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, ref, err)) ||
+        (st = td_stmt_bind_int64(q, 6, TD_CASE_OPEN, err)) ||
         (st = td_stmt_bind_int64(q, 2, priority, err)) ||
         (st = td_stmt_bind_text(q, 3, text, (size_t)-1, err)) ||
         (st = td_stmt_bind_text(q, 4, opened_by, (size_t)-1, err)) ||

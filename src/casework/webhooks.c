@@ -290,7 +290,7 @@ td_status td__event_enqueue_for(td_service *svc, td_store_conn *c, unsigned even
         if ((st = td_store_prepare(c,
                                    "INSERT INTO deliveries (webhook_id, event, idem, body, state,"
                                    " attempts, last_status, last_error, created_ms,"
-                                   " next_attempt_ms, delivered_ms) VALUES ($1, $2, $3, $4, 1,"
+                                   " next_attempt_ms, delivered_ms) VALUES ($1, $2, $3, $4, $6,"
                                    " 0, 0, '', $5, $5, 0)"
                                    " ON CONFLICT (webhook_id, idem) DO NOTHING",
                                    &q, err)) ||
@@ -298,7 +298,8 @@ td_status td__event_enqueue_for(td_service *svc, td_store_conn *c, unsigned even
             (st = td_stmt_bind_text(q, 2, name, (size_t)-1, err)) ||
             (st = td_stmt_bind_text(q, 3, idem, (size_t)-1, err)) ||
             (st = td_stmt_bind_text(q, 4, body, (size_t)-1, err)) ||
-            (st = td_stmt_bind_int64(q, 5, now, err)))
+            (st = td_stmt_bind_int64(q, 5, now, err)) ||
+            (st = td_stmt_bind_int64(q, 6, TD_DELIVERY_PENDING, err)))
             break;
         st = td_stmt_run(q, NULL, err);
     }
@@ -428,11 +429,12 @@ static td_status due(td_service *svc, job *jobs, size_t *n, int64_t *next_due, t
     if ((st = td_store_prepare(c,
                                "SELECT d.id, d.attempts, d.event, d.idem, d.body, w.url, w.secret"
                                " FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id"
-                               " WHERE d.state = 1 AND d.next_attempt_ms <= $1 AND w.enabled = 1"
+                               " WHERE d.state = $3 AND d.next_attempt_ms <= $1 AND w.enabled = 1"
                                " ORDER BY d.next_attempt_ms, d.id LIMIT $2",
                                &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, td__now(svc), err)) ||
-        (st = td_stmt_bind_int64(q, 2, ROUND, err)))
+        (st = td_stmt_bind_int64(q, 2, ROUND, err)) ||
+        (st = td_stmt_bind_int64(q, 3, TD_DELIVERY_PENDING, err)))
         goto out;
     while ((st = td_stmt_step(q, &row, err)) == TD_OK && row && *n < ROUND) {
         job *j = &jobs[*n];
@@ -454,8 +456,9 @@ static td_status due(td_service *svc, job *jobs, size_t *n, int64_t *next_due, t
     if (st == TD_OK &&
         (st = td_store_prepare(c,
                                "SELECT COALESCE(MIN(next_attempt_ms), 0) FROM deliveries"
-                               " WHERE state = 1",
+                               " WHERE state = $1",
                                &q, err)) == TD_OK &&
+        (st = td_stmt_bind_int64(q, 1, TD_DELIVERY_PENDING, err)) == TD_OK &&
         (st = td_stmt_step(q, &row, err)) == TD_OK && row) {
         *next_due = td_stmt_column_int64(q, 0);
         td_stmt_reset(q);
