@@ -205,9 +205,9 @@ static void test_read_rows_cap(void **state)
     assert_null(names);
     assert_int_equal(n, 0);
     assert_non_null(strstr(err.message, "more than 39 rows"));
-    assert_int_equal(td_store_read_rows(s, sql, &min, 1, 0, sizeof *names, name_item,
-                                        (void **)&names, &n, &err),
-                     TD_ERR_LIMIT);
+    assert_int_equal(
+        td_store_read_rows(s, sql, &min, 1, 0, sizeof *names, name_item, (void **)&names, &n, &err),
+        TD_ERR_LIMIT);
     assert_null(names);
     /* an empty result under a cap of 0 is fine */
     const int64_t none = 100;
@@ -333,10 +333,8 @@ static void test_concurrent_readers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_migrate_and_params),
-        cmocka_unit_test(test_transaction_helper),
-        cmocka_unit_test(test_read_rows_cap),
-        cmocka_unit_test(test_concurrent_readers),
+        cmocka_unit_test(test_migrate_and_params),    cmocka_unit_test(test_transaction_helper),
+        cmocka_unit_test(test_read_rows_cap),         cmocka_unit_test(test_concurrent_readers),
         cmocka_unit_test(test_background_checkpoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -174,9 +174,10 @@ void td_media_hashes_clear(td_media_hashes *h);
 
 /* Sniffs data and hashes it with the image or the video hasher (opts NULL: defaults); the
  * results equal those of the direct call. name is for error messages. */
-__attribute__((warn_unused_result)) td_status
-td_hash_media(const char *name, const uint8_t *data, size_t len, const td_media_hash_options *opts,
-              td_media_hashes *out, td_error *err);
+__attribute__((warn_unused_result)) td_status td_hash_media(const char *name, const uint8_t *data,
+                                                            size_t len,
+                                                            const td_media_hash_options *opts,
+                                                            td_media_hashes *out, td_error *err);
 /* Same for a file (sniffed from its first bytes, then read by the chosen hasher). */
 __attribute__((warn_unused_result)) td_status td_hash_media_file(const char *path,
                                                                  const td_media_hash_options *opts,

@@ -160,11 +160,11 @@ static void webhook_item(td_stmt *q, void *item)
 
 td_status td_webhook_list(td_service *svc, td_webhook **out, size_t *count, td_error *err)
 {
-    return td_store_read_rows(svc->store,
-                              "SELECT id, url, events, enabled, created_ms, platform_key FROM webhooks"
-                              " ORDER BY id",
-                              NULL, 0, TD_WEBHOOKS_MAX, sizeof **out, webhook_item, (void **)out,
-                              count, err);
+    return td_store_read_rows(
+        svc->store,
+        "SELECT id, url, events, enabled, created_ms, platform_key FROM webhooks"
+        " ORDER BY id",
+        NULL, 0, TD_WEBHOOKS_MAX, sizeof **out, webhook_item, (void **)out, count, err);
 }
 
 td_status td_webhook_delete(td_service *svc, int64_t id, td_error *err)

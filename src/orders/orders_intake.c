@@ -508,7 +508,8 @@ td_status td_order_list(td_orders *o, int open_only, size_t limit, td_order_summ
             : "SELECT o.id, o.kind, a.name, o.reference, o.state, o.received_ms, o.deadline_ms,"
               " o.escalation, o.emergency, o.breached_ms FROM orders o JOIN order_authorities a"
               " ON a.id = o.authority_id ORDER BY o.id DESC LIMIT $1";
-    const int64_t binds[4] = {(int64_t)limit, TD_ORDER_RECEIVED, TD_ORDER_EXECUTED, TD_ORDER_PAUSED};
+    const int64_t binds[4] = {(int64_t)limit, TD_ORDER_RECEIVED, TD_ORDER_EXECUTED,
+                              TD_ORDER_PAUSED};
     return td_store_read_rows(o->svc->store, sql, binds, open_only ? 4 : 1, limit, sizeof **out,
                               summary_item, (void **)out, count, err);
 }
