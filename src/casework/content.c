@@ -679,30 +679,13 @@ td_status td__recheck(td_service *svc, td_store_conn *c, int64_t bank_id, int64_
         for (; j < nh && hits[j].ref == hits[i].ref; j++) {
             if (j > i && hits[j].sid == hits[j - 1].sid)
                 continue; /* a worse variant of the same signal */
-            td_match *m = &ms[nm];
-            memset(m, 0, sizeof *m);
-            if ((st = td_store_prepare(c, "SELECT labels, confidence FROM signals WHERE id = $1",
-                                       &q, err)) ||
-                (st = td_stmt_bind_int64(q, 1, (int64_t)hits[j].sid, err)) ||
-                (st = td_stmt_step(q, &row, err)))
+            /* The signals were read in this transaction from this bank, enabled, and the index
+             * was searched at the bank's threshold: the resolver's checks pass as they did. */
+            td__cand k = {hits[j].sid, hits[j].distance, hits[j].variant, hits[j].type, 0, 0, 0};
+            int counts = 0;
+            if ((st = td__match_resolve(svc, c, &k, &ms[nm], &counts, err)))
                 break;
-            if (!row)
-                continue;
-            td_labels sl;
-            td__labels_load(&sl, td_stmt_column_text(q, 0));
-            m->confidence = (int)td_stmt_column_int64(q, 1);
-            td_stmt_reset(q);
-            m->bank_id = bank_id;
-            memcpy(m->bank, bank.name, sizeof m->bank);
-            m->signal_id = (int64_t)hits[j].sid;
-            m->type = hits[j].type;
-            m->distance = hits[j].distance;
-            m->variant = (td_dihedral)hits[j].variant;
-            m->labels = bank.labels;
-            td__labels_merge(&m->labels, &sl);
-            m->action = bank.action;
-            m->kind = bank.kind;
-            nm++;
+            nm += (size_t)counts;
         }
         if (st == TD_OK)
             st = td__content_apply(svc, c, hits[i].ref, ms, nm, err);
