@@ -429,10 +429,9 @@ static void authority_item(td_stmt *q, void *item) { authority_row(q, item); }
 
 td_status td_authority_list(td_orders *o, td_authority **out, size_t *count, td_error *err)
 {
-    return td_store_read_rows(o->svc->store,
-                              "SELECT " AUTH_COLUMNS " FROM order_authorities ORDER BY name", NULL,
-                              0, TD_AUTHORITIES_MAX, sizeof **out, authority_item, (void **)out,
-                              count, err);
+    return td_store_read_rows(
+        o->svc->store, "SELECT " AUTH_COLUMNS " FROM order_authorities ORDER BY name", NULL, 0,
+        TD_AUTHORITIES_MAX, sizeof **out, authority_item, (void **)out, count, err);
 }
 
 typedef struct link_args {
