@@ -284,15 +284,69 @@ out:
     return st;
 }
 
+typedef struct submit_args {
+    td_service *svc;
+    const td_content_input *in;
+    const td_hashes *h;
+    const char *pdq, *meta;
+    int64_t now;
+    td_check_result *res;
+} submit_args;
+
+/* The check and the record in one write transaction. */
+static td_status submit_body(td_store_conn *c, void *ctx, td_error *err)
+{
+    submit_args *a = ctx;
+    td_service *svc = a->svc;
+    const td_content_input *in = a->in;
+    const td_hashes *h = a->h;
+    const char *pdq = a->pdq, *meta = a->meta;
+    int64_t now = a->now;
+    td_check_result *res = a->res;
+    td_stmt *q;
+    int row;
+    td_status st;
+    /* Checked under the writer so that a signal added concurrently is seen either here or by
+     * its re-check of recent content. */
+    if ((st = td__check(svc, c, h, NULL, res, err)))
+        return st;
+    if ((st = td_store_prepare(c,
+                               "INSERT INTO content (content_id, uploader, url, time_ms,"
+                               " received_ms, metadata, pdq, quality, md5, sha256, verdict,"
+                               " platform_key)"
+                               " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11)"
+                               " ON CONFLICT (content_id) DO NOTHING RETURNING id",
+                               &q, err)) ||
+        (st = td_stmt_bind_text(q, 1, in->content_id, (size_t)-1, err)) ||
+        (st = td_stmt_bind_text(q, 2, in->uploader ? in->uploader : "", (size_t)-1, err)) ||
+        (st = td_stmt_bind_text(q, 3, in->url ? in->url : "", (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 4, in->time_ms ? in->time_ms : now, err)) ||
+        (st = td_stmt_bind_int64(q, 5, now, err)) ||
+        (st = td_stmt_bind_text(q, 6, meta ? meta : "{}", (size_t)-1, err)) ||
+        (st = td_stmt_bind_text(q, 7, pdq, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 8, h->quality, err)) ||
+        (st = td_stmt_bind_text(q, 9, h->md5, (size_t)-1, err)) ||
+        (st = td_stmt_bind_text(q, 10, h->sha256, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 11, in->platform_key > 0 ? in->platform_key : 0, err)) ||
+        (st = td_stmt_step(q, &row, err)))
+        return st;
+    if (!row) {
+        /* The same answer whoever sent the first one: it tells that the id is taken, never by
+         * whom nor anything of that record. */
+        return td__error_set(err, TD_ERR_CONFLICT, "content id '%s' was already received",
+                             in->content_id);
+    }
+    int64_t ref = td_stmt_column_int64(q, 0);
+    td_stmt_reset(q);
+    return td__content_apply(svc, c, ref, res->matches, res->match_count, err);
+}
+
 td_status td_content_submit(td_service *svc, const td_content_input *in, td_content *out,
                             td_error *err)
 {
     td_hashes h;
     td__media_hashes mh;
     td_check_result res;
-    td_store_conn *c = NULL;
-    td_stmt *q;
-    int row;
     char pdq[TD_DIH_COUNT * 64 + 1];
     char *meta = NULL;
     td_status st;
@@ -334,51 +388,13 @@ td_status td_content_submit(td_service *svc, const td_content_input *in, td_cont
         goto out;
     pdq_text(&h, pdq);
     int64_t now = td__now(svc);
-    if ((st = td_store_acquire(svc->store, 1, &c, err)) || (st = td_store_begin(c, err)))
+    submit_args a = {svc, in, &h, pdq, meta, now, &res};
+    if ((st = td_store_write(svc->store, submit_body, &a, err)))
         goto out;
-    /* Checked under the writer so that a signal added concurrently is seen either here or by
-     * its re-check of recent content. */
-    if ((st = td__check(svc, c, &h, NULL, &res, err)))
-        goto out;
-    if ((st = td_store_prepare(c,
-                               "INSERT INTO content (content_id, uploader, url, time_ms,"
-                               " received_ms, metadata, pdq, quality, md5, sha256, verdict,"
-                               " platform_key)"
-                               " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11)"
-                               " ON CONFLICT (content_id) DO NOTHING RETURNING id",
-                               &q, err)) ||
-        (st = td_stmt_bind_text(q, 1, in->content_id, (size_t)-1, err)) ||
-        (st = td_stmt_bind_text(q, 2, in->uploader ? in->uploader : "", (size_t)-1, err)) ||
-        (st = td_stmt_bind_text(q, 3, in->url ? in->url : "", (size_t)-1, err)) ||
-        (st = td_stmt_bind_int64(q, 4, in->time_ms ? in->time_ms : now, err)) ||
-        (st = td_stmt_bind_int64(q, 5, now, err)) ||
-        (st = td_stmt_bind_text(q, 6, meta ? meta : "{}", (size_t)-1, err)) ||
-        (st = td_stmt_bind_text(q, 7, pdq, (size_t)-1, err)) ||
-        (st = td_stmt_bind_int64(q, 8, h.quality, err)) ||
-        (st = td_stmt_bind_text(q, 9, h.md5, (size_t)-1, err)) ||
-        (st = td_stmt_bind_text(q, 10, h.sha256, (size_t)-1, err)) ||
-        (st = td_stmt_bind_int64(q, 11, in->platform_key > 0 ? in->platform_key : 0, err)) ||
-        (st = td_stmt_step(q, &row, err)))
-        goto out;
-    if (!row) {
-        /* The same answer whoever sent the first one: it tells that the id is taken, never by
-         * whom nor anything of that record. */
-        st = td__error_set(err, TD_ERR_CONFLICT, "content id '%s' was already received",
-                           in->content_id);
-        goto out;
-    }
-    int64_t ref = td_stmt_column_int64(q, 0);
-    td_stmt_reset(q);
-    if ((st = td__content_apply(svc, c, ref, res.matches, res.match_count, err)) ||
-        (st = td_store_commit(c, err)))
-        goto out;
-    td_store_release(svc->store, c);
-    c = NULL;
     td_webhook_kick(svc);
     if (out)
         st = td_content_get(svc, in->content_id, out, err);
 out:
-    td_store_release(svc->store, c);
     td_check_result_clear(&res);
     td__media_hashes_clear(&mh);
     free(meta); /* from jansson */
