@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "support/support.h"
+#include "core/error.h"
 #include "store/store_int.h"
 #include "takedown/store.h"
 
@@ -97,6 +98,125 @@ static void test_migrate_and_params(void **state)
     assert_int_equal(td_store_migrate(s, migs, 1, &version, &err), TD_ERR_UNSUPPORTED);
     td_store_close(s);
     assert_int_equal(td_store_open("postgresql://x.invalid/y", NULL, &s, &err), TD_ERR_IO);
+}
+
+typedef struct tx_arg {
+    const char *name;
+    td_status result; /* what the body returns after its insert */
+    int saw_tx;
+    int64_t count;
+} tx_arg;
+
+static td_status insert_body(td_store_conn *c, void *ctx, td_error *err)
+{
+    tx_arg *a = ctx;
+    td_stmt *q;
+    td_status st;
+    a->saw_tx = td_store_in_transaction(c);
+    if ((st = td_store_prepare(c, "INSERT INTO t (name, n) VALUES ($1, 1)", &q, err)) ||
+        (st = td_stmt_bind_text(q, 1, a->name, (size_t)-1, err)) ||
+        (st = td_stmt_run(q, NULL, err)))
+        return st;
+    return a->result == TD_OK ? TD_OK : td__error_set(err, a->result, "body failed");
+}
+
+static td_status count_body(td_store_conn *c, void *ctx, td_error *err)
+{
+    tx_arg *a = ctx;
+    td_stmt *q;
+    int row;
+    td_status st;
+    a->saw_tx = td_store_in_transaction(c);
+    if ((st = td_store_prepare(c, "SELECT COUNT(*) FROM t", &q, err)) ||
+        (st = td_stmt_step(q, &row, err)))
+        return st;
+    a->count = td_stmt_column_int64(q, 0);
+    return TD_OK;
+}
+
+/* Nothing left held: the writer can be taken at once and has no transaction open. */
+static void assert_writer_free(td_store *s)
+{
+    td_store_conn *c;
+    td_error err;
+    assert_int_equal(td_store_acquire(s, 1, &c, &err), TD_OK);
+    assert_int_equal(td_store_in_transaction(c), 0);
+    td_store_release(s, c);
+}
+
+/* td_store_write commits what the body did on TD_OK and rolls it back on an error (the body's
+ * status comes back, and a conflict inside is the conflict's); td_store_read runs in a read
+ * transaction. */
+static void test_transaction_helper(void **state)
+{
+    (void)state;
+    td_store *s = open_store(fresh_db());
+    td_error err;
+    tx_arg a = {"one", TD_OK, 0, 0};
+    assert_int_equal(td_store_write(s, insert_body, &a, &err), TD_OK);
+    assert_int_equal(a.saw_tx, 1);
+    assert_writer_free(s);
+    tx_arg b = {"two", TD_ERR_INVALID, 0, 0};
+    assert_int_equal(td_store_write(s, insert_body, &b, &err), TD_ERR_INVALID);
+    assert_string_equal(err.message, "body failed");
+    assert_writer_free(s);
+    tx_arg dup = {"one", TD_OK, 0, 0};
+    assert_int_equal(td_store_write(s, insert_body, &dup, &err), TD_ERR_CONFLICT);
+    assert_writer_free(s);
+    tx_arg r = {NULL, TD_OK, 0, 0};
+    assert_int_equal(td_store_read(s, count_body, &r, &err), TD_OK);
+    assert_int_equal(r.saw_tx, 1);
+    assert_int_equal(r.count, 1); /* "one" only: "two" was rolled back */
+    td_store_close(s);
+}
+
+static void name_item(td_stmt *q, void *item)
+{
+    snprintf(item, 16, "%s", td_stmt_column_text(q, 0));
+}
+
+/* td_store_read_rows stops at the caller's cap with TD_ERR_LIMIT instead of growing on. */
+static void test_read_rows_cap(void **state)
+{
+    (void)state;
+    td_store *s = open_store(fresh_db());
+    td_store_conn *c;
+    td_error err;
+    assert_int_equal(td_store_acquire(s, 1, &c, &err), TD_OK);
+    for (int i = 0; i < 40; i++) {
+        char sql[80];
+        snprintf(sql, sizeof sql, "INSERT INTO t (name, n) VALUES ('r%02d', %d)", i, i);
+        assert_int_equal(td_store_exec(c, sql, &err), TD_OK);
+    }
+    td_store_release(s, c);
+    char(*names)[16] = NULL;
+    size_t n = 0;
+    const int64_t min = 0;
+    const char *sql = "SELECT name FROM t WHERE n >= $1 ORDER BY n";
+    assert_int_equal(td_store_read_rows(s, sql, &min, 1, 40, sizeof *names, name_item,
+                                        (void **)&names, &n, &err),
+                     TD_OK);
+    assert_int_equal(n, 40);
+    assert_string_equal(names[39], "r39");
+    td_free(names);
+    assert_int_equal(td_store_read_rows(s, sql, &min, 1, 39, sizeof *names, name_item,
+                                        (void **)&names, &n, &err),
+                     TD_ERR_LIMIT);
+    assert_null(names);
+    assert_int_equal(n, 0);
+    assert_non_null(strstr(err.message, "more than 39 rows"));
+    assert_int_equal(
+        td_store_read_rows(s, sql, &min, 1, 0, sizeof *names, name_item, (void **)&names, &n, &err),
+        TD_ERR_LIMIT);
+    assert_null(names);
+    /* an empty result under a cap of 0 is fine */
+    const int64_t none = 100;
+    assert_int_equal(td_store_read_rows(s, sql, &none, 1, 0, sizeof *names, name_item,
+                                        (void **)&names, &n, &err),
+                     TD_OK);
+    assert_int_equal(n, 0);
+    td_free(names);
+    td_store_close(s);
 }
 
 typedef struct reader_arg {
@@ -213,8 +333,8 @@ static void test_concurrent_readers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_migrate_and_params),
-        cmocka_unit_test(test_concurrent_readers),
+        cmocka_unit_test(test_migrate_and_params),    cmocka_unit_test(test_transaction_helper),
+        cmocka_unit_test(test_read_rows_cap),         cmocka_unit_test(test_concurrent_readers),
         cmocka_unit_test(test_background_checkpoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

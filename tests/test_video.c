@@ -186,6 +186,72 @@ static void test_hash_file_format(void **state)
     assert_int_equal(td_vpdq_parse(two, sizeof two - 1, 1, &v, &err), TD_ERR_LIMIT);
 }
 
+static void assert_video_equal(const td_video_hashes *a, const td_video_hashes *b)
+{
+    assert_string_equal(a->md5, b->md5);
+    assert_string_equal(a->sha256, b->sha256);
+    assert_int_equal(a->vpdq.count, b->vpdq.count);
+    for (size_t i = 0; i < a->vpdq.count; i++) {
+        assert_memory_equal(&a->vpdq.frames[i].hash, &b->vpdq.frames[i].hash, sizeof(td_pdq));
+        assert_int_equal(a->vpdq.frames[i].quality, b->vpdq.frames[i].quality);
+    }
+}
+
+/* td_hash_media / td_hash_media_file send an image and a video to their hashers: the same
+ * hashes as the direct calls, bytes or file alike. */
+static void test_media_dispatch(void **state)
+{
+    (void)state;
+    td_error err;
+    td_media_hash_options mo;
+    td_media_hash_options_default(&mo);
+    mo.image.dihedral = 1;
+    mo.video.seconds_per_hash = 1.0;
+
+    const char *image =
+        conf_path("threatexchange/pdq/data/reg-test-input/exif-rotn/exif-rotn-1.jpg");
+    size_t len;
+    uint8_t *bytes = read_all(image, &len);
+    td_file_hashes direct;
+    td_media_hashes mh;
+    assert_int_equal(td_media_sniff(bytes, len), TD_MEDIA_IMAGE);
+    assert_int_equal(td_hash_bytes("image", bytes, len, &mo.image, &direct, &err), TD_OK);
+    assert_int_equal(td_hash_media("image", bytes, len, &mo, &mh, &err), TD_OK);
+    assert_int_equal(mh.kind, TD_MEDIA_IMAGE);
+    assert_int_equal(mh.image.n_pdq, 8);
+    assert_memory_equal(&mh.image, &direct, sizeof direct);
+    td_media_hashes_clear(&mh);
+    assert_int_equal(td_hash_media_file(image, &mo, &mh, &err), TD_OK);
+    assert_int_equal(mh.kind, TD_MEDIA_IMAGE);
+    assert_memory_equal(&mh.image, &direct, sizeof direct);
+    td_media_hashes_clear(&mh);
+    free(bytes);
+
+    const char *video = video_path("chair-19-sd-bar");
+    bytes = read_all(video, &len);
+    td_video_hashes vdirect;
+    assert_int_equal(td_media_sniff(bytes, len), TD_MEDIA_VIDEO);
+    assert_int_equal(td_video_hash_bytes("video", bytes, len, &mo.video, &vdirect, &err), TD_OK);
+    assert_true(vdirect.vpdq.count > 0);
+    assert_int_equal(td_hash_media("video", bytes, len, &mo, &mh, &err), TD_OK);
+    assert_int_equal(mh.kind, TD_MEDIA_VIDEO);
+    assert_video_equal(&mh.video, &vdirect);
+    td_media_hashes_clear(&mh);
+    assert_int_equal(td_hash_media_file(video, &mo, &mh, &err), TD_OK);
+    assert_int_equal(mh.kind, TD_MEDIA_VIDEO);
+    assert_video_equal(&mh.video, &vdirect);
+    td_media_hashes_clear(&mh);
+    td_video_hashes_clear(&vdirect);
+    free(bytes);
+
+    /* Neither: the image path names the problem; a missing file too. */
+    static const uint8_t junk[] = "not media at all";
+    assert_int_equal(td_media_sniff(junk, sizeof junk), TD_MEDIA_IMAGE);
+    assert_int_not_equal(td_hash_media("junk", junk, sizeof junk, NULL, &mh, &err), TD_OK);
+    assert_int_not_equal(td_hash_media_file("/nonexistent/x.jpg", NULL, &mh, &err), TD_OK);
+    assert_non_null(strstr(err.message, "/nonexistent/x.jpg"));
+}
+
 static void test_tmk_file(void **state)
 {
     (void)state;
@@ -472,13 +538,10 @@ static void test_cli_video(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conformance),
-        cmocka_unit_test(test_sampling),
-        cmocka_unit_test(test_hash_file_format),
-        cmocka_unit_test(test_tmk_file),
-        cmocka_unit_test(test_corrupt_and_limits),
-        cmocka_unit_test(test_match_rule),
-        cmocka_unit_test(test_index_equals_brute_force),
+        cmocka_unit_test(test_conformance),      cmocka_unit_test(test_sampling),
+        cmocka_unit_test(test_hash_file_format), cmocka_unit_test(test_media_dispatch),
+        cmocka_unit_test(test_tmk_file),         cmocka_unit_test(test_corrupt_and_limits),
+        cmocka_unit_test(test_match_rule),       cmocka_unit_test(test_index_equals_brute_force),
         cmocka_unit_test(test_cli_video),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

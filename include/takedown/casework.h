@@ -208,7 +208,8 @@ __attribute__((warn_unused_result)) td_status td_bank_create(td_service *svc, co
                                                              td_bank *out, td_error *err);
 __attribute__((warn_unused_result)) td_status td_bank_get(td_service *svc, const char *name,
                                                           td_bank *out, td_error *err);
-/* All banks by name; free *out with td_free. */
+/* All banks by name; free *out with td_free. More than TD_BANKS_MAX fail with TD_ERR_LIMIT. */
+#define TD_BANKS_MAX 10000
 __attribute__((warn_unused_result)) td_status td_bank_list(td_service *svc, td_bank **out,
                                                            size_t *count, td_error *err);
 
@@ -615,7 +616,9 @@ td_key_create_for(td_service *svc, td_role role, const char *name, int64_t platf
  * keys fail with TD_ERR_NOT_FOUND (the server answers 401). */
 __attribute__((warn_unused_result)) td_status td_key_verify(td_service *svc, const char *key,
                                                             td_principal *out, td_error *err);
-/* All keys, revoked ones included; free *out with td_free. */
+/* All keys, revoked ones included; free *out with td_free. More than TD_KEY_LIST_MAX fail with
+ * TD_ERR_LIMIT. */
+#define TD_KEY_LIST_MAX 100000
 __attribute__((warn_unused_result)) td_status td_key_list(td_service *svc, td_key_info **out,
                                                           size_t *count, td_error *err);
 __attribute__((warn_unused_result)) td_status td_key_revoke(td_service *svc, int64_t id,
@@ -826,7 +829,8 @@ __attribute__((warn_unused_result)) td_status td_webhook_create(td_service *svc,
 __attribute__((warn_unused_result)) td_status
 td_webhook_create_for(td_service *svc, const char *url, const char *secret, unsigned events,
                       int64_t platform_key, td_webhook *out, td_error *err);
-/* Free *out with td_free. */
+/* By id; free *out with td_free. More than TD_WEBHOOKS_MAX fail with TD_ERR_LIMIT. */
+#define TD_WEBHOOKS_MAX 10000
 __attribute__((warn_unused_result)) td_status td_webhook_list(td_service *svc, td_webhook **out,
                                                               size_t *count, td_error *err);
 __attribute__((warn_unused_result)) td_status td_webhook_delete(td_service *svc, int64_t id,

@@ -203,7 +203,9 @@ typedef struct td_evidence_item_info {
     int destroyed; /* its key was destroyed with the case's */
 } td_evidence_item_info;
 
-/* The items of a case by id (TD_ERR_NOT_FOUND: no such case). Free *out with td_free. */
+/* The items of a case by id (TD_ERR_NOT_FOUND: no such case; TD_ERR_LIMIT: more than
+ * TD_EVIDENCE_ITEMS_MAX). Free *out with td_free. */
+#define TD_EVIDENCE_ITEMS_MAX 10000
 __attribute__((warn_unused_result)) td_status td_evidence_item_list(td_evidence *ev,
                                                                     const char *case_ref,
                                                                     td_evidence_item_info **out,

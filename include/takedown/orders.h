@@ -143,7 +143,8 @@ td_authority_register(td_orders *orders, const char *actor, const td_authority_i
                       td_authority *out, td_error *err);
 __attribute__((warn_unused_result)) td_status td_authority_get(td_orders *orders, int64_t id,
                                                                td_authority *out, td_error *err);
-/* By name; free *out with td_free. */
+/* By name; free *out with td_free. More than TD_AUTHORITIES_MAX fail with TD_ERR_LIMIT. */
+#define TD_AUTHORITIES_MAX 10000
 __attribute__((warn_unused_result)) td_status
 td_authority_list(td_orders *orders, td_authority **out, size_t *count, td_error *err);
 /* Links an API key of role `authority` to an authority: orders sent with that key must be
@@ -479,7 +480,9 @@ typedef struct td_user_notice {
     int64_t released_ms;   /* 0 while held */
 } td_user_notice;
 
-/* The notices of an order (order_id > 0) or all, oldest first. Free *out with td_free. */
+/* The notices of an order (order_id > 0) or all, oldest first. Free *out with td_free. More
+ * than TD_NOTICE_LIST_MAX notices fail with TD_ERR_LIMIT. */
+#define TD_NOTICE_LIST_MAX 10000
 __attribute__((warn_unused_result)) td_status td_notice_list(td_orders *orders, int64_t order_id,
                                                              td_user_notice **out, size_t *count,
                                                              td_error *err);
@@ -562,7 +565,9 @@ __attribute__((warn_unused_result)) td_status td_notice_template_get(td_orders *
                                                                      const char *language,
                                                                      td_notice_template *out,
                                                                      td_error *err);
-/* Every stored template by language. Free *out with td_free. */
+/* Every stored template by language. Free *out with td_free. More than TD_NOTICE_TEMPLATES_MAX
+ * (the ISO 639-2 codes and "default" fit) fail with TD_ERR_LIMIT. */
+#define TD_NOTICE_TEMPLATES_MAX 512
 __attribute__((warn_unused_result)) td_status
 td_notice_template_list(td_orders *orders, td_notice_template **out, size_t *count, td_error *err);
 /* Removes the template of language (audit "notice.template_deleted"); notices fall back. */

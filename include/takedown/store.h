@@ -71,6 +71,17 @@ __attribute__((warn_unused_result)) td_status td_store_commit(td_store_conn *con
 void td_store_rollback(td_store_conn *conn);
 int td_store_in_transaction(const td_store_conn *conn);
 
+/* One transaction around fn: td_store_write acquires the writer, td_store_read a reader; both
+ * begin, run fn(conn, ctx, err), commit when it returns TD_OK and roll back otherwise, then
+ * release the connection. The status is fn's, or the acquire's, begin's or commit's (a write on
+ * a read-only store fails with TD_ERR_NOSPACE as any write does). fn must not commit, roll back
+ * or release the connection itself. */
+typedef td_status (*td_store_tx_fn)(td_store_conn *conn, void *ctx, td_error *err);
+__attribute__((warn_unused_result, nonnull(1, 2))) td_status
+td_store_write(td_store *store, td_store_tx_fn fn, void *ctx, td_error *err);
+__attribute__((warn_unused_result, nonnull(1, 2))) td_status
+td_store_read(td_store *store, td_store_tx_fn fn, void *ctx, td_error *err);
+
 /* Runs SQL without parameters (may hold several statements). */
 __attribute__((warn_unused_result)) td_status td_store_exec(td_store_conn *conn, const char *sql,
                                                             td_error *err);
@@ -111,11 +122,13 @@ int td_stmt_column_is_null(td_stmt *stmt, int col);
 
 /* Reads every row of sql (binds[0..n_binds) as $1..) on a reader connection into a new array of
  * items of size bytes, each zeroed then filled by row(stmt, item); *out is freed with td_free.
+ * More than max_rows rows fail with TD_ERR_LIMIT rather than grow the array without bound: the
+ * caller chooses the cap (the page size it asked for, or a limit on what the table can hold).
  * On failure *out is NULL and *count 0. */
 __attribute__((warn_unused_result)) td_status
-td_store_read_rows(td_store *store, const char *sql, const int64_t *binds, int n_binds, size_t size,
-                   void (*row)(td_stmt *stmt, void *item), void **out, size_t *count,
-                   td_error *err);
+td_store_read_rows(td_store *store, const char *sql, const int64_t *binds, int n_binds,
+                   size_t max_rows, size_t size, void (*row)(td_stmt *stmt, void *item), void **out,
+                   size_t *count, td_error *err);
 
 /* A versioned schema migration. Versions are applied once, in increasing order, each in its own
  * transaction together with its row in the schema_migrations table. sql_postgres, when set, is

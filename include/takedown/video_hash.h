@@ -145,6 +145,45 @@ __attribute__((warn_unused_result)) td_status td_video_hash_file(const char *pat
                                                                  td_video_hashes *out,
                                                                  td_error *err);
 
+/* ---- image or video: one dispatch for every caller ---- */
+
+typedef enum td_media_kind { TD_MEDIA_IMAGE = 1, TD_MEDIA_VIDEO = 2 } td_media_kind;
+
+/* Image or video, from the first bytes (256 are enough): a format td_image_sniff knows is an
+ * image; otherwise what td_video_sniff recognises is a video; anything else is treated as an
+ * image (its decoder then names the problem). */
+td_media_kind td_media_sniff(const uint8_t *data, size_t len);
+
+typedef struct td_media_hash_options {
+    td_hash_options image;
+    td_video_hash_options video;
+} td_media_hash_options;
+
+void td_media_hash_options_default(td_media_hash_options *opts);
+
+/* kind says which half is filled: image (td_hash_bytes / td_hash_file) or video
+ * (td_video_hash_bytes / td_video_hash_file, which owns memory: td_media_hashes_clear). */
+typedef struct td_media_hashes {
+    td_media_kind kind;
+    td_file_hashes image;
+    td_video_hashes video;
+} td_media_hashes;
+
+/* Frees a video's hashes; accepts NULL. */
+void td_media_hashes_clear(td_media_hashes *h);
+
+/* Sniffs data and hashes it with the image or the video hasher (opts NULL: defaults); the
+ * results equal those of the direct call. name is for error messages. */
+__attribute__((warn_unused_result)) td_status td_hash_media(const char *name, const uint8_t *data,
+                                                            size_t len,
+                                                            const td_media_hash_options *opts,
+                                                            td_media_hashes *out, td_error *err);
+/* Same for a file (sniffed from its first bytes, then read by the chosen hasher). */
+__attribute__((warn_unused_result)) td_status td_hash_media_file(const char *path,
+                                                                 const td_media_hash_options *opts,
+                                                                 td_media_hashes *out,
+                                                                 td_error *err);
+
 /* ---- vPDQ lookup at scale ---- */
 
 /* Every good, de-duplicated frame hash of every added video sits in one td_index; a query video's

@@ -350,20 +350,25 @@ td_status td_audit_append_in(td_audit *log, td_store_conn *conn, const char *act
     return st;
 }
 
+typedef struct append_args {
+    td_audit *log;
+    const char *actor, *action, *object, *details;
+    uint64_t *seq;
+} append_args;
+
+static td_status append_body(td_store_conn *c, void *ctx, td_error *err)
+{
+    append_args *a = ctx;
+    return append_locked(a->log, c, a->actor, a->action, a->object, a->details, a->seq, err);
+}
+
 td_status td_audit_append(td_audit *log, const char *actor, const char *action, const char *object,
                           const char *details, uint64_t *seq, td_error *err)
 {
-    td_store_conn *c;
-    td_status st = td_store_acquire(log->store, 1, &c, err);
+    append_args a = {log, actor, action, object, details, seq};
+    td_status st = td_store_write(log->store, append_body, &a, err);
     if (st)
-        return st;
-    if ((st = td_store_begin(c, err)) ||
-        (st = append_locked(log, c, actor, action, object, details, seq, err)) ||
-        (st = td_store_commit(c, err))) {
-        td_store_rollback(c);
         td__error_prefix(err, "audit append: ");
-    }
-    td_store_release(log->store, c);
     return st;
 }
 
@@ -494,17 +499,22 @@ static td_status checkpoint_locked(td_audit *log, td_store_conn *c, int64_t want
     return make_checkpoint(log, c, size, out, err);
 }
 
+typedef struct checkpoint_args {
+    td_audit *log;
+    int64_t want;
+    td_audit_checkpoint *out;
+} checkpoint_args;
+
+static td_status checkpoint_body(td_store_conn *c, void *ctx, td_error *err)
+{
+    checkpoint_args *a = ctx;
+    return checkpoint_locked(a->log, c, a->want, a->out, err);
+}
+
 static td_status checkpoint_tx(td_audit *log, int64_t want, td_audit_checkpoint *out, td_error *err)
 {
-    td_store_conn *c;
-    td_status st = td_store_acquire(log->store, 1, &c, err);
-    if (st)
-        return st;
-    if ((st = td_store_begin(c, err)) || (st = checkpoint_locked(log, c, want, out, err)) ||
-        (st = td_store_commit(c, err)))
-        td_store_rollback(c);
-    td_store_release(log->store, c);
-    return st;
+    checkpoint_args a = {log, want, out};
+    return td_store_write(log->store, checkpoint_body, &a, err);
 }
 
 td_status td_audit_sign_checkpoint(td_audit *log, td_audit_checkpoint *out, td_error *err)
@@ -779,24 +789,25 @@ static td_status verify_locked(td_audit *log, td_store_conn *c, td_audit_report 
     return TD_OK;
 }
 
-static td_status verify_tx(td_audit *log, td_store_conn *c, td_audit_report *rep, td_error *err)
+typedef struct verify_args {
+    td_audit *log;
+    td_audit_report *rep;
+} verify_args;
+
+static td_status verify_body(td_store_conn *c, void *ctx, td_error *err)
 {
-    /* One read transaction: a consistent snapshot while appends go on. */
-    td_status st = td_store_begin(c, err);
-    if (st)
-        return st;
-    st = verify_locked(log, c, rep, err);
-    td_store_rollback(c);
-    return st;
+    verify_args *a = ctx;
+    return verify_locked(a->log, c, a->rep, err);
 }
 
 td_status td_audit_verify_log(td_audit *log, td_audit_report *rep, td_error *err)
 {
-    td_store_conn *c;
     memset(rep, 0, sizeof *rep);
     rep->ok = 1;
     rep->first_bad_seq = -1;
-    WITH_READER(log, c, err, verify_tx(log, c, rep, err));
+    /* One read transaction: a consistent snapshot while appends go on. */
+    verify_args a = {log, rep};
+    return td_store_read(log->store, verify_body, &a, err);
 }
 
 /* ---- export ---- */
@@ -901,21 +912,22 @@ static td_status export_locked(td_audit *log, td_store_conn *c, uint64_t size, e
     return st;
 }
 
-static td_status export_tx(td_audit *log, td_store_conn *c, uint64_t size, export_ctx *x)
+typedef struct export_args {
+    td_audit *log;
+    uint64_t size;
+    export_ctx *x;
+} export_args;
+
+static td_status export_body(td_store_conn *c, void *ctx, td_error *err)
 {
-    /* One read transaction: the entries and checkpoints of one moment. */
-    td_status st = td_store_begin(c, x->err);
-    if (st)
-        return st;
-    st = export_locked(log, c, size, x);
-    td_store_rollback(c);
-    return st;
+    export_args *a = ctx;
+    (void)err; /* export_locked reports through x->err, the same td_error */
+    return export_locked(a->log, c, a->size, a->x);
 }
 
 td_status td_audit_export(td_audit *log, td_audit_line_fn fn, void *ctx, uint64_t *entries,
                           uint64_t *checkpoints, td_error *err)
 {
-    td_store_conn *c;
     uint64_t size = 0;
     td_audit_checkpoint cp;
     export_ctx x = {fn, ctx, 0, 0, err};
@@ -923,10 +935,9 @@ td_status td_audit_export(td_audit *log, td_audit_line_fn fn, void *ctx, uint64_
     td_status st = td_audit_size(log, &size, err);
     if (st || (st = td_audit_checkpoint_for_size(log, size, &cp, err)))
         return st;
-    if ((st = td_store_acquire(log->store, 0, &c, err)))
-        return st;
-    st = export_tx(log, c, size, &x);
-    td_store_release(log->store, c);
+    /* One read transaction: the entries and checkpoints of one moment. */
+    export_args a = {log, size, &x};
+    st = td_store_read(log->store, export_body, &a, err);
     if (entries)
         *entries = x.entries;
     if (checkpoints)

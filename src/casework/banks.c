@@ -120,11 +120,27 @@ static td_status audit_bank(td_service *svc, td_store_conn *c, const td_principa
 }
 
 /* Commits the writer's transaction with a "banks" log entry, then follows the log. */
-static td_status commit_banks(td_service *svc, td_store_conn *c, td_error *err)
+/* A bank change: fn's transaction, with the change-log entry that tells every node to reload its
+ * bank views, then this node follows at once. */
+typedef struct banks_tx {
+    td_service *svc;
+    td_store_tx_fn fn;
+    void *ctx;
+} banks_tx;
+
+static td_status banks_tx_body(td_store_conn *c, void *ctx, td_error *err)
 {
-    td_status st = td__log_change(c, TD__CHANGE_BANKS, 0, 0, "", td__now(svc), err);
+    banks_tx *t = ctx;
+    td_status st = t->fn(c, t->ctx, err);
     if (st == TD_OK)
-        st = td_store_commit(c, err);
+        st = td__log_change(c, TD__CHANGE_BANKS, 0, 0, "", td__now(t->svc), err);
+    return st;
+}
+
+static td_status write_banks(td_service *svc, td_store_tx_fn fn, void *ctx, td_error *err)
+{
+    banks_tx t = {svc, fn, ctx};
+    td_status st = td_store_write(svc->store, banks_tx_body, &t, err);
     if (st == TD_OK)
         st = td__follow(svc, NULL, err);
     return st;
@@ -135,45 +151,54 @@ td_status td_bank_create(td_service *svc, const td_bank *b, td_bank *out, td_err
     return td_bank_create_as(svc, NULL, b, out, err);
 }
 
+typedef struct create_args {
+    td_service *svc;
+    const td_principal *who;
+    const td_bank *b;
+    const char *labels;
+    int64_t now;
+    td_bank *out;
+} create_args;
+
+static td_status create_body(td_store_conn *c, void *ctx, td_error *err)
+{
+    create_args *a = ctx;
+    const td_bank *b = a->b;
+    td_stmt *q;
+    td_status st;
+    if ((st = td_store_prepare(c,
+                               "INSERT INTO banks (name, labels, enabled, threshold, action, kind,"
+                               " created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                               &q, err)) ||
+        (st = td_stmt_bind_text(q, 1, b->name, (size_t)-1, err)) ||
+        (st = td_stmt_bind_text(q, 2, a->labels, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 3, b->enabled ? 1 : 0, err)) ||
+        (st = td_stmt_bind_int64(q, 4, b->threshold, err)) ||
+        (st = td_stmt_bind_int64(q, 5, b->action, err)) ||
+        (st = td_stmt_bind_int64(q, 6, b->kind, err)) ||
+        (st = td_stmt_bind_int64(q, 7, a->now, err)))
+        return st;
+    if ((st = td_stmt_run(q, NULL, err))) {
+        if (st == TD_ERR_CONFLICT)
+            td__error_set(err, TD_ERR_CONFLICT, "bank '%s' exists", b->name);
+        return st;
+    }
+    if ((st = audit_bank(a->svc, c, a->who, "bank.create", b->name,
+                         json_pack("{s:o}", "bank", bank_json(b)), err)))
+        return st;
+    return a->out ? get_on(c, b->name, a->out, err) : TD_OK;
+}
+
 td_status td_bank_create_as(td_service *svc, const td_principal *who, const td_bank *b,
                             td_bank *out, td_error *err)
 {
-    td_store_conn *c;
-    td_stmt *q;
     char labels[TD_LABELS_MAX * (TD_LABEL_MAX + 1) + 1];
     td_status st = validate(b, ~0u, err);
     if (st)
         return st;
     td__labels_join(&b->labels, labels, sizeof labels);
-    int64_t now = td__now(svc);
-    if ((st = td_store_acquire(svc->store, 1, &c, err)))
-        return st;
-    if ((st = td_store_begin(c, err)) ||
-        (st = td_store_prepare(c,
-                               "INSERT INTO banks (name, labels, enabled, threshold, action, kind,"
-                               " created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
-                               &q, err)) ||
-        (st = td_stmt_bind_text(q, 1, b->name, (size_t)-1, err)) ||
-        (st = td_stmt_bind_text(q, 2, labels, (size_t)-1, err)) ||
-        (st = td_stmt_bind_int64(q, 3, b->enabled ? 1 : 0, err)) ||
-        (st = td_stmt_bind_int64(q, 4, b->threshold, err)) ||
-        (st = td_stmt_bind_int64(q, 5, b->action, err)) ||
-        (st = td_stmt_bind_int64(q, 6, b->kind, err)) || (st = td_stmt_bind_int64(q, 7, now, err)))
-        goto out;
-    if ((st = td_stmt_run(q, NULL, err))) {
-        if (st == TD_ERR_CONFLICT)
-            td__error_set(err, TD_ERR_CONFLICT, "bank '%s' exists", b->name);
-        goto out;
-    }
-    if ((st = audit_bank(svc, c, who, "bank.create", b->name,
-                         json_pack("{s:o}", "bank", bank_json(b)), err)) ||
-        (st = commit_banks(svc, c, err)))
-        goto out;
-    if (out)
-        st = get_on(c, b->name, out, err);
-out:
-    td_store_release(svc->store, c);
-    return st;
+    create_args a = {svc, who, b, labels, td__now(svc), out};
+    return write_banks(svc, create_body, &a, err);
 }
 
 td_status td_bank_get(td_service *svc, const char *name, td_bank *out, td_error *err)
@@ -189,32 +214,13 @@ td_status td_bank_get(td_service *svc, const char *name, td_bank *out, td_error 
     return st;
 }
 
+static void bank_item(td_stmt *q, void *item) { bank_row(q, item); }
+
 td_status td_bank_list(td_service *svc, td_bank **out, size_t *count, td_error *err)
 {
-    td_store_conn *c;
-    td_stmt *q;
-    int row;
-    td_bank *list = NULL;
-    size_t n = 0, cap = 0;
-    *out = NULL;
-    *count = 0;
-    td_status st = td_store_acquire(svc->store, 0, &c, err);
-    if (st)
-        return st;
-    st = td_store_prepare(c, "SELECT " BANK_COLUMNS " FROM banks b ORDER BY b.name", &q, err);
-    while (st == TD_OK && (st = td_stmt_step(q, &row, err)) == TD_OK && row) {
-        if ((st = td__grow((void **)&list, &cap, n + 1, sizeof *list, err)))
-            break;
-        bank_row(q, &list[n++]);
-    }
-    td_store_release(svc->store, c);
-    if (st) {
-        td__free(list);
-        return st;
-    }
-    *out = list;
-    *count = n;
-    return TD_OK;
+    return td_store_read_rows(svc->store, "SELECT " BANK_COLUMNS " FROM banks b ORDER BY b.name",
+                              NULL, 0, TD_BANKS_MAX, sizeof **out, bank_item, (void **)out, count,
+                              err);
 }
 
 td_status td_bank_update(td_service *svc, const char *name, unsigned fields, const td_bank *v,
@@ -223,24 +229,27 @@ td_status td_bank_update(td_service *svc, const char *name, unsigned fields, con
     return td_bank_update_as(svc, NULL, name, fields, v, out, err);
 }
 
-td_status td_bank_update_as(td_service *svc, const td_principal *who, const char *name,
-                            unsigned fields, const td_bank *v, td_bank *out, td_error *err)
+typedef struct update_args {
+    td_service *svc;
+    const td_principal *who;
+    const char *name;
+    unsigned fields;
+    const td_bank *v;
+    td_bank *out;
+} update_args;
+
+static td_status update_body(td_store_conn *c, void *ctx, td_error *err)
 {
-    td_store_conn *c;
+    update_args *a = ctx;
+    const td_bank *v = a->v;
+    unsigned fields = a->fields;
     td_stmt *q;
     td_bank cur;
-    json_t *before = NULL;
     char labels[TD_LABELS_MAX * (TD_LABEL_MAX + 1) + 1];
-    td_status st = validate(v, fields, err);
+    td_status st = get_on(c, a->name, &cur, err);
     if (st)
         return st;
-    if (!name || !td_bank_name_valid(name))
-        return td__error_set(err, TD_ERR_NOT_FOUND, "no bank named '%.64s'", name ? name : "");
-    if ((st = td_store_acquire(svc->store, 1, &c, err)))
-        return st;
-    if ((st = td_store_begin(c, err)) || (st = get_on(c, name, &cur, err)))
-        goto out;
-    before = bank_json(&cur);
+    json_t *before = bank_json(&cur);
     if (fields & TD_BANK_SET_NAME)
         memcpy(cur.name, v->name, sizeof cur.name);
     if (fields & TD_BANK_SET_LABELS)
@@ -265,7 +274,7 @@ td_status td_bank_update_as(td_service *svc, const td_principal *who, const char
         (st = td_stmt_bind_int64(q, 4, cur.threshold, err)) ||
         (st = td_stmt_bind_int64(q, 5, cur.action, err)) ||
         (st = td_stmt_bind_int64(q, 6, cur.kind, err)) ||
-        (st = td_stmt_bind_int64(q, 7, td__now(svc), err)) ||
+        (st = td_stmt_bind_int64(q, 7, td__now(a->svc), err)) ||
         (st = td_stmt_bind_int64(q, 8, cur.id, err)))
         goto out;
     if ((st = td_stmt_run(q, NULL, err))) {
@@ -275,15 +284,25 @@ td_status td_bank_update_as(td_service *svc, const td_principal *who, const char
     }
     json_t *details = json_pack("{s:I, s:O, s:o}", "bank_id", (json_int_t)cur.id, "before", before,
                                 "after", bank_json(&cur));
-    if ((st = audit_bank(svc, c, who, "bank.update", name, details, err)) ||
-        (st = commit_banks(svc, c, err)))
+    if ((st = audit_bank(a->svc, c, a->who, "bank.update", a->name, details, err)))
         goto out;
-    if (out)
-        st = get_on(c, cur.name, out, err);
+    if (a->out)
+        st = get_on(c, cur.name, a->out, err);
 out:
     json_decref(before);
-    td_store_release(svc->store, c);
     return st;
+}
+
+td_status td_bank_update_as(td_service *svc, const td_principal *who, const char *name,
+                            unsigned fields, const td_bank *v, td_bank *out, td_error *err)
+{
+    td_status st = validate(v, fields, err);
+    if (st)
+        return st;
+    if (!name || !td_bank_name_valid(name))
+        return td__error_set(err, TD_ERR_NOT_FOUND, "no bank named '%.64s'", name ? name : "");
+    update_args a = {svc, who, name, fields, v, out};
+    return write_banks(svc, update_body, &a, err);
 }
 
 td_status td_bank_delete(td_service *svc, const char *name, td_error *err)
@@ -291,18 +310,21 @@ td_status td_bank_delete(td_service *svc, const char *name, td_error *err)
     return td_bank_delete_as(svc, NULL, name, err);
 }
 
-td_status td_bank_delete_as(td_service *svc, const td_principal *who, const char *name,
-                            td_error *err)
+typedef struct delete_args {
+    td_service *svc;
+    const td_principal *who;
+    const char *name;
+} delete_args;
+
+static td_status delete_body(td_store_conn *c, void *ctx, td_error *err)
 {
-    td_store_conn *c;
+    delete_args *a = ctx;
     td_stmt *q;
-    int64_t id, removed = 0;
-    td_status st = td_store_acquire(svc->store, 1, &c, err);
+    int64_t id = 0, removed = 0;
+    int64_t now = td__now(a->svc);
+    td_status st = td__bank_id(c, a->name, &id, err);
     if (st)
         return st;
-    int64_t now = td__now(svc);
-    if ((st = td_store_begin(c, err)) || (st = td__bank_id(c, name, &id, err)))
-        goto out;
     /* The signals leave the indexes through the log like any other removal. */
     if ((st = td_store_prepare(c,
                                "INSERT INTO changes (kind, signal_id, type, value, at_ms)"
@@ -312,19 +334,21 @@ td_status td_bank_delete_as(td_service *svc, const td_principal *who, const char
         (st = td_stmt_bind_int64(q, 1, TD__CHANGE_REMOVE, err)) ||
         (st = td_stmt_bind_int64(q, 2, now, err)) || (st = td_stmt_bind_int64(q, 3, id, err)) ||
         (st = td_stmt_run(q, NULL, err)))
-        goto out;
+        return st;
     if ((st = td_store_prepare(c, "DELETE FROM signals WHERE bank_id = $1", &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_run(q, &removed, err)) ||
         (st = td_store_prepare(c, "DELETE FROM banks WHERE id = $1", &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_run(q, NULL, err)))
-        goto out;
-    if ((st = audit_bank(svc, c, who, "bank.delete", name,
-                         json_pack("{s:I, s:I}", "bank_id", (json_int_t)id, "signals_deleted",
-                                   (json_int_t)removed),
-                         err)))
-        goto out;
-    st = commit_banks(svc, c, err);
-out:
-    td_store_release(svc->store, c);
-    return st;
+        return st;
+    return audit_bank(
+        a->svc, c, a->who, "bank.delete", a->name,
+        json_pack("{s:I, s:I}", "bank_id", (json_int_t)id, "signals_deleted", (json_int_t)removed),
+        err);
+}
+
+td_status td_bank_delete_as(td_service *svc, const td_principal *who, const char *name,
+                            td_error *err)
+{
+    delete_args a = {svc, who, name};
+    return write_banks(svc, delete_body, &a, err);
 }

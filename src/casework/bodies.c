@@ -220,33 +220,32 @@ void td__media_hashes_clear(td__media_hashes *m)
 td_status td__hash_media(td_service *svc, const uint8_t *data, size_t len, td__media_hashes *out,
                          td_error *err)
 {
-    td_status st;
+    td_media_hash_options mo = {svc->opts.hash, svc->opts.video};
+    td_media_hashes mh;
     memset(out, 0, sizeof *out);
     td_hashes_init(&out->h);
-    if (td_image_sniff(data, len) == TD_FORMAT_UNKNOWN && td_video_sniff(data, len)) {
-        td_video_hashes vh;
-        td_video_hash_options vo = svc->opts.video;
-        vo.vpdq = 1;
-        vo.tmk = 0;
-        if ((st = td_video_hash_bytes("media", data, len, &vo, &vh, err)))
-            return st;
-        memcpy(out->h.md5, vh.md5, sizeof out->h.md5);
-        memcpy(out->h.sha256, vh.sha256, sizeof out->h.sha256);
-        out->vpdq = vh.vpdq; /* moved out */
-        memset(&vh.vpdq, 0, sizeof vh.vpdq);
-        td_video_hashes_clear(&vh);
+    mo.video.vpdq = 1;
+    mo.video.tmk = 0;
+    td_status st = td_hash_media("media", data, len, &mo, &mh, err);
+    if (st)
+        return st;
+    if (mh.kind == TD_MEDIA_VIDEO) {
+        td_video_hashes *vh = &mh.video;
+        memcpy(out->h.md5, vh->md5, sizeof out->h.md5);
+        memcpy(out->h.sha256, vh->sha256, sizeof out->h.sha256);
+        out->vpdq = vh->vpdq; /* moved out */
+        memset(&vh->vpdq, 0, sizeof vh->vpdq);
+        td_media_hashes_clear(&mh);
         out->h.vpdq = &out->vpdq;
         out->kind = "video";
         return TD_OK;
     }
-    td_file_hashes fh;
-    if ((st = td_hash_bytes("media", data, len, &svc->opts.hash, &fh, err)))
-        return st;
-    out->h.n_pdq = fh.n_pdq;
-    memcpy(out->h.pdq, fh.pdq, sizeof out->h.pdq);
-    out->h.quality = fh.quality;
-    memcpy(out->h.md5, fh.md5, sizeof out->h.md5);
-    memcpy(out->h.sha256, fh.sha256, sizeof out->h.sha256);
+    const td_file_hashes *fh = &mh.image;
+    out->h.n_pdq = fh->n_pdq;
+    memcpy(out->h.pdq, fh->pdq, sizeof out->h.pdq);
+    out->h.quality = fh->quality;
+    memcpy(out->h.md5, fh->md5, sizeof out->h.md5);
+    memcpy(out->h.sha256, fh->sha256, sizeof out->h.sha256);
     out->kind = "image";
     return TD_OK;
 }

@@ -192,80 +192,79 @@ static td_status set_claim(td_store_conn *c, int64_t id, td_case_state state, in
     return td_stmt_run(q, NULL, err);
 }
 
+typedef struct claim_args {
+    td_service *svc;
+    int64_t id;
+    const td_principal *who;
+    int force;
+    td_case *out;
+} claim_args;
+
+static td_status claim_body(td_store_conn *c, void *ctx, td_error *err)
+{
+    claim_args *a = ctx;
+    td_case k;
+    td_status st;
+    if ((st = get_on(c, a->id, &k, err)))
+        return st;
+    if (k.state == TD_CASE_CLOSED)
+        return td__error_set(err, TD_ERR_CONFLICT, "case %lld is closed", (long long)a->id);
+    if (k.state == TD_CASE_CLAIMED && k.claimed_by != a->who->id)
+        return td__error_set(err, TD_ERR_CONFLICT, "case %lld is claimed by %s", (long long)a->id,
+                             k.claimed_by_name);
+    if (k.state != TD_CASE_CLAIMED &&
+        ((st = set_claim(c, a->id, TD_CASE_CLAIMED, a->who->id, a->who->name, td__now(a->svc),
+                         err)) ||
+         (st = td__audit_id(a->svc, c, a->who, "case.claim", "case", a->id,
+                            json_pack("{s:s}", "content_id", k.content_id), err))))
+        return st;
+    /* The case as committed: read back in the same transaction. */
+    return a->out ? get_on(c, a->id, a->out, err) : TD_OK;
+}
+
 td_status td_case_claim(td_service *svc, int64_t id, const td_principal *who, td_case *out,
                         td_error *err)
 {
-    td_store_conn *c;
+    claim_args a = {svc, id, who, 0, out};
+    return td_store_write(svc->store, claim_body, &a, err);
+}
+
+static td_status release_body(td_store_conn *c, void *ctx, td_error *err)
+{
+    claim_args *a = ctx;
     td_case k;
-    td_status st = td_store_acquire(svc->store, 1, &c, err);
-    if (st)
+    td_status st;
+    if ((st = get_on(c, a->id, &k, err)))
         return st;
-    if ((st = td_store_begin(c, err)) || (st = get_on(c, id, &k, err)))
-        goto out;
-    if (k.state == TD_CASE_CLOSED) {
-        st = td__error_set(err, TD_ERR_CONFLICT, "case %lld is closed", (long long)id);
-        goto out;
-    }
-    if (k.state == TD_CASE_CLAIMED && k.claimed_by != who->id) {
-        st = td__error_set(err, TD_ERR_CONFLICT, "case %lld is claimed by %s", (long long)id,
-                           k.claimed_by_name);
-        goto out;
-    }
-    if (k.state != TD_CASE_CLAIMED &&
-        ((st = set_claim(c, id, TD_CASE_CLAIMED, who->id, who->name, td__now(svc), err)) ||
-         (st = td__audit_id(svc, c, who, "case.claim", "case", id,
-                            json_pack("{s:s}", "content_id", k.content_id), err))))
-        goto out;
-    if ((st = td_store_commit(c, err)))
-        goto out;
-    if (out)
-        st = get_on(c, id, out, err);
-out:
-    td_store_release(svc->store, c);
-    return st;
+    if (k.state != TD_CASE_CLAIMED)
+        return td__error_set(err, TD_ERR_CONFLICT, "case %lld is not claimed", (long long)a->id);
+    if (k.claimed_by != a->who->id && !a->force)
+        return td__error_set(err, TD_ERR_CONFLICT, "case %lld is claimed by %s", (long long)a->id,
+                             k.claimed_by_name);
+    /* A case that had been escalated goes back to the escalated queue. */
+    td_case_state back = TD_CASE_OPEN;
+    td_decision *ds = NULL;
+    size_t nd = 0;
+    if ((st = td__decisions_load(c, 0, a->id, &ds, &nd, err)))
+        return st;
+    if (nd && ds[nd - 1].kind == TD_DECISION_ESCALATE)
+        back = TD_CASE_ESCALATED;
+    td__free(ds);
+    if ((st = set_claim(c, a->id, back, 0, "", 0, err)) ||
+        (st = td__audit_id(a->svc, c, a->who, "case.release", "case", a->id,
+                           json_pack("{s:s, s:I, s:s, s:b}", "content_id", k.content_id,
+                                     "claimed_by", (json_int_t)k.claimed_by, "claimed_by_name",
+                                     k.claimed_by_name, "forced", k.claimed_by != a->who->id),
+                           err)))
+        return st;
+    return a->out ? get_on(c, a->id, a->out, err) : TD_OK;
 }
 
 td_status td_case_release(td_service *svc, int64_t id, const td_principal *who, int force,
                           td_case *out, td_error *err)
 {
-    td_store_conn *c;
-    td_case k;
-    td_status st = td_store_acquire(svc->store, 1, &c, err);
-    if (st)
-        return st;
-    if ((st = td_store_begin(c, err)) || (st = get_on(c, id, &k, err)))
-        goto out;
-    if (k.state != TD_CASE_CLAIMED) {
-        st = td__error_set(err, TD_ERR_CONFLICT, "case %lld is not claimed", (long long)id);
-        goto out;
-    }
-    if (k.claimed_by != who->id && !force) {
-        st = td__error_set(err, TD_ERR_CONFLICT, "case %lld is claimed by %s", (long long)id,
-                           k.claimed_by_name);
-        goto out;
-    }
-    /* A case that had been escalated goes back to the escalated queue. */
-    td_case_state back = TD_CASE_OPEN;
-    td_decision *ds = NULL;
-    size_t nd = 0;
-    if ((st = td__decisions_load(c, 0, id, &ds, &nd, err)))
-        goto out;
-    if (nd && ds[nd - 1].kind == TD_DECISION_ESCALATE)
-        back = TD_CASE_ESCALATED;
-    td__free(ds);
-    if ((st = set_claim(c, id, back, 0, "", 0, err)) ||
-        (st = td__audit_id(svc, c, who, "case.release", "case", id,
-                           json_pack("{s:s, s:I, s:s, s:b}", "content_id", k.content_id,
-                                     "claimed_by", (json_int_t)k.claimed_by, "claimed_by_name",
-                                     k.claimed_by_name, "forced", k.claimed_by != who->id),
-                           err)) ||
-        (st = td_store_commit(c, err)))
-        goto out;
-    if (out)
-        st = get_on(c, id, out, err);
-out:
-    td_store_release(svc->store, c);
-    return st;
+    claim_args a = {svc, id, who, force, out};
+    return td_store_write(svc->store, release_body, &a, err);
 }
 
 td_status td_case_decide(td_service *svc, int64_t id, const td_principal *who,
@@ -313,16 +312,19 @@ td_status td_case_decide(td_service *svc, int64_t id, const td_principal *who,
     if (kind == TD_DECISION_ESCALATE) {
         /* Back in the queue, above everything that was not escalated. */
         st = td_store_prepare(c,
-                              "UPDATE cases SET state = 3, claimed_by = 0, claimed_by_name = '',"
+                              "UPDATE cases SET state = $3, claimed_by = 0, claimed_by_name = '',"
                               " claimed_ms = 0, priority = priority + 100000, outcome = $1"
                               " WHERE id = $2",
                               &q, err);
+        if (st == TD_OK && (st = td_stmt_bind_int64(q, 3, TD_CASE_ESCALATED, err)))
+            goto out;
     } else {
         st = td_store_prepare(c,
-                              "UPDATE cases SET state = 4, claimed_by = $3, claimed_by_name = $4,"
+                              "UPDATE cases SET state = $6, claimed_by = $3, claimed_by_name = $4,"
                               " closed_ms = $5, outcome = $1 WHERE id = $2",
                               &q, err);
-        if (st == TD_OK && ((st = td_stmt_bind_int64(q, 3, who->id, err)) ||
+        if (st == TD_OK && ((st = td_stmt_bind_int64(q, 6, TD_CASE_CLOSED, err)) ||
+                            (st = td_stmt_bind_int64(q, 3, who->id, err)) ||
                             (st = td_stmt_bind_text(q, 4, who->name, (size_t)-1, err)) ||
                             (st = td_stmt_bind_int64(q, 5, now, err))))
             goto out;

@@ -85,20 +85,20 @@ static td_status add_exact(td_index_map *map, const char *hex, td_signal_type ty
     return TD_OK;
 }
 
-/* Turns a candidate into a match, or returns 0 when it does not count. */
-static int resolve(td_service *svc, td_store_conn *c, const cand *k, td_match *m, td_error *err,
-                   td_status *st)
+td_status td__match_resolve(td_service *svc, td_store_conn *c, const td__cand *k, td_match *m,
+                            int *counts, td_error *err)
 {
     td_stmt *q;
     int row;
     td__bank_view bank;
-    *st = td_store_prepare(c,
-                           "SELECT bank_id, labels, confidence, enabled, type FROM signals"
-                           " WHERE id = $1",
-                           &q, err);
-    if (*st || (*st = td_stmt_bind_int64(q, 1, (int64_t)k->sid, err)) ||
-        (*st = td_stmt_step(q, &row, err)) || !row)
-        return 0;
+    *counts = 0;
+    td_status st = td_store_prepare(c,
+                                    "SELECT bank_id, labels, confidence, enabled, type FROM signals"
+                                    " WHERE id = $1",
+                                    &q, err);
+    if (st || (st = td_stmt_bind_int64(q, 1, (int64_t)k->sid, err)) ||
+        (st = td_stmt_step(q, &row, err)) || !row)
+        return st;
     int64_t bank_id = td_stmt_column_int64(q, 0);
     int enabled = (int)td_stmt_column_int64(q, 3);
     td_labels labels;
@@ -107,9 +107,9 @@ static int resolve(td_service *svc, td_store_conn *c, const cand *k, td_match *m
     td_signal_type type = (td_signal_type)td_stmt_column_int64(q, 4);
     td_stmt_reset(q);
     if (!enabled || !td__bank_view_get(svc, bank_id, &bank) || !bank.enabled)
-        return 0;
+        return TD_OK;
     if (k->type == TD_SIGNAL_PDQ && k->distance > bank.threshold)
-        return 0;
+        return TD_OK;
     memset(m, 0, sizeof *m);
     m->bank_id = bank_id;
     memcpy(m->bank, bank.name, sizeof m->bank);
@@ -125,7 +125,8 @@ static int resolve(td_service *svc, td_store_conn *c, const cand *k, td_match *m
     m->action = bank.action;
     m->kind = bank.kind;
     m->confidence = confidence;
-    return 1;
+    *counts = 1;
+    return TD_OK;
 }
 
 td_status td__check(td_service *svc, td_store_conn *c, const td_hashes *h,
@@ -207,10 +208,11 @@ td_status td__check(td_service *svc, td_store_conn *c, const td_hashes *h,
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        if (resolve(svc, c, &cands[i], &out->matches[out->match_count], err, &st))
-            out->match_count++;
-        if (st)
+        int counts = 0;
+        if ((st = td__match_resolve(svc, c, &cands[i], &out->matches[out->match_count], &counts,
+                                    err)))
             goto out;
+        out->match_count += (size_t)counts;
     }
     out->verdict = td__verdict(out->matches, out->match_count);
     qsort(out->matches, out->match_count, sizeof *out->matches, match_cmp);

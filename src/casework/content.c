@@ -149,8 +149,9 @@ static td_status open_case(td_service *svc, td_store_conn *c, int64_t ref, int64
     char text[TD_LABELS_MAX * (TD_LABEL_MAX + 1) + 1];
     /* One open case per content item. */
     td_status st =
-        td_store_prepare(c, "SELECT id FROM cases WHERE content_ref = $1 AND state <> 4", &q, err);
-    if (st || (st = td_stmt_bind_int64(q, 1, ref, err)) || (st = td_stmt_step(q, &row, err)))
+        td_store_prepare(c, "SELECT id FROM cases WHERE content_ref = $1 AND state <> $2", &q, err);
+    if (st || (st = td_stmt_bind_int64(q, 1, ref, err)) ||
+        (st = td_stmt_bind_int64(q, 2, TD_CASE_CLOSED, err)) || (st = td_stmt_step(q, &row, err)))
         return st;
     td_stmt_reset(q);
     if (row)
@@ -171,10 +172,11 @@ static td_status open_case(td_service *svc, td_store_conn *c, int64_t ref, int64
     if ((st = td_store_prepare(c,
                                "INSERT INTO cases (content_ref, state, priority, labels,"
                                " opened_by, opened_ms, claimed_by, claimed_by_name, claimed_ms,"
-                               " closed_ms, outcome) VALUES ($1, 1, $2, $3, $4, $5, 0, '', 0, 0,"
+                               " closed_ms, outcome) VALUES ($1, $6, $2, $3, $4, $5, 0, '', 0, 0,"
                                " 0) RETURNING id",
                                &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, ref, err)) ||
+        (st = td_stmt_bind_int64(q, 6, TD_CASE_OPEN, err)) ||
         (st = td_stmt_bind_int64(q, 2, priority, err)) ||
         (st = td_stmt_bind_text(q, 3, text, (size_t)-1, err)) ||
         (st = td_stmt_bind_text(q, 4, opened_by, (size_t)-1, err)) ||
@@ -282,15 +284,69 @@ out:
     return st;
 }
 
+typedef struct submit_args {
+    td_service *svc;
+    const td_content_input *in;
+    const td_hashes *h;
+    const char *pdq, *meta;
+    int64_t now;
+    td_check_result *res;
+} submit_args;
+
+/* The check and the record in one write transaction. */
+static td_status submit_body(td_store_conn *c, void *ctx, td_error *err)
+{
+    submit_args *a = ctx;
+    td_service *svc = a->svc;
+    const td_content_input *in = a->in;
+    const td_hashes *h = a->h;
+    const char *pdq = a->pdq, *meta = a->meta;
+    int64_t now = a->now;
+    td_check_result *res = a->res;
+    td_stmt *q;
+    int row;
+    td_status st;
+    /* Checked under the writer so that a signal added concurrently is seen either here or by
+     * its re-check of recent content. */
+    if ((st = td__check(svc, c, h, NULL, res, err)))
+        return st;
+    if ((st = td_store_prepare(c,
+                               "INSERT INTO content (content_id, uploader, url, time_ms,"
+                               " received_ms, metadata, pdq, quality, md5, sha256, verdict,"
+                               " platform_key)"
+                               " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11)"
+                               " ON CONFLICT (content_id) DO NOTHING RETURNING id",
+                               &q, err)) ||
+        (st = td_stmt_bind_text(q, 1, in->content_id, (size_t)-1, err)) ||
+        (st = td_stmt_bind_text(q, 2, in->uploader ? in->uploader : "", (size_t)-1, err)) ||
+        (st = td_stmt_bind_text(q, 3, in->url ? in->url : "", (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 4, in->time_ms ? in->time_ms : now, err)) ||
+        (st = td_stmt_bind_int64(q, 5, now, err)) ||
+        (st = td_stmt_bind_text(q, 6, meta ? meta : "{}", (size_t)-1, err)) ||
+        (st = td_stmt_bind_text(q, 7, pdq, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 8, h->quality, err)) ||
+        (st = td_stmt_bind_text(q, 9, h->md5, (size_t)-1, err)) ||
+        (st = td_stmt_bind_text(q, 10, h->sha256, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 11, in->platform_key > 0 ? in->platform_key : 0, err)) ||
+        (st = td_stmt_step(q, &row, err)))
+        return st;
+    if (!row) {
+        /* The same answer whoever sent the first one: it tells that the id is taken, never by
+         * whom nor anything of that record. */
+        return td__error_set(err, TD_ERR_CONFLICT, "content id '%s' was already received",
+                             in->content_id);
+    }
+    int64_t ref = td_stmt_column_int64(q, 0);
+    td_stmt_reset(q);
+    return td__content_apply(svc, c, ref, res->matches, res->match_count, err);
+}
+
 td_status td_content_submit(td_service *svc, const td_content_input *in, td_content *out,
                             td_error *err)
 {
     td_hashes h;
     td__media_hashes mh;
     td_check_result res;
-    td_store_conn *c = NULL;
-    td_stmt *q;
-    int row;
     char pdq[TD_DIH_COUNT * 64 + 1];
     char *meta = NULL;
     td_status st;
@@ -332,51 +388,13 @@ td_status td_content_submit(td_service *svc, const td_content_input *in, td_cont
         goto out;
     pdq_text(&h, pdq);
     int64_t now = td__now(svc);
-    if ((st = td_store_acquire(svc->store, 1, &c, err)) || (st = td_store_begin(c, err)))
+    submit_args a = {svc, in, &h, pdq, meta, now, &res};
+    if ((st = td_store_write(svc->store, submit_body, &a, err)))
         goto out;
-    /* Checked under the writer so that a signal added concurrently is seen either here or by
-     * its re-check of recent content. */
-    if ((st = td__check(svc, c, &h, NULL, &res, err)))
-        goto out;
-    if ((st = td_store_prepare(c,
-                               "INSERT INTO content (content_id, uploader, url, time_ms,"
-                               " received_ms, metadata, pdq, quality, md5, sha256, verdict,"
-                               " platform_key)"
-                               " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11)"
-                               " ON CONFLICT (content_id) DO NOTHING RETURNING id",
-                               &q, err)) ||
-        (st = td_stmt_bind_text(q, 1, in->content_id, (size_t)-1, err)) ||
-        (st = td_stmt_bind_text(q, 2, in->uploader ? in->uploader : "", (size_t)-1, err)) ||
-        (st = td_stmt_bind_text(q, 3, in->url ? in->url : "", (size_t)-1, err)) ||
-        (st = td_stmt_bind_int64(q, 4, in->time_ms ? in->time_ms : now, err)) ||
-        (st = td_stmt_bind_int64(q, 5, now, err)) ||
-        (st = td_stmt_bind_text(q, 6, meta ? meta : "{}", (size_t)-1, err)) ||
-        (st = td_stmt_bind_text(q, 7, pdq, (size_t)-1, err)) ||
-        (st = td_stmt_bind_int64(q, 8, h.quality, err)) ||
-        (st = td_stmt_bind_text(q, 9, h.md5, (size_t)-1, err)) ||
-        (st = td_stmt_bind_text(q, 10, h.sha256, (size_t)-1, err)) ||
-        (st = td_stmt_bind_int64(q, 11, in->platform_key > 0 ? in->platform_key : 0, err)) ||
-        (st = td_stmt_step(q, &row, err)))
-        goto out;
-    if (!row) {
-        /* The same answer whoever sent the first one: it tells that the id is taken, never by
-         * whom nor anything of that record. */
-        st = td__error_set(err, TD_ERR_CONFLICT, "content id '%s' was already received",
-                           in->content_id);
-        goto out;
-    }
-    int64_t ref = td_stmt_column_int64(q, 0);
-    td_stmt_reset(q);
-    if ((st = td__content_apply(svc, c, ref, res.matches, res.match_count, err)) ||
-        (st = td_store_commit(c, err)))
-        goto out;
-    td_store_release(svc->store, c);
-    c = NULL;
     td_webhook_kick(svc);
     if (out)
         st = td_content_get(svc, in->content_id, out, err);
 out:
-    td_store_release(svc->store, c);
     td_check_result_clear(&res);
     td__media_hashes_clear(&mh);
     free(meta); /* from jansson */
@@ -677,30 +695,13 @@ td_status td__recheck(td_service *svc, td_store_conn *c, int64_t bank_id, int64_
         for (; j < nh && hits[j].ref == hits[i].ref; j++) {
             if (j > i && hits[j].sid == hits[j - 1].sid)
                 continue; /* a worse variant of the same signal */
-            td_match *m = &ms[nm];
-            memset(m, 0, sizeof *m);
-            if ((st = td_store_prepare(c, "SELECT labels, confidence FROM signals WHERE id = $1",
-                                       &q, err)) ||
-                (st = td_stmt_bind_int64(q, 1, (int64_t)hits[j].sid, err)) ||
-                (st = td_stmt_step(q, &row, err)))
+            /* The signals were read in this transaction from this bank, enabled, and the index
+             * was searched at the bank's threshold: the resolver's checks pass as they did. */
+            td__cand k = {hits[j].sid, hits[j].distance, hits[j].variant, hits[j].type, 0, 0, 0};
+            int counts = 0;
+            if ((st = td__match_resolve(svc, c, &k, &ms[nm], &counts, err)))
                 break;
-            if (!row)
-                continue;
-            td_labels sl;
-            td__labels_load(&sl, td_stmt_column_text(q, 0));
-            m->confidence = (int)td_stmt_column_int64(q, 1);
-            td_stmt_reset(q);
-            m->bank_id = bank_id;
-            memcpy(m->bank, bank.name, sizeof m->bank);
-            m->signal_id = (int64_t)hits[j].sid;
-            m->type = hits[j].type;
-            m->distance = hits[j].distance;
-            m->variant = (td_dihedral)hits[j].variant;
-            m->labels = bank.labels;
-            td__labels_merge(&m->labels, &sl);
-            m->action = bank.action;
-            m->kind = bank.kind;
-            nm++;
+            nm += (size_t)counts;
         }
         if (st == TD_OK)
             st = td__content_apply(svc, c, hits[i].ref, ms, nm, err);

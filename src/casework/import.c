@@ -832,12 +832,16 @@ td_status td_export(td_service *svc, const char *bank, td_list_format format, in
                                    " WHERE bank_id = $1 AND id > $2 AND ($3 = 1 OR enabled = 1)"
                                    /* hash types only (pdq, md5, sha256, url_md5): a body
                                       signal's value is a digest, not a list entry */
-                                   " AND type IN (1, 2, 3, 7) ORDER BY id LIMIT $4",
+                                   " AND type IN ($5, $6, $7, $8) ORDER BY id LIMIT $4",
                                    &q, err)) ||
             (st = td_stmt_bind_int64(q, 1, bank_id, err)) ||
             (st = td_stmt_bind_int64(q, 2, after, err)) ||
             (st = td_stmt_bind_int64(q, 3, include_disabled ? 1 : 0, err)) ||
-            (st = td_stmt_bind_int64(q, 4, EXPORT_PAGE, err))) {
+            (st = td_stmt_bind_int64(q, 4, EXPORT_PAGE, err)) ||
+            (st = td_stmt_bind_int64(q, 5, TD_SIGNAL_PDQ, err)) ||
+            (st = td_stmt_bind_int64(q, 6, TD_SIGNAL_MD5, err)) ||
+            (st = td_stmt_bind_int64(q, 7, TD_SIGNAL_SHA256, err)) ||
+            (st = td_stmt_bind_int64(q, 8, TD_SIGNAL_URL_MD5, err))) {
             td_store_release(svc->store, c);
             break;
         }

@@ -132,12 +132,30 @@ td_status td_key_create_for(td_service *svc, td_role role, const char *name, int
     return td_key_create_as(svc, NULL, role, name, platform_key, key_out, out, err);
 }
 
+typedef struct create_args {
+    td_service *svc;
+    const td_principal *who;
+    td_role role;
+    const char *name;
+    int64_t platform_key;
+    char *key_out;
+    td_key_info *out;
+} create_args;
+
+static td_status create_body(td_store_conn *c, void *ctx, td_error *err)
+{
+    create_args *a = ctx;
+    int64_t platform = 0;
+    td_status st;
+    if (a->platform_key && (st = td__key_platform(c, a->platform_key, &platform, err)))
+        return st;
+    return create_on(a->svc, c, a->who, a->role, a->name, platform, a->key_out, a->out, err);
+}
+
 td_status td_key_create_as(td_service *svc, const td_principal *who, td_role role, const char *name,
                            int64_t platform_key, char key_out[TD_KEY_TEXT_MAX], td_key_info *out,
                            td_error *err)
 {
-    td_store_conn *c;
-    int64_t platform = 0;
     key_out[0] = '\0';
     if (role < TD_ROLE_ADMIN || role > TD_ROLE_CUSTODIAN)
         return td__error_set(err, TD_ERR_INVALID, "unknown role");
@@ -146,14 +164,11 @@ td_status td_key_create_as(td_service *svc, const td_principal *who, td_role rol
     if (platform_key < 0)
         return td__error_set(err, TD_ERR_INVALID, "platform_key: not a key id");
     td_status st = check_name(name, err);
-    if (st || (st = td_store_acquire(svc->store, 1, &c, err)))
+    if (st)
         return st;
-    if ((st = td_store_begin(c, err)) ||
-        (platform_key && (st = td__key_platform(c, platform_key, &platform, err))) ||
-        (st = create_on(svc, c, who, role, name, platform, key_out, out, err)) ||
-        (st = td_store_commit(c, err)))
+    create_args a = {svc, who, role, name, platform_key, key_out, out};
+    if ((st = td_store_write(svc->store, create_body, &a, err)))
         key_out[0] = '\0';
-    td_store_release(svc->store, c);
     return st;
 }
 
@@ -192,35 +207,15 @@ out:
     return st;
 }
 
+static void info_item(td_stmt *q, void *item) { info_row(q, item); }
+
 td_status td_key_list(td_service *svc, td_key_info **out, size_t *count, td_error *err)
 {
-    td_store_conn *c;
-    td_stmt *q;
-    int row;
-    td_key_info *list = NULL;
-    size_t n = 0, cap = 0;
-    *out = NULL;
-    *count = 0;
-    td_status st = td_store_acquire(svc->store, 0, &c, err);
-    if (st)
-        return st;
-    st = td_store_prepare(c,
-                          "SELECT id, role, name, prefix, created_ms, revoked_ms, platform_key"
-                          " FROM api_keys ORDER BY id",
-                          &q, err);
-    while (st == TD_OK && (st = td_stmt_step(q, &row, err)) == TD_OK && row) {
-        if ((st = td__grow((void **)&list, &cap, n + 1, sizeof *list, err)))
-            break;
-        info_row(q, &list[n++]);
-    }
-    td_store_release(svc->store, c);
-    if (st) {
-        td__free(list);
-        return st;
-    }
-    *out = list;
-    *count = n;
-    return TD_OK;
+    return td_store_read_rows(svc->store,
+                              "SELECT id, role, name, prefix, created_ms, revoked_ms, platform_key"
+                              " FROM api_keys ORDER BY id",
+                              NULL, 0, TD_KEY_LIST_MAX, sizeof **out, info_item, (void **)out,
+                              count, err);
 }
 
 td_status td_key_revoke(td_service *svc, int64_t id, td_error *err)
@@ -228,63 +223,74 @@ td_status td_key_revoke(td_service *svc, int64_t id, td_error *err)
     return td_key_revoke_as(svc, NULL, id, err);
 }
 
-td_status td_key_revoke_as(td_service *svc, const td_principal *who, int64_t id, td_error *err)
+typedef struct revoke_args {
+    td_service *svc;
+    const td_principal *who;
+    int64_t id;
+} revoke_args;
+
+static td_status revoke_body(td_store_conn *c, void *ctx, td_error *err)
 {
-    td_store_conn *c;
+    revoke_args *a = ctx;
     td_stmt *q;
     int64_t changed = 0;
-    td_status st = td_store_acquire(svc->store, 1, &c, err);
-    if (st)
-        return st;
-    if ((st = td_store_begin(c, err)) ||
-        (st = td_store_prepare(c,
+    td_status st;
+    if ((st = td_store_prepare(c,
                                "UPDATE api_keys SET revoked_ms = $1 WHERE id = $2"
                                " AND revoked_ms = 0",
                                &q, err)) ||
-        (st = td_stmt_bind_int64(q, 1, td__now(svc), err)) ||
-        (st = td_stmt_bind_int64(q, 2, id, err)) || (st = td_stmt_run(q, &changed, err)))
-        goto out;
-    if (!changed) {
-        st = td__error_set(err, TD_ERR_NOT_FOUND, "no valid key %lld", (long long)id);
-        goto out;
-    }
-    st = td__audit_id(svc, c, who, "key.revoke", "key", id, NULL, err);
-    if (st == TD_OK)
-        st = td_store_commit(c, err);
-out:
-    td_store_release(svc->store, c);
-    return st;
+        (st = td_stmt_bind_int64(q, 1, td__now(a->svc), err)) ||
+        (st = td_stmt_bind_int64(q, 2, a->id, err)) || (st = td_stmt_run(q, &changed, err)))
+        return st;
+    if (!changed)
+        return td__error_set(err, TD_ERR_NOT_FOUND, "no valid key %lld", (long long)a->id);
+    return td__audit_id(a->svc, c, a->who, "key.revoke", "key", a->id, NULL, err);
+}
+
+td_status td_key_revoke_as(td_service *svc, const td_principal *who, int64_t id, td_error *err)
+{
+    revoke_args a = {svc, who, id};
+    return td_store_write(svc->store, revoke_body, &a, err);
+}
+
+typedef struct ensure_args {
+    td_service *svc;
+    char *key_out;
+    int created;
+} ensure_args;
+
+static td_status ensure_body(td_store_conn *c, void *ctx, td_error *err)
+{
+    ensure_args *a = ctx;
+    td_stmt *q;
+    int row;
+    td_status st;
+    if ((st = td_store_prepare(c,
+                               "SELECT id FROM api_keys WHERE role = $1 AND revoked_ms = 0"
+                               " LIMIT 1",
+                               &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, TD_ROLE_ADMIN, err)) || (st = td_stmt_step(q, &row, err)))
+        return st;
+    td_stmt_reset(q);
+    if (row)
+        return TD_OK;
+    if ((st = create_on(a->svc, c, NULL, TD_ROLE_ADMIN, "admin", 0, a->key_out, NULL, err)))
+        return st;
+    a->created = 1;
+    return TD_OK;
 }
 
 td_status td_key_ensure_admin(td_service *svc, char key_out[TD_KEY_TEXT_MAX], int *created,
                               td_error *err)
 {
-    td_store_conn *c;
-    td_stmt *q;
-    int row;
     key_out[0] = '\0';
     *created = 0;
-    td_status st = td_store_acquire(svc->store, 1, &c, err);
-    if (st)
-        return st;
     /* Check and create in one write transaction: two servers starting together make one key. */
-    if ((st = td_store_begin(c, err)) ||
-        (st = td_store_prepare(c,
-                               "SELECT id FROM api_keys WHERE role = $1 AND revoked_ms = 0"
-                               " LIMIT 1",
-                               &q, err)) ||
-        (st = td_stmt_bind_int64(q, 1, TD_ROLE_ADMIN, err)) || (st = td_stmt_step(q, &row, err)))
-        goto out;
-    td_stmt_reset(q);
-    if (row)
-        goto out;
-    if ((st = create_on(svc, c, NULL, TD_ROLE_ADMIN, "admin", 0, key_out, NULL, err)) ||
-        (st = td_store_commit(c, err))) {
+    ensure_args a = {svc, key_out, 0};
+    td_status st = td_store_write(svc->store, ensure_body, &a, err);
+    if (st)
         key_out[0] = '\0';
-        goto out;
-    }
-    *created = 1;
-out:
-    td_store_release(svc->store, c);
+    else
+        *created = a.created;
     return st;
 }

@@ -281,16 +281,24 @@ void td_webhook_kick(td_service *svc)
     pthread_mutex_unlock(&svc->thread_lock);
 }
 
-static td_status count(td_store_conn *c, const char *sql, int64_t *out, td_error *err)
+/* The first column of sql; value is bound as $1 when the SQL has it (has_value). */
+static td_status count_where(td_store_conn *c, const char *sql, int has_value, int64_t value,
+                             int64_t *out, td_error *err)
 {
     td_stmt *q;
     int row;
     td_status st = td_store_prepare(c, sql, &q, err);
-    if (st || (st = td_stmt_step(q, &row, err)))
+    if (st || (has_value && (st = td_stmt_bind_int64(q, 1, value, err))) ||
+        (st = td_stmt_step(q, &row, err)))
         return st;
     *out = row ? td_stmt_column_int64(q, 0) : 0;
     td_stmt_reset(q);
     return TD_OK;
+}
+
+static td_status count(td_store_conn *c, const char *sql, int64_t *out, td_error *err)
+{
+    return count_where(c, sql, 0, 0, out, err);
 }
 
 td_status td_service_get_stats(td_service *svc, td_service_stats *out, td_error *err)
@@ -315,13 +323,14 @@ td_status td_service_get_stats(td_service *svc, td_service_stats *out, td_error 
         return st;
     (void)((st = count(c, "SELECT COUNT(*) FROM banks", &out->banks, err)) ||
            (st = count(c, "SELECT COUNT(*) FROM signals", &out->signals, err)) ||
-           (st = count(c, "SELECT COUNT(*) FROM cases WHERE state <> 4", &out->cases_open, err)) ||
-           (st = count(c, "SELECT COUNT(*) FROM deliveries WHERE state = 1", &out->queue_depth,
-                       err)) ||
+           (st = count_where(c, "SELECT COUNT(*) FROM cases WHERE state <> $1", 1, TD_CASE_CLOSED,
+                             &out->cases_open, err)) ||
+           (st = count_where(c, "SELECT COUNT(*) FROM deliveries WHERE state = $1", 1,
+                             TD_DELIVERY_PENDING, &out->queue_depth, err)) ||
            (st = count(c, "SELECT value FROM counters WHERE name = 'webhook_failures'",
                        &out->webhook_failures, err)) ||
-           (st = count(c, "SELECT COUNT(*) FROM deliveries WHERE state = 3", &out->webhook_dead,
-                       err)) ||
+           (st = count_where(c, "SELECT COUNT(*) FROM deliveries WHERE state = $1", 1,
+                             TD_DELIVERY_DEAD, &out->webhook_dead, err)) ||
            (st = count(c, "SELECT COUNT(*) FROM content", &out->content, err)));
     td_store_release(svc->store, c);
     return st;

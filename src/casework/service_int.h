@@ -153,6 +153,14 @@ typedef struct td__cand {
     int url_index;
 } td__cand;
 
+/* Turns an index hit into a match record on c: reads the signal's row (bank, labels, confidence,
+ * enabled, type), takes the bank's view (name, labels, action, kind, threshold) and merges the
+ * labels. *counts is 0 when the hit does not count (signal gone or disabled, bank disabled, a
+ * PDQ distance over the bank's threshold); suppression is td__verdict's. The one resolver of
+ * the upload check and the re-check of recent content. */
+td_status td__match_resolve(td_service *svc, td_store_conn *c, const td__cand *k, td_match *m,
+                            int *counts, td_error *err);
+
 /* Candidates from the body indexes and URL maps for h (vpdq, text, urls). */
 td_status td__check_bodies(td_service *svc, const td_hashes *h, td__cand **cands, size_t *n,
                            size_t *cap, td_error *err);

@@ -88,15 +88,49 @@ td_status td_webhook_create_for(td_service *svc, const char *url, const char *se
     return td_webhook_create_as(svc, NULL, url, secret, events, platform_key, out, err);
 }
 
+typedef struct create_args {
+    td_service *svc;
+    const td_principal *who;
+    const char *url, *secret;
+    size_t secret_len;
+    unsigned events;
+    int64_t platform_key, now;
+    int64_t id, platform; /* out */
+} create_args;
+
+static td_status create_body(td_store_conn *c, void *ctx, td_error *err)
+{
+    create_args *a = ctx;
+    td_stmt *q;
+    int row;
+    td_status st;
+    /* The owner is the platform (its first key): the events of every key of the platform. */
+    if (a->platform_key && (st = td__key_platform(c, a->platform_key, &a->platform, err)))
+        return st;
+    if ((st = td_store_prepare(c,
+                               "INSERT INTO webhooks (url, secret, events, enabled, created_ms,"
+                               " platform_key) VALUES ($1, $2, $3, 1, $4, $5) RETURNING id",
+                               &q, err)) ||
+        (st = td_stmt_bind_text(q, 1, a->url, (size_t)-1, err)) ||
+        (st = td_stmt_bind_text(q, 2, a->secret, a->secret_len, err)) ||
+        (st = td_stmt_bind_int64(q, 3, a->events, err)) ||
+        (st = td_stmt_bind_int64(q, 4, a->now, err)) ||
+        (st = td_stmt_bind_int64(q, 5, a->platform, err)) || (st = td_stmt_step(q, &row, err)))
+        return st;
+    a->id = row ? td_stmt_column_int64(q, 0) : 0;
+    td_stmt_reset(q);
+    return td__audit_id(a->svc, c, a->who, "webhook.create", "webhook", a->id,
+                        json_pack("{s:s, s:I, s:I}", "url", a->url, "events", (json_int_t)a->events,
+                                  "platform_key", (json_int_t)a->platform),
+                        err);
+}
+
 /* Registers the webhook and its audit entry (url, events, platform; never the secret) in one
  * transaction. */
 td_status td_webhook_create_as(td_service *svc, const td_principal *who, const char *url,
                                const char *secret, unsigned events, int64_t platform_key,
                                td_webhook *out, td_error *err)
 {
-    td_store_conn *c;
-    td_stmt *q;
-    int row;
     td_status st = check_url(url, err);
     if (st)
         return st;
@@ -110,81 +144,39 @@ td_status td_webhook_create_as(td_service *svc, const td_principal *who, const c
         return td__error_set(err, TD_ERR_INVALID, "unknown or no events");
     if (platform_key < 0)
         return td__error_set(err, TD_ERR_INVALID, "platform_key: not a key id");
-    int64_t now = td__now(svc);
-    if ((st = td_store_acquire(svc->store, 1, &c, err)))
+    create_args a = {svc, who, url, secret, sn, events, platform_key, td__now(svc), 0, 0};
+    if ((st = td_store_write(svc->store, create_body, &a, err)))
         return st;
-    /* The owner is the platform (its first key): the events of every key of the platform. */
-    int64_t platform = 0;
-    if ((st = td_store_begin(c, err)) ||
-        (platform_key && (st = td__key_platform(c, platform_key, &platform, err))))
-        goto out;
-    if ((st = td_store_prepare(c,
-                               "INSERT INTO webhooks (url, secret, events, enabled, created_ms,"
-                               " platform_key) VALUES ($1, $2, $3, 1, $4, $5) RETURNING id",
-                               &q, err)) ||
-        (st = td_stmt_bind_text(q, 1, url, (size_t)-1, err)) ||
-        (st = td_stmt_bind_text(q, 2, secret, sn, err)) ||
-        (st = td_stmt_bind_int64(q, 3, events, err)) || (st = td_stmt_bind_int64(q, 4, now, err)) ||
-        (st = td_stmt_bind_int64(q, 5, platform, err)) || (st = td_stmt_step(q, &row, err)))
-        goto out;
-    int64_t id = row ? td_stmt_column_int64(q, 0) : 0;
-    td_stmt_reset(q);
-    if ((st = td__audit_id(svc, c, who, "webhook.create", "webhook", id,
-                           json_pack("{s:s, s:I, s:I}", "url", url, "events", (json_int_t)events,
-                                     "platform_key", (json_int_t)platform),
-                           err)) ||
-        (st = td_store_commit(c, err)))
-        goto out;
     if (out) {
         memset(out, 0, sizeof *out);
-        out->id = id;
+        out->id = a.id;
         td__copy_trunc(out->url, sizeof out->url, url);
         out->events = events;
-        out->platform_key = platform;
+        out->platform_key = a.platform;
         out->enabled = 1;
-        out->created_ms = now;
+        out->created_ms = a.now;
     }
-out:
-    td_store_release(svc->store, c);
-    return st;
+    return TD_OK;
+}
+
+static void webhook_item(td_stmt *q, void *item)
+{
+    td_webhook *w = item;
+    w->id = td_stmt_column_int64(q, 0);
+    td__copy_trunc(w->url, sizeof w->url, td_stmt_column_text(q, 1));
+    w->events = (unsigned)td_stmt_column_int64(q, 2);
+    w->enabled = (int)td_stmt_column_int64(q, 3);
+    w->created_ms = td_stmt_column_int64(q, 4);
+    w->platform_key = td_stmt_column_int64(q, 5);
 }
 
 td_status td_webhook_list(td_service *svc, td_webhook **out, size_t *count, td_error *err)
 {
-    td_store_conn *c;
-    td_stmt *q;
-    int row;
-    td_webhook *list = NULL;
-    size_t n = 0, cap = 0;
-    *out = NULL;
-    *count = 0;
-    td_status st = td_store_acquire(svc->store, 0, &c, err);
-    if (st)
-        return st;
-    st = td_store_prepare(c,
-                          "SELECT id, url, events, enabled, created_ms, platform_key FROM webhooks"
-                          " ORDER BY id",
-                          &q, err);
-    while (st == TD_OK && (st = td_stmt_step(q, &row, err)) == TD_OK && row) {
-        if ((st = td__grow((void **)&list, &cap, n + 1, sizeof *list, err)))
-            break;
-        td_webhook *w = &list[n++];
-        memset(w, 0, sizeof *w);
-        w->id = td_stmt_column_int64(q, 0);
-        td__copy_trunc(w->url, sizeof w->url, td_stmt_column_text(q, 1));
-        w->events = (unsigned)td_stmt_column_int64(q, 2);
-        w->enabled = (int)td_stmt_column_int64(q, 3);
-        w->created_ms = td_stmt_column_int64(q, 4);
-        w->platform_key = td_stmt_column_int64(q, 5);
-    }
-    td_store_release(svc->store, c);
-    if (st) {
-        td__free(list);
-        return st;
-    }
-    *out = list;
-    *count = n;
-    return TD_OK;
+    return td_store_read_rows(
+        svc->store,
+        "SELECT id, url, events, enabled, created_ms, platform_key FROM webhooks"
+        " ORDER BY id",
+        NULL, 0, TD_WEBHOOKS_MAX, sizeof **out, webhook_item, (void **)out, count, err);
 }
 
 td_status td_webhook_delete(td_service *svc, int64_t id, td_error *err)
@@ -192,28 +184,30 @@ td_status td_webhook_delete(td_service *svc, int64_t id, td_error *err)
     return td_webhook_delete_as(svc, NULL, id, err);
 }
 
-td_status td_webhook_delete_as(td_service *svc, const td_principal *who, int64_t id, td_error *err)
+typedef struct delete_args {
+    td_service *svc;
+    const td_principal *who;
+    int64_t id;
+} delete_args;
+
+static td_status delete_body(td_store_conn *c, void *ctx, td_error *err)
 {
-    td_store_conn *c;
+    delete_args *a = ctx;
     td_stmt *q;
     int64_t changed = 0;
-    td_status st = td_store_acquire(svc->store, 1, &c, err);
-    if (st)
+    td_status st;
+    if ((st = td_store_prepare(c, "DELETE FROM webhooks WHERE id = $1", &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, a->id, err)) || (st = td_stmt_run(q, &changed, err)))
         return st;
-    if ((st = td_store_begin(c, err)) ||
-        (st = td_store_prepare(c, "DELETE FROM webhooks WHERE id = $1", &q, err)) ||
-        (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_run(q, &changed, err)))
-        goto out;
-    if (!changed) {
-        st = td__error_set(err, TD_ERR_NOT_FOUND, "no webhook %lld", (long long)id);
-        goto out;
-    }
-    if ((st = td__audit_id(svc, c, who, "webhook.delete", "webhook", id, NULL, err)))
-        goto out;
-    st = td_store_commit(c, err);
-out:
-    td_store_release(svc->store, c);
-    return st;
+    if (!changed)
+        return td__error_set(err, TD_ERR_NOT_FOUND, "no webhook %lld", (long long)a->id);
+    return td__audit_id(a->svc, c, a->who, "webhook.delete", "webhook", a->id, NULL, err);
+}
+
+td_status td_webhook_delete_as(td_service *svc, const td_principal *who, int64_t id, td_error *err)
+{
+    delete_args a = {svc, who, id};
+    return td_store_write(svc->store, delete_body, &a, err);
 }
 
 static void sha256_hex(const char *text, char out[65])
@@ -305,7 +299,7 @@ td_status td__event_enqueue_for(td_service *svc, td_store_conn *c, unsigned even
         if ((st = td_store_prepare(c,
                                    "INSERT INTO deliveries (webhook_id, event, idem, body, state,"
                                    " attempts, last_status, last_error, created_ms,"
-                                   " next_attempt_ms, delivered_ms) VALUES ($1, $2, $3, $4, 1,"
+                                   " next_attempt_ms, delivered_ms) VALUES ($1, $2, $3, $4, $6,"
                                    " 0, 0, '', $5, $5, 0)"
                                    " ON CONFLICT (webhook_id, idem) DO NOTHING",
                                    &q, err)) ||
@@ -313,7 +307,8 @@ td_status td__event_enqueue_for(td_service *svc, td_store_conn *c, unsigned even
             (st = td_stmt_bind_text(q, 2, name, (size_t)-1, err)) ||
             (st = td_stmt_bind_text(q, 3, idem, (size_t)-1, err)) ||
             (st = td_stmt_bind_text(q, 4, body, (size_t)-1, err)) ||
-            (st = td_stmt_bind_int64(q, 5, now, err)))
+            (st = td_stmt_bind_int64(q, 5, now, err)) ||
+            (st = td_stmt_bind_int64(q, 6, TD_DELIVERY_PENDING, err)))
             break;
         st = td_stmt_run(q, NULL, err);
     }
@@ -386,21 +381,25 @@ static int64_t backoff(td_service *svc, int attempts)
     return d < max ? d : max;
 }
 
-static td_status record(td_service *svc, job *j, td_error *err)
+typedef struct record_args {
+    td_service *svc;
+    const job *j;
+} record_args;
+
+static td_status record_body(td_store_conn *c, void *ctx, td_error *err)
 {
-    td_store_conn *c;
+    record_args *a = ctx;
+    td_service *svc = a->svc;
+    const job *j = a->j;
     td_stmt *q;
+    td_status st;
     int attempts = j->attempts + 1;
     int max = svc->opts.webhook_max_attempts > 0 ? svc->opts.webhook_max_attempts : 1;
     int64_t now = td__now(svc);
     td_delivery_state state = j->ok             ? TD_DELIVERY_DELIVERED
                               : attempts >= max ? TD_DELIVERY_DEAD
                                                 : TD_DELIVERY_PENDING;
-    td_status st = td_store_acquire(svc->store, 1, &c, err);
-    if (st)
-        return st;
-    if ((st = td_store_begin(c, err)) ||
-        (st = td_store_prepare(c,
+    if ((st = td_store_prepare(c,
                                "UPDATE deliveries SET state = $1, attempts = $2,"
                                " last_status = $3, last_error = $4, next_attempt_ms = $5,"
                                " delivered_ms = $6 WHERE id = $7",
@@ -412,17 +411,20 @@ static td_status record(td_service *svc, job *j, td_error *err)
         (st = td_stmt_bind_int64(q, 5, j->ok ? now : now + backoff(svc, attempts), err)) ||
         (st = td_stmt_bind_int64(q, 6, j->ok ? now : 0, err)) ||
         (st = td_stmt_bind_int64(q, 7, j->id, err)) || (st = td_stmt_run(q, NULL, err)))
-        goto out;
+        return st;
     if (!j->ok && ((st = td_store_prepare(c,
                                           "UPDATE counters SET value = value + 1"
                                           " WHERE name = 'webhook_failures'",
                                           &q, err)) ||
                    (st = td_stmt_run(q, NULL, err))))
-        goto out;
-    st = td_store_commit(c, err);
-out:
-    td_store_release(svc->store, c);
-    return st;
+        return st;
+    return TD_OK;
+}
+
+static td_status record(td_service *svc, job *j, td_error *err)
+{
+    record_args a = {svc, j};
+    return td_store_write(svc->store, record_body, &a, err);
 }
 
 static td_status due(td_service *svc, job *jobs, size_t *n, int64_t *next_due, td_error *err)
@@ -438,11 +440,12 @@ static td_status due(td_service *svc, job *jobs, size_t *n, int64_t *next_due, t
     if ((st = td_store_prepare(c,
                                "SELECT d.id, d.attempts, d.event, d.idem, d.body, w.url, w.secret"
                                " FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id"
-                               " WHERE d.state = 1 AND d.next_attempt_ms <= $1 AND w.enabled = 1"
+                               " WHERE d.state = $3 AND d.next_attempt_ms <= $1 AND w.enabled = 1"
                                " ORDER BY d.next_attempt_ms, d.id LIMIT $2",
                                &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, td__now(svc), err)) ||
-        (st = td_stmt_bind_int64(q, 2, ROUND, err)))
+        (st = td_stmt_bind_int64(q, 2, ROUND, err)) ||
+        (st = td_stmt_bind_int64(q, 3, TD_DELIVERY_PENDING, err)))
         goto out;
     while ((st = td_stmt_step(q, &row, err)) == TD_OK && row && *n < ROUND) {
         job *j = &jobs[*n];
@@ -464,8 +467,9 @@ static td_status due(td_service *svc, job *jobs, size_t *n, int64_t *next_due, t
     if (st == TD_OK &&
         (st = td_store_prepare(c,
                                "SELECT COALESCE(MIN(next_attempt_ms), 0) FROM deliveries"
-                               " WHERE state = 1",
+                               " WHERE state = $1",
                                &q, err)) == TD_OK &&
+        (st = td_stmt_bind_int64(q, 1, TD_DELIVERY_PENDING, err)) == TD_OK &&
         (st = td_stmt_step(q, &row, err)) == TD_OK && row) {
         *next_due = td_stmt_column_int64(q, 0);
         td_stmt_reset(q);

@@ -76,18 +76,6 @@ struct job {
     pthread_cond_t changed;
 };
 
-/* Videos are recognised from their first bytes, like images. */
-static int looks_like_video(const char *path)
-{
-    uint8_t head[256];
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
-    size_t n = fread(head, 1, sizeof head, f);
-    fclose(f);
-    return td_image_sniff(head, n) == TD_FORMAT_UNKNOWN && td_video_sniff(head, n);
-}
-
 static td_status save_tmk(const char *dir, const char *path, struct slot *s)
 {
     const char *base = strrchr(path, '/');
@@ -171,14 +159,17 @@ static void *worker(void *arg)
 
         struct slot result = {0};
         const char *path = job->files->paths[i];
-        if (looks_like_video(path)) {
-            result.is_video = 1;
-            result.status = td_video_hash_file(path, &job->video, &result.video, &result.error);
-            if (result.status == TD_OK && job->tmk_dir)
-                result.status = save_tmk(job->tmk_dir, path, &result);
-        } else {
-            result.status = td_hash_file(path, &job->options, &result.hashes, &result.error);
-        }
+        /* Images and videos alike, told apart by their first bytes. */
+        td_media_hash_options mo = {job->options, job->video};
+        td_media_hashes mh;
+        result.status = td_hash_media_file(path, &mo, &mh, &result.error);
+        result.is_video = mh.kind == TD_MEDIA_VIDEO;
+        if (result.is_video)
+            result.video = mh.video; /* the slot owns it until printed */
+        else
+            result.hashes = mh.image;
+        if (result.status == TD_OK && result.is_video && job->tmk_dir)
+            result.status = save_tmk(job->tmk_dir, path, &result);
         result.done = 1;
 
         pthread_mutex_lock(&job->lock);

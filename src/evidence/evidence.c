@@ -167,17 +167,22 @@ td_status td__evidence_load_master(td_store_conn *c, td__evidence_master *m, td_
     return TD_OK;
 }
 
+typedef struct evidence_tx {
+    td_evidence *ev;
+    td__evidence_tx_fn body;
+    void *arg;
+} evidence_tx;
+
+static td_status evidence_tx_body(td_store_conn *c, void *arg, td_error *err)
+{
+    evidence_tx *t = arg;
+    return t->body(t->ev, c, t->arg, err);
+}
+
 td_status td__evidence_tx(td_evidence *ev, td__evidence_tx_fn body, void *arg, td_error *err)
 {
-    td_store_conn *c;
-    td_status st = td_store_acquire(ev->store, 1, &c, err);
-    if (st)
-        return st;
-    if ((st = td_store_begin(c, err)) || (st = body(ev, c, arg, err)) ||
-        (st = td_store_commit(c, err)))
-        td_store_rollback(c);
-    td_store_release(ev->store, c);
-    return st;
+    evidence_tx t = {ev, body, arg};
+    return td_store_write(ev->store, evidence_tx_body, &t, err);
 }
 
 /* ---- master key ---- */

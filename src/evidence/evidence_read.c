@@ -74,7 +74,8 @@ td_status td_evidence_custodians(td_evidence *ev, td_evidence_custodian **out, s
 {
     /* at most TD_SHAMIR_MAX_SHARES rows: one per share, written by the key ceremony */
     return td_store_read_rows(ev->store, "SELECT x, name FROM evidence_custodians ORDER BY x", NULL,
-                              0, sizeof **out, custodian_item, (void **)out, count, err);
+                              0, TD_SHAMIR_MAX_SHARES, sizeof **out, custodian_item, (void **)out,
+                              count, err);
 }
 
 static void case_item(td_stmt *q, void *item)
@@ -104,7 +105,7 @@ td_status td_evidence_case_list(td_evidence *ev, size_t limit, size_t offset,
                               "  WHERE i.case_ref = evidence_cases.case_ref)"
                               " FROM evidence_cases ORDER BY created_ms DESC, case_ref"
                               " LIMIT $1 OFFSET $2",
-                              binds, 2, sizeof **out, case_item, (void **)out, count, err);
+                              binds, 2, limit, sizeof **out, case_item, (void **)out, count, err);
 }
 
 td_status td_evidence_item_list(td_evidence *ev, const char *case_ref, td_evidence_item_info **out,
@@ -130,6 +131,12 @@ td_status td_evidence_item_list(td_evidence *ev, const char *case_ref, td_eviden
         (st = td_stmt_bind_text(q, 1, case_ref, (size_t)-1, err)))
         goto out;
     while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
+        if (n == TD_EVIDENCE_ITEMS_MAX) {
+            st = td__error_set(err, TD_ERR_LIMIT, "evidence: case '%s' has more than %d items",
+                               case_ref, TD_EVIDENCE_ITEMS_MAX);
+            td_stmt_reset(q);
+            break;
+        }
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 8;
             td_evidence_item_info *nl = td__mallocarray(ncap, sizeof *nl);

@@ -81,9 +81,10 @@ static td_status file_body(td_orders *o, td_store_conn *c, void *ctx, td_error *
     int64_t now = td__now(o->svc), due = now + o->opts.complaint_answer_ms;
     if ((st = td_store_prepare(c,
                                "INSERT INTO complaints (content_id, order_id, text, state,"
-                               " received_ms, due_ms) VALUES ($1, $2, $3, 1, $4, $5)"
+                               " received_ms, due_ms) VALUES ($1, $2, $3, $6, $4, $5)"
                                " RETURNING id",
                                &q, err)) ||
+        (st = td_stmt_bind_int64(q, 6, TD_COMPLAINT_OPEN, err)) ||
         (st = td_stmt_bind_text(q, 1, a->content_id, (size_t)-1, err)) ||
         (st = td_stmt_bind_int64(q, 2, order_id, err)) ||
         (st = td_stmt_bind_text(q, 3, a->text, (size_t)-1, err)) ||
@@ -196,10 +197,11 @@ td_status td__complaints_tick(td_orders *o, td_store_conn *c, int64_t now, size_
     char obj[48];
     td_status st;
     if ((st = td_store_prepare(c,
-                               "SELECT id FROM complaints WHERE state = 1 AND overdue_ms = 0"
+                               "SELECT id FROM complaints WHERE state = $2 AND overdue_ms = 0"
                                " AND due_ms <= $1 LIMIT 256",
                                &q, err)) ||
-        (st = td_stmt_bind_int64(q, 1, now, err)))
+        (st = td_stmt_bind_int64(q, 1, now, err)) ||
+        (st = td_stmt_bind_int64(q, 2, TD_COMPLAINT_OPEN, err)))
         return st;
     while ((st = td_stmt_step(q, &row, err)) == TD_OK && row && n < 256)
         ids[n++] = td_stmt_column_int64(q, 0);

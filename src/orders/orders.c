@@ -204,21 +204,22 @@ td_evidence *td_orders_evidence(td_orders *o) { return o->evidence; }
 
 /* ---- shared helpers ---- */
 
+typedef struct orders_tx {
+    td_orders *o;
+    td__orders_tx_fn fn;
+    void *ctx;
+} orders_tx;
+
+static td_status orders_tx_body(td_store_conn *c, void *arg, td_error *err)
+{
+    orders_tx *t = arg;
+    return t->fn(t->o, c, t->ctx, err);
+}
+
 td_status td__orders_tx(td_orders *o, td__orders_tx_fn fn, void *ctx, td_error *err)
 {
-    td_store_conn *c;
-    td_status st = td_store_acquire(o->svc->store, 1, &c, err);
-    if (st)
-        return st;
-    if ((st = td_store_begin(c, err)) == TD_OK) {
-        st = fn(o, c, ctx, err);
-        if (st == TD_OK)
-            st = td_store_commit(c, err);
-        if (st)
-            td_store_rollback(c);
-    }
-    td_store_release(o->svc->store, c);
-    return st;
+    orders_tx t = {o, fn, ctx};
+    return td_store_write(o->svc->store, orders_tx_body, &t, err);
 }
 
 td_status td__orders_audit(td_orders *o, td_store_conn *c, const char *actor, const char *action,
@@ -427,9 +428,9 @@ static void authority_item(td_stmt *q, void *item) { authority_row(q, item); }
 
 td_status td_authority_list(td_orders *o, td_authority **out, size_t *count, td_error *err)
 {
-    return td_store_read_rows(o->svc->store,
-                              "SELECT " AUTH_COLUMNS " FROM order_authorities ORDER BY name", NULL,
-                              0, sizeof **out, authority_item, (void **)out, count, err);
+    return td_store_read_rows(
+        o->svc->store, "SELECT " AUTH_COLUMNS " FROM order_authorities ORDER BY name", NULL, 0,
+        TD_AUTHORITIES_MAX, sizeof **out, authority_item, (void **)out, count, err);
 }
 
 typedef struct link_args {

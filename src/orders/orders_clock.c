@@ -79,9 +79,10 @@ static td_status cc_body(td_orders *o, td_store_conn *c, void *ctx, td_error *er
     int64_t now = td__now(o->svc);
     /* The deadline is suspended (0) while paused; the clarification sets a new one. */
     if ((st = td_store_prepare(c,
-                               "UPDATE orders SET state = 4, paused_ms = $2, ground = $3,"
+                               "UPDATE orders SET state = $5, paused_ms = $2, ground = $3,"
                                " explanation = $4, deadline_ms = 0 WHERE id = $1",
                                &q, err)) ||
+        (st = td_stmt_bind_int64(q, 5, TD_ORDER_PAUSED, err)) ||
         (st = td_stmt_bind_int64(q, 1, a->id, err)) || (st = td_stmt_bind_int64(q, 2, now, err)) ||
         (st = td_stmt_bind_int64(q, 3, a->ground, err)) ||
         (st = td_stmt_bind_text(q, 4, a->text, (size_t)-1, err)) ||
@@ -190,12 +191,15 @@ static td_status tick_body(td_orders *o, td_store_conn *c, void *ctx, td_error *
      * backlog beyond one batch is handled by the next tick. */
     if ((st = td_store_prepare(c,
                                "SELECT id, clock_start_ms, deadline_ms, breached_ms, escalation"
-                               " FROM orders WHERE kind = 1 AND state IN (1, 2)"
+                               " FROM orders WHERE kind = $3 AND state IN ($4, $5)"
                                " AND (breached_ms = 0 OR escalation < $1)"
                                " ORDER BY deadline_ms LIMIT $2",
                                &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, (int64_t)o->opts.n_marks, err)) ||
-        (st = td_stmt_bind_int64(q, 2, TICK_BATCH, err)))
+        (st = td_stmt_bind_int64(q, 2, TICK_BATCH, err)) ||
+        (st = td_stmt_bind_int64(q, 3, TD_ORDER_REMOVAL, err)) ||
+        (st = td_stmt_bind_int64(q, 4, TD_ORDER_RECEIVED, err)) ||
+        (st = td_stmt_bind_int64(q, 5, TD_ORDER_EXECUTED, err)))
         goto out;
     while ((st = td_stmt_step(q, &row, err)) == TD_OK && row && n < TICK_BATCH) {
         tick_item *t = &items[n++];
@@ -276,11 +280,12 @@ static td_status tick_body(td_orders *o, td_store_conn *c, void *ctx, td_error *
     /* Cross-border reviews past their decision time. */
     n = 0;
     if ((st = td_store_prepare(c,
-                               "SELECT id FROM orders WHERE review = 1 AND review_overdue = 0"
+                               "SELECT id FROM orders WHERE review = $3 AND review_overdue = 0"
                                " AND review_due_ms <= $1 LIMIT $2",
                                &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, now, err)) ||
-        (st = td_stmt_bind_int64(q, 2, TICK_BATCH, err)))
+        (st = td_stmt_bind_int64(q, 2, TICK_BATCH, err)) ||
+        (st = td_stmt_bind_int64(q, 3, TD_REVIEW_OPEN, err)))
         goto out;
     while ((st = td_stmt_step(q, &row, err)) == TD_OK && row && n < TICK_BATCH)
         items[n++].id = td_stmt_column_int64(q, 0);
@@ -357,9 +362,10 @@ static td_status review_open_body(td_orders *o, td_store_conn *c, void *ctx, td_
                              (long long)a->id);
     int64_t due = now + o->opts.review_decision_ms;
     if ((st = td_store_prepare(c,
-                               "UPDATE orders SET review = 1, review_opened_ms = $2,"
+                               "UPDATE orders SET review = $4, review_opened_ms = $2,"
                                " review_due_ms = $3 WHERE id = $1",
                                &q, err)) ||
+        (st = td_stmt_bind_int64(q, 4, TD_REVIEW_OPEN, err)) ||
         (st = td_stmt_bind_int64(q, 1, a->id, err)) || (st = td_stmt_bind_int64(q, 2, now, err)) ||
         (st = td_stmt_bind_int64(q, 3, due, err)) || (st = td_stmt_run(q, NULL, err)))
         return st;

@@ -234,9 +234,10 @@ static td_status exec_body(td_orders *o, td_store_conn *c, void *ctx, td_error *
         int64_t now = td__now(o->svc);
         char obj[48];
         if ((st = td_store_prepare(c,
-                                   "UPDATE orders SET state = 2, executed_ms = CASE WHEN"
+                                   "UPDATE orders SET state = $3, executed_ms = CASE WHEN"
                                    " executed_ms = 0 THEN $2 ELSE executed_ms END WHERE id = $1",
                                    &q, err)) ||
+            (st = td_stmt_bind_int64(q, 3, TD_ORDER_EXECUTED, err)) ||
             (st = td_stmt_bind_int64(q, 1, a->id, err)) ||
             (st = td_stmt_bind_int64(q, 2, now, err)) || (st = td_stmt_run(q, NULL, err)))
             goto out;
@@ -420,9 +421,10 @@ static td_status confirm_body(td_orders *o, td_store_conn *c, void *ctx, td_erro
     obj_name(obj, sizeof obj, "order", a->id);
     int late = h.deadline_ms && a->measure_ms > h.deadline_ms;
     if ((st = td_store_prepare(c,
-                               "UPDATE orders SET state = 3, confirmed_ms = $2, measure = $3,"
+                               "UPDATE orders SET state = $5, confirmed_ms = $2, measure = $3,"
                                " breached_ms = $4 WHERE id = $1",
                                &q, err)) ||
+        (st = td_stmt_bind_int64(q, 5, TD_ORDER_CONFIRMED, err)) ||
         (st = td_stmt_bind_int64(q, 1, a->id, err)) ||
         (st = td_stmt_bind_int64(q, 2, a->measure_ms, err)) ||
         (st = td_stmt_bind_text(q, 3, a->measure, (size_t)-1, err)) ||
@@ -785,10 +787,11 @@ static td_status ref_body(td_orders *o, td_store_conn *c, void *ctx, td_error *e
     }
     int64_t now = td__now(o->svc);
     if ((st = td_store_prepare(c,
-                               "UPDATE orders SET state = 6, referral_remove = $2,"
+                               "UPDATE orders SET state = $5, referral_remove = $2,"
                                " decision_reason = $3, decided_ms = $4,"
                                " executed_ms = CASE WHEN $2 = 1 THEN $4 ELSE 0 END WHERE id = $1",
                                &q, err)) ||
+        (st = td_stmt_bind_int64(q, 5, TD_ORDER_DECIDED, err)) ||
         (st = td_stmt_bind_int64(q, 1, a->id, err)) ||
         (st = td_stmt_bind_int64(q, 2, a->remove ? 1 : 0, err)) ||
         (st = td_stmt_bind_text(q, 3, a->reason, (size_t)-1, err)) ||
@@ -838,7 +841,8 @@ td_status td_notice_list(td_orders *o, int64_t order_id, td_user_notice **out, s
                               "SELECT id, order_id, content_id, created_ms, hold_until_ms,"
                               " released_ms FROM order_notices WHERE $1 = 0 OR order_id = $1"
                               " ORDER BY id",
-                              &order_id, 1, sizeof **out, notice_item, (void **)out, count, err);
+                              &order_id, 1, TD_NOTICE_LIST_MAX, sizeof **out, notice_item,
+                              (void **)out, count, err);
 }
 
 td_status td__order_for_content(td_store_conn *c, const char *content_id, int64_t *order_id,
@@ -851,9 +855,11 @@ td_status td__order_for_content(td_store_conn *c, const char *content_id, int64_
     if ((st = td_store_prepare(c,
                                "SELECT t.order_id FROM order_targets t JOIN orders o"
                                " ON o.id = t.order_id WHERE t.content_id = $1 AND t.removed = 1"
-                               " AND o.kind = 1 AND o.state = 3 ORDER BY o.id DESC LIMIT 1",
+                               " AND o.kind = $2 AND o.state = $3 ORDER BY o.id DESC LIMIT 1",
                                &q, err)) ||
         (st = td_stmt_bind_text(q, 1, content_id, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 2, TD_ORDER_REMOVAL, err)) ||
+        (st = td_stmt_bind_int64(q, 3, TD_ORDER_CONFIRMED, err)) ||
         (st = td_stmt_step(q, &row, err)))
         return st;
     if (row)

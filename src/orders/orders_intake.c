@@ -503,13 +503,14 @@ td_status td_order_list(td_orders *o, int open_only, size_t limit, td_order_summ
         open_only
             ? "SELECT o.id, o.kind, a.name, o.reference, o.state, o.received_ms, o.deadline_ms,"
               " o.escalation, o.emergency, o.breached_ms FROM orders o JOIN order_authorities a"
-              " ON a.id = o.authority_id WHERE o.state IN (1, 2, 4)"
+              " ON a.id = o.authority_id WHERE o.state IN ($2, $3, $4)"
               " ORDER BY o.escalation DESC, CASE WHEN o.deadline_ms = 0 THEN 1 ELSE 0 END,"
               " o.deadline_ms, o.emergency DESC, o.id LIMIT $1"
             : "SELECT o.id, o.kind, a.name, o.reference, o.state, o.received_ms, o.deadline_ms,"
               " o.escalation, o.emergency, o.breached_ms FROM orders o JOIN order_authorities a"
               " ON a.id = o.authority_id ORDER BY o.id DESC LIMIT $1";
-    int64_t bind = (int64_t)limit;
-    return td_store_read_rows(o->svc->store, sql, &bind, 1, sizeof **out, summary_item,
-                              (void **)out, count, err);
+    const int64_t binds[4] = {(int64_t)limit, TD_ORDER_RECEIVED, TD_ORDER_EXECUTED,
+                              TD_ORDER_PAUSED};
+    return td_store_read_rows(o->svc->store, sql, binds, open_only ? 4 : 1, limit, sizeof **out,
+                              summary_item, (void **)out, count, err);
 }

@@ -22,17 +22,18 @@ static const char removal_sql[] = "SELECT COUNT(*), COALESCE(SUM(confirmed_ms - 
                                   " COALESCE(SUM(confirmed_ms - received_ms <= $8), 0),"
                                   " COALESCE(SUM(confirmed_ms - received_ms <= $9), 0),"
                                   " COALESCE(SUM(confirmed_ms - received_ms <= $10), 0)"
-                                  " FROM orders WHERE kind = 1 AND confirmed_ms > 0";
+                                  " FROM orders WHERE kind = $11 AND confirmed_ms > 0";
 
-/* The columns of one row of sql ($1 = now where used) into out[0..n). */
-static td_status row_of(td_store_conn *c, const char *sql, int64_t now, int uses_now, int64_t *out,
-                        int n, td_error *err)
+/* The columns of one row of sql (binds[0..n_binds) as $1..) into out[0..n). */
+static td_status row_of(td_store_conn *c, const char *sql, const int64_t *binds, int n_binds,
+                        int64_t *out, int n, td_error *err)
 {
     td_stmt *q;
     int row = 0;
     td_status st = td_store_prepare(c, sql, &q, err);
-    if (st || (uses_now && (st = td_stmt_bind_int64(q, 1, now, err))) ||
-        (st = td_stmt_step(q, &row, err)))
+    for (int i = 0; st == TD_OK && i < n_binds; i++)
+        st = td_stmt_bind_int64(q, i + 1, binds[i], err);
+    if (st || (st = td_stmt_step(q, &row, err)))
         return st;
     for (int i = 0; i < n; i++)
         out[i] = row ? td_stmt_column_int64(q, i) : 0;
@@ -55,7 +56,8 @@ td_status td_orders_metrics_get(td_orders *o, td_orders_metrics *out, td_error *
         goto out;
     for (int i = 0; i < TD_ORDERS_METRIC_BUCKETS && st == TD_OK; i++)
         st = td_stmt_bind_int64(q, i + 1, td_orders_metric_bounds_ms[i], err);
-    if (st || (st = td_stmt_step(q, &row, err)))
+    if (st || (st = td_stmt_bind_int64(q, TD_ORDERS_METRIC_BUCKETS + 1, TD_ORDER_REMOVAL, err)) ||
+        (st = td_stmt_step(q, &row, err)))
         goto out;
     if (row) {
         out->removal_count = (uint64_t)td_stmt_column_int64(q, 0);
@@ -64,13 +66,15 @@ td_status td_orders_metrics_get(td_orders *o, td_orders_metrics *out, td_error *
             out->removal_buckets[i] = (uint64_t)td_stmt_column_int64(q, i + 2);
     }
     td_stmt_reset(q);
+    const int64_t open_binds[4] = {TD_ORDER_RECEIVED, TD_ORDER_EXECUTED, TD_ORDER_PAUSED,
+                                   TD_ORDER_REMOVAL};
     if ((st = row_of(c,
-                     "SELECT COALESCE(SUM(state = 1), 0), COALESCE(SUM(state = 2), 0),"
-                     " COALESCE(SUM(state = 4), 0),"
-                     " COALESCE(SUM(state IN (1, 2, 4) AND escalation > 0), 0),"
+                     "SELECT COALESCE(SUM(state = $1), 0), COALESCE(SUM(state = $2), 0),"
+                     " COALESCE(SUM(state = $3), 0),"
+                     " COALESCE(SUM(state IN ($1, $2, $3) AND escalation > 0), 0),"
                      " COALESCE(SUM(escalation), 0), COALESCE(SUM(breached_ms > 0), 0)"
-                     " FROM orders WHERE kind = 1",
-                     0, 0, v, 6, err)))
+                     " FROM orders WHERE kind = $4",
+                     open_binds, 4, v, 6, err)))
         goto out;
     out->open_received = v[0];
     out->open_executed = v[1];
@@ -78,22 +82,23 @@ td_status td_orders_metrics_get(td_orders *o, td_orders_metrics *out, td_error *
     out->open_escalated = v[3];
     out->escalation_marks = v[4];
     out->breaches = v[5];
-    if ((st = row_of(c, "SELECT COUNT(*) FROM orders WHERE kind = 2 AND state <> 6", 0, 0, v, 1,
-                     err)))
+    const int64_t referral_binds[2] = {TD_ORDER_REFERRAL, TD_ORDER_DECIDED};
+    if ((st = row_of(c, "SELECT COUNT(*) FROM orders WHERE kind = $1 AND state <> $2",
+                     referral_binds, 2, v, 1, err)))
         goto out;
     out->referrals_open = v[0];
     if ((st = row_of(c,
                      "SELECT COUNT(*), COALESCE(SUM(due_ms <= $1), 0) FROM complaints"
-                     " WHERE state = 1",
-                     now, 1, v, 2, err)))
+                     " WHERE state = $2",
+                     (const int64_t[]){now, TD_COMPLAINT_OPEN}, 2, v, 2, err)))
         goto out;
     out->complaints_open = v[0];
     out->complaints_overdue = v[1];
     if ((st = row_of(c,
                      "SELECT COUNT(DISTINCT o.id) FROM orders o JOIN order_targets t"
-                     " ON t.order_id = o.id WHERE o.kind = 1 AND o.state = 3"
+                     " ON t.order_id = o.id WHERE o.kind = $1 AND o.state = $2"
                      " AND t.removed <> 0 AND t.located <> 0 AND t.evidence_item = 0",
-                     0, 0, v, 1, err)))
+                     (const int64_t[]){TD_ORDER_REMOVAL, TD_ORDER_CONFIRMED}, 2, v, 1, err)))
         goto out;
     out->unpreserved = v[0];
 out:

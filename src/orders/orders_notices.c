@@ -187,9 +187,9 @@ static void template_item(td_stmt *q, void *item) { template_row(q, item); }
 td_status td_notice_template_list(td_orders *o, td_notice_template **out, size_t *count,
                                   td_error *err)
 {
-    return td_store_read_rows(o->svc->store,
-                              "SELECT " TPL_COLUMNS " FROM notice_templates ORDER BY language",
-                              NULL, 0, sizeof **out, template_item, (void **)out, count, err);
+    return td_store_read_rows(
+        o->svc->store, "SELECT " TPL_COLUMNS " FROM notice_templates ORDER BY language", NULL, 0,
+        TD_NOTICE_TEMPLATES_MAX, sizeof **out, template_item, (void **)out, count, err);
 }
 
 static td_status delete_body(td_orders *o, td_store_conn *c, void *ctx, td_error *err)

@@ -43,48 +43,93 @@ static json_int_t count3(counter *k, const char *sql, int64_t extra, int uses_ex
 
 static json_int_t count(counter *k, const char *sql) { return count3(k, sql, 0, 0); }
 
+/* $3 = the one enum value the SQL compares with (an order kind, a state...): bound rather than
+ * written in the text, so that the SQL follows the enum's numbers. */
+static json_int_t count_is(counter *k, const char *sql, int64_t value)
+{
+    return count3(k, sql, value, 1);
+}
+
+/* $3 and $4 = two enum values. */
+static json_int_t count_is2(counter *k, const char *sql, int64_t a, int64_t b)
+{
+    td_stmt *q;
+    int row = 0;
+    json_int_t v = 0;
+    if (k->st)
+        return 0;
+    if ((k->st = td_store_prepare(k->c, sql, &q, k->err)) ||
+        (k->st = td_stmt_bind_int64(q, 1, k->from, k->err)) ||
+        (k->st = td_stmt_bind_int64(q, 2, k->to, k->err)) ||
+        (k->st = td_stmt_bind_int64(q, 3, a, k->err)) ||
+        (k->st = td_stmt_bind_int64(q, 4, b, k->err)) || (k->st = td_stmt_step(q, &row, k->err)))
+        return 0;
+    if (row)
+        v = (json_int_t)td_stmt_column_int64(q, 0);
+    td_stmt_reset(q);
+    return v;
+}
+
 #define RECEIVED " received_ms >= $1 AND received_ms < $2"
 
 static json_t *orders_part(counter *k)
 {
-    json_int_t received = count(k, "SELECT COUNT(*) FROM orders WHERE kind = 1 AND" RECEIVED);
-    json_int_t in_time = count(k, "SELECT COUNT(*) FROM orders WHERE kind = 1 AND"
-                                  " confirmed_ms >= $1 AND confirmed_ms < $2 AND breached_ms = 0");
-    json_int_t late = count(k, "SELECT COUNT(*) FROM orders WHERE kind = 1 AND"
-                               " confirmed_ms >= $1 AND confirmed_ms < $2 AND breached_ms <> 0");
+    json_int_t received =
+        count_is(k, "SELECT COUNT(*) FROM orders WHERE kind = $3 AND" RECEIVED, TD_ORDER_REMOVAL);
+    json_int_t in_time = count_is(k,
+                                  "SELECT COUNT(*) FROM orders WHERE kind = $3 AND"
+                                  " confirmed_ms >= $1 AND confirmed_ms < $2 AND breached_ms = 0",
+                                  TD_ORDER_REMOVAL);
+    json_int_t late = count_is(k,
+                               "SELECT COUNT(*) FROM orders WHERE kind = $3 AND"
+                               " confirmed_ms >= $1 AND confirmed_ms < $2 AND breached_ms <> 0",
+                               TD_ORDER_REMOVAL);
     json_t *not_exec = json_object();
     json_int_t total_not = 0;
     for (int g = TD_CC_FORCE_MAJEURE; g <= TD_CC_MISSING_INFO; g++) {
-        json_int_t n = count3(k,
-                              "SELECT COUNT(*) FROM orders WHERE kind = 1 AND" RECEIVED
-                              " AND confirmed_ms = 0 AND ground = $3",
-                              g, 1);
+        json_int_t n = count_is2(k,
+                                 "SELECT COUNT(*) FROM orders WHERE kind = $4 AND" RECEIVED
+                                 " AND confirmed_ms = 0 AND ground = $3",
+                                 g, TD_ORDER_REMOVAL);
         json_object_set_new(not_exec, td_cannot_comply_name((td_cannot_comply)g), json_integer(n));
         total_not += n;
     }
-    json_int_t pending = count(k, "SELECT COUNT(*) FROM orders WHERE kind = 1 AND" RECEIVED
-                                  " AND confirmed_ms = 0 AND ground = 0");
+    json_int_t pending = count_is(k,
+                                  "SELECT COUNT(*) FROM orders WHERE kind = $3 AND" RECEIVED
+                                  " AND confirmed_ms = 0 AND ground = 0",
+                                  TD_ORDER_REMOVAL);
     json_object_set_new(not_exec, "pending", json_integer(pending));
     json_object_set_new(not_exec, "total", json_integer(total_not + pending));
-    json_int_t avg = count(k, "SELECT COALESCE(CAST(AVG(confirmed_ms - received_ms) AS INTEGER),"
-                              " 0) FROM orders WHERE kind = 1 AND confirmed_ms >= $1"
-                              " AND confirmed_ms < $2");
-    json_int_t max = count(k, "SELECT COALESCE(MAX(confirmed_ms - received_ms), 0) FROM orders"
-                              " WHERE kind = 1 AND confirmed_ms >= $1 AND confirmed_ms < $2");
+    json_int_t avg = count_is(k,
+                              "SELECT COALESCE(CAST(AVG(confirmed_ms - received_ms) AS INTEGER),"
+                              " 0) FROM orders WHERE kind = $3 AND confirmed_ms >= $1"
+                              " AND confirmed_ms < $2",
+                              TD_ORDER_REMOVAL);
+    json_int_t max = count_is(k,
+                              "SELECT COALESCE(MAX(confirmed_ms - received_ms), 0) FROM orders"
+                              " WHERE kind = $3 AND confirmed_ms >= $1 AND confirmed_ms < $2",
+                              TD_ORDER_REMOVAL);
     return json_pack(
         "{s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:{s:I, s:I}}", "received", received,
         "executed_within_deadline", in_time, "executed_late", late, "not_executed", not_exec,
         "breaches",
-        count(k, "SELECT COUNT(*) FROM orders WHERE kind = 1 AND breached_ms >= $1"
-                 " AND breached_ms < $2"),
+        count_is(k,
+                 "SELECT COUNT(*) FROM orders WHERE kind = $3 AND breached_ms >= $1"
+                 " AND breached_ms < $2",
+                 TD_ORDER_REMOVAL),
         "emergency",
-        count(k, "SELECT COUNT(*) FROM orders WHERE kind = 1 AND emergency = 1 AND" RECEIVED),
+        count_is(k, "SELECT COUNT(*) FROM orders WHERE kind = $3 AND emergency = 1 AND" RECEIVED,
+                 TD_ORDER_REMOVAL),
         "cross_border",
-        count(k, "SELECT COUNT(*) FROM orders WHERE kind = 1 AND"
-                 " cross_border = 1 AND" RECEIVED),
+        count_is(k,
+                 "SELECT COUNT(*) FROM orders WHERE kind = $3 AND"
+                 " cross_border = 1 AND" RECEIVED,
+                 TD_ORDER_REMOVAL),
         "first_contact_early",
-        count(k, "SELECT COUNT(*) FROM orders WHERE kind = 1 AND"
-                 " first_contact_early = 1 AND" RECEIVED),
+        count_is(k,
+                 "SELECT COUNT(*) FROM orders WHERE kind = $3 AND"
+                 " first_contact_early = 1 AND" RECEIVED,
+                 TD_ORDER_REMOVAL),
         "receipt_to_measure_ms", "average", avg, "max", max);
 }
 
@@ -110,43 +155,63 @@ td_status td_report_transparency(td_orders *o, int64_t from, int64_t to, char **
     json_t *orders = orders_part(&k);
     /* Own measures: moderators' remove decisions, uploads blocked by hash matching (the
      * anti-re-upload measure), referrals decided against the terms. */
-    json_int_t decisions = count(&k, "SELECT COUNT(*) FROM decisions WHERE kind = 1 AND"
-                                     " decided_ms >= $1 AND decided_ms < $2");
-    json_int_t blocks = count(&k, "SELECT COUNT(*) FROM content WHERE verdict = 2 AND" RECEIVED);
+    json_int_t decisions = count_is(&k,
+                                    "SELECT COUNT(*) FROM decisions WHERE kind = $3 AND"
+                                    " decided_ms >= $1 AND decided_ms < $2",
+                                    TD_DECISION_REMOVE);
+    json_int_t blocks = count_is(&k, "SELECT COUNT(*) FROM content WHERE verdict = $3 AND" RECEIVED,
+                                 TD_VERDICT_BLOCK);
     json_int_t referral_items =
-        count(&k, "SELECT COUNT(*) FROM order_targets t JOIN orders o ON o.id = t.order_id"
-                  " WHERE o.kind = 2 AND t.removed = 1 AND o.decided_ms >= $1"
-                  " AND o.decided_ms < $2");
+        count_is(&k,
+                 "SELECT COUNT(*) FROM order_targets t JOIN orders o ON o.id = t.order_id"
+                 " WHERE o.kind = $3 AND t.removed = 1 AND o.decided_ms >= $1"
+                 " AND o.decided_ms < $2",
+                 TD_ORDER_REFERRAL);
     json_int_t order_items =
-        count(&k, "SELECT COUNT(*) FROM order_targets t JOIN orders o ON o.id = t.order_id"
-                  " WHERE o.kind = 1 AND t.removed = 1 AND o.confirmed_ms >= $1"
-                  " AND o.confirmed_ms < $2");
+        count_is(&k,
+                 "SELECT COUNT(*) FROM order_targets t JOIN orders o ON o.id = t.order_id"
+                 " WHERE o.kind = $3 AND t.removed = 1 AND o.confirmed_ms >= $1"
+                 " AND o.confirmed_ms < $2",
+                 TD_ORDER_REMOVAL);
     json_t *items =
         json_pack("{s:I, s:{s:I, s:I, s:I, s:I}}", "after_orders", order_items,
                   "after_own_measures", "review_decisions", decisions, "upload_blocks", blocks,
                   "referrals", referral_items, "total", decisions + blocks + referral_items);
-    json_t *referrals =
-        json_pack("{s:I, s:I, s:I}", "received",
-                  count(&k, "SELECT COUNT(*) FROM orders WHERE kind = 2 AND" RECEIVED), "removed",
-                  count(&k, "SELECT COUNT(*) FROM orders WHERE kind = 2 AND referral_remove = 1"
-                            " AND decided_ms >= $1 AND decided_ms < $2"),
-                  "kept",
-                  count(&k, "SELECT COUNT(*) FROM orders WHERE kind = 2 AND state = 6 AND"
-                            " referral_remove = 0 AND decided_ms >= $1 AND decided_ms < $2"));
+    json_t *referrals = json_pack(
+        "{s:I, s:I, s:I}", "received",
+        count_is(&k, "SELECT COUNT(*) FROM orders WHERE kind = $3 AND" RECEIVED, TD_ORDER_REFERRAL),
+        "removed",
+        count_is(&k,
+                 "SELECT COUNT(*) FROM orders WHERE kind = $3 AND referral_remove = 1"
+                 " AND decided_ms >= $1 AND decided_ms < $2",
+                 TD_ORDER_REFERRAL),
+        "kept",
+        count_is2(&k,
+                  "SELECT COUNT(*) FROM orders WHERE kind = $3 AND state = $4 AND"
+                  " referral_remove = 0 AND decided_ms >= $1 AND decided_ms < $2",
+                  TD_ORDER_REFERRAL, TD_ORDER_DECIDED));
     json_t *complaints =
         json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "received",
                   count(&k, "SELECT COUNT(*) FROM complaints WHERE" RECEIVED), "upheld",
-                  count(&k, "SELECT COUNT(*) FROM complaints WHERE state = 2 AND decided_ms >= $1"
-                            " AND decided_ms < $2"),
+                  count_is(&k,
+                           "SELECT COUNT(*) FROM complaints WHERE state = $3 AND decided_ms >= $1"
+                           " AND decided_ms < $2",
+                           TD_COMPLAINT_UPHELD),
                   "rejected",
-                  count(&k, "SELECT COUNT(*) FROM complaints WHERE state = 3 AND decided_ms >= $1"
-                            " AND decided_ms < $2"),
+                  count_is(&k,
+                           "SELECT COUNT(*) FROM complaints WHERE state = $3 AND decided_ms >= $1"
+                           " AND decided_ms < $2",
+                           TD_COMPLAINT_REJECTED),
                   "answered_late",
-                  count(&k, "SELECT COUNT(*) FROM complaints WHERE state <> 1 AND decided_ms >= $1"
-                            " AND decided_ms < $2 AND decided_ms > due_ms"),
+                  count_is(&k,
+                           "SELECT COUNT(*) FROM complaints WHERE state <> $3 AND decided_ms >= $1"
+                           " AND decided_ms < $2 AND decided_ms > due_ms",
+                           TD_COMPLAINT_OPEN),
                   "open_at_end",
-                  count(&k, "SELECT COUNT(*) FROM complaints WHERE received_ms < $2 AND"
-                            " (state = 1 OR decided_ms >= $2) AND $1 <= $2"),
+                  count_is(&k,
+                           "SELECT COUNT(*) FROM complaints WHERE received_ms < $2 AND"
+                           " (state = $3 OR decided_ms >= $2) AND $1 <= $2",
+                           TD_COMPLAINT_OPEN),
                   "against_orders",
                   count(&k, "SELECT COUNT(*) FROM complaints WHERE order_id <> 0 AND" RECEIVED));
     json_t *proceedings = json_pack(
@@ -154,11 +219,15 @@ td_status td_report_transparency(td_orders *o, int64_t from, int64_t to, char **
         count(&k, "SELECT COUNT(*) FROM orders WHERE review_opened_ms >= $1"
                   " AND review_opened_ms < $2"),
         "order_upheld",
-        count(&k, "SELECT COUNT(*) FROM orders WHERE review = 2 AND review_decided_ms >= $1"
-                  " AND review_decided_ms < $2"),
+        count_is(&k,
+                 "SELECT COUNT(*) FROM orders WHERE review = $3 AND review_decided_ms >= $1"
+                 " AND review_decided_ms < $2",
+                 TD_REVIEW_CONFIRMED),
         "order_annulled",
-        count(&k, "SELECT COUNT(*) FROM orders WHERE review = 3 AND review_decided_ms >= $1"
-                  " AND review_decided_ms < $2"));
+        count_is(&k,
+                 "SELECT COUNT(*) FROM orders WHERE review = $3 AND review_decided_ms >= $1"
+                 " AND review_decided_ms < $2",
+                 TD_REVIEW_REINSTATE));
     json_t *reinstated = json_pack(
         "{s:I, s:I}", "after_proceedings",
         count(&k, "SELECT COUNT(*) FROM order_targets t JOIN orders o ON o.id = t.order_id"

@@ -382,6 +382,36 @@ void td_store_rollback(td_store_conn *conn)
 
 int td_store_in_transaction(const td_store_conn *conn) { return conn->in_tx; }
 
+/* The one place that pairs acquire, begin, commit or rollback and release. A commit that fails
+ * has already rolled back (td_store_commit); an error from fn rolls back here. Releasing would
+ * roll back too, but saying it keeps the order plain: nothing stays open once this returns. */
+static td_status run_tx(td_store *s, int write, td_store_tx_fn fn, void *ctx, td_error *err)
+{
+    td_store_conn *c;
+    td_status st = td_store_acquire(s, write, &c, err);
+    if (st)
+        return st;
+    if ((st = td_store_begin(c, err)) == TD_OK) {
+        st = fn(c, ctx, err);
+        if (st == TD_OK)
+            st = td_store_commit(c, err);
+        else
+            td_store_rollback(c);
+    }
+    td_store_release(s, c);
+    return st;
+}
+
+td_status td_store_write(td_store *store, td_store_tx_fn fn, void *ctx, td_error *err)
+{
+    return run_tx(store, 1, fn, ctx, err);
+}
+
+td_status td_store_read(td_store *store, td_store_tx_fn fn, void *ctx, td_error *err)
+{
+    return run_tx(store, 0, fn, ctx, err);
+}
+
 td_status td_store_exec(td_store_conn *conn, const char *sql, td_error *err)
 {
     return write_status(conn, conn->store->be->exec(conn->db, sql, err), err);
@@ -592,8 +622,8 @@ out:
 }
 
 td_status td_store_read_rows(td_store *store, const char *sql, const int64_t *binds, int n_binds,
-                             size_t size, void (*row)(td_stmt *q, void *item), void **out,
-                             size_t *count, td_error *err)
+                             size_t max_rows, size_t size, void (*row)(td_stmt *q, void *item),
+                             void **out, size_t *count, td_error *err)
 {
     td_store_conn *c;
     td_stmt *q;
@@ -609,8 +639,14 @@ td_status td_store_read_rows(td_store *store, const char *sql, const int64_t *bi
         st = td_stmt_bind_int64(q, i + 1, binds[i], err);
     if (st == TD_OK) {
         while ((st = td_stmt_step(q, &more, err)) == TD_OK && more) {
+            if (*count == max_rows) {
+                st = td__error_set(err, TD_ERR_LIMIT, "store: more than %zu rows", max_rows);
+                break;
+            }
             if (*count == cap) {
                 size_t grown = cap ? cap * 2 : 16, bytes;
+                if (grown > max_rows)
+                    grown = max_rows;
                 void *p =
                     __builtin_mul_overflow(grown, size, &bytes) ? NULL : td__realloc(*out, bytes);
                 if (!p) {
