@@ -267,47 +267,49 @@ td_status td_case_release(td_service *svc, int64_t id, const td_principal *who, 
     return td_store_write(svc->store, release_body, &a, err);
 }
 
-td_status td_case_decide(td_service *svc, int64_t id, const td_principal *who,
-                         td_decision_kind kind, const char *reason, td_decision *out, td_error *err)
+/* What td_case_decide writes, in one transaction: the decision, the case's new state, its
+ * events and its audit entry. */
+typedef struct decide_tx {
+    td_service *svc;
+    int64_t id;
+    const td_principal *who;
+    td_decision_kind kind;
+    const char *reason;
+    size_t rlen;
+    int64_t now;
+    int64_t did; /* out: the decision's id */
+} decide_tx;
+
+static td_status decide_body(td_store_conn *c, void *ctx, td_error *err)
 {
-    td_store_conn *c;
+    decide_tx *d = ctx;
+    td_service *svc = d->svc;
+    const td_principal *who = d->who;
+    int64_t id = d->id, now = d->now;
+    td_decision_kind kind = d->kind;
     td_stmt *q;
     int row;
     td_case k;
-    size_t rlen = reason ? strnlen(reason, TD_REASON_MAX + 1) : 0;
-    if (kind < TD_DECISION_REMOVE || kind > TD_DECISION_ESCALATE)
-        return td__error_set(err, TD_ERR_INVALID, "decision must be remove, keep or escalate");
-    if (rlen == 0)
-        return td__error_set(err, TD_ERR_INVALID, "a decision needs a reason");
-    if (rlen > TD_REASON_MAX)
-        return td__error_set(err, TD_ERR_LIMIT, "reason longer than %d bytes", TD_REASON_MAX);
-    td_status st = td_store_acquire(svc->store, 1, &c, err);
+    td_status st = get_on(c, id, &k, err);
     if (st)
         return st;
-    int64_t now = td__now(svc), did = 0;
-    if ((st = td_store_begin(c, err)) || (st = get_on(c, id, &k, err)))
-        goto out;
-    if (k.state == TD_CASE_CLOSED) {
-        st = td__error_set(err, TD_ERR_CONFLICT, "case %lld is already decided", (long long)id);
-        goto out;
-    }
-    if (k.state == TD_CASE_CLAIMED && k.claimed_by != who->id) {
-        st = td__error_set(err, TD_ERR_CONFLICT, "case %lld is claimed by %s", (long long)id,
-                           k.claimed_by_name);
-        goto out;
-    }
+    if (k.state == TD_CASE_CLOSED)
+        return td__error_set(err, TD_ERR_CONFLICT, "case %lld is already decided", (long long)id);
+    if (k.state == TD_CASE_CLAIMED && k.claimed_by != who->id)
+        return td__error_set(err, TD_ERR_CONFLICT, "case %lld is claimed by %s", (long long)id,
+                             k.claimed_by_name);
     if ((st = td_store_prepare(c,
                                "INSERT INTO decisions (case_id, kind, reason, principal_id,"
                                " principal_name, decided_ms) VALUES ($1, $2, $3, $4, $5, $6)"
                                " RETURNING id",
                                &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_bind_int64(q, 2, kind, err)) ||
-        (st = td_stmt_bind_text(q, 3, reason, rlen, err)) ||
+        (st = td_stmt_bind_text(q, 3, d->reason, d->rlen, err)) ||
         (st = td_stmt_bind_int64(q, 4, who->id, err)) ||
         (st = td_stmt_bind_text(q, 5, who->name, (size_t)-1, err)) ||
         (st = td_stmt_bind_int64(q, 6, now, err)) || (st = td_stmt_step(q, &row, err)))
-        goto out;
-    did = row ? td_stmt_column_int64(q, 0) : 0;
+        return st;
+    int64_t did = d->did = row ? td_stmt_column_int64(q, 0) : 0;
     td_stmt_reset(q);
     if (kind == TD_DECISION_ESCALATE) {
         /* Back in the queue, above everything that was not escalated. */
@@ -317,7 +319,7 @@ td_status td_case_decide(td_service *svc, int64_t id, const td_principal *who,
                               " WHERE id = $2",
                               &q, err);
         if (st == TD_OK && (st = td_stmt_bind_int64(q, 3, TD_CASE_ESCALATED, err)))
-            goto out;
+            return st;
     } else {
         st = td_store_prepare(c,
                               "UPDATE cases SET state = $6, claimed_by = $3, claimed_by_name = $4,"
@@ -327,11 +329,11 @@ td_status td_case_decide(td_service *svc, int64_t id, const td_principal *who,
                             (st = td_stmt_bind_int64(q, 3, who->id, err)) ||
                             (st = td_stmt_bind_text(q, 4, who->name, (size_t)-1, err)) ||
                             (st = td_stmt_bind_int64(q, 5, now, err))))
-            goto out;
+            return st;
     }
     if (st || (st = td_stmt_bind_int64(q, 1, kind, err)) ||
         (st = td_stmt_bind_int64(q, 2, id, err)) || (st = td_stmt_run(q, NULL, err)))
-        goto out;
+        return st;
     /* Events: case.decided always; remove / restore for the platform to act on. */
     char subject[64];
     json_t *payload = json_object(), *content = json_object(), *kase = json_object(),
@@ -340,7 +342,7 @@ td_status td_case_decide(td_service *svc, int64_t id, const td_principal *who,
     json_object_set_new(kase, "id", json_integer(id));
     json_object_set_new(decision, "id", json_integer(did));
     json_object_set_new(decision, "decision", json_string(td_decision_name(kind)));
-    json_object_set_new(decision, "reason", json_stringn(reason, rlen));
+    json_object_set_new(decision, "reason", json_stringn(d->reason, d->rlen));
     json_object_set_new(decision, "by", json_string(who->name));
     json_object_set_new(decision, "decided_ms", json_integer(now));
     json_object_set_new(payload, "content", content);
@@ -356,29 +358,42 @@ td_status td_case_decide(td_service *svc, int64_t id, const td_principal *who,
                                    kind == TD_DECISION_REMOVE ? TD_EVENT_REMOVE : TD_EVENT_RESTORE,
                                    subject, payload, owner, err);
     json_decref(payload);
-    if (st ||
-        (st = td__audit_id(svc, c, who, "case.decide", "case", id,
-                           json_pack("{s:I, s:s, s:s%, s:s}", "decision_id", (json_int_t)did,
-                                     "decision", td_decision_name(kind), "reason", reason, rlen,
-                                     "content_id", k.content_id),
-                           err)) ||
-        (st = td_store_commit(c, err)))
-        goto out;
+    if (st)
+        return st;
+    return td__audit_id(svc, c, who, "case.decide", "case", id,
+                        json_pack("{s:I, s:s, s:s%, s:s}", "decision_id", (json_int_t)did,
+                                  "decision", td_decision_name(kind), "reason", d->reason, d->rlen,
+                                  "content_id", k.content_id),
+                        err);
+}
+
+td_status td_case_decide(td_service *svc, int64_t id, const td_principal *who,
+                         td_decision_kind kind, const char *reason, td_decision *out, td_error *err)
+{
+    size_t rlen = reason ? strnlen(reason, TD_REASON_MAX + 1) : 0;
+    if (kind < TD_DECISION_REMOVE || kind > TD_DECISION_ESCALATE)
+        return td__error_set(err, TD_ERR_INVALID, "decision must be remove, keep or escalate");
+    if (rlen == 0)
+        return td__error_set(err, TD_ERR_INVALID, "a decision needs a reason");
+    if (rlen > TD_REASON_MAX)
+        return td__error_set(err, TD_ERR_LIMIT, "reason longer than %d bytes", TD_REASON_MAX);
+    decide_tx d = {svc, id, who, kind, reason, rlen, td__now(svc), 0};
+    td_status st = td_store_write(svc->store, decide_body, &d, err);
+    if (st)
+        return st;
     td_webhook_kick(svc);
     if (out) {
         memset(out, 0, sizeof *out);
-        out->id = did;
+        out->id = d.did;
         out->case_id = id;
         out->kind = kind;
         memcpy(out->reason, reason, rlen);
         out->reason[rlen] = '\0';
         out->principal_id = who->id;
         td__copy_trunc(out->principal_name, sizeof out->principal_name, who->name);
-        out->decided_ms = now;
+        out->decided_ms = d.now;
     }
-out:
-    td_store_release(svc->store, c);
-    return st;
+    return TD_OK;
 }
 
 td_status td_case_decisions(td_service *svc, int64_t id, td_decision **out, size_t *count,
