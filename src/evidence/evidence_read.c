@@ -7,19 +7,28 @@
 #include "core/error.h"
 #include "evidence/evidence_int.h"
 
-/* One integer from a query with at most one text parameter (NULL: none). */
-static td_status scalar(td_store_conn *c, const char *sql, const char *param, int64_t *out,
-                        td_error *err)
+/* One integer from a query with at most one parameter $1: the text param, or else (param NULL)
+ * the integer number when it is not negative. */
+static td_status scalar_with(td_store_conn *c, const char *sql, const char *param, int64_t number,
+                             int64_t *out, td_error *err)
 {
     td_stmt *q;
     int row = 0;
     td_status st = td_store_prepare(c, sql, &q, err);
     if (st || (param && (st = td_stmt_bind_text(q, 1, param, (size_t)-1, err))) ||
+        (!param && number >= 0 && (st = td_stmt_bind_int64(q, 1, number, err))) ||
         (st = td_stmt_step(q, &row, err)))
         return st;
     *out = row ? td_stmt_column_int64(q, 0) : 0;
     td_stmt_reset(q);
     return TD_OK;
+}
+
+/* The same with a text parameter or none (NULL). */
+static td_status scalar(td_store_conn *c, const char *sql, const char *param, int64_t *out,
+                        td_error *err)
+{
+    return scalar_with(c, sql, param, -1, out, err);
 }
 
 td_status td_evidence_get_status(td_evidence *ev, td_evidence_status *out, td_error *err)
@@ -56,8 +65,8 @@ td_status td_evidence_get_status(td_evidence *ev, td_evidence_status *out, td_er
                     " ON c.case_ref = i.case_ref WHERE c.purged_ms = 0",
                     NULL, &out->items, err);
     if (st == TD_OK)
-        st = scalar(c, "SELECT COUNT(*) FROM evidence_requests WHERE state = 0", NULL,
-                    &out->requests_open, err);
+        st = scalar_with(c, "SELECT COUNT(*) FROM evidence_requests WHERE state = $1", NULL,
+                         TD__EVIDENCE_REQ_OPEN, &out->requests_open, err);
     td_store_release(ev->store, c);
     return st;
 }

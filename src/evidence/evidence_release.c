@@ -96,8 +96,9 @@ static td_status request_body(td_evidence *ev, td_store_conn *c, void *arg, td_e
     if ((st = td_store_prepare(c,
                                "INSERT INTO evidence_requests (requester, legal_basis, purpose,"
                                " case_ref, items, state, created_ms, released_ms)"
-                               " VALUES ($1, $2, $3, $4, $5, 0, $6, 0) RETURNING id",
+                               " VALUES ($1, $2, $3, $4, $5, $7, $6, 0) RETURNING id",
                                &q, err)) ||
+        (st = td_stmt_bind_int64(q, 7, TD__EVIDENCE_REQ_OPEN, err)) ||
         (st = td_stmt_bind_text(q, 1, a->requester, (size_t)-1, err)) ||
         (st = td_stmt_bind_text(q, 2, a->legal_basis, (size_t)-1, err)) ||
         (st = td_stmt_bind_text(q, 3, a->purpose, (size_t)-1, err)) ||
@@ -309,11 +310,13 @@ static td_status release_body(td_evidence *ev, td_store_conn *c, void *arg, td_e
     int row;
     (void)ev;
     td_status st = td_store_prepare(c,
-                                    "UPDATE evidence_requests SET state = 1, released_ms = $2"
-                                    " WHERE id = $1 AND state = 0"
+                                    "UPDATE evidence_requests SET state = $3, released_ms = $2"
+                                    " WHERE id = $1 AND state = $4"
                                     " RETURNING case_ref, items, legal_basis",
                                     &q, err);
     if (st || (st = td_stmt_bind_int64(q, 1, a->request_id, err)) ||
+        (st = td_stmt_bind_int64(q, 3, TD__EVIDENCE_REQ_RELEASED, err)) ||
+        (st = td_stmt_bind_int64(q, 4, TD__EVIDENCE_REQ_OPEN, err)) ||
         (st = td_stmt_bind_int64(q, 2, td__evidence_now(ev), err)) ||
         (st = td_stmt_step(q, &row, err)))
         return st;
