@@ -149,6 +149,14 @@ __attribute__((warn_unused_result)) td_status td_store_migrate(td_store *store,
                                                                size_t n, int *version,
                                                                td_error *err);
 
+/* Versioned migrations of one component (e.g. "audit", "evidence", "orders"), recorded in the
+ * table component_migrations (component, version): unlike td_store_migrate's single version
+ * sequence, components migrate independently of the service schema and of each other. Each
+ * migration runs in one transaction with its record. */
+__attribute__((warn_unused_result)) td_status
+td_store_migrate_component(td_store *store, const char *component, const td_store_migration *list,
+                           size_t n, td_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -35,12 +35,4 @@ void td__checkpoint_message(const td_audit_checkpoint *cp, uint8_t msg[TD__CHECK
 /* sodium_init once per process; TD_ERR_INTERNAL if it fails. */
 td_status td__sodium_ready(td_error *err);
 
-/* Versioned migrations of one component (e.g. "audit", "evidence"), recorded in the table
- * component_migrations (component, version): unlike td_store_migrate's single version sequence,
- * components migrate independently of the service schema and of each other. */
-__attribute__((warn_unused_result)) td_status td__component_migrate(td_store *store,
-                                                                    const char *component,
-                                                                    const td_store_migration *list,
-                                                                    size_t n, td_error *err);
-
 #endif

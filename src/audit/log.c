@@ -90,8 +90,8 @@ td_status td_audit_open(td_store *store, const char *key_dir, const td_audit_opt
         return td__error_set(err, TD_ERR_NOMEM, "audit: out of memory");
     }
     if ((st = td__audit_key_load(key_dir, log->sk, log->pk, err)) ||
-        (st = td__component_migrate(store, "audit", migrations,
-                                    sizeof migrations / sizeof migrations[0], err))) {
+        (st = td_store_migrate_component(store, "audit", migrations,
+                                         sizeof migrations / sizeof migrations[0], err))) {
         td_audit_close(log);
         return st;
     }

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "audit/audit_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "evidence/evidence_int.h"
@@ -97,9 +96,9 @@ td_status td_evidence_open(td_store *store, td_audit *log, const char *data_dir,
                            const td_evidence_options *opts, td_evidence **out, td_error *err)
 {
     *out = NULL;
-    td_status st = td__sodium_ready(err);
-    if (st)
-        return st;
+    td_status st;
+    if (sodium_init() < 0) /* idempotent and safe from any thread */
+        return td__error_set(err, TD_ERR_INTERNAL, "libsodium failed to start");
     if (!store || !log || !data_dir || !*data_dir)
         return td__error_set(err, TD_ERR_INVALID, "evidence: store, log and directory needed");
     td_evidence *ev = td__calloc(1, sizeof *ev);
@@ -120,8 +119,8 @@ td_status td_evidence_open(td_store *store, td_audit *log, const char *data_dir,
         st = td__error_set(err, TD_ERR_IO, "evidence: cannot create %s: %s", ev->dir,
                            strerror(errno));
     } else {
-        st = td__component_migrate(store, "evidence", migrations,
-                                   sizeof migrations / sizeof migrations[0], err);
+        st = td_store_migrate_component(store, "evidence", migrations,
+                                        sizeof migrations / sizeof migrations[0], err);
     }
     if (st) {
         td_evidence_close(ev);

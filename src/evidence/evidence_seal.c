@@ -7,7 +7,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "audit/audit_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/hex.h"

@@ -8,7 +8,6 @@
 #include <sodium.h>
 #include <string.h>
 
-#include "audit/audit_int.h"
 #include "core/error.h"
 #include "core/hex.h"
 #include "evidence/gf256.h"
@@ -21,9 +20,8 @@ td_status td_shamir_split(const uint8_t secret[TD_SHAMIR_SECRET_LEN], unsigned k
                           const uint8_t set_id[TD_SHARE_SET_ID_LEN], td_share *shares,
                           td_error *err)
 {
-    td_status st = td__sodium_ready(err);
-    if (st)
-        return st;
+    if (sodium_init() < 0) /* idempotent and safe from any thread */
+        return td__error_set(err, TD_ERR_INTERNAL, "libsodium failed to start");
     if (k < 2 || k > n || n > TD_SHAMIR_MAX_SHARES)
         return td__error_set(err, TD_ERR_INVALID, "shamir: need 2 <= k <= n <= 255 (k %u, n %u)", k,
                              n);

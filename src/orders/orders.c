@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "audit/audit_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/hex.h"
@@ -158,8 +157,11 @@ td_status td_orders_open(td_service *svc, const td_orders_options *opts, td_orde
         st = td__error_set(err, TD_ERR_INVALID, "orders: clock interval out of range");
         goto fail;
     }
-    if ((st = td__sodium_ready(err)))
+    /* libsodium's own init: idempotent and safe from any thread. */
+    if (sodium_init() < 0) {
+        st = td__error_set(err, TD_ERR_INTERNAL, "libsodium failed to start");
         goto fail;
+    }
     /* The service's one log, unless the caller lends another; never a second open. */
     o->log = o->opts.log ? o->opts.log : svc->audit;
     o->evidence = o->opts.evidence;
@@ -172,8 +174,8 @@ td_status td_orders_open(td_service *svc, const td_orders_options *opts, td_orde
             goto fail;
         o->own_evidence = 1;
     }
-    if ((st = td__component_migrate(svc->store, "orders", migrations,
-                                    sizeof migrations / sizeof migrations[0], err)))
+    if ((st = td_store_migrate_component(svc->store, "orders", migrations,
+                                         sizeof migrations / sizeof migrations[0], err)))
         goto fail;
     /* Last, on a complete handle: the thread uses all of it. */
     if (o->opts.clock && (st = td__orders_duties_start(o, err)))

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "audit/audit_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/hex.h"

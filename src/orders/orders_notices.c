@@ -11,7 +11,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "audit/audit_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/hex.h"

@@ -1,15 +1,16 @@
 /* Per-component schema migrations. td_store_migrate keeps one version number for the whole
  * database (the service schema), so a second list of migrations would collide with it; the audit
- * log and the evidence store instead record (component, version) pairs in a table of their own
- * and can evolve independently. Each migration runs in one transaction with its record. */
+ * log, the evidence store and the orders module instead record (component, version) pairs in a
+ * table of their own and can evolve independently. Each migration runs in one transaction with its
+ * record. */
 #include <string.h>
 
-#include "audit/audit_int.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "takedown/store.h"
 
-td_status td__component_migrate(td_store *store, const char *component,
-                                const td_store_migration *list, size_t n, td_error *err)
+td_status td_store_migrate_component(td_store *store, const char *component,
+                                     const td_store_migration *list, size_t n, td_error *err)
 {
     td_store_conn *c;
     td_stmt *q;
