@@ -149,6 +149,23 @@ __attribute__((warn_unused_result)) td_status td_store_migrate(td_store *store,
                                                                size_t n, int *version,
                                                                td_error *err);
 
+/* The store's write state: TD_STORE_READ_ONLY, opened read-only because the disk was full
+ * (every write fails with TD_ERR_NOSPACE until td_store_try_writable succeeds);
+ * TD_STORE_SPACE_SHORT, writable, but the last write failed for lack of space (cleared by the
+ * next commit that succeeds). */
+typedef enum td_store_write_state {
+    TD_STORE_WRITABLE = 0,
+    TD_STORE_READ_ONLY = 1,
+    TD_STORE_SPACE_SHORT = 2
+} td_store_write_state;
+td_store_write_state td_store_get_write_state(td_store *store);
+
+/* In read-only mode: if the backend sees room again, reopens every connection for writing.
+ * Waits up to wait_ms for connections in use to be released (acquire waits meanwhile), and gives
+ * up rather than wait longer: the caller must hold no connection of the store, or pass 0.
+ * TD_OK when the store is writable (already or now), TD_ERR_NOSPACE when it stays read-only. */
+td_status td_store_try_writable(td_store *store, int64_t wait_ms, td_error *err);
+
 /* Versioned migrations of one component (e.g. "audit", "evidence", "orders"), recorded in the
  * table component_migrations (component, version): unlike td_store_migrate's single version
  * sequence, components migrate independently of the service schema and of each other. Each

@@ -20,7 +20,6 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/wait.h"
-#include "store/store_int.h"
 #include "takedown/config.h"
 
 void td_service_options_default(td_service_options *o)
@@ -129,8 +128,8 @@ static void *follower_main(void *arg)
         pthread_mutex_unlock(&svc->thread_lock);
         /* Opened read-only on a full disk: try writing again (this thread holds no connection,
          * so it may wait a moment for the others to come back). */
-        if (td__store_write_state(svc->store) == TD__STORE_READ_ONLY)
-            (void)td__store_try_writable(svc->store, 1000, NULL);
+        if (td_store_get_write_state(svc->store) == TD_STORE_READ_ONLY)
+            (void)td_store_try_writable(svc->store, 1000, NULL);
         /* A failure (a locked database, say) is retried at the next period. */
         (void)td__follow(svc, NULL, NULL);
         pthread_mutex_lock(&svc->thread_lock);
@@ -266,9 +265,9 @@ int td_service_read_only(td_service *svc)
 {
     if (!svc || !svc->store)
         return 0;
-    switch (td__store_write_state(svc->store)) {
-    case TD__STORE_READ_ONLY: return 1;
-    case TD__STORE_SPACE_SHORT: return 2;
+    switch (td_store_get_write_state(svc->store)) {
+    case TD_STORE_READ_ONLY: return 1;
+    case TD_STORE_SPACE_SHORT: return 2;
     default: return 0;
     }
 }

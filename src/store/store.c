@@ -3,7 +3,7 @@
  *
  * Read-only mode. When the writer cannot connect for lack of space (SQLite on a full disk), the
  * store opens every connection read-only instead, the writer's slot included: reads and read-only
- * transactions work, and a write fails with TD_ERR_NOSPACE. td__store_try_writable (the
+ * transactions work, and a write fails with TD_ERR_NOSPACE. td_store_try_writable (the
  * service's follower calls it, and acquiring the writer tries it when no connection is in use)
  * reopens the connections for writing once the backend sees room. All of them at once, with none
  * in use: in one process, SQLite shares a file's -shm index between connections, and a read-only
@@ -211,11 +211,11 @@ void td_store_close(td_store *s)
     td__free(s);
 }
 
-int td__store_write_state(td_store *s)
+td_store_write_state td_store_get_write_state(td_store *s)
 {
     if (atomic_load(&s->read_only_pub))
-        return TD__STORE_READ_ONLY;
-    return atomic_load(&s->space_short) ? TD__STORE_SPACE_SHORT : 0;
+        return TD_STORE_READ_ONLY;
+    return atomic_load(&s->space_short) ? TD_STORE_SPACE_SHORT : TD_STORE_WRITABLE;
 }
 
 static int any_busy(const td_store *s)
@@ -249,7 +249,7 @@ static td_status reopen_locked(td_store *s, td_error *err)
     return TD_OK;
 }
 
-td_status td__store_try_writable(td_store *s, int64_t wait_ms, td_error *err)
+td_status td_store_try_writable(td_store *s, int64_t wait_ms, td_error *err)
 {
     td_status st = TD_OK;
     pthread_mutex_lock(&s->lock);

@@ -116,17 +116,4 @@ void td__store_wal_grew(td_store *s, int pages);
 /* Checkpoints the checkpointer has completed since the store opened. */
 int64_t td__store_checkpoints(td_store *s);
 
-/* The store's write state: 0 writable; TD__STORE_READ_ONLY opened read-only because the disk was
- * full (every write fails with TD_ERR_NOSPACE until td__store_try_writable succeeds);
- * TD__STORE_SPACE_SHORT writable, but the last write failed for lack of space (cleared by the
- * next commit that succeeds). */
-enum { TD__STORE_READ_ONLY = 1, TD__STORE_SPACE_SHORT = 2 };
-int td__store_write_state(td_store *s);
-
-/* In read-only mode: if the backend sees room again, reopens every connection for writing.
- * Waits up to wait_ms for connections in use to be released (acquire waits meanwhile), and gives
- * up rather than wait longer: the caller must hold no connection of s, or pass 0. TD_OK when the
- * store is writable (already or now), TD_ERR_NOSPACE when it stays read-only. */
-td_status td__store_try_writable(td_store *s, int64_t wait_ms, td_error *err);
-
 #endif
