@@ -559,8 +559,11 @@ int td_stmt_column_is_null(td_stmt *s, int col)
     return s->conn->store->be->col_is_null(s->engine, col);
 }
 
-td_status td_store_migrate(td_store *store, const td_store_migration *list, size_t n, int *version,
-                           td_error *err)
+/* The migrations of list newer than the recorded version: for the service schema (component
+ * NULL, table schema_migrations) or for one component (table component_migrations, keyed by its
+ * name), each in one transaction with its record. */
+static td_status migrate(td_store *store, const char *component, const td_store_migration *list,
+                         size_t n, int *version, td_error *err)
 {
     td_store_conn *c;
     td_stmt *q;
@@ -569,13 +572,22 @@ td_status td_store_migrate(td_store *store, const td_store_migration *list, size
     if (st)
         return st;
     st = td_store_exec(c,
-                       "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
-                       " name TEXT NOT NULL, applied_ms BIGINT NOT NULL)",
+                       component ? "CREATE TABLE IF NOT EXISTS component_migrations ("
+                                   " component TEXT NOT NULL, version INTEGER NOT NULL,"
+                                   " name TEXT NOT NULL, applied_ms BIGINT NOT NULL,"
+                                   " PRIMARY KEY (component, version))"
+                                 : "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER"
+                                   " PRIMARY KEY, name TEXT NOT NULL, applied_ms BIGINT NOT NULL)",
                        err);
     if (st)
         goto out;
-    if ((st = td_store_prepare(c, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &q,
-                               err)) ||
+    if ((st =
+             td_store_prepare(c,
+                              component ? "SELECT COALESCE(MAX(version), 0) FROM"
+                                          " component_migrations WHERE component = $1"
+                                        : "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                              &q, err)) ||
+        (component && (st = td_stmt_bind_text(q, 1, component, (size_t)-1, err))) ||
         (st = td_stmt_step(q, &row, err)))
         goto out;
     current = row ? (int)td_stmt_column_int64(q, 0) : 0;
@@ -584,9 +596,13 @@ td_status td_store_migrate(td_store *store, const td_store_migration *list, size
     for (size_t i = 0; i < n; i++)
         newest = list[i].version > newest ? list[i].version : newest;
     if (current > newest) {
-        st = td__error_set(err, TD_ERR_UNSUPPORTED,
-                           "store: database schema version %d is newer than this build (%d)",
-                           current, newest);
+        st = component ? td__error_set(err, TD_ERR_UNSUPPORTED,
+                                       "%s schema version %d is newer than this build (%d)",
+                                       component, current, newest)
+                       : td__error_set(err, TD_ERR_UNSUPPORTED,
+                                       "store: database schema version %d is newer than this"
+                                       " build (%d)",
+                                       current, newest);
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
@@ -596,29 +612,43 @@ td_status td_store_migrate(td_store *store, const td_store_migration *list, size
         const char *sql = m->sql;
         if (strcmp(store->be->name, "postgresql") == 0 && m->sql_postgres)
             sql = m->sql_postgres;
-        if ((st = td_store_begin(c, err)) || (st = td_store_exec(c, sql, err)))
-            goto fail_one;
-        if ((st = td_store_prepare(c,
-                                   "INSERT INTO schema_migrations (version, name, applied_ms)"
-                                   " VALUES ($1, $2, $3)",
+        if ((st = td_store_begin(c, err)) || (st = td_store_exec(c, sql, err)) ||
+            (st = td_store_prepare(c,
+                                   component ? "INSERT INTO component_migrations (version, name,"
+                                               " applied_ms, component) VALUES ($1, $2, $3, $4)"
+                                             : "INSERT INTO schema_migrations (version, name,"
+                                               " applied_ms) VALUES ($1, $2, $3)",
                                    &q, err)) ||
             (st = td_stmt_bind_int64(q, 1, m->version, err)) ||
             (st = td_stmt_bind_text(q, 2, m->name, (size_t)-1, err)) ||
             (st = td_stmt_bind_int64(q, 3, td__wall_ms(), err)) ||
-            (st = td_stmt_run(q, NULL, err)) || (st = td_store_commit(c, err)))
-            goto fail_one;
+            (component && (st = td_stmt_bind_text(q, 4, component, (size_t)-1, err))) ||
+            (st = td_stmt_run(q, NULL, err)) || (st = td_store_commit(c, err))) {
+            td_store_rollback(c);
+            td__error_prefix(err,
+                             "%s migration %d (%s): ", component ? component : "store:", m->version,
+                             m->name);
+            goto out;
+        }
         current = m->version;
-        continue;
-    fail_one:
-        td_store_rollback(c);
-        td__error_prefix(err, "store: migration %d (%s): ", m->version, m->name);
-        goto out;
     }
     if (version)
         *version = current;
 out:
     td_store_release(store, c);
     return st;
+}
+
+td_status td_store_migrate(td_store *store, const td_store_migration *list, size_t n, int *version,
+                           td_error *err)
+{
+    return migrate(store, NULL, list, n, version, err);
+}
+
+td_status td_store_migrate_component(td_store *store, const char *component,
+                                     const td_store_migration *list, size_t n, td_error *err)
+{
+    return migrate(store, component, list, n, NULL, err);
 }
 
 td_status td_store_read_rows(td_store *store, const char *sql, const int64_t *binds, int n_binds,
