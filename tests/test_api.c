@@ -213,8 +213,8 @@ static int same_roles(const char *a, const char *b)
 static void test_openapi_matches_router(void **state)
 {
     (void)state;
-    doc_op ops[128];
-    size_t n_doc = parse_openapi(ops, 128), n_routes;
+    doc_op ops[256];
+    size_t n_doc = parse_openapi(ops, 256), n_routes;
     const td_server_route_info *routes = td_server_routes(&n_routes);
     for (size_t i = 0; i < n_routes; i++) {
         size_t k;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/utf8.h"
@@ -72,6 +73,10 @@ static void set_response(td__req *r, unsigned status, const char *type, char *da
 {
     if (r->resp && !r->resp_static)
         td__free(r->resp);
+    if (r->resp_fd >= 0) {
+        close(r->resp_fd);
+        r->resp_fd = -1;
+    }
     r->status = status;
     r->resp_type = type;
     r->resp = data;
@@ -244,6 +249,13 @@ void td__reply_text(td__req *r, unsigned status, const char *type, const char *t
 void td__reply_take(td__req *r, unsigned status, const char *type, char *data, size_t len)
 {
     set_response(r, status, type, data, len, 0);
+}
+
+void td__reply_fd(td__req *r, unsigned status, const char *type, int fd, uint64_t len)
+{
+    set_response(r, status, type, NULL, 0, 0);
+    r->resp_fd = fd;
+    r->resp_fd_len = len;
 }
 
 /* ---- request helpers ---- */

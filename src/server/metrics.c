@@ -10,6 +10,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "server/guard.h"
+#include "server/handlers_eorders.h"
 #include "server/server_int.h"
 
 static const double bucket_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -157,6 +158,39 @@ static void render_orders(out *o, td_server *srv, td_orders *orders)
         "# HELP takedown_evidence_purged_total Evidence cases purged by the clock since start.\n"
         "# TYPE takedown_evidence_purged_total counter\ntakedown_evidence_purged_total %llu\n",
         retries, purged);
+}
+
+/* Evidence orders (td_eorders_metrics_get): by state, escalations, breaches, the outbox. */
+static void render_eorders(out *o, td_eorders *eorders)
+{
+    td_eorders_metrics em;
+    td_error err;
+    if (!eorders || td_eorders_metrics_get(eorders, &em, &err) != TD_OK)
+        return;
+    put(o, "# HELP takedown_eorders Evidence orders by state.\n# TYPE takedown_eorders gauge\n");
+    for (int s = 1; s <= TD_EORDER_STATE_MAX; s++)
+        put(o, "takedown_eorders{state=\"%s\"} %lld\n", td_eorder_state_name((td_eorder_state)s),
+            (long long)em.by_state[s]);
+    put(o,
+        "# HELP takedown_eorders_open Evidence orders not yet delivered, ended or refused.\n"
+        "# TYPE takedown_eorders_open gauge\ntakedown_eorders_open %lld\n"
+        "# HELP takedown_eorders_open_escalated Open evidence orders past an escalation mark.\n"
+        "# TYPE takedown_eorders_open_escalated gauge\ntakedown_eorders_open_escalated %lld\n"
+        "# HELP takedown_eorder_escalations Escalation marks passed, summed over evidence "
+        "orders.\n# TYPE takedown_eorder_escalations gauge\ntakedown_eorder_escalations %lld\n"
+        "# HELP takedown_eorder_breaches_total Evidence orders whose production deadline passed "
+        "without delivery.\n"
+        "# TYPE takedown_eorder_breaches_total counter\ntakedown_eorder_breaches_total %lld\n"
+        "# HELP takedown_eorders_restricted Delivered evidence orders whose data grounds for "
+        "refusal restricted.\n"
+        "# TYPE takedown_eorders_restricted gauge\ntakedown_eorders_restricted %lld\n"
+        "# HELP takedown_eorder_messages_pending Messages to the issuing side not sent yet, and "
+        "of those failed at least once.\n# TYPE takedown_eorder_messages_pending gauge\n"
+        "takedown_eorder_messages_pending{state=\"pending\"} %lld\n"
+        "takedown_eorder_messages_pending{state=\"retrying\"} %lld\n",
+        (long long)em.open, (long long)em.open_escalated, (long long)em.escalation_marks,
+        (long long)em.breaches, (long long)em.restricted, (long long)em.outbox_pending,
+        (long long)em.outbox_retrying);
 }
 
 static const char *const class_names[N_CLASSES] = {"1xx", "2xx", "3xx", "4xx", "5xx", "aborted"};
@@ -308,6 +342,8 @@ char *td__metrics_render(td_server *srv, size_t *len)
     td_orders *orders = atomic_load(&srv->orders);
     if (orders && svc && atomic_load(&srv->ready))
         render_orders(&o, srv, orders);
+    if (svc && atomic_load(&srv->ready))
+        render_eorders(&o, atomic_load(&srv->eorders));
     if (o.failed || !o.b.p) {
         td__buf_free(&o.b);
         return NULL;

@@ -9,6 +9,7 @@
 #include "core/alloc.h"
 #include "core/hex.h"
 #include "core/utf8.h"
+#include "server/handlers_eorders.h"
 #include "server/handlers_evidence.h"
 #include "server/handlers_orders.h"
 #include "server/server_int.h"
@@ -22,6 +23,7 @@
 #define AUTH TD__R_AUTHORITY
 #define PLAT TD__R_PLATFORM
 #define CUST TD__R_CUSTODIAN
+#define LEGAL (TD__R_LEGAL | TD__R_ADMIN)
 
 static const td__route routes[] = {
     {"GET", "/healthz", td__h_healthz, PUB, TD__F_NO_READY | TD__F_PROBE, "liveness"},
@@ -137,6 +139,38 @@ static const td__route routes[] = {
     {"POST", "/v1/evidence/releases/{id}/release", td__h_evidence_release, ADMIN, 0,
      "release the decrypted items"},
 
+    /* Evidence orders (docs/evidence-orders.md): authorities send orders and events and fetch
+     * their packages; the platform answers evidence.collect; only legal officers and admins read
+     * them, each read audited with its ?purpose=. */
+    {"POST", "/v1/evidence-orders", td__h_eorders_receive, AUTH, 0,
+     "receive a signed evidence order"},
+    {"GET", "/v1/evidence-orders", td__h_eorders_list, LEGAL, 0, "evidence orders (audited)"},
+    {"GET", "/v1/evidence-orders/{id}", td__h_eorder_get, LEGAL, 0, "one evidence order (audited)"},
+    {"POST", "/v1/evidence-orders/{id}/events", td__h_eorder_event, AUTH, 0,
+     "an event from the issuing or enforcing authority"},
+    {"PUT", "/v1/evidence-orders/{id}/data", td__h_eorder_data, PLAT | ADMIN, TD__F_MEDIA,
+     "the platform's data in scope (sealed)"},
+    {"GET", "/v1/evidence-orders/{id}/records", td__h_eorder_records, LEGAL, 0,
+     "the sealed records (metadata, audited)"},
+    {"GET", "/v1/evidence-orders/{id}/messages", td__h_eorder_messages, LEGAL, 0,
+     "messages to the issuing side (audited)"},
+    {"POST", "/v1/evidence-orders/{id}/approvals", td__h_eorder_approve, TD__R_LEGAL, 0,
+     "a legal officer approves the delivery"},
+    {"POST", "/v1/evidence-orders/{id}/cannot-comply", td__h_eorder_cannot_comply, LEGAL, 0,
+     "cannot comply (Annex III)"},
+    {"POST", "/v1/evidence-orders/{id}/correspondence", td__h_eorder_correspond, LEGAL, 0,
+     "write to the issuing authority"},
+    {"POST", "/v1/evidence-orders/{id}/delivery", td__h_eorder_deliver, LEGAL, 0,
+     "deliver: the encrypted, signed package"},
+    {"GET", "/v1/evidence-orders/{id}/package", td__h_eorder_package, LEGAL | AUTH, 0,
+     "the delivered package (the issuing authority, or audited)"},
+    {"GET", "/v1/evidence-delivery-key", td__h_eorders_delivery_key, PUB, 0,
+     "the key that signs delivery manifests"},
+    {"GET", "/v1/reports/evidence-orders", td__h_eorders_report, READ | TD__R_LEGAL, 0,
+     "evidence-order figures for a period"},
+    {"POST", "/eevidence/{endpoint}", td__h_eevidence, AUTH, 0,
+     "the e-Evidence transport (ETSI TS 103 120 XML)"},
+
     /* Meta's HMA API, so that an HMA client switches by changing its base URL. */
     {"GET", "/status", td__h_hma_status, PUB, TD__F_NO_READY | TD__F_PROBE, "HMA liveness"},
     {"GET", "/h/hash", td__h_hma_hash, CHECK, 0, "HMA: hash a URL"},
@@ -177,7 +211,7 @@ static void roles_text(unsigned roles, char *out, size_t cap)
     } names[] = {{TD__R_ADMIN, "admin"},         {TD__R_MODERATOR, "moderator"},
                  {TD__R_PLATFORM, "platform"},   {TD__R_AUDITOR, "auditor"},
                  {TD__R_AUTHORITY, "authority"}, {TD__R_CUSTODIAN, "custodian"},
-                 {TD__R_PUBLIC, "public"}};
+                 {TD__R_LEGAL, "legal"},         {TD__R_PUBLIC, "public"}};
     size_t n = 0;
     out[0] = '\0';
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {

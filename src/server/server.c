@@ -24,6 +24,7 @@
 #include "core/hex.h"
 #include "server/auth.h"
 #include "server/guard.h"
+#include "server/handlers_eorders.h"
 #include "server/handlers_orders.h"
 #include "server/server_int.h"
 
@@ -66,6 +67,10 @@ static void server_log(td_server *srv, const char *fmt, ...)
  * its figures so that the metrics count since the server started. */
 static void orders_stop(td_server *srv)
 {
+    /* Evidence orders first: they borrow the orders handle (its authority registry). */
+    td__eev_sender_stop(srv->eev_sender);
+    srv->eev_sender = NULL;
+    td_eorders_close(atomic_exchange(&srv->eorders, NULL));
     td_orders *orders = atomic_exchange(&srv->orders, NULL);
     td_orders_clock_stats cs;
     if (!orders)
@@ -75,6 +80,32 @@ static void orders_stop(td_server *srv)
     atomic_fetch_add(&srv->preserve_retries_closed, cs.preservation_retries);
     atomic_fetch_add(&srv->evidence_purged_closed, cs.evidence_purged);
 }
+
+/* Opens evidence orders on svc beside orders (whose authority registry and evidence store they
+ * share), with their clock thread and the sender of their outgoing messages. A failure leaves
+ * their routes answering 503 and is reported to the log. */
+static void eorders_start(td_server *srv, td_service *svc, td_orders *orders)
+{
+    td_eorders_options eo;
+    td_eorders *eorders = NULL;
+    td_error err;
+    if (td_eorders_options_from_config(&eo, srv->opts.config, &err) != TD_OK) {
+        server_log(srv, "evidence orders are disabled: %s", err.message);
+        return;
+    }
+    eo.orders = orders;
+    eo.clock = 1;
+    eo.log_message = srv->opts.log;
+    eo.log_ctx = srv->opts.log_ctx;
+    if (td_eorders_open(svc, &eo, &eorders, &err) != TD_OK) {
+        server_log(srv, "evidence orders are disabled: %s", err.message);
+        return;
+    }
+    atomic_store(&srv->eorders, eorders);
+    srv->eev_sender = td__eev_sender_start(srv, eorders);
+}
+
+td_eorders *td__req_eorders(td__req *r) { return atomic_load(&r->srv->eorders); }
 
 /* Opens the orders component on svc with its clock thread. A failure leaves the server without
  * orders (their routes answer 503) and is reported to the log: matching keeps working. */
@@ -95,6 +126,7 @@ static void orders_start(td_server *srv, td_service *svc)
         return;
     }
     atomic_store(&srv->orders, orders);
+    eorders_start(srv, svc, orders);
 }
 
 void td__srv_clock_figures(td_server *srv, unsigned long long *preserve_retries,
@@ -145,7 +177,12 @@ static enum MHD_Result send_response(td__req *r)
     struct MHD_Response *resp;
     if (!r->handled)
         td__reply_error(r, 500, "internal", "the handler gave no answer");
-    if (r->resp_static) {
+    if (r->resp_fd >= 0) {
+        /* The response takes the descriptor and closes it when done. */
+        resp = MHD_create_response_from_fd64(r->resp_fd_len, r->resp_fd);
+        if (resp)
+            r->resp_fd = -1;
+    } else if (r->resp_static) {
         resp = MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_PERSISTENT);
     } else {
         /* The response takes the buffer; it is freed with td__free when sent. */
@@ -189,6 +226,7 @@ static td__req *request_new(td_server *srv, struct MHD_Connection *conn, const c
     r->conn = conn;
     r->t_start = td__srv_now();
     r->route_index = -1;
+    r->resp_fd = -1;
     r->method = td__arena_strndup(&r->arena, method, strlen(method));
     r->path = td__arena_strndup(&r->arena, url, strlen(url));
     r->svc = atomic_load(&srv->svc);
@@ -211,6 +249,8 @@ static void request_free(td__req *r)
         td_import_abort(r->imp);
     if (r->resp && !r->resp_static)
         td__free(r->resp);
+    if (r->resp_fd >= 0)
+        close(r->resp_fd);
     td__buf_free(&r->body_buf);
     td__arena_free(&r->arena);
     atomic_fetch_sub(&r->srv->in_flight, 1);

@@ -30,6 +30,7 @@ enum {
     TD__R_AUDITOR = 1u << 3,
     TD__R_AUTHORITY = 1u << 4, /* sends signed removal orders and referrals (orders.h) */
     TD__R_CUSTODIAN = 1u << 5, /* holds a share of the evidence master key (evidence.h) */
+    TD__R_LEGAL = 1u << 6,     /* handles evidence orders (evidence_orders.h) */
     TD__R_PUBLIC = 1u << 15    /* no key needed */
 };
 /* The platform's own roles. Authorities and custodians are outside them: routes name them
@@ -103,6 +104,8 @@ struct td__req {
     size_t resp_len;
     const char *resp_type;
     int resp_static; /* resp points to static data: do not free */
+    int resp_fd;      /* >= 0: the body is this file's first resp_fd_len bytes (td__reply_fd) */
+    uint64_t resp_fd_len;
     int handled;
 };
 
@@ -125,6 +128,8 @@ size_t td__safe_text(char *out, size_t cap, const char *s, size_t n);
 void td__reply_text(td__req *r, unsigned status, const char *type, const char *text, size_t len);
 /* Bytes the response takes ownership of (td__malloc'ed). */
 void td__reply_take(td__req *r, unsigned status, const char *type, char *data, size_t len);
+/* A file's first len bytes, streamed from fd, which the response takes (closed when sent). */
+void td__reply_fd(td__req *r, unsigned status, const char *type, int fd, uint64_t len);
 
 /* ---- request helpers (json_util.c) ---- */
 
@@ -187,6 +192,10 @@ struct td_server {
     /* Removal orders, opened on the service by td_server_set_service (NULL: the order routes
      * answer 503), with the handle's clock thread (td_orders_options.clock). */
     _Atomic(td_orders *) orders;
+    /* Evidence orders, opened with the orders handle (NULL: their routes answer 503), with their
+     * clock thread, and the sender of their outgoing e-Evidence messages. */
+    _Atomic(struct td_eorders *) eorders;
+    struct td__eev_sender *eev_sender;
     /* The clock threads' figures of handles already closed (td_server_set_service replaces
      * them), so that /metrics counts since the server started. */
     atomic_ullong preserve_retries_closed, evidence_purged_closed;
