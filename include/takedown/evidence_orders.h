@@ -50,8 +50,9 @@ extern "C" {
 
 /* ---- limits ---- */
 
-#define TD_EORDER_MAX_BODY 131072    /* the intake document, bytes */
-#define TD_EORDER_MAX_EVENT 131072   /* an event document, bytes (a correction may carry sections) \
+#define TD_EORDER_MAX_BODY 131072 /* the intake document, bytes */
+#define TD_EORDER_MAX_EVENT                                                                        \
+    131072                           /* an event document, bytes (a correction may carry sections) \
                                       */
 #define TD_EORDER_MAX_IDENTIFIERS 32 /* E.identifiers */
 #define TD_EORDER_NAME_MAX 256       /* authority names, addressee, recipient */

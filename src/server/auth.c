@@ -112,6 +112,7 @@ unsigned td__role_bit(td_role role)
     case TD_ROLE_AUDITOR: return TD__R_AUDITOR;
     case TD_ROLE_AUTHORITY: return TD__R_AUTHORITY;
     case TD_ROLE_CUSTODIAN: return TD__R_CUSTODIAN;
+    case TD_ROLE_LEGAL: return TD__R_LEGAL;
     default: return 0;
     }
 }

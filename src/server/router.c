@@ -177,7 +177,7 @@ static void roles_text(unsigned roles, char *out, size_t cap)
     } names[] = {{TD__R_ADMIN, "admin"},         {TD__R_MODERATOR, "moderator"},
                  {TD__R_PLATFORM, "platform"},   {TD__R_AUDITOR, "auditor"},
                  {TD__R_AUTHORITY, "authority"}, {TD__R_CUSTODIAN, "custodian"},
-                 {TD__R_PUBLIC, "public"}};
+                 {TD__R_LEGAL, "legal"},         {TD__R_PUBLIC, "public"}};
     size_t n = 0;
     out[0] = '\0';
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
