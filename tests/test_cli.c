@@ -218,8 +218,8 @@ static void test_key_roles(void **state)
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
-    static const char *const roles[] = {"admin",   "moderator", "platform",
-                                        "auditor", "authority", "custodian"};
+    static const char *const roles[] = {"admin",     "moderator", "platform", "auditor",
+                                        "authority", "custodian", "legal"};
     for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
         assert_int_equal(run("key create --data '%s' --role %s --name %s-key 2>/dev/null", dir,
                              roles[i], roles[i]),
@@ -227,7 +227,7 @@ static void test_key_roles(void **state)
         assert_int_equal(strncmp(out, "tdk_", 4), 0);
     }
     assert_int_equal(run("key create --data '%s' --role peer --name p 2>&1", dir), 2);
-    assert_non_null(strstr(out, "authority or custodian"));
+    assert_non_null(strstr(out, "custodian or legal"));
     assert_int_equal(run("key create --data '%s' --role nobody 2>&1", dir), 2);
 
     /* `takedown help evidence` names the command a custodian's key is made with: run it as

@@ -568,7 +568,8 @@ typedef enum td_role {
     TD_ROLE_AUDITOR = 4,
     TD_ROLE_AUTHORITY = 5, /* reserved */
     TD_ROLE_PEER = 6,      /* reserved */
-    TD_ROLE_CUSTODIAN = 7  /* reserved */
+    TD_ROLE_CUSTODIAN = 7, /* reserved */
+    TD_ROLE_LEGAL = 8      /* handles evidence orders and approves their delivery */
 } td_role;
 
 const char *td_role_name(td_role role);
@@ -785,17 +786,19 @@ td_case_decisions(td_service *svc, int64_t id, td_decision **out, size_t *count,
 
 /* Events a webhook subscribes to (bit mask). */
 enum {
-    TD_EVENT_REMOVE = 1 << 0,          /* "remove": a block match or a remove decision */
-    TD_EVENT_RESTORE = 1 << 1,         /* "restore": a keep decision */
-    TD_EVENT_CASE_OPENED = 1 << 2,     /* "case.opened" */
-    TD_EVENT_CASE_DECIDED = 1 << 3,    /* "case.decided" (every decision, escalate included) */
-    TD_EVENT_MATCH = 1 << 4,           /* "match": content matched any bank (log banks too) */
-    TD_EVENT_NOTICE = 1 << 5,          /* "notice": a user notice (orders.h) to deliver to the
-                                          uploader: reasons, order, redress */
-    TD_EVENT_ORDER_FEEDBACK = 1 << 6,  /* "order_feedback": the Annex II answer, recorded as sent,
-                                          for the platform to relay to the authority */
-    TD_EVENT_REFERRAL_ANSWER = 1 << 7, /* "referral_answer": a referral decided */
-    TD_EVENT_ALL = (1 << 8) - 1
+    TD_EVENT_REMOVE = 1 << 0,           /* "remove": a block match or a remove decision */
+    TD_EVENT_RESTORE = 1 << 1,          /* "restore": a keep decision */
+    TD_EVENT_CASE_OPENED = 1 << 2,      /* "case.opened" */
+    TD_EVENT_CASE_DECIDED = 1 << 3,     /* "case.decided" (every decision, escalate included) */
+    TD_EVENT_MATCH = 1 << 4,            /* "match": content matched any bank (log banks too) */
+    TD_EVENT_NOTICE = 1 << 5,           /* "notice": a user notice (orders.h) to deliver to the
+                                           uploader: reasons, order, redress */
+    TD_EVENT_ORDER_FEEDBACK = 1 << 6,   /* "order_feedback": the Annex II answer, recorded as sent,
+                                           for the platform to relay to the authority */
+    TD_EVENT_REFERRAL_ANSWER = 1 << 7,  /* "referral_answer": a referral decided */
+    TD_EVENT_EVIDENCE_COLLECT = 1 << 8, /* "evidence.collect": an evidence order asks the platform
+                                           for data (evidence_orders.h) */
+    TD_EVENT_ALL = (1 << 9) - 1
 };
 
 /* The name of one event bit. */

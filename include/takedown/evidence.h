@@ -120,6 +120,11 @@ __attribute__((warn_unused_result)) td_status td_evidence_extend(td_evidence *ev
                                                                  const char *case_ref,
                                                                  int64_t until_ms,
                                                                  const char *reason, td_error *err);
+/* Sets the case's retention end to until_ms, earlier or later (the end of an evidence
+ * preservation order: what was kept for it may go at the next purge; a hold still keeps it). */
+__attribute__((warn_unused_result)) td_status
+td_evidence_retain_until(td_evidence *ev, const char *actor, const char *case_ref, int64_t until_ms,
+                         const char *reason, td_error *err);
 /* Sets (on non-zero) or lifts a review hold: a held case outlives its retention deadline. */
 __attribute__((warn_unused_result)) td_status td_evidence_hold(td_evidence *ev, const char *actor,
                                                                const char *case_ref, int on,

@@ -114,9 +114,20 @@ td_evidence *td_orders_evidence(td_orders *orders);
 /* ---- authorities ---- */
 
 typedef enum td_authority_kind {
-    TD_AUTHORITY_COMPETENT = 1, /* issues removal orders (a Member State's competent authority) */
-    TD_AUTHORITY_REFERRAL_UNIT = 2 /* sends referrals (EU IRU, UK CTIRU): no legal clock */
+    TD_AUTHORITY_COMPETENT = 1,     /* issues removal orders (a Member State's competent authority);
+                                       may also issue evidence orders (evidence_orders.h) */
+    TD_AUTHORITY_REFERRAL_UNIT = 2, /* sends referrals (EU IRU, UK CTIRU): no legal clock */
+    TD_AUTHORITY_EVIDENCE = 3,      /* an EU Member State's issuing authority of evidence orders
+                                       only (prosecutor, judge, court): no removal orders */
+    TD_AUTHORITY_THIRD_COUNTRY = 4  /* a third country's authority under an agreement (UK OPO:
+                                       member_state "GB"; US CLOUD Act: "US"): evidence orders
+                                       only; member_state any code that is not an EU one */
 } td_authority_kind;
+
+/* "competent", "referral_unit", "evidence", "third_country"; and back (TD_ERR_INVALID). */
+const char *td_authority_kind_name(td_authority_kind kind);
+__attribute__((warn_unused_result)) td_status td_authority_kind_parse(const char *name,
+                                                                      td_authority_kind *out);
 
 typedef struct td_authority {
     int64_t id;

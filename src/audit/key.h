@@ -13,4 +13,9 @@
 __attribute__((warn_unused_result)) td_status td__audit_key_load(const char *dir, uint8_t *sk,
                                                                  uint8_t pk[32], td_error *err);
 
+/* The same for the key file dir/file (another key of the service, e.g. the evidence orders'
+ * delivery key, src/eorders/eorders.c). */
+__attribute__((warn_unused_result)) td_status
+td__key_file_load(const char *dir, const char *file, uint8_t *sk, uint8_t pk[32], td_error *err);
+
 #endif

@@ -157,7 +157,7 @@ td_status td_key_create_as(td_service *svc, const td_principal *who, td_role rol
                            td_error *err)
 {
     key_out[0] = '\0';
-    if (role < TD_ROLE_ADMIN || role > TD_ROLE_CUSTODIAN)
+    if (role < TD_ROLE_ADMIN || role > TD_ROLE_LEGAL)
         return td__error_set(err, TD_ERR_INVALID, "unknown role");
     if (platform_key && role != TD_ROLE_PLATFORM)
         return td__error_set(err, TD_ERR_INVALID, "platform_key: only for keys of role platform");

@@ -82,12 +82,14 @@ td_status td_bank_kind_parse(const char *name, td_bank_kind *out)
 static const char *const verdict_names[] = {"allow", "review", "block"};
 const char *td_verdict_name(td_verdict v) { return (unsigned)v < 3 ? verdict_names[v] : "?"; }
 
-static const char *const role_names[] = {NULL,      "admin",     "moderator", "platform",
-                                         "auditor", "authority", "peer",      "custodian"};
-const char *td_role_name(td_role r) { return r >= 1 && r <= 7 ? role_names[r] : "?"; }
+static const char *const role_names[] = {NULL,        "admin", "moderator", "platform", "auditor",
+                                         "authority", "peer",  "custodian", "legal"};
+#define N_ROLE_NAMES ((int)(sizeof role_names / sizeof role_names[0]))
+_Static_assert(sizeof role_names / sizeof role_names[0] == TD_ROLE_LEGAL + 1, "one name per role");
+const char *td_role_name(td_role r) { return r >= 1 && r < N_ROLE_NAMES ? role_names[r] : "?"; }
 td_status td_role_parse(const char *name, td_role *out)
 {
-    int i = lookup(role_names, 8, name);
+    int i = lookup(role_names, N_ROLE_NAMES, name);
     if (i < 1)
         return TD_ERR_INVALID;
     *out = (td_role)i;

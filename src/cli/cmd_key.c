@@ -14,8 +14,8 @@ const char td_cli_key_usage[] =
     "       takedown key list --data DIR\n"
     "       takedown key revoke --data DIR ID\n"
     "\n"
-    "ROLE: admin, moderator, platform, auditor, authority or custodian (the roles the server\n"
-    "admits). An authority's key is then linked to its authority over HTTP\n"
+    "ROLE: admin, moderator, platform, auditor, authority, custodian or legal (the roles the\n"
+    "server admits). An authority's key is then linked to its authority over HTTP\n"
     "(POST /v1/authorities/{id}/keys); a custodian's key is named as the custodian (--name,\n"
     "as in 'takedown evidence init'). 'create' prints the new key on stdout (shown once).\n"
     "DIR defaults to $TAKEDOWN_DATA, then ./takedown-data.\n";
@@ -98,7 +98,7 @@ int td_cli_key(int argc, char **argv)
     }
     if (create && (!role || td_role_parse(role, &rl) != TD_OK || !creatable(rl))) {
         fprintf(stderr, "takedown key create: --role must be admin, moderator, platform, auditor, "
-                        "authority or custodian\n");
+                        "authority, custodian or legal\n");
         return 2;
     }
     if (revoke) {

@@ -124,6 +124,17 @@ static const td_config_option options[] = {
     INT_OPT(
         "order_first_contact_ms", 0, 7 * (int64_t)86400000, 12 * (int64_t)3600000,
         "an authority's first order this soon after it announced itself is flagged (TCO: 12 h)"),
+    INT_OPT("eorder_approvals_content", 1, 16, 2,
+            "legal officers who must approve the delivery of an evidence order for content data"),
+    INT_OPT("eorder_approvals_other", 1, 16, 1,
+            "legal officers who must approve the delivery of any other evidence order"),
+    STR_OPT("eorder_escalation_pct", "50,75,90",
+            "escalation marks of evidence orders, in percent of the time to each deadline"),
+    INT_OPT("eorder_collect_ms", 60000, 30 * (int64_t)86400000, 86400000,
+            "the platform's answer to an evidence order's evidence.collect is due this soon"
+            " (at most half the period)"),
+    INT_OPT("eorder_transmit_window_ms", 60000, 30 * (int64_t)86400000, 86400000,
+            "ten_days_enforcing: evidence is due this long after its transmission is allowed"),
     {NULL, TD_CONFIG_INT, 0, 0, 0, NULL, NULL},
 };
 

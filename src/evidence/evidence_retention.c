@@ -50,8 +50,8 @@ td_status td_evidence_case(td_evidence *ev, const char *case_ref, td_evidence_ca
 
 typedef struct change_args {
     const char *actor, *case_ref, *reason;
-    int64_t until_ms; /* extend */
-    int hold;         /* -1: extend; 0/1: hold */
+    int64_t until_ms; /* extend, set */
+    int hold;         /* -1: extend; -2: set; 0/1: hold */
 } change_args;
 
 static td_status change_body(td_evidence *ev, td_store_conn *c, void *arg, td_error *err)
@@ -67,7 +67,8 @@ static td_status change_body(td_evidence *ev, td_store_conn *c, void *arg, td_er
     char *details;
     const char *action;
     if (a->hold < 0) {
-        int64_t until = a->until_ms > info.retain_until_ms ? a->until_ms : info.retain_until_ms;
+        int64_t until = a->hold == -2 || a->until_ms > info.retain_until_ms ? a->until_ms
+                                                                            : info.retain_until_ms;
         if ((st = td_store_prepare(c,
                                    "UPDATE evidence_cases SET retain_until_ms = $2"
                                    " WHERE case_ref = $1",
@@ -75,7 +76,7 @@ static td_status change_body(td_evidence *ev, td_store_conn *c, void *arg, td_er
             (st = td_stmt_bind_text(q, 1, a->case_ref, (size_t)-1, err)) ||
             (st = td_stmt_bind_int64(q, 2, until, err)) || (st = td_stmt_run(q, NULL, err)))
             return st;
-        action = "evidence.extend";
+        action = a->hold == -2 ? "evidence.retention_set" : "evidence.extend";
         details = td__evidence_dump(json_pack("{s:I,s:I,s:s}", "requested_until_ms",
                                               (json_int_t)a->until_ms, "retain_until_ms",
                                               (json_int_t)until, "reason", a->reason));
@@ -110,6 +111,13 @@ td_status td_evidence_extend(td_evidence *ev, const char *actor, const char *cas
                              int64_t until_ms, const char *reason, td_error *err)
 {
     change_args a = {actor, case_ref, reason, until_ms, -1};
+    return change(ev, &a, err);
+}
+
+td_status td_evidence_retain_until(td_evidence *ev, const char *actor, const char *case_ref,
+                                   int64_t until_ms, const char *reason, td_error *err)
+{
+    change_args a = {actor, case_ref, reason, until_ms, -2};
     return change(ev, &a, err);
 }
 

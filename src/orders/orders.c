@@ -277,6 +277,25 @@ void td__order_case_ref(char *out, size_t cap, int64_t id)
 
 /* ---- authorities ---- */
 
+static const char *const kind_names[] = {NULL, "competent", "referral_unit", "evidence",
+                                         "third_country"};
+
+const char *td_authority_kind_name(td_authority_kind kind)
+{
+    return kind >= TD_AUTHORITY_COMPETENT && kind <= TD_AUTHORITY_THIRD_COUNTRY ? kind_names[kind]
+                                                                                : "unknown";
+}
+
+td_status td_authority_kind_parse(const char *name, td_authority_kind *out)
+{
+    for (int k = TD_AUTHORITY_COMPETENT; name && k <= TD_AUTHORITY_THIRD_COUNTRY; k++)
+        if (strcmp(name, kind_names[k]) == 0) {
+            *out = (td_authority_kind)k;
+            return TD_OK;
+        }
+    return TD_ERR_INVALID;
+}
+
 static const char *const eu_states[] = {"AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR",
                                         "DE", "EL", "GR", "HU", "IE", "IT", "LV", "LT", "LU", "MT",
                                         "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"};
@@ -355,9 +374,9 @@ static td_status reg_body(td_orders *o, td_store_conn *c, void *ctx, td_error *e
     char hex[2 * TD_ED25519_PUBKEY_LEN + 1], obj[48];
     td__hex_encode(a->pk, sizeof a->pk, hex);
     snprintf(obj, sizeof obj, "authority:%lld", (long long)a->id);
-    json_t *d = json_pack(
-        "{s:s, s:s, s:s, s:s}", "name", in->name, "member_state", in->member_state, "kind",
-        kind == TD_AUTHORITY_COMPETENT ? "competent" : "referral_unit", "public_key", hex);
+    json_t *d =
+        json_pack("{s:s, s:s, s:s, s:s}", "name", in->name, "member_state", in->member_state,
+                  "kind", td_authority_kind_name(kind), "public_key", hex);
     return td__orders_audit(o, c, a->actor, "authority.registered", obj, d, err);
 }
 
@@ -368,7 +387,7 @@ td_status td_authority_register(td_orders *o, const char *actor, const td_author
     reg_args a = {in, actor, {0}, td__now(o->svc), 0};
     if (!in)
         return td__error_set(err, TD_ERR_INVALID, "no authority");
-    if (in->kind && in->kind != TD_AUTHORITY_COMPETENT && in->kind != TD_AUTHORITY_REFERRAL_UNIT)
+    if (in->kind && (in->kind < TD_AUTHORITY_COMPETENT || in->kind > TD_AUTHORITY_THIRD_COUNTRY))
         return td__error_set(err, TD_ERR_INVALID, "kind: unknown authority kind");
     if ((st = td__orders_text(in->name, TD_NAME_MAX, "name", 1, err)) ||
         (st = td__orders_text(in->contact, TD_ORDER_CONTACT_MAX, "contact", 0, err)))
@@ -376,8 +395,15 @@ td_status td_authority_register(td_orders *o, const char *actor, const td_author
     const char *ms = in->member_state;
     if (!ms || strlen(ms) != 2 || ms[0] < 'A' || ms[0] > 'Z' || ms[1] < 'A' || ms[1] > 'Z')
         return td__error_set(err, TD_ERR_INVALID, "member_state: expected two capital letters");
-    if (in->kind != TD_AUTHORITY_REFERRAL_UNIT && !td__eu_member_state(ms))
+    /* Competent and evidence authorities belong to a Member State; a third country's do not
+     * (a referral unit may be either, or "EU" for Europol). */
+    if ((in->kind == 0 || in->kind == TD_AUTHORITY_COMPETENT ||
+         in->kind == TD_AUTHORITY_EVIDENCE) &&
+        !td__eu_member_state(ms))
         return td__error_set(err, TD_ERR_INVALID, "member_state: %s is not an EU Member State", ms);
+    if (in->kind == TD_AUTHORITY_THIRD_COUNTRY && (td__eu_member_state(ms) || !strcmp(ms, "EU")))
+        return td__error_set(err, TD_ERR_INVALID,
+                             "member_state: a third country's authority is not of %s", ms);
     if ((st = parse_pubkey(in->public_key, a.pk, err)))
         return st;
     if ((st = td__orders_tx(o, reg_body, &a, err)))

@@ -337,12 +337,15 @@ td_status td_order_receive(td_orders *o, td_order_kind kind, const uint8_t *body
                                              : "type: expected \"referral\"");
         goto out;
     }
-    if ((kind == TD_ORDER_REMOVAL) != (auth.kind == TD_AUTHORITY_COMPETENT)) {
+    /* Removal orders come from competent authorities only, referrals from referral units only;
+     * evidence and third-country authorities send evidence orders (evidence_orders.h). */
+    if (kind == TD_ORDER_REMOVAL ? auth.kind != TD_AUTHORITY_COMPETENT
+                                 : auth.kind != TD_AUTHORITY_REFERRAL_UNIT) {
         st = refuse(why, TD_ORDER_WRONG_AUTHORITY, "issuing_authority.name", TD_ERR_INVALID, err,
                     kind == TD_ORDER_REMOVAL
-                        ? "issuing_authority.name: a referral unit cannot issue removal orders"
-                        : "issuing_authority.name: a competent authority sends orders, not"
-                          " referrals");
+                        ? "issuing_authority.name: only a competent authority issues removal"
+                          " orders"
+                        : "issuing_authority.name: only a referral unit sends referrals");
         goto out;
     }
     recv_args a = {&auth, doc, body, len, sig, out};

@@ -177,7 +177,7 @@ void td__h_keys_create(td__req *r)
         json_decref(obj);
         td__reply_error(
             r, 400, role ? "invalid_value" : "missing_field",
-            "'role' must be admin, moderator, platform, auditor, authority or custodian");
+            "'role' must be admin, moderator, platform, auditor, authority, custodian or legal");
         return;
     }
     if (name && strlen(name) > TD_NAME_MAX) {

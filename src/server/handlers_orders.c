@@ -107,10 +107,9 @@ static json_t *authority_json(const td_authority *a)
     char hex[2 * TD_ED25519_PUBKEY_LEN + 1];
     td__hex_encode(a->public_key, TD_ED25519_PUBKEY_LEN, hex);
     return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "id", (json_int_t)a->id, "kind",
-                     a->kind == TD_AUTHORITY_REFERRAL_UNIT ? "referral_unit" : "competent", "name",
-                     a->name, "member_state", a->member_state, "contact", a->contact, "public_key",
-                     hex, "announced_at", td__time_json(a->announced_ms), "created_at",
-                     td__time_json(a->created_ms));
+                     td_authority_kind_name(a->kind), "name", a->name, "member_state",
+                     a->member_state, "contact", a->contact, "public_key", hex, "announced_at",
+                     td__time_json(a->announced_ms), "created_at", td__time_json(a->created_ms));
 }
 
 /* ---- authorities ---- */
@@ -150,10 +149,9 @@ void td__h_authorities_create(td__req *r)
         !td__get_string(r, b, "public_key", &in.public_key) ||
         !td__get_string(r, b, "announced_at", &announced))
         goto out;
-    if (kind && strcmp(kind, "referral_unit") == 0)
-        in.kind = TD_AUTHORITY_REFERRAL_UNIT;
-    else if (kind && strcmp(kind, "competent") != 0) {
-        td__reply_error(r, 400, "invalid", "kind: expected competent or referral_unit");
+    if (kind && td_authority_kind_parse(kind, &in.kind) != TD_OK) {
+        td__reply_error(r, 400, "invalid",
+                        "kind: expected competent, referral_unit, evidence or third_country");
         goto out;
     }
     if (announced && (in.announced_ms = td_order_time_parse(announced, strlen(announced))) <= 0) {

@@ -30,7 +30,7 @@ enum {
     TD__R_AUDITOR = 1u << 3,
     TD__R_AUTHORITY = 1u << 4, /* sends signed removal orders and referrals (orders.h) */
     TD__R_CUSTODIAN = 1u << 5, /* holds a share of the evidence master key (evidence.h) */
-    TD__R_LEGAL = 1u << 6,     /* handles evidence orders (evidence_orders.h) */
+    TD__R_LEGAL = 1u << 6,     /* handles evidence orders, approves deliveries (evidence_orders.h) */
     TD__R_PUBLIC = 1u << 15    /* no key needed */
 };
 /* The platform's own roles. Authorities and custodians are outside them: routes name them
