@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "config.h"
 #include "evidence.h"
+#include "evidence_package.h"
 #include "hash.h"
 #include "hash_types.h"
 #include "index.h"
