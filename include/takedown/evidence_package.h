@@ -110,8 +110,9 @@ const td_package_record *td_package_records(const td_package_writer *w, size_t *
  * most TD_PACKAGE_EXTRA_MAX bytes (NULL: {}), kept as the manifest's "extra" member.
  * manifest_sha256 (may be NULL) receives the SHA-256 of the exact manifest bytes (what the
  * signature covers, after its context string; see docs/evidence-package.md). A record still open
- * is TD_ERR_INVALID and leaves w usable. Otherwise w is consumed whatever the outcome: on failure
- * the temporary file is removed and nothing is at path. */
+ * (TD_ERR_INVALID) or a refused extra (TD_ERR_INVALID, TD_ERR_LIMIT) leaves w usable. Otherwise w
+ * is consumed whatever the outcome: on failure the temporary file is removed and nothing is at
+ * path. */
 __attribute__((warn_unused_result)) td_status
 td_package_finish(td_package_writer *w, const char *manifest_extra_json,
                   char manifest_sha256[TD_PACKAGE_SHA256_HEX_LEN + 1], td_error *err);
@@ -149,8 +150,8 @@ typedef enum td_package_problem {
     TD_PACKAGE_UNSAFE_NAME,       /* "unsafe_name": a record name that could escape out_dir, or
                                      a duplicate */
     TD_PACKAGE_LIMIT,             /* "limit": a size or count over the limits above */
-    TD_PACKAGE_OUTPUT_FAILED      /* "output_failed": writing into out_dir failed (not the
-                                     package's fault) */
+    TD_PACKAGE_IO_FAILED          /* "io_failed": reading the package or writing into out_dir
+                                     failed, or memory ran out (not the package's fault) */
 } td_package_problem;
 
 const char *td_package_problem_name(td_package_problem problem);
@@ -197,7 +198,8 @@ void td_package_report_clear(td_package_report *report);
  * Returns TD_OK only when report->problem is TD_PACKAGE_VERIFIED. Otherwise report->problem says
  * what, report's place fields where, and err the same in words: TD_ERR_CORRUPT for anything
  * wrong in the package (wrong key included), TD_ERR_UNSUPPORTED, TD_ERR_LIMIT, TD_ERR_NOT_FOUND
- * (no such file), TD_ERR_IO / TD_ERR_NOSPACE / TD_ERR_CONFLICT (output). report is always
+ * (no such file), TD_ERR_IO / TD_ERR_NOSPACE / TD_ERR_CONFLICT (an output file exists) /
+ * TD_ERR_NOMEM (problem TD_PACKAGE_IO_FAILED). report is always
  * filled; clear it with td_package_report_clear. */
 __attribute__((warn_unused_result)) td_status
 td_package_open(const char *path, const uint8_t recipient_sk[TD_PACKAGE_X25519_KEY_LEN],
