@@ -139,6 +139,13 @@ static const char *place(opener *op, char *buf, size_t cap)
 
 #define PLACE_MAX 256
 
+/* A problem of the whole package, not of one message. */
+static void no_place(opener *op)
+{
+    op->rep->message = op->rep->record = -1;
+    op->rep->file_offset = op->rep->record_offset = 0;
+}
+
 /* ---- output ---- */
 
 static void partial_name(size_t index, char out[32]) { snprintf(out, 32, ".partial-%zu", index); }
@@ -574,6 +581,7 @@ static td_status read_stream(opener *op)
     for (op->msg = 0;; op->msg++) {
         uint8_t kind = 0, tag = 0, *plain = NULL;
         size_t n = 0;
+        no_place(op); /* the place is set by a failure only: forget the last message's */
         td_status st = next_message(op, &kind, &plain, &n, &tag);
         if (st)
             return st;
@@ -725,8 +733,7 @@ static td_status check_manifest(opener *op, const char *text, size_t len)
     size_t n = 0;
     td_status st = TD_OK;
     uint8_t *matched = NULL;
-    op->rep->message = -1;
-    op->rep->record = -1;
+    no_place(op);
     json_t *m = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!m)
         return corrupt(op, TD_PACKAGE_BAD_MANIFEST, "the manifest is not JSON: %s (offset %d)",
@@ -840,7 +847,7 @@ static td_status run(opener *op, const uint8_t *sk, const uint8_t *signer_pk)
                                              signer_pk) == 0;
         td__free(signed_msg);
         if (!ok) {
-            op->rep->record = -1;
+            no_place(op);
             return corrupt(op, TD_PACKAGE_SIGNATURE_INVALID,
                            "the manifest's signature does not verify with the expected signer "
                            "key: signed by another key, or the manifest was changed and "
@@ -868,6 +875,7 @@ static td_status run(opener *op, const uint8_t *sk, const uint8_t *signer_pk)
     rep->manifest_len = op->mlen;
     op->mplain = NULL;
     rep->problem = TD_PACKAGE_VERIFIED;
+    no_place(op);
     return TD_OK;
 }
 
