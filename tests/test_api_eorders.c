@@ -368,6 +368,27 @@ static json_t *get_order(const char *id, int key)
     return api_call(&S.srv, 200, "GET", path, S.keys[key], NULL);
 }
 
+/* The messages of order as its issuing authority (key) fetches them: the first of kind whose
+ * text contains needle (NULL: any), or a failure. Returns the message object (decref it). */
+static json_t *authority_message(const char *order, int key, const char *kind, const char *needle)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/v1/evidence-orders/%s/messages", order);
+    json_t *j = api_call(&S.srv, 200, "GET", path, S.keys[key], NULL);
+    json_t *list = json_object_get(j, "messages"), *found = NULL;
+    for (size_t i = 0; !found && i < json_array_size(list); i++) {
+        json_t *m = json_array_get(list, i);
+        char *text = json_dumps(json_object_get(m, "message"), JSON_COMPACT);
+        if (strcmp(api_jstr(m, "kind"), kind) == 0 && (!needle || (text && strstr(text, needle))))
+            found = json_incref(m);
+        free(text);
+    }
+    json_decref(j);
+    if (!found)
+        fail_msg("%s: no %s message with '%s'", order, kind, needle ? needle : "");
+    return found;
+}
+
 /* ---- tests ---- */
 
 /* Authorities (the issuing prosecutor, the operator's access point), the platform's webhook. */
@@ -379,7 +400,7 @@ static void test_setup(void **state)
     unsigned port = MHD_get_daemon_info(S.peer, MHD_DAEMON_INFO_BIND_PORT)->port;
     char body[512];
     snprintf(body, sizeof body,
-             "{\"url\": \"http://127.0.0.1:%u/platform\", \"secret\": \"platform-secret\", "
+             "{\"url\": \"http://127.0.0.1:%u/platform\", \"secret\": \"platform-secret-0123456789\", "
              "\"events\": [\"evidence.collect\"]}",
              port);
     json_decref(api_call(&S.srv, 201, "POST", "/v1/webhooks", S.keys[ADMIN], body));
@@ -436,7 +457,8 @@ static void test_intake(void **state)
 }
 
 /* Traffic or content data without a judge: recorded and answered invalid_issuing_authority,
- * nothing collected; the non-execution message reaches the access point as XML. */
+ * nothing collected; the authority fetches the non-execution message (its order came as JSON),
+ * which is then sent. */
 static void test_judge_rule(void **state)
 {
     (void)state;
@@ -445,8 +467,18 @@ static void test_judge_rule(void **state)
     json_t *j = send_signed(201, "/v1/evidence-orders", STA, S.sta_sk, body, NULL);
     assert_string_equal(api_jstr(j, "state"), "not_executed");
     assert_string_equal(api_jstr(j, "reason"), "invalid_issuing_authority");
+    char id[32];
+    snprintf(id, sizeof id, "%s", api_jstr(j, "id"));
     json_decref(j);
-    free(wait_post("/access-point", "HI1Message", "InvalidIssuingAuthority", NULL));
+    json_t *m = authority_message(id, STA, "non_execution", "invalid_issuing_authority");
+    json_decref(m);
+    m = authority_message(id, STA, "non_execution", NULL);
+    assert_string_equal(api_jstr(m, "state"), "sent");
+    json_decref(m);
+    /* Another authority does not see it. */
+    char path[160];
+    snprintf(path, sizeof path, "/v1/evidence-orders/%s/messages", id);
+    api_expect_error(&S.srv, 404, "not_found", "GET", path, S.keys[GATEWAY], NULL);
 }
 
 /* The collect webhook; the platform's data: out of scope refused whole, then sealed. */
@@ -503,8 +535,8 @@ static void test_collect_and_data(void **state)
     assert_string_equal(api_jstr(o, "state"), "preserved");
     assert_int_equal(api_jint(o, "records"), 2);
     json_decref(o);
-    /* The data-preserved message reaches the access point. */
-    free(wait_post("/access-point", "HI1Message", "Preserved", NULL));
+    /* The data-preserved message, for the authority to fetch. */
+    json_decref(authority_message(S.order, STA, "data_preserved", "content"));
 }
 
 /* Only legal officers and admins read, each read with a purpose. */
@@ -577,8 +609,8 @@ static void test_approve_and_deliver(void **state)
     char package_sha[65];
     snprintf(package_sha, sizeof package_sha, "%s", sha);
     json_decref(j);
-    /* The outcome message reaches the access point, naming the package's digest. */
-    free(wait_post("/access-point", "HI1Message", package_sha, NULL));
+    /* The outcome message names the package's digest. */
+    json_decref(authority_message(S.order, STA, "outcome", package_sha));
 
     /* The issuing authority fetches the package; nobody else's authority key does. */
     snprintf(path, sizeof path, "/v1/evidence-orders/%s/package", S.order);
@@ -669,7 +701,7 @@ static const char production_json[] =
     " \"G\": {\"offence\": \"Participation in a terrorist group\", \"legal_classification\": "
     "\"\u00a7 129a StGB\", \"max_penalty_years\": 10, \"listed_terrorism\": true,"
     " \"summary\": \"The account distributes propaganda of a listed group.\"},"
-    " \"H\": {\"user_information\": \"restricted\", \"until\": \"2027-06-01T00:00:00Z\"},"
+    " \"H\": {\"user_information\": \"restricted\"},"
     " \"K\": {\"contact\": {\"name\": \"Execution desk\", \"email\": \"exec@sta.example\","
     " \"phone\": \"+49 30 99\"}},"
     " \"L\": {\"recipient\": \"Staatsanwaltschaft Berlin\", \"member_state\": \"DE\","
@@ -723,6 +755,24 @@ static void test_xml_transport(void **state)
     assert_string_equal(api_jstr(json_object_get(o, "validating_authority"), "type"),
                         "judge_or_court");
     json_decref(o);
+
+    /* The platform answers the collect webhook; the data-preserved message goes to the access
+     * point as an HI1Message answering the order's tasks. */
+    char *hook = wait_post("/platform", "evidence.collect", xml_order, NULL);
+    free(hook);
+    char path[160], body[1024];
+    snprintf(path, sizeof path, "/v1/evidence-orders/%s/data", xml_order);
+    snprintf(body, sizeof body,
+             "{\"records\": [{\"category\": \"subscriber\", \"identifier\": \"u-1234\", "
+             "\"fields\": {\"name\": \"A. User\"}}, {\"category\": \"traffic\", "
+             "\"identifier\": \"203.0.113.7\", \"at\": \"2026-11-20T10:00:00Z\", "
+             "\"fields\": {\"login\": \"2026-11-20T10:00:00Z\"}}]}");
+    json_decref(api_call(&S.srv, 200, "PUT", path, S.keys[PLATFORM], body));
+    char *xml_out = wait_post("/access-point", "HI1Message", "DataPreserved",
+                              "5f0c2a8e-3b1d-4c7a-9e2f-6a1b0c9d8e7f", NULL);
+    /* What was sent reads back with the transport's own parser. */
+    assert_non_null(strstr(xml_out, "Preserved"));
+    free(xml_out);
 
     /* A withdrawal as XML cancels it. */
     xml = xml_sample("withdraw.xml");
@@ -793,7 +843,7 @@ static void test_cannot_comply_and_opo(void **state)
     assert_string_equal(api_jstr(j, "state"), "paused");
     assert_true(json_is_null(json_object_get(json_object_get(j, "deadlines"), "due")));
     json_decref(j);
-    free(wait_post("/access-point", "HI1Message", "InsufficientInformation", NULL));
+    json_decref(authority_message(id, STA, "non_execution", "insufficient_information"));
     snprintf(path, sizeof path, "/v1/evidence-orders/%s/events", id);
     api_expect_error(&S.srv, 403, "forbidden", "POST", path, S.keys[LEGAL1],
                      "{\"action\": \"clarification\"}");

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/error.h"
 #include "net/http_client.h"
 #include "server/handlers_eorders.h"
 #include "takedown/eevidence_xml.h"
@@ -55,27 +56,154 @@ static td_eevidence_message kind_of(td_eorder_message_kind k)
     }
 }
 
-/* The XML of message m (td_free'd by the caller), or NULL with err set. */
-static char *message_xml(td__eev_sender *s, const td_eorder_message *m, size_t *len,
+/* The category names in a JSON array, as a bit mask. */
+static unsigned category_mask(json_t *arr)
+{
+    unsigned m = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        if (json_is_string(v))
+            m |= td_eorder_category_parse(json_string_value(v));
+    }
+    return m;
+}
+
+/* The task ids of the order's transport (the LDTaskObjects the request created) whose category is
+ * in mask, or every one when mask is 0. */
+static json_t *task_ids(json_t *tasks, unsigned mask)
+{
+    json_t *ids = json_array();
+    size_t i;
+    json_t *t;
+    json_array_foreach(tasks, i, t)
+    {
+        json_t *cat = json_object_get(t, "category");
+        unsigned bit = json_is_string(cat) ? td_eorder_category_parse(json_string_value(cat)) : 0;
+        if (!mask || (bit & mask))
+            json_array_append(ids, json_object_get(t, "id"));
+    }
+    return ids;
+}
+
+static const char *member(json_t *o, const char *name)
+{
+    json_t *v = json_object_get(o, name);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* The input of td_eevidence_build for a stored outbox message (the shapes of
+ * docs/evidence-orders-xml.md, "Outgoing messages"), with the receiver's header in the members
+ * receiver_country and receiver_id. NULL when the order did not come through the e-Evidence
+ * transport (no ext_id or no transport record): such messages are fetched by the authority. */
+static json_t *build_input(json_t *msg, td_eorder_message_kind kind)
+{
+    const char *ext = member(msg, "ext_id");
+    json_t *transport = json_object_get(msg, "transport");
+    json_t *details = json_object_get(msg, "details");
+    json_t *tasks = json_object_get(transport, "tasks");
+    json_t *sender = json_object_get(transport, "sender");
+    if (!ext || !json_is_object(transport) || !json_is_object(details))
+        return NULL;
+    json_t *in = json_pack("{s:s}", "order", ext);
+    if (!in)
+        return NULL;
+    const char *country = member(sender, "country"), *uid = member(sender, "unique_id");
+    json_object_set_new(in, "receiver_country",
+                        json_string(country ? country : member(msg, "issuing_state")));
+    json_object_set_new(in, "receiver_id", json_string(uid ? uid : ""));
+    switch (kind) {
+    case TD_EORDER_MSG_DATA_PRESERVED: {
+        unsigned kept = category_mask(json_object_get(details, "categories"));
+        json_t *list = json_array();
+        size_t i;
+        json_t *t;
+        json_array_foreach(tasks, i, t)
+        {
+            json_t *cat = json_object_get(t, "category");
+            unsigned bit =
+                json_is_string(cat) ? td_eorder_category_parse(json_string_value(cat)) : 0;
+            json_array_append_new(list, json_pack("{s:O, s:s}", "id", json_object_get(t, "id"),
+                                                  "status",
+                                                  (bit & kept) ? "preserved" : "invalid"));
+        }
+        json_object_set_new(in, "tasks", list);
+        if (member(details, "preserved_at"))
+            json_object_set(in, "preserved_at", json_object_get(details, "preserved_at"));
+        break;
+    }
+    case TD_EORDER_MSG_OUTCOME: {
+        json_object_set_new(in, "tasks", task_ids(tasks, category_mask(json_object_get(
+                                                             details, "categories"))));
+        json_t *pkg = json_object_get(details, "package");
+        if (json_is_object(pkg))
+            json_object_set(in, "package", pkg);
+        break;
+    }
+    case TD_EORDER_MSG_NON_EXECUTION: {
+        json_object_set(in, "reason", json_object_get(details, "reason"));
+        if (member(details, "explanation"))
+            json_object_set(in, "details", json_object_get(details, "explanation"));
+        if (!json_is_true(json_object_get(details, "whole_order"))) {
+            json_t *ids = task_ids(tasks, category_mask(json_object_get(details, "categories")));
+            if (json_array_size(ids))
+                json_object_set_new(in, "tasks", ids);
+            else
+                json_decref(ids);
+        }
+        json_t *col = json_object_get(details, "conflict_of_law");
+        if (json_is_object(col))
+            json_object_set_new(
+                in, "conflict_of_law",
+                json_pack("{s:O, s:O, s:O, s:O, s:O, s:O}", "law",
+                          json_object_get(col, "third_country"), "provisions",
+                          json_object_get(col, "provisions"), "nature",
+                          json_object_get(col, "nature_of_obligation"), "why_applies",
+                          json_object_get(col, "why_applies"), "link",
+                          json_object_get(col, "link_to_country"), "consequences",
+                          json_object_get(col, "consequences")));
+        break;
+    }
+    default: {
+        /* What the operator writes: a request for information, or information it gives (a
+         * restriction notice included). */
+        const char *k = member(details, "kind");
+        json_object_set_new(in, "kind",
+                            json_string(k && strcmp(k, "request_additional_information") == 0
+                                            ? k
+                                            : "provide_additional_information"));
+        json_object_set(in, "text", json_object_get(details, "text"));
+        break;
+    }
+    }
+    return in;
+}
+
+/* The XML of message m (td_free'd by the caller); NULL with *skip set when the message does not
+ * go through the e-Evidence transport, NULL with err set when it cannot be built. */
+static char *message_xml(td__eev_sender *s, const td_eorder_message *m, size_t *len, int *skip,
                          td_error *err)
 {
+    *skip = 0;
     json_t *msg = json_loads(m->json, 0, NULL);
-    json_t *in = msg ? td__eev_build_input(msg, err) : NULL;
+    if (!msg) {
+        td__error_set(err, TD_ERR_CORRUPT, "the stored message is not JSON");
+        return NULL;
+    }
+    json_t *in = build_input(msg, m->kind);
     json_decref(msg);
     if (!in) {
-        if (!msg)
-            td__error_set(err, TD_ERR_CORRUPT, "the stored message is not JSON");
+        *skip = 1;
         return NULL;
     }
     td_eevidence_header h;
     memset(&h, 0, sizeof h);
     h.sender = s->sender;
-    json_t *st = json_object_get(in, "receiver_country");
     snprintf(h.receiver.country, sizeof h.receiver.country, "%s",
-             json_is_string(st) ? json_string_value(st) : "XX");
-    json_t *rid = json_object_get(in, "receiver_id");
+             member(in, "receiver_country") ? member(in, "receiver_country") : "XX");
     snprintf(h.receiver.unique_id, sizeof h.receiver.unique_id, "%s",
-             json_is_string(rid) ? json_string_value(rid) : "");
+             member(in, "receiver_id") ? member(in, "receiver_id") : "");
     json_object_del(in, "receiver_country");
     json_object_del(in, "receiver_id");
     char *text = json_dumps(in, JSON_COMPACT);
@@ -85,19 +213,23 @@ static char *message_xml(td__eev_sender *s, const td_eorder_message *m, size_t *
         return NULL;
     }
     char *xml = NULL;
-    td_status st2 = td_eevidence_build(kind_of(m->kind), text, &h, &xml, len, err);
+    td_status st = td_eevidence_build(kind_of(m->kind), text, &h, &xml, len, err);
     free(text);
-    return st2 == TD_OK ? xml : NULL;
+    return st == TD_OK ? xml : NULL;
 }
 
-/* Posts one message; returns 1 when the access point took it. why (cap bytes) says otherwise. */
+/* Posts one message; returns 1 when the access point took it, -1 when the message is not one
+ * for the transport, 0 when it failed (why, cap bytes, says how). */
 static int post_one(td__eev_sender *s, const td_eorder_message *m, char *why, size_t cap)
 {
     td_error err;
     size_t len = 0;
-    char *xml = message_xml(s, m, &len, &err);
+    int skip = 0;
+    char *xml = message_xml(s, m, &len, &skip, &err);
+    if (!xml && skip)
+        return -1;
     if (!xml) {
-        snprintf(why, cap, "cannot build the message: %s", err.message);
+        snprintf(why, cap, "cannot build the message: %.200s", err.message);
         return 0;
     }
     static const char *const headers[] = {"Content-Type: application/xml", NULL};
@@ -109,7 +241,7 @@ static int post_one(td__eev_sender *s, const td_eorder_message *m, char *why, si
     td_free(xml);
     td__http_response_free(&resp);
     if (res != TD__HTTP_OK) {
-        snprintf(why, cap, "%s", err.message);
+        snprintf(why, cap, "%.200s", err.message);
         return 0;
     }
     if (resp.status < 200 || resp.status > 299) {
@@ -126,11 +258,14 @@ size_t td__eev_sender_pass(td__eev_sender *s)
     td_eorder_message *msgs = NULL;
     size_t n = 0, sent = 0;
     td_error err;
-    if (td_eorder_outbox_list(s->eorders, NULL, 1, 100, &msgs, &n, &err) != TD_OK)
+    if (td_eorder_outbox_list(s->eorders, NULL, 1, TD_PAGE_MAX, &msgs, &n, &err) != TD_OK)
         return 0;
     for (size_t i = 0; i < n; i++) {
         char why[256];
-        if (post_one(s, &msgs[i], why, sizeof why)) {
+        int r = post_one(s, &msgs[i], why, sizeof why);
+        if (r < 0)
+            continue; /* the authority fetches it (GET .../messages) */
+        if (r > 0) {
             if (td_eorder_outbox_sent(s->eorders, "eevidence-sender", msgs[i].id, &err) == TD_OK)
                 sent++;
         } else {
@@ -139,7 +274,9 @@ size_t td__eev_sender_pass(td__eev_sender *s)
                 delay *= 2;
             if (delay > RETRY_MAX_MS)
                 delay = RETRY_MAX_MS;
-            (void)td_eorder_outbox_failed(s->eorders, msgs[i].id, why, now_ms() + delay, &err);
+            if (td_eorder_outbox_failed(s->eorders, msgs[i].id, why, now_ms() + delay, &err) !=
+                TD_OK)
+                break; /* the store refuses: try again at the next pass */
         }
     }
     td_free(msgs);

@@ -14,6 +14,7 @@
 #include <microhttpd.h>
 
 #include "core/alloc.h"
+#include "core/error.h"
 #include "core/hex.h"
 #include "server/handlers_eorders.h"
 #include "server/handlers_orders.h"
@@ -431,20 +432,49 @@ void td__h_eorder_records(td__req *r)
 void td__h_eorder_messages(td__req *r)
 {
     td_eorders *e = eorders_or_503(r);
-    const char *purpose = e ? read_purpose(r) : NULL;
+    if (!e)
+        return;
+    int authority = r->who.role == TD_ROLE_AUTHORITY;
+    const char *purpose = authority ? "the issuing authority fetches its messages" : read_purpose(r);
     if (!purpose)
         return;
     /* The read is audited like the order's (the messages quote it). */
     td_eorder o;
     td_error err;
     td_status st = td_eorder_get(e, actor_of(r), purpose, r->params[0], &o, &err);
-    td_eorder_message *msgs = NULL;
-    size_t n = 0;
-    if (st == TD_OK)
-        st = td_eorder_outbox_list(e, o.id_text, 0, TD_PAGE_MAX, &msgs, &n, &err);
     if (st) {
         td__reply_status(r, st, &err);
         return;
+    }
+    if (authority) {
+        int64_t mine = caller_authority(r);
+        if (!mine)
+            return;
+        if (mine != o.authority_id) {
+            td__reply_error(r, 404, "not_found", "no such evidence order");
+            return;
+        }
+    }
+    td_eorder_message *msgs = NULL;
+    size_t n = 0;
+    /* Orders that did not come through the e-Evidence transport are answered by pull: what their
+     * authority reads is sent (then listed as such). */
+    for (int pass = 0; pass < 2; pass++) {
+        td_free(msgs);
+        msgs = NULL;
+        if ((st = td_eorder_outbox_list(e, o.id_text, 0, TD_PAGE_MAX, &msgs, &n, &err))) {
+            td__reply_status(r, st, &err);
+            return;
+        }
+        if (!authority || o.doc.ext_id[0])
+            break;
+        for (size_t i = 0; pass == 0 && i < n; i++)
+            if (msgs[i].state == TD_EORDER_MSG_PENDING &&
+                (st = td_eorder_outbox_sent(e, actor_of(r), msgs[i].id, &err))) {
+                td_free(msgs);
+                td__reply_status(r, st, &err);
+                return;
+            }
     }
     json_t *a = json_array();
     for (size_t i = 0; a && i < n; i++) {
@@ -929,28 +959,30 @@ static int check_transport_signature(td__req *r)
     return 1;
 }
 
-/* Audits what the transport carried beyond the JSON: the XML's SHA-256, the header and the
- * documents (signed PDF forms) by digest. */
-static void audit_transport(td__req *r, td_eorders *e, const char *order, const char *endpoint,
-                            const td_eevidence_header *h, json_t *documents)
+/* Audits the message the transport carried, before it is applied (a message received is a fact
+ * of its own, whatever becomes of it): the XML's SHA-256, the header, the order it names and the
+ * documents (signed PDF forms) by digest. Returns 0 after answering when the log refuses. */
+static int audit_transport(td__req *r, td_eorders *e, const char *order, const char *endpoint,
+                           const td_eevidence_header *h, json_t *documents)
 {
     uint8_t d[32];
     crypto_hash_sha256(d, r->body, r->body_len);
     char hex[65];
     td__hex_encode(d, sizeof d, hex);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O}", "order", order, "endpoint",
-                          endpoint, "xml_sha256", hex, "transaction", h->transaction_id,
-                          "sender", h->sender.unique_id, "sender_country", h->sender.country,
-                          "documents", documents ? documents : json_null());
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "endpoint", endpoint, "xml_sha256",
+                          hex, "transaction", h->transaction_id, "sender", h->sender.unique_id,
+                          "sender_country", h->sender.country, "documents",
+                          documents ? documents : json_null());
     char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(j);
     td_error err;
-    if (text) {
-        uint64_t seq;
-        (void)td_audit_append(td_eorders_audit(e), actor_of(r), "eorder.transport", order, text,
-                              &seq, &err);
-    }
+    td_status st = text ? td_audit_append(td_eorders_audit(e), actor_of(r), "eorder.transport",
+                                          order, text, NULL, &err)
+                        : td__error_set(&err, TD_ERR_NOMEM, "out of memory");
     free(text);
+    if (st)
+        td__reply_status(r, st, &err);
+    return st == TD_OK;
 }
 
 void td__h_eevidence(td__req *r)
@@ -993,6 +1025,15 @@ void td__h_eevidence(td__req *r)
     json_object_del(doc, "documents");
     json_object_del(doc, "tasks");
     td_eorder_rejection why = {0};
+    json_t *ext = json_object_get(doc, ep == TD_EEV_PRODUCTION || ep == TD_EEV_PRESERVATION
+                                           ? "ext_id"
+                                           : "order");
+    if (!audit_transport(r, e, json_is_string(ext) ? json_string_value(ext) : "", r->params[0],
+                         &h, documents)) {
+        json_decref(documents);
+        json_decref(doc);
+        return;
+    }
     if (ep == TD_EEV_PRODUCTION || ep == TD_EEV_PRESERVATION) {
         char *body = json_dumps(doc, JSON_COMPACT);
         td_eorder_intake in = {.body = (const uint8_t *)body,
@@ -1003,13 +1044,10 @@ void td__h_eevidence(td__req *r)
         st = body ? td_eorder_receive(e, &in, &rc, &why, &err)
                   : td__error_set(&err, TD_ERR_NOMEM, "out of memory");
         free(body);
-        if (st) {
+        if (st)
             reply_refusal(r, st, &why, &err);
-        } else {
-            if (!rc.duplicate)
-                audit_transport(r, e, rc.id_text, r->params[0], &h, documents);
+        else
             td__reply_json(r, rc.duplicate ? 200 : 201, receipt_json(&rc));
-        }
     } else {
         json_t *order = json_object_get(doc, "order");
         char target[TD_EORDER_EXT_ID_MAX + 1] = "";
@@ -1021,12 +1059,10 @@ void td__h_eevidence(td__req *r)
         st = body ? td_eorder_event(e, actor_of(r), target, body, strlen(body), 0, &o, &why, &err)
                   : td__error_set(&err, TD_ERR_NOMEM, "out of memory");
         free(body);
-        if (st) {
+        if (st)
             reply_refusal(r, st, &why, &err);
-        } else {
-            audit_transport(r, e, o.id_text, r->params[0], &h, documents);
+        else
             td__reply_json(r, 200, order_json(&o));
-        }
     }
     json_decref(documents);
     json_decref(doc);
