@@ -50,12 +50,10 @@ extern "C" {
 
 /* ---- limits ---- */
 
-#define TD_EORDER_MAX_BODY 131072 /* the intake document, bytes */
-#define TD_EORDER_MAX_EVENT                                                                        \
-    131072                           /* an event document, bytes (a correction may carry sections) \
-                                      */
-#define TD_EORDER_MAX_IDENTIFIERS 32 /* E.identifiers */
-#define TD_EORDER_NAME_MAX 256       /* authority names, addressee, recipient */
+#define TD_EORDER_MAX_BODY 131072      /* the intake document, bytes */
+#define TD_EORDER_MAX_EVENT 131072     /* an event document (a correction may carry sections) */
+#define TD_EORDER_MAX_IDENTIFIERS 32   /* E.identifiers */
+#define TD_EORDER_NAME_MAX 256         /* authority names, addressee, recipient */
 #define TD_EORDER_FILE_NUMBER_MAX 128  /* file numbers, references */
 #define TD_EORDER_CONTACT_MAX 256      /* each of a contact's name, email, phone */
 #define TD_EORDER_VALUE_MAX 1024       /* an identifier's value */
