@@ -105,9 +105,9 @@ static int setup_common(void **state, int with_master)
     if (with_master) {
         const char *names[] = {"legal", "privacy", "auditor"};
         td_share shares[3];
-        check(td_evidence_init_master(td_eorders_evidence(f->eo), "admin", 2, 3, names, shares,
-                                      &err),
-              &err);
+        check(
+            td_evidence_init_master(td_eorders_evidence(f->eo), "admin", 2, 3, names, shares, &err),
+            &err);
         for (int i = 0; i < 3; i++)
             td_share_format(&shares[i], f->shares[i]);
         sodium_memzero(shares, sizeof shares);
@@ -117,8 +117,8 @@ static int setup_common(void **state, int with_master)
         td_authority a;
         crypto_sign_keypair(f->pk[i], f->sk[i]);
         sodium_bin2hex(hex, sizeof hex, f->pk[i], sizeof f->pk[i]);
-        td_authority_input in = {auth_kinds[i], auth_names[i], auth_states[i], "desk@example",
-                                 hex, 0};
+        td_authority_input in = {auth_kinds[i],  auth_names[i], auth_states[i],
+                                 "desk@example", hex,           0};
         check(td_authority_register(f->orders, "admin", &in, &a, &err), &err);
         f->auth_id[i] = a.id;
     }
@@ -272,8 +272,8 @@ static int64_t must_receive(fixture *f, char *body, int signer, td_eorder_receip
         r = &local;
     td_status st = receive_as(f, body, signer, r, &why, &err);
     if (st)
-        fail_msg("%s: %s (%s %s)", td_strerror(st), err.message, td_eorder_problem_name(why.problem),
-                 why.field);
+        fail_msg("%s: %s (%s %s)", td_strerror(st), err.message,
+                 td_eorder_problem_name(why.problem), why.field);
     free(body);
     assert_false(r->duplicate);
     return r->id;
@@ -377,8 +377,7 @@ static const bad_case bad_cases[] = {
     {"A.issuing_state", "\"de\"", TD_EORDER_INVALID_FIELD, "A.issuing_state"},
     {"A.issuing_state", "\"US\"", TD_EORDER_INVALID_FIELD, "A.issuing_state"},
     {"A.issuing_authority", NULL, TD_EORDER_MISSING_FIELD, "A.issuing_authority"},
-    {"A.issuing_authority.type", "\"police\"", TD_EORDER_INVALID_FIELD,
-     "A.issuing_authority.type"},
+    {"A.issuing_authority.type", "\"police\"", TD_EORDER_INVALID_FIELD, "A.issuing_authority.type"},
     {"A.issuing_authority.file_number", NULL, TD_EORDER_MISSING_FIELD,
      "A.issuing_authority.file_number"},
     {"A.issuing_authority.name", "\"\"", TD_EORDER_MISSING_FIELD, "A.issuing_authority.name"},
@@ -412,8 +411,9 @@ static const bad_case bad_cases[] = {
      "E.identifiers[1].value"},
     {"E.identifiers[1].port", "70000", TD_EORDER_INVALID_FIELD, "E.identifiers[1].port"},
     {"E.identifiers[1].at", NULL, TD_EORDER_MISSING_FIELD, "E.identifiers[1].at"},
-    {"E.identifiers[1]", "{\"type\": \"ipv6_range\", \"value\": \"2001:db8::/129\", \"at\":"
-                         " \"2026-11-20T10:00:00Z\"}",
+    {"E.identifiers[1]",
+     "{\"type\": \"ipv6_range\", \"value\": \"2001:db8::/129\", \"at\":"
+     " \"2026-11-20T10:00:00Z\"}",
      TD_EORDER_INVALID_FIELD, "E.identifiers[1].value"},
     {"E.identifiers[1]", "{\"type\": \"email\", \"value\": \"nobody\"}", TD_EORDER_INVALID_FIELD,
      "E.identifiers[1].value"},
@@ -509,8 +509,8 @@ static void test_parse_fields(void **state)
     check(td_eorder_parse(body, strlen(body), doc, &why, &err), &err);
     free(body);
     /* A preservation order by a prosecutor alone for content: allowed (executable). */
-    body = make_doc(f, "framework", "\"eu_epoc_pr\"", "C", NULL, "A.validating_authority", NULL,
-                    NULL);
+    body =
+        make_doc(f, "framework", "\"eu_epoc_pr\"", "C", NULL, "A.validating_authority", NULL, NULL);
     check(td_eorder_parse(body, strlen(body), doc, &why, &err), &err);
     assert_true(td_eorder_doc_executable(doc));
     free(body);
@@ -520,8 +520,8 @@ static void test_parse_fields(void **state)
     assert_false(td_eorder_doc_executable(doc));
     free(body);
     /* Subscriber only: a prosecutor suffices. */
-    body = make_doc(f, "A.validating_authority", NULL, "F.data_categories", "[\"subscriber\"]",
-                    NULL);
+    body =
+        make_doc(f, "A.validating_authority", NULL, "F.data_categories", "[\"subscriber\"]", NULL);
     check(td_eorder_parse(body, strlen(body), doc, &why, &err), &err);
     assert_true(td_eorder_doc_executable(doc));
     assert_int_equal(doc->subscriber, TD_EORDER_SUB_NAME | TD_EORDER_SUB_CONTACT);
@@ -661,8 +661,7 @@ static void test_intake(void **state)
     /* Found by ext_id. */
     td_eorder *o = malloc(sizeof *o);
     assert_non_null(o);
-    check(td_eorder_get(f->eo, "legal-1", "check", "6f1c2f3a-0000-4000-8000-000000000001", o,
-                        &err),
+    check(td_eorder_get(f->eo, "legal-1", "check", "6f1c2f3a-0000-4000-8000-000000000001", o, &err),
           &err);
     assert_int_equal(o->id, id);
     assert_string_equal(o->doc.ext_id, "6f1c2f3a-0000-4000-8000-000000000001");
@@ -843,8 +842,8 @@ static void test_clock_table(void **state)
         {"eight_hours", "\"eu_epoc\"", "\"DE\"", "\"StA Berlin\"",
          "{\"deadline\": \"eight_hours\", \"emergency_reason\": \"life\"}", NULL, 8 * HOUR, 0, 0,
          96 * HOUR, 4 * HOUR},
-        {"eu_epoc_pr", "\"eu_epoc_pr\"", "\"DE\"", "\"StA Berlin\"", NULL, NULL, 0, -1, 60 * DAY,
-         0, DAY},
+        {"eu_epoc_pr", "\"eu_epoc_pr\"", "\"DE\"", "\"StA Berlin\"", NULL, NULL, 0, -1, 60 * DAY, 0,
+         DAY},
         {"uk_opo", "\"uk_opo\"", "\"GB\"", "\"Crown Court Southwark\"",
          "{\"compliance_period_days\": 7}", NULL, 7 * DAY, 0, 0, 0, DAY},
         {"us_cloud_act", "\"us_cloud_act\"", "\"US\"", "\"US DOJ\"",
@@ -854,11 +853,10 @@ static void test_clock_table(void **state)
         const clock_case *c = &cases[i];
         td_eorder_receipt r;
         int signer = c->issuer[1] == 'C' ? A_UK : c->issuer[1] == 'U' ? A_US : A_STA;
-        char *body =
-            make_doc(f, "framework", c->framework, "A.issuing_state", c->state,
-                     "A.issuing_authority.name", c->issuer, "A.validating_authority.type",
-                     "\"judge_or_court\"", "C", c->c_section, "enforcing_state_notified",
-                     c->enforcing, NULL);
+        char *body = make_doc(f, "framework", c->framework, "A.issuing_state", c->state,
+                              "A.issuing_authority.name", c->issuer, "A.validating_authority.type",
+                              "\"judge_or_court\"", "C", c->c_section, "enforcing_state_notified",
+                              c->enforcing, NULL);
         must_receive(f, body, signer, &r);
         const td_eorder_deadlines *d = &r.deadlines;
         if (d->due_ms != (c->due ? T0 + c->due : 0) ||
@@ -879,17 +877,22 @@ static void test_escalation_breach(void **state)
     fixture *f = *state;
     td_eorders_tick_result t;
     td_error err;
-    char *body = make_doc(f, "C", "{\"deadline\": \"eight_hours\", \"emergency_reason\": \"life\"}",
-                          NULL);
+    char *body =
+        make_doc(f, "C", "{\"deadline\": \"eight_hours\", \"emergency_reason\": \"life\"}", NULL);
     int64_t id = must_receive(f, body, A_STA, NULL);
     static const struct {
         int64_t at;
         size_t escalations, breaches;
         int level;
     } steps[] = {
-        {4 * HOUR - 1, 0, 0, 0},     {4 * HOUR, 1, 0, 1},          {4 * HOUR + MIN, 0, 0, 1},
-        {6 * HOUR, 1, 0, 2},         {7 * HOUR + 12 * MIN, 1, 0, 3}, {8 * HOUR - 1, 0, 0, 3},
-        {8 * HOUR, 0, 1, 3},         {9 * HOUR, 0, 0, 3},
+        {4 * HOUR - 1, 0, 0, 0},
+        {4 * HOUR, 1, 0, 1},
+        {4 * HOUR + MIN, 0, 0, 1},
+        {6 * HOUR, 1, 0, 2},
+        {7 * HOUR + 12 * MIN, 1, 0, 3},
+        {8 * HOUR - 1, 0, 0, 3},
+        {8 * HOUR, 0, 1, 3},
+        {9 * HOUR, 0, 0, 3},
     };
     td_eorder *o = malloc(sizeof *o);
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
@@ -945,8 +948,7 @@ static void test_preservation(void **state)
     char pr_ref[64];
     snprintf(pr_ref, sizeof pr_ref, "\"StA-%d\"", f->serial);
     /* Events a preservation order does not take. */
-    assert_int_equal(event(f, pr,
-                           "{\"action\": \"grounds\", \"kind\": \"none\"}", &why, &err),
+    assert_int_equal(event(f, pr, "{\"action\": \"grounds\", \"kind\": \"none\"}", &why, &err),
                      TD_ERR_CONFLICT);
     assert_int_equal(why.problem, TD_EORDER_CONFLICT);
     must_event(f, pr, "{\"action\": \"extend_preservation\"}");
@@ -957,8 +959,7 @@ static void test_preservation(void **state)
                      TD_ERR_CONFLICT);
     /* The production order names it (D.earlier_order by reference): linked, holds it. */
     char earlier[160];
-    snprintf(earlier, sizeof earlier, "{\"framework\": \"eu_epoc_pr\", \"reference\": %s}",
-             pr_ref);
+    snprintf(earlier, sizeof earlier, "{\"framework\": \"eu_epoc_pr\", \"reference\": %s}", pr_ref);
     body = make_doc(f, "D.earlier_order", earlier, NULL);
     int64_t epoc = must_receive(f, body, A_STA, NULL);
     get(f, epoc, o);
@@ -1049,12 +1050,12 @@ static void test_grounds(void **state)
     char idt[TD_EORDER_ID_TEXT_MAX + 1];
     td_eorder_id_format(id, idt);
     const char *none = "{\"action\": \"grounds\", \"kind\": \"none\"}";
-    assert_int_equal(td_eorder_event(f->eo, "x", idt, none, strlen(none), f->auth_id[A_STA], NULL,
-                                     &why, &err),
-                     TD_ERR_INVALID);
+    assert_int_equal(
+        td_eorder_event(f->eo, "x", idt, none, strlen(none), f->auth_id[A_STA], NULL, &why, &err),
+        TD_ERR_INVALID);
     assert_int_equal(why.problem, TD_EORDER_WRONG_AUTHORITY);
-    check(td_eorder_event(f->eo, "authority:Garda IE", idt, none, strlen(none),
-                          f->auth_id[A_GARDA], o, &why, &err),
+    check(td_eorder_event(f->eo, "authority:Garda IE", idt, none, strlen(none), f->auth_id[A_GARDA],
+                          o, &why, &err),
           &err);
     assert_int_equal(o->grounds, TD_EORDER_GROUNDS_NONE);
     assert_int_equal(o->deadlines.transmit_from_ms, T0 + 2 * DAY);
@@ -1100,15 +1101,17 @@ static void test_grounds(void **state)
     } late[] = {{95 * HOUR, 1}, {97 * HOUR, 0}};
     for (size_t i = 0; i < 2; i++) {
         fake_clock_set(T0);
-        body = make_doc(f, "C", "{\"deadline\": \"eight_hours\", \"emergency_reason\":"
-                                " \"physical_integrity\"}",
+        body = make_doc(f, "C",
+                        "{\"deadline\": \"eight_hours\", \"emergency_reason\":"
+                        " \"physical_integrity\"}",
                         NULL);
         id = must_receive(f, body, A_STA, NULL);
         /* Delivered (as td_eorder_deliver leaves it; the package is tested elsewhere). */
         td_store_conn *c;
         check(td_store_acquire(f->svc->store, 1, &c, &err), &err);
         char sql[128];
-        snprintf(sql, sizeof sql, "UPDATE eorders SET state = %d, delivered_ms = %lld WHERE id = %lld",
+        snprintf(sql, sizeof sql,
+                 "UPDATE eorders SET state = %d, delivered_ms = %lld WHERE id = %lld",
                  TD_EORDER_DELIVERED, (long long)(T0 + HOUR), (long long)id);
         check(td_store_exec(c, sql, &err), &err);
         td_store_release(f->svc->store, c);
@@ -1162,9 +1165,9 @@ static void test_withdraw(void **state)
     td_eorder_record rec = {TD_EORDER_CAT_SUBSCRIBER, NULL, 0, NULL, NULL, 0, NULL};
     assert_int_equal(td_eorder_put_data(f->eo, "platform", idt, &rec, 1, NULL, &why, &err),
                      TD_ERR_CONFLICT);
-    assert_int_equal(td_eorder_correspond(f->eo, "legal-1", idt, TD_EORDER_CORRESPONDENCE_OTHER,
-                                          "x", &err),
-                     TD_ERR_CONFLICT);
+    assert_int_equal(
+        td_eorder_correspond(f->eo, "legal-1", idt, TD_EORDER_CORRESPONDENCE_OTHER, "x", &err),
+        TD_ERR_CONFLICT);
     /* Unknown orders. */
     assert_int_equal(td_eorder_event(f->eo, "x", "eo-999", "{\"action\": \"withdraw\"}", 22, 0,
                                      NULL, &why, &err),
@@ -1196,31 +1199,43 @@ static void test_put_data(void **state)
     char idt[TD_EORDER_ID_TEXT_MAX + 1];
     td_eorder_id_format(id, idt);
     int64_t in_range = T0 - 10 * DAY; /* 2026-11-22 */
-    const td_eorder_record good = {TD_EORDER_CAT_CONTENT, "u-1234", in_range, "{\"post\": 7}",
-                                   content_bytes, sizeof content_bytes - 1, "video/mp4"};
+    const td_eorder_record good = {
+        TD_EORDER_CAT_CONTENT,    "u-1234",   in_range, "{\"post\": 7}", content_bytes,
+        sizeof content_bytes - 1, "video/mp4"};
     const put_case bad[] = {
         {{TD_EORDER_CAT_IDENTIFICATION, NULL, in_range, NULL, NULL, 0, NULL},
-         "records[1].category", TD_EORDER_INVALID_FIELD},
+         "records[1].category",
+         TD_EORDER_INVALID_FIELD},
         {{TD_EORDER_CAT_CONTENT | TD_EORDER_CAT_TRAFFIC, NULL, in_range, NULL, NULL, 0, NULL},
-         "records[1].category", TD_EORDER_INVALID_FIELD},
-        {{TD_EORDER_CAT_TRAFFIC, "u-9999", in_range, NULL, NULL, 0, NULL}, "records[1].identifier",
+         "records[1].category",
          TD_EORDER_INVALID_FIELD},
-        {{TD_EORDER_CAT_TRAFFIC, NULL, T0 - 40 * DAY, NULL, NULL, 0, NULL}, "records[1].at",
+        {{TD_EORDER_CAT_TRAFFIC, "u-9999", in_range, NULL, NULL, 0, NULL},
+         "records[1].identifier",
          TD_EORDER_INVALID_FIELD},
-        {{TD_EORDER_CAT_TRAFFIC, NULL, T0, NULL, NULL, 0, NULL}, "records[1].at",
+        {{TD_EORDER_CAT_TRAFFIC, NULL, T0 - 40 * DAY, NULL, NULL, 0, NULL},
+         "records[1].at",
          TD_EORDER_INVALID_FIELD},
-        {{TD_EORDER_CAT_TRAFFIC, NULL, 0, NULL, NULL, 0, NULL}, "records[1].at",
+        {{TD_EORDER_CAT_TRAFFIC, NULL, T0, NULL, NULL, 0, NULL},
+         "records[1].at",
+         TD_EORDER_INVALID_FIELD},
+        {{TD_EORDER_CAT_TRAFFIC, NULL, 0, NULL, NULL, 0, NULL},
+         "records[1].at",
          TD_EORDER_MISSING_FIELD},
         {{TD_EORDER_CAT_SUBSCRIBER, NULL, 0, "{\"billing\": \"x\"}", NULL, 0, NULL},
-         "records[1].fields.billing", TD_EORDER_INVALID_FIELD},
-        {{TD_EORDER_CAT_SUBSCRIBER, NULL, 0, "{\"shoe\": 44}", NULL, 0, NULL},
-         "records[1].fields.shoe", TD_EORDER_INVALID_FIELD},
-        {{TD_EORDER_CAT_TRAFFIC, NULL, in_range, "[1]", NULL, 0, NULL}, "records[1].fields",
+         "records[1].fields.billing",
          TD_EORDER_INVALID_FIELD},
-        {{TD_EORDER_CAT_TRAFFIC, NULL, in_range, NULL, NULL, 5, NULL}, "records[1].content",
+        {{TD_EORDER_CAT_SUBSCRIBER, NULL, 0, "{\"shoe\": 44}", NULL, 0, NULL},
+         "records[1].fields.shoe",
+         TD_EORDER_INVALID_FIELD},
+        {{TD_EORDER_CAT_TRAFFIC, NULL, in_range, "[1]", NULL, 0, NULL},
+         "records[1].fields",
+         TD_EORDER_INVALID_FIELD},
+        {{TD_EORDER_CAT_TRAFFIC, NULL, in_range, NULL, NULL, 5, NULL},
+         "records[1].content",
          TD_EORDER_INVALID_FIELD},
         {{TD_EORDER_CAT_TRAFFIC, NULL, in_range, NULL, NULL, 0, "text/\x01"},
-         "records[1].content_type", TD_EORDER_INVALID_FIELD},
+         "records[1].content_type",
+         TD_EORDER_INVALID_FIELD},
     };
     uint64_t size0, size1;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -1329,8 +1344,10 @@ static void put_one(fixture *f, const char *idt, unsigned category)
 {
     td_eorder_rejection why;
     td_error err;
-    td_eorder_record rec = {category, NULL, category == TD_EORDER_CAT_SUBSCRIBER ? 0 : T0 - 5 * DAY,
-                            NULL, content_bytes, sizeof content_bytes - 1, NULL};
+    td_eorder_record rec = {
+        category, NULL,          category == TD_EORDER_CAT_SUBSCRIBER ? 0 : T0 - 5 * DAY,
+        NULL,     content_bytes, sizeof content_bytes - 1,
+        NULL};
     td_status st = td_eorder_put_data(f->eo, "platform", idt, &rec, 1, NULL, &why, &err);
     if (st)
         fail_msg("put: %s (%s)", err.message, why.field);
@@ -1365,8 +1382,7 @@ static void test_approvals(void **state)
     assert_int_equal(o->approvals, 2);
     assert_int_equal(o->release_request, ap.release_request);
     td_evidence_request_info ri;
-    check(td_evidence_request_get(td_eorders_evidence(f->eo), ap.release_request, &ri, &err),
-          &err);
+    check(td_evidence_request_get(td_eorders_evidence(f->eo), ap.release_request, &ri, &err), &err);
     assert_int_equal(ri.need, 2);
     /* Approved: no more data. */
     td_eorder_rejection why;
@@ -1444,8 +1460,8 @@ static void test_cannot_comply(void **state)
         {TD_EORDER_R_DATA_NOT_HELD, 1u << 7, 0, TD_ERR_INVALID},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        td_eorder_cc_input in = {bad[i].reason, bad[i].categories, "explained", NULL, NULL,
-                                 NULL,          NULL,              NULL,        NULL};
+        td_eorder_cc_input in = {
+            bad[i].reason, bad[i].categories, "explained", NULL, NULL, NULL, NULL, NULL, NULL};
         if (bad[i].conflict_fields) {
             in.third_country = "Atlantis";
             in.provisions = "s. 1";
@@ -1458,8 +1474,8 @@ static void test_cannot_comply(void **state)
             fail_msg("cc case %zu accepted", i);
     }
     /* No explanation. */
-    td_eorder_cc_input in = {TD_EORDER_R_DATA_NOT_HELD, 0, NULL, NULL, NULL, NULL, NULL, NULL,
-                             NULL};
+    td_eorder_cc_input in = {
+        TD_EORDER_R_DATA_NOT_HELD, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     assert_int_equal(td_eorder_cannot_comply(f->eo, "legal-1", idt, &in, NULL, &err),
                      TD_ERR_INVALID);
     /* Partial: traffic data not held; the rest goes ahead, the clock runs. */
@@ -1479,9 +1495,14 @@ static void test_cannot_comply(void **state)
                      TD_ERR_CONFLICT); /* answered already */
     /* Whole order, conflict of law: paused, deadlines suspended. */
     fake_clock_set(T0 + 2 * DAY);
-    td_eorder_cc_input col = {TD_EORDER_R_CONFLICT_OF_LAW, 0, "third-country secrecy law",
-                              "Atlantis", "s. 12 Secrecy Act", "prohibits disclosure",
-                              "the data is stored there", "the operator's subsidiary",
+    td_eorder_cc_input col = {TD_EORDER_R_CONFLICT_OF_LAW,
+                              0,
+                              "third-country secrecy law",
+                              "Atlantis",
+                              "s. 12 Secrecy Act",
+                              "prohibits disclosure",
+                              "the data is stored there",
+                              "the operator's subsidiary",
                               "criminal fines"};
     check(td_eorder_cannot_comply(f->eo, "legal-1", idt, &col, o, &err), &err);
     assert_int_equal(o->state, TD_EORDER_PAUSED);
@@ -1533,15 +1554,16 @@ static void test_cannot_comply(void **state)
     assert_int_equal(collects(f), before + 1);
     /* A correction that would make the order invalid, or change the framework: refused. */
     td_error e2;
-    assert_int_equal(event(f, id,
-                           "{\"action\": \"correction\", \"sections\": {\"F\": {\"data_categories\":"
-                           " [\"satellite\"]}}}",
-                           &why, &e2),
-                     TD_ERR_INVALID);
+    assert_int_equal(
+        event(f, id,
+              "{\"action\": \"correction\", \"sections\": {\"F\": {\"data_categories\":"
+              " [\"satellite\"]}}}",
+              &why, &e2),
+        TD_ERR_INVALID);
     assert_string_equal(why.field, "sections.F.data_categories[0]");
-    assert_int_equal(event(f, id, "{\"action\": \"correction\", \"sections\": {\"Z\": {}}}", &why,
-                           &e2),
-                     TD_ERR_INVALID);
+    assert_int_equal(
+        event(f, id, "{\"action\": \"correction\", \"sections\": {\"Z\": {}}}", &why, &e2),
+        TD_ERR_INVALID);
     assert_int_equal(why.problem, TD_EORDER_UNKNOWN_FIELD);
     free(o);
     log_verifies(f);
@@ -1560,12 +1582,12 @@ static void test_outbox(void **state)
     check(td_eorder_correspond(f->eo, "legal-1", idt, TD_EORDER_REQUEST_ADDITIONAL_INFORMATION,
                                "Please name the account.", &err),
           &err);
-    assert_int_equal(td_eorder_correspond(f->eo, "legal-1", idt,
-                                          (td_eorder_correspondence_kind)9, "x", &err),
-                     TD_ERR_INVALID);
-    assert_int_equal(td_eorder_correspond(f->eo, "legal-1", idt, TD_EORDER_CORRESPONDENCE_OTHER,
-                                          "", &err),
-                     TD_ERR_INVALID);
+    assert_int_equal(
+        td_eorder_correspond(f->eo, "legal-1", idt, (td_eorder_correspondence_kind)9, "x", &err),
+        TD_ERR_INVALID);
+    assert_int_equal(
+        td_eorder_correspond(f->eo, "legal-1", idt, TD_EORDER_CORRESPONDENCE_OTHER, "", &err),
+        TD_ERR_INVALID);
     td_eorder_message *m = NULL;
     size_t n = 0;
     check(td_eorder_outbox_list(f->eo, NULL, 1, 0, &m, &n, &err), &err);
@@ -1578,9 +1600,8 @@ static void test_outbox(void **state)
     assert_string_equal(json_string_value(json_object_get(j, "ext_id")), "uuid-outbox");
     assert_string_equal(json_string_value(json_object_get(j, "issuing_state")), "DE");
     assert_string_equal(json_string_value(json_object_get(j, "framework")), "eu_epoc");
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(j, "details"), "kind")),
-        "request_additional_information");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "details"), "kind")),
+                        "request_additional_information");
     json_decref(j);
     td_free(m);
     /* A failed attempt: not due until its retry time. */
@@ -1625,8 +1646,8 @@ static void test_reads_report(void **state)
     size_t n = 0;
     char *body = make_doc(f, NULL);
     int64_t a = must_receive(f, body, A_STA, NULL);
-    body = make_doc(f, "C", "{\"deadline\": \"eight_hours\", \"emergency_reason\": \"life\"}",
-                    NULL);
+    body =
+        make_doc(f, "C", "{\"deadline\": \"eight_hours\", \"emergency_reason\": \"life\"}", NULL);
     int64_t b = must_receive(f, body, A_STA, NULL);
     body = make_doc(f, "A.validating_authority", NULL, NULL);
     must_receive(f, body, A_STA, NULL); /* not executed */
@@ -1677,8 +1698,8 @@ static void test_reads_report(void **state)
     assert_int_equal(json_integer_value(json_object_get(json_object_get(e, "received"), "total")),
                      4);
     assert_int_equal(json_integer_value(json_object_get(e, "delivered")), 1);
-    assert_int_equal(json_integer_value(json_object_get(
-                         json_object_get(e, "not_executed"), "invalid_issuing_authority")),
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(e, "not_executed"),
+                                                        "invalid_issuing_authority")),
                      1);
     assert_int_equal(json_integer_value(json_object_get(e, "median_receipt_to_delivery_ms")),
                      3 * HOUR);

@@ -155,7 +155,7 @@ td_status td_eorders_tick(td_eorders *eo, td_eorders_tick_result *out, td_error 
     int64_t now = td__now(eo->svc);
     /* Production deadlines: orders with a deadline whose next mark or breach is due. */
     /* (A breach is recorded once; a new deadline after it still gets its marks.) */
-    int64_t binds[6] = {TD_EORDER_COLLECTING, TD_EORDER_PRESERVED, TD_EORDER_APPROVED, now,
+    int64_t binds[6] = {TD_EORDER_COLLECTING,      TD_EORDER_PRESERVED, TD_EORDER_APPROVED, now,
                         (int64_t)eo->opts.n_marks, TICK_BATCH};
     if ((st = td_store_read_rows(eo->svc->store,
                                  "SELECT id, clock_start_ms, due_ms, escalation, breached_ms"
