@@ -8,6 +8,7 @@
 #include "config.h"
 #include "evidence.h"
 #include "evidence_orders.h"
+#include "evidence_package.h"
 #include "hash.h"
 #include "hash_types.h"
 #include "index.h"

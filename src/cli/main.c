@@ -23,7 +23,7 @@ static const struct command commands[] = {
     {"audit", td_cli_audit, td_cli_audit_usage, "verify the audit log, checkpoints and proofs"},
     {"report", td_cli_report, td_cli_report_usage, "transparency report of a period (Art. 7)"},
     {"evidence", td_cli_evidence, td_cli_evidence_usage,
-     "evidence master key and custodians, store status"},
+     "evidence master key, custodians, store status; delivery packages"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
