@@ -24,6 +24,7 @@
 #include "support/store_url.h"
 #include "support/support.h"
 #include "takedown/evidence_orders.h"
+#include "takedown/evidence_package.h"
 #include "takedown/store.h"
 
 #define MIN ((int64_t)60000)
@@ -1714,6 +1715,192 @@ static void test_reads_report(void **state)
     log_verifies(f);
 }
 
+/* ---- delivery ---- */
+
+static void custodians_approve(fixture *f, int64_t request)
+{
+    td_error err;
+    check(td_evidence_approve(td_eorders_evidence(f->eo), request, "legal", f->shares[0], NULL,
+                              NULL, &err),
+          &err);
+    check(td_evidence_approve(td_eorders_evidence(f->eo), request, "auditor", f->shares[2], NULL,
+                              NULL, &err),
+          &err);
+}
+
+/* The package opens with the recipient's key, is signed by the delivery key, and its manifest
+ * carries the order and the inclusion proof of the delivery's audit entry. */
+static void check_package(fixture *f, const char *path, const uint8_t *sk, int64_t id,
+                          size_t records, const char *category_absent)
+{
+    td_package_report rep;
+    td_error err;
+    uint8_t sign_pk[TD_EORDER_SIGN_PUBKEY_LEN], log_pk[TD_AUDIT_PUBKEY_LEN];
+    char out_dir[4200], idt[TD_EORDER_ID_TEXT_MAX + 1];
+    td_eorder_id_format(id, idt);
+    snprintf(out_dir, sizeof out_dir, "%s/opened-%lld", f->dir, (long long)id);
+    td_eorders_delivery_public_key(f->eo, sign_pk);
+    memset(&rep, 0, sizeof rep);
+    check(td_package_open(path, sk, sign_pk, out_dir, &rep, &err), &err);
+    assert_int_equal(rep.problem, TD_PACKAGE_VERIFIED);
+    assert_true(rep.signature_checked);
+    assert_int_equal(rep.n_records, records);
+    for (size_t i = 0; i < rep.n_records; i++)
+        if (category_absent)
+            assert_string_not_equal(rep.records[i].category, category_absent);
+    json_t *m = json_loads(rep.manifest, 0, NULL);
+    assert_non_null(m);
+    json_t *extra = json_object_get(m, "extra");
+    assert_string_equal(json_string_value(json_object_get(extra, "order")), idt);
+    assert_int_equal(json_integer_value(json_object_get(extra, "records")), (json_int_t)records);
+    json_t *audit = json_object_get(extra, "audit");
+    char *doc_text = json_dumps(json_object_get(audit, "inclusion"), JSON_COMPACT);
+    assert_non_null(doc_text);
+    td_audit_doc doc;
+    check(td_audit_doc_parse(doc_text, strlen(doc_text), &doc, &err), &err);
+    td_audit_public_key(td_eorders_audit(f->eo), log_pk);
+    check(td_audit_doc_verify(&doc, log_pk, &err), &err);
+    assert_int_equal(doc.proof.index, json_integer_value(json_object_get(audit, "seq")));
+    assert_non_null(strstr(doc.entry, "eorder.delivery"));
+    assert_non_null(strstr(doc.entry, idt));
+    td_audit_doc_clear(&doc);
+    free(doc_text);
+    json_decref(m);
+    td_package_report_clear(&rep);
+}
+
+static void test_deliver(void **state)
+{
+    fixture *f = *state;
+    td_error err;
+    td_eorder_approval ap;
+    td_eorder_delivery dv;
+    td_eorder_rejection why;
+    uint8_t rpk[TD_PACKAGE_X25519_KEY_LEN], rsk[TD_PACKAGE_X25519_KEY_LEN];
+    char key_json[80], path[4200], idt[TD_EORDER_ID_TEXT_MAX + 1];
+    td_principal alice = {1, TD_ROLE_LEGAL, "alice", 0}, bob = {2, TD_ROLE_LEGAL, "bob", 0};
+    td_eorder *o = malloc(sizeof *o);
+    check(td_package_keygen(rpk, rsk, &err), &err);
+    char hex[65];
+    sodium_bin2hex(hex, sizeof hex, rpk, sizeof rpk);
+    snprintf(key_json, sizeof key_json, "\"%s\"", hex);
+
+    /* 1. Ten days, as soon as possible: approved, custodians, delivered. */
+    char *body = make_doc(f, "L.x25519_public_key", key_json, "ext_id", "\"uuid-deliver\"", NULL);
+    int64_t id = must_receive(f, body, A_STA, NULL);
+    td_eorder_id_format(id, idt);
+    snprintf(path, sizeof path, "%s/package-%lld.tdp", f->dir, (long long)id);
+    const td_eorder_record recs[3] = {
+        {TD_EORDER_CAT_CONTENT, "u-1234", T0 - 10 * DAY, "{\"post\": 7}", content_bytes,
+         sizeof content_bytes - 1, "video/mp4"},
+        {TD_EORDER_CAT_SUBSCRIBER, NULL, 0, "{\"name\": \"A. User\"}", NULL, 0, NULL},
+        {TD_EORDER_CAT_TRAFFIC, "203.0.113.7", T0 - 12 * DAY, "{\"login\": true}",
+         (const uint8_t *)"log line", 8, "text/plain"},
+    };
+    check(td_eorder_put_data(f->eo, "platform", idt, recs, 3, NULL, &why, &err), &err);
+    assert_int_equal(td_eorder_deliver(f->eo, "legal-1", idt, path, &dv, &err), TD_ERR_CONFLICT);
+    check(td_eorder_approve(f->eo, &alice, idt, NULL, &ap, &err), &err);
+    check(td_eorder_approve(f->eo, &bob, idt, NULL, &ap, &err), &err);
+    assert_true(ap.complete);
+    /* Custodians have not approved the release: nothing happens. */
+    assert_int_equal(td_eorder_deliver(f->eo, "legal-1", idt, path, &dv, &err), TD_ERR_CONFLICT);
+    assert_non_null(strstr(err.message, "custodians"));
+    assert_int_equal(access(path, F_OK), -1);
+    custodians_approve(f, ap.release_request);
+    fake_clock_set(T0 + 2 * HOUR);
+    check(td_eorder_deliver(f->eo, "legal-1", idt, path, &dv, &err), &err);
+    assert_int_equal(dv.records, 3);
+    assert_int_equal(dv.categories,
+                     TD_EORDER_CAT_CONTENT | TD_EORDER_CAT_SUBSCRIBER | TD_EORDER_CAT_TRAFFIC);
+    assert_int_equal(dv.delivered_ms, T0 + 2 * HOUR);
+    check_package(f, path, rsk, id, 3, NULL);
+    get(f, id, o);
+    assert_int_equal(o->state, TD_EORDER_DELIVERED);
+    assert_int_equal(o->delivered_ms, T0 + 2 * HOUR);
+    assert_int_equal(messages(f, id, TD_EORDER_MSG_OUTCOME, TD_EORDER_MSG_PENDING), 1);
+    assert_int_equal(audit_count(f, "eorder.delivery"), 1);
+    assert_int_equal(audit_count(f, "eorder.delivered"), 1);
+    td_eorder_record_info *ri = NULL;
+    size_t n = 0;
+    check(td_eorder_records(f->eo, "legal-1", "delivery check", idt, &ri, &n, &err), &err);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(ri[i].delivered_ms, T0 + 2 * HOUR);
+    td_free(ri);
+    char case_ref[64];
+    snprintf(case_ref, sizeof case_ref, "eorder-%lld", (long long)id);
+    td_evidence_case_info ci;
+    check(td_evidence_case(td_eorders_evidence(f->eo), case_ref, &ci, &err), &err);
+    assert_false(ci.hold);
+    assert_true(ci.retain_until_ms > T0 + 100 * DAY); /* the usual retention runs */
+    /* Delivered once. */
+    snprintf(path, sizeof path, "%s/again.tdp", f->dir);
+    assert_int_equal(td_eorder_deliver(f->eo, "legal-1", idt, path, &dv, &err), TD_ERR_CONFLICT);
+    char *json = NULL;
+    check(td_eorders_report(f->eo, T0, T0 + DAY, &json, &err), &err);
+    assert_non_null(strstr(json, "\"median_receipt_to_delivery_ms\": 7200000"));
+    td_free(json);
+
+    /* 2. At the end of 10 days, content blocked by partial grounds: not before day 10, then
+     * without the content. The package path taken: refused before anything is released. */
+    fake_clock_set(T0);
+    body = make_doc(f, "L.x25519_public_key", key_json, "C",
+                    "{\"deadline\":"
+                    " \"ten_days_enforcing\"}",
+                    "enforcing_state_notified", "true", NULL);
+    id = must_receive(f, body, A_STA, NULL);
+    td_eorder_id_format(id, idt);
+    check(td_eorder_put_data(f->eo, "platform", idt, recs, 3, NULL, &why, &err), &err);
+    check(td_eorder_approve(f->eo, &alice, idt, NULL, &ap, &err), &err);
+    check(td_eorder_approve(f->eo, &bob, idt, NULL, &ap, &err), &err);
+    custodians_approve(f, ap.release_request);
+    snprintf(path, sizeof path, "%s/package-%lld.tdp", f->dir, (long long)id);
+    fake_clock_set(T0 + 5 * DAY);
+    assert_int_equal(td_eorder_deliver(f->eo, "legal-1", idt, path, &dv, &err), TD_ERR_CONFLICT);
+    assert_non_null(strstr(err.message, "not allowed before"));
+    must_event(f, id,
+               "{\"action\": \"grounds\", \"kind\": \"partial\", \"categories\": [\"content\"],"
+               " \"ground\": \"fundamental_rights\"}");
+    fake_clock_set(T0 + 10 * DAY);
+    FILE *taken = fopen(path, "w");
+    assert_non_null(taken);
+    fclose(taken);
+    assert_int_equal(td_eorder_deliver(f->eo, "legal-1", idt, path, &dv, &err), TD_ERR_CONFLICT);
+    unlink(path);
+    check(td_eorder_deliver(f->eo, "legal-1", idt, path, &dv, &err), &err);
+    assert_int_equal(dv.records, 2);
+    assert_int_equal(dv.categories, TD_EORDER_CAT_SUBSCRIBER | TD_EORDER_CAT_TRAFFIC);
+    check_package(f, path, rsk, id, 2, "content");
+    get(f, id, o);
+    assert_int_equal(o->state, TD_EORDER_DELIVERED);
+    assert_int_equal(o->breached_ms, 0);
+
+    /* 3. An emergency order: delivered at once once approved (one officer: subscriber data). */
+    fake_clock_set(T0);
+    body = make_doc(f, "L.x25519_public_key", key_json, "C",
+                    "{\"deadline\": \"eight_hours\", \"emergency_reason\": \"life\"}",
+                    "F.data_categories", "[\"subscriber\"]", NULL);
+    id = must_receive(f, body, A_STA, NULL);
+    td_eorder_id_format(id, idt);
+    check(td_eorder_put_data(f->eo, "platform", idt, &recs[1], 1, NULL, &why, &err), &err);
+    check(td_eorder_approve(f->eo, &alice, idt, NULL, &ap, &err), &err);
+    assert_true(ap.complete);
+    custodians_approve(f, ap.release_request);
+    snprintf(path, sizeof path, "%s/package-%lld.tdp", f->dir, (long long)id);
+    fake_clock_set(T0 + HOUR);
+    check(td_eorder_deliver(f->eo, "legal-1", idt, path, &dv, &err), &err);
+    check_package(f, path, rsk, id, 1, NULL);
+    /* Grounds within 96 hours: the delivered data is restricted, the recipient told. */
+    fake_clock_set(T0 + 20 * HOUR);
+    must_event(f, id,
+               "{\"action\": \"grounds\", \"kind\": \"full\", \"ground\": \"dual_criminality\"}");
+    get(f, id, o);
+    assert_true(o->restricted);
+    assert_int_equal(messages(f, id, TD_EORDER_MSG_CORRESPONDENCE, TD_EORDER_MSG_PENDING), 1);
+    sodium_memzero(rsk, sizeof rsk);
+    free(o);
+    log_verifies(f);
+}
+
 /* The handle's thread ticks on its own; a bad option is refused. */
 static void test_clock_thread(void **state)
 {
@@ -1776,6 +1963,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cannot_comply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reads_report, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deliver, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clock_thread, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -65,8 +65,9 @@ extern "C" {
 #define TD_EORDER_X25519_KEY_LEN 32    /* L.x25519_public_key */
 #define TD_EORDER_MAX_MARKS 8          /* escalation marks */
 #define TD_EORDER_PUT_MAX_RECORDS 1000 /* records in one td_eorder_put_data */
-#define TD_EORDER_FIELDS_MAX 65536     /* a record's fields_json, bytes */
-#define TD_EORDER_MESSAGE_MAX 16384    /* an outbox message's JSON, bytes */
+#define TD_EORDER_FIELDS_MAX                                                                       \
+    61440 /* a record's fields_json, bytes (its metadata fits a package record's 64 KiB) */
+#define TD_EORDER_MESSAGE_MAX 16384        /* an outbox message's JSON, bytes */
 #define TD_EORDER_ORDER_RECORDS_MAX 100000 /* records kept per order */
 
 /* ---- the handle ---- */
