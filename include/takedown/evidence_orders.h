@@ -585,7 +585,8 @@ void td_eorder_event_doc_clear(td_eorder_event_doc *doc);
  * authority_id > 0: the sender's registered authority (td_authority_for_key), which must be the
  * order's issuing authority, or for grounds an authority of the enforcing state (B.member_state;
  * when absent, of another state than the issuing one). An action the order's framework or state
- * does not allow: TD_ERR_CONFLICT (why: conflict). out (may be NULL) receives the order after. */
+ * does not allow: TD_ERR_CONFLICT (why: conflict); an unknown order: TD_ERR_NOT_FOUND (why:
+ * unknown_order). out (may be NULL) receives the order after. */
 __attribute__((warn_unused_result)) td_status
 td_eorder_event(td_eorders *eorders, const char *actor, const char *order, const char *json,
                 size_t len, int64_t authority_id, td_eorder *out, td_eorder_rejection *why,
@@ -700,7 +701,7 @@ td_eorder_correspond(td_eorders *eorders, const char *actor, const char *order,
 typedef struct td_eorder_delivery {
     size_t records;      /* records in the package */
     unsigned categories; /* categories delivered */
-    uint64_t audit_seq;  /* the delivery's audit entry ("eorder.delivered") */
+    uint64_t audit_seq; /* the delivery's audit entry ("eorder.delivery", proven in the manifest) */
     int64_t delivered_ms;
 } td_eorder_delivery;
 
@@ -712,7 +713,9 @@ typedef struct td_eorder_delivery {
  * encrypted to L.x25519_public_key; the delivery audit entry (order, categories, record digests)
  * is committed, and its inclusion proof, the order id and categories go into the manifest,
  * signed with the delivery key (td_eorders_delivery_public_key). State delivered; the outcome
- * outbox message is queued. */
+ * outbox message is queued. A failure once the release ran leaves no package, is logged
+ * ("eorder.delivery_failed" when the delivery entry was written) and makes a new release request
+ * (a release is used once) for the custodians to approve before a retry. */
 __attribute__((warn_unused_result)) td_status
 td_eorder_deliver(td_eorders *eorders, const char *actor, const char *order,
                   const char *package_path, td_eorder_delivery *out, td_error *err);
@@ -769,7 +772,7 @@ typedef struct td_eorders_tick_result {
     size_t escalations; /* marks newly passed */
     size_t breaches;    /* production deadlines newly passed without delivery */
     size_t expired;     /* preservation orders whose period ended */
-    size_t released;    /* preservation holds released because the linked production is done */
+    size_t released;    /* of the expired: preservations a linked production had held */
 } td_eorders_tick_result;
 
 /* Raises escalation marks, records breaches ("eorder.escalated", "eorder.breached": a row change
