@@ -657,7 +657,7 @@ static int assoc_has(const object *o, const char *id)
     return 0;
 }
 
-/* The AssociatedObjects of o, checked to be UUIDs, in order. */
+/* The AssociatedObjects of o, checked to be UUIDs: how many, the first cap of them into out. */
 static size_t assoc_list(walk *w, const object *o, char (*out)[37], size_t cap)
 {
     size_t n = 0;
@@ -672,11 +672,13 @@ static size_t assoc_list(walk *w, const object *o, char (*out)[37], size_t cap)
         char id[37];
         if (!uuid_of(w, text_of(w, c, "AssociatedObject"), "AssociatedObject", id))
             return 0;
-        if (n == cap) {
-            fail(w, TD_ERR_LIMIT, "more than %zu AssociatedObjects", cap);
+        if (n == TD_EEV_MAX_OBJECTS) {
+            fail(w, TD_ERR_LIMIT, "more than %d AssociatedObjects", TD_EEV_MAX_OBJECTS);
             return 0;
         }
-        memcpy(out[n++], id, 37);
+        if (n < cap)
+            memcpy(out[n], id, 37);
+        n++;
     }
     return n;
 }
