@@ -229,7 +229,7 @@ static void on_error(void *ctx, xmlErrorPtr e)
     while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' '))
         text[--n] = '\0';
     st->status = e->code == XML_ERR_NO_MEMORY ? TD_ERR_NOMEM : TD_ERR_INVALID;
-    snprintf(st->message, sizeof st->message, "malformed XML at line %d: %s", e->line, text);
+    snprintf(st->message, sizeof st->message, "malformed XML at line %d: %.400s", e->line, text);
 }
 
 /* Parses xml into a tree with the limits above; NULL and err filled on failure. */
@@ -1717,7 +1717,7 @@ static void read_correspondence(walk *w, const doc_info *d, json_t *ev)
 }
 
 /* The LDTask UPDATEs of datapreserved / nonexecution: [{"id", "status"}]. */
-static json_t *task_updates(walk *w, int ids_only)
+static json_t *task_updates(walk *w, int ids_only, const char *order)
 {
     json_t *tasks = json_array();
     for (size_t i = 0; i < w->n_obj && w->st == TD_OK; i++) {
@@ -1726,6 +1726,8 @@ static json_t *task_updates(walk *w, int ids_only)
             continue;
         set_where(w, o);
         eev_children(w, o, NULL);
+        if (strcmp(o->id, order) == 0)
+            fail(w, TD_ERR_INVALID, "an LDTaskObject with the order's identifier");
         const char *s = dict_value(w, o->node, TD__EEV_NS_TASK, "Status", "task:Status", 1);
         const char *status = s ? td__eev_json_of(td__eev_task_status, s) : NULL;
         if (s && !status)
@@ -1803,8 +1805,12 @@ static void read_form3(walk *w, const object *n, json_t *ev)
                                            "link", "consequences", "other"};
         eev_only(w, col, "eev:ConflictOfLaw", cn, NULL);
         json_t *c = json_object();
-        for (size_t i = 0; cn[i]; i++)
-            put_str(w, c, keys[i], eev_text(w, col, cn[i], "eev:ConflictOfLaw"));
+        for (size_t i = 0; cn[i]; i++) {
+            char label[96];
+            snprintf(label, sizeof label, "eev:ConflictOfLaw/eev:%s", cn[i]);
+            /* All but OtherInformation are what Annex III asks for. */
+            put_str(w, c, keys[i], child_text(w, col, TD__EEV_NS_EEV, cn[i], label, i < 6));
+        }
         put(w, ev, "conflict_of_law", c);
     }
     if (w->st == TD_OK && reason && (strcmp(reason, "conflict_of_law") == 0) != (col != NULL))
@@ -1819,29 +1825,41 @@ static void read_package(walk *w, const object *d, json_t *ev)
     static const char *const allowed[] = {"Package", NULL};
     set_where(w, d);
     eev_children(w, d, allowed);
-    put_str(w, ev, "delivery_id",
-            child_text(w, d->node, TD__EEV_NS_DELIVERY, "DeliveryID", "delivery:DeliveryID", 1));
+    const char *delivery_id =
+        child_text(w, d->node, TD__EEV_NS_DELIVERY, "DeliveryID", "delivery:DeliveryID", 1);
+    if (delivery_id && strlen(delivery_id) > TD_EEV_ID_MAX)
+        fail(w, TD_ERR_LIMIT, "delivery:DeliveryID is longer than %d bytes", TD_EEV_ID_MAX);
+    put_str(w, ev, "delivery_id", delivery_id);
     xmlNode *p = one_el(w, d->node, TD__EEV_NS_EEV, "Package", "eev:Package", 1);
     if (!p)
         return;
     static const char *const names[] = {"SHA256", "Size", "ManifestSHA256", "URI", "ContentType",
                                         NULL};
     eev_only(w, p, "eev:Package", names, NULL);
-    json_t *pkg = json_object();
-    put_str(w, pkg, "sha256",
-            child_text(w, p, TD__EEV_NS_EEV, "SHA256", "eev:Package/eev:SHA256", 1));
+    const char *sha = child_text(w, p, TD__EEV_NS_EEV, "SHA256", "eev:Package/eev:SHA256", 1);
     const char *size = child_text(w, p, TD__EEV_NS_EEV, "Size", "eev:Package/eev:Size", 1);
-    if (size) {
-        long long n = integer_of(w, size, "eev:Package/eev:Size", 0, (long long)1 << 53);
-        if (n >= 0)
-            put(w, pkg, "size", json_integer(n));
-    }
-    put_str(w, pkg, "manifest_sha256",
-            child_text(w, p, TD__EEV_NS_EEV, "ManifestSHA256", "eev:Package/eev:ManifestSHA256",
-                       1));
-    put_str(w, pkg, "uri", child_text(w, p, TD__EEV_NS_EEV, "URI", "eev:Package/eev:URI", 1));
-    put_str(w, pkg, "content_type",
-            child_text(w, p, TD__EEV_NS_EEV, "ContentType", "eev:Package/eev:ContentType", 0));
+    const char *manifest = child_text(w, p, TD__EEV_NS_EEV, "ManifestSHA256",
+                                      "eev:Package/eev:ManifestSHA256", 1);
+    const char *uri = child_text(w, p, TD__EEV_NS_EEV, "URI", "eev:Package/eev:URI", 1);
+    const char *ctype =
+        child_text(w, p, TD__EEV_NS_EEV, "ContentType", "eev:Package/eev:ContentType", 0);
+    long long n = size ? integer_of(w, size, "eev:Package/eev:Size", 0, (long long)1 << 53) : -1;
+    if (sha && !td__eev_hex64(sha))
+        fail(w, TD_ERR_INVALID, "eev:Package/eev:SHA256 is not 64 lower-case hex digits");
+    if (manifest && !td__eev_hex64(manifest))
+        fail(w, TD_ERR_INVALID, "eev:Package/eev:ManifestSHA256 is not 64 lower-case hex digits");
+    if (uri && !td__eev_uri_ok(uri))
+        fail(w, TD_ERR_INVALID, "eev:Package/eev:URI is not an absolute URI without blanks");
+    if (ctype && strlen(ctype) > TD__EEV_MAX_CONTENT_TYPE)
+        fail(w, TD_ERR_LIMIT, "eev:Package/eev:ContentType is longer than %d bytes",
+             TD__EEV_MAX_CONTENT_TYPE);
+    json_t *pkg = json_object();
+    put_str(w, pkg, "sha256", sha);
+    if (n >= 0)
+        put(w, pkg, "size", json_integer(n));
+    put_str(w, pkg, "manifest_sha256", manifest);
+    put_str(w, pkg, "uri", uri);
+    put_str(w, pkg, "content_type", ctype);
     put(w, ev, "package", pkg);
     w->where[0] = '\0';
 }
@@ -1993,7 +2011,7 @@ static json_t *event(walk *w)
         const char *t = child_text(w, primary->node, TD__EEV_NS_NOTIFICATION,
                                    "NotificationTimestamp", "notification:NotificationTimestamp", 0);
         put_time(w, ev, "preserved_at", time_of(w, t, "notification:NotificationTimestamp"));
-        json_t *tasks = task_updates(w, 0);
+        json_t *tasks = task_updates(w, 0, order);
         if (w->st == TD_OK && json_array_size(tasks) == 0)
             fail(w, TD_ERR_INVALID, "no task:LDTaskObject UPDATE with its task:Status");
         put(w, ev, "tasks", tasks);
@@ -2002,7 +2020,7 @@ static json_t *event(walk *w)
     case TD_EEV_NON_EXECUTION: {
         notification_type(w, primary, "NonExecution");
         read_form3(w, primary, ev);
-        json_t *tasks = task_updates(w, 1);
+        json_t *tasks = task_updates(w, 1, order);
         if (json_array_size(tasks))
             put(w, ev, "tasks", tasks);
         else
@@ -2023,9 +2041,17 @@ static json_t *event(walk *w)
         set_where(w, primary);
         size_t n = assoc_list(w, primary, ids, TD_EEV_MAX_OBJECTS);
         json_t *tasks = json_array();
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n && w->st == TD_OK; i++) {
+            for (size_t k = 0; k < i; k++)
+                if (strcmp(ids[k], ids[i]) == 0) {
+                    fail(w, TD_ERR_INVALID, "AssociatedObjects names %s twice", ids[i]);
+                    break;
+                }
             if (strcmp(ids[i], order) != 0)
                 append(w, tasks, json_string(ids[i]));
+        }
+        if (w->st == TD_OK && json_array_size(tasks) > TD_EEV_MAX_OBJECTS - 1)
+            fail(w, TD_ERR_LIMIT, "more than %d delivered tasks", TD_EEV_MAX_OBJECTS - 1);
         put(w, ev, "tasks", tasks);
         break;
     }

@@ -293,6 +293,32 @@ int td__eev_country_valid(const char *s, size_t n)
     return n == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z';
 }
 
+int td__eev_hex64(const char *s)
+{
+    if (!s || strlen(s) != 64)
+        return 0;
+    for (size_t i = 0; i < 64; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+int td__eev_uri_ok(const char *s)
+{
+    if (!s || strlen(s) > TD__EEV_MAX_URI)
+        return 0;
+    size_t k = 0;
+    while ((s[k] >= 'a' && s[k] <= 'z') || (s[k] >= 'A' && s[k] <= 'Z') ||
+           (k > 0 && ((s[k] >= '0' && s[k] <= '9') || s[k] == '+' || s[k] == '-' || s[k] == '.')))
+        k++;
+    if (k == 0 || s[k] != ':' || !s[k + 1])
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p <= ' ' || *p == 0x7f)
+            return 0;
+    return 1;
+}
+
 /* ---- base64 and digests ---- */
 
 td_status td__eev_base64_decode(const char *b64, size_t n, unsigned char **out, size_t *out_len)

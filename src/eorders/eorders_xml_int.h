@@ -77,6 +77,13 @@ void td__eev_uuid_lower(const char *s, char out[37]);
 void td__eev_uuid_new(char out[37]);
 /* 1 if s[0..n) is two capital letters. */
 int td__eev_country_valid(const char *s, size_t n);
+/* 1 if s is 64 lower-case hex digits (a SHA-256). */
+int td__eev_hex64(const char *s);
+/* 1 if s is an absolute URI (a scheme, a colon, something) without blanks or controls, and at
+ * most TD__EEV_MAX_URI bytes. */
+#define TD__EEV_MAX_URI 2048
+int td__eev_uri_ok(const char *s);
+#define TD__EEV_MAX_CONTENT_TYPE 128
 
 /* ---- base64 (RFC 4648 with padding; blanks ignored) ---- */
 
