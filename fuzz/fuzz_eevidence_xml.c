@@ -179,7 +179,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ep == TD_EEV_PRODUCTION || ep == TD_EEV_PRESERVATION) {
         check_intake(ep, j);
     } else {
-        if (!json_string_value(json_object_get(j, "action")) || !is_uuid(json_object_get(j, "order")))
+        if (!json_string_value(json_object_get(j, "action")) ||
+            !is_uuid(json_object_get(j, "order")))
             abort();
         round_trip(ep, j, &h);
     }

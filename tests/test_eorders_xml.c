@@ -139,8 +139,8 @@ static void refused(td_eevidence_endpoint ep, const char *xml, size_t len, td_st
     td_error err;
     td_status st = parse(ep, xml, len, &json, NULL, &err);
     if (st != want || !strstr(err.message, needle))
-        fail_msg("expected %s with '%s', got %s: '%s'", td_strerror(want), needle,
-                 td_strerror(st), err.message);
+        fail_msg("expected %s with '%s', got %s: '%s'", td_strerror(want), needle, td_strerror(st),
+                 err.message);
     assert_null(json);
     assert_int_equal(err.code, want);
 }
@@ -233,10 +233,18 @@ static size_t members(json_t *j, const char *path)
 static void test_endpoint_names(void **state)
 {
     (void)state;
-    static const char *const names[] = {
-        "production",     "preservation",  "subsequentproduction", "preservationextension",
-        "endpreservation", "newdeadline",  "withdraw",             "groundsforrefusal",
-        "correspondence", "datapreserved", "outcome",              "nonexecution"};
+    static const char *const names[] = {"production",
+                                        "preservation",
+                                        "subsequentproduction",
+                                        "preservationextension",
+                                        "endpreservation",
+                                        "newdeadline",
+                                        "withdraw",
+                                        "groundsforrefusal",
+                                        "correspondence",
+                                        "datapreserved",
+                                        "outcome",
+                                        "nonexecution"};
     for (int i = 0; i < TD_EEV_ENDPOINT_COUNT; i++) {
         assert_string_equal(td_eevidence_endpoint_name((td_eevidence_endpoint)i), names[i]);
         assert_int_equal(td_eevidence_endpoint_from_name(names[i], strlen(names[i])), i);
@@ -505,8 +513,9 @@ static void test_events(void **state)
     str_is(j, "action", "correspondence");
     str_is(j, "order", EPOC_ID);
     str_is(j, "kind", "request_additional_information");
-    str_is(j, "text", "Please confirm whether the IPv4 address was observed in UTC or in local "
-                      "time.\nThank you.");
+    str_is(j, "text",
+           "Please confirm whether the IPv4 address was observed in UTC or in local "
+           "time.\nThank you.");
     absent(j, "document_type");
     json_decref(j);
 }
@@ -597,17 +606,18 @@ static void test_wrong_endpoint(void **state)
     refused_text(TD_EEV_SUBSEQUENT_PRODUCTION, xml, TD_ERR_INVALID, "doc:DocumentReference");
     free(xml);
     /* A document naming no order. */
-    xml = variant("preservationextension.xml",
-                  "<AssociatedObject>" EPOCPR_ID "</AssociatedObject>", "");
+    xml = variant("preservationextension.xml", "<AssociatedObject>" EPOCPR_ID "</AssociatedObject>",
+                  "");
     refused_text(TD_EEV_PRESERVATION_EXTENSION, xml, TD_ERR_INVALID,
                  "AssociatedObjects is missing: it names the order's AuthorisationObject");
     free(xml);
     /* An LDTask of another order. */
-    xml = variant("production.xml",
-                  "<AssociatedObject>" EPOC_ID "</AssociatedObject>\n              </AssociatedObjects>\n"
-                  "              <task:Reference>DE-StA-2026-1234-1-1",
-                  "<AssociatedObject>" EPOCPR_ID "</AssociatedObject>\n              </AssociatedObjects>\n"
-                  "              <task:Reference>DE-StA-2026-1234-1-1");
+    xml = variant(
+        "production.xml",
+        "<AssociatedObject>" EPOC_ID "</AssociatedObject>\n              </AssociatedObjects>\n"
+        "              <task:Reference>DE-StA-2026-1234-1-1",
+        "<AssociatedObject>" EPOCPR_ID "</AssociatedObject>\n              </AssociatedObjects>\n"
+        "              <task:Reference>DE-StA-2026-1234-1-1");
     refused_text(TD_EEV_PRODUCTION, xml, TD_ERR_INVALID,
                  "AssociatedObjects does not name the AuthorisationObject " EPOC_ID);
     free(xml);
@@ -696,7 +706,7 @@ static void test_grounds_and_correspondence_kinds(void **state)
 
 #define HEAD                                                                                       \
     "<HI1Message xmlns=\"http://uri.etsi.org/03120/common/2019/10/Core\">"                         \
-    "<Header><SenderIdentifier><CountryCode>DE</CountryCode><UniqueIdentifier>x"                    \
+    "<Header><SenderIdentifier><CountryCode>DE</CountryCode><UniqueIdentifier>x"                   \
     "</UniqueIdentifier></SenderIdentifier><ReceiverIdentifier><CountryCode>IE</CountryCode>"      \
     "<UniqueIdentifier>y</UniqueIdentifier></ReceiverIdentifier><TransactionIdentifier>"           \
     "2b7e1c44-6f0a-4d8e-9c3b-5a1f0e2d3c4b</TransactionIdentifier><Timestamp>"                      \
@@ -711,19 +721,20 @@ static void test_entities_refused(void **state)
                  "<HI1Message>&x;</HI1Message>",
                  TD_ERR_INVALID, "a DOCTYPE (<!DOCTYPE HI1Message>) is refused");
     /* Billion laughs: refused at its DOCTYPE, before any expansion. */
-    refused_text(TD_EEV_PRODUCTION,
-                 "<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n <!ENTITY lol \"lol\">\n"
-                 " <!ENTITY lol1 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">\n"
-                 " <!ENTITY lol2 \"&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;\">\n"
-                 " <!ENTITY lol3 \"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">\n"
-                 " <!ENTITY lol4 \"&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;\">\n"
-                 " <!ENTITY lol5 \"&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;\">\n"
-                 " <!ENTITY lol6 \"&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;\">\n"
-                 " <!ENTITY lol7 \"&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;\">\n"
-                 " <!ENTITY lol8 \"&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;\">\n"
-                 " <!ENTITY lol9 \"&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;\">\n"
-                 "]>\n<lolz>&lol9;</lolz>",
-                 TD_ERR_INVALID, "DOCTYPE");
+    refused_text(
+        TD_EEV_PRODUCTION,
+        "<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n <!ENTITY lol \"lol\">\n"
+        " <!ENTITY lol1 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">\n"
+        " <!ENTITY lol2 \"&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;\">\n"
+        " <!ENTITY lol3 \"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">\n"
+        " <!ENTITY lol4 \"&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;\">\n"
+        " <!ENTITY lol5 \"&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;\">\n"
+        " <!ENTITY lol6 \"&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;\">\n"
+        " <!ENTITY lol7 \"&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;\">\n"
+        " <!ENTITY lol8 \"&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;\">\n"
+        " <!ENTITY lol9 \"&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;\">\n"
+        "]>\n<lolz>&lol9;</lolz>",
+        TD_ERR_INVALID, "DOCTYPE");
     /* An external entity naming a local file, and one naming a URL. */
     refused_text(TD_EEV_PRODUCTION,
                  "<?xml version=\"1.0\"?><!DOCTYPE HI1Message [<!ENTITY xxe SYSTEM "
@@ -737,8 +748,8 @@ static void test_entities_refused(void **state)
                  "<!DOCTYPE x [<!ENTITY % p SYSTEM \"file:///etc/passwd\"> %p;]><x/>",
                  TD_ERR_INVALID, "DOCTYPE");
     /* Without a DOCTYPE an entity reference names nothing. */
-    refused_text(TD_EEV_PRODUCTION, HEAD "<Payload>&xxe;</Payload></HI1Message>",
-                 TD_ERR_INVALID, "Entity 'xxe' not defined");
+    refused_text(TD_EEV_PRODUCTION, HEAD "<Payload>&xxe;</Payload></HI1Message>", TD_ERR_INVALID,
+                 "Entity 'xxe' not defined");
     /* An XInclude is an element like any other: never followed, and not ours. */
     refused_text(TD_EEV_PRODUCTION,
                  HEAD "<Payload><xi:include xmlns:xi=\"http://www.w3.org/2001/XInclude\" "
@@ -784,8 +795,10 @@ static void test_limits(void **state)
     memset(attr, 'x', big);
     attr[big] = '\0';
     char *a = malloc(big + 256);
-    snprintf(a, big + 256, "<HI1Message xmlns=\"http://uri.etsi.org/03120/common/2019/10/Core\" "
-                           "id=\"%s\"/>", attr);
+    snprintf(a, big + 256,
+             "<HI1Message xmlns=\"http://uri.etsi.org/03120/common/2019/10/Core\" "
+             "id=\"%s\"/>",
+             attr);
     refused_text(TD_EEV_PRODUCTION, a, TD_ERR_LIMIT, "attribute id of <HI1Message> is longer");
     free(a);
     free(attr);
@@ -882,7 +895,8 @@ static void test_malformed(void **state)
     free(xml);
     refused_text(TD_EEV_PRODUCTION, "<HI1Message/>", TD_ERR_INVALID,
                  "the root element is <HI1Message> in namespace ''");
-    xml = variant("production.xml", "xmlns:auth=\"http://uri.etsi.org/03120/common/2020/09/Authorisation\"",
+    xml = variant("production.xml",
+                  "xmlns:auth=\"http://uri.etsi.org/03120/common/2020/09/Authorisation\"",
                   "xmlns:auth=\"urn:example:auth\"");
     refused_text(TD_EEV_PRODUCTION, xml, TD_ERR_INVALID,
                  "xsi:type 'auth:AuthorisationObject' is not accepted");
@@ -962,9 +976,8 @@ static void test_malformed(void **state)
                  TD_ERR_INVALID,
                  "ActionRequest 0: DELETE is not accepted (CREATE, UPDATE or DELIVER)");
     /* A response instead of a request. */
-    refused_text(TD_EEV_PRODUCTION,
-                 HEAD "<Payload><ResponsePayload/></Payload></HI1Message>", TD_ERR_INVALID,
-                 "Payload holds a ResponsePayload; a RequestPayload is expected");
+    refused_text(TD_EEV_PRODUCTION, HEAD "<Payload><ResponsePayload/></Payload></HI1Message>",
+                 TD_ERR_INVALID, "Payload holds a ResponsePayload; a RequestPayload is expected");
     refused_text(TD_EEV_PRODUCTION,
                  HEAD "<Payload><RequestPayload><ActionRequests/></RequestPayload></Payload>"
                       "</HI1Message>",
@@ -1024,8 +1037,8 @@ static void build_refused(td_eevidence_message kind, const char *json, td_status
     td_status st = td_eevidence_build(kind, json, &h, &xml, &len, &err);
     quiet_end(saved);
     if (st != want || !strstr(err.message, needle))
-        fail_msg("expected %s with '%s', got %s: '%s'", td_strerror(want), needle,
-                 td_strerror(st), err.message);
+        fail_msg("expected %s with '%s', got %s: '%s'", td_strerror(want), needle, td_strerror(st),
+                 err.message);
     assert_null(xml);
     assert_int_equal(len, 0);
 }
@@ -1055,8 +1068,7 @@ static json_t *round_trip(td_eevidence_message kind, td_eevidence_endpoint ep, c
     json_t *v;
     json_object_foreach(in, key, v)
     {
-        if (strcmp(key, "form") == 0 || strcmp(key, "attachment") == 0 ||
-            strcmp(key, "owner") == 0)
+        if (strcmp(key, "form") == 0 || strcmp(key, "attachment") == 0 || strcmp(key, "owner") == 0)
             continue;
         if (!json_equal(v, json_object_get(j, key))) {
             char *a = json_dumps(v, 0), *b = json_dumps(json_object_get(j, key), 0);
@@ -1152,9 +1164,9 @@ static void test_build_non_execution(void **state)
     json_decref(j);
     /* Every reason; without tasks the AuthorisationObject is Invalid. */
     static const char *const reasons[] = {
-        "incomplete",           "manifest_errors",     "insufficient_information",
-        "data_not_held",        "de_facto_impossibility", "invalid_issuing_authority",
-        "offence_not_covered",  "service_not_covered", "immunities_or_privileges"};
+        "incomplete",          "manifest_errors",        "insufficient_information",
+        "data_not_held",       "de_facto_impossibility", "invalid_issuing_authority",
+        "offence_not_covered", "service_not_covered",    "immunities_or_privileges"};
     for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
         char in[256];
         snprintf(in, sizeof in, "{\"order\": \"%s\", \"reason\": \"%s\"}", EPOC_ID, reasons[i]);
@@ -1199,8 +1211,8 @@ static void test_build_refused(void **state)
     build_refused(TD_EEV_MSG_DATA_PRESERVED, "[]", TD_ERR_INVALID, "not a JSON object");
     build_refused(TD_EEV_MSG_DATA_PRESERVED, "{\"order\": 1,}", TD_ERR_INVALID,
                   "not a JSON object");
-    build_refused(TD_EEV_MSG_DATA_PRESERVED, "{\"order\": \"x\", \"order\": \"y\"}",
-                  TD_ERR_INVALID, "duplicate");
+    build_refused(TD_EEV_MSG_DATA_PRESERVED, "{\"order\": \"x\", \"order\": \"y\"}", TD_ERR_INVALID,
+                  "duplicate");
     build_refused(TD_EEV_MSG_DATA_PRESERVED,
                   "{\"order\": \"" EPOCPR_ID "\", \"tasks\": [], \"extra\": 1}", TD_ERR_INVALID,
                   "datapreserved: extra: unknown member");
@@ -1288,8 +1300,9 @@ static void test_build_refused(void **state)
     /* Too large to send. */
     size_t big = TD_EEV_MAX_XML;
     char *in = malloc(big + 256);
-    size_t n = (size_t)sprintf(in, "{\"order\": \"%s\", \"reason\": \"data_not_held\", \"form\": "
-                                   "{\"content_type\": \"application/pdf\", \"contents\": \"",
+    size_t n = (size_t)sprintf(in,
+                               "{\"order\": \"%s\", \"reason\": \"data_not_held\", \"form\": "
+                               "{\"content_type\": \"application/pdf\", \"contents\": \"",
                                EPOC_ID);
     size_t fill = (big - n - 4) & ~(size_t)3;
     memset(in + n, 'A', fill);

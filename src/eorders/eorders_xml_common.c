@@ -43,9 +43,12 @@ const td__eev_word td__eev_categories[] = {
 /* ETSI TS 103 280 target formats (FormatOwner ETSI). takedown's other identifier types travel
  * with FormatOwner "takedown" and the JSON name as FormatName. */
 const td__eev_word td__eev_formats[] = {
-    {"IPv4Address", "ipv4"},         {"IPv6Address", "ipv6"},
-    {"IPv4CIDR", "ipv4_range"},      {"IPv6CIDR", "ipv6_range"},
-    {"EmailAddress", "email"},       {"InternationalE164", "phone"},
+    {"IPv4Address", "ipv4"},
+    {"IPv6Address", "ipv6"},
+    {"IPv4CIDR", "ipv4_range"},
+    {"IPv6CIDR", "ipv6_range"},
+    {"EmailAddress", "email"},
+    {"InternationalE164", "phone"},
     {NULL, NULL},
 };
 
@@ -232,8 +235,8 @@ static int civil_text(int64_t ms, char *out, size_t cap, int micro)
         n = snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
                      h, mi, s, frac);
     else
-        n = snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m, d, h,
-                     mi, s);
+        n = snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m, d, h, mi,
+                     s);
     /* Years past 9999 do not fit: td__eev_time_parse never gives them. */
     size_t len = n > 0 && (size_t)n < cap ? (size_t)n : 0;
     memcpy(out, buf, len);

@@ -37,11 +37,11 @@ typedef struct td__eev_word {
     const char *json;
 } td__eev_word;
 
-extern const td__eev_word td__eev_priorities[]; /* EPOCPriority -> C.deadline */
-extern const td__eev_word td__eev_roles[];      /* ApproverRole -> authority type */
-extern const td__eev_word td__eev_categories[]; /* RequestType -> F.data_categories */
-extern const td__eev_word td__eev_formats[];    /* ETSI FormatName -> E.identifiers[].type */
-extern const td__eev_word td__eev_reasons[];    /* Annex III reason codes */
+extern const td__eev_word td__eev_priorities[];  /* EPOCPriority -> C.deadline */
+extern const td__eev_word td__eev_roles[];       /* ApproverRole -> authority type */
+extern const td__eev_word td__eev_categories[];  /* RequestType -> F.data_categories */
+extern const td__eev_word td__eev_formats[];     /* ETSI FormatName -> E.identifiers[].type */
+extern const td__eev_word td__eev_reasons[];     /* Annex III reason codes */
 extern const td__eev_word td__eev_task_status[]; /* LDTaskStatus we send and read back */
 
 /* The JSON name of xml in table t (NULL if absent), and the other way round. */

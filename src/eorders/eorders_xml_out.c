@@ -40,7 +40,7 @@ typedef struct out {
     xmlNodePtr actions;
     unsigned next_action;
     xmlNsPtr core, common, task, auth, docns, notification, delivery, xsi, eev;
-    void **keep;               /* trimmed copies of the input's texts */
+    void **keep; /* trimmed copies of the input's texts */
     size_t n_keep, cap_keep;
     td_eevidence_party sender; /* owns the objects we create */
     td_eevidence_party owner;  /* owns the order's objects we update */
@@ -322,7 +322,10 @@ static xmlNodePtr object(out *o, int update, const char *deliver_for, const char
     snprintf(num, sizeof num, "%u", o->next_action++);
     xmlNodePtr ar = el(o, o->actions, o->core, "ActionRequest", NULL);
     el(o, ar, o->core, "ActionIdentifier", num);
-    xmlNodePtr verb = el(o, ar, o->core, deliver_for ? "DELIVER" : update ? "UPDATE" : "CREATE",
+    xmlNodePtr verb = el(o, ar, o->core,
+                         deliver_for ? "DELIVER"
+                         : update    ? "UPDATE"
+                                     : "CREATE",
                          NULL);
     if (deliver_for)
         el(o, verb, o->core, "Identifier", deliver_for);
@@ -392,8 +395,8 @@ static void start(out *o, const td_eevidence_header *hdr)
     o->sender = hdr->sender;
 
     o->doc = xmlNewDoc((const xmlChar *)"1.0");
-    xmlNodePtr root = o->doc ? xmlNewDocNode(o->doc, NULL, (const xmlChar *)"HI1Message", NULL)
-                             : NULL;
+    xmlNodePtr root =
+        o->doc ? xmlNewDocNode(o->doc, NULL, (const xmlChar *)"HI1Message", NULL) : NULL;
     if (!root) {
         fail(o, TD_ERR_NOMEM, "out of memory building the XML");
         return;
@@ -404,10 +407,9 @@ static void start(out *o, const td_eevidence_header *hdr)
     o->task = xmlNewNs(root, (const xmlChar *)TD__EEV_NS_TASK, (const xmlChar *)"task");
     o->auth = xmlNewNs(root, (const xmlChar *)TD__EEV_NS_AUTH, (const xmlChar *)"auth");
     o->docns = xmlNewNs(root, (const xmlChar *)TD__EEV_NS_DOC, (const xmlChar *)"doc");
-    o->notification = xmlNewNs(root, (const xmlChar *)TD__EEV_NS_NOTIFICATION,
-                               (const xmlChar *)"notification");
-    o->delivery =
-        xmlNewNs(root, (const xmlChar *)TD__EEV_NS_DELIVERY, (const xmlChar *)"delivery");
+    o->notification =
+        xmlNewNs(root, (const xmlChar *)TD__EEV_NS_NOTIFICATION, (const xmlChar *)"notification");
+    o->delivery = xmlNewNs(root, (const xmlChar *)TD__EEV_NS_DELIVERY, (const xmlChar *)"delivery");
     o->xsi = xmlNewNs(root, (const xmlChar *)TD__EEV_NS_XSI, (const xmlChar *)"xsi");
     o->eev = xmlNewNs(root, (const xmlChar *)TD__EEV_NS_EEV, (const xmlChar *)"eev");
     if (!o->core || !o->common || !o->task || !o->auth || !o->docns || !o->notification ||
@@ -448,8 +450,8 @@ static void notification(out *o, const char *id, char (*assoc)[37], size_t n_ass
                          const char *details, const char *type, const char *timestamp,
                          xmlNodePtr *node)
 {
-    xmlNodePtr n = object(o, 0, NULL, "notification:NotificationObject", id, &o->sender, assoc,
-                          n_assoc);
+    xmlNodePtr n =
+        object(o, 0, NULL, "notification:NotificationObject", id, &o->sender, assoc, n_assoc);
     if (details)
         el(o, n, o->notification, "NotificationDetails", details);
     dict(o, n, o->notification, "NotificationType", "ETSI", "EPOCNotificationType", type);
@@ -462,7 +464,7 @@ static void notification(out *o, const char *id, char (*assoc)[37], size_t n_ass
 
 static void data_preserved(out *o, json_t *in)
 {
-    static const char *const known[] = {"action", "order",        "owner", "tasks",
+    static const char *const known[] = {"action",  "order",        "owner", "tasks",
                                         "details", "preserved_at", NULL};
     only(o, in, "", known);
     char order[37];
@@ -518,8 +520,7 @@ static void data_preserved(out *o, json_t *in)
 
 static void outcome(out *o, json_t *in)
 {
-    static const char *const known[] = {"action", "order", "tasks", "delivery_id", "package",
-                                        NULL};
+    static const char *const known[] = {"action", "order", "tasks", "delivery_id", "package", NULL};
     only(o, in, "", known);
     char(*assoc)[37] = td__calloc(TD_EEV_MAX_OBJECTS, sizeof *assoc);
     if (!assoc) {
@@ -532,8 +533,8 @@ static void outcome(out *o, json_t *in)
     json_t *pkg = json_object_get(in, "package");
     if (o->st == TD_OK && !json_is_object(pkg))
         fail(o, TD_ERR_INVALID, "package: missing or not an object");
-    static const char *const pk[] = {"sha256", "size", "manifest_sha256", "uri", "content_type",
-                                     NULL};
+    static const char *const pk[] = {"sha256", "size",         "manifest_sha256",
+                                     "uri",    "content_type", NULL};
     if (o->st == TD_OK)
         only(o, pkg, "package.", pk);
     const char *sha = str(o, pkg, "package.", "sha256", 1, 64);
@@ -560,8 +561,7 @@ static void outcome(out *o, json_t *in)
         td__eev_uuid_new(did);
         delivery_id = did;
     }
-    xmlNodePtr d =
-        object(o, 0, assoc[0], "delivery:DeliveryObject", id, &o->sender, assoc, n + 1);
+    xmlNodePtr d = object(o, 0, assoc[0], "delivery:DeliveryObject", id, &o->sender, assoc, n + 1);
     el(o, d, o->delivery, "DeliveryID", delivery_id);
     el(o, d, o->delivery, "SequenceNumber", "1");
     el(o, d, o->delivery, "LastSequence", "true");
@@ -581,9 +581,9 @@ static void outcome(out *o, json_t *in)
 
 static void non_execution(out *o, json_t *in)
 {
-    static const char *const known[] = {"action",  "order",           "owner",         "reason",
-                                        "details", "tasks",           "conflict_of_law",
-                                        "clarification", "form",      NULL};
+    static const char *const known[] = {"action",  "order", "owner",           "reason",
+                                        "details", "tasks", "conflict_of_law", "clarification",
+                                        "form",    NULL};
     only(o, in, "", known);
     char(*assoc)[37] = td__calloc(TD_EEV_MAX_OBJECTS, sizeof *assoc);
     if (!assoc) {
@@ -606,14 +606,14 @@ static void non_execution(out *o, json_t *in)
     json_t *col = json_object_get(in, "conflict_of_law");
     static const char *const ck[] = {"law",  "provisions",   "nature", "why_applies",
                                      "link", "consequences", "other",  NULL};
-    static const char *const cx[] = {"TitleOfLaw",        "StatutoryProvisions",
-                                     "NatureOfObligation", "WhyApplies",
-                                     "LinkToThirdCountry", "Consequences",
+    static const char *const cx[] = {"TitleOfLaw",      "StatutoryProvisions", "NatureOfObligation",
+                                     "WhyApplies",      "LinkToThirdCountry",  "Consequences",
                                      "OtherInformation"};
     const char *colv[7] = {NULL};
     if (o->st == TD_OK && reason && (strcmp(reason, "conflict_of_law") == 0) != (col != NULL))
-        fail(o, TD_ERR_INVALID, "conflict_of_law: required with the reason conflict_of_law, "
-                                "and only with it");
+        fail(o, TD_ERR_INVALID,
+             "conflict_of_law: required with the reason conflict_of_law, "
+             "and only with it");
     if (col && o->st == TD_OK) {
         if (!json_is_object(col))
             fail(o, TD_ERR_INVALID, "conflict_of_law: not an object");
@@ -658,8 +658,7 @@ static void non_execution(out *o, json_t *in)
         if (form_b64) {
             char did[37];
             td__eev_uuid_new(did);
-            document(o, did, assoc, form_name ? form_name : "Form 3", "Form3", form_type,
-                     form_b64);
+            document(o, did, assoc, form_name ? form_name : "Form 3", "Form3", form_type, form_b64);
         }
     }
     td__free(form_b64);
@@ -673,14 +672,15 @@ static void correspondence(out *o, json_t *in)
     char order[1][37];
     uuid(o, in, "", "order", 1, order[0]);
     const char *kind = str(o, in, "", "kind", 1, 64);
-    const char *type = !kind                                                    ? NULL
-                       : strcmp(kind, "request_additional_information") == 0 ? "RequestAdditionalInformation"
-                       : strcmp(kind, "provide_additional_information") == 0
-                           ? "ProvideAdditionalInformation"
-                           : NULL;
+    const char *type =
+        !kind                                                 ? NULL
+        : strcmp(kind, "request_additional_information") == 0 ? "RequestAdditionalInformation"
+        : strcmp(kind, "provide_additional_information") == 0 ? "ProvideAdditionalInformation"
+                                                              : NULL;
     if (kind && !type)
-        fail(o, TD_ERR_INVALID, "kind: the operator sends request_additional_information or "
-                                "provide_additional_information");
+        fail(o, TD_ERR_INVALID,
+             "kind: the operator sends request_additional_information or "
+             "provide_additional_information");
     const char *text = str_as(o, in, "", "text", 1, TD_EEV_MAX_TEXT, 1);
     const char *att_name = NULL, *att_type = NULL;
     char *att_b64 = NULL;
@@ -718,8 +718,8 @@ td_status td_eevidence_build(td_eevidence_message kind, const char *json_in,
         return td__error_set(err, TD_ERR_INVALID, "bad arguments to td_eevidence_build");
     size_t in_len = strlen(json_in);
     if (in_len > TD_EEV_MAX_XML)
-        return td__error_set(err, TD_ERR_LIMIT, "JSON of %zu bytes, over the limit of %u",
-                             in_len, TD_EEV_MAX_XML);
+        return td__error_set(err, TD_ERR_LIMIT, "JSON of %zu bytes, over the limit of %u", in_len,
+                             TD_EEV_MAX_XML);
     td_status st = td__eev_init(err);
     if (st != TD_OK)
         return st;
@@ -727,8 +727,8 @@ td_status td_eevidence_build(td_eevidence_message kind, const char *json_in,
     json_t *in = json_loadb(json_in, in_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!in || !json_is_object(in)) {
         json_decref(in);
-        return td__error_set(err, TD_ERR_INVALID, "%s: not a JSON object (%s)",
-                             message_names[kind], in ? "another JSON value" : jerr.text);
+        return td__error_set(err, TD_ERR_INVALID, "%s: not a JSON object (%s)", message_names[kind],
+                             in ? "another JSON value" : jerr.text);
     }
     out o;
     memset(&o, 0, sizeof o);
@@ -776,8 +776,8 @@ td_status td_eevidence_build(td_eevidence_message kind, const char *json_in,
     json_decref(in);
     if (o.st != TD_OK) {
         td__free(text);
-        if (o.st != TD_ERR_NOMEM && err && strncmp(err->message, message_names[kind],
-                                                   strlen(message_names[kind])) != 0)
+        if (o.st != TD_ERR_NOMEM && err &&
+            strncmp(err->message, message_names[kind], strlen(message_names[kind])) != 0)
             td__error_prefix(err, "%s: ", message_names[kind]);
         return o.st;
     }
