@@ -24,15 +24,15 @@ extern "C" {
 
 /* ---- limits (TD_ERR_LIMIT past them, the message names the limit) ---- */
 
-#define TD_EEV_MAX_XML (8u << 20)     /* bytes of one message */
-#define TD_EEV_MAX_DEPTH 32           /* element nesting */
-#define TD_EEV_MAX_NODES 20000        /* elements, comments and processing instructions */
-#define TD_EEV_MAX_ATTRS 16           /* attributes (and namespace declarations) of one element */
-#define TD_EEV_MAX_ATTR_LEN 1024      /* bytes of one attribute value */
-#define TD_EEV_MAX_TEXT (64u << 10)   /* bytes of text in one element (but doc:Contents) */
-#define TD_EEV_MAX_OBJECTS 256        /* HI1Objects (ActionRequests) in one message */
-#define TD_EEV_MAX_DOCUMENTS 16       /* DocumentObjects in one message */
-#define TD_EEV_ID_MAX 255             /* bytes of an identifier (UniqueIdentifier, references) */
+#define TD_EEV_MAX_XML (8u << 20)   /* bytes of one message */
+#define TD_EEV_MAX_DEPTH 32         /* element nesting */
+#define TD_EEV_MAX_NODES 20000      /* elements, comments and processing instructions */
+#define TD_EEV_MAX_ATTRS 16         /* attributes (and namespace declarations) of one element */
+#define TD_EEV_MAX_ATTR_LEN 1024    /* bytes of one attribute value */
+#define TD_EEV_MAX_TEXT (64u << 10) /* bytes of text in one element (but doc:Contents) */
+#define TD_EEV_MAX_OBJECTS 256      /* HI1Objects (ActionRequests) in one message */
+#define TD_EEV_MAX_DOCUMENTS 16     /* DocumentObjects in one message */
+#define TD_EEV_ID_MAX 255           /* bytes of an identifier (UniqueIdentifier, references) */
 
 /* ---- the endpoints and messages ---- */
 
@@ -85,11 +85,11 @@ typedef struct td_eevidence_party {
 typedef struct td_eevidence_header {
     td_eevidence_party sender;
     td_eevidence_party receiver;
-    char transaction_id[37]; /* TransactionIdentifier: a UUID, lower-case hex */
-    char timestamp[40];      /* Timestamp as received (build: empty means now) */
-    int64_t timestamp_ms;    /* the same in milliseconds since the epoch, UTC (parse only) */
-    char etsi_version[32];   /* Version/ETSIVersion (build: empty means TD_EEV_ETSI_VERSION) */
-    char profile_owner[32];  /* Version/NationalProfileOwner (build: empty means "EU") */
+    char transaction_id[37];  /* TransactionIdentifier: a UUID, lower-case hex */
+    char timestamp[40];       /* Timestamp as received (build: empty means now) */
+    int64_t timestamp_ms;     /* the same in milliseconds since the epoch, UTC (parse only) */
+    char etsi_version[32];    /* Version/ETSIVersion (build: empty means TD_EEV_ETSI_VERSION) */
+    char profile_owner[32];   /* Version/NationalProfileOwner (build: empty means "EU") */
     char profile_version[32]; /* Version/NationalProfileVersion (build: empty: the default) */
 } td_eevidence_header;
 

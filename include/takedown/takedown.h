@@ -6,6 +6,7 @@
 #include "casework.h"
 #include "clock.h"
 #include "config.h"
+#include "eevidence_xml.h"
 #include "evidence.h"
 #include "evidence_orders.h"
 #include "evidence_package.h"

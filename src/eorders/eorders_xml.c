@@ -27,9 +27,18 @@
 /* ---- endpoint names ---- */
 
 static const char *const endpoint_names[TD_EEV_ENDPOINT_COUNT] = {
-    "production",     "preservation", "subsequentproduction", "preservationextension",
-    "endpreservation", "newdeadline", "withdraw",             "groundsforrefusal",
-    "correspondence", "datapreserved", "outcome",             "nonexecution",
+    "production",
+    "preservation",
+    "subsequentproduction",
+    "preservationextension",
+    "endpreservation",
+    "newdeadline",
+    "withdraw",
+    "groundsforrefusal",
+    "correspondence",
+    "datapreserved",
+    "outcome",
+    "nonexecution",
 };
 
 const char *td_eevidence_endpoint_name(td_eevidence_endpoint ep)
@@ -106,7 +115,8 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
         return;
     }
     if (nb_attributes > TD_EEV_MAX_ATTRS || nb_namespaces > TD_EEV_MAX_ATTRS) {
-        sax_stop(ctxt, TD_ERR_LIMIT, "<%.64s> has more than %d attributes or namespace declarations",
+        sax_stop(ctxt, TD_ERR_LIMIT,
+                 "<%.64s> has more than %d attributes or namespace declarations",
                  (const char *)localname, TD_EEV_MAX_ATTRS);
         return;
     }
@@ -114,8 +124,7 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
         const xmlChar *value = attributes[5 * i + 3], *end = attributes[5 * i + 4];
         if (end - value > TD_EEV_MAX_ATTR_LEN) {
             sax_stop(ctxt, TD_ERR_LIMIT, "attribute %.64s of <%.64s> is longer than %d bytes",
-                     (const char *)attributes[5 * i], (const char *)localname,
-                     TD_EEV_MAX_ATTR_LEN);
+                     (const char *)attributes[5 * i], (const char *)localname, TD_EEV_MAX_ATTR_LEN);
             return;
         }
     }
@@ -229,7 +238,7 @@ static void on_error(void *ctx, xmlErrorPtr e)
     while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' '))
         text[--n] = '\0';
     st->status = e->code == XML_ERR_NO_MEMORY ? TD_ERR_NOMEM : TD_ERR_INVALID;
-    snprintf(st->message, sizeof st->message, "malformed XML at line %d: %s", e->line, text);
+    snprintf(st->message, sizeof st->message, "malformed XML at line %d: %.400s", e->line, text);
 }
 
 /* Parses xml into a tree with the limits above; NULL and err filled on failure. */
@@ -591,8 +600,7 @@ static void eev_only(walk *w, const xmlNode *parent, const char *label, const ch
         for (size_t i = 0; names[i]; i++)
             known |= strcmp((const char *)c->name, names[i]) == 0;
         if (!known) {
-            fail(w, TD_ERR_INVALID, "%s: unknown element eev:%.64s", label,
-                 (const char *)c->name);
+            fail(w, TD_ERR_INVALID, "%s: unknown element eev:%.64s", label, (const char *)c->name);
             return;
         }
         if ((!repeatable || strcmp((const char *)c->name, repeatable) != 0) &&
@@ -657,7 +665,7 @@ static int assoc_has(const object *o, const char *id)
     return 0;
 }
 
-/* The AssociatedObjects of o, checked to be UUIDs, in order. */
+/* The AssociatedObjects of o, checked to be UUIDs: how many, the first cap of them into out. */
 static size_t assoc_list(walk *w, const object *o, char (*out)[37], size_t cap)
 {
     size_t n = 0;
@@ -672,11 +680,13 @@ static size_t assoc_list(walk *w, const object *o, char (*out)[37], size_t cap)
         char id[37];
         if (!uuid_of(w, text_of(w, c, "AssociatedObject"), "AssociatedObject", id))
             return 0;
-        if (n == cap) {
-            fail(w, TD_ERR_LIMIT, "more than %zu AssociatedObjects", cap);
+        if (n == TD_EEV_MAX_OBJECTS) {
+            fail(w, TD_ERR_LIMIT, "more than %d AssociatedObjects", TD_EEV_MAX_OBJECTS);
             return 0;
         }
-        memcpy(out[n++], id, 37);
+        if (n < cap)
+            memcpy(out[n], id, 37);
+        n++;
     }
     return n;
 }
@@ -722,8 +732,8 @@ static int object_kind(walk *w, xmlNode *hi1, obj_kind *kind)
 static void read_action(walk *w, xmlNode *ar)
 {
     w->where[0] = '\0';
-    const char *action = child_text(w, ar, TD__EEV_NS_CORE, "ActionIdentifier",
-                                    "ActionRequest/ActionIdentifier", 1);
+    const char *action =
+        child_text(w, ar, TD__EEV_NS_CORE, "ActionIdentifier", "ActionRequest/ActionIdentifier", 1);
     if (!action)
         return;
     snprintf(w->where, sizeof w->where, "ActionRequest %.20s", action);
@@ -844,10 +854,9 @@ static void read_header(walk *w, xmlNode *root, td_eevidence_header *h)
     xmlNode *version = one_el(w, header, TD__EEV_NS_CORE, "Version", "Header/Version", 1);
     if (!version)
         return;
-    copy_small(w,
-               child_text(w, version, TD__EEV_NS_CORE, "ETSIVersion", "Header/Version/ETSIVersion",
-                          1),
-               "Header/Version/ETSIVersion", h->etsi_version, sizeof h->etsi_version);
+    copy_small(
+        w, child_text(w, version, TD__EEV_NS_CORE, "ETSIVersion", "Header/Version/ETSIVersion", 1),
+        "Header/Version/ETSIVersion", h->etsi_version, sizeof h->etsi_version);
     copy_small(w,
                child_text(w, version, TD__EEV_NS_CORE, "NationalProfileOwner",
                           "Header/Version/NationalProfileOwner", 0),
@@ -883,8 +892,8 @@ static void read_document(walk *w, const object *o, json_t *docs, doc_info *d)
         child_text(w, o->node, TD__EEV_NS_DOC, "DocumentReference", "doc:DocumentReference", 0);
     xmlNode *body = one_el(w, o->node, TD__EEV_NS_DOC, "DocumentBody", "doc:DocumentBody", 0);
     if (body) {
-        xmlNode *contents = one_el(w, body, TD__EEV_NS_DOC, "Contents",
-                                   "doc:DocumentBody/doc:Contents", 1);
+        xmlNode *contents =
+            one_el(w, body, TD__EEV_NS_DOC, "Contents", "doc:DocumentBody/doc:Contents", 1);
         d->content_type = child_text(w, body, TD__EEV_NS_DOC, "ContentType",
                                      "doc:DocumentBody/doc:ContentType", 1);
         const char *b64 = contents ? text_of(w, contents, "doc:DocumentBody/doc:Contents") : NULL;
@@ -951,7 +960,6 @@ static int is_cancelled(const char *s)
     return s && (strcmp(s, "Cancelled") == 0 || strcmp(s, "Canceled") == 0);
 }
 
-
 typedef struct ident {
     const char *type, *value;
     long long port; /* -1: none */
@@ -960,14 +968,13 @@ typedef struct ident {
 
 static int same_ident(const ident *a, const ident *b)
 {
-    return strcmp(a->type, b->type) == 0 && strcmp(a->value, b->value) == 0 &&
-           a->port == b->port && a->at == b->at;
+    return strcmp(a->type, b->type) == 0 && strcmp(a->value, b->value) == 0 && a->port == b->port &&
+           a->at == b->at;
 }
 
-static const char *const takedown_formats[] = {"ipv4",    "ipv6",         "ipv4_range",
-                                               "ipv6_range", "email",     "phone",
-                                               "user_id", "account_name", "content_url",
-                                               "content_id", NULL};
+static const char *const takedown_formats[] = {
+    "ipv4",    "ipv6",         "ipv4_range",  "ipv6_range", "email", "phone",
+    "user_id", "account_name", "content_url", "content_id", NULL};
 
 /* An authority (issuing or validating) from auth:AuthorisationApprovalDetails. */
 static json_t *authority_of(walk *w, xmlNode *approval, const char *label, json_t **contact,
@@ -976,12 +983,12 @@ static json_t *authority_of(walk *w, xmlNode *approval, const char *label, json_
     char l[160];
     xmlNode *details = one_el(w, approval, TD__EEV_NS_COMMON, "ApproverDetails",
                               (snprintf(l, sizeof l, "%s/common:ApproverDetails", label), l), 1);
-    const char *reference = child_text(
-        w, approval, TD__EEV_NS_COMMON, "ApprovalReference",
-        (snprintf(l, sizeof l, "%s/common:ApprovalReference", label), l), 1);
-    const char *when = child_text(w, approval, TD__EEV_NS_COMMON, "ApprovalTimestamp",
-                                  (snprintf(l, sizeof l, "%s/common:ApprovalTimestamp", label), l),
-                                  0);
+    const char *reference =
+        child_text(w, approval, TD__EEV_NS_COMMON, "ApprovalReference",
+                   (snprintf(l, sizeof l, "%s/common:ApprovalReference", label), l), 1);
+    const char *when =
+        child_text(w, approval, TD__EEV_NS_COMMON, "ApprovalTimestamp",
+                   (snprintf(l, sizeof l, "%s/common:ApprovalTimestamp", label), l), 0);
     *approved_at = time_of(w, when, l);
     if (!details)
         return NULL;
@@ -1001,9 +1008,9 @@ static json_t *authority_of(walk *w, xmlNode *approval, const char *label, json_
     xmlNode *cd = first_el(details, TD__EEV_NS_COMMON, "ApproverContactDetails");
     if (cd) {
         *contact = json_object();
-        put_str(w, *contact, "name",
-                child_text(w, cd, TD__EEV_NS_COMMON, "Name", "common:ApproverContactDetails/Name",
-                           0));
+        put_str(
+            w, *contact, "name",
+            child_text(w, cd, TD__EEV_NS_COMMON, "Name", "common:ApproverContactDetails/Name", 0));
         put_str(w, *contact, "email",
                 child_text(w, cd, TD__EEV_NS_COMMON, "EmailAddress",
                            "common:ApproverContactDetails/EmailAddress", 0));
@@ -1031,7 +1038,8 @@ static json_t *contact_of(walk *w, const xmlNode *n, const char *label)
     return c;
 }
 
-/* Sections A..L of the intake document, each a JSON object (or NULL) until they are put in order. */
+/* Sections A..L of the intake document, each a JSON object (or NULL) until they are put in order.
+ */
 enum { SA, SB, SC, SD, SE, SF, SG, SH, SI, SJ, SK, SL, N_SECTIONS };
 
 /* The sections beyond TS 103 120, from takedown's eev:Certificate in the AuthorisationObject. */
@@ -1078,13 +1086,13 @@ static void read_certificate(walk *w, const xmlNode *auth, json_t **sec, const c
         put(w, sec[SF], "subscriber", items);
     }
     if ((n = first_el(cert, TD__EEV_NS_EEV, "Offence"))) {
-        static const char *const names[] = {"Description", "LegalClassification",
-                                            "MaxPenaltyYears", "ListedTerrorism", "Summary", NULL};
+        static const char *const names[] = {"Description",     "LegalClassification",
+                                            "MaxPenaltyYears", "ListedTerrorism",
+                                            "Summary",         NULL};
         eev_only(w, n, "eev:Offence", names, NULL);
         json_t *G = sec[SG];
         put_str(w, G, "offence", eev_text(w, n, "Description", "eev:Offence"));
-        put_str(w, G, "legal_classification",
-                eev_text(w, n, "LegalClassification", "eev:Offence"));
+        put_str(w, G, "legal_classification", eev_text(w, n, "LegalClassification", "eev:Offence"));
         const char *years = eev_text(w, n, "MaxPenaltyYears", "eev:Offence");
         if (years) {
             long long y = integer_of(w, years, "eev:Offence/eev:MaxPenaltyYears", 0, 1000);
@@ -1127,8 +1135,7 @@ static void read_task(walk *w, const object *o, ident *id, int *category, int64_
     static const char *const allowed[] = {"Target", NULL};
     set_where(w, o);
     eev_children(w, o, allowed);
-    xmlNode *rd =
-        one_el(w, o->node, TD__EEV_NS_TASK, "RequestDetails", "task:RequestDetails", 1);
+    xmlNode *rd = one_el(w, o->node, TD__EEV_NS_TASK, "RequestDetails", "task:RequestDetails", 1);
     if (!rd)
         return;
     const char *type =
@@ -1141,14 +1148,12 @@ static void read_task(walk *w, const object *o, ident *id, int *category, int64_
              list);
     }
     *category = cat ? td__eev_index(td__eev_category_names, 4, cat) : -1;
-    *from = time_of(w,
-                    child_text(w, rd, TD__EEV_NS_TASK, "StartTime",
-                               "task:RequestDetails/task:StartTime", 0),
-                    "task:RequestDetails/task:StartTime");
-    *to = time_of(w,
-                  child_text(w, rd, TD__EEV_NS_TASK, "EndTime", "task:RequestDetails/task:EndTime",
-                             0),
-                  "task:RequestDetails/task:EndTime");
+    *from = time_of(
+        w, child_text(w, rd, TD__EEV_NS_TASK, "StartTime", "task:RequestDetails/task:StartTime", 0),
+        "task:RequestDetails/task:StartTime");
+    *to = time_of(
+        w, child_text(w, rd, TD__EEV_NS_TASK, "EndTime", "task:RequestDetails/task:EndTime", 0),
+        "task:RequestDetails/task:EndTime");
     if (w->st == TD_OK && (*from < 0) != (*to < 0))
         fail(w, TD_ERR_INVALID, "task:RequestDetails has one of StartTime and EndTime only");
     xmlNode *values = one_el(w, rd, TD__EEV_NS_TASK, "RequestValues",
@@ -1164,8 +1169,8 @@ static void read_task(walk *w, const object *o, ident *id, int *category, int64_
         return;
     }
     xmlNode *rv = first_el(values, TD__EEV_NS_TASK, "RequestValue");
-    xmlNode *ft = one_el(w, rv, TD__EEV_NS_TASK, "FormatType", "task:RequestValue/task:FormatType",
-                         1);
+    xmlNode *ft =
+        one_el(w, rv, TD__EEV_NS_TASK, "FormatType", "task:RequestValue/task:FormatType", 1);
     id->value = child_text(w, rv, TD__EEV_NS_TASK, "Value", "task:RequestValue/task:Value", 1);
     if (!ft)
         return;
@@ -1189,8 +1194,7 @@ static void read_task(walk *w, const object *o, ident *id, int *category, int64_
         else
             id->type = takedown_formats[i];
     } else {
-        fail(w, TD_ERR_INVALID, "task:FormatOwner '%.64s' is not ETSI or %s", owner,
-             TD__EEV_OWNER);
+        fail(w, TD_ERR_INVALID, "task:FormatOwner '%.64s' is not ETSI or %s", owner, TD__EEV_OWNER);
     }
     id->port = -1;
     id->at = -1;
@@ -1224,8 +1228,8 @@ static void read_flags(walk *w, const xmlNode *auth, int *ea_notified)
     for (xmlNode *c = flags ? flags->children : NULL; c && w->st == TD_OK; c = c->next) {
         if (!is_el(c, TD__EEV_NS_AUTH, "AuthorisationFlag"))
             continue;
-        const char *v = child_text(w, c, TD__EEV_NS_COMMON, "Value",
-                                   "auth:AuthorisationFlag/common:Value", 1);
+        const char *v =
+            child_text(w, c, TD__EEV_NS_COMMON, "Value", "auth:AuthorisationFlag/common:Value", 1);
         if (v && strcmp(v, "EnforcingAuthorityNotified") == 0)
             *ea_notified = 1;
     }
@@ -1271,8 +1275,9 @@ static void read_approvals(walk *w, const object *auth, json_t **sec)
             if (at < 0) {
                 json_decref(a);
                 json_decref(contact);
-                fail(w, TD_ERR_INVALID, "auth:AuthorisationApprovalDetails (issuing): "
-                                        "common:ApprovalTimestamp is missing (A.issued_at)");
+                fail(w, TD_ERR_INVALID,
+                     "auth:AuthorisationApprovalDetails (issuing): "
+                     "common:ApprovalTimestamp is missing (A.issued_at)");
                 return;
             }
             put(w, sec[SA], "issuing_authority", a);
@@ -1302,9 +1307,8 @@ static void read_authorisation(walk *w, const object *auth, json_t **sec, int *e
                                    "auth:AuthorisationLegalType", 1);
     const char *want = production ? "EPOC" : "EPOCPR";
     if (legal && strcmp(legal, want) != 0)
-        fail(w, TD_ERR_INVALID,
-             "auth:AuthorisationLegalType is '%.32s' but endpoint %s expects %s", legal,
-             endpoint_names[w->ep], want);
+        fail(w, TD_ERR_INVALID, "auth:AuthorisationLegalType is '%.32s' but endpoint %s expects %s",
+             legal, endpoint_names[w->ep], want);
     const char *status = dict_value(w, auth->node, TD__EEV_NS_AUTH, "AuthorisationDesiredStatus",
                                     "auth:AuthorisationDesiredStatus", 0);
     if (is_cancelled(status))
@@ -1318,8 +1322,8 @@ static void read_authorisation(walk *w, const object *auth, json_t **sec, int *e
         if (!deadline) {
             char list[128];
             td__eev_list(td__eev_priorities, 0, list, sizeof list);
-            fail(w, TD_ERR_INVALID, "auth:AuthorisationPriority '%.64s' is not one of %s",
-                 priority, list);
+            fail(w, TD_ERR_INVALID, "auth:AuthorisationPriority '%.64s' is not one of %s", priority,
+                 list);
         }
         put_str(w, sec[SC], "deadline", deadline);
     }
@@ -1328,8 +1332,8 @@ static void read_authorisation(walk *w, const object *auth, json_t **sec, int *e
     read_approvals(w, auth, sec);
     read_flags(w, auth->node, ea_notified);
     read_certificate(w, auth->node, sec, language, production);
-    xmlNode *cspid = one_el(w, auth->node, TD__EEV_NS_AUTH, "AuthorisationCSPID",
-                            "auth:AuthorisationCSPID", 0);
+    xmlNode *cspid =
+        one_el(w, auth->node, TD__EEV_NS_AUTH, "AuthorisationCSPID", "auth:AuthorisationCSPID", 0);
     xmlNode *csp = cspid ? first_el(cspid, TD__EEV_NS_AUTH, "CSPID") : NULL;
     if (csp) {
         const char *ms = child_text(w, csp, TD__EEV_NS_CORE, "CountryCode",
@@ -1567,14 +1571,16 @@ static int event_order(walk *w, const object *auth, const object *primary, const
         if (w->st != TD_OK)
             return 0;
         if (n == 0) {
-            fail(w, TD_ERR_INVALID, "AssociatedObjects is missing: it names the order's "
-                                    "AuthorisationObject");
+            fail(w, TD_ERR_INVALID,
+                 "AssociatedObjects is missing: it names the order's "
+                 "AuthorisationObject");
             return 0;
         }
         memcpy(order, list[0], 37);
     } else {
-        fail(w, TD_ERR_INVALID, "no object names the order: an UPDATE of its "
-                                "auth:AuthorisationObject or a document associated with it");
+        fail(w, TD_ERR_INVALID,
+             "no object names the order: an UPDATE of its "
+             "auth:AuthorisationObject or a document associated with it");
         return 0;
     }
     for (size_t i = 0; i < n_docs; i++) {
@@ -1582,8 +1588,10 @@ static int event_order(walk *w, const object *auth, const object *primary, const
         if (o == primary || assoc_has(o, order) || (primary && assoc_has(o, primary->id)))
             continue;
         set_where(w, o);
-        fail(w, TD_ERR_INVALID, "AssociatedObjects names neither the order %s nor the message's "
-             "main object", order);
+        fail(w, TD_ERR_INVALID,
+             "AssociatedObjects names neither the order %s nor the message's "
+             "main object",
+             order);
         return 0;
     }
     w->where[0] = '\0';
@@ -1643,8 +1651,10 @@ static void read_grounds(walk *w, const doc_info *d, json_t *ev)
             const char *t = text_of(w, c, "eev:Grounds/eev:Category");
             int k = t ? td__eev_index(td__eev_category_names, 4, t) : -1;
             if (t && k < 0)
-                fail(w, TD_ERR_INVALID, "eev:Grounds/eev:Category '%.64s' is not one of "
-                     "subscriber, identification, traffic, content", t);
+                fail(w, TD_ERR_INVALID,
+                     "eev:Grounds/eev:Category '%.64s' is not one of "
+                     "subscriber, identification, traffic, content",
+                     t);
             else if (t)
                 seen[k] = 1;
         }
@@ -1653,7 +1663,8 @@ static void read_grounds(walk *w, const doc_info *d, json_t *ev)
                 append(w, cats, json_string(td__eev_category_names[k]));
         ground = eev_text(w, g, "Ground", "eev:Grounds");
         if (ground && td__eev_index(td__eev_ground_names, 4, ground) < 0)
-            fail(w, TD_ERR_INVALID, "eev:Grounds/eev:Ground '%.64s' is not one of "
+            fail(w, TD_ERR_INVALID,
+                 "eev:Grounds/eev:Ground '%.64s' is not one of "
                  "immunities_or_privileges, fundamental_rights, ne_bis_in_idem, dual_criminality",
                  ground);
     }
@@ -1677,11 +1688,10 @@ static void read_grounds(walk *w, const doc_info *d, json_t *ev)
 
 static void read_correspondence(walk *w, const doc_info *d, json_t *ev)
 {
-    const char *kind = strcmp(d->type, "RequestAdditionalInformation") == 0
-                           ? "request_additional_information"
-                       : strcmp(d->type, "ProvideAdditionalInformation") == 0
-                           ? "provide_additional_information"
-                           : "other";
+    const char *kind =
+        strcmp(d->type, "RequestAdditionalInformation") == 0   ? "request_additional_information"
+        : strcmp(d->type, "ProvideAdditionalInformation") == 0 ? "provide_additional_information"
+                                                               : "other";
     put_str(w, ev, "kind", kind);
     if (strcmp(kind, "other") == 0)
         put_str(w, ev, "document_type", d->type);
@@ -1715,7 +1725,7 @@ static void read_correspondence(walk *w, const doc_info *d, json_t *ev)
 }
 
 /* The LDTask UPDATEs of datapreserved / nonexecution: [{"id", "status"}]. */
-static json_t *task_updates(walk *w, int ids_only)
+static json_t *task_updates(walk *w, int ids_only, const char *order)
 {
     json_t *tasks = json_array();
     for (size_t i = 0; i < w->n_obj && w->st == TD_OK; i++) {
@@ -1724,6 +1734,8 @@ static json_t *task_updates(walk *w, int ids_only)
             continue;
         set_where(w, o);
         eev_children(w, o, NULL);
+        if (strcmp(o->id, order) == 0)
+            fail(w, TD_ERR_INVALID, "an LDTaskObject with the order's identifier");
         const char *s = dict_value(w, o->node, TD__EEV_NS_TASK, "Status", "task:Status", 1);
         const char *status = s ? td__eev_json_of(td__eev_task_status, s) : NULL;
         if (s && !status)
@@ -1748,8 +1760,8 @@ static json_t *task_updates(walk *w, int ids_only)
 static const object *the_one(walk *w, obj_kind kind, const size_t *n_kind)
 {
     if (n_kind[kind] != 1) {
-        fail(w, TD_ERR_INVALID, "%zu %s in the message (one expected on endpoint %s)",
-             n_kind[kind], obj_label[kind], endpoint_names[w->ep]);
+        fail(w, TD_ERR_INVALID, "%zu %s in the message (one expected on endpoint %s)", n_kind[kind],
+             obj_label[kind], endpoint_names[w->ep]);
         return NULL;
     }
     for (size_t i = 0; i < w->n_obj; i++)
@@ -1776,10 +1788,10 @@ static void read_form3(walk *w, const object *n, json_t *ev)
     xmlNode *f = one_el(w, n->node, TD__EEV_NS_EEV, "Form3Information", "eev:Form3Information", 1);
     if (!f)
         return;
-    static const char *const names[] = {"Reason", "ConflictOfLaw", "RequestForClarification",
-                                        NULL};
+    static const char *const names[] = {"Reason", "ConflictOfLaw", "RequestForClarification", NULL};
     eev_only(w, f, "eev:Form3Information", names, NULL);
-    const char *r = child_text(w, f, TD__EEV_NS_EEV, "Reason", "eev:Form3Information/eev:Reason", 1);
+    const char *r =
+        child_text(w, f, TD__EEV_NS_EEV, "Reason", "eev:Form3Information/eev:Reason", 1);
     const char *reason = r ? td__eev_json_of(td__eev_reasons, r) : NULL;
     if (r && !reason) {
         char list[320];
@@ -1793,21 +1805,25 @@ static void read_form3(walk *w, const object *n, json_t *ev)
                        "notification:NotificationDetails", 0));
     xmlNode *col = one_el(w, f, TD__EEV_NS_EEV, "ConflictOfLaw", "eev:ConflictOfLaw", 0);
     if (col) {
-        static const char *const cn[] = {"TitleOfLaw",        "StatutoryProvisions",
-                                         "NatureOfObligation", "WhyApplies",
-                                         "LinkToThirdCountry", "Consequences",
-                                         "OtherInformation",   NULL};
+        static const char *const cn[] = {
+            "TitleOfLaw",         "StatutoryProvisions", "NatureOfObligation", "WhyApplies",
+            "LinkToThirdCountry", "Consequences",        "OtherInformation",   NULL};
         static const char *const keys[] = {"law",  "provisions",   "nature", "why_applies",
                                            "link", "consequences", "other"};
         eev_only(w, col, "eev:ConflictOfLaw", cn, NULL);
         json_t *c = json_object();
-        for (size_t i = 0; cn[i]; i++)
-            put_str(w, c, keys[i], eev_text(w, col, cn[i], "eev:ConflictOfLaw"));
+        for (size_t i = 0; cn[i]; i++) {
+            char label[96];
+            snprintf(label, sizeof label, "eev:ConflictOfLaw/eev:%s", cn[i]);
+            /* All but OtherInformation are what Annex III asks for. */
+            put_str(w, c, keys[i], child_text(w, col, TD__EEV_NS_EEV, cn[i], label, i < 6));
+        }
         put(w, ev, "conflict_of_law", c);
     }
     if (w->st == TD_OK && reason && (strcmp(reason, "conflict_of_law") == 0) != (col != NULL))
-        fail(w, TD_ERR_INVALID, "eev:ConflictOfLaw goes with the reason ConflictOfLaw, and only "
-                                "with it");
+        fail(w, TD_ERR_INVALID,
+             "eev:ConflictOfLaw goes with the reason ConflictOfLaw, and only "
+             "with it");
     put_str(w, ev, "clarification",
             eev_text(w, f, "RequestForClarification", "eev:Form3Information"));
 }
@@ -1817,29 +1833,41 @@ static void read_package(walk *w, const object *d, json_t *ev)
     static const char *const allowed[] = {"Package", NULL};
     set_where(w, d);
     eev_children(w, d, allowed);
-    put_str(w, ev, "delivery_id",
-            child_text(w, d->node, TD__EEV_NS_DELIVERY, "DeliveryID", "delivery:DeliveryID", 1));
+    const char *delivery_id =
+        child_text(w, d->node, TD__EEV_NS_DELIVERY, "DeliveryID", "delivery:DeliveryID", 1);
+    if (delivery_id && strlen(delivery_id) > TD_EEV_ID_MAX)
+        fail(w, TD_ERR_LIMIT, "delivery:DeliveryID is longer than %d bytes", TD_EEV_ID_MAX);
+    put_str(w, ev, "delivery_id", delivery_id);
     xmlNode *p = one_el(w, d->node, TD__EEV_NS_EEV, "Package", "eev:Package", 1);
     if (!p)
         return;
-    static const char *const names[] = {"SHA256", "Size", "ManifestSHA256", "URI", "ContentType",
-                                        NULL};
+    static const char *const names[] = {"SHA256", "Size",        "ManifestSHA256",
+                                        "URI",    "ContentType", NULL};
     eev_only(w, p, "eev:Package", names, NULL);
-    json_t *pkg = json_object();
-    put_str(w, pkg, "sha256",
-            child_text(w, p, TD__EEV_NS_EEV, "SHA256", "eev:Package/eev:SHA256", 1));
+    const char *sha = child_text(w, p, TD__EEV_NS_EEV, "SHA256", "eev:Package/eev:SHA256", 1);
     const char *size = child_text(w, p, TD__EEV_NS_EEV, "Size", "eev:Package/eev:Size", 1);
-    if (size) {
-        long long n = integer_of(w, size, "eev:Package/eev:Size", 0, (long long)1 << 53);
-        if (n >= 0)
-            put(w, pkg, "size", json_integer(n));
-    }
-    put_str(w, pkg, "manifest_sha256",
-            child_text(w, p, TD__EEV_NS_EEV, "ManifestSHA256", "eev:Package/eev:ManifestSHA256",
-                       1));
-    put_str(w, pkg, "uri", child_text(w, p, TD__EEV_NS_EEV, "URI", "eev:Package/eev:URI", 1));
-    put_str(w, pkg, "content_type",
-            child_text(w, p, TD__EEV_NS_EEV, "ContentType", "eev:Package/eev:ContentType", 0));
+    const char *manifest =
+        child_text(w, p, TD__EEV_NS_EEV, "ManifestSHA256", "eev:Package/eev:ManifestSHA256", 1);
+    const char *uri = child_text(w, p, TD__EEV_NS_EEV, "URI", "eev:Package/eev:URI", 1);
+    const char *ctype =
+        child_text(w, p, TD__EEV_NS_EEV, "ContentType", "eev:Package/eev:ContentType", 0);
+    long long n = size ? integer_of(w, size, "eev:Package/eev:Size", 0, (long long)1 << 53) : -1;
+    if (sha && !td__eev_hex64(sha))
+        fail(w, TD_ERR_INVALID, "eev:Package/eev:SHA256 is not 64 lower-case hex digits");
+    if (manifest && !td__eev_hex64(manifest))
+        fail(w, TD_ERR_INVALID, "eev:Package/eev:ManifestSHA256 is not 64 lower-case hex digits");
+    if (uri && !td__eev_uri_ok(uri))
+        fail(w, TD_ERR_INVALID, "eev:Package/eev:URI is not an absolute URI without blanks");
+    if (ctype && strlen(ctype) > TD__EEV_MAX_CONTENT_TYPE)
+        fail(w, TD_ERR_LIMIT, "eev:Package/eev:ContentType is longer than %d bytes",
+             TD__EEV_MAX_CONTENT_TYPE);
+    json_t *pkg = json_object();
+    put_str(w, pkg, "sha256", sha);
+    if (n >= 0)
+        put(w, pkg, "size", json_integer(n));
+    put_str(w, pkg, "manifest_sha256", manifest);
+    put_str(w, pkg, "uri", uri);
+    put_str(w, pkg, "content_type", ctype);
     put(w, ev, "package", pkg);
     w->where[0] = '\0';
 }
@@ -1953,14 +1981,14 @@ static json_t *event(walk *w)
     case TD_EEV_SUBSEQUENT_PRODUCTION:
         set_where(w, pd->o);
         if (!pd->reference)
-            fail(w, TD_ERR_INVALID, "doc:DocumentReference (the production order's reference) "
-                                    "is missing");
+            fail(w, TD_ERR_INVALID,
+                 "doc:DocumentReference (the production order's reference) "
+                 "is missing");
         put_str(w, ev, "production_reference", pd->reference);
         break;
     case TD_EEV_END_PRESERVATION:
         if (is_cancelled(status))
-            fail(w, TD_ERR_INVALID, "desired status %s is a withdrawal: endpoint withdraw",
-                 status);
+            fail(w, TD_ERR_INVALID, "desired status %s is a withdrawal: endpoint withdraw", status);
         break;
     case TD_EEV_NEW_DEADLINE: {
         set_where(w, auth);
@@ -1968,8 +1996,7 @@ static json_t *event(walk *w)
             child_text(w, auth->node, TD__EEV_NS_EEV, "NewDeadline", "eev:NewDeadline", 1);
         int64_t ms = time_of(w, t, "eev:NewDeadline");
         if (is_cancelled(status))
-            fail(w, TD_ERR_INVALID, "desired status %s is a withdrawal: endpoint withdraw",
-                 status);
+            fail(w, TD_ERR_INVALID, "desired status %s is a withdrawal: endpoint withdraw", status);
         put_time(w, ev, "deadline", ms);
         break;
     }
@@ -1988,10 +2015,11 @@ static json_t *event(walk *w)
         put_str(w, ev, "details",
                 child_text(w, primary->node, TD__EEV_NS_NOTIFICATION, "NotificationDetails",
                            "notification:NotificationDetails", 0));
-        const char *t = child_text(w, primary->node, TD__EEV_NS_NOTIFICATION,
-                                   "NotificationTimestamp", "notification:NotificationTimestamp", 0);
+        const char *t =
+            child_text(w, primary->node, TD__EEV_NS_NOTIFICATION, "NotificationTimestamp",
+                       "notification:NotificationTimestamp", 0);
         put_time(w, ev, "preserved_at", time_of(w, t, "notification:NotificationTimestamp"));
-        json_t *tasks = task_updates(w, 0);
+        json_t *tasks = task_updates(w, 0, order);
         if (w->st == TD_OK && json_array_size(tasks) == 0)
             fail(w, TD_ERR_INVALID, "no task:LDTaskObject UPDATE with its task:Status");
         put(w, ev, "tasks", tasks);
@@ -2000,7 +2028,7 @@ static json_t *event(walk *w)
     case TD_EEV_NON_EXECUTION: {
         notification_type(w, primary, "NonExecution");
         read_form3(w, primary, ev);
-        json_t *tasks = task_updates(w, 1);
+        json_t *tasks = task_updates(w, 1, order);
         if (json_array_size(tasks))
             put(w, ev, "tasks", tasks);
         else
@@ -2021,9 +2049,17 @@ static json_t *event(walk *w)
         set_where(w, primary);
         size_t n = assoc_list(w, primary, ids, TD_EEV_MAX_OBJECTS);
         json_t *tasks = json_array();
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n && w->st == TD_OK; i++) {
+            for (size_t k = 0; k < i; k++)
+                if (strcmp(ids[k], ids[i]) == 0) {
+                    fail(w, TD_ERR_INVALID, "AssociatedObjects names %s twice", ids[i]);
+                    break;
+                }
             if (strcmp(ids[i], order) != 0)
                 append(w, tasks, json_string(ids[i]));
+        }
+        if (w->st == TD_OK && json_array_size(tasks) > TD_EEV_MAX_OBJECTS - 1)
+            fail(w, TD_ERR_LIMIT, "more than %d delivered tasks", TD_EEV_MAX_OBJECTS - 1);
         put(w, ev, "tasks", tasks);
         break;
     }
@@ -2043,8 +2079,8 @@ static json_t *event(walk *w)
 
 /* ---- the entry point ---- */
 
-td_status td_eevidence_parse(td_eevidence_endpoint ep, const char *xml, size_t len,
-                             char **json_out, td_eevidence_header *hdr_out, td_error *err)
+td_status td_eevidence_parse(td_eevidence_endpoint ep, const char *xml, size_t len, char **json_out,
+                             td_eevidence_header *hdr_out, td_error *err)
 {
     td_error_clear(err);
     if (json_out)
@@ -2056,8 +2092,8 @@ td_status td_eevidence_parse(td_eevidence_endpoint ep, const char *xml, size_t l
     if (len == 0)
         return td__error_set(err, TD_ERR_INVALID, "empty message");
     if (len > TD_EEV_MAX_XML)
-        return td__error_set(err, TD_ERR_LIMIT, "message of %zu bytes, over the limit of %u",
-                             len, TD_EEV_MAX_XML);
+        return td__error_set(err, TD_ERR_LIMIT, "message of %zu bytes, over the limit of %u", len,
+                             TD_EEV_MAX_XML);
     /* UTF-8 only: checked here so that libxml2 never guesses another encoding from the first
      * bytes (UTF-16, EBCDIC) nor believes the declaration. */
     for (size_t i = 0, step; i < len; i += step) {
@@ -2097,10 +2133,11 @@ td_status td_eevidence_parse(td_eevidence_endpoint ep, const char *xml, size_t l
             xmlNode *payload = one_el(w, root, TD__EEV_NS_CORE, "Payload", "Payload", 1);
             xmlNode *req = payload ? first_el(payload, TD__EEV_NS_CORE, "RequestPayload") : NULL;
             if (payload && !req && w->st == TD_OK)
-                fail(w, TD_ERR_INVALID, first_el(payload, TD__EEV_NS_CORE, "ResponsePayload")
-                                            ? "Payload holds a ResponsePayload; a RequestPayload "
-                                              "is expected"
-                                            : "Payload/RequestPayload is missing");
+                fail(w, TD_ERR_INVALID,
+                     first_el(payload, TD__EEV_NS_CORE, "ResponsePayload")
+                         ? "Payload holds a ResponsePayload; a RequestPayload "
+                           "is expected"
+                         : "Payload/RequestPayload is missing");
             xmlNode *ars = req ? one_el(w, req, TD__EEV_NS_CORE, "ActionRequests",
                                         "RequestPayload/ActionRequests", 1)
                                : NULL;

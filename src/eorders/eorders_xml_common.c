@@ -43,9 +43,12 @@ const td__eev_word td__eev_categories[] = {
 /* ETSI TS 103 280 target formats (FormatOwner ETSI). takedown's other identifier types travel
  * with FormatOwner "takedown" and the JSON name as FormatName. */
 const td__eev_word td__eev_formats[] = {
-    {"IPv4Address", "ipv4"},         {"IPv6Address", "ipv6"},
-    {"IPv4CIDR", "ipv4_range"},      {"IPv6CIDR", "ipv6_range"},
-    {"EmailAddress", "email"},       {"InternationalE164", "phone"},
+    {"IPv4Address", "ipv4"},
+    {"IPv6Address", "ipv6"},
+    {"IPv4CIDR", "ipv4_range"},
+    {"IPv6CIDR", "ipv6_range"},
+    {"EmailAddress", "email"},
+    {"InternationalE164", "phone"},
     {NULL, NULL},
 };
 
@@ -232,8 +235,8 @@ static int civil_text(int64_t ms, char *out, size_t cap, int micro)
         n = snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
                      h, mi, s, frac);
     else
-        n = snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m, d, h,
-                     mi, s);
+        n = snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m, d, h, mi,
+                     s);
     /* Years past 9999 do not fit: td__eev_time_parse never gives them. */
     size_t len = n > 0 && (size_t)n < cap ? (size_t)n : 0;
     memcpy(out, buf, len);
@@ -291,6 +294,32 @@ void td__eev_uuid_new(char out[37])
 int td__eev_country_valid(const char *s, size_t n)
 {
     return n == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z';
+}
+
+int td__eev_hex64(const char *s)
+{
+    if (!s || strlen(s) != 64)
+        return 0;
+    for (size_t i = 0; i < 64; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+int td__eev_uri_ok(const char *s)
+{
+    if (!s || strlen(s) > TD__EEV_MAX_URI)
+        return 0;
+    size_t k = 0;
+    while ((s[k] >= 'a' && s[k] <= 'z') || (s[k] >= 'A' && s[k] <= 'Z') ||
+           (k > 0 && ((s[k] >= '0' && s[k] <= '9') || s[k] == '+' || s[k] == '-' || s[k] == '.')))
+        k++;
+    if (k == 0 || s[k] != ':' || !s[k + 1])
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p <= ' ' || *p == 0x7f)
+            return 0;
+    return 1;
 }
 
 /* ---- base64 and digests ---- */

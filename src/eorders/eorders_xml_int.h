@@ -37,11 +37,11 @@ typedef struct td__eev_word {
     const char *json;
 } td__eev_word;
 
-extern const td__eev_word td__eev_priorities[]; /* EPOCPriority -> C.deadline */
-extern const td__eev_word td__eev_roles[];      /* ApproverRole -> authority type */
-extern const td__eev_word td__eev_categories[]; /* RequestType -> F.data_categories */
-extern const td__eev_word td__eev_formats[];    /* ETSI FormatName -> E.identifiers[].type */
-extern const td__eev_word td__eev_reasons[];    /* Annex III reason codes */
+extern const td__eev_word td__eev_priorities[];  /* EPOCPriority -> C.deadline */
+extern const td__eev_word td__eev_roles[];       /* ApproverRole -> authority type */
+extern const td__eev_word td__eev_categories[];  /* RequestType -> F.data_categories */
+extern const td__eev_word td__eev_formats[];     /* ETSI FormatName -> E.identifiers[].type */
+extern const td__eev_word td__eev_reasons[];     /* Annex III reason codes */
 extern const td__eev_word td__eev_task_status[]; /* LDTaskStatus we send and read back */
 
 /* The JSON name of xml in table t (NULL if absent), and the other way round. */
@@ -77,6 +77,13 @@ void td__eev_uuid_lower(const char *s, char out[37]);
 void td__eev_uuid_new(char out[37]);
 /* 1 if s[0..n) is two capital letters. */
 int td__eev_country_valid(const char *s, size_t n);
+/* 1 if s is 64 lower-case hex digits (a SHA-256). */
+int td__eev_hex64(const char *s);
+/* 1 if s is an absolute URI (a scheme, a colon, something) without blanks or controls, and at
+ * most TD__EEV_MAX_URI bytes. */
+#define TD__EEV_MAX_URI 2048
+int td__eev_uri_ok(const char *s);
+#define TD__EEV_MAX_CONTENT_TYPE 128
 
 /* ---- base64 (RFC 4648 with padding; blanks ignored) ---- */
 

@@ -33,8 +33,6 @@ const char *td_eevidence_message_name(td_eevidence_message kind)
 static const char *const message_actions[TD_EEV_MSG_COUNT] = {"data_preserved", "outcome",
                                                               "non_execution", "correspondence"};
 
-#define MAX_URI 2048
-
 typedef struct out {
     td_error *err;
     td_status st;
@@ -42,6 +40,8 @@ typedef struct out {
     xmlNodePtr actions;
     unsigned next_action;
     xmlNsPtr core, common, task, auth, docns, notification, delivery, xsi, eev;
+    void **keep; /* trimmed copies of the input's texts */
+    size_t n_keep, cap_keep;
     td_eevidence_party sender; /* owns the objects we create */
     td_eevidence_party owner;  /* owns the order's objects we update */
     char now[40];              /* the header's Timestamp */
@@ -97,10 +97,37 @@ static void only(out *o, json_t *obj, const char *path, const char *const *known
     }
 }
 
+static int blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+/* A copy of s[0..n) kept until the build ends. */
+static const char *keep_copy(out *o, const char *s, size_t n)
+{
+    if (o->n_keep == o->cap_keep) {
+        size_t cap = o->cap_keep ? 2 * o->cap_keep : 32;
+        void **bigger = td__realloc(o->keep, cap * sizeof *bigger);
+        if (!bigger) {
+            fail(o, TD_ERR_NOMEM, "out of memory");
+            return NULL;
+        }
+        o->keep = bigger;
+        o->cap_keep = cap;
+    }
+    char *copy = td__malloc(n + 1);
+    if (!copy) {
+        fail(o, TD_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    memcpy(copy, s, n);
+    copy[n] = '\0';
+    o->keep[o->n_keep++] = copy;
+    return copy;
+}
+
 /* A string member: NULL when absent (a failure when required), a failure when not a string, too
- * long, empty or not fit for XML. */
-static const char *str(out *o, json_t *obj, const char *path, const char *key, int required,
-                       size_t max)
+ * long, empty or not fit for XML. Blanks around it are dropped, as every reader of the XML drops
+ * them (raw: kept, for a text that travels base64-encoded). */
+static const char *str_as(out *o, json_t *obj, const char *path, const char *key, int required,
+                          size_t max, int raw)
 {
     if (o->st != TD_OK)
         return NULL;
@@ -116,13 +143,25 @@ static const char *str(out *o, json_t *obj, const char *path, const char *key, i
     }
     const char *s = json_string_value(v);
     size_t n = json_string_length(v);
+    while (!raw && n > 0 && blank(s[n - 1]))
+        n--;
+    while (!raw && n > 0 && blank(*s)) {
+        s++;
+        n--;
+    }
     if (n == 0)
         fail(o, TD_ERR_INVALID, "%s%s: empty", path, key);
     else if (n > max)
         fail(o, TD_ERR_LIMIT, "%s%s: longer than %zu bytes", path, key, max);
     else if (!xml_text_ok(s, n))
         fail(o, TD_ERR_INVALID, "%s%s: a control character XML cannot carry", path, key);
-    return o->st == TD_OK ? s : NULL;
+    return o->st == TD_OK ? keep_copy(o, s, n) : NULL;
+}
+
+static const char *str(out *o, json_t *obj, const char *path, const char *key, int required,
+                       size_t max)
+{
+    return str_as(o, obj, path, key, required, max, 0);
 }
 
 static const char *uuid(out *o, json_t *obj, const char *path, const char *key, int required,
@@ -145,16 +184,6 @@ static int64_t when(out *o, json_t *obj, const char *path, const char *key)
     if (s && t < 0)
         fail(o, TD_ERR_INVALID, "%s%s: not a date and time with a zone (RFC 3339)", path, key);
     return t;
-}
-
-static int is_hex64(const char *s)
-{
-    if (!s || strlen(s) != 64)
-        return 0;
-    for (size_t i = 0; i < 64; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return 0;
-    return 1;
 }
 
 static void check_action(out *o, json_t *in, td_eevidence_message kind)
@@ -216,7 +245,7 @@ static void attachment(out *o, json_t *in, const char *key, const char **name,
     static const char *const known[] = {"name", "content_type", "contents", NULL};
     only(o, a, path, known);
     *name = str(o, a, path, "name", 0, TD_EEV_ID_MAX);
-    *content_type = str(o, a, path, "content_type", 1, 128);
+    *content_type = str(o, a, path, "content_type", 1, TD__EEV_MAX_CONTENT_TYPE);
     const char *text = str(o, a, path, "contents", 1, TD_EEV_MAX_XML);
     if (!text)
         return;
@@ -293,7 +322,10 @@ static xmlNodePtr object(out *o, int update, const char *deliver_for, const char
     snprintf(num, sizeof num, "%u", o->next_action++);
     xmlNodePtr ar = el(o, o->actions, o->core, "ActionRequest", NULL);
     el(o, ar, o->core, "ActionIdentifier", num);
-    xmlNodePtr verb = el(o, ar, o->core, deliver_for ? "DELIVER" : update ? "UPDATE" : "CREATE",
+    xmlNodePtr verb = el(o, ar, o->core,
+                         deliver_for ? "DELIVER"
+                         : update    ? "UPDATE"
+                                     : "CREATE",
                          NULL);
     if (deliver_for)
         el(o, verb, o->core, "Identifier", deliver_for);
@@ -328,8 +360,10 @@ static void start(out *o, const td_eevidence_header *hdr)
         if (!td__eev_country_valid(parties[i]->country, strnlen(parties[i]->country, 3)))
             fail(o, TD_ERR_INVALID, "header: the %s's country is not two capital letters",
                  party_names[i]);
-        else if (n == 0 || n > TD_EEV_ID_MAX || !xml_text_ok(parties[i]->unique_id, n))
-            fail(o, TD_ERR_INVALID, "header: the %s's unique identifier is empty or not text",
+        else if (n == 0 || n > TD_EEV_ID_MAX || !xml_text_ok(parties[i]->unique_id, n) ||
+                 blank(parties[i]->unique_id[0]) || blank(parties[i]->unique_id[n - 1]))
+            fail(o, TD_ERR_INVALID,
+                 "header: the %s's unique identifier is empty, not text or has blanks around it",
                  party_names[i]);
     }
     char tid[37];
@@ -349,8 +383,9 @@ static void start(out *o, const td_eevidence_header *hdr)
                                             TD_EEV_PROFILE_VERSION};
     for (int i = 0; i < 3; i++) {
         size_t n = strnlen(versions[i], sizeof hdr->etsi_version);
-        if (n == sizeof hdr->etsi_version || !xml_text_ok(versions[i], n))
-            fail(o, TD_ERR_INVALID, "header: a version field is not text");
+        if (n == sizeof hdr->etsi_version || !xml_text_ok(versions[i], n) ||
+            (n && (blank(versions[i][0]) || blank(versions[i][n - 1]))))
+            fail(o, TD_ERR_INVALID, "header: a version field is not text or has blanks around it");
         if (n == 0)
             versions[i] = defaults[i];
     }
@@ -360,8 +395,8 @@ static void start(out *o, const td_eevidence_header *hdr)
     o->sender = hdr->sender;
 
     o->doc = xmlNewDoc((const xmlChar *)"1.0");
-    xmlNodePtr root = o->doc ? xmlNewDocNode(o->doc, NULL, (const xmlChar *)"HI1Message", NULL)
-                             : NULL;
+    xmlNodePtr root =
+        o->doc ? xmlNewDocNode(o->doc, NULL, (const xmlChar *)"HI1Message", NULL) : NULL;
     if (!root) {
         fail(o, TD_ERR_NOMEM, "out of memory building the XML");
         return;
@@ -372,10 +407,9 @@ static void start(out *o, const td_eevidence_header *hdr)
     o->task = xmlNewNs(root, (const xmlChar *)TD__EEV_NS_TASK, (const xmlChar *)"task");
     o->auth = xmlNewNs(root, (const xmlChar *)TD__EEV_NS_AUTH, (const xmlChar *)"auth");
     o->docns = xmlNewNs(root, (const xmlChar *)TD__EEV_NS_DOC, (const xmlChar *)"doc");
-    o->notification = xmlNewNs(root, (const xmlChar *)TD__EEV_NS_NOTIFICATION,
-                               (const xmlChar *)"notification");
-    o->delivery =
-        xmlNewNs(root, (const xmlChar *)TD__EEV_NS_DELIVERY, (const xmlChar *)"delivery");
+    o->notification =
+        xmlNewNs(root, (const xmlChar *)TD__EEV_NS_NOTIFICATION, (const xmlChar *)"notification");
+    o->delivery = xmlNewNs(root, (const xmlChar *)TD__EEV_NS_DELIVERY, (const xmlChar *)"delivery");
     o->xsi = xmlNewNs(root, (const xmlChar *)TD__EEV_NS_XSI, (const xmlChar *)"xsi");
     o->eev = xmlNewNs(root, (const xmlChar *)TD__EEV_NS_EEV, (const xmlChar *)"eev");
     if (!o->core || !o->common || !o->task || !o->auth || !o->docns || !o->notification ||
@@ -416,8 +450,8 @@ static void notification(out *o, const char *id, char (*assoc)[37], size_t n_ass
                          const char *details, const char *type, const char *timestamp,
                          xmlNodePtr *node)
 {
-    xmlNodePtr n = object(o, 0, NULL, "notification:NotificationObject", id, &o->sender, assoc,
-                          n_assoc);
+    xmlNodePtr n =
+        object(o, 0, NULL, "notification:NotificationObject", id, &o->sender, assoc, n_assoc);
     if (details)
         el(o, n, o->notification, "NotificationDetails", details);
     dict(o, n, o->notification, "NotificationType", "ETSI", "EPOCNotificationType", type);
@@ -430,7 +464,7 @@ static void notification(out *o, const char *id, char (*assoc)[37], size_t n_ass
 
 static void data_preserved(out *o, json_t *in)
 {
-    static const char *const known[] = {"action", "order",        "owner", "tasks",
+    static const char *const known[] = {"action",  "order",        "owner", "tasks",
                                         "details", "preserved_at", NULL};
     only(o, in, "", known);
     char order[37];
@@ -486,8 +520,7 @@ static void data_preserved(out *o, json_t *in)
 
 static void outcome(out *o, json_t *in)
 {
-    static const char *const known[] = {"action", "order", "tasks", "delivery_id", "package",
-                                        NULL};
+    static const char *const known[] = {"action", "order", "tasks", "delivery_id", "package", NULL};
     only(o, in, "", known);
     char(*assoc)[37] = td__calloc(TD_EEV_MAX_OBJECTS, sizeof *assoc);
     if (!assoc) {
@@ -500,35 +533,24 @@ static void outcome(out *o, json_t *in)
     json_t *pkg = json_object_get(in, "package");
     if (o->st == TD_OK && !json_is_object(pkg))
         fail(o, TD_ERR_INVALID, "package: missing or not an object");
-    static const char *const pk[] = {"sha256", "size", "manifest_sha256", "uri", "content_type",
-                                     NULL};
+    static const char *const pk[] = {"sha256", "size",         "manifest_sha256",
+                                     "uri",    "content_type", NULL};
     if (o->st == TD_OK)
         only(o, pkg, "package.", pk);
     const char *sha = str(o, pkg, "package.", "sha256", 1, 64);
     const char *manifest = str(o, pkg, "package.", "manifest_sha256", 1, 64);
-    const char *uri = str(o, pkg, "package.", "uri", 1, MAX_URI);
-    const char *ctype = str(o, pkg, "package.", "content_type", 0, 128);
+    const char *uri = str(o, pkg, "package.", "uri", 1, TD__EEV_MAX_URI);
+    const char *ctype = str(o, pkg, "package.", "content_type", 0, TD__EEV_MAX_CONTENT_TYPE);
     json_t *size = json_object_get(pkg, "size");
-    if (o->st == TD_OK && !is_hex64(sha))
+    if (o->st == TD_OK && !td__eev_hex64(sha))
         fail(o, TD_ERR_INVALID, "package.sha256: 64 lower-case hex digits expected");
-    if (o->st == TD_OK && !is_hex64(manifest))
+    if (o->st == TD_OK && !td__eev_hex64(manifest))
         fail(o, TD_ERR_INVALID, "package.manifest_sha256: 64 lower-case hex digits expected");
     if (o->st == TD_OK && (!json_is_integer(size) || json_integer_value(size) < 0 ||
                            json_integer_value(size) > ((json_int_t)1 << 53)))
         fail(o, TD_ERR_INVALID, "package.size: a non-negative integer expected");
-    if (o->st == TD_OK) {
-        /* An absolute URI: a scheme, then no blank. */
-        size_t k = 0;
-        while ((uri[k] >= 'a' && uri[k] <= 'z') || (uri[k] >= 'A' && uri[k] <= 'Z') ||
-               (k > 0 && ((uri[k] >= '0' && uri[k] <= '9') || uri[k] == '+' || uri[k] == '-' ||
-                          uri[k] == '.')))
-            k++;
-        int ok = k > 0 && uri[k] == ':' && uri[k + 1];
-        for (const char *p = uri; ok && *p; p++)
-            ok = (unsigned char)*p > ' ';
-        if (!ok)
-            fail(o, TD_ERR_INVALID, "package.uri: an absolute URI without blanks expected");
-    }
+    if (o->st == TD_OK && !td__eev_uri_ok(uri))
+        fail(o, TD_ERR_INVALID, "package.uri: an absolute URI without blanks expected");
     if (o->st != TD_OK) {
         td__free(assoc);
         return;
@@ -539,8 +561,7 @@ static void outcome(out *o, json_t *in)
         td__eev_uuid_new(did);
         delivery_id = did;
     }
-    xmlNodePtr d =
-        object(o, 0, assoc[0], "delivery:DeliveryObject", id, &o->sender, assoc, n + 1);
+    xmlNodePtr d = object(o, 0, assoc[0], "delivery:DeliveryObject", id, &o->sender, assoc, n + 1);
     el(o, d, o->delivery, "DeliveryID", delivery_id);
     el(o, d, o->delivery, "SequenceNumber", "1");
     el(o, d, o->delivery, "LastSequence", "true");
@@ -560,9 +581,9 @@ static void outcome(out *o, json_t *in)
 
 static void non_execution(out *o, json_t *in)
 {
-    static const char *const known[] = {"action",  "order",           "owner",         "reason",
-                                        "details", "tasks",           "conflict_of_law",
-                                        "clarification", "form",      NULL};
+    static const char *const known[] = {"action",  "order", "owner",           "reason",
+                                        "details", "tasks", "conflict_of_law", "clarification",
+                                        "form",    NULL};
     only(o, in, "", known);
     char(*assoc)[37] = td__calloc(TD_EEV_MAX_OBJECTS, sizeof *assoc);
     if (!assoc) {
@@ -579,20 +600,20 @@ static void non_execution(out *o, json_t *in)
     }
     const char *details = str(o, in, "", "details", 0, TD_EEV_MAX_TEXT);
     const char *clarification = str(o, in, "", "clarification", 0, TD_EEV_MAX_TEXT);
-    size_t n = uuid_array(o, in, "tasks", assoc + 1, TD_EEV_MAX_OBJECTS - 3, assoc[0]);
+    size_t n = uuid_array(o, in, "tasks", assoc + 1, TD_EEV_MAX_OBJECTS - 1, assoc[0]);
     if (o->st == TD_OK && json_object_get(in, "tasks") && n == 0)
         fail(o, TD_ERR_INVALID, "tasks: empty (leave it out for the whole order)");
     json_t *col = json_object_get(in, "conflict_of_law");
     static const char *const ck[] = {"law",  "provisions",   "nature", "why_applies",
                                      "link", "consequences", "other",  NULL};
-    static const char *const cx[] = {"TitleOfLaw",        "StatutoryProvisions",
-                                     "NatureOfObligation", "WhyApplies",
-                                     "LinkToThirdCountry", "Consequences",
+    static const char *const cx[] = {"TitleOfLaw",      "StatutoryProvisions", "NatureOfObligation",
+                                     "WhyApplies",      "LinkToThirdCountry",  "Consequences",
                                      "OtherInformation"};
     const char *colv[7] = {NULL};
     if (o->st == TD_OK && reason && (strcmp(reason, "conflict_of_law") == 0) != (col != NULL))
-        fail(o, TD_ERR_INVALID, "conflict_of_law: required with the reason conflict_of_law, "
-                                "and only with it");
+        fail(o, TD_ERR_INVALID,
+             "conflict_of_law: required with the reason conflict_of_law, "
+             "and only with it");
     if (col && o->st == TD_OK) {
         if (!json_is_object(col))
             fail(o, TD_ERR_INVALID, "conflict_of_law: not an object");
@@ -604,6 +625,11 @@ static void non_execution(out *o, json_t *in)
     const char *form_name = NULL, *form_type = NULL;
     char *form_b64 = NULL;
     attachment(o, in, "form", &form_name, &form_type, &form_b64);
+    /* The tasks (or the AuthorisationObject), the notification and the form must fit in one
+     * message that a reader accepts. */
+    if (o->st == TD_OK && (n ? n : 1) + 1 + (form_b64 != NULL) > TD_EEV_MAX_OBJECTS)
+        fail(o, TD_ERR_LIMIT, "tasks: with the notification and the form, more than %d objects",
+             TD_EEV_MAX_OBJECTS);
     if (o->st == TD_OK) {
         if (n == 0) {
             xmlNodePtr a =
@@ -632,8 +658,7 @@ static void non_execution(out *o, json_t *in)
         if (form_b64) {
             char did[37];
             td__eev_uuid_new(did);
-            document(o, did, assoc, form_name ? form_name : "Form 3", "Form3", form_type,
-                     form_b64);
+            document(o, did, assoc, form_name ? form_name : "Form 3", "Form3", form_type, form_b64);
         }
     }
     td__free(form_b64);
@@ -647,15 +672,16 @@ static void correspondence(out *o, json_t *in)
     char order[1][37];
     uuid(o, in, "", "order", 1, order[0]);
     const char *kind = str(o, in, "", "kind", 1, 64);
-    const char *type = !kind                                                    ? NULL
-                       : strcmp(kind, "request_additional_information") == 0 ? "RequestAdditionalInformation"
-                       : strcmp(kind, "provide_additional_information") == 0
-                           ? "ProvideAdditionalInformation"
-                           : NULL;
+    const char *type =
+        !kind                                                 ? NULL
+        : strcmp(kind, "request_additional_information") == 0 ? "RequestAdditionalInformation"
+        : strcmp(kind, "provide_additional_information") == 0 ? "ProvideAdditionalInformation"
+                                                              : NULL;
     if (kind && !type)
-        fail(o, TD_ERR_INVALID, "kind: the operator sends request_additional_information or "
-                                "provide_additional_information");
-    const char *text = str(o, in, "", "text", 1, TD_EEV_MAX_TEXT);
+        fail(o, TD_ERR_INVALID,
+             "kind: the operator sends request_additional_information or "
+             "provide_additional_information");
+    const char *text = str_as(o, in, "", "text", 1, TD_EEV_MAX_TEXT, 1);
     const char *att_name = NULL, *att_type = NULL;
     char *att_b64 = NULL;
     attachment(o, in, "attachment", &att_name, &att_type, &att_b64);
@@ -692,8 +718,8 @@ td_status td_eevidence_build(td_eevidence_message kind, const char *json_in,
         return td__error_set(err, TD_ERR_INVALID, "bad arguments to td_eevidence_build");
     size_t in_len = strlen(json_in);
     if (in_len > TD_EEV_MAX_XML)
-        return td__error_set(err, TD_ERR_LIMIT, "JSON of %zu bytes, over the limit of %u",
-                             in_len, TD_EEV_MAX_XML);
+        return td__error_set(err, TD_ERR_LIMIT, "JSON of %zu bytes, over the limit of %u", in_len,
+                             TD_EEV_MAX_XML);
     td_status st = td__eev_init(err);
     if (st != TD_OK)
         return st;
@@ -701,8 +727,8 @@ td_status td_eevidence_build(td_eevidence_message kind, const char *json_in,
     json_t *in = json_loadb(json_in, in_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!in || !json_is_object(in)) {
         json_decref(in);
-        return td__error_set(err, TD_ERR_INVALID, "%s: not a JSON object (%s)",
-                             message_names[kind], in ? "another JSON value" : jerr.text);
+        return td__error_set(err, TD_ERR_INVALID, "%s: not a JSON object (%s)", message_names[kind],
+                             in ? "another JSON value" : jerr.text);
     }
     out o;
     memset(&o, 0, sizeof o);
@@ -743,12 +769,15 @@ td_status td_eevidence_build(td_eevidence_message kind, const char *json_in,
         xmlFree(mem);
     }
     xmlFreeDoc(o.doc);
+    for (size_t i = 0; i < o.n_keep; i++)
+        td__free(o.keep[i]);
+    td__free(o.keep);
     td__eev_quiet_end(&quiet);
     json_decref(in);
     if (o.st != TD_OK) {
         td__free(text);
-        if (o.st != TD_ERR_NOMEM && err && strncmp(err->message, message_names[kind],
-                                                   strlen(message_names[kind])) != 0)
+        if (o.st != TD_ERR_NOMEM && err &&
+            strncmp(err->message, message_names[kind], strlen(message_names[kind])) != 0)
             td__error_prefix(err, "%s: ", message_names[kind]);
         return o.st;
     }
