@@ -259,7 +259,7 @@ static td_status receive_as(fixture *f, const char *body, int signer, td_eorder_
 {
     char header[160];
     sign(body, f->sk[signer], header, sizeof header);
-    td_eorder_intake in = {(const uint8_t *)body, strlen(body), header, NULL, 0, NULL};
+    td_eorder_intake in = {(const uint8_t *)body, strlen(body), header, NULL, NULL, 0, NULL};
     return td_eorder_receive(f->eo, &in, r, why, err);
 }
 
@@ -676,7 +676,7 @@ static void test_intake(void **state)
     assert_true(r.duplicate);
     /* Unsigned, a bad signature, a tampered body, another authority's key, an unknown one. */
     body = make_doc(f, NULL);
-    td_eorder_intake in = {(const uint8_t *)body, strlen(body), NULL, NULL, 0, NULL};
+    td_eorder_intake in = {(const uint8_t *)body, strlen(body), NULL, NULL, NULL, 0, NULL};
     assert_int_equal(td_eorder_receive(f->eo, &in, &r, &why, &err), TD_ERR_INVALID);
     assert_int_equal(why.problem, TD_EORDER_UNSIGNED);
     in.signature = "ed25519=AAAA";
@@ -736,7 +736,7 @@ static void test_intake(void **state)
     check(td_authority_link_key(f->orders, "admin", f->auth_id[A_GARDA], ki.id, &err), &err);
     body = make_doc(f, NULL);
     sign(body, f->sk[A_STA], header, sizeof header);
-    td_eorder_intake kin = {(const uint8_t *)body, strlen(body), header, NULL, ki.id, NULL};
+    td_eorder_intake kin = {(const uint8_t *)body, strlen(body), header, NULL, NULL, ki.id, NULL};
     assert_int_equal(td_eorder_receive(f->eo, &kin, &r, &why, &err), TD_ERR_INVALID);
     assert_int_equal(why.problem, TD_EORDER_WRONG_AUTHORITY);
     /* A transport that authenticated the sender: no signature. */

@@ -68,6 +68,7 @@ extern "C" {
 #define TD_EORDER_FIELDS_MAX                                                                       \
     61440 /* a record's fields_json, bytes (its metadata fits a package record's 64 KiB) */
 #define TD_EORDER_MESSAGE_MAX 16384        /* an outbox message's JSON, bytes */
+#define TD_EORDER_TRANSPORT_MAX 8192       /* td_eorder_intake.transport_data, bytes */
 #define TD_EORDER_ORDER_RECORDS_MAX 100000 /* records kept per order */
 
 /* ---- the handle ---- */
@@ -470,6 +471,10 @@ typedef struct td_eorder_intake {
      * e-CODEX, converted to this JSON): no signature is checked; the issuing authority must still
      * be registered. NULL: the JSON REST intake. */
     const char *transport;
+    /* What the transport needs to answer later (e.g. the ETSI task objects and the sender's
+     * identifiers): a JSON object of at most TD_EORDER_TRANSPORT_MAX bytes, stored with the order
+     * and copied into each of its outbox messages as "transport"; NULL: none. */
+    const char *transport_data;
     int64_t caller_key_id; /* > 0: the API key must be linked to the issuing authority */
     const char *actor;     /* for the audit log; NULL: "authority:<name>" */
 } td_eorder_intake;
@@ -703,6 +708,9 @@ typedef struct td_eorder_delivery {
     unsigned categories; /* categories delivered */
     uint64_t audit_seq; /* the delivery's audit entry ("eorder.delivery", proven in the manifest) */
     int64_t delivered_ms;
+    char package_sha256[65];  /* SHA-256 of the package file (hex) */
+    uint64_t package_bytes;   /* its size */
+    char manifest_sha256[65]; /* SHA-256 of its signed manifest (hex) */
 } td_eorder_delivery;
 
 /* Delivers an approved production order into a package file at package_path (created, never

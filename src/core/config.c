@@ -105,6 +105,8 @@ static const td_config_option options[] = {
             "preserved evidence is kept this long after removal (default 183 days, TCO Art. 6)"),
     INT_OPT("evidence_max_item_bytes", 1, (int64_t)1 << 40, (int64_t)1 << 30,
             "largest item sealed or opened as evidence, in bytes"),
+    STR_OPT("public_url", "",
+            "this service's URL as authorities reach it (package links in e-Evidence messages)"),
     STR_OPT("eevidence_outbound_url", "",
             "e-Evidence: where outgoing HI1Messages are posted (the access point; empty: kept "
             "pending)"),

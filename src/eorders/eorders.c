@@ -20,7 +20,7 @@ static const char schema_v1[] =
     " id INTEGER PRIMARY KEY, framework INTEGER NOT NULL, deadline_class INTEGER NOT NULL,"
     " authority_id BIGINT NOT NULL, reference TEXT NOT NULL, ext_id TEXT,"
     " issuing_state TEXT NOT NULL, body BLOB NOT NULL, signature BLOB NOT NULL,"
-    " transport TEXT NOT NULL, body_sha256 TEXT NOT NULL, doc TEXT NOT NULL,"
+    " transport TEXT NOT NULL, transport_data TEXT, body_sha256 TEXT NOT NULL, doc TEXT NOT NULL,"
     " categories INTEGER NOT NULL, state INTEGER NOT NULL,"
     " paused_from INTEGER NOT NULL DEFAULT 0, received_ms BIGINT NOT NULL,"
     " clock_start_ms BIGINT NOT NULL, collect_ms BIGINT NOT NULL DEFAULT 0,"

@@ -183,7 +183,33 @@ typedef struct done_args {
     uint64_t seq;
     const char *manifest_sha256;
     int64_t now;
+    const char *package_sha256;
+    uint64_t package_bytes;
 } done_args;
+
+/* SHA-256 (hex) and size of the finished package file. */
+static td_status file_digest(const char *path, char hex[65], uint64_t *size, td_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return td__error_set(err, TD_ERR_IO, "package: cannot read it back");
+    crypto_hash_sha256_state h;
+    crypto_hash_sha256_init(&h);
+    uint8_t buf[65536], d[32];
+    size_t n;
+    *size = 0;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        crypto_hash_sha256_update(&h, buf, n);
+        *size += n;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad)
+        return td__error_set(err, TD_ERR_IO, "package: cannot read it back");
+    crypto_hash_sha256_final(&h, d);
+    td__hex_encode(d, sizeof d, hex);
+    return TD_OK;
+}
 
 static td_status done_body(td_eorders *eo, td_store_conn *c, void *ctx, td_error *err)
 {
@@ -202,11 +228,14 @@ static td_status done_body(td_eorders *eo, td_store_conn *c, void *ctx, td_error
         (st = td__eorder_production_done(c, a->o, err)))
         return st;
     if ((st = td__eorder_message(eo, c, a->o, TD_EORDER_MSG_OUTCOME,
-                                 json_pack("{s:o, s:I, s:s, s:I, s:o}", "categories",
-                                           td__eorder_categories_json(a->cats), "records",
-                                           (json_int_t)a->records, "manifest_sha256",
+                                 json_pack("{s:o, s:I, s:s, s:I, s:o, s:{s:s, s:I, s:s}}",
+                                           "categories", td__eorder_categories_json(a->cats),
+                                           "records", (json_int_t)a->records, "manifest_sha256",
                                            a->manifest_sha256, "audit_seq", (json_int_t)a->seq,
-                                           "delivered_at", td__eorder_time_json(a->now)),
+                                           "delivered_at", td__eorder_time_json(a->now),
+                                           "package", "sha256", a->package_sha256, "size",
+                                           (json_int_t)a->package_bytes, "manifest_sha256",
+                                           a->manifest_sha256),
                                  err)))
         return st;
     return td__eorders_audit(eo, c, a->actor, "eorder.delivered", a->o->id,
@@ -440,9 +469,17 @@ td_status td_eorder_deliver(td_eorders *eo, const char *actor, const char *order
     w = NULL;         /* consumed */
     if (st)
         goto out;
-    done_args da = {actor, o, cats, x.written, ea.seq, manifest_sha, now};
+    char package_sha[65];
+    uint64_t package_bytes = 0;
+    if ((st = file_digest(package_path, package_sha, &package_bytes, err)))
+        goto out;
+    done_args da = {actor, o, cats, x.written, ea.seq, manifest_sha, now, package_sha,
+                    package_bytes};
     if ((st = td__eorders_tx(eo, done_body, &da, err)))
         goto out;
+    memcpy(out->package_sha256, package_sha, sizeof package_sha);
+    out->package_bytes = package_bytes;
+    memcpy(out->manifest_sha256, manifest_sha, sizeof out->manifest_sha256);
     out->records = x.written;
     out->categories = cats;
     out->audit_seq = ea.seq;

@@ -379,8 +379,9 @@ static td_status recv_body(td_eorders *eo, td_store_conn *c, void *ctx, td_error
              " issuing_state, body, signature, transport, body_sha256, doc, categories, state,"
              " received_ms, clock_start_ms, collect_ms, due_ms, transmit_from_ms,"
              " preserve_until_ms, grounds_until_ms, reason, explanation, approvals_needed,"
-             " not_executed_ms, linked_order) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
-             " $11, $12, $13, $14, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
+             " not_executed_ms, linked_order, transport_data) VALUES ($1, $2, $3, $4, $5, $6, $7,"
+             " $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,"
+             " $24, $25)"
              " RETURNING id",
              &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, d->framework, err)) ||
@@ -413,7 +414,11 @@ static td_status recv_body(td_eorders *eo, td_store_conn *c, void *ctx, td_error
              (size_t)-1, err)) ||
         (st = td_stmt_bind_int64(q, 22, td__eorder_approvals_needed(eo, d), err)) ||
         (st = td_stmt_bind_int64(q, 23, executable ? 0 : now, err)) ||
-        (st = td_stmt_bind_int64(q, 24, linked, err)) || (st = td_stmt_step(q, &row, err)))
+        (st = td_stmt_bind_int64(q, 24, linked, err)) ||
+        (st = a->in->transport_data
+                  ? td_stmt_bind_text(q, 25, a->in->transport_data, (size_t)-1, err)
+                  : td_stmt_bind_null(q, 25, err)) ||
+        (st = td_stmt_step(q, &row, err)))
         return st == TD_ERR_CONFLICT
                    ? td__eorder_refuse(a->why, TD_EORDER_CONFLICT, "ext_id", TD_ERR_CONFLICT, err,
                                        "an order with this ext_id exists")
@@ -510,6 +515,16 @@ td_status td_eorder_receive(td_eorders *eo, const td_eorder_intake *in, td_eorde
                                  "over the limit of %d bytes", TD_EORDER_MAX_BODY);
     if (transport && strlen(in->transport) > 32)
         return td__error_set(err, TD_ERR_INVALID, "transport: longer than 32 bytes");
+    if (in->transport_data) {
+        if (strlen(in->transport_data) > TD_EORDER_TRANSPORT_MAX)
+            return td__error_set(err, TD_ERR_LIMIT, "transport data: over %d bytes",
+                                 TD_EORDER_TRANSPORT_MAX);
+        json_t *tdoc = json_loads(in->transport_data, 0, NULL);
+        int ok = json_is_object(tdoc);
+        json_decref(tdoc);
+        if (!ok)
+            return td__error_set(err, TD_ERR_INVALID, "transport data: not a JSON object");
+    }
     if (!transport) {
         if (!in->signature || !*in->signature)
             return td__eorder_refuse(why, TD_EORDER_UNSIGNED, "signature", TD_ERR_INVALID, err,

@@ -31,12 +31,23 @@ td_status td__eorder_message(td_eorders *eo, td_store_conn *c, const td_eorder *
     json_object_set_new(m, "issuing_authority", json_string(o->doc.issuing_authority.name));
     json_object_set_new(m, "created", td__eorder_time_json(now));
     json_object_set_new(m, "details", details ? details : json_object());
+    /* What the transport stored to answer with (its task objects, the sender). */
+    td_stmt *q;
+    td_status st;
+    int row = 0;
+    if ((st = td_store_prepare(c, "SELECT transport_data FROM eorders WHERE id = $1", &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, o->id, err)) || (st = td_stmt_step(q, &row, err))) {
+        json_decref(m);
+        return st;
+    }
+    const char *tdata = row ? td_stmt_column_text(q, 0) : NULL;
+    json_t *transport = tdata ? json_loads(tdata, 0, NULL) : NULL;
+    if (transport)
+        json_object_set_new(m, "transport", transport);
     char *body = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(m);
     if (!body)
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
-    td_status st;
-    td_stmt *q;
     if (strlen(body) > TD_EORDER_MESSAGE_MAX) {
         st =
             td__error_set(err, TD_ERR_LIMIT, "outbox message over %d bytes", TD_EORDER_MESSAGE_MAX);

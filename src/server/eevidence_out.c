@@ -24,6 +24,7 @@ struct td__eev_sender {
     td_server *srv;
     td_eorders *eorders;
     char url[URL_MAX + 1];
+    char public_url[URL_MAX + 1]; /* this service as authorities reach it, no trailing '/' */
     td_eevidence_party sender;
     int allow_private;
     int64_t interval_ms;
@@ -97,7 +98,7 @@ static const char *member(json_t *o, const char *name)
  * docs/evidence-orders-xml.md, "Outgoing messages"), with the receiver's header in the members
  * receiver_country and receiver_id. NULL when the order did not come through the e-Evidence
  * transport (no ext_id or no transport record): such messages are fetched by the authority. */
-static json_t *build_input(json_t *msg, td_eorder_message_kind kind)
+static json_t *build_input(json_t *msg, td_eorder_message_kind kind, const char *base)
 {
     const char *ext = member(msg, "ext_id");
     json_t *transport = json_object_get(msg, "transport");
@@ -136,9 +137,21 @@ static json_t *build_input(json_t *msg, td_eorder_message_kind kind)
     case TD_EORDER_MSG_OUTCOME: {
         json_object_set_new(in, "tasks", task_ids(tasks, category_mask(json_object_get(
                                                              details, "categories"))));
+        /* Where the authority fetches the package: this service's URL, or a name for it. */
         json_t *pkg = json_object_get(details, "package");
-        if (json_is_object(pkg))
-            json_object_set(in, "package", pkg);
+        if (json_is_object(pkg)) {
+            json_t *p = json_deep_copy(pkg);
+            char uri[URL_MAX + 128];
+            if (base && *base)
+                snprintf(uri, sizeof uri, "%s/v1/evidence-orders/%s/package", base,
+                         member(msg, "order") ? member(msg, "order") : "");
+            else
+                snprintf(uri, sizeof uri, "urn:takedown:package:%s",
+                         member(pkg, "sha256") ? member(pkg, "sha256") : "");
+            json_object_set_new(p, "uri", json_string(uri));
+            json_object_set_new(p, "content_type", json_string("application/octet-stream"));
+            json_object_set_new(in, "package", p);
+        }
         break;
     }
     case TD_EORDER_MSG_NON_EXECUTION: {
@@ -191,7 +204,7 @@ static char *message_xml(td__eev_sender *s, const td_eorder_message *m, size_t *
         td__error_set(err, TD_ERR_CORRUPT, "the stored message is not JSON");
         return NULL;
     }
-    json_t *in = build_input(msg, m->kind);
+    json_t *in = build_input(msg, m->kind, s->public_url);
     json_decref(msg);
     if (!in) {
         *skip = 1;
@@ -312,6 +325,10 @@ td__eev_sender *td__eev_sender_start(td_server *srv, td_eorders *eorders)
     s->srv = srv;
     s->eorders = eorders;
     snprintf(s->url, sizeof s->url, "%s", cfg_string(cfg, "eevidence_outbound_url"));
+    snprintf(s->public_url, sizeof s->public_url, "%s", cfg_string(cfg, "public_url"));
+    size_t pl = strlen(s->public_url);
+    while (pl && s->public_url[pl - 1] == '/')
+        s->public_url[--pl] = '\0';
     snprintf(s->sender.country, sizeof s->sender.country, "%s",
              cfg_string(cfg, "eevidence_sender_country"));
     snprintf(s->sender.unique_id, sizeof s->sender.unique_id, "%s",

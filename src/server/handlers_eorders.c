@@ -777,29 +777,6 @@ static int package_path(td__req *r, const char *order_text, char *out, size_t ca
     return snprintf(out, cap, "%s/%s.tdpkg", dir, order_text) < (int)cap;
 }
 
-static int file_sha256(const char *path, char hex[65], uint64_t *size)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
-    uint8_t buf[65536];
-    ssize_t n;
-    *size = 0;
-    while ((n = read(fd, buf, sizeof buf)) > 0) {
-        crypto_hash_sha256_update(&st, buf, (unsigned long long)n);
-        *size += (uint64_t)n;
-    }
-    close(fd);
-    if (n < 0)
-        return 0;
-    uint8_t d[32];
-    crypto_hash_sha256_final(&st, d);
-    td__hex_encode(d, sizeof d, hex);
-    return 1;
-}
-
 void td__h_eorder_deliver(td__req *r)
 {
     td_eorders *e = eorders_or_503(r);
@@ -830,9 +807,6 @@ void td__h_eorder_deliver(td__req *r)
         td__reply_status(r, st, &err);
         return;
     }
-    char sha[65] = "";
-    uint64_t size = 0;
-    (void)file_sha256(path, sha, &size);
     char url[96];
     snprintf(url, sizeof url, "/v1/evidence-orders/%s/package", o.id_text);
     td__reply_json(r, 200,
@@ -840,8 +814,8 @@ void td__h_eorder_deliver(td__req *r)
                              "records", (json_int_t)d.records, "categories",
                              categories_json(d.categories), "audit_seq",
                              (json_int_t)d.audit_seq, "delivered_at",
-                             td__time_json(d.delivered_ms), "package", "sha256", sha, "bytes",
-                             (json_int_t)size, "url", url));
+                             td__time_json(d.delivered_ms), "package", "sha256",
+                             d.package_sha256, "bytes", (json_int_t)d.package_bytes, "url", url));
 }
 
 void td__h_eorder_package(td__req *r)
@@ -1022,6 +996,7 @@ void td__h_eevidence(td__req *r)
     }
     /* What the transport carries beyond the document: audited, not part of the order. */
     json_t *documents = json_incref(json_object_get(doc, "documents"));
+    json_t *transport = json_pack("{s:O}", "tasks", json_object_get(doc, "tasks"));
     json_object_del(doc, "documents");
     json_object_del(doc, "tasks");
     td_eorder_rejection why = {0};
@@ -1031,19 +1006,38 @@ void td__h_eevidence(td__req *r)
     if (!audit_transport(r, e, json_is_string(ext) ? json_string_value(ext) : "", r->params[0],
                          &h, documents)) {
         json_decref(documents);
+        json_decref(transport);
         json_decref(doc);
         return;
     }
     if (ep == TD_EEV_PRODUCTION || ep == TD_EEV_PRESERVATION) {
         char *body = json_dumps(doc, JSON_COMPACT);
+        /* What answering needs later: the request's task objects (id and category) and who sent
+         * it (the receiver of the answers). */
+        json_t *tasks = json_array();
+        size_t i;
+        json_t *t;
+        json_array_foreach(json_object_get(transport, "tasks"), i, t)
+        {
+            json_array_append_new(tasks, json_pack("{s:O, s:O}", "id", json_object_get(t, "id"),
+                                                   "category",
+                                                   json_object_get(t, "category")));
+        }
+        json_t *tdata = json_pack("{s:o, s:{s:s, s:s}, s:s}", "tasks", tasks, "sender",
+                                  "country", h.sender.country, "unique_id", h.sender.unique_id,
+                                  "transaction", h.transaction_id);
+        char *tdata_text = tdata ? json_dumps(tdata, JSON_COMPACT) : NULL;
+        json_decref(tdata);
         td_eorder_intake in = {.body = (const uint8_t *)body,
                                .len = body ? strlen(body) : 0,
                                .transport = "etsi_xml",
+                               .transport_data = tdata_text,
                                .actor = actor_of(r)};
         td_eorder_receipt rc;
-        st = body ? td_eorder_receive(e, &in, &rc, &why, &err)
-                  : td__error_set(&err, TD_ERR_NOMEM, "out of memory");
+        st = body && tdata_text ? td_eorder_receive(e, &in, &rc, &why, &err)
+                                : td__error_set(&err, TD_ERR_NOMEM, "out of memory");
         free(body);
+        free(tdata_text);
         if (st)
             reply_refusal(r, st, &why, &err);
         else
@@ -1065,5 +1059,6 @@ void td__h_eevidence(td__req *r)
             td__reply_json(r, 200, order_json(&o));
     }
     json_decref(documents);
+    json_decref(transport);
     json_decref(doc);
 }
