@@ -379,6 +379,9 @@ static const platform_route platform_routes[] = {
      "{\"pdq\": [\"" PDQ "\", \"" PDQ "\"]}"},
     {"GET", "/c/banks", NULL, "/c/banks", NULL, NULL},
     {"GET", "/c/bank/{name}", NULL, "/c/bank/SCOPE_REVIEW", NULL, NULL},
+    /* Evidence orders address the operator: any platform key answers their evidence.collect. */
+    {"PUT", "/v1/evidence-orders/{id}/data", NULL, "/v1/evidence-orders/eo-999999/data",
+     "application/json", "{\"records\": [{\"category\": \"subscriber\"}]}"},
 };
 
 #define N_PLATFORM_ROUTES (sizeof platform_routes / sizeof platform_routes[0])
