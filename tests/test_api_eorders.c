@@ -894,7 +894,17 @@ static void test_figures(void **state)
     time_text(api_wall_ms() + DAY_MS, to);
     snprintf(path, sizeof path, "/v1/reports/evidence-orders?from=%s&to=%s", from, to);
     json_t *j = api_call(&S.srv, 200, "GET", path, S.keys[AUDITOR], NULL);
-    assert_non_null(j);
+    json_t *eo = json_object_get(j, "evidence_orders");
+    assert_int_equal(api_jint(eo, "delivered"), 1);
+    assert_int_equal(api_jint(eo, "breaches"), 0);
+    assert_true(api_jint(json_object_get(eo, "received"), "total") >= 4);
+    json_decref(j);
+    /* The same figures in the transparency report of the period. */
+    snprintf(path, sizeof path, "/v1/reports/transparency?from=%s&to=%s", from, to);
+    j = api_call(&S.srv, 200, "GET", path, S.keys[AUDITOR], NULL);
+    eo = json_object_get(j, "evidence_orders");
+    assert_int_equal(api_jint(eo, "delivered"), 1);
+    assert_int_equal(api_jint(eo, "breaches"), 0);
     json_decref(j);
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/hex.h"
+#include "server/handlers_eorders.h"
 #include "server/handlers_orders.h"
 
 td_orders *td__orders_or_503(td__req *r)
@@ -726,15 +727,32 @@ void td__h_report_transparency(td__req *r)
                         "from and to are required, as YYYY-MM-DDTHH:MM:SSZ");
         return;
     }
-    char *text = NULL;
+    char *text = NULL, *eo_text = NULL;
     td_error err;
     td_status st = td_report_transparency(o, f, t, &text, &err);
+    /* Evidence orders' figures of the same period (docs/evidence-orders.md), when they run. */
+    td_eorders *e = td__req_eorders(r);
+    if (st == TD_OK && e)
+        st = td_eorders_report(e, f, t, &eo_text, &err);
     if (st) {
+        td_free(text);
         td__reply_status(r, st, &err);
         return;
     }
-    td__reply_text(r, 200, "application/json", text, strlen(text));
+    json_t *report = json_loads(text, 0, NULL);
+    json_t *eo = eo_text ? json_loads(eo_text, 0, NULL) : NULL;
     td_free(text);
+    td_free(eo_text);
+    if (!report) {
+        json_decref(eo);
+        td__reply_error(r, 500, "internal", "the report is not JSON");
+        return;
+    }
+    json_t *figures = json_object_get(eo, "evidence_orders");
+    if (figures)
+        json_object_set(report, "evidence_orders", figures);
+    json_decref(eo);
+    td__reply_json(r, 200, report);
 }
 
 /* ---- the audit log ---- */
