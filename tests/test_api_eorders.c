@@ -397,6 +397,9 @@ static void test_setup(void **state)
     (void)state;
     register_authority("Staatsanwaltschaft Berlin", "evidence", "DE", S.sta_pk, STA);
     register_authority("e-CODEX access point", "evidence", "IE", S.ap_pk, GATEWAY);
+    /* The issuer of tests/data/eevidence/preservation.xml (its key not used here). */
+    register_authority("Juge d'instruction, Tribunal judiciaire de Paris", "evidence", "FR",
+                       S.nca_pk, -1);
     unsigned port = MHD_get_daemon_info(S.peer, MHD_DAEMON_INFO_BIND_PORT)->port;
     char body[512];
     snprintf(body, sizeof body,
@@ -773,6 +776,72 @@ static void test_xml_transport(void **state)
     /* What was sent reads back with the transport's own parser. */
     assert_non_null(strstr(xml_out, "Preserved"));
     free(xml_out);
+
+    /* The issuing side's other messages on the production order, as XML: a new deadline, a
+     * request for information, the enforcing state's partial grounds. */
+    static const struct {
+        const char *file, *endpoint;
+    } events[] = {{"newdeadline.xml", "/eevidence/newdeadline"},
+                  {"correspondence.xml", "/eevidence/correspondence"},
+                  {"groundsforrefusal.xml", "/eevidence/groundsforrefusal"}};
+    for (size_t i = 0; i < sizeof events / sizeof events[0]; i++) {
+        char *x = xml_sample(events[i].file);
+        json_t *ev = send_signed(200, events[i].endpoint, GATEWAY, S.ap_sk, x, "application/xml");
+        assert_string_equal(api_jstr(ev, "id"), xml_order);
+        json_decref(ev);
+        free(x);
+    }
+    o = get_order(xml_order, LEGAL1);
+    assert_string_equal(api_jstr(o, "grounds"), "partial");
+    assert_true(json_array_size(json_object_get(o, "grounds_blocked")) >= 1);
+    json_decref(o);
+
+    /* Our Annex III answer pauses it; the information the authority then provides (as XML)
+     * restarts its clock. */
+    snprintf(path, sizeof path, "/v1/evidence-orders/%s/cannot-comply", xml_order);
+    o = api_call(&S.srv, 200, "POST", path, S.keys[LEGAL1],
+                 "{\"reason\": \"insufficient_information\", \"explanation\": \"Which "
+                 "account?\"}");
+    assert_string_equal(api_jstr(o, "state"), "paused");
+    json_decref(o);
+    char *corr = xml_sample("correspondence.xml");
+    char *type = strstr(corr, "RequestAdditionalInformation");
+    assert_non_null(type);
+    memcpy(type, "ProvideAdditionalInformation", strlen("ProvideAdditionalInformation"));
+    o = send_signed(200, "/eevidence/correspondence", GATEWAY, S.ap_sk, corr, "application/xml");
+    assert_string_not_equal(api_jstr(o, "state"), "paused");
+    assert_false(json_is_null(json_object_get(json_object_get(o, "deadlines"), "due")));
+    json_decref(o);
+    free(corr);
+
+    /* A preservation order as XML, extended, followed by a production, ended. */
+    xml = xml_sample("preservation.xml");
+    j = send_signed(201, "/eevidence/preservation", GATEWAY, S.ap_sk, xml, "application/xml");
+    char pr_order[32];
+    snprintf(pr_order, sizeof pr_order, "%s", api_jstr(j, "id"));
+    assert_string_equal(api_jstr(j, "framework"), "eu_epoc_pr");
+    assert_false(json_is_null(json_object_get(json_object_get(j, "deadlines"), "preserve_until")));
+    json_decref(j);
+    free(xml);
+    static const struct {
+        const char *file, *endpoint;
+    } pr_events[] = {{"preservationextension.xml", "/eevidence/preservationextension"},
+                     {"subsequentproduction.xml", "/eevidence/subsequentproduction"},
+                     {"endpreservation.xml", "/eevidence/endpreservation"}};
+    for (size_t i = 0; i < sizeof pr_events / sizeof pr_events[0]; i++) {
+        char *x = xml_sample(pr_events[i].file);
+        json_t *ev =
+            send_signed(200, pr_events[i].endpoint, GATEWAY, S.ap_sk, x, "application/xml");
+        assert_string_equal(api_jstr(ev, "id"), pr_order);
+        if (i == 0)
+            assert_true(json_is_true(json_object_get(ev, "extended")));
+        if (i == 1)
+            assert_true(json_is_true(json_object_get(ev, "production_pending")));
+        if (i == 2)
+            assert_string_equal(api_jstr(ev, "state"), "ended");
+        json_decref(ev);
+        free(x);
+    }
 
     /* A withdrawal as XML cancels it. */
     xml = xml_sample("withdraw.xml");

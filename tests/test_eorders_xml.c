@@ -461,7 +461,7 @@ static void test_events(void **state)
     json_t *j = parse_sample(TD_EEV_SUBSEQUENT_PRODUCTION, "subsequentproduction.xml", NULL);
     str_is(j, "action", "subsequent_production");
     str_is(j, "order", EPOCPR_ID);
-    str_is(j, "production_reference", "PNAT-2027-0007-PROD");
+    str_is(j, "reference", "PNAT-2027-0007-PROD");
     sha256_hex(FORM5, strlen(FORM5), hex);
     str_is(j, "documents[0].type", "Form5");
     str_is(j, "documents[0].sha256", hex);

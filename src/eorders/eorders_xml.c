@@ -1984,7 +1984,7 @@ static json_t *event(walk *w)
             fail(w, TD_ERR_INVALID,
                  "doc:DocumentReference (the production order's reference) "
                  "is missing");
-        put_str(w, ev, "production_reference", pd->reference);
+        put_str(w, ev, "reference", pd->reference);
         break;
     case TD_EEV_END_PRESERVATION:
         if (is_cancelled(status))

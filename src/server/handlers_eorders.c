@@ -959,6 +959,26 @@ static int audit_transport(td__req *r, td_eorders *e, const char *order, const c
     return st == TD_OK;
 }
 
+/* Information the authority provides (ProvideAdditionalInformation) for an order paused by our
+ * Annex III answer is its clarification: the clock restarts (the JSON route says "clarification"
+ * itself). */
+static void answer_to_request(td__req *r, td_eorders *e, const char *order, json_t *ev)
+{
+    json_t *action = json_object_get(ev, "action"), *kind = json_object_get(ev, "kind");
+    if (!json_is_string(action) || strcmp(json_string_value(action), "correspondence") != 0 ||
+        !json_is_string(kind) ||
+        strcmp(json_string_value(kind), "provide_additional_information") != 0)
+        return;
+    td_eorder o;
+    td_error err;
+    if (td_eorder_get(e, actor_of(r), "e-Evidence transport: is the order waiting for this",
+                      order, &o, &err) != TD_OK ||
+        o.state != TD_EORDER_PAUSED)
+        return;
+    json_object_set_new(ev, "action", json_string("clarification"));
+    json_object_del(ev, "kind");
+}
+
 void td__h_eevidence(td__req *r)
 {
     td_eorders *e = eorders_or_503(r);
@@ -1048,6 +1068,7 @@ void td__h_eevidence(td__req *r)
         if (json_is_string(order))
             snprintf(target, sizeof target, "%s", json_string_value(order));
         json_object_del(doc, "order");
+        answer_to_request(r, e, target, doc);
         char *body = json_dumps(doc, JSON_COMPACT);
         td_eorder o;
         st = body ? td_eorder_event(e, actor_of(r), target, body, strlen(body), 0, &o, &why, &err)
