@@ -40,12 +40,12 @@
 #define MAX_POSTS 64
 
 enum { ADMIN, PLATFORM, AUDITOR, MODERATOR, STA, GATEWAY, LEGAL1, LEGAL2, ALICE, BOB, UKC, N_KEYS };
-static const char *const key_roles[N_KEYS] = {
-    "admin",     "platform", "auditor", "moderator", "authority",
-    "authority", "legal",    "legal",   "custodian", "custodian", "authority"};
+static const char *const key_roles[N_KEYS] = {"admin",     "platform",  "auditor",  "moderator",
+                                              "authority", "authority", "legal",    "legal",
+                                              "custodian", "custodian", "authority"};
 static const char *const key_names[N_KEYS] = {
-    "admin", "upload-service", "auditor", "moderator-1", "sta-berlin-desk",
-    "access-point", "legal-anna", "legal-ben", "alice", "bob", "southwark-desk"};
+    "admin",      "upload-service", "auditor", "moderator-1", "sta-berlin-desk", "access-point",
+    "legal-anna", "legal-ben",      "alice",   "bob",         "southwark-desk"};
 
 static struct {
     api_server srv;
@@ -55,11 +55,11 @@ static struct {
     unsigned char sta_pk[crypto_sign_PUBLICKEYBYTES], sta_sk[crypto_sign_SECRETKEYBYTES];
     unsigned char ap_pk[crypto_sign_PUBLICKEYBYTES], ap_sk[crypto_sign_SECRETKEYBYTES];
     unsigned char nca_pk[crypto_sign_PUBLICKEYBYTES], nca_sk[crypto_sign_SECRETKEYBYTES];
-    char shares[2][160];     /* alice's and bob's */
-    char recipient_pk[65];   /* the recipient authority's X25519 key (hex) */
+    char shares[2][160];      /* alice's and bob's */
+    char recipient_pk[65];    /* the recipient authority's X25519 key (hex) */
     char recipient_key[4200]; /* its secret key file */
-    char order[32];          /* the EPOC sent as JSON */
-    struct MHD_Daemon *peer; /* the platform's webhook receiver and the access point */
+    char order[32];           /* the EPOC sent as JSON */
+    struct MHD_Daemon *peer;  /* the platform's webhook receiver and the access point */
 } S;
 
 /* ---- the platform and the access point ---- */
@@ -170,8 +170,8 @@ static void time_text(int64_t ms, char out[32]) { td_order_time_format(ms, out);
 
 /* The JSON EPOC of docs/evidence-orders.md for reference ref: issuer type and whether a judge
  * validates, categories (a JSON array's inside), the recipient's key. */
-static void epoc_doc(char *out, size_t cap, const char *ref, const char *issuer_type,
-                     int validated, const char *categories)
+static void epoc_doc(char *out, size_t cap, const char *ref, const char *issuer_type, int validated,
+                     const char *categories)
 {
     char from[32], to[32], issued[32], at[32];
     int64_t now = api_wall_ms();
@@ -211,8 +211,12 @@ static json_t *send_signed(long expect, const char *path, int key, const unsigne
 {
     char sig[200];
     api_sign_header(sk, body, strlen(body), sig, sizeof sig);
-    api_request rq = {.method = "POST", .path = path, .key = S.keys[key],
-                      .ctype = ctype ? ctype : "application/json", .body = body, .len = -1,
+    api_request rq = {.method = "POST",
+                      .path = path,
+                      .key = S.keys[key],
+                      .ctype = ctype ? ctype : "application/json",
+                      .body = body,
+                      .len = -1,
                       .extra = sig};
     return api_call_req(&S.srv, expect, &rq);
 }
@@ -402,10 +406,11 @@ static void test_setup(void **state)
                        S.nca_pk, -1);
     unsigned port = MHD_get_daemon_info(S.peer, MHD_DAEMON_INFO_BIND_PORT)->port;
     char body[512];
-    snprintf(body, sizeof body,
-             "{\"url\": \"http://127.0.0.1:%u/platform\", \"secret\": \"platform-secret-0123456789\", "
-             "\"events\": [\"evidence.collect\"]}",
-             port);
+    snprintf(
+        body, sizeof body,
+        "{\"url\": \"http://127.0.0.1:%u/platform\", \"secret\": \"platform-secret-0123456789\", "
+        "\"events\": [\"evidence.collect\"]}",
+        port);
     json_decref(api_call(&S.srv, 201, "POST", "/v1/webhooks", S.keys[ADMIN], body));
 }
 
@@ -719,11 +724,14 @@ static void test_xml_transport(void **state)
     (void)state;
     char *xml = xml_sample("production.xml");
     /* Unsigned by the access point: refused. */
-    api_request rq = {.method = "POST", .path = "/eevidence/production", .key = S.keys[GATEWAY],
-                      .ctype = "application/xml", .body = xml, .len = -1};
+    api_request rq = {.method = "POST",
+                      .path = "/eevidence/production",
+                      .key = S.keys[GATEWAY],
+                      .ctype = "application/xml",
+                      .body = xml,
+                      .len = -1};
     api_expect_error_req(&S.srv, 401, "unsigned", NULL, &rq);
-    json_t *j = send_signed(201, "/eevidence/production", GATEWAY, S.ap_sk, xml,
-                            "application/xml");
+    json_t *j = send_signed(201, "/eevidence/production", GATEWAY, S.ap_sk, xml, "application/xml");
     char xml_order[32];
     snprintf(xml_order, sizeof xml_order, "%s", api_jstr(j, "id"));
     assert_string_equal(api_jstr(j, "framework"), "eu_epoc");
@@ -863,9 +871,13 @@ static void test_xml_transport(void **state)
     for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
         char sig[200];
         api_sign_header(S.ap_sk, hostile[i], strlen(hostile[i]), sig, sizeof sig);
-        api_request h = {.method = "POST", .path = "/eevidence/production",
-                         .key = S.keys[GATEWAY], .ctype = "application/xml", .body = hostile[i],
-                         .len = -1, .extra = sig};
+        api_request h = {.method = "POST",
+                         .path = "/eevidence/production",
+                         .key = S.keys[GATEWAY],
+                         .ctype = "application/xml",
+                         .body = hostile[i],
+                         .len = -1,
+                         .extra = sig};
         api_expect_error_req(&S.srv, 400, "invalid_xml", NULL, &h);
     }
     /* Deep nesting. */
@@ -878,8 +890,13 @@ static void test_xml_transport(void **state)
         n += (size_t)sprintf(deep + n, "</a>");
     char sig[200];
     api_sign_header(S.ap_sk, deep, n, sig, sizeof sig);
-    api_request h = {.method = "POST", .path = "/eevidence/production", .key = S.keys[GATEWAY],
-                     .ctype = "application/xml", .body = deep, .len = (long)n, .extra = sig};
+    api_request h = {.method = "POST",
+                     .path = "/eevidence/production",
+                     .key = S.keys[GATEWAY],
+                     .ctype = "application/xml",
+                     .body = deep,
+                     .len = (long)n,
+                     .extra = sig};
     api_resp resp;
     long st = api_send(&S.srv, &h, &resp);
     assert_true(st == 400 || st == 413);
@@ -980,14 +997,10 @@ static void test_figures(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_setup),
-        cmocka_unit_test(test_intake),
-        cmocka_unit_test(test_judge_rule),
-        cmocka_unit_test(test_collect_and_data),
-        cmocka_unit_test(test_confidentiality),
-        cmocka_unit_test(test_approve_and_deliver),
-        cmocka_unit_test(test_xml_transport),
-        cmocka_unit_test(test_cannot_comply_and_opo),
+        cmocka_unit_test(test_setup),           cmocka_unit_test(test_intake),
+        cmocka_unit_test(test_judge_rule),      cmocka_unit_test(test_collect_and_data),
+        cmocka_unit_test(test_confidentiality), cmocka_unit_test(test_approve_and_deliver),
+        cmocka_unit_test(test_xml_transport),   cmocka_unit_test(test_cannot_comply_and_opo),
         cmocka_unit_test(test_figures),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -227,16 +227,15 @@ static td_status done_body(td_eorders *eo, td_store_conn *c, void *ctx, td_error
         (st = td_stmt_bind_int64(q, 3, a->cats, err)) || (st = td_stmt_run(q, NULL, err)) ||
         (st = td__eorder_production_done(c, a->o, err)))
         return st;
-    if ((st = td__eorder_message(eo, c, a->o, TD_EORDER_MSG_OUTCOME,
-                                 json_pack("{s:o, s:I, s:s, s:I, s:o, s:{s:s, s:I, s:s}}",
-                                           "categories", td__eorder_categories_json(a->cats),
-                                           "records", (json_int_t)a->records, "manifest_sha256",
-                                           a->manifest_sha256, "audit_seq", (json_int_t)a->seq,
-                                           "delivered_at", td__eorder_time_json(a->now),
-                                           "package", "sha256", a->package_sha256, "size",
-                                           (json_int_t)a->package_bytes, "manifest_sha256",
-                                           a->manifest_sha256),
-                                 err)))
+    if ((st = td__eorder_message(
+             eo, c, a->o, TD_EORDER_MSG_OUTCOME,
+             json_pack("{s:o, s:I, s:s, s:I, s:o, s:{s:s, s:I, s:s}}", "categories",
+                       td__eorder_categories_json(a->cats), "records", (json_int_t)a->records,
+                       "manifest_sha256", a->manifest_sha256, "audit_seq", (json_int_t)a->seq,
+                       "delivered_at", td__eorder_time_json(a->now), "package", "sha256",
+                       a->package_sha256, "size", (json_int_t)a->package_bytes, "manifest_sha256",
+                       a->manifest_sha256),
+             err)))
         return st;
     return td__eorders_audit(eo, c, a->actor, "eorder.delivered", a->o->id,
                              json_pack("{s:s, s:I, s:o}", "manifest_sha256", a->manifest_sha256,
@@ -473,8 +472,8 @@ td_status td_eorder_deliver(td_eorders *eo, const char *actor, const char *order
     uint64_t package_bytes = 0;
     if ((st = file_digest(package_path, package_sha, &package_bytes, err)))
         goto out;
-    done_args da = {actor, o, cats, x.written, ea.seq, manifest_sha, now, package_sha,
-                    package_bytes};
+    done_args da = {actor,        o,   cats,        x.written,    ea.seq,
+                    manifest_sha, now, package_sha, package_bytes};
     if ((st = td__eorders_tx(eo, done_body, &da, err)))
         goto out;
     memcpy(out->package_sha256, package_sha, sizeof package_sha);

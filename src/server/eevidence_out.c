@@ -125,9 +125,9 @@ static json_t *build_input(json_t *msg, td_eorder_message_kind kind, const char 
             json_t *cat = json_object_get(t, "category");
             unsigned bit =
                 json_is_string(cat) ? td_eorder_category_parse(json_string_value(cat)) : 0;
-            json_array_append_new(list, json_pack("{s:O, s:s}", "id", json_object_get(t, "id"),
-                                                  "status",
-                                                  (bit & kept) ? "preserved" : "invalid"));
+            json_array_append_new(list,
+                                  json_pack("{s:O, s:s}", "id", json_object_get(t, "id"), "status",
+                                            (bit & kept) ? "preserved" : "invalid"));
         }
         json_object_set_new(in, "tasks", list);
         if (member(details, "preserved_at"))
@@ -135,8 +135,8 @@ static json_t *build_input(json_t *msg, td_eorder_message_kind kind, const char 
         break;
     }
     case TD_EORDER_MSG_OUTCOME: {
-        json_object_set_new(in, "tasks", task_ids(tasks, category_mask(json_object_get(
-                                                             details, "categories"))));
+        json_object_set_new(in, "tasks",
+                            task_ids(tasks, category_mask(json_object_get(details, "categories"))));
         /* Where the authority fetches the package: this service's URL, or a name for it. */
         json_t *pkg = json_object_get(details, "package");
         if (json_is_object(pkg)) {
@@ -167,15 +167,14 @@ static json_t *build_input(json_t *msg, td_eorder_message_kind kind, const char 
         }
         json_t *col = json_object_get(details, "conflict_of_law");
         if (json_is_object(col))
-            json_object_set_new(
-                in, "conflict_of_law",
-                json_pack("{s:O, s:O, s:O, s:O, s:O, s:O}", "law",
-                          json_object_get(col, "third_country"), "provisions",
-                          json_object_get(col, "provisions"), "nature",
-                          json_object_get(col, "nature_of_obligation"), "why_applies",
-                          json_object_get(col, "why_applies"), "link",
-                          json_object_get(col, "link_to_country"), "consequences",
-                          json_object_get(col, "consequences")));
+            json_object_set_new(in, "conflict_of_law",
+                                json_pack("{s:O, s:O, s:O, s:O, s:O, s:O}", "law",
+                                          json_object_get(col, "third_country"), "provisions",
+                                          json_object_get(col, "provisions"), "nature",
+                                          json_object_get(col, "nature_of_obligation"),
+                                          "why_applies", json_object_get(col, "why_applies"),
+                                          "link", json_object_get(col, "link_to_country"),
+                                          "consequences", json_object_get(col, "consequences")));
         break;
     }
     default: {
@@ -247,8 +246,8 @@ static int post_one(td__eev_sender *s, const td_eorder_message *m, char *why, si
     }
     static const char *const headers[] = {"Content-Type: application/xml", NULL};
     td__http_options ho = {.allow_private = s->allow_private, .timeout_ms = 30000};
-    td__http_request rq = {.method = "POST", .url = s->url, .headers = headers, .body = xml,
-                           .body_len = len};
+    td__http_request rq = {
+        .method = "POST", .url = s->url, .headers = headers, .body = xml, .body_len = len};
     td__http_response resp;
     td__http_result res = td__http_send(&ho, &rq, &resp, &err);
     td_free(xml);

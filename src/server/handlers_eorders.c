@@ -82,8 +82,7 @@ static int parse_categories(td__req *r, json_t *arr, const char *member, unsigne
     if (!arr)
         return 1;
     if (!json_is_array(arr)) {
-        td__reply_error(r, 400, "invalid_field", "'%s' must be an array of category names",
-                        member);
+        td__reply_error(r, 400, "invalid_field", "'%s' must be an array of category names", member);
         return 0;
     }
     size_t i;
@@ -120,12 +119,11 @@ static json_t *contact_json(const td_eorder_contact *c)
 
 static json_t *deadlines_json(const td_eorder_deadlines *d)
 {
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "clock_start",
-                     td__time_json(d->clock_start_ms), "collect", td__time_json(d->collect_ms),
-                     "due", td__time_json(d->due_ms), "transmit_from",
-                     td__time_json(d->transmit_from_ms), "preserve_until",
-                     td__time_json(d->preserve_until_ms), "grounds_until",
-                     td__time_json(d->grounds_until_ms));
+    return json_pack(
+        "{s:o, s:o, s:o, s:o, s:o, s:o}", "clock_start", td__time_json(d->clock_start_ms),
+        "collect", td__time_json(d->collect_ms), "due", td__time_json(d->due_ms), "transmit_from",
+        td__time_json(d->transmit_from_ms), "preserve_until", td__time_json(d->preserve_until_ms),
+        "grounds_until", td__time_json(d->grounds_until_ms));
 }
 
 static json_t *identifiers_json(const td_eorder_doc *d)
@@ -159,23 +157,24 @@ static json_t *order_json(const td_eorder *o)
     const td_eorder_doc *d = &o->doc;
     char key_hex[2 * TD_EORDER_X25519_KEY_LEN + 1];
     td__hex_encode(d->recipient_key, sizeof d->recipient_key, key_hex);
-    json_t *j = json_pack(
-        "{s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:o}", "id", o->id_text, "ext_id", d->ext_id,
-        "framework", td_eorder_framework_name(d->framework), "state",
-        td_eorder_state_name(o->state), "authority_id", (json_int_t)o->authority_id, "reference",
-        d->issuing_authority.file_number, "issuing_state", d->issuing_state, "received_at",
-        td__time_json(o->received_ms));
+    json_t *j =
+        json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:o}", "id", o->id_text, "ext_id", d->ext_id,
+                  "framework", td_eorder_framework_name(d->framework), "state",
+                  td_eorder_state_name(o->state), "authority_id", (json_int_t)o->authority_id,
+                  "reference", d->issuing_authority.file_number, "issuing_state", d->issuing_state,
+                  "received_at", td__time_json(o->received_ms));
     if (!j)
         return NULL;
     json_object_set_new(j, "issuing_authority", party_json(&d->issuing_authority));
     json_object_set_new(j, "validating_authority", party_json(&d->validating_authority));
     json_object_set_new(j, "addressee", json_string(d->addressee));
-    json_object_set_new(j, "deadline_class", d->deadline ? json_string(td_eorder_deadline_name(
-                                                               d->deadline))
-                                                         : json_null());
+    json_object_set_new(j, "deadline_class",
+                        d->deadline ? json_string(td_eorder_deadline_name(d->deadline))
+                                    : json_null());
     json_object_set_new(j, "identifiers", identifiers_json(d));
-    json_object_set_new(j, "time_range", json_pack("{s:o, s:o}", "from", td__time_json(d->from_ms),
-                                                   "to", td__time_json(d->to_ms)));
+    json_object_set_new(
+        j, "time_range",
+        json_pack("{s:o, s:o}", "from", td__time_json(d->from_ms), "to", td__time_json(d->to_ms)));
     json_object_set_new(j, "categories", categories_json(d->categories));
     json_object_set_new(j, "subscriber", subscriber_json(d->subscriber));
     json_object_set_new(j, "offence", json_string(d->offence));
@@ -224,16 +223,14 @@ static json_t *order_json(const td_eorder *o)
 
 static json_t *summary_json(const td_eorder_summary *s)
 {
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:i, s:o, s:o, s:i, s:i}",
-                          "id", s->id_text, "ext_id", s->ext_id, "framework",
-                          td_eorder_framework_name(s->framework), "issuing_state",
-                          s->issuing_state, "reference", s->reference, "state",
-                          td_eorder_state_name(s->state), "received_at",
-                          td__time_json(s->received_ms), "deadlines",
-                          deadlines_json(&s->deadlines), "escalation", s->escalation,
-                          "breached_at", td__time_json(s->breached_ms), "categories",
-                          categories_json(s->categories), "approvals", (int)s->approvals,
-                          "approvals_needed", (int)s->approvals_needed);
+    json_t *j = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:i, s:o, s:o, s:i, s:i}", "id", s->id_text,
+        "ext_id", s->ext_id, "framework", td_eorder_framework_name(s->framework), "issuing_state",
+        s->issuing_state, "reference", s->reference, "state", td_eorder_state_name(s->state),
+        "received_at", td__time_json(s->received_ms), "deadlines", deadlines_json(&s->deadlines),
+        "escalation", s->escalation, "breached_at", td__time_json(s->breached_ms), "categories",
+        categories_json(s->categories), "approvals", (int)s->approvals, "approvals_needed",
+        (int)s->approvals_needed);
     if (j)
         json_object_set_new(j, "deadline_class",
                             s->deadline ? json_string(td_eorder_deadline_name(s->deadline))
@@ -333,14 +330,14 @@ static void reply_order(td__req *r, td_eorders *e, const char *order, const char
 
 static json_t *receipt_json(const td_eorder_receipt *rc)
 {
-    json_t *j = json_pack("{s:s, s:s, s:s, s:o, s:b, s:o, s:s}", "id", rc->id_text, "framework",
-                          td_eorder_framework_name(rc->framework), "state",
-                          td_eorder_state_name(rc->state), "received_at",
-                          td__time_json(rc->received_ms), "duplicate", rc->duplicate, "deadlines",
-                          deadlines_json(&rc->deadlines), "body_sha256", rc->body_sha256);
+    json_t *j =
+        json_pack("{s:s, s:s, s:s, s:o, s:b, s:o, s:s}", "id", rc->id_text, "framework",
+                  td_eorder_framework_name(rc->framework), "state", td_eorder_state_name(rc->state),
+                  "received_at", td__time_json(rc->received_ms), "duplicate", rc->duplicate,
+                  "deadlines", deadlines_json(&rc->deadlines), "body_sha256", rc->body_sha256);
     if (j)
-        json_object_set_new(j, "reason", rc->reason ? json_string(td_eorder_reason_name(rc->reason))
-                                                    : json_null());
+        json_object_set_new(
+            j, "reason", rc->reason ? json_string(td_eorder_reason_name(rc->reason)) : json_null());
     return j;
 }
 
@@ -379,7 +376,8 @@ void td__h_eorders_list(td__req *r)
     td_eorder_summary *list = NULL;
     size_t n = 0;
     td_error err;
-    td_status st = td_eorder_list(e, actor_of(r), purpose, (int)open, (size_t)limit, &list, &n, &err);
+    td_status st =
+        td_eorder_list(e, actor_of(r), purpose, (int)open, (size_t)limit, &list, &n, &err);
     if (st) {
         td__reply_status(r, st, &err);
         return;
@@ -417,13 +415,13 @@ void td__h_eorder_records(td__req *r)
     for (size_t i = 0; a && i < n; i++) {
         const td_eorder_record_info *x = &recs[i];
         json_array_append_new(
-            a, json_pack("{s:I, s:I, s:s, s:s, s:o, s:I, s:s, s:s, s:o, s:o}", "id",
-                         (json_int_t)x->id, "evidence_item", (json_int_t)x->evidence_item,
-                         "category", td_eorder_category_name(x->category), "identifier",
-                         x->identifier, "at", td__time_json(x->at_ms), "bytes",
-                         (json_int_t)x->bytes, "sha256", x->sha256, "fields_sha256",
-                         x->fields_sha256, "sealed_at", td__time_json(x->sealed_ms),
-                         "delivered_at", td__time_json(x->delivered_ms)));
+            a,
+            json_pack("{s:I, s:I, s:s, s:s, s:o, s:I, s:s, s:s, s:o, s:o}", "id", (json_int_t)x->id,
+                      "evidence_item", (json_int_t)x->evidence_item, "category",
+                      td_eorder_category_name(x->category), "identifier", x->identifier, "at",
+                      td__time_json(x->at_ms), "bytes", (json_int_t)x->bytes, "sha256", x->sha256,
+                      "fields_sha256", x->fields_sha256, "sealed_at", td__time_json(x->sealed_ms),
+                      "delivered_at", td__time_json(x->delivered_ms)));
     }
     td_free(recs);
     td__reply_json(r, 200, json_pack("{s:o}", "records", a));
@@ -435,7 +433,8 @@ void td__h_eorder_messages(td__req *r)
     if (!e)
         return;
     int authority = r->who.role == TD_ROLE_AUTHORITY;
-    const char *purpose = authority ? "the issuing authority fetches its messages" : read_purpose(r);
+    const char *purpose =
+        authority ? "the issuing authority fetches its messages" : read_purpose(r);
     if (!purpose)
         return;
     /* The read is audited like the order's (the messages quote it). */
@@ -481,13 +480,13 @@ void td__h_eorder_messages(td__req *r)
         const td_eorder_message *m = &msgs[i];
         json_t *body = json_loads(m->json, 0, NULL);
         json_array_append_new(
-            a, json_pack("{s:I, s:s, s:s, s:o, s:i, s:s, s:o, s:o, s:o}", "id", (json_int_t)m->id,
-                         "kind", td_eorder_message_kind_name(m->kind), "state",
-                         td_eorder_message_state_name(m->state), "message",
-                         body ? body : json_null(), "attempts", m->attempts, "last_error",
-                         m->last_error, "created_at", td__time_json(m->created_ms),
-                         "next_attempt_at", td__time_json(m->next_attempt_ms), "sent_at",
-                         td__time_json(m->sent_ms)));
+            a,
+            json_pack("{s:I, s:s, s:s, s:o, s:i, s:s, s:o, s:o, s:o}", "id", (json_int_t)m->id,
+                      "kind", td_eorder_message_kind_name(m->kind), "state",
+                      td_eorder_message_state_name(m->state), "message", body ? body : json_null(),
+                      "attempts", m->attempts, "last_error", m->last_error, "created_at",
+                      td__time_json(m->created_ms), "next_attempt_at",
+                      td__time_json(m->next_attempt_ms), "sent_at", td__time_json(m->sent_ms)));
     }
     td_free(msgs);
     td__reply_json(r, 200, json_pack("{s:o}", "messages", a));
@@ -506,8 +505,8 @@ void td__h_eorder_event(td__req *r)
     td_eorder o;
     td_eorder_rejection why;
     td_error err;
-    td_status st = td_eorder_event(e, actor_of(r), r->params[0], (const char *)r->body,
-                                   r->body_len, authority, &o, &why, &err);
+    td_status st = td_eorder_event(e, actor_of(r), r->params[0], (const char *)r->body, r->body_len,
+                                   authority, &o, &why, &err);
     if (st) {
         reply_refusal(r, st, &why, &err);
         return;
@@ -521,7 +520,7 @@ void td__h_eorder_event(td__req *r)
  * returns 0 when malformed. */
 static int parse_record(td__req *r, json_t *v, size_t i, td_eorder_record *rec)
 {
-    static const char *const members[] = {"category", "identifier", "at", "fields",
+    static const char *const members[] = {"category",       "identifier",   "at", "fields",
                                           "content_base64", "content_type", NULL};
     char where[48];
     snprintf(where, sizeof where, "records[%zu]", i);
@@ -578,8 +577,7 @@ static int parse_record(td__req *r, json_t *v, size_t i, td_eorder_record *rec)
     json_t *c = json_object_get(v, "content_base64");
     if (c) {
         if (!json_is_string(c)) {
-            td__reply_error(r, 400, "invalid_field", "'%s.content_base64' must be a string",
-                            where);
+            td__reply_error(r, 400, "invalid_field", "'%s.content_base64' must be a string", where);
             return 0;
         }
         size_t blen = json_string_length(c), cap = blen / 4 * 3 + 3, n = 0;
@@ -664,12 +662,11 @@ void td__h_eorder_approve(td__req *r)
         if (st)
             td__reply_status(r, st, &err);
         else
-            td__reply_json(r, 200,
-                           json_pack("{s:i, s:i, s:b, s:o}", "approvals", (int)a.approvals,
-                                     "needed", (int)a.needed, "complete", a.complete,
-                                     "release_request",
-                                     a.release_request ? json_integer(a.release_request)
-                                                       : json_null()));
+            td__reply_json(
+                r, 200,
+                json_pack("{s:i, s:i, s:b, s:o}", "approvals", (int)a.approvals, "needed",
+                          (int)a.needed, "complete", a.complete, "release_request",
+                          a.release_request ? json_integer(a.release_request) : json_null()));
     }
     json_decref(b);
 }
@@ -682,11 +679,11 @@ void td__h_eorder_cannot_comply(td__req *r)
     json_t *b = td__body_object(r);
     if (!b)
         return;
-    static const char *const members[] = {"reason", "categories", "explanation",
-                                          "conflict_of_law", NULL};
+    static const char *const members[] = {"reason", "categories", "explanation", "conflict_of_law",
+                                          NULL};
     static const char *const col_members[] = {
-        "third_country", "provisions",      "nature_of_obligation",
-        "why_applies",   "link_to_country", "consequences", NULL};
+        "third_country", "provisions", "nature_of_obligation", "why_applies", "link_to_country",
+        "consequences",  NULL};
     td_eorder_cc_input in = {0};
     const char *reason = NULL;
     json_t *col = json_object_get(b, "conflict_of_law");
@@ -812,9 +809,8 @@ void td__h_eorder_deliver(td__req *r)
     td__reply_json(r, 200,
                    json_pack("{s:s, s:I, s:o, s:I, s:o, s:{s:s, s:I, s:s}}", "id", o.id_text,
                              "records", (json_int_t)d.records, "categories",
-                             categories_json(d.categories), "audit_seq",
-                             (json_int_t)d.audit_seq, "delivered_at",
-                             td__time_json(d.delivered_ms), "package", "sha256",
+                             categories_json(d.categories), "audit_seq", (json_int_t)d.audit_seq,
+                             "delivered_at", td__time_json(d.delivered_ms), "package", "sha256",
                              d.package_sha256, "bytes", (json_int_t)d.package_bytes, "url", url));
 }
 
@@ -943,10 +939,10 @@ static int audit_transport(td__req *r, td_eorders *e, const char *order, const c
     crypto_hash_sha256(d, r->body, r->body_len);
     char hex[65];
     td__hex_encode(d, sizeof d, hex);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "endpoint", endpoint, "xml_sha256",
-                          hex, "transaction", h->transaction_id, "sender", h->sender.unique_id,
-                          "sender_country", h->sender.country, "documents",
-                          documents ? documents : json_null());
+    json_t *j =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "endpoint", endpoint, "xml_sha256", hex,
+                  "transaction", h->transaction_id, "sender", h->sender.unique_id, "sender_country",
+                  h->sender.country, "documents", documents ? documents : json_null());
     char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(j);
     td_error err;
@@ -971,8 +967,8 @@ static void answer_to_request(td__req *r, td_eorders *e, const char *order, json
         return;
     td_eorder o;
     td_error err;
-    if (td_eorder_get(e, actor_of(r), "e-Evidence transport: is the order waiting for this",
-                      order, &o, &err) != TD_OK ||
+    if (td_eorder_get(e, actor_of(r), "e-Evidence transport: is the order waiting for this", order,
+                      &o, &err) != TD_OK ||
         o.state != TD_EORDER_PAUSED)
         return;
     json_object_set_new(ev, "action", json_string("clarification"));
@@ -997,9 +993,8 @@ void td__h_eevidence(td__req *r)
     char *json = NULL;
     td_eevidence_header h;
     td_error err;
-    td_status st =
-        td_eevidence_parse((td_eevidence_endpoint)ep, (const char *)r->body, r->body_len, &json,
-                           &h, &err);
+    td_status st = td_eevidence_parse((td_eevidence_endpoint)ep, (const char *)r->body, r->body_len,
+                                      &json, &h, &err);
     if (st) {
         char msg[TD__ERROR_TEXT_MAX];
         td__safe_text(msg, sizeof msg, err.message, strnlen(err.message, sizeof err.message));
@@ -1020,11 +1015,10 @@ void td__h_eevidence(td__req *r)
     json_object_del(doc, "documents");
     json_object_del(doc, "tasks");
     td_eorder_rejection why = {0};
-    json_t *ext = json_object_get(doc, ep == TD_EEV_PRODUCTION || ep == TD_EEV_PRESERVATION
-                                           ? "ext_id"
-                                           : "order");
-    if (!audit_transport(r, e, json_is_string(ext) ? json_string_value(ext) : "", r->params[0],
-                         &h, documents)) {
+    json_t *ext = json_object_get(
+        doc, ep == TD_EEV_PRODUCTION || ep == TD_EEV_PRESERVATION ? "ext_id" : "order");
+    if (!audit_transport(r, e, json_is_string(ext) ? json_string_value(ext) : "", r->params[0], &h,
+                         documents)) {
         json_decref(documents);
         json_decref(transport);
         json_decref(doc);
@@ -1040,12 +1034,11 @@ void td__h_eevidence(td__req *r)
         json_array_foreach(json_object_get(transport, "tasks"), i, t)
         {
             json_array_append_new(tasks, json_pack("{s:O, s:O}", "id", json_object_get(t, "id"),
-                                                   "category",
-                                                   json_object_get(t, "category")));
+                                                   "category", json_object_get(t, "category")));
         }
-        json_t *tdata = json_pack("{s:o, s:{s:s, s:s}, s:s}", "tasks", tasks, "sender",
-                                  "country", h.sender.country, "unique_id", h.sender.unique_id,
-                                  "transaction", h.transaction_id);
+        json_t *tdata = json_pack("{s:o, s:{s:s, s:s}, s:s}", "tasks", tasks, "sender", "country",
+                                  h.sender.country, "unique_id", h.sender.unique_id, "transaction",
+                                  h.transaction_id);
         char *tdata_text = tdata ? json_dumps(tdata, JSON_COMPACT) : NULL;
         json_decref(tdata);
         td_eorder_intake in = {.body = (const uint8_t *)body,

@@ -30,8 +30,8 @@ enum {
     TD__R_AUDITOR = 1u << 3,
     TD__R_AUTHORITY = 1u << 4, /* sends signed removal orders and referrals (orders.h) */
     TD__R_CUSTODIAN = 1u << 5, /* holds a share of the evidence master key (evidence.h) */
-    TD__R_LEGAL = 1u << 6,     /* handles evidence orders, approves deliveries (evidence_orders.h) */
-    TD__R_PUBLIC = 1u << 15    /* no key needed */
+    TD__R_LEGAL = 1u << 6,  /* handles evidence orders, approves deliveries (evidence_orders.h) */
+    TD__R_PUBLIC = 1u << 15 /* no key needed */
 };
 /* The platform's own roles. Authorities and custodians are outside them: routes name them
  * explicitly. */
@@ -104,7 +104,7 @@ struct td__req {
     size_t resp_len;
     const char *resp_type;
     int resp_static; /* resp points to static data: do not free */
-    int resp_fd;      /* >= 0: the body is this file's first resp_fd_len bytes (td__reply_fd) */
+    int resp_fd;     /* >= 0: the body is this file's first resp_fd_len bytes (td__reply_fd) */
     uint64_t resp_fd_len;
     int handled;
 };
