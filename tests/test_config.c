@@ -48,7 +48,7 @@ static void test_table(void **state)
             assert_true(o->min <= o->def && o->def <= o->max);
         }
     }
-    assert_int_equal(strings, 4);
+    assert_int_equal(strings, 5); /* listen, data, store, fetch_allow, eorder_escalation_pct */
     assert_true(ints > 40);
     assert_int_equal(td_config_find("listen")->type, TD_CONFIG_STRING);
     assert_int_equal(td_config_find("max-body-bytes")->type, TD_CONFIG_INT);

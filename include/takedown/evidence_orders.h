@@ -50,12 +50,10 @@ extern "C" {
 
 /* ---- limits ---- */
 
-#define TD_EORDER_MAX_BODY 131072 /* the intake document, bytes */
-#define TD_EORDER_MAX_EVENT                                                                        \
-    131072                           /* an event document, bytes (a correction may carry sections) \
-                                      */
-#define TD_EORDER_MAX_IDENTIFIERS 32 /* E.identifiers */
-#define TD_EORDER_NAME_MAX 256       /* authority names, addressee, recipient */
+#define TD_EORDER_MAX_BODY 131072      /* the intake document, bytes */
+#define TD_EORDER_MAX_EVENT 131072     /* an event document (a correction may carry sections) */
+#define TD_EORDER_MAX_IDENTIFIERS 32   /* E.identifiers */
+#define TD_EORDER_NAME_MAX 256         /* authority names, addressee, recipient */
 #define TD_EORDER_FILE_NUMBER_MAX 128  /* file numbers, references */
 #define TD_EORDER_CONTACT_MAX 256      /* each of a contact's name, email, phone */
 #define TD_EORDER_VALUE_MAX 1024       /* an identifier's value */
@@ -67,8 +65,9 @@ extern "C" {
 #define TD_EORDER_X25519_KEY_LEN 32    /* L.x25519_public_key */
 #define TD_EORDER_MAX_MARKS 8          /* escalation marks */
 #define TD_EORDER_PUT_MAX_RECORDS 1000 /* records in one td_eorder_put_data */
-#define TD_EORDER_FIELDS_MAX 65536     /* a record's fields_json, bytes */
-#define TD_EORDER_MESSAGE_MAX 16384    /* an outbox message's JSON, bytes */
+#define TD_EORDER_FIELDS_MAX                                                                       \
+    61440 /* a record's fields_json, bytes (its metadata fits a package record's 64 KiB) */
+#define TD_EORDER_MESSAGE_MAX 16384        /* an outbox message's JSON, bytes */
 #define TD_EORDER_ORDER_RECORDS_MAX 100000 /* records kept per order */
 
 /* ---- the handle ---- */
@@ -592,7 +591,8 @@ void td_eorder_event_doc_clear(td_eorder_event_doc *doc);
  * authority_id > 0: the sender's registered authority (td_authority_for_key), which must be the
  * order's issuing authority, or for grounds an authority of the enforcing state (B.member_state;
  * when absent, of another state than the issuing one). An action the order's framework or state
- * does not allow: TD_ERR_CONFLICT (why: conflict). out (may be NULL) receives the order after. */
+ * does not allow: TD_ERR_CONFLICT (why: conflict); an unknown order: TD_ERR_NOT_FOUND (why:
+ * unknown_order). out (may be NULL) receives the order after. */
 __attribute__((warn_unused_result)) td_status
 td_eorder_event(td_eorders *eorders, const char *actor, const char *order, const char *json,
                 size_t len, int64_t authority_id, td_eorder *out, td_eorder_rejection *why,
@@ -707,7 +707,7 @@ td_eorder_correspond(td_eorders *eorders, const char *actor, const char *order,
 typedef struct td_eorder_delivery {
     size_t records;      /* records in the package */
     unsigned categories; /* categories delivered */
-    uint64_t audit_seq;  /* the delivery's audit entry ("eorder.delivered") */
+    uint64_t audit_seq; /* the delivery's audit entry ("eorder.delivery", proven in the manifest) */
     int64_t delivered_ms;
 } td_eorder_delivery;
 
@@ -719,7 +719,9 @@ typedef struct td_eorder_delivery {
  * encrypted to L.x25519_public_key; the delivery audit entry (order, categories, record digests)
  * is committed, and its inclusion proof, the order id and categories go into the manifest,
  * signed with the delivery key (td_eorders_delivery_public_key). State delivered; the outcome
- * outbox message is queued. */
+ * outbox message is queued. A failure once the release ran leaves no package, is logged
+ * ("eorder.delivery_failed" when the delivery entry was written) and makes a new release request
+ * (a release is used once) for the custodians to approve before a retry. */
 __attribute__((warn_unused_result)) td_status
 td_eorder_deliver(td_eorders *eorders, const char *actor, const char *order,
                   const char *package_path, td_eorder_delivery *out, td_error *err);
@@ -776,7 +778,7 @@ typedef struct td_eorders_tick_result {
     size_t escalations; /* marks newly passed */
     size_t breaches;    /* production deadlines newly passed without delivery */
     size_t expired;     /* preservation orders whose period ended */
-    size_t released;    /* preservation holds released because the linked production is done */
+    size_t released;    /* of the expired: preservations a linked production had held */
 } td_eorders_tick_result;
 
 /* Raises escalation marks, records breaches ("eorder.escalated", "eorder.breached": a row change

@@ -221,7 +221,7 @@ int64_t td_eorder_id_parse(const char *text)
     if (*p < '1' || *p > '9')
         return 0;
     for (; *p; p++) {
-        if (*p < '0' || *p > '9' || v > (INT64_MAX - 9) / 10)
+        if (*p < '0' || *p > '9' || v > (INT64_MAX - (*p - '0')) / 10)
             return 0;
         v = v * 10 + (*p - '0');
     }

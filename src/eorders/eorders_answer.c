@@ -87,10 +87,8 @@ static td_status set_request_body(td_eorders *eo, td_store_conn *c, void *ctx, t
     return td__eorder_update(c, a->id, "release_request = $2", &a->request, 1, err);
 }
 
-/* Makes the evidence release request of approved order o for its records (categories not
- * refused), and records it on the order. */
-static td_status make_request(td_eorders *eo, const char *actor, const td_eorder *o,
-                              int64_t *request, td_error *err)
+td_status td__eorder_make_request(td_eorders *eo, const char *actor, const td_eorder *o,
+                                  int64_t *request, td_error *err)
 {
     char case_ref[64], basis[TD_EORDER_FILE_NUMBER_MAX + 96], purpose[128];
     int64_t *items = NULL;
@@ -156,7 +154,7 @@ td_status td_eorder_approve(td_eorders *eo, const td_principal *who, const char 
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
     st = td__eorders_tx(eo, approve_body, &a, err);
     if (st == TD_OK && out->complete)
-        st = make_request(eo, who->name, a.o, &out->release_request, err);
+        st = td__eorder_make_request(eo, who->name, a.o, &out->release_request, err);
     td__free(a.o);
     return st;
 }
@@ -331,19 +329,4 @@ td_status td_eorder_correspond(td_eorders *eo, const char *actor, const char *or
     st = td__eorders_tx(eo, corr_body, &a, err);
     td__free(a.o);
     return st;
-}
-
-/* ---- delivery ---- */
-
-td_status td_eorder_deliver(td_eorders *eo, const char *actor, const char *order,
-                            const char *package_path, td_eorder_delivery *out, td_error *err)
-{
-    (void)eo;
-    (void)actor;
-    (void)order;
-    (void)package_path;
-    if (out)
-        memset(out, 0, sizeof *out);
-    return td__error_set(err, TD_ERR_UNSUPPORTED,
-                         "evidence orders: delivery packages are not available yet");
 }

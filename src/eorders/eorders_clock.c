@@ -154,19 +154,20 @@ td_status td_eorders_tick(td_eorders *eo, td_eorders_tick_result *out, td_error 
     memset(out, 0, sizeof *out);
     int64_t now = td__now(eo->svc);
     /* Production deadlines: orders with a deadline whose next mark or breach is due. */
-    int64_t binds[5] = {TD_EORDER_COLLECTING, TD_EORDER_PRESERVED, TD_EORDER_APPROVED, now,
-                        TICK_BATCH};
+    /* (A breach is recorded once; a new deadline after it still gets its marks.) */
+    int64_t binds[6] = {TD_EORDER_COLLECTING,      TD_EORDER_PRESERVED, TD_EORDER_APPROVED, now,
+                        (int64_t)eo->opts.n_marks, TICK_BATCH};
     if ((st = td_store_read_rows(eo->svc->store,
                                  "SELECT id, clock_start_ms, due_ms, escalation, breached_ms"
                                  " FROM eorders WHERE state IN ($1, $2, $3) AND due_ms > 0"
-                                 " AND breached_ms = 0 AND clock_start_ms < $4"
-                                 " ORDER BY due_ms LIMIT $5",
-                                 binds, 5, TICK_BATCH, sizeof *rows, due_item, (void **)&rows, &n,
+                                 " AND (breached_ms = 0 OR escalation < $5)"
+                                 " AND clock_start_ms < $4 ORDER BY due_ms LIMIT $6",
+                                 binds, 6, TICK_BATCH, sizeof *rows, due_item, (void **)&rows, &n,
                                  err)))
         return st;
     for (size_t i = 0; i < n && st == TD_OK; i++) {
         mark_args a = {&rows[i], marks_passed(eo, rows[i].start, rows[i].due, now), now, 0, 0};
-        if (a.level <= rows[i].escalation && now < rows[i].due)
+        if (a.level <= rows[i].escalation && (now < rows[i].due || rows[i].breached))
             continue;
         if ((st = td__eorders_tx(eo, mark_body, &a, err)) == TD_OK) {
             out->escalations += (size_t)a.escalated;

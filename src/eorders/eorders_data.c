@@ -86,7 +86,7 @@ static td_status check_record(const td_eorder *o, const td_eorder_record *r, siz
         return *fields ? TD_OK : td__error_set(err, TD_ERR_NOMEM, "out of memory");
     }
     if (strlen(r->fields_json) > TD_EORDER_FIELDS_MAX)
-        return refuse_rec(why, err, i, "fields", TD_EORDER_TOO_LARGE, "over 65536 bytes");
+        return refuse_rec(why, err, i, "fields", TD_EORDER_TOO_LARGE, "over 61440 bytes");
     json_error_t jerr;
     json_t *f = json_loads(r->fields_json, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(f)) {

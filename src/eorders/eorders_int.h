@@ -130,6 +130,13 @@ unsigned td__eorder_approvals_needed(const td_eorders *eo, const td_eorder_doc *
 td_status td__eorder_collect(td_eorders *eo, td_store_conn *c, int64_t id, const td_eorder_doc *d,
                              int64_t answer_by, td_error *err);
 
+/* ---- eorders_answer.c ---- */
+
+/* Makes the evidence release request of approved order o for its records (categories not
+ * refused) and records it on the order (*request). */
+td_status td__eorder_make_request(td_eorders *eo, const char *actor, const td_eorder *o,
+                                  int64_t *request, td_error *err);
+
 /* ---- eorders_outbox.c ---- */
 
 /* Queues a message of kind for order o inside the transaction; details (stolen) may be NULL. */

@@ -234,9 +234,11 @@ td_status td__eorder_collect(td_eorders *eo, td_store_conn *c, int64_t id, const
                         json_pack("{s:o, s:o}", "from", td__eorder_time_json(d->from_ms), "to",
                                   td__eorder_time_json(d->to_ms)));
     json_object_set_new(p, "answer_by", td__eorder_time_json(answer_by));
-    /* The subject makes the idempotency key: one collection per order and clock start. */
-    char subject[64];
-    snprintf(subject, sizeof subject, "%s:%lld", idt, (long long)answer_by);
+    /* The subject makes the idempotency key: each asking is its own event (a correction asks
+     * again, possibly with the same answer time), so a random part tells them apart. */
+    char subject[96];
+    snprintf(subject, sizeof subject, "%s:%lld:%08x%08x", idt, (long long)answer_by,
+             (unsigned)randombytes_random(), (unsigned)randombytes_random());
     td_status st = td__event_enqueue(eo->svc, c, TD_EVENT_EVIDENCE_COLLECT, subject, p, err);
     json_decref(p);
     return st;

@@ -5,6 +5,8 @@
 #ifndef TD_EVIDENCE_PACKAGE_INT_H
 #define TD_EVIDENCE_PACKAGE_INT_H
 
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -111,6 +113,44 @@ void td__pkg_format_time(int64_t ms, char out[TD_PACKAGE_CREATED_LEN + 1]);
  * a read that found fewer bytes; *got says how many). */
 int td__pkg_write_all(int fd, const uint8_t *p, size_t n);
 int td__pkg_read_full(int fd, uint8_t *p, size_t n, size_t *got);
+
+/* Plaintext handled per batch: the writer's buffer and the reader's two, each hashed on the
+ * hasher's thread while the caller's thread seals or opens the next. A multiple of the chunk. */
+#define TD__PKG_BATCH ((size_t)1024 * 1024)
+static inline size_t td__pkg_batch(size_t chunk)
+{
+    return chunk >= TD__PKG_BATCH ? chunk : TD__PKG_BATCH / chunk * chunk;
+}
+
+/* ---- package_hash.c ---- */
+
+/* SHA-256 on a second thread, one job (a range of memory) at a time. */
+typedef struct td__pkg_hasher {
+    EVP_MD_CTX *md;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    const uint8_t *job;
+    size_t job_len;
+    int busy;     /* a job is posted and not finished */
+    int stop;     /* the thread is asked to end */
+    int threaded; /* the thread runs; else jobs are hashed inline */
+    int failed;   /* an OpenSSL call failed since the last reset */
+    int ready;    /* initialised */
+} td__pkg_hasher;
+
+td_status td__pkg_hasher_init(td__pkg_hasher *h, td_error *err);
+/* Ends the thread (after its job) and frees; accepts a zeroed or freed hasher. */
+void td__pkg_hasher_free(td__pkg_hasher *h);
+/* Starts a new SHA-256 (waits for the job in hand); -1 on failure. */
+int td__pkg_hasher_reset(td__pkg_hasher *h);
+/* Hashes n bytes at p next: waits for the previous job, then returns at once; p must stay
+ * unchanged until td__pkg_hasher_wait (or the next post, reset or final) returns. */
+void td__pkg_hasher_post(td__pkg_hasher *h, const uint8_t *p, size_t n);
+/* Waits until the job in hand is done. */
+void td__pkg_hasher_wait(td__pkg_hasher *h);
+/* The digest of everything posted since the reset; -1 if a step failed. */
+int td__pkg_hasher_final(td__pkg_hasher *h, uint8_t out[32]);
 
 /* ---- package_open.c ---- */
 

@@ -1,9 +1,11 @@
 /* Opening a delivery package (format: docs/evidence-package.md, constants: package_int.h).
  *
  * The file is untrusted: every length is checked against the format's limits before anything is
- * allocated or read, and nothing read from it is believed before it authenticates. Messages are
- * decrypted one at a time into a chunk-sized buffer and streamed to their output file, so memory
- * is bounded by the chunk size and the manifest limit, never by record sizes.
+ * allocated or read, and nothing read from it is believed before it authenticates. Data messages
+ * are decrypted into one of two batch buffers (1 MiB); a full batch is hashed on the hasher's
+ * thread (package_hash.c) and written to its output file while the next one is decrypted into
+ * the other buffer. Memory is bounded by the batches and the manifest limit, never by record
+ * sizes.
  *
  * The order of the checks is the order of the file: header, sealed key, each message (framing,
  * authentication, its place in the grammar RECORD DATA* END ... MANIFEST), the end of the file,
@@ -17,7 +19,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +59,10 @@ typedef struct opener {
     td__pkg_names names;
     int in_record;
     uint64_t rec_size;
-    EVP_MD_CTX *md;
+    td__pkg_hasher hash;
+    uint8_t *bufs[2]; /* data batches: bufs[cur] is being filled */
+    size_t batch, fill;
+    int cur;
     /* the manifest message's plaintext */
     uint8_t *mplain;
     size_t mlen;
@@ -341,8 +345,23 @@ static size_t max_cipher(const opener *op, uint8_t kind)
     }
 }
 
-/* Reads and authenticates the next message: *kind, its plaintext in *plain (op->pbuf, or
- * op->mplain for the manifest), *plen bytes, *tag. */
+/* Hands the batch being filled to the hasher and to the output file, and switches buffers (the
+ * other one is free: posting waited for its hash). */
+static td_status flush(opener *op)
+{
+    if (!op->fill)
+        return TD_OK;
+    td__pkg_hasher_post(&op->hash, op->bufs[op->cur], op->fill);
+    td_status st = TD_OK;
+    if (op->part_fd >= 0)
+        st = out_write(op, op->part_fd, op->bufs[op->cur], op->fill, "records/.partial");
+    op->cur ^= 1;
+    op->fill = 0;
+    return st;
+}
+
+/* Reads and authenticates the next message: *kind, its plaintext in *plain (the batch being
+ * filled for data, op->mplain for the manifest, else op->pbuf), *plen bytes, *tag. */
 static td_status next_message(opener *op, uint8_t *kind, uint8_t **plain, size_t *plen,
                               uint8_t *tag)
 {
@@ -387,6 +406,12 @@ static td_status next_message(opener *op, uint8_t *kind, uint8_t **plain, size_t
                        at, clen, (unsigned long long)(op->file_size - op->pos));
     }
     uint8_t *cbuf = op->cbuf, *pbuf = op->pbuf;
+    td_status st = TD_OK;
+    if (*kind == TD__PKG_KIND_DATA) {
+        if (op->fill + (clen - TD__PKG_ABYTES) > op->batch && (st = flush(op)))
+            return st;
+        pbuf = op->bufs[op->cur] + op->fill;
+    }
     if (*kind == TD__PKG_KIND_MANIFEST) {
         /* The only large message, and the last: a buffer of its own, sized from a length already
          * checked against the limit and against the file's size. */
@@ -398,7 +423,6 @@ static td_status next_message(opener *op, uint8_t *kind, uint8_t **plain, size_t
         }
         pbuf = op->mplain;
     }
-    td_status st = TD_OK;
     if (read_at_pos(op, cbuf, clen, &got) != 0) {
         place(op, at, sizeof at);
         st = errno ? fail(op, TD_PACKAGE_IO_FAILED, TD_ERR_IO, "read: %s", strerror(errno))
@@ -501,7 +525,7 @@ static td_status on_record(opener *op, const uint8_t *p, size_t n)
                        "%s: record %zu's name '%s' is taken already (names are unique ignoring "
                        "case)",
                        at, op->n_recs, r->name);
-    if (EVP_DigestInit_ex(op->md, EVP_sha256(), NULL) != 1)
+    if (td__pkg_hasher_reset(&op->hash) != 0)
         return fail(op, TD_PACKAGE_IO_FAILED, TD_ERR_INTERNAL, "SHA-256 failed");
     op->in_record = 1;
     op->rec_size = 0;
@@ -525,13 +549,8 @@ static td_status on_data(opener *op, const uint8_t *p, size_t n)
     if (!op->in_record || n == 0)
         return corrupt(op, TD_PACKAGE_MALFORMED, "%s: %s", place(op, at, sizeof at),
                        n ? "data outside a record" : "an empty data message");
-    if (EVP_DigestUpdate(op->md, p, n) != 1)
-        return fail(op, TD_PACKAGE_IO_FAILED, TD_ERR_INTERNAL, "SHA-256 failed");
-    if (op->part_fd >= 0) {
-        td_status st = out_write(op, op->part_fd, p, n, "records/.partial");
-        if (st)
-            return st;
-    }
+    (void)p; /* decrypted in place, at the end of the batch (next_message) */
+    op->fill += n;
     op->rec_size += n;
     return TD_OK;
 }
@@ -540,12 +559,14 @@ static td_status on_end(opener *op, const uint8_t *p, size_t n)
 {
     char at[PLACE_MAX], got_hex[TD_PACKAGE_SHA256_HEX_LEN + 1];
     uint8_t digest[32];
-    unsigned int dlen = 0;
     place(op, at, sizeof at);
     if (!op->in_record || n != TD__PKG_END_LEN)
         return corrupt(op, TD_PACKAGE_MALFORMED, "%s: %s", at,
                        op->in_record ? "a malformed end message" : "an end outside a record");
-    if (EVP_DigestFinal_ex(op->md, digest, &dlen) != 1 || dlen != 32)
+    td_status st = flush(op);
+    if (st)
+        return st;
+    if (td__pkg_hasher_final(&op->hash, digest) != 0)
         return fail(op, TD_PACKAGE_IO_FAILED, TD_ERR_INTERNAL, "SHA-256 failed");
     td_package_record *r = &op->recs[op->n_recs];
     td__hex_encode(digest, 32, got_hex);
@@ -809,6 +830,12 @@ static void opener_free(opener *op)
         close(op->rec_fd);
     if (op->dir_fd >= 0)
         close(op->dir_fd);
+    td__pkg_hasher_free(&op->hash); /* first: its thread may be reading a batch */
+    for (int i = 0; i < 2; i++) {
+        if (op->bufs[i])
+            sodium_memzero(op->bufs[i], op->batch);
+        td__free(op->bufs[i]);
+    }
     sodium_free(op->ss);
     if (op->pbuf)
         sodium_memzero(op->pbuf, op->chunk > TD__PKG_RECORD_MAX ? op->chunk : TD__PKG_RECORD_MAX);
@@ -818,7 +845,6 @@ static void opener_free(opener *op)
     td__free(op->recs);
     td__free(op->out_state);
     td__pkg_names_free(&op->names);
-    EVP_MD_CTX_free(op->md);
 }
 
 static td_status run(opener *op, const uint8_t *sk, const uint8_t *signer_pk)
@@ -830,7 +856,10 @@ static td_status run(opener *op, const uint8_t *sk, const uint8_t *signer_pk)
     op->cbuf_cap = plain_cap + TD__PKG_ABYTES;
     op->cbuf = td__malloc(op->cbuf_cap);
     op->pbuf = td__malloc(plain_cap);
-    if (!op->cbuf || !op->pbuf)
+    op->batch = td__pkg_batch(op->chunk);
+    op->bufs[0] = td__malloc(op->batch);
+    op->bufs[1] = td__malloc(op->batch);
+    if (!op->cbuf || !op->pbuf || !op->bufs[0] || !op->bufs[1])
         return nomem(op);
     if (op->out_dir && (st = out_open(op)))
         return st;
@@ -903,8 +932,8 @@ td_status td__package_open_fd(int fd, const char *name, const uint8_t recipient_
     if (st)
         return st;
     op.ss = sodium_malloc(sizeof *op.ss);
-    op.md = EVP_MD_CTX_new();
-    if (!op.ss || !op.md || td__pkg_names_init(&op.names, err) != TD_OK)
+    if (!op.ss || td__pkg_names_init(&op.names, err) != TD_OK ||
+        td__pkg_hasher_init(&op.hash, err) != TD_OK)
         st = nomem(&op);
     else
         st = run(&op, recipient_sk, expected_signer_pk);

@@ -1,9 +1,11 @@
 /* Writing a delivery package (format: docs/evidence-package.md, constants: package_int.h).
  *
- * The writer holds one chunk of plaintext, one frame of ciphertext and, per record, its name and
- * meta: never a record's bytes, so memory does not grow with record sizes. A write larger than a
- * chunk is sealed straight from the caller's buffer; smaller ones fill the chunk first. Each
- * chunk is hashed (SHA-256, OpenSSL) just before it is sealed, while it is in cache.
+ * The writer holds one batch of plaintext (1 MiB), one frame of ciphertext and, per record, its
+ * name and meta: never a record's bytes, so memory does not grow with record sizes. A write of a
+ * batch or more is sealed straight from the caller's memory; smaller ones fill the batch first.
+ * Each batch is hashed (SHA-256) on the hasher's thread while this one seals it chunk by chunk
+ * (package_hash.c), and the hasher is idle again before the batch is reused or the caller gets
+ * its buffer back.
  *
  * Failures are of two kinds. A refused argument (a bad name, meta that is not a JSON object, a
  * call out of order) changes nothing and the caller may go on. A failed write, allocation or
@@ -13,7 +15,6 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <libgen.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,11 +41,12 @@ struct td_package_writer {
     char created[TD_PACKAGE_CREATED_LEN + 1];
     uint64_t messages; /* sealed so far: message 0 takes the header as additional data */
     size_t chunk;
-    uint8_t *plain; /* the chunk being filled (wiped when freed) */
+    size_t batch;   /* td__pkg_batch(chunk) */
+    uint8_t *plain; /* the batch being filled (wiped when freed) */
     size_t fill;
     uint8_t *frame; /* frame header and ciphertext of any message but the manifest */
     size_t frame_cap;
-    EVP_MD_CTX *md;
+    td__pkg_hasher hash;
     int in_record; /* records[n_records] is open */
     uint64_t rec_size;
     td_package_record *records;
@@ -111,12 +113,17 @@ static td_status seal(td_package_writer *w, uint8_t kind, uint8_t tag, const uin
     return TD_OK;
 }
 
-/* Hashes and seals n bytes of the open record as one data message. */
-static td_status seal_data(td_package_writer *w, const uint8_t *p, size_t n, td_error *err)
+/* Seals n bytes of the open record (a batch, or the record's last bytes) as data messages of a
+ * chunk each, hashed meanwhile on the hasher's thread. */
+static td_status seal_batch(td_package_writer *w, const uint8_t *p, size_t n, td_error *err)
 {
-    if (EVP_DigestUpdate(w->md, p, n) != 1)
-        return breaks(w, td__error_set(err, TD_ERR_INTERNAL, "package: SHA-256 failed"), err);
-    return seal(w, TD__PKG_KIND_DATA, 0, p, n, w->frame, err);
+    td_status st = TD_OK;
+    td__pkg_hasher_post(&w->hash, p, n);
+    for (size_t off = 0; off < n && st == TD_OK; off += w->chunk)
+        st = seal(w, TD__PKG_KIND_DATA, 0, p + off, n - off < w->chunk ? n - off : w->chunk,
+                  w->frame, err);
+    td__pkg_hasher_wait(&w->hash); /* p is the caller's again */
+    return st;
 }
 
 static void writer_free(td_package_writer *w)
@@ -125,11 +132,11 @@ static void writer_free(td_package_writer *w)
         close(w->fd);
     sodium_free(w->ss);
     sodium_free(w->sign_sk);
+    td__pkg_hasher_free(&w->hash); /* first: its thread may be reading plain */
     if (w->plain)
-        sodium_memzero(w->plain, w->chunk);
+        sodium_memzero(w->plain, w->batch);
     td__free(w->plain);
     td__free(w->frame);
-    EVP_MD_CTX_free(w->md);
     for (size_t i = 0; w->metas && i <= w->n_records && i < w->cap_records; i++)
         json_decref(w->metas[i]);
     td__free(w->metas);
@@ -220,6 +227,7 @@ td_status td_package_create(const char *path, const uint8_t recipient_pk[TD_PACK
         return td__error_set(err, TD_ERR_NOMEM, "package: out of memory");
     w->fd = -1;
     w->chunk = chunk;
+    w->batch = td__pkg_batch(chunk);
     w->frame_cap = TD__PKG_FRAME_LEN + TD__PKG_ABYTES +
                    (chunk > TD__PKG_RECORD_MAX ? chunk : TD__PKG_RECORD_MAX);
     size_t tmp_len = strlen(path) + 5;
@@ -227,11 +235,11 @@ td_status td_package_create(const char *path, const uint8_t recipient_pk[TD_PACK
     w->tmp = td__malloc(tmp_len);
     w->ss = sodium_malloc(sizeof *w->ss);
     w->sign_sk = sodium_malloc(TD_PACKAGE_SIGN_SK_LEN);
-    w->plain = td__malloc(chunk);
+    w->plain = td__malloc(w->batch);
     w->frame = td__malloc(w->frame_cap);
-    w->md = EVP_MD_CTX_new();
-    if (!w->path || !w->tmp || !w->ss || !w->sign_sk || !w->plain || !w->frame || !w->md ||
-        td__pkg_names_init(&w->names, err) != TD_OK) {
+    if (!w->path || !w->tmp || !w->ss || !w->sign_sk || !w->plain || !w->frame ||
+        td__pkg_names_init(&w->names, err) != TD_OK ||
+        td__pkg_hasher_init(&w->hash, err) != TD_OK) {
         writer_free(w);
         return td__error_set(err, TD_ERR_NOMEM, "package: out of memory");
     }
@@ -385,7 +393,7 @@ td_status td_package_record_begin(td_package_writer *w, const char *name, const 
     w->in_record = 1;
     w->rec_size = 0;
     w->fill = 0;
-    if (EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) != 1)
+    if (td__pkg_hasher_reset(&w->hash) != 0)
         return breaks(w, td__error_set(err, TD_ERR_INTERNAL, "package: SHA-256 failed"), err);
     uint8_t msg[TD__PKG_RECORD_MAX];
     size_t off = 0;
@@ -412,23 +420,23 @@ td_status td_package_record_write(td_package_writer *w, const void *buf, size_t 
         return td__error_set(err, TD_ERR_INVALID, "package: no buffer");
     const uint8_t *p = buf;
     while (len) {
-        if (w->fill == 0 && len >= w->chunk) { /* a whole chunk: straight from the caller */
-            if ((st = seal_data(w, p, w->chunk, err)))
+        if (w->fill == 0 && len >= w->batch) { /* a whole batch: straight from the caller */
+            if ((st = seal_batch(w, p, w->batch, err)))
                 return st;
-            p += w->chunk;
-            len -= w->chunk;
-            w->rec_size += w->chunk;
+            p += w->batch;
+            len -= w->batch;
+            w->rec_size += w->batch;
             continue;
         }
-        size_t n = w->chunk - w->fill < len ? w->chunk - w->fill : len;
+        size_t n = w->batch - w->fill < len ? w->batch - w->fill : len;
         memcpy(w->plain + w->fill, p, n);
         w->fill += n;
         p += n;
         len -= n;
         w->rec_size += n;
-        if (w->fill == w->chunk) {
+        if (w->fill == w->batch) {
             w->fill = 0;
-            if ((st = seal_data(w, w->plain, w->chunk, err)))
+            if ((st = seal_batch(w, w->plain, w->batch, err)))
                 return st;
         }
     }
@@ -446,12 +454,11 @@ td_status td_package_record_end(td_package_writer *w,
     if (w->fill) {
         size_t n = w->fill;
         w->fill = 0;
-        if ((st = seal_data(w, w->plain, n, err)))
+        if ((st = seal_batch(w, w->plain, n, err)))
             return st;
     }
     uint8_t msg[TD__PKG_END_LEN];
-    unsigned int dlen = 0;
-    if (EVP_DigestFinal_ex(w->md, msg + 8, &dlen) != 1 || dlen != 32)
+    if (td__pkg_hasher_final(&w->hash, msg + 8) != 0)
         return breaks(w, td__error_set(err, TD_ERR_INTERNAL, "package: SHA-256 failed"), err);
     td__pkg_put64(msg, w->rec_size);
     if ((st = seal(w, TD__PKG_KIND_END, 0, msg, sizeof msg, w->frame, err)))

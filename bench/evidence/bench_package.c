@@ -1,0 +1,284 @@
+/* The evidence delivery package against libsodium's raw secretstream, over the same bytes, with the
+ * same chunk size and the same file work, in the same run:
+ *
+ *   seal    package: td_package_create / record_write (1 MiB pieces) / finish (fsync, link);
+ *           raw: init_push, one push per chunk, write(2) each, fsync.
+ *   open    package: td_package_open into a directory (records/.partial-0, fsync, link);
+ *           raw: read(2) each chunk, pull, write(2) the plaintext to a file, fsync.
+ *   verify  package: td_package_open without an output directory; raw: read and pull only.
+ *
+ * The package does more than the raw stream (SHA-256 of every byte, framing, the record and
+ * manifest messages, the signature): the ratio package / raw is what that costs. The data is
+ * generated (an 8 MiB random pool read at shifting offsets) and streamed: memory must stay
+ * constant whatever --mib is, which the peak RSS shows (getrusage ru_maxrss; run with a small and a
+ * large --mib to compare). Files go to --dir (default $TMPDIR or /tmp) and are deleted at the end.
+ *
+ *   bench_package [--mib N] [--chunk BYTES] [--runs R] [--dir DIR]
+ *     --mib    record size in MiB (default 1024)
+ *     --chunk  chunk size of both (default 65536)
+ *     --runs   repeat each measurement, keep the best (default 1)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "support/bench.h"
+#include "takedown/evidence_package.h"
+
+#define POOL ((size_t)8 << 20)
+#define PIECE ((size_t)1 << 20)
+#define ABYTES crypto_secretstream_xchacha20poly1305_ABYTES
+
+static uint8_t *pool;
+static uint64_t total; /* bytes of the record */
+static size_t chunk = 65536;
+
+/* The generated data: piece k of the record, PIECE bytes (or fewer at the end). */
+static const uint8_t *piece(uint64_t k) { return pool + (k * 4099 * 64) % (POOL - PIECE); }
+
+static void die(const char *what, const char *detail)
+{
+    fprintf(stderr, "bench_package: %s: %s\n", what, detail);
+    exit(1);
+}
+
+static void write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w <= 0)
+            die("write", strerror(errno));
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static size_t read_full(int fd, uint8_t *p, size_t n)
+{
+    size_t have = 0;
+    while (have < n) {
+        ssize_t r = read(fd, p + have, n - have);
+        if (r < 0)
+            die("read", strerror(errno));
+        if (r == 0)
+            break;
+        have += (size_t)r;
+    }
+    return have;
+}
+
+/* ---- the package ---- */
+
+static uint8_t rcpt_pk[32], rcpt_sk[32], sign_pk[32], sign_sk[64];
+static char written_sha[65];
+
+static double package_seal(const char *path)
+{
+    td_package_writer *w = NULL;
+    td_package_options o = {{NULL, NULL}, chunk};
+    td_error err;
+    unlink(path);
+    double t0 = bench_now();
+    if (td_package_create(path, rcpt_pk, sign_sk, "bench", &o, &w, &err) ||
+        td_package_record_begin(w, "data.bin", "content", NULL, NULL, &err))
+        die("package", err.message);
+    for (uint64_t off = 0, k = 0; off < total; off += PIECE, k++) {
+        size_t n = total - off < PIECE ? (size_t)(total - off) : PIECE;
+        if (td_package_record_write(w, piece(k), n, &err))
+            die("package write", err.message);
+    }
+    if (td_package_record_end(w, written_sha, &err) ||
+        td_package_finish(w, "{\"bench\":true}", NULL, &err))
+        die("package finish", err.message);
+    return bench_now() - t0;
+}
+
+static void remove_output(const char *dir)
+{
+    char p[4300];
+    snprintf(p, sizeof p, "%s/records/data.bin", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/records", dir);
+    rmdir(p);
+    snprintf(p, sizeof p, "%s/manifest.json", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/manifest.sig", dir);
+    unlink(p);
+    rmdir(dir);
+}
+
+static double package_open(const char *path, const char *out_dir)
+{
+    td_package_report rep;
+    td_error err;
+    if (out_dir)
+        remove_output(out_dir);
+    double t0 = bench_now();
+    if (td_package_open(path, rcpt_sk, sign_pk, out_dir, &rep, &err))
+        die("package open", err.message);
+    double t = bench_now() - t0;
+    if (rep.n_records != 1 || rep.records[0].size != total ||
+        strcmp(rep.records[0].sha256, written_sha) != 0)
+        die("package open", "the record read back differs");
+    td_package_report_clear(&rep);
+    return t;
+}
+
+/* ---- the raw stream: what the package is compared with ---- */
+
+static uint8_t raw_key[crypto_secretstream_xchacha20poly1305_KEYBYTES];
+
+static double raw_seal(const char *path, uint8_t *buf, uint8_t *cbuf)
+{
+    crypto_secretstream_xchacha20poly1305_state ss;
+    uint8_t header[crypto_secretstream_xchacha20poly1305_HEADERBYTES];
+    unlink(path);
+    double t0 = bench_now();
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        die(path, strerror(errno));
+    crypto_secretstream_xchacha20poly1305_init_push(&ss, header, raw_key);
+    write_all(fd, header, sizeof header);
+    /* The same 1 MiB pieces, cut into chunks. */
+    uint64_t off = 0;
+    for (uint64_t k = 0; off < total; k++) {
+        const uint8_t *p = piece(k);
+        size_t n = total - off < PIECE ? (size_t)(total - off) : PIECE;
+        for (size_t i = 0; i < n; i += chunk) {
+            size_t c = n - i < chunk ? n - i : chunk;
+            uint8_t tag =
+                off + i + c == total ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : 0;
+            crypto_secretstream_xchacha20poly1305_push(&ss, cbuf, NULL, p + i, c, NULL, 0, tag);
+            write_all(fd, cbuf, c + ABYTES);
+        }
+        off += n;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0)
+        die(path, strerror(errno));
+    (void)buf;
+    return bench_now() - t0;
+}
+
+static double raw_open(const char *path, const char *out, uint8_t *buf, uint8_t *cbuf)
+{
+    crypto_secretstream_xchacha20poly1305_state ss;
+    uint8_t header[crypto_secretstream_xchacha20poly1305_HEADERBYTES], tag = 0;
+    if (out)
+        unlink(out);
+    double t0 = bench_now();
+    int fd = open(path, O_RDONLY | O_CLOEXEC), ofd = -1;
+    if (fd < 0)
+        die(path, strerror(errno));
+    if (out && (ofd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+        die(out, strerror(errno));
+    if (read_full(fd, header, sizeof header) != sizeof header ||
+        crypto_secretstream_xchacha20poly1305_init_pull(&ss, header, raw_key) != 0)
+        die(path, "bad header");
+    uint64_t got = 0;
+    while (tag != crypto_secretstream_xchacha20poly1305_TAG_FINAL) {
+        size_t c = total - got < chunk ? (size_t)(total - got) : chunk;
+        unsigned long long plen = 0;
+        if (read_full(fd, cbuf, c + ABYTES) != c + ABYTES ||
+            crypto_secretstream_xchacha20poly1305_pull(&ss, buf, &plen, &tag, cbuf, c + ABYTES,
+                                                       NULL, 0) != 0)
+            die(path, "authentication failed");
+        if (ofd >= 0)
+            write_all(ofd, buf, (size_t)plen);
+        got += plen;
+    }
+    if (ofd >= 0 && (fsync(ofd) != 0 || close(ofd) != 0))
+        die(out, strerror(errno));
+    close(fd);
+    if (got != total)
+        die(path, "short");
+    return bench_now() - t0;
+}
+
+static double best(double a, double b) { return a < b ? a : b; }
+
+static void line(const char *what, double t_pkg, double t_raw)
+{
+    double mib = (double)total / (1024.0 * 1024.0);
+    printf("%-7s package %8.1f MiB/s (%6.2f s)   raw secretstream %8.1f MiB/s (%6.2f s)   "
+           "ratio %5.1f%%\n",
+           what, mib / t_pkg, t_pkg, mib / t_raw, t_raw, 100.0 * t_raw / t_pkg);
+}
+
+int main(int argc, char **argv)
+{
+    long mib = 1024, runs = 1;
+    const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    for (int i = 1; i < argc; i++) {
+        if (i + 1 < argc && strcmp(argv[i], "--mib") == 0)
+            mib = strtol(argv[++i], NULL, 10);
+        else if (i + 1 < argc && strcmp(argv[i], "--chunk") == 0)
+            chunk = (size_t)strtol(argv[++i], NULL, 10);
+        else if (i + 1 < argc && strcmp(argv[i], "--runs") == 0)
+            runs = strtol(argv[++i], NULL, 10);
+        else if (i + 1 < argc && strcmp(argv[i], "--dir") == 0)
+            dir = argv[++i];
+        else {
+            fprintf(stderr, "usage: bench_package [--mib N] [--chunk BYTES] [--runs R] "
+                            "[--dir DIR]\n");
+            return 2;
+        }
+    }
+    if (mib < 1 || runs < 1 || chunk < TD_PACKAGE_CHUNK_MIN || chunk > TD_PACKAGE_CHUNK_MAX)
+        die("arguments", "--mib >= 1, --runs >= 1, --chunk 1024..1048576");
+    if (sodium_init() < 0)
+        die("libsodium", "does not initialise");
+    total = (uint64_t)mib << 20;
+    pool = malloc(POOL);
+    uint8_t *buf = malloc(chunk), *cbuf = malloc(chunk + ABYTES);
+    if (!pool || !buf || !cbuf)
+        die("memory", "out of memory");
+    randombytes_buf(pool, POOL);
+    crypto_box_keypair(rcpt_pk, rcpt_sk);
+    crypto_sign_keypair(sign_pk, sign_sk);
+    crypto_secretstream_xchacha20poly1305_keygen(raw_key);
+
+    char pkg[4096], out_dir[4096], raw[4096], raw_out[4096];
+    snprintf(pkg, sizeof pkg, "%s/bench-package-%ld.tdpkg", dir, (long)getpid());
+    snprintf(out_dir, sizeof out_dir, "%s/bench-package-%ld.out", dir, (long)getpid());
+    snprintf(raw, sizeof raw, "%s/bench-package-%ld.raw", dir, (long)getpid());
+    snprintf(raw_out, sizeof raw_out, "%s/bench-package-%ld.raw-out", dir, (long)getpid());
+    printf("bench_package: one record of %ld MiB, chunk %zu bytes, files in %s, best of %ld\n", mib,
+           chunk, dir, runs);
+
+    double ps = 1e30, rs = 1e30, po = 1e30, ro = 1e30, pv = 1e30, rv = 1e30;
+    for (long r = 0; r < runs; r++) {
+        rs = best(rs, raw_seal(raw, buf, cbuf));
+        ps = best(ps, package_seal(pkg));
+        ro = best(ro, raw_open(raw, raw_out, buf, cbuf));
+        po = best(po, package_open(pkg, out_dir));
+        rv = best(rv, raw_open(raw, NULL, buf, cbuf));
+        pv = best(pv, package_open(pkg, NULL));
+    }
+    struct stat sb;
+    uint64_t pkg_size = stat(pkg, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+    unlink(pkg);
+    unlink(raw);
+    unlink(raw_out);
+    remove_output(out_dir);
+
+    line("seal", ps, rs);
+    line("open", po, ro);
+    line("verify", pv, rv);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("package file: %llu bytes for %llu of data (overhead %.4f%%)\n",
+           (unsigned long long)pkg_size, (unsigned long long)total,
+           100.0 * (double)(pkg_size - total) / (double)total);
+    printf("peak RSS: %.1f MiB (whole process; of which the data pool %.0f MiB)\n",
+           (double)ru.ru_maxrss / 1024.0, (double)POOL / (1024.0 * 1024.0));
+    free(pool);
+    free(buf);
+    free(cbuf);
+    return 0;
+}
