@@ -11,7 +11,7 @@ ASAN_BUILD  ?= build-asan
 FUZZ_BUILD  ?= build-fuzz
 TSAN_BUILD  ?= build-tsan
 # The tests whose concurrency is checked under ThreadSanitizer.
-TSAN_TESTS  ?= test_index test_body_signals
+TSAN_TESTS  ?= test_index test_body_signals test_package
 JOBS        ?= $(shell nproc)
 WERROR      ?= ON
 CONFORMANCE ?= $(abspath $(CURDIR)/../shared/conformance)
@@ -20,6 +20,8 @@ RUN_LISTEN  ?= 127.0.0.1:8080
 FUZZ_SECONDS ?= 300
 SMOKE_SECONDS ?= 5
 BENCH_PHOTOS ?= /usr/share/wallpapers /usr/share/backgrounds
+# bench_package's record size (MiB); its files go to $TMPDIR (default /tmp) and are deleted.
+BENCH_PACKAGE_MIB ?= 1024
 
 CMAKE_FLAGS = -DTD_WERROR=$(WERROR) -DTD_CONFORMANCE_DIR=$(CONFORMANCE)
 
@@ -95,6 +97,7 @@ bench: bench-deps build
 	$(BUILD)/bench/bench_pdq $(BENCH_PHOTOS)
 	$(BUILD)/bench/index/bench_index
 	$(BUILD)/bench/serve/bench_serve --signals 1000000 $(BENCH_PHOTOS)
+	$(BUILD)/bench/evidence/bench_package --mib $(BENCH_PACKAGE_MIB)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -1553,6 +1553,15 @@ static void test_cannot_comply(void **state)
     assert_string_equal(o->doc.identifiers[0].value, "u-5678");
     assert_int_equal(o->doc.n_identifiers, 1);
     assert_int_equal(collects(f), before + 1);
+    /* A corrected deadline class applies from the same clock start. */
+    must_event(f, id,
+               "{\"action\": \"correction\", \"sections\": {\"C\": {\"deadline\":"
+               " \"eight_hours\", \"emergency_reason\": \"critical_infrastructure\"}}}");
+    get(f, id, o);
+    assert_int_equal(o->doc.deadline, TD_EORDER_EIGHT_HOURS);
+    assert_int_equal(o->deadlines.clock_start_ms, T0 + 30 * DAY);
+    assert_int_equal(o->deadlines.due_ms, T0 + 30 * DAY + 8 * HOUR);
+    assert_int_equal(o->deadlines.grounds_until_ms, T0 + 96 * HOUR);
     /* A correction that would make the order invalid, or change the framework: refused. */
     td_error e2;
     assert_int_equal(

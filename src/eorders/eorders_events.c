@@ -353,11 +353,24 @@ static td_status clarify(td_eorders *eo, event_args *a, td_store_conn *c, int64_
         back = TD_EORDER_PRESERVED;
     *details = json_pack("{s:b, s:b, s:s}", "restarted", restart, "sections_changed",
                          a->ev->sections != NULL, "state", td_eorder_state_name(back));
-    if (!restart && !scope_changed && back == o->state)
+    /* A corrected deadline class or compliance period applies from the same start. */
+    int deadline_changed = d != &o->doc && (d->deadline != o->doc.deadline ||
+                                            d->compliance_period_ms != o->doc.compliance_period_ms);
+    if (!restart && !scope_changed && !deadline_changed)
         return TD_OK; /* recorded (and the document corrected, when sections came) */
-    /* Restarted: the full period again from now; corrected: the same start, new rules. */
-    td_eorder_deadlines dl;
-    td__eorder_deadlines(eo, d, o->received_ms, restart ? now : o->deadlines.clock_start_ms, &dl);
+    /* Restarted: the full period again from now; corrected: the same start, new rules;
+     * otherwise (only the scope changed) the deadlines stay, a new deadline included. */
+    td_eorder_deadlines dl = o->deadlines;
+    if (restart || deadline_changed)
+        td__eorder_deadlines(eo, d, o->received_ms, restart ? now : o->deadlines.clock_start_ms,
+                             &dl);
+    if (scope_changed && !restart) {
+        /* Asked again now: the answer is due from now, within half of what is left. */
+        int64_t collect = eo->opts.collect_ms;
+        if (dl.due_ms > now && (dl.due_ms - now) / 2 < collect)
+            collect = (dl.due_ms - now) / 2;
+        dl.collect_ms = now + collect;
+    }
     int64_t v[11] = {back,
                      dl.clock_start_ms,
                      dl.collect_ms,

@@ -60,8 +60,9 @@ typedef struct opener {
     int in_record;
     uint64_t rec_size;
     td__pkg_hasher hash;
-    uint8_t *bufs[2]; /* data batches: bufs[cur] is being filled */
+    uint8_t *bufs[2]; /* data batches (allocated at the first data): bufs[cur] is being filled */
     size_t batch, fill;
+    size_t used; /* the most of a batch ever filled: what to wipe */
     int cur;
     /* the manifest message's plaintext */
     uint8_t *mplain;
@@ -408,9 +409,17 @@ static td_status next_message(opener *op, uint8_t *kind, uint8_t **plain, size_t
     uint8_t *cbuf = op->cbuf, *pbuf = op->pbuf;
     td_status st = TD_OK;
     if (*kind == TD__PKG_KIND_DATA) {
+        if (!op->bufs[0]) {
+            op->bufs[0] = td__malloc(op->batch);
+            op->bufs[1] = td__malloc(op->batch);
+            if (!op->bufs[0] || !op->bufs[1])
+                return nomem(op);
+        }
         if (op->fill + (clen - TD__PKG_ABYTES) > op->batch && (st = flush(op)))
             return st;
         pbuf = op->bufs[op->cur] + op->fill;
+        if (op->fill + clen - TD__PKG_ABYTES > op->used)
+            op->used = op->fill + clen - TD__PKG_ABYTES;
     }
     if (*kind == TD__PKG_KIND_MANIFEST) {
         /* The only large message, and the last: a buffer of its own, sized from a length already
@@ -833,12 +842,12 @@ static void opener_free(opener *op)
     td__pkg_hasher_free(&op->hash); /* first: its thread may be reading a batch */
     for (int i = 0; i < 2; i++) {
         if (op->bufs[i])
-            sodium_memzero(op->bufs[i], op->batch);
+            sodium_memzero(op->bufs[i], op->used);
         td__free(op->bufs[i]);
     }
     sodium_free(op->ss);
     if (op->pbuf)
-        sodium_memzero(op->pbuf, op->chunk > TD__PKG_RECORD_MAX ? op->chunk : TD__PKG_RECORD_MAX);
+        sodium_memzero(op->pbuf, TD__PKG_RECORD_MAX);
     td__free(op->pbuf);
     td__free(op->cbuf);
     td__free(op->mplain);
@@ -852,14 +861,14 @@ static td_status run(opener *op, const uint8_t *sk, const uint8_t *signer_pk)
     td_status st = read_header(op, sk);
     if (st)
         return st;
-    size_t plain_cap = op->chunk > TD__PKG_RECORD_MAX ? op->chunk : TD__PKG_RECORD_MAX;
-    op->cbuf_cap = plain_cap + TD__PKG_ABYTES;
+    /* cbuf: any ciphertext but the manifest's; pbuf: record headers and ends (data goes to the
+     * batches, the manifest to a buffer of its own). */
+    op->cbuf_cap =
+        (op->chunk > TD__PKG_RECORD_MAX ? op->chunk : TD__PKG_RECORD_MAX) + TD__PKG_ABYTES;
     op->cbuf = td__malloc(op->cbuf_cap);
-    op->pbuf = td__malloc(plain_cap);
+    op->pbuf = td__malloc(TD__PKG_RECORD_MAX);
     op->batch = td__pkg_batch(op->chunk);
-    op->bufs[0] = td__malloc(op->batch);
-    op->bufs[1] = td__malloc(op->batch);
-    if (!op->cbuf || !op->pbuf || !op->bufs[0] || !op->bufs[1])
+    if (!op->cbuf || !op->pbuf)
         return nomem(op);
     if (op->out_dir && (st = out_open(op)))
         return st;
