@@ -930,6 +930,20 @@ static void test_cannot_comply_and_opo(void **state)
     assert_true(json_is_null(json_object_get(json_object_get(j, "deadlines"), "due")));
     json_decref(j);
     json_decref(authority_message(id, STA, "non_execution", "insufficient_information"));
+    /* The list shows the hold without a read of the order. */
+    j = api_call(&S.srv, 200, "GET", "/v1/evidence-orders?open=1&purpose=holds", S.keys[LEGAL1],
+                 NULL);
+    json_t *listed = NULL, *orders = json_object_get(j, "orders");
+    for (size_t i = 0; !listed && i < json_array_size(orders); i++)
+        if (strcmp(api_jstr(json_array_get(orders, i), "id"), id) == 0)
+            listed = json_array_get(orders, i);
+    assert_non_null(listed);
+    assert_string_equal(api_jstr(listed, "state"), "paused");
+    assert_true(json_is_string(json_object_get(listed, "paused_at")));
+    assert_true(json_is_array(json_object_get(listed, "grounds_blocked")));
+    assert_true(json_is_false(json_object_get(listed, "restricted")));
+    assert_true(json_is_false(json_object_get(listed, "production_pending")));
+    json_decref(j);
     snprintf(path, sizeof path, "/v1/evidence-orders/%s/events", id);
     api_expect_error(&S.srv, 403, "forbidden", "POST", path, S.keys[LEGAL1],
                      "{\"action\": \"clarification\"}");

@@ -7,8 +7,12 @@
 
 (function () {
   const KEY_ITEM = 'takedown.key';
+  const PURPOSE_ITEM = 'takedown.purpose';
+  const VIEWS = ['queue', 'orders', 'banks', 'eorders'];
   const $ = (id) => document.getElementById(id);
-  const state = { view: 'queue', orders: [], ordersTimer: 0, bank: null, signalsAfter: null };
+  // access: what the key may read, learnt from the API's answers at sign-in (probeAccess).
+  const state = { view: 'queue', orders: [], ordersTimer: 0, bank: null, signalsAfter: null,
+    access: null, eorder: null };
 
   // ---- helpers ----
 
@@ -66,15 +70,22 @@
   }
 
   class ApiError extends Error {
-    constructor(status, code, message) {
+    constructor(status, code, message, field) {
       super(message);
       this.status = status;
       this.code = code;
+      this.field = field || null;
     }
   }
 
+  // An error in plain words: the HTTP status, the API's message and the member it names.
+  function errorText(e) {
+    if (!(e instanceof ApiError) || !e.status) return e.message;
+    return 'Error ' + e.status + ': ' + e.message + (e.field ? ' (field: ' + e.field + ')' : '');
+  }
+
   // One API call; resolves with the parsed JSON (null for 204), rejects with an ApiError whose
-  // message is the API's own (`{"error": {"code", "message"}}`).
+  // message is the API's own (`{"error": {"code", "message", "field"?}}`).
   async function api(method, path, body) {
     const headers = { Accept: 'application/json' };
     const key = getKey();
@@ -101,7 +112,7 @@
     if (!resp.ok) {
       const err = json && json.error ? json.error : null;
       const message = err && err.message ? err.message : 'HTTP ' + resp.status + ' ' + resp.statusText;
-      throw new ApiError(resp.status, err ? err.code : 'http', message);
+      throw new ApiError(resp.status, err ? err.code : 'http', message, err ? err.field : null);
     }
     return json;
   }
@@ -112,10 +123,33 @@
     try {
       return await action();
     } catch (e) {
-      const text = e instanceof ApiError && e.status ? 'Error ' + e.status + ': ' + e.message : e.message;
-      showError(text);
+      showError(errorText(e));
       if (e instanceof ApiError && e.status === 401) signOut(false);
       return undefined;
+    }
+  }
+
+  // Runs a form's action; shows the API's error (message and field) in the form itself, next to
+  // the button that failed. A 401 signs out, as everywhere.
+  async function runInline(form, action) {
+    const bad = form.querySelector('.inline-error');
+    const good = form.querySelector('.inline-ok');
+    bad.hidden = true;
+    bad.textContent = '';
+    if (good) good.hidden = true;
+    clearError();
+    try {
+      const text = await action();
+      if (good && text) {
+        good.textContent = text;
+        good.hidden = false;
+      }
+      return true;
+    } catch (e) {
+      bad.textContent = errorText(e);
+      bad.hidden = false;
+      if (e instanceof ApiError && e.status === 401) signOut(false);
+      return false;
     }
   }
 
@@ -123,18 +157,75 @@
 
   // ---- sign in / out, views ----
 
+  // The views a key is offered: the review views to keys that read the queue, evidence orders to
+  // keys that read them (legal officers and admins). Any view stays reachable by its #name, where
+  // the API's 403 then speaks.
+  function offered(view) {
+    const a = state.access;
+    if (!a) return true;
+    return view === 'eorders' ? a.eorders : a.review;
+  }
+
   function signedIn() {
     const yes = !!getKey();
     $('signin-form').hidden = yes;
     $('signed-in').hidden = !yes;
     $('views').hidden = !yes;
     $('intro').hidden = yes;
-    for (const v of ['queue', 'orders', 'banks']) $('view-' + v).hidden = !yes || state.view !== v;
+    for (const b of document.querySelectorAll('#views button')) b.hidden = !offered(b.dataset.view);
+    $('no-view').hidden = !yes || !state.access || VIEWS.some(offered);
+    const role = state.access && state.access.role;
+    $('who').textContent = role ? 'Signed in as ' + role : 'Signed in';
+    for (const v of VIEWS) $('view-' + v).hidden = !yes || state.view !== v;
     return yes;
+  }
+
+  // What the key may read, from the API's answers (there is no "who am I" route): the review
+  // queue answers 200 or 403 (whose message names the role); the evidence-order list asked
+  // without a purpose answers 403 to a role that may not read it and 400 missing_purpose to one
+  // that may, before anything is read (so this probe reads and audits nothing).
+  async function probeAccess() {
+    const a = { review: false, eorders: false, role: null };
+    const roleIn = (e) => {
+      const m = /role '([a-z_]+)'/.exec(e.message);
+      return m ? m[1] : null;
+    };
+    try {
+      await api('GET', '/v1/cases?limit=1');
+      a.review = true;
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.status !== 403) throw e;
+      a.role = roleIn(e);
+    }
+    try {
+      await api('GET', '/v1/evidence-orders?open=1&limit=1');
+      a.eorders = true;
+    } catch (e) {
+      // 400 missing_purpose (expected) or 503 (evidence orders unavailable) come from the
+      // handler, which the router calls only for a role that may read; the 503 shows in the view.
+      if (!(e instanceof ApiError) || ![400, 403, 503].includes(e.status)) throw e;
+      if (e.status === 403) a.role = a.role || roleIn(e);
+      else a.eorders = true;
+    }
+    if (a.review && a.eorders) a.role = 'admin'; // only admins read both
+    state.access = a;
+    return a;
+  }
+
+  // The view to open after sign-in: the one in the URL if the key is offered it, else the
+  // first the key is offered.
+  function firstView(a) {
+    const v = viewFromHash();
+    if (v && offered(v)) return v;
+    return !a.review && a.eorders ? 'eorders' : 'queue';
   }
 
   function signOut(clearMessages) {
     sessionStorage.removeItem(KEY_ITEM);
+    sessionStorage.removeItem(PURPOSE_ITEM);
+    state.access = null;
+    state.eorder = null;
+    clearEorders();
     stopOrdersTimer();
     if (clearMessages) clearError();
     say('');
@@ -148,18 +239,23 @@
     $('key').value = '';
     if (!key) return;
     sessionStorage.setItem(KEY_ITEM, key);
+    sessionStorage.removeItem(PURPOSE_ITEM);
     state.view = 'queue';
-    signedIn();
-    const ok = await run(async () => {
-      await api('GET', '/v1/cases?limit=1');
-      return true;
-    });
-    if (ok) await show(viewFromHash() || 'queue', false);
+    state.access = null;
+    const a = await run(probeAccess);
+    if (!a) return;
+    if (!a.review && !a.eorders) {
+      signedIn();
+      showError('This key (role ' + (a.role || 'unknown') + ') may read neither the review queue ' +
+        'nor evidence orders.');
+      return;
+    }
+    await show(firstView(a), false);
   }
 
   function viewFromHash() {
     const v = location.hash.replace(/^#/, '');
-    return ['queue', 'orders', 'banks'].includes(v) ? v : null;
+    return VIEWS.includes(v) ? v : null;
   }
 
   async function show(view, focus) {
@@ -175,6 +271,9 @@
     if (view === 'queue') await loadQueue();
     else if (view === 'orders') {
       await loadOrders();
+      state.ordersTimer = setInterval(tick, 1000);
+    } else if (view === 'eorders') {
+      await enterEorders();
       state.ordersTimer = setInterval(tick, 1000);
     } else await loadBanks();
   }
@@ -307,7 +406,10 @@
         el.classList.add('overdue');
       }
     }
-    if (++ticks % 15 === 0 && state.view === 'orders') loadOrders();
+    eoTick(now);
+    ++ticks;
+    if (ticks % 15 === 0 && state.view === 'orders') loadOrders();
+    if (ticks % EO_REFRESH_TICKS === 0 && state.view === 'eorders' && getPurpose()) loadEorders();
   }
 
   async function loadOrders() {
@@ -378,6 +480,507 @@
       $('order-detail-title').setAttribute('tabindex', '-1');
       $('order-detail-title').focus();
     });
+  }
+
+  // ---- evidence orders ----
+  // Legal officers' view (docs/console.md). Every read states a purpose (?purpose=), asked once
+  // per tab, shown above the list and written by the API into the audit log with each read. The
+  // deadlines count down here between reads; the list is re-read every 5 minutes (each re-read
+  // is an audited read too, so not every few seconds).
+
+  const EO_REFRESH_TICKS = 300;
+  const OPEN_STATES = ['received', 'collecting', 'preserved', 'approved', 'paused'];
+  const FRAMEWORKS = {
+    eu_epoc: 'EPOC (EU production)',
+    eu_epoc_pr: 'EPOC-PR (EU preservation)',
+    uk_opo: 'UK Overseas Production Order',
+    us_cloud_act: 'US order (CLOUD Act agreement)',
+  };
+  const REASONS = [
+    ['incomplete', 'incomplete: the certificate is incomplete'],
+    ['manifest_errors', 'manifest_errors: the certificate has manifest errors'],
+    ['insufficient_information', 'insufficient_information: not enough information to execute it'],
+    ['data_not_held', 'data_not_held: the data is not held'],
+    ['de_facto_impossibility', 'de_facto_impossibility: execution is impossible in fact'],
+    ['invalid_issuing_authority', 'invalid_issuing_authority: not issued or validated by a competent authority'],
+    ['offence_not_covered', 'offence_not_covered: the offence is not one the order may serve'],
+    ['service_not_covered', 'service_not_covered: the service is not covered'],
+    ['immunities_or_privileges', 'immunities_or_privileges: immunities, privileges or press freedom'],
+    ['conflict_of_law', 'conflict_of_law: conflict with the law of a third country'],
+  ];
+  const CONFLICT_FIELDS = ['third_country', 'provisions', 'nature_of_obligation', 'why_applies',
+    'link_to_country', 'consequences'];
+  // Every clock of an order, in the order of the detail's table; the first four are deadlines
+  // that count down (collect and due are breached when overdue).
+  const CLOCKS = [
+    ['collect', 'collect: the platform answers'],
+    ['due', 'due: production'],
+    ['transmit_from', 'transmit from'],
+    ['preserve_until', 'preserve until'],
+    ['clock_start', 'clock started'],
+    ['grounds_until', 'grounds may restrict until'],
+  ];
+  const COUNTING = ['collect', 'due', 'transmit_from', 'preserve_until'];
+
+  function getPurpose() {
+    return sessionStorage.getItem(PURPOSE_ITEM);
+  }
+
+  function withPurpose(path) {
+    return path + (path.includes('?') ? '&' : '?') + 'purpose=' + enc(getPurpose() || '');
+  }
+
+  function eoBase(id) {
+    return '/v1/evidence-orders/' + enc(id);
+  }
+
+  function longDuration(ms) {
+    const s = Math.floor(Math.abs(ms) / 1000);
+    const d = Math.floor(s / 86400);
+    const two = (n) => String(n).padStart(2, '0');
+    const hh = Math.floor((s % 86400) / 3600), mm = Math.floor((s % 3600) / 60), ss = s % 60;
+    return (d ? d + 'd ' + two(hh) + ':' : hh ? hh + ':' : '') + (d || hh ? two(mm) : String(mm)) +
+      ':' + two(ss);
+  }
+
+  // The clocks of an open order that still bind: collect while the platform's data is awaited,
+  // the production's due and transmit-from times, the preservation's end.
+  function clocksOf(o) {
+    const d = o.deadlines || {};
+    const out = [];
+    if (!OPEN_STATES.includes(o.state)) return out;
+    for (const kind of COUNTING) {
+      if (!d[kind]) continue;
+      if (kind === 'collect' && !['received', 'collecting'].includes(o.state)) continue;
+      const at = Date.parse(d[kind]);
+      if (!Number.isNaN(at)) out.push({ kind, at });
+    }
+    return out;
+  }
+
+  // One clock at now, in words: [text, overdue].
+  function clockText(kind, at, now) {
+    const left = at - now;
+    if (kind === 'transmit_from')
+      return left > 0 ? ['transmit from: in ' + longDuration(left), false] : ['transmission allowed', false];
+    if (kind === 'preserve_until')
+      return left > 0 ? ['preserve until: ' + longDuration(left) + ' left', false]
+        : ['preservation period over', false];
+    return left >= 0 ? [kind + ': ' + longDuration(left) + ' left', false]
+      : [kind + ': overdue by ' + longDuration(left) + ' (breached)', true];
+  }
+
+  // The list's "next deadline" cell: the nearest clock still ahead, and every overdue one.
+  function renderNext(el, now) {
+    const clocks = el.eoClocks || [];
+    const ahead = clocks.filter((c) => c.at >= now).sort((a, b) => a.at - b.at);
+    const over = clocks.filter((c) => c.at < now && (c.kind === 'due' || c.kind === 'collect'));
+    clear(el);
+    if (ahead.length) {
+      const [text] = clockText(ahead[0].kind, ahead[0].at, now);
+      el.append(h('span', { class: 'eo-left' }, text),
+        h('span', { class: 'eo-at mono' }, ' (' + new Date(ahead[0].at).toISOString() + ')'));
+    } else if (!over.length) {
+      el.append(h('span', { class: 'eo-left' }, el.eoPaused ? 'paused: no deadline' :
+        clocks.length ? clockText(clocks[0].kind, clocks[0].at, now)[0] : 'no pending deadline'));
+    }
+    for (const c of over) el.append(h('span', { class: 'overdue eo-overdue' }, clockText(c.kind, c.at, now)[0]));
+    if (el.eoBreachedAt) el.append(h('span', { class: 'breach' }, 'BREACHED ' + el.eoBreachedAt));
+    const row = el.closest('tr');
+    if (row) row.classList.toggle('breached', over.length > 0 || !!el.eoBreachedAt);
+  }
+
+  function eoTick(now) {
+    for (const el of document.querySelectorAll('.eo-next')) renderNext(el, now);
+    for (const el of document.querySelectorAll('.eo-clock[data-at]')) {
+      const [text, overdue] = clockText(el.dataset.kind, Number(el.dataset.at), now);
+      el.textContent = text;
+      el.classList.toggle('overdue', overdue);
+    }
+  }
+
+  function holdsOf(o) {
+    const out = [];
+    if (o.state === 'paused')
+      out.push('paused' + (o.paused_at ? ' since ' + o.paused_at : '') + ': cannot comply sent, waiting for a clarification');
+    if (o.grounds_blocked && o.grounds_blocked.length)
+      out.push('grounds for refusal block ' + o.grounds_blocked.join(', '));
+    if (o.production_pending) out.push('production pending: preservation held');
+    if (o.restricted) out.push('restricted: grounds raised after delivery');
+    return out;
+  }
+
+  function holdList(o) {
+    const items = holdsOf(o);
+    if (items.length === 0) return h('span', { class: 'muted' }, 'none');
+    return h('ul', { class: 'labels holds' }, items.map((x) => h('li', null, x)));
+  }
+
+  function framework(name) {
+    return FRAMEWORKS[name] ? FRAMEWORKS[name] + ' [' + name + ']' : name || '—';
+  }
+
+  function showPurpose(editing) {
+    const p = getPurpose();
+    $('eorders-denied').hidden = true;
+    $('purpose-form').hidden = !!p && !editing;
+    $('purpose-shown').hidden = !p || !!editing;
+    $('purpose-text').textContent = p || '';
+    $('eorders-main').hidden = !p;
+  }
+
+  function denyEorders(e) {
+    const d = $('eorders-denied');
+    d.textContent = 'This key may not read evidence orders (legal officers and admins only). ' + errorText(e);
+    d.hidden = false;
+    $('purpose-form').hidden = true;
+    $('purpose-shown').hidden = true;
+    $('eorders-main').hidden = true;
+  }
+
+  function eoFailed(e) {
+    showError(errorText(e));
+    if (e instanceof ApiError && e.status === 403) denyEorders(e);
+    if (e instanceof ApiError && e.status === 401) signOut(false);
+  }
+
+  // Entering the view. A key the view is not offered to still asks the API (without a purpose,
+  // so nothing is read) and sees its answer.
+  async function enterEorders() {
+    if (state.access && !state.access.eorders) {
+      clearError();
+      try {
+        await api('GET', '/v1/evidence-orders?open=1&limit=1');
+      } catch (e) {
+        if (!(e instanceof ApiError) || e.status !== 400) {
+          eoFailed(e);
+          return;
+        }
+      }
+      state.access.eorders = true; // 400 missing_purpose: the role may read
+      signedIn();
+    }
+    showPurpose(false);
+    if (getPurpose()) await loadEorders();
+    else $('purpose').focus();
+  }
+
+  async function setPurpose(ev) {
+    ev.preventDefault();
+    const p = $('purpose').value.trim();
+    if (!p) {
+      showError('Say why you read these orders: the purpose is written to the audit log.');
+      return;
+    }
+    sessionStorage.setItem(PURPOSE_ITEM, p);
+    showPurpose(false);
+    await loadEorders();
+    if (state.eorder) await loadEorder(state.eorder, false);
+  }
+
+  async function loadEorders() {
+    clearError();
+    try {
+      const data = await api('GET', withPurpose('/v1/evidence-orders?open=1'));
+      const orders = data.orders || [];
+      const body = $('eorders-body');
+      clear(body);
+      $('eorders-empty').hidden = orders.length !== 0;
+      $('eorders-table').hidden = orders.length === 0;
+      for (const o of orders) {
+        const next = h('td', { class: 'eo-next' });
+        next.eoClocks = clocksOf(o);
+        next.eoPaused = o.state === 'paused';
+        next.eoBreachedAt = o.breached_at || null;
+        body.append(h('tr', { 'data-eorder-id': o.id },
+          h('td', { class: 'mono' }, o.id),
+          h('td', null, framework(o.framework), o.deadline_class ? h('br') : null,
+            o.deadline_class ? h('span', { class: 'muted' }, o.deadline_class) : null),
+          h('td', null, o.issuing_state || '—'),
+          h('td', { class: 'mono' }, o.reference || '—'),
+          h('td', { class: 'eo-state' }, o.state),
+          h('td', { class: 'eo-approvals' }, (o.approvals || 0) + '/' + (o.approvals_needed || 0)),
+          h('td', { class: 'escalation' }, 'level ' + (o.escalation || 0)),
+          next,
+          h('td', { class: 'eo-holds' }, holdList(o)),
+          h('td', null, h('button', { type: 'button', class: 'secondary', onclick: () => loadEorder(o.id, true) },
+            'Details of ' + o.id))));
+      }
+      eoTick(Date.now());
+    } catch (e) {
+      eoFailed(e);
+    }
+  }
+
+  function partyText(p) {
+    if (!p) return null;
+    return p.name + ' (' + p.type + '), file number ' + p.file_number;
+  }
+
+  function contactText(c) {
+    if (!c) return null;
+    return [c.name, c.email, c.phone].filter((x) => x).join(' · ');
+  }
+
+  function list(items) {
+    return items && items.length ? items.join(', ') : 'none';
+  }
+
+  function renderEorder(o) {
+    $('eorder-detail').hidden = false;
+    $('eorder-detail-title').textContent = 'Evidence order ' + o.id + ' (' + (o.reference || '') + ')';
+    const f = $('eorder-facts');
+    clear(f);
+    fact(f, 'State', h('span', { class: 'eo-detail-state' }, o.state));
+    fact(f, 'Framework', framework(o.framework));
+    fact(f, 'Received', o.received_at);
+    fact(f, 'Escalation', 'level ' + (o.escalation || 0));
+    fact(f, 'Breached', o.breached_at ? h('span', { class: 'breach' }, 'BREACHED ' + o.breached_at) : 'no');
+    fact(f, 'Approvals', (o.approvals || 0) + '/' + (o.approvals_needed || 0) +
+      (o.approved_at ? ', approved ' + o.approved_at : ''));
+    fact(f, 'Release request', o.release_request ? '#' + o.release_request + ' (evidence custodians approve it)' : 'none yet');
+    fact(f, 'Holds', holdList(o));
+    fact(f, 'Preserved', list(o.preserved));
+    fact(f, 'Records', String(o.records || 0));
+    fact(f, 'Grounds for refusal', o.grounds ? o.grounds + (o.ground ? ' (' + o.ground + ')' : '') +
+      (o.grounds_blocked && o.grounds_blocked.length ? ', blocking ' + o.grounds_blocked.join(', ') : '') : 'none raised');
+    fact(f, 'Refused (Annex III)', list(o.refused));
+    if (o.reason) fact(f, 'Reason', o.reason + (o.explanation ? ': ' + o.explanation : ''));
+    if (o.paused_at) fact(f, 'Paused', o.paused_at);
+    if (o.delivered_at) fact(f, 'Delivered', o.delivered_at);
+    if (o.not_executed_at) fact(f, 'Not executed', o.not_executed_at);
+    if (o.withdrawn_at) fact(f, 'Withdrawn', o.withdrawn_at);
+    if (o.ended_at) fact(f, 'Ended', o.ended_at);
+    if (o.linked_order) fact(f, 'Linked order', o.linked_order);
+    if (o.extended) fact(f, 'Extended', 'yes (+30 days)');
+    if (o.ext_id) fact(f, 'Transport id', h('span', { class: 'mono' }, o.ext_id));
+    fact(f, 'Certificate SHA-256', h('span', { class: 'mono' }, o.body_sha256));
+
+    const s = $('eorder-sections');
+    clear(s);
+    fact(s, 'A. Issuing state', o.issuing_state);
+    fact(s, 'A. Issuing authority', partyText(o.issuing_authority));
+    fact(s, 'A. Validating authority', partyText(o.validating_authority) || 'none');
+    fact(s, 'B. Addressee', o.addressee);
+    fact(s, 'C. Deadline', o.deadline_class || 'the order\'s own period');
+    fact(s, 'E. Time range', (o.time_range ? o.time_range.from + ' to ' + o.time_range.to : '—'));
+    fact(s, 'F. Data categories', h('span', { class: 'eo-categories' }, list(o.categories)));
+    if (o.subscriber && o.subscriber.length) fact(s, 'F. Subscriber data', list(o.subscriber));
+    fact(s, 'G. Offence', o.offence);
+    fact(s, 'G. Legal classification', o.legal_classification);
+    fact(s, 'K. Execution contact', contactText(o.execution_contact));
+    if (o.recipient) {
+      fact(s, 'L. Recipient', o.recipient.name + (o.recipient.member_state ? ' (' + o.recipient.member_state + ')' : ''));
+      fact(s, 'L. Recipient key (X25519)', h('span', { class: 'mono' }, o.recipient.x25519_public_key));
+    }
+
+    const ids = $('eorder-identifiers');
+    clear(ids);
+    for (const x of o.identifiers || []) {
+      ids.append(h('tr', null, h('td', null, x.type), h('td', { class: 'mono' }, x.value),
+        h('td', null, x.port !== undefined ? String(x.port) : '—'), h('td', { class: 'mono' }, x.at || '—')));
+    }
+
+    const dl = $('eorder-deadlines');
+    clear(dl);
+    const binding = clocksOf(o);
+    const d = o.deadlines || {};
+    for (const [kind, label] of CLOCKS) {
+      if (!d[kind]) continue;
+      const c = binding.find((x) => x.kind === kind);
+      const left = c ? h('td', { class: 'eo-clock', 'data-kind': kind, 'data-at': String(c.at) }, '')
+        : h('td', { class: 'muted' }, COUNTING.includes(kind) ? 'not running' : '—');
+      dl.append(h('tr', { 'data-clock': kind }, h('td', null, label), h('td', { class: 'mono' }, d[kind]), left));
+    }
+    if (!dl.firstChild) dl.append(h('tr', null, h('td', { colspan: 3 }, o.state === 'paused'
+      ? 'Paused: no deadline until the authority clarifies or corrects the order.' : 'No deadlines.')));
+
+    // Cannot comply: the order's categories, those already refused left out.
+    const boxes = $('eo-cc-category-boxes');
+    clear(boxes);
+    for (const c of o.categories || []) {
+      const id = 'eo-cc-cat-' + c;
+      const refused = (o.refused || []).includes(c);
+      boxes.append(h('label', { for: id, class: 'check' },
+        h('input', { type: 'checkbox', id, name: 'categories', value: c, disabled: refused }),
+        ' ' + c + (refused ? ' (refused already)' : '')));
+    }
+    const role = state.access && state.access.role;
+    $('eo-approve-role').hidden = !role || role === 'legal';
+    eoTick(Date.now());
+  }
+
+  function renderRecords(records) {
+    const body = $('eorder-records');
+    clear(body);
+    $('eorder-records-empty').hidden = records.length !== 0;
+    $('eorder-records-table').hidden = records.length === 0;
+    for (const r of records) {
+      body.append(h('tr', { 'data-record-id': r.id },
+        h('td', null, '#' + r.id + (r.evidence_item ? ' (item ' + r.evidence_item + ')' : '')),
+        h('td', null, r.category),
+        h('td', { class: 'mono' }, r.identifier || '—'),
+        h('td', { class: 'mono' }, r.at || '—'),
+        h('td', null, String(r.bytes)),
+        h('td', { class: 'mono sha' }, r.sha256 || '—'),
+        h('td', { class: 'mono' }, r.fields_sha256 || '—'),
+        h('td', { class: 'mono' }, r.sealed_at || '—'),
+        h('td', { class: 'mono' }, r.delivered_at || 'no')));
+    }
+  }
+
+  function renderMessages(messages) {
+    const body = $('eorder-messages');
+    clear(body);
+    $('eorder-messages-empty').hidden = messages.length !== 0;
+    $('eorder-messages-table').hidden = messages.length === 0;
+    for (const m of messages) {
+      body.append(h('tr', { 'data-message-id': m.id },
+        h('td', null, '#' + m.id),
+        h('td', { class: 'eo-msg-kind' }, m.kind),
+        h('td', { class: 'eo-msg-state' }, m.state + (m.last_error ? ' (' + m.last_error + ')' : '')),
+        h('td', { class: 'mono' }, m.created_at || '—'),
+        h('td', { class: 'mono' }, m.sent_at || (m.next_attempt_at ? 'next attempt ' + m.next_attempt_at : '—')),
+        h('td', null, String(m.attempts || 0)),
+        h('td', null, h('details', null, h('summary', null, 'content'),
+          h('pre', { class: 'mono' }, JSON.stringify(m.message, null, 2))))));
+    }
+  }
+
+  // Forgets every evidence order shown (on sign-out: the next key has not read them).
+  function clearEorders() {
+    for (const id of ['eorders-body', 'eorder-facts', 'eorder-sections', 'eorder-identifiers',
+      'eorder-deadlines', 'eorder-records', 'eorder-messages', 'eo-cc-category-boxes']) clear($(id));
+    $('eorders-table').hidden = true;
+    $('eorders-empty').hidden = true;
+    $('eorder-detail').hidden = true;
+    $('eorders-denied').hidden = true;
+    $('purpose-text').textContent = '';
+    resetActions();
+  }
+
+  function resetActions() {
+    for (const form of document.querySelectorAll('#eorder-detail form')) {
+      form.reset();
+      for (const p of form.querySelectorAll('.inline-error, .inline-ok')) {
+        p.hidden = true;
+        p.textContent = '';
+      }
+    }
+    clear($('eo-delivery'));
+    $('eo-delivery').hidden = true;
+    $('eo-cc-conflict').hidden = true;
+  }
+
+  // One order's detail: the order, its records and its messages (three audited reads).
+  async function loadEorder(id, focus) {
+    clearError();
+    try {
+      const base = eoBase(id);
+      const [o, recs, msgs] = await Promise.all([api('GET', withPurpose(base)),
+        api('GET', withPurpose(base + '/records')), api('GET', withPurpose(base + '/messages'))]);
+      if (state.eorder !== id) resetActions();
+      state.eorder = id;
+      renderEorder(o);
+      renderRecords(recs.records || []);
+      renderMessages(msgs.messages || []);
+      if (focus) {
+        $('eorder-detail-title').setAttribute('tabindex', '-1');
+        $('eorder-detail-title').focus();
+      }
+    } catch (e) {
+      eoFailed(e);
+    }
+  }
+
+  async function afterAction() {
+    await loadEorders();
+    if (state.eorder) await loadEorder(state.eorder, false);
+  }
+
+  async function approve(ev) {
+    ev.preventDefault();
+    const id = state.eorder;
+    if (!id) return;
+    const note = $('eo-approve-note').value.trim();
+    const ok = await runInline(ev.target, async () => {
+      const a = await api('POST', eoBase(id) + '/approvals', note ? { note } : {});
+      return 'Approval recorded: ' + a.approvals + ' of ' + a.needed + ' needed' +
+        (a.complete ? '; the delivery is approved, release request #' + a.release_request +
+          ' now needs the evidence custodians.' : '.');
+    });
+    if (ok) {
+      $('eo-approve-note').value = '';
+      say(id + ': approval recorded.');
+      await afterAction();
+    }
+  }
+
+  async function deliver(ev) {
+    ev.preventDefault();
+    const id = state.eorder;
+    if (!id) return;
+    const out = $('eo-delivery');
+    clear(out);
+    out.hidden = true;
+    const ok = await runInline(ev.target, async () => {
+      const d = await api('POST', eoBase(id) + '/delivery');
+      const p = d.package || {};
+      fact(out, 'Package SHA-256', h('span', { class: 'mono eo-package-sha' }, p.sha256));
+      fact(out, 'Package size', h('span', { class: 'eo-package-bytes' }, String(p.bytes) + ' bytes'));
+      fact(out, 'Package URL', h('span', { class: 'mono eo-package-url' }, p.url));
+      fact(out, 'Records', String(d.records));
+      fact(out, 'Categories', list(d.categories));
+      fact(out, 'Delivered', d.delivered_at);
+      fact(out, 'Audit entry', '#' + d.audit_seq);
+      out.hidden = false;
+      return null;
+    });
+    if (ok) {
+      say(id + ': delivered.');
+      await loadEorders();
+    }
+  }
+
+  async function cannotComply(ev) {
+    ev.preventDefault();
+    const id = state.eorder;
+    if (!id) return;
+    const reason = $('eo-cc-reason').value;
+    const body = { reason, explanation: $('eo-cc-explanation').value.trim() };
+    const cats = [...document.querySelectorAll('#eo-cc-category-boxes input:checked')].map((b) => b.value);
+    if (cats.length) body.categories = cats;
+    if (reason === 'conflict_of_law') {
+      body.conflict_of_law = {};
+      for (const k of CONFLICT_FIELDS) body.conflict_of_law[k] = $('eo-cc-' + k).value.trim();
+    }
+    const ok = await runInline(ev.target, async () => {
+      const o = await api('POST', eoBase(id) + '/cannot-comply', body);
+      return 'Annex III sent (' + reason + '): ' + (o.state === 'paused'
+        ? 'the order is paused until the authority clarifies or corrects it.'
+        : 'refused ' + list(o.refused) + '.');
+    });
+    if (ok) {
+      say(id + ': cannot comply sent.');
+      await afterAction();
+    }
+  }
+
+  async function correspond(ev) {
+    ev.preventDefault();
+    const id = state.eorder;
+    if (!id) return;
+    const kind = $('eo-corr-kind').value;
+    const text = $('eo-corr-text').value;
+    const ok = await runInline(ev.target, async () => {
+      await api('POST', eoBase(id) + '/correspondence', { kind, text });
+      return 'Queued for the issuing authority (' + kind + ').';
+    });
+    if (ok) {
+      $('eo-corr-text').value = '';
+      say(id + ': correspondence queued.');
+      await loadEorder(id, false);
+    }
   }
 
   // ---- banks and signals ----
@@ -455,7 +1058,7 @@
     for (const b of document.querySelectorAll('#views button')) {
       b.addEventListener('click', () => show(b.dataset.view, true));
     }
-    for (const v of ['queue', 'orders', 'banks']) $(v + '-title').setAttribute('tabindex', '-1');
+    for (const v of VIEWS) $(v + '-title').setAttribute('tabindex', '-1');
     $('queue-refresh').addEventListener('click', loadQueue);
     $('orders-refresh').addEventListener('click', loadOrders);
     $('banks-refresh').addEventListener('click', () => {
@@ -463,11 +1066,36 @@
       if (state.bank) loadSignals(state.bank, false);
     });
     $('signals-more').addEventListener('click', () => loadSignals(state.bank, true));
+    $('eorders-refresh').addEventListener('click', async () => {
+      if (!getPurpose() || (state.access && !state.access.eorders)) return enterEorders();
+      await loadEorders();
+      if (state.eorder) await loadEorder(state.eorder, false);
+    });
+    $('purpose-form').addEventListener('submit', setPurpose);
+    $('purpose-change').addEventListener('click', () => {
+      $('purpose').value = getPurpose() || '';
+      showPurpose(true);
+      $('purpose').focus();
+    });
+    for (const [code, label] of REASONS) $('eo-cc-reason').append(h('option', { value: code }, label));
+    $('eo-cc-reason').addEventListener('change', () => {
+      $('eo-cc-conflict').hidden = $('eo-cc-reason').value !== 'conflict_of_law';
+    });
+    $('eo-approve-form').addEventListener('submit', approve);
+    $('eo-deliver-form').addEventListener('submit', deliver);
+    $('eo-cc-form').addEventListener('submit', cannotComply);
+    $('eo-corr-form').addEventListener('submit', correspond);
     window.addEventListener('hashchange', () => {
       const v = viewFromHash();
       if (v && getKey() && v !== state.view) show(v, true);
     });
-    if (signedIn()) show(viewFromHash() || 'queue', false);
-    else $('key').focus();
+    signedIn();
+    if (getKey()) {
+      run(probeAccess).then((a) => {
+        if (a) show(firstView(a), false);
+      });
+    } else {
+      $('key').focus();
+    }
   });
 })();

@@ -457,6 +457,12 @@ typedef struct td_eorder_summary {
     int64_t breached_ms;
     unsigned categories;
     unsigned approvals, approvals_needed;
+    /* Holds, as in td_eorder: categories whose transmission grounds for refusal block, the data
+     * restricted after late grounds, a preservation kept for a pending production, paused since
+     * (cannot comply; 0: not paused). */
+    unsigned grounds_blocked;
+    int restricted, production_pending;
+    int64_t paused_ms;
 } td_eorder_summary;
 
 /* ---- intake ---- */

@@ -50,7 +50,8 @@ td_status td_eorder_get(td_eorders *eo, const char *actor, const char *purpose, 
     "id, framework, deadline_class, issuing_state, reference, COALESCE(ext_id, ''), state,"        \
     " received_ms, clock_start_ms, collect_ms, due_ms, transmit_from_ms, preserve_until_ms,"       \
     " grounds_until_ms, escalation, breached_ms, categories, approvals_needed,"                    \
-    " (SELECT COUNT(*) FROM eorder_approvals a WHERE a.order_id = eorders.id)"
+    " (SELECT COUNT(*) FROM eorder_approvals a WHERE a.order_id = eorders.id),"                    \
+    " grounds_blocked, restricted, production_pending, paused_ms"
 
 static void summary_row(td_stmt *q, void *item)
 {
@@ -78,6 +79,10 @@ static void summary_row(td_stmt *q, void *item)
     s->categories = (unsigned)I64();
     s->approvals_needed = (unsigned)I64();
     s->approvals = (unsigned)I64();
+    s->grounds_blocked = (unsigned)I64();
+    s->restricted = (int)I64();
+    s->production_pending = (int)I64();
+    s->paused_ms = I64();
 #undef I64
 #undef TXT
 }

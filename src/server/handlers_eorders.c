@@ -231,10 +231,16 @@ static json_t *summary_json(const td_eorder_summary *s)
         "escalation", s->escalation, "breached_at", td__time_json(s->breached_ms), "categories",
         categories_json(s->categories), "approvals", (int)s->approvals, "approvals_needed",
         (int)s->approvals_needed);
-    if (j)
-        json_object_set_new(j, "deadline_class",
-                            s->deadline ? json_string(td_eorder_deadline_name(s->deadline))
-                                        : json_null());
+    if (!j)
+        return NULL;
+    json_object_set_new(j, "deadline_class",
+                        s->deadline ? json_string(td_eorder_deadline_name(s->deadline))
+                                    : json_null());
+    /* The holds, so that a list shows why an order waits without a read of each. */
+    json_object_set_new(j, "grounds_blocked", categories_json(s->grounds_blocked));
+    json_object_set_new(j, "restricted", json_boolean(s->restricted));
+    json_object_set_new(j, "production_pending", json_boolean(s->production_pending));
+    json_object_set_new(j, "paused_at", td__time_json(s->paused_ms));
     return j;
 }
 

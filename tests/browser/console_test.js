@@ -33,6 +33,27 @@ function assert(cond, what) {
 
 // ---- the server ----
 
+// `takedown evidence init` before the server starts: the evidence master key that seals the
+// platform's data, its release shares for the custodians named (2 of alice, bob, carol).
+function evidenceInit(dataDir) {
+  return new Promise((resolve, reject) => {
+    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const child = spawn(binary, ['evidence', 'init', '--data', dataDir, '--threshold', '2',
+      '--custodians', 'alice,bob,carol'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const shares = {};
+      for (const m of out.matchAll(/^custodian (\S+) share (\S+)$/gm)) shares[m[1]] = m[2];
+      if (code !== 0 || !shares.alice || !shares.bob)
+        return reject(new Error('takedown evidence init failed (' + code + '):\n' + out + err));
+      resolve(shares);
+    });
+  });
+}
+
 function startServer(dataDir) {
   return new Promise((resolve, reject) => {
     // The shortest legal deadline the server accepts (60 s), so that the test sees a breach.
@@ -110,7 +131,298 @@ function orderDoc(authority, reference, contentId, url) {
   });
 }
 
+// The JSON EPOC of docs/evidence-orders.md (tests/test_api_eorders.c epoc_doc): a prosecutor's
+// order validated by a court, for the categories given, to be encrypted to recipientKey.
+function epocDoc(reference, categories, recipientKey, offence) {
+  const t = (ms) => new Date(Date.now() + ms).toISOString().replace(/\.\d+Z$/, 'Z');
+  const day = 86400000;
+  return JSON.stringify({
+    framework: 'eu_epoc',
+    A: {
+      issuing_state: 'DE',
+      issuing_authority: { name: 'Staatsanwaltschaft Berlin', type: 'public_prosecutor', file_number: reference },
+      validating_authority: { name: 'Amtsgericht Tiergarten', type: 'judge_or_court', file_number: 'AG-352' },
+      issued_at: t(-3600000),
+    },
+    B: { addressee: 'Example Platform Ltd', establishment: 'designated_establishment', member_state: 'IE' },
+    C: { deadline: 'ten_days_asap' },
+    E: {
+      identifiers: [{ type: 'user_id', value: 'u-1234' },
+        { type: 'ipv4', value: '203.0.113.7', port: 51234, at: t(-2 * day) }],
+      time_range: { from: t(-30 * day), to: t(day) },
+    },
+    F: { data_categories: categories },
+    G: { offence, legal_classification: '129a StGB', max_penalty_years: 10, listed_terrorism: true,
+      summary: 'The account distributes propaganda.' },
+    H: { user_information: 'restricted' },
+    K: { contact: { name: 'Execution desk', email: 'exec@sta.example', phone: '+49 30 99' } },
+    L: { recipient: 'Staatsanwaltschaft Berlin', member_state: 'DE', x25519_public_key: recipientKey },
+  });
+}
+
 // ---- the test ----
+
+// ---- evidence orders (the legal officers' view) ----
+
+async function signInAs(page, key) {
+  if (await page.isVisible('#signout')) await page.click('#signout');
+  await page.fill('#key', key);
+  await page.press('#key', 'Enter');
+  await page.waitForSelector('#views:not([hidden])');
+}
+
+async function setPurpose(page, purpose) {
+  await page.waitForSelector('#purpose-form:not([hidden])');
+  await page.fill('#purpose', purpose);
+  await page.click('#purpose-form button[type="submit"]');
+  await page.waitForSelector('#purpose-shown:not([hidden])');
+  const shown = (await page.textContent('#purpose-text')).trim();
+  assert(shown === purpose, 'the purpose is shown: ' + shown);
+}
+
+// Waits for a form's inline answer (error or success) and returns [kind, text].
+async function inlineAnswer(page, form) {
+  const sel = form + ' .inline-error:not([hidden]), ' + form + ' .inline-ok:not([hidden]), ' +
+    form + ' #eo-delivery:not([hidden])';
+  const el = page.locator(sel).first();
+  await el.waitFor();
+  const cls = (await el.getAttribute('class')) || '';
+  const id = (await el.getAttribute('id')) || '';
+  return [cls.includes('inline-error') ? 'error' : id === 'eo-delivery' ? 'delivery' : 'ok',
+    (await el.textContent()).trim()];
+}
+
+async function evidenceOrders(page, A, shares) {
+  const key = async (role, name) => (await must(201, 'POST', '/v1/keys', A, { role, name })).key;
+  const keyRow = async (role, name) => must(201, 'POST', '/v1/keys', A, { role, name });
+  const legal1 = await key('legal', 'legal-anna');
+  const legal2 = await key('legal', 'legal-ben');
+  const auditor = await key('auditor', 'auditor-1');
+  const platform = await key('platform', 'upload-service');
+  const alice = await key('custodian', 'alice');
+  const bob = await key('custodian', 'bob');
+
+  // The issuing prosecutor: an evidence authority with an Ed25519 key, its API key linked.
+  const { publicKey, privateKey } = crypto.generateKeyPairSync('ed25519');
+  const staKey = await keyRow('authority', 'sta-berlin-desk');
+  const sta = await must(201, 'POST', '/v1/authorities', A, {
+    name: 'Staatsanwaltschaft Berlin', kind: 'evidence', member_state: 'DE', contact: 'desk@sta.example',
+    public_key: publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex'),
+    announced_at: new Date(Date.now() - 48 * 3600 * 1000).toISOString(),
+  });
+  await must(201, 'POST', '/v1/authorities/' + sta.id + '/keys', A, { key_id: staKey.id });
+  const recipient = crypto.generateKeyPairSync('x25519').publicKey
+    .export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex');
+  const send = async (doc) => must(201, 'POST', '/v1/evidence-orders', staKey.key, doc,
+    { 'Takedown-Signature': 'ed25519=' + crypto.sign(null, Buffer.from(doc), privateKey).toString('base64') });
+  // Text that looks like HTML, to see it shown as text.
+  const trap = 'Participation in a terrorist group <img src="x" id="injected">';
+  const o1 = await send(epocDoc('StA-2026-1000', ['subscriber', 'content'], recipient,
+    'Participation in a terrorist group'));
+  const o2 = await send(epocDoc('StA-2026-1001', ['subscriber', 'traffic'], recipient, trap));
+  assert(/^eo-/.test(o1.id) && /^eo-/.test(o2.id), 'receipts with ids: ' + o1.id + ' ' + o2.id);
+
+  // The platform's data for the first order: a subscriber record and a content record, sealed.
+  const content = 'propaganda post 42';
+  const contentSha = crypto.createHash('sha256').update(content).digest('hex');
+  const put = await must(200, 'PUT', '/v1/evidence-orders/' + o1.id + '/data', platform, {
+    records: [
+      { category: 'subscriber', identifier: 'u-1234', fields: { name: 'A. User', contact: 'a@user.example' } },
+      { category: 'content', identifier: 'u-1234', at: new Date(Date.now() - 3 * 86400000).toISOString(),
+        content_base64: Buffer.from(content).toString('base64'), content_type: 'text/plain' }],
+  });
+  assert(put.sealed === 2 && put.state === 'preserved', 'the platform\'s data is sealed: ' + JSON.stringify(put));
+  ok('API setup: evidence authority (DE, Ed25519, key linked), signed EPOCs ' + o1.id + ' and ' + o2.id +
+    ', the platform PUT 2 records of ' + o1.id + ' (preserved)');
+
+  // A legal officer signs in: only the evidence-order view is offered; it asks for the purpose.
+  await signInAs(page, legal1);
+  await page.waitForSelector('#view-eorders:not([hidden])');
+  assert(await page.isVisible('nav button[data-view="eorders"]'), 'Evidence orders is offered');
+  for (const v of ['queue', 'orders', 'banks'])
+    assert(!(await page.isVisible('nav button[data-view="' + v + '"]')), v + ' is not offered to legal');
+  assert(!(await page.isVisible('#eorders-main')), 'nothing is read before the purpose is given');
+  assert((await page.textContent('#who')).trim() === 'Signed in as legal', 'the role is shown');
+  const purpose = 'console test: daily review of open orders';
+  await setPurpose(page, purpose);
+  const row1 = page.locator('tr[data-eorder-id="' + o1.id + '"]');
+  await row1.waitFor();
+  const next = row1.locator('.eo-left');
+  const c1 = (await next.textContent()).trim();
+  assert(/^due: 9d 23:5\d:\d\d left$/.test(c1), 'a countdown to the production deadline: ' + c1);
+  await page.waitForFunction(([id, first]) => {
+    const el = document.querySelector('tr[data-eorder-id="' + id + '"] .eo-left');
+    return el && el.textContent.trim() !== first;
+  }, [o1.id, c1]);
+  const c2 = (await next.textContent()).trim();
+  const rowText = await row1.textContent();
+  for (const want of ['EPOC', 'DE', 'StA-2026-1000', 'preserved', 'level 0', 'none'])
+    assert(rowText.includes(want), 'the row shows ' + want + ': ' + rowText);
+  assert((await row1.locator('.eo-approvals').textContent()).trim() === '0/2', 'approvals 0/2');
+  const ids = await page.locator('#eorders-body tr').evaluateAll((rows) => rows.map((r) => r.dataset.eorderId));
+  assert(ids.indexOf(o1.id) >= 0 && ids.indexOf(o1.id) < ids.indexOf(o2.id),
+    'earliest deadline first: ' + ids.join(', '));
+  ok('legal officer: only "Evidence orders" offered; purpose asked and shown; ' + o1.id +
+    ' listed with a live countdown (' + c1 + ' -> ' + c2 + '), approvals 0/2, level 0, no holds');
+
+  // The detail: sections, identifiers, deadlines, records (digests only), messages.
+  await row1.locator('button', { hasText: 'Details of ' + o1.id }).click();
+  await page.waitForSelector('#eorder-detail:not([hidden])');
+  await page.waitForSelector('#eorder-records tr');
+  const sections = await page.textContent('#eorder-sections');
+  for (const want of ['Staatsanwaltschaft Berlin', 'Amtsgericht Tiergarten', 'ten_days_asap',
+    'subscriber, content', '129a StGB', 'exec@sta.example', recipient])
+    assert(sections.includes(want), 'the sections show ' + want + ': ' + sections);
+  const idText = await page.textContent('#eorder-identifiers');
+  assert(idText.includes('u-1234') && idText.includes('203.0.113.7') && idText.includes('51234'),
+    'the identifiers: ' + idText);
+  assert(/due: 9d .* left/.test(await page.textContent('#eorder-deadlines tr[data-clock="due"]')),
+    'the due clock counts down in the detail');
+  const shas = await page.locator('#eorder-records td.sha').allTextContents();
+  assert(shas.length === 2 && shas.includes(contentSha), 'two records, one with the content\'s SHA-256: ' + shas);
+  assert(!(await page.textContent('#eorder-records')).includes(content), 'never the content itself');
+  assert((await page.textContent('#eorder-messages')).includes('data_preserved'), 'the data_preserved message');
+  ok('detail of ' + o1.id + ': sections A-L, identifiers, deadlines, 2 records with SHA-256 (content ' +
+    contentSha.slice(0, 12) + '…), the data_preserved message');
+
+  // Approve (1 of 2), then deliver too early: the API's error is shown in the form.
+  await page.fill('#eo-approve-note', 'in scope, checked against the certificate');
+  await page.click('#eo-approve-form button[type="submit"]');
+  let [kind, text] = await inlineAnswer(page, '#eo-approve-form');
+  assert(kind === 'ok' && /1 of 2/.test(text), 'first approval: ' + text);
+  const deliveryPath = '/v1/evidence-orders/' + o1.id + '/delivery';
+  await page.click('#eo-deliver-form button[type="submit"]');
+  [kind, text] = await inlineAnswer(page, '#eo-deliver-form');
+  let api = await call('POST', deliveryPath, legal1);
+  assert(api.status >= 400 && kind === 'error' && text.includes('Error ' + api.status + ': ' + api.json.error.message),
+    'a delivery before the approvals shows the API\'s error (' + api.status + ' ' + api.json.error.message + '): ' + text);
+  const early = text;
+  ok('approved 1 of 2 from the console; deliver too early shows "' + early + '"');
+
+  // A second legal officer approves: the delivery is approved, a release request opens.
+  await page.click('#signout');
+  await signInAs(page, legal2);
+  await setPurpose(page, purpose + ' (second officer)');
+  assert(!(await page.isVisible('#eorder-detail')) &&
+    (await page.locator('#eorder-records tr').count()) === 0, 'sign-out forgot the order shown');
+  await page.locator('tr[data-eorder-id="' + o1.id + '"] button').click();
+  await page.waitForSelector('#eorder-detail:not([hidden])');
+  await page.click('#eo-approve-form button[type="submit"]');
+  [kind, text] = await inlineAnswer(page, '#eo-approve-form');
+  assert(kind === 'ok' && /2 of 2/.test(text) && /release request #\d+/.test(text), 'second approval: ' + text);
+  const approved = await must(200, 'GET', '/v1/evidence-orders/' + o1.id + '?purpose=check', legal1);
+  assert(approved.state === 'approved' && approved.approvals === 2 && approved.release_request,
+    'API: approved by two: ' + JSON.stringify(approved.state) + ' ' + approved.approvals);
+  await page.waitForFunction((id) => {
+    const c = document.querySelector('tr[data-eorder-id="' + id + '"] .eo-approvals');
+    return c && c.textContent.trim() === '2/2';
+  }, o1.id);
+  ok('a second legal officer approved (2 of 2, list 2/2); API: state approved, release request #' +
+    approved.release_request);
+
+  // Before the custodians: deliver answers 409, shown in the form.
+  await page.click('#eo-deliver-form button[type="submit"]');
+  [kind, text] = await inlineAnswer(page, '#eo-deliver-form');
+  api = await call('POST', deliveryPath, legal1);
+  assert(kind === 'error' && text.includes('Error ' + api.status + ': ' + api.json.error.message),
+    'deliver before the custodians shows the API\'s error: ' + text);
+  assert(api.status === 409, 'deliver before the custodians is 409: ' + api.status + ' ' + api.text);
+  ok('deliver before the custodians shows "' + text + '"');
+
+  // Two custodians approve the release; deliver shows the package's digest, size and URL.
+  for (const [k, share] of [[alice, shares.alice], [bob, shares.bob]])
+    await must(200, 'POST', '/v1/evidence/releases/' + approved.release_request + '/approvals', k, { share });
+  await page.click('#eo-deliver-form button[type="submit"]');
+  [kind, text] = await inlineAnswer(page, '#eo-deliver-form');
+  assert(kind === 'delivery', 'the delivery answer: ' + text);
+  const sha = (await page.textContent('.eo-package-sha')).trim();
+  const bytes = (await page.textContent('.eo-package-bytes')).trim();
+  const url = (await page.textContent('.eo-package-url')).trim();
+  assert(/^[0-9a-f]{64}$/.test(sha) && /^\d+ bytes$/.test(bytes) && url === '/v1/evidence-orders/' + o1.id + '/package',
+    'package digest, size and URL: ' + sha + ' ' + bytes + ' ' + url);
+  const pkg = await fetch(base + url, { headers: { Authorization: 'Bearer ' + staKey.key } });
+  const body = Buffer.from(await pkg.arrayBuffer());
+  assert(pkg.status === 200 && crypto.createHash('sha256').update(body).digest('hex') === sha &&
+    bytes === body.length + ' bytes', 'the authority fetches the package shown: ' + pkg.status);
+  ok('custodians approved; delivered from the console: package ' + sha.slice(0, 12) + '…, ' + bytes +
+    ', ' + url + ' (fetched by the authority, same digest and size)');
+
+  // Annex III on the second order: the conflict-of-law fields only with that reason; an empty
+  // one is the API's error in the form; then sent, the order is paused.
+  await page.locator('tr[data-eorder-id="' + o2.id + '"] button').click();
+  await page.waitForFunction((id) => document.getElementById('eorder-detail-title').textContent.includes(id), o2.id);
+  assert((await page.textContent('#eorder-sections')).includes(trap), 'HTML-like text from the API is shown as text');
+  assert((await page.locator('#injected').count()) === 0, 'and never parsed as HTML');
+  assert((await page.locator('#eo-cc-reason option:not([value=""])').count()) === 10, 'ten Annex III reasons');
+  assert(!(await page.isVisible('#eo-cc-conflict')), 'no conflict-of-law fields by default');
+  await page.selectOption('#eo-cc-reason', 'conflict_of_law');
+  assert(await page.isVisible('#eo-cc-conflict'), 'conflict-of-law fields shown for conflict_of_law');
+  assert((await page.locator('#eo-cc-conflict input, #eo-cc-conflict textarea').count()) === 6, 'six fields');
+  await page.fill('#eo-cc-explanation', 'Disclosure would breach a third country\'s law.');
+  await page.fill('#eo-cc-third_country', 'US');
+  await page.fill('#eo-cc-provisions', '18 U.S.C. 2702');
+  await page.fill('#eo-cc-nature_of_obligation', 'A prohibition to disclose content');
+  await page.fill('#eo-cc-why_applies', 'The data is stored by a US provider');
+  await page.fill('#eo-cc-link_to_country', 'The user is a US person');
+  await page.click('#eo-cc-form button[type="submit"]');
+  [kind, text] = await inlineAnswer(page, '#eo-cc-form');
+  assert(kind === 'error' && /^Error 4\d\d: .*consequences/.test(text), 'an empty field is the API\'s error: ' + text);
+  const ccError = text;
+  await page.fill('#eo-cc-consequences', 'Penalties for the operator');
+  await page.selectOption('#eo-cc-reason', 'data_not_held');
+  assert(!(await page.isVisible('#eo-cc-conflict')), 'conflict-of-law fields hidden for other reasons');
+  await page.fill('#eo-cc-explanation', 'No account u-1234 exists on the service.');
+  await page.click('#eo-cc-form button[type="submit"]');
+  await page.waitForSelector('#eo-cc-form .inline-ok:not([hidden])');
+  text = (await page.textContent('#eo-cc-form .inline-ok')).trim();
+  assert(/paused/.test(text), 'cannot comply answered: ' + text);
+  const row2 = page.locator('tr[data-eorder-id="' + o2.id + '"]');
+  await page.waitForFunction((id) => {
+    const r = document.querySelector('tr[data-eorder-id="' + id + '"]');
+    return r && r.querySelector('.eo-state').textContent.trim() === 'paused';
+  }, o2.id);
+  const holds = (await row2.locator('.eo-holds').textContent()).trim();
+  assert(/^paused since \S+Z/.test(holds), 'the paused hold in the list: ' + holds);
+  assert(/paused: no deadline/.test(await row2.locator('.eo-next').textContent()), 'no countdown while paused');
+  const paused = await must(200, 'GET', '/v1/evidence-orders/' + o2.id + '?purpose=check', legal1);
+  assert(paused.state === 'paused' && paused.reason === 'data_not_held', 'API: paused, data_not_held: ' + paused.state);
+  assert((await page.textContent('#eorder-messages')).includes('non_execution'), 'the Annex III message is listed');
+  ok('Annex III for ' + o2.id + ': 10 reasons, conflict-of-law fields only with conflict_of_law, an empty one ' +
+    'is the API\'s error inline ("' + ccError + '"), then data_not_held: paused, the list shows "' + holds + '"');
+
+  // Correspondence to the issuing authority, listed with its state.
+  await page.selectOption('#eo-corr-kind', 'request_additional_information');
+  await page.fill('#eo-corr-text', 'Please give the account name as well.');
+  await page.click('#eo-corr-form button[type="submit"]');
+  await page.waitForSelector('#eo-corr-form .inline-ok:not([hidden])');
+  await page.waitForFunction(() => [...document.querySelectorAll('#eorder-messages .eo-msg-kind')]
+    .some((c) => c.textContent === 'correspondence'));
+  const msgs = await must(200, 'GET', '/v1/evidence-orders/' + o2.id + '/messages?purpose=check', legal1);
+  assert(msgs.messages.some((m) => m.kind === 'correspondence'), 'API: a correspondence message');
+  ok('correspondence queued from the console and listed with its state');
+
+  // An auditor: the view is not offered; reached by its address, the API's 403 is shown.
+  await page.click('#signout');
+  await signInAs(page, auditor);
+  await page.waitForSelector('#view-queue:not([hidden])');
+  assert(!(await page.isVisible('nav button[data-view="eorders"]')), 'Evidence orders not offered to an auditor');
+  await page.evaluate(() => { location.hash = '#eorders'; });
+  await page.waitForSelector('#eorders-denied:not([hidden])');
+  const denied = (await page.textContent('#eorders-denied')).trim();
+  const expect403 = (await call('GET', '/v1/evidence-orders?open=1&purpose=x', auditor)).json.error.message;
+  assert(denied.includes('Error 403: ' + expect403), 'the API\'s 403 is shown: ' + denied);
+  assert(!(await page.isVisible('#purpose-form')) && !(await page.isVisible('#eorders-main')), 'no purpose asked, nothing read');
+  ok('auditor: view not offered; at #eorders the API\'s 403 is shown: "' + denied + '"');
+
+  // An admin reads them too (and is told approvals are for legal officers).
+  await page.click('#signout');
+  await signInAs(page, A);
+  await page.click('nav button[data-view="eorders"]');
+  await setPurpose(page, 'console test: admin check');
+  await page.locator('tr[data-eorder-id="' + o2.id + '"] button').click();
+  await page.waitForSelector('#eo-approve-role:not([hidden])');
+  ok('admin: the view is offered, with the note that approvals are for legal officers');
+}
 
 async function main() {
   if (!binary) throw new Error('usage: node console_test.js PATH/TO/takedown');
@@ -119,10 +431,12 @@ async function main() {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'takedown-browser-'));
   let srv = null, browser = null;
   try {
+    const shares = await evidenceInit(path.join(dataDir, 'data'));
     srv = await startServer(path.join(dataDir, 'data'));
     base = srv.url;
     const A = srv.key;
-    ok('takedown serve started on ' + base + ' with a fresh data directory');
+    ok('takedown evidence init (2 of alice, bob, carol), then takedown serve started on ' + base +
+      ' with a fresh data directory');
 
     // The static files: no key, strict CSP, nosniff, types; unknown files 404.
     for (const [p, type] of [['/', 'text/html'], ['/console/console.css', 'text/css'],
@@ -283,6 +597,8 @@ async function main() {
     assert(/404/.test(msg2) && msg2.length > 10, 'a 404 is shown in words: ' + msg2);
     ok('an API error while signed in is shown: "' + msg2 + '"');
 
+    await evidenceOrders(page, A, shares);
+
     // The deadline passes: the server records the breach, the console shows the row in red.
     const wait = receivedAt + DEADLINE_MS + 2500 - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -293,8 +609,13 @@ async function main() {
     await page.waitForSelector('tr[data-order-id="' + orderId + '"].breached');
     const redRow = page.locator('tr[data-order-id="' + orderId + '"]');
     assert((await redRow.textContent()).includes('BREACHED'), 'the row says BREACHED');
-    const colour = await redRow.evaluate((el) => getComputedStyle(el).backgroundColor);
-    assert(colour !== 'rgba(0, 0, 0, 0)' && colour !== 'rgb(255, 255, 255)', 'the breached row is coloured: ' + colour);
+    // Found and measured in one evaluation: the list may be re-rendered between two steps.
+    const colour = await page.evaluate((id) => {
+      const el = document.querySelector('tr[data-order-id="' + id + '"].breached');
+      return el ? getComputedStyle(el).backgroundColor : '';
+    }, orderId);
+    assert(colour && colour !== 'rgba(0, 0, 0, 0)' && colour !== 'rgb(255, 255, 255)',
+      'the breached row is coloured: ' + colour);
     ok('after the deadline: API breached_at ' + late.breached_at + ', the row marked BREACHED (' + colour + ')');
 
     const csp = problems.filter((p) => /Content Security Policy|Refused to/.test(p));
@@ -305,7 +626,8 @@ async function main() {
 
     await page.click('#signout');
     assert((await page.evaluate(() => sessionStorage.getItem('takedown.key'))) === null, 'sign out forgets the key');
-    ok('sign out forgets the key');
+    assert((await page.evaluate(() => sessionStorage.getItem('takedown.purpose'))) === null, 'and the purpose');
+    ok('sign out forgets the key and the purpose of evidence-order reads');
   } finally {
     if (browser) await browser.close().catch(() => {});
     await stopServer(srv);
