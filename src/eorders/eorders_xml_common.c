@@ -10,6 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/timefmt.h"
 #include "eorders/eorders_xml_int.h"
 
 /* ---- dictionaries ---- */
@@ -123,130 +124,14 @@ int td__eev_index(const char *const *names, size_t n, const char *name)
 
 /* ---- times ---- */
 
-#define DAY_MS ((int64_t)86400000)
+int64_t td__eev_time_parse(const char *text, size_t len) { return td__time_parse(text, len, 1); }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+void td__eev_time_format(int64_t ms, char out[32]) { td__time_format(ms, TD__TIME_SHORT, out, 32); }
+
+void td__eev_time_format_micro(int64_t ms, char out[40])
 {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
+    td__time_format(ms, TD__TIME_MICROS, out, 40);
 }
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-/* n decimal digits at *p (a moving cursor) worth at most max; -1 if not. */
-static int64_t digits(const char **p, const char *end, int n, int64_t max)
-{
-    int64_t v = 0;
-    if (end - *p < n)
-        return -1;
-    for (int i = 0; i < n; i++) {
-        char ch = (*p)[i];
-        if (ch < '0' || ch > '9')
-            return -1;
-        v = v * 10 + (ch - '0');
-    }
-    *p += n;
-    return v <= max ? v : -1;
-}
-
-static int expect(const char **p, const char *end, char ch)
-{
-    if (*p >= end || **p != ch)
-        return 0;
-    (*p)++;
-    return 1;
-}
-
-int64_t td__eev_time_parse(const char *text, size_t len)
-{
-    static const unsigned mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (!text || len > 48)
-        return -1;
-    const char *p = text, *end = text + len;
-    int64_t y = digits(&p, end, 4, 9999), mo, d, h, mi, s, ms = 0;
-    if (y < 1970 || !expect(&p, end, '-') || (mo = digits(&p, end, 2, 12)) < 1 ||
-        !expect(&p, end, '-') || (d = digits(&p, end, 2, 31)) < 1 || !expect(&p, end, 'T') ||
-        (h = digits(&p, end, 2, 23)) < 0 || !expect(&p, end, ':') ||
-        (mi = digits(&p, end, 2, 59)) < 0 || !expect(&p, end, ':') ||
-        (s = digits(&p, end, 2, 59)) < 0)
-        return -1;
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if ((unsigned)d > mdays[mo - 1] + (mo == 2 && leap))
-        return -1;
-    if (expect(&p, end, '.')) {
-        int n = 0;
-        int64_t scale = 100;
-        while (p < end && *p >= '0' && *p <= '9') {
-            if (++n > 9)
-                return -1;
-            ms += (*p - '0') * scale;
-            scale /= 10;
-            p++;
-        }
-        if (n == 0)
-            return -1;
-    }
-    int64_t offset_min = 0;
-    if (!expect(&p, end, 'Z')) {
-        int sign = expect(&p, end, '+') ? 1 : expect(&p, end, '-') ? -1 : 0;
-        int64_t oh, om;
-        if (!sign || (oh = digits(&p, end, 2, 14)) < 0 || !expect(&p, end, ':') ||
-            (om = digits(&p, end, 2, 59)) < 0)
-            return -1;
-        offset_min = sign * (oh * 60 + om);
-    }
-    if (p != end)
-        return -1;
-    int64_t t = ((days_from_civil(y, (unsigned)mo, (unsigned)d) * 24 + h) * 60 + mi) * 60000 +
-                s * 1000 + ms - offset_min * 60000;
-    return t >= 0 ? t : -1;
-}
-
-static int civil_text(int64_t ms, char *out, size_t cap, int micro)
-{
-    int64_t days = ms >= 0 ? ms / DAY_MS : -((-ms + DAY_MS - 1) / DAY_MS);
-    int64_t rem = ms - days * DAY_MS, y;
-    unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
-    int h = (int)(rem / 3600000), mi = (int)(rem / 60000 % 60), s = (int)(rem / 1000 % 60);
-    int frac = (int)(rem % 1000);
-    char buf[96];
-    int n;
-    if (micro)
-        n = snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03d000Z", (long long)y, m,
-                     d, h, mi, s, frac);
-    else if (frac)
-        n = snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
-                     h, mi, s, frac);
-    else
-        n = snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m, d, h, mi,
-                     s);
-    /* Years past 9999 do not fit: td__eev_time_parse never gives them. */
-    size_t len = n > 0 && (size_t)n < cap ? (size_t)n : 0;
-    memcpy(out, buf, len);
-    out[len] = '\0';
-    return (int)len;
-}
-
-void td__eev_time_format(int64_t ms, char out[32]) { civil_text(ms, out, 32, 0); }
-
-void td__eev_time_format_micro(int64_t ms, char out[40]) { civil_text(ms, out, 40, 1); }
 
 /* ---- identifiers ---- */
 

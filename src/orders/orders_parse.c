@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "core/error.h"
+#include "core/timefmt.h"
 #include "core/utf8.h"
 #include "orders/orders_int.h"
 #include "takedown/url.h"
@@ -34,103 +35,14 @@ const char *td_order_problem_name(td_order_problem p)
 
 /* ---- times ---- */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-/* n decimal digits at *p (a moving cursor), at most max in value; -1 if not. */
-static int64_t digits(const char **p, const char *end, int n, int64_t max)
-{
-    int64_t v = 0;
-    if (end - *p < n)
-        return -1;
-    for (int i = 0; i < n; i++) {
-        char ch = (*p)[i];
-        if (ch < '0' || ch > '9')
-            return -1;
-        v = v * 10 + (ch - '0');
-    }
-    *p += n;
-    return v <= max ? v : -1;
-}
-
-static int expect(const char **p, const char *end, char ch)
-{
-    if (*p >= end || **p != ch)
-        return 0;
-    (*p)++;
-    return 1;
-}
-
 int64_t td_order_time_parse(const char *text, size_t len)
 {
-    static const unsigned mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (!text || len > 40)
-        return -1;
-    const char *p = text, *end = text + len;
-    int64_t y = digits(&p, end, 4, 9999), mo, d, h, mi, s, ms = 0;
-    if (y < 1970 || !expect(&p, end, '-') || (mo = digits(&p, end, 2, 12)) < 1 ||
-        !expect(&p, end, '-') || (d = digits(&p, end, 2, 31)) < 1 || !expect(&p, end, 'T') ||
-        (h = digits(&p, end, 2, 23)) < 0 || !expect(&p, end, ':') ||
-        (mi = digits(&p, end, 2, 59)) < 0 || !expect(&p, end, ':') ||
-        (s = digits(&p, end, 2, 59)) < 0)
-        return -1;
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if ((unsigned)d > mdays[mo - 1] + (mo == 2 && leap))
-        return -1;
-    if (expect(&p, end, '.')) {
-        int n = 0;
-        int64_t scale = 100;
-        while (p < end && *p >= '0' && *p <= '9') {
-            if (++n > 9)
-                return -1;
-            ms += (*p - '0') * scale;
-            scale /= 10;
-            p++;
-        }
-        if (n == 0)
-            return -1;
-    }
-    if (!expect(&p, end, 'Z') || p != end)
-        return -1;
-    return ((days_from_civil(y, (unsigned)mo, (unsigned)d) * 24 + h) * 60 + mi) * 60000 + s * 1000 +
-           ms;
+    return text && len <= 40 ? td__time_parse(text, len, 0) : -1;
 }
 
 void td_order_time_format(int64_t ms, char out[32])
 {
-    int64_t days = ms >= 0 ? ms / TD__DAY : -((-ms + TD__DAY - 1) / TD__DAY);
-    int64_t rem = ms - days * TD__DAY, y;
-    unsigned m, d;
-    char buf[96];
-    civil_from_days(days, &y, &m, &d);
-    int n = snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
-                     (int)(rem / 3600000), (int)(rem / 60000 % 60), (int)(rem / 1000 % 60),
-                     (int)(rem % 1000));
-    /* Years beyond 9999 do not fit: such times are never produced by a sane clock. */
-    size_t len = n > 0 && n < 32 ? (size_t)n : 0;
-    memcpy(out, buf, len);
-    out[len] = '\0';
+    td__time_format(ms, TD__TIME_MILLIS, out, 32);
 }
 
 /* ---- the document ---- */
