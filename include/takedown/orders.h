@@ -154,6 +154,16 @@ td_authority_register(td_orders *orders, const char *actor, const td_authority_i
                       td_authority *out, td_error *err);
 __attribute__((warn_unused_result)) td_status td_authority_get(td_orders *orders, int64_t id,
                                                                td_authority *out, td_error *err);
+/* A Takedown-Signature header value, "ed25519=<base64 of 64 bytes>" (surrounding blanks allowed),
+ * to the signature's bytes: 0, or -1 when it is not of that form. */
+int td_authority_signature_parse(const char *header, uint8_t sig[64]);
+/* Whether header is authority id's signature over body[0..len): TD_OK, TD_ERR_INVALID naming
+ * what is wrong (no or a malformed header, a signature that does not verify), TD_ERR_NOT_FOUND
+ * for an unknown authority. */
+__attribute__((warn_unused_result)) td_status td_authority_verify(td_orders *orders, int64_t id,
+                                                                  const uint8_t *body, size_t len,
+                                                                  const char *header,
+                                                                  td_error *err);
 /* By name; free *out with td_free. More than TD_AUTHORITIES_MAX fail with TD_ERR_LIMIT. */
 #define TD_AUTHORITIES_MAX 10000
 __attribute__((warn_unused_result)) td_status

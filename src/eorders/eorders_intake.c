@@ -24,27 +24,6 @@
 #include "core/hex.h"
 #include "eorders/eorders_int.h"
 
-/* "ed25519=<base64>" (surrounding spaces allowed) to 64 signature bytes. */
-static int parse_signature(const char *h, uint8_t sig[crypto_sign_BYTES])
-{
-    size_t got = 0, n;
-    while (*h == ' ' || *h == '\t')
-        h++;
-    if (strncmp(h, "ed25519=", 8) != 0)
-        return -1;
-    h += 8;
-    n = strnlen(h, 200);
-    while (n && (h[n - 1] == ' ' || h[n - 1] == '\t'))
-        n--;
-    if (n == 0 || n >= 200)
-        return -1;
-    if (sodium_base642bin(sig, crypto_sign_BYTES, h, n, NULL, &got, NULL,
-                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
-        got != crypto_sign_BYTES)
-        return -1;
-    return 0;
-}
-
 /* Only A.issuing_authority.name, from a body not yet known to be genuine (the leading object;
  * whatever follows is left to the signature). 0 with the name, -1 when none can be read. */
 static int authority_name(const uint8_t *body, size_t len, char out[TD_NAME_MAX + 1])
@@ -529,7 +508,7 @@ td_status td_eorder_receive(td_eorders *eo, const td_eorder_intake *in, td_eorde
         if (!in->signature || !*in->signature)
             return td__eorder_refuse(why, TD_EORDER_UNSIGNED, "signature", TD_ERR_INVALID, err,
                                      "the order is not signed");
-        if (parse_signature(in->signature, sig))
+        if (td_authority_signature_parse(in->signature, sig))
             return td__eorder_refuse(why, TD_EORDER_BAD_SIGNATURE, "signature", TD_ERR_INVALID, err,
                                      "expected ed25519=<base64 of 64 bytes>");
     }

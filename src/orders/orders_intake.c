@@ -42,10 +42,11 @@ static td_status refuse(td_order_rejection *why, td_order_problem problem, const
     return td__error_set(err, code, "%s", msg);
 }
 
-/* "ed25519=<base64>" (surrounding spaces allowed) to 64 signature bytes. */
-static int parse_signature(const char *h, uint8_t sig[crypto_sign_BYTES])
+int td_authority_signature_parse(const char *h, uint8_t sig[crypto_sign_BYTES])
 {
     size_t got = 0, n;
+    if (!h)
+        return -1;
     while (*h == ' ' || *h == '\t')
         h++;
     if (strncmp(h, "ed25519=", 8) != 0)
@@ -61,6 +62,24 @@ static int parse_signature(const char *h, uint8_t sig[crypto_sign_BYTES])
         got != crypto_sign_BYTES)
         return -1;
     return 0;
+}
+
+td_status td_authority_verify(td_orders *orders, int64_t id, const uint8_t *body, size_t len,
+                              const char *header, td_error *err)
+{
+    td_authority a;
+    uint8_t sig[crypto_sign_BYTES];
+    td_status st = td_authority_get(orders, id, &a, err);
+    if (st)
+        return st;
+    if (!header || !*header)
+        return td__error_set(err, TD_ERR_INVALID, "signature: missing");
+    if (td_authority_signature_parse(header, sig))
+        return td__error_set(err, TD_ERR_INVALID, "signature: not 'ed25519=<base64 of 64 bytes>'");
+    if (crypto_sign_verify_detached(sig, body, len, a.public_key) != 0)
+        return td__error_set(err, TD_ERR_INVALID, "signature: does not verify with %s's key",
+                             a.name);
+    return TD_OK;
 }
 
 /* Only issuing_authority.name, from a body not yet known to be genuine: 0 with the name, -1 when
@@ -261,7 +280,7 @@ td_status td_order_receive(td_orders *o, td_order_kind kind, const uint8_t *body
     if (!signature || !*signature)
         return refuse(why, TD_ORDER_UNSIGNED, "signature", TD_ERR_INVALID, err,
                       "signature: the order is not signed");
-    if (parse_signature(signature, sig))
+    if (td_authority_signature_parse(signature, sig))
         return refuse(why, TD_ORDER_BAD_SIGNATURE, "signature", TD_ERR_INVALID, err,
                       "signature: expected ed25519=<base64 of 64 bytes>");
     int named = body && len && authority_name(body, len, name) == 0;

@@ -904,35 +904,25 @@ static int check_transport_signature(td__req *r)
     int64_t authority = caller_authority(r);
     if (!authority)
         return 0;
-    td_authority a;
-    td_error err;
-    if (td_authority_get(td__req_orders(r), authority, &a, &err) != TD_OK) {
-        td__reply_status(r, err.code, &err);
-        return 0;
-    }
     const char *sig = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, SIGNATURE_HEADER);
-    static const char prefix[] = "ed25519=";
-    uint8_t raw[crypto_sign_BYTES];
-    size_t n = 0;
-    if (!sig || strncmp(sig, prefix, sizeof prefix - 1) != 0) {
-        json_t *j = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", "unsigned", "field",
-                              SIGNATURE_HEADER, "message",
-                              "the message must be signed: Takedown-Signature: ed25519=<base64>");
+    td_error err;
+    td_status st =
+        td_authority_verify(td__req_orders(r), authority, r->body, r->body_len, sig, &err);
+    if (st == TD_ERR_INVALID) {
+        int unsigned_ = !sig || !*sig;
+        json_t *j = json_pack("{s:{s:s, s:s, s:s}}", "error", "code",
+                              unsigned_ ? "unsigned" : "bad_signature", "field", SIGNATURE_HEADER,
+                              "message",
+                              unsigned_ ? "the message must be signed: Takedown-Signature: "
+                                          "ed25519=<base64>"
+                                        : "the signature does not verify with the access point's "
+                                          "key");
         td__reply_json(r, 401, j);
         return 0;
     }
-    sig += sizeof prefix - 1;
-    if (sodium_base642bin(raw, sizeof raw, sig, strlen(sig), NULL, &n, NULL,
-                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
-        n != sizeof raw ||
-        crypto_sign_verify_detached(raw, r->body, r->body_len, a.public_key) != 0) {
-        json_t *j = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", "bad_signature", "field",
-                              SIGNATURE_HEADER, "message",
-                              "the signature does not verify with the access point's key");
-        td__reply_json(r, 401, j);
-        return 0;
-    }
-    return 1;
+    if (st)
+        td__reply_status(r, st, &err);
+    return st == TD_OK;
 }
 
 /* Audits the message the transport carried, before it is applied (a message received is a fact
