@@ -24,59 +24,6 @@
 #include "core/hex.h"
 #include "eorders/eorders_int.h"
 
-/* Only A.issuing_authority.name, from a body not yet known to be genuine (the leading object;
- * whatever follows is left to the signature). 0 with the name, -1 when none can be read. */
-static int authority_name(const uint8_t *body, size_t len, char out[TD_NAME_MAX + 1])
-{
-    json_error_t jerr;
-    json_t *root =
-        json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &jerr);
-    json_t *name =
-        json_object_get(json_object_get(json_object_get(root, "A"), "issuing_authority"), "name");
-    int rc = -1;
-    if (json_is_string(name) && json_string_length(name) > 0 &&
-        json_string_length(name) <= TD_NAME_MAX) {
-        memcpy(out, json_string_value(name), json_string_length(name) + 1);
-        rc = 0;
-    }
-    json_decref(root);
-    return rc;
-}
-
-static int signed_by(const uint8_t sig[crypto_sign_BYTES], const uint8_t *body, size_t len,
-                     const td_authority *a)
-{
-    static const uint8_t none[1];
-    return crypto_sign_verify_detached(sig, len ? body : none, len, a->public_key) == 0;
-}
-
-/* The authority whose key verifies the body when no name can be read: the one the caller's key
- * is linked to (linked > 0), else each registered one. */
-static td_status find_signer(td_eorders *eo, const uint8_t sig[crypto_sign_BYTES],
-                             const uint8_t *body, size_t len, int64_t linked, td_authority *out,
-                             int *found, td_error *err)
-{
-    td_status st;
-    *found = 0;
-    if (linked > 0) {
-        if ((st = td_authority_get(eo->orders, linked, out, err)) != TD_OK)
-            return st == TD_ERR_NOT_FOUND ? TD_OK : st;
-        *found = signed_by(sig, body, len, out);
-        return TD_OK;
-    }
-    td_authority *all = NULL;
-    size_t n = 0;
-    if ((st = td_authority_list(eo->orders, &all, &n, err)) != TD_OK)
-        return st;
-    for (size_t i = 0; i < n && !*found; i++)
-        if (signed_by(sig, body, len, &all[i])) {
-            *out = all[i];
-            *found = 1;
-        }
-    td_free(all);
-    return TD_OK;
-}
-
 /* The authority named name (*found) and the one caller_key_id is linked to (*linked, 0: none). */
 static td_status lookup(td_eorders *eo, const char *name, int64_t caller_key_id, td_authority *auth,
                         int *found, int64_t *linked, td_error *err)
@@ -512,7 +459,7 @@ td_status td_eorder_receive(td_eorders *eo, const td_eorder_intake *in, td_eorde
             return td__eorder_refuse(why, TD_EORDER_BAD_SIGNATURE, "signature", TD_ERR_INVALID, err,
                                      "expected ed25519=<base64 of 64 bytes>");
     }
-    named = in->body && in->len && authority_name(in->body, in->len, name) == 0;
+    named = in->body && in->len && td__authority_name_peek(in->body, in->len, "A", name) == 0;
     if ((st = lookup(eo, named ? name : NULL, in->caller_key_id, &auth, &found, &linked, err)))
         return st;
     if (named && !found)
@@ -520,11 +467,12 @@ td_status td_eorder_receive(td_eorders *eo, const td_eorder_intake *in, td_eorde
                                  TD_ERR_NOT_FOUND, err, "no authority named \"%s\" is registered",
                                  name);
     if (!transport) {
-        if (named && !signed_by(sig, in->body, in->len, &auth))
+        if (named && !td__authority_signed(sig, in->body, in->len, &auth))
             return td__eorder_refuse(why, TD_EORDER_BAD_SIGNATURE, "signature", TD_ERR_INVALID, err,
                                      "does not verify with the authority's key");
         if (!named) {
-            if ((st = find_signer(eo, sig, in->body, in->len, linked, &auth, &found, err)))
+            if ((st = td__authority_find_signer(eo->orders, sig, in->body, in->len, linked, &auth,
+                                                &found, err)))
                 return st;
             if (!found)
                 return td__eorder_refuse(why, TD_EORDER_BAD_SIGNATURE, "signature", TD_ERR_INVALID,

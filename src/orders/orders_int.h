@@ -41,6 +41,21 @@ struct td_orders {
 typedef td_status (*td__orders_tx_fn)(td_orders *o, td_store_conn *c, void *ctx, td_error *err);
 td_status td__orders_tx(td_orders *o, td__orders_tx_fn fn, void *ctx, td_error *err);
 
+/* The signed intake of orders and evidence orders (orders_intake.c). The issuing authority's
+ * name from a body not yet known to be genuine (its leading object only, so that bytes appended
+ * to a signed body are caught by the signature): issuing_authority.name, or inside the object
+ * member section ("A" for evidence orders); 0 with the name, -1 when none can be read. */
+int td__authority_name_peek(const uint8_t *body, size_t len, const char *section,
+                            char out[TD_NAME_MAX + 1]);
+/* Whether sig is a's signature over body[0..len). */
+int td__authority_signed(const uint8_t sig[64], const uint8_t *body, size_t len,
+                         const td_authority *a);
+/* With no name to go by: the authority whose key verifies the body, among the one the caller's
+ * key is linked to (linked > 0) or else every registered authority; *found 0: none. */
+td_status td__authority_find_signer(td_orders *o, const uint8_t sig[64], const uint8_t *body,
+                                    size_t len, int64_t linked, td_authority *out, int *found,
+                                    td_error *err);
+
 /* Appends an audit entry inside the transaction; details is a JSON object (stolen). */
 td_status td__orders_audit(td_orders *o, td_store_conn *c, const char *actor, const char *action,
                            const char *object, json_t *details, td_error *err);

@@ -82,15 +82,14 @@ td_status td_authority_verify(td_orders *orders, int64_t id, const uint8_t *body
     return TD_OK;
 }
 
-/* Only issuing_authority.name, from a body not yet known to be genuine: 0 with the name, -1 when
- * no name can be read. The leading object is read and anything after it ignored, so that a byte
- * appended to a signed body is caught by the signature, not taken for a malformed document. */
-static int authority_name(const uint8_t *body, size_t len, char out[TD_NAME_MAX + 1])
+int td__authority_name_peek(const uint8_t *body, size_t len, const char *section,
+                            char out[TD_NAME_MAX + 1])
 {
     json_error_t jerr;
     json_t *root =
         json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &jerr);
-    json_t *name = json_object_get(json_object_get(root, "issuing_authority"), "name");
+    json_t *holder = section ? json_object_get(root, section) : root;
+    json_t *name = json_object_get(json_object_get(holder, "issuing_authority"), "name");
     int rc = -1;
     if (json_is_string(name) && json_string_length(name) > 0 &&
         json_string_length(name) <= TD_NAME_MAX) {
@@ -101,25 +100,23 @@ static int authority_name(const uint8_t *body, size_t len, char out[TD_NAME_MAX 
     return rc;
 }
 
-static int signed_by(const uint8_t sig[crypto_sign_BYTES], const uint8_t *body, size_t len,
-                     const td_authority *a)
+int td__authority_signed(const uint8_t sig[crypto_sign_BYTES], const uint8_t *body, size_t len,
+                         const td_authority *a)
 {
     static const uint8_t none[1];
     return crypto_sign_verify_detached(sig, len ? body : none, len, a->public_key) == 0;
 }
 
-/* With no authority name to go by: the authority whose key verifies the body, among the one the
- * caller's key is linked to (linked > 0) or else every registered authority. *found 0: none. */
-static td_status find_signer(td_orders *o, const uint8_t sig[crypto_sign_BYTES],
-                             const uint8_t *body, size_t len, int64_t linked, td_authority *out,
-                             int *found, td_error *err)
+td_status td__authority_find_signer(td_orders *o, const uint8_t sig[crypto_sign_BYTES],
+                                    const uint8_t *body, size_t len, int64_t linked,
+                                    td_authority *out, int *found, td_error *err)
 {
     td_status st;
     *found = 0;
     if (linked > 0) {
         if ((st = td_authority_get(o, linked, out, err)) != TD_OK)
             return st == TD_ERR_NOT_FOUND ? TD_OK : st;
-        *found = signed_by(sig, body, len, out);
+        *found = td__authority_signed(sig, body, len, out);
         return TD_OK;
     }
     td_authority *all = NULL;
@@ -127,7 +124,7 @@ static td_status find_signer(td_orders *o, const uint8_t sig[crypto_sign_BYTES],
     if ((st = td_authority_list(o, &all, &n, err)) != TD_OK)
         return st;
     for (size_t i = 0; i < n && !*found; i++) {
-        if (signed_by(sig, body, len, &all[i])) {
+        if (td__authority_signed(sig, body, len, &all[i])) {
             *out = all[i];
             *found = 1;
         }
@@ -283,7 +280,7 @@ td_status td_order_receive(td_orders *o, td_order_kind kind, const uint8_t *body
     if (td_authority_signature_parse(signature, sig))
         return refuse(why, TD_ORDER_BAD_SIGNATURE, "signature", TD_ERR_INVALID, err,
                       "signature: expected ed25519=<base64 of 64 bytes>");
-    int named = body && len && authority_name(body, len, name) == 0;
+    int named = body && len && td__authority_name_peek(body, len, NULL, name) == 0;
 
     td_store_conn *c;
     if ((st = td_store_acquire(o->svc->store, 0, &c, err)))
@@ -319,13 +316,14 @@ td_status td_order_receive(td_orders *o, td_order_kind kind, const uint8_t *body
                              name);
     }
     if (named) {
-        if (!signed_by(sig, body, len, &auth))
+        if (!td__authority_signed(sig, body, len, &auth))
             return refuse(why, TD_ORDER_BAD_SIGNATURE, "signature", TD_ERR_INVALID, err,
                           "signature: the signature does not verify with the"
                           " authority's key");
     } else {
         /* Nothing names the signer: the body is not a document, or not the one signed. */
-        if ((st = find_signer(o, sig, body, len, key_linked ? linked : 0, &auth, &found, err)))
+        if ((st = td__authority_find_signer(o, sig, body, len, key_linked ? linked : 0, &auth,
+                                            &found, err)))
             return st;
         if (!found)
             return refuse(why, TD_ORDER_BAD_SIGNATURE, "signature", TD_ERR_INVALID, err,
