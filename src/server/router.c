@@ -168,7 +168,7 @@ static const td__route routes[] = {
      "the key that signs delivery manifests"},
     {"GET", "/v1/reports/evidence-orders", td__h_eorders_report, READ | TD__R_LEGAL, 0,
      "evidence-order figures for a period"},
-    {"POST", "/eevidence/{endpoint}", td__h_eevidence, AUTH, 0,
+    {"POST", "/eevidence/{endpoint}", td__h_eevidence, AUTH, TD__F_MEDIA,
      "the e-Evidence transport (ETSI TS 103 120 XML)"},
 
     /* Meta's HMA API, so that an HMA client switches by changing its base URL. */
