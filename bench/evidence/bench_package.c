@@ -13,6 +13,9 @@
  * constant whatever --mib is, which the peak RSS shows (getrusage ru_maxrss; run with a small and a
  * large --mib to compare). Files go to --dir (default $TMPDIR or /tmp) and are deleted at the end.
  *
+ * Each measurement starts after sync(2), so that the writeback of an earlier step's files does not
+ * fall into it.
+ *
  * The package hashes on a second thread (src/evidence/package_hash.c): on an idle machine with two
  * cores that hides most of SHA-256's cost; on a busy one the threads share what CPU there is and
  * the wall-clock ratio approaches the CPU-time ratio, which is printed too (process CPU time,
@@ -78,6 +81,33 @@ static size_t read_full(int fd, uint8_t *p, size_t n)
     return have;
 }
 
+/* CPU time of the process, all threads. */
+static double cpu_s(void)
+{
+    struct rusage r;
+    getrusage(RUSAGE_SELF, &r);
+    return (double)r.ru_utime.tv_sec + (double)r.ru_stime.tv_sec +
+           (double)(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
+}
+
+/* A measurement starts once earlier steps' dirty pages are on disk (so that their writeback does
+ * not land in it) and covers wall and CPU time; cleanup before it is not counted. */
+static double cpu_at_start, last_cpu;
+
+static double start(void)
+{
+    sync();
+    cpu_at_start = cpu_s();
+    return bench_now();
+}
+
+static double stop(double t0)
+{
+    double wall = bench_now() - t0;
+    last_cpu = cpu_s() - cpu_at_start;
+    return wall;
+}
+
 /* ---- the package ---- */
 
 static uint8_t rcpt_pk[32], rcpt_sk[32], sign_pk[32], sign_sk[64];
@@ -89,7 +119,7 @@ static double package_seal(const char *path)
     td_package_options o = {{NULL, NULL}, chunk};
     td_error err;
     unlink(path);
-    double t0 = bench_now();
+    double t0 = start();
     if (td_package_create(path, rcpt_pk, sign_sk, "bench", &o, &w, &err) ||
         td_package_record_begin(w, "data.bin", "content", NULL, NULL, &err))
         die("package", err.message);
@@ -101,7 +131,7 @@ static double package_seal(const char *path)
     if (td_package_record_end(w, written_sha, &err) ||
         td_package_finish(w, "{\"bench\":true}", NULL, &err))
         die("package finish", err.message);
-    return bench_now() - t0;
+    return stop(t0);
 }
 
 static void remove_output(const char *dir)
@@ -124,10 +154,10 @@ static double package_open(const char *path, const char *out_dir)
     td_error err;
     if (out_dir)
         remove_output(out_dir);
-    double t0 = bench_now();
+    double t0 = start();
     if (td_package_open(path, rcpt_sk, sign_pk, out_dir, &rep, &err))
         die("package open", err.message);
-    double t = bench_now() - t0;
+    double t = stop(t0);
     if (rep.n_records != 1 || rep.records[0].size != total ||
         strcmp(rep.records[0].sha256, written_sha) != 0)
         die("package open", "the record read back differs");
@@ -144,7 +174,7 @@ static double raw_seal(const char *path, uint8_t *buf, uint8_t *cbuf)
     crypto_secretstream_xchacha20poly1305_state ss;
     uint8_t header[crypto_secretstream_xchacha20poly1305_HEADERBYTES];
     unlink(path);
-    double t0 = bench_now();
+    double t0 = start();
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         die(path, strerror(errno));
@@ -167,7 +197,7 @@ static double raw_seal(const char *path, uint8_t *buf, uint8_t *cbuf)
     if (fsync(fd) != 0 || close(fd) != 0)
         die(path, strerror(errno));
     (void)buf;
-    return bench_now() - t0;
+    return stop(t0);
 }
 
 static double raw_open(const char *path, const char *out, uint8_t *buf, uint8_t *cbuf)
@@ -176,7 +206,7 @@ static double raw_open(const char *path, const char *out, uint8_t *buf, uint8_t 
     uint8_t header[crypto_secretstream_xchacha20poly1305_HEADERBYTES], tag = 0;
     if (out)
         unlink(out);
-    double t0 = bench_now();
+    double t0 = start();
     int fd = open(path, O_RDONLY | O_CLOEXEC), ofd = -1;
     if (fd < 0)
         die(path, strerror(errno));
@@ -202,16 +232,7 @@ static double raw_open(const char *path, const char *out, uint8_t *buf, uint8_t 
     close(fd);
     if (got != total)
         die(path, "short");
-    return bench_now() - t0;
-}
-
-/* CPU time of the process, all threads. */
-static double cpu_s(void)
-{
-    struct rusage r;
-    getrusage(RUSAGE_SELF, &r);
-    return (double)r.ru_utime.tv_sec + (double)r.ru_stime.tv_sec +
-           (double)(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
+    return stop(t0);
 }
 
 typedef struct timing {
@@ -221,10 +242,10 @@ typedef struct timing {
 /* Runs one measurement and keeps it in *t if it is the fastest so far. */
 #define MEASURE(t, call)                                                                           \
     do {                                                                                           \
-        double c0_ = cpu_s(), w_ = (call), c_ = cpu_s() - c0_;                                     \
+        double w_ = (call);                                                                        \
         if (w_ < (t).wall) {                                                                       \
             (t).wall = w_;                                                                         \
-            (t).cpu = c_;                                                                          \
+            (t).cpu = last_cpu;                                                                    \
         }                                                                                          \
     } while (0)
 
