@@ -55,11 +55,11 @@ fuzz-build: deps
 
 test: build asan tsan fuzz-build
 	scripts/lint.sh
-	ctest --test-dir $(BUILD) --output-on-failure
+	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest --test-dir $(ASAN_BUILD) --output-on-failure
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
 	TSAN_OPTIONS=halt_on_error=1 \
-	  ctest --test-dir $(TSAN_BUILD) --output-on-failure -R '^($(subst $(eval) ,|,$(TSAN_TESTS)))$$'
+	  ctest --test-dir $(TSAN_BUILD) --output-on-failure -j$(JOBS) -R '^($(subst $(eval) ,|,$(TSAN_TESTS)))$$'
 	$(PG_RUN)
 	$(BROWSER_RUN)
 	FUZZ_SEED=1 fuzz/run.sh $(FUZZ_BUILD) $(SMOKE_SECONDS)
