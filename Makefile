@@ -97,6 +97,7 @@ bench: bench-deps build
 	$(BUILD)/bench/bench_pdq $(BENCH_PHOTOS)
 	$(BUILD)/bench/index/bench_index
 	$(BUILD)/bench/serve/bench_serve --signals 1000000 $(BENCH_PHOTOS)
+	$(BUILD)/bench/serve/bench_eorder_preserve --orders 200 --concurrency 8
 	$(BUILD)/bench/evidence/bench_package --mib $(BENCH_PACKAGE_MIB)
 
 format:
