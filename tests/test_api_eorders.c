@@ -681,6 +681,13 @@ static void test_approve_and_deliver(void **state)
              TD_CLI_PATH, S.recipient_key, signer, bad_pkg, bad_dir);
     assert_int_not_equal(run_capture(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "REFUSED"));
+    /* ... and nothing of it is left behind (docs/evidence-orders.md, step 6). */
+    char leftover[4300];
+    snprintf(leftover, sizeof leftover, "%s/records", bad_dir);
+    struct stat sb;
+    assert_int_not_equal(stat(leftover, &sb), 0);
+    snprintf(leftover, sizeof leftover, "%s/manifest.json", bad_dir);
+    assert_int_not_equal(stat(leftover, &sb), 0);
 
     json_t *o = get_order(S.order, LEGAL1);
     assert_string_equal(api_jstr(o, "state"), "delivered");

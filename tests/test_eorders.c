@@ -1614,6 +1614,10 @@ static void test_outbox(void **state)
                         "request_additional_information");
     json_decref(j);
     td_free(m);
+    /* This order came without transport data: a transport's sender does not take it. */
+    check(td_eorder_outbox_list(f->eo, NULL, 2, 0, &m, &n, &err), &err);
+    assert_int_equal(n, 0);
+    td_free(m);
     /* A failed attempt: not due until its retry time. */
     check(td_eorder_outbox_failed(f->eo, mid, "connection refused", T0 + 10 * MIN, &err), &err);
     check(td_eorder_outbox_list(f->eo, NULL, 1, 0, &m, &n, &err), &err);

@@ -766,9 +766,11 @@ typedef struct td_eorder_message {
     int64_t created_ms, next_attempt_ms, sent_ms;
 } td_eorder_message;
 
-/* Messages, oldest first: due_only non-zero gives pending messages whose next attempt is due
- * now (what a sender takes); otherwise every message of order (NULL: of all orders). At most
- * limit (0: 100, max TD_PAGE_MAX). Free *out with td_free. */
+/* Messages, oldest first: due_only 1 gives pending messages whose next attempt is due now; 2
+ * the same of orders that came with transport data (td_eorder_intake.transport_data: what a
+ * transport's sender posts; the others' messages are fetched by their authority); 0 every
+ * message of order (NULL: of all orders). At most limit (0: 100, max TD_PAGE_MAX). Free *out
+ * with td_free. */
 __attribute__((warn_unused_result)) td_status
 td_eorder_outbox_list(td_eorders *eorders, const char *order, int due_only, size_t limit,
                       td_eorder_message **out, size_t *count, td_error *err);

@@ -114,11 +114,14 @@ td_status td_eorder_outbox_list(td_eorders *eo, const char *order, int due_only,
         binds[0] = TD_EORDER_MSG_PENDING;
         binds[1] = td__now(eo->svc);
         binds[2] = (int64_t)limit;
-        return td_store_read_rows(eo->svc->store,
-                                  "SELECT " MSG_COLUMNS " FROM eorder_outbox WHERE state = $1"
-                                  " AND next_attempt_ms <= $2 ORDER BY id LIMIT $3",
-                                  binds, 3, limit, sizeof **out, message_row, (void **)out, count,
-                                  err);
+        return td_store_read_rows(
+            eo->svc->store,
+            due_only == 2 ? "SELECT " MSG_COLUMNS " FROM eorder_outbox WHERE state = $1"
+                            " AND next_attempt_ms <= $2 AND order_id IN (SELECT id FROM eorders"
+                            " WHERE transport_data IS NOT NULL) ORDER BY id LIMIT $3"
+                          : "SELECT " MSG_COLUMNS " FROM eorder_outbox WHERE state = $1"
+                            " AND next_attempt_ms <= $2 ORDER BY id LIMIT $3",
+            binds, 3, limit, sizeof **out, message_row, (void **)out, count, err);
     }
     if (!order || !*order) {
         binds[0] = (int64_t)limit;

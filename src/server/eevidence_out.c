@@ -192,12 +192,9 @@ static json_t *build_input(json_t *msg, td_eorder_message_kind kind, const char 
     return in;
 }
 
-/* The XML of message m (td_free'd by the caller); NULL with *skip set when the message does not
- * go through the e-Evidence transport, NULL with err set when it cannot be built. */
-static char *message_xml(td__eev_sender *s, const td_eorder_message *m, size_t *len, int *skip,
-                         td_error *err)
+/* The XML of message m (td_free'd by the caller), or NULL with err set when it cannot be built. */
+static char *message_xml(td__eev_sender *s, const td_eorder_message *m, size_t *len, td_error *err)
 {
-    *skip = 0;
     json_t *msg = json_loads(m->json, 0, NULL);
     if (!msg) {
         td__error_set(err, TD_ERR_CORRUPT, "the stored message is not JSON");
@@ -206,7 +203,7 @@ static char *message_xml(td__eev_sender *s, const td_eorder_message *m, size_t *
     json_t *in = build_input(msg, m->kind, s->public_url);
     json_decref(msg);
     if (!in) {
-        *skip = 1;
+        td__error_set(err, TD_ERR_CORRUPT, "the message has no e-Evidence transport record");
         return NULL;
     }
     td_eevidence_header h;
@@ -230,16 +227,13 @@ static char *message_xml(td__eev_sender *s, const td_eorder_message *m, size_t *
     return st == TD_OK ? xml : NULL;
 }
 
-/* Posts one message; returns 1 when the access point took it, -1 when the message is not one
- * for the transport, 0 when it failed (why, cap bytes, says how). */
+/* Posts one message; returns 1 when the access point took it, 0 when it failed (why, cap bytes,
+ * says how). */
 static int post_one(td__eev_sender *s, const td_eorder_message *m, char *why, size_t cap)
 {
     td_error err;
     size_t len = 0;
-    int skip = 0;
-    char *xml = message_xml(s, m, &len, &skip, &err);
-    if (!xml && skip)
-        return -1;
+    char *xml = message_xml(s, m, &len, &err);
     if (!xml) {
         snprintf(why, cap, "cannot build the message: %.200s", err.message);
         return 0;
@@ -270,14 +264,13 @@ size_t td__eev_sender_pass(td__eev_sender *s)
     td_eorder_message *msgs = NULL;
     size_t n = 0, sent = 0;
     td_error err;
-    if (td_eorder_outbox_list(s->eorders, NULL, 1, TD_PAGE_MAX, &msgs, &n, &err) != TD_OK)
+    /* Only messages of orders that came through the transport: the others' authorities fetch
+     * theirs (GET .../messages). */
+    if (td_eorder_outbox_list(s->eorders, NULL, 2, TD_PAGE_MAX, &msgs, &n, &err) != TD_OK)
         return 0;
     for (size_t i = 0; i < n; i++) {
         char why[256];
-        int r = post_one(s, &msgs[i], why, sizeof why);
-        if (r < 0)
-            continue; /* the authority fetches it (GET .../messages) */
-        if (r > 0) {
+        if (post_one(s, &msgs[i], why, sizeof why)) {
             if (td_eorder_outbox_sent(s->eorders, "eevidence-sender", msgs[i].id, &err) == TD_OK)
                 sent++;
         } else {
