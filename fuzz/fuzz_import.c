@@ -18,8 +18,10 @@ typedef struct seen {
 static int on_entry(void *ctx, const td_list_entry *e)
 {
     seen *s = ctx;
-    size_t want = e->type == TD_SIGNAL_MD5 ? 32 : 64;
-    if (e->type != TD_SIGNAL_PDQ && e->type != TD_SIGNAL_MD5 && e->type != TD_SIGNAL_SHA256)
+    /* The hash types a list carries: url_md5 too (a 32-digit digest of a URL). */
+    size_t want = e->type == TD_SIGNAL_MD5 || e->type == TD_SIGNAL_URL_MD5 ? 32 : 64;
+    if (e->type != TD_SIGNAL_PDQ && e->type != TD_SIGNAL_MD5 && e->type != TD_SIGNAL_SHA256 &&
+        e->type != TD_SIGNAL_URL_MD5)
         abort();
     if (strlen(e->value) != want || strspn(e->value, "0123456789abcdef") != want)
         abort();
