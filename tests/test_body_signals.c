@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -600,7 +601,8 @@ struct checker {
     const char *text;
     const td_vpdq *frames;
     _Atomic int *stop;
-    int failures, checks;
+    int failures;
+    _Atomic int checks;
 };
 
 static void *check_loop(void *arg)
@@ -620,7 +622,7 @@ static void *check_loop(void *arg)
         if (td_check_hashes(k->svc, &h, NULL, &res, &err) != TD_OK)
             k->failures++;
         td_check_result_clear(&res);
-        k->checks++;
+        atomic_fetch_add(&k->checks, 1);
     }
     return NULL;
 }
@@ -644,6 +646,11 @@ static void test_concurrent_checks(void **state)
         k[t] = (struct checker){svc, doc, &frames, &stop, 0, 0};
         assert_int_equal(pthread_create(&th[t], NULL, check_loop, &k[t]), 0);
     }
+    /* The changes start once every checker runs, so that they overlap checks even when a
+     * loaded machine is slow to schedule the threads. */
+    for (int t = 0; t < 3; t++)
+        while (atomic_load(&k[t].checks) == 0)
+            sched_yield();
     int64_t text_id = 0, url_id = 0, rule_id = 0, video_id = 0;
     for (int round = 0; round < 6; round++) {
         text_id = add_body(svc, "MIXED", TD_SIGNAL_TEXT, doc, 0);
@@ -663,7 +670,7 @@ static void test_concurrent_checks(void **state)
     for (int t = 0; t < 3; t++) {
         assert_int_equal(pthread_join(th[t], NULL), 0);
         assert_int_equal(k[t].failures, 0);
-        assert_true(k[t].checks > 0);
+        assert_true(atomic_load(&k[t].checks) > 0);
     }
     /* what is left: the last round's four signals, each matched once */
     struct checker last = {svc, doc, &frames, &stop, 0, 0};
