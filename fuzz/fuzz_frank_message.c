@@ -65,7 +65,7 @@ static void open_blob(const uint8_t *data, size_t size)
     crypto_hash_sha256(ref.blob_sha256, blob, blob_len);
     td_status st = td_frank_attachment_open(&ref, key, blob, blob_len, &plain, &plain_len, &err);
     if (st != TD_OK) {
-        if (plain || strncmp(err.message, "attachment authentication", 26) != 0)
+        if (plain || strncmp(err.message, "attachment authentication", 25) != 0)
             abort();
     } else {
         if (plain_len != blob_len - 28)
