@@ -1123,6 +1123,13 @@ static void test_keyring_lifecycle(void **state)
     assert_memory_equal(got.hmac_key, zero, 32);
     assert_memory_equal(got.sign_secret, zero, 64);
     assert_memory_equal(got.sign_public, k1.sign_public, 32);
+    /* It never comes back: its id put again with secrets is refused, and changes nothing. */
+    td_frank_key revived;
+    assert_int_equal(td_frank_key_generate(1, 1000, &revived, NULL), TD_OK);
+    assert_int_equal(td_frank_keyring_put(ring, &revived, &err), TD_ERR_CONFLICT);
+    assert_non_null(strstr(err.message, "destroyed"));
+    assert_int_equal(ring_verify(ring, &r, &p1), TD_FRANK_KEY_DESTROYED);
+    td_frank_key_wipe(&revived);
 
     /* A destroyed key put with its secrets still in it is wiped by the ring all the same. */
     td_frank_key k3;
