@@ -196,7 +196,8 @@ static uint8_t *hand_envelope(const char *text, size_t text_len, const uint8_t (
     assert_non_null(p);
     memcpy(o, "tdfm1", 5);
     put32(o + 5, (uint32_t)text_len);
-    memcpy(o + 9, text, text_len);
+    if (text_len)
+        memcpy(o + 9, text, text_len);
     o += 9 + text_len;
     put32(o, (uint32_t)n);
     o += 4;
