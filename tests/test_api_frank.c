@@ -339,8 +339,8 @@ static json_t *report_message(const msg *m)
     if (m->n_atts) {
         json_t *a = json_array();
         for (size_t i = 0; i < m->n_atts; i++) {
-            size_t cap = sodium_base64_ENCODED_LEN(m->atts[i].blob_len,
-                                                   sodium_base64_VARIANT_ORIGINAL);
+            size_t cap =
+                sodium_base64_ENCODED_LEN(m->atts[i].blob_len, sodium_base64_VARIANT_ORIGINAL);
             char *b64 = malloc(cap), key[65];
             sodium_bin2base64(b64, cap, m->atts[i].blob, m->atts[i].blob_len,
                               sodium_base64_VARIANT_ORIGINAL);
@@ -387,13 +387,13 @@ static void content_id_of(const msg *m, char out[64])
 }
 
 /* A refused report: status, code, field, and for frank_invalid the reason. */
-static void expect_refused(const msg *m, size_t n, long status, const char *code,
-                           const char *field, const char *reason)
+static void expect_refused(const msg *m, size_t n, long status, const char *code, const char *field,
+                           const char *reason)
 {
     char *body = report_body(m, n, "mallory", NULL);
     api_resp r;
-    api_request rq = {"POST", "/v1/reports", S.keys[PLATFORM], "application/json", body, -1, 0,
-                      NULL};
+    api_request rq = {"POST", "/v1/reports", S.keys[PLATFORM], "application/json", body, -1,
+                      0,      NULL};
     long st = api_send(&S.srv, &rq, &r);
     json_t *j = r.body ? json_loads(r.body, 0, NULL) : NULL;
     json_t *e = json_object_get(j, "error");
@@ -660,8 +660,8 @@ static void test_frank_single_and_batch(void **state)
     for (size_t i = 0; i <= N; i++)
         json_array_append_new(list, frank_item(&ms[i % N]));
     body = dumps(json_pack("{s:o}", "messages", list));
-    api_expect_error_ex(&S.srv, 413, "too_large", "messages", "POST", "/v1/frank",
-                        S.keys[PLATFORM], body, strlen(body), NULL);
+    api_expect_error_ex(&S.srv, 413, "too_large", "messages", "POST", "/v1/frank", S.keys[PLATFORM],
+                        body, strlen(body), NULL);
     free(body);
     api_expect_error_ex(&S.srv, 400, "invalid_value", "messages", "POST", "/v1/frank",
                         S.keys[PLATFORM], "{\"messages\": []}", 16, NULL);
@@ -728,8 +728,7 @@ static void test_frank_refusals(void **state)
             expect_frank_error(&m, content[i], "\"the message itself\"", batch, 400,
                                "plaintext_refused", content[i]);
         /* Whatever its type, and even when empty. */
-        expect_frank_error(&m, "attachments", "[]", batch, 400, "plaintext_refused",
-                           "attachments");
+        expect_frank_error(&m, "attachments", "[]", batch, 400, "plaintext_refused", "attachments");
         expect_frank_error(&m, "body", "{\"a\": 1}", batch, 400, "plaintext_refused", "body");
         expect_frank_error(&m, "ciphertext", "\"ab\"", batch, 400, "unknown_field", "ciphertext");
         expect_frank_error(&m, "franking_tag", NULL, batch, 400, "missing_field", "franking_tag");
@@ -780,8 +779,8 @@ static void test_frank_refusals(void **state)
     api_expect_error_ex(&S.srv, 400, "plaintext_refused", "text", "POST", "/v1/frank",
                         S.keys[PLATFORM], body, strlen(body), NULL);
     free(body);
-    api_expect_error_ex(&S.srv, 400, "unknown_field", "note", "POST", "/v1/frank",
-                        S.keys[PLATFORM], "{\"messages\": [], \"note\": 1}", 27, NULL);
+    api_expect_error_ex(&S.srv, 400, "unknown_field", "note", "POST", "/v1/frank", S.keys[PLATFORM],
+                        "{\"messages\": [], \"note\": 1}", 27, NULL);
     api_expect_error_ex(&S.srv, 400, "invalid_type", "messages[0]", "POST", "/v1/frank",
                         S.keys[PLATFORM], "{\"messages\": [7]}", 17, NULL);
     api_expect_error_ex(&S.srv, 400, "invalid_type", "messages", "POST", "/v1/frank",
@@ -920,9 +919,10 @@ static void test_report_flow(void **state)
     api_resp_free(&b);
     api_expect_error(&S.srv, 403, "forbidden", "GET", path, S.keys[AUDITOR], NULL);
     /* The routes beside /v1/reports/{id} are still theirs. */
-    json_decref(api_call(&S.srv, 200, "GET",
-                         "/v1/reports/transparency?from=2024-01-01T00:00:00Z&to=2030-01-01T00:00:00Z",
-                         S.keys[MODERATOR], NULL));
+    json_decref(
+        api_call(&S.srv, 200, "GET",
+                 "/v1/reports/transparency?from=2024-01-01T00:00:00Z&to=2030-01-01T00:00:00Z",
+                 S.keys[MODERATOR], NULL));
     json_decref(
         api_call(&S.srv, 200, "GET",
                  "/v1/reports/evidence-orders?from=2024-01-01T00:00:00Z&to=2030-01-01T00:00:00Z",
@@ -1031,8 +1031,7 @@ static void test_report_refusals(void **state)
     assert_int_equal(log_size(), log_before);
     assert_true(metric("takedown_reports_refused_total{reason=\"mismatch\"}") == mismatch + 10);
     assert_true(metric("takedown_reports_refused_total{reason=\"key_unknown\"}") == unknown + 1);
-    assert_true(metric("takedown_reports_refused_total{reason=\"bad_signature\"}") ==
-                bad_sig + 1);
+    assert_true(metric("takedown_reports_refused_total{reason=\"bad_signature\"}") == bad_sig + 1);
     /* The authentic message is still reportable. */
     json_decref(report(PLATFORM, &m, 1, "bob"));
     json_decref(api_call(&S.srv, 200, "GET", path, S.keys[MODERATOR], NULL));
@@ -1242,8 +1241,8 @@ static void test_metrics(void **state)
            verified = metric("takedown_reports_verified_total");
     assert_true(franked >= 1000);
     assert_true(verified >= 1);
-    static const char *const reasons[] = {"attachment", "key_unknown", "key_destroyed",
-                                          "mismatch", "bad_signature"};
+    static const char *const reasons[] = {"attachment", "key_unknown", "key_destroyed", "mismatch",
+                                          "bad_signature"};
     for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
         char name[96];
         snprintf(name, sizeof name, "takedown_reports_refused_total{reason=\"%s\"}", reasons[i]);
@@ -1275,16 +1274,18 @@ static const char *doc_variable(const char *p, size_t *skip)
     const struct {
         const char *name, *value;
     } vars[] = {
-        {"$PLATFORM_KEY", S.keys[PLATFORM]}, {"$ADMIN_KEY", S.keys[ADMIN]},
-        {"$MODERATOR_KEY", S.keys[MODERATOR]}, {"$KEY_ID", V.key_id},
-        {"$FRANK", V.frank}, {"$SIGNATURE", V.signature},
+        {"$PLATFORM_KEY", S.keys[PLATFORM]},
+        {"$ADMIN_KEY", S.keys[ADMIN]},
+        {"$MODERATOR_KEY", S.keys[MODERATOR]},
+        {"$KEY_ID", V.key_id},
+        {"$FRANK", V.frank},
+        {"$SIGNATURE", V.signature},
         {"$REPORT_ID", V.report_id},
     };
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         size_t n = strlen(vars[i].name);
         char next = p[n];
-        if (strncmp(p, vars[i].name, n) == 0 &&
-            !(next == '_' || (next >= 'A' && next <= 'Z'))) {
+        if (strncmp(p, vars[i].name, n) == 0 && !(next == '_' || (next >= 'A' && next <= 'Z'))) {
             if (!vars[i].value[0])
                 fail_msg("docs/e2ee.md uses %s before an answer gave it", vars[i].name);
             *skip = n;

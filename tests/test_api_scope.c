@@ -2,10 +2,11 @@
  * `takedown serve`, and every route a platform key may call is walked, taken from the router's
  * own table (td_server_routes), so that a new platform route fails this test until it is
  * classified here. Routes that read or act on content (content, complaints, the order routes a
- * platform drives, E2EE reports) are probed as B against A's records: B gets the answer of a record that does
- * not exist (404 with the same message), A gets its own. The other platform routes (checks,
- * banks, HMA lookups, franking) are called as B and must not mention any of A's content. Webhooks that
- * belong to a platform key receive only its content's events (a receiver in the test). */
+ * platform drives, E2EE reports) are probed as B against A's records: B gets the answer of a record
+ * that does not exist (404 with the same message), A gets its own. The other platform routes
+ * (checks, banks, HMA lookups, franking) are called as B and must not mention any of A's content.
+ * Webhooks that belong to a platform key receive only its content's events (a receiver in the
+ * test). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -325,11 +325,12 @@ static char *batch_body(const td_frank_request *req, size_t n)
     o += (size_t)snprintf(b + o, cap - o, "{\"messages\":[");
     for (size_t i = 0; i < n; i++) {
         hex(req[i].tag, 32, tag);
-        o += (size_t)snprintf(b + o, cap - o,
-                              "%s{\"franking_tag\":\"%s\",\"sender\":\"%s\",\"conversation\":\"%s\","
-                              "\"accepted_ms\":%lld}",
-                              i ? "," : "", tag, req[i].ctx.sender, req[i].ctx.conversation,
-                              (long long)req[i].ctx.accepted_ms);
+        o +=
+            (size_t)snprintf(b + o, cap - o,
+                             "%s{\"franking_tag\":\"%s\",\"sender\":\"%s\",\"conversation\":\"%s\","
+                             "\"accepted_ms\":%lld}",
+                             i ? "," : "", tag, req[i].ctx.sender, req[i].ctx.conversation,
+                             (long long)req[i].ctx.accepted_ms);
     }
     snprintf(b + o, cap - o, "]}");
     return b;
@@ -508,16 +509,15 @@ static char *report_json(const rmsg *m)
     hex(m->proof.frank, 32, frank);
     hex(m->proof.signature, 64, sig);
     json_t *msg = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "text", m->text, "salt",
-                            salt, "sender", m->nm.sender, "conversation", m->nm.conv,
-                            "accepted_ms", (json_int_t)m->accepted_ms, "key_id",
-                            (json_int_t)m->proof.key_id, "frank", frank, "signature", sig);
+                            salt, "sender", m->nm.sender, "conversation", m->nm.conv, "accepted_ms",
+                            (json_int_t)m->accepted_ms, "key_id", (json_int_t)m->proof.key_id,
+                            "frank", frank, "signature", sig);
     if (m->blob) {
         size_t cap = sodium_base64_ENCODED_LEN(m->blob_len, sodium_base64_VARIANT_ORIGINAL);
         char *b64 = xmalloc(cap);
         sodium_bin2base64(b64, cap, m->blob, m->blob_len, sodium_base64_VARIANT_ORIGINAL);
         hex(m->att_key, 32, key);
-        json_object_set_new(msg, "attachments",
-                            json_pack("[{s:s, s:s}]", "blob", b64, "key", key));
+        json_object_set_new(msg, "attachments", json_pack("[{s:s, s:s}]", "blob", b64, "key", key));
         free(b64);
     }
     json_t *j = json_pack("{s:s, s:[o]}", "reporter", "bench-reporter", "messages", msg);
@@ -640,8 +640,8 @@ static void crypto_floor(double *verify_us, double *open_ms)
     while (bench_now() - t0 < 1.0 || reps < 3) {
         uint8_t *plain;
         size_t plain_len;
-        if (td_frank_attachment_open(&ref, big.att_key, big.blob, big.blob_len, &plain,
-                                     &plain_len, &err) != TD_OK)
+        if (td_frank_attachment_open(&ref, big.att_key, big.blob, big.blob_len, &plain, &plain_len,
+                                     &err) != TD_OK)
             die("td_frank_attachment_open", err.message);
         td_free(plain);
         reps++;
@@ -691,9 +691,8 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--keep") == 0)
             keep = 1;
         else {
-            fprintf(stderr,
-                    "usage: bench_frank_http [--seconds S] [--threads T] [--batch N] "
-                    "[--reports N] [--big-reports N] [--server PATH] [--keep]\n");
+            fprintf(stderr, "usage: bench_frank_http [--seconds S] [--threads T] [--batch N] "
+                            "[--reports N] [--big-reports N] [--server PATH] [--keep]\n");
             return 2;
         }
     }
@@ -733,8 +732,7 @@ int main(int argc, char **argv)
     client_init(&c);
     json_t *j = must(&c, 201, "POST", "/v1/keys", admin_key,
                      "{\"role\": \"platform\", \"name\": \"bench-messaging\"}");
-    snprintf(platform_key, sizeof platform_key, "%s",
-             json_string_value(json_object_get(j, "key")));
+    snprintf(platform_key, sizeof platform_key, "%s", json_string_value(json_object_get(j, "key")));
     json_decref(j);
     char *bodies[N_BODIES], *singles[N_BODIES * 8];
     size_t body_bytes = 0;
@@ -819,16 +817,16 @@ int main(int argc, char **argv)
     printf("  POST /v1/reports, short text (%zu)              %7.3f / %7.3f / %7.3f   server CPU "
            "%.3f ms per report\n",
            nr, s50, s95, smean, cpu_small * 1e3);
-    printf("    in process: td_report_parse                   %7.3f / %7.3f / %7.3f\n", ps50,
-           ps95, psmean);
+    printf("    in process: td_report_parse                   %7.3f / %7.3f / %7.3f\n", ps50, ps95,
+           psmean);
     printf("    in process: td_report_submit                  %7.3f / %7.3f / %7.3f   HTTP / "
            "in process (p50) %.2f\n",
            ls50, ls95, lsmean, s50 / (ps50 + ls50));
     printf("  POST /v1/reports, 1 MiB attachment (%zu)         %7.3f / %7.3f / %7.3f   server CPU "
            "%.3f ms per report\n",
            nb, b50, b95, bmean, cpu_big * 1e3);
-    printf("    in process: td_report_parse                   %7.3f / %7.3f / %7.3f\n", pb50,
-           pb95, pbmean);
+    printf("    in process: td_report_parse                   %7.3f / %7.3f / %7.3f\n", pb50, pb95,
+           pbmean);
     printf("    in process: td_report_submit                  %7.3f / %7.3f / %7.3f   HTTP / "
            "in process (p50) %.2f\n",
            lb50, lb95, lbmean, b50 / (pb50 + lb50));

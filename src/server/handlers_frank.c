@@ -20,7 +20,7 @@
 #include "server/handlers_frank.h"
 
 /* Members that would carry a message's content: never accepted at delivery. */
-static const char *const plaintext_members[] = {"message", "text",    "content",
+static const char *const plaintext_members[] = {"message",   "text", "content",
                                                 "plaintext", "body", "attachments"};
 /* The members of one message at delivery. */
 static const char *const frank_members[] = {"franking_tag", "sender", "conversation",
@@ -146,15 +146,15 @@ static int parse_frank_item(td__req *r, json_t *obj, const char *prefix, td_fran
         reply_field(r, 400, "missing_field", field, NULL, "'%s' is required", field);
         return 0;
     }
-    if (!json_is_string(tag) || td__hex_decode_exact(json_string_value(tag), json_string_length(tag),
-                                                     out->tag, TD_FRANK_TAG_LEN) != 0) {
+    if (!json_is_string(tag) ||
+        td__hex_decode_exact(json_string_value(tag), json_string_length(tag), out->tag,
+                             TD_FRANK_TAG_LEN) != 0) {
         reply_field(r, 400, "invalid_value", field, NULL, "'%s' must be %d hex digits", field,
                     2 * TD_FRANK_TAG_LEN);
         return 0;
     }
     if (!get_id(r, obj, prefix, "sender", &out->ctx.sender, &out->ctx.sender_len) ||
-        !get_id(r, obj, prefix, "conversation", &out->ctx.conversation,
-                &out->ctx.conversation_len))
+        !get_id(r, obj, prefix, "conversation", &out->ctx.conversation, &out->ctx.conversation_len))
         return 0;
     json_t *at = json_object_get(obj, "accepted_ms");
     snprintf(field, sizeof field, "%saccepted_ms", prefix);
@@ -228,8 +228,7 @@ void td__h_frank(td__req *r)
             snprintf(prefix, sizeof prefix, "messages[%zu].", i);
             if (!json_is_object(item)) {
                 prefix[strlen(prefix) - 1] = '\0';
-                reply_field(r, 400, "invalid_type", prefix, NULL, "'%s' must be an object",
-                            prefix);
+                reply_field(r, 400, "invalid_type", prefix, NULL, "'%s' must be an object", prefix);
                 goto done;
             }
             if (!parse_frank_item(r, item, prefix, &req[i]))
@@ -432,14 +431,14 @@ void td__h_report_get(td__req *r)
     td_report t;
     if (id < 0 || !visible_report(r, rep, id, &t))
         return;
-    json_t *j = json_pack("{s:I, s:s, s:o, s:s, s:I, s:I, s:I, s:s, s:s, s:I, s:I, s:b, s:o}",
-                          "report_id", (json_int_t)t.id, "content_id", t.content_id, "case_id",
-                          opt_id(t.case_id), "verdict", td_verdict_name(t.verdict), "reporters",
-                          (json_int_t)t.reporters, "received_ms", (json_int_t)t.received_ms,
-                          "key_id", (json_int_t)t.key_id, "sender", t.sender, "conversation",
-                          t.conversation, "accepted_ms", (json_int_t)t.accepted_ms, "attachments",
-                          (json_int_t)t.n_attachments, "review_copy", t.review_copy,
-                          "evidence_item", opt_id(t.evidence_item));
+    json_t *j =
+        json_pack("{s:I, s:s, s:o, s:s, s:I, s:I, s:I, s:s, s:s, s:I, s:I, s:b, s:o}", "report_id",
+                  (json_int_t)t.id, "content_id", t.content_id, "case_id", opt_id(t.case_id),
+                  "verdict", td_verdict_name(t.verdict), "reporters", (json_int_t)t.reporters,
+                  "received_ms", (json_int_t)t.received_ms, "key_id", (json_int_t)t.key_id,
+                  "sender", t.sender, "conversation", t.conversation, "accepted_ms",
+                  (json_int_t)t.accepted_ms, "attachments", (json_int_t)t.n_attachments,
+                  "review_copy", t.review_copy, "evidence_item", opt_id(t.evidence_item));
     td__reply_json(r, 200, j);
 }
 

@@ -237,7 +237,7 @@ static uint64_t body_limit(const td_server *srv, const td__route *route)
 {
     if (route && (route->flags & TD__F_REPORT))
         return srv->opts.max_media_bytes < TD_REPORT_BODY_MAX ? srv->opts.max_media_bytes
-                                                               : TD_REPORT_BODY_MAX;
+                                                              : TD_REPORT_BODY_MAX;
     if (route && (route->flags & TD__F_IMPORT))
         return srv->opts.max_import_bytes;
     if (route && (route->flags & TD__F_MEDIA))
