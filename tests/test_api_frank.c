@@ -12,6 +12,7 @@
  *   test_frank_roles              who may frank, rotate and read keys
  *   test_report_flow              a report: content, case, second reporter, replay, scoping
  *   test_report_refusals          flipped bits, unknown key, attachments that do not open
+ *   test_attachment_key_conflict  one ciphertext that opens under two keys, reported twice
  *   test_report_limits            malformed bodies, 64 MiB + 1 refused, the server still serves
  *   test_block_bank               a block bank: verdict block and a remove webhook event
  *   test_review_copy              reads audited, 404 after the case closes
@@ -34,6 +35,7 @@
 #include <string.h>
 
 #include "support/api_client.h"
+#include "support/salamander.h"
 #include "support/support.h"
 #include "takedown/frank.h"
 
@@ -197,6 +199,18 @@ static void msg_attach_wrong(msg *m, const void *plain, size_t len)
     a->plain_len = len;
     a->blob = gcm_seal(other, plain, len, &a->blob_len);
     assert_false(gcm_opens_to(a->key, a->blob, a->blob_len, plain, len));
+}
+
+/* An attachment with a given blob and key (the blob is copied). */
+static void msg_attach_blob(msg *m, const uint8_t key[32], const uint8_t *blob, size_t len)
+{
+    att *a = &m->atts[m->n_atts++];
+    memcpy(a->key, key, 32);
+    a->blob = malloc(len);
+    memcpy(a->blob, blob, len);
+    a->blob_len = len;
+    a->plain = NULL;
+    a->plain_len = 0;
 }
 
 static void msg_free(msg *m)
@@ -1039,6 +1053,60 @@ static void test_report_refusals(void **state)
     msg_free(&w);
 }
 
+/* One ciphertext that opens under two keys to two files (an "invisible salamander"): two
+ * messages franked with it, each committing to one of the keys. The first report is accepted;
+ * the second, whose attachment verifies under its own key, is refused because that ciphertext
+ * was reported with the other key: otherwise a sender could show moderators one file and the
+ * banks another, or a reporter pick the file. */
+static void test_attachment_key_conflict(void **state)
+{
+    (void)state;
+    static const char harmless[] = "a holiday photo", other[] = "the propaganda video";
+    uint8_t k1[32], k2[32], nonce[12], *blob = NULL;
+    size_t blob_len = 0;
+    randombytes_buf(k1, sizeof k1);
+    randombytes_buf(k2, sizeof k2);
+    randombytes_buf(nonce, sizeof nonce);
+    assert_int_equal(td_test_salamander(k1, k2, nonce, (const uint8_t *)harmless,
+                                        sizeof harmless - 1, (const uint8_t *)other,
+                                        sizeof other - 1, &blob, &blob_len),
+                     0);
+    /* Both keys open it: authentication alone cannot tell. */
+    uint8_t *plain = NULL;
+    size_t plain_len = 0;
+    td_frank_attachment_ref ref;
+    td_error err;
+    for (int k = 0; k < 2; k++) {
+        crypto_hash_sha256(ref.blob_sha256, blob, blob_len);
+        td_frank_key_commitment(k ? k2 : k1, ref.key_commitment);
+        assert_int_equal(
+            td_frank_attachment_open(&ref, k ? k2 : k1, blob, blob_len, &plain, &plain_len, &err),
+            TD_OK);
+        td_free(plain);
+    }
+    msg a, b;
+    msg_init(&a, "see attached", "alice", "room-13");
+    msg_attach_blob(&a, k1, blob, blob_len);
+    msg_seal(&a);
+    deliver(&a);
+    msg_init(&b, "see attached", "alice", "room-14");
+    msg_attach_blob(&b, k2, blob, blob_len);
+    msg_seal(&b);
+    deliver(&b);
+    json_decref(report(PLATFORM, &a, 1, "bob"));
+    long long log_before = log_size(), content_before = content_total();
+    expect_refused(&b, 1, 409, "attachment_key_conflict", "messages[0].attachments[0]", NULL);
+    assert_int_equal(log_size(), log_before);
+    assert_int_equal(content_total(), content_before);
+    /* The first report stands, and a second reporter of it still counts. */
+    json_t *r = report(PLATFORM, &a, 1, "carol");
+    assert_int_equal(api_jint(r, "reporters"), 2);
+    json_decref(r);
+    msg_free(&a);
+    msg_free(&b);
+    free(blob);
+}
+
 static void test_report_limits(void **state)
 {
     (void)state;
@@ -1528,6 +1596,7 @@ int main(void)
         cmocka_unit_test(test_frank_roles),
         cmocka_unit_test(test_report_flow),
         cmocka_unit_test(test_report_refusals),
+        cmocka_unit_test(test_attachment_key_conflict),
         cmocka_unit_test(test_report_limits),
         cmocka_unit_test(test_block_bank),
         cmocka_unit_test(test_review_copy),
