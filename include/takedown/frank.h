@@ -64,27 +64,26 @@ typedef struct td_frank_context {
  * u64be(accepted_ms). Empty or over-long ids, a NUL byte or invalid UTF-8 in them, or a
  * negative time: TD_ERR_INVALID naming the field. out holds TD_FRANK_CONTEXT_MAX bytes. */
 __attribute__((warn_unused_result)) td_status
-td_frank_context_encode(const td_frank_context *ctx, uint8_t out[TD_FRANK_CONTEXT_MAX],
-                        size_t *len, td_error *err);
+td_frank_context_encode(const td_frank_context *ctx, uint8_t out[TD_FRANK_CONTEXT_MAX], size_t *len,
+                        td_error *err);
 
 /* ---- server keys ---- */
 
 /* One server key. It is secret: wipe it with td_frank_key_wipe when done. */
 typedef struct td_frank_key {
-    uint32_t id;                                     /* 1.. (0 is never a key) */
-    uint8_t hmac_key[TD_FRANK_HMAC_KEY_LEN];         /* the frank's HMAC key */
-    uint8_t sign_secret[TD_FRANK_SIGN_SECRET_LEN];   /* Ed25519 secret key (libsodium form) */
-    uint8_t sign_public[TD_FRANK_PUBKEY_LEN];        /* Ed25519 public key */
+    uint32_t id;                                   /* 1.. (0 is never a key) */
+    uint8_t hmac_key[TD_FRANK_HMAC_KEY_LEN];       /* the frank's HMAC key */
+    uint8_t sign_secret[TD_FRANK_SIGN_SECRET_LEN]; /* Ed25519 secret key (libsodium form) */
+    uint8_t sign_public[TD_FRANK_PUBKEY_LEN];      /* Ed25519 public key */
     int64_t created_ms;
-    int64_t retired_ms;   /* 0 while it franks new messages; after: verifies only */
-    int64_t destroy_ms;   /* when its secrets are destroyed (retired_ms + retention); 0: unset */
-    int destroyed;        /* secrets wiped: its franks no longer verify */
+    int64_t retired_ms; /* 0 while it franks new messages; after: verifies only */
+    int64_t destroy_ms; /* when its secrets are destroyed (retired_ms + retention); 0: unset */
+    int destroyed;      /* secrets wiped: its franks no longer verify */
 } td_frank_key;
 
 /* A fresh random key (libsodium's generator) with the given id, created now_ms. */
-__attribute__((warn_unused_result)) td_status td_frank_key_generate(uint32_t id, int64_t now_ms,
-                                                                    td_frank_key *out,
-                                                                    td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_frank_key_generate(uint32_t id, int64_t now_ms, td_frank_key *out, td_error *err);
 /* Zeroes the secrets (sodium_memzero) and sets destroyed; id, public key and times are kept. */
 void td_frank_key_wipe(td_frank_key *key);
 
@@ -134,8 +133,9 @@ td_frank_verify(const td_frank_key *key, const uint8_t salt[TD_FRANK_SALT_LEN], 
 /* What a client or a peer can check with the published public key only: that the server signed
  * this frank for this tag and context. TD_OK or TD_ERR_INVALID. */
 __attribute__((warn_unused_result)) td_status
-td_frank_verify_signature(const uint8_t pub[TD_FRANK_PUBKEY_LEN], const uint8_t tag[TD_FRANK_TAG_LEN],
-                          const td_frank_context *ctx, const td_frank_proof *proof, td_error *err);
+td_frank_verify_signature(const uint8_t pub[TD_FRANK_PUBKEY_LEN],
+                          const uint8_t tag[TD_FRANK_TAG_LEN], const td_frank_context *ctx,
+                          const td_frank_proof *proof, td_error *err);
 
 /* ---- the key ring: current key, retired keys within retention, destroyed keys ---- */
 
@@ -149,14 +149,12 @@ __attribute__((warn_unused_result)) td_status td_frank_keyring_new(td_frank_keyr
 void td_frank_keyring_free(td_frank_keyring *ring);
 /* Adds (a copy of) key, or replaces the key with its id. More than TD_FRANK_KEYS_MAX:
  * TD_ERR_LIMIT. The newest key that is neither retired nor destroyed is the current one. */
-__attribute__((warn_unused_result)) td_status td_frank_keyring_put(td_frank_keyring *ring,
-                                                                   const td_frank_key *key,
-                                                                   td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_frank_keyring_put(td_frank_keyring *ring, const td_frank_key *key, td_error *err);
 /* A copy of the key with id (TD_ERR_NOT_FOUND) or of the current key (id 0; none:
  * TD_ERR_NOT_FOUND). Wipe the copy when done. */
-__attribute__((warn_unused_result)) td_status td_frank_keyring_get(td_frank_keyring *ring,
-                                                                   uint32_t id, td_frank_key *out,
-                                                                   td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_frank_keyring_get(td_frank_keyring *ring, uint32_t id, td_frank_key *out, td_error *err);
 /* Franks with the current key (td_frank_issue), without copying it out. */
 __attribute__((warn_unused_result)) td_status
 td_frank_keyring_issue(td_frank_keyring *ring, const uint8_t tag[TD_FRANK_TAG_LEN],
@@ -168,9 +166,8 @@ td_frank_keyring_verify(td_frank_keyring *ring, const uint8_t salt[TD_FRANK_SALT
                         const uint8_t *msg, size_t len, const td_frank_context *ctx,
                         const td_frank_proof *proof, td_frank_failure *why, td_error *err);
 /* The public part of every key (secrets zeroed), oldest first; free *out with td_free. */
-__attribute__((warn_unused_result)) td_status td_frank_keyring_list(td_frank_keyring *ring,
-                                                                    td_frank_key **out,
-                                                                    size_t *count, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_frank_keyring_list(td_frank_keyring *ring, td_frank_key **out, size_t *count, td_error *err);
 
 /* ---- messages with attachments ---- */
 
@@ -180,7 +177,7 @@ __attribute__((warn_unused_result)) td_status td_frank_keyring_list(td_frank_key
 #define TD_FRANK_ATTACH_KEY_LEN 32
 #define TD_FRANK_ATTACH_NONCE_LEN 12
 #define TD_FRANK_ATTACH_TAG_LEN 16
-#define TD_FRANK_ATTACH_MAX 16            /* attachments per message */
+#define TD_FRANK_ATTACH_MAX 16              /* attachments per message */
 #define TD_FRANK_TEXT_MAX ((size_t)1 << 20) /* bytes of a message's text */
 
 typedef struct td_frank_attachment_ref {

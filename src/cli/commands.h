@@ -12,6 +12,7 @@ int td_cli_key(int argc, char **argv);
 int td_cli_audit(int argc, char **argv);
 int td_cli_report(int argc, char **argv);
 int td_cli_evidence(int argc, char **argv);
+int td_cli_frank(int argc, char **argv);
 
 /* Usage text of each command, printed by `takedown help COMMAND`. */
 extern const char td_cli_hash_usage[];
@@ -23,5 +24,6 @@ extern const char td_cli_key_usage[];
 extern const char td_cli_audit_usage[];
 extern const char td_cli_report_usage[];
 extern const char td_cli_evidence_usage[];
+extern const char td_cli_frank_usage[];
 
 #endif

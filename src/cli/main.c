@@ -24,6 +24,8 @@ static const struct command commands[] = {
     {"report", td_cli_report, td_cli_report_usage, "transparency report of a period (Art. 7)"},
     {"evidence", td_cli_evidence, td_cli_evidence_usage,
      "evidence master key, custodians, store status; delivery packages"},
+    {"frank", td_cli_frank, td_cli_frank_usage,
+     "message franking: a client's tag, public verification of a franked message"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
