@@ -677,7 +677,7 @@ static void test_frank_single_and_batch(void **state)
     api_expect_error_ex(&S.srv, 413, "too_large", "messages", "POST", "/v1/frank", S.keys[PLATFORM],
                         body, strlen(body), NULL);
     free(body);
-    api_expect_error_ex(&S.srv, 400, "invalid_value", "messages", "POST", "/v1/frank",
+    api_expect_error_ex(&S.srv, 400, "invalid_field", "messages", "POST", "/v1/frank",
                         S.keys[PLATFORM], "{\"messages\": []}", 16, NULL);
     free(ms);
 
@@ -692,7 +692,7 @@ static char *mutated(const msg *m, const char *member, const char *value, int ba
 {
     json_t *item = frank_item(m);
     if (value) {
-        json_t *v = json_loads(value, JSON_DECODE_ANY, NULL);
+        json_t *v = json_loads(value, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
         assert_non_null(v);
         json_object_set_new(item, member, v);
     } else {
@@ -746,26 +746,30 @@ static void test_frank_refusals(void **state)
         expect_frank_error(&m, "body", "{\"a\": 1}", batch, 400, "plaintext_refused", "body");
         expect_frank_error(&m, "ciphertext", "\"ab\"", batch, 400, "unknown_field", "ciphertext");
         expect_frank_error(&m, "franking_tag", NULL, batch, 400, "missing_field", "franking_tag");
-        expect_frank_error(&m, "franking_tag", "\"zz\"", batch, 400, "invalid_value",
+        expect_frank_error(&m, "franking_tag", "\"zz\"", batch, 400, "invalid_field",
                            "franking_tag");
         expect_frank_error(&m, "franking_tag",
                            "\"5b4cdd6fa1820fc96a6b11c57815a9cb1384d1c333355c2563f05638e73caa8\"",
-                           batch, 400, "invalid_value", "franking_tag");
+                           batch, 400, "invalid_field", "franking_tag");
         expect_frank_error(&m, "franking_tag",
                            "\"5b4cdd6fa1820fc96a6b11c57815a9cb1384d1c333355c2563f05638e73caa8g\"",
-                           batch, 400, "invalid_value", "franking_tag");
+                           batch, 400, "invalid_field", "franking_tag");
         expect_frank_error(&m, "franking_tag",
                            "\"5b4cdd6fa1820fc96a6b11c57815a9cb1384d1c333355c2563f05638e73caa8300\"",
-                           batch, 400, "invalid_value", "franking_tag");
-        expect_frank_error(&m, "franking_tag", "32", batch, 400, "invalid_value", "franking_tag");
-        expect_frank_error(&m, "sender", "\"\"", batch, 400, "invalid_value", "sender");
-        expect_frank_error(&m, "sender", "7", batch, 400, "invalid_type", "sender");
+                           batch, 400, "invalid_field", "franking_tag");
+        expect_frank_error(&m, "franking_tag", "32", batch, 400, "invalid_field", "franking_tag");
+        expect_frank_error(&m, "sender", "\"\"", batch, 400, "invalid_field", "sender");
+        expect_frank_error(&m, "sender", "7", batch, 400, "invalid_field", "sender");
         expect_frank_error(&m, "sender", NULL, batch, 400, "missing_field", "sender");
-        expect_frank_error(&m, "sender", "\"a\\u0000b\"", batch, 400, "invalid_value", "sender");
+        /* A NUL inside a string: the JSON reader refuses the body. */
+        char *nul = mutated(&m, "sender", "\"a\\u0000b\"", batch);
+        api_expect_error_ex(&S.srv, 400, "invalid_json", NULL, "POST", "/v1/frank",
+                            S.keys[PLATFORM], nul, strlen(nul), NULL);
+        free(nul);
         expect_frank_error(&m, "conversation", NULL, batch, 400, "missing_field", "conversation");
-        expect_frank_error(&m, "accepted_ms", "-1", batch, 400, "invalid_value", "accepted_ms");
-        expect_frank_error(&m, "accepted_ms", "1.5", batch, 400, "invalid_type", "accepted_ms");
-        expect_frank_error(&m, "accepted_ms", "\"1717200000000\"", batch, 400, "invalid_type",
+        expect_frank_error(&m, "accepted_ms", "-1", batch, 400, "invalid_field", "accepted_ms");
+        expect_frank_error(&m, "accepted_ms", "1.5", batch, 400, "invalid_field", "accepted_ms");
+        expect_frank_error(&m, "accepted_ms", "\"1717200000000\"", batch, 400, "invalid_field",
                            "accepted_ms");
         expect_frank_error(&m, "accepted_ms", NULL, batch, 400, "missing_field", "accepted_ms");
         /* Ids of 256 bytes are taken, 257 are not (bytes, not characters: "é" is two). */
@@ -775,14 +779,14 @@ static void test_frank_refusals(void **state)
         json_decref(api_call(&S.srv, 200, "POST", "/v1/frank", S.keys[PLATFORM], ok));
         free(ok);
         json_id(id, "x", 257);
-        expect_frank_error(&m, "conversation", id, batch, 400, "invalid_value", "conversation");
+        expect_frank_error(&m, "conversation", id, batch, 400, "invalid_field", "conversation");
         json_id(id, "\\u00e9", 128);
         ok = mutated(&m, "sender", id, batch);
         json_decref(api_call(&S.srv, 200, "POST", "/v1/frank", S.keys[PLATFORM], ok));
         free(ok);
         id[strlen(id) - 1] = '\0';
         strcat(id, "x\"");
-        expect_frank_error(&m, "sender", id, batch, 400, "invalid_value", "sender");
+        expect_frank_error(&m, "sender", id, batch, 400, "invalid_field", "sender");
     }
     /* A batch body takes only "messages", and never content beside it. */
     char *body = mutated(&m, "sender", "\"a\"", 1);
@@ -795,9 +799,9 @@ static void test_frank_refusals(void **state)
     free(body);
     api_expect_error_ex(&S.srv, 400, "unknown_field", "note", "POST", "/v1/frank", S.keys[PLATFORM],
                         "{\"messages\": [], \"note\": 1}", 27, NULL);
-    api_expect_error_ex(&S.srv, 400, "invalid_type", "messages[0]", "POST", "/v1/frank",
+    api_expect_error_ex(&S.srv, 400, "invalid_field", "messages[0]", "POST", "/v1/frank",
                         S.keys[PLATFORM], "{\"messages\": [7]}", 17, NULL);
-    api_expect_error_ex(&S.srv, 400, "invalid_type", "messages", "POST", "/v1/frank",
+    api_expect_error_ex(&S.srv, 400, "invalid_field", "messages", "POST", "/v1/frank",
                         S.keys[PLATFORM], "{\"messages\": {}}", 16, NULL);
     api_expect_error(&S.srv, 400, "invalid_json", "POST", "/v1/frank", S.keys[PLATFORM],
                      "{\"franking_tag\": ");
@@ -858,9 +862,9 @@ static void test_report_flow(void **state)
     assert_true(case_id >= 1);
     json_decref(r1);
     assert_true(metric("takedown_reports_verified_total") == verified + 1);
-    assert_true(log_count(log_before, "report.receive", NULL, NULL) +
-                    log_count(log_before, "report.received", NULL, NULL) >=
-                1);
+    char object[48];
+    snprintf(object, sizeof object, "report:%lld", report_id);
+    assert_int_equal(log_count(log_before, "report.received", "system", object), 1);
 
     /* The content: the verified sender and time, source e2ee_report; its case in the queue. */
     char path[160];
@@ -883,11 +887,15 @@ static void test_report_flow(void **state)
     json_decref(q);
 
     /* The same message from a second reporter: the same report, two reporters. */
+    long long log_second = log_size();
     json_t *r2 = report(PLATFORM, &m, 1, "carol");
     assert_int_equal(api_jint(r2, "report_id"), report_id);
     assert_string_equal(api_jstr(r2, "content_id"), content_id);
     assert_int_equal(api_jint(r2, "reporters"), 2);
+    assert_true(json_is_true(json_object_get(r2, "duplicate")));
     json_decref(r2);
+    assert_int_equal(log_count(log_second, "report.reporter_added", "system", object), 1);
+    assert_int_equal(log_count(log_second, "report.received", NULL, NULL), 0);
     /* Replayed by a reporter already counted: nothing changes. */
     long long log_mid = log_size();
     json_t *r3 = report(PLATFORM, &m, 1, "bob");
@@ -1043,7 +1051,10 @@ static void test_report_refusals(void **state)
     api_expect_error(&S.srv, 404, "not_found", "GET", path, S.keys[MODERATOR], NULL);
     assert_int_equal(content_total(), content_before);
     assert_int_equal(log_size(), log_before);
-    assert_true(metric("takedown_reports_refused_total{reason=\"mismatch\"}") == mismatch + 10);
+    /* 9 mismatches: six bits of what the frank covers, the attachment's key and bytes, the pair. */
+    double now_mismatch = metric("takedown_reports_refused_total{reason=\"mismatch\"}");
+    if (now_mismatch != mismatch + 9)
+        fail_msg("mismatch refusals counted: %.0f, expected %.0f", now_mismatch - mismatch, 9.0);
     assert_true(metric("takedown_reports_refused_total{reason=\"key_unknown\"}") == unknown + 1);
     assert_true(metric("takedown_reports_refused_total{reason=\"bad_signature\"}") == bad_sig + 1);
     /* The authentic message is still reportable. */
@@ -1242,10 +1253,23 @@ static void test_review_copy(void **state)
                          "{\"decision\": \"keep\", \"reason\": \"not terrorist content\"}"));
     api_expect_error(&S.srv, 404, "not_found", "GET", text_path, S.keys[MODERATOR], NULL);
     api_expect_error(&S.srv, 404, "not_found", "GET", att_path, S.keys[MODERATOR], NULL);
+    /* The copy itself is deleted by the reports thread (every 10 s on the server), with an
+     * entry. */
     snprintf(path, sizeof path, "/v1/reports/%lld", id);
-    json_t *t = api_call(&S.srv, 200, "GET", path, S.keys[MODERATOR], NULL);
-    assert_true(json_is_false(json_object_get(t, "review_copy")));
-    json_decref(t);
+    double until = api_now_s() + 40;
+    for (;;) {
+        json_t *t = api_call(&S.srv, 200, "GET", path, S.keys[MODERATOR], NULL);
+        int held = json_is_true(json_object_get(t, "review_copy"));
+        json_decref(t);
+        if (!held)
+            break;
+        if (api_now_s() > until)
+            fail_msg("report %lld: the review copy is still held 40 s after the decision", id);
+        api_sleep_ms(200);
+    }
+    char object[48];
+    snprintf(object, sizeof object, "report:%lld", id);
+    assert_int_equal(log_count(before, "report.copy_deleted", "system", object), 1);
     msg_free(&m);
 }
 
@@ -1264,10 +1288,7 @@ static void test_key_rotation(void **state)
     assert_string_equal(api_jstr(k, "algorithm"), "Ed25519");
     assert_true(json_is_null(json_object_get(k, "retired_ms")));
     json_decref(k);
-    assert_true(log_count(log_before, "frank.rotate", S.names[ADMIN], NULL) +
-                    log_count(log_before, "frank.key_rotate", S.names[ADMIN], NULL) +
-                    log_count(log_before, "frank_key.rotate", S.names[ADMIN], NULL) >=
-                1);
+    assert_int_equal(log_count(log_before, "frank.key_rotated", S.names[ADMIN], NULL), 1);
     /* The list: oldest first, one current key, the old one retired with its destruction
      * time. */
     json_t *j = api_call(&S.srv, 200, "GET", "/v1/frank/keys", NULL, NULL);
@@ -1430,8 +1451,9 @@ static int same_shape(json_t *shown, json_t *real)
         }
         return 1;
     }
-    if (json_is_array(shown))
-        return json_is_array(real) && json_array_size(shown) == json_array_size(real) &&
+    if (json_is_array(shown)) /* the page shows one element of a list that may be longer */
+        return json_is_array(real) &&
+               (json_array_size(shown) == 0) == (json_array_size(real) == 0) &&
                (json_array_size(shown) == 0 ||
                 same_shape(json_array_get(shown, 0), json_array_get(real, 0)));
     if (json_is_null(shown))
@@ -1591,6 +1613,8 @@ static void test_doc_examples(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        /* First: the page shows a fresh server (one key, current). */
+        cmocka_unit_test(test_doc_examples),
         cmocka_unit_test(test_frank_single_and_batch),
         cmocka_unit_test(test_frank_refusals),
         cmocka_unit_test(test_frank_roles),
@@ -1602,7 +1626,6 @@ int main(void)
         cmocka_unit_test(test_review_copy),
         cmocka_unit_test(test_key_rotation),
         cmocka_unit_test(test_metrics),
-        cmocka_unit_test(test_doc_examples),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -120,12 +120,12 @@ static int get_id(td__req *r, json_t *obj, const char *prefix, const char *name,
         return 0;
     }
     if (!json_is_string(v)) {
-        reply_field(r, 400, "invalid_type", field, NULL, "'%s' must be a string", field);
+        reply_field(r, 400, "invalid_field", field, NULL, "'%s' must be a string", field);
         return 0;
     }
     size_t n = json_string_length(v);
     if (n == 0 || n > TD_FRANK_ID_MAX || strlen(json_string_value(v)) != n) {
-        reply_field(r, 400, "invalid_value", field, NULL,
+        reply_field(r, 400, "invalid_field", field, NULL,
                     "'%s' must be 1..%d bytes of UTF-8 without NUL", field, TD_FRANK_ID_MAX);
         return 0;
     }
@@ -149,7 +149,7 @@ static int parse_frank_item(td__req *r, json_t *obj, const char *prefix, td_fran
     if (!json_is_string(tag) ||
         td__hex_decode_exact(json_string_value(tag), json_string_length(tag), out->tag,
                              TD_FRANK_TAG_LEN) != 0) {
-        reply_field(r, 400, "invalid_value", field, NULL, "'%s' must be %d hex digits", field,
+        reply_field(r, 400, "invalid_field", field, NULL, "'%s' must be %d hex digits", field,
                     2 * TD_FRANK_TAG_LEN);
         return 0;
     }
@@ -163,11 +163,11 @@ static int parse_frank_item(td__req *r, json_t *obj, const char *prefix, td_fran
         return 0;
     }
     if (!json_is_integer(at)) {
-        reply_field(r, 400, "invalid_type", field, NULL, "'%s' must be an integer", field);
+        reply_field(r, 400, "invalid_field", field, NULL, "'%s' must be an integer", field);
         return 0;
     }
     if (json_integer_value(at) < 0) {
-        reply_field(r, 400, "invalid_value", field, NULL,
+        reply_field(r, 400, "invalid_field", field, NULL,
                     "'%s' must be milliseconds since the epoch, not negative", field);
         return 0;
     }
@@ -201,13 +201,13 @@ void td__h_frank(td__req *r)
         if (!check_members(r, body, "", batch_members, 1))
             goto done;
         if (!json_is_array(list)) {
-            reply_field(r, 400, "invalid_type", "messages", NULL,
+            reply_field(r, 400, "invalid_field", "messages", NULL,
                         "'messages' must be an array of messages");
             goto done;
         }
         n = json_array_size(list);
         if (n == 0 || n > TD_FRANK_BATCH_MAX) {
-            reply_field(r, n ? 413 : 400, n ? "too_large" : "invalid_value", "messages", NULL,
+            reply_field(r, n ? 413 : 400, n ? "too_large" : "invalid_field", "messages", NULL,
                         "'messages' holds 1..%d messages, not %zu", TD_FRANK_BATCH_MAX, n);
             goto done;
         }
@@ -228,7 +228,7 @@ void td__h_frank(td__req *r)
             snprintf(prefix, sizeof prefix, "messages[%zu].", i);
             if (!json_is_object(item)) {
                 prefix[strlen(prefix) - 1] = '\0';
-                reply_field(r, 400, "invalid_type", prefix, NULL, "'%s' must be an object", prefix);
+                reply_field(r, 400, "invalid_field", prefix, NULL, "'%s' must be an object", prefix);
                 goto done;
             }
             if (!parse_frank_item(r, item, prefix, &req[i]))
@@ -399,19 +399,13 @@ void td__h_reports_submit(td__req *r)
     td__reply_json(r, 201, a ? json_pack("{s:o}", "reports", a) : NULL);
 }
 
-/* The report with id as the caller may see it: a platform key sees only the reports whose
- * content its platform relayed, and anything else answers exactly as an unknown report.
+/* The report with id as the caller may see it: a platform key sees only the reports its
+ * platform relayed (td_report_get_as), and anything else answers exactly as an unknown report.
  * Returns 0 after answering. */
 static int visible_report(td__req *r, td_reports *rep, int64_t id, td_report *out)
 {
     td_error err;
-    td_status st = td_report_get(rep, id, out, &err);
-    if (st == TD_OK && r->who.role == TD_ROLE_PLATFORM) {
-        int64_t owner = 0;
-        st = td_content_owner(r->svc, out->content_id, &owner, &err);
-        if (st == TD_OK && owner != td_principal_platform(&r->who))
-            st = TD_ERR_NOT_FOUND;
-    }
+    td_status st = td_report_get_as(rep, &r->who, id, out, &err);
     if (st == TD_ERR_NOT_FOUND) {
         td__reply_error(r, 404, "not_found", "no report %lld", (long long)id);
         return 0;

@@ -6,9 +6,10 @@
 #include "server/server_int.h"
 #include "takedown/reports.h"
 
-/* How often the reports handle's thread runs its duties when the configuration leaves it to
- * the caller: key rotation and destruction are due at most this late. */
-#define TD__REPORTS_TICK_MS 60000
+/* How often the server's reports handle runs its duties on its thread: a key is rotated or
+ * destroyed, a removed report sealed and a closed case's review copy deleted at most this late
+ * (reads of the copy stop at the decision, verification at a key's destroy time). */
+#define TD__REPORTS_TICK_MS 10000
 
 /* The server's reports handle (opened by td_server_set_service after the orders), or NULL when
  * it could not be opened: these routes then answer 503. */
