@@ -1287,12 +1287,20 @@ static char *body_of(client_msg *m, const char *extra_top, const char *extra_msg
         json_object_set_new(msg, "attachments", atts);
     else
         json_decref(atts);
-    if (extra_msg)
-        json_object_update(msg, json_loads(extra_msg, 0, NULL));
+    if (extra_msg) {
+        json_t *x = json_loads(extra_msg, 0, NULL);
+        assert_non_null(x);
+        json_object_update(msg, x);
+        json_decref(x);
+    }
     json_t *top =
         json_pack("{s:s, s:s, s:[o]}", "reporter", "acct:tom", "reason", "spam", "messages", msg);
-    if (extra_top)
-        json_object_update(top, json_loads(extra_top, 0, NULL));
+    if (extra_top) {
+        json_t *x = json_loads(extra_top, 0, NULL);
+        assert_non_null(x);
+        json_object_update(top, x);
+        json_decref(x);
+    }
     char *s = json_dumps(top, JSON_COMPACT);
     json_decref(top);
     return s;
