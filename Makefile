@@ -11,7 +11,7 @@ ASAN_BUILD  ?= build-asan
 FUZZ_BUILD  ?= build-fuzz
 TSAN_BUILD  ?= build-tsan
 # The tests whose concurrency is checked under ThreadSanitizer.
-TSAN_TESTS  ?= test_index test_body_signals test_package test_eorders_xml
+TSAN_TESTS  ?= test_index test_body_signals test_package test_eorders_xml test_frank
 JOBS        ?= $(shell nproc)
 WERROR      ?= ON
 CONFORMANCE ?= $(abspath $(CURDIR)/../shared/conformance)

@@ -5,12 +5,14 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "support/support.h"
+#include "takedown/frank.h"
 
 #define OUT_MAX (1 << 20)
 static char out[OUT_MAX];
@@ -294,6 +296,271 @@ static void test_serve_config(void **state)
     assert_non_null(strstr(out, "line 2: max_connections: 0 is outside 1..100000"));
 }
 
+/* ---- takedown frank ---- */
+
+/* The commands of docs/franking.md's console blocks, run as written (in a fresh folder, since
+ * one of them writes a file), each output compared with the lines the page shows after it. A
+ * command is a "$ " line and the lines its trailing backslashes continue; it must exit with 1
+ * when its output says "invalid", else with 0. */
+static void test_frank_docs_commands(void **state)
+{
+    (void)state;
+    char path[4096];
+    size_t len;
+    snprintf(path, sizeof path, "%s/docs/franking.md", TD_SOURCE_DIR);
+    char *md = (char *)read_all(path, &len);
+    md[len] = '\0';
+    const char *dir = test_fresh_dir("cli-frank-docs-XXXXXX");
+    static char cmd[16384], expected[16384], full[20000];
+    int commands = 0;
+    for (const char *block = strstr(md, "```console\n"); block;
+         block = strstr(block, "```console\n")) {
+        const char *p = block + strlen("```console\n");
+        const char *end = strstr(p, "\n```");
+        assert_non_null(end);
+        while (p < end) {
+            assert_int_equal(strncmp(p, "$ ", 2), 0);
+            p += 2;
+            size_t c = 0, e = 0;
+            for (;;) { /* the command, joined across backslash-newlines */
+                const char *eol = strchr(p, '\n');
+                size_t n = (size_t)(eol - p);
+                int more = n > 0 && p[n - 1] == '\\';
+                assert_true(c + n < sizeof cmd);
+                memcpy(cmd + c, p, more ? n - 1 : n);
+                c += more ? n - 1 : n;
+                p = eol + 1;
+                if (!more)
+                    break;
+                while (*p == ' ')
+                    p++;
+                cmd[c++] = ' ';
+            }
+            cmd[c] = '\0';
+            while (p < end + 1 && strncmp(p, "$ ", 2) != 0 && p <= end) { /* its output */
+                const char *eol = strchr(p, '\n');
+                size_t n = (size_t)(eol - p) + 1;
+                assert_true(e + n < sizeof expected);
+                memcpy(expected + e, p, n);
+                e += n;
+                p = eol + 1;
+            }
+            expected[e] = '\0';
+            assert_int_equal(strncmp(cmd, "takedown ", 9) == 0 || strncmp(cmd, "echo ", 5) == 0, 1);
+            snprintf(full, sizeof full, "cd '%s' && %s%s 2>&1", dir,
+                     strncmp(cmd, "takedown ", 9) == 0 ? TD_CLI_PATH " " : "",
+                     strncmp(cmd, "takedown ", 9) == 0 ? cmd + 9 : cmd);
+            int rc = run_capture(full, out, sizeof out);
+            if (strcmp(out, expected) != 0)
+                fail_msg("docs/franking.md: '%s' printed\n%s\ninstead of\n%s", cmd, out, expected);
+            assert_int_equal(rc, strncmp(expected, "invalid", 7) == 0 ? 1 : 0);
+            commands++;
+        }
+        block = end;
+    }
+    assert_true(commands >= 5);
+    free(md);
+}
+
+static void hex_of(const uint8_t *b, size_t n, char *dst) { sodium_bin2hex(dst, 2 * n + 1, b, n); }
+
+/* `frank tag` against the library: text, raw bytes from a file, the empty message, an envelope
+ * with attachments, a generated salt. */
+static void test_frank_tag(void **state)
+{
+    (void)state;
+    uint8_t salt[16], tag[32];
+    char salt_hex[33], tag_hex[65], want[256];
+    randombytes_buf(salt, sizeof salt);
+    hex_of(salt, 16, salt_hex);
+
+    td_frank_tag(salt, (const uint8_t *)"hello, world", 12, tag);
+    hex_of(tag, 32, tag_hex);
+    snprintf(want, sizeof want, "salt %s\ntag %s\n", salt_hex, tag_hex);
+    assert_int_equal(run("frank tag --salt %s --text 'hello, world'", salt_hex), 0);
+    assert_string_equal(out, want);
+
+    static const uint8_t bytes[] = {0, 1, 2, 0xff, 0xfe, '\n', 0, 'x'};
+    const char *file = write_temp("frank-msg.bin", bytes, sizeof bytes);
+    td_frank_tag(salt, bytes, sizeof bytes, tag);
+    hex_of(tag, 32, tag_hex);
+    snprintf(want, sizeof want, "salt %s\ntag %s\n", salt_hex, tag_hex);
+    assert_int_equal(run("frank tag --salt %s --message-file '%s'", salt_hex, file), 0);
+    assert_string_equal(out, want);
+
+    td_frank_tag(salt, NULL, 0, tag);
+    hex_of(tag, 32, tag_hex);
+    snprintf(want, sizeof want, "salt %s\ntag %s\n", salt_hex, tag_hex);
+    assert_int_equal(run("frank tag --salt %s --text ''", salt_hex), 0);
+    assert_string_equal(out, want);
+
+    /* An envelope: two attachments sealed by the library, their references computed here. */
+    td_frank_attachment_ref refs[2];
+    char arg[2][4200];
+    for (int i = 0; i < 2; i++) {
+        uint8_t key[32], *blob;
+        size_t blob_len;
+        char key_hex[65], name[32];
+        randombytes_buf(key, sizeof key);
+        assert_int_equal(td_frank_attachment_seal(key, (const uint8_t *)"file bytes",
+                                                  10 + (size_t)i, &blob, &blob_len, NULL),
+                         TD_OK);
+        crypto_hash_sha256(refs[i].blob_sha256, blob, blob_len);
+        td_frank_key_commitment(key, refs[i].key_commitment);
+        snprintf(name, sizeof name, "frank-blob-%d", i);
+        hex_of(key, 32, key_hex);
+        snprintf(arg[i], sizeof arg[i], "%s:%s", write_temp(name, blob, blob_len), key_hex);
+        td_free(blob);
+    }
+    uint8_t *env;
+    size_t env_len;
+    assert_int_equal(td_frank_message_encode("see both", 8, refs, 2, &env, &env_len, NULL), TD_OK);
+    td_frank_tag(salt, env, env_len, tag);
+    td_free(env);
+    hex_of(tag, 32, tag_hex);
+    snprintf(want, sizeof want, "salt %s\ntag %s\n", salt_hex, tag_hex);
+    assert_int_equal(run("frank tag --salt %s --text 'see both' --attach '%s' --attach '%s'",
+                         salt_hex, arg[0], arg[1]),
+                     0);
+    assert_string_equal(out, want);
+    /* --envelope without attachments. */
+    assert_int_equal(td_frank_message_encode("see both", 8, NULL, 0, &env, &env_len, NULL), TD_OK);
+    td_frank_tag(salt, env, env_len, tag);
+    td_free(env);
+    hex_of(tag, 32, tag_hex);
+    snprintf(want, sizeof want, "salt %s\ntag %s\n", salt_hex, tag_hex);
+    assert_int_equal(run("frank tag --salt %s --text 'see both' --envelope", salt_hex), 0);
+    assert_string_equal(out, want);
+    /* An attachment with a key it does not open under is refused. */
+    char wrong[4200];
+    snprintf(wrong, sizeof wrong, "%.*s%064d", (int)(strrchr(arg[0], ':') - arg[0] + 1), arg[0], 0);
+    assert_int_equal(run("frank tag --text x --attach '%s' 2>&1", wrong), 1);
+    assert_non_null(strstr(out, "attachment 0"));
+
+    /* A generated salt: printed, and the tag is the one of that salt. */
+    assert_int_equal(run("frank tag --text 'hello, world'"), 0);
+    char got_salt[64], got_tag[80];
+    assert_int_equal(sscanf(out, "salt %63s\ntag %79s", got_salt, got_tag), 2);
+    assert_int_equal(strlen(got_salt), 32);
+    size_t bl;
+    assert_int_equal(sodium_hex2bin(salt, 16, got_salt, 32, NULL, &bl, NULL), 0);
+    td_frank_tag(salt, (const uint8_t *)"hello, world", 12, tag);
+    hex_of(tag, 32, tag_hex);
+    assert_string_equal(got_tag, tag_hex);
+
+    /* Usage errors. */
+    assert_int_equal(run("frank tag --salt 00 --text x 2>&1"), 2);
+    assert_int_equal(run("frank tag --salt %s 2>&1", salt_hex), 2);
+    assert_int_equal(run("frank tag --text x --message-file '%s' 2>&1", file), 2);
+    assert_int_equal(run("frank tag --text x --attach nokey 2>&1"), 2);
+    assert_int_equal(run("frank frobnicate 2>&1"), 2);
+}
+
+/* `frank verify` on a proof the library made: valid; each field changed, invalid. */
+static void test_frank_verify(void **state)
+{
+    (void)state;
+    td_frank_key key;
+    td_frank_proof proof;
+    uint8_t salt[16], tag[32];
+    static const char text[] = "the reported message";
+    td_frank_context ctx = {"sender-1", 8, "conv-9", 6, 1767225600123};
+    assert_int_equal(td_frank_key_generate(42, 0, &key, NULL), TD_OK);
+    randombytes_buf(salt, sizeof salt);
+    td_frank_tag(salt, (const uint8_t *)text, strlen(text), tag);
+    assert_int_equal(td_frank_issue(&key, tag, &ctx, &proof, NULL), TD_OK);
+    char pub[65], salt_hex[33], frank[65], sig[129];
+    hex_of(key.sign_public, 32, pub);
+    hex_of(salt, 16, salt_hex);
+    hex_of(proof.frank, 32, frank);
+    hex_of(proof.signature, 64, sig);
+    td_frank_key_wipe(&key);
+
+    enum { SALT, TEXT, SENDER, CONV, TIME, FRANK, SIG, KEYID, FIELDS };
+    for (int flip = -1; flip < FIELDS; flip++) {
+        char s[33], f[65], g[129], t[64], snd[16], cnv[16], ms[32], id[16];
+        snprintf(s, sizeof s, "%s", salt_hex);
+        snprintf(f, sizeof f, "%s", frank);
+        snprintf(g, sizeof g, "%s", sig);
+        snprintf(t, sizeof t, "%s", text);
+        snprintf(snd, sizeof snd, "%s", "sender-1");
+        snprintf(cnv, sizeof cnv, "%s", "conv-9");
+        snprintf(ms, sizeof ms, "%s", "1767225600123");
+        snprintf(id, sizeof id, "%s", "42");
+        switch (flip) { /* one bit of each: a hex digit or a letter changed */
+        case SALT: s[5] ^= s[5] == '0' ? 1 : 0x01; break;
+        case TEXT: t[0] ^= 0x20; break;
+        case SENDER: snd[7] ^= 1; break;
+        case CONV: cnv[0] ^= 0x20; break;
+        case TIME: ms[12] ^= 1; break;
+        case FRANK: f[63] = f[63] == '0' ? '1' : '0'; break;
+        case SIG: g[0] = g[0] == '0' ? '1' : '0'; break;
+        case KEYID: id[1] ^= 1; break;
+        default: break;
+        }
+        int rc = run("frank verify --public-key %s --key-id %s --salt %s --text '%s' --sender %s "
+                     "--conversation %s --accepted-ms %s --frank %s --signature %s",
+                     pub, id, s, t, snd, cnv, ms, f, g);
+        if (flip < 0) {
+            assert_int_equal(rc, 0);
+            assert_string_equal(out, "valid\n");
+        } else {
+            if (rc != 1 || strncmp(out, "invalid: ", 9) != 0)
+                fail_msg("field %d changed: exit %d, %s", flip, rc, out);
+        }
+    }
+
+    /* --keys: found, absent, destroyed. */
+    char keys[512];
+    snprintf(keys, sizeof keys,
+             "{\"keys\": [{\"key_id\": 7, \"public_key\": \"%064d\"}, {\"key_id\": 42, "
+             "\"public_key\": \"%s\", \"created_ms\": 0}]}",
+             0, pub);
+    const char *kf = write_temp("frank-keys.json", keys, strlen(keys));
+#define VERIFY_KEYS(file, id)                                                                      \
+    run("frank verify --keys '%s' --key-id %d --salt %s --text '%s' --sender sender-1 "            \
+        "--conversation conv-9 --accepted-ms 1767225600123 --frank %s --signature %s",             \
+        file, id, salt_hex, text, frank, sig)
+    assert_int_equal(VERIFY_KEYS(kf, 42), 0);
+    assert_string_equal(out, "valid\n");
+    assert_int_equal(VERIFY_KEYS(kf, 43), 1);
+    assert_non_null(strstr(out, "key 43 is not in"));
+    assert_int_equal(VERIFY_KEYS(kf, 7), 1);
+    snprintf(keys, sizeof keys,
+             "{\"keys\": [{\"key_id\": 42, \"public_key\": \"%s\", \"destroyed\": true}]}", pub);
+    kf = write_temp("frank-keys-destroyed.json", keys, strlen(keys));
+    assert_int_equal(VERIFY_KEYS(kf, 42), 1);
+    assert_non_null(strstr(out, "destroyed"));
+#undef VERIFY_KEYS
+    kf = write_temp("frank-keys-bad.json", "[1, 2]", 6);
+    assert_int_equal(run("frank verify --keys '%s' --key-id 42 --salt %s --text x --sender a "
+                         "--conversation b --accepted-ms 1 --frank %s --signature %s 2>&1",
+                         kf, salt_hex, frank, sig),
+                     1);
+
+    /* Usage errors: a missing option, a bad key id, a negative time, short hex. */
+    assert_int_equal(
+        run("frank verify --public-key %s --key-id 42 --salt %s --text x 2>&1", pub, salt_hex), 2);
+    assert_int_equal(run("frank verify --public-key %s --key-id 0 --salt %s --text x --sender a "
+                         "--conversation b --accepted-ms 1 --frank %s --signature %s 2>&1",
+                         pub, salt_hex, frank, sig),
+                     2);
+    assert_int_equal(run("frank verify --public-key %s --key-id 1 --salt %s --text x --sender a "
+                         "--conversation b --accepted-ms -5 --frank %s --signature %s 2>&1",
+                         pub, salt_hex, frank, sig),
+                     2);
+    assert_int_equal(run("frank verify --public-key %s --key-id 1 --salt %s --text x --sender a "
+                         "--conversation b --accepted-ms 1 --frank %s --signature abc 2>&1",
+                         pub, salt_hex, frank),
+                     2);
+    /* An id the context refuses is an invalid proof, named. */
+    assert_int_equal(run("frank verify --public-key %s --key-id 42 --salt %s --text x --sender '' "
+                         "--conversation b --accepted-ms 1 --frank %s --signature %s",
+                         pub, salt_hex, frank, sig),
+                     1);
+    assert_non_null(strstr(out, "sender"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +575,9 @@ int main(void)
         cmocka_unit_test(test_report_transparency),
         cmocka_unit_test(test_key_roles),
         cmocka_unit_test(test_serve_config),
+        cmocka_unit_test(test_frank_docs_commands),
+        cmocka_unit_test(test_frank_tag),
+        cmocka_unit_test(test_frank_verify),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

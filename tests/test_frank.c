@@ -112,8 +112,8 @@ static int independent_open(const uint8_t key[32], const uint8_t *blob, size_t b
     int ok;
     if (crypto_aead_aes256gcm_is_available()) {
         unsigned long long got = 0;
-        ok = crypto_aead_aes256gcm_decrypt(out, &got, NULL, blob + 12, blob_len - 12, NULL, 0,
-                                           blob, key) == 0 &&
+        ok = crypto_aead_aes256gcm_decrypt(out, &got, NULL, blob + 12, blob_len - 12, NULL, 0, blob,
+                                           key) == 0 &&
              got == len;
     } else {
         EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
@@ -136,8 +136,7 @@ static int independent_open(const uint8_t key[32], const uint8_t *blob, size_t b
 }
 
 /* OpenSSL's AES-256-GCM decryption (to check the salamander blob with GCM as OpenSSL does it). */
-static int openssl_open(const uint8_t key[32], const uint8_t *blob, size_t blob_len,
-                        uint8_t *out)
+static int openssl_open(const uint8_t key[32], const uint8_t *blob, size_t blob_len, uint8_t *out)
 {
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
     int n = 0, fin = 0;
@@ -197,7 +196,8 @@ static uint8_t *hand_envelope(const char *text, size_t text_len, const uint8_t (
     assert_non_null(p);
     memcpy(o, "tdfm1", 5);
     put32(o + 5, (uint32_t)text_len);
-    memcpy(o + 9, text, text_len);
+    if (text_len)
+        memcpy(o + 9, text, text_len);
     o += 9 + text_len;
     put32(o, (uint32_t)n);
     o += 4;
@@ -279,8 +279,8 @@ static void test_rfc4231(void **state)
         assert_int_equal(td__frank_hmac(key, key_len, parts, lens, 2, lib), TD_OK);
         if (memcmp(lib, mac, mac_len) != 0)
             fail_msg("RFC 4231 case %zu: the library's HMAC in two parts differs", i + 1);
-        sodium_hmac(key, key_len, data, data_len / 2, data + data_len / 2,
-                    data_len - data_len / 2, sod);
+        sodium_hmac(key, key_len, data, data_len / 2, data + data_len / 2, data_len - data_len / 2,
+                    sod);
         if (memcmp(sod, mac, mac_len) != 0)
             fail_msg("RFC 4231 case %zu: libsodium's HMAC differs", i + 1);
         free(key);
@@ -308,8 +308,8 @@ typedef struct kat_in {
     const char *text; /* the message's bytes, or the envelope's text */
     size_t rule_len;  /* else: this many bytes of the i mod 251 rule */
     int use_rule;
-    int envelope;     /* the message is the tdfm1 envelope of text and atts */
-    int atts[3];      /* indexes into kat_atts, -1 ends */
+    int envelope; /* the message is the tdfm1 envelope of text and atts */
+    int atts[3];  /* indexes into kat_atts, -1 ends */
     const char *sender, *conversation;
     int64_t accepted_ms;
     uint32_t key_id;
@@ -324,17 +324,40 @@ static const kat_in kat_ins[] = {
     {"one byte", "a", 0, 0, 0, {-1}, "alice", "room-1", T2026 + 1, 1},
     {"text", "Meet me at the station at noon.", 0, 0, 0, {-1}, "bob", "room-1", T2026 + 60000, 1},
     {"one HMAC block (64 bytes)", NULL, 64, 1, 0, {-1}, "alice", "dm:alice:bob", T2026 + 2, 2},
-    {"one HMAC block plus one (65 bytes)", NULL, 65, 1, 0, {-1}, "alice", "dm:alice:bob",
-     T2026 + 3, 2},
+    {"one HMAC block plus one (65 bytes)",
+     NULL,
+     65,
+     1,
+     0,
+     {-1},
+     "alice",
+     "dm:alice:bob",
+     T2026 + 3,
+     2},
     {"1 MiB message", NULL, 1 << 20, 1, 0, {-1}, "carol", "channel/news", T2026 + 4, 3},
-    {"UTF-8 text and ids", "\xc2\xbfQu\xc3\xa9 tal? \xf0\x9f\x91\x8b", 0, 0, 0, {-1},
-     "Jos\xc3\xa9 M\xc3\xbcller", "\xe4\xbc\x9a\xe8\xa9\xb1-7 \xf0\x9f\x99\x82", T2026 + 5, 3},
-    {"longest ids, time 0, largest key id", "x", 0, 0, 0, {-1}, long_sender, long_conversation, 0,
+    {"UTF-8 text and ids",
+     "\xc2\xbfQu\xc3\xa9 tal? \xf0\x9f\x91\x8b",
+     0,
+     0,
+     0,
+     {-1},
+     "Jos\xc3\xa9 M\xc3\xbcller",
+     "\xe4\xbc\x9a\xe8\xa9\xb1-7 \xf0\x9f\x99\x82",
+     T2026 + 5,
+     3},
+    {"longest ids, time 0, largest key id",
+     "x",
+     0,
+     0,
+     0,
+     {-1},
+     long_sender,
+     long_conversation,
+     0,
      UINT32_MAX},
     {"largest time", "late", 0, 0, 0, {-1}, "alice", "room-1", INT64_MAX, 4},
     {"envelope, text only", "see you there", 0, 0, 1, {-1}, "bob", "room-2", T2026 + 6, 4},
-    {"envelope, two attachments", "two files", 0, 0, 1, {0, 1, -1}, "bob", "room-2", T2026 + 7,
-     4},
+    {"envelope, two attachments", "two files", 0, 0, 1, {0, 1, -1}, "bob", "room-2", T2026 + 7, 4},
     {"envelope, one attachment, no text", "", 0, 0, 1, {2, -1}, "carol", "room-3", T2026 + 8, 5},
 };
 
@@ -398,8 +421,8 @@ static uint8_t *kat_message(const kat_in *in, td_frank_attachment_ref *refs, siz
         size_t blob_len;
         size_t a = (size_t)in->atts[k];
         kat_att_material(a, key, nonce, &plain);
-        assert_int_equal(td__frank_attachment_seal_nonce(key, nonce, plain, kat_atts[a].len,
-                                                         &blob, &blob_len, NULL),
+        assert_int_equal(td__frank_attachment_seal_nonce(key, nonce, plain, kat_atts[a].len, &blob,
+                                                         &blob_len, NULL),
                          TD_OK);
         crypto_hash_sha256(refs[k].blob_sha256, blob, blob_len);
         td_frank_key_commitment(key, refs[k].key_commitment);
@@ -409,8 +432,7 @@ static uint8_t *kat_message(const kat_in *in, td_frank_attachment_ref *refs, siz
     }
     uint8_t *enc;
     assert_int_equal(
-        td_frank_message_encode(in->text, strlen(in->text), refs, *n_refs, &enc, len, NULL),
-        TD_OK);
+        td_frank_message_encode(in->text, strlen(in->text), refs, *n_refs, &enc, len, NULL), TD_OK);
     uint8_t *m = malloc(*len + 1);
     assert_non_null(m);
     memcpy(m, enc, *len);
@@ -633,17 +655,15 @@ static void check_kat_vector(json_t *v, json_t *atts, int *saw_empty, int *saw_m
         assert_int_equal(hand_len, len);
         assert_memory_equal(hand, msg, len);
         uint8_t *lib;
-        assert_int_equal(td_frank_message_encode(text, strlen(text), lib_refs, n, &lib, &lib_len,
-                                                 NULL),
-                         TD_OK);
+        assert_int_equal(
+            td_frank_message_encode(text, strlen(text), lib_refs, n, &lib, &lib_len, NULL), TD_OK);
         assert_int_equal(lib_len, len);
         assert_memory_equal(lib, msg, len);
         char *back;
         td_frank_attachment_ref *back_refs;
         size_t back_n;
-        assert_int_equal(td_frank_message_decode(msg, len, &back, &text_len, &back_refs, &back_n,
-                                                 NULL),
-                         TD_OK);
+        assert_int_equal(
+            td_frank_message_decode(msg, len, &back, &text_len, &back_refs, &back_n, NULL), TD_OK);
         assert_string_equal(back, text);
         assert_int_equal(back_n, n);
         if (n)
@@ -692,9 +712,9 @@ static void check_kat_vector(json_t *v, json_t *atts, int *saw_empty, int *saw_m
     assert_hex(signed_msg, jstr(v, "signed"), signed_len, "signed bytes (by hand)");
     hex_to(jstr(v, "signature"), sig, 64);
     assert_int_equal(crypto_sign_verify_detached(sig, signed_msg, signed_len, pk), 0);
-    assert_int_equal(td_frank_signed_encode((uint32_t)id, frank, tag, &ctx, lib_signed,
-                                            &lib_signed_len, NULL),
-                     TD_OK);
+    assert_int_equal(
+        td_frank_signed_encode((uint32_t)id, frank, tag, &ctx, lib_signed, &lib_signed_len, NULL),
+        TD_OK);
     assert_int_equal(lib_signed_len, signed_len);
     assert_memory_equal(lib_signed, signed_msg, signed_len);
 
@@ -717,9 +737,9 @@ static void test_kat(void **state)
 {
     (void)state;
     json_t *root = load_kat();
-    assert_string_equal(json_string_value(json_object_get(root, "format")),
-                        "takedown-frank-kat-1");
-    json_t *vectors = json_object_get(root, "vectors"), *atts = json_object_get(root, "attachments");
+    assert_string_equal(json_string_value(json_object_get(root, "format")), "takedown-frank-kat-1");
+    json_t *vectors = json_object_get(root, "vectors"),
+           *atts = json_object_get(root, "attachments");
     assert_true(json_array_size(vectors) >= 8);
     assert_true(json_array_size(atts) >= 2);
     int saw_empty = 0, saw_mib = 0, envelopes = 0;
@@ -766,8 +786,8 @@ static void test_kat_in_docs(void **state)
     md[len] = '\0';
     json_t *root = load_kat();
     json_t *v = json_array_get(json_object_get(root, "vectors"), 0);
-    static const char *const fields[] = {"salt",     "tag",        "context",  "hmac_key",
-                                         "sign_seed", "public_key", "frank",    "signature"};
+    static const char *const fields[] = {"salt",      "tag",        "context", "hmac_key",
+                                         "sign_seed", "public_key", "frank",   "signature"};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         if (!strstr(md, jstr(v, fields[i])))
             fail_msg("docs/franking.md does not show the first vector's %s", fields[i]);
@@ -919,7 +939,7 @@ static void test_flipped_bits(void **state)
 static void test_names_and_arguments(void **state)
 {
     (void)state;
-    static const char *const names[] = {"ok",       "bad_input", "key_unknown", "key_destroyed",
+    static const char *const names[] = {"ok",       "bad_input",    "key_unknown", "key_destroyed",
                                         "mismatch", "bad_signature"};
     for (int i = 0; i <= TD_FRANK_BAD_SIGNATURE; i++)
         assert_string_equal(td_frank_failure_name((td_frank_failure)i), names[i]);
@@ -933,9 +953,9 @@ static void test_names_and_arguments(void **state)
     assert_int_equal(why, TD_FRANK_BAD_INPUT);
     assert_int_equal(td_frank_verify(&r.key, r.salt, NULL, 1, &r.ctx, &r.proof, &why, NULL),
                      TD_ERR_INVALID);
-    assert_int_equal(td_frank_verify(NULL, r.salt, r.msg, sizeof r.msg, &r.ctx, &r.proof, &why,
-                                     NULL),
-                     TD_ERR_INVALID);
+    assert_int_equal(
+        td_frank_verify(NULL, r.salt, r.msg, sizeof r.msg, &r.ctx, &r.proof, &why, NULL),
+        TD_ERR_INVALID);
     assert_int_equal(why, TD_FRANK_KEY_UNKNOWN);
     assert_int_equal(td_frank_issue(NULL, tag, &r.ctx, &out, NULL), TD_ERR_INVALID);
     assert_int_equal(td_frank_key_generate(0, 0, &r.key, NULL), TD_ERR_INVALID);
@@ -1007,12 +1027,13 @@ static void test_context_limits(void **state)
     expect_ctx_refused("al\0ce", 5, "room", 4, 1, "sender");
     expect_ctx_refused("alice", 5, "ro\0m", 4, 1, "conversation");
     static const char *const bad_utf8[] = {
-        "\xff",         "\xc0\x80",     /* overlong NUL */
-        "\xed\xa0\x80",                 /* a surrogate */
-        "\xe2\x82",                     /* truncated */
-        "\xf4\x90\x80\x80",             /* over U+10FFFF */
-        "\x80",                         /* stray continuation */
-        "ok\xc3",                       /* truncated at the end */
+        "\xff",
+        "\xc0\x80",         /* overlong NUL */
+        "\xed\xa0\x80",     /* a surrogate */
+        "\xe2\x82",         /* truncated */
+        "\xf4\x90\x80\x80", /* over U+10FFFF */
+        "\x80",             /* stray continuation */
+        "ok\xc3",           /* truncated at the end */
     };
     for (size_t i = 0; i < sizeof bad_utf8 / sizeof bad_utf8[0]; i++) {
         expect_ctx_refused(bad_utf8[i], strlen(bad_utf8[i]), "room", 4, 1, "sender");
@@ -1103,6 +1124,13 @@ static void test_keyring_lifecycle(void **state)
     assert_memory_equal(got.hmac_key, zero, 32);
     assert_memory_equal(got.sign_secret, zero, 64);
     assert_memory_equal(got.sign_public, k1.sign_public, 32);
+    /* It never comes back: its id put again with secrets is refused, and changes nothing. */
+    td_frank_key revived;
+    assert_int_equal(td_frank_key_generate(1, 1000, &revived, NULL), TD_OK);
+    assert_int_equal(td_frank_keyring_put(ring, &revived, &err), TD_ERR_CONFLICT);
+    assert_non_null(strstr(err.message, "destroyed"));
+    assert_int_equal(ring_verify(ring, &r, &p1), TD_FRANK_KEY_DESTROYED);
+    td_frank_key_wipe(&revived);
 
     /* A destroyed key put with its secrets still in it is wiped by the ring all the same. */
     td_frank_key k3;
@@ -1307,16 +1335,15 @@ static void roundtrip(const char *text, size_t text_len, size_t n)
     }
     uint8_t *enc, *hand;
     size_t len, hand_len;
-    assert_int_equal(td_frank_message_encode(text, text_len, lib_refs, n, &enc, &len, NULL),
-                     TD_OK);
+    assert_int_equal(td_frank_message_encode(text, text_len, lib_refs, n, &enc, &len, NULL), TD_OK);
     hand = hand_envelope(text, text_len, (const uint8_t(*)[64])refs, n, &hand_len);
     assert_int_equal(len, hand_len);
     assert_memory_equal(enc, hand, len);
     char *back;
     size_t back_len, back_n;
     td_frank_attachment_ref *back_refs;
-    assert_int_equal(
-        td_frank_message_decode(enc, len, &back, &back_len, &back_refs, &back_n, NULL), TD_OK);
+    assert_int_equal(td_frank_message_decode(enc, len, &back, &back_len, &back_refs, &back_n, NULL),
+                     TD_OK);
     assert_int_equal(back_len, text_len);
     if (text_len)
         assert_memory_equal(back, text, text_len);
@@ -1329,8 +1356,8 @@ static void roundtrip(const char *text, size_t text_len, size_t n)
     /* Every truncation is refused, leaving nothing; so is one byte more. */
     for (size_t cut = 0; cut < len; cut++) {
         td_error err;
-        td_status st = td_frank_message_decode(enc, cut, &back, &back_len, &back_refs, &back_n,
-                                               &err);
+        td_status st =
+            td_frank_message_decode(enc, cut, &back, &back_len, &back_refs, &back_n, &err);
         if (st == TD_OK)
             fail_msg("a truncation to %zu of %zu bytes decoded", cut, len);
         assert_null(back);
@@ -1374,8 +1401,8 @@ static void test_message_envelope(void **state)
     char *back;
     size_t back_len, back_n;
     td_frank_attachment_ref *back_refs;
-    assert_int_equal(
-        td_frank_message_decode(enc, len, &back, &back_len, &back_refs, &back_n, NULL), TD_OK);
+    assert_int_equal(td_frank_message_decode(enc, len, &back, &back_len, &back_refs, &back_n, NULL),
+                     TD_OK);
     assert_int_equal(back_len, TD_FRANK_TEXT_MAX);
     td_free(back);
     td_free(back_refs);
@@ -1389,8 +1416,7 @@ static void test_message_envelope(void **state)
     assert_int_equal(
         td_frank_message_encode("x", 1, refs, TD_FRANK_ATTACH_MAX + 1, &enc, &len, &err),
         TD_ERR_LIMIT);
-    assert_int_equal(td_frank_message_encode("\xff", 1, NULL, 0, &enc, &len, &err),
-                     TD_ERR_INVALID);
+    assert_int_equal(td_frank_message_encode("\xff", 1, NULL, 0, &enc, &len, &err), TD_ERR_INVALID);
     assert_non_null(strstr(err.message, "UTF-8"));
     assert_int_equal(td_frank_message_encode(NULL, 3, NULL, 0, &enc, &len, &err), TD_ERR_INVALID);
     assert_int_equal(td_frank_message_encode("x", 1, NULL, 2, &enc, &len, &err), TD_ERR_INVALID);
@@ -1485,8 +1511,7 @@ static void test_attachments(void **state)
         td_frank_attachment_ref ref;
         make_ref(blob, blob_len, key, &ref);
         assert_int_equal(
-            td_frank_attachment_open(&ref, key, blob, blob_len, &opened, &opened_len, NULL),
-            TD_OK);
+            td_frank_attachment_open(&ref, key, blob, blob_len, &opened, &opened_len, NULL), TD_OK);
         assert_int_equal(opened_len, len);
         if (len)
             assert_memory_equal(opened, plain, len);
@@ -1505,7 +1530,7 @@ static void test_attachments(void **state)
             expect_open_refused(&flipped, key, blob, blob_len, "attachment key commitment");
             /* Each bit of the blob flipped: its hash no longer matches; and with the hash
              * updated, the authentication fails. */
-            for (size_t bit = 0; bit < 8 * blob_len; bit += blob_len > 64 ? 37 : 1) {
+            for (size_t bit = 0; bit<8 * blob_len; bit += blob_len> 64 ? 37 : 1) {
                 blob[bit / 8] ^= (uint8_t)(1u << (bit % 8));
                 expect_open_refused(&ref, key, blob, blob_len, "attachment hash");
                 td_frank_attachment_ref again;
@@ -1600,16 +1625,14 @@ static void test_invisible_salamander(void **state)
     make_ref(blob, blob_len, k2, &ref2);
     uint8_t *opened;
     size_t opened_len;
-    assert_int_equal(td_frank_attachment_open(&ref1, k1, blob, blob_len, &opened, &opened_len,
-                                              NULL),
-                     TD_OK);
+    assert_int_equal(
+        td_frank_attachment_open(&ref1, k1, blob, blob_len, &opened, &opened_len, NULL), TD_OK);
     assert_memory_equal(opened, sent, sizeof sent);
     td_free(opened);
     expect_open_refused(&ref1, k2, blob, blob_len, "attachment key commitment");
     /* Without the commitment in the franked message, k2 would open it: this is what it stops. */
-    assert_int_equal(td_frank_attachment_open(&ref2, k2, blob, blob_len, &opened, &opened_len,
-                                              NULL),
-                     TD_OK);
+    assert_int_equal(
+        td_frank_attachment_open(&ref2, k2, blob, blob_len, &opened, &opened_len, NULL), TD_OK);
     assert_memory_equal(opened + off2, framed, sizeof framed);
     td_free(opened);
 

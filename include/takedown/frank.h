@@ -148,7 +148,8 @@ __attribute__((warn_unused_result)) td_status td_frank_keyring_new(td_frank_keyr
 /* Wipes every secret it holds; accepts NULL. */
 void td_frank_keyring_free(td_frank_keyring *ring);
 /* Adds (a copy of) key, or replaces the key with its id. More than TD_FRANK_KEYS_MAX:
- * TD_ERR_LIMIT. The newest key that is neither retired nor destroyed is the current one. */
+ * TD_ERR_LIMIT. The newest key that is neither retired nor destroyed is the current one. A
+ * destroyed key stays destroyed: its id put again with destroyed unset is TD_ERR_CONFLICT. */
 __attribute__((warn_unused_result)) td_status
 td_frank_keyring_put(td_frank_keyring *ring, const td_frank_key *key, td_error *err);
 /* A copy of the key with id (TD_ERR_NOT_FOUND) or of the current key (id 0; none:

@@ -2,7 +2,8 @@
  * oldest first, in libsodium's guarded memory (locked, wiped when freed). Franking and
  * verification take the read lock and run on the key in place, so the secrets never leave the
  * ring for them; putting a key (creation, rotation, destruction) takes the write lock, preferred
- * over readers so that a steady stream of verifications cannot hold a rotation back. */
+ * over readers so that a steady stream of verifications cannot hold a rotation back. A destroyed
+ * key stays destroyed: putting its id again with secrets is refused. */
 #include <pthread.h>
 #include <sodium.h>
 #include <string.h>
@@ -106,7 +107,11 @@ td_status td_frank_keyring_put(td_frank_keyring *ring, const td_frank_key *key, 
     td_status st = TD_OK;
     pthread_rwlock_wrlock(&ring->lock);
     td_frank_key *old = find(ring, key->id);
-    if (old) { /* replaced: taken out, put back at its place in the order */
+    if (old && old->destroyed && !key->destroyed) {
+        /* Crypto-shredding holds only if a destroyed key never comes back. */
+        st = td__error_set(err, TD_ERR_CONFLICT, "key %u: destroyed; it cannot be put back",
+                           key->id);
+    } else if (old) { /* replaced: taken out, put back at its place in the order */
         size_t i = (size_t)(old - ring->keys);
         sodium_memzero(old, sizeof *old);
         memmove(old, old + 1, (ring->n - i - 1) * sizeof *old);
