@@ -857,7 +857,6 @@ static void test_content_sources_and_parts(void **state)
     in.content_id = "message";
     h.pdq[0] = random_pdq(&seed);
     assert_int_equal(td_content_submit(svc, &in, &c, &err), TD_OK);
-    free(rot);
     assert_int_equal(c.verdict, TD_VERDICT_BLOCK);
     assert_int_equal(c.match_count, 2);
     int seen_img = 0, seen_doc = 0;
@@ -893,6 +892,7 @@ static void test_content_sources_and_parts(void **state)
 
     /* The same message again is a taken id, whatever its parts. */
     assert_int_equal(td_content_submit(svc, &in, NULL, &err), TD_ERR_CONFLICT);
+    free(rot);
     td_service_close(svc);
 }
 

@@ -31,6 +31,7 @@
 #include "support/salamander.h"
 #include "support/store_url.h"
 #include "support/support.h"
+#include "takedown/evidence_package.h"
 #include "takedown/reports.h"
 
 #define MIN ((int64_t)60000)
@@ -1229,6 +1230,176 @@ static void test_removal_and_keep(void **state)
     assert_int_equal(audit_count(f, "report.preserved", object), 0);
 }
 
+/* An evidence order naming a removed report (its content id, and its sender's account for a
+ * second report removed later) gets the report's sealed items linked into its case, held while
+ * it runs, approved, released by the custodians and delivered in its package: the record and
+ * the attachment come out of the package as they were reported. */
+static void test_evidence_order(void **state)
+{
+    fixture *f = *state;
+    td_error err;
+    make_bank(f, "TEXTS", TD_ACTION_REVIEW, NULL);
+    add_signal(f, "TEXTS", TD_SIGNAL_TEXT, propaganda);
+    client_msg m, later;
+    static const char leaflet[] = "the leaflet with the plan";
+    msg_init(&m, propaganda, "acct:walt", "conv:21", T0 - DAY);
+    msg_attach(&m, (const uint8_t *)leaflet, sizeof leaflet - 1);
+    deliver(f->rep, &m);
+    msg_init(&later, "a second message, reported later", "acct:walt", "conv:21", T0 - HOUR);
+    deliver(f->rep, &later);
+    td_report r, r2;
+    submit_ok(f, &m, "acct:xena", &r);
+    submit_ok(f, &later, "acct:xena", &r2);
+    decide(f, r.case_id, TD_DECISION_REMOVE);
+    check(td_reports_tick(f->rep, &err), &err);
+
+    /* the evidence orders component, with the reports as its provider */
+    td_orders *orders = NULL;
+    td_eorders *eo = NULL;
+    td_orders_options oo;
+    td_orders_options_default(&oo);
+    oo.evidence = f->ev;
+    check(td_orders_open(f->svc, &oo, &orders, &err), &err);
+    td_eorders_options eopts;
+    td_eorders_options_default(&eopts);
+    eopts.orders = orders;
+    eopts.evidence = f->ev;
+    check(td_eorders_open(f->svc, &eopts, &eo, &err), &err);
+    td_eorders_set_provider(eo, td_reports_eorder_provider, f->rep);
+    uint8_t apk[crypto_sign_PUBLICKEYBYTES], ask[crypto_sign_SECRETKEYBYTES];
+    char apk_hex[2 * crypto_sign_PUBLICKEYBYTES + 1];
+    crypto_sign_keypair(apk, ask);
+    hex(apk, sizeof apk, apk_hex);
+    td_authority_input ai = {TD_AUTHORITY_EVIDENCE, "StA Berlin", "DE", "desk@example", apk_hex, 0};
+    td_authority auth;
+    check(td_authority_register(orders, "admin", &ai, &auth, &err), &err);
+    uint8_t rpk[TD_PACKAGE_X25519_KEY_LEN], rsk[TD_PACKAGE_X25519_KEY_LEN];
+    char rpk_hex[2 * TD_PACKAGE_X25519_KEY_LEN + 1];
+    check(td_package_keygen(rpk, rsk, &err), &err);
+    hex(rpk, sizeof rpk, rpk_hex);
+    char body[4096];
+    snprintf(
+        body, sizeof body,
+        "{\"framework\": \"eu_epoc\","
+        " \"A\": {\"issuing_state\": \"DE\", \"issuing_authority\": {\"name\": \"StA Berlin\","
+        " \"type\": \"public_prosecutor\", \"file_number\": \"StA-2026-77\"},"
+        " \"validating_authority\": {\"name\": \"AG Tiergarten\", \"type\": \"judge_or_court\","
+        " \"file_number\": \"AG-1\"}, \"issued_at\": \"2026-12-01T09:00:00Z\"},"
+        " \"B\": {\"addressee\": \"Example Messenger Ltd\", \"establishment\":"
+        " \"designated_establishment\", \"member_state\": \"IE\"},"
+        " \"C\": {\"deadline\": \"ten_days_asap\"},"
+        " \"E\": {\"identifiers\": [{\"type\": \"content_id\", \"value\": \"%s\"},"
+        " {\"type\": \"user_id\", \"value\": \"acct:walt\"}],"
+        " \"time_range\": {\"from\": \"2026-11-01T00:00:00Z\", \"to\": \"2026-12-31T00:00:00Z\"}},"
+        " \"F\": {\"data_categories\": [\"content\"]},"
+        " \"G\": {\"offence\": \"Participation in a terrorist group\", \"legal_classification\":"
+        " \"129a StGB\", \"max_penalty_years\": 10, \"listed_terrorism\": true, \"summary\":"
+        " \"Propaganda in a messenger group.\"},"
+        " \"H\": {\"user_information\": \"restricted\"},"
+        " \"K\": {\"contact\": {\"name\": \"Desk\", \"email\": \"exec@sta.example\"}},"
+        " \"L\": {\"recipient\": \"StA Berlin\", \"member_state\": \"DE\", \"x25519_public_key\":"
+        " \"%s\"}}",
+        r.content_id, rpk_hex);
+    uint8_t sig[crypto_sign_BYTES];
+    char b64[128], header[160];
+    crypto_sign_detached(sig, NULL, (const uint8_t *)body, strlen(body), ask);
+    sodium_bin2base64(b64, sizeof b64, sig, sizeof sig, sodium_base64_VARIANT_ORIGINAL);
+    snprintf(header, sizeof header, "ed25519=%s", b64);
+    td_eorder_intake in = {(const uint8_t *)body, strlen(body), header, NULL, NULL, 0, NULL};
+    td_eorder_receipt receipt;
+    td_eorder_rejection why;
+    td_status st = td_eorder_receive(eo, &in, &receipt, &why, &err);
+    if (st)
+        fail_msg("receive: %s (%s)", err.message, why.field);
+
+    /* linked at receipt: the removed report's record and attachment, answering both
+     * identifiers (once each item) */
+    td_eorder_record_info *recs = NULL;
+    size_t nr = 0;
+    char ref[48], ref2[48];
+    snprintf(ref, sizeof ref, "report-%lld", (long long)r.id);
+    snprintf(ref2, sizeof ref2, "report-%lld", (long long)r2.id);
+    check(td_eorder_records(eo, "legal", "check", receipt.id_text, &recs, &nr, &err), &err);
+    assert_int_equal(nr, 2);
+    for (size_t i = 0; i < nr; i++) {
+        assert_string_equal(recs[i].linked_case, ref);
+        assert_int_equal(recs[i].category, TD_EORDER_CAT_CONTENT);
+        assert_int_equal(recs[i].at_ms, T0 - DAY);
+    }
+    td_free(recs);
+    td_evidence_case_info ci;
+    check(td_evidence_case(f->ev, ref, &ci, &err), &err);
+    assert_true(ci.hold);
+    assert_int_equal(audit_count(f, "evidence.link", NULL), 2);
+    assert_int_equal(audit_count(f, "eorder.data_linked", NULL), 1);
+    /* the tick asks again: nothing new */
+    td_eorders_tick_result tr;
+    check(td_eorders_tick(eo, &tr, &err), &err);
+    assert_int_equal(tr.linked, 0);
+
+    /* the second report is removed later: the next pass (a minute on) links it too */
+    decide(f, r2.case_id, TD_DECISION_REMOVE);
+    check(td_reports_tick(f->rep, &err), &err);
+    fake_clock_advance(2 * MIN);
+    check(td_eorders_tick(eo, &tr, &err), &err);
+    assert_int_equal(tr.linked, 1);
+    check(td_eorder_records(eo, "legal", "check", receipt.id_text, &recs, &nr, &err), &err);
+    assert_int_equal(nr, 3);
+    assert_string_equal(recs[2].linked_case, ref2);
+    td_free(recs);
+
+    /* two legal officers, two custodians, the package */
+    td_principal alice = {1, TD_ROLE_LEGAL, "alice", 0}, bob = {2, TD_ROLE_LEGAL, "bob", 0};
+    td_eorder_approval ap;
+    check(td_eorder_approve(eo, &alice, receipt.id_text, NULL, &ap, &err), &err);
+    check(td_eorder_approve(eo, &bob, receipt.id_text, NULL, &ap, &err), &err);
+    assert_true(ap.complete);
+    check(td_evidence_approve(f->ev, ap.release_request, "legal", f->shares[0], NULL, NULL, &err),
+          &err);
+    check(td_evidence_approve(f->ev, ap.release_request, "privacy", f->shares[1], NULL, NULL, &err),
+          &err);
+    char path[4200], out_dir[4200];
+    snprintf(path, sizeof path, "%s/package.tdp", f->dir);
+    snprintf(out_dir, sizeof out_dir, "%s/opened", f->dir);
+    td_eorder_delivery dv;
+    check(td_eorder_deliver(eo, "legal", receipt.id_text, path, &dv, &err), &err);
+    assert_int_equal(dv.records, 3);
+    td_package_report pr;
+    uint8_t sign_pk[TD_EORDER_SIGN_PUBKEY_LEN];
+    td_eorders_delivery_public_key(eo, sign_pk);
+    memset(&pr, 0, sizeof pr);
+    check(td_package_open(path, rsk, sign_pk, out_dir, &pr, &err), &err);
+    assert_int_equal(pr.n_records, 3);
+    int saw_record = 0, saw_leaflet = 0, saw_later = 0;
+    for (size_t i = 0; i < pr.n_records; i++) {
+        char file[4400];
+        size_t len = 0;
+        snprintf(file, sizeof file, "%s/records/%s", out_dir, pr.records[i].name);
+        uint8_t *data = read_all(file, &len);
+        if (len == sizeof leaflet - 1 && memcmp(data, leaflet, len) == 0) {
+            saw_leaflet = 1;
+        } else {
+            json_t *rec = json_loadb((const char *)data, len, 0, NULL);
+            assert_non_null(rec);
+            const char *text = json_string_value(json_object_get(rec, "text"));
+            saw_record |= text && strcmp(text, propaganda) == 0;
+            saw_later |= text && strcmp(text, later.text) == 0;
+            json_decref(rec);
+        }
+        free(data);
+    }
+    assert_true(saw_record && saw_leaflet && saw_later);
+    td_package_report_clear(&pr);
+    /* delivered: the reports' cases are no longer held by the order */
+    check(td_evidence_case(f->ev, ref, &ci, &err), &err);
+    assert_false(ci.hold);
+    check(td_evidence_case(f->ev, ref2, &ci, &err), &err);
+    assert_false(ci.hold);
+    td_eorders_close(eo);
+    td_orders_close(orders);
+    msg_free(&m);
+}
+
 /* No master key when the case is decided: the copy waits, nothing is lost, and the first tick
  * after the custodians made the key seals it. */
 static void test_removal_waits_for_master(void **state)
@@ -1287,12 +1458,20 @@ static char *body_of(client_msg *m, const char *extra_top, const char *extra_msg
         json_object_set_new(msg, "attachments", atts);
     else
         json_decref(atts);
-    if (extra_msg)
-        json_object_update(msg, json_loads(extra_msg, 0, NULL));
+    if (extra_msg) {
+        json_t *x = json_loads(extra_msg, 0, NULL);
+        assert_non_null(x);
+        json_object_update(msg, x);
+        json_decref(x);
+    }
     json_t *top =
         json_pack("{s:s, s:s, s:[o]}", "reporter", "acct:tom", "reason", "spam", "messages", msg);
-    if (extra_top)
-        json_object_update(top, json_loads(extra_top, 0, NULL));
+    if (extra_top) {
+        json_t *x = json_loads(extra_top, 0, NULL);
+        assert_non_null(x);
+        json_object_update(top, x);
+        json_decref(x);
+    }
     char *s = json_dumps(top, JSON_COMPACT);
     json_decref(top);
     return s;
@@ -1509,6 +1688,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reporters_and_replay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attachment_key_conflict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_removal_and_keep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_evidence_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_removal_waits_for_master, setup_no_master, teardown),
         cmocka_unit_test_setup_teardown(test_parse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_frank_batch, setup, teardown),

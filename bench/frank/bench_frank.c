@@ -12,9 +12,10 @@
  *           and their sum.
  *
  * Each figure is the best of --runs runs of at least --seconds each (a run repeats the operation
- * until that time has passed), on the calling thread only. The load average is printed before
- * and after, and whether the CPU has the SHA extensions (SHA-256 speed bounds the large
- * messages).
+ * until that time has passed), the operations of a group interleaved run by run, on the calling
+ * thread only; CPU time of the thread (the ratios use it: other processes' load does not count)
+ * and wall time are printed. The load average is printed before and after, and whether the CPU
+ * has the SHA extensions (SHA-256's speed bounds the large messages).
  *
  *   bench_frank [--seconds S] [--runs R]   (defaults 0.5 and 3) */
 #include <openssl/core_names.h>
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "support/bench.h"
 #include "takedown/frank.h"
@@ -34,26 +36,54 @@ static long runs = 3;
 
 typedef void (*op_fn)(void *arg);
 
-/* Nanoseconds per call of op(arg): the best of the runs. */
-static double measure(op_fn op, void *arg)
+typedef struct op {
+    const char *name;
+    op_fn fn;
+    double cpu_ns, wall_ns; /* per call, the best run */
+} op;
+
+/* CPU time of the calling thread: what the operation itself took, whatever else the machine
+ * runs (wall time is printed beside it). */
+static double thread_cpu(void)
 {
-    double best = 1e30;
-    for (long r = 0; r < runs; r++) {
-        double t0 = bench_now(), t;
-        long n = 0, batch = 1;
-        do {
-            for (long i = 0; i < batch; i++)
-                op(arg);
-            n += batch;
-            if (batch < 1 << 20)
-                batch *= 2;
-            t = bench_now() - t0;
-        } while (t < min_seconds);
-        double ns = t * 1e9 / (double)n;
-        if (ns < best)
-            best = ns;
-    }
-    return best;
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The operations of a group in turn, --runs times over (interleaved, so that a change in the
+ * machine's load does not favour one of them); each run repeats an operation for at least
+ * --seconds. The best run of each is kept. */
+static void measure(op *ops, size_t n, void *arg)
+{
+    for (size_t i = 0; i < n; i++)
+        ops[i].cpu_ns = ops[i].wall_ns = 1e30;
+    for (long r = 0; r < runs; r++)
+        for (size_t i = 0; i < n; i++) {
+            double t0 = bench_now(), c0 = thread_cpu(), t;
+            long count = 0, batch = 1;
+            do {
+                for (long k = 0; k < batch; k++)
+                    ops[i].fn(arg);
+                count += batch;
+                if (batch < 1 << 20)
+                    batch *= 2;
+                t = bench_now() - t0;
+            } while (t < min_seconds);
+            double cpu = (thread_cpu() - c0) * 1e9 / (double)count, wall = t * 1e9 / (double)count;
+            if (cpu < ops[i].cpu_ns)
+                ops[i].cpu_ns = cpu;
+            if (wall < ops[i].wall_ns)
+                ops[i].wall_ns = wall;
+        }
+}
+
+static void print_ops(const op *ops, size_t n)
+{
+    printf("  %-52s %12s %12s %12s\n", "", "CPU/call", "wall/call", "calls/s CPU");
+    for (size_t i = 0; i < n; i++)
+        printf("  %-52s %9.2f us %9.2f us %12.0f\n", ops[i].name, ops[i].cpu_ns / 1000.0,
+               ops[i].wall_ns / 1000.0, 1e9 / ops[i].cpu_ns);
 }
 
 static void die(const char *what)
@@ -203,11 +233,6 @@ static int cpu_has(const char *flag)
     return found;
 }
 
-static void row(const char *name, double ns)
-{
-    printf("  %-46s %10.2f us  %12.0f /s\n", name, ns / 1000.0, 1e9 / ns);
-}
-
 int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -257,18 +282,21 @@ int main(int argc, char **argv)
 
     printf("\nissue (context %zu bytes, HMAC input %zu bytes, signed bytes %zu)\n", w.context_len,
            w.tag_ctx_len, w.signed_len);
-    double issue = measure(op_issue, &w), ring = measure(op_ring_issue, &w);
-    double sign = measure(op_sign, &w), h_evp = measure(op_frank_evp, &w);
-    double h_one = measure(op_frank_oneshot, &w), h_sod = measure(op_frank_sodium, &w);
-    row("td_frank_issue", issue);
-    row("td_frank_keyring_issue (read lock)", ring);
-    row("peer: crypto_sign_detached (Ed25519)", sign);
-    row("peer: HMAC-SHA256, EVP_MAC (the library's call)", h_evp);
-    row("peer: HMAC-SHA256, OpenSSL HMAC() one-shot", h_one);
-    row("peer: HMAC-SHA256, libsodium", h_sod);
-    printf("  ratio issue / (sign + EVP_MAC HMAC)         %.3f\n", issue / (sign + h_evp));
-    printf("  ratio issue / (sign + libsodium HMAC)       %.3f\n", issue / (sign + h_sod));
-    printf("  share of the signature in issue             %.1f%%\n", 100.0 * sign / issue);
+    op iss[] = {
+        {"td_frank_issue", op_issue, 0, 0},
+        {"td_frank_keyring_issue (read lock)", op_ring_issue, 0, 0},
+        {"peer: crypto_sign_detached (Ed25519)", op_sign, 0, 0},
+        {"peer: HMAC-SHA256, EVP_MAC (the library's call)", op_frank_evp, 0, 0},
+        {"peer: HMAC-SHA256, OpenSSL HMAC() one-shot", op_frank_oneshot, 0, 0},
+        {"peer: HMAC-SHA256, libsodium", op_frank_sodium, 0, 0},
+    };
+    measure(iss, sizeof iss / sizeof iss[0], &w);
+    print_ops(iss, sizeof iss / sizeof iss[0]);
+    double issue = iss[0].cpu_ns, sign = iss[2].cpu_ns, h_evp = iss[3].cpu_ns;
+    double h_sod = iss[5].cpu_ns;
+    printf("  %-52s %10.3f\n", "ratio issue / (sign + EVP_MAC HMAC)", issue / (sign + h_evp));
+    printf("  %-52s %10.3f\n", "ratio issue / (sign + libsodium HMAC)", issue / (sign + h_sod));
+    printf("  %-52s %9.1f%%\n", "share of the signature in issue", 100.0 * sign / issue);
 
     static const size_t sizes[] = {100, 64 << 10, 1 << 20};
     uint8_t *msg = malloc((size_t)1 << 20);
@@ -286,15 +314,18 @@ int main(int argc, char **argv)
             die("issue");
         memcpy(w.tag_ctx, tag, TD_FRANK_TAG_LEN);
         printf("\nverify a report of %zu bytes\n", sizes[s]);
-        double v = measure(op_verify, &w), t_evp = measure(op_tag_evp, &w);
-        double t_sod = measure(op_tag_sodium, &w), sv = measure(op_sig_verify, &w);
-        double fr = measure(op_frank_evp, &w);
-        row("td_frank_verify", v);
-        row("peer: tag, HMAC-SHA256 over the message (EVP)", t_evp);
-        row("peer: tag, HMAC-SHA256 over the message (sodium)", t_sod);
-        row("peer: frank, HMAC-SHA256 over tag || context", fr);
-        row("peer: crypto_sign_verify_detached (Ed25519)", sv);
-        printf("  ratio verify / (tag + frank + Ed25519, EVP)  %.3f\n", v / (t_evp + fr + sv));
+        op ver[] = {
+            {"td_frank_verify", op_verify, 0, 0},
+            {"peer: tag, HMAC-SHA256 of the message, EVP_MAC", op_tag_evp, 0, 0},
+            {"peer: tag, HMAC-SHA256 of the message, libsodium", op_tag_sodium, 0, 0},
+            {"peer: frank, HMAC-SHA256 of tag || context", op_frank_evp, 0, 0},
+            {"peer: crypto_sign_verify_detached (Ed25519)", op_sig_verify, 0, 0},
+        };
+        measure(ver, sizeof ver / sizeof ver[0], &w);
+        print_ops(ver, sizeof ver / sizeof ver[0]);
+        double v = ver[0].cpu_ns, t_evp = ver[1].cpu_ns, fr = ver[3].cpu_ns, sv = ver[4].cpu_ns;
+        printf("  %-52s %10.3f\n", "ratio verify / (tag + frank + Ed25519), EVP_MAC",
+               v / (t_evp + fr + sv));
         printf("  share: tag %.1f%%, Ed25519 %.1f%%; message hashed at %.0f MiB/s\n",
                100.0 * t_evp / v, 100.0 * sv / v,
                (double)sizes[s] / (t_evp / 1e9) / (1024.0 * 1024.0));

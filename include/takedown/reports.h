@@ -52,6 +52,7 @@
 #include "casework.h"
 #include "config.h"
 #include "evidence.h"
+#include "evidence_orders.h"
 #include "frank.h"
 #include "status.h"
 
@@ -208,6 +209,19 @@ __attribute__((warn_unused_result)) td_status td_report_get_as(td_reports *rep,
 __attribute__((warn_unused_result)) td_status td_report_read(td_reports *rep, int64_t id, int index,
                                                              const char *actor, uint8_t **data,
                                                              size_t *len, td_error *err);
+
+/* ---- evidence orders ---- */
+
+/* The evidence orders' provider of data takedown holds itself (evidence_orders.h:
+ * td_eorders_set_provider(eorders, td_reports_eorder_provider, rep)): for an order that asks for
+ * content data, the reports preserved in evidence (removed after review) whose content id (an
+ * identifier of type content_id) or sender (user_id, account_name) the order names, franked
+ * within E.time_range: each report's sealed items (its record, then each attachment), category
+ * content, at the message's accepted time, answering that identifier. ctx is the td_reports. The
+ * evidence orders component links them to the order (td_eorder_link) and delivers them. */
+__attribute__((warn_unused_result)) td_status
+td_reports_eorder_provider(void *ctx, const td_eorder *order, td_eorder_linked **items,
+                           size_t *count, td_error *err);
 
 typedef struct td_reports_stats {
     uint64_t franked;    /* tags franked since open */

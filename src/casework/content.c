@@ -470,7 +470,8 @@ td_status td__content_insert(td_service *svc, td_store_conn *c, const td__conten
         return st;
     if ((st = td__grow((void **)&all, &cap, res.match_count + 1, sizeof *all, err)))
         goto out;
-    memcpy(all, res.matches, res.match_count * sizeof *all);
+    if (res.match_count)
+        memcpy(all, res.matches, res.match_count * sizeof *all);
     n_all = res.match_count;
     for (size_t i = 0; i < p->n_parts; i++) {
         if ((st = td__check(svc, c, &p->parts[i].h, NULL, &part, err))) {
@@ -478,7 +479,7 @@ td_status td__content_insert(td_service *svc, td_store_conn *c, const td__conten
             goto out;
         }
         st = td__grow((void **)&all, &cap, n_all + part.match_count + 1, sizeof *all, err);
-        if (st == TD_OK) {
+        if (st == TD_OK && part.match_count) {
             memcpy(all + n_all, part.matches, part.match_count * sizeof *all);
             n_all += part.match_count;
         }

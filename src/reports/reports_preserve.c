@@ -11,7 +11,12 @@
  * Nodes sharing a store claim a report before sealing it (state sealing, with the time): a claim
  * older than CLAIM_MS is taken over (its node died). The record sealed first holds everything
  * needed to verify the report again offline with the key's public half: the text, the
- * attachments' references, the salt, the context, the frank and the signature. */
+ * attachments' references, the salt, the context, the frank and the signature.
+ *
+ * An evidence order naming a preserved report (its content id, or its sender's account) gets its
+ * sealed items through td_reports_eorder_provider, which the evidence orders component calls
+ * (registered by the server): the items are linked to the order's case, not copied, so the
+ * report stays one sealed record with one retention. */
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -516,4 +521,101 @@ td_status td__reports_preserve_tick(td_reports *rep, td_error *err)
     pthread_mutex_unlock(&rep->preserve_lock);
     td_free(rows);
     return st ? st : first_failure;
+}
+
+/* ---- the evidence orders' provider ---- */
+
+typedef struct item_row {
+    int64_t report, accepted_ms, item, bytes;
+    int part;
+    char sha256[65], related_sha256[65];
+} item_row;
+
+static void item_item(td_stmt *q, void *out)
+{
+    item_row *r = out;
+    r->report = td_stmt_column_int64(q, 0);
+    r->accepted_ms = td_stmt_column_int64(q, 1);
+    r->part = (int)td_stmt_column_int64(q, 2);
+    r->item = td_stmt_column_int64(q, 3);
+    r->bytes = td_stmt_column_int64(q, 4);
+    td__copy_trunc(r->sha256, sizeof r->sha256, td_stmt_column_text(q, 5));
+    td__copy_trunc(r->related_sha256, sizeof r->related_sha256, td_stmt_column_text(q, 6));
+}
+
+typedef struct provide_args {
+    const td_eorder *order;
+    td_eorder_linked *items;
+    size_t n, cap;
+} provide_args;
+
+static td_status provide_body(td_store_conn *c, void *ctx, td_error *err)
+{
+    provide_args *a = ctx;
+    const td_eorder_doc *d = &a->order->doc;
+    td_status st = TD_OK;
+    for (size_t k = 0; st == TD_OK && k < d->n_identifiers; k++) {
+        const td_eorder_identifier *id = &d->identifiers[k];
+        const char *sql;
+        td_stmt *q;
+        int row = 0;
+        if (id->type == TD_EORDER_ID_CONTENT_ID)
+            sql = "SELECT r.id, r.accepted_ms, i.part, i.evidence_item, i.bytes, i.sha256,"
+                  " i.related_sha256 FROM reports r JOIN report_items i ON i.report_id = r.id"
+                  " WHERE r.content_id = $1 AND r.state = $2 AND r.accepted_ms >= $3"
+                  " AND r.accepted_ms <= $4 ORDER BY r.id, i.part";
+        else if (id->type == TD_EORDER_ID_USER_ID || id->type == TD_EORDER_ID_ACCOUNT_NAME)
+            sql = "SELECT r.id, r.accepted_ms, i.part, i.evidence_item, i.bytes, i.sha256,"
+                  " i.related_sha256 FROM reports r JOIN report_items i ON i.report_id = r.id"
+                  " WHERE r.sender = $1 AND r.state = $2 AND r.accepted_ms >= $3"
+                  " AND r.accepted_ms <= $4 ORDER BY r.id, i.part";
+        else
+            continue;
+        if ((st = td_store_prepare(c, sql, &q, err)) ||
+            (st = td_stmt_bind_text(q, 1, id->value, (size_t)-1, err)) ||
+            (st = td_stmt_bind_int64(q, 2, TD__REPORT_PRESERVED, err)) ||
+            (st = td_stmt_bind_int64(q, 3, d->from_ms, err)) ||
+            (st = td_stmt_bind_int64(q, 4, d->to_ms, err)))
+            break;
+        while ((st = td_stmt_step(q, &row, err)) == TD_OK && row &&
+               a->n < TD_EORDER_PUT_MAX_RECORDS) {
+            item_row r;
+            item_item(q, &r);
+            if ((st = td__grow((void **)&a->items, &a->cap, a->n + 1, sizeof *a->items, err)))
+                break;
+            td_eorder_linked *it = &a->items[a->n++];
+            memset(it, 0, sizeof *it);
+            it->category = TD_EORDER_CAT_CONTENT;
+            td__copy_trunc(it->identifier, sizeof it->identifier, id->value);
+            it->at_ms = r.accepted_ms;
+            td__report_case_ref(it->case_ref, sizeof it->case_ref, r.report);
+            it->item = r.item;
+            it->bytes = r.bytes;
+            memcpy(it->sha256, r.sha256, sizeof it->sha256);
+            memcpy(it->related_sha256, r.related_sha256, sizeof it->related_sha256);
+        }
+        td_stmt_reset(q);
+    }
+    return st;
+}
+
+td_status td_reports_eorder_provider(void *ctx, const td_eorder *order, td_eorder_linked **items,
+                                     size_t *count, td_error *err)
+{
+    td_reports *rep = ctx;
+    *items = NULL;
+    *count = 0;
+    if (!rep || !order)
+        return td__error_set(err, TD_ERR_INVALID, "reports: no handle or order");
+    if (!(order->doc.categories & TD_EORDER_CAT_CONTENT))
+        return TD_OK;
+    provide_args a = {order, NULL, 0, 0};
+    td_status st = td_store_read(rep->svc->store, provide_body, &a, err);
+    if (st) {
+        td__free(a.items);
+        return st;
+    }
+    *items = a.items;
+    *count = a.n;
+    return TD_OK;
 }
