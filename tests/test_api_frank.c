@@ -1378,8 +1378,7 @@ static const char *doc_variable(const char *p, size_t *skip)
     };
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         size_t n = strlen(vars[i].name);
-        char next = p[n];
-        if (strncmp(p, vars[i].name, n) == 0 && !(next == '_' || (next >= 'A' && next <= 'Z'))) {
+        if (strncmp(p, vars[i].name, n) == 0 && !(p[n] == '_' || (p[n] >= 'A' && p[n] <= 'Z'))) {
             if (!vars[i].value[0])
                 fail_msg("docs/e2ee.md uses %s before an answer gave it", vars[i].name);
             *skip = n;
