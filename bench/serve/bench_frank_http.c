@@ -7,9 +7,10 @@
  * signature (libsodium) of the bytes a frank signs. Over HTTP, --threads client threads (libcurl,
  * one keep-alive connection each) POST /v1/frank batches of --batch messages (JSON bodies built
  * beforehand) to a server started with --http-threads 2, for --seconds; then the same with one
- * message per request. The ratio HTTP / library is what the transport and JSON cost. The
- * server's CPU time per frank is read from /proc (it varies less than rates on a shared
- * machine).
+ * message per request. The ratio HTTP / library is what the transport and JSON cost. The CPU
+ * time per frank is printed beside each rate (this process's from getrusage in process, the
+ * server's from /proc over HTTP): it varies much less than rates on a shared machine, and the
+ * ratio of the two is the transport's cost in CPU.
  *
  * Reports. --reports reports of one short text message and --big-reports with one 1 MiB
  * attachment, sent one at a time (each a distinct message, franked beforehand through the batch
@@ -31,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -360,12 +362,21 @@ static void *lib_worker(void *arg)
     return NULL;
 }
 
-/* Franks per second of td_reports_frank_batch on t threads. */
-static double lib_rate(td_reports *rep, const td_frank_request *req, size_t n, int t)
+/* CPU seconds this process has used (user + system). */
+static double self_cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+}
+
+/* Franks per second of td_reports_frank_batch on t threads; the CPU time per frank in *cpu. */
+static double lib_rate(td_reports *rep, const td_frank_request *req, size_t n, int t, double *cpu)
 {
     lib_job jobs[MAX_THREADS];
     pthread_t th[MAX_THREADS];
-    double t0 = bench_now();
+    double cpu0 = self_cpu_s(), t0 = bench_now();
     for (int i = 0; i < t; i++) {
         jobs[i] = (lib_job){rep, req, n, t0 + seconds, 0};
         pthread_create(&th[i], NULL, lib_worker, &jobs[i]);
@@ -375,18 +386,20 @@ static double lib_rate(td_reports *rep, const td_frank_request *req, size_t n, i
         pthread_join(th[i], NULL);
         total += jobs[i].franked;
     }
-    return (double)total / (bench_now() - t0);
+    double dt = bench_now() - t0;
+    *cpu = total ? (self_cpu_s() - cpu0) / (double)total : 0;
+    return (double)total / dt;
 }
 
 /* The floor: Ed25519 signatures per second of the bytes a frank signs (one thread). */
-static double sign_rate(const td_frank_request *req, size_t n)
+static double sign_rate(const td_frank_request *req, size_t n, double *cpu)
 {
     uint8_t pk[32], sk[64], sig[64], frank[32];
     uint8_t msg[TD_FRANK_SIGNED_MAX];
     crypto_sign_keypair(pk, sk);
     randombytes_buf(frank, sizeof frank);
     unsigned long long done = 0;
-    double t0 = bench_now();
+    double cpu0 = self_cpu_s(), t0 = bench_now();
     while (bench_now() - t0 < seconds) {
         for (size_t i = 0; i < n; i++) {
             size_t len = 0;
@@ -397,7 +410,9 @@ static double sign_rate(const td_frank_request *req, size_t n)
         }
         done += n;
     }
-    return (double)done / (bench_now() - t0);
+    double dt = bench_now() - t0;
+    *cpu = (self_cpu_s() - cpu0) / (double)done;
+    return (double)done / dt;
 }
 
 /* ---- franking over HTTP ---- */
@@ -721,9 +736,10 @@ int main(int argc, char **argv)
     td_frank_request *req = xmalloc((size_t)batch * N_BODIES * sizeof *req);
     names *nm = xmalloc((size_t)batch * N_BODIES * sizeof *nm);
     make_requests(req, nm, (size_t)batch * N_BODIES, 0);
-    double sign1 = sign_rate(req, (size_t)batch);
-    double lib1 = lib_rate(rep, req, (size_t)batch, 1);
-    double libt = lib_rate(rep, req, (size_t)batch, threads);
+    double cpu_sign, cpu_lib1, cpu_libt;
+    double sign1 = sign_rate(req, (size_t)batch, &cpu_sign);
+    double lib1 = lib_rate(rep, req, (size_t)batch, 1, &cpu_lib1);
+    double libt = lib_rate(rep, req, (size_t)batch, threads, &cpu_libt);
 
     /* Franking over HTTP. */
     if (!start_server(srv_dir))
@@ -752,18 +768,22 @@ int main(int argc, char **argv)
     double http_b = http_rate(bodies, N_BODIES, (size_t)batch, &cpu_b, &failed_b);
     double http_s = http_rate(singles, N_BODIES * 8, 1, &cpu_s, &failed_s);
 
-    printf("franking (franks/s)\n");
-    printf("  Ed25519 signature alone, 1 thread (floor)       %10.0f\n", sign1);
-    printf("  td_reports_frank_batch, 1 thread                %10.0f   %.2f x the signature\n",
-           lib1, lib1 / sign1);
-    printf("  td_reports_frank_batch, %d threads               %10.0f\n", threads, libt);
-    printf("  POST /v1/frank, batches of %4d, %d clients     %10.0f   %.2f x the library on %d "
-           "threads (%.0f us server CPU per frank, %.0f KiB per request body%s)\n",
-           batch, threads, http_b, http_b / libt, threads, cpu_b * 1e6,
+    printf("franking: franks/s, and CPU time per frank (us)\n");
+    printf("  Ed25519 signature alone, 1 thread (floor)       %10.0f   %5.1f us\n", sign1,
+           cpu_sign * 1e6);
+    printf("  td_reports_frank_batch, 1 thread                %10.0f   %5.1f us   %.2f x the "
+           "signature's rate\n",
+           lib1, cpu_lib1 * 1e6, lib1 / sign1);
+    printf("  td_reports_frank_batch, %d threads               %10.0f   %5.1f us\n", threads, libt,
+           cpu_libt * 1e6);
+    printf("  POST /v1/frank, batches of %4d, %d clients     %10.0f   %5.1f us   %.2f x the "
+           "library's rate on %d threads, %.2f x its CPU per frank (server CPU; %.0f KiB per "
+           "request body%s)\n",
+           batch, threads, http_b, cpu_b * 1e6, http_b / libt, threads, cpu_b / cpu_libt,
            (double)body_bytes / N_BODIES / 1024, failed_b ? ", FAILURES" : "");
-    printf("  POST /v1/frank, one message per request         %10.0f   %.3f x the batch route "
-           "(%.0f us server CPU per frank%s)\n\n",
-           http_s, http_s / http_b, cpu_s * 1e6, failed_s ? ", FAILURES" : "");
+    printf("  POST /v1/frank, one message per request         %10.0f   %5.1f us   %.3f x the "
+           "batch route's rate%s\n\n",
+           http_s, cpu_s * 1e6, http_s / http_b, failed_s ? ", FAILURES" : "");
 
     /* Reports. */
     double verify_us, open_ms;
