@@ -228,7 +228,8 @@ void td__h_frank(td__req *r)
             snprintf(prefix, sizeof prefix, "messages[%zu].", i);
             if (!json_is_object(item)) {
                 prefix[strlen(prefix) - 1] = '\0';
-                reply_field(r, 400, "invalid_field", prefix, NULL, "'%s' must be an object", prefix);
+                reply_field(r, 400, "invalid_field", prefix, NULL, "'%s' must be an object",
+                            prefix);
                 goto done;
             }
             if (!parse_frank_item(r, item, prefix, &req[i]))
