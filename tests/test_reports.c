@@ -460,7 +460,8 @@ static td_status submit(fixture *f, client_msg **msgs, size_t n, const char *rep
                         const char *reason, int64_t platform, td_report *out,
                         td_report_rejection *rej, td_error *err)
 {
-    td_report_message in_msgs[TD_REPORT_MESSAGES_MAX];
+    td_report_message in_msgs[TD_REPORT_MESSAGES_MAX + 1];
+    assert_true(n <= TD_REPORT_MESSAGES_MAX + 1);
     for (size_t i = 0; i < n; i++)
         in_msgs[i] = as_input(msgs[i]);
     td_report_input in = {reporter, reason, in_msgs, n, platform};
@@ -1657,6 +1658,55 @@ static void test_frank_batch(void **state)
     assert_int_equal(st.franked, 3);
 }
 
+/* Limits before any verification: attachment size, counts, the reporter. */
+static void test_limits(void **state)
+{
+    fixture *f = *state;
+    td_error err;
+    close_all(f);
+    f->ro.max_attachment_bytes = 1000;
+    open_all(f);
+    uint8_t big[1001];
+    memset(big, 'x', sizeof big);
+    client_msg m;
+    msg_init(&m, "files", "acct:yves", "conv:30", T0 - MIN);
+    msg_attach(&m, big, 1000);
+    msg_attach(&m, big, 1001);
+    deliver(f->rep, &m);
+    snapshot before = snap(f);
+    td_report outs[TD_REPORT_MESSAGES_MAX + 1];
+    td_report_rejection rej;
+    client_msg *one[1] = {&m};
+    assert_int_equal(submit(f, one, 1, "acct:zoe", NULL, f->plat_a, outs, &rej, &err),
+                     TD_ERR_LIMIT);
+    assert_string_equal(rej.problem, "too_large");
+    assert_string_equal(rej.field, "messages[0].attachments[1]");
+    assert_int_equal(submit(f, one, 1, "", NULL, f->plat_a, outs, &rej, &err), TD_ERR_INVALID);
+    assert_string_equal(rej.problem, "missing_field");
+    assert_string_equal(rej.field, "reporter");
+    assert_int_equal(submit(f, one, 1, "acct:\x01zoe", NULL, f->plat_a, outs, &rej, &err),
+                     TD_ERR_INVALID);
+    assert_string_equal(rej.field, "reporter");
+    client_msg *many[TD_REPORT_MESSAGES_MAX + 1];
+    for (int i = 0; i <= TD_REPORT_MESSAGES_MAX; i++)
+        many[i] = &m;
+    assert_int_equal(
+        submit(f, many, TD_REPORT_MESSAGES_MAX + 1, "acct:zoe", NULL, f->plat_a, outs, &rej, &err),
+        TD_ERR_LIMIT);
+    assert_string_equal(rej.field, "messages");
+    snapshot after = snap(f);
+    assert_same(&before, &after);
+    msg_free(&m);
+    /* at the limit: accepted */
+    msg_init(&m, "files", "acct:yves", "conv:30", T0 - MIN);
+    msg_attach(&m, big, 1000);
+    deliver(f->rep, &m);
+    td_report r;
+    submit_ok(f, &m, "acct:zoe", &r);
+    assert_int_equal(r.n_attachments, 1);
+    msg_free(&m);
+}
+
 /* Options from the configuration table. */
 static void test_options(void **state)
 {
@@ -1692,6 +1742,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_removal_waits_for_master, setup_no_master, teardown),
         cmocka_unit_test_setup_teardown(test_parse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_frank_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
         cmocka_unit_test(test_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -181,6 +181,9 @@ typedef struct td_report {
 } td_report;
 
 /* Verifies and records a report; out[i] (caller's array of n_messages) answers messages[i].
+ * Limits checked first: the reporter, reason and texts, at most TD_FRANK_ATTACH_MAX attachments
+ * a message, each at most max_attachment_bytes decrypted, all of them together at most
+ * TD_REPORT_BODY_MAX bytes (too_large naming the attachment).
  * A message that does not verify: TD_ERR_INVALID, *rej filled, nothing stored (a counter
  * td_reports_stats.invalid is incremented). */
 __attribute__((warn_unused_result)) td_status

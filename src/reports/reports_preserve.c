@@ -501,6 +501,7 @@ td_status td__reports_preserve_tick(td_reports *rep, td_error *err)
         binds, 5, TICK_BATCH, sizeof *rows, closed_item, (void **)&rows, &n, err);
     td_status first_failure = TD_OK;
     td_error ignored;
+    memset(&ignored, 0, sizeof ignored);
     for (size_t i = 0; st == TD_OK && i < n; i++) {
         td_status one;
         /* One report's failure (its evidence, a full disk) does not hold the others back; the

@@ -111,6 +111,7 @@ static td_status check_input(td_reports *rep, const td_report_input *in, td_repo
     if (in->n_messages > TD_REPORT_MESSAGES_MAX)
         return td__report_refuse(rej, "too_large", "messages", TD_ERR_LIMIT, err,
                                  "more than %d messages", TD_REPORT_MESSAGES_MAX);
+    uint64_t total = 0; /* every attachment is held decrypted at once: bounded as the body is */
     for (size_t i = 0; i < in->n_messages; i++) {
         const td_report_message *m = &in->messages[i];
         char field[96];
@@ -138,6 +139,11 @@ static td_status check_input(td_reports *rep, const td_report_input *in, td_repo
                 return td__report_refuse(rej, "too_large", field, TD_ERR_LIMIT, err,
                                          "over %lld bytes",
                                          (long long)rep->opts.max_attachment_bytes);
+            total += a->blob_len;
+            if (total > (uint64_t)TD_REPORT_BODY_MAX)
+                return td__report_refuse(rej, "too_large", field, TD_ERR_LIMIT, err,
+                                         "the report's attachments exceed %d bytes together",
+                                         TD_REPORT_BODY_MAX);
         }
     }
     return TD_OK;
