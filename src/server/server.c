@@ -68,10 +68,6 @@ static void server_log(td_server *srv, const char *fmt, ...)
  * its figures so that the metrics count since the server started. */
 static void orders_stop(td_server *srv)
 {
-    /* Evidence orders first: they borrow the orders handle (its authority registry). */
-    td__eev_sender_stop(srv->eev_sender);
-    srv->eev_sender = NULL;
-    td_eorders_close(atomic_exchange(&srv->eorders, NULL));
     td_orders *orders = atomic_exchange(&srv->orders, NULL);
     td_orders_clock_stats cs;
     if (!orders)
@@ -82,9 +78,20 @@ static void orders_stop(td_server *srv)
     atomic_fetch_add(&srv->evidence_purged_closed, cs.evidence_purged);
 }
 
+/* Closes evidence orders and their sender: before the reports (their provider) and the orders
+ * (whose authority registry they borrow). */
+static void eorders_stop(td_server *srv)
+{
+    td__eev_sender_stop(srv->eev_sender);
+    srv->eev_sender = NULL;
+    td_eorders_close(atomic_exchange(&srv->eorders, NULL));
+}
+
 /* Opens evidence orders on svc beside orders (whose authority registry and evidence store they
- * share), with their clock thread and the sender of their outgoing messages. A failure leaves
- * their routes answering 503 and is reported to the log. */
+ * share), with their clock thread and the sender of their outgoing messages; reports removed
+ * after review are data they can link (td_reports_eorder_provider), registered right after the
+ * open (td_eorders_options has no member for it; the clock thread first ticks one interval
+ * later). A failure leaves their routes answering 503 and is reported to the log. */
 static void eorders_start(td_server *srv, td_service *svc, td_orders *orders)
 {
     td_eorders_options eo;
@@ -102,6 +109,9 @@ static void eorders_start(td_server *srv, td_service *svc, td_orders *orders)
         server_log(srv, "evidence orders are disabled: %s", err.message);
         return;
     }
+    td_reports *rep = atomic_load(&srv->reports);
+    if (rep)
+        td_eorders_set_provider(eorders, td_reports_eorder_provider, rep);
     atomic_store(&srv->eorders, eorders);
     srv->eev_sender = td__eev_sender_start(srv, eorders);
 }
@@ -127,7 +137,6 @@ static void orders_start(td_server *srv, td_service *svc)
         return;
     }
     atomic_store(&srv->orders, orders);
-    eorders_start(srv, svc, orders);
 }
 
 /* ---- message franking and E2EE reports ----
@@ -135,7 +144,7 @@ static void orders_start(td_server *srv, td_service *svc)
  * destruction of retired keys at the end of their retention, the preservation of removed
  * reports, the deletion of review copies of closed cases) run on its own thread. It seals
  * removed reports in the orders handle's evidence store, so it is opened after the orders and
- * closed before them. */
+ * closed before them; evidence orders, which link removed reports, come after it. */
 
 static void reports_start(td_server *srv, td_service *svc)
 {
@@ -186,15 +195,22 @@ void td__srv_reports_figures(td_server *srv, td_reports_stats *out)
 
 td_reports *td__req_reports(td__req *r) { return atomic_load(&r->srv->reports); }
 
-/* Everything opened on a service: orders (with evidence orders), then reports. */
+/* Everything opened on a service, in the order of what each borrows: the orders (their
+ * evidence store and authority registry), the reports (sealed in that evidence store), then the
+ * evidence orders (the registry, the store, and the reports as their provider). Closed the
+ * other way round. */
 static void components_start(td_server *srv, td_service *svc)
 {
     orders_start(srv, svc);
     reports_start(srv, svc);
+    td_orders *orders = atomic_load(&srv->orders);
+    if (orders)
+        eorders_start(srv, svc, orders);
 }
 
 static void components_stop(td_server *srv)
 {
+    eorders_stop(srv);
     reports_stop(srv);
     orders_stop(srv);
 }
