@@ -16,6 +16,7 @@
  *   test_report_limits            malformed bodies, 64 MiB + 1 refused, the server still serves
  *   test_block_bank               a block bank: verdict block and a remove webhook event
  *   test_review_copy              reads audited, 404 after the case closes
+ *   test_removal_sealed           a removal: the remove event, the report sealed as evidence
  *   test_key_rotation             an admin rotates; a message of the old key still verifies
  *   test_metrics                  the counters of /metrics
  *   test_doc_examples             every command of docs/e2ee.md replayed, answers compared */
@@ -561,6 +562,14 @@ static int group_setup(void **state)
     static const char *const flags[] = {"--webhook-allow-private", "1", "--webhook-backoff-base-ms",
                                         "100", NULL};
     if (api_group_init(S.dir, sizeof S.dir, "api-frank-data") != 0)
+        return -1;
+    /* The evidence master key, so that removed reports are sealed. */
+    char cmd[8400], out[4096];
+    snprintf(cmd, sizeof cmd,
+             "'%s' evidence init --data '%s' --threshold 2 --custodians alice,bob,carol "
+             "2>/dev/null",
+             TD_CLI_PATH, S.dir);
+    if (run_capture(cmd, out, sizeof out) != 0)
         return -1;
     api_server_start(&S.srv, S.dir, flags);
     snprintf(S.keys[ADMIN], sizeof S.keys[ADMIN], "%s", S.srv.admin);
@@ -1278,6 +1287,59 @@ static void test_review_copy(void **state)
     msg_free(&m);
 }
 
+/* A moderator removes a reported message: the platform gets the remove event, the report is
+ * sealed as evidence (record and attachment) by the reports thread, its review copy deleted. */
+static void test_removal_sealed(void **state)
+{
+    (void)state;
+    msg m;
+    msg_init(&m, "A message a moderator will remove.", "alice", "room-15");
+    static const char file[] = "the attachment sealed with it";
+    msg_attach(&m, file, sizeof file - 1);
+    msg_seal(&m);
+    deliver(&m);
+    char content_id[64], path[128];
+    content_id_of(&m, content_id);
+    json_t *r = report(PLATFORM, &m, 1, "bob");
+    long long id = api_jint(r, "report_id"), case_id = api_jint(r, "case_id");
+    json_decref(r);
+    long long before = log_size();
+    snprintf(path, sizeof path, "/v1/cases/%lld/decision", case_id);
+    json_decref(api_call(&S.srv, 201, "POST", path, S.keys[MODERATOR],
+                         "{\"decision\": \"remove\", \"reason\": \"terrorist content\"}"));
+    double until = api_now_s() + 40;
+    while (!hooked("remove", content_id)) {
+        if (api_now_s() > until)
+            fail_msg("no remove event for %s", content_id);
+        api_sleep_ms(50);
+    }
+    snprintf(path, sizeof path, "/v1/reports/%lld", id);
+    json_t *t = NULL;
+    for (;;) {
+        t = api_call(&S.srv, 200, "GET", path, S.keys[MODERATOR], NULL);
+        if (json_is_integer(json_object_get(t, "evidence_item")) &&
+            json_is_false(json_object_get(t, "review_copy")))
+            break;
+        json_decref(t);
+        if (api_now_s() > until)
+            fail_msg("report %lld is not sealed 40 s after its removal", id);
+        api_sleep_ms(200);
+    }
+    assert_true(api_jint(t, "evidence_item") >= 1);
+    json_decref(t);
+    char object[48];
+    snprintf(object, sizeof object, "report:%lld", id);
+    assert_int_equal(log_count(before, "report.preserved", "system", object), 1);
+    /* The evidence case holds the record and the attachment (metadata only here). */
+    snprintf(path, sizeof path, "/v1/evidence/cases/report-%lld", id);
+    json_t *c = api_call(&S.srv, 200, "GET", path, S.keys[ADMIN], NULL);
+    assert_int_equal(json_array_size(json_object_get(c, "items")), 2);
+    json_decref(c);
+    snprintf(path, sizeof path, "/v1/reports/%lld/text", id);
+    api_expect_error(&S.srv, 404, "not_found", "GET", path, S.keys[MODERATOR], NULL);
+    msg_free(&m);
+}
+
 static void test_key_rotation(void **state)
 {
     (void)state;
@@ -1628,6 +1690,7 @@ int main(void)
         cmocka_unit_test(test_report_limits),
         cmocka_unit_test(test_block_bank),
         cmocka_unit_test(test_review_copy),
+        cmocka_unit_test(test_removal_sealed),
         cmocka_unit_test(test_key_rotation),
         cmocka_unit_test(test_metrics),
     };
