@@ -2,10 +2,11 @@
  * `takedown serve`, and every route a platform key may call is walked, taken from the router's
  * own table (td_server_routes), so that a new platform route fails this test until it is
  * classified here. Routes that read or act on content (content, complaints, the order routes a
- * platform drives) are probed as B against A's records: B gets the answer of a record that does
- * not exist (404 with the same message), A gets its own. The other platform routes (checks,
- * banks, HMA lookups) are called as B and must not mention any of A's content. Webhooks that
- * belong to a platform key receive only its content's events (a receiver in the test). */
+ * platform drives, E2EE reports) are probed as B against A's records: B gets the answer of a record
+ * that does not exist (404 with the same message), A gets its own. The other platform routes
+ * (checks, banks, HMA lookups, franking) are called as B and must not mention any of A's content.
+ * Webhooks that belong to a platform key receive only its content's events (a receiver in the
+ * test). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -21,6 +22,7 @@
 
 #include "support/api_client.h"
 #include "support/support.h"
+#include "takedown/frank.h"
 #include "takedown/orders.h"
 #include "takedown/server.h"
 
@@ -50,6 +52,8 @@ static struct {
     long long order_a;    /* a removal order whose target is A's content */
     long long order_free; /* a removal order whose target was not received */
     long long complaint_a;
+    long long report_a;      /* a report A relayed */
+    char report_content[64]; /* the content id it created */
 } S;
 
 /* ---- helpers ---- */
@@ -110,6 +114,40 @@ static void confirm_body(char *out, size_t cap)
     snprintf(out, cap, "{\"measure\": \"removed\", \"time\": \"%s\"}", at);
 }
 
+/* An E2EE report relayed by platform key `key` (docs/e2ee.md): the message franked at delivery
+ * with that key, then reported; returns the report's id and its content id in content_id. */
+static long long relay_report(int key, const char *text, char content_id[64])
+{
+    uint8_t salt[TD_FRANK_SALT_LEN], tag[TD_FRANK_TAG_LEN], *enc = NULL;
+    size_t len = 0;
+    char salt_hex[33], tag_hex[65], body[2048];
+    td_error err;
+    randombytes_buf(salt, sizeof salt);
+    assert_int_equal(td_frank_message_encode(text, strlen(text), NULL, 0, &enc, &len, &err), TD_OK);
+    td_frank_tag(salt, enc, len, tag);
+    td_free(enc);
+    sodium_bin2hex(salt_hex, sizeof salt_hex, salt, sizeof salt);
+    sodium_bin2hex(tag_hex, sizeof tag_hex, tag, sizeof tag);
+    snprintf(body, sizeof body,
+             "{\"franking_tag\": \"%s\", \"sender\": \"" A_UPLOADER "\", \"conversation\": "
+             "\"room\", \"accepted_ms\": 1717200000000}",
+             tag_hex);
+    json_t *p = api_call(&S.srv, 200, "POST", "/v1/frank", S.keys[key], body);
+    snprintf(body, sizeof body,
+             "{\"reporter\": \"reporter\", \"messages\": [{\"text\": \"%s\", \"salt\": \"%s\", "
+             "\"sender\": \"" A_UPLOADER "\", \"conversation\": \"room\", \"accepted_ms\": "
+             "1717200000000, \"key_id\": %lld, \"frank\": \"%s\", \"signature\": \"%s\"}]}",
+             text, salt_hex, (long long)api_jint(p, "key_id"), api_jstr(p, "frank"),
+             api_jstr(p, "signature"));
+    json_decref(p);
+    json_t *j = api_call(&S.srv, 201, "POST", "/v1/reports", S.keys[key], body);
+    json_t *r = json_array_get(json_object_get(j, "reports"), 0);
+    long long id = api_jint(r, "report_id");
+    snprintf(content_id, 64, "%s", api_jstr(r, "content_id"));
+    json_decref(j);
+    return id;
+}
+
 /* ---- fixtures ---- */
 
 static int group_setup(void **state)
@@ -153,6 +191,7 @@ static int group_setup(void **state)
                          "{\"content_id\": \"" A_ID "\", \"text\": \"my post was legal\"}");
     S.complaint_a = api_jint(j, "id");
     json_decref(j);
+    S.report_a = relay_report(PLAT_A, "a reported message only A relayed", S.report_content);
     return 0;
 }
 
@@ -350,6 +389,37 @@ static void probe_complaint_get(void)
     json_decref(api_call(&S.srv, 200, "GET", path, S.keys[AUDITOR], NULL));
 }
 
+static void probe_reports_submit(void)
+{
+    /* The content a report creates is the relaying platform's. */
+    char path[128], content_id[64], msg[128];
+    snprintf(path, sizeof path, "/v1/content/%s", S.report_content);
+    snprintf(msg, sizeof msg, "no content '%s'", S.report_content);
+    expect_hidden("GET", path, PLAT_B, NULL, msg);
+    json_t *j = api_call(&S.srv, 200, "GET", path, S.keys[PLAT_A], NULL);
+    assert_int_equal(api_jint(j, "platform_key"), S.key_ids[PLAT_A]);
+    json_decref(j);
+    relay_report(PLAT_B, "a message B relayed", content_id);
+    snprintf(path, sizeof path, "/v1/content/%s", content_id);
+    j = api_call(&S.srv, 200, "GET", path, S.keys[PLAT_B], NULL);
+    assert_int_equal(api_jint(j, "platform_key"), S.key_ids[PLAT_B]);
+    json_decref(j);
+}
+
+static void probe_report_get(void)
+{
+    char path[96], msg[64];
+    snprintf(path, sizeof path, "/v1/reports/%lld", S.report_a);
+    snprintf(msg, sizeof msg, "no report %lld", S.report_a);
+    expect_hidden("GET", path, PLAT_B, NULL, msg);
+    expect_hidden("GET", "/v1/reports/999999", PLAT_B, NULL, "no report 999999");
+    json_t *j = api_call(&S.srv, 200, "GET", path, S.keys[PLAT_A], NULL);
+    assert_string_equal(api_jstr(j, "content_id"), S.report_content);
+    json_decref(j);
+    json_decref(api_call(&S.srv, 200, "GET", path, S.keys[PLAT_A2], NULL));
+    json_decref(api_call(&S.srv, 200, "GET", path, S.keys[MODERATOR], NULL));
+}
+
 /* ---- the walk ---- */
 
 /* Every route a platform key may call: either a probe (it reads or acts on content) or a request
@@ -379,6 +449,12 @@ static const platform_route platform_routes[] = {
      "{\"pdq\": [\"" PDQ "\", \"" PDQ "\"]}"},
     {"GET", "/c/banks", NULL, "/c/banks", NULL, NULL},
     {"GET", "/c/bank/{name}", NULL, "/c/bank/SCOPE_REVIEW", NULL, NULL},
+    {"POST", "/v1/reports", probe_reports_submit, NULL, NULL, NULL},
+    {"GET", "/v1/reports/{id}", probe_report_get, NULL, NULL, NULL},
+    /* Franking answers from the request alone (docs/e2ee.md). */
+    {"POST", "/v1/frank", NULL, "/v1/frank", "application/json",
+     "{\"franking_tag\": \"" PDQ "\", \"sender\": \"b-user\", \"conversation\": \"b-room\", "
+     "\"accepted_ms\": 1717200000000}"},
     /* Evidence orders address the operator: any platform key answers their evidence.collect. */
     {"PUT", "/v1/evidence-orders/{id}/data", NULL, "/v1/evidence-orders/eo-999999/data",
      "application/json", "{\"records\": [{\"category\": \"subscriber\"}]}"},

@@ -7,7 +7,9 @@
  * Merkle root the report quotes.
  *
  *   test_every_change_is_an_entry   keys, webhooks, banks, signals, import, cases, notice
- *                                   templates, evidence release; actors; CLI verify
+ *                                   templates, evidence release, E2EE franking keys and
+ *                                   reports (received, reporter added, read); actors; CLI
+ *                                   verify
  *   test_report_from_export         orders, referrals, complaints, decisions: figures recomputed
  *                                   from the exported entries
  *   test_http_actor                 over HTTP (`takedown serve`): the calling key is the actor */
@@ -31,6 +33,7 @@
 #include "takedown/casework.h"
 #include "takedown/evidence.h"
 #include "takedown/orders.h"
+#include "takedown/reports.h"
 
 #define MIN ((int64_t)60000)
 #define HOUR (60 * MIN)
@@ -194,6 +197,90 @@ static int collect_item(void *ctx, int64_t item_id, const char *label, const cha
     (void)len;
     *(int64_t *)ctx = item_id;
     return 0;
+}
+
+/* What only the reported message holds: none of it may reach the log. */
+#define E2EE_TEXT "an e2ee message whose text stays out of the log"
+#define E2EE_SENDER "sender-out-of-log"
+#define E2EE_CONV "conversation-out-of-log"
+#define E2EE_REPORTER "reporter-out-of-log"
+
+static void expect_e2ee_entries(fixture *f, td_reports *rep, const td_principal *admin,
+                                const td_principal *mod)
+{
+    td_error err;
+    td_frank_key *keys = NULL;
+    size_t n_keys = 0;
+    check(td_reports_keys(rep, &keys, &n_keys, &err), &err);
+    assert_int_equal(n_keys, 1);
+    char object[48];
+    snprintf(object, sizeof object, "frank-key:%u", keys[0].id);
+    json_t *d = find_entry(f, "frank.key_created", "system", object, NULL);
+    assert_non_null(d);
+    json_decref(d);
+    td_free(keys);
+    td_frank_key made;
+    check(td_reports_rotate_key(rep, admin->name, &made, &err), &err);
+    snprintf(object, sizeof object, "frank-key:%u", made.id);
+    d = find_entry(f, "frank.key_rotated", admin->name, object, NULL);
+    assert_non_null(d);
+    json_decref(d);
+
+    /* A message franked at delivery (nothing logged), then reported by two reporters. */
+    uint8_t salt[TD_FRANK_SALT_LEN], *enc = NULL;
+    size_t len = 0;
+    randombytes_buf(salt, sizeof salt);
+    check(td_frank_message_encode(E2EE_TEXT, strlen(E2EE_TEXT), NULL, 0, &enc, &len, &err), &err);
+    td_frank_request req;
+    td_frank_tag(salt, enc, len, req.tag);
+    td_free(enc);
+    req.ctx =
+        (td_frank_context){E2EE_SENDER, strlen(E2EE_SENDER), E2EE_CONV, strlen(E2EE_CONV), T0};
+    uint64_t before, after;
+    check(td_audit_size(td_service_audit(f->svc), &before, &err), &err);
+    td_report_message m;
+    memset(&m, 0, sizeof m);
+    check(td_reports_frank_batch(rep, &req, 1, &m.proof, &err), &err);
+    check(td_audit_size(td_service_audit(f->svc), &after, &err), &err);
+    assert_int_equal(after, before);
+    m.text = E2EE_TEXT;
+    m.text_len = strlen(E2EE_TEXT);
+    memcpy(m.salt, salt, sizeof salt);
+    m.ctx = req.ctx;
+    td_report_input in = {E2EE_REPORTER, NULL, &m, 1, 0};
+    td_report out;
+    td_report_rejection rej;
+    check(td_report_submit(rep, &in, &out, &rej, &err), &err);
+    snprintf(object, sizeof object, "report:%lld", (long long)out.id);
+    d = find_entry(f, "report.received", "system", object, NULL);
+    assert_non_null(d);
+    assert_string_equal(json_string_value(json_object_get(d, "content_id")), out.content_id);
+    json_decref(d);
+    in.reporter = E2EE_REPORTER "-2";
+    check(td_report_submit(rep, &in, &out, &rej, &err), &err);
+    assert_int_equal(out.reporters, 2);
+    d = find_entry(f, "report.reporter_added", "system", object, NULL);
+    assert_non_null(d);
+    json_decref(d);
+    /* A replay is no change: no entry. */
+    check(td_audit_size(td_service_audit(f->svc), &before, &err), &err);
+    check(td_report_submit(rep, &in, &out, &rej, &err), &err);
+    check(td_audit_size(td_service_audit(f->svc), &after, &err), &err);
+    assert_int_equal(after, before);
+    /* The review copy, read by a moderator. */
+    uint8_t *text = NULL;
+    size_t text_len = 0;
+    check(td_report_read(rep, out.id, -1, mod->name, &text, &text_len, &err), &err);
+    assert_int_equal(text_len, strlen(E2EE_TEXT));
+    td_free(text);
+    d = find_entry(f, "report.read", mod->name, object, NULL);
+    assert_non_null(d);
+    assert_string_equal(json_string_value(json_object_get(d, "part")), "text");
+    json_decref(d);
+    static const char *const secret[] = {E2EE_TEXT, E2EE_SENDER, E2EE_CONV, E2EE_REPORTER};
+    for (size_t i = 0; i < sizeof secret / sizeof secret[0]; i++)
+        if (log_contains(f, secret[i]))
+            fail_msg("the audit log holds '%s'", secret[i]);
 }
 
 static void test_every_change_is_an_entry(void **state)
@@ -374,6 +461,17 @@ static void test_every_change_is_an_entry(void **state)
     assert_int_equal(json_array_size(ids), 1);
     assert_int_equal(json_integer_value(json_array_get(ids, 0)), item);
     json_decref(d);
+
+    /* E2EE reports (reports.h): the first franking key is the system's, a rotation the
+     * admin's; a report received and a reporter added are entries of the system (the reporter
+     * is no principal), each read of the review copy names its reader. None of them holds the
+     * message, the accounts or the conversation. */
+    td_reports_options ro;
+    td_reports *rep;
+    td_reports_options_default(&ro);
+    check(td_reports_open(f->svc, &ro, &rep, &err), &err);
+    expect_e2ee_entries(f, rep, &admin, &mod);
+    td_reports_close(rep);
 
     /* Deleting the bank takes its signals with it: one entry. */
     check(td_bank_delete_as(f->svc, &admin, "AUDITED", &err), &err);
@@ -761,6 +859,47 @@ static void test_http_actor(void **state)
                  "{\"type\": \"md5\", \"value\": \"0123456789abcdef0123456789abcdef\"}");
     json_int_t sid = json_integer_value(json_object_get(j, "id"));
     json_decref(j);
+    /* E2EE: the admin rotates the franking key; a message franked and reported through a
+     * platform key; the moderator reads its review copy. */
+    j = api_call(&srv, 201, "POST", "/v1/frank/keys/rotate", srv.admin, NULL);
+    json_int_t frank_key = json_integer_value(json_object_get(j, "key_id"));
+    json_decref(j);
+    j = api_call(&srv, 201, "POST", "/v1/keys", srv.admin,
+                 "{\"role\": \"platform\", \"name\": \"http-messaging\"}");
+    char plat_key[128], body[1024], path[96];
+    snprintf(plat_key, sizeof plat_key, "%s", json_string_value(json_object_get(j, "key")));
+    json_decref(j);
+    uint8_t salt[TD_FRANK_SALT_LEN], tag[TD_FRANK_TAG_LEN], *enc = NULL;
+    size_t len = 0;
+    char salt_hex[33], tag_hex[65];
+    td_error err;
+    randombytes_buf(salt, sizeof salt);
+    check(td_frank_message_encode("reported over http", 18, NULL, 0, &enc, &len, &err), &err);
+    td_frank_tag(salt, enc, len, tag);
+    td_free(enc);
+    sodium_bin2hex(salt_hex, sizeof salt_hex, salt, sizeof salt);
+    sodium_bin2hex(tag_hex, sizeof tag_hex, tag, sizeof tag);
+    snprintf(body, sizeof body,
+             "{\"franking_tag\": \"%s\", \"sender\": \"s\", \"conversation\": \"c\", "
+             "\"accepted_ms\": 1717200000000}",
+             tag_hex);
+    j = api_call(&srv, 200, "POST", "/v1/frank", plat_key, body);
+    snprintf(body, sizeof body,
+             "{\"reporter\": \"r\", \"messages\": [{\"text\": \"reported over http\", "
+             "\"salt\": \"%s\", \"sender\": \"s\", \"conversation\": \"c\", \"accepted_ms\": "
+             "1717200000000, \"key_id\": %lld, \"frank\": \"%s\", \"signature\": \"%s\"}]}",
+             salt_hex, (long long)json_integer_value(json_object_get(j, "key_id")),
+             json_string_value(json_object_get(j, "frank")),
+             json_string_value(json_object_get(j, "signature")));
+    json_decref(j);
+    j = api_call(&srv, 201, "POST", "/v1/reports", plat_key, body);
+    json_int_t report_id = json_integer_value(
+        json_object_get(json_array_get(json_object_get(j, "reports"), 0), "report_id"));
+    json_decref(j);
+    api_resp rr;
+    snprintf(path, sizeof path, "/v1/reports/%lld/text", (long long)report_id);
+    assert_int_equal(api_http(&srv, "GET", path, mod_key, NULL, &rr), 200);
+    api_resp_free(&rr);
     api_server_stop(&srv);
 
     fixture f;
@@ -769,13 +908,20 @@ static void test_http_actor(void **state)
     open_on(&f, 1);
     td_principal mod = {.id = mod_id, .role = TD_ROLE_MODERATOR, .name = "http-mod"};
     td_principal admin;
-    td_error err;
     check(td_key_verify(f.svc, srv.admin, &admin, &err), &err);
     json_t *d = expect_entry(&f, "key.create", &admin, obj("key", mod_id));
     assert_string_equal(json_string_value(json_object_get(d, "actor_role")), "admin");
     json_decref(d);
     expect_entry_done(&f, "bank.create", &mod, "bank:HTTP_BANK");
     expect_entry_done(&f, "signal.add", &mod, obj("signal", sid));
+    char object[48];
+    snprintf(object, sizeof object, "frank-key:%lld", (long long)frank_key);
+    d = find_entry(&f, "frank.key_rotated", admin.name, object, NULL);
+    assert_non_null(d);
+    json_decref(d);
+    d = find_entry(&f, "report.read", "http-mod", obj("report", report_id), NULL);
+    assert_non_null(d);
+    json_decref(d);
     assert_false(log_contains(&f, mod_key + 4));
     close_all(&f);
 }

@@ -752,6 +752,150 @@ static void test_content_cases(void **state)
     td_service_close(svc);
 }
 
+/* Content sources, cases a person asked for, and parts whose matches join the item's. The
+ * expectations come from the inputs: the bridge's PDQ signal was added from the original file,
+ * the part is the rotated file (a dihedral variant), the document part matches only by its
+ * SHA-256 computed here with OpenSSL. */
+static void test_content_sources_and_parts(void **state)
+{
+    (void)state;
+    uint64_t seed = 15;
+    td_service *svc = open_svc(fresh_dir(), 1);
+    td_error err;
+    td_content c;
+    td_content_input in;
+    td_hashes h;
+    td_webhook w;
+    make_bank(svc, "REVIEW_IMG", TD_ACTION_REVIEW, TD_BANK_NORMAL, 31);
+    make_bank(svc, "BLOCK_DOC", TD_ACTION_BLOCK, TD_BANK_NORMAL, 31);
+    assert_int_equal(td_webhook_create(svc, "http://127.0.0.1:9/hook", "0123456789abcdef-parts",
+                                       TD_EVENT_ALL, &w, &err),
+                     TD_OK);
+    size_t len;
+    uint8_t *img = read_all(conf_path(DIH "bridge-1-original.jpg"), &len);
+    td_signal_input si;
+    td_signal sigs[3];
+    size_t ns = 0;
+    td_signal_input_init(&si);
+    assert_int_equal(td_labels_parse(&si.labels, "behaviour:glorification", 23, &err), TD_OK);
+    assert_int_equal(td_signal_add_media(svc, "REVIEW_IMG", img, len, &si, sigs, &ns, &err), TD_OK);
+    free(img);
+    static const char doc[] = "%PDF-1.4 not an image, a document a bank holds by its digest";
+    unsigned char digest[32];
+    unsigned int dl = 0;
+    char sha[65];
+    assert_int_equal(EVP_Digest(doc, sizeof doc - 1, digest, &dl, EVP_sha256(), NULL), 1);
+    for (int i = 0; i < 32; i++)
+        snprintf(sha + 2 * i, 3, "%02x", digest[i]);
+    td_signal_input_init(&si);
+    si.type = TD_SIGNAL_SHA256;
+    si.value = sha;
+    td_signal doc_sig;
+    assert_int_equal(td_signal_add(svc, "BLOCK_DOC", &si, &doc_sig, &err), TD_OK);
+
+    /* Defaults: an upload, no case without a review match. */
+    memset(&in, 0, sizeof in);
+    td_hashes_init(&h);
+    h.n_pdq = 1;
+    h.pdq[0] = random_pdq(&seed);
+    in.hashes = &h;
+    in.content_id = "plain";
+    assert_int_equal(td_content_submit(svc, &in, &c, &err), TD_OK);
+    assert_string_equal(c.source, "upload");
+    assert_false(c.has_case);
+    td_content_clear(&c);
+
+    /* A person flagged it: a case without any match, priority 0, opened by the source. */
+    in.content_id = "flagged";
+    in.source = "e2ee_report";
+    in.open_case = 1;
+    h.pdq[0] = random_pdq(&seed);
+    assert_int_equal(td_content_submit(svc, &in, &c, &err), TD_OK);
+    assert_string_equal(c.source, "e2ee_report");
+    assert_int_equal(c.verdict, TD_VERDICT_ALLOW);
+    assert_true(c.has_case);
+    assert_int_equal(c.kase.state, TD_CASE_OPEN);
+    assert_int_equal(c.kase.priority, 0);
+    assert_string_equal(c.kase.opened_by, "e2ee_report");
+    td_content_clear(&c);
+
+    /* Refusals, nothing stored. */
+    static const char *const bad_sources[] = {"", "E2EE", "with space", "a-b",
+                                              "0123456789abcdef0123456789abcdef0"};
+    for (size_t i = 0; i < sizeof bad_sources / sizeof bad_sources[0]; i++) {
+        in.content_id = "bad-source";
+        in.source = bad_sources[i];
+        assert_int_equal(td_content_submit(svc, &in, NULL, &err), TD_ERR_INVALID);
+    }
+    in.source = "e2ee_report";
+    td_content_part parts[TD_CONTENT_PARTS_MAX + 1];
+    memset(parts, 0, sizeof parts);
+    for (size_t i = 0; i <= TD_CONTENT_PARTS_MAX; i++)
+        parts[i].hashes = &h;
+    in.parts = parts;
+    in.n_parts = TD_CONTENT_PARTS_MAX + 1;
+    assert_int_equal(td_content_submit(svc, &in, NULL, &err), TD_ERR_LIMIT);
+    in.parts = NULL;
+    in.n_parts = 1;
+    assert_int_equal(td_content_submit(svc, &in, NULL, &err), TD_ERR_INVALID);
+    parts[0].hashes = NULL;
+    in.parts = parts;
+    assert_int_equal(td_content_submit(svc, &in, NULL, &err), TD_ERR_INVALID);
+    assert_int_equal(td_content_get(svc, "bad-source", &c, &err), TD_ERR_NOT_FOUND);
+
+    /* A message: its own hashes match nothing, its image part the review bank (rotated), its
+     * document part the block bank by SHA-256: one content, both matches, verdict block, the
+     * remove event, and a case whose priority is the labelled match's. */
+    uint8_t *rot = read_all(conf_path(DIH "bridge-2-rotate-90.jpg"), &len);
+    memset(parts, 0, sizeof parts);
+    parts[0].media = rot;
+    parts[0].media_len = len;
+    parts[1].media = (const uint8_t *)doc;
+    parts[1].media_len = sizeof doc - 1;
+    in.parts = parts;
+    in.n_parts = 2;
+    in.content_id = "message";
+    h.pdq[0] = random_pdq(&seed);
+    assert_int_equal(td_content_submit(svc, &in, &c, &err), TD_OK);
+    assert_int_equal(c.verdict, TD_VERDICT_BLOCK);
+    assert_int_equal(c.match_count, 2);
+    int seen_img = 0, seen_doc = 0;
+    for (size_t i = 0; i < c.match_count; i++) {
+        seen_img |= c.matches[i].type == TD_SIGNAL_PDQ && c.matches[i].signal_id == sigs[0].id &&
+                    c.matches[i].variant != TD_DIH_ORIGINAL;
+        seen_doc |= c.matches[i].type == TD_SIGNAL_SHA256 && c.matches[i].signal_id == doc_sig.id;
+    }
+    assert_true(seen_img && seen_doc);
+    assert_true(c.has_case);
+    /* the glorification label's severity, from the labels themselves */
+    td_labels glor;
+    memset(&glor, 0, sizeof glor);
+    assert_int_equal(td_labels_add(&glor, "behaviour:glorification", &err), TD_OK);
+    assert_true(td_labels_severity(&glor) > 0);
+    assert_int_equal(c.kase.priority, td_labels_severity(&glor) * 100 + TD_CONFIDENCE_DEFAULT);
+    assert_string_equal(c.kase.opened_by, "REVIEW_IMG");
+    /* The item keeps its own hashes, not its parts'. */
+    assert_string_equal(c.hashes.sha256, "");
+    assert_string_equal(c.source, "e2ee_report");
+    td_content_clear(&c);
+    td_delivery *dl_list = NULL;
+    size_t nd = 0;
+    int removes = 0, opened = 0;
+    assert_int_equal(td_delivery_list(svc, w.id, 100, &dl_list, &nd, &err), TD_OK);
+    for (size_t i = 0; i < nd; i++) {
+        removes += strcmp(dl_list[i].event, "remove") == 0;
+        opened += strcmp(dl_list[i].event, "case.opened") == 0;
+    }
+    td_free(dl_list);
+    assert_int_equal(removes, 1); /* the message's; "flagged" and "plain" matched nothing */
+    assert_int_equal(opened, 2);  /* "flagged" and "message" */
+
+    /* The same message again is a taken id, whatever its parts. */
+    assert_int_equal(td_content_submit(svc, &in, NULL, &err), TD_ERR_CONFLICT);
+    free(rot);
+    td_service_close(svc);
+}
+
 static void test_recheck(void **state)
 {
     (void)state;
@@ -1325,13 +1469,21 @@ int main(void)
 {
     fake_clock_set(1700000000000LL);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_banks),          cmocka_unit_test(test_signals_and_check),
-        cmocka_unit_test(test_allow_bank),     cmocka_unit_test(test_dihedral_and_quality),
-        cmocka_unit_test(test_import_export),  cmocka_unit_test(test_bulk_import),
-        cmocka_unit_test(test_import_log),     cmocka_unit_test(test_content_cases),
-        cmocka_unit_test(test_recheck),        cmocka_unit_test(test_keys),
-        cmocka_unit_test(test_webhooks),       cmocka_unit_test(test_private_refused),
-        cmocka_unit_test(test_content_owners), cmocka_unit_test(test_restart_and_follow),
+        cmocka_unit_test(test_banks),
+        cmocka_unit_test(test_signals_and_check),
+        cmocka_unit_test(test_allow_bank),
+        cmocka_unit_test(test_dihedral_and_quality),
+        cmocka_unit_test(test_import_export),
+        cmocka_unit_test(test_bulk_import),
+        cmocka_unit_test(test_import_log),
+        cmocka_unit_test(test_content_cases),
+        cmocka_unit_test(test_content_sources_and_parts),
+        cmocka_unit_test(test_recheck),
+        cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_webhooks),
+        cmocka_unit_test(test_private_refused),
+        cmocka_unit_test(test_content_owners),
+        cmocka_unit_test(test_restart_and_follow),
         cmocka_unit_test(test_concurrent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

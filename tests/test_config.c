@@ -15,6 +15,7 @@
 #include "takedown/config.h"
 #include "takedown/evidence.h"
 #include "takedown/orders.h"
+#include "takedown/reports.h"
 
 static td_config *fresh(void)
 {
@@ -51,7 +52,11 @@ static void test_table(void **state)
     /* listen, data, store, fetch_allow, eorder_escalation_pct, public_url, eevidence_outbound_url,
      * eevidence_sender_country, eevidence_sender_id */
     assert_int_equal(strings, 9);
-    assert_true(ints > 40);
+    /* ... and 54 integers, the last three for E2EE reports: frank_key_rotate_ms,
+     * frank_key_retention_ms, report_max_attachment_bytes */
+    assert_int_equal(ints, 54);
+    assert_int_equal(td_config_find("frank_key_retention_ms")->type, TD_CONFIG_INT);
+    assert_int_equal(td_config_find("report_max_attachment_bytes")->def, 32 << 20);
     assert_int_equal(td_config_find("listen")->type, TD_CONFIG_STRING);
     assert_int_equal(td_config_find("max-body-bytes")->type, TD_CONFIG_INT);
     assert_null(td_config_find("no_such_option"));
@@ -200,6 +205,14 @@ static void test_options_from_config(void **state)
     td_evidence_options eo;
     assert_int_equal(td_evidence_options_from_config(&eo, cfg, &err), TD_OK);
     assert_int_equal(eo.max_item_bytes, 1 << 20);
+
+    td_reports_options ro;
+    assert_int_equal(td_config_set(cfg, "frank_key_retention_ms", "0", &err), TD_OK);
+    assert_int_equal(td_reports_options_from_config(&ro, cfg, &err), TD_OK);
+    assert_int_equal(ro.retention_ms, 0);
+    assert_int_equal(ro.rotate_ms, 30 * (int64_t)86400000);
+    assert_int_equal(td_reports_options_from_config(&ro, NULL, &err), TD_OK);
+    assert_int_equal(ro.retention_ms, 90 * (int64_t)86400000);
     td_config_free(cfg);
 }
 

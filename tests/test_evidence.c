@@ -441,6 +441,84 @@ static void test_tamper(void **state)
     fx_close(&fx);
 }
 
+/* Items linked from another case: a request for the case names them, one release by the
+ * custodians gives both cases' items (each checked against what was sealed), the link is on the
+ * log; an item not linked is still refused, and a purged case's item cannot be linked or
+ * released. */
+static void test_linked_items(void **state)
+{
+    (void)state;
+    fixture fx;
+    td_error err;
+    int64_t own, report, other, req;
+    fx_init(&fx, "evidence_linked");
+    int64_t t0 = fake_clock_get();
+    assert_int_equal(td_evidence_seal(fx.ev, "system", "order-1", "own", (const uint8_t *)"OWN", 3,
+                                      "{\"k\":1}", t0, &own, &err),
+                     TD_OK);
+    assert_int_equal(td_evidence_seal(fx.ev, "system", "report-7", "record",
+                                      (const uint8_t *)"REPORT", 6, "{\"k\":2}", t0, &report, &err),
+                     TD_OK);
+    assert_int_equal(td_evidence_seal(fx.ev, "system", "report-8", "record",
+                                      (const uint8_t *)"OTHER", 5, NULL, t0, &other, &err),
+                     TD_OK);
+    int64_t both[2] = {own, report};
+    /* not linked yet: refused, as any item of another case */
+    assert_int_equal(
+        td_evidence_request(fx.ev, "officer", "o", "p", "order-1", both, 2, &req, &err),
+        TD_ERR_NOT_FOUND);
+    assert_int_equal(td_evidence_link(fx.ev, "officer", "order-1", report, &err), TD_OK);
+    assert_int_equal(td_evidence_link(fx.ev, "officer", "order-1", report, &err), TD_OK);
+    assert_int_equal(td_evidence_link(fx.ev, "officer", "order-1", own, &err), TD_OK);
+    assert_int_equal(audit_count(&fx, "evidence.link", "order-1"), 1);
+    assert_int_equal(td_evidence_link(fx.ev, "officer", "order-1", 999999, &err), TD_ERR_NOT_FOUND);
+    int64_t third[3] = {own, report, other};
+    assert_int_equal(
+        td_evidence_request(fx.ev, "officer", "o", "p", "order-1", third, 3, &req, &err),
+        TD_ERR_NOT_FOUND);
+    assert_int_equal(
+        td_evidence_request(fx.ev, "officer", "o", "p", "order-1", both, 2, &req, &err), TD_OK);
+    approve(&fx, req, 0, 1);
+    approve(&fx, req, 1, 2);
+    approve(&fx, req, 2, 3);
+    got g = {0};
+    assert_int_equal(td_evidence_release(fx.ev, req, "officer", collect, &g, &err), TD_OK);
+    assert_int_equal(g.calls, 2);
+    int saw_own = 0, saw_report = 0;
+    for (int i = 0; i < g.calls; i++) {
+        saw_own |= g.ids[i] == own && g.len[i] == 3 && memcmp(g.content[i], "OWN", 3) == 0 &&
+                   strcmp(g.related[i], "{\"k\":1}") == 0;
+        saw_report |= g.ids[i] == report && g.len[i] == 6 &&
+                      memcmp(g.content[i], "REPORT", 6) == 0 &&
+                      strcmp(g.related[i], "{\"k\":2}") == 0;
+    }
+    assert_true(saw_own && saw_report);
+    got_free(&g);
+    /* a case with links only */
+    assert_int_equal(td_evidence_link(fx.ev, "officer", "order-2", other, &err), TD_OK);
+    int64_t one[1] = {other};
+    assert_int_equal(td_evidence_request(fx.ev, "officer", "o", "p", "order-2", one, 1, &req, &err),
+                     TD_OK);
+    approve(&fx, req, 0, 1);
+    approve(&fx, req, 1, 2);
+    approve(&fx, req, 2, 3);
+    assert_int_equal(td_evidence_release(fx.ev, req, "officer", collect, &g, &err), TD_OK);
+    assert_int_equal(g.calls, 1);
+    assert_int_equal(g.ids[0], other);
+    got_free(&g);
+    /* the linked case purged: its item can no longer be asked for, nor linked */
+    int64_t purged = 0;
+    fake_clock_set(t0 + 183 * DAY);
+    assert_int_equal(td_evidence_hold(fx.ev, "legal", "order-1", 1, "keep", &err), TD_OK);
+    assert_int_equal(td_evidence_purge(fx.ev, "retention", &purged, &err), TD_OK);
+    assert_int_equal(purged, 2); /* report-7 and report-8 */
+    assert_int_equal(
+        td_evidence_request(fx.ev, "officer", "o", "p", "order-1", both, 2, &req, &err),
+        TD_ERR_NOT_FOUND);
+    assert_int_equal(td_evidence_link(fx.ev, "officer", "order-3", other, &err), TD_ERR_NOT_FOUND);
+    fx_close(&fx);
+}
+
 static void test_retention(void **state)
 {
     (void)state;
@@ -569,6 +647,7 @@ int main(void)
         cmocka_unit_test(test_shamir_bad_shares),
         cmocka_unit_test(test_seal_release),
         cmocka_unit_test(test_tamper),
+        cmocka_unit_test(test_linked_items),
         cmocka_unit_test(test_retention),
         cmocka_unit_test(test_limits),
     };

@@ -856,6 +856,95 @@ static void test_url_md5(void **state)
     assert_string_equal(md5, "09cc2167e5c88f7c74d406bf69b37889");
 }
 
+/* URLs found in running text: the expected list is written by hand as the URLs a reader sees
+ * (each canonical form spelled out), then a generated text where every planted URL must be found
+ * exactly once and nothing else. */
+static void test_url_extract(void **state)
+{
+    (void)state;
+    td_error err;
+    char **urls = NULL;
+    size_t n = 0;
+    static const char text[] =
+        "Join us: https://T.me/Example_Channel. Mirror "
+        "(hxxps://files[.]example[.]org/a/b?utm_source=x)"
+        " and www.Example.com/path, t.me/other/ plus http://en.wikipedia.org/wiki/Foo_(bar)!"
+        " Not these: e.g. example.com, mail@host.example/x, file.txt, 3.14/2, https:// ,"
+        " xhttp://glued.example/x. Again: https://t.me/example_channel";
+    static const char *const want[] = {"https://t.me/Example_Channel",
+                                       "https://files.example.org/a/b",
+                                       "http://www.example.com/path",
+                                       "http://t.me/other",
+                                       "http://en.wikipedia.org/wiki/Foo_(bar)",
+                                       "https://t.me/example_channel"};
+    assert_int_equal(td_url_extract(text, sizeof text - 1, 0, &urls, &n, &err), TD_OK);
+    assert_int_equal(n, sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(urls[i], want[i]);
+    td_url_list_free(urls, n);
+
+    /* the cap, and nothing found */
+    assert_int_equal(td_url_extract(text, sizeof text - 1, 2, &urls, &n, &err), TD_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(urls[1], want[1]);
+    td_url_list_free(urls, n);
+    assert_int_equal(td_url_extract("no links here.", 14, 0, &urls, &n, &err), TD_OK);
+    assert_int_equal(n, 0);
+    assert_null(urls);
+    assert_int_equal(td_url_extract(NULL, 0, 0, &urls, &n, &err), TD_OK);
+    assert_int_equal(n, 0);
+
+    /* Generated: words, punctuation and planted URLs (distinct paths); every planted URL is
+     * found once, in order, as its own canonical form, and nothing else. */
+    uint64_t seed = 77;
+    static const char *const words[] = {"the", "a.b", "x", "3.5", "(", ")", ",", "word.", "..."};
+    char buf[65536];
+    char planted[200][64];
+    size_t np = 0, o = 0;
+    while (o + 200 < sizeof buf && np < 200) {
+        if (test_rand(&seed) % 4 == 0) {
+            int kind = (int)(test_rand(&seed) % 3);
+            snprintf(planted[np], sizeof planted[np], "%sexample%zu.org/p/%zu",
+                     kind == 0   ? "https://"
+                     : kind == 1 ? "www."
+                                 : "",
+                     np, np);
+            o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s ", planted[np],
+                                  test_rand(&seed) % 2 ? "." : "");
+            np++;
+        } else {
+            o += (size_t)snprintf(buf + o, sizeof buf - o, "%s ",
+                                  words[test_rand(&seed) % (sizeof words / sizeof words[0])]);
+        }
+    }
+    assert_int_equal(td_url_extract(buf, o, 0, &urls, &n, &err), TD_OK);
+    assert_int_equal(n, np < TD_URL_EXTRACT_MAX ? np : TD_URL_EXTRACT_MAX);
+    for (size_t i = 0; i < n; i++) {
+        char *canon = NULL;
+        assert_int_equal(td_url_canonicalize(planted[i], strlen(planted[i]), &canon, &err), TD_OK);
+        assert_string_equal(urls[i], canon);
+        td_free(canon);
+    }
+    td_url_list_free(urls, n);
+
+    /* A megabyte of one token, and of closing brackets: bounded work, nothing kept. */
+    size_t big = (size_t)1 << 20;
+    char *long_text = malloc(big);
+    assert_non_null(long_text);
+    memcpy(long_text, "https://", 8);
+    memset(long_text + 8, 'a', big - 8);
+    assert_int_equal(td_url_extract(long_text, big, 0, &urls, &n, &err), TD_OK);
+    assert_int_equal(n, 0);
+    memcpy(long_text, "https://x.org/", 14);
+    memset(long_text + 14, ')', 4000);
+    memset(long_text + 4014, ' ', big - 4014);
+    assert_int_equal(td_url_extract(long_text, big, 0, &urls, &n, &err), TD_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(urls[0], "https://x.org/"); /* the root keeps its slash */
+    td_url_list_free(urls, n);
+    free(long_text);
+}
+
 static void test_url_rules(void **state)
 {
     (void)state;
@@ -924,7 +1013,7 @@ int main(void)
         cmocka_unit_test(test_text_index),          cmocka_unit_test(test_text_index_long),
         cmocka_unit_test(test_text_index_remove),   cmocka_unit_test(test_text_index_threads),
         cmocka_unit_test(test_url_canonical),       cmocka_unit_test(test_url_md5),
-        cmocka_unit_test(test_url_rules),
+        cmocka_unit_test(test_url_rules),           cmocka_unit_test(test_url_extract),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

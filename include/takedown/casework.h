@@ -686,6 +686,21 @@ typedef struct td_case {
     td_decision_kind outcome; /* the last decision (0: none) */
 } td_case;
 
+#define TD_CONTENT_SOURCE_MAX 32 /* a content's source: "upload", "e2ee_report" */
+#define TD_CONTENT_PARTS_MAX 16  /* parts of one content item besides its own media or hashes */
+
+/* One more part of a content item (an attachment of a message): its media bytes, or its hashes
+ * when media is NULL. Every part is checked like the item itself and its matches join the
+ * item's: one content, one set of matches, one verdict, one case, one remove action. Bytes the
+ * service does not decode as an image or a video (a document, an archive, an image over the
+ * limits) are checked by their MD5 and SHA-256 only. Parts are not stored: the content keeps
+ * its own hashes, and the re-check of recent content against new signals sees those only. */
+typedef struct td_content_part {
+    const uint8_t *media;
+    size_t media_len;
+    const td_hashes *hashes; /* used when media is NULL */
+} td_content_part;
+
 typedef struct td_content_input {
     const char *content_id;    /* the platform's id, required, unique */
     const char *uploader;      /* may be NULL */
@@ -694,8 +709,14 @@ typedef struct td_content_input {
     const char *metadata_json; /* may be NULL; must be a JSON object of <= TD_METADATA_MAX */
     const uint8_t *media;      /* media bytes, or NULL when hashes are supplied */
     size_t media_len;
-    const td_hashes *hashes; /* used when media is NULL */
-    int64_t platform_key;    /* td_principal_platform of the submitter, 0: none */
+    const td_hashes *hashes;      /* used when media is NULL */
+    int64_t platform_key;         /* td_principal_platform of the submitter, 0: none */
+    const char *source;           /* where it comes from, 1..TD_CONTENT_SOURCE_MAX of [a-z0-9_]
+                                     (reports.h: "e2ee_report"); NULL: "upload" */
+    int open_case;                /* non-zero: a case is opened whatever the matches say (a person
+                                     flagged it); its priority comes from the matches, as any case's */
+    const td_content_part *parts; /* further parts (attachments), 0..TD_CONTENT_PARTS_MAX */
+    size_t n_parts;
 } td_content_input;
 
 typedef struct td_content {
@@ -706,6 +727,8 @@ typedef struct td_content {
                              had owners) */
     char uploader[TD_UPLOADER_MAX + 1];
     char url[TD_CASE_URL_MAX + 1];
+    char source[TD_CONTENT_SOURCE_MAX + 1]; /* "upload" (content received before sources
+                                               existed too), "e2ee_report", ... */
     int64_t time_ms;
     int64_t received_ms;
     char *metadata_json; /* owned; "{}" when none */
@@ -721,11 +744,12 @@ typedef struct td_content {
 
 void td_content_clear(td_content *content);
 
-/* Stores the content with its hashes and matches, opens a case when a matching bank says review
- * (priority from labels and confidence), and enqueues the actions (webhook events) of block
- * matches; all committed before it returns. Content ids are one namespace for the whole service:
- * a content_id already received, by this platform key or another, fails with TD_ERR_CONFLICT
- * (the message never says by whom). out (may be NULL) receives the stored record. */
+/* Stores the content with its hashes and matches (its parts' too), opens a case when a matching
+ * bank says review or the input asks for one (priority from labels and confidence), and enqueues
+ * the actions (webhook events) of block matches; all committed before it returns. Content ids are
+ * one namespace for the whole service: a content_id already received, by this platform key or
+ * another, fails with TD_ERR_CONFLICT (the message never says by whom). out (may be NULL) receives
+ * the stored record. */
 __attribute__((warn_unused_result)) td_status
 td_content_submit(td_service *svc, const td_content_input *in, td_content *out, td_error *err);
 /* The content with hashes, matches, its case and decisions. */

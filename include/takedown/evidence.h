@@ -135,11 +135,29 @@ __attribute__((warn_unused_result)) td_status td_evidence_purge(td_evidence *ev,
                                                                 int64_t *purged, td_error *err);
 
 /* A release request: who asks, on what legal basis (e.g. a production order reference), for
- * what purpose, which items of a case (item_ids NULL / n_items 0: every item). */
+ * what purpose, which items of a case (item_ids NULL / n_items 0: every item). The items may
+ * include items of other cases linked to case_ref (td_evidence_link); case_ref may then hold
+ * nothing itself. */
 __attribute__((warn_unused_result)) td_status
 td_evidence_request(td_evidence *ev, const char *requester, const char *legal_basis,
                     const char *purpose, const char *case_ref, const int64_t *item_ids,
                     size_t n_items, int64_t *request_id, td_error *err);
+/* Links item_id, an item of another case, to case_ref, so that a release request for case_ref
+ * may name it: evidence sealed once in a case of its own (a report removed after review,
+ * reports.h) that an evidence order asks for is delivered with the order's other items, without
+ * a second copy and with one approval of the custodians. The item's case must exist and not be
+ * purged (TD_ERR_NOT_FOUND); case_ref need not exist yet. Linking again changes nothing; a new
+ * link is an audit entry ("evidence.link", object case_ref). The item stays in its own case and
+ * goes with it: keep that case while the link is needed (td_evidence_hold). */
+__attribute__((warn_unused_result)) td_status td_evidence_link(td_evidence *ev, const char *actor,
+                                                               const char *case_ref,
+                                                               int64_t item_id, td_error *err);
+/* The same inside the caller's open write transaction on conn (a writer connection of the
+ * evidence store's store), so that the link commits with what needs it; *linked (may be NULL) is
+ * 1 when the link is new. */
+__attribute__((warn_unused_result)) td_status
+td_evidence_link_in(td_evidence *ev, td_store_conn *conn, const char *actor, const char *case_ref,
+                    int64_t item_id, int *linked, td_error *err);
 /* A custodian approves a request by submitting their share (its text). The share is checked
  * against the custodian's commitment (a wrong, corrupted or someone else's share is refused:
  * TD_ERR_CORRUPT / TD_ERR_INVALID) and held in guarded memory of this handle only (never

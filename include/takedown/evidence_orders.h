@@ -647,6 +647,9 @@ td_eorder_put_data(td_eorders *eorders, const char *actor, const char *order,
 typedef struct td_eorder_record_info {
     int64_t id; /* the record's number within takedown */
     int64_t evidence_item;
+    char linked_case[TD_EVIDENCE_REF_MAX + 1]; /* "": sealed into the order's case by a put; else
+                                                  the evidence case the item was linked from
+                                                  (td_eorder_link: "report-<id>") */
     unsigned category;
     char identifier[TD_EORDER_VALUE_MAX + 1];
     int64_t at_ms;
@@ -661,6 +664,46 @@ typedef struct td_eorder_record_info {
 __attribute__((warn_unused_result)) td_status
 td_eorder_records(td_eorders *eorders, const char *actor, const char *purpose, const char *order,
                   td_eorder_record_info **out, size_t *count, td_error *err);
+
+/* ---- data takedown holds itself: linked, not put ----
+ * Some data an order may name is held by takedown itself, sealed already in an evidence case of
+ * its own: a report from end-to-end encrypted messaging whose case ended in removal (reports.h,
+ * case "report-<id>", found by its content id or by its sender's account). A provider, registered
+ * by whoever holds both handles (the server registers td_reports_eorder_provider; neither
+ * component includes the other), finds such items for an order. Each is checked like a record of
+ * a put (a category the order requests and no cannot-comply refused, an identifier the order
+ * names, a time within E.time_range), linked to the order's evidence case (td_evidence_link, no
+ * second copy) and recorded as one of the order's records ("eorder.data_linked"); the order
+ * becomes preserved, and the item is approved, released by the custodians and delivered with the
+ * rest. The item's own case is held while an order that links it runs. Linking is asked at
+ * receipt, by td_eorder_link, and by td_eorders_tick for every order collecting or preserved (at
+ * most once a minute of the service's clock), so data preserved after the order came is found. */
+typedef struct td_eorder_linked {
+    unsigned category;                        /* one TD_EORDER_CAT_* bit */
+    char identifier[TD_EORDER_VALUE_MAX + 1]; /* the order's identifier it answers, "" none */
+    int64_t at_ms;                            /* when the data arose */
+    char case_ref[TD_EVIDENCE_REF_MAX + 1];   /* the evidence case that holds the item */
+    int64_t item;                             /* the sealed item */
+    int64_t bytes;                            /* its content length */
+    char sha256[65];                          /* SHA-256 of its content (hex) */
+    char related_sha256[65];                  /* SHA-256 of its related data as sealed (hex) */
+} td_eorder_linked;
+
+/* Finds the data takedown holds for order; *items (freed with td_free by the caller) receives
+ * *count of them (at most TD_EORDER_PUT_MAX_RECORDS). Called without any lock or transaction of
+ * the evidence orders component. */
+typedef td_status (*td_eorder_provider_fn)(void *ctx, const td_eorder *order,
+                                           td_eorder_linked **items, size_t *count, td_error *err);
+
+/* Registers the provider (fn NULL: none); call before the handle is shared between threads. */
+void td_eorders_set_provider(td_eorders *eorders, td_eorder_provider_fn fn, void *ctx);
+
+/* Asks the provider for order's data now (an order collecting or preserved; otherwise nothing is
+ * linked) and links what is new; *linked (may be NULL) counts the new records. An item the order
+ * does not ask for is skipped, not an error: the provider may find more than the order wants. */
+__attribute__((warn_unused_result)) td_status td_eorder_link(td_eorders *eorders, const char *actor,
+                                                             const char *order, size_t *linked,
+                                                             td_error *err);
 
 /* ---- answers ---- */
 
@@ -789,11 +832,14 @@ typedef struct td_eorders_tick_result {
     size_t breaches;    /* production deadlines newly passed without delivery */
     size_t expired;     /* preservation orders whose period ended */
     size_t released;    /* of the expired: preservations a linked production had held */
+    size_t linked;      /* records linked from data takedown holds (td_eorder_link) */
 } td_eorders_tick_result;
 
 /* Raises escalation marks, records breaches ("eorder.escalated", "eorder.breached": a row change
  * and an audit entry each, once), expires preservation orders past their end (unless a linked
- * production is pending), and lets their evidence go. out may be NULL. */
+ * production is pending), and lets their evidence go; at most once a minute (service clock),
+ * links data takedown holds to the orders collecting or preserved (td_eorder_link). out may be
+ * NULL. */
 __attribute__((warn_unused_result)) td_status
 td_eorders_tick(td_eorders *eorders, td_eorders_tick_result *out, td_error *err);
 

@@ -21,7 +21,27 @@
  *
  * Durability and audit: every change (key created, rotated, destroyed; report received; reporter
  * added; review copy read or deleted; report preserved) is an audit entry in the same
- * transaction. Reads of a review copy take an actor and append "report.read". */
+ * transaction. Reads of a review copy take an actor and append "report.read". The audit log gets
+ * ids, digests and counts, never a message's text, an account or a conversation.
+ *
+ * Atomicity: a report and its content are one transaction (the content is recorded through the
+ * casework's in-transaction intake), so a failure leaves neither; a retry after a failure is a
+ * new attempt, and after a success it is the same report (same key id and frank) with its
+ * reporters unchanged.
+ *
+ * Keys at rest: table frank_keys holds each key's HMAC secret and Ed25519 secret in the store
+ * (so that every node of a PostgreSQL deployment franks and verifies with the same keys): who can
+ * read the database can frank. At the end of a key's retention its secrets are set to NULL
+ * ("frank.key_destroyed"); its id, public key and times stay, and its franks never verify again.
+ * What that crypto-shredding covers: the key ring in memory of this process (wiped at once) and
+ * of other nodes (at their next tick, and no franks verify past destroy_ms in any case: the time
+ * is checked before the key is used); the database file on SQLite, whose deleted and overwritten
+ * cells are zeroed (PRAGMA secure_delete for those statements) once the write-ahead log is
+ * checkpointed into it. What it does not cover: SQLite's write-ahead log frames written before
+ * (until overwritten), PostgreSQL's dead row versions (until VACUUM), its WAL archives and
+ * replicas, backups and file-system snapshots taken while the key lived, and copies an operator
+ * made. The review copy of a report (its plaintext) is deleted the same way when its case closes.
+ * Sealed evidence is destroyed by its own case key (evidence.h). */
 #ifndef TAKEDOWN_REPORTS_H
 #define TAKEDOWN_REPORTS_H
 
@@ -32,6 +52,7 @@
 #include "casework.h"
 #include "config.h"
 #include "evidence.h"
+#include "evidence_orders.h"
 #include "frank.h"
 #include "status.h"
 
@@ -79,10 +100,8 @@ __attribute__((warn_unused_result)) td_status td_reports_tick(td_reports *rep, t
 
 /* Retires the current key (it keeps verifying until its destroy time) and makes a new one
  * current; out (may be NULL) receives the new key's public part. actor for the audit entry. */
-__attribute__((warn_unused_result)) td_status td_reports_rotate_key(td_reports *rep,
-                                                                    const char *actor,
-                                                                    td_frank_key *out,
-                                                                    td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_reports_rotate_key(td_reports *rep, const char *actor, td_frank_key *out, td_error *err);
 /* The public part of every key (secrets zeroed), oldest first; free *out with td_free. Keys
  * created by another node are loaded first. */
 __attribute__((warn_unused_result)) td_status td_reports_keys(td_reports *rep, td_frank_key **out,
@@ -97,9 +116,10 @@ typedef struct td_frank_request {
 
 /* Franks n (1..TD_FRANK_BATCH_MAX) tags with the current key; out[i] answers req[i]. Nothing is
  * stored. A malformed context fails the whole batch naming its index ("[3].sender"). */
-__attribute__((warn_unused_result)) td_status
-td_reports_frank_batch(td_reports *rep, const td_frank_request *req, size_t n, td_frank_proof *out,
-                       td_error *err);
+__attribute__((warn_unused_result)) td_status td_reports_frank_batch(td_reports *rep,
+                                                                     const td_frank_request *req,
+                                                                     size_t n, td_frank_proof *out,
+                                                                     td_error *err);
 
 /* ---- reports ---- */
 
@@ -123,36 +143,47 @@ typedef struct td_report_input {
     const char *reporter; /* the reporting account, 1..TD_REPORT_REPORTER_MAX bytes */
     const char *reason;   /* may be NULL */
     const td_report_message *messages;
-    size_t n_messages; /* 1..TD_REPORT_MESSAGES_MAX */
+    size_t n_messages;    /* 1..TD_REPORT_MESSAGES_MAX */
     int64_t platform_key; /* td_principal_platform of the relaying key */
 } td_report_input;
 
-/* Why a report was refused (td_report_submit's rejection). */
+/* Why a report was refused (td_report_submit's and td_report_parse's rejection). problem, with
+ * the status returned and the HTTP answer the contract gives it:
+ *   "frank_invalid"           TD_ERR_INVALID   422  field "messages[i]", why says which check
+ *   "attachment_invalid"      TD_ERR_INVALID   422  "messages[i].attachments[j]": hash, key
+ *                                                   commitment or authentication
+ *   "attachment_key_conflict" TD_ERR_CONFLICT  409  that ciphertext was reported with another key
+ *   "malformed"               TD_ERR_INVALID   400  not a JSON object (field "")
+ *   "missing_field", "invalid_field", "unknown_field"
+ *                             TD_ERR_INVALID   400  field names the member
+ *   "too_large"               TD_ERR_LIMIT     413  over a size or count limit (field names it) */
 typedef struct td_report_rejection {
-    char field[64];   /* "messages[1].frank", "messages[0].attachments[2]" */
-    char problem[48]; /* "frank_invalid", "attachment_invalid", "attachment_key_conflict",
-                         "invalid_field", "missing_field", "too_large" */
+    char field[64];       /* "messages[1].frank", "messages[0].attachments[2]" */
+    char problem[48];     /* one of the above */
     td_frank_failure why; /* for frank_invalid */
 } td_report_rejection;
 
 typedef struct td_report {
     int64_t id;
     char content_id[TD_CONTENT_ID_MAX + 1];
-    int64_t case_id;      /* 0: none */
-    td_verdict verdict;   /* of the content's matches */
-    size_t reporters;     /* distinct reporters */
-    int duplicate;        /* this call added no new report (a known message) */
-    int64_t received_ms;  /* the first report */
+    int64_t case_id;     /* 0: none */
+    td_verdict verdict;  /* of the content's matches */
+    size_t reporters;    /* distinct reporters */
+    int duplicate;       /* this call added no new report (a known message) */
+    int64_t received_ms; /* the first report */
     uint32_t key_id;
     char sender[TD_FRANK_ID_MAX + 1];
     char conversation[TD_FRANK_ID_MAX + 1];
     int64_t accepted_ms;
     size_t n_attachments;
-    int review_copy;        /* the plaintext is still held for review */
-    int64_t evidence_item;  /* first sealed item once preserved, 0 before */
+    int review_copy;       /* the plaintext is still held for review */
+    int64_t evidence_item; /* first sealed item once preserved, 0 before */
 } td_report;
 
 /* Verifies and records a report; out[i] (caller's array of n_messages) answers messages[i].
+ * Limits checked first: the reporter, reason and texts, at most TD_FRANK_ATTACH_MAX attachments
+ * a message, each at most max_attachment_bytes decrypted, all of them together at most
+ * TD_REPORT_BODY_MAX bytes (too_large naming the attachment).
  * A message that does not verify: TD_ERR_INVALID, *rej filled, nothing stored (a counter
  * td_reports_stats.invalid is incremented). */
 __attribute__((warn_unused_result)) td_status
@@ -170,16 +201,37 @@ void td_report_input_free(td_report_parsed *owner);
 
 __attribute__((warn_unused_result)) td_status td_report_get(td_reports *rep, int64_t id,
                                                             td_report *out, td_error *err);
+/* td_report_get as who sees it: a platform principal reads only the reports its platform relayed
+ * (a reporter of the report came through one of its keys); another platform's report fails with
+ * TD_ERR_NOT_FOUND and the message of an unknown id. Other roles (and who NULL) read all. */
+__attribute__((warn_unused_result)) td_status td_report_get_as(td_reports *rep,
+                                                               const td_principal *who, int64_t id,
+                                                               td_report *out, td_error *err);
 /* The review copy (text, and attachment i's plaintext when index >= 0) for actor, audited
  * ("report.read"); gone after its case closed: TD_ERR_NOT_FOUND. *data freed with td_free. */
+__attribute__((warn_unused_result)) td_status td_report_read(td_reports *rep, int64_t id, int index,
+                                                             const char *actor, uint8_t **data,
+                                                             size_t *len, td_error *err);
+
+/* ---- evidence orders ---- */
+
+/* The evidence orders' provider of data takedown holds itself (evidence_orders.h:
+ * td_eorders_set_provider(eorders, td_reports_eorder_provider, rep)): for an order that asks for
+ * content data, the reports preserved in evidence (removed after review) whose content id (an
+ * identifier of type content_id) or sender (user_id, account_name) the order names, franked
+ * within E.time_range: each report's sealed items (its record, then each attachment), category
+ * content, at the message's accepted time, answering that identifier. ctx is the td_reports. The
+ * evidence orders component links them to the order (td_eorder_link) and delivers them. */
 __attribute__((warn_unused_result)) td_status
-td_report_read(td_reports *rep, int64_t id, int index, const char *actor, uint8_t **data,
-               size_t *len, td_error *err);
+td_reports_eorder_provider(void *ctx, const td_eorder *order, td_eorder_linked **items,
+                           size_t *count, td_error *err);
 
 typedef struct td_reports_stats {
     uint64_t franked;    /* tags franked since open */
     uint64_t verified;   /* messages verified */
-    uint64_t invalid[6]; /* refused reports by td_frank_failure (index 0: attachment failures) */
+    uint64_t invalid[6]; /* refused reports by td_frank_failure (index 0: attachment failures:
+                            attachment_invalid and attachment_key_conflict) */
+    uint64_t ticks, tick_failures; /* td_reports_tick runs (the thread's and the caller's) */
 } td_reports_stats;
 
 void td_reports_get_stats(td_reports *rep, td_reports_stats *out);

@@ -33,6 +33,19 @@ __attribute__((warn_unused_result)) td_status td_url_canonicalize(const char *ur
 __attribute__((warn_unused_result)) td_status
 td_url_md5(const char *url, size_t len, char out[TD_MD5_HEX_LEN + 1], td_error *err);
 
+/* The URLs a text mentions (a message's links), in canonical form, each once, in the order they
+ * first appear, at most max (0 or over TD_URL_EXTRACT_MAX: TD_URL_EXTRACT_MAX; the rest are not
+ * read). Taken: a web scheme, also defanged (http, https, hxxp, hxxps, h**p, "[://]"), "www.",
+ * or a bare host with a path ("t.me/channel"), from a word boundary to a space, control byte or
+ * one of <>"`, without trailing punctuation or unbalanced closing brackets; a candidate the
+ * canonicaliser refuses or longer than TD_URL_MAX is skipped. *urls (NULL when none) is freed
+ * with td_url_list_free. Linear in len. */
+#define TD_URL_EXTRACT_MAX 256
+__attribute__((warn_unused_result)) td_status td_url_extract(const char *text, size_t len,
+                                                             size_t max, char ***urls,
+                                                             size_t *count, td_error *err);
+void td_url_list_free(char **urls, size_t count);
+
 typedef enum td_url_rule_kind {
     TD_URL_RULE_DOMAIN = 1, /* the host and all its subdomains */
     TD_URL_RULE_PREFIX = 2  /* one host, paths equal to or below a prefix (segment boundary) */

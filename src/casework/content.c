@@ -138,8 +138,12 @@ static td_status load_matches(td_store_conn *c, int64_t ref, td_match **out, siz
     return TD_OK;
 }
 
+/* Opens the content's case unless one is open. Its priority comes from the matches that ask for
+ * action; opened_by names the bank of the highest, or flagged_by (the content's source) when a
+ * person asked for the case and no bank did. */
 static td_status open_case(td_service *svc, td_store_conn *c, int64_t ref, int64_t owner,
-                           const td_match *m, size_t n, td_verdict verdict, td_error *err)
+                           const td_match *m, size_t n, td_verdict verdict, const char *flagged_by,
+                           td_error *err)
 {
     td_stmt *q;
     int row;
@@ -167,6 +171,8 @@ static td_status open_case(td_service *svc, td_store_conn *c, int64_t ref, int64
         }
         td__labels_merge(&labels, &m[i].labels);
     }
+    if (!*opened_by && flagged_by)
+        opened_by = flagged_by;
     td__labels_join(&labels, text, sizeof text);
     int64_t now = td__now(svc), case_id = 0;
     if ((st = td_store_prepare(c,
@@ -278,86 +284,106 @@ td_status td__content_apply(td_service *svc, td_store_conn *c, int64_t ref, cons
     }
     json_decref(payload);
     if (st == TD_OK && v == TD_VERDICT_REVIEW)
-        st = open_case(svc, c, ref, owner, all, na, v, err);
+        st = open_case(svc, c, ref, owner, all, na, v, NULL, err);
 out:
     td__free(all);
     return st;
 }
 
-typedef struct submit_args {
-    td_service *svc;
-    const td_content_input *in;
-    const td_hashes *h;
-    const char *pdq, *meta;
-    int64_t now;
-    td_check_result *res;
-} submit_args;
-
-/* The check and the record in one write transaction. */
-static td_status submit_body(td_store_conn *c, void *ctx, td_error *err)
+/* A case for content a person flagged (td_content_input.open_case), whatever its matches say:
+ * the matches recorded so far give its priority, as for any case. */
+static td_status flagged_case(td_service *svc, td_store_conn *c, int64_t ref, const char *source,
+                              td_error *err)
 {
-    submit_args *a = ctx;
-    td_service *svc = a->svc;
-    const td_content_input *in = a->in;
-    const td_hashes *h = a->h;
-    const char *pdq = a->pdq, *meta = a->meta;
-    int64_t now = a->now;
-    td_check_result *res = a->res;
-    td_stmt *q;
-    int row;
+    td_match *all = NULL;
+    size_t na = 0;
+    td_verdict v;
+    int64_t owner = 0;
     td_status st;
-    /* Checked under the writer so that a signal added concurrently is seen either here or by
-     * its re-check of recent content. */
-    if ((st = td__check(svc, c, h, NULL, res, err)))
+    if ((st = load_matches(c, ref, &all, &na, err)))
         return st;
-    if ((st = td_store_prepare(c,
-                               "INSERT INTO content (content_id, uploader, url, time_ms,"
-                               " received_ms, metadata, pdq, quality, md5, sha256, verdict,"
-                               " platform_key)"
-                               " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11)"
-                               " ON CONFLICT (content_id) DO NOTHING RETURNING id",
-                               &q, err)) ||
-        (st = td_stmt_bind_text(q, 1, in->content_id, (size_t)-1, err)) ||
-        (st = td_stmt_bind_text(q, 2, in->uploader ? in->uploader : "", (size_t)-1, err)) ||
-        (st = td_stmt_bind_text(q, 3, in->url ? in->url : "", (size_t)-1, err)) ||
-        (st = td_stmt_bind_int64(q, 4, in->time_ms ? in->time_ms : now, err)) ||
-        (st = td_stmt_bind_int64(q, 5, now, err)) ||
-        (st = td_stmt_bind_text(q, 6, meta ? meta : "{}", (size_t)-1, err)) ||
-        (st = td_stmt_bind_text(q, 7, pdq, (size_t)-1, err)) ||
-        (st = td_stmt_bind_int64(q, 8, h->quality, err)) ||
-        (st = td_stmt_bind_text(q, 9, h->md5, (size_t)-1, err)) ||
-        (st = td_stmt_bind_text(q, 10, h->sha256, (size_t)-1, err)) ||
-        (st = td_stmt_bind_int64(q, 11, in->platform_key > 0 ? in->platform_key : 0, err)) ||
-        (st = td_stmt_step(q, &row, err)))
-        return st;
-    if (!row) {
-        /* The same answer whoever sent the first one: it tells that the id is taken, never by
-         * whom nor anything of that record. */
-        return td__error_set(err, TD_ERR_CONFLICT, "content id '%s' was already received",
-                             in->content_id);
-    }
-    int64_t ref = td_stmt_column_int64(q, 0);
-    td_stmt_reset(q);
-    return td__content_apply(svc, c, ref, res->matches, res->match_count, err);
+    v = td__verdict(all, na);
+    if ((st = td__content_ref_owner(c, ref, &owner, err)) == TD_OK)
+        st = open_case(svc, c, ref, owner, all, na, v, source, err);
+    td__free(all);
+    return st;
 }
 
-td_status td_content_submit(td_service *svc, const td_content_input *in, td_content *out,
-                            td_error *err)
+static int source_valid(const char *s)
 {
-    td_hashes h;
-    td__media_hashes mh;
-    td_check_result res;
-    char pdq[TD_DIH_COUNT * 64 + 1];
-    char *meta = NULL;
+    size_t n = s ? strnlen(s, TD_CONTENT_SOURCE_MAX + 1) : 0;
+    if (n == 0 || n > TD_CONTENT_SOURCE_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+            return 0;
+    return 1;
+}
+
+/* A part that is not an image or a video the service decodes: its digests are still checked. */
+static int digest_only(td_status st)
+{
+    return st == TD_ERR_UNSUPPORTED || st == TD_ERR_CORRUPT || st == TD_ERR_INVALID ||
+           st == TD_ERR_LIMIT;
+}
+
+static td_status hash_part(td_service *svc, const td_content_part *part, size_t i,
+                           td__media_hashes *out, td_error *err)
+{
     td_status st;
-    if (out)
-        memset(out, 0, sizeof *out);
-    memset(&res, 0, sizeof res);
-    memset(&mh, 0, sizeof mh);
+    td_error ignored;
+    memset(out, 0, sizeof *out);
+    td_hashes_init(&out->h);
+    if (!part->media) {
+        if (!part->hashes)
+            return td__error_set(err, TD_ERR_INVALID, "part %zu needs media or hashes", i + 1);
+        out->h = *part->hashes;
+        return TD_OK;
+    }
+    st = td__hash_media(svc, part->media, part->media_len, out, &ignored);
+    if (st == TD_OK || !digest_only(st)) {
+        if (st)
+            td__error_set(err, st, "part %zu: %s", i + 1, ignored.message);
+        return st;
+    }
+    td__media_hashes_clear(out);
+    td_hashes_init(&out->h);
+    if (td_md5_hex(part->media, part->media_len, out->h.md5) != TD_OK ||
+        td_sha256_hex(part->media, part->media_len, out->h.sha256) != TD_OK)
+        return td__error_set(err, TD_ERR_INTERNAL, "part %zu: digest failed", i + 1);
+    return TD_OK;
+}
+
+void td__content_prep_clear(td__content_prep *p)
+{
+    if (!p)
+        return;
+    td__media_hashes_clear(&p->main);
+    for (size_t i = 0; p->parts && i < p->n_parts; i++)
+        td__media_hashes_clear(&p->parts[i]);
+    td__free(p->parts);
+    free(p->meta); /* from jansson */
+    memset(p, 0, sizeof *p);
+}
+
+td_status td__content_prepare(td_service *svc, const td_content_input *in, td__content_prep *p,
+                              td_error *err)
+{
+    td_status st;
+    memset(p, 0, sizeof *p);
+    p->in = in;
+    td_hashes_init(&p->h);
     if ((st = check_text(in->content_id, TD_CONTENT_ID_MAX, "content id", 1, err)) ||
         (st = check_text(in->uploader, TD_UPLOADER_MAX, "uploader", 0, err)) ||
         (st = check_text(in->url, TD_CASE_URL_MAX, "url", 0, err)))
         return st;
+    if (in->source && !source_valid(in->source))
+        return td__error_set(err, TD_ERR_INVALID, "source must be 1..%d of a-z, 0-9 and _",
+                             TD_CONTENT_SOURCE_MAX);
+    if (in->n_parts > TD_CONTENT_PARTS_MAX)
+        return td__error_set(err, TD_ERR_LIMIT, "at most %d parts", TD_CONTENT_PARTS_MAX);
+    if (in->n_parts && !in->parts)
+        return td__error_set(err, TD_ERR_INVALID, "parts missing");
     if (in->metadata_json) {
         size_t n = strnlen(in->metadata_json, TD_METADATA_MAX + 1);
         json_error_t je;
@@ -370,34 +396,170 @@ td_status td_content_submit(td_service *svc, const td_content_input *in, td_cont
             return td__error_set(err, TD_ERR_INVALID, "metadata must be a JSON object%s%s",
                                  j ? "" : ": ", j ? "" : je.text);
         }
-        meta = json_dumps(j, JSON_COMPACT);
+        p->meta = json_dumps(j, JSON_COMPACT);
         json_decref(j);
-        if (!meta)
+        if (!p->meta)
             return td__error_set(err, TD_ERR_NOMEM, "out of memory");
     }
     if (in->media) {
-        st = td__hash_media(svc, in->media, in->media_len, &mh, err);
-        h = mh.h;
+        st = td__hash_media(svc, in->media, in->media_len, &p->main, err);
+        p->h = p->main.h;
     } else if (in->hashes) {
-        h = *in->hashes;
+        p->h = *in->hashes;
         st = TD_OK;
     } else {
         st = td__error_set(err, TD_ERR_INVALID, "content needs media or hashes");
     }
-    if (st)
+    if (st == TD_OK && in->n_parts) {
+        /* hashed in place: a video's td_hashes points at the vPDQ of its own element */
+        p->parts = td__calloc(in->n_parts, sizeof *p->parts);
+        if (!p->parts)
+            st = td__error_set(err, TD_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; st == TD_OK && i < in->n_parts; i++) {
+            st = hash_part(svc, &in->parts[i], i, &p->parts[i], err);
+            p->n_parts = i + 1;
+        }
+    }
+    if (st) {
+        td__content_prep_clear(p);
+        return st;
+    }
+    pdq_text(&p->h, p->pdq);
+    return TD_OK;
+}
+
+/* The latest case of content row ref that is not closed (0: none). */
+static td_status open_case_id(td_store_conn *c, int64_t ref, int64_t *case_id, td_error *err)
+{
+    td_stmt *q;
+    int row;
+    td_status st;
+    *case_id = 0;
+    if ((st = td_store_prepare(c,
+                               "SELECT id FROM cases WHERE content_ref = $1 AND state <> $2"
+                               " ORDER BY id DESC LIMIT 1",
+                               &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, ref, err)) ||
+        (st = td_stmt_bind_int64(q, 2, TD_CASE_CLOSED, err)) || (st = td_stmt_step(q, &row, err)))
+        return st;
+    if (row)
+        *case_id = td_stmt_column_int64(q, 0);
+    td_stmt_reset(q);
+    return TD_OK;
+}
+
+td_status td__content_insert(td_service *svc, td_store_conn *c, const td__content_prep *p,
+                             int64_t *ref_out, int64_t *case_id, td_error *err)
+{
+    const td_content_input *in = p->in;
+    const td_hashes *h = &p->h;
+    td_check_result res, part;
+    td_match *all = NULL;
+    size_t n_all = 0, cap = 0;
+    td_stmt *q;
+    int row;
+    td_status st;
+    int64_t now = td__now(svc), ref = 0;
+    memset(&res, 0, sizeof res);
+    *ref_out = 0;
+    if (case_id)
+        *case_id = 0;
+    /* Checked under the writer so that a signal added concurrently is seen either here or by
+     * its re-check of recent content. */
+    if ((st = td__check(svc, c, h, NULL, &res, err)))
+        return st;
+    if ((st = td__grow((void **)&all, &cap, res.match_count + 1, sizeof *all, err)))
         goto out;
-    pdq_text(&h, pdq);
-    int64_t now = td__now(svc);
-    submit_args a = {svc, in, &h, pdq, meta, now, &res};
+    if (res.match_count)
+        memcpy(all, res.matches, res.match_count * sizeof *all);
+    n_all = res.match_count;
+    for (size_t i = 0; i < p->n_parts; i++) {
+        if ((st = td__check(svc, c, &p->parts[i].h, NULL, &part, err))) {
+            td__error_prefix(err, "part %zu: ", i + 1);
+            goto out;
+        }
+        st = td__grow((void **)&all, &cap, n_all + part.match_count + 1, sizeof *all, err);
+        if (st == TD_OK && part.match_count) {
+            memcpy(all + n_all, part.matches, part.match_count * sizeof *all);
+            n_all += part.match_count;
+        }
+        td_check_result_clear(&part);
+        if (st)
+            goto out;
+    }
+    if ((st = td_store_prepare(c,
+                               "INSERT INTO content (content_id, uploader, url, time_ms,"
+                               " received_ms, metadata, pdq, quality, md5, sha256, verdict,"
+                               " platform_key, source)"
+                               " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $12)"
+                               " ON CONFLICT (content_id) DO NOTHING RETURNING id",
+                               &q, err)) ||
+        (st = td_stmt_bind_text(q, 1, in->content_id, (size_t)-1, err)) ||
+        (st = td_stmt_bind_text(q, 2, in->uploader ? in->uploader : "", (size_t)-1, err)) ||
+        (st = td_stmt_bind_text(q, 3, in->url ? in->url : "", (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 4, in->time_ms ? in->time_ms : now, err)) ||
+        (st = td_stmt_bind_int64(q, 5, now, err)) ||
+        (st = td_stmt_bind_text(q, 6, p->meta ? p->meta : "{}", (size_t)-1, err)) ||
+        (st = td_stmt_bind_text(q, 7, p->pdq, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 8, h->quality, err)) ||
+        (st = td_stmt_bind_text(q, 9, h->md5, (size_t)-1, err)) ||
+        (st = td_stmt_bind_text(q, 10, h->sha256, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 11, in->platform_key > 0 ? in->platform_key : 0, err)) ||
+        (st = td_stmt_bind_text(q, 12, in->source ? in->source : "upload", (size_t)-1, err)) ||
+        (st = td_stmt_step(q, &row, err)))
+        goto out;
+    if (!row) {
+        /* The same answer whoever sent the first one: it tells that the id is taken, never by
+         * whom nor anything of that record. */
+        st = td__error_set(err, TD_ERR_CONFLICT, "content id '%s' was already received",
+                           in->content_id);
+        goto out;
+    }
+    ref = td_stmt_column_int64(q, 0);
+    td_stmt_reset(q);
+    if ((st = td__content_apply(svc, c, ref, all, n_all, err)))
+        goto out;
+    if (in->open_case && (st = flagged_case(svc, c, ref, in->source ? in->source : "upload", err)))
+        goto out;
+    if (case_id && (st = open_case_id(c, ref, case_id, err)))
+        goto out;
+    *ref_out = ref;
+out:
+    td__free(all);
+    td_check_result_clear(&res);
+    return st;
+}
+
+typedef struct submit_args {
+    td_service *svc;
+    const td__content_prep *p;
+} submit_args;
+
+/* The check and the record in one write transaction. */
+static td_status submit_body(td_store_conn *c, void *ctx, td_error *err)
+{
+    submit_args *a = ctx;
+    int64_t ref;
+    return td__content_insert(a->svc, c, a->p, &ref, NULL, err);
+}
+
+td_status td_content_submit(td_service *svc, const td_content_input *in, td_content *out,
+                            td_error *err)
+{
+    td__content_prep p;
+    td_status st;
+    if (out)
+        memset(out, 0, sizeof *out);
+    if ((st = td__content_prepare(svc, in, &p, err)))
+        return st;
+    submit_args a = {svc, &p};
     if ((st = td_store_write(svc->store, submit_body, &a, err)))
         goto out;
     td_webhook_kick(svc);
     if (out)
         st = td_content_get(svc, in->content_id, out, err);
 out:
-    td_check_result_clear(&res);
-    td__media_hashes_clear(&mh);
-    free(meta); /* from jansson */
+    td__content_prep_clear(&p);
     return st;
 }
 
@@ -414,8 +576,8 @@ td_status td_content_get(td_service *svc, const char *content_id, td_content *ou
         return st;
     if ((st = td_store_prepare(c,
                                "SELECT id, content_id, uploader, url, time_ms, received_ms,"
-                               " metadata, pdq, quality, md5, sha256, verdict, platform_key"
-                               " FROM content WHERE content_id = $1",
+                               " metadata, pdq, quality, md5, sha256, verdict, platform_key,"
+                               " source FROM content WHERE content_id = $1",
                                &q, err)) ||
         (st = td_stmt_bind_text(q, 1, content_id, (size_t)-1, err)) ||
         (st = td_stmt_step(q, &row, err)))
@@ -438,6 +600,7 @@ td_status td_content_get(td_service *svc, const char *content_id, td_content *ou
     td__copy_trunc(out->hashes.sha256, sizeof out->hashes.sha256, td_stmt_column_text(q, 10));
     out->verdict = (td_verdict)td_stmt_column_int64(q, 11);
     out->platform_key = td_stmt_column_int64(q, 12);
+    td__copy_trunc(out->source, sizeof out->source, td_stmt_column_text(q, 13));
     td_stmt_reset(q);
     if (!out->metadata_json) {
         st = td__error_set(err, TD_ERR_NOMEM, "out of memory");

@@ -98,6 +98,11 @@ static const char v6[] = "ALTER TABLE api_keys ADD COLUMN platform_key BIGINT NO
 static const char v7[] =
     "UPDATE signals SET value = COALESCE(unhex(value), value) WHERE typeof(value) = 'text';";
 
+/* Where content came from: "upload" (the platform's intake; every row received before this
+ * migration) or "e2ee_report" (a verified report from end-to-end encrypted messaging, reports.h).
+ * A column with a constant default is added without rewriting the table on either backend. */
+static const char v8[] = "ALTER TABLE content ADD COLUMN source TEXT NOT NULL DEFAULT 'upload';";
+
 static const td_store_migration migrations[] = {
     {1, "service schema", v1, NULL},
     {2, "signals by bank in id order", v2, NULL},
@@ -106,6 +111,7 @@ static const td_store_migration migrations[] = {
     {5, "content and webhook owners", v5, NULL},
     {6, "platform keys of one platform", v6, NULL},
     {7, "signal values as bytes", v7, "SELECT 1"},
+    {8, "content sources", v8, NULL},
 };
 
 const td_store_migration *td__schema(size_t *count)

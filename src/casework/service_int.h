@@ -222,6 +222,28 @@ td_verdict td__verdict(td_match *matches, size_t n);
  * case and enqueuing events as needed). Inside the caller's write transaction. */
 td_status td__content_apply(td_service *svc, td_store_conn *c, int64_t content_ref,
                             const td_match *matches, size_t n, td_error *err);
+/* Content intake in two steps, for a caller that records content inside its own transaction (a
+ * verified report and its content commit together, reports.h). td__content_prepare validates the
+ * input and hashes its media and parts (slow: outside any transaction); td__content_insert then
+ * checks every part under the writer c (a signal added concurrently is seen here or by its
+ * re-check), inserts the row, its matches, the case and the events, inside c's open write
+ * transaction. A taken content id is TD_ERR_CONFLICT. *ref receives the content's row, *case_id
+ * (may be NULL) its open case (0: none). The input prepared must outlive the insert. */
+typedef struct td__content_prep {
+    const td_content_input *in;
+    td__media_hashes main; /* in->media hashed; h points here or at *in->hashes */
+    td_hashes h;
+    td__media_hashes *parts; /* one per in->parts[i]; .h is what is checked */
+    size_t n_parts;
+    char pdq[TD_DIH_COUNT * 64 + 1];
+    char *meta; /* compact metadata JSON (jansson's), NULL: "{}" */
+} td__content_prep;
+td_status td__content_prepare(td_service *svc, const td_content_input *in, td__content_prep *out,
+                              td_error *err);
+void td__content_prep_clear(td__content_prep *p);
+td_status td__content_insert(td_service *svc, td_store_conn *c, const td__content_prep *p,
+                             int64_t *ref, int64_t *case_id, td_error *err);
+
 /* Re-checks content received within the window against bank's signals with id >= first_id.
  * Takes its own transaction on the writer c (which the caller holds, outside a transaction). */
 td_status td__recheck(td_service *svc, td_store_conn *c, int64_t bank_id, int64_t first_id,

@@ -137,6 +137,13 @@ static const td_config_option options[] = {
             " (at most half the period)"),
     INT_OPT("eorder_transmit_window_ms", 60000, 30 * (int64_t)86400000, 86400000,
             "ten_days_enforcing: evidence is due this long after its transmission is allowed"),
+    INT_OPT("frank_key_rotate_ms", 0, (int64_t)3660 * 86400000, 30 * (int64_t)86400000,
+            "E2EE reports: a new message franking key this often (0: only when asked)"),
+    INT_OPT("frank_key_retention_ms", 0, (int64_t)3660 * 86400000, 90 * (int64_t)86400000,
+            "E2EE reports: a retired franking key verifies this long, then its secrets are"
+            " destroyed and its franks never verify again"),
+    INT_OPT("report_max_attachment_bytes", 1, (int64_t)1 << 32, (int64_t)32 << 20,
+            "E2EE reports: largest attachment of a reported message, decrypted, in bytes"),
     {NULL, TD_CONFIG_INT, 0, 0, 0, NULL, NULL},
 };
 

@@ -68,8 +68,15 @@ static const char schema_v1[] =
     "CREATE INDEX eorder_outbox_due ON eorder_outbox (state, next_attempt_ms);"
     "CREATE INDEX eorder_outbox_order ON eorder_outbox (order_id);";
 
+/* Records linked from data takedown holds itself (td_eorder_link): the evidence case the item
+ * lies in ("" for the order's own records, sealed into its case by a put). */
+static const char schema_v2[] =
+    "ALTER TABLE eorder_records ADD COLUMN linked_case TEXT NOT NULL DEFAULT '';"
+    "CREATE INDEX eorder_records_linked ON eorder_records (linked_case);";
+
 static const td_store_migration migrations[] = {
     {1, "evidence orders, approvals, records, events, outbox", schema_v1, NULL},
+    {2, "records linked from evidence of other cases", schema_v2, NULL},
 };
 
 #define DELIVERY_KEY_FILE "eorders_delivery.key"
@@ -389,6 +396,12 @@ void td_eorders_close(td_eorders *eo)
     pthread_mutex_destroy(&eo->duty_lock);
     pthread_mutex_destroy(&eo->data_lock);
     td__free(eo);
+}
+
+void td_eorders_set_provider(td_eorders *eo, td_eorder_provider_fn fn, void *ctx)
+{
+    eo->provider = fn;
+    eo->provider_ctx = fn ? ctx : NULL;
 }
 
 td_audit *td_eorders_audit(td_eorders *eo) { return eo->log; }

@@ -142,6 +142,33 @@ static td_status expire_body(td_eorders *eo, td_store_conn *c, void *ctx, td_err
 
 static void id_item(td_stmt *q, void *item) { *(int64_t *)item = td_stmt_column_int64(q, 0); }
 
+/* Data takedown holds itself, linked to the orders collecting or preserved (td_eorder_link): at
+ * most once a minute of the service's clock, since each order costs the provider a query. */
+#define LINK_SWEEP_MS ((int64_t)60000)
+
+static td_status link_sweep(td_eorders *eo, int64_t now, td_eorders_tick_result *out, td_error *err)
+{
+    int64_t *ids = NULL;
+    size_t n = 0;
+    int64_t last = atomic_load(&eo->last_link_ms);
+    if (!eo->provider || (last && now - last < LINK_SWEEP_MS && now >= last) ||
+        !atomic_compare_exchange_strong(&eo->last_link_ms, &last, now ? now : 1))
+        return TD_OK;
+    int64_t binds[3] = {TD_EORDER_COLLECTING, TD_EORDER_PRESERVED, TICK_BATCH};
+    td_status st =
+        td_store_read_rows(eo->svc->store,
+                           "SELECT id FROM eorders WHERE state IN ($1, $2)"
+                           " ORDER BY id LIMIT $3",
+                           binds, 3, TICK_BATCH, sizeof *ids, id_item, (void **)&ids, &n, err);
+    for (size_t i = 0; st == TD_OK && i < n; i++) {
+        size_t linked = 0;
+        if ((st = td__eorder_link(eo, "system", ids[i], &linked, err)) == TD_OK)
+            out->linked += linked;
+    }
+    td_free(ids);
+    return st;
+}
+
 td_status td_eorders_tick(td_eorders *eo, td_eorders_tick_result *out, td_error *err)
 {
     td_eorders_tick_result local;
@@ -202,7 +229,9 @@ td_status td_eorders_tick(td_eorders *eo, td_eorders_tick_result *out, td_error 
         }
     }
     td_free(ids);
-    return st;
+    if (st)
+        return st;
+    return link_sweep(eo, now, out, err);
 }
 
 /* ---- the background thread ---- */

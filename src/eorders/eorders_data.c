@@ -11,7 +11,13 @@
  * Lifetime of the evidence: the case is put on hold at its first item (kept whatever its
  * retention says while the order needs it); when the order ends (preservation ended or expired,
  * withdrawn, not executed) the hold is lifted and the retention set to now, so the next purge
- * destroys the case key; after a delivery the hold is lifted and the usual retention runs. */
+ * destroys the case key; after a delivery the hold is lifted and the usual retention runs.
+ *
+ * Data takedown holds itself (a removed E2EE report, sealed in a case of its own) is not put but
+ * linked (td_eorder_link): the provider's items are checked like a put's records, linked to the
+ * order's case (td_evidence_link, in the same transaction as the records), and their own case is
+ * held while an order that links it runs. When the order ends that hold is lifted unless another
+ * open order links the case; its retention stays its own (the report's removal), never "now". */
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -121,6 +127,25 @@ static void sha256_hex(const uint8_t *data, size_t len, char out[65])
     td__hex_encode(digest, sizeof digest, out);
 }
 
+/* Records of order id sealed into its own case (not linked). */
+static td_status own_records(td_store_conn *c, int64_t id, int64_t *n, td_error *err)
+{
+    td_stmt *q;
+    int row = 0;
+    td_status st;
+    *n = 0;
+    if ((st = td_store_prepare(c,
+                               "SELECT COUNT(*) FROM eorder_records WHERE order_id = $1"
+                               " AND linked_case = ''",
+                               &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_step(q, &row, err)))
+        return st;
+    if (row)
+        *n = td_stmt_column_int64(q, 0);
+    td_stmt_reset(q);
+    return TD_OK;
+}
+
 typedef struct put_args {
     const char *actor;
     int64_t id;
@@ -170,7 +195,11 @@ static td_status put_body(td_eorders *eo, td_store_conn *c, void *ctx, td_error 
             return st;
     }
     int first = a->o->state == TD_EORDER_COLLECTING;
-    a->hold = a->o->records == 0;
+    /* the case is held at its first own items (linked ones lie in other cases) */
+    int64_t own = 0;
+    if ((st = own_records(c, a->id, &own, err)))
+        return st;
+    a->hold = own == (int64_t)a->n;
     int64_t v[4] = {TD_EORDER_PRESERVED, cats, (int64_t)a->n, 1};
     if ((st = td__eorder_update(c, a->id,
                                 "state = $2, preserved = $3, records = records + $4,"
@@ -367,11 +396,64 @@ static td_status unheld_body(td_eorders *eo, td_store_conn *c, void *ctx, td_err
     return a->held ? td__eorder_update(c, a->id, "evidence_held = $2", &zero, 1, err) : TD_OK;
 }
 
+typedef struct case_row {
+    char ref[TD_EVIDENCE_REF_MAX + 1];
+} case_row;
+
+static void case_item(td_stmt *q, void *item)
+{
+    snprintf(((case_row *)item)->ref, TD_EVIDENCE_REF_MAX + 1, "%s", td_stmt_column_text(q, 0));
+}
+
+/* Lifts the holds of the cases order id linked from, unless another open order links them. */
+static td_status release_linked(td_eorders *eo, int64_t id, td_error *err)
+{
+    case_row *cases = NULL;
+    size_t n = 0;
+    int64_t b1[1] = {id};
+    td_status st = td_store_read_rows(eo->svc->store,
+                                      "SELECT DISTINCT linked_case FROM eorder_records"
+                                      " WHERE order_id = $1 AND linked_case <> ''",
+                                      b1, 1, TD_EORDER_ORDER_RECORDS_MAX, sizeof *cases, case_item,
+                                      (void **)&cases, &n, err);
+    for (size_t i = 0; st == TD_OK && i < n; i++) {
+        td_store_conn *c;
+        td_stmt *q;
+        int row = 0;
+        int64_t others = 0;
+        if ((st = td_store_acquire(eo->svc->store, 0, &c, err)))
+            break;
+        if ((st = td_store_prepare(c,
+                                   "SELECT COUNT(*) FROM eorder_records r JOIN eorders o"
+                                   " ON o.id = r.order_id WHERE r.linked_case = $1"
+                                   " AND r.order_id <> $2 AND o.state IN ($3, $4, $5, $6)",
+                                   &q, err)) == TD_OK &&
+            (st = td_stmt_bind_text(q, 1, cases[i].ref, (size_t)-1, err)) == TD_OK &&
+            (st = td_stmt_bind_int64(q, 2, id, err)) == TD_OK &&
+            (st = td_stmt_bind_int64(q, 3, TD_EORDER_COLLECTING, err)) == TD_OK &&
+            (st = td_stmt_bind_int64(q, 4, TD_EORDER_PRESERVED, err)) == TD_OK &&
+            (st = td_stmt_bind_int64(q, 5, TD_EORDER_APPROVED, err)) == TD_OK &&
+            (st = td_stmt_bind_int64(q, 6, TD_EORDER_PAUSED, err)) == TD_OK &&
+            (st = td_stmt_step(q, &row, err)) == TD_OK && row) {
+            others = td_stmt_column_int64(q, 0);
+            td_stmt_reset(q);
+        }
+        td_store_release(eo->svc->store, c);
+        if (st == TD_OK && others == 0)
+            st = td_evidence_hold(eo->evidence, "system", cases[i].ref, 0,
+                                  "no open evidence order links it any longer", err);
+    }
+    td_free(cases);
+    return st;
+}
+
 td_status td__eorder_release_evidence(td_eorders *eo, int64_t id, int delivered, td_error *err)
 {
     char case_ref[64];
     release_args a = {id, 0};
     td_status st = td__eorders_tx(eo, unheld_body, &a, err);
+    if (st == TD_OK)
+        st = release_linked(eo, id, err);
     if (st || !a.held)
         return st;
     td__eorder_case_ref(case_ref, sizeof case_ref, id);
@@ -383,6 +465,223 @@ td_status td__eorder_release_evidence(td_eorders *eo, int64_t id, int delivered,
         return TD_OK;
     return td_evidence_retain_until(eo->evidence, "system", case_ref, td__now(eo->svc),
                                     "evidence order ended", err);
+}
+
+/* ---- data takedown holds itself: linked ---- */
+
+typedef struct link_args {
+    const char *actor;
+    int64_t id;
+    const td_eorder_linked *items;
+    size_t n;
+    td_eorder *o;
+    size_t linked;
+    int *take; /* per item: linked by this call */
+} link_args;
+
+/* Whether the order asks for item (the checks of a put's record). */
+static int wanted(const td_eorder *o, const td_eorder_linked *it)
+{
+    const td_eorder_doc *d = &o->doc;
+    if (!one_bit(it->category) || !(it->category & d->categories) || (it->category & o->refused))
+        return 0;
+    if (it->identifier[0]) {
+        int known = 0;
+        for (size_t k = 0; k < d->n_identifiers && !known; k++)
+            known = strcmp(it->identifier, d->identifiers[k].value) == 0;
+        if (!known)
+            return 0;
+    }
+    if (it->at_ms == 0 && it->category != TD_EORDER_CAT_SUBSCRIBER)
+        return 0;
+    if (it->at_ms && (it->at_ms < d->from_ms || it->at_ms > d->to_ms))
+        return 0;
+    return it->item > 0 && it->case_ref[0] && it->bytes >= 0 && strlen(it->sha256) == 64 &&
+           strlen(it->related_sha256) == 64;
+}
+
+static td_status link_body(td_eorders *eo, td_store_conn *c, void *ctx, td_error *err)
+{
+    link_args *a = ctx;
+    td_stmt *q;
+    int row;
+    td_status st;
+    char case_ref[64];
+    a->linked = 0;
+    if ((st = td__eorder_load(c, a->id, a->o, err)))
+        return st;
+    if (a->o->state != TD_EORDER_COLLECTING && a->o->state != TD_EORDER_PRESERVED)
+        return TD_OK;
+    td__eorder_case_ref(case_ref, sizeof case_ref, a->id);
+    int64_t now = td__now(eo->svc);
+    unsigned cats = a->o->preserved;
+    json_t *recs = json_array();
+    if (!recs)
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < a->n; i++) {
+        const td_eorder_linked *it = &a->items[i];
+        a->take[i] = 0;
+        if (!wanted(a->o, it))
+            continue;
+        row = 0;
+        if ((st = td_store_prepare(c,
+                                   "SELECT 1 FROM eorder_records WHERE order_id = $1"
+                                   " AND evidence_item = $2",
+                                   &q, err)) ||
+            (st = td_stmt_bind_int64(q, 1, a->id, err)) ||
+            (st = td_stmt_bind_int64(q, 2, it->item, err)) || (st = td_stmt_step(q, &row, err)))
+            goto fail;
+        td_stmt_reset(q);
+        if (row)
+            continue; /* linked before */
+        if (a->o->records + (int64_t)a->linked + 1 > TD_EORDER_ORDER_RECORDS_MAX)
+            break;
+        /* the item must lie in the case it is said to, and that case must still exist */
+        td_error ignored;
+        st = td_evidence_link_in(eo->evidence, c, a->actor, case_ref, it->item, NULL, &ignored);
+        if (st == TD_ERR_NOT_FOUND) {
+            st = TD_OK;
+            continue; /* its case was purged meanwhile */
+        }
+        if (st) {
+            td__error_set(err, st, "%s", ignored.message);
+            goto fail;
+        }
+        if ((st = td_store_prepare(c,
+                                   "INSERT INTO eorder_records (order_id, evidence_item, category,"
+                                   " identifier, at_ms, bytes, sha256, fields_sha256, sealed_ms,"
+                                   " linked_case) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                                   &q, err)) ||
+            (st = td_stmt_bind_int64(q, 1, a->id, err)) ||
+            (st = td_stmt_bind_int64(q, 2, it->item, err)) ||
+            (st = td_stmt_bind_int64(q, 3, it->category, err)) ||
+            (st = td_stmt_bind_text(q, 4, it->identifier, (size_t)-1, err)) ||
+            (st = td_stmt_bind_int64(q, 5, it->at_ms, err)) ||
+            (st = td_stmt_bind_int64(q, 6, it->bytes, err)) ||
+            (st = td_stmt_bind_text(q, 7, it->sha256, (size_t)-1, err)) ||
+            (st = td_stmt_bind_text(q, 8, it->related_sha256, (size_t)-1, err)) ||
+            (st = td_stmt_bind_int64(q, 9, now, err)) ||
+            (st = td_stmt_bind_text(q, 10, it->case_ref, (size_t)-1, err)) ||
+            (st = td_stmt_run(q, NULL, err)))
+            goto fail;
+        cats |= it->category;
+        a->take[i] = 1;
+        a->linked++;
+        /* digests, ids and the case; never the identifier (auditors read the log) */
+        json_array_append_new(recs, json_pack("{s:I, s:s, s:s, s:I, s:s, s:s}", "item",
+                                              (json_int_t)it->item, "case", it->case_ref,
+                                              "category", td_eorder_category_name(it->category),
+                                              "bytes", (json_int_t)it->bytes, "sha256", it->sha256,
+                                              "fields_sha256", it->related_sha256));
+    }
+    if (!a->linked) {
+        json_decref(recs);
+        return TD_OK;
+    }
+    int first = a->o->state == TD_EORDER_COLLECTING;
+    int64_t v[3] = {TD_EORDER_PRESERVED, cats, (int64_t)a->linked};
+    if ((st = td__eorder_update(c, a->id, "state = $2, preserved = $3, records = records + $4", v,
+                                3, err)))
+        goto fail;
+    if ((st = td__eorders_audit(eo, c, a->actor, "eorder.data_linked", a->id,
+                                json_pack("{s:o, s:o}", "records", recs, "categories",
+                                          td__eorder_categories_json(cats)),
+                                NULL, err)))
+        return st;
+    if (first &&
+        (a->o->doc.framework == TD_EORDER_EU_EPOC || a->o->doc.framework == TD_EORDER_EU_EPOC_PR))
+        return td__eorder_message(eo, c, a->o, TD_EORDER_MSG_DATA_PRESERVED,
+                                  json_pack("{s:o, s:o}", "categories",
+                                            td__eorder_categories_json(cats), "preserved_at",
+                                            td__eorder_time_json(now)),
+                                  err);
+    return TD_OK;
+fail:
+    json_decref(recs);
+    return st;
+}
+
+td_status td__eorder_link(td_eorders *eo, const char *actor, int64_t id, size_t *linked,
+                          td_error *err)
+{
+    td_eorder_linked *items = NULL;
+    size_t n = 0;
+    td_status st;
+    *linked = 0;
+    if (!eo->provider)
+        return TD_OK;
+    td_eorder *o = td__malloc(sizeof *o);
+    if (!o)
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    td_store_conn *c;
+    if ((st = td_store_acquire(eo->svc->store, 0, &c, err)) == TD_OK) {
+        st = td__eorder_load(c, id, o, err);
+        td_store_release(eo->svc->store, c);
+    }
+    if (st || (o->state != TD_EORDER_COLLECTING && o->state != TD_EORDER_PRESERVED)) {
+        td__free(o);
+        return st;
+    }
+    if ((st = eo->provider(eo->provider_ctx, o, &items, &n, err)) || n == 0) {
+        td_free(items);
+        td__free(o);
+        return st;
+    }
+    if (n > TD_EORDER_PUT_MAX_RECORDS)
+        n = TD_EORDER_PUT_MAX_RECORDS;
+    int *take = td__calloc(n, sizeof *take);
+    if (!take) {
+        td_free(items);
+        td__free(o);
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    }
+    link_args a = {actor && *actor ? actor : "system", id, items, n, o, 0, take};
+    pthread_mutex_lock(&eo->data_lock);
+    st = td__eorders_tx(eo, link_body, &a, err);
+    pthread_mutex_unlock(&eo->data_lock);
+    if (st == TD_OK && a.linked) {
+        *linked = a.linked;
+        /* Each linked case is held while the order runs. An end that came meanwhile finds the
+         * records and lifts the holds itself, or ended before: caught here. */
+        char reason[96];
+        snprintf(reason, sizeof reason, "evidence order %s links it", o->id_text);
+        for (size_t i = 0; i < n; i++)
+            if (take[i]) {
+                td_error ignored;
+                td__eo_ignore(td_evidence_hold(eo->evidence, "system", items[i].case_ref, 1, reason,
+                                               &ignored));
+            }
+        int ended = 0;
+        td_error ignored;
+        if (td_store_acquire(eo->svc->store, 0, &c, &ignored) == TD_OK) {
+            if (td__eorder_load(c, id, o, &ignored) == TD_OK)
+                ended = !td__eorder_state_open(o->state) && o->state != TD_EORDER_DELIVERED;
+            td_store_release(eo->svc->store, c);
+        }
+        if (ended)
+            td__eo_ignore(release_linked(eo, id, &ignored));
+    }
+    td__free(take);
+    td_free(items);
+    td__free(o);
+    return st;
+}
+
+td_status td_eorder_link(td_eorders *eo, const char *actor, const char *order, size_t *linked,
+                         td_error *err)
+{
+    size_t local;
+    td_store_conn *c;
+    int64_t id = 0;
+    if (!linked)
+        linked = &local;
+    *linked = 0;
+    td_status st = td_store_acquire(eo->svc->store, 0, &c, err);
+    if (st)
+        return st;
+    st = td__eorder_resolve(c, order, &id, err);
+    td_store_release(eo->svc->store, c);
+    return st ? st : td__eorder_link(eo, actor, id, linked, err);
 }
 
 /* ---- reading the records ---- */
@@ -400,6 +699,7 @@ static void record_row(td_stmt *q, void *item)
     td__copy_trunc(r->fields_sha256, sizeof r->fields_sha256, td_stmt_column_text(q, 7));
     r->sealed_ms = td_stmt_column_int64(q, 8);
     r->delivered_ms = td_stmt_column_int64(q, 9);
+    td__copy_trunc(r->linked_case, sizeof r->linked_case, td_stmt_column_text(q, 10));
 }
 
 typedef struct read_args {
@@ -433,8 +733,8 @@ td_status td_eorder_records(td_eorders *eo, const char *actor, const char *purpo
     int64_t binds[1] = {a.id};
     return td_store_read_rows(eo->svc->store,
                               "SELECT id, evidence_item, category, identifier, at_ms, bytes,"
-                              " sha256, fields_sha256, sealed_ms, delivered_ms FROM eorder_records"
-                              " WHERE order_id = $1 ORDER BY id",
+                              " sha256, fields_sha256, sealed_ms, delivered_ms, linked_case"
+                              " FROM eorder_records WHERE order_id = $1 ORDER BY id",
                               binds, 1, TD_EORDER_ORDER_RECORDS_MAX, sizeof **out, record_row,
                               (void **)out, count, err);
 }

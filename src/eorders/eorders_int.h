@@ -37,6 +37,11 @@ struct td_eorders {
     /* Serialises put_data and deliver per handle: a put seals outside a transaction, a delivery
      * reads the records; neither may interleave with another of the same kind. */
     pthread_mutex_t data_lock;
+    /* The provider of data takedown holds itself (td_eorders_set_provider), and when the tick
+     * last asked it for every open order (service clock; under duty-free use, set atomically). */
+    td_eorder_provider_fn provider;
+    void *provider_ctx;
+    _Atomic int64_t last_link_ms;
 
     /* The background thread (eorders_clock.c). */
     pthread_t duty;
@@ -151,6 +156,11 @@ td_status td__eorder_messages_cancel(td_store_conn *c, int64_t id, int64_t *n, t
  * after a delivery the case is kept for the evidence retention from now. Outside any
  * transaction; failures are the caller's to ignore (the purge only waits). */
 td_status td__eorder_release_evidence(td_eorders *eo, int64_t id, int delivered, td_error *err);
+
+/* Links what the provider holds for order id (outside any transaction; takes data_lock);
+ * *linked counts the new records. */
+td_status td__eorder_link(td_eorders *eo, const char *actor, int64_t id, size_t *linked,
+                          td_error *err);
 
 /* ---- eorders_clock.c ---- */
 

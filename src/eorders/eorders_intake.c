@@ -524,6 +524,13 @@ td_status td_eorder_receive(td_eorders *eo, const td_eorder_intake *in, td_eorde
     st = td__eorders_tx(eo, recv_body, &a, err);
     if (st == TD_OK && !out->duplicate)
         td_webhook_kick(eo->svc);
+    if (st == TD_OK && !out->duplicate && out->state == TD_EORDER_COLLECTING) {
+        /* What takedown holds itself is linked at once; a failure here only waits for the
+         * tick's next pass, the receipt stands. */
+        size_t n_linked = 0;
+        td_error ignored;
+        td__eo_ignore(td__eorder_link(eo, "system", out->id, &n_linked, &ignored));
+    }
 out:
     td__free(doc);
     return st;

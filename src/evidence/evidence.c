@@ -37,8 +37,16 @@ static const char schema_v1[] =
     " request_id INTEGER NOT NULL REFERENCES evidence_requests(id), custodian TEXT NOT NULL,"
     " approved_ms BIGINT NOT NULL, PRIMARY KEY (request_id, custodian));";
 
+/* Items of other cases a case may release (td_evidence_link): evidence sealed once in a case of
+ * its own (a preserved report) that an evidence order asks for. */
+static const char schema_v2[] =
+    "CREATE TABLE evidence_links ("
+    " case_ref TEXT NOT NULL, item_id BIGINT NOT NULL REFERENCES evidence_items(id),"
+    " linked_ms BIGINT NOT NULL, PRIMARY KEY (case_ref, item_id));";
+
 static const td_store_migration migrations[] = {
     {1, "evidence store", schema_v1, NULL},
+    {2, "items linked from other cases", schema_v2, NULL},
 };
 
 void td_evidence_options_default(td_evidence_options *o)

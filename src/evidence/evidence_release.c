@@ -1,7 +1,14 @@
 /* The k-of-n release: a request names a case and items with its legal basis, each custodian
  * approves it with a share (checked against the share's commitment and held in guarded memory,
  * never stored), and the release rebuilds the master key from k shares, logs itself, closes the
- * request and only then decrypts the items for the caller. */
+ * request and only then decrypts the items for the caller.
+ *
+ * The items named may also lie in other cases than the request's when they were linked to it
+ * (td_evidence_link, an audited act: a preserved report an evidence order names, sealed once in
+ * the report's own case); any other item of another case is refused as before. The master key
+ * opens every case's key, so one approval by the custodians releases them all: the release opens
+ * the cases one after the other and gives each item with its own case's binding. A linked case
+ * must not be purged. */
 #include <jansson.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -57,6 +64,117 @@ typedef struct request_args {
     int64_t id;
 } request_args;
 
+/* The case of item id (*found 0: no such item). */
+static td_status item_case(td_store_conn *c, int64_t id, char case_ref[TD__EVIDENCE_MAX_REF + 1],
+                           int *found, td_error *err)
+{
+    td_stmt *q;
+    int row = 0;
+    td_status st;
+    *found = 0;
+    case_ref[0] = '\0';
+    if ((st = td_store_prepare(c, "SELECT case_ref FROM evidence_items WHERE id = $1", &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_step(q, &row, err)))
+        return st;
+    if (row) {
+        snprintf(case_ref, TD__EVIDENCE_MAX_REF + 1, "%s", td_stmt_column_text(q, 0));
+        *found = 1;
+    }
+    td_stmt_reset(q);
+    return TD_OK;
+}
+
+/* Whether item id of another case was linked to case_ref (td_evidence_link). */
+static td_status item_linked(td_store_conn *c, const char *case_ref, int64_t id, int *linked,
+                             td_error *err)
+{
+    td_stmt *q;
+    int row = 0;
+    td_status st;
+    if ((st = td_store_prepare(
+             c, "SELECT 1 FROM evidence_links WHERE case_ref = $1 AND item_id = $2", &q, err)) ||
+        (st = td_stmt_bind_text(q, 1, case_ref, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 2, id, err)) || (st = td_stmt_step(q, &row, err)))
+        return st;
+    td_stmt_reset(q);
+    *linked = row;
+    return TD_OK;
+}
+
+typedef struct link_args {
+    const char *actor, *case_ref;
+    int64_t item;
+    int linked;
+} link_args;
+
+static td_status link_body(td_evidence *ev, td_store_conn *c, void *arg, td_error *err)
+{
+    link_args *a = arg;
+    char item_ref[TD__EVIDENCE_MAX_REF + 1];
+    int found = 0;
+    td_evidence_case_info info;
+    td_stmt *q;
+    int64_t changed = 0;
+    td_status st;
+    a->linked = 0;
+    if ((st = item_case(c, a->item, item_ref, &found, err)))
+        return st;
+    if (!found)
+        return td__error_set(err, TD_ERR_NOT_FOUND, "evidence: no item %lld", (long long)a->item);
+    if (strcmp(item_ref, a->case_ref) == 0)
+        return TD_OK; /* its own case releases it anyway */
+    if ((st = td__evidence_case_info(c, item_ref, &info, err)))
+        return st;
+    if (info.purged_ms)
+        return td__error_set(err, TD_ERR_NOT_FOUND, "evidence: case %s of item %lld was purged",
+                             item_ref, (long long)a->item);
+    if ((st = td_store_prepare(c,
+                               "INSERT INTO evidence_links (case_ref, item_id, linked_ms)"
+                               " VALUES ($1, $2, $3) ON CONFLICT (case_ref, item_id) DO NOTHING",
+                               &q, err)) ||
+        (st = td_stmt_bind_text(q, 1, a->case_ref, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 2, a->item, err)) ||
+        (st = td_stmt_bind_int64(q, 3, td__evidence_now(ev), err)) ||
+        (st = td_stmt_run(q, &changed, err)))
+        return st;
+    if (!changed)
+        return TD_OK;
+    a->linked = 1;
+    char *details = td__evidence_dump(
+        json_pack("{s:I,s:s}", "item", (json_int_t)a->item, "from_case", item_ref));
+    if (!details)
+        return td__error_set(err, TD_ERR_NOMEM, "evidence: out of memory");
+    st = td_audit_append_in(ev->log, c, a->actor, "evidence.link", a->case_ref, details, NULL, err);
+    td__free(details);
+    return st;
+}
+
+static td_status link_check(const char *actor, const char *case_ref, td_error *err)
+{
+    td_status st = td__evidence_check_text("actor", actor, TD__EVIDENCE_MAX_REF, err);
+    return st ? st : td__evidence_check_text("case reference", case_ref, TD__EVIDENCE_MAX_REF, err);
+}
+
+td_status td_evidence_link(td_evidence *ev, const char *actor, const char *case_ref,
+                           int64_t item_id, td_error *err)
+{
+    td_status st = link_check(actor, case_ref, err);
+    link_args a = {actor, case_ref, item_id, 0};
+    return st ? st : td__evidence_tx(ev, link_body, &a, err);
+}
+
+td_status td_evidence_link_in(td_evidence *ev, td_store_conn *conn, const char *actor,
+                              const char *case_ref, int64_t item_id, int *linked, td_error *err)
+{
+    td_status st = link_check(actor, case_ref, err);
+    link_args a = {actor, case_ref, item_id, 0};
+    if (st == TD_OK)
+        st = link_body(ev, conn, &a, err);
+    if (linked)
+        *linked = a.linked;
+    return st;
+}
+
 static td_status request_body(td_evidence *ev, td_store_conn *c, void *arg, td_error *err)
 {
     request_args *a = arg;
@@ -64,29 +182,53 @@ static td_status request_body(td_evidence *ev, td_store_conn *c, void *arg, td_e
     td_stmt *q;
     int row;
     td_status st = td__evidence_case_info(c, a->case_ref, &info, err);
+    /* A request of linked items only may name a case that holds nothing yet. */
+    int own_case = st == TD_OK;
+    if (st == TD_ERR_NOT_FOUND && a->n_items > 0)
+        st = TD_OK;
     if (st)
         return st;
-    if (info.purged_ms)
+    if (own_case && info.purged_ms)
         return td__error_set(err, TD_ERR_NOT_FOUND,
                              "evidence: case %s was purged; nothing can be released", a->case_ref);
-    json_t *items = json_array();
+    json_t *items = json_array(), *linked = json_array();
     char list[MAX_REQUEST_ITEMS * 21 + 1];
     size_t off = 0;
     list[0] = '\0';
     for (size_t i = 0; i < a->n_items; i++) {
-        if ((st = td_store_prepare(
-                 c, "SELECT 1 FROM evidence_items WHERE id = $1 AND case_ref = $2", &q, err)) ||
-            (st = td_stmt_bind_int64(q, 1, a->items[i], err)) ||
-            (st = td_stmt_bind_text(q, 2, a->case_ref, (size_t)-1, err)) ||
-            (st = td_stmt_step(q, &row, err))) {
+        char item_ref[TD__EVIDENCE_MAX_REF + 1];
+        int found = 0;
+        if ((st = item_case(c, a->items[i], item_ref, &found, err))) {
             json_decref(items);
+            json_decref(linked);
             return st;
         }
-        td_stmt_reset(q);
-        if (!row) {
+        if (!found) {
             json_decref(items);
+            json_decref(linked);
             return td__error_set(err, TD_ERR_NOT_FOUND, "evidence: case %s has no item %lld",
                                  a->case_ref, (long long)a->items[i]);
+        }
+        if (strcmp(item_ref, a->case_ref) != 0) {
+            td_evidence_case_info other;
+            int is_linked = 0;
+            if ((st = item_linked(c, a->case_ref, a->items[i], &is_linked, err)) == TD_OK &&
+                !is_linked)
+                st = td__error_set(err, TD_ERR_NOT_FOUND, "evidence: case %s has no item %lld",
+                                   a->case_ref, (long long)a->items[i]);
+            if (st == TD_OK && (st = td__evidence_case_info(c, item_ref, &other, err)) == TD_OK &&
+                other.purged_ms)
+                st = td__error_set(err, TD_ERR_NOT_FOUND,
+                                   "evidence: case %s of item %lld was purged; nothing of it"
+                                   " can be released",
+                                   item_ref, (long long)a->items[i]);
+            if (st) {
+                json_decref(items);
+                json_decref(linked);
+                return st;
+            }
+            json_array_append_new(
+                linked, json_pack("{s:I, s:s}", "item", (json_int_t)a->items[i], "case", item_ref));
         }
         off += (size_t)snprintf(list + off, sizeof list - off, "%s%lld", i ? "," : "",
                                 (long long)a->items[i]);
@@ -106,13 +248,17 @@ static td_status request_body(td_evidence *ev, td_store_conn *c, void *arg, td_e
         (st = td_stmt_bind_int64(q, 6, td__evidence_now(ev), err)) ||
         (st = td_stmt_step(q, &row, err))) {
         json_decref(items);
+        json_decref(linked);
         return st;
     }
     a->id = row ? td_stmt_column_int64(q, 0) : 0;
     td_stmt_reset(q);
-    char *details = td__evidence_dump(json_pack("{s:I,s:s,s:s,s:o}", "request", (json_int_t)a->id,
-                                                "legal_basis", a->legal_basis, "purpose",
-                                                a->purpose, "items", items));
+    json_t *d = json_pack("{s:I,s:s,s:s,s:o}", "request", (json_int_t)a->id, "legal_basis",
+                          a->legal_basis, "purpose", a->purpose, "items", items);
+    if (d && json_array_size(linked))
+        json_object_set(d, "linked", linked);
+    json_decref(linked);
+    char *details = td__evidence_dump(d);
     if (!details)
         return td__error_set(err, TD_ERR_NOMEM, "evidence: out of memory");
     st = td_audit_append_in(ev->log, c, a->requester, "evidence.request", a->case_ref, details,
@@ -283,22 +429,32 @@ typedef struct release_args {
 
 static int item_wanted(const char *list, int64_t id);
 
-/* The ids of the items a release will decrypt (those of the case the request names), for its
- * audit entry: the log says which sealed items were read, not only that some were. */
+/* The ids of the items a release will decrypt (those the request lists, which may lie in linked
+ * cases; every item of its case when it lists none), for its audit entry: the log says which
+ * sealed items were read, not only that some were. */
 static td_status release_item_ids(td_store_conn *c, const release_args *a, json_t *ids,
                                   td_error *err)
 {
     td_stmt *q;
     int row;
-    td_status st = td_store_prepare(
-        c, "SELECT id FROM evidence_items WHERE case_ref = $1 ORDER BY id", &q, err);
-    if (st || (st = td_stmt_bind_text(q, 1, a->case_ref, (size_t)-1, err)))
-        return st;
-    while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
-        int64_t id = td_stmt_column_int64(q, 0);
-        if (item_wanted(a->items, id))
-            json_array_append_new(ids, json_integer(id));
+    td_status st;
+    if (a->items[0]) {
+        for (const char *p = a->items; *p;) {
+            char *end;
+            long long v = strtoll(p, &end, 10);
+            if (end == p)
+                break;
+            json_array_append_new(ids, json_integer(v));
+            p = *end == ',' ? end + 1 : end;
+        }
+        return TD_OK;
     }
+    if ((st = td_store_prepare(c, "SELECT id FROM evidence_items WHERE case_ref = $1 ORDER BY id",
+                               &q, err)) ||
+        (st = td_stmt_bind_text(q, 1, a->case_ref, (size_t)-1, err)))
+        return st;
+    while ((st = td_stmt_step(q, &row, err)) == TD_OK && row)
+        json_array_append_new(ids, json_integer(td_stmt_column_int64(q, 0)));
     return st;
 }
 
@@ -361,7 +517,7 @@ static int item_wanted(const char *list, int64_t id)
 }
 
 /* Decrypts one item with the case secret key and hands it to fn. */
-static td_status deliver(td_evidence *ev, const release_args *a, int64_t id, const uint8_t *wrapped,
+static td_status deliver(td_evidence *ev, const char *case_ref, int64_t id, const uint8_t *wrapped,
                          size_t wrapped_len, const uint8_t *case_pk, const uint8_t *case_sk,
                          td_evidence_release_fn fn, void *ctx, td_error *err)
 {
@@ -380,7 +536,7 @@ static td_status deliver(td_evidence *ev, const release_args *a, int64_t id, con
                              (long long)id);
     }
     td__evidence_item_path(ev, id, path, sizeof path);
-    td__evidence_item_bind(a->case_ref, id, bind, sizeof bind);
+    td__evidence_item_bind(case_ref, id, bind, sizeof bind);
     st = td__sealed_read(path, key, bind, (uint64_t)ev->opts.max_item_bytes, &meta, &meta_len,
                          &content, &len, err);
     sodium_free(key);
@@ -405,41 +561,32 @@ static td_status deliver(td_evidence *ev, const release_args *a, int64_t id, con
     return st;
 }
 
-static td_status release_items(td_evidence *ev, const release_args *a, const uint8_t *master_pk,
-                               const uint8_t *master_sk, td_evidence_release_fn fn, void *ctx,
-                               td_error *err)
+/* Opens one case's key with the master key and hands over its items the request wants. */
+static td_status release_case(td_evidence *ev, td_store_conn *c, const release_args *a,
+                              const char *case_ref, const uint8_t *master_pk,
+                              const uint8_t *master_sk, uint8_t *case_sk, td_evidence_release_fn fn,
+                              void *ctx, td_error *err)
 {
-    td_store_conn *c;
     td_stmt *q;
     int row;
     uint8_t case_pk[crypto_box_PUBLICKEYBYTES];
-    uint8_t *case_sk = sodium_malloc(crypto_box_SECRETKEYBYTES);
-    if (!case_sk)
-        return td__error_set(err, TD_ERR_NOMEM, "evidence: out of memory");
-    td_status st = td_store_acquire(ev->store, 0, &c, err);
-    if (st) {
-        sodium_free(case_sk);
-        return st;
-    }
+    td_status st;
     if ((st = td_store_prepare(c,
                                "SELECT public_key, wrapped_secret FROM evidence_cases"
                                " WHERE case_ref = $1 AND purged_ms = 0",
                                &q, err)) ||
-        (st = td_stmt_bind_text(q, 1, a->case_ref, (size_t)-1, err)) ||
+        (st = td_stmt_bind_text(q, 1, case_ref, (size_t)-1, err)) ||
         (st = td_stmt_step(q, &row, err)))
-        goto out;
-    if (!row) {
-        st =
-            td__error_set(err, TD_ERR_NOT_FOUND, "evidence: case %s is gone (purged)", a->case_ref);
-        goto out;
-    }
+        return st;
+    if (!row)
+        return td__error_set(err, TD_ERR_NOT_FOUND, "evidence: case %s is gone (purged)", case_ref);
     if (td_stmt_column_bytes(q, 0) != sizeof case_pk ||
         td_stmt_column_bytes(q, 1) != TD__EVIDENCE_WRAPPED_LEN ||
         crypto_box_seal_open(case_sk, td_stmt_column_blob(q, 1), TD__EVIDENCE_WRAPPED_LEN,
                              master_pk, master_sk) != 0) {
-        st = td__error_set(err, TD_ERR_CORRUPT, "evidence: case %s: its key does not open",
-                           a->case_ref);
-        goto out;
+        td_stmt_reset(q);
+        return td__error_set(err, TD_ERR_CORRUPT, "evidence: case %s: its key does not open",
+                             case_ref);
     }
     memcpy(case_pk, td_stmt_column_blob(q, 0), sizeof case_pk);
     td_stmt_reset(q);
@@ -447,21 +594,78 @@ static td_status release_items(td_evidence *ev, const release_args *a, const uin
                                "SELECT id, wrapped_key FROM evidence_items WHERE case_ref = $1"
                                " ORDER BY id",
                                &q, err)) ||
-        (st = td_stmt_bind_text(q, 1, a->case_ref, (size_t)-1, err)))
-        goto out;
+        (st = td_stmt_bind_text(q, 1, case_ref, (size_t)-1, err)))
+        return st;
     for (;;) {
         if ((st = td_stmt_step(q, &row, err)) || !row)
             break;
         int64_t id = td_stmt_column_int64(q, 0);
         if (!item_wanted(a->items, id))
             continue;
-        if ((st = deliver(ev, a, id, td_stmt_column_blob(q, 1), td_stmt_column_bytes(q, 1), case_pk,
-                          case_sk, fn, ctx, err)))
+        if ((st = deliver(ev, case_ref, id, td_stmt_column_blob(q, 1), td_stmt_column_bytes(q, 1),
+                          case_pk, case_sk, fn, ctx, err)))
             break;
     }
-out:
+    td_stmt_reset(q);
+    sodium_memzero(case_sk, crypto_box_SECRETKEYBYTES);
+    return st;
+}
+
+#define MAX_LINKED_CASES 64
+
+/* The request's case first, then each linked case its items lie in. */
+static td_status release_items(td_evidence *ev, const release_args *a, const uint8_t *master_pk,
+                               const uint8_t *master_sk, td_evidence_release_fn fn, void *ctx,
+                               td_error *err)
+{
+    td_store_conn *c;
+    char(*cases)[TD__EVIDENCE_MAX_REF + 1] = td__calloc(MAX_LINKED_CASES, sizeof *cases);
+    size_t n_cases = 0;
+    uint8_t *case_sk = sodium_malloc(crypto_box_SECRETKEYBYTES);
+    if (!case_sk || !cases) {
+        if (case_sk)
+            sodium_free(case_sk);
+        td__free(cases);
+        return td__error_set(err, TD_ERR_NOMEM, "evidence: out of memory");
+    }
+    td_status st = td_store_acquire(ev->store, 0, &c, err);
+    if (st) {
+        sodium_free(case_sk);
+        td__free(cases);
+        return st;
+    }
+    for (const char *p = a->items; st == TD_OK && *p;) {
+        char *end, ref[TD__EVIDENCE_MAX_REF + 1];
+        int found = 0, seen = 0;
+        long long v = strtoll(p, &end, 10);
+        if (end == p)
+            break;
+        p = *end == ',' ? end + 1 : end;
+        if ((st = item_case(c, v, ref, &found, err)) || !found || !strcmp(ref, a->case_ref))
+            continue;
+        for (size_t k = 0; k < n_cases && !seen; k++)
+            seen = strcmp(cases[k], ref) == 0;
+        if (seen)
+            continue;
+        if (n_cases == MAX_LINKED_CASES)
+            st = td__error_set(err, TD_ERR_LIMIT, "evidence: items of more than %d linked cases",
+                               MAX_LINKED_CASES);
+        else
+            snprintf(cases[n_cases++], TD__EVIDENCE_MAX_REF + 1, "%s", ref);
+    }
+    /* The request's own case: unless it holds nothing (a request of linked items only). */
+    if (st == TD_OK) {
+        td_evidence_case_info info;
+        td_error ignored;
+        if (n_cases == 0 ||
+            td__evidence_case_info(c, a->case_ref, &info, &ignored) != TD_ERR_NOT_FOUND)
+            st = release_case(ev, c, a, a->case_ref, master_pk, master_sk, case_sk, fn, ctx, err);
+    }
+    for (size_t k = 0; st == TD_OK && k < n_cases; k++)
+        st = release_case(ev, c, a, cases[k], master_pk, master_sk, case_sk, fn, ctx, err);
     td_store_release(ev->store, c);
     sodium_free(case_sk);
+    td__free(cases);
     return st;
 }
 

@@ -11,6 +11,7 @@
 #include "core/buf.h"
 #include "server/guard.h"
 #include "server/handlers_eorders.h"
+#include "server/handlers_frank.h"
 #include "server/server_int.h"
 
 static const double bucket_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -193,6 +194,29 @@ static void render_eorders(out *o, td_eorders *eorders)
         (long long)em.outbox_retrying);
 }
 
+/* Message franking and E2EE reports (td_reports_get_stats): counted by this process since it
+ * started. A refusal's reason is the check that failed (td_frank_failure_name), or
+ * "attachment" for an attachment that did not open under its key or its commitment. */
+static void render_reports(out *o, td_server *srv)
+{
+    td_reports_stats rs;
+    td__srv_reports_figures(srv, &rs);
+    put(o,
+        "# HELP takedown_frank_total Message franking tags franked at delivery.\n"
+        "# TYPE takedown_frank_total counter\ntakedown_frank_total %llu\n"
+        "# HELP takedown_reports_verified_total Reported messages whose frank verified.\n"
+        "# TYPE takedown_reports_verified_total counter\ntakedown_reports_verified_total %llu\n"
+        "# HELP takedown_reports_refused_total Reports refused because a message or an "
+        "attachment did not verify, by reason.\n"
+        "# TYPE takedown_reports_refused_total counter\n",
+        (unsigned long long)rs.franked, (unsigned long long)rs.verified);
+    for (size_t i = 0; i < TD__REFUSAL_REASONS; i++) {
+        const char *reason = i == 0 ? "attachment" : td_frank_failure_name((td_frank_failure)i);
+        put(o, "takedown_reports_refused_total{reason=\"%s\"} %llu\n", reason,
+            (unsigned long long)rs.invalid[i]);
+    }
+}
+
 static const char *const class_names[N_CLASSES] = {"1xx", "2xx", "3xx", "4xx", "5xx", "aborted"};
 
 /* The connection guard's figures (guard.h, docs/api.md "Connection and rate limits"). */
@@ -344,6 +368,7 @@ char *td__metrics_render(td_server *srv, size_t *len)
         render_orders(&o, srv, orders);
     if (svc && atomic_load(&srv->ready))
         render_eorders(&o, atomic_load(&srv->eorders));
+    render_reports(&o, srv);
     if (o.failed || !o.b.p) {
         td__buf_free(&o.b);
         return NULL;

@@ -11,6 +11,7 @@
 #include "core/utf8.h"
 #include "server/handlers_eorders.h"
 #include "server/handlers_evidence.h"
+#include "server/handlers_frank.h"
 #include "server/handlers_orders.h"
 #include "server/server_int.h"
 
@@ -170,6 +171,21 @@ static const td__route routes[] = {
      "evidence-order figures for a period"},
     {"POST", "/eevidence/{endpoint}", td__h_eevidence, AUTH, TD__F_MEDIA,
      "the e-Evidence transport (ETSI TS 103 120 XML)"},
+
+    /* Message franking and E2EE reports (docs/e2ee.md). The messaging server franks at
+     * delivery and relays reports; the verification keys are public (clients check franks);
+     * the review copy of a reported message is for moderators and admins, each read audited.
+     * GET /v1/reports/{id} comes after the two report routes above, which it would shadow. */
+    {"POST", "/v1/frank", td__h_frank, PLAT, 0, "frank messages at delivery (1..1000)"},
+    {"GET", "/v1/frank/keys", td__h_frank_keys, PUB, 0, "the franking verification keys"},
+    {"POST", "/v1/frank/keys/rotate", td__h_frank_rotate, ADMIN, 0, "rotate the franking key"},
+    {"POST", "/v1/reports", td__h_reports_submit, PLAT, TD__F_REPORT,
+     "a reported message, verified"},
+    {"GET", "/v1/reports/{id}", td__h_report_get, MOD | PLAT, 0, "one report (no content)"},
+    {"GET", "/v1/reports/{id}/text", td__h_report_text, MOD, TD__F_DOWNLOAD,
+     "a report's text (review copy, audited)"},
+    {"GET", "/v1/reports/{id}/attachments/{i}", td__h_report_attachment, MOD, TD__F_DOWNLOAD,
+     "a report's attachment (review copy, audited)"},
 
     /* Meta's HMA API, so that an HMA client switches by changing its base URL. */
     {"GET", "/status", td__h_hma_status, PUB, TD__F_NO_READY | TD__F_PROBE, "HMA liveness"},

@@ -185,6 +185,7 @@ json_t *td__json_content(const td_content *c)
     if (!o)
         return NULL;
     json_object_set_new(o, "platform_key", opt_int(c->platform_key));
+    json_object_set_new(o, "source", json_string(c->source[0] ? c->source : "upload"));
     json_object_set_new(o, "case", c->has_case ? td__json_case(&c->kase) : json_null());
     json_t *d = json_array();
     for (size_t i = 0; d && i < c->decision_count; i++)

@@ -25,6 +25,7 @@
 #include "server/auth.h"
 #include "server/guard.h"
 #include "server/handlers_eorders.h"
+#include "server/handlers_frank.h"
 #include "server/handlers_orders.h"
 #include "server/server_int.h"
 
@@ -67,10 +68,6 @@ static void server_log(td_server *srv, const char *fmt, ...)
  * its figures so that the metrics count since the server started. */
 static void orders_stop(td_server *srv)
 {
-    /* Evidence orders first: they borrow the orders handle (its authority registry). */
-    td__eev_sender_stop(srv->eev_sender);
-    srv->eev_sender = NULL;
-    td_eorders_close(atomic_exchange(&srv->eorders, NULL));
     td_orders *orders = atomic_exchange(&srv->orders, NULL);
     td_orders_clock_stats cs;
     if (!orders)
@@ -81,9 +78,20 @@ static void orders_stop(td_server *srv)
     atomic_fetch_add(&srv->evidence_purged_closed, cs.evidence_purged);
 }
 
+/* Closes evidence orders and their sender: before the reports (their provider) and the orders
+ * (whose authority registry they borrow). */
+static void eorders_stop(td_server *srv)
+{
+    td__eev_sender_stop(srv->eev_sender);
+    srv->eev_sender = NULL;
+    td_eorders_close(atomic_exchange(&srv->eorders, NULL));
+}
+
 /* Opens evidence orders on svc beside orders (whose authority registry and evidence store they
- * share), with their clock thread and the sender of their outgoing messages. A failure leaves
- * their routes answering 503 and is reported to the log. */
+ * share), with their clock thread and the sender of their outgoing messages; reports removed
+ * after review are data they can link (td_reports_eorder_provider), registered right after the
+ * open (td_eorders_options has no member for it; the clock thread first ticks one interval
+ * later). A failure leaves their routes answering 503 and is reported to the log. */
 static void eorders_start(td_server *srv, td_service *svc, td_orders *orders)
 {
     td_eorders_options eo;
@@ -101,6 +109,9 @@ static void eorders_start(td_server *srv, td_service *svc, td_orders *orders)
         server_log(srv, "evidence orders are disabled: %s", err.message);
         return;
     }
+    td_reports *rep = atomic_load(&srv->reports);
+    if (rep)
+        td_eorders_set_provider(eorders, td_reports_eorder_provider, rep);
     atomic_store(&srv->eorders, eorders);
     srv->eev_sender = td__eev_sender_start(srv, eorders);
 }
@@ -126,7 +137,82 @@ static void orders_start(td_server *srv, td_service *svc)
         return;
     }
     atomic_store(&srv->orders, orders);
-    eorders_start(srv, svc, orders);
+}
+
+/* ---- message franking and E2EE reports ----
+ * The reports handle franks at delivery and verifies reports; its duties (key rotation, the
+ * destruction of retired keys at the end of their retention, the preservation of removed
+ * reports, the deletion of review copies of closed cases) run on its own thread. It seals
+ * removed reports in the orders handle's evidence store, so it is opened after the orders and
+ * closed before them; evidence orders, which link removed reports, come after it. */
+
+static void reports_start(td_server *srv, td_service *svc)
+{
+    td_reports_options ro;
+    td_reports *rep = NULL;
+    td_error err;
+    if (td_reports_options_from_config(&ro, srv->opts.config, &err) != TD_OK) {
+        server_log(srv, "message franking and reports are disabled: %s", err.message);
+        return;
+    }
+    td_orders *orders = atomic_load(&srv->orders);
+    ro.evidence = orders ? td_orders_evidence(orders) : NULL;
+    if (ro.tick_ms <= 0)
+        ro.tick_ms = TD__REPORTS_TICK_MS;
+    if (td_reports_open(svc, &ro, &rep, &err) != TD_OK) {
+        server_log(srv, "message franking and reports are disabled: %s", err.message);
+        return;
+    }
+    atomic_store(&srv->reports, rep);
+}
+
+/* Closes the reports handle (stopping its thread), keeping its counters for /metrics. */
+static void reports_stop(td_server *srv)
+{
+    td_reports *rep = atomic_exchange(&srv->reports, NULL);
+    td_reports_stats rs;
+    if (!rep)
+        return;
+    td_reports_get_stats(rep, &rs);
+    td_reports_close(rep);
+    atomic_fetch_add(&srv->franked_closed, rs.franked);
+    atomic_fetch_add(&srv->verified_closed, rs.verified);
+    for (size_t i = 0; i < TD__REFUSAL_REASONS; i++)
+        atomic_fetch_add(&srv->refused_closed[i], rs.invalid[i]);
+}
+
+void td__srv_reports_figures(td_server *srv, td_reports_stats *out)
+{
+    td_reports *rep = atomic_load(&srv->reports);
+    memset(out, 0, sizeof *out);
+    if (rep)
+        td_reports_get_stats(rep, out);
+    out->franked += atomic_load(&srv->franked_closed);
+    out->verified += atomic_load(&srv->verified_closed);
+    for (size_t i = 0; i < TD__REFUSAL_REASONS; i++)
+        out->invalid[i] += atomic_load(&srv->refused_closed[i]);
+}
+
+td_reports *td__req_reports(td__req *r) { return atomic_load(&r->srv->reports); }
+
+/* Everything opened on a service, in the order of what each borrows: the orders (their
+ * evidence store and authority registry), the reports (sealed in that evidence store), then the
+ * evidence orders (the registry, the store, and the reports as their provider). Closed the
+ * other way round. */
+static void components_start(td_server *srv, td_service *svc)
+{
+    orders_start(srv, svc);
+    reports_start(srv, svc);
+    td_orders *orders = atomic_load(&srv->orders);
+    if (orders)
+        eorders_start(srv, svc, orders);
+}
+
+static void components_stop(td_server *srv)
+{
+    eorders_stop(srv);
+    reports_stop(srv);
+    orders_stop(srv);
 }
 
 void td__srv_clock_figures(td_server *srv, unsigned long long *preserve_retries,
@@ -165,6 +251,9 @@ const char *td_server_openapi(size_t *len)
 
 static uint64_t body_limit(const td_server *srv, const td__route *route)
 {
+    if (route && (route->flags & TD__F_REPORT))
+        return srv->opts.max_media_bytes < TD_REPORT_BODY_MAX ? srv->opts.max_media_bytes
+                                                              : TD_REPORT_BODY_MAX;
     if (route && (route->flags & TD__F_IMPORT))
         return srv->opts.max_import_bytes;
     if (route && (route->flags & TD__F_MEDIA))
@@ -201,6 +290,13 @@ static enum MHD_Result send_response(td__req *r)
         MHD_add_response_header(resp, "X-Frame-Options", "DENY");
         MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    }
+    if (r->route && (r->route->flags & TD__F_DOWNLOAD)) {
+        /* A reported message's bytes, as its sender wrote them: never HTML of this origin. */
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(resp, "Content-Security-Policy", "sandbox; default-src 'none'");
+        MHD_add_response_header(resp, "Content-Disposition", "attachment");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     }
     if (r->retry_after) {
         char secs[16];
@@ -570,7 +666,7 @@ td_status td_server_start(const td_server_options *opts, td_service *svc, td_ser
     }
     srv->started = td__srv_now();
     if (svc)
-        orders_start(srv, svc);
+        components_start(srv, svc);
     atomic_store(&srv->svc, svc);
     atomic_store(&srv->ready, svc && td_service_ready(svc) ? 1 : 0);
     unsigned threads = opts->threads ? opts->threads : core_count();
@@ -586,7 +682,7 @@ td_status td_server_start(const td_server_options *opts, td_service *svc, td_ser
         (size_t)32 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_UNESCAPE_CALLBACK,
         unescape, NULL, MHD_OPTION_END);
     if (!srv->daemon) {
-        orders_stop(srv);
+        components_stop(srv);
         td__metrics_free(srv->metrics);
         td__auth_cache_free(srv->auth);
         td__guard_free(srv->guard);
@@ -608,9 +704,9 @@ void td_server_set_service(td_server *srv, td_service *svc)
     /* Orders first, so that the server is never ready without them. */
     if (svc != atomic_load(&srv->svc)) {
         atomic_store(&srv->ready, 0);
-        orders_stop(srv);
+        components_stop(srv);
         if (svc)
-            orders_start(srv, svc);
+            components_start(srv, svc);
     }
     atomic_store(&srv->svc, svc);
     atomic_store(&srv->ready, svc && td_service_ready(svc) ? 1 : 0);
@@ -633,9 +729,9 @@ void td_server_stop(td_server *srv, unsigned drain_ms)
     }
     MHD_stop_daemon(srv->daemon);
     td__guard_free(srv->guard);
-    /* No request runs any more: close the orders, which stops their clock thread (before the
-     * caller closes the service). */
-    orders_stop(srv);
+    /* No request runs any more: close the reports and the orders, which stops their threads
+     * (before the caller closes the service). */
+    components_stop(srv);
     td__metrics_free(srv->metrics);
     td__auth_cache_free(srv->auth);
     td__free(srv->fetch_allow);

@@ -13,10 +13,13 @@
 
 #include "core/buf.h"
 #include "takedown/orders.h"
+#include "takedown/reports.h"
 #include "takedown/video_hash.h"
 #include "takedown/server.h"
 
 #define TD__MAX_PARAMS 4
+/* Reasons a report is refused, as td_reports_stats.invalid counts them. */
+#define TD__REFUSAL_REASONS (sizeof(((td_reports_stats *)0)->invalid) / sizeof(uint64_t))
 #define TD__MAX_PARAM_LEN 256
 
 typedef struct td__req td__req;
@@ -43,7 +46,11 @@ enum {
     TD__F_IMPORT = 1u << 1,   /* body is a list: uses the import limit */
     TD__F_NO_READY = 1u << 2, /* answers before the service is open (probes, metrics) */
     TD__F_CONSOLE = 1u << 3,  /* a web console file: strict CSP and nosniff headers */
-    TD__F_PROBE = 1u << 4     /* a health probe: exempt from the request rate limits */
+    TD__F_PROBE = 1u << 4,    /* a health probe: exempt from the request rate limits */
+    TD__F_REPORT = 1u << 5,   /* an E2EE report: up to TD_REPORT_BODY_MAX (within the media
+                                 limit), attachments in base64 */
+    TD__F_DOWNLOAD = 1u << 6  /* answers bytes from an outside party: a download no browser
+                                 renders or sniffs in this origin */
 };
 
 typedef struct td__route {
@@ -196,6 +203,12 @@ struct td_server {
      * clock thread, and the sender of their outgoing e-Evidence messages. */
     _Atomic(struct td_eorders *) eorders;
     struct td__eev_sender *eev_sender;
+    /* Message franking and E2EE reports (reports.h), opened on the service after the orders
+     * (whose evidence store seals removed reports); NULL: their routes answer 503. */
+    _Atomic(struct td_reports *) reports;
+    /* The counters of reports handles already closed, so that /metrics counts since the server
+     * started: tags franked, messages verified, refusals by td_frank_failure (0: attachments). */
+    atomic_ullong franked_closed, verified_closed, refused_closed[TD__REFUSAL_REASONS];
     /* The clock threads' figures of handles already closed (td_server_set_service replaces
      * them), so that /metrics counts since the server started. */
     atomic_ullong preserve_retries_closed, evidence_purged_closed;
