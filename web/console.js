@@ -480,11 +480,13 @@
       fact(facts, 'Verdict', r.verdict);
       fact(facts, 'Franking key', String(r.key_id));
       fact(facts, 'Evidence', r.evidence_item ? 'sealed, item ' + r.evidence_item : 'not sealed');
+      const c = r.case_id ? await api('GET', '/v1/cases/' + r.case_id) : null;
       const msg = $('report-message');
       const atts = $('report-attachments');
       clear(msg);
       clear(atts);
-      if (!r.review_copy) {
+      // The copy is gone for readers once the case closes (deleted by the service soon after).
+      if (!r.review_copy || (c && c.state === 'closed')) {
         msg.append(h('p', { class: 'muted' }, 'The review copy is gone: the case is closed.'));
       } else {
         msg.append(h('button', { type: 'button', class: 'secondary', id: 'report-show-text',
@@ -498,8 +500,7 @@
       if (r.attachments === 0) atts.append(h('p', { class: 'muted' }, 'none'));
       const kase = $('report-case');
       clear(kase);
-      if (r.case_id) {
-        const c = await api('GET', '/v1/cases/' + r.case_id);
+      if (c) {
         const content = await api('GET', '/v1/content/' + enc(r.content_id)).catch(() => null);
         kase.append(renderCase(c, content));
       } else kase.append(h('p', { class: 'muted' }, 'no case'));
