@@ -1218,6 +1218,26 @@ static void test_block_bank(void **state)
     json_decref(c);
 }
 
+/* Whether the list at path (GET /v1/reports...) holds report id, and where (-1: absent). */
+static int list_position(const char *path, long long id)
+{
+    json_t *l = api_call(&S.srv, 200, "GET", path, S.keys[MODERATOR], NULL);
+    json_t *arr = json_object_get(l, "reports");
+    assert_true(json_is_array(arr));
+    int at = -1;
+    long long prev = 0;
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        long long rid = api_jint(json_array_get(arr, i), "report_id");
+        if (i)
+            assert_true(rid < prev); /* newest first */
+        prev = rid;
+        if (rid == id)
+            at = (int)i;
+    }
+    json_decref(l);
+    return at;
+}
+
 static void test_review_copy(void **state)
 {
     (void)state;
@@ -1230,6 +1250,13 @@ static void test_review_copy(void **state)
     json_t *r = report(PLATFORM, &m, 1, "bob");
     long long id = api_jint(r, "report_id"), case_id = api_jint(r, "case_id");
     json_decref(r);
+    /* The moderators' list: the newest report first while its copy is held. */
+    assert_int_equal(list_position("/v1/reports?open=1", id), 0);
+    assert_int_equal(list_position("/v1/reports", id), 0);
+    assert_int_equal(list_position("/v1/reports?open=1&offset=1", id), -1);
+    api_expect_error(&S.srv, 403, "forbidden", "GET", "/v1/reports", S.keys[PLATFORM], NULL);
+    api_expect_error(&S.srv, 400, NULL, "GET", "/v1/reports?limit=1001", S.keys[MODERATOR], NULL);
+    api_expect_error(&S.srv, 400, NULL, "GET", "/v1/reports?open=2", S.keys[MODERATOR], NULL);
     char text_path[96], att_path[96], path[96];
     snprintf(text_path, sizeof text_path, "/v1/reports/%lld/text", id);
     snprintf(att_path, sizeof att_path, "/v1/reports/%lld/attachments/0", id);
@@ -1267,6 +1294,9 @@ static void test_review_copy(void **state)
                          "{\"decision\": \"keep\", \"reason\": \"not terrorist content\"}"));
     api_expect_error(&S.srv, 404, "not_found", "GET", text_path, S.keys[MODERATOR], NULL);
     api_expect_error(&S.srv, 404, "not_found", "GET", att_path, S.keys[MODERATOR], NULL);
+    /* Off the open list at once, still in the whole list. */
+    assert_int_equal(list_position("/v1/reports?open=1", id), -1);
+    assert_true(list_position("/v1/reports", id) >= 0);
     /* The copy itself is deleted by the reports thread (every 10 s on the server), with an
      * entry. */
     snprintf(path, sizeof path, "/v1/reports/%lld", id);

@@ -8,11 +8,11 @@
 (function () {
   const KEY_ITEM = 'takedown.key';
   const PURPOSE_ITEM = 'takedown.purpose';
-  const VIEWS = ['queue', 'orders', 'banks', 'eorders'];
+  const VIEWS = ['queue', 'orders', 'banks', 'eorders', 'reports'];
   const $ = (id) => document.getElementById(id);
   // access: what the key may read, learnt from the API's answers at sign-in (probeAccess).
   const state = { view: 'queue', orders: [], ordersTimer: 0, bank: null, signalsAfter: null,
-    access: null, eorder: null };
+    access: null, eorder: null, report: null, revealUrls: [] };
 
   // ---- helpers ----
 
@@ -226,6 +226,9 @@
     state.access = null;
     state.eorder = null;
     clearEorders();
+    dropRevealUrls();
+    state.report = null;
+    $('report-detail').hidden = true;
     stopOrdersTimer();
     if (clearMessages) clearError();
     say('');
@@ -275,7 +278,8 @@
     } else if (view === 'eorders') {
       await enterEorders();
       state.ordersTimer = setInterval(tick, 1000);
-    } else await loadBanks();
+    } else if (view === 'reports') await loadReports();
+    else await loadBanks();
   }
 
   // ---- review queue ----
@@ -347,7 +351,7 @@
     });
     if (ok) {
       say('Case #' + id + ' claimed.');
-      await loadQueue();
+      await refreshCases();
       const sel = $('decision-' + id);
       if (sel) sel.focus();
     }
@@ -360,7 +364,7 @@
     });
     if (ok) {
       say('Case #' + id + ' released.');
-      await loadQueue();
+      await refreshCases();
     }
   }
 
@@ -372,8 +376,177 @@
     const d = await run(() => api('POST', '/v1/cases/' + id + '/decision', { decision, reason }));
     if (d) {
       say('Case #' + id + ': ' + d.decision + ' recorded.');
-      await loadQueue();
+      await refreshCases();
     }
+  }
+
+  // Cases are shown in the review queue and beside a reported message: after an action the
+  // view it was taken in is read again.
+  async function refreshCases() {
+    if (state.view === 'reports') {
+      await loadReports();
+      if (state.report) await openReport(state.report);
+    } else await loadQueue();
+  }
+
+  // ---- reported messages (end-to-end encrypted messaging, docs/e2ee.md) ----
+
+  // Raw bytes of an API route (the review copy), as a Blob; errors as in api().
+  async function apiBlob(path) {
+    const headers = { Accept: '*/*', Authorization: 'Bearer ' + getKey() };
+    let resp;
+    try {
+      resp = await fetch(path, { headers, cache: 'no-store', credentials: 'omit', referrerPolicy: 'no-referrer' });
+    } catch (e) {
+      throw new ApiError(0, 'network', 'The server cannot be reached (' + e.message + ').');
+    }
+    if (!resp.ok) {
+      let err = null;
+      try {
+        err = (await resp.json()).error;
+      } catch (e) {
+        err = null;
+      }
+      throw new ApiError(resp.status, err ? err.code : 'http',
+        err && err.message ? err.message : 'HTTP ' + resp.status, err ? err.field : null);
+    }
+    return resp.blob();
+  }
+
+  // Text from a reported message, defanged so that nothing in it is a link or a live address:
+  // schemes become hxxp(s) and the dots of host names [.]; shown as text only.
+  function defang(text) {
+    return text
+      .replace(/\b(h)(tt)(ps?):\/\//gi, (m, a, b, c) => a + 'xx' + c + '[:]//')
+      .replace(/\b([a-z0-9-]+)\.(?=[a-z0-9-]+\b)/gi, (m, label) => label + '[.]');
+  }
+
+  // What the bytes are, from their first bytes (the API serves them as a download).
+  function sniff(bytes) {
+    const b = (i) => bytes[i];
+    if (b(0) === 0xff && b(1) === 0xd8 && b(2) === 0xff) return 'image/jpeg';
+    if (b(0) === 0x89 && b(1) === 0x50 && b(2) === 0x4e && b(3) === 0x47) return 'image/png';
+    if (b(0) === 0x47 && b(1) === 0x49 && b(2) === 0x46) return 'image/gif';
+    if (b(0) === 0x52 && b(1) === 0x49 && b(2) === 0x46 && b(3) === 0x46 && b(8) === 0x57 &&
+      b(9) === 0x45 && b(10) === 0x42 && b(11) === 0x50) return 'image/webp';
+    if (b(4) === 0x66 && b(5) === 0x74 && b(6) === 0x79 && b(7) === 0x70) return 'video/mp4';
+    if (b(0) === 0x1a && b(1) === 0x45 && b(2) === 0xdf && b(3) === 0xa3) return 'video/webm';
+    return null;
+  }
+
+  function dropRevealUrls() {
+    for (const u of state.revealUrls) URL.revokeObjectURL(u);
+    state.revealUrls = [];
+  }
+
+  async function loadReports() {
+    await run(async () => {
+      const data = await api('GET', '/v1/reports?open=1&limit=100');
+      const reports = data.reports || [];
+      const body = $('reports-body');
+      clear(body);
+      $('reports-empty').hidden = reports.length !== 0;
+      $('reports-table').hidden = reports.length === 0;
+      for (const r of reports) {
+        body.append(h('tr', { 'data-report-id': r.report_id },
+          h('td', null, '#' + r.report_id),
+          h('td', null, when(r.received_ms)),
+          h('td', { class: 'mono' }, r.sender),
+          h('td', { class: 'mono' }, r.conversation),
+          h('td', null, when(r.accepted_ms)),
+          h('td', null, String(r.reporters)),
+          h('td', null, r.verdict),
+          h('td', null, String(r.attachments)),
+          h('td', null, h('button', { type: 'button', onclick: () => openReport(r.report_id) },
+            'Open report #' + r.report_id))));
+      }
+    });
+  }
+
+  async function openReport(id) {
+    dropRevealUrls();
+    const ok = await run(async () => {
+      const r = await api('GET', '/v1/reports/' + id);
+      state.report = id;
+      const facts = $('report-facts');
+      clear(facts);
+      fact(facts, 'Report', '#' + r.report_id);
+      fact(facts, 'Content id', h('span', { class: 'mono' }, r.content_id));
+      fact(facts, 'Sender (verified)', h('span', { class: 'mono' }, r.sender));
+      fact(facts, 'Conversation', h('span', { class: 'mono' }, r.conversation));
+      fact(facts, 'Sent (franked)', when(r.accepted_ms));
+      fact(facts, 'First reported', when(r.received_ms));
+      fact(facts, 'Reporters', String(r.reporters));
+      fact(facts, 'Verdict', r.verdict);
+      fact(facts, 'Franking key', String(r.key_id));
+      fact(facts, 'Evidence', r.evidence_item ? 'sealed, item ' + r.evidence_item : 'not sealed');
+      const c = r.case_id ? await api('GET', '/v1/cases/' + r.case_id) : null;
+      const msg = $('report-message');
+      const atts = $('report-attachments');
+      clear(msg);
+      clear(atts);
+      // The copy is gone for readers once the case closes (deleted by the service soon after).
+      if (!r.review_copy || (c && c.state === 'closed')) {
+        msg.append(h('p', { class: 'muted' }, 'The review copy is gone: the case is closed.'));
+      } else {
+        msg.append(h('button', { type: 'button', class: 'secondary', id: 'report-show-text',
+          onclick: () => showReportText(id) }, 'Show message (recorded in the audit log)'));
+        for (let i = 0; i < r.attachments; i++) {
+          atts.append(h('div', { class: 'attachment', id: 'report-att-' + i },
+            h('button', { type: 'button', class: 'secondary', onclick: () => showAttachment(id, i) },
+              'Show attachment ' + (i + 1) + ' (recorded in the audit log)')));
+        }
+      }
+      if (r.attachments === 0) atts.append(h('p', { class: 'muted' }, 'none'));
+      const kase = $('report-case');
+      clear(kase);
+      if (c) {
+        const content = await api('GET', '/v1/content/' + enc(r.content_id)).catch(() => null);
+        kase.append(renderCase(c, content));
+      } else kase.append(h('p', { class: 'muted' }, 'no case'));
+      $('report-detail').hidden = false;
+      return true;
+    });
+    if (ok) $('report-detail-title').focus();
+  }
+
+  async function showReportText(id) {
+    await run(async () => {
+      const blob = await apiBlob('/v1/reports/' + id + '/text');
+      const text = await blob.text();
+      const msg = $('report-message');
+      clear(msg);
+      msg.append(h('p', { class: 'hint' }, 'Shown defanged: addresses are not links.'),
+        h('pre', { class: 'reported-text' }, text ? defang(text) : '(no text)'));
+    });
+  }
+
+  async function showAttachment(id, i) {
+    await run(async () => {
+      const blob = await apiBlob('/v1/reports/' + id + '/attachments/' + i);
+      const bytes = new Uint8Array(await blob.slice(0, 16).arrayBuffer());
+      const type = sniff(bytes);
+      const box = $('report-att-' + i);
+      clear(box);
+      box.append(h('p', null, 'Attachment ' + (i + 1) + ': ' + (type || 'not an image or video') +
+        ', ' + blob.size + ' bytes'));
+      if (!type) return;
+      const url = URL.createObjectURL(new Blob([blob], { type }));
+      state.revealUrls.push(url);
+      const media = type.startsWith('image/')
+        ? h('img', { src: url, alt: 'Attachment ' + (i + 1) + ' of the reported message', class: 'shielded' })
+        : h('video', { src: url, class: 'shielded', controls: true, muted: true, preload: 'metadata',
+          'aria-label': 'Attachment ' + (i + 1) + ' of the reported message' });
+      if (media.tagName === 'VIDEO') media.muted = true;
+      const toggle = h('button', { type: 'button', class: 'secondary', 'aria-pressed': 'false' },
+        'Reveal attachment ' + (i + 1));
+      toggle.addEventListener('click', () => {
+        const shown = media.classList.toggle('revealed');
+        toggle.setAttribute('aria-pressed', shown ? 'true' : 'false');
+        toggle.textContent = (shown ? 'Blur attachment ' : 'Reveal attachment ') + (i + 1);
+      });
+      box.append(h('div', { class: 'media-box' }, media), toggle);
+    });
   }
 
   // ---- orders ----
@@ -1066,6 +1239,10 @@
       if (state.bank) loadSignals(state.bank, false);
     });
     $('signals-more').addEventListener('click', () => loadSignals(state.bank, true));
+    $('reports-refresh').addEventListener('click', async () => {
+      await loadReports();
+      if (state.report) await openReport(state.report);
+    });
     $('eorders-refresh').addEventListener('click', async () => {
       if (!getPurpose() || (state.access && !state.access.eorders)) return enterEorders();
       await loadEorders();

@@ -207,6 +207,13 @@ __attribute__((warn_unused_result)) td_status td_report_get(td_reports *rep, int
 __attribute__((warn_unused_result)) td_status td_report_get_as(td_reports *rep,
                                                                const td_principal *who, int64_t id,
                                                                td_report *out, td_error *err);
+/* Reports, newest first, skipping offset, at most limit (0: 100; over TD_PAGE_MAX:
+ * TD_ERR_LIMIT); open_only: only those whose review copy is held (their case is not closed), the
+ * moderators' list. Free *out with td_free. */
+__attribute__((warn_unused_result)) td_status td_report_list(td_reports *rep, int open_only,
+                                                             size_t limit, size_t offset,
+                                                             td_report **out, size_t *count,
+                                                             td_error *err);
 /* The review copy (text, and attachment i's plaintext when index >= 0) for actor, audited
  * ("report.read"); gone after its case closed: TD_ERR_NOT_FOUND. *data freed with td_free. */
 __attribute__((warn_unused_result)) td_status td_report_read(td_reports *rep, int64_t id, int index,

@@ -418,6 +418,19 @@ static int visible_report(td__req *r, td_reports *rep, int64_t id, td_report *ou
     return 1;
 }
 
+/* A report's record as the API shows it: never the message. */
+static json_t *report_json(const td_report *t)
+{
+    return json_pack("{s:I, s:s, s:o, s:s, s:I, s:I, s:I, s:s, s:s, s:I, s:I, s:b, s:o}",
+                     "report_id", (json_int_t)t->id, "content_id", t->content_id, "case_id",
+                     opt_id(t->case_id), "verdict", td_verdict_name(t->verdict), "reporters",
+                     (json_int_t)t->reporters, "received_ms", (json_int_t)t->received_ms, "key_id",
+                     (json_int_t)t->key_id, "sender", t->sender, "conversation", t->conversation,
+                     "accepted_ms", (json_int_t)t->accepted_ms, "attachments",
+                     (json_int_t)t->n_attachments, "review_copy", t->review_copy, "evidence_item",
+                     opt_id(t->evidence_item));
+}
+
 /* GET /v1/reports/{id}: the record, never the message. */
 void td__h_report_get(td__req *r)
 {
@@ -426,15 +439,32 @@ void td__h_report_get(td__req *r)
     td_report t;
     if (id < 0 || !visible_report(r, rep, id, &t))
         return;
-    json_t *j =
-        json_pack("{s:I, s:s, s:o, s:s, s:I, s:I, s:I, s:s, s:s, s:I, s:I, s:b, s:o}", "report_id",
-                  (json_int_t)t.id, "content_id", t.content_id, "case_id", opt_id(t.case_id),
-                  "verdict", td_verdict_name(t.verdict), "reporters", (json_int_t)t.reporters,
-                  "received_ms", (json_int_t)t.received_ms, "key_id", (json_int_t)t.key_id,
-                  "sender", t.sender, "conversation", t.conversation, "accepted_ms",
-                  (json_int_t)t.accepted_ms, "attachments", (json_int_t)t.n_attachments,
-                  "review_copy", t.review_copy, "evidence_item", opt_id(t.evidence_item));
-    td__reply_json(r, 200, j);
+    td__reply_json(r, 200, report_json(&t));
+}
+
+/* GET /v1/reports?open=&limit=&offset=: the moderators' list, newest first. */
+void td__h_report_list(td__req *r)
+{
+    td_reports *rep = reports_or_503(r);
+    int64_t open, limit, offset;
+    if (!rep || !td__query_int(r, "open", 0, 1, 0, &open) ||
+        !td__query_int(r, "limit", 1, TD_PAGE_MAX, 100, &limit) ||
+        !td__query_int(r, "offset", 0, INT32_MAX, 0, &offset))
+        return;
+    td_report *items = NULL;
+    size_t n = 0;
+    td_error err;
+    td_status st = td_report_list(rep, (int)open, (size_t)limit, (size_t)offset, &items, &n, &err);
+    if (st) {
+        td__reply_status(r, st, &err);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < n; i++)
+        if (json_array_append_new(arr, report_json(&items[i])))
+            break;
+    td_free(items);
+    td__reply_json(r, 200, json_pack("{s:o}", "reports", arr ? arr : json_array()));
 }
 
 /* The review copy's part index (-1: the text) for a moderator or admin, audited by the

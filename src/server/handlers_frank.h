@@ -22,6 +22,7 @@ void td__h_frank_keys(td__req *r);
 void td__h_frank_rotate(td__req *r);
 void td__h_reports_submit(td__req *r);
 void td__h_report_get(td__req *r);
+void td__h_report_list(td__req *r);
 void td__h_report_text(td__req *r);
 void td__h_report_attachment(td__req *r);
 

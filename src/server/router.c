@@ -181,6 +181,7 @@ static const td__route routes[] = {
     {"POST", "/v1/frank/keys/rotate", td__h_frank_rotate, ADMIN, 0, "rotate the franking key"},
     {"POST", "/v1/reports", td__h_reports_submit, PLAT, TD__F_REPORT,
      "a reported message, verified"},
+    {"GET", "/v1/reports", td__h_report_list, MOD, 0, "reports, newest first (no content)"},
     {"GET", "/v1/reports/{id}", td__h_report_get, MOD | PLAT, 0, "one report (no content)"},
     {"GET", "/v1/reports/{id}/text", td__h_report_text, MOD, TD__F_DOWNLOAD,
      "a report's text (review copy, audited)"},

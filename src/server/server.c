@@ -34,11 +34,12 @@
 #define DISCARD_MAX ((uint64_t)16 << 20)
 
 /* The web console's Content-Security-Policy (docs/console.md): its own scripts, styles and API
- * only; no inline code, no frames, no plugins. */
+ * only; no inline code, no frames, no plugins. Images and video only from its own origin or from
+ * blob: URLs the console makes of bytes it fetched (a reported message's attachments). */
 #define TD__CONSOLE_CSP                                                                            \
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "                    \
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "                 \
-    "frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "              \
+    "media-src blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "                    \
+    "form-action 'self'; frame-ancestors 'none'"
 
 double td__srv_now(void) { return (double)td__monotonic_ns() * 1e-9; }
 

@@ -192,6 +192,97 @@ async function inlineAnswer(page, form) {
     (await el.textContent()).trim()];
 }
 
+// The conformance images (Makefile: CONFORMANCE), beside the checkout by default.
+const CONFORMANCE = process.env.TD_CONFORMANCE || path.join(__dirname, '..', '..', '..', 'shared', 'conformance');
+
+// A reported message from an end-to-end encrypted conversation (docs/e2ee.md), built here as a
+// messaging client would with Node's own crypto (an implementation independent of takedown's):
+// an AES-256-GCM attachment, the tdfm1 envelope committing to it, the franking tag; franked by the
+// messaging server at delivery, then reported. The console lists it, shows the text defanged on
+// request, the image blurred and greyscale until revealed, and decides its case.
+async function reportedMessages(page, A) {
+  const platform = (await must(201, 'POST', '/v1/keys', A, { role: 'platform', name: 'messaging-server' })).key;
+  const image = fs.readFileSync(path.join(CONFORMANCE, 'threatexchange', 'pdq', 'data', 'reg-test-input',
+    'pen-and-coaster.png'));
+  const attKey = crypto.randomBytes(32);
+  const nonce = crypto.randomBytes(12);
+  const gcm = crypto.createCipheriv('aes-256-gcm', attKey, nonce);
+  const blob = Buffer.concat([nonce, gcm.update(image), gcm.final(), gcm.getAuthTag()]);
+  const text = 'Join us: https://recruit.example/join and share <b id="injected-report">this</b>';
+  const u32 = (n) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(n);
+    return b;
+  };
+  const sha = (b) => crypto.createHash('sha256').update(b).digest();
+  const envelope = Buffer.concat([Buffer.from('tdfm1'), u32(Buffer.byteLength(text)), Buffer.from(text), u32(1),
+    sha(blob), sha(Buffer.concat([Buffer.from('takedown-attachment-key-v1'), attKey]))]);
+  const salt = crypto.randomBytes(16);
+  const tag = crypto.createHmac('sha256', salt).update(envelope).digest('hex');
+  const ctx = { sender: 'user-666', conversation: 'room-42', accepted_ms: Date.now() };
+  const proof = await must(200, 'POST', '/v1/frank', platform, Object.assign({ franking_tag: tag }, ctx));
+  const answer = await must(201, 'POST', '/v1/reports', platform, {
+    reporter: 'user-7', reason: 'recruitment',
+    messages: [Object.assign({ text, attachments: [{ blob: blob.toString('base64'), key: attKey.toString('hex') }],
+      salt: salt.toString('hex'), key_id: proof.key_id, frank: proof.frank, signature: proof.signature }, ctx)],
+  });
+  const rep = answer.reports[0];
+  assert(rep.report_id && rep.case_id, 'the report verified and opened a case: ' + JSON.stringify(answer));
+  ok('API setup: a message franked at delivery and reported (report #' + rep.report_id + ', case #' + rep.case_id + ')');
+
+  await page.click('nav button[data-view="reports"]');
+  const row = page.locator('tr[data-report-id="' + rep.report_id + '"]');
+  await row.waitFor();
+  const rowText = await row.textContent();
+  for (const want of ['user-666', 'room-42']) assert(rowText.includes(want), 'the row shows ' + want + ': ' + rowText);
+  await row.locator('button', { hasText: 'Open report #' + rep.report_id }).click();
+  await page.waitForSelector('#report-detail:not([hidden])');
+  assert((await page.textContent('#report-facts')).includes(rep.content_id), 'the report shows its content id');
+  assert(!(await page.isVisible('pre.reported-text')), 'the message is not shown before it is asked for');
+  assert(await page.isVisible('#report-case article.case[data-case-id="' + rep.case_id + '"]'), 'its case is shown beside it');
+  ok('report #' + rep.report_id + ' listed (sender, conversation) and opened with its case; the message not yet read');
+
+  await page.click('#report-show-text');
+  const shown = await page.locator('pre.reported-text').textContent();
+  assert(shown.includes('hxxps[:]//recruit[.]example/join'), 'the text is defanged: ' + shown);
+  assert(!shown.includes('https://recruit.example'), 'no live address is left: ' + shown);
+  assert(shown.includes('<b id="injected-report">'), 'markup in the message is shown as text');
+  assert((await page.evaluate(() => document.getElementById('injected-report'))) === null, 'and never becomes markup');
+  assert((await page.locator('#report-message a').count()) === 0, 'no link in the message');
+  ok('the message shown on request, defanged and as text: "' + shown.trim() + '"');
+
+  await page.click('button:has-text("Show attachment 1")');
+  const img = page.locator('#report-att-0 img.shielded');
+  await img.waitFor();
+  await page.waitForFunction(() => {
+    const i = document.querySelector('#report-att-0 img');
+    return i && i.complete && i.naturalWidth > 0;
+  });
+  const filterOf = () => page.evaluate(() => getComputedStyle(document.querySelector('#report-att-0 img')).filter);
+  const blurred = await filterOf();
+  assert(/blur/.test(blurred) && /grayscale/.test(blurred), 'the image is blurred and greyscale: ' + blurred);
+  await page.click('button:has-text("Reveal attachment 1")');
+  assert((await filterOf()) === 'none', 'revealed, the image is shown as it is');
+  await page.click('button:has-text("Blur attachment 1")');
+  assert(/blur/.test(await filterOf()), 'blurred again on request');
+  ok('the attachment (a PNG) decoded and shown blurred and greyscale (' + blurred + '), revealed and blurred again');
+
+  const kase = page.locator('#report-case article.case[data-case-id="' + rep.case_id + '"]');
+  await kase.locator('button', { hasText: 'Claim case #' + rep.case_id }).click();
+  await page.waitForSelector('#decision-' + rep.case_id);
+  await page.selectOption('#decision-' + rep.case_id, 'remove');
+  await page.fill('#reason-' + rep.case_id, 'recruitment for a terrorist group');
+  await page.click('button:has-text("Decide case #' + rep.case_id + '")');
+  await page.waitForSelector('#report-message p.muted');
+  const c = await must(200, 'GET', '/v1/cases/' + rep.case_id, A);
+  assert(c.state === 'closed', 'API: the case is closed: ' + JSON.stringify(c));
+  const open = await must(200, 'GET', '/v1/reports?open=1', A);
+  assert(!open.reports.some((x) => x.report_id === rep.report_id), 'API: the report left the open list');
+  assert(!(await page.isVisible('tr[data-report-id="' + rep.report_id + '"]')), 'and the console\'s list');
+  await must(404, 'GET', '/v1/reports/' + rep.report_id + '/text', A);
+  ok('case #' + rep.case_id + ' decided remove from the report (API: closed; review copy gone, off the open list)');
+}
+
 async function evidenceOrders(page, A, shares) {
   const key = async (role, name) => (await must(201, 'POST', '/v1/keys', A, { role, name })).key;
   const keyRow = async (role, name) => must(201, 'POST', '/v1/keys', A, { role, name });
@@ -386,7 +477,12 @@ async function evidenceOrders(page, A, shares) {
   assert(/paused: no deadline/.test(await row2.locator('.eo-next').textContent()), 'no countdown while paused');
   const paused = await must(200, 'GET', '/v1/evidence-orders/' + o2.id + '?purpose=check', legal1);
   assert(paused.state === 'paused' && paused.reason === 'data_not_held', 'API: paused, data_not_held: ' + paused.state);
-  assert((await page.textContent('#eorder-messages')).includes('non_execution'), 'the Annex III message is listed');
+  // The open order is read again after the action: wait for its messages to show the answer.
+  await page.waitForFunction(() => {
+    const m = document.getElementById('eorder-messages');
+    return m && m.textContent.includes('non_execution');
+  });
+  ok('the Annex III message is listed');
   ok('Annex III for ' + o2.id + ': 10 reasons, conflict-of-law fields only with conflict_of_law, an empty one ' +
     'is the API\'s error inline ("' + ccError + '"), then data_not_held: paused, the list shows "' + holds + '"');
 
@@ -597,6 +693,7 @@ async function main() {
     assert(/404/.test(msg2) && msg2.length > 10, 'a 404 is shown in words: ' + msg2);
     ok('an API error while signed in is shown: "' + msg2 + '"');
 
+    await reportedMessages(page, A);
     await evidenceOrders(page, A, shares);
 
     // The deadline passes: the server records the breach, the console shows the row in red.
