@@ -281,8 +281,6 @@ typedef struct release_args {
     char legal_basis[TD__EVIDENCE_MAX_TEXT + 1];
 } release_args;
 
-static int item_wanted(const char *list, int64_t id);
-
 /* The ids of the items a release will decrypt (those of the case the request names), for its
  * audit entry: the log says which sealed items were read, not only that some were. */
 static td_status release_item_ids(td_store_conn *c, const release_args *a, json_t *ids,
@@ -296,7 +294,7 @@ static td_status release_item_ids(td_store_conn *c, const release_args *a, json_
         return st;
     while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
         int64_t id = td_stmt_column_int64(q, 0);
-        if (item_wanted(a->items, id))
+        if (td__evidence_item_named(a->items, id))
             json_array_append_new(ids, json_integer(id));
     }
     return st;
@@ -344,7 +342,8 @@ static td_status release_body(td_evidence *ev, td_store_conn *c, void *arg, td_e
     return st;
 }
 
-static int item_wanted(const char *list, int64_t id)
+/* An empty list names every item. */
+int td__evidence_item_named(const char *list, int64_t id)
 {
     if (!*list)
         return 1;
@@ -453,7 +452,7 @@ static td_status release_items(td_evidence *ev, const release_args *a, const uin
         if ((st = td_stmt_step(q, &row, err)) || !row)
             break;
         int64_t id = td_stmt_column_int64(q, 0);
-        if (!item_wanted(a->items, id))
+        if (!td__evidence_item_named(a->items, id))
             continue;
         if ((st = deliver(ev, a, id, td_stmt_column_blob(q, 1), td_stmt_column_bytes(q, 1), case_pk,
                           case_sk, fn, ctx, err)))
