@@ -21,10 +21,12 @@
  * the wall-clock ratio approaches the CPU-time ratio, which is printed too (process CPU time,
  * all threads, of each measurement).
  *
- *   bench_package [--mib N] [--chunk BYTES] [--runs R] [--dir DIR]
+ *   bench_package [--mib N] [--chunk BYTES] [--runs R] [--dir DIR] [--only STEP]
  *     --mib    record size in MiB (default 1024)
  *     --chunk  chunk size of both (default 65536)
  *     --runs   repeat each measurement, keep the best (default 1)
+ *     --only   seal, open or verify: measure that step alone (the files it reads are written
+ *              first, unmeasured), e.g. to profile one step with perf
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -261,6 +263,7 @@ static void line(const char *what, timing p, timing r)
 int main(int argc, char **argv)
 {
     long mib = 1024, runs = 1;
+    const char *only = NULL;
     const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     for (int i = 1; i < argc; i++) {
         if (i + 1 < argc && strcmp(argv[i], "--mib") == 0)
@@ -271,14 +274,20 @@ int main(int argc, char **argv)
             runs = strtol(argv[++i], NULL, 10);
         else if (i + 1 < argc && strcmp(argv[i], "--dir") == 0)
             dir = argv[++i];
+        else if (i + 1 < argc && strcmp(argv[i], "--only") == 0)
+            only = argv[++i];
         else {
             fprintf(stderr, "usage: bench_package [--mib N] [--chunk BYTES] [--runs R] "
-                            "[--dir DIR]\n");
+                            "[--dir DIR] [--only seal|open|verify]\n");
             return 2;
         }
     }
     if (mib < 1 || runs < 1 || chunk < TD_PACKAGE_CHUNK_MIN || chunk > TD_PACKAGE_CHUNK_MAX)
         die("arguments", "--mib >= 1, --runs >= 1, --chunk 1024..1048576");
+    int do_seal = !only || strcmp(only, "seal") == 0, do_open = !only || strcmp(only, "open") == 0,
+        do_verify = !only || strcmp(only, "verify") == 0;
+    if (!do_seal && !do_open && !do_verify)
+        die("arguments", "--only seal, open or verify");
     if (sodium_init() < 0)
         die("libsodium", "does not initialise");
     total = (uint64_t)mib << 20;
@@ -300,13 +309,23 @@ int main(int argc, char **argv)
            chunk, dir, runs);
 
     timing ps = {1e30, 0}, rs = ps, po = ps, ro = ps, pv = ps, rv = ps;
+    if (!do_seal) { /* the files to read, unmeasured */
+        raw_seal(raw, buf, cbuf);
+        package_seal(pkg);
+    }
     for (long r = 0; r < runs; r++) {
-        MEASURE(rs, raw_seal(raw, buf, cbuf));
-        MEASURE(ps, package_seal(pkg));
-        MEASURE(ro, raw_open(raw, raw_out, buf, cbuf));
-        MEASURE(po, package_open(pkg, out_dir));
-        MEASURE(rv, raw_open(raw, NULL, buf, cbuf));
-        MEASURE(pv, package_open(pkg, NULL));
+        if (do_seal) {
+            MEASURE(rs, raw_seal(raw, buf, cbuf));
+            MEASURE(ps, package_seal(pkg));
+        }
+        if (do_open) {
+            MEASURE(ro, raw_open(raw, raw_out, buf, cbuf));
+            MEASURE(po, package_open(pkg, out_dir));
+        }
+        if (do_verify) {
+            MEASURE(rv, raw_open(raw, NULL, buf, cbuf));
+            MEASURE(pv, package_open(pkg, NULL));
+        }
     }
     struct stat sb;
     uint64_t pkg_size = stat(pkg, &sb) == 0 ? (uint64_t)sb.st_size : 0;
@@ -315,9 +334,12 @@ int main(int argc, char **argv)
     unlink(raw_out);
     remove_output(out_dir);
 
-    line("seal", ps, rs);
-    line("open", po, ro);
-    line("verify", pv, rv);
+    if (do_seal)
+        line("seal", ps, rs);
+    if (do_open)
+        line("open", po, ro);
+    if (do_verify)
+        line("verify", pv, rv);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("package file: %llu bytes for %llu of data (overhead %.4f%%)\n",
