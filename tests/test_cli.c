@@ -11,8 +11,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <sodium.h>
+
+#include "support/api_client.h"
+#include "support/fake_clock.h"
 #include "support/support.h"
 #include "takedown/frank.h"
+#include "takedown/evidence_orders.h"
 
 #define OUT_MAX (1 << 20)
 static char out[OUT_MAX];
@@ -209,6 +214,160 @@ static void test_report_transparency(void **state)
     assert_non_null(strstr(out, "| orders.received | 0 |"));
     assert_int_equal(
         run("report transparency --data '%s' --from 2027-01-01 --to 2026-01-01 2>&1", dir), 2);
+}
+
+/* An evidence order of the StA Berlin: framework, file number, with or without a judge validating
+ * it (a production order for content without one is not executed at receipt). Times in 2099, so
+ * that a server running on the real clock finds nothing due while the test compares. */
+static char *eorder_doc(const char *framework, int serial, int judge, char *doc, size_t cap)
+{
+    snprintf(doc, cap,
+             "{\"framework\": \"%s\", \"A\": {\"issuing_state\": \"DE\", \"issuing_authority\":"
+             " {\"name\": \"StA Berlin\", \"type\": \"public_prosecutor\", \"file_number\":"
+             " \"StA-%d\"}%s, \"issued_at\": \"2099-01-01T09:00:00Z\"},"
+             " \"B\": {\"addressee\": \"Example Platform Ltd\", \"establishment\":"
+             " \"designated_establishment\", \"member_state\": \"IE\"}%s,"
+             " \"E\": {\"identifiers\": [{\"type\": \"user_id\", \"value\": \"u-1\"}],"
+             " \"time_range\": {\"from\": \"2098-11-01T00:00:00Z\", \"to\":"
+             " \"2098-11-30T00:00:00Z\"}}, \"F\": {\"data_categories\": [\"content\"]},"
+             " \"G\": {\"offence\": \"Participation in a terrorist group\","
+             " \"legal_classification\": \"129a StGB\", \"listed_terrorism\": true,"
+             " \"summary\": \"Propaganda.\"}, \"H\": {\"user_information\": \"restricted\"},"
+             " \"K\": {\"contact\": {\"name\": \"Desk\", \"email\": \"desk@sta.example\"}},"
+             " \"L\": {\"recipient\": \"StA Berlin\", \"x25519_public_key\":"
+             " \"0101010101010101010101010101010101010101010101010101010101010101\"}}",
+             framework, serial,
+             judge ? ", \"validating_authority\": {\"name\": \"AG Tiergarten\", \"type\":"
+                     " \"judge_or_court\", \"file_number\": \"AG-1\"}"
+                   : "",
+             strcmp(framework, "eu_epoc") == 0 ? ", \"C\": {\"deadline\": \"ten_days_asap\"}" : "");
+    return doc;
+}
+
+static void receive_signed(td_eorders *eo, const char *body, const uint8_t *sk, int expect_state)
+{
+    uint8_t sig[crypto_sign_BYTES];
+    char b64[128], header[160];
+    td_eorder_receipt rc;
+    td_eorder_rejection why;
+    td_error err;
+    crypto_sign_detached(sig, NULL, (const uint8_t *)body, strlen(body), sk);
+    sodium_bin2base64(b64, sizeof b64, sig, sizeof sig, sodium_base64_VARIANT_ORIGINAL);
+    snprintf(header, sizeof header, "ed25519=%s", b64);
+    td_eorder_intake in = {(const uint8_t *)body, strlen(body), header, NULL, NULL, 0, NULL};
+    if (td_eorder_receive(eo, &in, &rc, &why, &err) != TD_OK)
+        fail_msg("intake: %s (%s)", err.message, why.field);
+    assert_int_equal(rc.state, expect_state);
+}
+
+/* The command's report carries the evidence orders' figures: a data directory with evidence
+ * orders made through the library (three EPOCs, one of them without a judge and so not executed,
+ * one of the others withdrawn; one EPOC-PR), the command's figures are those the orders make,
+ * and the same as GET /v1/reports/transparency's on that directory. */
+static void test_report_evidence_orders(void **state)
+{
+    (void)state;
+    char dir[4096], body[4096], cmd[8400];
+    assert_int_equal(api_group_init(dir, sizeof dir, "cli-report-eo"), 0);
+    assert_int_equal(mkdir(dir, 0700), 0);
+
+    /* The orders, received at 2099-01-02 on the library's injected clock. */
+    td_service_options so;
+    td_service *svc;
+    td_orders *orders;
+    td_eorders *eo;
+    td_authority a;
+    td_error err;
+    uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+    char hex[2 * crypto_sign_PUBLICKEYBYTES + 1];
+    fake_clock_set(td_order_time_parse("2099-01-02T00:00:00Z", 20));
+    td_service_options_default(&so);
+    so.webhook_worker = 0;
+    so.follow_interval_ms = 0;
+    so.clock.now_ms = fake_clock;
+    assert_int_equal(td_service_open(dir, &so, &svc, &err), TD_OK);
+    assert_int_equal(td_orders_open(svc, NULL, &orders, &err), TD_OK);
+    td_eorders_options eopts;
+    td_eorders_options_default(&eopts);
+    eopts.orders = orders;
+    assert_int_equal(td_eorders_open(svc, &eopts, &eo, &err), TD_OK);
+    crypto_sign_keypair(pk, sk);
+    sodium_bin2hex(hex, sizeof hex, pk, sizeof pk);
+    td_authority_input in = {TD_AUTHORITY_EVIDENCE, "StA Berlin", "DE", "desk@sta.example", hex, 0};
+    assert_int_equal(td_authority_register(orders, "admin", &in, &a, &err), TD_OK);
+    receive_signed(eo, eorder_doc("eu_epoc", 1, 1, body, sizeof body), sk, TD_EORDER_COLLECTING);
+    receive_signed(eo, eorder_doc("eu_epoc", 2, 1, body, sizeof body), sk, TD_EORDER_COLLECTING);
+    receive_signed(eo, eorder_doc("eu_epoc", 3, 0, body, sizeof body), sk, TD_EORDER_NOT_EXECUTED);
+    receive_signed(eo, eorder_doc("eu_epoc_pr", 4, 0, body, sizeof body), sk, TD_EORDER_COLLECTING);
+    td_eorder_rejection why;
+    static const char withdraw[] = "{\"action\": \"withdraw\"}";
+    assert_int_equal(td_eorder_event(eo, "authority:StA Berlin", "eo-2", withdraw,
+                                     sizeof withdraw - 1, 0, NULL, &why, &err),
+                     TD_OK);
+    td_eorders_close(eo);
+    td_orders_close(orders);
+    td_service_close(svc);
+
+    assert_int_equal(run("report transparency --data '%s' --from 2099-01-01 --to 2099-02-01", dir),
+                     0);
+    json_error_t jerr;
+    json_t *cli = json_loads(out, 0, &jerr);
+    if (!cli)
+        fail_msg("not JSON: %s", out);
+    json_t *e = json_object_get(cli, "evidence_orders");
+    json_t *received = json_object_get(e, "received");
+    assert_int_equal(json_integer_value(json_object_get(received, "eu_epoc")), 3);
+    assert_int_equal(json_integer_value(json_object_get(received, "eu_epoc_pr")), 1);
+    assert_int_equal(json_integer_value(json_object_get(received, "uk_opo")), 0);
+    assert_int_equal(json_integer_value(json_object_get(received, "total")), 4);
+    assert_int_equal(json_integer_value(json_object_get(e, "withdrawn")), 1);
+    assert_int_equal(json_integer_value(json_object_get(e, "delivered")), 0);
+    assert_int_equal(json_integer_value(json_object_get(e, "breaches")), 0);
+    json_t *ne = json_object_get(e, "not_executed");
+    assert_int_equal(json_object_size(ne), 1);
+    assert_int_equal(json_integer_value(json_object_get(ne, "invalid_issuing_authority")), 1);
+    assert_true(json_is_null(json_object_get(e, "median_receipt_to_delivery_ms")));
+    /* The removal orders' report is still there. */
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(cli, "orders"), "received")), 0);
+    /* Another period has none of them. */
+    assert_int_equal(run("report transparency --data '%s' --from 2098-01-01 --to 2099-01-01", dir),
+                     0);
+    json_t *before = json_loads(out, 0, &jerr);
+    assert_non_null(before);
+    assert_int_equal(
+        json_integer_value(json_object_get(
+            json_object_get(json_object_get(before, "evidence_orders"), "received"), "total")),
+        0);
+    json_decref(before);
+    assert_int_equal(run("report transparency --data '%s' --from 2099-01-01 --to 2099-02-01 "
+                         "--format md",
+                         dir),
+                     0);
+    assert_non_null(strstr(out, "| evidence_orders.received.eu_epoc | 3 |"));
+    assert_non_null(strstr(out, "| evidence_orders.not_executed.invalid_issuing_authority | 1 |"));
+
+    /* The HTTP report of the same directory: the same document but for the audit log's size and
+     * root (starting the server appends its admin key's entry). */
+    api_server srv;
+    api_server_start(&srv, dir, NULL);
+    assert_true(srv.admin[0] != '\0');
+    json_t *http = api_call(&srv, 200, "GET",
+                            "/v1/reports/transparency?from=2099-01-01T00:00:00Z"
+                            "&to=2099-02-01T00:00:00Z",
+                            srv.admin, NULL);
+    api_server_stop(&srv);
+    json_object_del(cli, "audit_log");
+    json_object_del(http, "audit_log");
+    char *a_text = json_dumps(cli, JSON_SORT_KEYS), *b_text = json_dumps(http, JSON_SORT_KEYS);
+    if (!json_equal(cli, http))
+        fail_msg("command:\n%s\nHTTP:\n%s", a_text, b_text);
+    free(a_text);
+    free(b_text);
+    json_decref(http);
+    json_decref(cli);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
 }
 
 /* Keys of every role the server admits, as docs/cli.md and `takedown help evidence` say to create
@@ -573,6 +732,7 @@ int main(void)
         cmocka_unit_test(test_compare),
         cmocka_unit_test(test_version_and_help),
         cmocka_unit_test(test_report_transparency),
+        cmocka_unit_test(test_report_evidence_orders),
         cmocka_unit_test(test_key_roles),
         cmocka_unit_test(test_serve_config),
         cmocka_unit_test(test_frank_docs_commands),

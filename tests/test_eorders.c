@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1339,6 +1340,131 @@ static void test_put_no_master(void **state)
                      TD_ERR_CONFLICT);
 }
 
+/* The items of case_ref by id, and that each has its sealed file and no temporary file is left
+ * in the evidence folder. Returns the count; ids (cap entries) receives them. */
+static size_t case_items(fixture *f, const char *case_ref, int64_t *ids, size_t cap)
+{
+    td_evidence_item_info *items = NULL;
+    size_t n = 0;
+    td_error err;
+    char path[4200];
+    check(td_evidence_item_list(td_eorders_evidence(f->eo), case_ref, &items, &n, &err), &err);
+    assert_true(n <= cap);
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = items[i].id;
+        snprintf(path, sizeof path, "%s/evidence/%lld.seal", f->dir, (long long)items[i].id);
+        assert_int_equal(access(path, F_OK), 0);
+    }
+    td_free(items);
+    char cmd[4400], out[64];
+    snprintf(cmd, sizeof cmd, "find '%s/evidence' -name '*.tmp' | wc -l", f->dir);
+    assert_int_equal(run_capture(cmd, out, sizeof out), 0);
+    assert_int_equal(atoi(out), 0);
+    return n;
+}
+
+/* A put whose sealing fails after some of its records leaves nothing of itself: the items it
+ * sealed are discarded (rows, files, an evidence.discard entry), the order is as before, and the
+ * same put succeeds once the cause is gone. Two causes: an I/O error on the third item's file (a
+ * directory where its file goes), and a record over the evidence store's item limit, which only
+ * sealing checks. */
+static void test_put_fails_halfway(void **state)
+{
+    fixture *f = *state;
+    td_eorder_rejection why;
+    td_eorder_put_result pr;
+    td_error err;
+    td_eorder *o = malloc(sizeof *o);
+    char *body = make_doc(f, NULL);
+    int64_t id = must_receive(f, body, A_STA, NULL);
+    char idt[TD_EORDER_ID_TEXT_MAX + 1], case_ref[64], path[4200];
+    td_eorder_id_format(id, idt);
+    snprintf(case_ref, sizeof case_ref, "eorder-%lld", (long long)id);
+    int64_t in_range = T0 - 10 * DAY;
+    const td_eorder_record recs[3] = {
+        {TD_EORDER_CAT_CONTENT, "u-1234", in_range, NULL, (const uint8_t *)"one", 3, "text/plain"},
+        {TD_EORDER_CAT_TRAFFIC, "203.0.113.7", in_range, "{\"login\": true}", NULL, 0, NULL},
+        {TD_EORDER_CAT_CONTENT, "u-1234", in_range, NULL, (const uint8_t *)"three!!!!", 9,
+         "text/plain"},
+    };
+    /* One record first: the case exists, with item `first`. */
+    check(td_eorder_put_data(f->eo, "platform", idt, recs, 1, &pr, &why, &err), &err);
+    int64_t ids[8], first;
+    assert_int_equal(case_items(f, case_ref, ids, 8), 1);
+    first = ids[0];
+    int seals0 = audit_count(f, "evidence.seal"),
+        preserved0 = audit_count(f, "eorder.data_preserved");
+
+    /* 1. The third item's file cannot be written: the next items are first + 1, + 2, + 3. */
+    snprintf(path, sizeof path, "%s/evidence/%lld.seal", f->dir, (long long)(first + 3));
+    assert_int_equal(mkdir(path, 0700), 0);
+    td_status st = td_eorder_put_data(f->eo, "platform", idt, recs, 3, &pr, &why, &err);
+    assert_int_equal(st, TD_ERR_IO);
+    assert_non_null(strstr(err.message, "evidence"));
+    assert_int_equal(audit_count(f, "evidence.seal"), seals0 + 2); /* two were sealed... */
+    assert_int_equal(audit_count(f, "evidence.discard"), 1);       /* ...and discarded */
+    assert_int_equal(case_items(f, case_ref, ids, 8), 1);
+    assert_int_equal(ids[0], first);
+    for (int k = 1; k <= 2; k++) {
+        snprintf(path, sizeof path, "%s/evidence/%lld.seal", f->dir, (long long)(first + k));
+        assert_int_not_equal(access(path, F_OK), 0);
+    }
+    get(f, id, o);
+    assert_int_equal(o->records, 1);
+    assert_int_equal(o->state, TD_EORDER_PRESERVED);
+    assert_int_equal(audit_count(f, "eorder.data_preserved"), preserved0);
+    /* The cause gone, the same put goes through. */
+    snprintf(path, sizeof path, "%s/evidence/%lld.seal", f->dir, (long long)(first + 3));
+    assert_int_equal(rmdir(path), 0);
+    check(td_eorder_put_data(f->eo, "platform", idt, recs, 3, &pr, &why, &err), &err);
+    assert_int_equal(pr.sealed, 3);
+    assert_int_equal(case_items(f, case_ref, ids, 8), 4);
+    td_eorder_record_info *ri = NULL;
+    size_t n = 0;
+    check(td_eorder_records(f->eo, "legal-1", "test", idt, &ri, &n, &err), &err);
+    assert_int_equal(n, 4);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(ri[i].evidence_item, ids[i]); /* every item is a record's */
+    td_free(ri);
+
+    /* 2. An evidence store taking items of at most 8 bytes: the third record (9) fails at its
+     * seal, after two were sealed. */
+    td_evidence_options evo;
+    td_evidence *small = NULL;
+    td_evidence_options_default(&evo);
+    evo.clock.now_ms = fake_clock;
+    evo.max_item_bytes = 8;
+    check(td_evidence_open(f->svc->store, td_eorders_audit(f->eo), f->dir, &evo, &small, &err),
+          &err);
+    td_eorders_close(f->eo);
+    td_eorders_options eopts;
+    td_eorders_options_default(&eopts);
+    eopts.orders = f->orders;
+    eopts.evidence = small;
+    check(td_eorders_open(f->svc, &eopts, &f->eo, &err), &err);
+    st = td_eorder_put_data(f->eo, "platform", idt, recs, 3, &pr, &why, &err);
+    assert_int_equal(st, TD_ERR_LIMIT);
+    assert_int_equal(audit_count(f, "evidence.discard"), 2);
+    int64_t again[8];
+    assert_int_equal(case_items(f, case_ref, again, 8), 4);
+    assert_memory_equal(again, ids, 4 * sizeof ids[0]);
+    get(f, id, o);
+    assert_int_equal(o->records, 4);
+    /* Within the limit, it goes through. */
+    check(td_eorder_put_data(f->eo, "platform", idt, recs, 2, &pr, &why, &err), &err);
+    assert_int_equal(case_items(f, case_ref, again, 8), 6);
+    get(f, id, o);
+    assert_int_equal(o->records, 6);
+    td_eorders_close(f->eo);
+    td_evidence_close(small);
+    f->eo = NULL;
+    td_eorders_options_default(&eopts);
+    eopts.orders = f->orders;
+    check(td_eorders_open(f->svc, &eopts, &f->eo, &err), &err);
+    free(o);
+    log_verifies(f);
+}
+
 /* ---- answers ---- */
 
 static void put_one(fixture *f, const char *idt, unsigned category)
@@ -1972,6 +2098,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_withdraw, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_no_master, setup_no_master, teardown),
+        cmocka_unit_test_setup_teardown(test_put_fails_halfway, setup, teardown),
         cmocka_unit_test_setup_teardown(test_approvals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cannot_comply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox, setup, teardown),

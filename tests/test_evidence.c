@@ -1,7 +1,8 @@
 /* Evidence: GF(256) against a slow carry-less oracle, Shamir over every k-subset of small n, bad
  * shares (duplicate, mixed, mistyped, forged), seal/open round trips up to several megabytes,
  * tampered files, k-of-n release (k - 1 refused), retention with an injected clock (hold,
- * extension, purge = unrecoverable), and the audit entries of every step. */
+ * extension, purge = unrecoverable), discarding items a caller could not record, and the audit
+ * entries of every step. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -616,6 +617,111 @@ static void test_retention(void **state)
     fx_close(&fx);
 }
 
+/* Discarding items a caller could not record: refusals discard nothing (no id, an id twice,
+ * another case's item, an unknown one, one named by an open release request); a discard deletes
+ * the rows and files of the items named and only those, with one audit entry; the items left
+ * are released intact. */
+static void test_discard(void **state)
+{
+    (void)state;
+    fixture fx;
+    td_error err;
+    int64_t ids[4], other, req;
+    char path[1200];
+    fx_init(&fx, "evidence_discard");
+    int64_t t0 = fake_clock_get();
+    static const char *const bodies[4] = {"keep me", "drop one", "drop two", "named"};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(td_evidence_seal(fx.ev, "system", "case-d", bodies[i],
+                                          (const uint8_t *)bodies[i], strlen(bodies[i]), NULL, t0,
+                                          &ids[i], &err),
+                         TD_OK);
+    assert_int_equal(td_evidence_seal(fx.ev, "system", "case-e", "e", (const uint8_t *)"E", 1, NULL,
+                                      t0, &other, &err),
+                     TD_OK);
+    assert_int_equal(
+        td_evidence_request(fx.ev, "officer", "order", "review", "case-d", &ids[3], 1, &req, &err),
+        TD_OK);
+    uint64_t size0, size1;
+    assert_int_equal(td_audit_size(fx.log, &size0, NULL), TD_OK);
+    int64_t twice[2] = {ids[1], ids[1]}, foreign[2] = {ids[1], other},
+            unknown[2] = {ids[1], other + 100}, named[2] = {ids[2], ids[3]};
+    assert_int_equal(td_evidence_discard(fx.ev, "system", "case-d", ids, 0, "r", &err),
+                     TD_ERR_INVALID);
+    assert_int_equal(td_evidence_discard(fx.ev, "system", "case-d", twice, 2, "r", &err),
+                     TD_ERR_INVALID);
+    assert_int_equal(td_evidence_discard(fx.ev, "system", "case-d", foreign, 2, "r", &err),
+                     TD_ERR_NOT_FOUND);
+    assert_int_equal(td_evidence_discard(fx.ev, "system", "case-d", unknown, 2, "r", &err),
+                     TD_ERR_NOT_FOUND);
+    assert_int_equal(td_evidence_discard(fx.ev, "system", "case-d", named, 2, "r", &err),
+                     TD_ERR_CONFLICT);
+    assert_int_equal(td_evidence_discard(fx.ev, "system", "case-d", ids + 1, 2, "", &err),
+                     TD_ERR_INVALID);
+    assert_int_equal(td_audit_size(fx.log, &size1, NULL), TD_OK);
+    assert_int_equal(size0, size1);
+    td_evidence_case_info info;
+    assert_int_equal(td_evidence_case(fx.ev, "case-d", &info, NULL), TD_OK);
+    assert_int_equal(info.items, 4);
+
+    assert_int_equal(td_evidence_discard(fx.ev, "system", "case-d", ids + 1, 2,
+                                         "the caller's operation failed", &err),
+                     TD_OK);
+    assert_int_equal(td_evidence_case(fx.ev, "case-d", &info, NULL), TD_OK);
+    assert_int_equal(info.items, 2);
+    td_evidence_item_info *items = NULL;
+    size_t n = 0;
+    assert_int_equal(td_evidence_item_list(fx.ev, "case-d", &items, &n, &err), TD_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(items[0].id, ids[0]);
+    assert_int_equal(items[1].id, ids[3]);
+    td_free(items);
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/evidence/%lld.seal", fx.dir, (long long)ids[i]);
+        assert_int_equal(access(path, F_OK) == 0, i == 0 || i == 3);
+    }
+    assert_int_equal(audit_count(&fx, "evidence.discard", "case-d"), 1);
+    {
+        td_audit_entry e;
+        assert_int_equal(td_audit_get(fx.log, size0, &e, NULL), TD_OK);
+        assert_string_equal(e.action, "evidence.discard");
+        char want[128];
+        snprintf(want, sizeof want, "\"items\":[%lld,%lld],\"count\":2,\"bytes\":%zu",
+                 (long long)ids[1], (long long)ids[2], strlen(bodies[1]) + strlen(bodies[2]));
+        if (!strstr(e.details, want))
+            fail_msg("discard entry %s lacks %s", e.details, want);
+        td_audit_entry_clear(&e);
+    }
+    /* Twice: the items are gone. */
+    assert_int_equal(td_evidence_discard(fx.ev, "system", "case-d", ids + 1, 1, "again", &err),
+                     TD_ERR_NOT_FOUND);
+    /* What is left opens: the named item through its request, every item through another. */
+    approve(&fx, req, 0, 1);
+    approve(&fx, req, 1, 2);
+    approve(&fx, req, 2, 3);
+    got g = {0};
+    assert_int_equal(td_evidence_release(fx.ev, req, "officer", collect, &g, &err), TD_OK);
+    assert_int_equal(g.calls, 1);
+    assert_int_equal(g.ids[0], ids[3]);
+    assert_memory_equal(g.content[0], bodies[3], strlen(bodies[3]));
+    got_free(&g);
+    assert_int_equal(
+        td_evidence_request(fx.ev, "officer", "order", "review", "case-d", NULL, 0, &req, &err),
+        TD_OK);
+    approve(&fx, req, 0, 1);
+    approve(&fx, req, 3, 2);
+    approve(&fx, req, 4, 3);
+    assert_int_equal(td_evidence_release(fx.ev, req, "officer", collect, &g, &err), TD_OK);
+    assert_int_equal(g.calls, 2);
+    assert_int_equal(g.len[0], strlen(bodies[0]));
+    assert_memory_equal(g.content[0], bodies[0], strlen(bodies[0]));
+    got_free(&g);
+    td_audit_report rep;
+    assert_int_equal(td_audit_verify_log(fx.log, &rep, NULL), TD_OK);
+    assert_true(rep.ok);
+    fx_close(&fx);
+}
+
 static void test_limits(void **state)
 {
     (void)state;
@@ -649,6 +755,7 @@ int main(void)
         cmocka_unit_test(test_tamper),
         cmocka_unit_test(test_linked_items),
         cmocka_unit_test(test_retention),
+        cmocka_unit_test(test_discard),
         cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "evidence/package_int.h"
 #include "support/support.h"
 #include "takedown/evidence_package.h"
 
@@ -437,6 +438,53 @@ static td_package_problem rw_open(rw *w, const char *out_dir, td_package_report 
 
 /* ---- round trips ---- */
 
+/* The hasher (package_hash.c) against libsodium's SHA-256 over the same bytes: jobs of every
+ * size around its piece and batch sizes, more jobs than its queue holds, buffers rewritten as
+ * soon as their job is said to be done (a hash that still read them would differ), and several
+ * digests in a row. Run under ThreadSanitizer too (make tsan). */
+static void test_hasher(void **state)
+{
+    (void)state;
+    enum { BUFS = TD__PKG_HASH_JOBS + 3, MAX = 3 * 1024 * 1024 + 5 };
+    static const size_t sizes[] = {
+        1, 7, 65536, 256 * 1024 - 1, 256 * 1024, 256 * 1024 + 1, 1024 * 1024, MAX, 3, 100000};
+    uint8_t *bufs[BUFS];
+    uint64_t job[BUFS] = {0};
+    for (int b = 0; b < BUFS; b++)
+        assert_non_null(bufs[b] = malloc(MAX));
+    td__pkg_hasher h;
+    td_error err;
+    assert_int_equal(td__pkg_hasher_init(&h, &err), TD_OK);
+    uint64_t seed = 1, off = 0;
+    for (int round = 0; round < 3; round++) {
+        crypto_hash_sha256_state want;
+        crypto_hash_sha256_init(&want);
+        assert_int_equal(td__pkg_hasher_reset(&h), 0);
+        assert_int_equal(td__pkg_hasher_post(&h, bufs[0], 0), h.posted); /* nothing queued */
+        for (int k = 0; k < 40; k++) {
+            int b = k % BUFS;
+            size_t n = sizes[(size_t)(k + round) % (sizeof sizes / sizeof *sizes)];
+            td__pkg_hasher_wait_done(&h, job[b]); /* then b may be rewritten */
+            gen(seed, off, bufs[b], n);
+            off += n;
+            crypto_hash_sha256_update(&want, bufs[b], n);
+            job[b] = td__pkg_hasher_post(&h, bufs[b], n);
+        }
+        uint8_t got[32], expect[32];
+        assert_int_equal(td__pkg_hasher_final(&h, got), 0);
+        crypto_hash_sha256_final(&want, expect);
+        assert_memory_equal(got, expect, 32);
+        /* Every buffer is free now: scribbling over them changes nothing. */
+        for (int b = 0; b < BUFS; b++)
+            memset(bufs[b], 0xa5, MAX);
+        seed++;
+    }
+    td__pkg_hasher_free(&h);
+    td__pkg_hasher_free(&h); /* twice: a freed hasher is accepted */
+    for (int b = 0; b < BUFS; b++)
+        free(bufs[b]);
+}
+
 static void test_round_trip(void **state)
 {
     (void)state;
@@ -446,6 +494,8 @@ static void test_round_trip(void **state)
         {"video-1.mp4", "content", "video/mp4", "{\"content_id\":\"c-1\",\"n\":1}",
          3 * 1024 * 1024 + 12345, 3},
         {"two-chunks.bin", "content", "application/octet-stream", NULL, 2 * 65536, 4},
+        /* More batches than the reader has buffers: each is reused while the hash runs. */
+        {"long.bin", "content", "application/octet-stream", NULL, 9 * 1024 * 1024 + 777, 6},
         {"one.txt", "identification", "text/plain", "{}", 1, 5},
     };
     const size_t n = sizeof specs / sizeof *specs;
@@ -1404,13 +1454,21 @@ static void test_cli(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),      cmocka_unit_test(test_reads_independent_writer),
-        cmocka_unit_test(test_chunk_sizes),     cmocka_unit_test(test_wrong_key),
-        cmocka_unit_test(test_flip_every_byte), cmocka_unit_test(test_truncate_everywhere),
-        cmocka_unit_test(test_append),          cmocka_unit_test(test_swap_drop_repeat),
-        cmocka_unit_test(test_resigned),        cmocka_unit_test(test_manifest_and_grammar),
-        cmocka_unit_test(test_hostile_names),   cmocka_unit_test(test_writer_refusals),
-        cmocka_unit_test(test_limits),          cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_hasher),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_reads_independent_writer),
+        cmocka_unit_test(test_chunk_sizes),
+        cmocka_unit_test(test_wrong_key),
+        cmocka_unit_test(test_flip_every_byte),
+        cmocka_unit_test(test_truncate_everywhere),
+        cmocka_unit_test(test_append),
+        cmocka_unit_test(test_swap_drop_repeat),
+        cmocka_unit_test(test_resigned),
+        cmocka_unit_test(test_manifest_and_grammar),
+        cmocka_unit_test(test_hostile_names),
+        cmocka_unit_test(test_writer_refusals),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }

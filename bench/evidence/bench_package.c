@@ -19,21 +19,27 @@
  * The package hashes on a second thread (src/evidence/package_hash.c): on an idle machine with two
  * cores that hides most of SHA-256's cost; on a busy one the threads share what CPU there is and
  * the wall-clock ratio approaches the CPU-time ratio, which is printed too (process CPU time,
- * all threads, of each measurement).
+ * all threads, of each measurement). To tell which, the two costs are measured alone first, in
+ * memory on one thread (no file, no other work): the stream's decryption and OpenSSL's SHA-256
+ * over the same bytes, and what they bound the verify ratio to with and without a second core.
  *
- *   bench_package [--mib N] [--chunk BYTES] [--runs R] [--dir DIR]
+ *   bench_package [--mib N] [--chunk BYTES] [--runs R] [--dir DIR] [--only STEP]
  *     --mib    record size in MiB (default 1024)
  *     --chunk  chunk size of both (default 65536)
  *     --runs   repeat each measurement, keep the best (default 1)
+ *     --only   seal, open or verify: measure that step alone (the files it reads are written
+ *              first, unmeasured), e.g. to profile one step with perf
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "support/bench.h"
@@ -235,6 +241,65 @@ static double raw_open(const char *path, const char *out, uint8_t *buf, uint8_t 
     return stop(t0);
 }
 
+/* ---- the two costs alone ---- */
+
+/* CPU time of this thread: what a step costs, whatever else the machine runs. */
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Decryption (pull) and SHA-256 (OpenSSL, what the package uses) of `mib` MiB in memory, one
+ * thread, in CPU time: the pool's first 4 MiB sealed once as 64 KiB messages, then opened again
+ * and again. */
+static void primitives(long mib)
+{
+    enum { N = 64 };
+    const size_t c = 65536;
+    uint8_t *sealed = malloc(N * (c + ABYTES)), *plain = malloc(c);
+    uint8_t header[crypto_secretstream_xchacha20poly1305_HEADERBYTES], tag;
+    crypto_secretstream_xchacha20poly1305_state ss;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (!sealed || !plain || !md)
+        die("memory", "out of memory");
+    crypto_secretstream_xchacha20poly1305_init_push(&ss, header, raw_key);
+    for (size_t i = 0; i < N; i++)
+        crypto_secretstream_xchacha20poly1305_push(&ss, sealed + i * (c + ABYTES), NULL,
+                                                   pool + i * c, c, NULL, 0, 0);
+    uint64_t bytes = (uint64_t)mib << 20, done = 0;
+    double t0 = thread_cpu_s();
+    while (done < bytes) {
+        crypto_secretstream_xchacha20poly1305_init_pull(&ss, header, raw_key);
+        for (size_t i = 0; i < N && done < bytes; i++, done += c)
+            if (crypto_secretstream_xchacha20poly1305_pull(
+                    &ss, plain, NULL, &tag, sealed + i * (c + ABYTES), c + ABYTES, NULL, 0) != 0)
+                die("primitives", "pull failed");
+    }
+    double pull_s = thread_cpu_s() - t0;
+    unsigned char digest[32];
+    unsigned int dlen = 0;
+    t0 = thread_cpu_s();
+    if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+        die("primitives", "SHA-256 failed");
+    for (done = 0; done < bytes; done += PIECE)
+        if (EVP_DigestUpdate(md, pool + (done % (POOL - PIECE)), PIECE) != 1)
+            die("primitives", "SHA-256 failed");
+    if (EVP_DigestFinal_ex(md, digest, &dlen) != 1)
+        die("primitives", "SHA-256 failed");
+    double sha_s = thread_cpu_s() - t0;
+    EVP_MD_CTX_free(md);
+    free(sealed);
+    free(plain);
+    double m = (double)mib;
+    printf("alone    decrypt %7.1f MiB/s   SHA-256 %7.1f MiB/s   (per CPU second, in memory, %ld "
+           "MiB): "
+           "decrypt+hash on one core %5.1f%% of decrypt, on two %5.1f%%\n",
+           m / pull_s, m / sha_s, mib, 100.0 * pull_s / (pull_s + sha_s),
+           100.0 * (sha_s > pull_s ? pull_s / sha_s : 1.0));
+}
+
 typedef struct timing {
     double wall, cpu; /* of the best run (least wall time) */
 } timing;
@@ -261,6 +326,7 @@ static void line(const char *what, timing p, timing r)
 int main(int argc, char **argv)
 {
     long mib = 1024, runs = 1;
+    const char *only = NULL;
     const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     for (int i = 1; i < argc; i++) {
         if (i + 1 < argc && strcmp(argv[i], "--mib") == 0)
@@ -271,14 +337,20 @@ int main(int argc, char **argv)
             runs = strtol(argv[++i], NULL, 10);
         else if (i + 1 < argc && strcmp(argv[i], "--dir") == 0)
             dir = argv[++i];
+        else if (i + 1 < argc && strcmp(argv[i], "--only") == 0)
+            only = argv[++i];
         else {
             fprintf(stderr, "usage: bench_package [--mib N] [--chunk BYTES] [--runs R] "
-                            "[--dir DIR]\n");
+                            "[--dir DIR] [--only seal|open|verify]\n");
             return 2;
         }
     }
     if (mib < 1 || runs < 1 || chunk < TD_PACKAGE_CHUNK_MIN || chunk > TD_PACKAGE_CHUNK_MAX)
         die("arguments", "--mib >= 1, --runs >= 1, --chunk 1024..1048576");
+    int do_seal = !only || strcmp(only, "seal") == 0, do_open = !only || strcmp(only, "open") == 0,
+        do_verify = !only || strcmp(only, "verify") == 0;
+    if (!do_seal && !do_open && !do_verify)
+        die("arguments", "--only seal, open or verify");
     if (sodium_init() < 0)
         die("libsodium", "does not initialise");
     total = (uint64_t)mib << 20;
@@ -298,15 +370,26 @@ int main(int argc, char **argv)
     snprintf(raw_out, sizeof raw_out, "%s/bench-package-%ld.raw-out", dir, (long)getpid());
     printf("bench_package: one record of %ld MiB, chunk %zu bytes, files in %s, best of %ld\n", mib,
            chunk, dir, runs);
+    primitives(mib < 512 ? mib : 512);
 
     timing ps = {1e30, 0}, rs = ps, po = ps, ro = ps, pv = ps, rv = ps;
+    if (!do_seal) { /* the files to read, unmeasured */
+        raw_seal(raw, buf, cbuf);
+        package_seal(pkg);
+    }
     for (long r = 0; r < runs; r++) {
-        MEASURE(rs, raw_seal(raw, buf, cbuf));
-        MEASURE(ps, package_seal(pkg));
-        MEASURE(ro, raw_open(raw, raw_out, buf, cbuf));
-        MEASURE(po, package_open(pkg, out_dir));
-        MEASURE(rv, raw_open(raw, NULL, buf, cbuf));
-        MEASURE(pv, package_open(pkg, NULL));
+        if (do_seal) {
+            MEASURE(rs, raw_seal(raw, buf, cbuf));
+            MEASURE(ps, package_seal(pkg));
+        }
+        if (do_open) {
+            MEASURE(ro, raw_open(raw, raw_out, buf, cbuf));
+            MEASURE(po, package_open(pkg, out_dir));
+        }
+        if (do_verify) {
+            MEASURE(rv, raw_open(raw, NULL, buf, cbuf));
+            MEASURE(pv, package_open(pkg, NULL));
+        }
     }
     struct stat sb;
     uint64_t pkg_size = stat(pkg, &sb) == 0 ? (uint64_t)sb.st_size : 0;
@@ -315,9 +398,12 @@ int main(int argc, char **argv)
     unlink(raw_out);
     remove_output(out_dir);
 
-    line("seal", ps, rs);
-    line("open", po, ro);
-    line("verify", pv, rv);
+    if (do_seal)
+        line("seal", ps, rs);
+    if (do_open)
+        line("open", po, ro);
+    if (do_verify)
+        line("verify", pv, rv);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("package file: %llu bytes for %llu of data (overhead %.4f%%)\n",

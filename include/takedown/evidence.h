@@ -134,6 +134,20 @@ __attribute__((warn_unused_result)) td_status td_evidence_hold(td_evidence *ev, 
 __attribute__((warn_unused_result)) td_status td_evidence_purge(td_evidence *ev, const char *actor,
                                                                 int64_t *purged, td_error *err);
 
+/* Destroys items a caller sealed and must not keep: an operation that sealed them failed before
+ * it recorded them (an evidence order's put whose later record could not be sealed). In one
+ * transaction each item's row, and with it the item key sealed in it, is overwritten and deleted
+ * and one "evidence.discard" entry names the items, their bytes and the reason; then their files
+ * are removed. 1..TD_EVIDENCE_DISCARD_MAX distinct ids, each an item of case_ref not named by an
+ * open release request, else nothing is discarded (TD_ERR_INVALID, TD_ERR_LIMIT,
+ * TD_ERR_NOT_FOUND, TD_ERR_CONFLICT). TD_ERR_IO when a file could not be removed after the commit:
+ * the item is gone already (no row, no key), only its ciphertext is left. The case stays. On
+ * SQLite a discarded id may name the next item sealed (the log's order tells them apart). */
+#define TD_EVIDENCE_DISCARD_MAX 1000
+__attribute__((warn_unused_result)) td_status
+td_evidence_discard(td_evidence *ev, const char *actor, const char *case_ref,
+                    const int64_t *item_ids, size_t n, const char *reason, td_error *err);
+
 /* A release request: who asks, on what legal basis (e.g. a production order reference), for
  * what purpose, which items of a case (item_ids NULL / n_items 0: every item). The items may
  * include items of other cases linked to case_ref (td_evidence_link); case_ref may then hold

@@ -874,6 +874,16 @@ td_eorders_metrics_get(td_eorders *eorders, td_eorders_metrics *out, td_error *e
 __attribute__((warn_unused_result)) td_status
 td_eorders_report(td_eorders *eorders, int64_t from_ms, int64_t to_ms, char **json, td_error *err);
 
+/* The whole transparency report of [from_ms, to_ms), one JSON object: the removal orders' report
+ * (td_report_transparency, orders.h) of the handle's orders with this handle's figures
+ * (td_eorders_report's "evidence_orders" object) added as its member "evidence_orders". What
+ * GET /v1/reports/transparency and `takedown report transparency` give. Free *json with td_free.
+ */
+__attribute__((warn_unused_result)) td_status td_eorders_transparency(td_eorders *eorders,
+                                                                      int64_t from_ms,
+                                                                      int64_t to_ms, char **json,
+                                                                      td_error *err);
+
 #ifdef __cplusplus
 }
 #endif

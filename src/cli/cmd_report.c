@@ -1,5 +1,6 @@
-/* takedown report transparency: the Art. 7 transparency report of a period, computed by the
- * library from the recorded events (td_report_transparency), as JSON or as a Markdown table. */
+/* takedown report transparency: the Art. 7 transparency report of a period with the evidence
+ * orders' figures, computed by the library from the recorded events (td_eorders_transparency, the
+ * function behind GET /v1/reports/transparency), as JSON or as a Markdown table. */
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include "cli/serve_config.h"
 #include "core/alloc.h"
 #include "takedown/takedown.h"
+#include "takedown/evidence_orders.h"
 #include "takedown/orders.h"
 
 const char td_cli_report_usage[] =
@@ -18,7 +20,9 @@ const char td_cli_report_usage[] =
     "Prints the transparency report (EU Regulation 2021/784, Art. 7) for [from, to): orders\n"
     "received and executed, items removed after orders and after own measures, orders not\n"
     "executed and why, complaints and outcomes, proceedings, reinstatements; every figure is\n"
-    "counted from the recorded events. DATE is YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC).\n";
+    "counted from the recorded events; and the evidence orders of the period (received per\n"
+    "framework, delivered, not executed and why, preservations, withdrawals, breaches), as\n"
+    "GET /v1/reports/transparency gives them. DATE is YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC).\n";
 
 /* Milliseconds since the epoch of a UTC date, or -1. */
 static int64_t parse_date(const char *text)
@@ -88,6 +92,8 @@ static int transparency(int argc, char **argv)
     td_config *cfg = NULL;
     td_service *svc = NULL;
     td_orders *orders = NULL;
+    td_eorders_options eo;
+    td_eorders *eorders = NULL;
     char *json = NULL;
     int rc = 1;
     if (!(cfg = td__cli_config_env("report")))
@@ -95,7 +101,13 @@ static int transparency(int argc, char **argv)
     if (td_service_options_from_config(&so, cfg, &err) != TD_OK ||
         td_service_open(dir, &so, &svc, &err) != TD_OK ||
         td_orders_open(svc, NULL, &orders, &err) != TD_OK ||
-        td_report_transparency(orders, from, to, &json, &err) != TD_OK) {
+        td_eorders_options_from_config(&eo, cfg, &err) != TD_OK) {
+        fprintf(stderr, "takedown report: %s\n", err.message);
+        goto done;
+    }
+    eo.orders = orders;
+    if (td_eorders_open(svc, &eo, &eorders, &err) != TD_OK ||
+        td_eorders_transparency(eorders, from, to, &json, &err) != TD_OK) {
         fprintf(stderr, "takedown report: %s\n", err.message);
         goto done;
     }
@@ -116,6 +128,7 @@ static int transparency(int argc, char **argv)
     rc = 0;
 done:
     td_free(json);
+    td_eorders_close(eorders);
     td_orders_close(orders);
     td_service_close(svc);
     td_config_free(cfg);

@@ -4,9 +4,13 @@
  * All or nothing: every record of a put is checked before anything is sealed, so a record the
  * order does not ask for (another category, a time outside the range, an identifier it does not
  * name, a subscriber field not requested) refuses the whole put and stores nothing. Sealing
- * commits per item (td_evidence_seal), so a failure while sealing can leave items in the case;
- * the put's records are written in one transaction after the last seal, so such items belong to
- * no record: never delivered, destroyed with the case.
+ * commits per item (td_evidence_seal: the file synced with its row), and the put's records are
+ * written in one transaction after the last seal; sealing them all inside that transaction would
+ * hold the store's writer for the whole put (up to 64 MiB written and synced). So when a seal or
+ * that transaction fails, the items this put sealed are discarded (td_evidence_discard: rows,
+ * keys and files, with an "evidence.discard" entry) before the call returns its error. Should
+ * the discard fail too (a full disk refuses its transaction), they stay as they were before:
+ * items of the case no record names, never delivered, destroyed with the case.
  *
  * Lifetime of the evidence: the case is put on hold at its first item (kept whatever its
  * retention says while the order needs it); when the order ends (preservation ended or expired,
@@ -241,6 +245,39 @@ static td_status put_body(td_eorders *eo, td_store_conn *c, void *ctx, td_error 
     return TD_OK;
 }
 
+/* The items a failed put sealed, discarded. A commit whose outcome was lost (its connection
+ * dropped after COMMIT) may have recorded them: then they stay. Returns the discard's status. */
+static td_status discard_sealed(td_eorders *eo, const char *actor, const td_eorder *o,
+                                const char *case_ref, const sealed_rec *sealed, size_t n,
+                                td_status why, td_error *derr)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    int row = 0;
+    td_status st = td_store_acquire(eo->svc->store, 0, &c, derr);
+    if (st)
+        return st;
+    if ((st = td_store_prepare(c, "SELECT 1 FROM eorder_records WHERE evidence_item = $1", &q,
+                               derr)) == TD_OK &&
+        (st = td_stmt_bind_int64(q, 1, sealed[0].item, derr)) == TD_OK &&
+        (st = td_stmt_step(q, &row, derr)) == TD_OK)
+        td_stmt_reset(q);
+    td_store_release(eo->svc->store, c);
+    if (st || row)
+        return st;
+    int64_t *ids = td__calloc(n, sizeof *ids);
+    if (!ids)
+        return td__error_set(derr, TD_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        ids[i] = sealed[i].item;
+    char reason[160];
+    snprintf(reason, sizeof reason, "evidence order %s: the put failed (%s) after %zu of its items",
+             o->id_text, td_strerror(why), n);
+    st = td_evidence_discard(eo->evidence, actor, case_ref, ids, n, reason, derr);
+    td__free(ids);
+    return st;
+}
+
 static td_status load_for(td_eorders *eo, const char *order, td_eorder *o, td_eorder_rejection *why,
                           td_error *err)
 {
@@ -309,6 +346,7 @@ td_status td_eorder_put_data(td_eorders *eo, const char *actor, const char *orde
     td__eorder_case_ref(case_ref, sizeof case_ref, o->id);
     pthread_mutex_lock(&eo->data_lock);
     int64_t now = td__now(eo->svc);
+    size_t n_sealed = 0;
     for (size_t i = 0; i < n_records && st == TD_OK; i++) {
         const td_eorder_record *r = &records[i];
         char label[96];
@@ -335,6 +373,7 @@ td_status td_eorder_put_data(td_eorders *eo, const char *actor, const char *orde
         sha256_hex((const uint8_t *)related, strlen(related), s->fields_sha256);
         st = td_evidence_seal(eo->evidence, actor && *actor ? actor : "system", case_ref, label,
                               r->content, r->content_len, related, now, &s->item, err);
+        n_sealed += st == TD_OK;
         sodium_memzero(related, strlen(related));
         free(related); /* jansson's */
     }
@@ -361,6 +400,18 @@ td_status td_eorder_put_data(td_eorders *eo, const char *actor, const char *orde
                 td__eo_ignore(td_evidence_retain_until(eo->evidence, "system", case_ref,
                                                        td__now(eo->svc), "evidence order ended",
                                                        &ignored));
+        }
+    }
+    if (st != TD_OK && n_sealed > 0) {
+        /* All or nothing for the evidence store too. The caller keeps the first error; a failed
+         * discard is added to its message. */
+        td_error derr;
+        if (discard_sealed(eo, actor && *actor ? actor : "system", o, case_ref, sealed, n_sealed,
+                           st, &derr) != TD_OK &&
+            err) {
+            size_t used = strlen(err->message);
+            snprintf(err->message + used, sizeof err->message - used,
+                     "; the %zu items it sealed are left unrecorded: %s", n_sealed, derr.message);
         }
     }
     pthread_mutex_unlock(&eo->data_lock);

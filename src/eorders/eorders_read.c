@@ -368,3 +368,35 @@ td_status td_eorders_report(td_eorders *eo, int64_t from, int64_t to, char **jso
     free(text); /* jansson's */
     return *json ? TD_OK : td__error_set(err, TD_ERR_NOMEM, "out of memory");
 }
+
+/* Both reports are computed by their owners and joined here, so that the server and the command
+ * line print the same document. Each quotes the audit log's size and root it counted at: the
+ * removal orders' report is computed first and keeps its own "audit_log" member. */
+td_status td_eorders_transparency(td_eorders *eo, int64_t from, int64_t to, char **json,
+                                  td_error *err)
+{
+    char *orders_text = NULL, *eo_text = NULL;
+    td_status st;
+    *json = NULL;
+    if ((st = td_report_transparency(eo->orders, from, to, &orders_text, err)))
+        return st;
+    if ((st = td_eorders_report(eo, from, to, &eo_text, err))) {
+        td_free(orders_text);
+        return st;
+    }
+    json_t *report = json_loads(orders_text, 0, NULL);
+    json_t *figures = json_loads(eo_text, 0, NULL);
+    td_free(orders_text);
+    td_free(eo_text);
+    json_t *member = json_object_get(figures, "evidence_orders");
+    char *text = NULL;
+    if (report && member && json_object_set(report, "evidence_orders", member) == 0)
+        text = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(report);
+    json_decref(figures);
+    if (!text) /* both documents are ours: only memory can fail here */
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    *json = td__strdup(text);
+    free(text); /* jansson's */
+    return *json ? TD_OK : td__error_set(err, TD_ERR_NOMEM, "out of memory");
+}

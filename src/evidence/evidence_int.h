@@ -88,6 +88,9 @@ td_status td__evidence_case_info(td_store_conn *c, const char *ref, td_evidence_
 
 /* ---- evidence_release.c ---- */
 
+/* Whether a request's item list ("1,5,9"; empty: every item of its case) names item id. */
+int td__evidence_item_named(const char *list, int64_t id);
+
 /* How many shares this process holds for request_id (takes the lock). */
 unsigned td__evidence_shares_held(td_evidence *ev, int64_t request_id);
 /* Wipes and frees every held share (the handle's close: no other thread uses it). */

@@ -427,8 +427,6 @@ typedef struct release_args {
     char legal_basis[TD__EVIDENCE_MAX_TEXT + 1];
 } release_args;
 
-static int item_wanted(const char *list, int64_t id);
-
 /* The ids of the items a release will decrypt (those the request lists, which may lie in linked
  * cases; every item of its case when it lists none), for its audit entry: the log says which
  * sealed items were read, not only that some were. */
@@ -500,7 +498,8 @@ static td_status release_body(td_evidence *ev, td_store_conn *c, void *arg, td_e
     return st;
 }
 
-static int item_wanted(const char *list, int64_t id)
+/* An empty list names every item. */
+int td__evidence_item_named(const char *list, int64_t id)
 {
     if (!*list)
         return 1;
@@ -600,7 +599,7 @@ static td_status release_case(td_evidence *ev, td_store_conn *c, const release_a
         if ((st = td_stmt_step(q, &row, err)) || !row)
             break;
         int64_t id = td_stmt_column_int64(q, 0);
-        if (!item_wanted(a->items, id))
+        if (!td__evidence_item_named(a->items, id))
             continue;
         if ((st = deliver(ev, case_ref, id, td_stmt_column_blob(q, 1), td_stmt_column_bytes(q, 1),
                           case_pk, case_sk, fn, ctx, err)))

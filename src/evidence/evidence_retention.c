@@ -259,3 +259,132 @@ td_status td_evidence_purge(td_evidence *ev, const char *actor, int64_t *purged,
         *purged = total;
     return st;
 }
+
+/* ---- discarding items a caller could not record ----
+ * The row goes first (it holds the only copy of the item key, sealed to the case key): once the
+ * transaction commits the item cannot be opened even with k custodians, and a crash before the
+ * files are removed leaves ciphertext without a key. The file names come from the ids, so a
+ * leftover file is overwritten if SQLite gives its id to a later item. */
+
+typedef struct discard_args {
+    const char *actor, *case_ref, *reason;
+    const int64_t *ids;
+    size_t n;
+} discard_args;
+
+/* Refuses the discard when an open release request names one of the items: what custodians
+ * approve must not change under them. */
+static td_status discard_check_requests(td_store_conn *c, const discard_args *a, td_error *err)
+{
+    td_stmt *q;
+    int row;
+    td_status st = td_store_prepare(c,
+                                    "SELECT id, items FROM evidence_requests"
+                                    " WHERE case_ref = $1 AND state = $2 AND items <> ''",
+                                    &q, err);
+    if (st || (st = td_stmt_bind_text(q, 1, a->case_ref, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 2, TD__EVIDENCE_REQ_OPEN, err)))
+        return st;
+    while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
+        const char *list = td_stmt_column_text(q, 1);
+        for (size_t i = 0; i < a->n; i++)
+            if (td__evidence_item_named(list ? list : "", a->ids[i])) {
+                long long request = (long long)td_stmt_column_int64(q, 0);
+                td_stmt_reset(q);
+                return td__error_set(err, TD_ERR_CONFLICT,
+                                     "evidence: item %lld is named by open release request %lld",
+                                     (long long)a->ids[i], request);
+            }
+    }
+    td_stmt_reset(q);
+    return st;
+}
+
+static td_status discard_body(td_evidence *ev, td_store_conn *c, void *arg, td_error *err)
+{
+    discard_args *a = arg;
+    static const unsigned char zeros[TD__EVIDENCE_WRAPPED_LEN];
+    int64_t bytes = 0;
+    td_stmt *q;
+    int row;
+    td_status st = discard_check_requests(c, a, err);
+    if (st)
+        return st;
+    json_t *items = json_array();
+    if (!items)
+        return td__error_set(err, TD_ERR_NOMEM, "evidence: out of memory");
+    for (size_t i = 0; i < a->n; i++) {
+        if ((st = td_store_prepare(
+                 c, "SELECT bytes FROM evidence_items WHERE id = $1 AND case_ref = $2", &q, err)) ||
+            (st = td_stmt_bind_int64(q, 1, a->ids[i], err)) ||
+            (st = td_stmt_bind_text(q, 2, a->case_ref, (size_t)-1, err)) ||
+            (st = td_stmt_step(q, &row, err)))
+            goto fail;
+        if (!row) {
+            st = td__error_set(err, TD_ERR_NOT_FOUND, "evidence: case %s has no item %lld",
+                               a->case_ref, (long long)a->ids[i]);
+            goto fail;
+        }
+        bytes += td_stmt_column_int64(q, 0);
+        td_stmt_reset(q);
+        /* Overwritten before the delete, as the purge does, so that the sealed item key does
+         * not linger in free pages. */
+        static const char *const sql[] = {
+            "UPDATE evidence_items SET wrapped_key = $2 WHERE id = $1",
+            "DELETE FROM evidence_items WHERE id = $1",
+        };
+        for (size_t s = 0; s < sizeof sql / sizeof sql[0]; s++)
+            if ((st = td_store_prepare(c, sql[s], &q, err)) ||
+                (st = td_stmt_bind_int64(q, 1, a->ids[i], err)) ||
+                (s == 0 && (st = td_stmt_bind_blob(q, 2, zeros, sizeof zeros, err))) ||
+                (st = td_stmt_run(q, NULL, err)))
+                goto fail;
+        if (json_array_append_new(items, json_integer(a->ids[i])) != 0) {
+            st = td__error_set(err, TD_ERR_NOMEM, "evidence: out of memory");
+            goto fail;
+        }
+    }
+    char *details =
+        td__evidence_dump(json_pack("{s:o,s:I,s:I,s:s}", "items", items, "count", (json_int_t)a->n,
+                                    "bytes", (json_int_t)bytes, "reason", a->reason));
+    if (!details)
+        return td__error_set(err, TD_ERR_NOMEM, "evidence: out of memory");
+    st = td_audit_append_in(ev->log, c, a->actor, "evidence.discard", a->case_ref, details, NULL,
+                            err);
+    td__free(details);
+    return st;
+fail:
+    json_decref(items);
+    return st;
+}
+
+td_status td_evidence_discard(td_evidence *ev, const char *actor, const char *case_ref,
+                              const int64_t *item_ids, size_t n, const char *reason, td_error *err)
+{
+    td_status st;
+    if ((st = td__evidence_check_text("case reference", case_ref, TD__EVIDENCE_MAX_REF, err)) ||
+        (st = td__evidence_check_text("actor", actor, TD__EVIDENCE_MAX_REF, err)) ||
+        (st = td__evidence_check_text("reason", reason, TD__EVIDENCE_MAX_TEXT, err)))
+        return st;
+    if (!item_ids || n == 0)
+        return td__error_set(err, TD_ERR_INVALID, "evidence: no item to discard");
+    if (n > TD_EVIDENCE_DISCARD_MAX)
+        return td__error_set(err, TD_ERR_LIMIT, "evidence: more than %d items to discard",
+                             TD_EVIDENCE_DISCARD_MAX);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (item_ids[i] == item_ids[j])
+                return td__error_set(err, TD_ERR_INVALID, "evidence: item %lld named twice",
+                                     (long long)item_ids[i]);
+    discard_args a = {actor, case_ref, reason, item_ids, n};
+    if ((st = td__evidence_tx(ev, discard_body, &a, err)))
+        return st;
+    for (size_t i = 0; i < n; i++) {
+        char path[4096];
+        td__evidence_item_path(ev, item_ids[i], path, sizeof path);
+        if (unlink(path) != 0 && errno != ENOENT && st == TD_OK)
+            st = td__error_set(err, TD_ERR_IO, "evidence: item %lld discarded, but %s: %s",
+                               (long long)item_ids[i], path, strerror(errno));
+    }
+    return st;
+}

@@ -114,9 +114,15 @@ void td__pkg_format_time(int64_t ms, char out[TD_PACKAGE_CREATED_LEN + 1]);
 int td__pkg_write_all(int fd, const uint8_t *p, size_t n);
 int td__pkg_read_full(int fd, uint8_t *p, size_t n, size_t *got);
 
-/* Plaintext handled per batch: the writer's buffer and the reader's two, each hashed on the
+/* Plaintext handled per batch: the writer's buffer and the reader's, each hashed on the
  * hasher's thread while the caller's thread seals or opens the next. A multiple of the chunk. */
 #define TD__PKG_BATCH ((size_t)1024 * 1024)
+/* The reader's input buffer: large reads, and room for any message but the manifest (a data
+ * message of the largest chunk and its frame) whatever is left of the previous read. */
+#define TD__PKG_IN_MAX (TD_PACKAGE_CHUNK_MAX + TD__PKG_ABYTES)
+#define TD__PKG_IN_CAP (TD__PKG_BATCH + TD__PKG_IN_MAX)
+/* The reader's batches: decrypted into one while the hasher works through the others. */
+#define TD__PKG_READ_BATCHES 4
 static inline size_t td__pkg_batch(size_t chunk)
 {
     return chunk >= TD__PKG_BATCH ? chunk : TD__PKG_BATCH / chunk * chunk;
@@ -124,30 +130,43 @@ static inline size_t td__pkg_batch(size_t chunk)
 
 /* ---- package_hash.c ---- */
 
-/* SHA-256 on a second thread, one job (a range of memory) at a time. */
+/* Jobs queued at most: the reader's batches in flight (TD__PKG_READ_BATCHES) fit. */
+#define TD__PKG_HASH_JOBS 8
+
+typedef struct td__pkg_hash_job {
+    const uint8_t *p;
+    size_t n;
+} td__pkg_hash_job;
+
+/* SHA-256 on a second thread, fed with jobs (ranges of memory) in order. */
 typedef struct td__pkg_hasher {
     EVP_MD_CTX *md;
     pthread_t thread;
     pthread_mutex_t lock;
-    pthread_cond_t cond;
-    const uint8_t *job;
-    size_t job_len;
-    int busy;     /* a job is posted and not finished */
-    int stop;     /* the thread is asked to end */
-    int threaded; /* the thread runs; else jobs are hashed inline */
+    pthread_cond_t work;                      /* the thread waits for a piece to take */
+    pthread_cond_t progress;                  /* callers wait for jobs to be done */
+    td__pkg_hash_job jobs[TD__PKG_HASH_JOBS]; /* job k (from 0) in jobs[k % TD__PKG_HASH_JOBS] */
+    uint64_t posted, done;                    /* jobs posted and jobs done since init */
+    size_t head_off;                          /* bytes of the oldest job not done that were taken */
+    int hashing;                              /* someone holds the chain (hashes a piece) */
+    int stop;                                 /* the thread is asked to end */
+    int threaded; /* the thread runs; else jobs are hashed when posted */
     int failed;   /* an OpenSSL call failed since the last reset */
     int ready;    /* initialised */
 } td__pkg_hasher;
 
 td_status td__pkg_hasher_init(td__pkg_hasher *h, td_error *err);
-/* Ends the thread (after its job) and frees; accepts a zeroed or freed hasher. */
+/* Ends the thread (after its piece) and frees; accepts a zeroed or freed hasher. */
 void td__pkg_hasher_free(td__pkg_hasher *h);
-/* Starts a new SHA-256 (waits for the job in hand); -1 on failure. */
+/* Starts a new SHA-256 (once every job is done); -1 on failure. */
 int td__pkg_hasher_reset(td__pkg_hasher *h);
-/* Hashes n bytes at p next: waits for the previous job, then returns at once; p must stay
- * unchanged until td__pkg_hasher_wait (or the next post, reset or final) returns. */
-void td__pkg_hasher_post(td__pkg_hasher *h, const uint8_t *p, size_t n);
-/* Waits until the job in hand is done. */
+/* Queues n bytes at p to be hashed next (waiting for a free slot if TD__PKG_HASH_JOBS are
+ * queued) and returns at once with the job's number (1, 2, ...; n = 0 queues nothing and gives
+ * the last job's). p must stay unchanged until that job is done (td__pkg_hasher_wait_done). */
+uint64_t td__pkg_hasher_post(td__pkg_hasher *h, const uint8_t *p, size_t n);
+/* Returns once jobs 1..job are done (hashing some itself rather than sleeping when it can). */
+void td__pkg_hasher_wait_done(td__pkg_hasher *h, uint64_t job);
+/* Returns once every job posted is done. */
 void td__pkg_hasher_wait(td__pkg_hasher *h);
 /* The digest of everything posted since the reset; -1 if a step failed. */
 int td__pkg_hasher_final(td__pkg_hasher *h, uint8_t out[32]);

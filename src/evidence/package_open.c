@@ -2,10 +2,11 @@
  *
  * The file is untrusted: every length is checked against the format's limits before anything is
  * allocated or read, and nothing read from it is believed before it authenticates. Data messages
- * are decrypted into one of two batch buffers (1 MiB); a full batch is hashed on the hasher's
- * thread (package_hash.c) and written to its output file while the next one is decrypted into
- * the other buffer. Memory is bounded by the batches and the manifest limit, never by record
- * sizes.
+ * are decrypted into one of TD__PKG_READ_BATCHES batch buffers (1 MiB each); a full batch is
+ * queued for the hasher's thread (package_hash.c) and written to its output file while the next
+ * ones are decrypted into the other buffers, so that the hash may fall a few batches behind when
+ * its thread waits for a core. Memory is bounded by the batches and the manifest limit, never by
+ * record sizes.
  *
  * The order of the checks is the order of the file: header, sealed key, each message (framing,
  * authentication, its place in the grammar RECORD DATA* END ... MANIFEST), the end of the file,
@@ -41,16 +42,20 @@ typedef struct opener {
     const char *name; /* the package, as messages call it */
     uint64_t file_size;
     int size_known;
-    uint64_t pos; /* offset of the next byte to read */
+    uint64_t pos; /* offset of the next byte to read (taken from the input buffer or the file) */
+    /* The input buffer: the file is read in large pieces (one read(2) per TD__PKG_IN_READ bytes
+     * or so rather than two per message) and messages are decrypted where they lie; bytes
+     * [in_off, in_len) are read and not taken yet. */
+    uint8_t *in;
+    size_t in_off, in_len;
     td_package_report *rep;
     td_error *err;
     uint8_t header[TD__PKG_HEADER_LEN];
     uint8_t pk[TD_PACKAGE_X25519_KEY_LEN];
     stream_state *ss; /* guarded memory */
     size_t chunk;
-    uint8_t *cbuf, *pbuf; /* ciphertext and plaintext of one message (not the manifest) */
-    size_t cbuf_cap;
-    int64_t msg; /* index of the message being read */
+    uint8_t *pbuf; /* plaintext of record headers and ends */
+    int64_t msg;   /* index of the message being read */
     uint64_t msg_off;
     /* records read */
     td_package_record *recs;
@@ -60,7 +65,10 @@ typedef struct opener {
     int in_record;
     uint64_t rec_size;
     td__pkg_hasher hash;
-    uint8_t *bufs[2]; /* data batches (allocated at the first data): bufs[cur] is being filled */
+    /* data batches (allocated at the first data): bufs[cur] is being filled; bufs[i] is free
+     * again once the hasher's job buf_job[i] is done */
+    uint8_t *bufs[TD__PKG_READ_BATCHES];
+    uint64_t buf_job[TD__PKG_READ_BATCHES];
     size_t batch, fill;
     size_t used; /* the most of a batch ever filled: what to wipe */
     int cur;
@@ -273,11 +281,50 @@ static td_status out_commit(opener *op, const uint8_t *manifest, size_t mlen, co
 
 /* ---- reading the file ---- */
 
-/* Reads n bytes at the current position; a short read is the file's end. */
+/* Takes the next n <= TD__PKG_IN_MAX bytes of the file: *view points at them in the input
+ * buffer, valid until the next read. Returns -1 when the file has fewer (*got of them, all
+ * taken; errno 0) or a read fails (errno set). */
+static int read_view(opener *op, size_t n, const uint8_t **view, size_t *got)
+{
+    if (op->in_len - op->in_off < n) {
+        /* Keep what is left (less than a message) at the start, then read on. */
+        memmove(op->in, op->in + op->in_off, op->in_len - op->in_off);
+        op->in_len -= op->in_off;
+        op->in_off = 0;
+        while (op->in_len < n) {
+            ssize_t r = read(op->fd, op->in + op->in_len, TD__PKG_IN_CAP - op->in_len);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0) {
+                if (r == 0)
+                    errno = 0;
+                *got = op->in_len;
+                op->pos += op->in_len;
+                op->in_off = op->in_len;
+                return -1;
+            }
+            op->in_len += (size_t)r;
+        }
+    }
+    *view = op->in + op->in_off;
+    *got = n;
+    op->in_off += n;
+    op->pos += n;
+    return 0;
+}
+
+/* Reads the next n bytes (any number) into p: what the input buffer holds, then the file. A
+ * short read is the file's end (-1, errno 0); a failed one -1 with errno. */
 static int read_at_pos(opener *op, uint8_t *p, size_t n, size_t *got)
 {
-    int rc = td__pkg_read_full(op->fd, p, n, got);
-    op->pos += *got;
+    size_t k = op->in_len - op->in_off < n ? op->in_len - op->in_off : n;
+    memcpy(p, op->in + op->in_off, k);
+    op->in_off += k;
+    op->pos += k;
+    size_t more = 0;
+    int rc = k == n ? 0 : td__pkg_read_full(op->fd, p + k, n - k, &more);
+    op->pos += more;
+    *got = k + more;
     return rc;
 }
 
@@ -346,17 +393,17 @@ static size_t max_cipher(const opener *op, uint8_t kind)
     }
 }
 
-/* Hands the batch being filled to the hasher and to the output file, and switches buffers (the
- * other one is free: posting waited for its hash). */
+/* Hands the batch being filled to the hasher and to the output file, and moves to the next
+ * buffer (next_message waits for its earlier job before filling it). */
 static td_status flush(opener *op)
 {
     if (!op->fill)
         return TD_OK;
-    td__pkg_hasher_post(&op->hash, op->bufs[op->cur], op->fill);
+    op->buf_job[op->cur] = td__pkg_hasher_post(&op->hash, op->bufs[op->cur], op->fill);
     td_status st = TD_OK;
     if (op->part_fd >= 0)
         st = out_write(op, op->part_fd, op->bufs[op->cur], op->fill, "records/.partial");
-    op->cur ^= 1;
+    op->cur = (op->cur + 1) % TD__PKG_READ_BATCHES;
     op->fill = 0;
     return st;
 }
@@ -366,11 +413,11 @@ static td_status flush(opener *op)
 static td_status next_message(opener *op, uint8_t *kind, uint8_t **plain, size_t *plen,
                               uint8_t *tag)
 {
-    uint8_t frame[TD__PKG_FRAME_LEN];
+    const uint8_t *frame;
     char at[PLACE_MAX];
     size_t got = 0;
     op->msg_off = op->pos;
-    if (read_at_pos(op, frame, sizeof frame, &got) != 0) {
+    if (read_view(op, TD__PKG_FRAME_LEN, &frame, &got) != 0) {
         if (errno)
             return fail(op, TD_PACKAGE_IO_FAILED, TD_ERR_IO, "read: %s", strerror(errno));
         place(op, at, sizeof at);
@@ -406,17 +453,18 @@ static td_status next_message(opener *op, uint8_t *kind, uint8_t **plain, size_t
                        "or its length altered)",
                        at, clen, (unsigned long long)(op->file_size - op->pos));
     }
-    uint8_t *cbuf = op->cbuf, *pbuf = op->pbuf;
+    const uint8_t *cbuf = NULL;
+    uint8_t *pbuf = op->pbuf, *mcipher = NULL;
     td_status st = TD_OK;
     if (*kind == TD__PKG_KIND_DATA) {
-        if (!op->bufs[0]) {
-            op->bufs[0] = td__malloc(op->batch);
-            op->bufs[1] = td__malloc(op->batch);
-            if (!op->bufs[0] || !op->bufs[1])
-                return nomem(op);
-        }
+        if (!op->bufs[0])
+            for (int i = 0; i < TD__PKG_READ_BATCHES; i++)
+                if (!(op->bufs[i] = td__malloc(op->batch)))
+                    return nomem(op);
         if (op->fill + (clen - TD__PKG_ABYTES) > op->batch && (st = flush(op)))
             return st;
+        if (op->fill == 0) /* a buffer to fill: its last batch hashed */
+            td__pkg_hasher_wait_done(&op->hash, op->buf_job[op->cur]);
         pbuf = op->bufs[op->cur] + op->fill;
         if (op->fill + clen - TD__PKG_ABYTES > op->used)
             op->used = op->fill + clen - TD__PKG_ABYTES;
@@ -425,14 +473,14 @@ static td_status next_message(opener *op, uint8_t *kind, uint8_t **plain, size_t
         /* The only large message, and the last: a buffer of its own, sized from a length already
          * checked against the limit and against the file's size. */
         op->mplain = td__malloc(clen - TD__PKG_ABYTES + 1);
-        cbuf = td__malloc(clen);
-        if (!op->mplain || !cbuf) {
-            td__free(cbuf);
+        mcipher = td__malloc(clen);
+        if (!op->mplain || !mcipher) {
+            td__free(mcipher);
             return nomem(op);
         }
         pbuf = op->mplain;
     }
-    if (read_at_pos(op, cbuf, clen, &got) != 0) {
+    if (mcipher ? read_at_pos(op, mcipher, clen, &got) : read_view(op, clen, &cbuf, &got)) {
         place(op, at, sizeof at);
         st = errno ? fail(op, TD_PACKAGE_IO_FAILED, TD_ERR_IO, "read: %s", strerror(errno))
                    : corrupt(op, TD_PACKAGE_TRUNCATED,
@@ -448,6 +496,8 @@ static td_status next_message(opener *op, uint8_t *kind, uint8_t **plain, size_t
     }
     ad[ad_len++] = *kind;
     unsigned long long plain_len = 0;
+    if (mcipher)
+        cbuf = mcipher;
     if (crypto_secretstream_xchacha20poly1305_pull(op->ss, pbuf, &plain_len, tag, cbuf, clen, ad,
                                                    ad_len) != 0) {
         place(op, at, sizeof at);
@@ -460,8 +510,7 @@ static td_status next_message(opener *op, uint8_t *kind, uint8_t **plain, size_t
     *plain = pbuf;
     *plen = (size_t)plain_len;
 out:
-    if (cbuf != op->cbuf)
-        td__free(cbuf);
+    td__free(mcipher);
     return st;
 }
 
@@ -840,7 +889,7 @@ static void opener_free(opener *op)
     if (op->dir_fd >= 0)
         close(op->dir_fd);
     td__pkg_hasher_free(&op->hash); /* first: its thread may be reading a batch */
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < TD__PKG_READ_BATCHES; i++) {
         if (op->bufs[i])
             sodium_memzero(op->bufs[i], op->used);
         td__free(op->bufs[i]);
@@ -849,7 +898,7 @@ static void opener_free(opener *op)
     if (op->pbuf)
         sodium_memzero(op->pbuf, TD__PKG_RECORD_MAX);
     td__free(op->pbuf);
-    td__free(op->cbuf);
+    td__free(op->in);
     td__free(op->mplain);
     td__free(op->recs);
     td__free(op->out_state);
@@ -861,14 +910,11 @@ static td_status run(opener *op, const uint8_t *sk, const uint8_t *signer_pk)
     td_status st = read_header(op, sk);
     if (st)
         return st;
-    /* cbuf: any ciphertext but the manifest's; pbuf: record headers and ends (data goes to the
-     * batches, the manifest to a buffer of its own). */
-    op->cbuf_cap =
-        (op->chunk > TD__PKG_RECORD_MAX ? op->chunk : TD__PKG_RECORD_MAX) + TD__PKG_ABYTES;
-    op->cbuf = td__malloc(op->cbuf_cap);
+    /* pbuf: record headers and ends (data goes to the batches, the manifest to a buffer of its
+     * own). */
     op->pbuf = td__malloc(TD__PKG_RECORD_MAX);
     op->batch = td__pkg_batch(op->chunk);
-    if (!op->cbuf || !op->pbuf)
+    if (!op->pbuf)
         return nomem(op);
     if (op->out_dir && (st = out_open(op)))
         return st;
@@ -940,8 +986,13 @@ td_status td__package_open_fd(int fd, const char *name, const uint8_t recipient_
     td_status st = td__pkg_sodium(err);
     if (st)
         return st;
+    /* Read once, front to back: a larger read-ahead for a file not in the page cache. */
+    if (op.size_known && posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL) != 0) {
+        /* advice only */
+    }
     op.ss = sodium_malloc(sizeof *op.ss);
-    if (!op.ss || td__pkg_names_init(&op.names, err) != TD_OK ||
+    op.in = td__malloc(TD__PKG_IN_CAP);
+    if (!op.ss || !op.in || td__pkg_names_init(&op.names, err) != TD_OK ||
         td__pkg_hasher_init(&op.hash, err) != TD_OK)
         st = nomem(&op);
     else

@@ -727,31 +727,24 @@ void td__h_report_transparency(td__req *r)
                         "from and to are required, as YYYY-MM-DDTHH:MM:SSZ");
         return;
     }
-    char *text = NULL, *eo_text = NULL;
+    char *text = NULL;
     td_error err;
-    td_status st = td_report_transparency(o, f, t, &text, &err);
-    /* Evidence orders' figures of the same period (docs/evidence-orders.md), when they run. */
+    /* With evidence orders running, the library joins their figures of the same period
+     * (docs/evidence-orders.md) as "evidence_orders"; `takedown report transparency` calls the
+     * same function. */
     td_eorders *e = td__req_eorders(r);
-    if (st == TD_OK && e)
-        st = td_eorders_report(e, f, t, &eo_text, &err);
+    td_status st = e ? td_eorders_transparency(e, f, t, &text, &err)
+                     : td_report_transparency(o, f, t, &text, &err);
     if (st) {
-        td_free(text);
         td__reply_status(r, st, &err);
         return;
     }
     json_t *report = json_loads(text, 0, NULL);
-    json_t *eo = eo_text ? json_loads(eo_text, 0, NULL) : NULL;
     td_free(text);
-    td_free(eo_text);
     if (!report) {
-        json_decref(eo);
         td__reply_error(r, 500, "internal", "the report is not JSON");
         return;
     }
-    json_t *figures = json_object_get(eo, "evidence_orders");
-    if (figures)
-        json_object_set(report, "evidence_orders", figures);
-    json_decref(eo);
     td__reply_json(r, 200, report);
 }
 
