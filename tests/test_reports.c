@@ -1658,6 +1658,81 @@ static void test_frank_batch(void **state)
     assert_int_equal(st.franked, 3);
 }
 
+/* Two nodes on one store: a key made by one is loaded by the other when a frank names it, a
+ * rotation reaches the other's franking at its tick, and a destruction by one is refused by the
+ * other at once (the destroy time) and wiped from its memory at its tick. */
+static void test_two_nodes(void **state)
+{
+    fixture *f = *state;
+    td_error err;
+    close_all(f);
+    f->ro.rotate_ms = 0;
+    f->ro.retention_ms = DAY;
+    open_all(f);
+    td_service_options so;
+    td_service *svc2 = NULL;
+    td_reports *rep2 = NULL;
+    td_service_options_default(&so);
+    so.webhook_worker = 0;
+    so.follow_interval_ms = 0;
+    so.clock.now_ms = fake_clock;
+    so.store_url = td_test_store_url(f->dir);
+    check(td_service_open(f->dir, &so, &svc2, &err), &err);
+    td_reports_options ro = f->ro;
+    ro.evidence = NULL;
+    check(td_reports_open(svc2, &ro, &rep2, &err), &err);
+    td_frank_key *keys = NULL;
+    size_t nk = 0;
+    check(td_reports_keys(rep2, &keys, &nk, &err), &err);
+    assert_int_equal(nk, 1); /* the first node's key, not a second one */
+    td_free(keys);
+
+    /* node 1 rotates; node 2 still franks with key 1 (it has not loaded the change) */
+    td_frank_key made;
+    check(td_reports_rotate_key(f->rep, "admin", &made, &err), &err);
+    client_msg k1, k2;
+    msg_init(&k1, "franked by node 2 with key 1", "acct:ann", "conv:40", T0);
+    deliver(rep2, &k1);
+    assert_int_equal(k1.proof.key_id, 1);
+    /* node 2 verifies a frank of the new key at once: an unknown id loads the keys */
+    client_msg m;
+    msg_init(&m, "franked by node 1", "acct:ann", "conv:40", T0);
+    deliver(f->rep, &m);
+    assert_int_equal(m.proof.key_id, made.id);
+    td_report_message in_msg = as_input(&m);
+    td_report_input in = {"acct:ben", NULL, &in_msg, 1, f->plat_a};
+    td_report r;
+    td_report_rejection rej;
+    check(td_report_submit(rep2, &in, &r, &rej, &err), &err);
+    assert_int_equal(r.key_id, made.id);
+    /* and franks with it from then on (its tick would have loaded it too) */
+    msg_init(&k2, "franked by node 2 after loading", "acct:ann", "conv:40", T0);
+    deliver(rep2, &k2);
+    assert_int_equal(k2.proof.key_id, made.id);
+
+    /* the retention of key 1 ends and node 1 destroys it: node 2, which has not ticked, refuses
+     * its franks at once; its tick wipes its copy */
+    fake_clock_advance(DAY);
+    check(td_reports_tick(f->rep, &err), &err);
+    assert_int_equal(count(f, "SELECT COUNT(*) FROM frank_keys WHERE key_id = 1 AND destroyed = 1"
+                              " AND hmac_key IS NULL"),
+                     1);
+    in_msg = as_input(&k1);
+    assert_int_equal(td_report_submit(rep2, &in, &r, &rej, &err), TD_ERR_INVALID);
+    assert_int_equal(rej.why, TD_FRANK_KEY_DESTROYED);
+    check(td_reports_tick(rep2, &err), &err);
+    check(td_reports_keys(rep2, &keys, &nk, &err), &err);
+    assert_int_equal(nk, 2);
+    assert_true(keys[0].destroyed);
+    td_free(keys);
+    in_msg = as_input(&k2);
+    check(td_report_submit(rep2, &in, &r, &rej, &err), &err);
+    assert_int_equal(audit_count(f, "frank.key_destroyed", NULL), 1);
+    td_reports_close(rep2);
+    td_service_close(svc2);
+    msg_free(&m);
+}
+
 /* Limits before any verification: attachment size, counts, the reporter. */
 static void test_limits(void **state)
 {
@@ -1743,6 +1818,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_parse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_frank_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_nodes, setup, teardown),
         cmocka_unit_test(test_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -180,12 +180,14 @@ typedef struct td_report {
     int64_t evidence_item; /* first sealed item once preserved, 0 before */
 } td_report;
 
-/* Verifies and records a report; out[i] (caller's array of n_messages) answers messages[i].
- * Limits checked first: the reporter, reason and texts, at most TD_FRANK_ATTACH_MAX attachments
- * a message, each at most max_attachment_bytes decrypted, all of them together at most
- * TD_REPORT_BODY_MAX bytes (too_large naming the attachment).
- * A message that does not verify: TD_ERR_INVALID, *rej filled, nothing stored (a counter
- * td_reports_stats.invalid is incremented). */
+/* Verifies and records a report; out[i] (caller's array of n_messages) answers messages[i] (a
+ * message given twice: the same report). Limits checked first: the reporter (UTF-8, no control
+ * characters), reason and texts, 1..TD_REPORT_MESSAGES_MAX messages, at most
+ * TD_FRANK_ATTACH_MAX attachments a message, each at most max_attachment_bytes decrypted, all of
+ * them together at most TD_REPORT_BODY_MAX bytes (too_large naming the attachment). A message
+ * that does not verify or an attachment that does not open: TD_ERR_INVALID; a ciphertext known
+ * with another key: TD_ERR_CONFLICT; *rej filled, nothing stored (td_reports_stats.invalid
+ * counts it). The whole report, all its messages, is one transaction: all or nothing. */
 __attribute__((warn_unused_result)) td_status
 td_report_submit(td_reports *rep, const td_report_input *in, td_report *out,
                  td_report_rejection *rej, td_error *err);
@@ -214,8 +216,11 @@ __attribute__((warn_unused_result)) td_status td_report_list(td_reports *rep, in
                                                              size_t limit, size_t offset,
                                                              td_report **out, size_t *count,
                                                              td_error *err);
-/* The review copy (text, and attachment i's plaintext when index >= 0) for actor, audited
- * ("report.read"); gone after its case closed: TD_ERR_NOT_FOUND. *data freed with td_free. */
+/* The review copy of report id: its text (index < 0, UTF-8) or attachment index's plaintext
+ * (0..n_attachments - 1), for actor (1..TD_NAME_MAX bytes), audited ("report.read", in the same
+ * transaction as the read). Gone once its case closed, even before a tick deleted it, as for an
+ * unknown report or index: TD_ERR_NOT_FOUND. *data (NUL-terminated after len bytes) freed with
+ * td_free. */
 __attribute__((warn_unused_result)) td_status td_report_read(td_reports *rep, int64_t id, int index,
                                                              const char *actor, uint8_t **data,
                                                              size_t *len, td_error *err);
