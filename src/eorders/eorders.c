@@ -318,6 +318,7 @@ td_status td_eorders_open(td_service *svc, const td_eorders_options *opts, td_eo
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
     eo->svc = svc;
     pthread_mutex_init(&eo->data_lock, NULL);
+    pthread_mutex_init(&eo->provider_lock, NULL);
     pthread_mutex_init(&eo->duty_lock, NULL);
     td__cond_init_monotonic(&eo->duty_wake);
     if (opts)
@@ -395,13 +396,25 @@ void td_eorders_close(td_eorders *eo)
     pthread_cond_destroy(&eo->duty_wake);
     pthread_mutex_destroy(&eo->duty_lock);
     pthread_mutex_destroy(&eo->data_lock);
+    pthread_mutex_destroy(&eo->provider_lock);
     td__free(eo);
 }
 
 void td_eorders_set_provider(td_eorders *eo, td_eorder_provider_fn fn, void *ctx)
 {
+    pthread_mutex_lock(&eo->provider_lock);
     eo->provider = fn;
     eo->provider_ctx = fn ? ctx : NULL;
+    pthread_mutex_unlock(&eo->provider_lock);
+}
+
+int td__eorders_provider(td_eorders *eo, td_eorder_provider_fn *fn, void **ctx)
+{
+    pthread_mutex_lock(&eo->provider_lock);
+    *fn = eo->provider;
+    *ctx = eo->provider_ctx;
+    pthread_mutex_unlock(&eo->provider_lock);
+    return *fn != NULL;
 }
 
 td_audit *td_eorders_audit(td_eorders *eo) { return eo->log; }

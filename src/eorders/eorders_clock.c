@@ -151,7 +151,10 @@ static td_status link_sweep(td_eorders *eo, int64_t now, td_eorders_tick_result 
     int64_t *ids = NULL;
     size_t n = 0;
     int64_t last = atomic_load(&eo->last_link_ms);
-    if (!eo->provider || (last && now - last < LINK_SWEEP_MS && now >= last) ||
+    td_eorder_provider_fn fn;
+    void *fn_ctx;
+    if (!td__eorders_provider(eo, &fn, &fn_ctx) ||
+        (last && now - last < LINK_SWEEP_MS && now >= last) ||
         !atomic_compare_exchange_strong(&eo->last_link_ms, &last, now ? now : 1))
         return TD_OK;
     int64_t binds[3] = {TD_EORDER_COLLECTING, TD_EORDER_PRESERVED, TICK_BATCH};

@@ -659,7 +659,9 @@ td_status td__eorder_link(td_eorders *eo, const char *actor, int64_t id, size_t 
     size_t n = 0;
     td_status st;
     *linked = 0;
-    if (!eo->provider)
+    td_eorder_provider_fn provider;
+    void *provider_ctx;
+    if (!td__eorders_provider(eo, &provider, &provider_ctx))
         return TD_OK;
     td_eorder *o = td__malloc(sizeof *o);
     if (!o)
@@ -673,7 +675,7 @@ td_status td__eorder_link(td_eorders *eo, const char *actor, int64_t id, size_t 
         td__free(o);
         return st;
     }
-    if ((st = eo->provider(eo->provider_ctx, o, &items, &n, err)) || n == 0) {
+    if ((st = provider(provider_ctx, o, &items, &n, err)) || n == 0) {
         td_free(items);
         td__free(o);
         return st;

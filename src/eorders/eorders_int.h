@@ -41,6 +41,7 @@ struct td_eorders {
      * last asked it for every open order (service clock; under duty-free use, set atomically). */
     td_eorder_provider_fn provider;
     void *provider_ctx;
+    pthread_mutex_t provider_lock; /* set after open while the clock thread runs: read under it */
     _Atomic int64_t last_link_ms;
 
     /* The background thread (eorders_clock.c). */
@@ -51,6 +52,9 @@ struct td_eorders {
     int duty_stop;
     _Atomic uint64_t ticks, tick_failures;
 };
+
+/* The provider and its context as set now (td_eorders_set_provider); 0 when none. */
+int td__eorders_provider(td_eorders *eo, td_eorder_provider_fn *fn, void **ctx);
 
 #define TD__EO_HOUR ((int64_t)3600000)
 #define TD__EO_DAY ((int64_t)86400000)
