@@ -64,6 +64,15 @@ enum {
     TD__REPORT_REMOVED = 4    /* removed without an evidence store: review copy deleted */
 };
 
+/* A report's record as td_report holds it (reports r joined with its content c), read back by
+ * td__report_row. */
+#define TD__REPORT_COLUMNS                                                                         \
+    "r.id, r.content_id, r.case_id, c.verdict,"                                                    \
+    " (SELECT COUNT(*) FROM report_reporters p WHERE p.report_id = r.id),"                         \
+    " r.received_ms, r.key_id, r.sender, r.conversation, r.accepted_ms, r.attachments,"            \
+    " r.review_copy, r.evidence_item"
+void td__report_row(td_stmt *q, td_report *r);
+
 /* For calls whose failure a later pass redoes (the background tick): not acted on. */
 static inline void td__reports_ignore(td_status st) { (void)st; }
 

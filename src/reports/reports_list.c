@@ -20,38 +20,20 @@ static td_status list_body(td_store_conn *c, void *ctx, td_error *err)
     td_status st;
     /* Open: the review copy is still held and the case is not closed (a closed case's copy is
      * gone for readers even before a tick deletes it). */
-    if ((st = td_store_prepare(
-             c,
-             "SELECT r.id, r.content_id, r.case_id, c.verdict,"
-             " (SELECT COUNT(*) FROM report_reporters p WHERE p.report_id = r.id),"
-             " r.received_ms, r.key_id, r.sender, r.conversation, r.accepted_ms, r.attachments,"
-             " r.review_copy, r.evidence_item"
-             " FROM reports r JOIN content c ON c.id = r.content_ref"
-             " LEFT JOIN cases k ON k.id = r.case_id"
-             " WHERE $1 = 0 OR (r.review_copy = 1 AND COALESCE(k.state, 0) <> $2)"
-             " ORDER BY r.id DESC LIMIT $3 OFFSET $4",
-             &q, err)) ||
+    if ((st = td_store_prepare(c,
+                               "SELECT " TD__REPORT_COLUMNS
+                               " FROM reports r JOIN content c ON c.id = r.content_ref"
+                               " LEFT JOIN cases k ON k.id = r.case_id"
+                               " WHERE $1 = 0 OR (r.review_copy = 1 AND COALESCE(k.state, 0) <> $2)"
+                               " ORDER BY r.id DESC LIMIT $3 OFFSET $4",
+                               &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, a->open_only ? 1 : 0, err)) ||
         (st = td_stmt_bind_int64(q, 2, TD_CASE_CLOSED, err)) ||
         (st = td_stmt_bind_int64(q, 3, (int64_t)a->limit, err)) ||
         (st = td_stmt_bind_int64(q, 4, (int64_t)a->offset, err)))
         return st;
     while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
-        td_report *r = &a->items[a->count++];
-        memset(r, 0, sizeof *r);
-        r->id = td_stmt_column_int64(q, 0);
-        td__copy_trunc(r->content_id, sizeof r->content_id, td_stmt_column_text(q, 1));
-        r->case_id = td_stmt_column_int64(q, 2);
-        r->verdict = (td_verdict)td_stmt_column_int64(q, 3);
-        r->reporters = (size_t)td_stmt_column_int64(q, 4);
-        r->received_ms = td_stmt_column_int64(q, 5);
-        r->key_id = (uint32_t)td_stmt_column_int64(q, 6);
-        td__copy_trunc(r->sender, sizeof r->sender, td_stmt_column_text(q, 7));
-        td__copy_trunc(r->conversation, sizeof r->conversation, td_stmt_column_text(q, 8));
-        r->accepted_ms = td_stmt_column_int64(q, 9);
-        r->n_attachments = (size_t)td_stmt_column_int64(q, 10);
-        r->review_copy = (int)td_stmt_column_int64(q, 11);
-        r->evidence_item = td_stmt_column_int64(q, 12);
+        td__report_row(q, &a->items[a->count++]);
     }
     td_stmt_reset(q);
     return st;

@@ -536,6 +536,25 @@ out:
 
 /* ---- reads ---- */
 
+/* The columns of TD__REPORT_COLUMNS, in order, into *r. */
+void td__report_row(td_stmt *q, td_report *r)
+{
+    memset(r, 0, sizeof *r);
+    r->id = td_stmt_column_int64(q, 0);
+    td__copy_trunc(r->content_id, sizeof r->content_id, td_stmt_column_text(q, 1));
+    r->case_id = td_stmt_column_int64(q, 2);
+    r->verdict = (td_verdict)td_stmt_column_int64(q, 3);
+    r->reporters = (size_t)td_stmt_column_int64(q, 4);
+    r->received_ms = td_stmt_column_int64(q, 5);
+    r->key_id = (uint32_t)td_stmt_column_int64(q, 6);
+    td__copy_trunc(r->sender, sizeof r->sender, td_stmt_column_text(q, 7));
+    td__copy_trunc(r->conversation, sizeof r->conversation, td_stmt_column_text(q, 8));
+    r->accepted_ms = td_stmt_column_int64(q, 9);
+    r->n_attachments = (size_t)td_stmt_column_int64(q, 10);
+    r->review_copy = (int)td_stmt_column_int64(q, 11);
+    r->evidence_item = td_stmt_column_int64(q, 12);
+}
+
 typedef struct get_args {
     int64_t id;
     int64_t scope; /* a platform: only its reports */
@@ -552,10 +571,7 @@ static td_status get_body(td_store_conn *c, void *ctx, td_error *err)
     td_status st;
     if ((st = td_store_prepare(
              c,
-             "SELECT r.id, r.content_id, r.case_id, c.verdict,"
-             " (SELECT COUNT(*) FROM report_reporters p WHERE p.report_id = r.id),"
-             " r.received_ms, r.key_id, r.sender, r.conversation, r.accepted_ms, r.attachments,"
-             " r.review_copy, r.evidence_item,"
+             "SELECT " TD__REPORT_COLUMNS ","
              " (SELECT COUNT(*) FROM report_reporters p WHERE p.report_id = r.id"
              "  AND p.platform_key = $2)"
              " FROM reports r JOIN content c ON c.id = r.content_ref WHERE r.id = $1",
@@ -565,19 +581,7 @@ static td_status get_body(td_store_conn *c, void *ctx, td_error *err)
         return st;
     if (row && (!a->scope || td_stmt_column_int64(q, 13) > 0)) {
         a->found = 1;
-        r->id = td_stmt_column_int64(q, 0);
-        td__copy_trunc(r->content_id, sizeof r->content_id, td_stmt_column_text(q, 1));
-        r->case_id = td_stmt_column_int64(q, 2);
-        r->verdict = (td_verdict)td_stmt_column_int64(q, 3);
-        r->reporters = (size_t)td_stmt_column_int64(q, 4);
-        r->received_ms = td_stmt_column_int64(q, 5);
-        r->key_id = (uint32_t)td_stmt_column_int64(q, 6);
-        td__copy_trunc(r->sender, sizeof r->sender, td_stmt_column_text(q, 7));
-        td__copy_trunc(r->conversation, sizeof r->conversation, td_stmt_column_text(q, 8));
-        r->accepted_ms = td_stmt_column_int64(q, 9);
-        r->n_attachments = (size_t)td_stmt_column_int64(q, 10);
-        r->review_copy = (int)td_stmt_column_int64(q, 11);
-        r->evidence_item = td_stmt_column_int64(q, 12);
+        td__report_row(q, r);
     }
     td_stmt_reset(q);
     return TD_OK;
