@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "support/api_client.h"
+#include "support/doc_shell.h"
 #include "support/salamander.h"
 #include "support/support.h"
 #include "takedown/frank.h"
@@ -1455,7 +1456,8 @@ static struct {
     char key_id[32], frank[65], signature[129], report_id[32];
 } V;
 
-static const char *doc_variable(const char *p, size_t *skip)
+/* What the page's variables stand for: the keys and the values earlier answers gave. */
+static const char *doc_variable(const char *p, size_t *skip, void *ctx)
 {
     const struct {
         const char *name, *value;
@@ -1468,9 +1470,10 @@ static const char *doc_variable(const char *p, size_t *skip)
         {"$SIGNATURE", V.signature},
         {"$REPORT_ID", V.report_id},
     };
+    (void)ctx;
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-        size_t n = strlen(vars[i].name);
-        if (strncmp(p, vars[i].name, n) == 0 && !(p[n] == '_' || (p[n] >= 'A' && p[n] <= 'Z'))) {
+        size_t n = doc_shell_match(p, vars[i].name);
+        if (n) {
             if (!vars[i].value[0])
                 fail_msg("docs/e2ee.md uses %s before an answer gave it", vars[i].name);
             *skip = n;
@@ -1478,56 +1481,6 @@ static const char *doc_variable(const char *p, size_t *skip)
         }
     }
     return NULL;
-}
-
-/* A command cut into words as the shell would (quotes, backslash-newline, the variables
- * above); -1 for anything else of the shell. */
-static int doc_words(const char *cmd, char **words, int cap)
-{
-    int n = 0;
-    const char *p = cmd;
-    while (*p) {
-        while (*p == ' ' || *p == '\t' || *p == '\n' || (p[0] == '\\' && p[1] == '\n'))
-            p += *p == '\\' ? 2 : 1;
-        if (!*p)
-            break;
-        char word[16384];
-        size_t w = 0;
-        char quote = 0;
-        while (*p && (quote || (*p != ' ' && *p != '\t' && *p != '\n'))) {
-            if (!quote && (*p == '\'' || *p == '"')) {
-                quote = *p++;
-                continue;
-            }
-            if (quote && *p == quote) {
-                quote = 0;
-                p++;
-                continue;
-            }
-            if (!quote && *p == '\\' && p[1] == '\n') {
-                p += 2;
-                continue;
-            }
-            if (quote != '\'' && *p == '$') {
-                size_t skip = 0;
-                const char *value = doc_variable(p, &skip);
-                if (!value)
-                    return -1;
-                for (size_t i = 0; value[i] && w + 1 < sizeof word; i++)
-                    word[w++] = value[i];
-                p += skip;
-                continue;
-            }
-            if (w + 1 < sizeof word)
-                word[w++] = *p;
-            p++;
-        }
-        if (quote || n >= cap)
-            return -1;
-        word[w] = '\0';
-        words[n++] = strdup(word);
-    }
-    return n;
 }
 
 /* Same members (recursively for objects, first element for arrays); error answers compare the
@@ -1565,7 +1518,7 @@ static int same_shape(json_t *shown, json_t *real)
 static void doc_replay(const char *cmd, const char *shown, int line)
 {
     char *words[64];
-    int n = doc_words(cmd, words, 64);
+    int n = doc_shell_words(cmd, words, 64, doc_variable, NULL);
     if (n < 1 || strcmp(words[0], "curl") != 0)
         fail_msg("docs/e2ee.md:%d: not a curl command this test replays: %s", line, cmd);
     const char *method = NULL, *url = NULL, *ctype = NULL, *data = NULL, *key = NULL;

@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 
 #include "support/api_client.h"
+#include "support/doc_shell.h"
 #include "support/support.h"
 #include "takedown/orders.h"
 
@@ -446,7 +447,7 @@ static void test_openapi_examples(void **state)
 static char order_json[16384], order_sig[128];
 
 /* What the examples' variables stand for. */
-static const char *variable(const char *p, size_t *skip)
+static const char *variable(const char *p, size_t *skip, void *ctx)
 {
     const struct {
         const char *text;
@@ -457,67 +458,15 @@ static const char *variable(const char *p, size_t *skip)
         {"$ADMIN", S.admin},
         {"$KEY", S.admin},
     };
+    (void)ctx;
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-        size_t n = strlen(vars[i].text);
-        char next = p[n];
-        if (strncmp(p, vars[i].text, n) == 0 &&
-            (vars[i].text[1] == '(' || !(next == '_' || (next >= 'A' && next <= 'Z')))) {
+        size_t n = doc_shell_match(p, vars[i].text);
+        if (n) {
             *skip = n;
             return vars[i].value;
         }
     }
     return NULL;
-}
-
-/* A curl command cut into words as the shell would: quotes, backslash-newline, the variables
- * above. Returns the number of words, or -1 when the command uses something else of the shell
- * (another variable or command substitution). */
-static int shell_words(const char *cmd, char **words, int cap)
-{
-    int n = 0;
-    const char *p = cmd;
-    while (*p) {
-        while (*p == ' ' || *p == '\t' || *p == '\n' || (p[0] == '\\' && p[1] == '\n'))
-            p += *p == '\\' ? 2 : 1;
-        if (!*p)
-            break;
-        char word[16384];
-        size_t w = 0;
-        char quote = 0;
-        while (*p && (quote || (*p != ' ' && *p != '\t' && *p != '\n'))) {
-            if (!quote && (*p == '\'' || *p == '"')) {
-                quote = *p++;
-                continue;
-            }
-            if (quote && *p == quote) {
-                quote = 0;
-                p++;
-                continue;
-            }
-            if (quote != '\'' && *p == '\\' && p[1] == '\n') {
-                p += 2;
-                continue;
-            }
-            if (quote != '\'' && *p == '$') {
-                size_t skip = 0;
-                const char *value = variable(p, &skip);
-                if (!value)
-                    return -1;
-                for (size_t i = 0; value[i] && w + 1 < sizeof word; i++)
-                    word[w++] = value[i];
-                p += skip;
-                continue;
-            }
-            if (w + 1 < sizeof word)
-                word[w++] = *p;
-            p++;
-        }
-        if (quote || n >= cap)
-            return -1;
-        word[w] = '\0';
-        words[n++] = strdup(word);
-    }
-    return n;
 }
 
 /* The bytes of a file an example uploads: the sample files the examples name, from the
@@ -568,7 +517,7 @@ static void replay(const char *cmd, const char *where)
         json_decref(doc);
     }
     char *words[64];
-    int n = shell_words(cmd, words, 64);
+    int n = doc_shell_words(cmd, words, 64, variable, NULL);
     if (n < 0)
         fail_msg("%s: the example cannot be replayed (shell syntax): %s", where, cmd);
     const char *method = NULL, *url = NULL, *ctype = NULL, *extra = NULL, *data = NULL, *key = NULL;

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "support/bench.h"
+#include "support/server.h"
 #include "takedown/config.h"
 #include "takedown/orders.h"
 
@@ -97,7 +98,7 @@ typedef struct buf {
     size_t len;
 } buf;
 
-static char base_url[128];
+static bench_server server; /* its url is the base of every request */
 
 static size_t on_body(char *data, size_t size, size_t n, void *ctx)
 {
@@ -139,7 +140,7 @@ static long call(client *c, const char *method, const char *path, const char *ke
 {
     char url[512], auth[200];
     struct curl_slist *h = NULL;
-    snprintf(url, sizeof url, "%s%s", base_url, path);
+    snprintf(url, sizeof url, "%s%s", server.url, path);
     if (key) {
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
         h = curl_slist_append(h, auth);
@@ -194,84 +195,22 @@ static const char *jstr(json_t *o, const char *k)
 
 /* ---- the server ---- */
 
-static pid_t server_pid;
-static int server_out = -1;
-static char admin_key[128];
-
-static void *drain(void *arg)
-{
-    char b[4096];
-    (void)arg;
-    while (read(server_out, b, sizeof b) > 0)
-        ;
-    return NULL;
-}
-
 static int start_server(const char *dir)
 {
     char backoff[16], log_path[4200];
-    int fds[2];
     snprintf(backoff, sizeof backoff, "%d", backoff_base_ms);
     snprintf(log_path, sizeof log_path, "%s/server.log", dir);
-    if (pipe(fds) != 0)
-        return 0;
-    server_pid = fork();
-    if (server_pid == 0) {
-        FILE *log = fopen(log_path, "w");
-        dup2(fds[1], 1);
-        if (log)
-            dup2(fileno(log), 2);
-        close(fds[0]);
-        close(fds[1]);
-        execl(server_path, server_path, "serve", "--listen", "127.0.0.1:0", "--data", dir,
-              "--webhook-allow-private", "1", "--webhook-backoff-base-ms", backoff, (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    server_out = fds[0];
-    /* Byte by byte: a FILE buffer would keep lines the drain thread then never sees. */
-    char line[512];
-    size_t n = 0;
-    for (char ch; read(server_out, &ch, 1) == 1;) {
-        if (ch != '\n') {
-            if (n + 1 < sizeof line)
-                line[n++] = ch;
-            continue;
-        }
-        line[n] = '\0';
-        n = 0;
-        const char *k = "takedown: admin key (shown once): ", *l = "takedown: listening on ";
-        if (strncmp(line, k, strlen(k)) == 0)
-            snprintf(admin_key, sizeof admin_key, "%.127s", line + strlen(k));
-        if (strncmp(line, l, strlen(l)) == 0) {
-            snprintf(base_url, sizeof base_url, "%.100s", line + strlen(l));
-            pthread_t t;
-            pthread_create(&t, NULL, drain, NULL);
-            pthread_detach(t);
-            return admin_key[0] != '\0';
-        }
-    }
-    return 0;
+    const char *args[] = {"--webhook-allow-private", "1", "--webhook-backoff-base-ms", backoff,
+                          NULL};
+    return bench_server_start(&server, server_path, dir, args, NULL, log_path) &&
+           server.admin_key[0] != '\0';
 }
 
 static void stop_server(void)
 {
-    int status;
-    if (server_pid <= 0)
-        return;
     /* The server finishes what is in flight; one that has not exited after 40 s is killed. */
-    kill(server_pid, SIGTERM);
-    double until = bench_now() + 40;
-    while (waitpid(server_pid, &status, WNOHANG) == 0) {
-        if (bench_now() > until) {
-            fprintf(stderr, "bench_eorder_preserve: the server did not stop; killed\n");
-            kill(server_pid, SIGKILL);
-            waitpid(server_pid, &status, 0);
-            break;
-        }
-        usleep(20000);
-    }
-    server_pid = 0;
+    if (bench_server_stop(&server, 40))
+        fprintf(stderr, "bench_eorder_preserve: the server did not stop; killed\n");
 }
 
 /* CPU seconds (user + system) a process has used so far, from /proc (0 if unreadable), and in
@@ -791,12 +730,12 @@ static void setup_http(unsigned hook_port)
     /* Ready: the service behind the listener is open. */
     for (int k = 0; k < 300 && call(&c, "GET", "/readyz", NULL, NULL, 0, NULL) != 200; k++)
         usleep(100000);
-    json_t *j = must(&c, 201, "POST", "/v1/keys", admin_key,
+    json_t *j = must(&c, 201, "POST", "/v1/keys", server.admin_key,
                      "{\"role\": \"authority\", \"name\": \"bench-sta-desk\"}");
     snprintf(authority_key, sizeof authority_key, "%s", jstr(j, "key"));
     long long authority_key_id = (long long)json_integer_value(json_object_get(j, "id"));
     json_decref(j);
-    j = must(&c, 201, "POST", "/v1/keys", admin_key,
+    j = must(&c, 201, "POST", "/v1/keys", server.admin_key,
              "{\"role\": \"platform\", \"name\": \"bench-platform\"}");
     snprintf(platform_key, sizeof platform_key, "%s", jstr(j, "key"));
     json_decref(j);
@@ -809,17 +748,17 @@ static void setup_http(unsigned hook_port)
         "{\"name\": \"" AUTHORITY "\", \"kind\": \"evidence\", \"member_state\": \"DE\","
         " \"contact\": \"desk@sta.example\", \"public_key\": \"%s\", \"announced_at\": \"%s\"}",
         hex, announced);
-    j = must(&c, 201, "POST", "/v1/authorities", admin_key, body);
+    j = must(&c, 201, "POST", "/v1/authorities", server.admin_key, body);
     long long authority_id = (long long)json_integer_value(json_object_get(j, "id"));
     json_decref(j);
     snprintf(path, sizeof path, "/v1/authorities/%lld/keys", authority_id);
     snprintf(body, sizeof body, "{\"key_id\": %lld}", authority_key_id);
-    json_decref(must(&c, 201, "POST", path, admin_key, body));
+    json_decref(must(&c, 201, "POST", path, server.admin_key, body));
     snprintf(body, sizeof body,
              "{\"url\": \"http://127.0.0.1:%u/platform\", \"secret\": "
              "\"bench-platform-secret-0123456789\", \"events\": [\"evidence.collect\"]}",
              hook_port);
-    json_decref(must(&c, 201, "POST", "/v1/webhooks", admin_key, body));
+    json_decref(must(&c, 201, "POST", "/v1/webhooks", server.admin_key, body));
     client_free(&c);
 }
 
@@ -977,7 +916,7 @@ int main(int argc, char **argv)
         stop_server();
         return 1;
     }
-    printf("server %s on %s, data %s (started in %.2f s)\n", server_path, base_url, dir,
+    printf("server %s on %s, data %s (started in %.2f s)\n", server_path, server.url, dir,
            bench_now() - ts);
     setup_http(hook_port);
     pthread_t workers[MAX_THREADS];
@@ -998,24 +937,24 @@ int main(int argc, char **argv)
     phase seq, par;
     memset(&seq, 0, sizeof seq);
     memset(&par, 0, sizeof par);
-    double sys0, sys1, cpu0 = proc_cpu_s(server_pid, &sys0);
+    double sys0, sys1, cpu0 = proc_cpu_s(server.pid, &sys0);
     seq.seconds = run_clients(1, 1, (size_t)orders, &seq, 1, 0);
-    seq.server_cpu = proc_cpu_s(server_pid, &sys1) - cpu0;
+    seq.server_cpu = proc_cpu_s(server.pid, &sys1) - cpu0;
     seq.server_sys = sys1 - sys0;
     /* One order in flight: the orders' own time (the peers between them left out). */
     double sum = 0;
     for (size_t k = 0; k < seq.m[M_TOTAL].n; k++)
         sum += seq.m[M_TOTAL].v[k];
     seq.seconds = sum;
-    cpu0 = proc_cpu_s(server_pid, &sys0);
+    cpu0 = proc_cpu_s(server.pid, &sys0);
     par.seconds = run_clients((int)conc, (size_t)orders + 1, (size_t)orders, &par, 0, 0);
-    par.server_cpu = proc_cpu_s(server_pid, &sys1) - cpu0;
+    par.server_cpu = proc_cpu_s(server.pid, &sys1) - cpu0;
     par.server_sys = sys1 - sys0;
     for (int k = 0; k < 2; k++) {
-        cpu0 = proc_cpu_s(server_pid, NULL);
+        cpu0 = proc_cpu_s(server.pid, NULL);
         par.peer_seconds[k] =
             run_clients((int)conc, 1, (size_t)orders, &par, 0, k ? M_CONTENT : M_HEALTHZ);
-        par.peer_cpu[k] = proc_cpu_s(server_pid, NULL) - cpu0;
+        par.peer_cpu[k] = proc_cpu_s(server.pid, NULL) - cpu0;
     }
 
     char title[160];

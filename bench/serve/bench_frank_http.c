@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "support/bench.h"
+#include "support/server.h"
 #include "takedown/casework.h"
 #include "takedown/frank.h"
 #include "takedown/reports.h"
@@ -134,7 +135,7 @@ typedef struct client {
     size_t len;
 } client;
 
-static char base_url[128];
+static bench_server server; /* its url is the base of every request */
 
 static size_t on_body(char *data, size_t size, size_t n, void *ctx)
 {
@@ -169,7 +170,7 @@ static long call(client *c, const char *method, const char *path, const char *ke
 {
     char url[512], auth[200];
     struct curl_slist *h = NULL;
-    snprintf(url, sizeof url, "%s%s", base_url, path);
+    snprintf(url, sizeof url, "%s%s", server.url, path);
     if (key) {
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
         h = curl_slist_append(h, auth);
@@ -215,82 +216,19 @@ static json_t *must(client *c, long expect, const char *method, const char *path
 
 /* ---- the server ---- */
 
-static pid_t server_pid;
-static int server_out = -1;
-static char admin_key[128], platform_key[128];
-
-static void *drain(void *arg)
-{
-    char b[4096];
-    (void)arg;
-    while (read(server_out, b, sizeof b) > 0)
-        ;
-    return NULL;
-}
+static char platform_key[128];
 
 static int start_server(const char *dir)
 {
     char log_path[4200];
-    int fds[2];
     snprintf(log_path, sizeof log_path, "%s/server.log", dir);
-    if (pipe(fds) != 0)
-        return 0;
-    server_pid = fork();
-    if (server_pid == 0) {
-        FILE *log = fopen(log_path, "w");
-        dup2(fds[1], 1);
-        if (log)
-            dup2(fileno(log), 2);
-        close(fds[0]);
-        close(fds[1]);
-        setenv("TAKEDOWN_MAX_CONNECTIONS_PER_ADDRESS", "0", 1);
-        execl(server_path, server_path, "serve", "--listen", "127.0.0.1:0", "--data", dir,
-              "--http-threads", "2", (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    server_out = fds[0];
-    char line[512];
-    size_t n = 0;
-    for (char ch; read(server_out, &ch, 1) == 1;) {
-        if (ch != '\n') {
-            if (n + 1 < sizeof line)
-                line[n++] = ch;
-            continue;
-        }
-        line[n] = '\0';
-        n = 0;
-        const char *k = "takedown: admin key (shown once): ", *l = "takedown: listening on ";
-        if (strncmp(line, k, strlen(k)) == 0)
-            snprintf(admin_key, sizeof admin_key, "%.127s", line + strlen(k));
-        if (strncmp(line, l, strlen(l)) == 0) {
-            snprintf(base_url, sizeof base_url, "%.100s", line + strlen(l));
-            pthread_t t;
-            pthread_create(&t, NULL, drain, NULL);
-            pthread_detach(t);
-            return admin_key[0] != '\0';
-        }
-    }
-    return 0;
+    const char *args[] = {"--http-threads", "2", NULL};
+    const char *env[] = {"TAKEDOWN_MAX_CONNECTIONS_PER_ADDRESS=0", NULL};
+    return bench_server_start(&server, server_path, dir, args, env, log_path) &&
+           server.admin_key[0] != '\0';
 }
 
-static void stop_server(void)
-{
-    int status;
-    if (server_pid <= 0)
-        return;
-    kill(server_pid, SIGTERM);
-    double until = bench_now() + 40;
-    while (waitpid(server_pid, &status, WNOHANG) == 0) {
-        if (bench_now() > until) {
-            kill(server_pid, SIGKILL);
-            waitpid(server_pid, &status, 0);
-            break;
-        }
-        usleep(20000);
-    }
-    server_pid = 0;
-}
+static void stop_server(void) { bench_server_stop(&server, 40); }
 
 /* ---- messages ---- */
 
@@ -448,7 +386,7 @@ static double http_rate(char **bodies, size_t n_bodies, size_t per_body, double 
 {
     http_job jobs[MAX_THREADS];
     pthread_t th[MAX_THREADS];
-    double cpu0 = proc_cpu_s(server_pid), t0 = bench_now();
+    double cpu0 = proc_cpu_s(server.pid), t0 = bench_now();
     for (int i = 0; i < threads; i++) {
         jobs[i] = (http_job){bodies, n_bodies, per_body, t0 + seconds, 0, 0, 0};
         pthread_create(&th[i], NULL, http_worker, &jobs[i]);
@@ -461,7 +399,7 @@ static double http_rate(char **bodies, size_t n_bodies, size_t per_body, double 
         *failed += jobs[i].failed;
     }
     double dt = bench_now() - t0;
-    *cpu_per_frank = total ? (proc_cpu_s(server_pid) - cpu0) / (double)total : 0;
+    *cpu_per_frank = total ? (proc_cpu_s(server.pid) - cpu0) / (double)total : 0;
     return (double)total / dt;
 }
 
@@ -746,7 +684,7 @@ int main(int argc, char **argv)
         die("the server did not start", srv_dir);
     client c;
     client_init(&c);
-    json_t *j = must(&c, 201, "POST", "/v1/keys", admin_key,
+    json_t *j = must(&c, 201, "POST", "/v1/keys", server.admin_key,
                      "{\"role\": \"platform\", \"name\": \"bench-messaging\"}");
     snprintf(platform_key, sizeof platform_key, "%s", json_string_value(json_object_get(j, "key")));
     json_decref(j);
@@ -811,12 +749,12 @@ int main(int argc, char **argv)
     }
     double h50, h95, hmean;
     stats_ms(health, nr, &h50, &h95, &hmean);
-    double cpu0 = proc_cpu_s(server_pid);
+    double cpu0 = proc_cpu_s(server.pid);
     http_reports(&c, small, nr, lat);
-    double cpu_small = (proc_cpu_s(server_pid) - cpu0) / (double)nr;
-    cpu0 = proc_cpu_s(server_pid);
+    double cpu_small = (proc_cpu_s(server.pid) - cpu0) / (double)nr;
+    cpu0 = proc_cpu_s(server.pid);
     http_reports(&c, big, nb, lat + nr);
-    double cpu_big = (proc_cpu_s(server_pid) - cpu0) / (double)nb;
+    double cpu_big = (proc_cpu_s(server.pid) - cpu0) / (double)nb;
     lib_reports(rep, lsmall, nr, parse, submit);
     lib_reports(rep, lbig, nb, parse + nr, submit + nr);
 

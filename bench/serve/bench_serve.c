@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "support/bench.h"
+#include "support/server.h"
 #include "takedown/casework.h"
 
 #define KNOWN 1000
@@ -118,39 +119,22 @@ static int setup(const char *dir, uint64_t n, char *key, size_t key_cap)
 
 /* ---- the server ---- */
 
-static pid_t server_pid;
+static bench_server server;
 static const char *server_path = TD_CLI_PATH;
 
 static int start_server(const char *dir, int threads, int *port)
 {
-    int fds[2];
     char t[16];
     snprintf(t, sizeof t, "%d", threads);
-    if (pipe(fds) != 0)
-        return 0;
-    server_pid = fork();
-    if (server_pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        setenv("TAKEDOWN_MAX_CONNECTIONS_PER_ADDRESS", "0", 1);
-        execl(server_path, server_path, "serve", "--listen", "127.0.0.1:0", "--data", dir,
-              "--http-threads", t, (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    FILE *f = fdopen(fds[0], "r");
-    char line[512];
+    const char *args[] = {"--http-threads", t, NULL};
+    const char *env[] = {"TAKEDOWN_MAX_CONNECTIONS_PER_ADDRESS=0", NULL};
     double t0 = bench_now();
-    while (fgets(line, sizeof line, f)) {
-        const char *l = "takedown: listening on http://127.0.0.1:";
-        if (strncmp(line, l, strlen(l)) == 0) {
-            *port = (int)strtol(line + strlen(l), NULL, 10);
-            printf("server ready in %.1f s (index loaded), port %d, %d threads\n", bench_now() - t0,
-                   *port, threads);
-            return 1;
-        }
-    }
-    return 0;
+    if (!bench_server_start(&server, server_path, dir, args, env, NULL))
+        return 0;
+    *port = server.port;
+    printf("server ready in %.1f s (index loaded), port %d, %d threads\n", bench_now() - t0, *port,
+           threads);
+    return 1;
 }
 
 /* ---- the client ---- */
@@ -334,11 +318,11 @@ static double run_load(const char *name, int jpeg, int conns, double seconds, do
     }
     struct timespec ts = {(time_t)warmup, 0};
     nanosleep(&ts, NULL);
-    double srv0 = proc_cpu_s(server_pid), cli0 = proc_cpu_s(getpid());
+    double srv0 = proc_cpu_s(server.pid), cli0 = proc_cpu_s(getpid());
     ts.tv_sec = (time_t)seconds;
     ts.tv_nsec = (long)((seconds - (double)(time_t)seconds) * 1e9);
     nanosleep(&ts, NULL);
-    double srv_cpu = proc_cpu_s(server_pid) - srv0, cli_cpu = proc_cpu_s(getpid()) - cli0;
+    double srv_cpu = proc_cpu_s(server.pid) - srv0, cli_cpu = proc_cpu_s(getpid()) - cli0;
     running = 0;
     size_t total = 0, errors = 0;
     for (int i = 0; i < conns; i++) {
@@ -407,12 +391,7 @@ static void load_photos(const char *dir, size_t max)
     closedir(d);
 }
 
-static void stop_server(void)
-{
-    int status;
-    kill(server_pid, SIGTERM);
-    waitpid(server_pid, &status, 0);
-}
+static void stop_server(void) { bench_server_stop(&server, 40); }
 
 /* "4,64,300" into list (at most cap entries, each 1..MAX_CONNS); the count, 0 if malformed. */
 static int parse_conns(const char *text, int *list, int cap)
