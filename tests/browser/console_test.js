@@ -204,10 +204,15 @@ async function reportedMessages(page, A) {
   const platform = (await must(201, 'POST', '/v1/keys', A, { role: 'platform', name: 'messaging-server' })).key;
   const image = fs.readFileSync(path.join(CONFORMANCE, 'threatexchange', 'pdq', 'data', 'reg-test-input',
     'pen-and-coaster.png'));
-  const attKey = crypto.randomBytes(32);
-  const nonce = crypto.randomBytes(12);
-  const gcm = crypto.createCipheriv('aes-256-gcm', attKey, nonce);
-  const blob = Buffer.concat([nonce, gcm.update(image), gcm.final(), gcm.getAuthTag()]);
+  const video = fs.readFileSync(path.join(CONFORMANCE, 'threatexchange', 'tmk', 'sample-videos',
+    'test-padded-dimensions.mp4'));
+  const seal = (plain) => {
+    const k = crypto.randomBytes(32);
+    const nonce = crypto.randomBytes(12);
+    const gcm = crypto.createCipheriv('aes-256-gcm', k, nonce);
+    return { key: k, blob: Buffer.concat([nonce, gcm.update(plain), gcm.final(), gcm.getAuthTag()]) };
+  };
+  const atts = [seal(image), seal(video)];
   const text = 'Join us: https://recruit.example/join and share <b id="injected-report">this</b>';
   const u32 = (n) => {
     const b = Buffer.alloc(4);
@@ -215,15 +220,17 @@ async function reportedMessages(page, A) {
     return b;
   };
   const sha = (b) => crypto.createHash('sha256').update(b).digest();
-  const envelope = Buffer.concat([Buffer.from('tdfm1'), u32(Buffer.byteLength(text)), Buffer.from(text), u32(1),
-    sha(blob), sha(Buffer.concat([Buffer.from('takedown-attachment-key-v1'), attKey]))]);
+  const envelope = Buffer.concat([Buffer.from('tdfm1'), u32(Buffer.byteLength(text)), Buffer.from(text),
+    u32(atts.length), ...atts.flatMap((a) => [sha(a.blob),
+      sha(Buffer.concat([Buffer.from('takedown-attachment-key-v1'), a.key]))])]);
   const salt = crypto.randomBytes(16);
   const tag = crypto.createHmac('sha256', salt).update(envelope).digest('hex');
   const ctx = { sender: 'user-666', conversation: 'room-42', accepted_ms: Date.now() };
   const proof = await must(200, 'POST', '/v1/frank', platform, Object.assign({ franking_tag: tag }, ctx));
   const answer = await must(201, 'POST', '/v1/reports', platform, {
     reporter: 'user-7', reason: 'recruitment',
-    messages: [Object.assign({ text, attachments: [{ blob: blob.toString('base64'), key: attKey.toString('hex') }],
+    messages: [Object.assign({ text,
+      attachments: atts.map((a) => ({ blob: a.blob.toString('base64'), key: a.key.toString('hex') })),
       salt: salt.toString('hex'), key_id: proof.key_id, frank: proof.frank, signature: proof.signature }, ctx)],
   });
   const rep = answer.reports[0];
@@ -266,6 +273,25 @@ async function reportedMessages(page, A) {
   await page.click('button:has-text("Blur attachment 1")');
   assert(/blur/.test(await filterOf()), 'blurred again on request');
   ok('the attachment (a PNG) decoded and shown blurred and greyscale (' + blurred + '), revealed and blurred again');
+
+  await page.click('button:has-text("Show attachment 2")');
+  const vid = page.locator('#report-att-1 video.shielded');
+  await vid.waitFor();
+  const v = await page.evaluate(() => {
+    const el = document.querySelector('#report-att-1 video');
+    return { muted: el.muted, autoplay: el.autoplay, paused: el.paused, filter: getComputedStyle(el).filter };
+  });
+  assert(v.muted && !v.autoplay && v.paused, 'the video is muted, not autoplayed, paused: ' + JSON.stringify(v));
+  assert(/blur/.test(v.filter) && /grayscale/.test(v.filter), 'the video is blurred and greyscale: ' + v.filter);
+  ok('the second attachment (an MP4) shown as a muted, paused video, blurred and greyscale (' + v.filter + ')');
+
+  // Revealed, then the report opened again: nothing stays revealed.
+  await page.click('button:has-text("Reveal attachment 1")');
+  assert((await filterOf()) === 'none', 'revealed again');
+  await row.locator('button', { hasText: 'Open report #' + rep.report_id }).click();
+  await page.waitForFunction(() => !document.querySelector('#report-attachments img, #report-attachments video'));
+  assert((await page.locator('.shielded.revealed').count()) === 0, 'no revealed item after the report is opened again');
+  ok('opening the report again shows no media until asked, nothing revealed');
 
   const kase = page.locator('#report-case article.case[data-case-id="' + rep.case_id + '"]');
   await kase.locator('button', { hasText: 'Claim case #' + rep.case_id }).click();
