@@ -754,6 +754,14 @@ static void test_content_cases_webhooks(void **state)
 
     char path[128];
     snprintf(path, sizeof path, "/v1/cases/%lld/claim", (long long)case_id);
+    /* An action that takes nothing refuses a body rather than ignore it: still unclaimed. */
+    api_expect_error_body(&S.srv, 400, "unexpected_body", "POST", path, M, "application/json",
+                          "{\"claimed_by\": 1}", -1);
+    char case_path[96];
+    snprintf(case_path, sizeof case_path, "/v1/cases/%lld", (long long)case_id);
+    j = api_call(&S.srv, 200, "GET", case_path, M, NULL);
+    assert_string_equal(api_jstr(j, "state"), "open");
+    json_decref(j);
     j = api_call(&S.srv, 200, "POST", path, M, NULL);
     assert_string_equal(api_jstr(j, "state"), "claimed");
     json_decref(j);

@@ -1379,6 +1379,10 @@ static void test_key_rotation(void **state)
     msg_seal(&old);
     deliver(&old);
     long long log_before = log_size();
+    /* A body (say, a retention the route does not take) is refused, nothing rotated. */
+    api_expect_error_body(&S.srv, 400, "unexpected_body", "POST", "/v1/frank/keys/rotate",
+                          S.keys[ADMIN], "application/json", "{\"retention_ms\": 1}", -1);
+    assert_int_equal(log_count(log_before, "frank.key_rotated", NULL, NULL), 0);
     json_t *k = api_call(&S.srv, 201, "POST", "/v1/frank/keys/rotate", S.keys[ADMIN], NULL);
     long long new_id = api_jint(k, "key_id");
     assert_true(new_id > old.key_id);

@@ -60,8 +60,8 @@ static const td__route routes[] = {
 
     {"GET", "/v1/cases", td__h_cases_list, READ, 0, "the review queue"},
     {"GET", "/v1/cases/{id}", td__h_case_get, READ, 0, "one case with its decisions"},
-    {"POST", "/v1/cases/{id}/claim", td__h_case_claim, MOD, 0, "claim a case"},
-    {"POST", "/v1/cases/{id}/release", td__h_case_release, MOD, 0, "release a claim"},
+    {"POST", "/v1/cases/{id}/claim", td__h_case_claim, MOD, TD__F_NO_BODY, "claim a case"},
+    {"POST", "/v1/cases/{id}/release", td__h_case_release, MOD, TD__F_NO_BODY, "release a claim"},
     {"POST", "/v1/cases/{id}/decision", td__h_case_decision, MOD, 0, "decide a case"},
 
     {"GET", "/v1/webhooks", td__h_webhooks_list, ADMIN | TD__R_AUDITOR, 0, "list webhooks"},
@@ -178,7 +178,8 @@ static const td__route routes[] = {
      * GET /v1/reports/{id} comes after the two report routes above, which it would shadow. */
     {"POST", "/v1/frank", td__h_frank, PLAT, 0, "frank messages at delivery (1..1000)"},
     {"GET", "/v1/frank/keys", td__h_frank_keys, PUB, 0, "the franking verification keys"},
-    {"POST", "/v1/frank/keys/rotate", td__h_frank_rotate, ADMIN, 0, "rotate the franking key"},
+    {"POST", "/v1/frank/keys/rotate", td__h_frank_rotate, ADMIN, TD__F_NO_BODY,
+     "rotate the franking key"},
     {"POST", "/v1/reports", td__h_reports_submit, PLAT, TD__F_REPORT,
      "a reported message, verified"},
     {"GET", "/v1/reports", td__h_report_list, MOD, 0, "reports, newest first (no content)"},

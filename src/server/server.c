@@ -527,6 +527,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     /* The handler's view of the body (NUL-terminated by the buffer). */
     r->body = (uint8_t *)r->body_buf.p;
     r->body_len = r->body_buf.len;
+    if ((r->route->flags & TD__F_NO_BODY) && r->body_len > 0) {
+        td__reply_error(r, 400, "unexpected_body",
+                        "%s %s takes no body (%zu bytes sent): nothing was done", r->route->method,
+                        r->route->pattern, r->body_len);
+        return send_response(r);
+    }
     r->route->handler(r);
     return send_response(r);
 }

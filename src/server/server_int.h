@@ -49,8 +49,10 @@ enum {
     TD__F_PROBE = 1u << 4,    /* a health probe: exempt from the request rate limits */
     TD__F_REPORT = 1u << 5,   /* an E2EE report: up to TD_REPORT_BODY_MAX (within the media
                                  limit), attachments in base64 */
-    TD__F_DOWNLOAD = 1u << 6  /* answers bytes from an outside party: a download no browser
+    TD__F_DOWNLOAD = 1u << 6, /* answers bytes from an outside party: a download no browser
                                  renders or sniffs in this origin */
+    TD__F_NO_BODY = 1u << 7   /* an action that takes nothing: a body is refused (400
+                                 unexpected_body) rather than ignored */
 };
 
 typedef struct td__route {
