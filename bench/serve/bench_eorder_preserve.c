@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "support/bench.h"
+#include "support/client.h"
 #include "support/server.h"
 #include "takedown/config.h"
 #include "takedown/orders.h"
@@ -93,99 +94,7 @@ static int cmp_double(const void *a, const void *b)
 
 /* ---- the HTTP client: one curl handle per thread, kept alive ---- */
 
-typedef struct buf {
-    char *p;
-    size_t len;
-} buf;
-
 static bench_server server; /* its url is the base of every request */
-
-static size_t on_body(char *data, size_t size, size_t n, void *ctx)
-{
-    buf *b = ctx;
-    size_t len = size * n;
-    if (b->len + len + 1 > RESP_CAP)
-        return 0; /* the transfer fails: no answer of the bench's is that large */
-    memcpy(b->p + b->len, data, len);
-    b->len += len;
-    b->p[b->len] = '\0';
-    return len;
-}
-
-typedef struct client {
-    CURL *curl;
-    buf resp;
-} client;
-
-static void client_init(client *c)
-{
-    c->curl = curl_easy_init();
-    c->resp.p = xmalloc(RESP_CAP);
-    c->resp.len = 0;
-    if (!c->curl) {
-        fprintf(stderr, "bench_eorder_preserve: curl_easy_init failed\n");
-        exit(1);
-    }
-}
-
-static void client_free(client *c)
-{
-    curl_easy_cleanup(c->curl);
-    free(c->resp.p);
-}
-
-/* One request; returns the status (0 when the transfer failed), the answer in c->resp. */
-static long call(client *c, const char *method, const char *path, const char *key, const char *body,
-                 size_t len, const char *extra)
-{
-    char url[512], auth[200];
-    struct curl_slist *h = NULL;
-    snprintf(url, sizeof url, "%s%s", server.url, path);
-    if (key) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
-        h = curl_slist_append(h, auth);
-    }
-    if (body)
-        h = curl_slist_append(h, "Content-Type: application/json");
-    if (extra)
-        h = curl_slist_append(h, extra);
-    h = curl_slist_append(h, "Expect:");
-    CURL *e = c->curl;
-    c->resp.len = 0;
-    c->resp.p[0] = '\0';
-    curl_easy_reset(e);
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT, 120L);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &c->resp);
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-    if (body) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    }
-    long status = 0;
-    if (curl_easy_perform(e) == CURLE_OK)
-        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    return status;
-}
-
-/* A set-up call that must answer expect: the parsed answer (decref it), or exit. */
-static json_t *must(client *c, long expect, const char *method, const char *path, const char *key,
-                    const char *body)
-{
-    long st = call(c, method, path, key, body, body ? strlen(body) : 0, NULL);
-    json_t *j = json_loads(c->resp.p, 0, NULL);
-    if (st != expect || !j) {
-        fprintf(stderr, "bench_eorder_preserve: %s %s: %ld (expected %ld): %.300s\n", method, path,
-                st, expect, c->resp.p);
-        exit(1);
-    }
-    return j;
-}
 
 static const char *jstr(json_t *o, const char *k)
 {
@@ -408,8 +317,8 @@ static size_t put_body(char *out, size_t cap, const job *j)
 static void *platform_worker(void *arg)
 {
     (void)arg;
-    client c;
-    client_init(&c);
+    bench_client c;
+    bench_client_init(&c, "bench_eorder_preserve", server.url, RESP_CAP);
     size_t cap = content_b64_len + 1024;
     char *body = xmalloc(cap);
     for (;;) {
@@ -427,12 +336,12 @@ static void *platform_worker(void *arg)
         char path[96];
         snprintf(path, sizeof path, "/v1/evidence-orders/eo-%zu/data", j.order);
         size_t len = put_body(body, cap, &j);
-        long st = len ? call(&c, "PUT", path, platform_key, body, len, NULL) : 0;
+        long st = len ? bench_client_call(&c, "PUT", path, platform_key, body, len, NULL) : 0;
         double now = bench_now();
-        json_t *ans = st == 200 ? json_loads(c.resp.p, 0, NULL) : NULL;
+        json_t *ans = st == 200 ? json_loads(c.resp, 0, NULL) : NULL;
         int ok = ans && strcmp(jstr(ans, "state"), "preserved") == 0;
         if (!ok)
-            fprintf(stderr, "bench_eorder_preserve: PUT %s: %ld %.200s\n", path, st, c.resp.p);
+            fprintf(stderr, "bench_eorder_preserve: PUT %s: %ld %.200s\n", path, st, c.resp);
         json_decref(ans);
         pthread_mutex_lock(&T.lock);
         T.s[j.order].t_sealed = now;
@@ -443,7 +352,7 @@ static void *platform_worker(void *arg)
         pthread_mutex_unlock(&T.lock);
     }
     free(body);
-    client_free(&c);
+    bench_client_free(&c);
     return NULL;
 }
 
@@ -592,7 +501,7 @@ static struct {
 
 static uint64_t content_seq;
 
-static void peer_request(client *c, int what, series *out)
+static void peer_request(bench_client *c, int what, series *out)
 {
     char body[160], hex[65];
     pthread_mutex_lock(&R.lock);
@@ -602,7 +511,7 @@ static void peer_request(client *c, int what, series *out)
     double t0;
     if (what == M_HEALTHZ) {
         t0 = bench_now();
-        st = call(c, "GET", "/healthz", NULL, NULL, 0, NULL);
+        st = bench_client_call(c, "GET", "/healthz", NULL, NULL, 0, NULL);
     } else {
         for (int k = 0; k < 4; k++)
             snprintf(hex + 16 * k, 17, "%016llx", (unsigned long long)bench_rand(&rng));
@@ -611,26 +520,26 @@ static void peer_request(client *c, int what, series *out)
                          run_tag, (unsigned long long)seq, hex);
         expect = 201;
         t0 = bench_now();
-        st = call(c, "POST", "/v1/content", platform_key, body, (size_t)n, NULL);
+        st = bench_client_call(c, "POST", "/v1/content", platform_key, body, (size_t)n, NULL);
     }
     double t1 = bench_now();
     if (st != expect)
         fprintf(stderr, "bench_eorder_preserve: peer %s: %ld %.200s\n", metric_names[what], st,
-                c->resp.p);
+                c->resp);
     else
         add(out, t1 - t0);
 }
 
 /* One order, from its send to preserved (or a failure); the samples go to p under R.lock. */
-static void one_order(client *c, size_t i, char *doc, size_t cap, phase *p)
+static void one_order(bench_client *c, size_t i, char *doc, size_t cap, phase *p)
 {
     char sig[200];
     size_t len = epoc_doc(doc, cap, i);
     sign_header(doc, len, sig, sizeof sig);
     double t0 = bench_now();
-    long st = call(c, "POST", "/v1/evidence-orders", authority_key, doc, len, sig);
+    long st = bench_client_call(c, "POST", "/v1/evidence-orders", authority_key, doc, len, sig);
     double t1 = bench_now();
-    json_t *j = st == 201 ? json_loads(c->resp.p, 0, NULL) : NULL;
+    json_t *j = st == 201 ? json_loads(c->resp, 0, NULL) : NULL;
     const char *id = jstr(j, "id");
     size_t n = strncmp(id, "eo-", 3) == 0 ? (size_t)strtoull(id + 3, NULL, 10) : 0;
     int collecting = strcmp(jstr(j, "state"), "collecting") == 0;
@@ -649,7 +558,7 @@ static void one_order(client *c, size_t i, char *doc, size_t cap, phase *p)
         sealed = T.s[n].t_sealed;
         pthread_mutex_unlock(&T.lock);
     } else {
-        fprintf(stderr, "bench_eorder_preserve: order %zu: %ld %.300s\n", i, st, c->resp.p);
+        fprintf(stderr, "bench_eorder_preserve: order %zu: %ld %.300s\n", i, st, c->resp);
     }
     pthread_mutex_lock(&R.lock);
     p->sent++;
@@ -669,8 +578,8 @@ static void one_order(client *c, size_t i, char *doc, size_t cap, phase *p)
 static void *client_main(void *arg)
 {
     (void)arg;
-    client c;
-    client_init(&c);
+    bench_client c;
+    bench_client_init(&c, "bench_eorder_preserve", server.url, RESP_CAP);
     size_t cap = 8192;
     char *doc = xmalloc(cap);
     series local[2] = {{0}};
@@ -699,7 +608,7 @@ static void *client_main(void *arg)
     free(local[0].v);
     free(local[1].v);
     free(doc);
-    client_free(&c);
+    bench_client_free(&c);
     return NULL;
 }
 
@@ -724,19 +633,20 @@ static double run_clients(int threads, size_t first, size_t n, phase *p, int pee
 
 static void setup_http(unsigned hook_port)
 {
-    client c;
-    client_init(&c);
+    bench_client c;
+    bench_client_init(&c, "bench_eorder_preserve", server.url, RESP_CAP);
     char body[1024], path[96], hex[65], announced[32];
     /* Ready: the service behind the listener is open. */
-    for (int k = 0; k < 300 && call(&c, "GET", "/readyz", NULL, NULL, 0, NULL) != 200; k++)
+    for (int k = 0; k < 300 && bench_client_call(&c, "GET", "/readyz", NULL, NULL, 0, NULL) != 200;
+         k++)
         usleep(100000);
-    json_t *j = must(&c, 201, "POST", "/v1/keys", server.admin_key,
-                     "{\"role\": \"authority\", \"name\": \"bench-sta-desk\"}");
+    json_t *j = bench_client_must(&c, 201, "POST", "/v1/keys", server.admin_key,
+                                  "{\"role\": \"authority\", \"name\": \"bench-sta-desk\"}");
     snprintf(authority_key, sizeof authority_key, "%s", jstr(j, "key"));
     long long authority_key_id = (long long)json_integer_value(json_object_get(j, "id"));
     json_decref(j);
-    j = must(&c, 201, "POST", "/v1/keys", server.admin_key,
-             "{\"role\": \"platform\", \"name\": \"bench-platform\"}");
+    j = bench_client_must(&c, 201, "POST", "/v1/keys", server.admin_key,
+                          "{\"role\": \"platform\", \"name\": \"bench-platform\"}");
     snprintf(platform_key, sizeof platform_key, "%s", jstr(j, "key"));
     json_decref(j);
     unsigned char pk[crypto_sign_PUBLICKEYBYTES];
@@ -748,34 +658,34 @@ static void setup_http(unsigned hook_port)
         "{\"name\": \"" AUTHORITY "\", \"kind\": \"evidence\", \"member_state\": \"DE\","
         " \"contact\": \"desk@sta.example\", \"public_key\": \"%s\", \"announced_at\": \"%s\"}",
         hex, announced);
-    j = must(&c, 201, "POST", "/v1/authorities", server.admin_key, body);
+    j = bench_client_must(&c, 201, "POST", "/v1/authorities", server.admin_key, body);
     long long authority_id = (long long)json_integer_value(json_object_get(j, "id"));
     json_decref(j);
     snprintf(path, sizeof path, "/v1/authorities/%lld/keys", authority_id);
     snprintf(body, sizeof body, "{\"key_id\": %lld}", authority_key_id);
-    json_decref(must(&c, 201, "POST", path, server.admin_key, body));
+    json_decref(bench_client_must(&c, 201, "POST", path, server.admin_key, body));
     snprintf(body, sizeof body,
              "{\"url\": \"http://127.0.0.1:%u/platform\", \"secret\": "
              "\"bench-platform-secret-0123456789\", \"events\": [\"evidence.collect\"]}",
              hook_port);
-    json_decref(must(&c, 201, "POST", "/v1/webhooks", server.admin_key, body));
-    client_free(&c);
+    json_decref(bench_client_must(&c, 201, "POST", "/v1/webhooks", server.admin_key, body));
+    bench_client_free(&c);
 }
 
 /* A counter of /metrics (-1 when absent). */
 static long long metric(const char *name)
 {
-    client c;
-    client_init(&c);
+    bench_client c;
+    bench_client_init(&c, "bench_eorder_preserve", server.url, RESP_CAP);
     long long v = -1;
-    if (call(&c, "GET", "/metrics", NULL, NULL, 0, NULL) == 200) {
+    if (bench_client_call(&c, "GET", "/metrics", NULL, NULL, 0, NULL) == 200) {
         char needle[128];
         snprintf(needle, sizeof needle, "\n%s ", name);
-        const char *p = strstr(c.resp.p, needle);
+        const char *p = strstr(c.resp, needle);
         if (p)
             v = strtoll(p + strlen(needle), NULL, 10);
     }
-    client_free(&c);
+    bench_client_free(&c);
     return v;
 }
 

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "support/bench.h"
+#include "support/client.h"
 #include "support/server.h"
 #include "takedown/casework.h"
 #include "takedown/frank.h"
@@ -129,90 +130,7 @@ static double proc_cpu_s(pid_t pid)
 
 /* ---- the HTTP client: one curl handle per thread, kept alive ---- */
 
-typedef struct client {
-    CURL *curl;
-    char *resp;
-    size_t len;
-} client;
-
 static bench_server server; /* its url is the base of every request */
-
-static size_t on_body(char *data, size_t size, size_t n, void *ctx)
-{
-    client *c = ctx;
-    size_t len = size * n;
-    if (c->len + len + 1 > RESP_CAP)
-        return 0;
-    memcpy(c->resp + c->len, data, len);
-    c->len += len;
-    c->resp[c->len] = '\0';
-    return len;
-}
-
-static void client_init(client *c)
-{
-    c->curl = curl_easy_init();
-    c->resp = xmalloc(RESP_CAP);
-    c->len = 0;
-    if (!c->curl)
-        die("curl_easy_init failed", NULL);
-}
-
-static void client_free(client *c)
-{
-    curl_easy_cleanup(c->curl);
-    free(c->resp);
-}
-
-/* One request; the status (0 when the transfer failed), the answer in c->resp. */
-static long call(client *c, const char *method, const char *path, const char *key, const char *body,
-                 size_t len)
-{
-    char url[512], auth[200];
-    struct curl_slist *h = NULL;
-    snprintf(url, sizeof url, "%s%s", server.url, path);
-    if (key) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
-        h = curl_slist_append(h, auth);
-    }
-    if (body)
-        h = curl_slist_append(h, "Content-Type: application/json");
-    h = curl_slist_append(h, "Expect:");
-    CURL *e = c->curl;
-    c->len = 0;
-    c->resp[0] = '\0';
-    curl_easy_reset(e);
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT, 120L);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-    if (body) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    }
-    long status = 0;
-    if (curl_easy_perform(e) == CURLE_OK)
-        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    return status;
-}
-
-static json_t *must(client *c, long expect, const char *method, const char *path, const char *key,
-                    const char *body)
-{
-    long st = call(c, method, path, key, body, body ? strlen(body) : 0);
-    json_t *j = json_loads(c->resp, 0, NULL);
-    if (st != expect || !j) {
-        fprintf(stderr, "bench_frank_http: %s %s: %ld (expected %ld): %.300s\n", method, path, st,
-                expect, c->resp);
-        exit(1);
-    }
-    return j;
-}
 
 /* ---- the server ---- */
 
@@ -365,11 +283,11 @@ typedef struct http_job {
 static void *http_worker(void *arg)
 {
     http_job *j = arg;
-    client c;
-    client_init(&c);
+    bench_client c;
+    bench_client_init(&c, "bench_frank_http", server.url, RESP_CAP);
     for (size_t k = 0; bench_now() < j->until; k++) {
         const char *b = j->bodies[k % j->n_bodies];
-        long st = call(&c, "POST", "/v1/frank", platform_key, b, strlen(b));
+        long st = bench_client_call(&c, "POST", "/v1/frank", platform_key, b, strlen(b), NULL);
         j->requests++;
         /* Each answer is one proof of ~220 bytes per message. */
         if (st == 200 && c.len > j->per_body * 200)
@@ -377,7 +295,7 @@ static void *http_worker(void *arg)
         else
             j->failed++;
     }
-    client_free(&c);
+    bench_client_free(&c);
     return NULL;
 }
 
@@ -482,7 +400,7 @@ static char *report_json(const rmsg *m)
 }
 
 /* Franks the messages through the batch route (as the messaging server would at delivery). */
-static void frank_over_http(client *c, rmsg *ms, size_t n)
+static void frank_over_http(bench_client *c, rmsg *ms, size_t n)
 {
     for (size_t done = 0; done < n;) {
         size_t k = n - done < (size_t)batch ? n - done : (size_t)batch;
@@ -492,7 +410,7 @@ static void frank_over_http(client *c, rmsg *ms, size_t n)
             req[i].ctx = rmsg_ctx(&ms[done + i]);
         }
         char *body = batch_body(req, k);
-        json_t *j = must(c, 200, "POST", "/v1/frank", platform_key, body);
+        json_t *j = bench_client_must(c, 200, "POST", "/v1/frank", platform_key, body);
         json_t *franks = json_object_get(j, "franks");
         for (size_t i = 0; i < k; i++) {
             json_t *p = json_array_get(franks, i);
@@ -513,13 +431,13 @@ static void frank_over_http(client *c, rmsg *ms, size_t n)
 }
 
 /* Times each report over HTTP (seconds into lat[]). */
-static void http_reports(client *c, rmsg *ms, size_t n, double *lat)
+static void http_reports(bench_client *c, rmsg *ms, size_t n, double *lat)
 {
     for (size_t i = 0; i < n; i++) {
         char *body = report_json(&ms[i]);
         size_t len = strlen(body);
         double t0 = bench_now();
-        long st = call(c, "POST", "/v1/reports", platform_key, body, len);
+        long st = bench_client_call(c, "POST", "/v1/reports", platform_key, body, len, NULL);
         lat[i] = bench_now() - t0;
         if (st != 201 || strstr(c->resp, "\"duplicate\":true"))
             die("POST /v1/reports", c->resp);
@@ -682,10 +600,10 @@ int main(int argc, char **argv)
     /* Franking over HTTP. */
     if (!start_server(srv_dir))
         die("the server did not start", srv_dir);
-    client c;
-    client_init(&c);
-    json_t *j = must(&c, 201, "POST", "/v1/keys", server.admin_key,
-                     "{\"role\": \"platform\", \"name\": \"bench-messaging\"}");
+    bench_client c;
+    bench_client_init(&c, "bench_frank_http", server.url, RESP_CAP);
+    json_t *j = bench_client_must(&c, 201, "POST", "/v1/keys", server.admin_key,
+                                  "{\"role\": \"platform\", \"name\": \"bench-messaging\"}");
     snprintf(platform_key, sizeof platform_key, "%s", json_string_value(json_object_get(j, "key")));
     json_decref(j);
     char *bodies[N_BODIES], *singles[N_BODIES * 8];
@@ -743,7 +661,7 @@ int main(int argc, char **argv)
            *submit = xmalloc((nr + nb) * sizeof *submit), *health = xmalloc(nr * sizeof *health);
     for (size_t i = 0; i < nr; i++) {
         double t0 = bench_now();
-        if (call(&c, "GET", "/healthz", NULL, NULL, 0) != 200)
+        if (bench_client_call(&c, "GET", "/healthz", NULL, NULL, 0, NULL) != 200)
             die("GET /healthz", c.resp);
         health[i] = bench_now() - t0;
     }
@@ -791,7 +709,7 @@ int main(int argc, char **argv)
     loadavg(load);
     printf("\nload at end: %s\n", load);
 
-    client_free(&c);
+    bench_client_free(&c);
     stop_server();
     td_reports_close(rep);
     td_service_close(svc);
