@@ -646,8 +646,8 @@ static void test_frank_verify(void **state)
         snprintf(cnv, sizeof cnv, "%s", "conv-9");
         snprintf(ms, sizeof ms, "%s", "1767225600123");
         snprintf(id, sizeof id, "%s", "42");
-        switch (flip) { /* one bit of each: a hex digit or a letter changed */
-        case SALT: s[5] ^= s[5] == '0' ? 1 : 0x01; break;
+        switch (flip) { /* each: a hex digit replaced by another, or a letter changed */
+        case SALT: s[5] = s[5] == '0' ? '1' : '0'; break;
         case TEXT: t[0] ^= 0x20; break;
         case SENDER: snd[7] ^= 1; break;
         case CONV: cnv[0] ^= 0x20; break;
