@@ -133,7 +133,7 @@ static td_status banks_tx_body(td_store_conn *c, void *ctx, td_error *err)
     banks_tx *t = ctx;
     td_status st = t->fn(c, t->ctx, err);
     if (st == TD_OK)
-        st = td__log_change(c, TD__CHANGE_BANKS, 0, 0, "", td__now(t->svc), err);
+        st = td__log_change(c, TD__CHANGE_BANKS, 0, 0, 0, "", td__now(t->svc), err);
     return st;
 }
 
@@ -327,8 +327,8 @@ static td_status delete_body(td_store_conn *c, void *ctx, td_error *err)
         return st;
     /* The signals leave the indexes through the log like any other removal. */
     if ((st = td_store_prepare(c,
-                               "INSERT INTO changes (kind, signal_id, type, value, at_ms)"
-                               " SELECT $1, id, type, value, $2 FROM signals"
+                               "INSERT INTO changes (kind, signal_id, type, value, at_ms, bank_id)"
+                               " SELECT $1, id, type, value, $2, bank_id FROM signals"
                                " WHERE bank_id = $3 AND enabled = 1",
                                &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, TD__CHANGE_REMOVE, err)) ||

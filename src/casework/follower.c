@@ -384,20 +384,20 @@ out:
  * per signal, and the size of the transaction decides whether it stays in the page cache).
  * Entries written as hex text (older databases, bank deletions copying signals.value) are read
  * as well: the length tells the two apart. */
-td_status td__log_change(td_store_conn *c, int kind, int64_t signal_id, td_signal_type type,
-                         const char *value, int64_t now, td_error *err)
+td_status td__log_change(td_store_conn *c, int kind, int64_t bank_id, int64_t signal_id,
+                         td_signal_type type, const char *value, int64_t now, td_error *err)
 {
     td_stmt *q;
     uint8_t raw[32];
     size_t raw_len = value ? td__signal_raw_len(type) : 0;
     td_status st = td_store_prepare(c,
-                                    "INSERT INTO changes (kind, signal_id, type, value, at_ms)"
-                                    " VALUES ($1, $2, $3, $4, $5)",
+                                    "INSERT INTO changes (kind, signal_id, type, value, at_ms,"
+                                    " bank_id) VALUES ($1, $2, $3, $4, $5, $6)",
                                     &q, err);
     if (st || (st = td_stmt_bind_int64(q, 1, kind, err)) ||
         (st = td_stmt_bind_int64(q, 2, signal_id, err)) ||
         (st = td_stmt_bind_int64(q, 3, (int64_t)type, err)) ||
-        (st = td_stmt_bind_int64(q, 5, now, err)))
+        (st = td_stmt_bind_int64(q, 5, now, err)) || (st = td_stmt_bind_int64(q, 6, bank_id, err)))
         return st;
     if (raw_len && strlen(value) == 2 * raw_len && td__hex_decode(value, 2 * raw_len, raw) == 0)
         st = td_stmt_bind_blob(q, 4, raw, raw_len, err);
@@ -406,19 +406,20 @@ td_status td__log_change(td_store_conn *c, int kind, int64_t signal_id, td_signa
     return st ? st : td_stmt_run(q, NULL, err);
 }
 
-td_status td__log_range(td_store_conn *c, int64_t first_id, int64_t last_id, int64_t now,
-                        uint64_t *seq, td_error *err)
+td_status td__log_range(td_store_conn *c, int64_t bank_id, int64_t first_id, int64_t last_id,
+                        int64_t now, uint64_t *seq, td_error *err)
 {
     td_stmt *q;
     int row;
     td_status st = td_store_prepare(c,
                                     "INSERT INTO changes (kind, signal_id, type, value, at_ms,"
-                                    " last_id) VALUES ($1, $2, 0, '', $3, $4)",
+                                    " last_id, bank_id) VALUES ($1, $2, 0, '', $3, $4, $5)",
                                     &q, err);
     if (st || (st = td_stmt_bind_int64(q, 1, TD__CHANGE_ADD_RANGE, err)) ||
         (st = td_stmt_bind_int64(q, 2, first_id, err)) ||
         (st = td_stmt_bind_int64(q, 3, now, err)) ||
-        (st = td_stmt_bind_int64(q, 4, last_id, err)) || (st = td_stmt_run(q, NULL, err)) ||
+        (st = td_stmt_bind_int64(q, 4, last_id, err)) ||
+        (st = td_stmt_bind_int64(q, 5, bank_id, err)) || (st = td_stmt_run(q, NULL, err)) ||
         (st = td_store_prepare(c, "SELECT MAX(seq) FROM changes", &q, err)) ||
         (st = td_stmt_step(q, &row, err)))
         return st;

@@ -541,8 +541,8 @@ static td_status import_complete(td_import *imp, td_error *err)
     if (!imp->negatives) {
         int64_t max_id = 0;
         if ((st = last_signal_id(imp->conn, &max_id, err)) ||
-            (st =
-                 td__log_range(imp->conn, imp->last_id + 1, max_id, imp->now, &imp->hint.seq, err)))
+            (st = td__log_range(imp->conn, imp->bank_id, imp->last_id + 1, max_id, imp->now,
+                                &imp->hint.seq, err)))
             return st;
         /* The hint holds ids last_id + 1 ... in insertion order: only when no id was skipped
          * (a PostgreSQL sequence may have moved on without commit). */
@@ -557,8 +557,8 @@ static td_status import_complete(td_import *imp, td_error *err)
     }
     rows_free(imp);
     if ((st = td_store_prepare(imp->conn,
-                               "INSERT INTO changes (kind, signal_id, type, value, at_ms)"
-                               " SELECT $1, id, type, value, $2"
+                               "INSERT INTO changes (kind, signal_id, type, value, at_ms, bank_id)"
+                               " SELECT $1, id, type, value, $2, bank_id"
                                " FROM signals WHERE bank_id = $3 AND id > $4 AND enabled = 1"
                                " AND NOT (type = $5 AND quality >= 0 AND quality < $6)"
                                " ORDER BY id",

@@ -103,6 +103,12 @@ static const char v7[] =
  * A column with a constant default is added without rewriting the table on either backend. */
 static const char v8[] = "ALTER TABLE content ADD COLUMN source TEXT NOT NULL DEFAULT 'upload';";
 
+/* The bank of each change-log entry (0: a bank-list change, or an entry written before this
+ * migration): a bank's signed feed to other instances (src/exchange/) reads its own changes
+ * without the signal rows, which a removal has deleted. */
+static const char v9[] = "ALTER TABLE changes ADD COLUMN bank_id BIGINT NOT NULL DEFAULT 0;"
+                         "CREATE INDEX changes_bank ON changes (bank_id, seq);";
+
 static const td_store_migration migrations[] = {
     {1, "service schema", v1, NULL},
     {2, "signals by bank in id order", v2, NULL},
@@ -112,6 +118,7 @@ static const td_store_migration migrations[] = {
     {6, "platform keys of one platform", v6, NULL},
     {7, "signal values as bytes", v7, "SELECT 1"},
     {8, "content sources", v8, NULL},
+    {9, "change-log banks", v9, NULL},
 };
 
 const td_store_migration *td__schema(size_t *count)

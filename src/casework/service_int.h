@@ -190,16 +190,16 @@ td_status td__value_bind(td_stmt *q, int index, td_signal_type type, const char 
 
 /* Appends one change-log entry (inside the caller's transaction). The value (hex) is stored as
  * raw bytes when it is a valid hash of the type; followers read either form. */
-td_status td__log_change(td_store_conn *c, int kind, int64_t signal_id, td_signal_type type,
-                         const char *value, int64_t now, td_error *err);
+td_status td__log_change(td_store_conn *c, int kind, int64_t bank_id, int64_t signal_id,
+                         td_signal_type type, const char *value, int64_t now, td_error *err);
 
 /* Follows the change log; the caller may hold the writer connection. */
 td_status td__follow(td_service *svc, uint64_t *applied, td_error *err);
 /* The same with the contents of one ADD_RANGE entry at hand (hint may be NULL). */
 td_status td__follow_hint(td_service *svc, td__range_hint *hint, uint64_t *applied, td_error *err);
 /* Appends an ADD_RANGE entry (inside the caller's transaction); *seq receives its position. */
-td_status td__log_range(td_store_conn *c, int64_t first_id, int64_t last_id, int64_t now,
-                        uint64_t *seq, td_error *err);
+td_status td__log_range(td_store_conn *c, int64_t bank_id, int64_t first_id, int64_t last_id,
+                        int64_t now, uint64_t *seq, td_error *err);
 /* Loads the indexes and banks at open. */
 td_status td__load(td_service *svc, td_error *err);
 /* A copy of the bank view with this id; 0 if unknown. */

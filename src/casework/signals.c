@@ -116,7 +116,7 @@ static td_status insert(td_service *svc, td_store_conn *c, int64_t bank_id, td_s
         if (!row)
             return td__error_set(err, TD_ERR_INTERNAL, "the signal just added is not found");
         if (td__signal_indexable(type, quality, enabled))
-            return td__log_change(c, TD__CHANGE_ADD, *id, type, value, now, err);
+            return td__log_change(c, TD__CHANGE_ADD, bank_id, *id, type, value, now, err);
         return TD_OK;
     }
     return td__error_set(err, TD_ERR_CONFLICT, "the bank already holds this %s signal (id %lld)",
@@ -460,8 +460,8 @@ td_status td_signal_set_enabled_as(td_service *svc, const td_principal *who, con
             (st = td_stmt_bind_int64(q, 1, enabled, err)) ||
             (st = td_stmt_bind_int64(q, 2, id, err)) || (st = td_stmt_run(q, NULL, err)))
             goto out;
-        if (was != will && (st = td__log_change(c, will ? TD__CHANGE_ADD : TD__CHANGE_REMOVE, id,
-                                                cur.type, cur.value, now, err)))
+        if (was != will && (st = td__log_change(c, will ? TD__CHANGE_ADD : TD__CHANGE_REMOVE,
+                                                cur.bank_id, id, cur.type, cur.value, now, err)))
             goto out;
         if ((st = audit_signal(svc, c, who, enabled ? "signal.enable" : "signal.disable", id,
                                cur.bank, cur.bank_id, cur.type, cur.value, NULL, err)))
@@ -531,7 +531,7 @@ td_status td_signal_delete_as(td_service *svc, const td_principal *who, const ch
     if ((st = begin_change(svc, c, bank, id, &cur, err)))
         goto out;
     if (cur.indexed &&
-        (st = td__log_change(c, TD__CHANGE_REMOVE, id, cur.type, cur.value, now, err)))
+        (st = td__log_change(c, TD__CHANGE_REMOVE, cur.bank_id, id, cur.type, cur.value, now, err)))
         goto out;
     if ((st = td_store_prepare(c, "DELETE FROM signals WHERE id = $1", &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_run(q, NULL, err)) ||
