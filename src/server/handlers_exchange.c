@@ -366,12 +366,12 @@ void td__h_exchange_push(td__req *r)
     const char *sig = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Takedown-Signature");
     td_error err;
     td_status st = td_exchange_push(ex, id, sig, r->body, r->body_len, &err);
-    if (st == TD_ERR_INVALID) {
-        td__reply_error(r, 401, "bad_signature", "%s", err.message);
-        return;
-    }
-    if (st == TD_ERR_UNSUPPORTED) {
-        td__reply_error(r, 409, "no_push_secret", "%s", err.message);
+    /* Unknown exchange, no push secret, wrong signature: one answer, so that a stranger learns
+     * nothing about which exchanges exist. */
+    if (st == TD_ERR_INVALID || st == TD_ERR_UNSUPPORTED || st == TD_ERR_NOT_FOUND) {
+        td__reply_error(r, 401, "bad_signature",
+                        "the push does not verify: no such exchange taking pushes, or its "
+                        "X-Takedown-Signature does not match the body");
         return;
     }
     if (st != TD_OK) {
