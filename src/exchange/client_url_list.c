@@ -67,32 +67,38 @@ static td_status fetch(td__xconn *x, const char *checkpoint, td__xpage *page, td
     SHA256(resp.body, resp.len, page->sha256);
     page->bytes = resp.len;
     td__hex_encode(page->sha256, 32, page->checkpoint);
-    td_status st = TD_OK;
-    if (checkpoint[0] && strcmp(checkpoint, page->checkpoint) == 0) {
-        /* the same file: nothing changed */
+    /* The file is parsed every time: a malformed one is refused before it can start a resync. */
+    list_ctx l = {x, page, TD_OK, err};
+    td_import_result res;
+    memset(&res, 0, sizeof res);
+    td_status st = td_list_parse(resp.body, resp.len, TD_LIST_AUTO, 4096, 50000000, 1, on_entry, &l,
+                                 &res, err);
+    if (st == TD_OK)
+        st = l.st;
+    if (st == TD_OK && res.errors)
+        st = td__error_set(err, TD_ERR_CORRUPT, "line %llu: %s",
+                           res.error_count ? (unsigned long long)res.error_list[0].line : 0ULL,
+                           res.error_count ? res.error_list[0].message : "malformed");
+    page->skipped = res.unsupported;
+    td_import_result_clear(&res);
+    if (st != TD_OK) {
+        x->outcome = TD__XFETCH_MALFORMED;
+        td__xpage_clear(page);
+        SHA256(resp.body, resp.len, page->sha256);
+        page->bytes = resp.len;
     } else if (checkpoint[0]) {
-        page->resync = 1;
-    } else {
-        list_ctx l = {x, page, TD_OK, err};
-        td_import_result res;
-        memset(&res, 0, sizeof res);
-        st = td_list_parse(resp.body, resp.len, TD_LIST_AUTO, 4096, 50000000, 1, on_entry, &l, &res,
-                           err);
-        if (st == TD_OK)
-            st = l.st;
-        if (st == TD_OK && res.errors) {
-            st = td__error_set(err, TD_ERR_CORRUPT, "line %llu: %s",
-                               res.error_count ? (unsigned long long)res.error_list[0].line : 0ULL,
-                               res.error_count ? res.error_list[0].message : "malformed");
-        }
-        page->skipped = res.unsupported;
-        td_import_result_clear(&res);
-        if (st != TD_OK) {
-            x->outcome = TD__XFETCH_MALFORMED;
-            td__xpage_clear(page);
-            SHA256(resp.body, resp.len, page->sha256);
-            page->bytes = resp.len;
-        }
+        /* The same file: nothing changed. Another file: a resync (the framework starts over
+         * from "" and retracts what the new file no longer holds). */
+        int same = strcmp(checkpoint, page->checkpoint) == 0;
+        uint8_t sha[32];
+        char next[65];
+        memcpy(sha, page->sha256, 32);
+        memcpy(next, page->checkpoint, sizeof next);
+        td__xpage_clear(page);
+        memcpy(page->sha256, sha, 32);
+        memcpy(page->checkpoint, next, sizeof next);
+        page->bytes = resp.len;
+        page->resync = !same;
     }
     td__http_response_free(&resp);
     return st;
