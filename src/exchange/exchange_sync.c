@@ -418,45 +418,17 @@ static td_status schedule(td_exchanges *ex, int64_t id, int64_t when, td_error *
 td_status td__exchange_pull(td_exchanges *ex, int64_t id, size_t max_pages, const int *stop,
                             td_exchange_run *run, td_error *err)
 {
-    td_store_conn *c;
     td_exchange e;
-    json_t *cred = NULL;
-    int found = 0;
+    td__xconn *x = NULL;
     memset(run, 0, sizeof *run);
-    td_status st = td_store_acquire(ex->svc->store, 0, &c, err);
+    td_status st = td__exchange_connect(ex, id, &e, &x, err);
     if (st)
         return st;
-    if ((st = td__exchange_load(c, id, &e, &found, err)) == TD_OK && found)
-        st = td__exchange_credentials(ex, c, id, &cred, err);
-    td_store_release(ex->svc->store, c);
-    if (st)
-        return st;
-    if (!found)
-        return td__error_set(err, TD_ERR_NOT_FOUND, "no exchange %lld", (long long)id);
     const td__xclient *client = td__xclient_of(e.type);
     if (!client) {
-        json_decref(cred);
+        td__exchange_disconnect(x);
         return td__error_set(err, TD_ERR_UNSUPPORTED, "exchange %lld: unknown type", (long long)id);
     }
-    td__xconn *x = sodium_malloc(sizeof *x);
-    if (!x) {
-        json_decref(cred);
-        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
-    }
-    memset(x, 0, sizeof *x);
-    x->base_url = e.url;
-    x->group = e.group;
-    x->credentials = cred;
-    x->types = e.types;
-    x->tags = e.tags;
-    x->http.allow_private = ex->opts.allow_private;
-    x->http.timeout_ms = ex->opts.timeout_ms;
-    x->http.max_bytes = ex->opts.max_page_bytes;
-    x->http.keep_body = 1;
-    x->http.error_body = 1;
-    x->http.user_agent = "takedown-exchange/1";
-    x->max_items = (size_t)ex->opts.max_page_items;
-    x->page_size = x->max_items < 1000 ? x->max_items : 1000;
     char checkpoint[TD__XCHECKPOINT_MAX + 1];
     memcpy(checkpoint, e.checkpoint, sizeof checkpoint);
     int consecutive = e.consecutive_failures;
@@ -527,9 +499,7 @@ td_status td__exchange_pull(td_exchanges *ex, int64_t id, size_t max_pages, cons
         st = schedule(ex, id, td__now(ex->svc), err); /* stopped by a page cap: due at once */
     if (st == TD_OK && !run->failed && run->done && run->pages == 0)
         st = schedule(ex, id, td__now(ex->svc) + e.interval_ms, err);
-    json_decref(cred);
-    sodium_memzero(x, sizeof *x);
-    sodium_free(x);
+    td__exchange_disconnect(x);
     return st;
 }
 

@@ -252,6 +252,10 @@ void td__h_exchange_update(td__req *r);
 void td__h_exchange_delete(td__req *r);
 void td__h_exchange_run(td__req *r);
 void td__h_exchange_push(td__req *r);
+void td__h_exchange_uploads_list(td__req *r);
+void td__h_exchange_upload_request(td__req *r);
+void td__h_exchange_upload_approve(td__req *r);
+void td__h_exchange_upload_reject(td__req *r);
 
 void td__h_healthz(td__req *r);
 void td__h_readyz(td__req *r);
