@@ -334,8 +334,9 @@ static td_status tcap_login(td__xconn *x, td_error *err)
     if (st)
         return st;
     if (resp.status < 200 || resp.status >= 300) {
+        long status = resp.status;
         td__http_response_free(&resp);
-        return status_failure(x, "login", resp.status, err);
+        return status_failure(x, "login", status, err);
     }
     json_t *root = json_loadb((const char *)resp.body, resp.len, 0, NULL);
     td__http_response_free(&resp);
@@ -356,12 +357,17 @@ static td_status tcap_login(td__xconn *x, td_error *err)
 
 static td_status tcap_fetch(td__xconn *x, const char *checkpoint, td__xpage *page, td_error *err)
 {
-    td__xpage_clear(page);
+    char in[TCAP_CHECKPOINT_MAX + 1] = "";
+    size_t cn = checkpoint ? strnlen(checkpoint, TCAP_CHECKPOINT_MAX + 1) : 0;
+    int bad_cp = !checkpoint || (cn && !checkpoint_valid(checkpoint, cn));
+    if (!bad_cp)
+        memcpy(in, checkpoint, cn + 1);
+    checkpoint = in;
+    td__xpage_clear(page); /* after reading checkpoint, which may be the page's own */
     x->outcome = TD__XFETCH_OK;
     x->last_status = 0;
     x->retry_after_ms = 0;
-    size_t cn = checkpoint ? strlen(checkpoint) : 0;
-    if (!checkpoint || (cn && !checkpoint_valid(checkpoint, cn))) {
+    if (bad_cp) {
         td__error_set(err, TD_ERR_INVALID, "the checkpoint is not \"<unix_ts>,<id>\"");
         return td__xoutcome(x, TD__XFETCH_FAILED, TD_ERR_INVALID);
     }

@@ -311,6 +311,17 @@ static td_status te_record(const json_t *rec, size_t i, td__xconn *x, td__xpage 
     return td__xpage_add(page, &it, v, vlen, x->max_items, err);
 }
 
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 /* The cursor of the next page: paging.cursors.after, else the after= argument of paging.next. */
 static int te_next_cursor(const json_t *paging, const char *next, char out[TE_CURSOR_MAX + 1])
 {
@@ -326,12 +337,21 @@ static int te_next_cursor(const json_t *paging, const char *next, char out[TE_CU
         q++;
         if (strncmp(q, "after=", 6) == 0) {
             q += 6;
-            size_t n = strcspn(q, "&#");
-            if (!cursor_valid(q, n))
-                return -1;
-            memcpy(out, q, n);
-            out[n] = '\0';
-            return 0;
+            size_t n = strcspn(q, "&#"), o = 0;
+            for (size_t i = 0; i < n; i++) { /* percent-decoded: it is escaped again when sent */
+                if (o >= TE_CURSOR_MAX)
+                    return -1;
+                int hi = i + 2 < n && q[i] == '%' ? hexval(q[i + 1]) : -1;
+                int lo = hi >= 0 ? hexval(q[i + 2]) : -1;
+                if (lo >= 0) {
+                    out[o++] = (char)(hi * 16 + lo);
+                    i += 2;
+                } else {
+                    out[o++] = q[i];
+                }
+            }
+            out[o] = '\0';
+            return cursor_valid(out, o) ? 0 : -1;
         }
         q = strchr(q, '&');
     }
@@ -515,12 +535,14 @@ static td_status te_send(td__xconn *x, const char *method, const char *url, cons
 
 static td_status te_fetch(td__xconn *x, const char *checkpoint, td__xpage *page, td_error *err)
 {
-    td__xpage_clear(page);
+    te_cp cp;
+    int bad_cp =
+        !checkpoint || strlen(checkpoint) > TD__XCHECKPOINT_MAX || cp_parse(checkpoint, &cp);
+    td__xpage_clear(page); /* after reading checkpoint, which may be the page's own */
     x->outcome = TD__XFETCH_OK;
     x->last_status = 0;
     x->retry_after_ms = 0;
-    te_cp cp;
-    if (!checkpoint || strlen(checkpoint) > TD__XCHECKPOINT_MAX || cp_parse(checkpoint, &cp)) {
+    if (bad_cp) {
         td__error_set(err, TD_ERR_INVALID, "the checkpoint is not one this client writes");
         return td__xoutcome(x, TD__XFETCH_FAILED, TD_ERR_INVALID);
     }
