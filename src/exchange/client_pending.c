@@ -10,6 +10,4 @@ static td_status none(td__xconn *x, const char *checkpoint, td__xpage *page, td_
     return td__error_set(err, TD_ERR_UNSUPPORTED, "this exchange type is not built in");
 }
 
-const td__xclient td__xclient_threatexchange = {"threatexchange", none, NULL, NULL};
-const td__xclient td__xclient_tcap = {"tcap", none, NULL, NULL};
 const td__xclient td__xclient_takedown = {"takedown", none, NULL, NULL};
