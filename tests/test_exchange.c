@@ -454,7 +454,9 @@ static void test_threatexchange(void **state)
      * each sent once. */
     fx_requests_clear(fx);
     size_t sent = 0;
-    assert_int_equal(td_exchange_react_due(ex, &sent, NULL), TD_OK); /* the scan starts here */
+    td_error rerr;
+    if (td_exchange_react_due(ex, &sent, &rerr) != TD_OK) /* the scan starts here */
+        fail_msg("react: %s", rerr.message);
     submit_md5("c-1", MD5_1);
     submit_md5("c-2", MD5_1);
     assert_int_equal(td_exchange_react_due(ex, &sent, NULL), TD_OK);

@@ -87,7 +87,8 @@ td_status td__exchange_react_scan(td_exchanges *ex, td_error *err)
              c,
              "INSERT INTO exchange_reactions (exchange_id, external_id, reaction, state,"
              " attempts, created_ms, next_ms, sent_ms, last_error)"
-             " SELECT DISTINCT i.exchange_id, i.external_id, 'SAW_THIS_TOO', 0, 0, $3, $3, 0, ''"
+             " SELECT DISTINCT i.exchange_id, i.external_id, 'SAW_THIS_TOO', 0, 0, CAST($3 AS "
+             "BIGINT), CAST($3 AS BIGINT), 0, ''"
              " FROM matches m JOIN exchange_items i ON i.signal_id = m.signal_id"
              " JOIN exchanges e ON e.id = i.exchange_id"
              " WHERE m.id > $1 AND m.id <= $2 AND e.reactions = 1 AND i.external_id <> ''"
@@ -103,7 +104,7 @@ td_status td__exchange_react_scan(td_exchanges *ex, td_error *err)
              " attempts, created_ms, next_ms, sent_ms, last_error)"
              " SELECT DISTINCT i.exchange_id, i.external_id,"
              " CASE WHEN d.kind = $4 THEN 'HELPFUL' ELSE 'DISAGREE_WITH_TAGS' END,"
-             " 0, 0, $3, $3, 0, ''"
+             " 0, 0, CAST($3 AS BIGINT), CAST($3 AS BIGINT), 0, ''"
              " FROM decisions d JOIN cases k ON k.id = d.case_id"
              " JOIN matches m ON m.content_ref = k.content_ref"
              " JOIN exchange_items i ON i.signal_id = m.signal_id"
