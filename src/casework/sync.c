@@ -61,19 +61,22 @@ static td_status run_id(td_store_conn *c, const char *sql, int64_t a, int64_t b,
     return st ? st : td_stmt_run(q, NULL, err);
 }
 
-static td_status insert_new(td_service *svc, td_store_conn *c, int64_t bank_id,
-                            const td__sync_item *it, const char *value, const char *body,
-                            size_t body_len, const char *labels, const char *source, int64_t now,
-                            int64_t *id, td_error *err)
+/* Inserts the signal unless the bank holds it (*added 0 then: nothing written). One statement
+ * for a new signal (RETURNING its id), which is what a source's first pages are made of. */
+static td_status insert_new(td_store_conn *c, int64_t bank_id, const td__sync_item *it,
+                            const char *value, const char *body, size_t body_len,
+                            const char *labels, const char *source, int64_t now, int64_t *id,
+                            int *added, td_error *err)
 {
     td_stmt *q;
     int row;
-    (void)svc;
     int confidence = it->confidence < 0 ? TD_CONFIDENCE_DEFAULT : it->confidence;
+    *added = 0;
     td_status st = td_store_prepare(c,
                                     "INSERT INTO signals (bank_id, type, value, quality, labels,"
                                     " source, confidence, enabled, added_ms)"
-                                    " VALUES ($1, $2, $3, -1, $4, $5, $6, 1, $7)",
+                                    " VALUES ($1, $2, $3, -1, $4, $5, $6, 1, $7)"
+                                    " ON CONFLICT (bank_id, type, value) DO NOTHING RETURNING id",
                                     &q, err);
     if (st || (st = td_stmt_bind_int64(q, 1, bank_id, err)) ||
         (st = td_stmt_bind_int64(q, 2, it->type, err)) ||
@@ -81,20 +84,13 @@ static td_status insert_new(td_service *svc, td_store_conn *c, int64_t bank_id,
         (st = td_stmt_bind_text(q, 4, labels, (size_t)-1, err)) ||
         (st = td_stmt_bind_text(q, 5, source, (size_t)-1, err)) ||
         (st = td_stmt_bind_int64(q, 6, confidence, err)) ||
-        (st = td_stmt_bind_int64(q, 7, now, err)) || (st = td_stmt_run(q, NULL, err)))
-        return st;
-    if ((st = td_store_prepare(c,
-                               "SELECT id FROM signals WHERE bank_id = $1 AND type = $2"
-                               " AND value = $3",
-                               &q, err)) ||
-        (st = td_stmt_bind_int64(q, 1, bank_id, err)) ||
-        (st = td_stmt_bind_int64(q, 2, it->type, err)) ||
-        (st = td__value_bind(q, 3, it->type, value, err)) || (st = td_stmt_step(q, &row, err)))
+        (st = td_stmt_bind_int64(q, 7, now, err)) || (st = td_stmt_step(q, &row, err)))
         return st;
     *id = row ? td_stmt_column_int64(q, 0) : 0;
     td_stmt_reset(q);
     if (!row)
-        return td__error_set(err, TD_ERR_INTERNAL, "the signal just added is not found");
+        return TD_OK;
+    *added = 1;
     if (body) {
         char display[TD_SIGNAL_DISPLAY_MAX + 1];
         td__body_display(it->type, body, body_len, display);
@@ -152,6 +148,19 @@ td_status td__sync_apply(td_service *svc, td_store_conn *c, int64_t bank_id, con
             break;
         }
         td__labels_join(&it->labels, labels, sizeof labels);
+        if (!it->remove) {
+            int added = 0;
+            if ((st = insert_new(c, bank_id, it, value, body, body_len, labels, source, now,
+                                 &it->signal_id, &added, err)))
+                goto next;
+            if (added) {
+                if (!*first_new || it->signal_id < *first_new)
+                    *first_new = it->signal_id;
+                it->outcome = TD__SYNC_ADDED;
+                counts->added++;
+                goto next;
+            }
+        }
         if ((st = find(c, bank_id, it->type, value, source, &cur, err)))
             goto next;
         if (it->remove) {
@@ -171,14 +180,8 @@ td_status td__sync_apply(td_service *svc, td_store_conn *c, int64_t bank_id, con
             counts->removed++;
             goto next;
         }
-        if (!cur.found) {
-            if ((st = insert_new(svc, c, bank_id, it, value, body, body_len, labels, source, now,
-                                 &it->signal_id, err)))
-                goto next;
-            if (!*first_new || it->signal_id < *first_new)
-                *first_new = it->signal_id;
-            it->outcome = TD__SYNC_ADDED;
-            counts->added++;
+        if (!cur.found) { /* the insert found it, and now it is gone: not in this transaction */
+            st = td__error_set(err, TD_ERR_INTERNAL, "item %zu: the signal vanished", i + 1);
             goto next;
         }
         it->signal_id = cur.id;

@@ -7,6 +7,7 @@
  * the exchange has one). A resync (the source called the checkpoint stale) starts over from the
  * beginning under a new generation; the page that ends it retracts every signal of the exchange
  * that the resync did not see again. */
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -415,6 +416,52 @@ static td_status schedule(td_exchanges *ex, int64_t id, int64_t when, td_error *
     return st;
 }
 
+/* One fetch, run on the calling thread or on a thread of its own (while the page before it is
+ * applied). The connection is used by one fetch at a time. */
+typedef struct fetch_job {
+    td_exchanges *ex;
+    const td__xclient *client;
+    td__xconn *x;
+    char from[TD__XCHECKPOINT_MAX + 1];
+    td__xpage page;
+    td_status fs;
+    td_error ferr;
+    td__xfetch outcome;
+    long status;
+    int64_t retry_after_ms;
+    pthread_t thread;
+} fetch_job;
+
+static void fetch_job_init(fetch_job *j, td_exchanges *ex, const td__xclient *client, td__xconn *x,
+                           const char *from)
+{
+    memset(j, 0, sizeof *j);
+    j->ex = ex;
+    j->client = client;
+    j->x = x;
+    snprintf(j->from, sizeof j->from, "%s", from);
+}
+
+static void fetch_run(fetch_job *j)
+{
+    td__xconn *x = j->x;
+    td_error_clear(&j->ferr);
+    x->outcome = TD__XFETCH_OK;
+    x->last_status = 0;
+    x->retry_after_ms = 0;
+    x->now_ms = td__now(j->ex->svc);
+    j->fs = j->client->fetch(x, j->from, &j->page, &j->ferr);
+    j->outcome = x->outcome;
+    j->status = x->last_status;
+    j->retry_after_ms = x->retry_after_ms;
+}
+
+static void *fetch_main(void *arg)
+{
+    fetch_run(arg);
+    return NULL;
+}
+
 td_status td__exchange_pull(td_exchanges *ex, int64_t id, size_t max_pages, const int *stop,
                             td_exchange_run *run, td_error *err)
 {
@@ -433,68 +480,81 @@ td_status td__exchange_pull(td_exchanges *ex, int64_t id, size_t max_pages, cons
     memcpy(checkpoint, e.checkpoint, sizeof checkpoint);
     int consecutive = e.consecutive_failures;
     int resyncs = 0;
-    while (!(stop && *stop) && !(max_pages && run->pages >= max_pages)) {
-        td__xpage page;
-        td_error ferr;
-        memset(&page, 0, sizeof page);
-        td_error_clear(&ferr);
-        x->outcome = TD__XFETCH_OK;
-        x->last_status = 0;
-        x->retry_after_ms = 0;
-        x->now_ms = td__now(ex->svc);
-        td_status fs = client->fetch(x, checkpoint, &page, &ferr);
-        if (fs != TD_OK || x->outcome != TD__XFETCH_OK) {
-            td__xfetch o = x->outcome == TD__XFETCH_OK ? TD__XFETCH_FAILED : x->outcome;
+    fetch_job cur, next;
+    fetch_job_init(&cur, ex, client, x, checkpoint);
+    fetch_run(&cur);
+    for (;;) {
+        if (cur.fs != TD_OK || cur.outcome != TD__XFETCH_OK) {
+            td__xfetch o = cur.outcome == TD__XFETCH_OK ? TD__XFETCH_FAILED : cur.outcome;
             if (o == TD__XFETCH_MALFORMED)
                 run->refused++;
             run->failed = 1;
             run->retry = o == TD__XFETCH_RETRY;
-            st = record_failure(ex, id, consecutive, o, x->last_status, x->retry_after_ms,
-                                ferr.message[0] ? ferr.message : td_strerror(fs), &page, checkpoint,
-                                err);
-            td__xpage_clear(&page);
+            st = record_failure(ex, id, consecutive, o, cur.status, cur.retry_after_ms,
+                                cur.ferr.message[0] ? cur.ferr.message : td_strerror(cur.fs),
+                                &cur.page, checkpoint, err);
             break;
         }
-        if (page.resync) {
+        if (cur.page.resync) {
             int moved = 0;
-            td__xpage_clear(&page);
             if (++resyncs > 1) { /* the source refuses the beginning too */
                 run->failed = 1;
-                st = record_failure(ex, id, consecutive, TD__XFETCH_FAILED, x->last_status, 0,
-                                    "the source refused a resync from the beginning", &page,
+                st = record_failure(ex, id, consecutive, TD__XFETCH_FAILED, cur.status, 0,
+                                    "the source refused a resync from the beginning", &cur.page,
                                     checkpoint, err);
                 break;
             }
             if ((st = start_resync(ex, id, checkpoint, &moved, err)) || moved)
                 break;
             checkpoint[0] = '\0';
+            td__xpage_clear(&cur.page);
+            fetch_job_init(&cur, ex, client, x, checkpoint);
+            fetch_run(&cur);
             continue;
+        }
+        /* The next page is fetched while this one is applied: the source's time and the
+         * store's overlap (the next fetch starts from this page's checkpoint, known already). */
+        int ahead =
+            cur.page.more && !(stop && *stop) && !(max_pages && run->pages + 1 >= max_pages);
+        if (ahead) {
+            fetch_job_init(&next, ex, client, x, cur.page.checkpoint);
+            ahead = pthread_create(&next.thread, NULL, fetch_main, &next) == 0;
         }
         int moved = 0, refused = 0;
         td_error aerr;
         td_error_clear(&aerr);
-        td_status as = apply_page(ex, &e, checkpoint, &page, run, &moved, &refused, &aerr);
+        td_status as = apply_page(ex, &e, checkpoint, &cur.page, run, &moved, &refused, &aerr);
+        if (ahead)
+            pthread_join(next.thread, NULL);
         if (as != TD_OK) {
             run->failed = 1;
             if (refused)
                 run->refused++;
             st = record_failure(ex, id, consecutive,
-                                refused ? TD__XFETCH_MALFORMED : TD__XFETCH_FAILED, x->last_status,
-                                0, aerr.message, &page, checkpoint, err);
-            td__xpage_clear(&page);
+                                refused ? TD__XFETCH_MALFORMED : TD__XFETCH_FAILED, cur.status, 0,
+                                aerr.message, &cur.page, checkpoint, err);
+            if (ahead)
+                td__xpage_clear(&next.page);
             break;
         }
         consecutive = 0;
-        int more = page.more;
-        memcpy(checkpoint, page.checkpoint, sizeof checkpoint);
-        td__xpage_clear(&page);
-        if (moved)
-            break; /* another pull applied it: that one goes on */
-        if (!more) {
-            run->done = 1;
-            break;
+        int more = cur.page.more;
+        memcpy(checkpoint, cur.page.checkpoint, sizeof checkpoint);
+        td__xpage_clear(&cur.page);
+        if (moved || !more || (stop && *stop) || (max_pages && run->pages >= max_pages)) {
+            if (ahead)
+                td__xpage_clear(&next.page);
+            run->done = !more && !moved;
+            break; /* moved: another pull applied it, and that one goes on */
+        }
+        if (ahead) {
+            cur = next;
+        } else {
+            fetch_job_init(&cur, ex, client, x, checkpoint);
+            fetch_run(&cur);
         }
     }
+    td__xpage_clear(&cur.page);
     if (st == TD_OK && !run->failed && !run->done && run->pages)
         st = schedule(ex, id, td__now(ex->svc), err); /* stopped by a page cap: due at once */
     if (st == TD_OK && !run->failed && run->done && run->pages == 0)
