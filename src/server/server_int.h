@@ -208,6 +208,8 @@ struct td_server {
     /* Message franking and E2EE reports (reports.h), opened on the service after the orders
      * (whose evidence store seals removed reports); NULL: their routes answer 503. */
     _Atomic(struct td_reports *) reports;
+    /* Incident mode (incidents.h), opened on the service; NULL: its routes answer 503. */
+    _Atomic(struct td_incidents *) incidents;
     /* The counters of reports handles already closed, so that /metrics counts since the server
      * started: tags franked, messages verified, refusals by td_frank_failure (0: attachments). */
     atomic_ullong franked_closed, verified_closed, refused_closed[TD__REFUSAL_REASONS];
