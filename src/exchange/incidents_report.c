@@ -149,7 +149,7 @@ static td_status md_text(td__buf *b, const char *s)
 {
     td_status st = TD_OK;
     for (; *s && st == TD_OK; s++) {
-        if (strchr("\\`*_{}[]()<>#+-.!|~", *s))
+        if (strchr("\\`*_{}[]<>|~", *s))
             st = td__buf_add(b, "\\", 1);
         if (st == TD_OK)
             st = td__buf_add(b, s, 1);
