@@ -115,8 +115,8 @@ static void random_hex(fixture *f, char *out, size_t digits)
     out[digits] = '\0';
 }
 
-static int64_t add_signal(fixture *f, const char *bank_name, td_signal_type type,
-                          const char *value, const char *labels, const char *source)
+static int64_t add_signal(fixture *f, const char *bank_name, td_signal_type type, const char *value,
+                          const char *labels, const char *source)
 {
     td_signal_input in;
     td_signal out;

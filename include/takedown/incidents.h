@@ -56,10 +56,10 @@ typedef struct td_incident_filter {
 } td_incident_filter;
 
 typedef struct td_incident_input {
-    const char *name;            /* 1..TD_INCIDENT_NAME_MAX bytes */
+    const char *name; /* 1..TD_INCIDENT_NAME_MAX bytes */
     td_incident_level level;
     td_incident_filter filter;
-    td_action enforcement;       /* TD_ACTION_BLOCK or TD_ACTION_REVIEW (top priority) */
+    td_action enforcement; /* TD_ACTION_BLOCK or TD_ACTION_REVIEW (top priority) */
 } td_incident_input;
 
 typedef struct td_incident {
@@ -145,9 +145,8 @@ __attribute__((warn_unused_result)) td_status td_incident_list(td_incidents *inc
                                                                td_incident **out, size_t *count,
                                                                td_error *err);
 /* The figures of incident id, after recording what this node has pending. Clear *out. */
-__attribute__((warn_unused_result)) td_status td_incident_figures_get(td_incidents *inc, int64_t id,
-                                                                      td_incident_figures *out,
-                                                                      td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_incident_figures_get(td_incidents *inc, int64_t id, td_incident_figures *out, td_error *err);
 /* The after-action report of a closed incident: JSON (markdown 0) or Markdown; *text
  * (NUL-terminated, *len bytes) freed with td_free. Still open: TD_ERR_CONFLICT. */
 __attribute__((warn_unused_result)) td_status td_incident_report(td_incidents *inc, int64_t id,

@@ -179,7 +179,8 @@ static td_status open_case(td_service *svc, td_store_conn *c, int64_t ref, int64
     }
     memset(&labels, 0, sizeof labels);
     for (size_t i = 0; i < n; i++) {
-        if (m[i].suppressed || m[i].kind == TD_BANK_ALLOW || td_match_action(&m[i]) == TD_ACTION_LOG)
+        if (m[i].suppressed || m[i].kind == TD_BANK_ALLOW ||
+            td_match_action(&m[i]) == TD_ACTION_LOG)
             continue;
         int p = m[i].incident_id ? TD_CASE_PRIORITY_INCIDENT
                                  : td_labels_severity(&m[i].labels) * 100 + m[i].confidence;

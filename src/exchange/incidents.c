@@ -64,10 +64,7 @@ td_status td_incident_level_parse(const char *name, td_incident_level *out)
     return TD_ERR_INVALID;
 }
 
-void td_incidents_options_default(td_incidents_options *o)
-{
-    memset(o, 0, sizeof *o);
-}
+void td_incidents_options_default(td_incidents_options *o) { memset(o, 0, sizeof *o); }
 
 void td_incident_figures_clear(td_incident_figures *f)
 {
@@ -125,8 +122,8 @@ td_status td__incident_load(td_store_conn *c, int64_t id, td_incident *out, td_e
 {
     td_stmt *q;
     int row;
-    td_status st =
-        td_store_prepare(c, "SELECT " TD__INCIDENT_COLUMNS " FROM incidents WHERE id = $1", &q, err);
+    td_status st = td_store_prepare(
+        c, "SELECT " TD__INCIDENT_COLUMNS " FROM incidents WHERE id = $1", &q, err);
     if (st || (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_step(q, &row, err)))
         return st;
     if (!row)
@@ -176,11 +173,10 @@ td_status td__incidents_reload(td_incidents *inc, td_error *err)
     td_incident *list = NULL;
     size_t n = 0;
     const int64_t binds[1] = {STATE_OPEN};
-    td_status st = td_store_read_rows(inc->svc->store,
-                                      "SELECT " TD__INCIDENT_COLUMNS
-                                      " FROM incidents WHERE state = $1 ORDER BY id",
-                                      binds, 1, TD_INCIDENT_OPEN_MAX * 4, sizeof *list,
-                                      td__incident_row, (void **)&list, &n, err);
+    td_status st = td_store_read_rows(
+        inc->svc->store,
+        "SELECT " TD__INCIDENT_COLUMNS " FROM incidents WHERE state = $1 ORDER BY id", binds, 1,
+        TD_INCIDENT_OPEN_MAX * 4, sizeof *list, td__incident_row, (void **)&list, &n, err);
     if (st)
         return st;
     td__incident_rule *rules = n ? td__mallocarray(n, sizeof *rules) : NULL;
@@ -375,8 +371,8 @@ static td_status create_body(td_store_conn *c, void *arg, td_error *err)
         return st;
     json_t *details = td__incident_json(a->out);
     json_object_set_new(details, "start_seq", json_integer(seq));
-    if ((st = td__audit_id(a->inc->svc, c, a->who, "incident.opened", "incident", id, details,
-                           err)))
+    if ((st =
+             td__audit_id(a->inc->svc, c, a->who, "incident.opened", "incident", id, details, err)))
         return st;
     return push(a->inc, c, a->out, "opened", err);
 }
@@ -506,10 +502,9 @@ td_status td_incident_get(td_incidents *inc, int64_t id, td_incident *out, td_er
     td_incident *list = NULL;
     size_t n = 0;
     const int64_t binds[1] = {id};
-    td_status st = td_store_read_rows(inc->svc->store,
-                                      "SELECT " TD__INCIDENT_COLUMNS " FROM incidents WHERE id = $1",
-                                      binds, 1, 1, sizeof *list, td__incident_row, (void **)&list,
-                                      &n, err);
+    td_status st = td_store_read_rows(
+        inc->svc->store, "SELECT " TD__INCIDENT_COLUMNS " FROM incidents WHERE id = $1", binds, 1,
+        1, sizeof *list, td__incident_row, (void **)&list, &n, err);
     if (st)
         return st;
     if (!n) {

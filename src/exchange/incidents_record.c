@@ -69,8 +69,7 @@ static td_status hits_body(td_store_conn *c, void *arg, td_error *err)
         char value[65] = "", source[TD_SOURCE_MAX + 1] = "";
         if ((st = td_store_prepare(c, "SELECT type, value, source FROM signals WHERE id = $1", &q,
                                    err)) ||
-            (st = td_stmt_bind_int64(q, 1, h->signal_id, err)) ||
-            (st = td_stmt_step(q, &row, err)))
+            (st = td_stmt_bind_int64(q, 1, h->signal_id, err)) || (st = td_stmt_step(q, &row, err)))
             break;
         if (row) {
             if (td__value_column_hex(q, 1, (td_signal_type)td_stmt_column_int64(q, 0), value))
@@ -276,9 +275,9 @@ td_status td__incidents_record(td_incidents *inc, td_error *err)
     td__free(hits);
     const int64_t binds[1] = {0};
     if (st == TD_OK)
-        st = td_store_read_rows(inc->svc->store, "SELECT id FROM incidents WHERE state = $1 ORDER BY id",
-                                binds, 1, TD_INCIDENT_OPEN_MAX * 4, sizeof *open, open_row,
-                                (void **)&open, &n_open, err);
+        st = td_store_read_rows(
+            inc->svc->store, "SELECT id FROM incidents WHERE state = $1 ORDER BY id", binds, 1,
+            TD_INCIDENT_OPEN_MAX * 4, sizeof *open, open_row, (void **)&open, &n_open, err);
     for (size_t i = 0; st == TD_OK && i < n_open; i++) {
         follow_args a = {inc, open[i], 0};
         for (int round = 0; st == TD_OK && !a.done && round < ROUNDS_MAX; round++)

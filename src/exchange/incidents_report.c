@@ -84,10 +84,10 @@ td_status td__incident_figures(td_store_conn *c, int64_t id, td_incident_figures
                       " WHERE incident_id = $1 AND kind = 2 AND verdict = 1",
                       id, &f->reviews, NULL, err)))
         goto fail;
-    f->first_hash_to_block_ms = f->first_signal_ms && f->first_block_ms &&
-                                        f->first_block_ms >= f->first_signal_ms
-                                    ? f->first_block_ms - f->first_signal_ms
-                                    : -1;
+    f->first_hash_to_block_ms =
+        f->first_signal_ms && f->first_block_ms && f->first_block_ms >= f->first_signal_ms
+            ? f->first_block_ms - f->first_signal_ms
+            : -1;
     if ((st = td_store_prepare(c,
                                "SELECT at_ms / 3600000,"
                                " SUM(CASE WHEN kind = 2 THEN 1 ELSE 0 END),"
@@ -134,8 +134,8 @@ static json_t *counts_json(const td_incident_count *k, size_t n, const char *key
 {
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, json_pack("{s:s, s:I}", key, k[i].name, "signals",
-                                           (json_int_t)k[i].signals));
+        json_array_append_new(
+            a, json_pack("{s:s, s:I}", key, k[i].name, "signals", (json_int_t)k[i].signals));
     return a;
 }
 
@@ -195,8 +195,7 @@ static td_status markdown(const td_incident *in, const td_incident_figures *f, j
         (st = td__buf_addstr(&b, "\n- Filter: labels ")))
         goto fail;
     for (int i = 0; i < in->filter.labels.count; i++)
-        if ((st = td__buf_addstr(&b, i ? ", " : "")) ||
-            (st = md_text(&b, in->filter.labels.v[i])))
+        if ((st = td__buf_addstr(&b, i ? ", " : "")) || (st = md_text(&b, in->filter.labels.v[i])))
             goto fail;
     if ((st = td__buf_addstr(&b, in->filter.labels.count ? "" : "(any)")) ||
         (st = td__buf_addstr(&b, "; banks ")))
@@ -401,7 +400,8 @@ td_status td__incident_report_build(td_store_conn *c, const td_incident *in,
     json_object_set_new(report, "incident", td__incident_json(in));
     json_object_set_new(report, "summary", summary);
     json_object_set_new(report, "matches_per_hour", json_incref(hours));
-    json_object_set_new(report, "signals_by_source", counts_json(f->sources, f->n_sources, "source"));
+    json_object_set_new(report, "signals_by_source",
+                        counts_json(f->sources, f->n_sources, "source"));
     json_object_set_new(report, "signals_by_bank", counts_json(f->banks, f->n_banks, "bank"));
     json_object_set_new(report, "signals_by_type", counts_json(f->types, f->n_types, "type"));
     json_object_set_new(report, "timeline", json_incref(timeline));

@@ -65,8 +65,7 @@ static int only_members(td__req *r, json_t *obj, const char *prefix, const char 
 }
 
 /* A string member: missing (required) or not a string is 400 naming it. */
-static int member_string(td__req *r, json_t *obj, const char *name, int required,
-                         const char **out)
+static int member_string(td__req *r, json_t *obj, const char *name, int required, const char **out)
 {
     json_t *v = json_object_get(obj, name);
     *out = NULL;
@@ -141,12 +140,12 @@ static json_t *incident_json(const td_incident *in)
     json_t *banks = json_array();
     for (int i = 0; i < in->filter.n_banks; i++)
         json_array_append_new(banks, json_string(in->filter.banks[i]));
-    json_t *o = json_pack("{s:I, s:s, s:s, s:{s:o, s:o}, s:s, s:s, s:I, s:s}", "id",
-                          (json_int_t)in->id, "name", in->name, "level",
-                          td_incident_level_name(in->level), "filter", "labels",
-                          td__json_labels(&in->filter.labels), "banks", banks, "enforcement",
-                          td_action_name(in->enforcement), "state", in->open ? "open" : "closed",
-                          "opened_ms", (json_int_t)in->opened_ms, "opened_by", in->opened_by);
+    json_t *o =
+        json_pack("{s:I, s:s, s:s, s:{s:o, s:o}, s:s, s:s, s:I, s:s}", "id", (json_int_t)in->id,
+                  "name", in->name, "level", td_incident_level_name(in->level), "filter", "labels",
+                  td__json_labels(&in->filter.labels), "banks", banks, "enforcement",
+                  td_action_name(in->enforcement), "state", in->open ? "open" : "closed",
+                  "opened_ms", (json_int_t)in->opened_ms, "opened_by", in->opened_by);
     if (o && !in->open) {
         json_object_set_new(o, "closed_ms", json_integer(in->closed_ms));
         json_object_set_new(o, "closed_by", json_string(in->closed_by));
@@ -160,8 +159,8 @@ static json_t *counts_json(const td_incident_count *k, size_t n, const char *key
 {
     json_t *a = json_array();
     for (size_t i = 0; a && i < n; i++)
-        json_array_append_new(a, json_pack("{s:s, s:I}", key, k[i].name, "signals",
-                                           (json_int_t)k[i].signals));
+        json_array_append_new(
+            a, json_pack("{s:s, s:I}", key, k[i].name, "signals", (json_int_t)k[i].signals));
     return a;
 }
 
@@ -181,9 +180,9 @@ static json_t *figures_json(const td_incident_figures *f)
     json_object_set_new(o, "first_signal_ms", time_or_null(f->first_signal_ms));
     json_object_set_new(o, "first_match_ms", time_or_null(f->first_match_ms));
     json_object_set_new(o, "first_block_ms", time_or_null(f->first_block_ms));
-    json_object_set_new(o, "first_hash_to_block_ms", f->first_hash_to_block_ms >= 0
-                                                         ? json_integer(f->first_hash_to_block_ms)
-                                                         : json_null());
+    json_object_set_new(o, "first_hash_to_block_ms",
+                        f->first_hash_to_block_ms >= 0 ? json_integer(f->first_hash_to_block_ms)
+                                                       : json_null());
     json_object_set_new(o, "matches_per_hour", hours);
     json_object_set_new(o, "sources", counts_json(f->sources, f->n_sources, "source"));
     json_object_set_new(o, "banks", counts_json(f->banks, f->n_banks, "bank"));
@@ -246,8 +245,8 @@ void td__h_incidents_create(td__req *r)
     if (st == TD_ERR_INVALID || st == TD_ERR_NOT_FOUND) {
         char field[64];
         refused_field(&err, field, sizeof field);
-        reply_field(r, 400, st == TD_ERR_NOT_FOUND ? "unknown_bank" : "invalid_field", field,
-                    "%s", err.message);
+        reply_field(r, 400, st == TD_ERR_NOT_FOUND ? "unknown_bank" : "invalid_field", field, "%s",
+                    err.message);
         return;
     }
     if (st == TD_ERR_LIMIT) {
