@@ -466,6 +466,12 @@ static void test_refusals(void **state)
          "name"},
         {"{\"name\": \"a\\u202e\", \"level\": \"cip\", \"filter\": {\"labels\": [\"x\"]}}",
          "invalid_field", "name"},
+        {"{\"name\": \"a\", \"level\": \"cip\", \"filter\": {\"labels\": [\"x\"]},"
+         " \"start_ms\": \"yesterday\"}",
+         "invalid_field", "start_ms"},
+        {"{\"name\": \"a\", \"level\": \"cip\", \"filter\": {\"labels\": [\"x\"]},"
+         " \"start_ms\": 99999999999999}",
+         "invalid_field", "start_ms"},
     };
     json_t *before = api_call(&S.srv, 200, "GET", "/v1/incidents", S.keys[ADMIN], NULL);
     size_t n_before = json_array_size(json_object_get(before, "incidents"));

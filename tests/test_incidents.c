@@ -605,6 +605,40 @@ static void test_second_node_reload(void **state)
     assert_int_equal(check_sha(f, v, NULL, NULL), TD_VERDICT_BLOCK);
     td_incidents_close(other);
     check(td_incidents_tick(f->inc, &err), &err);
+    /* A start before the opening: the signals since then are the incident's, not those before. */
+    char before[65], after[65];
+    random_hex(f, before, 64);
+    random_hex(f, after, 64);
+    add_signal(f, "SHARED", TD_SIGNAL_SHA256, before, "incident:h", "manual");
+    fake_clock_advance(MIN);
+    int64_t started = fake_clock_get();
+    fake_clock_advance(MIN);
+    add_signal(f, "SHARED", TD_SIGNAL_SHA256, after, "incident:h", "tcap");
+    int64_t after_at = fake_clock_get();
+    fake_clock_advance(10 * MIN);
+    td_incident_input in;
+    memset(&in, 0, sizeof in);
+    in.name = "H";
+    in.level = TD_INCIDENT_INCIDENT;
+    in.enforcement = TD_ACTION_BLOCK;
+    check(td_labels_add(&in.filter.labels, "incident:h", &err), &err);
+    in.start_ms = fake_clock_get() + 2 * MIN; /* the future */
+    assert_int_equal(td_incident_create(f->inc, &f->mod, &in, NULL, &err), TD_ERR_INVALID);
+    assert_non_null(strstr(err.message, "start_ms"));
+    in.start_ms = started;
+    td_incident h;
+    check(td_incident_create(f->inc, &f->mod, &in, &h, &err), &err);
+    assert_int_equal(h.start_ms, started);
+    assert_int_equal(h.opened_ms, fake_clock_get());
+    td_incident_figures fig;
+    check(td_incident_figures_get(f->inc, h.id, &fig, &err), &err);
+    assert_int_equal(fig.signals, 1);
+    assert_int_equal(fig.first_signal_ms, after_at);
+    assert_string_equal(fig.sources[0].name, "tcap");
+    td_incident_figures_clear(&fig);
+    /* Both are enforced, old or new. */
+    assert_int_equal(check_sha(f, before, NULL, NULL), TD_VERDICT_BLOCK);
+    assert_int_equal(check_sha(f, after, NULL, NULL), TD_VERDICT_BLOCK);
     td_incident got;
     check(td_incident_get(f->inc, id, &got, &err), &err);
     assert_string_equal(got.name, "G");

@@ -1327,6 +1327,7 @@
     fact(facts, 'Enforcement', inc.enforcement === 'block' ? 'block at once' : 'review at top priority');
     fact(facts, 'Labels (any of)', labelList(inc.filter.labels));
     fact(facts, 'Banks', inc.filter.banks.length ? inc.filter.banks.join(', ') : 'any');
+    if (inc.start_ms && inc.start_ms !== inc.opened_ms) fact(facts, 'Started', when(inc.start_ms));
     fact(facts, 'Opened', when(inc.opened_ms) + ' by ' + inc.opened_by);
     if (inc.state === 'closed') fact(facts, 'Closed', when(inc.closed_ms) + ' by ' + inc.closed_by);
     const figs = $('incident-figures');

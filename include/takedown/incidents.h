@@ -60,7 +60,14 @@ typedef struct td_incident_input {
     td_incident_level level;
     td_incident_filter filter;
     td_action enforcement; /* TD_ACTION_BLOCK or TD_ACTION_REVIEW (top priority) */
+    /* When the incident started (0: now): the signals that entered a bank since then are its
+     * signals, also those added before it was opened (a burst often precedes the decision to
+     * open one). Not after now (TD_INCIDENT_START_SKEW_MS of clock skew allowed). Enforcement
+     * starts when it opens, for every signal meeting the filter, old or new. */
+    int64_t start_ms;
 } td_incident_input;
+
+#define TD_INCIDENT_START_SKEW_MS 60000
 
 typedef struct td_incident {
     int64_t id;
@@ -68,7 +75,8 @@ typedef struct td_incident {
     td_incident_level level;
     td_incident_filter filter;
     td_action enforcement;
-    int open; /* 1 open, 0 closed */
+    int open;         /* 1 open, 0 closed */
+    int64_t start_ms; /* td_incident_input.start_ms, or the opening time */
     int64_t opened_ms;
     char opened_by[TD_NAME_MAX + 1];
     int64_t closed_ms; /* 0 while open */

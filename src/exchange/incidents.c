@@ -24,7 +24,8 @@ static const char schema_v1[] =
     " id INTEGER PRIMARY KEY, name TEXT NOT NULL, level INTEGER NOT NULL, labels TEXT NOT NULL,"
     " banks TEXT NOT NULL, enforcement INTEGER NOT NULL, state INTEGER NOT NULL,"
     " opened_ms BIGINT NOT NULL, opened_by TEXT NOT NULL, closed_ms BIGINT NOT NULL DEFAULT 0,"
-    " closed_by TEXT NOT NULL DEFAULT '', start_seq BIGINT NOT NULL, cursor BIGINT NOT NULL,"
+    " closed_by TEXT NOT NULL DEFAULT '', start_ms BIGINT NOT NULL, start_seq BIGINT NOT NULL,"
+    " cursor BIGINT NOT NULL,"
     " report_json TEXT, report_md TEXT);"
     "CREATE INDEX incidents_state ON incidents (state);"
     "CREATE TABLE incident_signals ("
@@ -116,6 +117,7 @@ void td__incident_row(td_stmt *q, void *item)
     td__copy_trunc(in->opened_by, sizeof in->opened_by, td_stmt_column_text(q, 8));
     in->closed_ms = td_stmt_column_int64(q, 9);
     td__copy_trunc(in->closed_by, sizeof in->closed_by, td_stmt_column_text(q, 10));
+    in->start_ms = td_stmt_column_int64(q, 11);
 }
 
 td_status td__incident_load(td_store_conn *c, int64_t id, td_incident *out, td_error *err)
@@ -147,6 +149,7 @@ json_t *td__incident_json(const td_incident *in)
     json_object_set_new(o, "filter", json_pack("{s:o, s:o}", "labels", labels, "banks", banks));
     json_object_set_new(o, "enforcement", json_string(td_action_name(in->enforcement)));
     json_object_set_new(o, "state", json_string(in->open ? "open" : "closed"));
+    json_object_set_new(o, "start_ms", json_integer(in->start_ms));
     json_object_set_new(o, "opened_ms", json_integer(in->opened_ms));
     json_object_set_new(o, "opened_by", json_string(in->opened_by));
     if (!in->open) {
@@ -340,20 +343,23 @@ static td_status create_body(td_store_conn *c, void *arg, td_error *err)
     if (open >= TD_INCIDENT_OPEN_MAX)
         return td__error_set(err, TD_ERR_LIMIT, "at most %d incidents open at once",
                              TD_INCIDENT_OPEN_MAX);
-    if ((st = td_store_prepare(c, "SELECT COALESCE(MAX(seq), 0) FROM changes", &q, err)) ||
-        (st = td_stmt_step(q, &row, err)))
+    /* The change log from the start: the entries written before it are not the incident's. */
+    int64_t now = td__now(a->inc->svc), start = in->start_ms ? in->start_ms : now;
+    if ((st = td_store_prepare(c, "SELECT COALESCE(MAX(seq), 0) FROM changes WHERE at_ms < $1", &q,
+                               err)) ||
+        (st = td_stmt_bind_int64(q, 1, start, err)) || (st = td_stmt_step(q, &row, err)))
         return st;
     if (row)
         seq = td_stmt_column_int64(q, 0);
     td_stmt_reset(q);
     td__labels_join(&in->filter.labels, labels, sizeof labels);
     banks_join(&in->filter, banks, sizeof banks);
-    int64_t now = td__now(a->inc->svc);
     const char *by = a->who && a->who->name[0] ? a->who->name : "system";
     if ((st = td_store_prepare(c,
                                "INSERT INTO incidents (name, level, labels, banks, enforcement,"
-                               " state, opened_ms, opened_by, start_seq, cursor)"
-                               " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+                               " state, opened_ms, opened_by, start_ms, start_seq, cursor)"
+                               " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $9, $9)"
+                               " RETURNING id",
                                &q, err)) ||
         (st = td_stmt_bind_text(q, 1, in->name, (size_t)-1, err)) ||
         (st = td_stmt_bind_int64(q, 2, in->level, err)) ||
@@ -363,7 +369,8 @@ static td_status create_body(td_store_conn *c, void *arg, td_error *err)
         (st = td_stmt_bind_int64(q, 6, STATE_OPEN, err)) ||
         (st = td_stmt_bind_int64(q, 7, now, err)) ||
         (st = td_stmt_bind_text(q, 8, by, (size_t)-1, err)) ||
-        (st = td_stmt_bind_int64(q, 9, seq, err)) || (st = td_stmt_step(q, &row, err)))
+        (st = td_stmt_bind_int64(q, 9, seq, err)) || (st = td_stmt_bind_int64(q, 10, start, err)) ||
+        (st = td_stmt_step(q, &row, err)))
         return st;
     int64_t id = row ? td_stmt_column_int64(q, 0) : 0;
     td_stmt_reset(q);
@@ -389,6 +396,8 @@ td_status td_incident_create(td_incidents *inc, const td_principal *who,
         return st;
     if (in->level < TD_INCIDENT_CIP || in->level > TD_INCIDENT_INCIDENT)
         return td__error_set(err, TD_ERR_INVALID, "level: cip, content_incident or incident");
+    if (in->start_ms < 0 || in->start_ms > td__now(inc->svc) + TD_INCIDENT_START_SKEW_MS)
+        return td__error_set(err, TD_ERR_INVALID, "start_ms: not after now");
     if (in->enforcement != TD_ACTION_BLOCK && in->enforcement != TD_ACTION_REVIEW)
         return td__error_set(err, TD_ERR_INVALID, "enforcement: block or review");
     if (in->filter.labels.count < 0 || in->filter.labels.count > TD_LABELS_MAX ||

@@ -35,7 +35,7 @@ enum { TD__INC_SIGNAL = 1, TD__INC_MATCH = 2, TD__INC_BLOCK = 3 };
 /* An incident's columns, read back by td__incident_row. */
 #define TD__INCIDENT_COLUMNS                                                                       \
     "id, name, level, labels, banks, enforcement, state, opened_ms, opened_by, closed_ms,"         \
-    " closed_by"
+    " closed_by, start_ms"
 void td__incident_row(td_stmt *q, void *item);
 
 /* The incident's JSON as pushes and the report carry it (new reference). */

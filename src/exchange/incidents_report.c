@@ -188,6 +188,9 @@ static td_status markdown(const td_incident *in, const td_incident_figures *f, j
                              (long long)in->id, td_incident_level_name(in->level),
                              td_action_name(in->enforcement))))
         goto fail;
+    when(in->start_ms, t1, sizeof t1);
+    if (in->start_ms != in->opened_ms && (st = td__buf_printf(&b, "- Started %s\n", t1)))
+        goto fail;
     when(in->opened_ms, t1, sizeof t1);
     when(in->closed_ms, t2, sizeof t2);
     if ((st = td__buf_printf(&b, "- Opened %s by ", t1)) || (st = md_text(&b, in->opened_by)) ||

@@ -141,11 +141,12 @@ static json_t *incident_json(const td_incident *in)
     for (int i = 0; i < in->filter.n_banks; i++)
         json_array_append_new(banks, json_string(in->filter.banks[i]));
     json_t *o =
-        json_pack("{s:I, s:s, s:s, s:{s:o, s:o}, s:s, s:s, s:I, s:s}", "id", (json_int_t)in->id,
-                  "name", in->name, "level", td_incident_level_name(in->level), "filter", "labels",
-                  td__json_labels(&in->filter.labels), "banks", banks, "enforcement",
-                  td_action_name(in->enforcement), "state", in->open ? "open" : "closed",
-                  "opened_ms", (json_int_t)in->opened_ms, "opened_by", in->opened_by);
+        json_pack("{s:I, s:s, s:s, s:{s:o, s:o}, s:s, s:s, s:I, s:I, s:s}", "id",
+                  (json_int_t)in->id, "name", in->name, "level", td_incident_level_name(in->level),
+                  "filter", "labels", td__json_labels(&in->filter.labels), "banks", banks,
+                  "enforcement", td_action_name(in->enforcement), "state",
+                  in->open ? "open" : "closed", "start_ms", (json_int_t)in->start_ms, "opened_ms",
+                  (json_int_t)in->opened_ms, "opened_by", in->opened_by);
     if (o && !in->open) {
         json_object_set_new(o, "closed_ms", json_integer(in->closed_ms));
         json_object_set_new(o, "closed_by", json_string(in->closed_by));
@@ -203,7 +204,7 @@ static void refused_field(const td_error *err, char *out, size_t cap)
 /* POST /v1/incidents */
 void td__h_incidents_create(td__req *r)
 {
-    static const char *const members[] = {"name", "level", "filter", "enforcement"};
+    static const char *const members[] = {"name", "level", "filter", "enforcement", "start_ms"};
     td_incidents *inc = incidents_or_503(r);
     if (!inc)
         return;
@@ -234,6 +235,14 @@ void td__h_incidents_create(td__req *r)
         ok = 0;
     }
     ok = ok && parse_filter(r, json_object_get(body, "filter"), &in.filter);
+    json_t *start = json_object_get(body, "start_ms");
+    if (ok && start && (!json_is_integer(start) || json_integer_value(start) < 0)) {
+        reply_field(r, 400, "invalid_field", "start_ms",
+                    "'start_ms' is milliseconds since the epoch, not after now");
+        ok = 0;
+    }
+    if (ok && start)
+        in.start_ms = json_integer_value(start);
     if (!ok) {
         json_decref(body);
         return;
