@@ -1269,8 +1269,9 @@
   }
 
   // Matches (and blocks) per hour as an SVG bar chart drawn here: one bar per hour from the
-  // first to the last hour with a match, the blocked part darker.
-  function chart(hours) {
+  // incident's start (or its first match) to now or its closing, the last week at most, the
+  // blocked part darker.
+  function chart(hours, fromMs, toMs) {
     const box = $('incident-chart');
     clear(box);
     if (!hours || hours.length === 0) {
@@ -1278,11 +1279,13 @@
       return;
     }
     const HOUR = 3600000;
-    const first = hours[0].hour_ms, last = hours[hours.length - 1].hour_ms;
-    const n = Math.min(Math.round((last - first) / HOUR) + 1, 168);
+    const floor = (ms) => ms - (ms % HOUR);
+    const last = Math.max(hours[hours.length - 1].hour_ms, floor(toMs || 0));
+    const first = Math.max(Math.min(hours[0].hour_ms, floor(fromMs || hours[0].hour_ms)), last - 167 * HOUR);
+    const n = Math.round((last - first) / HOUR) + 1;
     const by = new Map(hours.map((x) => [x.hour_ms, x]));
     const max = Math.max(...hours.map((x) => x.matches), 1);
-    const W = 640, H = 200, PAD = 28, bw = Math.max(2, Math.floor((W - 2 * PAD) / n) - 2);
+    const W = 640, H = 200, PAD = 28, bw = Math.min(40, Math.max(2, Math.floor((W - 2 * PAD) / n) - 2));
     const svg = document.createElementNS(SVG, 'svg');
     const total = hours.reduce((a, x) => a + x.matches, 0);
     svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
@@ -1340,7 +1343,7 @@
     fact(figs, 'First block', when(f.first_block_ms));
     fact(figs, 'Time from first hash to first block',
       h('span', { id: 'incident-first-block' }, span(f.first_hash_to_block_ms)));
-    chart(f.matches_per_hour || []);
+    chart(f.matches_per_hour || [], inc.start_ms, inc.state === 'open' ? Date.now() : inc.closed_ms);
     const sources = $('incident-sources');
     clear(sources);
     const src = f.sources || [];
