@@ -214,6 +214,8 @@ struct td_server {
     _Atomic(struct td_reports *) reports;
     /* Hash exchanges (exchange.h), opened on the service; NULL: their routes answer 503. */
     _Atomic(struct td_exchanges *) exchanges;
+    /* Incident mode (incidents.h), opened on the service; NULL: its routes answer 503. */
+    _Atomic(struct td_incidents *) incidents;
     /* The counters of reports handles already closed, so that /metrics counts since the server
      * started: tags franked, messages verified, refusals by td_frank_failure (0: attachments). */
     atomic_ullong franked_closed, verified_closed, refused_closed[TD__REFUSAL_REASONS];

@@ -160,6 +160,96 @@ function epocDoc(reference, categories, recipientKey, offence) {
   });
 }
 
+
+// ---- incidents ----
+
+// Incident mode (docs/incidents.md): a moderator opens an incident from the console; a hash
+// meeting its filter is added by hand (through the API, as a team member would from a list);
+// the upload check and async intake of that file are blocked at once; the console's figures,
+// chart and sources follow; closing from the console, then both reports downloaded.
+async function incidentsView(page, A) {
+  const image = fs.readFileSync(path.join(CONFORMANCE, 'threatexchange', 'pdq', 'data', 'reg-test-input',
+    'dih', 'bridge-1-original.jpg'));
+  const sha = crypto.createHash('sha256').update(image).digest('hex');
+  const label = 'incident:browser-' + Date.now();
+  await must(201, 'POST', '/v1/banks', A, { name: 'INCIDENT_SHARED', action: 'log' });
+
+  await page.click('nav button[data-view="incidents"]');
+  await page.waitForSelector('#incident-form');
+  await page.fill('#incident-name', 'Browser attack test');
+  await page.selectOption('#incident-level', 'cip');
+  await page.fill('#incident-labels', label);
+  await page.selectOption('#incident-enforcement', 'block');
+  await page.click('#incident-form button[type="submit"]');
+  const [kind, said] = await inlineAnswer(page, '#incident-form');
+  assert(kind === 'ok', 'the incident opened: ' + said);
+  const open = (await must(200, 'GET', '/v1/incidents?open=1', A)).incidents;
+  const inc = open.find((i) => i.name === 'Browser attack test');
+  assert(inc && inc.state === 'open' && inc.filter.labels[0] === label && inc.enforcement === 'block',
+    'API: the incident is open with the filter: ' + JSON.stringify(open));
+  await page.waitForSelector('#incident-detail:not([hidden])');
+  assert((await page.textContent('#incident-detail-title')).includes('#' + inc.id), 'its detail is shown');
+  ok('opened incident #' + inc.id + ' from the console (API: open, label ' + label + ', block)');
+
+  // A hash by hand, meeting the filter, into a bank that only logs; then the uploads.
+  await must(201, 'POST', '/v1/banks/INCIDENT_SHARED/signals', A,
+    { type: 'sha256', value: sha, labels: [label], source: 'manual' });
+  const upload = async (p) => {
+    const r = await fetch(base + p, { method: 'POST', body: image,
+      headers: { Authorization: 'Bearer ' + A, 'Content-Type': 'image/jpeg' } });
+    const j = await r.json();
+    assert(r.ok, p + ': ' + JSON.stringify(j));
+    return j;
+  };
+  const checked = await upload('/v1/check');
+  assert(checked.verdict === 'block', 'the upload check is blocked: ' + checked.verdict);
+  const m = checked.matches.find((x) => x.incident_id === inc.id);
+  assert(m && m.action === 'log' && m.incident_action === 'block', 'the match names the incident: ' +
+    JSON.stringify(checked.matches));
+  const intake = await upload('/v1/content?content_id=incident-browser-1');
+  assert(intake.verdict === 'block', 'async intake is blocked: ' + intake.verdict);
+  ok('a hash meeting the filter added by hand; the upload check and intake of that file blocked at once');
+
+  // The console's live figures, chart and sources.
+  await page.click('#incidents-refresh');
+  await page.waitForFunction(() => {
+    const b = document.getElementById('incident-blocks');
+    return b && b.textContent.trim() === '2';
+  });
+  assert((await page.textContent('#incident-signals')).trim() === '1', 'one hash meets the filter');
+  assert((await page.textContent('#incident-matches')).trim() === '2', 'two matches');
+  const firstBlock = (await page.textContent('#incident-first-block')).trim();
+  assert(/^\d+\.\d{3} s$/.test(firstBlock), 'time from first hash to first block shown: ' + firstBlock);
+  const bars = await page.evaluate(() => [...document.querySelectorAll('#incident-chart svg rect.chart-match')]
+    .map((r) => Number(r.getAttribute('data-matches'))));
+  assert(bars.reduce((a, b) => a + b, 0) === 2 && bars.length >= 1, 'the chart has the 2 matches: ' + bars);
+  assert((await page.textContent('#incident-sources')).includes('manual'), 'the source is listed');
+  const live = await must(200, 'GET', '/v1/incidents/' + inc.id, A);
+  assert(live.figures.blocks === 2 && live.figures.signals === 1, 'API figures agree: ' + JSON.stringify(live.figures));
+  ok('figures on the page: 1 hash, 2 matches, 2 blocked, first hash to first block ' + firstBlock +
+    ', a bar chart of matches per hour, source manual (API agrees)');
+
+  // Close, then both reports.
+  assert(await page.isDisabled('#incident-report-json'), 'no report while open');
+  await page.click('#incident-close');
+  // Closed: the close form goes, the status says so, the report buttons come on.
+  await page.waitForFunction(() => !document.getElementById('incident-report-json').disabled &&
+    /closed/.test(document.getElementById('status').textContent));
+  assert(await page.isHidden('#incident-close-form'), 'no close button on a closed incident');
+  const closed = await must(200, 'GET', '/v1/incidents/' + inc.id, A);
+  assert(closed.state === 'closed', 'API: the incident is closed');
+  const [dlJson] = await Promise.all([page.waitForEvent('download'), page.click('#incident-report-json')]);
+  const report = JSON.parse(fs.readFileSync(await dlJson.path(), 'utf8'));
+  assert(report.summary.blocks === 2 && report.summary.signals === 1 && report.incident.id === inc.id,
+    'the JSON report: ' + JSON.stringify(report.summary));
+  const [dlMd] = await Promise.all([page.waitForEvent('download'), page.click('#incident-report-md')]);
+  const md = fs.readFileSync(await dlMd.path(), 'utf8');
+  assert(md.includes('# After-action report: Browser attack test') && md.includes('| blocks | 2 |'),
+    'the Markdown report: ' + md.slice(0, 200));
+  assert(dlMd.suggestedFilename() === 'incident-' + inc.id + '-report.md', 'the file name: ' + dlMd.suggestedFilename());
+  ok('closed incident #' + inc.id + ' from the console (API: closed); downloaded its report as JSON and Markdown');
+}
+
 // ---- the test ----
 
 // ---- evidence orders (the legal officers' view) ----
@@ -721,6 +811,8 @@ async function main() {
 
     await reportedMessages(page, A);
     await evidenceOrders(page, A, shares);
+    await signInAs(page, A);
+    await incidentsView(page, A);
 
     // The deadline passes: the server records the breach, the console shows the row in red.
     const wait = receivedAt + DEADLINE_MS + 2500 - Date.now();
