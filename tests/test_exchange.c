@@ -21,6 +21,7 @@
 #include "support/fake_exchange.h"
 #include "support/support.h"
 #include "takedown/exchange.h"
+#include "takedown/hash.h"
 
 /* ---- the source: one body and one status, changed by the test ---- */
 
@@ -542,11 +543,128 @@ static void test_threatexchange(void **state)
     close_all();
 }
 
+/* A generated feed of 5,000 records (pages of 1,000: long runs of additions go in batches,
+ * deletions and negative entries break them) against an oracle that applies the records one by
+ * one as docs/exchange-clients.md maps them. */
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void test_generated_feed(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    dir = test_fresh_dir("exchange-gen-XXXXXX");
+    open_all();
+    fake_exchange *fx = fx_start();
+    assert_non_null(fx);
+    fx_te_generate(fx, "303", "app|secret", N, 1000);
+    td_bank b;
+    td_bank_init(&b);
+    snprintf(b.name, sizeof b.name, "GEN");
+    assert_int_equal(td_bank_create(svc, &b, NULL, NULL), TD_OK);
+    td_exchange e, out;
+    td_exchange_init(&e);
+    snprintf(e.name, sizeof e.name, "gen");
+    e.type = TD_EXCHANGE_THREATEXCHANGE;
+    snprintf(e.url, sizeof e.url, "%s", fx_base_url(fx));
+    snprintf(e.group, sizeof e.group, "303");
+    snprintf(e.bank, sizeof e.bank, "GEN");
+    assert_int_equal(
+        td_exchange_create_as(ex, NULL, &e, "{\"token\": \"app|secret\"}", NULL, &out, NULL),
+        TD_OK);
+    td_exchange_run run;
+    assert_int_equal(td_exchange_run_now(ex, out.id, 0, &run, NULL), TD_OK);
+    assert_false(run.failed);
+    assert_true(run.done);
+
+    /* The oracle: "type value" strings, present or not, record by record. */
+    char **want = calloc(N, sizeof *want);
+    size_t n_want = 0;
+    for (size_t i = 0; i < N; i++) {
+        fx_te_record r;
+        char id[24], ind[72], key[96];
+        fx_te_generated(i, &r, id, ind);
+        const char *t = strcmp(r.type, "HASH_PDQ") == 0                                    ? "pdq"
+                        : !strcmp(r.type, "HASH_MD5") || !strcmp(r.type, "HASH_VIDEO_MD5") ? "md5"
+                        : !strcmp(r.type, "HASH_SHA256") ? "sha256"
+                                                         : NULL;
+        if (!t)
+            continue;
+        snprintf(key, sizeof key, "%s %s", t, r.indicator);
+        size_t at = n_want;
+        for (size_t k = 0; k < n_want; k++)
+            if (strcmp(want[k], key) == 0)
+                at = k;
+        int present = !r.should_delete && strcmp(r.status, "MALICIOUS") == 0;
+        if (present && at == n_want)
+            want[n_want++] = strdup(key);
+        else if (!present && at < n_want) {
+            free(want[at]);
+            want[at] = want[--n_want];
+        }
+    }
+    qsort(want, n_want, sizeof *want, cmp_str);
+
+    char **got = calloc(N, sizeof *got);
+    size_t n_got = 0;
+    int64_t after = 0;
+    for (;;) {
+        td_signal *list = NULL;
+        size_t n = 0;
+        assert_int_equal(td_signal_list(svc, "GEN", after, 1000, &list, &n, NULL), TD_OK);
+        for (size_t i = 0; i < n; i++) {
+            char key[96];
+            snprintf(key, sizeof key, "%s %s", td_signal_type_name(list[i].type), list[i].value);
+            assert_true(n_got < N);
+            got[n_got++] = strdup(key);
+            after = list[i].id;
+        }
+        td_free(list);
+        if (n < 1000)
+            break;
+    }
+    qsort(got, n_got, sizeof *got, cmp_str);
+    assert_int_equal(n_got, n_want);
+    for (size_t i = 0; i < n_got; i++)
+        assert_string_equal(got[i], want[i]);
+    assert_int_equal(run.added, n_want);
+    /* Every signal is in the index: each one matches. */
+    for (size_t i = 0; i < n_got; i += 97) {
+        td_hashes h;
+        td_hashes_init(&h);
+        const char *v = strchr(got[i], ' ') + 1;
+        if (strncmp(got[i], "md5 ", 4) == 0)
+            snprintf(h.md5, sizeof h.md5, "%s", v);
+        else if (strncmp(got[i], "sha256 ", 7) == 0)
+            snprintf(h.sha256, sizeof h.sha256, "%s", v);
+        else {
+            assert_int_equal(td_pdq_from_hex(v, 64, &h.pdq[0]), TD_OK);
+            h.n_pdq = 1;
+            h.quality = -1;
+        }
+        td_check_result res;
+        assert_int_equal(td_check_hashes(svc, &h, NULL, &res, NULL), TD_OK);
+        assert_true(res.match_count >= 1);
+        td_check_result_clear(&res);
+    }
+    for (size_t i = 0; i < n_got; i++)
+        free(got[i]);
+    for (size_t i = 0; i < n_want; i++)
+        free(want[i]);
+    free(got);
+    free(want);
+    fx_stop(fx);
+    close_all();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_list),
         cmocka_unit_test(test_threatexchange),
+        cmocka_unit_test(test_generated_feed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
