@@ -8,7 +8,7 @@
 (function () {
   const KEY_ITEM = 'takedown.key';
   const PURPOSE_ITEM = 'takedown.purpose';
-  const VIEWS = ['queue', 'orders', 'banks', 'eorders', 'reports', 'incidents'];
+  const VIEWS = ['queue', 'orders', 'banks', 'eorders', 'reports', 'incidents', 'exchanges'];
   const SVG = 'http://www.w3.org/2000/svg';
   const $ = (id) => document.getElementById(id);
   // access: what the key may read, learnt from the API's answers at sign-in (probeAccess).
@@ -164,6 +164,7 @@
   function offered(view) {
     const a = state.access;
     if (!a) return true;
+    if (view === 'exchanges') return a.review && a.eorders; // an admin key
     return view === 'eorders' ? a.eorders : a.review;
   }
 
@@ -287,7 +288,8 @@
       state.ordersTimer = setInterval(() => {
         if (state.incident) openIncident(state.incident, false);
       }, 5000);
-    } else await loadBanks();
+    } else if (view === 'exchanges') await loadExchanges();
+    else await loadBanks();
   }
 
   // ---- review queue ----
@@ -1231,6 +1233,98 @@
     }
   }
 
+  // ---- exchanges ----
+
+  async function loadExchanges() {
+    await run(async () => {
+      const data = await api('GET', '/v1/exchanges');
+      const list = data.exchanges || [];
+      const body = $('exchanges-body');
+      clear(body);
+      $('exchanges-empty').hidden = list.length !== 0;
+      $('exchanges-table').hidden = list.length === 0;
+      for (const x of list) {
+        const st = x.state || {};
+        body.append(h('tr', { 'data-exchange': x.id, class: x.enabled ? null : 'muted' },
+          h('td', null, x.name),
+          h('td', null, x.type),
+          h('td', null, x.bank),
+          h('td', { class: 'exchange-success' }, when(st.last_success_ms)),
+          h('td', { class: 'exchange-items' }, String(st.items ?? 0)),
+          h('td', { class: 'exchange-added' }, String(st.added ?? 0)),
+          h('td', { class: 'exchange-removed' }, String(st.removed ?? 0)),
+          h('td', { class: 'exchange-failures' }, String(st.failures ?? 0)),
+          h('td', { class: 'exchange-error' }, st.last_error || '—'),
+          h('td', null,
+            h('button', { type: 'button', class: 'secondary', 'data-action': 'run',
+              onclick: () => exchangeAction(x, 'run') }, 'Pull ' + x.name + ' now'),
+            h('button', { type: 'button', class: 'secondary', 'data-action': 'toggle',
+              onclick: () => exchangeAction(x, 'toggle') }, (x.enabled ? 'Disable ' : 'Enable ') + x.name),
+            h('button', { type: 'button', class: 'secondary', 'data-action': 'delete',
+              onclick: () => exchangeAction(x, 'delete') }, 'Delete ' + x.name))));
+      }
+    });
+  }
+
+  async function exchangeAction(x, what) {
+    const err = $('exchanges-error');
+    err.hidden = true;
+    try {
+      if (what === 'run') {
+        const r = await api('POST', '/v1/exchanges/' + x.id + '/run');
+        say(x.name + ': ' + (r.failed ? 'failed: ' + (r.exchange.state.last_error || '')
+          : r.pages + ' pages, ' + r.added + ' added, ' + r.removed + ' removed'));
+      } else if (what === 'toggle') {
+        await api('PATCH', '/v1/exchanges/' + x.id, { enabled: !x.enabled });
+        say(x.name + (x.enabled ? ' disabled' : ' enabled'));
+      } else if (what === 'delete') {
+        if (!window.confirm('Delete the exchange ' + x.name + '? Its signals stay in the bank.')) return;
+        await api('DELETE', '/v1/exchanges/' + x.id);
+        say(x.name + ' deleted');
+      }
+    } catch (e) {
+      err.textContent = errorText(e);
+      err.hidden = false;
+      if (e instanceof ApiError && e.status === 401) signOut(false);
+      return;
+    }
+    await loadExchanges();
+  }
+
+  async function createExchange(ev) {
+    ev.preventDefault();
+    const form = $('exchange-form');
+    const done = await runInline(form, async () => {
+      const body = {
+        name: $('exchange-name').value.trim(),
+        type: $('exchange-type').value,
+        url: $('exchange-url').value.trim(),
+        bank: $('exchange-bank').value.trim(),
+        interval_ms: Math.round(Number($('exchange-interval').value) * 1000),
+        reactions: $('exchange-reactions').checked,
+      };
+      const group = $('exchange-group').value.trim();
+      if (group) body.group = group;
+      const tags = words($('exchange-tags').value);
+      if (tags.length) body.tags = tags;
+      const cred = $('exchange-credentials').value.trim();
+      if (cred) {
+        try {
+          body.credentials = JSON.parse(cred);
+        } catch (e) {
+          throw new Error('Credentials: not JSON (' + e.message + ')');
+        }
+      }
+      const made = await api('POST', '/v1/exchanges', body);
+      $('exchange-credentials').value = '';
+      return 'Exchange ' + made.name + ' created (#' + made.id + '); its first pull starts now.';
+    });
+    if (done) {
+      form.reset();
+      await loadExchanges();
+    }
+  }
+
   // ---- incidents ----
 
   // A duration in words: "0.073 s", "4 min 05 s", "2 h 10 min".
@@ -1459,6 +1553,8 @@
       if (state.eorder) await loadEorder(state.eorder, false);
     });
     $('purpose-form').addEventListener('submit', setPurpose);
+    $('exchanges-refresh').addEventListener('click', loadExchanges);
+    $('exchange-form').addEventListener('submit', createExchange);
     $('incidents-refresh').addEventListener('click', async () => {
       await loadIncidents();
       if (state.incident) await openIncident(state.incident, false);

@@ -57,8 +57,9 @@ function evidenceInit(dataDir) {
 function startServer(dataDir) {
   return new Promise((resolve, reject) => {
     // The shortest legal deadline the server accepts (60 s), so that the test sees a breach.
+    // Exchanges may pull from 127.0.0.1: the list file this test serves.
     const child = spawn(binary, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0',
-      '--order-deadline-ms', String(DEADLINE_MS)],
+      '--order-deadline-ms', String(DEADLINE_MS), '--exchange-allow-private', '1'],
       { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '', key = null;
     const timer = setTimeout(() => reject(new Error('the server did not start in 30 s:\n' + out + err)), 30000);
@@ -160,6 +161,87 @@ function epocDoc(reference, categories, recipientKey, offence) {
   });
 }
 
+
+// ---- exchanges ----
+
+// Hash exchanges (docs/exchanges.md): an admin creates a url_list exchange from the console
+// against a list file this test serves; the server's worker pulls it at once (the row's figures
+// and the bank's signals show it); "Pull now" after the file changed applies the change; the
+// credentials typed in are never shown again; disabling from the console.
+async function exchangesView(page, A) {
+  const http = require('node:http');
+  const md5 = (s) => crypto.createHash('md5').update(s).digest('hex');
+  let list = 'md5 ' + md5('one') + '\nmd5 ' + md5('two') + '\n';
+  let auth = '';
+  const srv = http.createServer((req, res) => {
+    auth = req.headers.authorization || '';
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    res.end(list);
+  });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  try {
+    const url = 'http://127.0.0.1:' + srv.address().port + '/tvec.txt';
+    await must(201, 'POST', '/v1/banks', A, { name: 'PARTNER_LIST', action: 'review' });
+    await page.click('nav button[data-view="exchanges"]');
+    await page.waitForSelector('#exchange-form');
+    await page.fill('#exchange-name', 'partner');
+    await page.selectOption('#exchange-type', 'url_list');
+    await page.fill('#exchange-url', url);
+    await page.fill('#exchange-bank', 'PARTNER_LIST');
+    await page.fill('#exchange-interval', '3600');
+    await page.fill('#exchange-credentials', '{"bearer": "browser-secret-42"}');
+    await page.click('#exchange-form button[type="submit"]');
+    const [kind, said] = await inlineAnswer(page, '#exchange-form');
+    assert(kind === 'ok', 'the exchange was created: ' + said);
+    const x = (await must(200, 'GET', '/v1/exchanges', A)).exchanges.find((e) => e.name === 'partner');
+    assert(x && x.type === 'url_list' && x.bank === 'PARTNER_LIST' && x.interval_ms === 3600000 &&
+      x.has_credentials === true, 'API: the exchange as typed: ' + JSON.stringify(x));
+    assert(!JSON.stringify(x).includes('browser-secret-42'), 'the credentials never come back');
+    assert(await page.inputValue('#exchange-credentials') === '', 'the credentials field is emptied');
+    ok('created exchange #' + x.id + ' (url_list into PARTNER_LIST, every hour) from the console; ' +
+      'credentials sealed, never shown');
+
+    // The worker's first pull: the row shows 2 added, the bank holds them, the bearer was sent.
+    const row = 'tr[data-exchange="' + x.id + '"]';
+    for (let i = 0; i < 100; i++) {
+      await page.click('#exchanges-refresh');
+      await page.waitForSelector(row);
+      if ((await page.textContent(row + ' td.exchange-added')).trim() === '2') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert((await page.textContent(row + ' td.exchange-added')).trim() === '2', 'the row shows 2 added');
+    assert(auth === 'Bearer browser-secret-42', 'the list was fetched with the bearer: ' + auth);
+    const sigs = (await must(200, 'GET', '/v1/banks/PARTNER_LIST/signals', A)).signals;
+    assert(sigs.length === 2 && sigs.every((g) => g.source === 'exchange:partner'),
+      'the bank holds the 2 signals from the exchange: ' + JSON.stringify(sigs));
+    ok('the worker pulled at once: the row shows 2 added; the bank holds both, source exchange:partner');
+
+    // The file changes; "Pull now" applies it at once.
+    list = 'md5 ' + md5('two') + '\nmd5 ' + md5('three') + '\n';
+    await page.click(row + ' button[data-action="run"]');
+    await page.waitForFunction((r) => {
+      const el = document.querySelector(r + ' td.exchange-removed');
+      return el && el.textContent.trim() === '1';
+    }, row);
+    const values = (await must(200, 'GET', '/v1/banks/PARTNER_LIST/signals', A)).signals
+      .map((g) => g.value).sort();
+    assert(JSON.stringify(values) === JSON.stringify([md5('three'), md5('two')].sort()),
+      'the bank follows the new file: ' + values);
+    ok('"Pull now" after the file changed: 1 removed, 1 added on the row; the bank follows the file');
+
+    // Disabled from the console.
+    await page.click(row + ' button[data-action="toggle"]');
+    await page.waitForFunction((r) => {
+      const el = document.querySelector(r + ' button[data-action="toggle"]');
+      return el && /^Enable/.test(el.textContent);
+    }, row);
+    const off = await must(200, 'GET', '/v1/exchanges/' + x.id, A);
+    assert(off.enabled === false, 'API: the exchange is disabled');
+    ok('disabled from the console (API: enabled false)');
+  } finally {
+    srv.close();
+  }
+}
 
 // ---- incidents ----
 
@@ -813,6 +895,7 @@ async function main() {
     await evidenceOrders(page, A, shares);
     await signInAs(page, A);
     await incidentsView(page, A);
+    await exchangesView(page, A);
 
     // The deadline passes: the server records the breach, the console shows the row in red.
     const wait = receivedAt + DEADLINE_MS + 2500 - Date.now();
