@@ -1522,7 +1522,7 @@ static void test_doc_examples(void **state)
     if (!strstr(md, tag))
         fail_msg("docs/e2ee.md does not show the example's tag %s", tag);
 
-    doc_replay d = {&S.srv, "docs/e2ee.md", DOC_HOST, doc_variable, NULL, doc_after};
+    doc_replay d = {&S.srv, "docs/e2ee.md", DOC_HOST, doc_variable, NULL, doc_after, 0};
     int replayed = doc_replay_page(&d);
     free(md);
     print_message("replayed %d commands of docs/e2ee.md\n", replayed);

@@ -19,6 +19,8 @@ typedef struct doc_replay {
     /* Called after each command with its answer (may be NULL), so that later commands can use
      * what it gave. */
     void (*after)(void *ctx, const char *method, const char *url, long status, json_t *answer);
+    int null_is_number; /* a null the page shows also stands for a number (a time not known in
+                           advance) */
 } doc_replay;
 
 /* Replays every command of the page in order; fails the running test on the first that does not
