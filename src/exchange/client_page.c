@@ -169,3 +169,14 @@ td_status td__xhttp_failure(td__xconn *x, td__http_result result, td_error *err)
         return td__xoutcome(x, TD__XFETCH_FAILED, TD_ERR_INVALID);
     }
 }
+
+td_status td__xpage_refuse(td__xconn *x, td__xpage *page, td_status st)
+{
+    uint8_t sha[32];
+    size_t bytes = page->bytes;
+    memcpy(sha, page->sha256, sizeof sha);
+    td__xpage_clear(page);
+    memcpy(page->sha256, sha, sizeof sha);
+    page->bytes = bytes;
+    return td__xoutcome(x, st == TD_ERR_NOMEM ? TD__XFETCH_FAILED : TD__XFETCH_MALFORMED, st);
+}

@@ -59,5 +59,8 @@ td_status td__xhttp_failure(td__xconn *x, td__http_result result, td_error *err)
 
 /* Sets x->outcome and returns the status that goes with it (TD_OK for TD__XFETCH_OK). */
 td_status td__xoutcome(td__xconn *x, td__xfetch outcome, td_status code);
+/* Refuses a page whole: its items dropped, its digest and size kept (for the audit entry);
+ * x->outcome malformed (failed when st is TD_ERR_NOMEM). Returns st. */
+td_status td__xpage_refuse(td__xconn *x, td__xpage *page, td_status st);
 
 #endif

@@ -400,17 +400,6 @@ static td_status te_page_from_json(const json_t *root, td__xconn *x, const te_cp
     return TD_OK;
 }
 
-static td_status refuse_page(td__xconn *x, td__xpage *page, td_status st)
-{
-    uint8_t sha[32];
-    size_t bytes = page->bytes;
-    memcpy(sha, page->sha256, sizeof sha);
-    td__xpage_clear(page);
-    memcpy(page->sha256, sha, sizeof sha);
-    page->bytes = bytes;
-    return td__xoutcome(x, st == TD_ERR_NOMEM ? TD__XFETCH_FAILED : TD__XFETCH_MALFORMED, st);
-}
-
 td_status td__te_parse_page(const char *body, size_t len, td__xconn *x, td__xpage *page,
                             td_error *err)
 {
@@ -424,12 +413,12 @@ td_status td__te_parse_page(const char *body, size_t len, td__xconn *x, td__xpag
     if (!root) {
         td__error_set(err, TD_ERR_CORRUPT, "ThreatExchange page: not JSON (line %d: %.80s)",
                       jerr.line, jerr.text);
-        return refuse_page(x, page, TD_ERR_CORRUPT);
+        return td__xpage_refuse(x, page, TD_ERR_CORRUPT);
     }
     td_status st = te_page_from_json(root, x, &in, page, err);
     json_decref(root);
     if (st)
-        return refuse_page(x, page, st);
+        return td__xpage_refuse(x, page, st);
     return td__xoutcome(x, TD__XFETCH_OK, TD_OK);
 }
 
@@ -605,13 +594,13 @@ static td_status te_fetch(td__xconn *x, const char *checkpoint, td__xpage *page,
     if (!root) {
         td__error_set(err, TD_ERR_CORRUPT, "ThreatExchange page: not JSON");
         td__http_response_free(&resp);
-        return refuse_page(x, page, TD_ERR_CORRUPT);
+        return td__xpage_refuse(x, page, TD_ERR_CORRUPT);
     }
     st = te_page_from_json(root, x, &cp, page, err);
     json_decref(root);
     td__http_response_free(&resp);
     if (st)
-        return refuse_page(x, page, st);
+        return td__xpage_refuse(x, page, st);
     return td__xoutcome(x, TD__XFETCH_OK, TD_OK);
 }
 

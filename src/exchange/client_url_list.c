@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/hex.h"
 #include "exchange/client.h"
+#include "exchange/client_parse.h"
 
 typedef struct list_ctx {
     td__xconn *x;
@@ -82,10 +83,7 @@ static td_status fetch(td__xconn *x, const char *checkpoint, td__xpage *page, td
     page->skipped = res.unsupported;
     td_import_result_clear(&res);
     if (st != TD_OK) {
-        x->outcome = TD__XFETCH_MALFORMED;
-        td__xpage_clear(page);
-        SHA256(resp.body, resp.len, page->sha256);
-        page->bytes = resp.len;
+        td__xpage_refuse(x, page, st);
     } else if (checkpoint[0]) {
         /* The same file: nothing changed. Another file: a resync (the framework starts over
          * from "" and retracts what the new file no longer holds). */
