@@ -346,8 +346,11 @@ static td_status read_page(td_store_conn *c, void *ctx, td_error *err)
             if (e[i].kind == TD__CHANGE_ADD) {
                 td_signal s;
                 int found = 0;
-                /* A signal deleted since: its REMOVE follows. */
-                if ((st = signal_on(c, bank_id, e[i].signal_id, &s, &found, err)) == TD_OK && found)
+                /* A signal deleted since: its REMOVE follows. Its id may have been given to
+                 * another signal since (SQLite reuses the largest rowid once deleted), whose
+                 * own ADD follows: only the signal the entry names is added here. */
+                if ((st = signal_on(c, bank_id, e[i].signal_id, &s, &found, err)) == TD_OK &&
+                    found && s.type == e[i].type && strcmp(s.value, e[i].value) == 0)
                     st = add_signal(x, c, &s, err);
             } else if (e[i].kind == TD__CHANGE_REMOVE) {
                 st = push(x,
