@@ -36,7 +36,7 @@
 #include <string.h>
 
 #include "support/api_client.h"
-#include "support/doc_shell.h"
+#include "support/doc_replay.h"
 #include "support/salamander.h"
 #include "support/support.h"
 #include "takedown/frank.h"
@@ -1487,102 +1487,11 @@ static const char *doc_variable(const char *p, size_t *skip, void *ctx)
     return NULL;
 }
 
-/* Same members (recursively for objects, first element for arrays); error answers compare the
- * code, field and reason. */
-static int same_shape(json_t *shown, json_t *real)
+/* What later commands use. */
+static void doc_after(void *ctx, const char *method, const char *url, long st, json_t *real_j)
 {
-    if (json_is_object(shown)) {
-        if (!json_is_object(real) || json_object_size(shown) != json_object_size(real))
-            return 0;
-        const char *k;
-        json_t *v;
-        json_object_foreach(shown, k, v)
-        {
-            json_t *r = json_object_get(real, k);
-            if (!r || !same_shape(v, r))
-                return 0;
-        }
-        return 1;
-    }
-    if (json_is_array(shown)) /* the page shows one element of a list that may be longer */
-        return json_is_array(real) &&
-               (json_array_size(shown) == 0) == (json_array_size(real) == 0) &&
-               (json_array_size(shown) == 0 ||
-                same_shape(json_array_get(shown, 0), json_array_get(real, 0)));
-    if (json_is_null(shown))
-        return json_is_null(real);
-    if (json_is_string(shown))
-        return json_is_string(real);
-    if (json_is_boolean(shown))
-        return json_is_boolean(real);
-    return json_is_integer(shown) && json_is_integer(real);
-}
-
-/* Replays one command against the shown answer (JSON or text, may be NULL). */
-static void doc_replay(const char *cmd, const char *shown, int line)
-{
-    char *words[64];
-    int n = doc_shell_words(cmd, words, 64, doc_variable, NULL);
-    if (n < 1 || strcmp(words[0], "curl") != 0)
-        fail_msg("docs/e2ee.md:%d: not a curl command this test replays: %s", line, cmd);
-    const char *method = NULL, *url = NULL, *ctype = NULL, *data = NULL, *key = NULL;
-    for (int i = 1; i < n; i++) {
-        const char *opt = words[i], *val = i + 1 < n ? words[i + 1] : NULL;
-        if (strcmp(opt, "-s") == 0)
-            continue;
-        if (strcmp(opt, "-X") == 0 && val) {
-            method = val;
-            i++;
-        } else if (strcmp(opt, "-H") == 0 && val) {
-            if (strncasecmp(val, "Content-Type:", 13) == 0)
-                ctype = val + 13 + strspn(val + 13, " ");
-            else if (strncasecmp(val, "Authorization: Bearer ", 22) == 0)
-                key = val + 22;
-            else
-                fail_msg("docs/e2ee.md:%d: header '%s' is not replayed", line, val);
-            i++;
-        } else if (strcmp(opt, "-d") == 0 && val) {
-            data = val;
-            i++;
-        } else if (strncmp(opt, DOC_HOST "/", strlen(DOC_HOST) + 1) == 0) {
-            url = opt + strlen(DOC_HOST);
-        } else {
-            fail_msg("docs/e2ee.md:%d: curl option '%s' is not replayed", line, opt);
-        }
-    }
-    if (!url)
-        fail_msg("docs/e2ee.md:%d: no URL on %s", line, DOC_HOST);
-    if (!method)
-        method = data ? "POST" : "GET";
-    api_request rq = {method, url, key, ctype, data, -1, 0, NULL};
-    api_resp r;
-    long st = api_send(&S.srv, &rq, &r);
-    json_t *shown_j = shown ? json_loads(shown, 0, NULL) : NULL;
-    json_t *real_j = r.body ? json_loads(r.body, 0, NULL) : NULL;
-    if (shown_j && json_object_get(shown_j, "error")) {
-        json_t *se = json_object_get(shown_j, "error"), *re = json_object_get(real_j, "error");
-        if (st < 400 || st >= 500 || !re ||
-            strcmp(api_jstr(se, "code"), api_jstr(re, "code") ? api_jstr(re, "code") : "") != 0 ||
-            !same_shape(se, re))
-            fail_msg("docs/e2ee.md:%d: %s %s answered %ld %s, the page shows %s", line, method, url,
-                     st, r.body ? r.body : "", shown);
-        if (api_jstr(se, "field"))
-            assert_string_equal(api_jstr(se, "field"), api_jstr(re, "field"));
-        if (api_jstr(se, "reason"))
-            assert_string_equal(api_jstr(se, "reason"), api_jstr(re, "reason"));
-    } else {
-        if (st < 200 || st > 299)
-            fail_msg("docs/e2ee.md:%d: %s %s answered %ld: %s", line, method, url, st,
-                     r.body ? r.body : "");
-        if (shown_j && !same_shape(shown_j, real_j))
-            fail_msg("docs/e2ee.md:%d: %s %s answered %s, the page shows %s", line, method, url,
-                     r.body, shown);
-        if (shown && !shown_j) /* a text answer: exactly the bytes shown */
-            if (strcmp(r.body ? r.body : "", shown) != 0)
-                fail_msg("docs/e2ee.md:%d: answered '%s', the page shows '%s'", line,
-                         r.body ? r.body : "", shown);
-    }
-    /* What later commands use. */
+    (void)ctx;
+    (void)method;
     if (strcmp(url, "/v1/frank") == 0 && st == 200 && api_jstr(real_j, "frank") && !V.frank[0]) {
         snprintf(V.key_id, sizeof V.key_id, "%lld", (long long)api_jint(real_j, "key_id"));
         snprintf(V.frank, sizeof V.frank, "%s", api_jstr(real_j, "frank"));
@@ -1592,25 +1501,6 @@ static void doc_replay(const char *cmd, const char *shown, int line)
         snprintf(V.report_id, sizeof V.report_id, "%lld",
                  (long long)api_jint(json_array_get(json_object_get(real_j, "reports"), 0),
                                      "report_id"));
-    json_decref(shown_j);
-    json_decref(real_j);
-    api_resp_free(&r);
-    for (int i = 0; i < n; i++)
-        free(words[i]);
-}
-
-/* The fenced block starting at p (after its opening line), NUL-terminated copy; *next past its
- * closing fence. */
-static char *block_text(const char *p, const char **next)
-{
-    const char *end = strstr(p, "\n```");
-    assert_non_null(end);
-    size_t n = (size_t)(end - p);
-    char *s = malloc(n + 1);
-    memcpy(s, p, n);
-    s[n] = '\0';
-    *next = end + 4;
-    return s;
 }
 
 static void test_doc_examples(void **state)
@@ -1632,30 +1522,8 @@ static void test_doc_examples(void **state)
     if (!strstr(md, tag))
         fail_msg("docs/e2ee.md does not show the example's tag %s", tag);
 
-    int replayed = 0, line = 1;
-    for (const char *p = md; *p;) {
-        if (strncmp(p, "```sh\n", 6) != 0) {
-            line += *p == '\n';
-            p++;
-            continue;
-        }
-        const char *next;
-        char *cmd = block_text(p + 6, &next);
-        int cmd_line = line + 1;
-        for (const char *q = p; q < next; q++)
-            line += *q == '\n';
-        p = next;
-        /* The answer shown: the next fenced block, when it is JSON or text. */
-        char *shown = NULL;
-        const char *q = p + strspn(p, "\n");
-        if (strncmp(q, "```json\n", 8) == 0 || strncmp(q, "```text\n", 8) == 0) {
-            shown = block_text(q + 8, &next);
-        }
-        doc_replay(cmd, shown, cmd_line);
-        replayed++;
-        free(cmd);
-        free(shown);
-    }
+    doc_replay d = {&S.srv, "docs/e2ee.md", DOC_HOST, doc_variable, NULL, doc_after};
+    int replayed = doc_replay_page(&d);
     free(md);
     print_message("replayed %d commands of docs/e2ee.md\n", replayed);
     assert_true(replayed >= 9);

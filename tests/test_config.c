@@ -52,9 +52,10 @@ static void test_table(void **state)
     /* listen, data, store, fetch_allow, eorder_escalation_pct, public_url, eevidence_outbound_url,
      * eevidence_sender_country, eevidence_sender_id */
     assert_int_equal(strings, 9);
-    /* ... and 54 integers, the last three for E2EE reports: frank_key_rotate_ms,
-     * frank_key_retention_ms, report_max_attachment_bytes */
-    assert_int_equal(ints, 54);
+    /* ... and 61 integers: frank_key_rotate_ms, frank_key_retention_ms and
+     * report_max_attachment_bytes for E2EE reports, then seven exchange_* options */
+    assert_int_equal(ints, 61);
+    assert_int_equal(td_config_find("exchange_reactions_per_minute")->def, 60);
     assert_int_equal(td_config_find("frank_key_retention_ms")->type, TD_CONFIG_INT);
     assert_int_equal(td_config_find("report_max_attachment_bytes")->def, 32 << 20);
     assert_int_equal(td_config_find("listen")->type, TD_CONFIG_STRING);

@@ -280,6 +280,45 @@ td_status td__case_load(td_store_conn *c, const char *where, int64_t arg, td_cas
 td_status td__decisions_load(td_store_conn *c, int64_t content_ref, int64_t case_id,
                              td_decision **out, size_t *count, td_error *err);
 
+/* ---- signals kept in step with an outside source (sync.c, used by src/exchange/) ---- */
+
+enum {
+    TD__SYNC_UNCHANGED = 0,
+    TD__SYNC_ADDED,
+    TD__SYNC_UPDATED,
+    TD__SYNC_REMOVED,
+    TD__SYNC_ABSENT
+};
+
+typedef struct td__sync_item {
+    int remove; /* 1: retract the source's own signal (type, value) */
+    td_signal_type type;
+    const char *value; /* hex hash, or a body */
+    size_t len;        /* bytes of value */
+    td_labels labels;  /* an addition's labels (they replace those of the source's own signal) */
+    int confidence;    /* -1: TD_CONFIDENCE_DEFAULT */
+    int64_t signal_id; /* set: the signal added, updated, held or removed (0: none) */
+    int outcome;       /* set: TD__SYNC_* */
+} td__sync_item;
+
+typedef struct td__sync_counts {
+    uint64_t added, updated, unchanged, removed, absent;
+} td__sync_counts;
+
+/* Applies items to bank_id for source (the signals' source column) inside c's open write
+ * transaction: an addition inserts the signal (enabled, with its body), re-enables and relabels
+ * the source's own, and leaves one of another source as it is; a retraction deletes the
+ * source's own signal only. Change-log entries as every signal change writes them. A value that
+ * does not parse fails the whole call naming the item (the caller rolls back). *first_new
+ * receives the lowest id added or re-enabled (left as it is when none). */
+td_status td__sync_apply(td_service *svc, td_store_conn *c, int64_t bank_id, const char *source,
+                         td__sync_item *items, size_t n, td__sync_counts *counts,
+                         int64_t *first_new, td_error *err);
+/* After the commit: the indexes follow, and recent content is re-checked against the signals
+ * from first_new on (c: the writer, outside a transaction). */
+td_status td__sync_done(td_service *svc, td_store_conn *c, int64_t bank_id, int64_t first_new,
+                        td_error *err);
+
 /* Shared helpers for owning lists. */
 td_status td__grow(void **items, size_t *cap, size_t need, size_t size, td_error *err);
 

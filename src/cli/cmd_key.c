@@ -98,7 +98,7 @@ int td_cli_key(int argc, char **argv)
     }
     if (create && (!role || td_role_parse(role, &rl) != TD_OK || !creatable(rl))) {
         fprintf(stderr, "takedown key create: --role must be admin, moderator, platform, auditor, "
-                        "authority, custodian or legal\n");
+                        "authority, custodian, legal or peer\n");
         return 2;
     }
     if (revoke) {

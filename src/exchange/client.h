@@ -31,10 +31,11 @@ typedef struct td__xitem {
     char *value;      /* hex hash (lower or upper case) or a body (url, raw_text, vpdq); owned
                          by the page (td__xpage_clear frees it) */
     size_t value_len; /* bytes of value */
-    td_labels labels; /* the source's tags / ideology / labels, made valid labels (others dropped) */
+    td_labels
+        labels; /* the source's tags / ideology / labels, made valid labels (others dropped) */
     char external_id[TD__XID_MAX + 1]; /* the source's id (TE descriptor id, TCAP id, peer signal
                                           id); "" when the source has none */
-    int64_t updated_ms; /* the source's last-update time, 0 when unknown */
+    int64_t updated_ms;                /* the source's last-update time, 0 when unknown */
 } td__xitem;
 
 /* One fetched page. */
@@ -43,10 +44,10 @@ typedef struct td__xpage {
     size_t n, cap;
     char checkpoint[TD__XCHECKPOINT_MAX + 1]; /* where the next fetch starts (committed with the
                                                  page's changes) */
-    int more;         /* another page can be fetched at once from checkpoint */
-    int resync;       /* the source refuses the checkpoint as stale: the framework restarts from
-                         "" (a full resync) */
-    uint64_t skipped; /* records of a type or filter this exchange does not take */
+    int more;           /* another page can be fetched at once from checkpoint */
+    int resync;         /* the source refuses the checkpoint as stale: the framework restarts from
+                           "" (a full resync) */
+    uint64_t skipped;   /* records of a type or filter this exchange does not take */
     uint8_t sha256[32]; /* of the raw bytes received (audited) */
     size_t bytes;
 } td__xpage;

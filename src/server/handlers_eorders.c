@@ -34,29 +34,6 @@ static td_eorders *eorders_or_503(td__req *r)
 
 /* ---- JSON helpers ---- */
 
-/* Replies 400 unknown_field and returns 0 when obj has a member not in names (NULL-ended). */
-static int only_members(td__req *r, json_t *obj, const char *const *names)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach(obj, key, v)
-    {
-        int known = 0;
-        for (size_t i = 0; names[i] && !known; i++)
-            known = strcmp(key, names[i]) == 0;
-        if (!known) {
-            char safe[128];
-            td__safe_text(safe, sizeof safe, key, strlen(key));
-            json_t *j = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", "unknown_field", "field",
-                                  safe, "message", "this member is not part of the request");
-            td__reply_json(r, 400, j);
-            return 0;
-        }
-        (void)v;
-    }
-    return 1;
-}
-
 static json_t *categories_json(unsigned mask)
 {
     json_t *a = json_array();
@@ -534,7 +511,7 @@ static int parse_record(td__req *r, json_t *v, size_t i, td_eorder_record *rec)
         td__reply_error(r, 400, "invalid_field", "'%s' must be an object", where);
         return 0;
     }
-    if (!only_members(r, v, members))
+    if (!td__only_members(r, v, members))
         return 0;
     json_t *cat = json_object_get(v, "category");
     rec->category = json_is_string(cat) ? td_eorder_category_parse(json_string_value(cat)) : 0;
@@ -613,7 +590,7 @@ void td__h_eorder_data(td__req *r)
         return;
     static const char *const members[] = {"records", NULL};
     json_t *recs = json_object_get(b, "records");
-    if (!only_members(r, b, members))
+    if (!td__only_members(r, b, members))
         goto out;
     if (!json_is_array(recs) || json_array_size(recs) == 0) {
         td__reply_error(r, 400, "invalid_field", "'records' must be a non-empty array");
@@ -661,7 +638,7 @@ void td__h_eorder_approve(td__req *r)
         return;
     static const char *const members[] = {"note", NULL};
     const char *note = NULL;
-    if (only_members(r, b, members) && td__get_string(r, b, "note", &note)) {
+    if (td__only_members(r, b, members) && td__get_string(r, b, "note", &note)) {
         td_eorder_approval a;
         td_error err;
         td_status st = td_eorder_approve(e, &r->who, r->params[0], note, &a, &err);
@@ -693,7 +670,7 @@ void td__h_eorder_cannot_comply(td__req *r)
     td_eorder_cc_input in = {0};
     const char *reason = NULL;
     json_t *col = json_object_get(b, "conflict_of_law");
-    if (!only_members(r, b, members) || !td__get_string(r, b, "reason", &reason) ||
+    if (!td__only_members(r, b, members) || !td__get_string(r, b, "reason", &reason) ||
         !td__get_string(r, b, "explanation", &in.explanation) ||
         !parse_categories(r, json_object_get(b, "categories"), "categories", &in.categories))
         goto out;
@@ -710,7 +687,7 @@ void td__h_eorder_cannot_comply(td__req *r)
             td__reply_error(r, 400, "invalid_field", "'conflict_of_law' must be an object");
             goto out;
         }
-        if (!only_members(r, col, col_members) ||
+        if (!td__only_members(r, col, col_members) ||
             !td__get_string(r, col, "third_country", &in.third_country) ||
             !td__get_string(r, col, "provisions", &in.provisions) ||
             !td__get_string(r, col, "nature_of_obligation", &in.nature_of_obligation) ||
@@ -740,7 +717,7 @@ void td__h_eorder_correspond(td__req *r)
         return;
     static const char *const members[] = {"kind", "text", NULL};
     const char *kind = NULL, *text = NULL;
-    if (only_members(r, b, members) && td__get_string(r, b, "kind", &kind) &&
+    if (td__only_members(r, b, members) && td__get_string(r, b, "kind", &kind) &&
         td__get_string(r, b, "text", &text)) {
         td_eorder_correspondence_kind k = 0;
         if (kind && strcmp(kind, "request_additional_information") == 0)
@@ -788,7 +765,7 @@ void td__h_eorder_deliver(td__req *r)
     if (r->body_len) {
         json_t *b = td__body_object(r);
         static const char *const none[] = {NULL};
-        int ok = b && only_members(r, b, none);
+        int ok = b && td__only_members(r, b, none);
         json_decref(b);
         if (!ok)
             return;

@@ -568,3 +568,26 @@ int td__parse_vpdq(td__req *r, json_t *v, const char *name, td_vpdq *out)
     }
     return 1;
 }
+
+/* Replies 400 unknown_field and returns 0 when obj has a member not in names (NULL-ended). */
+int td__only_members(td__req *r, json_t *obj, const char *const *names)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        int known = 0;
+        for (size_t i = 0; names[i] && !known; i++)
+            known = strcmp(key, names[i]) == 0;
+        if (!known) {
+            char safe[128];
+            td__safe_text(safe, sizeof safe, key, strlen(key));
+            json_t *j = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", "unknown_field", "field",
+                                  safe, "message", "this member is not part of the request");
+            td__reply_json(r, 400, j);
+            return 0;
+        }
+        (void)v;
+    }
+    return 1;
+}

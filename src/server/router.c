@@ -68,6 +68,18 @@ static const td__route routes[] = {
     {"POST", "/v1/cases/{id}/release", td__h_case_release, MOD, TD__F_NO_BODY, "release a claim"},
     {"POST", "/v1/cases/{id}/decision", td__h_case_decision, MOD, 0, "decide a case"},
 
+    /* Hash exchanges (docs/exchanges.md): sources that keep banks in step with shared lists.
+     * A peer's push is authenticated by its HMAC signature, not by a key. */
+    {"GET", "/v1/exchanges", td__h_exchanges_list, ADMIN | TD__R_AUDITOR, 0, "list exchanges"},
+    {"POST", "/v1/exchanges", td__h_exchanges_create, ADMIN, 0, "create an exchange"},
+    {"GET", "/v1/exchanges/{id}", td__h_exchange_get, ADMIN | TD__R_AUDITOR, 0,
+     "an exchange and its state"},
+    {"PATCH", "/v1/exchanges/{id}", td__h_exchange_update, ADMIN, 0, "change an exchange"},
+    {"DELETE", "/v1/exchanges/{id}", td__h_exchange_delete, ADMIN, 0, "delete an exchange"},
+    {"POST", "/v1/exchanges/{id}/run", td__h_exchange_run, ADMIN, TD__F_NO_BODY,
+     "pull an exchange now"},
+    {"POST", "/v1/exchanges/{id}/push", td__h_exchange_push, PUB, 0,
+     "a publisher's push: pull now (signed)"},
     {"GET", "/v1/webhooks", td__h_webhooks_list, ADMIN | TD__R_AUDITOR, 0, "list webhooks"},
     {"POST", "/v1/webhooks", td__h_webhooks_create, ADMIN, 0, "create a webhook"},
     {"DELETE", "/v1/webhooks/{id}", td__h_webhook_delete, ADMIN, 0, "delete a webhook"},

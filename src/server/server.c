@@ -219,9 +219,28 @@ static void feeds_stop(td_server *srv) { td_feeds_close(atomic_exchange(&srv->fe
 
 td_feeds *td__req_feeds(td__req *r) { return atomic_load(&r->srv->feeds); }
 
+/* ---- hash exchanges ----
+ * Their workers pull on their own threads; the handle is opened on the service like the others
+ * and closed first (a pull in progress finishes its page). */
+static void exchanges_start(td_server *srv, td_service *svc)
+{
+    td_exchanges_options xo;
+    td_exchanges *ex = NULL;
+    td_error err;
+    if (td_exchanges_options_from_config(&xo, srv->opts.config, &err) != TD_OK ||
+        td_exchanges_open(svc, &xo, &ex, &err) != TD_OK) {
+        server_log(srv, "hash exchanges are disabled: %s", err.message);
+        return;
+    }
+    atomic_store(&srv->exchanges, ex);
+}
+
+td_exchanges *td__req_exchanges(td__req *r) { return atomic_load(&r->srv->exchanges); }
+
 static void components_start(td_server *srv, td_service *svc)
 {
     feeds_start(srv, svc);
+    exchanges_start(srv, svc);
     orders_start(srv, svc);
     reports_start(srv, svc);
     td_orders *orders = atomic_load(&srv->orders);
@@ -231,6 +250,7 @@ static void components_start(td_server *srv, td_service *svc)
 
 static void components_stop(td_server *srv)
 {
+    td_exchanges_close(atomic_exchange(&srv->exchanges, NULL));
     eorders_stop(srv);
     reports_stop(srv);
     orders_stop(srv);

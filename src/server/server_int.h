@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "takedown/exchange.h"
 #include "takedown/orders.h"
 #include "takedown/reports.h"
 #include "takedown/video_hash.h"
@@ -162,6 +163,9 @@ const char *td__query_decode(td__arena *a, const char *v);
 /* Parses a non-negative decimal id from a path parameter; replies 400/404 and returns -1 on
  * failure. */
 int64_t td__param_id(td__req *r, int index);
+/* Replies 400 unknown_field naming the member and returns 0 when obj has a member not in names
+ * (NULL-ended): a route never answers 2xx while ignoring a field it was sent. */
+int td__only_members(td__req *r, json_t *obj, const char *const *names);
 /* Optional typed members: return 0 and reply 400 when the member exists with the wrong type. */
 int td__get_string(td__req *r, json_t *obj, const char *name, const char **out);
 int td__get_int(td__req *r, json_t *obj, const char *name, int64_t lo, int64_t hi, int64_t *out);
@@ -211,6 +215,8 @@ struct td_server {
     _Atomic(struct td_reports *) reports;
     /* Signed feeds to other instances (feeds.h); NULL: their routes answer 503. */
     _Atomic(struct td_feeds *) feeds;
+    /* Hash exchanges (exchange.h), opened on the service; NULL: their routes answer 503. */
+    _Atomic(struct td_exchanges *) exchanges;
     /* The counters of reports handles already closed, so that /metrics counts since the server
      * started: tags franked, messages verified, refusals by td_frank_failure (0: attachments). */
     atomic_ullong franked_closed, verified_closed, refused_closed[TD__REFUSAL_REASONS];
@@ -239,6 +245,16 @@ void td__srv_clock_figures(td_server *srv, unsigned long long *preserve_retries,
 td_status td__import_start(td__req *r);
 
 /* ---- handlers ---- */
+
+/* The exchanges handle, NULL when it could not open. */
+struct td_exchanges *td__req_exchanges(td__req *r);
+void td__h_exchanges_list(td__req *r);
+void td__h_exchanges_create(td__req *r);
+void td__h_exchange_get(td__req *r);
+void td__h_exchange_update(td__req *r);
+void td__h_exchange_delete(td__req *r);
+void td__h_exchange_run(td__req *r);
+void td__h_exchange_push(td__req *r);
 
 void td__h_healthz(td__req *r);
 void td__h_readyz(td__req *r);

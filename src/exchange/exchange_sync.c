@@ -1,0 +1,540 @@
+/* One pull of an exchange: pages fetched through its client, each applied with its checkpoint in
+ * one transaction (exchange_int.h), until the source has nothing more.
+ *
+ * A page's items become signal changes of the target bank (casework/sync.c) under the source
+ * "exchange:<name>": additions (filtered by the exchange's signal types and tags), retractions of
+ * the exchange's own signals, and negative entries (retracted here, added to the allow bank when
+ * the exchange has one). A resync (the source called the checkpoint stale) starts over from the
+ * beginning under a new generation; the page that ends it retracts every signal of the exchange
+ * that the resync did not see again. */
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/hex.h"
+#include "exchange/exchange_int.h"
+
+#define CHUNK 512
+
+static int type_taken(unsigned types, td_signal_type t) { return !types || (types & (1u << t)); }
+
+static int tags_taken(const td_labels *want, const td_labels *have)
+{
+    if (want->count == 0)
+        return 1;
+    for (int i = 0; i < want->count; i++)
+        for (int j = 0; j < have->count; j++)
+            if (strcmp(want->v[i], have->v[j]) == 0)
+                return 1;
+    return 0;
+}
+
+static int64_t backoff(const td_exchanges *ex, int failures, int64_t retry_after_ms)
+{
+    int64_t d = ex->opts.backoff_min_ms;
+    for (int i = 1; i < failures && d < ex->opts.backoff_max_ms; i++)
+        d *= 2;
+    if (retry_after_ms > d)
+        d = retry_after_ms;
+    return d < ex->opts.backoff_max_ms ? d : ex->opts.backoff_max_ms;
+}
+
+static const char *outcome_name(td__xfetch o)
+{
+    switch (o) {
+    case TD__XFETCH_OK: return "ok";
+    case TD__XFETCH_RETRY: return "retry";
+    case TD__XFETCH_MALFORMED: return "malformed";
+    case TD__XFETCH_AUTH: return "auth";
+    case TD__XFETCH_FAILED: return "failed";
+    }
+    return "failed";
+}
+
+/* Records a failed fetch or a refused page: counts, the error, the next try, an audit entry. */
+static td_status record_failure(td_exchanges *ex, int64_t id, int consecutive, td__xfetch outcome,
+                                long status, int64_t retry_after_ms, const char *message,
+                                const td__xpage *page, const char *from, td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    int64_t now = td__now(ex->svc);
+    int64_t next = now + backoff(ex, consecutive + 1, retry_after_ms);
+    char text[TD_ERROR_TEXT_MAX + 1], sha[65];
+    snprintf(text, sizeof text, "%s: %s", outcome_name(outcome), message);
+    td__hex_encode(page->sha256, 32, sha);
+    td_status st = td_store_acquire(ex->svc->store, 1, &c, err);
+    if (st)
+        return st;
+    json_t *d = json_pack("{s:s, s:s, s:I, s:s}", "outcome", outcome_name(outcome), "error", text,
+                          "status", (json_int_t)status, "from", from);
+    if (d && page->bytes) {
+        json_object_set_new(d, "sha256", json_string(sha));
+        json_object_set_new(d, "bytes", json_integer((json_int_t)page->bytes));
+    }
+    if ((st = td_store_begin(c, err)) ||
+        (st = td_store_prepare(c,
+                               "UPDATE exchanges SET last_fetch_ms = $2, failures = failures + 1,"
+                               " consecutive_failures = consecutive_failures + 1,"
+                               " last_error = $3, next_fetch_ms = $4 WHERE id = $1",
+                               &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_bind_int64(q, 2, now, err)) ||
+        (st = td_stmt_bind_text(q, 3, text, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 4, next, err)) || (st = td_stmt_run(q, NULL, err))) {
+        json_decref(d);
+        goto out;
+    }
+    if ((st = td__exchange_audit(ex, c, NULL,
+                                 outcome == TD__XFETCH_MALFORMED ? "exchange.page_refused"
+                                                                 : "exchange.fetch_failed",
+                                 id, d, err)) ||
+        (st = td_store_commit(c, err)))
+        goto out;
+out:
+    if (st && td_store_in_transaction(c))
+        td_store_rollback(c);
+    td_store_release(ex->svc->store, c);
+    return st;
+}
+
+/* The stored checkpoint, generation and resync flag of exchange id (on c). */
+static td_status read_state(td_store_conn *c, int64_t id, char checkpoint[TD__XCHECKPOINT_MAX + 1],
+                            int64_t *generation, int *resyncing, int *found, td_error *err)
+{
+    td_stmt *q;
+    td_status st = td_store_prepare(
+        c, "SELECT checkpoint, generation, resyncing FROM exchanges WHERE id = $1", &q, err);
+    if (st || (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_step(q, found, err)))
+        return st;
+    if (*found) {
+        td__copy_trunc(checkpoint, TD__XCHECKPOINT_MAX + 1, td_stmt_column_text(q, 0));
+        *generation = td_stmt_column_int64(q, 1);
+        *resyncing = (int)td_stmt_column_int64(q, 2);
+    }
+    td_stmt_reset(q);
+    return TD_OK;
+}
+
+/* Starts a resync: checkpoint "", a new generation. */
+static td_status start_resync(td_exchanges *ex, int64_t id, const char *from, int *moved,
+                              td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    int64_t n = 0;
+    td_status st = td_store_acquire(ex->svc->store, 1, &c, err);
+    if (st)
+        return st;
+    if ((st = td_store_begin(c, err)) ||
+        (st = td_store_prepare(c,
+                               "UPDATE exchanges SET checkpoint = '', resyncing = 1,"
+                               " generation = generation + 1 WHERE id = $1 AND checkpoint = $2",
+                               &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, id, err)) ||
+        (st = td_stmt_bind_text(q, 2, from, (size_t)-1, err)) || (st = td_stmt_run(q, &n, err)))
+        goto out;
+    *moved = n == 0;
+    if (n && (st = td__exchange_audit(ex, c, NULL, "exchange.resync", id,
+                                      json_pack("{s:s}", "stale_checkpoint", from), err)))
+        goto out;
+    st = td_store_commit(c, err);
+out:
+    if (st && td_store_in_transaction(c))
+        td_store_rollback(c);
+    td_store_release(ex->svc->store, c);
+    return st;
+}
+
+/* Keeps what the exchange brought: the signal, its external id, the generation that saw it. */
+static td_status remember(td_store_conn *c, int64_t id, const td__sync_item *it,
+                          const td__xitem *src, int64_t generation, td_error *err)
+{
+    td_stmt *q;
+    td_status st;
+    if (!it->signal_id || it->outcome == TD__SYNC_ABSENT)
+        return TD_OK;
+    if (it->outcome == TD__SYNC_REMOVED) {
+        if ((st = td_store_prepare(c,
+                                   "DELETE FROM exchange_items WHERE exchange_id = $1"
+                                   " AND signal_id = $2",
+                                   &q, err)) ||
+            (st = td_stmt_bind_int64(q, 1, id, err)) ||
+            (st = td_stmt_bind_int64(q, 2, it->signal_id, err)))
+            return st;
+        return td_stmt_run(q, NULL, err);
+    }
+    if ((st = td_store_prepare(c,
+                               "INSERT INTO exchange_items (exchange_id, signal_id, external_id,"
+                               " generation) VALUES ($1, $2, $3, $4)"
+                               " ON CONFLICT (exchange_id, signal_id) DO UPDATE SET"
+                               " external_id = excluded.external_id,"
+                               " generation = excluded.generation",
+                               &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, id, err)) ||
+        (st = td_stmt_bind_int64(q, 2, it->signal_id, err)) ||
+        (st = td_stmt_bind_text(q, 3, src->external_id, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 4, generation, err)))
+        return st;
+    return td_stmt_run(q, NULL, err);
+}
+
+typedef struct sweep_row {
+    int64_t id;
+    td_signal_type type;
+    int quality, enabled;
+    char value[65];
+} sweep_row;
+
+/* The end of a resync: the exchange's own signals the resync did not see again are retracted. */
+static td_status sweep(td_exchanges *ex, td_store_conn *c, int64_t id, int64_t bank_id,
+                       const char *source, int64_t generation, uint64_t *removed, td_error *err)
+{
+    td_stmt *q;
+    int r;
+    sweep_row *rows = NULL;
+    size_t n = 0, cap = 0;
+    int64_t now = td__now(ex->svc);
+    td_status st = td_store_prepare(c,
+                                    "SELECT s.id, s.type, s.quality, s.enabled, s.value"
+                                    " FROM exchange_items i JOIN signals s ON s.id = i.signal_id"
+                                    " WHERE i.exchange_id = $1 AND i.generation < $2"
+                                    " AND s.source = $3 AND s.bank_id = $4",
+                                    &q, err);
+    if (st || (st = td_stmt_bind_int64(q, 1, id, err)) ||
+        (st = td_stmt_bind_int64(q, 2, generation, err)) ||
+        (st = td_stmt_bind_text(q, 3, source, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 4, bank_id, err)))
+        return st;
+    while ((st = td_stmt_step(q, &r, err)) == TD_OK && r) {
+        if ((st = td__grow((void **)&rows, &cap, n + 1, sizeof *rows, err)))
+            break;
+        sweep_row *w = &rows[n++];
+        w->id = td_stmt_column_int64(q, 0);
+        w->type = (td_signal_type)td_stmt_column_int64(q, 1);
+        w->quality = (int)td_stmt_column_int64(q, 2);
+        w->enabled = (int)td_stmt_column_int64(q, 3);
+        if (!td__value_column_hex(q, 4, w->type, w->value))
+            w->value[0] = '\0';
+    }
+    td_stmt_reset(q);
+    for (size_t i = 0; st == TD_OK && i < n; i++) {
+        if (td__signal_indexable(rows[i].type, rows[i].quality, rows[i].enabled) &&
+            (st = td__log_change(c, TD__CHANGE_REMOVE, bank_id, rows[i].id, rows[i].type,
+                                 rows[i].value, now, err)))
+            break;
+        if ((st = td_store_prepare(c, "DELETE FROM signals WHERE id = $1", &q, err)) ||
+            (st = td_stmt_bind_int64(q, 1, rows[i].id, err)) || (st = td_stmt_run(q, NULL, err)))
+            break;
+    }
+    *removed += st == TD_OK ? n : 0;
+    td__free(rows);
+    if (st ||
+        (st = td_store_prepare(c,
+                               "DELETE FROM exchange_items WHERE exchange_id = $1"
+                               " AND generation < $2",
+                               &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, id, err)) ||
+        (st = td_stmt_bind_int64(q, 2, generation, err)))
+        return st;
+    return td_stmt_run(q, NULL, err);
+}
+
+/* What one page did to the store. */
+typedef struct page_counts {
+    td__sync_counts main, allow;
+    uint64_t skipped, negative, swept;
+    int64_t first_main, first_allow;
+} page_counts;
+
+/* Applies the page's items in chunks (bounded memory) to the bank and the allow bank. */
+static td_status apply_items(td_exchanges *ex, td_store_conn *c, const td_exchange *e,
+                             const char *source, int64_t bank_id, int64_t allow_id,
+                             int64_t generation, const td__xpage *page, page_counts *pc,
+                             td_error *err)
+{
+    td__sync_item *items = td__calloc(CHUNK, sizeof *items);
+    td__sync_item *allow = td__calloc(CHUNK, sizeof *allow);
+    const td__xitem **from = td__calloc(CHUNK, sizeof *from);
+    td_status st = TD_OK;
+    if (!items || !allow || !from) {
+        st = td__error_set(err, TD_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t at = 0; at < page->n && st == TD_OK;) {
+        size_t n = 0, na = 0;
+        for (; at < page->n && n < CHUNK; at++) {
+            const td__xitem *x = &page->items[at];
+            if (!x->remove &&
+                (!type_taken(e->types, x->type) || !tags_taken(&e->tags, &x->labels))) {
+                pc->skipped++;
+                continue;
+            }
+            td__sync_item *it = &items[n];
+            memset(it, 0, sizeof *it);
+            it->remove = x->remove || x->negative;
+            it->type = x->type;
+            it->value = x->value;
+            it->len = x->value_len;
+            it->labels = x->labels;
+            it->confidence = -1;
+            from[n++] = x;
+            if (x->negative && !x->remove) {
+                pc->negative++;
+                if (allow_id) {
+                    allow[na] = *it;
+                    allow[na].remove = 0;
+                    na++;
+                }
+            }
+        }
+        if ((st = td__sync_apply(ex->svc, c, bank_id, source, items, n, &pc->main, &pc->first_main,
+                                 err)))
+            break;
+        for (size_t i = 0; i < n && st == TD_OK; i++)
+            st = remember(c, e->id, &items[i], from[i], generation, err);
+        if (st == TD_OK && na)
+            st = td__sync_apply(ex->svc, c, allow_id, source, allow, na, &pc->allow,
+                                &pc->first_allow, err);
+    }
+out:
+    td__free(items);
+    td__free(allow);
+    td__free(from);
+    return st;
+}
+
+/* Applies one page with its checkpoint; *moved when the stored checkpoint is no longer from. */
+static td_status apply_page(td_exchanges *ex, const td_exchange *e, const char *from,
+                            const td__xpage *page, td_exchange_run *run, int *moved, int *refused,
+                            td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    char stored[TD__XCHECKPOINT_MAX + 1], source[TD_SOURCE_MAX + 1], sha[65];
+    int64_t generation = 0, bank_id = 0, allow_id = 0;
+    int resyncing = 0, found = 0;
+    page_counts pc;
+    memset(&pc, 0, sizeof pc);
+    *moved = 0;
+    *refused = 0;
+    td__exchange_source(e->name, source);
+    td__hex_encode(page->sha256, 32, sha);
+    td_status st = td_store_acquire(ex->svc->store, 1, &c, err);
+    if (st)
+        return st;
+    int64_t now = td__now(ex->svc);
+    if ((st = td_store_begin(c, err)) ||
+        (st = read_state(c, e->id, stored, &generation, &resyncing, &found, err)))
+        goto out;
+    if (!found || strcmp(stored, from) != 0) {
+        *moved = 1;
+        goto out;
+    }
+    if ((st = td__bank_id(c, e->bank, &bank_id, err)) ||
+        (e->allow_bank[0] && (st = td__bank_id(c, e->allow_bank, &allow_id, err))))
+        goto out;
+    if ((st = apply_items(ex, c, e, source, bank_id, allow_id, generation, page, &pc, err))) {
+        /* A value that does not parse refuses the page whole. */
+        if (st == TD_ERR_INVALID || st == TD_ERR_LIMIT || st == TD_ERR_UNSUPPORTED ||
+            st == TD_ERR_CORRUPT)
+            *refused = 1;
+        goto out;
+    }
+    int ends_resync = resyncing && !page->more;
+    if (ends_resync && (st = sweep(ex, c, e->id, bank_id, source, generation, &pc.swept, err)))
+        goto out;
+    uint64_t removed = pc.main.removed + pc.swept;
+    if ((st = td_store_prepare(
+             c,
+             "UPDATE exchanges SET checkpoint = $2, resyncing = $3, last_fetch_ms = $4,"
+             " last_success_ms = $4, next_fetch_ms = $5, pages = pages + 1, items = items + $6,"
+             " added = added + $7, updated = updated + $8, removed = removed + $9,"
+             " negative = negative + $10, skipped = skipped + $11, consecutive_failures = 0,"
+             " last_error = '' WHERE id = $1",
+             &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, e->id, err)) ||
+        (st = td_stmt_bind_text(q, 2, page->checkpoint, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 3, resyncing && !ends_resync, err)) ||
+        (st = td_stmt_bind_int64(q, 4, now, err)) ||
+        (st = td_stmt_bind_int64(q, 5, page->more ? now : now + e->interval_ms, err)) ||
+        (st = td_stmt_bind_int64(q, 6, (int64_t)page->n, err)) ||
+        (st = td_stmt_bind_int64(q, 7, (int64_t)(pc.main.added + pc.allow.added), err)) ||
+        (st = td_stmt_bind_int64(q, 8, (int64_t)(pc.main.updated + pc.allow.updated), err)) ||
+        (st = td_stmt_bind_int64(q, 9, (int64_t)removed, err)) ||
+        (st = td_stmt_bind_int64(q, 10, (int64_t)pc.negative, err)) ||
+        (st = td_stmt_bind_int64(q, 11, (int64_t)(pc.skipped + page->skipped), err)) ||
+        (st = td_stmt_run(q, NULL, err)))
+        goto out;
+    json_t *d = json_pack(
+        "{s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "sha256", sha, "bytes",
+        (json_int_t)page->bytes, "from", from, "to", page->checkpoint, "items", (json_int_t)page->n,
+        "added", (json_int_t)(pc.main.added + pc.allow.added), "updated",
+        (json_int_t)(pc.main.updated + pc.allow.updated), "removed", (json_int_t)removed,
+        "negative", (json_int_t)pc.negative, "skipped", (json_int_t)(pc.skipped + page->skipped),
+        "unchanged", (json_int_t)pc.main.unchanged);
+    if (d && ends_resync)
+        json_object_set_new(d, "resync_end", json_true());
+    if ((st = td__exchange_audit(ex, c, NULL, "exchange.page", e->id, d, err)) ||
+        (st = td_store_commit(c, err)))
+        goto out;
+    run->pages++;
+    run->items += page->n;
+    run->added += pc.main.added + pc.allow.added;
+    run->updated += pc.main.updated + pc.allow.updated;
+    run->removed += removed;
+    run->negative += pc.negative;
+    run->skipped += pc.skipped + page->skipped;
+    /* Committed: the indexes follow; a failure here is the follower's to catch up. */
+    (void)td__sync_done(ex->svc, c, bank_id, pc.first_main, NULL);
+    if (allow_id)
+        (void)td__sync_done(ex->svc, c, allow_id, pc.first_allow, NULL);
+out:
+    if (td_store_in_transaction(c))
+        td_store_rollback(c);
+    td_store_release(ex->svc->store, c);
+    return st;
+}
+
+/* Marks the end of a pull that stopped for lack of pages (or a page cap): the next one is due
+ * after the interval. */
+static td_status schedule(td_exchanges *ex, int64_t id, int64_t when, td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    td_status st = td_store_acquire(ex->svc->store, 1, &c, err);
+    if (st)
+        return st;
+    if ((st = td_store_prepare(c, "UPDATE exchanges SET next_fetch_ms = $2 WHERE id = $1", &q,
+                               err)) == TD_OK &&
+        (st = td_stmt_bind_int64(q, 1, id, err)) == TD_OK &&
+        (st = td_stmt_bind_int64(q, 2, when, err)) == TD_OK)
+        st = td_stmt_run(q, NULL, err);
+    td_store_release(ex->svc->store, c);
+    return st;
+}
+
+td_status td__exchange_pull(td_exchanges *ex, int64_t id, size_t max_pages, const int *stop,
+                            td_exchange_run *run, td_error *err)
+{
+    td_store_conn *c;
+    td_exchange e;
+    json_t *cred = NULL;
+    int found = 0;
+    memset(run, 0, sizeof *run);
+    td_status st = td_store_acquire(ex->svc->store, 0, &c, err);
+    if (st)
+        return st;
+    if ((st = td__exchange_load(c, id, &e, &found, err)) == TD_OK && found)
+        st = td__exchange_credentials(ex, c, id, &cred, err);
+    td_store_release(ex->svc->store, c);
+    if (st)
+        return st;
+    if (!found)
+        return td__error_set(err, TD_ERR_NOT_FOUND, "no exchange %lld", (long long)id);
+    const td__xclient *client = td__xclient_of(e.type);
+    if (!client) {
+        json_decref(cred);
+        return td__error_set(err, TD_ERR_UNSUPPORTED, "exchange %lld: unknown type", (long long)id);
+    }
+    td__xconn *x = sodium_malloc(sizeof *x);
+    if (!x) {
+        json_decref(cred);
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    }
+    memset(x, 0, sizeof *x);
+    x->base_url = e.url;
+    x->group = e.group;
+    x->credentials = cred;
+    x->types = e.types;
+    x->tags = e.tags;
+    x->http.allow_private = ex->opts.allow_private;
+    x->http.timeout_ms = ex->opts.timeout_ms;
+    x->http.max_bytes = ex->opts.max_page_bytes;
+    x->http.keep_body = 1;
+    x->http.error_body = 1;
+    x->http.user_agent = "takedown-exchange/1";
+    x->max_items = (size_t)ex->opts.max_page_items;
+    x->page_size = x->max_items < 1000 ? x->max_items : 1000;
+    char checkpoint[TD__XCHECKPOINT_MAX + 1];
+    memcpy(checkpoint, e.checkpoint, sizeof checkpoint);
+    int consecutive = e.consecutive_failures;
+    int resyncs = 0;
+    while (!(stop && *stop) && !(max_pages && run->pages >= max_pages)) {
+        td__xpage page;
+        td_error ferr;
+        memset(&page, 0, sizeof page);
+        td_error_clear(&ferr);
+        x->outcome = TD__XFETCH_OK;
+        x->last_status = 0;
+        x->retry_after_ms = 0;
+        x->now_ms = td__now(ex->svc);
+        td_status fs = client->fetch(x, checkpoint, &page, &ferr);
+        if (fs != TD_OK || x->outcome != TD__XFETCH_OK) {
+            td__xfetch o = x->outcome == TD__XFETCH_OK ? TD__XFETCH_FAILED : x->outcome;
+            if (o == TD__XFETCH_MALFORMED)
+                run->refused++;
+            run->failed = 1;
+            run->retry = o == TD__XFETCH_RETRY;
+            st = record_failure(ex, id, consecutive, o, x->last_status, x->retry_after_ms,
+                                ferr.message[0] ? ferr.message : td_strerror(fs), &page, checkpoint,
+                                err);
+            td__xpage_clear(&page);
+            break;
+        }
+        if (page.resync) {
+            int moved = 0;
+            td__xpage_clear(&page);
+            if (++resyncs > 1) { /* the source refuses the beginning too */
+                run->failed = 1;
+                st = record_failure(ex, id, consecutive, TD__XFETCH_FAILED, x->last_status, 0,
+                                    "the source refused a resync from the beginning", &page,
+                                    checkpoint, err);
+                break;
+            }
+            if ((st = start_resync(ex, id, checkpoint, &moved, err)) || moved)
+                break;
+            checkpoint[0] = '\0';
+            continue;
+        }
+        int moved = 0, refused = 0;
+        td_error aerr;
+        td_error_clear(&aerr);
+        td_status as = apply_page(ex, &e, checkpoint, &page, run, &moved, &refused, &aerr);
+        if (as != TD_OK) {
+            run->failed = 1;
+            if (refused)
+                run->refused++;
+            st = record_failure(ex, id, consecutive,
+                                refused ? TD__XFETCH_MALFORMED : TD__XFETCH_FAILED, x->last_status,
+                                0, aerr.message, &page, checkpoint, err);
+            td__xpage_clear(&page);
+            break;
+        }
+        consecutive = 0;
+        int more = page.more;
+        memcpy(checkpoint, page.checkpoint, sizeof checkpoint);
+        td__xpage_clear(&page);
+        if (moved)
+            break; /* another pull applied it: that one goes on */
+        if (!more) {
+            run->done = 1;
+            break;
+        }
+    }
+    if (st == TD_OK && !run->failed && !run->done && run->pages)
+        st = schedule(ex, id, td__now(ex->svc), err); /* stopped by a page cap: due at once */
+    if (st == TD_OK && !run->failed && run->done && run->pages == 0)
+        st = schedule(ex, id, td__now(ex->svc) + e.interval_ms, err);
+    json_decref(cred);
+    sodium_memzero(x, sizeof *x);
+    sodium_free(x);
+    return st;
+}
+
+td_status td_exchange_run_now(td_exchanges *ex, int64_t id, size_t max_pages, td_exchange_run *run,
+                              td_error *err)
+{
+    return td__exchange_pull(ex, id, max_pages, NULL, run, err);
+}
