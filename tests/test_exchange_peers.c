@@ -34,10 +34,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "support/api_client.h"
+#include "support/doc_shell.h"
 #include "support/support.h"
 #include "takedown/audit.h"
 #include "takedown/casework.h"
@@ -683,6 +685,92 @@ static void test_hash_on_a_blocks_upload_on_c(void **state)
                   api_now_s() - t0);
 }
 
+/* ---- docs/feeds.md: the command on B ---- */
+
+static const char *doc_variable(const char *p, size_t *skip, void *ctx)
+{
+    const struct {
+        const char *name, *value;
+    } vars[] = {{"$B_ADMIN_KEY", S.admin_b}, {"$PEER_KEY", S.peer_b}, {"$PUBLIC_KEY", S.pk_hex}};
+    (void)ctx;
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        size_t n = doc_shell_match(p, vars[i].name);
+        if (n) {
+            *skip = n;
+            return vars[i].value;
+        }
+    }
+    return NULL;
+}
+
+static void test_doc_setup_on_b(void **state)
+{
+    (void)state;
+    /* A's bank of the page, with a signal. */
+    json_decref(api_call(&S.a, 201, "POST", "/v1/banks", S.admin_a,
+                         "{\"name\": \"SHARED_TERROR\", \"action\": \"block\"}"));
+    json_decref(api_call(&S.a, 201, "POST", "/v1/banks/SHARED_TERROR/signals", S.admin_a,
+                         "{\"type\": \"md5\", \"value\": \"5d41402abc4b2a76b9719d911017c592\"}"));
+    size_t len;
+    char *md = (char *)read_all(TD_SOURCE_DIR "/docs/feeds.md", &len);
+    md[len] = '\0';
+    int replayed = 0;
+    for (const char *p = strstr(md, "```sh\n"); p; p = strstr(p + 1, "```sh\n")) {
+        const char *end = strstr(p + 6, "\n```");
+        assert_non_null(end);
+        char *cmd = strndup(p + 6, (size_t)(end - p - 6));
+        if (!strstr(cmd, "http://127.0.0.1:8081/")) {
+            free(cmd);
+            continue;
+        }
+        char *words[64];
+        int n = doc_shell_words(cmd, words, 64, doc_variable, NULL);
+        assert_true(n > 1);
+        const char *path = NULL, *data = NULL, *key = NULL, *method = "GET";
+        for (int i = 1; i < n; i++) {
+            if (strcmp(words[i], "-X") == 0 && i + 1 < n)
+                method = words[++i];
+            else if (strcmp(words[i], "-H") == 0 && i + 1 < n &&
+                     strncasecmp(words[i + 1], "Authorization: Bearer ", 22) == 0)
+                key = words[++i] + 22;
+            else if (strcmp(words[i], "-d") == 0 && i + 1 < n)
+                data = words[++i];
+            else if (strncmp(words[i], "http://127.0.0.1:8081/", 22) == 0)
+                path = words[i] + 21;
+            else if (strcmp(words[i], "-s") != 0)
+                fail_msg("docs/feeds.md: curl option '%s' is not replayed", words[i]);
+        }
+        assert_non_null(path);
+        /* A's real address in place of the page's. */
+        char body[4096];
+        const char *at = data ? strstr(data, "http://127.0.0.1:8080") : NULL;
+        assert_non_null(at);
+        snprintf(body, sizeof body, "%.*s%s%s", (int)(at - data), data, S.a.base, at + 21);
+        json_t *j = api_call(&S.b, 201, method, path, key, body);
+        assert_string_equal(api_jstr(j, "type"), "takedown");
+        json_decref(j);
+        for (int i = 0; i < n; i++)
+            free(words[i]);
+        free(cmd);
+        replayed++;
+    }
+    free(md);
+    assert_int_equal(replayed, 1);
+    /* B's worker pulls at once: A's signal arrives in FROM_A. */
+    double t0 = api_now_s();
+    for (;;) {
+        json_t *v = api_call(&S.b, 200, "POST", "/v1/check", S.plat_b,
+                             "{\"md5\": \"5d41402abc4b2a76b9719d911017c592\"}");
+        int found = json_array_size(json_object_get(v, "matches")) > 0;
+        json_decref(v);
+        if (found)
+            break;
+        if (api_now_s() - t0 > 30)
+            fail_msg("the exchange of docs/feeds.md did not bring A's signal to B");
+        api_sleep_ms(50);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -692,6 +780,7 @@ int main(void)
         cmocka_unit_test(test_altered_page_refused),
         cmocka_unit_test(test_opinions_back_to_a),
         cmocka_unit_test(test_hash_on_a_blocks_upload_on_c),
+        cmocka_unit_test(test_doc_setup_on_b),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
