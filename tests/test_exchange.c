@@ -18,8 +18,10 @@
 #include <cmocka.h>
 
 #include "casework/service_int.h"
+#include "support/fake_exchange.h"
 #include "support/support.h"
 #include "takedown/exchange.h"
+#include "takedown/hash.h"
 
 /* ---- the source: one body and one status, changed by the test ---- */
 
@@ -284,7 +286,8 @@ static void test_url_list(void **state)
     char path[1024];
     snprintf(path, sizeof path, "%s/takedown.db", dir);
     size_t len = 0;
-    uint8_t *db = read_all(path, &len);
+    const char *pg = getenv("TD_TEST_STORE_URL");
+    uint8_t *db = pg && *pg ? NULL : read_all(path, &len); /* PostgreSQL: no file */
     if (db) {
         assert_null(memmem(db, len, "tok-SECRET-4242", 15));
         assert_null(memmem(db, len, "push-secret-0123456789", 22));
@@ -322,10 +325,346 @@ static void test_url_list(void **state)
     close_all();
 }
 
+/* ---- a ThreatExchange privacy group (the stand-in of tests/support/fake_exchange.c) ---- */
+
+#define PDQ_1 "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
+#define PDQ_2 "0000000000000000000000000000000000000000000000000000000000000001"
+#define MD5_1 "d41d8cd98f00b204e9800998ecf8427e"
+#define MD5_2 "0cc175b9c0f1b6a831c399e269772661"
+#define MD5_3 "92eb5ffee6ae2fec3ad71c777531578f"
+#define MD5_OWN "4a8a08f09d37b73795649038408b5f33"
+
+static int count_requests(fake_exchange *fx, const char *method, const char *path, const char *arg,
+                          const char *value)
+{
+    int n = 0;
+    for (size_t i = 0; i < fx_request_count(fx); i++) {
+        fx_request r;
+        char v[256];
+        if (!fx_request_get(fx, i, &r))
+            continue;
+        if (strcmp(r.method, method) != 0 || strcmp(r.path, path) != 0)
+            continue;
+        if (arg && (!fx_arg(r.body, arg, 1, v, sizeof v) || strcmp(v, value) != 0))
+            continue;
+        n++;
+    }
+    return n;
+}
+
+static void submit_md5(const char *content_id, const char *md5)
+{
+    td_hashes h;
+    td_hashes_init(&h);
+    snprintf(h.md5, sizeof h.md5, "%s", md5);
+    td_content_input in;
+    memset(&in, 0, sizeof in);
+    in.content_id = content_id;
+    in.hashes = &h;
+    assert_int_equal(td_content_submit(svc, &in, NULL, NULL), TD_OK);
+}
+
+static void test_threatexchange(void **state)
+{
+    (void)state;
+    dir = test_fresh_dir("exchange-te-XXXXXX");
+    open_all();
+    fake_exchange *fx = fx_start();
+    assert_non_null(fx);
+    static const char *const banks[] = {"GIFCT", "ALLOWED", "LOCAL"};
+    for (int i = 0; i < 3; i++) {
+        td_bank b;
+        td_bank_init(&b);
+        snprintf(b.name, sizeof b.name, "%s", banks[i]);
+        b.kind = i == 1 ? TD_BANK_ALLOW : TD_BANK_NORMAL;
+        assert_int_equal(td_bank_create(svc, &b, NULL, NULL), TD_OK);
+    }
+    /* Pages of two: a PDQ and an MD5 tagged for the exchange, one without the tag (filtered),
+     * a type the exchange does not take (a URL, filtered by signal_types), a negative entry (to
+     * the allow bank), an unknown type (skipped by the client). */
+    fx_te_record recs[] = {
+        {"101", PDQ_1, "HASH_PDQ", 1000, 0, "MALICIOUS", {"tvec", NULL}, 0, 0},
+        {"102", MD5_1, "HASH_MD5", 1001, 0, "MALICIOUS", {"tvec", "gifct", NULL}, 0, 0},
+        {"103", MD5_2, "HASH_MD5", 1002, 0, "MALICIOUS", {"spam", NULL}, 0, 0},
+        {"104", "https://example.org/x", "URI", 1003, 0, "MALICIOUS", {"tvec", NULL}, 0, 0},
+        {"105", MD5_3, "HASH_MD5", 1004, 0, "NON_MALICIOUS", {"tvec", NULL}, 0, 0},
+        {"106", "abc", "DEBUG_STRING", 1005, 0, "MALICIOUS", {"tvec", NULL}, 0, 0},
+    };
+    fx_te_set(fx, "303", "app|secret", recs, 6, 2);
+    td_exchange e, out;
+    td_exchange_init(&e);
+    snprintf(e.name, sizeof e.name, "gifct");
+    e.type = TD_EXCHANGE_THREATEXCHANGE;
+    snprintf(e.url, sizeof e.url, "%s", fx_base_url(fx));
+    snprintf(e.group, sizeof e.group, "303");
+    snprintf(e.bank, sizeof e.bank, "GIFCT");
+    snprintf(e.allow_bank, sizeof e.allow_bank, "ALLOWED");
+    assert_int_equal(td_labels_add(&e.tags, "tvec", NULL), TD_OK);
+    e.types = (1u << TD_SIGNAL_PDQ) | (1u << TD_SIGNAL_MD5);
+    e.reactions = 1;
+    assert_int_equal(
+        td_exchange_create_as(ex, NULL, &e, "{\"token\": \"app|secret\"}", NULL, &out, NULL),
+        TD_OK);
+
+    td_exchange_run run;
+    assert_int_equal(td_exchange_run_now(ex, out.id, 0, &run, NULL), TD_OK);
+    assert_false(run.failed);
+    assert_true(run.done);
+    /* The client asks the source for the exchange's types only: 104 (URI) and 106 never come;
+     * the four that do come in two pages. */
+    assert_int_equal(run.pages, 2);
+    assert_int_equal(run.added, 3);    /* 101, 102 in GIFCT; 105 in ALLOWED */
+    assert_int_equal(run.negative, 1); /* 105 */
+    assert_int_equal(run.skipped, 1);  /* 103: no tag the exchange takes */
+    char got[2048];
+    int own = 0;
+    bank_set("GIFCT", got, sizeof got, &own);
+    assert_string_equal(got, "md5 " MD5_1 "\npdq " PDQ_1 "\n");
+    bank_set("ALLOWED", got, sizeof got, &own);
+    assert_string_equal(got, "md5 " MD5_3 "\n");
+    td_signal *list = NULL;
+    size_t n = 0;
+    assert_int_equal(td_signal_list(svc, "GIFCT", 0, 10, &list, &n, NULL), TD_OK);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(list[i].source, "exchange:gifct");
+        assert_int_equal(list[i].labels.count, strcmp(list[i].value, MD5_1) == 0 ? 2 : 1);
+    }
+    td_free(list);
+
+    /* The source deletes 101 and adds 107: the next pull starts at the checkpoint. */
+    fx_te_record more[] = {
+        recs[0],
+        recs[1],
+        recs[2],
+        recs[3],
+        recs[4],
+        recs[5],
+        {"101", PDQ_1, "HASH_PDQ", 2000, 1, "MALICIOUS", {"tvec", NULL}, 0, 0},
+        {"107", PDQ_2, "HASH_PDQ", 2001, 0, "MALICIOUS", {"tvec", NULL}, 0, 0},
+    };
+    fx_te_set(fx, "303", "app|secret", more, 8, 2);
+    fx_requests_clear(fx);
+    assert_int_equal(td_exchange_run_now(ex, out.id, 0, &run, NULL), TD_OK);
+    assert_false(run.failed);
+    assert_int_equal(run.added, 1);
+    assert_int_equal(run.removed, 1);
+    bank_set("GIFCT", got, sizeof got, &own);
+    assert_string_equal(got, "md5 " MD5_1 "\npdq " PDQ_2 "\n");
+
+    /* Reactions: content matching 102 gives one SAW_THIS_TOO, a remove decision one HELPFUL;
+     * each sent once. */
+    fx_requests_clear(fx);
+    size_t sent = 0;
+    td_error rerr;
+    if (td_exchange_react_due(ex, &sent, &rerr) != TD_OK) /* the scan starts here */
+        fail_msg("react: %s", rerr.message);
+    submit_md5("c-1", MD5_1);
+    submit_md5("c-2", MD5_1);
+    assert_int_equal(td_exchange_react_due(ex, &sent, NULL), TD_OK);
+    assert_int_equal(sent, 1);
+    assert_int_equal(count_requests(fx, "POST", "/102", "reactions", "SAW_THIS_TOO"), 1);
+    td_content c;
+    assert_int_equal(td_content_get(svc, "c-1", &c, NULL), TD_OK);
+    assert_true(c.has_case);
+    td_principal mod = {7, TD_ROLE_MODERATOR, "mod", 0};
+    assert_int_equal(td_case_claim(svc, c.kase.id, &mod, NULL, NULL), TD_OK);
+    assert_int_equal(td_case_decide(svc, c.kase.id, &mod, TD_DECISION_REMOVE, "tco", NULL, NULL),
+                     TD_OK);
+    td_content_clear(&c);
+    assert_int_equal(td_exchange_react_due(ex, &sent, NULL), TD_OK);
+    assert_int_equal(td_exchange_react_due(ex, &sent, NULL), TD_OK);
+    assert_int_equal(count_requests(fx, "POST", "/102", "reactions", "HELPFUL"), 1);
+    assert_int_equal(count_requests(fx, "POST", "/102", "reactions", "SAW_THIS_TOO"), 1);
+    assert_int_equal(td_exchange_get(ex, out.id, &e, NULL), TD_OK);
+    assert_int_equal(e.reactions_sent, 2);
+    assert_int_equal(audit_count("exchange.reaction", "HELPFUL"), 1);
+
+    /* Uploads: asked by one person, approved by another, then sent. */
+    td_signal_input in;
+    td_signal_input_init(&in);
+    in.type = TD_SIGNAL_MD5;
+    in.value = MD5_OWN;
+    assert_int_equal(td_labels_add(&in.labels, "tvec", NULL), TD_OK);
+    td_signal local;
+    assert_int_equal(td_signal_add(svc, "LOCAL", &in, &local, NULL), TD_OK);
+    td_principal alice = {21, TD_ROLE_MODERATOR, "alice", 0}, bob = {22, TD_ROLE_ADMIN, "bob", 0};
+    td_exchange_upload u;
+    assert_int_equal(
+        td_exchange_upload_request_as(ex, &alice, out.id, local.id, "our own", &u, NULL), TD_OK);
+    assert_int_equal(u.state, TD_XUPLOAD_PENDING);
+    /* A signal the exchange brought is not shared back. */
+    assert_int_equal(td_signal_list(svc, "GIFCT", 0, 1, &list, &n, NULL), TD_OK);
+    assert_int_equal(
+        td_exchange_upload_request_as(ex, &alice, out.id, list[0].id, NULL, NULL, NULL),
+        TD_ERR_INVALID);
+    td_free(list);
+    fx_requests_clear(fx);
+    assert_int_equal(td_exchange_upload_decide_as(ex, &alice, out.id, u.id, 1, NULL, NULL),
+                     TD_ERR_CONFLICT);
+    assert_int_equal(count_requests(fx, "POST", "/threat_descriptors", NULL, NULL), 0);
+    assert_int_equal(td_exchange_upload_decide_as(ex, &bob, out.id, u.id, 1, &u, NULL), TD_OK);
+    assert_int_equal(u.state, TD_XUPLOAD_SENT);
+    assert_true(u.external_id[0] != '\0');
+    assert_int_equal(count_requests(fx, "POST", "/threat_descriptors", "indicator", MD5_OWN), 1);
+    assert_int_equal(td_exchange_upload_decide_as(ex, &bob, out.id, u.id, 1, NULL, NULL),
+                     TD_ERR_CONFLICT);
+    assert_int_equal(audit_count("exchange.upload_request", NULL), 1);
+    assert_int_equal(audit_count("exchange.upload_sent", u.external_id), 1);
+    /* A url_list exchange takes no uploads. */
+    td_exchange l;
+    td_exchange_init(&l);
+    snprintf(l.name, sizeof l.name, "plain");
+    l.type = TD_EXCHANGE_URL_LIST;
+    snprintf(l.url, sizeof l.url, "%s/list", fx_base_url(fx));
+    snprintf(l.bank, sizeof l.bank, "LOCAL");
+    l.enabled = 0;
+    assert_int_equal(td_exchange_create_as(ex, NULL, &l, NULL, NULL, &l, NULL), TD_OK);
+    assert_int_equal(td_exchange_upload_request_as(ex, &alice, l.id, local.id, NULL, NULL, NULL),
+                     TD_ERR_UNSUPPORTED);
+
+    /* 429 with Retry-After: a retry, the wait at least what the source asked. */
+    fx_inject(fx, FX_FAULT_429, 120);
+    int64_t before = td__now(svc);
+    assert_int_equal(td_exchange_run_now(ex, out.id, 0, &run, NULL), TD_OK);
+    assert_true(run.failed && run.retry);
+    assert_int_equal(td_exchange_get(ex, out.id, &e, NULL), TD_OK);
+    assert_true(e.next_fetch_ms >= before + 120000);
+    /* A malformed page: refused whole, audited with its digest, the checkpoint kept. */
+    char cp[TD_EXCHANGE_CHECKPOINT_MAX + 1];
+    snprintf(cp, sizeof cp, "%s", e.checkpoint);
+    fx_inject(fx, FX_FAULT_MALFORMED, 0);
+    assert_int_equal(td_exchange_run_now(ex, out.id, 0, &run, NULL), TD_OK);
+    assert_true(run.failed);
+    assert_int_equal(run.refused, 1);
+    assert_int_equal(td_exchange_get(ex, out.id, &e, NULL), TD_OK);
+    assert_string_equal(e.checkpoint, cp);
+    assert_int_equal(audit_count("exchange.page_refused", "malformed"), 1);
+    fx_stop(fx);
+    close_all();
+}
+
+/* A generated feed of 5,000 records (pages of 1,000: long runs of additions go in batches,
+ * deletions and negative entries break them) against an oracle that applies the records one by
+ * one as docs/exchange-clients.md maps them. */
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void test_generated_feed(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    dir = test_fresh_dir("exchange-gen-XXXXXX");
+    open_all();
+    fake_exchange *fx = fx_start();
+    assert_non_null(fx);
+    fx_te_generate(fx, "303", "app|secret", N, 1000);
+    td_bank b;
+    td_bank_init(&b);
+    snprintf(b.name, sizeof b.name, "GEN");
+    assert_int_equal(td_bank_create(svc, &b, NULL, NULL), TD_OK);
+    td_exchange e, out;
+    td_exchange_init(&e);
+    snprintf(e.name, sizeof e.name, "gen");
+    e.type = TD_EXCHANGE_THREATEXCHANGE;
+    snprintf(e.url, sizeof e.url, "%s", fx_base_url(fx));
+    snprintf(e.group, sizeof e.group, "303");
+    snprintf(e.bank, sizeof e.bank, "GEN");
+    assert_int_equal(
+        td_exchange_create_as(ex, NULL, &e, "{\"token\": \"app|secret\"}", NULL, &out, NULL),
+        TD_OK);
+    td_exchange_run run;
+    assert_int_equal(td_exchange_run_now(ex, out.id, 0, &run, NULL), TD_OK);
+    assert_false(run.failed);
+    assert_true(run.done);
+
+    /* The oracle: "type value" strings, present or not, record by record. */
+    char **want = calloc(N, sizeof *want);
+    size_t n_want = 0;
+    for (size_t i = 0; i < N; i++) {
+        fx_te_record r;
+        char id[24], ind[72], key[96];
+        fx_te_generated(i, &r, id, ind);
+        const char *t = strcmp(r.type, "HASH_PDQ") == 0                                    ? "pdq"
+                        : !strcmp(r.type, "HASH_MD5") || !strcmp(r.type, "HASH_VIDEO_MD5") ? "md5"
+                        : !strcmp(r.type, "HASH_SHA256") ? "sha256"
+                                                         : NULL;
+        if (!t)
+            continue;
+        snprintf(key, sizeof key, "%s %s", t, r.indicator);
+        size_t at = n_want;
+        for (size_t k = 0; k < n_want; k++)
+            if (strcmp(want[k], key) == 0)
+                at = k;
+        int present = !r.should_delete && strcmp(r.status, "MALICIOUS") == 0;
+        if (present && at == n_want)
+            want[n_want++] = strdup(key);
+        else if (!present && at < n_want) {
+            free(want[at]);
+            want[at] = want[--n_want];
+        }
+    }
+    qsort(want, n_want, sizeof *want, cmp_str);
+
+    char **got = calloc(N, sizeof *got);
+    size_t n_got = 0;
+    int64_t after = 0;
+    for (;;) {
+        td_signal *list = NULL;
+        size_t n = 0;
+        assert_int_equal(td_signal_list(svc, "GEN", after, 1000, &list, &n, NULL), TD_OK);
+        for (size_t i = 0; i < n; i++) {
+            char key[96];
+            snprintf(key, sizeof key, "%s %s", td_signal_type_name(list[i].type), list[i].value);
+            assert_true(n_got < N);
+            got[n_got++] = strdup(key);
+            after = list[i].id;
+        }
+        td_free(list);
+        if (n < 1000)
+            break;
+    }
+    qsort(got, n_got, sizeof *got, cmp_str);
+    assert_int_equal(n_got, n_want);
+    for (size_t i = 0; i < n_got; i++)
+        assert_string_equal(got[i], want[i]);
+    assert_int_equal(run.added, n_want);
+    /* Every signal is in the index: each one matches. */
+    for (size_t i = 0; i < n_got; i += 97) {
+        td_hashes h;
+        td_hashes_init(&h);
+        const char *v = strchr(got[i], ' ') + 1;
+        if (strncmp(got[i], "md5 ", 4) == 0)
+            snprintf(h.md5, sizeof h.md5, "%s", v);
+        else if (strncmp(got[i], "sha256 ", 7) == 0)
+            snprintf(h.sha256, sizeof h.sha256, "%s", v);
+        else {
+            assert_int_equal(td_pdq_from_hex(v, 64, &h.pdq[0]), TD_OK);
+            h.n_pdq = 1;
+            h.quality = -1;
+        }
+        td_check_result res;
+        assert_int_equal(td_check_hashes(svc, &h, NULL, &res, NULL), TD_OK);
+        assert_true(res.match_count >= 1);
+        td_check_result_clear(&res);
+    }
+    for (size_t i = 0; i < n_got; i++)
+        free(got[i]);
+    for (size_t i = 0; i < n_want; i++)
+        free(want[i]);
+    free(got);
+    free(want);
+    fx_stop(fx);
+    close_all();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_list),
+        cmocka_unit_test(test_threatexchange),
+        cmocka_unit_test(test_generated_feed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "net/http_client.h"
@@ -281,6 +282,24 @@ static enum MHD_Result on_origin(void *cls, struct MHD_Connection *conn, const c
         assert_non_null(left);
         *left = BIG_BYTES;
         r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, left, free);
+    } else if (strcmp(url, "/retry-seconds") == 0) {
+        status = 429;
+        r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(r, "Retry-After", " 7 ");
+    } else if (strcmp(url, "/retry-date") == 0) {
+        /* An HTTP-date two minutes ahead, written with strftime (not by the code under test). */
+        char date[64];
+        time_t when = time(NULL) + 120;
+        struct tm tm;
+        gmtime_r(&when, &tm);
+        strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        status = 503;
+        r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(r, "Retry-After", date);
+    } else if (strcmp(url, "/retry-bad") == 0) {
+        status = 503;
+        r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(r, "Retry-After", "soon");
     } else if (strcmp(url, "/redirect") == 0) {
         status = 302;
         snprintf(loc, sizeof loc, "/ok");
@@ -448,6 +467,31 @@ static void test_client_loopback(void **state)
 
 /* Without allow_private: loopback, by address, by name and embedded in IPv6 forms, refused
  * before a socket is opened (the origin sees nothing). */
+/* Retry-After in both forms of RFC 9110 section 10.2.3: delay-seconds, and an HTTP-date the
+ * origin writes two minutes ahead (read back within the seconds the test may take); a value in
+ * neither form and an answer without the header give 0. */
+static void test_client_retry_after(void **state)
+{
+    (void)state;
+    td__http_options o = {.allow_private = 1, .keep_body = 1, .max_bytes = 1000};
+    td__http_response resp;
+    td_error err;
+    assert_int_equal(get(&o, "/retry-seconds", &resp, &err), TD__HTTP_OK);
+    assert_int_equal(resp.status, 429);
+    assert_int_equal(resp.retry_after_ms, 7000);
+    td__http_response_free(&resp);
+    assert_int_equal(get(&o, "/retry-date", &resp, &err), TD__HTTP_OK);
+    assert_int_equal(resp.status, 503);
+    assert_true(resp.retry_after_ms > 110000 && resp.retry_after_ms <= 120000);
+    td__http_response_free(&resp);
+    assert_int_equal(get(&o, "/retry-bad", &resp, &err), TD__HTTP_OK);
+    assert_int_equal(resp.retry_after_ms, 0);
+    td__http_response_free(&resp);
+    assert_int_equal(get(&o, "/ok", &resp, &err), TD__HTTP_OK);
+    assert_int_equal(resp.retry_after_ms, 0);
+    td__http_response_free(&resp);
+}
+
 static void test_client_refuses(void **state)
 {
     (void)state;
@@ -561,8 +605,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_policy),          cmocka_unit_test(test_url_check),
-        cmocka_unit_test(test_client_loopback), cmocka_unit_test(test_client_refuses),
-        cmocka_unit_test(test_webhook_refused),
+        cmocka_unit_test(test_client_loopback), cmocka_unit_test(test_client_retry_after),
+        cmocka_unit_test(test_client_refuses),  cmocka_unit_test(test_webhook_refused),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -8,11 +8,12 @@
 (function () {
   const KEY_ITEM = 'takedown.key';
   const PURPOSE_ITEM = 'takedown.purpose';
-  const VIEWS = ['queue', 'orders', 'banks', 'eorders', 'reports'];
+  const VIEWS = ['queue', 'orders', 'banks', 'eorders', 'reports', 'incidents', 'exchanges'];
+  const SVG = 'http://www.w3.org/2000/svg';
   const $ = (id) => document.getElementById(id);
   // access: what the key may read, learnt from the API's answers at sign-in (probeAccess).
   const state = { view: 'queue', orders: [], ordersTimer: 0, bank: null, signalsAfter: null,
-    access: null, eorder: null, report: null, revealUrls: [] };
+    access: null, eorder: null, report: null, revealUrls: [], incident: null };
 
   // ---- helpers ----
 
@@ -163,6 +164,7 @@
   function offered(view) {
     const a = state.access;
     if (!a) return true;
+    if (view === 'exchanges') return a.review && a.eorders; // an admin key
     return view === 'eorders' ? a.eorders : a.review;
   }
 
@@ -279,6 +281,14 @@
       await enterEorders();
       state.ordersTimer = setInterval(tick, 1000);
     } else if (view === 'reports') await loadReports();
+    else if (view === 'incidents') {
+      await loadIncidents();
+      if (state.incident) await openIncident(state.incident, false);
+      // Live figures while the view is open.
+      state.ordersTimer = setInterval(() => {
+        if (state.incident) openIncident(state.incident, false);
+      }, 5000);
+    } else if (view === 'exchanges') await loadExchanges();
     else await loadBanks();
   }
 
@@ -1223,6 +1233,300 @@
     }
   }
 
+  // ---- exchanges ----
+
+  async function loadExchanges() {
+    await run(async () => {
+      const data = await api('GET', '/v1/exchanges');
+      const list = data.exchanges || [];
+      const body = $('exchanges-body');
+      clear(body);
+      $('exchanges-empty').hidden = list.length !== 0;
+      $('exchanges-table').hidden = list.length === 0;
+      for (const x of list) {
+        const st = x.state || {};
+        body.append(h('tr', { 'data-exchange': x.id, class: x.enabled ? null : 'muted' },
+          h('td', null, x.name),
+          h('td', null, x.type),
+          h('td', null, x.bank),
+          h('td', { class: 'exchange-success' }, when(st.last_success_ms)),
+          h('td', { class: 'exchange-items' }, String(st.items ?? 0)),
+          h('td', { class: 'exchange-added' }, String(st.added ?? 0)),
+          h('td', { class: 'exchange-removed' }, String(st.removed ?? 0)),
+          h('td', { class: 'exchange-failures' }, String(st.failures ?? 0)),
+          h('td', { class: 'exchange-error' }, st.last_error || '—'),
+          h('td', null,
+            h('button', { type: 'button', class: 'secondary', 'data-action': 'run',
+              onclick: () => exchangeAction(x, 'run') }, 'Pull ' + x.name + ' now'),
+            h('button', { type: 'button', class: 'secondary', 'data-action': 'toggle',
+              onclick: () => exchangeAction(x, 'toggle') }, (x.enabled ? 'Disable ' : 'Enable ') + x.name),
+            h('button', { type: 'button', class: 'secondary', 'data-action': 'delete',
+              onclick: () => exchangeAction(x, 'delete') }, 'Delete ' + x.name))));
+      }
+    });
+  }
+
+  async function exchangeAction(x, what) {
+    const err = $('exchanges-error');
+    err.hidden = true;
+    try {
+      if (what === 'run') {
+        const r = await api('POST', '/v1/exchanges/' + x.id + '/run');
+        say(x.name + ': ' + (r.failed ? 'failed: ' + (r.exchange.state.last_error || '')
+          : r.pages + ' pages, ' + r.added + ' added, ' + r.removed + ' removed'));
+      } else if (what === 'toggle') {
+        await api('PATCH', '/v1/exchanges/' + x.id, { enabled: !x.enabled });
+        say(x.name + (x.enabled ? ' disabled' : ' enabled'));
+      } else if (what === 'delete') {
+        if (!window.confirm('Delete the exchange ' + x.name + '? Its signals stay in the bank.')) return;
+        await api('DELETE', '/v1/exchanges/' + x.id);
+        say(x.name + ' deleted');
+      }
+    } catch (e) {
+      err.textContent = errorText(e);
+      err.hidden = false;
+      if (e instanceof ApiError && e.status === 401) signOut(false);
+      return;
+    }
+    await loadExchanges();
+  }
+
+  async function createExchange(ev) {
+    ev.preventDefault();
+    const form = $('exchange-form');
+    const done = await runInline(form, async () => {
+      const body = {
+        name: $('exchange-name').value.trim(),
+        type: $('exchange-type').value,
+        url: $('exchange-url').value.trim(),
+        bank: $('exchange-bank').value.trim(),
+        interval_ms: Math.round(Number($('exchange-interval').value) * 1000),
+        reactions: $('exchange-reactions').checked,
+      };
+      const group = $('exchange-group').value.trim();
+      if (group) body.group = group;
+      const tags = words($('exchange-tags').value);
+      if (tags.length) body.tags = tags;
+      const cred = $('exchange-credentials').value.trim();
+      if (cred) {
+        try {
+          body.credentials = JSON.parse(cred);
+        } catch (e) {
+          throw new Error('Credentials: not JSON (' + e.message + ')');
+        }
+      }
+      const made = await api('POST', '/v1/exchanges', body);
+      $('exchange-credentials').value = '';
+      return 'Exchange ' + made.name + ' created (#' + made.id + '); its first pull starts now.';
+    });
+    if (done) {
+      form.reset();
+      await loadExchanges();
+    }
+  }
+
+  // ---- incidents ----
+
+  // A duration in words: "0.073 s", "4 min 05 s", "2 h 10 min".
+  function span(ms) {
+    if (ms === null || ms === undefined || ms < 0) return '—';
+    if (ms < 60000) return (ms / 1000).toFixed(3) + ' s';
+    const s = Math.floor(ms / 1000);
+    if (s < 3600) return Math.floor(s / 60) + ' min ' + String(s % 60).padStart(2, '0') + ' s';
+    return Math.floor(s / 3600) + ' h ' + String(Math.floor(s / 60) % 60).padStart(2, '0') + ' min';
+  }
+
+  function words(text) {
+    return text.split(/[\s,]+/).map((w) => w.trim()).filter((w) => w.length > 0);
+  }
+
+  async function loadIncidents() {
+    await run(async () => {
+      const data = await api('GET', '/v1/incidents?limit=100');
+      const list = data.incidents || [];
+      const body = $('incidents-body');
+      clear(body);
+      $('incidents-empty').hidden = list.length !== 0;
+      $('incidents-table').hidden = list.length === 0;
+      for (const i of list) {
+        body.append(h('tr', { 'data-incident': i.id, class: i.state === 'open' ? 'incident-open' : null },
+          h('td', null, '#' + i.id),
+          h('td', null, i.name),
+          h('td', null, i.level),
+          h('td', { class: 'incident-state' }, i.state),
+          h('td', null, i.enforcement),
+          h('td', null, when(i.opened_ms)),
+          h('td', null, h('button', { type: 'button', class: 'secondary', onclick: () => openIncident(i.id, true) },
+            'Open incident #' + i.id))));
+      }
+    });
+  }
+
+  // Matches (and blocks) per hour as an SVG bar chart drawn here: one bar per hour from the
+  // incident's start (or its first match) to now or its closing, the last week at most, the
+  // blocked part darker.
+  function chart(hours, fromMs, toMs) {
+    const box = $('incident-chart');
+    clear(box);
+    if (!hours || hours.length === 0) {
+      box.append(h('p', { class: 'muted' }, 'No matches yet.'));
+      return;
+    }
+    const HOUR = 3600000;
+    const floor = (ms) => ms - (ms % HOUR);
+    const last = Math.max(hours[hours.length - 1].hour_ms, floor(toMs || 0));
+    const first = Math.max(Math.min(hours[0].hour_ms, floor(fromMs || hours[0].hour_ms)), last - 167 * HOUR);
+    const n = Math.round((last - first) / HOUR) + 1;
+    const by = new Map(hours.map((x) => [x.hour_ms, x]));
+    const max = Math.max(...hours.map((x) => x.matches), 1);
+    const W = 640, H = 200, PAD = 28, bw = Math.min(40, Math.max(2, Math.floor((W - 2 * PAD) / n) - 2));
+    const svg = document.createElementNS(SVG, 'svg');
+    const total = hours.reduce((a, x) => a + x.matches, 0);
+    svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
+    svg.setAttribute('class', 'chart-svg');
+    svg.setAttribute('role', 'img');
+    svg.setAttribute('aria-label', total + ' matches over ' + n + ' hour(s), at most ' + max + ' in one hour');
+    const el = (tag, attrs, text) => {
+      const e = document.createElementNS(SVG, tag);
+      for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+      if (text !== undefined) e.textContent = text;
+      svg.append(e);
+      return e;
+    };
+    el('line', { x1: PAD, y1: H - PAD, x2: W - PAD, y2: H - PAD, class: 'chart-axis' });
+    el('text', { x: 2, y: PAD - 8, class: 'chart-label' }, String(max));
+    for (let i = 0; i < n; i++) {
+      const at = first + i * HOUR;
+      const x = by.get(at) || { matches: 0, blocks: 0 };
+      const hm = Math.round((H - 2 * PAD) * x.matches / max);
+      const hb = Math.round((H - 2 * PAD) * x.blocks / max);
+      const left = PAD + i * (bw + 2);
+      const bar = el('rect', { x: left, y: H - PAD - hm, width: bw, height: hm, class: 'chart-match',
+        'data-hour': at, 'data-matches': x.matches, 'data-blocks': x.blocks });
+      const t = document.createElementNS(SVG, 'title');
+      t.textContent = when(at) + ': ' + x.matches + ' matches, ' + x.blocks + ' blocked';
+      bar.append(t);
+      el('rect', { x: left, y: H - PAD - hb, width: bw, height: hb, class: 'chart-block' });
+      if (i === 0 || i === n - 1)
+        el('text', { x: left, y: H - 8, class: 'chart-label' }, new Date(at).toISOString().slice(11, 16) + 'Z');
+    }
+    box.append(svg, h('p', { class: 'hint' }, 'Bars: matches per hour (UTC); darker: blocked.'));
+  }
+
+  function renderIncident(inc) {
+    const f = inc.figures || {};
+    $('incident-detail').hidden = false;
+    $('incident-detail-title').textContent = 'Incident #' + inc.id + ': ' + inc.name;
+    const facts = $('incident-facts');
+    clear(facts);
+    fact(facts, 'Level', inc.level);
+    fact(facts, 'State', inc.state);
+    fact(facts, 'Enforcement', inc.enforcement === 'block' ? 'block at once' : 'review at top priority');
+    fact(facts, 'Labels (any of)', labelList(inc.filter.labels));
+    fact(facts, 'Banks', inc.filter.banks.length ? inc.filter.banks.join(', ') : 'any');
+    if (inc.start_ms && inc.start_ms !== inc.opened_ms) fact(facts, 'Started', when(inc.start_ms));
+    fact(facts, 'Opened', when(inc.opened_ms) + ' by ' + inc.opened_by);
+    if (inc.state === 'closed') fact(facts, 'Closed', when(inc.closed_ms) + ' by ' + inc.closed_by);
+    const figs = $('incident-figures');
+    clear(figs);
+    fact(figs, 'Hashes meeting the filter', h('span', { id: 'incident-signals' }, String(f.signals ?? 0)));
+    fact(figs, 'Matches', h('span', { id: 'incident-matches' }, String(f.matches ?? 0)));
+    fact(figs, 'Blocked', h('span', { id: 'incident-blocks' }, String(f.blocks ?? 0)));
+    fact(figs, 'Sent to review', String(f.reviews ?? 0));
+    fact(figs, 'First hash', when(f.first_signal_ms));
+    fact(figs, 'First block', when(f.first_block_ms));
+    fact(figs, 'Time from first hash to first block',
+      h('span', { id: 'incident-first-block' }, span(f.first_hash_to_block_ms)));
+    chart(f.matches_per_hour || [], inc.start_ms, inc.state === 'open' ? Date.now() : inc.closed_ms);
+    const sources = $('incident-sources');
+    clear(sources);
+    const src = f.sources || [];
+    $('incident-sources-empty').hidden = src.length !== 0;
+    $('incident-sources-table').hidden = src.length === 0;
+    for (const s of src) sources.append(h('tr', null, h('td', null, s.source), h('td', null, String(s.signals))));
+    const open = inc.state === 'open';
+    $('incident-close-form').hidden = !open;
+    $('incident-report-json').disabled = open;
+    $('incident-report-md').disabled = open;
+    $('incident-report-hint').textContent = open ? 'Written when the incident closes.'
+      : 'Written when the incident closed, from the recorded events.';
+  }
+
+  async function openIncident(id, focus) {
+    await run(async () => {
+      const inc = await api('GET', '/v1/incidents/' + id);
+      state.incident = id;
+      renderIncident(inc);
+      if (focus) $('incident-detail-title').focus();
+    });
+  }
+
+  async function createIncident(ev) {
+    ev.preventDefault();
+    const form = $('incident-form');
+    let made = null;
+    await runInline(form, async () => {
+      const body = {
+        name: $('incident-name').value.trim(),
+        level: $('incident-level').value,
+        filter: { labels: words($('incident-labels').value) },
+        enforcement: $('incident-enforcement').value,
+      };
+      const banks = words($('incident-banks').value);
+      if (banks.length) body.filter.banks = banks;
+      made = await api('POST', '/v1/incidents', body);
+      return 'Incident #' + made.id + ' is open.';
+    });
+    if (made) {
+      form.reset();
+      await loadIncidents();
+      await openIncident(made.id, true);
+      say('Incident #' + made.id + ' opened: matches meeting its filter are ' +
+        (made.enforcement === 'block' ? 'blocked.' : 'reviewed at top priority.'));
+    }
+  }
+
+  async function closeIncident(ev) {
+    ev.preventDefault();
+    const id = state.incident;
+    if (!id) return;
+    const done = await runInline($('incident-close-form'), async () => {
+      await api('POST', '/v1/incidents/' + id + '/close');
+      return 'Closed; the report is written.';
+    });
+    if (done) {
+      await loadIncidents();
+      await openIncident(id, false);
+      say('Incident #' + id + ' closed; its after-action report is ready.');
+    }
+  }
+
+  // The report as a file: fetched with the key, handed to the browser as a download.
+  async function downloadReport(markdown) {
+    const id = state.incident;
+    if (!id) return;
+    await runInline($('incident-report-form'), async () => {
+      const key = getKey();
+      const resp = await fetch('/v1/incidents/' + id + '/report' + (markdown ? '?format=markdown' : ''),
+        { headers: { Authorization: 'Bearer ' + key }, cache: 'no-store', credentials: 'omit',
+          referrerPolicy: 'no-referrer' });
+      if (!resp.ok) {
+        let err = null;
+        try { err = (await resp.json()).error; } catch (e) { err = null; }
+        throw new ApiError(resp.status, err ? err.code : 'http', err ? err.message : 'HTTP ' + resp.status, null);
+      }
+      const blob = new Blob([await resp.arrayBuffer()],
+        { type: markdown ? 'text/markdown' : 'application/json' });
+      const url = URL.createObjectURL(blob);
+      const a = h('a', { href: url, download: 'incident-' + id + '-report.' + (markdown ? 'md' : 'json') });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+      return '';
+    });
+  }
+
   // ---- wiring ----
 
   document.addEventListener('DOMContentLoaded', () => {
@@ -1249,6 +1553,16 @@
       if (state.eorder) await loadEorder(state.eorder, false);
     });
     $('purpose-form').addEventListener('submit', setPurpose);
+    $('exchanges-refresh').addEventListener('click', loadExchanges);
+    $('exchange-form').addEventListener('submit', createExchange);
+    $('incidents-refresh').addEventListener('click', async () => {
+      await loadIncidents();
+      if (state.incident) await openIncident(state.incident, false);
+    });
+    $('incident-form').addEventListener('submit', createIncident);
+    $('incident-close-form').addEventListener('submit', closeIncident);
+    $('incident-report-json').addEventListener('click', () => downloadReport(false));
+    $('incident-report-md').addEventListener('click', () => downloadReport(true));
     $('purpose-change').addEventListener('click', () => {
       $('purpose').value = getPurpose() || '';
       showPurpose(true);

@@ -514,7 +514,18 @@ typedef struct td_match {
     double query_percent;    /* vpdq: share of the query's good frames matched */
     double compared_percent; /* vpdq: share of the signal video's good frames matched */
     int url_index;           /* url types: which of the checked URLs matched */
+    /* An open incident whose filter the match meets (incidents.h), 0: none. Its enforcement
+     * (incident_action: block, or review at top priority) applies on top of the bank's action:
+     * the stronger of the two counts (td_match_action). */
+    int64_t incident_id;
+    td_action incident_action;
 } td_match;
+
+/* What a match asks for: the bank's action, raised to its incident's enforcement. */
+td_action td_match_action(const td_match *m);
+/* The priority of a case an incident's match opens or raises: above any case the labels and
+ * confidence of matches give (at most 100 * 100 + 100), escalations (+ 100000) included. */
+#define TD_CASE_PRIORITY_INCIDENT 1000000
 
 typedef struct td_check_options {
     int dihedral;       /* match the dihedral variants (default 1) */
@@ -822,7 +833,10 @@ enum {
     TD_EVENT_REFERRAL_ANSWER = 1 << 7,  /* "referral_answer": a referral decided */
     TD_EVENT_EVIDENCE_COLLECT = 1 << 8, /* "evidence.collect": an evidence order asks the platform
                                            for data (evidence_orders.h) */
-    TD_EVENT_ALL = (1 << 9) - 1
+    TD_EVENT_INCIDENT = 1 << 9,         /* "incident": an incident opened or closed, or a new
+                                           signal meeting an open incident's filter (incidents.h),
+                                           for peers to fetch at once */
+    TD_EVENT_ALL = (1 << 10) - 1
 };
 
 /* The name of one event bit. */

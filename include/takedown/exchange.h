@@ -162,6 +162,52 @@ __attribute__((warn_unused_result)) td_status td_exchange_push(td_exchanges *ex,
                                                                const void *body, size_t len,
                                                                td_error *err);
 
+/* ---- sharing the platform's own signals (a source whose client can take them: ThreatExchange)
+ * Four eyes: one person asks, another approves; only then is the signal sent. ---- */
+
+typedef enum td_exchange_upload_state {
+    TD_XUPLOAD_PENDING = 0, /* asked, waiting for a second person */
+    TD_XUPLOAD_SENT = 1,    /* approved and accepted by the source (external_id set) */
+    TD_XUPLOAD_FAILED = 2,  /* approved, the source refused or could not be reached (last_error);
+                               may be approved again */
+    TD_XUPLOAD_REJECTED = 3 /* not approved */
+} td_exchange_upload_state;
+
+const char *td_exchange_upload_state_name(td_exchange_upload_state state);
+
+#define TD_EXCHANGE_DESCRIPTION_MAX 512
+
+typedef struct td_exchange_upload {
+    int64_t id, exchange_id, signal_id;
+    td_exchange_upload_state state;
+    char description[TD_EXCHANGE_DESCRIPTION_MAX + 1];
+    int64_t requested_by; /* key id */
+    char requested_by_name[TD_NAME_MAX + 1];
+    int64_t requested_ms;
+    int64_t decided_by; /* 0 while pending */
+    char decided_by_name[TD_NAME_MAX + 1];
+    int64_t decided_ms;
+    char external_id[65]; /* the source's id of the shared item */
+    char last_error[TD_ERROR_TEXT_MAX + 1];
+} td_exchange_upload;
+
+/* who asks to share signal_id (a signal of any bank but one this exchange brought) with exchange
+ * id; TD_ERR_UNSUPPORTED when the exchange's source takes no uploads. */
+__attribute__((warn_unused_result)) td_status
+td_exchange_upload_request_as(td_exchanges *ex, const td_principal *who, int64_t id,
+                              int64_t signal_id, const char *description, td_exchange_upload *out,
+                              td_error *err);
+/* The exchange's uploads, newest first; free *out with td_free. */
+__attribute__((warn_unused_result)) td_status td_exchange_upload_list(td_exchanges *ex, int64_t id,
+                                                                      td_exchange_upload **out,
+                                                                      size_t *count, td_error *err);
+/* who (not the one who asked: TD_ERR_CONFLICT) approves (the signal is sent now, on the calling
+ * thread) or rejects a pending or failed upload. */
+__attribute__((warn_unused_result)) td_status
+td_exchange_upload_decide_as(td_exchanges *ex, const td_principal *who, int64_t id,
+                             int64_t upload_id, int approve, td_exchange_upload *out,
+                             td_error *err);
+
 /* Sends the reactions that are due (what the workers do; useful without them). *sent (may be
  * NULL) receives the number sent. */
 __attribute__((warn_unused_result)) td_status td_exchange_react_due(td_exchanges *ex, size_t *sent,

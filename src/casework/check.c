@@ -44,8 +44,8 @@ static int match_cmp(const void *a, const void *b)
         return x->suppressed - y->suppressed;
     if (x->distance != y->distance)
         return x->distance - y->distance;
-    if (x->action != y->action)
-        return (int)y->action - (int)x->action;
+    if (td_match_action(x) != td_match_action(y))
+        return (int)td_match_action(y) - (int)td_match_action(x);
     return x->signal_id < y->signal_id ? -1 : x->signal_id > y->signal_id;
 }
 
@@ -60,9 +60,10 @@ td_verdict td__verdict(td_match *m, size_t n)
         m[i].suppressed = allow && m[i].kind != TD_BANK_ALLOW;
         if (m[i].suppressed || m[i].kind == TD_BANK_ALLOW)
             continue;
-        if (m[i].action == TD_ACTION_BLOCK)
+        td_action a = td_match_action(&m[i]);
+        if (a == TD_ACTION_BLOCK)
             v = TD_VERDICT_BLOCK;
-        else if (m[i].action == TD_ACTION_REVIEW && v == TD_VERDICT_ALLOW)
+        else if (a == TD_ACTION_REVIEW && v == TD_VERDICT_ALLOW)
             v = TD_VERDICT_REVIEW;
     }
     return v;
@@ -125,6 +126,8 @@ td_status td__match_resolve(td_service *svc, td_store_conn *c, const td__cand *k
     m->action = bank.action;
     m->kind = bank.kind;
     m->confidence = confidence;
+    /* An open incident's enforcement, whatever the signal's source (incident_rules.c). */
+    td__incident_apply(svc, m);
     *counts = 1;
     return TD_OK;
 }
@@ -234,10 +237,20 @@ out:
     return st;
 }
 
+/* The checks callers make (upload check, lookups) record what open incidents applied to. */
+static td_status check_noted(td_service *svc, const td_hashes *h, const td_check_options *opts,
+                             td_check_result *out, td_error *err)
+{
+    td_status st = td__check(svc, NULL, h, opts, out, err);
+    if (st == TD_OK)
+        td__incident_note(svc, out->matches, out->match_count, out->verdict, 0, NULL, "check");
+    return st;
+}
+
 td_status td_check_hashes(td_service *svc, const td_hashes *hashes, const td_check_options *opts,
                           td_check_result *out, td_error *err)
 {
-    return td__check(svc, NULL, hashes, opts, out, err);
+    return check_noted(svc, hashes, opts, out, err);
 }
 
 td_status td_check_media(td_service *svc, const uint8_t *data, size_t len,
@@ -248,7 +261,7 @@ td_status td_check_media(td_service *svc, const uint8_t *data, size_t len,
     td_status st = td__hash_media(svc, data, len, &mh, err);
     if (st)
         return st;
-    st = td__check(svc, NULL, &mh.h, opts, out, err);
+    st = check_noted(svc, &mh.h, opts, out, err);
     out->media = mh.kind;
     td__media_hashes_clear(&mh);
     return st;
@@ -279,7 +292,7 @@ td_status td_lookup_signal(td_service *svc, const char *type, const char *value,
             h.urls = one;
             h.n_urls = 1;
         }
-        return td__check(svc, NULL, &h, &o, out, err);
+        return check_noted(svc, &h, &o, out, err);
     }
     if (t != TD_SIGNAL_PDQ && t != TD_SIGNAL_MD5 && t != TD_SIGNAL_SHA256)
         return td__error_set(err, TD_ERR_INVALID,
@@ -297,5 +310,5 @@ td_status td_lookup_signal(td_service *svc, const char *type, const char *value,
     } else {
         memcpy(h.sha256, norm, sizeof h.sha256);
     }
-    return td__check(svc, NULL, &h, &o, out, err);
+    return check_noted(svc, &h, &o, out, err);
 }

@@ -69,6 +69,8 @@ void td__json_add_match(json_t *arr, const td_match *m)
     json_object_set_new(o, "action", json_string(td_action_name(m->action)));
     json_object_set_new(o, "suppressed", json_boolean(m->suppressed));
     json_object_set_new(o, "labels", labels);
+    if (m->incident_id)
+        json_object_set_new(o, "incident_id", json_integer(m->incident_id));
     json_array_append_new(arr, o);
 }
 
@@ -106,7 +108,8 @@ static td_status load_matches(td_store_conn *c, int64_t ref, td_match **out, siz
     size_t n = 0, cap = 0;
     td_status st = td_store_prepare(c,
                                     "SELECT bank_id, bank, signal_id, type, distance, variant,"
-                                    " labels, action, kind, confidence, suppressed FROM matches"
+                                    " labels, action, kind, confidence, suppressed,"
+                                    " incident_id, incident_action FROM matches"
                                     " WHERE content_ref = $1 ORDER BY distance, id",
                                     &q, err);
     if (st || (st = td_stmt_bind_int64(q, 1, ref, err)))
@@ -127,6 +130,8 @@ static td_status load_matches(td_store_conn *c, int64_t ref, td_match **out, siz
         m->kind = (td_bank_kind)td_stmt_column_int64(q, 8);
         m->confidence = (int)td_stmt_column_int64(q, 9);
         m->suppressed = (int)td_stmt_column_int64(q, 10);
+        m->incident_id = td_stmt_column_int64(q, 11);
+        m->incident_action = (td_action)td_stmt_column_int64(q, 12);
     }
     td_stmt_reset(q);
     if (st) {
@@ -147,24 +152,38 @@ static td_status open_case(td_service *svc, td_store_conn *c, int64_t ref, int64
 {
     td_stmt *q;
     int row;
-    int priority = 0;
+    int priority = 0, incident = 0;
     td_labels labels;
     const char *opened_by = "";
     char text[TD_LABELS_MAX * (TD_LABEL_MAX + 1) + 1];
-    /* One open case per content item. */
-    td_status st =
-        td_store_prepare(c, "SELECT id FROM cases WHERE content_ref = $1 AND state <> $2", &q, err);
+    for (size_t i = 0; i < n; i++)
+        if (!m[i].suppressed && m[i].incident_id && td_match_action(&m[i]) != TD_ACTION_LOG)
+            incident = 1;
+    /* One open case per content item; an incident's match raises an open one to the top. */
+    td_status st = td_store_prepare(
+        c, "SELECT id, priority FROM cases WHERE content_ref = $1 AND state <> $2", &q, err);
     if (st || (st = td_stmt_bind_int64(q, 1, ref, err)) ||
         (st = td_stmt_bind_int64(q, 2, TD_CASE_CLOSED, err)) || (st = td_stmt_step(q, &row, err)))
         return st;
+    int64_t open_id = row ? td_stmt_column_int64(q, 0) : 0;
+    int64_t open_priority = row ? td_stmt_column_int64(q, 1) : 0;
     td_stmt_reset(q);
-    if (row)
-        return TD_OK;
+    if (row) {
+        if (!incident || open_priority >= TD_CASE_PRIORITY_INCIDENT)
+            return TD_OK;
+        if ((st = td_store_prepare(c, "UPDATE cases SET priority = $1 WHERE id = $2", &q, err)) ||
+            (st = td_stmt_bind_int64(q, 1, TD_CASE_PRIORITY_INCIDENT, err)) ||
+            (st = td_stmt_bind_int64(q, 2, open_id, err)))
+            return st;
+        return td_stmt_run(q, NULL, err);
+    }
     memset(&labels, 0, sizeof labels);
     for (size_t i = 0; i < n; i++) {
-        if (m[i].suppressed || m[i].kind == TD_BANK_ALLOW || m[i].action == TD_ACTION_LOG)
+        if (m[i].suppressed || m[i].kind == TD_BANK_ALLOW ||
+            td_match_action(&m[i]) == TD_ACTION_LOG)
             continue;
-        int p = td_labels_severity(&m[i].labels) * 100 + m[i].confidence;
+        int p = m[i].incident_id ? TD_CASE_PRIORITY_INCIDENT
+                                 : td_labels_severity(&m[i].labels) * 100 + m[i].confidence;
         if (p > priority || !*opened_by) {
             priority = p > priority ? p : priority;
             opened_by = m[i].bank;
@@ -203,12 +222,30 @@ static td_status open_case(td_service *svc, td_store_conn *c, int64_t ref, int64
     return st;
 }
 
+/* Queues what open incidents applied to among the content's matches (incident_rules.c). */
+static td_status note_incidents(td_service *svc, td_store_conn *c, int64_t ref, const td_match *all,
+                                size_t na, td_verdict v, td_error *err)
+{
+    td_stmt *q;
+    int row;
+    char id[TD_CONTENT_ID_MAX + 1] = "";
+    td_status st = td_store_prepare(c, "SELECT content_id FROM content WHERE id = $1", &q, err);
+    if (st || (st = td_stmt_bind_int64(q, 1, ref, err)) || (st = td_stmt_step(q, &row, err)))
+        return st;
+    if (row)
+        td__copy_trunc(id, sizeof id, td_stmt_column_text(q, 0));
+    td_stmt_reset(q);
+    td__incident_note(svc, all, na, v, ref, id, "content");
+    return TD_OK;
+}
+
 td_status td__content_apply(td_service *svc, td_store_conn *c, int64_t ref, const td_match *matches,
                             size_t n, td_error *err)
 {
     td_stmt *q;
     int row;
     int64_t added = 0, changed, newest = 0;
+    int incident_new = 0;
     char labels[TD_LABELS_MAX * (TD_LABEL_MAX + 1) + 1];
     int64_t now = td__now(svc);
     td_status st;
@@ -218,8 +255,9 @@ td_status td__content_apply(td_service *svc, td_store_conn *c, int64_t ref, cons
         if ((st = td_store_prepare(c,
                                    "INSERT INTO matches (content_ref, bank_id, bank, signal_id,"
                                    " type, distance, variant, labels, action, kind, confidence,"
-                                   " suppressed, matched_ms) VALUES ($1, $2, $3, $4, $5, $6, $7,"
-                                   " $8, $9, $10, $11, 0, $12)"
+                                   " suppressed, matched_ms, incident_id, incident_action)"
+                                   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0,"
+                                   " $12, $13, $14)"
                                    " ON CONFLICT (content_ref, signal_id) DO NOTHING",
                                    &q, err)) ||
             (st = td_stmt_bind_int64(q, 1, ref, err)) ||
@@ -233,10 +271,14 @@ td_status td__content_apply(td_service *svc, td_store_conn *c, int64_t ref, cons
             (st = td_stmt_bind_int64(q, 9, m->action, err)) ||
             (st = td_stmt_bind_int64(q, 10, m->kind, err)) ||
             (st = td_stmt_bind_int64(q, 11, m->confidence, err)) ||
-            (st = td_stmt_bind_int64(q, 12, now, err)) || (st = td_stmt_run(q, &changed, err)))
+            (st = td_stmt_bind_int64(q, 12, now, err)) ||
+            (st = td_stmt_bind_int64(q, 13, m->incident_id, err)) ||
+            (st = td_stmt_bind_int64(q, 14, m->incident_id ? m->incident_action : 0, err)) ||
+            (st = td_stmt_run(q, &changed, err)))
             return st;
         if (changed) {
             added++;
+            incident_new |= m->incident_id != 0;
             newest = m->signal_id > newest ? m->signal_id : newest;
         }
     }
@@ -285,6 +327,8 @@ td_status td__content_apply(td_service *svc, td_store_conn *c, int64_t ref, cons
     json_decref(payload);
     if (st == TD_OK && v == TD_VERDICT_REVIEW)
         st = open_case(svc, c, ref, owner, all, na, v, NULL, err);
+    if (st == TD_OK && incident_new)
+        st = note_incidents(svc, c, ref, all, na, v, err);
 out:
     td__free(all);
     return st;

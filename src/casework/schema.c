@@ -105,9 +105,15 @@ static const char v8[] = "ALTER TABLE content ADD COLUMN source TEXT NOT NULL DE
 
 /* The bank of each change-log entry (0: a bank-list change, or an entry written before this
  * migration): a bank's signed feed to other instances (src/exchange/) reads its own changes
- * without the signal rows, which a removal has deleted. */
-static const char v9[] = "ALTER TABLE changes ADD COLUMN bank_id BIGINT NOT NULL DEFAULT 0;"
-                         "CREATE INDEX changes_bank ON changes (bank_id, seq);";
+ * without the signal rows, which a removal has deleted. No index: a feed reads forward from its
+ * cursor along seq, and every signal change would pay for one. */
+static const char v9[] = "ALTER TABLE changes ADD COLUMN bank_id BIGINT NOT NULL DEFAULT 0;";
+
+/* The incident a match fell under (incidents.h; 0: none) and the enforcement it took: a match
+ * record says why content was blocked or queued at top priority even after the incident closed. */
+static const char v10[] =
+    "ALTER TABLE matches ADD COLUMN incident_id BIGINT NOT NULL DEFAULT 0;"
+    "ALTER TABLE matches ADD COLUMN incident_action INTEGER NOT NULL DEFAULT 0;";
 
 static const td_store_migration migrations[] = {
     {1, "service schema", v1, NULL},
@@ -119,6 +125,7 @@ static const td_store_migration migrations[] = {
     {7, "signal values as bytes", v7, "SELECT 1"},
     {8, "content sources", v8, NULL},
     {9, "change-log banks", v9, NULL},
+    {10, "incidents of matches", v10, NULL},
 };
 
 const td_store_migration *td__schema(size_t *count)

@@ -171,6 +171,7 @@ td_status td_service_open(const char *dir, const td_service_options *opts, td_se
     pthread_mutex_init(&svc->thread_lock, NULL);
     td__cond_init_monotonic(&svc->wake);
     pthread_mutex_init(&svc->deliver_lock, NULL);
+    pthread_mutex_init(&svc->incident_lock, NULL);
     svc->max_threshold = -1;
     size_t plen = strlen(dir) + sizeof "/takedown.db";
     char *path = td__malloc(plen);
@@ -252,6 +253,9 @@ void td_service_close(td_service *svc)
     td__free(svc->dir);
     pthread_cond_destroy(&svc->wake);
     pthread_mutex_destroy(&svc->deliver_lock);
+    pthread_mutex_destroy(&svc->incident_lock);
+    td__free(svc->incident_rules);
+    td__free(svc->incident_hits);
     pthread_mutex_destroy(&svc->thread_lock);
     pthread_rwlock_destroy(&svc->banks_lock);
     pthread_rwlock_destroy(&svc->body_lock);

@@ -80,6 +80,16 @@ struct td_service {
     size_t n_banks;
     int max_threshold; /* largest threshold of an enabled bank, -1 if none */
 
+    /* Open incidents' rules (incidents.h), replaced as a whole by the incidents module, and the
+     * matches they applied to, queued for it (bounded: beyond TD__INCIDENT_HITS_MAX waiting,
+     * hits are counted as dropped). Under incident_lock. */
+    pthread_mutex_t incident_lock;
+    struct td__incident_rule *incident_rules;
+    size_t n_incident_rules;
+    struct td__incident_hit *incident_hits;
+    size_t n_incident_hits, cap_incident_hits;
+    uint64_t incident_hits_dropped;
+
     /* Background threads. */
     pthread_mutex_t thread_lock;
     pthread_cond_t wake;
@@ -318,6 +328,46 @@ td_status td__sync_apply(td_service *svc, td_store_conn *c, int64_t bank_id, con
  * from first_new on (c: the writer, outside a transaction). */
 td_status td__sync_done(td_service *svc, td_store_conn *c, int64_t bank_id, int64_t first_new,
                         td_error *err);
+/* ---- incidents (incident_rules.c) ----
+ * The incidents module (src/exchange/incidents*.c, above casework) sets the rules of the open
+ * incidents here; the check path applies them where a match is resolved, so every way content
+ * is matched (the upload check, content intake, the re-check of recent content after a signal is
+ * added, HMA lookups) takes an incident's enforcement whatever the signal's source. */
+#define TD__INCIDENT_BANKS_MAX 16
+#define TD__INCIDENT_HITS_MAX 65536
+typedef struct td__incident_rule {
+    int64_t id;
+    td_labels labels; /* any of these among the match's labels; none: any labels */
+    char banks[TD__INCIDENT_BANKS_MAX][TD_NAME_MAX + 1];
+    int n_banks;      /* the match's bank is one of these; 0: any bank */
+    td_action action; /* TD_ACTION_BLOCK or TD_ACTION_REVIEW */
+} td__incident_rule;
+
+/* One matched check or content item under an incident (one per incident and call). */
+typedef struct td__incident_hit {
+    int64_t incident_id, signal_id, content_ref, at_ms;
+    char bank[TD_NAME_MAX + 1];
+    td_signal_type type;
+    td_verdict verdict;
+    int blocked; /* the verdict is block and the incident's match asked for it */
+    char content_id[TD_CONTENT_ID_MAX + 1];
+    char via[16]; /* "check", "content" */
+} td__incident_hit;
+
+/* Replaces the rule list (copied). */
+td_status td__incident_rules_set(td_service *svc, const td__incident_rule *rules, size_t n,
+                                 td_error *err);
+/* Whether a match in bank with these labels meets rule's filter. */
+int td__incident_rule_meets(const td__incident_rule *rule, const char *bank,
+                            const td_labels *labels);
+/* Sets m's incident (the strongest enforcement among the rules it meets, then the oldest) when
+ * its bank is not an allow bank. */
+void td__incident_apply(td_service *svc, td_match *m);
+/* Queues one hit per incident among the unsuppressed matches (none without an incident). */
+void td__incident_note(td_service *svc, const td_match *m, size_t n, td_verdict v,
+                       int64_t content_ref, const char *content_id, const char *via);
+/* Takes the queued hits (*out freed with td_free; NULL when none) and the dropped count. */
+size_t td__incident_hits_take(td_service *svc, td__incident_hit **out, uint64_t *dropped);
 
 /* Shared helpers for owning lists. */
 td_status td__grow(void **items, size_t *cap, size_t need, size_t size, td_error *err);

@@ -5,11 +5,13 @@
  * labels are brought up to date when the signal is the source's own), and a retraction removes
  * only the source's own signal (one added by hand or by another source stays). */
 #include <jansson.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "casework/service_int.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/hex.h"
 #include "takedown/hash.h"
 
 typedef struct existing {
@@ -61,19 +63,22 @@ static td_status run_id(td_store_conn *c, const char *sql, int64_t a, int64_t b,
     return st ? st : td_stmt_run(q, NULL, err);
 }
 
-static td_status insert_new(td_service *svc, td_store_conn *c, int64_t bank_id,
-                            const td__sync_item *it, const char *value, const char *body,
-                            size_t body_len, const char *labels, const char *source, int64_t now,
-                            int64_t *id, td_error *err)
+/* Inserts the signal unless the bank holds it (*added 0 then: nothing written). One statement
+ * for a new signal (RETURNING its id), which is what a source's first pages are made of. */
+static td_status insert_new(td_store_conn *c, int64_t bank_id, const td__sync_item *it,
+                            const char *value, const char *body, size_t body_len,
+                            const char *labels, const char *source, int64_t now, int64_t *id,
+                            int *added, td_error *err)
 {
     td_stmt *q;
     int row;
-    (void)svc;
     int confidence = it->confidence < 0 ? TD_CONFIDENCE_DEFAULT : it->confidence;
+    *added = 0;
     td_status st = td_store_prepare(c,
                                     "INSERT INTO signals (bank_id, type, value, quality, labels,"
                                     " source, confidence, enabled, added_ms)"
-                                    " VALUES ($1, $2, $3, -1, $4, $5, $6, 1, $7)",
+                                    " VALUES ($1, $2, $3, -1, $4, $5, $6, 1, $7)"
+                                    " ON CONFLICT (bank_id, type, value) DO NOTHING RETURNING id",
                                     &q, err);
     if (st || (st = td_stmt_bind_int64(q, 1, bank_id, err)) ||
         (st = td_stmt_bind_int64(q, 2, it->type, err)) ||
@@ -81,20 +86,13 @@ static td_status insert_new(td_service *svc, td_store_conn *c, int64_t bank_id,
         (st = td_stmt_bind_text(q, 4, labels, (size_t)-1, err)) ||
         (st = td_stmt_bind_text(q, 5, source, (size_t)-1, err)) ||
         (st = td_stmt_bind_int64(q, 6, confidence, err)) ||
-        (st = td_stmt_bind_int64(q, 7, now, err)) || (st = td_stmt_run(q, NULL, err)))
-        return st;
-    if ((st = td_store_prepare(c,
-                               "SELECT id FROM signals WHERE bank_id = $1 AND type = $2"
-                               " AND value = $3",
-                               &q, err)) ||
-        (st = td_stmt_bind_int64(q, 1, bank_id, err)) ||
-        (st = td_stmt_bind_int64(q, 2, it->type, err)) ||
-        (st = td__value_bind(q, 3, it->type, value, err)) || (st = td_stmt_step(q, &row, err)))
+        (st = td_stmt_bind_int64(q, 7, now, err)) || (st = td_stmt_step(q, &row, err)))
         return st;
     *id = row ? td_stmt_column_int64(q, 0) : 0;
     td_stmt_reset(q);
     if (!row)
-        return td__error_set(err, TD_ERR_INTERNAL, "the signal just added is not found");
+        return TD_OK;
+    *added = 1;
     if (body) {
         char display[TD_SIGNAL_DISPLAY_MAX + 1];
         td__body_display(it->type, body, body_len, display);
@@ -133,85 +131,244 @@ static td_status item_value(const td__sync_item *it, char value[65], char **body
     return st;
 }
 
-td_status td__sync_apply(td_service *svc, td_store_conn *c, int64_t bank_id, const char *source,
-                         td__sync_item *items, size_t n, td__sync_counts *counts,
-                         int64_t *first_new, td_error *err)
+/* One item on its own: whatever a batch did not settle (retractions, bodies, an addition the
+ * bank held already). tried: the item's insert was tried in a batch and found it held. */
+static td_status apply_one(td_store_conn *c, int64_t bank_id, const char *source, int64_t now,
+                           td__sync_item *it, size_t i, int tried, td__sync_counts *counts,
+                           int64_t *first_new, td_error *err)
 {
-    int64_t now = td__now(svc);
     td_status st = TD_OK;
-    for (size_t i = 0; i < n && st == TD_OK; i++) {
-        td__sync_item *it = &items[i];
-        char value[65], labels[TD_LABELS_MAX * (TD_LABEL_MAX + 1) + 1];
-        char *body = NULL;
-        size_t body_len = 0;
-        existing cur;
-        it->signal_id = 0;
-        it->outcome = TD__SYNC_UNCHANGED;
-        if ((st = item_value(it, value, &body, &body_len, err))) {
-            td__error_prefix(err, "item %zu", i + 1);
-            break;
-        }
-        td__labels_join(&it->labels, labels, sizeof labels);
-        if ((st = find(c, bank_id, it->type, value, source, &cur, err)))
+    char value[65], labels[TD_LABELS_MAX * (TD_LABEL_MAX + 1) + 1];
+    char *body = NULL;
+    size_t body_len = 0;
+    existing cur;
+    it->signal_id = 0;
+    it->outcome = TD__SYNC_UNCHANGED;
+    if ((st = item_value(it, value, &body, &body_len, err))) {
+        td__error_prefix(err, "item %zu", i + 1);
+        return st;
+    }
+    td__labels_join(&it->labels, labels, sizeof labels);
+    if (!it->remove && !tried) {
+        int added = 0;
+        if ((st = insert_new(c, bank_id, it, value, body, body_len, labels, source, now,
+                             &it->signal_id, &added, err)))
             goto next;
-        if (it->remove) {
-            if (!cur.found || !cur.own) {
-                it->outcome = TD__SYNC_ABSENT;
-                counts->absent++;
-                goto next;
-            }
-            it->signal_id = cur.id;
-            if (td__signal_indexable(it->type, cur.quality, cur.enabled) &&
-                (st = td__log_change(c, TD__CHANGE_REMOVE, bank_id, cur.id, it->type, value, now,
-                                     err)))
-                goto next;
-            if ((st = run_id(c, "DELETE FROM signals WHERE id = $1", cur.id, INT64_MIN, NULL, err)))
-                goto next;
-            it->outcome = TD__SYNC_REMOVED;
-            counts->removed++;
-            goto next;
-        }
-        if (!cur.found) {
-            if ((st = insert_new(svc, c, bank_id, it, value, body, body_len, labels, source, now,
-                                 &it->signal_id, err)))
-                goto next;
+        if (added) {
             if (!*first_new || it->signal_id < *first_new)
                 *first_new = it->signal_id;
             it->outcome = TD__SYNC_ADDED;
             counts->added++;
             goto next;
         }
-        it->signal_id = cur.id;
-        if (!cur.own) {
-            counts->unchanged++;
+    }
+    if ((st = find(c, bank_id, it->type, value, source, &cur, err)))
+        goto next;
+    if (it->remove) {
+        if (!cur.found || !cur.own) {
+            it->outcome = TD__SYNC_ABSENT;
+            counts->absent++;
             goto next;
         }
-        int changed = 0;
-        if (strcmp(cur.labels, labels) != 0) {
-            if ((st = run_id(c, "UPDATE signals SET labels = $2 WHERE id = $1", cur.id, 0, labels,
-                             err)))
-                goto next;
-            changed = 1;
+        it->signal_id = cur.id;
+        if (td__signal_indexable(it->type, cur.quality, cur.enabled) &&
+            (st = td__log_change(c, TD__CHANGE_REMOVE, bank_id, cur.id, it->type, value, now, err)))
+            goto next;
+        if ((st = run_id(c, "DELETE FROM signals WHERE id = $1", cur.id, INT64_MIN, NULL, err)))
+            goto next;
+        it->outcome = TD__SYNC_REMOVED;
+        counts->removed++;
+        goto next;
+    }
+    if (!cur.found) { /* the insert found it, and now it is gone: not in this transaction */
+        st = td__error_set(err, TD_ERR_INTERNAL, "item %zu: the signal vanished", i + 1);
+        goto next;
+    }
+    it->signal_id = cur.id;
+    if (!cur.own) {
+        counts->unchanged++;
+        goto next;
+    }
+    int changed = 0;
+    if (strcmp(cur.labels, labels) != 0) {
+        if ((st =
+                 run_id(c, "UPDATE signals SET labels = $2 WHERE id = $1", cur.id, 0, labels, err)))
+            goto next;
+        changed = 1;
+    }
+    if (!cur.enabled) {
+        if ((st = run_id(c, "UPDATE signals SET enabled = 1 WHERE id = $1", cur.id, INT64_MIN, NULL,
+                         err)))
+            goto next;
+        if (td__signal_indexable(it->type, cur.quality, 1) &&
+            (st = td__log_change(c, TD__CHANGE_ADD, bank_id, cur.id, it->type, value, now, err)))
+            goto next;
+        if (!*first_new || cur.id < *first_new)
+            *first_new = cur.id;
+        changed = 1;
+    }
+    it->outcome = changed ? TD__SYNC_UPDATED : TD__SYNC_UNCHANGED;
+    if (changed)
+        counts->updated++;
+    else
+        counts->unchanged++;
+next:
+    td__free(body);
+    return st;
+}
+
+/* ---- additions in batches: one INSERT of BATCH rows (RETURNING the ids of those the bank did
+ * not hold) and one change-log INSERT for them, instead of two statements per signal ---- */
+
+#define BATCH 31 /* 4 shared and 3 per-row parameters under the store's 99 */
+#define LABELS_TEXT (TD_LABELS_MAX * (TD_LABEL_MAX + 1) + 1)
+
+/* The batch statements for 1..BATCH rows, built once. */
+static char insert_sql[BATCH + 1][BATCH * 40 + 256], log_sql[BATCH + 1][BATCH * 40 + 256];
+static pthread_once_t sql_once = PTHREAD_ONCE_INIT;
+
+static void build_sql(void)
+{
+    for (int k = 1; k <= BATCH; k++) {
+        char *is = insert_sql[k], *ls = log_sql[k];
+        size_t cap = sizeof insert_sql[k];
+        size_t n = (size_t)snprintf(is, cap,
+                                    "INSERT INTO signals (bank_id, type, value, quality, labels,"
+                                    " source, confidence, enabled, added_ms) VALUES ");
+        for (int r = 0; r < k; r++) {
+            int p = 5 + 3 * r;
+            n += (size_t)snprintf(is + n, cap - n, "%s($1, $%d, $%d, -1, $%d, $2, $3, 1, $4)",
+                                  r ? ", " : "", p, p + 1, p + 2);
         }
-        if (!cur.enabled) {
-            if ((st = run_id(c, "UPDATE signals SET enabled = 1 WHERE id = $1", cur.id, INT64_MIN,
-                             NULL, err)))
-                goto next;
-            if (td__signal_indexable(it->type, cur.quality, 1) &&
-                (st =
-                     td__log_change(c, TD__CHANGE_ADD, bank_id, cur.id, it->type, value, now, err)))
-                goto next;
-            if (!*first_new || cur.id < *first_new)
-                *first_new = cur.id;
-            changed = 1;
+        snprintf(is + n, cap - n,
+                 " ON CONFLICT (bank_id, type, value) DO NOTHING RETURNING id, type, value");
+        n = (size_t)snprintf(ls, cap,
+                             "INSERT INTO changes (kind, signal_id, type, value, at_ms, bank_id)"
+                             " VALUES ");
+        for (int r = 0; r < k; r++) {
+            int p = 4 + 3 * r;
+            n += (size_t)snprintf(ls + n, cap - n, "%s($1, $%d, $%d, $%d, $2, $3)", r ? ", " : "",
+                                  p, p + 1, p + 2);
         }
-        it->outcome = changed ? TD__SYNC_UPDATED : TD__SYNC_UNCHANGED;
-        if (changed)
-            counts->updated++;
+    }
+}
+
+/* Whether items[i] can go in a batch: an addition of a hash (not a body) type. */
+static int batchable(const td__sync_item *it)
+{
+    return !it->remove && it->type >= TD_SIGNAL_PDQ && it->type <= TD_SIGNAL_TYPE_MAX &&
+           !td_signal_type_has_body(it->type) && td__signal_indexable(it->type, -1, 1);
+}
+
+/* Inserts items[0..k) (all batchable, k <= BATCH); sets added[r] for the rows the bank did not
+ * hold. */
+static td_status insert_batch(td_store_conn *c, int64_t bank_id, const char *source, int64_t now,
+                              td__sync_item *items, int k, size_t first, int added[BATCH],
+                              td__sync_counts *counts, int64_t *first_new, td_error *err)
+{
+    char values[BATCH][65];
+    static __thread char labels[BATCH][LABELS_TEXT];
+    td_stmt *q;
+    int row;
+    pthread_once(&sql_once, build_sql);
+    td_status st = TD_OK;
+    for (int r = 0; r < k; r++) {
+        added[r] = 0;
+        items[r].signal_id = 0;
+        items[r].outcome = TD__SYNC_UNCHANGED;
+        if ((st = td_signal_value_normalize(items[r].type, items[r].value, items[r].len, values[r],
+                                            err))) {
+            td__error_prefix(err, "item %zu", first + (size_t)r + 1);
+            return st;
+        }
+        td__labels_join(&items[r].labels, labels[r], sizeof labels[r]);
+    }
+    int confidence = TD_CONFIDENCE_DEFAULT;
+    if ((st = td_store_prepare(c, insert_sql[k], &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, bank_id, err)) ||
+        (st = td_stmt_bind_text(q, 2, source, (size_t)-1, err)) ||
+        (st = td_stmt_bind_int64(q, 3, confidence, err)) ||
+        (st = td_stmt_bind_int64(q, 4, now, err)))
+        return st;
+    for (int r = 0; r < k && st == TD_OK; r++) {
+        int p = 5 + 3 * r;
+        if ((st = td_stmt_bind_int64(q, p, items[r].type, err)) == TD_OK &&
+            (st = td__value_bind(q, p + 1, items[r].type, values[r], err)) == TD_OK)
+            st = td_stmt_bind_text(q, p + 2, labels[r], (size_t)-1, err);
+    }
+    if (st)
+        return st;
+    int64_t ids[BATCH];
+    int n_new = 0, slot[BATCH];
+    while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
+        char v[65];
+        td_signal_type t = (td_signal_type)td_stmt_column_int64(q, 1);
+        if (td__value_column_hex(q, 2, t, v) != 0)
+            continue;
+        for (int r = 0; r < k; r++)
+            if (!added[r] && items[r].type == t && strcmp(values[r], v) == 0) {
+                added[r] = 1;
+                items[r].signal_id = td_stmt_column_int64(q, 0);
+                items[r].outcome = TD__SYNC_ADDED;
+                ids[n_new] = items[r].signal_id;
+                slot[n_new++] = r;
+                break;
+            }
+    }
+    td_stmt_reset(q);
+    if (st)
+        return st;
+    counts->added += (uint64_t)n_new;
+    for (int j = 0; j < n_new; j++)
+        if (!*first_new || ids[j] < *first_new)
+            *first_new = ids[j];
+    if (n_new == 0)
+        return TD_OK;
+    if ((st = td_store_prepare(c, log_sql[n_new], &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, TD__CHANGE_ADD, err)) ||
+        (st = td_stmt_bind_int64(q, 2, now, err)) || (st = td_stmt_bind_int64(q, 3, bank_id, err)))
+        return st;
+    for (int j = 0; j < n_new && st == TD_OK; j++) {
+        int p = 4 + 3 * j, r = slot[j];
+        uint8_t raw[32];
+        size_t raw_len = td__signal_raw_len(items[r].type);
+        if ((st = td_stmt_bind_int64(q, p, ids[j], err)) ||
+            (st = td_stmt_bind_int64(q, p + 1, items[r].type, err)))
+            break;
+        /* As td__log_change writes values: raw bytes of a valid hash. */
+        if (raw_len && strlen(values[r]) == 2 * raw_len &&
+            td__hex_decode(values[r], 2 * raw_len, raw) == 0)
+            st = td_stmt_bind_blob(q, p + 2, raw, raw_len, err);
         else
-            counts->unchanged++;
-    next:
-        td__free(body);
+            st = td_stmt_bind_text(q, p + 2, values[r], (size_t)-1, err);
+    }
+    return st ? st : td_stmt_run(q, NULL, err);
+}
+
+td_status td__sync_apply(td_service *svc, td_store_conn *c, int64_t bank_id, const char *source,
+                         td__sync_item *items, size_t n, td__sync_counts *counts,
+                         int64_t *first_new, td_error *err)
+{
+    int64_t now = td__now(svc);
+    td_status st = TD_OK;
+    for (size_t i = 0; i < n && st == TD_OK;) {
+        size_t run = 0;
+        while (run < BATCH && i + run < n && batchable(&items[i + run]))
+            run++;
+        if (run >= 2) {
+            int added[BATCH];
+            if ((st = insert_batch(c, bank_id, source, now, &items[i], (int)run, i, added, counts,
+                                   first_new, err)))
+                break;
+            for (size_t r = 0; r < run && st == TD_OK; r++)
+                if (!added[r])
+                    st = apply_one(c, bank_id, source, now, &items[i + r], i + r, 1, counts,
+                                   first_new, err);
+            i += run;
+            continue;
+        }
+        st = apply_one(c, bank_id, source, now, &items[i], i, 0, counts, first_new, err);
+        i++;
     }
     return st;
 }

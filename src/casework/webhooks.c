@@ -22,9 +22,9 @@
 
 #define ROUND 16 /* deliveries attempted per round */
 
-static const char *const event_names[] = {"remove",         "restore",         "case.opened",
-                                          "case.decided",   "match",           "notice",
-                                          "order_feedback", "referral_answer", "evidence.collect"};
+static const char *const event_names[] = {
+    "remove", "restore",        "case.opened",     "case.decided",     "match",
+    "notice", "order_feedback", "referral_answer", "evidence.collect", "incident"};
 #define N_EVENTS ((int)(sizeof event_names / sizeof event_names[0]))
 _Static_assert(TD_EVENT_ALL == (1u << (sizeof event_names / sizeof event_names[0])) - 1,
                "one name per event bit");

@@ -44,8 +44,19 @@ static const char v1[] =
     "INSERT INTO exchange_cursors (name, value) VALUES ('matches', -1);"
     "INSERT INTO exchange_cursors (name, value) VALUES ('decisions', -1);";
 
+/* The platform's own signals shared with a source after a second person approved. */
+static const char v2[] =
+    "CREATE TABLE exchange_uploads ("
+    " id INTEGER PRIMARY KEY, exchange_id BIGINT NOT NULL, signal_id BIGINT NOT NULL,"
+    " state INTEGER NOT NULL, description TEXT NOT NULL, requested_by BIGINT NOT NULL,"
+    " requested_by_name TEXT NOT NULL, requested_ms BIGINT NOT NULL, decided_by BIGINT NOT NULL,"
+    " decided_by_name TEXT NOT NULL, decided_ms BIGINT NOT NULL, external_id TEXT NOT NULL,"
+    " last_error TEXT NOT NULL);"
+    "CREATE INDEX exchange_uploads_exchange ON exchange_uploads (exchange_id, id);";
+
 static const td_store_migration migrations[] = {
     {1, "exchanges", v1, NULL},
+    {2, "exchange uploads", v2, NULL},
 };
 
 static const char *const type_names[] = {NULL, "threatexchange", "tcap", "takedown", "url_list"};
@@ -202,6 +213,56 @@ td_status td__exchange_credentials(td_exchanges *ex, td_store_conn *c, int64_t i
     }
     sodium_free(buf);
     return st;
+}
+
+td_status td__exchange_connect(td_exchanges *ex, int64_t id, td_exchange *e, td__xconn **out,
+                               td_error *err)
+{
+    td_store_conn *c;
+    json_t *cred = NULL;
+    int found = 0;
+    *out = NULL;
+    td_status st = td_store_acquire(ex->svc->store, 0, &c, err);
+    if (st)
+        return st;
+    if ((st = td__exchange_load(c, id, e, &found, err)) == TD_OK && found)
+        st = td__exchange_credentials(ex, c, id, &cred, err);
+    td_store_release(ex->svc->store, c);
+    if (st)
+        return st;
+    if (!found)
+        return td__error_set(err, TD_ERR_NOT_FOUND, "no exchange %lld", (long long)id);
+    td__xconn *x = sodium_malloc(sizeof *x);
+    if (!x) {
+        json_decref(cred);
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    }
+    memset(x, 0, sizeof *x);
+    x->base_url = e->url;
+    x->group = e->group;
+    x->credentials = cred;
+    x->types = e->types;
+    x->tags = e->tags;
+    x->http.allow_private = ex->opts.allow_private;
+    x->http.timeout_ms = ex->opts.timeout_ms;
+    x->http.max_bytes = ex->opts.max_page_bytes;
+    x->http.keep_body = 1;
+    x->http.error_body = 1;
+    x->http.user_agent = "takedown-exchange/1";
+    x->max_items = (size_t)ex->opts.max_page_items;
+    x->page_size = x->max_items < 1000 ? x->max_items : 1000;
+    x->now_ms = td__now(ex->svc);
+    *out = x;
+    return TD_OK;
+}
+
+void td__exchange_disconnect(td__xconn *x)
+{
+    if (!x)
+        return;
+    json_decref(x->credentials);
+    sodium_memzero(x, sizeof *x);
+    sodium_free(x);
 }
 
 td_status td__exchange_push_secret(td_exchanges *ex, int64_t id, uint8_t *secret, size_t *len,
@@ -656,8 +717,9 @@ td_status td_exchange_delete_as(td_exchanges *ex, const td_principal *who, int64
         goto out;
     }
     static const char *const tables[] = {"DELETE FROM exchange_items WHERE exchange_id = $1",
-                                         "DELETE FROM exchange_reactions WHERE exchange_id = $1"};
-    for (size_t i = 0; i < 2 && st == TD_OK; i++)
+                                         "DELETE FROM exchange_reactions WHERE exchange_id = $1",
+                                         "DELETE FROM exchange_uploads WHERE exchange_id = $1"};
+    for (size_t i = 0; i < 3 && st == TD_OK; i++)
         if ((st = td_store_prepare(c, tables[i], &q, err)) == TD_OK &&
             (st = td_stmt_bind_int64(q, 1, id, err)) == TD_OK)
             st = td_stmt_run(q, NULL, err);

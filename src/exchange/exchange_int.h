@@ -51,6 +51,12 @@ td_status td__exchange_credentials(td_exchanges *ex, td_store_conn *c, int64_t i
 /* Opens the push secret (*len 0 when none); secret holds TD_SECRET_MAX + 1 bytes. */
 td_status td__exchange_push_secret(td_exchanges *ex, int64_t id, uint8_t *secret, size_t *len,
                                    td_error *err);
+/* Loads exchange id (into e) with its opened credentials into a new connection for its client
+ * (*x in guarded memory, the handle's HTTP policy and page limits). TD_ERR_NOT_FOUND when gone.
+ * Free with td__exchange_disconnect (wipes it). */
+td_status td__exchange_connect(td_exchanges *ex, int64_t id, td_exchange *e, td__xconn **x,
+                               td_error *err);
+void td__exchange_disconnect(td__xconn *x);
 /* An audit entry inside c's transaction (actor NULL: "system"). */
 td_status td__exchange_audit(td_exchanges *ex, td_store_conn *c, const td_principal *who,
                              const char *action, int64_t id, json_t *details, td_error *err);

@@ -87,7 +87,8 @@ td_status td__exchange_react_scan(td_exchanges *ex, td_error *err)
              c,
              "INSERT INTO exchange_reactions (exchange_id, external_id, reaction, state,"
              " attempts, created_ms, next_ms, sent_ms, last_error)"
-             " SELECT DISTINCT i.exchange_id, i.external_id, 'SAW_THIS_TOO', 0, 0, $3, $3, 0, ''"
+             " SELECT DISTINCT i.exchange_id, i.external_id, 'SAW_THIS_TOO', 0, 0, CAST($3 AS "
+             "BIGINT), CAST($3 AS BIGINT), 0, ''"
              " FROM matches m JOIN exchange_items i ON i.signal_id = m.signal_id"
              " JOIN exchanges e ON e.id = i.exchange_id"
              " WHERE m.id > $1 AND m.id <= $2 AND e.reactions = 1 AND i.external_id <> ''"
@@ -103,7 +104,7 @@ td_status td__exchange_react_scan(td_exchanges *ex, td_error *err)
              " attempts, created_ms, next_ms, sent_ms, last_error)"
              " SELECT DISTINCT i.exchange_id, i.external_id,"
              " CASE WHEN d.kind = $4 THEN 'HELPFUL' ELSE 'DISAGREE_WITH_TAGS' END,"
-             " 0, 0, $3, $3, 0, ''"
+             " 0, 0, CAST($3 AS BIGINT), CAST($3 AS BIGINT), 0, ''"
              " FROM decisions d JOIN cases k ON k.id = d.case_id"
              " JOIN matches m ON m.content_ref = k.content_ref"
              " JOIN exchange_items i ON i.signal_id = m.signal_id"
@@ -204,48 +205,27 @@ out:
 /* Sends one reaction through the exchange's client. */
 static td_status send_one(td_exchanges *ex, const due *d, int *sent, td_error *err)
 {
-    td_store_conn *c;
     td_exchange e;
-    json_t *cred = NULL;
-    int found = 0;
+    td__xconn *x = NULL;
     char error[TD_ERROR_TEXT_MAX + 1] = "";
     *sent = 0;
-    td_status st = td_store_acquire(ex->svc->store, 0, &c, err);
+    td_status st = td__exchange_connect(ex, d->exchange_id, &e, &x, err);
+    if (st == TD_ERR_NOT_FOUND)
+        return TD_OK; /* deleted meanwhile: its reactions went with it */
     if (st)
-        return st;
-    if ((st = td__exchange_load(c, d->exchange_id, &e, &found, err)) == TD_OK && found)
-        st = td__exchange_credentials(ex, c, d->exchange_id, &cred, err);
-    td_store_release(ex->svc->store, c);
-    if (st || !found)
         return st;
     const td__xclient *client = td__xclient_of(e.type);
     if (!client || !client->react || !e.reactions) {
-        json_decref(cred);
+        td__exchange_disconnect(x);
         return mark(ex, d, 0, "this exchange sends no reactions", err);
     }
-    td__xconn *x = sodium_malloc(sizeof *x);
-    if (!x) {
-        json_decref(cred);
-        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
-    }
-    memset(x, 0, sizeof *x);
-    x->base_url = e.url;
-    x->group = e.group;
-    x->credentials = cred;
-    x->http.allow_private = ex->opts.allow_private;
-    x->http.timeout_ms = ex->opts.timeout_ms;
     x->http.max_bytes = 1 << 20;
-    x->http.keep_body = 1;
-    x->http.error_body = 1;
-    x->now_ms = td__now(ex->svc);
     td_error rerr;
     td_error_clear(&rerr);
     td_status rs = client->react(x, d->external_id, d->reaction, &rerr);
     if (rs != TD_OK)
         td__copy_trunc(error, sizeof error, rerr.message[0] ? rerr.message : td_strerror(rs));
-    json_decref(cred);
-    sodium_memzero(x, sizeof *x);
-    sodium_free(x);
+    td__exchange_disconnect(x);
     *sent = rs == TD_OK;
     return mark(ex, d, rs == TD_OK, error, err);
 }

@@ -9,6 +9,8 @@
 #include <curl/curl.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -180,13 +182,53 @@ typedef struct xfer {
 
 static int is_2xx(long status) { return status >= 200 && status < 300; }
 
+/* Retry-After (RFC 9110 section 10.2.3): delay-seconds or an HTTP-date, as milliseconds from
+ * now; 0 when absent, unreadable or in the past; capped at a day. */
+#define RETRY_AFTER_MAX_MS (86400LL * 1000)
+
+static int64_t retry_after_ms(const char *v, size_t n)
+{
+    char text[64];
+    while (n && (*v == ' ' || *v == '\t'))
+        v++, n--;
+    while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    if (n == 0 || n >= sizeof text)
+        return 0;
+    memcpy(text, v, n);
+    text[n] = '\0';
+    int64_t ms;
+    if (text[0] >= '0' && text[0] <= '9') {
+        int64_t s = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (text[i] < '0' || text[i] > '9')
+                return 0;
+            if (s < RETRY_AFTER_MAX_MS)
+                s = s * 10 + (text[i] - '0');
+        }
+        ms = s * 1000;
+    } else {
+        time_t when = curl_getdate(text, NULL);
+        time_t now = time(NULL);
+        if (when == (time_t)-1 || when <= now)
+            return 0;
+        ms = ((int64_t)when - (int64_t)now) * 1000;
+    }
+    return ms > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS : ms;
+}
+
 static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 {
     xfer *x = arg;
-    (void)data;
+    size_t n = size * nmemb;
+    static const char name[] = "retry-after:";
+    if (n >= 5 && memcmp(data, "HTTP/", 5) == 0)
+        x->resp->retry_after_ms = 0; /* a new answer (after a redirect or a 100) */
+    else if (n > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0)
+        x->resp->retry_after_ms = retry_after_ms(data + sizeof name - 1, n - (sizeof name - 1));
     x->refused = 0;
     x->opened = 0;
-    return size * nmemb;
+    return n;
 }
 
 static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)

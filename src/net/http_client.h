@@ -76,6 +76,8 @@ typedef struct td__http_response {
     uint8_t *body; /* keep_body: td__malloc'ed (never NULL on TD__HTTP_OK), free: td__free */
     size_t len;    /* body bytes received (kept or not) */
     int redirects; /* redirects followed */
+    int64_t retry_after_ms; /* the last answer's Retry-After (seconds or an HTTP-date) as ms
+                               from now, capped at a day; 0 when none */
 } td__http_response;
 
 /* Sends req under opts in the calling thread. resp is always filled (zeroed first, the body

@@ -380,3 +380,97 @@ void td__h_exchange_push(td__req *r)
     }
     td__reply_json(r, 202, json_pack("{s:I, s:b}", "id", (json_int_t)id, "pull", 1));
 }
+
+/* ---- sharing the platform's own signals, four eyes ---- */
+
+static json_t *upload_json(const td_exchange_upload *u)
+{
+    return json_pack(
+        "{s:I, s:I, s:I, s:s, s:s, s:{s:I, s:s, s:I}, s:o, s:s, s:s}", "id", (json_int_t)u->id,
+        "exchange_id", (json_int_t)u->exchange_id, "signal_id", (json_int_t)u->signal_id, "state",
+        td_exchange_upload_state_name(u->state), "description", u->description, "requested",
+        "key_id", (json_int_t)u->requested_by, "name", u->requested_by_name, "at_ms",
+        (json_int_t)u->requested_ms, "decided",
+        u->decided_by ? json_pack("{s:I, s:s, s:I}", "key_id", (json_int_t)u->decided_by, "name",
+                                  u->decided_by_name, "at_ms", (json_int_t)u->decided_ms)
+                      : json_null(),
+        "external_id", u->external_id, "last_error", u->last_error);
+}
+
+void td__h_exchange_uploads_list(td__req *r)
+{
+    td_exchanges *ex = exchanges_or_503(r);
+    int64_t id = ex ? td__param_id(r, 0) : -1;
+    if (id < 0)
+        return;
+    td_exchange e;
+    td_exchange_upload *list = NULL;
+    size_t n = 0;
+    td_error err;
+    td_status st = td_exchange_get(ex, id, &e, &err);
+    if (st == TD_OK)
+        st = td_exchange_upload_list(ex, id, &list, &n, &err);
+    if (st != TD_OK) {
+        td__reply_status(r, st, &err);
+        return;
+    }
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(a, upload_json(&list[i]));
+    td_free(list);
+    td__reply_json(r, 200, json_pack("{s:o}", "uploads", a));
+}
+
+void td__h_exchange_upload_request(td__req *r)
+{
+    static const char *const names[] = {"signal_id", "description", NULL};
+    td_exchanges *ex = exchanges_or_503(r);
+    int64_t id = ex ? td__param_id(r, 0) : -1;
+    if (id < 0)
+        return;
+    json_t *obj = td__body_object(r);
+    if (!obj)
+        return;
+    int64_t signal_id = -1;
+    const char *description = NULL;
+    if (!td__only_members(r, obj, names) ||
+        !td__get_int(r, obj, "signal_id", 1, INT64_MAX, &signal_id) ||
+        !td__get_string(r, obj, "description", &description)) {
+        json_decref(obj);
+        return;
+    }
+    if (signal_id < 0) {
+        json_decref(obj);
+        td__reply_error(r, 400, "missing_field", "'signal_id' is required");
+        return;
+    }
+    td_exchange_upload u;
+    td_error err;
+    td_status st = td_exchange_upload_request_as(ex, &r->who, id, signal_id, description, &u, &err);
+    json_decref(obj);
+    if (st == TD_ERR_UNSUPPORTED)
+        td__reply_error(r, 409, "unsupported", "%s", err.message);
+    else if (st != TD_OK)
+        td__reply_status(r, st, &err);
+    else
+        td__reply_json(r, 201, upload_json(&u));
+}
+
+static void decide(td__req *r, int approve)
+{
+    td_exchanges *ex = exchanges_or_503(r);
+    int64_t id = ex ? td__param_id(r, 0) : -1;
+    int64_t uid = id >= 0 ? td__param_id(r, 1) : -1;
+    if (uid < 0)
+        return;
+    td_exchange_upload u;
+    td_error err;
+    td_status st = td_exchange_upload_decide_as(ex, &r->who, id, uid, approve, &u, &err);
+    if (st != TD_OK)
+        td__reply_status(r, st, &err);
+    else
+        td__reply_json(r, 200, upload_json(&u));
+}
+
+void td__h_exchange_upload_approve(td__req *r) { decide(r, 1); }
+void td__h_exchange_upload_reject(td__req *r) { decide(r, 0); }

@@ -13,6 +13,7 @@
 #include "server/handlers_evidence.h"
 #include "server/handlers_feeds.h"
 #include "server/handlers_frank.h"
+#include "server/handlers_incidents.h"
 #include "server/handlers_orders.h"
 #include "server/server_int.h"
 
@@ -80,6 +81,14 @@ static const td__route routes[] = {
      "pull an exchange now"},
     {"POST", "/v1/exchanges/{id}/push", td__h_exchange_push, PUB, 0,
      "a publisher's push: pull now (signed)"},
+    {"GET", "/v1/exchanges/{id}/uploads", td__h_exchange_uploads_list, READ, 0,
+     "the platform's signals shared with the source"},
+    {"POST", "/v1/exchanges/{id}/uploads", td__h_exchange_upload_request, MOD, 0,
+     "ask to share a signal with the source"},
+    {"POST", "/v1/exchanges/{id}/uploads/{uid}/approve", td__h_exchange_upload_approve, ADMIN,
+     TD__F_NO_BODY, "approve a share (a second person): sent now"},
+    {"POST", "/v1/exchanges/{id}/uploads/{uid}/reject", td__h_exchange_upload_reject, ADMIN,
+     TD__F_NO_BODY, "reject a share (a second person)"},
     {"GET", "/v1/webhooks", td__h_webhooks_list, ADMIN | TD__R_AUDITOR, 0, "list webhooks"},
     {"POST", "/v1/webhooks", td__h_webhooks_create, ADMIN, 0, "create a webhook"},
     {"DELETE", "/v1/webhooks/{id}", td__h_webhook_delete, ADMIN, 0, "delete a webhook"},
@@ -214,6 +223,17 @@ static const td__route routes[] = {
      "a report's text (review copy, audited)"},
     {"GET", "/v1/reports/{id}/attachments/{i}", td__h_report_attachment, MOD, TD__F_DOWNLOAD,
      "a report's attachment (review copy, audited)"},
+
+    /* Incident mode (docs/incidents.md): while an incident is open, matches meeting its filter
+     * are blocked or reviewed at top priority; closing writes the after-action report. */
+    {"POST", "/v1/incidents", td__h_incidents_create, MOD, 0, "open an incident"},
+    {"GET", "/v1/incidents", td__h_incidents_list, READ, 0, "incidents, newest first"},
+    {"GET", "/v1/incidents/{id}", td__h_incident_get, READ, 0,
+     "one incident with its live figures"},
+    {"POST", "/v1/incidents/{id}/close", td__h_incident_close, MOD, TD__F_NO_BODY,
+     "close an incident (writes its report)"},
+    {"GET", "/v1/incidents/{id}/report", td__h_incident_report, READ, TD__F_DOWNLOAD,
+     "an incident's after-action report (JSON or Markdown)"},
 
     /* Meta's HMA API, so that an HMA client switches by changing its base URL. */
     {"GET", "/status", td__h_hma_status, PUB, TD__F_NO_READY | TD__F_PROBE, "HMA liveness"},

@@ -104,6 +104,11 @@ json_t *td__json_match(const td_match *m)
                   td_dihedral_name(m->variant), "labels", td__json_labels(&m->labels), "action",
                   td_action_name(m->action), "bank_kind", td_bank_kind_name(m->kind), "confidence",
                   m->confidence, "suppressed", m->suppressed);
+    if (o && m->incident_id) {
+        /* An open incident's filter met: its enforcement applied on top of the bank's action. */
+        json_object_set_new(o, "incident_id", json_integer(m->incident_id));
+        json_object_set_new(o, "incident_action", json_string(td_action_name(m->incident_action)));
+    }
     if (o && m->type == TD_SIGNAL_VPDQ) {
         json_object_set_new(o, "query_percent", json_real(m->query_percent));
         json_object_set_new(o, "compared_percent", json_real(m->compared_percent));

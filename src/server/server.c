@@ -27,6 +27,7 @@
 #include "server/handlers_eorders.h"
 #include "server/handlers_feeds.h"
 #include "server/handlers_frank.h"
+#include "server/handlers_incidents.h"
 #include "server/handlers_orders.h"
 #include "server/server_int.h"
 
@@ -197,6 +198,32 @@ void td__srv_reports_figures(td_server *srv, td_reports_stats *out)
 
 td_reports *td__req_reports(td__req *r) { return atomic_load(&r->srv->reports); }
 
+/* ---- incidents ----
+ * The incidents handle applies the open incidents' rules to every match on the service and
+ * records them; its thread reloads the rules (other nodes open and close incidents too),
+ * records matches and new signals, and pushes those to peers. It borrows only the service. */
+
+static void incidents_start(td_server *srv, td_service *svc)
+{
+    td_incidents_options io;
+    td_incidents *inc = NULL;
+    td_error err;
+    td_incidents_options_default(&io);
+    io.tick_ms = TD__INCIDENTS_TICK_MS;
+    if (td_incidents_open(svc, &io, &inc, &err) != TD_OK) {
+        server_log(srv, "incidents are disabled: %s", err.message);
+        return;
+    }
+    atomic_store(&srv->incidents, inc);
+}
+
+static void incidents_stop(td_server *srv)
+{
+    td_incidents_close(atomic_exchange(&srv->incidents, NULL));
+}
+
+td_incidents *td__req_incidents(td__req *r) { return atomic_load(&r->srv->incidents); }
+
 /* Everything opened on a service, in the order of what each borrows: the orders (their
  * evidence store and authority registry), the reports (sealed in that evidence store), then the
  * evidence orders (the registry, the store, and the reports as their provider). Closed the
@@ -246,11 +273,13 @@ static void components_start(td_server *srv, td_service *svc)
     td_orders *orders = atomic_load(&srv->orders);
     if (orders)
         eorders_start(srv, svc, orders);
+    incidents_start(srv, svc);
 }
 
 static void components_stop(td_server *srv)
 {
     td_exchanges_close(atomic_exchange(&srv->exchanges, NULL));
+    incidents_stop(srv);
     eorders_stop(srv);
     reports_stop(srv);
     orders_stop(srv);

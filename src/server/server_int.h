@@ -217,6 +217,8 @@ struct td_server {
     _Atomic(struct td_feeds *) feeds;
     /* Hash exchanges (exchange.h), opened on the service; NULL: their routes answer 503. */
     _Atomic(struct td_exchanges *) exchanges;
+    /* Incident mode (incidents.h), opened on the service; NULL: its routes answer 503. */
+    _Atomic(struct td_incidents *) incidents;
     /* The counters of reports handles already closed, so that /metrics counts since the server
      * started: tags franked, messages verified, refusals by td_frank_failure (0: attachments). */
     atomic_ullong franked_closed, verified_closed, refused_closed[TD__REFUSAL_REASONS];
@@ -255,6 +257,10 @@ void td__h_exchange_update(td__req *r);
 void td__h_exchange_delete(td__req *r);
 void td__h_exchange_run(td__req *r);
 void td__h_exchange_push(td__req *r);
+void td__h_exchange_uploads_list(td__req *r);
+void td__h_exchange_upload_request(td__req *r);
+void td__h_exchange_upload_approve(td__req *r);
+void td__h_exchange_upload_reject(td__req *r);
 
 void td__h_healthz(td__req *r);
 void td__h_readyz(td__req *r);

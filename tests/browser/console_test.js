@@ -57,8 +57,9 @@ function evidenceInit(dataDir) {
 function startServer(dataDir) {
   return new Promise((resolve, reject) => {
     // The shortest legal deadline the server accepts (60 s), so that the test sees a breach.
+    // Exchanges may pull from 127.0.0.1: the list file this test serves.
     const child = spawn(binary, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0',
-      '--order-deadline-ms', String(DEADLINE_MS)],
+      '--order-deadline-ms', String(DEADLINE_MS), '--exchange-allow-private', '1'],
       { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '', key = null;
     const timer = setTimeout(() => reject(new Error('the server did not start in 30 s:\n' + out + err)), 30000);
@@ -158,6 +159,177 @@ function epocDoc(reference, categories, recipientKey, offence) {
     K: { contact: { name: 'Execution desk', email: 'exec@sta.example', phone: '+49 30 99' } },
     L: { recipient: 'Staatsanwaltschaft Berlin', member_state: 'DE', x25519_public_key: recipientKey },
   });
+}
+
+
+// ---- exchanges ----
+
+// Hash exchanges (docs/exchanges.md): an admin creates a url_list exchange from the console
+// against a list file this test serves; the server's worker pulls it at once (the row's figures
+// and the bank's signals show it); "Pull now" after the file changed applies the change; the
+// credentials typed in are never shown again; disabling from the console.
+async function exchangesView(page, A) {
+  const http = require('node:http');
+  const md5 = (s) => crypto.createHash('md5').update(s).digest('hex');
+  let list = 'md5 ' + md5('one') + '\nmd5 ' + md5('two') + '\n';
+  let auth = '';
+  const srv = http.createServer((req, res) => {
+    auth = req.headers.authorization || '';
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    res.end(list);
+  });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  try {
+    const url = 'http://127.0.0.1:' + srv.address().port + '/tvec.txt';
+    await must(201, 'POST', '/v1/banks', A, { name: 'PARTNER_LIST', action: 'review' });
+    await page.click('nav button[data-view="exchanges"]');
+    await page.waitForSelector('#exchange-form');
+    await page.fill('#exchange-name', 'partner');
+    await page.selectOption('#exchange-type', 'url_list');
+    await page.fill('#exchange-url', url);
+    await page.fill('#exchange-bank', 'PARTNER_LIST');
+    await page.fill('#exchange-interval', '3600');
+    await page.fill('#exchange-credentials', '{"bearer": "browser-secret-42"}');
+    await page.click('#exchange-form button[type="submit"]');
+    const [kind, said] = await inlineAnswer(page, '#exchange-form');
+    assert(kind === 'ok', 'the exchange was created: ' + said);
+    const x = (await must(200, 'GET', '/v1/exchanges', A)).exchanges.find((e) => e.name === 'partner');
+    assert(x && x.type === 'url_list' && x.bank === 'PARTNER_LIST' && x.interval_ms === 3600000 &&
+      x.has_credentials === true, 'API: the exchange as typed: ' + JSON.stringify(x));
+    assert(!JSON.stringify(x).includes('browser-secret-42'), 'the credentials never come back');
+    assert(await page.inputValue('#exchange-credentials') === '', 'the credentials field is emptied');
+    ok('created exchange #' + x.id + ' (url_list into PARTNER_LIST, every hour) from the console; ' +
+      'credentials sealed, never shown');
+
+    // The worker's first pull: the row shows 2 added, the bank holds them, the bearer was sent.
+    const row = 'tr[data-exchange="' + x.id + '"]';
+    for (let i = 0; i < 100; i++) {
+      await page.click('#exchanges-refresh');
+      await page.waitForSelector(row);
+      if ((await page.textContent(row + ' td.exchange-added')).trim() === '2') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert((await page.textContent(row + ' td.exchange-added')).trim() === '2', 'the row shows 2 added');
+    assert(auth === 'Bearer browser-secret-42', 'the list was fetched with the bearer: ' + auth);
+    const sigs = (await must(200, 'GET', '/v1/banks/PARTNER_LIST/signals', A)).signals;
+    assert(sigs.length === 2 && sigs.every((g) => g.source === 'exchange:partner'),
+      'the bank holds the 2 signals from the exchange: ' + JSON.stringify(sigs));
+    ok('the worker pulled at once: the row shows 2 added; the bank holds both, source exchange:partner');
+
+    // The file changes; "Pull now" applies it at once.
+    list = 'md5 ' + md5('two') + '\nmd5 ' + md5('three') + '\n';
+    await page.click(row + ' button[data-action="run"]');
+    await page.waitForFunction((r) => {
+      const el = document.querySelector(r + ' td.exchange-removed');
+      return el && el.textContent.trim() === '1';
+    }, row);
+    const values = (await must(200, 'GET', '/v1/banks/PARTNER_LIST/signals', A)).signals
+      .map((g) => g.value).sort();
+    assert(JSON.stringify(values) === JSON.stringify([md5('three'), md5('two')].sort()),
+      'the bank follows the new file: ' + values);
+    ok('"Pull now" after the file changed: 1 removed, 1 added on the row; the bank follows the file');
+
+    // Disabled from the console.
+    await page.click(row + ' button[data-action="toggle"]');
+    await page.waitForFunction((r) => {
+      const el = document.querySelector(r + ' button[data-action="toggle"]');
+      return el && /^Enable/.test(el.textContent);
+    }, row);
+    const off = await must(200, 'GET', '/v1/exchanges/' + x.id, A);
+    assert(off.enabled === false, 'API: the exchange is disabled');
+    ok('disabled from the console (API: enabled false)');
+  } finally {
+    srv.close();
+  }
+}
+
+// ---- incidents ----
+
+// Incident mode (docs/incidents.md): a moderator opens an incident from the console; a hash
+// meeting its filter is added by hand (through the API, as a team member would from a list);
+// the upload check and async intake of that file are blocked at once; the console's figures,
+// chart and sources follow; closing from the console, then both reports downloaded.
+async function incidentsView(page, A) {
+  const image = fs.readFileSync(path.join(CONFORMANCE, 'threatexchange', 'pdq', 'data', 'reg-test-input',
+    'dih', 'bridge-1-original.jpg'));
+  const sha = crypto.createHash('sha256').update(image).digest('hex');
+  const label = 'incident:browser-' + Date.now();
+  await must(201, 'POST', '/v1/banks', A, { name: 'INCIDENT_SHARED', action: 'log' });
+
+  await page.click('nav button[data-view="incidents"]');
+  await page.waitForSelector('#incident-form');
+  await page.fill('#incident-name', 'Browser attack test');
+  await page.selectOption('#incident-level', 'cip');
+  await page.fill('#incident-labels', label);
+  await page.selectOption('#incident-enforcement', 'block');
+  await page.click('#incident-form button[type="submit"]');
+  const [kind, said] = await inlineAnswer(page, '#incident-form');
+  assert(kind === 'ok', 'the incident opened: ' + said);
+  const open = (await must(200, 'GET', '/v1/incidents?open=1', A)).incidents;
+  const inc = open.find((i) => i.name === 'Browser attack test');
+  assert(inc && inc.state === 'open' && inc.filter.labels[0] === label && inc.enforcement === 'block',
+    'API: the incident is open with the filter: ' + JSON.stringify(open));
+  await page.waitForSelector('#incident-detail:not([hidden])');
+  assert((await page.textContent('#incident-detail-title')).includes('#' + inc.id), 'its detail is shown');
+  ok('opened incident #' + inc.id + ' from the console (API: open, label ' + label + ', block)');
+
+  // A hash by hand, meeting the filter, into a bank that only logs; then the uploads.
+  await must(201, 'POST', '/v1/banks/INCIDENT_SHARED/signals', A,
+    { type: 'sha256', value: sha, labels: [label], source: 'manual' });
+  const upload = async (p) => {
+    const r = await fetch(base + p, { method: 'POST', body: image,
+      headers: { Authorization: 'Bearer ' + A, 'Content-Type': 'image/jpeg' } });
+    const j = await r.json();
+    assert(r.ok, p + ': ' + JSON.stringify(j));
+    return j;
+  };
+  const checked = await upload('/v1/check');
+  assert(checked.verdict === 'block', 'the upload check is blocked: ' + checked.verdict);
+  const m = checked.matches.find((x) => x.incident_id === inc.id);
+  assert(m && m.action === 'log' && m.incident_action === 'block', 'the match names the incident: ' +
+    JSON.stringify(checked.matches));
+  const intake = await upload('/v1/content?content_id=incident-browser-1');
+  assert(intake.verdict === 'block', 'async intake is blocked: ' + intake.verdict);
+  ok('a hash meeting the filter added by hand; the upload check and intake of that file blocked at once');
+
+  // The console's live figures, chart and sources.
+  await page.click('#incidents-refresh');
+  await page.waitForFunction(() => {
+    const b = document.getElementById('incident-blocks');
+    return b && b.textContent.trim() === '2';
+  });
+  assert((await page.textContent('#incident-signals')).trim() === '1', 'one hash meets the filter');
+  assert((await page.textContent('#incident-matches')).trim() === '2', 'two matches');
+  const firstBlock = (await page.textContent('#incident-first-block')).trim();
+  assert(/^\d+\.\d{3} s$/.test(firstBlock), 'time from first hash to first block shown: ' + firstBlock);
+  const bars = await page.evaluate(() => [...document.querySelectorAll('#incident-chart svg rect.chart-match')]
+    .map((r) => Number(r.getAttribute('data-matches'))));
+  assert(bars.reduce((a, b) => a + b, 0) === 2 && bars.length >= 1, 'the chart has the 2 matches: ' + bars);
+  assert((await page.textContent('#incident-sources')).includes('manual'), 'the source is listed');
+  const live = await must(200, 'GET', '/v1/incidents/' + inc.id, A);
+  assert(live.figures.blocks === 2 && live.figures.signals === 1, 'API figures agree: ' + JSON.stringify(live.figures));
+  ok('figures on the page: 1 hash, 2 matches, 2 blocked, first hash to first block ' + firstBlock +
+    ', a bar chart of matches per hour, source manual (API agrees)');
+
+  // Close, then both reports.
+  assert(await page.isDisabled('#incident-report-json'), 'no report while open');
+  await page.click('#incident-close');
+  // Closed: the close form goes, the status says so, the report buttons come on.
+  await page.waitForFunction(() => !document.getElementById('incident-report-json').disabled &&
+    /closed/.test(document.getElementById('status').textContent));
+  assert(await page.isHidden('#incident-close-form'), 'no close button on a closed incident');
+  const closed = await must(200, 'GET', '/v1/incidents/' + inc.id, A);
+  assert(closed.state === 'closed', 'API: the incident is closed');
+  const [dlJson] = await Promise.all([page.waitForEvent('download'), page.click('#incident-report-json')]);
+  const report = JSON.parse(fs.readFileSync(await dlJson.path(), 'utf8'));
+  assert(report.summary.blocks === 2 && report.summary.signals === 1 && report.incident.id === inc.id,
+    'the JSON report: ' + JSON.stringify(report.summary));
+  const [dlMd] = await Promise.all([page.waitForEvent('download'), page.click('#incident-report-md')]);
+  const md = fs.readFileSync(await dlMd.path(), 'utf8');
+  assert(md.includes('# After-action report: Browser attack test') && md.includes('| blocks | 2 |'),
+    'the Markdown report: ' + md.slice(0, 200));
+  assert(dlMd.suggestedFilename() === 'incident-' + inc.id + '-report.md', 'the file name: ' + dlMd.suggestedFilename());
+  ok('closed incident #' + inc.id + ' from the console (API: closed); downloaded its report as JSON and Markdown');
 }
 
 // ---- the test ----
@@ -721,6 +893,9 @@ async function main() {
 
     await reportedMessages(page, A);
     await evidenceOrders(page, A, shares);
+    await signInAs(page, A);
+    await incidentsView(page, A);
+    await exchangesView(page, A);
 
     // The deadline passes: the server records the breach, the console shows the row in red.
     const wait = receivedAt + DEADLINE_MS + 2500 - Date.now();
