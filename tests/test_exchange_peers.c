@@ -17,9 +17,11 @@
  *   entry, nothing of the page is applied, and the next clean fetch brings the page.
  * - Opinions come back to A: a match on B gives `seen` on A's signal, a reviewer's remove on B
  *   `true_positive`.
- * - A hash added on A blocks an upload on C after a push: the test plays A's webhook (the
- *   push signed with C's push secret), as the incident module that sends it is not in this
- *   tree; C's exchange polls every 60 s, so the block within seconds comes from the push. */
+ * - Incident: with an incident open on A and C's exchange subscribed to A's incident pushes (a
+ *   webhook of A to C's push URL, signed with the exchange's push secret), a hash added on A
+ *   with the incident's label blocks an upload check on C; C's exchange polls every 60 s, so the
+ *   block within seconds comes from the push. (The earlier steps wake C with a push the test
+ *   signs itself, as A's webhook would.) */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -54,8 +56,13 @@
 #define N_MORE (N_SIGNALS * 3 / 5) /* the second import, during which B is killed */
 #define PUSH_SECRET "peers-push-secret-0123456789"
 
-static const char *const flags[] = {"--exchange-allow-private", "1", "--exchange-min-interval-ms",
-                                    "200", NULL};
+static const char *const flags[] = {"--exchange-allow-private",
+                                    "1",
+                                    "--exchange-min-interval-ms",
+                                    "200",
+                                    "--webhook-allow-private",
+                                    "1",
+                                    NULL};
 
 /* B after its restart: pages of 100 changes, so that a sync of 60,000 takes 600 pages and can be
  * interrupted in the middle. */
@@ -667,32 +674,48 @@ static void test_opinions_back_to_a(void **state)
     json_decref(o);
 }
 
-static void test_hash_on_a_blocks_upload_on_c(void **state)
+static void test_incident_hash_on_a_blocks_upload_on_c(void **state)
 {
     (void)state;
+    /* A's admin subscribes C's exchange to A's incident pushes: a webhook to C's push URL with
+     * the exchange's push secret; then an incident opens on A. */
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"url\": \"%s/v1/exchanges/%lld/push\", \"secret\": \"" PUSH_SECRET "\","
+             " \"events\": [\"incident\"]}",
+             S.c.base, S.xc);
+    json_decref(api_call(&S.a, 201, "POST", "/v1/webhooks", S.admin_a, body));
+    json_decref(api_call(&S.a, 201, "POST", "/v1/incidents", S.admin_a,
+                         "{\"name\": \"attack\", \"level\": \"cip\", \"filter\": {\"labels\":"
+                         " [\"incident:peers-test\"]}, \"enforcement\": \"block\"}"));
     const char *md5 = "c0ffee00c0ffee00c0ffee00c0ffee00";
-    char body[128];
-    snprintf(body, sizeof body, "{\"md5\": \"%s\"}", md5);
-    json_t *v = api_call(&S.c, 200, "POST", "/v1/check", S.plat_c, body);
+    char check[128], sig[256];
+    snprintf(check, sizeof check, "{\"md5\": \"%s\"}", md5);
+    json_t *v = api_call(&S.c, 200, "POST", "/v1/check", S.plat_c, check);
     assert_string_equal(api_jstr(v, "verdict"), "allow");
     json_decref(v);
+    /* The incident's hash arrives on A; C polls once a minute: the push brings it. */
     double t0 = api_now_s();
-    char sig[128];
-    snprintf(sig, sizeof sig, "{\"type\": \"md5\", \"value\": \"%s\"}", md5);
+    snprintf(sig, sizeof sig,
+             "{\"type\": \"md5\", \"value\": \"%s\", \"labels\": [\"incident:peers-test\"]}", md5);
     json_decref(api_call(&S.a, 201, "POST", "/v1/banks/SRC/signals", S.admin_a, sig));
-    push_c();
     for (;;) {
-        v = api_call(&S.c, 200, "POST", "/v1/check", S.plat_c, body);
+        v = api_call(&S.c, 200, "POST", "/v1/check", S.plat_c, check);
         int blocked = strcmp(api_jstr(v, "verdict"), "block") == 0;
         json_decref(v);
         if (blocked)
             break;
-        if (api_now_s() - t0 > 20)
-            fail_msg("the hash added on A does not block on C after 20 s");
+        if (api_now_s() - t0 > 30)
+            fail_msg("the incident's hash added on A does not block on C after 30 s");
         api_sleep_ms(20);
     }
-    print_message("a hash added on A blocks an upload on C %.3f s later (push)\n",
+    print_message("an incident hash added on A blocks an upload on C %.3f s later (incident "
+                  "push)\n",
                   api_now_s() - t0);
+    /* The push went through A's webhook. */
+    json_t *x = exchange(&S.c, S.admin_c, S.xc);
+    assert_true(api_jint(x, "pages") > 0);
+    json_decref(x);
 }
 
 /* ---- docs/feeds.md: the command on B ---- */
@@ -789,7 +812,7 @@ int main(void)
         cmocka_unit_test(test_b_killed_mid_sync),
         cmocka_unit_test(test_altered_page_refused),
         cmocka_unit_test(test_opinions_back_to_a),
-        cmocka_unit_test(test_hash_on_a_blocks_upload_on_c),
+        cmocka_unit_test(test_incident_hash_on_a_blocks_upload_on_c),
         cmocka_unit_test(test_doc_setup_on_b),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
