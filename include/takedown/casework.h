@@ -578,7 +578,7 @@ typedef enum td_role {
     TD_ROLE_PLATFORM = 3,
     TD_ROLE_AUDITOR = 4,
     TD_ROLE_AUTHORITY = 5, /* reserved */
-    TD_ROLE_PEER = 6,      /* reserved */
+    TD_ROLE_PEER = 6,      /* another takedown instance: reads signed feeds (feeds.h) */
     TD_ROLE_CUSTODIAN = 7, /* reserved */
     TD_ROLE_LEGAL = 8      /* handles evidence orders and approves their delivery */
 } td_role;

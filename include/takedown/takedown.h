@@ -10,6 +10,7 @@
 #include "evidence.h"
 #include "evidence_orders.h"
 #include "evidence_package.h"
+#include "feeds.h"
 #include "frank.h"
 #include "hash.h"
 #include "hash_types.h"

@@ -14,15 +14,15 @@ const char td_cli_key_usage[] =
     "       takedown key list --data DIR\n"
     "       takedown key revoke --data DIR ID\n"
     "\n"
-    "ROLE: admin, moderator, platform, auditor, authority, custodian or legal (the roles the\n"
-    "server admits). An authority's key is then linked to its authority over HTTP\n"
+    "ROLE: admin, moderator, platform, auditor, authority, custodian, legal or peer (another\n"
+    "takedown instance reading this one's signed feeds). An authority's key is then linked to its "
+    "authority over HTTP\n"
     "(POST /v1/authorities/{id}/keys); a custodian's key is named as the custodian (--name,\n"
     "as in 'takedown evidence init'). 'create' prints the new key on stdout (shown once).\n"
     "DIR defaults to $TAKEDOWN_DATA, then ./takedown-data.\n";
 
-/* The roles a key may be created with: those POST /v1/keys admits. 'peer' is reserved and has no
- * route yet, so a key of that role could do nothing. */
-static int creatable(td_role role) { return role != TD_ROLE_PEER; }
+/* The roles a key may be created with: those POST /v1/keys admits (every role has routes). */
+static int creatable(td_role role) { return role >= TD_ROLE_ADMIN && role <= TD_ROLE_LEGAL; }
 
 static td_service *open_service(const char *dir, const td_config *cfg)
 {
@@ -98,7 +98,7 @@ int td_cli_key(int argc, char **argv)
     }
     if (create && (!role || td_role_parse(role, &rl) != TD_OK || !creatable(rl))) {
         fprintf(stderr, "takedown key create: --role must be admin, moderator, platform, auditor, "
-                        "authority, custodian or legal\n");
+                        "authority, custodian, legal or peer\n");
         return 2;
     }
     if (revoke) {

@@ -113,6 +113,7 @@ unsigned td__role_bit(td_role role)
     case TD_ROLE_AUTHORITY: return TD__R_AUTHORITY;
     case TD_ROLE_CUSTODIAN: return TD__R_CUSTODIAN;
     case TD_ROLE_LEGAL: return TD__R_LEGAL;
+    case TD_ROLE_PEER: return TD__R_PEER;
     default: return 0;
     }
 }

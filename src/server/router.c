@@ -11,6 +11,7 @@
 #include "core/utf8.h"
 #include "server/handlers_eorders.h"
 #include "server/handlers_evidence.h"
+#include "server/handlers_feeds.h"
 #include "server/handlers_frank.h"
 #include "server/handlers_incidents.h"
 #include "server/handlers_orders.h"
@@ -26,6 +27,7 @@
 #define PLAT TD__R_PLATFORM
 #define CUST TD__R_CUSTODIAN
 #define LEGAL (TD__R_LEGAL | TD__R_ADMIN)
+#define PEER TD__R_PEER
 
 static const td__route routes[] = {
     {"GET", "/healthz", td__h_healthz, PUB, TD__F_NO_READY | TD__F_PROBE, "liveness"},
@@ -50,6 +52,8 @@ static const td__route routes[] = {
     {"POST", "/v1/banks/{name}/signals", td__h_signals_add, MOD, TD__F_MEDIA, "add a signal"},
     {"PATCH", "/v1/banks/{name}/signals/{id}", td__h_signal_update, MOD, 0, "update a signal"},
     {"DELETE", "/v1/banks/{name}/signals/{id}", td__h_signal_delete, MOD, 0, "delete a signal"},
+    {"GET", "/v1/banks/{name}/signals/{id}", td__h_signal_get, READ, 0,
+     "one signal, with the opinions of peers"},
     {"GET", "/v1/banks/{name}/signals/{id}/body", td__h_signal_body, READ, 0,
      "a body signal's text, URL or vPDQ hash file"},
     {"POST", "/v1/banks/{name}/import", td__h_bank_import, MOD, TD__F_IMPORT, "import a list"},
@@ -96,6 +100,16 @@ static const td__route routes[] = {
     {"DELETE", "/v1/keys/{id}", td__h_key_delete, ADMIN, 0, "revoke an API key"},
 
     {"GET", "/v1/stats", td__h_stats, READ, 0, "counts"},
+
+    /* Signed feeds to other takedown instances (docs/feeds.md). A peer key calls these routes
+     * and no other. "keys" comes first: it is not a bank's feed. */
+    {"GET", "/v1/feeds/keys", td__h_feed_keys, PUB, 0, "the feed signing keys"},
+    {"GET", "/v1/feeds/{bank}", td__h_feed_page, PEER | ADMIN, 0,
+     "a bank's changes after a cursor, one signed page"},
+    {"POST", "/v1/feeds/{bank}/opinions", td__h_feed_opinions_add, PEER, 0,
+     "a peer's opinions on signals of the bank"},
+    {"GET", "/v1/feeds/{bank}/opinions", td__h_feed_opinions_list, READ, 0,
+     "opinion counts per signal of the bank"},
 
     /* Removal orders (docs/orders.md). Authorities only send orders and referrals, and read and
      * clarify their own orders (the handlers check that the order is theirs). */
@@ -258,10 +272,10 @@ static void roles_text(unsigned roles, char *out, size_t cap)
     static const struct {
         unsigned bit;
         const char *name;
-    } names[] = {{TD__R_ADMIN, "admin"},         {TD__R_MODERATOR, "moderator"},
-                 {TD__R_PLATFORM, "platform"},   {TD__R_AUDITOR, "auditor"},
-                 {TD__R_AUTHORITY, "authority"}, {TD__R_CUSTODIAN, "custodian"},
-                 {TD__R_LEGAL, "legal"},         {TD__R_PUBLIC, "public"}};
+    } names[] = {
+        {TD__R_ADMIN, "admin"},     {TD__R_MODERATOR, "moderator"}, {TD__R_PLATFORM, "platform"},
+        {TD__R_AUDITOR, "auditor"}, {TD__R_AUTHORITY, "authority"}, {TD__R_CUSTODIAN, "custodian"},
+        {TD__R_LEGAL, "legal"},     {TD__R_PEER, "peer"},           {TD__R_PUBLIC, "public"}};
     size_t n = 0;
     out[0] = '\0';
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {

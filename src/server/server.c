@@ -25,6 +25,7 @@
 #include "server/auth.h"
 #include "server/guard.h"
 #include "server/handlers_eorders.h"
+#include "server/handlers_feeds.h"
 #include "server/handlers_frank.h"
 #include "server/handlers_incidents.h"
 #include "server/handlers_orders.h"
@@ -227,6 +228,24 @@ td_incidents *td__req_incidents(td__req *r) { return atomic_load(&r->srv->incide
  * evidence store and authority registry), the reports (sealed in that evidence store), then the
  * evidence orders (the registry, the store, and the reports as their provider). Closed the
  * other way round. */
+/* ---- signed feeds ----
+ * The feeds handle holds the feed signing key and serves pages from the store; it has no thread
+ * and borrows nothing but the service. */
+static void feeds_start(td_server *srv, td_service *svc)
+{
+    td_feeds *f = NULL;
+    td_error err;
+    if (td_feeds_open(svc, NULL, &f, &err) != TD_OK) {
+        server_log(srv, "signed feeds are disabled: %s", err.message);
+        return;
+    }
+    atomic_store(&srv->feeds, f);
+}
+
+static void feeds_stop(td_server *srv) { td_feeds_close(atomic_exchange(&srv->feeds, NULL)); }
+
+td_feeds *td__req_feeds(td__req *r) { return atomic_load(&r->srv->feeds); }
+
 /* ---- hash exchanges ----
  * Their workers pull on their own threads; the handle is opened on the service like the others
  * and closed first (a pull in progress finishes its page). */
@@ -247,6 +266,7 @@ td_exchanges *td__req_exchanges(td__req *r) { return atomic_load(&r->srv->exchan
 
 static void components_start(td_server *srv, td_service *svc)
 {
+    feeds_start(srv, svc);
     exchanges_start(srv, svc);
     orders_start(srv, svc);
     reports_start(srv, svc);
@@ -263,6 +283,7 @@ static void components_stop(td_server *srv)
     eorders_stop(srv);
     reports_stop(srv);
     orders_stop(srv);
+    feeds_stop(srv);
 }
 
 void td__srv_clock_figures(td_server *srv, unsigned long long *preserve_retries,

@@ -35,6 +35,7 @@ enum {
     TD__R_AUTHORITY = 1u << 4, /* sends signed removal orders and referrals (orders.h) */
     TD__R_CUSTODIAN = 1u << 5, /* holds a share of the evidence master key (evidence.h) */
     TD__R_LEGAL = 1u << 6,  /* handles evidence orders, approves deliveries (evidence_orders.h) */
+    TD__R_PEER = 1u << 7,   /* another takedown instance: reads signed feeds (feeds.h) */
     TD__R_PUBLIC = 1u << 15 /* no key needed */
 };
 /* The platform's own roles. Authorities and custodians are outside them: routes name them
@@ -212,6 +213,8 @@ struct td_server {
     /* Message franking and E2EE reports (reports.h), opened on the service after the orders
      * (whose evidence store seals removed reports); NULL: their routes answer 503. */
     _Atomic(struct td_reports *) reports;
+    /* Signed feeds to other instances (feeds.h); NULL: their routes answer 503. */
+    _Atomic(struct td_feeds *) feeds;
     /* Hash exchanges (exchange.h), opened on the service; NULL: their routes answer 503. */
     _Atomic(struct td_exchanges *) exchanges;
     /* Incident mode (incidents.h), opened on the service; NULL: its routes answer 503. */
