@@ -209,9 +209,12 @@ static void test_url_list(void **state)
     assert_string_equal(e.checkpoint, sha);
     assert_int_equal(e.added, 3);
 
-    /* The same file again: nothing applied twice. */
+    /* The same file again: nothing applied twice, and a poll that changed nothing leaves no
+     * audit entry. */
+    int pages_before = audit_count("exchange.page", NULL);
     assert_int_equal(td_exchange_run_now(ex, out.id, 0, &run, NULL), TD_OK);
     assert_int_equal(run.added, 0);
+    assert_int_equal(audit_count("exchange.page", NULL), pages_before);
     bank_set("SHARED", got, sizeof got, &own);
     assert_string_equal(got, want);
 

@@ -32,3 +32,13 @@ int td__wait_interval(pthread_cond_t *cond, pthread_mutex_t *lock, const int *st
         ; /* woken without a stop request: keep waiting until the time */
     return *stop;
 }
+
+int td__wait_flag(pthread_cond_t *cond, pthread_mutex_t *lock, const int *stop, const int *flag,
+                  unsigned interval_ms)
+{
+    struct timespec ts;
+    td__deadline_after(&ts, interval_ms);
+    while (!*stop && !*flag && pthread_cond_timedwait(cond, lock, &ts) == 0)
+        ; /* woken with neither set: keep waiting until the time */
+    return *stop;
+}

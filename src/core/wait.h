@@ -21,4 +21,8 @@ void td__deadline_after(struct timespec *ts, int64_t ms);
 int td__wait_interval(pthread_cond_t *cond, pthread_mutex_t *lock, const int *stop,
                       unsigned interval_ms);
 
+/* The same, also returning as soon as *flag is non-zero (a kick: work to do now). */
+int td__wait_flag(pthread_cond_t *cond, pthread_mutex_t *lock, const int *stop, const int *flag,
+                  unsigned interval_ms);
+
 #endif

@@ -372,8 +372,16 @@ static td_status apply_pages(td_exchanges *ex, const td_exchange *e, const char 
             (json_int_t)(pc.skipped + page->skipped), "unchanged", (json_int_t)pc.main.unchanged);
         if (d && k == n - 1 && ends_resync)
             json_object_set_new(d, "resync_end", json_true());
-        if ((st = td__exchange_audit(ex, c, NULL, "exchange.page", e->id, d, err)))
+        /* A poll that found nothing and left the checkpoint where it was changes nothing: no
+         * entry (last_fetch_ms shows it), or a source polled every second would fill the log. */
+        const char *page_from = k ? pages[k - 1]->checkpoint : from;
+        if (page->n == 0 && !(k == n - 1 && ends_resync) &&
+            strcmp(page->checkpoint, page_from) == 0) {
+            json_decref(d);
+            d = NULL;
+        } else if ((st = td__exchange_audit(ex, c, NULL, "exchange.page", e->id, d, err))) {
             goto out;
+        }
         sum.pages++;
         sum.items += page->n;
         sum.added += pc.main.added + pc.allow.added;

@@ -53,8 +53,9 @@ static void *worker_main(void *arg)
         }
         int64_t wait = d < 0 || d > ex->opts.reload_ms ? ex->opts.reload_ms : d;
         pthread_mutex_lock(&w->lock);
+        /* A kick (a push, a change of settings) ends the wait at once. */
         if (!w->stop && !w->kicked && wait > 0)
-            (void)td__wait_interval(&w->wake, &w->lock, &w->stop, (unsigned)wait);
+            (void)td__wait_flag(&w->wake, &w->lock, &w->stop, &w->kicked, (unsigned)wait);
     }
     pthread_mutex_unlock(&w->lock);
     return NULL;
