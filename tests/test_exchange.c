@@ -662,12 +662,91 @@ static void test_generated_feed(void **state)
     close_all();
 }
 
+/* A body signal (a URL) retracted by the SHA-256 of its canonical body, as a peer's feed names a
+ * removed body signal (the body went with it): only the source's own is retracted. */
+static void test_digest_retraction(void **state)
+{
+    (void)state;
+    dir = test_fresh_dir("exchange-digest-XXXXXX");
+    open_all();
+    td_bank b;
+    td_bank_init(&b);
+    snprintf(b.name, sizeof b.name, "URLS");
+    assert_int_equal(td_bank_create(svc, &b, NULL, NULL), TD_OK);
+    static const char url_a[] = "https://propaganda.example/a",
+                      url_b[] = "HTTPS://Propaganda.Example/b";
+    td__sync_item add[2];
+    memset(add, 0, sizeof add);
+    add[0].type = add[1].type = TD_SIGNAL_URL;
+    add[0].value = url_a;
+    add[0].len = strlen(url_a);
+    add[1].value = url_b;
+    add[1].len = strlen(url_b);
+    add[0].confidence = add[1].confidence = -1;
+    td__sync_counts counts;
+    memset(&counts, 0, sizeof counts);
+    int64_t first = 0, bank_id = 0;
+    td_store_conn *c;
+    assert_int_equal(td_store_acquire(svc->store, 1, &c, NULL), TD_OK);
+    assert_int_equal(td_store_begin(c, NULL), TD_OK);
+    assert_int_equal(td__bank_id(c, "URLS", &bank_id, NULL), TD_OK);
+    assert_int_equal(
+        td__sync_apply(svc, c, bank_id, "exchange:peer", add, 2, &counts, &first, NULL), TD_OK);
+    assert_int_equal(td_store_commit(c, NULL), TD_OK);
+    assert_int_equal(counts.added, 2);
+    /* The digests of the canonical bodies (the second URL's host and scheme lower-cased). */
+    char digest[2][65];
+    const char *urls[2] = {url_a, url_b};
+    for (int i = 0; i < 2; i++) {
+        char *canon = NULL;
+        size_t n = 0;
+        assert_int_equal(
+            td_signal_body_normalize(TD_SIGNAL_URL, urls[i], strlen(urls[i]), &canon, &n, NULL),
+            TD_OK);
+        assert_int_equal(td_sha256_hex((const uint8_t *)canon, n, digest[i]), TD_OK);
+        td_free(canon);
+    }
+    td__sync_item rm[2];
+    memset(rm, 0, sizeof rm);
+    for (int i = 0; i < 2; i++) {
+        rm[i].remove = rm[i].digest = 1;
+        rm[i].type = TD_SIGNAL_URL;
+        rm[i].value = digest[i];
+        rm[i].len = 64;
+    }
+    /* Another source's retraction finds nothing of its own. */
+    memset(&counts, 0, sizeof counts);
+    assert_int_equal(td_store_begin(c, NULL), TD_OK);
+    assert_int_equal(
+        td__sync_apply(svc, c, bank_id, "exchange:other", rm, 1, &counts, &first, NULL), TD_OK);
+    assert_int_equal(counts.absent, 1);
+    assert_int_equal(td__sync_apply(svc, c, bank_id, "exchange:peer", rm, 2, &counts, &first, NULL),
+                     TD_OK);
+    assert_int_equal(td_store_commit(c, NULL), TD_OK);
+    assert_int_equal(counts.removed, 2);
+    /* A digest names only a retraction. */
+    rm[0].remove = 0;
+    assert_int_equal(td_store_begin(c, NULL), TD_OK);
+    assert_int_equal(td__sync_apply(svc, c, bank_id, "exchange:peer", rm, 1, &counts, &first, NULL),
+                     TD_ERR_INVALID);
+    td_store_rollback(c);
+    assert_int_equal(td__follow(svc, NULL, NULL), TD_OK);
+    td_store_release(svc->store, c);
+    td_signal *list = NULL;
+    size_t n = 0;
+    assert_int_equal(td_signal_list(svc, "URLS", 0, 10, &list, &n, NULL), TD_OK);
+    assert_int_equal(n, 0);
+    td_free(list);
+    close_all();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_list),
         cmocka_unit_test(test_threatexchange),
         cmocka_unit_test(test_generated_feed),
+        cmocka_unit_test(test_digest_retraction),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

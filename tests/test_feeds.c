@@ -34,6 +34,7 @@
 #include "takedown/audit.h"
 #include "takedown/casework.h"
 #include "takedown/feeds.h"
+#include "takedown/hash.h"
 #include "takedown/server.h"
 
 #define BANK "FEED_BANK"
@@ -583,7 +584,7 @@ static void test_client_parser(void **state)
     assert_false(xp.more);
     assert_true(strchr(xp.checkpoint, ':') != NULL);
     td__xpage_clear(&xp);
-    /* A removal of a body signal is skipped by the subscriber (docs/feeds.md, limits). */
+    /* A removal of a body signal carries the SHA-256 of the canonical body: a digest removal. */
     td_free(j);
     td_signal_input_init(&in);
     in.type = TD_SIGNAL_URL;
@@ -593,18 +594,30 @@ static void test_client_parser(void **state)
     assert_int_equal(td_signal_delete(svc, BANK, u.id, NULL), TD_OK);
     j = page_json(f, "", 100, &len);
     assert_int_equal(td__feed_page_parse(j, len, &ex, 0, NULL, 0, &xp, NULL), TD_OK);
-    assert_int_equal(xp.n, 3);
-    assert_int_equal(xp.skipped, 1);
+    assert_int_equal(xp.n, 4);
+    assert_int_equal(xp.skipped, 0);
+    {
+        char *canon = NULL, digest[65];
+        size_t canon_len = 0;
+        assert_int_equal(td_signal_body_normalize(TD_SIGNAL_URL, in.value, strlen(in.value), &canon,
+                                                  &canon_len, NULL),
+                         TD_OK);
+        assert_int_equal(td_sha256_hex((const uint8_t *)canon, canon_len, digest), TD_OK);
+        td_free(canon);
+        assert_true(xp.items[3].remove && xp.items[3].digest);
+        assert_int_equal(xp.items[3].type, TD_SIGNAL_URL);
+        assert_string_equal(xp.items[3].value, digest);
+    }
     td__xpage_clear(&xp);
     /* Only URLs wanted: the rest counted as skipped, removals kept. */
     assert_int_equal(td__feed_page_parse(j, len, &ex, 1u << TD_SIGNAL_URL, NULL, 0, &xp, NULL),
                      TD_OK);
-    assert_int_equal(xp.n, 2);
-    assert_int_equal(xp.skipped, 2);
+    assert_int_equal(xp.n, 3);
+    assert_int_equal(xp.skipped, 1);
     td__xpage_clear(&xp);
-    /* Only the tag ideology:x. */
+    /* Only the tag ideology:x (removals kept: the two). */
     assert_int_equal(td__feed_page_parse(j, len, &ex, 0, &l, 0, &xp, NULL), TD_OK);
-    assert_int_equal(xp.n, 2);
+    assert_int_equal(xp.n, 3);
     td__xpage_clear(&xp);
     /* A page over the item cap is refused whole. */
     td_error err;

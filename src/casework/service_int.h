@@ -307,6 +307,8 @@ typedef struct td__sync_item {
     size_t len;        /* bytes of value */
     td_labels labels;  /* an addition's labels (they replace those of the source's own signal) */
     int confidence;    /* -1: TD_CONFIDENCE_DEFAULT */
+    int digest;        /* a retraction of a body type by the SHA-256 of its canonical body (the
+                          signal's stored value) instead of the body */
     int64_t signal_id; /* set: the signal added, updated, held or removed (0: none) */
     int outcome;       /* set: TD__SYNC_* */
 } td__sync_item;

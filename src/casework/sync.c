@@ -122,6 +122,12 @@ static td_status item_value(const td__sync_item *it, char value[65], char **body
         return td__error_set(err, TD_ERR_INVALID, "unknown signal type %d", (int)it->type);
     if (!td_signal_type_has_body(it->type))
         return td_signal_value_normalize(it->type, it->value, it->len, value, err);
+    if (it->digest) {
+        if (!it->remove)
+            return td__error_set(err, TD_ERR_INVALID, "only a retraction names a body by digest");
+        /* The stored value of a body signal: the SHA-256 of its canonical body. */
+        return td_signal_value_normalize(TD_SIGNAL_SHA256, it->value, it->len, value, err);
+    }
     td_status st = td_signal_body_normalize(it->type, it->value, it->len, body, body_len, err);
     if (st == TD_OK && td_sha256_hex((const uint8_t *)*body, *body_len, value) != TD_OK) {
         td__free(*body);

@@ -36,6 +36,9 @@ typedef struct td__xitem {
     char external_id[TD__XID_MAX + 1]; /* the source's id (TE descriptor id, TCAP id, peer signal
                                           id); "" when the source has none */
     int64_t updated_ms;                /* the source's last-update time, 0 when unknown */
+    int digest; /* a removal of a body type (url, raw_text, vpdq) whose value is the SHA-256 of
+                   the canonical body (a peer's feed: the body went with the signal), which is
+                   what the bank stores as the signal's value */
 } td__xitem;
 
 /* One fetched page. */

@@ -107,12 +107,8 @@ td_status td__feed_changes_parse(const char *changes, size_t len, unsigned types
             continue;
         }
         /* A removal of a body signal carries the body's SHA-256, not the body (it is deleted
-         * with the signal), and the framework finds what to retract by (type, value): it would
-         * take the digest for a body. Skipped until retraction goes by external id. */
-        if (it.remove && td_signal_type_has_body(it.type)) {
-            page->skipped++;
-            continue;
-        }
+         * with the signal): the framework retracts by that digest, the signal's stored value. */
+        it.digest = it.remove && td_signal_type_has_body(it.type);
         if ((st = td__xpage_add(page, &it, value, json_string_length(v), max_items, err)))
             break;
     }

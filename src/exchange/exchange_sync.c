@@ -280,6 +280,7 @@ static td_status apply_items(td_exchanges *ex, td_store_conn *c, const td_exchan
             it->len = x->value_len;
             it->labels = x->labels;
             it->confidence = -1;
+            it->digest = x->digest;
             from[n++] = x;
             if (x->negative && !x->remove) {
                 pc->negative++;
