@@ -97,9 +97,9 @@ static void test_doc_examples(void **state)
 {
     (void)state;
     json_decref(api_call(&S.srv, 201, "POST", "/v1/banks", S.srv.admin, "{\"name\": \"PARTNER\"}"));
-    doc_replay d = {&S.srv, "docs/exchanges.md", "http://127.0.0.1:8080", doc_variable, NULL, NULL,
-                    0};
-    int n = doc_replay_page(&d);
+    doc_replay d = {
+        &S.srv, "docs/exchanges.md", "http://127.0.0.1:8080", doc_variable, NULL, NULL, 0, 0};
+    int n = doc_replay_page(&d, NULL);
     print_message("replayed %d commands of docs/exchanges.md\n", n);
     assert_true(n >= 1);
 }

@@ -1488,10 +1488,13 @@ static const char *doc_variable(const char *p, size_t *skip, void *ctx)
 }
 
 /* What later commands use. */
-static void doc_after(void *ctx, const char *method, const char *url, long st, json_t *real_j)
+static void doc_after(void *ctx, const char *method, const char *url, long st, json_t *real_j,
+                      const char *raw, size_t raw_len)
 {
     (void)ctx;
     (void)method;
+    (void)raw;
+    (void)raw_len;
     if (strcmp(url, "/v1/frank") == 0 && st == 200 && api_jstr(real_j, "frank") && !V.frank[0]) {
         snprintf(V.key_id, sizeof V.key_id, "%lld", (long long)api_jint(real_j, "key_id"));
         snprintf(V.frank, sizeof V.frank, "%s", api_jstr(real_j, "frank"));
@@ -1522,8 +1525,8 @@ static void test_doc_examples(void **state)
     if (!strstr(md, tag))
         fail_msg("docs/e2ee.md does not show the example's tag %s", tag);
 
-    doc_replay d = {&S.srv, "docs/e2ee.md", DOC_HOST, doc_variable, NULL, doc_after, 0};
-    int replayed = doc_replay_page(&d);
+    doc_replay d = {&S.srv, "docs/e2ee.md", DOC_HOST, doc_variable, NULL, doc_after, 0, 0};
+    int replayed = doc_replay_page(&d, NULL);
     free(md);
     print_message("replayed %d commands of docs/e2ee.md\n", replayed);
     assert_true(replayed >= 9);

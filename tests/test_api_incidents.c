@@ -248,10 +248,13 @@ static const char *doc_variable(const char *p, size_t *skip, void *ctx)
 }
 
 /* What later commands use. */
-static void doc_after(void *ctx, const char *method, const char *url, long st, json_t *real_j)
+static void doc_after(void *ctx, const char *method, const char *url, long st, json_t *real_j,
+                      const char *raw, size_t raw_len)
 {
     (void)ctx;
     (void)method;
+    (void)raw;
+    (void)raw_len;
     if (strcmp(url, "/v1/incidents") == 0 && st == 201 && !V.incident_id[0])
         snprintf(V.incident_id, sizeof V.incident_id, "%lld", (long long)api_jint(real_j, "id"));
 }
@@ -259,8 +262,8 @@ static void doc_after(void *ctx, const char *method, const char *url, long st, j
 static void test_doc_examples(void **state)
 {
     (void)state;
-    doc_replay d = {&S.srv, "docs/incidents.md", DOC_HOST, doc_variable, NULL, doc_after, 1};
-    int replayed = doc_replay_page(&d);
+    doc_replay d = {&S.srv, "docs/incidents.md", DOC_HOST, doc_variable, NULL, doc_after, 1, 0};
+    int replayed = doc_replay_page(&d, NULL);
     print_message("replayed %d commands of docs/incidents.md\n", replayed);
     assert_true(replayed >= 7);
     /* The page's incident was closed: its report is there. */

@@ -29,7 +29,7 @@
 #include "exchange/client.h"
 #include "exchange/feed_int.h"
 #include "support/api_client.h"
-#include "support/doc_shell.h"
+#include "support/doc_replay.h"
 #include "support/support.h"
 #include "takedown/audit.h"
 #include "takedown/casework.h"
@@ -1035,81 +1035,12 @@ static const char *doc_variable(const char *p, size_t *skip, void *ctx)
     return NULL;
 }
 
-/* Same members (recursively), same JSON types; arrays compared by their first element. */
-static int same_shape(json_t *shown, json_t *real)
+/* What later commands use. */
+static void doc_after(void *ctx, const char *method, const char *url, long st, json_t *got,
+                      const char *raw, size_t raw_len)
 {
-    if (json_is_object(shown)) {
-        const char *k;
-        json_t *v;
-        if (!json_is_object(real) || json_object_size(shown) != json_object_size(real))
-            return 0;
-        json_object_foreach(shown, k, v)
-        {
-            if (!json_object_get(real, k) || !same_shape(v, json_object_get(real, k)))
-                return 0;
-        }
-        return 1;
-    }
-    if (json_is_array(shown))
-        return json_is_array(real) &&
-               (json_array_size(shown) == 0 ||
-                same_shape(json_array_get(shown, 0), json_array_get(real, 0)));
-    if (json_is_boolean(shown))
-        return json_is_boolean(real);
-    return json_typeof(shown) == json_typeof(real);
-}
-
-static void doc_replay(const char *cmd, const char *shown, int line)
-{
-    char *words[64];
-    int n = doc_shell_words(cmd, words, 64, doc_variable, NULL);
-    if (n < 1 || strcmp(words[0], "curl") != 0)
-        fail_msg("docs/feeds.md:%d: not a curl command: %s", line, cmd);
-    const char *method = NULL, *url = NULL, *data = NULL, *key = NULL;
-    for (int i = 1; i < n; i++) {
-        const char *opt = words[i], *val = i + 1 < n ? words[i + 1] : NULL;
-        if (strcmp(opt, "-s") == 0)
-            continue;
-        if (strcmp(opt, "-X") == 0 && val) {
-            method = words[++i];
-        } else if (strcmp(opt, "-H") == 0 && val) {
-            if (strncasecmp(val, "Authorization: Bearer ", 22) != 0)
-                fail_msg("docs/feeds.md:%d: header '%s' is not replayed", line, val);
-            key = val + 22;
-            i++;
-        } else if (strcmp(opt, "-d") == 0 && val) {
-            data = words[++i];
-        } else if (strncmp(opt, DOC_A "/", strlen(DOC_A) + 1) == 0) {
-            url = opt + strlen(DOC_A);
-        } else {
-            fail_msg("docs/feeds.md:%d: curl option '%s' is not replayed", line, opt);
-        }
-    }
-    if (!url)
-        fail_msg("docs/feeds.md:%d: no URL on %s", line, DOC_A);
-    if (!method)
-        method = data ? "POST" : "GET";
-    api_request rq = {method, url, key, data ? "application/json" : NULL, data, -1, 0, NULL};
-    api_resp r;
-    long st = api_send(&S.srv, &rq, &r);
-    json_t *want = shown ? json_loads(shown, 0, NULL) : NULL;
-    json_t *got = r.body ? json_loads(r.body, 0, NULL) : NULL;
-    if (shown && !want)
-        fail_msg("docs/feeds.md:%d: the answer shown is not JSON", line);
-    if (want && json_object_get(want, "error")) {
-        if (st < 400 || !json_object_get(got, "error") ||
-            strcmp(api_jstr(json_object_get(want, "error"), "code"),
-                   api_jstr(json_object_get(got, "error"), "code")) != 0)
-            fail_msg("docs/feeds.md:%d: answered %ld %s, the page shows %s", line, st,
-                     r.body ? r.body : "", shown);
-    } else {
-        if (st < 200 || st > 299)
-            fail_msg("docs/feeds.md:%d: %s %s answered %ld %s", line, method, url, st,
-                     r.body ? r.body : "");
-        if (want && !same_shape(want, got))
-            fail_msg("docs/feeds.md:%d: answered %s, the page shows %s", line, r.body, shown);
-    }
-    /* What later commands use. */
+    (void)ctx;
+    (void)method;
     if (strcmp(url, "/v1/keys") == 0 && api_jstr(got, "key"))
         snprintf(V.peer_key, sizeof V.peer_key, "%s", api_jstr(got, "key"));
     if (strstr(url, "/signals") && st == 201)
@@ -1118,69 +1049,25 @@ static void doc_replay(const char *cmd, const char *shown, int line)
         /* The page verifies with the key the page told B to pin. */
         td_feed_expect ex = {"SHARED_TERROR", "", S.pk, NULL};
         td_feed_page p;
-        assert_int_equal(td_feed_page_verify(r.body, r.len, &ex, &p, NULL), TD_OK);
+        assert_int_equal(td_feed_page_verify(raw, raw_len, &ex, &p, NULL), TD_OK);
         assert_int_equal(p.count, 1);
         snprintf(V.cursor, sizeof V.cursor, "%s", p.to);
         td_feed_page_clear(&p);
     }
-    json_decref(want);
-    json_decref(got);
-    api_resp_free(&r);
-    for (int i = 0; i < n; i++)
-        free(words[i]);
-}
-
-static char *block_text(const char *p, const char **next)
-{
-    const char *end = strstr(p, "\n```");
-    assert_non_null(end);
-    size_t n = (size_t)(end - p);
-    char *s = malloc(n + 1);
-    memcpy(s, p, n);
-    s[n] = '\0';
-    *next = end + 4;
-    return s;
 }
 
 static void test_doc_commands(void **state)
 {
     (void)state;
-    size_t len;
-    char *md = (char *)read_all(TD_SOURCE_DIR "/docs/feeds.md", &len);
-    md[len] = '\0';
-    int replayed = 0, other = 0, line = 1;
     if (!S.pk_hex[0]) {
         json_t *k = api_call(&S.srv, 200, "GET", "/v1/feeds/keys", NULL, NULL);
         json_t *k0 = json_array_get(json_object_get(k, "keys"), 0);
         assert_int_equal(td__hex_decode_exact(api_jstr(k0, "public_key"), 64, S.pk, 32), 0);
         json_decref(k);
     }
-    for (const char *p = md; *p;) {
-        if (strncmp(p, "```sh\n", 6) != 0) {
-            line += *p == '\n';
-            p++;
-            continue;
-        }
-        const char *next;
-        char *cmd = block_text(p + 6, &next);
-        int cmd_line = line + 1;
-        for (const char *q = p; q < next; q++)
-            line += *q == '\n';
-        p = next;
-        char *shown = NULL;
-        const char *q = p + strspn(p, "\n");
-        if (strncmp(q, "```json\n", 8) == 0)
-            shown = block_text(q + 8, &next);
-        if (strstr(cmd, DOC_A "/")) {
-            doc_replay(cmd, shown, cmd_line);
-            replayed++;
-        } else {
-            other++; /* B's commands: tests/test_exchange_peers.c */
-        }
-        free(cmd);
-        free(shown);
-    }
-    free(md);
+    int other = 0;
+    doc_replay d = {&S.srv, "docs/feeds.md", DOC_A, doc_variable, NULL, doc_after, 0, 1};
+    int replayed = doc_replay_page(&d, &other); /* B's commands: tests/test_exchange_peers.c */
     print_message("replayed %d commands of docs/feeds.md (%d on B)\n", replayed, other);
     assert_true(replayed >= 8);
     assert_true(V.cursor[0] != '\0');

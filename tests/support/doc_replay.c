@@ -114,7 +114,7 @@ static void replay(const doc_replay *d, const char *cmd, const char *shown, int 
                          r.body ? r.body : "", shown);
     }
     if (d->after)
-        d->after(d->ctx, method, url, st, real_j);
+        d->after(d->ctx, method, url, st, real_j, r.body, r.len);
     json_decref(shown_j);
     json_decref(real_j);
     api_resp_free(&r);
@@ -137,7 +137,17 @@ static char *block_text(const char *p, const char **next)
     return s;
 }
 
-int doc_replay_page(const doc_replay *d)
+/* Whether cmd names a URL on d's host. */
+static int on_host(const doc_replay *d, const char *cmd)
+{
+    size_t n = strlen(d->host);
+    for (const char *p = strstr(cmd, d->host); p; p = strstr(p + 1, d->host))
+        if (p[n] == '/')
+            return 1;
+    return 0;
+}
+
+int doc_replay_page(const doc_replay *d, int *skipped)
 {
     char path[1024];
     size_t len;
@@ -146,6 +156,8 @@ int doc_replay_page(const doc_replay *d)
     assert_non_null(md);
     md[len] = '\0';
     int replayed = 0, line = 1;
+    if (skipped)
+        *skipped = 0;
     for (const char *p = md; *p;) {
         if (strncmp(p, "```sh\n", 6) != 0) {
             line += *p == '\n';
@@ -163,8 +175,13 @@ int doc_replay_page(const doc_replay *d)
         const char *q = p + strspn(p, "\n");
         if (strncmp(q, "```json\n", 8) == 0 || strncmp(q, "```text\n", 8) == 0)
             shown = block_text(q + 8, &next);
-        replay(d, cmd, shown, cmd_line);
-        replayed++;
+        if (d->other_hosts && !on_host(d, cmd)) {
+            if (skipped)
+                (*skipped)++;
+        } else {
+            replay(d, cmd, shown, cmd_line);
+            replayed++;
+        }
         free(cmd);
         free(shown);
     }

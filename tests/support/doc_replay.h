@@ -16,15 +16,19 @@ typedef struct doc_replay {
     const char *host;        /* the host the page's URLs name ("http://127.0.0.1:8080") */
     doc_shell_lookup lookup; /* the page's variables ($ADMIN_KEY ...) */
     void *ctx;               /* passed to lookup and after */
-    /* Called after each command with its answer (may be NULL), so that later commands can use
-     * what it gave. */
-    void (*after)(void *ctx, const char *method, const char *url, long status, json_t *answer);
+    /* Called after each command with its answer (parsed, may be NULL; and its exact bytes), so
+     * that later commands can use what it gave. */
+    void (*after)(void *ctx, const char *method, const char *url, long status, json_t *answer,
+                  const char *raw, size_t raw_len);
     int null_is_number; /* a null the page shows also stands for a number (a time not known in
                            advance) */
+    int other_hosts;    /* commands on another host (a second instance the page sets up) are
+                           left to another test (counted in *skipped) instead of failing */
 } doc_replay;
 
 /* Replays every command of the page in order; fails the running test on the first that does not
- * answer as shown. Returns the number of commands replayed. */
-int doc_replay_page(const doc_replay *d);
+ * answer as shown. Returns the number of commands replayed; *skipped (may be NULL) receives the
+ * number left for another host. */
+int doc_replay_page(const doc_replay *d, int *skipped);
 
 #endif
