@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "casework/service_int.h"
 #include "exchange/client.h"
@@ -63,8 +64,9 @@ td_status td__exchange_audit(td_exchanges *ex, td_store_conn *c, const td_princi
 /* The source column of the exchange's signals: "exchange:<name>". */
 void td__exchange_source(const char *name, char out[TD_SOURCE_MAX + 1]);
 
-/* One pull (exchange_sync.c); stop (may be NULL) is polled between pages. */
-td_status td__exchange_pull(td_exchanges *ex, int64_t id, size_t max_pages, const int *stop,
+/* One pull (exchange_sync.c); stop (may be NULL; set by another thread) is polled between
+ * pages. */
+td_status td__exchange_pull(td_exchanges *ex, int64_t id, size_t max_pages, const atomic_int *stop,
                             td_exchange_run *run, td_error *err);
 
 /* Workers (exchange_worker.c). */

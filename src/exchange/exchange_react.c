@@ -5,7 +5,6 @@
  * a failed send is retried with backoff, ten times at most. The scan follows the matches and
  * decisions tables from where it stood (exchange_cursors), starting at their end the first time:
  * history from before the exchanges existed is not sent. */
-#include <sodium.h>
 #include <string.h>
 
 #include "core/alloc.h"

@@ -8,7 +8,6 @@
  * beginning under a new generation; the page that ends it retracts every signal of the exchange
  * that the resync did not see again. */
 #include <pthread.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -537,7 +536,7 @@ static void *fetch_main(void *arg)
     return NULL;
 }
 
-td_status td__exchange_pull(td_exchanges *ex, int64_t id, size_t max_pages, const int *stop,
+td_status td__exchange_pull(td_exchanges *ex, int64_t id, size_t max_pages, const atomic_int *stop,
                             td_exchange_run *run, td_error *err)
 {
     td_exchange e;
@@ -572,7 +571,7 @@ td_status td__exchange_pull(td_exchanges *ex, int64_t id, size_t max_pages, cons
             /* The next group is fetched while this one is applied: the source's time and the
              * store's overlap (it starts from this group's last checkpoint, known already). */
             ahead = tail->more && cur->fs == TD_OK && cur->outcome == TD__XFETCH_OK &&
-                    !cur->resync && !(stop && *stop) && !(max_pages && left == 0);
+                    !cur->resync && !(stop && atomic_load(stop)) && !(max_pages && left == 0);
             if (ahead) {
                 fetch_job_init(next, ex, client, x, tail->checkpoint, left);
                 ahead = pthread_create(&next->thread, NULL, fetch_main, next) == 0;
@@ -649,7 +648,7 @@ td_status td__exchange_pull(td_exchanges *ex, int64_t id, size_t max_pages, cons
             fetch_run(cur);
             continue;
         }
-        if ((stop && *stop) || (max_pages && run->pages >= max_pages)) {
+        if ((stop && atomic_load(stop)) || (max_pages && run->pages >= max_pages)) {
             if (ahead)
                 fetch_job_clear(next);
             break;
@@ -669,8 +668,6 @@ td_status td__exchange_pull(td_exchanges *ex, int64_t id, size_t max_pages, cons
     td__free(next);
     if (st == TD_OK && !run->failed && !run->done && run->pages)
         st = schedule(ex, id, td__now(ex->svc), err); /* stopped by a page cap: due at once */
-    if (st == TD_OK && !run->failed && run->done && run->pages == 0)
-        st = schedule(ex, id, td__now(ex->svc) + e.interval_ms, err);
     td__exchange_disconnect(x);
     return st;
 }

@@ -20,7 +20,8 @@ struct td__xworker {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    int stop, kicked, seen;
+    int stop, kicked, seen; /* under lock */
+    atomic_int halt;        /* stop, as a pull in progress reads it between pages */
 };
 
 /* Milliseconds until exchange id is due (0: now); -1 when it is gone or disabled. */
@@ -48,7 +49,7 @@ static void *worker_main(void *arg)
             td_error err;
             /* A failure is recorded on the exchange by the pull; a store error here is retried
              * at the next wake. */
-            (void)td__exchange_pull(ex, w->id, 0, &w->stop, &run, &err);
+            (void)td__exchange_pull(ex, w->id, 0, &w->halt, &run, &err);
             d = due_in(ex, w->id);
         }
         int64_t wait = d < 0 || d > ex->opts.reload_ms ? ex->opts.reload_ms : d;
@@ -65,6 +66,7 @@ static void worker_stop(td__xworker *w)
 {
     pthread_mutex_lock(&w->lock);
     w->stop = 1;
+    atomic_store(&w->halt, 1);
     pthread_cond_broadcast(&w->wake);
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->thread, NULL);

@@ -15,6 +15,14 @@ static td_exchanges *exchanges_or_503(td__req *r)
     return ex;
 }
 
+/* The handle and the exchange id of the path ({id}); NULL when it answered (503, 400, 404). */
+static td_exchanges *exchange_target(td__req *r, int64_t *id)
+{
+    td_exchanges *ex = exchanges_or_503(r);
+    *id = ex ? td__param_id(r, 0) : -1;
+    return *id < 0 ? NULL : ex;
+}
+
 static json_t *labels_json(const td_labels *l)
 {
     json_t *a = json_array();
@@ -266,9 +274,9 @@ void td__h_exchanges_list(td__req *r)
 
 void td__h_exchange_get(td__req *r)
 {
-    td_exchanges *ex = exchanges_or_503(r);
-    int64_t id = ex ? td__param_id(r, 0) : -1;
-    if (id < 0)
+    int64_t id;
+    td_exchanges *ex = exchange_target(r, &id);
+    if (!ex)
         return;
     td_exchange e;
     td_error err;
@@ -281,9 +289,9 @@ void td__h_exchange_get(td__req *r)
 
 void td__h_exchange_update(td__req *r)
 {
-    td_exchanges *ex = exchanges_or_503(r);
-    int64_t id = ex ? td__param_id(r, 0) : -1;
-    if (id < 0)
+    int64_t id;
+    td_exchanges *ex = exchange_target(r, &id);
+    if (!ex)
         return;
     json_t *obj = td__body_object(r);
     if (!obj)
@@ -318,9 +326,9 @@ done:
 
 void td__h_exchange_delete(td__req *r)
 {
-    td_exchanges *ex = exchanges_or_503(r);
-    int64_t id = ex ? td__param_id(r, 0) : -1;
-    if (id < 0)
+    int64_t id;
+    td_exchanges *ex = exchange_target(r, &id);
+    if (!ex)
         return;
     td_error err;
     td_status st = td_exchange_delete_as(ex, &r->who, id, &err);
@@ -332,10 +340,9 @@ void td__h_exchange_delete(td__req *r)
 
 void td__h_exchange_run(td__req *r)
 {
-    td_exchanges *ex = exchanges_or_503(r);
-    int64_t id = ex ? td__param_id(r, 0) : -1;
-    int64_t max_pages = 0;
-    if (id < 0 || !td__query_int(r, "max_pages", 0, 1000000, 0, &max_pages))
+    int64_t id, max_pages = 0;
+    td_exchanges *ex = exchange_target(r, &id);
+    if (!ex || !td__query_int(r, "max_pages", 0, 1000000, 0, &max_pages))
         return;
     td_exchange_run run;
     td_exchange e;
@@ -359,9 +366,9 @@ void td__h_exchange_run(td__req *r)
 
 void td__h_exchange_push(td__req *r)
 {
-    td_exchanges *ex = exchanges_or_503(r);
-    int64_t id = ex ? td__param_id(r, 0) : -1;
-    if (id < 0)
+    int64_t id;
+    td_exchanges *ex = exchange_target(r, &id);
+    if (!ex)
         return;
     const char *sig = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Takedown-Signature");
     td_error err;
@@ -399,9 +406,9 @@ static json_t *upload_json(const td_exchange_upload *u)
 
 void td__h_exchange_uploads_list(td__req *r)
 {
-    td_exchanges *ex = exchanges_or_503(r);
-    int64_t id = ex ? td__param_id(r, 0) : -1;
-    if (id < 0)
+    int64_t id;
+    td_exchanges *ex = exchange_target(r, &id);
+    if (!ex)
         return;
     td_exchange e;
     td_exchange_upload *list = NULL;
@@ -424,9 +431,9 @@ void td__h_exchange_uploads_list(td__req *r)
 void td__h_exchange_upload_request(td__req *r)
 {
     static const char *const names[] = {"signal_id", "description", NULL};
-    td_exchanges *ex = exchanges_or_503(r);
-    int64_t id = ex ? td__param_id(r, 0) : -1;
-    if (id < 0)
+    int64_t id;
+    td_exchanges *ex = exchange_target(r, &id);
+    if (!ex)
         return;
     json_t *obj = td__body_object(r);
     if (!obj)
@@ -458,9 +465,9 @@ void td__h_exchange_upload_request(td__req *r)
 
 static void decide(td__req *r, int approve)
 {
-    td_exchanges *ex = exchanges_or_503(r);
-    int64_t id = ex ? td__param_id(r, 0) : -1;
-    int64_t uid = id >= 0 ? td__param_id(r, 1) : -1;
+    int64_t id;
+    td_exchanges *ex = exchange_target(r, &id);
+    int64_t uid = ex ? td__param_id(r, 1) : -1;
     if (uid < 0)
         return;
     td_exchange_upload u;
