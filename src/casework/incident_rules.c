@@ -31,6 +31,7 @@ td_status td__incident_rules_set(td_service *svc, const td__incident_rule *rules
     td__incident_rule *old = svc->incident_rules;
     svc->incident_rules = copy;
     svc->n_incident_rules = n;
+    atomic_store(&svc->incident_rules_any, n > 0);
     pthread_mutex_unlock(&svc->incident_lock);
     td__free(old);
     return TD_OK;
@@ -56,7 +57,7 @@ int td__incident_rule_meets(const td__incident_rule *r, const char *bank, const 
 
 void td__incident_apply(td_service *svc, td_match *m)
 {
-    if (m->kind == TD_BANK_ALLOW)
+    if (m->kind == TD_BANK_ALLOW || !atomic_load(&svc->incident_rules_any))
         return;
     pthread_mutex_lock(&svc->incident_lock);
     for (size_t i = 0; i < svc->n_incident_rules; i++) {

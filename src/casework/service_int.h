@@ -86,6 +86,9 @@ struct td_service {
     pthread_mutex_t incident_lock;
     struct td__incident_rule *incident_rules;
     size_t n_incident_rules;
+    /* Whether any rule is set, read without the lock by every match (most of the time there is
+     * no open incident, and the check path then takes no lock for it). */
+    atomic_int incident_rules_any;
     struct td__incident_hit *incident_hits;
     size_t n_incident_hits, cap_incident_hits;
     uint64_t incident_hits_dropped;
