@@ -170,13 +170,21 @@ td_status td__xhttp_failure(td__xconn *x, td__http_result result, td_error *err)
     }
 }
 
-td_status td__xpage_refuse(td__xconn *x, td__xpage *page, td_status st)
+void td__xpage_drop_items(td__xpage *page)
 {
     uint8_t sha[32];
+    char checkpoint[TD__XCHECKPOINT_MAX + 1];
     size_t bytes = page->bytes;
     memcpy(sha, page->sha256, sizeof sha);
+    memcpy(checkpoint, page->checkpoint, sizeof checkpoint);
     td__xpage_clear(page);
     memcpy(page->sha256, sha, sizeof sha);
+    memcpy(page->checkpoint, checkpoint, sizeof checkpoint);
     page->bytes = bytes;
+}
+
+td_status td__xpage_refuse(td__xconn *x, td__xpage *page, td_status st)
+{
+    td__xpage_drop_items(page);
     return td__xoutcome(x, st == TD_ERR_NOMEM ? TD__XFETCH_FAILED : TD__XFETCH_MALFORMED, st);
 }

@@ -62,5 +62,7 @@ td_status td__xoutcome(td__xconn *x, td__xfetch outcome, td_status code);
 /* Refuses a page whole: its items dropped, its digest and size kept (for the audit entry);
  * x->outcome malformed (failed when st is TD_ERR_NOMEM). Returns st. */
 td_status td__xpage_refuse(td__xconn *x, td__xpage *page, td_status st);
+/* Drops a page's items, keeping its digest, size and checkpoint. */
+void td__xpage_drop_items(td__xpage *page);
 
 #endif

@@ -68,7 +68,12 @@ static td_status fetch(td__xconn *x, const char *checkpoint, td__xpage *page, td
     SHA256(resp.body, resp.len, page->sha256);
     page->bytes = resp.len;
     td__hex_encode(page->sha256, 32, page->checkpoint);
-    /* The file is parsed every time: a malformed one is refused before it can start a resync. */
+    if (checkpoint[0] && strcmp(checkpoint, page->checkpoint) == 0) {
+        td__http_response_free(&resp); /* the same file: nothing changed, nothing to parse */
+        return TD_OK;
+    }
+    /* Another file is parsed before anything else: a malformed one is refused before it can
+     * start a resync. */
     list_ctx l = {x, page, TD_OK, err};
     td_import_result res;
     memset(&res, 0, sizeof res);
@@ -85,18 +90,10 @@ static td_status fetch(td__xconn *x, const char *checkpoint, td__xpage *page, td
     if (st != TD_OK) {
         td__xpage_refuse(x, page, st);
     } else if (checkpoint[0]) {
-        /* The same file: nothing changed. Another file: a resync (the framework starts over
-         * from "" and retracts what the new file no longer holds). */
-        int same = strcmp(checkpoint, page->checkpoint) == 0;
-        uint8_t sha[32];
-        char next[65];
-        memcpy(sha, page->sha256, 32);
-        memcpy(next, page->checkpoint, sizeof next);
-        td__xpage_clear(page);
-        memcpy(page->sha256, sha, 32);
-        memcpy(page->checkpoint, next, sizeof next);
-        page->bytes = resp.len;
-        page->resync = !same;
+        /* A changed file: a resync (the framework starts over from "" and retracts what the
+         * new file no longer holds); this page's items are not applied. */
+        td__xpage_drop_items(page);
+        page->resync = 1;
     }
     td__http_response_free(&resp);
     return st;
