@@ -69,12 +69,15 @@ static const char *dir;
 static td_service *svc;
 static td_exchanges *ex;
 
+static int reactions_per_minute = 60;
+
 static void open_all(void)
 {
     svc = test_open_service(dir);
     td_exchanges_options o;
     td_exchanges_options_default(&o);
     o.worker = 0;
+    o.reactions_per_minute = reactions_per_minute;
     o.allow_private = 1;
     o.backoff_min_ms = 1000;
     assert_int_equal(td_exchanges_open(svc, &o, &ex, NULL), TD_OK);
@@ -768,13 +771,65 @@ static void test_digest_retraction(void **state)
     close_all();
 }
 
+/* exchange_reactions_per_minute: with 1, two items matched give one reaction now and one
+ * pending for the next minute. */
+static void test_reaction_rate(void **state)
+{
+    (void)state;
+    reactions_per_minute = 1;
+    dir = test_fresh_dir("exchange-rate-XXXXXX");
+    open_all();
+    fake_exchange *fx = fx_start();
+    assert_non_null(fx);
+    td_bank b;
+    td_bank_init(&b);
+    snprintf(b.name, sizeof b.name, "RATE");
+    assert_int_equal(td_bank_create(svc, &b, NULL, NULL), TD_OK);
+    fx_te_record recs[] = {
+        {"201", MD5_1, "HASH_MD5", 1000, 0, "MALICIOUS", {NULL}, 0, 0},
+        {"202", MD5_2, "HASH_MD5", 1001, 0, "MALICIOUS", {NULL}, 0, 0},
+    };
+    fx_te_set(fx, "303", "app|secret", recs, 2, 10);
+    td_exchange e, out;
+    td_exchange_init(&e);
+    snprintf(e.name, sizeof e.name, "rated");
+    e.type = TD_EXCHANGE_THREATEXCHANGE;
+    snprintf(e.url, sizeof e.url, "%s", fx_base_url(fx));
+    snprintf(e.group, sizeof e.group, "303");
+    snprintf(e.bank, sizeof e.bank, "RATE");
+    e.reactions = 1;
+    assert_int_equal(
+        td_exchange_create_as(ex, NULL, &e, "{\"token\": \"app|secret\"}", NULL, &out, NULL),
+        TD_OK);
+    td_exchange_run run;
+    assert_int_equal(td_exchange_run_now(ex, out.id, 0, &run, NULL), TD_OK);
+    assert_int_equal(run.added, 2);
+    size_t sent = 0;
+    assert_int_equal(td_exchange_react_due(ex, &sent, NULL), TD_OK); /* the scan starts here */
+    submit_md5("r-1", MD5_1);
+    submit_md5("r-2", MD5_2);
+    fx_requests_clear(fx);
+    assert_int_equal(td_exchange_react_due(ex, &sent, NULL), TD_OK);
+    assert_int_equal(sent, 1);
+    assert_int_equal(td_exchange_react_due(ex, &sent, NULL), TD_OK);
+    assert_int_equal(sent, 0);
+    assert_int_equal(count_requests(fx, "POST", "/201", "reactions", "SAW_THIS_TOO") +
+                         count_requests(fx, "POST", "/202", "reactions", "SAW_THIS_TOO"),
+                     1);
+    assert_int_equal(td_exchange_get(ex, out.id, &e, NULL), TD_OK);
+    assert_int_equal(e.reactions_sent, 1);
+    assert_int_equal(e.reactions_pending, 1);
+    fx_stop(fx);
+    close_all();
+    reactions_per_minute = 60;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_url_list),
-        cmocka_unit_test(test_threatexchange),
-        cmocka_unit_test(test_generated_feed),
-        cmocka_unit_test(test_digest_retraction),
+        cmocka_unit_test(test_url_list),       cmocka_unit_test(test_threatexchange),
+        cmocka_unit_test(test_generated_feed), cmocka_unit_test(test_digest_retraction),
+        cmocka_unit_test(test_reaction_rate),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
