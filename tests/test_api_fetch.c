@@ -84,7 +84,31 @@ static json_t *hash_url(const char *target, long *status)
     return get_json(path, status);
 }
 
-/* A path on the origin (or any URL, when target has a scheme) must answer expect with code. */
+/* What an error's message says, by the kind of refusal: /h/hash is an HMA route, whose errors
+ * are HMA's {"message": ...} without a code. NULL: any message. */
+static const char *message_of(const char *code)
+{
+    static const struct {
+        const char *code, *says;
+    } kinds[] = {
+        {"fetch_disabled", "(fetch_enabled)"},
+        {"host_not_allowed", "(fetch_allow)"},
+        {"invalid_url", "'url'"},
+        {"private_address", "(fetch_allow_private)"},
+        {"too_large", "larger than"},
+        {"upstream_timeout", "in time"},
+        {"upstream_error", NULL},
+        {"undecodable", NULL},
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(kinds[i].code, code) == 0)
+            return kinds[i].says;
+    fail_msg("no message known for %s", code);
+    return NULL;
+}
+
+/* A path on the origin (or any URL, when target has a scheme) must answer expect, with the
+ * message of that kind of refusal. */
 static void expect_error(long expect, const char *code, const char *target)
 {
     char full[512];
@@ -94,12 +118,11 @@ static void expect_error(long expect, const char *code, const char *target)
         snprintf(full, sizeof full, "http://127.0.0.1:%u%s", S.origin_port, target);
     long st = 0;
     json_t *j = hash_url(full, &st);
-    json_t *err = json_object_get(j, "error");
-    const char *got = json_string_value(json_object_get(err, "code"));
-    if (st != expect || !got || strcmp(got, code) != 0)
-        fail_msg("%s: status %ld code %s, expected %ld %s (%s)", full, st, got ? got : "(none)",
-                 expect, code, json_string_value(json_object_get(err, "message")));
-    assert_true(json_is_string(json_object_get(err, "message")));
+    const char *msg = json_string_value(json_object_get(j, "message"));
+    const char *says = message_of(code);
+    if (st != expect || !msg || json_object_size(j) != 1 || (says && !strstr(msg, says)))
+        fail_msg("%s: status %ld message %s, expected %ld %s", full, st, msg ? msg : "(none)",
+                 expect, code);
     json_decref(j);
 }
 
@@ -236,8 +259,7 @@ static void test_disabled_by_default(void **state)
     long st = 0;
     json_t *j = get_json("/h/hash", &st);
     assert_int_equal(st, 400);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "code")),
-                        "missing_query");
+    assert_true(json_is_string(json_object_get(j, "message")));
     json_decref(j);
     api_server_stop(&S.srv);
 }

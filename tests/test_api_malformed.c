@@ -141,6 +141,10 @@ static void expect_json_error(const raw_resp *r, int status, const char *code, c
     if (!j)
         fail_msg("not JSON (%s): %.200s", jerr.text, r->body);
     json_t *e = json_object_get(j, "error");
+    if (!code && !e && json_is_string(json_object_get(j, "message"))) { /* HMA's shape */
+        json_decref(j);
+        return;
+    }
     assert_true(json_is_object(e));
     assert_true(json_is_string(json_object_get(e, "code")));
     assert_true(json_is_string(json_object_get(e, "message")));
@@ -320,7 +324,8 @@ static void test_queries(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         raw_request(&r, "GET %s HTTP/1.1\r\nAuthorization: Bearer %s\r\n", cases[i].target,
                     S.admin);
-        expect_json_error(&r, 400, "invalid_query", cases[i].raw);
+        expect_json_error(&r, 400, api_hma_path(cases[i].target) ? NULL : "invalid_query",
+                          cases[i].raw);
     }
     /* The parameter is named. */
     raw_request(&r, "GET /v1/cases?state=%%ff HTTP/1.1\r\nAuthorization: Bearer %s\r\n", S.admin);

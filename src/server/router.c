@@ -13,6 +13,7 @@
 #include "server/handlers_evidence.h"
 #include "server/handlers_feeds.h"
 #include "server/handlers_frank.h"
+#include "server/handlers_hma.h"
 #include "server/handlers_incidents.h"
 #include "server/handlers_orders.h"
 #include "server/server_int.h"
@@ -235,23 +236,31 @@ static const td__route routes[] = {
     {"GET", "/v1/incidents/{id}/report", td__h_incident_report, READ, TD__F_DOWNLOAD,
      "an incident's after-action report (JSON or Markdown)"},
 
-    /* Meta's HMA API, so that an HMA client switches by changing its base URL. */
-    {"GET", "/status", td__h_hma_status, PUB, TD__F_NO_READY | TD__F_PROBE, "HMA liveness"},
-    {"GET", "/h/hash", td__h_hma_hash, CHECK, 0, "HMA: hash a URL"},
-    {"GET", "/m/lookup", td__h_hma_lookup, CHECK, 0, "HMA: lookup"},
-    {"GET", "/m/raw_lookup", td__h_hma_raw_lookup, CHECK, 0, "HMA: raw lookup"},
-    {"POST", "/m/compare", td__h_hma_compare, ANY, 0, "HMA: compare hashes"},
-    {"GET", "/c/banks", td__h_hma_banks_list, READ | TD__R_PLATFORM, 0, "HMA: list banks"},
-    {"POST", "/c/banks", td__h_hma_banks_create, MOD, 0, "HMA: create a bank"},
-    {"GET", "/c/bank/{name}", td__h_hma_bank_get, READ | TD__R_PLATFORM, 0, "HMA: one bank"},
-    {"PUT", "/c/bank/{name}", td__h_hma_bank_update, MOD, 0, "HMA: update a bank"},
-    {"DELETE", "/c/bank/{name}", td__h_hma_bank_delete, ADMIN, 0, "HMA: delete a bank"},
-    {"POST", "/c/bank/{name}/signal", td__h_hma_signal_add, MOD, 0, "HMA: add a signal"},
-    {"GET", "/c/bank/{name}/content/{id}", td__h_hma_content_get, READ, 0, "HMA: one signal"},
-    {"PUT", "/c/bank/{name}/content/{id}", td__h_hma_content_update, MOD, 0,
+    /* Meta's HMA 1.1.7 API (docs/hma.md), so that an HMA client switches by changing its base
+     * URL. TD__F_HMA: errors in HMA's shape, and the route is served on hma_listen. */
+    /* HMA: core (handlers_hma.c) */
+    {"GET", "/status", td__h_hma_status, PUB, TD__F_NO_READY | TD__F_PROBE | TD__F_HMA,
+     "HMA liveness"},
+    /* HMA: hashing and matching (handlers_hma_match.c) */
+    {"GET", "/h/hash", td__h_hma_hash, CHECK, TD__F_HMA, "HMA: hash a URL"},
+    {"GET", "/m/lookup", td__h_hma_lookup, CHECK, TD__F_HMA, "HMA: lookup"},
+    {"GET", "/m/raw_lookup", td__h_hma_raw_lookup, CHECK, TD__F_HMA, "HMA: raw lookup"},
+    {"POST", "/m/compare", td__h_hma_compare, ANY, TD__F_HMA, "HMA: compare hashes"},
+    /* HMA: curation (handlers_hma_curation.c) */
+    {"GET", "/c/banks", td__h_hma_banks_list, READ | TD__R_PLATFORM, TD__F_HMA, "HMA: list banks"},
+    {"POST", "/c/banks", td__h_hma_banks_create, MOD, TD__F_HMA, "HMA: create a bank"},
+    {"GET", "/c/bank/{name}", td__h_hma_bank_get, READ | TD__R_PLATFORM, TD__F_HMA,
+     "HMA: one bank"},
+    {"PUT", "/c/bank/{name}", td__h_hma_bank_update, MOD, TD__F_HMA, "HMA: update a bank"},
+    {"DELETE", "/c/bank/{name}", td__h_hma_bank_delete, ADMIN, TD__F_HMA, "HMA: delete a bank"},
+    {"POST", "/c/bank/{name}/signal", td__h_hma_signal_add, MOD, TD__F_HMA, "HMA: add a signal"},
+    {"GET", "/c/bank/{name}/content/{id}", td__h_hma_content_get, READ, TD__F_HMA,
+     "HMA: one signal"},
+    {"PUT", "/c/bank/{name}/content/{id}", td__h_hma_content_update, MOD, TD__F_HMA,
      "HMA: update a signal"},
-    {"DELETE", "/c/bank/{name}/content/{id}", td__h_hma_content_delete, MOD, 0,
+    {"DELETE", "/c/bank/{name}/content/{id}", td__h_hma_content_delete, MOD, TD__F_HMA,
      "HMA: delete a signal"},
+    /* HMA: exchanges (handlers_hma_exchanges.c) */
 };
 
 #define N_ROUTES (sizeof routes / sizeof routes[0])

@@ -53,8 +53,10 @@ enum {
                                  limit), attachments in base64 */
     TD__F_DOWNLOAD = 1u << 6, /* answers bytes from an outside party: a download no browser
                                  renders or sniffs in this origin */
-    TD__F_NO_BODY = 1u << 7   /* an action that takes nothing: a body is refused (400
+    TD__F_NO_BODY = 1u << 7,  /* an action that takes nothing: a body is refused (400
                                  unexpected_body) rather than ignored */
+    TD__F_HMA = 1u << 8       /* an HMA route (handlers_hma.h): errors answer HMA's
+                                 {"message": ...} */
 };
 
 typedef struct td__route {
@@ -305,21 +307,6 @@ void td__h_keys_create(td__req *r);
 void td__h_key_delete(td__req *r);
 
 void td__h_stats(td__req *r);
-
-void td__h_hma_status(td__req *r);
-void td__h_hma_hash(td__req *r);
-void td__h_hma_lookup(td__req *r);
-void td__h_hma_raw_lookup(td__req *r);
-void td__h_hma_compare(td__req *r);
-void td__h_hma_banks_list(td__req *r);
-void td__h_hma_banks_create(td__req *r);
-void td__h_hma_bank_get(td__req *r);
-void td__h_hma_bank_update(td__req *r);
-void td__h_hma_bank_delete(td__req *r);
-void td__h_hma_signal_add(td__req *r);
-void td__h_hma_content_get(td__req *r);
-void td__h_hma_content_update(td__req *r);
-void td__h_hma_content_delete(td__req *r);
 
 /* The embedded OpenAPI document (generated at build time from docs/openapi.yaml). */
 extern const unsigned char td__openapi_yaml[];

@@ -77,6 +77,9 @@ json_t *api_call(const api_server *srv, long expect, const char *method, const c
 
 /* An error answer: the status, the JSON error shape with a message, the code (when not NULL)
  * and the field (when not NULL). */
+/* Non-zero for an HMA route's path (/c/, /h/, /m/, /status): its errors are HMA's
+ * {"message": ...}, without takedown's code. */
+int api_hma_path(const char *path);
 void api_expect_error_req(const api_server *srv, long expect, const char *code, const char *field,
                           const api_request *rq);
 

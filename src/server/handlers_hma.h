@@ -1,0 +1,25 @@
+/* Meta's HMA ("Hasher-Matcher-Actioner") 1.1.7 API: its routes' handlers (docs/hma.md).
+ * handlers_hma.c: status, site map, OpenAPI document and what the routes share;
+ * handlers_hma_match.c: hashing and matching (/h/..., /m/...);
+ * handlers_hma_curation.c: banks, bank content, signal and content types (/c/...). */
+#ifndef TD_SERVER_HANDLERS_HMA_H
+#define TD_SERVER_HANDLERS_HMA_H
+
+#include "server/server_int.h"
+
+void td__h_hma_status(td__req *r);
+void td__h_hma_hash(td__req *r);
+void td__h_hma_lookup(td__req *r);
+void td__h_hma_raw_lookup(td__req *r);
+void td__h_hma_compare(td__req *r);
+void td__h_hma_banks_list(td__req *r);
+void td__h_hma_banks_create(td__req *r);
+void td__h_hma_bank_get(td__req *r);
+void td__h_hma_bank_update(td__req *r);
+void td__h_hma_bank_delete(td__req *r);
+void td__h_hma_signal_add(td__req *r);
+void td__h_hma_content_get(td__req *r);
+void td__h_hma_content_update(td__req *r);
+void td__h_hma_content_delete(td__req *r);
+
+#endif
