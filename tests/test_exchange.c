@@ -664,6 +664,29 @@ static void test_generated_feed(void **state)
     for (size_t i = 0; i < n_got; i++)
         assert_string_equal(got[i], want[i]);
     assert_int_equal(run.added, n_want);
+    /* What the exchange remembers (its item ids, for reactions) is exactly its signals: one row
+     * each, none left for a hash a page added and a later record retracted. */
+    {
+        td_store_conn *c;
+        td_stmt *q;
+        int row = 0;
+        assert_int_equal(td_store_acquire(svc->store, 0, &c, NULL), TD_OK);
+        assert_int_equal(td_store_prepare(c,
+                                          "SELECT COUNT(*), COUNT(s.id),"
+                                          " SUM(CASE WHEN i.external_id = '' THEN 1 ELSE 0 END)"
+                                          " FROM exchange_items i LEFT JOIN signals s"
+                                          " ON s.id = i.signal_id WHERE i.exchange_id = $1",
+                                          &q, NULL),
+                         TD_OK);
+        assert_int_equal(td_stmt_bind_int64(q, 1, out.id, NULL), TD_OK);
+        assert_int_equal(td_stmt_step(q, &row, NULL), TD_OK);
+        assert_true(row);
+        assert_int_equal(td_stmt_column_int64(q, 0), n_want);
+        assert_int_equal(td_stmt_column_int64(q, 1), n_want);
+        assert_int_equal(td_stmt_column_int64(q, 2), 0);
+        td_stmt_reset(q);
+        td_store_release(svc->store, c);
+    }
     /* Every signal is in the index: each one matches. */
     for (size_t i = 0; i < n_got; i += 97) {
         td_hashes h;
@@ -689,6 +712,74 @@ static void test_generated_feed(void **state)
         free(want[i]);
     free(got);
     free(want);
+    fx_stop(fx);
+    close_all();
+}
+
+/* A page that adds hashes, retracts one of them and adds it again, then retracts another: the
+ * bank holds what the last record of each hash says, and the exchange remembers exactly those
+ * signals, each under the id of the record that last added it. */
+static void test_add_retract_in_one_page(void **state)
+{
+    (void)state;
+    dir = test_fresh_dir("exchange-readd-XXXXXX");
+    open_all();
+    fake_exchange *fx = fx_start();
+    assert_non_null(fx);
+    td_bank b;
+    td_bank_init(&b);
+    snprintf(b.name, sizeof b.name, "READD");
+    assert_int_equal(td_bank_create(svc, &b, NULL, NULL), TD_OK);
+    fx_te_record recs[] = {
+        {"201", MD5_1, "HASH_MD5", 2000, 0, "MALICIOUS", {NULL}, 0, 0},
+        {"202", MD5_2, "HASH_MD5", 2001, 0, "MALICIOUS", {NULL}, 0, 0},
+        {"203", MD5_3, "HASH_MD5", 2002, 0, "MALICIOUS", {NULL}, 0, 0},
+        {"204", MD5_1, "HASH_MD5", 2003, 1, "MALICIOUS", {NULL}, 0, 0},
+        {"205", MD5_2, "HASH_MD5", 2004, 1, "MALICIOUS", {NULL}, 0, 0},
+        {"206", MD5_2, "HASH_MD5", 2005, 0, "MALICIOUS", {NULL}, 0, 0},
+    };
+    fx_te_set(fx, "404", "app|secret", recs, 6, 6);
+    td_exchange e, out;
+    td_exchange_init(&e);
+    snprintf(e.name, sizeof e.name, "readd");
+    e.type = TD_EXCHANGE_THREATEXCHANGE;
+    snprintf(e.url, sizeof e.url, "%s", fx_base_url(fx));
+    snprintf(e.group, sizeof e.group, "404");
+    snprintf(e.bank, sizeof e.bank, "READD");
+    assert_int_equal(
+        td_exchange_create_as(ex, NULL, &e, "{\"token\": \"app|secret\"}", NULL, &out, NULL),
+        TD_OK);
+    td_exchange_run run;
+    assert_int_equal(td_exchange_run_now(ex, out.id, 0, &run, NULL), TD_OK);
+    assert_false(run.failed);
+    td_store_conn *c;
+    td_stmt *q;
+    int row = 0;
+    assert_int_equal(td_store_acquire(svc->store, 0, &c, NULL), TD_OK);
+    assert_int_equal(td_store_prepare(c,
+                                      "SELECT i.external_id FROM exchange_items i JOIN signals s"
+                                      " ON s.id = i.signal_id WHERE i.exchange_id = $1"
+                                      " ORDER BY i.external_id",
+                                      &q, NULL),
+                     TD_OK);
+    assert_int_equal(td_stmt_bind_int64(q, 1, out.id, NULL), TD_OK);
+    static const char *const want[] = {"203", "206"};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(td_stmt_step(q, &row, NULL), TD_OK);
+        assert_true(row);
+        assert_string_equal(td_stmt_column_text(q, 0), want[i]);
+    }
+    assert_int_equal(td_stmt_step(q, &row, NULL), TD_OK);
+    assert_false(row);
+    td_stmt_reset(q);
+    assert_int_equal(
+        td_store_prepare(c, "SELECT COUNT(*) FROM exchange_items WHERE exchange_id = $1", &q, NULL),
+        TD_OK);
+    assert_int_equal(td_stmt_bind_int64(q, 1, out.id, NULL), TD_OK);
+    assert_int_equal(td_stmt_step(q, &row, NULL), TD_OK);
+    assert_int_equal(td_stmt_column_int64(q, 0), 2);
+    td_stmt_reset(q);
+    td_store_release(svc->store, c);
     fx_stop(fx);
     close_all();
 }
@@ -829,7 +920,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_list),       cmocka_unit_test(test_threatexchange),
         cmocka_unit_test(test_generated_feed), cmocka_unit_test(test_digest_retraction),
-        cmocka_unit_test(test_reaction_rate),
+        cmocka_unit_test(test_reaction_rate),  cmocka_unit_test(test_add_retract_in_one_page),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -180,6 +180,79 @@ static td_status remember(td_store_conn *c, int64_t id, const td__sync_item *it,
     return td_stmt_run(q, NULL, err);
 }
 
+/* ---- the signals a page added, remembered REMEMBER_BATCH rows per statement (one statement
+ * per item cost as much as the signal's own insert) ---- */
+
+#define REMEMBER_BATCH 48 /* 2 shared and 2 per-row parameters under the store's 99 */
+
+static char remember_sql[REMEMBER_BATCH + 1][REMEMBER_BATCH * 24 + 256];
+static pthread_once_t remember_once = PTHREAD_ONCE_INIT;
+
+static void build_remember_sql(void)
+{
+    for (int k = 1; k <= REMEMBER_BATCH; k++) {
+        char *s = remember_sql[k];
+        size_t cap = sizeof remember_sql[k];
+        size_t n = (size_t)snprintf(s, cap,
+                                    "INSERT INTO exchange_items (exchange_id, signal_id,"
+                                    " external_id, generation) VALUES ");
+        for (int r = 0; r < k; r++)
+            n += (size_t)snprintf(s + n, cap - n, "%s($1, $%d, $%d, $2)", r ? ", " : "", 3 + 2 * r,
+                                  4 + 2 * r);
+        snprintf(s + n, cap - n,
+                 " ON CONFLICT (exchange_id, signal_id) DO UPDATE SET"
+                 " external_id = excluded.external_id, generation = excluded.generation");
+    }
+}
+
+static td_status remember_added(td_store_conn *c, int64_t id, const td__sync_item *const *its,
+                                const td__xitem *const *srcs, int k, int64_t generation,
+                                td_error *err)
+{
+    td_stmt *q;
+    td_status st;
+    pthread_once(&remember_once, build_remember_sql);
+    if ((st = td_store_prepare(c, remember_sql[k], &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, id, err)) ||
+        (st = td_stmt_bind_int64(q, 2, generation, err)))
+        return st;
+    for (int r = 0; r < k; r++)
+        if ((st = td_stmt_bind_int64(q, 3 + 2 * r, its[r]->signal_id, err)) ||
+            (st = td_stmt_bind_text(q, 4 + 2 * r, srcs[r]->external_id, (size_t)-1, err)))
+            return st;
+    return td_stmt_run(q, NULL, err);
+}
+
+/* Remembers items[0..n) in order: runs of new signals in batches, the others one by one (a
+ * page can add a hash and retract it again). */
+static td_status remember_all(td_store_conn *c, int64_t id, const td__sync_item *items,
+                              const td__xitem *const *from, size_t n, int64_t generation,
+                              td_error *err)
+{
+    const td__sync_item *its[REMEMBER_BATCH];
+    const td__xitem *srcs[REMEMBER_BATCH];
+    int k = 0;
+    td_status st = TD_OK;
+    for (size_t i = 0; i < n && st == TD_OK; i++) {
+        if (items[i].outcome != TD__SYNC_ADDED || !items[i].signal_id) {
+            if (k && (st = remember_added(c, id, its, srcs, k, generation, err)))
+                break;
+            k = 0;
+            st = remember(c, id, &items[i], from[i], generation, err);
+            continue;
+        }
+        its[k] = &items[i];
+        srcs[k++] = from[i];
+        if (k == REMEMBER_BATCH) {
+            st = remember_added(c, id, its, srcs, k, generation, err);
+            k = 0;
+        }
+    }
+    if (st == TD_OK && k)
+        st = remember_added(c, id, its, srcs, k, generation, err);
+    return st;
+}
+
 typedef struct sweep_row {
     int64_t id;
     td_signal_type type;
@@ -293,8 +366,8 @@ static td_status apply_items(td_exchanges *ex, td_store_conn *c, const td_exchan
         if ((st = td__sync_apply(ex->svc, c, bank_id, source, items, n, &pc->main, &pc->first_main,
                                  err)))
             break;
-        for (size_t i = 0; i < n && st == TD_OK; i++)
-            st = remember(c, e->id, &items[i], from[i], generation, err);
+        if (st == TD_OK)
+            st = remember_all(c, e->id, items, from, n, generation, err);
         if (st == TD_OK && na)
             st = td__sync_apply(ex->svc, c, allow_id, source, allow, na, &pc->allow,
                                 &pc->first_allow, err);
