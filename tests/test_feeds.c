@@ -570,8 +570,7 @@ static void test_client_parser(void **state)
     /* a's ADD is skipped (deleted since), then b, the URL, a's removal. */
     assert_int_equal(xp.n, 3);
     assert_int_equal(xp.items[0].type, TD_SIGNAL_SHA256);
-    assert_int_equal(xp.items[0].labels.count, 1);
-    assert_string_equal(xp.items[0].labels.v[0], "ideology:x");
+    assert_string_equal(xp.items[0].labels, "ideology:x");
     char id[32];
     snprintf(id, sizeof id, "%lld", (long long)b.id);
     assert_string_equal(xp.items[0].external_id, id);

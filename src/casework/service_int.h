@@ -306,14 +306,15 @@ enum {
 typedef struct td__sync_item {
     int remove; /* 1: retract the source's own signal (type, value) */
     td_signal_type type;
-    const char *value; /* hex hash, or a body */
-    size_t len;        /* bytes of value */
-    td_labels labels;  /* an addition's labels (they replace those of the source's own signal) */
-    int confidence;    /* -1: TD_CONFIDENCE_DEFAULT */
-    int digest;        /* a retraction of a body type by the SHA-256 of its canonical body (the
-                          signal's stored value) instead of the body */
-    int64_t signal_id; /* set: the signal added, updated, held or removed (0: none) */
-    int outcome;       /* set: TD__SYNC_* */
+    const char *value;  /* hex hash, or a body */
+    size_t len;         /* bytes of value */
+    const char *labels; /* an addition's labels, valid and joined by single spaces (NULL: none);
+                           they replace those of the source's own signal */
+    int confidence;     /* -1: TD_CONFIDENCE_DEFAULT */
+    int digest;         /* a retraction of a body type by the SHA-256 of its canonical body (the
+                           signal's stored value) instead of the body */
+    int64_t signal_id;  /* set: the signal added, updated, held or removed (0: none) */
+    int outcome;        /* set: TD__SYNC_* */
 } td__sync_item;
 
 typedef struct td__sync_counts {

@@ -144,7 +144,8 @@ static td_status apply_one(td_store_conn *c, int64_t bank_id, const char *source
                            int64_t *first_new, td_error *err)
 {
     td_status st = TD_OK;
-    char value[65], labels[TD_LABELS_MAX * (TD_LABEL_MAX + 1) + 1];
+    char value[65];
+    const char *labels = it->labels ? it->labels : "";
     char *body = NULL;
     size_t body_len = 0;
     existing cur;
@@ -154,7 +155,6 @@ static td_status apply_one(td_store_conn *c, int64_t bank_id, const char *source
         td__error_prefix(err, "item %zu", i + 1);
         return st;
     }
-    td__labels_join(&it->labels, labels, sizeof labels);
     if (!it->remove && !tried) {
         int added = 0;
         if ((st = insert_new(c, bank_id, it, value, body, body_len, labels, source, now,
@@ -227,7 +227,6 @@ next:
  * not hold) and one change-log INSERT for them, instead of two statements per signal ---- */
 
 #define BATCH 31 /* 4 shared and 3 per-row parameters under the store's 99 */
-#define LABELS_TEXT (TD_LABELS_MAX * (TD_LABEL_MAX + 1) + 1)
 
 /* The batch statements for 1..BATCH rows, built once. */
 static char insert_sql[BATCH + 1][BATCH * 40 + 256], log_sql[BATCH + 1][BATCH * 40 + 256];
@@ -273,7 +272,6 @@ static td_status insert_batch(td_store_conn *c, int64_t bank_id, const char *sou
                               td__sync_counts *counts, int64_t *first_new, td_error *err)
 {
     char values[BATCH][65];
-    static __thread char labels[BATCH][LABELS_TEXT];
     td_stmt *q;
     int row;
     pthread_once(&sql_once, build_sql);
@@ -287,7 +285,6 @@ static td_status insert_batch(td_store_conn *c, int64_t bank_id, const char *sou
             td__error_prefix(err, "item %zu", first + (size_t)r + 1);
             return st;
         }
-        td__labels_join(&items[r].labels, labels[r], sizeof labels[r]);
     }
     int confidence = TD_CONFIDENCE_DEFAULT;
     if ((st = td_store_prepare(c, insert_sql[k], &q, err)) ||
@@ -300,7 +297,8 @@ static td_status insert_batch(td_store_conn *c, int64_t bank_id, const char *sou
         int p = 5 + 3 * r;
         if ((st = td_stmt_bind_int64(q, p, items[r].type, err)) == TD_OK &&
             (st = td__value_bind(q, p + 1, items[r].type, values[r], err)) == TD_OK)
-            st = td_stmt_bind_text(q, p + 2, labels[r], (size_t)-1, err);
+            st = td_stmt_bind_text(q, p + 2, items[r].labels ? items[r].labels : "", (size_t)-1,
+                                   err);
     }
     if (st)
         return st;

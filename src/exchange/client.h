@@ -28,11 +28,11 @@ typedef struct td__xitem {
                      framework retracts it from the target bank (and adds it to the exchange's
                      allow bank when one is set) */
     td_signal_type type;
-    char *value;      /* hex hash (lower or upper case) or a body (url, raw_text, vpdq); owned
-                         by the page (td__xpage_clear frees it) */
-    size_t value_len; /* bytes of value */
-    td_labels
-        labels; /* the source's tags / ideology / labels, made valid labels (others dropped) */
+    char *value;        /* hex hash (lower or upper case) or a body (url, raw_text, vpdq); in the
+                           page's memory (td__xpage_clear frees it) */
+    size_t value_len;   /* bytes of value */
+    const char *labels; /* the source's tags / ideology / labels made valid labels (others
+                           dropped), joined by single spaces ("" none); in the page's memory */
     char external_id[TD__XID_MAX + 1]; /* the source's id (TE descriptor id, TCAP id, peer signal
                                           id); "" when the source has none */
     int64_t updated_ms;                /* the source's last-update time, 0 when unknown */
@@ -41,9 +41,18 @@ typedef struct td__xitem {
                    what the bank stores as the signal's value */
 } td__xitem;
 
+/* A block of a page's memory: the items' values and labels, kept together rather than one
+ * allocation each (a 1M-record feed made 2M allocations). */
+typedef struct td__xblock {
+    struct td__xblock *next;
+    size_t used, cap;
+    char data[];
+} td__xblock;
+
 /* One fetched page. */
 typedef struct td__xpage {
     td__xitem *items;
+    td__xblock *blocks; /* the items' values and labels */
     size_t n, cap;
     char checkpoint[TD__XCHECKPOINT_MAX + 1]; /* where the next fetch starts (committed with the
                                                  page's changes) */
@@ -56,9 +65,10 @@ typedef struct td__xpage {
 } td__xpage;
 
 void td__xpage_clear(td__xpage *p);
-/* Appends one item (value copied); TD_ERR_LIMIT past max_items. */
-td_status td__xpage_add(td__xpage *p, const td__xitem *item, const char *value, size_t value_len,
-                        size_t max_items, td_error *err);
+/* Appends one item (value and labels copied into the page; item->value and item->labels are
+ * ignored); TD_ERR_LIMIT past max_items. labels may be NULL (none). */
+td_status td__xpage_add(td__xpage *p, const td__xitem *item, const td_labels *labels,
+                        const char *value, size_t value_len, size_t max_items, td_error *err);
 
 /* How a fetch ended. */
 typedef enum td__xfetch {

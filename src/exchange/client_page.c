@@ -5,24 +5,48 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "casework/service_int.h"
 #include "core/error.h"
 #include "exchange/client_parse.h"
 
 /* The item cap when the exchange sets none. */
 #define XPAGE_ITEMS_DEFAULT 100000
 
+#define XBLOCK_SIZE ((size_t)256 << 10)
+
 void td__xpage_clear(td__xpage *p)
 {
     if (!p)
         return;
-    for (size_t i = 0; i < p->n; i++)
-        td__free(p->items[i].value);
+    for (td__xblock *b = p->blocks, *next; b; b = next) {
+        next = b->next;
+        td__free(b);
+    }
     td__free(p->items);
     memset(p, 0, sizeof *p);
 }
 
-td_status td__xpage_add(td__xpage *p, const td__xitem *item, const char *value, size_t value_len,
-                        size_t max_items, td_error *err)
+/* n bytes of the page's memory, or NULL. */
+static char *xpage_alloc(td__xpage *p, size_t n)
+{
+    td__xblock *b = p->blocks;
+    if (!b || b->cap - b->used < n) {
+        size_t cap = n > XBLOCK_SIZE ? n : XBLOCK_SIZE;
+        b = td__malloc(sizeof *b + cap);
+        if (!b)
+            return NULL;
+        b->next = p->blocks;
+        b->used = 0;
+        b->cap = cap;
+        p->blocks = b;
+    }
+    char *at = b->data + b->used;
+    b->used += n;
+    return at;
+}
+
+td_status td__xpage_add(td__xpage *p, const td__xitem *item, const td_labels *labels,
+                        const char *value, size_t value_len, size_t max_items, td_error *err)
 {
     size_t cap = max_items ? max_items : XPAGE_ITEMS_DEFAULT;
     if (p->n >= cap)
@@ -40,16 +64,24 @@ td_status td__xpage_add(td__xpage *p, const td__xitem *item, const char *value, 
         p->items = grown;
         p->cap = want;
     }
-    char *copy = td__malloc(value_len + 1);
+    size_t labels_len = 0;
+    for (int i = 0; labels && i < labels->count; i++)
+        labels_len += strlen(labels->v[i]) + 1;
+    char *copy = xpage_alloc(p, value_len + 1 + labels_len + 1);
     if (!copy)
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
     if (value_len)
         memcpy(copy, value, value_len);
     copy[value_len] = '\0';
+    char *joined = copy + value_len + 1;
+    joined[0] = '\0';
+    if (labels)
+        td__labels_join(labels, joined, labels_len + 1);
     td__xitem *it = &p->items[p->n++];
     *it = *item;
     it->value = copy;
     it->value_len = value_len;
+    it->labels = joined;
     return TD_OK;
 }
 
@@ -90,7 +122,7 @@ int td__xlabel_add(td_labels *labels, const char *prefix, const char *tag, size_
     return td_labels_add(labels, out, NULL) == TD_OK;
 }
 
-int td__xfilter_takes(const td__xconn *x, const td__xitem *item)
+int td__xfilter_takes(const td__xconn *x, const td__xitem *item, const td_labels *labels)
 {
     if (item->remove || item->negative)
         return 1;
@@ -98,9 +130,9 @@ int td__xfilter_takes(const td__xconn *x, const td__xitem *item)
         return 0;
     if (x->tags.count == 0)
         return 1;
-    for (int i = 0; i < item->labels.count; i++)
+    for (int i = 0; i < labels->count; i++)
         for (int j = 0; j < x->tags.count; j++)
-            if (strcmp(item->labels.v[i], x->tags.v[j]) == 0)
+            if (strcmp(labels->v[i], x->tags.v[j]) == 0)
                 return 1;
     return 0;
 }

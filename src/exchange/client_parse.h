@@ -40,7 +40,7 @@ int td__xlabel_add(td_labels *labels, const char *prefix, const char *tag, size_
  * what is not there is a no-op, and a filter changed since the signal was added must not keep
  * it); an addition passes when its type is in x->types (0: all) and, when x->tags has labels,
  * it carries one of them. */
-int td__xfilter_takes(const td__xconn *x, const td__xitem *item);
+int td__xfilter_takes(const td__xconn *x, const td__xitem *item, const td_labels *labels);
 
 /* Appends s percent-encoded (every byte but the unreserved ones of RFC 3986). */
 __attribute__((warn_unused_result)) td_status td__xurl_escape(td__buf *b, const char *s, size_t n);

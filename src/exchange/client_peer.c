@@ -61,8 +61,10 @@ td_status td__feed_changes_parse(const char *changes, size_t len, unsigned types
     for (size_t i = 0; i < json_array_size(a); i++) {
         json_t *c = json_array_get(a, i), *v;
         td__xitem it;
+        td_labels tags_of;
         const char *op, *type, *value;
         memset(&it, 0, sizeof it);
+        tags_of.count = 0;
         if (!json_is_object(c)) {
             st = bad(err, i, "not an object");
             break;
@@ -99,17 +101,17 @@ td_status td__feed_changes_parse(const char *changes, size_t len, unsigned types
             const char *l = json_string_value(json_array_get(labels, j));
             td_error ignored;
             /* Invalid labels are dropped. */
-            if (l && it.labels.count < TD_LABELS_MAX && td_labels_add(&it.labels, l, &ignored))
+            if (l && tags_of.count < TD_LABELS_MAX && td_labels_add(&tags_of, l, &ignored))
                 continue;
         }
-        if (!it.remove && !wanted(types, tags, it.type, &it.labels)) {
+        if (!it.remove && !wanted(types, tags, it.type, &tags_of)) {
             page->skipped++;
             continue;
         }
         /* A removal of a body signal carries the body's SHA-256, not the body (it is deleted
          * with the signal): the framework retracts by that digest, the signal's stored value. */
         it.digest = it.remove && td_signal_type_has_body(it.type);
-        if ((st = td__xpage_add(page, &it, value, json_string_length(v), max_items, err)))
+        if ((st = td__xpage_add(page, &it, &tags_of, value, json_string_length(v), max_items, err)))
             break;
     }
     json_decref(a);

@@ -93,7 +93,9 @@ static td_status tcap_record(const json_t *rec, size_t i, td__xconn *x, td__xpag
     if (!json_is_object(rec))
         return bad(err, i, NULL, "is not an object");
     td__xitem it;
+    td_labels labels;
     memset(&it, 0, sizeof it);
+    labels.count = 0;
     const json_t *id = json_object_get(rec, "id");
     if (json_is_integer(id) && json_integer_value(id) >= 0)
         snprintf(it.external_id, sizeof it.external_id, "%lld", (long long)json_integer_value(id));
@@ -138,16 +140,16 @@ static td_status tcap_record(const json_t *rec, size_t i, td__xconn *x, td__xpag
         return TD_OK;
     }
     if (json_is_string(ideology))
-        td__xlabel_add(&it.labels, "ideology:", json_string_value(ideology),
+        td__xlabel_add(&labels, "ideology:", json_string_value(ideology),
                        json_string_length(ideology), 1);
     if (json_is_string(file_type))
-        td__xlabel_add(&it.labels, "file_type:", json_string_value(file_type),
+        td__xlabel_add(&labels, "file_type:", json_string_value(file_type),
                        json_string_length(file_type), 1);
-    if (!td__xfilter_takes(x, &it)) {
+    if (!td__xfilter_takes(x, &it, &labels)) {
         page->skipped++;
         return TD_OK;
     }
-    return td__xpage_add(page, &it, norm, strlen(norm), x->max_items, err);
+    return td__xpage_add(page, &it, &labels, norm, strlen(norm), x->max_items, err);
 }
 
 static td_status tcap_page_from_json(const json_t *root, td__xconn *x, td__xpage *page,

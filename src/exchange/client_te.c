@@ -250,7 +250,9 @@ static td_status te_record(const json_t *rec, size_t i, td__xconn *x, td__xpage 
     if (!json_is_object(rec))
         return bad(err, i, NULL, "is not an object");
     td__xitem it;
+    td_labels labels;
     memset(&it, 0, sizeof it);
+    labels.count = 0;
     if (te_id(json_object_get(rec, "id"), it.external_id))
         return bad(err, i, "id", "is not an id (1..64 digits)");
     const json_t *ind = json_object_get(rec, "indicator");
@@ -269,7 +271,7 @@ static td_status te_record(const json_t *rec, size_t i, td__xconn *x, td__xpage 
     if (status && !json_is_null(status) &&
         (!json_is_string(status) || json_string_length(status) > 64))
         return bad(err, i, "status", "is not a status name");
-    td_status st = te_tags(json_object_get(rec, "tags"), i, &it.labels, err);
+    td_status st = te_tags(json_object_get(rec, "tags"), i, &labels, err);
     if (st)
         return st;
     if (updated > *max)
@@ -304,11 +306,11 @@ static td_status te_record(const json_t *rec, size_t i, td__xconn *x, td__xpage 
         }
         v = norm; /* same length, lower case */
     }
-    if (!td__xfilter_takes(x, &it)) {
+    if (!td__xfilter_takes(x, &it, &labels)) {
         page->skipped++;
         return TD_OK;
     }
-    return td__xpage_add(page, &it, v, vlen, x->max_items, err);
+    return td__xpage_add(page, &it, &labels, v, vlen, x->max_items, err);
 }
 
 static int hexval(char c)

@@ -26,9 +26,9 @@ static int on_entry(void *arg, const td_list_entry *e)
     memset(&it, 0, sizeof it);
     it.type = e->type;
     it.negative = e->negative;
-    it.labels = e->tags;
     snprintf(it.external_id, sizeof it.external_id, "line:%llu", (unsigned long long)e->line);
-    l->st = td__xpage_add(l->page, &it, e->value, strlen(e->value), l->x->max_items, l->err);
+    l->st =
+        td__xpage_add(l->page, &it, &e->tags, e->value, strlen(e->value), l->x->max_items, l->err);
     return l->st == TD_OK ? 0 : 1;
 }
 

@@ -20,14 +20,17 @@
 
 static int type_taken(unsigned types, td_signal_type t) { return !types || (types & (1u << t)); }
 
-static int tags_taken(const td_labels *want, const td_labels *have)
+/* Whether `have` (labels joined by single spaces) carries one of want's (none: any). */
+static int tags_taken(const td_labels *want, const char *have)
 {
     if (want->count == 0)
         return 1;
-    for (int i = 0; i < want->count; i++)
-        for (int j = 0; j < have->count; j++)
-            if (strcmp(want->v[i], have->v[j]) == 0)
+    for (int i = 0; i < want->count; i++) {
+        size_t n = strlen(want->v[i]);
+        for (const char *at = have; (at = strstr(at, want->v[i])) != NULL; at += n)
+            if ((at == have || at[-1] == ' ') && (at[n] == ' ' || at[n] == '\0'))
                 return 1;
+    }
     return 0;
 }
 
@@ -340,7 +343,7 @@ static td_status apply_items(td_exchanges *ex, td_store_conn *c, const td_exchan
         for (; at < page->n && n < CHUNK; at++) {
             const td__xitem *x = &page->items[at];
             if (!x->remove &&
-                (!type_taken(e->types, x->type) || !tags_taken(&e->tags, &x->labels))) {
+                (!type_taken(e->types, x->type) || !tags_taken(&e->tags, x->labels))) {
                 pc->skipped++;
                 continue;
             }
