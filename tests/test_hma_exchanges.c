@@ -190,6 +190,8 @@ static void test_api_schema(void **state)
     assert_string_equal(api_jstr(json_array_get(fields, 1), "name"), "password");
     json_decref(j);
     expect_error(404, "GET", "/c/exchanges/api/sample/schema", NULL, "sample");
+    expect_error(400, "GET", "/c/exchanges/api/tat/schema?lang=en", NULL, "lang");
+    expect_error(400, "GET", "/c/exchanges?limit=5", NULL, "limit");
 }
 
 /* test_exchange_delete and test_exchange_get_fetch_status. */

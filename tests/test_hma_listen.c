@@ -208,6 +208,9 @@ static void test_core_routes(void **state)
     expect_text(&S.hp, 200, "/status", "I-AM-ALIVE");
     expect_text(&S.hp, 200, "/status/live", "I-AM-ALIVE");
     expect_text(&S.plat, 200, "/status/live", "I-AM-ALIVE");
+    /* A query parameter no core route takes is refused by name, not ignored. */
+    expect_hma_error(&S.hp, 400, "GET", "/status/live?verbose=1", NULL, NULL);
+    expect_hma_error(&S.hp, 400, "GET", "/site-map?format=xml", NULL, NULL);
     /* "/" redirects to /status on the HMA listener (HMA without its UI). */
     api_request rq = {"GET", "/", NULL, NULL, NULL, 0, 0, NULL};
     api_resp r;

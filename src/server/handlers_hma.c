@@ -14,6 +14,8 @@
 
 void td__h_hma_status(td__req *r)
 {
+    if (!td__only_query(r, NULL))
+        return;
     td_service *svc = atomic_load(&r->srv->svc);
     if (svc && atomic_load(&r->srv->ready) && td_service_ready(svc)) {
         static const char ok[] = "I-AM-ALIVE";
@@ -28,6 +30,8 @@ void td__h_hma_status(td__req *r)
 
 void td__h_hma_status_live(td__req *r)
 {
+    if (!td__only_query(r, NULL))
+        return;
     /* HMA: the process serves HTTP, whatever the indexes' state (a liveness probe must not
      * restart an instance that is still loading them). */
     static const char ok[] = "I-AM-ALIVE";
@@ -36,6 +40,8 @@ void td__h_hma_status_live(td__req *r)
 
 static void hma_home(td__req *r)
 {
+    if (!td__only_query(r, NULL))
+        return;
     static const char body[] = "<!doctype html>\n<title>Redirecting</title>\n"
                                "<p>Redirecting to <a href=\"/status\">/status</a>.</p>\n";
     td__reply_text(r, 302, "text/html; charset=utf-8", body, sizeof body - 1);
@@ -67,6 +73,8 @@ static int cmp_str(const void *a, const void *b)
 
 void td__h_hma_site_map(td__req *r)
 {
+    if (!td__only_query(r, NULL))
+        return;
     size_t n;
     const td__route *routes = td__routes(&n);
     const char **paths = td__arena_alloc(&r->arena, (n + 1) * sizeof *paths);
@@ -149,6 +157,8 @@ static void openapi_add(json_t *paths, const td__route *rt)
 
 void td__h_hma_openapi(td__req *r)
 {
+    if (!td__only_query(r, NULL))
+        return;
     size_t n;
     const td__route *routes = td__routes(&n);
     json_t *paths = json_object();

@@ -129,6 +129,8 @@ static td_exchanges *exchanges_or_503(td__req *r)
 
 void td__h_hma_exchange_apis(td__req *r)
 {
+    if (!td__only_query(r, NULL))
+        return;
     json_t *a = json_array();
     for (size_t i = 0; a && i < N_APIS; i++)
         json_array_append_new(a, json_string(apis[i].name));
@@ -152,6 +154,8 @@ static void api_config_reply(td__req *r, td_exchanges *ex, const hma_api *api)
 
 void td__h_hma_exchange_api_get(td__req *r)
 {
+    if (!td__only_query(r, NULL))
+        return;
     td_exchanges *ex = exchanges_or_503(r);
     if (!ex)
         return;
@@ -191,6 +195,8 @@ static char *credentials_text(td__req *r, const hma_api *api, json_t *cred)
 
 void td__h_hma_exchange_api_set(td__req *r)
 {
+    if (!td__only_query(r, NULL))
+        return;
     td_exchanges *ex = exchanges_or_503(r);
     if (!ex)
         return;
@@ -239,6 +245,8 @@ static json_t *field(const char *name, const char *type, int required, json_t *d
 
 void td__h_hma_exchange_api_schema(td__req *r)
 {
+    if (!td__only_query(r, NULL))
+        return;
     const hma_api *api = api_by_name(r->params[0]);
     if (!api) {
         no_such_api(r, 404, "Exchange API ", r->params[0], " not found");
@@ -306,6 +314,8 @@ static json_t *exchange_json(const td_exchange *e)
 
 void td__h_hma_exchanges_list(td__req *r)
 {
+    if (!td__only_query(r, NULL))
+        return;
     td_exchanges *ex = exchanges_or_503(r);
     if (!ex)
         return;
@@ -373,6 +383,8 @@ static int parse_api_json(td__req *r, const hma_api *api, json_t *aj, td_exchang
 
 void td__h_hma_exchanges_create(td__req *r)
 {
+    if (!td__only_query(r, NULL))
+        return;
     td_exchanges *ex = exchanges_or_503(r);
     if (!ex)
         return;
@@ -457,6 +469,8 @@ done:
 
 void td__h_hma_exchange_get(td__req *r)
 {
+    if (!td__only_query(r, NULL))
+        return;
     td_exchanges *ex = exchanges_or_503(r);
     td_exchange e;
     if (!ex || exchange_by_name(r, ex, r->params[0], &e, 1) != 1)
@@ -492,6 +506,8 @@ static int lax_bool(json_t *v)
 
 void td__h_hma_exchange_update(td__req *r)
 {
+    if (!td__only_query(r, NULL))
+        return;
     td_exchanges *ex = exchanges_or_503(r);
     if (!ex)
         return;
@@ -531,6 +547,8 @@ done:
 
 void td__h_hma_exchange_delete(td__req *r)
 {
+    if (!td__only_query(r, NULL))
+        return;
     td_exchanges *ex = exchanges_or_503(r);
     td_exchange e;
     int found = ex ? exchange_by_name(r, ex, r->params[0], &e, 0) : -1;
@@ -559,6 +577,8 @@ static json_t *unix_or_null(int64_t ms) { return ms > 0 ? json_integer(ms / 1000
 
 void td__h_hma_exchange_status(td__req *r)
 {
+    if (!td__only_query(r, NULL))
+        return;
     td_exchanges *ex = exchanges_or_503(r);
     td_exchange e;
     if (!ex || exchange_by_name(r, ex, r->params[0], &e, 1) != 1)

@@ -876,6 +876,36 @@ void td_server_set_service(td_server *srv, td_service *svc)
     atomic_store(&srv->ready, svc && td_service_ready(svc) ? 1 : 0);
 }
 
+typedef struct query_check {
+    const char *const *names;
+    const char *unknown;
+} query_check;
+
+static enum MHD_Result query_known(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    (void)value;
+    query_check *q = cls;
+    for (size_t i = 0; q->names && q->names[i]; i++)
+        if (strcmp(key, q->names[i]) == 0)
+            return MHD_YES;
+    q->unknown = key;
+    return MHD_NO;
+}
+
+int td__only_query(td__req *r, const char *const *names)
+{
+    query_check q = {names, NULL};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_known, &q);
+    if (!q.unknown)
+        return 1;
+    td__reply_error(r, 400, "unknown_query",
+                    "unknown query parameter '%s': takedown refuses what it would not use",
+                    q.unknown);
+    return 0;
+}
+
 uint16_t td_server_port(const td_server *srv) { return srv->port; }
 
 uint16_t td_server_hma_port(const td_server *srv) { return srv->hma_daemon ? srv->hma_port : 0; }

@@ -257,6 +257,9 @@ struct td_server {
 };
 
 double td__srv_now(void);
+/* Replies 400 unknown_query naming the first query parameter not in names (NULL-ended; NULL:
+ * none allowed) and returns 0; 1 when every parameter is known. */
+int td__only_query(td__req *r, const char *const *names);
 /* The orders clock threads' figures since the server started: preservations retried and
  * evidence cases purged. */
 void td__srv_clock_figures(td_server *srv, unsigned long long *preserve_retries,
