@@ -227,6 +227,15 @@ void td__h_hma_exchange_api_set(td__req *r)
             td__reply_status(r, st, &err);
             goto done;
         }
+        /* The exchanges that use them pull now rather than after their backoff. */
+        td_exchange *list = NULL;
+        size_t n = 0;
+        if (text && td_exchange_list(ex, &list, &n, &err) == TD_OK) {
+            for (size_t i = 0; i < n; i++)
+                if (list[i].type == api->type && !list[i].has_credentials && list[i].enabled)
+                    td_exchange_kick(ex, list[i].id);
+            td_free(list);
+        }
     }
     api_config_reply(r, ex, api);
 done:
