@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -106,6 +107,26 @@ static void test_off_by_default(void **state)
     expect_hma_error(&off, 401, "GET", "/c/banks", NULL, NULL);
     json_decref(api_call(&off, 200, "GET", "/c/banks", off.admin, NULL));
     api_server_stop(&off);
+}
+
+/* takedown serve refuses a role outside the four a keyless request may have, and a malformed
+ * address, before it binds anything (exit status 2, a usage error). */
+static void test_bad_options(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"--hma-listen 127.0.0.1:0 --hma-role custodian",
+                                      "--hma-listen 127.0.0.1:0 --hma-role authority",
+                                      "--hma-listen 127.0.0.1:0 --hma-role nobody",
+                                      "--hma-listen localhost", "--hma-listen 127.0.0.1:99999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char cmd[8192];
+        snprintf(cmd, sizeof cmd,
+                 "'%s' serve --listen 127.0.0.1:0 --data '%s' %s >/dev/null 2>&1 </dev/null",
+                 TD_CLI_PATH, S.dir_off, bad[i]);
+        int st = system(cmd);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 2)
+            fail_msg("takedown serve %s: status %d, expected exit 2", bad[i], st);
+    }
 }
 
 static void test_only_hma_routes(void **state)
@@ -335,6 +356,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_off_by_default),
+        cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_only_hma_routes),
         cmocka_unit_test(test_keyless_platform_role),
         cmocka_unit_test(test_keyless_moderator_role),
