@@ -21,9 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 
 #include <cmocka.h>
+#include <curl/curl.h>
 
 #include "support/api_client.h"
 #include "support/support.h"
@@ -232,12 +234,51 @@ static void test_core_routes(void **state)
     /* A query parameter no core route takes is refused by name, not ignored. */
     expect_hma_error(&S.hp, 400, "GET", "/status/live?verbose=1", NULL, NULL);
     expect_hma_error(&S.hp, 400, "GET", "/site-map?format=xml", NULL, NULL);
-    /* "/" redirects to /status on the HMA listener (HMA without its UI). */
-    api_request rq = {"GET", "/", NULL, NULL, NULL, 0, 0, NULL};
-    api_resp r;
-    assert_int_equal(api_send(&S.hp, &rq, &r), 302);
-    api_resp_free(&r);
-    rq.extra = NULL;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ctx)
+{
+    char *loc = ctx;
+    size_t len = size * n;
+    static const char name[] = "location:";
+    if (len > sizeof name && strncasecmp(p, name, sizeof name - 1) == 0) {
+        size_t o = sizeof name - 1;
+        while (o < len && p[o] == ' ')
+            o++;
+        size_t k = 0;
+        while (o < len && p[o] != '\r' && p[o] != '\n' && k < 127)
+            loc[k++] = p[o++];
+        loc[k] = '\0';
+    }
+    return len;
+}
+
+static size_t on_discard(char *p, size_t size, size_t n, void *ctx)
+{
+    (void)p, (void)ctx;
+    return size * n;
+}
+
+/* GET / on the HMA listener, as a browser would: 302 with Location /status (HMA's home without
+ * its UI), and following it ends on I-AM-ALIVE. */
+static void test_home_redirects(void **state)
+{
+    (void)state;
+    char url[256], loc[128] = "";
+    snprintf(url, sizeof url, "%s/", S.hp.base);
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    long code = 0;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, loc);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_discard);
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(c);
+    assert_int_equal(code, 302);
+    assert_string_equal(loc, "/status");
+    expect_text(&S.hp, 200, loc, "I-AM-ALIVE");
 }
 
 /* The HMA routes of the router's own table (td_server_routes), as "METHOD path". */
@@ -363,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_main_listener_needs_key),
         cmocka_unit_test(test_same_limits_and_metrics),
         cmocka_unit_test(test_core_routes),
+        cmocka_unit_test(test_home_redirects),
         cmocka_unit_test(test_openapi_lists_hma_routes),
         cmocka_unit_test(test_site_map),
         cmocka_unit_test(test_keyless_actor_audited),
