@@ -392,6 +392,13 @@ static void test_fetch_tcap(void **state)
     assert_string_equal(api_jstr(j, "api"), "tat");
     assert_int_equal(json_object_size(j), 3); /* name, api, enabled: tat has no fields of its own */
     json_decref(j);
+    /* Deleting it takes its bank with what it fetched (HMA's cascade). */
+    json_decref(call(200, "DELETE", "/c/exchange/TCAP_LIST", NULL));
+    expect_error(404, "GET", "/c/bank/TCAP_LIST", NULL, NULL);
+    j = call(200, "GET", "/c/exchanges", NULL);
+    assert_int_equal(json_array_size(j), 1);
+    assert_string_equal(json_string_value(json_array_get(j, 0)), "GIFCT_TE");
+    json_decref(j);
 }
 
 /* Last: the credentials are sealed at rest (the server stopped, its files read). */
