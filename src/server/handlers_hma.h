@@ -15,6 +15,17 @@ void td__h_hma_openapi(td__req *r);
 /* GET / on the HMA listener (a redirect to /status): outside the route table, where "/" is the
  * web console of the main listener. */
 extern const td__route td__hma_home_route;
+/* Exchanges (handlers_hma_exchanges.c). */
+void td__h_hma_exchange_apis(td__req *r);
+void td__h_hma_exchange_api_get(td__req *r);
+void td__h_hma_exchange_api_set(td__req *r);
+void td__h_hma_exchange_api_schema(td__req *r);
+void td__h_hma_exchanges_list(td__req *r);
+void td__h_hma_exchanges_create(td__req *r);
+void td__h_hma_exchange_get(td__req *r);
+void td__h_hma_exchange_update(td__req *r);
+void td__h_hma_exchange_delete(td__req *r);
+void td__h_hma_exchange_status(td__req *r);
 void td__h_hma_hash(td__req *r);
 void td__h_hma_lookup(td__req *r);
 void td__h_hma_raw_lookup(td__req *r);
@@ -28,16 +39,5 @@ void td__h_hma_signal_add(td__req *r);
 void td__h_hma_content_get(td__req *r);
 void td__h_hma_content_update(td__req *r);
 void td__h_hma_content_delete(td__req *r);
-/* Exchanges (handlers_hma_exchanges.c). */
-void td__h_hma_exchange_apis(td__req *r);
-void td__h_hma_exchange_api_get(td__req *r);
-void td__h_hma_exchange_api_set(td__req *r);
-void td__h_hma_exchange_api_schema(td__req *r);
-void td__h_hma_exchanges_list(td__req *r);
-void td__h_hma_exchanges_create(td__req *r);
-void td__h_hma_exchange_get(td__req *r);
-void td__h_hma_exchange_update(td__req *r);
-void td__h_hma_exchange_delete(td__req *r);
-void td__h_hma_exchange_status(td__req *r);
 
 #endif
