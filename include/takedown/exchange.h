@@ -113,6 +113,16 @@ __attribute__((warn_unused_result)) td_status td_exchange_get(td_exchanges *ex, 
 __attribute__((warn_unused_result)) td_status td_exchange_list(td_exchanges *ex, td_exchange **out,
                                                                size_t *count, td_error *err);
 
+/* Credentials of a source type rather than of one exchange (HMA's per-API credentials,
+ * docs/hma.md): a JSON object sealed like an exchange's, never returned; NULL clears them. An
+ * exchange of that type without credentials of its own uses them. Audited. */
+__attribute__((warn_unused_result)) td_status
+td_exchange_type_credentials_set_as(td_exchanges *ex, const td_principal *who,
+                                    td_exchange_type type, const char *credentials, td_error *err);
+/* Whether type has credentials set by td_exchange_type_credentials_set_as. */
+__attribute__((warn_unused_result)) td_status
+td_exchange_type_credentials_has(td_exchanges *ex, td_exchange_type type, int *has, td_error *err);
+
 /* Fields of td_exchange_update_as. */
 enum {
     TD_EXCHANGE_SET_URL = 1 << 0,

@@ -54,6 +54,14 @@ typedef struct td_server_options {
      * prints: the caller decides (takedown serve writes them to stderr). */
     void (*log)(void *ctx, const char *message);
     void *log_ctx;
+    /* The HMA listener (docs/hma.md): a second address serving only Meta's HMA 1.1.7 routes,
+     * with the same limits, timeouts and metrics as the main one. hma_address NULL or "": off
+     * (the default). A request there without an Authorization header acts with hma_role
+     * (TD_ROLE_ADMIN, _MODERATOR, _PLATFORM or _AUDITOR; 0: TD_ROLE_PLATFORM), audited as the
+     * actor "hma_listen"; a request with a key is authenticated as on the main listener. */
+    const char *hma_address; /* IPv4 or IPv6 literal */
+    uint16_t hma_port;       /* 0 picks a free port (see td_server_hma_port) */
+    td_role hma_role;
     /* The configuration the orders component reads (order_*; evidence_*); borrowed, must
      * outlive the server. NULL: the table's defaults. */
     const td_config *config;
@@ -71,6 +79,9 @@ void td_server_set_service(td_server *srv, td_service *svc);
 /* The bound port (useful after asking for port 0). */
 uint16_t td_server_port(const td_server *srv);
 
+/* The bound port of the HMA listener, 0 when it is off. */
+uint16_t td_server_hma_port(const td_server *srv);
+
 /* Stops accepting connections, waits up to drain_ms for requests in flight to complete, then
  * stops every thread and frees the server; accepts NULL. The service is not closed. */
 void td_server_stop(td_server *srv, unsigned drain_ms);
@@ -82,6 +93,7 @@ typedef struct td_server_route_info {
     const char *summary;
     const char *roles; /* "admin,moderator,..." or "public" */
     int requires_key;
+    int hma; /* one of Meta's HMA 1.1.7 routes (docs/hma.md), also served on hma_listen */
 } td_server_route_info;
 
 const td_server_route_info *td_server_routes(size_t *count);

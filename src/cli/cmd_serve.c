@@ -36,10 +36,14 @@ const char td_cli_serve_usage[] =
     "                     still holds the keys and evidence files; environment TAKEDOWN_STORE\n"
     "  --fetch-allow LIST hosts GET /h/hash?url= may fetch from when --fetch-enabled 1:\n"
     "                     comma-separated host suffixes ('*': any); TAKEDOWN_FETCH_ALLOW\n"
+    "  --hma-listen ADDR:PORT  also serve Meta's HMA 1.1.7 routes alone on this address,\n"
+    "                     where a request without a key acts with --hma-role (default\n"
+    "                     platform); put your proxy in front of it (docs/hma.md)\n"
     "  --NAME VALUE       any option of the configuration table, e.g. --max-body-bytes 2M\n"
     "                     (environment TAKEDOWN_NAME); 'takedown serve --options' lists them\n"
     "\n"
-    "Prints 'takedown: listening on http://ADDR:PORT' when ready. SIGTERM or SIGINT: stop\n"
+    "Prints 'takedown: HMA API listening on http://ADDR:PORT ...' (with --hma-listen), then\n"
+    "'takedown: listening on http://ADDR:PORT' when ready. SIGTERM or SIGINT: stop\n"
     "accepting, finish requests in flight, close the store, exit 0.\n";
 
 static int get_int(const td_config *cfg, const char *name, int64_t *v)
@@ -110,6 +114,28 @@ static int serve(const td_config *cfg)
     td_server_options sopts;
     td_server_options_default(&sopts);
     sopts.log = log_to_stderr;
+    /* The HMA listener (docs/hma.md): off unless hma_listen names an address. */
+    const char *hma_listen = td_config_string(cfg, "hma_listen");
+    const char *hma_role = td_config_string(cfg, "hma_role");
+    char hma_host[64];
+    unsigned hma_port = 0;
+    if (hma_listen && *hma_listen) {
+        if (!td__cli_parse_listen(hma_listen, hma_host, sizeof hma_host, &hma_port)) {
+            fprintf(stderr, "takedown serve: hma_listen address '%s' is not ADDR:PORT\n",
+                    hma_listen);
+            return 2;
+        }
+        sopts.hma_address = hma_host;
+        sopts.hma_port = (uint16_t)hma_port;
+    }
+    if (td_role_parse(hma_role, &sopts.hma_role) != TD_OK ||
+        (sopts.hma_role != TD_ROLE_PLATFORM && sopts.hma_role != TD_ROLE_MODERATOR &&
+         sopts.hma_role != TD_ROLE_ADMIN && sopts.hma_role != TD_ROLE_AUDITOR)) {
+        fprintf(stderr,
+                "takedown serve: hma_role '%s' is not platform, moderator, admin or auditor\n",
+                hma_role);
+        return 2;
+    }
     int64_t threads, max_body, max_media, max_import, timeout_s, max_conn, metrics_public, grace,
         allow_private, fetch_enabled, fetch_private, fetch_connect_ms, fetch_ms;
     if (!get_int(cfg, "http_threads", &threads) || !get_int(cfg, "max_body_bytes", &max_body) ||
@@ -190,6 +216,13 @@ static int serve(const td_config *cfg)
         printf("takedown: admin key (shown once): %s\n", key);
     memset(key, 0, sizeof key);
     td_server_set_service(srv, svc);
+    /* Before the main address, whose line says the server is ready. */
+    if (sopts.hma_address && strchr(hma_host, ':'))
+        printf("takedown: HMA API listening on http://[%s]:%u (keyless requests act as %s)\n",
+               hma_host, (unsigned)td_server_hma_port(srv), td_role_name(sopts.hma_role));
+    else if (sopts.hma_address)
+        printf("takedown: HMA API listening on http://%s:%u (keyless requests act as %s)\n",
+               hma_host, (unsigned)td_server_hma_port(srv), td_role_name(sopts.hma_role));
     if (strchr(host, ':'))
         printf("takedown: listening on http://[%s]:%u\n", host, (unsigned)td_server_port(srv));
     else

@@ -21,6 +21,11 @@
 
 static const td_config_option options[] = {
     STR_OPT("listen", "127.0.0.1:8080", "address and port to bind (port 0: any free port)"),
+    STR_OPT("hma_listen", "",
+            "address and port of the HMA listener: only HMA's routes, keyless requests act with "
+            "hma_role (empty: off)"),
+    STR_OPT("hma_role", "platform",
+            "role of a keyless request on hma_listen: platform, moderator, admin or auditor"),
     STR_OPT("data", "takedown-data", "data directory (SQLite database, snapshots)"),
     STR_OPT("store", "", "postgresql:// URL of a database nodes share (empty: DATA/takedown.db)"),
     STR_OPT("fetch_allow", "",

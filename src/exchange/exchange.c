@@ -54,9 +54,16 @@ static const char v2[] =
     " last_error TEXT NOT NULL);"
     "CREATE INDEX exchange_uploads_exchange ON exchange_uploads (exchange_id, id);";
 
+/* Credentials of a source type (HMA's per-API credentials, docs/hma.md), sealed like an
+ * exchange's: an exchange of that type without credentials of its own uses them. */
+static const char v3[] = "CREATE TABLE exchange_type_credentials ("
+                         " type INTEGER PRIMARY KEY, credentials BLOB NOT NULL,"
+                         " updated_ms BIGINT NOT NULL);";
+
 static const td_store_migration migrations[] = {
     {1, "exchanges", v1, NULL},
     {2, "exchange uploads", v2, NULL},
+    {3, "exchange type credentials", v3, NULL},
 };
 
 static const char *const type_names[] = {NULL, "threatexchange", "tcap", "takedown", "url_list"};
@@ -172,6 +179,9 @@ static td_status unseal(td_exchanges *ex, const char *name, const uint8_t *b, si
     return TD_OK;
 }
 
+static td_status bind_sealed(td_exchanges *ex, td_stmt *q, int index, const char *name,
+                             const char *text, td_error *err);
+
 /* Reads one sealed column of exchange id and opens it. */
 static td_status open_column(td_exchanges *ex, td_store_conn *c, int64_t id, const char *column,
                              char *buf, size_t cap, size_t *len, td_error *err)
@@ -195,6 +205,111 @@ static td_status open_column(td_exchanges *ex, td_store_conn *c, int64_t id, con
     return st;
 }
 
+/* The name a type's credentials are sealed to: exchange names have no ':'. */
+static void type_seal_name(td_exchange_type type, char *out, size_t cap)
+{
+    snprintf(out, cap, "type:%s", td_exchange_type_name(type));
+}
+
+/* Opens the credentials of exchange id's type into buf (*len 0: none). */
+static td_status open_type_credentials(td_exchanges *ex, td_store_conn *c, int64_t id, char *buf,
+                                       size_t cap, size_t *len, td_error *err)
+{
+    td_stmt *q;
+    int row;
+    *len = 0;
+    td_status st = td_store_prepare(c,
+                                    "SELECT e.type, t.credentials FROM exchanges e JOIN"
+                                    " exchange_type_credentials t ON t.type = e.type"
+                                    " WHERE e.id = $1",
+                                    &q, err);
+    if (st || (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_step(q, &row, err)))
+        return st;
+    if (row) {
+        char name[48];
+        type_seal_name((td_exchange_type)td_stmt_column_int64(q, 0), name, sizeof name);
+        st = unseal(ex, name, td_stmt_column_blob(q, 1), td_stmt_column_bytes(q, 1), buf, cap, len,
+                    err);
+    }
+    td_stmt_reset(q);
+    return st;
+}
+
+td_status td_exchange_type_credentials_set_as(td_exchanges *ex, const td_principal *who,
+                                              td_exchange_type type, const char *credentials,
+                                              td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    if (!td__xclient_of(type))
+        return td__error_set(err, TD_ERR_INVALID, "unknown exchange type");
+    if (credentials) {
+        size_t n = strlen(credentials);
+        if (n > TD_EXCHANGE_CREDENTIALS_MAX)
+            return td__error_set(err, TD_ERR_LIMIT, "the credentials are over %d bytes",
+                                 TD_EXCHANGE_CREDENTIALS_MAX);
+        json_t *j = json_loadb(credentials, n, JSON_REJECT_DUPLICATES, NULL);
+        int ok = json_is_object(j);
+        json_decref(j);
+        if (!ok)
+            return td__error_set(err, TD_ERR_INVALID, "the credentials must be a JSON object");
+    }
+    td_status st = td_store_acquire(ex->svc->store, 1, &c, err);
+    if (st)
+        return st;
+    char name[48];
+    type_seal_name(type, name, sizeof name);
+    if ((st = td_store_begin(c, err)) ||
+        (st = td_store_prepare(c, "DELETE FROM exchange_type_credentials WHERE type = $1", &q,
+                               err)) ||
+        (st = td_stmt_bind_int64(q, 1, type, err)) || (st = td_stmt_run(q, NULL, err)))
+        goto out;
+    if (credentials &&
+        ((st = td_store_prepare(c,
+                                "INSERT INTO exchange_type_credentials (type, credentials,"
+                                " updated_ms) VALUES ($1, $2, $3)",
+                                &q, err)) ||
+         (st = td_stmt_bind_int64(q, 1, type, err)) ||
+         (st = bind_sealed(ex, q, 2, name, credentials, err)) ||
+         (st = td_stmt_bind_int64(q, 3, td__now(ex->svc), err)) ||
+         (st = td_stmt_run(q, NULL, err))))
+        goto out;
+    json_t *d = json_pack("{s:s, s:b}", "type", td_exchange_type_name(type), "credentials",
+                          credentials != NULL);
+    if ((st = td__audit_id(ex->svc, c, who, "exchange.type_credentials", "exchange_type", type, d,
+                           err)) ||
+        (st = td_store_commit(c, err)))
+        goto out;
+out:
+    if (st && td_store_in_transaction(c))
+        td_store_rollback(c);
+    td_store_release(ex->svc->store, c);
+    if (st == TD_OK)
+        td__exchange_workers_sync(ex);
+    return st;
+}
+
+td_status td_exchange_type_credentials_has(td_exchanges *ex, td_exchange_type type, int *has,
+                                           td_error *err)
+{
+    td_store_conn *c;
+    td_stmt *q;
+    int row = 0;
+    *has = 0;
+    td_status st = td_store_acquire(ex->svc->store, 0, &c, err);
+    if (st)
+        return st;
+    if ((st = td_store_prepare(c, "SELECT 1 FROM exchange_type_credentials WHERE type = $1", &q,
+                               err)) == TD_OK &&
+        (st = td_stmt_bind_int64(q, 1, type, err)) == TD_OK &&
+        (st = td_stmt_step(q, &row, err)) == TD_OK) {
+        *has = row;
+        td_stmt_reset(q);
+    }
+    td_store_release(ex->svc->store, c);
+    return st;
+}
+
 td_status td__exchange_credentials(td_exchanges *ex, td_store_conn *c, int64_t id, json_t **out,
                                    td_error *err)
 {
@@ -205,6 +320,8 @@ td_status td__exchange_credentials(td_exchanges *ex, td_store_conn *c, int64_t i
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
     td_status st =
         open_column(ex, c, id, "credentials", buf, TD_EXCHANGE_CREDENTIALS_MAX + 1, &len, err);
+    if (st == TD_OK && !len) /* none of its own: its type's, if any */
+        st = open_type_credentials(ex, c, id, buf, TD_EXCHANGE_CREDENTIALS_MAX + 1, &len, err);
     if (st == TD_OK && len) {
         *out = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
         if (!*out)

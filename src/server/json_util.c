@@ -207,7 +207,7 @@ void td__reply_error(td__req *r, unsigned status, const char *code, const char *
     size_t len = td__safe_text(safe, sizeof safe - 3, msg, strnlen(msg, sizeof msg));
     if (n >= (int)sizeof msg && (len < 3 || memcmp(safe + len - 3, "...", 3) != 0))
         memcpy(safe + len, "...", 4); /* cut by the format buffer: say so */
-    json_t *obj = r->route && (r->route->flags & TD__F_HMA)
+    json_t *obj = r->hma || (r->route && (r->route->flags & TD__F_HMA))
                       ? json_pack("{s:s}", "message", safe)
                       : json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", safe);
     if (!obj) {

@@ -240,7 +240,13 @@ static const td__route routes[] = {
      * URL. TD__F_HMA: errors in HMA's shape, and the route is served on hma_listen. */
     /* HMA: core (handlers_hma.c) */
     {"GET", "/status", td__h_hma_status, PUB, TD__F_NO_READY | TD__F_PROBE | TD__F_HMA,
-     "HMA liveness"},
+     "HMA: readiness (I-AM-ALIVE once the indexes are loaded)"},
+    {"GET", "/status/live", td__h_hma_status_live, PUB, TD__F_NO_READY | TD__F_PROBE | TD__F_HMA,
+     "HMA: liveness"},
+    {"GET", "/site-map", td__h_hma_site_map, PUB, TD__F_NO_READY | TD__F_HMA,
+     "HMA: the routes served on this listener"},
+    {"GET", "/openapi/openapi.json", td__h_hma_openapi, PUB, TD__F_NO_READY | TD__F_HMA,
+     "HMA: the OpenAPI document of the HMA routes"},
     /* HMA: hashing and matching (handlers_hma_match.c) */
     {"GET", "/h/hash", td__h_hma_hash, CHECK, TD__F_HMA, "HMA: hash a URL"},
     {"GET", "/m/lookup", td__h_hma_lookup, CHECK, TD__F_HMA, "HMA: lookup"},
@@ -261,6 +267,26 @@ static const td__route routes[] = {
     {"DELETE", "/c/bank/{name}/content/{id}", td__h_hma_content_delete, MOD, TD__F_HMA,
      "HMA: delete a signal"},
     /* HMA: exchanges (handlers_hma_exchanges.c) */
+    {"GET", "/c/exchanges/apis", td__h_hma_exchange_apis, ADMIN | TD__R_AUDITOR, TD__F_HMA,
+     "HMA: exchange API types"},
+    {"GET", "/c/exchanges/api/{api_name}", td__h_hma_exchange_api_get, ADMIN | TD__R_AUDITOR,
+     TD__F_HMA, "HMA: whether an exchange API has credentials"},
+    {"POST", "/c/exchanges/api/{api_name}", td__h_hma_exchange_api_set, ADMIN, TD__F_HMA,
+     "HMA: set or clear an exchange API's credentials (sealed)"},
+    {"GET", "/c/exchanges/api/{api_name}/schema", td__h_hma_exchange_api_schema,
+     ADMIN | TD__R_AUDITOR, TD__F_HMA, "HMA: an exchange API's config and credential fields"},
+    {"GET", "/c/exchanges", td__h_hma_exchanges_list, ADMIN | TD__R_AUDITOR, TD__F_HMA,
+     "HMA: exchange names"},
+    {"POST", "/c/exchanges", td__h_hma_exchanges_create, ADMIN, TD__F_HMA,
+     "HMA: create an exchange and its bank"},
+    {"GET", "/c/exchange/{exchange_name}", td__h_hma_exchange_get, ADMIN | TD__R_AUDITOR, TD__F_HMA,
+     "HMA: one exchange"},
+    {"PUT", "/c/exchange/{exchange_name}", td__h_hma_exchange_update, ADMIN, TD__F_HMA,
+     "HMA: enable or disable an exchange"},
+    {"DELETE", "/c/exchange/{exchange_name}", td__h_hma_exchange_delete, ADMIN, TD__F_HMA,
+     "HMA: delete an exchange"},
+    {"GET", "/c/exchange/{exchange_name}/status", td__h_hma_exchange_status, ADMIN | TD__R_AUDITOR,
+     TD__F_HMA, "HMA: an exchange's fetch status"},
 };
 
 #define N_ROUTES (sizeof routes / sizeof routes[0])
@@ -304,6 +330,7 @@ static void route_info_init(void)
         route_info[i].pattern = routes[i].pattern;
         route_info[i].summary = routes[i].summary;
         route_info[i].requires_key = !(routes[i].roles & TD__R_PUBLIC);
+        route_info[i].hma = (routes[i].flags & TD__F_HMA) != 0;
         roles_text(routes[i].roles, route_roles[i], sizeof route_roles[i]);
         route_info[i].roles = route_roles[i];
     }
@@ -392,13 +419,18 @@ static int match_pattern(td__req *r, const char *pattern, const char *path, int 
     return 1;
 }
 
+int td__route_served(const td__req *r, const td__route *route)
+{
+    return !r->hma || (route->flags & TD__F_HMA);
+}
+
 int td__route_match(td__req *r, const char *method, const char *path)
 {
     int path_matched = 0;
     if (!clean_text(path, strlen(path)))
         return -3;
     for (size_t i = 0; i < N_ROUTES; i++) {
-        if (!match_pattern(r, routes[i].pattern, path, 0))
+        if (!td__route_served(r, &routes[i]) || !match_pattern(r, routes[i].pattern, path, 0))
             continue;
         path_matched = 1;
         if (strcmp(routes[i].method, method) != 0)
@@ -416,7 +448,7 @@ void td__reply_bad_path(td__req *r)
                               "character";
     /* Names the parameter at fault when the path has the shape of a route. */
     for (size_t i = 0; i < N_ROUTES; i++) {
-        if (!match_pattern(r, routes[i].pattern, r->path, 0))
+        if (!td__route_served(r, &routes[i]) || !match_pattern(r, routes[i].pattern, r->path, 0))
             continue;
         const char *p = routes[i].pattern, *s = r->path;
         while (*p && *s) {

@@ -27,6 +27,7 @@
 #include "server/handlers_eorders.h"
 #include "server/handlers_feeds.h"
 #include "server/handlers_frank.h"
+#include "server/handlers_hma.h"
 #include "server/handlers_incidents.h"
 #include "server/handlers_orders.h"
 #include "server/server_int.h"
@@ -377,19 +378,24 @@ static enum MHD_Result send_response(td__req *r)
     if (r->status == MHD_HTTP_UNAUTHORIZED)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (r->status == MHD_HTTP_METHOD_NOT_ALLOWED)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "see /v1/openapi.yaml");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+                                r->hma ? "see /openapi/openapi.json" : "see /v1/openapi.yaml");
+    if (r->resp_location)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->resp_location);
     enum MHD_Result ret = MHD_queue_response(r->conn, r->status, resp);
     MHD_destroy_response(resp);
     return ret;
 }
 
-static td__req *request_new(td_server *srv, struct MHD_Connection *conn, const char *method,
+static td__req *request_new(const td__listener *l, struct MHD_Connection *conn, const char *method,
                             const char *url)
 {
+    td_server *srv = l->srv;
     td__req *r = td__calloc(1, sizeof *r);
     if (!r)
         return NULL;
     r->srv = srv;
+    r->hma = l->hma;
     r->conn = conn;
     r->t_start = td__srv_now();
     r->route_index = -1;
@@ -442,12 +448,21 @@ static int request_start(td__req *r)
     int idx = td__route_match(r, r->method, r->path);
     size_t n_routes;
     const td__route *table = td__routes(&n_routes);
+    /* HMA's home page, only on the HMA listener (on the main one "/" is the console): a route
+     * outside the table, counted with the requests no route matched. */
+    const td__route *home =
+        r->hma && idx == -1 && strcmp(r->path, "/") == 0 ? &td__hma_home_route : NULL;
+    if (home && strcmp(r->method, "GET") != 0)
+        idx = -2;
+    else if (home)
+        idx = -4;
+    const td__route *route = idx >= 0 ? &table[idx] : idx == -4 ? home : NULL;
     /* Probes stay answerable whatever a client at the same address does. */
-    int probe = idx >= 0 && (table[idx].flags & TD__F_PROBE);
+    int probe = route && (route->flags & TD__F_PROBE);
     if (!probe) {
         if (rate_limited(r, td__guard_rate_address(srv->guard, r->gconn), "from this address"))
             return 1;
-        int keyless = idx < 0 || (table[idx].roles & TD__R_PUBLIC);
+        int keyless = !route || (route->roles & TD__R_PUBLIC);
         if (keyless && rate_limited(r, td__guard_rate_unauthenticated(srv->guard, r->gconn),
                                     "without an API key from this address"))
             return 1;
@@ -461,12 +476,12 @@ static int request_start(td__req *r)
         td__reply_bad_path(r);
         return 1;
     }
-    if (idx < 0) {
+    if (!route) {
         td__reply_error(r, 404, "no_route", "no route for %s %s", r->method, r->path);
         return 1;
     }
-    r->route = &table[idx];
-    r->route_index = idx;
+    r->route = route;
+    r->route_index = idx >= 0 ? idx : -1;
     if (!td__check_request(r))
         return 1;
     r->max_body = body_limit(srv, r->route);
@@ -484,9 +499,24 @@ static int request_start(td__req *r)
             return 1;
         }
     }
-    if (!(roles & TD__R_PUBLIC)) {
-        const char *auth =
-            MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *auth =
+        (roles & TD__R_PUBLIC)
+            ? NULL
+            : MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!(roles & TD__R_PUBLIC) && r->hma && !auth) {
+        /* The HMA listener without a key: the configured role, never more; rate-limited as
+         * one key (the proxy in front of it is one client address). */
+        r->who = srv->hma_who;
+        r->role_bit = td__role_bit(r->who.role);
+        if (rate_limited(r, td__guard_rate_key(srv->guard, 0), "as hma_listen's role"))
+            return 1;
+        if (!(roles & r->role_bit)) {
+            td__reply_error(r, 403, "forbidden",
+                            "hma_listen's role '%s' may not call %s %s: send an API key",
+                            td_role_name(r->who.role), r->route->method, r->route->pattern);
+            return 1;
+        }
+    } else if (!(roles & TD__R_PUBLIC)) {
         if (!td__authenticate(r, auth)) {
             /* A wrong key is charged to the address, so that keys cannot be guessed fast. */
             rate_limited(r, td__guard_rate_unauthenticated(srv->guard, r->gconn),
@@ -561,10 +591,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   size_t *upload_data_size, void **con_cls)
 {
     (void)version;
-    td_server *srv = cls;
+    const td__listener *l = cls;
+    td_server *srv = l->srv;
     td__req *r = *con_cls;
     if (!r) {
-        r = request_new(srv, conn, method, url);
+        r = request_new(l, conn, method, url);
         if (!r)
             return MHD_NO;
         *con_cls = r;
@@ -678,6 +709,57 @@ static unsigned core_count(void)
     return n > 0 && n < 256 ? (unsigned)n : 1;
 }
 
+/* An address to bind: host an IPv4 or IPv6 literal. Returns 0 when it is neither. */
+typedef union td__sockaddr {
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+} td__sockaddr;
+
+static int listen_address(const char *host, uint16_t port, td__sockaddr *addr, unsigned *flags)
+{
+    memset(addr, 0, sizeof *addr);
+    if (inet_pton(AF_INET, host, &addr->v4.sin_addr) == 1) {
+        addr->v4.sin_family = AF_INET;
+        addr->v4.sin_port = htons(port);
+        return 1;
+    }
+    if (inet_pton(AF_INET6, host, &addr->v6.sin6_addr) == 1) {
+        addr->v6.sin6_family = AF_INET6;
+        addr->v6.sin6_port = htons(port);
+        *flags |= MHD_USE_IPv6;
+        return 1;
+    }
+    return 0;
+}
+
+/* One listener's daemon, with the server's limits and callbacks; NULL on failure. */
+static struct MHD_Daemon *daemon_start(td_server *srv, const td_server_options *opts,
+                                       td__listener *l, uint16_t port, td__sockaddr *addr,
+                                       unsigned flags)
+{
+    unsigned max_conn = opts->max_connections ? opts->max_connections : 1024u;
+    unsigned threads = opts->threads ? opts->threads : core_count();
+    /* libmicrohttpd's own limit (split between its threads) sits well above the guard's, which
+     * keeps max_connections by shedding: connections being shed still count until closed. */
+    unsigned mhd_limit = max_conn > 100000u ? 200000u : max_conn * 2u + 64u;
+    return MHD_start_daemon(
+        flags, port, NULL, NULL, on_request, l, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)addr,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_CONNECTION_TIMEOUT,
+        opts->timeout_seconds ? opts->timeout_seconds : 60u, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        1024u, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
+}
+
+static void server_free(td_server *srv)
+{
+    td__metrics_free(srv->metrics);
+    td__auth_cache_free(srv->auth);
+    td__guard_free(srv->guard);
+    td__free(srv->fetch_allow);
+    td__free(srv);
+}
+
 td_status td_server_start(const td_server_options *opts, td_service *svc, td_server **out,
                           td_error *err)
 {
@@ -687,28 +769,28 @@ td_status td_server_start(const td_server_options *opts, td_service *svc, td_ser
         opts = &defaults;
     }
     *out = NULL;
-    union {
-        struct sockaddr_in v4;
-        struct sockaddr_in6 v6;
-    } addr;
-    memset(&addr, 0, sizeof addr);
+    td__sockaddr addr, hma_addr;
     const char *host = opts->address && *opts->address ? opts->address : "127.0.0.1";
+    const char *hma_host = opts->hma_address && *opts->hma_address ? opts->hma_address : NULL;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
-    if (inet_pton(AF_INET, host, &addr.v4.sin_addr) == 1) {
-        addr.v4.sin_family = AF_INET;
-        addr.v4.sin_port = htons(opts->port);
-    } else if (inet_pton(AF_INET6, host, &addr.v6.sin6_addr) == 1) {
-        addr.v6.sin6_family = AF_INET6;
-        addr.v6.sin6_port = htons(opts->port);
-        flags |= MHD_USE_IPv6;
-    } else {
+    unsigned hma_flags = flags;
+    if (!listen_address(host, opts->port, &addr, &flags))
         return td__error_set(err, TD_ERR_INVALID, "listen address '%s' is not an IP address", host);
-    }
+    if (hma_host && !listen_address(hma_host, opts->hma_port, &hma_addr, &hma_flags))
+        return td__error_set(err, TD_ERR_INVALID, "hma_listen address '%s' is not an IP address",
+                             hma_host);
+    td_role hma_role = opts->hma_role ? opts->hma_role : TD_ROLE_PLATFORM;
+    if (hma_role != TD_ROLE_ADMIN && hma_role != TD_ROLE_MODERATOR &&
+        hma_role != TD_ROLE_PLATFORM && hma_role != TD_ROLE_AUDITOR)
+        return td__error_set(err, TD_ERR_INVALID,
+                             "hma_role must be platform, moderator, admin or auditor, not '%s'",
+                             td_role_name(hma_role));
     td_server *srv = td__calloc(1, sizeof *srv);
     if (!srv)
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
     srv->opts = *opts;
     srv->opts.address = NULL;
+    srv->opts.hma_address = NULL;
     srv->opts.fetch_allow = NULL;
     if (opts->fetch_allow && !(srv->fetch_allow = td__strdup(opts->fetch_allow))) {
         td__free(srv);
@@ -716,6 +798,13 @@ td_status td_server_start(const td_server_options *opts, td_service *svc, td_ser
     }
     srv->opts.fetch_allow = srv->fetch_allow;
     snprintf(srv->listen_addr, sizeof srv->listen_addr, "%s", host);
+    srv->listen_main.srv = srv;
+    srv->listen_hma.srv = srv;
+    srv->listen_hma.hma = 1;
+    /* Who a keyless request on the HMA listener is: no key (id 0), the configured role, and a
+     * name that says where it came from in every audit entry it causes. */
+    srv->hma_who.role = hma_role;
+    snprintf(srv->hma_who.name, sizeof srv->hma_who.name, "hma_listen");
     size_t n_routes;
     td__routes(&n_routes);
     srv->metrics = td__metrics_new(n_routes);
@@ -734,11 +823,7 @@ td_status td_server_start(const td_server_options *opts, td_service *svc, td_ser
     };
     srv->guard = td__guard_new(&gl);
     if (!srv->metrics || !srv->auth || !srv->guard) {
-        td__metrics_free(srv->metrics);
-        td__auth_cache_free(srv->auth);
-        td__guard_free(srv->guard);
-        td__free(srv->fetch_allow);
-        td__free(srv);
+        server_free(srv);
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
     }
     srv->started = td__srv_now();
@@ -746,25 +831,23 @@ td_status td_server_start(const td_server_options *opts, td_service *svc, td_ser
         components_start(srv, svc);
     atomic_store(&srv->svc, svc);
     atomic_store(&srv->ready, svc && td_service_ready(svc) ? 1 : 0);
-    unsigned threads = opts->threads ? opts->threads : core_count();
-    /* libmicrohttpd's own limit (split between its threads) sits well above the guard's, which
-     * keeps max_connections by shedding: connections being shed still count until closed. */
-    unsigned mhd_limit = max_conn > 100000u ? 200000u : max_conn * 2u + 64u;
-    srv->daemon = MHD_start_daemon(
-        flags, opts->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
-        MHD_OPTION_CONNECTION_TIMEOUT, opts->timeout_seconds ? opts->timeout_seconds : 60u,
-        MHD_OPTION_CONNECTION_LIMIT, mhd_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)32 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_UNESCAPE_CALLBACK,
-        unescape, NULL, MHD_OPTION_END);
+    srv->daemon = daemon_start(srv, opts, &srv->listen_main, opts->port, &addr, flags);
+    if (srv->daemon && hma_host) {
+        srv->hma_daemon =
+            daemon_start(srv, opts, &srv->listen_hma, opts->hma_port, &hma_addr, hma_flags);
+        if (!srv->hma_daemon) {
+            MHD_stop_daemon(srv->daemon);
+            components_stop(srv);
+            server_free(srv);
+            return td__error_set(err, TD_ERR_IO,
+                                 "cannot listen on %s port %u for hma_listen (in use, or no "
+                                 "permission?)",
+                                 hma_host, (unsigned)opts->hma_port);
+        }
+    }
     if (!srv->daemon) {
         components_stop(srv);
-        td__metrics_free(srv->metrics);
-        td__auth_cache_free(srv->auth);
-        td__guard_free(srv->guard);
-        td__free(srv->fetch_allow);
-        td__free(srv);
+        server_free(srv);
         return td__error_set(err, TD_ERR_IO,
                              "cannot listen on %s port %u (in use, or no "
                              "permission?)",
@@ -772,6 +855,10 @@ td_status td_server_start(const td_server_options *opts, td_service *svc, td_ser
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = info ? info->port : opts->port;
+    if (srv->hma_daemon) {
+        info = MHD_get_daemon_info(srv->hma_daemon, MHD_DAEMON_INFO_BIND_PORT);
+        srv->hma_port = info ? info->port : opts->hma_port;
+    }
     *out = srv;
     return TD_OK;
 }
@@ -789,7 +876,39 @@ void td_server_set_service(td_server *srv, td_service *svc)
     atomic_store(&srv->ready, svc && td_service_ready(svc) ? 1 : 0);
 }
 
+typedef struct query_check {
+    const char *const *names;
+    const char *unknown;
+} query_check;
+
+static enum MHD_Result query_known(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    (void)value;
+    query_check *q = cls;
+    for (size_t i = 0; q->names && q->names[i]; i++)
+        if (strcmp(key, q->names[i]) == 0)
+            return MHD_YES;
+    q->unknown = key;
+    return MHD_NO;
+}
+
+int td__only_query(td__req *r, const char *const *names)
+{
+    query_check q = {names, NULL};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_known, &q);
+    if (!q.unknown)
+        return 1;
+    td__reply_error(r, 400, "unknown_query",
+                    "unknown query parameter '%s': takedown refuses what it would not use",
+                    q.unknown);
+    return 0;
+}
+
 uint16_t td_server_port(const td_server *srv) { return srv->port; }
+
+uint16_t td_server_hma_port(const td_server *srv) { return srv->hma_daemon ? srv->hma_port : 0; }
 
 void td_server_stop(td_server *srv, unsigned drain_ms)
 {
@@ -799,12 +918,16 @@ void td_server_stop(td_server *srv, unsigned drain_ms)
     MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
+    if (srv->hma_daemon && (fd = MHD_quiesce_daemon(srv->hma_daemon)) != MHD_INVALID_SOCKET)
+        close(fd);
     double deadline = td__srv_now() + drain_ms / 1000.0;
     while (atomic_load(&srv->in_flight) > 0 && td__srv_now() < deadline) {
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     MHD_stop_daemon(srv->daemon);
+    if (srv->hma_daemon)
+        MHD_stop_daemon(srv->hma_daemon);
     td__guard_free(srv->guard);
     /* No request runs any more: close the reports and the orders, which stops their threads
      * (before the caller closes the service). */

@@ -116,10 +116,14 @@ struct td__req {
     char *resp; /* td__malloc'ed */
     size_t resp_len;
     const char *resp_type;
-    int resp_static; /* resp points to static data: do not free */
-    int resp_fd;     /* >= 0: the body is this file's first resp_fd_len bytes (td__reply_fd) */
+    const char *resp_location; /* a Location header (static text), or NULL */
+    int resp_static;           /* resp points to static data: do not free */
+    int resp_fd; /* >= 0: the body is this file's first resp_fd_len bytes (td__reply_fd) */
     uint64_t resp_fd_len;
     int handled;
+    /* The request came through the HMA listener (td_server_options.hma_address): only
+     * TD__F_HMA routes exist there, and a request without a key acts as srv->hma_who. */
+    int hma;
 };
 
 /* ---- responses (json_util.c) ---- */
@@ -187,6 +191,8 @@ const td__route *td__routes(size_t *count);
  * the method (405), -3 if the path is malformed (400): invalid UTF-8, a control character, or a
  * parameter with a bad percent-escape, a NUL, or that is not UTF-8 once decoded. */
 int td__route_match(td__req *r, const char *method, const char *path);
+/* Whether route i is served where r arrived: on the HMA listener only TD__F_HMA routes are. */
+int td__route_served(const td__req *r, const td__route *route);
 /* The 400 invalid_path answer for a path td__route_match found malformed, naming the parameter
  * at fault when there is one. */
 void td__reply_bad_path(td__req *r);
@@ -202,8 +208,19 @@ char *td__metrics_render(struct td_server *srv, size_t *len);
 
 /* ---- the server (server.c) ---- */
 
+/* One listening address: the access handler's context. */
+typedef struct td__listener {
+    struct td_server *srv;
+    int hma; /* the HMA listener */
+} td__listener;
+
 struct td_server {
     struct MHD_Daemon *daemon;
+    /* The HMA listener (NULL: off), its bound port, and who a keyless request on it is. */
+    struct MHD_Daemon *hma_daemon;
+    uint16_t hma_port;
+    td_principal hma_who;
+    td__listener listen_main, listen_hma;
     _Atomic(td_service *) svc;
     /* Removal orders, opened on the service by td_server_set_service (NULL: the order routes
      * answer 503), with the handle's clock thread (td_orders_options.clock). */
@@ -240,6 +257,9 @@ struct td_server {
 };
 
 double td__srv_now(void);
+/* Replies 400 unknown_query naming the first query parameter not in names (NULL-ended; NULL:
+ * none allowed) and returns 0; 1 when every parameter is known. */
+int td__only_query(td__req *r, const char *const *names);
 /* The orders clock threads' figures since the server started: preservations retried and
  * evidence cases purged. */
 void td__srv_clock_figures(td_server *srv, unsigned long long *preserve_retries,

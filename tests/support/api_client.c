@@ -73,6 +73,7 @@ void api_server_start(api_server *srv, const char *dir, const char *const *flags
     srv->pid = pid;
     srv->out_fd = fds[0];
     srv->admin[0] = '\0';
+    srv->hma[0] = '\0';
     /* The raw pipe byte by byte: a FILE buffer would hide lines from poll(). */
     char line[512];
     size_t n = 0;
@@ -95,6 +96,10 @@ void api_server_start(api_server *srv, const char *dir, const char *const *flags
         if (strncmp(line, k, strlen(k)) == 0)
             snprintf(srv->admin, sizeof srv->admin, "%.*s", (int)(sizeof srv->admin - 1),
                      line + strlen(k));
+        const char *h = "takedown: HMA API listening on ";
+        if (strncmp(line, h, strlen(h)) == 0)
+            snprintf(srv->hma, sizeof srv->hma, "%.*s", (int)strcspn(line + strlen(h), " "),
+                     line + strlen(h));
         if (strncmp(line, l, strlen(l)) == 0) {
             snprintf(srv->base, sizeof srv->base, "%.100s", line + strlen(l));
             return;

@@ -14,6 +14,7 @@ typedef struct api_server {
     int out_fd;      /* the read end of its stdout */
     char base[128];  /* "http://127.0.0.1:PORT" */
     char admin[128]; /* the admin key when this start printed one, else "" */
+    char hma[128];   /* the HMA listener's "http://127.0.0.1:PORT" (hma_listen), else "" */
 } api_server;
 
 /* A group set-up's common part: libsodium and libcurl initialised, dir (cap bytes) set to the
