@@ -638,6 +638,16 @@ json_t *td__body_fields(td__req *r, const char *const *names)
     return obj;
 }
 
+int td__empty_body(td__req *r)
+{
+    static const char *const none[] = {NULL};
+    if (r->body_len == 0)
+        return 1;
+    json_t *obj = td__body_fields(r, none);
+    json_decref(obj);
+    return obj != NULL;
+}
+
 int td__refuse_query(td__req *r, const char *const *names, const char *why)
 {
     for (size_t i = 0; names[i]; i++) {

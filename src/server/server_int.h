@@ -183,6 +183,9 @@ int td__only_members_at(td__req *r, json_t *obj, const char *where, const char *
 /* td__body_object and td__only_members in one: the body as a JSON object whose members are all
  * in names; NULL after a 400. */
 json_t *td__body_fields(td__req *r, const char *const *names);
+/* An action that reads nothing from its body: none, or an empty JSON object (what many clients
+ * send with a POST); 0 after a 400 when the body holds anything else (a member is named). */
+int td__empty_body(td__req *r);
 /* Replies 400 unknown_query naming the first of names (NULL-ended) the request's query string
  * holds and returns 0: the parameters a route takes in one mode only (media bytes, not JSON),
  * refused in the other (why says so). */
