@@ -323,6 +323,9 @@ static void route_info_init(void)
         route_info[i].requires_key = !(routes[i].roles & TD__R_PUBLIC);
         roles_text(routes[i].roles, route_roles[i], sizeof route_roles[i]);
         route_info[i].roles = route_roles[i];
+        route_info[i].query = routes[i].query;
+        route_info[i].headers = routes[i].headers;
+        route_info[i].hma = !!(routes[i].flags & TD__F_HMA);
     }
 }
 
