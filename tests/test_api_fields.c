@@ -417,6 +417,16 @@ static int opaque_body(const td_server_route_info *rt)
     return 0;
 }
 
+/* Routes whose members depend on another member: what the body holds besides the unknown one.
+ * An authority's event is a document of the evidence order (docs/evidence-orders.md): its
+ * problems, an unknown member among them, are 422 naming the member, as a signed document's. */
+static const struct {
+    const char *pattern, *members;
+    long alt;
+} fixtures[] = {
+    {"/v1/evidence-orders/{id}/events", "\"action\": \"withdraw\", ", 422},
+};
+
 static int has_body(const td_server_route_info *rt)
 {
     return strcmp(rt->method, "POST") == 0 || strcmp(rt->method, "PUT") == 0 ||
@@ -487,15 +497,25 @@ static void test_unknown_members(void **state)
         char path[512], what[600], sig[200];
         route_path(rt->pattern, path, sizeof path);
         char *before = snapshot();
-        static const char body[] = "{\"" UNKNOWN "\": 1}";
+        const char *members = "";
+        long alt = 0;
+        for (size_t k = 0; k < sizeof fixtures / sizeof fixtures[0]; k++)
+            if (strcmp(fixtures[k].pattern, rt->pattern) == 0) {
+                members = fixtures[k].members;
+                alt = fixtures[k].alt;
+            }
+        char body[256];
+        snprintf(body, sizeof body, "{%s\"" UNKNOWN "\": 1}", members);
         api_request rq = {rt->method, path, route_key(rt), "application/json", body, -1, 0, NULL};
         int signed_doc = rt->headers && strstr(rt->headers, "Takedown-Signature");
+        if (signed_doc)
+            alt = 422;
         if (signed_doc) {
             /* A signed document: signed as its authority signs (the signature verifies). */
             api_sign_header(S.sk, body, strlen(body), sig, sizeof sig);
             rq.extra = sig;
         }
-        expect_refusal(&rq, signed_doc ? 422 : 0, "unknown_field", "invalid_field", UNKNOWN);
+        expect_refusal(&rq, alt, "unknown_field", alt ? "invalid_field" : NULL, UNKNOWN);
         snprintf(what, sizeof what, "%s %s with an unknown member", rt->method, rt->pattern);
         expect_unchanged(before, what);
         free(before);
