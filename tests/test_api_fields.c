@@ -615,6 +615,145 @@ static void test_nested_and_combined(void **state)
     api_expect_error(&S.srv, 404, "not_found", "GET", "/v1/content/nested-1", S.keys[ADMIN], NULL);
 }
 
+/* ---- the document ---- */
+
+/* The query parameters and headers docs/openapi.yaml gives an operation: inline ones
+ * ("- {name: limit, in: query, ...}"), those of the path, and references to
+ * components/parameters. */
+typedef struct doc_params {
+    char query[512], headers[256];
+} doc_params;
+
+static void add_word(char *list, size_t cap, const char *w, size_t n)
+{
+    size_t len = strlen(list);
+    snprintf(list + len, cap - len, "%s%.*s", len ? " " : "", (int)n, w);
+}
+
+/* A component parameter's name and location ("Purpose" -> purpose, query). */
+static int component_param(const char *doc, const char *ref, char *name, size_t cap, char *in,
+                           size_t in_cap)
+{
+    const char *c = strstr(doc, "\ncomponents:\n");
+    const char *p = c ? strstr(c, "\n  parameters:\n") : NULL;
+    char head[96];
+    snprintf(head, sizeof head, "\n    %s:\n", ref);
+    const char *e = p ? strstr(p, head) : NULL;
+    if (!e)
+        return 0;
+    e += strlen(head);
+    const char *nm = strstr(e, "      name: "), *loc = strstr(e, "      in: ");
+    if (!nm || !loc)
+        return 0;
+    nm += 12;
+    loc += 10;
+    snprintf(name, cap, "%.*s", (int)strcspn(nm, "\n"), nm);
+    snprintf(in, in_cap, "%.*s", (int)strcspn(loc, "\n"), loc);
+    return 1;
+}
+
+static void doc_params_of(const char *doc, const char *method, const char *pattern, doc_params *out)
+{
+    char head[256], op[32];
+    memset(out, 0, sizeof *out);
+    snprintf(head, sizeof head, "\n  %s:\n", pattern);
+    const char *p = strstr(doc, head);
+    if (!p)
+        fail_msg("docs/openapi.yaml has no path %s", pattern);
+    p += strlen(head);
+    size_t n = 0;
+    for (; method[n] && n + 1 < sizeof op; n++)
+        op[n] = (char)(method[n] - 'A' + 'a');
+    op[n] = '\0';
+    const char *cur_op = NULL;
+    while (*p && !(p[0] == ' ' && p[1] == ' ' && p[2] == '/') && strncmp(p, "components:", 11)) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        if (len > 4 && strncmp(p, "    ", 4) == 0 && p[4] != ' ') {
+            size_t k = strcspn(p + 4, ":");
+            cur_op = k < len ? p + 4 : NULL;
+            if (cur_op && strncmp(cur_op, "parameters", k) == 0)
+                cur_op = "path-level";
+        }
+        int mine = cur_op && (strcmp(cur_op, "path-level") == 0 ||
+                              (strncmp(cur_op, op, strlen(op)) == 0 && cur_op[strlen(op)] == ':'));
+        char line[1024];
+        snprintf(line, sizeof line, "%.*s", (int)len, p);
+        const char *nm = strstr(line, "name: "), *ref = strstr(line, "#/components/parameters/");
+        char name[96] = "", in[16] = "";
+        if (mine && nm && strstr(line, "in: ")) {
+            nm += 6;
+            snprintf(name, sizeof name, "%.*s", (int)strcspn(nm, ", }"), nm);
+            const char *loc = strstr(line, "in: ") + 4;
+            snprintf(in, sizeof in, "%.*s", (int)strcspn(loc, ", }"), loc);
+        } else if (mine && ref) {
+            ref += strlen("#/components/parameters/");
+            char id[64];
+            snprintf(id, sizeof id, "%.*s", (int)strcspn(ref, "\""), ref);
+            if (!component_param(doc, id, name, sizeof name, in, sizeof in))
+                fail_msg("docs/openapi.yaml: no component parameter %s", id);
+        }
+        if (strcmp(in, "query") == 0)
+            add_word(out->query, sizeof out->query, name, strlen(name));
+        else if (strcmp(in, "header") == 0)
+            add_word(out->headers, sizeof out->headers, name, strlen(name));
+        p = eol ? eol + 1 : p + len;
+    }
+}
+
+/* The same words, in any order. */
+static int same_words(const char *a, const char *b)
+{
+    a = a ? a : "";
+    b = b ? b : "";
+    for (int pass = 0; pass < 2; pass++) {
+        const char *x = pass ? b : a, *y = pass ? a : b;
+        for (const char *w = x; *w;) {
+            w += strspn(w, " ");
+            size_t k = strcspn(w, " ");
+            if (!k)
+                break;
+            int found = 0;
+            for (const char *v = y; *v && !found;) {
+                v += strspn(v, " ");
+                size_t m = strcspn(v, " ");
+                found = m == k && strncmp(v, w, k) == 0;
+                v += m;
+            }
+            if (!found)
+                return 0;
+            w += k;
+        }
+    }
+    return 1;
+}
+
+/* What each route takes is what docs/openapi.yaml says it takes: a parameter the router accepts
+ * is documented, and a documented one is accepted. */
+static void test_document_lists_them(void **state)
+{
+    (void)state;
+    size_t len, n;
+    char *doc = (char *)read_all(TD_SOURCE_DIR "/docs/openapi.yaml", &len);
+    assert_non_null(doc);
+    const td_server_route_info *routes = td_server_routes(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (routes[i].hma)
+            continue;
+        doc_params d;
+        doc_params_of(doc, routes[i].method, routes[i].pattern, &d);
+        if (!same_words(d.query, routes[i].query))
+            fail_msg("%s %s: query parameters [%s] in docs/openapi.yaml, [%s] in the router",
+                     routes[i].method, routes[i].pattern, d.query,
+                     routes[i].query ? routes[i].query : "");
+        if (!same_words(d.headers, routes[i].headers))
+            fail_msg("%s %s: headers [%s] in docs/openapi.yaml, [%s] in the router",
+                     routes[i].method, routes[i].pattern, d.headers,
+                     routes[i].headers ? routes[i].headers : "");
+    }
+    free(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -622,6 +761,7 @@ int main(void)
         cmocka_unit_test(test_unknown_members),
         cmocka_unit_test(test_signed_order_member),
         cmocka_unit_test(test_nested_and_combined),
+        cmocka_unit_test(test_document_lists_them),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
