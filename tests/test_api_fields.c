@@ -594,6 +594,19 @@ static void test_nested_and_combined(void **state)
     api_resp r;
     assert_int_equal(api_send(&S.srv, &text, &r), 200);
     api_resp_free(&r);
+    /* A value that would have been read as "no" is refused, not taken as the default. */
+    api_request imp = {"POST",
+                       "/v1/banks/" BANK "/import?atomic=yes",
+                       S.keys[MODERATOR],
+                       "text/plain",
+                       "md5,00000000000000000000000000000002\n",
+                       -1,
+                       0,
+                       NULL};
+    api_resp ir;
+    assert_int_equal(api_send(&S.srv, &imp, &ir), 400);
+    assert_non_null(strstr(ir.body, "atomic"));
+    api_resp_free(&ir);
     /* A body sent to a read or a delete. */
     api_request get = {
         "GET", "/v1/banks", S.keys[ADMIN], "application/json", "{\"name\": \"" BANK "\"}",

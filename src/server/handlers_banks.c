@@ -423,6 +423,12 @@ td_status td__import_start(td__req *r)
         }
         opts.confidence = (int)v;
     }
+    /* Any other value would have been read as "no": refused instead. */
+    if (atomic && strcmp(atomic, "1") != 0 && strcmp(atomic, "true") != 0 &&
+        strcmp(atomic, "0") != 0 && strcmp(atomic, "false") != 0) {
+        snprintf(err->message, sizeof err->message, "'atomic' must be 1, true, 0 or false");
+        return err->code = TD_ERR_INVALID;
+    }
     opts.atomic = atomic && (strcmp(atomic, "1") == 0 || strcmp(atomic, "true") == 0);
     opts.source = td__query(r, "source");
     if (opts.source && strlen(opts.source) > TD_SOURCE_MAX) {
