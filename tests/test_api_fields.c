@@ -173,7 +173,7 @@ static const char *route_key(const td_server_route_info *rt)
 static char *snapshot(void)
 {
     static const char *const lists[] = {"/v1/banks",
-                                        "/v1/banks/" BANK "/signals",
+                                        ("/v1/banks/" BANK "/signals"),
                                         "/v1/keys",
                                         "/v1/webhooks",
                                         "/v1/exchanges",
@@ -182,7 +182,7 @@ static char *snapshot(void)
                                         "/v1/cases",
                                         "/v1/orders",
                                         "/v1/evidence/cases",
-                                        "/v1/content/" CONTENT};
+                                        ("/v1/content/" CONTENT)};
     json_t *all = json_object();
     json_t *cp = api_call(&S.srv, 200, "GET", "/v1/log/checkpoint", NULL, NULL);
     json_object_set_new(all, "audit_size", json_integer(api_jint(cp, "size")));
@@ -312,7 +312,7 @@ static int group_setup(void **state)
     /* A review bank, its signal, content matching it (a case). */
     json_decref(api_call(&S.srv, 201, "POST", "/v1/banks", S.keys[MODERATOR],
                          "{\"name\": \"" BANK "\", \"action\": \"review\"}"));
-    json_t *j = api_call(&S.srv, 201, "POST", "/v1/banks/" BANK "/signals", S.keys[MODERATOR],
+    json_t *j = api_call(&S.srv, 201, "POST", ("/v1/banks/" BANK "/signals"), S.keys[MODERATOR],
                          "{\"type\": \"pdq\", \"value\": \"" PDQ "\"}");
     set_object(O_SIGNAL, api_jint(j, "id"));
     json_decref(j);
