@@ -402,6 +402,26 @@ static int group_teardown(void **state)
 
 /* ---- tests ---- */
 
+/* The oracle sees a change: a bank's threshold set, then set back (two audit entries). */
+static void test_snapshot_sees_changes(void **state)
+{
+    (void)state;
+    char *before = snapshot();
+    json_decref(api_call(&S.srv, 200, "PATCH", "/v1/banks/" BANK, S.keys[MODERATOR],
+                         "{\"threshold\": 12}"));
+    char *after = snapshot();
+    assert_string_not_equal(before, after);
+    free(after);
+    free(before);
+    before = snapshot();
+    json_decref(api_call(&S.srv, 200, "PATCH", "/v1/banks/" BANK, S.keys[MODERATOR],
+                         "{\"threshold\": 31}"));
+    after = snapshot();
+    assert_string_not_equal(before, after);
+    free(after);
+    free(before);
+}
+
 /* Routes whose body is not a JSON object of fields: bytes the route takes whole. */
 static int opaque_body(const td_server_route_info *rt)
 {
@@ -607,6 +627,11 @@ static void test_nested_and_combined(void **state)
     assert_int_equal(api_send(&S.srv, &imp, &ir), 400);
     assert_non_null(strstr(ir.body, "atomic"));
     api_resp_free(&ir);
+    /* Form fields: no route reads them. */
+    static const char form[] = "--b\r\nContent-Disposition: form-data; name=\"file\"; "
+                               "filename=\"x.jpg\"\r\n\r\nxx\r\n--b--\r\n";
+    api_request mp = {"POST", "/v1/check", P, "multipart/form-data; boundary=b", form, -1, 0, NULL};
+    expect_refusal(&mp, 0, "form_body", NULL, "Content-Type");
     /* A body sent to a read or a delete. */
     api_request get = {
         "GET", "/v1/banks", S.keys[ADMIN], "application/json", "{\"name\": \"" BANK "\"}",
@@ -770,6 +795,7 @@ static void test_document_lists_them(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_snapshot_sees_changes),
         cmocka_unit_test(test_unknown_query_and_headers),
         cmocka_unit_test(test_unknown_members),
         cmocka_unit_test(test_signed_order_member),

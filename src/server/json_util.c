@@ -744,6 +744,16 @@ int td__check_route_inputs(td__req *r)
 {
     if (!r->route || (r->route->flags & TD__F_HMA))
         return 1;
+    /* No takedown route reads form fields: a form (curl -F) would be taken as media bytes or
+     * refused as JSON, its fields unread. Refused before its bytes arrive. */
+    const char *ct =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (ct && strncasecmp(ct + strspn(ct, " \t"), "multipart/", 10) == 0) {
+        reply_refused(r, "form_body", "Content-Type",
+                      "no takedown route reads form fields: send the media bytes or the JSON "
+                      "object as the body, options in the query (nothing was done)");
+        return 0;
+    }
     inputs_check c = {.r = r};
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_query_name, &c);
     if (r->handled)
