@@ -13,9 +13,11 @@
  * and after each refusal nothing changed: the audit log has as many entries, and the lists of
  * banks, signals, keys, webhooks, exchanges, authorities, incidents and cases are the same. A
  * new route is walked without any change here; one whose path names an object this set-up does
- * not create fails until the set-up creates it. Then the nested and the combined cases: members
- * of nested objects, hashes both nested and flat, query parameters that only a media body reads
- * sent with a JSON one, a body sent to a read or a delete. */
+ * not create fails until the set-up creates it (the snapshot is first shown to see a change).
+ * Then the nested and the combined cases: members of nested objects, hashes both nested and
+ * flat, query parameters that only a media body reads sent with a JSON one, a value that would
+ * be read as the default, a form body, a body sent to a read or a delete. Last, the query
+ * parameters and headers each route takes are those docs/openapi.yaml documents for it. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
