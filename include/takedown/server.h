@@ -93,7 +93,13 @@ typedef struct td_server_route_info {
     const char *summary;
     const char *roles; /* "admin,moderator,..." or "public" */
     int requires_key;
-    int hma; /* one of Meta's HMA 1.1.7 routes (docs/hma.md), also served on hma_listen */
+    /* What the route reads besides its path and body: its query parameters ("limit offset") and
+     * data headers ("Takedown-Signature"), space-separated, NULL for none; anything else is
+     * refused with a 400 naming it. NULL on HMA routes, whose handlers check their own. */
+    const char *query;
+    const char *headers;
+    int hma; /* one of Meta's HMA 1.1.7 routes (docs/hma.md): errors in HMA's shape, also served
+                on hma_listen */
 } td_server_route_info;
 
 const td_server_route_info *td_server_routes(size_t *count);

@@ -67,7 +67,8 @@ void td__h_webhooks_list(td__req *r)
 
 void td__h_webhooks_create(td__req *r)
 {
-    json_t *obj = td__body_object(r);
+    static const char *const members[] = {"url", "secret", "platform_key", "events", NULL};
+    json_t *obj = td__body_fields(r, members);
     if (!obj)
         return;
     const char *url = NULL, *secret = NULL;
@@ -162,7 +163,8 @@ void td__h_keys_list(td__req *r)
 
 void td__h_keys_create(td__req *r)
 {
-    json_t *obj = td__body_object(r);
+    static const char *const members[] = {"role", "name", "platform_key", NULL};
+    json_t *obj = td__body_fields(r, members);
     if (!obj)
         return;
     const char *role = NULL, *name = NULL;

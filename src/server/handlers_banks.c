@@ -80,9 +80,12 @@ static int parse_bank(td__req *r, json_t *obj, td_bank *b, unsigned *fields)
     return 1;
 }
 
+static const char *const bank_members[] = {"name",    "action", "kind", "threshold",
+                                           "enabled", "labels", NULL};
+
 void td__h_banks_create(td__req *r)
 {
-    json_t *obj = td__body_object(r);
+    json_t *obj = td__body_fields(r, bank_members);
     if (!obj)
         return;
     td_bank b, out;
@@ -119,7 +122,7 @@ void td__h_bank_get(td__req *r)
 
 void td__h_bank_update(td__req *r)
 {
-    json_t *obj = td__body_object(r);
+    json_t *obj = td__body_fields(r, bank_members);
     if (!obj)
         return;
     td_bank b, out;
@@ -259,7 +262,12 @@ void td__h_signals_add(td__req *r)
         add_media_signal(r);
         return;
     }
-    json_t *obj = td__body_object(r);
+    static const char *const members[] = {"type",    "value",  "source", "confidence",
+                                          "quality", "labels", NULL};
+    static const char *const media_only[] = {"labels", "confidence", "source", NULL};
+    if (!td__refuse_query(r, media_only, "with a JSON body: give it in the body"))
+        return;
+    json_t *obj = td__body_fields(r, members);
     if (!obj)
         return;
     td_signal_input in;
@@ -330,7 +338,8 @@ void td__h_signal_update(td__req *r)
     int64_t id = td__param_id(r, 1);
     if (id < 0)
         return;
-    json_t *obj = td__body_object(r);
+    static const char *const members[] = {"enabled", "labels", NULL};
+    json_t *obj = td__body_fields(r, members);
     if (!obj)
         return;
     int enabled = -1, labels_present = 0;
@@ -413,6 +422,12 @@ td_status td__import_start(td__req *r)
             return err->code = TD_ERR_INVALID;
         }
         opts.confidence = (int)v;
+    }
+    /* Any other value would have been read as "no": refused instead. */
+    if (atomic && strcmp(atomic, "1") != 0 && strcmp(atomic, "true") != 0 &&
+        strcmp(atomic, "0") != 0 && strcmp(atomic, "false") != 0) {
+        snprintf(err->message, sizeof err->message, "'atomic' must be 1, true, 0 or false");
+        return err->code = TD_ERR_INVALID;
     }
     opts.atomic = atomic && (strcmp(atomic, "1") == 0 || strcmp(atomic, "true") == 0);
     opts.source = td__query(r, "source");

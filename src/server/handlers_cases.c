@@ -130,10 +130,11 @@ void td__h_case_release(td__req *r)
 
 void td__h_case_decision(td__req *r)
 {
+    static const char *const members[] = {"decision", "reason", NULL};
     int64_t id = td__param_id(r, 0);
     if (id < 0)
         return;
-    json_t *obj = td__body_object(r);
+    json_t *obj = td__body_fields(r, members);
     if (!obj)
         return;
     const char *kind = NULL, *reason = NULL;

@@ -143,16 +143,26 @@ static int body_is_text(const td__req *r)
     return ct && strncasecmp(ct, "text/plain", 10) == 0 && (ct[10] == '\0' || ct[10] == ';');
 }
 
-/* The hashes object of a JSON body: obj["hashes"] when present, else obj itself. */
+/* The members of a hashes object (parse_hashes). */
+#define HASH_MEMBERS "pdq", "md5", "sha256", "quality", "vpdq", "text", "urls"
+static const char *const hash_members[] = {HASH_MEMBERS, NULL};
+
+/* The hashes object of a check's JSON body: obj["hashes"] when present (then the hashes may not
+ * also be at the top level), else obj itself. Every member is one the check reads. */
 static json_t *hashes_object(td__req *r, json_t *obj)
 {
+    static const char *const flat[] = {HASH_MEMBERS, "dihedral", "max_matches", "min_quality",
+                                       NULL};
+    static const char *const nested[] = {"hashes", "dihedral", "max_matches", "min_quality", NULL};
     json_t *h = json_object_get(obj, "hashes");
     if (!h)
-        return obj;
+        return td__only_members(r, obj, flat) ? obj : NULL;
     if (!json_is_object(h)) {
         td__reply_error(r, 400, "invalid_type", "'hashes' must be an object");
         return NULL;
     }
+    if (!td__only_members(r, obj, nested) || !td__only_members_at(r, h, "hashes", hash_members))
+        return NULL;
     return h;
 }
 
@@ -164,7 +174,10 @@ void td__h_check(td__req *r)
     td_error err;
     td_status st;
     memset(&res, 0, sizeof res);
+    static const char *const media_query[] = {"dihedral", "max_matches", NULL};
     if (td__body_is_json(r)) {
+        if (!td__refuse_query(r, media_query, "with a JSON body: give it in the body"))
+            return;
         json_t *obj = td__body_object(r);
         if (!obj)
             return;
@@ -189,6 +202,13 @@ void td__h_check(td__req *r)
         td_vpdq_clear(&b.vpdq);
         json_decref(obj);
     } else if (body_is_text(r)) {
+        static const char *const text_only[] = {"dihedral", NULL};
+        int64_t max_matches;
+        if (!td__refuse_query(r, text_only, "with a text body (it applies to images)") ||
+            !td__query_int(r, "max_matches", 1, TD_PAGE_MAX, (int64_t)opts.max_matches,
+                           &max_matches))
+            return;
+        opts.max_matches = (size_t)max_matches;
         td_hashes h;
         td_hashes_init(&h);
         h.text = (const char *)r->body;
@@ -276,7 +296,12 @@ void td__h_content_submit(td__req *r)
         content_reply(r, &in);
         return;
     }
-    json_t *obj = td__body_object(r);
+    static const char *const media_query[] = {"content_id", "uploader", "url", "time_ms", NULL};
+    static const char *const members[] = {"content_id", "uploader", "url", "time_ms",
+                                          "hashes",     "metadata", NULL};
+    if (!td__refuse_query(r, media_query, "with a JSON body: give it in the body"))
+        return;
+    json_t *obj = td__body_fields(r, members);
     if (!obj)
         return;
     int64_t time_ms = 0;
@@ -300,7 +325,7 @@ void td__h_content_submit(td__req *r)
                         "with ?content_id= otherwise");
         goto done;
     }
-    if (!parse_hashes(r, hobj, &h, &b))
+    if (!td__only_members_at(r, hobj, "hashes", hash_members) || !parse_hashes(r, hobj, &h, &b))
         goto done;
     if (mobj && !json_is_null(mobj)) {
         if (!json_is_object(mobj)) {

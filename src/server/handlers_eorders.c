@@ -256,6 +256,10 @@ static void reply_refusal(td__req *r, td_status st, const td_eorder_rejection *w
     td__reply_json(r, problem_status(why->problem), j);
 }
 
+/* The issuing authority reads its own order's messages and package without a purpose: one it
+ * sends would be ignored, so it is refused. */
+static const char *const purpose_param[] = {"purpose", NULL};
+
 /* The purpose a read states (?purpose=...): required. Replies 400 and returns NULL without. */
 static const char *read_purpose(td__req *r)
 {
@@ -416,6 +420,8 @@ void td__h_eorder_messages(td__req *r)
     if (!e)
         return;
     int authority = r->who.role == TD_ROLE_AUTHORITY;
+    if (authority && !td__refuse_query(r, purpose_param, "from the issuing authority"))
+        return;
     const char *purpose =
         authority ? "the issuing authority fetches its messages" : read_purpose(r);
     if (!purpose)
@@ -803,7 +809,9 @@ void td__h_eorder_package(td__req *r)
     if (!e)
         return;
     const char *purpose = "package download";
-    if (r->who.role != TD_ROLE_AUTHORITY && !(purpose = read_purpose(r)))
+    if (r->who.role == TD_ROLE_AUTHORITY
+            ? !td__refuse_query(r, purpose_param, "from the issuing authority")
+            : !(purpose = read_purpose(r)))
         return;
     td_eorder o;
     td_error err;

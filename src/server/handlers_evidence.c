@@ -126,9 +126,10 @@ void td__h_evidence_case_get(td__req *r)
 
 void td__h_evidence_case_extend(td__req *r)
 {
+    static const char *const members[] = {"until", "reason", NULL};
     td_evidence *ev = evidence_or_503(r);
     json_t *b;
-    if (!ev || !(b = td__body_object(r)))
+    if (!ev || !(b = td__body_fields(r, members)))
         return;
     const char *until = required_string(r, b, "until"), *reason = NULL;
     int64_t until_ms = -1;
@@ -150,10 +151,11 @@ void td__h_evidence_case_extend(td__req *r)
 
 void td__h_evidence_case_hold(td__req *r)
 {
+    static const char *const members[] = {"hold", "reason", NULL};
     td_evidence *ev = evidence_or_503(r);
     json_t *b;
     int on = 1;
-    if (!ev || !(b = td__body_object(r)))
+    if (!ev || !(b = td__body_fields(r, members)))
         return;
     const char *reason;
     if (td__get_bool(r, b, "hold", &on) && (reason = required_string(r, b, "reason"))) {
@@ -181,9 +183,11 @@ static json_t *request_json(const td_evidence_request_info *q)
 
 void td__h_evidence_release_request(td__req *r)
 {
+    static const char *const members[] = {"requester", "legal_basis", "purpose",
+                                          "case",      "items",       NULL};
     td_evidence *ev = evidence_or_503(r);
     json_t *b;
-    if (!ev || !(b = td__body_object(r)))
+    if (!ev || !(b = td__body_fields(r, members)))
         return;
     const char *requester, *basis = NULL, *purpose = NULL, *ref = NULL;
     int64_t *ids = NULL;
@@ -233,10 +237,11 @@ out:
 
 void td__h_evidence_release_approve(td__req *r)
 {
+    static const char *const members[] = {"share", NULL};
     td_evidence *ev = evidence_or_503(r);
     int64_t id;
     json_t *b;
-    if (!ev || (id = td__param_id(r, 0)) < 0 || !(b = td__body_object(r))) {
+    if (!ev || (id = td__param_id(r, 0)) < 0 || !(b = td__body_fields(r, members))) {
         if (r->body)
             sodium_memzero(r->body, r->body_len);
         return;
@@ -328,7 +333,7 @@ void td__h_evidence_release(td__req *r)
 {
     td_evidence *ev = evidence_or_503(r);
     int64_t id;
-    if (!ev || (id = td__param_id(r, 0)) < 0)
+    if (!ev || (id = td__param_id(r, 0)) < 0 || !td__empty_body(r))
         return;
     td_evidence_request_info *info = td__arena_alloc(&r->arena, sizeof *info);
     td_error err;

@@ -385,7 +385,20 @@ void td__h_exchange_push(td__req *r)
         td__reply_status(r, st, &err);
         return;
     }
-    td__reply_json(r, 202, json_pack("{s:I, s:b}", "id", (json_int_t)id, "pull", 1));
+    /* A takedown webhook's other headers say which notice this was: echoed (made safe), so that
+     * the publisher's delivery log shows what the push was taken for. */
+    json_t *j = json_pack("{s:I, s:b}", "id", (json_int_t)id, "pull", 1);
+    static const char *const about[][2] = {{"X-Takedown-Event", "event"},
+                                           {"X-Takedown-Delivery", "delivery"}};
+    for (size_t i = 0; j && i < sizeof about / sizeof about[0]; i++) {
+        const char *v = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, about[i][0]);
+        char safe[128];
+        if (v) {
+            td__safe_text(safe, sizeof safe, v, strlen(v));
+            json_object_set_new(j, about[i][1], json_string(safe));
+        }
+    }
+    td__reply_json(r, 202, j);
 }
 
 /* ---- sharing the platform's own signals, four eyes ---- */

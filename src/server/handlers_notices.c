@@ -72,9 +72,10 @@ static void reply_rejection(td__req *r, const td_template_rejection *why, const 
 /* PUT {lang} {"text": ..., "complaint_url": ...}: creates or replaces. */
 void td__h_notice_template_put(td__req *r)
 {
+    static const char *const members[] = {"text", "complaint_url", NULL};
     td_orders *o = td__orders_or_503(r);
     json_t *b;
-    if (!o || !(b = td__body_object(r)))
+    if (!o || !(b = td__body_fields(r, members)))
         return;
     const char *text = NULL, *url = NULL;
     if (!td__get_string(r, b, "text", &text) || !td__get_string(r, b, "complaint_url", &url))

@@ -137,9 +137,11 @@ void td__h_authorities_list(td__req *r)
 
 void td__h_authorities_create(td__req *r)
 {
+    static const char *const members[] = {
+        "name", "kind", "member_state", "contact", "public_key", "announced_at", NULL};
     td_orders *o = td__orders_or_503(r);
     json_t *b;
-    if (!o || !(b = td__body_object(r)))
+    if (!o || !(b = td__body_fields(r, members)))
         return;
     td_authority_input in;
     const char *kind = NULL, *announced = NULL;
@@ -187,10 +189,11 @@ void td__h_authority_get(td__req *r)
 
 void td__h_authority_link_key(td__req *r)
 {
+    static const char *const members[] = {"key_id", NULL};
     td_orders *o = td__orders_or_503(r);
     int64_t id, key_id = 0;
     json_t *b;
-    if (!o || (id = td__param_id(r, 0)) < 0 || !(b = td__body_object(r)))
+    if (!o || (id = td__param_id(r, 0)) < 0 || !(b = td__body_fields(r, members)))
         return;
     if (td__get_int(r, b, "key_id", 1, INT64_MAX, &key_id)) {
         td_error err;
@@ -382,7 +385,7 @@ void td__h_order_execute(td__req *r)
 {
     td_orders *o = td__orders_or_503(r);
     int64_t id;
-    if (!o || (id = td__param_id(r, 0)) < 0 || !platform_may_access(r, o, id))
+    if (!o || (id = td__param_id(r, 0)) < 0 || !platform_may_access(r, o, id) || !td__empty_body(r))
         return;
     td_error err;
     td_status st = td_order_execute(o, id, r->who.name, NULL, &err);
@@ -394,12 +397,13 @@ void td__h_order_execute(td__req *r)
 
 void td__h_order_locate(td__req *r)
 {
+    static const char *const members[] = {"target", "content_id", NULL};
     td_orders *o = td__orders_or_503(r);
     int64_t id, target = 0;
     const char *content_id = NULL;
     json_t *b;
     if (!o || (id = td__param_id(r, 0)) < 0 || !platform_may_access(r, o, id) ||
-        !(b = td__body_object(r)))
+        !(b = td__body_fields(r, members)))
         return;
     if (td__get_int(r, b, "target", 0, TD_ORDER_MAX_TARGETS - 1, &target) &&
         td__get_string(r, b, "content_id", &content_id)) {
@@ -420,12 +424,13 @@ void td__h_order_locate(td__req *r)
 
 void td__h_order_confirm(td__req *r)
 {
+    static const char *const members[] = {"measure", "time", NULL};
     td_orders *o = td__orders_or_503(r);
     int64_t id, at_ms = 0;
     const char *measure = NULL, *at = NULL;
     json_t *b;
     if (!o || (id = td__param_id(r, 0)) < 0 || !platform_may_access(r, o, id) ||
-        !(b = td__body_object(r)))
+        !(b = td__body_fields(r, members)))
         return;
     if (td__get_string(r, b, "measure", &measure) && td__get_string(r, b, "time", &at)) {
         /* The platform's own time of the measure is what Annex II reports: required. Whole
@@ -530,11 +535,12 @@ void td__h_order_feedback(td__req *r)
 
 void td__h_order_cannot_comply(td__req *r)
 {
+    static const char *const members[] = {"ground", "explanation", NULL};
     td_orders *o = td__orders_or_503(r);
     int64_t id;
     const char *ground = NULL, *explanation = NULL;
     json_t *b;
-    if (!o || (id = td__param_id(r, 0)) < 0 || !(b = td__body_object(r)))
+    if (!o || (id = td__param_id(r, 0)) < 0 || !(b = td__body_fields(r, members)))
         return;
     if (td__get_string(r, b, "ground", &ground) &&
         td__get_string(r, b, "explanation", &explanation)) {
@@ -555,12 +561,13 @@ void td__h_order_cannot_comply(td__req *r)
 
 void td__h_order_clarify(td__req *r)
 {
+    static const char *const members[] = {"text", NULL};
     td_orders *o = td__orders_or_503(r);
     int64_t id;
     const char *text = NULL;
     json_t *b;
     if (!o || (id = td__param_id(r, 0)) < 0 || !authority_may_access(r, o, id) ||
-        !(b = td__body_object(r)))
+        !(b = td__body_fields(r, members)))
         return;
     if (td__get_string(r, b, "text", &text)) {
         td_error err;
@@ -575,11 +582,12 @@ void td__h_order_clarify(td__req *r)
 
 void td__h_order_review_open(td__req *r)
 {
+    static const char *const members[] = {"reason", NULL};
     td_orders *o = td__orders_or_503(r);
     int64_t id;
     const char *reason = NULL;
     json_t *b;
-    if (!o || (id = td__param_id(r, 0)) < 0 || !(b = td__body_object(r)))
+    if (!o || (id = td__param_id(r, 0)) < 0 || !(b = td__body_fields(r, members)))
         return;
     if (td__get_string(r, b, "reason", &reason)) {
         td_error err;
@@ -594,12 +602,13 @@ void td__h_order_review_open(td__req *r)
 
 void td__h_order_review_decide(td__req *r)
 {
+    static const char *const members[] = {"reinstate", "reason", NULL};
     td_orders *o = td__orders_or_503(r);
     int64_t id;
     int reinstate = 0;
     const char *reason = NULL;
     json_t *b;
-    if (!o || (id = td__param_id(r, 0)) < 0 || !(b = td__body_object(r)))
+    if (!o || (id = td__param_id(r, 0)) < 0 || !(b = td__body_fields(r, members)))
         return;
     if (td__get_bool(r, b, "reinstate", &reinstate) && td__get_string(r, b, "reason", &reason)) {
         td_error err;
@@ -614,11 +623,12 @@ void td__h_order_review_decide(td__req *r)
 
 void td__h_referral_decide(td__req *r)
 {
+    static const char *const members[] = {"decision", "reason", NULL};
     td_orders *o = td__orders_or_503(r);
     int64_t id;
     const char *decision = NULL, *reason = NULL;
     json_t *b;
-    if (!o || (id = td__param_id(r, 0)) < 0 || !(b = td__body_object(r)))
+    if (!o || (id = td__param_id(r, 0)) < 0 || !(b = td__body_fields(r, members)))
         return;
     if (td__get_string(r, b, "decision", &decision) && td__get_string(r, b, "reason", &reason)) {
         td_error err;
@@ -648,10 +658,11 @@ static json_t *complaint_json(const td_complaint *c)
 
 void td__h_complaints_file(td__req *r)
 {
+    static const char *const members[] = {"content_id", "text", NULL};
     td_orders *o = td__orders_or_503(r);
     const char *content_id = NULL, *text = NULL;
     json_t *b;
-    if (!o || !(b = td__body_object(r)))
+    if (!o || !(b = td__body_fields(r, members)))
         return;
     if (td__get_string(r, b, "content_id", &content_id) && td__get_string(r, b, "text", &text)) {
         td_complaint c;
@@ -693,12 +704,13 @@ void td__h_complaint_get(td__req *r)
 
 void td__h_complaint_decide(td__req *r)
 {
+    static const char *const members[] = {"upheld", "reasons", NULL};
     td_orders *o = td__orders_or_503(r);
     int64_t id;
     int upheld = 0;
     const char *reasons = NULL;
     json_t *b;
-    if (!o || (id = td__param_id(r, 0)) < 0 || !(b = td__body_object(r)))
+    if (!o || (id = td__param_id(r, 0)) < 0 || !(b = td__body_fields(r, members)))
         return;
     if (td__get_bool(r, b, "upheld", &upheld) && td__get_string(r, b, "reasons", &reasons)) {
         td_complaint c;

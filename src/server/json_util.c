@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -571,25 +572,193 @@ int td__parse_vpdq(td__req *r, json_t *v, const char *name, td_vpdq *out)
     return 1;
 }
 
-/* Replies 400 unknown_field and returns 0 when obj has a member not in names (NULL-ended). */
-int td__only_members(td__req *r, json_t *obj, const char *const *names)
+/* A 400 naming what was refused: {"error": {"code", "field", "message"}}, or HMA's
+ * {"message"} on an HMA route. The field is request bytes: made safe first. */
+static void reply_refused(td__req *r, const char *code, const char *field, const char *message)
+{
+    char safe[128];
+    td__safe_text(safe, sizeof safe, field, strlen(field));
+    if (r->route && (r->route->flags & TD__F_HMA)) {
+        td__reply_error(r, 400, code, "'%s': %s", safe, message);
+        return;
+    }
+    char msg[TD__ERROR_TEXT_MAX];
+    snprintf(msg, sizeof msg, "'%s': %s", safe, message);
+    json_t *j =
+        json_pack("{s:{s:s, s:s, s:s}}", "error", "code", code, "field", safe, "message", msg);
+    if (!j) {
+        td__reply_error(r, 400, code, "%s", msg);
+        return;
+    }
+    td__reply_json(r, 400, j);
+}
+
+static int name_in(const char *name, size_t len, const char *const *names)
+{
+    for (size_t i = 0; names[i]; i++)
+        if (strlen(names[i]) == len && memcmp(names[i], name, len) == 0)
+            return 1;
+    return 0;
+}
+
+int td__only_members_at(td__req *r, json_t *obj, const char *where, const char *const *names)
 {
     const char *key;
     json_t *v;
     json_object_foreach(obj, key, v)
     {
-        int known = 0;
-        for (size_t i = 0; names[i] && !known; i++)
-            known = strcmp(key, names[i]) == 0;
-        if (!known) {
-            char safe[128];
-            td__safe_text(safe, sizeof safe, key, strlen(key));
-            json_t *j = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", "unknown_field", "field",
-                                  safe, "message", "this member is not part of the request");
-            td__reply_json(r, 400, j);
-            return 0;
-        }
         (void)v;
+        if (name_in(key, strlen(key), names))
+            continue;
+        char path[160];
+        if (where && *where)
+            snprintf(path, sizeof path, "%s.%s", where, key);
+        else
+            snprintf(path, sizeof path, "%s", key);
+        reply_refused(r, "unknown_field", path,
+                      "this member is not part of the request (nothing was done)");
+        return 0;
     }
     return 1;
+}
+
+/* Replies 400 unknown_field and returns 0 when obj has a member not in names (NULL-ended). */
+int td__only_members(td__req *r, json_t *obj, const char *const *names)
+{
+    return td__only_members_at(r, obj, NULL, names);
+}
+
+json_t *td__body_fields(td__req *r, const char *const *names)
+{
+    json_t *obj = td__body_object(r);
+    if (obj && !td__only_members(r, obj, names)) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+int td__empty_body(td__req *r)
+{
+    static const char *const none[] = {NULL};
+    if (r->body_len == 0)
+        return 1;
+    json_t *obj = td__body_fields(r, none);
+    json_decref(obj);
+    return obj != NULL;
+}
+
+int td__refuse_query(td__req *r, const char *const *names, const char *why)
+{
+    for (size_t i = 0; names[i]; i++) {
+        if (!MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, names[i]))
+            continue;
+        char msg[256];
+        snprintf(msg, sizeof msg, "not taken %s (nothing was done)", why);
+        reply_refused(r, "unknown_query", names[i], msg);
+        return 0;
+    }
+    return 1;
+}
+
+/* 1 when name[0..len) is one of the space-separated words of list (case-sensitive, or not). */
+static int word_in(const char *list, const char *name, size_t len, int nocase)
+{
+    for (const char *p = list; p && *p;) {
+        p += strspn(p, " ");
+        size_t k = strcspn(p, " ");
+        if (k == len && k > 0 && (nocase ? strncasecmp(p, name, k) : strncmp(p, name, k)) == 0)
+            return 1;
+        p += k;
+    }
+    return 0;
+}
+
+typedef struct inputs_check {
+    td__req *r;
+    const char *seen[TD__MAX_QUERY_ARGS];
+    size_t n_seen;
+} inputs_check;
+
+static enum MHD_Result check_query_name(void *cls, enum MHD_ValueKind kind, const char *key,
+                                        const char *value)
+{
+    (void)kind;
+    (void)value;
+    inputs_check *c = cls;
+    td__req *r = c->r;
+    size_t len = strlen(key);
+    if (!word_in(r->route->query, key, len, 0)) {
+        reply_refused(r, "unknown_query", key,
+                      r->route->query ? "this route does not take this query parameter (it takes "
+                                        "those docs/openapi.yaml lists; nothing was done)"
+                                      : "this route takes no query parameters (nothing was done)");
+        return MHD_NO;
+    }
+    for (size_t i = 0; i < c->n_seen; i++) {
+        if (strcmp(c->seen[i], key) == 0) {
+            reply_refused(r, "repeated_query", key,
+                          "given more than once: this route reads one value (nothing was done)");
+            return MHD_NO;
+        }
+    }
+    /* Names come from the route's own list, so there are few of them. */
+    if (c->n_seen < TD__MAX_QUERY_ARGS)
+        c->seen[c->n_seen++] = key;
+    return MHD_YES;
+}
+
+/* A data header: Takedown-* or X-Takedown-* (signatures). */
+static int data_header(const char *key)
+{
+    return strncasecmp(key, "Takedown-", 9) == 0 || strncasecmp(key, "X-Takedown-", 11) == 0;
+}
+
+static enum MHD_Result check_header_name(void *cls, enum MHD_ValueKind kind, const char *key,
+                                         const char *value)
+{
+    (void)kind;
+    (void)value;
+    inputs_check *c = cls;
+    td__req *r = c->r;
+    if (!data_header(key))
+        return MHD_YES;
+    if (!word_in(r->route->headers, key, strlen(key), 1)) {
+        reply_refused(r, "unknown_header", key,
+                      "this route does not read this header (nothing was done)");
+        return MHD_NO;
+    }
+    for (size_t i = 0; i < c->n_seen; i++) {
+        if (strcasecmp(c->seen[i], key) == 0) {
+            reply_refused(r, "repeated_header", key,
+                          "given more than once: this route reads one value (nothing was done)");
+            return MHD_NO;
+        }
+    }
+    if (c->n_seen < TD__MAX_QUERY_ARGS)
+        c->seen[c->n_seen++] = key;
+    return MHD_YES;
+}
+
+int td__check_route_inputs(td__req *r)
+{
+    if (!r->route || (r->route->flags & TD__F_HMA))
+        return 1;
+    /* No takedown route reads form fields: a form (curl -F) would be taken as media bytes or
+     * refused as JSON, its fields unread. Refused before its bytes arrive. */
+    const char *ct =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (ct && strncasecmp(ct + strspn(ct, " \t"), "multipart/", 10) == 0) {
+        reply_refused(r, "form_body", "Content-Type",
+                      "no takedown route reads form fields: send the media bytes or the JSON "
+                      "object as the body, options in the query (nothing was done)");
+        return 0;
+    }
+    inputs_check c = {.r = r};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_query_name, &c);
+    if (r->handled)
+        return 0;
+    c.n_seen = 0;
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, check_header_name, &c);
+    return !r->handled;
 }

@@ -30,6 +30,10 @@
 #define LEGAL (TD__R_LEGAL | TD__R_ADMIN)
 #define PEER TD__R_PEER
 
+/* Most rows end at the summary: a route that takes no query parameter and reads no data header
+ * leaves query and headers out (NULL). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const td__route routes[] = {
     {"GET", "/healthz", td__h_healthz, PUB, TD__F_NO_READY | TD__F_PROBE, "liveness"},
     {"GET", "/readyz", td__h_readyz, PUB, TD__F_NO_READY | TD__F_PROBE, "readiness"},
@@ -49,22 +53,28 @@ static const td__route routes[] = {
     {"GET", "/v1/banks/{name}", td__h_bank_get, READ | TD__R_PLATFORM, 0, "one bank"},
     {"PATCH", "/v1/banks/{name}", td__h_bank_update, MOD, 0, "update a bank"},
     {"DELETE", "/v1/banks/{name}", td__h_bank_delete, ADMIN, 0, "delete a bank"},
-    {"GET", "/v1/banks/{name}/signals", td__h_signals_list, READ, 0, "list a bank's signals"},
-    {"POST", "/v1/banks/{name}/signals", td__h_signals_add, MOD, TD__F_MEDIA, "add a signal"},
+    {"GET", "/v1/banks/{name}/signals", td__h_signals_list, READ, 0, "list a bank's signals",
+     "after limit"},
+    {"POST", "/v1/banks/{name}/signals", td__h_signals_add, MOD, TD__F_MEDIA, "add a signal",
+     "labels confidence source"},
     {"PATCH", "/v1/banks/{name}/signals/{id}", td__h_signal_update, MOD, 0, "update a signal"},
     {"DELETE", "/v1/banks/{name}/signals/{id}", td__h_signal_delete, MOD, 0, "delete a signal"},
     {"GET", "/v1/banks/{name}/signals/{id}", td__h_signal_get, READ, 0,
      "one signal, with the opinions of peers"},
     {"GET", "/v1/banks/{name}/signals/{id}/body", td__h_signal_body, READ, 0,
      "a body signal's text, URL or vPDQ hash file"},
-    {"POST", "/v1/banks/{name}/import", td__h_bank_import, MOD, TD__F_IMPORT, "import a list"},
-    {"GET", "/v1/banks/{name}/export", td__h_bank_export, READ, 0, "export a list"},
+    {"POST", "/v1/banks/{name}/import", td__h_bank_import, MOD, TD__F_IMPORT, "import a list",
+     "format labels atomic confidence source"},
+    {"GET", "/v1/banks/{name}/export", td__h_bank_export, READ, 0, "export a list",
+     "format include_disabled"},
 
-    {"POST", "/v1/check", td__h_check, CHECK, TD__F_MEDIA, "check media or hashes"},
-    {"POST", "/v1/content", td__h_content_submit, CHECK, TD__F_MEDIA, "submit content"},
+    {"POST", "/v1/check", td__h_check, CHECK, TD__F_MEDIA, "check media or hashes",
+     "dihedral max_matches"},
+    {"POST", "/v1/content", td__h_content_submit, CHECK, TD__F_MEDIA, "submit content",
+     "content_id uploader url time_ms"},
     {"GET", "/v1/content/{id}", td__h_content_get, READ | TD__R_PLATFORM, 0, "one content"},
 
-    {"GET", "/v1/cases", td__h_cases_list, READ, 0, "the review queue"},
+    {"GET", "/v1/cases", td__h_cases_list, READ, 0, "the review queue", "state limit offset mine"},
     {"GET", "/v1/cases/{id}", td__h_case_get, READ, 0, "one case with its decisions"},
     {"POST", "/v1/cases/{id}/claim", td__h_case_claim, MOD, TD__F_NO_BODY, "claim a case"},
     {"POST", "/v1/cases/{id}/release", td__h_case_release, MOD, TD__F_NO_BODY, "release a claim"},
@@ -79,9 +89,10 @@ static const td__route routes[] = {
     {"PATCH", "/v1/exchanges/{id}", td__h_exchange_update, ADMIN, 0, "change an exchange"},
     {"DELETE", "/v1/exchanges/{id}", td__h_exchange_delete, ADMIN, 0, "delete an exchange"},
     {"POST", "/v1/exchanges/{id}/run", td__h_exchange_run, ADMIN, TD__F_NO_BODY,
-     "pull an exchange now"},
+     "pull an exchange now", "max_pages"},
     {"POST", "/v1/exchanges/{id}/push", td__h_exchange_push, PUB, 0,
-     "a publisher's push: pull now (signed)"},
+     "a publisher's push: pull now (signed)", NULL,
+     "X-Takedown-Signature X-Takedown-Event X-Takedown-Delivery"},
     {"GET", "/v1/exchanges/{id}/uploads", td__h_exchange_uploads_list, READ, 0,
      "the platform's signals shared with the source"},
     {"POST", "/v1/exchanges/{id}/uploads", td__h_exchange_upload_request, MOD, 0,
@@ -94,7 +105,7 @@ static const td__route routes[] = {
     {"POST", "/v1/webhooks", td__h_webhooks_create, ADMIN, 0, "create a webhook"},
     {"DELETE", "/v1/webhooks/{id}", td__h_webhook_delete, ADMIN, 0, "delete a webhook"},
     {"GET", "/v1/webhooks/{id}/deliveries", td__h_webhook_deliveries, ADMIN | TD__R_AUDITOR, 0,
-     "a webhook's delivery log"},
+     "a webhook's delivery log", "limit"},
 
     {"GET", "/v1/keys", td__h_keys_list, ADMIN, 0, "list API keys"},
     {"POST", "/v1/keys", td__h_keys_create, ADMIN, 0, "create an API key"},
@@ -106,11 +117,11 @@ static const td__route routes[] = {
      * and no other. "keys" comes first: it is not a bank's feed. */
     {"GET", "/v1/feeds/keys", td__h_feed_keys, PUB, 0, "the feed signing keys"},
     {"GET", "/v1/feeds/{bank}", td__h_feed_page, PEER | ADMIN, 0,
-     "a bank's changes after a cursor, one signed page"},
+     "a bank's changes after a cursor, one signed page", "after limit"},
     {"POST", "/v1/feeds/{bank}/opinions", td__h_feed_opinions_add, PEER, 0,
      "a peer's opinions on signals of the bank"},
     {"GET", "/v1/feeds/{bank}/opinions", td__h_feed_opinions_list, READ, 0,
-     "opinion counts per signal of the bank"},
+     "opinion counts per signal of the bank", "after limit"},
 
     /* Removal orders (docs/orders.md). Authorities only send orders and referrals, and read and
      * clarify their own orders (the handlers check that the order is theirs). */
@@ -119,8 +130,9 @@ static const td__route routes[] = {
     {"GET", "/v1/authorities/{id}", td__h_authority_get, READ, 0, "one authority"},
     {"POST", "/v1/authorities/{id}/keys", td__h_authority_link_key, ADMIN, 0,
      "link an authority API key"},
-    {"POST", "/v1/orders", td__h_orders_receive, AUTH, 0, "receive a signed removal order"},
-    {"GET", "/v1/orders", td__h_orders_list, READ, 0, "the orders queue"},
+    {"POST", "/v1/orders", td__h_orders_receive, AUTH, 0, "receive a signed removal order", NULL,
+     "Takedown-Signature"},
+    {"GET", "/v1/orders", td__h_orders_list, READ, 0, "the orders queue", "open limit"},
     {"GET", "/v1/orders/{id}", td__h_order_get, READ | AUTH, 0, "one order"},
     {"POST", "/v1/orders/{id}/execute", td__h_order_execute, MOD | PLAT, 0,
      "fire the remove action"},
@@ -138,13 +150,14 @@ static const td__route routes[] = {
      "cross-border review requested"},
     {"POST", "/v1/orders/{id}/review/decision", td__h_order_review_decide, MOD, 0,
      "cross-border review decision"},
-    {"POST", "/v1/referrals", td__h_referrals_receive, AUTH, 0, "receive a signed referral"},
+    {"POST", "/v1/referrals", td__h_referrals_receive, AUTH, 0, "receive a signed referral", NULL,
+     "Takedown-Signature"},
     {"POST", "/v1/referrals/{id}/decision", td__h_referral_decide, MOD, 0, "decide a referral"},
     {"POST", "/v1/complaints", td__h_complaints_file, CHECK, 0, "file a complaint"},
     {"GET", "/v1/complaints/{id}", td__h_complaint_get, READ | PLAT, 0, "one complaint"},
     {"POST", "/v1/complaints/{id}/decision", td__h_complaint_decide, MOD, 0, "decide a complaint"},
     {"GET", "/v1/reports/transparency", td__h_report_transparency, READ, 0,
-     "the transparency report"},
+     "the transparency report", "from to"},
     {"GET", "/v1/settings/notice-templates", td__h_notice_templates_list, ADMIN | TD__R_AUDITOR, 0,
      "user notice templates"},
     {"PUT", "/v1/settings/notice-templates/{lang}", td__h_notice_template_put, ADMIN, 0,
@@ -155,14 +168,14 @@ static const td__route routes[] = {
     /* The audit log (docs/audit.md): checkpoints are public (DESIGN.md), proofs need a key. */
     {"GET", "/v1/log/checkpoint", td__h_audit_checkpoint, PUB, 0, "the latest checkpoint"},
     {"GET", "/v1/log/proof/inclusion", td__h_audit_inclusion, ADMIN | TD__R_AUDITOR, 0,
-     "an inclusion proof"},
+     "an inclusion proof", "seq size"},
     {"GET", "/v1/log/proof/consistency", td__h_audit_consistency, ADMIN | TD__R_AUDITOR, 0,
-     "a consistency proof"},
+     "a consistency proof", "from to"},
 
     /* Evidence (docs/evidence.md): metadata for admins and auditors, never content; a release
      * needs k custodians' approvals (each submits its share with its own key). */
     {"GET", "/v1/evidence/cases", td__h_evidence_cases_list, ADMIN | TD__R_AUDITOR, 0,
-     "evidence cases (metadata)"},
+     "evidence cases (metadata)", "limit offset"},
     {"GET", "/v1/evidence/cases/{id}", td__h_evidence_case_get, ADMIN | TD__R_AUDITOR, 0,
      "one evidence case with its items (metadata)"},
     {"POST", "/v1/evidence/cases/{id}/extend", td__h_evidence_case_extend, ADMIN, 0,
@@ -180,17 +193,19 @@ static const td__route routes[] = {
      * their packages; the platform answers evidence.collect; only legal officers and admins read
      * them, each read audited with its ?purpose=. */
     {"POST", "/v1/evidence-orders", td__h_eorders_receive, AUTH, 0,
-     "receive a signed evidence order"},
-    {"GET", "/v1/evidence-orders", td__h_eorders_list, LEGAL, 0, "evidence orders (audited)"},
-    {"GET", "/v1/evidence-orders/{id}", td__h_eorder_get, LEGAL, 0, "one evidence order (audited)"},
+     "receive a signed evidence order", NULL, "Takedown-Signature"},
+    {"GET", "/v1/evidence-orders", td__h_eorders_list, LEGAL, 0, "evidence orders (audited)",
+     "purpose open limit"},
+    {"GET", "/v1/evidence-orders/{id}", td__h_eorder_get, LEGAL, 0, "one evidence order (audited)",
+     "purpose"},
     {"POST", "/v1/evidence-orders/{id}/events", td__h_eorder_event, AUTH, 0,
      "an event from the issuing or enforcing authority"},
     {"PUT", "/v1/evidence-orders/{id}/data", td__h_eorder_data, PLAT | ADMIN, TD__F_MEDIA,
      "the platform's data in scope (sealed)"},
     {"GET", "/v1/evidence-orders/{id}/records", td__h_eorder_records, LEGAL, 0,
-     "the sealed records (metadata, audited)"},
+     "the sealed records (metadata, audited)", "purpose"},
     {"GET", "/v1/evidence-orders/{id}/messages", td__h_eorder_messages, LEGAL | AUTH, 0,
-     "messages to the issuing side (the issuing authority fetches its own)"},
+     "messages to the issuing side (the issuing authority fetches its own)", "purpose"},
     {"POST", "/v1/evidence-orders/{id}/approvals", td__h_eorder_approve, TD__R_LEGAL, 0,
      "a legal officer approves the delivery"},
     {"POST", "/v1/evidence-orders/{id}/cannot-comply", td__h_eorder_cannot_comply, LEGAL, 0,
@@ -200,13 +215,13 @@ static const td__route routes[] = {
     {"POST", "/v1/evidence-orders/{id}/delivery", td__h_eorder_deliver, LEGAL, 0,
      "deliver: the encrypted, signed package"},
     {"GET", "/v1/evidence-orders/{id}/package", td__h_eorder_package, LEGAL | AUTH, 0,
-     "the delivered package (the issuing authority, or audited)"},
+     "the delivered package (the issuing authority, or audited)", "purpose"},
     {"GET", "/v1/evidence-delivery-key", td__h_eorders_delivery_key, PUB, 0,
      "the key that signs delivery manifests"},
     {"GET", "/v1/reports/evidence-orders", td__h_eorders_report, READ | TD__R_LEGAL, 0,
-     "evidence-order figures for a period"},
+     "evidence-order figures for a period", "from to"},
     {"POST", "/eevidence/{endpoint}", td__h_eevidence, AUTH, TD__F_MEDIA,
-     "the e-Evidence transport (ETSI TS 103 120 XML)"},
+     "the e-Evidence transport (ETSI TS 103 120 XML)", NULL, "Takedown-Signature"},
 
     /* Message franking and E2EE reports (docs/e2ee.md). The messaging server franks at
      * delivery and relays reports; the verification keys are public (clients check franks);
@@ -218,7 +233,8 @@ static const td__route routes[] = {
      "rotate the franking key"},
     {"POST", "/v1/reports", td__h_reports_submit, PLAT, TD__F_REPORT,
      "a reported message, verified"},
-    {"GET", "/v1/reports", td__h_report_list, MOD, 0, "reports, newest first (no content)"},
+    {"GET", "/v1/reports", td__h_report_list, MOD, 0, "reports, newest first (no content)",
+     "open limit offset"},
     {"GET", "/v1/reports/{id}", td__h_report_get, MOD | PLAT, 0, "one report (no content)"},
     {"GET", "/v1/reports/{id}/text", td__h_report_text, MOD, TD__F_DOWNLOAD,
      "a report's text (review copy, audited)"},
@@ -228,13 +244,14 @@ static const td__route routes[] = {
     /* Incident mode (docs/incidents.md): while an incident is open, matches meeting its filter
      * are blocked or reviewed at top priority; closing writes the after-action report. */
     {"POST", "/v1/incidents", td__h_incidents_create, MOD, 0, "open an incident"},
-    {"GET", "/v1/incidents", td__h_incidents_list, READ, 0, "incidents, newest first"},
+    {"GET", "/v1/incidents", td__h_incidents_list, READ, 0, "incidents, newest first",
+     "open limit offset"},
     {"GET", "/v1/incidents/{id}", td__h_incident_get, READ, 0,
      "one incident with its live figures"},
     {"POST", "/v1/incidents/{id}/close", td__h_incident_close, MOD, TD__F_NO_BODY,
      "close an incident (writes its report)"},
     {"GET", "/v1/incidents/{id}/report", td__h_incident_report, READ, TD__F_DOWNLOAD,
-     "an incident's after-action report (JSON or Markdown)"},
+     "an incident's after-action report (JSON or Markdown)", "format"},
 
     /* Meta's HMA 1.1.7 API (docs/hma.md), so that an HMA client switches by changing its base
      * URL. TD__F_HMA: errors in HMA's shape, and the route is served on hma_listen. */
@@ -288,6 +305,7 @@ static const td__route routes[] = {
     {"GET", "/c/exchange/{exchange_name}/status", td__h_hma_exchange_status, ADMIN | TD__R_AUDITOR,
      TD__F_HMA, "HMA: an exchange's fetch status"},
 };
+#pragma GCC diagnostic pop
 
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -333,6 +351,8 @@ static void route_info_init(void)
         route_info[i].hma = (routes[i].flags & TD__F_HMA) != 0;
         roles_text(routes[i].roles, route_roles[i], sizeof route_roles[i]);
         route_info[i].roles = route_roles[i];
+        route_info[i].query = routes[i].query;
+        route_info[i].headers = routes[i].headers;
     }
 }
 

@@ -532,6 +532,9 @@ static int request_start(td__req *r)
             return 1;
         }
     }
+    /* Before any body is read (an import begins with its first bytes). */
+    if (!td__check_route_inputs(r))
+        return 1;
     const char *cl =
         MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
@@ -586,6 +589,16 @@ static int import_feed(td__req *r, const char *data, size_t size)
     return 1;
 }
 
+/* Actions flagged TD__F_NO_BODY, and takedown's reads and deletes, which never read a body: one
+ * sent is refused rather than ignored. */
+static int takes_no_body(const td__route *rt)
+{
+    if (rt->flags & TD__F_NO_BODY)
+        return 1;
+    return !(rt->flags & TD__F_HMA) &&
+           (strcmp(rt->method, "GET") == 0 || strcmp(rt->method, "DELETE") == 0);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -628,7 +641,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     /* The handler's view of the body (NUL-terminated by the buffer). */
     r->body = (uint8_t *)r->body_buf.p;
     r->body_len = r->body_buf.len;
-    if ((r->route->flags & TD__F_NO_BODY) && r->body_len > 0) {
+    if (takes_no_body(r->route) && r->body_len > 0) {
         td__reply_error(r, 400, "unexpected_body",
                         "%s %s takes no body (%zu bytes sent): nothing was done", r->route->method,
                         r->route->pattern, r->body_len);

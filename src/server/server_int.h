@@ -22,6 +22,8 @@
 /* Reasons a report is refused, as td_reports_stats.invalid counts them. */
 #define TD__REFUSAL_REASONS (sizeof(((td_reports_stats *)0)->invalid) / sizeof(uint64_t))
 #define TD__MAX_PARAM_LEN 256
+/* Distinct query parameters (or data headers) a route takes, at most. */
+#define TD__MAX_QUERY_ARGS 16
 
 typedef struct td__req td__req;
 typedef void (*td__handler)(td__req *r);
@@ -66,6 +68,13 @@ typedef struct td__route {
     unsigned roles;
     unsigned flags;
     const char *summary;
+    /* What the route reads besides its path and body, checked before the handler runs (not on
+     * TD__F_HMA routes, whose handlers check their own): the query parameters it takes, each
+     * name at most once ("limit offset"; NULL: none), and the data headers (Takedown-* and
+     * X-Takedown-*) it reads ("Takedown-Signature"; NULL: none). Anything else is a 400 naming
+     * it: a route never answers 2xx while ignoring what it was sent. */
+    const char *query;
+    const char *headers;
 } td__route;
 
 /* An arena for one request: everything allocated from it is freed in one go at completion. */
@@ -172,6 +181,22 @@ int64_t td__param_id(td__req *r, int index);
 /* Replies 400 unknown_field naming the member and returns 0 when obj has a member not in names
  * (NULL-ended): a route never answers 2xx while ignoring a field it was sent. */
 int td__only_members(td__req *r, json_t *obj, const char *const *names);
+/* td__only_members for an object inside the body: the answer names the member by its path
+ * ("filter.labels", "messages[3].text"). */
+int td__only_members_at(td__req *r, json_t *obj, const char *where, const char *const *names);
+/* td__body_object and td__only_members in one: the body as a JSON object whose members are all
+ * in names; NULL after a 400. */
+json_t *td__body_fields(td__req *r, const char *const *names);
+/* An action that reads nothing from its body: none, or an empty JSON object (what many clients
+ * send with a POST); 0 after a 400 when the body holds anything else (a member is named). */
+int td__empty_body(td__req *r);
+/* Replies 400 unknown_query naming the first of names (NULL-ended) the request's query string
+ * holds and returns 0: the parameters a route takes in one mode only (media bytes, not JSON),
+ * refused in the other (why says so). */
+int td__refuse_query(td__req *r, const char *const *names, const char *why);
+/* The query parameters and data headers the route does not take (td__route.query, .headers):
+ * replies 400 and returns 0 when there is one, or a parameter given twice. */
+int td__check_route_inputs(td__req *r);
 /* Optional typed members: return 0 and reply 400 when the member exists with the wrong type. */
 int td__get_string(td__req *r, json_t *obj, const char *name, const char **out);
 int td__get_int(td__req *r, json_t *obj, const char *name, int64_t lo, int64_t hi, int64_t *out);
