@@ -53,7 +53,9 @@ const td__route td__hma_home_route = {"GET",
                                       hma_home,
                                       TD__R_PUBLIC,
                                       TD__F_HMA | TD__F_NO_READY,
-                                      "HMA: home (a redirect to /status)"};
+                                      "HMA: home (a redirect to /status)",
+                                      NULL,
+                                      NULL};
 
 /* A route pattern in Flask's syntax, as HMA's site map lists its rules: "{name}" -> "<name>". */
 static json_t *flask_rule(const char *pattern)
