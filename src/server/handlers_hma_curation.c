@@ -35,6 +35,29 @@ static int only_query(td__req *r, const char *const *names)
 
 static const char *const no_query[] = {NULL};
 
+/* td__only_members in HMA's error shape: a 400 naming the first member not in names. */
+static int only_members(td__req *r, json_t *obj, const char *const *names)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        (void)v;
+        int known = 0;
+        for (size_t i = 0; names[i] && !known; i++)
+            known = strcmp(key, names[i]) == 0;
+        if (!known) {
+            char safe[128];
+            td__safe_text(safe, sizeof safe, key, strlen(key));
+            td__reply_error(r, 400, "unknown_field",
+                            "'%s': this member is not part of the request (nothing was done)",
+                            safe);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static json_t *hma_bank(const td_bank *b)
 {
     return json_pack("{s:s,s:f}", "name", b->name, "matching_enabled_ratio", b->enabled_ratio);
@@ -129,7 +152,7 @@ static int parse_bank_req(td__req *r, json_t *obj, int name_required, bank_req *
 {
     static const char *const members[] = {"name", "enabled_ratio", "enabled", NULL};
     memset(b, 0, sizeof *b);
-    if (!td__only_members(r, obj, members))
+    if (!only_members(r, obj, members))
         return 0;
     json_t *v = json_object_get(obj, "name");
     if (v && !json_is_null(v)) {
@@ -690,7 +713,7 @@ void td__h_hma_content_add(td__req *r)
         }
     } else if (r->body_len) {
         static const char *const members[] = {"metadata", "note", NULL};
-        if (!(obj = td__body_object(r)) || !td__only_members(r, obj, members))
+        if (!(obj = td__body_object(r)) || !only_members(r, obj, members))
             goto out;
         meta_j = json_incref(json_object_get(obj, "metadata"));
         note_j = json_incref(json_object_get(obj, "note"));
@@ -854,7 +877,7 @@ void td__h_hma_content_update(td__req *r)
     json_t *obj = td__body_object(r);
     if (!obj)
         return;
-    if (!td__only_members(r, obj, members)) {
+    if (!only_members(r, obj, members)) {
         json_decref(obj);
         return;
     }
@@ -958,7 +981,7 @@ void td__h_hma_signal_type_update(td__req *r)
     json_t *obj = td__body_object(r);
     if (!obj)
         return;
-    if (!td__only_members(r, obj, members)) {
+    if (!only_members(r, obj, members)) {
         json_decref(obj);
         return;
     }
