@@ -149,6 +149,13 @@ static td_status get_on(td_store_conn *c, int64_t bank_id, const char *bank, int
         (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_bind_int64(q, 2, bank_id, err)) ||
         (st = td_stmt_step(q, &row, err)))
         goto fail;
+    if (row && !out->n_signals) {
+        /* Its signals were deleted one by one (takedown's routes, an exchange): gone too. */
+        td_stmt_reset(q);
+        st = td__error_set(err, TD_ERR_NOT_FOUND, "no content %lld in bank '%s'", (long long)id,
+                           bank);
+        goto fail;
+    }
     if (row) {
         out->disable_until_ts = td_stmt_column_int64(q, 0);
         out->created_ms = td_stmt_column_int64(q, 4);
@@ -408,7 +415,13 @@ static td_status delete_body(td_store_conn *c, void *ctx, td_error *err)
         if (st != TD_ERR_NOT_FOUND)
             return st;
         td_error_clear(err);
-        return TD_OK; /* HMA answers {"deleted": 0} */
+        /* HMA answers {"deleted": 0}; a row whose signals all went otherwise goes now. */
+        if ((st = td_store_prepare(c, "DELETE FROM bank_content WHERE id = $1 AND bank_id = $2", &q,
+                                   err)) ||
+            (st = td_stmt_bind_int64(q, 1, a->id, err)) ||
+            (st = td_stmt_bind_int64(q, 2, bank_id, err)))
+            return st;
+        return td_stmt_run(q, NULL, err);
     }
     td_bank_content_clear(&cur);
     /* The signals leave the indexes through the log, as a bank's do when it is deleted. */

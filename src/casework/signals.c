@@ -586,7 +586,13 @@ td_status td_signal_delete_as(td_service *svc, const td_principal *who, const ch
     if (cur.indexed &&
         (st = td__log_change(c, TD__CHANGE_REMOVE, cur.bank_id, id, cur.type, cur.value, now, err)))
         goto out;
+    /* The HMA content under this id goes with its last signal (bank_content.c). */
     if ((st = td_store_prepare(c, "DELETE FROM signals WHERE id = $1", &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_run(q, NULL, err)) ||
+        (st = td_store_prepare(c,
+                               "DELETE FROM bank_content WHERE id = $1 AND NOT EXISTS"
+                               " (SELECT 1 FROM signals WHERE bank_content_id = $1)",
+                               &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_run(q, NULL, err)) ||
         (st = audit_signal(svc, c, who, "signal.delete", id, cur.bank, cur.bank_id, cur.type,
                            cur.value, NULL, err)) ||
