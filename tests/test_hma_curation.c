@@ -364,6 +364,9 @@ static void test_bank_get_content_404(void **state)
     create_bank("TEST_BANK_GET");
     /* Content does not exist */
     expect_json_msg(404, "GET", "/c/bank/TEST_BANK_GET/content/1", NULL, "content");
+    /* Not an int: Flask's <int:content_id> matches no route. */
+    expect_json_msg(404, "GET", "/c/bank/TEST_BANK_GET/content/x1", NULL, NULL);
+    expect_json_msg(404, "DELETE", "/c/bank/TEST_BANK_GET/content/-1", NULL, NULL);
 }
 
 /* test_banks_add_content: the photo's signals. HMA's test configuration hashes photos with pdq

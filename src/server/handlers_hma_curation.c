@@ -792,10 +792,26 @@ static int query_true(td__req *r, const char *name, int def)
     return v ? strcasecmp(v, "true") == 0 : def;
 }
 
+/* The <content_id> of a route: a decimal integer, or 404 as Flask's int converter answers a
+ * path it does not match; -1 after a reply. */
+static int64_t content_id_param(td__req *r)
+{
+    const char *s = r->n_params > 1 ? r->params[1] : "";
+    int64_t v = 0;
+    size_t n = strlen(s);
+    if (n == 0 || n > 18 || strspn(s, "0123456789") != n) {
+        td__reply_error(r, 404, "not_found", "The requested URL was not found on the server.");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
 /* The content of a /c/bank/<bank>/content/<id> route; 0 after a reply (404 as HMA words it). */
 static int content_of(td__req *r, td_bank *bank, td_bank_content *c)
 {
-    int64_t id = td__param_id(r, 1);
+    int64_t id = content_id_param(r);
     if (id < 0 || !bank_of(r, bank))
         return 0;
     td_error err;
@@ -928,7 +944,7 @@ void td__h_hma_content_delete(td__req *r)
     td_bank bank;
     if (!only_query(r, no_query))
         return;
-    int64_t id = td__param_id(r, 1);
+    int64_t id = content_id_param(r);
     if (id < 0 || !bank_of(r, &bank))
         return;
     int deleted = 0;
