@@ -788,6 +788,64 @@ static void test_multipart_upload(void **state)
     expect_msg(400, "POST", "/c/bank/UPLOAD/content?content_type=text", NULL, NULL, 0, NULL);
 }
 
+/* A video upload: vPDQ (its hash file), MD5 and SHA-256 (computed here), and takedown's check
+ * of the same bytes matches the content; a video sent as a photo is refused. */
+static void test_video_upload(void **state)
+{
+    (void)state;
+    create_bank("VIDEOS");
+    size_t vlen;
+    uint8_t *video =
+        read_all(conf_path("threatexchange/tmk/sample-videos/chair-22-sd-grey-bar.mp4"), &vlen);
+    char md5[33], sha[65];
+    digest_hex("MD5", video, vlen, md5);
+    digest_hex("SHA256", video, vlen, sha);
+    static const char boundary[] = "td-hma-video";
+    size_t cap = vlen + 512, n = 0;
+    char *body = malloc(cap);
+    assert_non_null(body);
+    n += (size_t)snprintf(body + n, cap - n,
+                          "--%s\r\nContent-Disposition: form-data; name=\"video\";"
+                          " filename=\"v.mp4\"\r\nContent-Type: video/mp4\r\n\r\n",
+                          boundary);
+    memcpy(body + n, video, vlen);
+    n += vlen;
+    n += (size_t)snprintf(body + n, cap - n, "\r\n--%s--\r\n", boundary);
+    char ctype[96];
+    snprintf(ctype, sizeof ctype, "multipart/form-data; boundary=%s", boundary);
+    expect_msg(400, "POST", "/c/bank/VIDEOS/content?content_type=photo", ctype, body, (long)n,
+               NULL);
+    api_request rq = {"POST", "/c/bank/VIDEOS/content", S.A, ctype, body, (long)n, 0, NULL};
+    json_t *j = api_call_req(&S.srv, 200, &rq);
+    json_t *sigs = json_object_get(j, "signals");
+    assert_int_equal(json_object_size(sigs), 3);
+    assert_string_equal(api_jstr(sigs, "video_md5"), md5);
+    assert_string_equal(api_jstr(sigs, "video_sha256"), sha);
+    /* vPDQ's hash file: frame,quality,pdq,timestamp lines. */
+    const char *vpdq = api_jstr(sigs, "vpdq");
+    assert_non_null(vpdq);
+    int frame, quality;
+    char hex[65];
+    double ts;
+    assert_int_equal(sscanf(vpdq, "%d,%d,%64[0-9a-f],%lf", &frame, &quality, hex, &ts), 4);
+    assert_int_equal(strlen(hex), 64);
+    json_int_t id = api_jint(j, "id");
+    json_t *got = get_content("VIDEOS", id, "?include_signals=true");
+    assert_true(json_equal(json_object_get(got, "signals"), sigs));
+    json_decref(got);
+    json_decref(j);
+    api_request check = {"POST", "/v1/check", S.A, "video/mp4", video, (long)vlen, 0, NULL};
+    j = api_call_req(&S.srv, 200, &check);
+    json_t *m;
+    size_t i, found = 0;
+    json_array_foreach(json_object_get(j, "matches"), i, m) found +=
+        strcmp(api_jstr(m, "bank"), "VIDEOS") == 0;
+    assert_true(found >= 1);
+    json_decref(j);
+    free(body);
+    free(video);
+}
+
 /* Signal types: their ratios stored, and a type at 0 does not match (HMA's lookup, takedown's
  * check path) until it is set above 0 again. */
 static void test_signal_types(void **state)
@@ -890,6 +948,7 @@ int main(void)
         cmocka_unit_test_setup(test_bank_get_content_without_metadata_omitted, fresh),
         cmocka_unit_test_setup(test_disable_until_takes_effect, fresh),
         cmocka_unit_test_setup(test_multipart_upload, fresh),
+        cmocka_unit_test_setup(test_video_upload, fresh),
         cmocka_unit_test_setup(test_signal_types, fresh),
         cmocka_unit_test_setup(test_signal_type_index, fresh),
         cmocka_unit_test_setup(test_content_types, fresh),
