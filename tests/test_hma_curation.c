@@ -782,6 +782,41 @@ static void test_multipart_upload(void **state)
                  boundary, boundary);
     expect_msg(400, "POST", "/c/bank/UPLOAD/content", ctype, bad, k, "Neither");
     expect_msg(400, "POST", "/c/bank/UPLOAD/content", ctype, "garbage", 7, NULL);
+    /* Malformed bodies: each a 400, never a crash or a read past the body (ASan). */
+    char many[2048];
+    int m = 0;
+    for (int i = 0; i < 9; i++)
+        m += snprintf(many + m, sizeof many - (size_t)m,
+                      "--%s\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nx\r\n",
+                      boundary);
+    m += snprintf(many + m, sizeof many - (size_t)m, "--%s--\r\n", boundary);
+    char longname[400];
+    int ln = snprintf(longname, sizeof longname, "--%s\r\nContent-Disposition: form-data; name=\"",
+                      boundary);
+    memset(longname + ln, 'n', 200);
+    ln += 200;
+    ln += snprintf(longname + ln, sizeof longname - (size_t)ln, "\"\r\n\r\nx\r\n--%s--\r\n",
+                   boundary);
+    const struct {
+        const char *body;
+        long len;
+    } hostile[] = {
+        {"--td-hma-boundary-7", -1},
+        {"--td-hma-boundary-7\r\n", -1},
+        {"--td-hma-boundary-7\r\nContent-Disposition: form-data; name=\"note\"\r\n", -1},
+        {"--td-hma-boundary-7\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nx", -1},
+        {"--td-hma-boundary-7\r\nContent-Disposition: form-data; name=\"note\r\n\r\nx\r\n"
+         "--td-hma-boundary-7--",
+         -1},
+        {"--td-hma-boundary-7\r\nX: y\r\n\r\nx\r\n--td-hma-boundary-7--", -1},
+        {"--td-hma-boundary-7xx", -1},
+        {many, m},
+        {longname, ln},
+    };
+    for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++)
+        expect_msg(400, "POST", "/c/bank/UPLOAD/content", ctype, hostile[i].body, hostile[i].len,
+                   NULL);
+    expect_msg(400, "POST", "/c/bank/UPLOAD/content", "multipart/form-data", "x", 1, "boundary");
     free(body);
     /* Query parameters it does not take. */
     expect_msg(400, "POST", "/c/bank/UPLOAD/content?colour=red", NULL, NULL, 0, "colour");
