@@ -190,7 +190,14 @@ typedef struct td_bank {
     int64_t id;
     char name[TD_NAME_MAX + 1]; /* [A-Z_][A-Z0-9_]* */
     td_labels labels;
+    /* Whether the bank matches at all: always enabled_ratio > 0 (the store keeps the two in
+     * step; see TD_BANK_SET_ENABLED). */
     int enabled;
+    /* HMA's matching_enabled_ratio, 0.0..1.0: the share of HMA lookups (/m/lookup) the bank
+     * takes part in, as HMA's coin flip decides. takedown's own check path matches every bank
+     * with a ratio above 0 (it enforces; it does not sample). Kept exactly as set (0.3 reads
+     * back as 0.3). */
+    double enabled_ratio;
     int threshold; /* PDQ distance threshold, 0..63 */
     td_action action;
     td_bank_kind kind;
@@ -198,7 +205,7 @@ typedef struct td_bank {
     int64_t signal_count; /* filled by get and list */
 } td_bank;
 
-/* name "", no labels, enabled, threshold 31, action review, normal. */
+/* name "", no labels, enabled (ratio 1.0), threshold 31, action review, normal. */
 void td_bank_init(td_bank *bank);
 /* Non-zero if name is a valid bank name. */
 int td_bank_name_valid(const char *name);
@@ -220,10 +227,15 @@ enum {
     TD_BANK_SET_ENABLED = 1 << 2,
     TD_BANK_SET_THRESHOLD = 1 << 3,
     TD_BANK_SET_ACTION = 1 << 4,
-    TD_BANK_SET_KIND = 1 << 5
+    TD_BANK_SET_KIND = 1 << 5,
+    TD_BANK_SET_ENABLED_RATIO = 1 << 6
 };
 
-/* Changes the fields named in `fields` (TD_BANK_SET_*) to the values in `values`. */
+/* Changes the fields named in `fields` (TD_BANK_SET_*) to the values in `values`.
+ * TD_BANK_SET_ENABLED turns matching off (ratio 0.0) or on (the ratio the bank had if above 0,
+ * else 1.0); TD_BANK_SET_ENABLED_RATIO (0.0..1.0, applied after TD_BANK_SET_ENABLED when both are
+ * given) sets the ratio, and enabled follows it (ratio > 0). On create, a bank with enabled 0
+ * is stored with ratio 0.0, otherwise with its enabled_ratio. */
 __attribute__((warn_unused_result)) td_status td_bank_update(td_service *svc, const char *name,
                                                              unsigned fields, const td_bank *values,
                                                              td_bank *out, td_error *err);
@@ -374,6 +386,97 @@ __attribute__((warn_unused_result)) td_status td_signal_get_body(td_service *svc
                                                                  int64_t id, char **body,
                                                                  size_t *len, td_error *err);
 
+/* ---- HMA bank content ----
+ * HMA's unit of a bank: one content item (an image, a video, a set of hashes) carrying one signal
+ * per signal type. Its signals are ordinary signals of the bank (matching, export, feeds see them)
+ * added, removed and switched together. A content's id is the id of its first signal; a signal
+ * added otherwise (the /v1 routes, imports, exchanges) is a content of its own with its id.
+ * disable_until_ts is HMA's: TD_CONTENT_DISABLED (0) never matches, TD_CONTENT_ENABLED (1)
+ * matches, any other value is a Unix time in seconds before which the content's signals do not
+ * match (the check path compares it with the service's clock at every match). */
+#define TD_CONTENT_DISABLED 0
+#define TD_CONTENT_ENABLED 1
+#define TD_CONTENT_NOTE_MAX 255            /* characters (code points) of a note */
+#define TD_CONTENT_URI_MAX 2048            /* bytes of original_media_uri */
+#define TD_CONTENT_METADATA_MAX 65536      /* bytes of the metadata JSON text */
+#define TD_CONTENT_DISABLE_MAX_S 157680000 /* disable_until_ts at most 5 years (365 days) ahead */
+
+typedef struct td_bank_content {
+    int64_t id;
+    char bank[TD_NAME_MAX + 1];
+    int64_t bank_id;
+    int64_t disable_until_ts;
+    char *original_media_uri; /* NULL: none */
+    char *metadata;           /* JSON object text (content_id, content_uri, json); NULL: none */
+    char *note;               /* NULL: none */
+    int64_t created_ms, updated_ms;
+    td_signal *signals; /* by id (a content has at most one signal per type) */
+    size_t n_signals;
+} td_bank_content;
+
+void td_bank_content_clear(td_bank_content *c);
+
+/* What a new content carries besides its signals (strings may be NULL). */
+typedef struct td_bank_content_input {
+    const char *original_media_uri;
+    const char *metadata; /* a JSON object's text */
+    const char *note;
+    /* Media adds only: signal types not to store, as bits 1u << td_signal_type (0: none);
+     * leaving none is TD_ERR_INVALID. */
+    unsigned skip_types;
+} td_bank_content_input;
+
+/* Adds signals ins[0..n) (n 1..TD_SIGNAL_TYPE_MAX, at most one per type) to bank as one content,
+ * in one transaction. A signal the bank already holds stays where it is (in its own content);
+ * when every one is already held, nothing is added and *content_id is the content of the first.
+ * out (may be NULL) receives the n signals. Recent content is re-checked as for td_signal_add. */
+__attribute__((warn_unused_result)) td_status
+td_bank_content_add_as(td_service *svc, const td_principal *who, const char *bank,
+                       const td_signal_input *ins, size_t n, const td_bank_content_input *in,
+                       int64_t *content_id, td_signal *out, td_error *err);
+/* The same with media bytes, hashed as td_signal_add_media does (an image: pdq, md5, sha256; a
+ * video: vpdq, md5, sha256). *count receives the number of signals in out. */
+__attribute__((warn_unused_result)) td_status
+td_bank_content_add_media_as(td_service *svc, const td_principal *who, const char *bank,
+                             const uint8_t *data, size_t len, const td_bank_content_input *in,
+                             int64_t *content_id, td_signal out[3], size_t *count, td_error *err);
+/* Content id of bank with its signals; TD_ERR_NOT_FOUND when the bank holds no such content.
+ * Clear *out with td_bank_content_clear. */
+__attribute__((warn_unused_result)) td_status td_bank_content_get(td_service *svc, const char *bank,
+                                                                  int64_t id, td_bank_content *out,
+                                                                  td_error *err);
+enum { TD_CONTENT_SET_DISABLE_UNTIL = 1 << 0, TD_CONTENT_SET_NOTE = 1 << 1 };
+/* Changes disable_until_ts (0, 1, or a time up to TD_CONTENT_DISABLE_MAX_S ahead of the
+ * service's clock) and/or the note (NULL or "" clears it). out (may be NULL) receives the
+ * content. */
+__attribute__((warn_unused_result)) td_status
+td_bank_content_update_as(td_service *svc, const td_principal *who, const char *bank, int64_t id,
+                          unsigned fields, int64_t disable_until_ts, const char *note,
+                          td_bank_content *out, td_error *err);
+/* Deletes the content and its signals (they leave the indexes at once); *deleted receives 1, or
+ * 0 when the bank holds no such content (not an error, as in HMA). */
+__attribute__((warn_unused_result)) td_status
+td_bank_content_delete_as(td_service *svc, const td_principal *who, const char *bank, int64_t id,
+                          int *deleted, td_error *err);
+
+/* ---- HMA signal type settings ----
+ * HMA's enabled_ratio per signal type (0.0..1.0, default 1.0): a type with ratio 0 does not
+ * match in the check path nor in HMA lookups. */
+__attribute__((warn_unused_result)) td_status
+td_signal_type_ratio_get(td_service *svc, td_signal_type type, double *ratio, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_signal_type_ratio_set_as(td_service *svc, const td_principal *who, td_signal_type type,
+                            double ratio, td_error *err);
+/* Per type: signals stored, signals the index holds (enabled and usable), the newest signal's
+ * added_ms (0: none). */
+typedef struct td_signal_type_stats {
+    int64_t stored, indexed, newest_ms;
+} td_signal_type_stats;
+__attribute__((warn_unused_result)) td_status td_signal_type_stats_get(td_service *svc,
+                                                                       td_signal_type type,
+                                                                       td_signal_type_stats *out,
+                                                                       td_error *err);
+
 /* ---- list import and export (ALGORITHMS.md: "<type> <value>" lines, or CSV
  * signal_type,signal_str,collab,category,tags) ---- */
 
@@ -519,6 +622,8 @@ typedef struct td_match {
      * the stronger of the two counts (td_match_action). */
     int64_t incident_id;
     td_action incident_action;
+    /* The HMA bank content the signal belongs to (td_bank_content): its id. */
+    int64_t content_id;
 } td_match;
 
 /* What a match asks for: the bank's action, raised to its incident's enforcement. */
