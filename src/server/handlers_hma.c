@@ -68,9 +68,15 @@ static json_t *flask_rule(const char *pattern)
     return json_string(out);
 }
 
+/* Patterns compared as their Flask rules ("{" as "<", "}" as ">"): HMA sorts the rules. */
+static int flask_char(char c) { return (unsigned char)(c == '{' ? '<' : c == '}' ? '>' : c); }
+
 static int cmp_str(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+    for (; *x && *x == *y; x++, y++)
+        ;
+    return flask_char(*x) - flask_char(*y);
 }
 
 void td__h_hma_site_map(td__req *r)
