@@ -9,9 +9,12 @@
 
 void td__h_hma_status(td__req *r);
 void td__h_hma_hash(td__req *r);
+void td__h_hma_hash_post(td__req *r);
 void td__h_hma_lookup(td__req *r);
+void td__h_hma_lookup_post(td__req *r);
 void td__h_hma_raw_lookup(td__req *r);
 void td__h_hma_compare(td__req *r);
+void td__h_hma_index_status(td__req *r);
 void td__h_hma_banks_list(td__req *r);
 void td__h_hma_banks_create(td__req *r);
 void td__h_hma_bank_get(td__req *r);
