@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <arpa/inet.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -164,6 +165,108 @@ static void test_banks(void **state)
     td_free(list);
     assert_int_equal(td_bank_delete(svc, "OTHER", &err), TD_OK);
     assert_int_equal(td_bank_delete(svc, "OTHER", &err), TD_ERR_NOT_FOUND);
+    td_service_close(svc);
+}
+
+/* HMA's matching_enabled_ratio (td_bank.enabled_ratio): stored as given (0.3 reads back as the
+ * double 0.3, also after a restart), enabled always says ratio > 0, the takedown switch
+ * (TD_BANK_SET_ENABLED) and the ratio move together, out-of-range ratios are refused, and the
+ * check path matches a bank with any ratio above 0 and none at 0. */
+static void test_bank_enabled_ratio(void **state)
+{
+    (void)state;
+    uint64_t seed = 23;
+    const char *dir = fresh_dir();
+    td_service *svc = open_svc(dir, 0);
+    td_bank b, got;
+    td_error err;
+    td_bank_init(&b);
+    assert_true(b.enabled_ratio == 1.0);
+    strcpy(b.name, "PARTIAL");
+    b.enabled_ratio = 0.3;
+    assert_int_equal(td_bank_create(svc, &b, &got, &err), TD_OK);
+    assert_true(got.enabled_ratio == 0.3);
+    assert_int_equal(got.enabled, 1);
+    td_pdq p = random_pdq(&seed);
+    add_pdq(svc, "PARTIAL", &p, NULL);
+    assert_int_equal(count_matches(svc, &p), 1);
+
+    /* Out of range, not a number. */
+    td_bank v;
+    td_bank_init(&v);
+    const double bad[] = {-0.1, 1.0000001, 2.0, NAN, INFINITY};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        v.enabled_ratio = bad[i];
+        assert_int_equal(td_bank_update(svc, "PARTIAL", TD_BANK_SET_ENABLED_RATIO, &v, NULL, &err),
+                         TD_ERR_INVALID);
+        strcpy(b.name, "BAD_RATIO");
+        b.enabled = 1;
+        b.enabled_ratio = bad[i];
+        assert_int_equal(td_bank_create(svc, &b, NULL, &err), TD_ERR_INVALID);
+    }
+
+    /* Ratio 0: disabled, no match; a ratio again: enabled. */
+    v.enabled_ratio = 0.0;
+    assert_int_equal(td_bank_update(svc, "PARTIAL", TD_BANK_SET_ENABLED_RATIO, &v, &got, &err),
+                     TD_OK);
+    assert_int_equal(got.enabled, 0);
+    assert_true(got.enabled_ratio == 0.0);
+    assert_int_equal(count_matches(svc, &p), 0);
+    v.enabled_ratio = 1.0 / 3.0;
+    assert_int_equal(td_bank_update(svc, "PARTIAL", TD_BANK_SET_ENABLED_RATIO, &v, &got, &err),
+                     TD_OK);
+    assert_int_equal(got.enabled, 1);
+    assert_true(got.enabled_ratio == 1.0 / 3.0);
+    assert_int_equal(count_matches(svc, &p), 1);
+
+    /* The takedown switch: on keeps a ratio above 0, off sets 0, on again after 0 sets 1.0. */
+    v.enabled = 1;
+    assert_int_equal(td_bank_update(svc, "PARTIAL", TD_BANK_SET_ENABLED, &v, &got, &err), TD_OK);
+    assert_true(got.enabled_ratio == 1.0 / 3.0);
+    v.enabled = 0;
+    assert_int_equal(td_bank_update(svc, "PARTIAL", TD_BANK_SET_ENABLED, &v, &got, &err), TD_OK);
+    assert_int_equal(got.enabled, 0);
+    assert_true(got.enabled_ratio == 0.0);
+    assert_int_equal(count_matches(svc, &p), 0);
+    v.enabled = 1;
+    assert_int_equal(td_bank_update(svc, "PARTIAL", TD_BANK_SET_ENABLED, &v, &got, &err), TD_OK);
+    assert_int_equal(got.enabled, 1);
+    assert_true(got.enabled_ratio == 1.0);
+    /* Both: the ratio wins (applied after the switch). */
+    v.enabled = 0;
+    v.enabled_ratio = 0.75;
+    assert_int_equal(td_bank_update(svc, "PARTIAL", TD_BANK_SET_ENABLED | TD_BANK_SET_ENABLED_RATIO,
+                                    &v, &got, &err),
+                     TD_OK);
+    assert_int_equal(got.enabled, 1);
+    assert_true(got.enabled_ratio == 0.75);
+
+    /* A bank created disabled has ratio 0 whatever its ratio said. */
+    td_bank_init(&b);
+    strcpy(b.name, "OFF");
+    b.enabled = 0;
+    b.enabled_ratio = 0.5;
+    assert_int_equal(td_bank_create(svc, &b, &got, &err), TD_OK);
+    assert_int_equal(got.enabled, 0);
+    assert_true(got.enabled_ratio == 0.0);
+
+    /* Read back from the store after a restart, and in the list. */
+    v.enabled_ratio = 0.1234567890123456;
+    assert_int_equal(td_bank_update(svc, "PARTIAL", TD_BANK_SET_ENABLED_RATIO, &v, NULL, &err),
+                     TD_OK);
+    td_service_close(svc);
+    svc = open_svc(dir, 0);
+    assert_int_equal(td_bank_get(svc, "PARTIAL", &got, &err), TD_OK);
+    assert_true(got.enabled_ratio == 0.1234567890123456);
+    assert_int_equal(count_matches(svc, &p), 1);
+    td_bank *list;
+    size_t n;
+    assert_int_equal(td_bank_list(svc, &list, &n, &err), TD_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].name, "OFF");
+    assert_true(list[0].enabled_ratio == 0.0);
+    assert_true(list[1].enabled_ratio == 0.1234567890123456);
+    td_free(list);
     td_service_close(svc);
 }
 
@@ -1470,6 +1573,7 @@ int main(void)
     fake_clock_set(1700000000000LL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_banks),
+        cmocka_unit_test(test_bank_enabled_ratio),
         cmocka_unit_test(test_signals_and_check),
         cmocka_unit_test(test_allow_bank),
         cmocka_unit_test(test_dihedral_and_quality),

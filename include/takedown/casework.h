@@ -190,7 +190,14 @@ typedef struct td_bank {
     int64_t id;
     char name[TD_NAME_MAX + 1]; /* [A-Z_][A-Z0-9_]* */
     td_labels labels;
+    /* Whether the bank matches at all: always enabled_ratio > 0 (the store keeps the two in
+     * step; see TD_BANK_SET_ENABLED). */
     int enabled;
+    /* HMA's matching_enabled_ratio, 0.0..1.0: the share of HMA lookups (/m/lookup) the bank
+     * takes part in, as HMA's coin flip decides. takedown's own check path matches every bank
+     * with a ratio above 0 (it enforces; it does not sample). Kept exactly as set (0.3 reads
+     * back as 0.3). */
+    double enabled_ratio;
     int threshold; /* PDQ distance threshold, 0..63 */
     td_action action;
     td_bank_kind kind;
@@ -198,7 +205,7 @@ typedef struct td_bank {
     int64_t signal_count; /* filled by get and list */
 } td_bank;
 
-/* name "", no labels, enabled, threshold 31, action review, normal. */
+/* name "", no labels, enabled (ratio 1.0), threshold 31, action review, normal. */
 void td_bank_init(td_bank *bank);
 /* Non-zero if name is a valid bank name. */
 int td_bank_name_valid(const char *name);
@@ -220,10 +227,15 @@ enum {
     TD_BANK_SET_ENABLED = 1 << 2,
     TD_BANK_SET_THRESHOLD = 1 << 3,
     TD_BANK_SET_ACTION = 1 << 4,
-    TD_BANK_SET_KIND = 1 << 5
+    TD_BANK_SET_KIND = 1 << 5,
+    TD_BANK_SET_ENABLED_RATIO = 1 << 6
 };
 
-/* Changes the fields named in `fields` (TD_BANK_SET_*) to the values in `values`. */
+/* Changes the fields named in `fields` (TD_BANK_SET_*) to the values in `values`.
+ * TD_BANK_SET_ENABLED turns matching off (ratio 0.0) or on (the ratio the bank had if above 0,
+ * else 1.0); TD_BANK_SET_ENABLED_RATIO (0.0..1.0, applied after TD_BANK_SET_ENABLED when both are
+ * given) sets the ratio, and enabled follows it (ratio > 0). On create, a bank with enabled 0
+ * is stored with ratio 0.0, otherwise with its enabled_ratio. */
 __attribute__((warn_unused_result)) td_status td_bank_update(td_service *svc, const char *name,
                                                              unsigned fields, const td_bank *values,
                                                              td_bank *out, td_error *err);

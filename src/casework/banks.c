@@ -3,7 +3,9 @@
  * views (what the check path reads) from the store, and is recorded in the audit log in the same
  * transaction (bank.create, bank.update, bank.delete). */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "casework/service_int.h"
@@ -14,6 +16,7 @@ void td_bank_init(td_bank *b)
 {
     memset(b, 0, sizeof *b);
     b->enabled = 1;
+    b->enabled_ratio = 1.0;
     b->threshold = TD_DEFAULT_THRESHOLD;
     b->action = TD_ACTION_REVIEW;
     b->kind = TD_BANK_NORMAL;
@@ -32,12 +35,35 @@ int td_bank_name_valid(const char *name)
     return 1;
 }
 
+/* banks.enabled_ratio is text (the store binds no floating-point values): the shortest of %.15g,
+ * %.16g, %.17g that reads back as the same double, so 0.3 is stored "0.3" and read as 0.3. */
+void td__ratio_format(double ratio, char out[TD__RATIO_TEXT])
+{
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(out, TD__RATIO_TEXT, "%.*g", digits, ratio);
+        if (strtod(out, NULL) == ratio)
+            return;
+    }
+}
+
+double td__ratio_parse(const char *text)
+{
+    char *end = NULL;
+    double v = text ? strtod(text, &end) : 1.0;
+    if (!text || end == text || !isfinite(v))
+        return 1.0;
+    return v < 0 ? 0.0 : v > 1 ? 1.0 : v;
+}
+
 static td_status validate(const td_bank *b, unsigned fields, td_error *err)
 {
     if ((fields & TD_BANK_SET_NAME) && !td_bank_name_valid(b->name))
         return td__error_set(err, TD_ERR_INVALID,
                              "bank name must match [A-Z_][A-Z0-9_]* (at most %d characters)",
                              TD_NAME_MAX);
+    if ((fields & TD_BANK_SET_ENABLED_RATIO) &&
+        !(isfinite(b->enabled_ratio) && b->enabled_ratio >= 0.0 && b->enabled_ratio <= 1.0))
+        return td__error_set(err, TD_ERR_INVALID, "enabled_ratio must be 0.0..1.0");
     if ((fields & TD_BANK_SET_THRESHOLD) && (b->threshold < 0 || b->threshold > 63))
         return td__error_set(err, TD_ERR_INVALID, "threshold must be 0..63, not %d", b->threshold);
     if ((fields & TD_BANK_SET_ACTION) && (b->action < TD_ACTION_LOG || b->action > TD_ACTION_BLOCK))
@@ -51,7 +77,7 @@ static td_status validate(const td_bank *b, unsigned fields, td_error *err)
 
 #define BANK_COLUMNS                                                                               \
     "b.id, b.name, b.labels, b.enabled, b.threshold, b.action, b.kind, b.created_ms,"              \
-    " b.updated_ms, (SELECT COUNT(*) FROM signals s WHERE s.bank_id = b.id)"
+    " b.updated_ms, (SELECT COUNT(*) FROM signals s WHERE s.bank_id = b.id), b.enabled_ratio"
 
 static void bank_row(td_stmt *q, td_bank *b)
 {
@@ -66,6 +92,8 @@ static void bank_row(td_stmt *q, td_bank *b)
     b->created_ms = td_stmt_column_int64(q, 7);
     b->updated_ms = td_stmt_column_int64(q, 8);
     b->signal_count = td_stmt_column_int64(q, 9);
+    b->enabled_ratio = td__ratio_parse(td_stmt_column_text(q, 10));
+    b->enabled = b->enabled_ratio > 0;
 }
 
 static td_status get_on(td_store_conn *c, const char *name, td_bank *out, td_error *err)
@@ -106,16 +134,17 @@ static json_t *bank_json(const td_bank *b)
 {
     char labels[TD_LABELS_MAX * (TD_LABEL_MAX + 1) + 1];
     td__labels_join(&b->labels, labels, sizeof labels);
-    return json_pack("{s:s, s:s, s:b, s:i, s:s, s:s}", "name", b->name, "labels", labels, "enabled",
-                     b->enabled, "threshold", b->threshold, "action", td_action_name(b->action),
-                     "kind", td_bank_kind_name(b->kind));
+    return json_pack("{s:s, s:s, s:b, s:f, s:i, s:s, s:s}", "name", b->name, "labels", labels,
+                     "enabled", b->enabled, "enabled_ratio", b->enabled_ratio, "threshold",
+                     b->threshold, "action", td_action_name(b->action), "kind",
+                     td_bank_kind_name(b->kind));
 }
 
 static td_status audit_bank(td_service *svc, td_store_conn *c, const td_principal *who,
                             const char *action, const char *name, json_t *details, td_error *err)
 {
     char object[TD_NAME_MAX + 8];
-    snprintf(object, sizeof object, "bank:%s", name);
+    snprintf(object, sizeof object, "bank:%.*s", TD_NAME_MAX, name);
     return td__audit(svc, c, who, action, object, details, err);
 }
 
@@ -163,16 +192,24 @@ typedef struct create_args {
 static td_status create_body(td_store_conn *c, void *ctx, td_error *err)
 {
     create_args *a = ctx;
-    const td_bank *b = a->b;
+    td_bank stored = *a->b;
+    const td_bank *b = &stored;
     td_stmt *q;
     td_status st;
+    char ratio[TD__RATIO_TEXT];
+    if (!stored.enabled)
+        stored.enabled_ratio = 0.0;
+    stored.enabled = stored.enabled_ratio > 0;
+    td__ratio_format(stored.enabled_ratio, ratio);
     if ((st = td_store_prepare(c,
                                "INSERT INTO banks (name, labels, enabled, threshold, action, kind,"
-                               " created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                               " created_ms, updated_ms, enabled_ratio)"
+                               " VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
                                &q, err)) ||
         (st = td_stmt_bind_text(q, 1, b->name, (size_t)-1, err)) ||
         (st = td_stmt_bind_text(q, 2, a->labels, (size_t)-1, err)) ||
         (st = td_stmt_bind_int64(q, 3, b->enabled ? 1 : 0, err)) ||
+        (st = td_stmt_bind_text(q, 8, ratio, (size_t)-1, err)) ||
         (st = td_stmt_bind_int64(q, 4, b->threshold, err)) ||
         (st = td_stmt_bind_int64(q, 5, b->action, err)) ||
         (st = td_stmt_bind_int64(q, 6, b->kind, err)) ||
@@ -193,8 +230,11 @@ td_status td_bank_create_as(td_service *svc, const td_principal *who, const td_b
                             td_bank *out, td_error *err)
 {
     char labels[TD_LABELS_MAX * (TD_LABEL_MAX + 1) + 1];
-    td_status st = validate(b, ~0u, err);
+    td_status st = validate(b, ~(unsigned)TD_BANK_SET_ENABLED_RATIO, err);
     if (st)
+        return st;
+    /* A disabled bank's ratio is not looked at (it is stored as 0.0). */
+    if (b->enabled && (st = validate(b, TD_BANK_SET_ENABLED_RATIO, err)))
         return st;
     td__labels_join(&b->labels, labels, sizeof labels);
     create_args a = {svc, who, b, labels, td__now(svc), out};
@@ -255,7 +295,12 @@ static td_status update_body(td_store_conn *c, void *ctx, td_error *err)
     if (fields & TD_BANK_SET_LABELS)
         cur.labels = v->labels;
     if (fields & TD_BANK_SET_ENABLED)
-        cur.enabled = v->enabled ? 1 : 0;
+        cur.enabled_ratio = !v->enabled ? 0.0 : cur.enabled_ratio > 0 ? cur.enabled_ratio : 1.0;
+    if (fields & TD_BANK_SET_ENABLED_RATIO)
+        cur.enabled_ratio = v->enabled_ratio;
+    cur.enabled = cur.enabled_ratio > 0;
+    char ratio[TD__RATIO_TEXT];
+    td__ratio_format(cur.enabled_ratio, ratio);
     if (fields & TD_BANK_SET_THRESHOLD)
         cur.threshold = v->threshold;
     if (fields & TD_BANK_SET_ACTION)
@@ -265,8 +310,8 @@ static td_status update_body(td_store_conn *c, void *ctx, td_error *err)
     td__labels_join(&cur.labels, labels, sizeof labels);
     if ((st = td_store_prepare(c,
                                "UPDATE banks SET name = $1, labels = $2, enabled = $3,"
-                               " threshold = $4, action = $5, kind = $6, updated_ms = $7"
-                               " WHERE id = $8",
+                               " threshold = $4, action = $5, kind = $6, updated_ms = $7,"
+                               " enabled_ratio = $9 WHERE id = $8",
                                &q, err)) ||
         (st = td_stmt_bind_text(q, 1, cur.name, (size_t)-1, err)) ||
         (st = td_stmt_bind_text(q, 2, labels, (size_t)-1, err)) ||
@@ -275,7 +320,8 @@ static td_status update_body(td_store_conn *c, void *ctx, td_error *err)
         (st = td_stmt_bind_int64(q, 5, cur.action, err)) ||
         (st = td_stmt_bind_int64(q, 6, cur.kind, err)) ||
         (st = td_stmt_bind_int64(q, 7, td__now(a->svc), err)) ||
-        (st = td_stmt_bind_int64(q, 8, cur.id, err)))
+        (st = td_stmt_bind_int64(q, 8, cur.id, err)) ||
+        (st = td_stmt_bind_text(q, 9, ratio, (size_t)-1, err)))
         goto out;
     if ((st = td_stmt_run(q, NULL, err))) {
         if (st == TD_ERR_CONFLICT)

@@ -20,8 +20,8 @@ static td_status reload_banks(td_service *svc, td_store_conn *c, td_error *err)
     size_t n = 0, cap = 0;
     int max_threshold = -1;
     td_status st = td_store_prepare(c,
-                                    "SELECT id, name, labels, enabled, threshold, action, kind"
-                                    " FROM banks ORDER BY id",
+                                    "SELECT id, name, labels, enabled, threshold, action, kind,"
+                                    " enabled_ratio FROM banks ORDER BY id",
                                     &q, err);
     while (st == TD_OK && (st = td_stmt_step(q, &row, err)) == TD_OK && row) {
         if ((st = td__grow((void **)&views, &cap, n + 1, sizeof *views, err)))
@@ -31,7 +31,8 @@ static td_status reload_banks(td_service *svc, td_store_conn *c, td_error *err)
         v->id = td_stmt_column_int64(q, 0);
         td__copy_trunc(v->name, sizeof v->name, td_stmt_column_text(q, 1));
         td__labels_load(&v->labels, td_stmt_column_text(q, 2));
-        v->enabled = (int)td_stmt_column_int64(q, 3);
+        v->enabled_ratio = td__ratio_parse(td_stmt_column_text(q, 7));
+        v->enabled = v->enabled_ratio > 0;
         v->threshold = (int)td_stmt_column_int64(q, 4);
         v->action = (td_action)td_stmt_column_int64(q, 5);
         v->kind = (td_bank_kind)td_stmt_column_int64(q, 6);

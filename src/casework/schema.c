@@ -115,6 +115,12 @@ static const char v10[] =
     "ALTER TABLE matches ADD COLUMN incident_id BIGINT NOT NULL DEFAULT 0;"
     "ALTER TABLE matches ADD COLUMN incident_action INTEGER NOT NULL DEFAULT 0;";
 
+/* HMA's matching_enabled_ratio of a bank (td_bank.enabled_ratio), 0.0..1.0, as text that reads
+ * back as the same double (the store binds no floating-point values; banks.c formats it). The
+ * column enabled stays, always (ratio > 0): a disabled bank gets ratio 0. */
+static const char v11[] = "ALTER TABLE banks ADD COLUMN enabled_ratio TEXT NOT NULL DEFAULT '1';"
+                          "UPDATE banks SET enabled_ratio = '0' WHERE enabled = 0;";
+
 static const td_store_migration migrations[] = {
     {1, "service schema", v1, NULL},
     {2, "signals by bank in id order", v2, NULL},
@@ -126,6 +132,7 @@ static const td_store_migration migrations[] = {
     {8, "content sources", v8, NULL},
     {9, "change-log banks", v9, NULL},
     {10, "incidents of matches", v10, NULL},
+    {11, "HMA: bank matching ratios", v11, NULL},
 };
 
 const td_store_migration *td__schema(size_t *count)

@@ -47,9 +47,16 @@ typedef struct td__bank_view {
     char name[TD_NAME_MAX + 1];
     td_labels labels;
     int enabled, threshold;
+    double enabled_ratio; /* HMA's matching_enabled_ratio (td_bank); enabled is ratio > 0 */
     td_action action;
     td_bank_kind kind;
 } td__bank_view;
+
+/* banks.enabled_ratio as the store keeps it: text that reads back as the same double. */
+#define TD__RATIO_TEXT 32
+void td__ratio_format(double ratio, char out[TD__RATIO_TEXT]);
+/* The stored text as a ratio (clamped to 0..1; unreadable text reads as 1.0). */
+double td__ratio_parse(const char *text);
 
 struct td_service {
     td_store *store;

@@ -10,8 +10,7 @@
 
 static json_t *hma_bank(const td_bank *b)
 {
-    return json_pack("{s:s,s:f}", "name", b->name, "matching_enabled_ratio",
-                     b->enabled ? 1.0 : 0.0);
+    return json_pack("{s:s,s:f}", "name", b->name, "matching_enabled_ratio", b->enabled_ratio);
 }
 
 void td__h_hma_banks_list(td__req *r)

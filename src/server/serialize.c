@@ -44,12 +44,12 @@ int td__parse_labels(td__req *r, json_t *obj, const char *name, td_labels *out, 
 
 json_t *td__json_bank(const td_bank *b)
 {
-    return json_pack("{s:I,s:s,s:o,s:b,s:i,s:s,s:s,s:I,s:I,s:I}", "id", (json_int_t)b->id, "name",
-                     b->name, "labels", td__json_labels(&b->labels), "enabled", b->enabled,
-                     "threshold", b->threshold, "action", td_action_name(b->action), "kind",
-                     td_bank_kind_name(b->kind), "signal_count", (json_int_t)b->signal_count,
-                     "created_ms", (json_int_t)b->created_ms, "updated_ms",
-                     (json_int_t)b->updated_ms);
+    return json_pack("{s:I,s:s,s:o,s:b,s:f,s:i,s:s,s:s,s:I,s:I,s:I}", "id", (json_int_t)b->id,
+                     "name", b->name, "labels", td__json_labels(&b->labels), "enabled", b->enabled,
+                     "enabled_ratio", b->enabled_ratio, "threshold", b->threshold, "action",
+                     td_action_name(b->action), "kind", td_bank_kind_name(b->kind), "signal_count",
+                     (json_int_t)b->signal_count, "created_ms", (json_int_t)b->created_ms,
+                     "updated_ms", (json_int_t)b->updated_ms);
 }
 
 json_t *td__json_signal(const td_signal *s)
