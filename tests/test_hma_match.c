@@ -26,7 +26,7 @@
 #define BRIDGE_JPG "threatexchange/pdq/data/bridge-mods/aaa-orig.jpg"
 #define BRIDGE_PDQ "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 /* PIL reduces this 16-bit grey picture to quality 36 (conformance/README.md) */
-#define LOW_QUALITY_PNG                                                                           \
+#define LOW_QUALITY_PNG                                                                            \
     "threatexchange/python-threatexchange/threatexchange/tests/hashing/resources/I16.png"
 #define VIDEO_MP4 "threatexchange/tmk/sample-videos/chair-19-sd-bar.mp4"
 #define VIDEO_MD5 "0a21c8f85a55a9e276ffc2c53f6887c4" /* expected/md5_sample_videos.txt */
@@ -204,8 +204,8 @@ static void mp_part(mp *m, const char *name, const char *filename, const void *d
                  "\r\nContent-Type: application/octet-stream\r\n\r\n",
                  name, filename);
     else
-        snprintf(h, sizeof h, "--" BOUNDARY "\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n",
-                 name);
+        snprintf(h, sizeof h,
+                 "--" BOUNDARY "\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n", name);
     mp_str(m, h);
     mp_add(m, data, len);
     mp_str(m, "\r\n");
@@ -276,8 +276,8 @@ static int group_setup(void **state)
     if (!S.origin)
         return -1;
     S.origin_port = MHD_get_daemon_info(S.origin, MHD_DAEMON_INFO_BIND_PORT)->port;
-    static const char *const flags[] = {"--fetch-enabled", "1", "--fetch-allow", "127.0.0.1",
-                                        "--fetch-allow-private", "1", NULL};
+    static const char *const flags[] = {
+        "--fetch-enabled", "1", "--fetch-allow", "127.0.0.1", "--fetch-allow-private", "1", NULL};
     api_server_start(&S.srv, S.dir, flags);
     S.key = S.srv.admin;
     return strncmp(S.key, "tdk_", 4) == 0 ? 0 : -1;
@@ -305,7 +305,8 @@ static void test_multipart_parser(void **state)
     size_t n = 0;
     assert_true(td__multipart_boundary("multipart/form-data; boundary=abc", bd));
     assert_string_equal(bd, "abc");
-    assert_true(td__multipart_boundary("Multipart/Form-Data;charset=utf-8; boundary=\"a b;c\"", bd));
+    assert_true(
+        td__multipart_boundary("Multipart/Form-Data;charset=utf-8; boundary=\"a b;c\"", bd));
     assert_string_equal(bd, "a b;c");
     assert_false(td__multipart_boundary("multipart/mixed; boundary=abc", bd));
     assert_false(td__multipart_boundary("multipart/form-data", bd));
@@ -313,14 +314,15 @@ static void test_multipart_parser(void **state)
     assert_false(td__multipart_boundary("application/json", bd));
     assert_false(td__multipart_boundary(NULL, bd));
     /* a preamble, a file with CRLF inside its content, a field, an epilogue */
-    static const char body[] = "preamble\r\n--XY\r\n"
-                               "Content-Disposition: form-data; name=\"photo\"; filename=\"a \\\"q\\\".jpg\"\r\n"
-                               "Content-Type: image/jpeg\r\n\r\n"
-                               "ab\r\n--X\r\ncd\r\n"
-                               "--XY\r\ncontent-disposition: form-data; name=note\r\n\r\n"
-                               "\r\n--XY--\r\nepilogue";
-    assert_int_equal(td__multipart_parse("XY", (const uint8_t *)body, sizeof body - 1, parts, &n, why),
-                     0);
+    static const char body[] =
+        "preamble\r\n--XY\r\n"
+        "Content-Disposition: form-data; name=\"photo\"; filename=\"a \\\"q\\\".jpg\"\r\n"
+        "Content-Type: image/jpeg\r\n\r\n"
+        "ab\r\n--X\r\ncd\r\n"
+        "--XY\r\ncontent-disposition: form-data; name=note\r\n\r\n"
+        "\r\n--XY--\r\nepilogue";
+    assert_int_equal(
+        td__multipart_parse("XY", (const uint8_t *)body, sizeof body - 1, parts, &n, why), 0);
     assert_int_equal(n, 2);
     assert_string_equal(parts[0].name, "photo");
     assert_true(parts[0].is_file);
@@ -343,7 +345,8 @@ static void test_multipart_parser(void **state)
         "--XY\r\nContent-Disposition: form-data; name=\"a\"\r\nheaders without end",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        if (td__multipart_parse("XY", (const uint8_t *)bad[i], strlen(bad[i]), parts, &n, why) != -1)
+        if (td__multipart_parse("XY", (const uint8_t *)bad[i], strlen(bad[i]), parts, &n, why) !=
+            -1)
             fail_msg("accepted: %s", bad[i]);
         assert_true(why[0] != '\0');
     }
@@ -562,7 +565,8 @@ static void test_add_hashes_and_find_match(void **state)
     char path[512], expect[256];
     snprintf(path, sizeof path, "/m/lookup?signal_type=pdq&signal=%s", PDQ_EXAMPLES[N_PDQ - 1]);
     j = get(200, path);
-    snprintf(expect, sizeof expect, "{\"TEST_BANK\": [{\"bank_content_id\": %lld, \"distance\": \"0\"}]}",
+    snprintf(expect, sizeof expect,
+             "{\"TEST_BANK\": [{\"bank_content_id\": %lld, \"distance\": \"0\"}]}",
              (long long)last);
     json_t *e = json_loads(expect, 0, NULL);
     assert_true(json_equal(j, e));
@@ -944,9 +948,8 @@ static void test_parameters(void **state)
         snprintf(path, sizeof path, "/m/raw_lookup?signal_type=pdq&signal=%s&include_distance=%s",
                  BRIDGE_PDQ, truthy[i]);
         json_t *j = get(200, path);
-        assert_int_equal(api_jint(json_array_get(json_object_get(j, "matches"), 0),
-                                  "bank_content_id"),
-                         id);
+        assert_int_equal(
+            api_jint(json_array_get(json_object_get(j, "matches"), 0), "bank_content_id"), id);
         json_decref(j);
         snprintf(path, sizeof path, "/m/raw_lookup?signal_type=pdq&signal=%s&include_distance=%s",
                  BRIDGE_PDQ, falsy[i]);

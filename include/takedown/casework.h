@@ -599,11 +599,9 @@ typedef struct td_lookup_hit {
  * quality too; a PDQ within its bank's threshold. raw_text and url match enabled signals only
  * (their indexes hold no others). By signal id; free *out with td_free. More than 100000 hits
  * fail with TD_ERR_LIMIT. Reads the disabled signals of the type from the store. */
-__attribute__((warn_unused_result)) td_status td_lookup_signal_all(td_service *svc,
-                                                                   const char *type,
-                                                                   const char *value,
-                                                                   td_lookup_hit **out,
-                                                                   size_t *count, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_lookup_signal_all(td_service *svc, const char *type, const char *value, td_lookup_hit **out,
+                     size_t *count, td_error *err);
 
 /* ---- principals and API keys ---- */
 

@@ -54,9 +54,9 @@ static const hma_type *hma_type_find(const char *name)
 
 typedef struct query_scan {
     const char *const *names;
-    const char *bad;  /* the first parameter not in names */
-    const char *dup;  /* the first one given twice */
-    unsigned seen;    /* bit i: names[i] seen */
+    const char *bad; /* the first parameter not in names */
+    const char *dup; /* the first one given twice */
+    unsigned seen;   /* bit i: names[i] seen */
 } query_scan;
 
 static enum MHD_Result scan_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -171,8 +171,8 @@ static void mt_init_by_array(mt19937 *m, const uint32_t *key, size_t n)
     mt_init(m, 19650218u);
     size_t i = 1, j = 0;
     for (size_t k = MT_N > n ? MT_N : n; k; k--) {
-        m->s[i] = (m->s[i] ^ ((m->s[i - 1] ^ (m->s[i - 1] >> 30)) * 1664525u)) + key[j] +
-                  (uint32_t)j;
+        m->s[i] =
+            (m->s[i] ^ ((m->s[i - 1] ^ (m->s[i - 1] >> 30)) * 1664525u)) + key[j] + (uint32_t)j;
         i++, j++;
         if (i >= MT_N) {
             m->s[0] = m->s[MT_N - 1];
@@ -296,7 +296,8 @@ static int query_index(td__req *r, const char *type, const char *signal, td_look
         }
     }
     td_error err;
-    td_status st = td_lookup_signal_all(r->svc, td_signal_type_name(t->type), signal, hits, n, &err);
+    td_status st =
+        td_lookup_signal_all(r->svc, td_signal_type_name(t->type), signal, hits, n, &err);
     if (st == TD_ERR_INVALID || st == TD_ERR_UNSUPPORTED) {
         td__reply_error(r, 400, "invalid_signal", "invalid signal: %s", err.message);
         return 0;
@@ -373,9 +374,9 @@ static json_t *lookup(td__req *r, const char *type, const char *signal, int bypa
             if (json_object_set_new(o, h->bank, list) != 0)
                 break;
         }
-        json_array_append_new(list, json_pack("{s:I,s:o}", "bank_content_id",
-                                              (json_int_t)h->signal_id, "distance",
-                                              distance_json(h)));
+        json_array_append_new(list,
+                              json_pack("{s:I,s:o}", "bank_content_id", (json_int_t)h->signal_id,
+                                        "distance", distance_json(h)));
     }
     td_free(hits);
     if (!o)
@@ -460,8 +461,7 @@ static json_t *hash_media(td__req *r, const char *content, const char *types, co
             else if (st == TD_ERR_LIMIT)
                 td__reply_error(r, 413, "too_large", "%s", err.message);
             else
-                td__reply_error(r, 400, "undecodable", "could not hash the photo: %s",
-                                err.message);
+                td__reply_error(r, 400, "undecodable", "could not hash the photo: %s", err.message);
             return NULL;
         }
         /* python-threatexchange: a PDQ of quality below 50 is no hash, "" */
@@ -503,7 +503,9 @@ static json_t *hash_url(td__req *r, const char *url, const char *content, const 
     td_error err;
     switch (td__fetch(&policy, url, &data, &len, &upstream, &err)) {
     case TD__FETCH_OK: break;
-    case TD__FETCH_DISABLED: td__reply_error(r, 403, "fetch_disabled", "%s", err.message); return NULL;
+    case TD__FETCH_DISABLED:
+        td__reply_error(r, 403, "fetch_disabled", "%s", err.message);
+        return NULL;
     case TD__FETCH_BAD_URL:
     case TD__FETCH_NOT_ALLOWED:
     case TD__FETCH_PRIVATE:
@@ -550,8 +552,7 @@ static json_t *hash_upload(td__req *r, const char *types, const char **content)
         return NULL;
     }
     if (td__multipart_parse(boundary, r->body, r->body_len, parts, &n, why) != 0) {
-        td__reply_error(r, 400, "invalid_multipart", "malformed multipart/form-data body: %s",
-                        why);
+        td__reply_error(r, 400, "invalid_multipart", "malformed multipart/form-data body: %s", why);
         return NULL;
     }
     const td__mpart *file = NULL;
@@ -613,8 +614,9 @@ static json_t *lookup_hashes(td__req *r, json_t *hashes, int bypass, const char 
     json_t *v;
     json_object_foreach(hashes, type, v)
     {
-        json_t *m = *json_string_value(v) ? lookup(r, type, json_string_value(v), bypass, banks, seed)
-                                          : json_object();
+        json_t *m = *json_string_value(v)
+                        ? lookup(r, type, json_string_value(v), bypass, banks, seed)
+                        : json_object();
         if (!m) {
             json_decref(out);
             return NULL;
@@ -637,8 +639,9 @@ static int seed_ok(td__req *r, const char *seed)
  * signal_type asks for). */
 void td__h_hma_lookup(td__req *r)
 {
-    static const char *const names[] = {"url",   "content_type", "types", "signal", "signal_type",
-                                        "banks", "seed",         "bypass_coinflip", NULL};
+    static const char *const names[] = {"url",    "content_type",    "types",
+                                        "signal", "signal_type",     "banks",
+                                        "seed",   "bypass_coinflip", NULL};
     if (!only_query(r, names))
         return;
     int bypass;
@@ -672,8 +675,7 @@ void td__h_hma_lookup(td__req *r)
         return;
     }
     if (td__query(r, "content_type") || td__query(r, "types")) {
-        td__reply_error(r, 400, "unknown_query",
-                        "'%s' is taken with 'url' only",
+        td__reply_error(r, 400, "unknown_query", "'%s' is taken with 'url' only",
                         td__query(r, "content_type") ? "content_type" : "types");
         return;
     }
@@ -716,8 +718,7 @@ void td__h_hma_lookup_post(td__req *r)
 /* GET /m/raw_lookup?signal_type=&signal=[&banks=][&include_distance=] */
 void td__h_hma_raw_lookup(td__req *r)
 {
-    static const char *const names[] = {"signal", "signal_type", "banks", "include_distance",
-                                        NULL};
+    static const char *const names[] = {"signal", "signal_type", "banks", "include_distance", NULL};
     if (!only_query(r, names))
         return;
     const char *signal = required(r, "signal");
@@ -781,12 +782,13 @@ void td__h_hma_compare(td__req *r)
             goto fail;
         }
         if (json_array_size(pair) != 2) {
-            td__reply_error(r, 400, "invalid_type", "Comparison hash list length must be exactly 2");
+            td__reply_error(r, 400, "invalid_type",
+                            "Comparison hash list length must be exactly 2");
             goto fail;
         }
         const hma_type *t = hma_type_find(key);
-        if (!t || (t->type != TD_SIGNAL_PDQ && t->type != TD_SIGNAL_MD5 &&
-                   t->type != TD_SIGNAL_SHA256)) {
+        if (!t ||
+            (t->type != TD_SIGNAL_PDQ && t->type != TD_SIGNAL_MD5 && t->type != TD_SIGNAL_SHA256)) {
             td__reply_error(r, 400, "invalid_signal_type", "No such SignalType '%s'", key);
             goto fail;
         }
@@ -815,9 +817,10 @@ void td__h_hma_compare(td__req *r)
                 ok = td_signal_value_normalize(t->type, s, len, v[k], &err) == TD_OK;
             }
             if (!ok) {
-                td__reply_error(r, 400, "invalid_hash", "Invalid %s hash: '%.80s' is not a valid %s",
-                                key, json_string_value(json_array_get(pair, (size_t)k)),
-                                t->type == TD_SIGNAL_PDQ  ? "PDQ hash"
+                td__reply_error(r, 400, "invalid_hash",
+                                "Invalid %s hash: '%.80s' is not a valid %s", key,
+                                json_string_value(json_array_get(pair, (size_t)k)),
+                                t->type == TD_SIGNAL_PDQ   ? "PDQ hash"
                                 : t->type == TD_SIGNAL_MD5 ? "MD5 hash"
                                                            : "SHA256 hash");
                 goto fail;
@@ -826,7 +829,8 @@ void td__h_hma_compare(td__req *r)
         json_t *res;
         if (t->type == TD_SIGNAL_PDQ) {
             td_pdq pa, pb;
-            if (td_pdq_from_hex(v[0], 64, &pa) != TD_OK || td_pdq_from_hex(v[1], 64, &pb) != TD_OK) {
+            if (td_pdq_from_hex(v[0], 64, &pa) != TD_OK ||
+                td_pdq_from_hex(v[1], 64, &pb) != TD_OK) {
                 td__reply_error(r, 400, "invalid_hash", "Invalid %s hash", key);
                 goto fail;
             }
