@@ -923,17 +923,19 @@ static void test_hma(void **state)
     char path[128];
     snprintf(path, sizeof path, "/c/bank/HMA_BANK/content/%lld", (long long)id);
     j = api_call(&S.srv, 200, "GET", path, A, NULL);
-    assert_true(json_is_true(json_object_get(j, "enabled")));
+    assert_int_equal(api_jint(j, "disable_until_ts"), 1); /* HMA's "enabled" */
     json_decref(j);
-    j = api_call(&S.srv, 200, "PUT", path, A, "{\"enabled\": false}");
-    assert_true(json_is_false(json_object_get(j, "enabled")));
+    j = api_call(&S.srv, 200, "PUT", path, A, "{\"disable_until_ts\": 0}");
+    assert_int_equal(api_jint(j, "disable_until_ts"), 0); /* HMA's "disabled" */
     json_decref(j);
     j = api_call(&S.srv, 200, "GET", "/m/lookup?signal_type=pdq&signal=" BRIDGE_PDQ, P, NULL);
     assert_null(json_object_get(j, "HMA_BANK"));
     json_decref(j);
-    json_decref(api_call(&S.srv, 200, "DELETE", path, A, NULL));
+    j = api_call(&S.srv, 200, "DELETE", path, A, NULL);
+    assert_int_equal(api_jint(j, "deleted"), 1);
+    json_decref(j);
     api_expect_error_body(&S.srv, 404, "not_found", "GET", path, A, NULL, NULL, 0);
-    j = api_call(&S.srv, 200, "PUT", "/c/bank/HMA_BANK", A, "{\"matching_enabled_ratio\": 0}");
+    j = api_call(&S.srv, 200, "PUT", "/c/bank/HMA_BANK", A, "{\"enabled_ratio\": 0}");
     assert_true(json_real_value(json_object_get(j, "matching_enabled_ratio")) == 0.0);
     json_decref(j);
     json_decref(api_call(&S.srv, 200, "DELETE", "/c/bank/HMA_BANK", A, NULL));

@@ -270,6 +270,150 @@ static void test_bank_enabled_ratio(void **state)
     td_service_close(svc);
 }
 
+/* HMA bank content: one content, several signals sharing its id; disable_until_ts against the
+ * service's clock (0 never, 1 always, a time: from then on), on the check path; a note and
+ * metadata kept; an update of a signal added otherwise; delete removes every signal; a signal
+ * type at ratio 0 does not match; the counts per type. */
+static void test_bank_content(void **state)
+{
+    (void)state;
+    uint64_t seed = 31;
+    td_service *svc = open_svc(fresh_dir(), 1);
+    td_error err;
+    make_bank(svc, "HMA", TD_ACTION_REVIEW, TD_BANK_NORMAL, 31);
+    td_pdq p = random_pdq(&seed);
+    char pdq_hex[65];
+    td_pdq_to_hex(&p, pdq_hex);
+    const char *md5 = "0123456789abcdef0123456789abcdef";
+    td_signal_input ins[2];
+    td_signal_input_init(&ins[0]);
+    ins[0].value = pdq_hex;
+    td_signal_input_init(&ins[1]);
+    ins[1].type = TD_SIGNAL_MD5;
+    ins[1].value = md5;
+    td_bank_content_input in = {NULL, "{\"content_id\":\"x1\"}", "a note"};
+    int64_t id = 0;
+    td_signal out[2];
+    assert_int_equal(td_bank_content_add_as(svc, NULL, "HMA", ins, 2, &in, &id, out, &err), TD_OK);
+    assert_int_equal(id, out[0].id); /* the first signal's id */
+    td_bank_content c;
+    assert_int_equal(td_bank_content_get(svc, "HMA", id, &c, &err), TD_OK);
+    assert_int_equal(c.n_signals, 2);
+    assert_int_equal(c.disable_until_ts, TD_CONTENT_ENABLED);
+    assert_string_equal(c.note, "a note");
+    assert_string_equal(c.metadata, "{\"content_id\":\"x1\"}");
+    assert_null(c.original_media_uri);
+    td_bank_content_clear(&c);
+    td_check_result res;
+    assert_int_equal(check_pdq(svc, &p, &res), TD_VERDICT_REVIEW);
+    assert_int_equal(res.matches[0].content_id, id);
+    td_check_result_clear(&res);
+    /* Adding the same hashes again: nothing new, the same content. */
+    int64_t again = 0;
+    assert_int_equal(td_bank_content_add_as(svc, NULL, "HMA", ins, 2, NULL, &again, NULL, &err),
+                     TD_OK);
+    assert_int_equal(again, id);
+
+    /* Disabled until now + 60 s: no match until the clock gets there. */
+    int64_t now_s = fake_clock_get() / 1000;
+    assert_int_equal(td_bank_content_update_as(svc, NULL, "HMA", id, TD_CONTENT_SET_DISABLE_UNTIL,
+                                               now_s + 60, NULL, &c, &err),
+                     TD_OK);
+    assert_int_equal(c.disable_until_ts, now_s + 60);
+    assert_string_equal(c.note, "a note"); /* unchanged */
+    td_bank_content_clear(&c);
+    assert_int_equal(count_matches(svc, &p), 0);
+    td_hashes h;
+    td_hashes_init(&h);
+    memcpy(h.md5, md5, 33);
+    assert_int_equal(td_check_hashes(svc, &h, NULL, &res, &err), TD_OK);
+    assert_int_equal(res.match_count, 0);
+    td_check_result_clear(&res);
+    fake_clock_advance(59 * 1000);
+    assert_int_equal(count_matches(svc, &p), 0);
+    fake_clock_advance(1000);
+    assert_int_equal(count_matches(svc, &p), 1);
+    /* 0: never; 1: again. Out of range: refused. */
+    assert_int_equal(td_bank_content_update_as(svc, NULL, "HMA", id, TD_CONTENT_SET_DISABLE_UNTIL,
+                                               0, NULL, NULL, &err),
+                     TD_OK);
+    assert_int_equal(count_matches(svc, &p), 0);
+    assert_int_equal(td_bank_content_update_as(svc, NULL, "HMA", id, TD_CONTENT_SET_DISABLE_UNTIL,
+                                               1, NULL, NULL, &err),
+                     TD_OK);
+    assert_int_equal(count_matches(svc, &p), 1);
+    now_s = fake_clock_get() / 1000;
+    assert_int_equal(td_bank_content_update_as(svc, NULL, "HMA", id, TD_CONTENT_SET_DISABLE_UNTIL,
+                                               now_s + TD_CONTENT_DISABLE_MAX_S + 1, NULL, NULL,
+                                               &err),
+                     TD_ERR_INVALID);
+    assert_int_equal(td_bank_content_update_as(svc, NULL, "HMA", id, TD_CONTENT_SET_DISABLE_UNTIL,
+                                               -1, NULL, NULL, &err),
+                     TD_ERR_INVALID);
+    /* The note: 255 characters pass (2-byte ones), 256 do not, "" clears it. */
+    char note[600];
+    for (int i = 0; i < 255; i++)
+        memcpy(note + 2 * i, "\xc3\xa9", 2);
+    note[510] = 0;
+    assert_int_equal(
+        td_bank_content_update_as(svc, NULL, "HMA", id, TD_CONTENT_SET_NOTE, 0, note, NULL, &err),
+        TD_OK);
+    memcpy(note + 510, "x", 2);
+    assert_int_equal(
+        td_bank_content_update_as(svc, NULL, "HMA", id, TD_CONTENT_SET_NOTE, 0, note, NULL, &err),
+        TD_ERR_INVALID);
+    assert_int_equal(
+        td_bank_content_update_as(svc, NULL, "HMA", id, TD_CONTENT_SET_NOTE, 0, "", &c, &err),
+        TD_OK);
+    assert_null(c.note);
+    td_bank_content_clear(&c);
+
+    /* A signal added otherwise is a content of its own; updating it gives it a row. */
+    td_pdq q = random_pdq(&seed);
+    int64_t sid = add_pdq(svc, "HMA", &q, NULL);
+    assert_int_equal(td_bank_content_get(svc, "HMA", sid, &c, &err), TD_OK);
+    assert_int_equal(c.n_signals, 1);
+    assert_int_equal(c.disable_until_ts, TD_CONTENT_ENABLED);
+    td_bank_content_clear(&c);
+    assert_int_equal(td_bank_content_update_as(svc, NULL, "HMA", sid, TD_CONTENT_SET_DISABLE_UNTIL,
+                                               0, NULL, NULL, &err),
+                     TD_OK);
+    assert_int_equal(count_matches(svc, &q), 0);
+    /* Its only signal deleted by takedown's route: the content is gone with it. */
+    assert_int_equal(td_signal_delete(svc, "HMA", sid, &err), TD_OK);
+    assert_int_equal(td_bank_content_get(svc, "HMA", sid, &c, &err), TD_ERR_NOT_FOUND);
+    assert_int_equal(td_bank_content_get(svc, "HMA", 999999, &c, &err), TD_ERR_NOT_FOUND);
+    make_bank(svc, "OTHER", TD_ACTION_REVIEW, TD_BANK_NORMAL, 31);
+    assert_int_equal(td_bank_content_get(svc, "OTHER", id, &c, &err), TD_ERR_NOT_FOUND);
+
+    /* Signal type ratios: pdq at 0 does not match; the counts per type. */
+    assert_int_equal(td_signal_type_ratio_set_as(svc, NULL, TD_SIGNAL_PDQ, 0.0, &err), TD_OK);
+    assert_int_equal(count_matches(svc, &p), 0);
+    double ratio = -1;
+    assert_int_equal(td_signal_type_ratio_get(svc, TD_SIGNAL_PDQ, &ratio, &err), TD_OK);
+    assert_true(ratio == 0.0);
+    assert_int_equal(td_signal_type_ratio_set_as(svc, NULL, TD_SIGNAL_PDQ, 0.5, &err), TD_OK);
+    assert_int_equal(count_matches(svc, &p), 1);
+    assert_int_equal(td_signal_type_ratio_set_as(svc, NULL, TD_SIGNAL_PDQ, 1.5, &err),
+                     TD_ERR_INVALID);
+    td_signal_type_stats ts;
+    assert_int_equal(td_signal_type_stats_get(svc, TD_SIGNAL_PDQ, &ts, &err), TD_OK);
+    assert_int_equal(ts.stored, 1);
+    assert_int_equal(ts.indexed, 1);
+    assert_int_equal(td_signal_type_stats_get(svc, TD_SIGNAL_MD5, &ts, &err), TD_OK);
+    assert_int_equal(ts.stored, 1);
+
+    /* Delete: every signal of the content goes; again: nothing. */
+    int deleted = -1;
+    assert_int_equal(td_bank_content_delete_as(svc, NULL, "HMA", id, &deleted, &err), TD_OK);
+    assert_int_equal(deleted, 1);
+    assert_int_equal(count_matches(svc, &p), 0);
+    assert_int_equal(td_signal_get(svc, "HMA", out[1].id, &out[0], &err), TD_ERR_NOT_FOUND);
+    assert_int_equal(td_bank_content_delete_as(svc, NULL, "HMA", id, &deleted, &err), TD_OK);
+    assert_int_equal(deleted, 0);
+    td_service_close(svc);
+}
+
 static void test_signals_and_check(void **state)
 {
     (void)state;
@@ -1574,6 +1718,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_banks),
         cmocka_unit_test(test_bank_enabled_ratio),
+        cmocka_unit_test(test_bank_content),
         cmocka_unit_test(test_signals_and_check),
         cmocka_unit_test(test_allow_bank),
         cmocka_unit_test(test_dihedral_and_quality),

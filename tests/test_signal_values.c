@@ -161,13 +161,17 @@ static void test_values_and_migration(void **state)
 
     /* As a database from before migration 7 held them (and without what later migrations
      * added: content sources, migration 8; change-log banks, 9; incidents of matches, 10; bank
-     * matching ratios, 11), then opened again. */
+     * matching ratios, bank content and signal type ratios, 11), then opened again. */
     sql_on(dir, "UPDATE signals SET value = lower(hex(value));"
                 "ALTER TABLE content DROP COLUMN source;"
                 "ALTER TABLE changes DROP COLUMN bank_id;"
                 "ALTER TABLE matches DROP COLUMN incident_id;"
                 "ALTER TABLE matches DROP COLUMN incident_action;"
                 "ALTER TABLE banks DROP COLUMN enabled_ratio;"
+                "DROP INDEX signals_bank_content;"
+                "ALTER TABLE signals DROP COLUMN bank_content_id;"
+                "DROP TABLE bank_content;"
+                "DROP TABLE signal_type_ratios;"
                 "DELETE FROM schema_migrations WHERE version >= 7;");
     assert_int_equal(sql_count(dir, "SELECT COUNT(*) FROM signals WHERE typeof(value) = 'text'"),
                      N_HASHES + 1);

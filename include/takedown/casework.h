@@ -386,6 +386,94 @@ __attribute__((warn_unused_result)) td_status td_signal_get_body(td_service *svc
                                                                  int64_t id, char **body,
                                                                  size_t *len, td_error *err);
 
+/* ---- HMA bank content ----
+ * HMA's unit of a bank: one content item (an image, a video, a set of hashes) carrying one signal
+ * per signal type. Its signals are ordinary signals of the bank (matching, export, feeds see them)
+ * added, removed and switched together. A content's id is the id of its first signal; a signal
+ * added otherwise (the /v1 routes, imports, exchanges) is a content of its own with its id.
+ * disable_until_ts is HMA's: TD_CONTENT_DISABLED (0) never matches, TD_CONTENT_ENABLED (1)
+ * matches, any other value is a Unix time in seconds before which the content's signals do not
+ * match (the check path compares it with the service's clock at every match). */
+#define TD_CONTENT_DISABLED 0
+#define TD_CONTENT_ENABLED 1
+#define TD_CONTENT_NOTE_MAX 255            /* characters (code points) of a note */
+#define TD_CONTENT_URI_MAX 2048            /* bytes of original_media_uri */
+#define TD_CONTENT_METADATA_MAX 65536      /* bytes of the metadata JSON text */
+#define TD_CONTENT_DISABLE_MAX_S 157680000 /* disable_until_ts at most 5 years (365 days) ahead */
+
+typedef struct td_bank_content {
+    int64_t id;
+    char bank[TD_NAME_MAX + 1];
+    int64_t bank_id;
+    int64_t disable_until_ts;
+    char *original_media_uri; /* NULL: none */
+    char *metadata;           /* JSON object text (content_id, content_uri, json); NULL: none */
+    char *note;               /* NULL: none */
+    int64_t created_ms, updated_ms;
+    td_signal *signals; /* by id (a content has at most one signal per type) */
+    size_t n_signals;
+} td_bank_content;
+
+void td_bank_content_clear(td_bank_content *c);
+
+/* What a new content carries besides its signals (strings may be NULL). */
+typedef struct td_bank_content_input {
+    const char *original_media_uri;
+    const char *metadata; /* a JSON object's text */
+    const char *note;
+} td_bank_content_input;
+
+/* Adds signals ins[0..n) (n 1..TD_SIGNAL_TYPE_MAX, at most one per type) to bank as one content,
+ * in one transaction. A signal the bank already holds stays where it is (in its own content);
+ * when every one is already held, nothing is added and *content_id is the content of the first.
+ * out (may be NULL) receives the n signals. Recent content is re-checked as for td_signal_add. */
+__attribute__((warn_unused_result)) td_status
+td_bank_content_add_as(td_service *svc, const td_principal *who, const char *bank,
+                       const td_signal_input *ins, size_t n, const td_bank_content_input *in,
+                       int64_t *content_id, td_signal *out, td_error *err);
+/* The same with media bytes, hashed as td_signal_add_media does (an image: pdq, md5, sha256; a
+ * video: vpdq, md5, sha256). *count receives the number of signals in out. */
+__attribute__((warn_unused_result)) td_status
+td_bank_content_add_media_as(td_service *svc, const td_principal *who, const char *bank,
+                             const uint8_t *data, size_t len, const td_bank_content_input *in,
+                             int64_t *content_id, td_signal out[3], size_t *count, td_error *err);
+/* Content id of bank with its signals; TD_ERR_NOT_FOUND when the bank holds no such content.
+ * Clear *out with td_bank_content_clear. */
+__attribute__((warn_unused_result)) td_status td_bank_content_get(td_service *svc, const char *bank,
+                                                                  int64_t id, td_bank_content *out,
+                                                                  td_error *err);
+enum { TD_CONTENT_SET_DISABLE_UNTIL = 1 << 0, TD_CONTENT_SET_NOTE = 1 << 1 };
+/* Changes disable_until_ts (0, 1, or a time up to TD_CONTENT_DISABLE_MAX_S ahead of the
+ * service's clock) and/or the note (NULL or "" clears it). out (may be NULL) receives the
+ * content. */
+__attribute__((warn_unused_result)) td_status
+td_bank_content_update_as(td_service *svc, const td_principal *who, const char *bank, int64_t id,
+                          unsigned fields, int64_t disable_until_ts, const char *note,
+                          td_bank_content *out, td_error *err);
+/* Deletes the content and its signals (they leave the indexes at once); *deleted receives 1, or
+ * 0 when the bank holds no such content (not an error, as in HMA). */
+__attribute__((warn_unused_result)) td_status
+td_bank_content_delete_as(td_service *svc, const td_principal *who, const char *bank, int64_t id,
+                          int *deleted, td_error *err);
+
+/* ---- HMA signal type settings ----
+ * HMA's enabled_ratio per signal type (0.0..1.0, default 1.0): a type with ratio 0 does not
+ * match in the check path nor in HMA lookups. */
+__attribute__((warn_unused_result)) td_status
+td_signal_type_ratio_get(td_service *svc, td_signal_type type, double *ratio, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_signal_type_ratio_set_as(td_service *svc, const td_principal *who, td_signal_type type,
+                            double ratio, td_error *err);
+/* Per type: signals stored, signals the index holds (enabled and usable), the newest signal's
+ * added_ms (0: none). */
+typedef struct td_signal_type_stats {
+    int64_t stored, indexed, newest_ms;
+} td_signal_type_stats;
+__attribute__((warn_unused_result)) td_status td_signal_type_stats_get(td_service *svc,
+                                                                       td_signal_type type,
+                                                                       td_signal_type_stats *out,
+                                                                       td_error *err);
+
 /* ---- list import and export (ALGORITHMS.md: "<type> <value>" lines, or CSV
  * signal_type,signal_str,collab,category,tags) ---- */
 
@@ -531,6 +619,8 @@ typedef struct td_match {
      * the stronger of the two counts (td_match_action). */
     int64_t incident_id;
     td_action incident_action;
+    /* The HMA bank content the signal belongs to (td_bank_content): its id. */
+    int64_t content_id;
 } td_match;
 
 /* What a match asks for: the bank's action, raised to its incident's enforcement. */

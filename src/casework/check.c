@@ -93,9 +93,13 @@ td_status td__match_resolve(td_service *svc, td_store_conn *c, const td__cand *k
     int row;
     td__bank_view bank;
     *counts = 0;
+    /* The signal's HMA content (bank_content.c): disabled, or disabled until a time to come,
+     * it does not match. */
     td_status st = td_store_prepare(c,
-                                    "SELECT bank_id, labels, confidence, enabled, type FROM signals"
-                                    " WHERE id = $1",
+                                    "SELECT s.bank_id, s.labels, s.confidence, s.enabled, s.type,"
+                                    " s.bank_content_id, COALESCE(bc.disable_until_ts, 1)"
+                                    " FROM signals s LEFT JOIN bank_content bc"
+                                    " ON bc.id = s.bank_content_id WHERE s.id = $1",
                                     &q, err);
     if (st || (st = td_stmt_bind_int64(q, 1, (int64_t)k->sid, err)) ||
         (st = td_stmt_step(q, &row, err)) || !row)
@@ -106,8 +110,16 @@ td_status td__match_resolve(td_service *svc, td_store_conn *c, const td__cand *k
     td__labels_load(&labels, td_stmt_column_text(q, 1));
     int confidence = (int)td_stmt_column_int64(q, 2);
     td_signal_type type = (td_signal_type)td_stmt_column_int64(q, 4);
+    int64_t content_id = td_stmt_column_int64(q, 5);
+    int64_t disable_until = td_stmt_column_int64(q, 6);
     td_stmt_reset(q);
-    if (!enabled || !td__bank_view_get(svc, bank_id, &bank) || !bank.enabled)
+    if (!enabled || !td__content_active(disable_until, td__now(svc)) ||
+        !td__bank_view_get(svc, bank_id, &bank) || !bank.enabled)
+        return TD_OK;
+    pthread_rwlock_rdlock(&svc->banks_lock);
+    double type_ratio = type >= 0 && type <= TD_SIGNAL_TYPE_MAX ? svc->type_ratio[type] : 1.0;
+    pthread_rwlock_unlock(&svc->banks_lock);
+    if (type_ratio <= 0)
         return TD_OK;
     if (k->type == TD_SIGNAL_PDQ && k->distance > bank.threshold)
         return TD_OK;
@@ -115,6 +127,7 @@ td_status td__match_resolve(td_service *svc, td_store_conn *c, const td__cand *k
     m->bank_id = bank_id;
     memcpy(m->bank, bank.name, sizeof m->bank);
     m->signal_id = (int64_t)k->sid;
+    m->content_id = content_id ? content_id : (int64_t)k->sid;
     m->type = type; /* a URL rule candidate does not know whether it is a domain or a prefix */
     m->distance = k->distance;
     m->query_percent = k->query_percent;

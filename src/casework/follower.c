@@ -39,6 +39,17 @@ static td_status reload_banks(td_service *svc, td_store_conn *c, td_error *err)
         if (v->enabled && v->threshold > max_threshold)
             max_threshold = v->threshold;
     }
+    /* HMA's signal type ratios (td_signal_type_ratio_set_as) travel with the bank views. */
+    double ratios[TD_SIGNAL_TYPE_MAX + 1];
+    for (int t = 0; t <= TD_SIGNAL_TYPE_MAX; t++)
+        ratios[t] = 1.0;
+    if (st == TD_OK)
+        st = td_store_prepare(c, "SELECT type, enabled_ratio FROM signal_type_ratios", &q, err);
+    while (st == TD_OK && (st = td_stmt_step(q, &row, err)) == TD_OK && row) {
+        int64_t t = td_stmt_column_int64(q, 0);
+        if (t >= 0 && t <= TD_SIGNAL_TYPE_MAX)
+            ratios[t] = td__ratio_parse(td_stmt_column_text(q, 1));
+    }
     if (st) {
         td__free(views);
         return st;
@@ -48,6 +59,7 @@ static td_status reload_banks(td_service *svc, td_store_conn *c, td_error *err)
     svc->banks = views;
     svc->n_banks = n;
     svc->max_threshold = max_threshold;
+    memcpy(svc->type_ratio, ratios, sizeof ratios);
     pthread_rwlock_unlock(&svc->banks_lock);
     return TD_OK;
 }

@@ -115,11 +115,25 @@ static const char v10[] =
     "ALTER TABLE matches ADD COLUMN incident_id BIGINT NOT NULL DEFAULT 0;"
     "ALTER TABLE matches ADD COLUMN incident_action INTEGER NOT NULL DEFAULT 0;";
 
-/* HMA's matching_enabled_ratio of a bank (td_bank.enabled_ratio), 0.0..1.0, as text that reads
- * back as the same double (the store binds no floating-point values; banks.c formats it). The
- * column enabled stays, always (ratio > 0): a disabled bank gets ratio 0. */
-static const char v11[] = "ALTER TABLE banks ADD COLUMN enabled_ratio TEXT NOT NULL DEFAULT '1';"
-                          "UPDATE banks SET enabled_ratio = '0' WHERE enabled = 0;";
+/* HMA (docs/hma.md). A bank's matching_enabled_ratio (td_bank.enabled_ratio), 0.0..1.0, as text
+ * that reads back as the same double (the store binds no floating-point values; banks.c formats
+ * it); the column enabled stays, always (ratio > 0): a disabled bank gets ratio 0.
+ * HMA's bank content (bank_content.c): a content's id is its first signal's id, which every
+ * signal of the content holds in bank_content_id (0: a signal that is a content of its own);
+ * bank_content holds what HMA keeps of a content. The partial index costs the signals that
+ * belong to no content (imports, exchanges) nothing. signal_type_ratios: HMA's enabled_ratio of
+ * a signal type (td_signal_type; absent: 1). */
+static const char v11[] =
+    "ALTER TABLE banks ADD COLUMN enabled_ratio TEXT NOT NULL DEFAULT '1';"
+    "UPDATE banks SET enabled_ratio = '0' WHERE enabled = 0;"
+    "ALTER TABLE signals ADD COLUMN bank_content_id BIGINT NOT NULL DEFAULT 0;"
+    "CREATE INDEX signals_bank_content ON signals (bank_content_id) WHERE bank_content_id <> 0;"
+    "CREATE TABLE bank_content ("
+    " id BIGINT PRIMARY KEY, bank_id BIGINT NOT NULL REFERENCES banks(id) ON DELETE CASCADE,"
+    " disable_until_ts BIGINT NOT NULL, original_media_uri TEXT NOT NULL DEFAULT '',"
+    " metadata TEXT NOT NULL DEFAULT '', note TEXT NOT NULL DEFAULT '',"
+    " created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL);"
+    "CREATE TABLE signal_type_ratios (type BIGINT PRIMARY KEY, enabled_ratio TEXT NOT NULL);";
 
 static const td_store_migration migrations[] = {
     {1, "service schema", v1, NULL},
@@ -132,7 +146,7 @@ static const td_store_migration migrations[] = {
     {8, "content sources", v8, NULL},
     {9, "change-log banks", v9, NULL},
     {10, "incidents of matches", v10, NULL},
-    {11, "HMA: bank matching ratios", v11, NULL},
+    {11, "HMA: bank ratios, bank content, signal type ratios", v11, NULL},
 };
 
 const td_store_migration *td__schema(size_t *count)

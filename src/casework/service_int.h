@@ -86,6 +86,9 @@ struct td_service {
     td__bank_view *banks;
     size_t n_banks;
     int max_threshold; /* largest threshold of an enabled bank, -1 if none */
+    /* HMA's enabled_ratio of each signal type (index td_signal_type; 1.0 unless set), reloaded
+     * with the bank views. */
+    double type_ratio[TD_SIGNAL_TYPE_MAX + 1];
 
     /* Open incidents' rules (incidents.h), replaced as a whole by the incidents module, and the
      * matches they applied to, queued for it (bounded: beyond TD__INCIDENT_HITS_MAX waiting,
@@ -145,6 +148,30 @@ int td__signal_indexable(td_signal_type type, int quality, int enabled);
     " FROM signals s JOIN banks b ON b.id = s.bank_id"                                             \
     " LEFT JOIN signal_bodies sb ON sb.signal_id = s.id"
 void td__signal_row(td_stmt *q, td_signal *out);
+
+/* ---- HMA bank content (bank_content.c) ---- */
+
+/* Runs in the transaction of a signal addition after its inserts: ids[i] is the signal of input
+ * i, added[i] 1 when it is new (0: the bank held it already). */
+typedef td_status (*td__add_hook)(td_service *svc, td_store_conn *c, int64_t bank_id,
+                                  const int64_t *ids, const int *added, size_t n, void *ctx,
+                                  td_error *err);
+/* Adds ins[0..n) (one per type, n <= TD_SIGNAL_TYPE_MAX; labels, source and confidence of
+ * ins[0]) in one transaction, tolerating signals already held, with hook before the commit. */
+td_status td__signals_add_hooked(td_service *svc, const td_principal *who, const char *bank,
+                                 const td_signal_input *ins, size_t n, td__add_hook hook,
+                                 void *hook_ctx, td_signal *out, td_error *err);
+/* td_signal_add_media_as with hook. */
+td_status td__signal_add_media_hooked(td_service *svc, const td_principal *who, const char *bank,
+                                      const uint8_t *data, size_t len, const td_signal_input *in,
+                                      td__add_hook hook, void *hook_ctx, td_signal out[3],
+                                      size_t *count, td_error *err);
+/* Whether content with disable_until_ts matches at now_ms (HMA: 0 never, 1 always, else from
+ * that Unix second on). */
+int td__content_active(int64_t disable_until_ts, int64_t now_ms);
+/* The HMA content of signal_id and whether it matches at now_ms, on c. */
+td_status td__signal_content(td_store_conn *c, int64_t signal_id, int64_t now_ms,
+                             int64_t *content_id, int *active, td_error *err);
 
 /* ---- body signals (bodies.c) ---- */
 

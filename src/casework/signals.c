@@ -193,11 +193,14 @@ static td_status audit_signal(td_service *svc, td_store_conn *c, const td_princi
 static td_status add_many(td_service *svc, const td_principal *who, const char *bank,
                           const td_signal_input *in, const td_signal_type *types,
                           char (*values)[65], const int *qualities, char *const *bodies,
-                          const size_t *body_lens, size_t n, int tolerate_dup, td_signal *out,
-                          td_error *err)
+                          const size_t *body_lens, size_t n, int tolerate_dup, td__add_hook hook,
+                          void *hook_ctx, td_signal *out, td_error *err)
 {
     td_store_conn *c;
-    int64_t bank_id, ids[3] = {0, 0, 0}, first_new = 0;
+    int64_t bank_id, ids[TD_SIGNAL_TYPE_MAX] = {0}, first_new = 0;
+    int added[TD_SIGNAL_TYPE_MAX] = {0};
+    if (n > TD_SIGNAL_TYPE_MAX)
+        return td__error_set(err, TD_ERR_LIMIT, "more than %d signals at once", TD_SIGNAL_TYPE_MAX);
     char labels[TD_LABELS_MAX * (TD_LABEL_MAX + 1) + 1];
     int confidence = in->confidence < 0 ? TD_CONFIDENCE_DEFAULT : in->confidence;
     const char *source = in->source ? in->source : "manual";
@@ -228,9 +231,12 @@ static td_status add_many(td_service *svc, const td_principal *who, const char *
                  audit_signal(svc, c, who, "signal.add", ids[i], bank, bank_id, types[i], values[i],
                               json_pack("{s:s, s:s}", "source", source, "labels", labels), err)))
             goto out;
+        added[i] = 1;
         if (!first_new || ids[i] < first_new)
             first_new = ids[i];
     }
+    if (hook && (st = hook(svc, c, bank_id, ids, added, n, hook_ctx, err)))
+        goto out;
     if ((st = td_store_commit(c, err)) || (st = td__follow(svc, NULL, err)))
         goto out;
     /* The signal is committed: a failed re-check does not undo it (nor fail the call). */
@@ -271,8 +277,47 @@ td_status td_signal_add_as(td_service *svc, const td_principal *who, const char 
     if (!out)
         out = &tmp;
     memset(out, 0, sizeof *out);
-    st = add_many(svc, who, bank, in, &in->type, value, &quality, body, body_len, 1, 0, out, err);
+    st = add_many(svc, who, bank, in, &in->type, value, &quality, body, body_len, 1, 0, NULL, NULL,
+                  out, err);
     td__free(body[0]);
+    return st;
+}
+
+td_status td__signals_add_hooked(td_service *svc, const td_principal *who, const char *bank,
+                                 const td_signal_input *ins, size_t n, td__add_hook hook,
+                                 void *hook_ctx, td_signal *out, td_error *err)
+{
+    char values[TD_SIGNAL_TYPE_MAX][65];
+    char *bodies[TD_SIGNAL_TYPE_MAX] = {NULL};
+    size_t body_lens[TD_SIGNAL_TYPE_MAX] = {0};
+    int qualities[TD_SIGNAL_TYPE_MAX];
+    td_signal_type types[TD_SIGNAL_TYPE_MAX];
+    td_status st = TD_OK;
+    if (n == 0 || n > TD_SIGNAL_TYPE_MAX)
+        return td__error_set(err, TD_ERR_INVALID, "1 to %d signals at once", TD_SIGNAL_TYPE_MAX);
+    for (size_t i = 0; st == TD_OK && i < n; i++) {
+        types[i] = ins[i].type;
+        qualities[i] = ins[i].quality;
+        for (size_t j = 0; j < i; j++)
+            if (types[j] == types[i])
+                st = td__error_set(err, TD_ERR_INVALID, "two %s signals",
+                                   td_signal_type_name(types[i]));
+        if (st == TD_OK && !ins[i].value)
+            st = td__error_set(err, TD_ERR_INVALID, "signal value missing");
+        if (st == TD_OK)
+            st = validate_input(&ins[i], values[i], err);
+        if (st == TD_OK && td_signal_type_has_body(ins[i].type)) {
+            st = body_input(&ins[i], values[i], &bodies[i], &body_lens[i], err);
+            qualities[i] = -1;
+        }
+    }
+    if (st == TD_OK) {
+        td_signal tmp[TD_SIGNAL_TYPE_MAX];
+        st = add_many(svc, who, bank, &ins[0], types, values, qualities, bodies, body_lens, n, 1,
+                      hook, hook_ctx, out ? out : tmp, err);
+    }
+    for (size_t i = 0; i < n; i++)
+        td__free(bodies[i]);
     return st;
 }
 
@@ -286,6 +331,14 @@ td_status td_signal_add_media(td_service *svc, const char *bank, const uint8_t *
 td_status td_signal_add_media_as(td_service *svc, const td_principal *who, const char *bank,
                                  const uint8_t *data, size_t len, const td_signal_input *in,
                                  td_signal out[3], size_t *count, td_error *err)
+{
+    return td__signal_add_media_hooked(svc, who, bank, data, len, in, NULL, NULL, out, count, err);
+}
+
+td_status td__signal_add_media_hooked(td_service *svc, const td_principal *who, const char *bank,
+                                      const uint8_t *data, size_t len, const td_signal_input *in,
+                                      td__add_hook hook, void *hook_ctx, td_signal out[3],
+                                      size_t *count, td_error *err)
 {
     td__media_hashes mh;
     td_signal_input base = *in;
@@ -322,8 +375,8 @@ td_status td_signal_add_media_as(td_service *svc, const td_principal *who, const
     }
     memcpy(values[1], mh.h.md5, sizeof mh.h.md5);
     memcpy(values[2], mh.h.sha256, sizeof mh.h.sha256);
-    st = add_many(svc, who, bank, &base, types, values, qualities, bodies, body_lens, 3, 1, out,
-                  err);
+    st = add_many(svc, who, bank, &base, types, values, qualities, bodies, body_lens, 3, 1, hook,
+                  hook_ctx, out, err);
     if (st == TD_OK)
         *count = 3;
 out:
@@ -533,7 +586,13 @@ td_status td_signal_delete_as(td_service *svc, const td_principal *who, const ch
     if (cur.indexed &&
         (st = td__log_change(c, TD__CHANGE_REMOVE, cur.bank_id, id, cur.type, cur.value, now, err)))
         goto out;
+    /* The HMA content under this id goes with its last signal (bank_content.c). */
     if ((st = td_store_prepare(c, "DELETE FROM signals WHERE id = $1", &q, err)) ||
+        (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_run(q, NULL, err)) ||
+        (st = td_store_prepare(c,
+                               "DELETE FROM bank_content WHERE id = $1 AND NOT EXISTS"
+                               " (SELECT 1 FROM signals WHERE bank_content_id = $1)",
+                               &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_run(q, NULL, err)) ||
         (st = audit_signal(svc, c, who, "signal.delete", id, cur.bank, cur.bank_id, cur.type,
                            cur.value, NULL, err)) ||

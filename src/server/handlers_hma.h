@@ -24,5 +24,10 @@ void td__h_hma_signal_add(td__req *r);
 void td__h_hma_content_get(td__req *r);
 void td__h_hma_content_update(td__req *r);
 void td__h_hma_content_delete(td__req *r);
+void td__h_hma_content_add(td__req *r);
+void td__h_hma_signal_types(td__req *r);
+void td__h_hma_signal_type_update(td__req *r);
+void td__h_hma_signal_type_index(td__req *r);
+void td__h_hma_content_types(td__req *r);
 
 #endif

@@ -378,6 +378,31 @@ static int header_ok(const char *v)
     return 1;
 }
 
+typedef struct query_names {
+    const char *const *names;
+    const char *unknown;
+} query_names;
+
+static enum MHD_Result find_unknown_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                        const char *value)
+{
+    (void)kind;
+    (void)value;
+    query_names *q = cls;
+    for (size_t i = 0; q->names && q->names[i]; i++)
+        if (strcmp(q->names[i], key) == 0)
+            return MHD_YES;
+    q->unknown = key;
+    return MHD_NO;
+}
+
+const char *td__query_unknown(td__req *r, const char *const *names)
+{
+    query_names q = {names, NULL};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, find_unknown_arg, &q);
+    return q.unknown;
+}
+
 int td__check_request(td__req *r)
 {
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_arg, r);

@@ -160,6 +160,9 @@ int td__check_query_arg(td__req *r, const char *key, const char *value);
 /* The request's query arguments and the headers handlers read (Content-Type): replies 400 and
  * returns 0 when one is malformed, so that no handler sees bytes it could not put in JSON. */
 int td__check_request(td__req *r);
+/* The first query argument whose name is not in names (NULL-ended; NULL: none taken), or NULL
+ * when every one is (HMA routes check their own: handlers_hma_curation.c). */
+const char *td__query_unknown(td__req *r, const char *const *names);
 /* Decodes the "%2F" and "%25" the server's unescaper left in a query value (arena copy). */
 const char *td__query_decode(td__arena *a, const char *v);
 /* Parses a non-negative decimal id from a path parameter; replies 400/404 and returns -1 on

@@ -40,6 +40,8 @@ static int same_shape(json_t *shown, json_t *real, int null_is_number)
         return json_is_string(real);
     if (json_is_boolean(shown))
         return json_is_boolean(real);
+    if (json_is_real(shown)) /* a ratio: 1.0 */
+        return json_is_real(real);
     return json_is_integer(shown) && json_is_integer(real);
 }
 
