@@ -144,7 +144,7 @@ static void set_ratio(const char *bank, double ratio)
 {
     char path[128], body[128];
     snprintf(path, sizeof path, "/c/bank/%s", bank);
-    snprintf(body, sizeof body, "{\"matching_enabled_ratio\": %.17g}", ratio);
+    snprintf(body, sizeof body, "{\"enabled_ratio\": %.17g}", ratio);
     json_decref(api_call(&S.srv, 200, "PUT", path, S.key, body));
     json_t *j = get(200, path);
     assert_true(json_real_value(json_object_get(j, "matching_enabled_ratio")) == ratio);
@@ -167,8 +167,9 @@ static void set_content_enabled(const char *bank, json_int_t id, int enabled)
 {
     char path[128];
     snprintf(path, sizeof path, "/c/bank/%s/content/%lld", bank, (long long)id);
+    /* HMA's disable_until_ts: 1 enabled, 0 disabled */
     json_decref(api_call(&S.srv, 200, "PUT", path, S.key,
-                         enabled ? "{\"enabled\": true}" : "{\"enabled\": false}"));
+                         enabled ? "{\"disable_until_ts\": 1}" : "{\"disable_until_ts\": 0}"));
 }
 
 /* ---- multipart bodies ---- */

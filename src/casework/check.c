@@ -341,7 +341,8 @@ typedef struct hit_list {
 } hit_list;
 
 static td_status hit_push(td_service *svc, hit_list *l, uint64_t sid, int64_t bank_id,
-                          td_signal_type type, int distance, int enabled, td_error *err)
+                          td_signal_type type, int distance, int enabled, int64_t content_id,
+                          int64_t disable_until, td_error *err)
 {
     td__bank_view bank;
     if (!td__bank_view_get(svc, bank_id, &bank))
@@ -360,7 +361,8 @@ static td_status hit_push(td_service *svc, hit_list *l, uint64_t sid, int64_t ba
     memcpy(h->bank, bank.name, sizeof h->bank);
     h->type = type;
     h->distance = distance;
-    h->signal_enabled = enabled;
+    h->content_id = content_id ? content_id : (int64_t)sid;
+    h->signal_enabled = enabled && td__content_active(disable_until, td__now(svc));
     h->bank_enabled = bank.enabled;
     return TD_OK;
 }
@@ -373,7 +375,11 @@ static td_status hits_from_cands(td_service *svc, td_store_conn *c, const cand *
     for (size_t i = 0; st == TD_OK && i < n; i++) {
         td_stmt *q;
         int row = 0;
-        if ((st = td_store_prepare(c, "SELECT bank_id, enabled, type FROM signals WHERE id = $1",
+        if ((st = td_store_prepare(c,
+                                   "SELECT s.bank_id, s.enabled, s.type, s.bank_content_id,"
+                                   " COALESCE(bc.disable_until_ts, 1) FROM signals s"
+                                   " LEFT JOIN bank_content bc ON bc.id = s.bank_content_id"
+                                   " WHERE s.id = $1",
                                    &q, err)) ||
             (st = td_stmt_bind_int64(q, 1, (int64_t)k[i].sid, err)) ||
             (st = td_stmt_step(q, &row, err)))
@@ -385,8 +391,10 @@ static td_status hits_from_cands(td_service *svc, td_store_conn *c, const cand *
         int64_t bank_id = td_stmt_column_int64(q, 0);
         int enabled = (int)td_stmt_column_int64(q, 1);
         td_signal_type type = (td_signal_type)td_stmt_column_int64(q, 2);
+        int64_t content_id = td_stmt_column_int64(q, 3), until = td_stmt_column_int64(q, 4);
         td_stmt_reset(q);
-        st = hit_push(svc, l, k[i].sid, bank_id, type, k[i].distance, enabled, err);
+        st = hit_push(svc, l, k[i].sid, bank_id, type, k[i].distance, enabled, content_id, until,
+                      err);
     }
     return st;
 }
@@ -401,13 +409,17 @@ static td_status hits_unindexed(td_service *svc, td_store_conn *c, td_signal_typ
     td_status st;
     if (type == TD_SIGNAL_PDQ)
         st = td_store_prepare(c,
-                              "SELECT id, bank_id, value, quality, enabled FROM signals"
-                              " WHERE type = $1 AND (enabled = 0 OR quality < $2)",
+                              "SELECT s.id, s.bank_id, s.value, s.quality, s.enabled,"
+                              " s.bank_content_id, COALESCE(bc.disable_until_ts, 1) FROM signals s"
+                              " LEFT JOIN bank_content bc ON bc.id = s.bank_content_id"
+                              " WHERE s.type = $1 AND (s.enabled = 0 OR s.quality < $2)",
                               &q, err);
     else
         st = td_store_prepare(c,
-                              "SELECT id, bank_id, value, quality, enabled FROM signals"
-                              " WHERE type = $1 AND enabled = 0 AND value = $2",
+                              "SELECT s.id, s.bank_id, s.value, s.quality, s.enabled,"
+                              " s.bank_content_id, COALESCE(bc.disable_until_ts, 1) FROM signals s"
+                              " LEFT JOIN bank_content bc ON bc.id = s.bank_content_id"
+                              " WHERE s.type = $1 AND s.enabled = 0 AND s.value = $2",
                               &q, err);
     if (st || (st = td_stmt_bind_int64(q, 1, type, err)))
         return st;
@@ -433,7 +445,8 @@ static td_status hits_unindexed(td_service *svc, td_store_conn *c, td_signal_typ
             distance = td_pdq_distance(pdq, &other);
         }
         if ((st = hit_push(svc, l, (uint64_t)td_stmt_column_int64(q, 0), td_stmt_column_int64(q, 1),
-                           type, distance, enabled, err)))
+                           type, distance, enabled, td_stmt_column_int64(q, 5),
+                           td_stmt_column_int64(q, 6), err)))
             break;
     }
     td_stmt_reset(q);

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "core/alloc.h"
 #include "server/fetch.h"
@@ -48,6 +47,34 @@ static const hma_type *hma_type_find(const char *name)
         if (strcmp(hma_types[i].name, name) == 0)
             return &hma_types[i];
     return NULL;
+}
+
+/* Whether the type is enabled (HMA: its signal type config's enabled_ratio above 0); replies
+ * and returns -1 when the ratio cannot be read. */
+static int type_enabled(td__req *r, const hma_type *t)
+{
+    double ratio = 1.0;
+    td_error err;
+    td_status st = td_signal_type_ratio_get(r->svc, t->type, &ratio, &err);
+    if (st != TD_OK) {
+        td__reply_status(r, st, &err);
+        return -1;
+    }
+    return ratio > 0;
+}
+
+/* HMA's _validate_and_transform_signal_type: the type, or NULL after its 400. */
+static const hma_type *valid_type(td__req *r, const char *name)
+{
+    const hma_type *t = hma_type_find(name);
+    if (!t) {
+        td__reply_error(r, 400, "invalid_signal_type", "No such SignalType '%s'", name);
+        return NULL;
+    }
+    int on = type_enabled(r, t);
+    if (on == 0)
+        td__reply_error(r, 400, "invalid_signal_type", "SignalType '%s' is not enabled", name);
+    return on == 1 ? t : NULL;
 }
 
 /* ---- query parameters ---- */
@@ -279,11 +306,9 @@ static int bank_listed(const char *list, const char *bank)
 static int query_index(td__req *r, const char *type, const char *signal, td_lookup_hit **hits,
                        size_t *n)
 {
-    const hma_type *t = hma_type_find(type);
-    if (!t) {
-        td__reply_error(r, 400, "invalid_signal_type", "No such SignalType '%s'", type);
+    const hma_type *t = valid_type(r, type);
+    if (!t)
         return 0;
-    }
     /* python-threatexchange's PDQ takes lower-case digits only, as they are given */
     if (t->type == TD_SIGNAL_PDQ) {
         size_t len = strlen(signal);
@@ -390,11 +415,21 @@ static json_t *lookup(td__req *r, const char *type, const char *signal, int bypa
  * _parse_request_signal_type). Fills want[] (by hma_types index); 0 after a reply. */
 static int pick_types(td__req *r, const char *content, const char *types, int want[N_HMA_TYPES])
 {
-    int any = 0;
-    for (size_t i = 0; i < N_HMA_TYPES; i++)
-        want[i] = !types && hma_types[i].content && strcmp(hma_types[i].content, content) == 0;
-    if (!types)
-        return 1;
+    int any = 0, on[N_HMA_TYPES];
+    for (size_t i = 0; i < N_HMA_TYPES; i++) {
+        int of_content = hma_types[i].content && strcmp(hma_types[i].content, content) == 0;
+        on[i] = of_content ? type_enabled(r, &hma_types[i]) : 0;
+        if (on[i] < 0)
+            return 0;
+        want[i] = !types && on[i];
+        any |= want[i];
+    }
+    if (!types) {
+        if (!any) /* HMA's answer when no type of the content type is enabled */
+            td__reply_error(r, 500, "internal", "No signal types configured!");
+        return any;
+    }
+    any = 0;
     for (const char *p = types;;) {
         const char *c = strchr(p, ',');
         size_t len = c ? (size_t)(c - p) : strlen(p);
@@ -405,8 +440,8 @@ static int pick_types(td__req *r, const char *content, const char *types, int wa
         if (len) {
             size_t i = 0;
             for (; i < N_HMA_TYPES; i++)
-                if (hma_types[i].content && strcmp(hma_types[i].content, content) == 0 &&
-                    strlen(hma_types[i].name) == len && memcmp(hma_types[i].name, p, len) == 0)
+                if (on[i] && strlen(hma_types[i].name) == len &&
+                    memcmp(hma_types[i].name, p, len) == 0)
                     break;
             if (i == N_HMA_TYPES) {
                 td__reply_error(r, 400, "invalid_signal_type",
@@ -448,7 +483,7 @@ static json_t *hash_media(td__req *r, const char *content, const char *types, co
         td__reply_error(r, 500, "internal", "out of memory");
         return NULL;
     }
-    if (strcmp(content, "photo") == 0) {
+    if (strcmp(content, "photo") == 0 && want[0]) {
         td_hash_options hopts;
         td_hash_options_default(&hopts);
         td_file_hashes h;
@@ -742,10 +777,10 @@ void td__h_hma_raw_lookup(td__req *r)
             continue;
         if (with_distance)
             json_array_append_new(a, json_pack("{s:I,s:o}", "bank_content_id",
-                                               (json_int_t)h->signal_id, "distance",
+                                               (json_int_t)h->content_id, "distance",
                                                distance_json(h)));
         else
-            json_array_append_new(a, json_integer(h->signal_id));
+            json_array_append_new(a, json_integer(h->content_id));
     }
     td_free(hits);
     td__reply_json(r, 200, json_pack("{s:o}", "matches", a));
@@ -786,10 +821,12 @@ void td__h_hma_compare(td__req *r)
                             "Comparison hash list length must be exactly 2");
             goto fail;
         }
-        const hma_type *t = hma_type_find(key);
-        if (!t ||
-            (t->type != TD_SIGNAL_PDQ && t->type != TD_SIGNAL_MD5 && t->type != TD_SIGNAL_SHA256)) {
-            td__reply_error(r, 400, "invalid_signal_type", "No such SignalType '%s'", key);
+        const hma_type *t = valid_type(r, key);
+        if (!t)
+            goto fail;
+        if (t->type != TD_SIGNAL_PDQ && t->type != TD_SIGNAL_MD5 && t->type != TD_SIGNAL_SHA256) {
+            td__reply_error(r, 400, "invalid_signal_type", "%s does not support hash comparison",
+                            key);
             goto fail;
         }
         char v[2][65];
@@ -850,9 +887,10 @@ fail:
     json_decref(out);
 }
 
-/* GET /m/index/status[?signal_type=]: {type: {"present", "built_to", "size"}}. takedown's
- * indexes follow every change as it is committed: present once the service has loaded them,
- * built to now (unix seconds; -1 while empty), size the signals they hold. */
+/* GET /m/index/status[?signal_type=]: {type: {"present", "built_to", "size"}}, as HMA's
+ * checkpoints say it: the signals of the type stored (enabled or not), the newest one's time
+ * (unix seconds; -1 while there is none). takedown's indexes follow every change as it is
+ * committed, so they are present once the service has loaded them. */
 void td__h_hma_index_status(td__req *r)
 {
     static const char *const names[] = {"signal_type", NULL};
@@ -863,31 +901,23 @@ void td__h_hma_index_status(td__req *r)
         td__reply_error(r, 400, "invalid_signal_type", "No such signal type '%s'", only);
         return;
     }
-    td_service_stats s;
-    td_error err;
-    td_status st = td_service_get_stats(r->svc, &s, &err);
-    if (st != TD_OK) {
-        td__reply_status(r, st, &err);
-        return;
-    }
     int ready = td_service_ready(r->svc);
-    json_int_t now = (json_int_t)time(NULL);
     json_t *o = json_object();
     for (size_t i = 0; o && i < N_HMA_TYPES; i++) {
         if (only && strcmp(only, hma_types[i].name) != 0)
             continue;
-        uint64_t size = 0;
-        switch (hma_types[i].type) {
-        case TD_SIGNAL_PDQ: size = s.pdq_indexed; break;
-        case TD_SIGNAL_MD5: size = s.md5_indexed; break;
-        case TD_SIGNAL_SHA256: size = s.sha256_indexed; break;
-        case TD_SIGNAL_TEXT: size = s.text_indexed; break;
-        default: size = s.url_indexed; break;
+        td_signal_type_stats s;
+        td_error err;
+        td_status st = td_signal_type_stats_get(r->svc, hma_types[i].type, &s, &err);
+        if (st != TD_OK) {
+            json_decref(o);
+            td__reply_status(r, st, &err);
+            return;
         }
+        json_int_t built = s.newest_ms > 0 ? (json_int_t)(s.newest_ms / 1000) : -1;
         json_object_set_new(o, hma_types[i].name,
-                            json_pack("{s:b,s:I,s:I}", "present", ready, "built_to",
-                                      ready && size ? now : (json_int_t)-1, "size",
-                                      (json_int_t)size));
+                            json_pack("{s:b,s:I,s:I}", "present", ready, "built_to", built, "size",
+                                      (json_int_t)s.stored));
     }
     td__reply_json(r, 200, o);
 }
