@@ -958,6 +958,24 @@ static void test_parameters(void **state)
         assert_int_equal(json_integer_value(json_array_get(json_object_get(j, "matches"), 0)), id);
         json_decref(j);
     }
+    /* a signal type of ratio 0 (takedown matches nothing of it; HMA's lookups ignore the
+     * type's ratio): lookup answers nothing, raw_lookup still the index's view */
+    json_decref(
+        api_call(&S.srv, 204, "PUT", "/c/signal_type/pdq", S.key, "{\"enabled_ratio\": 0}"));
+    snprintf(path, sizeof path, "/m/lookup?signal_type=pdq&signal=%s", BRIDGE_PDQ);
+    json_t *j = get(200, path);
+    assert_int_equal(json_object_size(j), 0);
+    json_decref(j);
+    snprintf(path, sizeof path, "/m/raw_lookup?signal_type=pdq&signal=%s", BRIDGE_PDQ);
+    j = get(200, path);
+    assert_int_equal(json_array_size(json_object_get(j, "matches")), 1);
+    json_decref(j);
+    json_decref(
+        api_call(&S.srv, 204, "PUT", "/c/signal_type/pdq", S.key, "{\"enabled_ratio\": 1}"));
+    snprintf(path, sizeof path, "/m/lookup?signal_type=pdq&signal=%s", BRIDGE_PDQ);
+    j = get(200, path);
+    assert_int_equal(json_array_size(json_object_get(j, "PARAMS")), 1);
+    json_decref(j);
     delete_bank("PARAMS");
 }
 

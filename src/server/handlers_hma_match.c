@@ -49,32 +49,14 @@ static const hma_type *hma_type_find(const char *name)
     return NULL;
 }
 
-/* Whether the type is enabled (HMA: its signal type config's enabled_ratio above 0); replies
- * and returns -1 when the ratio cannot be read. */
-static int type_enabled(td__req *r, const hma_type *t)
-{
-    double ratio = 1.0;
-    td_error err;
-    td_status st = td_signal_type_ratio_get(r->svc, t->type, &ratio, &err);
-    if (st != TD_OK) {
-        td__reply_status(r, st, &err);
-        return -1;
-    }
-    return ratio > 0;
-}
-
-/* HMA's _validate_and_transform_signal_type: the type, or NULL after its 400. */
+/* HMA's _validate_and_transform_signal_type: the type, or NULL after its 400. (HMA's
+ * SignalTypeConfig.enabled is enabled_ratio >= 0, so a known type is always enabled.) */
 static const hma_type *valid_type(td__req *r, const char *name)
 {
     const hma_type *t = hma_type_find(name);
-    if (!t) {
+    if (!t)
         td__reply_error(r, 400, "invalid_signal_type", "No such SignalType '%s'", name);
-        return NULL;
-    }
-    int on = type_enabled(r, t);
-    if (on == 0)
-        td__reply_error(r, 400, "invalid_signal_type", "SignalType '%s' is not enabled", name);
-    return on == 1 ? t : NULL;
+    return t;
 }
 
 /* ---- query parameters ---- */
@@ -377,6 +359,18 @@ static json_t *lookup(td__req *r, const char *type, const char *signal, int bypa
     size_t n = 0;
     if (!query_index(r, type, signal, &hits, &n))
         return NULL;
+    /* a signal type whose enabled_ratio is 0 matches nothing (as in takedown's check path) */
+    const hma_type *t = hma_type_find(type);
+    double type_ratio = 1.0;
+    td_error err;
+    td_status st = td_signal_type_ratio_get(r->svc, t->type, &type_ratio, &err);
+    if (st != TD_OK) {
+        td_free(hits);
+        td__reply_status(r, st, &err);
+        return NULL;
+    }
+    if (type_ratio <= 0)
+        n = 0;
     double coin = bypass ? 0.0 : coin_flip(seed);
     ratio_cache cache;
     cache.n = 0;
@@ -417,19 +411,11 @@ static int pick_types(td__req *r, const char *content, const char *types, int wa
 {
     int any = 0, on[N_HMA_TYPES];
     for (size_t i = 0; i < N_HMA_TYPES; i++) {
-        int of_content = hma_types[i].content && strcmp(hma_types[i].content, content) == 0;
-        on[i] = of_content ? type_enabled(r, &hma_types[i]) : 0;
-        if (on[i] < 0)
-            return 0;
+        on[i] = hma_types[i].content && strcmp(hma_types[i].content, content) == 0;
         want[i] = !types && on[i];
-        any |= want[i];
     }
-    if (!types) {
-        if (!any) /* HMA's answer when no type of the content type is enabled */
-            td__reply_error(r, 500, "internal", "No signal types configured!");
-        return any;
-    }
-    any = 0;
+    if (!types)
+        return 1;
     for (const char *p = types;;) {
         const char *c = strchr(p, ',');
         size_t len = c ? (size_t)(c - p) : strlen(p);
