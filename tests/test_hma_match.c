@@ -408,7 +408,7 @@ static void test_raw_lookups_and_lookups(void **state)
             json_t *m = json_array_get(matches, k);
             if (api_jint(m, "bank_content_id") != pdq_ids[i])
                 continue;
-            char ds[8];
+            char ds[16];
             snprintf(ds, sizeof ds, "%d", d);
             assert_string_equal(api_jstr(m, "distance"), ds);
             seen++;
