@@ -530,7 +530,8 @@ td_status td_lookup_signal_all(td_service *svc, const char *type, const char *va
         return st;
     }
     /* One hit per signal (a URL may reach one signal by several rules), by id. */
-    qsort(l.v, l.n, sizeof *l.v, hit_cmp);
+    if (l.n > 1)
+        qsort(l.v, l.n, sizeof *l.v, hit_cmp);
     size_t u = 0;
     for (size_t i = 0; i < l.n; i++)
         if (u == 0 || l.v[u - 1].signal_id != l.v[i].signal_id)
