@@ -424,6 +424,11 @@ static void probe_report_get(void)
 
 /* Every route a platform key may call: either a probe (it reads or acts on content) or a request
  * to send as B, whose answer must not mention A's content. */
+/* HMA's upload routes: one file, as a video (its digests), in a multipart body. */
+#define HMA_UPLOAD                                                                                 \
+    "--B\r\nContent-Disposition: form-data; name=\"video\"; filename=\"v.mp4\"\r\n\r\n"            \
+    "bytes\r\n--B--\r\n"
+
 typedef struct platform_route {
     const char *method, *pattern;
     void (*probe)(void);
@@ -447,6 +452,9 @@ static const platform_route platform_routes[] = {
     {"GET", "/m/raw_lookup", NULL, "/m/raw_lookup?signal_type=pdq&signal=" PDQ, NULL, NULL},
     {"POST", "/m/compare", NULL, "/m/compare", "application/json",
      "{\"pdq\": [\"" PDQ "\", \"" PDQ "\"]}"},
+    {"POST", "/h/hash", NULL, "/h/hash", "multipart/form-data; boundary=B", HMA_UPLOAD},
+    {"POST", "/m/lookup", NULL, "/m/lookup", "multipart/form-data; boundary=B", HMA_UPLOAD},
+    {"GET", "/m/index/status", NULL, "/m/index/status", NULL, NULL},
     {"GET", "/c/banks", NULL, "/c/banks", NULL, NULL},
     {"GET", "/c/bank/{name}", NULL, "/c/bank/SCOPE_REVIEW", NULL, NULL},
     {"POST", "/v1/reports", probe_reports_submit, NULL, NULL, NULL},

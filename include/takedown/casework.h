@@ -675,6 +675,28 @@ __attribute__((warn_unused_result)) td_status td_lookup_signal(td_service *svc, 
                                                                const char *value,
                                                                td_check_result *out, td_error *err);
 
+/* One signal a value matches in td_lookup_signal_all. */
+typedef struct td_lookup_hit {
+    int64_t signal_id;
+    int64_t content_id; /* its HMA bank content (td_bank_content) */
+    int64_t bank_id;
+    char bank[TD_NAME_MAX + 1];
+    td_signal_type type;
+    int distance;       /* PDQ: Hamming distance; raw_text: edit distance; otherwise 0 */
+    int signal_enabled; /* the signal enabled and its content not disabled (disable_until_ts) */
+    int bank_enabled;   /* the bank's */
+} td_lookup_hit;
+
+/* HMA's raw view of its index (GET /m/raw_lookup; /m/lookup filters it): every signal of type
+ * (as td_signal_type_parse takes it: pdq, md5, sha256, raw_text, url) that value matches, in
+ * any bank, whether the signal, its content and its bank are enabled or not, and PDQ signals of
+ * known low quality too; a PDQ within its bank's threshold. raw_text and url match enabled signals
+ * only (their indexes hold no others). By signal id; free *out with td_free. More than 100000 hits
+ * fail with TD_ERR_LIMIT. Reads the disabled signals of the type from the store. */
+__attribute__((warn_unused_result)) td_status
+td_lookup_signal_all(td_service *svc, const char *type, const char *value, td_lookup_hit **out,
+                     size_t *count, td_error *err);
+
 /* ---- principals and API keys ---- */
 
 typedef enum td_role {

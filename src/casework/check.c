@@ -325,3 +325,218 @@ td_status td_lookup_signal(td_service *svc, const char *type, const char *value,
     }
     return check_noted(svc, &h, &o, out, err);
 }
+
+/* ---- HMA's raw view of its index (GET /m/raw_lookup, /m/lookup) ----
+ * HMA indexes every signal of every bank and filters after the query: raw_lookup answers
+ * disabled content and banks of ratio 0 too, lookup drops disabled content, then flips its coin
+ * per bank. The live indexes hold enabled, usable signals only (of every bank, enabled or not),
+ * so the rest (disabled signals, PDQ of known low quality) is read from the store: rare rows,
+ * read only by this call. */
+
+#define LOOKUP_HITS_MAX 100000
+
+typedef struct hit_list {
+    td_lookup_hit *v;
+    size_t n, cap;
+} hit_list;
+
+static td_status hit_push(td_service *svc, hit_list *l, uint64_t sid, int64_t bank_id,
+                          td_signal_type type, int distance, int enabled, int64_t content_id,
+                          int64_t disable_until, td_error *err)
+{
+    td__bank_view bank;
+    if (!td__bank_view_get(svc, bank_id, &bank))
+        return TD_OK; /* a bank deleted since: its signals are gone too */
+    if (type == TD_SIGNAL_PDQ && distance > bank.threshold)
+        return TD_OK;
+    if (l->n >= LOOKUP_HITS_MAX)
+        return td__error_set(err, TD_ERR_LIMIT, "more than %d signals match", LOOKUP_HITS_MAX);
+    td_status st = td__grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v, err);
+    if (st)
+        return st;
+    td_lookup_hit *h = &l->v[l->n++];
+    memset(h, 0, sizeof *h);
+    h->signal_id = (int64_t)sid;
+    h->bank_id = bank_id;
+    memcpy(h->bank, bank.name, sizeof h->bank);
+    h->type = type;
+    h->distance = distance;
+    h->content_id = content_id ? content_id : (int64_t)sid;
+    h->signal_enabled = enabled && td__content_active(disable_until, td__now(svc));
+    h->bank_enabled = bank.enabled;
+    return TD_OK;
+}
+
+/* Index candidates: the signal's bank and type from its row. */
+static td_status hits_from_cands(td_service *svc, td_store_conn *c, const cand *k, size_t n,
+                                 hit_list *l, td_error *err)
+{
+    td_status st = TD_OK;
+    for (size_t i = 0; st == TD_OK && i < n; i++) {
+        td_stmt *q;
+        int row = 0;
+        if ((st = td_store_prepare(c,
+                                   "SELECT s.bank_id, s.enabled, s.type, s.bank_content_id,"
+                                   " COALESCE(bc.disable_until_ts, 1) FROM signals s"
+                                   " LEFT JOIN bank_content bc ON bc.id = s.bank_content_id"
+                                   " WHERE s.id = $1",
+                                   &q, err)) ||
+            (st = td_stmt_bind_int64(q, 1, (int64_t)k[i].sid, err)) ||
+            (st = td_stmt_step(q, &row, err)))
+            break;
+        if (!row) { /* deleted since the index answered */
+            td_stmt_reset(q);
+            continue;
+        }
+        int64_t bank_id = td_stmt_column_int64(q, 0);
+        int enabled = (int)td_stmt_column_int64(q, 1);
+        td_signal_type type = (td_signal_type)td_stmt_column_int64(q, 2);
+        int64_t content_id = td_stmt_column_int64(q, 3), until = td_stmt_column_int64(q, 4);
+        td_stmt_reset(q);
+        st = hit_push(svc, l, k[i].sid, bank_id, type, k[i].distance, enabled, content_id, until,
+                      err);
+    }
+    return st;
+}
+
+/* The signals of type the live indexes do not hold (disabled; PDQ of known low quality) that
+ * match: PDQ by distance (the bank's threshold applies in hit_push), digests by value. */
+static td_status hits_unindexed(td_service *svc, td_store_conn *c, td_signal_type type,
+                                const char *hex, const td_pdq *pdq, hit_list *l, td_error *err)
+{
+    td_stmt *q;
+    int row;
+    td_status st;
+    if (type == TD_SIGNAL_PDQ)
+        st = td_store_prepare(c,
+                              "SELECT s.id, s.bank_id, s.value, s.quality, s.enabled,"
+                              " s.bank_content_id, COALESCE(bc.disable_until_ts, 1) FROM signals s"
+                              " LEFT JOIN bank_content bc ON bc.id = s.bank_content_id"
+                              " WHERE s.type = $1 AND (s.enabled = 0 OR s.quality < $2)",
+                              &q, err);
+    else
+        st = td_store_prepare(c,
+                              "SELECT s.id, s.bank_id, s.value, s.quality, s.enabled,"
+                              " s.bank_content_id, COALESCE(bc.disable_until_ts, 1) FROM signals s"
+                              " LEFT JOIN bank_content bc ON bc.id = s.bank_content_id"
+                              " WHERE s.type = $1 AND s.enabled = 0 AND s.value = $2",
+                              &q, err);
+    if (st || (st = td_stmt_bind_int64(q, 1, type, err)))
+        return st;
+    if (type == TD_SIGNAL_PDQ)
+        st = td_stmt_bind_int64(q, 2, TD_PDQ_MIN_QUALITY, err);
+    else
+        st = td__value_bind(q, 2, type, hex, err);
+    if (st) {
+        td_stmt_reset(q);
+        return st;
+    }
+    while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
+        int enabled = (int)td_stmt_column_int64(q, 4);
+        if (td__signal_indexable(type, (int)td_stmt_column_int64(q, 3), enabled))
+            continue; /* the index answered it */
+        int distance = 0;
+        if (type == TD_SIGNAL_PDQ) {
+            uint8_t raw[32];
+            td_pdq other;
+            if (td__value_column(q, 2, type, raw) != 0)
+                continue;
+            td__pdq_from_raw(raw, &other);
+            distance = td_pdq_distance(pdq, &other);
+        }
+        if ((st = hit_push(svc, l, (uint64_t)td_stmt_column_int64(q, 0), td_stmt_column_int64(q, 1),
+                           type, distance, enabled, td_stmt_column_int64(q, 5),
+                           td_stmt_column_int64(q, 6), err)))
+            break;
+    }
+    td_stmt_reset(q);
+    return st;
+}
+
+static int hit_cmp(const void *a, const void *b)
+{
+    const td_lookup_hit *x = a, *y = b;
+    return x->signal_id < y->signal_id ? -1 : x->signal_id > y->signal_id;
+}
+
+td_status td_lookup_signal_all(td_service *svc, const char *type, const char *value,
+                               td_lookup_hit **out, size_t *count, td_error *err)
+{
+    td_signal_type t;
+    td_hashes h;
+    char norm[65] = "";
+    cand *cands = NULL;
+    size_t n = 0, cap = 0;
+    hit_list l = {NULL, 0, 0};
+    td_store_conn *c = NULL;
+    *out = NULL;
+    *count = 0;
+    if (!type || td_signal_type_parse(type, strlen(type), &t) != TD_OK)
+        return td__error_set(err, TD_ERR_INVALID, "unknown signal type '%.32s'", type ? type : "");
+    td_hashes_init(&h);
+    const char *one[1] = {value};
+    td_status st = TD_OK;
+    if (t == TD_SIGNAL_TEXT || t == TD_SIGNAL_URL) {
+        if (!value || !*value)
+            return td__error_set(err, TD_ERR_INVALID, "empty %s value", td_signal_type_name(t));
+        if (t == TD_SIGNAL_TEXT) {
+            h.text = value;
+            h.text_len = strlen(value);
+        } else {
+            h.urls = one;
+            h.n_urls = 1;
+        }
+        st = td__check_bodies(svc, &h, &cands, &n, &cap, err);
+    } else if (t == TD_SIGNAL_PDQ || t == TD_SIGNAL_MD5 || t == TD_SIGNAL_SHA256) {
+        if ((st = td_signal_value_normalize(t, value, value ? strnlen(value, 65) : 0, norm, err)))
+            return st;
+        if (t == TD_SIGNAL_PDQ) {
+            if ((st = td_pdq_from_hex(norm, 64, &h.pdq[0])))
+                return td__error_set(err, st, "malformed pdq hash");
+            int radius = -1;
+            pthread_rwlock_rdlock(&svc->banks_lock);
+            for (size_t i = 0; i < svc->n_banks; i++)
+                if (svc->banks[i].threshold > radius)
+                    radius = svc->banks[i].threshold;
+            pthread_rwlock_unlock(&svc->banks_lock);
+            if (radius >= 0) {
+                td_index_results res;
+                td_index_results_init(&res, 0);
+                st = td_index_query(svc->pdq, &h.pdq[0], radius, &res, err);
+                if (st == TD_OK)
+                    st = td__grow((void **)&cands, &cap, res.count, sizeof *cands, err);
+                for (size_t i = 0; st == TD_OK && i < res.count; i++)
+                    cands[n++] = (cand){res.items[i].id, res.items[i].distance, 0, t, 0, 0, 0};
+                td_index_results_clear(&res);
+            }
+        } else {
+            st = add_exact(td__map_for(svc, t), norm, t, &cands, &n, &cap, err);
+        }
+    } else {
+        return td__error_set(err, TD_ERR_INVALID,
+                             "lookup takes pdq, md5, sha256, raw_text or url values, not %s",
+                             td_signal_type_name(t));
+    }
+    if (st == TD_OK)
+        st = td_store_acquire(svc->store, 0, &c, err);
+    if (st == TD_OK)
+        st = hits_from_cands(svc, c, cands, n, &l, err);
+    if (st == TD_OK && (t == TD_SIGNAL_PDQ || t == TD_SIGNAL_MD5 || t == TD_SIGNAL_SHA256))
+        st = hits_unindexed(svc, c, t, norm, &h.pdq[0], &l, err);
+    td_store_release(svc->store, c);
+    td__free(cands);
+    if (st) {
+        td__free(l.v);
+        return st;
+    }
+    /* One hit per signal (a URL may reach one signal by several rules), by id. */
+    if (l.n > 1)
+        qsort(l.v, l.n, sizeof *l.v, hit_cmp);
+    size_t u = 0;
+    for (size_t i = 0; i < l.n; i++)
+        if (u == 0 || l.v[u - 1].signal_id != l.v[i].signal_id)
+            l.v[u++] = l.v[i];
+    *out = l.v;
+    *count = u;
+    return TD_OK;
+}

@@ -266,9 +266,14 @@ static const td__route routes[] = {
      "HMA: the OpenAPI document of the HMA routes"},
     /* HMA: hashing and matching (handlers_hma_match.c) */
     {"GET", "/h/hash", td__h_hma_hash, CHECK, TD__F_HMA, "HMA: hash a URL"},
+    {"POST", "/h/hash", td__h_hma_hash_post, CHECK, TD__F_HMA | TD__F_MEDIA,
+     "HMA: hash an uploaded file"},
     {"GET", "/m/lookup", td__h_hma_lookup, CHECK, TD__F_HMA, "HMA: lookup"},
+    {"POST", "/m/lookup", td__h_hma_lookup_post, CHECK, TD__F_HMA | TD__F_MEDIA,
+     "HMA: look up an uploaded file"},
     {"GET", "/m/raw_lookup", td__h_hma_raw_lookup, CHECK, TD__F_HMA, "HMA: raw lookup"},
     {"POST", "/m/compare", td__h_hma_compare, ANY, TD__F_HMA, "HMA: compare hashes"},
+    {"GET", "/m/index/status", td__h_hma_index_status, ANY, TD__F_HMA, "HMA: index status"},
     /* HMA: curation (handlers_hma_curation.c) */
     {"GET", "/c/banks", td__h_hma_banks_list, READ | TD__R_PLATFORM, TD__F_HMA, "HMA: list banks"},
     {"POST", "/c/banks", td__h_hma_banks_create, MOD, TD__F_HMA, "HMA: create a bank"},
