@@ -14,6 +14,7 @@
 #include "core/alloc.h"
 #include "server/fetch.h"
 #include "server/handlers_hma.h"
+#include "server/multipart.h"
 #include "server/serialize.h"
 #include "server/server_int.h"
 #include "takedown/video.h"
@@ -522,119 +523,22 @@ done:
     json_decref(obj);
 }
 
-/* ---- multipart/form-data (RFC 7578), as HMA's upload takes it ---- */
-
-#define FORM_PARTS_MAX 8
-
-typedef struct form_part {
-    char name[64];
-    int is_file;
-    const uint8_t *data;
-    size_t len;
-} form_part;
-
-static const uint8_t *find_bytes(const uint8_t *h, size_t hn, const char *n, size_t nn)
-{
-    if (nn == 0 || hn < nn)
-        return NULL;
-    for (size_t i = 0; i + nn <= hn; i++)
-        if (h[i] == (uint8_t)n[0] && memcmp(h + i, n, nn) == 0)
-            return h + i;
-    return NULL;
-}
-
-/* The value of parameter param ("name", "filename") in a Content-Disposition line. */
-static int disposition_param(const char *line, size_t len, const char *param, char *out, size_t cap)
-{
-    size_t pl = strlen(param);
-    for (size_t i = 0; i + pl + 1 < len; i++) {
-        if ((i == 0 || line[i - 1] == ' ' || line[i - 1] == ';') &&
-            strncasecmp(line + i, param, pl) == 0 && line[i + pl] == '=') {
-            size_t j = i + pl + 1, k = 0;
-            int quoted = j < len && line[j] == '"';
-            j += quoted;
-            while (j < len && (quoted ? line[j] != '"' : line[j] != ';' && line[j] != ' ')) {
-                if (k + 1 >= cap)
-                    return -1;
-                out[k++] = line[j++];
-            }
-            out[k] = 0;
-            return 1;
-        }
-    }
-    return 0;
-}
+/* ---- multipart/form-data (RFC 7578), as HMA's upload takes it (server/multipart.h) ---- */
 
 /* Parses the body into parts; replies 400 and returns 0 when it is not well-formed. */
-static int parse_form(td__req *r, form_part *parts, size_t *n)
+static int parse_form(td__req *r, td__mpart *parts, size_t *n)
 {
+    char boundary[71], why[TD__MPART_WHY_MAX];
     *n = 0;
-    const char *ct = r->content_type;
-    const char *b = ct ? strcasestr(ct, "boundary=") : NULL;
-    char boundary[80] = "--";
-    if (b) {
-        b += 9;
-        int quoted = *b == '"';
-        b += quoted;
-        size_t k = 2;
-        while (*b && (quoted ? *b != '"' : *b != ';' && *b != ' ') && k + 1 < sizeof boundary)
-            boundary[k++] = *b++;
-        boundary[k] = 0;
-    }
-    size_t bl = strlen(boundary);
-    if (bl < 3 || bl > 72) {
+    if (!td__multipart_boundary(r->content_type, boundary)) {
         td__reply_error(r, 400, "invalid_form", "multipart/form-data without a boundary");
         return 0;
     }
-    const uint8_t *p = r->body, *end = r->body + r->body_len;
-    const uint8_t *at = find_bytes(p, (size_t)(end - p), boundary, bl);
-    if (!at)
-        goto bad;
-    p = at + bl;
-    for (;;) {
-        if (end - p >= 2 && p[0] == '-' && p[1] == '-')
-            return 1; /* the closing delimiter */
-        if (end - p < 2 || p[0] != '\r' || p[1] != '\n')
-            goto bad;
-        p += 2;
-        const uint8_t *hdr_end = find_bytes(p, (size_t)(end - p), "\r\n\r\n", 4);
-        if (!hdr_end)
-            goto bad;
-        if (*n >= FORM_PARTS_MAX) {
-            td__reply_error(r, 400, "invalid_form", "more than %d form fields", FORM_PARTS_MAX);
-            return 0;
-        }
-        form_part *f = &parts[(*n)++];
-        memset(f, 0, sizeof f[0]);
-        int named = 0;
-        for (const uint8_t *l = p; l < hdr_end;) {
-            const uint8_t *le = find_bytes(l, (size_t)(hdr_end + 2 - l), "\r\n", 2);
-            size_t ll = (size_t)(le - l);
-            if (ll > 20 && strncasecmp((const char *)l, "Content-Disposition:", 20) == 0) {
-                char fname[256];
-                named = disposition_param((const char *)l, ll, "name", f->name, sizeof f->name);
-                f->is_file =
-                    disposition_param((const char *)l, ll, "filename", fname, sizeof fname) != 0;
-            }
-            l = le + 2;
-        }
-        if (named != 1) {
-            td__reply_error(r, 400, "invalid_form", "a form part without a usable name");
-            return 0;
-        }
-        p = hdr_end + 4;
-        char delim[84];
-        snprintf(delim, sizeof delim, "\r\n%s", boundary);
-        const uint8_t *de = find_bytes(p, (size_t)(end - p), delim, bl + 2);
-        if (!de)
-            goto bad;
-        f->data = p;
-        f->len = (size_t)(de - p);
-        p = de + bl + 2;
+    if (td__multipart_parse(boundary, r->body, r->body_len, parts, n, why) != 0) {
+        td__reply_error(r, 400, "invalid_form", "malformed multipart/form-data body: %s", why);
+        return 0;
     }
-bad:
-    td__reply_error(r, 400, "invalid_form", "the multipart/form-data body is malformed");
-    return 0;
+    return 1;
 }
 
 static int is_multipart(const td__req *r)
@@ -720,12 +624,12 @@ void td__h_hma_content_add(td__req *r)
     char *metadata = NULL;
     uint8_t *fetched = NULL;
     if (r->body_len && is_multipart(r)) {
-        form_part parts[FORM_PARTS_MAX];
+        td__mpart parts[TD__MPART_MAX];
         size_t n;
         if (!parse_form(r, parts, &n))
             return;
         for (size_t i = 0; i < n; i++) {
-            form_part *f = &parts[i];
+            const td__mpart *f = &parts[i];
             if (strcmp(f->name, "photo") == 0 || strcmp(f->name, "video") == 0) {
                 if (media) {
                     td__reply_error(r, 400, "invalid_form", "Only one file allowed per request");
