@@ -276,6 +276,15 @@ static void test_banks_create(void **state)
     j = call(200, "GET", "/c/bank/RATIO", NULL);
     assert_true(json_real_value(json_object_get(j, "matching_enabled_ratio")) == 0.3);
     json_decref(j);
+    /* Written as Python writes it (HMA answers through json.dumps): 0.3, not 0.29999999999999999.
+     */
+    {
+        api_resp raw;
+        assert_int_equal(api_http(&S.srv, "GET", "/c/bank/RATIO", S.A, NULL, &raw), 200);
+        assert_non_null(raw.body);
+        assert_non_null(strstr(raw.body, "\"matching_enabled_ratio\":0.3"));
+        api_resp_free(&raw);
+    }
     j = call(201, "POST", "/c/banks", "{\"name\": \"OFF\", \"enabled\": false}");
     assert_true(json_same(j, "{\"matching_enabled_ratio\": 0.0, \"name\": \"OFF\"}"));
     json_decref(j);

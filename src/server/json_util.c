@@ -99,7 +99,9 @@ static void reply_oom(td__req *r)
 
 void td__reply_json(td__req *r, unsigned status, json_t *obj)
 {
-    const size_t flags = JSON_COMPACT | JSON_ENSURE_ASCII;
+    /* Reals with 16 significant digits: a ratio of 0.3 reads 0.3, as Python (HMA) and
+     * JavaScript print it, not jansson's default 0.29999999999999999. */
+    const size_t flags = JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(16);
     if (!obj) {
         reply_oom(r);
         return;
