@@ -97,11 +97,45 @@ static void reply_oom(td__req *r)
 /* The usual answer fits here; a larger one is dumped a second time at its exact size. */
 #define JSON_FIRST_GUESS 1024
 
+/* The significant digits (15..17) that write every real in j so that it reads back exactly. */
+static int real_digits(const json_t *j, int depth)
+{
+    int need = 15;
+    if (json_is_real(j)) {
+        double v = json_real_value(j);
+        char text[40];
+        for (; need < 17; need++) {
+            snprintf(text, sizeof text, "%.*g", need, v);
+            if (strtod(text, NULL) == v)
+                break;
+        }
+    } else if (json_is_object(j) && depth < 64) {
+        const char *k;
+        const json_t *v;
+        json_object_foreach((json_t *)j, k, v)
+        {
+            int d = real_digits(v, depth + 1);
+            need = d > need ? d : need;
+        }
+    } else if (json_is_array(j) && depth < 64) {
+        size_t i;
+        const json_t *v;
+        json_array_foreach(j, i, v)
+        {
+            int d = real_digits(v, depth + 1);
+            need = d > need ? d : need;
+        }
+    }
+    return need;
+}
+
 void td__reply_json(td__req *r, unsigned status, json_t *obj)
 {
-    /* Reals with 16 significant digits: a ratio of 0.3 reads 0.3, as Python (HMA) and
-     * JavaScript print it, not jansson's default 0.29999999999999999. */
-    const size_t flags = JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(16);
+    /* Reals with the fewest significant digits (15 to 17) that give every real of the answer
+     * back exactly: a ratio of 0.3 reads 0.3, as Python (HMA) and JavaScript print it, not
+     * jansson's default 0.29999999999999999. */
+    const size_t flags =
+        JSON_COMPACT | JSON_ENSURE_ASCII | (obj ? JSON_REAL_PRECISION(real_digits(obj, 0)) : 0);
     if (!obj) {
         reply_oom(r);
         return;
