@@ -291,7 +291,7 @@ static void test_bank_content(void **state)
     td_signal_input_init(&ins[1]);
     ins[1].type = TD_SIGNAL_MD5;
     ins[1].value = md5;
-    td_bank_content_input in = {NULL, "{\"content_id\":\"x1\"}", "a note"};
+    td_bank_content_input in = {NULL, "{\"content_id\":\"x1\"}", "a note", 0};
     int64_t id = 0;
     td_signal out[2];
     assert_int_equal(td_bank_content_add_as(svc, NULL, "HMA", ins, 2, &in, &id, out, &err), TD_OK);

@@ -782,9 +782,44 @@ static void test_multipart_upload(void **state)
                  boundary, boundary);
     expect_msg(400, "POST", "/c/bank/UPLOAD/content", ctype, bad, k, "Neither");
     expect_msg(400, "POST", "/c/bank/UPLOAD/content", ctype, "garbage", 7, NULL);
+    /* Malformed bodies: each a 400, never a crash or a read past the body (ASan). */
+    char many[2048];
+    int m = 0;
+    for (int i = 0; i < 9; i++)
+        m += snprintf(many + m, sizeof many - (size_t)m,
+                      "--%s\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nx\r\n",
+                      boundary);
+    m += snprintf(many + m, sizeof many - (size_t)m, "--%s--\r\n", boundary);
+    char longname[400];
+    int ln = snprintf(longname, sizeof longname, "--%s\r\nContent-Disposition: form-data; name=\"",
+                      boundary);
+    memset(longname + ln, 'n', 200);
+    ln += 200;
+    ln += snprintf(longname + ln, sizeof longname - (size_t)ln, "\"\r\n\r\nx\r\n--%s--\r\n",
+                   boundary);
+    const struct {
+        const char *body;
+        long len;
+    } hostile[] = {
+        {"--td-hma-boundary-7", -1},
+        {"--td-hma-boundary-7\r\n", -1},
+        {"--td-hma-boundary-7\r\nContent-Disposition: form-data; name=\"note\"\r\n", -1},
+        {"--td-hma-boundary-7\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nx", -1},
+        {"--td-hma-boundary-7\r\nContent-Disposition: form-data; name=\"note\r\n\r\nx\r\n"
+         "--td-hma-boundary-7--",
+         -1},
+        {"--td-hma-boundary-7\r\nX: y\r\n\r\nx\r\n--td-hma-boundary-7--", -1},
+        {"--td-hma-boundary-7xx", -1},
+        {many, m},
+        {longname, ln},
+    };
+    for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++)
+        expect_msg(400, "POST", "/c/bank/UPLOAD/content", ctype, hostile[i].body, hostile[i].len,
+                   NULL);
+    expect_msg(400, "POST", "/c/bank/UPLOAD/content", "multipart/form-data", "x", 1, "boundary");
     free(body);
     /* Query parameters it does not take. */
-    expect_msg(400, "POST", "/c/bank/UPLOAD/content?types=pdq", NULL, NULL, 0, "types");
+    expect_msg(400, "POST", "/c/bank/UPLOAD/content?colour=red", NULL, NULL, 0, "colour");
     expect_msg(400, "POST", "/c/bank/UPLOAD/content?content_type=text", NULL, NULL, 0, NULL);
 }
 
@@ -844,6 +879,43 @@ static void test_video_upload(void **state)
     json_decref(j);
     free(body);
     free(video);
+}
+
+/* HMA's types= (hashing.py, _parse_request_signal_type): only the named signal types are
+ * stored; a type not computed for the media, unknown or disabled, or none at all, is a 400. A
+ * disabled signal type is not stored when types= is absent. */
+static void test_content_types_param(void **state)
+{
+    (void)state;
+    create_bank("TYPES_PARAM");
+    char path[512];
+    snprintf(path, sizeof path,
+             "/c/bank/TYPES_PARAM/content?url=http://127.0.0.1:%u/image1.jpg&types=pdq,%%20",
+             S.port);
+    json_t *j = call(200, "POST", path, NULL);
+    assert_true(json_same(json_object_get(j, "signals"), "{\"pdq\": \"" IMG1_PDQ "\"}"));
+    json_decref(j);
+    const char *bad[] = {"vpdq", "tmk", "%2C", "pdq,raw_text"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(path, sizeof path,
+                 "/c/bank/TYPES_PARAM/content?url=http://127.0.0.1:%u/image2.png&types=%s", S.port,
+                 bad[i]);
+        expect_json_msg(400, "POST", path, NULL, NULL);
+    }
+    /* video_md5 disabled: not stored, and not choosable. */
+    assert_null(call(204, "PUT", "/c/signal_type/video_md5", "{\"enabled_ratio\": 0}"));
+    json_t *k = add_url("TYPES_PARAM", "image2.png", NULL, 200);
+    json_t *sigs = json_object_get(k, "signals");
+    assert_int_equal(json_object_size(sigs), 2);
+    assert_string_equal(api_jstr(sigs, "pdq"), IMG2_PDQ);
+    assert_null(json_object_get(sigs, "video_md5"));
+    assert_non_null(json_object_get(sigs, "video_sha256"));
+    json_decref(k);
+    snprintf(path, sizeof path,
+             "/c/bank/TYPES_PARAM/content?url=http://127.0.0.1:%u/image1.jpg&types=video_md5",
+             S.port);
+    expect_json_msg(400, "POST", path, NULL, "disabled");
+    assert_null(call(204, "PUT", "/c/signal_type/video_md5", "{\"enabled_ratio\": 1}"));
 }
 
 /* Signal types: their ratios stored, and a type at 0 does not match (HMA's lookup, takedown's
@@ -949,6 +1021,7 @@ int main(void)
         cmocka_unit_test_setup(test_disable_until_takes_effect, fresh),
         cmocka_unit_test_setup(test_multipart_upload, fresh),
         cmocka_unit_test_setup(test_video_upload, fresh),
+        cmocka_unit_test_setup(test_content_types_param, fresh),
         cmocka_unit_test_setup(test_signal_types, fresh),
         cmocka_unit_test_setup(test_signal_type_index, fresh),
         cmocka_unit_test_setup(test_content_types, fresh),

@@ -421,6 +421,9 @@ typedef struct td_bank_content_input {
     const char *original_media_uri;
     const char *metadata; /* a JSON object's text */
     const char *note;
+    /* Media adds only: signal types not to store, as bits 1u << td_signal_type (0: none);
+     * leaving none is TD_ERR_INVALID. */
+    unsigned skip_types;
 } td_bank_content_input;
 
 /* Adds signals ins[0..n) (n 1..TD_SIGNAL_TYPE_MAX, at most one per type) to bank as one content,

@@ -240,7 +240,7 @@ static td_status add_hook(td_service *svc, td_store_conn *c, int64_t bank_id, co
         }
         json_array_append_new(sigs, json_integer(ids[i]));
     }
-    const td_bank_content_input none = {NULL, NULL, NULL};
+    const td_bank_content_input none = {NULL, NULL, NULL, 0};
     const td_bank_content_input *in = a->in ? a->in : &none;
     int64_t now = td__now(svc);
     /* A row left by a signal id SQLite gave again (the largest id deleted) goes first. */
@@ -296,8 +296,8 @@ td_status td_bank_content_add_media_as(td_service *svc, const td_principal *who,
     td_signal_input_init(&base);
     base.source = "upload";
     add_ctx a = {who, bank, in, 0};
-    if ((st = td__signal_add_media_hooked(svc, who, bank, data, len, &base, add_hook, &a, out,
-                                          count, err)))
+    if ((st = td__signal_add_media_hooked(svc, who, bank, data, len, &base, in ? in->skip_types : 0,
+                                          add_hook, &a, out, count, err)))
         return st;
     *content_id = a.content_id;
     return TD_OK;

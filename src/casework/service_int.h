@@ -161,11 +161,11 @@ typedef td_status (*td__add_hook)(td_service *svc, td_store_conn *c, int64_t ban
 td_status td__signals_add_hooked(td_service *svc, const td_principal *who, const char *bank,
                                  const td_signal_input *ins, size_t n, td__add_hook hook,
                                  void *hook_ctx, td_signal *out, td_error *err);
-/* td_signal_add_media_as with hook. */
+/* td_signal_add_media_as with hook, leaving out the types in skip (bits 1u << type). */
 td_status td__signal_add_media_hooked(td_service *svc, const td_principal *who, const char *bank,
                                       const uint8_t *data, size_t len, const td_signal_input *in,
-                                      td__add_hook hook, void *hook_ctx, td_signal out[3],
-                                      size_t *count, td_error *err);
+                                      unsigned skip, td__add_hook hook, void *hook_ctx,
+                                      td_signal out[3], size_t *count, td_error *err);
 /* Whether content with disable_until_ts matches at now_ms (HMA: 0 never, 1 always, else from
  * that Unix second on). */
 int td__content_active(int64_t disable_until_ts, int64_t now_ms);

@@ -332,13 +332,14 @@ td_status td_signal_add_media_as(td_service *svc, const td_principal *who, const
                                  const uint8_t *data, size_t len, const td_signal_input *in,
                                  td_signal out[3], size_t *count, td_error *err)
 {
-    return td__signal_add_media_hooked(svc, who, bank, data, len, in, NULL, NULL, out, count, err);
+    return td__signal_add_media_hooked(svc, who, bank, data, len, in, 0, NULL, NULL, out, count,
+                                       err);
 }
 
 td_status td__signal_add_media_hooked(td_service *svc, const td_principal *who, const char *bank,
                                       const uint8_t *data, size_t len, const td_signal_input *in,
-                                      td__add_hook hook, void *hook_ctx, td_signal out[3],
-                                      size_t *count, td_error *err)
+                                      unsigned skip, td__add_hook hook, void *hook_ctx,
+                                      td_signal out[3], size_t *count, td_error *err)
 {
     td__media_hashes mh;
     td_signal_input base = *in;
@@ -347,6 +348,7 @@ td_status td__signal_add_media_hooked(td_service *svc, const td_principal *who, 
     int qualities[3] = {-1, -1, -1};
     char *bodies[3] = {NULL, NULL, NULL};
     size_t body_lens[3] = {0, 0, 0};
+    char *owned = NULL;
     *count = 0;
     base.type = TD_SIGNAL_PDQ;
     base.value = NULL;
@@ -375,12 +377,31 @@ td_status td__signal_add_media_hooked(td_service *svc, const td_principal *who, 
     }
     memcpy(values[1], mh.h.md5, sizeof mh.h.md5);
     memcpy(values[2], mh.h.sha256, sizeof mh.h.sha256);
-    st = add_many(svc, who, bank, &base, types, values, qualities, bodies, body_lens, 3, 1, hook,
+    /* The types the caller leaves out (HMA's types=, its disabled signal types). */
+    size_t n = 0;
+    owned = bodies[0]; /* the one body (vPDQ), freed below wherever it moves */
+    for (size_t i = 0; i < 3; i++) {
+        if (skip & (1u << types[i]))
+            continue;
+        types[n] = types[i];
+        memmove(values[n], values[i], sizeof values[n]);
+        qualities[n] = qualities[i];
+        bodies[n] = bodies[i];
+        body_lens[n] = body_lens[i];
+        n++;
+    }
+    for (size_t i = n; i < 3; i++)
+        bodies[i] = NULL;
+    if (n == 0) {
+        st = td__error_set(err, TD_ERR_INVALID, "empty signal type selection");
+        goto out;
+    }
+    st = add_many(svc, who, bank, &base, types, values, qualities, bodies, body_lens, n, 1, hook,
                   hook_ctx, out, err);
     if (st == TD_OK)
-        *count = 3;
+        *count = n;
 out:
-    td__free(bodies[0]);
+    td__free(owned ? owned : bodies[0]);
     td__media_hashes_clear(&mh);
     return st;
 }

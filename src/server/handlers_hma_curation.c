@@ -509,7 +509,7 @@ void td__h_hma_signal_add(td__req *r)
         td__reply_error(r, 400, "missing_field", "No signals given");
         goto done;
     }
-    td_bank_content_input in = {NULL, NULL, note};
+    td_bank_content_input in = {NULL, NULL, note, 0};
     td_signal out[TD_SIGNAL_TYPE_MAX];
     int64_t id = 0;
     td_error err;
@@ -642,12 +642,65 @@ static int is_multipart(const td__req *r)
     return r->content_type && strncasecmp(r->content_type, "multipart/form-data", 19) == 0;
 }
 
+/* HMA's choice of signal types for media: types= (comma-separated names, each one takedown
+ * computes for this media and enabled), else every enabled one. *skip: the types not to store
+ * (bits 1u << type). 0 after a reply. */
+static int hashed_types(td__req *r, int video, unsigned *skip)
+{
+    const td_signal_type computed[3] = {video ? TD_SIGNAL_VPDQ : TD_SIGNAL_PDQ, TD_SIGNAL_MD5,
+                                        TD_SIGNAL_SHA256};
+    unsigned all = 0, enabled = 0, chosen = 0;
+    for (int i = 0; i < 3; i++) {
+        double ratio = 1.0;
+        td_error err;
+        all |= 1u << computed[i];
+        if (td_signal_type_ratio_get(r->svc, computed[i], &ratio, &err) == TD_OK && ratio > 0)
+            enabled |= 1u << computed[i];
+    }
+    const char *types = td__query(r, "types");
+    if (!types) {
+        if (!enabled) {
+            td__reply_error(r, 400, "no_signal_type",
+                            "every signal type of this content type is disabled");
+            return 0;
+        }
+        *skip = all & ~enabled;
+        return 1;
+    }
+    for (const char *p = types; *p;) {
+        size_t k = strcspn(p, ",");
+        const char *a = p, *b = p + k;
+        while (a < b && *a == ' ')
+            a++;
+        while (b > a && b[-1] == ' ')
+            b--;
+        p += k + (p[k] == ',');
+        if (a == b)
+            continue;
+        td_signal_type t;
+        if (td_signal_type_parse(a, (size_t)(b - a), &t) != TD_OK || !(enabled & (1u << t))) {
+            char safe[80];
+            td__safe_text(safe, sizeof safe, a, (size_t)(b - a));
+            td__reply_error(r, 400, "invalid_signal_type",
+                            "signal type '%s' doesn't exist or is disabled", safe);
+            return 0;
+        }
+        chosen |= 1u << t;
+    }
+    if (!chosen) {
+        td__reply_error(r, 400, "invalid_signal_type", "empty signal type selection");
+        return 0;
+    }
+    *skip = all & ~chosen;
+    return 1;
+}
+
 /* POST /c/bank/<bank>/content?url=&content_type=: the media by URL (the server's fetch
  * policy) or uploaded (multipart, one file field named photo or video), with metadata and note
  * as JSON members or form fields. Hashed with every signal type takedown computes for it. */
 void td__h_hma_content_add(td__req *r)
 {
-    static const char *const query[] = {"url", "content_type", NULL};
+    static const char *const query[] = {"url", "content_type", "types", NULL};
     td_bank bank;
     if (!only_query(r, query) || !bank_of(r, &bank))
         return;
@@ -764,7 +817,10 @@ void td__h_hma_content_add(td__req *r)
                         video ? "a video" : "not a video", ctype);
         goto out;
     }
-    td_bank_content_input in = {NULL, metadata, note};
+    unsigned skip = 0;
+    if (!hashed_types(r, video, &skip))
+        goto out;
+    td_bank_content_input in = {NULL, metadata, note, skip};
     td_signal out_s[3];
     size_t count = 0;
     int64_t id = 0;
