@@ -929,6 +929,9 @@ static void test_parameters(void **state)
                    "'signal'");
     expect_422("/m/lookup?signal_type=pdq&signal=" BRIDGE_PDQ "&bypass_coinflip=maybe",
                "bool_parsing", "bypass_coinflip");
+    expect_message(400, "GET",
+                   "/m/raw_lookup?signal_type=pdq&signal=" BRIDGE_PDQ "&include_distance", NULL,
+                   NULL, 0, "'include_distance' has no value");
     expect_422("/m/raw_lookup?signal_type=pdq", "missing", "signal");
     expect_422("/m/raw_lookup?signal=" BRIDGE_PDQ, "missing", "signal_type");
     expect_422("/m/raw_lookup?signal_type=pdq&signal=" BRIDGE_PDQ "&include_distance=2",

@@ -63,16 +63,21 @@ static const hma_type *valid_type(td__req *r, const char *name)
 
 typedef struct query_scan {
     const char *const *names;
-    const char *bad; /* the first parameter not in names */
-    const char *dup; /* the first one given twice */
-    unsigned seen;   /* bit i: names[i] seen */
+    const char *bad;  /* the first parameter not in names */
+    const char *dup;  /* the first one given twice */
+    const char *bare; /* the first one without a value ("?include_distance") */
+    unsigned seen;    /* bit i: names[i] seen */
 } query_scan;
 
 static enum MHD_Result scan_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                 const char *value)
 {
-    (void)kind, (void)value;
+    (void)kind;
     query_scan *s = cls;
+    if (!value) {
+        s->bare = key;
+        return MHD_NO;
+    }
     for (unsigned i = 0; s->names[i]; i++)
         if (strcmp(s->names[i], key) == 0) {
             if (s->seen & (1u << i)) {
@@ -91,10 +96,14 @@ static enum MHD_Result scan_arg(void *cls, enum MHD_ValueKind kind, const char *
  * ignoring what it was sent. */
 static int only_query(td__req *r, const char *const *names)
 {
-    query_scan s = {names, NULL, NULL, 0};
+    query_scan s = {names, NULL, NULL, NULL, 0};
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, scan_arg, &s);
     if (s.bad) {
         td__reply_error(r, 400, "unknown_query", "unknown query parameter '%s'", s.bad);
+        return 0;
+    }
+    if (s.bare) { /* Flask reads it as "", which no parameter here takes as meant */
+        td__reply_error(r, 400, "invalid_query", "query parameter '%s' has no value", s.bare);
         return 0;
     }
     if (s.dup) {
