@@ -932,6 +932,8 @@ static void test_parameters(void **state)
     expect_message(400, "GET",
                    "/m/raw_lookup?signal_type=pdq&signal=" BRIDGE_PDQ "&include_distance", NULL,
                    NULL, 0, "'include_distance' has no value");
+    expect_message(400, "GET", "/m/lookup?signal_type=pdq&signal=" BRIDGE_PDQ, "application/json",
+                   "{\"banks\": \"A\"}", -1, "takes no body");
     expect_422("/m/raw_lookup?signal_type=pdq", "missing", "signal");
     expect_422("/m/raw_lookup?signal=" BRIDGE_PDQ, "missing", "signal_type");
     expect_422("/m/raw_lookup?signal_type=pdq&signal=" BRIDGE_PDQ "&include_distance=2",

@@ -114,6 +114,16 @@ static int only_query(td__req *r, const char *const *names)
     return 1;
 }
 
+/* only_query for a GET route, which takes no body either: a body is refused, not ignored. */
+static int only_query_no_body(td__req *r, const char *const *names)
+{
+    if (r->body_len) {
+        td__reply_error(r, 400, "unexpected_body", "%s %s takes no body", r->method, r->path);
+        return 0;
+    }
+    return only_query(r, names);
+}
+
 /* HMA's answer to a request its pydantic model refuses: 422 with the list of errors. */
 static void reply_invalid(td__req *r, const char *type, const char *loc, const char *msg,
                           const char *input)
@@ -613,7 +623,7 @@ static json_t *hash_upload(td__req *r, const char *types, const char **content)
 void td__h_hma_hash(td__req *r)
 {
     static const char *const names[] = {"url", "content_type", "types", NULL};
-    if (!only_query(r, names))
+    if (!only_query_no_body(r, names))
         return;
     const char *url = required(r, "url");
     if (!url)
@@ -672,7 +682,7 @@ void td__h_hma_lookup(td__req *r)
     static const char *const names[] = {"url",    "content_type",    "types",
                                         "signal", "signal_type",     "banks",
                                         "seed",   "bypass_coinflip", NULL};
-    if (!only_query(r, names))
+    if (!only_query_no_body(r, names))
         return;
     int bypass;
     if (!pydantic_bool(r, "bypass_coinflip", &bypass))
@@ -749,7 +759,7 @@ void td__h_hma_lookup_post(td__req *r)
 void td__h_hma_raw_lookup(td__req *r)
 {
     static const char *const names[] = {"signal", "signal_type", "banks", "include_distance", NULL};
-    if (!only_query(r, names))
+    if (!only_query_no_body(r, names))
         return;
     const char *signal = required(r, "signal");
     if (!signal)
@@ -889,7 +899,7 @@ fail:
 void td__h_hma_index_status(td__req *r)
 {
     static const char *const names[] = {"signal_type", NULL};
-    if (!only_query(r, names))
+    if (!only_query_no_body(r, names))
         return;
     const char *only = td__query(r, "signal_type");
     if (only && !hma_type_find(only)) {
