@@ -30,6 +30,8 @@
     "threatexchange/python-threatexchange/threatexchange/tests/hashing/resources/I16.png"
 #define VIDEO_MP4 "threatexchange/tmk/sample-videos/chair-19-sd-bar.mp4"
 #define VIDEO_MD5 "0a21c8f85a55a9e276ffc2c53f6887c4" /* expected/md5_sample_videos.txt */
+/* python-threatexchange's fourteenth PDQ example, far from the bridge */
+#define PDQ_LOW "6227401f601ff4ccafcc9fad4b0d95d371a2eb7265a3285234d228ca94deeb2d"
 
 /* python-threatexchange's PdqSignal.get_examples() and VideoMD5Signal.get_examples(). */
 static const char *const PDQ_EXAMPLES[] = {
@@ -467,6 +469,43 @@ static void test_raw_lookups_and_lookups(void **state)
     snprintf(path, sizeof path, "/m/lookup?signal=%s&signal_type=pdq", PDQ_EXAMPLES[0]);
     j = get(200, path);
     assert_int_equal(json_array_size(json_object_get(j, "SAMPLE")), want - 1);
+    json_decref(j);
+    /* signals switched off by takedown's own route leave the live indexes: raw_lookup reads them
+     * from the store, with their distances */
+    char sp[128];
+    snprintf(sp, sizeof sp, "/v1/banks/SAMPLE/signals/%lld", (long long)pdq_ids[2]);
+    json_decref(api_call(&S.srv, 200, "PATCH", sp, S.key, "{\"enabled\": false}"));
+    snprintf(sp, sizeof sp, "/v1/banks/SAMPLE/signals/%lld", (long long)md5_ids[1]);
+    json_decref(api_call(&S.srv, 200, "PATCH", sp, S.key, "{\"enabled\": false}"));
+    snprintf(path, sizeof path, "/m/raw_lookup?signal=%s&signal_type=pdq&include_distance=on",
+             PDQ_EXAMPLES[0]);
+    j = get(200, path);
+    matches = json_object_get(j, "matches");
+    assert_int_equal(json_array_size(matches), want);
+    int found = 0;
+    for (size_t k = 0; k < json_array_size(matches); k++) {
+        json_t *m = json_array_get(matches, k);
+        if (api_jint(m, "bank_content_id") != pdq_ids[2])
+            continue;
+        char ds[16];
+        snprintf(ds, sizeof ds, "%d", pdq_distance(PDQ_EXAMPLES[0], PDQ_EXAMPLES[2]));
+        assert_string_equal(api_jstr(m, "distance"), ds);
+        found = 1;
+    }
+    assert_int_equal(found, pdq_distance(PDQ_EXAMPLES[0], PDQ_EXAMPLES[2]) <= 31);
+    json_decref(j);
+    snprintf(path, sizeof path, "/m/lookup?signal=%s&signal_type=pdq", PDQ_EXAMPLES[0]);
+    j = get(200, path);
+    assert_int_equal(json_array_size(json_object_get(j, "SAMPLE")), want - 1 - (size_t)found);
+    json_decref(j);
+    snprintf(path, sizeof path, "/m/raw_lookup?signal=%s&signal_type=video_md5", MD5_EXAMPLES[1]);
+    j = get(200, path);
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(j, "matches"), 0)),
+                     md5_ids[1]);
+    json_decref(j);
+    snprintf(path, sizeof path, "/m/lookup?signal=%s&signal_type=video_md5", MD5_EXAMPLES[1]);
+    j = get(200, path);
+    assert_int_equal(json_object_size(j), 0);
     json_decref(j);
     delete_bank("SAMPLE");
 }
@@ -963,12 +1002,28 @@ static void test_parameters(void **state)
         assert_int_equal(json_integer_value(json_array_get(json_object_get(j, "matches"), 0)), id);
         json_decref(j);
     }
+    /* a PDQ of known low quality, which takedown's check path does not match: HMA keeps no
+     * quality, so both lookups answer it */
+    json_t *low = api_call(&S.srv, 201, "POST", "/v1/banks/PARAMS/signals", S.key,
+                           "{\"type\": \"pdq\", \"value\": \"" PDQ_LOW "\", \"quality\": 30}");
+    json_int_t low_id = api_jint(low, "id");
+    json_decref(low);
+    json_t *j = get(200, "/m/raw_lookup?signal_type=pdq&signal=" PDQ_LOW);
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(j, "matches"), 0)), low_id);
+    json_decref(j);
+    j = get(200, "/m/lookup?signal_type=pdq&signal=" PDQ_LOW);
+    assert_int_equal(api_jint(json_array_get(json_object_get(j, "PARAMS"), 0), "bank_content_id"),
+                     low_id);
+    json_decref(j);
+    j = api_call(&S.srv, 200, "POST", "/v1/check", S.key, "{\"pdq\": \"" PDQ_LOW "\"}");
+    assert_string_equal(api_jstr(j, "verdict"), "allow");
+    json_decref(j);
     /* a signal type of ratio 0 (takedown matches nothing of it; HMA's lookups ignore the
      * type's ratio): lookup answers nothing, raw_lookup still the index's view */
     json_decref(
         api_call(&S.srv, 204, "PUT", "/c/signal_type/pdq", S.key, "{\"enabled_ratio\": 0}"));
     snprintf(path, sizeof path, "/m/lookup?signal_type=pdq&signal=%s", BRIDGE_PDQ);
-    json_t *j = get(200, path);
+    j = get(200, path);
     assert_int_equal(json_object_size(j), 0);
     json_decref(j);
     snprintf(path, sizeof path, "/m/raw_lookup?signal_type=pdq&signal=%s", BRIDGE_PDQ);
