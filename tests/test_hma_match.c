@@ -30,7 +30,10 @@
     "threatexchange/python-threatexchange/threatexchange/tests/hashing/resources/I16.png"
 #define VIDEO_MP4 "threatexchange/tmk/sample-videos/chair-19-sd-bar.mp4"
 #define VIDEO_MD5 "0a21c8f85a55a9e276ffc2c53f6887c4" /* expected/md5_sample_videos.txt */
-/* python-threatexchange's fourteenth PDQ example, far from the bridge */
+/* python-threatexchange's thirteenth and fourteenth PDQ examples, far from the bridge and from
+ * each other (checked by pdq_distance where it matters), and an MD5 of no example */
+#define PDQ_TWO "e64cc9d91c623882f8d1f1d9a398e78c9f199b3bd83924f2b7e11e0bf861b064"
+#define MD5_TWO "00112233445566778899aabbccddeeff"
 #define PDQ_LOW "6227401f601ff4ccafcc9fad4b0d95d371a2eb7265a3285234d228ca94deeb2d"
 
 /* python-threatexchange's PdqSignal.get_examples() and VideoMD5Signal.get_examples(). */
@@ -1002,6 +1005,25 @@ static void test_parameters(void **state)
         assert_int_equal(json_integer_value(json_array_get(json_object_get(j, "matches"), 0)), id);
         json_decref(j);
     }
+    /* one content of two signals: both lookups answer the content's id, whichever signal
+     * matched, and raw_lookup it once per signal type looked up */
+    json_t *c = api_call(&S.srv, 200, "POST", "/c/bank/PARAMS/signal", S.key,
+                         "{\"pdq\": \"" PDQ_TWO "\", \"video_md5\": \"" MD5_TWO "\"}");
+    json_int_t content = api_jint(c, "id");
+    json_decref(c);
+    static const char *const two[] = {"/m/lookup?signal_type=pdq&signal=" PDQ_TWO,
+                                      "/m/lookup?signal_type=video_md5&signal=" MD5_TWO};
+    for (int k = 0; k < 2; k++) {
+        json_t *l = get(200, two[k]);
+        assert_int_equal(json_array_size(json_object_get(l, "PARAMS")), 1);
+        assert_int_equal(
+            api_jint(json_array_get(json_object_get(l, "PARAMS"), 0), "bank_content_id"), content);
+        json_decref(l);
+    }
+    c = get(200, "/m/raw_lookup?signal_type=video_md5&signal=" MD5_TWO);
+    assert_int_equal(json_array_size(json_object_get(c, "matches")), 1);
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(c, "matches"), 0)), content);
+    json_decref(c);
     /* a PDQ of known low quality, which takedown's check path does not match: HMA keeps no
      * quality, so both lookups answer it */
     json_t *low = api_call(&S.srv, 201, "POST", "/v1/banks/PARAMS/signals", S.key,

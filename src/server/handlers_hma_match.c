@@ -413,7 +413,7 @@ static json_t *lookup(td__req *r, const char *type, const char *signal, int bypa
                 break;
         }
         json_array_append_new(list,
-                              json_pack("{s:I,s:o}", "bank_content_id", (json_int_t)h->signal_id,
+                              json_pack("{s:I,s:o}", "bank_content_id", (json_int_t)h->content_id,
                                         "distance", distance_json(h)));
     }
     td_free(hits);
