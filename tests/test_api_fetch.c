@@ -96,7 +96,7 @@ static const char *message_of(const char *code)
         {"host_not_allowed", "(fetch_allow)"},
         {"invalid_url", "'url'"},
         {"private_address", "(fetch_allow_private)"},
-        {"too_large", "larger than"},
+        {"too_large", "Content too large"},
         {"upstream_timeout", "in time"},
         {"upstream_error", "Failed to fetch URL"},
         {"undecodable", "unsupported url ContentType"},

@@ -30,6 +30,11 @@
     "threatexchange/python-threatexchange/threatexchange/tests/hashing/resources/I16.png"
 #define VIDEO_MP4 "threatexchange/tmk/sample-videos/chair-19-sd-bar.mp4"
 #define VIDEO_MD5 "0a21c8f85a55a9e276ffc2c53f6887c4" /* expected/md5_sample_videos.txt */
+/* python-threatexchange's thirteenth and fourteenth PDQ examples, far from the bridge and from
+ * each other (checked by pdq_distance where it matters), and an MD5 of no example */
+#define PDQ_TWO "e64cc9d91c623882f8d1f1d9a398e78c9f199b3bd83924f2b7e11e0bf861b064"
+#define MD5_TWO "00112233445566778899aabbccddeeff"
+#define PDQ_LOW "6227401f601ff4ccafcc9fad4b0d95d371a2eb7265a3285234d228ca94deeb2d"
 
 /* python-threatexchange's PdqSignal.get_examples() and VideoMD5Signal.get_examples(). */
 static const char *const PDQ_EXAMPLES[] = {
@@ -467,6 +472,43 @@ static void test_raw_lookups_and_lookups(void **state)
     snprintf(path, sizeof path, "/m/lookup?signal=%s&signal_type=pdq", PDQ_EXAMPLES[0]);
     j = get(200, path);
     assert_int_equal(json_array_size(json_object_get(j, "SAMPLE")), want - 1);
+    json_decref(j);
+    /* signals switched off by takedown's own route leave the live indexes: raw_lookup reads them
+     * from the store, with their distances */
+    char sp[128];
+    snprintf(sp, sizeof sp, "/v1/banks/SAMPLE/signals/%lld", (long long)pdq_ids[2]);
+    json_decref(api_call(&S.srv, 200, "PATCH", sp, S.key, "{\"enabled\": false}"));
+    snprintf(sp, sizeof sp, "/v1/banks/SAMPLE/signals/%lld", (long long)md5_ids[1]);
+    json_decref(api_call(&S.srv, 200, "PATCH", sp, S.key, "{\"enabled\": false}"));
+    snprintf(path, sizeof path, "/m/raw_lookup?signal=%s&signal_type=pdq&include_distance=on",
+             PDQ_EXAMPLES[0]);
+    j = get(200, path);
+    matches = json_object_get(j, "matches");
+    assert_int_equal(json_array_size(matches), want);
+    int found = 0;
+    for (size_t k = 0; k < json_array_size(matches); k++) {
+        json_t *m = json_array_get(matches, k);
+        if (api_jint(m, "bank_content_id") != pdq_ids[2])
+            continue;
+        char ds[16];
+        snprintf(ds, sizeof ds, "%d", pdq_distance(PDQ_EXAMPLES[0], PDQ_EXAMPLES[2]));
+        assert_string_equal(api_jstr(m, "distance"), ds);
+        found = 1;
+    }
+    assert_int_equal(found, pdq_distance(PDQ_EXAMPLES[0], PDQ_EXAMPLES[2]) <= 31);
+    json_decref(j);
+    snprintf(path, sizeof path, "/m/lookup?signal=%s&signal_type=pdq", PDQ_EXAMPLES[0]);
+    j = get(200, path);
+    assert_int_equal(json_array_size(json_object_get(j, "SAMPLE")), want - 1 - (size_t)found);
+    json_decref(j);
+    snprintf(path, sizeof path, "/m/raw_lookup?signal=%s&signal_type=video_md5", MD5_EXAMPLES[1]);
+    j = get(200, path);
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(j, "matches"), 0)),
+                     md5_ids[1]);
+    json_decref(j);
+    snprintf(path, sizeof path, "/m/lookup?signal=%s&signal_type=video_md5", MD5_EXAMPLES[1]);
+    j = get(200, path);
+    assert_int_equal(json_object_size(j), 0);
     json_decref(j);
     delete_bank("SAMPLE");
 }
@@ -929,6 +971,11 @@ static void test_parameters(void **state)
                    "'signal'");
     expect_422("/m/lookup?signal_type=pdq&signal=" BRIDGE_PDQ "&bypass_coinflip=maybe",
                "bool_parsing", "bypass_coinflip");
+    expect_message(400, "GET",
+                   "/m/raw_lookup?signal_type=pdq&signal=" BRIDGE_PDQ "&include_distance", NULL,
+                   NULL, 0, "'include_distance' has no value");
+    expect_message(400, "GET", "/m/lookup?signal_type=pdq&signal=" BRIDGE_PDQ, "application/json",
+                   "{\"banks\": \"A\"}", -1, "takes no body");
     expect_422("/m/raw_lookup?signal_type=pdq", "missing", "signal");
     expect_422("/m/raw_lookup?signal=" BRIDGE_PDQ, "missing", "signal_type");
     expect_422("/m/raw_lookup?signal_type=pdq&signal=" BRIDGE_PDQ "&include_distance=2",
@@ -958,12 +1005,47 @@ static void test_parameters(void **state)
         assert_int_equal(json_integer_value(json_array_get(json_object_get(j, "matches"), 0)), id);
         json_decref(j);
     }
+    /* one content of two signals: both lookups answer the content's id, whichever signal
+     * matched, and raw_lookup it once per signal type looked up */
+    json_t *c = api_call(&S.srv, 200, "POST", "/c/bank/PARAMS/signal", S.key,
+                         "{\"pdq\": \"" PDQ_TWO "\", \"video_md5\": \"" MD5_TWO "\"}");
+    json_int_t content = api_jint(c, "id");
+    json_decref(c);
+    static const char *const two[] = {"/m/lookup?signal_type=pdq&signal=" PDQ_TWO,
+                                      "/m/lookup?signal_type=video_md5&signal=" MD5_TWO};
+    for (int k = 0; k < 2; k++) {
+        json_t *l = get(200, two[k]);
+        assert_int_equal(json_array_size(json_object_get(l, "PARAMS")), 1);
+        assert_int_equal(
+            api_jint(json_array_get(json_object_get(l, "PARAMS"), 0), "bank_content_id"), content);
+        json_decref(l);
+    }
+    c = get(200, "/m/raw_lookup?signal_type=video_md5&signal=" MD5_TWO);
+    assert_int_equal(json_array_size(json_object_get(c, "matches")), 1);
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(c, "matches"), 0)), content);
+    json_decref(c);
+    /* a PDQ of known low quality, which takedown's check path does not match: HMA keeps no
+     * quality, so both lookups answer it */
+    json_t *low = api_call(&S.srv, 201, "POST", "/v1/banks/PARAMS/signals", S.key,
+                           "{\"type\": \"pdq\", \"value\": \"" PDQ_LOW "\", \"quality\": 30}");
+    json_int_t low_id = api_jint(low, "id");
+    json_decref(low);
+    json_t *j = get(200, "/m/raw_lookup?signal_type=pdq&signal=" PDQ_LOW);
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(j, "matches"), 0)), low_id);
+    json_decref(j);
+    j = get(200, "/m/lookup?signal_type=pdq&signal=" PDQ_LOW);
+    assert_int_equal(api_jint(json_array_get(json_object_get(j, "PARAMS"), 0), "bank_content_id"),
+                     low_id);
+    json_decref(j);
+    j = api_call(&S.srv, 200, "POST", "/v1/check", S.key, "{\"pdq\": \"" PDQ_LOW "\"}");
+    assert_string_equal(api_jstr(j, "verdict"), "allow");
+    json_decref(j);
     /* a signal type of ratio 0 (takedown matches nothing of it; HMA's lookups ignore the
      * type's ratio): lookup answers nothing, raw_lookup still the index's view */
     json_decref(
         api_call(&S.srv, 204, "PUT", "/c/signal_type/pdq", S.key, "{\"enabled_ratio\": 0}"));
     snprintf(path, sizeof path, "/m/lookup?signal_type=pdq&signal=%s", BRIDGE_PDQ);
-    json_t *j = get(200, path);
+    j = get(200, path);
     assert_int_equal(json_object_size(j), 0);
     json_decref(j);
     snprintf(path, sizeof path, "/m/raw_lookup?signal_type=pdq&signal=%s", BRIDGE_PDQ);

@@ -63,16 +63,21 @@ static const hma_type *valid_type(td__req *r, const char *name)
 
 typedef struct query_scan {
     const char *const *names;
-    const char *bad; /* the first parameter not in names */
-    const char *dup; /* the first one given twice */
-    unsigned seen;   /* bit i: names[i] seen */
+    const char *bad;  /* the first parameter not in names */
+    const char *dup;  /* the first one given twice */
+    const char *bare; /* the first one without a value ("?include_distance") */
+    unsigned seen;    /* bit i: names[i] seen */
 } query_scan;
 
 static enum MHD_Result scan_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                 const char *value)
 {
-    (void)kind, (void)value;
+    (void)kind;
     query_scan *s = cls;
+    if (!value) {
+        s->bare = key;
+        return MHD_NO;
+    }
     for (unsigned i = 0; s->names[i]; i++)
         if (strcmp(s->names[i], key) == 0) {
             if (s->seen & (1u << i)) {
@@ -91,10 +96,14 @@ static enum MHD_Result scan_arg(void *cls, enum MHD_ValueKind kind, const char *
  * ignoring what it was sent. */
 static int only_query(td__req *r, const char *const *names)
 {
-    query_scan s = {names, NULL, NULL, 0};
+    query_scan s = {names, NULL, NULL, NULL, 0};
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, scan_arg, &s);
     if (s.bad) {
         td__reply_error(r, 400, "unknown_query", "unknown query parameter '%s'", s.bad);
+        return 0;
+    }
+    if (s.bare) { /* Flask reads it as "", which no parameter here takes as meant */
+        td__reply_error(r, 400, "invalid_query", "query parameter '%s' has no value", s.bare);
         return 0;
     }
     if (s.dup) {
@@ -103,6 +112,16 @@ static int only_query(td__req *r, const char *const *names)
         return 0;
     }
     return 1;
+}
+
+/* only_query for a GET route, which takes no body either: a body is refused, not ignored. */
+static int only_query_no_body(td__req *r, const char *const *names)
+{
+    if (r->body_len) {
+        td__reply_error(r, 400, "unexpected_body", "%s %s takes no body", r->method, r->path);
+        return 0;
+    }
+    return only_query(r, names);
 }
 
 /* HMA's answer to a request its pydantic model refuses: 422 with the list of errors. */
@@ -394,7 +413,7 @@ static json_t *lookup(td__req *r, const char *type, const char *signal, int bypa
                 break;
         }
         json_array_append_new(list,
-                              json_pack("{s:I,s:o}", "bank_content_id", (json_int_t)h->signal_id,
+                              json_pack("{s:I,s:o}", "bank_content_id", (json_int_t)h->content_id,
                                         "distance", distance_json(h)));
     }
     td_free(hits);
@@ -604,7 +623,7 @@ static json_t *hash_upload(td__req *r, const char *types, const char **content)
 void td__h_hma_hash(td__req *r)
 {
     static const char *const names[] = {"url", "content_type", "types", NULL};
-    if (!only_query(r, names))
+    if (!only_query_no_body(r, names))
         return;
     const char *url = required(r, "url");
     if (!url)
@@ -663,7 +682,7 @@ void td__h_hma_lookup(td__req *r)
     static const char *const names[] = {"url",    "content_type",    "types",
                                         "signal", "signal_type",     "banks",
                                         "seed",   "bypass_coinflip", NULL};
-    if (!only_query(r, names))
+    if (!only_query_no_body(r, names))
         return;
     int bypass;
     if (!pydantic_bool(r, "bypass_coinflip", &bypass))
@@ -740,7 +759,7 @@ void td__h_hma_lookup_post(td__req *r)
 void td__h_hma_raw_lookup(td__req *r)
 {
     static const char *const names[] = {"signal", "signal_type", "banks", "include_distance", NULL};
-    if (!only_query(r, names))
+    if (!only_query_no_body(r, names))
         return;
     const char *signal = required(r, "signal");
     if (!signal)
@@ -880,7 +899,7 @@ fail:
 void td__h_hma_index_status(td__req *r)
 {
     static const char *const names[] = {"signal_type", NULL};
-    if (!only_query(r, names))
+    if (!only_query_no_body(r, names))
         return;
     const char *only = td__query(r, "signal_type");
     if (only && !hma_type_find(only)) {
