@@ -235,6 +235,22 @@ static td_status open_type_credentials(td_exchanges *ex, td_store_conn *c, int64
     return st;
 }
 
+/* Credentials are a JSON object of at most TD_EXCHANGE_CREDENTIALS_MAX bytes; what names them
+ * in the error. */
+static td_status credentials_check(const char *credentials, const char *what, td_error *err)
+{
+    size_t n = strlen(credentials);
+    if (n > TD_EXCHANGE_CREDENTIALS_MAX)
+        return td__error_set(err, TD_ERR_LIMIT, "%s: more than %d bytes", what,
+                             TD_EXCHANGE_CREDENTIALS_MAX);
+    json_t *j = json_loadb(credentials, n, JSON_REJECT_DUPLICATES, NULL);
+    int ok = json_is_object(j);
+    json_decref(j);
+    if (!ok)
+        return td__error_set(err, TD_ERR_INVALID, "%s must be a JSON object", what);
+    return TD_OK;
+}
+
 td_status td_exchange_type_credentials_set_as(td_exchanges *ex, const td_principal *who,
                                               td_exchange_type type, const char *credentials,
                                               td_error *err)
@@ -243,18 +259,10 @@ td_status td_exchange_type_credentials_set_as(td_exchanges *ex, const td_princip
     td_stmt *q;
     if (!td__xclient_of(type))
         return td__error_set(err, TD_ERR_INVALID, "unknown exchange type");
-    if (credentials) {
-        size_t n = strlen(credentials);
-        if (n > TD_EXCHANGE_CREDENTIALS_MAX)
-            return td__error_set(err, TD_ERR_LIMIT, "the credentials are over %d bytes",
-                                 TD_EXCHANGE_CREDENTIALS_MAX);
-        json_t *j = json_loadb(credentials, n, JSON_REJECT_DUPLICATES, NULL);
-        int ok = json_is_object(j);
-        json_decref(j);
-        if (!ok)
-            return td__error_set(err, TD_ERR_INVALID, "the credentials must be a JSON object");
-    }
-    td_status st = td_store_acquire(ex->svc->store, 1, &c, err);
+    td_status st;
+    if (credentials && (st = credentials_check(credentials, "the credentials", err)))
+        return st;
+    st = td_store_acquire(ex->svc->store, 1, &c, err);
     if (st)
         return st;
     char name[48];
@@ -577,17 +585,9 @@ static td_status validate(td_exchanges *ex, td_store_conn *c, const td_exchange 
     if ((fields & TD_EXCHANGE_SET_ALLOW_BANK) && e->allow_bank[0] &&
         (st = td__bank_id(c, e->allow_bank, &bank_id, err)))
         return st;
-    if ((fields & TD_EXCHANGE_SET_CREDENTIALS) && credentials) {
-        size_t n = strlen(credentials);
-        if (n > TD_EXCHANGE_CREDENTIALS_MAX)
-            return td__error_set(err, TD_ERR_LIMIT, "'credentials' over %d bytes",
-                                 TD_EXCHANGE_CREDENTIALS_MAX);
-        json_t *j = json_loadb(credentials, n, JSON_REJECT_DUPLICATES, NULL);
-        int ok = json_is_object(j);
-        json_decref(j);
-        if (!ok)
-            return td__error_set(err, TD_ERR_INVALID, "'credentials' must be a JSON object");
-    }
+    if ((fields & TD_EXCHANGE_SET_CREDENTIALS) && credentials &&
+        (st = credentials_check(credentials, "'credentials'", err)))
+        return st;
     if ((fields & TD_EXCHANGE_SET_PUSH_SECRET) && push_secret &&
         (strlen(push_secret) < 16 || strlen(push_secret) > TD_SECRET_MAX))
         return td__error_set(err, TD_ERR_INVALID, "'push_secret' must be 16..%d bytes",
