@@ -34,14 +34,15 @@ static void check_page(const td__xpage *p, td_status st)
         const td__xitem *it = &p->items[i];
         if (it->type < 1 || it->type > TD_SIGNAL_TYPE_MAX || !it->value ||
             strlen(it->value) != it->value_len || !it->external_id[0] ||
-            strspn(it->external_id, "0123456789") != strlen(it->external_id) ||
-            it->labels.count < 0 || it->labels.count > TD_LABELS_MAX)
+            strspn(it->external_id, "0123456789") != strlen(it->external_id) || !it->labels)
             abort();
-        for (int j = 0; j < it->labels.count; j++) {
-            td_labels l = {0};
-            if (td_labels_add(&l, it->labels.v[j], NULL) != TD_OK)
-                abort();
-        }
+        /* Valid labels joined by single spaces: they parse back. */
+        td_labels l = {0};
+        size_t len = strlen(it->labels);
+        if (td_labels_parse(&l, it->labels, len, NULL) != TD_OK ||
+            (len &&
+             (it->labels[0] == ' ' || it->labels[len - 1] == ' ' || strstr(it->labels, "  "))))
+            abort();
     }
 }
 
