@@ -372,6 +372,44 @@ static void test_every_change_is_an_entry(void **state)
     check(td_signal_delete_as(f->svc, &mod, "AUDITED", s.id, &err), &err);
     expect_entry_done(f, "signal.delete", &mod, obj("signal", s.id));
 
+    /* HMA bank content: added as one content (its signals'), changed, deleted; a signal
+     * type's matching ratio. */
+    td_signal_input parts[2];
+    td_signal_input_init(&parts[0]);
+    td_signal_input_init(&parts[1]);
+    parts[0].type = TD_SIGNAL_MD5;
+    parts[0].value = "00112233445566778899aabbccddeeff";
+    parts[1].type = TD_SIGNAL_SHA256;
+    parts[1].value = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    td_bank_content_input cin = {NULL, NULL, "audited note", 0};
+    td_signal added[2];
+    int64_t content_id = 0;
+    check(td_bank_content_add_as(f->svc, &mod, "AUDITED", parts, 2, &cin, &content_id, added, &err),
+          &err);
+    d = expect_entry(f, "bank_content.add", &mod, obj("bank_content", content_id));
+    assert_string_equal(json_string_value(json_object_get(d, "bank")), "AUDITED");
+    assert_int_equal(json_array_size(json_object_get(d, "signals")), 2); /* their ids */
+    json_decref(d);
+    check(td_bank_content_update_as(f->svc, &mod, "AUDITED", content_id, TD_CONTENT_SET_NOTE, 0,
+                                    "changed", NULL, &err),
+          &err);
+    d = expect_entry(f, "bank_content.update", &mod, obj("bank_content", content_id));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(d, "after"), "note")),
+                        "changed");
+    json_decref(d);
+    int deleted = 0;
+    check(td_bank_content_delete_as(f->svc, &mod, "AUDITED", content_id, &deleted, &err), &err);
+    assert_int_equal(deleted, 1);
+    d = expect_entry(f, "bank_content.delete", &mod, obj("bank_content", content_id));
+    assert_int_equal(json_integer_value(json_object_get(d, "signals_deleted")), 2);
+    json_decref(d);
+    check(td_signal_type_ratio_set_as(f->svc, &admin, TD_SIGNAL_MD5, 0.5, &err), &err);
+    d = expect_entry(f, "signal_type.update", &admin, "signal_type:video_md5");
+    assert_true(json_real_value(json_object_get(d, "after")) == 0.5);
+    json_decref(d);
+    check(td_signal_type_ratio_set_as(f->svc, &admin, TD_SIGNAL_MD5, 1.0, &err), &err);
+    expect_entry_done(f, "signal_type.update", &admin, "signal_type:video_md5");
+
     /* An import: one entry with its counts and the list's SHA-256. */
     static const char list[] = "md5 00000000000000000000000000000aaa\n"
                                "md5 00000000000000000000000000000bbb\n"
