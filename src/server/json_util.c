@@ -101,6 +101,8 @@ static void reply_oom(td__req *r)
 static int real_digits(const json_t *j, int depth)
 {
     int need = 15;
+    if (depth >= 64) /* not walked further: the digits that always read back */
+        return 17;
     if (json_is_real(j)) {
         double v = json_real_value(j);
         char text[40];
@@ -109,7 +111,7 @@ static int real_digits(const json_t *j, int depth)
             if (strtod(text, NULL) == v)
                 break;
         }
-    } else if (json_is_object(j) && depth < 64) {
+    } else if (json_is_object(j)) {
         const char *k;
         const json_t *v;
         json_object_foreach((json_t *)j, k, v)
@@ -117,7 +119,7 @@ static int real_digits(const json_t *j, int depth)
             int d = real_digits(v, depth + 1);
             need = d > need ? d : need;
         }
-    } else if (json_is_array(j) && depth < 64) {
+    } else if (json_is_array(j)) {
         size_t i;
         const json_t *v;
         json_array_foreach(j, i, v)
