@@ -95,28 +95,6 @@ static void no_such_api(td__req *r, unsigned status, const char *before, const c
     td__reply_error(r, status, "no_such_api", "%s", msg);
 }
 
-/* td__only_members in HMA's error shape: a member not in names (NULL-ended) is a 400 naming it
- * (HMA would ignore it; no route answers 2xx while ignoring a field it was sent). */
-static int only_members(td__req *r, json_t *obj, const char *const *names, const char *where)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach(obj, key, v)
-    {
-        int known = 0;
-        for (size_t i = 0; names[i] && !known; i++)
-            known = strcmp(key, names[i]) == 0;
-        if (!known) {
-            td__reply_error(r, 400, "unknown_field",
-                            "unknown field '%s'%s: takedown refuses what it would not use", key,
-                            where);
-            return 0;
-        }
-        (void)v;
-    }
-    return 1;
-}
-
 static td_exchanges *exchanges_or_503(td__req *r)
 {
     td_exchanges *ex = td__req_exchanges(r);
@@ -171,7 +149,7 @@ void td__h_hma_exchange_api_get(td__req *r)
  * 400 and returns NULL when a field is missing, unknown or not a non-empty string. */
 static char *credentials_text(td__req *r, const hma_api *api, json_t *cred)
 {
-    if (!only_members(r, cred, api->cred_fields, " in credential_json"))
+    if (!td__only_members_at(r, cred, "credential_json", api->cred_fields))
         return NULL;
     json_t *out = json_object();
     for (size_t i = 0; out && api->cred_fields[i]; i++) {
@@ -211,7 +189,7 @@ void td__h_hma_exchange_api_set(td__req *r)
     static const char *const members[] = {"credential_json", NULL};
     json_t *cred = json_object_get(obj, "credential_json");
     char *text = NULL;
-    if (!only_members(r, obj, members, ""))
+    if (!td__only_members(r, obj, members))
         goto done;
     if (cred && !json_is_null(cred)) {
         if (!json_is_object(cred)) {
@@ -360,7 +338,7 @@ static int parse_api_json(td__req *r, const hma_api *api, json_t *aj, td_exchang
 {
     const char *members[4] = {"enabled", "url", NULL, NULL};
     members[2] = api->group_field;
-    if (!only_members(r, aj, members, " in api_json"))
+    if (!td__only_members_at(r, aj, "api_json", members))
         return 0;
     json_t *en = json_object_get(aj, "enabled");
     if (en && !json_is_boolean(en)) {
@@ -406,7 +384,7 @@ void td__h_hma_exchanges_create(td__req *r)
     td_error err;
     json_t *bank = json_object_get(obj, "bank"), *aj = json_object_get(obj, "api_json");
     const char *api_name = json_string_value(json_object_get(obj, "api"));
-    if (!only_members(r, obj, members, ""))
+    if (!td__only_members(r, obj, members))
         goto done;
     /* HMA's checks, in HMA's order and words. */
     if (!bank || json_is_null(bank)) {
@@ -525,7 +503,7 @@ void td__h_hma_exchange_update(td__req *r)
         return;
     static const char *const members[] = {"enabled", NULL};
     td_exchange e, out;
-    if (!only_members(r, obj, members, ""))
+    if (!td__only_members(r, obj, members))
         goto done;
     json_t *v = json_object_get(obj, "enabled");
     int enabled = v && !json_is_null(v) ? lax_bool(v) : -2;
