@@ -21,43 +21,7 @@
 
 /* ---- what the routes share ---- */
 
-/* Replies 400 naming the first query argument not in names; returns 0 then. */
-static int only_query(td__req *r, const char *const *names)
-{
-    const char *bad = td__query_unknown(r, names);
-    if (!bad)
-        return 1;
-    char safe[128];
-    td__safe_text(safe, sizeof safe, bad, strlen(bad));
-    td__reply_error(r, 400, "unknown_query", "'%s': this route does not take this query parameter",
-                    safe);
-    return 0;
-}
-
 static const char *const no_query[] = {NULL};
-
-/* td__only_members in HMA's error shape: a 400 naming the first member not in names. */
-static int only_members(td__req *r, json_t *obj, const char *const *names)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach(obj, key, v)
-    {
-        (void)v;
-        int known = 0;
-        for (size_t i = 0; names[i] && !known; i++)
-            known = strcmp(key, names[i]) == 0;
-        if (!known) {
-            char safe[128];
-            td__safe_text(safe, sizeof safe, key, strlen(key));
-            td__reply_error(r, 400, "unknown_field",
-                            "'%s': this member is not part of the request (nothing was done)",
-                            safe);
-            return 0;
-        }
-    }
-    return 1;
-}
 
 static json_t *hma_bank(const td_bank *b)
 {
@@ -153,7 +117,7 @@ static int parse_bank_req(td__req *r, json_t *obj, int name_required, bank_req *
 {
     static const char *const members[] = {"name", "enabled_ratio", "enabled", NULL};
     memset(b, 0, sizeof *b);
-    if (!only_members(r, obj, members))
+    if (!td__only_members(r, obj, members))
         return 0;
     json_t *v = json_object_get(obj, "name");
     if (v && !json_is_null(v)) {
@@ -194,7 +158,7 @@ static int parse_bank_req(td__req *r, json_t *obj, int name_required, bank_req *
 
 void td__h_hma_banks_list(td__req *r)
 {
-    if (!only_query(r, no_query))
+    if (!td__only_query(r, no_query))
         return;
     td_bank *banks = NULL;
     size_t n = 0;
@@ -213,7 +177,7 @@ void td__h_hma_banks_list(td__req *r)
 
 void td__h_hma_banks_create(td__req *r)
 {
-    if (!only_query(r, no_query))
+    if (!td__only_query(r, no_query))
         return;
     json_t *obj = td__body_object(r);
     if (!obj)
@@ -246,14 +210,14 @@ void td__h_hma_banks_create(td__req *r)
 void td__h_hma_bank_get(td__req *r)
 {
     td_bank b;
-    if (!only_query(r, no_query) || !bank_of(r, &b))
+    if (!td__only_query(r, no_query) || !bank_of(r, &b))
         return;
     td__reply_json(r, 200, hma_bank(&b));
 }
 
 void td__h_hma_bank_update(td__req *r)
 {
-    if (!only_query(r, no_query))
+    if (!td__only_query(r, no_query))
         return;
     json_t *obj = td__body_object(r);
     if (!obj)
@@ -302,7 +266,7 @@ void td__h_hma_bank_update(td__req *r)
 /* HMA answers {"message": "Done"} whether or not the bank existed. */
 void td__h_hma_bank_delete(td__req *r)
 {
-    if (!only_query(r, no_query))
+    if (!td__only_query(r, no_query))
         return;
     td_error err;
     td_status st = td_bank_delete_as(r->svc, &r->who, r->params[0], &err);
@@ -469,7 +433,7 @@ static void reply_content_error(td__req *r, td_status st, const td_error *err)
 void td__h_hma_signal_add(td__req *r)
 {
     td_bank bank;
-    if (!only_query(r, no_query) || !bank_of(r, &bank))
+    if (!td__only_query(r, no_query) || !bank_of(r, &bank))
         return;
     json_t *obj = td__body_object(r);
     if (!obj)
@@ -606,7 +570,7 @@ void td__h_hma_content_add(td__req *r)
 {
     static const char *const query[] = {"url", "content_type", "types", NULL};
     td_bank bank;
-    if (!only_query(r, query) || !bank_of(r, &bank))
+    if (!td__only_query(r, query) || !bank_of(r, &bank))
         return;
     const char *url = td__query(r, "url"), *ctype = td__query(r, "content_type");
     if (url && !*url)
@@ -670,7 +634,7 @@ void td__h_hma_content_add(td__req *r)
         }
     } else if (r->body_len) {
         static const char *const members[] = {"metadata", "note", NULL};
-        if (!(obj = td__body_object(r)) || !only_members(r, obj, members))
+        if (!(obj = td__body_object(r)) || !td__only_members(r, obj, members))
             goto out;
         meta_j = json_incref(json_object_get(obj, "metadata"));
         note_j = json_incref(json_object_get(obj, "note"));
@@ -792,7 +756,7 @@ void td__h_hma_content_get(td__req *r)
     static const char *const query[] = {"include_signals", "include_metadata", NULL};
     td_bank bank;
     td_bank_content c;
-    if (!only_query(r, query) || !content_of(r, &bank, &c))
+    if (!td__only_query(r, query) || !content_of(r, &bank, &c))
         return;
     json_t *o = json_pack("{s:I,s:I,s:o,s:o}", "id", (json_int_t)c.id, "disable_until_ts",
                           (json_int_t)c.disable_until_ts, "original_media_uri",
@@ -845,7 +809,7 @@ void td__h_hma_content_update(td__req *r)
 {
     td_bank bank;
     td_bank_content c;
-    if (!only_query(r, no_query) || !content_of(r, &bank, &c))
+    if (!td__only_query(r, no_query) || !content_of(r, &bank, &c))
         return;
     int64_t id = c.id;
     td_bank_content_clear(&c);
@@ -853,7 +817,7 @@ void td__h_hma_content_update(td__req *r)
     json_t *obj = td__body_object(r);
     if (!obj)
         return;
-    if (!only_members(r, obj, members)) {
+    if (!td__only_members(r, obj, members)) {
         json_decref(obj);
         return;
     }
@@ -902,7 +866,7 @@ void td__h_hma_content_update(td__req *r)
 void td__h_hma_content_delete(td__req *r)
 {
     td_bank bank;
-    if (!only_query(r, no_query))
+    if (!td__only_query(r, no_query))
         return;
     int64_t id = content_id_param(r);
     if (id < 0 || !bank_of(r, &bank))
@@ -921,7 +885,7 @@ void td__h_hma_content_delete(td__req *r)
 
 void td__h_hma_signal_types(td__req *r)
 {
-    if (!only_query(r, no_query))
+    if (!td__only_query(r, no_query))
         return;
     json_t *a = json_array();
     for (int t = TD_SIGNAL_PDQ; a && t <= TD_SIGNAL_TYPE_MAX; t++) {
@@ -944,7 +908,7 @@ static int signal_type_named(const char *name, td_signal_type *t)
 
 void td__h_hma_signal_type_update(td__req *r)
 {
-    if (!only_query(r, no_query))
+    if (!td__only_query(r, no_query))
         return;
     td_signal_type t;
     if (!signal_type_named(r->params[0], &t)) {
@@ -957,7 +921,7 @@ void td__h_hma_signal_type_update(td__req *r)
     json_t *obj = td__body_object(r);
     if (!obj)
         return;
-    if (!only_members(r, obj, members)) {
+    if (!td__only_members(r, obj, members)) {
         json_decref(obj);
         return;
     }
@@ -986,7 +950,7 @@ void td__h_hma_signal_type_update(td__req *r)
 void td__h_hma_signal_type_index(td__req *r)
 {
     static const char *const query[] = {"signal_type", NULL};
-    if (!only_query(r, query))
+    if (!td__only_query(r, query))
         return;
     const char *only = td__query(r, "signal_type");
     td_signal_type want = 0;
@@ -1022,7 +986,7 @@ void td__h_hma_signal_type_index(td__req *r)
  * signals), all enabled; there is nothing to configure (HMA's PUT is unimplemented too). */
 void td__h_hma_content_types(td__req *r)
 {
-    if (!only_query(r, no_query))
+    if (!td__only_query(r, no_query))
         return;
     td__reply_json(r, 200,
                    json_pack("[{s:s,s:b},{s:s,s:b},{s:s,s:b},{s:s,s:b}]", "name", "photo",

@@ -59,69 +59,16 @@ static const hma_type *valid_type(td__req *r, const char *name)
     return t;
 }
 
-/* ---- query parameters ---- */
+/* ---- query parameters (td__only_query: unknown, repeated or bare ones refused) ---- */
 
-typedef struct query_scan {
-    const char *const *names;
-    const char *bad;  /* the first parameter not in names */
-    const char *dup;  /* the first one given twice */
-    const char *bare; /* the first one without a value ("?include_distance") */
-    unsigned seen;    /* bit i: names[i] seen */
-} query_scan;
-
-static enum MHD_Result scan_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                const char *value)
-{
-    (void)kind;
-    query_scan *s = cls;
-    if (!value) {
-        s->bare = key;
-        return MHD_NO;
-    }
-    for (unsigned i = 0; s->names[i]; i++)
-        if (strcmp(s->names[i], key) == 0) {
-            if (s->seen & (1u << i)) {
-                s->dup = key;
-                return MHD_NO;
-            }
-            s->seen |= 1u << i;
-            return MHD_YES;
-        }
-    s->bad = key;
-    return MHD_NO;
-}
-
-/* Replies 400 and returns 0 when the query string holds a parameter not in names (NULL-ended)
- * or one twice: HMA would ignore it (or take the first); takedown never answers 2xx while
- * ignoring what it was sent. */
-static int only_query(td__req *r, const char *const *names)
-{
-    query_scan s = {names, NULL, NULL, NULL, 0};
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, scan_arg, &s);
-    if (s.bad) {
-        td__reply_error(r, 400, "unknown_query", "unknown query parameter '%s'", s.bad);
-        return 0;
-    }
-    if (s.bare) { /* Flask reads it as "", which no parameter here takes as meant */
-        td__reply_error(r, 400, "invalid_query", "query parameter '%s' has no value", s.bare);
-        return 0;
-    }
-    if (s.dup) {
-        td__reply_error(r, 400, "invalid_query", "query parameter '%s' is given more than once",
-                        s.dup);
-        return 0;
-    }
-    return 1;
-}
-
-/* only_query for a GET route, which takes no body either: a body is refused, not ignored. */
+/* td__only_query for a GET route, which takes no body either: a body is refused, not ignored. */
 static int only_query_no_body(td__req *r, const char *const *names)
 {
     if (r->body_len) {
         td__reply_error(r, 400, "unexpected_body", "%s %s takes no body", r->method, r->path);
         return 0;
     }
-    return only_query(r, names);
+    return td__only_query(r, names);
 }
 
 /* HMA's answer to a request its pydantic model refuses: 422 with the list of errors. */
@@ -637,7 +584,7 @@ void td__h_hma_hash(td__req *r)
 void td__h_hma_hash_post(td__req *r)
 {
     static const char *const names[] = {"types", NULL};
-    if (!only_query(r, names))
+    if (!td__only_query(r, names))
         return;
     const char *content;
     json_t *h = hash_upload(r, td__query(r, "types"), &content);
@@ -733,7 +680,7 @@ void td__h_hma_lookup(td__req *r)
 void td__h_hma_lookup_post(td__req *r)
 {
     static const char *const names[] = {"types", "banks", "seed", "bypass_coinflip", NULL};
-    if (!only_query(r, names))
+    if (!td__only_query(r, names))
         return;
     /* HMA compares this one to "true" (anything else is false); takedown refuses values that
      * are neither rather than read them as false */
@@ -796,7 +743,7 @@ void td__h_hma_raw_lookup(td__req *r)
 void td__h_hma_compare(td__req *r)
 {
     static const char *const names[] = {NULL};
-    if (!only_query(r, names))
+    if (!td__only_query(r, names))
         return;
     json_error_t jerr;
     json_t *obj = r->body_len ? json_loadb((const char *)r->body, r->body_len,

@@ -889,34 +889,62 @@ void td_server_set_service(td_server *srv, td_service *svc)
     atomic_store(&srv->ready, svc && td_service_ready(svc) ? 1 : 0);
 }
 
-typedef struct query_check {
-    const char *const *names;
-    const char *unknown;
-} query_check;
+/* ---- the HMA routes' query parameters (they check their own: HMA's messages and shape) ---- */
 
-static enum MHD_Result query_known(void *cls, enum MHD_ValueKind kind, const char *key,
-                                   const char *value)
+typedef struct query_scan {
+    const char *const *names;
+    const char *bad;  /* the first parameter not in names */
+    const char *dup;  /* the first one given twice */
+    const char *bare; /* the first one without a value ("?include_distance") */
+    unsigned seen;    /* bit i: names[i] seen */
+} query_scan;
+
+static enum MHD_Result scan_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
 {
     (void)kind;
-    (void)value;
-    query_check *q = cls;
-    for (size_t i = 0; q->names && q->names[i]; i++)
-        if (strcmp(key, q->names[i]) == 0)
+    query_scan *s = cls;
+    if (!value) {
+        s->bare = key;
+        return MHD_NO;
+    }
+    for (unsigned i = 0; s->names && s->names[i] && i < 32; i++)
+        if (strcmp(s->names[i], key) == 0) {
+            if (s->seen & (1u << i)) {
+                s->dup = key;
+                return MHD_NO;
+            }
+            s->seen |= 1u << i;
             return MHD_YES;
-    q->unknown = key;
+        }
+    s->bad = key;
     return MHD_NO;
 }
 
 int td__only_query(td__req *r, const char *const *names)
 {
-    query_check q = {names, NULL};
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_known, &q);
-    if (!q.unknown)
-        return 1;
-    td__reply_error(r, 400, "unknown_query",
-                    "unknown query parameter '%s': takedown refuses what it would not use",
-                    q.unknown);
-    return 0;
+    query_scan s = {names, NULL, NULL, NULL, 0};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, scan_arg, &s);
+    char safe[128];
+    if (s.bad) {
+        td__safe_text(safe, sizeof safe, s.bad, strlen(s.bad));
+        td__reply_error(r, 400, "unknown_query",
+                        "unknown query parameter '%s': takedown refuses what it would not use",
+                        safe);
+        return 0;
+    }
+    if (s.bare) { /* Flask reads it as "", which no parameter here takes as meant */
+        td__safe_text(safe, sizeof safe, s.bare, strlen(s.bare));
+        td__reply_error(r, 400, "invalid_query", "query parameter '%s' has no value", safe);
+        return 0;
+    }
+    if (s.dup) {
+        td__safe_text(safe, sizeof safe, s.dup, strlen(s.dup));
+        td__reply_error(r, 400, "invalid_query", "query parameter '%s' is given more than once",
+                        safe);
+        return 0;
+    }
+    return 1;
 }
 
 uint16_t td_server_port(const td_server *srv) { return srv->port; }
