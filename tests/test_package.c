@@ -474,6 +474,9 @@ static void test_hasher(void **state)
         assert_int_equal(td__pkg_hasher_final(&h, got), 0);
         crypto_hash_sha256_final(&want, expect);
         assert_memory_equal(got, expect, 32);
+        /* The first round crossed the bytes after which the second thread starts (its first
+         * jobs hashed on this thread, the rest on both): every later round is threaded. */
+        assert_true(h.threaded);
         /* Every buffer is free now: scribbling over them changes nothing. */
         for (int b = 0; b < BUFS; b++)
             memset(bufs[b], 0xa5, MAX);

@@ -12,7 +12,10 @@
  * buffer's job, for the digest) takes the next piece itself when the thread is not in the middle
  * of one. On a busy machine the second thread is often not running when work is queued (its
  * wake-up waits for a core); the caller then hashes instead of sleeping. Without a thread
- * (pthread_create failed) every job is hashed when it is posted, with the same results. */
+ * (pthread_create failed) every job is hashed when it is posted, with the same results.
+ *
+ * The thread starts only once THREAD_FROM bytes were posted: a small package (a report, a
+ * single image) is hashed on the caller's thread, which costs less than starting one. */
 #include <string.h>
 
 #include "core/error.h"
@@ -21,6 +24,8 @@
 /* Hashed in one go by whoever holds the chain: small enough that a caller waiting for the
  * thread's piece waits little, large enough that the lock is rare. */
 #define PIECE ((size_t)256 * 1024)
+/* Bytes hashed on the caller's thread before the second thread is started. */
+#define THREAD_FROM ((uint64_t)4 * 1024 * 1024)
 
 /* With the lock held: takes the next piece of the oldest job, if nobody is hashing. */
 static int take_piece(td__pkg_hasher *h, const uint8_t **p, size_t *n)
@@ -107,7 +112,6 @@ td_status td__pkg_hasher_init(td__pkg_hasher *h, td_error *err)
         return td__error_set(err, TD_ERR_NOMEM, "package: cannot create a condition");
     }
     h->ready = 1;
-    h->threaded = pthread_create(&h->thread, NULL, hasher_main, h) == 0;
     return TD_OK;
 }
 
@@ -158,7 +162,13 @@ uint64_t td__pkg_hasher_post(td__pkg_hasher *h, const uint8_t *p, size_t n)
 {
     if (!n)
         return h->posted;
+    if (!h->threaded && !h->tried && h->inline_bytes + n >= THREAD_FROM) {
+        /* Every job so far is done (hashed when posted): the thread starts on an empty queue. */
+        h->tried = 1;
+        h->threaded = pthread_create(&h->thread, NULL, hasher_main, h) == 0;
+    }
     if (!h->threaded) {
+        h->inline_bytes += n;
         h->failed |= EVP_DigestUpdate(h->md, p, n) != 1;
         h->done = ++h->posted;
         return h->posted;

@@ -150,9 +150,11 @@ typedef struct td__pkg_hasher {
     size_t head_off;                          /* bytes of the oldest job not done that were taken */
     int hashing;                              /* someone holds the chain (hashes a piece) */
     int stop;                                 /* the thread is asked to end */
-    int threaded; /* the thread runs; else jobs are hashed when posted */
-    int failed;   /* an OpenSSL call failed since the last reset */
-    int ready;    /* initialised */
+    int threaded;          /* the thread runs; else jobs are hashed when posted */
+    int tried;             /* the thread was started (or failed to start) */
+    uint64_t inline_bytes; /* hashed on the caller's thread before the thread started */
+    int failed;            /* an OpenSSL call failed since the last reset */
+    int ready;             /* initialised */
 } td__pkg_hasher;
 
 td_status td__pkg_hasher_init(td__pkg_hasher *h, td_error *err);
