@@ -293,7 +293,7 @@ static json_t *media_json(td__req *r, const td_content *c, const char *failure)
                           : st    ? "the review copy's record could not be read"
                                   : none_reason(rm, &o, c);
         return json_pack("{s:b, s:n, s:I, s:I, s:s, s:n, s:s, s:[]}", "kept", 0, "content_type",
-                         (json_int_t)0, "bytes", (json_int_t)0, "parts", "state", "none",
+                         "bytes", (json_int_t)0, "parts", (json_int_t)0, "state", "none",
                          "delete_after", "reason", why, "items");
     }
     const td_review_media_item *main = info.n_items ? &info.items[0] : NULL;
