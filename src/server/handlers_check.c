@@ -355,19 +355,24 @@ static void content_reply_parts(td__req *r, td_content_input *in, const td_revie
         return;
     }
     /* The content is recorded: a copy that cannot be written leaves it as it is (a retry would
-     * be a conflict), and the answer says why nothing was kept. */
-    char failure[TD_ERROR_MESSAGE_MAX + 64];
-    failure[0] = '\0';
+     * be a conflict); the answer says nothing was kept, the operator's log says why (the
+     * message may name the data directory's paths, which are not the caller's business). */
+    const char *failure = NULL;
     td_review_media *rm = td__req_review_media(r);
     int attempted = rm && n_media && out.has_case && out.kase.state != TD_CASE_CLOSED;
     if (attempted) {
         td_error kerr;
         size_t kept = 0;
-        if (td_review_media_keep(rm, out.content_id, media, n_media, &kept, &kerr) != TD_OK)
-            snprintf(failure, sizeof failure, "the review copy could not be written: %s",
-                     kerr.message);
+        if (td_review_media_keep(rm, out.content_id, media, n_media, &kept, &kerr) != TD_OK) {
+            failure = "the review copy could not be written (see the server's log)";
+            if (r->srv->opts.log) {
+                char line[TD_ERROR_MESSAGE_MAX + 64];
+                snprintf(line, sizeof line, "review copy of a content not kept: %s", kerr.message);
+                r->srv->opts.log(r->srv->opts.log_ctx, line);
+            }
+        }
     }
-    json_t *o = content_json(r, &out, failure[0] ? failure : NULL, attempted);
+    json_t *o = content_json(r, &out, failure, attempted);
     td_content_clear(&out);
     td__reply_json(r, 201, o);
 }
