@@ -345,6 +345,8 @@ static void compare_queues(fixture *f, item *items, int n)
         assert_int_equal(nc, expect);
         td_free(cases);
     }
+    int64_t ids[N_CONTENT];
+    size_t nids = 0, total = 0;
     for (int k = 0; k < n; k++) {
         td_queue *cq = NULL;
         size_t ncq = 0;
@@ -355,7 +357,24 @@ static void compare_queues(fixture *f, item *items, int n)
         for (size_t j = 0; j < ncq; j++)
             assert_true(has_queue(&items[k], cq[j].id));
         td_free(cq);
+        ids[nids++] = items[k].case_id;
+        total += (size_t)items[k].n_queues;
     }
+    /* The same for all cases at once, sorted by case. */
+    td_queue *all = NULL;
+    size_t nall = 0;
+    check(td_cases_queues(f->svc, ids, nids, &all, &nall, &err), &err);
+    assert_int_equal(nall, total);
+    for (size_t j = 0; j < nall; j++) {
+        int k = 0;
+        while (k < n && items[k].case_id != all[j].case_id)
+            k++;
+        assert_true(k < n);
+        assert_true(has_queue(&items[k], all[j].id));
+        if (j)
+            assert_true(all[j - 1].case_id <= all[j].case_id);
+    }
+    td_free(all);
     td_free(qs);
 }
 
@@ -657,9 +676,23 @@ static void test_qa_half(void **state)
     fixture *f = *state;
     td_error err;
     const int n = 400;
-    for (int i = 0; i < n; i++)
-        check(td_case_decide(f->svc, new_case(f, i), &f->mod, TD_DECISION_REMOVE, "r", NULL, &err),
-              &err);
+    int64_t ids[400];
+    for (int i = 0; i < n; i++) {
+        ids[i] = new_case(f, i);
+        check(td_case_decide(f->svc, ids[i], &f->mod, TD_DECISION_REMOVE, "r", NULL, &err), &err);
+    }
+    /* Flagged uploads without matches: each case in its source's queue only (and the queues of
+     * 400 cases read in several queries). */
+    td_queue *qs = NULL;
+    size_t nq = 0;
+    check(td_cases_queues(f->svc, ids, (size_t)n, &qs, &nq, &err), &err);
+    assert_int_equal(nq, (size_t)n);
+    for (size_t i = 0; i < nq; i++) {
+        assert_int_equal(qs[i].case_id, ids[i]);
+        assert_string_equal(qs[i].id, "source:upload");
+        assert_int_equal(qs[i].kind, TD_QUEUE_SOURCE);
+    }
+    td_free(qs);
     /* Binomial(400, 0.5): mean 200, standard deviation 10. */
     double got = (double)qa_count(f, 1u << TD_QA_PENDING);
     if (fabs(got - n * 0.5) > 5 * sqrt(n * 0.25))

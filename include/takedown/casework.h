@@ -995,6 +995,7 @@ typedef enum td_queue_kind {
 const char *td_queue_kind_name(td_queue_kind kind); /* "all", "bank", "label", ... */
 
 typedef struct td_queue {
+    int64_t case_id;              /* td_cases_queues: the case it is a queue of; else 0 */
     char id[TD_QUEUE_ID_MAX + 1]; /* "all", "bank:<name>", ... */
     td_queue_kind kind;
     const char *value; /* points into id after the colon; NULL for "all" */
@@ -1013,6 +1014,11 @@ int td_queue_id_valid(const char *id);
  * exist has none. */
 __attribute__((warn_unused_result)) td_status
 td_case_queues(td_service *svc, int64_t case_id, td_queue **out, size_t *count, td_error *err);
+/* The queues of several cases (ids[0..n), n <= TD_PAGE_MAX; a page of td_case_list) in a few
+ * queries: case_id names each one's case; sorted by case id, then by id. Free *out with td_free. */
+__attribute__((warn_unused_result)) td_status td_cases_queues(td_service *svc, const int64_t *ids,
+                                                              size_t n, td_queue **out,
+                                                              size_t *count, td_error *err);
 
 typedef enum td_qa_state { TD_QA_PENDING = 1, TD_QA_AGREED = 2, TD_QA_DISAGREED = 3 } td_qa_state;
 

@@ -168,6 +168,8 @@ out:
 static int queue_cmp(const void *a, const void *b)
 {
     const td_queue *x = a, *y = b;
+    if (x->case_id != y->case_id)
+        return x->case_id < y->case_id ? -1 : 1;
     if (x->kind == TD_QUEUE_ALL || y->kind == TD_QUEUE_ALL)
         return (y->kind == TD_QUEUE_ALL) - (x->kind == TD_QUEUE_ALL);
     return strcmp(x->id, y->id);
@@ -320,5 +322,70 @@ td_status td_case_queues(td_service *svc, int64_t case_id, td_queue **out, size_
         queue_kind(&k.l.list[i]);
     *out = k.l.list;
     *count = k.l.n;
+    return TD_OK;
+}
+
+/* Ids per query of td_cases_queues: one statement text (unused places bound to 0, which no case
+ * has), cached by the connection like any other. */
+#define IDS_PER_QUERY 64
+
+typedef struct many_ctx {
+    const int64_t *ids;
+    size_t n;
+    list_ctx l;
+} many_ctx;
+
+static td_status many_body(td_store_conn *c, void *ctx, td_error *err)
+{
+    many_ctx *m = ctx;
+    char sql[64 + IDS_PER_QUERY * 6];
+    size_t len = (size_t)snprintf(sql, sizeof sql,
+                                  "SELECT case_id, queue FROM case_queues WHERE case_id IN (");
+    for (int i = 1; i <= IDS_PER_QUERY; i++)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, "%s$%d", i > 1 ? ", " : "", i);
+    snprintf(sql + len, sizeof sql - len, ")");
+    for (size_t at = 0; at < m->n; at += IDS_PER_QUERY) {
+        td_stmt *q;
+        int row;
+        td_status st = td_store_prepare(c, sql, &q, err);
+        for (int i = 0; st == TD_OK && i < IDS_PER_QUERY; i++)
+            st = td_stmt_bind_int64(q, i + 1, at + (size_t)i < m->n ? m->ids[at + (size_t)i] : 0,
+                                    err);
+        if (st)
+            return st;
+        while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
+            if ((st = td__grow((void **)&m->l.list, &m->l.cap, m->l.n + 1, sizeof *m->l.list, err)))
+                break;
+            td_queue *x = &m->l.list[m->l.n++];
+            queue_set(x, td_stmt_column_text(q, 1));
+            x->case_id = td_stmt_column_int64(q, 0);
+        }
+        td_stmt_reset(q);
+        if (st)
+            return st;
+    }
+    return TD_OK;
+}
+
+td_status td_cases_queues(td_service *svc, const int64_t *ids, size_t n, td_queue **out,
+                          size_t *count, td_error *err)
+{
+    many_ctx m = {ids, n, {NULL, 0, 0}};
+    *out = NULL;
+    *count = 0;
+    if (n > TD_PAGE_MAX)
+        return td__error_set(err, TD_ERR_LIMIT, "at most %d cases at once", TD_PAGE_MAX);
+    if (!n)
+        return TD_OK;
+    td_status st = td_store_read(svc->store, many_body, &m, err);
+    if (st) {
+        td__free(m.l.list);
+        return st;
+    }
+    qsort(m.l.list, m.l.n, sizeof *m.l.list, queue_cmp);
+    for (size_t i = 0; i < m.l.n; i++)
+        queue_kind(&m.l.list[i]);
+    *out = m.l.list;
+    *count = m.l.n;
     return TD_OK;
 }
