@@ -64,6 +64,7 @@ static void open_on(fixture *f, int sqlite_only)
     so.follow_interval_ms = 0;
     so.clock.now_ms = fake_clock;
     so.store_url = sqlite_only ? NULL : td_test_store_url(f->dir);
+    so.review_qa_share = 1.0; /* every remove and keep decision opens a QA review */
     check(td_service_open(f->dir, &so, &f->svc, &err), &err);
     check(td_orders_open(f->svc, NULL, &f->orders, &err), &err);
 }
@@ -530,6 +531,29 @@ static void test_every_change_is_an_entry(void **state)
     assert_string_equal(json_string_value(json_object_get(d, "reason")),
                         "Glorification of an attack");
     assert_string_equal(json_string_value(json_object_get(d, "content_id")), "item-1");
+    json_decref(d);
+    /* QA: the decision opened a review (the service's entry); a second reviewer disagrees. */
+    td_qa *qas = NULL;
+    size_t nqa = 0;
+    int64_t qa_id = 0;
+    int same = 0;
+    check(td_qa_list(f->svc, 0, 0, 0, &qas, &nqa, &err), &err);
+    for (size_t i = 0; i < nqa; i++)
+        if (qas[i].case_id == case_id)
+            qa_id = qas[i].id;
+    td_free(qas);
+    assert_true(qa_id > 0);
+    d = expect_entry(f, "qa.open", NULL, obj("qa", qa_id));
+    assert_int_equal(json_integer_value(json_object_get(d, "case_id")), case_id);
+    assert_string_equal(json_string_value(json_object_get(d, "first_by")), mod.name);
+    json_decref(d);
+    check(td_qa_decide(f->svc, qa_id, &admin, TD_DECISION_KEEP, "not_terrorist_content", "Satire",
+                       &same, NULL, &err),
+          &err);
+    d = expect_entry(f, "qa.decide", &admin, obj("qa", qa_id));
+    assert_string_equal(json_string_value(json_object_get(d, "state")), "disagreed");
+    assert_string_equal(json_string_value(json_object_get(d, "reason_code")),
+                        "not_terrorist_content");
     json_decref(d);
 
     /* Settings: the notice templates. */
