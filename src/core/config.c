@@ -163,6 +163,11 @@ static const td_config_option options[] = {
             "hash exchanges: the shortest schedule an exchange may ask for"),
     INT_OPT("exchange_reactions_per_minute", 0, 100000, 60,
             "hash exchanges: reactions (feedback) sent to one source per minute"),
+    STR_OPT("review_reasons", "",
+            "the reasons a review decision may name: 'code=Label;code=Label' (codes [a-z0-9_], at "
+            "most 64 reasons; empty: the TCO Regulation's categories)"),
+    STR_OPT("review_qa_share", "0.05",
+            "share of remove and keep decisions sent to a second reviewer (QA), 0 to 1"),
     {NULL, TD_CONFIG_INT, 0, 0, 0, NULL, NULL},
 };
 

@@ -348,6 +348,17 @@ void td__h_case_claim(td__req *r);
 void td__h_case_release(td__req *r);
 void td__h_case_decision(td__req *r);
 
+/* The review workflow (handlers_review.c). td__check_reason_code answers 422 naming reason_code
+ * and returns 0 when code (NULL or "": none) is not one of the review reasons. */
+void td__h_me(td__req *r);
+void td__h_queues(td__req *r);
+void td__h_review_reasons(td__req *r);
+void td__h_qa_list(td__req *r);
+void td__h_qa_decision(td__req *r);
+void td__h_content_list(td__req *r);
+void td__h_signal_decisions(td__req *r);
+int td__check_reason_code(td__req *r, const char *code);
+
 void td__h_webhooks_list(td__req *r);
 void td__h_webhooks_create(td__req *r);
 void td__h_webhook_delete(td__req *r);
