@@ -76,9 +76,11 @@ static const td__route routes[] = {
 
     {"POST", "/v1/check", td__h_check, CHECK, TD__F_MEDIA, "check media or hashes",
      "dihedral max_matches"},
-    {"POST", "/v1/content", td__h_content_submit, CHECK, TD__F_MEDIA, "submit content",
+    {"POST", "/v1/content", td__h_content_submit, CHECK, TD__F_MEDIA | TD__F_FORM, "submit content",
      "content_id uploader url time_ms"},
     {"GET", "/v1/content/{id}", td__h_content_get, READ | TD__R_PLATFORM, 0, "one content"},
+    {"GET", "/v1/content/{id}/media", td__h_content_media, MOD, TD__F_DOWNLOAD,
+     "the review copy of a content's media (audited)", "part"},
 
     {"GET", "/v1/cases", td__h_cases_list, READ, 0, "the review queue",
      "state limit offset mine queue"},
