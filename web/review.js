@@ -828,6 +828,10 @@
       const sel = reasonSelect('qa-reason', R.reasons.length ? R.reasons : await reasons());
       const note = el('textarea', { id: 'qa-note', name: 'note', maxlength: '1024', rows: '2' });
       const decide = async (what) => {
+        if (!sel.value) {
+          sel.focus();
+          return qLive('Choose a reason for "' + what + '" first.', true);
+        }
         const body = { decision: what };
         if (sel.value) body.reason_code = sel.value;
         const n = note.value.trim() || (sel.value ? reasonLabel(sel.value, reasonsCache) : '');

@@ -187,8 +187,13 @@ async function liveText(page, sel) {
 
 // Waits until the live region says something matching re; returns it.
 async function waitLive(page, re, sel) {
-  await page.waitForFunction(([src, s]) => new RegExp(src).test(document.querySelector(s).textContent),
-    [re.source, sel || '#review-live']);
+  try {
+    await page.waitForFunction(([src, s]) => new RegExp(src).test(document.querySelector(s).textContent),
+      [re.source, sel || '#review-live']);
+  } catch (e) {
+    throw new Error('the live region ' + (sel || '#review-live') + ' never matched ' + re + ': "' +
+      await liveText(page, sel) + '"');
+  }
   return liveText(page, sel);
 }
 
@@ -239,7 +244,10 @@ async function queues(page, M) {
     .getAttribute('aria-pressed') === 'true', qid);
   const want = (await must(200, 'GET', '/v1/cases?queue=' + encodeURIComponent(qid) + '&limit=200', M)).cases
     .filter((c) => c.state !== 'closed').map((c) => c.id);
-  await page.waitForFunction((n) => document.querySelectorAll('#view-review button.case-item').length === n, want.length);
+  await page.waitForFunction(([q, n]) => {
+    const t = document.querySelector('#view-review .case-list .pane-title');
+    return t && t.textContent === q + ' (' + n + ')' && location.hash.includes('queue=');
+  }, [qid, want.length]);
   const got = await page.evaluate(() => Array.from(document.querySelectorAll('#view-review button.case-item'))
     .map((b) => Number(b.dataset.caseId)));
   assert(JSON.stringify(got) === JSON.stringify(want), 'the queue lists the API\'s cases in its order: ' + got + ' vs ' + want);
@@ -363,13 +371,20 @@ async function media(page, M, d) {
   await waitCase(page, d.cases.img4);
   await page.waitForSelector('#view-review .case-content figure.media-item img');
   assert(await mediaFilter(page) === 'blur(16px) grayscale(1)', 'the image is blurred and greyscale: ' + await mediaFilter(page));
-  // The bytes behind the image are the uploaded file's, as the API serves them.
-  const shown = await page.evaluate(async () => {
+  // The bytes behind the image are the uploaded file's, as the API serves them. The console's
+  // CSP lets no script fetch a blob: URL (connect-src 'self'), so this is read in a second page
+  // whose CSP is bypassed for the test's own script.
+  const peek = await H.page(page.context().browser(), 1280, 800, { bypassCSP: true });
+  await H.signIn(peek, M);
+  await peek.goto(H.base + '/#review/case=' + d.cases.img4);
+  await peek.waitForSelector('#view-review .case-content figure.media-item img');
+  const shown = await peek.evaluate(async () => {
     const img = document.querySelector('#view-review .case-content figure.media-item img');
     const b = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
     const h = new Uint8Array(await crypto.subtle.digest('SHA-256', b));
     return { src: img.src, sha: Array.from(h).map((x) => x.toString(16).padStart(2, '0')).join('') };
   });
+  await peek.context().close();
   const served = await call('GET', '/v1/content/post%2Fimg-4/media', M);
   assert(served.status === 200 && (served.headers.get('content-type') || '').startsWith('image/jpeg'),
     'API: GET media answers the image: ' + served.status + ' ' + served.headers.get('content-type'));
@@ -425,6 +440,7 @@ async function media(page, M, d) {
   await page.uncheck('#pref-grey');
   await page.selectOption('#pref-strength', 'strong');
   await page.click('#pref-save');
+  await page.waitForFunction(() => /strong/.test(localStorage.getItem('takedown.review.prefs') || ''));
   assert(await mediaFilter(page) === 'blur(32px)', 'settings apply at once: ' + await mediaFilter(page));
   const stored = await page.evaluate(() => JSON.parse(localStorage.getItem('takedown.review.prefs')));
   assert(stored && stored.grey === false && stored.strength === 'strong', 'kept in localStorage: ' + JSON.stringify(stored));
@@ -433,6 +449,7 @@ async function media(page, M, d) {
   await page.selectOption('#pref-strength', 'medium');
   await page.selectOption('#pref-scope', 'queue');
   await page.click('#pref-save');
+  await page.waitForFunction(() => /"queues":\{"all"/.test(localStorage.getItem('takedown.review.prefs') || ''));
   const stored2 = await page.evaluate(() => JSON.parse(localStorage.getItem('takedown.review.prefs')));
   assert(stored2.queues && stored2.queues.all && stored2.queues.all.grey === true, 'a per-queue override: ' + JSON.stringify(stored2));
   assert(await mediaFilter(page) === 'blur(16px) grayscale(1)', 'the queue override applies: ' + await mediaFilter(page));
@@ -454,6 +471,9 @@ async function qa(t, d, keys, removedCase) {
   await page1.waitForSelector('#view-qa button.qa-item[data-qa-id="' + item.id + '"]');
   await page1.click('#view-qa button.qa-item[data-qa-id="' + item.id + '"]');
   await page1.waitForSelector('#qa-keep');
+  await page1.click('#qa-keep');
+  await waitLive(page1, /Choose a reason/, '#qa-live');
+  await page1.selectOption('#qa-reason', 'other');
   await page1.click('#qa-keep');
   const said = await waitLive(page1, /409/, '#qa-live');
   assert(/same_reviewer|first decision|409/.test(said), 'the 409 is shown: ' + said);
