@@ -213,6 +213,15 @@ async function key(page, k) {
   await page.keyboard.press(k);
 }
 
+// Waits until the pane beside the case has everything it fetches (for screenshots).
+async function settled(page, scope) {
+  await page.waitForFunction((sc) => {
+    const side = document.querySelector(sc);
+    return side && side.querySelector('.uploader-list, .side-part p') &&
+      !Array.from(side.querySelectorAll('.signal-source')).some((e) => /…/.test(e.textContent));
+  }, scope || '#view-review .case-side');
+}
+
 async function noScroll(page, where) {
   const [h, inner] = await page.evaluate(() => [document.documentElement.scrollHeight, innerHeight]);
   assert(h <= inner, where + ': the page does not scroll at 1280x800 (' + h + ' > ' + inner + ')');
@@ -393,6 +402,7 @@ async function media(page, M, d) {
     'the bytes shown are the uploaded file (' + shown.sha + ' vs ' + sha256(d.image) + ')');
   ok('image of case #' + d.cases.img4 + ' blurred and greyscale (filter ' + await mediaFilter(page) + '); its bytes are the file ' +
     'uploaded (SHA-256 ' + shown.sha.slice(0, 16) + '..., as GET /v1/content/{id}/media serves them)');
+  await settled(page);
   await H.screenshot(page, 'review', true);
 
   await page.click('#view-review .case-content button.reveal');
@@ -431,6 +441,7 @@ async function media(page, M, d) {
   assert(v.filter === 'blur(16px) grayscale(1)' && v.frame === 'blur(16px) grayscale(1)', 'video and frames blurred: ' + JSON.stringify(v));
   await page.waitForFunction(() => document.querySelectorAll('#view-review .frame-strip canvas').length >= 4);
   ok('the video: muted, paused, no autoplay, controls; it and its frame strip (4 frames) blurred and greyscale');
+  await settled(page);
   await H.screenshot(page, 'review-video', true);
 
   // Media settings: greyscale off for this queue only, kept in localStorage; back to default.
@@ -490,6 +501,7 @@ async function qa(t, d, keys, removedCase) {
   assert(/hidden until the second reviewer decides/.test(head) && !/incitement/.test(head),
     'the first decision is hidden: ' + head);
   ok('QA #' + item.id + ' for the second moderator: the first decision hidden');
+  await settled(page, '#view-qa .qa-side');
   await H.screenshot(page, 'qa', true);
 
   await page.selectOption('#qa-reason', 'not_terrorist_content');
@@ -512,6 +524,7 @@ async function qa(t, d, keys, removedCase) {
   const row = await page.textContent('#view-qa button.qa-item[data-qa-id="' + item.id + '"]');
   assert(/remove vs keep/.test(row), 'the disagreements tab lists it: ' + row);
   ok('"Disagreements" lists QA #' + item.id + ' (remove vs keep)');
+  await settled(page, '#view-qa .qa-side');
   await H.screenshot(page, 'qa-disagreements', true);
   await a11yCheck(page, 'the QA view');
   await page.waitForSelector('#view-qa .qa-content figure.media-item .media');
@@ -544,6 +557,7 @@ async function auditor(t, keys, d) {
   assert(forced.status === 403 && /403/.test(forced.text), 'a forced POST is 403: ' + JSON.stringify(forced));
   ok('auditor: case #' + d.cases.img3 + ' read with no action button and no media ("Media is shown to moderators only"); ' +
     '"c" does nothing; a forced claim: "' + forced.text + '"');
+  await settled(page);
   await H.screenshot(page, 'review-auditor', true);
   await page.goto(H.base + '/#qa/state=disagreed');
   await page.waitForSelector('#view-qa button.qa-item');
