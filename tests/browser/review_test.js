@@ -345,6 +345,10 @@ async function shortcuts(page, M, mName) {
   k = await must(200, 'GET', '/v1/cases/' + id, M);
   assert(k.state === 'escalated', 'API: escalated: ' + JSON.stringify(k));
   ok('"e": API case #' + id + ' escalated');
+  await page.waitForFunction((old) => {
+    const t = document.querySelector('#view-review .case-title');
+    return t && Number(t.dataset.caseId) !== old;
+  }, id);
 
   // n and p move through the queue.
   const list = await page.evaluate(() => Array.from(document.querySelectorAll('#view-review button.case-item'))
@@ -520,7 +524,10 @@ async function qa(t, d, keys, removedCase) {
     'the page shows both decisions');
 
   await page.click('#qa-tab-disagreed');
-  await page.waitForSelector('#view-qa button.qa-item[data-qa-id="' + item.id + '"]');
+  await page.waitForFunction((id) => {
+    const b = document.querySelector('#view-qa button.qa-item[data-qa-id="' + id + '"]');
+    return b && /disagreed/.test(b.textContent) && location.hash.includes('state=disagreed');
+  }, item.id);
   const row = await page.textContent('#view-qa button.qa-item[data-qa-id="' + item.id + '"]');
   assert(/remove vs keep/.test(row), 'the disagreements tab lists it: ' + row);
   ok('"Disagreements" lists QA #' + item.id + ' (remove vs keep)');
