@@ -285,9 +285,12 @@ static long long relay_report(void)
 static int group_setup(void **state)
 {
     (void)state;
-    static const char *const flags[] = {"--webhook-allow-private",      "1",
-                                        "--rate-limit-unauthenticated", "100000",
-                                        "--review-qa-share",            "1",
+    static const char *const flags[] = {"--webhook-allow-private",
+                                        "1",
+                                        "--rate-limit-unauthenticated",
+                                        "100000",
+                                        "--review-qa-share",
+                                        "1",
                                         NULL};
     if (api_group_init(S.dir, sizeof S.dir, "api-fields-data") != 0)
         return -1;

@@ -547,8 +547,8 @@ static void test_every_change_is_an_entry(void **state)
     assert_int_equal(json_integer_value(json_object_get(d, "case_id")), case_id);
     assert_string_equal(json_string_value(json_object_get(d, "first_by")), mod.name);
     json_decref(d);
-    check(td_qa_decide(f->svc, qa_id, &admin, TD_DECISION_KEEP, "not_terrorist_content",
-                       "Satire", &same, NULL, &err),
+    check(td_qa_decide(f->svc, qa_id, &admin, TD_DECISION_KEEP, "not_terrorist_content", "Satire",
+                       &same, NULL, &err),
           &err);
     d = expect_entry(f, "qa.decide", &admin, obj("qa", qa_id));
     assert_string_equal(json_string_value(json_object_get(d, "state")), "disagreed");
