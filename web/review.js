@@ -183,7 +183,7 @@
     const url = URL.createObjectURL(res.blob);
     mediaUrls.push(url);
     const label = 'Content ' + contentId + (part ? ' part ' + part : '');
-    const fig = el('figure', { class: shieldClasses(prefs), 'data-part': part, 'data-type': type });
+    const fig = el('figure', { class: shieldClasses(prefs), 'data-content-id': contentId, 'data-part': part, 'data-type': type });
     const cap = el('figcaption', null, type + ', ' + TD.fmtBytes(res.blob.size) + ' ');
     if (type.startsWith('image/')) {
       fig.append(el('div', { class: 'media-frame' }, el('img', { src: url, alt: label + ' (' + type + ')', class: 'media' })));
@@ -474,6 +474,10 @@
     R.caseId = id;
     markCurrent();
     TD.setParams(paramsText());
+    // Nothing of the case shown before stays under the new one.
+    dropMedia();
+    TD.clear($r('case-content'));
+    TD.clear($r('case-side'));
     const res = await TD.api('GET', '/v1/cases/' + id);
     if (!isCurrent(gen)) return;
     const head = $r('case-head');
@@ -530,9 +534,16 @@
 
   // claim, release, remove, keep, escalate on the case shown; the result in the live region.
   async function act(what) {
-    if (!R.kase || !canAct()) return;
+    if (!R.kase) return;
     const id = R.kase.id;
     let res;
+    if (!canAct()) {
+      // A role that may not act has no buttons; a shortcut tried anyway gets the API's answer.
+      const claimish = what === 'claim' || what === 'release';
+      res = await TD.api('POST', '/v1/cases/' + id + '/' + (claimish ? what : 'decision'),
+        { body: claimish ? null : { decision: what, reason: what } });
+      return live(what + ' case #' + id + ': ' + (res.ok ? 'done' : TD.errorText(res)), !res.ok);
+    }
     if (what === 'claim' || what === 'release') {
       res = await TD.api('POST', '/v1/cases/' + id + '/' + what);
       if (!res.ok) return live(what + ' case #' + id + ': ' + TD.errorText(res), true);
@@ -661,10 +672,9 @@
       return;
     }
     if (TD.isTyping(ev)) return;
-    const acts = canAct();
     const map = {
-      c: acts && (() => act('claim')), u: acts && (() => act('release')), r: acts && (() => act('remove')),
-      k: acts && (() => act('keep')), e: acts && (() => act('escalate')), n: () => step(1), j: () => step(1),
+      c: () => act('claim'), u: () => act('release'), r: () => act('remove'),
+      k: () => act('keep'), e: () => act('escalate'), n: () => step(1), j: () => step(1),
       p: () => step(-1), s: MEDIA_ROLES.includes(TD.me.role) && openSettings, '?': openHelp,
       v: () => {
         const f = firstFigure();
@@ -686,7 +696,9 @@
   async function renderReview(section, params) {
     R.active = true;
     if (!R.built || R.section !== section) build(section);
+    else clearCase('Loading…');
     R.reasons = await reasons();
+    if (!R.active) return;
     const p = new URLSearchParams(params || '');
     R.queue = p.get('queue') || 'all';
     const want = Number(p.get('case')) || null;
@@ -697,15 +709,14 @@
     else if (R.cases.length) await openCase(R.cases[0].id);
     else clearCase('Nothing to review in this queue.');
     clearInterval(R.timer);
-    R.timer = setInterval(refreshQueues, QUEUE_POLL_MS);
+    if (R.active) R.timer = setInterval(refreshQueues, QUEUE_POLL_MS);
   }
 
   function leaveReview() {
     R.active = false;
-    R.gen++;
     clearInterval(R.timer);
     R.timer = 0;
-    dropMedia();
+    if (R.built) clearCase('');
   }
 
   document.addEventListener('keydown', onKey);
@@ -864,6 +875,7 @@
     Q.active = false;
     Q.gen++;
     dropMedia();
+    if (Q.built) for (const c of ['qa-content', 'qa-side']) TD.clear($q(c));
   }
 
   TD.registerView({ id: 'qa', title: 'QA', roles: READERS, order: 11, render: renderQa, leave: leaveQa });

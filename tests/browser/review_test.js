@@ -382,7 +382,7 @@ async function media(page, M, d) {
   ok('API: GET /v1/content/{id}/media answers 403 to an auditor');
   await page.goto(H.base + '/#review/case=' + d.cases.img4);
   await waitCase(page, d.cases.img4);
-  await page.waitForSelector('#view-review .case-content figure.media-item img');
+  await page.waitForSelector('#view-review .case-content figure.media-item[data-content-id="post/img-4"] img');
   assert(await mediaFilter(page) === 'blur(16px) grayscale(1)', 'the image is blurred and greyscale: ' + await mediaFilter(page));
   // The bytes behind the image are the uploaded file's, as the API serves them. The console's
   // CSP lets no script fetch a blob: URL (connect-src 'self'), so this is read in a second page
@@ -390,7 +390,7 @@ async function media(page, M, d) {
   const peek = await H.page(page.context().browser(), 1280, 800, { bypassCSP: true });
   await H.signIn(peek, M);
   await peek.goto(H.base + '/#review/case=' + d.cases.img4);
-  await peek.waitForSelector('#view-review .case-content figure.media-item img');
+  await peek.waitForSelector('#view-review .case-content figure.media-item[data-content-id="post/img-4"] img');
   const shown = await peek.evaluate(async () => {
     const img = document.querySelector('#view-review .case-content figure.media-item img');
     const b = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
@@ -426,14 +426,14 @@ async function media(page, M, d) {
   }, d.cases.img4);
   await key(page, 'p');
   await waitCase(page, d.cases.img4);
-  await page.waitForSelector('#view-review .case-content figure.media-item img');
+  await page.waitForSelector('#view-review .case-content figure.media-item[data-content-id="post/img-4"] img');
   assert(await mediaFilter(page) === 'blur(16px) grayscale(1)', 'blurred again after Next and back: ' + await mediaFilter(page));
   ok('after Next and back the image is blurred again');
 
   // The video.
   await page.goto(H.base + '/#review/case=' + d.cases.vid);
   await waitCase(page, d.cases.vid);
-  await page.waitForSelector('#view-review .case-content figure.media-item video');
+  await page.waitForSelector('#view-review .case-content figure.media-item[data-content-id="post/vid-1"] video');
   await page.waitForSelector('#view-review .frame-strip canvas');
   const v = await page.evaluate(() => {
     const e = document.querySelector('#view-review .case-content figure.media-item video');
@@ -555,15 +555,15 @@ async function auditor(t, keys, d) {
   // Shortcuts do nothing; a forced POST answers 403, shown in words.
   const before = (await must(200, 'GET', '/v1/cases/' + d.cases.img3, AU)).state;
   await key(page, 'c');
-  await page.waitForTimeout(300);
-  assert((await must(200, 'GET', '/v1/cases/' + d.cases.img3, AU)).state === before, '"c" did nothing');
+  const refused = await waitLive(page, /403/);
+  assert((await must(200, 'GET', '/v1/cases/' + d.cases.img3, AU)).state === before, '"c" changed nothing');
   const forced = await page.evaluate(async (id) => {
     const r = await window.TD.api('POST', '/v1/cases/' + id + '/claim');
     return { status: r.status, text: window.TD.errorText(r) };
   }, d.cases.img3);
   assert(forced.status === 403 && /403/.test(forced.text), 'a forced POST is 403: ' + JSON.stringify(forced));
   ok('auditor: case #' + d.cases.img3 + ' read with no action button and no media ("Media is shown to moderators only"); ' +
-    '"c" does nothing; a forced claim: "' + forced.text + '"');
+    '"c" tried anyway shows "' + refused + '" and changes nothing (API); a forced claim: "' + forced.text + '"');
   await settled(page);
   await H.screenshot(page, 'review-auditor', true);
   await page.goto(H.base + '/#qa/state=disagreed');
