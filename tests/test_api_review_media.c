@@ -465,6 +465,12 @@ static void test_multipart(void **state)
 static void test_restart(void **state)
 {
     (void)state;
+    /* The figures of this start: img-1 and post-2 kept (big-1 kept nothing), reads counted. */
+    api_resp mr;
+    assert_int_equal(api_http(&S.srv, "GET", "/metrics", NULL, NULL, &mr), 200);
+    assert_non_null(strstr(mr.body, "takedown_review_media_total{event=\"kept\"} 2\n"));
+    assert_null(strstr(mr.body, "takedown_review_media_total{event=\"read\"} 0\n"));
+    api_resp_free(&mr);
     api_server_stop(&S.srv);
     server_start();
     expect_media("img-1", 0, IMG_A, "image/jpeg");

@@ -737,6 +737,20 @@ td_status td_review_media_read(td_review_media *rm, const td_principal *who, con
     if (st == TD_OK)
         st = td__rm_open_file(rm, a.ref, a.tag, part, key, data, len, err);
     sodium_free(key);
+    if (st == TD_ERR_NOT_FOUND) {
+        /* the file went between the record's read and its own: deleted meanwhile (answered as
+         * such), or missing under a copy still held (corrupt) */
+        td_error ignored;
+        if (td_store_read(rm->svc->store, load_body, &a, &ignored) == TD_OK &&
+            (info->state == TD_REVIEW_MEDIA_DELETED || info->state == TD_REVIEW_MEDIA_PRESERVED)) {
+            sodium_memzero(a.wrapped, sizeof a.wrapped);
+            return TD_OK;
+        }
+        sodium_memzero(a.wrapped, sizeof a.wrapped);
+        return td__error_set(err, TD_ERR_CORRUPT,
+                             "review media: the file of part %d of '%s' is missing", part,
+                             content_id);
+    }
     if (st == TD_OK && (int64_t)*len != it->bytes)
         st = td__error_set(err, TD_ERR_CORRUPT,
                            "review media: part %d of '%s' has %zu bytes, not %lld", part,

@@ -211,21 +211,27 @@ static td_status claim_body(td_store_conn *c, void *ctx, td_error *err)
     td_stmt *q;
     int64_t changed = 0, now = td__now(a->rm->svc);
     td_status st;
-    if (a->release)
-        st = td_store_prepare(c,
-                              "UPDATE review_media SET state = $2, claim_ms = 0 WHERE"
-                              " content_ref = $1 AND state = $3 AND $4 >= 0",
-                              &q, err);
-    else
-        st = td_store_prepare(c,
-                              "UPDATE review_media SET state = $3, claim_ms = $4 WHERE"
-                              " content_ref = $1 AND (state = $2 OR (state = $3 AND claim_ms <= "
-                              "$4 - 600000))",
-                              &q, err);
-    if (st || (st = td_stmt_bind_int64(q, 1, a->ref, err)) ||
-        (st = td_stmt_bind_int64(q, 2, TD_REVIEW_MEDIA_KEPT, err)) ||
-        (st = td_stmt_bind_int64(q, 3, TD_REVIEW_MEDIA_SEALING, err)) ||
-        (st = td_stmt_bind_int64(q, 4, now, err)) || (st = td_stmt_run(q, &changed, err)))
+    if (a->release) {
+        if ((st = td_store_prepare(c,
+                                   "UPDATE review_media SET state = $2, claim_ms = 0 WHERE"
+                                   " content_ref = $1 AND state = $3",
+                                   &q, err)) ||
+            (st = td_stmt_bind_int64(q, 1, a->ref, err)) ||
+            (st = td_stmt_bind_int64(q, 2, TD_REVIEW_MEDIA_KEPT, err)) ||
+            (st = td_stmt_bind_int64(q, 3, TD_REVIEW_MEDIA_SEALING, err)))
+            return st;
+    } else if ((st = td_store_prepare(c,
+                                      "UPDATE review_media SET state = $3, claim_ms = $4 WHERE"
+                                      " content_ref = $1 AND (state = $2 OR (state = $3 AND"
+                                      " claim_ms <= $5))",
+                                      &q, err)) ||
+               (st = td_stmt_bind_int64(q, 1, a->ref, err)) ||
+               (st = td_stmt_bind_int64(q, 2, TD_REVIEW_MEDIA_KEPT, err)) ||
+               (st = td_stmt_bind_int64(q, 3, TD_REVIEW_MEDIA_SEALING, err)) ||
+               (st = td_stmt_bind_int64(q, 4, now, err)) ||
+               (st = td_stmt_bind_int64(q, 5, now - CLAIM_MS, err)))
+        return st;
+    if ((st = td_stmt_run(q, &changed, err)))
         return st;
     a->claimed = changed > 0;
     return TD_OK;

@@ -272,8 +272,9 @@ static const char *none_reason(td_review_media *rm, const td_review_media_option
 }
 
 /* The content's "media" object; failure (may be NULL) says why a copy just attempted was not
- * written. */
-static json_t *media_json(td__req *r, const td_content *c, const char *failure)
+ * written; lookup 0: no copy can exist (content just received without one being attempted),
+ * the store is not asked. */
+static json_t *media_json(td__req *r, const td_content *c, const char *failure, int lookup)
 {
     td_review_media *rm = td__req_review_media(r);
     td_review_media_info info;
@@ -286,7 +287,8 @@ static json_t *media_json(td__req *r, const td_content *c, const char *failure)
         int64_t on = 1;
         if (td_config_int(r->srv->opts.config, "review_media", &on, NULL) == TD_OK)
             o.enabled = on != 0;
-        st = td_review_media_get(rm, c->content_id, &info, &err);
+        if (lookup)
+            st = td_review_media_get(rm, c->content_id, &info, &err);
     }
     if (st != TD_OK || !info.exists) {
         const char *why = failure ? failure
@@ -330,11 +332,11 @@ static json_t *media_json(td__req *r, const td_content *c, const char *failure)
 }
 
 /* The content's answer, with its media object. */
-static json_t *content_json(td__req *r, const td_content *c, const char *failure)
+static json_t *content_json(td__req *r, const td_content *c, const char *failure, int lookup)
 {
     json_t *o = td__json_content(c);
     if (o)
-        json_object_set_new(o, "media", media_json(r, c, failure));
+        json_object_set_new(o, "media", media_json(r, c, failure, lookup));
     return o;
 }
 
@@ -353,18 +355,24 @@ static void content_reply_parts(td__req *r, td_content_input *in, const td_revie
         return;
     }
     /* The content is recorded: a copy that cannot be written leaves it as it is (a retry would
-     * be a conflict), and the answer says why nothing was kept. */
-    char failure[TD_ERROR_MESSAGE_MAX + 64];
-    failure[0] = '\0';
+     * be a conflict); the answer says nothing was kept, the operator's log says why (the
+     * message may name the data directory's paths, which are not the caller's business). */
+    const char *failure = NULL;
     td_review_media *rm = td__req_review_media(r);
-    if (rm && n_media && out.has_case && out.kase.state != TD_CASE_CLOSED) {
+    int attempted = rm && n_media && out.has_case && out.kase.state != TD_CASE_CLOSED;
+    if (attempted) {
         td_error kerr;
         size_t kept = 0;
-        if (td_review_media_keep(rm, out.content_id, media, n_media, &kept, &kerr) != TD_OK)
-            snprintf(failure, sizeof failure, "the review copy could not be written: %s",
-                     kerr.message);
+        if (td_review_media_keep(rm, out.content_id, media, n_media, &kept, &kerr) != TD_OK) {
+            failure = "the review copy could not be written (see the server's log)";
+            if (r->srv->opts.log) {
+                char line[TD_ERROR_MESSAGE_MAX + 64];
+                snprintf(line, sizeof line, "review copy of a content not kept: %s", kerr.message);
+                r->srv->opts.log(r->srv->opts.log_ctx, line);
+            }
+        }
     }
-    json_t *o = content_json(r, &out, failure[0] ? failure : NULL);
+    json_t *o = content_json(r, &out, failure, attempted);
     td_content_clear(&out);
     td__reply_json(r, 201, o);
 }
@@ -531,7 +539,7 @@ void td__h_content_get(td__req *r)
         td__reply_status(r, st, &err);
         return;
     }
-    json_t *o = content_json(r, &c, NULL);
+    json_t *o = content_json(r, &c, NULL, 1);
     td_content_clear(&c);
     td__reply_json(r, 200, o);
 }

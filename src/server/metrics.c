@@ -217,6 +217,23 @@ static void render_reports(out *o, td_server *srv)
     }
 }
 
+/* Review copies of media (td_review_media_get_stats): counted since the handle opened. */
+static void render_review_media(out *o, td_server *srv)
+{
+    td_review_media_stats ms;
+    td_review_media_get_stats(atomic_load(&srv->review_media), &ms);
+    put(o,
+        "# HELP takedown_review_media_total Review copies of media kept, read, deleted after "
+        "their case closed and preserved as evidence.\n"
+        "# TYPE takedown_review_media_total counter\n"
+        "takedown_review_media_total{event=\"kept\"} %llu\n"
+        "takedown_review_media_total{event=\"read\"} %llu\n"
+        "takedown_review_media_total{event=\"deleted\"} %llu\n"
+        "takedown_review_media_total{event=\"preserved\"} %llu\n",
+        (unsigned long long)ms.kept, (unsigned long long)ms.read, (unsigned long long)ms.deleted,
+        (unsigned long long)ms.preserved);
+}
+
 static const char *const class_names[N_CLASSES] = {"1xx", "2xx", "3xx", "4xx", "5xx", "aborted"};
 
 /* The connection guard's figures (guard.h, docs/api.md "Connection and rate limits"). */
@@ -369,6 +386,7 @@ char *td__metrics_render(td_server *srv, size_t *len)
     if (svc && atomic_load(&srv->ready))
         render_eorders(&o, atomic_load(&srv->eorders));
     render_reports(&o, srv);
+    render_review_media(&o, srv);
     if (o.failed || !o.b.p) {
         td__buf_free(&o.b);
         return NULL;
