@@ -906,9 +906,12 @@ static void test_peer_limited_to_feeds(void **state)
     for (size_t i = 0; i < n_routes; i++) {
         const char *roles = routes[i].roles;
         int peer = strstr(roles, "peer") != NULL, pub = strstr(roles, "public") != NULL;
-        int feed = strncmp(routes[i].pattern, "/v1/feeds/", 10) == 0;
+        /* The feed routes, and who am I (GET /v1/me: the key's own id, name and role). */
+        int feed =
+            strncmp(routes[i].pattern, "/v1/feeds/", 10) == 0 ||
+            (strcmp(routes[i].pattern, "/v1/me") == 0 && strcmp(routes[i].method, "GET") == 0);
         if (peer && !feed)
-            fail_msg("%s %s admits peer keys, which may call only the feed routes",
+            fail_msg("%s %s admits peer keys, which may call only the feed routes and GET /v1/me",
                      routes[i].method, routes[i].pattern);
         if (peer || pub) {
             allowed += peer;
@@ -924,7 +927,7 @@ static void test_peer_limited_to_feeds(void **state)
         api_resp_free(&r);
         refused++;
     }
-    assert_int_equal(allowed, 2); /* the page and the opinions */
+    assert_int_equal(allowed, 3); /* the page, the opinions and GET /v1/me */
     assert_true(refused > 50);
 }
 
