@@ -697,6 +697,7 @@
     R.active = true;
     if (!R.built || R.section !== section) build(section);
     else clearCase('Loading…');
+    live('');
     R.reasons = await reasons();
     if (!R.active) return;
     const p = new URLSearchParams(params || '');
