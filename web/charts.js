@@ -1,0 +1,1 @@
+// SVG charts for the team views: written in charts.js by its own change.
