@@ -237,6 +237,8 @@ static td_status remember_all(td_store_conn *c, int64_t id, const td__sync_item 
     int k = 0;
     td_status st = TD_OK;
     for (size_t i = 0; i < n && st == TD_OK; i++) {
+        if (items[i].pre == TD__SYNC_PRE_ADDED)
+            continue; /* remembered by remember_early */
         if (items[i].outcome != TD__SYNC_ADDED || !items[i].signal_id) {
             if (k && (st = remember_added(c, id, its, srcs, k, generation, err)))
                 break;
@@ -253,6 +255,46 @@ static td_status remember_all(td_store_conn *c, int64_t id, const td__sync_item 
     }
     if (st == TD_OK && k)
         st = remember_added(c, id, its, srcs, k, generation, err);
+    return st;
+}
+
+static int by_signal_id(const void *a, const void *b)
+{
+    int64_t x = (*(const td__sync_item *const *)a)->signal_id,
+            y = (*(const td__sync_item *const *)b)->signal_id;
+    return x < y ? -1 : x > y;
+}
+
+/* Remembers the signals td__sync_preadd added to the bank (items[i].pre), in the order of their
+ * ids, which the table's keys then take at their end (in the pages' order the ids of a group come
+ * in no order). Each is the first item of its signal in the group: nothing before it in the
+ * group's order touches its row. */
+static td_status remember_early(td_store_conn *c, int64_t id, const td__sync_item *items,
+                                const td__xitem *const *from, size_t n, int64_t generation,
+                                td_error *err)
+{
+    size_t k = 0;
+    td_status st = TD_OK;
+    for (size_t i = 0; i < n; i++)
+        k += items[i].pre == TD__SYNC_PRE_ADDED;
+    if (k == 0)
+        return TD_OK;
+    const td__sync_item **its = td__calloc(k, sizeof *its);
+    if (!its)
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (items[i].pre == TD__SYNC_PRE_ADDED)
+            its[k++] = &items[i];
+    qsort(its, k, sizeof *its, by_signal_id);
+    const td__xitem *srcs[REMEMBER_BATCH];
+    for (size_t at = 0; at < k && st == TD_OK; at += REMEMBER_BATCH) {
+        int m = k - at < REMEMBER_BATCH ? (int)(k - at) : REMEMBER_BATCH;
+        for (int r = 0; r < m; r++)
+            srcs[r] = from[its[at + (size_t)r] - items];
+        st = remember_added(c, id, its + at, srcs, m, generation, err);
+    }
+    td__free(its);
     return st;
 }
 
@@ -461,7 +503,8 @@ static td_status apply_pages(td_exchanges *ex, const td_exchange *e, const char 
     int ends_resync = resyncing && !last->more;
     /* The group's first additions of each hash go in first, in key order (casework/sync.c). */
     if ((st = group_take(e, pages, n, &g, err)) ||
-        (st = td__sync_preadd(ex->svc, c, bank_id, source, g.items, g.start[n], err)))
+        (st = td__sync_preadd(ex->svc, c, bank_id, source, g.items, g.start[n], err)) ||
+        (st = remember_early(c, e->id, g.items, g.from, g.start[n], generation, err)))
         goto out;
     for (size_t k = 0; k < n; k++) {
         const td__xpage *page = pages[k];
