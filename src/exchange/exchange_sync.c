@@ -619,7 +619,7 @@ static td_status schedule(td_exchanges *ex, int64_t id, int64_t when, td_error *
  * (while the group before it is applied), until the source has nothing more, GROUP_ITEMS items or
  * GROUP_PAGES pages, a failure or a resync answer. The connection is used by one fetch at a
  * time. */
-#define GROUP_ITEMS 20000
+#define GROUP_ITEMS 50000
 #define GROUP_PAGES 64
 
 typedef struct fetch_job {
