@@ -445,7 +445,8 @@ td_status td__sync_preadd(td_service *svc, td_store_conn *c, int64_t bank_id, co
         keys[nk].type = it->type;
         keys[nk++].at = i;
     }
-    qsort(keys, nk, sizeof *keys, pre_key_cmp);
+    if (nk > 1)
+        qsort(keys, nk, sizeof *keys, pre_key_cmp);
     td__sync_item *its[BATCH];
     const char *vals[BATCH];
     int k = 0, added[BATCH];
