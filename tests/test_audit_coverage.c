@@ -13,6 +13,9 @@
  *                                   verify
  *   test_report_from_export         orders, referrals, complaints, decisions: figures recomputed
  *                                   from the exported entries
+ *   test_exchange_entries           every `exchange.*` action (settings, pulls, failures, a
+ *                                   resync, a reaction, uploads) against the tests'
+ *                                   ThreatExchange stand-in
  *   test_http_actor                 over HTTP (`takedown serve`): the calling key is the actor */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,12 +30,14 @@
 #include <sodium.h>
 
 #include "support/api_client.h"
+#include "support/fake_exchange.h"
 #include "support/store_url.h"
 #include "support/fake_clock.h"
 #include "support/support.h"
 #include "takedown/audit.h"
 #include "takedown/casework.h"
 #include "takedown/evidence.h"
+#include "takedown/exchange.h"
 #include "takedown/orders.h"
 #include "takedown/reports.h"
 #include "takedown/review_media.h"
@@ -638,6 +643,133 @@ static void test_every_change_is_an_entry(void **state)
     open_all(f);
 }
 
+/* ---- the exchanges' entries (docs/exchanges.md): each `exchange.*` action once, against the
+ * tests' ThreatExchange stand-in ---- */
+
+#define XMD5_A "0123456789abcdef0123456789abcdef"
+#define XMD5_B "fedcba9876543210fedcba9876543210"
+#define XMD5_OWN "00112233445566778899aabbccddeeff"
+
+static void test_exchange_entries(void **state)
+{
+    fixture *f = *state;
+    td_error err;
+    td_principal admin = {31, TD_ROLE_ADMIN, "xadmin", 0}, mod = {32, TD_ROLE_MODERATOR, "xmod", 0};
+    fake_exchange *fx = fx_start();
+    assert_non_null(fx);
+    fx_te_record recs[] = {
+        {"501", XMD5_A, "HASH_MD5", 1000, 0, "MALICIOUS", {"tvec", NULL}, 0, 0},
+        {"502", XMD5_B, "HASH_MD5", 1001, 0, "MALICIOUS", {"tvec", NULL}, 0, 0},
+    };
+    fx_te_set(fx, "77", "app|secret", recs, 2, 2);
+    td_exchanges_options o;
+    td_exchanges *ex;
+    td_exchanges_options_default(&o);
+    o.worker = 0;
+    o.allow_private = 1;
+    check(td_exchanges_open(f->svc, &o, &ex, &err), &err);
+    td_bank b;
+    td_bank_init(&b);
+    snprintf(b.name, sizeof b.name, "XFEED");
+    check(td_bank_create(f->svc, &b, NULL, &err), &err);
+    snprintf(b.name, sizeof b.name, "XOWN");
+    check(td_bank_create(f->svc, &b, NULL, &err), &err);
+
+    /* Credentials of a type: the admin's, never written. */
+    check(td_exchange_type_credentials_set_as(ex, &admin, TD_EXCHANGE_THREATEXCHANGE,
+                                              "{\"token\": \"app|secret\"}", &err),
+          &err);
+    json_t *d = expect_entry(f, "exchange.type_credentials", &admin,
+                             obj("exchange_type", TD_EXCHANGE_THREATEXCHANGE));
+    assert_true(json_is_true(json_object_get(d, "credentials")));
+    json_decref(d);
+    assert_false(log_contains(f, "app|secret"));
+
+    td_exchange e, x;
+    td_exchange_init(&e);
+    snprintf(e.name, sizeof e.name, "gifct");
+    e.type = TD_EXCHANGE_THREATEXCHANGE;
+    snprintf(e.url, sizeof e.url, "%s", fx_base_url(fx));
+    snprintf(e.group, sizeof e.group, "77");
+    snprintf(e.bank, sizeof e.bank, "XFEED");
+    e.reactions = 1;
+    check(td_exchange_create_as(ex, &admin, &e, NULL, NULL, &x, &err), &err);
+    expect_entry_done(f, "exchange.create", &admin, obj("exchange", x.id));
+
+    /* A pull: one entry per page, the system's. */
+    td_exchange_run run;
+    check(td_exchange_run_now(ex, x.id, 0, &run, &err), &err);
+    assert_false(run.failed);
+    assert_int_equal(run.added, 2);
+    d = expect_entry(f, "exchange.page", NULL, obj("exchange", x.id));
+    assert_int_equal(json_integer_value(json_object_get(d, "added")), 2);
+    json_decref(d);
+    /* A failed fetch and a page that does not parse. */
+    fx_inject(fx, FX_FAULT_503, 0);
+    check(td_exchange_run_now(ex, x.id, 0, &run, &err), &err);
+    assert_true(run.failed);
+    expect_entry_done(f, "exchange.fetch_failed", NULL, obj("exchange", x.id));
+    fx_inject(fx, FX_FAULT_MALFORMED, 0);
+    check(td_exchange_run_now(ex, x.id, 0, &run, &err), &err);
+    assert_true(run.failed);
+    d = expect_entry(f, "exchange.page_refused", NULL, obj("exchange", x.id));
+    assert_string_equal(json_string_value(json_object_get(d, "outcome")), "malformed");
+    json_decref(d);
+
+    /* A reaction: content matching the exchange's signal (the scan starts at the first call). */
+    size_t sent = 0;
+    check(td_exchange_react_due(ex, &sent, &err), &err);
+    submit(f, "x-item-1", XMD5_A);
+    check(td_exchange_react_due(ex, &sent, &err), &err);
+    assert_int_equal(sent, 1);
+    d = expect_entry(f, "exchange.reaction", NULL, obj("exchange", x.id));
+    assert_string_equal(json_string_value(json_object_get(d, "item")), "501");
+    assert_string_equal(json_string_value(json_object_get(d, "reaction")), "SAW_THIS_TOO");
+    json_decref(d);
+
+    /* Uploads of the platform's own signal: asked by one key, approved or rejected by another;
+     * a source that refuses it makes a failed upload. */
+    td_signal_input in;
+    td_signal sig;
+    td_signal_input_init(&in);
+    in.type = TD_SIGNAL_MD5;
+    in.value = XMD5_OWN;
+    check(td_signal_add(f->svc, "XOWN", &in, &sig, &err), &err);
+    td_exchange_upload u;
+    check(td_exchange_upload_request_as(ex, &mod, x.id, sig.id, "ours", &u, &err), &err);
+    expect_entry_done(f, "exchange.upload_request", &mod, obj("exchange", x.id));
+    check(td_exchange_upload_decide_as(ex, &admin, x.id, u.id, 1, &u, &err), &err);
+    assert_int_equal(u.state, TD_XUPLOAD_SENT);
+    expect_entry_done(f, "exchange.upload_sent", &admin, obj("exchange", x.id));
+    check(td_exchange_upload_request_as(ex, &mod, x.id, sig.id, "again", &u, &err), &err);
+    check(td_exchange_upload_decide_as(ex, &admin, x.id, u.id, 0, &u, &err), &err);
+    expect_entry_done(f, "exchange.upload_reject", &admin, obj("exchange", x.id));
+    check(td_exchange_upload_request_as(ex, &mod, x.id, sig.id, "refused", &u, &err), &err);
+    fx_te_set(fx, "77", "another|token", recs, 2, 2);
+    check(td_exchange_upload_decide_as(ex, &admin, x.id, u.id, 1, &u, &err), &err);
+    assert_int_equal(u.state, TD_XUPLOAD_FAILED);
+    expect_entry_done(f, "exchange.upload_failed", &admin, obj("exchange", x.id));
+    fx_te_set(fx, "77", "app|secret", recs, 2, 2);
+
+    /* A checkpoint older than the source keeps its deletions starts a resync. */
+    fake_clock_advance(86 * DAY);
+    check(td_exchange_run_now(ex, x.id, 0, &run, &err), &err);
+    expect_entry_done(f, "exchange.resync", NULL, obj("exchange", x.id));
+
+    /* Changed and deleted by the admin. */
+    td_exchange v;
+    td_exchange_init(&v);
+    v.enabled = 0;
+    check(td_exchange_update_as(ex, &admin, x.id, TD_EXCHANGE_SET_ENABLED, &v, NULL, NULL, NULL,
+                                &err),
+          &err);
+    expect_entry_done(f, "exchange.update", &admin, obj("exchange", x.id));
+    check(td_exchange_delete_as(ex, &admin, x.id, &err), &err);
+    expect_entry_done(f, "exchange.delete", &admin, obj("exchange", x.id));
+    td_exchanges_close(ex);
+    fx_stop(fx);
+}
+
 /* ---- the transparency report from an export ---- */
 
 typedef struct order_opts {
@@ -1070,6 +1202,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_every_change_is_an_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_from_export, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exchange_entries, setup, teardown),
         cmocka_unit_test(test_http_actor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -784,6 +784,182 @@ static void test_add_retract_in_one_page(void **state)
     close_all();
 }
 
+/* ---- a group's first additions inserted early, in key order (td__sync_preadd) ----
+ * Random groups of additions (with changing labels) and retractions of a few hashes, some held
+ * before the group (the source's own, another source's), given to td__sync_preadd whole and then
+ * to td__sync_apply page by page: each item's outcome, each page's counts and the bank's signals
+ * afterwards are those of a model that applies the items one by one in order. */
+
+#define ORD_KEYS 6
+#define ORD_ITEMS 64
+#define ORD_PAGE 7
+#define ORD_ROUNDS 40
+
+typedef struct ord_state {
+    int present, own, labels; /* labels: an index into ord_labels */
+} ord_state;
+
+static const char *const ord_labels[] = {"", "alpha", "alpha beta"};
+
+static uint32_t ord_next(uint32_t *s)
+{
+    *s = *s * 1664525u + 1013904223u;
+    return *s >> 8;
+}
+
+/* The model's outcome of one item (and the model changed as applying it changes the bank). */
+static int ord_model(ord_state *k, int remove, int labels)
+{
+    if (remove) {
+        if (!k->present || !k->own)
+            return TD__SYNC_ABSENT;
+        k->present = 0;
+        return TD__SYNC_REMOVED;
+    }
+    if (!k->present) {
+        k->present = k->own = 1;
+        k->labels = labels;
+        return TD__SYNC_ADDED;
+    }
+    if (!k->own || k->labels == labels)
+        return TD__SYNC_UNCHANGED;
+    k->labels = labels;
+    return TD__SYNC_UPDATED;
+}
+
+static void ord_count(td__sync_counts *c, int outcome)
+{
+    if (outcome == TD__SYNC_ADDED)
+        c->added++;
+    else if (outcome == TD__SYNC_UPDATED)
+        c->updated++;
+    else if (outcome == TD__SYNC_REMOVED)
+        c->removed++;
+    else if (outcome == TD__SYNC_ABSENT)
+        c->absent++;
+    else
+        c->unchanged++;
+}
+
+static void test_group_order(void **state)
+{
+    (void)state;
+    dir = test_fresh_dir("exchange-order-XXXXXX");
+    open_all();
+    td_bank b;
+    td_bank_init(&b);
+    snprintf(b.name, sizeof b.name, "ORDER");
+    assert_int_equal(td_bank_create(svc, &b, NULL, NULL), TD_OK);
+    td_store_conn *c;
+    int64_t bank_id = 0, first = 0;
+    assert_int_equal(td_store_acquire(svc->store, 1, &c, NULL), TD_OK);
+    assert_int_equal(td_store_begin(c, NULL), TD_OK);
+    assert_int_equal(td__bank_id(c, "ORDER", &bank_id, NULL), TD_OK);
+    assert_int_equal(td_store_commit(c, NULL), TD_OK);
+    uint32_t seed = 20261206;
+    size_t early = 0;
+    for (int round = 0; round < ORD_ROUNDS; round++) {
+        char lower[ORD_KEYS][33], text[ORD_ITEMS][33];
+        ord_state model[ORD_KEYS];
+        td__sync_item items[ORD_ITEMS];
+        int key_of[ORD_ITEMS];
+        td__sync_counts counts;
+        memset(items, 0, sizeof items);
+        assert_int_equal(td_store_begin(c, NULL), TD_OK);
+        /* Before the group: each hash absent, the source's own or another source's. */
+        for (int k = 0; k < ORD_KEYS; k++) {
+            snprintf(lower[k], sizeof lower[k], "%08x%08x%08x%08x", (unsigned)round, (unsigned)k,
+                     ord_next(&seed), 0xabcdef01u);
+            memset(&model[k], 0, sizeof model[k]);
+            int held = (int)(ord_next(&seed) % 3); /* 0 absent, 1 own, 2 another's */
+            if (!held)
+                continue;
+            td__sync_item it;
+            memset(&it, 0, sizeof it);
+            it.type = TD_SIGNAL_MD5;
+            it.value = lower[k];
+            it.len = 32;
+            it.confidence = -1;
+            model[k].present = 1;
+            model[k].own = held == 1;
+            model[k].labels = (int)(ord_next(&seed) % 3);
+            it.labels = ord_labels[model[k].labels];
+            memset(&counts, 0, sizeof counts);
+            assert_int_equal(td__sync_apply(svc, c, bank_id, held == 1 ? "exchange:ord" : "other",
+                                            &it, 1, &counts, &first, NULL),
+                             TD_OK);
+            assert_int_equal(counts.added, 1);
+        }
+        /* The group: additions and retractions of those hashes, some written in capitals. */
+        int labels_of[ORD_ITEMS];
+        for (int i = 0; i < ORD_ITEMS; i++) {
+            int k = (int)(ord_next(&seed) % ORD_KEYS);
+            key_of[i] = k;
+            snprintf(text[i], sizeof text[i], "%s", lower[k]);
+            if (ord_next(&seed) % 2)
+                for (char *p = text[i]; *p; p++)
+                    if (*p >= 'a' && *p <= 'f')
+                        *p = (char)(*p - 'a' + 'A');
+            items[i].type = TD_SIGNAL_MD5;
+            items[i].value = text[i];
+            items[i].len = 32;
+            items[i].confidence = -1;
+            items[i].remove = ord_next(&seed) % 3 == 0;
+            labels_of[i] = (int)(ord_next(&seed) % 3);
+            items[i].labels = ord_labels[labels_of[i]];
+        }
+        assert_int_equal(td__sync_preadd(svc, c, bank_id, "exchange:ord", items, ORD_ITEMS, NULL),
+                         TD_OK);
+        for (int i = 0; i < ORD_ITEMS; i++)
+            early += items[i].pre == TD__SYNC_PRE_ADDED;
+        for (int p = 0; p < ORD_ITEMS; p += ORD_PAGE) {
+            int n = ORD_ITEMS - p < ORD_PAGE ? ORD_ITEMS - p : ORD_PAGE;
+            td__sync_counts want;
+            memset(&want, 0, sizeof want);
+            memset(&counts, 0, sizeof counts);
+            assert_int_equal(td__sync_apply(svc, c, bank_id, "exchange:ord", items + p, (size_t)n,
+                                            &counts, &first, NULL),
+                             TD_OK);
+            for (int i = p; i < p + n; i++) {
+                int outcome = ord_model(&model[key_of[i]], items[i].remove, labels_of[i]);
+                assert_int_equal(items[i].outcome, outcome);
+                ord_count(&want, outcome);
+            }
+            assert_int_equal(counts.added, want.added);
+            assert_int_equal(counts.updated, want.updated);
+            assert_int_equal(counts.unchanged, want.unchanged);
+            assert_int_equal(counts.removed, want.removed);
+            assert_int_equal(counts.absent, want.absent);
+        }
+        assert_int_equal(td_store_commit(c, NULL), TD_OK);
+        /* The bank holds what the model holds. */
+        for (int k = 0; k < ORD_KEYS; k++) {
+            td_stmt *q;
+            int row = 0;
+            assert_int_equal(td_store_prepare(c,
+                                              "SELECT source, labels FROM signals WHERE"
+                                              " bank_id = $1 AND type = $2 AND value = $3",
+                                              &q, NULL),
+                             TD_OK);
+            assert_int_equal(td_stmt_bind_int64(q, 1, bank_id, NULL), TD_OK);
+            assert_int_equal(td_stmt_bind_int64(q, 2, TD_SIGNAL_MD5, NULL), TD_OK);
+            assert_int_equal(td__value_bind(q, 3, TD_SIGNAL_MD5, lower[k], NULL), TD_OK);
+            assert_int_equal(td_stmt_step(q, &row, NULL), TD_OK);
+            assert_int_equal(row, model[k].present);
+            if (row) {
+                assert_string_equal(td_stmt_column_text(q, 0),
+                                    model[k].own ? "exchange:ord" : "other");
+                assert_string_equal(td_stmt_column_text(q, 1), ord_labels[model[k].labels]);
+            }
+            td_stmt_reset(q);
+        }
+    }
+    assert_true(early > 0); /* the early inserts were exercised */
+    assert_int_equal(td__follow(svc, NULL, NULL), TD_OK);
+    td_store_release(svc->store, c);
+    close_all();
+}
+
 /* A body signal (a URL) retracted by the SHA-256 of its canonical body, as a peer's feed names a
  * removed body signal (the body went with it): only the source's own is retracted. */
 static void test_digest_retraction(void **state)
@@ -921,6 +1097,7 @@ int main(void)
         cmocka_unit_test(test_url_list),       cmocka_unit_test(test_threatexchange),
         cmocka_unit_test(test_generated_feed), cmocka_unit_test(test_digest_retraction),
         cmocka_unit_test(test_reaction_rate),  cmocka_unit_test(test_add_retract_in_one_page),
+        cmocka_unit_test(test_group_order),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

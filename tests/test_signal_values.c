@@ -162,7 +162,7 @@ static void test_values_and_migration(void **state)
     /* As a database from before migration 7 held them (and without what later migrations
      * added: content sources, migration 8; change-log banks, 9; incidents of matches, 10; bank
      * matching ratios, bank content and signal type ratios, 11; reason codes, queues and QA,
-     * 12), then opened again. */
+     * 12; the change log by bank, 13), then opened again. */
     sql_on(dir, "UPDATE signals SET value = lower(hex(value));"
                 "DROP TABLE qa_reviews;"
                 "DROP TABLE case_queues;"
@@ -170,6 +170,7 @@ static void test_values_and_migration(void **state)
                 "DROP INDEX content_uploader;"
                 "ALTER TABLE decisions DROP COLUMN reason_code;"
                 "ALTER TABLE content DROP COLUMN source;"
+                "DROP INDEX changes_bank_seq;"
                 "ALTER TABLE changes DROP COLUMN bank_id;"
                 "ALTER TABLE matches DROP COLUMN incident_id;"
                 "ALTER TABLE matches DROP COLUMN incident_action;"
@@ -184,6 +185,9 @@ static void test_values_and_migration(void **state)
     svc = test_open_service(dir);
     assert_int_equal(sql_count(dir, "SELECT COUNT(*) FROM signals WHERE typeof(value) <> 'blob'"),
                      0);
+    assert_int_equal(sql_count(dir, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'"
+                                    " AND name = 'changes_bank_seq'"),
+                     1);
     for (size_t i = 0; i < N_HASHES; i++) {
         td_signal s;
         assert_int_equal(td_signal_get(svc, "VALUES", ids[i], &s, &err), TD_OK);

@@ -364,7 +364,14 @@ typedef struct td__sync_item {
                            signal's stored value) instead of the body */
     int64_t signal_id;  /* set: the signal added, updated, held or removed (0: none) */
     int outcome;        /* set: TD__SYNC_* */
+    int pre;            /* set by td__sync_preadd (0 before it): TD__SYNC_PRE_* */
 } td__sync_item;
+
+enum {
+    TD__SYNC_PRE_NONE = 0, /* left to td__sync_apply */
+    TD__SYNC_PRE_ADDED,    /* inserted (signal_id and outcome set): td__sync_apply counts it */
+    TD__SYNC_PRE_HELD      /* its insert found the signal held: td__sync_apply looks at it */
+};
 
 typedef struct td__sync_counts {
     uint64_t added, updated, unchanged, removed, absent;
@@ -379,6 +386,18 @@ typedef struct td__sync_counts {
 td_status td__sync_apply(td_service *svc, td_store_conn *c, int64_t bank_id, const char *source,
                          td__sync_item *items, size_t n, td__sync_counts *counts,
                          int64_t *first_new, td_error *err);
+/* Before td__sync_apply of items[0..n) (in their order, in slices or at once, in the same
+ * transaction): inserts the additions of hash values that are the first item of their (type,
+ * value) among items[0..n), sorted by (type, value) rather than in the source's order, so that
+ * the bank's (bank_id, type, value) index takes them in key order (a feed's random hashes,
+ * inserted in the order they come, cost a B-tree descent to a different page each). What an item
+ * met is kept in its pre, signal_id and outcome; td__sync_apply counts it where the item stands.
+ * Items whose value does not parse, later items of the same value, retractions and bodies are
+ * left to td__sync_apply in order (which refuses what does not parse, naming the item). The
+ * outcome of every item is the one applying them in order gives: only the first item of a value
+ * is inserted early, and nothing before it in items touches that value. */
+td_status td__sync_preadd(td_service *svc, td_store_conn *c, int64_t bank_id, const char *source,
+                          td__sync_item *items, size_t n, td_error *err);
 /* After the commit: the indexes follow, and recent content is re-checked against the signals
  * from first_new on (c: the writer, outside a transaction). */
 td_status td__sync_done(td_service *svc, td_store_conn *c, int64_t bank_id, int64_t first_new,

@@ -258,35 +258,31 @@ static void build_sql(void)
     }
 }
 
-/* Whether items[i] can go in a batch: an addition of a hash (not a body) type. */
+/* Whether an item can go in a batch: an addition of a hash (not a body) type that
+ * td__sync_preadd left alone. */
 static int batchable(const td__sync_item *it)
 {
-    return !it->remove && it->type >= TD_SIGNAL_PDQ && it->type <= TD_SIGNAL_TYPE_MAX &&
-           !td_signal_type_has_body(it->type) && td__signal_indexable(it->type, -1, 1);
+    return !it->remove && it->pre == TD__SYNC_PRE_NONE && it->type >= TD_SIGNAL_PDQ &&
+           it->type <= TD_SIGNAL_TYPE_MAX && !td_signal_type_has_body(it->type) &&
+           td__signal_indexable(it->type, -1, 1);
 }
 
-/* Inserts items[0..k) (all batchable, k <= BATCH); sets added[r] for the rows the bank did not
- * hold. */
-static td_status insert_batch(td_store_conn *c, int64_t bank_id, const char *source, int64_t now,
-                              td__sync_item *items, int k, size_t first, int added[BATCH],
-                              td__sync_counts *counts, int64_t *first_new, td_error *err)
+/* Inserts its[0..k) (all batchable, k <= BATCH) with their stored values; sets added[r], and the
+ * signal_id and outcome, of the rows the bank did not hold. */
+static td_status insert_rows(td_store_conn *c, int64_t bank_id, const char *source, int64_t now,
+                             td__sync_item *const *its, const char *const *values, int k,
+                             int added[BATCH], td_error *err)
 {
-    char values[BATCH][65];
     td_stmt *q;
     int row;
     pthread_once(&sql_once, build_sql);
-    td_status st = TD_OK;
     for (int r = 0; r < k; r++) {
         added[r] = 0;
-        items[r].signal_id = 0;
-        items[r].outcome = TD__SYNC_UNCHANGED;
-        if ((st = td_signal_value_normalize(items[r].type, items[r].value, items[r].len, values[r],
-                                            err))) {
-            td__error_prefix(err, "item %zu", first + (size_t)r + 1);
-            return st;
-        }
+        its[r]->signal_id = 0;
+        its[r]->outcome = TD__SYNC_UNCHANGED;
     }
     int confidence = TD_CONFIDENCE_DEFAULT;
+    td_status st;
     if ((st = td_store_prepare(c, insert_sql[k], &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, bank_id, err)) ||
         (st = td_stmt_bind_text(q, 2, source, (size_t)-1, err)) ||
@@ -295,10 +291,9 @@ static td_status insert_batch(td_store_conn *c, int64_t bank_id, const char *sou
         return st;
     for (int r = 0; r < k && st == TD_OK; r++) {
         int p = 5 + 3 * r;
-        if ((st = td_stmt_bind_int64(q, p, items[r].type, err)) == TD_OK &&
-            (st = td__value_bind(q, p + 1, items[r].type, values[r], err)) == TD_OK)
-            st = td_stmt_bind_text(q, p + 2, items[r].labels ? items[r].labels : "", (size_t)-1,
-                                   err);
+        if ((st = td_stmt_bind_int64(q, p, its[r]->type, err)) == TD_OK &&
+            (st = td__value_bind(q, p + 1, its[r]->type, values[r], err)) == TD_OK)
+            st = td_stmt_bind_text(q, p + 2, its[r]->labels ? its[r]->labels : "", (size_t)-1, err);
     }
     if (st)
         return st;
@@ -310,24 +305,18 @@ static td_status insert_batch(td_store_conn *c, int64_t bank_id, const char *sou
         if (td__value_column_hex(q, 2, t, v) != 0)
             continue;
         for (int r = 0; r < k; r++)
-            if (!added[r] && items[r].type == t && strcmp(values[r], v) == 0) {
+            if (!added[r] && its[r]->type == t && strcmp(values[r], v) == 0) {
                 added[r] = 1;
-                items[r].signal_id = td_stmt_column_int64(q, 0);
-                items[r].outcome = TD__SYNC_ADDED;
-                ids[n_new] = items[r].signal_id;
+                its[r]->signal_id = td_stmt_column_int64(q, 0);
+                its[r]->outcome = TD__SYNC_ADDED;
+                ids[n_new] = its[r]->signal_id;
                 slot[n_new++] = r;
                 break;
             }
     }
     td_stmt_reset(q);
-    if (st)
+    if (st || n_new == 0)
         return st;
-    counts->added += (uint64_t)n_new;
-    for (int j = 0; j < n_new; j++)
-        if (!*first_new || ids[j] < *first_new)
-            *first_new = ids[j];
-    if (n_new == 0)
-        return TD_OK;
     if ((st = td_store_prepare(c, log_sql[n_new], &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, TD__CHANGE_ADD, err)) ||
         (st = td_stmt_bind_int64(q, 2, now, err)) || (st = td_stmt_bind_int64(q, 3, bank_id, err)))
@@ -335,9 +324,9 @@ static td_status insert_batch(td_store_conn *c, int64_t bank_id, const char *sou
     for (int j = 0; j < n_new && st == TD_OK; j++) {
         int p = 4 + 3 * j, r = slot[j];
         uint8_t raw[32];
-        size_t raw_len = td__signal_raw_len(items[r].type);
+        size_t raw_len = td__signal_raw_len(its[r]->type);
         if ((st = td_stmt_bind_int64(q, p, ids[j], err)) ||
-            (st = td_stmt_bind_int64(q, p + 1, items[r].type, err)))
+            (st = td_stmt_bind_int64(q, p + 1, its[r]->type, err)))
             break;
         /* As td__log_change writes values: raw bytes of a valid hash. */
         if (raw_len && strlen(values[r]) == 2 * raw_len &&
@@ -349,6 +338,35 @@ static td_status insert_batch(td_store_conn *c, int64_t bank_id, const char *sou
     return st ? st : td_stmt_run(q, NULL, err);
 }
 
+/* Inserts items[0..k) (all batchable, k <= BATCH), counting those the bank did not hold. */
+static td_status insert_batch(td_store_conn *c, int64_t bank_id, const char *source, int64_t now,
+                              td__sync_item *items, int k, size_t first, int added[BATCH],
+                              td__sync_counts *counts, int64_t *first_new, td_error *err)
+{
+    char values[BATCH][65];
+    const char *vals[BATCH];
+    td__sync_item *its[BATCH];
+    td_status st;
+    for (int r = 0; r < k; r++) {
+        if ((st = td_signal_value_normalize(items[r].type, items[r].value, items[r].len, values[r],
+                                            err))) {
+            td__error_prefix(err, "item %zu", first + (size_t)r + 1);
+            return st;
+        }
+        vals[r] = values[r];
+        its[r] = &items[r];
+    }
+    if ((st = insert_rows(c, bank_id, source, now, its, vals, k, added, err)))
+        return st;
+    for (int r = 0; r < k; r++)
+        if (added[r]) {
+            counts->added++;
+            if (!*first_new || items[r].signal_id < *first_new)
+                *first_new = items[r].signal_id;
+        }
+    return TD_OK;
+}
+
 td_status td__sync_apply(td_service *svc, td_store_conn *c, int64_t bank_id, const char *source,
                          td__sync_item *items, size_t n, td__sync_counts *counts,
                          int64_t *first_new, td_error *err)
@@ -356,6 +374,13 @@ td_status td__sync_apply(td_service *svc, td_store_conn *c, int64_t bank_id, con
     int64_t now = td__now(svc);
     td_status st = TD_OK;
     for (size_t i = 0; i < n && st == TD_OK;) {
+        if (items[i].pre == TD__SYNC_PRE_ADDED) { /* inserted by td__sync_preadd */
+            counts->added++;
+            if (!*first_new || items[i].signal_id < *first_new)
+                *first_new = items[i].signal_id;
+            i++;
+            continue;
+        }
         size_t run = 0;
         while (run < BATCH && i + run < n && batchable(&items[i + run]))
             run++;
@@ -371,9 +396,76 @@ td_status td__sync_apply(td_service *svc, td_store_conn *c, int64_t bank_id, con
             i += run;
             continue;
         }
-        st = apply_one(c, bank_id, source, now, &items[i], i, 0, counts, first_new, err);
+        st = apply_one(c, bank_id, source, now, &items[i], i, items[i].pre == TD__SYNC_PRE_HELD,
+                       counts, first_new, err);
         i++;
     }
+    return st;
+}
+
+/* ---- td__sync_preadd: a group's first additions of each value, in key order ---- */
+
+typedef struct pre_key {
+    td_signal_type type;
+    char value[65]; /* stored form (canonical hex) */
+    size_t at;      /* the item's place */
+} pre_key;
+
+static int pre_key_cmp(const void *a, const void *b)
+{
+    const pre_key *x = a, *y = b;
+    if (x->type != y->type)
+        return x->type < y->type ? -1 : 1;
+    int d = strcmp(x->value, y->value);
+    if (d)
+        return d;
+    return x->at < y->at ? -1 : x->at > y->at; /* stable: the first item of a value first */
+}
+
+td_status td__sync_preadd(td_service *svc, td_store_conn *c, int64_t bank_id, const char *source,
+                          td__sync_item *items, size_t n, td_error *err)
+{
+    int64_t now = td__now(svc);
+    pre_key *keys = n ? td__calloc(n, sizeof *keys) : NULL;
+    size_t nk = 0;
+    td_status st = TD_OK;
+    if (n && !keys)
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    /* Every item of a hash type, additions and retractions alike: an addition is inserted early
+     * only when no item before it names its value. */
+    for (size_t i = 0; i < n; i++) {
+        td__sync_item *it = &items[i];
+        it->pre = TD__SYNC_PRE_NONE;
+        if (it->type < TD_SIGNAL_PDQ || it->type > TD_SIGNAL_TYPE_MAX ||
+            td_signal_type_has_body(it->type))
+            continue;
+        /* A value that does not parse is left to td__sync_apply, which refuses it. */
+        if (td_signal_value_normalize(it->type, it->value, it->len, keys[nk].value, NULL) != TD_OK)
+            continue;
+        keys[nk].type = it->type;
+        keys[nk++].at = i;
+    }
+    if (nk > 1)
+        qsort(keys, nk, sizeof *keys, pre_key_cmp);
+    td__sync_item *its[BATCH];
+    const char *vals[BATCH];
+    int k = 0, added[BATCH];
+    for (size_t j = 0; j < nk && st == TD_OK; j++) {
+        int first = j == 0 || keys[j].type != keys[j - 1].type ||
+                    strcmp(keys[j].value, keys[j - 1].value) != 0;
+        if (first && batchable(&items[keys[j].at])) {
+            its[k] = &items[keys[j].at];
+            vals[k++] = keys[j].value;
+        }
+        if (k == BATCH || (k && j + 1 == nk)) {
+            if ((st = insert_rows(c, bank_id, source, now, its, vals, k, added, err)))
+                break;
+            for (int r = 0; r < k; r++)
+                its[r]->pre = added[r] ? TD__SYNC_PRE_ADDED : TD__SYNC_PRE_HELD;
+            k = 0;
+        }
+    }
+    td__free(keys);
     return st;
 }
 

@@ -237,6 +237,8 @@ static td_status remember_all(td_store_conn *c, int64_t id, const td__sync_item 
     int k = 0;
     td_status st = TD_OK;
     for (size_t i = 0; i < n && st == TD_OK; i++) {
+        if (items[i].pre == TD__SYNC_PRE_ADDED)
+            continue; /* remembered by remember_early */
         if (items[i].outcome != TD__SYNC_ADDED || !items[i].signal_id) {
             if (k && (st = remember_added(c, id, its, srcs, k, generation, err)))
                 break;
@@ -253,6 +255,46 @@ static td_status remember_all(td_store_conn *c, int64_t id, const td__sync_item 
     }
     if (st == TD_OK && k)
         st = remember_added(c, id, its, srcs, k, generation, err);
+    return st;
+}
+
+static int by_signal_id(const void *a, const void *b)
+{
+    int64_t x = (*(const td__sync_item *const *)a)->signal_id,
+            y = (*(const td__sync_item *const *)b)->signal_id;
+    return x < y ? -1 : x > y;
+}
+
+/* Remembers the signals td__sync_preadd added to the bank (items[i].pre), in the order of their
+ * ids, which the table's keys then take at their end (in the pages' order the ids of a group come
+ * in no order). Each is the first item of its signal in the group: nothing before it in the
+ * group's order touches its row. */
+static td_status remember_early(td_store_conn *c, int64_t id, const td__sync_item *items,
+                                const td__xitem *const *from, size_t n, int64_t generation,
+                                td_error *err)
+{
+    size_t k = 0;
+    td_status st = TD_OK;
+    for (size_t i = 0; i < n; i++)
+        k += items[i].pre == TD__SYNC_PRE_ADDED;
+    if (k == 0)
+        return TD_OK;
+    const td__sync_item **its = td__calloc(k, sizeof *its);
+    if (!its)
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (items[i].pre == TD__SYNC_PRE_ADDED)
+            its[k++] = &items[i];
+    qsort(its, k, sizeof *its, by_signal_id);
+    const td__xitem *srcs[REMEMBER_BATCH];
+    for (size_t at = 0; at < k && st == TD_OK; at += REMEMBER_BATCH) {
+        int m = k - at < REMEMBER_BATCH ? (int)(k - at) : REMEMBER_BATCH;
+        for (int r = 0; r < m; r++)
+            srcs[r] = from[its[at + (size_t)r] - items];
+        st = remember_added(c, id, its + at, srcs, m, generation, err);
+    }
+    td__free(its);
     return st;
 }
 
@@ -324,31 +366,50 @@ typedef struct page_counts {
     int64_t first_main, first_allow;
 } page_counts;
 
-/* Applies the page's items in chunks (bounded memory) to the bank and the allow bank. */
-static td_status apply_items(td_exchanges *ex, td_store_conn *c, const td_exchange *e,
-                             const char *source, int64_t bank_id, int64_t allow_id,
-                             int64_t generation, const td__xpage *page, page_counts *pc,
-                             td_error *err)
+/* The items a group of pages brings to the bank, in the pages' order: page k's are
+ * items[start[k] .. start[k + 1]), from[i] the page item of items[i]. */
+typedef struct group_items {
+    td__sync_item *items;
+    const td__xitem **from;
+    size_t *start;     /* n pages + 1 */
+    uint64_t *skipped; /* per page: additions the exchange's types or tags leave out */
+} group_items;
+
+static void group_clear(group_items *g)
 {
-    td__sync_item *items = td__calloc(CHUNK, sizeof *items);
-    td__sync_item *allow = td__calloc(CHUNK, sizeof *allow);
-    const td__xitem **from = td__calloc(CHUNK, sizeof *from);
-    td_status st = TD_OK;
-    if (!items || !allow || !from) {
-        st = td__error_set(err, TD_ERR_NOMEM, "out of memory");
-        goto out;
+    td__free(g->items);
+    td__free(g->from);
+    td__free(g->start);
+    td__free(g->skipped);
+    memset(g, 0, sizeof *g);
+}
+
+/* Takes the items of pages[0..n) the exchange keeps. */
+static td_status group_take(const td_exchange *e, td__xpage *const *pages, size_t n, group_items *g,
+                            td_error *err)
+{
+    size_t total = 0, at = 0;
+    memset(g, 0, sizeof *g);
+    for (size_t k = 0; k < n; k++)
+        total += pages[k]->n;
+    g->items = td__calloc(total ? total : 1, sizeof *g->items);
+    g->from = td__calloc(total ? total : 1, sizeof *g->from);
+    g->start = td__calloc(n + 1, sizeof *g->start);
+    g->skipped = td__calloc(n ? n : 1, sizeof *g->skipped);
+    if (!g->items || !g->from || !g->start || !g->skipped) {
+        group_clear(g);
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
     }
-    for (size_t at = 0; at < page->n && st == TD_OK;) {
-        size_t n = 0, na = 0;
-        for (; at < page->n && n < CHUNK; at++) {
-            const td__xitem *x = &page->items[at];
+    for (size_t k = 0; k < n; k++) {
+        g->start[k] = at;
+        for (size_t i = 0; i < pages[k]->n; i++) {
+            const td__xitem *x = &pages[k]->items[i];
             if (!x->remove &&
                 (!type_taken(e->types, x->type) || !tags_taken(&e->tags, x->labels))) {
-                pc->skipped++;
+                g->skipped[k]++;
                 continue;
             }
-            td__sync_item *it = &items[n];
-            memset(it, 0, sizeof *it);
+            td__sync_item *it = &g->items[at];
             it->remove = x->remove || x->negative;
             it->type = x->type;
             it->value = x->value;
@@ -356,29 +417,49 @@ static td_status apply_items(td_exchanges *ex, td_store_conn *c, const td_exchan
             it->labels = x->labels;
             it->confidence = -1;
             it->digest = x->digest;
-            from[n++] = x;
-            if (x->negative && !x->remove) {
-                pc->negative++;
-                if (allow_id) {
-                    allow[na] = *it;
-                    allow[na].remove = 0;
-                    na++;
-                }
+            g->from[at++] = x;
+        }
+    }
+    g->start[n] = at;
+    return TD_OK;
+}
+
+/* Applies a page's items[0..n) in chunks to the bank and the allow bank (in the order one
+ * chunk's bank changes, its items remembered, its allow-bank additions). */
+static td_status apply_items(td_exchanges *ex, td_store_conn *c, const td_exchange *e,
+                             const char *source, int64_t bank_id, int64_t allow_id,
+                             int64_t generation, td__sync_item *items, const td__xitem **from,
+                             size_t n_items, page_counts *pc, td_error *err)
+{
+    td__sync_item *allow = td__calloc(CHUNK, sizeof *allow);
+    td_status st = TD_OK;
+    if (!allow)
+        return td__error_set(err, TD_ERR_NOMEM, "out of memory");
+    for (size_t at = 0; at < n_items && st == TD_OK; at += CHUNK) {
+        size_t n = n_items - at < CHUNK ? n_items - at : CHUNK, na = 0;
+        for (size_t i = at; i < at + n; i++) {
+            if (!from[i]->negative || from[i]->remove)
+                continue;
+            pc->negative++;
+            if (allow_id) {
+                allow[na] = items[i];
+                allow[na].remove = 0;
+                allow[na].pre = TD__SYNC_PRE_NONE;
+                allow[na].signal_id = 0;
+                allow[na].outcome = TD__SYNC_UNCHANGED;
+                na++;
             }
         }
-        if ((st = td__sync_apply(ex->svc, c, bank_id, source, items, n, &pc->main, &pc->first_main,
-                                 err)))
+        if ((st = td__sync_apply(ex->svc, c, bank_id, source, items + at, n, &pc->main,
+                                 &pc->first_main, err)))
             break;
-        if (st == TD_OK)
-            st = remember_all(c, e->id, items, from, n, generation, err);
-        if (st == TD_OK && na)
+        if ((st = remember_all(c, e->id, items + at, from + at, n, generation, err)))
+            break;
+        if (na)
             st = td__sync_apply(ex->svc, c, allow_id, source, allow, na, &pc->allow,
                                 &pc->first_allow, err);
     }
-out:
-    td__free(items);
     td__free(allow);
-    td__free(from);
     return st;
 }
 
@@ -398,7 +479,9 @@ static td_status apply_pages(td_exchanges *ex, const td_exchange *e, const char 
     int64_t generation = 0, bank_id = 0, allow_id = 0, first_main = 0, first_allow = 0;
     int resyncing = 0, found = 0;
     td_exchange_run sum;
+    group_items g;
     memset(&sum, 0, sizeof sum);
+    memset(&g, 0, sizeof g);
     *moved = 0;
     *refused_at = n;
     td__exchange_source(e->name, source);
@@ -418,11 +501,18 @@ static td_status apply_pages(td_exchanges *ex, const td_exchange *e, const char 
         goto out;
     const td__xpage *last = pages[n - 1];
     int ends_resync = resyncing && !last->more;
+    /* The group's first additions of each hash go in first, in key order (casework/sync.c). */
+    if ((st = group_take(e, pages, n, &g, err)) ||
+        (st = td__sync_preadd(ex->svc, c, bank_id, source, g.items, g.start[n], err)) ||
+        (st = remember_early(c, e->id, g.items, g.from, g.start[n], generation, err)))
+        goto out;
     for (size_t k = 0; k < n; k++) {
         const td__xpage *page = pages[k];
         page_counts pc;
         memset(&pc, 0, sizeof pc);
-        if ((st = apply_items(ex, c, e, source, bank_id, allow_id, generation, page, &pc, err))) {
+        pc.skipped = g.skipped[k];
+        if ((st = apply_items(ex, c, e, source, bank_id, allow_id, generation, g.items + g.start[k],
+                              g.from + g.start[k], g.start[k + 1] - g.start[k], &pc, err))) {
             /* A value that does not parse refuses the page whole. */
             if (st == TD_ERR_INVALID || st == TD_ERR_LIMIT || st == TD_ERR_UNSUPPORTED ||
                 st == TD_ERR_CORRUPT)
@@ -503,6 +593,7 @@ out:
     if (td_store_in_transaction(c))
         td_store_rollback(c);
     td_store_release(ex->svc->store, c);
+    group_clear(&g);
     return st;
 }
 
@@ -528,7 +619,7 @@ static td_status schedule(td_exchanges *ex, int64_t id, int64_t when, td_error *
  * (while the group before it is applied), until the source has nothing more, GROUP_ITEMS items or
  * GROUP_PAGES pages, a failure or a resync answer. The connection is used by one fetch at a
  * time. */
-#define GROUP_ITEMS 20000
+#define GROUP_ITEMS 50000
 #define GROUP_PAGES 64
 
 typedef struct fetch_job {
