@@ -1298,7 +1298,7 @@ static void test_review_copy(void **state)
     /* Off the open list at once, still in the whole list. */
     assert_int_equal(list_position("/v1/reports?open=1", id), -1);
     assert_true(list_position("/v1/reports", id) >= 0);
-    /* The copy itself is deleted by the reports thread (every 10 s on the server), with an
+    /* The copy itself is deleted by the reports thread (every 2 s on the server), with an
      * entry. */
     snprintf(path, sizeof path, "/v1/reports/%lld", id);
     double until = api_now_s() + 40;

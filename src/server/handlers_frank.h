@@ -9,7 +9,7 @@
 /* How often the server's reports handle runs its duties on its thread: a key is rotated or
  * destroyed, a removed report sealed and a closed case's review copy deleted at most this late
  * (reads of the copy stop at the decision, verification at a key's destroy time). */
-#define TD__REPORTS_TICK_MS 10000
+#define TD__REPORTS_TICK_MS 2000
 
 /* The server's reports handle (opened by td_server_set_service after the orders), or NULL when
  * it could not be opened: these routes then answer 503. */
