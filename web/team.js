@@ -1,0 +1,1327 @@
+// takedown console: the team's views (docs/console.md, "Team views"): banks, orders, evidence
+// and its release approvals, authorities, API keys, webhooks, the audit log (checkpoint and
+// inclusion proof verified in the browser), the transparency report with charts, live figures
+// from /metrics, evidence orders, reported messages, exchanges and incidents. Built on the
+// shell's window.TD (console.js): every call goes through TD.api with the signed-in key; data
+// from the API goes into the page as text only; each action is a form whose API error is shown
+// next to its button; actions the role may not take (TD.can) are not shown.
+'use strict';
+
+(function () {
+  const TD = window.TD;
+  const Charts = window.TDCharts;
+  const enc = encodeURIComponent;
+  const READ = ['admin', 'moderator', 'auditor'];
+  const PAGE = 20;
+
+  // ---- helpers ----
+
+  // Creates an element: attrs (class, text, id, for, type, name, value, aria-*, data-*, ...;
+  // on: {event: fn}); children: nodes or strings (text nodes).
+  function h(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === 'class') e.className = v;
+      else if (k === 'text') e.textContent = v;
+      else if (k === 'on') for (const [ev, fn] of Object.entries(v)) e.addEventListener(ev, fn);
+      else if (k === 'value' && (tag === 'input' || tag === 'textarea' || tag === 'select')) e.value = v;
+      else e.setAttribute(k, v === true ? '' : String(v));
+    }
+    for (const c of children.flat()) {
+      if (c === null || c === undefined || c === false) continue;
+      e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return e;
+  }
+
+  function clear(e) {
+    while (e.firstChild) e.removeChild(e.firstChild);
+    return e;
+  }
+
+  const can = (action) => !!(TD.can && TD.can(action));
+  const time = (iso) => (iso ? (TD.fmtTime ? TD.fmtTime(iso) : iso) : '—');
+  const ms = (v) => (v ? time(new Date(v).toISOString()) : '—');
+  const list = (a) => (a && a.length ? a.join(', ') : '—');
+  const words = (text) => text.split(/[\s,]+/).map((w) => w.trim()).filter((w) => w);
+
+  class ApiError extends Error {
+    constructor(res) {
+      super(TD.errorText ? TD.errorText(res) : 'Error ' + res.status);
+      this.status = res.status;
+      this.res = res;
+    }
+  }
+
+  // One API call; resolves with the parsed JSON (or the result when opts.raw / opts.blob),
+  // rejects with an ApiError whose message is TD.errorText's.
+  async function api(method, path, opts) {
+    const res = await TD.api(method, path, opts || {});
+    if (!res.ok) throw new ApiError(res);
+    return opts && (opts.raw || opts.blob) ? res : res.json;
+  }
+
+  function fact(dl, name, value) {
+    dl.append(h('dt', null, name), h('dd', null, value === null || value === undefined || value === '' ? '—' : value));
+  }
+
+  function facts(pairs, cls) {
+    const dl = h('dl', { class: 'facts' + (cls ? ' ' + cls : '') });
+    for (const [k, v] of pairs) fact(dl, k, v);
+    return dl;
+  }
+
+  // A status line of a view (polite live region) and an alert line for failed reads.
+  function notes() {
+    const ok = h('p', { class: 'status-line', role: 'status', 'aria-live': 'polite' });
+    const bad = h('p', { class: 'inline-error', role: 'alert', hidden: true });
+    return {
+      ok, bad,
+      say(text) { ok.textContent = text; },
+      fail(e) { bad.textContent = e.message; bad.hidden = false; },
+      reset() { bad.hidden = true; bad.textContent = ''; },
+    };
+  }
+
+  // Runs a read; shows its error in n.bad.
+  async function guard(n, fn) {
+    n.reset();
+    try {
+      return await fn();
+    } catch (e) {
+      n.fail(e);
+      return undefined;
+    }
+  }
+
+  let uid = 0;
+  const nextId = (p) => p + '-' + (++uid);
+
+  // A field: {name, label, type ('text', 'number', 'select', 'textarea', 'file', 'checkbox',
+  // 'date', 'password'), options [[value, label]], value, required, hint, attrs}.
+  function field(f, prefix) {
+    const id = prefix + '-' + f.name;
+    let input;
+    const attrs = Object.assign({ id, name: f.name, required: f.required || null }, f.attrs || {});
+    if (f.type === 'select') {
+      input = h('select', attrs, (f.options || []).map(([v, l]) => h('option', { value: v }, l)));
+      if (f.value !== undefined) input.value = f.value;
+    } else if (f.type === 'textarea') {
+      input = h('textarea', attrs);
+      if (f.value !== undefined) input.value = f.value;
+    } else {
+      input = h('input', Object.assign({ type: f.type || 'text' }, attrs));
+      if (f.type === 'checkbox') input.checked = !!f.value;
+      else if (f.value !== undefined && f.value !== null) input.value = String(f.value);
+    }
+    const hint = f.hint ? h('span', { class: 'hint', id: id + '-hint' }, f.hint) : null;
+    if (hint) input.setAttribute('aria-describedby', id + '-hint');
+    const wrap = f.type === 'checkbox'
+      ? h('div', { class: 'field check' }, input, h('label', { for: id }, f.label), hint)
+      : h('div', { class: 'field' }, h('label', { for: id }, f.label), input, hint);
+    return { wrap, input };
+  }
+
+  // An action form: its fields, its button, and beside the button the API's error (role=alert)
+  // or the outcome (role=status). submit(values, form) returns the outcome's text (or a node).
+  function actionForm(opts) {
+    const prefix = opts.id || nextId('f');
+    const inputs = {};
+    const bad = h('p', { class: 'inline-error', role: 'alert', hidden: true });
+    const good = h('p', { class: 'inline-ok', role: 'status', hidden: true });
+    const button = h('button', { type: 'submit', class: opts.danger ? 'danger' : null }, opts.button);
+    const form = h('form', { class: 'action', id: prefix, autocomplete: 'off', 'aria-labelledby': prefix + '-title' },
+      h(opts.level || 'h4', { id: prefix + '-title' }, opts.title),
+      opts.intro ? h('p', { class: 'hint' }, opts.intro) : null);
+    for (const f of opts.fields || []) {
+      const { wrap, input } = field(f, prefix);
+      inputs[f.name] = input;
+      form.append(wrap);
+    }
+    if (opts.extra) form.append(opts.extra);
+    form.append(h('div', { class: 'form-actions' }, button, bad, good));
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      bad.hidden = true;
+      good.hidden = true;
+      const values = {};
+      for (const [k, input] of Object.entries(inputs)) {
+        values[k] = input.type === 'checkbox' ? input.checked : input.type === 'file' ? input.files[0] || null : input.value;
+      }
+      if (opts.confirm && !window.confirm(opts.confirm(values))) return;
+      button.disabled = true;
+      try {
+        const out = await opts.submit(values, form);
+        if (out) {
+          clear(good).append(out);
+          good.hidden = false;
+        }
+        if (opts.reset) form.reset();
+        if (opts.after) await opts.after(out);
+      } catch (e) {
+        bad.textContent = e.message;
+        bad.hidden = false;
+      } finally {
+        button.disabled = false;
+      }
+    });
+    form.inputs = inputs;
+    form.showError = (text) => {
+      bad.textContent = text;
+      bad.hidden = false;
+    };
+    return form;
+  }
+
+  // A one-button action (a small form, so that its error shows next to it).
+  function actionButton(label, fn, opts) {
+    return actionForm(Object.assign({ title: '', button: label, fields: [], submit: fn, level: 'span' }, opts || {}));
+  }
+
+  // A table with its header, in a horizontally scrolling box.
+  function table(caption, columns, rows, attrs) {
+    return h('div', { class: 'table-scroll' }, h('table', attrs || null,
+      h('caption', { class: 'visually-hidden' }, caption),
+      h('thead', null, h('tr', null, columns.map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', null, rows)));
+  }
+
+  // A paged list. load(page) -> {items, more}; row(item) -> <tr>. Pages of PAGE items, with
+  // Previous / Next buttons and the page number.
+  function pager(box, opts) {
+    let page = 0;
+    const body = h('div');
+    const prev = h('button', { type: 'button', class: 'secondary', on: { click: () => go(page - 1) } }, 'Previous page');
+    const next = h('button', { type: 'button', class: 'secondary', on: { click: () => go(page + 1) } }, 'Next page');
+    const where = h('span', { class: 'page-no', 'aria-live': 'polite' });
+    const nav = h('div', { class: 'pager', role: 'group', 'aria-label': opts.caption + ': pages' }, prev, where, next);
+    const err = h('p', { class: 'inline-error', role: 'alert', hidden: true });
+    box.append(body, nav, err);
+    async function go(p) {
+      err.hidden = true;
+      try {
+        const { items, more } = await opts.load(p);
+        page = p;
+        clear(body);
+        if (!items.length && p === 0) body.append(h('p', { class: 'muted empty' }, opts.empty || 'None.'));
+        else body.append(table(opts.caption, opts.columns, items.map(opts.row), opts.tableAttrs));
+        prev.disabled = p === 0;
+        next.disabled = !more;
+        nav.hidden = p === 0 && !more;
+        where.textContent = 'Page ' + (p + 1);
+      } catch (e) {
+        err.textContent = e.message;
+        err.hidden = false;
+      }
+    }
+    return { reload: () => go(page), first: () => go(0) };
+  }
+
+  // Client-side pages of a list read whole (routes without offset).
+  function slicePage(all, p) {
+    return { items: all.slice(p * PAGE, (p + 1) * PAGE), more: all.length > (p + 1) * PAGE };
+  }
+
+  // Hands bytes to the browser as a file download.
+  function download(blob, name) {
+    const url = URL.createObjectURL(blob);
+    const a = h('a', { href: url, download: name, class: 'visually-hidden' }, name);
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+
+  function view(def) {
+    TD.registerView(def);
+  }
+
+  // The frame of a view: title, intro, status lines, a body.
+  function frame(section, title, intro) {
+    clear(section);
+    const n = notes();
+    const head = h('div', { class: 'bar' }, h('h2', { id: 'view-' + section.id.replace(/^view-/, '') + '-title', tabindex: '-1' }, title));
+    section.append(head, intro ? h('p', { class: 'hint' }, intro) : null, n.ok, n.bad);
+    return { n, head };
+  }
+
+  function refreshButton(head, fn) {
+    head.append(h('button', { type: 'button', class: 'secondary', on: { click: fn } }, 'Refresh'));
+  }
+
+  // ---- banks ----
+
+  const ACTIONS = [['review', 'review: send to the review queue'], ['block', 'block: refuse the upload'], ['log', 'log: record only']];
+  const HASH_TYPES = [['pdq', 'pdq'], ['md5', 'md5'], ['sha256', 'sha256'], ['url', 'url'], ['raw_text', 'raw_text']];
+
+  view({
+    id: 'banks', title: 'Banks', roles: READ, order: 30,
+    render(section, params) {
+      const { n, head } = frame(section, 'Banks', 'Hash lists matched at upload: threshold (PDQ distance), action, labels and signals.');
+      const listBox = h('section', { 'aria-label': 'Bank list' });
+      const detail = h('section', { id: 'bank-detail', 'aria-labelledby': 'bank-detail-title', hidden: true });
+      section.append(listBox);
+      let banks = [];
+      const p = pager(listBox, {
+        caption: 'Banks', empty: 'No banks yet.',
+        columns: ['Bank', 'Action', 'Threshold', 'Labels', 'Signals', 'Enabled', ''],
+        load: async (pg) => {
+          banks = (await api('GET', '/v1/banks')).banks || [];
+          return slicePage(banks, pg);
+        },
+        row: (b) => h('tr', { 'data-bank': b.name },
+          h('td', { class: 'mono' }, b.name), h('td', null, b.action), h('td', { class: 'bank-threshold' }, String(b.threshold)),
+          h('td', null, list(b.labels)), h('td', { class: 'signal-count' }, String(b.signal_count)),
+          h('td', null, b.enabled ? 'yes' : 'no'),
+          h('td', null, h('a', { href: '#banks/' + enc(b.name), class: 'button secondary' }, 'Open ' + b.name))),
+      });
+      refreshButton(head, () => p.reload());
+      if (can('POST /v1/banks')) {
+        section.append(actionForm({
+          id: 'bank-create', title: 'Create a bank', level: 'h3', button: 'Create bank', reset: true,
+          fields: [
+            { name: 'name', label: 'Name', required: true, hint: 'Capitals, digits and _ (e.g. TERROR_PDQ)', attrs: { pattern: '[A-Z_][A-Z0-9_]*', maxlength: 64 } },
+            { name: 'action', label: 'Action on a match', type: 'select', options: ACTIONS },
+            { name: 'threshold', label: 'Threshold (largest PDQ distance that matches)', type: 'number', value: 31, attrs: { min: 0, max: 256 } },
+            { name: 'labels', label: 'Labels', hint: 'comma or space separated' },
+          ],
+          submit: async (v) => {
+            const body = { name: v.name.trim(), action: v.action, threshold: Number(v.threshold) };
+            const labels = words(v.labels);
+            if (labels.length) body.labels = labels;
+            const b = await api('POST', '/v1/banks', { body });
+            return 'Bank ' + b.name + ' created (threshold ' + b.threshold + ', ' + b.action + ').';
+          },
+          after: () => p.reload(),
+        }));
+      }
+      section.append(detail);
+      p.first();
+      if (params) openBank(detail, decodeURIComponent(params), n, () => p.reload());
+    },
+  });
+
+  async function openBank(box, name, n, relist) {
+    let b;
+    try {
+      b = await api('GET', '/v1/banks/' + enc(name));
+    } catch (e) {
+      n.fail(e);
+      return;
+    }
+    clear(box).hidden = false;
+    box.append(h('h3', { id: 'bank-detail-title', tabindex: '-1' }, 'Bank ' + b.name),
+      facts([['Action', b.action], ['Threshold', String(b.threshold)], ['Kind', b.kind], ['Labels', list(b.labels)],
+        ['Signals', String(b.signal_count)], ['Enabled', b.enabled ? 'yes' : 'no'], ['Created', ms(b.created_ms)]], 'bank-facts'));
+    const base = '/v1/banks/' + enc(b.name);
+    const reopen = async () => {
+      await relist();
+      await openBank(box, name, n, relist);
+    };
+    const actions = h('div', { class: 'actions' });
+    if (can('PATCH /v1/banks/{name}')) {
+      actions.append(actionForm({
+        id: 'bank-edit', title: 'Edit threshold and action', button: 'Save ' + b.name,
+        fields: [
+          { name: 'threshold', label: 'Threshold', type: 'number', value: b.threshold, attrs: { min: 0, max: 256 } },
+          { name: 'action', label: 'Action', type: 'select', options: ACTIONS, value: b.action },
+          { name: 'enabled', label: 'Enabled', type: 'checkbox', value: b.enabled },
+        ],
+        submit: async (v) => {
+          const u = await api('PATCH', base, { body: { threshold: Number(v.threshold), action: v.action, enabled: v.enabled } });
+          return 'Saved: threshold ' + u.threshold + ', ' + u.action + (u.enabled ? '' : ', disabled') + '.';
+        },
+        after: reopen,
+      }));
+    }
+    if (can('POST /v1/banks/{name}/signals')) {
+      actions.append(actionForm({
+        id: 'bank-upload', title: 'Add a signal from media', button: 'Upload and hash',
+        intro: 'The server hashes the image or video (PDQ, MD5, SHA-256; vPDQ for video) and adds each hash.',
+        fields: [
+          { name: 'file', label: 'Media file', type: 'file', required: true, attrs: { accept: 'image/*,video/*' } },
+          { name: 'labels', label: 'Labels (optional)' },
+        ],
+        submit: async (v) => {
+          const query = { source: 'console' };
+          if (words(v.labels).length) query.labels = words(v.labels).join(',');
+          const out = await api('POST', base + '/signals', { body: v.file, query, headers: { 'Content-Type': v.file.type || 'application/octet-stream' } });
+          return (out.signals || []).length + ' signal(s) added: ' + (out.signals || []).map((s) => s.type + ' #' + s.id).join(', ');
+        },
+        reset: true, after: reopen,
+      }));
+      actions.append(actionForm({
+        id: 'bank-paste', title: 'Paste hashes', button: 'Add hashes',
+        fields: [
+          { name: 'type', label: 'Type', type: 'select', options: HASH_TYPES },
+          { name: 'values', label: 'Hashes, one per line', type: 'textarea', required: true, attrs: { rows: 4, spellcheck: 'false' } },
+        ],
+        submit: async (v, form) => {
+          const lines = v.values.split('\n').map((l) => l.trim()).filter((l) => l);
+          let added = 0;
+          const failed = [];
+          for (const [i, value] of lines.entries()) {
+            const res = await TD.api('POST', base + '/signals', { body: { type: v.type, value, source: 'console' } });
+            if (res.ok) added++;
+            else failed.push('line ' + (i + 1) + ': ' + TD.errorText(res));
+          }
+          if (failed.length) {
+            form.showError(failed.join('; '));
+            if (!added) throw new Error(failed.join('; '));
+          }
+          return added + ' of ' + lines.length + ' added.';
+        },
+        after: reopen,
+      }));
+    }
+    if (can('POST /v1/banks/{name}/import')) actions.append(importForm(b, base, reopen));
+    actions.append(actionForm({
+      id: 'bank-export', title: 'Export', button: 'Download ' + b.name,
+      fields: [{ name: 'format', label: 'Format', type: 'select', options: [['te', 'ThreatExchange lines (type value)'], ['csv', 'CSV (HMA)']] },
+        { name: 'disabled', label: 'Include disabled signals', type: 'checkbox' }],
+      submit: async (v) => {
+        const query = { format: v.format };
+        if (v.disabled) query.include_disabled = '1';
+        const res = await api('GET', base + '/export', { query, blob: true });
+        const blob = res.blob || new Blob([res.text], { type: 'text/plain' });
+        download(blob, b.name + (v.format === 'csv' ? '.csv' : '.txt'));
+        return 'Downloaded ' + TD.fmtBytes(blob.size) + '.';
+      },
+    }));
+    box.append(h('h4', null, 'Actions'), actions);
+    const sigBox = h('section', { 'aria-labelledby': 'signals-title' }, h('h4', { id: 'signals-title' }, 'Signals of ' + b.name));
+    box.append(sigBox);
+    const cursors = [0];
+    const sp = pager(sigBox, {
+      caption: 'Signals of ' + b.name, empty: 'No signals.',
+      columns: ['Signal', 'Type', 'Value', 'Labels', 'Source', 'Enabled', ''],
+      load: async (pg) => {
+        const query = { limit: String(PAGE) };
+        if (cursors[pg]) query.after = String(cursors[pg]);
+        const d = await api('GET', base + '/signals', { query });
+        if (d.next_after) cursors[pg + 1] = d.next_after;
+        return { items: d.signals || [], more: !!d.next_after };
+      },
+      row: (s) => h('tr', { 'data-signal-id': s.id, class: s.enabled ? null : 'disabled' },
+        h('td', null, '#' + s.id), h('td', null, s.type), h('td', { class: 'mono hash' }, s.display || s.value),
+        h('td', null, list(s.labels)), h('td', null, s.source), h('td', { class: 'enabled' }, s.enabled ? 'yes' : 'no'),
+        h('td', null, can('PATCH /v1/banks/{name}/signals/{id}') ? actionButton((s.enabled ? 'Disable' : 'Enable') + ' signal #' + s.id,
+          async () => {
+            const u = await api('PATCH', base + '/signals/' + s.id, { body: { enabled: !s.enabled } });
+            n.say('Signal #' + u.id + (u.enabled ? ' enabled.' : ' disabled.'));
+            return '';
+          }, { danger: s.enabled, after: () => sp.reload() }) : null)),
+    });
+    sp.first();
+    document.getElementById('bank-detail-title').focus();
+  }
+
+  // Import a list with a progress bar: the upload's progress (XMLHttpRequest's upload events,
+  // when the shell lends the key), then the API's answer (lines, added, duplicates, errors).
+  function importForm(b, base, after) {
+    const bar = h('progress', { id: 'import-progress', max: '100', value: '0', 'aria-label': 'Import progress' });
+    const barText = h('span', { class: 'hint', id: 'import-progress-text', 'aria-live': 'polite' });
+    const extra = h('div', { class: 'progress-box' }, bar, barText);
+    return actionForm({
+      id: 'bank-import', title: 'Import a list', button: 'Import into ' + b.name, extra,
+      intro: 'Lines "type hash" (ThreatExchange) or the HMA CSV; in one transaction.',
+      fields: [
+        { name: 'file', label: 'List file', type: 'file', required: true, attrs: { accept: '.txt,.csv,text/plain,text/csv' } },
+        { name: 'format', label: 'Format', type: 'select', options: [['auto', 'detect'], ['te', 'type value lines'], ['csv', 'CSV']] },
+        { name: 'labels', label: 'Labels (optional)' },
+      ],
+      submit: async (v) => {
+        const query = { format: v.format, source: 'console-import' };
+        if (words(v.labels).length) query.labels = words(v.labels).join(',');
+        bar.value = 0;
+        barText.textContent = 'Uploading ' + TD.fmtBytes(v.file.size) + '…';
+        const r = await uploadWithProgress(base + '/import', query, v.file, (done, total) => {
+          bar.value = total ? Math.round(99 * done / total) : 50;
+          barText.textContent = 'Uploaded ' + TD.fmtBytes(done) + ' of ' + TD.fmtBytes(total);
+        });
+        bar.value = 100;
+        barText.textContent = 'Done: ' + r.lines + ' lines read.';
+        return 'Imported: ' + r.lines + ' lines, ' + r.added + ' added, ' + r.duplicates + ' duplicates, ' +
+          r.disabled + ' disabled, ' + r.unsupported + ' unsupported, ' + r.errors + ' errors' +
+          ((r.error_list || []).length ? ' (' + r.error_list.slice(0, 3).map((x) => 'line ' + x.line + ': ' + x.message).join('; ') + ')' : '') + '.';
+      },
+      after,
+    });
+  }
+
+  function uploadWithProgress(path, query, file, progress) {
+    const key = typeof TD.key === 'function' ? TD.key() : null;
+    if (!key) return api('POST', path, { query, body: file, headers: { 'Content-Type': 'text/plain' } });
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', path + '?' + new URLSearchParams(query).toString());
+      xhr.setRequestHeader('Authorization', 'Bearer ' + key);
+      xhr.setRequestHeader('Content-Type', 'text/plain');
+      xhr.upload.onprogress = (ev) => progress(ev.loaded, ev.lengthComputable ? ev.total : file.size);
+      xhr.onerror = () => reject(new Error('The server cannot be reached.'));
+      xhr.onload = () => {
+        let json = null;
+        try {
+          json = JSON.parse(xhr.responseText);
+        } catch (e) {
+          json = null;
+        }
+        const res = { status: xhr.status, ok: xhr.status >= 200 && xhr.status < 300, json, text: xhr.responseText };
+        if (res.ok) resolve(json);
+        else reject(new ApiError(res));
+      };
+      xhr.send(file);
+    });
+  }
+
+  // ---- orders, referrals, complaints ----
+
+  const GROUNDS = [['force_majeure', 'force majeure or de facto impossibility'], ['manifest_error', 'manifest errors'],
+    ['missing_information', 'insufficient information']];
+  let orderTimer = 0;
+
+  function countdown(deadline) {
+    return h('span', { class: 'countdown', 'data-deadline': deadline }, '');
+  }
+
+  function tickCountdowns() {
+    const now = Date.now();
+    for (const e of document.querySelectorAll('.countdown[data-deadline]')) {
+      const left = Date.parse(e.dataset.deadline) - now;
+      const s = Math.floor(Math.abs(left) / 1000);
+      const t = Math.floor(s / 3600) + ':' + String(Math.floor(s / 60) % 60).padStart(2, '0') + ':' + String(s % 60).padStart(2, '0');
+      e.textContent = left >= 0 ? t + ' left' : 'overdue by ' + t;
+      e.classList.toggle('overdue', left < 0);
+    }
+  }
+
+  view({
+    id: 'orders', title: 'Orders', roles: READ, order: 40,
+    render(section, params) {
+      const { n, head } = frame(section, 'Removal orders and referrals',
+        'Open orders first (most escalated, then the earliest deadline), with the time left of the hour.');
+      const openOnly = field({ name: 'open', label: 'Open only', type: 'checkbox', value: true }, 'orders-filter');
+      section.append(openOnly.wrap);
+      const listBox = h('section', { 'aria-label': 'Order list' });
+      const detail = h('section', { id: 'order-detail', 'aria-labelledby': 'order-detail-title', hidden: true });
+      section.append(listBox);
+      const p = pager(listBox, {
+        caption: 'Orders', empty: 'No orders.',
+        columns: ['Order', 'Type', 'Authority', 'Reference', 'State', 'Escalation', 'Deadline', 'Time left', ''],
+        load: async (pg) => slicePage((await api('GET', '/v1/orders', { query: { open: openOnly.input.checked ? '1' : '0', limit: '1000' } })).orders || [], pg),
+        row: (o) => h('tr', { 'data-order-id': o.id, class: o.breached_at ? 'breached' : null },
+          h('td', null, '#' + o.id + (o.emergency ? ' (emergency)' : '')), h('td', null, o.type),
+          h('td', null, o.issuing_authority), h('td', { class: 'mono' }, o.reference), h('td', { class: 'order-state' }, o.state),
+          h('td', null, 'level ' + o.escalation), h('td', { class: 'mono' }, o.deadline || '—'),
+          h('td', null, o.deadline && ['received', 'executed'].includes(o.state) ? countdown(o.deadline) : '—',
+            o.breached_at ? h('span', { class: 'breach' }, ' BREACHED ' + o.breached_at) : null),
+          h('td', null, h('a', { href: '#orders/' + o.id, class: 'button secondary' }, 'Details of order #' + o.id))),
+      });
+      openOnly.input.addEventListener('change', () => p.first());
+      refreshButton(head, () => p.reload());
+      section.append(detail, complaintBox(n));
+      p.first().then(tickCountdowns);
+      orderTimer = setInterval(tickCountdowns, 1000);
+      if (params) openOrder(detail, Number(params), n, () => p.reload());
+    },
+    leave() {
+      clearInterval(orderTimer);
+      orderTimer = 0;
+    },
+  });
+
+  async function openOrder(box, id, n, relist) {
+    let o, fb;
+    try {
+      [o, fb] = await Promise.all([api('GET', '/v1/orders/' + id),
+        api('GET', '/v1/orders/' + id + '/feedback').catch((e) => ({ error: e.message }))]);
+    } catch (e) {
+      n.fail(e);
+      return;
+    }
+    const again = async () => {
+      await relist();
+      await openOrder(box, id, n, relist);
+    };
+    clear(box).hidden = false;
+    box.append(h('h3', { id: 'order-detail-title', tabindex: '-1' }, (o.type === 'referral' ? 'Referral #' : 'Order #') + o.id + ' (' + o.reference + ')'),
+      facts([['State', h('span', { class: 'order-detail-state' }, o.state)], ['Authority', o.issuing_authority],
+        ['Member state', o.issuing_member_state], ['Received', time(o.received_at)], ['Deadline', o.deadline ? time(o.deadline) : 'none'],
+        ['Time left', o.deadline && ['received', 'executed'].includes(o.state) ? countdown(o.deadline) : '—'],
+        ['Escalation', 'level ' + o.escalation], ['Breached', o.breached_at || 'no'],
+        ['Measure', o.measure ? o.measure + ' at ' + time(o.measure_at) : 'none yet'],
+        ['Cannot comply', o.cannot_comply ? o.cannot_comply.ground + ': ' + o.cannot_comply.explanation : 'no'],
+        ['Reasons', o.statement_of_reasons], ['Preserved', o.preserved ? 'yes' : 'no']]));
+    box.append(h('h4', null, 'Targets'), table('Targets', ['#', 'Content id', 'URL', 'Located', 'Removed'],
+      (o.content || []).map((t, i) => h('tr', null, h('td', null, String(i)), h('td', { class: 'mono' }, t.content_id || '—'),
+        h('td', { class: 'mono' }, t.url || '—'), h('td', null, t.located ? 'yes' : 'no'), h('td', null, t.removed ? 'yes' : 'no')))));
+    if (o.type !== 'referral') {
+      box.append(h('h4', null, 'Feedback (Annex II)'), fb.error ? h('p', { class: 'muted' }, fb.error)
+        : facts([['Time of receipt', fb.time_of_receipt], ['Measure', fb.measure], ['Time of measure', fb.time_of_measure],
+          ['Within deadline', fb.within_deadline === null || fb.within_deadline === undefined ? 'not yet known' : fb.within_deadline ? 'yes' : 'no']], 'order-feedback'));
+    }
+    const actions = h('div', { class: 'actions' });
+    if (o.type === 'referral' && can('POST /v1/referrals/{id}/decision') && o.state === 'received') {
+      actions.append(actionForm({
+        id: 'referral-decide', title: 'Decide the referral', button: 'Decide referral #' + o.id,
+        fields: [{ name: 'decision', label: 'Decision', type: 'select', options: [['remove', 'remove'], ['keep', 'keep']] },
+          { name: 'reason', label: 'Reason', type: 'textarea', required: true }],
+        submit: async (v) => {
+          await api('POST', '/v1/referrals/' + o.id + '/decision', { body: { decision: v.decision, reason: v.reason } });
+          return 'Referral #' + o.id + ': ' + v.decision + ' recorded.';
+        },
+        after: again,
+      }));
+    }
+    if (o.type !== 'referral' && can('POST /v1/orders/{id}/cannot-comply') && ['received', 'executed'].includes(o.state)) {
+      actions.append(actionForm({
+        id: 'order-cc', title: 'Cannot comply (Annex III)', button: 'Send cannot-comply for order #' + o.id, danger: true,
+        intro: 'The clock pauses until the authority clarifies.',
+        fields: [{ name: 'ground', label: 'Ground', type: 'select', options: GROUNDS },
+          { name: 'explanation', label: 'Explanation', type: 'textarea', required: true }],
+        submit: async (v) => {
+          const u = await api('POST', '/v1/orders/' + o.id + '/cannot-comply', { body: { ground: v.ground, explanation: v.explanation } });
+          return 'Sent; the order is ' + (u && u.state ? u.state : 'paused') + '.';
+        },
+        after: again,
+      }));
+    }
+    if (actions.firstChild) box.append(h('h4', null, 'Actions'), actions);
+    tickCountdowns();
+    document.getElementById('order-detail-title').focus();
+  }
+
+  // Complaints have no list route: one is read by its id (from the complaint webhook or the
+  // user's ticket) and decided here.
+  function complaintBox(n) {
+    const out = h('div', { id: 'complaint-detail' });
+    const box = h('section', { 'aria-labelledby': 'complaints-title' }, h('h3', { id: 'complaints-title' }, 'Complaints'));
+    box.append(actionForm({
+      id: 'complaint-find', title: 'Open a complaint', button: 'Read complaint',
+      fields: [{ name: 'id', label: 'Complaint id', type: 'number', required: true, attrs: { min: 1 } }],
+      submit: async (v) => {
+        const c = await api('GET', '/v1/complaints/' + Number(v.id));
+        clear(out).append(facts([['Complaint', '#' + c.id], ['Content', c.content_id], ['Order', c.order_id ? '#' + c.order_id : '—'],
+          ['Text', c.text], ['State', h('span', { class: 'complaint-state' }, c.state)], ['Received', time(c.received_at)],
+          ['Due', time(c.due)], ['Decided', time(c.decided_at)], ['Reinstated', time(c.reinstated_at)], ['Reasons', c.reasons]]));
+        if (c.state === 'received' && can('POST /v1/complaints/{id}/decision')) {
+          out.append(actionForm({
+            id: 'complaint-decide', title: 'Decide complaint #' + c.id, button: 'Decide complaint #' + c.id,
+            fields: [{ name: 'upheld', label: 'Upheld (the content is restored)', type: 'checkbox' },
+              { name: 'reasons', label: 'Reasons', type: 'textarea', required: true }],
+            submit: async (w) => {
+              const d = await api('POST', '/v1/complaints/' + c.id + '/decision', { body: { upheld: w.upheld, reasons: w.reasons } });
+              n.say('Complaint #' + c.id + (w.upheld ? ' upheld.' : ' rejected.'));
+              return 'Recorded: ' + (d && d.state ? d.state : w.upheld ? 'upheld' : 'rejected') + '.';
+            },
+          }));
+        }
+        return '';
+      },
+    }), out);
+    return box;
+  }
+
+  // ---- evidence ----
+
+  view({
+    id: 'evidence', title: 'Evidence', roles: ['admin', 'auditor'], order: 50,
+    render(section, params) {
+      const { n, head } = frame(section, 'Evidence',
+        'Sealed evidence cases (metadata only: the content stays encrypted), their retention and holds; release requests need k custodians.');
+      const master = h('div', { id: 'evidence-master' });
+      const listBox = h('section', { 'aria-label': 'Evidence cases' });
+      const detail = h('section', { id: 'evidence-detail', 'aria-labelledby': 'evidence-detail-title', hidden: true });
+      section.append(master, listBox);
+      const p = pager(listBox, {
+        caption: 'Evidence cases', empty: 'No evidence cases.',
+        columns: ['Case', 'Created', 'Retained until', 'Items', 'Hold', 'State', ''],
+        load: async (pg) => {
+          const d = await api('GET', '/v1/evidence/cases', { query: { limit: String(PAGE + 1), offset: String(pg * PAGE) } });
+          clear(master).append(facts([['Master key', d.master && d.master.exists ? d.master.threshold + ' of ' + d.master.custodians +
+            ' custodians (' + list(d.master.names) + ')' : 'not created (takedown evidence init)'],
+          ['Cases', String(d.counts.cases)], ['Held', String(d.counts.cases_held)], ['Items', String(d.counts.items)],
+          ['Release requests open', String(d.counts.requests_open)]]));
+          const cases = d.cases || [];
+          return { items: cases.slice(0, PAGE), more: cases.length > PAGE };
+        },
+        row: (c) => h('tr', { 'data-case': c.case },
+          h('td', { class: 'mono' }, c.case), h('td', null, time(c.created_at)), h('td', null, time(c.retain_until)),
+          h('td', null, String(c.item_count)), h('td', null, c.hold ? 'held' : 'no'), h('td', null, c.purged_at ? 'purged' : 'retained'),
+          h('td', null, h('a', { href: '#evidence/' + enc(c.case), class: 'button secondary' }, 'Open ' + c.case))),
+      });
+      refreshButton(head, () => p.reload());
+      section.append(detail);
+      if (can('POST /v1/evidence/releases')) section.append(releaseBox(n));
+      p.first();
+      if (params) openCase(detail, decodeURIComponent(params), n, () => p.reload());
+    },
+  });
+
+  async function openCase(box, ref, n, relist) {
+    let c;
+    try {
+      c = await api('GET', '/v1/evidence/cases/' + enc(ref));
+    } catch (e) {
+      n.fail(e);
+      return;
+    }
+    const again = async () => {
+      await relist();
+      await openCase(box, ref, n, relist);
+    };
+    clear(box).hidden = false;
+    box.append(h('h3', { id: 'evidence-detail-title', tabindex: '-1' }, 'Evidence case ' + c.case),
+      facts([['Created', time(c.created_at)], ['Retained until', h('span', { class: 'retain-until' }, time(c.retain_until))],
+        ['Hold', h('span', { class: 'case-hold' }, c.hold ? 'held' : 'no')], ['Purged', time(c.purged_at)]]),
+      h('h4', null, 'Items (labels and sizes only)'),
+      table('Items', ['Item', 'Label', 'Bytes', 'Sealed'], (c.items || []).map((i) => h('tr', { 'data-item': i.id },
+        h('td', null, '#' + i.id), h('td', { class: 'mono' }, i.label), h('td', null, String(i.bytes)), h('td', null, time(i.sealed_at))))));
+    const actions = h('div', { class: 'actions' });
+    if (can('POST /v1/evidence/cases/{id}/extend')) {
+      actions.append(actionForm({
+        id: 'evidence-extend', title: 'Extend retention', button: 'Extend ' + c.case,
+        intro: 'At an authority\'s request; retention is never shortened.',
+        fields: [{ name: 'until', label: 'Keep until (date)', type: 'date', required: true },
+          { name: 'reason', label: 'Reason', required: true }],
+        submit: async (v) => {
+          await api('POST', '/v1/evidence/cases/' + enc(c.case) + '/extend', { body: { until: v.until + 'T00:00:00Z', reason: v.reason } });
+          return 'Retention extended to ' + v.until + '.';
+        },
+        after: again,
+      }));
+    }
+    if (can('POST /v1/evidence/cases/{id}/hold')) {
+      actions.append(actionForm({
+        id: 'evidence-hold', title: c.hold ? 'Lift the review hold' : 'Set a review hold', button: (c.hold ? 'Lift hold on ' : 'Hold ') + c.case,
+        fields: [{ name: 'reason', label: 'Reason', required: true }],
+        submit: async (v) => {
+          await api('POST', '/v1/evidence/cases/' + enc(c.case) + '/hold', { body: { hold: !c.hold, reason: v.reason } });
+          return c.hold ? 'Hold lifted.' : 'Held.';
+        },
+        after: again,
+      }));
+    }
+    if (actions.firstChild) box.append(h('h4', null, 'Actions'), actions);
+    document.getElementById('evidence-detail-title').focus();
+  }
+
+  // Release requests (admin): create one, then release it once k custodians approved.
+  function releaseBox(n) {
+    const out = h('div', { id: 'release-out' });
+    const box = h('section', { 'aria-labelledby': 'releases-title' }, h('h3', { id: 'releases-title' }, 'Release requests'));
+    box.append(h('div', { class: 'actions' },
+      actionForm({
+        id: 'release-request', title: 'Request a release', button: 'Request release',
+        fields: [{ name: 'case', label: 'Case', required: true, hint: 'e.g. order-1' },
+          { name: 'requester', label: 'Requester (who asks)', required: true },
+          { name: 'legal_basis', label: 'Legal basis (production order reference)', required: true },
+          { name: 'purpose', label: 'Purpose', required: true },
+          { name: 'items', label: 'Item ids (optional; none: every item)' }],
+        submit: async (v) => {
+          const body = { case: v.case.trim(), requester: v.requester, legal_basis: v.legal_basis, purpose: v.purpose };
+          const ids = words(v.items).map(Number);
+          if (ids.length) body.items = ids;
+          const r = await api('POST', '/v1/evidence/releases', { body });
+          n.say('Release request #' + r.id + ' created; custodians approve it with their shares.');
+          return h('span', null, 'Release request ', h('strong', { class: 'release-id' }, '#' + r.id), ' created: it needs the custodians\' approvals.');
+        },
+      }),
+      can('POST /v1/evidence/releases/{id}/release') ? actionForm({
+        id: 'release-do', title: 'Release', button: 'Release the items',
+        intro: 'Once k custodians approved: the decrypted items, in this answer only (audited).',
+        fields: [{ name: 'id', label: 'Request id', type: 'number', required: true, attrs: { min: 1 } }],
+        submit: async (v) => {
+          const r = await api('POST', '/v1/evidence/releases/' + Number(v.id) + '/release', { body: {} });
+          clear(out).append(table('Released items', ['Item', 'Label', 'Bytes', 'SHA-256', ''], (r.items || []).map((i) => h('tr', null,
+            h('td', null, '#' + i.id), h('td', { class: 'mono' }, i.label), h('td', null, String(i.bytes)),
+            h('td', { class: 'mono sha' }, i.sha256),
+            h('td', null, h('button', { type: 'button', class: 'secondary', on: { click: () => {
+              const bin = atob(i.content_base64);
+              download(new Blob([Uint8Array.from(bin, (ch) => ch.charCodeAt(0))]), 'evidence-item-' + i.id + '.bin');
+            } } }, 'Save item #' + i.id))))));
+          return (r.items || []).length + ' item(s) released.';
+        },
+      }) : null), out);
+    return box;
+  }
+
+  // Custodians: approve a release request with their share (the only thing the role does).
+  view({
+    id: 'approvals', title: 'Release approvals', roles: ['custodian'], order: 10,
+    render(section) {
+      frame(section, 'Approve an evidence release',
+        'You hold one share of the evidence master key. Check the request\'s legal basis with the requester out of band, then approve it with your share. The share is sent once and kept in the server\'s memory only.');
+      section.append(actionForm({
+        id: 'approve-release', title: 'Approval', button: 'Approve with my share',
+        fields: [{ name: 'id', label: 'Release request id', type: 'number', required: true, attrs: { min: 1 } },
+          { name: 'share', label: 'Your share (tdss1-…)', type: 'password', required: true, attrs: { spellcheck: 'false', autocomplete: 'off' } }],
+        submit: async (v) => {
+          const a = await api('POST', '/v1/evidence/releases/' + Number(v.id) + '/approvals', { body: { share: v.share.trim() } });
+          return h('span', { class: 'approval-result' }, 'Approval of ' + a.custodian + ' recorded: ' + a.approvals + ' of ' + a.needed +
+            (a.ready ? '; the release may now be made.' : ' needed.'));
+        },
+        reset: true,
+      }));
+    },
+  });
+
+  // ---- authorities ----
+
+  view({
+    id: 'authorities', title: 'Authorities', roles: READ, order: 60,
+    render(section) {
+      const { head } = frame(section, 'Authorities', 'Competent authorities and referral units whose signed orders the service accepts.');
+      const listBox = h('section', { 'aria-label': 'Authority list' });
+      section.append(listBox);
+      const p = pager(listBox, {
+        caption: 'Authorities', empty: 'No authorities registered.',
+        columns: ['Id', 'Name', 'Kind', 'Member state', 'Contact', 'Public key', 'Keys'],
+        load: async (pg) => slicePage((await api('GET', '/v1/authorities')).authorities || [], pg),
+        row: (a) => h('tr', { 'data-authority': a.id }, h('td', null, '#' + a.id), h('td', null, a.name), h('td', null, a.kind),
+          h('td', null, a.member_state), h('td', null, a.contact), h('td', { class: 'mono hash' }, a.public_key),
+          h('td', null, list((a.keys || a.key_ids || []).map(String)))),
+      });
+      refreshButton(head, () => p.reload());
+      const actions = h('div', { class: 'actions' });
+      if (can('POST /v1/authorities')) {
+        actions.append(actionForm({
+          id: 'authority-create', title: 'Register an authority', button: 'Register authority', reset: true,
+          fields: [{ name: 'name', label: 'Name (as in its orders)', required: true },
+            { name: 'kind', label: 'Kind', type: 'select', options: [['competent_authority', 'competent authority (orders)'], ['referral_unit', 'referral unit (referrals)']] },
+            { name: 'member_state', label: 'Member state (2 letters)', required: true, attrs: { maxlength: 2 } },
+            { name: 'contact', label: 'Contact', required: true },
+            { name: 'public_key', label: 'Ed25519 public key (hex)', required: true, attrs: { spellcheck: 'false' } }],
+          submit: async (v) => {
+            const a = await api('POST', '/v1/authorities', { body: { name: v.name, kind: v.kind, member_state: v.member_state.toUpperCase(), contact: v.contact, public_key: v.public_key.trim() } });
+            return 'Authority #' + a.id + ' registered.';
+          },
+          after: () => p.reload(),
+        }));
+      }
+      if (can('POST /v1/authorities/{id}/keys')) {
+        actions.append(actionForm({
+          id: 'authority-link', title: 'Link an authority key', button: 'Link key',
+          intro: 'An API key of role authority, created under API keys, sends this authority\'s orders.',
+          fields: [{ name: 'id', label: 'Authority id', type: 'number', required: true }, { name: 'key_id', label: 'Key id', type: 'number', required: true }],
+          submit: async (v) => {
+            await api('POST', '/v1/authorities/' + Number(v.id) + '/keys', { body: { key_id: Number(v.key_id) } });
+            return 'Key #' + v.key_id + ' linked to authority #' + v.id + '.';
+          },
+          after: () => p.reload(),
+        }));
+      }
+      if (actions.firstChild) section.append(actions);
+      p.first();
+    },
+  });
+
+  // ---- API keys ----
+
+  const ROLES = ['moderator', 'auditor', 'platform', 'legal', 'custodian', 'authority', 'peer', 'admin'];
+
+  view({
+    id: 'keys', title: 'API keys', roles: ['admin'], order: 70,
+    render(section) {
+      const { n, head } = frame(section, 'API keys', 'Keys and their roles. A key\'s secret is shown once, when it is created.');
+      const listBox = h('section', { 'aria-label': 'Key list' });
+      const secret = h('div', { id: 'key-secret', 'aria-live': 'polite' });
+      section.append(listBox);
+      const p = pager(listBox, {
+        caption: 'API keys', empty: 'No keys.',
+        columns: ['Id', 'Name', 'Role', 'Prefix', 'Created', 'Revoked', ''],
+        load: async (pg) => slicePage((await api('GET', '/v1/keys')).keys || [], pg),
+        row: (k) => h('tr', { 'data-key-id': k.id, class: k.revoked_ms ? 'disabled' : null },
+          h('td', null, '#' + k.id), h('td', null, k.name), h('td', null, k.role), h('td', { class: 'mono' }, k.prefix),
+          h('td', null, ms(k.created_ms)), h('td', { class: 'key-revoked' }, k.revoked_ms ? ms(k.revoked_ms) : 'no'),
+          h('td', null, !k.revoked_ms && can('DELETE /v1/keys/{id}') && (!TD.me || TD.me.key_id !== k.id && String(TD.me.key_id) !== String(k.id))
+            ? actionButton('Revoke key #' + k.id, async () => {
+              await api('DELETE', '/v1/keys/' + k.id);
+              n.say('Key #' + k.id + ' (' + k.name + ') revoked.');
+              return '';
+            }, { danger: true, confirm: () => 'Revoke key #' + k.id + ' (' + k.name + ')? It is refused at once.', after: () => p.reload() }) : null)),
+      });
+      refreshButton(head, () => p.reload());
+      if (can('POST /v1/keys')) {
+        section.append(actionForm({
+          id: 'key-create', title: 'Create a key', level: 'h3', button: 'Create key', reset: true,
+          fields: [{ name: 'name', label: 'Name (a person or a service; a custodian\'s key is named as the custodian)', required: true },
+            { name: 'role', label: 'Role', type: 'select', options: ROLES.map((r) => [r, r]) },
+            { name: 'platform_key', label: 'Acts for the platform of key id (platform keys, optional)', type: 'number' }],
+          submit: async (v) => {
+            const body = { name: v.name, role: v.role };
+            if (v.platform_key) body.platform_key = Number(v.platform_key);
+            const k = await api('POST', '/v1/keys', { body });
+            clear(secret).append(h('div', { class: 'secret-once' },
+              h('p', null, 'The secret of key #' + k.id + ' (' + k.name + ', ' + k.role + '), shown this once: copy it now.'),
+              h('code', { class: 'mono key-secret', id: 'key-secret-value' }, k.key),
+              h('button', { type: 'button', class: 'secondary', on: { click: () => clear(secret) } }, 'I have copied it: hide')));
+            return 'Key #' + k.id + ' created.';
+          },
+          after: () => p.reload(),
+        }), secret);
+      }
+      p.first();
+    },
+    leave() {
+      const s = document.getElementById('key-secret');
+      if (s) clear(s); // the secret is not kept on screen once the view is left
+    },
+  });
+
+  // ---- webhooks ----
+
+  const EVENTS = ['remove', 'restore', 'case.opened', 'case.decided', 'match', 'notice', 'order_feedback', 'referral_answer', 'evidence.collect', 'incident'];
+
+  view({
+    id: 'webhooks', title: 'Webhooks', roles: ['admin', 'auditor'], order: 75,
+    render(section) {
+      const { n, head } = frame(section, 'Webhooks', 'Where the service sends its events, signed with each webhook\'s secret, and what happened to each delivery.');
+      const listBox = h('section', { 'aria-label': 'Webhook list' });
+      const log = h('section', { id: 'webhook-log', 'aria-labelledby': 'webhook-log-title', hidden: true });
+      section.append(listBox);
+      const p = pager(listBox, {
+        caption: 'Webhooks', empty: 'No webhooks.',
+        columns: ['Id', 'URL', 'Events', 'Enabled', 'Created', ''],
+        load: async (pg) => slicePage((await api('GET', '/v1/webhooks')).webhooks || [], pg),
+        row: (w) => h('tr', { 'data-webhook': w.id }, h('td', null, '#' + w.id), h('td', { class: 'mono' }, w.url),
+          h('td', null, w.events.length === EVENTS.length ? 'all' : list(w.events)), h('td', null, w.enabled ? 'yes' : 'no'),
+          h('td', null, ms(w.created_ms)),
+          h('td', null, h('button', { type: 'button', class: 'secondary', on: { click: () => deliveries(log, w) } }, 'Delivery log of #' + w.id),
+            can('DELETE /v1/webhooks/{id}') ? actionButton('Delete webhook #' + w.id, async () => {
+              await api('DELETE', '/v1/webhooks/' + w.id);
+              n.say('Webhook #' + w.id + ' deleted.');
+              return '';
+            }, { danger: true, confirm: () => 'Delete webhook #' + w.id + ' (' + w.url + ')?', after: () => p.reload() }) : null)),
+      });
+      refreshButton(head, () => p.reload());
+      if (can('POST /v1/webhooks')) {
+        const boxes = h('fieldset', { class: 'events' }, h('legend', null, 'Events (none ticked: all)'),
+          EVENTS.map((e) => h('span', { class: 'check' }, h('input', { type: 'checkbox', id: 'wh-ev-' + e, value: e }), h('label', { for: 'wh-ev-' + e }, e))));
+        section.append(actionForm({
+          id: 'webhook-create', title: 'Create a webhook', level: 'h3', button: 'Create webhook', reset: true, extra: boxes,
+          fields: [{ name: 'url', label: 'URL (https)', type: 'url', required: true },
+            { name: 'secret', label: 'Secret (signs each delivery; at least 16 characters)', type: 'password', required: true, attrs: { minlength: 16 } }],
+          submit: async (v) => {
+            const body = { url: v.url, secret: v.secret };
+            const ev = [...boxes.querySelectorAll('input:checked')].map((b) => b.value);
+            if (ev.length) body.events = ev;
+            const w = await api('POST', '/v1/webhooks', { body });
+            return 'Webhook #' + w.id + ' created.';
+          },
+          after: () => p.reload(),
+        }));
+      }
+      section.append(log);
+      p.first();
+    },
+  });
+
+  async function deliveries(box, w) {
+    clear(box).hidden = false;
+    box.append(h('h3', { id: 'webhook-log-title', tabindex: '-1' }, 'Delivery log of webhook #' + w.id));
+    pager(box, {
+      caption: 'Deliveries', empty: 'No deliveries yet.',
+      columns: ['Delivery', 'Event', 'State', 'Attempts', 'Last status', 'Created', 'Last error'],
+      load: async (pg) => slicePage((await api('GET', '/v1/webhooks/' + w.id + '/deliveries', { query: { limit: '1000' } })).deliveries || [], pg),
+      row: (d) => h('tr', null, h('td', null, '#' + d.id), h('td', null, d.event), h('td', null, d.state),
+        h('td', null, String(d.attempts ?? '—')), h('td', null, String(d.last_status ?? d.status ?? '—')),
+        h('td', null, d.created_ms ? ms(d.created_ms) : time(d.created_at)), h('td', null, d.last_error || '—')),
+    }).first();
+    document.getElementById('webhook-log-title').focus();
+  }
+
+  // ---- the audit log: browse, verify a checkpoint and an inclusion proof in the browser ----
+
+  const PUBKEY_ITEM = 'takedown.audit-pubkey';
+  const te = new TextEncoder();
+
+  function unhex(s) {
+    if (typeof s !== 'string' || !/^([0-9a-f]{2})*$/i.test(s)) throw new Error('not hex');
+    const out = new Uint8Array(s.length / 2);
+    for (let i = 0; i < out.length; i++) out[i] = parseInt(s.substr(2 * i, 2), 16);
+    return out;
+  }
+
+  const tohex = (b) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, '0')).join('');
+
+  async function sha256(...parts) {
+    const len = parts.reduce((a, p) => a + p.length, 0);
+    const all = new Uint8Array(len);
+    let at = 0;
+    for (const p of parts) {
+      all.set(p, at);
+      at += p.length;
+    }
+    return new Uint8Array(await crypto.subtle.digest('SHA-256', all));
+  }
+
+  const leafHash = (entry) => sha256(Uint8Array.of(0), te.encode(entry));
+  const nodeHash = (l, r) => sha256(Uint8Array.of(1), l, r);
+
+  // The 76 bytes a checkpoint's signature covers (docs/audit.md): the text, be64 size,
+  // be64 time_ms, the root.
+  function checkpointMessage(cp) {
+    const head = te.encode('takedown audit checkpoint 1\n');
+    const m = new Uint8Array(head.length + 8 + 8 + 32);
+    m.set(head, 0);
+    const dv = new DataView(m.buffer);
+    dv.setBigUint64(head.length, BigInt(cp.size));
+    dv.setBigUint64(head.length + 8, BigInt(cp.time_ms));
+    m.set(unhex(cp.root), head.length + 16);
+    return m;
+  }
+
+  async function verifyCheckpoint(cp, pubHex) {
+    const key = await crypto.subtle.importKey('raw', unhex(pubHex), { name: 'Ed25519' }, false, ['verify']);
+    return crypto.subtle.verify({ name: 'Ed25519' }, key, unhex(cp.signature), checkpointMessage(cp));
+  }
+
+  // RFC 9162 §2.1.3.2: the root computed from a leaf hash, its index, the tree size and the
+  // audit path; null when the path does not fit the size.
+  async function rootFromInclusion(index, size, leaf, path) {
+    if (index >= size) return null;
+    let fn = index, sn = size - 1, r = leaf;
+    for (const p of path) {
+      if (sn === 0) return null;
+      if (fn % 2 === 1 || fn === sn) {
+        r = await nodeHash(p, r);
+        if (fn % 2 === 0) {
+          while (fn % 2 === 0 && fn !== 0) {
+            fn = Math.floor(fn / 2);
+            sn = Math.floor(sn / 2);
+          }
+        }
+      } else {
+        r = await nodeHash(r, p);
+      }
+      fn = Math.floor(fn / 2);
+      sn = Math.floor(sn / 2);
+    }
+    return sn === 0 ? r : null;
+  }
+
+  // A list of steps, each with its outcome; the whole has data-result="valid" or "invalid".
+  function stepList(id) {
+    const ol = h('ol', { class: 'steps', id, 'aria-live': 'polite' });
+    const add = (ok, text) => {
+      ol.append(h('li', { class: ok ? 'step-ok' : 'step-bad', 'data-ok': ok ? '1' : '0' }, h('strong', null, ok ? 'passed: ' : 'FAILED: '), text));
+      return ok;
+    };
+    const done = (ok, text) => {
+      ol.dataset.result = ok ? 'valid' : 'invalid';
+      ol.after(h('p', { class: ok ? 'verdict verdict-ok' : 'verdict verdict-bad', id: id + '-verdict', role: 'status' }, text));
+    };
+    return { ol, add, done };
+  }
+
+  view({
+    id: 'audit', title: 'Audit log', roles: ['admin', 'auditor'], order: 80,
+    render(section, params) {
+      const { n, head } = frame(section, 'Audit log',
+        'Every change is an entry of a Merkle log (RFC 9162) with Ed25519-signed checkpoints. This page checks them here, in the browser, with the log\'s public key (published by the operator: takedown audit pubkey), not trusting the server\'s word.');
+      const keyField = field({ name: 'pubkey', label: 'Log public key (Ed25519, hex)', value: localStorage.getItem(PUBKEY_ITEM) || '', attrs: { spellcheck: 'false', size: 66 },
+        hint: 'Kept in this browser; the service does not serve it (a key served with the log would prove nothing).' }, 'audit');
+      keyField.input.addEventListener('change', () => localStorage.setItem(PUBKEY_ITEM, keyField.input.value.trim()));
+      const cpOut = h('div', { id: 'checkpoint-out' });
+      const proofOut = h('div', { id: 'proof-out' });
+      let latest = null;
+      const pub = () => keyField.input.value.trim().toLowerCase();
+
+      const cpForm = actionForm({
+        id: 'checkpoint-verify', title: 'Latest checkpoint', level: 'h3', button: 'Fetch and verify the checkpoint',
+        submit: async () => {
+          const d = await api('GET', '/v1/log/checkpoint');
+          const cp = d.checkpoint;
+          latest = cp;
+          clear(cpOut).append(facts([['Entries', h('span', { id: 'checkpoint-size' }, String(cp.size))], ['Signed', ms(cp.time_ms)],
+            ['Root', h('span', { class: 'mono hash', id: 'checkpoint-root' }, cp.root)], ['Signature', h('span', { class: 'mono hash' }, cp.signature)]]));
+          const s = stepList('checkpoint-steps');
+          cpOut.append(s.ol);
+          let ok = s.add(/^[0-9a-f]{64}$/.test(pub()), 'public key: 32 bytes of hex' + (pub() ? '' : ' (none given)'));
+          const msg = checkpointMessage(cp);
+          s.add(msg.length === 76, 'message: "takedown audit checkpoint 1\\n", size, time and root (' + msg.length + ' bytes)');
+          if (ok) {
+            let valid = false;
+            try {
+              valid = await verifyCheckpoint(cp, pub());
+            } catch (e) {
+              s.add(false, 'Ed25519 not available or the key is malformed: ' + e.message);
+            }
+            ok = s.add(valid, 'Ed25519 signature over the message with the log\'s public key (WebCrypto)');
+          }
+          s.done(ok, ok ? 'The checkpoint of ' + cp.size + ' entries is signed by the log\'s key.' : 'The checkpoint does NOT verify.');
+          await browse.first();
+          return '';
+        },
+      });
+
+      const proofForm = actionForm({
+        id: 'proof-verify', title: 'Inclusion proof', level: 'h3', button: 'Fetch and verify the proof',
+        intro: 'Fetches the entry with its audit path in the tree of the latest checkpoint and recomputes the root here (SHA-256).',
+        fields: [{ name: 'seq', label: 'Entry number (seq)', type: 'number', required: true, value: params || '', attrs: { min: 0 } }],
+        submit: async (v) => {
+          await verifyProof(Number(v.seq));
+          return '';
+        },
+      });
+
+      async function verifyProof(seq) {
+        if (!latest) latest = (await api('GET', '/v1/log/checkpoint')).checkpoint;
+        const d = await api('GET', '/v1/log/proof/inclusion', { query: { seq: String(seq), size: String(latest.size) } });
+        clear(proofOut).append(h('h4', null, 'Entry #' + d.seq + ' in the tree of ' + d.tree_size),
+          h('pre', { class: 'mono entry-text' }, d.entry));
+        const s = stepList('proof-steps');
+        proofOut.append(s.ol);
+        let ok = true;
+        const leaf = await leafHash(d.entry);
+        let entry = null;
+        try {
+          entry = JSON.parse(d.entry);
+        } catch (e) {
+          entry = null;
+        }
+        ok = s.add(entry && entry.seq === d.seq, 'the entry is entry #' + d.seq) && ok;
+        ok = s.add(tohex(leaf) === d.leaf_hash, 'leaf hash SHA-256(0x00 || entry) = ' + tohex(leaf).slice(0, 16) + '… ' +
+          (tohex(leaf) === d.leaf_hash ? 'equals' : 'differs from') + ' the proof\'s ' + String(d.leaf_hash).slice(0, 16) + '…') && ok;
+        let path = [];
+        try {
+          path = d.path.map(unhex);
+        } catch (e) {
+          ok = s.add(false, 'the path holds something that is not a hash') && ok;
+        }
+        const root = await rootFromInclusion(d.seq, d.tree_size, unhex(d.leaf_hash), path);
+        ok = s.add(!!root, 'audit path of ' + path.length + ' hash(es) fits a tree of ' + d.tree_size + (root ? ': root ' + tohex(root).slice(0, 16) + '…' : '')) && ok;
+        ok = s.add(!!root && tohex(root) === d.checkpoint.root, 'recomputed root equals the proof\'s checkpoint root') && ok;
+        ok = s.add(d.checkpoint.root === latest.root && d.checkpoint.size === latest.size, 'the proof\'s checkpoint is the latest checkpoint fetched (' + latest.size + ' entries)') && ok;
+        let sig = false;
+        if (/^[0-9a-f]{64}$/.test(pub())) {
+          try {
+            sig = await verifyCheckpoint(d.checkpoint, pub());
+          } catch (e) {
+            sig = false;
+          }
+        }
+        ok = s.add(sig, 'the proof\'s checkpoint signature verifies with the log\'s public key') && ok;
+        s.done(ok, ok ? 'Entry #' + d.seq + ' is in the signed log.' : 'The inclusion proof does NOT verify.');
+      }
+
+      // Entries: the log has no listing route; each entry is read through its inclusion proof
+      // (newest first), which also gives the canonical text that is hashed.
+      const entriesBox = h('section', { 'aria-labelledby': 'audit-entries-title' }, h('h3', { id: 'audit-entries-title' }, 'Entries'),
+        h('p', { class: 'hint' }, 'Newest first, up to the latest checkpoint; each read through its inclusion proof.'));
+      const browse = pager(entriesBox, {
+        caption: 'Audit entries', empty: 'Fetch the checkpoint first.',
+        columns: ['Seq', 'Time', 'Actor', 'Action', 'Object', 'Details', ''],
+        load: async (pg) => {
+          if (!latest) return { items: [], more: false };
+          const top = latest.size - 1 - pg * 10;
+          const seqs = [];
+          for (let s = top; s >= 0 && seqs.length < 10; s--) seqs.push(s);
+          const docs = await Promise.all(seqs.map((s) => api('GET', '/v1/log/proof/inclusion', { query: { seq: String(s), size: String(latest.size) } })));
+          return { items: docs.map((d) => JSON.parse(d.entry)), more: top - 10 >= 0 };
+        },
+        row: (e) => h('tr', { 'data-seq': e.seq }, h('td', null, String(e.seq)), h('td', null, ms(e.time_ms)), h('td', null, e.actor),
+          h('td', null, e.action), h('td', { class: 'mono' }, e.object), h('td', { class: 'mono details' }, e.details),
+          h('td', null, h('button', { type: 'button', class: 'secondary', on: { click: async () => {
+            proofForm.inputs.seq.value = String(e.seq);
+            await guard(n, () => verifyProof(e.seq));
+            proofOut.scrollIntoView({ block: 'nearest' });
+          } } }, 'Verify entry #' + e.seq))),
+      });
+      section.append(keyField.wrap, cpForm, cpOut, proofForm, proofOut, entriesBox);
+      refreshButton(head, () => cpForm.requestSubmit());
+    },
+  });
+
+  // ---- transparency report with charts ----
+
+  const DAY = 86400000, WEEK = 7 * DAY;
+
+  function mondayOf(t) {
+    const d = new Date(t);
+    const day = (d.getUTCDay() + 6) % 7;
+    return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) - day * DAY;
+  }
+
+  // Every figure of the report as [path, value] rows (nested members joined by dots).
+  function flatten(obj, prefix, out) {
+    for (const [k, v] of Object.entries(obj || {})) {
+      const p = prefix ? prefix + '.' + k : k;
+      if (v && typeof v === 'object' && !Array.isArray(v)) flatten(v, p, out);
+      else out.push([p, v]);
+    }
+    return out;
+  }
+
+  const csvCell = (v) => {
+    const s = v === null || v === undefined ? '' : String(v);
+    return /[",\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+  };
+
+  // The figures behind the charts. The report gives totals; the per-week, distribution and
+  // per-bank figures are computed here from the orders, cases and content of the period.
+  async function reportData(from, to) {
+    const fromIso = new Date(from).toISOString().replace(/\.\d+Z$/, 'Z');
+    const toIso = new Date(to).toISOString().replace(/\.\d+Z$/, 'Z');
+    const report = await api('GET', '/v1/reports/transparency', { query: { from: fromIso, to: toIso } });
+    const orders = ((await api('GET', '/v1/orders', { query: { open: '0', limit: '1000' } })).orders || [])
+      .filter((o) => o.type === 'removal_order' && Date.parse(o.received_at) >= from && Date.parse(o.received_at) < to);
+    // Orders per week (Monday 00:00 UTC).
+    const weeks = [];
+    for (let w = mondayOf(from); w < to; w += WEEK) weeks.push({ label: 'week of ' + new Date(w).toISOString().slice(0, 10), short: new Date(w).toISOString().slice(5, 10), value: 0, at: w });
+    for (const o of orders) {
+      const w = weeks.find((x) => x.at === mondayOf(Date.parse(o.received_at)));
+      if (w) w.value++;
+    }
+    // Receipt to removal: the confirmed orders' measure times (one read per order).
+    const details = await Promise.all(orders.filter((o) => ['confirmed', 'closed', 'reinstated'].includes(o.state) || o.state !== 'received')
+      .slice(0, 500).map((o) => api('GET', '/v1/orders/' + o.id).catch(() => null)));
+    const minutes = details.filter((d) => d && d.measure === 'removed' && d.measure_at)
+      .map((d) => (Date.parse(d.measure_at) - Date.parse(d.received_at)) / 60000);
+    const edges = [5, 15, 30, 45, 60, 120, 1440];
+    const fmtMin = (m) => (m >= 60 ? m / 60 + ' h' : m + ' min');
+    const dist = Charts.histogram(minutes, edges, (a, b) => (b === null ? '≥ ' + fmtMin(a) : a === 0 ? '< ' + fmtMin(b) : fmtMin(a) + '–' + fmtMin(b)));
+    // Matches per bank and decisions per outcome: the review cases of the period.
+    const cases = [];
+    for (let off = 0; off < 2000; off += 1000) {
+      const page = (await api('GET', '/v1/cases', { query: { state: 'all', limit: '1000', offset: String(off) } })).cases || [];
+      cases.push(...page);
+      if (page.length < 1000) break;
+    }
+    const opened = cases.filter((c) => c.opened_ms >= from && c.opened_ms < to);
+    const contents = await Promise.all(opened.slice(0, 300).map((c) => api('GET', '/v1/content/' + enc(c.content_id)).catch(() => null)));
+    const perBank = new Map();
+    for (const c of contents) for (const m of (c && c.matches) || []) perBank.set(m.bank, (perBank.get(m.bank) || 0) + 1);
+    const decided = cases.filter((c) => c.closed_ms >= from && c.closed_ms < to && c.outcome);
+    const outcomes = new Map();
+    for (const c of decided) outcomes.set('review: ' + c.outcome, (outcomes.get('review: ' + c.outcome) || 0) + 1);
+    const decisions = [...outcomes.entries()].sort().map(([label, value]) => ({ label, value }));
+    decisions.push({ label: 'referral: removed', value: report.referrals.removed }, { label: 'referral: kept', value: report.referrals.kept },
+      { label: 'complaint: upheld', value: report.complaints.upheld }, { label: 'complaint: rejected', value: report.complaints.rejected });
+    return {
+      period: report.period, report,
+      orders_per_week: weeks.map((w) => ({ label: w.label, short: w.short, value: w.value })),
+      receipt_to_removal: dist.map((x) => ({ label: x.label, value: x.value, from_min: x.from, to_min: x.to })),
+      matches_per_bank: [...perBank.entries()].sort((a, b) => b[1] - a[1]).map(([label, value]) => ({ label, value })),
+      decisions_per_outcome: decisions,
+      sampled: { orders: orders.length, removal_times: minutes.length, cases_opened: opened.length, cases_read: contents.length, cases_decided: decided.length },
+    };
+  }
+
+  view({
+    id: 'transparency', title: 'Transparency report', roles: READ, order: 85,
+    render(section) {
+      frame(section, 'Transparency report', 'The figures of Art. 7 of the TCO Regulation for a period, with charts; the numbers behind every chart are beside it and can be downloaded.');
+      const out = h('div', { id: 'transparency-out' });
+      let data = null;
+      const now = Date.now();
+      const dlBox = h('div', { class: 'downloads', hidden: true },
+        h('button', { type: 'button', class: 'secondary', on: { click: () => download(new Blob([JSON.stringify(data, null, 2)], { type: 'application/json' }), 'transparency-' + data.period.from.slice(0, 10) + '.json') } }, 'Download the numbers (JSON)'),
+        h('button', { type: 'button', class: 'secondary', on: { click: () => download(new Blob([toCsv(data)], { type: 'text/csv' }), 'transparency-' + data.period.from.slice(0, 10) + '.csv') } }, 'Download the numbers (CSV)'));
+      section.append(actionForm({
+        id: 'transparency-period', title: 'Period', level: 'h3', button: 'Show the report',
+        fields: [{ name: 'from', label: 'From (UTC, inclusive)', type: 'date', required: true, value: new Date(mondayOf(now) - 11 * WEEK).toISOString().slice(0, 10) },
+          { name: 'to', label: 'To (UTC, exclusive)', type: 'date', required: true, value: new Date(mondayOf(now) + WEEK).toISOString().slice(0, 10) }],
+        submit: async (v) => {
+          const from = Date.parse(v.from + 'T00:00:00Z'), to = Date.parse(v.to + 'T00:00:00Z');
+          if (!(to > from)) throw new Error('The period ends before it starts.');
+          data = await reportData(from, to);
+          renderReport(out, data);
+          dlBox.hidden = false;
+          return 'Report of ' + v.from + ' to ' + v.to + '.';
+        },
+      }), dlBox, out);
+    },
+  });
+
+  function toCsv(d) {
+    const rows = [['figure', 'label', 'value']];
+    for (const [k, v] of flatten(d.report, '', [])) rows.push(['report.' + k, '', v]);
+    for (const key of ['orders_per_week', 'receipt_to_removal', 'matches_per_bank', 'decisions_per_outcome'])
+      for (const x of d[key]) rows.push([key, x.label, x.value]);
+    return rows.map((r) => r.map(csvCell).join(',')).join('\n') + '\n';
+  }
+
+  function renderReport(out, d) {
+    const r = d.report;
+    clear(out);
+    const C = Charts.bars;
+    const hourIndex = d.receipt_to_removal.findIndex((x) => x.from_min >= 60);
+    out.append(
+      facts([['Period', d.period.from + ' to ' + d.period.to], ['Orders received', String(r.orders.received)],
+        ['Executed within the hour', String(r.orders.executed_within_deadline)], ['Executed late', String(r.orders.executed_late)],
+        ['Breaches', String(r.orders.breaches)], ['Receipt to measure (average / max)', Math.round(r.orders.receipt_to_measure_ms.average / 1000) + ' s / ' + Math.round(r.orders.receipt_to_measure_ms.max / 1000) + ' s'],
+        ['Items removed after orders', String(r.items_removed.after_orders)], ['Uploads blocked', String(r.anti_reupload.blocked_uploads)],
+        ['Audit log at the time', r.audit_log.size + ' entries, root ' + r.audit_log.root.slice(0, 16) + '…']], 'report-facts'),
+      h('div', { class: 'charts' },
+        C({ id: 'chart-orders-week', title: 'Removal orders received per week', items: d.orders_per_week, unit: 'orders', category: 'week (from Monday, UTC)' }),
+        C({ id: 'chart-removal-time', title: 'Time from receipt to removal (' + d.sampled.removal_times + ' orders)', items: d.receipt_to_removal, unit: 'orders', category: 'time to removal',
+          marker: hourIndex >= 0 ? { index: hourIndex, label: 'one hour (the legal deadline)' } : null, highlight: (x) => x.from_min >= 60 }),
+        C({ id: 'chart-bank-matches', title: 'Matches per bank (content of the ' + d.sampled.cases_read + ' review cases opened in the period)', items: d.matches_per_bank, unit: 'matches', category: 'bank' }),
+        C({ id: 'chart-decisions', title: 'Decisions per outcome', items: d.decisions_per_outcome, unit: 'decisions', category: 'outcome' })),
+      h('details', null, h('summary', null, 'Every figure of the report'),
+        table('Every figure of the report', ['Figure', 'Value'], flatten(r, '', []).map(([k, v]) => h('tr', null, h('th', { scope: 'row', class: 'mono' }, k), h('td', { class: 'num' }, String(v)))))));
+  }
+
+  // ---- live figures from /metrics ----
+
+  // Prometheus text format: name{labels} value. Returns [{name, labels, value}].
+  function parseMetrics(text) {
+    const out = [];
+    for (const line of text.split('\n')) {
+      if (!line || line[0] === '#') continue;
+      const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)/.exec(line);
+      if (!m) continue;
+      const labels = {};
+      for (const l of (m[3] || '').matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2];
+      out.push({ name: m[1], labels, value: Number(m[4]) });
+    }
+    return out;
+  }
+
+  const sumOf = (ms, name, pred) => ms.filter((m) => m.name === name && (!pred || pred(m.labels))).reduce((a, m) => a + m.value, 0);
+
+  let liveTimer = 0;
+  view({
+    id: 'live', title: 'Live figures', roles: READ, order: 90,
+    render(section) {
+      const { n } = frame(section, 'Live figures', 'From the service\'s /metrics, read every 5 seconds while this page is shown.');
+      const out = h('dl', { class: 'facts live', id: 'live-figures' });
+      const when = h('p', { class: 'hint', id: 'live-when', 'aria-live': 'off' });
+      section.append(out, when);
+      let last = null;
+      const scrape = async () => {
+        const res = await TD.api('GET', '/metrics');
+        if (!res.ok) throw new ApiError(res);
+        const m = parseMetrics(res.text);
+        const t = performance.now();
+        const checks = sumOf(m, 'takedown_http_requests_total', (l) => l.method === 'POST' && (l.route === '/v1/check' || l.route === '/v1/content'));
+        const rate = last ? (checks - last.checks) / ((t - last.t) / 1000) : null;
+        last = { checks, t };
+        const open = sumOf(m, 'takedown_orders_open');
+        clear(out);
+        const fig = (name, id, v) => fact(out, name, h('span', { id, 'data-value': String(v) }, String(v)));
+        fig('Checks per second (POST /v1/check and /v1/content)', 'live-checks-rate', rate === null ? '…' : rate.toFixed(2));
+        fig('Checks and submissions since start', 'live-checks', checks);
+        fig('Blocked uploads, review matches: see the transparency report', 'live-content', sumOf(m, 'takedown_content_total'));
+        fig('Review queue depth (open cases)', 'live-queue', sumOf(m, 'takedown_cases_open'));
+        fig('Webhook queue depth', 'live-webhooks', sumOf(m, 'takedown_webhook_queue_depth'));
+        fig('Open removal orders', 'live-orders', open);
+        fig('Order breaches', 'live-breaches', sumOf(m, 'takedown_order_breaches_total'));
+        fig('Signals in the banks', 'live-signals', sumOf(m, 'takedown_signals'));
+        fig('Up', 'live-up', Math.round(sumOf(m, 'takedown_uptime_seconds')) + ' s');
+        when.textContent = 'Read at ' + new Date().toISOString().slice(11, 19) + ' UTC.';
+      };
+      guard(n, scrape);
+      liveTimer = setInterval(() => guard(n, scrape), 5000);
+    },
+    leave() {
+      clearInterval(liveTimer);
+      liveTimer = 0;
+    },
+  });
+
+  window.TDTeam = { parseMetrics, rootFromInclusion, checkpointMessage, leafHash, reportData };
+})();
