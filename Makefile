@@ -73,16 +73,23 @@ PG_RUN = ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 pg: build asan
 	$(PG_RUN)
 
-# The web console in Chromium (tests/browser/console_test.js, docs/console.md): npm ci installs
-# playwright-core from tests/browser/package-lock.json into $(BROWSER_DIR) (not the checkout),
-# the test drives Debian's /usr/bin/chromium against a `takedown serve` of its own. npm comes
-# with NodeSource's nodejs (which conflicts with Debian's npm package): installed only if missing.
+# The web console in Chromium (tests/browser/*_test.js with their helpers in harness.js,
+# docs/console.md): npm ci installs playwright-core from tests/browser/package-lock.json into
+# $(BROWSER_DIR) (not the checkout), each test drives Debian's /usr/bin/chromium against a
+# `takedown serve` of its own. Screenshots go to $(BROWSER_ARTIFACTS) (kept as test artifacts;
+# TD_DOC_SCREENSHOTS=1 also refreshes docs/img/console-*.png). npm comes with NodeSource's
+# nodejs (which conflicts with Debian's npm package): installed only if missing.
 BROWSER_DIR = $(BUILD)/browser-test
+BROWSER_ARTIFACTS ?= $(abspath $(BUILD))/browser-artifacts
 BROWSER_RUN = { command -v npm >/dev/null 2>&1 || echo npm | scripts/install-deps.sh /dev/stdin; } && \
 	  mkdir -p $(BROWSER_DIR) && \
 	  cp tests/browser/package.json tests/browser/package-lock.json $(BROWSER_DIR)/ && \
 	  (cd $(BROWSER_DIR) && npm ci --ignore-scripts --no-audit --no-fund) && \
-	  NODE_PATH=$(abspath $(BROWSER_DIR))/node_modules node tests/browser/console_test.js $(BUILD)/takedown
+	  for t in tests/browser/*_test.js; do \
+	    echo "== $$t"; \
+	    NODE_PATH=$(abspath $(BROWSER_DIR))/node_modules TD_BROWSER_ARTIFACTS=$(BROWSER_ARTIFACTS) \
+	      node $$t $(BUILD)/takedown || exit 1; \
+	  done
 
 browser: build
 	$(BROWSER_RUN)

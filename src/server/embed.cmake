@@ -19,7 +19,7 @@ endfunction()
 
 td_embed_file(${CMAKE_SOURCE_DIR}/docs/openapi.yaml td__openapi_yaml)
 # The console's files: each one has its row in src/server/router.c and docs/openapi.yaml.
-foreach(f index.html console.css console.js)
+foreach(f index.html console.css console.js review.js charts.js team.js)
   string(MAKE_C_IDENTIFIER "td__web_${f}" sym)
   td_embed_file(${CMAKE_SOURCE_DIR}/web/${f} ${sym})
 endforeach()

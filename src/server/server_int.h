@@ -321,6 +321,9 @@ void td__h_openapi(td__req *r);
 void td__h_web_index(td__req *r);
 void td__h_web_css(td__req *r);
 void td__h_web_js(td__req *r);
+void td__h_web_review_js(td__req *r);
+void td__h_web_charts_js(td__req *r);
+void td__h_web_team_js(td__req *r);
 
 void td__h_banks_list(td__req *r);
 void td__h_banks_create(td__req *r);
@@ -366,5 +369,11 @@ extern const unsigned char td__web_console_css[];
 extern const size_t td__web_console_css_len;
 extern const unsigned char td__web_console_js[];
 extern const size_t td__web_console_js_len;
+extern const unsigned char td__web_review_js[];
+extern const size_t td__web_review_js_len;
+extern const unsigned char td__web_charts_js[];
+extern const size_t td__web_charts_js_len;
+extern const unsigned char td__web_team_js[];
+extern const size_t td__web_team_js_len;
 
 #endif
