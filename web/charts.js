@@ -97,7 +97,7 @@
       htmlEl('tbody', null, rows));
     figure.append(htmlEl('figcaption', null, opts.title),
       htmlEl('div', { class: 'chart-pair' }, htmlEl('div', { class: 'chart-box' }, svg),
-        htmlEl('div', { class: 'table-scroll' }, table)));
+        htmlEl('div', { class: 'table-wrap' }, table)));
     return figure;
   }
 

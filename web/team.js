@@ -153,12 +153,14 @@
       button.disabled = true;
       try {
         const out = await opts.submit(values, form);
-        if (out) {
-          clear(good).append(out);
-          good.hidden = false;
-        }
         if (opts.reset) form.reset();
+        // After the view re-read what changed, the outcome is shown: in this form, or in the
+        // one the view drew anew (with any partial error).
         if (opts.after) await opts.after(out);
+        const fresh = document.getElementById(prefix);
+        if (fresh && fresh !== form && fresh.showOutcome) fresh.showOutcome(out, bad.hidden ? null : bad.textContent);
+        else if (form.isConnected) form.showOutcome(out, null);
+        else if (out) TD.say(typeof out === 'string' ? out : out.textContent); // the action is done with
       } catch (e) {
         bad.textContent = e.message;
         bad.hidden = false;
@@ -171,6 +173,13 @@
       bad.textContent = text;
       bad.hidden = false;
     };
+    form.showOutcome = (out, error) => {
+      if (out) {
+        clear(good).append(out);
+        good.hidden = false;
+      }
+      if (error) form.showError(error);
+    };
     return form;
   }
 
@@ -181,7 +190,7 @@
 
   // A table with its header, in a horizontally scrolling box.
   function table(caption, columns, rows, attrs) {
-    return h('div', { class: 'table-scroll' }, h('table', attrs || null,
+    return h('div', { class: 'table-wrap' }, h('table', attrs || null,
       h('caption', { class: 'visually-hidden' }, caption),
       h('thead', null, h('tr', null, columns.map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', null, rows)));
@@ -237,11 +246,12 @@
     TD.registerView(def);
   }
 
-  // The frame of a view: title, intro, status lines, a body.
+  // The frame of a view: the shell's title (kept), a bar for its buttons, an intro, the view's
+  // status lines.
   function frame(section, title, intro) {
-    clear(section);
+    TD.clearView(section);
     const n = notes();
-    const head = h('div', { class: 'bar' }, h('h2', { id: 'view-' + section.id.replace(/^view-/, '') + '-title', tabindex: '-1' }, title));
+    const head = h('div', { class: 'bar' });
     section.append(head, intro ? h('p', { class: 'hint' }, intro) : null, n.ok, n.bad);
     return { n, head };
   }
@@ -419,9 +429,11 @@
 
   // Import a list with a progress bar: the upload's progress (XMLHttpRequest's upload events,
   // when the shell lends the key), then the API's answer (lines, added, duplicates, errors).
+  let lastImport = null; // {bank, value, text}: the bar as the last import of a bank left it
   function importForm(b, base, after) {
-    const bar = h('progress', { id: 'import-progress', max: '100', value: '0', 'aria-label': 'Import progress' });
-    const barText = h('span', { class: 'hint', id: 'import-progress-text', 'aria-live': 'polite' });
+    const kept = lastImport && lastImport.bank === b.name ? lastImport : { value: 0, text: '' };
+    const bar = h('progress', { id: 'import-progress', max: '100', value: String(kept.value), 'aria-label': 'Import progress' });
+    const barText = h('span', { class: 'hint', id: 'import-progress-text', 'aria-live': 'polite' }, kept.text);
     const extra = h('div', { class: 'progress-box' }, bar, barText);
     return actionForm({
       id: 'bank-import', title: 'Import a list', button: 'Import into ' + b.name, extra,
@@ -442,6 +454,7 @@
         });
         bar.value = 100;
         barText.textContent = 'Done: ' + r.lines + ' lines read.';
+        lastImport = { bank: b.name, value: 100, text: barText.textContent };
         return 'Imported: ' + r.lines + ' lines, ' + r.added + ' added, ' + r.duplicates + ' duplicates, ' +
           r.disabled + ' disabled, ' + r.unsupported + ' unsupported, ' + r.errors + ' errors' +
           ((r.error_list || []).length ? ' (' + r.error_list.slice(0, 3).map((x) => 'line ' + x.line + ': ' + x.message).join('; ') + ')' : '') + '.';
@@ -451,7 +464,8 @@
   }
 
   function uploadWithProgress(path, query, file, progress) {
-    const key = typeof TD.key === 'function' ? TD.key() : null;
+    // XMLHttpRequest (fetch has no upload progress) with the key the shell keeps for this tab.
+    const key = typeof TD.key === 'function' ? TD.key() : sessionStorage.getItem('takedown.key');
     if (!key) return api('POST', path, { query, body: file, headers: { 'Content-Type': 'text/plain' } });
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
@@ -522,6 +536,7 @@
       refreshButton(head, () => p.reload());
       section.append(detail, complaintBox(n));
       p.first().then(tickCountdowns);
+      clearInterval(orderTimer);
       orderTimer = setInterval(tickCountdowns, 1000);
       if (params) openOrder(detail, Number(params), n, () => p.reload());
     },
@@ -605,7 +620,7 @@
         clear(out).append(facts([['Complaint', '#' + c.id], ['Content', c.content_id], ['Order', c.order_id ? '#' + c.order_id : '—'],
           ['Text', c.text], ['State', h('span', { class: 'complaint-state' }, c.state)], ['Received', time(c.received_at)],
           ['Due', time(c.due)], ['Decided', time(c.decided_at)], ['Reinstated', time(c.reinstated_at)], ['Reasons', c.reasons]]));
-        if (c.state === 'received' && can('POST /v1/complaints/{id}/decision')) {
+        if (c.state === 'open' && can('POST /v1/complaints/{id}/decision')) {
           out.append(actionForm({
             id: 'complaint-decide', title: 'Decide complaint #' + c.id, button: 'Decide complaint #' + c.id,
             fields: [{ name: 'upheld', label: 'Upheld (the content is restored)', type: 'checkbox' },
@@ -777,11 +792,11 @@
       section.append(listBox);
       const p = pager(listBox, {
         caption: 'Authorities', empty: 'No authorities registered.',
-        columns: ['Id', 'Name', 'Kind', 'Member state', 'Contact', 'Public key', 'Keys'],
+        columns: ['Id', 'Name', 'Kind', 'Member state', 'Contact', 'Public key (Ed25519)', 'Announced'],
         load: async (pg) => slicePage((await api('GET', '/v1/authorities')).authorities || [], pg),
         row: (a) => h('tr', { 'data-authority': a.id }, h('td', null, '#' + a.id), h('td', null, a.name), h('td', null, a.kind),
           h('td', null, a.member_state), h('td', null, a.contact), h('td', { class: 'mono hash' }, a.public_key),
-          h('td', null, list((a.keys || a.key_ids || []).map(String)))),
+          h('td', null, time(a.announced_at))),
       });
       refreshButton(head, () => p.reload());
       const actions = h('div', { class: 'actions' });
@@ -789,7 +804,7 @@
         actions.append(actionForm({
           id: 'authority-create', title: 'Register an authority', button: 'Register authority', reset: true,
           fields: [{ name: 'name', label: 'Name (as in its orders)', required: true },
-            { name: 'kind', label: 'Kind', type: 'select', options: [['competent_authority', 'competent authority (orders)'], ['referral_unit', 'referral unit (referrals)']] },
+            { name: 'kind', label: 'Kind', type: 'select', options: [['competent', 'competent authority (removal orders)'], ['referral_unit', 'referral unit (referrals)'], ['evidence', 'evidence authority (evidence orders)'], ['third_country', 'third-country authority (UK-US agreement)']] },
             { name: 'member_state', label: 'Member state (2 letters)', required: true, attrs: { maxlength: 2 } },
             { name: 'contact', label: 'Contact', required: true },
             { name: 'public_key', label: 'Ed25519 public key (hex)', required: true, attrs: { spellcheck: 'false' } }],
@@ -1305,7 +1320,7 @@
         const fig = (name, id, v) => fact(out, name, h('span', { id, 'data-value': String(v) }, String(v)));
         fig('Checks per second (POST /v1/check and /v1/content)', 'live-checks-rate', rate === null ? '…' : rate.toFixed(2));
         fig('Checks and submissions since start', 'live-checks', checks);
-        fig('Blocked uploads, review matches: see the transparency report', 'live-content', sumOf(m, 'takedown_content_total'));
+        fig('Content received (submissions)', 'live-content', sumOf(m, 'takedown_content_total'));
         fig('Review queue depth (open cases)', 'live-queue', sumOf(m, 'takedown_cases_open'));
         fig('Webhook queue depth', 'live-webhooks', sumOf(m, 'takedown_webhook_queue_depth'));
         fig('Open removal orders', 'live-orders', open);
@@ -1315,12 +1330,582 @@
         when.textContent = 'Read at ' + new Date().toISOString().slice(11, 19) + ' UTC.';
       };
       guard(n, scrape);
+      clearInterval(liveTimer);
       liveTimer = setInterval(() => guard(n, scrape), 5000);
     },
     leave() {
       clearInterval(liveTimer);
       liveTimer = 0;
     },
+  });
+
+  // ---- incidents ----
+
+  let incidentTimer = 0;
+  view({
+    id: 'incidents', title: 'Incidents', roles: READ, order: 47,
+    render(section, params) {
+      const { n, head } = frame(section, 'Incidents',
+        'While an incident is open, every match whose labels meet its filter is blocked (or reviewed at top priority) at once, whatever the hash\'s source. Closing it writes the after-action report.');
+      const listBox = h('section', { 'aria-label': 'Incident list' });
+      const detail = h('section', { id: 'incident-detail', 'aria-labelledby': 'incident-detail-title', hidden: true });
+      section.append(listBox);
+      const p = pager(listBox, {
+        caption: 'Incidents', empty: 'No incidents.',
+        columns: ['Incident', 'Name', 'Level', 'State', 'Enforcement', 'Opened', ''],
+        load: async (pg) => {
+          const d = await api('GET', '/v1/incidents', { query: { limit: String(PAGE + 1), offset: String(pg * PAGE) } });
+          const all = d.incidents || [];
+          return { items: all.slice(0, PAGE), more: all.length > PAGE };
+        },
+        row: (i) => h('tr', { 'data-incident': i.id, class: i.state === 'open' ? 'incident-open' : null },
+          h('td', null, '#' + i.id), h('td', null, i.name), h('td', null, i.level), h('td', { class: 'incident-state' }, i.state),
+          h('td', null, i.enforcement), h('td', null, ms(i.opened_ms)),
+          h('td', null, h('a', { href: '#incidents/' + i.id, class: 'button secondary' }, 'Open incident #' + i.id))),
+      });
+      refreshButton(head, () => p.reload());
+      if (can('POST /v1/incidents')) {
+        section.append(actionForm({
+          id: 'incident-create', title: 'Open an incident', level: 'h3', button: 'Open incident', reset: true,
+          fields: [{ name: 'name', label: 'Name', required: true },
+            { name: 'level', label: 'Level', type: 'select', options: [['incident', 'incident'], ['content_incident', 'content incident'], ['cip', 'crisis protocol (CIP)']] },
+            { name: 'labels', label: 'Labels (any of)', required: true, hint: 'comma or space separated' },
+            { name: 'banks', label: 'Banks (optional)' },
+            { name: 'enforcement', label: 'Enforcement', type: 'select', options: [['block', 'block at once'], ['review', 'review at top priority']] }],
+          submit: async (v) => {
+            const body = { name: v.name, level: v.level, filter: { labels: words(v.labels) }, enforcement: v.enforcement };
+            if (words(v.banks).length) body.filter.banks = words(v.banks);
+            const i = await api('POST', '/v1/incidents', { body });
+            n.say('Incident #' + i.id + ' is open.');
+            return 'Incident #' + i.id + ' opened.';
+          },
+          after: () => p.reload(),
+        }));
+      }
+      section.append(detail);
+      p.first();
+      clearInterval(incidentTimer);
+      incidentTimer = 0;
+      if (params) {
+        const id = Number(params);
+        openIncident(detail, id, n, () => p.reload(), true);
+        incidentTimer = setInterval(() => openIncident(detail, id, n, null, false), 5000);
+      }
+    },
+    leave() {
+      clearInterval(incidentTimer);
+      incidentTimer = 0;
+    },
+  });
+
+  async function openIncident(box, id, n, relist, focus) {
+    let inc;
+    try {
+      inc = await api('GET', '/v1/incidents/' + id);
+    } catch (e) {
+      n.fail(e);
+      return;
+    }
+    const f = inc.figures || {};
+    const again = async () => {
+      if (relist) await relist();
+      await openIncident(box, id, n, relist, false);
+    };
+    clear(box).hidden = false;
+    box.append(h('h3', { id: 'incident-detail-title', tabindex: '-1' }, 'Incident #' + inc.id + ': ' + inc.name),
+      facts([['Level', inc.level], ['State', h('span', { class: 'incident-detail-state' }, inc.state)],
+        ['Enforcement', inc.enforcement === 'block' ? 'block at once' : 'review at top priority'],
+        ['Labels (any of)', list(inc.filter.labels)], ['Banks', inc.filter.banks && inc.filter.banks.length ? inc.filter.banks.join(', ') : 'any'],
+        ['Opened', ms(inc.opened_ms) + ' by ' + inc.opened_by], ['Closed', inc.closed_ms ? ms(inc.closed_ms) + ' by ' + inc.closed_by : '—']]),
+      h('h4', null, 'Live figures (every 5 s)'),
+      facts([['Hashes meeting the filter', String(f.signals ?? 0)], ['Matches', h('span', { id: 'incident-matches' }, String(f.matches ?? 0))],
+        ['Blocked', String(f.blocks ?? 0)], ['Sent to review', String(f.reviews ?? 0)], ['First hash', ms(f.first_signal_ms)],
+        ['First block', ms(f.first_block_ms)]]),
+      Charts.bars({ id: 'incident-chart', title: 'Matches per hour (UTC)', unit: 'matches', category: 'hour',
+        items: (f.matches_per_hour || []).map((x) => ({ label: new Date(x.hour_ms).toISOString().slice(0, 13) + ':00Z', short: new Date(x.hour_ms).toISOString().slice(11, 13) + 'h', value: x.matches })) }));
+    const actions = h('div', { class: 'actions' });
+    if (inc.state === 'open' && can('POST /v1/incidents/{id}/close')) {
+      actions.append(actionButton('Close incident #' + inc.id, async () => {
+        await api('POST', '/v1/incidents/' + inc.id + '/close');
+        n.say('Incident #' + inc.id + ' closed; its report is written.');
+        return 'Closed.';
+      }, { danger: true, confirm: () => 'Close incident #' + inc.id + '? Its enforcement stops.', after: again }));
+    }
+    if (inc.state === 'closed') {
+      for (const md of [false, true]) {
+        actions.append(actionButton('Download the report (' + (md ? 'Markdown' : 'JSON') + ')', async () => {
+          const res = await api('GET', '/v1/incidents/' + inc.id + '/report', { query: md ? { format: 'markdown' } : null, blob: true });
+          download(res.blob, 'incident-' + inc.id + '-report.' + (md ? 'md' : 'json'));
+          return 'Downloaded.';
+        }));
+      }
+    }
+    if (actions.firstChild) box.append(h('h4', null, 'Actions'), actions);
+    if (focus) document.getElementById('incident-detail-title').focus();
+  }
+
+  // ---- exchanges ----
+
+  view({
+    id: 'exchanges', title: 'Exchanges', roles: ['admin', 'auditor'], order: 65,
+    render(section, params) {
+      const { n, head } = frame(section, 'Exchanges', 'Sources that keep banks in step with shared hash lists (ThreatExchange, TCAP, other takedown instances, URL lists), and the signals shared back with them.');
+      const listBox = h('section', { 'aria-label': 'Exchange list' });
+      const detail = h('section', { id: 'exchange-detail', 'aria-labelledby': 'exchange-detail-title', hidden: true });
+      section.append(listBox);
+      const p = pager(listBox, {
+        caption: 'Exchanges', empty: 'No exchanges.',
+        columns: ['Name', 'Type', 'Bank', 'Enabled', 'Last success', 'Items', 'Added', 'Failures', 'Last error', ''],
+        load: async (pg) => slicePage((await api('GET', '/v1/exchanges')).exchanges || [], pg),
+        row: (x) => {
+          const st = x.state || {};
+          return h('tr', { 'data-exchange': x.id }, h('td', null, x.name), h('td', null, x.type), h('td', null, x.bank),
+            h('td', null, x.enabled ? 'yes' : 'no'), h('td', null, ms(st.last_success_ms)), h('td', null, String(st.items ?? 0)),
+            h('td', null, String(st.added ?? 0)), h('td', null, String(st.failures ?? 0)), h('td', null, st.last_error || '—'),
+            h('td', null, h('a', { href: '#exchanges/' + x.id, class: 'button secondary' }, 'Open ' + x.name)));
+        },
+      });
+      refreshButton(head, () => p.reload());
+      if (can('POST /v1/exchanges')) {
+        section.append(actionForm({
+          id: 'exchange-create', title: 'Create an exchange', level: 'h3', button: 'Create exchange', reset: true,
+          fields: [{ name: 'name', label: 'Name', required: true },
+            { name: 'type', label: 'Type', type: 'select', options: [['url_list', 'url_list: a list file at a URL'], ['takedown', 'takedown: another instance\'s feed'], ['threatexchange', 'threatexchange'], ['tcap', 'tcap']] },
+            { name: 'url', label: 'Source URL', type: 'url', required: true },
+            { name: 'bank', label: 'Bank', required: true },
+            { name: 'group', label: 'Privacy group or peer bank (optional)' },
+            { name: 'interval', label: 'Interval (seconds)', type: 'number', value: 3600, attrs: { min: 60 } },
+            { name: 'credentials', label: 'Credentials (JSON, optional; never shown again)', type: 'textarea' }],
+          submit: async (v) => {
+            const body = { name: v.name, type: v.type, url: v.url, bank: v.bank, interval_ms: Math.round(Number(v.interval) * 1000) };
+            if (v.group.trim()) body.group = v.group.trim();
+            if (v.credentials.trim()) {
+              try {
+                body.credentials = JSON.parse(v.credentials);
+              } catch (e) {
+                throw new Error('Credentials: not JSON (' + e.message + ')');
+              }
+            }
+            const x = await api('POST', '/v1/exchanges', { body });
+            return 'Exchange ' + x.name + ' created (#' + x.id + ').';
+          },
+          after: () => p.reload(),
+        }));
+      }
+      section.append(detail);
+      p.first();
+      if (params) openExchange(detail, Number(params), n, () => p.reload());
+    },
+  });
+
+  async function openExchange(box, id, n, relist) {
+    let x;
+    try {
+      x = await api('GET', '/v1/exchanges/' + id);
+    } catch (e) {
+      n.fail(e);
+      return;
+    }
+    const again = async () => {
+      await relist();
+      await openExchange(box, id, n, relist);
+    };
+    const st = x.state || {};
+    clear(box).hidden = false;
+    box.append(h('h3', { id: 'exchange-detail-title', tabindex: '-1' }, 'Exchange ' + x.name),
+      facts([['Type', x.type], ['Source', h('span', { class: 'mono' }, x.url)], ['Bank', x.bank], ['Group', x.group || '—'],
+        ['Interval', Math.round(x.interval_ms / 1000) + ' s'], ['Enabled', x.enabled ? 'yes' : 'no'],
+        ['Last success', ms(st.last_success_ms)], ['Items / added / removed', (st.items ?? 0) + ' / ' + (st.added ?? 0) + ' / ' + (st.removed ?? 0)],
+        ['Failures', String(st.failures ?? 0)], ['Last error', st.last_error || '—']]));
+    const actions = h('div', { class: 'actions' });
+    if (can('POST /v1/exchanges/{id}/run')) {
+      actions.append(actionButton('Pull ' + x.name + ' now', async () => {
+        const r = await api('POST', '/v1/exchanges/' + x.id + '/run');
+        return r.failed ? 'Failed: ' + ((r.exchange && r.exchange.state && r.exchange.state.last_error) || '') : r.pages + ' page(s), ' + r.added + ' added, ' + r.removed + ' removed.';
+      }, { after: again }));
+    }
+    if (can('PATCH /v1/exchanges/{id}')) {
+      actions.append(actionButton((x.enabled ? 'Disable ' : 'Enable ') + x.name, async () => {
+        await api('PATCH', '/v1/exchanges/' + x.id, { body: { enabled: !x.enabled } });
+        return x.enabled ? 'Disabled.' : 'Enabled.';
+      }, { after: again }));
+    }
+    if (can('DELETE /v1/exchanges/{id}')) {
+      actions.append(actionButton('Delete ' + x.name, async () => {
+        await api('DELETE', '/v1/exchanges/' + x.id);
+        n.say('Exchange ' + x.name + ' deleted; its signals stay in the bank.');
+        clear(box).hidden = true;
+        await relist();
+        return '';
+      }, { danger: true, confirm: () => 'Delete the exchange ' + x.name + '? Its signals stay in the bank.' }));
+    }
+    if (actions.firstChild) box.append(h('h4', null, 'Actions'), actions);
+    // Signals shared with the source: a moderator asks, a second person (an admin) approves.
+    const up = h('section', { 'aria-labelledby': 'uploads-title' }, h('h4', { id: 'uploads-title' }, 'Signals shared with the source'));
+    box.append(up);
+    const up2 = pager(up, {
+      caption: 'Shares', empty: 'No shares asked.',
+      columns: ['Share', 'Signal', 'State', 'Asked by', 'Decided by', 'Description', ''],
+      load: async (pg) => slicePage((await api('GET', '/v1/exchanges/' + x.id + '/uploads')).uploads || [], pg),
+      row: (u) => h('tr', { 'data-upload': u.id }, h('td', null, '#' + u.id), h('td', null, '#' + u.signal_id), h('td', { class: 'upload-state' }, u.state),
+        h('td', null, u.requested ? u.requested.name : '—'), h('td', null, u.decided ? u.decided.name : '—'), h('td', null, u.description),
+        h('td', null, u.state === 'pending' && can('POST /v1/exchanges/{id}/uploads/{uid}/approve') ? [
+          actionButton('Approve share #' + u.id, async () => {
+            await api('POST', '/v1/exchanges/' + x.id + '/uploads/' + u.id + '/approve');
+            return 'Approved.';
+          }, { after: () => up2.reload() }),
+          actionButton('Reject share #' + u.id, async () => {
+            await api('POST', '/v1/exchanges/' + x.id + '/uploads/' + u.id + '/reject');
+            return 'Rejected.';
+          }, { danger: true, after: () => up2.reload() })] : null)),
+    });
+    up2.first();
+    if (can('POST /v1/exchanges/{id}/uploads')) {
+      up.append(actionForm({
+        id: 'upload-ask', title: 'Share a signal with the source', button: 'Ask to share',
+        intro: 'A second person approves before anything is sent.',
+        fields: [{ name: 'signal_id', label: 'Signal id', type: 'number', required: true, attrs: { min: 1 } },
+          { name: 'description', label: 'Description', required: true }],
+        submit: async (v) => {
+          const u = await api('POST', '/v1/exchanges/' + x.id + '/uploads', { body: { signal_id: Number(v.signal_id), description: v.description } });
+          return 'Share #' + u.id + ' asked.';
+        },
+        reset: true, after: () => up2.reload(),
+      }));
+    }
+    document.getElementById('exchange-detail-title').focus();
+  }
+
+  // ---- reported messages (franked reports, docs/e2ee.md) ----
+
+  // What bytes are, from their first bytes (the API serves review copies as downloads).
+  function sniff(b) {
+    if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'image/jpeg';
+    if (b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return 'image/png';
+    if (b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46) return 'image/gif';
+    if (b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50) return 'image/webp';
+    if (b[4] === 0x66 && b[5] === 0x74 && b[6] === 0x79 && b[7] === 0x70) return 'video/mp4';
+    if (b[0] === 0x1a && b[1] === 0x45 && b[2] === 0xdf && b[3] === 0xa3) return 'video/webm';
+    return null;
+  }
+
+  let revealUrls = [];
+  function dropUrls() {
+    for (const u of revealUrls) URL.revokeObjectURL(u);
+    revealUrls = [];
+  }
+
+  view({
+    id: 'reports', title: 'Reported messages', roles: ['moderator', 'admin'], order: 45,
+    render(section, params) {
+      dropUrls();
+      const { n, head } = frame(section, 'Reported messages',
+        'Messages users reported from end-to-end encrypted conversations, each verified by its frank, newest first. Showing a message or an attachment is written to the audit log; images and video are blurred and greyscale until revealed, video muted.');
+      const listBox = h('section', { 'aria-label': 'Report list' });
+      const detail = h('section', { id: 'report-detail', 'aria-labelledby': 'report-detail-title', hidden: true });
+      section.append(listBox, detail);
+      const p = pager(listBox, {
+        caption: 'Reported messages', empty: 'No reported messages awaiting review.',
+        columns: ['Report', 'Reported', 'Sender', 'Conversation', 'Sent', 'Reporters', 'Verdict', 'Attachments', ''],
+        load: async (pg) => {
+          const d = await api('GET', '/v1/reports', { query: { open: '1', limit: String(PAGE + 1), offset: String(pg * PAGE) } });
+          const all = d.reports || [];
+          return { items: all.slice(0, PAGE), more: all.length > PAGE };
+        },
+        row: (r) => h('tr', { 'data-report-id': r.report_id }, h('td', null, '#' + r.report_id), h('td', null, ms(r.received_ms)),
+          h('td', { class: 'mono' }, r.sender), h('td', { class: 'mono' }, r.conversation), h('td', null, ms(r.accepted_ms)),
+          h('td', null, String(r.reporters)), h('td', null, r.verdict), h('td', null, String(r.attachments)),
+          h('td', null, h('a', { href: '#reports/' + r.report_id, class: 'button secondary' }, 'Open report #' + r.report_id))),
+      });
+      refreshButton(head, () => p.reload());
+      p.first();
+      if (params) openReport(detail, Number(params), n);
+    },
+    leave: dropUrls,
+  });
+
+  async function openReport(box, id, n) {
+    let r, c = null;
+    try {
+      r = await api('GET', '/v1/reports/' + id);
+      if (r.case_id) c = await api('GET', '/v1/cases/' + r.case_id);
+    } catch (e) {
+      n.fail(e);
+      return;
+    }
+    clear(box).hidden = false;
+    const msg = h('div', { id: 'report-message' });
+    const atts = h('div', { id: 'report-attachments' });
+    box.append(h('h3', { id: 'report-detail-title', tabindex: '-1' }, 'Report #' + r.report_id),
+      facts([['Content id', h('span', { class: 'mono' }, r.content_id)], ['Sender (verified)', h('span', { class: 'mono' }, r.sender)],
+        ['Conversation', h('span', { class: 'mono' }, r.conversation)], ['Sent (franked)', ms(r.accepted_ms)], ['First reported', ms(r.received_ms)],
+        ['Reporters', String(r.reporters)], ['Verdict', r.verdict], ['Evidence', r.evidence_item ? 'sealed, item ' + r.evidence_item : 'not sealed'],
+        ['Case', c ? '#' + c.id + ' (' + c.state + ')' + (c.outcome ? ': ' + c.outcome : '') : 'none']]),
+      h('h4', null, 'Message'), msg, h('h4', null, 'Attachments'), atts);
+    if (!r.review_copy || (c && c.state === 'closed')) {
+      msg.append(h('p', { class: 'muted' }, 'The review copy is gone: the case is closed.'));
+    } else {
+      msg.append(actionButton('Show message (recorded in the audit log)', async () => {
+        const res = await api('GET', '/v1/reports/' + id + '/text', { blob: true });
+        const text = await res.blob.text();
+        clear(msg).append(h('p', { class: 'hint' }, 'Shown defanged: addresses are not links.'),
+          h('pre', { class: 'reported-text' }, text ? TD.defang(text) : '(no text)'));
+        return '';
+      }));
+      for (let i = 0; i < r.attachments; i++) {
+        const slot = h('div', { class: 'attachment', id: 'report-att-' + i });
+        slot.append(actionButton('Show attachment ' + (i + 1) + ' (recorded in the audit log)', async () => {
+          const res = await api('GET', '/v1/reports/' + id + '/attachments/' + i, { blob: true });
+          const type = sniff(new Uint8Array(await res.blob.slice(0, 16).arrayBuffer()));
+          clear(slot).append(h('p', null, 'Attachment ' + (i + 1) + ': ' + (type || 'not an image or video') + ', ' + TD.fmtBytes(res.blob.size)));
+          if (!type) return '';
+          const url = URL.createObjectURL(new Blob([res.blob], { type }));
+          revealUrls.push(url);
+          const media = type.startsWith('image/') ? h('img', { src: url, alt: 'Attachment ' + (i + 1) + ' of the reported message', class: 'shielded' })
+            : h('video', { src: url, class: 'shielded', controls: true, preload: 'metadata', 'aria-label': 'Attachment ' + (i + 1) + ' of the reported message' });
+          if (media.tagName === 'VIDEO') media.muted = true;
+          const toggle = h('button', { type: 'button', class: 'secondary', 'aria-pressed': 'false' }, 'Reveal attachment ' + (i + 1));
+          toggle.addEventListener('click', () => {
+            const shown = media.classList.toggle('revealed');
+            toggle.setAttribute('aria-pressed', shown ? 'true' : 'false');
+            toggle.textContent = (shown ? 'Blur attachment ' : 'Reveal attachment ') + (i + 1);
+          });
+          slot.append(h('div', { class: 'media-box' }, media), toggle);
+          return '';
+        }));
+        atts.append(slot);
+      }
+    }
+    if (!r.attachments) atts.append(h('p', { class: 'muted' }, 'none'));
+    if (c && c.state !== 'closed') box.append(h('p', null, h('a', { href: '#review' }, 'Decide its case #' + c.id + ' in the review queue')));
+    document.getElementById('report-detail-title').focus();
+  }
+
+  // ---- evidence orders (legal officers and admins; docs/evidence-orders.md) ----
+
+  const PURPOSE_ITEM = 'takedown.purpose';
+  const FRAMEWORKS = { eu_epoc: 'EPOC (EU production)', eu_epoc_pr: 'EPOC-PR (EU preservation)', uk_opo: 'UK Overseas Production Order', us_cloud_act: 'US order (CLOUD Act agreement)' };
+  const CC_REASONS = ['incomplete', 'manifest_errors', 'insufficient_information', 'data_not_held', 'de_facto_impossibility',
+    'invalid_issuing_authority', 'offence_not_covered', 'service_not_covered', 'immunities_or_privileges', 'conflict_of_law'];
+  const CONFLICT_FIELDS = [['third_country', 'Third country'], ['provisions', 'Provisions of its law'], ['nature_of_obligation', 'Nature of the conflicting obligation'],
+    ['why_applies', 'Why that law applies'], ['link_to_country', 'Link to that country'], ['consequences', 'Consequences for the operator']];
+  const COUNTING = ['collect', 'due', 'transmit_from', 'preserve_until'];
+  const OPEN_STATES = ['received', 'collecting', 'preserved', 'approved', 'paused'];
+  let eoTimer = 0;
+
+  function longSpan(msLeft) {
+    const s = Math.floor(Math.abs(msLeft) / 1000);
+    const d = Math.floor(s / 86400), hh = Math.floor((s % 86400) / 3600), mm = Math.floor((s % 3600) / 60);
+    return (d ? d + 'd ' : '') + hh + 'h ' + String(mm).padStart(2, '0') + 'm ' + String(s % 60).padStart(2, '0') + 's';
+  }
+
+  // The clocks of an open order that still bind.
+  function clocksOf(o) {
+    const d = o.deadlines || {};
+    if (!OPEN_STATES.includes(o.state)) return [];
+    return COUNTING.filter((k) => d[k] && !(k === 'collect' && !['received', 'collecting'].includes(o.state)))
+      .map((k) => ({ kind: k, at: Date.parse(d[k]) })).filter((c) => !Number.isNaN(c.at));
+  }
+
+  function eoTick() {
+    const now = Date.now();
+    for (const e of document.querySelectorAll('.eo-clock[data-at]')) {
+      const left = Number(e.dataset.at) - now, kind = e.dataset.kind;
+      let text;
+      if (kind === 'transmit_from') text = left > 0 ? 'transmit from: in ' + longSpan(left) : 'transmission allowed';
+      else if (kind === 'preserve_until') text = left > 0 ? 'preserve until: ' + longSpan(left) + ' left' : 'preservation period over';
+      else text = left >= 0 ? kind + ': ' + longSpan(left) + ' left' : kind + ': overdue by ' + longSpan(left) + ' (breached)';
+      e.textContent = text;
+      const over = left < 0 && (kind === 'due' || kind === 'collect');
+      e.classList.toggle('overdue', over);
+      const row = e.closest('tr[data-eorder-id]');
+      if (row && over) row.classList.add('breached');
+    }
+  }
+
+  view({
+    id: 'eorders', title: 'Evidence orders', roles: ['legal', 'admin'], order: 55,
+    render(section, params) {
+      const { n, head } = frame(section, 'Evidence orders',
+        'Every read of an evidence order is written to the audit log with your key and the purpose below, asked once for this tab.');
+      const main = h('div', { id: 'eorders-main' });
+      const purposeBox = h('div', { id: 'eorders-purpose' });
+      section.append(purposeBox, main);
+      const purpose = () => sessionStorage.getItem(PURPOSE_ITEM);
+      const showMain = () => {
+        clear(purposeBox);
+        clear(main);
+        if (!purpose()) {
+          purposeBox.append(actionForm({
+            id: 'purpose-form', title: 'Purpose of these reads', button: 'Set purpose',
+            fields: [{ name: 'purpose', label: 'Purpose', required: true, attrs: { maxlength: 1024, placeholder: 'e.g. daily review of open orders' } }],
+            submit: async (v) => {
+              if (!v.purpose.trim()) throw new Error('Say why you read these orders: the purpose is written to the audit log.');
+              sessionStorage.setItem(PURPOSE_ITEM, v.purpose.trim());
+              return '';
+            },
+            after: showMain,
+          }));
+          return;
+        }
+        purposeBox.append(h('p', { class: 'purpose-shown' }, 'Purpose of these reads: ', h('strong', { id: 'purpose-text' }, purpose()), ' ',
+          h('button', { type: 'button', class: 'secondary', on: { click: () => {
+            sessionStorage.removeItem(PURPOSE_ITEM);
+            showMain();
+          } } }, 'Change purpose')));
+        const listBox = h('section', { 'aria-label': 'Open evidence orders' });
+        const detail = h('section', { id: 'eorder-detail', 'aria-labelledby': 'eorder-detail-title', hidden: true });
+        main.append(listBox, detail);
+        const p = pager(listBox, {
+          caption: 'Open evidence orders', empty: 'No open evidence orders.',
+          columns: ['Order', 'Framework', 'Issuing state', 'Reference', 'State', 'Approvals', 'Escalation', 'Next deadline', ''],
+          load: async (pg) => slicePage((await api('GET', '/v1/evidence-orders', { query: { open: '1', purpose: purpose() } })).orders || [], pg),
+          row: (o) => {
+            const clocks = clocksOf(o).sort((a, b) => a.at - b.at);
+            const next = clocks.find((c) => c.at >= Date.now()) || clocks[0];
+            return h('tr', { 'data-eorder-id': o.id, class: o.breached_at ? 'breached' : null }, h('td', { class: 'mono' }, o.id),
+              h('td', null, FRAMEWORKS[o.framework] || o.framework), h('td', null, o.issuing_state || '—'), h('td', { class: 'mono' }, o.reference || '—'),
+              h('td', { class: 'eo-state' }, o.state), h('td', { class: 'eo-approvals' }, (o.approvals || 0) + '/' + (o.approvals_needed || 0)),
+              h('td', null, 'level ' + (o.escalation || 0)),
+              h('td', { class: 'eo-next' }, o.state === 'paused' ? 'paused: no deadline' : next ? h('span', { class: 'eo-clock', 'data-kind': next.kind, 'data-at': String(next.at) }) : 'no pending deadline',
+                o.breached_at ? h('span', { class: 'breach' }, ' BREACHED ' + o.breached_at) : null),
+              h('td', null, h('a', { href: '#eorders/' + enc(o.id), class: 'button secondary' }, 'Details of ' + o.id)));
+          },
+        });
+        p.first().then(eoTick);
+        if (params) openEorder(detail, decodeURIComponent(params), n, purpose, () => p.reload());
+      };
+      refreshButton(head, showMain);
+      showMain();
+      clearInterval(eoTimer);
+      eoTimer = setInterval(eoTick, 1000);
+    },
+    leave() {
+      clearInterval(eoTimer);
+      eoTimer = 0;
+    },
+  });
+
+  async function openEorder(box, id, n, purpose, relist) {
+    const base = '/v1/evidence-orders/' + enc(id);
+    const q = { query: { purpose: purpose() } };
+    let o, recs, msgs;
+    try {
+      [o, recs, msgs] = await Promise.all([api('GET', base, q), api('GET', base + '/records', q), api('GET', base + '/messages', q)]);
+    } catch (e) {
+      n.fail(e);
+      return;
+    }
+    const again = async () => {
+      await relist();
+      await openEorder(box, id, n, purpose, relist);
+    };
+    const d = o.deadlines || {};
+    const binding = clocksOf(o);
+    clear(box).hidden = false;
+    box.append(h('h3', { id: 'eorder-detail-title', tabindex: '-1' }, 'Evidence order ' + o.id + ' (' + (o.reference || '') + ')'),
+      facts([['State', h('span', { class: 'eo-detail-state' }, o.state)], ['Framework', FRAMEWORKS[o.framework] || o.framework],
+        ['Received', time(o.received_at)], ['Escalation', 'level ' + (o.escalation || 0)], ['Breached', o.breached_at || 'no'],
+        ['Approvals', (o.approvals || 0) + '/' + (o.approvals_needed || 0)], ['Release request', o.release_request ? '#' + o.release_request + ' (custodians approve it)' : 'none yet'],
+        ['Categories', list(o.categories)], ['Refused (Annex III)', list(o.refused)], ['Issuing state', o.issuing_state],
+        ['Issuing authority', o.issuing_authority ? o.issuing_authority.name : '—'], ['Offence', o.offence],
+        ['Time range', o.time_range ? o.time_range.from + ' to ' + o.time_range.to : '—'], ['Certificate SHA-256', h('span', { class: 'mono' }, o.body_sha256)]]),
+      h('h4', null, 'Deadlines'),
+      table('Deadlines', ['Clock', 'Time', 'Time left'], Object.keys(d).filter((k) => d[k]).map((k) => {
+        const c = binding.find((x) => x.kind === k);
+        return h('tr', { 'data-clock': k }, h('td', null, k), h('td', { class: 'mono' }, d[k]),
+          c ? h('td', null, h('span', { class: 'eo-clock', 'data-kind': k, 'data-at': String(c.at) })) : h('td', { class: 'muted' }, COUNTING.includes(k) ? 'not running' : '—'));
+      })),
+      h('h4', null, 'Identifiers'),
+      table('Identifiers', ['Type', 'Value', 'At'], (o.identifiers || []).map((x) => h('tr', null, h('td', null, x.type), h('td', { class: 'mono' }, x.value), h('td', { class: 'mono' }, x.at || '—')))),
+      h('h4', null, 'Records (metadata and SHA-256 only)'),
+      table('Records', ['Record', 'Category', 'Identifier', 'Bytes', 'SHA-256', 'Sealed', 'Delivered'], (recs.records || []).map((r) => h('tr', { 'data-record-id': r.id },
+        h('td', null, '#' + r.id), h('td', null, r.category), h('td', { class: 'mono' }, r.identifier || '—'), h('td', null, String(r.bytes)),
+        h('td', { class: 'mono sha' }, r.sha256 || '—'), h('td', { class: 'mono' }, r.sealed_at || '—'), h('td', { class: 'mono' }, r.delivered_at || 'no')))),
+      h('h4', null, 'Messages to the issuing side'),
+      table('Messages', ['Message', 'Kind', 'State', 'Created', 'Sent'], (msgs.messages || []).map((m) => h('tr', { 'data-message-id': m.id },
+        h('td', null, '#' + m.id), h('td', { class: 'eo-msg-kind' }, m.kind), h('td', { class: 'eo-msg-state' }, m.state), h('td', { class: 'mono' }, m.created_at || '—'),
+        h('td', { class: 'mono' }, m.sent_at || '—')))));
+    const actions = h('div', { class: 'actions' });
+    if (can('POST /v1/evidence-orders/{id}/approvals')) {
+      actions.append(actionForm({
+        id: 'eo-approve', title: 'Approve delivery', button: 'Approve delivery',
+        fields: [{ name: 'note', label: 'Note (optional)', type: 'textarea' }],
+        submit: async (v) => {
+          const a = await api('POST', base + '/approvals', { body: v.note.trim() ? { note: v.note.trim() } : {} });
+          return 'Approval recorded: ' + a.approvals + ' of ' + a.needed + ' needed' + (a.complete ? '; release request #' + a.release_request + ' now needs the evidence custodians.' : '.');
+        },
+        after: again,
+      }));
+    } else if (TD.me && TD.me.role === 'admin') {
+      actions.append(h('p', { class: 'hint' }, 'Approvals are given by legal officers (role legal).'));
+    }
+    if (can('POST /v1/evidence-orders/{id}/delivery')) {
+      actions.append(actionForm({
+        id: 'eo-deliver', title: 'Deliver', button: 'Deliver',
+        intro: 'Writes the package encrypted to the recipient\'s key, once legal officers and k custodians approved and the clock allows transmission.',
+        submit: async () => {
+          const r = await api('POST', base + '/delivery', { body: {} });
+          const pk = r.package || {};
+          return facts([['Package SHA-256', h('span', { class: 'mono eo-package-sha' }, pk.sha256)], ['Size', String(pk.bytes) + ' bytes'],
+            ['URL', h('span', { class: 'mono' }, pk.url)], ['Records', String(r.records)], ['Delivered', r.delivered_at]]);
+        },
+      }));
+    }
+    if (can('POST /v1/evidence-orders/{id}/cannot-comply')) {
+      const cats = h('fieldset', null, h('legend', null, 'Categories (none ticked: the whole order, which pauses its clock)'),
+        (o.categories || []).map((c) => h('span', { class: 'check' }, h('input', { type: 'checkbox', id: 'eo-cc-cat-' + c, value: c, disabled: (o.refused || []).includes(c) }),
+          h('label', { for: 'eo-cc-cat-' + c }, c))));
+      const conflict = h('fieldset', { hidden: true }, h('legend', null, 'Conflict of law'));
+      const cinputs = {};
+      for (const [k, label] of CONFLICT_FIELDS) {
+        const f = field({ name: k, label, type: 'textarea' }, 'eo-cc');
+        cinputs[k] = f.input;
+        conflict.append(f.wrap);
+      }
+      const form = actionForm({
+        id: 'eo-cc', title: 'Annex III: cannot comply', button: 'Send Annex III (cannot comply)', danger: true,
+        extra: h('div', null, cats, conflict),
+        fields: [{ name: 'reason', label: 'Reason', type: 'select', options: [['', 'choose an Annex III reason']].concat(CC_REASONS.map((r) => [r, r])), required: true },
+          { name: 'explanation', label: 'Explanation', type: 'textarea', required: true }],
+        submit: async (v) => {
+          const body = { reason: v.reason, explanation: v.explanation.trim() };
+          const ticked = [...cats.querySelectorAll('input:checked')].map((b) => b.value);
+          if (ticked.length) body.categories = ticked;
+          if (v.reason === 'conflict_of_law') {
+            body.conflict_of_law = {};
+            for (const [k] of CONFLICT_FIELDS) body.conflict_of_law[k] = cinputs[k].value.trim();
+          }
+          const u = await api('POST', base + '/cannot-comply', { body });
+          return 'Annex III sent (' + v.reason + '): ' + (u.state === 'paused' ? 'the order is paused.' : 'refused ' + list(u.refused) + '.');
+        },
+        after: again,
+      });
+      form.inputs.reason.addEventListener('change', () => {
+        conflict.hidden = form.inputs.reason.value !== 'conflict_of_law';
+      });
+      actions.append(form);
+    }
+    if (can('POST /v1/evidence-orders/{id}/correspondence')) {
+      actions.append(actionForm({
+        id: 'eo-corr', title: 'Correspondence', button: 'Send to the issuing authority',
+        fields: [{ name: 'kind', label: 'Kind', type: 'select', options: [['request_additional_information', 'request additional information'], ['provide_additional_information', 'provide additional information'], ['other', 'other']] },
+          { name: 'text', label: 'Text', type: 'textarea', required: true }],
+        submit: async (v) => {
+          await api('POST', base + '/correspondence', { body: { kind: v.kind, text: v.text } });
+          return 'Queued for the issuing authority (' + v.kind + ').';
+        },
+        after: again,
+      }));
+    }
+    if (actions.firstChild) box.append(h('h4', null, 'Actions'), actions);
+    eoTick();
+    document.getElementById('eorder-detail-title').focus();
+  }
+
+  document.addEventListener('td:signout', () => {
+    sessionStorage.removeItem(PURPOSE_ITEM);
+    dropUrls();
   });
 
   window.TDTeam = { parseMetrics, rootFromInclusion, checkpointMessage, leafHash, reportData };
