@@ -250,6 +250,7 @@
   // status lines.
   function frame(section, title, intro) {
     TD.clearView(section);
+    if (TD.say) TD.say(''); // the shell's status line spoke of the view left
     const n = notes();
     const head = h('div', { class: 'bar' });
     section.append(head, intro ? h('p', { class: 'hint' }, intro) : null, n.ok, n.bad);

@@ -208,6 +208,7 @@ H.run('team', async (t) => {
   const s1 = await must(200, 'GET', '/v1/banks/TEAM_BANK/signals/' + first.id, A);
   assert(s1.enabled === false, 'API: the signal is disabled');
   ok('signal #' + first.id + ' disabled through the UI: GET says enabled false');
+  await page.evaluate(() => window.scrollTo(0, 0));
   await H.screenshot(page, 'team-banks', true);
 
   // ---- keys ----
@@ -325,6 +326,7 @@ H.run('team', async (t) => {
   const cs = await must(200, 'GET', '/v1/complaints/' + complaint.id, A);
   assert(cs.state === 'upheld' && /Journalistic/.test(cs.reasons), 'API: the complaint is upheld: ' + JSON.stringify(cs));
   ok('referral #' + r1.id + ' decided (API state ' + r1s.state + ') and complaint #' + complaint.id + ' upheld through the UI');
+  await page.evaluate(() => window.scrollTo(0, 0));
   await H.screenshot(page, 'team-orders', true);
 
   // ---- evidence: retention, hold, release with two custodians ----
@@ -374,6 +376,7 @@ H.run('team', async (t) => {
   }
   ok('custodians alice and bob see only "Release approvals" and approve release #' + relId + ' with their shares (1 of 2, 2 of 2)');
 
+  await page.evaluate(() => { location.hash = '#evidence'; });
   await H.signIn(page, A);
   await go(page, '#evidence');
   await page.fill('#release-do-id', String(relId));
@@ -407,8 +410,9 @@ H.run('team', async (t) => {
   const proof = await must(200, 'GET', '/v1/log/proof/inclusion?seq=' + target + '&size=' + shownSize, A);
   const entryShown = await page.textContent('#proof-out .entry-text');
   assert(entryShown === proof.entry, 'the entry shown is the API\'s canonical entry');
-  ok('checkpoint of ' + shownSize + ' entries: Ed25519 signature verified in the browser with the log key; entry #' + target + '\'s inclusion proof recomputed (6 steps passed)');
+  await page.evaluate(() => document.getElementById('checkpoint-verify').scrollIntoView());
   await H.screenshot(page, 'team-audit', true);
+  ok('checkpoint of ' + shownSize + ' entries: Ed25519 signature verified in the browser with the log key; entry #' + target + '\'s inclusion proof recomputed (6 steps passed)');
 
   // Tampered: one path hash changed, then the checkpoint's signature changed.
   await page.route('**/v1/log/proof/inclusion*', async (route) => {
@@ -525,6 +529,7 @@ H.run('team', async (t) => {
   const csv = require('node:fs').readFileSync(await cd.path(), 'utf8');
   assert(csv.includes('report.orders.received,,' + report.orders.received) && csv.includes('decisions_per_outcome,referral: removed,' + report.referrals.removed), 'the CSV holds them too');
   ok('transparency charts: orders per week total ' + weekTotal + ' = the report\'s, receipt-to-removal distribution of ' + removed + ' (' + under + ' within the hour line), decisions per outcome = the report\'s; JSON and CSV downloads hold the same numbers');
+  await page.evaluate(() => document.getElementById('chart-orders-week').scrollIntoView());
   await H.screenshot(page, 'team-transparency', true);
 
   // ---- live figures ----
@@ -599,6 +604,7 @@ H.run('team', async (t) => {
   await submit(phone, '#transparency-period');
   const width = await phone.evaluate(() => document.documentElement.scrollWidth);
   assert(width <= 390, 'no sideways page scroll at 390 px (' + width + ')');
+  await phone.evaluate(() => document.getElementById('chart-removal-time').scrollIntoView());
   await H.screenshot(phone, 'team-phone', true);
   await phone.context().close();
   ok('at 390 px the transparency view fits the width (' + width + ' px)');
