@@ -455,6 +455,8 @@ static const platform_route platform_routes[] = {
     {"POST", "/h/hash", NULL, "/h/hash", "multipart/form-data; boundary=B", HMA_UPLOAD},
     {"POST", "/m/lookup", NULL, "/m/lookup", "multipart/form-data; boundary=B", HMA_UPLOAD},
     {"GET", "/m/index/status", NULL, "/m/index/status", NULL, NULL},
+    /* Who calls: the key's own record (every role). */
+    {"GET", "/v1/me", NULL, "/v1/me", NULL, NULL},
     {"GET", "/c/banks", NULL, "/c/banks", NULL, NULL},
     {"GET", "/c/bank/{name}", NULL, "/c/bank/SCOPE_REVIEW", NULL, NULL},
     {"POST", "/v1/reports", probe_reports_submit, NULL, NULL, NULL},

@@ -50,8 +50,11 @@ static void test_table(void **state)
         }
     }
     /* listen, data, store, fetch_allow, eorder_escalation_pct, public_url, eevidence_outbound_url,
-     * eevidence_sender_country, eevidence_sender_id, hma_listen, hma_role */
-    assert_int_equal(strings, 11);
+     * eevidence_sender_country, eevidence_sender_id, hma_listen, hma_role, review_reasons,
+     * review_qa_share */
+    assert_int_equal(strings, 13);
+    assert_string_equal(td_config_find("review_reasons")->def_text, "");
+    assert_string_equal(td_config_find("review_qa_share")->def_text, "0.05");
     assert_string_equal(td_config_find("hma_listen")->def_text, "");
     assert_string_equal(td_config_find("hma_role")->def_text, "platform");
     /* ... and 61 integers: frank_key_rotate_ms, frank_key_retention_ms and

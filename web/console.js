@@ -304,10 +304,27 @@
     return list.length ? list[0].def.id : null;
   }
 
+  // '#id/params': the id decoded, the params as written (a view decodes its own, e.g. with
+  // URLSearchParams).
   function parseHash() {
-    const h = decodeURIComponent(location.hash.replace(/^#/, ''));
+    const h = location.hash.replace(/^#/, '');
     const i = h.indexOf('/');
-    return i < 0 ? { id: h, params: '' } : { id: h.slice(0, i), params: h.slice(i + 1) };
+    const id = i < 0 ? h : h.slice(0, i);
+    let dec = id;
+    try {
+      dec = decodeURIComponent(id);
+    } catch (e) {
+      dec = id;
+    }
+    return { id: dec, params: i < 0 ? '' : h.slice(i + 1) };
+  }
+
+  // Records the shown view's params in the address without showing it again (a view that
+  // changed its own state, e.g. the case shown).
+  function setParams(params) {
+    if (!current) return;
+    current.params = params || '';
+    history.replaceState(null, '', '#' + current.id + (params ? '/' + params : ''));
   }
 
   // Sets the address to '#id' or '#id/params' (which shows that view).
@@ -474,6 +491,7 @@
     download,
     isTyping,
     go,
+    setParams,
   };
 
   document.addEventListener('DOMContentLoaded', () => {

@@ -81,6 +81,10 @@ typedef struct td_service_options {
     const char *store_url;           /* NULL or "": DIR/takedown.db (SQLite); or a postgresql://
                                         URL of a database several nodes share. Read by
                                         td_service_open only. */
+    const char *review_reasons;      /* the reasons list "code=Label;..." (td_review_reasons_parse);
+                                        NULL or "": the TCO Regulation's categories */
+    double review_qa_share;          /* share of remove / keep decisions that open a QA review,
+                                        0..1 (default 0.05) */
     const td_config *config;         /* the configuration the audit log (checkpoints) and the
                                         orders' evidence store read; borrowed, must outlive
                                         the service. NULL: the table's defaults. */
@@ -798,10 +802,15 @@ const char *td_decision_name(td_decision_kind kind); /* "remove", "keep", "escal
 __attribute__((warn_unused_result)) td_status td_decision_parse(const char *name,
                                                                 td_decision_kind *out);
 
+#define TD_REASON_CODE_MAX 40     /* bytes of a review reason's code, [a-z0-9_] */
+#define TD_REASON_LABEL_MAX 120   /* characters (code points) of a review reason's label */
+#define TD_REVIEW_REASONS_MAX 64  /* reasons in the list */
+
 typedef struct td_decision {
     int64_t id;
     int64_t case_id;
     td_decision_kind kind;
+    char reason_code[TD_REASON_CODE_MAX + 1]; /* one of the review reasons, "" when none */
     char reason[TD_REASON_MAX + 1];
     int64_t principal_id;
     char principal_name[TD_NAME_MAX + 1];
@@ -916,6 +925,7 @@ typedef struct td_case_filter {
     int64_t claimed_by; /* non-zero: only cases claimed by this principal */
     size_t limit;       /* 1..TD_PAGE_MAX; 0: 100 */
     size_t offset;
+    const char *queue;  /* NULL, "" or "all": every case; else a queue id (td_queue.id) */
 } td_case_filter;
 
 /* The queue order: priority (highest first), then oldest first. Free *out with td_free. */
@@ -943,6 +953,137 @@ td_case_decide(td_service *svc, int64_t id, const td_principal *who, td_decision
 /* Decisions of a case, oldest first; free *out with td_free. */
 __attribute__((warn_unused_result)) td_status
 td_case_decisions(td_service *svc, int64_t id, td_decision **out, size_t *count, td_error *err);
+
+/* ---- the review workflow: reasons, queues, QA, history (docs/casework.md) ---- */
+
+/* One reason of the policy list a decision may name. */
+typedef struct td_review_reason {
+    char code[TD_REASON_CODE_MAX + 1];               /* [a-z0-9_]{1,40} */
+    char label[4 * TD_REASON_LABEL_MAX + 1];          /* UTF-8, 1..TD_REASON_LABEL_MAX characters */
+} td_review_reason;
+
+/* Parses a reasons list "code=Label;code=Label" (spaces around items, codes and labels are
+ * dropped; an empty item is an error): codes [a-z0-9_]{1,40}, unique; labels 1..120 characters of
+ * UTF-8 without control characters; 1..TD_REVIEW_REASONS_MAX reasons. *out freed with td_free. */
+__attribute__((warn_unused_result)) td_status td_review_reasons_parse(const char *text,
+                                                                      td_review_reason **out,
+                                                                      size_t *count, td_error *err);
+/* The service's list: td_service_options.review_reasons, or the TCO Regulation's categories
+ * (Art. 2(7)) with not_terrorist_content and other. Borrowed: valid while svc is open. */
+const td_review_reason *td_review_reasons(td_service *svc, size_t *count);
+
+/* td_case_decide with a reason code (NULL or "": none; else one of td_review_reasons, or
+ * TD_ERR_INVALID naming reason_code). A remove or keep decision opens a QA review with the
+ * probability td_service_options.review_qa_share (drawn with libsodium's randombytes; 1: every
+ * one, 0: none), in the decision's transaction (audit entry qa.open). */
+__attribute__((warn_unused_result)) td_status
+td_case_decide_coded(td_service *svc, int64_t id, const td_principal *who, td_decision_kind kind,
+                     const char *reason_code, const char *reason, td_decision *out, td_error *err);
+
+/* A queue of undecided (open, claimed, escalated) cases. Every case is in "all"; a case is in
+ * "bank:<name>" for each bank its content matched, "label:<label>" for each label of those
+ * matches and of the case, "source:<source>" its content's source, "incident:<id>" for each
+ * incident whose filter one of its matches met. */
+#define TD_QUEUE_ID_MAX (16 + TD_LABEL_MAX)
+typedef enum td_queue_kind {
+    TD_QUEUE_ALL = 0,
+    TD_QUEUE_BANK = 1,
+    TD_QUEUE_LABEL = 2,
+    TD_QUEUE_SOURCE = 3,
+    TD_QUEUE_INCIDENT = 4
+} td_queue_kind;
+
+const char *td_queue_kind_name(td_queue_kind kind); /* "all", "bank", "label", ... */
+
+typedef struct td_queue {
+    char id[TD_QUEUE_ID_MAX + 1]; /* "all", "bank:<name>", ... */
+    td_queue_kind kind;
+    const char *value; /* points into id after the colon; NULL for "all" */
+    int64_t open, claimed, escalated;
+    int64_t oldest_ms; /* opened_ms of its oldest undecided case; 0 when it has none */
+} td_queue;
+
+/* "all" first (always), then every queue with at least one undecided case, by id. Free *out
+ * with td_free. More than TD_QUEUES_MAX queues fail with TD_ERR_LIMIT. */
+#define TD_QUEUES_MAX 100000
+__attribute__((warn_unused_result)) td_status td_queue_list(td_service *svc, td_queue **out,
+                                                            size_t *count, td_error *err);
+/* Whether id is a well-formed queue id ("all" or kind:value). */
+int td_queue_id_valid(const char *id);
+/* The queues of a case (counts 0), sorted by id; free *out with td_free. A case that does not
+ * exist has none. */
+__attribute__((warn_unused_result)) td_status td_case_queues(td_service *svc, int64_t case_id,
+                                                             td_queue **out, size_t *count,
+                                                             td_error *err);
+
+typedef enum td_qa_state {
+    TD_QA_PENDING = 1,
+    TD_QA_AGREED = 2,
+    TD_QA_DISAGREED = 3
+} td_qa_state;
+
+const char *td_qa_state_name(td_qa_state state); /* "pending", "agreed", "disagreed" */
+__attribute__((warn_unused_result)) td_status td_qa_state_parse(const char *name,
+                                                                td_qa_state *out);
+
+/* A QA review: a second reviewer's look at a sampled decision. It never changes the case. */
+typedef struct td_qa {
+    int64_t id;
+    int64_t case_id;
+    char content_id[TD_CONTENT_ID_MAX + 1];
+    td_decision first; /* the sampled decision */
+    int has_second;
+    td_decision second; /* the second review (its id and case_id are the QA review's) */
+    td_qa_state state;
+    int64_t created_ms;
+} td_qa;
+
+/* QA reviews, newest first; states a mask of 1 << td_qa_state (0: all); limit 1..TD_PAGE_MAX
+ * (0: 100). Free *out with td_free. */
+__attribute__((warn_unused_result)) td_status td_qa_list(td_service *svc, unsigned states,
+                                                         size_t limit, size_t offset, td_qa **out,
+                                                         size_t *count, td_error *err);
+__attribute__((warn_unused_result)) td_status td_qa_get(td_service *svc, int64_t id, td_qa *out,
+                                                        td_error *err);
+/* The second review by who (kind remove or keep; reason_code as in td_case_decide_coded;
+ * reason required): agreed when kind is the first decision's, else disagreed (audit entry
+ * qa.decide). TD_ERR_CONFLICT when who made the first decision (*same_reviewer set to 1) or
+ * the review is not pending. out (may be NULL) receives the review as committed. */
+__attribute__((warn_unused_result)) td_status
+td_qa_decide(td_service *svc, int64_t id, const td_principal *who, td_decision_kind kind,
+             const char *reason_code, const char *reason, int *same_reviewer, td_qa *out,
+             td_error *err);
+
+/* One content item of an uploader (td_content_by_uploader). */
+typedef struct td_content_brief {
+    char content_id[TD_CONTENT_ID_MAX + 1];
+    int64_t received_ms;
+    char source[TD_CONTENT_SOURCE_MAX + 1];
+    char url[TD_CASE_URL_MAX + 1];
+    int64_t case_id; /* its latest case, 0: none */
+    td_case_state case_state;
+    td_decision_kind decision; /* the latest case's outcome, 0: none */
+    int64_t matches;
+} td_content_brief;
+
+/* The content of one uploader, newest first (limit 1..TD_PAGE_MAX, 0: 100), as who sees it (a
+ * platform principal: its own content only). Free *out with td_free. */
+__attribute__((warn_unused_result)) td_status
+td_content_by_uploader(td_service *svc, const td_principal *who, const char *uploader, size_t limit,
+                       size_t offset, td_content_brief **out, size_t *count, td_error *err);
+
+/* One decision with its case's content (td_signal_decisions). */
+typedef struct td_decision_ref {
+    td_decision decision;
+    char content_id[TD_CONTENT_ID_MAX + 1];
+} td_decision_ref;
+
+/* The decisions on cases whose content matched signal id of bank, newest first (limit
+ * 1..TD_PAGE_MAX, 0: 100). TD_ERR_NOT_FOUND when the bank holds no such signal. Free *out with
+ * td_free. */
+__attribute__((warn_unused_result)) td_status
+td_signal_decisions(td_service *svc, const char *bank, int64_t signal_id, size_t limit,
+                    td_decision_ref **out, size_t *count, td_error *err);
 
 /* ---- webhooks and deliveries ---- */
 

@@ -17,6 +17,7 @@
 #include "index.h"
 #include "media.h"
 #include "orders.h"
+#include "review_media.h"
 #include "server.h"
 #include "status.h"
 #include "store.h"

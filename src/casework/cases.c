@@ -64,6 +64,7 @@ static void decision_row(td_stmt *q, td_decision *d)
     d->principal_id = td_stmt_column_int64(q, 4);
     td__copy_trunc(d->principal_name, sizeof d->principal_name, td_stmt_column_text(q, 5));
     d->decided_ms = td_stmt_column_int64(q, 6);
+    td__copy_trunc(d->reason_code, sizeof d->reason_code, td_stmt_column_text(q, 7));
 }
 
 td_status td__decisions_load(td_store_conn *c, int64_t content_ref, int64_t case_id,
@@ -78,10 +79,11 @@ td_status td__decisions_load(td_store_conn *c, int64_t content_ref, int64_t case
     td_status st = td_store_prepare(
         c,
         content_ref ? "SELECT d.id, d.case_id, d.kind, d.reason, d.principal_id,"
-                      " d.principal_name, d.decided_ms FROM decisions d"
+                      " d.principal_name, d.decided_ms, d.reason_code FROM decisions d"
                       " JOIN cases k ON k.id = d.case_id WHERE k.content_ref = $1 ORDER BY d.id"
                     : "SELECT d.id, d.case_id, d.kind, d.reason, d.principal_id,"
-                      " d.principal_name, d.decided_ms FROM decisions d WHERE d.case_id = $1"
+                      " d.principal_name, d.decided_ms, d.reason_code FROM decisions d"
+                      " WHERE d.case_id = $1"
                       " ORDER BY d.id",
         &q, err);
     if (st || (st = td_stmt_bind_int64(q, 1, content_ref ? content_ref : case_id, err)))
@@ -107,7 +109,7 @@ td_status td_case_list(td_service *svc, const td_case_filter *f, td_case **out, 
     td_store_conn *c;
     td_stmt *q;
     int row;
-    td_case_filter def = {0, 0, 0, 0};
+    td_case_filter def = {0, 0, 0, 0, NULL};
     td_case *list = NULL;
     size_t n = 0;
     *out = NULL;
@@ -117,6 +119,11 @@ td_status td_case_list(td_service *svc, const td_case_filter *f, td_case **out, 
     size_t limit = f->limit ? f->limit : 100;
     if (limit > TD_PAGE_MAX)
         return td__error_set(err, TD_ERR_LIMIT, "at most %d cases per page", TD_PAGE_MAX);
+    const char *queue = f->queue && *f->queue && strcmp(f->queue, "all") != 0 ? f->queue : NULL;
+    if (queue && !td_queue_id_valid(queue))
+        return td__error_set(err, TD_ERR_INVALID,
+                             "queue: expected all, bank:NAME, label:LABEL, source:SOURCE or"
+                             " incident:ID");
     unsigned states =
         f->states ? f->states
                   : (1u << TD_CASE_OPEN) | (1u << TD_CASE_CLAIMED) | (1u << TD_CASE_ESCALATED);
@@ -135,8 +142,11 @@ td_status td_case_list(td_service *svc, const td_case_filter *f, td_case **out, 
                                " JOIN content c ON c.id = k.content_ref"
                                " WHERE (($1 / (1 << CAST(k.state AS INT))) % 2) = 1"
                                " AND ($2 = 0 OR k.claimed_by = $2)"
+                               " AND ($5 = '' OR k.id IN (SELECT case_id FROM case_queues"
+                               " WHERE queue = $5))"
                                " ORDER BY k.priority DESC, k.opened_ms, k.id LIMIT $3 OFFSET $4",
                                &q, err)) ||
+        (st = td_stmt_bind_text(q, 5, queue ? queue : "", (size_t)-1, err)) ||
         (st = td_stmt_bind_int64(q, 1, states, err)) ||
         (st = td_stmt_bind_int64(q, 2, f->claimed_by, err)) ||
         (st = td_stmt_bind_int64(q, 3, (int64_t)limit, err)) ||
@@ -276,6 +286,7 @@ typedef struct decide_tx {
     td_decision_kind kind;
     const char *reason;
     size_t rlen;
+    const char *code; /* "" when none */
     int64_t now;
     int64_t did; /* out: the decision's id */
 } decide_tx;
@@ -300,9 +311,10 @@ static td_status decide_body(td_store_conn *c, void *ctx, td_error *err)
                              k.claimed_by_name);
     if ((st = td_store_prepare(c,
                                "INSERT INTO decisions (case_id, kind, reason, principal_id,"
-                               " principal_name, decided_ms) VALUES ($1, $2, $3, $4, $5, $6)"
-                               " RETURNING id",
+                               " principal_name, decided_ms, reason_code)"
+                               " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
                                &q, err)) ||
+        (st = td_stmt_bind_text(q, 7, d->code, (size_t)-1, err)) ||
         (st = td_stmt_bind_int64(q, 1, id, err)) || (st = td_stmt_bind_int64(q, 2, kind, err)) ||
         (st = td_stmt_bind_text(q, 3, d->reason, d->rlen, err)) ||
         (st = td_stmt_bind_int64(q, 4, who->id, err)) ||
@@ -343,6 +355,7 @@ static td_status decide_body(td_store_conn *c, void *ctx, td_error *err)
     json_object_set_new(decision, "id", json_integer(did));
     json_object_set_new(decision, "decision", json_string(td_decision_name(kind)));
     json_object_set_new(decision, "reason", json_stringn(d->reason, d->rlen));
+    json_object_set_new(decision, "reason_code", *d->code ? json_string(d->code) : json_null());
     json_object_set_new(decision, "by", json_string(who->name));
     json_object_set_new(decision, "decided_ms", json_integer(now));
     json_object_set_new(payload, "content", content);
@@ -360,24 +373,41 @@ static td_status decide_body(td_store_conn *c, void *ctx, td_error *err)
     json_decref(payload);
     if (st)
         return st;
-    return td__audit_id(svc, c, who, "case.decide", "case", id,
-                        json_pack("{s:I, s:s, s:s%, s:s}", "decision_id", (json_int_t)did,
-                                  "decision", td_decision_name(kind), "reason", d->reason, d->rlen,
-                                  "content_id", k.content_id),
-                        err);
+    json_t *details =
+        json_pack("{s:I, s:s, s:s%, s:s}", "decision_id", (json_int_t)did, "decision",
+                  td_decision_name(kind), "reason", d->reason, d->rlen, "content_id", k.content_id);
+    if (details && *d->code)
+        json_object_set_new(details, "reason_code", json_string(d->code));
+    if ((st = td__audit_id(svc, c, who, "case.decide", "case", id, details, err)))
+        return st;
+    if (kind == TD_DECISION_ESCALATE)
+        return TD_OK;
+    return td__qa_maybe_open(svc, c, who, id, did, k.content_id, err);
 }
 
 td_status td_case_decide(td_service *svc, int64_t id, const td_principal *who,
                          td_decision_kind kind, const char *reason, td_decision *out, td_error *err)
 {
+    return td_case_decide_coded(svc, id, who, kind, NULL, reason, out, err);
+}
+
+td_status td_case_decide_coded(td_service *svc, int64_t id, const td_principal *who,
+                               td_decision_kind kind, const char *reason_code, const char *reason,
+                               td_decision *out, td_error *err)
+{
     size_t rlen = reason ? strnlen(reason, TD_REASON_MAX + 1) : 0;
+    const char *code = reason_code ? reason_code : "";
+    if (*code && !td__reason_known(svc, code))
+        return td__error_set(err, TD_ERR_INVALID,
+                             "reason_code: not one of the review reasons (GET"
+                             " /v1/settings/review-reasons)");
     if (kind < TD_DECISION_REMOVE || kind > TD_DECISION_ESCALATE)
         return td__error_set(err, TD_ERR_INVALID, "decision must be remove, keep or escalate");
     if (rlen == 0)
         return td__error_set(err, TD_ERR_INVALID, "a decision needs a reason");
     if (rlen > TD_REASON_MAX)
         return td__error_set(err, TD_ERR_LIMIT, "reason longer than %d bytes", TD_REASON_MAX);
-    decide_tx d = {svc, id, who, kind, reason, rlen, td__now(svc), 0};
+    decide_tx d = {svc, id, who, kind, reason, rlen, code, td__now(svc), 0};
     td_status st = td_store_write(svc->store, decide_body, &d, err);
     if (st)
         return st;
@@ -389,6 +419,7 @@ td_status td_case_decide(td_service *svc, int64_t id, const td_principal *who,
         out->kind = kind;
         memcpy(out->reason, reason, rlen);
         out->reason[rlen] = '\0';
+        td__copy_trunc(out->reason_code, sizeof out->reason_code, code);
         out->principal_id = who->id;
         td__copy_trunc(out->principal_name, sizeof out->principal_name, who->name);
         out->decided_ms = d.now;

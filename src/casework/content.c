@@ -329,6 +329,9 @@ td_status td__content_apply(td_service *svc, td_store_conn *c, int64_t ref, cons
         st = open_case(svc, c, ref, owner, all, na, v, NULL, err);
     if (st == TD_OK && incident_new)
         st = note_incidents(svc, c, ref, all, na, v, err);
+    /* The undecided case's queues: new banks, labels, incidents (queues.c). */
+    if (st == TD_OK)
+        st = td__case_queues_sync(c, ref, err);
 out:
     td__free(all);
     return st;
@@ -347,8 +350,9 @@ static td_status flagged_case(td_service *svc, td_store_conn *c, int64_t ref, co
     if ((st = load_matches(c, ref, &all, &na, err)))
         return st;
     v = td__verdict(all, na);
-    if ((st = td__content_ref_owner(c, ref, &owner, err)) == TD_OK)
-        st = open_case(svc, c, ref, owner, all, na, v, source, err);
+    if ((st = td__content_ref_owner(c, ref, &owner, err)) == TD_OK &&
+        (st = open_case(svc, c, ref, owner, all, na, v, source, err)) == TD_OK)
+        st = td__case_queues_sync(c, ref, err);
     td__free(all);
     return st;
 }

@@ -135,6 +135,54 @@ static const char v11[] =
     " created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL);"
     "CREATE TABLE signal_type_ratios (type BIGINT PRIMARY KEY, enabled_ratio TEXT NOT NULL);";
 
+/* The review workflow (docs/casework.md, "Queues", "Reasons", "QA"). decisions.reason_code: a
+ * code of the configured reasons list ('' when none was given). case_queues: the queues a case
+ * belongs to ("bank:<name>", "label:<label>", "source:<source>", "incident:<id>"), written by the
+ * service whenever a case opens or its content gains matches (queues.c), so that the counts per
+ * queue and the filter are one indexed query on both backends. qa_reviews: the second review of
+ * a sampled decision (state 1 pending, 2 agreed, 3 disagreed). matches by signal (the earlier
+ * decisions on a signal) and content by uploader (the other content of one uploader).
+ * Cases opened before this migration get their queues here: banks, sources and incidents in
+ * portable SQL; labels (space-separated tokens) with a recursive split, which each backend
+ * spells with its own string functions (instr / strpos). */
+#define V12_TABLES                                                                                 \
+    "ALTER TABLE decisions ADD COLUMN reason_code TEXT NOT NULL DEFAULT '';"                       \
+    "CREATE TABLE case_queues ("                                                                   \
+    " case_id BIGINT NOT NULL REFERENCES cases(id), queue TEXT NOT NULL,"                          \
+    " PRIMARY KEY (case_id, queue));"                                                              \
+    "CREATE INDEX case_queues_queue ON case_queues (queue, case_id);"                              \
+    "CREATE TABLE qa_reviews ("                                                                    \
+    " id INTEGER PRIMARY KEY, decision_id BIGINT NOT NULL UNIQUE REFERENCES decisions(id),"        \
+    " case_id BIGINT NOT NULL REFERENCES cases(id), state INTEGER NOT NULL,"                       \
+    " created_ms BIGINT NOT NULL, second_kind INTEGER NOT NULL DEFAULT 0,"                         \
+    " second_reason_code TEXT NOT NULL DEFAULT '', second_reason TEXT NOT NULL DEFAULT '',"        \
+    " second_by BIGINT NOT NULL DEFAULT 0, second_by_name TEXT NOT NULL DEFAULT '',"               \
+    " second_ms BIGINT NOT NULL DEFAULT 0);"                                                       \
+    "CREATE INDEX qa_reviews_state ON qa_reviews (state, id);"                                     \
+    "CREATE INDEX matches_signal ON matches (signal_id);"                                          \
+    "CREATE INDEX content_uploader ON content (uploader, received_ms);"                            \
+    "INSERT INTO case_queues (case_id, queue) SELECT DISTINCT k.id, 'bank:' || m.bank"             \
+    " FROM cases k JOIN matches m ON m.content_ref = k.content_ref;"                               \
+    "INSERT INTO case_queues (case_id, queue) SELECT k.id, 'source:' || c.source"                  \
+    " FROM cases k JOIN content c ON c.id = k.content_ref;"                                        \
+    "INSERT INTO case_queues (case_id, queue) SELECT DISTINCT k.id,"                               \
+    " 'incident:' || CAST(m.incident_id AS TEXT)"                                                  \
+    " FROM cases k JOIN matches m ON m.content_ref = k.content_ref WHERE m.incident_id <> 0;"
+#define V12_LABELS(FIND)                                                                           \
+    "INSERT INTO case_queues (case_id, queue)"                                                     \
+    " WITH RECURSIVE src(case_id, rest) AS ("                                                      \
+    "  SELECT k.id, k.labels || ' ' FROM cases k"                                                  \
+    "  UNION ALL SELECT k.id, m.labels || ' ' FROM cases k"                                        \
+    "  JOIN matches m ON m.content_ref = k.content_ref),"                                          \
+    " split(case_id, label, rest) AS ("                                                            \
+    "  SELECT case_id, CAST('' AS TEXT), rest FROM src"                                                          \
+    "  UNION ALL SELECT case_id, substr(rest, 1, " FIND " - 1),"                                   \
+    "  substr(rest, " FIND " + 1) FROM split WHERE rest <> '')"                                    \
+    " SELECT DISTINCT case_id, 'label:' || label FROM split WHERE label <> ''"                     \
+    " ON CONFLICT DO NOTHING;"
+static const char v12[] = V12_TABLES V12_LABELS("instr(rest, ' ')");
+static const char v12_postgres[] = V12_TABLES V12_LABELS("strpos(rest, ' ')");
+
 static const td_store_migration migrations[] = {
     {1, "service schema", v1, NULL},
     {2, "signals by bank in id order", v2, NULL},
@@ -147,6 +195,7 @@ static const td_store_migration migrations[] = {
     {9, "change-log banks", v9, NULL},
     {10, "incidents of matches", v10, NULL},
     {11, "HMA: bank ratios, bank content, signal type ratios", v11, NULL},
+    {12, "review workflow: reason codes, queues, QA", v12, v12_postgres},
 };
 
 const td_store_migration *td__schema(size_t *count)

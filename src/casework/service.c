@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -40,6 +41,21 @@ void td_service_options_default(td_service_options *o)
     td_hash_options_default(&o->hash);
     td_video_hash_options_default(&o->video);
     td_vpdq_match_options_default(&o->vpdq);
+    o->review_qa_share = 0.05;
+}
+
+/* review_qa_share: a decimal number 0..1 ("0.05", "1", "0"). */
+static td_status parse_share(const char *text, double *out, td_error *err)
+{
+    char *end = NULL;
+    size_t n = text ? strlen(text) : 0;
+    int ok = n > 0 && n <= 32 && strspn(text, "0123456789.") == n;
+    double v = ok ? strtod(text, &end) : 0;
+    if (!ok || !end || *end || !(v >= 0.0 && v <= 1.0))
+        return td__error_set(err, TD_ERR_INVALID,
+                             "review_qa_share: expected a number from 0 to 1 (e.g. 0.05)");
+    *out = v;
+    return TD_OK;
 }
 
 td_status td_service_options_from_config(td_service_options *o, const td_config *cfg, td_error *err)
@@ -71,6 +87,20 @@ td_status td_service_options_from_config(td_service_options *o, const td_config 
     o->video.seconds_per_hash = (double)v / 1000.0;
     /* a video upload obeys the same byte limit as an image */
     o->video.limits.max_file_bytes = o->hash.decode.max_file_bytes;
+    /* The review workflow: both checked here, so that a bad value stops the start. */
+    const char *reasons = td_config_string(cfg, "review_reasons");
+    if (reasons && *reasons) {
+        td_review_reason *list = NULL;
+        size_t n = 0;
+        if ((st = td_review_reasons_parse(reasons, &list, &n, err))) {
+            td__error_prefix(err, "review_reasons: ");
+            return st;
+        }
+        td__free(list);
+        o->review_reasons = reasons;
+    }
+    if ((st = parse_share(td_config_string(cfg, "review_qa_share"), &o->review_qa_share, err)))
+        return st;
     o->config = cfg;
 #undef GET
     return TD_OK;
@@ -159,6 +189,10 @@ td_status td_service_open(const char *dir, const td_service_options *opts, td_se
     else
         td_service_options_default(&svc->opts);
     svc->opts.hash.dihedral = 1;
+    if (!(svc->opts.review_qa_share >= 0.0 && svc->opts.review_qa_share <= 1.0)) {
+        td__free(svc);
+        return td__error_set(err, TD_ERR_INVALID, "service: review_qa_share must be 0..1");
+    }
     pthread_mutex_init(&svc->follow_lock, NULL);
     pthread_rwlock_init(&svc->banks_lock, NULL);
     /* Checks hold body_lock shared for up to a video lookup; under steady traffic a
@@ -191,6 +225,8 @@ td_status td_service_open(const char *dir, const td_service_options *opts, td_se
     svc->opts.store_url = NULL; /* the caller's string: not kept */
     td__free(path);
     if (st)
+        goto fail;
+    if ((st = td__reasons_load(svc, err)))
         goto fail;
     size_t nmig;
     const td_store_migration *mig = td__schema(&nmig);
@@ -250,6 +286,7 @@ void td_service_close(td_service *svc)
     td_text_index_free(svc->text);
     td_url_rules_free(svc->rules);
     td__free(svc->banks);
+    td__free(svc->reasons);
     td__free(svc->dir);
     pthread_cond_destroy(&svc->wake);
     pthread_mutex_destroy(&svc->deliver_lock);

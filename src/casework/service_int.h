@@ -103,6 +103,10 @@ struct td_service {
     size_t n_incident_hits, cap_incident_hits;
     uint64_t incident_hits_dropped;
 
+    /* The review reasons (td_review_reasons): the configured list or the default one. */
+    td_review_reason *reasons;
+    size_t n_reasons;
+
     /* Background threads. */
     pthread_mutex_t thread_lock;
     pthread_cond_t wake;
@@ -114,6 +118,17 @@ struct td_service {
 };
 
 int64_t td__now(td_service *svc);
+
+/* The review workflow (review.c, queues.c). td__reasons_load: svc->reasons from
+ * svc->opts.review_reasons, or the default list. td__case_queues_sync: rewrites the queues of
+ * the content's undecided case (none: nothing to do) from its matches, its labels and its
+ * content's source, inside c's write transaction. td__qa_maybe_open: draws whether decision
+ * did of case_id goes to QA, and opens the review (audit qa.open) when it does. */
+td_status td__reasons_load(td_service *svc, td_error *err);
+int td__reason_known(td_service *svc, const char *code);
+td_status td__case_queues_sync(td_store_conn *c, int64_t content_ref, td_error *err);
+td_status td__qa_maybe_open(td_service *svc, td_store_conn *c, const td_principal *who,
+                            int64_t case_id, int64_t did, const char *content_id, td_error *err);
 
 /* Appends an audit entry for who (NULL: "system") inside c's open write transaction, so that it
  * commits or rolls back with the change it records. The actor is who's name; details (a JSON

@@ -149,6 +149,14 @@ static const td_config_option options[] = {
             " destroyed and its franks never verify again"),
     INT_OPT("report_max_attachment_bytes", 1, (int64_t)1 << 32, (int64_t)32 << 20,
             "E2EE reports: largest attachment of a reported message, decrypted, in bytes"),
+    INT_OPT("review_media", 0, 1, 1,
+            "keep a sealed review copy of uploaded media whose case goes to review (1: on, 0: off)"),
+    INT_OPT("review_media_grace_ms", 0, (int64_t)3660 * 86400000, 7 * (int64_t)86400000,
+            "review copies: deleted this long after their case is closed (removal: preserved as"
+            " evidence instead)"),
+    INT_OPT("review_media_max_bytes", 0, (int64_t)1 << 40, 0,
+            "review copies: a larger upload is checked but not kept, in bytes (0: the media body"
+            " limit, max_media_bytes)"),
     INT_OPT("exchange_allow_private", 0, 1, 0,
             "hash exchanges may fetch from private addresses (peers on an internal network)"),
     INT_OPT("exchange_timeout_ms", 100, 600000, 30000,
@@ -163,6 +171,11 @@ static const td_config_option options[] = {
             "hash exchanges: the shortest schedule an exchange may ask for"),
     INT_OPT("exchange_reactions_per_minute", 0, 100000, 60,
             "hash exchanges: reactions (feedback) sent to one source per minute"),
+    STR_OPT("review_reasons", "",
+            "the reasons a review decision may name: 'code=Label;code=Label' (codes [a-z0-9_], at "
+            "most 64 reasons; empty: the TCO Regulation's categories)"),
+    STR_OPT("review_qa_share", "0.05",
+            "share of remove and keep decisions sent to a second reviewer (QA), 0 to 1"),
     {NULL, TD_CONFIG_INT, 0, 0, 0, NULL, NULL},
 };
 

@@ -71,6 +71,31 @@ static json_int_t count_is2(counter *k, const char *sql, int64_t a, int64_t b)
 
 #define RECEIVED " received_ms >= $1 AND received_ms < $2"
 
+/* The period's remove decisions by their reason code (docs/casework.md, "Reasons"): {code: n},
+ * "none" for decisions without one. */
+static json_t *by_reason_code(counter *k)
+{
+    td_stmt *q;
+    int row = 0;
+    json_t *o = json_object();
+    if (k->st || !o)
+        return o;
+    if ((k->st = td_store_prepare(k->c,
+                                  "SELECT reason_code, COUNT(*) FROM decisions WHERE kind = $3"
+                                  " AND decided_ms >= $1 AND decided_ms < $2 GROUP BY reason_code",
+                                  &q, k->err)) ||
+        (k->st = td_stmt_bind_int64(q, 1, k->from, k->err)) ||
+        (k->st = td_stmt_bind_int64(q, 2, k->to, k->err)) ||
+        (k->st = td_stmt_bind_int64(q, 3, TD_DECISION_REMOVE, k->err)))
+        return o;
+    while ((k->st = td_stmt_step(q, &row, k->err)) == TD_OK && row) {
+        const char *code = td_stmt_column_text(q, 0);
+        json_object_set_new(o, *code ? code : "none", json_integer(td_stmt_column_int64(q, 1)));
+    }
+    td_stmt_reset(q);
+    return o;
+}
+
 static json_t *orders_part(counter *k)
 {
     json_int_t received =
@@ -172,10 +197,11 @@ td_status td_report_transparency(td_orders *o, int64_t from, int64_t to, char **
                  " WHERE o.kind = $3 AND t.removed = 1 AND o.confirmed_ms >= $1"
                  " AND o.confirmed_ms < $2",
                  TD_ORDER_REMOVAL);
-    json_t *items =
-        json_pack("{s:I, s:{s:I, s:I, s:I, s:I}}", "after_orders", order_items,
-                  "after_own_measures", "review_decisions", decisions, "upload_blocks", blocks,
-                  "referrals", referral_items, "total", decisions + blocks + referral_items);
+    json_t *items = json_pack("{s:I, s:{s:I, s:o, s:I, s:I, s:I}}", "after_orders", order_items,
+                              "after_own_measures", "review_decisions", decisions,
+                              "review_decisions_by_reason_code", by_reason_code(&k),
+                              "upload_blocks", blocks, "referrals", referral_items, "total",
+                              decisions + blocks + referral_items);
     json_t *referrals = json_pack(
         "{s:I, s:I, s:I}", "received",
         count_is(&k, "SELECT COUNT(*) FROM orders WHERE kind = $3 AND" RECEIVED, TD_ORDER_REFERRAL),

@@ -39,6 +39,25 @@ static int parse_states(td__req *r, unsigned *states)
     return 1;
 }
 
+/* o["queues"]: the case's queue ids; 0 after an error answer. */
+static int add_queues(td__req *r, json_t *o, int64_t case_id)
+{
+    td_queue *qs = NULL;
+    size_t n = 0;
+    td_error err;
+    td_status st = td_case_queues(r->svc, case_id, &qs, &n, &err);
+    if (st != TD_OK) {
+        td__reply_status(r, st, &err);
+        return 0;
+    }
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(a, json_string(qs[i].id));
+    td_free(qs);
+    json_object_set_new(o, "queues", a ? a : json_array());
+    return 1;
+}
+
 void td__h_cases_list(td__req *r)
 {
     td_case_filter f;
@@ -51,6 +70,18 @@ void td__h_cases_list(td__req *r)
     f.limit = (size_t)limit;
     f.offset = (size_t)offset;
     f.claimed_by = mine ? r->who.id : 0;
+    const char *queue = td__query(r, "queue");
+    if (queue && !(queue = td__query_decode(&r->arena, queue))) {
+        td__reply_status(r, TD_ERR_NOMEM, NULL);
+        return;
+    }
+    if (queue && !td_queue_id_valid(queue)) {
+        td__reply_error(r, 400, "invalid_query",
+                        "'queue' must be all, bank:NAME, label:LABEL, source:SOURCE or "
+                        "incident:ID (GET /v1/queues)");
+        return;
+    }
+    f.queue = queue;
     td_case *cases = NULL;
     size_t n = 0;
     td_error err;
@@ -60,8 +91,16 @@ void td__h_cases_list(td__req *r)
         return;
     }
     json_t *a = json_array();
-    for (size_t i = 0; a && i < n; i++)
-        json_array_append_new(a, td__json_case(&cases[i]));
+    for (size_t i = 0; a && i < n; i++) {
+        json_t *o = td__json_case(&cases[i]);
+        if (o && !add_queues(r, o, cases[i].id)) {
+            json_decref(o);
+            json_decref(a);
+            td_free(cases);
+            return;
+        }
+        json_array_append_new(a, o);
+    }
     td_free(cases);
     td__reply_json(r, 200, json_pack("{s:o}", "cases", a));
 }
@@ -79,6 +118,10 @@ void td__h_case_get(td__req *r)
         return;
     }
     json_t *o = td__json_case(&c);
+    if (o && !add_queues(r, o, id)) {
+        json_decref(o);
+        return;
+    }
     td_decision *d = NULL;
     size_t n = 0;
     st = td_case_decisions(r->svc, id, &d, &n, &err);
@@ -130,15 +173,16 @@ void td__h_case_release(td__req *r)
 
 void td__h_case_decision(td__req *r)
 {
-    static const char *const members[] = {"decision", "reason", NULL};
+    static const char *const members[] = {"decision", "reason_code", "reason", NULL};
     int64_t id = td__param_id(r, 0);
     if (id < 0)
         return;
     json_t *obj = td__body_fields(r, members);
     if (!obj)
         return;
-    const char *kind = NULL, *reason = NULL;
-    if (!td__get_string(r, obj, "decision", &kind) || !td__get_string(r, obj, "reason", &reason)) {
+    const char *kind = NULL, *reason = NULL, *code = NULL;
+    if (!td__get_string(r, obj, "decision", &kind) || !td__get_string(r, obj, "reason", &reason) ||
+        !td__get_string(r, obj, "reason_code", &code)) {
         json_decref(obj);
         return;
     }
@@ -154,9 +198,13 @@ void td__h_case_decision(td__req *r)
         td__reply_error(r, 400, "missing_field", "'reason' is required");
         return;
     }
+    if (!td__check_reason_code(r, code)) {
+        json_decref(obj);
+        return;
+    }
     td_decision d;
     td_error err;
-    td_status st = td_case_decide(r->svc, id, &r->who, k, reason, &d, &err);
+    td_status st = td_case_decide_coded(r->svc, id, &r->who, k, code, reason, &d, &err);
     json_decref(obj);
     if (st != TD_OK) {
         td__reply_status(r, st, &err);

@@ -3,11 +3,19 @@
  * image or a video), text (text/plain: checked against raw_text signals), or a JSON object with
  * what the platform computed: hashes, a video's vPDQ frames, the content's text and the URLs it
  * contains. A hash that does not parse is a 400 naming the field; media that does not decode is
- * a 422. */
+ * a 422. POST /v1/content also takes a multipart/form-data body whose files are the content's
+ * media and its further parts (a post's images).
+ *
+ * Content whose case goes to review keeps a review copy of the bytes it came with
+ * (review_media.h): GET /v1/content/{id} describes it ("media"), GET /v1/content/{id}/media
+ * answers its bytes to moderators, each read audited. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "core/alloc.h"
+#include "core/timefmt.h"
+#include "server/multipart.h"
 #include "server/serialize.h"
 #include "server/server_int.h"
 #include "takedown/text.h"
@@ -240,7 +248,100 @@ void td__h_check(td__req *r)
     td__reply_json(r, 200, o);
 }
 
-static void content_reply(td__req *r, td_content_input *in)
+/* ---- review copies (review_media.h) ---- */
+
+static json_t *time_or_null(int64_t ms)
+{
+    char t[40];
+    if (ms <= 0 || td__time_format(ms, TD__TIME_SHORT, t, sizeof t) == 0)
+        return json_null();
+    return json_string(t);
+}
+
+/* Why nothing is kept for content c (no record): the server's setting, or what it came with. */
+static const char *none_reason(td_review_media *rm, const td_review_media_options *o,
+                               const td_content *c)
+{
+    if (!rm)
+        return "review copies are not available on this server (see its log)";
+    if (!o->enabled)
+        return "review copies are off (review_media = 0)";
+    if (!c->has_case)
+        return "no review case was opened when it was received";
+    return "no media bytes were received with it (hashes, text or URLs only)";
+}
+
+/* The content's "media" object; failure (may be NULL) says why a copy just attempted was not
+ * written. */
+static json_t *media_json(td__req *r, const td_content *c, const char *failure)
+{
+    td_review_media *rm = td__req_review_media(r);
+    td_review_media_info info;
+    td_review_media_options o;
+    td_error err;
+    memset(&info, 0, sizeof info);
+    td_review_media_options_default(&o);
+    td_status st = TD_OK;
+    if (rm) {
+        int64_t on = 1;
+        if (td_config_int(r->srv->opts.config, "review_media", &on, NULL) == TD_OK)
+            o.enabled = on != 0;
+        st = td_review_media_get(rm, c->content_id, &info, &err);
+    }
+    if (st != TD_OK || !info.exists) {
+        const char *why = failure ? failure
+                          : st    ? "the review copy's record could not be read"
+                                  : none_reason(rm, &o, c);
+        return json_pack("{s:b, s:n, s:I, s:I, s:s, s:n, s:s, s:[]}", "kept", 0, "content_type",
+                         "bytes", (json_int_t)0, "parts", (json_int_t)0, "state", "none",
+                         "delete_after", "reason", why, "items");
+    }
+    const td_review_media_item *main = info.n_items ? &info.items[0] : NULL;
+    json_t *items = json_array();
+    const char *reason = NULL;
+    for (size_t i = 0; i < info.n_items; i++) {
+        const td_review_media_item *it = &info.items[i];
+        json_array_append_new(items, json_pack("{s:i, s:s, s:I, s:s, s:b, s:s?}", "part", it->part,
+                                               "content_type", it->content_type, "bytes",
+                                               (json_int_t)it->bytes, "sha256", it->sha256, "kept",
+                                               it->kept, "reason",
+                                               it->kept ? NULL : it->reason));
+        if (!it->kept && !reason)
+            reason = it->reason;
+    }
+    int kept = info.state == TD_REVIEW_MEDIA_KEPT || info.state == TD_REVIEW_MEDIA_SEALING;
+    if (info.state == TD_REVIEW_MEDIA_DELETED)
+        reason = "deleted after its case was closed";
+    else if (info.state == TD_REVIEW_MEDIA_PRESERVED)
+        reason = "sealed into the evidence store after removal, then deleted here";
+    json_t *o2 = json_pack(
+        "{s:b, s:s, s:I, s:I, s:s, s:o, s:s?, s:o, s:o, s:o}", "kept", kept, "content_type",
+        main ? main->content_type : "application/octet-stream", "bytes",
+        (json_int_t)(main ? main->bytes : 0), "parts",
+        (json_int_t)(info.n_items ? info.n_items - 1 : 0), "state",
+        td_review_media_state_name(info.state), "delete_after",
+        time_or_null(info.delete_after_ms), "reason", reason, "kept_at",
+        time_or_null(info.created_ms), "deleted_at",
+        info.state == TD_REVIEW_MEDIA_DELETED || info.state == TD_REVIEW_MEDIA_PRESERVED
+            ? time_or_null(info.handled_ms)
+            : json_null(),
+        "items", items);
+    if (o2 && info.evidence_case[0])
+        json_object_set_new(o2, "evidence_case", json_string(info.evidence_case));
+    return o2;
+}
+
+/* The content's answer, with its media object. */
+static json_t *content_json(td__req *r, const td_content *c, const char *failure)
+{
+    json_t *o = td__json_content(c);
+    if (o)
+        json_object_set_new(o, "media", media_json(r, c, failure));
+    return o;
+}
+
+static void content_reply_parts(td__req *r, td_content_input *in, const td_review_media_part *media,
+                                size_t n_media)
 {
     td_content out;
     td_error err;
@@ -253,9 +354,78 @@ static void content_reply(td__req *r, td_content_input *in)
         td__reply_status(r, st, &err);
         return;
     }
-    json_t *o = td__json_content(&out);
+    /* The content is recorded: a copy that cannot be written leaves it as it is (a retry would
+     * be a conflict), and the answer says why nothing was kept. */
+    char failure[TD_ERROR_MESSAGE_MAX + 64];
+    failure[0] = '\0';
+    td_review_media *rm = td__req_review_media(r);
+    if (rm && n_media && out.has_case && out.kase.state != TD_CASE_CLOSED) {
+        td_error kerr;
+        size_t kept = 0;
+        if (td_review_media_keep(rm, out.content_id, media, n_media, &kept, &kerr) != TD_OK)
+            snprintf(failure, sizeof failure, "the review copy could not be written: %s",
+                     kerr.message);
+    }
+    json_t *o = content_json(r, &out, failure[0] ? failure : NULL);
     td_content_clear(&out);
     td__reply_json(r, 201, o);
+}
+
+static void content_reply(td__req *r, td_content_input *in)
+{
+    td_review_media_part main = {in->media, in->media_len};
+    content_reply_parts(r, in, &main, in->media ? 1 : 0);
+}
+
+/* A multipart/form-data body: every part a file; the first the content's media, the others its
+ * further parts (as a message's attachments: checked, their matches joining the content's). */
+static void content_form(td__req *r, td_content_input *in)
+{
+    char boundary[71], why[TD__MPART_WHY_MAX];
+    td__mpart parts[TD__MPART_MAX];
+    size_t n = 0;
+    if (!td__multipart_boundary(r->content_type, boundary)) {
+        td__reply_error(r, 400, "invalid_form", "multipart/form-data without a boundary");
+        return;
+    }
+    if (td__multipart_parse(boundary, r->body, r->body_len, parts, &n, why) != 0) {
+        td__reply_error(r, 400, "invalid_form", "malformed multipart/form-data body: %s", why);
+        return;
+    }
+    if (n == 0) {
+        td__reply_error(r, 400, "empty_body", "the form holds no file");
+        return;
+    }
+    td_review_media_part media[TD__MPART_MAX];
+    td_content_part more[TD__MPART_MAX];
+    for (size_t i = 0; i < n; i++) {
+        char safe[64];
+        td__safe_text(safe, sizeof safe, parts[i].name, strlen(parts[i].name));
+        if (!parts[i].is_file) {
+            td__reply_error(r, 400, "unknown_field",
+                            "'%s': a form field; give content_id, uploader, url and time_ms in "
+                            "the query, files in the form (nothing was done)",
+                            safe);
+            return;
+        }
+        if (parts[i].len == 0) {
+            td__reply_error(r, 400, "empty_body", "'%s': an empty file", safe);
+            return;
+        }
+        media[i] = (td_review_media_part){parts[i].data, parts[i].len};
+        if (i > 0)
+            more[i - 1] = (td_content_part){parts[i].data, parts[i].len, NULL};
+    }
+    in->media = parts[0].data;
+    in->media_len = parts[0].len;
+    in->parts = more;
+    in->n_parts = n - 1;
+    content_reply_parts(r, in, media, n);
+}
+
+static int body_is_form(const td__req *r)
+{
+    return r->content_type && strncasecmp(r->content_type, "multipart/form-data", 19) == 0;
 }
 
 void td__h_content_submit(td__req *r)
@@ -280,6 +450,10 @@ void td__h_content_submit(td__req *r)
             td__reply_error(r, 400, "empty_body",
                             "the body must be media bytes or a JSON "
                             "object");
+            return;
+        }
+        if (body_is_form(r)) {
+            content_form(r, &in);
             return;
         }
         td_hashes text;
@@ -359,7 +533,71 @@ void td__h_content_get(td__req *r)
         td__reply_status(r, st, &err);
         return;
     }
-    json_t *o = td__json_content(&c);
+    json_t *o = content_json(r, &c, NULL);
     td_content_clear(&c);
     td__reply_json(r, 200, o);
+}
+
+/* GET /v1/content/{id}/media[?part=N]: the review copy's bytes as uploaded, for moderators and
+ * admins (the route's roles), each read audited before the bytes go out. */
+void td__h_content_media(td__req *r)
+{
+    td_review_media *rm = td__req_review_media(r);
+    td_error err;
+    int64_t part;
+    if (!td__query_int(r, "part", 0, TD_REVIEW_MEDIA_PARTS_MAX - 1, 0, &part))
+        return;
+    td_status st = td_content_visible(r->svc, &r->who, r->params[0], &err);
+    if (st != TD_OK) {
+        td__reply_status(r, st, &err);
+        return;
+    }
+    if (!rm) {
+        td__reply_error(r, 503, "unavailable",
+                        "review copies are not available on this server (see its log)");
+        return;
+    }
+    td_review_media_info info;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    st = td_review_media_read(rm, &r->who, r->params[0], (int)part, &info, &data, &len, &err);
+    if (st == TD_ERR_NOT_FOUND) {
+        char safe[TD__ERROR_TEXT_MAX];
+        td__safe_text(safe, sizeof safe, err.message, strlen(err.message));
+        td__reply_error(r, 404, "no_media", "%s", safe);
+        return;
+    }
+    if (st != TD_OK) {
+        td__reply_status(r, st, &err);
+        return;
+    }
+    if (!data && info.state != TD_REVIEW_MEDIA_KEPT && info.state != TD_REVIEW_MEDIA_SEALING) {
+        char at[40] = "";
+        td__time_format(info.handled_ms, TD__TIME_SHORT, at, sizeof at);
+        if (info.state == TD_REVIEW_MEDIA_PRESERVED)
+            td__reply_error(r, 410, "media_deleted",
+                            "the review copy was sealed into the evidence store (case %s) after "
+                            "removal and deleted here at %s",
+                            info.evidence_case, at);
+        else
+            td__reply_error(r, 410, "media_deleted",
+                            "the review copy was deleted at %s, after its case was closed", at);
+        return;
+    }
+    char *body = len ? td__malloc(len) : td__malloc(1);
+    const char *type = NULL;
+    for (size_t i = 0; i < info.n_items; i++)
+        if (info.items[i].part == (int)part)
+            type = td__arena_strndup(&r->arena, info.items[i].content_type,
+                                     strlen(info.items[i].content_type));
+    if (!body || !type) {
+        td__free(body);
+        td_review_media_free(data, len);
+        td__reply_error(r, 503, "out_of_memory", "out of memory");
+        return;
+    }
+    if (len)
+        memcpy(body, data, len);
+    td_review_media_free(data, len);
+    td__reply_take(r, 200, type, body, len);
 }

@@ -811,7 +811,8 @@ int td__check_route_inputs(td__req *r)
      * refused as JSON, its fields unread. Refused before its bytes arrive. */
     const char *ct =
         MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    if (ct && strncasecmp(ct + strspn(ct, " \t"), "multipart/", 10) == 0) {
+    if (ct && strncasecmp(ct + strspn(ct, " \t"), "multipart/", 10) == 0 &&
+        !(r->route->flags & TD__F_FORM)) {
         reply_refused(r, "form_body", "Content-Type",
                       "no takedown route reads form fields: send the media bytes or the JSON "
                       "object as the body, options in the query (nothing was done)");

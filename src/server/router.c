@@ -76,15 +76,32 @@ static const td__route routes[] = {
 
     {"POST", "/v1/check", td__h_check, CHECK, TD__F_MEDIA, "check media or hashes",
      "dihedral max_matches"},
-    {"POST", "/v1/content", td__h_content_submit, CHECK, TD__F_MEDIA, "submit content",
+    {"POST", "/v1/content", td__h_content_submit, CHECK, TD__F_MEDIA | TD__F_FORM, "submit content",
      "content_id uploader url time_ms"},
     {"GET", "/v1/content/{id}", td__h_content_get, READ | TD__R_PLATFORM, 0, "one content"},
+    {"GET", "/v1/content/{id}/media", td__h_content_media, MOD, TD__F_DOWNLOAD,
+     "the review copy of a content's media (audited)", "part"},
 
-    {"GET", "/v1/cases", td__h_cases_list, READ, 0, "the review queue", "state limit offset mine"},
+    {"GET", "/v1/cases", td__h_cases_list, READ, 0, "the review queue",
+     "state limit offset mine queue"},
     {"GET", "/v1/cases/{id}", td__h_case_get, READ, 0, "one case with its decisions"},
     {"POST", "/v1/cases/{id}/claim", td__h_case_claim, MOD, TD__F_NO_BODY, "claim a case"},
     {"POST", "/v1/cases/{id}/release", td__h_case_release, MOD, TD__F_NO_BODY, "release a claim"},
     {"POST", "/v1/cases/{id}/decision", td__h_case_decision, MOD, 0, "decide a case"},
+    /* The review workflow (docs/casework.md): who calls, queues, reasons, QA, context. */
+    {"GET", "/v1/me", td__h_me, ANY | AUTH | CUST | TD__R_LEGAL | PEER, 0,
+     "the calling key: id, name, role"},
+    {"GET", "/v1/queues", td__h_queues, READ, 0, "review queues with their counts"},
+    {"GET", "/v1/settings/review-reasons", td__h_review_reasons, READ, 0,
+     "the reasons a decision may name"},
+    {"GET", "/v1/qa", td__h_qa_list, READ, 0, "QA reviews, newest first",
+     "state limit offset"},
+    {"POST", "/v1/qa/{id}/decision", td__h_qa_decision, MOD, 0,
+     "a second reviewer's decision on a sampled one"},
+    {"GET", "/v1/content", td__h_content_list, READ, 0, "an uploader's content, newest first",
+     "uploader limit offset"},
+    {"GET", "/v1/banks/{name}/signals/{id}/decisions", td__h_signal_decisions, READ, 0,
+     "decisions on content that matched a signal, newest first", "limit"},
 
     /* Hash exchanges (docs/exchanges.md): sources that keep banks in step with shared lists.
      * A peer's push is authenticated by its HMAC signature, not by a key. */

@@ -3,6 +3,7 @@
  * ours do not). Field names are documented in docs/openapi.yaml. */
 #include <string.h>
 
+#include "core/timefmt.h"
 #include "server/serialize.h"
 
 json_t *td__json_labels(const td_labels *labels)
@@ -171,10 +172,13 @@ json_t *td__json_case(const td_case *c)
 
 json_t *td__json_decision(const td_decision *d)
 {
-    return json_pack("{s:I,s:I,s:s,s:s,s:{s:I,s:s},s:I}", "id", (json_int_t)d->id, "case_id",
-                     (json_int_t)d->case_id, "decision", td_decision_name(d->kind), "reason",
-                     d->reason, "by", "id", (json_int_t)d->principal_id, "name", d->principal_name,
-                     "decided_ms", (json_int_t)d->decided_ms);
+    char at[32];
+    td__time_format(d->decided_ms, TD__TIME_MILLIS, at, sizeof at);
+    return json_pack("{s:I,s:I,s:s,s:s?,s:s,s:{s:I,s:s},s:I,s:s}", "id", (json_int_t)d->id,
+                     "case_id", (json_int_t)d->case_id, "decision", td_decision_name(d->kind),
+                     "reason_code", d->reason_code[0] ? d->reason_code : NULL, "reason", d->reason,
+                     "by", "id", (json_int_t)d->principal_id, "name", d->principal_name,
+                     "decided_ms", (json_int_t)d->decided_ms, "at", at);
 }
 
 json_t *td__json_content(const td_content *c)

@@ -225,6 +225,39 @@ static void incidents_stop(td_server *srv)
 
 td_incidents *td__req_incidents(td__req *r) { return atomic_load(&r->srv->incidents); }
 
+/* ---- review copies of uploaded media ----
+ * Kept after an upload whose case goes to review; deleted or sealed into the orders handle's
+ * evidence store by the handle's own thread (every TD__REVIEW_MEDIA_TICK_MS) once the case is
+ * closed. Opened after the orders, closed before them. */
+
+static void review_media_start(td_server *srv, td_service *svc)
+{
+    td_review_media_options mo;
+    td_review_media *rm = NULL;
+    td_error err;
+    if (td_review_media_options_from_config(&mo, srv->opts.config, &err) != TD_OK) {
+        server_log(srv, "review copies of media are disabled: %s", err.message);
+        return;
+    }
+    td_orders *orders = atomic_load(&srv->orders);
+    mo.evidence = orders ? td_orders_evidence(orders) : NULL;
+    if (mo.max_bytes == 0)
+        mo.max_bytes = (int64_t)srv->opts.max_media_bytes;
+    mo.tick_ms = TD__REVIEW_MEDIA_TICK_MS;
+    if (td_review_media_open(svc, &mo, &rm, &err) != TD_OK) {
+        server_log(srv, "review copies of media are disabled: %s", err.message);
+        return;
+    }
+    atomic_store(&srv->review_media, rm);
+}
+
+static void review_media_stop(td_server *srv)
+{
+    td_review_media_close(atomic_exchange(&srv->review_media, NULL));
+}
+
+td_review_media *td__req_review_media(td__req *r) { return atomic_load(&r->srv->review_media); }
+
 /* Everything opened on a service, in the order of what each borrows: the orders (their
  * evidence store and authority registry), the reports (sealed in that evidence store), then the
  * evidence orders (the registry, the store, and the reports as their provider). Closed the
@@ -271,6 +304,7 @@ static void components_start(td_server *srv, td_service *svc)
     exchanges_start(srv, svc);
     orders_start(srv, svc);
     reports_start(srv, svc);
+    review_media_start(srv, svc);
     td_orders *orders = atomic_load(&srv->orders);
     if (orders)
         eorders_start(srv, svc, orders);
@@ -283,6 +317,7 @@ static void components_stop(td_server *srv)
     incidents_stop(srv);
     eorders_stop(srv);
     reports_stop(srv);
+    review_media_stop(srv);
     orders_stop(srv);
     feeds_stop(srv);
 }

@@ -15,6 +15,7 @@
 #include "takedown/exchange.h"
 #include "takedown/orders.h"
 #include "takedown/reports.h"
+#include "takedown/review_media.h"
 #include "takedown/video_hash.h"
 #include "takedown/server.h"
 
@@ -57,8 +58,10 @@ enum {
                                  renders or sniffs in this origin */
     TD__F_NO_BODY = 1u << 7,  /* an action that takes nothing: a body is refused (400
                                  unexpected_body) rather than ignored */
-    TD__F_HMA = 1u << 8       /* an HMA route (handlers_hma.h): errors answer HMA's
+    TD__F_HMA = 1u << 8,      /* an HMA route (handlers_hma.h): errors answer HMA's
                                  {"message": ...} */
+    TD__F_FORM = 1u << 9      /* takes a multipart/form-data body (its files; POST /v1/content),
+                                 which every other takedown route refuses (form_body) */
 };
 
 typedef struct td__route {
@@ -266,6 +269,10 @@ struct td_server {
     _Atomic(struct td_exchanges *) exchanges;
     /* Incident mode (incidents.h), opened on the service; NULL: its routes answer 503. */
     _Atomic(struct td_incidents *) incidents;
+    /* Review copies of uploaded media (review_media.h), opened after the orders (whose evidence
+     * store preserves removed content's copies); NULL: nothing is kept and the media route
+     * answers 503. */
+    _Atomic(struct td_review_media *) review_media;
     /* The counters of reports handles already closed, so that /metrics counts since the server
      * started: tags franked, messages verified, refusals by td_frank_failure (0: attachments). */
     atomic_ullong franked_closed, verified_closed, refused_closed[TD__REFUSAL_REASONS];
@@ -341,12 +348,27 @@ void td__h_bank_export(td__req *r);
 void td__h_check(td__req *r);
 void td__h_content_submit(td__req *r);
 void td__h_content_get(td__req *r);
+void td__h_content_media(td__req *r);
+/* The review media handle (NULL when it could not open), and its tick period. */
+struct td_review_media *td__req_review_media(td__req *r);
+#define TD__REVIEW_MEDIA_TICK_MS 1000
 
 void td__h_cases_list(td__req *r);
 void td__h_case_get(td__req *r);
 void td__h_case_claim(td__req *r);
 void td__h_case_release(td__req *r);
 void td__h_case_decision(td__req *r);
+
+/* The review workflow (handlers_review.c). td__check_reason_code answers 422 naming reason_code
+ * and returns 0 when code (NULL or "": none) is not one of the review reasons. */
+void td__h_me(td__req *r);
+void td__h_queues(td__req *r);
+void td__h_review_reasons(td__req *r);
+void td__h_qa_list(td__req *r);
+void td__h_qa_decision(td__req *r);
+void td__h_content_list(td__req *r);
+void td__h_signal_decisions(td__req *r);
+int td__check_reason_code(td__req *r, const char *code);
 
 void td__h_webhooks_list(td__req *r);
 void td__h_webhooks_create(td__req *r);
