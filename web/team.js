@@ -1192,7 +1192,7 @@
       if (w) w.value++;
     }
     // Receipt to removal: the confirmed orders' measure times (one read per order).
-    const details = await Promise.all(orders.filter((o) => ['confirmed', 'closed', 'reinstated'].includes(o.state) || o.state !== 'received')
+    const details = await Promise.all(orders.filter((o) => o.state !== 'received')
       .slice(0, 500).map((o) => api('GET', '/v1/orders/' + o.id).catch(() => null)));
     const minutes = details.filter((d) => d && d.measure === 'removed' && d.measure_at)
       .map((d) => (Date.parse(d.measure_at) - Date.parse(d.received_at)) / 60000);
@@ -1304,7 +1304,7 @@
     id: 'live', title: 'Live figures', roles: READ, order: 90,
     render(section) {
       const { n } = frame(section, 'Live figures', 'From the service\'s /metrics, read every 5 seconds while this page is shown.');
-      const out = h('dl', { class: 'facts live', id: 'live-figures' });
+      const out = h('dl', { class: 'facts live-figures', id: 'live-figures' });
       const when = h('p', { class: 'hint', id: 'live-when', 'aria-live': 'off' });
       section.append(out, when);
       let last = null;
