@@ -1412,18 +1412,28 @@
       if (relist) await relist();
       await openIncident(box, id, n, relist, false);
     };
+    const figures = h('div', { id: 'incident-live' },
+      facts([['Hashes meeting the filter', String(f.signals ?? 0)], ['Matches', h('span', { id: 'incident-matches' }, String(f.matches ?? 0))],
+        ['Blocked', String(f.blocks ?? 0)], ['Sent to review', String(f.reviews ?? 0)], ['First hash', ms(f.first_signal_ms)],
+        ['First block', ms(f.first_block_ms)]]),
+      Charts.bars({ id: 'incident-chart', title: 'Matches per hour (UTC)', unit: 'matches', category: 'hour',
+        items: (f.matches_per_hour || []).map((x) => ({ label: new Date(x.hour_ms).toISOString().slice(0, 13) + ':00Z', short: new Date(x.hour_ms).toISOString().slice(11, 13) + 'h', value: x.matches })) }));
+    // A refresh of the incident shown, in the same state: only its figures change (the forms
+    // and the focus stay where they are).
+    const shown = document.getElementById('incident-live');
+    if (!relist && !focus && shown && box.dataset.incident === String(id) && box.dataset.state === inc.state) {
+      shown.replaceWith(figures);
+      return;
+    }
+    box.dataset.incident = String(id);
+    box.dataset.state = inc.state;
     clear(box).hidden = false;
     box.append(h('h3', { id: 'incident-detail-title', tabindex: '-1' }, 'Incident #' + inc.id + ': ' + inc.name),
       facts([['Level', inc.level], ['State', h('span', { class: 'incident-detail-state' }, inc.state)],
         ['Enforcement', inc.enforcement === 'block' ? 'block at once' : 'review at top priority'],
         ['Labels (any of)', list(inc.filter.labels)], ['Banks', inc.filter.banks && inc.filter.banks.length ? inc.filter.banks.join(', ') : 'any'],
         ['Opened', ms(inc.opened_ms) + ' by ' + inc.opened_by], ['Closed', inc.closed_ms ? ms(inc.closed_ms) + ' by ' + inc.closed_by : '—']]),
-      h('h4', null, 'Live figures (every 5 s)'),
-      facts([['Hashes meeting the filter', String(f.signals ?? 0)], ['Matches', h('span', { id: 'incident-matches' }, String(f.matches ?? 0))],
-        ['Blocked', String(f.blocks ?? 0)], ['Sent to review', String(f.reviews ?? 0)], ['First hash', ms(f.first_signal_ms)],
-        ['First block', ms(f.first_block_ms)]]),
-      Charts.bars({ id: 'incident-chart', title: 'Matches per hour (UTC)', unit: 'matches', category: 'hour',
-        items: (f.matches_per_hour || []).map((x) => ({ label: new Date(x.hour_ms).toISOString().slice(0, 13) + ':00Z', short: new Date(x.hour_ms).toISOString().slice(11, 13) + 'h', value: x.matches })) }));
+      h('h4', null, 'Live figures (every 5 s)'), figures);
     const actions = h('div', { class: 'actions' });
     if (inc.state === 'open' && can('POST /v1/incidents/{id}/close')) {
       actions.append(actionButton('Close incident #' + inc.id, async () => {

@@ -608,7 +608,7 @@ H.run('team', async (t) => {
 
   // ---- the auditor: reads everything, no action; a forced action shows the API's 403 ----
   await H.signIn(page, keys['aud-1'].key);
-  const audNav = await navOf(page);
+  const audNav = (await navOf(page)).filter((v) => !['review', 'qa'].includes(v)); // review_test.js's
   const seen = [];
   for (const v of audNav) {
     await go(page, '#' + v);
