@@ -83,10 +83,19 @@ const hex = (n) => crypto.randomBytes(n).toString('hex');
 
 // ---- browser helpers ----
 
+// Shows a view by its address. Right after a sign-in the shell may still be routing to the
+// first view (it rewrites the address): the address is set again once that is done.
 async function go(page, hash) {
-  await page.evaluate((h) => { location.hash = h; }, hash);
   const id = hash.replace(/^#/, '').split('/')[0];
-  await page.waitForSelector('#view-' + id + ':not([hidden])');
+  for (let i = 0; ; i++) {
+    await page.evaluate((h) => { location.hash = h; }, hash);
+    try {
+      await page.waitForSelector('#view-' + id + ':not([hidden])', { timeout: 4000 });
+      return;
+    } catch (e) {
+      if (i === 2) throw e;
+    }
+  }
 }
 
 // Submits an action form and waits for its outcome; returns [ok text, error text].
