@@ -91,7 +91,7 @@
     rows.push(htmlEl('tr', { class: 'total' }, htmlEl('th', { scope: 'row' }, 'total'),
       htmlEl('td', { class: 'num' }, num(total))));
     const table = htmlEl('table', { id: opts.id + '-table', class: 'chart-table' },
-      htmlEl('caption', null, opts.title),
+      htmlEl('caption', { class: 'visually-hidden' }, opts.title),
       htmlEl('thead', null, htmlEl('tr', null, htmlEl('th', { scope: 'col' }, opts.category || ''),
         htmlEl('th', { scope: 'col' }, opts.unit))),
       htmlEl('tbody', null, rows));

@@ -495,6 +495,7 @@
   const GROUNDS = [['force_majeure', 'force majeure or de facto impossibility'], ['manifest_error', 'manifest errors'],
     ['missing_information', 'insufficient information']];
   let orderTimer = 0;
+  let ordersOpenOnly = true; // the list's filter, kept while details are opened
 
   function countdown(deadline) {
     return h('span', { class: 'countdown', 'data-deadline': deadline }, '');
@@ -516,7 +517,7 @@
     render(section, params) {
       const { n, head } = frame(section, 'Removal orders and referrals',
         'Open orders first (most escalated, then the earliest deadline), with the time left of the hour.');
-      const openOnly = field({ name: 'open', label: 'Open only', type: 'checkbox', value: true }, 'orders-filter');
+      const openOnly = field({ name: 'open', label: 'Open only', type: 'checkbox', value: ordersOpenOnly }, 'orders-filter');
       section.append(openOnly.wrap);
       const listBox = h('section', { 'aria-label': 'Order list' });
       const detail = h('section', { id: 'order-detail', 'aria-labelledby': 'order-detail-title', hidden: true });
@@ -533,7 +534,10 @@
             o.breached_at ? h('span', { class: 'breach' }, ' BREACHED ' + o.breached_at) : null),
           h('td', null, h('a', { href: '#orders/' + o.id, class: 'button secondary' }, 'Details of order #' + o.id))),
       });
-      openOnly.input.addEventListener('change', () => p.first());
+      openOnly.input.addEventListener('change', () => {
+        ordersOpenOnly = openOnly.input.checked;
+        p.first();
+      });
       refreshButton(head, () => p.reload());
       section.append(detail, complaintBox(n));
       p.first().then(tickCountdowns);
@@ -1199,6 +1203,8 @@
     const edges = [5, 15, 30, 45, 60, 120, 1440];
     const fmtMin = (m) => (m >= 60 ? m / 60 + ' h' : m + ' min');
     const dist = Charts.histogram(minutes, edges, (a, b) => (b === null ? '≥ ' + fmtMin(a) : a === 0 ? '< ' + fmtMin(b) : fmtMin(a) + '–' + fmtMin(b)));
+    const shortMin = (m) => (m >= 60 ? m / 60 + 'h' : m + 'm');
+    for (const x of dist) x.short = x.to === null ? '≥' + shortMin(x.from) : x.from === 0 ? '<' + shortMin(x.to) : shortMin(x.from) + '–' + shortMin(x.to);
     // Matches per bank and decisions per outcome: the review cases of the period.
     const cases = [];
     for (let off = 0; off < 2000; off += 1000) {
@@ -1219,7 +1225,7 @@
     return {
       period: report.period, report,
       orders_per_week: weeks.map((w) => ({ label: w.label, short: w.short, value: w.value })),
-      receipt_to_removal: dist.map((x) => ({ label: x.label, value: x.value, from_min: x.from, to_min: x.to })),
+      receipt_to_removal: dist.map((x) => ({ label: x.label, short: x.short, value: x.value, from_min: x.from, to_min: x.to })),
       matches_per_bank: [...perBank.entries()].sort((a, b) => b[1] - a[1]).map(([label, value]) => ({ label, value })),
       decisions_per_outcome: decisions,
       sampled: { orders: orders.length, removal_times: minutes.length, cases_opened: opened.length, cases_read: contents.length, cases_decided: decided.length },
