@@ -493,33 +493,41 @@ H.run('team', async (t) => {
   ok('incident #' + inc.id + ' opened and closed through the UI (API: open, then closed); its report downloaded');
 
   await go(page, '#exchanges');
-  await page.fill('#exchange-create-name', 'partner-list');
-  await page.fill('#exchange-create-url', 'http://127.0.0.1:9/list.txt');
+  await page.fill('#exchange-create-name', 'partner-te');
+  await page.selectOption('#exchange-create-type', 'threatexchange');
+  await page.fill('#exchange-create-url', 'http://127.0.0.1:9/');
   await page.fill('#exchange-create-bank', 'TEAM_BANK');
+  await page.fill('#exchange-create-group', '1234');
+  await page.fill('#exchange-create-credentials', '{"access_token": "1234|not-a-real-token"}');
   await submit(page, '#exchange-create');
-  const xs = (await must(200, 'GET', '/v1/exchanges', A)).exchanges;
-  const ex = xs.find((x) => x.name === 'partner-list');
-  assert(ex && ex.type === 'url_list' && ex.bank === 'TEAM_BANK', 'API: the exchange: ' + JSON.stringify(ex));
+  assert((await page.inputValue('#exchange-create-credentials')) === '', 'the credentials field is emptied once sent');
+  const ex = (await must(200, 'GET', '/v1/exchanges', A)).exchanges.find((x) => x.name === 'partner-te');
+  assert(ex && ex.type === 'threatexchange' && ex.bank === 'TEAM_BANK' && ex.has_credentials && !JSON.stringify(ex).includes('not-a-real'),
+    'API: the exchange, its credentials kept and not shown: ' + JSON.stringify(ex));
+  // Two shares asked by a moderator; the admin rejects one and approves the other in the UI.
+  const share1 = await must(201, 'POST', '/v1/exchanges/' + ex.id + '/uploads', keys['mod-1'].key, { signal_id: first.id, description: 'share one' });
+  const share2 = await must(201, 'POST', '/v1/exchanges/' + ex.id + '/uploads', keys['mod-1'].key, { signal_id: sigs[1].id, description: 'share two' });
   await page.click('a[href="#exchanges/' + ex.id + '"]');
   await page.waitForSelector('#exchange-detail-title');
-  await must(201, 'POST', '/v1/exchanges/' + ex.id + '/uploads', keys['mod-1'].key, { signal_id: first.id, description: 'shared by the test' }).catch(() => null);
+  await page.click('button:has-text("Reject share #' + share1.id + '")');
+  await page.waitForFunction((id) => {
+    const e = document.querySelector('tr[data-upload="' + id + '"] .upload-state');
+    return e && e.textContent !== 'pending';
+  }, share1.id);
+  await page.click('button:has-text("Approve share #' + share2.id + '")');
+  await page.waitForFunction((id) => {
+    const e = document.querySelector('tr[data-upload="' + id + '"] .upload-state');
+    return e && e.textContent !== 'pending';
+  }, share2.id);
   const ups = (await must(200, 'GET', '/v1/exchanges/' + ex.id + '/uploads', A)).uploads;
-  if (ups.length) {
-    await go(page, '#exchanges');
-    await page.click('a[href="#exchanges/' + ex.id + '"]');
-    await page.click('button:has-text("Reject share #' + ups[0].id + '")');
-    await page.waitForFunction((id) => {
-      const e = document.querySelector('tr[data-upload="' + id + '"] .upload-state');
-      return e && e.textContent !== 'pending';
-    }, ups[0].id);
-    const u = (await must(200, 'GET', '/v1/exchanges/' + ex.id + '/uploads', A)).uploads[0];
-    assert(u.state === 'rejected', 'API: the share is rejected: ' + u.state);
-  }
+  const u1 = ups.find((u) => u.id === share1.id), u2 = ups.find((u) => u.id === share2.id);
+  assert(u1.state === 'rejected' && u1.decided.name === 'admin', 'API: share one rejected by the admin: ' + JSON.stringify(u1));
+  assert(u2.state !== 'pending' && u2.state !== 'rejected' && u2.decided.name === 'admin', 'API: share two approved by the admin: ' + JSON.stringify(u2));
   page.once('dialog', (d) => d.accept());
-  await page.click('button:has-text("Delete partner-list")');
+  await page.click('button:has-text("Delete partner-te")');
   await page.waitForFunction(() => !document.querySelector('#exchange-detail-title'));
   assert(!(await must(200, 'GET', '/v1/exchanges', A)).exchanges.some((x) => x.id === ex.id), 'API: the exchange is deleted');
-  ok('exchange created through the UI (API: url_list into TEAM_BANK), ' + (ups.length ? 'a share rejected, ' : '') + 'deleted');
+  ok('exchange created through the UI (API: threatexchange into TEAM_BANK, credentials kept, never shown), a share rejected (API: rejected) and one approved (API: ' + u2.state + '), deleted');
 
   // ---- transparency report ----
   await go(page, '#transparency');
