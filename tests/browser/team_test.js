@@ -608,9 +608,53 @@ H.run('team', async (t) => {
   }
   ok('accessibility: ' + views.length + ' views and 3 details with every control labelled, every button named, ids unique');
 
-  // ---- reported messages and evidence orders (empty on this server) ----
+  // ---- a reported message (docs/e2ee.md), built as a messaging client would with Node's own
+  // crypto: an AES-256-GCM attachment, the tdfm1 envelope committing to it, the franking tag;
+  // franked by the messaging server at delivery, then reported ----
+  const messaging = (await H.key('platform', 'messaging-server')).key;
+  const seal = (plain) => {
+    const k = crypto.randomBytes(32);
+    const nonce = crypto.randomBytes(12);
+    const gcm = crypto.createCipheriv('aes-256-gcm', k, nonce);
+    return { key: k, blob: Buffer.concat([nonce, gcm.update(plain), gcm.final(), gcm.getAuthTag()]) };
+  };
+  const att = seal(png());
+  const text = 'Join us: https://recruit.example/join';
+  const u32 = (n) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(n);
+    return b;
+  };
+  const sha = (b) => crypto.createHash('sha256').update(b).digest();
+  const envelope = Buffer.concat([Buffer.from('tdfm1'), u32(Buffer.byteLength(text)), Buffer.from(text), u32(1),
+    sha(att.blob), sha(Buffer.concat([Buffer.from('takedown-attachment-key-v1'), att.key]))]);
+  const salt = crypto.randomBytes(16);
+  const ctx = { sender: 'user-666', conversation: 'room-42', accepted_ms: Date.now() };
+  const frank = await must(200, 'POST', '/v1/frank', messaging, Object.assign({ franking_tag: crypto.createHmac('sha256', salt).update(envelope).digest('hex') }, ctx));
+  const answer = await must(201, 'POST', '/v1/reports', messaging, { reporter: 'user-7', reason: 'recruitment',
+    messages: [Object.assign({ text, attachments: [{ blob: att.blob.toString('base64'), key: att.key.toString('hex') }],
+      salt: salt.toString('hex'), key_id: frank.key_id, frank: frank.frank, signature: frank.signature }, ctx)] });
+  const reported = answer.reports[0];
   await go(page, '#reports');
-  await page.waitForSelector('#view-reports .empty, #view-reports table');
+  await page.click('a[href="#reports/' + reported.report_id + '"]');
+  await page.waitForSelector('#report-detail-title');
+  assert(!(await page.isVisible('pre.reported-text')), 'the message is not read before it is asked for');
+  await page.click('button:has-text("Show message")');
+  const shownText = await page.locator('pre.reported-text').textContent();
+  assert(/hxxps:\/\/recruit\[\.\]example/.test(shownText) && !shownText.includes('https://'), 'the text is defanged: ' + shownText);
+  await page.click('button:has-text("Show attachment 1")');
+  await page.waitForFunction(() => {
+    const i = document.querySelector('#report-att-0 img');
+    return i && i.complete && i.naturalWidth > 0;
+  });
+  const filterOf = () => page.evaluate(() => getComputedStyle(document.querySelector('#report-att-0 img')).filter);
+  const before = await filterOf();
+  await page.click('button:has-text("Reveal attachment 1")');
+  const after = await filterOf();
+  assert(/blur/.test(before) && /grayscale/.test(before) && after === 'none', 'blurred and greyscale until revealed: ' + before + ' / ' + after);
+  ok('report #' + reported.report_id + ' (franked, verified): the message shown on request, defanged ("' + shownText.trim() + '"); the image ' + before + ' until revealed');
+
+  // ---- evidence orders (none on this server) ----
   await H.signIn(page, keys['legal-1'].key);
   const legalNav = await navOf(page);
   assert(legalNav.includes('eorders') && !legalNav.includes('banks'), 'a legal officer is offered evidence orders: ' + legalNav);
@@ -621,7 +665,7 @@ H.run('team', async (t) => {
   await page.waitForSelector('#view-eorders .empty, #view-eorders table');
   const eo = await must(200, 'GET', '/v1/evidence-orders?open=1&purpose=test', keys['legal-1'].key);
   assert(eo.orders.length === 0 || await page.isVisible('#view-eorders table'), 'the list agrees with the API');
-  ok('reported messages and evidence orders (purpose asked first) render their lists; legal nav: ' + legalNav.join(', '));
+  ok('evidence orders: the purpose asked first, then the list (as the API answers it); legal nav: ' + legalNav.join(', '));
 
   // ---- the auditor: reads everything, no action; a forced action shows the API's 403 ----
   await H.signIn(page, keys['aud-1'].key);
