@@ -81,6 +81,26 @@ function orderDoc(type, authority, reference, contentId) {
 
 const hex = (n) => crypto.randomBytes(n).toString('hex');
 
+// The JSON EPOC of docs/evidence-orders.md: a prosecutor's order validated by a court.
+function epocDoc(reference, recipientKey) {
+  const t = (ms) => new Date(Date.now() + ms).toISOString().replace(/\.\d+Z$/, 'Z');
+  const day = 86400000;
+  return JSON.stringify({
+    framework: 'eu_epoc',
+    A: { issuing_state: 'DE', issuing_authority: { name: 'Staatsanwaltschaft Berlin', type: 'public_prosecutor', file_number: reference },
+      validating_authority: { name: 'Amtsgericht Tiergarten', type: 'judge_or_court', file_number: 'AG-352' }, issued_at: t(-3600000) },
+    B: { addressee: 'Example Platform Ltd', establishment: 'designated_establishment', member_state: 'IE' },
+    C: { deadline: 'ten_days_asap' },
+    E: { identifiers: [{ type: 'user_id', value: 'u-1234' }], time_range: { from: t(-30 * day), to: t(day) } },
+    F: { data_categories: ['subscriber'] },
+    G: { offence: 'Participation in a terrorist group', legal_classification: '129a StGB', max_penalty_years: 10, listed_terrorism: true,
+      summary: 'The account distributes propaganda.' },
+    H: { user_information: 'restricted' },
+    K: { contact: { name: 'Execution desk', email: 'exec@sta.example', phone: '+49 30 99' } },
+    L: { recipient: 'Staatsanwaltschaft Berlin', member_state: 'DE', x25519_public_key: recipientKey },
+  });
+}
+
 // ---- browser helpers ----
 
 // Shows a view by its address. Right after a sign-in the shell may still be routing to the
@@ -654,7 +674,21 @@ H.run('team', async (t) => {
   assert(/blur/.test(before) && /grayscale/.test(before) && after === 'none', 'blurred and greyscale until revealed: ' + before + ' / ' + after);
   ok('report #' + reported.report_id + ' (franked, verified): the message shown on request, defanged ("' + shownText.trim() + '"); the image ' + before + ' until revealed');
 
-  // ---- evidence orders (none on this server) ----
+  // ---- an evidence order: the legal officer reads it with a purpose and approves it ----
+  const sta = crypto.generateKeyPairSync('ed25519');
+  const staKey = await H.key('authority', 'sta-berlin-desk');
+  const staA = await must(201, 'POST', '/v1/authorities', A, { name: 'Staatsanwaltschaft Berlin', kind: 'evidence', member_state: 'DE',
+    contact: 'desk@sta.example', public_key: sta.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex'),
+    announced_at: new Date(Date.now() - 48 * 3600 * 1000).toISOString() });
+  await must(201, 'POST', '/v1/authorities/' + staA.id + '/keys', A, { key_id: staKey.id });
+  const recipient = crypto.generateKeyPairSync('x25519').publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex');
+  const epoc = epocDoc('StA-2026-1000', recipient);
+  const eo = await must(201, 'POST', '/v1/evidence-orders', staKey.key, epoc,
+    { 'Takedown-Signature': 'ed25519=' + crypto.sign(null, Buffer.from(epoc), sta.privateKey).toString('base64') });
+  const put = await must(200, 'PUT', '/v1/evidence-orders/' + eo.id + '/data', messaging, {
+    records: [{ category: 'subscriber', identifier: 'u-1234', fields: { name: 'A. User', contact: 'a@user.example' } }] });
+  assert(put.state === 'preserved', 'the platform\'s data is sealed: ' + JSON.stringify(put));
+  await page.evaluate(() => { location.hash = '#eorders'; });
   await H.signIn(page, keys['legal-1'].key);
   const legalNav = await navOf(page);
   assert(legalNav.includes('eorders') && !legalNav.includes('banks'), 'a legal officer is offered evidence orders: ' + legalNav);
@@ -662,10 +696,18 @@ H.run('team', async (t) => {
   await page.fill('#purpose-form-purpose', 'weekly check of open orders');
   await page.click('#purpose-form .form-actions button');
   await page.waitForSelector('#purpose-text');
-  await page.waitForSelector('#view-eorders .empty, #view-eorders table');
-  const eo = await must(200, 'GET', '/v1/evidence-orders?open=1&purpose=test', keys['legal-1'].key);
-  assert(eo.orders.length === 0 || await page.isVisible('#view-eorders table'), 'the list agrees with the API');
-  ok('evidence orders: the purpose asked first, then the list (as the API answers it); legal nav: ' + legalNav.join(', '));
+  await page.waitForSelector('tr[data-eorder-id="' + eo.id + '"] .eo-clock');
+  const left1 = await page.textContent('tr[data-eorder-id="' + eo.id + '"] .eo-clock');
+  await page.click('a[href="#eorders/' + eo.id + '"]');
+  await page.waitForSelector('#eo-approve');
+  await page.fill('#eo-approve-note', 'Checked the grounds');
+  const approved = await submit(page, '#eo-approve');
+  assert(/Approval recorded: 1 of \d+/.test(approved), 'the approval answer: ' + approved);
+  const eoApi = await must(200, 'GET', '/v1/evidence-orders/' + eo.id + '?purpose=test-check', keys['legal-1'].key);
+  assert(eoApi.approvals === 1, 'API: one approval recorded: ' + eoApi.approvals);
+  const early2 = await submit(page, '#eo-deliver', true);
+  assert(/Error 409/.test(early2), 'delivering before the approvals shows the API\'s 409: ' + early2);
+  ok('evidence order ' + eo.id + ': the purpose asked first, the list with its countdown (' + left1 + '), the legal officer\'s approval through the UI ("' + approved + '"; API: 1), delivery refused with "' + early2 + '"');
 
   // ---- the auditor: reads everything, no action; a forced action shows the API's 403 ----
   await H.signIn(page, keys['aud-1'].key);
