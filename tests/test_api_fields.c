@@ -78,6 +78,7 @@ enum {
     O_REPORT,
     O_ATTACHMENT,
     O_INCIDENT,
+    O_QA,
     N_OBJECTS
 };
 
@@ -114,6 +115,7 @@ static struct {
            [O_REPORT] = {"/v1/reports/{id}", ""},
            [O_ATTACHMENT] = {"/v1/reports/{id}/attachments/{i}", "0"},
            [O_INCIDENT] = {"/v1/incidents/{id}", ""},
+           [O_QA] = {"/v1/qa/{id}", ""},
        }};
 
 /* ---- helpers ---- */
@@ -283,8 +285,13 @@ static long long relay_report(void)
 static int group_setup(void **state)
 {
     (void)state;
-    static const char *const flags[] = {"--webhook-allow-private", "1",
-                                        "--rate-limit-unauthenticated", "100000", NULL};
+    static const char *const flags[] = {"--webhook-allow-private",
+                                        "1",
+                                        "--rate-limit-unauthenticated",
+                                        "100000",
+                                        "--review-qa-share",
+                                        "1",
+                                        NULL};
     if (api_group_init(S.dir, sizeof S.dir, "api-fields-data") != 0)
         return -1;
     /* An evidence master key, so that a confirmed order is sealed as an evidence case. */
@@ -322,6 +329,18 @@ static int group_setup(void **state)
                          "{\"content_id\": \"" CONTENT "\", \"hashes\": {\"pdq\": \"" PDQ "\"}}"));
     j = api_call(&S.srv, 200, "GET", "/v1/cases", A, NULL);
     set_object(O_CASE, api_jint(json_array_get(json_object_get(j, "cases"), 0), "id"));
+    json_decref(j);
+    /* A second case, decided: a QA review (every decision is sampled here). */
+    j = api_call(&S.srv, 201, "POST", "/v1/content", S.keys[PLATFORM],
+                 "{\"content_id\": \"" CONTENT "-qa\", \"hashes\": {\"pdq\": \"" PDQ "\"}}");
+    char qa_path[96];
+    snprintf(qa_path, sizeof qa_path, "/v1/cases/%lld/decision",
+             (long long)api_jint(json_object_get(j, "case"), "id"));
+    json_decref(j);
+    json_decref(api_call(&S.srv, 201, "POST", qa_path, S.keys[MODERATOR],
+                         "{\"decision\": \"keep\", \"reason\": \"fine\"}"));
+    j = api_call(&S.srv, 200, "GET", "/v1/qa", A, NULL);
+    set_object(O_QA, api_jint(json_array_get(json_object_get(j, "qa"), 0), "id"));
     json_decref(j);
 
     /* An exchange (disabled: it never pulls) and a share of the signal with it. */

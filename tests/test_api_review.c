@@ -177,11 +177,11 @@ static void test_roles(void **state)
             int allowed = k == ADMIN || k == MODERATOR || k == MODERATOR2 ||
                           (k == AUDITOR && !routes[r].moderator_only);
             api_resp resp;
-            long st = api_http(&S.srv, routes[r].method, routes[r].path, S.keys[k],
-                               routes[r].body, &resp);
+            long st = api_http(&S.srv, routes[r].method, routes[r].path, S.keys[k], routes[r].body,
+                               &resp);
             if (allowed ? (st == 403 || st == 401 || st >= 500) : st != 403)
-                fail_msg("%s %s as %s: %ld %s", routes[r].method, routes[r].path, key_roles[k],
-                         st, resp.body ? resp.body : "");
+                fail_msg("%s %s as %s: %ld %s", routes[r].method, routes[r].path, key_roles[k], st,
+                         resp.body ? resp.body : "");
             api_resp_free(&resp);
         }
 }
@@ -341,10 +341,7 @@ static void submit_report(const char *text)
     add_queue(it, "source", "e2ee_report");
 }
 
-static int undecided(const item *it)
-{
-    return it->case_id && strcmp(it->state, "closed") != 0;
-}
+static int undecided(const item *it) { return it->case_id && strcmp(it->state, "closed") != 0; }
 
 static void compare_queues(void)
 {

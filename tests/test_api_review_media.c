@@ -34,16 +34,16 @@
 #include "takedown/casework.h"
 
 #define LABELME "threatexchange/pdq/data/reg-test-input/labelme-subset/"
-#define IMG_A LABELME "q0003.jpg"                                  /* matches the bank */
-#define IMG_B "threatexchange/pdq/data/misc-images/wee.jpg"          /* a further part */
+#define IMG_A LABELME "q0003.jpg"                                            /* matches the bank */
+#define IMG_B "threatexchange/pdq/data/misc-images/wee.jpg"                  /* a further part */
 #define IMG_BIG "threatexchange/pdq/data/reg-test-input/pen-and-coaster.png" /* over the limit */
 #define MAX_BYTES "500000"
 
 enum { ADMIN, MODERATOR, PLATFORM, AUDITOR, LEGAL, ALICE, BOB, N_KEYS };
-static const char *const key_roles[N_KEYS] = {"admin",  "moderator", "platform", "auditor",
-                                              "legal",  "custodian", "custodian"};
-static const char *const key_names[N_KEYS] = {"admin", "mod-1",  "upload-service", "auditor-1",
-                                              "legal-1", "alice", "bob"};
+static const char *const key_roles[N_KEYS] = {"admin", "moderator", "platform", "auditor",
+                                              "legal", "custodian", "custodian"};
+static const char *const key_names[N_KEYS] = {
+    "admin", "mod-1", "upload-service", "auditor-1", "legal-1", "alice", "bob"};
 
 static struct {
     api_server srv;
@@ -57,8 +57,9 @@ static struct {
 
 static void server_start(void)
 {
-    static const char *const flags[] = {"--http-threads",  "4", "--review-media-grace-ms", "0",
-                                        "--review-media-max-bytes", MAX_BYTES, NULL};
+    static const char *const flags[] = {
+        "--http-threads", "4", "--review-media-grace-ms", "0", "--review-media-max-bytes",
+        MAX_BYTES,        NULL};
     api_server_start(&S.srv, S.dir, flags);
 }
 
@@ -182,8 +183,9 @@ static void add_signal(const char *file)
 {
     size_t len;
     uint8_t *img = read_all(conf_path(file), &len);
-    api_request rq = {"POST", "/v1/banks/REVIEW_M/signals", S.keys[MODERATOR], "image/jpeg", img,
-                      (long)len, 0, NULL};
+    api_request rq = {
+        "POST", "/v1/banks/REVIEW_M/signals", S.keys[MODERATOR], "image/jpeg", img, (long)len, 0,
+        NULL};
     json_t *j = api_call_req(&S.srv, 201, &rq);
     free(img);
     assert_true(json_array_size(json_object_get(j, "signals")) >= 1);
@@ -320,10 +322,10 @@ static void test_kept_and_read(void **state)
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
         api_expect_error(&S.srv, 403, "forbidden", "GET", "/v1/content/img-1/media",
                          S.keys[refused[i]], NULL);
-    api_expect_error(&S.srv, 400, NULL, "GET", "/v1/content/img-1/media?part=x",
-                     S.keys[MODERATOR], NULL);
-    api_expect_error(&S.srv, 400, NULL, "GET", "/v1/content/img-1/media?bogus=1",
-                     S.keys[MODERATOR], NULL);
+    api_expect_error(&S.srv, 400, NULL, "GET", "/v1/content/img-1/media?part=x", S.keys[MODERATOR],
+                     NULL);
+    api_expect_error(&S.srv, 400, NULL, "GET", "/v1/content/img-1/media?bogus=1", S.keys[MODERATOR],
+                     NULL);
     api_expect_error(&S.srv, 404, "no_media", "GET", "/v1/content/img-1/media?part=1",
                      S.keys[MODERATOR], NULL);
 
@@ -345,8 +347,8 @@ static void test_no_media(void **state)
     uint8_t *img = read_all(conf_path(IMG_A), &len);
     sha256_hex(img, len, sha);
     free(img);
-    snprintf(body, sizeof body,
-             "{\"content_id\": \"hashed-1\", \"hashes\": {\"sha256\": \"%s\"}}", sha);
+    snprintf(body, sizeof body, "{\"content_id\": \"hashed-1\", \"hashes\": {\"sha256\": \"%s\"}}",
+             sha);
     json_t *j = api_call(&S.srv, 201, "POST", "/v1/content", S.keys[PLATFORM], body);
     assert_string_equal(api_jstr(j, "verdict"), "review");
     json_t *m = json_object_get(j, "media");
@@ -392,8 +394,14 @@ static void test_multipart(void **state)
         n += (size_t)snprintf(form + n, cap - n, "\r\n");
     }
     n += (size_t)snprintf(form + n, cap - n, "--%s--\r\n", bd);
-    api_request rq = {"POST", "/v1/content?content_id=post-2&uploader=u2", S.keys[PLATFORM],
-                      "multipart/form-data; boundary=tdformXYZ", form, (long)n, 0, NULL};
+    api_request rq = {"POST",
+                      "/v1/content?content_id=post-2&uploader=u2",
+                      S.keys[PLATFORM],
+                      "multipart/form-data; boundary=tdformXYZ",
+                      form,
+                      (long)n,
+                      0,
+                      NULL};
     json_t *j = api_call_req(&S.srv, 201, &rq);
     assert_string_equal(api_jstr(j, "verdict"), "review");
     S.case_multi = api_jint(json_object_get(j, "case"), "id");
@@ -417,13 +425,25 @@ static void test_multipart(void **state)
     /* A form field is not read: refused, nothing recorded. */
     static const char field[] = "--b\r\nContent-Disposition: form-data; name=\"uploader\"\r\n\r\n"
                                 "x\r\n--b--\r\n";
-    api_request fr = {"POST", "/v1/content?content_id=post-3", S.keys[PLATFORM],
-                      "multipart/form-data; boundary=b", field, -1, 0, NULL};
+    api_request fr = {"POST",
+                      "/v1/content?content_id=post-3",
+                      S.keys[PLATFORM],
+                      "multipart/form-data; boundary=b",
+                      field,
+                      -1,
+                      0,
+                      NULL};
     api_expect_error_req(&S.srv, 400, "unknown_field", NULL, &fr);
     api_expect_error(&S.srv, 404, "not_found", "GET", "/v1/content/post-3", S.keys[AUDITOR], NULL);
     /* Other routes still refuse forms. */
-    api_request other = {"POST", "/v1/check", S.keys[PLATFORM],
-                         "multipart/form-data; boundary=tdformXYZ", form, (long)n, 0, NULL};
+    api_request other = {"POST",
+                         "/v1/check",
+                         S.keys[PLATFORM],
+                         "multipart/form-data; boundary=tdformXYZ",
+                         form,
+                         (long)n,
+                         0,
+                         NULL};
     api_expect_error_req(&S.srv, 400, "form_body", NULL, &other);
     free(form);
     free(a);
@@ -438,8 +458,8 @@ static void test_multipart(void **state)
     assert_string_equal(api_jstr(m, "state"), "none");
     assert_non_null(strstr(api_jstr(m, "reason"), "larger than review_media_max_bytes"));
     json_decref(j);
-    api_expect_error(&S.srv, 404, "no_media", "GET", "/v1/content/big-1/media",
-                     S.keys[MODERATOR], NULL);
+    api_expect_error(&S.srv, 404, "no_media", "GET", "/v1/content/big-1/media", S.keys[MODERATOR],
+                     NULL);
 }
 
 static void test_restart(void **state)
@@ -486,9 +506,8 @@ static void test_keep_deleted(void **state)
     assert_true(json_is_string(json_object_get(m, "delete_after")));
     json_decref(m);
     api_resp r;
-    assert_int_equal(api_http(&S.srv, "GET", "/v1/content/img-1/media", S.keys[MODERATOR], NULL,
-                              &r),
-                     410);
+    assert_int_equal(
+        api_http(&S.srv, "GET", "/v1/content/img-1/media", S.keys[MODERATOR], NULL, &r), 410);
     json_t *e = api_parse_or_fail("GET", "/v1/content/img-1/media", &r);
     assert_string_equal(api_jstr(json_object_get(e, "error"), "code"), "media_deleted");
     assert_non_null(strstr(api_jstr(json_object_get(e, "error"), "message"), "deleted at 20"));
@@ -626,9 +645,9 @@ static void test_audit(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kept_and_read),    cmocka_unit_test(test_no_media),
-        cmocka_unit_test(test_multipart),        cmocka_unit_test(test_restart),
-        cmocka_unit_test(test_keep_deleted),     cmocka_unit_test(test_remove_preserved),
+        cmocka_unit_test(test_kept_and_read), cmocka_unit_test(test_no_media),
+        cmocka_unit_test(test_multipart),     cmocka_unit_test(test_restart),
+        cmocka_unit_test(test_keep_deleted),  cmocka_unit_test(test_remove_preserved),
         cmocka_unit_test(test_audit),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

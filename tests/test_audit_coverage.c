@@ -8,7 +8,8 @@
  *
  *   test_every_change_is_an_entry   keys, webhooks, banks, signals, import, cases, notice
  *                                   templates, evidence release, E2EE franking keys and
- *                                   reports (received, reporter added, read); actors; CLI
+ *                                   reports (received, reporter added, read), review copies
+ *                                   of media (kept, read, deleted, preserved); actors; CLI
  *                                   verify
  *   test_report_from_export         orders, referrals, complaints, decisions: figures recomputed
  *                                   from the exported entries
@@ -34,6 +35,7 @@
 #include "takedown/evidence.h"
 #include "takedown/orders.h"
 #include "takedown/reports.h"
+#include "takedown/review_media.h"
 
 #define MIN ((int64_t)60000)
 #define HOUR (60 * MIN)
@@ -62,6 +64,7 @@ static void open_on(fixture *f, int sqlite_only)
     so.follow_interval_ms = 0;
     so.clock.now_ms = fake_clock;
     so.store_url = sqlite_only ? NULL : td_test_store_url(f->dir);
+    so.review_qa_share = 1.0; /* every remove and keep decision opens a QA review */
     check(td_service_open(f->dir, &so, &f->svc, &err), &err);
     check(td_orders_open(f->svc, NULL, &f->orders, &err), &err);
 }
@@ -283,6 +286,75 @@ static void expect_e2ee_entries(fixture *f, td_reports *rep, const td_principal 
             fail_msg("the audit log holds '%s'", secret[i]);
 }
 
+/* A content with a case opened on request, its review copy kept; returns the case. */
+static int64_t media_content(fixture *f, td_review_media *rm, const char *id, const uint8_t *bytes,
+                             size_t len)
+{
+    td_content_input in;
+    td_content out;
+    td_error err;
+    memset(&in, 0, sizeof in);
+    memset(&out, 0, sizeof out);
+    td_hashes h;
+    td_hashes_init(&h);
+    snprintf(h.md5, sizeof h.md5, "%s", "00000000000000000000000000000bbb");
+    in.content_id = id;
+    in.hashes = &h;
+    in.open_case = 1;
+    check(td_content_submit(f->svc, &in, &out, &err), &err);
+    assert_true(out.has_case);
+    int64_t case_id = out.kase.id;
+    td_content_clear(&out);
+    td_review_media_part part = {bytes, len};
+    size_t kept = 0;
+    check(td_review_media_keep(rm, id, &part, 1, &kept, &err), &err);
+    assert_int_equal(kept, 1);
+    return case_id;
+}
+
+#define MEDIA_BYTES "review copy bytes that stay out of the log"
+
+static void expect_review_media_entries(fixture *f, td_evidence *ev, const td_principal *mod)
+{
+    td_review_media_options mo;
+    td_review_media *rm;
+    td_error err;
+    td_review_media_options_default(&mo);
+    mo.grace_ms = 0;
+    mo.evidence = ev;
+    check(td_review_media_open(f->svc, &mo, &rm, &err), &err);
+    const uint8_t *bytes = (const uint8_t *)MEDIA_BYTES;
+    size_t len = strlen(MEDIA_BYTES);
+    int64_t kept_case = media_content(f, rm, "media-1", bytes, len);
+    int64_t removed_case = media_content(f, rm, "media-2", bytes, len);
+    json_t *d = find_entry(f, "content.media_kept", "system", "content:media-1", NULL);
+    assert_non_null(d);
+    json_decref(d);
+    td_review_media_info info;
+    uint8_t *data = NULL;
+    size_t dlen = 0;
+    check(td_review_media_read(rm, mod, "media-1", 0, &info, &data, &dlen, &err), &err);
+    assert_int_equal(dlen, len);
+    td_review_media_free(data, dlen);
+    d = expect_entry(f, "content.media_read", mod, "content:media-1");
+    assert_int_equal(json_integer_value(json_object_get(d, "bytes")), (json_int_t)len);
+    json_decref(d);
+    check(td_case_decide(f->svc, kept_case, mod, TD_DECISION_KEEP, "fine", NULL, &err), &err);
+    check(td_case_decide(f->svc, removed_case, mod, TD_DECISION_REMOVE, "terror", NULL, &err),
+          &err);
+    check(td_review_media_tick(rm, &err), &err);
+    d = find_entry(f, "content.media_deleted", "system", "content:media-1", NULL);
+    assert_non_null(d);
+    assert_string_equal(json_string_value(json_object_get(d, "outcome")), "keep");
+    json_decref(d);
+    d = find_entry(f, "content.media_preserved", "system", "content:media-2", NULL);
+    assert_non_null(d);
+    assert_int_equal(json_array_size(json_object_get(d, "items")), 1);
+    json_decref(d);
+    assert_false(log_contains(f, MEDIA_BYTES));
+    td_review_media_close(rm);
+}
+
 static void test_every_change_is_an_entry(void **state)
 {
     fixture *f = *state;
@@ -460,6 +532,29 @@ static void test_every_change_is_an_entry(void **state)
                         "Glorification of an attack");
     assert_string_equal(json_string_value(json_object_get(d, "content_id")), "item-1");
     json_decref(d);
+    /* QA: the decision opened a review (the service's entry); a second reviewer disagrees. */
+    td_qa *qas = NULL;
+    size_t nqa = 0;
+    int64_t qa_id = 0;
+    int same = 0;
+    check(td_qa_list(f->svc, 0, 0, 0, &qas, &nqa, &err), &err);
+    for (size_t i = 0; i < nqa; i++)
+        if (qas[i].case_id == case_id)
+            qa_id = qas[i].id;
+    td_free(qas);
+    assert_true(qa_id > 0);
+    d = expect_entry(f, "qa.open", NULL, obj("qa", qa_id));
+    assert_int_equal(json_integer_value(json_object_get(d, "case_id")), case_id);
+    assert_string_equal(json_string_value(json_object_get(d, "first_by")), mod.name);
+    json_decref(d);
+    check(td_qa_decide(f->svc, qa_id, &admin, TD_DECISION_KEEP, "not_terrorist_content", "Satire",
+                       &same, NULL, &err),
+          &err);
+    d = expect_entry(f, "qa.decide", &admin, obj("qa", qa_id));
+    assert_string_equal(json_string_value(json_object_get(d, "state")), "disagreed");
+    assert_string_equal(json_string_value(json_object_get(d, "reason_code")),
+                        "not_terrorist_content");
+    json_decref(d);
 
     /* Settings: the notice templates. */
     td_template_rejection why;
@@ -510,6 +605,10 @@ static void test_every_change_is_an_entry(void **state)
     check(td_reports_open(f->svc, &ro, &rep, &err), &err);
     expect_e2ee_entries(f, rep, &admin, &mod);
     td_reports_close(rep);
+
+    /* Review copies of media (review_media.h): kept and deleted or preserved by the system,
+     * each read naming its reader; no bytes in the log. */
+    expect_review_media_entries(f, ev, &mod);
 
     /* Deleting the bank takes its signals with it: one entry. */
     check(td_bank_delete_as(f->svc, &admin, "AUDITED", &err), &err);

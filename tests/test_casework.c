@@ -991,7 +991,7 @@ static void test_content_cases(void **state)
     assert_int_equal(c.match_count, 1);
     assert_string_equal(c.url, "https://platform.example/p/1");
     td_content_clear(&c);
-    td_case_filter f = {1u << TD_CASE_CLOSED, 0, 0, 0};
+    td_case_filter f = {1u << TD_CASE_CLOSED, 0, 0, 0, NULL};
     assert_int_equal(td_case_list(svc, &f, &cases, &n, &err), TD_OK);
     assert_int_equal(n, 1);
     td_free(cases);

@@ -57,9 +57,13 @@ static void test_table(void **state)
     assert_string_equal(td_config_find("review_qa_share")->def_text, "0.05");
     assert_string_equal(td_config_find("hma_listen")->def_text, "");
     assert_string_equal(td_config_find("hma_role")->def_text, "platform");
-    /* ... and 61 integers: frank_key_rotate_ms, frank_key_retention_ms and
-     * report_max_attachment_bytes for E2EE reports, then seven exchange_* options */
-    assert_int_equal(ints, 61);
+    /* ... and 64 integers: frank_key_rotate_ms, frank_key_retention_ms and
+     * report_max_attachment_bytes for E2EE reports, review_media, review_media_grace_ms and
+     * review_media_max_bytes for review copies, then seven exchange_* options */
+    assert_int_equal(ints, 64);
+    assert_int_equal(td_config_find("review_media")->def, 1);
+    assert_int_equal(td_config_find("review_media_grace_ms")->def, 7 * 86400000LL);
+    assert_int_equal(td_config_find("review_media_max_bytes")->def, 0);
     assert_int_equal(td_config_find("exchange_reactions_per_minute")->def, 60);
     assert_int_equal(td_config_find("frank_key_retention_ms")->type, TD_CONFIG_INT);
     assert_int_equal(td_config_find("report_max_attachment_bytes")->def, 32 << 20);

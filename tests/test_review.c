@@ -454,9 +454,8 @@ static void test_reasons(void **state)
     assert_string_equal(list[1].label, "Beta label = with equals");
     assert_string_equal(list[2].label, "Ç");
     td_free(list);
-    static const char *const bad[] = {
-        "",        "a",          "=x",      "A=x",      "a-b=x",   "a=",  "a=x;",
-        "a=x;a=y", "a=x;;b=y",   "a=\x01x", "a=\xff",   NULL};
+    static const char *const bad[] = {"",     "a",       "=x",       "A=x",     "a-b=x",  "a=",
+                                      "a=x;", "a=x;a=y", "a=x;;b=y", "a=\x01x", "a=\xff", NULL};
     for (int i = 0; bad[i]; i++) {
         list = NULL;
         if (td_review_reasons_parse(bad[i], &list, &n, &err) == TD_OK)
@@ -496,8 +495,8 @@ static void test_reasons(void **state)
                                           "incitement", "why", &d, &err),
                      TD_ERR_INVALID);
     assert_non_null(strstr(err.message, "reason_code"));
-    check(td_case_decide_coded(f->svc, case_id, &f->mod, TD_DECISION_REMOVE, "glorify", "why",
-                               &d, &err),
+    check(td_case_decide_coded(f->svc, case_id, &f->mod, TD_DECISION_REMOVE, "glorify", "why", &d,
+                               &err),
           &err);
     assert_string_equal(d.reason_code, "glorify");
     td_decision *ds = NULL;
@@ -589,16 +588,16 @@ static void test_qa_all(void **state)
     int64_t q1 = list[0].id;
     td_free(list);
     /* The first reviewer may not review again; the second may, once. */
-    assert_int_equal(td_qa_decide(f->svc, q1, &f->mod, TD_DECISION_REMOVE, NULL, "me", &same, &a,
-                                  &err),
-                     TD_ERR_CONFLICT);
+    assert_int_equal(
+        td_qa_decide(f->svc, q1, &f->mod, TD_DECISION_REMOVE, NULL, "me", &same, &a, &err),
+        TD_ERR_CONFLICT);
     assert_int_equal(same, 1);
-    assert_int_equal(td_qa_decide(f->svc, q1, &f->mod2, TD_DECISION_ESCALATE, NULL, "x", &same,
-                                  &a, &err),
-                     TD_ERR_INVALID);
-    assert_int_equal(td_qa_decide(f->svc, q1, &f->mod2, TD_DECISION_KEEP, "nope", "x", &same, &a,
-                                  &err),
-                     TD_ERR_INVALID);
+    assert_int_equal(
+        td_qa_decide(f->svc, q1, &f->mod2, TD_DECISION_ESCALATE, NULL, "x", &same, &a, &err),
+        TD_ERR_INVALID);
+    assert_int_equal(
+        td_qa_decide(f->svc, q1, &f->mod2, TD_DECISION_KEEP, "nope", "x", &same, &a, &err),
+        TD_ERR_INVALID);
     check(td_qa_decide(f->svc, q1, &f->mod2, TD_DECISION_KEEP, "not_terrorist_content", "satire",
                        &same, &a, &err),
           &err);
@@ -607,13 +606,13 @@ static void test_qa_all(void **state)
     assert_int_equal(a.second.kind, TD_DECISION_KEEP);
     assert_string_equal(a.second.reason_code, "not_terrorist_content");
     assert_string_equal(a.second.principal_name, "mod-cy");
-    assert_int_equal(td_qa_decide(f->svc, q1, &f->admin, TD_DECISION_KEEP, NULL, "late", &same,
-                                  &a, &err),
-                     TD_ERR_CONFLICT);
+    assert_int_equal(
+        td_qa_decide(f->svc, q1, &f->admin, TD_DECISION_KEEP, NULL, "late", &same, &a, &err),
+        TD_ERR_CONFLICT);
     assert_int_equal(same, 0);
-    assert_int_equal(td_qa_decide(f->svc, 999, &f->admin, TD_DECISION_KEEP, NULL, "late", &same,
-                                  &a, &err),
-                     TD_ERR_NOT_FOUND);
+    assert_int_equal(
+        td_qa_decide(f->svc, 999, &f->admin, TD_DECISION_KEEP, NULL, "late", &same, &a, &err),
+        TD_ERR_NOT_FOUND);
     /* The case keeps its decision. */
     td_case k;
     check(td_case_get(f->svc, c1, &k, &err), &err);

@@ -219,7 +219,8 @@ static void test_sniff(void **state)
     }
     /* Headers as their specifications give them. */
     static const uint8_t gif[] = "GIF89a\x01\x00\x01\x00";
-    static const uint8_t mov[] = "\x00\x00\x00\x14" "ftypqt  \x00\x00\x02\x00";
+    static const uint8_t mov[] = "\x00\x00\x00\x14"
+                                 "ftypqt  \x00\x00\x02\x00";
     /* EBML header: ID 1A45DFA3, size, then DocType (4282) of length 4 */
     static const uint8_t webm[] = "\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x84webm";
     static const uint8_t mkv[] = "\x1a\x45\xdf\xa3\xa3\x42\x86\x81\x01\x42\x82\x88matroska";

@@ -161,8 +161,14 @@ static void test_values_and_migration(void **state)
 
     /* As a database from before migration 7 held them (and without what later migrations
      * added: content sources, migration 8; change-log banks, 9; incidents of matches, 10; bank
-     * matching ratios, bank content and signal type ratios, 11), then opened again. */
+     * matching ratios, bank content and signal type ratios, 11; reason codes, queues and QA,
+     * 12), then opened again. */
     sql_on(dir, "UPDATE signals SET value = lower(hex(value));"
+                "DROP TABLE qa_reviews;"
+                "DROP TABLE case_queues;"
+                "DROP INDEX matches_signal;"
+                "DROP INDEX content_uploader;"
+                "ALTER TABLE decisions DROP COLUMN reason_code;"
                 "ALTER TABLE content DROP COLUMN source;"
                 "ALTER TABLE changes DROP COLUMN bank_id;"
                 "ALTER TABLE matches DROP COLUMN incident_id;"

@@ -216,8 +216,8 @@
     }
     const b = revealButton(fig, what);
     b.dataset.what = what;
-    cap.append(b);
-    fig.append(cap);
+    cap.prepend(b);
+    fig.prepend(cap);
     box.append(fig);
   }
 
@@ -250,10 +250,8 @@
       if (v === null || typeof v === 'object') continue;
       fact(dl, k, el('span', { class: 'defanged' }, TD.defang(String(v))));
     }
-    main.append(dl);
-
     const box = el('div', { class: 'media-box', 'aria-label': 'Media' });
-    main.append(box);
+    main.append(box, dl);
     if (!MEDIA_ROLES.includes(TD.me.role)) {
       box.append(el('p', { class: 'note' }, 'Media is shown to moderators only.'));
     } else if (m && m.kept === false && m.state === 'deleted') {
@@ -363,8 +361,8 @@
       el('div', { class: 'queue-picker', role: 'group', 'aria-label': 'Queues' }, el('ul', { class: 'queues' })),
       el('div', { class: 'review-tools' },
         el('button', { type: 'button', class: 'secondary', id: 'review-refresh', on: { click: () => refresh() } }, 'Refresh'),
-        el('button', { type: 'button', class: 'secondary', id: 'review-settings-open', on: { click: openSettings } },
-          'Media settings'),
+        MEDIA_ROLES.includes(TD.me.role) ? el('button', { type: 'button', class: 'secondary', id: 'review-settings-open',
+          on: { click: openSettings } }, 'Media settings') : null,
         el('button', { type: 'button', class: 'secondary', id: 'review-help-open', on: { click: openHelp } },
           'Shortcuts (?)')));
     const listPane = el('div', { class: 'pane case-list', 'aria-label': 'Cases of the queue', role: 'region', tabindex: '0' });
@@ -505,7 +503,7 @@
     }
     const open = c.state !== 'closed';
     const sel = reasonSelect('review-reason', R.reasons);
-    const note = el('textarea', { id: 'review-note', name: 'note', maxlength: '1024', rows: '2' });
+    const note = el('textarea', { id: 'review-note', name: 'note', maxlength: '1024', rows: '1' });
     const btn = (id, text, key, fn, cls) => el('button', { type: 'button', id, class: cls || null, 'aria-keyshortcuts': key,
       disabled: !open, on: { click: fn } }, text, el('kbd', { 'aria-hidden': 'true' }, key));
     box.append(el('div', { class: 'decide-bar' },
@@ -667,7 +665,7 @@
     const map = {
       c: acts && (() => act('claim')), u: acts && (() => act('release')), r: acts && (() => act('remove')),
       k: acts && (() => act('keep')), e: acts && (() => act('escalate')), n: () => step(1), j: () => step(1),
-      p: () => step(-1), s: openSettings, '?': openHelp,
+      p: () => step(-1), s: MEDIA_ROLES.includes(TD.me.role) && openSettings, '?': openHelp,
       v: () => {
         const f = firstFigure();
         if (f) setRevealed(f, !f.classList.contains('revealed'));
@@ -828,6 +826,10 @@
       const sel = reasonSelect('qa-reason', R.reasons.length ? R.reasons : await reasons());
       const note = el('textarea', { id: 'qa-note', name: 'note', maxlength: '1024', rows: '2' });
       const decide = async (what) => {
+        if (!sel.value) {
+          sel.focus();
+          return qLive('Choose a reason for "' + what + '" first.', true);
+        }
         const body = { decision: what };
         if (sel.value) body.reason_code = sel.value;
         const n = note.value.trim() || (sel.value ? reasonLabel(sel.value, reasonsCache) : '');

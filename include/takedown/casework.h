@@ -802,9 +802,9 @@ const char *td_decision_name(td_decision_kind kind); /* "remove", "keep", "escal
 __attribute__((warn_unused_result)) td_status td_decision_parse(const char *name,
                                                                 td_decision_kind *out);
 
-#define TD_REASON_CODE_MAX 40     /* bytes of a review reason's code, [a-z0-9_] */
-#define TD_REASON_LABEL_MAX 120   /* characters (code points) of a review reason's label */
-#define TD_REVIEW_REASONS_MAX 64  /* reasons in the list */
+#define TD_REASON_CODE_MAX 40    /* bytes of a review reason's code, [a-z0-9_] */
+#define TD_REASON_LABEL_MAX 120  /* characters (code points) of a review reason's label */
+#define TD_REVIEW_REASONS_MAX 64 /* reasons in the list */
 
 typedef struct td_decision {
     int64_t id;
@@ -925,7 +925,7 @@ typedef struct td_case_filter {
     int64_t claimed_by; /* non-zero: only cases claimed by this principal */
     size_t limit;       /* 1..TD_PAGE_MAX; 0: 100 */
     size_t offset;
-    const char *queue;  /* NULL, "" or "all": every case; else a queue id (td_queue.id) */
+    const char *queue; /* NULL, "" or "all": every case; else a queue id (td_queue.id) */
 } td_case_filter;
 
 /* The queue order: priority (highest first), then oldest first. Free *out with td_free. */
@@ -958,16 +958,15 @@ td_case_decisions(td_service *svc, int64_t id, td_decision **out, size_t *count,
 
 /* One reason of the policy list a decision may name. */
 typedef struct td_review_reason {
-    char code[TD_REASON_CODE_MAX + 1];               /* [a-z0-9_]{1,40} */
-    char label[4 * TD_REASON_LABEL_MAX + 1];          /* UTF-8, 1..TD_REASON_LABEL_MAX characters */
+    char code[TD_REASON_CODE_MAX + 1];       /* [a-z0-9_]{1,40} */
+    char label[4 * TD_REASON_LABEL_MAX + 1]; /* UTF-8, 1..TD_REASON_LABEL_MAX characters */
 } td_review_reason;
 
 /* Parses a reasons list "code=Label;code=Label" (spaces around items, codes and labels are
  * dropped; an empty item is an error): codes [a-z0-9_]{1,40}, unique; labels 1..120 characters of
  * UTF-8 without control characters; 1..TD_REVIEW_REASONS_MAX reasons. *out freed with td_free. */
-__attribute__((warn_unused_result)) td_status td_review_reasons_parse(const char *text,
-                                                                      td_review_reason **out,
-                                                                      size_t *count, td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_review_reasons_parse(const char *text, td_review_reason **out, size_t *count, td_error *err);
 /* The service's list: td_service_options.review_reasons, or the TCO Regulation's categories
  * (Art. 2(7)) with not_terrorist_content and other. Borrowed: valid while svc is open. */
 const td_review_reason *td_review_reasons(td_service *svc, size_t *count);
@@ -1012,19 +1011,13 @@ __attribute__((warn_unused_result)) td_status td_queue_list(td_service *svc, td_
 int td_queue_id_valid(const char *id);
 /* The queues of a case (counts 0), sorted by id; free *out with td_free. A case that does not
  * exist has none. */
-__attribute__((warn_unused_result)) td_status td_case_queues(td_service *svc, int64_t case_id,
-                                                             td_queue **out, size_t *count,
-                                                             td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_case_queues(td_service *svc, int64_t case_id, td_queue **out, size_t *count, td_error *err);
 
-typedef enum td_qa_state {
-    TD_QA_PENDING = 1,
-    TD_QA_AGREED = 2,
-    TD_QA_DISAGREED = 3
-} td_qa_state;
+typedef enum td_qa_state { TD_QA_PENDING = 1, TD_QA_AGREED = 2, TD_QA_DISAGREED = 3 } td_qa_state;
 
 const char *td_qa_state_name(td_qa_state state); /* "pending", "agreed", "disagreed" */
-__attribute__((warn_unused_result)) td_status td_qa_state_parse(const char *name,
-                                                                td_qa_state *out);
+__attribute__((warn_unused_result)) td_status td_qa_state_parse(const char *name, td_qa_state *out);
 
 /* A QA review: a second reviewer's look at a sampled decision. It never changes the case. */
 typedef struct td_qa {
@@ -1081,9 +1074,10 @@ typedef struct td_decision_ref {
 /* The decisions on cases whose content matched signal id of bank, newest first (limit
  * 1..TD_PAGE_MAX, 0: 100). TD_ERR_NOT_FOUND when the bank holds no such signal. Free *out with
  * td_free. */
-__attribute__((warn_unused_result)) td_status
-td_signal_decisions(td_service *svc, const char *bank, int64_t signal_id, size_t limit,
-                    td_decision_ref **out, size_t *count, td_error *err);
+__attribute__((warn_unused_result)) td_status td_signal_decisions(td_service *svc, const char *bank,
+                                                                  int64_t signal_id, size_t limit,
+                                                                  td_decision_ref **out,
+                                                                  size_t *count, td_error *err);
 
 /* ---- webhooks and deliveries ---- */
 

@@ -45,11 +45,11 @@ extern "C" {
 typedef struct td_review_media td_review_media;
 
 typedef struct td_review_media_options {
-    int enabled;       /* keep copies at all (config review_media, default 1) */
-    int64_t grace_ms;  /* a closed case's copy is deleted this long after the decision
-                          (config review_media_grace_ms, default 7 days; 0: at the next tick) */
-    int64_t max_bytes; /* a larger part is checked but not kept (config review_media_max_bytes;
-                          0, the default: the caller's media body limit, else 64 MiB) */
+    int enabled;           /* keep copies at all (config review_media, default 1) */
+    int64_t grace_ms;      /* a closed case's copy is deleted this long after the decision
+                              (config review_media_grace_ms, default 7 days; 0: at the next tick) */
+    int64_t max_bytes;     /* a larger part is checked but not kept (config review_media_max_bytes;
+                              0, the default: the caller's media body limit, else 64 MiB) */
     td_evidence *evidence; /* where copies of removed content are sealed; NULL: deleted instead */
     const char *key_dir;   /* the folder of review_media.key; NULL: the service's data dir */
     /* Deletion and preservation on a thread of its own every tick_ms while non-zero; 0: the
@@ -64,11 +64,9 @@ td_review_media_options_from_config(td_review_media_options *opts, const td_conf
 
 /* Opens the module on svc (its store, clock, audit log and data directory): its tables, its
  * folder DATA_DIR/review_media (0700) and its key file. */
-__attribute__((warn_unused_result)) td_status td_review_media_open(td_service *svc,
-                                                                   const td_review_media_options
-                                                                       *opts,
-                                                                   td_review_media **out,
-                                                                   td_error *err);
+__attribute__((warn_unused_result)) td_status
+td_review_media_open(td_service *svc, const td_review_media_options *opts, td_review_media **out,
+                     td_error *err);
 void td_review_media_close(td_review_media *rm);
 
 /* One part's bytes as uploaded. */
@@ -78,7 +76,7 @@ typedef struct td_review_media_part {
 } td_review_media_part;
 
 /* Keeps the review copy of content_id (recorded already by td_content_submit) when its latest
- * case is undecided: parts[0] is the main media, parts[1..n) its further parts (n <= 
+ * case is undecided: parts[0] is the main media, parts[1..n) its further parts (n <=
  * TD_REVIEW_MEDIA_PARTS_MAX). A part over max_bytes is recorded without its bytes (its reason
  * says why). *kept (may be NULL) is the number of parts kept. Nothing is done (*kept 0, TD_OK)
  * when the module is off, the content has no undecided case, or a copy exists already. Files are
@@ -104,19 +102,19 @@ typedef struct td_review_media_item {
     char content_type[TD_REVIEW_MEDIA_TYPE_MAX + 1];
     int64_t bytes;
     char sha256[65];
-    int kept;                                   /* its bytes are (or were) kept */
+    int kept;                                    /* its bytes are (or were) kept */
     char reason[TD_REVIEW_MEDIA_REASON_MAX + 1]; /* when not kept */
-    int64_t evidence_item;                      /* once preserved, else 0 */
+    int64_t evidence_item;                       /* once preserved, else 0 */
 } td_review_media_item;
 
 typedef struct td_review_media_info {
     int exists; /* a copy was recorded for the content (else everything below is 0) */
     td_review_media_state state;
-    int64_t case_id;          /* the case it was kept for */
-    int64_t created_ms;       /* kept at */
-    int64_t delete_after_ms;  /* 0: not scheduled (its case is open, or removal preserves it) */
-    int64_t handled_ms;       /* deleted or preserved at, else 0 */
-    char evidence_case[64];   /* once preserved: the evidence case, "review-<content ref>" */
+    int64_t case_id;         /* the case it was kept for */
+    int64_t created_ms;      /* kept at */
+    int64_t delete_after_ms; /* 0: not scheduled (its case is open, or removal preserves it) */
+    int64_t handled_ms;      /* deleted or preserved at, else 0 */
+    char evidence_case[64];  /* once preserved: the evidence case, "review-<content ref>" */
     size_t n_items;
     td_review_media_item items[TD_REVIEW_MEDIA_PARTS_MAX];
 } td_review_media_info;

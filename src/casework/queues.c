@@ -125,10 +125,11 @@ td_status td__case_queues_sync(td_store_conn *c, int64_t ref, td_error *err)
     if (st == TD_OK)
         st = idset_labels(&s, td_stmt_column_text(q, 1), err);
     td_stmt_reset(q);
-    if (st || (st = td_store_prepare(c,
-                                     "SELECT bank, labels, incident_id FROM matches"
-                                     " WHERE content_ref = $1 ORDER BY id",
-                                     &q, err)) ||
+    if (st ||
+        (st = td_store_prepare(c,
+                               "SELECT bank, labels, incident_id FROM matches"
+                               " WHERE content_ref = $1 ORDER BY id",
+                               &q, err)) ||
         (st = td_stmt_bind_int64(q, 1, ref, err)))
         goto out;
     while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {

@@ -62,8 +62,9 @@ td_status td_review_reasons_parse(const char *text, td_review_reason **out, size
         size_t cl = (size_t)(eq - it), ll = il - cl - 1;
         trim(&code, &cl);
         trim(&label, &ll);
-        if (cl == 0 || cl > TD_REASON_CODE_MAX || strspn(code, "abcdefghijklmnopqrstuvwxyz"
-                                                               "0123456789_") < cl) {
+        if (cl == 0 || cl > TD_REASON_CODE_MAX ||
+            strspn(code, "abcdefghijklmnopqrstuvwxyz"
+                         "0123456789_") < cl) {
             st = td__error_set(err, TD_ERR_INVALID,
                                "reason %zu: the code must be 1..%d of a-z, 0-9 and _", item + 1,
                                TD_REASON_CODE_MAX);
@@ -193,7 +194,7 @@ td_status td__qa_maybe_open(td_service *svc, td_store_conn *c, const td_principa
 }
 
 #define QA_COLUMNS                                                                                 \
-    "r.id, r.case_id, c.content_id, r.state, r.created_ms, d.id, d.kind, d.reason,"              \
+    "r.id, r.case_id, c.content_id, r.state, r.created_ms, d.id, d.kind, d.reason,"                \
     " d.principal_id, d.principal_name, d.decided_ms, d.reason_code, r.second_kind,"               \
     " r.second_reason_code, r.second_reason, r.second_by, r.second_by_name, r.second_ms"
 #define QA_FROM                                                                                    \
@@ -223,8 +224,7 @@ static void qa_row(td_stmt *q, td_qa *a)
         return;
     a->second.id = a->id;
     a->second.case_id = a->case_id;
-    td__copy_trunc(a->second.reason_code, sizeof a->second.reason_code,
-                   td_stmt_column_text(q, 13));
+    td__copy_trunc(a->second.reason_code, sizeof a->second.reason_code, td_stmt_column_text(q, 13));
     td__copy_trunc(a->second.reason, sizeof a->second.reason, td_stmt_column_text(q, 14));
     a->second.principal_id = td_stmt_column_int64(q, 15);
     td__copy_trunc(a->second.principal_name, sizeof a->second.principal_name,
@@ -281,9 +281,9 @@ td_status td_qa_list(td_service *svc, unsigned states, size_t limit, size_t offs
         limit = 100;
     if (limit > TD_PAGE_MAX)
         return td__error_set(err, TD_ERR_LIMIT, "at most %d QA reviews per page", TD_PAGE_MAX);
-    qa_list_ctx l = {states ? states
-                            : (1u << TD_QA_PENDING) | (1u << TD_QA_AGREED) | (1u << TD_QA_DISAGREED),
-                     limit, offset, td__mallocarray(limit, sizeof(td_qa)), 0};
+    qa_list_ctx l = {
+        states ? states : (1u << TD_QA_PENDING) | (1u << TD_QA_AGREED) | (1u << TD_QA_DISAGREED),
+        limit, offset, td__mallocarray(limit, sizeof(td_qa)), 0};
     if (!l.list)
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
     td_status st = td_store_read(svc->store, qa_list_body, &l, err);
@@ -357,11 +357,11 @@ static td_status qa_decide_body(td_store_conn *c, void *ctx, td_error *err)
         (st = td_stmt_bind_int64(q, 7, now, err)) || (st = td_stmt_bind_int64(q, 8, d->id, err)) ||
         (st = td_stmt_bind_int64(q, 9, TD_QA_PENDING, err)) || (st = td_stmt_run(q, NULL, err)))
         return st;
-    json_t *details = json_pack(
-        "{s:I, s:I, s:s, s:s, s:s, s:s, s:s}", "case_id", (json_int_t)a.case_id, "decision_id",
-        (json_int_t)a.first.id, "content_id", a.content_id, "first_decision",
-        td_decision_name(a.first.kind), "decision", td_decision_name(d->kind), "reason", d->reason,
-        "state", td_qa_state_name(state));
+    json_t *details =
+        json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s}", "case_id", (json_int_t)a.case_id,
+                  "decision_id", (json_int_t)a.first.id, "content_id", a.content_id,
+                  "first_decision", td_decision_name(a.first.kind), "decision",
+                  td_decision_name(d->kind), "reason", d->reason, "state", td_qa_state_name(state));
     if (details && *d->code)
         json_object_set_new(details, "reason_code", json_string(d->code));
     if ((st = td__audit_id(d->svc, c, d->who, "qa.decide", "qa", d->id, details, err)))
@@ -440,8 +440,8 @@ static td_status uploader_body(td_store_conn *c, void *ctx, td_error *err)
 }
 
 td_status td_content_by_uploader(td_service *svc, const td_principal *who, const char *uploader,
-                                 size_t limit, size_t offset, td_content_brief **out,
-                                 size_t *count, td_error *err)
+                                 size_t limit, size_t offset, td_content_brief **out, size_t *count,
+                                 td_error *err)
 {
     *out = NULL;
     *count = 0;
@@ -454,8 +454,12 @@ td_status td_content_by_uploader(td_service *svc, const td_principal *who, const
         limit = 100;
     if (limit > TD_PAGE_MAX)
         return td__error_set(err, TD_ERR_LIMIT, "at most %d content items per page", TD_PAGE_MAX);
-    uploader_ctx u = {uploader, td_principal_platform(who), limit, offset,
-                      td__mallocarray(limit, sizeof(td_content_brief)), 0};
+    uploader_ctx u = {uploader,
+                      td_principal_platform(who),
+                      limit,
+                      offset,
+                      td__mallocarray(limit, sizeof(td_content_brief)),
+                      0};
     if (!u.list)
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
     td_status st = td_store_read(svc->store, uploader_body, &u, err);

@@ -175,7 +175,7 @@ static const char v11[] =
     "  UNION ALL SELECT k.id, m.labels || ' ' FROM cases k"                                        \
     "  JOIN matches m ON m.content_ref = k.content_ref),"                                          \
     " split(case_id, label, rest) AS ("                                                            \
-    "  SELECT case_id, CAST('' AS TEXT), rest FROM src"                                                          \
+    "  SELECT case_id, CAST('' AS TEXT), rest FROM src"                                            \
     "  UNION ALL SELECT case_id, substr(rest, 1, " FIND " - 1),"                                   \
     "  substr(rest, " FIND " + 1) FROM split WHERE rest <> '')"                                    \
     " SELECT DISTINCT case_id, 'label:' || label FROM split WHERE label <> ''"                     \

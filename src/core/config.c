@@ -149,8 +149,9 @@ static const td_config_option options[] = {
             " destroyed and its franks never verify again"),
     INT_OPT("report_max_attachment_bytes", 1, (int64_t)1 << 32, (int64_t)32 << 20,
             "E2EE reports: largest attachment of a reported message, decrypted, in bytes"),
-    INT_OPT("review_media", 0, 1, 1,
-            "keep a sealed review copy of uploaded media whose case goes to review (1: on, 0: off)"),
+    INT_OPT(
+        "review_media", 0, 1, 1,
+        "keep a sealed review copy of uploaded media whose case goes to review (1: on, 0: off)"),
     INT_OPT("review_media_grace_ms", 0, (int64_t)3660 * 86400000, 7 * (int64_t)86400000,
             "review copies: deleted this long after their case is closed (removal: preserved as"
             " evidence instead)"),

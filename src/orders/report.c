@@ -197,11 +197,11 @@ td_status td_report_transparency(td_orders *o, int64_t from, int64_t to, char **
                  " WHERE o.kind = $3 AND t.removed = 1 AND o.confirmed_ms >= $1"
                  " AND o.confirmed_ms < $2",
                  TD_ORDER_REMOVAL);
-    json_t *items = json_pack("{s:I, s:{s:I, s:o, s:I, s:I, s:I}}", "after_orders", order_items,
-                              "after_own_measures", "review_decisions", decisions,
-                              "review_decisions_by_reason_code", by_reason_code(&k),
-                              "upload_blocks", blocks, "referrals", referral_items, "total",
-                              decisions + blocks + referral_items);
+    json_t *items =
+        json_pack("{s:I, s:{s:I, s:o, s:I, s:I, s:I}}", "after_orders", order_items,
+                  "after_own_measures", "review_decisions", decisions,
+                  "review_decisions_by_reason_code", by_reason_code(&k), "upload_blocks", blocks,
+                  "referrals", referral_items, "total", decisions + blocks + referral_items);
     json_t *referrals = json_pack(
         "{s:I, s:I, s:I}", "received",
         count_is(&k, "SELECT COUNT(*) FROM orders WHERE kind = $3 AND" RECEIVED, TD_ORDER_REFERRAL),

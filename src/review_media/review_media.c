@@ -82,14 +82,10 @@ const char *td_review_media_state_name(td_review_media_state s)
 {
     switch (s) {
     case TD_REVIEW_MEDIA_KEPT:
-    case TD_REVIEW_MEDIA_SEALING:
-        return "kept";
-    case TD_REVIEW_MEDIA_DELETED:
-        return "deleted";
-    case TD_REVIEW_MEDIA_PRESERVED:
-        return "preserved";
-    default:
-        return "none";
+    case TD_REVIEW_MEDIA_SEALING: return "kept";
+    case TD_REVIEW_MEDIA_DELETED: return "deleted";
+    case TD_REVIEW_MEDIA_PRESERVED: return "preserved";
+    default: return "none";
     }
 }
 
@@ -183,8 +179,8 @@ td_status td__rm_open_file(const td_review_media *rm, int64_t ref, const char *t
     size_t meta_len = 0;
     td__rm_file(rm, ref, tag, part, path, sizeof path);
     td__rm_bind(ref, part, bind, sizeof bind);
-    td_status st = td__sealed_read(path, key, bind, (uint64_t)1 << 40, &meta, &meta_len, data, len,
-                                   err);
+    td_status st =
+        td__sealed_read(path, key, bind, (uint64_t)1 << 40, &meta, &meta_len, data, len, err);
     sodium_free(meta);
     return st;
 }
@@ -255,8 +251,8 @@ static td_status load_key(td_review_media *rm, td_error *err)
         return td__error_set(err, TD_ERR_NOMEM, "out of memory");
     }
     uint8_t pk[32];
-    td_status st =
-        td__key_file_load(rm->opts.key_dir ? rm->opts.key_dir : rm->svc->dir, KEY_FILE, sk, pk, err);
+    td_status st = td__key_file_load(rm->opts.key_dir ? rm->opts.key_dir : rm->svc->dir, KEY_FILE,
+                                     sk, pk, err);
     if (st == TD_OK) {
         static const uint8_t context[] = "takedown review media keys v1";
         /* The key file's seed (the first half of the expanded key) keys a hash of a fixed
@@ -291,7 +287,8 @@ td_status td_review_media_open(td_service *svc, const td_review_media_options *o
         o->max_bytes = DEFAULT_MAX_BYTES;
     if (o->grace_ms < 0 || o->max_bytes < 1 || o->max_bytes > ((int64_t)1 << 40) ||
         o->tick_ms < 0 || o->tick_ms > 3600000) {
-        st = td__error_set(err, TD_ERR_INVALID, "review media: grace, size limit or tick out of range");
+        st = td__error_set(err, TD_ERR_INVALID,
+                           "review media: grace, size limit or tick out of range");
         goto fail;
     }
     if (sodium_init() < 0) {
@@ -629,8 +626,7 @@ static td_status load_body(td_store_conn *c, void *ctx, td_error *err)
     /* A copy still held whose case is closed: deleted at closed + grace, unless removal seals it
      * into the evidence store first. */
     if ((in->state == TD_REVIEW_MEDIA_KEPT || in->state == TD_REVIEW_MEDIA_SEALING) &&
-        case_state == TD_CASE_CLOSED &&
-        !(outcome == TD_DECISION_REMOVE && a->rm->opts.evidence))
+        case_state == TD_CASE_CLOSED && !(outcome == TD_DECISION_REMOVE && a->rm->opts.evidence))
         in->delete_after_ms = closed_ms + a->rm->opts.grace_ms;
     if ((st = td_store_prepare(c,
                                "SELECT part, content_type, bytes, sha256, kept, reason,"
@@ -742,8 +738,9 @@ td_status td_review_media_read(td_review_media *rm, const td_principal *who, con
         st = td__rm_open_file(rm, a.ref, a.tag, part, key, data, len, err);
     sodium_free(key);
     if (st == TD_OK && (int64_t)*len != it->bytes)
-        st = td__error_set(err, TD_ERR_CORRUPT, "review media: part %d of '%s' has %zu bytes, not %lld",
-                           part, content_id, *len, (long long)it->bytes);
+        st = td__error_set(err, TD_ERR_CORRUPT,
+                           "review media: part %d of '%s' has %zu bytes, not %lld", part,
+                           content_id, *len, (long long)it->bytes);
     if (st == TD_OK) {
         read_audit_args ra = {rm, who, content_id, a.ref, it, 0};
         st = td_store_write(rm->svc->store, read_audit_body, &ra, err);

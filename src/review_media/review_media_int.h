@@ -48,8 +48,7 @@ td_status td__rm_open_file(const td_review_media *rm, int64_t ref, const char *t
 /* Appends an audit entry for who (NULL: "system") on "content:<content_id>" inside c's
  * transaction; details stolen. */
 td_status td__rm_audit(td_review_media *rm, td_store_conn *c, const td_principal *who,
-                       const char *action, const char *content_id, json_t *details,
-                       td_error *err);
+                       const char *action, const char *content_id, json_t *details, td_error *err);
 /* secure_delete on SQLite around the statements that drop a key (no-op on PostgreSQL). */
 td_status td__rm_shred(td_review_media *rm, td_store_conn *c, int on, td_error *err);
 

@@ -132,8 +132,8 @@ static td_status release_body(td_store_conn *c, void *ctx, td_error *err)
         (st = td_stmt_bind_int64(q, 2, a->state, err)) == TD_OK &&
         (st = td_stmt_bind_int64(q, 3, now, err)) == TD_OK &&
         (st = td_stmt_bind_int64(q, 4, a->delete_after_ms, err)) == TD_OK &&
-        (st = td_stmt_bind_text(q, 5, a->evidence_case ? a->evidence_case : "", (size_t)-1,
-                                err)) == TD_OK &&
+        (st = td_stmt_bind_text(q, 5, a->evidence_case ? a->evidence_case : "", (size_t)-1, err)) ==
+            TD_OK &&
         (st = td_stmt_bind_int64(q, 6, TD_REVIEW_MEDIA_KEPT, err)) == TD_OK &&
         (st = td_stmt_bind_int64(q, 7, TD_REVIEW_MEDIA_SEALING, err)) == TD_OK)
         st = td_stmt_run(q, &changed, err);
@@ -147,11 +147,11 @@ static td_status release_body(td_store_conn *c, void *ctx, td_error *err)
         json_t *items = json_array();
         for (size_t i = 0; i < a->r->n; i++)
             if (a->r->items[i].kept)
-                json_array_append_new(
-                    items, json_pack("{s:i, s:I, s:I, s:s}", "part", a->r->items[i].part, "item",
-                                     (json_int_t)a->r->items[i].evidence_item, "bytes",
-                                     (json_int_t)a->r->items[i].bytes, "sha256",
-                                     a->r->items[i].sha256));
+                json_array_append_new(items,
+                                      json_pack("{s:i, s:I, s:I, s:s}", "part", a->r->items[i].part,
+                                                "item", (json_int_t)a->r->items[i].evidence_item,
+                                                "bytes", (json_int_t)a->r->items[i].bytes, "sha256",
+                                                a->r->items[i].sha256));
         return td__rm_audit(rm, c, NULL, "content.media_preserved", a->r->content_id,
                             json_pack("{s:s, s:I, s:s, s:o}", "content_id", a->r->content_id,
                                       "case", (json_int_t)a->r->case_id, "evidence_case",
@@ -265,10 +265,10 @@ static td_status seal_part(td_review_media *rm, copy_row *r, td_review_media_ite
     int n = snprintf(label, sizeof label, "%s part %d", r->content_id, it->part);
     if (n < 0 || (size_t)n >= sizeof label)
         snprintf(label, sizeof label, "review media part %d", it->part);
-    json_t *rel = json_pack("{s:s, s:i, s:s, s:I, s:s, s:I}", "content_id", r->content_id, "part",
-                            it->part, "content_type", it->content_type, "bytes",
-                            (json_int_t)it->bytes, "sha256", it->sha256, "case",
-                            (json_int_t)r->case_id);
+    json_t *rel =
+        json_pack("{s:s, s:i, s:s, s:I, s:s, s:I}", "content_id", r->content_id, "part", it->part,
+                  "content_type", it->content_type, "bytes", (json_int_t)it->bytes, "sha256",
+                  it->sha256, "case", (json_int_t)r->case_id);
     char *related = rel ? json_dumps(rel, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(rel);
     if (!related) {
@@ -371,10 +371,9 @@ td_status td__rm_tick(td_review_media *rm, td_error *err)
             return est;
         sealing = es.has_master;
     }
-    int64_t binds[8] = {TD_CASE_CLOSED,          TD_REVIEW_MEDIA_KEPT,
-                        TD_REVIEW_MEDIA_SEALING, now - CLAIM_MS,
-                        TD_DECISION_REMOVE,      rm->opts.evidence ? 1 : 0,
-                        sealing,                 now - rm->opts.grace_ms};
+    int64_t binds[8] = {TD_CASE_CLOSED, TD_REVIEW_MEDIA_KEPT,   TD_REVIEW_MEDIA_SEALING,
+                        now - CLAIM_MS, TD_DECISION_REMOVE,     rm->opts.evidence ? 1 : 0,
+                        sealing,        now - rm->opts.grace_ms};
     pthread_mutex_lock(&rm->tick_lock);
     td_status st = td_store_read_rows(
         rm->svc->store,

@@ -304,8 +304,7 @@ static json_t *media_json(td__req *r, const td_content *c, const char *failure)
         json_array_append_new(items, json_pack("{s:i, s:s, s:I, s:s, s:b, s:s?}", "part", it->part,
                                                "content_type", it->content_type, "bytes",
                                                (json_int_t)it->bytes, "sha256", it->sha256, "kept",
-                                               it->kept, "reason",
-                                               it->kept ? NULL : it->reason));
+                                               it->kept, "reason", it->kept ? NULL : it->reason));
         if (!it->kept && !reason)
             reason = it->reason;
     }
@@ -319,9 +318,8 @@ static json_t *media_json(td__req *r, const td_content *c, const char *failure)
         main ? main->content_type : "application/octet-stream", "bytes",
         (json_int_t)(main ? main->bytes : 0), "parts",
         (json_int_t)(info.n_items ? info.n_items - 1 : 0), "state",
-        td_review_media_state_name(info.state), "delete_after",
-        time_or_null(info.delete_after_ms), "reason", reason, "kept_at",
-        time_or_null(info.created_ms), "deleted_at",
+        td_review_media_state_name(info.state), "delete_after", time_or_null(info.delete_after_ms),
+        "reason", reason, "kept_at", time_or_null(info.created_ms), "deleted_at",
         info.state == TD_REVIEW_MEDIA_DELETED || info.state == TD_REVIEW_MEDIA_PRESERVED
             ? time_or_null(info.handled_ms)
             : json_null(),

@@ -39,19 +39,18 @@ void td__h_me(td__req *r)
 
 static json_t *json_queue(const td_queue *q, int64_t now)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s?, s:I, s:I, s:I}", "id", q->id, "kind",
-                          td_queue_kind_name(q->kind), "value", q->value, "open",
-                          (json_int_t)q->open, "claimed", (json_int_t)q->claimed, "escalated",
-                          (json_int_t)q->escalated);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s?, s:I, s:I, s:I}", "id", q->id, "kind",
+                  td_queue_kind_name(q->kind), "value", q->value, "open", (json_int_t)q->open,
+                  "claimed", (json_int_t)q->claimed, "escalated", (json_int_t)q->escalated);
     if (!o)
         return NULL;
     json_object_set_new(o, "oldest_at", time_or_null(q->oldest_ms));
     json_object_set_new(o, "oldest_ms", q->oldest_ms ? json_integer(q->oldest_ms) : json_null());
     json_object_set_new(o, "oldest_age_s",
-                        q->oldest_ms ? json_integer(now > q->oldest_ms
-                                                        ? (now - q->oldest_ms) / 1000
-                                                        : 0)
-                                     : json_null());
+                        q->oldest_ms
+                            ? json_integer(now > q->oldest_ms ? (now - q->oldest_ms) / 1000 : 0)
+                            : json_null());
     return o;
 }
 
@@ -79,8 +78,8 @@ void td__h_review_reasons(td__req *r)
     const td_review_reason *list = td_review_reasons(r->svc, &n);
     json_t *a = json_array();
     for (size_t i = 0; a && i < n; i++)
-        json_array_append_new(a, json_pack("{s:s, s:s}", "code", list[i].code, "label",
-                                           list[i].label));
+        json_array_append_new(
+            a, json_pack("{s:s, s:s}", "code", list[i].code, "label", list[i].label));
     td__reply_json(r, 200, json_pack("{s:o}", "reasons", a));
 }
 
@@ -88,11 +87,11 @@ void td__h_review_reasons(td__req *r)
 
 static json_t *json_review(const td_decision *d)
 {
-    json_t *o = json_pack("{s:s, s:s?, s:s, s:{s:I, s:s}, s:I}", "decision",
-                          td_decision_name(d->kind), "reason_code",
-                          d->reason_code[0] ? d->reason_code : NULL, "reason", d->reason, "by",
-                          "id", (json_int_t)d->principal_id, "name", d->principal_name,
-                          "decided_ms", (json_int_t)d->decided_ms);
+    json_t *o =
+        json_pack("{s:s, s:s?, s:s, s:{s:I, s:s}, s:I}", "decision", td_decision_name(d->kind),
+                  "reason_code", d->reason_code[0] ? d->reason_code : NULL, "reason", d->reason,
+                  "by", "id", (json_int_t)d->principal_id, "name", d->principal_name, "decided_ms",
+                  (json_int_t)d->decided_ms);
     if (o)
         json_object_set_new(o, "at", time_or_null(d->decided_ms));
     return o;
@@ -102,8 +101,8 @@ static json_t *json_qa(const td_qa *a)
 {
     json_t *o = json_pack("{s:I, s:I, s:s, s:o, s:s, s:I}", "id", (json_int_t)a->id, "case_id",
                           (json_int_t)a->case_id, "content_id", a->content_id, "first",
-                          json_review(&a->first), "state", td_qa_state_name(a->state),
-                          "created_ms", (json_int_t)a->created_ms);
+                          json_review(&a->first), "state", td_qa_state_name(a->state), "created_ms",
+                          (json_int_t)a->created_ms);
     if (!o)
         return NULL;
     json_object_set_new(o, "first_decision_id", json_integer(a->first.id));
@@ -162,8 +161,8 @@ int td__check_reason_code(td__req *r, const char *code)
              "/v1/settings/review-reasons)",
              safe);
     td__reply_json(r, 422,
-                   json_pack("{s:{s:s, s:s, s:s}}", "error", "code", "unknown_reason_code",
-                             "field", "reason_code", "message", msg));
+                   json_pack("{s:{s:s, s:s, s:s}}", "error", "code", "unknown_reason_code", "field",
+                             "reason_code", "message", msg));
     return 0;
 }
 
@@ -235,8 +234,8 @@ void td__h_content_list(td__req *r)
     td_content_brief *list = NULL;
     size_t n = 0;
     td_error err;
-    td_status st = td_content_by_uploader(r->svc, &r->who, uploader, (size_t)limit,
-                                          (size_t)offset, &list, &n, &err);
+    td_status st = td_content_by_uploader(r->svc, &r->who, uploader, (size_t)limit, (size_t)offset,
+                                          &list, &n, &err);
     if (st != TD_OK) {
         td__reply_status(r, st, &err);
         return;
@@ -244,20 +243,19 @@ void td__h_content_list(td__req *r)
     json_t *a = json_array();
     for (size_t i = 0; a && i < n; i++) {
         const td_content_brief *b = &list[i];
-        json_t *o = json_pack("{s:s, s:I, s:s, s:s?, s:I}", "id", b->content_id, "received_ms",
-                              (json_int_t)b->received_ms, "source",
-                              b->source[0] ? b->source : "upload", "url",
-                              b->url[0] ? b->url : NULL, "matches", (json_int_t)b->matches);
+        json_t *o =
+            json_pack("{s:s, s:I, s:s, s:s?, s:I}", "id", b->content_id, "received_ms",
+                      (json_int_t)b->received_ms, "source", b->source[0] ? b->source : "upload",
+                      "url", b->url[0] ? b->url : NULL, "matches", (json_int_t)b->matches);
         if (!o)
             continue;
         json_object_set_new(o, "received_at", time_or_null(b->received_ms));
         json_object_set_new(o, "case_id", b->case_id ? json_integer(b->case_id) : json_null());
-        json_object_set_new(o, "case_state", b->case_id
-                                                 ? json_string(td_case_state_name(b->case_state))
-                                                 : json_null());
+        json_object_set_new(o, "case_state",
+                            b->case_id ? json_string(td_case_state_name(b->case_state))
+                                       : json_null());
         json_object_set_new(o, "decision",
-                            b->decision ? json_string(td_decision_name(b->decision))
-                                        : json_null());
+                            b->decision ? json_string(td_decision_name(b->decision)) : json_null());
         json_array_append_new(a, o);
     }
     td_free(list);

@@ -148,8 +148,11 @@ async function key(role, name) {
 
 // A page of the browser at width x height (1280x800 by default) that records script errors
 // and CSP violations in page.problems.
-async function page(browser, width, height) {
-  const ctx = await browser.newContext({ viewport: { width: width || 1280, height: height || 800 } });
+// opts.bypassCSP: a page whose own scripts (page.evaluate) may read blob: URLs, for checks of
+// what the console shows; never for checking the console itself.
+async function page(browser, width, height, opts) {
+  const ctx = await browser.newContext({ viewport: { width: width || 1280, height: height || 800 },
+    bypassCSP: !!(opts && opts.bypassCSP) });
   const p = await ctx.newPage();
   p.setDefaultTimeout(STEP_MS);
   p.problems = [];
@@ -179,7 +182,7 @@ function pageProblems(p) {
 // TD_DOC_SCREENSHOTS=1.
 async function screenshot(p, name, doc) {
   fs.mkdirSync(artifacts, { recursive: true });
-  const file = path.join(artifacts, testName + '-' + name + '.png');
+  const file = path.join(artifacts, (name.startsWith(testName) ? name : testName + '-' + name) + '.png');
   await p.screenshot({ path: file });
   if (doc && docShots) {
     fs.mkdirSync(path.join(ROOT, 'docs', 'img'), { recursive: true });

@@ -187,8 +187,13 @@ async function liveText(page, sel) {
 
 // Waits until the live region says something matching re; returns it.
 async function waitLive(page, re, sel) {
-  await page.waitForFunction(([src, s]) => new RegExp(src).test(document.querySelector(s).textContent),
-    [re.source, sel || '#review-live']);
+  try {
+    await page.waitForFunction(([src, s]) => new RegExp(src).test(document.querySelector(s).textContent),
+      [re.source, sel || '#review-live']);
+  } catch (e) {
+    throw new Error('the live region ' + (sel || '#review-live') + ' never matched ' + re + ': "' +
+      await liveText(page, sel) + '"');
+  }
   return liveText(page, sel);
 }
 
@@ -206,6 +211,15 @@ async function key(page, k) {
     if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
   });
   await page.keyboard.press(k);
+}
+
+// Waits until the pane beside the case has everything it fetches (for screenshots).
+async function settled(page, scope) {
+  await page.waitForFunction((sc) => {
+    const side = document.querySelector(sc);
+    return side && side.querySelector('.uploader-list, .side-part p') &&
+      !Array.from(side.querySelectorAll('.signal-source')).some((e) => /…/.test(e.textContent));
+  }, scope || '#view-review .case-side');
 }
 
 async function noScroll(page, where) {
@@ -239,7 +253,10 @@ async function queues(page, M) {
     .getAttribute('aria-pressed') === 'true', qid);
   const want = (await must(200, 'GET', '/v1/cases?queue=' + encodeURIComponent(qid) + '&limit=200', M)).cases
     .filter((c) => c.state !== 'closed').map((c) => c.id);
-  await page.waitForFunction((n) => document.querySelectorAll('#view-review button.case-item').length === n, want.length);
+  await page.waitForFunction(([q, n]) => {
+    const t = document.querySelector('#view-review .case-list .pane-title');
+    return t && t.textContent === q + ' (' + n + ')' && location.hash.includes('queue=');
+  }, [qid, want.length]);
   const got = await page.evaluate(() => Array.from(document.querySelectorAll('#view-review button.case-item'))
     .map((b) => Number(b.dataset.caseId)));
   assert(JSON.stringify(got) === JSON.stringify(want), 'the queue lists the API\'s cases in its order: ' + got + ' vs ' + want);
@@ -328,6 +345,10 @@ async function shortcuts(page, M, mName) {
   k = await must(200, 'GET', '/v1/cases/' + id, M);
   assert(k.state === 'escalated', 'API: escalated: ' + JSON.stringify(k));
   ok('"e": API case #' + id + ' escalated');
+  await page.waitForFunction((old) => {
+    const t = document.querySelector('#view-review .case-title');
+    return t && Number(t.dataset.caseId) !== old;
+  }, id);
 
   // n and p move through the queue.
   const list = await page.evaluate(() => Array.from(document.querySelectorAll('#view-review button.case-item'))
@@ -363,13 +384,20 @@ async function media(page, M, d) {
   await waitCase(page, d.cases.img4);
   await page.waitForSelector('#view-review .case-content figure.media-item img');
   assert(await mediaFilter(page) === 'blur(16px) grayscale(1)', 'the image is blurred and greyscale: ' + await mediaFilter(page));
-  // The bytes behind the image are the uploaded file's, as the API serves them.
-  const shown = await page.evaluate(async () => {
+  // The bytes behind the image are the uploaded file's, as the API serves them. The console's
+  // CSP lets no script fetch a blob: URL (connect-src 'self'), so this is read in a second page
+  // whose CSP is bypassed for the test's own script.
+  const peek = await H.page(page.context().browser(), 1280, 800, { bypassCSP: true });
+  await H.signIn(peek, M);
+  await peek.goto(H.base + '/#review/case=' + d.cases.img4);
+  await peek.waitForSelector('#view-review .case-content figure.media-item img');
+  const shown = await peek.evaluate(async () => {
     const img = document.querySelector('#view-review .case-content figure.media-item img');
     const b = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
     const h = new Uint8Array(await crypto.subtle.digest('SHA-256', b));
     return { src: img.src, sha: Array.from(h).map((x) => x.toString(16).padStart(2, '0')).join('') };
   });
+  await peek.context().close();
   const served = await call('GET', '/v1/content/post%2Fimg-4/media', M);
   assert(served.status === 200 && (served.headers.get('content-type') || '').startsWith('image/jpeg'),
     'API: GET media answers the image: ' + served.status + ' ' + served.headers.get('content-type'));
@@ -378,6 +406,7 @@ async function media(page, M, d) {
     'the bytes shown are the uploaded file (' + shown.sha + ' vs ' + sha256(d.image) + ')');
   ok('image of case #' + d.cases.img4 + ' blurred and greyscale (filter ' + await mediaFilter(page) + '); its bytes are the file ' +
     'uploaded (SHA-256 ' + shown.sha.slice(0, 16) + '..., as GET /v1/content/{id}/media serves them)');
+  await settled(page);
   await H.screenshot(page, 'review', true);
 
   await page.click('#view-review .case-content button.reveal');
@@ -416,6 +445,7 @@ async function media(page, M, d) {
   assert(v.filter === 'blur(16px) grayscale(1)' && v.frame === 'blur(16px) grayscale(1)', 'video and frames blurred: ' + JSON.stringify(v));
   await page.waitForFunction(() => document.querySelectorAll('#view-review .frame-strip canvas').length >= 4);
   ok('the video: muted, paused, no autoplay, controls; it and its frame strip (4 frames) blurred and greyscale');
+  await settled(page);
   await H.screenshot(page, 'review-video', true);
 
   // Media settings: greyscale off for this queue only, kept in localStorage; back to default.
@@ -425,6 +455,7 @@ async function media(page, M, d) {
   await page.uncheck('#pref-grey');
   await page.selectOption('#pref-strength', 'strong');
   await page.click('#pref-save');
+  await page.waitForFunction(() => /strong/.test(localStorage.getItem('takedown.review.prefs') || ''));
   assert(await mediaFilter(page) === 'blur(32px)', 'settings apply at once: ' + await mediaFilter(page));
   const stored = await page.evaluate(() => JSON.parse(localStorage.getItem('takedown.review.prefs')));
   assert(stored && stored.grey === false && stored.strength === 'strong', 'kept in localStorage: ' + JSON.stringify(stored));
@@ -433,6 +464,7 @@ async function media(page, M, d) {
   await page.selectOption('#pref-strength', 'medium');
   await page.selectOption('#pref-scope', 'queue');
   await page.click('#pref-save');
+  await page.waitForFunction(() => /"queues":\{"all"/.test(localStorage.getItem('takedown.review.prefs') || ''));
   const stored2 = await page.evaluate(() => JSON.parse(localStorage.getItem('takedown.review.prefs')));
   assert(stored2.queues && stored2.queues.all && stored2.queues.all.grey === true, 'a per-queue override: ' + JSON.stringify(stored2));
   assert(await mediaFilter(page) === 'blur(16px) grayscale(1)', 'the queue override applies: ' + await mediaFilter(page));
@@ -455,6 +487,9 @@ async function qa(t, d, keys, removedCase) {
   await page1.click('#view-qa button.qa-item[data-qa-id="' + item.id + '"]');
   await page1.waitForSelector('#qa-keep');
   await page1.click('#qa-keep');
+  await waitLive(page1, /Choose a reason/, '#qa-live');
+  await page1.selectOption('#qa-reason', 'other');
+  await page1.click('#qa-keep');
   const said = await waitLive(page1, /409/, '#qa-live');
   assert(/same_reviewer|first decision|409/.test(said), 'the 409 is shown: ' + said);
   ok('the first reviewer deciding their own QA review sees "' + said + '"');
@@ -470,6 +505,7 @@ async function qa(t, d, keys, removedCase) {
   assert(/hidden until the second reviewer decides/.test(head) && !/incitement/.test(head),
     'the first decision is hidden: ' + head);
   ok('QA #' + item.id + ' for the second moderator: the first decision hidden');
+  await settled(page, '#view-qa .qa-side');
   await H.screenshot(page, 'qa', true);
 
   await page.selectOption('#qa-reason', 'not_terrorist_content');
@@ -488,10 +524,14 @@ async function qa(t, d, keys, removedCase) {
     'the page shows both decisions');
 
   await page.click('#qa-tab-disagreed');
-  await page.waitForSelector('#view-qa button.qa-item[data-qa-id="' + item.id + '"]');
+  await page.waitForFunction((id) => {
+    const b = document.querySelector('#view-qa button.qa-item[data-qa-id="' + id + '"]');
+    return b && /disagreed/.test(b.textContent) && location.hash.includes('state=disagreed');
+  }, item.id);
   const row = await page.textContent('#view-qa button.qa-item[data-qa-id="' + item.id + '"]');
   assert(/remove vs keep/.test(row), 'the disagreements tab lists it: ' + row);
   ok('"Disagreements" lists QA #' + item.id + ' (remove vs keep)');
+  await settled(page, '#view-qa .qa-side');
   await H.screenshot(page, 'qa-disagreements', true);
   await a11yCheck(page, 'the QA view');
   await page.waitForSelector('#view-qa .qa-content figure.media-item .media');
@@ -524,6 +564,7 @@ async function auditor(t, keys, d) {
   assert(forced.status === 403 && /403/.test(forced.text), 'a forced POST is 403: ' + JSON.stringify(forced));
   ok('auditor: case #' + d.cases.img3 + ' read with no action button and no media ("Media is shown to moderators only"); ' +
     '"c" does nothing; a forced claim: "' + forced.text + '"');
+  await settled(page);
   await H.screenshot(page, 'review-auditor', true);
   await page.goto(H.base + '/#qa/state=disagreed');
   await page.waitForSelector('#view-qa button.qa-item');
