@@ -177,23 +177,7 @@ H.run('team', async (t) => {
   const pub = (await H.runCli(['audit', 'pubkey', '--data', t.dataDir])).out.trim().split(/\s+/).pop();
   assert(/^[0-9a-f]{64}$/.test(pub), 'takedown audit pubkey gives the log key: ' + pub);
 
-  // GET /v1/me comes with the review API; on a build without it, the test answers it in the
-  // browser from the key list (same fields), so that these views can be driven.
-  const meRoute = (await call('GET', '/v1/me', A)).status;
-  const keyList = (await must(200, 'GET', '/v1/keys', A)).keys;
   const page = await H.page(t.browser);
-  if (meRoute === 404) {
-    const all = keyList.concat(Object.values(keys));
-    await page.context().route('**/v1/me', async (route) => {
-      const auth = route.request().headers().authorization || '';
-      const k = auth.replace(/^Bearer /, '');
-      const fresh = (await must(200, 'GET', '/v1/keys', A)).keys;
-      const row = fresh.find((x) => k.startsWith(x.prefix) && !x.revoked_ms) || (k === A ? all[0] : null);
-      if (!row) return route.fulfill({ status: 401, contentType: 'application/json', body: JSON.stringify({ error: { code: 'unauthenticated', message: 'unknown key' } }) });
-      return route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ key_id: row.id, name: row.name, role: row.role, authority: null }) });
-    });
-    ok('GET /v1/me is not on this build (404): answered in the browser from GET /v1/keys');
-  }
   await H.signIn(page, A);
   const adminNav = await navOf(page);
   for (const v of ['banks', 'orders', 'evidence', 'authorities', 'keys', 'webhooks', 'audit', 'transparency', 'live', 'incidents', 'exchanges', 'reports', 'eorders'])
@@ -735,10 +719,6 @@ H.run('team', async (t) => {
 
   // ---- phone width ----
   const phone = await H.page(t.browser, 390, 844);
-  if (meRoute === 404) {
-    await phone.context().route('**/v1/me', (route) => route.fulfill({ status: 200, contentType: 'application/json',
-      body: JSON.stringify({ key_id: 1, name: 'admin', role: 'admin', authority: null }) }));
-  }
   await H.signIn(phone, A);
   await go(phone, '#transparency');
   await submit(phone, '#transparency-period');
