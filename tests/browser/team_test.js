@@ -400,6 +400,7 @@ H.run('team', async (t) => {
   assert(/Error 409/.test(early), 'releasing before the custodians shows the API\'s 409: ' + early);
 
   for (const [i, name] of ['alice', 'bob'].entries()) {
+    await page.evaluate(() => { location.hash = '#approvals'; });
     await H.signIn(page, keys[name].key);
     const nav = await navOf(page);
     assert(nav.length === 1 && nav[0] === 'approvals', 'a custodian is offered only the approvals: ' + nav);
