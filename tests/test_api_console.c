@@ -90,8 +90,7 @@ static struct {
     int n_cases;
 } T;
 
-static void submit(const char *id, const char *md5, const char *sha256, int to_block,
-                   int to_review)
+static void submit(const char *id, const char *md5, const char *sha256, int to_block, int to_review)
 {
     char body[512];
     snprintf(body, sizeof body,

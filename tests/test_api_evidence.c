@@ -840,9 +840,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_before_master),  cmocka_unit_test(test_init_then_preserved),
         cmocka_unit_test(test_cases_metadata), cmocka_unit_test(test_release),
-        cmocka_unit_test(test_audit_entries),
-        cmocka_unit_test(test_log_entries),  cmocka_unit_test(test_metrics),
-        cmocka_unit_test(test_media),
+        cmocka_unit_test(test_audit_entries),  cmocka_unit_test(test_log_entries),
+        cmocka_unit_test(test_metrics),        cmocka_unit_test(test_media),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1554,9 +1554,9 @@ static void test_report_charts(void **state)
     td_order_rejection why;
     td_error err;
     /* Receipt offsets from T0 (a Saturday) and the delay to removal of each removal order. */
-    static const int64_t at_ms[] = {1 * HOUR,  2 * HOUR, 3 * DAY,  3 * DAY + HOUR, 4 * DAY,
-                                    9 * DAY,   10 * DAY, 11 * DAY, 16 * DAY,       23 * DAY};
-    static const int64_t delay_ms[] = {MIN,      5 * MIN - 1000, 5 * MIN,  12 * MIN,  29 * MIN,
+    static const int64_t at_ms[] = {1 * HOUR, 2 * HOUR, 3 * DAY,  3 * DAY + HOUR, 4 * DAY,
+                                    9 * DAY,  10 * DAY, 11 * DAY, 16 * DAY,       23 * DAY};
+    static const int64_t delay_ms[] = {MIN,      5 * MIN - 1000, 5 * MIN,  12 * MIN, 29 * MIN,
                                        44 * MIN, 60 * MIN - 1,   60 * MIN, 90 * MIN, 3 * HOUR};
     enum { N = sizeof at_ms / sizeof at_ms[0] };
     static const int64_t referral_at[] = {2 * DAY, 17 * DAY};
@@ -1581,8 +1581,7 @@ static void test_report_charts(void **state)
         char ref[16];
         fake_clock_set(T0 + referral_at[i]);
         snprintf(ref, sizeof ref, "RC-%d", i);
-        order_opts o = {"referral", "EU IRU", ref, "[{\"content_id\":\"chart-0\"}]",
-                        0,          0,        0,   NULL};
+        order_opts o = {"referral", "EU IRU", ref, "[{\"content_id\":\"chart-0\"}]", 0, 0, 0, NULL};
         check(receive(f, TD_ORDER_REFERRAL, &o, f->ru_sk, &r, &why, &err), &err);
     }
 
@@ -1644,9 +1643,8 @@ static void test_report_charts(void **state)
     size_t i;
     assert_true(json_array_size(weeks) >= 2);
     assert_string_equal(api_like_str(json_array_get(weeks, 0), "week_start"), first);
-    assert_string_equal(api_like_str(json_array_get(weeks, json_array_size(weeks) - 1),
-                                     "week_start"),
-                        last);
+    assert_string_equal(
+        api_like_str(json_array_get(weeks, json_array_size(weeks) - 1), "week_start"), last);
     json_int_t total_orders = 0, total_referrals = 0;
     json_array_foreach(weeks, i, w)
     {

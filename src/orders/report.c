@@ -285,19 +285,18 @@ static json_t *removal_histogram(counter *k)
         td_stmt_reset(q);
         total += n;
         json_array_append_new(
-            buckets, i + 1 < N_HISTOGRAM
-                         ? json_pack("{s:I, s:I, s:I}", "from_minutes",
-                                     (json_int_t)histogram_minutes[i], "to_minutes",
-                                     (json_int_t)histogram_minutes[i + 1], "orders", n)
-                         : json_pack("{s:I, s:n, s:I}", "from_minutes",
-                                     (json_int_t)histogram_minutes[i], "to_minutes", "orders", n));
+            buckets,
+            i + 1 < N_HISTOGRAM
+                ? json_pack("{s:I, s:I, s:I}", "from_minutes", (json_int_t)histogram_minutes[i],
+                            "to_minutes", (json_int_t)histogram_minutes[i + 1], "orders", n)
+                : json_pack("{s:I, s:n, s:I}", "from_minutes", (json_int_t)histogram_minutes[i],
+                            "to_minutes", "orders", n));
     }
     json_int_t median = total ? nth_time(k, (total + 1) / 2) : 0;
     json_int_t p95 = total ? nth_time(k, (95 * total + 99) / 100) : 0;
     return json_pack("{s:o, s:I, s:o, s:o, s:o, s:o}", "buckets", buckets ? buckets : json_array(),
-                     "orders", total, "median_s",
-                     total ? json_integer(median / 1000) : json_null(), "p95_s",
-                     total ? json_integer(p95 / 1000) : json_null(), "median_ms",
+                     "orders", total, "median_s", total ? json_integer(median / 1000) : json_null(),
+                     "p95_s", total ? json_integer(p95 / 1000) : json_null(), "median_ms",
                      total ? json_integer(median) : json_null(), "p95_ms",
                      total ? json_integer(p95) : json_null());
 }
@@ -444,16 +443,15 @@ td_status td_report_transparency(td_orders *o, int64_t from, int64_t to, char **
     td_store_release(o->svc->store, c);
     td_order_time_format(from, from_text);
     td_order_time_format(to, to_text);
-    json_t *r =
-        json_pack("{s:{s:s, s:s, s:I, s:I}, s:o, s:o, s:o, s:o, s:o, s:o,"
-                  " s:{s:I}, s:o, s:o, s:o, s:o, s:{s:I, s:s}}",
-                  "period", "from", from_text, "to", to_text, "from_ms", (json_int_t)from, "to_ms",
-                  (json_int_t)to, "orders", orders, "items_removed", items, "referrals", referrals,
-                  "complaints", complaints, "proceedings", proceedings, "reinstatements",
-                  reinstated, "anti_reupload", "blocked_uploads", blocks, "orders_per_week", per_week,
-                  "removal_time_histogram", histogram, "matches_per_bank", per_bank,
-                  "decisions_per_outcome", per_outcome, "audit_log", "size",
-                  (json_int_t)size, "root", root_hex);
+    json_t *r = json_pack(
+        "{s:{s:s, s:s, s:I, s:I}, s:o, s:o, s:o, s:o, s:o, s:o,"
+        " s:{s:I}, s:o, s:o, s:o, s:o, s:{s:I, s:s}}",
+        "period", "from", from_text, "to", to_text, "from_ms", (json_int_t)from, "to_ms",
+        (json_int_t)to, "orders", orders, "items_removed", items, "referrals", referrals,
+        "complaints", complaints, "proceedings", proceedings, "reinstatements", reinstated,
+        "anti_reupload", "blocked_uploads", blocks, "orders_per_week", per_week,
+        "removal_time_histogram", histogram, "matches_per_bank", per_bank, "decisions_per_outcome",
+        per_outcome, "audit_log", "size", (json_int_t)size, "root", root_hex);
     if (k.st) {
         json_decref(r);
         return k.st;

@@ -878,18 +878,18 @@ void td__h_audit_entries(td__req *r)
         td_audit_entry *e = &list[i];
         char *text = NULL;
         size_t len = 0;
-        if (td_audit_entry_canonical(e->seq, e->time_ms, e->actor, e->action, e->object,
-                                     e->details, &text, &len, &err) == TD_OK) {
+        if (td_audit_entry_canonical(e->seq, e->time_ms, e->actor, e->action, e->object, e->details,
+                                     &text, &len, &err) == TD_OK) {
             json_array_append_new(
                 arr, json_pack("{s:I, s:o, s:I, s:s, s:s, s:s, s:s, s:s%}", "seq",
                                (json_int_t)e->seq, "time", td__time_json(e->time_ms), "time_ms",
                                (json_int_t)e->time_ms, "actor", e->actor, "action", e->action,
-                               "object", e->object, "details", e->details, "canonical", text,
-                               len));
+                               "object", e->object, "details", e->details, "canonical", text, len));
             td_free(text);
         }
     }
-    json_t *next = n == (size_t)limit && n ? json_integer((json_int_t)list[n - 1].seq) : json_null();
+    json_t *next =
+        n == (size_t)limit && n ? json_integer((json_int_t)list[n - 1].seq) : json_null();
     for (size_t i = 0; i < n; i++)
         td_audit_entry_clear(&list[i]);
     td_free(list);
