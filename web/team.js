@@ -673,7 +673,7 @@
       });
       refreshButton(head, () => p.reload());
       section.append(detail);
-      if (can('POST /v1/evidence/releases')) section.append(releaseBox(n));
+      if (can('GET /v1/evidence/releases')) section.append(releaseBox(n));
       p.first();
       if (params) openCase(detail, decodeURIComponent(params), n, () => p.reload());
     },
@@ -727,12 +727,48 @@
     document.getElementById('evidence-detail-title').focus();
   }
 
-  // Release requests (admin): create one, then release it once k custodians approved.
+  // Release requests: the list (GET /v1/evidence/releases, by state, with approvals x of k);
+  // an admin requests one and releases an approved one from its row.
   function releaseBox(n) {
     const out = h('div', { id: 'release-out' });
     const box = h('section', { 'aria-labelledby': 'releases-title' }, h('h3', { id: 'releases-title' }, 'Release requests'));
+    const stateField = field({ name: 'state', label: 'Show', type: 'select', value: 'all',
+      options: [['all', 'all requests'], ['pending', 'pending (awaiting custodians)'], ['approved', 'approved (may be released)'], ['released', 'released']] }, 'releases');
+    const listBox = h('div', { id: 'release-list' });
+    box.append(h('div', { class: 'filters' }, stateField.wrap), listBox);
+    const releaseItems = async (id) => {
+      const r = await api('POST', '/v1/evidence/releases/' + Number(id) + '/release', { body: {} });
+      clear(out).append(table('Released items', ['Item', 'Label', 'Bytes', 'SHA-256', ''], (r.items || []).map((i) => h('tr', null,
+        h('td', null, '#' + i.id), h('td', { class: 'mono' }, i.label), h('td', null, String(i.bytes)),
+        h('td', { class: 'mono sha' }, i.sha256),
+        h('td', null, h('button', { type: 'button', class: 'secondary', on: { click: () => {
+          const bin = atob(i.content_base64);
+          download(new Blob([Uint8Array.from(bin, (ch) => ch.charCodeAt(0))]), 'evidence-item-' + i.id + '.bin');
+        } } }, 'Save item #' + i.id))))));
+      const said = (r.items || []).length + ' item(s) released.';
+      out.prepend(h('p', { class: 'inline-ok release-result', role: 'status' }, 'Request #' + Number(id) + ': ' + said));
+      return said;
+    };
+    const canRelease = can('POST /v1/evidence/releases/{id}/release');
+    const p = pager(listBox, {
+      caption: 'Release requests', empty: 'No release requests.',
+      columns: ['Request', 'Case', 'Requester', 'Legal basis', 'Purpose', 'Approvals', 'State', 'Requested', ''],
+      load: async (pg) => {
+        const d = await api('GET', '/v1/evidence/releases', { query: { state: stateField.input.value, limit: String(PAGE + 1), offset: String(pg * PAGE) } });
+        const rs = d.releases || [];
+        return { items: rs.slice(0, PAGE), more: rs.length > PAGE };
+      },
+      row: (q) => h('tr', { 'data-release': q.id, 'data-state': q.state },
+        h('td', null, '#' + q.id), h('td', { class: 'mono' }, q.case), h('td', null, q.requester), h('td', null, q.legal_basis),
+        h('td', null, q.purpose), h('td', { class: 'approvals' }, q.approvals + ' of ' + q.needed), h('td', null, q.state),
+        h('td', null, time(q.created_at)),
+        h('td', null, canRelease && q.state !== 'released' ? actionButton('Release the items of #' + q.id, () => releaseItems(q.id),
+          { id: 'release-do-' + q.id, after: () => p.reload() }) : '')),
+    });
+    stateField.input.addEventListener('change', () => p.first());
+    p.first();
     box.append(h('div', { class: 'actions' },
-      actionForm({
+      can('POST /v1/evidence/releases') ? actionForm({
         id: 'release-request', title: 'Request a release', button: 'Request release',
         fields: [{ name: 'case', label: 'Case', required: true, hint: 'e.g. order-1' },
           { name: 'requester', label: 'Requester (who asks)', required: true },
@@ -747,23 +783,8 @@
           n.say('Release request #' + r.id + ' created; custodians approve it with their shares.');
           return h('span', null, 'Release request ', h('strong', { class: 'release-id' }, '#' + r.id), ' created: it needs the custodians\' approvals.');
         },
-      }),
-      can('POST /v1/evidence/releases/{id}/release') ? actionForm({
-        id: 'release-do', title: 'Release', button: 'Release the items',
-        intro: 'Once k custodians approved: the decrypted items, in this answer only (audited).',
-        fields: [{ name: 'id', label: 'Request id', type: 'number', required: true, attrs: { min: 1 } }],
-        submit: async (v) => {
-          const r = await api('POST', '/v1/evidence/releases/' + Number(v.id) + '/release', { body: {} });
-          clear(out).append(table('Released items', ['Item', 'Label', 'Bytes', 'SHA-256', ''], (r.items || []).map((i) => h('tr', null,
-            h('td', null, '#' + i.id), h('td', { class: 'mono' }, i.label), h('td', null, String(i.bytes)),
-            h('td', { class: 'mono sha' }, i.sha256),
-            h('td', null, h('button', { type: 'button', class: 'secondary', on: { click: () => {
-              const bin = atob(i.content_base64);
-              download(new Blob([Uint8Array.from(bin, (ch) => ch.charCodeAt(0))]), 'evidence-item-' + i.id + '.bin');
-            } } }, 'Save item #' + i.id))))));
-          return (r.items || []).length + ' item(s) released.';
-        },
-      }) : null), out);
+        after: () => p.reload(),
+      }) : null), canRelease ? h('p', { class: 'hint' }, 'Once k custodians approved, "Release the items" gives the decrypted items, in that answer only (audited).') : null, out);
     return box;
   }
 
@@ -771,19 +792,36 @@
   view({
     id: 'approvals', title: 'Release approvals', roles: ['custodian'], order: 10,
     render(section) {
-      frame(section, 'Approve an evidence release',
+      const { n, head } = frame(section, 'Approve an evidence release',
         'You hold one share of the evidence master key. Check the request\'s legal basis with the requester out of band, then approve it with your share. The share is sent once and kept in the server\'s memory only.');
-      section.append(actionForm({
-        id: 'approve-release', title: 'Approval', button: 'Approve with my share',
-        fields: [{ name: 'id', label: 'Release request id', type: 'number', required: true, attrs: { min: 1 } },
+      const listBox = h('section', { 'aria-labelledby': 'approvals-pending-title' },
+        h('h3', { id: 'approvals-pending-title' }, 'Requests awaiting approval'));
+      const formBox = h('div');
+      section.append(listBox, formBox);
+      const draw = async () => {
+        const pending = (await api('GET', '/v1/evidence/releases', { query: { state: 'pending', limit: '200' } })).releases || [];
+        clear(listBox).append(h('h3', { id: 'approvals-pending-title' }, 'Requests awaiting approval'),
+          pending.length ? table('Requests awaiting approval', ['Request', 'Case', 'Requester', 'Legal basis', 'Purpose', 'Approvals', 'Requested'],
+            pending.map((q) => h('tr', { 'data-release': q.id }, h('td', null, '#' + q.id), h('td', { class: 'mono' }, q.case),
+              h('td', null, q.requester), h('td', null, q.legal_basis), h('td', null, q.purpose),
+              h('td', { class: 'approvals' }, q.approvals + ' of ' + q.needed), h('td', null, time(q.created_at)))))
+            : h('p', { class: 'muted empty' }, 'No release request awaits approval.'));
+        clear(formBox).append(actionForm({
+          id: 'approve-release', title: 'Approval', button: 'Approve with my share',
+          fields: [{ name: 'id', label: 'Release request', type: 'select', required: true,
+            options: pending.map((q) => [String(q.id), '#' + q.id + ' ' + q.case + ' (' + q.approvals + ' of ' + q.needed + ')']) },
           { name: 'share', label: 'Your share (tdss1-…)', type: 'password', required: true, attrs: { spellcheck: 'false', autocomplete: 'off' } }],
-        submit: async (v) => {
-          const a = await api('POST', '/v1/evidence/releases/' + Number(v.id) + '/approvals', { body: { share: v.share.trim() } });
-          return h('span', { class: 'approval-result' }, 'Approval of ' + a.custodian + ' recorded: ' + a.approvals + ' of ' + a.needed +
-            (a.ready ? '; the release may now be made.' : ' needed.'));
-        },
-        reset: true,
-      }));
+          submit: async (v) => {
+            const a = await api('POST', '/v1/evidence/releases/' + Number(v.id) + '/approvals', { body: { share: v.share.trim() } });
+            return h('span', { class: 'approval-result' }, 'Approval of ' + a.custodian + ' recorded for #' + a.request + ': ' + a.approvals + ' of ' + a.needed +
+              (a.ready ? '; the release may now be made.' : ' needed.'));
+          },
+          after: draw,
+          reset: true,
+        }));
+      };
+      refreshButton(head, () => guard(n, draw));
+      guard(n, draw);
     },
   });
 
@@ -1127,20 +1165,31 @@
         s.done(ok, ok ? 'Entry #' + d.seq + ' is in the signed log.' : 'The inclusion proof does NOT verify.');
       }
 
-      // Entries: the log has no listing route; each entry is read through its inclusion proof
-      // (newest first), which also gives the canonical text that is hashed.
+      // Entries: GET /v1/log/entries, newest first, ten a page (the API's `before` cursor; the
+      // cursors of the pages seen are kept for "Previous page"), up to the latest checkpoint
+      // once one was fetched; an action filter. "Verify entry #N" checks one in the browser.
+      const actionField = field({ name: 'action', label: 'Only the action (e.g. order.received; empty: all)', attrs: { spellcheck: 'false', list: 'audit-actions' } }, 'audit');
+      const actionList = h('datalist', { id: 'audit-actions' });
       const entriesBox = h('section', { 'aria-labelledby': 'audit-entries-title' }, h('h3', { id: 'audit-entries-title' }, 'Entries'),
-        h('p', { class: 'hint' }, 'Newest first, up to the latest checkpoint; each read through its inclusion proof.'));
+        h('p', { class: 'hint' }, 'Newest first, up to the latest checkpoint fetched (or the whole log before).'), h('div', { class: 'filters' }, actionField.wrap, actionList));
+      const cursors = [];
       const browse = pager(entriesBox, {
-        caption: 'Audit entries', empty: 'Fetch the checkpoint first.',
+        caption: 'Audit entries', empty: 'No entries.',
         columns: ['Seq', 'Time', 'Actor', 'Action', 'Object', 'Details', ''],
         load: async (pg) => {
-          if (!latest) return { items: [], more: false };
-          const top = latest.size - 1 - pg * 10;
-          const seqs = [];
-          for (let s = top; s >= 0 && seqs.length < 10; s--) seqs.push(s);
-          const docs = await Promise.all(seqs.map((s) => api('GET', '/v1/log/proof/inclusion', { query: { seq: String(s), size: String(latest.size) } })));
-          return { items: docs.map((d) => JSON.parse(d.entry)), more: top - 10 >= 0 };
+          if (pg === 0) cursors.length = 0;
+          cursors[0] = latest ? String(latest.size) : null;
+          const query = { limit: '10' };
+          if (cursors[pg] !== null && cursors[pg] !== undefined) query.before = cursors[pg];
+          const action = actionField.input.value.trim();
+          if (action) query.action = action;
+          const d = await api('GET', '/v1/log/entries', { query });
+          const items = d.entries || [];
+          cursors[pg + 1] = d.next_before === null ? undefined : String(d.next_before);
+          for (const e of items) {
+            if (![...actionList.options].some((o) => o.value === e.action)) actionList.append(h('option', { value: e.action }));
+          }
+          return { items, more: d.next_before !== null };
         },
         row: (e) => h('tr', { 'data-seq': e.seq }, h('td', null, String(e.seq)), h('td', null, ms(e.time_ms)), h('td', null, e.actor),
           h('td', null, e.action), h('td', { class: 'mono' }, e.object), h('td', { class: 'mono details' }, e.details),
@@ -1150,7 +1199,9 @@
             proofOut.scrollIntoView({ block: 'nearest' });
           } } }, 'Verify entry #' + e.seq))),
       });
+      actionField.input.addEventListener('change', () => browse.first());
       section.append(keyField.wrap, cpForm, cpOut, proofForm, proofOut, entriesBox);
+      browse.first();
       refreshButton(head, () => cpForm.requestSubmit());
     },
   });
@@ -1180,55 +1231,33 @@
     return /[",\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
   };
 
-  // The figures behind the charts. The report gives totals; the per-week, distribution and
-  // per-bank figures are computed here from the orders, cases and content of the period.
+  // The figures behind the charts, all from the report (GET /v1/reports/transparency): orders
+  // per week, the distribution of the time from receipt to removal, matches per bank, decisions
+  // per outcome (with the referrals and complaints decided).
   async function reportData(from, to) {
     const fromIso = new Date(from).toISOString().replace(/\.\d+Z$/, 'Z');
     const toIso = new Date(to).toISOString().replace(/\.\d+Z$/, 'Z');
     const report = await api('GET', '/v1/reports/transparency', { query: { from: fromIso, to: toIso } });
-    const orders = ((await api('GET', '/v1/orders', { query: { open: '0', limit: '1000' } })).orders || [])
-      .filter((o) => o.type === 'removal_order' && Date.parse(o.received_at) >= from && Date.parse(o.received_at) < to);
-    // Orders per week (Monday 00:00 UTC).
-    const weeks = [];
-    for (let w = mondayOf(from); w < to; w += WEEK) weeks.push({ label: 'week of ' + new Date(w).toISOString().slice(0, 10), short: new Date(w).toISOString().slice(5, 10), value: 0, at: w });
-    for (const o of orders) {
-      const w = weeks.find((x) => x.at === mondayOf(Date.parse(o.received_at)));
-      if (w) w.value++;
-    }
-    // Receipt to removal: the confirmed orders' measure times (one read per order).
-    const details = await Promise.all(orders.filter((o) => o.state !== 'received')
-      .slice(0, 500).map((o) => api('GET', '/v1/orders/' + o.id).catch(() => null)));
-    const minutes = details.filter((d) => d && d.measure === 'removed' && d.measure_at)
-      .map((d) => (Date.parse(d.measure_at) - Date.parse(d.received_at)) / 60000);
-    const edges = [5, 15, 30, 45, 60, 120, 1440];
+    const weeks = (report.orders_per_week || []).map((w) => ({ label: 'week of ' + w.week_start, short: w.week_start.slice(5), value: w.orders, referrals: w.referrals }));
     const fmtMin = (m) => (m >= 60 ? m / 60 + ' h' : m + ' min');
-    const dist = Charts.histogram(minutes, edges, (a, b) => (b === null ? '≥ ' + fmtMin(a) : a === 0 ? '< ' + fmtMin(b) : fmtMin(a) + '–' + fmtMin(b)));
     const shortMin = (m) => (m >= 60 ? m / 60 + 'h' : m + 'm');
-    for (const x of dist) x.short = x.to === null ? '≥' + shortMin(x.from) : x.from === 0 ? '<' + shortMin(x.to) : shortMin(x.from) + '–' + shortMin(x.to);
-    // Matches per bank and decisions per outcome: the review cases of the period.
-    const cases = [];
-    for (let off = 0; off < 2000; off += 1000) {
-      const page = (await api('GET', '/v1/cases', { query: { state: 'all', limit: '1000', offset: String(off) } })).cases || [];
-      cases.push(...page);
-      if (page.length < 1000) break;
-    }
-    const opened = cases.filter((c) => c.opened_ms >= from && c.opened_ms < to);
-    const contents = await Promise.all(opened.slice(0, 300).map((c) => api('GET', '/v1/content/' + enc(c.content_id)).catch(() => null)));
-    const perBank = new Map();
-    for (const c of contents) for (const m of (c && c.matches) || []) perBank.set(m.bank, (perBank.get(m.bank) || 0) + 1);
-    const decided = cases.filter((c) => c.closed_ms >= from && c.closed_ms < to && c.outcome);
-    const outcomes = new Map();
-    for (const c of decided) outcomes.set('review: ' + c.outcome, (outcomes.get('review: ' + c.outcome) || 0) + 1);
-    const decisions = [...outcomes.entries()].sort().map(([label, value]) => ({ label, value }));
+    const hist = report.removal_time_histogram || { buckets: [] };
+    const dist = hist.buckets.map((b) => ({
+      label: b.to_minutes === null ? '≥ ' + fmtMin(b.from_minutes) : b.from_minutes === 0 ? '< ' + fmtMin(b.to_minutes) : fmtMin(b.from_minutes) + '–' + fmtMin(b.to_minutes),
+      short: b.to_minutes === null ? '≥' + shortMin(b.from_minutes) : b.from_minutes === 0 ? '<' + shortMin(b.to_minutes) : shortMin(b.from_minutes) + '–' + shortMin(b.to_minutes),
+      value: b.orders, from_min: b.from_minutes, to_min: b.to_minutes,
+    }));
+    const outcomes = report.decisions_per_outcome || {};
+    const decisions = Object.keys(outcomes).map((k) => ({ label: 'review: ' + k, value: outcomes[k] }));
     decisions.push({ label: 'referral: removed', value: report.referrals.removed }, { label: 'referral: kept', value: report.referrals.kept },
       { label: 'complaint: upheld', value: report.complaints.upheld }, { label: 'complaint: rejected', value: report.complaints.rejected });
     return {
       period: report.period, report,
-      orders_per_week: weeks.map((w) => ({ label: w.label, short: w.short, value: w.value })),
-      receipt_to_removal: dist.map((x) => ({ label: x.label, short: x.short, value: x.value, from_min: x.from, to_min: x.to })),
-      matches_per_bank: [...perBank.entries()].sort((a, b) => b[1] - a[1]).map(([label, value]) => ({ label, value })),
+      orders_per_week: weeks,
+      receipt_to_removal: dist,
+      removal_median_s: hist.median_s, removal_p95_s: hist.p95_s,
+      matches_per_bank: (report.matches_per_bank || []).map((b) => ({ label: b.bank, value: b.matches })),
       decisions_per_outcome: decisions,
-      sampled: { orders: orders.length, removal_times: minutes.length, cases_opened: opened.length, cases_read: contents.length, cases_decided: decided.length },
     };
   }
 
@@ -1260,7 +1289,7 @@
 
   function toCsv(d) {
     const rows = [['figure', 'label', 'value']];
-    for (const [k, v] of flatten(d.report, '', [])) rows.push(['report.' + k, '', v]);
+    for (const [k, v] of flatten(d.report, '', [])) if (!Array.isArray(v)) rows.push(['report.' + k, '', v]);
     for (const key of ['orders_per_week', 'receipt_to_removal', 'matches_per_bank', 'decisions_per_outcome'])
       for (const x of d[key]) rows.push([key, x.label, x.value]);
     return rows.map((r) => r.map(csvCell).join(',')).join('\n') + '\n';
@@ -1268,6 +1297,7 @@
 
   function renderReport(out, d) {
     const r = d.report;
+    const secs = (s) => (s === null || s === undefined ? '—' : s >= 120 ? Math.round(s / 60) + ' min' : s + ' s');
     clear(out);
     const C = Charts.bars;
     const hourIndex = d.receipt_to_removal.findIndex((x) => x.from_min >= 60);
@@ -1275,16 +1305,17 @@
       facts([['Period', d.period.from + ' to ' + d.period.to], ['Orders received', String(r.orders.received)],
         ['Executed within the hour', String(r.orders.executed_within_deadline)], ['Executed late', String(r.orders.executed_late)],
         ['Breaches', String(r.orders.breaches)], ['Receipt to measure (average / max)', Math.round(r.orders.receipt_to_measure_ms.average / 1000) + ' s / ' + Math.round(r.orders.receipt_to_measure_ms.max / 1000) + ' s'],
+        ['Receipt to removal (median / 95th percentile)', h('span', { id: 'removal-median' }, secs(d.removal_median_s)), ' / ', h('span', { id: 'removal-p95' }, secs(d.removal_p95_s))],
         ['Items removed after orders', String(r.items_removed.after_orders)], ['Uploads blocked', String(r.anti_reupload.blocked_uploads)],
         ['Audit log at the time', r.audit_log.size + ' entries, root ' + r.audit_log.root.slice(0, 16) + '…']], 'report-facts'),
       h('div', { class: 'charts' },
         C({ id: 'chart-orders-week', title: 'Removal orders received per week', items: d.orders_per_week, unit: 'orders', category: 'week (from Monday, UTC)' }),
-        C({ id: 'chart-removal-time', title: 'Time from receipt to removal (' + d.sampled.removal_times + ' orders)', items: d.receipt_to_removal, unit: 'orders', category: 'time to removal',
+        C({ id: 'chart-removal-time', title: 'Time from receipt to removal (' + r.removal_time_histogram.orders + ' orders)', items: d.receipt_to_removal, unit: 'orders', category: 'time to removal',
           marker: hourIndex >= 0 ? { index: hourIndex, label: 'one hour (the legal deadline)' } : null, highlight: (x) => x.from_min >= 60 }),
-        C({ id: 'chart-bank-matches', title: 'Matches per bank (content of the ' + d.sampled.cases_read + ' review cases opened in the period)', items: d.matches_per_bank, unit: 'matches', category: 'bank' }),
+        C({ id: 'chart-bank-matches', title: 'Matches per bank (content received in the period, blocked uploads included; checks are not recorded)', items: d.matches_per_bank, unit: 'matches', category: 'bank' }),
         C({ id: 'chart-decisions', title: 'Decisions per outcome', items: d.decisions_per_outcome, unit: 'decisions', category: 'outcome' })),
       h('details', null, h('summary', null, 'Every figure of the report'),
-        table('Every figure of the report', ['Figure', 'Value'], flatten(r, '', []).map(([k, v]) => h('tr', null, h('th', { scope: 'row', class: 'mono' }, k), h('td', { class: 'num' }, String(v)))))));
+        table('Every figure of the report', ['Figure', 'Value'], flatten(r, '', []).filter(([, v]) => !Array.isArray(v)).map(([k, v]) => h('tr', null, h('th', { scope: 'row', class: 'mono' }, k), h('td', { class: 'num' }, String(v)))))));
   }
 
   // ---- live figures from /metrics ----
@@ -1320,15 +1351,20 @@
         const m = parseMetrics(res.text);
         const t = performance.now();
         const checks = sumOf(m, 'takedown_http_requests_total', (l) => l.method === 'POST' && (l.route === '/v1/check' || l.route === '/v1/content'));
+        const matches = sumOf(m, 'takedown_matches_total');
         const rate = last ? (checks - last.checks) / ((t - last.t) / 1000) : null;
-        last = { checks, t };
+        const matchRate = last ? (matches - last.matches) / ((t - last.t) / 1000) : null;
+        last = { checks, matches, t };
         const open = sumOf(m, 'takedown_orders_open');
         clear(out);
         const fig = (name, id, v) => fact(out, name, h('span', { id, 'data-value': String(v) }, String(v)));
         fig('Checks per second (POST /v1/check and /v1/content)', 'live-checks-rate', rate === null ? '…' : rate.toFixed(2));
         fig('Checks and submissions since start', 'live-checks', checks);
         fig('Content received (submissions)', 'live-content', sumOf(m, 'takedown_content_total'));
-        fig('Review queue depth (open cases)', 'live-queue', sumOf(m, 'takedown_cases_open'));
+        fig('Matches per second (checks and submissions)', 'live-matches-rate', matchRate === null ? '…' : matchRate.toFixed(2));
+        fig('Matches since start (block / review / log)', 'live-matches', matches);
+        fact(out, 'Matches by action', h('span', { id: 'live-matches-by-action' }, ['block', 'review', 'log'].map((a) => a + ' ' + sumOf(m, 'takedown_matches_total', (l) => l.action === a)).join(', ')));
+        fig('Review queue depth (undecided cases)', 'live-queue', sumOf(m, 'takedown_review_queue_depth'));
         fig('Webhook queue depth', 'live-webhooks', sumOf(m, 'takedown_webhook_queue_depth'));
         fig('Open removal orders', 'live-orders', open);
         fig('Order breaches', 'live-breaches', sumOf(m, 'takedown_order_breaches_total'));

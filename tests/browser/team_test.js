@@ -395,8 +395,14 @@ H.run('team', async (t) => {
   await submit(page, '#release-request');
   const relId = Number((await page.textContent('#release-request .release-id')).replace('#', ''));
   assert(relId > 0, 'the release request id is shown');
-  await page.fill('#release-do-id', String(relId));
-  const early = await submit(page, '#release-do', true);
+  // The list of requests (GET /v1/evidence/releases): the new one with 0 of 2 approvals.
+  await page.waitForSelector('#release-list tr[data-release="' + relId + '"]');
+  const relApi = (await must(200, 'GET', '/v1/evidence/releases?state=all', A)).releases;
+  const relRows = await page.$$eval('#release-list tr[data-release]', (rows) => rows.map((r) => [Number(r.dataset.release), r.dataset.state, r.querySelector('.approvals').textContent]));
+  assert(JSON.stringify(relRows) === JSON.stringify(relApi.map((q) => [q.id, q.state, q.approvals + ' of ' + q.needed])),
+    'the release list shows the API\'s requests: ' + JSON.stringify(relRows));
+  assert(relRows[0][0] === relId && relRows[0][1] === 'pending' && relRows[0][2] === '0 of 2', 'the new request is pending, 0 of 2: ' + JSON.stringify(relRows[0]));
+  const early = await submit(page, '#release-do-' + relId, true);
   assert(/Error 409/.test(early), 'releasing before the custodians shows the API\'s 409: ' + early);
 
   for (const [i, name] of ['alice', 'bob'].entries()) {
@@ -405,10 +411,16 @@ H.run('team', async (t) => {
     const nav = await navOf(page);
     assert(nav.length === 1 && nav[0] === 'approvals', 'a custodian is offered only the approvals: ' + nav);
     await page.waitForSelector('#approve-release');
-    await page.fill('#approve-release-id', String(relId));
+    // The requests awaiting approval, listed (custodians read GET /v1/evidence/releases).
+    await page.waitForSelector('#view-approvals tr[data-release="' + relId + '"]');
+    const shown = await page.textContent('#view-approvals tr[data-release="' + relId + '"] .approvals');
+    assert(shown === i + ' of 2', name + ' sees request #' + relId + ' with ' + i + ' of 2 approvals: ' + shown);
+    await page.selectOption('#approve-release-id', String(relId));
     await page.fill('#approve-release-share', t.shares[name]);
     const said = await submit(page, '#approve-release');
     assert(said.includes((i + 1) + ' of 2'), name + '\'s approval recorded: ' + said);
+    const st = (await must(200, 'GET', '/v1/evidence/releases?state=all', keys[name].key)).releases.find((q) => q.id === relId);
+    assert(st.approvals === i + 1 && st.state === (i === 1 ? 'approved' : 'pending'), 'API: ' + JSON.stringify(st));
     if (i === 0) await H.screenshot(page, 'team-approvals', true);
   }
   ok('custodians alice and bob see only "Release approvals" and approve release #' + relId + ' with their shares (1 of 2, 2 of 2)');
@@ -416,14 +428,17 @@ H.run('team', async (t) => {
   await page.evaluate(() => { location.hash = '#evidence'; });
   await H.signIn(page, A);
   await go(page, '#evidence');
-  await page.fill('#release-do-id', String(relId));
-  const released = await submit(page, '#release-do');
+  await page.waitForSelector('#release-list tr[data-release="' + relId + '"][data-state="approved"]');
+  await page.click('#release-do-' + relId + ' .form-actions button');
+  await page.waitForSelector('#release-out .release-result');
+  const released = (await page.textContent('#release-out .release-result')).trim();
+  await page.waitForSelector('#release-list tr[data-release="' + relId + '"][data-state="released"]');
   assert(/item\(s\) released/.test(released), 'the release answer: ' + released);
   const again = await call('POST', '/v1/evidence/releases/' + relId + '/release', A, {});
   assert(again.status >= 400, 'API: a release is made once (' + again.status + ')');
   const evc = await must(200, 'GET', '/v1/evidence/cases', A);
   assert(evc.counts.requests_open === 0, 'API: no release request open');
-  ok('release #' + relId + ' made through the UI ("' + released + '"); the API refuses a second one and has none open');
+  ok('release #' + relId + ' listed with its approvals (0 of 2, then approved) and made from its row in the UI ("' + released + '"), then listed as released; the API refuses a second one and has none open');
 
   // ---- the audit log ----
   await go(page, '#audit');
@@ -435,9 +450,45 @@ H.run('team', async (t) => {
   const cp = (await must(200, 'GET', '/v1/log/checkpoint')).checkpoint;
   const shownSize = Number(await page.textContent('#checkpoint-size'));
   assert(shownSize <= cp.size && shownSize > 10, 'the checkpoint size shown (' + shownSize + ') is the log\'s');
-  await page.waitForSelector('#view-audit tr[data-seq]');
-  const seqs = await page.$$eval('#view-audit tr[data-seq]', (rows) => rows.map((r) => Number(r.dataset.seq)));
+  await page.waitForFunction((n) => {
+    const r = document.querySelector('#view-audit tr[data-seq]');
+    return r && Number(r.dataset.seq) === n - 1;
+  }, shownSize);
+  const rowsOf = () => page.$$eval('#view-audit tr[data-seq]', (rows) => rows.map((r) => [Number(r.dataset.seq), r.children[2].textContent, r.children[3].textContent, r.children[4].textContent, r.children[5].textContent]));
+  const apiRows = (d) => d.entries.map((e) => [e.seq, e.actor, e.action, e.object, e.details]);
+  const page1 = await rowsOf();
+  const seqs = page1.map((r) => r[0]);
   assert(seqs[0] === shownSize - 1 && seqs.length === 10, 'entries newest first, 10 a page: ' + seqs);
+  const api1 = await must(200, 'GET', '/v1/log/entries?before=' + shownSize + '&limit=10', A);
+  assert(JSON.stringify(page1) === JSON.stringify(apiRows(api1)), 'the entries shown are GET /v1/log/entries\'s');
+  await page.click('#view-audit .pager button:has-text("Next page")');
+  await page.waitForFunction((n) => {
+    const r = document.querySelector('#view-audit tr[data-seq]');
+    return r && Number(r.dataset.seq) === n;
+  }, seqs[9] - 1);
+  const api2 = await must(200, 'GET', '/v1/log/entries?before=' + seqs[9] + '&limit=10', A);
+  assert(JSON.stringify(await rowsOf()) === JSON.stringify(apiRows(api2)), 'the next page is the API\'s next page');
+  await page.click('#view-audit .pager button:has-text("Previous page")');
+  await page.waitForFunction((n) => {
+    const r = document.querySelector('#view-audit tr[data-seq]');
+    return r && Number(r.dataset.seq) === n - 1;
+  }, shownSize);
+  await page.fill('#audit-action', 'evidence.approve');
+  await page.dispatchEvent('#audit-action', 'change');
+  await page.waitForFunction(() => {
+    const rows = Array.from(document.querySelectorAll('#view-audit tr[data-seq]'));
+    return rows.length && rows.every((r) => r.children[3].textContent === 'evidence.approve');
+  });
+  const approvals = await rowsOf();
+  const apiApprovals = await must(200, 'GET', '/v1/log/entries?before=' + shownSize + '&limit=10&action=evidence.approve', A);
+  assert(approvals.length === 2 && JSON.stringify(approvals) === JSON.stringify(apiRows(apiApprovals)), 'filtered by action: the two approvals, as the API lists them: ' + JSON.stringify(approvals));
+  await page.fill('#audit-action', '');
+  await page.dispatchEvent('#audit-action', 'change');
+  await page.waitForFunction((n) => {
+    const r = document.querySelector('#view-audit tr[data-seq]');
+    return r && Number(r.dataset.seq) === n - 1;
+  }, shownSize);
+  ok('audit entries through GET /v1/log/entries: newest first, 10 a page, next and previous pages and the action filter equal to the API\'s');
   const target = seqs[3];
   await page.click('button:has-text("Verify entry #' + target + '")');
   await page.waitForSelector('#proof-steps[data-result]');
@@ -546,23 +597,37 @@ H.run('team', async (t) => {
   assert(weekTotal === report.orders.received, 'orders per week add up to the report\'s orders received: ' + weekTotal + ' vs ' + report.orders.received);
   const bars = await page.$$eval('#chart-orders-week-svg rect.chart-bar', (r) => r.map((x) => Number(x.dataset.value)));
   assert(bars.reduce((a, b) => a + b, 0) === weekTotal && bars.length === weeks.length - 1, 'one bar per week with the table\'s numbers');
+  assert(JSON.stringify(weeks.filter((r) => r[0] !== 'total').map((r) => r[1])) === JSON.stringify(report.orders_per_week.map((w) => w.orders)),
+    'the weeks are the report\'s orders_per_week');
   const dist = await tableOf('chart-removal-time');
+  assert(JSON.stringify(dist.filter((r) => r[0] !== 'total').map((r) => r[1])) === JSON.stringify(report.removal_time_histogram.buckets.map((b) => b.orders)),
+    'the distribution is the report\'s removal_time_histogram');
+  // Independently: the removal orders confirmed in the period, from each order's times.
   const allOrders = (await must(200, 'GET', '/v1/orders?open=0', A)).orders.filter((o) => o.type === 'removal_order');
+  const pFrom = Date.parse(from + 'T00:00:00Z'), pTo = Date.parse(to + 'T00:00:00Z');
   let removed = 0, withinHour = 0;
   for (const o of allOrders) {
     const d = await must(200, 'GET', '/v1/orders/' + o.id, A);
-    if (d.measure === 'removed') {
+    if (d.measure_at && Date.parse(d.measure_at) >= pFrom && Date.parse(d.measure_at) < pTo) {
       removed++;
       if (Date.parse(d.measure_at) - Date.parse(d.received_at) < 3600000) withinHour++;
     }
   }
-  assert(dist.find((r) => r[0] === 'total')[1] === removed, 'the distribution counts every removal (' + removed + ')');
-  const under = dist.filter((r) => r[0] !== 'total').slice(0, 5).reduce((a, r) => a + r[1], 0);
+  assert(removed > 0 && dist.find((r) => r[0] === 'total')[1] === removed, 'the distribution counts every removal (' + removed + ')');
+  const under = dist.filter((r) => r[0] !== 'total').slice(0, 6).reduce((a, r) => a + r[1], 0);
   assert(under === withinHour, 'removals left of the one-hour line: ' + under + ' = ' + withinHour);
+  const median = await page.textContent('#removal-median');
+  assert(median !== '—' && report.removal_time_histogram.median_s !== null, 'the median is shown: ' + median);
+  const banks = await tableOf('chart-bank-matches');
+  assert(JSON.stringify(banks.filter((r) => r[0] !== 'total')) === JSON.stringify(report.matches_per_bank.map((b) => [b.bank, b.matches])),
+    'matches per bank are the report\'s: ' + JSON.stringify(banks));
+  const teamMatches = (report.matches_per_bank.find((b) => b.bank === 'TEAM_BANK') || { matches: 0 }).matches;
+  assert(teamMatches >= 1, 'the content matched in this test counts for TEAM_BANK: ' + teamMatches);
   assert((await page.$$('#chart-removal-time-svg line.chart-marker')).length === 1, 'the one-hour line is drawn');
   const dec = await tableOf('chart-decisions');
   const decOf = (l) => (dec.find((r) => r[0] === l) || [l, 0])[1];
-  assert(decOf('referral: removed') === report.referrals.removed && decOf('complaint: upheld') === report.complaints.upheld,
+  assert(decOf('referral: removed') === report.referrals.removed && decOf('complaint: upheld') === report.complaints.upheld &&
+    decOf('review: remove') === report.decisions_per_outcome.remove && decOf('review: keep') === report.decisions_per_outcome.keep,
     'decisions per outcome agree with the report: ' + JSON.stringify(dec));
   const title = await page.textContent('#chart-orders-week-svg title');
   const desc = await page.textContent('#chart-orders-week-svg desc');
@@ -573,7 +638,7 @@ H.run('team', async (t) => {
   const [cd] = await Promise.all([page.waitForEvent('download'), page.click('button:has-text("Download the numbers (CSV)")')]);
   const csv = require('node:fs').readFileSync(await cd.path(), 'utf8');
   assert(csv.includes('report.orders.received,,' + report.orders.received) && csv.includes('decisions_per_outcome,referral: removed,' + report.referrals.removed), 'the CSV holds them too');
-  ok('transparency charts: orders per week total ' + weekTotal + ' = the report\'s, receipt-to-removal distribution of ' + removed + ' (' + under + ' within the hour line), decisions per outcome = the report\'s; JSON and CSV downloads hold the same numbers');
+  ok('transparency charts from the report\'s figures: orders per week total ' + weekTotal + ' = orders received, receipt-to-removal distribution of ' + removed + ' (' + under + ' within the hour line, median ' + median + ') = the orders\' own times, matches per bank and decisions per outcome = the report\'s; JSON and CSV downloads hold the same numbers');
   await page.evaluate(() => document.getElementById('chart-orders-week').scrollIntoView());
   await H.screenshot(page, 'team-transparency', true);
 
@@ -584,12 +649,25 @@ H.run('team', async (t) => {
   });
   await go(page, '#live');
   await page.waitForSelector('#live-queue');
-  for (let i = 0; i < 20; i++) await call('POST', '/v1/check', A, { hashes: { md5: hex(16) } });
+  const metricsOf = async () => (await call('GET', '/metrics', A)).text.split('\n').filter((l) => l.startsWith('takedown_matches_total{')).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+  const matches0 = await metricsOf();
+  let sent = 0;
+  for (let i = 0; i < 20; i++) {
+    const r = await call('POST', '/v1/check', A, { hashes: { md5: i % 2 ? md5s[1] : hex(16) } });
+    sent += ((r.json && r.json.matches) || []).length;
+  }
+  assert(sent >= 10, 'ten checks matched the pasted hash: ' + sent + ' matches');
+  assert(await metricsOf() === matches0 + sent, 'API: takedown_matches_total grew by the matches the checks answered');
   await page.waitForFunction(() => {
     const e = document.getElementById('live-checks-rate');
     return e && e.dataset.value !== '…' && Number(e.dataset.value) > 0;
   }, null, { timeout: 12000 });
   const rate = Number(await page.getAttribute('#live-checks-rate', 'data-value'));
+  await page.waitForFunction((n) => {
+    const e = document.getElementById('live-matches');
+    return e && Number(e.dataset.value) === n;
+  }, matches0 + sent, { timeout: 12000 });
+  const mrate = await page.getAttribute('#live-matches-rate', 'data-value');
   const stats = await must(200, 'GET', '/v1/stats', A);
   const queue = Number(await page.getAttribute('#live-queue', 'data-value'));
   assert(queue === stats.cases_open, 'queue depth shown = GET /v1/stats cases_open (' + queue + ')');
@@ -597,7 +675,7 @@ H.run('team', async (t) => {
   const n0 = metricReads.length;
   await page.waitForTimeout(5600);
   assert(metricReads.length === n0, 'no /metrics read after leaving the view');
-  ok('live figures from /metrics: ' + rate + ' checks/s after 20 checks, queue depth ' + queue + ' = the API\'s; reads stop on leaving (' + n0 + ' reads)');
+  ok('live figures from /metrics: ' + rate + ' checks/s after 20 checks, ' + (matches0 + sent) + ' matches since start (' + mrate + '/s; the checks answered ' + sent + '), queue depth ' + queue + ' = the API\'s; reads stop on leaving (' + n0 + ' reads)');
 
   // Every view of the admin, after all that: labelled controls, unique ids.
   const views = await navOf(page);
