@@ -1740,6 +1740,58 @@ static void test_report_charts(void **state)
     json_array_foreach(json_object_get(j, "orders_per_week"), i, w)
         assert_int_equal(json_integer_value(json_object_get(w, "orders")), 0);
     json_decref(j);
+
+    /* The log's entries in pages (td_audit_list, GET /v1/log/entries), against td_audit_get. */
+    td_audit *log = td_orders_audit(f->orders);
+    uint64_t size;
+    check(td_audit_size(log, &size, &err), &err);
+    td_audit_entry *list;
+    size_t n;
+    uint64_t next = 0;
+    int64_t after = -1;
+    for (;;) {
+        check(td_audit_list(log, 0, after, -1, NULL, 7, &list, &n, &err), &err);
+        for (size_t k = 0; k < n; k++) {
+            td_audit_entry e;
+            assert_int_equal(list[k].seq, next++);
+            check(td_audit_get(log, list[k].seq, &e, &err), &err);
+            assert_string_equal(list[k].actor, e.actor);
+            assert_string_equal(list[k].action, e.action);
+            assert_string_equal(list[k].object, e.object);
+            assert_string_equal(list[k].details, e.details);
+            assert_int_equal(list[k].time_ms, e.time_ms);
+            td_audit_entry_clear(&e);
+            td_audit_entry_clear(&list[k]);
+        }
+        td_free(list);
+        if (n < 7)
+            break;
+        after = (int64_t)next - 1;
+    }
+    assert_int_equal(next, size);
+    /* Newest first: the last three. */
+    check(td_audit_list(log, 1, -1, -1, NULL, 3, &list, &n, &err), &err);
+    assert_int_equal(n, 3);
+    for (size_t k = 0; k < n; k++) {
+        assert_int_equal(list[k].seq, size - 1 - k);
+        td_audit_entry_clear(&list[k]);
+    }
+    td_free(list);
+    /* One action: the removal orders and the referrals received. */
+    check(td_audit_list(log, 0, -1, -1, "order.received", 500, &list, &n, &err), &err);
+    assert_int_equal(n, N);
+    for (size_t k = 0; k < n; k++) {
+        assert_string_equal(list[k].action, "order.received");
+        td_audit_entry_clear(&list[k]);
+    }
+    td_free(list);
+    check(td_audit_list(log, 1, -1, size, "referral.received", 500, &list, &n, &err), &err);
+    assert_int_equal(n, 2);
+    assert_true(list[0].seq > list[1].seq);
+    for (size_t k = 0; k < n; k++)
+        td_audit_entry_clear(&list[k]);
+    td_free(list);
+    assert_int_equal(td_audit_list(log, 0, -1, -1, NULL, 501, &list, &n, &err), TD_ERR_INVALID);
 }
 
 /* ---- the order's language ---- */
@@ -2079,6 +2131,27 @@ static int on_released(void *ctx, int64_t item_id, const char *label, const char
 static const uint8_t MEDIA_A[] = "\x89PNG fake media bytes of item A";
 static const uint8_t MEDIA_B[] = "GIF89a other bytes of item B";
 
+/* Whether request id is listed under each filter (all, pending, approved, released), with
+ * `approvals` of 2 recorded wherever it is listed. */
+static void expect_request_in(td_evidence *ev, int64_t id, unsigned approvals, int in[4])
+{
+    td_error err;
+    for (int f = 0; f < 4; f++) {
+        td_evidence_request_info *list;
+        size_t n;
+        check(td_evidence_request_list(ev, (td_evidence_request_filter)f, 200, 0, &list, &n, &err),
+              &err);
+        in[f] = 0;
+        for (size_t i = 0; i < n; i++)
+            if (list[i].id == id) {
+                in[f] = 1;
+                assert_int_equal(list[i].approvals, approvals);
+                assert_int_equal(list[i].need, 2);
+            }
+        td_free(list);
+    }
+}
+
 static void test_media(void **state)
 {
     fixture *f = *state;
@@ -2212,11 +2285,27 @@ static void test_media(void **state)
     int64_t want[1] = {item_a};
     check(td_evidence_request(ev, "BKA", "EPOC-7", "investigation", ref, want, 1, &req, &err),
           &err);
+    /* Listed by state as it goes (td_evidence_request_list): pending, approved, released. */
+    static const char *const filters[] = {"all", "pending", "approved", "released"};
+    int listed_in[4];
+    expect_request_in(ev, req, 0, listed_in);
+    assert_true(listed_in[0] && listed_in[1] && !listed_in[2] && !listed_in[3]);
     check(td_evidence_approve(ev, req, "legal", f->shares[0], NULL, NULL, &err), &err);
+    expect_request_in(ev, req, 1, listed_in);
+    assert_true(listed_in[0] && listed_in[1] && !listed_in[2] && !listed_in[3]);
     check(td_evidence_approve(ev, req, "auditor", f->shares[2], NULL, NULL, &err), &err);
+    expect_request_in(ev, req, 2, listed_in);
+    for (int i = 0; i < 4; i++)
+        if (listed_in[i] != (i == 0 || i == 2))
+            fail_msg("request %lld listed under %s: %d", (long long)req, filters[i], listed_in[i]);
+    td_evidence_request_info *none;
+    assert_int_equal(td_evidence_request_list(ev, TD_EVIDENCE_REQUESTS_ALL, 0, 0, &none, &n, &err),
+                     TD_ERR_INVALID);
     released rel;
     memset(&rel, 0, sizeof rel);
     check(td_evidence_release(ev, req, "admin", on_released, &rel, &err), &err);
+    expect_request_in(ev, req, 2, listed_in);
+    assert_true(listed_in[0] && !listed_in[1] && !listed_in[2] && listed_in[3]);
     assert_int_equal(rel.n, 1);
     assert_string_equal(rel.labels[0], "media:med-a");
     assert_int_equal(rel.len[0], sizeof MEDIA_A - 1);

@@ -237,7 +237,8 @@ td_status td_evidence_request_list(td_evidence *ev, td_evidence_request_filter f
     /* $1 = the open state, $2 = k, $3 = limit, $4 = offset; every statement uses each (a
      * parameter PostgreSQL could not type is refused). */
     static const char *const sql[] = {
-        "SELECT id FROM evidence_requests WHERE state >= $1 AND created_ms >= -$2 ORDER BY id DESC"
+        "SELECT id FROM evidence_requests WHERE state >= $1 AND created_ms + $2 >= 0 ORDER BY id "
+        "DESC"
         " LIMIT $3 OFFSET $4",
         "SELECT id FROM evidence_requests WHERE state = $1 AND (SELECT COUNT(*) FROM"
         " evidence_approvals a WHERE a.request_id = evidence_requests.id) < $2"
@@ -245,7 +246,8 @@ td_status td_evidence_request_list(td_evidence *ev, td_evidence_request_filter f
         "SELECT id FROM evidence_requests WHERE state = $1 AND (SELECT COUNT(*) FROM"
         " evidence_approvals a WHERE a.request_id = evidence_requests.id) >= $2"
         " ORDER BY id DESC LIMIT $3 OFFSET $4",
-        "SELECT id FROM evidence_requests WHERE state <> $1 AND created_ms >= -$2 ORDER BY id DESC"
+        "SELECT id FROM evidence_requests WHERE state <> $1 AND created_ms + $2 >= 0 ORDER BY id "
+        "DESC"
         " LIMIT $3 OFFSET $4",
     };
     td_store_conn *c;
