@@ -319,6 +319,45 @@ static void approve(long expect, const char *code, int key, const char *share)
 
 /* k of n: a request, refusals, k - 1 approvals are not enough, k are; the content comes back
  * once. */
+/* The release request id in GET /v1/evidence/releases?state=<state> as `key`: its object
+ * (borrowed from *list, json_decref it), or NULL when it is not listed. */
+static json_t *listed(const char *state, int key, long long id, json_t **list)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/evidence/releases?state=%s&limit=200", state);
+    *list = api_call(&S.srv, 200, "GET", path, S.keys[key], NULL);
+    json_t *arr = json_object_get(*list, "releases"), *v;
+    size_t i;
+    json_array_foreach(arr, i, v)
+    {
+        if (api_jint(v, "id") == id)
+            return v;
+    }
+    return NULL;
+}
+
+/* The request is listed under `state` (and its approvals are `approvals` of 2) and under no
+ * other state but "all", for an admin, an auditor and a custodian alike. */
+static void expect_listed(const char *state, long long id, int approvals)
+{
+    static const char *const states[] = {"pending", "approved", "released", "all"};
+    static const int readers[] = {ADMIN, AUDITOR, BOB};
+    for (size_t r = 0; r < 3; r++)
+        for (size_t s = 0; s < 4; s++) {
+            json_t *list;
+            json_t *v = listed(states[s], readers[r], id, &list);
+            int want = strcmp(states[s], state) == 0 || strcmp(states[s], "all") == 0;
+            if (!want != !v)
+                fail_msg("release %lld %s listed under %s", id, v ? "is" : "is not", states[s]);
+            if (v) {
+                assert_string_equal(api_jstr(v, "state"), state);
+                assert_int_equal(api_jint(v, "approvals"), approvals);
+                assert_int_equal(api_jint(v, "needed"), 2);
+            }
+            json_decref(list);
+        }
+}
+
 static void test_release(void **state)
 {
     (void)state;
@@ -343,6 +382,22 @@ static void test_release(void **state)
     assert_int_equal(api_jint(j, "approvals"), 0);
     json_decref(j);
     snprintf(path, sizeof path, "/v1/evidence/releases/%lld/release", S.request);
+    /* Listed as pending, to admins, auditors and custodians only. */
+    expect_listed("pending", S.request, 0);
+    api_expect_error(&S.srv, 403, "forbidden", "GET", "/v1/evidence/releases", S.keys[PLATFORM],
+                     NULL);
+    api_expect_error(&S.srv, 403, "forbidden", "GET", "/v1/evidence/releases", S.keys[BKA], NULL);
+    api_expect_error(&S.srv, 400, "invalid_query", "GET", "/v1/evidence/releases?state=open",
+                     S.keys[ADMIN], NULL);
+    api_expect_error(&S.srv, 400, "invalid_query", "GET", "/v1/evidence/releases?limit=201",
+                     S.keys[ADMIN], NULL);
+    json_t *dflt;
+    assert_non_null(listed("pending", ADMIN, S.request, &dflt));
+    json_decref(dflt);
+    dflt = api_call(&S.srv, 200, "GET", "/v1/evidence/releases", S.keys[ALICE], NULL);
+    assert_int_equal(api_jint(json_array_get(json_object_get(dflt, "releases"), 0), "id"),
+                     S.request); /* the default: pending, newest first */
+    json_decref(dflt);
 
     /* No approval yet. */
     api_expect_error(&S.srv, 409, "not_approved", "POST", path, S.keys[ADMIN], NULL);
@@ -371,6 +426,7 @@ static void test_release(void **state)
     j = api_call(&S.srv, 200, "POST", apath, S.keys[ALICE], body);
     assert_int_equal(api_jint(j, "approvals"), 1);
     json_decref(j);
+    expect_listed("pending", S.request, 1);
     j = api_call(&S.srv, 409, "POST", path, S.keys[ADMIN], NULL);
     assert_int_equal(api_jint(j, "approvals"), 1);
     assert_int_equal(api_jint(j, "needed"), 2);
@@ -384,8 +440,10 @@ static void test_release(void **state)
     assert_int_equal(api_jint(j, "approvals"), 2);
     assert_true(json_is_true(json_object_get(j, "ready")));
     json_decref(j);
+    expect_listed("approved", S.request, 2);
 
     j = api_call(&S.srv, 200, "POST", path, S.keys[ADMIN], NULL);
+    expect_listed("released", S.request, 2);
     assert_string_equal(api_jstr(j, "case"), ref);
     assert_non_null(strstr(api_jstr(j, "legal_basis"), "EPOC-2024-17"));
     assert_non_null(strstr(api_jstr(j, "purpose"), "criminal investigation"));
@@ -463,6 +521,101 @@ static void test_audit_entries(void **state)
     for (size_t w = 0; w < sizeof wanted / sizeof wanted[0]; w++)
         if (count[w] != expect[w])
             fail_msg("audit log: %d entries '%s', expected %d", count[w], wanted[w], expect[w]);
+}
+
+/* GET /v1/log/entries: every entry, paged both ways, equals what the inclusion proof route gives
+ * for it (the canonical text its leaf hashes, and the fields in it); the action filter counts
+ * what test_audit_entries counted through the proofs. */
+static void test_log_entries(void **state)
+{
+    (void)state;
+    json_t *j = api_call(&S.srv, 200, "GET", "/v1/log/checkpoint", NULL, NULL);
+    json_int_t size = api_jint(json_object_get(j, "checkpoint"), "size");
+    json_decref(j);
+    char path[160];
+    /* Ascending, 7 a page, from the first. */
+    long long after = -1, seen = 0;
+    for (;;) {
+        snprintf(path, sizeof path, "/v1/log/entries?after=%lld&limit=7", after);
+        j = api_call(&S.srv, 200, "GET", path, S.keys[AUDITOR], NULL);
+        assert_string_equal(api_jstr(j, "order"), "ascending");
+        assert_true(api_jint(j, "size") >= size);
+        json_t *arr = json_object_get(j, "entries"), *e;
+        size_t i;
+        json_array_foreach(arr, i, e)
+        {
+            long long seq = api_jint(e, "seq");
+            assert_int_equal(seq, after + 1);
+            after = seq;
+            if (seq >= size)
+                continue; /* entries appended since the checkpoint was read */
+            seen++;
+            char ipath[128];
+            snprintf(ipath, sizeof ipath, "/v1/log/proof/inclusion?seq=%lld&size=%lld", seq,
+                     (long long)size);
+            json_t *p = api_call(&S.srv, 200, "GET", ipath, S.keys[ADMIN], NULL);
+            assert_string_equal(api_jstr(e, "canonical"), api_jstr(p, "entry"));
+            json_t *entry = json_loads(api_jstr(p, "entry"), 0, NULL);
+            assert_non_null(entry);
+            static const char *const fields[] = {"actor", "action", "object", "details"};
+            for (size_t f = 0; f < 4; f++)
+                assert_string_equal(api_jstr(e, fields[f]), api_jstr(entry, fields[f]));
+            assert_int_equal(api_jint(e, "time_ms"), api_jint(entry, "time_ms"));
+            json_decref(entry);
+            json_decref(p);
+        }
+        json_t *next = json_object_get(j, "next_after");
+        int more = json_is_integer(next);
+        if (more)
+            assert_int_equal(json_integer_value(next), after);
+        else
+            assert_true(json_array_size(arr) < 7);
+        json_decref(j);
+        if (!more)
+            break;
+    }
+    assert_int_equal(seen, size);
+    /* Newest first, 5 a page: the same sequence numbers backwards. */
+    long long before = -1, expect = -1;
+    for (;;) {
+        if (before < 0)
+            snprintf(path, sizeof path, "/v1/log/entries?limit=5");
+        else
+            snprintf(path, sizeof path, "/v1/log/entries?before=%lld&limit=5", before);
+        j = api_call(&S.srv, 200, "GET", path, S.keys[ADMIN], NULL);
+        assert_string_equal(api_jstr(j, "order"), "newest_first");
+        json_t *arr = json_object_get(j, "entries"), *e;
+        size_t i;
+        json_array_foreach(arr, i, e)
+        {
+            long long seq = api_jint(e, "seq");
+            if (expect >= 0)
+                assert_int_equal(seq, expect);
+            expect = seq - 1;
+            before = seq;
+        }
+        int more = json_is_integer(json_object_get(j, "next_before"));
+        json_decref(j);
+        if (!more)
+            break;
+    }
+    assert_int_equal(expect, -1);
+    /* The action filter: three approvals, as the proofs showed. */
+    j = api_call(&S.srv, 200, "GET", "/v1/log/entries?after=-1&action=evidence.approve&limit=500",
+                 S.keys[AUDITOR], NULL);
+    json_t *arr = json_object_get(j, "entries"), *e;
+    size_t i;
+    assert_int_equal(json_array_size(arr), 3);
+    json_array_foreach(arr, i, e) assert_string_equal(api_jstr(e, "action"), "evidence.approve");
+    json_decref(j);
+    /* Roles and limits. */
+    api_expect_error(&S.srv, 403, "forbidden", "GET", "/v1/log/entries", S.keys[PLATFORM], NULL);
+    api_expect_error(&S.srv, 403, "forbidden", "GET", "/v1/log/entries", S.keys[ALICE], NULL);
+    api_expect_error(&S.srv, 401, NULL, "GET", "/v1/log/entries", NULL, NULL);
+    api_expect_error(&S.srv, 400, "invalid_query", "GET", "/v1/log/entries?limit=501",
+                     S.keys[ADMIN], NULL);
+    api_expect_error(&S.srv, 400, "invalid_query", "GET", "/v1/log/entries?after=1&before=5",
+                     S.keys[ADMIN], NULL);
 }
 
 /* The value of the sample `series` (name with its labels, as written) in a metrics text. */
@@ -687,8 +840,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_before_master),  cmocka_unit_test(test_init_then_preserved),
         cmocka_unit_test(test_cases_metadata), cmocka_unit_test(test_release),
-        cmocka_unit_test(test_audit_entries),  cmocka_unit_test(test_metrics),
-        cmocka_unit_test(test_media),
+        cmocka_unit_test(test_audit_entries),  cmocka_unit_test(test_log_entries),
+        cmocka_unit_test(test_metrics),        cmocka_unit_test(test_media),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -212,6 +212,14 @@ static void test_report_transparency(void **state)
                          dir),
                      0);
     assert_non_null(strstr(out, "| orders.received | 0 |"));
+    /* The chart figures, arrays by index: 2026-01-01 is a Thursday, its week starts on Monday
+     * 2025-12-29; no orders, no median. */
+    assert_non_null(strstr(out, "| orders_per_week[0].week_start | \"2025-12-29\" |"));
+    assert_non_null(strstr(out, "| orders_per_week[52].week_start | \"2026-12-28\" |"));
+    assert_null(strstr(out, "orders_per_week[53]"));
+    assert_non_null(strstr(out, "| removal_time_histogram.buckets[7].to_minutes | null |"));
+    assert_non_null(strstr(out, "| removal_time_histogram.median_s | null |"));
+    assert_non_null(strstr(out, "| decisions_per_outcome.escalate | 0 |"));
     assert_int_equal(
         run("report transparency --data '%s' --from 2027-01-01 --to 2026-01-01 2>&1", dir), 2);
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1358,6 +1359,14 @@ static void test_complaint(void **state)
 
 /* ---- the transparency report ---- */
 
+static const char *api_like_str(json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    if (!v)
+        fail_msg("report: no string '%s'", k);
+    return v;
+}
+
 static json_int_t at(json_t *root, const char *a, const char *b, const char *c)
 {
     json_t *v = json_object_get(root, a);
@@ -1511,6 +1520,278 @@ static void test_report(void **state)
     td_free(text);
     assert_int_equal(td_report_transparency(f->orders, T0, T0, &text, &err), TD_ERR_INVALID);
     log_verifies(f);
+}
+
+/* The figures behind the console's charts, against the test's own times: removal orders and
+ * referrals received over four weeks (weeks found here from the day of the week of each time),
+ * removed after chosen delays (the buckets, median and 95th percentile counted here by sorting
+ * them), matches of uploads per bank, and decisions per outcome. */
+static void add_content_hashes(fixture *f, const char *id, const char *url, const char *md5,
+                               const char *sha256);
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The Monday 00:00 UTC (YYYY-MM-DD) of the week of ms. */
+static void monday_of(int64_t ms, char out[16])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    int back = (tm.tm_wday + 6) % 7; /* days since Monday */
+    t -= (time_t)back * 86400 + tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+    gmtime_r(&t, &tm);
+    strftime(out, 16, "%Y-%m-%d", &tm);
+}
+
+static void test_report_charts(void **state)
+{
+    fixture *f = *state;
+    td_order_receipt r;
+    td_order_rejection why;
+    td_error err;
+    /* Receipt offsets from T0 (a Saturday) and the delay to removal of each removal order. */
+    static const int64_t at_ms[] = {1 * HOUR, 2 * HOUR, 3 * DAY,  3 * DAY + HOUR, 4 * DAY,
+                                    9 * DAY,  10 * DAY, 11 * DAY, 16 * DAY,       23 * DAY};
+    static const int64_t delay_ms[] = {MIN,      5 * MIN - 1000, 5 * MIN,  12 * MIN, 29 * MIN,
+                                       44 * MIN, 60 * MIN - 1,   60 * MIN, 90 * MIN, 3 * HOUR};
+    enum { N = sizeof at_ms / sizeof at_ms[0] };
+    static const int64_t referral_at[] = {2 * DAY, 17 * DAY};
+    const int64_t period_end = T0 + 28 * DAY;
+    for (int i = 0; i < N; i++) {
+        char id[32], url[64], md5[33], content[128], ref[16];
+        fake_clock_set(T0 + at_ms[i]);
+        snprintf(id, sizeof id, "chart-%d", i);
+        snprintf(url, sizeof url, "https://video.example/chart/%d", i);
+        snprintf(md5, sizeof md5, "%032x", 0xc4a70 + i);
+        add_content(f, id, url, md5);
+        snprintf(content, sizeof content, "[{\"content_id\":\"%s\"}]", id);
+        snprintf(ref, sizeof ref, "CH-%d", i);
+        order_opts o = {NULL, NULL, ref, content, 0, 0, 0, NULL};
+        int64_t oid = must_receive(f, &o, &r);
+        fake_clock_set(T0 + at_ms[i] + delay_ms[i]);
+        check(td_order_confirm(f->orders, oid, T0 + at_ms[i] + delay_ms[i], "removed", "platform",
+                               &err),
+              &err);
+    }
+    for (int i = 0; i < 2; i++) {
+        char ref[16];
+        fake_clock_set(T0 + referral_at[i]);
+        snprintf(ref, sizeof ref, "RC-%d", i);
+        order_opts o = {"referral", "EU IRU", ref, "[{\"content_id\":\"chart-0\"}]", 0, 0, 0, NULL};
+        check(receive(f, TD_ORDER_REFERRAL, &o, f->ru_sk, &r, &why, &err), &err);
+    }
+
+    /* Matches: two banks; an upload blocked, three sent to review (decided remove, keep,
+     * escalate), one matching both banks (blocked); one upload before the period. */
+    td_bank bank;
+    td_signal_input si;
+    td_signal sig;
+    td_bank_init(&bank);
+    snprintf(bank.name, sizeof bank.name, "CHART_BLOCK");
+    bank.action = TD_ACTION_BLOCK;
+    check(td_bank_create(f->svc, &bank, NULL, &err), &err);
+    snprintf(bank.name, sizeof bank.name, "CHART_REVIEW");
+    bank.action = TD_ACTION_REVIEW;
+    check(td_bank_create(f->svc, &bank, NULL, &err), &err);
+    td_signal_input_init(&si);
+    si.type = TD_SIGNAL_MD5;
+    si.value = "b10cb10cb10cb10cb10cb10cb10cb10c";
+    check(td_signal_add(f->svc, "CHART_BLOCK", &si, &sig, &err), &err);
+    si.value = "5eed5eed5eed5eed5eed5eed5eed5eed";
+    check(td_signal_add(f->svc, "CHART_REVIEW", &si, &sig, &err), &err);
+    si.type = TD_SIGNAL_SHA256;
+    si.value = "5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed";
+    check(td_signal_add(f->svc, "CHART_BLOCK", &si, &sig, &err), &err);
+    fake_clock_set(T0 - DAY);
+    add_content(f, "early", "https://video.example/early", "b10cb10cb10cb10cb10cb10cb10cb10c");
+    fake_clock_set(T0 + 5 * DAY);
+    add_content(f, "blk", "https://video.example/blk", "b10cb10cb10cb10cb10cb10cb10cb10c");
+    add_content(f, "rv1", "https://video.example/rv1", "5eed5eed5eed5eed5eed5eed5eed5eed");
+    add_content(f, "rv2", "https://video.example/rv2", "5eed5eed5eed5eed5eed5eed5eed5eed");
+    add_content(f, "rv3", "https://video.example/rv3", "5eed5eed5eed5eed5eed5eed5eed5eed");
+    add_content_hashes(f, "both", "https://video.example/both", "5eed5eed5eed5eed5eed5eed5eed5eed",
+                       "5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed");
+    td_principal mod = {.id = 1, .role = TD_ROLE_MODERATOR, .name = "mod"};
+    static const char *const decided[] = {"rv1", "rv2", "rv3"};
+    static const td_decision_kind kinds[] = {TD_DECISION_REMOVE, TD_DECISION_KEEP,
+                                             TD_DECISION_ESCALATE};
+    for (int i = 0; i < 3; i++) {
+        td_content ct;
+        td_decision dec;
+        check(td_content_get(f->svc, decided[i], &ct, &err), &err);
+        assert_true(ct.has_case);
+        check(td_case_decide(f->svc, ct.kase.id, &mod, kinds[i], "chart", &dec, &err), &err);
+        td_content_clear(&ct);
+    }
+    fake_clock_set(period_end + DAY);
+
+    char *text;
+    check(td_report_transparency(f->orders, T0, period_end, &text, &err), &err);
+    json_t *j = json_loads(text, 0, NULL);
+    td_free(text);
+    assert_non_null(j);
+
+    /* Orders per week: every week from the one of T0 to the one of the period's last instant. */
+    char first[16], last[16], wk[16];
+    monday_of(T0, first);
+    monday_of(period_end - 1, last);
+    json_t *weeks = json_object_get(j, "orders_per_week"), *w;
+    size_t i;
+    assert_true(json_array_size(weeks) >= 2);
+    assert_string_equal(api_like_str(json_array_get(weeks, 0), "week_start"), first);
+    assert_string_equal(
+        api_like_str(json_array_get(weeks, json_array_size(weeks) - 1), "week_start"), last);
+    json_int_t total_orders = 0, total_referrals = 0;
+    json_array_foreach(weeks, i, w)
+    {
+        const char *start = api_like_str(w, "week_start");
+        json_int_t want_o = 0, want_r = 0;
+        for (int k = 0; k < N; k++) {
+            monday_of(T0 + at_ms[k], wk);
+            want_o += strcmp(wk, start) == 0;
+        }
+        for (int k = 0; k < 2; k++) {
+            monday_of(T0 + referral_at[k], wk);
+            want_r += strcmp(wk, start) == 0;
+        }
+        assert_int_equal(json_integer_value(json_object_get(w, "orders")), want_o);
+        assert_int_equal(json_integer_value(json_object_get(w, "referrals")), want_r);
+        total_orders += want_o;
+        total_referrals += want_r;
+        if (i > 0) { /* consecutive weeks */
+            char prev_next[16];
+            const char *prev = api_like_str(json_array_get(weeks, i - 1), "week_start");
+            struct tm tm;
+            memset(&tm, 0, sizeof tm);
+            assert_non_null(strptime(prev, "%Y-%m-%d", &tm));
+            time_t t = timegm(&tm) + 7 * 86400;
+            gmtime_r(&t, &tm);
+            strftime(prev_next, sizeof prev_next, "%Y-%m-%d", &tm);
+            assert_string_equal(start, prev_next);
+        }
+    }
+    assert_int_equal(total_orders, N);
+    assert_int_equal(total_referrals, 2);
+    assert_int_equal(at(j, "orders", "received", NULL), N);
+
+    /* The distribution of the time to removal. */
+    static const int64_t bounds_min[] = {0, 5, 10, 15, 30, 45, 60, 120};
+    json_t *h = json_object_get(j, "removal_time_histogram");
+    json_t *buckets = json_object_get(h, "buckets");
+    assert_int_equal(json_array_size(buckets), 8);
+    for (size_t b = 0; b < 8; b++) {
+        json_int_t want = 0;
+        for (int k = 0; k < N; k++)
+            want += delay_ms[k] >= bounds_min[b] * MIN &&
+                    (b == 7 || delay_ms[k] < bounds_min[b + 1] * MIN);
+        json_t *bk = json_array_get(buckets, b);
+        assert_int_equal(json_integer_value(json_object_get(bk, "from_minutes")), bounds_min[b]);
+        if (b < 7)
+            assert_int_equal(json_integer_value(json_object_get(bk, "to_minutes")),
+                             bounds_min[b + 1]);
+        else
+            assert_true(json_is_null(json_object_get(bk, "to_minutes")));
+        assert_int_equal(json_integer_value(json_object_get(bk, "orders")), want);
+    }
+    int64_t sorted[N];
+    memcpy(sorted, delay_ms, sizeof sorted);
+    qsort(sorted, N, sizeof sorted[0], cmp_i64);
+    /* Nearest rank: the smallest value with at least p of the values at or below it. */
+    int64_t median = 0, p95 = 0;
+    for (int k = N - 1; k >= 0; k--) {
+        if (100 * (k + 1) >= 50 * N)
+            median = sorted[k];
+        if (100 * (k + 1) >= 95 * N)
+            p95 = sorted[k];
+    }
+    assert_int_equal(json_integer_value(json_object_get(h, "orders")), N);
+    assert_int_equal(json_integer_value(json_object_get(h, "median_ms")), median);
+    assert_int_equal(json_integer_value(json_object_get(h, "p95_ms")), p95);
+    assert_int_equal(json_integer_value(json_object_get(h, "median_s")), median / 1000);
+    assert_int_equal(json_integer_value(json_object_get(h, "p95_s")), p95 / 1000);
+
+    /* Matches per bank: blk (block), rv1-3 (review), both (review + block, blocked); not
+     * "early", before the period. */
+    json_t *banks = json_object_get(j, "matches_per_bank");
+    assert_int_equal(json_array_size(banks), 2);
+    assert_string_equal(api_like_str(json_array_get(banks, 0), "bank"), "CHART_BLOCK");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(banks, 0), "matches")), 2);
+    assert_string_equal(api_like_str(json_array_get(banks, 1), "bank"), "CHART_REVIEW");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(banks, 1), "matches")), 4);
+
+    json_t *outcomes = json_object_get(j, "decisions_per_outcome");
+    assert_int_equal(json_integer_value(json_object_get(outcomes, "remove")), 1);
+    assert_int_equal(json_integer_value(json_object_get(outcomes, "keep")), 1);
+    assert_int_equal(json_integer_value(json_object_get(outcomes, "escalate")), 1);
+    json_decref(j);
+
+    /* An empty period: zeros, and no median. */
+    check(td_report_transparency(f->orders, T0 - 20 * DAY, T0 - 10 * DAY, &text, &err), &err);
+    j = json_loads(text, 0, NULL);
+    td_free(text);
+    h = json_object_get(j, "removal_time_histogram");
+    assert_int_equal(json_integer_value(json_object_get(h, "orders")), 0);
+    assert_true(json_is_null(json_object_get(h, "median_s")));
+    assert_int_equal(json_array_size(json_object_get(j, "matches_per_bank")), 0);
+    json_array_foreach(json_object_get(j, "orders_per_week"), i, w)
+        assert_int_equal(json_integer_value(json_object_get(w, "orders")), 0);
+    json_decref(j);
+
+    /* The log's entries in pages (td_audit_list, GET /v1/log/entries), against td_audit_get. */
+    td_audit *log = td_orders_audit(f->orders);
+    uint64_t size;
+    check(td_audit_size(log, &size, &err), &err);
+    td_audit_entry *list;
+    size_t n;
+    uint64_t next = 0;
+    int64_t after = -1;
+    for (;;) {
+        check(td_audit_list(log, 0, after, -1, NULL, 7, &list, &n, &err), &err);
+        for (size_t k = 0; k < n; k++) {
+            td_audit_entry e;
+            assert_int_equal(list[k].seq, next++);
+            check(td_audit_get(log, list[k].seq, &e, &err), &err);
+            assert_string_equal(list[k].actor, e.actor);
+            assert_string_equal(list[k].action, e.action);
+            assert_string_equal(list[k].object, e.object);
+            assert_string_equal(list[k].details, e.details);
+            assert_int_equal(list[k].time_ms, e.time_ms);
+            td_audit_entry_clear(&e);
+            td_audit_entry_clear(&list[k]);
+        }
+        td_free(list);
+        if (n < 7)
+            break;
+        after = (int64_t)next - 1;
+    }
+    assert_int_equal(next, size);
+    /* Newest first: the last three. */
+    check(td_audit_list(log, 1, -1, -1, NULL, 3, &list, &n, &err), &err);
+    assert_int_equal(n, 3);
+    for (size_t k = 0; k < n; k++) {
+        assert_int_equal(list[k].seq, size - 1 - k);
+        td_audit_entry_clear(&list[k]);
+    }
+    td_free(list);
+    /* One action: the removal orders and the referrals received. */
+    check(td_audit_list(log, 0, -1, -1, "order.received", 500, &list, &n, &err), &err);
+    assert_int_equal(n, N);
+    for (size_t k = 0; k < n; k++) {
+        assert_string_equal(list[k].action, "order.received");
+        td_audit_entry_clear(&list[k]);
+    }
+    td_free(list);
+    check(td_audit_list(log, 1, -1, size, "referral.received", 500, &list, &n, &err), &err);
+    assert_int_equal(n, 2);
+    assert_true(list[0].seq > list[1].seq);
+    for (size_t k = 0; k < n; k++)
+        td_audit_entry_clear(&list[k]);
+    td_free(list);
+    assert_int_equal(td_audit_list(log, 0, -1, -1, NULL, 501, &list, &n, &err), TD_ERR_INVALID);
 }
 
 /* ---- the order's language ---- */
@@ -1850,6 +2131,27 @@ static int on_released(void *ctx, int64_t item_id, const char *label, const char
 static const uint8_t MEDIA_A[] = "\x89PNG fake media bytes of item A";
 static const uint8_t MEDIA_B[] = "GIF89a other bytes of item B";
 
+/* Whether request id is listed under each filter (all, pending, approved, released), with
+ * `approvals` of 2 recorded wherever it is listed. */
+static void expect_request_in(td_evidence *ev, int64_t id, unsigned approvals, int in[4])
+{
+    td_error err;
+    for (int f = 0; f < 4; f++) {
+        td_evidence_request_info *list;
+        size_t n;
+        check(td_evidence_request_list(ev, (td_evidence_request_filter)f, 200, 0, &list, &n, &err),
+              &err);
+        in[f] = 0;
+        for (size_t i = 0; i < n; i++)
+            if (list[i].id == id) {
+                in[f] = 1;
+                assert_int_equal(list[i].approvals, approvals);
+                assert_int_equal(list[i].need, 2);
+            }
+        td_free(list);
+    }
+}
+
 static void test_media(void **state)
 {
     fixture *f = *state;
@@ -1983,11 +2285,27 @@ static void test_media(void **state)
     int64_t want[1] = {item_a};
     check(td_evidence_request(ev, "BKA", "EPOC-7", "investigation", ref, want, 1, &req, &err),
           &err);
+    /* Listed by state as it goes (td_evidence_request_list): pending, approved, released. */
+    static const char *const filters[] = {"all", "pending", "approved", "released"};
+    int listed_in[4];
+    expect_request_in(ev, req, 0, listed_in);
+    assert_true(listed_in[0] && listed_in[1] && !listed_in[2] && !listed_in[3]);
     check(td_evidence_approve(ev, req, "legal", f->shares[0], NULL, NULL, &err), &err);
+    expect_request_in(ev, req, 1, listed_in);
+    assert_true(listed_in[0] && listed_in[1] && !listed_in[2] && !listed_in[3]);
     check(td_evidence_approve(ev, req, "auditor", f->shares[2], NULL, NULL, &err), &err);
+    expect_request_in(ev, req, 2, listed_in);
+    for (int i = 0; i < 4; i++)
+        if (listed_in[i] != (i == 0 || i == 2))
+            fail_msg("request %lld listed under %s: %d", (long long)req, filters[i], listed_in[i]);
+    td_evidence_request_info *none;
+    assert_int_equal(td_evidence_request_list(ev, TD_EVIDENCE_REQUESTS_ALL, 0, 0, &none, &n, &err),
+                     TD_ERR_INVALID);
     released rel;
     memset(&rel, 0, sizeof rel);
     check(td_evidence_release(ev, req, "admin", on_released, &rel, &err), &err);
+    expect_request_in(ev, req, 2, listed_in);
+    assert_true(listed_in[0] && !listed_in[1] && !listed_in[2] && listed_in[3]);
     assert_int_equal(rel.n, 1);
     assert_string_equal(rel.labels[0], "media:med-a");
     assert_int_equal(rel.len[0], sizeof MEDIA_A - 1);
@@ -2098,6 +2416,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_referral, setup, teardown),
         cmocka_unit_test_setup_teardown(test_complaint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report_charts, setup, teardown),
         cmocka_unit_test(test_parse_language),
         cmocka_unit_test(test_template_check),
         cmocka_unit_test_setup_teardown(test_notice_templates, setup, teardown),

@@ -116,6 +116,14 @@ __attribute__((warn_unused_result)) td_status td_audit_size(td_audit *log, uint6
 /* Reads entry seq back. */
 __attribute__((warn_unused_result)) td_status td_audit_get(td_audit *log, uint64_t seq,
                                                            td_audit_entry *out, td_error *err);
+/* Entries in pages: ascending from after + 1 (after = -1: from the first), or, with newest set,
+ * descending from before - 1 (before = -1: from the last). action (NULL or "": any) keeps only
+ * entries of that action. At most limit (1..TD_AUDIT_LIST_MAX) entries; *out (free each with
+ * td_audit_entry_clear, then the array with td_free) and *count receive them. */
+#define TD_AUDIT_LIST_MAX 500
+__attribute__((warn_unused_result)) td_status
+td_audit_list(td_audit *log, int newest, int64_t after, int64_t before, const char *action,
+              size_t limit, td_audit_entry **out, size_t *count, td_error *err);
 /* The canonical bytes of entry seq (what its leaf hashes); free with td_free. */
 __attribute__((warn_unused_result)) td_status
 td_audit_get_canonical(td_audit *log, uint64_t seq, char **text, size_t *len, td_error *err);

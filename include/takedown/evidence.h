@@ -266,6 +266,23 @@ __attribute__((warn_unused_result)) td_status td_evidence_request_get(td_evidenc
                                                                       td_evidence_request_info *out,
                                                                       td_error *err);
 
+/* Which release requests td_evidence_request_list returns: open with fewer than k approvals
+ * recorded (pending), open with k or more (approved: it may be released), released, or all. */
+typedef enum td_evidence_request_filter {
+    TD_EVIDENCE_REQUESTS_ALL = 0,
+    TD_EVIDENCE_REQUESTS_PENDING = 1,
+    TD_EVIDENCE_REQUESTS_APPROVED = 2,
+    TD_EVIDENCE_REQUESTS_RELEASED = 3
+} td_evidence_request_filter;
+
+/* Release requests, newest first, skipping offset, at most limit (1..TD_EVIDENCE_REQUESTS_MAX),
+ * each as td_evidence_request_get gives it. Free *out with td_free. */
+#define TD_EVIDENCE_REQUESTS_MAX 200
+__attribute__((warn_unused_result)) td_status
+td_evidence_request_list(td_evidence *ev, td_evidence_request_filter filter, size_t limit,
+                         size_t offset, td_evidence_request_info **out, size_t *count,
+                         td_error *err);
+
 #ifdef __cplusplus
 }
 #endif

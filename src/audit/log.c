@@ -440,6 +440,90 @@ td_status td_audit_get(td_audit *log, uint64_t seq, td_audit_entry *out, td_erro
     WITH_READER(log, c, err, get_entry(c, seq, out, err));
 }
 
+typedef struct list_args {
+    int newest;
+    int64_t after, before;
+    const char *action;
+    size_t limit;
+    td_audit_entry *list;
+    size_t n;
+} list_args;
+
+static td_status list_entries(td_store_conn *c, list_args *a, td_error *err)
+{
+    static const char *const sql[2][2] = {
+        {"SELECT seq, time_ms, actor, action, object, details FROM audit_entries"
+         " WHERE seq > $1 ORDER BY seq LIMIT $2",
+         "SELECT seq, time_ms, actor, action, object, details FROM audit_entries"
+         " WHERE seq > $1 AND action = $3 ORDER BY seq LIMIT $2"},
+        {"SELECT seq, time_ms, actor, action, object, details FROM audit_entries"
+         " WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
+         "SELECT seq, time_ms, actor, action, object, details FROM audit_entries"
+         " WHERE seq < $1 AND action = $3 ORDER BY seq DESC LIMIT $2"},
+    };
+    int filtered = a->action && *a->action;
+    int64_t bound = a->newest ? (a->before < 0 ? INT64_MAX : a->before) : a->after;
+    td_stmt *q;
+    int row;
+    td_status st = td_store_prepare(c, sql[a->newest ? 1 : 0][filtered], &q, err);
+    if (st || (st = td_stmt_bind_int64(q, 1, bound, err)) ||
+        (st = td_stmt_bind_int64(q, 2, (int64_t)a->limit, err)) ||
+        (filtered && (st = td_stmt_bind_text(q, 3, a->action, (size_t)-1, err))))
+        return st;
+    while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
+        if (a->n == a->limit) {
+            td_stmt_reset(q);
+            break;
+        }
+        td_audit_entry *e = &a->list[a->n];
+        e->seq = (uint64_t)td_stmt_column_int64(q, 0);
+        e->time_ms = td_stmt_column_int64(q, 1);
+        e->actor = dup_col(q, 2);
+        e->action = dup_col(q, 3);
+        e->object = dup_col(q, 4);
+        e->details = dup_col(q, 5);
+        a->n++;
+        if (!e->actor || !e->action || !e->object || !e->details) {
+            td_stmt_reset(q);
+            return td__error_set(err, TD_ERR_NOMEM, "audit: out of memory");
+        }
+    }
+    return st;
+}
+
+td_status td_audit_list(td_audit *log, int newest, int64_t after, int64_t before,
+                        const char *action, size_t limit, td_audit_entry **out, size_t *count,
+                        td_error *err)
+{
+    *out = NULL;
+    *count = 0;
+    if (limit < 1 || limit > TD_AUDIT_LIST_MAX || after < -1 || before < -1)
+        return td__error_set(err, TD_ERR_INVALID, "audit: list limit 1..%d, positions >= -1",
+                             TD_AUDIT_LIST_MAX);
+    if (action && strlen(action) > TD_AUDIT_MAX_NAME)
+        return td__error_set(err, TD_ERR_INVALID, "audit: action longer than %d bytes",
+                             TD_AUDIT_MAX_NAME);
+    list_args a = {newest, after, before, action, limit, td__calloc(limit, sizeof(td_audit_entry)),
+                   0};
+    if (!a.list)
+        return td__error_set(err, TD_ERR_NOMEM, "audit: out of memory");
+    td_store_conn *c;
+    td_status st = td_store_acquire(log->store, 0, &c, err);
+    if (st == TD_OK) {
+        st = list_entries(c, &a, err);
+        td_store_release(log->store, c);
+    }
+    if (st) {
+        for (size_t i = 0; i < a.n; i++)
+            td_audit_entry_clear(&a.list[i]);
+        td__free(a.list);
+        return st;
+    }
+    *out = a.list;
+    *count = a.n;
+    return TD_OK;
+}
+
 td_status td_audit_get_canonical(td_audit *log, uint64_t seq, char **text, size_t *len,
                                  td_error *err)
 {

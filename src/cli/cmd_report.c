@@ -54,6 +54,17 @@ static void print_markdown(const char *prefix, json_t *value)
         }
         return;
     }
+    if (json_is_array(value) && json_array_size(value) > 0) {
+        size_t i;
+        json_t *child;
+        json_array_foreach(value, i, child)
+        {
+            char path[512];
+            snprintf(path, sizeof path, "%s[%zu]", prefix, i);
+            print_markdown(path, child);
+        }
+        return;
+    }
     char *text = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT);
     printf("| %s | %s |\n", prefix, text ? text : "");
     free(text);

@@ -229,3 +229,75 @@ out:
         out->held = td__evidence_shares_held(ev, request_id);
     return st;
 }
+
+td_status td_evidence_request_list(td_evidence *ev, td_evidence_request_filter filter, size_t limit,
+                                   size_t offset, td_evidence_request_info **out, size_t *count,
+                                   td_error *err)
+{
+    /* $1 = the open state, $2 = k, $3 = limit, $4 = offset; every statement uses each (a
+     * parameter PostgreSQL could not type is refused). */
+    static const char *const sql[] = {
+        "SELECT id FROM evidence_requests WHERE state >= $1 AND created_ms + $2 >= 0 ORDER BY id "
+        "DESC"
+        " LIMIT $3 OFFSET $4",
+        "SELECT id FROM evidence_requests WHERE state = $1 AND (SELECT COUNT(*) FROM"
+        " evidence_approvals a WHERE a.request_id = evidence_requests.id) < $2"
+        " ORDER BY id DESC LIMIT $3 OFFSET $4",
+        "SELECT id FROM evidence_requests WHERE state = $1 AND (SELECT COUNT(*) FROM"
+        " evidence_approvals a WHERE a.request_id = evidence_requests.id) >= $2"
+        " ORDER BY id DESC LIMIT $3 OFFSET $4",
+        "SELECT id FROM evidence_requests WHERE state <> $1 AND created_ms + $2 >= 0 ORDER BY id "
+        "DESC"
+        " LIMIT $3 OFFSET $4",
+    };
+    td_store_conn *c;
+    td_stmt *q;
+    td__evidence_master m;
+    int row;
+    int64_t ids[TD_EVIDENCE_REQUESTS_MAX];
+    size_t n = 0;
+    *out = NULL;
+    *count = 0;
+    if ((unsigned)filter > TD_EVIDENCE_REQUESTS_RELEASED || limit < 1 ||
+        limit > TD_EVIDENCE_REQUESTS_MAX || offset > INT32_MAX)
+        return td__error_set(err, TD_ERR_INVALID,
+                             "evidence: request list filter 0..3, limit 1..%d, offset 0..%d",
+                             TD_EVIDENCE_REQUESTS_MAX, INT32_MAX);
+    td_status st = td_store_acquire(ev->store, 0, &c, err);
+    if (st)
+        return st;
+    int64_t k = 0;
+    st = td__evidence_load_master(c, &m, err);
+    if (st == TD_OK)
+        k = m.k;
+    else if (st == TD_ERR_NOT_FOUND)
+        st = TD_OK;
+    if (st == TD_OK && (st = td_store_prepare(c, sql[filter], &q, err)) == TD_OK &&
+        !(st = td_stmt_bind_int64(q, 1, TD__EVIDENCE_REQ_OPEN, err)) &&
+        !(st = td_stmt_bind_int64(q, 2, k, err)) &&
+        !(st = td_stmt_bind_int64(q, 3, (int64_t)limit, err)) &&
+        !(st = td_stmt_bind_int64(q, 4, (int64_t)offset, err))) {
+        while ((st = td_stmt_step(q, &row, err)) == TD_OK && row) {
+            if (n == limit) {
+                td_stmt_reset(q);
+                break;
+            }
+            ids[n++] = td_stmt_column_int64(q, 0);
+        }
+    }
+    td_store_release(ev->store, c);
+    if (st)
+        return st;
+    td_evidence_request_info *list = td__mallocarray(n ? n : 1, sizeof *list);
+    if (!list)
+        return td__error_set(err, TD_ERR_NOMEM, "evidence: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if ((st = td_evidence_request_get(ev, ids[i], &list[i], err))) {
+            td__free(list);
+            return st;
+        }
+    }
+    *out = list;
+    *count = n;
+    return TD_OK;
+}

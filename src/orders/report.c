@@ -157,6 +157,184 @@ static json_t *orders_part(counter *k)
         "receipt_to_measure_ms", "average", avg, "max", max);
 }
 
+/* ---- the figures behind the console's charts ---- */
+
+#define WEEK_MS ((int64_t)7 * 86400000)
+/* 1970-01-05T00:00:00Z, the first Monday of the epoch: weeks start on Mondays 00:00 UTC. */
+#define MONDAY_MS ((int64_t)4 * 86400000)
+/* Weeks listed with their zeros when the period spans at most this many; longer periods list
+ * only the weeks with orders or referrals. */
+#define WEEKS_DENSE 1100
+
+/* A statement with $1 = from, $2 = to and n more integer parameters $3...; NULL when k failed. */
+static td_stmt *query(counter *k, const char *sql, const int64_t *more, int n)
+{
+    td_stmt *q;
+    if (k->st || (k->st = td_store_prepare(k->c, sql, &q, k->err)) ||
+        (k->st = td_stmt_bind_int64(q, 1, k->from, k->err)) ||
+        (k->st = td_stmt_bind_int64(q, 2, k->to, k->err)))
+        return NULL;
+    for (int i = 0; i < n; i++)
+        if ((k->st = td_stmt_bind_int64(q, 3 + i, more[i], k->err)))
+            return NULL;
+    return q;
+}
+
+static int64_t week_of(int64_t ms)
+{
+    int64_t d = ms - MONDAY_MS;
+    return (d >= 0 ? d / WEEK_MS : -((-d + WEEK_MS - 1) / WEEK_MS)) * WEEK_MS + MONDAY_MS;
+}
+
+static json_t *week_row(int64_t start, json_int_t orders, json_int_t referrals)
+{
+    char day[32];
+    td_order_time_format(start, day);
+    day[10] = '\0'; /* YYYY-MM-DD */
+    return json_pack("{s:s, s:I, s:I}", "week_start", day, "orders", orders, "referrals",
+                     referrals);
+}
+
+/* Removal orders and referrals received in the period, per week (Monday 00:00 UTC), oldest
+ * first. The rows come sorted by time, so one pass groups them. */
+static json_t *orders_per_week(counter *k)
+{
+    const int64_t kinds[2] = {TD_ORDER_REMOVAL, TD_ORDER_REFERRAL};
+    json_t *a = json_array();
+    td_stmt *q = query(k,
+                       "SELECT received_ms, kind FROM orders WHERE (kind = $3 OR kind = $4) AND"
+                       " received_ms >= $1 AND received_ms < $2 ORDER BY received_ms",
+                       kinds, 2);
+    if (!q || !a)
+        return a;
+    int dense = (week_of(k->to - 1) - week_of(k->from)) / WEEK_MS < WEEKS_DENSE;
+    int64_t week = dense ? week_of(k->from) : INT64_MIN;
+    json_int_t orders = 0, referrals = 0;
+    int row;
+    while ((k->st = td_stmt_step(q, &row, k->err)) == TD_OK && row) {
+        int64_t w = week_of(td_stmt_column_int64(q, 0));
+        while (week != INT64_MIN && week < w) {
+            if (dense || orders || referrals)
+                json_array_append_new(a, week_row(week, orders, referrals));
+            orders = referrals = 0;
+            week = dense ? week + WEEK_MS : w;
+        }
+        if (week == INT64_MIN)
+            week = w;
+        if (td_stmt_column_int64(q, 1) == TD_ORDER_REMOVAL)
+            orders++;
+        else
+            referrals++;
+    }
+    if (k->st)
+        return a;
+    td_stmt_reset(q);
+    int64_t last = week_of(k->to - 1);
+    while (week != INT64_MIN && week <= last) {
+        if (dense || orders || referrals)
+            json_array_append_new(a, week_row(week, orders, referrals));
+        orders = referrals = 0;
+        week = dense ? week + WEEK_MS : INT64_MIN;
+    }
+    return a;
+}
+
+/* The removal orders whose measure was confirmed in the period (as receipt_to_measure_ms), by
+ * the time from receipt to the measure: buckets with the lower bound included, and the median
+ * and 95th percentile by the nearest rank (the value at rank ceil(p * n) of n sorted). */
+static const int64_t histogram_minutes[] = {0, 5, 10, 15, 30, 45, 60, 120};
+#define N_HISTOGRAM (sizeof histogram_minutes / sizeof histogram_minutes[0])
+
+static json_int_t nth_time(counter *k, json_int_t rank)
+{
+    const int64_t more[2] = {TD_ORDER_REMOVAL, rank - 1};
+    json_int_t v = 0;
+    int row = 0;
+    td_stmt *q = query(k,
+                       "SELECT confirmed_ms - received_ms FROM orders WHERE kind = $3 AND"
+                       " confirmed_ms >= $1 AND confirmed_ms < $2"
+                       " ORDER BY confirmed_ms - received_ms LIMIT 1 OFFSET $4",
+                       more, 2);
+    if (!q || (k->st = td_stmt_step(q, &row, k->err)))
+        return 0;
+    if (row)
+        v = (json_int_t)td_stmt_column_int64(q, 0);
+    td_stmt_reset(q);
+    return v;
+}
+
+static json_t *removal_histogram(counter *k)
+{
+    json_t *buckets = json_array();
+    json_int_t total = 0;
+    for (size_t i = 0; i < N_HISTOGRAM && buckets; i++) {
+        int64_t lo = histogram_minutes[i] * 60000;
+        int64_t hi = i + 1 < N_HISTOGRAM ? histogram_minutes[i + 1] * 60000 : INT64_MAX;
+        const int64_t more[3] = {TD_ORDER_REMOVAL, lo, hi};
+        json_int_t n = 0;
+        int row = 0;
+        td_stmt *q = query(k,
+                           "SELECT COUNT(*) FROM orders WHERE kind = $3 AND confirmed_ms >= $1"
+                           " AND confirmed_ms < $2 AND confirmed_ms - received_ms >= $4"
+                           " AND confirmed_ms - received_ms < $5",
+                           more, 3);
+        if (!q || (k->st = td_stmt_step(q, &row, k->err)))
+            break;
+        if (row)
+            n = (json_int_t)td_stmt_column_int64(q, 0);
+        td_stmt_reset(q);
+        total += n;
+        json_array_append_new(
+            buckets,
+            i + 1 < N_HISTOGRAM
+                ? json_pack("{s:I, s:I, s:I}", "from_minutes", (json_int_t)histogram_minutes[i],
+                            "to_minutes", (json_int_t)histogram_minutes[i + 1], "orders", n)
+                : json_pack("{s:I, s:n, s:I}", "from_minutes", (json_int_t)histogram_minutes[i],
+                            "to_minutes", "orders", n));
+    }
+    json_int_t median = total ? nth_time(k, (total + 1) / 2) : 0;
+    json_int_t p95 = total ? nth_time(k, (95 * total + 99) / 100) : 0;
+    return json_pack("{s:o, s:I, s:o, s:o, s:o, s:o}", "buckets", buckets ? buckets : json_array(),
+                     "orders", total, "median_s", total ? json_integer(median / 1000) : json_null(),
+                     "p95_s", total ? json_integer(p95 / 1000) : json_null(), "median_ms",
+                     total ? json_integer(median) : json_null(), "p95_ms",
+                     total ? json_integer(p95) : json_null());
+}
+
+/* The matches recorded for content received in the period (uploads blocked included; matches an
+ * allow bank suppressed left out), per bank, by bank name. POST /v1/check records nothing. */
+static json_t *matches_per_bank(counter *k)
+{
+    json_t *a = json_array();
+    int row;
+    td_stmt *q = query(k,
+                       "SELECT m.bank, COUNT(*) FROM matches m JOIN content c"
+                       " ON c.id = m.content_ref WHERE c.received_ms >= $1 AND c.received_ms < $2"
+                       " AND m.suppressed = 0 GROUP BY m.bank ORDER BY m.bank",
+                       NULL, 0);
+    if (!q || !a)
+        return a;
+    while ((k->st = td_stmt_step(q, &row, k->err)) == TD_OK && row)
+        json_array_append_new(a, json_pack("{s:s, s:I}", "bank", td_stmt_column_text(q, 0),
+                                           "matches", (json_int_t)td_stmt_column_int64(q, 1)));
+    if (k->st == TD_OK)
+        td_stmt_reset(q);
+    return a;
+}
+
+/* Review decisions made in the period by outcome (every kind listed, zeros included). */
+static json_t *decisions_per_outcome(counter *k)
+{
+    json_t *o = json_object();
+    for (int d = TD_DECISION_REMOVE; d <= TD_DECISION_ESCALATE && o; d++)
+        json_object_set_new(o, td_decision_name((td_decision_kind)d),
+                            json_integer(count_is(k,
+                                                  "SELECT COUNT(*) FROM decisions WHERE kind = $3"
+                                                  " AND decided_ms >= $1 AND decided_ms < $2",
+                                                  d)));
+    return o;
+}
+
 td_status td_report_transparency(td_orders *o, int64_t from, int64_t to, char **json, td_error *err)
 {
     td_store_conn *c;
@@ -177,6 +355,8 @@ td_status td_report_transparency(td_orders *o, int64_t from, int64_t to, char **
     counter k = {c, from, to, TD_OK, err};
 
     json_t *orders = orders_part(&k);
+    json_t *per_week = orders_per_week(&k), *histogram = removal_histogram(&k),
+           *per_bank = matches_per_bank(&k), *per_outcome = decisions_per_outcome(&k);
     /* Own measures: moderators' remove decisions, uploads blocked by hash matching (the
      * anti-re-upload measure), referrals decided against the terms. */
     json_int_t decisions = count_is(&k,
@@ -263,14 +443,15 @@ td_status td_report_transparency(td_orders *o, int64_t from, int64_t to, char **
     td_store_release(o->svc->store, c);
     td_order_time_format(from, from_text);
     td_order_time_format(to, to_text);
-    json_t *r =
-        json_pack("{s:{s:s, s:s, s:I, s:I}, s:o, s:o, s:o, s:o, s:o, s:o,"
-                  " s:{s:I}, s:{s:I, s:s}}",
-                  "period", "from", from_text, "to", to_text, "from_ms", (json_int_t)from, "to_ms",
-                  (json_int_t)to, "orders", orders, "items_removed", items, "referrals", referrals,
-                  "complaints", complaints, "proceedings", proceedings, "reinstatements",
-                  reinstated, "anti_reupload", "blocked_uploads", blocks, "audit_log", "size",
-                  (json_int_t)size, "root", root_hex);
+    json_t *r = json_pack(
+        "{s:{s:s, s:s, s:I, s:I}, s:o, s:o, s:o, s:o, s:o, s:o,"
+        " s:{s:I}, s:o, s:o, s:o, s:o, s:{s:I, s:s}}",
+        "period", "from", from_text, "to", to_text, "from_ms", (json_int_t)from, "to_ms",
+        (json_int_t)to, "orders", orders, "items_removed", items, "referrals", referrals,
+        "complaints", complaints, "proceedings", proceedings, "reinstatements", reinstated,
+        "anti_reupload", "blocked_uploads", blocks, "orders_per_week", per_week,
+        "removal_time_histogram", histogram, "matches_per_bank", per_bank, "decisions_per_outcome",
+        per_outcome, "audit_log", "size", (json_int_t)size, "root", root_hex);
     if (k.st) {
         json_decref(r);
         return k.st;

@@ -243,6 +243,7 @@ void td__h_check(td__req *r)
         td__reply_status(r, st, &err);
         return;
     }
+    td__metrics_matches(r->srv ? r->srv->metrics : NULL, res.matches, res.match_count);
     json_t *o = td__json_check(&res);
     td_check_result_clear(&res);
     td__reply_json(r, 200, o);
@@ -354,6 +355,7 @@ static void content_reply_parts(td__req *r, td_content_input *in, const td_revie
         td__reply_status(r, st, &err);
         return;
     }
+    td__metrics_matches(r->srv ? r->srv->metrics : NULL, out.matches, out.match_count);
     /* The content is recorded: a copy that cannot be written leaves it as it is (a retry would
      * be a conflict); the answer says nothing was kept, the operator's log says why (the
      * message may name the data directory's paths, which are not the caller's business). */

@@ -181,6 +181,57 @@ static json_t *request_json(const td_evidence_request_info *q)
                      "shares_held", (int)q->held, "needed", (int)q->need);
 }
 
+/* ?state=pending|approved|released|all (default pending), limit (1..200, default 50), offset:
+ * release requests newest first with their approvals of k. Custodians read it too: what awaits
+ * their share (metadata only, as for auditors). */
+void td__h_evidence_releases_list(td__req *r)
+{
+    static const char *const states[] = {"all", "pending", "approved", "released"};
+    td_evidence *ev = evidence_or_503(r);
+    int64_t limit, offset;
+    if (!ev || !td__query_int(r, "limit", 1, TD_EVIDENCE_REQUESTS_MAX, 50, &limit) ||
+        !td__query_int(r, "offset", 0, INT32_MAX, 0, &offset))
+        return;
+    const char *state = td__query(r, "state");
+    int filter = state ? -1 : TD_EVIDENCE_REQUESTS_PENDING;
+    for (int i = 0; state && i < 4; i++)
+        if (strcmp(state, states[i]) == 0)
+            filter = i;
+    if (filter < 0) {
+        td__reply_error(r, 400, "invalid_query",
+                        "'state' must be pending, approved, released or all");
+        return;
+    }
+    td_evidence_request_info *list = NULL;
+    size_t n = 0;
+    td_error err;
+    td_status st = td_evidence_request_list(ev, (td_evidence_request_filter)filter, (size_t)limit,
+                                            (size_t)offset, &list, &n, &err);
+    if (st) {
+        td__reply_status(r, st, &err);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n && arr; i++) {
+        json_t *o = request_json(&list[i]);
+        /* The filter's state: an open request with k approvals recorded is "approved". */
+        if (o && !list[i].released)
+            json_object_set_new(o, "state",
+                                json_string(list[i].need && list[i].approvals >= list[i].need
+                                                ? "approved"
+                                                : "pending"));
+        json_array_append_new(arr, o);
+    }
+    td_free(list);
+    if (!arr) {
+        td__reply_error(r, 503, "out_of_memory", "out of memory");
+        return;
+    }
+    td__reply_json(r, 200,
+                   json_pack("{s:o, s:I, s:I}", "releases", arr, "limit", (json_int_t)limit,
+                             "offset", (json_int_t)offset));
+}
+
 void td__h_evidence_release_request(td__req *r)
 {
     static const char *const members[] = {"requester", "legal_basis", "purpose",

@@ -10,6 +10,7 @@ void td__h_evidence_cases_list(td__req *r);
 void td__h_evidence_case_get(td__req *r);
 void td__h_evidence_case_extend(td__req *r);
 void td__h_evidence_case_hold(td__req *r);
+void td__h_evidence_releases_list(td__req *r);
 void td__h_evidence_release_request(td__req *r);
 void td__h_evidence_release_approve(td__req *r);
 void td__h_evidence_release(td__req *r);

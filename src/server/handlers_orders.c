@@ -842,6 +842,68 @@ void td__h_audit_inclusion(td__req *r)
     td_audit_doc_clear(&doc);
 }
 
+/* ?after=SEQ (ascending from SEQ + 1; -1: from the first) or else newest first (?before=SEQ:
+ * below SEQ), ?limit=N (1..500, default 50), ?action=A (only that action): each entry with its
+ * fields and its canonical text (what its leaf hashes, as the inclusion proof gives it). Reads of
+ * the log are not audited (as the proofs are not). */
+void td__h_audit_entries(td__req *r)
+{
+    td_orders *o = td__orders_or_503(r);
+    int64_t after, before, limit;
+    if (!o || !td__query_int(r, "after", -1, INT64_MAX - 1, -2, &after) ||
+        !td__query_int(r, "before", 0, INT64_MAX, -1, &before) ||
+        !td__query_int(r, "limit", 1, TD_AUDIT_LIST_MAX, 50, &limit))
+        return;
+    const char *action = td__query(r, "action");
+    if (after != -2 && before >= 0) {
+        td__reply_error(r, 400, "invalid_query", "give 'after' or 'before', not both");
+        return;
+    }
+    int newest = after == -2;
+    td_audit *log = td_orders_audit(o);
+    td_audit_entry *list = NULL;
+    size_t n = 0;
+    uint64_t size = 0;
+    td_error err;
+    td_status st = td_audit_size(log, &size, &err);
+    if (st == TD_OK)
+        st = td_audit_list(log, newest, newest ? -1 : after, before, action, (size_t)limit, &list,
+                           &n, &err);
+    if (st) {
+        td__reply_status(r, st, &err);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n && arr; i++) {
+        td_audit_entry *e = &list[i];
+        char *text = NULL;
+        size_t len = 0;
+        if (td_audit_entry_canonical(e->seq, e->time_ms, e->actor, e->action, e->object, e->details,
+                                     &text, &len, &err) == TD_OK) {
+            json_array_append_new(
+                arr, json_pack("{s:I, s:o, s:I, s:s, s:s, s:s, s:s, s:s%}", "seq",
+                               (json_int_t)e->seq, "time", td__time_json(e->time_ms), "time_ms",
+                               (json_int_t)e->time_ms, "actor", e->actor, "action", e->action,
+                               "object", e->object, "details", e->details, "canonical", text, len));
+            td_free(text);
+        }
+    }
+    json_t *next =
+        n == (size_t)limit && n ? json_integer((json_int_t)list[n - 1].seq) : json_null();
+    for (size_t i = 0; i < n; i++)
+        td_audit_entry_clear(&list[i]);
+    td_free(list);
+    if (!arr) {
+        json_decref(next);
+        td__reply_error(r, 503, "out_of_memory", "out of memory");
+        return;
+    }
+    td__reply_json(r, 200,
+                   json_pack("{s:o, s:I, s:s, s:o}", "entries", arr, "size", (json_int_t)size,
+                             "order", newest ? "newest_first" : "ascending",
+                             newest ? "next_before" : "next_after", next));
+}
+
 /* ?from=N&to=M (1 <= N <= M <= the log's size): the tree of N entries is a prefix of the tree
  * of M, with signed checkpoints of both sizes. */
 void td__h_audit_consistency(td__req *r)

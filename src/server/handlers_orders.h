@@ -45,6 +45,7 @@ void td__h_notice_template_delete(td__req *r);
  * td_audit_doc_format, as `takedown audit prove` prints them. */
 void td__h_audit_checkpoint(td__req *r);
 void td__h_audit_inclusion(td__req *r);
+void td__h_audit_entries(td__req *r);
 void td__h_audit_consistency(td__req *r);
 
 #endif

@@ -27,6 +27,9 @@ typedef struct route_metrics {
 } route_metrics;
 
 struct td__metrics {
+    /* Matches found by POST /v1/check and POST /v1/content, by what they ask for (td_action:
+     * log, review, block). */
+    atomic_ullong matches[3];
     size_t n_routes;
     route_metrics routes[]; /* n_routes + 1: the last one for requests no route matched */
 };
@@ -53,6 +56,18 @@ void td__metrics_observe(td__metrics *m, int route_index, unsigned status, doubl
     atomic_fetch_add_explicit(&rm->sum_us, (unsigned long long)(seconds * 1e6),
                               memory_order_relaxed);
     atomic_fetch_add_explicit(&rm->count, 1, memory_order_relaxed);
+}
+
+void td__metrics_matches(td__metrics *m, const td_match *matches, size_t n)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (matches[i].suppressed || matches[i].kind == TD_BANK_ALLOW)
+            continue;
+        unsigned a = (unsigned)td_match_action(&matches[i]);
+        atomic_fetch_add_explicit(&m->matches[a < 3 ? a : 0], 1, memory_order_relaxed);
+    }
 }
 
 /* The rendered text, at most 64 MiB; failed once anything did not fit. */
@@ -286,6 +301,16 @@ char *td__metrics_render(td_server *srv, size_t *len)
                     method, pattern, class_names[c], v);
         }
     }
+    put(&o,
+        "# HELP takedown_matches_total Matches found by checks and content submissions (allow "
+        "banks' and suppressed matches left out), by the action they ask for.\n"
+        "# TYPE takedown_matches_total counter\n"
+        "takedown_matches_total{action=\"log\"} %llu\n"
+        "takedown_matches_total{action=\"review\"} %llu\n"
+        "takedown_matches_total{action=\"block\"} %llu\n",
+        (unsigned long long)atomic_load(&m->matches[TD_ACTION_LOG]),
+        (unsigned long long)atomic_load(&m->matches[TD_ACTION_REVIEW]),
+        (unsigned long long)atomic_load(&m->matches[TD_ACTION_BLOCK]));
     put(&o, "# HELP takedown_http_request_duration_seconds Time from the first byte of a "
             "request to the last byte of its response.\n"
             "# TYPE takedown_http_request_duration_seconds histogram\n");
@@ -361,6 +386,11 @@ char *td__metrics_render(td_server *srv, size_t *len)
         put(&o,
             "# HELP takedown_cases_open Cases open, claimed or escalated (review queue).\n"
             "# TYPE takedown_cases_open gauge\ntakedown_cases_open %lld\n",
+            (long long)st.cases_open);
+        put(&o,
+            "# HELP takedown_review_queue_depth Review cases not decided (open, claimed or "
+            "escalated), as takedown_cases_open.\n"
+            "# TYPE takedown_review_queue_depth gauge\ntakedown_review_queue_depth %lld\n",
             (long long)st.cases_open);
         put(&o,
             "# HELP takedown_webhook_queue_depth Webhook deliveries waiting.\n"

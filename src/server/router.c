@@ -191,6 +191,8 @@ static const td__route routes[] = {
     {"GET", "/v1/log/checkpoint", td__h_audit_checkpoint, PUB, 0, "the latest checkpoint"},
     {"GET", "/v1/log/proof/inclusion", td__h_audit_inclusion, ADMIN | TD__R_AUDITOR, 0,
      "an inclusion proof", "seq size"},
+    {"GET", "/v1/log/entries", td__h_audit_entries, ADMIN | TD__R_AUDITOR, 0,
+     "entries of the log, paged", "after before limit action"},
     {"GET", "/v1/log/proof/consistency", td__h_audit_consistency, ADMIN | TD__R_AUDITOR, 0,
      "a consistency proof", "from to"},
 
@@ -204,6 +206,8 @@ static const td__route routes[] = {
      "extend a case's retention"},
     {"POST", "/v1/evidence/cases/{id}/hold", td__h_evidence_case_hold, ADMIN, 0,
      "set or lift a review hold"},
+    {"GET", "/v1/evidence/releases", td__h_evidence_releases_list, ADMIN | TD__R_AUDITOR | CUST, 0,
+     "release requests with their approvals", "state limit offset"},
     {"POST", "/v1/evidence/releases", td__h_evidence_release_request, ADMIN, 0,
      "request the release of evidence"},
     {"POST", "/v1/evidence/releases/{id}/approvals", td__h_evidence_release_approve, CUST, 0,

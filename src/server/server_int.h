@@ -234,6 +234,8 @@ typedef struct td__metrics td__metrics;
 td__metrics *td__metrics_new(size_t n_routes);
 void td__metrics_free(td__metrics *m);
 void td__metrics_observe(td__metrics *m, int route_index, unsigned status, double seconds);
+/* Counts the matches a check or a content submission found (takedown_matches_total). */
+void td__metrics_matches(td__metrics *m, const td_match *matches, size_t n);
 /* Prometheus text exposition of everything; td__malloc'ed. */
 char *td__metrics_render(struct td_server *srv, size_t *len);
 
