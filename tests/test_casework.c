@@ -14,6 +14,7 @@
 #include <openssl/hmac.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1650,7 +1651,8 @@ typedef struct checker {
     td_service *svc;
     td_pdq stable;
     atomic_int *stop;
-    int checks, misses;
+    atomic_int checks; /* read by the writer, which starts once every checker has checked */
+    int misses;
 } checker;
 
 static void *check_loop(void *arg)
@@ -1665,7 +1667,7 @@ static void *check_loop(void *arg)
         if (td_check_hashes(k->svc, &h, NULL, &res, NULL) != TD_OK || res.match_count != 1)
             k->misses++;
         td_check_result_clear(&res);
-        k->checks++;
+        atomic_fetch_add(&k->checks, 1);
     }
     return NULL;
 }
@@ -1688,9 +1690,17 @@ static void test_concurrent(void **state)
     checker k[3];
     pthread_t th[3];
     for (int i = 0; i < 3; i++) {
-        k[i] = (checker){svc, stable, &stop, 0, 0};
+        k[i].svc = svc;
+        k[i].stable = stable;
+        k[i].stop = &stop;
+        k[i].misses = 0;
+        atomic_init(&k[i].checks, 0);
         pthread_create(&th[i], NULL, check_loop, &k[i]);
     }
+    /* The writes begin once every checker runs (on a loaded machine a thread can start late). */
+    for (int i = 0; i < 3; i++)
+        while (atomic_load(&k[i].checks) == 0)
+            sched_yield();
     for (int i = 0; i < 40; i++) {
         td_pdq p = random_pdq(&seed);
         int64_t id = add_pdq(svc, "BUSY", &p, NULL);
@@ -1703,7 +1713,7 @@ static void test_concurrent(void **state)
     atomic_store(&stop, 1);
     for (int i = 0; i < 3; i++) {
         pthread_join(th[i], NULL);
-        assert_true(k[i].checks > 0);
+        assert_true(atomic_load(&k[i].checks) > 0);
         assert_int_equal(k[i].misses, 0);
     }
     td_service_stats st;

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -543,6 +544,9 @@ static void test_concurrent(void **state)
     pthread_t th[2];
     for (int i = 0; i < 2; i++)
         assert_int_equal(pthread_create(&th[i], NULL, reader, &s), 0);
+    /* The writes begin once the readers query (on a loaded machine a thread can start late). */
+    while (__atomic_load_n(&s.queries, __ATOMIC_RELAXED) == 0)
+        sched_yield();
     int present[PAIRS] = {0};
     for (int round = 0; round < 12000; round++) {
         size_t k = test_rand(&st) % PAIRS;
