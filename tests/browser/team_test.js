@@ -515,7 +515,7 @@ H.run('team', async (t) => {
   assert((await page.getAttribute('#proof-steps', 'data-result')) === 'invalid', 'a tampered path fails');
   const badSteps = await page.$$eval('#proof-steps li[data-ok="0"]', (li) => li.map((x) => x.textContent));
   assert(badSteps.some((s) => /recomputed root/.test(s)), 'the failing step is the root: ' + badSteps);
-  await page.unroute('**/v1/log/proof/inclusion*');
+  await page.unrouteAll({ behavior: 'wait' }); // handlers still in flight finish first
   await page.route('**/v1/log/checkpoint', async (route) => {
     const r = await route.fetch();
     const j = await r.json();
@@ -527,7 +527,7 @@ H.run('team', async (t) => {
   await page.waitForSelector('#checkpoint-steps[data-result]');
   assert((await page.getAttribute('#checkpoint-steps', 'data-result')) === 'invalid', 'a tampered signature fails');
   assert(/does NOT verify/.test(await page.textContent('#checkpoint-steps-verdict')), 'the verdict says so');
-  await page.unroute('**/v1/log/checkpoint');
+  await page.unrouteAll({ behavior: 'wait' });
   ok('a tampered inclusion path and a tampered checkpoint signature are reported as failing (' + badSteps.length + ' failed step(s) named)');
 
   // ---- incidents and exchanges ----
