@@ -888,8 +888,10 @@ void td__h_audit_entries(td__req *r)
             td_free(text);
         }
     }
-    json_t *next =
-        n == (size_t)limit && n ? json_integer((json_int_t)list[n - 1].seq) : json_null();
+    /* A cursor only while entries remain that way: below seq 0 or above the last there are none. */
+    int more = n == (size_t)limit && n &&
+               (newest ? list[n - 1].seq > 0 : (uint64_t)list[n - 1].seq + 1 < size);
+    json_t *next = more ? json_integer((json_int_t)list[n - 1].seq) : json_null();
     for (size_t i = 0; i < n; i++)
         td_audit_entry_clear(&list[i]);
     td_free(list);
