@@ -295,14 +295,17 @@ function a11yLib() {
 // button, link, input, select, textarea and label, has a contrast ratio of at least 4.5:1
 // between its computed color (composited over its background) and its effective background;
 // 3:1 for large text (>= 24px, or >= 18.66px and bold). Disabled controls are exempt, as are
-// elements inside the shielded media (.media-frame, .frame-strip, .shielded). Fails naming each
+// elements inside the shielded media (.media-frame, .frame-strip, .shielded); with a modal dialog
+// open, only the dialog is checked. Fails naming each
 // element (tag, class, text start, ratio). Returns the number of elements checked.
 async function checkContrast(p, where) {
   const res = await p.evaluate(`(${a11yLib.toString()})()`).then(() => p.evaluate(() => {
     const A = window.__tdA11y;
     const bad = [];
     let checked = 0;
-    for (const e of document.body.querySelectorAll('*')) {
+    // With a modal dialog open the page behind it is inert and dimmed: the dialog is checked.
+    const scope = document.querySelector('dialog[open]:modal') || document.body;
+    for (const e of scope.querySelectorAll('*')) {
       if (['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE', 'OPTION', 'OPTGROUP'].includes(e.tagName)) continue;
       const own = Array.from(e.childNodes).some((n) => n.nodeType === 3 && n.nodeValue.trim());
       if (!own && !e.matches('button, a[href], input:not([type="hidden"]), select, textarea, label')) continue;
@@ -328,7 +331,8 @@ async function checkContrast(p, where) {
 }
 
 // Focus order (WCAG 2.4.3, 2.4.7, 2.1.2): from the top of the page (or of the open modal
-// dialog), Tab pressed up to max times (default: the focusable elements + 5). Each element
+// dialog), Tab pressed until max elements were reached (default: the focusable elements + 5;
+// the controls of a video count as one). Each element
 // focused must be visible in the viewport and show a focus indicator: its computed outline or
 // box-shadow differs from the unfocused state, and an outline's colour has at least 3:1 against
 // the background around it (1.4.11). The elements reached, in order, must be exactly the
@@ -359,10 +363,11 @@ async function checkFocusOrder(p, where, max) {
     return { positive, expected: list.map(A.describe) };
   });
   assert(setup.positive.length === 0, where + ': positive tabindex on ' + setup.positive.join(', '));
+  // Distinct elements; a media element's own controls take several presses on the one element.
   const limit = max || setup.expected.length + 5;
   const seen = [];
   let ended = false;
-  for (let i = 0; i < limit; i++) {
+  for (let i = 0; i < 4 * limit && seen.length <= limit; i++) {
     await p.keyboard.press('Tab');
     const f = await p.evaluate(() => {
       const A = window.__tdA11y, F = window.__tdFocus;
