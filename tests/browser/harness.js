@@ -338,7 +338,9 @@ async function checkContrast(p, where) {
 // the background around it (1.4.11). The elements reached, in order, must be exactly the
 // focusable, visible ones in document order (none skipped, none extra; no positive tabindex
 // anywhere), and the walk must end: focus leaves the page (or dialog) after the last, or wraps
-// to the first. Returns the descriptions of the elements in order.
+// to the first. Returns the descriptions of the elements in order; its .ended says how the walk
+// ended ('left the page', 'wrapped to the first'; in a modal dialog, whose last element hands the
+// focus to the browser, one more Tab must come back into it: 'came back into the dialog').
 async function checkFocusOrder(p, where, max) {
   await p.evaluate(`(${a11yLib.toString()})()`);
   const setup = await p.evaluate(() => {
@@ -360,7 +362,7 @@ async function checkFocusOrder(p, where, max) {
     start.focus();
     const looks = list.map((e) => (e === document.activeElement ? null : look(e)));
     window.__tdFocus = { list, looks, look, start };
-    return { positive, expected: list.map(A.describe) };
+    return { positive, expected: list.map(A.describe), modal: !!modal };
   });
   assert(setup.positive.length === 0, where + ': positive tabindex on ' + setup.positive.join(', '));
   // Distinct elements; a media element's own controls take several presses on the one element.
@@ -387,9 +389,9 @@ async function checkFocusOrder(p, where, max) {
       return { idx, what: A.describe(e), visible: A.visible(e) && inView,
         indicator: idx < 0 || F.looks[idx] === null || F.looks[idx] !== now, ring, look: now };
     });
-    if (f.end) { ended = true; break; }
+    if (f.end) { ended = 'left the page'; break; }
     if (seen.length && seen[seen.length - 1].idx === f.idx && f.idx >= 0) continue; // inside a control (video)
-    if (seen.length && f.idx === seen[0].idx) { ended = true; break; } // wrapped
+    if (seen.length && f.idx === seen[0].idx) { ended = 'wrapped to the first'; break; }
     seen.push(f);
     assert(f.visible, where + ': the focused element is not visible: ' + f.what);
     assert(f.indicator, where + ': no visible focus indicator on ' + f.what + ' (' + f.look + ')');
@@ -404,6 +406,18 @@ async function checkFocusOrder(p, where, max) {
   const skipped = setup.expected.filter((_, i) => !order.includes(i));
   assert(skipped.length === 0, where + ': focusable elements Tab skipped: ' + skipped.join(', ') + ' (reached: ' + got.join(' > ') + ')');
   assert(order.every((v, i) => v === i), where + ': Tab order differs from the document order: ' + got.join(' > '));
+  if (setup.modal && ended === 'left the page') {
+    // Past the dialog's last element focus goes to the browser, never to the inert page: one
+    // more Tab comes back into the dialog.
+    await p.keyboard.press('Tab');
+    const back = await p.evaluate(() => {
+      const d = document.querySelector('dialog[open]:modal');
+      return { inside: !!(d && d.contains(document.activeElement)), what: window.__tdA11y.describe(document.activeElement) };
+    });
+    assert(back.inside, where + ': after the dialog\'s last element Tab went to ' + back.what + ', outside the dialog');
+    ended = 'came back into the dialog';
+  }
+  got.ended = ended;
   return got;
 }
 

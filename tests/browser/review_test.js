@@ -454,7 +454,9 @@ async function media(page, M, d) {
   await page.keyboard.press('Enter');
   await page.waitForSelector('#review-settings[open]');
   await H.screenshot(page, 'review-settings', true);
-  // The dialog keeps the focus while open; Escape closes it and gives the focus back.
+  // The dialog keeps the focus while open (modal: the page behind is inert; Tab stays inside);
+  // Escape closes it and gives the focus back.
+  assert(await page.evaluate(() => document.querySelector('#review-settings').matches(':modal')), 'the settings dialog is modal');
   await contrastAndFocus(page, 'the media settings dialog');
   await page.keyboard.press('Escape');
   await page.waitForSelector('#review-settings:not([open])', { state: 'attached' });
@@ -616,7 +618,7 @@ async function contrastAndFocus(page, where) {
   const n = await H.checkContrast(page, where);
   const order = await H.checkFocusOrder(page, where);
   ok(where + ': contrast of ' + n + ' elements at least 4.5:1 (3:1 large); Tab reaches the ' + order.length +
-    ' focusable elements in document order, each visible with a focus indicator, and leaves or wraps');
+    ' focusable elements in document order, each visible with a focus indicator, then ' + order.ended);
   return order;
 }
 
