@@ -191,6 +191,236 @@ async function screenshot(p, name, doc) {
   return file;
 }
 
+// ---- accessibility checks (written here, no library; docs/console.md) ----
+
+// In the page: colour parsing, WCAG 2.x relative luminance and contrast, the effective
+// background of an element (its own and its ancestors' background-color composited over the
+// root's, white behind that), visibility, focusability. Installed once per page as
+// window.__tdA11y by the checks below.
+function a11yLib() {
+  if (window.__tdA11y) return window.__tdA11y;
+  const probe = document.createElement('canvas').getContext('2d');
+  // [r, g, b, a] with r, g, b in 0..255 and a in 0..1, from any CSS colour the browser computes.
+  function rgba(css) {
+    let m = /^rgba?\(\s*([\d.]+)[,\s]+([\d.]+)[,\s]+([\d.]+)(?:\s*[,/]\s*([\d.]+%?))?\s*\)$/.exec(css || '');
+    if (!m) {
+      // Other notations (color(srgb ...), named): let a canvas normalise them.
+      probe.fillStyle = '#000';
+      probe.fillStyle = css;
+      m = /^rgba?\(\s*([\d.]+)[,\s]+([\d.]+)[,\s]+([\d.]+)(?:\s*[,/]\s*([\d.]+%?))?\s*\)$/.exec(probe.fillStyle);
+      if (!m) {
+        const h = /^#([0-9a-f]{6})$/i.exec(probe.fillStyle);
+        return h ? [parseInt(h[1].slice(0, 2), 16), parseInt(h[1].slice(2, 4), 16), parseInt(h[1].slice(4), 16), 1] : [0, 0, 0, 1];
+      }
+    }
+    let a = m[4] === undefined ? 1 : m[4].endsWith('%') ? parseFloat(m[4]) / 100 : parseFloat(m[4]);
+    return [parseFloat(m[1]), parseFloat(m[2]), parseFloat(m[3]), a];
+  }
+  // top over bottom (bottom opaque): source-over compositing.
+  function over(top, bottom) {
+    const a = top[3];
+    return [top[0] * a + bottom[0] * (1 - a), top[1] * a + bottom[1] * (1 - a), top[2] * a + bottom[2] * (1 - a), 1];
+  }
+  // WCAG 2.x relative luminance of an sRGB colour.
+  function luminance(c) {
+    const lin = (v) => {
+      v /= 255;
+      return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    };
+    return 0.2126 * lin(c[0]) + 0.7152 * lin(c[1]) + 0.0722 * lin(c[2]);
+  }
+  function ratio(a, b) {
+    const la = luminance(a), lb = luminance(b);
+    return (Math.max(la, lb) + 0.05) / (Math.min(la, lb) + 0.05);
+  }
+  // The opaque colour behind el's content: the background-colors from el up to the root,
+  // composited from the first opaque one (the root's, or white, the canvas, below all).
+  function background(el) {
+    const layers = [];
+    for (let e = el; e && e.nodeType === 1; e = e.parentElement) {
+      const c = rgba(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0) layers.push(c);
+      if (c[3] >= 1) break;
+    }
+    let bg = [255, 255, 255, 1];
+    for (let i = layers.length - 1; i >= 0; i--) bg = over(layers[i], bg);
+    return bg;
+  }
+  function visible(el) {
+    if (!el.getClientRects().length) return false;
+    const cs = getComputedStyle(el);
+    if (cs.visibility !== 'visible') return false;
+    for (let e = el; e; e = e.parentElement) if (getComputedStyle(e).opacity === '0') return false;
+    const r = el.getBoundingClientRect();
+    return r.width > 0 && r.height > 0;
+  }
+  // Whether the element is out of reach: inert, or outside the open modal dialog.
+  function inert(el) {
+    if (el.closest('[inert]')) return true;
+    const modal = document.querySelector('dialog[open]:modal');
+    return !!(modal && !modal.contains(el));
+  }
+  function disabled(el) {
+    return !!(el.matches(':disabled') || el.closest('fieldset:disabled'));
+  }
+  function describe(el) {
+    if (!el || el === document.body || el === document.documentElement) return 'the document';
+    const text = (el.getAttribute('aria-label') || el.value || el.textContent || '').replace(/\s+/g, ' ').trim();
+    return el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+      (el.classList.length ? '.' + Array.from(el.classList).join('.') : '') + (text ? ' "' + text.slice(0, 30) + '"' : '');
+  }
+  // The elements Tab reaches, in document order: links, buttons, fields, summaries, media with
+  // controls, tabindex >= 0, and (as Chromium does) scroll containers that overflow and hold
+  // nothing focusable; not disabled, inert, hidden or with a negative tabindex.
+  const FOCUSABLE = 'a[href], button, input:not([type="hidden"]), select, textarea, summary, ' +
+    'video[controls], audio[controls], iframe, [contenteditable=""], [contenteditable="true"], [tabindex]';
+  function focusables(scope) {
+    const out = [];
+    for (const e of (scope || document).querySelectorAll('*')) {
+      const cs = getComputedStyle(e);
+      let f = e.matches(FOCUSABLE);
+      if (!f && /(auto|scroll)/.test(cs.overflowX + ' ' + cs.overflowY) &&
+          (e.scrollHeight > e.clientHeight || e.scrollWidth > e.clientWidth) && !e.querySelector(FOCUSABLE)) f = true;
+      if (!f || e.tabIndex < 0 || disabled(e) || inert(e) || !visible(e)) continue;
+      if (e.closest('details:not([open])') && !e.matches('details > summary')) continue;
+      out.push(e);
+    }
+    return out;
+  }
+  window.__tdA11y = { rgba, over, luminance, ratio, background, visible, inert, disabled, describe, focusables };
+  return window.__tdA11y;
+}
+
+// Contrast (WCAG 2.x, 1.4.3): every visible element with a text node of its own, and every
+// button, link, input, select, textarea and label, has a contrast ratio of at least 4.5:1
+// between its computed color (composited over its background) and its effective background;
+// 3:1 for large text (>= 24px, or >= 18.66px and bold). Disabled controls are exempt, as are
+// elements inside the shielded media (.media-frame, .frame-strip, .shielded); with a modal dialog
+// open, only the dialog is checked. Fails naming each
+// element (tag, class, text start, ratio). Returns the number of elements checked.
+async function checkContrast(p, where) {
+  const res = await p.evaluate(`(${a11yLib.toString()})()`).then(() => p.evaluate(() => {
+    const A = window.__tdA11y;
+    const bad = [];
+    let checked = 0;
+    // With a modal dialog open the page behind it is inert and dimmed: the dialog is checked.
+    const scope = document.querySelector('dialog[open]:modal') || document.body;
+    for (const e of scope.querySelectorAll('*')) {
+      if (['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE', 'OPTION', 'OPTGROUP'].includes(e.tagName)) continue;
+      const own = Array.from(e.childNodes).some((n) => n.nodeType === 3 && n.nodeValue.trim());
+      if (!own && !e.matches('button, a[href], input:not([type="hidden"]), select, textarea, label')) continue;
+      if (e.closest('.media-frame, .frame-strip, .shielded') || A.disabled(e) || !A.visible(e)) continue;
+      if (e.matches('input[type="checkbox"], input[type="radio"], input[type="range"], input[type="color"]')) continue;
+      const cs = getComputedStyle(e);
+      const bg = A.background(e);
+      const fg = A.over(A.rgba(cs.color), bg);
+      const size = parseFloat(cs.fontSize);
+      const bold = parseInt(cs.fontWeight, 10) >= 700;
+      const large = size >= 24 || (size >= 18.66 && bold);
+      const need = large ? 3 : 4.5;
+      const r = A.ratio(fg, bg);
+      checked++;
+      if (r < need - 1e-9)
+        bad.push(A.describe(e) + ': ' + r.toFixed(2) + ':1 (' + cs.color + ' on rgb(' + bg.slice(0, 3).map(Math.round).join(', ') +
+          '), needs ' + need + ':1)');
+    }
+    return { bad, checked };
+  }));
+  assert(res.bad.length === 0, where + ': text below the contrast ratio: ' + res.bad.join('; '));
+  return res.checked;
+}
+
+// Focus order (WCAG 2.4.3, 2.4.7, 2.1.2): from the top of the page (or of the open modal
+// dialog), Tab pressed until max elements were reached (default: the focusable elements + 5;
+// the controls of a video count as one). Each element
+// focused must be visible in the viewport and show a focus indicator: its computed outline or
+// box-shadow differs from the unfocused state, and an outline's colour has at least 3:1 against
+// the background around it (1.4.11). The elements reached, in order, must be exactly the
+// focusable, visible ones in document order (none skipped, none extra; no positive tabindex
+// anywhere), and the walk must end: focus leaves the page (or dialog) after the last, or wraps
+// to the first. Returns the descriptions of the elements in order; its .ended says how the walk
+// ended ('left the page', 'wrapped to the first'; in a modal dialog, whose last element hands the
+// focus to the browser, one more Tab must come back into it: 'came back into the dialog').
+async function checkFocusOrder(p, where, max) {
+  await p.evaluate(`(${a11yLib.toString()})()`);
+  const setup = await p.evaluate(() => {
+    const A = window.__tdA11y;
+    const modal = document.querySelector('dialog[open]:modal');
+    const scope = modal || document;
+    const positive = Array.from(scope.querySelectorAll('[tabindex]')).filter((e) => e.tabIndex > 0).map(A.describe);
+    const list = A.focusables(modal || document.body);
+    // The unfocused look of each, to compare with its look when focused.
+    const look = (e) => {
+      const cs = getComputedStyle(e);
+      return cs.outlineStyle + ' ' + cs.outlineWidth + ' ' + cs.outlineColor + '|' + cs.boxShadow;
+    };
+    // A starting point before the first element of the scope.
+    const start = document.createElement('span');
+    start.tabIndex = -1;
+    start.id = '__td-focus-start';
+    (modal || document.body).prepend(start);
+    start.focus();
+    const looks = list.map((e) => (e === document.activeElement ? null : look(e)));
+    window.__tdFocus = { list, looks, look, start };
+    return { positive, expected: list.map(A.describe), modal: !!modal };
+  });
+  assert(setup.positive.length === 0, where + ': positive tabindex on ' + setup.positive.join(', '));
+  // Distinct elements; a media element's own controls take several presses on the one element.
+  const limit = max || setup.expected.length + 5;
+  const seen = [];
+  let ended = false;
+  for (let i = 0; i < 4 * limit && seen.length <= limit; i++) {
+    await p.keyboard.press('Tab');
+    const f = await p.evaluate(() => {
+      const A = window.__tdA11y, F = window.__tdFocus;
+      if (F.start.isConnected) F.start.remove();
+      const e = document.activeElement;
+      if (!e || e === document.body || e === document.documentElement) return { end: true };
+      const idx = F.list.indexOf(e);
+      const cs = getComputedStyle(e);
+      const now = F.look(e);
+      const r = e.getBoundingClientRect();
+      const inView = r.width > 0 && r.height > 0 && r.bottom > 0 && r.right > 0 && r.top < innerHeight && r.left < innerWidth;
+      let ring = null;
+      if (cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) > 0) {
+        const around = e.parentElement ? A.background(e.parentElement) : [255, 255, 255, 1];
+        ring = A.ratio(A.over(A.rgba(cs.outlineColor), around), around);
+      }
+      return { idx, what: A.describe(e), visible: A.visible(e) && inView,
+        indicator: idx < 0 || F.looks[idx] === null || F.looks[idx] !== now, ring, look: now };
+    });
+    if (f.end) { ended = 'left the page'; break; }
+    if (seen.length && seen[seen.length - 1].idx === f.idx && f.idx >= 0) continue; // inside a control (video)
+    if (seen.length && f.idx === seen[0].idx) { ended = 'wrapped to the first'; break; }
+    seen.push(f);
+    assert(f.visible, where + ': the focused element is not visible: ' + f.what);
+    assert(f.indicator, where + ': no visible focus indicator on ' + f.what + ' (' + f.look + ')');
+    assert(f.ring === null || f.ring >= 3, where + ': the focus outline of ' + f.what + ' has ' +
+      (f.ring || 0).toFixed(2) + ':1 against its background, below 3:1');
+  }
+  const got = seen.map((f) => f.what);
+  assert(ended, where + ': Tab pressed ' + limit + ' times never left the ' + 'page or wrapped (a trap?): ' + got.join(' > '));
+  const extra = seen.filter((f) => f.idx < 0).map((f) => f.what);
+  assert(extra.length === 0, where + ': Tab reached elements outside the expected order: ' + extra.join(', '));
+  const order = seen.map((f) => f.idx);
+  const skipped = setup.expected.filter((_, i) => !order.includes(i));
+  assert(skipped.length === 0, where + ': focusable elements Tab skipped: ' + skipped.join(', ') + ' (reached: ' + got.join(' > ') + ')');
+  assert(order.every((v, i) => v === i), where + ': Tab order differs from the document order: ' + got.join(' > '));
+  if (setup.modal && ended === 'left the page') {
+    // Past the dialog's last element focus goes to the browser, never to the inert page: one
+    // more Tab comes back into the dialog.
+    await p.keyboard.press('Tab');
+    const back = await p.evaluate(() => {
+      const d = document.querySelector('dialog[open]:modal');
+      return { inside: !!(d && d.contains(document.activeElement)), what: window.__tdA11y.describe(document.activeElement) };
+    });
+    assert(back.inside, where + ': after the dialog\'s last element Tab went to ' + back.what + ', outside the dialog');
+    ended = 'came back into the dialog';
+  }
+  got.ended = ended;
+  return got;
+}
+
 // Runs a test: a fresh data directory (with `evidence init` when opts.evidence), the server
 // (opts.serveArgs), Chromium; fn(t) with t = {srv, admin, browser, base, binary, shares,
 // dataDir}. Always stops the browser and the server and removes the data directory; exits 1 on
@@ -227,6 +457,7 @@ async function run(name, fn, opts) {
 
 module.exports = {
   ok, assert, call, must, key, page, signIn, pageProblems, screenshot, run, runCli,
+  checkContrast, checkFocusOrder,
   artifacts, ROOT,
   get base() { return base; },
   get admin() { return adminKey; },

@@ -74,6 +74,7 @@ async function shell(t) {
   const page = await H.page(t.browser);
   assert((await page.title()) === 'takedown console', 'the page title');
   ok('Chromium loaded the console');
+  await contrastAndFocus(page, 'the sign-in page');
 
   // A wrong key shows the API's error in plain words; nothing is kept.
   const wrong = 'tdk_' + '0'.repeat(64);
@@ -449,9 +450,21 @@ async function media(page, M, d) {
   await H.screenshot(page, 'review-video', true);
 
   // Media settings: greyscale off for this queue only, kept in localStorage; back to default.
-  await page.click('#review-settings-open');
+  await page.focus('#review-settings-open');
+  await page.keyboard.press('Enter');
   await page.waitForSelector('#review-settings[open]');
   await H.screenshot(page, 'review-settings', true);
+  // The dialog keeps the focus while open (modal: the page behind is inert; Tab stays inside);
+  // Escape closes it and gives the focus back.
+  assert(await page.evaluate(() => document.querySelector('#review-settings').matches(':modal')), 'the settings dialog is modal');
+  await contrastAndFocus(page, 'the media settings dialog');
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('#review-settings:not([open])', { state: 'attached' });
+  const back = await page.evaluate(() => document.activeElement && document.activeElement.id);
+  assert(back === 'review-settings-open', 'Escape closes the dialog and the focus returns to its opener: ' + back);
+  ok('media settings dialog: Escape closes it and the focus returns to "Media settings"');
+  await page.click('#review-settings-open');
+  await page.waitForSelector('#review-settings[open]');
   await page.uncheck('#pref-grey');
   await page.selectOption('#pref-strength', 'strong');
   await page.click('#pref-save');
@@ -587,12 +600,26 @@ async function phone(t, keys) {
   assert(wide <= 390, 'no sideways scrolling of the page at 390 px (' + wide + ')');
   await page.waitForSelector('#view-review .case-content figure.media-item .media').catch(() => {});
   ok('390-px phone: the nav folds into a menu button; the page is no wider than the screen (' + wide + ' px)');
+  await contrastAndFocus(page, 'the review view at 390 px');
+  await page.click('#menu-toggle');
+  await contrastAndFocus(page, 'the review view at 390 px with the menu open');
+  await page.keyboard.press('Escape');
   await H.screenshot(page, 'review-mobile', true);
   await page.context().close();
 }
 
 async function a11yCheck(page, where) {
   await a11y(page, where);
+  await contrastAndFocus(page, where);
+}
+
+// The contrast and focus-order checks of the harness (H.checkContrast, H.checkFocusOrder).
+async function contrastAndFocus(page, where) {
+  const n = await H.checkContrast(page, where);
+  const order = await H.checkFocusOrder(page, where);
+  ok(where + ': contrast of ' + n + ' elements at least 4.5:1 (3:1 large); Tab reaches the ' + order.length +
+    ' focusable elements in document order, each visible with a focus indicator, then ' + order.ended);
+  return order;
 }
 
 H.run('review', async (t) => {
@@ -612,6 +639,7 @@ H.run('review', async (t) => {
   const removed = await shortcuts(page, keys.moderator.key, 'browser-moderator');
   await a11y(page, 'the review view');
   ok('review view: every control labelled, unique ids');
+  await contrastAndFocus(page, 'the review view with a case');
   await phone(t, keys);
   await qa(t, d, keys, removed);
   await auditor(t, keys, d);
