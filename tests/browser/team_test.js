@@ -678,18 +678,27 @@ H.run('team', async (t) => {
   ok('live figures from /metrics: ' + rate + ' checks/s after 20 checks, ' + (matches0 + sent) + ' matches since start (' + mrate + '/s; the checks answered ' + sent + '), queue depth ' + queue + ' = the API\'s; reads stop on leaving (' + n0 + ' reads)');
 
   // Every view of the admin, after all that: labelled controls, unique ids.
+  // Then text contrast (WCAG 4.5:1, 3:1 large) and the Tab order (document order, visible focus,
+  // no trap) of each, with harness.js's checks.
   const views = await navOf(page);
+  let contrasted = 0, focused = 0;
+  const deep = async (where) => {
+    contrasted += await H.checkContrast(page, where);
+    focused += (await H.checkFocusOrder(page, where, 400)).length;
+  };
   for (const v of views) {
     await go(page, '#' + v);
     await page.waitForTimeout(100);
     await a11y(page, 'view ' + v);
+    if (v !== 'live') await deep('view ' + v); // the live view re-renders every 5 s
   }
   for (const d of ['#banks/TEAM_BANK', '#orders/' + o1.id, '#evidence/' + encodeURIComponent(ref)]) {
     await go(page, d);
     await page.waitForSelector('#view-' + d.slice(1).split('/')[0] + ' h3[tabindex]');
     await a11y(page, d);
+    await deep(d);
   }
-  ok('accessibility: ' + views.length + ' views and 3 details with every control labelled, every button named, ids unique');
+  ok('accessibility: ' + views.length + ' views and 3 details with every control labelled, every button named, ids unique; ' + contrasted + ' elements with enough contrast, ' + focused + ' focus stops in document order with a visible focus');
 
   // ---- a reported message (docs/e2ee.md), built as a messaging client would with Node's own
   // crypto: an AES-256-GCM attachment, the tdfm1 envelope committing to it, the franking tag;
