@@ -198,39 +198,17 @@ void td__h_case_release(td__req *r)
 
 void td__h_case_decision(td__req *r)
 {
-    static const char *const members[] = {"decision", "reason_code", "reason", NULL};
     int64_t id = td__param_id(r, 0);
     if (id < 0)
         return;
-    json_t *obj = td__body_fields(r, members);
-    if (!obj)
+    td__decision_body body;
+    if (!td__read_decision(r, 1, &body))
         return;
-    const char *kind = NULL, *reason = NULL, *code = NULL;
-    if (!td__get_string(r, obj, "decision", &kind) || !td__get_string(r, obj, "reason", &reason) ||
-        !td__get_string(r, obj, "reason_code", &code)) {
-        json_decref(obj);
-        return;
-    }
-    td_decision_kind k;
-    if (!kind || td_decision_parse(kind, &k) != TD_OK) {
-        json_decref(obj);
-        td__reply_error(r, 400, kind ? "invalid_value" : "missing_field",
-                        "'decision' must be remove, keep or escalate");
-        return;
-    }
-    if (!reason || !*reason) {
-        json_decref(obj);
-        td__reply_error(r, 400, "missing_field", "'reason' is required");
-        return;
-    }
-    if (!td__check_reason_code(r, code)) {
-        json_decref(obj);
-        return;
-    }
     td_decision d;
     td_error err;
-    td_status st = td_case_decide_coded(r->svc, id, &r->who, k, code, reason, &d, &err);
-    json_decref(obj);
+    td_status st = td_case_decide_coded(r->svc, id, &r->who, body.kind, body.reason_code,
+                                        body.reason, &d, &err);
+    json_decref(body.body);
     if (st != TD_OK) {
         td__reply_status(r, st, &err);
         return;

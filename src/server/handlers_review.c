@@ -144,7 +144,7 @@ void td__h_qa_list(td__req *r)
 }
 
 /* 422 naming reason_code when it is not one of the reasons; 1 when absent or known. */
-int td__check_reason_code(td__req *r, const char *code)
+static int check_reason_code(td__req *r, const char *code)
 {
     if (!code || !*code)
         return 1;
@@ -166,42 +166,53 @@ int td__check_reason_code(td__req *r, const char *code)
     return 0;
 }
 
-void td__h_qa_decision(td__req *r)
+int td__read_decision(td__req *r, int escalate, td__decision_body *out)
 {
     static const char *const members[] = {"decision", "reason_code", "reason", NULL};
+    const char *kind = NULL;
+    memset(out, 0, sizeof *out);
+    json_t *obj = td__body_fields(r, members);
+    if (!obj)
+        return 0;
+    if (!td__get_string(r, obj, "decision", &kind) ||
+        !td__get_string(r, obj, "reason", &out->reason) ||
+        !td__get_string(r, obj, "reason_code", &out->reason_code))
+        goto refused;
+    if (!kind || td_decision_parse(kind, &out->kind) != TD_OK ||
+        (!escalate && out->kind == TD_DECISION_ESCALATE)) {
+        td__reply_error(r, 400, kind ? "invalid_value" : "missing_field",
+                        escalate ? "'decision' must be remove, keep or escalate"
+                                 : "'decision' must be remove or keep");
+        goto refused;
+    }
+    if (!out->reason || !*out->reason) {
+        td__reply_error(r, 400, "missing_field", "'reason' is required");
+        goto refused;
+    }
+    if (!check_reason_code(r, out->reason_code))
+        goto refused;
+    out->body = obj;
+    return 1;
+refused:
+    json_decref(obj);
+    memset(out, 0, sizeof *out);
+    return 0;
+}
+
+void td__h_qa_decision(td__req *r)
+{
     int64_t id = td__param_id(r, 0);
     if (id < 0)
         return;
-    json_t *obj = td__body_fields(r, members);
-    if (!obj)
+    td__decision_body d;
+    if (!td__read_decision(r, 0, &d))
         return;
-    const char *kind = NULL, *reason = NULL, *code = NULL;
-    if (!td__get_string(r, obj, "decision", &kind) || !td__get_string(r, obj, "reason", &reason) ||
-        !td__get_string(r, obj, "reason_code", &code)) {
-        json_decref(obj);
-        return;
-    }
-    td_decision_kind k;
-    if (!kind || td_decision_parse(kind, &k) != TD_OK || k == TD_DECISION_ESCALATE) {
-        json_decref(obj);
-        td__reply_error(r, 400, kind ? "invalid_value" : "missing_field",
-                        "'decision' must be remove or keep");
-        return;
-    }
-    if (!reason || !*reason) {
-        json_decref(obj);
-        td__reply_error(r, 400, "missing_field", "'reason' is required");
-        return;
-    }
-    if (!td__check_reason_code(r, code)) {
-        json_decref(obj);
-        return;
-    }
     td_qa a;
     td_error err;
     int same = 0;
-    td_status st = td_qa_decide(r->svc, id, &r->who, k, code, reason, &same, &a, &err);
-    json_decref(obj);
+    td_status st =
+        td_qa_decide(r->svc, id, &r->who, d.kind, d.reason_code, d.reason, &same, &a, &err);
+    json_decref(d.body);
     if (st == TD_ERR_CONFLICT) {
         td__reply_error(r, 409, same ? "same_reviewer" : "already_reviewed", "%s", err.message);
         return;

@@ -361,8 +361,15 @@ void td__h_case_claim(td__req *r);
 void td__h_case_release(td__req *r);
 void td__h_case_decision(td__req *r);
 
-/* The review workflow (handlers_review.c). td__check_reason_code answers 422 naming reason_code
- * and returns 0 when code (NULL or "": none) is not one of the review reasons. */
+/* The review workflow (handlers_review.c). td__read_decision reads a decision's body
+ * ({"decision", "reason_code", "reason"}: remove or keep, and escalate when `escalate`; a reason
+ * required; reason_code, when given, one of the review reasons): 1 with out filled (the caller
+ * decrefs out->body), else 0 with the error answered (400, or 422 naming reason_code). */
+typedef struct td__decision_body {
+    json_t *body;
+    td_decision_kind kind;
+    const char *reason, *reason_code; /* in body; reason_code NULL when not given */
+} td__decision_body;
 void td__h_me(td__req *r);
 void td__h_queues(td__req *r);
 void td__h_review_reasons(td__req *r);
@@ -370,7 +377,7 @@ void td__h_qa_list(td__req *r);
 void td__h_qa_decision(td__req *r);
 void td__h_content_list(td__req *r);
 void td__h_signal_decisions(td__req *r);
-int td__check_reason_code(td__req *r, const char *code);
+int td__read_decision(td__req *r, int escalate, td__decision_body *out);
 
 void td__h_webhooks_list(td__req *r);
 void td__h_webhooks_create(td__req *r);
