@@ -42,16 +42,16 @@ static const td__route routes[] = {
 
     /* The web console (docs/console.md): static files, no key (the console asks for one and
      * sends it to the API routes below). One row per file: other names are 404. */
-    {"GET", "/", td__h_web_index, PUB, TD__F_NO_READY | TD__F_CONSOLE, "the web console"},
-    {"GET", "/console/console.css", td__h_web_css, PUB, TD__F_NO_READY | TD__F_CONSOLE,
+    {"GET", "/", td__h_web_file, PUB, TD__F_NO_READY | TD__F_CONSOLE, "the web console"},
+    {"GET", "/console/console.css", td__h_web_file, PUB, TD__F_NO_READY | TD__F_CONSOLE,
      "the web console's style sheet"},
-    {"GET", "/console/console.js", td__h_web_js, PUB, TD__F_NO_READY | TD__F_CONSOLE,
+    {"GET", "/console/console.js", td__h_web_file, PUB, TD__F_NO_READY | TD__F_CONSOLE,
      "the web console's shell script"},
-    {"GET", "/console/review.js", td__h_web_review_js, PUB, TD__F_NO_READY | TD__F_CONSOLE,
+    {"GET", "/console/review.js", td__h_web_file, PUB, TD__F_NO_READY | TD__F_CONSOLE,
      "the web console's review views"},
-    {"GET", "/console/charts.js", td__h_web_charts_js, PUB, TD__F_NO_READY | TD__F_CONSOLE,
+    {"GET", "/console/charts.js", td__h_web_file, PUB, TD__F_NO_READY | TD__F_CONSOLE,
      "the web console's charts"},
-    {"GET", "/console/team.js", td__h_web_team_js, PUB, TD__F_NO_READY | TD__F_CONSOLE,
+    {"GET", "/console/team.js", td__h_web_file, PUB, TD__F_NO_READY | TD__F_CONSOLE,
      "the web console's team views"},
 
     {"GET", "/v1/banks", td__h_banks_list, READ | TD__R_PLATFORM, 0, "list banks"},

@@ -327,12 +327,8 @@ void td__h_metrics(td__req *r);
 void td__h_openapi(td__req *r);
 
 /* The web console (handlers_web.c). */
-void td__h_web_index(td__req *r);
-void td__h_web_css(td__req *r);
-void td__h_web_js(td__req *r);
-void td__h_web_review_js(td__req *r);
-void td__h_web_charts_js(td__req *r);
-void td__h_web_team_js(td__req *r);
+/* The console's files (handlers_web.c), each by its route's path. */
+void td__h_web_file(td__req *r);
 
 void td__h_banks_list(td__req *r);
 void td__h_banks_create(td__req *r);
