@@ -18,8 +18,10 @@ function(td_embed_file in symbol)
 endfunction()
 
 td_embed_file(${CMAKE_SOURCE_DIR}/docs/openapi.yaml td__openapi_yaml)
-# The console's files: each one has its row in src/server/router.c and docs/openapi.yaml.
-foreach(f index.html console.css console.js review.js charts.js team.js)
+# The console's files: each one has its row in src/server/router.c, src/server/handlers_web.c and
+# docs/openapi.yaml. fuzz/CMakeLists.txt embeds the same list in the fuzzing copy.
+set(TD_WEB_FILES index.html console.css console.js review.js charts.js team.js)
+foreach(f ${TD_WEB_FILES})
   string(MAKE_C_IDENTIFIER "td__web_${f}" sym)
   td_embed_file(${CMAKE_SOURCE_DIR}/web/${f} ${sym})
 endforeach()
