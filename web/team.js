@@ -1900,8 +1900,8 @@
         submit: async () => {
           const r = await api('POST', base + '/delivery', { body: {} });
           const pk = r.package || {};
-          return facts([['Package SHA-256', h('span', { class: 'mono eo-package-sha' }, pk.sha256)], ['Size', String(pk.bytes) + ' bytes'],
-            ['URL', h('span', { class: 'mono' }, pk.url)], ['Records', String(r.records)], ['Delivered', r.delivered_at]]);
+          return facts([['Package SHA-256', h('span', { class: 'mono eo-package-sha' }, pk.sha256)], ['Size', h('span', { class: 'eo-package-bytes' }, String(pk.bytes) + ' bytes')],
+            ['URL', h('span', { class: 'mono eo-package-url' }, pk.url)], ['Records', String(r.records)], ['Delivered', r.delivered_at]]);
         },
       }));
     }

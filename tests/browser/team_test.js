@@ -82,7 +82,7 @@ function orderDoc(type, authority, reference, contentId) {
 const hex = (n) => crypto.randomBytes(n).toString('hex');
 
 // The JSON EPOC of docs/evidence-orders.md: a prosecutor's order validated by a court.
-function epocDoc(reference, recipientKey) {
+function epocDoc(reference, recipientKey, categories, offence) {
   const t = (ms) => new Date(Date.now() + ms).toISOString().replace(/\.\d+Z$/, 'Z');
   const day = 86400000;
   return JSON.stringify({
@@ -92,8 +92,8 @@ function epocDoc(reference, recipientKey) {
     B: { addressee: 'Example Platform Ltd', establishment: 'designated_establishment', member_state: 'IE' },
     C: { deadline: 'ten_days_asap' },
     E: { identifiers: [{ type: 'user_id', value: 'u-1234' }], time_range: { from: t(-30 * day), to: t(day) } },
-    F: { data_categories: ['subscriber'] },
-    G: { offence: 'Participation in a terrorist group', legal_classification: '129a StGB', max_penalty_years: 10, listed_terrorism: true,
+    F: { data_categories: categories },
+    G: { offence, legal_classification: '129a StGB', max_penalty_years: 10, listed_terrorism: true,
       summary: 'The account distributes propaganda.' },
     H: { user_information: 'restricted' },
     K: { contact: { name: 'Execution desk', email: 'exec@sta.example', phone: '+49 30 99' } },
@@ -172,7 +172,7 @@ async function a11y(page, where) {
 H.run('team', async (t) => {
   const A = t.admin;
   const keys = {};
-  for (const [role, name] of [['moderator', 'mod-1'], ['auditor', 'aud-1'], ['custodian', 'alice'], ['custodian', 'bob'], ['legal', 'legal-1']])
+  for (const [role, name] of [['moderator', 'mod-1'], ['auditor', 'aud-1'], ['custodian', 'alice'], ['custodian', 'bob'], ['legal', 'legal-1'], ['legal', 'legal-2']])
     keys[name] = await H.key(role, name);
   const pub = (await H.runCli(['audit', 'pubkey', '--data', t.dataDir])).out.trim().split(/\s+/).pop();
   assert(/^[0-9a-f]{64}$/.test(pub), 'takedown audit pubkey gives the log key: ' + pub);
@@ -746,7 +746,10 @@ H.run('team', async (t) => {
   assert(/blur/.test(before) && /grayscale/.test(before) && after === 'none', 'blurred and greyscale until revealed: ' + before + ' / ' + after);
   ok('report #' + reported.report_id + ' (franked, verified): the message shown on request, defanged ("' + shownText.trim() + '"); the image ' + before + ' until revealed');
 
-  // ---- an evidence order: the legal officer reads it with a purpose and approves it ----
+  // ---- evidence orders (docs/evidence-orders.md): two signed EPOCs; the first approved by two
+  // legal officers, released by two custodians and delivered; the second answered with Annex III
+  // (partly, then whole: paused) and a correspondence; every step through the UI, checked
+  // through the API ----
   const sta = crypto.generateKeyPairSync('ed25519');
   const staKey = await H.key('authority', 'sta-berlin-desk');
   const staA = await must(201, 'POST', '/v1/authorities', A, { name: 'Staatsanwaltschaft Berlin', kind: 'evidence', member_state: 'DE',
@@ -754,32 +757,199 @@ H.run('team', async (t) => {
     announced_at: new Date(Date.now() - 48 * 3600 * 1000).toISOString() });
   await must(201, 'POST', '/v1/authorities/' + staA.id + '/keys', A, { key_id: staKey.id });
   const recipient = crypto.generateKeyPairSync('x25519').publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex');
-  const epoc = epocDoc('StA-2026-1000', recipient);
-  const eo = await must(201, 'POST', '/v1/evidence-orders', staKey.key, epoc,
-    { 'Takedown-Signature': 'ed25519=' + crypto.sign(null, Buffer.from(epoc), sta.privateKey).toString('base64') });
+  const sendEpoc = (doc) => must(201, 'POST', '/v1/evidence-orders', staKey.key, doc,
+    { 'Takedown-Signature': 'ed25519=' + crypto.sign(null, Buffer.from(doc), sta.privateKey).toString('base64') });
+  // Text that looks like HTML, to see it shown as text.
+  const trap = 'Participation in a terrorist group <img src="x" id="injected">';
+  const eo = await sendEpoc(epocDoc('StA-2026-1000', recipient, ['subscriber', 'content'], 'Participation in a terrorist group'));
+  const eo2 = await sendEpoc(epocDoc('StA-2026-1001', recipient, ['subscriber', 'traffic'], trap));
+  const postText = 'propaganda post 42';
+  const postSha = crypto.createHash('sha256').update(postText).digest('hex');
   const put = await must(200, 'PUT', '/v1/evidence-orders/' + eo.id + '/data', messaging, {
-    records: [{ category: 'subscriber', identifier: 'u-1234', fields: { name: 'A. User', contact: 'a@user.example' } }] });
-  assert(put.state === 'preserved', 'the platform\'s data is sealed: ' + JSON.stringify(put));
+    records: [{ category: 'subscriber', identifier: 'u-1234', fields: { name: 'A. User', contact: 'a@user.example' } },
+      { category: 'content', identifier: 'u-1234', at: new Date(Date.now() - 3 * 86400000).toISOString(),
+        content_base64: Buffer.from(postText).toString('base64'), content_type: 'text/plain' }] });
+  assert(put.sealed === 2 && put.state === 'preserved', 'the platform\'s data is sealed: ' + JSON.stringify(put));
+  const eoGet = (id) => must(200, 'GET', '/v1/evidence-orders/' + id + '?purpose=test-check', keys['legal-1'].key);
+  const needed = (await eoGet(eo.id)).approvals_needed;
+  assert(needed === 2, 'API: two approvals needed for an order asking content: ' + needed);
+  const setPurpose = async (text) => {
+    await page.waitForSelector('#purpose-form');
+    assert((await page.locator('#eorders-main tr').count()) === 0, 'nothing is read before the purpose is given');
+    await page.fill('#purpose-form-purpose', text);
+    await page.click('#purpose-form .form-actions button');
+    await page.waitForSelector('#purpose-text');
+  };
+  const openEo = async (id) => {
+    await page.click('a[href="#eorders/' + id + '"]');
+    await page.waitForFunction((i) => {
+      const t = document.getElementById('eorder-detail-title');
+      return t && t.textContent.includes(i);
+    }, id);
+  };
+  const rowSel = (id) => 'tr[data-eorder-id="' + id + '"]';
   await page.evaluate(() => { location.hash = '#eorders'; });
   await H.signIn(page, keys['legal-1'].key);
   const legalNav = await navOf(page);
-  assert(legalNav.includes('eorders') && !legalNav.includes('banks'), 'a legal officer is offered evidence orders: ' + legalNav);
+  assert(legalNav.length === 1 && legalNav[0] === 'eorders', 'a legal officer is offered only evidence orders: ' + legalNav);
   await go(page, '#eorders');
-  await page.fill('#purpose-form-purpose', 'weekly check of open orders');
-  await page.click('#purpose-form .form-actions button');
-  await page.waitForSelector('#purpose-text');
-  await page.waitForSelector('tr[data-eorder-id="' + eo.id + '"] .eo-clock');
-  const left1 = await page.textContent('tr[data-eorder-id="' + eo.id + '"] .eo-clock');
-  await page.click('a[href="#eorders/' + eo.id + '"]');
-  await page.waitForSelector('#eo-approve');
+  await setPurpose('weekly check of open orders');
+  await page.waitForSelector(rowSel(eo.id) + ' .eo-clock');
+  const left1 = (await page.textContent(rowSel(eo.id) + ' .eo-clock')).trim();
+  assert(/^due: 9d 23h 5\dm \d\ds left$/.test(left1), 'a countdown to the production deadline: ' + left1);
+  await page.waitForFunction(([s, first]) => {
+    const e = document.querySelector(s);
+    return e && e.textContent.trim() !== first;
+  }, [rowSel(eo.id) + ' .eo-clock', left1]);
+  const left2 = (await page.textContent(rowSel(eo.id) + ' .eo-clock')).trim();
+  const rowText = await page.textContent(rowSel(eo.id));
+  for (const want of ['EPOC', 'DE', 'StA-2026-1000', 'preserved', 'level 0'])
+    assert(rowText.includes(want), 'the row shows ' + want + ': ' + rowText);
+  assert((await page.textContent(rowSel(eo.id) + ' .eo-approvals')).trim() === '0/2', 'approvals 0/2');
+  const listed = await page.$$eval('tr[data-eorder-id]', (rows) => rows.map((r) => r.dataset.eorderId));
+  const apiOrder = (await must(200, 'GET', '/v1/evidence-orders?open=1&purpose=test-check', keys['legal-1'].key)).orders.map((o) => o.id);
+  assert(JSON.stringify(listed) === JSON.stringify(apiOrder) && listed.indexOf(eo.id) < listed.indexOf(eo2.id),
+    'the list is the API\'s, earliest deadline first: ' + listed.join(', '));
+  ok('evidence orders: a legal officer is offered only this view, nothing read before the purpose; ' + eo.id +
+    ' listed (EPOC, DE, preserved, level 0, approvals 0/2) with a live countdown (' + left1 + ' → ' + left2 + '), in the API\'s order');
+
+  // The detail: facts, identifiers, deadlines, records (digests only), messages.
+  await openEo(eo.id);
+  await page.waitForSelector('#eorder-detail tr[data-record-id]');
+  const facts = await page.textContent('#eorder-detail');
+  for (const want of ['Staatsanwaltschaft Berlin', 'Participation in a terrorist group', 'subscriber, content', 'u-1234'])
+    assert(facts.includes(want), 'the detail shows ' + want + ': ' + facts);
+  assert(/due: 9d .* left/.test(await page.textContent('#eorder-detail tr[data-clock="due"]')), 'the due clock counts down in the detail');
+  const shownShas = (await page.locator('#eorder-detail td.sha').allTextContents()).sort();
+  const apiShas = (await must(200, 'GET', '/v1/evidence-orders/' + eo.id + '/records?purpose=test-check', keys['legal-1'].key)).records.map((r) => r.sha256).sort();
+  assert(shownShas.length === 2 && JSON.stringify(shownShas) === JSON.stringify(apiShas) && shownShas.includes(postSha),
+    'two records with the API\'s SHA-256, one the post\'s (computed here): ' + shownShas);
+  assert(!facts.includes(postText), 'never the content itself');
+  assert([...await page.locator('#eorder-detail .eo-msg-kind').allTextContents()].includes('data_preserved'), 'the data_preserved message');
+  ok('detail of ' + eo.id + ': authority, offence, categories, identifiers, the due clock, 2 records with the API\'s SHA-256 (the post\'s ' +
+    postSha.slice(0, 12) + '…, never its text), the data_preserved message');
+
   await page.fill('#eo-approve-note', 'Checked the grounds');
   const approved = await submit(page, '#eo-approve');
-  assert(/Approval recorded: 1 of \d+/.test(approved), 'the approval answer: ' + approved);
-  const eoApi = await must(200, 'GET', '/v1/evidence-orders/' + eo.id + '?purpose=test-check', keys['legal-1'].key);
-  assert(eoApi.approvals === 1, 'API: one approval recorded: ' + eoApi.approvals);
+  assert(/Approval recorded: 1 of 2/.test(approved), 'the approval answer: ' + approved);
+  assert((await eoGet(eo.id)).approvals === 1, 'API: one approval recorded');
+  const deliveryPath = '/v1/evidence-orders/' + eo.id + '/delivery';
   const early2 = await submit(page, '#eo-deliver', true);
-  assert(/Error 409/.test(early2), 'delivering before the approvals shows the API\'s 409: ' + early2);
-  ok('evidence order ' + eo.id + ': the purpose asked first, the list with its countdown (' + left1 + '), the legal officer\'s approval through the UI ("' + approved + '"; API: 1), delivery refused with "' + early2 + '"');
+  let apiDel = await call('POST', deliveryPath, keys['legal-1'].key, {});
+  assert(apiDel.status === 409 && early2.includes('Error 409: ' + apiDel.json.error.message), 'delivering before the approvals shows the API\'s 409: ' + early2);
+  ok('evidence order ' + eo.id + ': the legal officer\'s approval through the UI ("' + approved + '"; API: 1), delivery refused with "' + early2 + '"');
+
+  // A second legal officer: the purpose is asked again (sign-out forgot it); 2 of 2 opens a
+  // release request.
+  await H.signIn(page, keys['legal-2'].key);
+  await go(page, '#eorders');
+  await setPurpose('weekly check of open orders (second officer)');
+  await page.waitForSelector(rowSel(eo.id));
+  await openEo(eo.id);
+  const approved2 = await submit(page, '#eo-approve');
+  assert(/Approval recorded: 2 of 2/.test(approved2) && /release request #\d+/.test(approved2), 'the second approval: ' + approved2);
+  const eoOk = await eoGet(eo.id);
+  assert(eoOk.state === 'approved' && eoOk.approvals === 2 && eoOk.release_request > 0, 'API: approved by two: ' + JSON.stringify(eoOk));
+  assert(approved2.includes('#' + eoOk.release_request), 'the release request shown is the API\'s');
+  await page.waitForFunction((s) => {
+    const c = document.querySelector(s);
+    return c && c.textContent.trim() === '2/2';
+  }, rowSel(eo.id) + ' .eo-approvals');
+  ok('a second legal officer (purpose asked again) approved: "' + approved2 + '"; API: approved, 2 approvals, release request #' + eoOk.release_request + '; the list shows 2/2');
+
+  const early3 = await submit(page, '#eo-deliver', true);
+  apiDel = await call('POST', deliveryPath, keys['legal-2'].key, {});
+  assert(apiDel.status === 409 && early3.includes('Error 409: ' + apiDel.json.error.message), 'delivering before the custodians shows the API\'s 409: ' + early3);
+  ok('deliver before the custodians shows "' + early3 + '"');
+
+  for (const name of ['alice', 'bob'])
+    await must(200, 'POST', '/v1/evidence/releases/' + eoOk.release_request + '/approvals', keys[name].key, { share: t.shares[name] });
+  await submit(page, '#eo-deliver');
+  const pkSha = (await page.textContent('#eo-deliver .eo-package-sha')).trim();
+  const pkBytes = (await page.textContent('#eo-deliver .eo-package-bytes')).trim();
+  const pkUrl = (await page.textContent('#eo-deliver .eo-package-url')).trim();
+  assert(/^[0-9a-f]{64}$/.test(pkSha) && /^\d+ bytes$/.test(pkBytes) && pkUrl === '/v1/evidence-orders/' + eo.id + '/package',
+    'package digest, size and URL: ' + pkSha + ' ' + pkBytes + ' ' + pkUrl);
+  const pkg = await fetch(t.base + pkUrl, { headers: { Authorization: 'Bearer ' + staKey.key } });
+  const pkgBody = Buffer.from(await pkg.arrayBuffer());
+  assert(pkg.status === 200 && crypto.createHash('sha256').update(pkgBody).digest('hex') === pkSha && pkBytes === pkgBody.length + ' bytes',
+    'the authority fetches the package shown: ' + pkg.status + ', ' + pkgBody.length + ' bytes');
+  const delivered = await eoGet(eo.id);
+  const delRecs = (await must(200, 'GET', '/v1/evidence-orders/' + eo.id + '/records?purpose=test-check', keys['legal-1'].key)).records;
+  assert(delivered.delivered_at && delRecs.length === 2 && delRecs.every((r) => r.delivered_at), 'API: the order and its 2 records delivered: ' + JSON.stringify(delivered.delivered_at));
+  ok('custodians approved release #' + eoOk.release_request + '; delivered through the UI: package ' + pkSha.slice(0, 12) + '…, ' + pkBytes +
+    ', ' + pkUrl + ' (fetched with the authority\'s key: the same SHA-256 and size; API: delivered_at set on the order and both records)');
+
+  // Annex III on the second order.
+  await page.waitForSelector(rowSel(eo2.id));
+  await openEo(eo2.id);
+  assert((await page.textContent('#eorder-detail')).includes(trap) && (await page.locator('#injected').count()) === 0,
+    'HTML-like text from the API is shown as text, never parsed');
+  const reasons = await page.$$eval('#eo-cc-reason option', (os) => os.map((o) => o.value).filter((v) => v));
+  assert(reasons.length === 10 && reasons.includes('conflict_of_law') && reasons.includes('data_not_held'), 'ten Annex III reasons: ' + reasons);
+  assert(!(await page.isVisible('#eo-cc-third_country')), 'no conflict-of-law fields by default');
+  await page.selectOption('#eo-cc-reason', 'conflict_of_law');
+  await page.waitForSelector('#eo-cc-third_country', { state: 'visible' });
+  const conflictIds = await page.$$eval('#eo-cc fieldset:not([hidden]) textarea', (ts) => ts.map((x) => x.id));
+  assert(conflictIds.length === 6, 'six conflict-of-law fields: ' + conflictIds);
+  await page.fill('#eo-cc-explanation', 'Disclosure would breach a third country\'s law.');
+  await page.fill('#eo-cc-third_country', 'US');
+  await page.fill('#eo-cc-provisions', '18 U.S.C. 2702');
+  await page.fill('#eo-cc-nature_of_obligation', 'A prohibition to disclose content');
+  await page.fill('#eo-cc-why_applies', 'The data is stored by a US provider');
+  await page.fill('#eo-cc-link_to_country', 'The user is a US person');
+  const ccError = await submit(page, '#eo-cc', true);
+  assert(/^Error 4\d\d: .*consequences/.test(ccError), 'an empty conflict-of-law field is the API\'s error: ' + ccError);
+  assert((await eoGet(eo2.id)).state !== 'paused', 'API: not paused by the refused answer');
+  await page.selectOption('#eo-cc-reason', 'data_not_held');
+  await page.waitForSelector('#eo-cc-third_country', { state: 'hidden' });
+  // Partly: traffic data only; the order goes on for the rest.
+  await page.selectOption('#eo-cc-reason', 'offence_not_covered');
+  await page.check('#eo-cc-cat-traffic');
+  await page.fill('#eo-cc-explanation', 'Traffic data is not kept for this offence.');
+  const partial = await submit(page, '#eo-cc');
+  assert(/refused traffic/.test(partial), 'Annex III for traffic data: ' + partial);
+  let eo2Api = await eoGet(eo2.id);
+  assert(JSON.stringify(eo2Api.refused) === '["traffic"]' && eo2Api.state !== 'paused', 'API: traffic refused, not paused: ' + JSON.stringify(eo2Api.refused) + ' ' + eo2Api.state);
+  // The detail is read again after the action: the refused category shows and can no longer be ticked.
+  await page.waitForSelector('#eo-cc-cat-traffic:disabled');
+  // The whole order: paused.
+  await page.selectOption('#eo-cc-reason', 'data_not_held');
+  await page.fill('#eo-cc-explanation', 'No account u-1234 exists on the service.');
+  const paused = await submit(page, '#eo-cc');
+  assert(/paused/.test(paused), 'Annex III for the whole order: ' + paused);
+  eo2Api = await eoGet(eo2.id);
+  assert(eo2Api.state === 'paused' && eo2Api.reason === 'data_not_held' && eo2Api.paused_at, 'API: paused, data_not_held: ' + eo2Api.state + ' ' + eo2Api.reason);
+  await page.waitForFunction((s) => {
+    const r = document.querySelector(s);
+    return r && r.querySelector('.eo-state').textContent.trim() === 'paused';
+  }, rowSel(eo2.id));
+  assert(/paused: no deadline/.test(await page.textContent(rowSel(eo2.id) + ' .eo-next')), 'no countdown while paused');
+  await page.waitForFunction(() => [...document.querySelectorAll('#eorder-detail .eo-msg-kind')].filter((c) => c.textContent === 'non_execution').length === 2);
+  ok('Annex III for ' + eo2.id + ' (offence shown as text): 10 reasons, conflict-of-law fields only with conflict_of_law, an empty one is the API\'s error ("' +
+    ccError + '"); traffic refused ("' + partial + '"; API: refused traffic, not paused), then the whole order ("' + paused + '"; API: paused, data_not_held); the list shows paused, no deadline; two non_execution messages listed');
+
+  // Correspondence to the issuing authority, listed with its state.
+  await page.selectOption('#eo-corr-kind', 'request_additional_information');
+  await page.fill('#eo-corr-text', 'Please give the account name as well.');
+  const queued = await submit(page, '#eo-corr');
+  await page.waitForSelector('#eorder-detail tr[data-message-id]:has(.eo-msg-kind:text-is("correspondence"))');
+  const corrRow = page.locator('#eorder-detail tr[data-message-id]:has(.eo-msg-kind:text-is("correspondence"))');
+  const corrState = (await corrRow.locator('.eo-msg-state').textContent()).trim();
+  const corrId = Number((await corrRow.getAttribute('data-message-id')));
+  const corrApi = (await must(200, 'GET', '/v1/evidence-orders/' + eo2.id + '/messages?purpose=test-check', keys['legal-1'].key)).messages.filter((m) => m.kind === 'correspondence');
+  assert(corrApi.length === 1 && corrApi[0].id === corrId && corrApi[0].state === corrState, 'API: the correspondence message, same id and state: ' + JSON.stringify(corrApi));
+  ok('correspondence sent through the UI ("' + queued + '"), listed as message #' + corrId + ' (' + corrState + '); the API has it with that state');
+
+  // The admin reads them too, and is told approvals are for legal officers.
+  await H.signIn(page, A);
+  await go(page, '#eorders');
+  await setPurpose('admin check');
+  await page.waitForSelector(rowSel(eo2.id));
+  await openEo(eo2.id);
+  const hint = (await page.textContent('#eorder-detail .actions > p.hint')).trim();
+  assert(hint === 'Approvals are given by legal officers (role legal).' && !(await page.isVisible('#eo-approve')), 'the admin\'s note: ' + hint);
+  ok('admin: evidence orders offered, no approval form but "' + hint + '"');
 
   // ---- the auditor: reads everything, no action; a forced action shows the API's 403 ----
   await H.signIn(page, keys['aud-1'].key);
@@ -792,6 +962,13 @@ H.run('team', async (t) => {
     assert(acts.length === 0, 'the auditor sees no action in ' + v + ': ' + acts);
     seen.push(v);
   }
+  assert(!audNav.includes('eorders'), 'evidence orders are not offered to the auditor: ' + audNav);
+  await page.evaluate(() => { location.hash = '#eorders'; });
+  await page.waitForFunction(() => /Evidence orders" is not for role auditor/.test(document.getElementById('message').textContent));
+  assert(!(await page.isVisible('#view-eorders')) && !(await page.isVisible('#purpose-form')), 'at #eorders no purpose asked, nothing read');
+  const eo403 = await call('GET', '/v1/evidence-orders?open=1&purpose=x', keys['aud-1'].key);
+  assert(eo403.status === 403, 'API: GET /v1/evidence-orders answers 403 to an auditor: ' + eo403.status);
+  const notFor = (await page.textContent('#message')).trim();
   await go(page, '#banks/TEAM_BANK');
   await page.waitForSelector('#bank-detail-title');
   assert(!(await page.isVisible('#bank-edit')) && !(await page.isVisible('#bank-create')), 'no bank forms for the auditor');
@@ -803,7 +980,7 @@ H.run('team', async (t) => {
   const forced = await submit(page, '#bank-create', true);
   assert(/Error 403/.test(forced), 'the forced action shows the 403: ' + forced);
   assert((await call('GET', '/v1/banks/AUDITOR_BANK', A)).status === 404, 'API: no bank was made');
-  ok('auditor: no action button in ' + seen.length + ' views (' + seen.join(', ') + '); a forced create shows "' + forced + '"');
+  ok('auditor: no action button in ' + seen.length + ' views (' + seen.join(', ') + '); evidence orders not offered, at #eorders "' + notFor + '" (API: 403); a forced create shows "' + forced + '"');
 
   // ---- phone width ----
   const phone = await H.page(t.browser, 390, 844);
