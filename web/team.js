@@ -1730,7 +1730,7 @@
       }
     }
     if (!r.attachments) atts.append(h('p', { class: 'muted' }, 'none'));
-    if (c && c.state !== 'closed') box.append(h('p', null, h('a', { href: '#review' }, 'Decide its case #' + c.id + ' in the review queue')));
+    if (c && c.state !== 'closed') box.append(h('p', null, h('a', { href: '#review/case=' + c.id }, 'Decide its case #' + c.id + ' in the review queue')));
     document.getElementById('report-detail-title').focus();
   }
 

@@ -19,13 +19,18 @@
 
 const crypto = require('node:crypto');
 const zlib = require('node:zlib');
+const path = require('node:path');
 const H = require('./harness.js');
 const { ok, assert, call, must } = H;
 
 // ---- data ----
 
+// The conformance files (Makefile: CONFORMANCE), beside the checkout by default.
+const CONFORMANCE = process.env.TD_CONFORMANCE || path.join(H.ROOT, '..', 'shared', 'conformance');
+const VIDEO = path.join(CONFORMANCE, 'threatexchange', 'tmk', 'sample-videos', 'chair-19-sd-bar.mp4');
+
 // A PNG the server can hash (PDQ needs a real image): 64x64 RGB, a gradient with a square.
-function png() {
+function png(tint = 0) {
   const w = 64, hgt = 64;
   const raw = Buffer.alloc((w * 3 + 1) * hgt);
   for (let y = 0; y < hgt; y++) {
@@ -35,7 +40,7 @@ function png() {
       const sq = x > 16 && x < 40 && y > 20 && y < 50;
       raw[o] = sq ? 250 : x * 4;
       raw[o + 1] = sq ? 20 : y * 4;
-      raw[o + 2] = (x * y) & 255;
+      raw[o + 2] = (x * y + tint) & 255;
     }
   }
   const crcTable = Array.from({ length: 256 }, (_, n) => {
@@ -330,7 +335,11 @@ H.run('team', async (t) => {
   await go(page, '#orders');
   await page.waitForSelector('tr[data-order-id="' + o2.id + '"] .countdown');
   const cd1 = await page.textContent('tr[data-order-id="' + o2.id + '"] .countdown');
-  await page.waitForTimeout(1100);
+  await page.waitForFunction(([s, t0]) => {
+    const e = document.querySelector(s);
+    return e && e.textContent !== t0;
+  }, ['tr[data-order-id="' + o2.id + '"] .countdown', cd1]);
+  assert(/^level \d+$/.test((await page.textContent('tr[data-order-id="' + o2.id + '"] td:nth-child(6)')).trim()), 'the row shows the escalation level');
   const cd2 = await page.textContent('tr[data-order-id="' + o2.id + '"] .countdown');
   assert(/left/.test(cd1) && cd1 !== cd2, 'the countdown runs: ' + cd1 + ' then ' + cd2);
   await page.click('a[href="#orders/' + o2.id + '"]');
@@ -342,7 +351,13 @@ H.run('team', async (t) => {
   assert((await page.textContent('#order-detail .order-detail-state')) === 'paused', 'the detail shows the order paused');
   const o2s = await must(200, 'GET', '/v1/orders/' + o2.id, A);
   assert(o2s.state === 'paused' && o2s.cannot_comply && o2s.cannot_comply.ground === 'missing_information', 'API: order paused with the ground: ' + o2s.state);
-  ok('orders list with a running countdown (' + cd1 + ' → ' + cd2 + '); cannot-comply sent through the UI: the API has the order paused, ground missing_information');
+  const targets = await page.textContent('#order-detail table');
+  assert(targets.includes('post/2') && targets.includes('https://platform.example/post/2'), 'the detail lists the target: ' + targets);
+  assert((await page.textContent('#order-detail dl.facts')).includes('BKA'), 'the detail shows the authority');
+  const feedback = await page.textContent('#order-detail dl.order-feedback');
+  const fbApi = await must(200, 'GET', '/v1/orders/' + o2.id + '/feedback', A);
+  assert(feedback.includes('Time of receipt') && feedback.includes(fbApi.time_of_receipt), 'the detail shows the Annex II feedback: ' + feedback);
+  ok('orders list with a running countdown (' + cd1 + ' → ' + cd2 + ') and the escalation level; the detail shows targets, authority and Annex II feedback (time of receipt as the API\'s); cannot-comply sent through the UI: the API has the order paused, ground missing_information');
 
   await page.uncheck('#orders-filter-open');
   await page.click('a[href="#orders/' + r1.id + '"]');
@@ -509,9 +524,11 @@ H.run('team', async (t) => {
     j.path[0] = (j.path[0][0] === '0' ? '1' : '0') + j.path[0].slice(1);
     await route.fulfill({ response: r, body: JSON.stringify(j) });
   });
+  // The lists of the first checks are marked: the answers awaited are the new lists.
+  await page.evaluate(() => document.querySelectorAll('#proof-steps, #checkpoint-steps').forEach((e) => e.setAttribute('data-old', '1')));
   await page.fill('#proof-verify-seq', String(target));
   await page.click('#proof-verify .form-actions button');
-  await page.waitForSelector('#proof-steps[data-result]');
+  await page.waitForSelector('#proof-steps[data-result]:not([data-old])');
   assert((await page.getAttribute('#proof-steps', 'data-result')) === 'invalid', 'a tampered path fails');
   const badSteps = await page.$$eval('#proof-steps li[data-ok="0"]', (li) => li.map((x) => x.textContent));
   assert(badSteps.some((s) => /recomputed root/.test(s)), 'the failing step is the root: ' + badSteps);
@@ -524,21 +541,64 @@ H.run('team', async (t) => {
     await route.fulfill({ response: r, body: JSON.stringify(j) });
   });
   await page.click('#checkpoint-verify .form-actions button');
-  await page.waitForSelector('#checkpoint-steps[data-result]');
+  await page.waitForSelector('#checkpoint-steps[data-result]:not([data-old])');
   assert((await page.getAttribute('#checkpoint-steps', 'data-result')) === 'invalid', 'a tampered signature fails');
   assert(/does NOT verify/.test(await page.textContent('#checkpoint-steps-verdict')), 'the verdict says so');
   await page.unrouteAll({ behavior: 'wait' });
   ok('a tampered inclusion path and a tampered checkpoint signature are reported as failing (' + badSteps.length + ' failed step(s) named)');
 
+  // An order left alone after the audit log's checks (the server's order deadline is one
+  // minute): it is breached by the end of the test.
+  await must(201, 'POST', '/v1/content', A, { content_id: 'post/3', uploader: 'u3', hashes: { md5: hex(16) } });
+  const d4 = orderDoc('removal_order', 'BKA', 'BKA-3', 'post/3');
+  const o3 = await must(201, 'POST', '/v1/orders', authKey.key, d4, signed(d4, privateKey));
+
   // ---- incidents and exchanges ----
   await go(page, '#incidents');
   await page.fill('#incident-create-name', 'Attack livestream');
-  await page.fill('#incident-create-labels', 'isis');
+  await page.fill('#incident-create-labels', 'incident:team-test');
   await submit(page, '#incident-create');
   const inc = (await must(200, 'GET', '/v1/incidents', A)).incidents.find((i) => i.name === 'Attack livestream');
-  assert(inc && inc.state === 'open' && inc.enforcement === 'block', 'API: the incident is open: ' + JSON.stringify(inc));
+  assert(inc && inc.state === 'open' && inc.enforcement === 'block' && JSON.stringify(inc.filter.labels) === '["incident:team-test"]',
+    'API: the incident is open with its filter: ' + JSON.stringify(inc));
   await page.click('a[href="#incidents/' + inc.id + '"]');
   await page.waitForSelector('#incident-chart');
+  // A hash meeting the filter added by hand into a bank that only logs; the upload check and
+  // the intake of that file are blocked at once.
+  const incImage = png(77);
+  await must(201, 'POST', '/v1/banks', A, { name: 'INCIDENT_SHARED', action: 'log' });
+  await must(201, 'POST', '/v1/banks/INCIDENT_SHARED/signals', A,
+    { type: 'sha256', value: crypto.createHash('sha256').update(incImage).digest('hex'), labels: ['incident:team-test'], source: 'manual' });
+  const uploadRaw = async (p) => {
+    const r = await fetch(t.base + p, { method: 'POST', body: incImage, headers: { Authorization: 'Bearer ' + A, 'Content-Type': 'image/png' } });
+    const j = await r.json();
+    assert(r.ok, p + ': ' + JSON.stringify(j));
+    return j;
+  };
+  const checked = await uploadRaw('/v1/check');
+  const im = checked.matches.find((x) => x.incident_id === inc.id);
+  assert(checked.verdict === 'block' && im && im.action === 'log' && im.incident_action === 'block', 'the upload check is blocked by the incident: ' + JSON.stringify(checked));
+  const intake = await uploadRaw('/v1/content?content_id=incident-team-1');
+  assert(intake.verdict === 'block', 'the intake is blocked: ' + intake.verdict);
+  // The detail's live figures (read every 5 s) follow.
+  const factIn = (box, name) => page.evaluate(([b, k]) => {
+    const dt = [...document.querySelectorAll(b + ' dt')].find((d) => d.textContent === k);
+    return dt ? dt.nextElementSibling.textContent.trim() : null;
+  }, [box, name]);
+  await page.waitForFunction(() => {
+    const dt = [...document.querySelectorAll('#incident-live dt')].find((d) => d.textContent === 'Blocked');
+    return dt && dt.nextElementSibling.textContent.trim() === '2';
+  }, null, { timeout: 20000 });
+  const incFig = (await must(200, 'GET', '/v1/incidents/' + inc.id, A)).figures;
+  const incHashes = await factIn('#incident-live', 'Hashes meeting the filter'), incMatches = await factIn('#incident-live', 'Matches');
+  const firstBlock = await factIn('#incident-live', 'First block');
+  assert(incHashes === '1' && incMatches === '2' && incFig.signals === 1 && incFig.matches === 2 && incFig.blocks === 2,
+    'figures: 1 hash, 2 matches, 2 blocked (API: ' + JSON.stringify(incFig) + ')');
+  assert(firstBlock && firstBlock !== '—', 'the first block\'s time is shown: ' + firstBlock);
+  const incBars = await page.$$eval('#incident-chart-svg rect.chart-bar', (r) => r.map((x) => Number(x.dataset.value)));
+  assert(incBars.reduce((a, b) => a + b, 0) === 2, 'the chart of matches per hour has the 2 matches: ' + incBars);
+  ok('incident #' + inc.id + ': a hash meeting its filter added by hand into a log-only bank; the upload check and the intake of that file blocked at once; ' +
+    'the detail shows 1 hash, 2 matches, 2 blocked, first block ' + firstBlock + ', the 2 matches charted (API agrees)');
   page.once('dialog', (d) => d.accept());
   await page.click('button:has-text("Close incident #' + inc.id + '")');
   await page.waitForSelector('button:has-text("Download the report (JSON)")');
@@ -546,7 +606,12 @@ H.run('team', async (t) => {
   const [rep] = await Promise.all([page.waitForEvent('download'), page.click('button:has-text("Download the report (JSON)")')]);
   const repJson = JSON.parse(require('node:fs').readFileSync(await rep.path(), 'utf8'));
   assert(JSON.stringify(repJson).includes('Attack livestream'), 'the downloaded report is the incident\'s');
-  ok('incident #' + inc.id + ' opened and closed through the UI (API: open, then closed); its report downloaded');
+  assert(repJson.summary.blocks === 2 && repJson.summary.signals === 1 && repJson.incident.id === inc.id, 'the JSON report\'s figures: ' + JSON.stringify(repJson.summary));
+  const [repMd] = await Promise.all([page.waitForEvent('download'), page.click('button:has-text("Download the report (Markdown)")')]);
+  const md = require('node:fs').readFileSync(await repMd.path(), 'utf8');
+  assert(repMd.suggestedFilename() === 'incident-' + inc.id + '-report.md' && md.includes('# After-action report: Attack livestream') && md.includes('| blocks | 2 |'),
+    'the Markdown report: ' + repMd.suggestedFilename() + ' ' + md.slice(0, 200));
+  ok('incident #' + inc.id + ' opened and closed through the UI (API: open, then closed); its report downloaded as JSON and Markdown (2 blocks, 1 hash)');
 
   await go(page, '#exchanges');
   await page.fill('#exchange-create-name', 'partner-te');
@@ -584,6 +649,72 @@ H.run('team', async (t) => {
   await page.waitForFunction(() => !document.querySelector('#exchange-detail-title'));
   assert(!(await must(200, 'GET', '/v1/exchanges', A)).exchanges.some((x) => x.id === ex.id), 'API: the exchange is deleted');
   ok('exchange created through the UI (API: threatexchange into TEAM_BANK, credentials kept, never shown), a share rejected (API: rejected) and one approved (API: ' + u2.state + '), deleted');
+
+  // A url_list exchange against a list file served here: the worker pulls it at once; "Pull
+  // now" after the file changed applies the change; disabled through the UI.
+  const md5 = (v) => crypto.createHash('md5').update(v).digest('hex');
+  let listFile = 'md5 ' + md5('one') + '\nmd5 ' + md5('two') + '\n';
+  let listAuth = '';
+  const listSrv = require('node:http').createServer((req, res) => {
+    listAuth = req.headers.authorization || '';
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    res.end(listFile);
+  });
+  await new Promise((r) => listSrv.listen(0, '127.0.0.1', r));
+  try {
+    await must(201, 'POST', '/v1/banks', A, { name: 'PARTNER_LIST', action: 'review' });
+    await go(page, '#exchanges');
+    await page.fill('#exchange-create-name', 'partner');
+    await page.selectOption('#exchange-create-type', 'url_list');
+    await page.fill('#exchange-create-url', 'http://127.0.0.1:' + listSrv.address().port + '/tvec.txt');
+    await page.fill('#exchange-create-bank', 'PARTNER_LIST');
+    await page.fill('#exchange-create-interval', '3600');
+    await page.fill('#exchange-create-credentials', '{"bearer": "browser-secret-42"}');
+    await submit(page, '#exchange-create');
+    const lx = (await must(200, 'GET', '/v1/exchanges', A)).exchanges.find((x) => x.name === 'partner');
+    assert(lx && lx.type === 'url_list' && lx.bank === 'PARTNER_LIST' && lx.interval_ms === 3600000 && lx.has_credentials === true &&
+      !JSON.stringify(lx).includes('browser-secret-42'), 'API: the exchange as typed, the credentials never shown: ' + JSON.stringify(lx));
+    // The worker's first pull (the API's state once it is done), then seen in the list's Added column.
+    const lrow = 'tr[data-exchange="' + lx.id + '"]';
+    const addedCell = lrow + ' td:nth-child(7)';
+    for (let i = 0; ((await must(200, 'GET', '/v1/exchanges/' + lx.id, A)).state || {}).added !== 2; i++) {
+      assert(i < 300, 'the worker\'s first pull adds 2');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await page.click('#view-exchanges button:has-text("Refresh")');
+    await page.waitForFunction((a) => {
+      const e = document.querySelector(a);
+      return e && e.textContent.trim() === '2';
+    }, addedCell);
+    assert(listAuth === 'Bearer browser-secret-42', 'the list was fetched with the bearer: ' + listAuth);
+    let lsigs = (await must(200, 'GET', '/v1/banks/PARTNER_LIST/signals', A)).signals;
+    assert(lsigs.length === 2 && lsigs.every((g) => g.source === 'exchange:partner'), 'the bank holds the 2 signals: ' + JSON.stringify(lsigs));
+    ok('url_list exchange created through the UI (API: into PARTNER_LIST, every hour, credentials kept, never shown); the worker pulled at once: the row shows 2 added, the bank holds both (source exchange:partner), fetched with the bearer');
+
+    listFile = 'md5 ' + md5('two') + '\nmd5 ' + md5('three') + '\n';
+    await page.click('a[href="#exchanges/' + lx.id + '"]');
+    await page.waitForSelector('#exchange-detail-title');
+    await page.click('button:has-text("Pull partner now")');
+    // The answer is said in the status line once the detail is read again.
+    await page.waitForFunction(() => /page\(s\), 1 added, 1 removed/.test(document.getElementById('status').textContent));
+    const pullSaid = (await page.textContent('#status')).trim();
+    const pulled = await page.evaluate(() => {
+      const dt = [...document.querySelectorAll('#exchange-detail dt')].find((d) => d.textContent === 'Items / added / removed');
+      return dt ? dt.nextElementSibling.textContent : '';
+    });
+    const lst = (await must(200, 'GET', '/v1/exchanges/' + lx.id, A)).state;
+    assert(pulled === lst.items + ' / ' + lst.added + ' / ' + lst.removed && lst.removed === 1, 'the detail shows the API\'s figures: ' + pulled + ' vs ' + JSON.stringify(lst));
+    lsigs = (await must(200, 'GET', '/v1/banks/PARTNER_LIST/signals', A)).signals;
+    assert(JSON.stringify(lsigs.map((g) => g.value).sort()) === JSON.stringify([md5('two'), md5('three')].sort()), 'the bank follows the file: ' + JSON.stringify(lsigs));
+    ok('"Pull partner now" after the file changed: "' + pullSaid + '"; the detail shows ' + pulled + ' (items/added/removed) as the API; the bank follows the file');
+
+    await page.click('button:has-text("Disable partner")');
+    await page.waitForSelector('button:has-text("Enable partner")');
+    assert((await must(200, 'GET', '/v1/exchanges/' + lx.id, A)).enabled === false, 'API: the exchange is disabled');
+    ok('exchange partner disabled through the UI (API: enabled false)');
+  } finally {
+    listSrv.close();
+  }
 
   // ---- transparency report ----
   await go(page, '#transparency');
@@ -711,6 +842,7 @@ H.run('team', async (t) => {
     return { key: k, blob: Buffer.concat([nonce, gcm.update(plain), gcm.final(), gcm.getAuthTag()]) };
   };
   const att = seal(png());
+  const vid = seal(require('node:fs').readFileSync(VIDEO));
   const text = 'Join us: https://recruit.example/join';
   const u32 = (n) => {
     const b = Buffer.alloc(4);
@@ -718,18 +850,23 @@ H.run('team', async (t) => {
     return b;
   };
   const sha = (b) => crypto.createHash('sha256').update(b).digest();
-  const envelope = Buffer.concat([Buffer.from('tdfm1'), u32(Buffer.byteLength(text)), Buffer.from(text), u32(1),
-    sha(att.blob), sha(Buffer.concat([Buffer.from('takedown-attachment-key-v1'), att.key]))]);
+  const envelope = Buffer.concat([Buffer.from('tdfm1'), u32(Buffer.byteLength(text)), Buffer.from(text), u32(2),
+    ...[att, vid].flatMap((x) => [sha(x.blob), sha(Buffer.concat([Buffer.from('takedown-attachment-key-v1'), x.key]))])]);
   const salt = crypto.randomBytes(16);
   const ctx = { sender: 'user-666', conversation: 'room-42', accepted_ms: Date.now() };
   const frank = await must(200, 'POST', '/v1/frank', messaging, Object.assign({ franking_tag: crypto.createHmac('sha256', salt).update(envelope).digest('hex') }, ctx));
   const answer = await must(201, 'POST', '/v1/reports', messaging, { reporter: 'user-7', reason: 'recruitment',
-    messages: [Object.assign({ text, attachments: [{ blob: att.blob.toString('base64'), key: att.key.toString('hex') }],
+    messages: [Object.assign({ text, attachments: [att, vid].map((x) => ({ blob: x.blob.toString('base64'), key: x.key.toString('hex') })),
       salt: salt.toString('hex'), key_id: frank.key_id, frank: frank.frank, signature: frank.signature }, ctx)] });
   const reported = answer.reports[0];
   await go(page, '#reports');
+  const repRow = 'tr[data-report-id="' + reported.report_id + '"]';
+  await page.waitForSelector(repRow);
+  const repRowText = await page.textContent(repRow);
+  assert(repRowText.includes(ctx.sender) && repRowText.includes(ctx.conversation), 'the list shows the verified sender and conversation: ' + repRowText);
   await page.click('a[href="#reports/' + reported.report_id + '"]');
   await page.waitForSelector('#report-detail-title');
+  assert((await page.textContent('#report-detail dl.facts')).includes('#' + reported.case_id + ' (open'), 'the detail names its open case #' + reported.case_id);
   assert(!(await page.isVisible('pre.reported-text')), 'the message is not read before it is asked for');
   await page.click('button:has-text("Show message")');
   const shownText = await page.locator('pre.reported-text').textContent();
@@ -744,7 +881,46 @@ H.run('team', async (t) => {
   await page.click('button:has-text("Reveal attachment 1")');
   const after = await filterOf();
   assert(/blur/.test(before) && /grayscale/.test(before) && after === 'none', 'blurred and greyscale until revealed: ' + before + ' / ' + after);
-  ok('report #' + reported.report_id + ' (franked, verified): the message shown on request, defanged ("' + shownText.trim() + '"); the image ' + before + ' until revealed');
+  await page.click('button:has-text("Blur attachment 1")');
+  assert(/blur/.test(await filterOf()), 'blurred again on request');
+  await page.click('button:has-text("Show attachment 2")');
+  await page.waitForSelector('#report-att-1 video.shielded');
+  const v = await page.evaluate(() => {
+    const el = document.querySelector('#report-att-1 video');
+    return { muted: el.muted, autoplay: el.autoplay, paused: el.paused, filter: getComputedStyle(el).filter };
+  });
+  assert(v.muted && !v.autoplay && v.paused && /blur/.test(v.filter) && /grayscale/.test(v.filter), 'the video: muted, not playing, blurred and greyscale: ' + JSON.stringify(v));
+  ok('report #' + reported.report_id + ' (franked, verified): the message shown on request, defanged ("' + shownText.trim() + '"); the image ' + before + ' until revealed and again on request; the video (MP4) muted, paused, ' + v.filter + '; the detail names its case and the list the sender and conversation');
+
+  // Revealed, then the report opened again: no media until asked, nothing revealed.
+  await page.click('button:has-text("Reveal attachment 1")');
+  await go(page, '#reports');
+  await page.waitForFunction(() => !document.querySelector('#report-detail-title'));
+  await page.click('a[href="#reports/' + reported.report_id + '"]');
+  await page.waitForSelector('#report-detail-title');
+  assert((await page.locator('#report-attachments img, #report-attachments video').count()) === 0 && (await page.locator('.shielded.revealed').count()) === 0,
+    'opened again: no media shown, nothing revealed');
+  ok('report #' + reported.report_id + ' opened again: no media until asked, nothing revealed');
+
+  // Its case decided from the report: the link opens it in the review view.
+  await page.click('a:has-text("Decide its case #' + reported.case_id + '")');
+  await page.waitForSelector('#case-title[data-case-id="' + reported.case_id + '"]');
+  await page.selectOption('#review-reason', 'incitement');
+  await page.click('#act-remove');
+  await page.waitForFunction((id) => new RegExp('Case #' + id + ': remove recorded').test(document.getElementById('review-live').textContent), reported.case_id);
+  const repCase = await must(200, 'GET', '/v1/cases/' + reported.case_id, A);
+  assert(repCase.state === 'closed' && repCase.outcome === 'remove', 'API: the report\'s case closed, remove: ' + JSON.stringify(repCase.state) + ' ' + repCase.outcome);
+  assert(!(await must(200, 'GET', '/v1/reports?open=1', A)).reports.some((x) => x.report_id === reported.report_id), 'API: the report left the open list');
+  await must(404, 'GET', '/v1/reports/' + reported.report_id + '/text', A);
+  await go(page, '#reports');
+  await page.waitForFunction(() => {
+    const v = document.getElementById('view-reports');
+    return v && (v.querySelector('tbody tr') || /No reported messages awaiting review/.test(v.textContent));
+  });
+  assert(!(await page.isVisible(repRow)), 'and the console\'s list');
+  await go(page, '#reports/' + reported.report_id);
+  await page.waitForFunction(() => /The review copy is gone/.test((document.getElementById('report-message') || {}).textContent || ''));
+  ok('case #' + reported.case_id + ' decided remove from the report\'s link (review view; API: closed, remove; the report off the open list, its text 404); the report says its review copy is gone');
 
   // ---- evidence orders (docs/evidence-orders.md): two signed EPOCs; the first approved by two
   // legal officers, released by two custodians and delivered; the second answered with Annex III
@@ -982,6 +1158,25 @@ H.run('team', async (t) => {
   assert((await call('GET', '/v1/banks/AUDITOR_BANK', A)).status === 404, 'API: no bank was made');
   ok('auditor: no action button in ' + seen.length + ' views (' + seen.join(', ') + '); evidence orders not offered, at #eorders "' + notFor + '" (API: 403); a forced create shows "' + forced + '"');
 
+  // ---- the order left alone is breached: the API has breached_at, the row is marked ----
+  let late;
+  for (let i = 0; !(late = await must(200, 'GET', '/v1/orders/' + o3.id, A)).breached_at; i++) {
+    assert(i < 900, 'order #' + o3.id + ' is breached after its one-minute deadline');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await H.signIn(page, A);
+  await go(page, '#orders');
+  await page.waitForSelector('tr[data-order-id="' + o3.id + '"].breached');
+  const redRow = 'tr[data-order-id="' + o3.id + '"]';
+  assert((await page.textContent(redRow)).includes('BREACHED ' + late.breached_at), 'the row says BREACHED with the API\'s time');
+  // Found and measured in one evaluation: the list may be drawn again between two steps.
+  const colour = await page.evaluate((s) => {
+    const el = document.querySelector(s + '.breached');
+    return el ? getComputedStyle(el).backgroundColor : '';
+  }, redRow);
+  assert(colour && colour !== 'rgba(0, 0, 0, 0)' && colour !== 'rgb(255, 255, 255)', 'the breached row is coloured: ' + colour);
+  ok('after its deadline: API breached_at ' + late.breached_at + ' for order #' + o3.id + ', the row marked BREACHED (' + colour + ')');
+
   // ---- phone width ----
   const phone = await H.page(t.browser, 390, 844);
   await H.signIn(phone, A);
@@ -997,4 +1192,4 @@ H.run('team', async (t) => {
   const probs = H.pageProblems(page).filter((p) => !/40[1349]|409|status of 4/.test(p));
   assert(probs.length === 0, 'no script error or CSP violation: ' + probs.join('; '));
   ok('no script error or CSP violation');
-}, { evidence: true });
+}, { evidence: true, serveArgs: ['--exchange-allow-private', '1', '--order-deadline-ms', '60000'] });
