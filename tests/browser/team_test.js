@@ -5,12 +5,14 @@
 // each result checked through the API: banks (create, edit, paste hashes, upload media, import
 // with its progress bar, export, disable a signal), keys (create, the secret shown once, revoke:
 // refused afterwards), webhooks (create, delivery log, delete), authorities, orders (detail,
-// countdown, cannot comply, a referral decided, a complaint decided), evidence (retention, hold,
+// countdown, cannot comply, a breach shown, a referral decided, a complaint decided), evidence (retention, hold,
 // a release request approved by two custodians with their shares, released), the audit log
 // (checkpoint signature and an inclusion proof verified in the browser; a tampered signature and
 // a tampered proof reported as failing), the transparency report's charts against the API's
-// figures and its downloads, live figures from /metrics (stopped on leaving), incidents,
-// exchanges, reported messages and evidence orders; an auditor sees no action and a forced
+// figures and its downloads, live figures from /metrics (stopped on leaving), incidents (a hash
+// by hand blocking uploads at once, the figures), exchanges (a url_list pulled, pulled again,
+// disabled), reported messages (image, video, the case decided) and evidence orders (two legal
+// officers, delivery and its package, Annex III, correspondence); an auditor sees no action and a forced
 // one shows the API's 403; a custodian sees only the approvals view. Screenshots at 1280x800
 // and 390 px wide.
 //
@@ -251,6 +253,22 @@ H.run('team', async (t) => {
   ok('signal #' + first.id + ' disabled through the UI: GET says enabled false');
   await page.evaluate(() => window.scrollTo(0, 0));
   await H.screenshot(page, 'team-banks', true);
+  // The list's signal count is the API's.
+  await page.click('#view-banks button:has-text("Refresh")');
+  const bankCount = (await must(200, 'GET', '/v1/banks/TEAM_BANK', A)).signal_count;
+  await page.waitForFunction((n) => {
+    const c = document.querySelector('tr[data-bank="TEAM_BANK"] .signal-count');
+    return c && c.textContent === String(n);
+  }, bankCount);
+  // An API error while signed in, in plain words: a bank deleted meanwhile, then opened.
+  await must(201, 'POST', '/v1/banks', A, { name: 'GONE_BANK', action: 'log' });
+  await must(204, 'DELETE', '/v1/banks/GONE_BANK', A);
+  await go(page, '#banks/GONE_BANK');
+  await page.waitForSelector('#view-banks p.inline-error[role="alert"]:not([hidden])');
+  const gone = (await page.textContent('#view-banks p.inline-error[role="alert"]:not([hidden])')).trim();
+  const goneApi = await call('GET', '/v1/banks/GONE_BANK', A);
+  assert(goneApi.status === 404 && gone.includes('Error 404: ' + goneApi.json.error.message), 'the 404 is shown in words: ' + gone);
+  ok('the bank list shows TEAM_BANK with the API\'s ' + bankCount + ' signals; a bank deleted meanwhile, opened, shows "' + gone + '"');
 
   // ---- keys ----
   await go(page, '#keys');
