@@ -1730,7 +1730,7 @@
       }
     }
     if (!r.attachments) atts.append(h('p', { class: 'muted' }, 'none'));
-    if (c && c.state !== 'closed') box.append(h('p', null, h('a', { href: '#review' }, 'Decide its case #' + c.id + ' in the review queue')));
+    if (c && c.state !== 'closed') box.append(h('p', null, h('a', { href: '#review/case=' + c.id }, 'Decide its case #' + c.id + ' in the review queue')));
     document.getElementById('report-detail-title').focus();
   }
 
@@ -1900,8 +1900,8 @@
         submit: async () => {
           const r = await api('POST', base + '/delivery', { body: {} });
           const pk = r.package || {};
-          return facts([['Package SHA-256', h('span', { class: 'mono eo-package-sha' }, pk.sha256)], ['Size', String(pk.bytes) + ' bytes'],
-            ['URL', h('span', { class: 'mono' }, pk.url)], ['Records', String(r.records)], ['Delivered', r.delivered_at]]);
+          return facts([['Package SHA-256', h('span', { class: 'mono eo-package-sha' }, pk.sha256)], ['Size', h('span', { class: 'eo-package-bytes' }, String(pk.bytes) + ' bytes')],
+            ['URL', h('span', { class: 'mono eo-package-url' }, pk.url)], ['Records', String(r.records)], ['Delivered', r.delivered_at]]);
         },
       }));
     }

@@ -5,12 +5,14 @@
 // each result checked through the API: banks (create, edit, paste hashes, upload media, import
 // with its progress bar, export, disable a signal), keys (create, the secret shown once, revoke:
 // refused afterwards), webhooks (create, delivery log, delete), authorities, orders (detail,
-// countdown, cannot comply, a referral decided, a complaint decided), evidence (retention, hold,
+// countdown, cannot comply, a breach shown, a referral decided, a complaint decided), evidence (retention, hold,
 // a release request approved by two custodians with their shares, released), the audit log
 // (checkpoint signature and an inclusion proof verified in the browser; a tampered signature and
 // a tampered proof reported as failing), the transparency report's charts against the API's
-// figures and its downloads, live figures from /metrics (stopped on leaving), incidents,
-// exchanges, reported messages and evidence orders; an auditor sees no action and a forced
+// figures and its downloads, live figures from /metrics (stopped on leaving), incidents (a hash
+// by hand blocking uploads at once, the figures), exchanges (a url_list pulled, pulled again,
+// disabled), reported messages (image, video, the case decided) and evidence orders (two legal
+// officers, delivery and its package, Annex III, correspondence); an auditor sees no action and a forced
 // one shows the API's 403; a custodian sees only the approvals view. Screenshots at 1280x800
 // and 390 px wide.
 //
@@ -19,13 +21,18 @@
 
 const crypto = require('node:crypto');
 const zlib = require('node:zlib');
+const path = require('node:path');
 const H = require('./harness.js');
 const { ok, assert, call, must } = H;
 
 // ---- data ----
 
+// The conformance files (Makefile: CONFORMANCE), beside the checkout by default.
+const CONFORMANCE = process.env.TD_CONFORMANCE || path.join(H.ROOT, '..', 'shared', 'conformance');
+const VIDEO = path.join(CONFORMANCE, 'threatexchange', 'tmk', 'sample-videos', 'chair-19-sd-bar.mp4');
+
 // A PNG the server can hash (PDQ needs a real image): 64x64 RGB, a gradient with a square.
-function png() {
+function png(tint = 0) {
   const w = 64, hgt = 64;
   const raw = Buffer.alloc((w * 3 + 1) * hgt);
   for (let y = 0; y < hgt; y++) {
@@ -35,7 +42,7 @@ function png() {
       const sq = x > 16 && x < 40 && y > 20 && y < 50;
       raw[o] = sq ? 250 : x * 4;
       raw[o + 1] = sq ? 20 : y * 4;
-      raw[o + 2] = (x * y) & 255;
+      raw[o + 2] = (x * y + tint) & 255;
     }
   }
   const crcTable = Array.from({ length: 256 }, (_, n) => {
@@ -82,7 +89,7 @@ function orderDoc(type, authority, reference, contentId) {
 const hex = (n) => crypto.randomBytes(n).toString('hex');
 
 // The JSON EPOC of docs/evidence-orders.md: a prosecutor's order validated by a court.
-function epocDoc(reference, recipientKey) {
+function epocDoc(reference, recipientKey, categories, offence) {
   const t = (ms) => new Date(Date.now() + ms).toISOString().replace(/\.\d+Z$/, 'Z');
   const day = 86400000;
   return JSON.stringify({
@@ -92,8 +99,8 @@ function epocDoc(reference, recipientKey) {
     B: { addressee: 'Example Platform Ltd', establishment: 'designated_establishment', member_state: 'IE' },
     C: { deadline: 'ten_days_asap' },
     E: { identifiers: [{ type: 'user_id', value: 'u-1234' }], time_range: { from: t(-30 * day), to: t(day) } },
-    F: { data_categories: ['subscriber'] },
-    G: { offence: 'Participation in a terrorist group', legal_classification: '129a StGB', max_penalty_years: 10, listed_terrorism: true,
+    F: { data_categories: categories },
+    G: { offence, legal_classification: '129a StGB', max_penalty_years: 10, listed_terrorism: true,
       summary: 'The account distributes propaganda.' },
     H: { user_information: 'restricted' },
     K: { contact: { name: 'Execution desk', email: 'exec@sta.example', phone: '+49 30 99' } },
@@ -172,7 +179,7 @@ async function a11y(page, where) {
 H.run('team', async (t) => {
   const A = t.admin;
   const keys = {};
-  for (const [role, name] of [['moderator', 'mod-1'], ['auditor', 'aud-1'], ['custodian', 'alice'], ['custodian', 'bob'], ['legal', 'legal-1']])
+  for (const [role, name] of [['moderator', 'mod-1'], ['auditor', 'aud-1'], ['custodian', 'alice'], ['custodian', 'bob'], ['legal', 'legal-1'], ['legal', 'legal-2']])
     keys[name] = await H.key(role, name);
   const pub = (await H.runCli(['audit', 'pubkey', '--data', t.dataDir])).out.trim().split(/\s+/).pop();
   assert(/^[0-9a-f]{64}$/.test(pub), 'takedown audit pubkey gives the log key: ' + pub);
@@ -246,6 +253,22 @@ H.run('team', async (t) => {
   ok('signal #' + first.id + ' disabled through the UI: GET says enabled false');
   await page.evaluate(() => window.scrollTo(0, 0));
   await H.screenshot(page, 'team-banks', true);
+  // The list's signal count is the API's.
+  await page.click('#view-banks button:has-text("Refresh")');
+  const bankCount = (await must(200, 'GET', '/v1/banks/TEAM_BANK', A)).signal_count;
+  await page.waitForFunction((n) => {
+    const c = document.querySelector('tr[data-bank="TEAM_BANK"] .signal-count');
+    return c && c.textContent === String(n);
+  }, bankCount);
+  // An API error while signed in, in plain words: a bank deleted meanwhile, then opened.
+  await must(201, 'POST', '/v1/banks', A, { name: 'GONE_BANK', action: 'log' });
+  await must(204, 'DELETE', '/v1/banks/GONE_BANK', A);
+  await go(page, '#banks/GONE_BANK');
+  await page.waitForSelector('#view-banks p.inline-error[role="alert"]:not([hidden])');
+  const gone = (await page.textContent('#view-banks p.inline-error[role="alert"]:not([hidden])')).trim();
+  const goneApi = await call('GET', '/v1/banks/GONE_BANK', A);
+  assert(goneApi.status === 404 && gone.includes('Error 404: ' + goneApi.json.error.message), 'the 404 is shown in words: ' + gone);
+  ok('the bank list shows TEAM_BANK with the API\'s ' + bankCount + ' signals; a bank deleted meanwhile, opened, shows "' + gone + '"');
 
   // ---- keys ----
   await go(page, '#keys');
@@ -330,7 +353,11 @@ H.run('team', async (t) => {
   await go(page, '#orders');
   await page.waitForSelector('tr[data-order-id="' + o2.id + '"] .countdown');
   const cd1 = await page.textContent('tr[data-order-id="' + o2.id + '"] .countdown');
-  await page.waitForTimeout(1100);
+  await page.waitForFunction(([s, t0]) => {
+    const e = document.querySelector(s);
+    return e && e.textContent !== t0;
+  }, ['tr[data-order-id="' + o2.id + '"] .countdown', cd1]);
+  assert(/^level \d+$/.test((await page.textContent('tr[data-order-id="' + o2.id + '"] td:nth-child(6)')).trim()), 'the row shows the escalation level');
   const cd2 = await page.textContent('tr[data-order-id="' + o2.id + '"] .countdown');
   assert(/left/.test(cd1) && cd1 !== cd2, 'the countdown runs: ' + cd1 + ' then ' + cd2);
   await page.click('a[href="#orders/' + o2.id + '"]');
@@ -342,7 +369,13 @@ H.run('team', async (t) => {
   assert((await page.textContent('#order-detail .order-detail-state')) === 'paused', 'the detail shows the order paused');
   const o2s = await must(200, 'GET', '/v1/orders/' + o2.id, A);
   assert(o2s.state === 'paused' && o2s.cannot_comply && o2s.cannot_comply.ground === 'missing_information', 'API: order paused with the ground: ' + o2s.state);
-  ok('orders list with a running countdown (' + cd1 + ' → ' + cd2 + '); cannot-comply sent through the UI: the API has the order paused, ground missing_information');
+  const targets = await page.textContent('#order-detail table');
+  assert(targets.includes('post/2') && targets.includes('https://platform.example/post/2'), 'the detail lists the target: ' + targets);
+  assert((await page.textContent('#order-detail dl.facts')).includes('BKA'), 'the detail shows the authority');
+  const feedback = await page.textContent('#order-detail dl.order-feedback');
+  const fbApi = await must(200, 'GET', '/v1/orders/' + o2.id + '/feedback', A);
+  assert(feedback.includes('Time of receipt') && feedback.includes(fbApi.time_of_receipt), 'the detail shows the Annex II feedback: ' + feedback);
+  ok('orders list with a running countdown (' + cd1 + ' → ' + cd2 + ') and the escalation level; the detail shows targets, authority and Annex II feedback (time of receipt as the API\'s); cannot-comply sent through the UI: the API has the order paused, ground missing_information');
 
   await page.uncheck('#orders-filter-open');
   await page.click('a[href="#orders/' + r1.id + '"]');
@@ -509,9 +542,11 @@ H.run('team', async (t) => {
     j.path[0] = (j.path[0][0] === '0' ? '1' : '0') + j.path[0].slice(1);
     await route.fulfill({ response: r, body: JSON.stringify(j) });
   });
+  // The lists of the first checks are marked: the answers awaited are the new lists.
+  await page.evaluate(() => document.querySelectorAll('#proof-steps, #checkpoint-steps').forEach((e) => e.setAttribute('data-old', '1')));
   await page.fill('#proof-verify-seq', String(target));
   await page.click('#proof-verify .form-actions button');
-  await page.waitForSelector('#proof-steps[data-result]');
+  await page.waitForSelector('#proof-steps[data-result]:not([data-old])');
   assert((await page.getAttribute('#proof-steps', 'data-result')) === 'invalid', 'a tampered path fails');
   const badSteps = await page.$$eval('#proof-steps li[data-ok="0"]', (li) => li.map((x) => x.textContent));
   assert(badSteps.some((s) => /recomputed root/.test(s)), 'the failing step is the root: ' + badSteps);
@@ -524,21 +559,64 @@ H.run('team', async (t) => {
     await route.fulfill({ response: r, body: JSON.stringify(j) });
   });
   await page.click('#checkpoint-verify .form-actions button');
-  await page.waitForSelector('#checkpoint-steps[data-result]');
+  await page.waitForSelector('#checkpoint-steps[data-result]:not([data-old])');
   assert((await page.getAttribute('#checkpoint-steps', 'data-result')) === 'invalid', 'a tampered signature fails');
   assert(/does NOT verify/.test(await page.textContent('#checkpoint-steps-verdict')), 'the verdict says so');
   await page.unrouteAll({ behavior: 'wait' });
   ok('a tampered inclusion path and a tampered checkpoint signature are reported as failing (' + badSteps.length + ' failed step(s) named)');
 
+  // An order left alone after the audit log's checks (the server's order deadline is one
+  // minute): it is breached by the end of the test.
+  await must(201, 'POST', '/v1/content', A, { content_id: 'post/3', uploader: 'u3', hashes: { md5: hex(16) } });
+  const d4 = orderDoc('removal_order', 'BKA', 'BKA-3', 'post/3');
+  const o3 = await must(201, 'POST', '/v1/orders', authKey.key, d4, signed(d4, privateKey));
+
   // ---- incidents and exchanges ----
   await go(page, '#incidents');
   await page.fill('#incident-create-name', 'Attack livestream');
-  await page.fill('#incident-create-labels', 'isis');
+  await page.fill('#incident-create-labels', 'incident:team-test');
   await submit(page, '#incident-create');
   const inc = (await must(200, 'GET', '/v1/incidents', A)).incidents.find((i) => i.name === 'Attack livestream');
-  assert(inc && inc.state === 'open' && inc.enforcement === 'block', 'API: the incident is open: ' + JSON.stringify(inc));
+  assert(inc && inc.state === 'open' && inc.enforcement === 'block' && JSON.stringify(inc.filter.labels) === '["incident:team-test"]',
+    'API: the incident is open with its filter: ' + JSON.stringify(inc));
   await page.click('a[href="#incidents/' + inc.id + '"]');
   await page.waitForSelector('#incident-chart');
+  // A hash meeting the filter added by hand into a bank that only logs; the upload check and
+  // the intake of that file are blocked at once.
+  const incImage = png(77);
+  await must(201, 'POST', '/v1/banks', A, { name: 'INCIDENT_SHARED', action: 'log' });
+  await must(201, 'POST', '/v1/banks/INCIDENT_SHARED/signals', A,
+    { type: 'sha256', value: crypto.createHash('sha256').update(incImage).digest('hex'), labels: ['incident:team-test'], source: 'manual' });
+  const uploadRaw = async (p) => {
+    const r = await fetch(t.base + p, { method: 'POST', body: incImage, headers: { Authorization: 'Bearer ' + A, 'Content-Type': 'image/png' } });
+    const j = await r.json();
+    assert(r.ok, p + ': ' + JSON.stringify(j));
+    return j;
+  };
+  const checked = await uploadRaw('/v1/check');
+  const im = checked.matches.find((x) => x.incident_id === inc.id);
+  assert(checked.verdict === 'block' && im && im.action === 'log' && im.incident_action === 'block', 'the upload check is blocked by the incident: ' + JSON.stringify(checked));
+  const intake = await uploadRaw('/v1/content?content_id=incident-team-1');
+  assert(intake.verdict === 'block', 'the intake is blocked: ' + intake.verdict);
+  // The detail's live figures (read every 5 s) follow.
+  const factIn = (box, name) => page.evaluate(([b, k]) => {
+    const dt = [...document.querySelectorAll(b + ' dt')].find((d) => d.textContent === k);
+    return dt ? dt.nextElementSibling.textContent.trim() : null;
+  }, [box, name]);
+  await page.waitForFunction(() => {
+    const dt = [...document.querySelectorAll('#incident-live dt')].find((d) => d.textContent === 'Blocked');
+    return dt && dt.nextElementSibling.textContent.trim() === '2';
+  }, null, { timeout: 20000 });
+  const incFig = (await must(200, 'GET', '/v1/incidents/' + inc.id, A)).figures;
+  const incHashes = await factIn('#incident-live', 'Hashes meeting the filter'), incMatches = await factIn('#incident-live', 'Matches');
+  const firstBlock = await factIn('#incident-live', 'First block');
+  assert(incHashes === '1' && incMatches === '2' && incFig.signals === 1 && incFig.matches === 2 && incFig.blocks === 2,
+    'figures: 1 hash, 2 matches, 2 blocked (API: ' + JSON.stringify(incFig) + ')');
+  assert(firstBlock && firstBlock !== '—', 'the first block\'s time is shown: ' + firstBlock);
+  const incBars = await page.$$eval('#incident-chart-svg rect.chart-bar', (r) => r.map((x) => Number(x.dataset.value)));
+  assert(incBars.reduce((a, b) => a + b, 0) === 2, 'the chart of matches per hour has the 2 matches: ' + incBars);
+  ok('incident #' + inc.id + ': a hash meeting its filter added by hand into a log-only bank; the upload check and the intake of that file blocked at once; ' +
+    'the detail shows 1 hash, 2 matches, 2 blocked, first block ' + firstBlock + ', the 2 matches charted (API agrees)');
   page.once('dialog', (d) => d.accept());
   await page.click('button:has-text("Close incident #' + inc.id + '")');
   await page.waitForSelector('button:has-text("Download the report (JSON)")');
@@ -546,7 +624,12 @@ H.run('team', async (t) => {
   const [rep] = await Promise.all([page.waitForEvent('download'), page.click('button:has-text("Download the report (JSON)")')]);
   const repJson = JSON.parse(require('node:fs').readFileSync(await rep.path(), 'utf8'));
   assert(JSON.stringify(repJson).includes('Attack livestream'), 'the downloaded report is the incident\'s');
-  ok('incident #' + inc.id + ' opened and closed through the UI (API: open, then closed); its report downloaded');
+  assert(repJson.summary.blocks === 2 && repJson.summary.signals === 1 && repJson.incident.id === inc.id, 'the JSON report\'s figures: ' + JSON.stringify(repJson.summary));
+  const [repMd] = await Promise.all([page.waitForEvent('download'), page.click('button:has-text("Download the report (Markdown)")')]);
+  const md = require('node:fs').readFileSync(await repMd.path(), 'utf8');
+  assert(repMd.suggestedFilename() === 'incident-' + inc.id + '-report.md' && md.includes('# After-action report: Attack livestream') && md.includes('| blocks | 2 |'),
+    'the Markdown report: ' + repMd.suggestedFilename() + ' ' + md.slice(0, 200));
+  ok('incident #' + inc.id + ' opened and closed through the UI (API: open, then closed); its report downloaded as JSON and Markdown (2 blocks, 1 hash)');
 
   await go(page, '#exchanges');
   await page.fill('#exchange-create-name', 'partner-te');
@@ -584,6 +667,72 @@ H.run('team', async (t) => {
   await page.waitForFunction(() => !document.querySelector('#exchange-detail-title'));
   assert(!(await must(200, 'GET', '/v1/exchanges', A)).exchanges.some((x) => x.id === ex.id), 'API: the exchange is deleted');
   ok('exchange created through the UI (API: threatexchange into TEAM_BANK, credentials kept, never shown), a share rejected (API: rejected) and one approved (API: ' + u2.state + '), deleted');
+
+  // A url_list exchange against a list file served here: the worker pulls it at once; "Pull
+  // now" after the file changed applies the change; disabled through the UI.
+  const md5 = (v) => crypto.createHash('md5').update(v).digest('hex');
+  let listFile = 'md5 ' + md5('one') + '\nmd5 ' + md5('two') + '\n';
+  let listAuth = '';
+  const listSrv = require('node:http').createServer((req, res) => {
+    listAuth = req.headers.authorization || '';
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    res.end(listFile);
+  });
+  await new Promise((r) => listSrv.listen(0, '127.0.0.1', r));
+  try {
+    await must(201, 'POST', '/v1/banks', A, { name: 'PARTNER_LIST', action: 'review' });
+    await go(page, '#exchanges');
+    await page.fill('#exchange-create-name', 'partner');
+    await page.selectOption('#exchange-create-type', 'url_list');
+    await page.fill('#exchange-create-url', 'http://127.0.0.1:' + listSrv.address().port + '/tvec.txt');
+    await page.fill('#exchange-create-bank', 'PARTNER_LIST');
+    await page.fill('#exchange-create-interval', '3600');
+    await page.fill('#exchange-create-credentials', '{"bearer": "browser-secret-42"}');
+    await submit(page, '#exchange-create');
+    const lx = (await must(200, 'GET', '/v1/exchanges', A)).exchanges.find((x) => x.name === 'partner');
+    assert(lx && lx.type === 'url_list' && lx.bank === 'PARTNER_LIST' && lx.interval_ms === 3600000 && lx.has_credentials === true &&
+      !JSON.stringify(lx).includes('browser-secret-42'), 'API: the exchange as typed, the credentials never shown: ' + JSON.stringify(lx));
+    // The worker's first pull (the API's state once it is done), then seen in the list's Added column.
+    const lrow = 'tr[data-exchange="' + lx.id + '"]';
+    const addedCell = lrow + ' td:nth-child(7)';
+    for (let i = 0; ((await must(200, 'GET', '/v1/exchanges/' + lx.id, A)).state || {}).added !== 2; i++) {
+      assert(i < 300, 'the worker\'s first pull adds 2');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await page.click('#view-exchanges button:has-text("Refresh")');
+    await page.waitForFunction((a) => {
+      const e = document.querySelector(a);
+      return e && e.textContent.trim() === '2';
+    }, addedCell);
+    assert(listAuth === 'Bearer browser-secret-42', 'the list was fetched with the bearer: ' + listAuth);
+    let lsigs = (await must(200, 'GET', '/v1/banks/PARTNER_LIST/signals', A)).signals;
+    assert(lsigs.length === 2 && lsigs.every((g) => g.source === 'exchange:partner'), 'the bank holds the 2 signals: ' + JSON.stringify(lsigs));
+    ok('url_list exchange created through the UI (API: into PARTNER_LIST, every hour, credentials kept, never shown); the worker pulled at once: the row shows 2 added, the bank holds both (source exchange:partner), fetched with the bearer');
+
+    listFile = 'md5 ' + md5('two') + '\nmd5 ' + md5('three') + '\n';
+    await page.click('a[href="#exchanges/' + lx.id + '"]');
+    await page.waitForSelector('#exchange-detail-title');
+    await page.click('button:has-text("Pull partner now")');
+    // The answer is said in the status line once the detail is read again.
+    await page.waitForFunction(() => /page\(s\), 1 added, 1 removed/.test(document.getElementById('status').textContent));
+    const pullSaid = (await page.textContent('#status')).trim();
+    const pulled = await page.evaluate(() => {
+      const dt = [...document.querySelectorAll('#exchange-detail dt')].find((d) => d.textContent === 'Items / added / removed');
+      return dt ? dt.nextElementSibling.textContent : '';
+    });
+    const lst = (await must(200, 'GET', '/v1/exchanges/' + lx.id, A)).state;
+    assert(pulled === lst.items + ' / ' + lst.added + ' / ' + lst.removed && lst.removed === 1, 'the detail shows the API\'s figures: ' + pulled + ' vs ' + JSON.stringify(lst));
+    lsigs = (await must(200, 'GET', '/v1/banks/PARTNER_LIST/signals', A)).signals;
+    assert(JSON.stringify(lsigs.map((g) => g.value).sort()) === JSON.stringify([md5('two'), md5('three')].sort()), 'the bank follows the file: ' + JSON.stringify(lsigs));
+    ok('"Pull partner now" after the file changed: "' + pullSaid + '"; the detail shows ' + pulled + ' (items/added/removed) as the API; the bank follows the file');
+
+    await page.click('button:has-text("Disable partner")');
+    await page.waitForSelector('button:has-text("Enable partner")');
+    assert((await must(200, 'GET', '/v1/exchanges/' + lx.id, A)).enabled === false, 'API: the exchange is disabled');
+    ok('exchange partner disabled through the UI (API: enabled false)');
+  } finally {
+    listSrv.close();
+  }
 
   // ---- transparency report ----
   await go(page, '#transparency');
@@ -711,6 +860,7 @@ H.run('team', async (t) => {
     return { key: k, blob: Buffer.concat([nonce, gcm.update(plain), gcm.final(), gcm.getAuthTag()]) };
   };
   const att = seal(png());
+  const vid = seal(require('node:fs').readFileSync(VIDEO));
   const text = 'Join us: https://recruit.example/join';
   const u32 = (n) => {
     const b = Buffer.alloc(4);
@@ -718,18 +868,23 @@ H.run('team', async (t) => {
     return b;
   };
   const sha = (b) => crypto.createHash('sha256').update(b).digest();
-  const envelope = Buffer.concat([Buffer.from('tdfm1'), u32(Buffer.byteLength(text)), Buffer.from(text), u32(1),
-    sha(att.blob), sha(Buffer.concat([Buffer.from('takedown-attachment-key-v1'), att.key]))]);
+  const envelope = Buffer.concat([Buffer.from('tdfm1'), u32(Buffer.byteLength(text)), Buffer.from(text), u32(2),
+    ...[att, vid].flatMap((x) => [sha(x.blob), sha(Buffer.concat([Buffer.from('takedown-attachment-key-v1'), x.key]))])]);
   const salt = crypto.randomBytes(16);
   const ctx = { sender: 'user-666', conversation: 'room-42', accepted_ms: Date.now() };
   const frank = await must(200, 'POST', '/v1/frank', messaging, Object.assign({ franking_tag: crypto.createHmac('sha256', salt).update(envelope).digest('hex') }, ctx));
   const answer = await must(201, 'POST', '/v1/reports', messaging, { reporter: 'user-7', reason: 'recruitment',
-    messages: [Object.assign({ text, attachments: [{ blob: att.blob.toString('base64'), key: att.key.toString('hex') }],
+    messages: [Object.assign({ text, attachments: [att, vid].map((x) => ({ blob: x.blob.toString('base64'), key: x.key.toString('hex') })),
       salt: salt.toString('hex'), key_id: frank.key_id, frank: frank.frank, signature: frank.signature }, ctx)] });
   const reported = answer.reports[0];
   await go(page, '#reports');
+  const repRow = 'tr[data-report-id="' + reported.report_id + '"]';
+  await page.waitForSelector(repRow);
+  const repRowText = await page.textContent(repRow);
+  assert(repRowText.includes(ctx.sender) && repRowText.includes(ctx.conversation), 'the list shows the verified sender and conversation: ' + repRowText);
   await page.click('a[href="#reports/' + reported.report_id + '"]');
   await page.waitForSelector('#report-detail-title');
+  assert((await page.textContent('#report-detail dl.facts')).includes('#' + reported.case_id + ' (open'), 'the detail names its open case #' + reported.case_id);
   assert(!(await page.isVisible('pre.reported-text')), 'the message is not read before it is asked for');
   await page.click('button:has-text("Show message")');
   const shownText = await page.locator('pre.reported-text').textContent();
@@ -744,9 +899,51 @@ H.run('team', async (t) => {
   await page.click('button:has-text("Reveal attachment 1")');
   const after = await filterOf();
   assert(/blur/.test(before) && /grayscale/.test(before) && after === 'none', 'blurred and greyscale until revealed: ' + before + ' / ' + after);
-  ok('report #' + reported.report_id + ' (franked, verified): the message shown on request, defanged ("' + shownText.trim() + '"); the image ' + before + ' until revealed');
+  await page.click('button:has-text("Blur attachment 1")');
+  assert(/blur/.test(await filterOf()), 'blurred again on request');
+  await page.click('button:has-text("Show attachment 2")');
+  await page.waitForSelector('#report-att-1 video.shielded');
+  const v = await page.evaluate(() => {
+    const el = document.querySelector('#report-att-1 video');
+    return { muted: el.muted, autoplay: el.autoplay, paused: el.paused, filter: getComputedStyle(el).filter };
+  });
+  assert(v.muted && !v.autoplay && v.paused && /blur/.test(v.filter) && /grayscale/.test(v.filter), 'the video: muted, not playing, blurred and greyscale: ' + JSON.stringify(v));
+  ok('report #' + reported.report_id + ' (franked, verified): the message shown on request, defanged ("' + shownText.trim() + '"); the image ' + before + ' until revealed and again on request; the video (MP4) muted, paused, ' + v.filter + '; the detail names its case and the list the sender and conversation');
 
-  // ---- an evidence order: the legal officer reads it with a purpose and approves it ----
+  // Revealed, then the report opened again: no media until asked, nothing revealed.
+  await page.click('button:has-text("Reveal attachment 1")');
+  await go(page, '#reports');
+  await page.waitForFunction(() => !document.querySelector('#report-detail-title'));
+  await page.click('a[href="#reports/' + reported.report_id + '"]');
+  await page.waitForSelector('#report-detail-title');
+  assert((await page.locator('#report-attachments img, #report-attachments video').count()) === 0 && (await page.locator('.shielded.revealed').count()) === 0,
+    'opened again: no media shown, nothing revealed');
+  ok('report #' + reported.report_id + ' opened again: no media until asked, nothing revealed');
+
+  // Its case decided from the report: the link opens it in the review view.
+  await page.click('a:has-text("Decide its case #' + reported.case_id + '")');
+  await page.waitForSelector('#case-title[data-case-id="' + reported.case_id + '"]');
+  await page.selectOption('#review-reason', 'incitement');
+  await page.click('#act-remove');
+  await page.waitForFunction((id) => new RegExp('Case #' + id + ': remove recorded').test(document.getElementById('review-live').textContent), reported.case_id);
+  const repCase = await must(200, 'GET', '/v1/cases/' + reported.case_id, A);
+  assert(repCase.state === 'closed' && repCase.outcome === 'remove', 'API: the report\'s case closed, remove: ' + JSON.stringify(repCase.state) + ' ' + repCase.outcome);
+  assert(!(await must(200, 'GET', '/v1/reports?open=1', A)).reports.some((x) => x.report_id === reported.report_id), 'API: the report left the open list');
+  await must(404, 'GET', '/v1/reports/' + reported.report_id + '/text', A);
+  await go(page, '#reports');
+  await page.waitForFunction(() => {
+    const v = document.getElementById('view-reports');
+    return v && (v.querySelector('tbody tr') || /No reported messages awaiting review/.test(v.textContent));
+  });
+  assert(!(await page.isVisible(repRow)), 'and the console\'s list');
+  await go(page, '#reports/' + reported.report_id);
+  await page.waitForFunction(() => /The review copy is gone/.test((document.getElementById('report-message') || {}).textContent || ''));
+  ok('case #' + reported.case_id + ' decided remove from the report\'s link (review view; API: closed, remove; the report off the open list, its text 404); the report says its review copy is gone');
+
+  // ---- evidence orders (docs/evidence-orders.md): two signed EPOCs; the first approved by two
+  // legal officers, released by two custodians and delivered; the second answered with Annex III
+  // (partly, then whole: paused) and a correspondence; every step through the UI, checked
+  // through the API ----
   const sta = crypto.generateKeyPairSync('ed25519');
   const staKey = await H.key('authority', 'sta-berlin-desk');
   const staA = await must(201, 'POST', '/v1/authorities', A, { name: 'Staatsanwaltschaft Berlin', kind: 'evidence', member_state: 'DE',
@@ -754,32 +951,199 @@ H.run('team', async (t) => {
     announced_at: new Date(Date.now() - 48 * 3600 * 1000).toISOString() });
   await must(201, 'POST', '/v1/authorities/' + staA.id + '/keys', A, { key_id: staKey.id });
   const recipient = crypto.generateKeyPairSync('x25519').publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex');
-  const epoc = epocDoc('StA-2026-1000', recipient);
-  const eo = await must(201, 'POST', '/v1/evidence-orders', staKey.key, epoc,
-    { 'Takedown-Signature': 'ed25519=' + crypto.sign(null, Buffer.from(epoc), sta.privateKey).toString('base64') });
+  const sendEpoc = (doc) => must(201, 'POST', '/v1/evidence-orders', staKey.key, doc,
+    { 'Takedown-Signature': 'ed25519=' + crypto.sign(null, Buffer.from(doc), sta.privateKey).toString('base64') });
+  // Text that looks like HTML, to see it shown as text.
+  const trap = 'Participation in a terrorist group <img src="x" id="injected">';
+  const eo = await sendEpoc(epocDoc('StA-2026-1000', recipient, ['subscriber', 'content'], 'Participation in a terrorist group'));
+  const eo2 = await sendEpoc(epocDoc('StA-2026-1001', recipient, ['subscriber', 'traffic'], trap));
+  const postText = 'propaganda post 42';
+  const postSha = crypto.createHash('sha256').update(postText).digest('hex');
   const put = await must(200, 'PUT', '/v1/evidence-orders/' + eo.id + '/data', messaging, {
-    records: [{ category: 'subscriber', identifier: 'u-1234', fields: { name: 'A. User', contact: 'a@user.example' } }] });
-  assert(put.state === 'preserved', 'the platform\'s data is sealed: ' + JSON.stringify(put));
+    records: [{ category: 'subscriber', identifier: 'u-1234', fields: { name: 'A. User', contact: 'a@user.example' } },
+      { category: 'content', identifier: 'u-1234', at: new Date(Date.now() - 3 * 86400000).toISOString(),
+        content_base64: Buffer.from(postText).toString('base64'), content_type: 'text/plain' }] });
+  assert(put.sealed === 2 && put.state === 'preserved', 'the platform\'s data is sealed: ' + JSON.stringify(put));
+  const eoGet = (id) => must(200, 'GET', '/v1/evidence-orders/' + id + '?purpose=test-check', keys['legal-1'].key);
+  const needed = (await eoGet(eo.id)).approvals_needed;
+  assert(needed === 2, 'API: two approvals needed for an order asking content: ' + needed);
+  const setPurpose = async (text) => {
+    await page.waitForSelector('#purpose-form');
+    assert((await page.locator('#eorders-main tr').count()) === 0, 'nothing is read before the purpose is given');
+    await page.fill('#purpose-form-purpose', text);
+    await page.click('#purpose-form .form-actions button');
+    await page.waitForSelector('#purpose-text');
+  };
+  const openEo = async (id) => {
+    await page.click('a[href="#eorders/' + id + '"]');
+    await page.waitForFunction((i) => {
+      const t = document.getElementById('eorder-detail-title');
+      return t && t.textContent.includes(i);
+    }, id);
+  };
+  const rowSel = (id) => 'tr[data-eorder-id="' + id + '"]';
   await page.evaluate(() => { location.hash = '#eorders'; });
   await H.signIn(page, keys['legal-1'].key);
   const legalNav = await navOf(page);
-  assert(legalNav.includes('eorders') && !legalNav.includes('banks'), 'a legal officer is offered evidence orders: ' + legalNav);
+  assert(legalNav.length === 1 && legalNav[0] === 'eorders', 'a legal officer is offered only evidence orders: ' + legalNav);
   await go(page, '#eorders');
-  await page.fill('#purpose-form-purpose', 'weekly check of open orders');
-  await page.click('#purpose-form .form-actions button');
-  await page.waitForSelector('#purpose-text');
-  await page.waitForSelector('tr[data-eorder-id="' + eo.id + '"] .eo-clock');
-  const left1 = await page.textContent('tr[data-eorder-id="' + eo.id + '"] .eo-clock');
-  await page.click('a[href="#eorders/' + eo.id + '"]');
-  await page.waitForSelector('#eo-approve');
+  await setPurpose('weekly check of open orders');
+  await page.waitForSelector(rowSel(eo.id) + ' .eo-clock');
+  const left1 = (await page.textContent(rowSel(eo.id) + ' .eo-clock')).trim();
+  assert(/^due: 9d 23h 5\dm \d\ds left$/.test(left1), 'a countdown to the production deadline: ' + left1);
+  await page.waitForFunction(([s, first]) => {
+    const e = document.querySelector(s);
+    return e && e.textContent.trim() !== first;
+  }, [rowSel(eo.id) + ' .eo-clock', left1]);
+  const left2 = (await page.textContent(rowSel(eo.id) + ' .eo-clock')).trim();
+  const rowText = await page.textContent(rowSel(eo.id));
+  for (const want of ['EPOC', 'DE', 'StA-2026-1000', 'preserved', 'level 0'])
+    assert(rowText.includes(want), 'the row shows ' + want + ': ' + rowText);
+  assert((await page.textContent(rowSel(eo.id) + ' .eo-approvals')).trim() === '0/2', 'approvals 0/2');
+  const listed = await page.$$eval('tr[data-eorder-id]', (rows) => rows.map((r) => r.dataset.eorderId));
+  const apiOrder = (await must(200, 'GET', '/v1/evidence-orders?open=1&purpose=test-check', keys['legal-1'].key)).orders.map((o) => o.id);
+  assert(JSON.stringify(listed) === JSON.stringify(apiOrder) && listed.indexOf(eo.id) < listed.indexOf(eo2.id),
+    'the list is the API\'s, earliest deadline first: ' + listed.join(', '));
+  ok('evidence orders: a legal officer is offered only this view, nothing read before the purpose; ' + eo.id +
+    ' listed (EPOC, DE, preserved, level 0, approvals 0/2) with a live countdown (' + left1 + ' → ' + left2 + '), in the API\'s order');
+
+  // The detail: facts, identifiers, deadlines, records (digests only), messages.
+  await openEo(eo.id);
+  await page.waitForSelector('#eorder-detail tr[data-record-id]');
+  const facts = await page.textContent('#eorder-detail');
+  for (const want of ['Staatsanwaltschaft Berlin', 'Participation in a terrorist group', 'subscriber, content', 'u-1234'])
+    assert(facts.includes(want), 'the detail shows ' + want + ': ' + facts);
+  assert(/due: 9d .* left/.test(await page.textContent('#eorder-detail tr[data-clock="due"]')), 'the due clock counts down in the detail');
+  const shownShas = (await page.locator('#eorder-detail td.sha').allTextContents()).sort();
+  const apiShas = (await must(200, 'GET', '/v1/evidence-orders/' + eo.id + '/records?purpose=test-check', keys['legal-1'].key)).records.map((r) => r.sha256).sort();
+  assert(shownShas.length === 2 && JSON.stringify(shownShas) === JSON.stringify(apiShas) && shownShas.includes(postSha),
+    'two records with the API\'s SHA-256, one the post\'s (computed here): ' + shownShas);
+  assert(!facts.includes(postText), 'never the content itself');
+  assert([...await page.locator('#eorder-detail .eo-msg-kind').allTextContents()].includes('data_preserved'), 'the data_preserved message');
+  ok('detail of ' + eo.id + ': authority, offence, categories, identifiers, the due clock, 2 records with the API\'s SHA-256 (the post\'s ' +
+    postSha.slice(0, 12) + '…, never its text), the data_preserved message');
+
   await page.fill('#eo-approve-note', 'Checked the grounds');
   const approved = await submit(page, '#eo-approve');
-  assert(/Approval recorded: 1 of \d+/.test(approved), 'the approval answer: ' + approved);
-  const eoApi = await must(200, 'GET', '/v1/evidence-orders/' + eo.id + '?purpose=test-check', keys['legal-1'].key);
-  assert(eoApi.approvals === 1, 'API: one approval recorded: ' + eoApi.approvals);
+  assert(/Approval recorded: 1 of 2/.test(approved), 'the approval answer: ' + approved);
+  assert((await eoGet(eo.id)).approvals === 1, 'API: one approval recorded');
+  const deliveryPath = '/v1/evidence-orders/' + eo.id + '/delivery';
   const early2 = await submit(page, '#eo-deliver', true);
-  assert(/Error 409/.test(early2), 'delivering before the approvals shows the API\'s 409: ' + early2);
-  ok('evidence order ' + eo.id + ': the purpose asked first, the list with its countdown (' + left1 + '), the legal officer\'s approval through the UI ("' + approved + '"; API: 1), delivery refused with "' + early2 + '"');
+  let apiDel = await call('POST', deliveryPath, keys['legal-1'].key, {});
+  assert(apiDel.status === 409 && early2.includes('Error 409: ' + apiDel.json.error.message), 'delivering before the approvals shows the API\'s 409: ' + early2);
+  ok('evidence order ' + eo.id + ': the legal officer\'s approval through the UI ("' + approved + '"; API: 1), delivery refused with "' + early2 + '"');
+
+  // A second legal officer: the purpose is asked again (sign-out forgot it); 2 of 2 opens a
+  // release request.
+  await H.signIn(page, keys['legal-2'].key);
+  await go(page, '#eorders');
+  await setPurpose('weekly check of open orders (second officer)');
+  await page.waitForSelector(rowSel(eo.id));
+  await openEo(eo.id);
+  const approved2 = await submit(page, '#eo-approve');
+  assert(/Approval recorded: 2 of 2/.test(approved2) && /release request #\d+/.test(approved2), 'the second approval: ' + approved2);
+  const eoOk = await eoGet(eo.id);
+  assert(eoOk.state === 'approved' && eoOk.approvals === 2 && eoOk.release_request > 0, 'API: approved by two: ' + JSON.stringify(eoOk));
+  assert(approved2.includes('#' + eoOk.release_request), 'the release request shown is the API\'s');
+  await page.waitForFunction((s) => {
+    const c = document.querySelector(s);
+    return c && c.textContent.trim() === '2/2';
+  }, rowSel(eo.id) + ' .eo-approvals');
+  ok('a second legal officer (purpose asked again) approved: "' + approved2 + '"; API: approved, 2 approvals, release request #' + eoOk.release_request + '; the list shows 2/2');
+
+  const early3 = await submit(page, '#eo-deliver', true);
+  apiDel = await call('POST', deliveryPath, keys['legal-2'].key, {});
+  assert(apiDel.status === 409 && early3.includes('Error 409: ' + apiDel.json.error.message), 'delivering before the custodians shows the API\'s 409: ' + early3);
+  ok('deliver before the custodians shows "' + early3 + '"');
+
+  for (const name of ['alice', 'bob'])
+    await must(200, 'POST', '/v1/evidence/releases/' + eoOk.release_request + '/approvals', keys[name].key, { share: t.shares[name] });
+  await submit(page, '#eo-deliver');
+  const pkSha = (await page.textContent('#eo-deliver .eo-package-sha')).trim();
+  const pkBytes = (await page.textContent('#eo-deliver .eo-package-bytes')).trim();
+  const pkUrl = (await page.textContent('#eo-deliver .eo-package-url')).trim();
+  assert(/^[0-9a-f]{64}$/.test(pkSha) && /^\d+ bytes$/.test(pkBytes) && pkUrl === '/v1/evidence-orders/' + eo.id + '/package',
+    'package digest, size and URL: ' + pkSha + ' ' + pkBytes + ' ' + pkUrl);
+  const pkg = await fetch(t.base + pkUrl, { headers: { Authorization: 'Bearer ' + staKey.key } });
+  const pkgBody = Buffer.from(await pkg.arrayBuffer());
+  assert(pkg.status === 200 && crypto.createHash('sha256').update(pkgBody).digest('hex') === pkSha && pkBytes === pkgBody.length + ' bytes',
+    'the authority fetches the package shown: ' + pkg.status + ', ' + pkgBody.length + ' bytes');
+  const delivered = await eoGet(eo.id);
+  const delRecs = (await must(200, 'GET', '/v1/evidence-orders/' + eo.id + '/records?purpose=test-check', keys['legal-1'].key)).records;
+  assert(delivered.delivered_at && delRecs.length === 2 && delRecs.every((r) => r.delivered_at), 'API: the order and its 2 records delivered: ' + JSON.stringify(delivered.delivered_at));
+  ok('custodians approved release #' + eoOk.release_request + '; delivered through the UI: package ' + pkSha.slice(0, 12) + '…, ' + pkBytes +
+    ', ' + pkUrl + ' (fetched with the authority\'s key: the same SHA-256 and size; API: delivered_at set on the order and both records)');
+
+  // Annex III on the second order.
+  await page.waitForSelector(rowSel(eo2.id));
+  await openEo(eo2.id);
+  assert((await page.textContent('#eorder-detail')).includes(trap) && (await page.locator('#injected').count()) === 0,
+    'HTML-like text from the API is shown as text, never parsed');
+  const reasons = await page.$$eval('#eo-cc-reason option', (os) => os.map((o) => o.value).filter((v) => v));
+  assert(reasons.length === 10 && reasons.includes('conflict_of_law') && reasons.includes('data_not_held'), 'ten Annex III reasons: ' + reasons);
+  assert(!(await page.isVisible('#eo-cc-third_country')), 'no conflict-of-law fields by default');
+  await page.selectOption('#eo-cc-reason', 'conflict_of_law');
+  await page.waitForSelector('#eo-cc-third_country', { state: 'visible' });
+  const conflictIds = await page.$$eval('#eo-cc fieldset:not([hidden]) textarea', (ts) => ts.map((x) => x.id));
+  assert(conflictIds.length === 6, 'six conflict-of-law fields: ' + conflictIds);
+  await page.fill('#eo-cc-explanation', 'Disclosure would breach a third country\'s law.');
+  await page.fill('#eo-cc-third_country', 'US');
+  await page.fill('#eo-cc-provisions', '18 U.S.C. 2702');
+  await page.fill('#eo-cc-nature_of_obligation', 'A prohibition to disclose content');
+  await page.fill('#eo-cc-why_applies', 'The data is stored by a US provider');
+  await page.fill('#eo-cc-link_to_country', 'The user is a US person');
+  const ccError = await submit(page, '#eo-cc', true);
+  assert(/^Error 4\d\d: .*consequences/.test(ccError), 'an empty conflict-of-law field is the API\'s error: ' + ccError);
+  assert((await eoGet(eo2.id)).state !== 'paused', 'API: not paused by the refused answer');
+  await page.selectOption('#eo-cc-reason', 'data_not_held');
+  await page.waitForSelector('#eo-cc-third_country', { state: 'hidden' });
+  // Partly: traffic data only; the order goes on for the rest.
+  await page.selectOption('#eo-cc-reason', 'offence_not_covered');
+  await page.check('#eo-cc-cat-traffic');
+  await page.fill('#eo-cc-explanation', 'Traffic data is not kept for this offence.');
+  const partial = await submit(page, '#eo-cc');
+  assert(/refused traffic/.test(partial), 'Annex III for traffic data: ' + partial);
+  let eo2Api = await eoGet(eo2.id);
+  assert(JSON.stringify(eo2Api.refused) === '["traffic"]' && eo2Api.state !== 'paused', 'API: traffic refused, not paused: ' + JSON.stringify(eo2Api.refused) + ' ' + eo2Api.state);
+  // The detail is read again after the action: the refused category shows and can no longer be ticked.
+  await page.waitForSelector('#eo-cc-cat-traffic:disabled');
+  // The whole order: paused.
+  await page.selectOption('#eo-cc-reason', 'data_not_held');
+  await page.fill('#eo-cc-explanation', 'No account u-1234 exists on the service.');
+  const paused = await submit(page, '#eo-cc');
+  assert(/paused/.test(paused), 'Annex III for the whole order: ' + paused);
+  eo2Api = await eoGet(eo2.id);
+  assert(eo2Api.state === 'paused' && eo2Api.reason === 'data_not_held' && eo2Api.paused_at, 'API: paused, data_not_held: ' + eo2Api.state + ' ' + eo2Api.reason);
+  await page.waitForFunction((s) => {
+    const r = document.querySelector(s);
+    return r && r.querySelector('.eo-state').textContent.trim() === 'paused';
+  }, rowSel(eo2.id));
+  assert(/paused: no deadline/.test(await page.textContent(rowSel(eo2.id) + ' .eo-next')), 'no countdown while paused');
+  await page.waitForFunction(() => [...document.querySelectorAll('#eorder-detail .eo-msg-kind')].filter((c) => c.textContent === 'non_execution').length === 2);
+  ok('Annex III for ' + eo2.id + ' (offence shown as text): 10 reasons, conflict-of-law fields only with conflict_of_law, an empty one is the API\'s error ("' +
+    ccError + '"); traffic refused ("' + partial + '"; API: refused traffic, not paused), then the whole order ("' + paused + '"; API: paused, data_not_held); the list shows paused, no deadline; two non_execution messages listed');
+
+  // Correspondence to the issuing authority, listed with its state.
+  await page.selectOption('#eo-corr-kind', 'request_additional_information');
+  await page.fill('#eo-corr-text', 'Please give the account name as well.');
+  const queued = await submit(page, '#eo-corr');
+  await page.waitForSelector('#eorder-detail tr[data-message-id]:has(.eo-msg-kind:text-is("correspondence"))');
+  const corrRow = page.locator('#eorder-detail tr[data-message-id]:has(.eo-msg-kind:text-is("correspondence"))');
+  const corrState = (await corrRow.locator('.eo-msg-state').textContent()).trim();
+  const corrId = Number((await corrRow.getAttribute('data-message-id')));
+  const corrApi = (await must(200, 'GET', '/v1/evidence-orders/' + eo2.id + '/messages?purpose=test-check', keys['legal-1'].key)).messages.filter((m) => m.kind === 'correspondence');
+  assert(corrApi.length === 1 && corrApi[0].id === corrId && corrApi[0].state === corrState, 'API: the correspondence message, same id and state: ' + JSON.stringify(corrApi));
+  ok('correspondence sent through the UI ("' + queued + '"), listed as message #' + corrId + ' (' + corrState + '); the API has it with that state');
+
+  // The admin reads them too, and is told approvals are for legal officers.
+  await H.signIn(page, A);
+  await go(page, '#eorders');
+  await setPurpose('admin check');
+  await page.waitForSelector(rowSel(eo2.id));
+  await openEo(eo2.id);
+  const hint = (await page.textContent('#eorder-detail .actions > p.hint')).trim();
+  assert(hint === 'Approvals are given by legal officers (role legal).' && !(await page.isVisible('#eo-approve')), 'the admin\'s note: ' + hint);
+  ok('admin: evidence orders offered, no approval form but "' + hint + '"');
 
   // ---- the auditor: reads everything, no action; a forced action shows the API's 403 ----
   await H.signIn(page, keys['aud-1'].key);
@@ -792,6 +1156,13 @@ H.run('team', async (t) => {
     assert(acts.length === 0, 'the auditor sees no action in ' + v + ': ' + acts);
     seen.push(v);
   }
+  assert(!audNav.includes('eorders'), 'evidence orders are not offered to the auditor: ' + audNav);
+  await page.evaluate(() => { location.hash = '#eorders'; });
+  await page.waitForFunction(() => /Evidence orders" is not for role auditor/.test(document.getElementById('message').textContent));
+  assert(!(await page.isVisible('#view-eorders')) && !(await page.isVisible('#purpose-form')), 'at #eorders no purpose asked, nothing read');
+  const eo403 = await call('GET', '/v1/evidence-orders?open=1&purpose=x', keys['aud-1'].key);
+  assert(eo403.status === 403, 'API: GET /v1/evidence-orders answers 403 to an auditor: ' + eo403.status);
+  const notFor = (await page.textContent('#message')).trim();
   await go(page, '#banks/TEAM_BANK');
   await page.waitForSelector('#bank-detail-title');
   assert(!(await page.isVisible('#bank-edit')) && !(await page.isVisible('#bank-create')), 'no bank forms for the auditor');
@@ -803,7 +1174,26 @@ H.run('team', async (t) => {
   const forced = await submit(page, '#bank-create', true);
   assert(/Error 403/.test(forced), 'the forced action shows the 403: ' + forced);
   assert((await call('GET', '/v1/banks/AUDITOR_BANK', A)).status === 404, 'API: no bank was made');
-  ok('auditor: no action button in ' + seen.length + ' views (' + seen.join(', ') + '); a forced create shows "' + forced + '"');
+  ok('auditor: no action button in ' + seen.length + ' views (' + seen.join(', ') + '); evidence orders not offered, at #eorders "' + notFor + '" (API: 403); a forced create shows "' + forced + '"');
+
+  // ---- the order left alone is breached: the API has breached_at, the row is marked ----
+  let late;
+  for (let i = 0; !(late = await must(200, 'GET', '/v1/orders/' + o3.id, A)).breached_at; i++) {
+    assert(i < 900, 'order #' + o3.id + ' is breached after its one-minute deadline');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await H.signIn(page, A);
+  await go(page, '#orders');
+  await page.waitForSelector('tr[data-order-id="' + o3.id + '"].breached');
+  const redRow = 'tr[data-order-id="' + o3.id + '"]';
+  assert((await page.textContent(redRow)).includes('BREACHED ' + late.breached_at), 'the row says BREACHED with the API\'s time');
+  // Found and measured in one evaluation: the list may be drawn again between two steps.
+  const colour = await page.evaluate((s) => {
+    const el = document.querySelector(s + '.breached');
+    return el ? getComputedStyle(el).backgroundColor : '';
+  }, redRow);
+  assert(colour && colour !== 'rgba(0, 0, 0, 0)' && colour !== 'rgb(255, 255, 255)', 'the breached row is coloured: ' + colour);
+  ok('after its deadline: API breached_at ' + late.breached_at + ' for order #' + o3.id + ', the row marked BREACHED (' + colour + ')');
 
   // ---- phone width ----
   const phone = await H.page(t.browser, 390, 844);
@@ -820,4 +1210,4 @@ H.run('team', async (t) => {
   const probs = H.pageProblems(page).filter((p) => !/40[1349]|409|status of 4/.test(p));
   assert(probs.length === 0, 'no script error or CSP violation: ' + probs.join('; '));
   ok('no script error or CSP violation');
-}, { evidence: true });
+}, { evidence: true, serveArgs: ['--exchange-allow-private', '1', '--order-deadline-ms', '60000'] });
