@@ -1441,6 +1441,15 @@
     },
   });
 
+  // A duration in words: "0.073 s", "4 min 05 s", "2 h 10 min"; "—" when there is none.
+  function durationText(d) {
+    if (d === null || d === undefined || d < 0) return '—';
+    if (d < 60000) return (d / 1000).toFixed(3) + ' s';
+    const s = Math.floor(d / 1000);
+    if (s < 3600) return Math.floor(s / 60) + ' min ' + String(s % 60).padStart(2, '0') + ' s';
+    return Math.floor(s / 3600) + ' h ' + String(Math.floor(s / 60) % 60).padStart(2, '0') + ' min';
+  }
+
   async function openIncident(box, id, n, relist, focus) {
     let inc;
     try {
@@ -1457,7 +1466,12 @@
     const figures = h('div', { id: 'incident-live' },
       facts([['Hashes meeting the filter', String(f.signals ?? 0)], ['Matches', h('span', { id: 'incident-matches' }, String(f.matches ?? 0))],
         ['Blocked', String(f.blocks ?? 0)], ['Sent to review', String(f.reviews ?? 0)], ['First hash', ms(f.first_signal_ms)],
-        ['First block', ms(f.first_block_ms)]]),
+        ['First block', ms(f.first_block_ms)],
+        ['Time from first hash to first block', h('span', { id: 'incident-first-block' }, durationText(f.first_hash_to_block_ms))]]),
+      h('h5', null, 'Sources of the hashes meeting the filter'),
+      table('Sources', ['Source', 'Hashes'], f.sources && f.sources.length
+        ? f.sources.map((x) => h('tr', { 'data-source': x.source }, h('td', null, x.source), h('td', { class: 'incident-source-signals' }, String(x.signals))))
+        : h('tr', null, h('td', { colspan: 2, class: 'muted' }, 'No hash meets the filter yet.')), { id: 'incident-sources' }),
       Charts.bars({ id: 'incident-chart', title: 'Matches per hour (UTC)', unit: 'matches', category: 'hour',
         items: (f.matches_per_hour || []).map((x) => ({ label: new Date(x.hour_ms).toISOString().slice(0, 13) + ':00Z', short: new Date(x.hour_ms).toISOString().slice(11, 13) + 'h', value: x.matches })) }));
     // A refresh of the incident shown, in the same state: only its figures change (the forms
@@ -1760,6 +1774,25 @@
       .map((k) => ({ kind: k, at: Date.parse(d[k]) })).filter((c) => !Number.isNaN(c.at));
   }
 
+  // Why an order waits (the list's summaries and the order carry them).
+  function holdsOf(o) {
+    const out = [];
+    if (o.state === 'paused') out.push('paused' + (o.paused_at ? ' since ' + o.paused_at : '') + ': cannot comply sent, waiting for a clarification');
+    if (o.grounds_blocked && o.grounds_blocked.length) out.push('grounds for refusal block ' + o.grounds_blocked.join(', '));
+    if (o.production_pending) out.push('production pending: preservation held');
+    if (o.restricted) out.push('restricted: grounds raised after delivery');
+    return out;
+  }
+
+  function holdList(o) {
+    const items = holdsOf(o);
+    if (!items.length) return h('span', { class: 'muted' }, 'none');
+    return h('ul', { class: 'labels holds' }, items.map((x) => h('li', null, x)));
+  }
+
+  const partyText = (p) => (p ? p.name + ' (' + p.type + '), file number ' + p.file_number : null);
+  const contactText = (c) => (c ? [c.name, c.email, c.phone].filter((x) => x).join(' · ') : null);
+
   function eoTick() {
     const now = Date.now();
     for (const e of document.querySelectorAll('.eo-clock[data-at]')) {
@@ -1811,7 +1844,7 @@
         main.append(listBox, detail);
         const p = pager(listBox, {
           caption: 'Open evidence orders', empty: 'No open evidence orders.',
-          columns: ['Order', 'Framework', 'Issuing state', 'Reference', 'State', 'Approvals', 'Escalation', 'Next deadline', ''],
+          columns: ['Order', 'Framework', 'Issuing state', 'Reference', 'State', 'Approvals', 'Escalation', 'Next deadline', 'Holds', ''],
           load: async (pg) => slicePage((await api('GET', '/v1/evidence-orders', { query: { open: '1', purpose: purpose() } })).orders || [], pg),
           row: (o) => {
             const clocks = clocksOf(o).sort((a, b) => a.at - b.at);
@@ -1822,6 +1855,7 @@
               h('td', null, 'level ' + (o.escalation || 0)),
               h('td', { class: 'eo-next' }, o.state === 'paused' ? 'paused: no deadline' : next ? h('span', { class: 'eo-clock', 'data-kind': next.kind, 'data-at': String(next.at) }) : 'no pending deadline',
                 o.breached_at ? h('span', { class: 'breach' }, ' BREACHED ' + o.breached_at) : null),
+              h('td', { class: 'eo-holds' }, holdList(o)),
               h('td', null, h('a', { href: '#eorders/' + enc(o.id), class: 'button secondary' }, 'Details of ' + o.id)));
           },
         });
@@ -1860,9 +1894,17 @@
       facts([['State', h('span', { class: 'eo-detail-state' }, o.state)], ['Framework', FRAMEWORKS[o.framework] || o.framework],
         ['Received', time(o.received_at)], ['Escalation', 'level ' + (o.escalation || 0)], ['Breached', o.breached_at || 'no'],
         ['Approvals', (o.approvals || 0) + '/' + (o.approvals_needed || 0)], ['Release request', o.release_request ? '#' + o.release_request + ' (custodians approve it)' : 'none yet'],
-        ['Categories', list(o.categories)], ['Refused (Annex III)', list(o.refused)], ['Issuing state', o.issuing_state],
-        ['Issuing authority', o.issuing_authority ? o.issuing_authority.name : '—'], ['Offence', o.offence],
-        ['Time range', o.time_range ? o.time_range.from + ' to ' + o.time_range.to : '—'], ['Certificate SHA-256', h('span', { class: 'mono' }, o.body_sha256)]]),
+        ['Holds', h('span', { class: 'eo-detail-holds' }, holdList(o))], ['Refused (Annex III)', list(o.refused)],
+        ['Certificate SHA-256', h('span', { class: 'mono' }, o.body_sha256)]]),
+      h('h4', null, 'Certificate sections'),
+      facts([['A. Issuing state', o.issuing_state], ['A. Issuing authority', partyText(o.issuing_authority)],
+        ['A. Validating authority', partyText(o.validating_authority) || 'none'], ['B. Addressee', o.addressee],
+        ['C. Deadline', o.deadline_class || 'the order\'s own period'],
+        ['E. Time range', o.time_range ? (o.time_range.from || '—') + ' to ' + (o.time_range.to || '—') : '—'],
+        ['F. Data categories', h('span', { class: 'eo-categories' }, list(o.categories))], ['F. Subscriber data', list(o.subscriber)],
+        ['G. Offence', o.offence], ['G. Legal classification', o.legal_classification], ['K. Execution contact', contactText(o.execution_contact)],
+        ['L. Recipient', o.recipient ? o.recipient.name + (o.recipient.member_state ? ' (' + o.recipient.member_state + ')' : '') : '—'],
+        ['L. Recipient key (X25519)', o.recipient ? h('span', { class: 'mono' }, o.recipient.x25519_public_key) : '—']], 'eo-sections'),
       h('h4', null, 'Deadlines'),
       table('Deadlines', ['Clock', 'Time', 'Time left'], Object.keys(d).filter((k) => d[k]).map((k) => {
         const c = binding.find((x) => x.kind === k);

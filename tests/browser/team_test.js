@@ -613,10 +613,27 @@ H.run('team', async (t) => {
   assert(incHashes === '1' && incMatches === '2' && incFig.signals === 1 && incFig.matches === 2 && incFig.blocks === 2,
     'figures: 1 hash, 2 matches, 2 blocked (API: ' + JSON.stringify(incFig) + ')');
   assert(firstBlock && firstBlock !== '—', 'the first block\'s time is shown: ' + firstBlock);
+  // Sources: the table's rows are the API's sources, with their counts.
+  const shownSources = await page.$$eval('#incident-sources tbody tr[data-source]', (rows) => rows.map((r) => [r.children[0].textContent, Number(r.children[1].textContent)]));
+  const apiSources = (incFig.sources || []).map((x) => [x.source, x.signals]);
+  assert(apiSources.length === 1 && apiSources[0][0] === 'manual' && apiSources[0][1] === 1 && JSON.stringify(shownSources) === JSON.stringify(apiSources),
+    'the sources shown are the API\'s (one hash added by hand): ' + JSON.stringify(shownSources) + ' (API: ' + JSON.stringify(apiSources) + ')');
+  // The time from first hash to first block, from the API's two times, in the console's words
+  // ("0.073 s", "4 min 05 s", "2 h 10 min").
+  const hashToBlock = incFig.first_block_ms - incFig.first_signal_ms;
+  assert(hashToBlock >= 0 && incFig.first_hash_to_block_ms === hashToBlock, 'API: first block - first hash = ' + hashToBlock + ' ms: ' + JSON.stringify(incFig));
+  const inWords = (d) => {
+    if (d < 60000) return (d / 1000).toFixed(3) + ' s';
+    const sec = Math.floor(d / 1000), two = (x) => (x < 10 ? '0' : '') + x;
+    return sec < 3600 ? Math.floor(sec / 60) + ' min ' + two(sec % 60) + ' s' : Math.floor(sec / 3600) + ' h ' + two(Math.floor(sec / 60) % 60) + ' min';
+  };
+  const shownHashToBlock = await factIn('#incident-live', 'Time from first hash to first block');
+  assert(shownHashToBlock === inWords(hashToBlock), 'time from first hash to first block: ' + shownHashToBlock + ' (from the API\'s times: ' + hashToBlock + ' ms)');
   const incBars = await page.$$eval('#incident-chart-svg rect.chart-bar', (r) => r.map((x) => Number(x.dataset.value)));
   assert(incBars.reduce((a, b) => a + b, 0) === 2, 'the chart of matches per hour has the 2 matches: ' + incBars);
   ok('incident #' + inc.id + ': a hash meeting its filter added by hand into a log-only bank; the upload check and the intake of that file blocked at once; ' +
-    'the detail shows 1 hash, 2 matches, 2 blocked, first block ' + firstBlock + ', the 2 matches charted (API agrees)');
+    'the detail shows 1 hash, 2 matches, 2 blocked, first block ' + firstBlock + ', ' + shownHashToBlock + ' from first hash to first block, sources ' +
+    JSON.stringify(shownSources) + ', the 2 matches charted (API agrees)');
   page.once('dialog', (d) => d.accept());
   await page.click('button:has-text("Close incident #' + inc.id + '")');
   await page.waitForSelector('button:has-text("Download the report (JSON)")');
@@ -1020,7 +1037,21 @@ H.run('team', async (t) => {
     'two records with the API\'s SHA-256, one the post\'s (computed here): ' + shownShas);
   assert(!facts.includes(postText), 'never the content itself');
   assert([...await page.locator('#eorder-detail .eo-msg-kind').allTextContents()].includes('data_preserved'), 'the data_preserved message');
-  ok('detail of ' + eo.id + ': authority, offence, categories, identifiers, the due clock, 2 records with the API\'s SHA-256 (the post\'s ' +
+  // The certificate's sections: each key field as the API reads it.
+  const eoApi = await eoGet(eo.id);
+  const party = (x) => x.name + ' (' + x.type + '), file number ' + x.file_number;
+  const wantSections = [['A. Issuing state', eoApi.issuing_state], ['A. Issuing authority', party(eoApi.issuing_authority)],
+    ['A. Validating authority', party(eoApi.validating_authority)], ['B. Addressee', eoApi.addressee], ['C. Deadline', eoApi.deadline_class],
+    ['E. Time range', eoApi.time_range.from + ' to ' + eoApi.time_range.to], ['F. Data categories', eoApi.categories.join(', ')],
+    ['F. Subscriber data', eoApi.subscriber.length ? eoApi.subscriber.join(', ') : '—'], ['G. Offence', eoApi.offence],
+    ['G. Legal classification', eoApi.legal_classification],
+    ['K. Execution contact', [eoApi.execution_contact.name, eoApi.execution_contact.email, eoApi.execution_contact.phone].join(' · ')],
+    ['L. Recipient', eoApi.recipient.name + ' (' + eoApi.recipient.member_state + ')'], ['L. Recipient key (X25519)', eoApi.recipient.x25519_public_key]];
+  for (const [k, want] of wantSections)
+    assert((await factIn('#eorder-detail .eo-sections', k)) === want, 'section ' + k + ': ' + (await factIn('#eorder-detail .eo-sections', k)) + ' (API: ' + want + ')');
+  assert(eoApi.validating_authority.name === 'Amtsgericht Tiergarten' && eoApi.deadline_class === 'ten_days_asap' && eoApi.recipient.x25519_public_key === recipient &&
+    eoApi.execution_contact.email === 'exec@sta.example', 'API: the sections as sent: ' + JSON.stringify(eoApi));
+  ok('detail of ' + eo.id + ': sections A, B, C, E, F, G, K and L as the API reads them (' + wantSections.length + ' fields), identifiers, the due clock, 2 records with the API\'s SHA-256 (the post\'s ' +
     postSha.slice(0, 12) + '…, never its text), the data_preserved message');
 
   await page.fill('#eo-approve-note', 'Checked the grounds');
@@ -1119,9 +1150,25 @@ H.run('team', async (t) => {
     return r && r.querySelector('.eo-state').textContent.trim() === 'paused';
   }, rowSel(eo2.id));
   assert(/paused: no deadline/.test(await page.textContent(rowSel(eo2.id) + ' .eo-next')), 'no countdown while paused');
+  // The holds column: for every listed order, the holds its summary in the API's list carries.
+  const holdsWanted = (o) => [...(o.state === 'paused' ? ['paused since ' + o.paused_at] : []), ...(o.grounds_blocked.length ? ['grounds for refusal block ' + o.grounds_blocked.join(', ')] : []),
+    ...(o.production_pending ? ['production pending'] : []), ...(o.restricted ? ['restricted'] : [])];
+  const holdsShown = async (sel) => page.$$eval(sel + ' li', (li) => li.map((x) => x.textContent));
+  const sums = (await must(200, 'GET', '/v1/evidence-orders?open=1&purpose=test-check', keys['legal-1'].key)).orders;
+  const eo2Sum = sums.find((o) => o.id === eo2.id);
+  assert(eo2Sum && eo2Sum.state === 'paused' && eo2Sum.paused_at === eo2Api.paused_at, 'API: the list\'s summary is paused since ' + eo2Api.paused_at + ': ' + JSON.stringify(eo2Sum));
+  for (const o of sums) {
+    const want = holdsWanted(o), shown = await holdsShown(rowSel(o.id) + ' .eo-holds');
+    assert(shown.length === want.length && want.every((w, i) => shown[i].startsWith(w)), 'holds of ' + o.id + ': ' + JSON.stringify(shown) + ' (API: ' + JSON.stringify(want) + ')');
+    if (!want.length) assert((await page.textContent(rowSel(o.id) + ' .eo-holds')).trim() === 'none', 'no hold: none');
+  }
+  const eo2Holds = await holdsShown(rowSel(eo2.id) + ' .eo-holds');
+  assert(eo2Holds.length >= 1, 'the paused order shows its hold');
   await page.waitForFunction(() => [...document.querySelectorAll('#eorder-detail .eo-msg-kind')].filter((c) => c.textContent === 'non_execution').length === 2);
+  const detailHolds = await holdsShown('#eorder-detail .eo-detail-holds');
+  assert(JSON.stringify(detailHolds) === JSON.stringify(eo2Holds), 'the detail\'s holds are the list\'s: ' + JSON.stringify(detailHolds));
   ok('Annex III for ' + eo2.id + ' (offence shown as text): 10 reasons, conflict-of-law fields only with conflict_of_law, an empty one is the API\'s error ("' +
-    ccError + '"); traffic refused ("' + partial + '"; API: refused traffic, not paused), then the whole order ("' + paused + '"; API: paused, data_not_held); the list shows paused, no deadline; two non_execution messages listed');
+    ccError + '"); traffic refused ("' + partial + '"; API: refused traffic, not paused), then the whole order ("' + paused + '"; API: paused, data_not_held); the list shows paused, no deadline, holds ' + JSON.stringify(eo2Holds) + ' (the API\'s summaries for ' + sums.length + ' orders); two non_execution messages listed');
 
   // Correspondence to the issuing authority, listed with its state.
   await page.selectOption('#eo-corr-kind', 'request_additional_information');
