@@ -275,6 +275,7 @@
     const others = el('section', { class: 'side-part', 'aria-labelledby': 'side-uploader-' + opts.gen },
       el('h3', { id: 'side-uploader-' + opts.gen }, 'Other content of the uploader'));
     side.append(sig, earlier, others);
+    side.setAttribute('aria-busy', 'true'); // until the earlier decisions and the uploader's content are in
     if (!matches.length) sig.append(el('p', { class: 'muted' }, 'No matches.'));
     const sigList = el('ul', { class: 'signal-list' });
     sig.append(sigList);
@@ -332,6 +333,7 @@
         others.append(ul);
       }
     }
+    side.setAttribute('aria-busy', 'false');
     return c;
   }
 

@@ -615,6 +615,9 @@ async function a11yCheck(page, where) {
 
 // The contrast and focus-order checks of the harness (H.checkContrast, H.checkFocusOrder).
 async function contrastAndFocus(page, where) {
+  // A pane still loading (its earlier decisions, the uploader's content) would add elements
+  // during the walk: wait until none is busy.
+  await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
   const n = await H.checkContrast(page, where);
   const order = await H.checkFocusOrder(page, where);
   ok(where + ': contrast of ' + n + ' elements at least 4.5:1 (3:1 large); Tab reaches the ' + order.length +
